@@ -1,0 +1,634 @@
+"""The validator: every check AWS makes on a definition, plus a few lint rules.
+
+`check(definition)` returns ``(diagnostics, machine)``: the list of `Diagnostic` and, when there
+is no ERROR, the compiled `StateMachine`. It never raises for bad input.
+
+The checks run in AWS's order (ASL-SPEC.md section 14):
+
+1. schema: the JSON shape of every block and state, fields allowed per state type and per query
+   language, mutually exclusive fields, field types and ranges, path/intrinsic/JSONata syntax
+   (types and expressions come from building the pydantic model, whose errors are converted);
+2. graph (only when the schema is sound): transition targets, terminal states, reachability;
+3. semantics: variables and their scopes, Express restrictions;
+4. warnings: AWS's (NO_DOLLAR, PASS_RESULT_IS_STATIC ...) and our own lint codes.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from . import diagnostics as codes
+from .diagnostics import ERROR, WARNING, Diagnostic, pointer
+
+STATE_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
+TYPE_MESSAGE = "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]"
+
+# Fields each state type accepts (ASL-SPEC.md section 2), whatever the query language.
+_COMMON = {"Type", "Comment", "QueryLanguage"}
+_FLOW = {"Next", "End"}
+_IO = {"InputPath", "OutputPath", "Output"}
+_RESULTS = {"ResultPath", "ResultSelector", "Retry", "Catch"}
+STATE_FIELDS: dict[str, set[str]] = {
+    "Task": _COMMON | _FLOW | _IO | _RESULTS | {
+        "Assign", "Resource", "Parameters", "Arguments", "TimeoutSeconds", "TimeoutSecondsPath",
+        "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials"},
+    "Pass": _COMMON | _FLOW | _IO | {"Assign", "Result", "Parameters", "ResultPath"},
+    "Choice": _COMMON | _IO | {"Assign", "Choices", "Default"},
+    "Wait": _COMMON | _FLOW | _IO | {"Assign", "Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
+    "Succeed": _COMMON | _IO,
+    "Fail": _COMMON | {"Error", "Cause", "ErrorPath", "CausePath"},
+    "Parallel": _COMMON | _FLOW | _IO | _RESULTS | {"Assign", "Branches", "Parameters", "Arguments"},
+    "Map": _COMMON | _FLOW | _IO | _RESULTS | {
+        "Assign", "ItemProcessor", "Iterator", "ItemsPath", "Items", "ItemSelector", "Parameters",
+        "MaxConcurrency", "MaxConcurrencyPath", "ToleratedFailurePercentage",
+        "ToleratedFailurePercentagePath", "ToleratedFailureCount", "ToleratedFailureCountPath",
+        "Label", "ItemReader", "ItemBatcher", "ResultWriter"},
+}
+# Fields of one query language only (ASL-SPEC.md section 2, "P" and "A").
+JSONPATH_ONLY = {"InputPath", "OutputPath", "Parameters", "ResultSelector", "ResultPath", "Result",
+                 "TimeoutSecondsPath", "HeartbeatSecondsPath", "SecondsPath", "TimestampPath",
+                 "ErrorPath", "CausePath", "ItemsPath", "MaxConcurrencyPath",
+                 "ToleratedFailurePercentagePath", "ToleratedFailureCountPath"}
+JSONATA_ONLY = {"Arguments", "Output", "Items"}
+EXCLUSIVE = [  # (a, b): at most one of them
+    ("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath"),
+    ("Error", "ErrorPath"), ("Cause", "CausePath"), ("Iterator", "ItemProcessor"),
+    ("Parameters", "ItemSelector"), ("MaxConcurrency", "MaxConcurrencyPath"),
+    ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath"),
+    ("ToleratedFailureCount", "ToleratedFailureCountPath"),
+]
+WAIT_FIELDS = ("Seconds", "Timestamp", "SecondsPath", "TimestampPath")
+MAX_STATE_NAME = 80
+MAX_LABEL = 40
+MAX_NESTING = 64  # blocks inside blocks; AWS's exact depth limit is not documented
+
+# RFC 3339 as AWS checks a static Wait Timestamp: upper-case T and Z, optional fraction.
+TIMESTAMP_RE = re.compile(
+    r"^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)"
+    r"(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$")
+LABEL_FORBIDDEN = set('<>{}[]?*"#%\\^|~`$&,;:/')
+VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Checker:
+    """Collects diagnostics while walking the raw definition."""
+
+    def __init__(self, machine_type: str = "STANDARD"):
+        self.machine_type = machine_type
+        self.diagnostics: list[Diagnostic] = []
+        self.state_names: dict[str, tuple] = {}
+        self.labels: set[str] = set()
+        # AWS: a state inherits the machine's query language, not its enclosing Map's or Parallel's.
+        self.machine_ql = "JSONPath"
+
+    def error(self, code: str, message: str, where: tuple | None) -> None:
+        self.diagnostics.append(Diagnostic(ERROR, code, message, None if where is None else pointer(where)))
+
+    def warn(self, code: str, message: str, where: tuple | None) -> None:
+        self.diagnostics.append(Diagnostic(WARNING, code, message, None if where is None else pointer(where)))
+
+    def schema(self, message: str, where: tuple) -> None:
+        self.error(codes.SCHEMA_VALIDATION_FAILED, message, where)
+
+    # ----------------------------------------------------------------------------------------
+    # 1. Schema
+    # ----------------------------------------------------------------------------------------
+
+    def block(self, block: Any, where: tuple, ql: str, depth: int, kind: str = "block") -> None:
+        """A machine, a Parallel branch or a Map processor: StartAt + States."""
+        if depth > MAX_NESTING:
+            self.error(codes.TOO_DEEPLY_NESTED, "The definition is nested too deeply", where)
+            return
+        if not isinstance(block, dict):
+            self.schema("Expected value of type [OBJECT]", where)
+            return
+        missing = [f for f in ("States", "StartAt") if f not in block]
+        if missing:
+            self.schema(f"These fields are required: [{', '.join(missing)}]", where)
+        allowed = {"StartAt", "States", "Comment"}
+        if kind == "machine":
+            allowed |= {"Version", "TimeoutSeconds", "QueryLanguage"}
+        elif kind == "processor":
+            allowed |= {"ProcessorConfig"}
+        for key in block:
+            if key not in allowed:
+                self.schema(f"Field '{key}' is not supported", where)
+        if "StartAt" in block and not isinstance(block["StartAt"], str):
+            self.schema("Expected value of type [STRING]", where + ("StartAt",))
+        states = block.get("States")
+        if "States" in block:
+            if not isinstance(states, dict):
+                self.schema("Expected value of type [OBJECT]", where + ("States",))
+            elif not states:
+                self.schema("Value cannot be empty", where + ("States",))
+            else:
+                for name, state in states.items():
+                    self.state(name, state, where + ("States", name), ql, depth)
+
+    def state(self, name: str, state: Any, where: tuple, outer_ql: str, depth: int) -> None:
+        if name in self.state_names:
+            self.error(codes.DUPLICATE_STATE_NAME, f"Duplicate State name: {name}", where)
+        else:
+            self.state_names[name] = where
+        if len(name) > MAX_STATE_NAME:
+            self.error(codes.INVALID_STATE_NAME, f"Invalid State name: State '{name}' exceeds the "
+                       f"{MAX_STATE_NAME}-character limit allowed by the service", where)
+        elif not name:
+            self.error(codes.INVALID_STATE_NAME, "Invalid State name: a state name cannot be empty", where)
+        if not isinstance(state, dict):
+            self.schema("Expected value of type [OBJECT]", where)
+            return
+        kind = state.get("Type")
+        if "Type" not in state:
+            self.schema("These fields are required: [Type]", where)
+            return
+        if kind not in STATE_TYPES:
+            self.schema(TYPE_MESSAGE, where + ("Type",))
+            return
+        ql, ql_error = outer_ql, None
+        if "QueryLanguage" in state:
+            # AWS: the state is JSONPath only when the value is exactly "JSONPath"; anything
+            # else counts as JSONata (and a bad value is reported after the state's fields).
+            own_ql = state["QueryLanguage"]
+            ql = "JSONPath" if own_ql == "JSONPath" else "JSONata"
+            ql_error = query_language_error(own_ql)
+        downgrade = ql == "JSONPath" and outer_ql == "JSONata"
+        if downgrade:
+            # This message replaces the state's other-language field diagnostics.
+            self.schema("'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+                        where)
+        allowed = STATE_FIELDS[kind]
+        for key in state:
+            if key not in allowed:
+                self.schema(f"Field '{key}' is not supported", where)
+            elif downgrade:
+                continue
+            elif ql == "JSONata" and key in JSONPATH_ONLY:
+                self.schema(f"The QueryLanguage is set to 'JSONata', but field '{key}' is only supported for "
+                            "the 'JSONPath' QueryLanguage", where)
+            elif ql == "JSONPath" and key in JSONATA_ONLY:
+                self.schema(f"The QueryLanguage is set to 'JSONPath', but field '{key}' is only supported for "
+                            "the 'JSONata' QueryLanguage", where)
+        for a, b in EXCLUSIVE:
+            if a in state and b in state:
+                self.schema(f"There should only be one of the following fields: [{a}, {b}]", where + (a,))
+        if kind in ("Task", "Pass", "Wait", "Parallel", "Map"):
+            self.transition(state, where)
+        elif "Next" in state or "End" in state:
+            pass  # reported above as not supported
+        getattr(self, f"state_{kind.lower()}")(state, where, ql, depth)
+        for field in ("Retry", "Catch"):
+            if field in state and field in allowed:
+                self.recovery(state[field], field, where + (field,))
+        if "Assign" in state:
+            self.assign(state["Assign"], where + ("Assign",), ql)
+        if ql_error:
+            self.schema(ql_error, where + ("QueryLanguage",))
+
+    def transition(self, state: dict, where: tuple) -> None:
+        has_next, end = "Next" in state, state.get("End")
+        if has_next and end is True:
+            self.schema("There should only be one of the following fields: [Next, End]", where)
+        elif not has_next and end is not True:
+            if "End" in state and not isinstance(end, bool):
+                return  # the type error is reported by the model
+            self.schema("This object should have only one of the following fields: [Next, End]", where)
+
+    def state_task(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        if "Resource" not in state:
+            self.schema("These fields are required: [Resource]", where)
+        resource = state.get("Resource")
+        if isinstance(resource, str):
+            self.resource(resource, where + ("Resource",))
+        t, h = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
+        if _is_int(t) and _is_int(h) and h >= t:
+            self.schema("HeartbeatSeconds must be smaller than TimeoutSeconds", where + ("HeartbeatSeconds",))
+        for field in ("TimeoutSeconds", "HeartbeatSeconds"):
+            self.range(state, field, where, 1, 99999999)
+        creds = state.get("Credentials")
+        if isinstance(creds, dict) and not any(k in creds for k in ("RoleArn", "RoleArn.$")):
+            self.schema("The field 'RoleArn' is required but was missing", where + ("Credentials",))
+
+    def resource(self, resource: str, where: tuple) -> None:
+        from .resources import parse_resource
+
+        info = parse_resource(resource)
+        if info is None:
+            self.schema(f"The resource provided {resource} is not recognized. The value is not a valid "
+                        "resource ARN, or the resource is not available in this region.", where)
+            return
+        if self.machine_type == "EXPRESS":
+            if info.pattern == "sync":
+                self.schema("Express state machine does not support '.sync' service integration", where)
+            elif info.pattern == "waitForTaskToken":
+                # AWS's message ends with a space.
+                self.schema("Express state machine does not support '.waitForTaskToken' service integration ",
+                            where)
+            elif info.kind == "activity":
+                self.schema("Express state machine does not support Activity ARN", where)
+
+    def state_pass(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        result = state.get("Result")
+        if isinstance(result, dict) and any(isinstance(k, str) and k.endswith(".$") for k in _keys_deep(result)):
+            self.warn(codes.PASS_RESULT_IS_STATIC,
+                      "The Result field of a Pass state is static: keys ending in '.$' are not evaluated. "
+                      "Use Parameters to evaluate paths.", where + ("Result",))
+
+    def state_choice(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        choices = state.get("Choices")
+        if "Choices" not in state:
+            self.schema("These fields are required: [Choices]", where)
+        elif not isinstance(choices, list):
+            self.schema("Expected value of type [ARRAY]", where + ("Choices",))
+        elif not choices:
+            self.schema("Value cannot be empty", where + ("Choices",))
+        else:
+            for i, rule in enumerate(choices):
+                self.choice_rule(rule, where + ("Choices", i), ql, top=True)
+
+    def choice_rule(self, rule: Any, where: tuple, ql: str, top: bool) -> None:
+        from .model import COMPARISON_OPERATORS
+
+        if not isinstance(rule, dict):
+            self.schema("Expected value of type [OBJECT]", where)
+            return
+        if top and "Next" not in rule:
+            self.schema("These fields are required: [Next]", where)
+        if not top:
+            for key in ("Next", "Assign", "Output"):
+                if key in rule:
+                    self.schema(f"Field '{key}' is not supported", where)
+        if ql == "JSONata":
+            allowed = {"Condition", "Next", "Comment", "Assign", "Output"}
+            for key in rule:
+                if key not in allowed:
+                    self.schema(f"Field '{key}' is not supported", where)
+            if "Condition" not in rule:
+                self.schema("These fields are required: [Condition]", where)
+            return
+        for key in ("Condition", "Output"):
+            if key in rule:
+                self.schema(f"The QueryLanguage is set to 'JSONPath', but field '{key}' is only supported for "
+                            "the 'JSONata' QueryLanguage", where)
+        operators = [k for k in rule if k in COMPARISON_OPERATORS]
+        booleans = [k for k in rule if k in ("And", "Or", "Not")]
+        known = set(COMPARISON_OPERATORS) | {"And", "Or", "Not", "Variable", "Next", "Comment", "Assign",
+                                             "Condition", "Output"}
+        for key in rule:
+            if key not in known:
+                self.schema(f"Field '{key}' is not supported", where)
+        if len(operators) > 1:
+            self.schema(f"There should only be one of the following fields: [{', '.join(operators)}]", where)
+        elif len(booleans) + ("Variable" in rule) != 1:
+            self.schema("The object must have only one of the following fields, [And, Or, Not, Variable, "
+                        "Condition]", where)
+        elif operators and "Variable" not in rule:
+            self.schema("These fields are required: [Variable]", where)
+        elif "Variable" in rule and not operators:
+            self.schema("A comparison needs one operator, such as StringEquals or NumericLessThan", where)
+        for key in ("And", "Or"):
+            if key in rule:
+                subs = rule[key]
+                if not isinstance(subs, list):
+                    self.schema("Expected value of type [ARRAY]", where + (key,))
+                elif not subs:
+                    self.schema("Value cannot be empty", where + (key,))
+                else:
+                    for i, sub in enumerate(subs):
+                        self.choice_rule(sub, where + (key, i), ql, top=False)
+        if "Not" in rule:
+            self.choice_rule(rule["Not"], where + ("Not",), ql, top=False)
+        if "Assign" in rule:
+            self.assign(rule["Assign"], where + ("Assign",), ql)
+        for op in operators:
+            value = rule[op]
+            if op.startswith("Timestamp") and not op.endswith("Path") and isinstance(value, str):
+                if not TIMESTAMP_RE.match(value):
+                    self.schema("String does not match RFC3339 timestamp", where + (op,))
+
+    def state_wait(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        present = [f for f in WAIT_FIELDS if f in state]
+        if len(present) > 1:
+            self.schema("There should only be one of the following fields: "
+                        "[SecondsPath, Seconds, TimestampPath, Timestamp]", where)
+        elif not present:
+            self.schema("One of the following fields is required: [SecondsPath, Seconds, TimestampPath, "
+                        "Timestamp]", where)
+        ts = state.get("Timestamp")
+        if isinstance(ts, str) and not (ql == "JSONata" and ts.startswith("{%")):
+            if not TIMESTAMP_RE.match(ts):
+                self.schema("String does not match RFC3339 timestamp", where + ("Timestamp",))
+        elif isinstance(ts, str) and ql == "JSONata" and ts.startswith("{%") and not ts.endswith("%}"):
+            self.schema("String does not match RFC3339 timestamp", where + ("Timestamp",))
+        self.range(state, "Seconds", where, 0, 99999999)
+
+    def state_succeed(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        pass
+
+    def state_fail(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        pass
+
+    def state_parallel(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        branches = state.get("Branches")
+        if "Branches" not in state:
+            self.schema("These fields are required: [Branches]", where)
+        elif not isinstance(branches, list):
+            self.schema("Expected value of type [ARRAY]", where + ("Branches",))
+        elif not branches:
+            self.schema("Value cannot be empty", where + ("Branches",))
+        else:
+            for i, branch in enumerate(branches):
+                self.block(branch, where + ("Branches", i), self.machine_ql, depth + 1)
+
+    def state_map(self, state: dict, where: tuple, ql: str, depth: int) -> None:
+        key = "ItemProcessor" if "ItemProcessor" in state else "Iterator" if "Iterator" in state else None
+        if key is None:
+            self.schema("These fields are required: [ItemProcessor]", where)
+            return
+        processor = state[key]
+        self.block(processor, where + (key,), self.machine_ql, depth + 1, kind="processor")
+        config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
+        distributed = isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+        if isinstance(config, dict):
+            if distributed and "ExecutionType" not in config:
+                self.schema("These fields are required: [ExecutionType]", where + (key, "ProcessorConfig"))
+        label = state.get("Label")
+        if isinstance(label, str):
+            if len(label) > MAX_LABEL:
+                self.error(codes.INVALID_LABEL_NAME, f"Invalid Label name: Label '{label}' exceeds the "
+                           f"{MAX_LABEL}-character limit allowed by the service", where + ("Label",))
+            elif not label or any(c in LABEL_FORBIDDEN or c.isspace() or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+                                  for c in label):
+                self.error(codes.INVALID_LABEL_NAME, f"Invalid Label name: Label '{label}' is empty or contains "
+                           "a character that is not allowed", where + ("Label",))
+            elif label in self.labels:
+                self.error(codes.DUPLICATE_LABEL_NAME, f"Duplicate Label name: {label}", where + ("Label",))
+            self.labels.add(label)
+        if not distributed:
+            for field in ("ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailurePercentage",
+                          "ToleratedFailureCount", "ToleratedFailurePercentagePath",
+                          "ToleratedFailureCountPath", "Label"):
+                if field in state:
+                    self.warn("DISTRIBUTED_ONLY_FIELD",
+                              f"Field '{field}' only takes effect in a Map whose ProcessorConfig Mode is "
+                              "DISTRIBUTED", where + (field,))
+        self.range(state, "MaxConcurrency", where, 0, None)
+        self.range(state, "ToleratedFailurePercentage", where, 0.0, 100.0)
+        self.range(state, "ToleratedFailureCount", where, 0, None)
+
+    def recovery(self, entries: Any, field: str, where: tuple) -> None:
+        if not isinstance(entries, list):
+            self.schema("Expected value of type [ARRAY]", where)
+            return
+        last = len(entries) - 1
+        for i, entry in enumerate(entries):
+            here = where + (i,)
+            if not isinstance(entry, dict):
+                self.schema("Expected value of type [OBJECT]", here)
+                continue
+            errors = entry.get("ErrorEquals")
+            if "ErrorEquals" not in entry:
+                self.schema("The field 'ErrorEquals' is required but was missing", here)
+            elif isinstance(errors, list):
+                if not errors:
+                    self.schema("Value cannot be empty", here + ("ErrorEquals",))
+                elif "States.ALL" in errors and (len(errors) != 1 or i != last):
+                    j = errors.index("States.ALL")
+                    self.schema("States.ALL must appear alone and at end of list", here + ("ErrorEquals", j))
+            if field == "Catch" and "Next" not in entry:
+                self.schema("These fields are required: [Next]", here)
+            if field == "Retry":
+                self.range(entry, "BackoffRate", here, 1.0, None)
+                self.range(entry, "IntervalSeconds", here, 1, 99999999)
+                self.range(entry, "MaxAttempts", here, 0, 99999999)
+                self.range(entry, "MaxDelaySeconds", here, 1, 31622400)
+
+    def range(self, obj: dict, field: str, where: tuple, low: float | None, high: float | None) -> None:
+        """AWS's range messages: ``Minimum value is 0`` / ``Maximum value is 99999999``."""
+        value = obj.get(field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        if low is not None and value < low:
+            self.schema(f"Minimum value is {low}", where + (field,))
+        elif high is not None and value > high:
+            self.schema(f"Maximum value is {high}", where + (field,))
+
+    def assign(self, assign: Any, where: tuple, ql: str) -> None:
+        if isinstance(assign, str) and ql == "JSONata":
+            return  # a whole-object JSONata expression is compiled by the model
+        if not isinstance(assign, dict):
+            self.schema("Expected value of type [OBJECT]", where)
+            return
+        for key in assign:
+            name = key[:-2] if ql == "JSONPath" and key.endswith(".$") else key
+            if not VARIABLE_NAME_RE.match(name) or len(name) > MAX_STATE_NAME:
+                self.schema(f"The variable name '{name}' is not valid: it must start with a letter or '_' and "
+                            "contain only letters, digits and '_'", where)
+            elif name == "states":
+                self.schema("The variable name 'states' is reserved", where)
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Graph
+# --------------------------------------------------------------------------------------------
+
+def _targets(state: dict, where: tuple) -> Iterator[tuple[str, tuple]]:
+    """Every transition a state makes: (target, location of the field), AWS's order."""
+    if isinstance(state.get("Next"), str):
+        yield state["Next"], where + ("Next",)
+    if state.get("Type") == "Choice":
+        choices = state.get("Choices")
+        for i, rule in enumerate(choices if isinstance(choices, list) else []):
+            if isinstance(rule, dict) and isinstance(rule.get("Next"), str):
+                yield rule["Next"], where + ("Choices", i, "Next")
+        if isinstance(state.get("Default"), str):
+            yield state["Default"], where + ("Default",)
+    catchers = state.get("Catch")
+    for i, catcher in enumerate(catchers if isinstance(catchers, list) else []):
+        if isinstance(catcher, dict) and isinstance(catcher.get("Next"), str):
+            yield catcher["Next"], where + ("Catch", i, "Next")
+
+
+def _is_terminal(state: dict) -> bool:
+    return state.get("Type") in ("Succeed", "Fail") or state.get("End") is True
+
+
+def check_graph(checker: Checker, block: dict, where: tuple, top: bool = True) -> None:
+    """Targets exist in the same block; the machine has a terminal state; no state is orphaned.
+
+    AWS's rules, as recorded: a missing target is reported with the word 'Next' whatever the
+    field; ``MISSING_END_STATE`` applies to the top level only and hides the unreachable-state
+    check; "not reachable" means *no transition names the state* (a state reachable only from
+    an orphan is accepted). What AWS accepts but cannot run well becomes a WARNING of our own.
+    """
+    states = block.get("States") if isinstance(block, dict) else None
+    start = block.get("StartAt") if isinstance(block, dict) else None
+    if not isinstance(states, dict) or not isinstance(start, str):
+        return  # the schema errors already say what is wrong with this block
+    states = {k: v for k, v in states.items() if isinstance(v, dict)}
+    targeted: set[str] = set()
+    if start in states:
+        targeted.add(start)
+    else:
+        checker.error(codes.MISSING_TRANSITION_TARGET, f"Missing 'Next' target: {start}", where + ("StartAt",))
+    for name, state in states.items():
+        for target, at in _targets(state, where + ("States", name)):
+            if target in states:
+                targeted.add(target)
+            else:
+                checker.error(codes.MISSING_TRANSITION_TARGET, f"Missing 'Next' target: {target}", at)
+    has_end = any(_is_terminal(s) for s in states.values())
+    if top and not has_end:
+        checker.error(codes.MISSING_END_STATE, "Workflow has no terminal state", None)
+    else:
+        for name in states:
+            if name not in targeted:
+                checker.error(codes.MISSING_TRANSITION_TARGET, f'State "{name}" is not reachable.',
+                              where + ("States", name))
+        if start in states:
+            reachable = {start}
+            todo = [start]
+            while todo:
+                for target, _ in _targets(states[todo.pop()], ()):
+                    if target in states and target not in reachable:
+                        reachable.add(target)
+                        todo.append(target)
+            for name in states:
+                if name in targeted and name not in reachable:
+                    checker.warn("UNREACHABLE_STATE", f'State "{name}" can only be reached from states that are '
+                                 "never reached", where + ("States", name))
+        if not has_end:
+            checker.warn("NO_TERMINAL_STATE", "This block has no terminal state: once entered it can never "
+                         "finish", where)
+    for name, state in states.items():
+        here = where + ("States", name)
+        if state.get("Type") == "Parallel" and isinstance(state.get("Branches"), list):
+            for i, branch in enumerate(state["Branches"]):
+                check_graph(checker, branch, here + ("Branches", i), top=False)
+        elif state.get("Type") == "Map":
+            key = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
+            check_graph(checker, state.get(key), here + (key,), top=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Conversion of the model's errors
+# --------------------------------------------------------------------------------------------
+
+_HANDLED_BY_CHECKER = {"missing", "extra_forbidden", "asl_state_type", "union_tag_not_found",
+                       "union_tag_invalid", "literal_error"}
+
+
+def _loc_to_parts(loc: tuple) -> tuple:
+    """Pydantic's error location -> definition location (drops the state-type union tags)."""
+    parts: list = []
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        parts.append(part)
+        if part in ("States",) and i + 2 < len(loc) and loc[i + 2] in STATE_TYPES:
+            parts.append(loc[i + 1])
+            i += 3
+            continue
+        i += 1
+    return tuple(parts)
+
+
+def model_diagnostics(error: Any, checker: Checker) -> list[Diagnostic]:
+    """Turn a pydantic ValidationError raised while building the model into diagnostics."""
+    out = []
+    for err in error.errors(include_url=False):
+        kind = err["type"]
+        if kind in _HANDLED_BY_CHECKER:
+            continue
+        parts = _loc_to_parts(tuple(err["loc"]))
+        ctx = err.get("ctx") or {}
+        code = codes.SCHEMA_VALIDATION_FAILED
+        if ctx.get("jsonata"):
+            code = codes.INVALID_JSONATA_EXPRESSION
+        message = err["msg"]
+        if kind in ("asl_path", "asl_template"):
+            # AWS locates a bad template at the template field, not at the nested key.
+            field = ctx.get("field")
+            message = message
+        elif not kind.startswith("asl_"):
+            message = _pydantic_message(err)
+        out.append(Diagnostic(ERROR, code, message, pointer(parts)))
+    return out
+
+
+def _pydantic_message(err: dict) -> str:
+    kind = err["type"]
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "Expected value of type [OBJECT]"
+    if kind == "list_type":
+        return "Expected value of type [ARRAY]"
+    if kind in ("string_type",):
+        return "Expected value of type [STRING]"
+    return err["msg"]
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+def check(definition: Any, machine_type: str = "STANDARD") -> tuple[list[Diagnostic], Any]:
+    """Validate `definition` (a parsed JSON value). Returns (diagnostics, StateMachine or None)."""
+    checker = Checker(machine_type)
+    if not isinstance(definition, dict):
+        checker.error(codes.SCHEMA_VALIDATION_FAILED, "Definition must be a valid JSON object", None)
+        return checker.diagnostics, None
+    ql = "JSONPath"
+    if "QueryLanguage" in definition:
+        own = definition["QueryLanguage"]
+        ql = "JSONPath" if own == "JSONPath" else "JSONata"
+        problem = query_language_error(own)
+        if problem:  # reported before the states' diagnostics
+            checker.schema(problem, ("QueryLanguage",))
+    checker.machine_ql = ql
+    checker.block(definition, (), ql, 0, kind="machine")
+    checker.range(definition, "TimeoutSeconds", (), 1, 99999999)
+
+    # Every stage runs, so one pass shows every problem: the model (types, expressions) even
+    # when the structure has errors, the graph wherever a block is well-formed.
+    machine = None
+    if not any(d.code == codes.TOO_DEEPLY_NESTED for d in checker.diagnostics):
+        from pydantic import ValidationError
+
+        from .model import build
+        try:
+            machine = build(definition)
+        except ValidationError as exc:
+            checker.diagnostics.extend(model_diagnostics(exc, checker))
+        except RecursionError:
+            checker.error(codes.TOO_DEEPLY_NESTED, "The definition is nested too deeply", ())
+    check_graph(checker, definition, ())
+    if machine is not None and not any(d.is_error for d in checker.diagnostics):
+        from .semantics import check_semantics
+
+        check_semantics(checker, machine)
+    if any(d.is_error for d in checker.diagnostics):
+        machine = None
+    return checker.diagnostics, machine
+
+
+def query_language_error(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "Expected value of type [STRING]"
+    if value not in ("JSONPath", "JSONata"):
+        return "Value should be one of the following: [JSONPath, JSONata]"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _keys_deep(value: Any) -> Iterator[str]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield from item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)

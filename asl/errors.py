@@ -1,0 +1,90 @@
+"""Exceptions of the `asl` layer.
+
+Two audiences, two trees::
+
+    ASLError                      root of everything this package raises on purpose
+    ├── DefinitionError           a state machine definition was rejected; carries .diagnostics
+    └── StatesError               an ASL runtime failure: .error (e.g. "States.Runtime") and .cause,
+        │                         the values that Retry/Catch match on and that an execution fails with
+        ├── PathNotFoundError     a JSONPath selected nothing where a value was required
+        └── IntrinsicFailure      an intrinsic function call failed at run time
+
+Static errors of the sub-languages (JSONPath, intrinsic functions, JSONata) carry a
+position inside the expression text and are turned into diagnostics by the validator.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ASLError(Exception):
+    """Root of the exceptions raised by `asl` and `asl.engine`."""
+
+
+class DefinitionError(ASLError):
+    """Raised by `asl.load` when a definition has at least one ERROR diagnostic.
+
+    `diagnostics` lists every problem found (errors and warnings), each with its location.
+    """
+
+    def __init__(self, diagnostics: list[Any], source: str | None = None):
+        self.diagnostics = diagnostics
+        self.source = source
+        errors = [d for d in diagnostics if getattr(d, "severity", "ERROR") == "ERROR"]
+        first = errors[0] if errors else (diagnostics[0] if diagnostics else None)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"invalid state machine definition: {first}{more}" if first else
+                         "invalid state machine definition")
+
+
+class StatesError(ASLError):
+    """An ASL runtime failure, identified by AWS's error name and cause text.
+
+    Raised wherever AWS Step Functions fails a state: the engine matches `error` against
+    Retry/Catch `ErrorEquals` and reports `error` and `cause` when the execution fails.
+    """
+
+    def __init__(self, error: str | None, cause: str | None = None):
+        self.error = error
+        self.cause = cause
+        super().__init__(f"{error}: {cause}" if cause else str(error))
+
+
+class PathNotFoundError(StatesError):
+    """Raised when a JSONPath selects nothing where a value is required.
+
+    `detail` is AWS's text for the miss, e.g. ``No results for path: $['x']`` or
+    ``Missing property in path $['a']``; the engine puts it into the cause that fits the field
+    being evaluated (InputPath, a ``.$`` template key, ...).
+    """
+
+    def __init__(self, path: str, detail: str):
+        self.path = path
+        self.detail = detail
+        super().__init__("States.Runtime", f"Invalid path '{path}' : {detail}")
+
+
+class IntrinsicFailure(StatesError):
+    """Raised when an intrinsic function call fails at run time (bad argument type or value)."""
+
+    def __init__(self, cause: str, error: str = "States.IntrinsicFailure"):
+        super().__init__(error, cause)
+
+
+class ExpressionSyntaxError(ASLError, ValueError):
+    """A JSONPath, intrinsic function or JSONata text that does not parse.
+
+    `position` is the 0-based offset of the problem in `text` (or None when unknown).
+    `str()` renders the text with a caret under the position.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None):
+        self.message = message
+        self.text = text
+        self.position = position
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        if self.position is None or not self.text:
+            return self.message
+        return f"{self.message}\n  {self.text}\n  {' ' * self.position}^"

@@ -1,0 +1,916 @@
+"""The ``States.*`` intrinsic function mini-language of JSONPath states.
+
+An intrinsic is the value of a ``"key.$"`` field (``Parameters``, ``ResultSelector``,
+``ItemSelector``, ``Credentials``, ``Assign``, Fail ``ErrorPath``/``CausePath``) such as
+``States.Format('Hello {}', $.name)``. It is compiled once, at load time, into typed nodes
+and evaluated many times::
+
+    call      := NAME '(' [ argument (',' argument)* ] ')'      NAME is States.<Function>
+    argument  := 'string' | number | true | false | null | path | call
+    string    := '...'   escapes \\' \\{ \\} \\\\ only; other characters (even newlines) raw
+    number    := JSON number (-12, 0.5, 1e3)
+    path      := $..., $$..., $name...   handed to asl.paths.compile_path; it ends at the
+                 first ',' or ')' outside brackets, parentheses and quotes
+
+Two kinds of failure, two exception trees (see asl.errors)::
+
+    ExpressionSyntaxError   compile time: bad syntax, illegal escape, unknown function,
+                            wrong arity, nesting deeper than 10 calls (carries a position)
+    IntrinsicFailure        run time: an argument of the wrong type or value
+                            (error "States.IntrinsicFailure", cause "States.Xxx: ...")
+
+Errors raised by the caller's ``resolve`` (a path that selects nothing, ...) pass through
+unchanged: they are the JSONPath layer's failures, not the intrinsic's.
+
+Built-ins follow the house style: plain functions registered in the ``FUNCTIONS`` name table
+by the ``@intrinsic`` decorator, whose signature is checked in one place (`Function.__call__`
+at run time, `_static_warnings` at compile time).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import json
+import math
+import random
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
+
+from asl.errors import ExpressionSyntaxError, IntrinsicFailure
+
+if TYPE_CHECKING:  # asl.paths is written alongside this module; imported lazily at compile time
+    from asl.paths import Path
+
+__all__ = ["FUNCTIONS", "Function", "Intrinsic", "compile_intrinsic", "is_intrinsic"]
+
+#: AWS: "You can nest up to 10 intrinsic functions within a field".
+MAX_NESTING = 10
+
+#: Used by States.UUID and States.MathRandom when the caller passes no ``rng``.
+_DEFAULT_RNG = random.Random()
+
+_INTRINSIC_PREFIX = re.compile(r"States\.[A-Za-z0-9_]+\s*\(")
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+def is_intrinsic(text: str) -> bool:
+    """True when ``text`` looks like an intrinsic call (``States.Xxx(`` prefix).
+
+    Only a shape test: the caller uses it to choose between `compile_intrinsic` and the
+    JSONPath compiler; `compile_intrinsic` decides whether the call is valid.
+    """
+    return isinstance(text, str) and _INTRINSIC_PREFIX.match(text) is not None
+
+
+def compile_intrinsic(text: str) -> Intrinsic:
+    """Parse ``text`` once into an `Intrinsic`.
+
+    Raises `ExpressionSyntaxError` (with the offending position) for bad syntax, unbalanced
+    parentheses, an illegal escape, an unknown function, a wrong number of arguments, a
+    nesting deeper than `MAX_NESTING`, or a path argument the JSONPath compiler rejects.
+    """
+    if not isinstance(text, str):
+        raise ExpressionSyntaxError("an intrinsic function call must be a string", "", None)
+    root = _Parser(text).parse()
+    return Intrinsic(text, root)
+
+
+@dataclass(frozen=True, eq=False)
+class Intrinsic:
+    """A compiled intrinsic function call: the source `text` and the root `Call` node."""
+
+    text: str
+    root: Call
+
+    @property
+    def function(self) -> str:
+        """Name of the outermost function, e.g. ``"States.Format"``."""
+        return self.root.function.name
+
+    @property
+    def returns(self) -> str:
+        """JSON kind the outermost function returns (``"string"``, ``"array"``, ... or ``"any"``).
+
+        The validator uses it for Fail ``ErrorPath``/``CausePath``, which accept only
+        string-returning intrinsics.
+        """
+        return self.root.function.returns
+
+    def paths(self) -> list[Path]:
+        """Every path argument, in source order (e.g. to find the variables referenced)."""
+        return [node.path for node in _walk(self.root) if isinstance(node, PathArgument)]
+
+    def evaluate(self, resolve: Callable[[Path], Any], rng: random.Random | None = None) -> Any:
+        """Run the call. ``resolve(path)`` returns the value of a path argument; ``rng`` feeds
+        States.UUID and States.MathRandom (``None`` -> a module-level generator).
+
+        Raises `IntrinsicFailure` for bad argument values; whatever ``resolve`` raises passes
+        through. The result shares nothing with the values ``resolve`` returned.
+        """
+        result = self.root.evaluate(_Env(resolve, rng if rng is not None else _DEFAULT_RNG))
+        return copy.deepcopy(result) if isinstance(result, (list, dict)) else result
+
+    def warnings(self) -> list[str]:
+        """Static doubts for the validator: problems that will (or may) fail at run time but
+        that AWS is not known to reject when the state machine is created, e.g. a literal
+        argument of the wrong type or a Format template whose ``{}`` count does not match."""
+        found: list[str] = []
+        calls = [node for node in _walk(self.root) if isinstance(node, Call)]
+        if len(calls) > MAX_NESTING:
+            found.append(f"{len(calls)} intrinsic function calls in one field; AWS allows nesting "
+                         f"up to {MAX_NESTING} and may count every call")
+        for call in calls:
+            found.extend(_static_warnings(call))
+        return found
+
+    def __repr__(self) -> str:
+        return f"Intrinsic({self.text!r})"
+
+
+# ---------------------------------------------------------------------------
+# Nodes
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Env:
+    """What evaluation needs from the caller: the path resolver and the random source."""
+
+    resolve: Callable[[Any], Any]
+    rng: random.Random
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A literal argument: ``'string'``, a number, ``true``/``false`` or ``null``.
+    `position` is the offset of its first character in the intrinsic text."""
+
+    value: Any
+    position: int
+
+    def evaluate(self, env: _Env) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class FormatTemplate:
+    """The literal first argument of States.Format, split at its unescaped ``{}``.
+
+    Kept apart from a plain string because ``\\{}`` in the source is a literal ``{}``, not a
+    placeholder, a distinction the decoded string has lost.
+    """
+
+    pieces: tuple[str, ...]
+    position: int = 0
+
+    @property
+    def placeholders(self) -> int:
+        return len(self.pieces) - 1
+
+    def evaluate(self, env: _Env) -> FormatTemplate:
+        return self
+
+
+@dataclass(frozen=True)
+class PathArgument:
+    """A path argument (``$.a``, ``$$.Execution.Id``, ``$var.x``): `text` as written, `path`
+    as compiled by asl.paths."""
+
+    text: str
+    path: Any
+    position: int
+
+    def evaluate(self, env: _Env) -> Any:
+        return env.resolve(self.path)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call ``States.Name(args...)``: the `Function` from `FUNCTIONS` and the argument nodes."""
+
+    function: Function
+    args: tuple[Node, ...]
+    position: int
+
+    def evaluate(self, env: _Env) -> Any:
+        return self.function([arg.evaluate(env) for arg in self.args], env.rng)
+
+
+Node = Union[Literal, FormatTemplate, PathArgument, Call]
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    if isinstance(node, Call):
+        for arg in node.args:
+            yield from _walk(arg)
+
+
+# ---------------------------------------------------------------------------
+# Lexer
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str          # NAME, STRING, NUMBER, PATH, '(', ')', ',', EOF
+    value: Any
+    position: int
+    pieces: tuple[str, ...] = ()   # STRING only: the text split at unescaped "{}"
+
+
+_WHITESPACE = " \t\r\n"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
+# JSON number grammar: no leading zeros, no leading '+', no bare '.5' or '5.'.
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_ESCAPABLE = "'{}\\"
+
+
+class _Lexer:
+    """Turns the intrinsic text into tokens, each with its offset for error carets."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.pos = 0
+
+    def error(self, message: str, position: int) -> ExpressionSyntaxError:
+        return ExpressionSyntaxError(message, self.text, position)
+
+    def tokens(self) -> Iterator[_Token]:
+        text = self.text
+        while True:
+            while self.pos < len(text) and text[self.pos] in _WHITESPACE:
+                self.pos += 1
+            if self.pos >= len(text):
+                yield _Token("EOF", None, self.pos)
+                return
+            start, char = self.pos, text[self.pos]
+            if char in "(),":
+                self.pos += 1
+                yield _Token(char, char, start)
+            elif char == "'":
+                yield self._string()
+            elif char == "$":
+                yield self._path()
+            elif char == "-" or char.isdigit():
+                match = _NUMBER.match(text, start)
+                if not match or (match.end() < len(text) and
+                                 (text[match.end()].isalnum() or text[match.end()] in "._")):
+                    raise self.error("invalid number", start)
+                self.pos = match.end()
+                literal = match.group()
+                value = int(literal) if re.fullmatch(r"-?[0-9]+", literal) else float(literal)
+                if isinstance(value, float) and math.isinf(value):
+                    raise self.error("number out of range", start)
+                yield _Token("NUMBER", value, start)
+            elif (match := _NAME.match(text, start)):
+                self.pos = match.end()
+                yield _Token("NAME", match.group(), start)
+            else:
+                raise self.error(f"unexpected character {char!r}", start)
+
+    def _string(self) -> _Token:
+        """A quoted string. Only \\' \\{ \\} \\\\ are escapes (AWS rejects the definition on
+        any other backslash, e.g. \\"); every other character, newlines included, is literal."""
+        text, start = self.text, self.pos
+        pieces: list[str] = []
+        current: list[str] = []
+        i = start + 1
+        while i < len(text):
+            char = text[i]
+            if char == "'":
+                pieces.append("".join(current))
+                self.pos = i + 1
+                return _Token("STRING", "{}".join(pieces), start, tuple(pieces))
+            if char == "\\":
+                if i + 1 >= len(text) or text[i + 1] not in _ESCAPABLE:
+                    shown = text[i:i + 2]
+                    raise self.error(f"illegal escape sequence {shown!r} in a string literal "
+                                     "(only \\', \\{, \\} and \\\\ are allowed)", i)
+                current.append(text[i + 1])
+                i += 2
+            elif char == "{" and text.startswith("{}", i):
+                pieces.append("".join(current))     # an unescaped "{}": a Format placeholder
+                current = []
+                i += 2
+            else:
+                current.append(char)
+                i += 1
+        raise self.error("unterminated string literal", start)
+
+    def _path(self) -> _Token:
+        """A path runs to the first ',' or ')' that is outside brackets, parentheses and
+        quotes, so ``$['a,b']``, ``$[?(@.x > 1)]`` and ``$.a.length()`` stay whole."""
+        text, start = self.text, self.pos
+        brackets = parens = 0
+        quote: str | None = None
+        i = start
+        while i < len(text):
+            char = text[i]
+            if quote:
+                if char == "\\":
+                    i += 1                       # skip the escaped character
+                elif char == quote:
+                    quote = None
+            elif char in "'\"" and brackets:
+                quote = char
+            elif char == "[":
+                brackets += 1
+            elif char == "]":
+                brackets = max(brackets - 1, 0)
+            elif char == "(":
+                parens += 1
+            elif char == ")":
+                if not parens and not brackets:
+                    break
+                parens = max(parens - 1, 0)
+            elif char == "," and not brackets and not parens:
+                break
+            i += 1
+        self.pos = i
+        return _Token("PATH", text[start:i].rstrip(_WHITESPACE), start)
+
+
+# ---------------------------------------------------------------------------
+# Parser
+# ---------------------------------------------------------------------------
+
+class _Parser:
+    """Recursive descent over the tokens: one call, its arguments, nothing after it."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.lexer = _Lexer(text)
+        self._tokens = self.lexer.tokens()
+        self.token = next(self._tokens)
+
+    def error(self, message: str, position: int | None = None) -> ExpressionSyntaxError:
+        return ExpressionSyntaxError(message, self.text,
+                                     self.token.position if position is None else position)
+
+    def advance(self) -> _Token:
+        token, self.token = self.token, next(self._tokens, self.token)
+        return token
+
+    def expect(self, kind: str, what: str) -> _Token:
+        if self.token.kind != kind:
+            found = "end of text" if self.token.kind == "EOF" else repr(self.token.value)
+            raise self.error(f"expected {what}, found {found}")
+        return self.advance()
+
+    def parse(self) -> Call:
+        if self.token.kind != "NAME" or not self.token.value.startswith("States."):
+            raise self.error("an intrinsic function call must start with 'States.<Function>('")
+        call = self.call(depth=1)
+        if self.token.kind != "EOF":
+            raise self.error("unexpected text after the closing parenthesis")
+        return call
+
+    def call(self, depth: int) -> Call:
+        name_token = self.expect("NAME", "a function name")
+        name = name_token.value
+        function = FUNCTIONS.get(name)
+        if function is None:
+            raise self.error(f"unknown intrinsic function {name!r}", name_token.position)
+        if depth > MAX_NESTING:
+            raise self.error(f"intrinsic functions nested deeper than {MAX_NESTING} levels",
+                             name_token.position)
+        self.expect("(", f"'(' after {name}")
+        args: list[Node] = []
+        if self.token.kind != ")":
+            # Format's literal template keeps its placeholder layout (see FormatTemplate).
+            args.append(self.argument(depth, template=name == "States.Format"))
+            while self.token.kind == ",":
+                self.advance()
+                args.append(self.argument(depth))
+        if self.token.kind == "EOF":
+            raise self.error(f"missing ')' to close {name}(")
+        self.expect(")", "',' or ')'")
+        function.check_arity(len(args), self.text, name_token.position)
+        return Call(function, tuple(args), name_token.position)
+
+    def argument(self, depth: int, template: bool = False) -> Node:
+        token = self.token
+        if token.kind == "STRING":
+            self.advance()
+            if template:
+                return FormatTemplate(token.pieces, token.position)
+            return Literal(token.value, token.position)
+        if token.kind == "NUMBER":
+            self.advance()
+            return Literal(token.value, token.position)
+        if token.kind == "PATH":
+            self.advance()
+            return PathArgument(token.value, self._compile_path(token), token.position)
+        if token.kind == "NAME":
+            if token.value in _WORDS:
+                self.advance()
+                return Literal(_WORDS[token.value], token.position)
+            if token.value.startswith("States."):
+                return self.call(depth + 1)
+            raise self.error(f"unexpected word {token.value!r} (arguments are 'strings', "
+                             "numbers, true, false, null, paths or States.* calls)")
+        found = "end of text" if token.kind == "EOF" else repr(token.value)
+        raise self.error(f"expected an argument, found {found}")
+
+    def _compile_path(self, token: _Token) -> Any:
+        from asl.paths import compile_path   # lazy: paths.py is a sibling written separately
+
+        try:
+            return compile_path(token.value)
+        except ExpressionSyntaxError as exc:
+            offset = exc.position or 0
+            raise ExpressionSyntaxError(exc.message, self.text, token.position + offset) from exc
+
+
+_WORDS = {"true": True, "false": False, "null": None}
+
+
+# ---------------------------------------------------------------------------
+# JSON values as AWS sees them
+# ---------------------------------------------------------------------------
+
+def kind_of(value: Any) -> str:
+    """The JSON kind of a value. ``bool`` is tested before numbers on purpose: in Python
+    ``isinstance(True, int)`` holds, in ASL a boolean is never a number."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (str, FormatTemplate)):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def java_round(number: int | float) -> int:
+    """Java ``Math.round``: nearest integer, halves toward positive infinity
+    (0.5 -> 1, -0.5 -> 0, -1.5 -> -1, 2.5 -> 3), unlike Python's banker's ``round``.
+    AWS rounds every non-integer argument it wants as an integer this way."""
+    if isinstance(number, int):
+        return number
+    floor = math.floor(number)
+    # number - floor is exact for doubles, so 0.49999999999999994 stays below one half
+    # (floor(x + 0.5) would round it up).
+    return int(floor) + 1 if number - floor >= 0.5 else int(floor)
+
+
+def java_number_text(number: int | float) -> str:
+    """A number as AWS (Java/Jackson, ``Double.toString``) writes it: integers plainly,
+    doubles with at least one decimal (``1.0``) and in ``1.0E7`` notation outside
+    [10^-3, 10^7). Python's ``repr`` differs only in where it switches notation."""
+    if isinstance(number, int):
+        return str(number)
+    if math.isnan(number) or math.isinf(number):
+        return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
+    if number == 0:
+        return "-0.0" if math.copysign(1.0, number) < 0 else "0.0"
+    if 1e-3 <= abs(number) < 1e7:
+        return repr(number)     # repr is plain notation in this range: 1.1, 1.0, 0.001
+    sign, digits, exponent = Decimal(repr(number)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    scale = len(digits) + int(exponent) - 1
+    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{scale}"
+
+
+def to_json_text(value: Any) -> str:
+    """Compact JSON (``{"a":1,"b":[]}``) with Java's number spelling; non-ASCII kept as is,
+    as Jackson does."""
+    if isinstance(value, float):
+        return java_number_text(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{to_json_text(v)}"
+                              for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(to_json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def format_text(value: Any) -> str:
+    """How States.Format renders a value: strings raw, numbers/booleans/null as JSON text,
+    objects as ``{k=v, k2=v2}`` and arrays as ``[a, b]`` (Java's Map/List ``toString``), with
+    nested strings raw too (recorded: ``{Id=arn:..., Name=...}``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={format_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_text(v) for v in value) + "]"
+    return to_json_text(value)
+
+
+def _identity(value: Any) -> Any:
+    """A hashable stand-in with JSON equality: ``1 == 1.0``, but ``true != 1`` and key order
+    is irrelevant. Used for ArrayContains and ArrayUnique."""
+    if isinstance(value, bool) or value is None:
+        return ("literal", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)          # hash(1) == hash(1.0), and they compare equal
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, list):
+        return ("array", tuple(_identity(v) for v in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((k, _identity(v)) for k, v in value.items()))
+    return ("other", repr(value))
+
+
+def _utf16_length(text: str) -> int:
+    """String length as Java counts it (UTF-16 code units); AWS's 10,000-character limits
+    are Java lengths, so an emoji counts twice."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+# ---------------------------------------------------------------------------
+# Argument types and the function table
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArgType:
+    """What a parameter accepts: the JSON `kinds`, an optional extra `check` and a
+    `convert` applied before the function sees the value. `name` reads in messages:
+    "argument 2 must be <name>"."""
+
+    name: str
+    kinds: frozenset[str]
+    check: Callable[[Any], bool] = lambda value: True
+    convert: Callable[[Any], Any] = lambda value: value
+
+    def accepts(self, value: Any) -> bool:
+        return kind_of(value) in self.kinds and self.check(value)
+
+
+ANY = ArgType("any JSON value", frozenset({"null", "boolean", "number", "string", "array", "object"}))
+STRING = ArgType("a string", frozenset({"string"}), check=lambda v: isinstance(v, str))
+TEMPLATE = ArgType("a string", frozenset({"string"}))   # str or a literal FormatTemplate
+ARRAY = ArgType("an array", frozenset({"array"}))
+OBJECT = ArgType("a JSON object", frozenset({"object"}))
+BOOLEAN = ArgType("a boolean", frozenset({"boolean"}))
+#: AWS docs: "If you specify a non-integer value ... Step Functions will round it off to the
+#: nearest integer" (ArrayPartition, ArrayRange, MathRandom, MathAdd) -- Java rounding.
+ROUNDED_INTEGER = ArgType("a number", frozenset({"number"}), convert=java_round)
+#: ArrayGetItem's index: no rounding documented, so only integral values (2 or 2.0).
+INDEX = ArgType("an integer", frozenset({"number"}),
+                check=lambda v: isinstance(v, int) or float(v).is_integer(), convert=int)
+
+
+@dataclass(frozen=True)
+class Function:
+    """One built-in: its `name`, the plain Python `impl`, the signature (`params`, then
+    `optional`, then any number of `variadic`), the JSON kind it `returns`, and whether
+    `impl` takes the random generator (``rng=`` keyword)."""
+
+    name: str
+    impl: Callable[..., Any]
+    params: tuple[ArgType, ...] = ()
+    optional: tuple[ArgType, ...] = ()
+    variadic: ArgType | None = None
+    returns: str = "any"
+    uses_rng: bool = False
+
+    @property
+    def min_args(self) -> int:
+        return len(self.params)
+
+    @property
+    def max_args(self) -> float:
+        return math.inf if self.variadic else len(self.params) + len(self.optional)
+
+    def param(self, index: int) -> ArgType | None:
+        """The type of the argument at 0-based ``index`` (None beyond the signature)."""
+        fixed = self.params + self.optional
+        return fixed[index] if index < len(fixed) else self.variadic
+
+    def check_arity(self, count: int, text: str, position: int) -> None:
+        """Compile-time arity check (LocalStack rejects a wrong arity at create time too)."""
+        if self.min_args <= count <= self.max_args:
+            return
+        if self.max_args == math.inf:
+            expected = f"at least {self.min_args}"
+        elif self.min_args == self.max_args:
+            expected = f"exactly {self.min_args}"
+        else:
+            expected = f"{self.min_args} to {int(self.max_args)}"
+        plural = "" if expected.endswith(" 1") else "s"
+        raise ExpressionSyntaxError(
+            f"{self.name} takes {expected} argument{plural}, {count} given", text, position)
+
+    def __call__(self, values: list[Any], rng: random.Random) -> Any:
+        """Check and convert every argument, in this one place, then run `impl`."""
+        converted = []
+        for index, value in enumerate(values):
+            expected = self.param(index)
+            assert expected is not None, "arity is checked at compile time"
+            if not expected.accepts(value):
+                raise self.failure(f"argument {index + 1} must be {expected.name}, "
+                                   f"but was {_describe(value)}")
+            converted.append(expected.convert(value))
+        return self.impl(*converted, rng=rng) if self.uses_rng else self.impl(*converted)
+
+    def failure(self, detail: str) -> IntrinsicFailure:
+        return IntrinsicFailure(f"{self.name}: {detail}")
+
+
+def _describe(value: Any) -> str:
+    kind = kind_of(value)
+    if kind in ("array", "object", "null"):
+        return {"array": "an array", "object": "a JSON object", "null": "null"}[kind]
+    text = to_json_text(value.pieces[0] if isinstance(value, FormatTemplate) else value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"a {kind} ({text})"
+
+
+#: The name table: every States.* function, by name.
+FUNCTIONS: dict[str, Function] = {}
+
+
+def intrinsic(name: str, *params: ArgType, optional: tuple[ArgType, ...] = (),
+              variadic: ArgType | None = None, returns: str = "any",
+              uses_rng: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``impl`` under ``name`` with its signature (jmespath's ``@signature``)."""
+    def register(impl: Callable[..., Any]) -> Callable[..., Any]:
+        FUNCTIONS[name] = Function(name, impl, tuple(params), tuple(optional), variadic,
+                                   returns, uses_rng)
+        return impl
+    return register
+
+
+def _fail(name: str, detail: str) -> IntrinsicFailure:
+    return FUNCTIONS[name].failure(detail)
+
+
+# ---------------------------------------------------------------------------
+# The 18 functions
+# ---------------------------------------------------------------------------
+
+# -- generic ----------------------------------------------------------------
+
+@intrinsic("States.Format", TEMPLATE, variadic=ANY, returns="string")
+def states_format(template: str | FormatTemplate, *values: Any) -> str:
+    """Replace each ``{}`` of the template, in order, by `format_text` of the next value.
+    A template read from a path has no escapes: every ``{}`` in it is a placeholder."""
+    pieces = template.pieces if isinstance(template, FormatTemplate) else tuple(template.split("{}"))
+    if len(pieces) - 1 != len(values):
+        raise _fail("States.Format", f"the format string has {len(pieces) - 1} placeholder(s) "
+                                     f"but {len(values)} value(s) were given")
+    out = [pieces[0]]
+    for value, piece in zip(values, pieces[1:]):
+        out += [format_text(value), piece]
+    return "".join(out)
+
+
+# -- JSON -------------------------------------------------------------------
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+@intrinsic("States.StringToJson", STRING)
+def string_to_json(text: str) -> Any:
+    """Parse JSON text. Empty or blank text gives null (recorded: ``""`` and ``" "``)."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise _fail("States.StringToJson", f"the string is not valid JSON ({exc})") from None
+
+
+@intrinsic("States.JsonToString", ANY, returns="string")
+def json_to_string(value: Any) -> str:
+    """Compact JSON text of any value (recorded: ``{"Arg1":1,"Arg2":[]}``, ``"1.1"``)."""
+    return to_json_text(value)
+
+
+@intrinsic("States.JsonMerge", OBJECT, OBJECT, BOOLEAN, returns="object")
+def json_merge(first: dict, second: dict, deep: bool) -> dict:
+    """Shallow merge, keys of `second` win. AWS supports only ``deep = false``."""
+    if deep:
+        raise _fail("States.JsonMerge", "deep merging is not supported; the third argument "
+                                        "must be false")
+    return {**first, **second}
+
+
+# -- arrays -----------------------------------------------------------------
+
+@intrinsic("States.Array", variadic=ANY, returns="array")
+def states_array(*values: Any) -> list:
+    """The arguments as an array (``States.Array()`` is ``[]``)."""
+    return list(values)
+
+
+@intrinsic("States.ArrayPartition", ARRAY, ROUNDED_INTEGER, returns="array")
+def array_partition(array: list, size: int) -> list:
+    """Chunks of `size` items, the last one shorter; ``[]`` gives ``[]``."""
+    if size <= 0:
+        raise _fail("States.ArrayPartition", f"the chunk size must be a positive integer, "
+                                             f"but was {size}")
+    return [array[i:i + size] for i in range(0, len(array), size)]
+
+
+@intrinsic("States.ArrayContains", ARRAY, ANY, returns="boolean")
+def array_contains(array: list, value: Any) -> bool:
+    """Membership with JSON equality (objects by content, ``true`` is not ``1``)."""
+    wanted = _identity(value)
+    return any(_identity(item) == wanted for item in array)
+
+
+#: AWS: "The newly generated array can't contain more than 1000 items."
+MAX_RANGE_ITEMS = 1000
+
+
+@intrinsic("States.ArrayRange", ROUNDED_INTEGER, ROUNDED_INTEGER, ROUNDED_INTEGER,
+           returns="array")
+def array_range(first: int, last: int, step: int) -> list:
+    """``first, first+step, ...`` up to and including `last` when reached; `step` may be
+    negative but not zero."""
+    if step == 0:
+        raise _fail("States.ArrayRange", "the step (argument 3) must not be zero")
+    stop = last + (1 if step > 0 else -1)
+    size = len(range(first, stop, step))
+    if size > MAX_RANGE_ITEMS:
+        raise _fail("States.ArrayRange", f"the range would hold {size} items; the limit is "
+                                         f"{MAX_RANGE_ITEMS}")
+    return list(range(first, stop, step))
+
+
+@intrinsic("States.ArrayGetItem", ARRAY, INDEX)
+def array_get_item(array: list, index: int) -> Any:
+    """The item at 0-based `index`; negative or too large indexes fail."""
+    if not 0 <= index < len(array):
+        raise _fail("States.ArrayGetItem", f"index {index} is out of bounds for an array "
+                                           f"of length {len(array)}")
+    return array[index]
+
+
+@intrinsic("States.ArrayLength", ARRAY, returns="number")
+def array_length(array: list) -> int:
+    return len(array)
+
+
+@intrinsic("States.ArrayUnique", ARRAY, returns="array")
+def array_unique(array: list) -> list:
+    """Drop later duplicates (JSON equality), keeping first occurrences in order."""
+    seen: set = set()
+    unique = []
+    for item in array:
+        key = _identity(item)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique
+
+
+# -- encoding and hashing ----------------------------------------------------
+
+#: AWS: Base64Encode/Base64Decode/Hash take "a data string of up to 10,000 characters".
+MAX_DATA_CHARS = 10_000
+
+
+def _check_data_length(name: str, text: str) -> None:
+    if _utf16_length(text) > MAX_DATA_CHARS:
+        raise _fail(name, f"the input string has {_utf16_length(text)} characters; "
+                          f"the limit is {MAX_DATA_CHARS}")
+
+
+def _utf8(text: str) -> bytes:
+    # Java's String.getBytes(UTF_8) writes '?' for a lone surrogate instead of failing.
+    return text.encode("utf-8", "replace")
+
+
+@intrinsic("States.Base64Encode", STRING, returns="string")
+def base64_encode(text: str) -> str:
+    """Base64 of the UTF-8 bytes, standard alphabet with padding."""
+    _check_data_length("States.Base64Encode", text)
+    return base64.b64encode(_utf8(text)).decode("ascii")
+
+
+@intrinsic("States.Base64Decode", STRING, returns="string")
+def base64_decode(text: str) -> str:
+    """Decode Base64 to UTF-8 text. Like Java's MIME decoder, line breaks and spaces are
+    ignored and padding is optional; invalid UTF-8 becomes U+FFFD as in ``new String``."""
+    _check_data_length("States.Base64Decode", text)
+    compact = "".join(text.split())
+    if not compact.endswith("="):
+        compact += "=" * (-len(compact) % 4)    # padding is optional, as in Java
+    try:
+        raw = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise _fail("States.Base64Decode", "the input is not valid Base64") from None
+    return raw.decode("utf-8", "replace")
+
+
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
+           "SHA-512": "sha512"}
+
+
+@intrinsic("States.Hash", STRING, STRING, returns="string")
+def states_hash(text: str, algorithm: str) -> str:
+    """Lower-case hex digest of the UTF-8 bytes with MD5, SHA-1, SHA-256, SHA-384 or SHA-512."""
+    _check_data_length("States.Hash", text)
+    if algorithm not in _HASHES:
+        raise _fail("States.Hash", f"unsupported algorithm {algorithm!r}; use one of "
+                                   f"{', '.join(_HASHES)}")
+    return hashlib.new(_HASHES[algorithm], _utf8(text)).hexdigest()
+
+
+# -- math ---------------------------------------------------------------------
+
+#: AWS: MathAdd "You must specify integer values in the range of -2147483648 and 2147483647."
+INT32 = range(-2**31, 2**31)
+
+
+@intrinsic("States.MathRandom", ROUNDED_INTEGER, ROUNDED_INTEGER, optional=(ROUNDED_INTEGER,),
+           returns="number", uses_rng=True)
+def math_random(start: int, end: int, seed: int | None = None, *,
+                rng: random.Random) -> int:
+    """A random integer, `start` inclusive and `end` exclusive (AWS docs). With a `seed`, the
+    same seed gives the same number; otherwise `rng` decides, so seeded runs repeat."""
+    if start >= end:
+        raise _fail("States.MathRandom", f"the start ({start}) must be less than the end ({end})")
+    source = random.Random(seed) if seed is not None else rng
+    return source.randrange(start, end)
+
+
+@intrinsic("States.MathAdd", ROUNDED_INTEGER, ROUNDED_INTEGER, returns="number")
+def math_add(first: int, second: int) -> int:
+    """Sum of the two arguments, each first rounded like Java ``Math.round`` (recorded:
+    1.5 + 1.51 = 4, -1.49 + -1.5 = -2)."""
+    for position, value in ((1, first), (2, second)):
+        if value not in INT32:
+            raise _fail("States.MathAdd", f"argument {position} ({value}) is outside the "
+                                          f"range {INT32.start} to {INT32.stop - 1}")
+    return first + second
+
+
+# -- strings and ids -----------------------------------------------------------
+
+@intrinsic("States.StringSplit", STRING, STRING, returns="array")
+def string_split(text: str, delimiters: str) -> list[str]:
+    """Split at every character of `delimiters`, dropping empty pieces
+    (recorded: ``",,,,"`` -> ``[]``, ``" , "`` -> ``[" ", " "]``)."""
+    if not delimiters:
+        return [text] if text else []
+    pattern = "[" + "".join(re.escape(char) for char in delimiters) + "]"
+    return [piece for piece in re.split(pattern, text) if piece]
+
+
+@intrinsic("States.UUID", returns="string", uses_rng=True)
+def states_uuid(*, rng: random.Random) -> str:
+    """A version 4 UUID drawn from `rng`, so seeded executions are reproducible."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+# ---------------------------------------------------------------------------
+# Static doubts (Intrinsic.warnings)
+# ---------------------------------------------------------------------------
+
+def _static_warnings(call: Call) -> list[str]:
+    """Problems visible without running: literal arguments of the wrong type, nested calls
+    whose result kind cannot fit, null literals, and calls made only of literals that would
+    fail (found by evaluating them). AWS is not known to reject these at create time, so they
+    are warnings here and `IntrinsicFailure`s at run time."""
+    function, found = call.function, []
+    for index, arg in enumerate(call.args):
+        expected = function.param(index)
+        if isinstance(arg, Literal):
+            if arg.value is None:
+                found.append(f"{function.name}: the null literal (argument {index + 1}) is not "
+                             "known to be accepted by AWS")
+            if expected and not expected.accepts(arg.value):
+                found.append(f"{function.name}: argument {index + 1} must be {expected.name}, "
+                             f"but is {_describe(arg.value)}; this call always fails")
+        elif isinstance(arg, Call) and expected and arg.function.returns != "any" \
+                and arg.function.returns not in expected.kinds:
+            found.append(f"{function.name}: argument {index + 1} must be {expected.name}, but "
+                         f"{arg.function.name} returns a {arg.function.returns}; this call "
+                         "always fails")
+    # Value rules that a literal breaks even when the other arguments are paths.
+    first, last = (call.args[0], call.args[-1]) if call.args else (None, None)
+    if isinstance(first, FormatTemplate) and first.placeholders != len(call.args) - 1:
+        found.append(f"States.Format: the template has {first.placeholders} placeholder(s) but "
+                     f"{len(call.args) - 1} value(s) follow; this call always fails")
+    elif function.name == "States.JsonMerge" and isinstance(last, Literal) and last.value is True:
+        found.append("States.JsonMerge: deep merging (true) is not supported by AWS; "
+                     "this call always fails")
+    elif function.name == "States.Hash" and isinstance(last, Literal) \
+            and isinstance(last.value, str) and last.value not in _HASHES:
+        found.append(f"States.Hash: unsupported algorithm {last.value!r}; this call always fails")
+    if not found and all(isinstance(arg, (Literal, FormatTemplate)) for arg in call.args):
+        try:
+            call.evaluate(_Env(lambda path: None, random.Random(0)))
+        except IntrinsicFailure as failure:
+            found.append(f"{failure.cause}; this call always fails")
+    return found

@@ -1,0 +1,949 @@
+"""JSONata for asl: AWS Step Functions' dialect, compiled once and evaluated many times.
+
+Everything JSONata lives behind this module; the rest of the package sees two names::
+
+    compile_expression(text, field) -> Expression     text is what sits between "{%" and "%}"
+    Expression.evaluate(bindings) / .evaluate_in(scope) -> plain JSON value
+
+Layers, each in its own section below:
+
+1. Static side (pure Python, no dependency): a tokenizer and Pratt parser that follow the
+   JSONata 2.0.6 grammar (the version AWS runs). They give syntax errors AWS's wording
+   (INVALID_JSONATA_EXPRESSION shows the parser message without its code) and the AWS
+   restrictions that the validator reports (``Expression.problems``).
+2. AWS's extra functions: ``$partition $range $hash $random $uuid $parse``; ``$eval`` is removed.
+3. Evaluation, delegated to the `jsonatapy` package (Rust), imported lazily. Why that library:
+   docs/jsonata-choice.md (measured conformance, speed and safety of four candidates).
+
+Failures, two trees as everywhere in asl (see asl.errors)::
+
+    ExpressionSyntaxError    compile time: the text is not JSONata 2.0.6      (position set)
+    StatesError("States.QueryEvaluationError", cause)
+                             run time: undefined result, a JSONata error (code: message),
+                             a function as result, the time or depth limit (LIMITS)
+
+Causes are AWS's text without the "An error occurred while executing the state ..." prefix,
+which the engine adds, e.g. ``The JSONata expression '$x' specified for the field 'Output'
+returned nothing (undefined).``
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import hashlib
+import json
+import math
+import random as _random_module
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+from .errors import ExpressionSyntaxError, StatesError
+
+__all__ = ["compile_expression", "Expression", "Limits", "LIMITS", "execution_context",
+           "QUERY_EVALUATION_ERROR", "UNSUPPORTED", "INVALID"]
+
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+UNSUPPORTED = "UNSUPPORTED_JSONATA_EXPRESSION"
+INVALID = "INVALID_JSONATA_EXPRESSION"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one evaluation; exceeding one raises States.QueryEvaluationError.
+
+    AWS documents no such limits; these keep a runaway expression from hanging or crashing
+    the engine (the evaluator holds the GIL while it runs, so the time limit is also the
+    longest pause other threads can see).
+    """
+
+    time_limit_ms: int = 5_000
+    """Wall-clock time for one evaluation: ``($f := function($x){$f($x)}; $f(1))`` ends here."""
+    max_depth: int = 10_000
+    """Evaluation nesting depth (about 3 per nested JSONata function call, so ~3000 calls)."""
+
+
+LIMITS = Limits()
+
+# Randomness and time come from the execution context when the engine provides them.
+_RNG: contextvars.ContextVar[_random_module.Random | None] = contextvars.ContextVar("asl_jsonata_rng", default=None)
+_CLOCK: contextvars.ContextVar[Callable[[], float] | None] = contextvars.ContextVar("asl_jsonata_clock", default=None)
+
+
+@contextlib.contextmanager
+def execution_context(rng: _random_module.Random | None = None,
+                      clock: Callable[[], float] | None = None) -> Iterator[None]:
+    """Make ``$random()``/``$uuid()`` draw from `rng` and ``$now()``/``$millis()`` read `clock`
+    (seconds since the epoch, like time.time) for evaluations inside the block."""
+    tokens = (_RNG.set(rng), _CLOCK.set(clock))
+    try:
+        yield
+    finally:
+        _RNG.reset(tokens[0])
+        _CLOCK.reset(tokens[1])
+
+
+# ============================================================================================
+# Public interface
+# ============================================================================================
+
+def compile_expression(text: str, field: str = "") -> "Expression":
+    """Compile the inside of ``"{% ... %}"``; `field` names the field in causes (``Output``,
+    ``Arguments/FunctionName``, ``Assign/x``).
+
+    Raises ExpressionSyntaxError (message as AWS words it, position 0-based) when `text` is
+    not JSONata 2.0.6. AWS's restrictions (``$$``, top-level ``$`` or field names, ``$eval``)
+    do not raise: they are listed in ``Expression.problems`` for the validator.
+    """
+    return Expression(text, field, _analyse(text))
+
+
+class Expression:
+    """A compiled JSONata expression of one field.
+
+    ``text`` and ``field`` as given; ``problems`` lists (code, message) for the validator;
+    ``variables`` holds every ``$name`` the text mentions (``states`` included) and
+    ``states_fields`` the ``$states.<field>`` names it reads.
+    """
+
+    __slots__ = ("text", "field", "problems", "variables", "states_fields", "_source", "_local")
+
+    def __init__(self, text: str, field: str, analysis: "_Analysis"):
+        self.text = text
+        self.field = field
+        self.problems: list[tuple[str, str]] = list(analysis.problems)
+        self.variables: frozenset[str] = analysis.variables
+        self.states_fields: frozenset[str] = analysis.states_fields
+        self._source = text.strip()   # AWS quotes the expression trimmed in its causes
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r}, field={self.field!r})"
+
+    # Compiled objects are immutable; copies share them, pickles recompile.
+    def __copy__(self) -> "Expression":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "Expression":
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (compile_expression, (self.text, self.field))
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def evaluate_in(self, scope: Any) -> Any:
+        """Evaluate with ``$states`` = ``scope.states`` and each of ``scope.variables``."""
+        bindings = dict(scope.variables) if scope.variables else {}
+        bindings["states"] = scope.states
+        return self.evaluate(bindings)
+
+    def evaluate(self, bindings: Mapping[str, Any]) -> Any:
+        """Evaluate with `bindings` (``{"states": {...}, "myVar": ...}``); return a JSON value.
+
+        Raises StatesError("States.QueryEvaluationError") with AWS's cause when the result is
+        undefined, a function, or the evaluation fails.
+        """
+        used = {name: bindings[name] for name in self.variables if name in bindings}
+        text = _backend().run(self, used)
+        if text is None:
+            raise self.failure("returned nothing (undefined).")
+        if text == '""' and self._is_function(used):
+            raise self.failure("returned an unsupported result type.")
+        return json.loads(text)
+
+    def expect(self, value: Any, kind: str) -> Any:
+        """Return `value` if its JSON type is `kind` ('array', 'object', 'string', 'number',
+        'boolean', 'null'), else raise AWS's "unexpected result type" failure."""
+        actual = json_type(value)
+        if actual != kind:
+            shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            raise self.failure(f"returned an unexpected result type. Expected '{kind}', "
+                               f"but was '{actual}' for value: {shown}")
+        return value
+
+    def failure(self, what: str) -> StatesError:
+        """States.QueryEvaluationError whose cause says this expression `what`."""
+        return StatesError(QUERY_EVALUATION_ERROR, f"The JSONata expression '{self._source}' "
+                                                   f"specified for the field '{self.field}' {what}")
+
+    def _is_function(self, used: dict) -> bool:
+        # The library prints a function result as "" (as JSON.stringify would drop it); only
+        # then is it worth asking JSONata for the type.
+        probe = _probe_for(self.text)
+        try:
+            return _backend().run(probe, used) == '"function"'
+        except StatesError:
+            return False
+
+
+def json_type(value: Any) -> str:
+    """JSONata/AWS name of the JSON type of a Python value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_for(text: str) -> Expression:
+    probe = f"$type(({text}\n))"
+    return Expression(probe, "", _Analysis((), frozenset(), frozenset()))
+
+
+# ============================================================================================
+# 1. Static side: tokenizer, parser, AWS restrictions
+# ============================================================================================
+
+# Binding powers of the JSONata 2.0.6 operators (no "?:" or "??": those came in 2.1).
+_BP = {
+    ".": 75, "[": 80, "]": 0, "{": 70, "}": 0, "(": 80, ")": 0, ",": 0, "@": 80, "#": 80,
+    ";": 80, ":": 80, "?": 20, "+": 50, "-": 50, "*": 60, "/": 60, "%": 60, "|": 20,
+    "=": 40, "<": 40, ">": 40, "^": 40, "**": 60, "..": 20, ":=": 10, "!=": 40, "<=": 40,
+    ">=": 40, "~>": 40, "and": 30, "or": 25, "in": 40, "&": 50,
+}
+# Symbols that are never infix bind nothing (".." only works inside an array constructor);
+# "!" and "~" stop names but are not operators (an expression using them fails with S0204).
+_BP.update({sym: 0 for sym in (":", ";", "..", "|", "**")})
+_OPERATOR_CHARS = set(".[]{}(),@#;:?+-*/%|=<>^&!~")
+_DOUBLE = ("..", ":=", "!=", ">=", "<=", "**", "~>")
+_NUMBER = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?([Ee][-+]?[0-9]+)?")
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_BINARY = {"+", "-", "*", "/", "%", "=", "!=", "<", "<=", ">", ">=", "&", "and", "or", "in", "..", "~>"}
+
+
+class _Syntax(Exception):
+    """A JSONata syntax error: code (S0xxx), AWS/JSONata message, 0-based position."""
+
+    def __init__(self, code: str, message: str, position: int):
+        super().__init__(message)
+        self.code, self.message, self.position = code, message, position
+
+
+def _show(value: Any) -> str:
+    """A token as JSONata's messages show it (JSON.stringify)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass
+class _Token:
+    type: str            # operator, name, variable, string, number, value, regex, end
+    value: Any
+    start: int
+    end: int
+
+
+class _Lexer:
+    def __init__(self, text: str):
+        self.text, self.pos = text, 0
+
+    def next(self, prefix: bool) -> _Token:
+        text, n = self.text, len(self.text)
+        while True:
+            while self.pos < n and text[self.pos] in " \t\n\r\v":
+                self.pos += 1
+            if text.startswith("/*", self.pos):
+                close = text.find("*/", self.pos + 2)
+                if close < 0:
+                    raise _Syntax("S0106", "Comment has no closing tag", self.pos)
+                self.pos = close + 2
+                continue
+            break
+        start = self.pos
+        if start >= n:
+            return _Token("end", None, start, start)
+        ch = text[start]
+        if prefix and ch == "/":
+            return self._regex(start)
+        if text[start:start + 2] in _DOUBLE:
+            self.pos += 2
+            return _Token("operator", text[start:start + 2], start, self.pos)
+        if ch in _OPERATOR_CHARS:
+            self.pos += 1
+            return _Token("operator", ch, start, self.pos)
+        if ch in "\"'":
+            return self._string(start, ch)
+        match = _NUMBER.match(text, start)
+        if match:
+            self.pos = match.end()
+            number = float(match.group(0))
+            if math.isinf(number):
+                raise _Syntax("S0102", f"Number out of range: {_show(match.group(0))}", start)
+            return _Token("number", number, start, self.pos)
+        if ch == "`":
+            close = text.find("`", start + 1)
+            if close < 0:
+                raise _Syntax("S0105", "Quoted property name must be terminated with a backquote (`)", n)
+            self.pos = close + 1
+            return _Token("name", text[start + 1:close], start, self.pos)
+        end = start
+        while end < n and text[end] not in _OPERATOR_CHARS and text[end] not in " \t\n\r\v":
+            end += 1
+        if end == start:      # a lone character JSONata has no token for
+            end += 1
+        self.pos = end
+        word = text[start:end]
+        if word.startswith("$"):
+            return _Token("variable", word[1:], start, end)
+        if word in ("and", "or", "in"):
+            return _Token("operator", word, start, end)
+        if word in ("true", "false", "null"):
+            return _Token("value", {"true": True, "false": False, "null": None}[word], start, end)
+        return _Token("name", word, start, end)
+
+    def _string(self, start: int, quote: str) -> _Token:
+        text, i, out = self.text, start + 1, []
+        while i < len(text):
+            ch = text[i]
+            if ch == "\\":
+                i += 1
+                esc = text[i] if i < len(text) else ""
+                if esc in _ESCAPES:
+                    out.append(_ESCAPES[esc])
+                elif esc == "u":
+                    digits = text[i + 1:i + 5]
+                    if not re.fullmatch(r"[0-9a-fA-F]{4}", digits):
+                        raise _Syntax("S0104", "The escape sequence \\u must be followed by 4 hex digits", i)
+                    out.append(chr(int(digits, 16)))
+                    i += 4
+                else:
+                    raise _Syntax("S0103", f"Unsupported escape sequence: \\{_show(esc)}", i)
+            elif ch == quote:
+                self.pos = i + 1
+                return _Token("string", "".join(out), start, self.pos)
+            else:
+                out.append(ch)
+            i += 1
+        raise _Syntax("S0101", "String literal must be terminated by a matching quote", len(text))
+
+    def _regex(self, start: int) -> _Token:
+        text, i, depth = self.text, start + 1, 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "/" and depth == 0:
+                slashes = 0
+                while text[i - 1 - slashes] == "\\":
+                    slashes += 1
+                if slashes % 2 == 0:
+                    if i == start + 1:
+                        raise _Syntax("S0301", "Empty regular expressions are not allowed", i)
+                    i += 1
+                    while i < len(text) and text[i] in "im":
+                        i += 1
+                    self.pos = i
+                    return _Token("regex", text[start:i], start, i)
+            if ch in "([{" and text[i - 1] != "\\":
+                depth += 1
+            if ch in ")]}" and text[i - 1] != "\\":
+                depth -= 1
+            i += 1
+        raise _Syntax("S0302", "No terminating / in regular expression", len(text))
+
+
+class _Parser:
+    """Pratt parser of JSONata 2.0.6 into tuples: just enough tree for the AWS checks."""
+
+    def __init__(self, text: str):
+        self.lexer = _Lexer(text)
+        self.token = _Token("end", None, 0, 0)
+        self.ended = False
+        self.advance(prefix=True)
+
+    def advance(self, expect: str | None = None, prefix: bool | None = None) -> None:
+        """Move past the current token (checking it is `expect`); `prefix` says whether the next
+        token stands where an operand may start, which is where a '/' opens a regex."""
+        if prefix is None:
+            prefix = expect is not None and expect not in (")", "]", "}")
+        token = self.token
+        if expect is not None and not (token.type == "operator" and token.value == expect):
+            if token.type == "end":
+                raise _Syntax("S0203", f"Expected {_show(expect)} before end of expression", token.start)
+            raise _Syntax("S0202", f"Expected {_show(expect)}, got {_show(token.value)}", token.start)
+        self.token = self.lexer.next(prefix)
+        if self.token.type == "operator" and self.token.value not in _BP:
+            raise _Syntax("S0204", f"Unknown operator: {_show(self.token.value)}", self.token.start)
+
+    def at(self, op: str) -> bool:
+        return self.token.type == "operator" and self.token.value == op
+
+    def parse(self) -> tuple:
+        tree = self.expression(0)
+        if self.token.type != "end":
+            raise _Syntax("S0201", f"Syntax error: {_show(self.token.value)}", self.token.start)
+        if self.ended:     # an operand was missing at the end, and nothing else went wrong first
+            raise _Syntax("S0207", "Unexpected end of expression", len(self.lexer.text))
+        return tree
+
+    def expression(self, rbp: int) -> tuple:
+        token = self.token
+        self.advance(prefix=False)      # JSONata reads the token after an operand as an operator
+        left = self.nud(token)
+        while self.token.type == "operator" and rbp < _BP[self.token.value]:
+            token = self.token
+            self.advance(prefix=True)
+            left = self.led(token, left)
+        return left
+
+    # -- prefix position -------------------------------------------------------------------
+
+    def nud(self, t: _Token) -> tuple:
+        if t.type == "end":
+            # JSONata lets the end stand as an operand and complains afterwards, so that a
+            # missing closing bracket is reported as such (S0203) rather than as S0207.
+            self.ended = True
+            return ("lit", None)
+        if t.type == "name" or (t.type == "operator" and t.value in ("and", "or", "in")):
+            return ("name", t.value)        # the keywords double as field names
+        if t.type == "variable":
+            return ("var", t.value)
+        if t.type in ("string", "number", "value", "regex"):
+            return ("lit", t.value)
+        op = t.value
+        if op == "-":
+            return ("neg", self.expression(70))
+        if op in ("*", "**", "%"):
+            return ("lit", op)
+        if op == "[":
+            return ("array", self.sequence("]", self.item))
+        if op == "{":
+            return ("object", self.sequence("}", self.pair))
+        if op == "(":
+            items = []
+            while not self.at(")"):
+                items.append(self.expression(0))
+                if not self.at(";"):
+                    break
+                self.advance(";", prefix=True)
+            self.advance(")")
+            return ("block", items)
+        if op == "|":
+            pattern = self.expression(0)
+            self.advance("|", prefix=True)
+            update = self.expression(0)
+            if self.at(","):
+                self.advance(",", prefix=True)
+                self.expression(0)
+            self.advance("|")
+            return ("transform", pattern, update)
+        raise _Syntax("S0211", f"The symbol {_show(op)} cannot be used as a unary operator", t.start)
+
+    def sequence(self, close: str, item: Callable[[], Any]) -> list:
+        items = []
+        if not self.at(close):
+            while True:
+                items.append(item())
+                if not self.at(","):
+                    break
+                self.advance(",", prefix=True)
+        self.advance(close)
+        return items
+
+    def item(self) -> tuple:
+        value = self.expression(0)
+        if self.at(".."):
+            self.advance("..")
+            value = ("bin", "..", value, self.expression(0))
+        return value
+
+    def pair(self) -> tuple:
+        key = self.expression(0)
+        self.advance(":", prefix=True)
+        return key, self.expression(0)
+
+    # -- infix position --------------------------------------------------------------------
+
+    def led(self, t: _Token, left: tuple) -> tuple:
+        op = t.value
+        if (op in _BINARY and op != "..") or op == ".":
+            right = self.expression(_BP[op])
+            return ("path", left, right) if op == "." else ("bin", op, left, right)
+        if op == "[":
+            if self.at("]"):
+                self.advance("]")
+                return left
+            predicate = self.expression(0)
+            self.advance("]")
+            return ("pred", left, predicate)
+        if op == "{":
+            return ("group", left, self.sequence("}", self.pair))
+        if op == "^":
+            self.advance("(", prefix=True)
+            terms = []
+            while True:
+                if self.at("<") or self.at(">"):
+                    self.advance(prefix=True)
+                terms.append(self.expression(0))
+                if not self.at(","):
+                    break
+                self.advance(",", prefix=True)
+            self.advance(")")
+            return ("sort", left, terms)
+        if op in ("@", "#"):
+            if self.token.type != "variable":
+                raise _Syntax("S0214", f"The right side of {_show(op)} must be a variable name "
+                                       "(start with $)", self.token.start)
+            self.advance()
+            return ("focus", left)
+        if op == ":=":
+            if left[0] != "var":
+                raise _Syntax("S0212", "The left side of := must be a variable name (start with $)", t.start)
+            return ("bind", left, self.expression(_BP[op] - 1))
+        if op == "?":
+            then = self.expression(0)
+            other = None
+            if self.at(":"):
+                self.advance(":", prefix=True)
+                other = self.expression(0)
+            return ("cond", left, then, other)
+        if op == "(":
+            return self.call(t, left)
+        raise _Syntax("S0201", f"Syntax error: {_show(op)}", t.start)
+
+    def call(self, t: _Token, proc: tuple) -> tuple:
+        args = []
+        if not self.at(")"):
+            while True:
+                if self.token.type == "operator" and self.token.value == "?":
+                    args.append(("lit", "?"))        # partial application placeholder
+                    self.advance()
+                else:
+                    args.append(self.expression(0))
+                if not self.at(","):
+                    break
+                self.advance(",", prefix=True)
+        self.advance(")")
+        if proc[0] == "name" and proc[1] in ("function", "λ"):
+            for index, param in enumerate(args, 1):
+                if param[0] != "var":
+                    raise _Syntax("S0208", f"Parameter {index} of function definition must be a "
+                                           "variable name (start with $)", t.start)
+            if self.at("<"):
+                self.skip_signature()
+            self.advance("{", prefix=True)
+            body = self.expression(0)
+            self.advance("}")
+            return ("lambda", body)
+        return ("call", proc, args)
+
+    def skip_signature(self) -> None:
+        # A signature such as <n-:s> is not made of tokens; skip its characters to the
+        # matching '>' (this token is its opening '<').
+        lexer, depth, i = self.lexer, 1, self.token.end
+        while i < len(lexer.text) and depth:
+            depth += {"<": 1, ">": -1}.get(lexer.text[i], 0)
+            i += 1
+        if depth:
+            raise _Syntax("S0203", 'Expected ">" before end of expression', len(lexer.text))
+        lexer.pos = i
+        self.token = lexer.next(False)
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    problems: tuple
+    variables: frozenset
+    states_fields: frozenset
+
+
+@functools.lru_cache(maxsize=4096)
+def _analyse(text: str) -> _Analysis:
+    try:
+        tree = _Parser(text).parse()
+    except _Syntax as exc:
+        raise ExpressionSyntaxError(exc.message, text, min(max(exc.position, 0), len(text))) from None
+    except RecursionError:
+        raise ExpressionSyntaxError("Expression is too deeply nested", text, 0) from None
+    _backend().check_syntax(text)
+    variables, states_fields = _references(text)
+    return _Analysis(tuple(_problems(tree, variables)), frozenset(variables), frozenset(states_fields))
+
+
+def _references(text: str) -> tuple[set, set]:
+    """Every ``$name`` the text mentions, and the ``$states.<field>`` it reads."""
+    lexer, variables, fields = _Lexer(text), set(), set()
+    previous: list[_Token] = []
+    prefix = True
+    while True:
+        try:
+            token = lexer.next(prefix)
+        except _Syntax:
+            break
+        if token.type == "end":
+            break
+        if token.type == "variable" and token.value:
+            variables.add(token.value)
+        if (token.type == "name" and len(previous) == 2 and previous[0].type == "variable"
+                and previous[0].value == "states" and previous[1].value == "."):
+            fields.add(token.value)
+        previous = (previous + [token])[-2:]
+        prefix = not (token.type in ("name", "variable", "string", "number", "value", "regex")
+                      or (token.type == "operator" and token.value in (")", "]", "}")))
+    return variables, fields
+
+
+def _problems(tree: tuple, variables: set) -> list[tuple[str, str]]:
+    """AWS's restrictions, in the order the references are written.
+
+    The expression runs with no context item, so a path that starts from ``$`` or from a
+    field name reads nothing, and AWS refuses it; only the first step of a path is read at the
+    top level (predicates, later steps, sort and group terms are relative to the step before),
+    while function bodies are. ``$$`` is refused anywhere it is read, ``$eval`` everywhere.
+    """
+    names: dict[str, None] = {}
+
+    def walk(node: tuple | None) -> None:
+        if node is None:
+            return
+        kind = node[0]
+        if kind == "name":
+            names.setdefault(node[1])
+        elif kind == "var" and node[1] in ("", "$"):
+            names.setdefault("$" if node[1] == "" else "$$")
+        elif kind in ("path", "pred", "group", "sort", "focus"):
+            walk(node[1])
+        elif kind == "bin":
+            walk(node[2]); walk(node[3])
+        elif kind == "call":
+            walk(node[1])
+            for arg in node[2]:
+                walk(arg)
+        elif kind in ("lambda", "neg"):
+            walk(node[1])
+        elif kind == "cond":
+            walk(node[1]); walk(node[2]); walk(node[3])
+        elif kind in ("block", "array"):
+            for item in node[1]:
+                walk(item)
+        elif kind == "object":
+            for key, value in node[1]:
+                walk(key); walk(value)
+        elif kind == "bind":
+            walk(node[2])
+
+    walk(tree)
+    problems = []
+    for name in names:
+        if name == "$$":
+            problems.append((UNSUPPORTED, "Reference to '$$' is not supported."))
+        else:
+            problems.append((UNSUPPORTED, f"Reference to '{name}' at the top level is not supported."))
+    if "eval" in variables:
+        problems.append((UNSUPPORTED, "The JSONata function '$eval' is not supported. Use '$parse' instead."))
+    return problems
+
+
+# ============================================================================================
+# 2. AWS's functions
+# ============================================================================================
+
+class _FunctionError(Exception):
+    """Raised inside an AWS function; becomes "<code>: <message>" in the cause."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+def _signature_error(index: int, name: str) -> _FunctionError:
+    # JSONata's own wording for an argument that does not match a function's signature.
+    return _FunctionError("T0410", f'Argument {index} of function "{name}" does not match function signature')
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return _number(value) and float(value).is_integer()
+
+
+def _fn_partition(array: Any = None, size: Any = None) -> list:
+    """$partition(array, size): consecutive chunks of `size` items; the last may be shorter."""
+    if not isinstance(array, list):
+        raise _signature_error(1, "partition")
+    if not _integer(size) or size <= 0:
+        raise _signature_error(2, "partition")
+    size = int(size)
+    return [array[i:i + size] for i in range(0, len(array), size)]
+
+
+_MAX_RANGE = 10_000_000   # the size JSONata's own range operator (..) stops at
+
+
+def _fn_range(start: Any = None, end: Any = None, step: Any = None) -> Any:
+    """$range(start, end, step): start, start+step, ... up to and including `end`.
+
+    The result is a JSONata sequence, so one item comes back alone (AWS: $range(1, 9, 9) is 1).
+    """
+    for index, value in enumerate((start, end, step), 1):
+        if not _integer(value):
+            raise _signature_error(index, "range")
+    start, end, step = int(start), int(end), int(step)
+    if step == 0:
+        raise _FunctionError("D3137", "The step of $range must not be 0")
+    count = max(0, (end - start) // step + 1)
+    if count > _MAX_RANGE:
+        raise _FunctionError("D2014", "The size of the sequence allocated by the range operator (..) "
+                                      f"must not exceed 1e7.  Attempted to allocate {count}.")
+    values = list(range(start, end + (1 if step > 0 else -1), step))
+    return values[0] if len(values) == 1 else values
+
+
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+def _fn_hash(value: Any = None, algorithm: Any = None) -> str:
+    """$hash(value, algorithm): hex digest of the UTF-8 string; MD5, SHA-1, SHA-256/384/512."""
+    if not isinstance(value, str):
+        raise _signature_error(1, "hash")
+    if algorithm not in _HASHES:
+        raise _signature_error(2, "hash")
+    return hashlib.new(_HASHES[algorithm], value.encode("utf-8")).hexdigest()
+
+
+def _java_next_double(seed: int) -> float:
+    """The first nextDouble() of java.util.Random(seed): AWS runs on the JVM, and its seeded
+    $random and States.MathRandom are believed (not documented) to use this generator."""
+    mask = (1 << 48) - 1
+    state = (seed ^ 0x5DEECE66D) & mask
+
+    def bits(n: int) -> int:
+        nonlocal state
+        state = (state * 0x5DEECE66D + 0xB) & mask
+        return state >> (48 - n)
+
+    return ((bits(26) << 27) + bits(27)) * 2.0 ** -53
+
+
+def _fn_random(seed: Any = None) -> float:
+    """$random([seed]): 0 <= n < 1; the same seed always gives the same number."""
+    if seed is None:
+        rng = _RNG.get()
+        return (rng or _random_module).random()
+    if not _number(seed):
+        raise _signature_error(1, "random")
+    return _java_next_double(int(seed))
+
+
+def _fn_uuid() -> str:
+    """$uuid(): a version 4 UUID."""
+    rng = _RNG.get()
+    if rng is None:
+        return str(uuid.uuid4())
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _fn_parse(text: Any = None) -> Any:
+    """$parse(json): the JSON value a string holds (AWS's replacement for $eval)."""
+    if not isinstance(text, str):
+        raise _signature_error(1, "parse")
+    try:
+        return _int64(json.loads(text))
+    except (ValueError, RecursionError) as exc:
+        raise _FunctionError("D3137", f"Unable to parse the JSON string: {exc}") from None
+
+
+def _fn_eval(*_args: Any) -> Any:
+    """$eval does not exist in AWS's JSONata: calling it fails like any non-function."""
+    raise _FunctionError("T1006", "Attempted to invoke a non-function")
+
+
+def _clock_ms() -> float:
+    clock = _CLOCK.get()
+    return math.floor((clock() if clock else time.time()) * 1000)
+
+
+def _iso_ms(ms: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{int(ms % 1000):03d}Z"
+
+
+def _fn_now(picture: Any = None, timezone: Any = None) -> str:
+    """$now([picture [, timezone]]) with the execution clock (the library's lacks pictures)."""
+    ms = _clock_ms()
+    if picture is None and timezone is None:
+        return _iso_ms(ms)
+    formatted = _backend().format_millis(ms, picture, timezone)
+    if formatted is None:
+        raise _signature_error(1, "now")
+    return formatted
+
+
+def _fn_millis() -> int:
+    """$millis(): milliseconds since the epoch by the execution clock."""
+    return int(_clock_ms())
+
+
+# Name table: AWS's additions (registered) and the built-ins AWS or asl replaces (overridden).
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "partition": _fn_partition, "range": _fn_range, "hash": _fn_hash, "uuid": _fn_uuid,
+    "parse": _fn_parse,
+}
+OVERRIDES: dict[str, Callable[..., Any]] = {
+    "random": _fn_random, "eval": _fn_eval, "now": _fn_now, "millis": _fn_millis,
+}
+
+
+def _int64(value: Any) -> Any:
+    """JSON numbers the library can take: integers beyond 64 bits become floats (as in JS)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if -(1 << 63) <= value < (1 << 63) else float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, list):
+        return [_int64(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _int64(v) for k, v in value.items()}
+    return value
+
+
+# ============================================================================================
+# 3. Evaluation with jsonatapy
+# ============================================================================================
+
+# jsonatapy words a few messages its own way; JSONata 2.0.6 (and so AWS) says these.
+_MESSAGES = {
+    "T1006": "Attempted to invoke a non-function",
+    "T1005": "Attempted to invoke a non-function. Did you mean ${{token}}?",
+    "S0207": "Unexpected end of expression",
+}
+_TOKEN_NAMES = {
+    "LeftBracket": "[", "RightBracket": "]", "LeftBrace": "{", "RightBrace": "}",
+    "LeftParen": "(", "RightParen": ")", "Comma": ",", "Dot": ".", "DotDot": "..", "Colon": ":",
+    "Semicolon": ";", "Question": "?", "Hash": "#", "At": "@", "Pipe": "|", "Assign": ":=",
+}
+_CODE = re.compile(r"^(?:[A-Za-z ]+: )?([A-Z]\d{4}): (.*)$", re.S)
+_DEPTH_MESSAGE = ("Stack overflow error: Check for non-terminating recursive function.  "
+                  "Consider rewriting as tail-recursive.")
+_TIME_MESSAGE = "Expression evaluation timeout: Check for infinite loop"
+
+
+class _Backend:
+    """The jsonatapy library behind Expression: one compiled object per thread (the library's
+    objects must stay on the thread that made them), bounds on every call, errors as causes."""
+
+    def __init__(self) -> None:
+        import jsonatapy   # heavy (native); imported on first use
+
+        self.lib = jsonatapy
+        self.failures = threading.local()   # the _FunctionError an AWS function raised
+
+    def compile(self, text: str) -> Any:
+        compiled = self.lib.compile(text)
+        for name, fn in FUNCTIONS.items():
+            compiled.register(name, self._guard(fn))
+        for name, fn in OVERRIDES.items():
+            compiled.register_override(name, self._guard(fn))
+        return compiled
+
+    def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            try:
+                return _int64(fn(*args))
+            except _FunctionError as exc:
+                self.failures.error = exc
+                raise
+            except TypeError:      # called with too many arguments
+                self.failures.error = _FunctionError("T0410", f'Argument {len(args)} of function '
+                                                              f'"{fn.__name__[4:]}" does not match function signature')
+                raise
+        return call
+
+    def check_syntax(self, text: str) -> None:
+        """The library must accept what the parser accepted (else its message is used)."""
+        try:
+            self.lib.compile(text)
+        except ValueError as exc:
+            code, message = _split(str(exc))
+            raise ExpressionSyntaxError(message, text, 0) from None
+        except BaseException as exc:   # a panic inside the library (pyo3 PanicException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                raise
+            raise ExpressionSyntaxError(f"The expression could not be compiled: {exc}", text, 0) from None
+
+    def run(self, expr: Expression, bindings: dict) -> str | None:
+        compiled = getattr(expr._local, "compiled", None)
+        if compiled is None:
+            compiled = expr._local.compiled = self.compile(expr.text)
+        self.failures.error = None
+        try:
+            try:
+                return compiled.evaluate_json_or_none(None, bindings, timeout=LIMITS.time_limit_ms,
+                                                      max_stack_depth=LIMITS.max_depth)
+            except OverflowError:   # an integer beyond 64 bits in the input
+                return compiled.evaluate_json_or_none(None, _int64(bindings), timeout=LIMITS.time_limit_ms,
+                                                      max_stack_depth=LIMITS.max_depth)
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:   # ValueError from JSONata; PanicException is a BaseException
+            raise expr.failure("threw an error during evaluation. " + self.describe(exc)) from None
+
+    def describe(self, exc: BaseException) -> str:
+        failed = getattr(self.failures, "error", None)
+        if failed is not None:
+            return f"{failed.code}: {failed.message}"
+        code, message = _split(str(exc))
+        if code in ("D1011", "U1001"):
+            return f"U1001: {_DEPTH_MESSAGE}"
+        if code == "D1012":
+            return f"U1001: {_TIME_MESSAGE}"
+        return f"{code}: {message}" if code else message
+
+    def format_millis(self, ms: float, picture: Any, timezone: Any) -> str | None:
+        if not isinstance(picture, (str, type(None))) or not isinstance(timezone, (str, type(None))):
+            return None
+        helper = _formatter(picture is not None, timezone is not None)
+        try:
+            text = self.run(helper, {"ms": ms, "picture": picture, "tz": timezone})
+        except StatesError as exc:
+            raise _FunctionError("D3137", exc.cause.split("evaluation. ", 1)[-1]) from None
+        return None if text is None else json.loads(text)
+
+
+def _split(text: str) -> tuple[str | None, str]:
+    """(JSONata code, message in JSONata 2.0.6's words) from a jsonatapy error text."""
+    match = _CODE.match(text.strip())
+    if not match:
+        return None, text
+    code, message = match.groups()
+    message = re.sub(r"^(Invalid syntax|Invalid number): ", "", message)
+    if code in _MESSAGES and "{{" not in _MESSAGES[code]:
+        return code, _MESSAGES[code]
+    # Token names as jsonatapy spells them -> the quoted symbols JSONata prints.
+    message = re.sub(r"\b(" + "|".join(_TOKEN_NAMES) + r")\b", lambda m: _show(_TOKEN_NAMES[m.group(1)]), message)
+    message = re.sub(r'(Identifier|String)\("((?:[^"\\]|\\.)*)"\)', r'"\2"', message)
+    message = re.sub(r"Number\(([-0-9.e+]+)\)", lambda m: _show(float(m.group(1))), message)
+    message = re.sub(r"(side of the|side of) ([-+*/%&]|and|or) operator", r'\1 "\2" operator', message)
+    return code, message
+
+
+@functools.lru_cache(maxsize=4)
+def _formatter(picture: bool, timezone: bool) -> Expression:
+    """``$fromMillis`` with the arguments $now was given (undefined ones left out)."""
+    args = "$ms" + (", $picture" if picture else ", undefined" if timezone else "") + (", $tz" if timezone else "")
+    return Expression(f"$fromMillis({args})", "", _Analysis((), frozenset({"ms", "picture", "tz"}), frozenset()))
+
+
+_BACKEND: _Backend | None = None
+_BACKEND_LOCK = threading.Lock()
+
+
+def _backend() -> _Backend:
+    global _BACKEND
+    if _BACKEND is None:
+        with _BACKEND_LOCK:
+            if _BACKEND is None:
+                _BACKEND = _Backend()
+    return _BACKEND

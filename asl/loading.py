@@ -1,0 +1,123 @@
+"""From what the user has (a file, text, a dict, a SAM/CloudFormation template) to validated machines.
+
+`validate_source` is the one path every entry point takes (``asl.load``, ``asl.validate``,
+``asl validate``): read the source, find the state machine(s) in it, check each, and attach
+the file's line and column to every diagnostic whose location can be found in the text.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .diagnostics import ERROR, WARNING, Diagnostic, split_pointer
+
+
+@dataclass
+class ValidationResult:
+    """The outcome of validating one state machine.
+
+    name         the machine's name: the file's stem, or the template's logical id
+    diagnostics  every finding, errors and warnings, in AWS's order
+    machine      the compiled `asl.model.StateMachine`, or None when there is an ERROR
+    filename     the file it came from, when it came from a file
+    """
+
+    name: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    machine: Any = None
+    filename: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == ERROR for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == WARNING]
+
+    def to_aws(self, severity: str = "ERROR", max_results: int = 100) -> dict:
+        """AWS's ValidateStateMachineDefinition response (``result``, ``diagnostics``, ``truncated``)."""
+        shown = [d for d in self.diagnostics if severity == WARNING or d.severity == ERROR]
+        limit = max_results or 100
+        return {"result": "OK" if self.ok else "FAIL",
+                "diagnostics": [d.to_aws() for d in shown[:limit]],
+                "truncated": len(shown) > limit}
+
+
+def _position(document: Any, location: str | None) -> tuple[int, int] | None:
+    if document is None or location is None:
+        return None
+    parts = split_pointer(location)
+    try:
+        return document.locate("/" + "/".join(str(p) for p in parts) if parts else "/")
+    except Exception:  # positions are a courtesy: never let them hide the diagnostic
+        return None
+
+
+def check_definition(definition: Any, machine_type: str = "STANDARD", name: str = "state machine",
+                     document: Any = None, filename: str | None = None) -> ValidationResult:
+    """Validate one parsed definition; positions come from `document` when given."""
+    from .checks import check
+
+    diagnostics, machine = check(definition, machine_type)
+    if document is not None:
+        located = []
+        for d in diagnostics:
+            pos = _position(document, d.location)
+            located.append(d.with_position(filename, *pos) if pos else d.with_position(filename, None, None))
+        diagnostics = located
+    return ValidationResult(name, diagnostics, machine, filename)
+
+
+def validate_source(source: Any, machine_type: str = "STANDARD", select: str | None = None,
+                    name: str | None = None) -> list[ValidationResult]:
+    """Validate every state machine in `source`.
+
+    `source` is a dict (a definition), a path (``str`` or ``os.PathLike``) to a JSON/YAML
+    definition or a SAM/CloudFormation template (``FILE#LogicalId`` selects one machine), or
+    JSON/YAML text. Unreadable input gives one result with one diagnostic.
+    """
+    if not isinstance(source, (str, bytes, os.PathLike)):
+        # An already-parsed JSON value: a dict, or anything else (reported as not an object).
+        return [check_definition(source, machine_type, name or "StateMachine")]
+    from .source import SourceError, is_template, parse_text, read_file, state_machines
+
+    filename = None
+    try:
+        if isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):
+            path = os.fspath(source)
+            if select is None and "#" in path and not os.path.exists(path):
+                path, _, select = path.rpartition("#")
+            filename = path
+            document = read_file(path)
+            default_name = os.path.splitext(os.path.basename(path))[0]
+        else:
+            text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+            document = parse_text(text)
+            default_name = "StateMachine"
+        if is_template(document.data):
+            results = []
+            for found in state_machines(document, select):
+                results.append(check_definition(found.definition, machine_type, found.logical_id,
+                                                found.document, filename))
+            return results
+        if select is not None:
+            raise SourceError(f"'{select}' was asked for, but the file is a definition, not a template",
+                              code="TEMPLATE_ERROR", filename=filename)
+        return [check_definition(document.data, machine_type, name or default_name, document, filename)]
+    except SourceError as exc:
+        diagnostic = Diagnostic(ERROR, exc.code, exc.message, None, exc.line, exc.column, exc.filename or filename)
+        return [ValidationResult(name or os.path.basename(filename or "") or "state machine", [diagnostic],
+                                 None, filename)]
+
+
+def _looks_like_path(text: str) -> bool:
+    stripped = text.lstrip()
+    if not stripped or stripped[0] in "{[" or "\n" in text:
+        return False
+    return True

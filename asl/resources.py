@@ -1,0 +1,146 @@
+"""Task ``Resource`` ARNs: what kind of call each one is (ASL-SPEC.md section 10).
+
+`parse_resource` classifies a Resource string:
+
+* ``lambda``      ``arn:<p>:lambda:<region>:<account>:function:<name>[:<qualifier>]`` (legacy form);
+* ``activity``    ``arn:<p>:states:<region>:<account>:activity:<name>``;
+* ``service``     ``arn:<p>:states:::<service>:<api>[.sync|.sync:2|.waitForTaskToken]``;
+* ``sdk``         ``arn:<p>:states:::aws-sdk:<service>:<apiAction>[.waitForTaskToken]``;
+* ``http``        ``arn:<p>:states:::http:invoke``.
+
+`SERVICE_APIS` lists AWS's optimized integrations with the integration patterns each API
+supports; the validator rejects a known service with an API or pattern it lacks, as AWS does
+(``arn:aws:states:::dynamodb:query`` is rejected), and only warns about a service it does not
+know, since AWS adds integrations over time.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+RR, SYNC, WAIT = "requestResponse", "sync", "waitForTaskToken"
+_ALL = frozenset({RR, SYNC, WAIT})
+_RR_WAIT = frozenset({RR, WAIT})
+_RR = frozenset({RR})
+_RR_SYNC = frozenset({RR, SYNC})
+
+# service -> {api: patterns}; "*" stands for any API of the service.
+SERVICE_APIS: dict[str, dict[str, frozenset]] = {
+    "lambda": {"invoke": _RR_WAIT},
+    "states": {"startExecution": _ALL},
+    "dynamodb": {"getItem": _RR, "putItem": _RR, "deleteItem": _RR, "updateItem": _RR},
+    "sns": {"publish": _RR_WAIT},
+    "sqs": {"sendMessage": _RR_WAIT},
+    "events": {"putEvents": _RR_WAIT},
+    "apigateway": {"invoke": _RR_WAIT},
+    "batch": {"submitJob": _ALL},
+    "ecs": {"runTask": _ALL},
+    "glue": {"startJobRun": _ALL},
+    "databrew": {"startJobRun": _RR_SYNC},
+    "athena": {"startQueryExecution": _ALL, "stopQueryExecution": _RR, "getQueryExecution": _RR,
+               "getQueryResults": _RR},
+    "codebuild": {"startBuild": _ALL, "stopBuild": _RR, "batchDeleteBuilds": _RR, "batchGetReports": _RR,
+                  "startBuildBatch": _ALL, "stopBuildBatch": _RR, "retryBuildBatch": _ALL,
+                  "deleteBuildBatch": _RR},
+    "eks": {"createCluster": _RR_SYNC, "deleteCluster": _RR_SYNC, "createFargateProfile": _RR_SYNC,
+            "deleteFargateProfile": _RR_SYNC, "createNodegroup": _RR_SYNC, "deleteNodegroup": _RR_SYNC,
+            "runJob": _RR_SYNC, "call": _RR},
+    "elasticmapreduce": {"createCluster": _RR_SYNC, "terminateCluster": _RR_SYNC, "addStep": _RR_SYNC,
+                         "cancelStep": _RR, "setClusterTerminationProtection": _RR,
+                         "modifyInstanceFleetByName": _RR, "modifyInstanceGroupByName": _RR},
+    "emr-containers": {"startJobRun": _RR_SYNC, "createVirtualCluster": _RR, "deleteVirtualCluster": _RR_SYNC},
+    "emr-serverless": {"createApplication": _RR_SYNC, "startApplication": _RR_SYNC,
+                       "stopApplication": _RR_SYNC, "deleteApplication": _RR_SYNC, "startJobRun": _RR_SYNC,
+                       "cancelJobRun": _RR_SYNC},
+    "sagemaker": {name: _RR_SYNC for name in (
+        "createTrainingJob", "createTransformJob", "createHyperParameterTuningJob", "createLabelingJob",
+        "createProcessingJob")} | {name: _RR for name in (
+        "createEndpoint", "createEndpointConfig", "createModel", "updateEndpoint")},
+    "mediaconvert": {"createJob": _RR_SYNC},
+    "bedrock": {"invokeModel": _RR, "createModelCustomizationJob": _RR_SYNC},
+    "http": {"invoke": _RR},
+    "s3": {"getObject": _RR, "listObjectsV2": _RR, "putObject": _RR},
+}
+
+_ARN = re.compile(r"^arn:(?P<partition>[^:]+):(?P<service>lambda|states):(?P<region>[^:]*):(?P<account>[^:]*):"
+                  r"(?P<rest>.+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    """What a Task's Resource calls.
+
+    kind      ``lambda``, ``activity``, ``service``, ``sdk`` or ``http``
+    service   the service name (``lambda``, ``dynamodb``, ``s3`` for ``aws-sdk:s3:...``)
+    api       the API / action (``invoke``, ``putItem``), or the function/activity name
+    pattern   ``requestResponse``, ``sync`` or ``waitForTaskToken``
+    qualifier ``.sync:2`` gives ``"2"``; a Lambda ARN's version or alias
+    known     False for a service this module does not know (validator warns)
+    """
+
+    arn: str
+    kind: str
+    service: str
+    api: str
+    pattern: str = RR
+    qualifier: str | None = None
+    known: bool = True
+
+    @property
+    def history_resource(self) -> str:
+        """``resource`` as AWS writes it in history events (``invoke``, ``putItem.waitForTaskToken``)."""
+        if self.kind in ("service", "sdk", "http"):
+            tail = {RR: "", SYNC: ".sync", WAIT: ".waitForTaskToken"}[self.pattern]
+            if self.pattern == SYNC and self.qualifier:
+                tail += f":{self.qualifier}"
+            return self.api + tail
+        return self.arn
+
+    @property
+    def history_resource_type(self) -> str:
+        """``resourceType`` in history events (``lambda``, ``aws-sdk:s3``)."""
+        return f"aws-sdk:{self.service}" if self.kind == "sdk" else self.service
+
+
+def parse_resource(arn: str) -> ResourceInfo | None:
+    """Classify `arn`; None when it is not a Task resource AWS could accept."""
+    m = _ARN.match(arn)
+    if not m:
+        return None
+    rest = m["rest"]
+    if m["service"] == "lambda":
+        parts = rest.split(":")
+        if parts[0] != "function" or len(parts) not in (2, 3) or not parts[1]:
+            return None
+        return ResourceInfo(arn, "lambda", "lambda", parts[1], RR, parts[2] if len(parts) == 3 else None)
+    if m["region"] or m["account"]:
+        if rest.startswith("activity:") and len(rest) > len("activity:"):
+            return ResourceInfo(arn, "activity", "states", rest[len("activity:"):])
+        return None
+    # arn:<p>:states:::<service>:<api>[.pattern]
+    pattern, qualifier = RR, None
+    body = rest
+    if body.endswith(".waitForTaskToken"):
+        pattern, body = WAIT, body[: -len(".waitForTaskToken")]
+    else:
+        m2 = re.match(r"^(.*)\.sync(?::(\d+))?$", body)
+        if m2:
+            pattern, body, qualifier = SYNC, m2[1], m2[2]
+    if body.startswith("aws-sdk:"):
+        parts = body.split(":")
+        if len(parts) != 3 or not parts[1] or not parts[2] or pattern == SYNC:
+            return None
+        return ResourceInfo(arn, "sdk", parts[1], parts[2], pattern, qualifier)
+    service, _, api = body.partition(":")
+    if not service or not api or ":" in api:
+        return None
+    apis = SERVICE_APIS.get(service)
+    if apis is None:
+        return ResourceInfo(arn, "service", service, api, pattern, qualifier, known=False)
+    allowed = apis.get(api)
+    if allowed is None or pattern not in allowed:
+        return None
+    if qualifier is not None and (service, api) != ("states", "startExecution"):
+        return None
+    kind = "http" if service == "http" else "service"
+    return ResourceInfo(arn, kind, service, api, pattern, qualifier)

@@ -1,0 +1,246 @@
+"""Checks that need the whole machine: variable scopes, JSONata restrictions, lint warnings.
+
+Run by `asl.validate.check` after the schema and graph checks passed.
+
+Variables (ASL-SPEC.md section 5): every block (the machine, each Parallel branch, each Map
+processor) is a scope. Inner scopes read the outer variables but may not assign them; a
+reference to a variable that no state of the scope chain assigns is suspicious (AWS only
+fails at run time, so it is a WARNING here).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from . import diagnostics as codes
+
+_VAR_IN_PATH = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)")
+_JSONATA_BOUND = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*:=")
+_JSONATA_PARAMS = re.compile(r"function\s*\(([^)]*)\)")
+
+
+def check_semantics(checker: Any, machine: Any) -> None:
+    definition = machine.definition
+    _check_scopes(checker, definition, (), outer=frozenset(), inner=False)
+    _jsonata_problems(checker, machine)
+    _lint(checker, definition, ())
+
+
+# --------------------------------------------------------------------------------------------
+# Variables
+# --------------------------------------------------------------------------------------------
+
+def _assign_keys(assign: Any, ql: str) -> Iterator[str]:
+    if isinstance(assign, dict):
+        for key in assign:
+            yield key[:-2] if ql == "JSONPath" and key.endswith(".$") else key
+
+
+def _state_ql(state: dict, machine_ql: str) -> str:
+    own = state.get("QueryLanguage")
+    return machine_ql if own is None else ("JSONPath" if own == "JSONPath" else "JSONata")
+
+
+def _assignments(state: dict, ql: str) -> Iterator[tuple[str, tuple]]:
+    """(name, location of its Assign) for every Assign a state holds."""
+    yield from ((k, ("Assign",)) for k in _assign_keys(state.get("Assign"), ql))
+    for i, rule in enumerate(state.get("Choices") or []):
+        if isinstance(rule, dict):
+            yield from ((k, ("Choices", i, "Assign")) for k in _assign_keys(rule.get("Assign"), ql))
+    for i, catcher in enumerate(state.get("Catch") or []):
+        if isinstance(catcher, dict):
+            yield from ((k, ("Catch", i, "Assign")) for k in _assign_keys(catcher.get("Assign"), ql))
+
+
+def _references(value: Any, ql: str) -> Iterator[str]:
+    """Variable names a JSON value reads: ``.$`` paths/intrinsics (JSONPath) or ``{% %}`` (JSONata)."""
+    stack = [(value, False)]
+    while stack:
+        item, dynamic = stack.pop()
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                stack.append((sub, ql == "JSONPath" and isinstance(key, str) and key.endswith(".$")))
+        elif isinstance(item, list):
+            stack.extend((sub, dynamic) for sub in item)
+        elif isinstance(item, str):
+            if ql == "JSONata" and item.startswith("{%") and item.endswith("%}"):
+                body = item[2:-2]
+                bound = set(_JSONATA_BOUND.findall(body))
+                for params in _JSONATA_PARAMS.findall(body):
+                    bound.update(p.strip().lstrip("$") for p in params.split(","))
+                for name in _VAR_IN_PATH.findall(body):
+                    end = body.find("$" + name) + len(name) + 1
+                    if name in bound or name == "states" or body[end:end + 1] == "(":
+                        continue
+                    yield name
+            elif dynamic:
+                # Strip quoted strings so 'literal $x' in an intrinsic is not a reference.
+                text = re.sub(r"'(?:\\.|[^'\\])*'", "''", item)
+                yield from (n for n in _VAR_IN_PATH.findall(text) if not text.startswith("$$"))
+
+
+_READ_FIELDS = ("Parameters", "Arguments", "Output", "Assign", "ResultSelector", "ItemSelector", "Items",
+                "InputPath", "OutputPath", "ItemsPath", "Credentials", "Error", "Cause", "ErrorPath", "CausePath",
+                "TimeoutSeconds", "HeartbeatSeconds", "Seconds", "Timestamp", "SecondsPath", "TimestampPath",
+                "MaxConcurrency", "MaxConcurrencyPath", "Choices", "Default", "Catch")
+
+
+def _check_scopes(checker: Any, block: dict, where: tuple, outer: frozenset, inner: bool) -> None:
+    machine_ql = checker.machine_ql
+    states = block.get("States") or {}
+    assigned: set[str] = set()
+    for name, state in states.items():
+        ql = _state_ql(state, machine_ql)
+        for var, at in _assignments(state, ql):
+            assigned.add(var)
+            if inner and var in outer:
+                # ASL-SPEC.md says AWS rejects this, but a recorded AWS execution assigns the same
+                # name inside a branch and in the Parallel's catcher: not known to be rejected.
+                checker.warn("OUTER_VARIABLE_ASSIGNED", f"The variable '{var}' is also assigned in an enclosing "
+                             "scope: inside a Map or Parallel this creates a separate variable that disappears "
+                             "when the branch ends; the outer one is not changed", where + ("States", name) + at)
+    visible = outer | assigned
+    for name, state in states.items():
+        ql = _state_ql(state, machine_ql)
+        here = where + ("States", name)
+        seen: set[str] = set()
+        for field in _READ_FIELDS:
+            if field not in state:
+                continue
+            value = state[field]
+            if ql == "JSONPath" and field.endswith("Path") and isinstance(value, str):
+                value = {"x.$": value}
+            for var in _references(value, ql):
+                if var not in visible and var not in seen:
+                    seen.add(var)
+                    checker.warn("UNDEFINED_VARIABLE", f"The variable '${var}' is read here, but no state of this "
+                                 "scope or an enclosing one assigns it", here + (field,))
+        if state.get("Type") == "Parallel":
+            for i, branch in enumerate(state.get("Branches") or []):
+                _check_scopes(checker, branch, here + ("Branches", i), visible, True)
+        elif state.get("Type") == "Map":
+            key = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
+            processor = state.get(key) or {}
+            config = processor.get("ProcessorConfig") or {}
+            # Distributed Map children cannot read the outer variables.
+            child_outer = frozenset() if config.get("Mode") == "DISTRIBUTED" else visible
+            _check_scopes(checker, processor, here + (key,), child_outer, True)
+
+
+# --------------------------------------------------------------------------------------------
+# JSONata
+# --------------------------------------------------------------------------------------------
+
+def _jsonata_problems(checker: Any, machine: Any) -> None:
+    """Report the restrictions AWS places on JSONata expressions (UNSUPPORTED_JSONATA_EXPRESSION)."""
+    from .templates import Template
+
+    for parts, _name, state in machine.iter_states():
+        if not state.is_jsonata:
+            continue
+        for field, value in _templates_of(state):
+            if isinstance(value, Template):
+                for sub, expr in _expressions(value):
+                    for code, message in getattr(expr, "problems", ()):
+                        checker.error(code, message, parts + field + sub)
+
+
+def _templates_of(state: Any) -> Iterator[tuple[tuple, Any]]:
+    for attr in ("arguments", "output", "assign", "items", "item_selector", "timeout_seconds",
+                 "heartbeat_seconds", "seconds", "timestamp", "error", "cause", "max_concurrency",
+                 "tolerated_failure_percentage", "tolerated_failure_count", "credentials"):
+        value = getattr(state, attr, None)
+        if value is not None:
+            from pydantic.alias_generators import to_pascal
+
+            yield (to_pascal(attr),), value
+    for i, rule in enumerate(getattr(state, "choices", None) or []):
+        for attr in ("condition", "output", "assign"):
+            value = getattr(rule, attr, None)
+            if value is not None:
+                yield ("Choices", i, attr.capitalize()), value
+    for i, catcher in enumerate(getattr(state, "catch", None) or []):
+        for attr in ("output", "assign"):
+            value = getattr(catcher, attr, None)
+            if value is not None:
+                yield ("Catch", i, attr.capitalize()), value
+
+
+def _expressions(template: Any) -> Iterator[tuple[tuple, Any]]:
+    """(sub-location, compiled JSONata expression) inside a template's source."""
+    from .jsonata import compile_expression
+    from .templates import is_jsonata
+
+    stack: list[tuple[tuple, Any]] = [((), template.source)]
+    while stack:
+        at, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((at + (k,), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((at + (i,), v) for i, v in enumerate(value))
+        elif is_jsonata(value):
+            yield at, compile_expression(value[2:-2])
+
+
+# --------------------------------------------------------------------------------------------
+# Lint warnings (AWS's NO_DOLLAR and our own)
+# --------------------------------------------------------------------------------------------
+
+_LOOKS_DYNAMIC = re.compile(r"^(\$|States\.[A-Za-z]+\()")
+
+
+def _lint(checker: Any, block: dict, where: tuple) -> None:
+    for name, state in (block.get("States") or {}).items():
+        here = where + ("States", name)
+        ql = _state_ql(state, checker.machine_ql)
+        if ql == "JSONPath":
+            for field in ("Parameters", "ResultSelector", "ItemSelector"):
+                for at in _no_dollar(state.get(field), (field,)):
+                    checker.warn(codes.NO_DOLLAR, "The value looks like a JSONPath or an intrinsic function call, "
+                                 "but its key does not end in '.$': it is used as a literal string",
+                                 here + at)
+        _lint_recovery(checker, state, here)
+        if state.get("Type") == "Parallel":
+            for i, branch in enumerate(state.get("Branches") or []):
+                _lint(checker, branch, here + ("Branches", i))
+        elif state.get("Type") == "Map":
+            key = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
+            _lint(checker, state.get(key) or {}, here + (key,))
+
+
+def _no_dollar(value: Any, at: tuple) -> Iterator[tuple]:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if isinstance(key, str) and key.endswith(".$"):
+                continue
+            if isinstance(sub, str) and _LOOKS_DYNAMIC.match(sub) and len(sub) > 1:
+                yield at + (key,)
+            else:
+                yield from _no_dollar(sub, at + (key,))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _no_dollar(sub, at + (i,))
+
+
+def _lint_recovery(checker: Any, state: dict, here: tuple) -> None:
+    """Retriers/catchers that can never match because an earlier entry already takes their errors."""
+    for field in ("Retry", "Catch"):
+        entries = state.get(field)
+        if not isinstance(entries, list):
+            continue
+        taken: set[str] = set()
+        for i, entry in enumerate(entries):
+            errors = entry.get("ErrorEquals") if isinstance(entry, dict) else None
+            if not isinstance(errors, list):
+                continue
+            if errors and all(e in taken for e in errors):
+                checker.warn("UNREACHABLE_" + ("RETRIER" if field == "Retry" else "CATCHER"),
+                             f"Every error this {'retrier' if field == 'Retry' else 'catcher'} names is already "
+                             f"matched by an earlier entry of '{field}': it can never apply", here + (field, i))
+            taken.update(errors)
+            if "States.TaskFailed" in errors:
+                taken.add("*task*")
+        if field == "Retry":
+            for i, entry in enumerate(entries):
+                if isinstance(entry, dict) and entry.get("MaxAttempts") == 0:
+                    checker.warn("RETRY_NEVER", "MaxAttempts 0 means this retrier never retries", here + (field, i))

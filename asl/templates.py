@@ -1,0 +1,200 @@
+"""Payload templates, compiled once and evaluated many times.
+
+A payload template is the JSON value of ``Parameters``, ``ResultSelector``, ``ItemSelector``,
+``Credentials``, ``Assign`` and the other fields of ASL-SPEC.md section 3.3. In JSONPath states,
+a key ending in ``.$`` holds a path (``$.a``, ``$$.Execution.Id``, ``$var.x``) or an intrinsic
+function call, and the key loses its ``.$`` in the result; every other value is copied as is.
+In JSONata states (section 4) a string ``"{% expr %}"`` anywhere in the value is an expression.
+
+`compile_template` turns the JSON value into a tree of small closures: a template without any
+dynamic part evaluates to the very value it was given (documents are never mutated by the
+engine, so sharing it is safe and saves the copy).
+
+Evaluation reads its roots from a *scope*: any object with the attributes ``input`` (``$``),
+``context`` (``$$``), ``variables`` (a mapping for ``$name``) and ``rng`` (a `random.Random`
+for ``States.UUID``/``States.MathRandom``). JSONata scopes also provide ``states`` (the
+``$states`` binding); see `asl.jsonata`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from .errors import ExpressionSyntaxError, PathNotFoundError, StatesError
+
+Evaluator = Callable[[Any], Any]
+
+JSONPATH = "JSONPath"
+JSONATA = "JSONata"
+
+
+class TemplateError(ExpressionSyntaxError):
+    """Raised by `compile_template` for a ``.$`` value that is neither a path nor an intrinsic.
+
+    `key` is the offending key (``"parsed.$"``), `message` AWS's wording.
+    """
+
+    def __init__(self, message: str, key: str = "", text: str = "", position: int | None = None):
+        self.key = key
+        super().__init__(message, text, position)
+
+
+def resolve_path(path: Any, scope: Any) -> Any:
+    """Evaluate a compiled `asl.paths.Path` against the root its kind names."""
+    kind = path.kind
+    if kind == "input":
+        return path.evaluate(scope.input)
+    if kind == "context":
+        return path.evaluate(scope.context)
+    variables = scope.variables
+    name = path.variable
+    if variables is None or name not in variables:
+        raise PathNotFoundError(path.text, f"The variable '${name}' is not defined")
+    return path.evaluate(variables[name])
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, as AWS writes values into causes and history events."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Dynamic values: paths and intrinsic calls (JSONPath), expressions (JSONata)
+# --------------------------------------------------------------------------------------------
+
+def compile_dynamic(text: Any, field: str) -> Evaluator:
+    """Compile the value of a ``.$`` key (or a path-valued field) into an evaluator.
+
+    `field` names the key for AWS's runtime cause (``value.$``, ``CausePath``).
+    Raises TemplateError with AWS's create-time message when `text` is not a path or intrinsic.
+    """
+    from .intrinsics import compile_intrinsic, is_intrinsic
+    from .paths import compile_path
+
+    bad = TemplateError(
+        f"The value for the field '{field}' must be a valid JSONPath or a valid intrinsic function call",
+        field, text if isinstance(text, str) else "")
+    if not isinstance(text, str):
+        raise bad
+    if is_intrinsic(text):
+        try:
+            intrinsic = compile_intrinsic(text)
+        except ExpressionSyntaxError as exc:
+            raise TemplateError(bad.message, field, text, exc.position) from exc
+
+        def call(scope: Any) -> Any:
+            return intrinsic.evaluate(lambda p: _resolve_for(p, scope, field), scope.rng)
+
+        call.intrinsic = intrinsic  # type: ignore[attr-defined]
+        return call
+    if not text.startswith("$"):
+        raise bad
+    try:
+        path = compile_path(text)
+    except ExpressionSyntaxError as exc:
+        raise TemplateError(bad.message, field, text, exc.position) from exc
+
+    def read(scope: Any) -> Any:
+        return _resolve_for(path, scope, field)
+
+    read.path = path  # type: ignore[attr-defined]
+    return read
+
+
+def _resolve_for(path: Any, scope: Any, field: str) -> Any:
+    try:
+        return resolve_path(path, scope)
+    except PathNotFoundError:
+        # AWS reports a template miss with its own wording; the input is the state's input
+        # (or the context object for $$ paths).
+        root = scope.context if path.kind == "context" else scope.input
+        raise StatesError(
+            "States.Runtime",
+            f"The JSONPath '{path.text}' specified for the field '{field}' could not be found "
+            f"in the input '{dumps(root)}'") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Templates
+# --------------------------------------------------------------------------------------------
+
+class Template:
+    """A compiled payload template. `evaluate(scope)` returns the new JSON value."""
+
+    __slots__ = ("source", "evaluate", "is_static", "query_language")
+
+    def __init__(self, source: Any, evaluate: Evaluator, is_static: bool, query_language: str):
+        self.source = source
+        self.evaluate = evaluate
+        self.is_static = is_static
+        self.query_language = query_language
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+
+def compile_template(value: Any, query_language: str = JSONPATH, field: str = "") -> Template:
+    """Compile a payload template for the given query language.
+
+    Raises TemplateError (JSONPath) or ExpressionSyntaxError (JSONata) for a bad expression.
+    """
+    if query_language == JSONATA:
+        fn = _compile_jsonata(value, field)
+    else:
+        fn = _compile_jsonpath(value)
+    if fn is None:
+        return Template(value, lambda scope, _v=value: _v, True, query_language)
+    return Template(value, fn, False, query_language)
+
+
+def _compile_jsonpath(value: Any) -> Evaluator | None:
+    """Closure for a JSONPath template, or None when it is static."""
+    def entry(key: Any, item: Any) -> tuple[Any, Evaluator | None]:
+        if isinstance(key, str) and key.endswith(".$"):
+            return key[:-2], compile_dynamic(item, key)
+        return key, _compile_jsonpath(item)
+
+    return _structure(value, entry)
+
+
+def _structure(value: Any, entry: Callable[[Any, Any], tuple[Any, Evaluator | None]]) -> Evaluator | None:
+    """Objects and arrays of a template: `entry(key, item)` gives each member's (key, evaluator)."""
+    if isinstance(value, dict):
+        parts = [(*entry(key, item), item) for key, item in value.items()]
+        if all(f is None for _, f, _ in parts):
+            return None
+
+        def build_object(scope: Any) -> dict:
+            return {k: (f(scope) if f is not None else v) for k, f, v in parts}
+
+        return build_object
+    if isinstance(value, list):
+        items = [(entry(None, v)[1], v) for v in value]
+        if all(f is None for f, _ in items):
+            return None
+
+        def build_array(scope: Any) -> list:
+            return [f(scope) if f is not None else v for f, v in items]
+
+        return build_array
+    return None
+
+
+def is_jsonata(value: Any) -> bool:
+    """True for a string written as a JSONata expression: ``{% ... %}``."""
+    return isinstance(value, str) and value.startswith("{%") and value.endswith("%}") and len(value) >= 4
+
+
+def _compile_jsonata(value: Any, field: str) -> Evaluator | None:
+    if isinstance(value, str):
+        if not is_jsonata(value):
+            return None
+        from .jsonata import compile_expression
+
+        return compile_expression(value[2:-2], field).evaluate_in
+
+    def entry(key: Any, item: Any) -> tuple[Any, Evaluator | None]:
+        where = field if key is None else (f"{field}/{key}" if field else key)
+        return key, _compile_jsonata(item, where)
+
+    return _structure(value, entry)

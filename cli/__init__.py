@@ -1,0 +1,1 @@
+"""The `asl` command."""

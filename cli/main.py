@@ -1,0 +1,71 @@
+"""The `asl` command: a thin layer over the library (parse arguments, call, print).
+
+Heavy modules are imported inside the commands so that ``asl --help`` starts fast.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+
+# Exit codes shared by every command.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="asl")
+def cli() -> None:
+    """Run, test and validate AWS Step Functions state machines locally."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
+              default="STANDARD", show_default=True, help="Workflow type, as ValidateStateMachineDefinition takes it.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+              help="text: like a compiler; json: AWS's response shape; sarif: SARIF 2.1.0 for code scanning.")
+@click.option("--severity", type=click.Choice(["ERROR", "WARNING"], case_sensitive=False), default="WARNING",
+              show_default=True, help="Lowest severity to report (ERROR hides warnings).")
+@click.option("--max-results", type=click.IntRange(0, None), default=0,
+              help="Report at most N diagnostics per machine (0: no limit; json caps at 100 like AWS).")
+def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str, max_results: int) -> None:
+    """Check definitions (JSON, YAML, SAM/CloudFormation templates) for every error AWS would report.
+
+    FILE may name one machine of a template as FILE#LogicalId. Exit 0 when no ERROR, 1 when
+    any ERROR, 2 for usage errors such as a missing file.
+    """
+    import os
+
+    from ..loading import validate_source
+    from .report import render
+
+    results = []
+    for name in files:
+        path = name.rpartition("#")[0] if "#" in name and not os.path.exists(name) else name
+        if not os.path.exists(path):
+            click.echo(f"asl validate: {path}: no such file", err=True)
+            sys.exit(EXIT_USAGE)
+        if os.path.isdir(path):
+            click.echo(f"asl validate: {path}: is a directory", err=True)
+            sys.exit(EXIT_USAGE)
+        results.extend(validate_source(name, machine_type.upper()))
+    click.echo(render(results, fmt, severity.upper(), max_results), nl=False)
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def get_cli() -> click.Group:
+    """The `asl` group with every command (the heavier ones live in their own modules)."""
+    from .run import run
+
+    cli.add_command(run)
+    return cli
+
+
+def main() -> None:
+    get_cli()(prog_name="asl")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

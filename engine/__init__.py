@@ -1,0 +1,136 @@
+"""asl.engine: run state machines locally, with Python handlers and mocks.
+
+    import asl
+    from asl.engine import Handlers, run_sync
+
+    handlers = Handlers()
+
+    @handlers.lambda_function("ValidateOrder")
+    def validate(order):
+        return {"valid": True}
+
+    result = run_sync(asl.load("order.json"), {"orderId": "1"}, handlers=handlers)
+    result.status, result.output, result.history.events
+
+`run` is the async form (anyio). Virtual time is the default: Waits and retry intervals
+take no real time while every timestamp advances as if they had.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ASLError
+from .tasks import Handlers, MockConfig, MockConfigError, TaskContext, TaskFailed
+
+__all__ = ["run", "run_sync", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
+           "MissingHandlerError", "ExecutionResult", "Execution", "prepare"]
+
+
+class MissingHandlerError(ASLError):
+    """Raised before an execution starts when a Task state has neither a handler nor a mock."""
+
+    def __init__(self, missing: list[tuple[str, str]]):
+        self.missing = missing
+        lines = [f"  - state '{name}': {resource}" for name, resource in missing]
+        example = missing[0]
+        super().__init__(
+            "these Task states have no handler and no mock:\n" + "\n".join(lines) +
+            "\nregister one, for example:\n"
+            "    handlers = asl.engine.Handlers()\n"
+            f"    @handlers.state({example[0]!r})\n"
+            "    def handle(payload, ctx):\n"
+            "        return {...}\n"
+            "or give a MockConfigFile test case that mocks the state.")
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ExecutionResult", "Execution"):
+        from . import execution
+        return getattr(execution, name)
+    raise AttributeError(f"module 'asl.engine' has no attribute {name!r}")
+
+
+def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
+    from .tasks import Mocks
+
+    if mock_config is None:
+        mock_config = MockConfig.from_env()
+        if mock_config is None:
+            return None
+    if isinstance(mock_config, str):
+        mock_config = MockConfig.from_file(mock_config)
+    elif isinstance(mock_config, dict):
+        mock_config = MockConfig(mock_config)
+    if test_case is None:
+        machine = mock_config.state_machines.get(machine_name) or {}
+        cases = list((machine.get("TestCases") or {}))
+        if len(cases) != 1:
+            raise MockConfigError(f"choose a test case of state machine '{machine_name}' with test_case= "
+                                  f"(it has: {', '.join(cases) or 'none'})")
+        test_case = cases[0]
+    return Mocks(mock_config, mock_config.test_case(machine_name, test_case))
+
+
+def _task_states(machine: Any) -> list[tuple[str, Any]]:
+    return [(name, state) for _, name, state in machine.iter_states() if state.type == "Task"]
+
+
+def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None = None,
+            mock_config: Any = None, test_case: str | None = None, name: str | None = None,
+            state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
+            clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
+            observer: Any = None, check_handlers: bool = True) -> Any:
+    """Build an `Execution` (not started): checks that every Task can be served."""
+    from .clock import Clock, VirtualClock
+    from .execution import Execution
+    from .tasks import lambda_function_name
+
+    if handlers is not None and not isinstance(handlers, Handlers):
+        handlers = Handlers(handlers)
+    handlers = handlers or Handlers()
+    sm_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
+    mocks = _mocks(mock_config, test_case, sm_name)
+    if check_handlers:
+        missing = []
+        for state_name, state in _task_states(machine):
+            if mocks is not None and mocks.has(state_name):
+                continue
+            function = lambda_function_name(state.resource, _static_arguments(state))
+            if handlers.find(state_name, state.resource, function) is None:
+                if function is None and state.resource.endswith(":lambda:invoke"):
+                    continue  # FunctionName comes from the input: checked when the task runs
+                missing.append((state_name, state.resource))
+        if missing:
+            raise MissingHandlerError(missing)
+    if clock is None:
+        clock = VirtualClock() if virtual_time else Clock()
+    return Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
+                     machine_type=type.upper(), history_limit=history_limit, observer=observer,
+                     state_machine_name=sm_name)
+
+
+def _static_arguments(state: Any) -> Any:
+    template = state.parameters if state.parameters is not None else state.arguments
+    return template.source if template is not None else None
+
+
+async def run(machine: Any, input: Any = None, **options: Any) -> Any:
+    """Run `machine` (from `asl.load`) with `input`; returns an `ExecutionResult`.
+
+    Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
+    default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
+    ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``virtual_time`` (default True),
+    ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``.
+    """
+    execution = prepare(machine, input, **options)
+    return await execution.run()
+
+
+def run_sync(machine: Any, input: Any = None, **options: Any) -> Any:
+    """`run` for synchronous code (starts an event loop)."""
+    import anyio
+
+    async def main() -> Any:
+        return await run(machine, input, **options)
+
+    return anyio.run(main)

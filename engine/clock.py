@@ -1,0 +1,121 @@
+"""Time for an execution: real, or virtual (Waits and retry delays take no real time).
+
+Every timestamp the engine writes (history, ``$$.State.EnteredTime``, Timestamp waits) comes
+from the execution's clock, and every delay goes through `Clock.sleep`, so a test can run a
+one-day Wait instantly while the history still shows the day passing.
+
+`VirtualClock` works like trio's ``MockClock(autojump_threshold=0)``: when every task of the
+execution is blocked on a virtual sleep, time jumps to the earliest deadline and that sleeper
+wakes. Work that happens outside the event loop (a sync handler in a worker thread, a task
+waiting for a callback token) marks the clock busy, so time never jumps past it.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import anyio
+
+
+class Clock:
+    """Real time: `now()` is the wall clock, `sleep` really waits."""
+
+    virtual = False
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(max(0.0, seconds))
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        yield
+
+
+class VirtualClock(Clock):
+    """Virtual time starting at `start` (epoch seconds; default: now)."""
+
+    virtual = True
+
+    def __init__(self, start: float | None = None):
+        self._now = time.time() if start is None else float(start)
+        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._seq = itertools.count()
+        self._busy = 0
+        self._driver: asyncio.Task | None = None
+        self._wake: asyncio.Event | None = None
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by hand (tests); sleepers whose deadline passed wake on the next jump."""
+        self._now += seconds
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Hold time still while work happens outside the event loop."""
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            self._poke()
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await anyio.sleep(0)
+            return
+        event = anyio.Event()
+        entry = (self._now + seconds, next(self._seq), event)
+        heapq.heappush(self._sleepers, entry)
+        self._ensure_driver()
+        self._poke()
+        try:
+            await event.wait()
+        finally:
+            if not event.is_set():  # cancelled: forget the entry
+                try:
+                    self._sleepers.remove(entry)
+                    heapq.heapify(self._sleepers)
+                except ValueError:
+                    pass
+
+    # ---- the driver: jumps time when the loop has nothing else to do ------------------------
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def _ensure_driver(self) -> None:
+        if self._driver is None or self._driver.done():
+            loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+            self._driver = loop.create_task(self._drive())
+
+    async def _drive(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)
+        while self._sleepers:
+            # Let every runnable task run until all are blocked.
+            await asyncio.sleep(0)
+            if ready is not None:
+                if len(ready) > 0:
+                    continue
+            else:  # pragma: no cover - other loop implementations
+                for _ in range(20):
+                    await asyncio.sleep(0)
+            if self._busy:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            deadline, _, event = heapq.heappop(self._sleepers)
+            if deadline > self._now:
+                self._now = deadline
+            event.set()
+        self._driver = None

@@ -1,0 +1,323 @@
+"""Parallel and Map: branches and iterations in anyio task groups (ASL-SPEC.md section 11).
+
+Structured concurrency: each run of a Parallel or Map state owns a task group; the first
+failing branch/iteration cancels its siblings, and the group's failure is turned back into
+that branch's own ASL error here, at one boundary. Results keep their order whatever order
+the work finishes in. Map concurrency is bounded (a semaphore for MaxConcurrency, and a
+fixed pool of workers pulling items, so 50,000 items never mean 50,000 tasks).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from ..errors import PathNotFoundError, StatesError
+from ..intrinsics import kind_of
+from ..templates import Template, dumps
+from .interpreter import Frame, Result, StateRun, locate, run_block, with_retries
+
+INLINE_WORKERS = 40  # AWS runs up to about 40 inline iterations at once
+
+
+class _BranchFailed(Exception):
+    def __init__(self, err: StatesError):
+        self.err = err
+
+
+def _branch_variables(frame: Frame) -> dict:
+    # Inner scopes read the outer variables; their own assignments die with them.
+    return dict(frame.variables) if frame.variables else {}
+
+
+async def _gather(jobs: list, limit: int) -> list:
+    """Run coroutine factories with at most `limit` at once; results in order; first failure cancels."""
+    results: list[Any] = [None] * len(jobs)
+    failure: list[StatesError] = []
+    position = iter(range(len(jobs)))
+
+    async def worker() -> None:
+        for i in position:
+            try:
+                results[i] = await jobs[i]()
+            except StatesError as err:
+                if not failure:
+                    failure.append(err)
+                raise _BranchFailed(err) from None
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(max(1, min(limit, len(jobs)))):
+                tg.start_soon(worker)
+    except BaseExceptionGroup as group:  # noqa: F821 - builtin in 3.11
+        if failure:
+            raise failure[0] from None
+        raise group.exceptions[0] from None
+    except _BranchFailed:
+        raise failure[0] from None
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Parallel
+# --------------------------------------------------------------------------------------------
+
+async def run_parallel(run: StateRun) -> Result:
+    state = run.state
+    ex = run.ex
+    jsonata = state.is_jsonata
+
+    async def attempt() -> list:
+        if jsonata:
+            branch_input = state.arguments.evaluate(run.scope(run.raw)) if state.arguments is not None else run.raw
+        else:
+            effective = run.effective_input()
+            branch_input = state.parameters.evaluate(run.scope(effective)) if state.parameters is not None \
+                else effective
+        run.event("ParallelStateStarted")
+        start = run.frame.last
+
+        def job(branch: Any) -> Any:
+            async def go() -> Any:
+                frame = Frame(_branch_variables(run.frame), start, run.frame.map_item)
+                return await run_block(ex, branch, branch_input, frame)
+            return go
+
+        results = await _gather([job(b) for b in state.branches], len(state.branches))
+        run.event("ParallelStateSucceeded")
+        return results
+
+    result = await _attempts(run, attempt, "ParallelStateFailed")
+    return run.finish(result)
+
+
+async def _attempts(run: StateRun, attempt: Any, failed_event: str) -> Any:
+    """Retries, then one ``*StateFailed`` event when the state gives up (not one per attempt)."""
+    try:
+        return await with_retries(run, attempt)
+    except StatesError as err:
+        err = locate(err, run)
+        if err.error != "States.Runtime":  # a runtime error ends the execution at once
+            run.event(failed_event)
+        raise err
+
+
+# --------------------------------------------------------------------------------------------
+# Map
+# --------------------------------------------------------------------------------------------
+
+def _quoted(value: Any) -> str:
+    # AWS quotes the offending value as text: "{}", "abc", "1.5"
+    return f'"{value if isinstance(value, str) else dumps(value)}"'
+
+
+def _path_number(run: StateRun, path: Any, scope: Any, name: str, kind: str) -> Any:
+    """A number read through a ``...Path`` field; numeric strings count (AWS parses the text)."""
+    value = run.read_path(path, scope.input)
+    if isinstance(value, str):
+        try:
+            value = int(value) if kind == "integer" else float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            kind == "integer" and isinstance(value, float) and not value.is_integer()):
+        raise StatesError("States.Runtime", f"The {name}Path field refers to value {_quoted(value)} which is not "
+                          f"a valid {kind}: {path.text}")
+    return int(value) if kind == "integer" else value
+
+
+def _positive_int(run: StateRun, literal: Any, path: Any, name: str, scope: Any, default: int) -> int:
+    if literal is not None:
+        value = literal.evaluate(scope) if isinstance(literal, Template) else literal
+    elif path is not None:
+        value = _path_number(run, path, scope, name, "integer")
+    else:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StatesError("States.QueryEvaluationError" if isinstance(literal, Template) else "States.Runtime",
+                          f"{name} must be a non-negative integer, but was: {dumps(value)}")
+    return value
+
+
+def _items(run: StateRun, effective: Any) -> list:
+    state = run.state
+    if state.is_jsonata:
+        if state.items is not None and state.items is not _unset():
+            value = state.items.evaluate(run.scope(run.raw))
+            if not isinstance(value, list):
+                raise StatesError("States.QueryEvaluationError",
+                                  f"The JSONata expression '{_expr_text(state.items)}' specified for the field "
+                                  f"'Items' returned an unexpected result type. Expected 'array', but was "
+                                  f"'{kind_of(value)}' for value: {dumps(value)}")
+            return value
+        value = run.raw
+        if not isinstance(value, list):
+            raise StatesError("States.QueryEvaluationError",
+                              f"Map state input must be an array but was: {dumps(value)}")
+        return value
+    path = state.items_path
+    try:
+        value = run.read_path(path, effective) if path is not None else effective
+    except PathNotFoundError:
+        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.") from None
+    if not isinstance(value, list):
+        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.")
+    return value
+
+
+def _unset() -> Any:
+    from ..model import UNSET
+    return UNSET
+
+
+def _expr_text(template: Template) -> str:
+    src = template.source
+    return src[2:-2].strip() if isinstance(src, str) else dumps(src)
+
+
+async def run_map(run: StateRun) -> Result:
+    state = run.state
+    ex = run.ex
+    jsonata = state.is_jsonata
+    distributed = state.is_distributed
+
+    async def attempt() -> list:
+        effective = run.raw if jsonata else run.effective_input()
+        scope = run.scope(effective)
+        items = _items(run, effective)
+        limit = _positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
+        selector = state.item_selector or state.parameters
+        processor = state.processor
+
+        def item_input(index: int, item: Any) -> Any:
+            if selector is None:
+                return item
+            map_item = {"Index": index, "Value": item}
+            make = lambda: {**run.context(), "Map": {"Item": map_item}}  # noqa: E731
+            from .scope import Scope
+            return selector.evaluate(Scope(effective if not jsonata else run.raw, run.frame.variables, ex.rng, make))
+
+        inputs = [item_input(i, item) for i, item in enumerate(items)]
+        run.event("MapStateStarted", {"length": len(items)})
+        if distributed:
+            tolerated_count, tolerated_pct = _tolerance(run, scope)
+            results = await _distributed(run, processor, inputs, limit, tolerated_count, tolerated_pct)
+        else:
+            results = await _inline(run, processor, inputs, limit)
+        run.event("MapStateSucceeded")
+        return results
+
+    result = await _attempts(run, attempt, "MapStateFailed")
+    return run.finish(result)
+
+
+def _tolerance(run: StateRun, scope: Any) -> tuple[int, float]:
+    state = run.state
+    count: Any = 0
+    pct: Any = 0.0
+    if state.tolerated_failure_count is not None:
+        count = state.tolerated_failure_count
+        count = count.evaluate(scope) if isinstance(count, Template) else count
+    elif state.tolerated_failure_count_path is not None:
+        count = _path_number(run, state.tolerated_failure_count_path, scope, "ToleratedFailureCount", "integer")
+    if count < 0:
+        raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
+    if state.tolerated_failure_percentage is not None:
+        pct = state.tolerated_failure_percentage
+        pct = pct.evaluate(scope) if isinstance(pct, Template) else pct
+    elif state.tolerated_failure_percentage_path is not None:
+        pct = _path_number(run, state.tolerated_failure_percentage_path, scope, "ToleratedFailurePercentage",
+                           "float")
+    if not 0 <= pct <= 100:
+        raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
+    return count, pct
+
+
+async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> list:
+    ex = run.ex
+    start = run.frame.last
+    name = run.name
+    failed = False
+
+    def job(index: int, value: Any) -> Any:
+        async def go() -> Any:
+            nonlocal failed
+            frame = Frame(_branch_variables(run.frame), start, None)
+            frame.last = ex.history.add("MapIterationStarted", frame.last, ex.clock.now(),
+                                        {"index": index, "name": name})
+            try:
+                out = await run_block(ex, processor, value, frame)
+            except StatesError:
+                if not failed:
+                    failed = True
+                    frame.last = ex.history.add("MapIterationFailed", frame.last, ex.clock.now(),
+                                                {"index": index, "name": name})
+                raise
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    ex.history.add("MapIterationAborted", frame.last, ex.clock.now(), {"index": index, "name": name})
+                raise
+            frame.last = ex.history.add("MapIterationSucceeded", frame.last, ex.clock.now(),
+                                        {"index": index, "name": name})
+            run.frame.last = frame.last
+            return out
+        return go
+
+    jobs = [job(i, v) for i, v in enumerate(inputs)]
+    return await _gather(jobs, limit or INLINE_WORKERS)
+
+
+async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, tolerated_count: int,
+                       tolerated_pct: float) -> list:
+    """Each item runs as its own child execution; failures count against the tolerance."""
+    ex = run.ex
+    state = run.state
+    map_run_arn = ex.map_run_arn(state.label or run.name)
+    run.event("MapRunStarted", {"mapRunArn": map_run_arn})
+    batcher = state.item_batcher
+    if batcher is not None:
+        inputs = _batches(run, inputs)
+    results: list[Any] = [None] * len(inputs)
+    failures: list[StatesError] = []
+    sem = anyio.Semaphore(limit or 1000)
+
+    async def child(index: int, value: Any) -> None:
+        async with sem:
+            try:
+                results[index] = await ex.run_child(processor, value, index)
+            except StatesError as err:
+                failures.append(err)
+                results[index] = None
+
+    async with anyio.create_task_group() as tg:
+        for i, v in enumerate(inputs):
+            tg.start_soon(child, i, v)
+    total = len(inputs)
+    if failures:
+        too_many = len(failures) > tolerated_count and (
+            total == 0 or len(failures) * 100.0 / total > tolerated_pct)
+        if too_many:
+            err = StatesError("States.ExceedToleratedFailureThreshold",
+                              "The specified tolerated failure threshold was exceeded")
+            run.event("MapRunFailed", {"error": err.error, "cause": err.cause})
+            raise err
+    run.event("MapRunSucceeded")
+    return results
+
+
+def _batches(run: StateRun, inputs: list) -> list:
+    batcher = run.state.item_batcher
+    scope = run.scope(run.raw)
+    size = batcher.max_items_per_batch
+    size = size.evaluate(scope) if isinstance(size, Template) else size
+    if size is None and batcher.max_items_per_batch_path is not None:
+        size = run.read_path(batcher.max_items_per_batch_path, run.raw)
+    size = size or len(inputs) or 1
+    batch_input = batcher.batch_input.evaluate(scope) if batcher.batch_input is not None else None
+    out = []
+    for i in range(0, len(inputs), size):
+        entry: dict = {"Items": inputs[i:i + size]}
+        if batch_input is not None:
+            entry = {"BatchInput": batch_input, **entry}
+        out.append(entry)
+    return out

@@ -1,0 +1,343 @@
+"""One execution of a state machine: its context, clock, history, and final result.
+
+`Execution.run()` drives the machine from ExecutionStarted to ExecutionSucceeded /
+ExecutionFailed / ExecutionTimedOut / ExecutionAborted and always returns an
+`ExecutionResult` holding the complete history, whatever happened (a handler that raised,
+a timeout, a cancellation).
+"""
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from ..errors import StatesError
+from ..templates import dumps
+from .clock import Clock, VirtualClock
+from .history import History, HistoryLimitExceeded, iso
+from .interpreter import Frame, run_block
+from .tasks import Handlers, Mocks, TaskFailed
+
+PAYLOAD_LIMIT = 262_144
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class TaskCall:
+    """One call of a Task's handler or mock: which state, what input, which attempt."""
+
+    state: str
+    input: Any
+    attempt: int
+    mocked: bool
+
+
+@dataclass
+class ExecutionResult:
+    """What an execution ended with.
+
+    status   SUCCEEDED, FAILED, TIMED_OUT or ABORTED
+    output   the final output (SUCCEEDED only)
+    error, cause  the failure (FAILED / TIMED_OUT / ABORTED)
+    history  the `History` (``.events`` is AWS's GetExecutionHistory list)
+    """
+
+    status: str
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    execution_arn: str = ""
+    name: str = ""
+    history: History = field(default_factory=History)
+    calls: list[TaskCall] = field(default_factory=list)
+    transitions: int = 0
+    start_time: float = 0.0
+    stop_time: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def events(self) -> list[dict]:
+        return self.history.events
+
+    def to_json(self) -> dict:
+        """``{"status", "output" | "error"/"cause", "executionArn"}`` as ``asl run --output-format json`` prints."""
+        out: dict[str, Any] = {"status": self.status}
+        if self.status == "SUCCEEDED":
+            out["output"] = self.output
+        else:
+            out["error"] = self.error
+            out["cause"] = self.cause
+        out["executionArn"] = self.execution_arn
+        return out
+
+
+class TokenWaiter:
+    """A Task waiting for SendTaskSuccess / SendTaskFailure with its token."""
+
+    def __init__(self, execution: "Execution", token: str, heartbeat: int | None):
+        self.execution = execution
+        self.token = token
+        self.heartbeat_seconds = heartbeat
+        self.event = anyio.Event()
+        self.result: Any = None
+        self.error: StatesError | None = None
+        self.beats = 0
+
+    def heartbeat(self) -> None:
+        self.beats += 1
+
+    def succeed(self, output: Any) -> None:
+        self.result = output
+        self.event.set()
+
+    def fail(self, error: str | None, cause: str | None) -> None:
+        self.error = StatesError(error, cause)
+        self.event.set()
+
+    async def wait(self) -> Any:
+        clock = self.execution.clock
+        with clock.busy():
+            if self.heartbeat_seconds is None:
+                await self.event.wait()
+            else:
+                while not self.event.is_set():
+                    seen = self.beats
+                    with anyio.move_on_after(self.heartbeat_seconds):
+                        await self.event.wait()
+                    if not self.event.is_set() and self.beats == seen:
+                        raise StatesError("States.HeartbeatTimeout", "The task heartbeat timed out")
+        self.execution.waiters.pop(self.token, None)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Execution:
+    """A running (or finished) execution. Build with `asl.engine.start` or `Runner`."""
+
+    def __init__(self, machine: Any, input: Any = None, *, name: str | None = None,
+                 handlers: Handlers | None = None, mocks: Mocks | None = None, clock: Clock | None = None,
+                 seed: int | None = None, machine_type: str = "STANDARD", region: str = "us-east-1",
+                 history_limit: int = 25_000, observer: Any = None, state_machine_name: str | None = None):
+        self.machine = machine
+        self.input = {} if input is None else input
+        self.name = name or str(uuid.uuid4())
+        self.state_machine_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
+        self.handlers = handlers or Handlers()
+        self.mocks = mocks
+        self.clock = clock or VirtualClock()
+        self.rng = random.Random(seed)
+        self.type = machine_type
+        self.region = region
+        self.history = History(history_limit)
+        self.observer = observer
+        self.transitions = 0
+        self.calls: list[TaskCall] = []
+        self.waiters: dict[str, TokenWaiter] = {}
+        self._choices: dict[int, list] = {}
+        self._base: dict | None = None
+        self.start_time = 0.0
+        sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
+        self.state_machine_arn = sm_arn
+        if machine_type == "EXPRESS":
+            self.arn = f"arn:aws:states:{region}:{ACCOUNT}:express:{self.state_machine_name}:{self.name}:" \
+                       f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+        else:
+            self.arn = f"arn:aws:states:{region}:{ACCOUNT}:execution:{self.state_machine_name}:{self.name}"
+
+    # ---- services for the states ----------------------------------------------------------
+
+    iso = staticmethod(iso)
+
+    def context_base(self) -> dict:
+        """``$$`` without State/Task/Map (a fresh dict each time: callers add their parts)."""
+        if self._base is None:
+            execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
+                         "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole",
+                         # present for Standard and asynchronous Express executions
+                         "RedriveCount": 0}
+            self._base = {"Execution": execution,
+                          "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name}}
+        return dict(self._base)
+
+    def compiled_choices(self, state: Any) -> list:
+        found = self._choices.get(id(state))
+        if found is None:
+            from ..choice import compile_rule
+            found = [(rule, compile_rule(rule)) for rule in state.choices]
+            self._choices[id(state)] = found
+        return found
+
+    def check_size(self, value: Any, name: str, task: bool = False) -> None:
+        """AWS's 256 KiB payload limit (States.DataLimitExceeded)."""
+        if isinstance(value, (dict, list, str)) and _maybe_large(value):
+            size = len(dumps(value).encode("utf-8"))
+            if size > PAYLOAD_LIMIT:
+                raise StatesError("States.DataLimitExceeded",
+                                  f"The state/task '{name}' returned a result with a size exceeding the maximum "
+                                  "number of bytes service limit.")
+
+    def new_task_token(self) -> str:
+        return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex + uuid.UUID(
+            int=self.rng.getrandbits(128), version=4).hex
+
+    def token_waiter(self, token: str, heartbeat: int | None) -> TokenWaiter:
+        waiter = TokenWaiter(self, token, heartbeat)
+        self.waiters[token] = waiter
+        return waiter
+
+    async def with_timeout(self, coro: Any, seconds: int) -> Any:
+        """Run `coro`; fail with States.Timeout after `seconds` on the execution's clock."""
+        result: list = []
+
+        async def body() -> None:
+            result.append(await coro)
+
+        async with anyio.create_task_group() as tg:
+            async def timer() -> None:
+                await self.clock.sleep(seconds)
+                tg.cancel_scope.cancel()
+
+            async def main() -> None:
+                await body()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(timer)
+            tg.start_soon(main)
+        if not result:
+            raise StatesError("States.Timeout", "Task timed out.")
+        return result[0]
+
+    def map_run_arn(self, label: str) -> str:
+        return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
+               f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+
+    async def run_child(self, processor: Any, value: Any, index: int) -> Any:
+        """A Distributed Map item: its own execution, its own history, no outer variables."""
+        child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers, mocks=self.mocks,
+                          clock=self.clock, machine_type=self.type, region=self.region,
+                          state_machine_name=self.state_machine_name, observer=self.observer)
+        child.rng = self.rng
+        child.calls = self.calls
+        child.start_time = self.clock.now()
+        frame = Frame({}, 0)
+        try:
+            return await run_block(child, processor, value, frame)
+        finally:
+            self.transitions += child.transitions
+
+    def record_call(self, run: Any, payload: Any, mocked: bool) -> None:
+        self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked))
+
+    # observer hooks (the CLI trace and the test API listen here)
+    def observe_enter(self, run: Any) -> None:
+        if self.observer is not None:
+            self.observer.enter(run)
+
+    def observe_exit(self, run: Any, output: Any, next_name: str | None) -> None:
+        if self.observer is not None:
+            self.observer.exit(run, output, next_name)
+
+    def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float) -> None:
+        if self.observer is not None:
+            self.observer.retry(run, err, attempt, delay)
+
+    def observe_choice(self, run: Any, rule: Any) -> None:
+        if self.observer is not None and hasattr(self.observer, "choice"):
+            self.observer.choice(run, rule)
+
+    # ---- callbacks (SendTaskSuccess / Failure / Heartbeat) ---------------------------------
+
+    def send_task_success(self, token: str, output: Any) -> None:
+        self._waiter(token).succeed(output)
+
+    def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+        self._waiter(token).fail(error, cause)
+
+    def send_task_heartbeat(self, token: str) -> None:
+        self._waiter(token).heartbeat()
+
+    def _waiter(self, token: str) -> TokenWaiter:
+        waiter = self.waiters.get(token)
+        if waiter is None:
+            raise TaskFailed("TaskDoesNotExist", f"Task Does Not Exist: '{token}'")
+        return waiter
+
+    # ---- the run -----------------------------------------------------------------------------
+
+    async def run(self) -> ExecutionResult:
+        self.start_time = self.clock.now()
+        history = self.history
+        status, output, error, cause = "SUCCEEDED", None, None, None
+        try:
+            history.add("ExecutionStarted", 0, self.start_time,
+                        {"input": self.input, "inputDetails": {"truncated": False},
+                         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
+            frame = Frame({}, 0)
+            timeout = getattr(self.machine, "timeout_seconds", None)
+            if timeout:
+                with anyio.CancelScope() as scope:
+                    async with anyio.create_task_group() as tg:
+                        async def limit() -> None:
+                            await self.clock.sleep(timeout)
+                            scope.cancel()
+                        tg.start_soon(limit)
+                        output = await run_block(self, self.machine, self.input, frame)
+                        tg.cancel_scope.cancel()
+                if scope.cancelled_caught:
+                    raise _TimedOut()
+            else:
+                output = await run_block(self, self.machine, self.input, frame)
+            self.check_size(output, "execution")
+        except _TimedOut:
+            status, error, cause = "TIMED_OUT", "States.Timeout", "The execution timed out."
+        except StatesError as err:
+            status, error, cause = "FAILED", err.error, err.cause
+        except HistoryLimitExceeded:
+            status, error = "FAILED", "States.Runtime"
+            cause = f"The execution reached the maximum number of history events ({history.limit})."
+        except anyio.get_cancelled_exc_class():
+            status, error, cause = "ABORTED", None, None
+            self._finish(status, output, error, cause)
+            raise
+        self._finish(status, output, error, cause)
+        return ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn, self.name,
+                               history, self.calls, self.transitions, self.start_time, self.clock.now())
+
+    def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        history = self.history
+        history.limit = max(history.limit, len(history) + 1)  # the closing event always fits
+        now = self.clock.now()
+        last = history.last_id
+        details: dict = {}
+        if error is not None:
+            details["error"] = error
+        if cause is not None:
+            details["cause"] = cause
+        if status == "SUCCEEDED":
+            history.add("ExecutionSucceeded", last, now, {"output": output, "outputDetails": {"truncated": False}})
+        elif status == "TIMED_OUT":
+            history.add("ExecutionTimedOut", last, now, details)
+        elif status == "ABORTED":
+            history.add("ExecutionAborted", last, now, details)
+        else:
+            history.add("ExecutionFailed", last, now, details)
+
+
+class _TimedOut(Exception):
+    pass
+
+
+def _maybe_large(value: Any) -> bool:
+    # Cheap pre-check so small documents never get serialised: a JSON text is at least as
+    # long as the number of top-level items, strings count by length.
+    if isinstance(value, str):
+        return len(value) * 4 > PAYLOAD_LIMIT // 4
+    return len(value) > 64 or len(json.dumps(value, separators=(",", ":"))) > PAYLOAD_LIMIT // 2

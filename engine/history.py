@@ -1,0 +1,93 @@
+"""The execution history: AWS's event types, ids and details (ASL-SPEC.md section 13).
+
+Events are appended as small tuples and turned into AWS's ``HistoryEvent`` dicts only when
+asked (`History.events`, `History.to_aws`), so recording costs little on the hot path. Data
+fields (``input``, ``output``, ``parameters``) are JSON *strings* in AWS's shape; they are
+serialised lazily too, from the values the engine shares (never mutates).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+_DATA_FIELDS = ("input", "output", "parameters")
+
+
+def camel_details(event_type: str) -> str:
+    """``TaskStateEntered`` -> ``stateEnteredEventDetails`` (AWS's details key)."""
+    for suffix, key in (("StateEntered", "stateEnteredEventDetails"), ("StateExited", "stateExitedEventDetails")):
+        if event_type.endswith(suffix) and event_type[: -len(suffix)] in (
+                "Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"):
+            return key
+    return event_type[0].lower() + event_type[1:] + "EventDetails"
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds -> ISO-8601 UTC with milliseconds, as AWS writes timestamps."""
+    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class HistoryLimitExceeded(Exception):
+    """Raised by `History.add` when the execution reaches its event limit (AWS: 25,000)."""
+
+
+class History:
+    """Append-only list of events for one execution (child executions have their own)."""
+
+    __slots__ = ("_events", "limit")
+
+    def __init__(self, limit: int = 25_000):
+        self._events: list[tuple] = []  # (type, previous_id, timestamp, details)
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def add(self, event_type: str, previous: int, timestamp: float, details: dict | None = None) -> int:
+        """Record an event; returns its id (1-based)."""
+        events = self._events
+        if len(events) >= self.limit:
+            raise HistoryLimitExceeded(self.limit)
+        events.append((event_type, previous, timestamp, details))
+        return len(events)
+
+    @property
+    def last_id(self) -> int:
+        return len(self._events)
+
+    def types(self) -> list[str]:
+        return [e[0] for e in self._events]
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.events)
+
+    @property
+    def events(self) -> list[dict]:
+        """The events as AWS's HistoryEvent dicts."""
+        out = []
+        for i, (etype, prev, ts, details) in enumerate(self._events, 1):
+            event: dict[str, Any] = {"timestamp": iso(ts), "type": etype, "id": i, "previousEventId": prev}
+            if details is not None:
+                shaped = {}
+                for key, value in details.items():
+                    if key in _DATA_FIELDS:
+                        shaped[key] = value if isinstance(value, str) else _dumps(value)
+                        shaped[key + "Details"] = {"truncated": False}
+                    elif key == "assignedVariables":
+                        shaped[key] = {k: _dumps(v) for k, v in value.items()}
+                        shaped["assignedVariablesDetails"] = {"truncated": False}
+                    else:
+                        shaped[key] = value
+                event[camel_details(etype)] = shaped
+            out.append(event)
+        return out
+
+    def to_aws(self) -> dict:
+        """A GetExecutionHistory response document."""
+        return {"events": self.events}

@@ -1,0 +1,460 @@
+"""The state loop: every state goes through one wrapper, then its type's runner.
+
+    run_block   StartAt -> ... -> a terminal state, for the machine, a branch or an iteration
+    run_state   <T>StateEntered -> runner (input processing, work, output processing)
+                -> Catch on failure -> <T>StateExited
+    RUNNERS     one coroutine per state type: Pass, Task, Choice, Wait, Succeed, Fail,
+                Parallel, Map (the last two in `engine.concurrency`, Task in `engine.task`)
+
+Runners return ``(output, next state name or None, assigned variables or None)`` and raise
+`StatesError` on failure. Data flow follows ASL-SPEC.md section 3 (JSONPath) and section 4
+(JSONata); documents are shared, never mutated, so no state copies another's data.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Awaitable, Callable
+
+from ..errors import PathNotFoundError, StatesError
+from ..model import UNSET, dollar
+from ..paths import assign_path
+from ..templates import JSONATA, Template, dumps
+from .scope import Scope
+
+Result = tuple[Any, "str | None", "dict | None"]
+
+
+class Located(StatesError):
+    """A runtime error whose cause already names the state it happened in (AWS's prefix)."""
+
+
+class FailStateError(StatesError):
+    """Raised by a Fail state: error and cause exactly as the state gives them."""
+
+
+UNCATCHABLE = {"States.Runtime"}
+
+
+def error_matches(names: list[str], error: str | None) -> bool:
+    """Does an ``ErrorEquals`` list match `error`? (ASL-SPEC.md sections 8-9)."""
+    if error in UNCATCHABLE:
+        return False
+    for name in names:
+        if name == "States.ALL" or name == error:
+            return True
+        if name == "States.TaskFailed" and error != "States.Timeout" and not (error or "").startswith("States."):
+            return True
+    return False
+
+
+def error_output(err: StatesError) -> dict:
+    return {"Error": err.error, "Cause": err.cause}
+
+
+class Frame:
+    """Where a state runs: the variables of its scope and the event it follows."""
+
+    __slots__ = ("variables", "last", "map_item", "path")
+
+    def __init__(self, variables: dict, last: int, map_item: dict | None = None, path: tuple = ()):
+        self.variables = variables
+        self.last = last
+        self.map_item = map_item
+        self.path = path
+
+
+class StateRun:
+    """One entry into a state: everything its runner needs."""
+
+    __slots__ = ("ex", "state", "frame", "entered_id", "entered_time", "retry_count", "raw", "name")
+
+    def __init__(self, ex: Any, state: Any, frame: Frame, entered_id: int, entered_time: float, raw: Any):
+        self.ex = ex
+        self.state = state
+        self.name = state.name
+        self.frame = frame
+        self.entered_id = entered_id
+        self.entered_time = entered_time
+        self.retry_count = 0
+        self.raw = raw
+
+    # ---- the context object and scopes -------------------------------------------------
+
+    def context(self, task_token: str | None = None) -> dict:
+        ctx = self.ex.context_base()
+        state = {"Name": self.name, "EnteredTime": self.ex.iso(self.entered_time)}
+        if self.state.type in ("Task", "Parallel", "Map"):
+            state["RetryCount"] = self.retry_count
+        ctx["State"] = state
+        if task_token is not None:
+            ctx["Task"] = {"Token": task_token}
+        if self.frame.map_item is not None:
+            ctx["Map"] = {"Item": self.frame.map_item}
+        return ctx
+
+    def scope(self, value: Any, **kw: Any) -> Scope:
+        return Scope(value, self.frame.variables, self.ex.rng, self.context, **kw)
+
+    def event(self, event_type: str, details: dict | None = None) -> int:
+        """Append an event following this state's last one."""
+        frame = self.frame
+        frame.last = self.ex.history.add(event_type, frame.last, self.ex.clock.now(), details)
+        return frame.last
+
+    # ---- JSONPath data flow ------------------------------------------------------------
+
+    def effective_input(self) -> Any:
+        path = self.state.input_path
+        if path is None:
+            return {}
+        if path is _DOLLAR():
+            return self.raw
+        return self.read_path(path, self.raw)
+
+    def read_path(self, path: Any, value: Any) -> Any:
+        scope = self.scope(value)
+        from ..templates import resolve_path
+        return resolve_path(path, scope)
+
+    def result_path(self, result: Any) -> Any:
+        path = self.state.result_path
+        if path is None:
+            return self.raw
+        if path is _DOLLAR():
+            return result
+        return assign_path(self.raw, path, result)
+
+    def output_path(self, value: Any) -> Any:
+        path = self.state.output_path
+        if path is None:
+            return {}
+        if path is _DOLLAR():
+            return value
+        return self.read_path(path, value)
+
+    def evaluate(self, template: Template, scope: Scope) -> Any:
+        return template.evaluate(scope)
+
+    def assign(self, template: Template | None, scope: Scope) -> dict | None:
+        """Evaluate an ``Assign`` block against the values on entry (commit happens later)."""
+        if template is None:
+            return None
+        values = template.evaluate(scope)
+        if not isinstance(values, dict):
+            raise StatesError("States.QueryEvaluationError",
+                              f"The Assign field must evaluate to an object, but was: {dumps(values)}")
+        return values
+
+    def finish(self, result: Any) -> "Result":
+        """Output processing after the work of a Task, Parallel or Map (sections 3.1 and 4)."""
+        state = self.state
+        if state.is_jsonata:
+            output, assigned = self.jsonata_output(result, result)
+            return output, None, assigned
+        if state.result_selector is not None:
+            result = state.result_selector.evaluate(self.scope(result))
+        assigned = self.assign(state.assign, self.scope(result)) if state.assign is not None else None
+        return self.output_path(self.result_path(result)), None, assigned
+
+    # ---- JSONata ------------------------------------------------------------------------
+
+    def jsonata_output(self, result: Any, default: Any) -> tuple[Any, dict | None]:
+        """JSONata ``Output`` and ``Assign`` with ``$states.result`` (both see the entry variables)."""
+        state = self.state
+        scope = self.scope(self.raw, result=result) if result is not _NO_RESULT else self.scope(self.raw)
+        output = state.output.evaluate(scope) if getattr(state, "output", None) else default
+        assigned = self.assign(getattr(state, "assign", None), scope)
+        return output, assigned
+
+
+_NO_RESULT = object()
+_DOLLAR = dollar
+
+
+# --------------------------------------------------------------------------------------------
+# The wrapper every state goes through
+# --------------------------------------------------------------------------------------------
+
+async def run_block(ex: Any, block: Any, value: Any, frame: Frame) -> Any:
+    """Run a block of states from StartAt until a terminal state; return its output."""
+    states = block.states
+    name = block.start_at
+    while True:
+        value, name = await run_state(ex, states[name], value, frame)
+        if name is None:
+            return value
+
+
+async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, str | None]:
+    kind = state.type
+    now = ex.clock.now()
+    ex.transitions += 1
+    entered = ex.history.add(f"{kind}StateEntered", frame.last, now, {"name": state.name, "input": raw})
+    frame.last = entered
+    run = StateRun(ex, state, frame, entered, now, raw)
+    ex.observe_enter(run)
+    try:
+        output, next_name, assigned = await RUNNERS[kind](run)
+    except StatesError as err:
+        err = locate(err, run)
+        caught = await catch(run, err)
+        if caught is None:
+            raise err
+        output, next_name, assigned = caught
+    ex.check_size(output, state.name)
+    if assigned:
+        frame.variables.update(assigned)
+    if kind != "Fail":
+        details: dict = {"name": state.name, "output": output}
+        if assigned:
+            details["assignedVariables"] = assigned
+        frame.last = ex.history.add(f"{kind}StateExited", frame.last, ex.clock.now(), details)
+    ex.observe_exit(run, output, next_name)
+    if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
+        next_name = state.next
+    return output, next_name
+
+
+def locate(err: StatesError, run: StateRun) -> StatesError:
+    """Prefix a data-flow error's cause with the state, as AWS does (task/Fail errors are as given)."""
+    from .tasks import TaskFailed
+
+    if isinstance(err, (Located, TaskFailed, FailStateError)) or getattr(err, "located", False):
+        return err
+    if err.error in ("States.NoChoiceMatched",):
+        return err
+    cause = f"An error occurred while executing the state '{run.name}' (entered at the event id #{run.entered_id}). " \
+            f"{err.cause or ''}"
+    located = Located(err.error, cause)
+    if err.error == "States.QueryEvaluationError":
+        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": getattr(err, "field", None)
+                                       or "", "state": run.name})
+    return located
+
+
+async def catch(run: StateRun, err: StatesError) -> Result | None:
+    """Apply the first matching catcher: error output into the raw input (or JSONata Output)."""
+    catchers = getattr(run.state, "catch", None)
+    if not catchers:
+        return None
+    for catcher in catchers:
+        if error_matches(catcher.error_equals, err.error):
+            out = error_output(err)
+            if run.state.is_jsonata:
+                scope = run.scope(run.raw, error_output=out)
+                output = catcher.output.evaluate(scope) if catcher.output else out
+                assigned = run.assign(catcher.assign, scope)
+            else:
+                path = catcher.result_path
+                output = out if path is _DOLLAR() else run.raw if path is None else assign_path(run.raw, path, out)
+                assigned = run.assign(catcher.assign, run.scope(out))
+            return output, catcher.next, assigned
+    return None
+
+
+async def with_retries(run: StateRun, work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run `work`, retrying it as the state's retriers say (ASL-SPEC.md section 9)."""
+    retriers = getattr(run.state, "retry", None)
+    if not retriers:
+        return await work()
+    counts = [0] * len(retriers)
+    while True:
+        try:
+            return await work()
+        except StatesError as err:
+            if err.error in UNCATCHABLE:
+                raise
+            for i, retrier in enumerate(retriers):
+                if error_matches(retrier.error_equals, err.error):
+                    break
+            else:
+                raise
+            if counts[i] >= retrier.max_attempts:
+                raise
+            delay = retry_delay(retrier, counts[i], run.ex.rng)
+            counts[i] += 1
+            run.retry_count += 1
+            run.ex.observe_retry(run, err, counts[i], delay)
+            await run.ex.clock.sleep(delay)
+
+
+def retry_delay(retrier: Any, attempt: int, rng: Any) -> float:
+    """Seconds before retry `attempt + 1`: interval x backoff^attempt, capped, then jittered."""
+    delay = retrier.interval_seconds * (retrier.backoff_rate ** attempt)
+    if retrier.max_delay_seconds is not None:
+        delay = min(delay, retrier.max_delay_seconds)
+    if retrier.jitter_strategy == "FULL":
+        delay = rng.uniform(0, delay)
+    return delay
+
+
+# --------------------------------------------------------------------------------------------
+# Runners: Pass, Succeed, Fail, Choice, Wait
+# --------------------------------------------------------------------------------------------
+
+async def run_pass(run: StateRun) -> Result:
+    state = run.state
+    if state.is_jsonata:
+        output, assigned = run.jsonata_output(_NO_RESULT, run.raw)
+        return output, None, assigned
+    effective = run.effective_input()
+    if state.result is not UNSET:
+        result = state.result
+    elif state.parameters is not None:
+        result = state.parameters.evaluate(run.scope(effective))
+    else:
+        result = effective
+    assigned = run.assign(state.assign, run.scope(result)) if state.assign is not None else None
+    return run.output_path(run.result_path(result)), None, assigned
+
+
+async def run_succeed(run: StateRun) -> Result:
+    if run.state.is_jsonata:
+        output, _ = run.jsonata_output(_NO_RESULT, run.raw)
+        return output, None, None
+    return run.output_path(run.effective_input()), None, None
+
+
+async def run_fail(run: StateRun) -> Result:
+    state = run.state
+    scope = run.scope(run.raw)
+    error, cause = state.error, state.cause
+    if isinstance(error, Template):
+        error = error.evaluate(scope)
+    if isinstance(cause, Template):
+        cause = cause.evaluate(scope)
+    if state.error_path is not None:
+        error = _string_from(state.error_path(scope), "ErrorPath")
+    if state.cause_path is not None:
+        cause = _string_from(state.cause_path(scope), "CausePath")
+    if state.is_jsonata:
+        for field, value in (("Error", error), ("Cause", cause)):
+            if value is not None and not isinstance(value, str):
+                raise StatesError("States.QueryEvaluationError",
+                                  f"The JSONata expression specified for the field '{field}' returned an "
+                                  f"unexpected result type. Expected 'string', but was: {dumps(value)}")
+    raise FailStateError(error, cause)
+
+
+def _string_from(value: Any, field: str) -> Any:
+    return value
+
+
+async def run_choice(run: StateRun) -> Result:
+    state = run.state
+    if state.is_jsonata:
+        scope = run.scope(run.raw)
+        for rule in state.choices:
+            cond = rule.condition
+            matched = cond.evaluate(scope) if isinstance(cond, Template) else cond
+            if not isinstance(matched, bool):
+                raise StatesError("States.QueryEvaluationError",
+                                  f"The JSONata expression specified for the field 'Condition' returned an "
+                                  f"unexpected result type. Expected 'boolean', but was: {dumps(matched)}")
+            if matched:
+                output = rule.output.evaluate(scope) if rule.output else (
+                    state.output.evaluate(scope) if state.output else run.raw)
+                return output, rule.next, run.assign(rule.assign, scope)
+        if state.default is None:
+            raise StatesError("States.NoChoiceMatched", "No Choice Rule matched and no Default specified")
+        output = state.output.evaluate(scope) if state.output else run.raw
+        return output, state.default, run.assign(state.assign, scope)
+    effective = run.effective_input()
+    scope = run.scope(effective)
+    for rule, predicate in run.ex.compiled_choices(state):
+        if predicate(scope):
+            run.ex.observe_choice(run, rule)
+            return run.output_path(effective), rule.next, run.assign(rule.assign, scope)
+    if state.default is None:
+        raise StatesError("States.NoChoiceMatched", "No Choice Rule matched and no Default specified")
+    return run.output_path(effective), state.default, run.assign(state.assign, scope)
+
+
+MAX_WAIT = 2 ** 31
+
+
+async def run_wait(run: StateRun) -> Result:
+    from ..timestamps import to_epoch
+
+    state = run.state
+    jsonata = state.is_jsonata
+    effective = run.raw if jsonata else run.effective_input()
+    scope = run.scope(effective)
+    seconds: float | None = None
+    if state.seconds is not None:
+        value = state.seconds.evaluate(scope) if isinstance(state.seconds, Template) else state.seconds
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
+                isinstance(value, float) and not value.is_integer()):
+            raise StatesError("States.QueryEvaluationError",
+                              f"The JSONata expression specified for the field 'Seconds' returned an unexpected "
+                              f"result type. Expected a non-negative integer, but was: {dumps(value)}")
+        seconds = value
+    elif state.seconds_path is not None:
+        text = state.seconds_path.text
+        try:
+            value = run.read_path(state.seconds_path, effective)
+        except PathNotFoundError:
+            raise StatesError("States.Runtime", f"The SecondsPath parameter does not reference an input value: "
+                              f"{text}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not value.is_integer()):
+            raise StatesError("States.Runtime", f"The SecondsPath parameter cannot be parsed as a long value: "
+                              f"{text} == {_java_text(value)}")
+        if value < 0:
+            raise StatesError("States.Runtime", f"The SecondsPath parameter references a negative value: "
+                              f"{text} == {_java_text(value)}")
+        seconds = value
+    else:
+        if state.timestamp is not None:
+            value = state.timestamp.evaluate(scope) if isinstance(state.timestamp, Template) else state.timestamp
+            target = to_epoch(value)
+            if target is None:
+                error = "States.QueryEvaluationError" if isinstance(state.timestamp, Template) else "States.Runtime"
+                raise StatesError(error, "The Timestamp field cannot be parsed as an ISO-8601 extended offset "
+                                  f"date-time format string: {value if isinstance(value, str) else dumps(value)}")
+        else:
+            text = state.timestamp_path.text
+            try:
+                value = run.read_path(state.timestamp_path, effective)
+            except PathNotFoundError:
+                raise StatesError("States.Runtime", "The TimestampPath parameter does not reference an input "
+                                  f"value: {text}") from None
+            target = to_epoch(value)
+            if target is None:
+                raise StatesError("States.Runtime", "The TimestampPath parameter does not reference a valid "
+                                  "ISO-8601 extended offset date-time format string: "
+                                  f"{text} == {value if isinstance(value, str) else dumps(value)}")
+        seconds = max(0.0, target - run.ex.clock.now())
+    if seconds > MAX_WAIT:
+        raise StatesError("States.Runtime", "Wait state delay is too long.")
+    if jsonata:
+        output, assigned = run.jsonata_output(_NO_RESULT, run.raw)
+    else:
+        assigned = run.assign(state.assign, scope) if state.assign is not None else None
+        output = run.output_path(effective)
+    if seconds:
+        await run.ex.clock.sleep(seconds)
+    return output, None, assigned
+
+
+def _java_text(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return dumps(value) if not isinstance(value, str) else value
+
+
+def _runners() -> dict[str, Callable[[StateRun], Awaitable[Result]]]:
+    from .concurrency import run_map, run_parallel
+    from .task import run_task
+
+    return {"Pass": run_pass, "Succeed": run_succeed, "Fail": run_fail, "Choice": run_choice,
+            "Wait": run_wait, "Task": run_task, "Parallel": run_parallel, "Map": run_map}
+
+
+class _Runners(dict):
+    def __missing__(self, key: str) -> Any:
+        self.update(_runners())
+        return self[key]
+
+
+RUNNERS: dict[str, Callable[[StateRun], Awaitable[Result]]] = _Runners()

@@ -1,0 +1,158 @@
+"""The Task state: call a handler or a mock, with AWS's events, timeouts and Invoke wrapping."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..errors import StatesError
+from ..resources import parse_resource
+from ..templates import Template
+from .interpreter import Result, StateRun, with_retries
+from .scope import Scope
+from .tasks import TaskContext, TaskFailed, call_handler, exception_to_error, lambda_function_name
+
+AWS_DEFAULT_TIMEOUT = 99999999
+
+
+def invoke_response(payload: Any) -> dict:
+    """``arn:aws:states:::lambda:invoke``'s result around a function's return value (ASL-SPEC.md 10)."""
+    request_id = str(uuid.uuid4())
+    return {
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {"X-Amz-Executed-Version": ["$LATEST"], "x-amzn-RequestId": [request_id],
+                               "Content-Type": ["application/json"]},
+            "HttpHeaders": {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": request_id,
+                            "Content-Type": "application/json"},
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    }
+
+
+def _int_field(run: StateRun, literal: Any, path: Any, name: str, scope: Any) -> int | None:
+    if literal is not None:
+        value = literal.evaluate(scope) if isinstance(literal, Template) else literal
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise StatesError("States.QueryEvaluationError" if isinstance(literal, Template) else "States.Runtime",
+                              f"The {name} field must be a positive integer, but was: {value!r}")
+        return value
+    if path is not None:
+        value = run.read_path(path, scope.input)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise StatesError("States.Runtime", f"The {name}Path field refers to value \"{value}\" which is not a "
+                              f"valid positive integer: {path.text}")
+        return value
+    return None
+
+
+async def run_task(run: StateRun) -> Result:
+    state = run.state
+    info = parse_resource(state.resource)
+    jsonata = state.is_jsonata
+
+    wait_token = info is not None and info.pattern == "waitForTaskToken"
+
+    async def attempt() -> Any:
+        # The token exists before the input is processed: Parameters pass it on as $$.Task.Token.
+        token = run.ex.new_task_token() if wait_token else None
+        make_context = (lambda: run.context(token)) if token else run.context
+        if jsonata:
+            scope = Scope(run.raw, run.frame.variables, run.ex.rng, make_context)
+            arguments = state.arguments.evaluate(scope) if state.arguments is not None else run.raw
+        else:
+            effective = run.effective_input()
+            scope = Scope(effective, run.frame.variables, run.ex.rng, make_context)
+            arguments = state.parameters.evaluate(scope) if state.parameters is not None else effective
+        timeout = _int_field(run, state.timeout_seconds, state.timeout_seconds_path, "TimeoutSeconds", scope)
+        heartbeat = _int_field(run, state.heartbeat_seconds, state.heartbeat_seconds_path, "HeartbeatSeconds",
+                               scope)
+        return await call(run, info, arguments, timeout, heartbeat, token)
+
+    return run.finish(await with_retries(run, attempt))
+
+
+async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, heartbeat: int | None,
+               token: str | None) -> Any:
+    """One attempt: schedule, start, run the handler or mock, succeed or fail (with its events)."""
+    ex = run.ex
+    state = run.state
+    legacy_lambda = info is not None and info.kind == "lambda"
+    activity = info is not None and info.kind == "activity"
+    resource_type = info.history_resource_type if info is not None else "unknown"
+    resource = info.history_resource if info is not None else state.resource
+    base = {} if legacy_lambda or activity else {"resourceType": resource_type, "resource": resource}
+    prefix = "LambdaFunction" if legacy_lambda else "Activity" if activity else "Task"
+    scheduled: dict = dict(base)
+    if legacy_lambda or activity:
+        scheduled.update({"resource": state.resource, "input": arguments})
+    else:
+        scheduled.update({"region": ex.region, "parameters": arguments})
+    if timeout is not None:
+        scheduled["timeoutInSeconds"] = timeout
+    if heartbeat is not None:
+        scheduled["heartbeatInSeconds"] = heartbeat
+    run.event(f"{prefix}Scheduled", scheduled)
+    run.event(f"{prefix}Started", dict(base) if base else None)
+    wait_token = token is not None
+    try:
+        result = await _invoke(run, info, arguments, token, timeout, heartbeat)
+    except StatesError as err:
+        details = dict(base)
+        if err.error is not None:
+            details["error"] = err.error
+        if err.cause is not None:
+            details["cause"] = err.cause
+        event = f"{prefix}TimedOut" if err.error == "States.Timeout" else f"{prefix}Failed"
+        run.event(event, details)
+        raise TaskFailed(err.error, err.cause) from None
+    if wait_token:
+        run.event("TaskSubmitted", {**base, "output": {}})
+    ex.check_size(result, state.resource, task=True)
+    run.event(f"{prefix}Succeeded", {**base, "output": result})
+    return result
+
+
+async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
+                  heartbeat: int | None) -> Any:
+    ex = run.ex
+    state = run.state
+    invoke_wrap = info is not None and info.kind == "service" and info.service == "lambda"
+    mocks = ex.mocks
+    if mocks is not None and mocks.has(state.name):
+        response = mocks.next_response(state.name)
+        ex.record_call(run, arguments, mocked=True)
+        if response.throws:
+            raise StatesError(response.error, response.cause)
+        return response.value
+    function = lambda_function_name(state.resource, arguments)
+    handler = ex.handlers.find(state.name, state.resource, function)
+    if handler is None:
+        raise StatesError("States.Runtime", f"No handler or mock for the Task state '{state.name}' "
+                          f"(Resource {state.resource})")
+    payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
+    ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
+                      run.retry_count + 1, run.context(token), token)
+    ex.record_call(run, payload, mocked=False)
+
+    async def invoke() -> Any:
+        if token is not None:
+            waiter = ex.token_waiter(token, heartbeat)
+            ctx._heartbeat = waiter.heartbeat
+            await call_handler(handler, payload, ctx, ex.clock)
+            return await waiter.wait()
+        return await call_handler(handler, payload, ctx, ex.clock)
+
+    try:
+        if timeout is not None:
+            result = await ex.with_timeout(invoke(), timeout)
+        else:
+            result = await invoke()
+    except StatesError:
+        raise
+    except Exception as exc:  # a handler's failure becomes an ASL error, in one place
+        error, cause = exception_to_error(exc)
+        raise StatesError(error, cause) from None
+    return invoke_response(result) if invoke_wrap else result

@@ -1,0 +1,308 @@
+"""Task handlers and mocks: the Python code that stands in for Lambda functions and AWS services.
+
+A `Handlers` registry maps a Task to a callable, sync or async, by (first match wins):
+
+1. state name (``@handlers.state("ProcessPayment")``);
+2. exact Resource ARN;
+3. Lambda function name, for both ``arn:aws:lambda:...:function:NAME`` and
+   ``arn:aws:states:::lambda:invoke`` with ``FunctionName`` (a name or an ARN);
+4. a glob over the Resource ARN (``arn:aws:lambda:*:*:function:validate*``).
+
+A handler receives the effective input and a `TaskContext`; it returns a JSON value or raises.
+`TaskFailed(error, cause)` fails the task with that error name; any other exception fails it
+with the exception's class name and message, the way Lambda reports an unhandled error.
+
+`MockConfig` reads AWS Step Functions Local's MockConfigFile unchanged::
+
+    {"StateMachines": {"Order": {"TestCases": {"HappyPath": {"ProcessPayment": "PaymentOK"}}}},
+     "MockedResponses": {"PaymentOK": {"0": {"Return": {...}}, "1-2": {"Throw": {"Error": "X", "Cause": "y"}}}}}
+"""
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import StatesError
+
+
+class TaskFailed(StatesError):
+    """Raise from a handler to fail the task with an explicit AWS error name and cause."""
+
+    def __init__(self, error: str | None = "States.TaskFailed", cause: str | None = None):
+        super().__init__(error, cause)
+
+
+class MockConfigError(ValueError):
+    """Raised when a MockConfigFile is malformed or names a test case that does not exist."""
+
+
+@dataclass
+class TaskContext:
+    """What a handler knows about the call it serves.
+
+    execution_name, state_machine_name, state_name  names of the run and the Task state
+    resource     the Task's Resource ARN
+    attempt      1 for the first call, 2 for the first retry, ...
+    context      the context object (``$$``)
+    task_token   the token for ``.waitForTaskToken`` resources (else None)
+    """
+
+    execution_name: str
+    state_machine_name: str
+    state_name: str
+    resource: str
+    attempt: int
+    context: dict
+    task_token: str | None = None
+    _heartbeat: Callable[[], None] | None = field(default=None, repr=False)
+
+    def heartbeat(self) -> None:
+        """Tell the engine the task is alive (resets HeartbeatSeconds)."""
+        if self._heartbeat is not None:
+            self._heartbeat()
+
+
+Handler = Callable[..., Any]
+
+
+def _describe(fn: Any) -> str:
+    return getattr(fn, "__qualname__", repr(fn))
+
+
+class Handlers:
+    """Registry of task handlers. Register with a decorator or a dict entry::
+
+        handlers = Handlers()
+
+        @handlers.lambda_function("ValidateOrder")
+        def validate(order, ctx): ...
+
+        handlers = Handlers({"ValidateOrder": validate, "state:Notify": notify,
+                             "arn:aws:states:::sns:publish": publish})
+
+    Dict keys: ``state:NAME``, a Resource ARN, an ARN glob (with ``*``/``?``), or a bare
+    name, which matches a Lambda function name or, failing that, a state name.
+    """
+
+    def __init__(self, mapping: dict[str, Handler] | None = None):
+        self._by_state: dict[str, Handler] = {}
+        self._by_resource: dict[str, Handler] = {}
+        self._by_function: dict[str, Handler] = {}
+        self._globs: list[tuple[str, Handler]] = []
+        for key, fn in (mapping or {}).items():
+            self.register(key, fn)
+
+    # ---- registration ------------------------------------------------------------------
+
+    def register(self, key: str, fn: Handler) -> Handler:
+        if not callable(fn):
+            raise TypeError(f"handler for {key!r} must be callable, not {type(fn).__name__}")
+        if key.startswith("state:"):
+            self._by_state[key[len("state:"):]] = fn
+        elif key.startswith("arn:") and any(c in key for c in "*?["):
+            self._globs.append((key, fn))
+        elif key.startswith("arn:"):
+            self._by_resource[key] = fn
+        else:
+            self._by_function[key] = fn
+        return fn
+
+    def state(self, name: str) -> Callable[[Handler], Handler]:
+        """Decorator: handle the Task state called `name`."""
+        return lambda fn: self.register(f"state:{name}", fn)
+
+    def resource(self, arn_or_glob: str) -> Callable[[Handler], Handler]:
+        """Decorator: handle a Resource ARN (or an ARN glob)."""
+        return lambda fn: self.register(arn_or_glob, fn)
+
+    def lambda_function(self, name: str) -> Callable[[Handler], Handler]:
+        """Decorator: handle the Lambda function `name`, however the Task calls it."""
+        return lambda fn: self.register(name, fn)
+
+    def update(self, other: "Handlers | dict") -> None:
+        other = other if isinstance(other, Handlers) else Handlers(other)
+        self._by_state.update(other._by_state)
+        self._by_resource.update(other._by_resource)
+        self._by_function.update(other._by_function)
+        self._globs.extend(other._globs)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_state or self._by_resource or self._by_function or self._globs)
+
+    # ---- lookup ------------------------------------------------------------------------
+
+    def find(self, state_name: str, resource: str, function_name: str | None) -> Handler | None:
+        fn = self._by_state.get(state_name) or self._by_resource.get(resource)
+        if fn is None and function_name:
+            fn = self._by_function.get(function_name)
+            if fn is None:
+                # FunctionName may be an ARN (with a qualifier) or name:alias
+                short = function_name.split(":function:")[-1].split(":")[0]
+                fn = self._by_function.get(short)
+        if fn is None:
+            fn = self._by_function.get(state_name)
+        if fn is None:
+            for pattern, candidate in self._globs:
+                if fnmatch.fnmatchcase(resource, pattern):
+                    return candidate
+        return fn
+
+
+def lambda_function_name(resource: str, arguments: Any) -> str | None:
+    """The Lambda function a Task calls: from the ARN or from lambda:invoke's FunctionName."""
+    if ":function:" in resource and resource.startswith("arn:"):
+        return resource.split(":function:", 1)[1].split(":")[0]
+    if resource.endswith(":lambda:invoke") or ":lambda:invoke." in resource:
+        if isinstance(arguments, dict) and isinstance(arguments.get("FunctionName"), str):
+            name = arguments["FunctionName"]
+            if ":function:" in name:
+                return name.split(":function:", 1)[1].split(":")[0]
+            return name.split(":")[0]
+    return None
+
+
+async def call_handler(fn: Handler, payload: Any, ctx: TaskContext, clock: Any) -> Any:
+    """Call a handler, sync ones in a worker thread so they never block other branches."""
+    import anyio
+
+    takes_ctx = _takes_context(fn)
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+        return await (fn(payload, ctx) if takes_ctx else fn(payload))
+    with clock.busy():
+        result = await anyio.to_thread.run_sync(lambda: fn(payload, ctx) if takes_ctx else fn(payload))
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _takes_context(fn: Handler) -> bool:
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        return True
+    return len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def exception_to_error(exc: BaseException) -> tuple[str, str]:
+    """A handler's exception -> (error, cause), as Lambda reports an unhandled error."""
+    if isinstance(exc, StatesError):
+        return exc.error, exc.cause
+    name = type(exc).__name__
+    return name, json.dumps({"errorMessage": str(exc), "errorType": name}, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------------------------
+# MockConfigFile
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MockResponse:
+    """One mocked response: a `value` to return, or an `error`/`cause` to throw."""
+
+    value: Any = None
+    throws: bool = False
+    error: str | None = None
+    cause: str | None = None
+
+
+class MockConfig:
+    """AWS Step Functions Local's MockConfigFile: which state gets which responses, per test case."""
+
+    def __init__(self, document: dict, source: str | None = None):
+        if not isinstance(document, dict):
+            raise MockConfigError("a mock config must be a JSON object with StateMachines and MockedResponses")
+        self.source = source
+        self.state_machines = document.get("StateMachines") or {}
+        self.responses = document.get("MockedResponses") or {}
+        self._parsed: dict[str, dict[int, MockResponse]] = {}
+        for name, table in self.responses.items():
+            self._parsed[name] = self._parse_table(name, table)
+
+    @classmethod
+    def from_file(cls, path: str) -> "MockConfig":
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return cls(json.load(fh), path)
+        except OSError as exc:
+            raise MockConfigError(f"{path}: {exc.strerror or exc}") from None
+        except json.JSONDecodeError as exc:
+            raise MockConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+
+    @classmethod
+    def from_env(cls) -> "MockConfig | None":
+        """The file named by ``SFN_MOCK_CONFIG``, as Step Functions Local and LocalStack read it."""
+        path = os.environ.get("SFN_MOCK_CONFIG")
+        return cls.from_file(path) if path else None
+
+    @staticmethod
+    def _parse_table(name: str, table: Any) -> dict[int, MockResponse]:
+        if not isinstance(table, dict):
+            raise MockConfigError(f"MockedResponses.{name} must be an object of attempt ranges")
+        out: dict[int, MockResponse] = {}
+        for key, spec in table.items():
+            try:
+                lo, _, hi = str(key).partition("-")
+                first, last = int(lo), int(hi or lo)
+            except ValueError:
+                raise MockConfigError(f"MockedResponses.{name}: '{key}' is not an attempt number or range "
+                                      "such as \"0\" or \"1-2\"") from None
+            if not isinstance(spec, dict) or ("Return" in spec) == ("Throw" in spec):
+                raise MockConfigError(f"MockedResponses.{name}.{key} must hold exactly one of Return or Throw")
+            if "Return" in spec:
+                response = MockResponse(spec["Return"])
+            else:
+                throw = spec["Throw"] or {}
+                response = MockResponse(None, True, throw.get("Error"), throw.get("Cause"))
+            for attempt in range(first, last + 1):
+                out[attempt] = response
+        return out
+
+    def test_case(self, state_machine: str, test_case: str) -> dict[str, str]:
+        """The state -> response-name map of one test case."""
+        machine = self.state_machines.get(state_machine)
+        if machine is None:
+            known = ", ".join(self.state_machines) or "none"
+            raise MockConfigError(f"the mock config has no state machine '{state_machine}' (it has: {known}); "
+                                  "name it with --name or rename the definition file")
+        cases = machine.get("TestCases") or {}
+        if test_case not in cases:
+            known = ", ".join(cases) or "none"
+            raise MockConfigError(f"state machine '{state_machine}' has no test case '{test_case}' "
+                                  f"(it has: {known})")
+        mapping = cases[test_case]
+        for state, response in mapping.items():
+            if response not in self._parsed:
+                raise MockConfigError(f"test case '{test_case}' maps state '{state}' to '{response}', which "
+                                      "MockedResponses does not define")
+        return mapping
+
+    def response(self, name: str, call_index: int) -> MockResponse | None:
+        """The response for the `call_index`-th call (0-based) of a state mocked with `name`."""
+        return self._parsed[name].get(call_index)
+
+
+class Mocks:
+    """The mocks of one execution: test case chosen, call counts per state."""
+
+    def __init__(self, config: MockConfig, mapping: dict[str, str]):
+        self.config = config
+        self.mapping = mapping
+        self.calls: dict[str, int] = {}
+
+    def has(self, state_name: str) -> bool:
+        return state_name in self.mapping
+
+    def next_response(self, state_name: str) -> MockResponse:
+        index = self.calls.get(state_name, 0)
+        self.calls[state_name] = index + 1
+        name = self.mapping[state_name]
+        response = self.config.response(name, index)
+        if response is None:
+            raise TaskFailed("States.Runtime", f"The mocked response '{name}' has no entry for call {index} "
+                             f"of state '{state_name}'")
+        return response

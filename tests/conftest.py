@@ -1,0 +1,30 @@
+"""Shared test fixtures: where ../shared (the conformance cases and benchmarks) lives."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("ASL_SHARED", ROOT.parent / "shared")).resolve()
+CASES_DIR = SHARED / "conformance" / "cases"
+SAMPLES = ROOT / "samples"
+
+
+def conformance_cases() -> list[dict]:
+    """Every conformance case, read straight from ../shared/conformance (never copied)."""
+    if not CASES_DIR.is_dir():
+        raise RuntimeError(f"conformance cases not found at {CASES_DIR}: set ASL_SHARED to the shared/ folder")
+    cases = []
+    for path in sorted(CASES_DIR.glob("*.json")):
+        case = json.loads(path.read_text(encoding="utf-8"))
+        case["_file"] = path.name
+        cases.append(case)
+    return cases
+
+
+@pytest.fixture
+def samples() -> Path:
+    return SAMPLES

@@ -1,0 +1,121 @@
+"""The `asl` command, in process (click's runner) and as a real subprocess."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from asl.cli.main import get_cli
+from conftest import SAMPLES
+
+ORDER = str(SAMPLES / "order" / "order.json")
+BROKEN = str(SAMPLES / "broken" / "broken-order.json")
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(get_cli(), list(args), input=input)
+
+
+def test_validate_ok_and_errors_exit_codes():
+    assert invoke("validate", ORDER).exit_code == 0
+    result = invoke("validate", BROKEN)
+    assert result.exit_code == 1
+    first = result.output.splitlines()[0]
+    assert first.startswith(f"{BROKEN}:18:26: error SCHEMA_VALIDATION_FAILED: States.ALL must appear alone")
+
+
+def test_validate_missing_file_is_a_usage_error_without_traceback():
+    result = invoke("validate", "no/such/file.json")
+    assert result.exit_code == 2 and "no such file" in result.output and "Traceback" not in result.output
+
+
+def test_validate_json_is_aws_shape():
+    doc = json.loads(invoke("validate", BROKEN, "--format", "json").output)
+    assert doc["result"] == "FAIL" and doc["truncated"] is False
+    assert {"severity", "code", "message", "location"} <= set(doc["diagnostics"][0])
+    limited = json.loads(invoke("validate", BROKEN, "--format", "json", "--max-results", "1").output)
+    assert len(limited["diagnostics"]) == 1 and limited["truncated"] is True
+
+
+def test_validate_sarif():
+    doc = json.loads(invoke("validate", BROKEN, "--format", "sarif").output)
+    assert doc["version"] == "2.1.0"
+    results = doc["runs"][0]["results"]
+    assert results[0]["level"] == "error" and results[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 18
+
+
+def test_validate_express_type(tmp_path):
+    path = tmp_path / "sync.json"
+    path.write_text(json.dumps({"StartAt": "S", "States": {"S": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+        "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:x"}, "End": True}}}))
+    assert invoke("validate", str(path)).exit_code == 0
+    result = invoke("validate", str(path), "--type", "EXPRESS")
+    assert result.exit_code == 1 and "Express state machine does not support '.sync'" in result.output
+
+
+def test_validate_invalid_json_reports_line_and_column(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{\n  "StartAt": "A",\n  "States": {,}\n}')
+    result = invoke("validate", str(path))
+    assert result.exit_code == 1 and f"{path}:3:" in result.output and "INVALID_JSON_DESCRIPTION" in result.output
+
+
+def test_run_json_output_and_exit_codes(tmp_path):
+    handlers = str(SAMPLES / "order" / "handlers.py")
+    result = invoke("run", ORDER, "--input", str(SAMPLES / "order" / "input.json"), "--handlers", handlers,
+                    "--virtual-time", "--output-format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "SUCCEEDED" and doc["output"]["payment"]["status"] == "PAID"
+    assert doc["executionArn"].startswith("arn:aws:states:us-east-1:")
+
+
+def test_run_failure_exit_1_and_history_file(tmp_path):
+    path = tmp_path / "fail.json"
+    path.write_text(json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "c"}}}))
+    history = tmp_path / "h.json"
+    result = invoke("run", str(path), "--output-format", "json", "--history", str(history))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {"status": "FAILED", "error": "E", "cause": "c",
+                                         "executionArn": json.loads(result.stdout)["executionArn"]}
+    types = [e["type"] for e in json.loads(history.read_text())["events"]]
+    assert types == ["ExecutionStarted", "FailStateEntered", "ExecutionFailed"]
+
+
+def test_run_invalid_definition_exit_3():
+    result = invoke("run", BROKEN)
+    assert result.exit_code == 3 and "MISSING_TRANSITION_TARGET" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "missing.json"], "no such input file"),
+    (["--input-json", "{oops"], "invalid JSON"),
+    (["--handlers", "nowhere.py"], "no such handlers file"),
+])
+def test_run_usage_errors(args, message):
+    result = invoke("run", ORDER, *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_run_handlers_file_that_fails_to_import(tmp_path):
+    bad = tmp_path / "bad_handlers.py"
+    bad.write_text("import does_not_exist\n")
+    result = invoke("run", ORDER, "--handlers", str(bad))
+    assert result.exit_code == 2 and "bad_handlers.py" in result.output and "does_not_exist" in result.output
+
+
+def test_run_without_handlers_names_the_tasks():
+    result = invoke("run", ORDER)
+    assert result.exit_code == 2 and "ValidateOrder" in result.output and "ProcessPayment" in result.output
+
+
+def test_subprocess_stdout_is_one_json_document():
+    proc = subprocess.run([sys.executable, "-m", "asl.cli.main", "run", ORDER, "--input",
+                           str(SAMPLES / "order" / "input.json"), "--handlers", str(SAMPLES / "order" / "handlers.py"),
+                           "--virtual-time", "--output-format", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "SUCCEEDED"

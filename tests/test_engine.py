@@ -1,0 +1,322 @@
+"""The interpreter through its public API: handlers, mocks, retries, time, concurrency, history."""
+from __future__ import annotations
+
+import random
+
+import anyio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import asl
+from asl.engine import Handlers, MissingHandlerError, MockConfig, TaskFailed, prepare, run, run_sync
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+def task(name, **extra):
+    return {"Type": "Task", "Resource": LAMBDA + name, **extra}
+
+
+def machine(**states):
+    return asl.load({"StartAt": next(iter(states)), "States": states})
+
+
+# ---- handlers ------------------------------------------------------------------------------
+
+def test_sync_and_async_handlers_by_function_name_and_state_name():
+    m = machine(A=task("double", Next="B"), B=task("other", End=True))
+    handlers = Handlers()
+
+    @handlers.lambda_function("double")
+    def double(x):
+        return {"n": x["n"] * 2}
+
+    @handlers.state("B")
+    async def plus_one(x, ctx):
+        assert ctx.state_name == "B" and ctx.attempt == 1
+        return {"n": x["n"] + 1}
+
+    result = run_sync(m, {"n": 5}, handlers=handlers)
+    assert result.status == "SUCCEEDED" and result.output == {"n": 11}
+    assert [c.state for c in result.calls] == ["A", "B"]
+
+
+def test_lambda_invoke_wraps_the_payload_and_function_name_lookup():
+    m = machine(A={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:1:function:greet:prod",
+                                  "Payload": {"who.$": "$.who"}},
+                   "ResultSelector": {"msg.$": "$.Payload.msg", "code.$": "$.StatusCode"}, "End": True})
+    result = run_sync(m, {"who": "ann"}, handlers={"greet": lambda p: {"msg": f"hi {p['who']}"}})
+    assert result.output == {"msg": "hi ann", "code": 200}
+
+
+def test_glob_registration():
+    m = machine(A=task("validate-order", End=True))
+    result = run_sync(m, {}, handlers={"arn:aws:lambda:*:*:function:validate*": lambda p: "ok"})
+    assert result.output == "ok"
+
+
+def test_missing_handler_fails_before_start_naming_every_state():
+    m = machine(A=task("a", Next="B"), B=task("b", End=True))
+    with pytest.raises(MissingHandlerError) as info:
+        run_sync(m, {})
+    text = str(info.value)
+    assert "'A'" in text and "'B'" in text and "Handlers()" in text
+
+
+def test_exception_becomes_error_name_and_lambda_style_cause():
+    m = machine(A=task("boom", End=True))
+
+    def boom(_):
+        raise ValueError("bad value")
+
+    result = run_sync(m, {}, handlers={"boom": boom})
+    assert result.status == "FAILED" and result.error == "ValueError"
+    assert '"errorMessage":"bad value"' in result.cause
+    assert result.history.types() == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                                      "LambdaFunctionStarted", "LambdaFunctionFailed", "ExecutionFailed"]
+
+
+def test_task_failed_carries_explicit_error_and_catch_routes_it():
+    m = machine(A=task("pay", Next="Done", Catch=[{"ErrorEquals": ["Card.Declined"], "ResultPath": "$.err",
+                                                   "Next": "Declined"}]),
+                Done={"Type": "Succeed"}, Declined={"Type": "Pass", "End": True})
+
+    def pay(_):
+        raise TaskFailed("Card.Declined", "insufficient funds")
+
+    result = run_sync(m, {"id": 1}, handlers={"pay": pay})
+    assert result.output == {"id": 1, "err": {"Error": "Card.Declined", "Cause": "insufficient funds"}}
+
+
+# ---- retries and virtual time -----------------------------------------------------------------
+
+def test_retry_backoff_under_virtual_time_takes_no_real_time():
+    m = machine(A=task("flaky", End=True, Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3600,
+                                                    "MaxAttempts": 3, "BackoffRate": 2}]))
+    calls = []
+
+    def flaky(_, ctx):
+        calls.append(ctx.attempt)
+        if ctx.attempt < 4:
+            raise RuntimeError("later")
+        return "done"
+
+    result = run_sync(m, {}, handlers={"flaky": flaky})
+    assert result.output == "done" and calls == [1, 2, 3, 4]
+    # 1h + 2h + 4h of virtual time passed between start and stop
+    assert result.stop_time - result.start_time == pytest.approx(7 * 3600, abs=1)
+
+
+def test_retry_counts_are_per_retrier_and_exhaustion_goes_to_catch():
+    m = machine(A=task("f", Next="Ok", Retry=[{"ErrorEquals": ["E"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+                       Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]),
+                Ok={"Type": "Succeed"}, Caught={"Type": "Pass", "End": True})
+
+    def f(_):
+        raise TaskFailed("E", "again")
+
+    result = run_sync(m, {}, handlers={"f": f})
+    assert len(result.calls) == 3 and result.output == {"Error": "E", "Cause": "again"}
+
+
+def test_wait_one_day_is_instant_and_timestamps_advance():
+    m = machine(W={"Type": "Wait", "Seconds": 86400, "Next": "P"},
+                P={"Type": "Pass", "Parameters": {"t.$": "$$.State.EnteredTime"}, "End": True})
+    result = run_sync(m, {})
+    assert result.stop_time - result.start_time == pytest.approx(86400, abs=1)
+    assert result.output["t"] > result.history.events[0]["timestamp"]
+
+
+def test_task_timeout_fires_at_the_virtual_moment():
+    m = machine(A=task("slow", TimeoutSeconds=30, End=True))
+
+    async def slow(_):
+        await anyio.sleep(10)  # real sleep: never reached under virtual time's 30 s
+        return "late"
+
+    # A handler that does real waiting: use a clock-aware one instead
+    ex_holder = {}
+
+    async def sleepy(_, ctx):
+        await ex_holder["clock"].sleep(60)
+        return "late"
+
+    from asl.engine.clock import VirtualClock
+    clock = VirtualClock(start=0)
+    ex_holder["clock"] = clock
+    result = run_sync(m, {}, handlers={"slow": sleepy}, clock=clock)
+    assert result.status == "FAILED" and result.error == "States.Timeout"
+    assert result.history.types()[-2] == "LambdaFunctionTimedOut"
+    assert result.stop_time == pytest.approx(30)
+
+
+def test_execution_timeout():
+    m = asl.load({"StartAt": "W", "TimeoutSeconds": 5, "States": {"W": {"Type": "Wait", "Seconds": 10, "End": True}}})
+    result = run_sync(m, {})
+    assert result.status == "TIMED_OUT" and result.error == "States.Timeout"
+    assert result.history.types()[-1] == "ExecutionTimedOut"
+
+
+# ---- concurrency ------------------------------------------------------------------------------
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=0.003), min_size=1, max_size=12))
+def test_map_results_keep_input_order_under_random_delays(delays):
+    m = machine(M={"Type": "Map", "End": True, "ItemProcessor": {"StartAt": "T", "States": {
+        "T": task("work", End=True)}}})
+
+    async def work(item):
+        await anyio.sleep(item["d"])
+        return item["i"]
+
+    items = [{"i": i, "d": d} for i, d in enumerate(delays)]
+    result = run_sync(m, items, handlers={"work": work})
+    assert result.output == list(range(len(delays)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=0.003), min_size=1, max_size=6))
+def test_parallel_results_keep_branch_order(delays):
+    branches = [{"StartAt": f"T{i}", "States": {f"T{i}": {"Type": "Task", "Resource": LAMBDA + "w",
+                                                          "Parameters": {"i": i, "d": d}, "End": True}}}
+                for i, d in enumerate(delays)]
+    m = machine(P={"Type": "Parallel", "Branches": branches, "End": True})
+
+    async def w(p):
+        await anyio.sleep(p["d"])
+        return p["i"]
+
+    assert run_sync(m, {}, handlers={"w": w}).output == list(range(len(delays)))
+
+
+def test_failing_branch_cancels_siblings_and_nothing_keeps_running():
+    m = machine(P={"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Slow", "States": {"Slow": task("slow", End=True)}},
+        {"StartAt": "Bad", "States": {"Bad": {"Type": "Fail", "Error": "Nope", "Cause": "branch 2"}}}]})
+    finished = []
+
+    async def slow(_):
+        await anyio.sleep(0.2)
+        finished.append(True)
+        return 1
+
+    async def main():
+        result = await run(m, {}, handlers={"slow": slow})
+        await anyio.sleep(0.3)
+        return result
+
+    result = anyio.run(main)
+    assert result.status == "FAILED" and (result.error, result.cause) == ("Nope", "branch 2")
+    assert finished == []
+
+
+def test_map_max_concurrency_is_respected():
+    m = machine(M={"Type": "Map", "MaxConcurrency": 2, "End": True, "ItemProcessor": {"StartAt": "T", "States": {
+        "T": task("w", End=True)}}})
+    running, peak = [0], [0]
+
+    async def w(x):
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        await anyio.sleep(0.001)
+        running[0] -= 1
+        return x
+
+    assert run_sync(m, list(range(10)), handlers={"w": w}).output == list(range(10))
+    assert peak[0] == 2
+
+
+# ---- mocks ----------------------------------------------------------------------------------
+
+MOCKS = {
+    "StateMachines": {"Order": {"TestCases": {"Declined": {"Pay": "PayFailsThenWorks"}}}},
+    "MockedResponses": {"PayFailsThenWorks": {
+        "0": {"Throw": {"Error": "Card.Declined", "Cause": "first"}},
+        "1-2": {"Return": {"ok": True}}}},
+}
+
+
+def test_mock_config_file_format_with_attempt_ranges():
+    m = machine(Pay=task("pay", End=True, Retry=[{"ErrorEquals": ["Card.Declined"], "MaxAttempts": 1}]))
+    result = run_sync(m, {}, mock_config=MOCKS, test_case="Declined", state_machine_name="Order")
+    assert result.output == {"ok": True}
+    assert [c.mocked for c in result.calls] == [True, True]
+
+
+def test_mock_config_unknown_test_case_is_explained():
+    m = machine(Pay=task("pay", End=True))
+    from asl.engine import MockConfigError
+    with pytest.raises(MockConfigError, match="no test case 'Nope'.*Declined"):
+        prepare(m, {}, mock_config=MockConfig(MOCKS), test_case="Nope", state_machine_name="Order")
+
+
+def test_sfn_mock_config_environment_variable(tmp_path, monkeypatch):
+    import json
+    path = tmp_path / "mocks.json"
+    path.write_text(json.dumps(MOCKS))
+    monkeypatch.setenv("SFN_MOCK_CONFIG", str(path))
+    m = machine(Pay=task("pay", End=True))
+    result = run_sync(m, {}, test_case="Declined", state_machine_name="Order")
+    assert result.error == "Card.Declined"
+
+
+# ---- callbacks ------------------------------------------------------------------------------
+
+def test_wait_for_task_token_completed_by_another_coroutine():
+    m = machine(Ask={"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                     "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}, "End": True})
+    tokens = []
+
+    def send(message, ctx):
+        tokens.append(message["MessageBody"]["token"])
+        return {}
+
+    async def main():
+        ex = prepare(m, {}, handlers={"arn:aws:states:::sqs:sendMessage.waitForTaskToken": send})
+        async with anyio.create_task_group() as tg:
+            async def approver():
+                with anyio.fail_after(5):
+                    while not tokens:
+                        await anyio.sleep(0.001)
+                ex.send_task_success(tokens[0], {"approved": True})
+            tg.start_soon(approver)
+            return await ex.run()
+
+    result = anyio.run(main)
+    assert result.output == {"approved": True}
+    assert "TaskSubmitted" in result.history.types()
+
+
+# ---- history --------------------------------------------------------------------------------
+
+def test_history_ids_and_details_shape():
+    m = machine(P={"Type": "Pass", "Result": {"x": 1}, "End": True})
+    events = run_sync(m, {"a": 1}).history.events
+    assert [(e["id"], e["previousEventId"], e["type"]) for e in events] == [
+        (1, 0, "ExecutionStarted"), (2, 0, "PassStateEntered"), (3, 2, "PassStateExited"),
+        (4, 3, "ExecutionSucceeded")]
+    assert events[1]["stateEnteredEventDetails"] == {"name": "P", "input": '{"a":1}',
+                                                      "inputDetails": {"truncated": False}}
+    assert events[2]["stateExitedEventDetails"]["output"] == '{"x":1}'
+
+
+def test_event_limit_fails_the_execution_and_keeps_history():
+    m = asl.load({"StartAt": "L", "States": {"L": {"Type": "Pass", "Next": "C"},
+                                            "C": {"Type": "Choice", "Default": "L", "Choices": [
+                                                {"Variable": "$.stop", "IsPresent": True, "Next": "X"}]},
+                                            "X": {"Type": "Succeed"}}})
+    result = run_sync(m, {}, history_limit=50)
+    assert result.status == "FAILED" and len(result.history) == 51
+
+
+def test_handlers_never_see_shared_mutations():
+    m = machine(A=task("mutate", ResultPath="$.r", Next="B"), B={"Type": "Pass", "End": True})
+    original = {"items": [1, 2]}
+
+    def mutate(payload):
+        return {"len": len(payload["items"])}
+
+    result = run_sync(m, original, handlers={"mutate": mutate})
+    assert original == {"items": [1, 2]} and result.output == {"items": [1, 2], "r": {"len": 2}}

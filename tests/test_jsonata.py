@@ -1,0 +1,445 @@
+"""asl.jsonata: AWS's JSONata dialect, checked against recorded AWS behaviour and JSONata 2.0.6.
+
+Expected values come from the conformance cases (recorded against AWS; the case is named) or,
+for plain JSONata semantics, from jsonata-js 2.0.6, the version AWS runs.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import asl.jsonata as jsonata
+from asl.errors import ExpressionSyntaxError, StatesError
+from asl.jsonata import Expression, compile_expression, execution_context
+
+CASES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "conformance", "cases")
+if not os.path.isdir(CASES):
+    CASES = "/work/shared/conformance/cases"
+
+
+def run(text: str, states_input=None, field: str = "Output", **variables):
+    bindings = dict(variables)
+    bindings["states"] = {"input": states_input if states_input is not None else {}, "context": {}}
+    return compile_expression(text, field).evaluate(bindings)
+
+
+def cause_of(text: str, states_input=None, field: str = "Output", **variables) -> str:
+    with pytest.raises(StatesError) as info:
+        run(text, states_input, field, **variables)
+    assert info.value.error == "States.QueryEvaluationError"
+    return info.value.cause
+
+
+# --------------------------------------------------------------------------------------------
+# Conformance cases, as data: every recorded JSONata Pass state whose Output is one expression
+# --------------------------------------------------------------------------------------------
+
+def _single_output_cases():
+    for path in sorted(glob.glob(os.path.join(CASES, "*.json"))):
+        case = json.load(open(path))
+        if "jsonata" not in case.get("features", ()) or case["expected"]["status"] != "SUCCEEDED":
+            continue
+        states = case["definition"]["States"]
+        if len(states) != 1:
+            continue
+        state = next(iter(states.values()))
+        output = state.get("Output")
+        if state.get("Type") == "Pass" and isinstance(output, str) and output.startswith("{%"):
+            yield pytest.param(output[2:-2], case["input"], case["expected"]["output"], id=case["name"])
+
+
+@pytest.mark.parametrize("text, states_input, expected", list(_single_output_cases()))
+def test_recorded_pass_output(text, states_input, expected):
+    assert run(text, states_input) == expected
+
+
+def test_recorded_cases_were_found():
+    # regex, $merge, $partition, $range and $parse cases at least
+    assert len(list(_single_output_cases())) >= 25
+
+
+@pytest.mark.parametrize("text, states_input, variables, expected, case", [
+    ("$sum($states.input.input_values) + $var_constant_1", {"input_values": [1, 2, 3]},
+     {"var_constant_1": 1}, 7, "outputdecl/test_output::test_base_cases[BASE_EXPR]"),
+    ("$var_input_value", {}, {"var_input_value": "string literal"}, "string literal",
+     "arguments/test_arguments::test_base_cases[BASE_LAMBDA_EXPRESSION]"),
+    ("$varname.varfield", {}, {"varname": {"varfield": "x"}}, "x",
+     "assign/test_assign_base::test_base_cases[BASE_CONSTANT_LITERALS]"),
+    ("$number('2')", {}, {}, 2, "evaluate_jsonata::test_base_map[ITEMS_DOUBLE_QUOTES]"),
+    ("$variable := 1", {}, {}, 1, "evaluate_jsonata::test_base_map[MAX_CONCURRENCY]"),
+    ("$exists($status) ? 'completed' : 'running'", {}, {}, "running",
+     "local_mocking::test_numbered_mock_responses_multiple_success_invocations"),
+    ("$exists($status) ? 'completed' : 'running'", {}, {"status": "running"}, "completed",
+     "local_mocking::test_numbered_mock_responses_multiple_success_invocations"),
+    ("$states.input.type = 'Public'", {"type": "Public", "value": 22}, {}, True,
+     "scenarios::test_choice_singleton_composite[CHOICE_STATE_SINGLETON_COMPOSITE_JSONATA]"),
+    ("$states.input.str_value = \"string literal\"", {"str_value": "string literal"}, {}, True,
+     "scenarios::test_choice_singleton_composite[..._LITERAL_JSONATA]"),
+    ("$states.input = '\"'", '"', {}, True,
+     "scenarios::test_escape_sequence_parsing[ESCAPE_SEQUENCES_JSONATA_COMPARISON_OUTPUT]"),
+    ("$states.input.items", {"items": [0]}, {}, [0], "scenarios::test_map_state_items_input_array[singleton]"),
+    ("$states.input.items", {"items": []}, {}, [], "scenarios::test_map_state_items_input_array[empty]"),
+    ("$states.input.items", {"items": [1, "two", True]}, {}, [1, "two", True],
+     "scenarios::test_map_state_items_input_array[mixed]"),
+    ("[0]", {}, {}, [0], "scenarios::test_map_state_items_eval_jsonata[singleton]"),
+    ("$ItemsVar", {}, {"ItemsVar": ["Item1", "Item2"]}, ["Item1", "Item2"],
+     "scenarios::test_map_state_item_selector[MAP_STATE_ITEM_SELECTOR_JSONATA]"),
+    ("$states.input.waitSeconds", {"waitSeconds": 0}, {}, 0, "scenarios::test_wait_seconds_jsonata"),
+])
+def test_recorded_expressions(text, states_input, variables, expected, case):
+    assert run(text, states_input, **variables) == expected
+
+
+def test_recorded_undefined_cause():
+    # assign/test_assign_reference_variables::test_undefined_reference[BASE_UNDEFINED_ARGUMENTS/_OUTPUT]
+    for field in ("Arguments", "Output"):
+        assert cause_of(" $doesNotExist ", field=field) == (
+            f"The JSONata expression '$doesNotExist' specified for the field '{field}' returned nothing (undefined).")
+    # states_variables/test_error_output::test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY]
+    assert cause_of(" $stateError ", field="Output/error") == (
+        "The JSONata expression '$stateError' specified for the field 'Output/error' returned nothing (undefined).")
+
+
+def test_recorded_non_function_cause():
+    # intrinsic_functions/test_math_operations_jsonata::test_math_random_seeded
+    assert cause_of(" $randomSeeded($states.input.FunctionInput.fst) ", {"FunctionInput": "fst"},
+                    field="Output/FunctionResult") == (
+        "The JSONata expression '$randomSeeded($states.input.FunctionInput.fst)' specified for the field "
+        "'Output/FunctionResult' threw an error during evaluation. T1006: Attempted to invoke a non-function")
+
+
+@pytest.mark.parametrize("text, variables, shown", [
+    # scenarios::test_map_state_items_eval_jsonata_fail[null|number|object|string]
+    ("null", {}, "Expected 'array', but was 'null' for value: null"),
+    ("1", {}, "Expected 'array', but was 'number' for value: 1"),
+    ("{'foo': 'bar'}", {}, "Expected 'array', but was 'object' for value: {\"foo\":\"bar\"}"),
+    ("'string'", {}, "Expected 'array', but was 'string' for value: \"string\""),
+    # scenarios::test_map_state_items_eval_jsonata_variable_sampling_fail[boolean]
+    ("$ItemsVar", {"ItemsVar": True}, "Expected 'array', but was 'boolean' for value: true"),
+])
+def test_recorded_unexpected_type(text, variables, shown):
+    expr = compile_expression(f" {text} ", "Items")
+    with pytest.raises(StatesError) as info:
+        expr.expect(expr.evaluate({"states": {"input": {}}, **variables}), "array")
+    assert info.value.cause == (f"The JSONata expression '{text}' specified for the field 'Items' "
+                                f"returned an unexpected result type. {shown}")
+
+
+# --------------------------------------------------------------------------------------------
+# JSONata semantics (jsonata-js 2.0.6 results)
+# --------------------------------------------------------------------------------------------
+
+INPUT = {"items": [{"a": 1, "tag": "x"}, {"a": 2, "tag": "y"}, {"a": 3, "tag": "x"}],
+         "single": [{"a": 1}], "nul": None, "f": 3.0, "n": 7, "obj": {"k1": "v1", "k2": "v2"},
+         "deep": {"a": [{"b": 1}, {"b": [2, 3]}]}}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("$states.input.items[0]", {"a": 1, "tag": "x"}),
+    ("$states.input.items.a", [1, 2, 3]),
+    ("$states.input.single.a", 1),                      # a one-item sequence collapses
+    ("[$states.input.single.a]", [1]),                  # ... unless an array is built
+    ("$states.input.items[a > 2]", {"a": 3, "tag": "x"}),
+    ("$states.input.items[tag = 'x'].a", [1, 3]),
+    ("$states.input.items[-1].a", 3),
+    ("$states.input.deep.a.b", [1, 2, 3]),
+    ("$states.input.nul", None),
+    ("$string(1e21)", "1e+21"),
+    ("$string(0.1 + 0.2)", "0.3"),
+    ("0.1 + 0.2", 0.30000000000000004),
+    ("$string(1/3)", "0.333333333333333"),
+    ("$string({'a': 1, 'b': [1, 'x']})", '{"a":1,"b":[1,"x"]}'),
+    ("$states.input.f", 3),
+    ("2 * 1.5", 3),
+    ("{'a': $states.input.missing, 'b': 1}", {"b": 1}),
+    ("[1, $states.input.missing, 2]", [1, 2]),
+    ("$map([1, 2, 3], function($v){ $v * 2 })", [2, 4, 6]),
+    ("$filter([1, 2, 3, 4], function($v){ $v % 2 = 0 })", [2, 4]),
+    ("$reduce([1, 2, 3, 4], function($a, $b){ $a + $b })", 10),
+    ("$match('abc123def45', /\\d+/).match", ["123", "45"]),
+    ("$replace('John Smith', /(\\w+)\\s(\\w+)/, '$2, $1')", "Smith, John"),
+    ("$contains('HELLO', /hello/i)", True),
+    ("$sum([1, 2, 3.5])", 6.5),
+    ("'a' & 1 & true & null", "a1truenull"),
+    ("$states.input.n > 5 ? 'big' : 'small'", "big"),
+    ("$lookup({'a': 1, 'b': 2}, 'b')", 2),
+    ("($f := function($n){ $n <= 1 ? 1 : $n * $f($n - 1) }; $f(10))", 3628800),
+    ("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(500))", 500),
+    ("$exists($states.input.missing)", False),
+    ("$exists($states.input.nul)", True),
+    ("$states.input.items^(>a).a", [3, 2, 1]),
+    ("$states.input.items{tag: $sum(a)}", {"x": 4, "y": 2}),
+    ("$states.input.items#$i[$i = 1].a", 2),
+    ("$round(2.5)", 2),
+    ("[1, 2] = [1, 2]", True),
+    ("$states.input.obj ~> |$|{'k3': 'v3'}, ['k1']|", {"k2": "v2", "k3": "v3"}),
+    ("($first := $substring(?, 0, 2); $first('hello'))", "he"),
+    ("$type(null)", "null"),
+    ("$length('héllo😀')", 6),
+])
+def test_semantics(text, expected):
+    result = run(text, INPUT)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize("text, cause_tail", [
+    ("'a' + 1", 'T2001: The left side of the "+" operator must evaluate to a number'),
+    ("1 - 'a'", 'T2002: The right side of the "-" operator must evaluate to a number'),
+    ("$nope()", "T1006: Attempted to invoke a non-function"),
+    ("$error('boom')", "D3137: boom"),
+])
+def test_runtime_error_causes(text, cause_tail):
+    assert cause_of(text) == (f"The JSONata expression '{text}' specified for the field 'Output' "
+                              f"threw an error during evaluation. {cause_tail}")
+
+
+def test_function_result_is_unsupported():
+    assert cause_of("function($x){ $x }").endswith("returned an unsupported result type.")
+    assert run("''") == ""      # an empty string is still a string
+
+
+def test_whole_numbers_come_back_as_int():
+    assert run("$x", x=5.0) == 5 and isinstance(run("$x", x=5.0), int)
+    assert run("$x + 0", x=2 ** 70) == float(2 ** 70)       # beyond 64 bits: a double, as in JS
+
+
+def test_evaluate_in_binds_states_and_variables():
+    scope = SimpleNamespace(states={"input": {"a": 2}, "context": {"State": {"Name": "S"}}},
+                            variables={"k": 3})
+    assert compile_expression("$states.input.a * $k & $states.context.State.Name").evaluate_in(scope) == "6S"
+
+
+def test_variable_shadowing_and_null():
+    assert run("$v", v=None) is None
+    assert cause_of("$v").endswith("returned nothing (undefined).")
+
+
+# --------------------------------------------------------------------------------------------
+# Syntax errors and AWS's restrictions (what the validator reports)
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, message", [
+    # INVALID_JSONATA_EXPRESSION messages AWS returned for these (as reported by the floci
+    # project's tests, measured with validate-state-machine-definition)
+    ("a[1,2)", 'Expected "]", got ","'),
+    ('"unterminated', "String literal must be terminated by a matching quote"),
+    ("1 +", "Unexpected end of expression"),
+    ('{"a":}', 'The symbol "}" cannot be used as a unary operator'),
+    ("$x :=", "Unexpected end of expression"),
+    ('$match("a", /abc', "No terminating / in regular expression"),
+    ("phone %.other", 'The symbol "." cannot be used as a unary operator'),
+    ("", "Unexpected end of expression"),
+    # jsonata-js 2.0.6 wording
+    ("(", 'Expected ")" before end of expression'),
+    ("a b", 'Syntax error: "b"'),
+    ("1 !", 'Unknown operator: "!"'),
+    ("a ?: b", 'The symbol ":" cannot be used as a unary operator'),   # "?:" came with JSONata 2.1
+    ("a ?? b", 'The symbol "?" cannot be used as a unary operator'),   # "??" too
+    ("function(x){1}", "Parameter 1 of function definition must be a variable name (start with $)"),
+    ("/* open", "Comment has no closing tag"),
+])
+def test_syntax_errors(text, message):
+    with pytest.raises(ExpressionSyntaxError) as info:
+        compile_expression(text)
+    assert info.value.message == message
+    assert 0 <= info.value.position <= len(text)
+
+
+def test_syntax_error_renders_a_caret():
+    with pytest.raises(ExpressionSyntaxError) as info:
+        compile_expression("a[1,2)")
+    assert str(info.value).splitlines()[-1].index("^") == 2 + 3   # under the ","
+
+
+@pytest.mark.parametrize("text, problems", [
+    ("$states.input.phone[0]", []),
+    ("$states.input.items[phone > 3]", []),
+    ("$phone", []),
+    ("phone[0]", ["Reference to 'phone' at the top level is not supported."]),
+    ("$.phone", ["Reference to '$' at the top level is not supported."]),
+    ("$", ["Reference to '$' at the top level is not supported."]),
+    ("$$", ["Reference to '$$' is not supported."]),
+    ("aaa + bbb", ["Reference to 'aaa' at the top level is not supported.",
+                   "Reference to 'bbb' at the top level is not supported."]),
+    ("$map($states.input.a, function($x){ b })", ["Reference to 'b' at the top level is not supported."]),
+    ("{aaa: 1}", ["Reference to 'aaa' at the top level is not supported."]),
+    ("$eval('[1]')", ["The JSONata function '$eval' is not supported. Use '$parse' instead."]),
+])
+def test_problems(text, problems):
+    expr = compile_expression(text)
+    assert expr.problems == [("UNSUPPORTED_JSONATA_EXPRESSION", p) for p in problems]
+
+
+def test_references_are_exposed():
+    expr = compile_expression("$states.input.a + $states.errorOutput.x + $count($v)")
+    assert expr.states_fields == {"input", "errorOutput"}
+    assert {"states", "v", "count"} <= expr.variables
+
+
+# --------------------------------------------------------------------------------------------
+# AWS's functions
+# --------------------------------------------------------------------------------------------
+
+def test_partition():
+    assert run("$partition([1, 2, 3, 4, 5], 2)") == [[1, 2], [3, 4], [5]]
+    assert run("$partition([0], 5)") == [[0]]          # not collapsed (test_array_partition resp_4)
+    assert "T0410" in cause_of("$partition([1], 0)")
+
+
+def test_range():
+    assert run("$range(0, 10, 2)") == [0, 2, 4, 6, 8, 10]
+    assert run("$range(10, 1, -3)") == [10, 7, 4, 1]
+    assert run("$range(1, 9, 9)") == 1                 # a sequence: one item comes back alone
+    assert "must not be 0" in cause_of("$range(1, 2, 0)")
+
+
+def test_hash():
+    assert run("$hash('abc', 'SHA-256')") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert run("$hash('abc', 'MD5')") == "900150983cd24fb0d6963f7d28e17f72"
+    assert run("$hash('abc', 'SHA-1')") == "a9993e364706816aba3e25717850c26c9cd0d89d"
+    assert "T0410" in cause_of("$hash('abc', 'SHA-3')")
+
+
+def test_random_and_uuid():
+    assert run("$random(42)") == run("$random(42)") == pytest.approx(0.7275636800328681)  # Java's Random(42)
+    value = run("$random()")
+    assert 0 <= value < 1
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", run("$uuid()"))
+    with execution_context(rng=random.Random(7), clock=lambda: 86400.0):
+        first = run("[$random(), $uuid(), $now(), $millis()]")
+    with execution_context(rng=random.Random(7), clock=lambda: 86400.0):
+        assert run("[$random(), $uuid(), $now(), $millis()]") == first
+    assert first[2:] == ["1970-01-02T00:00:00.000Z", 86400000]
+
+
+def test_parse_and_eval():
+    assert run("$parse('{\"a\": [1, -0]}')") == {"a": [1, 0]}
+    assert run("$parse($states.input.s).x", {"s": '{"x": "y"}'}) == "y"
+    assert "D3137" in cause_of("$parse('{bad')")
+    assert cause_of("$eval('1')").endswith("T1006: Attempted to invoke a non-function")
+
+
+def test_now_with_picture():
+    with execution_context(clock=lambda: 0.0):
+        assert run("$now('[Y0001]-[M01]-[D01]')") == "1970-01-01"
+
+
+# --------------------------------------------------------------------------------------------
+# Safety: a runaway expression ends with an error, never a hang or a crash
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def short_limits(monkeypatch):
+    monkeypatch.setattr(jsonata, "LIMITS", jsonata.Limits(time_limit_ms=300, max_depth=10_000))
+
+
+def test_runaway_tail_recursion_times_out(short_limits):
+    start = time.monotonic()
+    cause = cause_of("($f := function($x){ $f($x) }; $f(1))")
+    assert time.monotonic() - start < 5
+    assert cause.endswith("U1001: Expression evaluation timeout: Check for infinite loop")
+
+
+@pytest.mark.parametrize("text", [
+    "($f := function($x){ $f($x) + 1 }; $f(1))",
+    "($f := function($x){ $map([1], function($v){ $f($x) }) }; $f(1))",
+    "($f := function($x){ [$f($x)] }; $f(1))",
+])
+def test_runaway_recursion_overflows_cleanly(short_limits, text):
+    assert "U1001: Stack overflow error" in cause_of(text)
+
+
+def test_runaway_in_a_small_stack_thread_does_not_crash():
+    # Native recursion in a 512 KiB thread is where a native library would crash the process:
+    # run it in a child process so that a crash fails this test instead of the whole run.
+    code = (
+        "import threading, asl.jsonata as j\n"
+        "from asl.errors import StatesError\n"
+        "out = []\n"
+        "def work():\n"
+        "    for t in ['($f := function($x){ $map([1], function($v){ $f($x) }) }; $f(1))',\n"
+        "              '($f := function($x){ $f($x) + 1 }; $f(1))']:\n"
+        "        try: j.compile_expression(t).evaluate({})\n"
+        "        except StatesError as e: out.append('U1001: Stack overflow' in e.cause)\n"
+        "threading.stack_size(512 * 1024)\n"
+        "th = threading.Thread(target=work); th.start(); th.join(); print(out)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.join(os.path.dirname(__file__), ".."))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[True, True]"
+
+
+def test_huge_range_is_refused():
+    assert "D2014" in cause_of("$count([1..100000000])")
+
+
+def test_expressions_can_be_shared_between_threads():
+    expr = compile_expression("$sum($states.input.v) + $k")
+    errors = []
+
+    def work(k):
+        for _ in range(200):
+            if expr.evaluate({"states": {"input": {"v": [1, 2, k]}}, "k": k}) != 3 + 2 * k:
+                errors.append(k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_importing_asl_does_not_load_the_library():
+    code = "import sys, asl, asl.jsonata; print('jsonatapy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=os.path.join(os.path.dirname(__file__), ".."))
+    assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------------------------
+# Property: compiling any text gives an Expression or an ExpressionSyntaxError, nothing else
+# --------------------------------------------------------------------------------------------
+
+_PIECES = st.sampled_from([
+    "$states", ".input", ".a", "[0]", "[", "]", "(", ")", "{", "}", "'s'", '"t"', "1", "2.5", "-",
+    "+", "*", "/", "%", "=", "!=", "<", ">=", "&", " and ", " or ", " in ", "?", ":", ":=", ";", ",",
+    "$x", "$", "$$", "a", "function($v){", "$map(", "$sum(", "~>", "^(", "#$i", "@$o", "..", "**",
+    "/re/", "|", "true", "null", "/*", "*/", "`q`", "\\", "λ", "<s:s>", " ", "\n",
+])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=40), st.lists(_PIECES, max_size=14).map("".join)))
+def test_compile_returns_expression_or_syntax_error(text):
+    try:
+        expr = compile_expression(text)
+    except ExpressionSyntaxError as exc:
+        assert isinstance(exc.message, str) and exc.message
+        assert exc.position is None or 0 <= exc.position <= len(text)
+    else:
+        assert isinstance(expr, Expression)
+        assert all(code in ("UNSUPPORTED_JSONATA_EXPRESSION", "INVALID_JSONATA_EXPRESSION")
+                   for code, _ in expr.problems)
+
+
+def test_copies_share_and_pickles_recompile():
+    import copy
+    import pickle
+
+    expr = compile_expression("$states.input.a + 1", "Output")
+    assert copy.deepcopy(expr) is expr
+    again = pickle.loads(pickle.dumps(expr))
+    assert (again.text, again.field) == (expr.text, expr.field)
+    assert again.evaluate({"states": {"input": {"a": 1}}}) == 2
