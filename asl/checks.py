@@ -514,8 +514,7 @@ def check_graph(checker: Checker, block: dict, where: tuple, top: bool = True) -
 # Conversion of the model's errors
 # --------------------------------------------------------------------------------------------
 
-_HANDLED_BY_CHECKER = {"missing", "extra_forbidden", "asl_state_type", "union_tag_not_found",
-                       "union_tag_invalid", "literal_error"}
+_HANDLED_BY_CHECKER = {"asl_state_type", "union_tag_not_found", "union_tag_invalid"}
 
 
 def _loc_to_parts(loc: tuple) -> tuple:
@@ -534,7 +533,14 @@ def _loc_to_parts(loc: tuple) -> tuple:
 
 
 def model_diagnostics(error: Any, checker: Checker) -> list[Diagnostic]:
-    """Turn a pydantic ValidationError raised while building the model into diagnostics."""
+    """Turn a pydantic ValidationError raised while building the model into diagnostics.
+
+    Structure problems the checker already reported (same message, same place) are not
+    repeated; anything else the model found is reported, so a definition never fails to
+    build without an ERROR saying why.
+    """
+    seen = {(d.message, d.location) for d in checker.diagnostics}
+    missing: dict[str, list[str]] = {}
     out = []
     for err in error.errors(include_url=False):
         kind = err["type"]
@@ -542,17 +548,33 @@ def model_diagnostics(error: Any, checker: Checker) -> list[Diagnostic]:
             continue
         parts = _loc_to_parts(tuple(err["loc"]))
         ctx = err.get("ctx") or {}
-        code = codes.SCHEMA_VALIDATION_FAILED
-        if ctx.get("jsonata"):
-            code = codes.INVALID_JSONATA_EXPRESSION
-        message = err["msg"]
-        if kind in ("asl_path", "asl_template"):
-            # AWS locates a bad template at the template field, not at the nested key.
-            field = ctx.get("field")
-            message = message
-        elif not kind.startswith("asl_"):
-            message = _pydantic_message(err)
-        out.append(Diagnostic(ERROR, code, message, pointer(parts)))
+        code = codes.INVALID_JSONATA_EXPRESSION if ctx.get("jsonata") else codes.SCHEMA_VALIDATION_FAILED
+        if kind == "missing":
+            missing.setdefault(pointer(parts[:-1]), []).append(str(parts[-1]))
+            continue
+        if kind == "extra_forbidden":
+            message, where = f"Field '{parts[-1]}' is not supported", pointer(parts[:-1])
+        elif kind == "literal_error":
+            if parts and parts[-1] == "QueryLanguage":
+                continue  # worded by the checker
+            expected = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+            message, where = f"Value should be one of the following: [{', '.join(expected)}]", pointer(parts)
+        elif kind.startswith("asl_"):
+            message, where = err["msg"], pointer(parts)
+        else:
+            message, where = _pydantic_message(err), pointer(parts)
+        if (message, where) not in seen:
+            seen.add((message, where))
+            out.append(Diagnostic(ERROR, code, message, where))
+    for where, fields in missing.items():
+        message = f"These fields are required: [{', '.join(fields)}]"
+        if (message, where) not in seen and not any(
+                d.location == where and d.message.startswith("These fields are required") for d in checker.diagnostics):
+            out.append(Diagnostic(ERROR, codes.SCHEMA_VALIDATION_FAILED, message, where))
+    if not out and not any(d.is_error for d in checker.diagnostics):
+        first = error.errors(include_url=False)[0]
+        out.append(Diagnostic(ERROR, codes.SCHEMA_VALIDATION_FAILED, _pydantic_message(first),
+                              pointer(_loc_to_parts(tuple(first["loc"])))))
     return out
 
 
