@@ -23,6 +23,7 @@ from .interpreter import Frame, run_block
 from .tasks import Handlers, Mocks, TaskFailed
 
 PAYLOAD_LIMIT = 262_144
+EXPRESS_MAX_SECONDS = 300  # an Express execution runs at most five minutes
 ACCOUNT = "123456789012"
 
 
@@ -81,17 +82,16 @@ class ExecutionResult:
 class TokenWaiter:
     """A Task waiting for SendTaskSuccess / SendTaskFailure with its token."""
 
-    def __init__(self, execution: "Execution", token: str, heartbeat: int | None):
+    def __init__(self, execution: "Execution", token: str):
         self.execution = execution
         self.token = token
-        self.heartbeat_seconds = heartbeat
         self.event = anyio.Event()
         self.result: Any = None
         self.error: StatesError | None = None
-        self.beats = 0
+        self.beat = Beat()
 
     def heartbeat(self) -> None:
-        self.beats += 1
+        self.beat.count += 1
 
     def succeed(self, output: Any) -> None:
         self.result = output
@@ -102,21 +102,22 @@ class TokenWaiter:
         self.event.set()
 
     async def wait(self) -> Any:
-        clock = self.execution.clock
-        with clock.busy():
-            if self.heartbeat_seconds is None:
-                await self.event.wait()
-            else:
-                while not self.event.is_set():
-                    seen = self.beats
-                    with anyio.move_on_after(self.heartbeat_seconds):
-                        await self.event.wait()
-                    if not self.event.is_set() and self.beats == seen:
-                        raise StatesError("States.HeartbeatTimeout", "The task heartbeat timed out")
-        self.execution.waiters.pop(self.token, None)
+        try:
+            await self.event.wait()
+        finally:
+            self.execution.waiters.pop(self.token, None)
         if self.error is not None:
             raise self.error
         return self.result
+
+
+class Beat:
+    """Heartbeats of one task attempt (`TaskContext.heartbeat`, SendTaskHeartbeat)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
 
 
 class Execution:
@@ -144,6 +145,10 @@ class Execution:
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
+        self._scope: anyio.CancelScope | None = None
+        self._timed_out = False
+        self._stopped: tuple[str | None, str | None] | None = None
+        self.result: ExecutionResult | None = None  # set when the execution ends, however it ends
         sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
@@ -188,32 +193,54 @@ class Execution:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex + uuid.UUID(
             int=self.rng.getrandbits(128), version=4).hex
 
-    def token_waiter(self, token: str, heartbeat: int | None) -> TokenWaiter:
-        waiter = TokenWaiter(self, token, heartbeat)
+    def token_waiter(self, token: str) -> TokenWaiter:
+        waiter = TokenWaiter(self, token)
         self.waiters[token] = waiter
         return waiter
 
-    async def with_timeout(self, coro: Any, seconds: int) -> Any:
-        """Run `coro`; fail with States.Timeout after `seconds` on the execution's clock."""
-        result: list = []
+    async def guard(self, work: Any, timeout: int | None, heartbeat: int | None, beat: Beat) -> Any:
+        """Await `work` under TimeoutSeconds and HeartbeatSeconds, on the execution's clock.
 
-        async def body() -> None:
-            result.append(await coro)
+        Either limit running out cancels the work and fails with States.Timeout (AWS reports
+        heartbeat expiry under that name too). The work's own exception passes through.
+        """
+        outcome: list = []
+        expired: list[str] = []
+        clock = self.clock
 
         async with anyio.create_task_group() as tg:
-            async def timer() -> None:
-                await self.clock.sleep(seconds)
-                tg.cancel_scope.cancel()
-
             async def main() -> None:
-                await body()
+                try:
+                    outcome.append((True, await work))
+                except Exception as exc:  # handed back below, outside the task group
+                    outcome.append((False, exc))
                 tg.cancel_scope.cancel()
 
-            tg.start_soon(timer)
+            async def total() -> None:
+                await clock.sleep(timeout)
+                expired.append("Task timed out.")
+                tg.cancel_scope.cancel()
+
+            async def heart() -> None:
+                while True:
+                    seen = beat.count
+                    await clock.sleep(heartbeat)
+                    if beat.count == seen:
+                        expired.append("Task heartbeat timed out.")
+                        tg.cancel_scope.cancel()
+                        return
+
             tg.start_soon(main)
-        if not result:
-            raise StatesError("States.Timeout", "Task timed out.")
-        return result[0]
+            if timeout is not None:
+                tg.start_soon(total)
+            if heartbeat is not None:
+                tg.start_soon(heart)
+        if outcome:
+            ok, value = outcome[0]
+            if ok:
+                return value
+            raise value
+        raise StatesError("States.Timeout", expired[0] if expired else "Task timed out.")
 
     def map_run_arn(self, label: str) -> str:
         return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
@@ -273,43 +300,56 @@ class Execution:
     # ---- the run -----------------------------------------------------------------------------
 
     async def run(self) -> ExecutionResult:
+        """Run to the end; the result always holds the complete history (see `result`)."""
         self.start_time = self.clock.now()
         history = self.history
         status, output, error, cause = "SUCCEEDED", None, None, None
+        timeout = getattr(self.machine, "timeout_seconds", None)
+        if timeout is None and self.type == "EXPRESS":
+            timeout = EXPRESS_MAX_SECONDS
         try:
             history.add("ExecutionStarted", 0, self.start_time,
                         {"input": self.input, "inputDetails": {"truncated": False},
                          "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
             frame = Frame({}, 0)
-            timeout = getattr(self.machine, "timeout_seconds", None)
-            if timeout:
-                with anyio.CancelScope() as scope:
-                    async with anyio.create_task_group() as tg:
+            failure: list[BaseException] = []
+            with anyio.CancelScope() as self._scope:
+                async with anyio.create_task_group() as tg:
+                    if timeout:
                         async def limit() -> None:
                             await self.clock.sleep(timeout)
-                            scope.cancel()
+                            self._timed_out = True
+                            self._scope.cancel()
                         tg.start_soon(limit)
+                    try:
                         output = await run_block(self, self.machine, self.input, frame)
-                        tg.cancel_scope.cancel()
-                if scope.cancelled_caught:
-                    raise _TimedOut()
+                    except (StatesError, HistoryLimitExceeded) as exc:
+                        failure.append(exc)  # raised below, outside the task group
+                    tg.cancel_scope.cancel()
+            if failure:
+                raise failure[0]
+            if self._timed_out:
+                status, error, cause = "TIMED_OUT", "States.Timeout", "The execution timed out."
+            elif self._stopped is not None:
+                status, (error, cause) = "ABORTED", self._stopped
             else:
-                output = await run_block(self, self.machine, self.input, frame)
-            self.check_size(output, "execution")
-        except _TimedOut:
-            status, error, cause = "TIMED_OUT", "States.Timeout", "The execution timed out."
+                self.check_size(output, "execution")
         except StatesError as err:
             status, error, cause = "FAILED", err.error, err.cause
         except HistoryLimitExceeded:
             status, error = "FAILED", "States.Runtime"
             cause = f"The execution reached the maximum number of history events ({history.limit})."
         except anyio.get_cancelled_exc_class():
-            status, error, cause = "ABORTED", None, None
-            self._finish(status, output, error, cause)
+            self._finish("ABORTED", None, None, None)  # cancelled from outside: record, then let it go
             raise
         self._finish(status, output, error, cause)
-        return ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn, self.name,
-                               history, self.calls, self.transitions, self.start_time, self.clock.now())
+        return self.result
+
+    def stop(self, error: str | None = None, cause: str | None = None) -> None:
+        """StopExecution: end the run as ABORTED (ExecutionAborted carries error and cause)."""
+        self._stopped = (error, cause)
+        if self._scope is not None:
+            self._scope.cancel()
 
     def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
         history = self.history
@@ -329,10 +369,8 @@ class Execution:
             history.add("ExecutionAborted", last, now, details)
         else:
             history.add("ExecutionFailed", last, now, details)
-
-
-class _TimedOut(Exception):
-    pass
+        self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
+                                      self.name, history, self.calls, self.transitions, self.start_time, now)
 
 
 def _maybe_large(value: Any) -> bool:

@@ -9,6 +9,7 @@ from ..resources import parse_resource
 from ..templates import Template
 from .interpreter import Result, StateRun, with_retries
 from .scope import Scope
+from .execution import Beat
 from .tasks import TaskContext, TaskFailed, call_handler, exception_to_error, lambda_function_name
 
 AWS_DEFAULT_TIMEOUT = 99999999
@@ -137,22 +138,24 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
                       run.retry_count + 1, run.context(token), token)
     ex.record_call(run, payload, mocked=False)
 
-    async def invoke() -> Any:
-        if token is not None:
-            waiter = ex.token_waiter(token, heartbeat)
-            ctx._heartbeat = waiter.heartbeat
-            await call_handler(handler, payload, ctx, ex.clock)
-            return await waiter.wait()
-        return await call_handler(handler, payload, ctx, ex.clock)
+    beat = Beat()
+    if token is not None:
+        waiter = ex.token_waiter(token)
+        beat = waiter.beat
+    ctx._heartbeat = lambda: setattr(beat, "count", beat.count + 1)
 
-    try:
-        if timeout is not None:
-            result = await ex.with_timeout(invoke(), timeout)
-        else:
-            result = await invoke()
-    except StatesError:
-        raise
-    except Exception as exc:  # a handler's failure becomes an ASL error, in one place
-        error, cause = exception_to_error(exc)
-        raise StatesError(error, cause) from None
+    async def invoke() -> Any:
+        try:
+            result = await call_handler(handler, payload, ctx, ex.clock)
+        except StatesError:
+            raise
+        except Exception as exc:  # a handler's failure becomes an ASL error, in one place
+            error, cause = exception_to_error(exc)
+            raise StatesError(error, cause) from None
+        return await waiter.wait() if token is not None else result
+
+    if timeout is None and heartbeat is None:
+        result = await invoke()
+    else:
+        result = await ex.guard(invoke(), timeout, heartbeat, beat)
     return invoke_response(result) if invoke_wrap else result

@@ -320,3 +320,101 @@ def test_handlers_never_see_shared_mutations():
 
     result = run_sync(m, original, handlers={"mutate": mutate})
     assert original == {"items": [1, 2]} and result.output == {"items": [1, 2], "r": {"len": 2}}
+
+
+# ---- heartbeats, stopping, cancellation -----------------------------------------------------
+
+def test_heartbeat_timeout_without_heartbeats_is_states_timeout():
+    from asl.engine.clock import VirtualClock
+
+    clock = VirtualClock(start=0)
+    m = machine(A=task("quiet", HeartbeatSeconds=10, TimeoutSeconds=100, End=True))
+
+    async def quiet(_, ctx):
+        await clock.sleep(50)
+        return "late"
+
+    result = run_sync(m, {}, handlers={"quiet": quiet}, clock=clock)
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+    assert result.stop_time == pytest.approx(10)
+
+
+def test_heartbeats_keep_a_task_alive():
+    from asl.engine.clock import VirtualClock
+
+    clock = VirtualClock(start=0)
+    m = machine(A=task("chatty", HeartbeatSeconds=10, End=True))
+
+    async def chatty(_, ctx):
+        for _ in range(5):
+            await clock.sleep(8)
+            ctx.heartbeat()
+        return "done"
+
+    result = run_sync(m, {}, handlers={"chatty": chatty}, clock=clock)
+    assert result.output == "done" and result.stop_time == pytest.approx(40)
+
+
+def test_stop_aborts_with_error_and_cause_and_keeps_history():
+    m = machine(W={"Type": "Wait", "Seconds": 3600, "End": True})
+
+    async def main():
+        ex = prepare(m, {}, virtual_time=False)
+        async with anyio.create_task_group() as tg:
+            async def stopper():
+                await anyio.sleep(0.01)
+                ex.stop("Operator.Stop", "stopped by a test")
+            tg.start_soon(stopper)
+            return await ex.run()
+
+    result = anyio.run(main)
+    assert (result.status, result.error, result.cause) == ("ABORTED", "Operator.Stop", "stopped by a test")
+    assert result.history.types() == ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
+
+
+def test_cancelled_run_still_has_its_history():
+    m = machine(A=task("hang", End=True))
+
+    async def hang(_):
+        await anyio.sleep(10)
+
+    async def main():
+        ex = prepare(m, {}, handlers={"hang": hang}, virtual_time=False)
+        with anyio.move_on_after(0.05):
+            await ex.run()
+        return ex.result
+
+    result = anyio.run(main)
+    assert result.status == "ABORTED"
+    assert result.history.types()[:3] == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled"]
+    assert result.history.types()[-1] == "ExecutionAborted"
+
+
+def test_express_execution_arn_and_five_minute_limit():
+    m = machine(W={"Type": "Wait", "Seconds": 600, "End": True})
+    result = run_sync(m, {}, type="EXPRESS", state_machine_name="Orders")
+    assert ":express:Orders:" in result.execution_arn
+    assert result.status == "TIMED_OUT"
+
+
+# ---- retry delays ------------------------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(interval=st.integers(1, 100), rate=st.floats(1.0, 5.0), attempt=st.integers(0, 8),
+       cap=st.none() | st.integers(1, 1000), jitter=st.sampled_from(["FULL", "NONE"]), seed=st.integers(0, 99))
+def test_retry_delay_formula(interval, rate, attempt, cap, jitter, seed):
+    from asl.engine.interpreter import retry_delay
+    from asl.model import Retrier
+
+    retrier = Retrier.model_validate({"ErrorEquals": ["E"], "IntervalSeconds": interval, "BackoffRate": rate,
+                                      "MaxDelaySeconds": cap, "JitterStrategy": jitter} if cap else
+                                     {"ErrorEquals": ["E"], "IntervalSeconds": interval, "BackoffRate": rate,
+                                      "JitterStrategy": jitter})
+    expected = interval * rate ** attempt
+    if cap is not None:
+        expected = min(expected, cap)
+    delay = retry_delay(retrier, attempt, random.Random(seed))
+    if jitter == "NONE":
+        assert delay == pytest.approx(expected)
+    else:
+        assert 0 <= delay <= expected + 1e-9
