@@ -559,6 +559,9 @@ def model_diagnostics(error: Any, checker: Checker) -> list[Diagnostic]:
                 continue  # worded by the checker
             expected = re.findall(r"'([^']*)'", ctx.get("expected", ""))
             message, where = f"Value should be one of the following: [{', '.join(expected)}]", pointer(parts)
+        elif kind == "asl_jsonata" and "/" in (ctx.get("field") or ""):
+            # the expression sits inside the template: AWS points at its own key
+            message, where = err["msg"], pointer(parts[:-1]) + "/" + ctx["field"]
         elif kind.startswith("asl_"):
             message, where = err["msg"], pointer(parts)
         else:

@@ -76,7 +76,7 @@ def _template_error(exc: ExpressionSyntaxError) -> PydanticCustomError:
     if isinstance(exc, TemplateError):
         return PydanticCustomError("asl_template", exc.message, {"detail": str(exc)})
     return PydanticCustomError("asl_jsonata", "{message}", {"message": exc.message, "detail": str(exc),
-                                                           "jsonata": True})
+                                                           "jsonata": True, "field": getattr(exc, "field", "")})
 
 
 def _as_template(ql: str | None):

@@ -23,6 +23,7 @@ def check_semantics(checker: Any, machine: Any) -> None:
     definition = machine.definition
     _check_scopes(checker, definition, (), outer=frozenset(), inner=False)
     _jsonata_problems(checker, machine)
+    _intrinsic_warnings(checker, machine)
     _lint(checker, definition, ())
 
 
@@ -140,9 +141,17 @@ def _jsonata_problems(checker: Any, machine: Any) -> None:
             continue
         for field, value in _templates_of(state):
             if isinstance(value, Template):
+                in_catcher = field[0] == "Catch"
+                has_result = state.type in ("Task", "Parallel", "Map") and field[0] in ("Output", "Assign")
                 for sub, expr in _expressions(value):
                     for code, message in getattr(expr, "problems", ()):
                         checker.error(code, message, parts + field + sub)
+                    # $states.errorOutput exists only in a catcher, $states.result only after the work
+                    # (AWS: "Field '$states.errorOutput' does not exist."; the result twin by analogy).
+                    for name, allowed in (("errorOutput", in_catcher), ("result", has_result)):
+                        if name in getattr(expr, "states_fields", ()) and not allowed:
+                            checker.error(codes.UNSUPPORTED_JSONATA_EXPRESSION,
+                                          f"Field '$states.{name}' does not exist.", parts + field + sub)
 
 
 def _templates_of(state: Any) -> Iterator[tuple[tuple, Any]]:
@@ -187,6 +196,38 @@ def _expressions(template: Any) -> Iterator[tuple[tuple, Any]]:
 # --------------------------------------------------------------------------------------------
 
 _LOOKS_DYNAMIC = re.compile(r"^(\$|States\.[A-Za-z]+\()")
+
+
+def _intrinsic_warnings(checker: Any, machine: Any) -> None:
+    """Doubts about intrinsic calls that AWS is not known to reject at creation (arity of
+    optional arguments, literal argument types, Format placeholders)."""
+    for parts, _name, state in machine.iter_states():
+        if state.is_jsonata:
+            continue
+        for attr in ("parameters", "result_selector", "item_selector", "assign", "credentials"):
+            template = getattr(state, attr, None)
+            if template is None or not isinstance(template.source, dict):
+                continue
+            for at, text in _dollar_values(template.source, ()):
+                from .intrinsics import compile_intrinsic, is_intrinsic
+
+                if is_intrinsic(text):
+                    for message in compile_intrinsic(text).warnings():
+                        from pydantic.alias_generators import to_pascal
+
+                        checker.warn("INTRINSIC_ARGUMENTS", message, parts + (to_pascal(attr),) + at)
+
+
+def _dollar_values(value: Any, at: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if isinstance(key, str) and key.endswith(".$") and isinstance(sub, str):
+                yield at + (key,), sub
+            else:
+                yield from _dollar_values(sub, at + (key,))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _dollar_values(sub, at + (i,))
 
 
 def _lint(checker: Any, block: dict, where: tuple) -> None:

@@ -191,7 +191,11 @@ def _compile_jsonata(value: Any, field: str) -> Evaluator | None:
             return None
         from .jsonata import compile_expression
 
-        return compile_expression(value[2:-2], field).evaluate_in
+        try:
+            return compile_expression(value[2:-2], field).evaluate_in
+        except ExpressionSyntaxError as exc:
+            exc.field = field  # where in the template: "Output/v" (AWS locates the error there)
+            raise
 
     def entry(key: Any, item: Any) -> tuple[Any, Evaluator | None]:
         where = field if key is None else (f"{field}/{key}" if field else key)

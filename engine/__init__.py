@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ASLError
+from .observe import Observer
 from .tasks import Handlers, MockConfig, MockConfigError, TaskContext, TaskFailed
 
-__all__ = ["run", "run_sync", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
+__all__ = ["run", "run_sync", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
            "MissingHandlerError", "ExecutionResult", "Execution", "prepare"]
 
 

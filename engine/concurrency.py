@@ -77,13 +77,14 @@ async def run_parallel(run: StateRun) -> Result:
         run.event("ParallelStateStarted")
         start = run.frame.last
 
-        def job(branch: Any) -> Any:
+        def job(index: int, branch: Any) -> Any:
             async def go() -> Any:
-                frame = Frame(_branch_variables(run.frame), start, run.frame.map_item)
+                frame = Frame(_branch_variables(run.frame), start, run.frame.map_item,
+                              run.frame.path + ((run.name, index),))
                 return await run_block(ex, branch, branch_input, frame)
             return go
 
-        results = await _gather([job(b) for b in state.branches], len(state.branches))
+        results = await _gather([job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
         run.event("ParallelStateSucceeded")
         return results
 
@@ -242,9 +243,12 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
     def job(index: int, value: Any) -> Any:
         async def go() -> Any:
             nonlocal failed
-            frame = Frame(_branch_variables(run.frame), start, None)
+            frame = Frame(_branch_variables(run.frame), start, None, run.frame.path + ((name, index),))
+            observer = ex.observer
             frame.last = ex.history.add("MapIterationStarted", frame.last, ex.clock.now(),
                                         {"index": index, "name": name})
+            if observer is not None:
+                observer.iteration(run, index, "started")
             try:
                 out = await run_block(ex, processor, value, frame)
             except StatesError:
@@ -252,13 +256,19 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
                     failed = True
                     frame.last = ex.history.add("MapIterationFailed", frame.last, ex.clock.now(),
                                                 {"index": index, "name": name})
+                    if observer is not None:
+                        observer.iteration(run, index, "failed")
                 raise
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
                     ex.history.add("MapIterationAborted", frame.last, ex.clock.now(), {"index": index, "name": name})
+                    if observer is not None:
+                        observer.iteration(run, index, "aborted")
                 raise
             frame.last = ex.history.add("MapIterationSucceeded", frame.last, ex.clock.now(),
                                         {"index": index, "name": name})
+            if observer is not None:
+                observer.iteration(run, index, "succeeded")
             run.frame.last = frame.last
             return out
         return go

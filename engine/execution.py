@@ -277,7 +277,7 @@ class Execution:
             self.observer.retry(run, err, attempt, delay)
 
     def observe_choice(self, run: Any, rule: Any) -> None:
-        if self.observer is not None and hasattr(self.observer, "choice"):
+        if self.observer is not None:
             self.observer.choice(run, rule)
 
     # ---- callbacks (SendTaskSuccess / Failure / Heartbeat) ---------------------------------

@@ -103,13 +103,22 @@ class StateRun:
 
     # ---- JSONPath data flow ------------------------------------------------------------
 
+    def note(self, stage: str, value: Any) -> Any:
+        """Tell the observer (the trace, the test API) a data-flow stage's value; returns it."""
+        observer = self.ex.observer
+        if observer is not None:
+            observer.data(self, stage, value)
+        return value
+
     def effective_input(self) -> Any:
         path = self.state.input_path
         if path is None:
-            return {}
-        if path is _DOLLAR():
-            return self.raw
-        return self.read_path(path, self.raw)
+            value: Any = {}
+        elif path is _DOLLAR():
+            value = self.raw
+        else:
+            value = self.read_path(path, self.raw)
+        return self.note("afterInputPath", value) if self.ex.observer is not None else value
 
     def read_path(self, path: Any, value: Any) -> Any:
         scope = self.scope(value)
@@ -148,13 +157,21 @@ class StateRun:
     def finish(self, result: Any) -> "Result":
         """Output processing after the work of a Task, Parallel or Map (sections 3.1 and 4)."""
         state = self.state
+        watched = self.ex.observer is not None
+        if watched:
+            self.note("result", result)
         if state.is_jsonata:
             output, assigned = self.jsonata_output(result, result)
             return output, None, assigned
         if state.result_selector is not None:
             result = state.result_selector.evaluate(self.scope(result))
+            if watched:
+                self.note("afterResultSelector", result)
         assigned = self.assign(state.assign, self.scope(result)) if state.assign is not None else None
-        return self.output_path(self.result_path(result)), None, assigned
+        placed = self.result_path(result)
+        if watched:
+            self.note("afterResultPath", placed)
+        return self.output_path(placed), None, assigned
 
     # ---- JSONata ------------------------------------------------------------------------
 
@@ -199,6 +216,8 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
         err = locate(err, run)
         caught = await catch(run, err)
         if caught is None:
+            if ex.observer is not None:
+                ex.observer.failed(run, err)
             raise err
         output, next_name, assigned = caught
     ex.check_size(output, state.name)
@@ -248,6 +267,8 @@ async def catch(run: StateRun, err: StatesError) -> Result | None:
                 path = catcher.result_path
                 output = out if path is _DOLLAR() else run.raw if path is None else assign_path(run.raw, path, out)
                 assigned = run.assign(catcher.assign, run.scope(out))
+            if run.ex.observer is not None:
+                run.ex.observer.caught(run, err, catcher)
             return output, catcher.next, assigned
     return None
 
@@ -302,10 +323,16 @@ async def run_pass(run: StateRun) -> Result:
         result = state.result
     elif state.parameters is not None:
         result = state.parameters.evaluate(run.scope(effective))
+        if run.ex.observer is not None:
+            run.note("afterParameters", result)
     else:
         result = effective
     assigned = run.assign(state.assign, run.scope(result)) if state.assign is not None else None
-    return run.output_path(run.result_path(result)), None, assigned
+    placed = run.result_path(result)
+    if run.ex.observer is not None:
+        run.note("result", result)
+        run.note("afterResultPath", placed)
+    return run.output_path(placed), None, assigned
 
 
 async def run_succeed(run: StateRun) -> Result:
@@ -352,6 +379,7 @@ async def run_choice(run: StateRun) -> Result:
                                   f"The JSONata expression specified for the field 'Condition' returned an "
                                   f"unexpected result type. Expected 'boolean', but was: {dumps(matched)}")
             if matched:
+                run.ex.observe_choice(run, rule)
                 output = rule.output.evaluate(scope) if rule.output else (
                     state.output.evaluate(scope) if state.output else run.raw)
                 return output, rule.next, run.assign(rule.assign, scope)

@@ -67,6 +67,8 @@ async def run_task(run: StateRun) -> Result:
             effective = run.effective_input()
             scope = Scope(effective, run.frame.variables, run.ex.rng, make_context)
             arguments = state.parameters.evaluate(scope) if state.parameters is not None else effective
+        if run.ex.observer is not None:
+            run.note("afterArguments" if jsonata else "afterParameters", arguments)
         timeout = _int_field(run, state.timeout_seconds, state.timeout_seconds_path, "TimeoutSeconds", scope)
         heartbeat = _int_field(run, state.heartbeat_seconds, state.heartbeat_seconds_path, "HeartbeatSeconds",
                                scope)

@@ -278,3 +278,24 @@ def test_input_is_never_mutated():
     before = copy.deepcopy(d)
     asl.load(d)
     assert d == before
+
+
+def test_jsonata_syntax_and_restrictions():
+    """AWS-MEAS (floci): parser text without its code; bare top-level references; $$."""
+    def jsonata(output):
+        return {"QueryLanguage": "JSONata", **machine(Main={"Type": "Pass", "Output": output, "End": True})}
+
+    got = diags(jsonata({"v": "{% 1 + %}"}))
+    assert got and got[0][0] == "INVALID_JSONATA_EXPRESSION" and got[0][2] == "/States/Main/Output/v"
+    assert diags(jsonata({"v": "{% phone %}"})) == [
+        ("UNSUPPORTED_JSONATA_EXPRESSION", "Reference to 'phone' at the top level is not supported.",
+         "/States/Main/Output/v")]
+    assert diags(jsonata("{% $$ %}"))[0][:2] == ("UNSUPPORTED_JSONATA_EXPRESSION", "Reference to '$$' is not supported.")
+    assert diags(jsonata("{% $states.errorOutput %}")) == [
+        ("UNSUPPORTED_JSONATA_EXPRESSION", "Field '$states.errorOutput' does not exist.", "/States/Main/Output")]
+
+
+def test_intrinsic_argument_doubts_are_warnings():
+    d = machine(A={"Type": "Pass", "Parameters": {"x.$": "States.Format('{} and {}', $.a)"}, "End": True})
+    assert diags(d) == []
+    assert ("INTRINSIC_ARGUMENTS", "/States/A/Parameters/x.$") in warnings(d)
