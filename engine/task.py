@@ -137,7 +137,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
                           f"(Resource {state.resource})")
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
     ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
-                      run.retry_count + 1, run.context(token), token)
+                      run.retry_count + 1, run.context(token), token, run.frame.path)
     ex.record_call(run, payload, mocked=False)
 
     beat = Beat()

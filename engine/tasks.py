@@ -49,6 +49,8 @@ class TaskContext:
     attempt      1 for the first call, 2 for the first retry, ...
     context      the context object (``$$``)
     task_token   the token for ``.waitForTaskToken`` resources (else None)
+    path         where the task runs: ``(("MapState", 3),)`` inside iteration 3 of MapState,
+                 ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout (outermost first)
     """
 
     execution_name: str
@@ -58,6 +60,7 @@ class TaskContext:
     attempt: int
     context: dict
     task_token: str | None = None
+    path: tuple = ()
     _heartbeat: Callable[[], None] | None = field(default=None, repr=False)
 
     def heartbeat(self) -> None:
