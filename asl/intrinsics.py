@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
+import functools
 import hashlib
 import json
 import math
@@ -115,8 +115,9 @@ class Intrinsic:
         Raises `IntrinsicFailure` for bad argument values; whatever ``resolve`` raises passes
         through. The result shares nothing with the values ``resolve`` returned.
         """
-        result = self.root.evaluate(_Env(resolve, rng if rng is not None else _DEFAULT_RNG))
-        return copy.deepcopy(result) if isinstance(result, (list, dict)) else result
+        # No copy: documents are immutable values in this engine (nothing ever changes a value
+        # in place), so a result may share parts with its arguments.
+        return self.root.evaluate(_Env(resolve, rng if rng is not None else _DEFAULT_RNG))
 
     def warnings(self) -> list[str]:
         """Static doubts for the validator: problems that will (or may) fail at run time but
@@ -536,6 +537,10 @@ def _utf16_length(text: str) -> int:
 # Argument types and the function table
 # ---------------------------------------------------------------------------
 
+def _unchanged(value: Any) -> Any:
+    return value
+
+
 @dataclass(frozen=True)
 class ArgType:
     """What a parameter accepts: the JSON `kinds`, an optional extra `check` and a
@@ -545,7 +550,7 @@ class ArgType:
     name: str
     kinds: frozenset[str]
     check: Callable[[Any], bool] = lambda value: True
-    convert: Callable[[Any], Any] = lambda value: value
+    convert: Callable[[Any], Any] = _unchanged
 
     def accepts(self, value: Any) -> bool:
         return kind_of(value) in self.kinds and self.check(value)
@@ -589,8 +594,12 @@ class Function:
 
     def param(self, index: int) -> ArgType | None:
         """The type of the argument at 0-based ``index`` (None beyond the signature)."""
-        fixed = self.params + self.optional
+        fixed = self._fixed
         return fixed[index] if index < len(fixed) else self.variadic
+
+    @functools.cached_property
+    def _fixed(self) -> tuple[ArgType, ...]:
+        return self.params + self.optional
 
     def check_arity(self, count: int, text: str, position: int) -> None:
         """Compile-time arity check (LocalStack rejects a wrong arity at create time too)."""
@@ -607,16 +616,22 @@ class Function:
             f"{self.name} takes {expected} argument{plural}, {count} given", text, position)
 
     def __call__(self, values: list[Any], rng: random.Random) -> Any:
-        """Check and convert every argument, in this one place, then run `impl`."""
-        converted = []
+        """Check and convert every argument, in this one place, then run `impl`.
+
+        `values` is a fresh list built by the caller; converted values replace it in place.
+        """
+        fixed = self._fixed
+        count = len(fixed)
         for index, value in enumerate(values):
-            expected = self.param(index)
-            assert expected is not None, "arity is checked at compile time"
+            expected = fixed[index] if index < count else self.variadic
+            if expected is ANY:
+                continue
             if not expected.accepts(value):
                 raise self.failure(f"argument {index + 1} must be {expected.name}, "
                                    f"but was {_describe(value)}")
-            converted.append(expected.convert(value))
-        return self.impl(*converted, rng=rng) if self.uses_rng else self.impl(*converted)
+            if expected.convert is not _unchanged:
+                values[index] = expected.convert(value)
+        return self.impl(*values, rng=rng) if self.uses_rng else self.impl(*values)
 
     def failure(self, detail: str) -> IntrinsicFailure:
         return IntrinsicFailure(f"{self.name}: {detail}")

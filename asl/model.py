@@ -19,7 +19,7 @@ location); `StateMachine.model_validate` alone raises pydantic's ValidationError
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
                       ValidationInfo, model_validator)
@@ -325,27 +325,23 @@ class ChoiceRule(Node):
 # --------------------------------------------------------------------------------------------
 
 class State(Node):
-    """Fields common to every state type."""
+    """Fields common to every state type.
+
+    ``name`` (its key in ``States``), ``effective_query_language`` (its own QueryLanguage, else
+    the state machine's) and ``is_jsonata`` are set once when the machine is built, as plain
+    instance attributes: the interpreter reads them on every state entry.
+    """
 
     type: str
     comment: Str | None = None
     query_language: Literal["JSONPath", "JSONata"] | None = None
 
-    _ql: str = PrivateAttr(default=JSONPATH)
-    _name: str = PrivateAttr(default="")
+    name: ClassVar[str] = ""
+    effective_query_language: ClassVar[str] = JSONPATH
+    is_jsonata: ClassVar[bool] = False
 
-    @property
-    def effective_query_language(self) -> str:
-        """The state's own QueryLanguage, else the state machine's."""
-        return self._ql
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def is_jsonata(self) -> bool:
-        return self._ql == JSONATA
+    def _set(self, attribute: str, value: Any) -> None:
+        object.__setattr__(self, attribute, value)  # not a field: bypass pydantic on purpose
 
     @model_validator(mode="wrap")
     @classmethod
@@ -362,7 +358,8 @@ class State(Node):
             ctx["ql"] = JSONPATH if own == JSONPATH else JSONATA
         try:
             state = handler(data)
-            state._ql = ctx["ql"]
+            state._set("effective_query_language", ctx["ql"])
+            state._set("is_jsonata", ctx["ql"] == JSONATA)
             return state
         finally:
             ctx["ql"] = outer
@@ -480,7 +477,7 @@ class Workflow(Node):
     @model_validator(mode="after")
     def _name_states(self) -> "Workflow":
         for name, state in self.states.items():
-            state._name = name
+            state._set("name", name)
         return self
 
 

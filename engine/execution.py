@@ -15,11 +15,16 @@ from typing import Any
 
 import anyio
 
+# anyio loads its event-loop backend on first use; load it with the engine instead, so the
+# first execution does not pay ~80 ms of imports.
+import anyio._backends._asyncio  # noqa: E402,F401
+
 from ..errors import StatesError
 from ..templates import dumps
 from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import Frame, run_block
+from .payload import PayloadMeter
 from .tasks import Handlers, Mocks, TaskFailed
 
 PAYLOAD_LIMIT = 262_144
@@ -141,6 +146,7 @@ class Execution:
         self.observer = observer
         self.transitions = 0
         self.calls: list[TaskCall] = []
+        self.meter = PayloadMeter()
         self.waiters: dict[str, TokenWaiter] = {}
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
@@ -182,12 +188,10 @@ class Execution:
 
     def check_size(self, value: Any, name: str, task: bool = False) -> None:
         """AWS's 256 KiB payload limit (States.DataLimitExceeded)."""
-        if isinstance(value, (dict, list, str)) and _maybe_large(value):
-            size = len(dumps(value).encode("utf-8"))
-            if size > PAYLOAD_LIMIT:
-                raise StatesError("States.DataLimitExceeded",
-                                  f"The state/task '{name}' returned a result with a size exceeding the maximum "
-                                  "number of bytes service limit.")
+        if type(value) in (dict, list, str) and self.meter.exceeds(value):
+            raise StatesError("States.DataLimitExceeded",
+                              f"The state/task '{name}' returned a result with a size exceeding the maximum "
+                              "number of bytes service limit.")
 
     def new_task_token(self) -> str:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex + uuid.UUID(
@@ -371,11 +375,3 @@ class Execution:
             history.add("ExecutionFailed", last, now, details)
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
                                       self.name, history, self.calls, self.transitions, self.start_time, now)
-
-
-def _maybe_large(value: Any) -> bool:
-    # Cheap pre-check so small documents never get serialised: a JSON text is at least as
-    # long as the number of top-level items, strings count by length.
-    if isinstance(value, str):
-        return len(value) * 4 > PAYLOAD_LIMIT // 4
-    return len(value) > 64 or len(json.dumps(value, separators=(",", ":"))) > PAYLOAD_LIMIT // 2

@@ -1,0 +1,79 @@
+"""The 256 KiB payload limit, measured without serialising whole documents.
+
+AWS fails a state whose output is larger than 262,144 bytes of UTF-8 JSON. Serialising the
+document after every state would make each state cost O(document), and a loop carrying a
+200 KB document would spend its time in ``json.dumps``. Documents are never mutated by the
+engine (ResultPath copies only the spine it changes), so the size of every container can be
+remembered by identity: after a state, only the containers it created are measured again.
+"""
+from __future__ import annotations
+
+from json.encoder import encode_basestring
+from typing import Any
+
+LIMIT = 262_144
+
+
+def _string_size(s: str) -> int:
+    text = encode_basestring(s)  # C-accelerated: the quoted, escaped JSON text
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def _scalar_size(value: Any) -> int:
+    if value is None or value is True:
+        return 4
+    if value is False:
+        return 5
+    if isinstance(value, int):
+        return len(str(value))
+    return len(repr(value))  # floats: Python's shortest repr, as json.dumps writes them
+
+
+class PayloadMeter:
+    """Sizes of JSON values in bytes, memoised by identity for containers and long strings."""
+
+    __slots__ = ("_cache",)
+
+    MAX_ENTRIES = 200_000
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, int]] = {}
+
+    def size(self, value: Any) -> int:
+        kind = type(value)
+        if kind is str:
+            if len(value) < 64:
+                return _string_size(value)
+            return self._memo(value, _string_size)
+        if kind is dict or kind is list:
+            return self._memo(value, self._container_size)
+        if isinstance(value, (dict, list, str)):
+            return self._container_size(value) if not isinstance(value, str) else _string_size(value)
+        return _scalar_size(value)
+
+    def _memo(self, value: Any, measure: Any) -> int:
+        cache = self._cache
+        hit = cache.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        size = measure(value)
+        if len(cache) >= self.MAX_ENTRIES:
+            cache.clear()
+        cache[id(value)] = (value, size)  # the strong reference keeps the id from being reused
+        return size
+
+    def _container_size(self, value: Any) -> int:
+        size = self.size
+        if isinstance(value, dict):
+            # {"k":v,"k2":v2}: braces, one colon per member, commas between members
+            total = 2 + max(0, len(value) - 1) + len(value)
+            for key, item in value.items():
+                total += (_string_size(key) if isinstance(key, str) else _string_size(str(key))) + size(item)
+            return total
+        total = 2 + max(0, len(value) - 1)
+        for item in value:
+            total += size(item)
+        return total
+
+    def exceeds(self, value: Any, limit: int = LIMIT) -> bool:
+        return self.size(value) > limit

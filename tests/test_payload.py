@@ -1,0 +1,33 @@
+"""The 256 KiB limit: the incremental meter agrees with json.dumps, and the limit fails states."""
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import asl
+from asl.engine import run_sync
+from asl.engine.payload import PayloadMeter
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda c: st.lists(c) | st.dictionaries(st.text(), c), max_leaves=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(JSON)
+def test_meter_equals_utf8_json_length(value):
+    expected = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    meter = PayloadMeter()
+    assert meter.size(value) == expected
+    assert meter.size(value) == expected  # memoised answer too
+
+
+def test_state_output_over_the_limit_fails_with_data_limit_exceeded():
+    big = "x" * 262_144
+    m = asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"s.$": "$.s"}, "End": True}}})
+    result = run_sync(m, {"s": big})
+    assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
+    ok = run_sync(m, {"s": big[:262_000]})
+    assert ok.status == "SUCCEEDED"
