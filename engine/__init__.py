@@ -80,7 +80,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             mock_config: Any = None, test_case: str | None = None, name: str | None = None,
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
-            observer: Any = None, check_handlers: bool = True) -> Any:
+            observer: Any = None, check_handlers: bool = True, payload_limit: int | None = 262_144) -> Any:
     """Build an `Execution` (not started): checks that every Task can be served."""
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -107,7 +107,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
         clock = VirtualClock() if virtual_time else Clock()
     return Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
                      machine_type=type.upper(), history_limit=history_limit, observer=observer,
-                     state_machine_name=sm_name)
+                     state_machine_name=sm_name, payload_limit=payload_limit)
 
 
 def _static_arguments(state: Any) -> Any:
@@ -121,7 +121,8 @@ async def run(machine: Any, input: Any = None, **options: Any) -> Any:
     Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
     default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
     ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``virtual_time`` (default True),
-    ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``.
+    ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
+    ``payload_limit`` (bytes; default AWS's 262,144; None lifts it).
     """
     execution = prepare(machine, input, **options)
     return await execution.run()
