@@ -30,6 +30,8 @@ from .payload import PayloadMeter
 from .tasks import Handlers, Mocks, TaskFailed
 
 PAYLOAD_LIMIT = 262_144
+VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
+VARIABLES_TOTAL_LIMIT = 10 * 1024 * 1024
 EXPRESS_MAX_SECONDS = 300  # an Express execution runs at most five minutes
 ACCOUNT = "123456789012"
 
@@ -204,6 +206,26 @@ class Execution:
             raise StatesError("States.DataLimitExceeded",
                               f"The state/task '{name}' returned a result with a size exceeding the maximum "
                               "number of bytes service limit.")
+
+    def check_variables(self, assigned: dict, visible: dict, name: str) -> None:
+        """Variable quotas (ASL-SPEC.md section 5): one value and one Assign at most 256 KiB,
+        all variables of the execution at most 10 MiB. (AWS's error wording for these is not
+        recorded; States.DataLimitExceeded is the documented error for payload quotas.)"""
+        if self.payload_limit is None:
+            return
+        size = self.meter.size
+        sizes = {key: size(value) for key, value in assigned.items()}
+        for key, value_size in sizes.items():
+            if value_size > VARIABLE_LIMIT:
+                raise StatesError("States.DataLimitExceeded", f"The variable '{key}' assigned by the state "
+                                  f"'{name}' is larger than the maximum of {VARIABLE_LIMIT} bytes.")
+        if sum(sizes.values()) > VARIABLE_LIMIT:
+            raise StatesError("States.DataLimitExceeded", f"The variables assigned by the state '{name}' "
+                              f"together are larger than the maximum of {VARIABLE_LIMIT} bytes.")
+        total = sum(size(v) for k, v in visible.items() if k not in assigned) + sum(sizes.values())
+        if total > VARIABLES_TOTAL_LIMIT:
+            raise StatesError("States.DataLimitExceeded", "The variables stored by the execution are larger "
+                              f"than the maximum of {VARIABLES_TOTAL_LIMIT} bytes.")
 
     def new_task_token(self) -> str:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex + uuid.UUID(

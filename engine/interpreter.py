@@ -222,6 +222,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
         output, next_name, assigned = caught
     ex.check_size(output, state.name)
     if assigned:
+        ex.check_variables(assigned, frame.variables, state.name)
         frame.variables.update(assigned)
     if kind != "Fail":
         details: dict = {"name": state.name, "output": output}

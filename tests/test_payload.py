@@ -31,3 +31,12 @@ def test_state_output_over_the_limit_fails_with_data_limit_exceeded():
     assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
     ok = run_sync(m, {"s": big[:262_000]})
     assert ok.status == "SUCCEEDED"
+
+
+def test_variable_quotas():
+    m = asl.load({"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"big.$": "States.Array($.s, $.s)"},
+                                                   "End": True}}})
+    assert run_sync(m, {"s": "x" * 1000}).status == "SUCCEEDED"
+    result = run_sync(m, {"s": "x" * 140_000})  # the output (the input) fits; the variable does not
+    assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
+    assert "'big'" in result.cause
