@@ -26,7 +26,7 @@ __all__ = ["load", "validate", "ASLError", "DefinitionError", "StatesError", "Di
            "ValidationResult", "StateMachine", "__version__"]
 
 
-def validate(source: Any, *, type: str = "STANDARD", select: str | None = None) -> "ValidationResult":
+def validate(source: Any, *, type: str | None = None, select: str | None = None) -> "ValidationResult":
     """Validate one state machine: a dict, JSON/YAML text, or a file (definition or template).
 
     For a template holding several machines use `validate_all`, or name one with `select`
@@ -44,14 +44,14 @@ def validate(source: Any, *, type: str = "STANDARD", select: str | None = None) 
         "select one (FILE#LogicalId) or use validate_all")])
 
 
-def validate_all(source: Any, *, type: str = "STANDARD", select: str | None = None) -> "list[ValidationResult]":
+def validate_all(source: Any, *, type: str | None = None, select: str | None = None) -> "list[ValidationResult]":
     """Validate every state machine in `source` (several for a SAM/CloudFormation template)."""
     from .loading import validate_source
 
-    return validate_source(source, type.upper(), select)
+    return validate_source(source, type.upper() if type else None, select)
 
 
-def load(source: Any, *, type: str = "STANDARD", select: str | None = None) -> "StateMachine":
+def load(source: Any, *, type: str | None = None, select: str | None = None) -> "StateMachine":
     """Load and compile a state machine; raise DefinitionError (with `.diagnostics`) if it is invalid."""
     result = validate(source, type=type, select=select)
     if not result.ok:

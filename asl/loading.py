@@ -74,17 +74,18 @@ def check_definition(definition: Any, machine_type: str = "STANDARD", name: str 
     return ValidationResult(name, diagnostics, machine, filename)
 
 
-def validate_source(source: Any, machine_type: str = "STANDARD", select: str | None = None,
+def validate_source(source: Any, machine_type: str | None = None, select: str | None = None,
                     name: str | None = None) -> list[ValidationResult]:
     """Validate every state machine in `source`.
 
     `source` is a dict (a definition), a path (``str`` or ``os.PathLike``) to a JSON/YAML
     definition or a SAM/CloudFormation template (``FILE#LogicalId`` selects one machine), or
-    JSON/YAML text. Unreadable input gives one result with one diagnostic.
+    JSON/YAML text. Unreadable input gives one result with one diagnostic. `machine_type`
+    None means STANDARD, or a template's own StateMachineType.
     """
     if not isinstance(source, (str, bytes, os.PathLike)):
         # An already-parsed JSON value: a dict, or anything else (reported as not an object).
-        return [check_definition(source, machine_type, name or "StateMachine")]
+        return [check_definition(source, machine_type or "STANDARD", name or "StateMachine")]
     from .source import SourceError, is_template, parse_text, read_file, state_machines
 
     filename = None
@@ -103,13 +104,16 @@ def validate_source(source: Any, machine_type: str = "STANDARD", select: str | N
         if is_template(document.data):
             results = []
             for found in state_machines(document, select):
-                results.append(check_definition(found.definition, machine_type, found.logical_id,
-                                                found.document, filename))
+                # the template's StateMachineType unless the caller insisted on one
+                kind = machine_type or found.machine_type
+                results.append(check_definition(found.definition, kind, found.logical_id, found.document,
+                                                found.document.filename or filename))
             return results
         if select is not None:
             raise SourceError(f"'{select}' was asked for, but the file is a definition, not a template",
                               code="TEMPLATE_ERROR", filename=filename)
-        return [check_definition(document.data, machine_type, name or default_name, document, filename)]
+        return [check_definition(document.data, machine_type or "STANDARD", name or default_name, document,
+                                 filename)]
     except SourceError as exc:
         diagnostic = Diagnostic(ERROR, exc.code, exc.message, None, exc.line, exc.column, exc.filename or filename)
         return [ValidationResult(name or os.path.basename(filename or "") or "state machine", [diagnostic],

@@ -23,7 +23,8 @@ def cli() -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
-              default="STANDARD", show_default=True, help="Workflow type, as ValidateStateMachineDefinition takes it.")
+              default=None, help="Workflow type, as ValidateStateMachineDefinition takes it "
+              "(default: STANDARD, or a template's StateMachineType).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
               help="text: like a compiler; json: AWS's response shape; sarif: SARIF 2.1.0 for code scanning.")
 @click.option("--severity", type=click.Choice(["ERROR", "WARNING"], case_sensitive=False), default="WARNING",
@@ -50,7 +51,7 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
         if os.path.isdir(path):
             click.echo(f"asl validate: {path}: is a directory", err=True)
             sys.exit(EXIT_USAGE)
-        results.extend(validate_source(name, machine_type.upper()))
+        results.extend(validate_source(name, machine_type.upper() if machine_type else None))
     click.echo(render(results, fmt, severity.upper(), max_results), nl=False)
     sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 

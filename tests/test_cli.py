@@ -119,3 +119,16 @@ def test_subprocess_stdout_is_one_json_document():
                            "--virtual-time", "--output-format", "json"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "SUCCEEDED"
+
+
+def test_validate_templates_and_pick_one_machine():
+    from conftest import ROOT
+    template = ROOT / "tests" / "fixtures" / "source" / "sam-template.yaml"
+    result = invoke("validate", str(template))
+    assert result.exit_code in (0, 1) and "Traceback" not in result.output
+    from asl.source import read_file, state_machines
+    ids = [m.logical_id for m in state_machines(read_file(str(template)), skip_unusable=True)]
+    one = invoke("validate", f"{template}#{ids[0]}", "--format", "json")
+    assert one.exit_code in (0, 1) and json.loads(one.output)["result"] in ("OK", "FAIL")
+    missing = invoke("validate", f"{template}#NoSuchMachine")
+    assert missing.exit_code == 1 and "NoSuchMachine" in missing.output
