@@ -99,23 +99,41 @@ class TokenWaiter:
     """A Task waiting for SendTaskSuccess / SendTaskFailure with its token."""
 
     def __init__(self, execution: "Execution", token: str):
+        import asyncio
+        import threading
+
         self.execution = execution
         self.token = token
         self.event = anyio.Event()
         self.result: Any = None
         self.error: StatesError | None = None
         self.beat = Beat()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def _in_loop(self, fn: Any) -> None:
+        """Run `fn` on the execution's event loop, whichever thread the caller is on."""
+        import threading
+
+        if threading.get_ident() == self._thread:
+            fn()
+        else:
+            self._loop.call_soon_threadsafe(fn)
 
     def heartbeat(self) -> None:
-        self.beat.count += 1
+        self._in_loop(lambda: setattr(self.beat, "count", self.beat.count + 1))
 
     def succeed(self, output: Any) -> None:
-        self.result = output
-        self.event.set()
+        def done() -> None:
+            self.result = output
+            self.event.set()
+        self._in_loop(done)
 
     def fail(self, error: str | None, cause: str | None) -> None:
-        self.error = StatesError(error, cause)
-        self.event.set()
+        def done() -> None:
+            self.error = StatesError(error, cause)
+            self.event.set()
+        self._in_loop(done)
 
     async def wait(self) -> Any:
         try:

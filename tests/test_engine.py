@@ -418,3 +418,36 @@ def test_retry_delay_formula(interval, rate, attempt, cap, jitter, seed):
         assert delay == pytest.approx(expected)
     else:
         assert 0 <= delay <= expected + 1e-9
+
+
+def test_send_task_success_from_another_thread():
+    import threading
+    m = machine(Ask={"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                     "Parameters": {"Message": {"token.$": "$$.Task.Token"}}, "End": True})
+
+    def publish(message, ctx):
+        token = ctx.task_token
+        assert message["Message"]["token"] == token
+        threading.Timer(0.01, lambda: ex.send_task_success(token, {"from": "thread"})).start()
+        return {}
+
+    ex = prepare(m, {}, handlers={"arn:aws:states:::sns:publish.waitForTaskToken": publish}, virtual_time=False)
+    result = anyio.run(ex.run)
+    assert result.output == {"from": "thread"}
+
+
+def test_send_task_failure_goes_through_catch():
+    m = machine(Ask={"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                     "Parameters": {"MessageBody.$": "$$.Task.Token"}, "End": True,
+                     "Catch": [{"ErrorEquals": ["Rejected"], "Next": "No"}]},
+                No={"Type": "Pass", "End": True})
+
+    async def main():
+        async def send(message, ctx):
+            ex.send_task_failure(ctx.task_token, "Rejected", "by reviewer")
+            return {}
+        ex = prepare(m, {}, handlers={"arn:aws:states:::sqs:sendMessage.waitForTaskToken": send})
+        return await ex.run()
+
+    result = anyio.run(main)
+    assert result.output == {"Error": "Rejected", "Cause": "by reviewer"}
