@@ -79,8 +79,14 @@ def compile_intrinsic(text: str) -> Intrinsic:
     """
     if not isinstance(text, str):
         raise ExpressionSyntaxError("an intrinsic function call must be a string", "", None)
-    root = _Parser(text).parse()
-    return Intrinsic(text, root)
+    return _compile_cached(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_cached(text: str) -> "Intrinsic":
+    # Definitions repeat the same calls across states; an Intrinsic is immutable, so one
+    # compiled object serves them all (errors are not cached: they raise every time).
+    return Intrinsic(text, _Parser(text).parse())
 
 
 @dataclass(frozen=True, eq=False)
