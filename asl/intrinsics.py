@@ -626,6 +626,14 @@ class Function:
 
         `values` is a fresh list built by the caller; converted values replace it in place.
         """
+        try:
+            return self._call(values, rng)
+        except IntrinsicFailure:
+            raise
+        except (OverflowError, ValueError, ArithmeticError) as exc:  # huge or non-finite numbers
+            raise self.failure(f"the arguments are out of range ({exc})") from None
+
+    def _call(self, values: list[Any], rng: random.Random) -> Any:
         fixed = self._fixed
         count = len(fixed)
         for index, value in enumerate(values):

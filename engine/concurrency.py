@@ -294,7 +294,7 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
     async def child(index: int, value: Any) -> None:
         async with sem:
             try:
-                results[index] = await ex.run_child(processor, value, index)
+                results[index] = await ex.run_child(processor, value, index, run.frame.path + ((run.name, index),))
             except StatesError as err:
                 failures.append(err)
                 results[index] = None

@@ -218,12 +218,22 @@ class Execution:
         return found
 
     def check_size(self, value: Any, name: str, task: bool = False) -> None:
-        """AWS's 256 KiB payload limit (States.DataLimitExceeded)."""
+        """AWS's 256 KiB payload limit (States.DataLimitExceeded).
+
+        A Task's oversized result is an ordinary, catchable failure of the task; any other
+        oversized payload ends the execution (AWS: not even States.ALL catches it).
+        """
         limit = self.payload_limit
         if limit is not None and type(value) in (dict, list, str) and self.meter.exceeds(value, limit):
-            raise StatesError("States.DataLimitExceeded",
+            err = StatesError("States.DataLimitExceeded",
                               f"The state/task '{name}' returned a result with a size exceeding the maximum "
                               "number of bytes service limit.")
+            err.terminal = not task
+            raise err
+
+    def aborting_branches(self) -> bool:
+        """Is a cancellation the work of a failing sibling (not a stop or the machine's timeout)?"""
+        return self._stopped is None and not self._timed_out
 
     def check_variables(self, assigned: dict, visible: dict, name: str) -> None:
         """Variable quotas (ASL-SPEC.md section 5): one value and one Assign at most 256 KiB,
@@ -268,7 +278,7 @@ class Execution:
             async def main() -> None:
                 try:
                     outcome.append((True, await work))
-                except Exception as exc:  # handed back below, outside the task group
+                except StatesError as exc:  # handed back below, outside the task group
                     outcome.append((False, exc))
                 tg.cancel_scope.cancel()
 
@@ -296,14 +306,17 @@ class Execution:
             if ok:
                 return value
             raise value
-        raise StatesError("States.Timeout", expired[0] if expired else "Task timed out.")
+        err = StatesError("States.Timeout", expired[0] if expired else "Task timed out.")
+        err.heartbeat = bool(expired) and "heartbeat" in expired[0]  # matchable as States.HeartbeatTimeout
+        raise err
 
     def map_run_arn(self, label: str) -> str:
         return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
                f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
 
-    async def run_child(self, processor: Any, value: Any, index: int) -> Any:
-        """A Distributed Map item: its own execution, its own history, no outer variables."""
+    async def run_child(self, processor: Any, value: Any, index: int, path: tuple = ()) -> Any:
+        """A Distributed Map item: its own execution, its own history, no outer variables.
+        `path` is where it runs (the Map's path plus this item), for `TaskContext.path`."""
         child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers, mocks=self.mocks,
                           clock=self.clock, machine_type=self.type, region=self.region,
                           state_machine_name=self.state_machine_name, observer=self.observer,
@@ -311,7 +324,7 @@ class Execution:
         child.rng = self.rng
         child.calls = self.calls
         child.start_time = self.clock.now()
-        frame = Frame({}, 0)
+        frame = Frame({}, 0, None, path)
         try:
             return await run_block(child, processor, value, frame)
         finally:
@@ -386,6 +399,9 @@ class Execution:
                         output = await run_block(self, self.machine, self.input, frame)
                     except (StatesError, HistoryLimitExceeded) as exc:
                         failure.append(exc)  # raised below, outside the task group
+                    except Exception as exc:  # a bug of ours: fail the run, keep its history
+                        failure.append(StatesError("States.Runtime", f"asl-engine internal error: "
+                                                   f"{type(exc).__name__}: {exc}"))
                     tg.cancel_scope.cancel()
             if failure:
                 raise failure[0]

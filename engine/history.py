@@ -77,7 +77,7 @@ class History:
                 shaped = {}
                 for key, value in details.items():
                     if key in _DATA_FIELDS:
-                        shaped[key] = value if isinstance(value, str) else _dumps(value)
+                        shaped[key] = _dumps(value)  # JSON text, strings included ('"hello"')
                         shaped[key + "Details"] = {"truncated": False}
                     elif key == "assignedVariables":
                         shaped[key] = {k: _dumps(v) for k, v in value.items()}

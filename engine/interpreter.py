@@ -12,7 +12,9 @@ Runners return ``(output, next state name or None, assigned variables or None)``
 """
 from __future__ import annotations
 
+import asyncio
 import math
+import re
 from typing import Any, Awaitable, Callable
 
 from ..errors import PathNotFoundError, StatesError
@@ -33,16 +35,32 @@ class FailStateError(StatesError):
 
 
 UNCATCHABLE = {"States.Runtime"}
+_ABORTABLE = ("Task", "Wait", "Parallel", "Map")
+_CANCELLED = asyncio.CancelledError  # the engine runs on anyio's asyncio backend
 
 
-def error_matches(names: list[str], error: str | None) -> bool:
-    """Does an ``ErrorEquals`` list match `error`? (ASL-SPEC.md sections 8-9)."""
-    if error in UNCATCHABLE:
+def is_terminal(err: StatesError) -> bool:
+    """Errors no Retry or Catch may take: States.Runtime, and failures marked terminal
+    (an oversized output of a state that is not a Task)."""
+    return err.error in UNCATCHABLE or getattr(err, "terminal", False)
+
+
+def error_matches(names: list[str], err: StatesError) -> bool:
+    """Does an ``ErrorEquals`` list match `err`? (ASL-SPEC.md sections 8-9).
+
+    ``States.ALL`` matches everything catchable; ``States.TaskFailed`` everything but
+    ``States.Timeout``; ``States.HeartbeatTimeout`` also matches a heartbeat expiry, which AWS
+    reports as ``States.Timeout``.
+    """
+    if is_terminal(err):
         return False
+    error = err.error
     for name in names:
         if name == "States.ALL" or name == error:
             return True
-        if name == "States.TaskFailed" and error != "States.Timeout" and not (error or "").startswith("States."):
+        if name == "States.TaskFailed" and error != "States.Timeout":
+            return True
+        if name == "States.HeartbeatTimeout" and getattr(err, "heartbeat", False):
             return True
     return False
 
@@ -212,6 +230,11 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
     ex.observe_enter(run)
     try:
         output, next_name, assigned = await RUNNERS[kind](run)
+    except _CANCELLED:
+        if kind in _ABORTABLE and ex.aborting_branches():
+            # a sibling branch / iteration failed: AWS records the states it stopped
+            ex.history.add(f"{kind}StateAborted", frame.last, ex.clock.now(), {"name": state.name})
+        raise
     except StatesError as err:
         err = locate(err, run)
         caught = await catch(run, err)
@@ -235,6 +258,9 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
     return output, next_name
 
 
+_FIELD = re.compile(r"specified for the field '([^']*)'")
+
+
 def locate(err: StatesError, run: StateRun) -> StatesError:
     """Prefix a data-flow error's cause with the state, as AWS does (task/Fail errors are as given)."""
     from .tasks import TaskFailed
@@ -246,9 +272,10 @@ def locate(err: StatesError, run: StateRun) -> StatesError:
     cause = f"An error occurred while executing the state '{run.name}' (entered at the event id #{run.entered_id}). " \
             f"{err.cause or ''}"
     located = Located(err.error, cause)
+    located.terminal = getattr(err, "terminal", False)
     if err.error == "States.QueryEvaluationError":
-        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": getattr(err, "field", None)
-                                       or "", "state": run.name})
+        field = getattr(err, "field", None) or (_FIELD.search(err.cause or "") or [None, ""])[1]
+        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": field, "state": run.name})
     return located
 
 
@@ -258,7 +285,7 @@ async def catch(run: StateRun, err: StatesError) -> Result | None:
     if not catchers:
         return None
     for catcher in catchers:
-        if error_matches(catcher.error_equals, err.error):
+        if error_matches(catcher.error_equals, err):
             out = error_output(err)
             if run.state.is_jsonata:
                 scope = run.scope(run.raw, error_output=out)
@@ -284,10 +311,10 @@ async def with_retries(run: StateRun, work: Callable[[], Awaitable[Any]]) -> Any
         try:
             return await work()
         except StatesError as err:
-            if err.error in UNCATCHABLE:
+            if is_terminal(err):
                 raise
             for i, retrier in enumerate(retriers):
-                if error_matches(retrier.error_equals, err.error):
+                if error_matches(retrier.error_equals, err):
                     break
             else:
                 raise
@@ -364,7 +391,10 @@ async def run_fail(run: StateRun) -> Result:
     raise FailStateError(error, cause)
 
 
-def _string_from(value: Any, field: str) -> Any:
+def _string_from(value: Any, field: str) -> str:
+    """ErrorPath / CausePath must select a string (ASL-SPEC.md section 7)."""
+    if not isinstance(value, str):
+        raise StatesError("States.Runtime", f"The {field} field must reference a string, but was: {dumps(value)}")
     return value
 
 

@@ -16,7 +16,8 @@ LIMIT = 262_144
 
 def _string_size(s: str) -> int:
     text = encode_basestring(s)  # C-accelerated: the quoted, escaped JSON text
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
+    # surrogatepass: a lone surrogate (valid in JSON text as an escape) still has a size
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _scalar_size(value: Any) -> int:
@@ -25,7 +26,10 @@ def _scalar_size(value: Any) -> int:
     if value is False:
         return 5
     if isinstance(value, int):
-        return len(str(value))
+        try:
+            return len(str(value))
+        except ValueError:  # beyond Python's digit limit for str(): estimate from the bits
+            return int(abs(value).bit_length() * 0.30103) + 1 + (value < 0)
     return len(repr(value))  # floats: Python's shortest repr, as json.dumps writes them
 
 

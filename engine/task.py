@@ -4,13 +4,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import anyio
+
 from ..errors import StatesError
 from ..resources import parse_resource
 from ..templates import Template
 from .interpreter import Result, StateRun, with_retries
 from .scope import Scope
 from .execution import Beat
-from .tasks import TaskContext, TaskFailed, call_handler, exception_to_error, lambda_function_name
+from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, call_handler, exception_to_error, json_copy,
+                    lambda_function_name)
 
 AWS_DEFAULT_TIMEOUT = 99999999
 
@@ -99,9 +102,17 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         scheduled["heartbeatInSeconds"] = heartbeat
     run.event(f"{prefix}Scheduled", scheduled)
     run.event(f"{prefix}Started", dict(base) if base else None)
-    wait_token = token is not None
+
+    def submitted(response: Any) -> None:
+        # .sync and callback tasks: the API call went through; the outcome comes later
+        run.event("TaskSubmitted", {**base, "output": response})
+
+    # AWS names the task in a size failure: the function ARN, or the service ("lambda")
+    who = state.resource if legacy_lambda or activity else (info.service if info is not None else state.resource)
     try:
-        result = await _invoke(run, info, arguments, token, timeout, heartbeat)
+        ex.check_size(arguments, who, task=True)
+        result = await _invoke(run, info, arguments, token, timeout, heartbeat, submitted)
+        ex.check_size(result, who, task=True)
     except StatesError as err:
         details = dict(base)
         if err.error is not None:
@@ -110,26 +121,26 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
             details["cause"] = err.cause
         event = f"{prefix}TimedOut" if err.error == "States.Timeout" else f"{prefix}Failed"
         run.event(event, details)
-        raise TaskFailed(err.error, err.cause) from None
-    if wait_token:
-        run.event("TaskSubmitted", {**base, "output": {}})
-    ex.check_size(result, state.resource, task=True)
+        failed = TaskFailed(err.error, err.cause)
+        failed.heartbeat = getattr(err, "heartbeat", False)
+        raise failed from None
     run.event(f"{prefix}Succeeded", {**base, "output": result})
     return result
 
 
 async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
-                  heartbeat: int | None) -> Any:
+                  heartbeat: int | None, submitted: Any) -> Any:
     ex = run.ex
     state = run.state
     invoke_wrap = info is not None and info.kind == "service" and info.service == "lambda"
+    sync = info is not None and info.pattern == "sync"
     mocks = ex.mocks
     if mocks is not None and mocks.has(state.name):
         response = mocks.next_response(state.name)
         ex.record_call(run, arguments, mocked=True)
         if response.throws:
             raise StatesError(response.error, response.cause)
-        return response.value
+        return json_copy(response.value)  # the config's value stays as written
     function = lambda_function_name(state.resource, arguments)
     handler = ex.handlers.find(state.name, state.resource, function)
     if handler is None:
@@ -147,14 +158,23 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     ctx._heartbeat = lambda: setattr(beat, "count", beat.count + 1)
 
     async def invoke() -> Any:
+        if sync:
+            submitted({})  # the job is started; the handler stands for the whole job
         try:
             result = await call_handler(handler, payload, ctx, ex.clock)
         except StatesError:
             raise
-        except Exception as exc:  # a handler's failure becomes an ASL error, in one place
+        except PASS_THROUGH:
+            raise
+        except BaseException as exc:  # a handler's failure becomes an ASL error, in one place
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                raise
             error, cause = exception_to_error(exc)
             raise StatesError(error, cause) from None
-        return await waiter.wait() if token is not None else result
+        if token is not None:
+            submitted(result)  # the callback request's API response
+            return await waiter.wait()
+        return result
 
     if timeout is None and heartbeat is None:
         result = await invoke()

@@ -30,10 +30,56 @@ from ..errors import StatesError
 
 
 class TaskFailed(StatesError):
-    """Raise from a handler to fail the task with an explicit AWS error name and cause."""
+    """Raise from a handler to fail the task with an explicit AWS error name and cause.
 
-    def __init__(self, error: str | None = "States.TaskFailed", cause: str | None = None):
-        super().__init__(error, cause)
+    Error names and causes are strings in AWS (other values are turned into their text).
+    """
+
+    def __init__(self, error: Any = "States.TaskFailed", cause: Any = None):
+        super().__init__(_text(error), _text(cause))
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else str(value)
+
+
+class MarshalError(TypeError):
+    """Raised by `json_copy` for a value that is not JSON (a set, bytes, NaN, ...)."""
+
+
+def json_copy(value: Any) -> Any:
+    """A copy of a JSON value, as the value would be after a trip through JSON text.
+
+    Handlers receive their input this way and give their result back this way, as a Lambda
+    function does: nothing a handler does to its objects reaches the execution afterwards.
+    Tuples become lists; anything JSON cannot hold raises MarshalError.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise MarshalError(f"Out of range float values are not JSON compliant: {value!r}")
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                if isinstance(key, (int, float, bool)) or key is None:
+                    key = json.dumps(key)
+                else:
+                    raise MarshalError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+            out[key] = json_copy(item)
+        return out
+    if kind is list or kind is tuple:
+        return [json_copy(item) for item in value]
+    if isinstance(value, (str, int, float, dict, list, tuple)) and not isinstance(value, bool):
+        base = str if isinstance(value, str) else int if isinstance(value, int) else float if isinstance(
+            value, float) else dict if isinstance(value, dict) else list
+        return json_copy(base(value))
+    raise MarshalError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 class MockConfigError(ValueError):
@@ -173,13 +219,15 @@ async def call_handler(fn: Handler, payload: Any, ctx: TaskContext, clock: Any) 
     import anyio
 
     takes_ctx = _takes_context(fn)
+    payload = json_copy(payload)  # the handler gets its own copy, as a Lambda gets JSON text
     if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
-        return await (fn(payload, ctx) if takes_ctx else fn(payload))
-    with clock.busy():
-        result = await anyio.to_thread.run_sync(lambda: fn(payload, ctx) if takes_ctx else fn(payload))
-    if inspect.isawaitable(result):
-        result = await result
-    return result
+        result = await (fn(payload, ctx) if takes_ctx else fn(payload))
+    else:
+        with clock.busy():
+            result = await anyio.to_thread.run_sync(lambda: fn(payload, ctx) if takes_ctx else fn(payload))
+        if inspect.isawaitable(result):
+            result = await result
+    return json_copy(result)
 
 
 def _takes_context(fn: Handler) -> bool:
@@ -194,9 +242,16 @@ def _takes_context(fn: Handler) -> bool:
 def exception_to_error(exc: BaseException) -> tuple[str, str]:
     """A handler's exception -> (error, cause), as Lambda reports an unhandled error."""
     if isinstance(exc, StatesError):
-        return exc.error, exc.cause
+        return _text(exc.error), _text(exc.cause)
+    if isinstance(exc, MarshalError):
+        # what the Python Lambda runtime reports for a result it cannot serialise
+        return "Runtime.MarshalError", f"Unable to marshal response: {exc}"
     name = type(exc).__name__
     return name, json.dumps({"errorMessage": str(exc), "errorType": name}, separators=(",", ":"))
+
+
+#: Exceptions a handler may raise that end the program rather than fail the task.
+PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,7 +315,7 @@ class MockConfig:
                 response = MockResponse(spec["Return"])
             else:
                 throw = spec["Throw"] or {}
-                response = MockResponse(None, True, throw.get("Error"), throw.get("Cause"))
+                response = MockResponse(None, True, _text(throw.get("Error")), _text(throw.get("Cause")))
             for attempt in range(first, last + 1):
                 out[attempt] = response
         return out
