@@ -84,7 +84,6 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     """Build an `Execution` (not started): checks that every Task can be served."""
     from .clock import Clock, VirtualClock
     from .execution import Execution
-    from .tasks import lambda_function_name
 
     if handlers is not None and not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
@@ -92,15 +91,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     sm_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
     mocks = _mocks(mock_config, test_case, sm_name)
     if check_handlers:
-        missing = []
-        for state_name, state in _task_states(machine):
-            if mocks is not None and mocks.has(state_name):
-                continue
-            function = lambda_function_name(state.resource, _static_arguments(state))
-            if handlers.find(state_name, state.resource, function) is None:
-                if function is None and state.resource.endswith(":lambda:invoke"):
-                    continue  # FunctionName comes from the input: checked when the task runs
-                missing.append((state_name, state.resource))
+        missing = unserved(_task_states(machine), handlers, mocks)
         if missing:
             raise MissingHandlerError(missing)
     if clock is None:
@@ -108,6 +99,22 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     return Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
                      machine_type=type.upper(), history_limit=history_limit, observer=observer,
                      state_machine_name=sm_name, payload_limit=payload_limit)
+
+
+def unserved(tasks: list[tuple[str, Any]], handlers: Handlers, mocks: Any) -> list[tuple[str, str]]:
+    """The (name, Resource) of each Task state in `tasks` that neither a mock nor a handler serves."""
+    from .tasks import lambda_function_name
+
+    missing = []
+    for state_name, state in tasks:
+        if mocks is not None and mocks.has(state_name):
+            continue
+        function = lambda_function_name(state.resource, _static_arguments(state))
+        if handlers.find(state_name, state.resource, function) is None:
+            if function is None and state.resource.endswith(":lambda:invoke"):
+                continue  # FunctionName comes from the input: checked when the task runs
+            missing.append((state_name, state.resource))
+    return missing
 
 
 def _static_arguments(state: Any) -> Any:

@@ -1,0 +1,180 @@
+"""The pytest plugin of asl-engine (entry point ``pytest11``; loaded by every pytest session
+of an environment where asl-engine is installed, so it imports nothing heavy up front).
+
+Fixtures::
+
+    def test_order(asl_workflow, asl_snapshot):
+        order = asl_workflow("samples/order/order.json")    # loaded once per session
+        run = order.run({...}, mocks={...})
+        asl_snapshot.assert_match(run)                      # __snapshots__/<module>/<test>.history.json
+
+Options::
+
+    --asl-coverage                 workflow coverage in the terminal summary
+    --asl-coverage-json=PATH       and as JSON, for CI (implies --asl-coverage)
+    --asl-coverage-fail-under=PCT  fail the session when the total is lower (implies --asl-coverage)
+    --asl-snapshot-update          (re)write history snapshots instead of comparing
+
+`asl_workflow` paths are relative to pytest's rootdir, so a test finds its definitions
+wherever pytest is started from. ``assert run.path == [...]`` explains a difference step by
+step (`pytest_assertrepr_compare`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_COVERAGE = pytest.StashKey[Any]()
+
+
+def pytest_addoption(parser: Any) -> None:
+    group = parser.getgroup("asl", "AWS Step Functions workflow tests (asl-engine)")
+    group.addoption("--asl-coverage", action="store_true", default=False,
+                    help="report which states, Choice rules, Retry/Catch clauses and branches the tests exercised")
+    group.addoption("--asl-coverage-json", metavar="PATH", default=None,
+                    help="also write the workflow coverage as JSON to PATH (implies --asl-coverage)")
+    group.addoption("--asl-coverage-fail-under", metavar="PCT", type=float, default=None,
+                    help="fail the session when total workflow coverage is below PCT (implies --asl-coverage)")
+    group.addoption("--asl-snapshot-update", action="store_true", default=False,
+                    help="write history snapshots (asl_snapshot) instead of comparing with them")
+
+
+def pytest_configure(config: Any) -> None:
+    wanted = (config.getoption("asl_coverage") or config.getoption("asl_coverage_json")
+              or config.getoption("asl_coverage_fail_under") is not None)
+    if wanted:
+        from . import coverage
+
+        collecting = coverage.collect()
+        config.stash[_COVERAGE] = (collecting, collecting.__enter__())
+
+
+def pytest_unconfigure(config: Any) -> None:
+    found = config.stash.get(_COVERAGE, None)
+    if found is not None:
+        found[0].__exit__(None, None, None)
+        del config.stash[_COVERAGE]
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    found = session.config.stash.get(_COVERAGE, None)
+    if found is None:
+        return
+    coverage = found[1]
+    path = session.config.getoption("asl_coverage_json")
+    if path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(coverage.to_json(), indent=2) + "\n", encoding="utf-8")
+    minimum = session.config.getoption("asl_coverage_fail_under")
+    if minimum is not None and coverage.percent() < minimum and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    found = config.stash.get(_COVERAGE, None)
+    if found is None:
+        return
+    coverage = found[1]
+    terminalreporter.write_sep("-", "asl workflow coverage")
+    terminalreporter.write_line(coverage.report())
+    path = config.getoption("asl_coverage_json")
+    if path:
+        terminalreporter.write_line(f"coverage JSON written to {path}")
+    minimum = config.getoption("asl_coverage_fail_under")
+    if minimum is not None:
+        total = coverage.percent()
+        verdict = "reached" if total >= minimum else "FAIL: not reached"
+        terminalreporter.write_line(f"required workflow coverage of {minimum:g}% {verdict} (total {total:.1f}%)")
+
+
+def pytest_assertrepr_compare(config: Any, op: str, left: Any, right: Any) -> list[str] | None:
+    results = sys.modules.get("asl.engine.testing.results")  # no StatePath exists before it is loaded
+    if op != "==" or results is None:
+        return None
+    if isinstance(left, results.StatePath) and isinstance(right, list):
+        actual, expected = left, right
+    elif isinstance(right, results.StatePath) and isinstance(left, list):
+        actual, expected = right, left
+    else:
+        return None
+    from .explain import path_difference
+
+    message = path_difference([str(x) for x in expected], list(actual))
+    return ["the path taken differs from the expected one"] + (message or "").splitlines()
+
+
+# ---- fixtures ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def _asl_machines() -> dict:
+    """Machines loaded this session, by absolute path (each definition compiled once)."""
+    return {}
+
+
+@pytest.fixture
+def asl_workflow(request: Any, _asl_machines: dict) -> Any:
+    """A factory: ``asl_workflow(source, **defaults)`` gives a `Workflow`; a path (relative to the
+    rootdir) is loaded once per session, a dict each time."""
+    from .workflow import Workflow
+
+    root = Path(request.config.rootpath)
+
+    def make(source: Any, **defaults: Any) -> Workflow:
+        if isinstance(source, (str, Path)) and not (isinstance(source, str) and source.lstrip().startswith("{")):
+            path = (root / source).resolve()
+            machine = _asl_machines.get(path)
+            if machine is None:
+                import asl
+
+                machine = _asl_machines[path] = asl.load(str(path))
+            try:
+                name = path.relative_to(root).as_posix()
+            except ValueError:
+                name = str(path)
+            defaults.setdefault("name", name)
+            return Workflow(machine, **defaults)
+        return Workflow(source, **defaults)
+
+    return make
+
+
+class Snapshot:
+    """History snapshots of one test: ``assert_match(run, name=None)``."""
+
+    def __init__(self, directory: Path, test: str, update: bool):
+        self.directory = directory
+        self.test = test
+        self.update = update
+        self._count = 0
+
+    def path(self, name: str | None = None) -> Path:
+        """The golden file for snapshot `name` (default: numbered in the order taken)."""
+        if name is None:
+            self._count += 1
+            name = "" if self._count == 1 else str(self._count)
+        stem = self.test + (f"-{_safe(name)}" if name else "")
+        return self.directory / f"{stem}.history.json"
+
+    def assert_match(self, run: Any, name: str | None = None) -> None:
+        __tracebackhide__ = True
+        from .snapshot import assert_history_matches
+
+        assert_history_matches(run, self.path(name), self.update)
+
+
+@pytest.fixture
+def asl_snapshot(request: Any) -> Snapshot:
+    """History snapshots beside the test file: ``__snapshots__/<module>/<test>.history.json``."""
+    module = Path(str(request.node.path))
+    return Snapshot(module.parent / "__snapshots__" / module.stem, _safe(request.node.name),
+                    request.config.getoption("asl_snapshot_update"))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "snapshot"

@@ -1,0 +1,100 @@
+"""Every test case of a MockConfigFile, run and checked against what a cases file expects
+(``asl test MOCKCONFIG DEFINITION --cases cases.json``).
+
+A cases file gives, per test case, its input and what to expect (every key optional)::
+
+    {"HappyPath": {"input": {"orderId": "1"}, "expect": {"status": "SUCCEEDED", "output": {...}}},
+     "Declined":  {"input": {...}, "expect": {"status": "FAILED", "error": "Order.PaymentDeclined",
+                                              "path": ["ValidateOrder", "ProcessPayment", ...]}}}
+
+Expectation keys: ``status``, ``output``, ``error``, ``cause``, ``path`` (top-level state
+names). A test case without expectations only runs, and its result is reported. A test case
+needs to mock only the Tasks it reaches (as with Step Functions Local); reaching another one
+without a handler fails the run with States.Runtime, "No handler or mock for the Task state".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import ASLError
+from ..tasks import MockConfig, MockConfigError
+from .results import WorkflowRun
+from .workflow import Workflow
+
+EXPECT_KEYS = ("status", "output", "error", "cause", "path")
+
+
+@dataclass
+class CaseOutcome:
+    """One test case: its run (None if it could not run) and what differed from the expectations."""
+
+    name: str
+    run: WorkflowRun | None
+    checked: bool
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def check_cases(cases: Any) -> None:
+    """Raise MockConfigError unless `cases` has the shape the module doc shows."""
+    if not isinstance(cases, dict):
+        raise MockConfigError("the cases file must be a JSON object: {\"TestCase\": {\"input\": ..., \"expect\": ...}}")
+    for name, entry in cases.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"input", "expect"}:
+            raise MockConfigError(f"cases file: '{name}' must be an object with \"input\" and/or \"expect\"")
+        expect = entry.get("expect", {})
+        if not isinstance(expect, dict) or not set(expect) <= set(EXPECT_KEYS):
+            raise MockConfigError(f"cases file: '{name}'.expect must be an object with keys among "
+                                  f"{', '.join(EXPECT_KEYS)}")
+
+
+def run_cases(workflow: Workflow, config: MockConfig, machine_name: str, cases: dict | None = None,
+              input: Any = None, only: list[str] | None = None, handlers: Any = None) -> list[CaseOutcome]:
+    """Run the test cases of `machine_name` in `config` (all, or those in `only`) in file order."""
+    known = list((config.state_machines.get(machine_name) or {}).get("TestCases") or {})
+    unknown = [name for name in only or [] if name not in known]
+    if unknown:
+        raise MockConfigError(f"state machine '{machine_name}' has no test case {', '.join(map(repr, unknown))} "
+                              f"(it has: {', '.join(known) or 'none'})")
+    outcomes = []
+    for name in only or known:
+        entry = (cases or {}).get(name, {})
+        expect = entry.get("expect") or {}
+        try:
+            # A test case mocks the states on its path; one that reaches an unmocked Task fails
+            # there ("No handler or mock"), rather than refusing to start.
+            run = workflow.run(entry.get("input", input), mock_config=config, test_case=name, handlers=handlers,
+                               state_machine_name=machine_name, check_handlers=False)
+        except (ASLError, MockConfigError) as exc:
+            outcomes.append(CaseOutcome(name, None, bool(expect), [str(exc)]))
+            continue
+        outcomes.append(CaseOutcome(name, run, bool(expect), expectation_problems(run, expect)))
+    return outcomes
+
+
+def expectation_problems(run: WorkflowRun, expect: dict) -> list[str]:
+    """What in `expect` the run did not meet, one message each (the run's own assertion texts)."""
+    checks = {
+        "status": run.assert_status,
+        "output": run.assert_output,
+        "path": run.assert_path,
+        "error": lambda value: _same("error", value, run.error),
+        "cause": lambda value: _same("cause", value, run.cause),
+    }
+    problems = []
+    for key in EXPECT_KEYS:
+        if key in expect:
+            try:
+                checks[key](expect[key])
+            except AssertionError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+def _same(what: str, expected: Any, actual: Any) -> None:
+    if expected != actual:
+        raise AssertionError(f"expected {what} {expected!r}, got {actual!r}")

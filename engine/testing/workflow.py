@@ -1,0 +1,155 @@
+"""`Workflow`: a state machine loaded once, run many times in tests, each run recorded.
+
+    workflow = Workflow("samples/order/order.json", handlers=handlers)
+    run = workflow.run({"orderId": "1"}, mocks={"ProcessPayment": raises("Payment.Declined")})
+    run.assert_failed("Payment.Declined")
+
+Runs use virtual time (a one-day Wait takes no time) and seed 0 (retry jitter and generated
+ids repeat from run to run) unless told otherwise. Per-run ``mocks`` and ``handlers`` add to
+those given to the `Workflow`; mocks win over handlers and over a MockConfigFile test case
+for the states they name, so one MockConfigFile can serve as a baseline that tests vary.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from ...errors import ASLError
+from .. import _mocks, prepare
+from ..tasks import Handlers, MockConfig
+from . import coverage
+from .mocks import MockError, MockSession, check_mock_names, to_mock
+from .recorder import Call, Recorder
+from .results import WorkflowRun
+
+_DEFAULT = object()
+
+
+class WorkflowTestError(ASLError):
+    """Raised when a test names something the machine does not have (a state to test alone)."""
+
+
+class Workflow:
+    """A state machine for tests: `run` it whole or `test_state` one state.
+
+    source        a definition (path, dict, JSON/YAML text) or a machine from `asl.load`
+    name          how reports call it (default: the path as given, else the machine's name)
+    mocks, handlers, mock_config, test_case   defaults for every run
+    options       defaults for `asl.engine.run`: ``seed``, ``type``, ``virtual_time``, ``clock``,
+                  ``state_machine_name`` (picks the MockConfigFile entry; default: the file's stem), ...
+    """
+
+    def __init__(self, source: Any, *, name: str | None = None, mocks: dict | None = None,
+                 handlers: Handlers | dict | None = None, mock_config: Any = None, test_case: str | None = None,
+                 **options: Any):
+        import asl
+
+        self.machine = source if hasattr(source, "iter_states") else asl.load(source)
+        is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and os.path.isfile(source))
+        self.name = name or (os.fspath(source) if is_path else self.machine.name)
+        self.types = {state_name: state.type for _, state_name, state in self.machine.iter_states()}
+        self.mocks = {key: to_mock(value) for key, value in (mocks or {}).items()}
+        check_mock_names(self.mocks, self.types, self.name)
+        self.handlers = handlers
+        self.mock_config = mock_config
+        self.test_case = test_case
+        self.options = {"seed": 0, "state_machine_name": self.machine.name, **options}
+        found = coverage.current()
+        if found is not None:
+            found.machine(self.name, self.machine)
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name}>"
+
+    # ---- whole runs ----------------------------------------------------------------------------
+
+    def run(self, input: Any = None, **kwargs: Any) -> WorkflowRun:
+        """Run to the end and return the `WorkflowRun` (blocking; use `arun` in async tests).
+
+        Keyword arguments: ``mocks``, ``handlers``, ``mock_config``, ``test_case`` and any option of
+        `asl.engine.run`; they add to (and override) the `Workflow`'s defaults.
+        """
+        import anyio
+
+        return anyio.run(functools.partial(self.arun, input, **kwargs))
+
+    async def arun(self, input: Any = None, *, mocks: dict | None = None, handlers: Handlers | dict | None = None,
+                   mock_config: Any = _DEFAULT, test_case: str | None = None, **options: Any) -> WorkflowRun:
+        """`run` for async tests."""
+        execution, session, recorder = self.prepare(input, mocks, handlers, mock_config, test_case, options)
+        result = await execution.run()
+        return self.finish(result, session, recorder)
+
+    # ---- one state -----------------------------------------------------------------------------
+
+    def test_state(self, state: str, input: Any = None, **kwargs: Any) -> Any:
+        """Run one state on its own, like AWS's TestState API; returns a `StateTestResult`.
+
+        Keyword arguments: ``variables`` (what the state sees), ``mock`` (for a Task: a value,
+        `raises(...)`, any mock), ``retry_count`` (retries already made, for RETRIABLE), and the
+        ``mocks`` / ``handlers`` / options of `run`.
+        """
+        import anyio
+
+        from .state import run_state_alone
+
+        return anyio.run(functools.partial(run_state_alone, self, state, input, **kwargs))
+
+    # ---- the parts (shared with `test_state`) ---------------------------------------------------
+
+    def prepare(self, input: Any, mocks: dict | None, handlers: Any, mock_config: Any, test_case: str | None,
+                options: dict) -> tuple[Any, MockSession, Recorder]:
+        """An `Execution` with the merged mocks and handlers, a `Recorder` watching it."""
+        every_mock = {**self.mocks, **{key: to_mock(value) for key, value in (mocks or {}).items()}}
+        check_mock_names(every_mock, self.types, self.name)
+        session = MockSession(every_mock, self.types)
+        registry = Handlers()
+        for extra in (self.handlers, handlers):
+            if extra:
+                registry.update(extra)
+        registry.update(session.handlers())
+        options = {**self.options, **options}
+        config, case = self._mock_config(self.mock_config if mock_config is _DEFAULT else mock_config,
+                                         test_case or self.test_case, set(every_mock),
+                                         options["state_machine_name"])
+        recorder = Recorder()
+        execution = prepare(self.machine, input, handlers=registry, mock_config=config, test_case=case,
+                            observer=recorder, **options)
+        session.clock = execution.clock
+        return execution, session, recorder
+
+    def finish(self, result: Any, session: MockSession, recorder: Recorder) -> WorkflowRun:
+        """The `WorkflowRun` of a finished execution (after `settle`)."""
+        self.settle(session, recorder)
+        return WorkflowRun(self, result, recorder.visits, self.calls_of(result.calls, session))
+
+    def settle(self, session: MockSession, recorder: Recorder, whole: bool = True) -> None:
+        """Count the coverage (`whole`: a whole execution), then raise `MockError` for a mistake
+        in the mocks found during the run."""
+        found = coverage.current()
+        if found is not None:
+            found.machine(self.name, self.machine).record(recorder.visits, whole)
+        if session.problems:
+            more = f"\n(and {len(session.problems) - 1} more)" if len(session.problems) > 1 else ""
+            raise MockError(session.problems[0] + more)
+
+    @staticmethod
+    def calls_of(task_calls: list, session: MockSession) -> list[Call]:
+        return [Call(c.state, c.input, c.attempt, c.path, c.mocked or c.state in session.mocks) for c in task_calls]
+
+    @staticmethod
+    def _mock_config(config: Any, test_case: str | None, overridden: set[str],
+                     machine_name: str) -> tuple[MockConfig | None, str | None]:
+        """The MockConfigFile test case to use, without the states that Python mocks override."""
+        if config is None:
+            config = MockConfig.from_env()
+            if config is None:
+                return None, None
+        if isinstance(config, os.PathLike):
+            config = os.fspath(config)
+        chosen = _mocks(config, test_case, machine_name)  # checks the file, picks the only test case
+        mapping = {state: response for state, response in chosen.mapping.items() if state not in overridden}
+        document = {"StateMachines": {machine_name: {"TestCases": {"test": mapping}}},
+                    "MockedResponses": chosen.config.responses}
+        return MockConfig(document, chosen.config.source), "test"

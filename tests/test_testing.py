@@ -1,0 +1,460 @@
+"""asl.engine.testing: Workflow runs, Python mocks, inspection, assertion messages, snapshots,
+coverage, TestState, replay of histories and MockConfigFile suites."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+import asl
+from asl.engine import MissingHandlerError
+from asl.engine.testing import (MockError, Workflow, WorkflowTestError, by_attempt, per_branch, per_iteration,
+                                raises, returns, sequence, when)
+from asl.engine.testing import coverage
+from asl.engine.testing.replay import add_test_case, replay_history
+from asl.engine.testing.snapshot import assert_history_matches
+from asl.engine.testing.suite import run_cases
+from conftest import SAMPLES
+
+SHIPPING = SAMPLES / "shipping" / "shipping.json"
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
+ORDER = {"orderId": "o-1", "customer": "ann@example.com", "express": False,
+         "items": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 2}, {"sku": "C", "quantity": 3}]}
+
+
+def happy_mocks(**overrides):
+    mocks = {"Reserve": lambda item: {"sku": item["sku"], "reserved": item["quantity"]},
+             "Ship": {"tracking": "TRK-1"}, "Email": {"sent": "email"}, "Sms": {"sent": "sms"}}
+    mocks.update(overrides)
+    return mocks
+
+
+@pytest.fixture(scope="module")
+def shipping():
+    return Workflow(SHIPPING)
+
+
+def machine(**states):
+    return asl.load({"StartAt": next(iter(states)), "States": states})
+
+
+# ---- runs, paths, inspection ---------------------------------------------------------------------
+
+def test_a_run_records_the_path_the_states_and_the_calls(shipping):
+    run = shipping.run(ORDER, mocks=happy_mocks())
+    run.assert_succeeded()
+    run.assert_path(["ReserveItems", "ChooseSpeed", "WaitForPickup", "Ship", "Notify", "Shipped"])
+    assert run.path_in("ReserveItems[1]") == ["Reserve"]
+    assert run.path_in(("Notify", 1)) == ["Sms"]
+    assert str(run.path) == "ReserveItems → ChooseSpeed → WaitForPickup → Ship → Notify → Shipped"
+    assert run.output["reservations"] == [{"sku": "A", "reserved": 1}, {"sku": "B", "reserved": 2},
+                                          {"sku": "C", "reserved": 3}]
+    ship = run.state("Ship")
+    assert ship.stages["afterParameters"] == {"orderId": "o-1", "express": False}
+    assert ship.inspection["result"] == {"tracking": "TRK-1"}
+    assert ship.inspection["afterResultPath"]["shipment"] == {"tracking": "TRK-1"}
+    assert ship.next == "Notify" and ship.attempts == 1
+    assert run.state("Reserve", at="ReserveItems[2]").input == {"orderId": "o-1", "sku": "C", "quantity": 3}
+    assert run.state("ReserveItems").iterations == {0: "succeeded", 1: "succeeded", 2: "succeeded"}
+    assert [(c.state, c.at) for c in run.calls_to("Reserve")] == [("Reserve", (("ReserveItems", i),))
+                                                                  for i in range(3)]
+    run.assert_called("Ship", times=1, with_input={"orderId": "o-1", "express": False})
+    assert all(c.mocked for c in run.calls)
+
+
+def test_variables_before_and_after_each_state():
+    m = machine(Set={"Type": "Pass", "Assign": {"count": 1}, "Next": "Bump"},
+                Bump={"Type": "Pass", "Assign": {"count.$": "States.MathAdd($count, 1)"}, "End": True})
+    run = Workflow(m).run({})
+    bump = run.state("Bump")
+    assert bump.variables_before == {"count": 1} and bump.variables == {"count": 2}
+    assert bump.inspection["variables"] == {"count": 2}
+
+
+def test_one_day_wait_and_hour_long_retries_take_no_real_time(shipping):
+    mocks = happy_mocks(Reserve=by_attempt(raises("Warehouse.Busy"), raises("Warehouse.Busy"), {"ok": True}),
+                        Ship=by_attempt(raises("Courier.Unavailable"), {"tracking": "T"}))
+    started = time.perf_counter()
+    run = shipping.run(ORDER, mocks=mocks)
+    elapsed = time.perf_counter() - started
+    run.assert_succeeded()
+    # Reserve: 600 s + 1200 s of retries; the pickup Wait: 3600 s; Ship's retry: 3600 s.
+    assert run.duration == pytest.approx(600 + 1200 + 3600 + 3600)
+    assert elapsed < 2.0
+    reserve = run.state("Reserve", at="ReserveItems[0]")
+    assert reserve.attempts == 3 and [r.delay for r in reserve.retries] == [600, 1200]
+    assert run.attempts("Ship") == 2
+
+
+def test_timeouts_fire_at_the_right_virtual_moment(shipping):
+    run = shipping.run(ORDER, mocks=happy_mocks(Ship=returns({"tracking": "T"}, after=900)))
+    run.assert_failed("States.Timeout", "Task timed out.")
+    events = {e["type"]: e for e in run.events}
+    scheduled, timed_out = (_epoch(events[kind]["timestamp"])
+                            for kind in ("LambdaFunctionScheduled", "LambdaFunctionTimedOut"))
+    assert timed_out - scheduled == pytest.approx(300, abs=0.01)
+
+
+def test_heartbeat_timeout_fires_when_a_mock_never_beats():
+    m = machine(Slow={"Type": "Task", "Resource": LAMBDA + "slow", "HeartbeatSeconds": 20, "End": True})
+    run = Workflow(m).run({}, mocks={"Slow": returns(1, after=50)})
+    run.assert_failed("States.Timeout", "Task heartbeat timed out.")
+    assert run.duration == pytest.approx(20, abs=0.01)
+
+
+def _epoch(text):
+    from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# ---- mocks -----------------------------------------------------------------------------------------
+
+def test_an_error_mock_goes_through_catch(shipping):
+    run = shipping.run(ORDER, mocks=happy_mocks(Reserve=per_iteration({1: raises("Stock.Missing", "no B")},
+                                                                      default={"ok": True})))
+    run.assert_failed("Order.OutOfStock")
+    assert run.path == ["ReserveItems", "OutOfStock"]
+    reserve_items = run.state("ReserveItems")
+    assert reserve_items.status == "caught" and reserve_items.catcher == 0
+    assert reserve_items.output["error"] == {"Error": "Stock.Missing", "Cause": "no B"}
+    assert run.outcome() == "FAILED in OutOfStock: Order.OutOfStock: An item of the order is out of stock."
+
+
+def test_per_iteration_answers_by_index_whatever_order_iterations_finish_in(shipping):
+    # Iteration 0 answers last, iteration 2 first: the responses still follow the index.
+    slow_first = per_iteration([returns({"n": 0}, after=30), returns({"n": 1}, after=20), returns({"n": 2}, after=10)])
+    run = shipping.run(ORDER, mocks=happy_mocks(Reserve=slow_first))
+    assert run.output["reservations"] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    finished = [e["mapIterationSucceededEventDetails"]["index"] for e in run.events
+                if e["type"] == "MapIterationSucceeded"]
+    assert finished == [2, 1, 0]
+
+
+def test_per_branch_and_when_and_callables(shipping):
+    notify = per_branch({0: {"channel": "email"}, 1: raises("Sms.Down")})
+    run = shipping.run(ORDER, mocks=happy_mocks(Email=notify, Sms=notify))
+    run.assert_failed("Sms.Down")
+    assert run.failed_visit().address == "Notify[1]/Sms"
+
+    ship = when({"express": True}, {"tracking": "AIR"}).when(lambda p: p["orderId"] == "vip", {"tracking": "VIP"}) \
+        .otherwise(lambda payload, ctx: {"tracking": f"ROAD-{ctx.attempt}"})
+    assert shipping.run({**ORDER, "express": True}, mocks=happy_mocks(Ship=ship)).output["shipment"] == \
+        {"tracking": "AIR"}
+    assert shipping.run({**ORDER, "orderId": "vip"}, mocks=happy_mocks(Ship=ship)).output["shipment"] == \
+        {"tracking": "VIP"}
+    assert shipping.run(ORDER, mocks=happy_mocks(Ship=ship)).output["shipment"] == {"tracking": "ROAD-1"}
+
+
+def test_sequence_answers_calls_in_order_across_entries():
+    m = machine(Poll={"Type": "Task", "Resource": LAMBDA + "poll", "ResultPath": "$.status", "Next": "Done?"},
+                **{"Done?": {"Type": "Choice", "Choices": [{"Variable": "$.status", "StringEquals": "DONE",
+                                                            "Next": "Finished"}], "Default": "Poll"},
+                   "Finished": {"Type": "Succeed"}})
+    run = Workflow(m).run({}, mocks={"Poll": sequence("PENDING", "PENDING", "DONE")})
+    assert run.path == ["Poll", "Done?", "Poll", "Done?", "Poll", "Done?", "Finished"]
+    assert [v.choice for v in run.visits_of("Done?")] == [None, None, 0]
+    assert len(run.visits_of("Poll")) == 3
+    with pytest.raises(AssertionError, match=r"state 'Poll' was entered 3 times \(the top level, the top level, "
+                                             r"the top level\); pick one with at=\.\.\. or visit=N"):
+        run.state("Poll")
+    assert run.state("Poll", visit=-1).output == {"status": "DONE"}
+
+
+def test_mistakes_in_mocks_raise_mock_error_even_when_a_catch_would_swallow_them():
+    m = machine(Poll={"Type": "Task", "Resource": LAMBDA + "poll", "Next": "Again",
+                      "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+                Again={"Type": "Task", "Resource": LAMBDA + "poll2", "End": True},
+                Caught={"Type": "Succeed"})
+    workflow = Workflow(m)
+    with pytest.raises(MockError) as info:
+        workflow.run({}, mocks={"Poll": when({"id": 1}, 1), "Again": 2})
+    assert str(info.value) == ("no when() rule of the mock for state 'Poll' matches its input {}; add one or an "
+                               ".otherwise(...)")
+    with pytest.raises(MockError, match=r"^the mock for state 'Again' has 1 response\(s\) but call 2 was made"):
+        Workflow(machine(Again={"Type": "Task", "Resource": LAMBDA + "x", "Retry": [
+            {"ErrorEquals": ["States.ALL"]}], "End": True})).run({}, mocks={"Again": sequence(raises("E"))})
+    with pytest.raises(MockError) as info:
+        workflow.run({}, mocks={"Pol": 1, "Again": 2})
+    assert str(info.value) == ("mocks: StateMachine has no Task state 'Pol' (did you mean 'Poll'?); its Task "
+                               "states: Again, Poll")
+    with pytest.raises(MockError, match="'Caught' is a Succeed state of StateMachine; only Task states"):
+        workflow.run({}, mocks={"Caught": 1})
+    with pytest.raises(MockError, match=r"answers per Map iteration, but the task does not run inside any Map "
+                                        r"state \(it runs at the top level\)"):
+        workflow.run({}, mocks={"Poll": per_iteration([1]), "Again": 2})
+
+
+def test_mock_config_file_and_python_mocks_mix(shipping):
+    config = {"StateMachines": {"shipping": {"TestCases": {"Busy": {"Reserve": "Busy", "Ship": "Shipped",
+                                                                    "Email": "Sent", "Sms": "Sent"}}}},
+              "MockedResponses": {"Busy": {"0-2": {"Throw": {"Error": "Warehouse.Busy"}},
+                                           "3-5": {"Return": {"ok": True}}},
+                                  "Shipped": {"0": {"Return": {"tracking": "MOCKED"}}},
+                                  "Sent": {"0-1": {"Return": {"sent": True}}}}}
+    run = shipping.run({**ORDER, "express": True}, mock_config=config, test_case="Busy",
+                       mocks={"Ship": {"tracking": "PYTHON"}})
+    run.assert_succeeded()
+    assert run.output["shipment"] == {"tracking": "PYTHON"}  # the Python mock wins for its state
+    assert sum(v.attempts for v in run.visits_of("Reserve")) == 6
+    assert [c.mocked for c in run.calls_to("Reserve")] == [True] * 6
+
+
+def test_missing_handlers_are_named_before_the_run(shipping):
+    with pytest.raises(MissingHandlerError, match="state 'Email'"):
+        shipping.run(ORDER, mocks={"Reserve": 1, "Ship": 2})
+
+
+# ---- assertion messages -----------------------------------------------------------------------
+
+def test_a_wrong_path_shows_both_paths_and_where_they_diverge(shipping):
+    run = shipping.run({**ORDER, "express": True}, mocks=happy_mocks())
+    with pytest.raises(AssertionError) as info:
+        run.assert_path(["ReserveItems", "ChooseSpeed", "WaitForPickup", "Ship", "Notify", "Shipped"])
+    assert str(info.value) == """\
+the path differs at step 3: expected 'WaitForPickup', got 'Ship'
+   step  expected       actual
+      1  ReserveItems   ReserveItems
+      2  ChooseSpeed    ChooseSpeed
+ >    3  WaitForPickup  Ship
+      4  Ship           Notify
+      5  Notify         Shipped
+      6  Shipped        -
+expected: ReserveItems → ChooseSpeed → WaitForPickup → Ship → Notify → Shipped
+actual:   ReserveItems → ChooseSpeed → Ship → Notify → Shipped
+the run ended SUCCEEDED"""
+    run.assert_path(["Reserve"], at="ReserveItems[0]")
+    with pytest.raises(AssertionError, match=r"^the path in ReserveItems\[0\] was expected to be empty, but it "
+                                             r"starts with 'Reserve'"):
+        run.assert_path([], at="ReserveItems[0]")
+    run.assert_path(["Sms"], at=(("Notify", 1),))
+    with pytest.raises(AssertionError, match=r"^the path in Notify\[0\] differs at step 1: expected 'Sms', got "
+                                             r"'Email'"):
+        run.assert_path(["Sms"], at="Notify[0]")
+    with pytest.raises(AssertionError, match=r"^the path goes on after the expected last step 2 \('ChooseSpeed'\): "
+                                             r"next came 'Ship'"):
+        run.assert_path(["ReserveItems", "ChooseSpeed"])
+
+
+def test_a_path_that_stops_early_says_where(shipping):
+    run = shipping.run(ORDER, mocks=happy_mocks(Ship=raises("Courier.Gone")))
+    with pytest.raises(AssertionError) as info:
+        run.assert_path(["ReserveItems", "ChooseSpeed", "WaitForPickup", "Ship", "Notify"])
+    first, *_, last = str(info.value).splitlines()
+    assert first == "the path stops after step 4 ('Ship'); expected next: 'Notify'"
+    assert last == "the run ended FAILED in Ship: Courier.Gone"
+
+
+def test_a_wrong_output_shows_a_diff(shipping):
+    run = shipping.run(ORDER, mocks=happy_mocks(Ship={"tracking": "TRK-2"}))
+    expected = dict(run.output, shipment={"tracking": "TRK-1"})
+    with pytest.raises(AssertionError) as info:
+        run.assert_output(expected)
+    assert str(info.value) == """\
+output differs (- expected, + actual):
+--- expected
++++ actual
+@@ -32,5 +32,5 @@
+   ],
+   "shipment": {
+-    "tracking": "TRK-1"
++    "tracking": "TRK-2"
+   }
+ }"""
+
+
+def test_status_error_and_call_assertions_explain_themselves(shipping):
+    ok = shipping.run(ORDER, mocks=happy_mocks())
+    with pytest.raises(AssertionError, match=r'^expected the run to fail, but it SUCCEEDED with output \{"customer"'):
+        ok.assert_failed()
+    with pytest.raises(AssertionError, match=r"^expected 2 call\(s\) of 'Ship', got 1:\n  1\. attempt 1 at the top "
+                                             r'level: \{"express": false, "orderId": "o-1"\}$'):
+        ok.assert_called("Ship", times=2)
+    with pytest.raises(AssertionError, match="^expected no call of 'Email', got 1"):
+        ok.assert_not_called("Email")
+    failed = shipping.run(ORDER, mocks=happy_mocks(Ship=raises("Courier.Gone", "moved away")))
+    with pytest.raises(AssertionError) as info:
+        failed.assert_succeeded()
+    assert str(info.value) == ("expected the run to end SUCCEEDED, but it ended FAILED in Ship: Courier.Gone: moved "
+                               "away\npath taken: ReserveItems → ChooseSpeed → WaitForPickup → Ship")
+    with pytest.raises(AssertionError, match="^expected the run to fail with error 'Courier.Late', but it failed "
+                                             "with 'Courier.Gone'"):
+        failed.assert_failed("Courier.Late")
+    failed.assert_failed("Courier.Gone", re.compile("moved"))
+    with pytest.raises(AssertionError, match=r"^expected an output, but the run ended FAILED in Ship"):
+        failed.assert_output({})
+    with pytest.raises(AssertionError, match="^state 'Notify' was never entered; path taken: "):
+        failed.state("Notify")
+
+
+def test_assert_path_equality_in_pytest_explains_itself(shipping):
+    # pytest_assertrepr_compare comes from the plugin; here we call it as pytest would.
+    from asl.engine.testing.plugin import pytest_assertrepr_compare
+
+    run = shipping.run(ORDER, mocks=happy_mocks())
+    lines = pytest_assertrepr_compare(None, "==", run.path, ["ReserveItems", "Ship"])
+    assert lines[:2] == ["the path taken differs from the expected one",
+                         "the path differs at step 2: expected 'Ship', got 'ChooseSpeed'"]
+    assert pytest_assertrepr_compare(None, "==", [1], [2]) is None
+
+
+# ---- snapshots ----------------------------------------------------------------------------------
+
+def test_history_snapshots_ignore_ids_and_timestamps_but_not_data(shipping, tmp_path):
+    from asl.engine.clock import VirtualClock
+
+    golden = tmp_path / "ship.history.json"
+    first = shipping.run(ORDER, mocks=happy_mocks())
+    with pytest.raises(AssertionError, match="no history snapshot at .*; write it with pytest --asl-snapshot-update"):
+        assert_history_matches(first, golden)
+    assert_history_matches(first, golden, update=True)
+    text = golden.read_text()
+    assert '"timestamp"' not in text and '"previousEventId"' not in text
+    again = shipping.run(ORDER, mocks=happy_mocks(), clock=VirtualClock(0), name="another-name")
+    assert_history_matches(again, golden)
+    changed = shipping.run(ORDER, mocks=happy_mocks(Ship={"tracking": "TRK-9"}))
+    with pytest.raises(AssertionError) as info:
+        assert_history_matches(changed, golden)
+    message = str(info.value)
+    assert message.startswith(f"the history differs from the snapshot {golden} (- snapshot, + this run):")
+    assert "\n--- snapshot\n+++ this run\n" in message
+    assert '-          "tracking": "TRK-1"\n+          "tracking": "TRK-9"' in message
+    assert message.endswith("if the change is intended, run pytest --asl-snapshot-update (or pass update=True)")
+
+
+# ---- coverage -------------------------------------------------------------------------------------
+
+def test_coverage_counts_states_rules_default_retries_catches_and_branches():
+    with coverage.collect() as cov:
+        workflow = Workflow(SHIPPING)
+        workflow.run({**ORDER, "express": True}, mocks=happy_mocks(
+            Reserve=by_attempt(raises("Warehouse.Busy"), {"ok": True})))
+    [entry] = cov.machines.values()
+    hits = {e.id: e.hits for e in entry.elements.values()}
+    assert hits["ChooseSpeed.Choices[0]"] == 1 and hits["ChooseSpeed.Default"] == 0
+    assert hits["Reserve.Retry[0]"] == 3 and hits["ReserveItems.ItemProcessor"] == 3
+    assert hits["Notify.Branches[0]"] == hits["Notify.Branches[1]"] == 1
+    assert {e.id for e in entry.missed()} == {"WaitForPickup", "OutOfStock", "ChooseSpeed.Default",
+                                              "ReserveItems.Catch[0]", "Ship.Retry[0]"}
+    assert entry.counts("state") == (8, 10) and entry.counts() == (13, 18)
+    report = cov.report()
+    assert report.splitlines()[1].split() == [str(SHIPPING), "1", "8/10", "1/2", "1/2", "0/1", "3/3", "13/18", "72%"]
+    assert "    choice  ChooseSpeed.Default → WaitForPickup" in report
+    assert "    catch   ReserveItems.Catch[0] [Stock.Missing] → OutOfStock" in report
+    data = cov.to_json()
+    assert data["format"] == "asl-coverage/1" and data["machines"][0]["kinds"]["retry"] == {"covered": 1, "total": 2}
+    assert coverage.current() is None
+
+
+def test_coverage_of_a_machine_loaded_but_never_run():
+    with coverage.collect() as cov:
+        Workflow(SHIPPING, name="shipping")
+    assert cov.percent() == 0.0 and cov.to_json()["machines"][0]["runs"] == 0
+
+
+# ---- TestState ------------------------------------------------------------------------------------
+
+def test_test_state_returns_inspection_data_and_next_state(shipping):
+    result = shipping.test_state("Ship", {"orderId": "o-1", "express": True}, mock={"tracking": "T"})
+    assert result.status == "SUCCEEDED" and result.next_state == "Notify"
+    assert result.inspection == {
+        "input": {"orderId": "o-1", "express": True},
+        "afterInputPath": {"orderId": "o-1", "express": True},
+        "afterParameters": {"orderId": "o-1", "express": True},
+        "result": {"tracking": "T"},
+        "afterResultPath": {"orderId": "o-1", "express": True, "shipment": {"tracking": "T"}},
+        "variables": {}}
+    assert shipping.test_state("ChooseSpeed", {"express": False}).next_state == "WaitForPickup"
+
+
+def test_test_state_retriable_caught_and_failed(shipping):
+    busy = raises("Courier.Unavailable", "none free")
+    retriable = shipping.test_state("Ship", {"orderId": "o", "express": False}, mock=busy)
+    assert (retriable.status, retriable.error, retriable.error_details) == (
+        "RETRIABLE", "Courier.Unavailable", {"retryIndex": 0, "retryBackoffIntervalSeconds": 3600})
+    assert retriable.calls[0].attempt == 1 and len(retriable.calls) == 1
+    exhausted = shipping.test_state("Ship", {"orderId": "o", "express": False}, mock=busy, retry_count=2)
+    assert (exhausted.status, exhausted.cause, exhausted.next_state) == ("FAILED", "none free", None)
+    caught = shipping.test_state("ReserveItems", ORDER, mocks={"Reserve": per_iteration({2: raises("Stock.Missing")},
+                                                                                      default={"ok": 1})})
+    assert (caught.status, caught.next_state, caught.error_details) == ("CAUGHT_ERROR", "OutOfStock",
+                                                                        {"catchIndex": 0})
+    assert caught.output["error"] == {"Error": "Stock.Missing", "Cause": None}
+    assert caught.to_json()["nextState"] == "OutOfStock"
+
+
+def test_test_state_with_variables_and_nested_states():
+    m = machine(Loop={"Type": "Map", "ItemsPath": "$.xs", "ItemProcessor": {"StartAt": "Add", "States": {
+        "Add": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.x, $offset)"}, "End": True}}},
+        "End": True})
+    workflow = Workflow(m)
+    result = workflow.test_state("Add", {"x": 2}, variables={"offset": 40})
+    assert result.output == {"sum": 42} and result.next_state is None
+    assert result.inspection["variables"] == {"offset": 40}
+    with pytest.raises(WorkflowTestError, match=r"^StateMachine has no state 'Ad' \(did you mean 'Add'\?\); its "
+                                                r"states: Loop, Add$"):
+        workflow.test_state("Ad", {})
+
+
+def test_test_state_names_a_task_that_has_no_mock(shipping):
+    with pytest.raises(MissingHandlerError, match="state 'Ship'"):
+        shipping.test_state("Ship", {})
+
+
+# ---- replay and MockConfigFile suites ------------------------------------------------------------
+
+def test_a_history_replays_as_a_mock_config_test_case(shipping):
+    original = shipping.run(ORDER, mocks=happy_mocks(
+        Reserve=by_attempt(raises("Warehouse.Busy", "busy"), {"ok": True}), Ship={"tracking": "REAL"}))
+    replay = replay_history(json.loads(json.dumps(original.history.to_aws()))["events"])
+    assert replay.input == ORDER and replay.result == {"status": "SUCCEEDED", "output": original.output}
+    assert replay.responses["Reserve"][0] == {"Throw": {"Error": "Warehouse.Busy", "Cause": "busy"}}
+    assert replay.concurrent == {"Reserve"}
+    document = add_test_case({}, "shipping", "Incident", replay)
+    assert document["StateMachines"]["shipping"]["TestCases"]["Incident"]["Ship"] == "Incident.Ship"
+    assert document["MockedResponses"]["Incident.Ship"] == {"0": {"Return": {"tracking": "REAL"}}}
+    replayed = shipping.run(replay.input, mock_config=document, test_case="Incident")
+    replayed.assert_output(original.output)
+    assert replayed.path == original.path
+
+
+def test_run_cases_checks_expectations(shipping):
+    from asl.engine import MockConfig
+
+    config = MockConfig({"StateMachines": {"shipping": {"TestCases": {
+        "Happy": {"Reserve": "Ok", "Ship": "Ok", "Email": "Ok", "Sms": "Ok"},
+        "NoStock": {"Reserve": "Missing"}, "Unmocked": {"Reserve": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}},
+                            "Missing": {"0-9": {"Throw": {"Error": "Stock.Missing"}}}}})
+    cases = {"Happy": {"input": ORDER, "expect": {"status": "SUCCEEDED", "path": [
+        "ReserveItems", "ChooseSpeed", "WaitForPickup", "Ship", "Notify", "Shipped"]}},
+             "NoStock": {"input": ORDER, "expect": {"status": "SUCCEEDED", "error": "Order.OutOfStock"}}}
+    happy, no_stock, unmocked = run_cases(shipping, config, "shipping", cases, ORDER)
+    assert happy.passed and happy.checked
+    assert unmocked.passed and not unmocked.checked
+    unmocked.run.assert_failed("States.Runtime", re.compile("No handler or mock for the Task state 'Ship'"))
+    assert no_stock.problems == [
+        "expected the run to end SUCCEEDED, but it ended FAILED in OutOfStock: Order.OutOfStock: An item of the "
+        "order is out of stock.\npath taken: ReserveItems → OutOfStock"]
+
+
+# ---- the front door and the layers -----------------------------------------------------------------
+
+def test_front_door_names():
+    import asl.engine.testing as testing
+
+    assert testing.__all__ == sorted([
+        "Call", "Coverage", "Mock", "MockError", "Retried", "StatePath", "StateTestResult", "StateVisit", "Workflow",
+        "WorkflowRun", "WorkflowTestError", "assert_history_matches", "by_attempt", "per_branch", "per_iteration",
+        "raises", "returns", "sequence", "when"])
+    assert all(getattr(testing, name) is not None for name in testing.__all__)
+
+
+def test_the_language_layer_does_not_import_the_engine_and_the_plugin_loads_light():
+    code = ("import sys, asl, asl.engine.testing.plugin; "
+            "print(sorted(m for m in sys.modules if m.startswith(('asl.engine', 'asl.cli', 'anyio', 'pydantic'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "asl.cli" not in loaded and "asl.engine.testing.workflow" not in loaded and "pydantic" not in loaded
