@@ -58,9 +58,13 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
 
 def get_cli() -> click.Group:
     """The `asl` group with every command (the heavier ones live in their own modules)."""
+    from .graph import graph
+    from .history import history
     from .run import run
 
     cli.add_command(run)
+    cli.add_command(history)
+    cli.add_command(graph)
     return cli
 
 

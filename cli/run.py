@@ -1,4 +1,4 @@
-"""`asl run`: execute a definition locally and print the result."""
+"""`asl run`: execute a definition locally, trace it on stderr, print its output on stdout."""
 from __future__ import annotations
 
 import importlib
@@ -6,7 +6,8 @@ import importlib.util
 import json
 import os
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import click
 
@@ -41,38 +42,76 @@ def read_input(path: str | None, inline: str | None) -> Any:
         raise UsageError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON input: {exc.msg}") from None
 
 
-def load_handlers(spec: str) -> Any:
-    """A Handlers registry from a Python file or module: its `handlers` (or `HANDLERS`) attribute."""
+def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
+    """The one state machine of DEFINITION (a file, or FILE#LogicalId of a template), valid.
+
+    A missing file or a template of several machines is a `UsageError`; an invalid definition
+    prints its diagnostics and exits 3.
+    """
+    from ..loading import validate_source
+    from .report import render
+
+    path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
+    if not os.path.exists(path):
+        raise UsageError(f"{definition}: no such file")
+    results = validate_source(definition, machine_type)
+    if len(results) != 1:
+        raise UsageError(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
+    if not results[0].ok:
+        click.echo(render(results, "text", "ERROR"), err=True, nl=False)
+        sys.exit(EXIT_INVALID)
+    return results[0]
+
+
+def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
+    """A Handlers registry from a Python file or module: its `handlers` (or `HANDLERS`)
+    attribute, and the module itself. A module is looked for in `search` (default: the
+    current directory) before the installed packages."""
+    import inspect
+
     from ..engine import Handlers
 
     try:
-        if spec.endswith(".py") or os.path.sep in spec:
+        if spec.endswith(".py") or os.path.sep in spec or "/" in spec:
             if not os.path.exists(spec):
                 raise UsageError(f"{spec}: no such handlers file")
             name = "asl_handlers_" + os.path.splitext(os.path.basename(spec))[0]
             module_spec = importlib.util.spec_from_file_location(name, spec)
+            if module_spec is None or module_spec.loader is None:
+                raise UsageError(f"{spec}: not a Python file")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[name] = module
-            directory = os.path.dirname(os.path.abspath(spec))
-            sys.path.insert(0, directory)
-            try:
+            with _on_path(os.path.dirname(os.path.abspath(spec))):
                 module_spec.loader.exec_module(module)
-            finally:
-                sys.path.remove(directory)
         else:
-            module = importlib.import_module(spec)
+            with _on_path(os.path.abspath(search or os.getcwd())):
+                module = importlib.import_module(spec)
     except UsageError:
         raise
     except BaseException as exc:  # the user's module failed to import: say which and why
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise UsageError(f"{spec}: cannot import handlers: {type(exc).__name__}: {exc}") from None
-    found = getattr(module, "handlers", None) or getattr(module, "HANDLERS", None)
+    found = getattr(module, "handlers", None)
+    if found is None:  # not `or`: an empty registry is false, and valid when mocks serve every task
+        found = getattr(module, "HANDLERS", None)
     if isinstance(found, dict):
         found = Handlers(found)
     if not isinstance(found, Handlers):
         raise UsageError(f"{spec}: define `handlers = asl.engine.Handlers()` (or a dict HANDLERS) in it")
-    return found
+    background = getattr(module, "background", None)
+    if background is not None and not inspect.iscoroutinefunction(background):
+        raise UsageError(f"{spec}: `background` must be an async function taking the execution")
+    return found, module
+
+
+@contextmanager
+def _on_path(directory: str) -> Iterator[None]:
+    sys.path.insert(0, directory)
+    try:
+        yield
+    finally:
+        sys.path.remove(directory)
 
 
 @click.command()
@@ -85,41 +124,68 @@ def load_handlers(spec: str) -> Any:
 @click.option("--name", "sm_name", metavar="NAME", help="State machine name (default: the file's stem).")
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
               default="STANDARD", show_default=True)
-@click.option("--virtual-time", is_flag=True, help="Waits and retry delays take no real time.")
+@click.option("--virtual-time/--real-time", default=None,
+              help="Waits and retry delays take no real time (default: real time, or [tool.asl] virtual-time).")
 @click.option("--history", "history_path", metavar="FILE", help="Write AWS's GetExecutionHistory JSON here.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--seed", type=int, help="Seed for retry jitter and generated ids.")
+@click.option("--quiet", "-q", is_flag=True, help="No trace: only the output (a failure still prints one line).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Trace each state's input and output at every data-flow step, and every Map item's states.")
+@click.option("--color", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour the trace (auto: only on a terminal).")
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str,
-        virtual_time: bool, history_path: str | None, output_format: str, seed: int | None) -> None:
-    """Run DEFINITION locally. Exit 0 SUCCEEDED, 1 FAILED/TIMED_OUT/ABORTED, 2 usage, 3 invalid definition."""
-    from ..engine import MissingHandlerError, MockConfigError, run_sync
-    from ..loading import validate_source
-    from .report import render
+        virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
+        quiet: bool, verbose: bool, colour: str) -> None:
+    """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
-    if not os.path.exists(definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition)
-                          else definition):
-        _usage(f"{definition}: no such file")
+    Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
+    [tool.asl] table of the nearest pyproject.toml. Exit 0 SUCCEEDED, 1 FAILED / TIMED_OUT /
+    ABORTED, 2 usage error, 3 invalid definition.
+    """
+    from ..engine import MissingHandlerError, MockConfigError, prepare
+    from .project import find_config
+
+    if quiet and verbose:
+        _usage("--quiet and --verbose do not go together")
     try:
+        result = load_definition(definition, machine_type.upper())
+        config = find_config()
+        search = None
+        if config is not None:
+            if handlers_spec is None and config.handlers is not None:
+                handlers_spec, search = config.handlers, str(config.root)
+            mock_config = mock_config or config.mock_config
+            test_case = test_case or config.test_case
+            if virtual_time is None:
+                virtual_time = config.virtual_time
         execution_input = read_input(input_path, input_json)
-        handlers = load_handlers(handlers_spec) if handlers_spec else None
+        handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
     except UsageError as exc:
         _usage(str(exc))
-    results = validate_source(definition, machine_type.upper())
-    if len(results) != 1:
-        _usage(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
-    result = results[0]
-    if not result.ok:
-        click.echo(render(results, "text", "ERROR"), err=True, nl=False)
-        sys.exit(EXIT_INVALID)
     machine = result.machine
     name = sm_name or result.name
+    stderr = click.get_text_stream("stderr")
+    trace = None if quiet else _trace(stderr, colour, verbose)
     try:
-        outcome = run_sync(machine, execution_input, handlers=handlers, mock_config=mock_config,
-                           test_case=test_case, state_machine_name=name, type=machine_type.upper(),
-                           virtual_time=virtual_time, seed=seed)
+        execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
+                            test_case=test_case, state_machine_name=name, type=machine_type.upper(),
+                            virtual_time=bool(virtual_time), seed=seed, observer=trace)
     except (MissingHandlerError, MockConfigError) as exc:
         _usage(str(exc))
+    if trace is not None:
+        trace.root = execution
+        where = f" {trace.style['dot']} [tool.asl] of {config.path}" if config is not None else ""
+        clock = "virtual time" if virtual_time else "real time"
+        click.echo(trace.style.dim(f"{name}: {definition} {trace.style['dot']} {machine_type.upper()} "
+                                   f"{trace.style['dot']} {clock}{where}"), err=True)
+    background = getattr(module, "background", None)
+    try:
+        outcome, problem = _execute(execution, background)
+    except KeyboardInterrupt:
+        click.echo("asl run: interrupted", err=True)
+        sys.exit(130)
     if history_path:
         try:
             with open(history_path, "w", encoding="utf-8") as fh:
@@ -129,13 +195,73 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
             click.echo(f"asl run: cannot write history to {history_path}: {exc}", err=True)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), ensure_ascii=False))
-    else:
-        if outcome.succeeded:
-            click.echo(json.dumps(outcome.output, indent=2, ensure_ascii=False))
-        click.echo(f"{outcome.status}: {name} ({outcome.transitions} state transitions)"
-                   + ("" if outcome.succeeded else f"\n  error: {outcome.error}\n  cause: {outcome.cause}"),
-                   err=True)
+    elif outcome.succeeded:
+        click.echo(json.dumps(outcome.output, indent=2, ensure_ascii=False))
+    if problem:
+        click.echo(f"asl run: {problem}", err=True)
+    _summary(outcome, name, trace, machine, virtual_time, history_path)
     sys.exit(EXIT_OK if outcome.succeeded else EXIT_FAILED)
+
+
+def _trace(stderr: Any, colour: str, verbose: bool) -> Any:
+    from .style import Style, use_colour
+    from .trace import Trace
+
+    isatty = getattr(stderr, "isatty", None)
+    live = bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+    return Trace(stderr, Style(use_colour(stderr, colour), stderr), verbose=verbose, live=live)
+
+
+def _execute(execution: Any, background: Any) -> tuple[Any, str | None]:
+    """Run the execution; beside it the handlers module's `background(execution)`, if any
+    (it can complete .waitForTaskToken tasks), cancelled when the execution ends."""
+    import anyio
+
+    problems: list[str] = []
+
+    async def companion() -> None:
+        try:
+            await background(execution)
+        except Exception as exc:  # the user's code: report it, stop the execution
+            problems.append(f"background() failed: {type(exc).__name__}: {exc}")
+            execution.stop("asl.BackgroundFailed", f"{type(exc).__name__}: {exc}")
+
+    async def main() -> Any:
+        if background is None:
+            return await execution.run()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(companion)
+            outcome = await execution.run()
+            tg.cancel_scope.cancel()
+        return outcome
+
+    outcome = anyio.run(main)
+    return outcome, problems[0] if problems else None
+
+
+def _summary(outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bool | None,
+             history_path: str | None) -> None:
+    """The closing lines on stderr: status, time, and for a failure where and why."""
+    from .style import duration, error_text
+
+    if trace is None:
+        if not outcome.succeeded:
+            click.echo(f"{outcome.status}: {error_text(outcome.error, outcome.cause)}", err=True)
+        return
+    from ..histories import Timeline
+    from .history import failure_lines
+
+    s = trace.style
+    took = duration(outcome.stop_time - outcome.start_time) + (" (virtual)" if virtual_time else "")
+    lines = [f"{s.status(outcome.status)}  {s.name(name)} {s['dot']} {outcome.transitions} state transitions "
+             f"{s['dot']} {took}"]
+    if not outcome.succeeded:
+        failure = Timeline(outcome.history.events).failure
+        if failure is not None:
+            lines += failure_lines(failure, s, machine)
+    if history_path:
+        lines.append(s.dim(f"history written to {history_path} (asl history {history_path})"))
+    click.echo("\n".join(lines), err=True)
 
 
 def _usage(message: str) -> None:

@@ -1,0 +1,65 @@
+"""`asl graph DEFINITION`: the state machine as Mermaid, Graphviz DOT or SVG, optionally
+coloured by the path an execution took (a history file)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .main import EXIT_OK, EXIT_USAGE
+
+NO_GRAPHVIZ = ("--format svg needs Graphviz's `dot` program, which is not on PATH: install Graphviz "
+               "(apt install graphviz, brew install graphviz, https://graphviz.org/download/), "
+               "or use --format mermaid (renders on GitHub) or --format dot")
+
+
+@click.command()
+@click.argument("definition")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid",
+              show_default=True, help="mermaid: renders in GitHub Markdown; dot: Graphviz; svg: drawn by Graphviz.")
+@click.option("--history", "history_path", metavar="FILE",
+              help="Colour the path an execution took (asl run --history, or get-execution-history JSON).")
+@click.option("--output", "-o", "output_path", metavar="FILE", help="Write the graph here instead of stdout.")
+def graph(definition: str, fmt: str, history_path: str | None, output_path: str | None) -> None:
+    """Draw DEFINITION: Parallel branches and Map processors as clusters, Choice rules on the
+    edges, Retry and Catch edges apart. With --history, states are coloured by what happened
+    to them (succeeded, caught, failed, not visited) and the edges taken are drawn thicker.
+
+    Exit 0, 2 for usage errors (a missing file, no Graphviz for svg), 3 for an invalid definition.
+    """
+    import shutil
+    import subprocess
+
+    from ..graph import build_graph
+    from ..histories import HistoryError, read_history
+    from .run import UsageError, load_definition
+
+    dot = shutil.which("dot")
+    if fmt == "svg" and dot is None:
+        _usage(NO_GRAPHVIZ)
+    try:
+        loaded = load_definition(definition)
+        timeline = read_history(history_path) if history_path else None
+    except (UsageError, HistoryError) as exc:
+        _usage(str(exc))
+    drawn = build_graph(loaded.machine, timeline, loaded.name)
+    text = drawn.to_mermaid() if fmt == "mermaid" else drawn.to_dot()
+    if fmt == "svg":
+        done = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True)
+        if done.returncode != 0:
+            _usage(f"Graphviz's dot failed: {done.stderr.strip()}")
+        text = done.stdout
+    if output_path:
+        try:
+            with open(output_path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            _usage(f"cannot write {output_path}: {exc.strerror or exc}")
+    else:
+        click.echo(text, nl=False)
+    sys.exit(EXIT_OK)
+
+
+def _usage(message: str) -> None:
+    click.echo(f"asl graph: {message}", err=True)
+    sys.exit(EXIT_USAGE)

@@ -1,0 +1,372 @@
+"""The trace ``asl run`` writes on stderr while an execution runs: an `Observer` that prints.
+
+    ▶ ProcessPayment  Task lambda:invoke
+    ↻ ProcessPayment  ConnectionError: payment gateway timed out · retry 1 of 3 in 1.00s
+    ✓ ProcessPayment  1.01s (2 attempts) → NotifyParties
+
+Each state is shown as it is entered and left, with how long it took on the execution's
+clock (virtual or real); Choice decisions name the rule that matched; caught errors say
+where they went. States inside Parallel branches are indented and tagged ``[branch N]``.
+States inside Map iterations are summarised (items succeeded / failed, and a live progress
+bar on a terminal) unless ``verbose``, which also prints every state's input and output at
+each step of its data flow, as TestState's inspection data names them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ..engine import Observer
+from ..graph import describe_rule
+from .style import Style, compact, duration, error_text
+
+MAX_ITEM_FAILURES = 5   # failed Map items printed per Map; the rest are counted
+CAUSE_WIDTH = 120       # causes are cut to this in the one-line forms (--verbose shows them whole)
+REDRAW_SECONDS = 0.1    # how often the live progress bar may redraw
+
+
+@dataclass
+class _MapProgress:
+    """Iterations of one run of a Map state, by index."""
+
+    total: int | None = None
+    started: set = field(default_factory=set)
+    succeeded: set = field(default_factory=set)
+    failed: set = field(default_factory=set)
+    aborted: set = field(default_factory=set)
+
+    def reset(self) -> None:
+        for seen in (self.started, self.succeeded, self.failed, self.aborted):
+            seen.clear()
+
+    def summary(self, noun: str, tolerated: bool) -> str:
+        """``5 items: 3 succeeded, 1 failed, 1 aborted`` (failures of a Map that went on: tolerated)."""
+        done = len(self.succeeded | self.failed)
+        count = self.total if self.total is not None else max(done, len(self.started))
+        text = f"{count} {noun if count != 1 else noun[:-1]}: {len(self.succeeded)} succeeded"
+        if self.failed:
+            text += f", {len(self.failed)} failed" + (" (tolerated)" if tolerated else "")
+        if self.aborted:
+            text += f", {len(self.aborted)} aborted"
+        return text
+
+
+@dataclass
+class _RunNotes:
+    """What happened to one entry into a state before it exits."""
+
+    rule: Any = None
+    caught: tuple | None = None  # (error, catcher index, next)
+
+
+class Trace(Observer):
+    """Prints each step of an execution to `stream` (stderr) as it happens."""
+
+    def __init__(self, stream: TextIO, style: Style, verbose: bool = False, live: bool = False):
+        self.out = stream
+        self.style = style
+        self.verbose = verbose
+        self.live = live and not verbose
+        self.root: Any = None                 # the top execution (children: Distributed Map items)
+        self.types: dict[str, str] = {}       # state name -> type (names are unique in a machine)
+        self.notes: dict[int, _RunNotes] = {}
+        self.maps: dict[int, _MapProgress] = {}
+        self.distributed: list[Any] = []      # Distributed Map runs in progress
+        self.children: dict[int, tuple] = {}  # id(child execution) -> (execution, depth of its top level)
+        self.last_failure: tuple | None = None
+        self.item_failures: dict[str, int] = {}  # failed-item lines printed per Map state
+        self._bar: tuple[Any, float] | None = None  # (map run, last drawn) while a bar is up
+
+    # ---- where a state runs ------------------------------------------------------------------
+
+    def location(self, run: Any) -> tuple:
+        """((state, index), ...) from the top execution down to `run`'s block (the engine's
+        frame path: Map iterations, Parallel branches and Distributed Map items)."""
+        if self.root is None:
+            self.root = run.ex
+        return tuple(run.frame.path)
+
+    def item_of(self, run: Any) -> tuple[Any, int] | None:
+        """(Distributed Map run, index) when `run` is a top-level state of a Map item's child
+        execution: the depth of the first state a child enters is its top level."""
+        ex = run.ex
+        if ex is self.root:
+            return None
+        known = self.children.get(id(ex))
+        if known is None:
+            known = self.children[id(ex)] = (ex, len(run.frame.path))  # keep ex: its id stays unique
+        path = tuple(run.frame.path)
+        if not path or len(path) != known[1]:
+            return None
+        name, index = path[-1]
+        for map_run in self.distributed:
+            if map_run.name == name and self.location(map_run) == path[:-1]:
+                return map_run, index
+        return None
+
+    def hidden(self, where: tuple) -> bool:
+        """Inside a Map iteration: summarised, not traced state by state (unless verbose)."""
+        return not self.verbose and any(self.types.get(name) == "Map" for name, _ in where)
+
+    def prefix(self, where: tuple) -> str:
+        if not where:
+            return ""
+        name, index = where[-1]
+        tag = f"[item {index}]" if self.types.get(name) == "Map" else f"[branch {index + 1}]"
+        return "  " * len(where) + self.style.dim(tag) + " "
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    def line(self, where: tuple, text: str) -> None:
+        self.clear_bar()
+        self.out.write(self.prefix(where) + text + "\n")
+        self.out.flush()
+
+    def data_line(self, where: tuple, label: str, value: Any) -> None:
+        # The tag again on each line: concurrent branches and items interleave their lines.
+        self.line(where, f"  {self.style.dim(f'{label:<19}')} {compact(value)}")
+
+    def clear_bar(self) -> None:
+        if self._bar is not None:
+            self.out.write("\r\x1b[K")
+            self._bar = None
+
+    def draw_bar(self, run: Any, progress: _MapProgress, force: bool = False) -> None:
+        now = time.monotonic()
+        if self._bar is not None and not force and now - self._bar[1] < REDRAW_SECONDS:
+            return
+        s = self.style
+        done = len(progress.succeeded | progress.failed)
+        counts = f"{s.ok(s['ok'] + str(len(progress.succeeded)))} {s.bad(s['fail'] + str(len(progress.failed)))}"
+        if progress.total:
+            width = 24
+            filled = int(width * done / progress.total)
+            bar = s["bar"] * filled + s["gap"] * (width - filled)
+            text = f"{s.name(run.name)} {bar} {done}/{progress.total} {counts}"
+        else:
+            text = f"{s.name(run.name)} {done} done, {len(progress.started) - done} running {counts}"
+        self.out.write("\r\x1b[K" + text)
+        self.out.flush()
+        self._bar = (run, now)
+
+    # ---- the observer hooks --------------------------------------------------------------------
+
+    def enter(self, run: Any) -> None:
+        state = run.state
+        self.types[run.name] = state.type
+        if state.type == "Map":
+            self.maps[id(run)] = _MapProgress()
+            if state.is_distributed:
+                self.distributed.append(run)
+        where = self.location(run)
+        self.item_of(run)  # a child execution's first state marks its top level
+        if self.hidden(where):
+            return
+        s = self.style
+        self.line(where, f"{s.paint(s['enter'], 'blue')} {s.name(run.name)}  {s.dim(_describe(state, s))}")
+        if self.verbose:
+            self.data_line(where, "input", run.raw)
+
+    def data(self, run: Any, stage: str, value: Any) -> None:
+        if stage == "afterInputPath" and run.state.type == "Map" and id(run) in self.maps:
+            self.maps[id(run)].total = _item_count(run.state, value)
+        if self.verbose:
+            self.data_line(self.location(run), stage, value)
+
+    def choice(self, run: Any, rule: Any) -> None:
+        self.notes.setdefault(id(run), _RunNotes()).rule = rule
+
+    def retry(self, run: Any, error: Any, attempt: int, delay: float) -> None:
+        progress = self.maps.get(id(run))
+        if progress is not None:
+            progress.reset()  # the whole Map runs again
+        where = self.location(run)
+        if self.hidden(where):
+            return
+        s = self.style
+        limit = _max_attempts(run.state, error)
+        of = f" of {limit}" if limit else ""
+        self.line(where, f"{s.warn(s['retry'])} {s.name(run.name)}  "
+                         f"{s.warn(_cut(error_text(error.error, error.cause), self.verbose))} "
+                         f"{s['dot']} retry {attempt}{of} in {duration(delay)}")
+
+    def caught(self, run: Any, error: Any, catcher: Any) -> None:
+        catchers = list(getattr(run.state, "catch", None) or [])
+        index = next((i for i, c in enumerate(catchers) if c is catcher), 0)
+        self.notes.setdefault(id(run), _RunNotes()).caught = (error, index, catcher.next)
+
+    def failed(self, run: Any, error: Any) -> None:
+        self.notes.pop(id(run), None)
+        progress = self.finish_map(run)
+        where = self.location(run)
+        self.item_done(run, failed=True)
+        s = self.style
+        took = duration(run.ex.clock.now() - run.entered_time)
+        again = self.last_failure is not None and self.last_failure[0] == (error.error, error.cause) \
+            and self.last_failure[1][:len(where)] == where and len(self.last_failure[1]) > len(where)
+        if again:  # passed up from a branch or an iteration: the cause is already on screen
+            text = f"{s.bad(error.error or 'failed')} (from {self.last_failure[2]})"
+        else:
+            text = s.bad(_cut(error_text(error.error, error.cause), self.verbose))
+        self.last_failure = ((error.error, error.cause), where + ((run.name, 0),), run.name)
+        if self.hidden(where):
+            if again:
+                return
+            map_name = next(name for name, _ in reversed(where) if self.types.get(name) == "Map")
+            shown = self.item_failures.get(map_name, 0)
+            self.item_failures[map_name] = shown + 1
+            if shown == MAX_ITEM_FAILURES:
+                self.line((), "  " * len(where) + s.dim(f"{s['fail']} more failed items of {map_name} are not "
+                                                        "shown (--verbose shows every state)"))
+            if shown >= MAX_ITEM_FAILURES:
+                return
+        counts = f"  {progress.summary(_noun(run.state), tolerated=False)}" if progress is not None else ""
+        self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}")
+
+    def exit(self, run: Any, output: Any, next_name: str | None) -> None:
+        notes = self.notes.pop(id(run), None) or _RunNotes()
+        progress = self.finish_map(run)
+        where = self.location(run)
+        target = _next_state(run, next_name)
+        if target is None:
+            self.item_done(run, failed=False)
+        if self.hidden(where):
+            return
+        s = self.style
+        took = duration(run.ex.clock.now() - run.entered_time)
+        arrow = f"{s['arrow']} {s.name(target) if target else 'end'}"
+        parts = [took]
+        if run.retry_count:
+            parts.append(f"({run.retry_count + 1} attempts)")
+        if progress is not None:
+            parts.append(progress.summary(_noun(run.state), tolerated=notes.caught is None))
+        elif run.state.type == "Parallel":
+            parts.append(f"{len(run.state.branches)} branches")
+        if run.state.type == "Choice":
+            parts.append(self.decision(run, notes.rule))
+        if notes.caught is not None:
+            error, index, _ = notes.caught
+            symbol = s.warn(s["caught"])
+            parts.append(s.warn(f"caught {_cut(error_text(error.error, error.cause), self.verbose)}") +
+                         s.dim(f" (Catch #{index + 1})"))
+        else:
+            symbol = s.ok(s["ok"])
+        self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}")
+        if self.verbose:
+            self.data_line(where, "output", output)
+            if run.frame.variables:
+                self.data_line(where, "variables", run.frame.variables)
+
+    def iteration(self, run: Any, index: int, status: str) -> None:
+        progress = self.maps.get(id(run))
+        if progress is None:
+            return
+        self.count(run, progress, index, status)
+
+    # ---- Map bookkeeping -----------------------------------------------------------------------
+
+    def count(self, map_run: Any, progress: _MapProgress, index: int, status: str) -> None:
+        if status == "started":
+            progress.started.add(index)
+        elif status == "succeeded":
+            progress.succeeded.add(index)
+        elif status == "failed":
+            progress.failed.add(index)
+        elif status == "aborted":
+            progress.aborted.add(index)
+        if self.live and not self.hidden(self.location(map_run)):
+            self.draw_bar(map_run, progress)
+
+    def item_done(self, run: Any, failed: bool) -> None:
+        """A Distributed Map item ends when the top state of its child execution ends."""
+        found = self.item_of(run)
+        if found is None:
+            return
+        map_run, index = found
+        progress = self.maps.get(id(map_run))
+        if progress is not None:
+            progress.started.add(index)
+            self.count(map_run, progress, index, "failed" if failed else "succeeded")
+
+    def finish_map(self, run: Any) -> _MapProgress | None:
+        if run.state.type != "Map":
+            return None
+        if self._bar is not None and self._bar[0] is run:
+            self.clear_bar()
+        if run in self.distributed:
+            self.distributed.remove(run)
+        return self.maps.pop(id(run), None)
+
+    def decision(self, run: Any, rule: Any) -> str:
+        s = self.style
+        if rule is None:
+            return s.dim("no rule matched: Default")
+        index = next((i for i, r in enumerate(run.state.choices) if r is rule), 0)
+        return f"{s.dim(f'rule #{index + 1}:')} {describe_rule(rule)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+def _describe(state: Any, s: Style) -> str:
+    kind = state.type
+    if kind == "Task":
+        resource = state.resource
+        short = resource.split(":function:", 1)[1].split(":")[0] if ":function:" in resource else \
+            resource.removeprefix("arn:aws:states:::")
+        text = f"Task {('lambda ' + short) if ':function:' in resource else short}"
+        if resource.endswith(".waitForTaskToken"):
+            text += f" {s['dot']} {s['wait']} waits for its task token"
+        return text
+    if kind == "Parallel":
+        return f"Parallel {s['dot']} {len(state.branches)} branches"
+    if kind == "Map":
+        return f"Map {s['dot']} {'distributed' if state.is_distributed else 'inline'}"
+    return kind
+
+
+def _noun(state: Any) -> str:
+    return "batches" if getattr(state, "item_batcher", None) is not None else "items"
+
+
+def _next_state(run: Any, next_name: str | None) -> str | None:
+    """Where the state goes: the runner's choice (Choice, Catch), else its Next (None: the end)."""
+    if next_name is not None:
+        return next_name
+    state = run.state
+    if state.type in ("Succeed", "Fail") or getattr(state, "end", None):
+        return None
+    return getattr(state, "next", None)
+
+
+def _item_count(state: Any, effective: Any) -> int | None:
+    """How many items a JSONPath Map will run (None when only the engine can tell)."""
+    path = getattr(state, "items_path", None)
+    if state.is_jsonata or path is None or getattr(path, "kind", None) != "input" or state.item_batcher:
+        return None
+    try:
+        items = path.evaluate(effective)
+    except Exception:  # the engine reports a bad ItemsPath itself; the bar just has no total
+        return None
+    return len(items) if isinstance(items, list) else None
+
+
+def _max_attempts(state: Any, error: Any) -> int | None:
+    """MaxAttempts of the retrier that matched `error` (None when that cannot be told: the
+    observer hook does not pass the retrier, so this asks the engine's own matching)."""
+    from ..engine.interpreter import error_matches
+
+    for retrier in getattr(state, "retry", None) or ():
+        try:
+            matched = error_matches(retrier.error_equals, error)
+        except Exception:  # the engine's matching changed shape: show the retry without "of N"
+            return None
+        if matched:
+            return retrier.max_attempts
+    return None
+
+
+def _cut(text: str, whole: bool) -> str:
+    return text if whole or len(text) <= CAUSE_WIDTH else text[: CAUSE_WIDTH - 1] + "…"

@@ -1,0 +1,294 @@
+"""`asl run` for people: the trace on stderr, the output on stdout, project defaults, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from asl.cli.main import get_cli
+from conftest import ROOT, SAMPLES
+
+ORDER = str(SAMPLES / "order" / "order.json")
+ORDER_HANDLERS = str(SAMPLES / "order" / "handlers.py")
+INPUT = str(SAMPLES / "order" / "input.json")
+DECLINED = str(SAMPLES / "order" / "input-declined.json")
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(get_cli(), list(args), input=input)
+
+
+def run_order(*extra, input_path=INPUT):
+    return invoke("run", ORDER, "--input", input_path, "--handlers", ORDER_HANDLERS, "--virtual-time", *extra)
+
+
+# --------------------------------------------------------------------------------------------
+# stdout, stderr, exit codes
+# --------------------------------------------------------------------------------------------
+
+def test_output_on_stdout_trace_on_stderr():
+    result = run_order()
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.stdout)  # stdout is exactly the output document
+    assert output["payment"] == {"status": "PAID", "transactionId": "tx-order-1001-2"}
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"order: {ORDER} · STANDARD · virtual time"
+    assert "↻ ProcessPayment  ConnectionError: payment gateway timed out · retry 1 of 3 in 1.00s" in lines
+    assert lines[-1] == "SUCCEEDED  order · 7 state transitions · 1.00s (virtual)"
+
+
+def test_a_failed_run_reports_error_cause_state_and_path():
+    result = run_order(input_path=DECLINED)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    tail = result.stderr.splitlines()[-5:]
+    assert tail == [
+        "FAILED  order · 8 state transitions · 1.00s (virtual)",
+        "  error  Order.PaymentDeclined",
+        "  cause  The payment was declined; the customer has been told.",
+        "  state  PaymentDeclined (Fail)",
+        "  path   ValidateOrder → ProcessPayment → RecordDecline → NotifyParties → CheckPayment → PaymentDeclined",
+    ]
+
+
+def test_a_failure_inside_a_branch_shows_the_branch_in_the_path(tmp_path):
+    handlers = tmp_path / "sms_down.py"
+    handlers.write_text(textwrap.dedent(f"""
+        import runpy
+        from asl.engine import TaskFailed
+        handlers = runpy.run_path({ORDER_HANDLERS!r})["handlers"]
+
+        @handlers.lambda_function("ReserveStock")
+        def reserve(request):
+            raise TaskFailed("Stock.Unavailable", "the warehouse is closed")
+    """))
+    result = invoke("run", ORDER, "--input", INPUT, "--handlers", str(handlers), "--virtual-time")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert "  [branch 2] ✗ ReserveStock  0ms  Stock.Unavailable: the warehouse is closed" in lines
+    assert "✗ NotifyParties  0ms  Stock.Unavailable (from ReserveStock)" in lines
+    assert "  state  ReserveStock (Task)" in lines
+    assert "  path   ValidateOrder → ProcessPayment → NotifyParties › [branch 2] ReserveStock" in lines
+
+
+def test_quiet_prints_the_output_only():
+    result = run_order("--quiet")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["orderId"] == "order-1001"
+
+
+def test_quiet_failure_is_one_line():
+    result = run_order("-q", input_path=DECLINED)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == "FAILED: Order.PaymentDeclined: The payment was declined; the customer has been told.\n"
+
+
+def test_verbose_shows_the_data_flow():
+    result = run_order("--verbose")
+    assert result.exit_code == 0
+    assert '  afterResultSelector {"status": "PAID", "transactionId": "tx-order-1001-2"}' in result.stderr.splitlines()
+
+
+def test_quiet_and_verbose_together_is_a_usage_error():
+    result = run_order("--quiet", "--verbose")
+    assert result.exit_code == 2 and "do not go together" in result.stderr
+
+
+def test_json_output_format_still_traces():
+    result = run_order("--output-format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["status"] == "SUCCEEDED"
+    assert "▶ ValidateOrder" in result.stderr
+
+
+def test_color_always_and_never():
+    assert "\x1b[" in run_order("--color", "always").stderr
+    assert "\x1b[" not in run_order("--color", "never").stderr
+    assert "\x1b[" not in run_order().stderr  # the runner's stderr is not a terminal
+
+
+def test_input_from_stdin():
+    result = invoke("run", ORDER, "--input", "-", "--handlers", ORDER_HANDLERS, "--virtual-time", "-q",
+                    input=open(DECLINED).read())
+    assert result.exit_code == 1 and "Order.PaymentDeclined" in result.stderr
+
+
+def test_history_file_is_announced(tmp_path):
+    history = tmp_path / "h.json"
+    result = run_order("--history", str(history))
+    assert f"history written to {history} (asl history {history})" in result.stderr
+    assert json.loads(history.read_text())["events"][0]["type"] == "ExecutionStarted"
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: one line, exit 2, never a traceback
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--no-such-flag"], "No such option '--no-such-flag'"),
+    (["--input", "missing.json"], "missing.json: no such input file"),
+    (["--input-json", "[1, 2"], "--input-json: invalid JSON at line 1 column 6"),
+    (["--handlers", "no_such_module_xyz.handlers"],
+     "no_such_module_xyz.handlers: cannot import handlers: ModuleNotFoundError: No module named 'no_such_module_xyz'"),
+])
+def test_usage_errors(args, message):
+    result = invoke("run", ORDER, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_malformed_input_file_gets_line_and_column(tmp_path):
+    path = tmp_path / "in.json"
+    path.write_text('{\n  "orderId": "1",\n  "total": ,\n}')
+    result = invoke("run", ORDER, "--input", str(path), "--handlers", ORDER_HANDLERS)
+    assert result.exit_code == 2
+    assert result.stderr == f"asl run: {path}:3:12: invalid JSON input: Expecting value\n"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("def broken(:\n", "SyntaxError"),
+    ("raise RuntimeError('no database here')\n", "RuntimeError: no database here"),
+    ("x = 1\n", "define `handlers = asl.engine.Handlers()`"),
+    ("from asl.engine import Handlers\nhandlers = Handlers()\ndef background(execution):\n    pass\n",
+     "`background` must be an async function"),
+])
+def test_handlers_files_that_do_not_load(tmp_path, source, message):
+    path = tmp_path / "my_handlers.py"
+    path.write_text(source)
+    result = invoke("run", ORDER, "--handlers", str(path))
+    assert result.exit_code == 2
+    assert str(path) in result.stderr and message in result.stderr and "Traceback" not in result.output
+
+
+def test_handlers_from_a_module_in_the_current_directory(tmp_path, monkeypatch):
+    package = tmp_path / "shop_flows_cli"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "handlers.py").write_text(f"import runpy\nhandlers = runpy.run_path({ORDER_HANDLERS!r})['handlers']\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", ORDER, "--input", INPUT, "--handlers", "shop_flows_cli.handlers", "--virtual-time", "-q")
+    assert result.exit_code == 0, result.output
+    assert str(tmp_path) not in sys.path  # the directory was on the path for the import only
+
+
+def test_a_failing_background_stops_the_execution(tmp_path):
+    path = tmp_path / "bg.py"
+    path.write_text(textwrap.dedent("""
+        from asl.engine import Handlers
+        handlers = Handlers({"state:RequestApproval": lambda message: None})
+
+        async def background(execution):
+            raise RuntimeError("the approver crashed")
+    """))
+    result = invoke("run", str(SAMPLES / "approval" / "approval.json"), "--input-json", '{"amount": 1}',
+                    "--handlers", str(path))
+    assert result.exit_code == 1
+    assert "asl run: background() failed: RuntimeError: the approver crashed" in result.stderr
+    assert "ABORTED" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# [tool.asl] in pyproject.toml
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project: the order workflow, its handlers under flows/, a pyproject.toml naming them."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    for name in ("order.json", "handlers.py", "input.json"):
+        (flows / name).write_text((SAMPLES / "order" / name).read_text())
+    (tmp_path / "pyproject.toml").write_text(textwrap.dedent("""
+        [project]
+        name = "shop"
+
+        [tool.asl]
+        handlers = "flows/handlers.py"
+        virtual-time = true
+    """))
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "deep" / "er")
+    return tmp_path
+
+
+def test_tool_asl_names_the_handlers_so_no_flags_are_needed(project):
+    result = invoke("run", str(project / "flows" / "order.json"), "--input", str(project / "flows" / "input.json"))
+    assert result.exit_code == 0, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.endswith(f"· virtual time · [tool.asl] of {project / 'pyproject.toml'}")
+    assert result.stderr.splitlines()[-1].endswith("(virtual)")
+
+
+def test_command_line_options_win_over_tool_asl(project):
+    result = invoke("run", str(project / "flows" / "order.json"), "--input", str(project / "flows" / "input.json"),
+                    "--handlers", "nowhere.py")
+    assert result.exit_code == 2 and "nowhere.py: no such handlers file" in result.stderr
+    result = invoke("run", str(project / "flows" / "order.json"), "--input-json", "{}", "--real-time", "-q")
+    assert result.exit_code == 1  # the real clock: ValidateOrder fails at once on an order without items
+
+
+def test_tool_asl_module_handlers_and_mock_config(project):
+    (project / "shop_mocks_cli").mkdir()
+    (project / "shop_mocks_cli" / "__init__.py").write_text("from asl.engine import Handlers\nhandlers = Handlers()\n")
+    (project / "MockConfigFile.json").write_text(json.dumps({
+        "StateMachines": {"pay": {"TestCases": {"Happy": {"Pay": "Paid"}}}},
+        "MockedResponses": {"Paid": {"0": {"Return": {"status": "PAID"}}}}}))
+    (project / "pay.json").write_text(json.dumps({"StartAt": "Pay", "States": {"Pay": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Pay", "End": True}}}))
+    (project / "pyproject.toml").write_text(textwrap.dedent("""
+        [tool.asl]
+        handlers = "shop_mocks_cli"
+        mock-config = "MockConfigFile.json"
+        test-case = "Happy"
+    """))
+    result = invoke("run", str(project / "pay.json"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"status": "PAID"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[tool.asl]\nhandlers = \n", "invalid TOML: Invalid value (at line 2, column 12)"),
+    ("[tool.asl]\nhandler = 'h.py'\n", "[tool.asl] has an unknown key 'handler' (known: handlers, mock-config"),
+    ("[tool.asl]\nvirtual-time = 'yes'\n", "[tool.asl] virtual-time must be a boolean"),
+])
+def test_bad_tool_asl_tables(project, text, message):
+    (project / "pyproject.toml").write_text(text)
+    result = invoke("run", ORDER)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"asl run: {project / 'pyproject.toml'}: ") and message in result.stderr
+
+
+def test_the_search_stops_at_the_repository_root(project):
+    (project / "deep" / ".git").mkdir()
+    result = invoke("run", ORDER, "--input", INPUT)
+    assert result.exit_code == 2 and "these Task states have no handler" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# As a real program
+# --------------------------------------------------------------------------------------------
+
+def test_subprocess_piped_output_is_plain_json_and_plain_trace():
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    proc = subprocess.run([sys.executable, "-m", "asl.cli", "run", ORDER, "--input", DECLINED, "--handlers",
+                           ORDER_HANDLERS, "--virtual-time", "--output-format", "json"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["error"] == "Order.PaymentDeclined"
+    assert "\x1b[" not in proc.stderr and "\r" not in proc.stderr
+    assert "↪ ProcessPayment  1.00s  (2 attempts)  caught Payment.Declined" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_subprocess_bad_flag_and_missing_definition():
+    proc = subprocess.run([sys.executable, "-m", "asl.cli", "run", "nowhere.json"], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stderr == "asl run: nowhere.json: no such file\n"
+    proc = subprocess.run([sys.executable, "-m", "asl.cli", "run", ORDER, "--bogus"], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "No such option '--bogus'" in proc.stderr and "Traceback" not in proc.stderr
