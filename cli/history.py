@@ -168,6 +168,8 @@ def history(file: str, verbose: bool, colour: str) -> None:
         lines += failure_lines(timeline.failure, style)
     elif timeline.status == "SUCCEEDED" and not verbose:
         lines.append(f"{style.status(timeline.status)}  {style.dim('output')} {compact(timeline.output)}")
+    elif timeline.status == "RUNNING":
+        lines.append(f"{style.status(timeline.status)}  {style.dim('the history ends before the execution did')}")
     click.echo("\n".join(lines))
     sys.exit(EXIT_OK)
 

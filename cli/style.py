@@ -60,7 +60,8 @@ class Style:
         return self.paint(text, "yellow")
 
     def status(self, status: str) -> str:
-        return self.paint(status, "bold", "green" if status == "SUCCEEDED" else "red")
+        colour = {"SUCCEEDED": "green", "RUNNING": "yellow"}.get(status, "red")
+        return self.paint(status, "bold", colour)
 
 
 def duration(seconds: float) -> str:

@@ -14,6 +14,7 @@ each step of its data flow, as TestState's inspection data names them.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -73,7 +74,8 @@ class Trace(Observer):
         self.notes: dict[int, _RunNotes] = {}
         self.maps: dict[int, _MapProgress] = {}
         self.distributed: list[Any] = []      # Distributed Map runs in progress
-        self.children: dict[int, tuple] = {}  # id(child execution) -> (execution, depth of its top level)
+        # child execution -> depth of its top level (weak: finished children are not kept alive)
+        self.children: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.last_failure: tuple | None = None
         self.item_failures: dict[str, int] = {}  # failed-item lines printed per Map state
         self._bar: tuple[Any, float] | None = None  # (map run, last drawn) while a bar is up
@@ -93,11 +95,11 @@ class Trace(Observer):
         ex = run.ex
         if ex is self.root:
             return None
-        known = self.children.get(id(ex))
-        if known is None:
-            known = self.children[id(ex)] = (ex, len(run.frame.path))  # keep ex: its id stays unique
+        depth = self.children.get(ex)
+        if depth is None:
+            depth = self.children[ex] = len(run.frame.path)
         path = tuple(run.frame.path)
-        if not path or len(path) != known[1]:
+        if not path or len(path) != depth:
             return None
         name, index = path[-1]
         for map_run in self.distributed:

@@ -82,6 +82,15 @@ def test_history_of_a_succeeded_run_ends_with_its_output(tmp_path):
     assert last.startswith('SUCCEEDED  output {"orderId": "order-1001"')
 
 
+def test_history_of_an_execution_still_running(declined_history, tmp_path):
+    document = json.loads(declined_history.read_text())
+    path = tmp_path / "running.json"
+    path.write_text(json.dumps({"events": document["events"][:12]}))
+    lines = invoke("history", str(path)).stdout.splitlines()
+    assert lines[0].startswith(f"{path}: RUNNING · 12 events")
+    assert lines[-1] == "RUNNING  the history ends before the execution did"
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"),
     ('{"events": [}', ":1:13: invalid JSON"),

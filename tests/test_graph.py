@@ -123,3 +123,24 @@ def test_map_processor_is_a_cluster():
     assert [c.label for c in graph.clusters] == ["ImportRecords: each item (distributed)"]
     assert ("ImportRecords", "CheckRecord", "branch") in edges_by_name(graph)
     assert {n.name for n in graph.nodes if n.cluster} == {"CheckRecord", "StoreRecord"}
+
+
+def test_a_map_item_failure_caught_at_the_map():
+    machine = asl.load({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "MaxConcurrency": 1, "Next": "Done",
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Recover"}],
+                 "ItemProcessor": {"StartAt": "Check", "States": {"Check": {"Type": "Choice", "Choices": [
+                     {"Variable": "$", "NumericLessThan": 0, "Next": "Negative"}], "Default": "Fine"},
+                     "Negative": {"Type": "Fail", "Error": "Item.Negative"},
+                     "Fine": {"Type": "Succeed"}}}},
+        "Recover": {"Type": "Pass", "End": True},
+        "Done": {"Type": "Succeed"}}})
+    result = run_sync(machine, [1, -2, 3])
+    graph = build_graph(machine, Timeline(result.history.events))
+    outcome = {n.name: n.outcome for n in graph.nodes}
+    assert outcome == {"Each": "caught", "Recover": "succeeded", "Done": NOT_VISITED, "Check": "succeeded",
+                       "Negative": "failed", "Fine": "succeeded"}
+    edges = edges_by_name(graph)
+    assert edges[("Each", "Recover", "catch")].taken and not edges[("Each", "Done", "next")].taken
+    assert edges[("Each", "Check", "branch")].taken and edges[("Check", "Negative", "choice")].taken
+    assert graph.clusters[0].outcome == "failed"
