@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import asl
 from asl.cli.main import get_cli
-from asl.engine import run_sync
+from asl.engine import prepare, run_sync
 from conftest import ROOT, SAMPLES
 from samples_support import sample_handlers, sample_input, sample_module
 
@@ -115,7 +115,13 @@ def test_approval_refused():
 def test_approval_nobody_answers_so_it_expires():
     machine = asl.load(SAMPLES / "approval" / "approval.json")
     module = sample_module("approval")  # its desk files the request; nobody reads the inbox
-    result = run_sync(machine, sample_input("approval"), handlers=module.handlers)
+    execution = prepare(machine, sample_input("approval"), handlers=module.handlers)
+
+    async def main():
+        with anyio.fail_after(30):  # real seconds: fail rather than hang if virtual time stood still
+            return await execution.run()
+
+    result = anyio.run(main)
     assert (result.status, result.error) == ("FAILED", "Approval.Expired")
     assert result.stop_time - result.start_time == pytest.approx(86400)  # a virtual day
 

@@ -8,21 +8,27 @@ from __future__ import annotations
 import io
 import re
 
+import anyio
 import pytest
 
 import asl
 from asl.cli.style import Style
 from asl.cli.trace import MAX_ITEM_FAILURES, Trace
-from asl.engine import TaskFailed, run_sync
+from asl.engine import TaskFailed, prepare
 from conftest import SAMPLES
 from samples_support import sample_handlers, sample_input
 
 
-def traced(machine, data, handlers=None, colour=False, verbose=False, live=False, **options):
+def traced(machine, data, handlers=None, colour=False, verbose=False, live=False):
     out = io.StringIO()
     trace = Trace(out, Style(colour, out), verbose=verbose, live=live)
-    result = run_sync(machine, data, handlers=handlers, observer=trace, **options)
-    return result, out.getvalue()
+    execution = prepare(machine, data, handlers=handlers, observer=trace)
+
+    async def main():
+        with anyio.fail_after(30):  # real seconds: a run that waits on the real clock fails, not hangs
+            return await execution.run()
+
+    return anyio.run(main), out.getvalue()
 
 
 def top_level(text: str) -> list[str]:
