@@ -61,8 +61,12 @@ def get_cli() -> click.Group:
     from .graph import graph
     from .history import history
     from .run import run
+    from .testing import mocks, test, test_state
 
     cli.add_command(run)
+    cli.add_command(test_state)
+    cli.add_command(mocks)
+    cli.add_command(test)
     cli.add_command(history)
     cli.add_command(graph)
     return cli

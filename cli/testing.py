@@ -1,0 +1,281 @@
+"""The testing commands: ``asl test-state``, ``asl mocks from-history``, ``asl test``.
+
+Thin: parse the arguments, call `asl.engine.testing`, print. Every problem with what the user
+gave (a missing file, bad JSON, an unknown state) is one line on stderr and exit 2.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .run import UsageError, load_handlers, read_input
+
+
+def _fail(command: str, message: str) -> NoReturn:
+    click.echo(f"asl {command}: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _machine(command: str, definition: str) -> tuple[Any, str]:
+    """The compiled machine of DEFINITION and its name; invalid: diagnostics on stderr, exit 3."""
+    from ..loading import validate_source
+    from .report import render
+
+    path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
+    if not os.path.isfile(path):
+        _fail(command, f"{definition}: no such file")
+    results = validate_source(definition, "STANDARD")
+    if len(results) != 1:
+        _fail(command, f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
+    if not results[0].ok:
+        click.echo(render(results, "text", "ERROR"), err=True, nl=False)
+        sys.exit(EXIT_INVALID)
+    return results[0].machine, results[0].name
+
+
+def _json_option(command: str, option: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(command, f"{option}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+
+
+def _read_json_file(command: str, path: str, what: str, missing_ok: bool = False) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        _fail(command, f"{path}: no such {what}")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(command, f"{path}: cannot read the {what}: {exc}")
+    except json.JSONDecodeError as exc:
+        _fail(command, f"{path}:{exc.lineno}:{exc.colno}: invalid JSON in the {what}: {exc.msg}")
+
+
+def _write_json(command: str, path: str, document: Any) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(document, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    except OSError as exc:
+        _fail(command, f"cannot write {path}: {exc}")
+
+
+def _handlers(command: str, spec: str | None) -> Any:
+    if not spec:
+        return None
+    try:
+        return load_handlers(spec)[0]
+    except UsageError as exc:
+        _fail(command, str(exc))
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------
+# asl test-state
+# --------------------------------------------------------------------------------------------
+
+@click.command("test-state")
+@click.argument("definition")
+@click.argument("state")
+@click.option("--input", "input_path", metavar="FILE|-", help="The state's input: a JSON file, or - for stdin.")
+@click.option("--input-json", metavar="JSON", help="The state's input given inline.")
+@click.option("--variables", metavar="JSON", help="The variables the state sees, as a JSON object.")
+@click.option("--mock-result", metavar="JSON", help="What the Task returns (instead of a handler).")
+@click.option("--mock-error", metavar="ERROR", help="The error the Task fails with (instead of a handler).")
+@click.option("--mock-cause", metavar="CAUSE", help="The cause that goes with --mock-error.")
+@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Python task handlers.")
+@click.option("--retry-count", type=click.IntRange(0, None), default=0, show_default=True,
+              help="Retries already made (a Retry clause past MaxAttempts lets Catch take the error).")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def test_state(definition: str, state: str, input_path: str | None, input_json: str | None, variables: str | None,
+               mock_result: str | None, mock_error: str | None, mock_cause: str | None, handlers_spec: str | None,
+               retry_count: int, output_format: str) -> None:
+    """Run STATE of DEFINITION on its own, like AWS's TestState API.
+
+    Prints the status (SUCCEEDED, FAILED, RETRIABLE, CAUGHT_ERROR), the next state, the
+    output and the inspection data (input, afterInputPath, afterParameters, result,
+    afterResultSelector, afterResultPath, variables). Exit 0 SUCCEEDED, 1 any other status,
+    2 usage error, 3 invalid definition.
+    """
+    from ..engine import MissingHandlerError, MockConfigError
+    from ..engine.testing import MockError, Workflow, WorkflowTestError, raises
+
+    command = "test-state"
+    if mock_result is not None and mock_error is not None:
+        _fail(command, "give --mock-result or --mock-error, not both")
+    if mock_cause is not None and mock_error is None:
+        _fail(command, "--mock-cause goes with --mock-error")
+    try:
+        state_input = read_input(input_path, input_json)
+    except UsageError as exc:
+        _fail(command, str(exc))
+    seen = _json_option(command, "--variables", variables)
+    if seen is not None and not isinstance(seen, dict):
+        _fail(command, "--variables must be a JSON object")
+    mock = raises(mock_error, mock_cause) if mock_error is not None else \
+        _json_option(command, "--mock-result", mock_result)
+    machine, _ = _machine(command, definition)
+    try:
+        result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec)).test_state(
+            state, state_input, variables=seen, mock=mock, retry_count=retry_count)
+    except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError) as exc:
+        _fail(command, str(exc))
+    report = result.to_json()
+    if output_format == "json":
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        click.echo(f"status: {result.status}")
+        for key in ("nextState", "error", "cause"):
+            if report.get(key) is not None:
+                click.echo(f"{key}: {report[key]}")
+        if "output" in report:
+            click.echo(f"output: {_text(report['output'])}")
+        click.echo("inspectionData:")
+        for key, value in report["inspectionData"].items():
+            click.echo(f"  {key}: {_text(value)}")
+    sys.exit(EXIT_OK if result.status == "SUCCEEDED" else EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------------------------
+# asl mocks from-history
+# --------------------------------------------------------------------------------------------
+
+@click.group()
+def mocks() -> None:
+    """Make Step Functions Local MockConfigFiles."""
+
+
+@mocks.command("from-history")
+@click.argument("history")
+@click.option("--name", "machine_name", required=True, metavar="NAME",
+              help="The state machine's name in the MockConfigFile (`asl test` and `asl run` default to the "
+                   "definition file's stem).")
+@click.option("--test-case", metavar="NAME", help="The test case's name (default: the history file's stem).")
+@click.option("--mock-config", "mock_config_path", metavar="FILE",
+              help="Add the test case to this MockConfigFile (created if missing) instead of printing one.")
+@click.option("--cases", "cases_path", metavar="FILE",
+              help="Add the execution's input and result to this cases file, for `asl test --cases`.")
+def from_history(history: str, machine_name: str, test_case: str | None, mock_config_path: str | None,
+                 cases_path: str | None) -> None:
+    """Turn an execution HISTORY (GetExecutionHistory JSON, from AWS or `asl run --history`) into a
+    MockConfigFile test case that answers every Task as it answered then, so the execution
+    can be replayed as a test (with its input and result in a cases file)."""
+    from ..engine.testing.replay import HistoryError, add_test_case, read_history, replay_history
+
+    command = "mocks from-history"
+    case = test_case or os.path.splitext(os.path.basename(history))[0]
+    try:
+        replay = replay_history(read_history(history))
+    except HistoryError as exc:
+        _fail(command, str(exc))
+    for state in sorted(replay.concurrent):
+        click.echo(f"asl {command}: warning: '{state}' ran several times inside a Map or Parallel; a MockConfigFile "
+                   "answers its calls in call order, which concurrent iterations need not repeat", err=True)
+    if mock_config_path:
+        existing = _read_json_file(command, mock_config_path, "MockConfigFile", missing_ok=True) or {}
+        if not isinstance(existing, dict):
+            _fail(command, f"{mock_config_path}: not a MockConfigFile (a JSON object)")
+        _write_json(command, mock_config_path, add_test_case(existing, machine_name, case, replay))
+        click.echo(f"test case '{case}' of '{machine_name}' written to {mock_config_path} "
+                   f"({len(replay.responses)} mocked states)", err=True)
+    else:
+        click.echo(json.dumps(add_test_case({}, machine_name, case, replay), indent=2, ensure_ascii=False))
+    if cases_path:
+        cases = _read_json_file(command, cases_path, "cases file", missing_ok=True) or {}
+        if not isinstance(cases, dict):
+            _fail(command, f"{cases_path}: not a cases file (a JSON object)")
+        cases[case] = replay.case()
+        _write_json(command, cases_path, cases)
+        click.echo(f"input and expected result of '{case}' written to {cases_path}", err=True)
+
+
+# --------------------------------------------------------------------------------------------
+# asl test
+# --------------------------------------------------------------------------------------------
+
+@click.command("test")
+@click.argument("mock_config_path", metavar="MOCKCONFIG")
+@click.argument("definition")
+@click.option("--name", "machine_name", metavar="NAME",
+              help="The state machine's name in MOCKCONFIG (default: the definition's stem, or the only one).")
+@click.option("--cases", "cases_path", metavar="FILE", help="Inputs and expected results per test case.")
+@click.option("--test-case", "only", multiple=True, metavar="NAME", help="Run only this test case (repeatable).")
+@click.option("--input", "input_path", metavar="FILE|-", help="Input for test cases the cases file gives none.")
+@click.option("--input-json", metavar="JSON", help="That input given inline.")
+@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Handlers for Tasks a test case "
+              "does not mock.")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def test(mock_config_path: str, definition: str, machine_name: str | None, cases_path: str | None,
+         only: tuple[str, ...], input_path: str | None, input_json: str | None, handlers_spec: str | None,
+         output_format: str) -> None:
+    """Run every test case of MOCKCONFIG for DEFINITION and report each result.
+
+    With --cases, each test case's input and expected status, output, error, cause and path
+    are checked. Exit 0 when every expectation holds, 1 when one does not or a case cannot
+    run, 2 usage error, 3 invalid definition.
+    """
+    from ..engine import MockConfig, MockConfigError
+    from ..engine.testing import Workflow
+    from ..engine.testing.suite import check_cases, run_cases
+
+    command = "test"
+    try:
+        default_input = read_input(input_path, input_json) if (input_path or input_json) else None
+        config = MockConfig.from_file(mock_config_path)
+        cases = _read_json_file(command, cases_path, "cases file") if cases_path else None
+        if cases is not None:
+            check_cases(cases)
+    except (UsageError, MockConfigError) as exc:
+        _fail(command, str(exc))
+    machine, stem = _machine(command, definition)
+    machines = list(config.state_machines)
+    if machine_name is None:
+        machine_name = stem if stem in machines or len(machines) != 1 else machines[0]
+    if machine_name not in machines:
+        _fail(command, f"{mock_config_path} has no state machine '{machine_name}' (it has: "
+                       f"{', '.join(machines) or 'none'}); name one with --name")
+    workflow = Workflow(machine, name=definition, state_machine_name=machine_name)
+    try:
+        outcomes = run_cases(workflow, config, machine_name, cases, default_input, list(only) or None,
+                             _handlers(command, handlers_spec))
+    except MockConfigError as exc:
+        _fail(command, str(exc))
+    passed = sum(1 for o in outcomes if o.passed and o.checked)
+    failed = sum(1 for o in outcomes if not o.passed)
+    if output_format == "json":
+        click.echo(json.dumps({"stateMachine": machine_name, "passed": passed, "failed": failed,
+                               "unchecked": len(outcomes) - passed - failed,
+                               "cases": [_case_json(o) for o in outcomes]}, ensure_ascii=False))
+    else:
+        width = max((len(o.name) for o in outcomes), default=0)
+        for outcome in outcomes:
+            label = "FAIL" if not outcome.passed else "PASS" if outcome.checked else "RAN "
+            status = outcome.run.outcome() if outcome.run is not None else "could not run"
+            click.echo(f"{label}  {outcome.name.ljust(width)}  {status}")
+            for problem in outcome.problems:
+                click.echo("\n".join("      " + line for line in problem.splitlines()))
+        click.echo(f"{len(outcomes)} test case(s) of {machine_name}: {passed} passed, {failed} failed, "
+                   f"{len(outcomes) - passed - failed} without expectations")
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _case_json(outcome: Any) -> dict:
+    out: dict[str, Any] = {"name": outcome.name, "passed": outcome.passed, "checked": outcome.checked}
+    if outcome.run is not None:
+        out.update(outcome.run.result.to_json())
+        out.pop("executionArn", None)
+    out["problems"] = outcome.problems
+    return out

@@ -1,0 +1,152 @@
+"""`asl test-state`, `asl mocks from-history` and `asl test`, in process (click's runner)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from asl.cli.main import get_cli
+from conftest import SAMPLES
+
+SHIPPING = str(SAMPLES / "shipping" / "shipping.json")
+INPUT = str(SAMPLES / "shipping" / "input.json")
+HANDLERS = str(SAMPLES / "shipping" / "handlers.py")
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(get_cli(), [str(a) for a in args], input=input)
+
+
+def test_test_state_prints_status_next_state_and_inspection_data():
+    result = invoke("test-state", SHIPPING, "Ship", "--input-json", '{"orderId": "1", "express": true}',
+                    "--mock-result", '{"tracking": "T"}')
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "status: SUCCEEDED",
+        "nextState: Notify",
+        'output: {"orderId": "1", "express": true, "shipment": {"tracking": "T"}}',
+        "inspectionData:",
+        '  input: {"orderId": "1", "express": true}',
+        '  afterInputPath: {"orderId": "1", "express": true}',
+        '  afterParameters: {"orderId": "1", "express": true}',
+        '  result: {"tracking": "T"}',
+        '  afterResultPath: {"orderId": "1", "express": true, "shipment": {"tracking": "T"}}',
+        "  variables: {}"]
+
+
+def test_test_state_json_with_an_error_mock_and_variables():
+    result = invoke("test-state", SHIPPING, "Ship", "--input-json", '{"orderId": "1", "express": true}',
+                    "--mock-error", "Courier.Unavailable", "--mock-cause", "busy", "--retry-count", "1",
+                    "--variables", '{"v": 1}', "--output-format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["status"] == "RETRIABLE" and report["cause"] == "busy"
+    assert report["inspectionData"]["errorDetails"] == {"retryIndex": 0, "retryBackoffIntervalSeconds": 7200.0}
+    assert report["inspectionData"]["variables"] == {"v": 1}
+
+
+def test_test_state_with_a_handlers_file():
+    result = invoke("test-state", SHIPPING, "Reserve", "--input-json", '{"sku": "A", "quantity": 2}',
+                    "--handlers", HANDLERS, "--retry-count", "3", "--output-format", "json")
+    report = json.loads(result.output)  # the sample's Reserve fails its first attempt; retries are used up
+    assert (report["status"], report["error"]) == ("FAILED", "Warehouse.Busy") and result.exit_code == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["Shipp", "--input-json", "{}"], "has no state 'Shipp' (did you mean 'Ship'?)"),
+    (["Ship", "--input-json", "{"], "--input-json: invalid JSON at line 1 column 2"),
+    (["Ship", "--input-json", "{}"], "these Task states have no handler and no mock:\n  - state 'Ship'"),
+    (["Ship", "--variables", "[1]"], "--variables must be a JSON object"),
+    (["Ship", "--mock-result", "1", "--mock-error", "E"], "give --mock-result or --mock-error, not both"),
+    (["Ship", "--mock-cause", "c"], "--mock-cause goes with --mock-error"),
+])
+def test_test_state_usage_errors_are_one_line_without_traceback(args, message):
+    result = invoke("test-state", SHIPPING, *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert result.output.startswith("asl test-state: ")
+
+
+def test_test_state_missing_and_invalid_definitions(tmp_path):
+    assert invoke("test-state", tmp_path / "none.json", "A").exit_code == 2
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}')
+    result = invoke("test-state", broken, "A")
+    assert result.exit_code == 3 and "MISSING_TRANSITION_TARGET" in result.output
+
+
+def test_a_recorded_history_becomes_a_regression_test(tmp_path):
+    history = tmp_path / "incident-7.json"
+    ran = invoke("run", SHIPPING, "--input", INPUT, "--handlers", HANDLERS, "--virtual-time", "--history", history)
+    assert ran.exit_code == 0, ran.output
+    mock_config, cases = tmp_path / "MockConfigFile.json", tmp_path / "cases.json"
+    made = invoke("mocks", "from-history", history, "--name", "shipping", "--mock-config", mock_config,
+                  "--cases", cases)
+    assert made.exit_code == 0, made.output
+    assert "warning: 'Reserve' ran several times inside a Map or Parallel" in made.output
+    config = json.loads(mock_config.read_text())
+    assert config["StateMachines"]["shipping"]["TestCases"]["incident-7"]["Ship"] == "incident-7.Ship"
+    assert config["MockedResponses"]["incident-7.Ship"]["0"] == {
+        "Throw": {"Error": "Courier.Unavailable", "Cause": "no courier is free"}}
+    expected = json.loads(cases.read_text())["incident-7"]
+    assert expected["input"] == json.loads(open(INPUT).read()) and expected["expect"]["status"] == "SUCCEEDED"
+
+    passed = invoke("test", mock_config, SHIPPING, "--cases", cases)
+    assert passed.exit_code == 0, passed.output
+    assert passed.output.splitlines() == ["PASS  incident-7  SUCCEEDED",
+                                          "1 test case(s) of shipping: 1 passed, 0 failed, 0 without expectations"]
+
+    # Printing the MockConfigFile instead of writing it; a second test case in the same file.
+    printed = invoke("mocks", "from-history", history, "--name", "shipping", "--test-case", "Again")
+    assert json.loads(printed.stdout)["StateMachines"]["shipping"]["TestCases"]["Again"]["Email"] == "Again.Email"
+
+
+def test_asl_test_reports_failed_expectations_and_unchecked_cases(tmp_path):
+    mock_config = tmp_path / "MockConfigFile.json"
+    mock_config.write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {
+            "Express": {"Reserve": "Ok", "Ship": "Ok", "Email": "Ok", "Sms": "Ok"},
+            "NoStock": {"Reserve": "Missing"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}},
+                            "Missing": {"0": {"Throw": {"Error": "Stock.Missing", "Cause": "none"}}}}}))
+    cases = tmp_path / "cases.json"
+    order = {"orderId": "1", "customer": "c@example.com", "express": True, "items": [{"sku": "A", "quantity": 1}]}
+    cases.write_text(json.dumps({"Express": {"input": order,
+                                             "expect": {"status": "SUCCEEDED", "path": ["ReserveItems", "Ship"]}}}))
+    result = invoke("test", mock_config, SHIPPING, "--cases", cases, "--input-json", json.dumps(order))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == "FAIL  Express  SUCCEEDED"
+    assert lines[1] == "      the path differs at step 2: expected 'Ship', got 'ChooseSpeed'"
+    assert "RAN   NoStock  FAILED in OutOfStock: Order.OutOfStock: An item of the order is out of stock." in lines
+    assert lines[-1] == "2 test case(s) of shipping: 0 passed, 1 failed, 1 without expectations"
+    data = json.loads(invoke("test", mock_config, SHIPPING, "--test-case", "NoStock",
+                             "--input-json", json.dumps(order), "--output-format", "json").output)
+    assert data["cases"] == [{"name": "NoStock", "passed": True, "checked": False, "status": "FAILED",
+                              "error": "Order.OutOfStock", "cause": "An item of the order is out of stock.",
+                              "problems": []}]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["none.json", SHIPPING], "none.json: No such file or directory"),
+    (["{config}", SHIPPING, "--test-case", "Nope"], "state machine 'shipping' has no test case 'Nope'"),
+    (["{config}", SHIPPING, "--name", "other"], "has no state machine 'other' (it has: shipping); name one with"),
+    (["{config}", SHIPPING, "--cases", "{config}"], "cases file: 'StateMachines' must be an object with"),
+])
+def test_asl_test_usage_errors(tmp_path, args, message):
+    config = tmp_path / "MockConfigFile.json"
+    config.write_text('{"StateMachines": {"shipping": {"TestCases": {"A": {}}}}, "MockedResponses": {}}')
+    result = invoke("test", *[a.replace("{config}", str(config)) for a in args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", "invalid JSON"),
+    ('{"events": [{"type": "PassStateEntered"}]}', "the history has no ExecutionStarted event"),
+    ("[1, 2]", "not an execution history"),
+])
+def test_from_history_usage_errors(tmp_path, text, message):
+    history = tmp_path / "h.json"
+    history.write_text(text)
+    result = invoke("mocks", "from-history", history, "--name", "x")
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
