@@ -90,6 +90,17 @@ def test_one_day_wait_and_hour_long_retries_take_no_real_time(shipping):
     assert run.attempts("Ship") == 2
 
 
+def test_a_hundred_executions_with_hour_long_waits_and_retries_take_well_under_a_second_of_waiting(shipping):
+    mocks = happy_mocks(Reserve=by_attempt(raises("Warehouse.Busy"), {"ok": True}),
+                        Ship=by_attempt(raises("Courier.Unavailable"), {"tracking": "T"}))
+    started = time.perf_counter()
+    runs = [shipping.run(dict(ORDER, orderId=f"o-{i}"), mocks=mocks) for i in range(100)]
+    elapsed = time.perf_counter() - started
+    assert all(run.succeeded for run in runs)
+    assert sum(run.duration for run in runs) == 100 * (600 + 3600 + 3600)  # 216 hours of virtual time
+    assert elapsed < 5.0  # about 0.2 s on a 2-core machine (benchmarks/testing_bench.py); generous for CI
+
+
 def test_timeouts_fire_at_the_right_virtual_moment(shipping):
     run = shipping.run(ORDER, mocks=happy_mocks(Ship=returns({"tracking": "T"}, after=900)))
     run.assert_failed("States.Timeout", "Task timed out.")
