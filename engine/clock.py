@@ -6,8 +6,10 @@ one-day Wait instantly while the history still shows the day passing.
 
 `VirtualClock` works like trio's ``MockClock(autojump_threshold=0)``: when every task of the
 execution is blocked on a virtual sleep, time jumps to the earliest deadline and that sleeper
-wakes. Work that happens outside the event loop (a sync handler in a worker thread, a task
-waiting for a callback token) marks the clock busy, so time never jumps past it.
+wakes. Work that happens outside the event loop (a sync handler in a worker thread) marks the
+clock busy, so time never jumps past it. A task waiting for a callback token does not: if
+nothing else can happen, its TimeoutSeconds / HeartbeatSeconds expire at once, in virtual
+time, as they would after that long on AWS.
 """
 from __future__ import annotations
 

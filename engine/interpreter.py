@@ -252,9 +252,9 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
         if assigned:
             details["assignedVariables"] = assigned
         frame.last = ex.history.add(f"{kind}StateExited", frame.last, ex.clock.now(), details)
-    ex.observe_exit(run, output, next_name)
     if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
         next_name = state.next
+    ex.observe_exit(run, output, next_name)
     return output, next_name
 
 

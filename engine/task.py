@@ -174,10 +174,9 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         if token is not None:
             submitted(result)  # the callback request's API response
             return await waiter.wait()
-        return result
+        return invoke_response(result) if invoke_wrap else result
 
+    # A callback's result is the SendTaskSuccess output as sent, never wrapped.
     if timeout is None and heartbeat is None:
-        result = await invoke()
-    else:
-        result = await ex.guard(invoke(), timeout, heartbeat, beat)
-    return invoke_response(result) if invoke_wrap else result
+        return await invoke()
+    return await ex.guard(invoke(), timeout, heartbeat, beat)

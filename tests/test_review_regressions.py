@@ -141,3 +141,31 @@ def test_evaluation_failed_names_the_field():
         "P": {"Type": "Pass", "Output": "{% $states.input.nope %}", "End": True}}})
     event = next(e for e in run_sync(m, {}).history.events if e["type"] == "EvaluationFailed")
     assert event["evaluationFailedEventDetails"]["location"] == "Output"
+
+
+def test_lambda_invoke_callback_output_is_not_wrapped():
+    m = machine(Ask={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                     "Parameters": {"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}}, "End": True})
+
+    async def main():
+        async def ask(payload, ctx):
+            ex.send_task_success(payload["token"], {"approved": True})
+            return None
+        ex = prepare(m, {}, handlers={"ask": ask})
+        return await ex.run()
+
+    assert anyio.run(main).output == {"approved": True}
+
+
+def test_observer_exit_sees_the_next_state():
+    from asl.engine import Observer
+
+    seen = []
+
+    class Watch(Observer):
+        def exit(self, run, output, next_name):
+            seen.append((run.name, next_name))
+
+    m = machine(A={"Type": "Pass", "Next": "B"}, B={"Type": "Pass", "End": True})
+    run_sync(m, {}, observer=Watch())
+    assert seen == [("A", "B"), ("B", None)]
