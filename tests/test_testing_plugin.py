@@ -182,3 +182,21 @@ def test_ship(asl_workflow, asl_snapshot):
                                   "*test_ship.history.json (- snapshot, + this run):",
                                   "E       --- snapshot", "E       +++ this run",
                                   '*-          "tracking": "T-1"', '*+          "tracking": "T-2"'])
+
+
+def test_asl_workflow_takes_a_dict_and_names_a_missing_file(project):
+    project.makepyfile(test_sources='''
+import pytest
+import asl
+
+
+def test_dict(asl_workflow):
+    flow = asl_workflow({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    assert flow.run({"a": 1}).output == {"a": 1}
+
+
+def test_missing(asl_workflow):
+    with pytest.raises(asl.DefinitionError, match="File not found: nope.json"):
+        asl_workflow("nope.json")
+''')
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -126,22 +126,33 @@ def asl_workflow(request: Any, _asl_machines: dict) -> Any:
     root = Path(request.config.rootpath)
 
     def make(source: Any, **defaults: Any) -> Workflow:
-        if isinstance(source, (str, Path)) and not (isinstance(source, str) and source.lstrip().startswith("{")):
-            path = (root / source).resolve()
-            machine = _asl_machines.get(path)
-            if machine is None:
-                import asl
+        path = _file(root, source)
+        if path is None:  # a dict, JSON/YAML text, or no such file (asl.load says which)
+            return Workflow(source, **defaults)
+        machine = _asl_machines.get(path)
+        if machine is None:
+            import asl
 
-                machine = _asl_machines[path] = asl.load(str(path))
-            try:
-                name = path.relative_to(root).as_posix()
-            except ValueError:
-                name = str(path)
-            defaults.setdefault("name", name)
-            return Workflow(machine, **defaults)
-        return Workflow(source, **defaults)
+            machine = _asl_machines[path] = asl.load(str(path))
+        try:
+            name = path.relative_to(root).as_posix()
+        except ValueError:
+            name = str(path)
+        defaults.setdefault("name", name)
+        return Workflow(machine, **defaults)
 
     return make
+
+
+def _file(root: Path, source: Any) -> Path | None:
+    """`source` as an existing file relative to `root`, else None."""
+    if not isinstance(source, (str, Path)):
+        return None
+    try:
+        path = (root / source).resolve()
+        return path if path.is_file() else None
+    except (OSError, ValueError):  # text too long or odd to be a file name
+        return None
 
 
 class Snapshot:
