@@ -555,11 +555,20 @@ class ArgType:
 
     name: str
     kinds: frozenset[str]
-    check: Callable[[Any], bool] = lambda value: True
+    check: Callable[[Any], bool] | None = None
     convert: Callable[[Any], Any] = _unchanged
 
     def accepts(self, value: Any) -> bool:
-        return kind_of(value) in self.kinds and self.check(value)
+        # One set lookup on the exact type: bool is its own type, so True is never a number.
+        if type(value) not in self._types and kind_of(value) not in self.kinds:
+            return False
+        return self.check is None or self.check(value)
+
+    @functools.cached_property
+    def _types(self) -> frozenset:
+        python = {"null": (type(None),), "boolean": (bool,), "number": (int, float), "string": (str,),
+                  "array": (list,), "object": (dict,)}
+        return frozenset(t for kind in self.kinds for t in python[kind])
 
 
 ANY = ArgType("any JSON value", frozenset({"null", "boolean", "number", "string", "array", "object"}))

@@ -471,6 +471,10 @@ def _fewer_gc_passes() -> Iterator[None]:
     finally:
         _running -= 1
         if _running == 0:
+            # Settle the young generation now, so that restoring the threshold does not set
+            # off a full collection of the whole heap at the next allocation.
+            if gc.isenabled():
+                gc.collect(0)
             gc.set_threshold(*_saved)
 
 

@@ -57,6 +57,16 @@ class History:
         events.append((event_type, previous, timestamp, details))
         return len(events)
 
+    def add_state(self, event_type: str, previous: int, timestamp: float, name: str, key: str, value: Any,
+                  assigned: dict | None = None) -> int:
+        """`add` for the two events every state records (``*StateEntered`` with ``input``,
+        ``*StateExited`` with ``output``): kept as a small tuple, shaped only when read."""
+        events = self._events
+        if len(events) >= self.limit:
+            raise HistoryLimitExceeded(self.limit)
+        events.append((event_type, previous, timestamp, (name, key, value, assigned)))
+        return len(events)
+
     @property
     def last_id(self) -> int:
         return len(self._events)
@@ -73,6 +83,11 @@ class History:
         out = []
         for i, (etype, prev, ts, details) in enumerate(self._events, 1):
             event: dict[str, Any] = {"timestamp": iso(ts), "type": etype, "id": i, "previousEventId": prev}
+            if type(details) is tuple:
+                name, key, value, assigned = details
+                details = {"name": name, key: value}
+                if assigned:
+                    details["assignedVariables"] = assigned
             if details is not None:
                 shaped = {}
                 for key, value in details.items():

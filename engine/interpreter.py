@@ -36,6 +36,9 @@ class FailStateError(StatesError):
 
 UNCATCHABLE = {"States.Runtime"}
 _ABORTABLE = ("Task", "Wait", "Parallel", "Map")
+_ENTERED = {kind: f"{kind}StateEntered" for kind in ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail",
+                                                      "Parallel", "Map")}
+_EXITED = {kind: f"{kind}StateExited" for kind in _ENTERED}
 _CANCELLED = asyncio.CancelledError  # the engine runs on anyio's asyncio backend
 
 
@@ -224,7 +227,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
     kind = state.type
     now = ex.clock.now()
     ex.transitions += 1
-    entered = ex.history.add(f"{kind}StateEntered", frame.last, now, {"name": state.name, "input": raw})
+    entered = ex.history.add_state(_ENTERED[kind], frame.last, now, state.name, "input", raw)
     frame.last = entered
     run = StateRun(ex, state, frame, entered, now, raw)
     ex.observe_enter(run)
@@ -248,10 +251,8 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
         ex.check_variables(assigned, frame.variables, state.name)
         frame.variables.update(assigned)
     if kind != "Fail":
-        details: dict = {"name": state.name, "output": output}
-        if assigned:
-            details["assignedVariables"] = assigned
-        frame.last = ex.history.add(f"{kind}StateExited", frame.last, ex.clock.now(), details)
+        frame.last = ex.history.add_state(_EXITED[kind], frame.last, ex.clock.now(), state.name, "output", output,
+                                          assigned)
     if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
         next_name = state.next
     ex.observe_exit(run, output, next_name)

@@ -8,10 +8,13 @@ remembered by identity: after a state, only the containers it created are measur
 """
 from __future__ import annotations
 
+from json import JSONEncoder
 from json.encoder import encode_basestring
 from typing import Any
 
 LIMIT = 262_144
+LARGE = 65_536
+_dumps = JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _string_size(s: str) -> int:
@@ -36,12 +39,13 @@ def _scalar_size(value: Any) -> int:
 class PayloadMeter:
     """Sizes of JSON values in bytes, memoised by identity for containers and long strings."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "_large")
 
     MAX_ENTRIES = 200_000
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[Any, int]] = {}
+        self._large = False  # was the last document measured at least LARGE bytes?
 
     def size(self, value: Any) -> int:
         kind = type(value)
@@ -50,6 +54,8 @@ class PayloadMeter:
                 return _string_size(value)
             return self._memo(value, _string_size)
         if kind is dict or kind is list:
+            if not self._large:
+                return self._container_size(value)  # small documents: no need to remember
             return self._memo(value, self._container_size)
         if isinstance(value, (dict, list, str)):
             return self._container_size(value) if not isinstance(value, str) else _string_size(value)
@@ -67,6 +73,15 @@ class PayloadMeter:
         return size
 
     def _container_size(self, value: Any) -> int:
+        if not self._large:
+            # Small documents: the C encoder measures a whole new object faster than a walk in
+            # Python. Once documents are large, walk them, so unchanged parts are remembered.
+            try:
+                text = _dumps(value)
+            except (TypeError, ValueError):
+                pass  # not plain JSON (e.g. a huge int): measure it the slow way
+            else:
+                return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
         size = self.size
         if isinstance(value, dict):
             # {"k":v,"k2":v2}: braces, one colon per member, commas between members
@@ -80,4 +95,6 @@ class PayloadMeter:
         return total
 
     def exceeds(self, value: Any, limit: int = LIMIT) -> bool:
-        return self.size(value) > limit
+        size = self.size(value)
+        self._large = size >= LARGE
+        return size > limit
