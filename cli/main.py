@@ -39,6 +39,9 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
     """
     import os
 
+    # This process only validates: pydantic's plugin discovery (a scan of every installed
+    # package's entry points) is start-up time spent for nothing.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
     from ..loading import validate_source
     from .report import render
 
