@@ -159,7 +159,7 @@ def history(file: str, verbose: bool, colour: str) -> None:
     except HistoryError as exc:
         click.echo(f"asl history: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    stdout = click.get_text_stream("stdout")
+    stdout = sys.stdout
     style = Style(use_colour(stdout, colour), stdout)
     lines = [header(timeline, style, "<stdin>" if file == "-" else file)]
     lines += timeline_lines(timeline, style, verbose)

@@ -166,7 +166,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         _usage(str(exc))
     machine = result.machine
     name = sm_name or result.name
-    stderr = click.get_text_stream("stderr")
+    stderr = sys.stderr
     trace = None if quiet else _trace(stderr, colour, verbose)
     try:
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
