@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 from .errors import ExpressionSyntaxError, StatesError
+from .intrinsics import kind_of
 
 __all__ = ["compile_expression", "Expression", "Limits", "LIMITS", "execution_context",
            "QUERY_EVALUATION_ERROR", "UNSUPPORTED", "INVALID"]
@@ -159,7 +160,7 @@ class Expression:
     def expect(self, value: Any, kind: str) -> Any:
         """Return `value` if its JSON type is `kind` ('array', 'object', 'string', 'number',
         'boolean', 'null'), else raise AWS's "unexpected result type" failure."""
-        actual = json_type(value)
+        actual = kind_of(value)
         if actual != kind:
             shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
             raise self.failure(f"returned an unexpected result type. Expected '{kind}', "
@@ -179,21 +180,6 @@ class Expression:
             return _backend().run(probe, used) == '"function"'
         except StatesError:
             return False
-
-
-def json_type(value: Any) -> str:
-    """JSONata/AWS name of the JSON type of a Python value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 @functools.lru_cache(maxsize=256)
