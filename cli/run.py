@@ -144,7 +144,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     [tool.asl] table of the nearest pyproject.toml. Exit 0 SUCCEEDED, 1 FAILED / TIMED_OUT /
     ABORTED, 2 usage error, 3 invalid definition.
     """
-    from ..engine import MissingHandlerError, MockConfigError, prepare
+    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, prepare
     from .project import find_config
 
     if quiet and verbose:
@@ -172,7 +172,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
                             virtual_time=bool(virtual_time), seed=seed, observer=trace)
-    except (MissingHandlerError, MockConfigError) as exc:
+    except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
     if trace is not None:
         trace.root = execution

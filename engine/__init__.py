@@ -24,7 +24,7 @@ from .observe import Observer
 from .tasks import Handlers, MockConfig, MockConfigError, TaskContext, TaskFailed
 
 __all__ = ["run", "run_sync", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
-           "MissingHandlerError", "ExecutionResult", "Execution", "prepare"]
+           "MissingHandlerError", "InvalidExecutionInput", "ExecutionResult", "Execution", "prepare"]
 
 
 class MissingHandlerError(ASLError):
@@ -42,6 +42,11 @@ class MissingHandlerError(ASLError):
             "    def handle(payload, ctx):\n"
             "        return {...}\n"
             "or give a MockConfigFile test case that mocks the state.")
+
+
+class InvalidExecutionInput(ASLError):
+    """Raised before an execution starts when its input is larger than the payload limit
+    (AWS's StartExecution answers InvalidExecutionInput and starts nothing)."""
 
 
 def __getattr__(name: str) -> Any:
@@ -94,6 +99,13 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
         missing = unserved(_task_states(machine), handlers, mocks)
         if missing:
             raise MissingHandlerError(missing)
+    if payload_limit is not None and input is not None:
+        from .payload import PayloadMeter
+
+        size = PayloadMeter().size(input)
+        if size > payload_limit:
+            raise InvalidExecutionInput(f"Invalid State Machine Execution Input: the input is {size:,} bytes; "
+                                        f"the limit is {payload_limit:,} bytes")
     if clock is None:
         clock = VirtualClock() if virtual_time else Clock()
     return Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,

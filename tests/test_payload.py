@@ -40,3 +40,13 @@ def test_variable_quotas():
     result = run_sync(m, {"s": "x" * 140_000})  # the output (the input) fits; the variable does not
     assert (result.status, result.error) == ("FAILED", "States.DataLimitExceeded")
     assert "'big'" in result.cause
+
+
+def test_execution_input_over_the_limit_is_refused_before_starting():
+    import pytest
+
+    from asl.engine import InvalidExecutionInput, prepare
+    m = asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    with pytest.raises(InvalidExecutionInput, match="262,144"):
+        prepare(m, {"s": "x" * 262_144})
+    assert prepare(m, {"s": "x" * 262_144}, payload_limit=None) is not None
