@@ -74,6 +74,8 @@ async def run_parallel(run: StateRun) -> Result:
             effective = run.effective_input()
             branch_input = state.parameters.evaluate(run.scope(effective)) if state.parameters is not None \
                 else effective
+        if run.ex.observer is not None:
+            run.note("afterArguments" if jsonata else "afterParameters", branch_input)
         run.event("ParallelStateStarted")
         start = run.frame.last
 

@@ -169,3 +169,19 @@ def test_observer_exit_sees_the_next_state():
     m = machine(A={"Type": "Pass", "Next": "B"}, B={"Type": "Pass", "End": True})
     run_sync(m, {}, observer=Watch())
     assert seen == [("A", "B"), ("B", None)]
+
+
+def test_observer_sees_a_parallels_parameters():
+    from asl.engine import Observer
+
+    stages = []
+
+    class Watch(Observer):
+        def data(self, run, stage, value):
+            if run.name == "P":
+                stages.append((stage, value))
+
+    m = machine(P={"Type": "Parallel", "Parameters": {"x.$": "$.a"}, "End": True, "Branches": [
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}]})
+    run_sync(m, {"a": 1}, observer=Watch())
+    assert ("afterParameters", {"x": 1}) in stages and ("result", [{"x": 1}]) in stages
