@@ -399,7 +399,6 @@ class _Parser:
         if self.token.kind == "EOF":
             raise self.error(f"missing ')' to close {name}(")
         self.expect(")", "',' or ')'")
-        function.check_arity(len(args), self.text, name_token.position)
         return Call(function, tuple(args), name_token.position)
 
     def argument(self, depth: int, template: bool = False) -> Node:
@@ -616,10 +615,14 @@ class Function:
     def _fixed(self) -> tuple[ArgType, ...]:
         return self.params + self.optional
 
-    def check_arity(self, count: int, text: str, position: int) -> None:
-        """Compile-time arity check (LocalStack rejects a wrong arity at create time too)."""
+    def arity_problem(self, count: int) -> str | None:
+        """What is wrong with calling this function with `count` arguments (None: nothing).
+
+        AWS is not known to reject a wrong argument count when a state machine is created, so
+        the validator reports it as a WARNING and the call fails at run time.
+        """
         if self.min_args <= count <= self.max_args:
-            return
+            return None
         if self.max_args == math.inf:
             expected = f"at least {self.min_args}"
         elif self.min_args == self.max_args:
@@ -627,14 +630,16 @@ class Function:
         else:
             expected = f"{self.min_args} to {int(self.max_args)}"
         plural = "" if expected.endswith(" 1") else "s"
-        raise ExpressionSyntaxError(
-            f"{self.name} takes {expected} argument{plural}, {count} given", text, position)
+        return f"{self.name} takes {expected} argument{plural}, {count} given"
 
     def __call__(self, values: list[Any], rng: random.Random) -> Any:
         """Check and convert every argument, in this one place, then run `impl`.
 
         `values` is a fresh list built by the caller; converted values replace it in place.
         """
+        problem = self.arity_problem(len(values))
+        if problem is not None:
+            raise IntrinsicFailure(problem)
         try:
             return self._call(values, rng)
         except IntrinsicFailure:
@@ -921,6 +926,9 @@ def _static_warnings(call: Call) -> list[str]:
     fail (found by evaluating them). AWS is not known to reject these at create time, so they
     are warnings here and `IntrinsicFailure`s at run time."""
     function, found = call.function, []
+    problem = function.arity_problem(len(call.args))
+    if problem is not None:
+        return [problem]  # the arguments cannot be judged against the wrong signature
     for index, arg in enumerate(call.args):
         expected = function.param(index)
         if isinstance(arg, Literal):

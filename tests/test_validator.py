@@ -299,3 +299,12 @@ def test_intrinsic_argument_doubts_are_warnings():
     d = machine(A={"Type": "Pass", "Parameters": {"x.$": "States.Format('{} and {}', $.a)"}, "End": True})
     assert diags(d) == []
     assert ("INTRINSIC_ARGUMENTS", "/States/A/Parameters/x.$") in warnings(d)
+
+
+def test_intrinsic_argument_count_is_a_warning_and_fails_at_run_time():
+    from asl.engine import run_sync
+    d = machine(A={"Type": "Pass", "Parameters": {"x.$": "States.MathAdd($.a)"}, "End": True})
+    assert diags(d) == []
+    assert ("INTRINSIC_ARGUMENTS", "/States/A/Parameters/x.$") in warnings(d)
+    result = run_sync(asl.load(d), {"a": 1})
+    assert result.status == "FAILED" and "takes exactly 2 arguments, 1 given" in result.cause
