@@ -156,13 +156,18 @@ def history(file: str, verbose: bool, colour: str) -> None:
             timeline = parse_history(document, "<stdin>")
         else:
             timeline = read_history(file)
+        stdout = sys.stdout
+        style = Style(use_colour(stdout, colour), stdout)
+        lines = [header(timeline, style, "<stdin>" if file == "-" else file)]
+        lines += timeline_lines(timeline, style, verbose)
     except HistoryError as exc:
         click.echo(f"asl history: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    stdout = sys.stdout
-    style = Style(use_colour(stdout, colour), stdout)
-    lines = [header(timeline, style, "<stdin>" if file == "-" else file)]
-    lines += timeline_lines(timeline, style, verbose)
+    except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as exc:
+        # a JSON document whose events do not have the shapes of a history
+        where = "<stdin>" if file == "-" else file
+        click.echo(f"asl history: {where}: not an execution history ({type(exc).__name__}: {exc})", err=True)
+        sys.exit(EXIT_USAGE)
     if timeline.failure is not None:
         lines.append(f"{style.status(timeline.status)}")
         lines += failure_lines(timeline.failure, style)

@@ -18,12 +18,21 @@ class UsageError(Exception):
     """A problem with what the user typed or pointed at: one line on stderr, exit 2."""
 
 
+def _strict_json(text: str) -> Any:
+    """json.loads without Python's extensions: NaN and Infinity are not JSON."""
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON value")
+    return json.loads(text, parse_constant=refuse)
+
+
 def read_input(path: str | None, inline: str | None) -> Any:
     if inline is not None:
         try:
-            return json.loads(inline)
+            return _strict_json(inline)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--input-json: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:
+            raise UsageError(f"--input-json: invalid JSON: {_why(exc)}") from None
     if path is None:
         return {}
     if path == "-":
@@ -37,9 +46,15 @@ def read_input(path: str | None, inline: str | None) -> Any:
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{path}: cannot read input: {exc}") from None
     try:
-        return json.loads(text)
+        return _strict_json(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON input: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{where}: invalid JSON input: {_why(exc)}") from None
+
+
+def _why(exc: BaseException) -> str:
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
 
 
 def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
@@ -54,6 +69,8 @@ def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
     path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
     if not os.path.exists(path):
         raise UsageError(f"{definition}: no such file")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory")
     results = validate_source(definition, machine_type)
     if len(results) != 1:
         raise UsageError(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
@@ -96,7 +113,10 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     if found is None:  # not `or`: an empty registry is false, and valid when mocks serve every task
         found = getattr(module, "HANDLERS", None)
     if isinstance(found, dict):
-        found = Handlers(found)
+        try:
+            found = Handlers(found)
+        except TypeError as exc:  # e.g. a value that is not a function
+            raise UsageError(f"{spec}: {exc}") from None
     if not isinstance(found, Handlers):
         raise UsageError(f"{spec}: define `handlers = asl.engine.Handlers()` (or a dict HANDLERS) in it")
     background = getattr(module, "background", None)
@@ -160,6 +180,9 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
             test_case = test_case or config.test_case
             if virtual_time is None:
                 virtual_time = config.virtual_time
+        if history_path and (os.path.isdir(history_path)
+                             or not os.path.isdir(os.path.dirname(os.path.abspath(history_path)))):
+            raise UsageError(f"--history {history_path}: cannot write there")
         execution_input = read_input(input_path, input_json)
         handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
     except UsageError as exc:
@@ -193,6 +216,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
                 fh.write("\n")
         except OSError as exc:
             click.echo(f"asl run: cannot write history to {history_path}: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), ensure_ascii=False))
     elif outcome.succeeded:
@@ -253,7 +277,7 @@ def _summary(outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bo
 
     s = trace.style
     took = duration(outcome.stop_time - outcome.start_time) + (" (virtual)" if virtual_time else "")
-    lines = [f"{s.status(outcome.status)}  {s.name(name)} {s['dot']} {outcome.transitions} state transitions "
+    lines = [f"{s.status(outcome.status)}  {s.name(name)} {s['dot']} {outcome.transitions} state transition{'' if outcome.transitions == 1 else 's'} "
              f"{s['dot']} {took}"]
     if not outcome.succeeded:
         failure = Timeline(outcome.history.events).failure

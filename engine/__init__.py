@@ -71,8 +71,11 @@ def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
         machine = mock_config.state_machines.get(machine_name) or {}
         cases = list((machine.get("TestCases") or {}))
         if len(cases) != 1:
-            raise MockConfigError(f"choose a test case of state machine '{machine_name}' with test_case= "
-                                  f"(it has: {', '.join(cases) or 'none'})")
+            if not mock_config.state_machines:
+                raise MockConfigError("the mock config has no StateMachines: is it a Step Functions Local "
+                                      "MockConfigFile?")
+            raise MockConfigError(f"choose a test case of state machine '{machine_name}' (--test-case, or "
+                                  f"test_case= in Python; it has: {', '.join(cases) or 'none'})")
         test_case = cases[0]
     return Mocks(mock_config, mock_config.test_case(machine_name, test_case))
 
@@ -99,6 +102,13 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
         missing = unserved(_task_states(machine), handlers, mocks)
         if missing:
             raise MissingHandlerError(missing)
+    if input is not None:
+        from .tasks import MarshalError, json_copy
+
+        try:  # StartExecution takes JSON text: a value JSON cannot hold is refused up front
+            input = json_copy(input)
+        except (MarshalError, RecursionError) as exc:
+            raise InvalidExecutionInput(f"Invalid State Machine Execution Input: {exc}") from None
     if payload_limit is not None and input is not None:
         from .payload import PayloadMeter
 

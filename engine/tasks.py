@@ -290,6 +290,8 @@ class MockConfig:
             raise MockConfigError(f"{path}: {exc.strerror or exc}") from None
         except json.JSONDecodeError as exc:
             raise MockConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise MockConfigError(f"{path}: invalid JSON: nested too deeply") from None
 
     @classmethod
     def from_env(cls) -> "MockConfig | None":

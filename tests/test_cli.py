@@ -132,3 +132,33 @@ def test_validate_templates_and_pick_one_machine():
     assert one.exit_code in (0, 1) and json.loads(one.output)["result"] in ("OK", "FAIL")
     missing = invoke("validate", f"{template}#NoSuchMachine")
     assert missing.exit_code == 1 and "NoSuchMachine" in missing.output
+
+
+def test_run_refuses_what_is_not_json_and_bad_places(tmp_path):
+    passes = tmp_path / "p.json"
+    passes.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    for args, message in ([["--input-json", "NaN"], "NaN is not a JSON value"],
+                          [["--input", str(deep)], "nested too deeply"],
+                          [["--history", str(tmp_path / "nowhere" / "h.json")], "cannot write there"]):
+        result = invoke("run", str(passes), *args)
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, args
+    result = invoke("run", str(tmp_path))
+    assert result.exit_code == 2 and "is a directory" in result.output
+
+
+def test_run_handlers_dict_with_a_value_that_is_not_a_function(tmp_path):
+    handlers = tmp_path / "h.py"
+    handlers.write_text('HANDLERS = {"Fn": 5}\n')
+    result = invoke("run", ORDER, "--handlers", str(handlers))
+    assert result.exit_code == 2 and "must be callable" in result.output and "Traceback" not in result.output
+
+
+def test_history_with_wrongly_typed_events_is_a_usage_error(tmp_path):
+    bad = tmp_path / "h.json"
+    bad.write_text(json.dumps({"events": [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": 0},
+        {"id": 2, "type": "TaskStateEntered", "timestamp": 1, "stateEnteredEventDetails": {"name": 5}}]}))
+    result = invoke("history", str(bad))
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -1,0 +1,22 @@
+"""The README's library example runs as printed (from the repository root)."""
+from __future__ import annotations
+
+import os
+import re
+
+from conftest import ROOT
+
+
+def test_library_example_runs(capsys):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## The library"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        exec(compile(code, "README.md (The library)", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "{'status': 'PAID', 'transactionId': 'tx-1'}"
+    assert out[2] == "ExecutionSucceeded"
