@@ -38,6 +38,11 @@ class Clock:
     def busy(self) -> Iterator[None]:
         yield
 
+    @contextmanager
+    def awaiting_outside(self) -> Iterator[None]:
+        """A task waits for something from outside the execution (a callback token)."""
+        yield
+
 
 class VirtualClock(Clock):
     """Virtual time starting at `start` (epoch seconds; default: now)."""
@@ -49,6 +54,8 @@ class VirtualClock(Clock):
         self._sleepers: list[tuple[float, int, anyio.Event]] = []
         self._seq = itertools.count()
         self._busy = 0
+        self._outside = 0
+        self.grace = 0.1
         self._driver: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
 
@@ -68,6 +75,16 @@ class VirtualClock(Clock):
         finally:
             self._busy -= 1
             self._poke()
+
+    @contextmanager
+    def awaiting_outside(self) -> Iterator[None]:
+        """While a callback token is awaited, time jumps only after the loop has stayed idle
+        for `grace` real seconds, so a completer that polls in real time gets its chance."""
+        self._outside += 1
+        try:
+            yield
+        finally:
+            self._outside -= 1
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
@@ -116,6 +133,13 @@ class VirtualClock(Clock):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self._outside:
+                before = len(self._sleepers), self._sleepers[0] if self._sleepers else None
+                await asyncio.sleep(self.grace)  # real time: let an outside completer act
+                if not self._sleepers or (len(self._sleepers), self._sleepers[0]) != before:
+                    continue
+                if ready is not None and len(ready) > 0:
+                    continue
             deadline, _, event = heapq.heappop(self._sleepers)
             if deadline > self._now:
                 self._now = deadline

@@ -137,7 +137,8 @@ class TokenWaiter:
 
     async def wait(self) -> Any:
         try:
-            await self.event.wait()
+            with self.execution.clock.awaiting_outside():
+                await self.event.wait()
         finally:
             self.execution.waiters.pop(self.token, None)
         if self.error is not None:

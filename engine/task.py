@@ -176,6 +176,10 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             return await waiter.wait()
         return invoke_response(result) if invoke_wrap else result
 
+    if token is not None and timeout is None:
+        # AWS's default TimeoutSeconds (99999999). Under virtual time it matters: a callback
+        # nothing will ever answer times out (at once, in virtual time) instead of hanging.
+        timeout = AWS_DEFAULT_TIMEOUT
     # A callback's result is the SendTaskSuccess output as sent, never wrapped.
     if timeout is None and heartbeat is None:
         return await invoke()

@@ -185,3 +185,18 @@ def test_observer_sees_a_parallels_parameters():
         {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}]})
     run_sync(m, {"a": 1}, observer=Watch())
     assert ("afterParameters", {"x": 1}) in stages and ("result", [{"x": 1}]) in stages
+
+
+def test_an_unanswered_callback_times_out_under_virtual_time_instead_of_hanging():
+    m = machine(Ask={"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                     "Parameters": {"MessageBody.$": "$$.Task.Token"}, "End": True})
+    import threading
+    box = []
+    worker = threading.Thread(target=lambda: box.append(run_sync(
+        m, {}, handlers={"arn:aws:states:::sqs:sendMessage.waitForTaskToken": lambda _: {}})), daemon=True)
+    worker.start()
+    worker.join(10)  # real seconds: the test must not hang
+    assert box, "the execution hung"
+    result = box[0]
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+    assert result.stop_time - result.start_time == pytest.approx(99999999, abs=1)
