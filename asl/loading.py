@@ -65,6 +65,11 @@ def check_definition(definition: Any, machine_type: str = "STANDARD", name: str 
     from .checks import check
 
     diagnostics, machine = check(definition, machine_type)
+    duplicates = _duplicate_keys(document)
+    if duplicates:
+        diagnostics = diagnostics + duplicates
+        if any(d.severity == ERROR for d in duplicates):
+            machine = None
     if document is not None:
         located = []
         for d in diagnostics:
@@ -118,6 +123,29 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
         diagnostic = Diagnostic(ERROR, exc.code, exc.message, None, exc.line, exc.column, exc.filename or filename)
         return [ValidationResult(name or os.path.basename(filename or "") or "state machine", [diagnostic],
                                  None, filename)]
+
+
+def _duplicate_keys(document: Any) -> list[Diagnostic]:
+    """Keys written twice in the same object: JSON parsers keep the last, silently.
+
+    A state name written twice is AWS's DUPLICATE_STATE_NAME; any other repeated key is a
+    WARNING (whether AWS rejects it is not known).
+    """
+    from .diagnostics import pointer
+
+    found = []
+    for where, line, column in getattr(document, "duplicate_keys", None) or ():
+        raw = where.split("/")[1:]
+        parts: list = [int(p) if p.isdigit() and i and raw[i - 1] in ("Branches", "Choices", "Retry", "Catch")
+                       else p for i, p in enumerate(raw)]
+        location = pointer(parts)
+        if len(parts) >= 2 and parts[-2] == "States":
+            found.append(Diagnostic(ERROR, "DUPLICATE_STATE_NAME", f"Duplicate State name: {parts[-1]}", location,
+                                    line, column))
+        else:
+            found.append(Diagnostic(WARNING, "DUPLICATE_KEY", f"The key '{parts[-1] if parts else ''}' is written "
+                                    "twice in this object; only the last value counts", location, line, column))
+    return found
 
 
 def _looks_like_path(text: str) -> bool:

@@ -308,3 +308,13 @@ def test_intrinsic_argument_count_is_a_warning_and_fails_at_run_time():
     assert ("INTRINSIC_ARGUMENTS", "/States/A/Parameters/x.$") in warnings(d)
     result = run_sync(asl.load(d), {"a": 1})
     assert result.status == "FAILED" and "takes exactly 2 arguments, 1 given" in result.cause
+
+
+def test_a_state_name_written_twice_in_the_text_is_a_duplicate():
+    text = '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true},\n "A": {"Type": "Succeed"}}}'
+    result = asl.validate(text)
+    assert not result.ok
+    dup = [d for d in result.errors if d.code == "DUPLICATE_STATE_NAME"]
+    assert dup and dup[0].location == "/States/A" and dup[0].line == 2
+    warn = asl.validate('{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "End": true}}}')
+    assert warn.ok and [d.code for d in warn.warnings] == ["DUPLICATE_KEY"]
