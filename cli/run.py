@@ -26,6 +26,8 @@ def _strict_json(text: str) -> Any:
 
 
 def read_input(path: str | None, inline: str | None) -> Any:
+    if inline is not None and path is not None:
+        raise UsageError("give the input once: --input or --input-json, not both")
     if inline is not None:
         try:
             return _strict_json(inline)

@@ -162,3 +162,8 @@ def test_history_with_wrongly_typed_events_is_a_usage_error(tmp_path):
         {"id": 2, "type": "TaskStateEntered", "timestamp": 1, "stateEnteredEventDetails": {"name": 5}}]}))
     result = invoke("history", str(bad))
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_run_input_given_twice_is_a_usage_error():
+    result = invoke("run", ORDER, "--input", str(SAMPLES / "order" / "input.json"), "--input-json", "{}")
+    assert result.exit_code == 2 and "not both" in result.output
