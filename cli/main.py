@@ -47,6 +47,10 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
 
     results = []
     for name in files:
+        if name == "-":  # the definition on stdin
+            results.extend(validate_source(sys.stdin.read(), machine_type.upper() if machine_type else None,
+                                           name="<stdin>"))
+            continue
         path = name.rpartition("#")[0] if "#" in name and not os.path.exists(name) else name
         if not os.path.exists(path):
             click.echo(f"asl validate: {path}: no such file", err=True)

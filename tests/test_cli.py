@@ -167,3 +167,9 @@ def test_history_with_wrongly_typed_events_is_a_usage_error(tmp_path):
 def test_run_input_given_twice_is_a_usage_error():
     result = invoke("run", ORDER, "--input", str(SAMPLES / "order" / "input.json"), "--input-json", "{}")
     assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_validate_reads_stdin():
+    result = invoke("validate", "-", input='{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}')
+    assert result.exit_code == 1 and result.output.startswith("<stdin>:1:")
+    assert invoke("validate", "-", input='{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}').exit_code == 0
