@@ -80,6 +80,19 @@ def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
     return Mocks(mock_config, mock_config.test_case(machine_name, test_case))
 
 
+def _check_mocked_states(mapping: dict, machine: Any) -> None:
+    """A test case that mocks a state the machine does not have is a typo: say so."""
+    import difflib
+
+    names = [name for _, name, _ in machine.iter_states()]
+    for state in mapping:
+        if state not in names:
+            close = difflib.get_close_matches(state, names, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise MockConfigError(f"the mock config's test case mocks a state '{state}' that the state machine "
+                                  f"does not have{hint}")
+
+
 def _task_states(machine: Any) -> list[tuple[str, Any]]:
     return [(name, state) for _, name, state in machine.iter_states() if state.type == "Task"]
 
@@ -98,6 +111,8 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     handlers = handlers or Handlers()
     sm_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
     mocks = _mocks(mock_config, test_case, sm_name)
+    if mocks is not None:
+        _check_mocked_states(mocks.mapping, machine)
     if check_handlers:
         missing = unserved(_task_states(machine), handlers, mocks)
         if missing:

@@ -451,3 +451,12 @@ def test_send_task_failure_goes_through_catch():
 
     result = anyio.run(main)
     assert result.output == {"Error": "Rejected", "Cause": "by reviewer"}
+
+
+def test_mock_config_naming_an_unknown_state_is_explained():
+    from asl.engine import MockConfigError
+    m = machine(Pay=task("pay", End=True))
+    config = {"StateMachines": {"Order": {"TestCases": {"T": {"Payy": "R"}}}},
+              "MockedResponses": {"R": {"0": {"Return": 1}}}}
+    with pytest.raises(MockConfigError, match="'Payy'.*did you mean 'Pay'"):
+        prepare(m, {}, mock_config=config, test_case="T", state_machine_name="Order")
