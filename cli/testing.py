@@ -168,8 +168,9 @@ def mocks() -> None:
               help="Add the test case to this MockConfigFile (created if missing) instead of printing one.")
 @click.option("--cases", "cases_path", metavar="FILE",
               help="Add the execution's input and result to this cases file, for `asl test --cases`.")
+@click.option("--force", is_flag=True, help="Replace a test case of the same name.")
 def from_history(history: str, machine_name: str, test_case: str | None, mock_config_path: str | None,
-                 cases_path: str | None) -> None:
+                 cases_path: str | None, force: bool) -> None:
     """Turn an execution HISTORY (GetExecutionHistory JSON, from AWS or `asl run --history`) into a
     MockConfigFile test case that answers every Task as it answered then, so the execution
     can be replayed as a test (with its input and result in a cases file)."""
@@ -184,19 +185,29 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
     for state in sorted(replay.concurrent):
         click.echo(f"asl {command}: warning: '{state}' ran several times inside a Map or Parallel; a MockConfigFile "
                    "answers its calls in call order, which concurrent iterations need not repeat", err=True)
+    # Read and check every file before writing any, so a mistake leaves nothing half-done.
+    existing = cases = None
     if mock_config_path:
         existing = _read_json_file(command, mock_config_path, "MockConfigFile", missing_ok=True) or {}
         if not isinstance(existing, dict):
             _fail(command, f"{mock_config_path}: not a MockConfigFile (a JSON object)")
+        known = ((existing.get("StateMachines") or {}).get(machine_name) or {}).get("TestCases") or {}
+        if case in known and not force:
+            _fail(command, f"{mock_config_path}: '{machine_name}' already has a test case '{case}' "
+                           "(--test-case NAME for another name, --force to replace it)")
+    if cases_path:
+        cases = _read_json_file(command, cases_path, "cases file", missing_ok=True) or {}
+        if not isinstance(cases, dict):
+            _fail(command, f"{cases_path}: not a cases file (a JSON object)")
+        if case in cases and not force:
+            _fail(command, f"{cases_path}: already has a case '{case}' (--force to replace it)")
+    if mock_config_path:
         _write_json(command, mock_config_path, add_test_case(existing, machine_name, case, replay))
         click.echo(f"test case '{case}' of '{machine_name}' written to {mock_config_path} "
                    f"({len(replay.responses)} mocked states)", err=True)
     else:
         click.echo(json.dumps(add_test_case({}, machine_name, case, replay), indent=2, ensure_ascii=False))
     if cases_path:
-        cases = _read_json_file(command, cases_path, "cases file", missing_ok=True) or {}
-        if not isinstance(cases, dict):
-            _fail(command, f"{cases_path}: not a cases file (a JSON object)")
         cases[case] = replay.case()
         _write_json(command, cases_path, cases)
         click.echo(f"input and expected result of '{case}' written to {cases_path}", err=True)

@@ -173,3 +173,21 @@ def test_validate_reads_stdin():
     result = invoke("validate", "-", input='{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}')
     assert result.exit_code == 1 and result.output.startswith("<stdin>:1:")
     assert invoke("validate", "-", input='{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}').exit_code == 0
+
+
+def test_mocks_from_history_checks_before_writing_and_never_overwrites_silently(tmp_path):
+    history = tmp_path / "run.json"
+    assert invoke("run", ORDER, "--input", str(SAMPLES / "order" / "input.json"), "--handlers",
+                  str(SAMPLES / "order" / "handlers.py"), "--virtual-time", "-q", "--history",
+                  str(history)).exit_code == 0
+    config, cases, bad = tmp_path / "mocks.json", tmp_path / "cases.json", tmp_path / "bad.json"
+    bad.write_text("[1]")
+    first = invoke("mocks", "from-history", str(history), "--name", "order", "--mock-config", str(config),
+                   "--cases", str(bad))
+    assert first.exit_code == 2 and not config.exists()  # nothing written when one file is wrong
+    args = ["mocks", "from-history", str(history), "--name", "order", "--mock-config", str(config),
+            "--cases", str(cases)]
+    assert invoke(*args).exit_code == 0
+    again = invoke(*args)
+    assert again.exit_code == 2 and "already has a test case 'run'" in again.output
+    assert invoke(*args, "--force").exit_code == 0
