@@ -174,8 +174,6 @@ class Checker:
                 self.schema(f"There should only be one of the following fields: [{a}, {b}]", where + (a,))
         if kind in ("Task", "Pass", "Wait", "Parallel", "Map"):
             self.transition(state, where)
-        elif "Next" in state or "End" in state:
-            pass  # reported above as not supported
         getattr(self, f"state_{kind.lower()}")(state, where, ql, depth)
         for field in ("Retry", "Catch"):
             if field in state and field in allowed:

@@ -109,7 +109,3 @@ def split_pointer(location: str) -> list[str | int]:
             parts.append(name)
         parts.extend(int(i) for i in re.findall(r"\d+", tail))
     return parts
-
-
-def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
-    return any(d.severity == ERROR for d in diagnostics)

@@ -8,7 +8,6 @@ a timeout, a cancellation).
 from __future__ import annotations
 
 import gc
-import json
 import random
 from contextlib import contextmanager
 import uuid
@@ -22,7 +21,6 @@ import anyio
 import anyio._backends._asyncio  # noqa: E402,F401
 
 from ..errors import StatesError
-from ..templates import dumps
 from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import Frame, run_block

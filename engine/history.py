@@ -8,8 +8,9 @@ serialised lazily too, from the values the engine shares (never mutates).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any, Iterator
+
+from ..timestamps import format_timestamp as iso  # epoch seconds -> 2019-03-26T20:14:13.192Z
 
 _DATA_FIELDS = ("input", "output", "parameters")
 
@@ -21,12 +22,6 @@ def camel_details(event_type: str) -> str:
                 "Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"):
             return key
     return event_type[0].lower() + event_type[1:] + "EventDetails"
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds -> ISO-8601 UTC with milliseconds, as AWS writes timestamps."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def _dumps(value: Any) -> str:

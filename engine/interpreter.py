@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 from ..errors import PathNotFoundError, StatesError
 from ..model import UNSET, dollar
 from ..paths import assign_path
-from ..templates import JSONATA, Template, dumps
+from ..templates import Template, dumps
 from .scope import Scope
 
 Result = tuple[Any, "str | None", "dict | None"]
@@ -161,9 +161,6 @@ class StateRun:
         if path is _DOLLAR():
             return value
         return self.read_path(path, value)
-
-    def evaluate(self, template: Template, scope: Scope) -> Any:
-        return template.evaluate(scope)
 
     def assign(self, template: Template | None, scope: Scope) -> dict | None:
         """Evaluate an ``Assign`` block against the values on entry (commit happens later)."""
