@@ -333,14 +333,6 @@ class Execution:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
 
     # observer hooks (the CLI trace and the test API listen here)
-    def observe_enter(self, run: Any) -> None:
-        if self.observer is not None:
-            self.observer.enter(run)
-
-    def observe_exit(self, run: Any, output: Any, next_name: str | None) -> None:
-        if self.observer is not None:
-            self.observer.exit(run, output, next_name)
-
     def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float) -> None:
         if self.observer is not None:
             self.observer.retry(run, err, attempt, delay)

@@ -227,7 +227,9 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
     entered = ex.history.add_state(_ENTERED[kind], frame.last, now, state.name, "input", raw)
     frame.last = entered
     run = StateRun(ex, state, frame, entered, now, raw)
-    ex.observe_enter(run)
+    observer = ex.observer
+    if observer is not None:
+        observer.enter(run)
     try:
         output, next_name, assigned = await RUNNERS[kind](run)
     except _CANCELLED:
@@ -239,7 +241,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
         err = locate(err, run)
         caught = await catch(run, err)
         if caught is None:
-            if ex.observer is not None:
+            if observer is not None:
                 ex.observer.failed(run, err)
             raise err
         output, next_name, assigned = caught
@@ -252,7 +254,8 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
                                           assigned)
     if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
         next_name = state.next
-    ex.observe_exit(run, output, next_name)
+    if observer is not None:
+        observer.exit(run, output, next_name)
     return output, next_name
 
 
