@@ -242,7 +242,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
         caught = await catch(run, err)
         if caught is None:
             if observer is not None:
-                ex.observer.failed(run, err)
+                observer.failed(run, err)
             raise err
         output, next_name, assigned = caught
     ex.check_size(output, state.name)
