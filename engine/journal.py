@@ -73,6 +73,7 @@ class Recorded:
     def __init__(self, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()):
         self.entries: dict[Site, tuple[str, Any]] = {}
         self.ends: dict[tuple, int] = {}           # frame key -> its last recorded position
+        self.children: dict[tuple, set] = {}       # frame key -> the keys of the frames it forked
         self.events = list(events)
         self.facts = list(facts)
         self.unsited: list[StoredEvent] = []
@@ -92,7 +93,15 @@ class Recorded:
         if site in self.entries:
             raise JournalMismatch(f"the journal records two entries at one site {site!r}", _id_of(entry))
         self.entries[site] = entry
-        if position > self.ends.get(key, 0):
+        if key not in self.ends:
+            for depth in range(len(key), 0, -1):  # register the frame under each of its ancestors
+                parent = key[:depth - 1]
+                known = parent in self.children
+                self.children.setdefault(parent, set()).add(key[:depth])
+                if known:
+                    break
+            self.ends[key] = 0
+        if position > self.ends[key]:
             self.ends[key] = position
 
     def take(self, site: Site) -> tuple[str, Any] | None:
@@ -110,6 +119,27 @@ class Recorded:
             raise JournalMismatch(f"{_entry_text(entry)} does not fit the definition: the machine has nothing "
                                   f"to record before it", _id_of(entry))
         return None
+
+    def take_frame(self, key: tuple) -> int:
+        """Mark everything recorded in frame `key` and the frames it forked as replayed (work
+        whose outcome is recorded is not done again); returns the last event id among them."""
+        last = 0
+        stack = [key]
+        while stack:
+            frame = stack.pop()
+            for position in range(1, self.ends.get(frame, 0) + 1):
+                site = (frame, position)
+                entry = self.entries.get(site)
+                if entry is not None:
+                    self.consumed.add(site)
+                    if entry[0] == "event" and entry[1].id > last:
+                        last = entry[1].id
+            stack.extend(self.children.get(frame, ()))
+        return last
+
+    def started(self, key: tuple, position: int) -> bool:
+        """Was something recorded at this site? (A task attempt's start, before its outcome.)"""
+        return (key, position) in self.entries
 
     def goes_on_after(self, site: Site) -> bool:
         """Does the frame of `site` have entries recorded after it? (Then a timer there fired.)"""

@@ -61,14 +61,14 @@ async def run_task(run: StateRun) -> Result:
 
     async def attempt() -> Any:
         # The token exists before the input is processed: Parameters pass it on as $$.Task.Token.
-        token = run.ex.new_task_token() if wait_token else None
+        token = run.ex.new_task_token(run.rng) if wait_token else None
         make_context = (lambda: run.context(token)) if token else run.context
         if jsonata:
-            scope = Scope(run.raw, run.frame.variables, run.ex.rng, make_context)
+            scope = Scope(run.raw, run.frame.variables, run.rng, make_context, now=run.now)
             arguments = state.arguments.evaluate(scope) if state.arguments is not None else run.raw
         else:
             effective = run.effective_input()
-            scope = Scope(effective, run.frame.variables, run.ex.rng, make_context)
+            scope = Scope(effective, run.frame.variables, run.rng, make_context, now=run.now)
             arguments = state.parameters.evaluate(scope) if state.parameters is not None else effective
         if run.ex.observer is not None:
             run.note("afterArguments" if jsonata else "afterParameters", arguments)
@@ -101,17 +101,23 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
     if heartbeat is not None:
         scheduled["heartbeatInSeconds"] = heartbeat
     run.event(f"{prefix}Scheduled", scheduled)
-    run.event(f"{prefix}Started", dict(base) if base else None)
-
-    def submitted(response: Any) -> None:
-        # .sync and callback tasks: the API call went through; the outcome comes later
-        run.event("TaskSubmitted", {**base, "output": response})
+    started = ex.history.timestamp(run.event(f"{prefix}Started", dict(base) if base else None))
 
     # AWS names the task in a size failure: the function ARN, or the service ("lambda")
     who = state.resource if legacy_lambda or activity else (info.service if info is not None else state.resource)
+
+    async def attempt(frame: Any, redelivered: bool) -> Any:
+        def submitted(response: Any) -> None:
+            # .sync and callback tasks: the API call went through; the outcome comes later
+            ex.emit(frame, "TaskSubmitted", {**base, "output": response})
+        return await _invoke(run, info, arguments, token, timeout, heartbeat, submitted, started, redelivered)
+
+    mocks = ex.mocks
+    mocked = mocks is not None and mocks.has(state.name)
     try:
         ex.check_size(arguments, who, task=True)
-        result = await _invoke(run, info, arguments, token, timeout, heartbeat, submitted)
+        # the attempt's outcome is recorded: a resumed execution never calls a finished task again
+        result = await ex.outcome(run.frame, attempt, (lambda: mocks.next_response(state.name)) if mocked else None)
         ex.check_size(result, who, task=True)
     except StatesError as err:
         details = dict(base)
@@ -129,7 +135,7 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
 
 
 async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
-                  heartbeat: int | None, submitted: Any) -> Any:
+                  heartbeat: int | None, submitted: Any, started: float, redelivered: bool) -> Any:
     ex = run.ex
     state = run.state
     invoke_wrap = info is not None and info.kind == "service" and info.service == "lambda"
@@ -148,7 +154,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
                           f"(Resource {state.resource})")
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
     ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
-                      run.retry_count + 1, run.context(token), token, run.frame.path)
+                      run.retry_count + 1, run.context(token), token, run.frame.path, redelivered=redelivered)
     ex.record_call(run, payload, mocked=False)
 
     beat = Beat()
@@ -183,4 +189,4 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     # A callback's result is the SendTaskSuccess output as sent, never wrapped.
     if timeout is None and heartbeat is None:
         return await invoke()
-    return await ex.guard(invoke(), timeout, heartbeat, beat)
+    return await ex.guard(invoke(), timeout, heartbeat, beat, since=started)
