@@ -23,7 +23,7 @@ from ..errors import ASLError
 from .observe import Observer
 from .tasks import Handlers, MockConfig, MockConfigError, TaskContext, TaskFailed
 
-__all__ = ["run", "run_sync", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
+__all__ = ["run", "run_sync", "resume", "prepare_resume", "NotResumable", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
            "MissingHandlerError", "InvalidExecutionInput", "ExecutionResult", "Execution", "prepare"]
 
 
@@ -159,8 +159,11 @@ def _static_arguments(state: Any) -> Any:
     return template.source if template is not None else None
 
 
-async def run(machine: Any, input: Any = None, **options: Any) -> Any:
+async def run(machine: Any, input: Any = None, *, store: Any = None, **options: Any) -> Any:
     """Run `machine` (from `asl.load`) with `input`; returns an `ExecutionResult`.
+
+    With ``store`` (a `asl.engine.stores` store, opened), the execution is recorded there and
+    its journal written as it runs, so `resume` can continue it after a crash.
 
     Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
     default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
@@ -169,7 +172,64 @@ async def run(machine: Any, input: Any = None, **options: Any) -> Any:
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it).
     """
     execution = prepare(machine, input, **options)
+    if store is not None:
+        await execution.attach(store)
     return await execution.run()
+
+
+class NotResumable(ASLError):
+    """Raised by `resume` for an execution the store does not have, or one that has ended."""
+
+
+async def resume(store: Any, arn: str, **options: Any) -> Any:
+    """Continue a RUNNING execution recorded in `store` (its process died) from its journal;
+    returns its `ExecutionResult` (`prepare_resume` + `Execution.run`).
+
+    The definition, input, seed and clock kind come from the store; ``options`` are `prepare`'s
+    handler and mock options (``handlers``, ``mock_config``, ``test_case``, ``observer``).
+    Recorded task outcomes are replayed, never called again; a task that was in flight is
+    called again (``TaskContext.redelivered``); Waits end at their recorded deadlines.
+    Raises `JournalMismatch` when the journal does not fit the definition.
+    """
+    execution = await prepare_resume(store, arn, **options)
+    return await execution.run()
+
+
+async def prepare_resume(store: Any, arn: str, **options: Any) -> Any:
+    """The `Execution` that `resume` runs, not started (to answer its callbacks, stop it, ...)."""
+    import json
+
+    from asl import load
+
+    from .clock import Clock, VirtualClock
+    from .execution import StoreSink
+    from .history import History
+    from .journal import Recorded
+
+    record = await store.get(arn)
+    if record is None:
+        raise NotResumable(f"Execution Does Not Exist: '{arn}'")
+    if record.status != "RUNNING":
+        raise NotResumable(f"the execution '{arn}' has ended ({record.status}): nothing to resume")
+    events = await store.events(arn)
+    facts = await store.facts(arn)
+    recorded = Recorded(events, facts)
+    machine = load(json.loads(record.definition))
+    if record.clock == "virtual":
+        clock = VirtualClock(recorded.last_time if recorded.last_time is not None else record.start_time)
+    else:
+        clock = Clock()
+    opts = record.options
+    execution = prepare(machine, json.loads(record.input), name=record.name,
+                        state_machine_name=record.state_machine_name, type=record.type, clock=clock,
+                        seed=record.seed, history_limit=opts.get("historyLimit", 25_000),
+                        payload_limit=opts.get("payloadLimit", 262_144), check_handlers=False, **options)
+    execution.history = History.restored([(e.type, e.previous_id, e.timestamp, e.details, e.site) for e in events],
+                                         execution.history.limit)
+    execution.replay = recorded
+    execution.facts = list(facts)
+    execution.sink = StoreSink(store, arn, len(events), len(facts))
+    return execution
 
 
 def run_sync(machine: Any, input: Any = None, **options: Any) -> Any:

@@ -18,9 +18,10 @@ from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, call_handler, excepti
 AWS_DEFAULT_TIMEOUT = 99999999
 
 
-def invoke_response(payload: Any) -> dict:
-    """``arn:aws:states:::lambda:invoke``'s result around a function's return value (ASL-SPEC.md 10)."""
-    request_id = str(uuid.uuid4())
+def invoke_response(payload: Any, rng: Any) -> dict:
+    """``arn:aws:states:::lambda:invoke``'s result around a function's return value (ASL-SPEC.md 10);
+    the request id is drawn from `rng` (the task's frame: the same seed gives the same ids)."""
+    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return {
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
@@ -110,7 +111,8 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         def submitted(response: Any) -> None:
             # .sync and callback tasks: the API call went through; the outcome comes later
             ex.emit(frame, "TaskSubmitted", {**base, "output": response})
-        return await _invoke(run, info, arguments, token, timeout, heartbeat, submitted, started, redelivered)
+        return await _invoke(run, info, arguments, token, timeout, heartbeat, submitted, started, redelivered,
+                             frame)
 
     mocks = ex.mocks
     mocked = mocks is not None and mocks.has(state.name)
@@ -135,7 +137,7 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
 
 
 async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
-                  heartbeat: int | None, submitted: Any, started: float, redelivered: bool) -> Any:
+                  heartbeat: int | None, submitted: Any, started: float, redelivered: bool, frame: Any) -> Any:
     ex = run.ex
     state = run.state
     invoke_wrap = info is not None and info.kind == "service" and info.service == "lambda"
@@ -163,11 +165,9 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         beat = waiter.beat
     ctx._heartbeat = lambda: setattr(beat, "count", beat.count + 1)
 
-    async def invoke() -> Any:
-        if sync:
-            submitted({})  # the job is started; the handler stands for the whole job
+    async def handle(*_: Any) -> Any:
         try:
-            result = await call_handler(handler, payload, ctx, ex.clock)
+            return await call_handler(handler, payload, ctx, ex.clock)
         except StatesError:
             raise
         except PASS_THROUGH:
@@ -177,10 +177,18 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
                 raise
             error, cause = exception_to_error(exc)
             raise StatesError(error, cause) from None
+
+    async def invoke() -> Any:
+        if sync:
+            submitted({})  # the job is started; the handler stands for the whole job
         if token is not None:
+            # The request carrying the token is sent once: resumed after a crash, the task
+            # only goes on waiting (the token is the same, drawn from the task's frame).
+            result = await ex.outcome(frame, handle)
             submitted(result)  # the callback request's API response
             return await waiter.wait()
-        return invoke_response(result) if invoke_wrap else result
+        result = await handle()
+        return invoke_response(result, run.rng) if invoke_wrap else result
 
     if token is not None and timeout is None:
         # AWS's default TimeoutSeconds (99999999). Under virtual time it matters: a callback
