@@ -147,12 +147,13 @@ def history(file: str, verbose: bool, colour: str) -> None:
 
     try:
         if file == "-":
-            import json
+            from ..source import SourceError, parse_json
+            from .run import read_stdin
 
             try:
-                document = json.loads(sys.stdin.read())
-            except json.JSONDecodeError as exc:
-                raise HistoryError(f"<stdin>:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+                document = parse_json(read_stdin(), "<stdin>")
+            except SourceError as exc:
+                raise HistoryError(str(exc)) from None
             timeline = parse_history(document, "<stdin>")
         else:
             timeline = read_history(file)

@@ -18,45 +18,28 @@ class UsageError(Exception):
     """A problem with what the user typed or pointed at: one line on stderr, exit 2."""
 
 
-def _strict_json(text: str) -> Any:
-    """json.loads without Python's extensions: NaN and Infinity are not JSON."""
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON value")
-    return json.loads(text, parse_constant=refuse)
+def read_stdin() -> bytes | str:
+    """All of stdin, as bytes when it has them (the reader decodes, and says when it cannot)."""
+    stream = sys.stdin
+    return stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
 
 
 def read_input(path: str | None, inline: str | None) -> Any:
+    """The execution input: --input FILE (or - for stdin), --input-json JSON, or {}."""
+    from ..source import SourceError, parse_json, read_json
+
     if inline is not None and path is not None:
         raise UsageError("give the input once: --input or --input-json, not both")
-    if inline is not None:
-        try:
-            return _strict_json(inline)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--input-json: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        except (ValueError, RecursionError) as exc:
-            raise UsageError(f"--input-json: invalid JSON: {_why(exc)}") from None
-    if path is None:
-        return {}
-    if path == "-":
-        text, where = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text, where = fh.read(), path
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such input file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{path}: cannot read input: {exc}") from None
     try:
-        return _strict_json(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON input: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{where}: invalid JSON input: {_why(exc)}") from None
-
-
-def _why(exc: BaseException) -> str:
-    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        if inline is not None:
+            return parse_json(inline, "--input-json")
+        if path is None:
+            return {}
+        if path == "-":
+            return parse_json(read_stdin(), "<stdin>")
+        return read_json(path, "input file")
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:

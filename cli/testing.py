@@ -39,30 +39,32 @@ def _machine(command: str, definition: str) -> tuple[Any, str]:
 
 
 def _json_option(command: str, option: str, text: str | None) -> Any:
+    from ..source import SourceError, parse_json
+
     if text is None:
         return None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(command, f"{option}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        return parse_json(text, option)
+    except SourceError as exc:
+        _fail(command, str(exc))
 
 
 def _read_json_file(command: str, path: str, what: str, missing_ok: bool = False) -> Any:
+    from ..source import SourceError, read_json
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        if missing_ok:
+        return read_json(path, what)
+    except SourceError as exc:
+        if missing_ok and exc.code == "FILE_NOT_FOUND":
             return None
-        _fail(command, f"{path}: no such {what}")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(command, f"{path}: cannot read the {what}: {exc}")
-    except json.JSONDecodeError as exc:
-        _fail(command, f"{path}:{exc.lineno}:{exc.colno}: invalid JSON in the {what}: {exc.msg}")
+        _fail(command, str(exc))
 
 
 def _write_json(command: str, path: str, document: Any) -> None:
     try:
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)  # `tests/MockConfigFile.json` in a new project
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(document, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
@@ -110,7 +112,7 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     afterResultSelector, afterResultPath, variables). Exit 0 SUCCEEDED, 1 any other status,
     2 usage error, 3 invalid definition.
     """
-    from ..engine import MissingHandlerError, MockConfigError
+    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError
     from ..engine.testing import MockError, Workflow, WorkflowTestError, raises
 
     command = "test-state"
@@ -131,7 +133,7 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     try:
         result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec)).test_state(
             state, state_input, variables=seen, mock=mock, retry_count=retry_count)
-    except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError) as exc:
+    except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _fail(command, str(exc))
     report = result.to_json()
     if output_format == "json":
