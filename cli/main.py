@@ -80,7 +80,22 @@ def get_cli() -> click.Group:
 
 
 def main() -> None:
+    _writable_streams()
     get_cli()(prog_name="asl")
+
+
+def _writable_streams() -> None:
+    """A character stdout/stderr cannot encode (PYTHONIOENCODING=latin-1, a Windows code page,
+    a lone surrogate) is written as a JSON escape instead of crashing: JSON output stays valid."""
+    from ..jsontext import ESCAPE
+
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors=ESCAPE)
+            except (ValueError, OSError):  # a stream that cannot change now: leave it
+                pass
 
 
 if __name__ == "__main__":  # pragma: no cover

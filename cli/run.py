@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
 import sys
 from contextlib import contextmanager
@@ -150,6 +149,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     ABORTED, 2 usage error, 3 invalid definition.
     """
     from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, prepare
+    from ..jsontext import dumps
     from .project import find_config
 
     if quiet and verbose:
@@ -197,15 +197,14 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     if history_path:
         try:
             with open(history_path, "w", encoding="utf-8") as fh:
-                json.dump(outcome.history.to_aws(), fh, indent=2)
-                fh.write("\n")
+                fh.write(dumps(outcome.history.to_aws(), indent=2, ensure_ascii=True) + "\n")
         except OSError as exc:
             click.echo(f"asl run: cannot write history to {history_path}: {exc}", err=True)
             sys.exit(EXIT_USAGE)
     if output_format == "json":
-        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False))
+        click.echo(dumps(outcome.to_json()))
     elif outcome.succeeded:
-        click.echo(json.dumps(outcome.output, indent=2, ensure_ascii=False))
+        click.echo(dumps(outcome.output, indent=2))
     if problem:
         click.echo(f"asl run: {problem}", err=True)
     _summary(outcome, name, trace, machine, virtual_time, history_path)

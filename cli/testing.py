@@ -5,13 +5,13 @@ gave (a missing file, bad JSON, an unknown state) is one line on stderr and exit
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, NoReturn
 
 import click
 
+from ..jsontext import ESCAPE, dumps
 from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from .run import UsageError, load_handlers, read_input
 
@@ -65,9 +65,8 @@ def _write_json(command: str, path: str, document: Any) -> None:
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)  # `tests/MockConfigFile.json` in a new project
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+        with open(path, "w", encoding="utf-8", errors=ESCAPE) as fh:
+            fh.write(dumps(document, indent=2) + "\n")
     except OSError as exc:
         _fail(command, f"cannot write {path}: {exc}")
 
@@ -82,7 +81,7 @@ def _handlers(command: str, spec: str | None) -> Any:
 
 
 def _text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return dumps(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
         _fail(command, str(exc))
     report = result.to_json()
     if output_format == "json":
-        click.echo(json.dumps(report, ensure_ascii=False))
+        click.echo(dumps(report))
     else:
         click.echo(f"status: {result.status}")
         for key in ("nextState", "error", "cause"):
@@ -208,7 +207,7 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
         click.echo(f"test case '{case}' of '{machine_name}' written to {mock_config_path} "
                    f"({len(replay.responses)} mocked states)", err=True)
     else:
-        click.echo(json.dumps(add_test_case({}, machine_name, case, replay), indent=2, ensure_ascii=False))
+        click.echo(dumps(add_test_case({}, machine_name, case, replay), indent=2))
     if cases_path:
         cases[case] = replay.case()
         _write_json(command, cases_path, cases)
@@ -269,9 +268,9 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     passed = sum(1 for o in outcomes if o.passed and o.checked)
     failed = sum(1 for o in outcomes if not o.passed)
     if output_format == "json":
-        click.echo(json.dumps({"stateMachine": machine_name, "passed": passed, "failed": failed,
-                               "unchecked": len(outcomes) - passed - failed,
-                               "cases": [_case_json(o) for o in outcomes]}, ensure_ascii=False))
+        click.echo(dumps({"stateMachine": machine_name, "passed": passed, "failed": failed,
+                          "unchecked": len(outcomes) - passed - failed,
+                          "cases": [_case_json(o) for o in outcomes]}))
     else:
         width = max((len(o.name) for o in outcomes), default=0)
         for outcome in outcomes:

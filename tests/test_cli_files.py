@@ -131,3 +131,110 @@ def test_sfn_mock_config_errors_name_the_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("SFN_MOCK_CONFIG", str(tmp_path / "list.json"))
     result = invoke("run", str(definition))
     assert result.exit_code == 2 and result.output.startswith(f"asl run: SFN_MOCK_CONFIG={tmp_path / 'list.json'}: ")
+
+
+# --------------------------------------------------------------------------------------------
+# Never write non-JSON: 1e400 in a definition, streams that cannot encode everything
+# --------------------------------------------------------------------------------------------
+
+HUGE = '{"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x": 1e400, "y": [-1e400]}, "End": true}}}'
+
+
+def test_a_number_beyond_a_double_in_a_definition_is_a_warning(tmp_path):
+    definition = tmp_path / "huge.json"
+    definition.write_text(HUGE)
+    result = invoke("validate", str(definition))
+    assert result.exit_code == 0
+    assert f"{definition}:1:66: warning NUMBER_OUT_OF_RANGE" in result.output
+    assert "at /States/P/Parameters/x" in result.output and "at /States/P/Parameters/y[0]" in result.output
+
+
+def test_run_writes_only_json_when_a_definition_holds_1e400(tmp_path):
+    definition = tmp_path / "huge.json"
+    definition.write_text(HUGE)
+    history = tmp_path / "h.json"
+    result = invoke("run", str(definition), "--history", str(history), "--quiet")
+    assert result.exit_code == 0
+    expected = {"x": "Infinity", "y": ["-Infinity"]}  # as Jackson's generator writes them by default
+    assert parse_json(result.output) == expected
+    events = read_json(history)["events"]
+    assert parse_json(events[-1]["executionSucceededEventDetails"]["output"]) == expected
+    as_json = invoke("run", str(definition), "--quiet", "--output-format", "json")
+    assert parse_json(as_json.output)["output"] == expected
+
+
+def test_jsontext_never_writes_bare_infinity():
+    from asl.jsontext import compact, dumps
+
+    value = {"a": float("inf"), "b": [float("-inf"), float("nan"), 1.5], "c": "é"}
+    assert compact(value) == '{"a":"Infinity","b":["-Infinity","NaN",1.5],"c":"é"}'
+    assert parse_json(dumps(value, indent=2)) == {"a": "Infinity", "b": ["-Infinity", "NaN", 1.5], "c": "é"}
+    assert value["a"] == float("inf")  # the value itself is left alone
+
+
+def test_the_escape_handler_keeps_json_valid_in_any_encoding():
+    from asl.jsontext import ESCAPE, dumps
+
+    value = {"text": "中文 😀 é \ud800"}
+    for encoding in ("latin-1", "cp1252", "ascii", "utf-8"):
+        raw = dumps(value).encode(encoding, ESCAPE)
+        assert json.loads(raw.decode(encoding)) == value, encoding
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_run_and_history_write_non_latin_output_to_a_latin_stream(tmp_path, encoding):
+    import os
+    import subprocess
+    import sys
+
+    definition = tmp_path / "pass.json"
+    definition.write_text(json.dumps(PASS))
+    history = tmp_path / "h.json"
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    value = {"text": "中文 😀 é"}
+    done = subprocess.run([sys.executable, "-m", "asl.cli", "run", str(definition), "--input-json",
+                           json.dumps(value), "--history", str(history)], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.decode(encoding)) == value
+    shown = subprocess.run([sys.executable, "-m", "asl.cli", "history", str(history)], capture_output=True,
+                           env=env, timeout=60)
+    assert shown.returncode == 0 and b"Traceback" not in shown.stderr
+    assert "\\u4e2d\\u6587" in shown.stdout.decode(encoding)
+
+
+# --------------------------------------------------------------------------------------------
+# The failure path of a long loop
+# --------------------------------------------------------------------------------------------
+
+def test_the_failure_path_folds_repeated_blocks():
+    from asl.cli.history import path_text
+    from asl.cli.style import Style
+    from asl.histories import Step
+
+    def path(names, depth=0):
+        return [Step(name, "Pass", depth) for name in names]
+
+    style = Style(False)
+    assert path_text(path(["A", "B"] + ["C", "D"] * 12_000 + ["E"]), style) == "A → B → (C → D) ×12,000 → E"
+    assert path_text(path("AAAB"), style) == "A ×3 → B"
+    assert path_text(path("ABCD"), style) == "A → B → C → D"
+    nested = path(["Par"]) + path(["X", "Y", "X", "Y", "Z"], depth=1)
+    assert path_text(nested, style, {"X": 2}) == "Par › [branch 2] (X → Y) ×2 → Z"
+    assert path_text(path("AAB"), Style(False, _Latin1())) == "A x2 -> B"
+
+
+class _Latin1:
+    encoding = "latin-1"
+
+
+def test_a_history_limit_loop_reports_a_short_path(tmp_path):
+    definition = tmp_path / "loop.json"
+    definition.write_text(json.dumps({"StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}],
+              "Default": "Work"},
+        "Work": {"Type": "Pass", "Next": "C"}, "Done": {"Type": "Succeed"}}}))
+    history = tmp_path / "h.json"
+    invoke("run", str(definition), "--virtual-time", "--quiet", "--history", str(history))
+    result = invoke("history", str(history))
+    assert "  path   Init → (C → Work) ×6,249 → C" in result.output.splitlines()
