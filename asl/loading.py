@@ -104,8 +104,7 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
             document = read_file(path)
             default_name = os.path.splitext(os.path.basename(path))[0]
         else:
-            text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-            document = parse_text(text)
+            document = parse_text(source)  # bytes are decoded strictly, as a file's are
             default_name = "StateMachine"
         if is_template(document.data):
             results = []

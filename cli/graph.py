@@ -42,6 +42,8 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
         timeline = read_history(history_path) if history_path else None
     except (UsageError, HistoryError) as exc:
         _usage(str(exc))
+    if timeline is not None:
+        _check_history(timeline, loaded.machine, history_path, definition)
     drawn = build_graph(loaded.machine, timeline, loaded.name)
     text = drawn.to_mermaid() if fmt == "mermaid" else drawn.to_dot()
     if fmt == "svg":
@@ -58,6 +60,17 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
     else:
         click.echo(text, nl=False)
     sys.exit(EXIT_OK)
+
+
+def _check_history(timeline: object, machine: object, history_path: str, definition: str) -> None:
+    """A warning when the history ran states the definition does not have (another machine's
+    history, or an older version of this one): the drawing would show nothing of it."""
+    known = {name for _, name, _ in machine.iter_states()}
+    strangers = sorted({e.state for e in timeline.events if e.state and e.state not in known})
+    if strangers:
+        shown = ", ".join(f"'{name}'" for name in strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+        click.echo(f"asl graph: warning: {history_path} does not match {definition}: {len(strangers)} of its "
+                   f"states are not in the definition ({shown})", err=True)
 
 
 def _usage(message: str) -> None:

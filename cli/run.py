@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -15,6 +16,17 @@ from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 class UsageError(Exception):
     """A problem with what the user typed or pointed at: one line on stderr, exit 2."""
+
+
+# AWS's rule for state machine and execution names (StartExecution, CreateStateMachine).
+_NAME_REFUSED = re.compile(r'[\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
+
+
+def check_name(option: str, name: str) -> None:
+    """A UsageError unless AWS would take `name` as a state machine or execution name."""
+    if not 1 <= len(name) <= 80 or _NAME_REFUSED.search(name):
+        raise UsageError(f"{option}: Invalid Name: '{name}' (AWS takes 1-80 characters without whitespace, "
+                         "control characters, < > { } [ ] ? * or \" # % \\ ^ | ~ ` $ & , ; : /)")
 
 
 def read_stdin() -> bytes | str:
@@ -42,7 +54,8 @@ def read_input(path: str | None, inline: str | None) -> Any:
 
 
 def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
-    """The one state machine of DEFINITION (a file, or FILE#LogicalId of a template), valid.
+    """The one state machine of DEFINITION (a file, FILE#LogicalId of a template, or - for
+    stdin), valid.
 
     A missing file or a template of several machines is a `UsageError`; an invalid definition
     prints its diagnostics and exits 3.
@@ -50,17 +63,22 @@ def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
     from ..loading import validate_source
     from .report import render
 
-    path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
-    if not os.path.exists(path):
-        raise UsageError(f"{definition}: no such file")
-    if os.path.isdir(path):
-        raise UsageError(f"{path}: is a directory")
-    results = validate_source(definition, machine_type)
+    if definition == "-":  # the definition on stdin
+        results = validate_source(read_stdin(), machine_type, name="<stdin>")
+    else:
+        path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
+        if not os.path.exists(path):
+            raise UsageError(f"{definition}: no such file")
+        if os.path.isdir(path):
+            raise UsageError(f"{path}: is a directory")
+        results = validate_source(definition, machine_type)
     if len(results) != 1:
         raise UsageError(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
     if not results[0].ok:
         click.echo(render(results, "text", "ERROR"), err=True, nl=False)
         sys.exit(EXIT_INVALID)
+    if definition == "-":
+        results[0].name = "StateMachine"  # what AWS would be given as a name, not "<stdin>"
     return results[0]
 
 
@@ -155,6 +173,10 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     if quiet and verbose:
         _usage("--quiet and --verbose do not go together")
     try:
+        if definition == "-" and input_path == "-":
+            raise UsageError("stdin can hold the definition or the input, not both")
+        if sm_name is not None:
+            check_name("--name", sm_name)
         result = load_definition(definition, machine_type.upper())
         config = find_config()
         search = None

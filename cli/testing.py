@@ -13,7 +13,7 @@ import click
 
 from ..jsontext import ESCAPE, dumps
 from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .run import UsageError, load_handlers, read_input
+from .run import UsageError, check_name, load_handlers, read_input
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -72,10 +72,17 @@ def _write_json(command: str, path: str, document: Any) -> None:
 
 
 def _handlers(command: str, spec: str | None) -> Any:
-    if not spec:
-        return None
+    """The --handlers registry, else the one [tool.asl] handlers names, else None."""
+    from .project import find_config
+
     try:
-        return load_handlers(spec)[0]
+        search = None
+        if not spec:
+            config = find_config()
+            if config is None or config.handlers is None:
+                return None
+            spec, search = config.handlers, str(config.root)
+        return load_handlers(spec, search)[0]
     except UsageError as exc:
         _fail(command, str(exc))
 
@@ -97,7 +104,8 @@ def _text(value: Any) -> str:
 @click.option("--mock-result", metavar="JSON", help="What the Task returns (instead of a handler).")
 @click.option("--mock-error", metavar="ERROR", help="The error the Task fails with (instead of a handler).")
 @click.option("--mock-cause", metavar="CAUSE", help="The cause that goes with --mock-error.")
-@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Python task handlers.")
+@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE",
+              help="Python task handlers (default: [tool.asl] handlers).")
 @click.option("--retry-count", type=click.IntRange(0, None), default=0, show_default=True,
               help="Retries already made (a Retry clause past MaxAttempts lets Catch take the error).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -180,8 +188,9 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
     command = "mocks from-history"
     case = test_case or os.path.splitext(os.path.basename(history))[0]
     try:
+        check_name("--name", machine_name)
         replay = replay_history(read_history(history))
-    except HistoryError as exc:
+    except (HistoryError, UsageError) as exc:
         _fail(command, str(exc))
     for state in sorted(replay.concurrent):
         click.echo(f"asl {command}: warning: '{state}' ran several times inside a Map or Parallel; a MockConfigFile "
@@ -228,7 +237,7 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
 @click.option("--input", "input_path", metavar="FILE|-", help="Input for test cases the cases file gives none.")
 @click.option("--input-json", metavar="JSON", help="That input given inline.")
 @click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Handlers for Tasks a test case "
-              "does not mock.")
+              "does not mock (default: [tool.asl] handlers).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def test(mock_config_path: str, definition: str, machine_name: str | None, cases_path: str | None,
          only: tuple[str, ...], input_path: str | None, input_json: str | None, handlers_spec: str | None,
