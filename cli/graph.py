@@ -32,6 +32,7 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
 
     from ..graph import build_graph
     from ..histories import HistoryError, read_history
+    from ..jsontext import ESCAPE
     from .run import UsageError, load_definition
 
     dot = shutil.which("dot")
@@ -53,7 +54,7 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
         text = done.stdout
     if output_path:
         try:
-            with open(output_path, "w", encoding="utf-8") as fh:
+            with open(output_path, "w", encoding="utf-8", errors=ESCAPE) as fh:
                 fh.write(text)
         except OSError as exc:
             _usage(f"cannot write {output_path}: {exc.strerror or exc}")

@@ -238,3 +238,12 @@ def test_a_history_limit_loop_reports_a_short_path(tmp_path):
     invoke("run", str(definition), "--virtual-time", "--quiet", "--history", str(history))
     result = invoke("history", str(history))
     assert "  path   Init → (C → Work) ×6,249 → C" in result.output.splitlines()
+
+
+def test_graph_writes_a_lone_surrogate_state_name_to_a_file(tmp_path):
+    definition = tmp_path / "s.json"
+    definition.write_text('{"StartAt": "\\ud800", "States": {"\\ud800": {"Type": "Pass", "End": true}}}')
+    out = tmp_path / "g.mmd"
+    result = invoke("graph", str(definition), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "\\ud800" in out.read_text(encoding="utf-8")
