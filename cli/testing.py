@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 import click
 
 from ..jsontext import ESCAPE, dumps
-from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .run import UsageError, check_name, load_handlers, read_input
+from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .run import UsageError, check_name, load_definition, load_handlers, read_input
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -21,21 +21,19 @@ def _fail(command: str, message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _machine(command: str, definition: str) -> tuple[Any, str]:
-    """The compiled machine of DEFINITION and its name; invalid: diagnostics on stderr, exit 3."""
-    from ..loading import validate_source
-    from .report import render
+def _stdin_once(command: str, definition: str, input_path: str | None) -> None:
+    if definition == "-" and input_path == "-":
+        _fail(command, "stdin can hold the definition or the input, not both")
 
-    path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
-    if not os.path.isfile(path):
-        _fail(command, f"{definition}: no such file")
-    results = validate_source(definition, "STANDARD")
-    if len(results) != 1:
-        _fail(command, f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
-    if not results[0].ok:
-        click.echo(render(results, "text", "ERROR"), err=True, nl=False)
-        sys.exit(EXIT_INVALID)
-    return results[0].machine, results[0].name
+
+def _machine(command: str, definition: str) -> tuple[Any, str]:
+    """The compiled machine of DEFINITION (- for stdin) and its name; invalid: diagnostics on
+    stderr, exit 3."""
+    try:
+        loaded = load_definition(definition)
+    except UsageError as exc:
+        _fail(command, str(exc))
+    return loaded.machine, loaded.name
 
 
 def _json_option(command: str, option: str, text: str | None) -> Any:
@@ -127,6 +125,7 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
         _fail(command, "give --mock-result or --mock-error, not both")
     if mock_cause is not None and mock_error is None:
         _fail(command, "--mock-cause goes with --mock-error")
+    _stdin_once(command, definition, input_path)
     try:
         state_input = read_input(input_path, input_json)
     except UsageError as exc:
@@ -253,6 +252,7 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     from ..engine.testing.suite import check_cases, run_cases
 
     command = "test"
+    _stdin_once(command, definition, input_path)
     try:
         default_input = read_input(input_path, input_json) if (input_path or input_json) else None
         config = MockConfig.from_file(mock_config_path)

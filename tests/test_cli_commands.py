@@ -151,3 +151,14 @@ def test_from_history_creates_the_folders_it_writes_to(files):
     assert result.exit_code == 0, result.output
     assert "a" in json.loads(mock.read_text())["StateMachines"]
     assert json.loads(cases.read_text())["h"]["expect"]["status"] == "SUCCEEDED"
+
+
+def test_test_state_and_test_read_the_definition_from_stdin(files):
+    result = invoke("test-state", "-", "P", "--input-json", "{}", "--output-format", "json", input=json.dumps(PASS))
+    assert result.exit_code == 0 and json.loads(result.output)["output"] == {"ok": True}
+    both = invoke("test-state", "-", "P", "--input", "-", input=json.dumps(PASS))
+    assert both.exit_code == 2 and "stdin can hold the definition or the input, not both" in both.output
+    (files / "mock.json").write_text(json.dumps({"StateMachines": {"StateMachine": {"TestCases": {"T": {}}}},
+                                                 "MockedResponses": {}}))
+    result = invoke("test", str(files / "mock.json"), "-", input=json.dumps(PASS))
+    assert result.exit_code == 0 and "RAN   T  SUCCEEDED" in result.output
