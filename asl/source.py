@@ -510,6 +510,8 @@ def _parse_json(text: str, data: bool = False) -> tuple[Any, bool]:
     except ValueError as err:  # Python's 4300-digit limit on int(); no position from json
         offset = next((m.start() for m in _JSON_TOKEN.finditer(text)
                        if len(m.group()) > 4300 and m.group()[0] in "-0123456789"), None)
+        if data:
+            raise _Failure("the number is too long (more than 4,300 digits)", offset) from None
         raise _Failure(f"Number value too long: {err}", offset) from None
     return value, bool(duplicated)
 

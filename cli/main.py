@@ -46,7 +46,6 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
     from ..loading import validate_source
     from .report import render
-
     from .run import read_stdin
 
     results = []

@@ -51,6 +51,8 @@ def test_parse_json_reads_json_and_only_json():
     assert parse_json(b'\xef\xbb\xbf{"a": [1.5, "\xc3\xa9"]}') == {"a": [1.5, "é"]}
     assert parse_json('{"a": 1, "a": 2}') == {"a": 2}  # last wins, as Jackson
     assert parse_json("1" + "0" * 400) == 10 ** 400    # a big integer is a JSON number
+    with pytest.raises(SourceError, match=r"^x:1:2: invalid JSON: the number is too long \(more than 4,300 digits\)$"):
+        parse_json("[" + "1" * 5000 + "]", "x")
     for text in ("Infinity", "-Infinity", "[-1e400]", "1e309"):
         with pytest.raises(SourceError, match="invalid JSON"):
             parse_json(text)
