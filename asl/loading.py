@@ -65,6 +65,7 @@ def check_definition(definition: Any, machine_type: str = "STANDARD", name: str 
     from .checks import check
 
     diagnostics, machine = check(definition, machine_type)
+    diagnostics = diagnostics + _out_of_range_numbers(definition)
     duplicates = _duplicate_keys(document)
     if duplicates:
         diagnostics = diagnostics + duplicates
@@ -103,8 +104,7 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
             document = read_file(path)
             default_name = os.path.splitext(os.path.basename(path))[0]
         else:
-            text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
-            document = parse_text(text)
+            document = parse_text(source)  # bytes are decoded strictly, as a file's are
             default_name = "StateMachine"
         if is_template(document.data):
             results = []
@@ -146,6 +146,41 @@ def _duplicate_keys(document: Any) -> list[Diagnostic]:
             found.append(Diagnostic(WARNING, "DUPLICATE_KEY", f"The key '{parts[-1] if parts else ''}' is written "
                                     "twice in this object; only the last value counts", location, line, column))
     return found
+
+
+def _out_of_range_numbers(definition: Any) -> list[Diagnostic]:
+    """Numbers beyond a double's range (1e400): Jackson, AWS's parser, reads them as Infinity
+    without complaint, and what AWS then does with them is unknown, so a WARNING. The engine
+    writes them as the string "Infinity" (Jackson's default), so its output stays JSON."""
+    import json
+
+    from .diagnostics import pointer
+
+    try:  # the C encoder finds out whether there is one at all, fast
+        json.dumps(definition, allow_nan=False, default=repr)
+        return []
+    except ValueError as exc:
+        if not str(exc).startswith("Out of range float"):
+            return []
+    except RecursionError:
+        return []
+    found = []
+    stack = [((), definition)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(((*path, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
+        elif isinstance(value, float) and (value != value or value in (_INFINITY, -_INFINITY)):
+            found.append(Diagnostic(WARNING, "NUMBER_OUT_OF_RANGE", "This number is beyond the range of a "
+                                    "64-bit double and reads as Infinity; whether AWS accepts it is not known "
+                                    "(output shows it as the string \"Infinity\")", pointer(list(path))))
+    found.reverse()
+    return found
+
+
+_INFINITY = float("inf")
 
 
 def _looks_like_path(text: str) -> bool:

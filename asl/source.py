@@ -5,6 +5,8 @@ Public names::
 
     parse_text(text, filename=None, format=None) -> Document   JSON or YAML, as str or bytes
     read_file(path) -> Document                                 the same, from a file
+    parse_json(text, filename=None) -> value                    JSON data (not a definition), strictly
+    read_json(path, what="file") -> value                       the same, from a file
     load_any(source, select=None) -> Document                   one definition from anything
     is_template(data) -> bool                                   a SAM/CloudFormation template?
     state_machines(doc, select=None) -> list[TemplateMachine]   the machines a template declares
@@ -17,6 +19,7 @@ Public names::
     FILE_NOT_FOUND            no such file (also a SAM DefinitionUri naming a missing file)
     FILE_UNREADABLE           the path exists but cannot be read (a directory, no permission)
     TEMPLATE_ERROR            a template whose state machine cannot be taken locally
+    INVALID_JSON              JSON data (`parse_json`, `read_json`) that is not JSON text
 
 Positions. A `Document` answers `locate("/States/Foo/Retry/0")` with the 1-based (line, column)
 of that node in the text: a member's name, or the value itself for array items and the root
@@ -457,8 +460,24 @@ def _refuse_constant(name: str):
     raise _NonStandardNumber(name)
 
 
-def _parse_json(text: str) -> tuple[Any, bool]:
-    """Parse with the json module; returns (data, has_duplicate_names)."""
+def _finite_float(token: str) -> float:
+    # JSON data only: a number beyond a double's range (1e400) would read as Infinity.
+    number = float(token)
+    if number in (_INFINITY, -_INFINITY):
+        raise _NonStandardNumber(token)
+    return number
+
+
+_INFINITY = float("inf")
+
+
+def _parse_json(text: str, data: bool = False) -> tuple[Any, bool]:
+    """Parse with the json module; returns (data, has_duplicate_names).
+
+    For a definition (the default) the messages are Jackson's, duplicate names are noted and
+    1e400 reads as Infinity (as Jackson reads it; the validator warns). For JSON data
+    (`data=True`) the messages are plain, duplicates are not looked for and 1e400 is refused.
+    """
     duplicated = []
 
     def pairs_hook(pairs):
@@ -468,22 +487,33 @@ def _parse_json(text: str) -> tuple[Any, bool]:
         return obj
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_refuse_constant)
+        if data:
+            value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        else:
+            value = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise _json_failure(text, err) from None
     except _NonStandardNumber as err:
         token = str(err)
         offset = next((m.start() for m in _JSON_TOKEN.finditer(text) if m.group() == token), None)
-        raise _Failure(f"Non-standard token '{token}': enable "
-                       "`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow", offset) from None
+        if not data:
+            raise _Failure(f"Non-standard token '{token}': enable "
+                           "`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow", offset) from None
+        if token in ("NaN", "Infinity", "-Infinity"):
+            raise _Failure(f"{token} is not a JSON number", offset) from None
+        raise _Failure(f"the number {token} is out of range (beyond a 64-bit double)", offset) from None
     except RecursionError:
         depth, offset = _json_max_depth(text)
+        if data:
+            raise _Failure(f"nested too deeply ({depth:,} levels)", offset) from None
         raise _Failure(f"Document nesting depth ({depth}) exceeds the maximum allowed", offset) from None
     except ValueError as err:  # Python's 4300-digit limit on int(); no position from json
         offset = next((m.start() for m in _JSON_TOKEN.finditer(text)
                        if len(m.group()) > 4300 and m.group()[0] in "-0123456789"), None)
+        if data:
+            raise _Failure("the number is too long (more than 4,300 digits)", offset) from None
         raise _Failure(f"Number value too long: {err}", offset) from None
-    return data, bool(duplicated)
+    return value, bool(duplicated)
 
 
 def _json_max_depth(text: str) -> tuple[int, int | None]:
@@ -1035,6 +1065,60 @@ def read_file(path: str | os.PathLike) -> Document:
     """
     path = os.fspath(path)
     return parse_text(_read_bytes(path), filename=path)
+
+
+# =============================================================================================
+# JSON data: inputs, MockConfigFiles, histories, cases files
+# =============================================================================================
+
+def parse_json(text: str | bytes, filename: str | None = None) -> Any:
+    """The JSON value of `text`, read strictly: the one reader of JSON data (an execution
+    input, a MockConfigFile, an execution history, a cases file) for the library and the CLI.
+
+    `text` may be str or bytes (UTF-8, or UTF-16/32 with a BOM, as `parse_text` decodes).
+    NaN, Infinity and numbers beyond a double (1e400) are refused; duplicate names keep the
+    last value. Raises SourceError (code INVALID_JSON) whose `str()` is one line naming
+    `filename` and, for a syntax error, the line and column: ``in.json:3:7: invalid JSON: ...``,
+    ``in.json:1:2: not UTF-8 text: ...``, ``in.json:1:1: invalid JSON: nested too deeply ...``.
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            text = _decode(bytes(text), filename)
+        except SourceError as err:
+            message = err.message
+            message = f"not UTF-8 text: invalid {message[14:]}" if message.startswith("Invalid UTF-8 ") else \
+                f"not text: {message}"
+            raise SourceError(message, "INVALID_JSON", filename, err.line, err.column) from None
+    elif not isinstance(text, str):
+        raise TypeError(f"parse_json() takes str or bytes, not {type(text).__name__}")
+    elif text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip(" \t\r\n"):
+        raise SourceError("invalid JSON: no value (the text is empty)", "INVALID_JSON", filename)
+    try:
+        return _parse_json(text, data=True)[0]
+    except _Failure as failure:
+        where = Document(None, text, filename, "json")
+        line, column = where._linecol(failure.offset) or (None, None)
+        raise SourceError(f"invalid JSON: {failure.message}", "INVALID_JSON", filename, line, column) from None
+
+
+def read_json(path: str | os.PathLike, what: str = "file") -> Any:
+    """`parse_json` of a file's bytes. `what` names the file in "no such ..." ("input file",
+    "MockConfigFile"). Raises SourceError: ``p.json: no such file``, ``p.json: is a directory``,
+    ``p.json: cannot read: Permission denied``, or what `parse_json` raises."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise SourceError(f"no such {what}", "FILE_NOT_FOUND", path) from None
+    except IsADirectoryError:
+        raise SourceError("is a directory", "FILE_UNREADABLE", path) from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the path
+        reason = getattr(err, "strerror", None) or str(err)
+        raise SourceError(f"cannot read: {reason}", "FILE_UNREADABLE", path) from None
+    return parse_json(raw, path)
 
 
 # =============================================================================================

@@ -32,6 +32,7 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
 
     from ..graph import build_graph
     from ..histories import HistoryError, read_history
+    from ..jsontext import ESCAPE
     from .run import UsageError, load_definition
 
     dot = shutil.which("dot")
@@ -42,6 +43,8 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
         timeline = read_history(history_path) if history_path else None
     except (UsageError, HistoryError) as exc:
         _usage(str(exc))
+    if timeline is not None:
+        _check_history(timeline, loaded.machine, history_path, definition)
     drawn = build_graph(loaded.machine, timeline, loaded.name)
     text = drawn.to_mermaid() if fmt == "mermaid" else drawn.to_dot()
     if fmt == "svg":
@@ -51,13 +54,24 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
         text = done.stdout
     if output_path:
         try:
-            with open(output_path, "w", encoding="utf-8") as fh:
+            with open(output_path, "w", encoding="utf-8", errors=ESCAPE) as fh:
                 fh.write(text)
         except OSError as exc:
             _usage(f"cannot write {output_path}: {exc.strerror or exc}")
     else:
         click.echo(text, nl=False)
     sys.exit(EXIT_OK)
+
+
+def _check_history(timeline: object, machine: object, history_path: str, definition: str) -> None:
+    """A warning when the history ran states the definition does not have (another machine's
+    history, or an older version of this one): the drawing would show nothing of it."""
+    known = {name for _, name, _ in machine.iter_states()}
+    strangers = sorted({e.state for e in timeline.events if e.state and e.state not in known})
+    if strangers:
+        shown = ", ".join(f"'{name}'" for name in strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+        click.echo(f"asl graph: warning: {history_path} does not match {definition}: {len(strangers)} of its "
+                   f"states are not in the definition ({shown})", err=True)
 
 
 def _usage(message: str) -> None:

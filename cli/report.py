@@ -15,9 +15,11 @@ def _shown(result: Any, severity: str, max_results: int) -> list:
     return diags[:max_results] if max_results else diags
 
 
-def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 0) -> str:
+def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 0, several: bool = False) -> str:
+    """The results as text, json or sarif. json is one object when there is one result and
+    not `several` (the caller was given several files), else a list."""
     if fmt == "json":
-        return _json(results, severity, max_results)
+        return _json(results, severity, max_results, several)
     if fmt == "sarif":
         return _sarif(results, severity, max_results)
     return _text(results, severity, max_results)
@@ -41,7 +43,7 @@ def _text(results: list, severity: str, max_results: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json(results: list, severity: str, max_results: int) -> str:
+def _json(results: list, severity: str, max_results: int, several: bool = False) -> str:
     limit = min(max_results or 100, 100)
     docs = []
     for r in results:
@@ -50,8 +52,8 @@ def _json(results: list, severity: str, max_results: int) -> str:
                             doc["diagnostics"]):
             if d.line is not None:
                 shown["line"], shown["column"] = d.line, d.column
-        docs.append({"name": r.name, "file": r.filename, **doc} if len(results) > 1 else doc)
-    out = docs[0] if len(docs) == 1 else docs
+        docs.append({"name": r.name, "file": r.filename, **doc})
+    out = docs[0] if len(docs) == 1 and not several else docs
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
 

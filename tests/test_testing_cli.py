@@ -55,7 +55,7 @@ def test_test_state_with_a_handlers_file():
 
 @pytest.mark.parametrize("args, message", [
     (["Shipp", "--input-json", "{}"], "has no state 'Shipp' (did you mean 'Ship'?)"),
-    (["Ship", "--input-json", "{"], "--input-json: invalid JSON at line 1 column 2"),
+    (["Ship", "--input-json", "{"], "--input-json:1:2: invalid JSON: Unexpected end-of-input"),
     (["Ship", "--input-json", "{}"], "these Task states have no handler and no mock:\n  - state 'Ship'"),
     (["Ship", "--variables", "[1]"], "--variables must be a JSON object"),
     (["Ship", "--mock-result", "1", "--mock-error", "E"], "give --mock-result or --mock-error, not both"),
@@ -128,7 +128,7 @@ def test_asl_test_reports_failed_expectations_and_unchecked_cases(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["none.json", SHIPPING], "none.json: No such file or directory"),
+    (["none.json", SHIPPING], "none.json: no such MockConfigFile"),
     (["{config}", SHIPPING, "--test-case", "Nope"], "state machine 'shipping' has no test case 'Nope'"),
     (["{config}", SHIPPING, "--name", "other"], "has no state machine 'other' (it has: shipping); name one with"),
     (["{config}", SHIPPING, "--cases", "{config}"], "cases file: 'StateMachines' must be an object with"),

@@ -12,7 +12,6 @@ Parallel are answered in call order too, which concurrent iterations need not re
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +53,12 @@ class Replay:
 
 def read_history(path: str) -> list[dict]:
     """The events of a GetExecutionHistory document (``{"events": [...]}``) or a bare list."""
+    from ...source import SourceError, read_json
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            document = json.load(fh)
-    except OSError as exc:
-        raise HistoryError(f"{path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise HistoryError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        document = read_json(path)
+    except SourceError as exc:
+        raise HistoryError(str(exc)) from None
     events = document.get("events") if isinstance(document, dict) else document
     if not isinstance(events, list) or not all(isinstance(e, dict) and "type" in e for e in events):
         raise HistoryError(f"{path}: not an execution history (expected {{\"events\": [...]}} as "
@@ -163,8 +161,10 @@ def _details(event: dict) -> dict:
 
 def _data(value: Any) -> Any:
     if isinstance(value, str):
+        from ...source import SourceError, parse_json
+
         try:
-            return json.loads(value)
-        except ValueError:
+            return parse_json(value)
+        except SourceError:  # not JSON text (an event written by hand): the text itself
             return value
     return value
