@@ -23,7 +23,8 @@ from ..errors import ASLError
 from .observe import Observer
 from .tasks import Handlers, MockConfig, MockConfigError, TaskContext, TaskFailed
 
-__all__ = ["run", "run_sync", "resume", "prepare_resume", "NotResumable", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
+__all__ = ["run", "run_sync", "resume", "prepare_resume", "NotResumable", "redrive", "prepare_redrive",
+           "ExecutionNotRedrivable", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
            "MissingHandlerError", "InvalidExecutionInput", "ExecutionResult", "Execution", "prepare"]
 
 
@@ -197,13 +198,6 @@ async def resume(store: Any, arn: str, **options: Any) -> Any:
 
 async def prepare_resume(store: Any, arn: str, **options: Any) -> Any:
     """The `Execution` that `resume` runs, not started (to answer its callbacks, stop it, ...)."""
-    import json
-
-    from asl import load
-
-    from .clock import Clock, VirtualClock
-    from .execution import StoreSink
-    from .history import History
     from .journal import Recorded
 
     record = await store.get(arn)
@@ -213,7 +207,19 @@ async def prepare_resume(store: Any, arn: str, **options: Any) -> Any:
         raise NotResumable(f"the execution '{arn}' has ended ({record.status}): nothing to resume")
     events = await store.events(arn)
     facts = await store.facts(arn)
-    recorded = Recorded(events, facts)
+    return _restored(store, record, events, facts, Recorded(events, facts), options)
+
+
+def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any, options: dict) -> Any:
+    """An execution rebuilt from its record and journal, replaying `recorded` when it runs."""
+    import json
+
+    from asl import load
+
+    from .clock import Clock, VirtualClock
+    from .execution import StoreSink
+    from .history import History
+
     machine = load(json.loads(record.definition))
     if record.clock == "virtual":
         clock = VirtualClock(recorded.last_time if recorded.last_time is not None else record.start_time)
@@ -228,7 +234,77 @@ async def prepare_resume(store: Any, arn: str, **options: Any) -> Any:
                                          execution.history.limit)
     execution.replay = recorded
     execution.facts = list(facts)
-    execution.sink = StoreSink(store, arn, len(events), len(facts))
+    execution.redrive_count = record.redrive_count
+    execution.redrive_time = record.redrive_time
+    execution.sink = StoreSink(store, record.arn, len(events), len(facts))
+    return execution
+
+
+class ExecutionNotRedrivable(ASLError):
+    """Raised by `redrive` when AWS would refuse RedriveExecution; ``.reason`` says why."""
+
+
+REDRIVE_PERIOD = 14 * 24 * 3600          # AWS: redrivable for 14 days after the execution closed
+MAX_OPEN = 365 * 24 * 3600               # ... and within a year of its start
+REDRIVE_EVENT_LIMIT = 24_999             # ... when its history has fewer events than this
+
+
+async def redrive(store: Any, arn: str, machine: Any = None, **options: Any) -> Any:
+    """RedriveExecution: restart a FAILED, TIMED_OUT or ABORTED Standard execution from the
+    states that did not succeed (inside a Parallel or Map, only the branches and iterations
+    that did not), keeping its history; returns its new `ExecutionResult`.
+
+    The history gains ``ExecutionRedriven`` and the new events; ``$$.Execution.RedriveCount``
+    counts the redrives. `machine`, if given, must be the definition the execution ran.
+    Raises `ExecutionNotRedrivable` as AWS refuses (Express, still RUNNING, SUCCEEDED, closed
+    over 14 days ago, started over a year ago, 24,999 events or more, definition changed).
+    """
+    execution = await prepare_redrive(store, arn, machine, **options)
+    return await execution.run()
+
+
+async def prepare_redrive(store: Any, arn: str, machine: Any = None, **options: Any) -> Any:
+    """The `Execution` that `redrive` runs, recorded as redriven but not started."""
+    import json
+    import time
+
+    from .journal import REDRIVEN, Recorded
+
+    record = await store.get(arn)
+    if record is None:
+        raise NotResumable(f"Execution Does Not Exist: '{arn}'")
+    events = await store.events(arn)
+    now = time.time()
+    reason = None
+    if record.type == "EXPRESS":
+        reason = "Execution is EXPRESS and cannot be redriven"
+    elif record.status in ("RUNNING", "SUCCEEDED", "PENDING_REDRIVE"):
+        reason = f"Execution is {record.status} and cannot be redriven"
+    elif record.stop_time is not None and max(now, record.stop_time) - record.stop_time > REDRIVE_PERIOD:
+        reason = "Execution redrivable period exceeded"
+    elif (record.stop_time or now) - record.start_time > MAX_OPEN:
+        reason = "Execution exceeded the maximum open time of one year and cannot be redriven"
+    elif len(events) >= REDRIVE_EVENT_LIMIT:
+        reason = f"Execution history has {len(events)} events; an execution with {REDRIVE_EVENT_LIMIT} or more " \
+                 "cannot be redriven"
+    elif machine is not None and json.loads(record.definition) != machine.definition:
+        reason = "The state machine definition changed since the execution started: start a new execution"
+    if reason is not None:
+        error = ExecutionNotRedrivable(f"Execution Not Redrivable: {reason}")
+        error.reason = reason
+        raise error
+    facts = await store.facts(arn)
+    execution = _restored(store, record, events, facts, Recorded(events, facts, redrive=True), options)
+    count = record.redrive_count + 1
+    redriven_at = max(execution.clock.now(), record.stop_time or 0.0)
+    if execution.clock.virtual:
+        execution.clock.advance(redriven_at - execution.clock.now())
+    execution.history.add(REDRIVEN, execution.history.last_id, redriven_at, {"redriveCount": count})
+    execution._record(None, "redrive", count)
+    execution.redrive_count = count
+    execution.redrive_time = redriven_at
+    await store.update(arn, status="RUNNING", stop_time=None, output=None, error=None, cause=None,
+                       redrive_count=count, redrive_time=redriven_at)
     return execution
 
 

@@ -201,6 +201,8 @@ class Execution:
         self.replay: Recorded | None = None
         self.sink: StoreSink | None = None
         self.root = Frame({}, 0)
+        self.redrive_count = 0
+        self.redrive_time: float | None = None
         sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
@@ -313,7 +315,9 @@ class Execution:
             execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
                          "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole",
                          # present for Standard and asynchronous Express executions
-                         "RedriveCount": 0}
+                         "RedriveCount": self.redrive_count}
+            if self.redrive_time is not None:
+                execution["RedriveTime"] = iso(self.redrive_time)
             self._base = {"Execution": execution,
                           "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name}}
         return dict(self._base)
@@ -525,7 +529,9 @@ class Execution:
                 async with anyio.create_task_group() as tg:
                     if timeout:
                         async def limit() -> None:
-                            await self.clock.sleep(self.start_time + timeout - self.clock.now())
+                            # AWS: a redrive starts the machine's timeout anew
+                            origin = self.redrive_time if self.redrive_time is not None else self.start_time
+                            await self.clock.sleep(origin + timeout - self.clock.now())
                             self._timed_out = True
                             self._scope.cancel()
                         tg.start_soon(limit)
