@@ -24,7 +24,7 @@ from .observe import Observer
 from .tasks import Handlers, MockConfig, MockConfigError, TaskContext, TaskFailed
 
 __all__ = ["run", "run_sync", "resume", "prepare_resume", "NotResumable", "redrive", "prepare_redrive",
-           "ExecutionNotRedrivable", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
+           "ExecutionNotRedrivable", "LeaseHeld", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
            "MissingHandlerError", "InvalidExecutionInput", "ExecutionResult", "Execution", "prepare"]
 
 
@@ -160,7 +160,8 @@ def _static_arguments(state: Any) -> Any:
     return template.source if template is not None else None
 
 
-async def run(machine: Any, input: Any = None, *, store: Any = None, **options: Any) -> Any:
+async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str | None = None,
+              lease_seconds: float | None = None, **options: Any) -> Any:
     """Run `machine` (from `asl.load`) with `input`; returns an `ExecutionResult`.
 
     With ``store`` (a `asl.engine.stores` store, opened), the execution is recorded there and
@@ -174,8 +175,32 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, **options: 
     """
     execution = prepare(machine, input, **options)
     if store is not None:
-        await execution.attach(store)
+        await execution.attach(store, owner, lease_seconds or _lease())
     return await execution.run()
+
+
+def _lease() -> float:
+    from .execution import LEASE_SECONDS
+    return LEASE_SECONDS
+
+
+class LeaseHeld(ASLError):
+    """Raised by `resume` / `redrive` when another live process holds the execution's lease."""
+
+
+async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: float | None) -> tuple[str, float]:
+    """Take the execution's lease for `owner` (default: this process), or raise LeaseHeld."""
+    import time
+
+    from .execution import default_owner
+
+    owner = owner or default_owner()
+    lease_seconds = lease_seconds or _lease()
+    if not await store.claim(owner, lease_seconds, arns=[record.arn]) and record.status == "RUNNING":
+        until = max(0.0, (record.lease_until or 0) - time.time())
+        raise LeaseHeld(f"the execution '{record.arn}' is being run by {record.owner} (its lease runs out in "
+                        f"{until:.0f}s if that process has died)")
+    return owner, lease_seconds
 
 
 class NotResumable(ASLError):
@@ -196,8 +221,10 @@ async def resume(store: Any, arn: str, **options: Any) -> Any:
     return await execution.run()
 
 
-async def prepare_resume(store: Any, arn: str, **options: Any) -> Any:
-    """The `Execution` that `resume` runs, not started (to answer its callbacks, stop it, ...)."""
+async def prepare_resume(store: Any, arn: str, *, owner: str | None = None, lease_seconds: float | None = None,
+                         **options: Any) -> Any:
+    """The `Execution` that `resume` runs, not started (to answer its callbacks, stop it, ...).
+    Takes the execution's lease (`LeaseHeld` while another live process holds it)."""
     from .journal import Recorded
 
     record = await store.get(arn)
@@ -205,12 +232,14 @@ async def prepare_resume(store: Any, arn: str, **options: Any) -> Any:
         raise NotResumable(f"Execution Does Not Exist: '{arn}'")
     if record.status != "RUNNING":
         raise NotResumable(f"the execution '{arn}' has ended ({record.status}): nothing to resume")
+    owner, lease_seconds = await _claim(store, record, owner, lease_seconds)
     events = await store.events(arn)
     facts = await store.facts(arn)
-    return _restored(store, record, events, facts, Recorded(events, facts), options)
+    return _restored(store, record, events, facts, Recorded(events, facts), options, owner, lease_seconds)
 
 
-def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any, options: dict) -> Any:
+def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any, options: dict, owner: str,
+              lease_seconds: float) -> Any:
     """An execution rebuilt from its record and journal, replaying `recorded` when it runs."""
     import json
 
@@ -236,7 +265,7 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
     execution.facts = list(facts)
     execution.redrive_count = record.redrive_count
     execution.redrive_time = record.redrive_time
-    execution.sink = StoreSink(store, record.arn, len(events), len(facts))
+    execution.sink = StoreSink(store, record.arn, len(events), len(facts), owner, lease_seconds)
     return execution
 
 
@@ -263,7 +292,8 @@ async def redrive(store: Any, arn: str, machine: Any = None, **options: Any) -> 
     return await execution.run()
 
 
-async def prepare_redrive(store: Any, arn: str, machine: Any = None, **options: Any) -> Any:
+async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: str | None = None,
+                          lease_seconds: float | None = None, **options: Any) -> Any:
     """The `Execution` that `redrive` runs, recorded as redriven but not started."""
     import json
     import time
@@ -293,8 +323,10 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, **options: 
         error = ExecutionNotRedrivable(f"Execution Not Redrivable: {reason}")
         error.reason = reason
         raise error
+    owner, lease_seconds = await _claim(store, record, owner, lease_seconds)
     facts = await store.facts(arn)
-    execution = _restored(store, record, events, facts, Recorded(events, facts, redrive=True), options)
+    execution = _restored(store, record, events, facts, Recorded(events, facts, redrive=True), options, owner,
+                          lease_seconds)
     count = record.redrive_count + 1
     redriven_at = max(execution.clock.now(), record.stop_time or 0.0)
     if execution.clock.virtual:
@@ -304,7 +336,8 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, **options: 
     execution.redrive_count = count
     execution.redrive_time = redriven_at
     await store.update(arn, status="RUNNING", stop_time=None, output=None, error=None, cause=None,
-                       redrive_count=count, redrive_time=redriven_at)
+                       redrive_count=count, redrive_time=redriven_at, owner=owner,
+                       lease_until=time.time() + lease_seconds)
     return execution
 
 

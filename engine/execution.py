@@ -95,8 +95,24 @@ class ExecutionResult:
         return out
 
 
+LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
+
+
+def default_owner() -> str:
+    """This process, as a lease holder: host, process id and a random part."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
+
+
 class ExecutionAlreadyExists(Exception):
     """Raised by `Execution.attach` when the store already holds an execution of that ARN."""
+
+
+class LeaseLost(Exception):
+    """Raised by `Execution.run` when another process took the execution's lease over (this
+    process stopped renewing it in time): this process stops advancing it, and records nothing."""
 
 
 class TokenWaiter:
@@ -203,6 +219,7 @@ class Execution:
         self.root = Frame({}, 0)
         self.redrive_count = 0
         self.redrive_time: float | None = None
+        self.abandoned = False
         sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
@@ -488,16 +505,23 @@ class Execution:
         resumed (`asl.engine.resume`), the recorded part is replayed first."""
         with _fewer_gc_passes():
             result = await self._run()
+        if self.abandoned:
+            raise LeaseLost(f"another process took over the execution '{self.arn}'")
         if self.replay is not None:
             self.replay.check_complete()
         if self.sink is not None:
             await self.sink.finish(self)
         return result
 
-    async def attach(self, store: Any) -> None:
+    async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS) -> None:
         """Record this (not yet started) execution in `store`; its journal follows as it runs.
-        Raises ExecutionAlreadyExists when the store has an execution of that ARN."""
+        `owner` (default: this process) holds its lease, renewed while it runs (see
+        `asl.engine.stores`). Raises ExecutionAlreadyExists when the store has that ARN."""
+        import time
+
         from .stores import ExecutionRecord
+
+        owner = owner or default_owner()
 
         record = ExecutionRecord(
             arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
@@ -505,10 +529,17 @@ class Execution:
             type=self.type, input=_json_text(self.input), seed=self.seed,
             clock="virtual" if self.clock.virtual else "real", start_time=self.clock.now(),
             options={"region": self.region, "historyLimit": self.history.limit,
-                     "payloadLimit": self.payload_limit})
+                     "payloadLimit": self.payload_limit},
+            owner=owner, lease_until=time.time() + lease_seconds)
         if not await store.create(record):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
-        self.sink = StoreSink(store, self.arn)
+        self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds)
+
+    def abandon(self) -> None:
+        """Stop advancing this execution without ending it (another process took its lease)."""
+        self.abandoned = True
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def _run(self) -> ExecutionResult:
         history = self.history
@@ -599,11 +630,14 @@ class StoreSink:
 
     PERIOD = 0.05
 
-    def __init__(self, store: Any, arn: str, events_done: int = 0, facts_done: int = 0):
+    def __init__(self, store: Any, arn: str, events_done: int = 0, facts_done: int = 0, owner: str | None = None,
+                 lease_seconds: float = LEASE_SECONDS):
         self.store = store
         self.arn = arn
         self.events_done = events_done
         self.facts_done = facts_done
+        self.owner = owner
+        self.lease_seconds = lease_seconds
 
     async def flush(self, ex: "Execution") -> None:
         entries = ex.history.entries(self.events_done)
@@ -618,16 +652,24 @@ class StoreSink:
         await self.store.append(self.arn, events, facts)
 
     async def run_periodically(self, ex: "Execution") -> None:
+        import time
+
+        renewed = time.monotonic()
         while True:
             await anyio.sleep(self.PERIOD)
             await self.flush(ex)
+            if self.owner is not None and time.monotonic() - renewed > self.lease_seconds / 3:
+                renewed = time.monotonic()
+                if not await self.store.renew(self.owner, [self.arn], self.lease_seconds):
+                    ex.abandon()
+                    return
 
     async def finish(self, ex: "Execution") -> None:
         await self.flush(ex)
         result = ex.result
         await self.store.update(self.arn, status=result.status, stop_time=result.stop_time,
                                 output=None if result.status != "SUCCEEDED" else _json_text(result.output),
-                                error=result.error, cause=result.cause)
+                                error=result.error, cause=result.cause, owner=None, lease_until=None)
 
 
 def _json_text(value: Any) -> str:

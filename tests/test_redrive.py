@@ -117,6 +117,7 @@ def test_a_redriven_execution_that_crashes_resumes():
             while not any(f.kind == "outcome" and f.value.get("value") == "item-1" for f in ex.facts):
                 await anyio.sleep(0)
             await ex.flush()
+            await store.update(first.execution_arn, lease_until=0.0)  # the process "died"
             tg.cancel_scope.cancel()
         async with anyio.create_task_group() as tg:
             tg.start_soon(crash_when_item_1_is_done)

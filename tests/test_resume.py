@@ -98,6 +98,7 @@ async def _run(machine, input, handlers_factory, *, crash_after=None, **options)
     ex.sink.events_done = min(ex.sink.events_done, len(ex.history))
     dead.clear()
     await ex.sink.flush(ex)   # what was recorded before the crash is in the store
+    await store.update(ex.arn, lease_until=0.0)  # the dead process's lease has run out
     return None, ex, store
 
 
@@ -356,6 +357,7 @@ def test_sqlite_store_survives_and_resumes(tmp_path):
         dead.clear()
         ex.sink.events_done = min(ex.sink.events_done, len(ex.history))
         await ex.sink.flush(ex)
+        await store.update(ex.arn, lease_until=0.0)
         await store.close()
         again = open_store(f"sqlite:{tmp_path / 'runs.db'}")
         await again.open()
