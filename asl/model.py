@@ -93,11 +93,11 @@ def _as_template(ql: str | None):
     return convert
 
 
-def _as_object_template(ql: str | None):
+def _as_object_template(ql: str | None, containers: tuple = (dict, Template)):
     convert = _as_template(ql)
 
     def check(value: Any, info: ValidationInfo) -> Template:
-        if not isinstance(value, (dict, Template)) and not (ql == JSONATA or _ql(info) == JSONATA):
+        if not isinstance(value, containers) and not (ql == JSONATA or _ql(info) == JSONATA):
             raise PydanticCustomError("asl_type", "Expected value of type [OBJECT]")
         return convert(value, info)
 
@@ -171,6 +171,8 @@ OptPath = Annotated[Any, BeforeValidator(_as_path)]
 RefPath = Annotated[Any, BeforeValidator(_as_reference_path)]
 JsonPathTemplate = Annotated[Template, BeforeValidator(_as_object_template(JSONPATH))]
 JsonataTemplate = Annotated[Template, BeforeValidator(_as_template(JSONATA))]
+# A Pass state's Parameters may also be an array (AWS accepts and runs such definitions).
+PassTemplate = Annotated[Template, BeforeValidator(_as_object_template(JSONPATH, (dict, list, Template)))]
 StateTemplate = Annotated[Template, BeforeValidator(_as_object_template(None))]
 Int = Annotated[int, BeforeValidator(_as_int)]
 Number = Annotated[float, BeforeValidator(_as_number)]
@@ -411,7 +413,7 @@ class PassState(_IO, _Assigns, _Flow):
 
     type: Literal["Pass"]
     result: Any = UNSET
-    parameters: JsonPathTemplate | None = None
+    parameters: PassTemplate | None = None
     result_path: RefPath = Field(default_factory=dollar)
 
 

@@ -283,5 +283,23 @@ def _lint_recovery(checker: Any, state: dict, here: tuple) -> None:
                 taken.add("*task*")
         if field == "Retry":
             for i, entry in enumerate(entries):
-                if isinstance(entry, dict) and entry.get("MaxAttempts") == 0:
+                if isinstance(entry, dict) and entry.get("MaxAttempts") == 0 and not _shields(entry, entries[i + 1:]):
                     checker.warn("RETRY_NEVER", "MaxAttempts 0 means this retrier never retries", here + (field, i))
+
+
+def _shields(entry: dict, later: list) -> bool:
+    """Is a ``MaxAttempts: 0`` retrier deliberate? It is when a later retrier would otherwise
+    match one of its errors (``States.ALL`` after it, the same name, ``States.TaskFailed``):
+    the first matching retrier decides, so it keeps those errors from being retried."""
+    errors = entry.get("ErrorEquals")
+    if not isinstance(errors, list):
+        return False
+    for other in later:
+        names = other.get("ErrorEquals") if isinstance(other, dict) else None
+        if not isinstance(names, list):
+            continue
+        for error in errors:
+            if error in names or "States.ALL" in names or (
+                    "States.TaskFailed" in names and error not in ("States.Timeout", "States.ALL")):
+                return True
+    return False
