@@ -254,13 +254,22 @@ def _no_dollar(value: Any, at: tuple) -> Iterator[tuple]:
         for key, sub in value.items():
             if isinstance(key, str) and key.endswith(".$"):
                 continue
-            if isinstance(sub, str) and _LOOKS_DYNAMIC.match(sub) and len(sub) > 1:
+            if isinstance(sub, str) and _LOOKS_DYNAMIC.match(sub) and len(sub) > 1 and not _placeholder_only(sub):
                 yield at + (key,)
             else:
                 yield from _no_dollar(sub, at + (key,))
     elif isinstance(value, list):
         for i, sub in enumerate(value):
             yield from _no_dollar(sub, at + (i,))
+
+
+def _placeholder_only(text: str) -> bool:
+    """A string that starts with a deployment placeholder (``${TableName}``), not a path."""
+    if not text.startswith("${"):
+        return False
+    from .placeholders import has_placeholder
+
+    return has_placeholder(text)
 
 
 def _lint_recovery(checker: Any, state: dict, here: tuple) -> None:

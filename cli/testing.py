@@ -35,6 +35,8 @@ def _machine(command: str, definition: str) -> tuple[Any, str]:
     if not results[0].ok:
         click.echo(render(results, "text", "ERROR"), err=True, nl=False)
         sys.exit(EXIT_INVALID)
+    if results[0].machine is None:  # the definition is not local (S3)
+        _fail(command, results[0].diagnostics[0].message)
     return results[0].machine, results[0].name
 
 
