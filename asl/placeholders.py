@@ -9,12 +9,14 @@ strings (``"arn:aws:lambda:${AWS::Region}:...``), even unquoted JSON (``"Seconds
 `resolve` fills the placeholders it is given values for and reports the others; the validator
 warns about each of those (`UNRESOLVED_PLACEHOLDER`, "not checked") and checks the rest of
 the definition. So that the rest can be checked, a placeholder standing for a whole value
-where ASL wants a number, a boolean or a timestamp is taken out of the checked copy (an
-optional field is left out, a required one gets a neutral stand-in: 0, true, the epoch); a
-placeholder in a string stays as written (a Task's Resource holding one is not checked).
+where ASL wants a number, a boolean, a timestamp or an object (``"Parameters":
+"${file(./params.json)}"``) is taken out of the checked copy (an optional field is left out,
+a required one gets a neutral stand-in: 0, true, the epoch); a placeholder in a string stays
+as written (a Task's Resource holding one is not checked).
 
-A filled whole value in such a field takes the field's type (``--substitute Timeout=30``
-gives ``"TimeoutSeconds": 30``), as the Serverless Framework and Terraform produce it.
+A filled whole value in such a field takes the field's type when it reads as one
+(``--substitute Timeout=30`` gives ``"TimeoutSeconds": 30``, a JSON object text an object),
+as the Serverless Framework and Terraform produce it.
 Placeholders are found with balanced braces, so ``${self:custom.${opt:stage}}`` is one.
 """
 from __future__ import annotations
@@ -32,6 +34,9 @@ _NUMERIC_RULES = {"NumericEquals", "NumericLessThan", "NumericGreaterThan", "Num
                   "NumericGreaterThanEquals"}
 _TIMESTAMP_RULES = {"TimestampEquals", "TimestampLessThan", "TimestampGreaterThan", "TimestampLessThanEquals",
                     "TimestampGreaterThanEquals"}
+# Fields that hold an object or array (a whole placeholder there is often ${file(...)}).
+_STRUCTURE_FIELDS = {"Parameters", "ResultSelector", "ItemSelector", "Assign", "Retry", "Catch", "Credentials",
+                     "ItemReader", "ItemBatcher", "ResultWriter", "ReaderConfig", "ProcessorConfig"}
 # Required fields get a stand-in; the optional ones above are left out of the checked copy.
 _STAND_INS = {"Seconds": 0, "BooleanEquals": True, "Timestamp": "1970-01-01T00:00:00Z",
               **{k: 0 for k in _NUMERIC_RULES}, **{k: "1970-01-01T00:00:00Z" for k in _TIMESTAMP_RULES}}
@@ -92,11 +97,13 @@ def _field_kind(key: Any) -> str | None:
         return "number"
     if key in ("BooleanEquals", "End"):
         return "bool"
+    if key in _STRUCTURE_FIELDS:
+        return "structure"
     return None
 
 
 def _typed(text: str, kind: str | None) -> Any:
-    """A filled whole value in a number or boolean field takes that type when it reads as one."""
+    """A filled whole value in a number, boolean or object field takes that type when it reads as one."""
     if kind is None:
         return text
     try:
@@ -105,6 +112,8 @@ def _typed(text: str, kind: str | None) -> Any:
         return text
     if kind == "bool":
         return value if isinstance(value, bool) else text
+    if kind == "structure":
+        return value if isinstance(value, (dict, list)) else text
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return text
     return value

@@ -404,3 +404,18 @@ def test_definition_longer_than_aws_accepts_is_an_error(tmp_path):
     path.write_text(json.dumps(sized(MAX_DEFINITION_LENGTH - 10), indent=40))
     assert len(path.read_text()) > MAX_DEFINITION_LENGTH
     assert [d.code for d in asl.validate(str(path)).errors] == ["DEFINITION_TOO_LARGE"]
+
+
+def test_a_placeholder_standing_for_an_object_field():
+    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": "${file(./params.json)}", "Retry": "${self:custom.retry}", "End": True})
+    assert errors(d) == []
+    assert warnings(d) == [("UNRESOLVED_PLACEHOLDER", "/States/T/Parameters"),
+                           ("UNRESOLVED_PLACEHOLDER", "/States/T/Retry")]
+    filled = asl.validate(d, substitutions={"file(./params.json)": '{"FunctionName": "f", "Payload.$": "$"}',
+                                            "self:custom.retry": '[{"ErrorEquals": ["States.ALL"]}]'})
+    assert filled.ok and filled.warnings == []
+    assert filled.machine.definition["States"]["T"]["Parameters"] == {"FunctionName": "f", "Payload.$": "$"}
+    # a value that is no object stays text, and is checked as such
+    assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [OBJECT]", "/States/T/Parameters") in errors(
+        d, substitutions={"file(./params.json)": "oops", "self:custom.retry": "[]"})
