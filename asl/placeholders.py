@@ -11,7 +11,8 @@ warns about each of those (`UNRESOLVED_PLACEHOLDER`, "not checked") and checks t
 the definition. So that the rest can be checked, a placeholder standing for a whole value
 where ASL wants a number, a boolean, a timestamp or an object (``"Parameters":
 "${file(./params.json)}"``) is taken out of the checked copy (an optional field is left out,
-a required one gets a neutral stand-in: 0, true, the epoch); a placeholder in a string stays
+a required one gets a neutral stand-in: 0, true, the epoch); so is a path holding one
+(``"ItemsPath": "$.${List}"``, a payload's ``"Input.$"``); a placeholder in a string stays
 as written (a Task's Resource holding one is not checked).
 
 A filled whole value in such a field takes the field's type when it reads as one
@@ -40,6 +41,9 @@ _STRUCTURE_FIELDS = {"Parameters", "ResultSelector", "ItemSelector", "Assign", "
 # Required fields get a stand-in; the optional ones above are left out of the checked copy.
 _STAND_INS = {"Seconds": 0, "BooleanEquals": True, "Timestamp": "1970-01-01T00:00:00Z",
               **{k: 0 for k in _NUMERIC_RULES}, **{k: "1970-01-01T00:00:00Z" for k in _TIMESTAMP_RULES}}
+# Paths with a default: one holding a placeholder is left out of the checked copy (others
+# get "$"). A payload's "key.$" holding one is checked as the literal text it then is.
+_OPTIONAL_PATHS = {"InputPath", "OutputPath", "ResultPath", "ItemsPath"}
 # Fields whose value is data (any JSON): placeholders there are strings sent on as they are.
 _PAYLOADS = {"Parameters", "Arguments", "ResultSelector", "ItemSelector", "Result", "Output", "Assign",
              "Credentials", "Items", "Comment", "Error", "Cause"}
@@ -154,6 +158,15 @@ def resolve(definition: Any, values: Mapping[str, str] | None = None
                     elif key == "End":
                         new[name] = value
                     continue  # an optional field: left out of the checked copy
+                if isinstance(value, str) and isinstance(key, str) and _unfilled(value, values) and (
+                        key.endswith(".$") if payload else (key.endswith("Path") or key == "Variable")):
+                    # a path or intrinsic with a placeholder in it: not checked
+                    found.extend((n, parts + (key,)) for _, _, n in find(value) if n not in values)
+                    if payload:  # the text goes on as written, like other payload placeholders
+                        new[name[:-2]] = fill_text(value, values)
+                    elif key not in _OPTIONAL_PATHS:
+                        new[name] = "$"
+                    continue
                 new[name] = None
                 work.append((value, new, name, parts + (key,), payload or key in _PAYLOADS))
         elif isinstance(item, list):
@@ -168,6 +181,10 @@ def resolve(definition: Any, values: Mapping[str, str] | None = None
             box[slot] = item
     found.sort(key=lambda f: _order(definition, f[1]))
     return root[0], found
+
+
+def _unfilled(text: str, values: Mapping[str, str]) -> bool:
+    return "${" in text and any(name not in values for _, _, name in find(text))
 
 
 def _whole(value: Any) -> str | None:

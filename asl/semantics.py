@@ -264,8 +264,9 @@ def _no_dollar(value: Any, at: tuple) -> Iterator[tuple]:
 
 
 def _placeholder_only(text: str) -> bool:
-    """A string that starts with a deployment placeholder (``${TableName}``), not a path."""
-    if not text.startswith("${"):
+    """A string holding a deployment placeholder (``${TableName}``): not known to be a path
+    until filled (UNRESOLVED_PLACEHOLDER says so)."""
+    if "${" not in text:
         return False
     from .placeholders import has_placeholder
 

@@ -419,3 +419,21 @@ def test_a_placeholder_standing_for_an_object_field():
     # a value that is no object stays text, and is checked as such
     assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [OBJECT]", "/States/T/Parameters") in errors(
         d, substitutions={"file(./params.json)": "oops", "self:custom.retry": "[]"})
+
+
+def test_a_placeholder_inside_a_path_is_not_checked():
+    d = machine(
+        M={"Type": "Map", "ItemsPath": "$.${ListName}", "ResultPath": "$.${Out}",
+           "ItemProcessor": {"StartAt": "C", "States": {"C": {
+               "Type": "Choice", "Choices": [{"Variable": "$.${Field}", "IsPresent": True, "Next": "E"}],
+               "Default": "E"}, "E": {"Type": "Succeed"}}},
+           "ItemSelector": {"v.$": "$$.Map.Item.Value.${Field}", "n": 1}, "End": True})
+    assert errors(d) == []
+    assert [w[1] for w in warnings(d)] == ["/States/M/ItemsPath", "/States/M/ResultPath",
+                                           "/States/M/ItemProcessor/States/C/Choices[0]/Variable",
+                                           "/States/M/ItemSelector/v.$"]
+    filled = asl.validate(d, substitutions={"ListName": "items", "Out": "r", "Field": "id"})
+    assert filled.ok and filled.warnings == []
+    # filled, the path is checked
+    assert [e[2] for e in errors(d, substitutions={"ListName": "[", "Out": "r", "Field": "id"})] == \
+        ["/States/M/ItemsPath"]
