@@ -55,17 +55,26 @@ def test_regional_integration_arns_run():
     assert result.output == {"p": {"seen": {"a": 1}}, "s3": {"Body": "k"}}
 
 
-def test_pass_parameters_may_be_an_array():
-    from asl.engine import run_sync
+def test_parameters_and_result_selector_may_be_any_json_value():
+    """AWS accepts and runs Parameters that are an array or a scalar (aws-toolkit-vscode#2459:
+    the language service was changed "to match the constraints applied in the service")."""
+    from asl.engine import Handlers, run_sync
 
     d = machine(P={"Type": "Pass", "Parameters": [{"a.$": "$.x"}, 2, "s"], "End": True})
     assert errors(d) == []
     assert run_sync(asl.load(d), {"x": 1}).output == [{"a": 1}, 2, "s"]
-    # elsewhere Parameters stays an object, and a Pass's scalar Parameters is still refused
-    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": [1], "End": True})
-    assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [OBJECT]", "/States/T/Parameters") in errors(d)
     d = machine(P={"Type": "Pass", "Parameters": "x", "End": True})
-    assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [OBJECT]", "/States/P/Parameters") in errors(d)
+    assert errors(d) == [] and run_sync(asl.load(d), {}).output == "x"
+    handlers = Handlers()
+    handlers.register("state:T", lambda event: {"got": event})
+    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": [1, {"b.$": "$.y"}],
+                   "ResultSelector": ["$.Payload.got", {"r.$": "$.Payload.got"}], "End": True})
+    assert errors(d) == []
+    out = run_sync(asl.load(d), {"y": 2}, handlers=handlers).output
+    assert out == ["$.Payload.got", {"r": [1, {"b": 2}]}]
+    # a bad path inside is still found
+    d = machine(P={"Type": "Pass", "Parameters": [{"a.$": "not a path"}], "End": True})
+    assert [e[0] for e in errors(d)] == ["SCHEMA_VALIDATION_FAILED"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,9 +425,9 @@ def test_a_placeholder_standing_for_an_object_field():
                                             "self:custom.retry": '[{"ErrorEquals": ["States.ALL"]}]'})
     assert filled.ok and filled.warnings == []
     assert filled.machine.definition["States"]["T"]["Parameters"] == {"FunctionName": "f", "Payload.$": "$"}
-    # a value that is no object stays text, and is checked as such
-    assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [OBJECT]", "/States/T/Parameters") in errors(
-        d, substitutions={"file(./params.json)": "oops", "self:custom.retry": "[]"})
+    # a value that is no array stays text, and is checked as such
+    assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [ARRAY]", "/States/T/Retry") in errors(
+        d, substitutions={"file(./params.json)": "{}", "self:custom.retry": "oops"})
 
 
 def test_a_placeholder_inside_a_path_is_not_checked():
