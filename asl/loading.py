@@ -133,7 +133,10 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
                 document = _bare_placeholders(exc, text, None, substitutions)
         if is_template(document.data):
             results = []
-            for found in state_machines(document, select, substitutions=substitutions, keep_remote=True):
+            for found in state_machines(document, select, substitutions=substitutions, keep_going=True):
+                if found.failure is not None:  # this machine only
+                    results.append(_unreadable(found.failure, found.logical_id, filename))
+                    continue
                 if found.not_local:  # in S3: nothing to check here, and not a failure
                     line, column = document.locate_path(found.not_local_path) or (None, None)
                     results.append(ValidationResult(found.logical_id, [Diagnostic(
@@ -152,9 +155,13 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
         return [check_definition(document.data, machine_type or "STANDARD", name or default_name, document,
                                  filename, substitutions)]
     except SourceError as exc:
-        diagnostic = Diagnostic(ERROR, exc.code, exc.message, None, exc.line, exc.column, exc.filename or filename)
-        return [ValidationResult(name or os.path.basename(filename or "") or "state machine", [diagnostic],
-                                 None, filename)]
+        return [_unreadable(exc, name or os.path.basename(filename or "") or "state machine", filename)]
+
+
+def _unreadable(exc: Any, name: str, filename: str | None) -> ValidationResult:
+    """The result for a source (or one machine of a template) that could not be read."""
+    diagnostic = Diagnostic(ERROR, exc.code, exc.message, None, exc.line, exc.column, exc.filename or filename)
+    return ValidationResult(name, [diagnostic], None, filename)
 
 
 def _bare_placeholders(exc: Any, text: str | None, path: str | None,

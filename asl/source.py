@@ -1101,9 +1101,11 @@ class TemplateMachine:
     placeholders   each value only a deployed stack knows -> the stand-in used for it
     machine_type   "STANDARD" or "EXPRESS" (StateMachineType / Type; AWS's default STANDARD)
     name           StateMachineName / Name when the template gives one
-    not_local      why there is no definition (it is in S3), with `keep_remote`; then
+    not_local      with `keep_going`: why there is no definition (it is in S3); then
                    `definition` is None, `document` the template and `not_local_path`
                    the property's path in it
+    failure        with `keep_going`: the SourceError that reading the machine raised
+                   (then `definition` is None too)
     """
     logical_id: str
     resource_type: str
@@ -1115,6 +1117,7 @@ class TemplateMachine:
     name: str | None = None
     not_local: str | None = None
     not_local_path: tuple = ()
+    failure: SourceError | None = None
 
 
 def is_template(data: Any) -> bool:
@@ -1134,7 +1137,7 @@ def state_machines(doc: Document, select: str | None = None, *,
                    parameters: Mapping[str, Any] | None = None,
                    skip_unusable: bool = False,
                    substitutions: Mapping[str, str] | None = None,
-                   keep_remote: bool = False) -> list[TemplateMachine]:
+                   keep_going: bool = False) -> list[TemplateMachine]:
     """The state machines of a template, in the template's order.
 
     `select` picks one by logical id (from "template.yaml#MyMachine"). `parameters` override
@@ -1143,13 +1146,14 @@ def state_machines(doc: Document, select: str | None = None, *,
     DefinitionUri) raises TEMPLATE_ERROR, unless `skip_unusable` leaves it out (then only
     "no usable state machine" raises). Definition text that does not parse raises
     INVALID_JSON_DESCRIPTION at its line in the template. `substitutions` add to (and
-    override) each machine's DefinitionSubstitutions. With `keep_remote`, a machine whose
-    definition is in S3 is listed with `not_local` saying so, instead of raising.
+    override) each machine's DefinitionSubstitutions. With `keep_going`, a machine whose
+    definition is in S3 is listed with `not_local` saying so, and one that cannot be read
+    with its `failure`, instead of raising.
     """
     if not isinstance(doc, Document):
         doc = Document.from_data(doc)
     try:
-        return _state_machines(doc, select, parameters, skip_unusable, substitutions or {}, keep_remote)
+        return _state_machines(doc, select, parameters, skip_unusable, substitutions or {}, keep_going)
     except _Problem as problem:
         line, column = doc.locate_path(problem.path) or (None, None)
         raise SourceError(problem.message, "TEMPLATE_ERROR", doc.filename, line, column) from None
@@ -1167,7 +1171,7 @@ class _Problem(Exception):
 
 
 def _state_machines(doc: Document, select: str | None, parameters, skip_unusable: bool, extra: Mapping[str, str],
-                    keep_remote: bool = False):
+                    keep_going: bool = False):
     if not is_template(doc.data):
         raise _Problem("not a SAM/CloudFormation template (no Resources declaring a state machine)")
     resources = doc.data.get("Resources")
@@ -1182,12 +1186,12 @@ def _state_machines(doc: Document, select: str | None, parameters, skip_unusable
         if kind not in _MACHINE_TYPES:
             raise _Problem(f"resource {select!r} is {kind or 'not a resource'}, not a state machine",
                            ("Resources", select))
-        return [_machine(doc, select, parameters, extra, keep_remote)]
+        return [_machine(doc, select, parameters, extra, keep_going)]
     machines = []
     first_problem = None
     for lid in ids:
         try:
-            machines.append(_machine(doc, lid, parameters, extra, keep_remote))
+            machines.append(_machine(doc, lid, parameters, extra, keep_going))
         except _Problem as problem:
             if not skip_unusable:
                 raise
@@ -1203,20 +1207,28 @@ class _Remote(_Problem):
 
 
 def _machine(doc: Document, lid: str, parameters, extra: Mapping[str, str],
-             keep_remote: bool = False) -> TemplateMachine:
+             keep_going: bool = False) -> TemplateMachine:
+    rtype = doc.data["Resources"][lid]["Type"]
     try:
         return _read_machine(doc, lid, parameters, extra)
     except _Remote as remote:
-        if not keep_remote:
+        if not keep_going:
             raise
-        rtype = doc.data["Resources"][lid]["Type"]
         return TemplateMachine(lid, rtype, None, doc, not_local=remote.message, not_local_path=remote.path)
     except _Problem as problem:
         # Problems found deep in intrinsic functions know neither the resource nor the place.
         if not problem.message.startswith(f"{lid}: "):
             problem.message = f"{lid}: {problem.message}"
         problem.path = problem.path or ("Resources", lid)
-        raise
+        if not keep_going:
+            raise
+        line, column = doc.locate_path(problem.path) or (None, None)
+        return TemplateMachine(lid, rtype, None, doc, failure=SourceError(
+            problem.message, "TEMPLATE_ERROR", doc.filename, line, column))
+    except SourceError as err:  # its definition text (DefinitionString, a DefinitionUri file)
+        if not keep_going:
+            raise
+        return TemplateMachine(lid, rtype, None, doc, failure=err)
 
 
 def _read_machine(doc: Document, lid: str, parameters, extra: Mapping[str, str]) -> TemplateMachine:

@@ -305,8 +305,12 @@ def test_definition_uri_missing_gives_a_did_you_mean(tmp_path):
     path = _sam(tmp_path, SAM_TEMPLATE.replace("statemachine/orders.asl.json", "statemachine/Orders.asl.json"))
     [result] = asl.validate_all(path + "#Orders")
     [error] = result.errors
-    assert error.code == "FILE_NOT_FOUND"
+    assert error.code == "FILE_NOT_FOUND" and error.line == 7
     assert error.message.endswith("did you mean 'statemachine/orders.asl.json'?")
+    # the other machines of the template are still reported on
+    orders, archived = asl.validate_all(path)
+    assert [d.code for d in orders.errors] == ["FILE_NOT_FOUND"] and orders.name == "Orders"
+    assert [d.code for d in archived.diagnostics] == ["DEFINITION_NOT_LOCAL"]
 
 
 def test_cli_validate_template_with_s3_definition_exits_0(tmp_path):
