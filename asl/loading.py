@@ -168,17 +168,12 @@ def _bare_placeholders(exc: Any, text: str | None, path: str | None,
                        substitutions: Mapping[str, str] | None) -> Any:
     """JSON that does not parse because ``${Name}`` placeholders stand as bare values: read it
     with them filled (or quoted); anything else re-raises `exc`."""
-    from .source import SourceError, _decode, _read_bytes, parse_bare_placeholders
+    from .source import parse_bare_placeholders
 
     if exc.code != "INVALID_JSON_DESCRIPTION":
         raise exc
-    if text is None:
-        try:
-            text = _decode(_read_bytes(path), path)
-        except SourceError:
-            raise exc from None
     # when that does not parse either, its error is the one to show (it may name the value given)
-    document = parse_bare_placeholders(text, path, substitutions or {}) if "${" in text else None
+    document = parse_bare_placeholders(text, path, substitutions or {})
     if document is None:
         raise exc
     return document

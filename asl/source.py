@@ -8,6 +8,7 @@ Public names::
     load_any(source, select=None) -> Document                   one definition from anything
     is_template(data) -> bool                                   a SAM/CloudFormation template?
     state_machines(doc, select=None) -> list[TemplateMachine]   the machines a template declares
+    parse_bare_placeholders(text, filename, values) -> Document JSON with bare ${Name} values
     Document, TemplateMachine, SourceError
 
 `SourceError.code`::
@@ -83,7 +84,7 @@ from .errors import ASLError
 
 __all__ = [
     "SourceError", "Document", "TemplateMachine",
-    "parse_text", "read_file", "load_any", "is_template", "state_machines",
+    "parse_text", "read_file", "load_any", "is_template", "state_machines", "parse_bare_placeholders",
 ]
 
 # The values a stand-in is built from (see the module docstring).
@@ -1347,12 +1348,21 @@ def _substitute(mapped: _MappedText, lookup: Callable[[str], str | None]) -> _Ma
     return _MappedText.concat(pieces)
 
 
-def parse_bare_placeholders(text: str, filename: str | None, values: Mapping[str, str]) -> Document | None:
-    """JSON text holding ``${Name}`` placeholders as bare values (Terraform's templatefile:
-    ``"Seconds": ${wait}``): each becomes its value's text when `values` has it, else the
-    placeholder as a JSON string, and the text is parsed again, positions kept. None when
-    no placeholder stands outside a string. Raises SourceError when it still does not parse."""
+def parse_bare_placeholders(text: str | None, filename: str | None, values: Mapping[str, str]) -> Document | None:
+    """JSON text (or, when `text` is None, the file) holding ``${Name}`` placeholders as bare
+    values (Terraform's templatefile: ``"Seconds": ${wait}``): each becomes its value's text
+    when `values` has it, else the placeholder as a JSON string, and the text is parsed
+    again, positions kept. None when no placeholder stands outside a string (or the file
+    cannot be read). Raises SourceError when it still does not parse."""
     from .placeholders import find
+
+    if text is None:
+        try:
+            text = _decode(_read_bytes(filename), filename)
+        except SourceError:
+            return None
+    if "${" not in text:
+        return None
 
     pieces, last, i, n = [], 0, 0, len(text)
     mapped = _MappedText.linear(text, 0)
