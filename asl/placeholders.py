@@ -59,9 +59,10 @@ def as_text(value: Any) -> str:
     raise TypeError(f"a substitution value must be a string, number or boolean, not {type(value).__name__}")
 
 
-def find(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, name) of each ``${...}`` in `text`, braces balanced, outermost only."""
-    i = text.find("${")
+def find(text: str, start: int = 0) -> Iterator[tuple[int, int, str]]:
+    """(start, end, name) of each ``${...}`` in `text` from `start` on, braces balanced,
+    outermost only; nothing after an unbalanced one."""
+    i = text.find("${", start)
     while i != -1:
         depth, j = 0, i + 1
         while j < len(text):

@@ -1373,9 +1373,11 @@ def parse_bare_placeholders(text: str | None, filename: str | None, values: Mapp
             while i < n and text[i] != '"':
                 i += 2 if text[i] == "\\" else 1
         elif ch == "$" and text.startswith("${", i):
-            found = next(find(text[i:]), None)
-            if found is not None and found[0] == 0:
-                name, end = found[2], i + found[1]
+            found = next(find(text, i), None)
+            if found is None:
+                break  # unbalanced braces: no placeholder from here on
+            if found[0] == i:
+                name, end = found[2], found[1]
                 replacement = values.get(name, json.dumps(text[i:end], ensure_ascii=False))
                 pieces += [mapped.slice(last, i), _MappedText.point(replacement, i)]
                 last = i = end
