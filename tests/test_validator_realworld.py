@@ -450,3 +450,12 @@ def test_a_placeholder_inside_a_path_is_not_checked():
     # filled, the path is checked
     assert [e[2] for e in errors(d, substitutions={"ListName": "[", "Out": "r", "Field": "id"})] == \
         ["/States/M/ItemsPath"]
+
+
+def test_unbalanced_placeholder_braces_in_broken_json_stay_fast():
+    import time
+
+    started = time.perf_counter()
+    result = asl.validate('{"a": ' + "${" * 100_000 + "}")
+    assert [d.code for d in result.errors] == ["INVALID_JSON_DESCRIPTION"]
+    assert time.perf_counter() - started < 10  # quadratic scanning would take minutes
