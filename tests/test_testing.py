@@ -12,7 +12,7 @@ import pytest
 
 import asl
 from asl.engine import MissingHandlerError
-from asl.engine.testing import (MockError, Workflow, WorkflowTestError, by_attempt, per_branch, per_iteration,
+from asl.engine.testing import (MockError, UnknownStateError, Workflow, WorkflowTestError, by_attempt, per_branch, per_iteration,
                                 raises, returns, sequence, when)
 from asl.engine.testing import coverage
 from asl.engine.testing.replay import add_test_case, replay_history
@@ -64,6 +64,31 @@ def test_a_run_records_the_path_the_states_and_the_calls(shipping):
                                                                   for i in range(3)]
     run.assert_called("Ship", times=1, with_input={"orderId": "o-1", "express": False})
     assert all(c.mocked for c in run.calls)
+
+
+def test_unknown_names_and_addresses_are_errors_with_a_did_you_mean(shipping):
+    run = shipping.run(ORDER, mocks=happy_mocks())
+    with pytest.raises(UnknownStateError, match=r"has no Task state 'Emial' \(did you mean 'Email'\?\)"):
+        run.assert_not_called("Emial")
+    with pytest.raises(UnknownStateError, match=r"has no Task state 'Shipp' \(did you mean 'Ship'\?\)"):
+        run.calls_to("Shipp")
+    with pytest.raises(UnknownStateError, match=r"'ChooseSpeed' is a Choice state of .*; only Task states are called"):
+        run.assert_not_called("ChooseSpeed")
+    with pytest.raises(UnknownStateError, match=r"has no state 'Shiped' \(did you mean 'Shipped'\?\)"):
+        run.state("Shiped")
+    with pytest.raises(UnknownStateError, match=r"has no Map or Parallel state 'Nope'; its Map or Parallel states: "
+                                                r"Notify, ReserveItems$"):
+        run.path_in("Nope[3]")
+    with pytest.raises(UnknownStateError, match=r"has no Map or Parallel state 'ReserveItem' \(did you mean "):
+        run.path_in("ReserveItem[0]")
+    with pytest.raises(UnknownStateError, match=r"Map 'ReserveItems' ran 3 iteration\(s\) \(0..2\), not iteration 7"):
+        run.path_in("ReserveItems[7]")
+    with pytest.raises(UnknownStateError, match=r"Parallel 'Notify' has 2 branch\(es\)"):
+        run.assert_path([], at="Notify[2]")
+    with pytest.raises(UnknownStateError, match=r"'Ship' is a Task state; addresses name Map and Parallel states"):
+        run.state("Reserve", at="Ship[0]")
+    assert isinstance(UnknownStateError("x"), WorkflowTestError)
+    assert run.path_in("ReserveItems[2]") == ["Reserve"] and run.calls_to("Reserve")
 
 
 def test_variables_before_and_after_each_state():
@@ -458,8 +483,8 @@ def test_front_door_names():
     import asl.engine.testing as testing
 
     assert testing.__all__ == sorted([
-        "Call", "Coverage", "Mock", "MockError", "Retried", "StatePath", "StateTestResult", "StateVisit", "Workflow",
-        "WorkflowRun", "WorkflowTestError", "assert_history_matches", "by_attempt", "per_branch", "per_iteration",
+        "Call", "Coverage", "Mock", "MockError", "Retried", "StatePath", "StateTestResult", "StateVisit", "UnknownStateError",
+        "Workflow", "WorkflowRun", "WorkflowTestError", "assert_history_matches", "by_attempt", "per_branch", "per_iteration",
         "raises", "returns", "sequence", "when"])
     assert all(getattr(testing, name) is not None for name in testing.__all__)
 

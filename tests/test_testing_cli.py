@@ -130,13 +130,18 @@ def test_asl_test_reports_failed_expectations_and_unchecked_cases(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["none.json", SHIPPING], "none.json: No such file or directory"),
     (["{config}", SHIPPING, "--test-case", "Nope"], "state machine 'shipping' has no test case 'Nope'"),
+    (["{config}", SHIPPING, "--test-case", "Hapy"], "has no test case 'Hapy' (it has: A, Happy); did you mean 'Happy'?"),
+    (["{config}", SHIPPING, "--cases", "{cases}"], "the cases file: state machine 'shipping' has no test case 'Hapy' "
+                                                   "(it has: A, Happy); did you mean 'Happy'?"),
     (["{config}", SHIPPING, "--name", "other"], "has no state machine 'other' (it has: shipping); name one with"),
     (["{config}", SHIPPING, "--cases", "{config}"], "cases file: 'StateMachines' must be an object with"),
 ])
 def test_asl_test_usage_errors(tmp_path, args, message):
     config = tmp_path / "MockConfigFile.json"
-    config.write_text('{"StateMachines": {"shipping": {"TestCases": {"A": {}}}}, "MockedResponses": {}}')
-    result = invoke("test", *[a.replace("{config}", str(config)) for a in args])
+    config.write_text('{"StateMachines": {"shipping": {"TestCases": {"A": {}, "Happy": {}}}}, "MockedResponses": {}}')
+    cases = tmp_path / "cases.json"
+    cases.write_text('{"Hapy": {"input": {}}}')
+    result = invoke("test", *[a.replace("{config}", str(config)).replace("{cases}", str(cases)) for a in args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 

@@ -14,7 +14,6 @@ nested Map/Parallel states behave as in a whole run.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from ...errors import StatesError
 from .. import MissingHandlerError, unserved
 from .coverage import nested_blocks
 from .recorder import Call, StateVisit
-from .workflow import Workflow, WorkflowTestError
+from .workflow import Workflow
 
 
 @dataclass
@@ -73,7 +72,7 @@ async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, v
     """Run state `name` once with `input` and `variables` (see the module doc)."""
     from ..interpreter import Frame, error_matches, retry_delay, run_state  # in the loop, as the engine does
 
-    state = _find(workflow, name)
+    state = workflow.state_model(name)
     mocks = dict(mocks or {})
     if mock is not None:
         mocks[name] = mock
@@ -110,15 +109,6 @@ async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, v
         return StateTestResult("CAUGHT_ERROR", output, error, cause, next_name, visit.inspection,
                                {"catchIndex": visit.catcher}, visit, calls)
     return StateTestResult("FAILED", None, error, cause, None, visit.inspection, None, visit, calls)
-
-
-def _find(workflow: Workflow, name: str) -> Any:
-    for _, state_name, state in workflow.machine.iter_states():
-        if state_name == name:
-            return state
-    close = difflib.get_close_matches(name, list(workflow.types), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise WorkflowTestError(f"{workflow.name} has no state '{name}'{hint}; its states: {', '.join(workflow.types)}")
 
 
 def _subtree(state: Any) -> Any:

@@ -15,19 +15,14 @@ import functools
 import os
 from typing import Any
 
-from ...errors import ASLError
 from .. import _mocks, prepare
 from ..tasks import Handlers, MockConfig
 from . import coverage
 from .mocks import MockError, MockSession, check_mock_names, to_mock
 from .recorder import Call, Recorder
-from .results import WorkflowRun
+from .results import UnknownStateError, WorkflowRun, WorkflowTestError, unknown_state  # noqa: F401 (re-exported)
 
 _DEFAULT = object()
-
-
-class WorkflowTestError(ASLError):
-    """Raised when a test names something the machine does not have (a state to test alone)."""
 
 
 class Workflow:
@@ -61,6 +56,13 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name}>"
+
+    def state_model(self, name: str) -> Any:
+        """The model of state `name` (at any depth); `UnknownStateError`, with a did-you-mean, if none."""
+        for _, state_name, state in self.machine.iter_states():
+            if state_name == name:
+                return state
+        raise unknown_state(self.name, name, list(self.types))
 
     # ---- whole runs ----------------------------------------------------------------------------
 
