@@ -324,7 +324,7 @@ async def with_retries(run: StateRun, work: Callable[[], Awaitable[Any]]) -> Any
             delay = retry_delay(retrier, counts[i], run.ex.rng)
             counts[i] += 1
             run.retry_count += 1
-            run.ex.observe_retry(run, err, counts[i], delay)
+            run.ex.observe_retry(run, err, counts[i], delay, retrier)
             await run.ex.clock.sleep(delay)
 
 
