@@ -490,13 +490,20 @@ class _Inspector:
                 stages.setdefault("afterResultSelector", stages["result"])
             stages.pop("result", None)
             stages.pop("afterItemSelector", None)
-        data = {"input": state_input, **stages, **self.extra}
+        data = {"input": state_input}
+        data.update((stage, stages.pop(stage)) for stage in _STAGE_ORDER if stage in stages)
+        data.update(stages)
+        data.update(self.extra)
         seen = self.run.frame.variables if self.run is not None else variables
         if seen:
             data["variables"] = dict(seen)
         if details:
             data["errorDetails"] = details
         return data
+
+
+_STAGE_ORDER = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterParameters", "afterArguments", "result",
+                "afterResultSelector", "afterResultPath")
 
 
 def _is_unset(value: Any) -> bool:

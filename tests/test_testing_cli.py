@@ -31,8 +31,29 @@ def test_test_state_prints_status_next_state_and_inspection_data():
         '  afterInputPath: {"orderId": "1", "express": true}',
         '  afterParameters: {"orderId": "1", "express": true}',
         '  result: {"tracking": "T"}',
-        '  afterResultPath: {"orderId": "1", "express": true, "shipment": {"tracking": "T"}}',
-        "  variables: {}"]
+        '  afterResultSelector: {"tracking": "T"}',
+        '  afterResultPath: {"orderId": "1", "express": true, "shipment": {"tracking": "T"}}']
+
+
+ORDER_MACHINE = SAMPLES / "order" / "order.json"
+
+
+def test_test_state_mock_result_is_the_services_response_as_on_aws():
+    # lambda:invoke: the mock is Lambda's Invoke response, not the function's return value
+    mock = '{"StatusCode": 200, "Payload": {"status": "PAID", "transactionId": "t-1"}}'
+    result = invoke("test-state", ORDER_MACHINE, "ProcessPayment", "--input-json",
+                    '{"orderId": "1", "total": 5, "payment": {}}', "--mock-result", mock, "--output-format", "json")
+    report = json.loads(result.output)
+    assert report["inspectionData"]["result"] == json.loads(mock)
+    assert report["output"]["payment"] == {"status": "PAID", "transactionId": "t-1"}  # ResultSelector read Payload
+    refused = invoke("test-state", ORDER_MACHINE, "ProcessPayment", "--input-json", "{}",
+                     "--mock-result", '{"StatusCode": "200"}')
+    assert refused.exit_code == 2 and refused.output == (
+        "asl test-state: ValidationException: Mock result schema validation error: Field 'StatusCode' must be a "
+        "number\n")
+    unchecked = invoke("test-state", ORDER_MACHINE, "ProcessPayment", "--input-json", "{}", "--mock-result",
+                       '{"StatusCode": "200"}', "--field-validation-mode", "NONE", "--inspection-level", "INFO")
+    assert "inspectionData" not in unchecked.output and "Traceback" not in unchecked.output
 
 
 def test_test_state_json_with_an_error_mock_and_variables():

@@ -103,6 +103,15 @@ class Workflow:
     def prepare(self, input: Any, mocks: dict | None, handlers: Any, mock_config: Any, test_case: str | None,
                 options: dict) -> tuple[Any, MockSession, Recorder]:
         """An `Execution` with the merged mocks and handlers, a `Recorder` watching it."""
+        options, session, recorder = self.run_options(mocks, handlers, mock_config, test_case, options)
+        return prepare(self.machine, input, **options), session, recorder
+
+    def run_options(self, mocks: dict | None, handlers: Any, mock_config: Any, test_case: str | None,
+                    options: dict) -> tuple[dict, MockSession, Recorder]:
+        """The options of `asl.engine.prepare` (or `test_state`) for one run: the merged mocks
+        and handlers, the MockConfigFile test case, a clock, and a `Recorder` as observer."""
+        from ..clock import Clock, VirtualClock
+
         every_mock = {**self.mocks, **{key: to_mock(value) for key, value in (mocks or {}).items()}}
         check_mock_names(every_mock, self.types, self.name)
         session = MockSession(every_mock, self.types)
@@ -115,11 +124,12 @@ class Workflow:
         config, case = self._mock_config(self.mock_config if mock_config is _DEFAULT else mock_config,
                                          test_case or self.test_case, set(every_mock),
                                          options["state_machine_name"])
+        if options.get("clock") is None:
+            options["clock"] = VirtualClock() if options.pop("virtual_time", True) else Clock()
+        session.clock = options["clock"]
         recorder = Recorder()
-        execution = prepare(self.machine, input, handlers=registry, mock_config=config, test_case=case,
-                            observer=recorder, **options)
-        session.clock = execution.clock
-        return execution, session, recorder
+        options.update(handlers=registry, mock_config=config, test_case=case, observer=recorder)
+        return options, session, recorder
 
     def finish(self, result: Any, session: MockSession, recorder: Recorder) -> WorkflowRun:
         """The `WorkflowRun` of a finished execution (after `settle`)."""
