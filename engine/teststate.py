@@ -295,7 +295,12 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     given_context = _check_context(context, state) if context is not None else None
     retry_count, failures = _configuration(state_configuration)
     if isinstance(variables, str):
-        variables = json.loads(variables)
+        try:
+            variables = json.loads(variables)
+        except json.JSONDecodeError:
+            raise TestStateError("ValidationException", "variables must be a JSON object") from None
+    if variables is not None and not isinstance(variables, dict):
+        raise TestStateError("ValidationException", "variables must be a JSON object")
     state_input = {} if input is None else input
 
     inspector = _Inspector(options.pop("observer", None))
