@@ -68,25 +68,21 @@ def test_a_run_records_the_path_the_states_and_the_calls(shipping):
 
 def test_unknown_names_and_addresses_are_errors_with_a_did_you_mean(shipping):
     run = shipping.run(ORDER, mocks=happy_mocks())
-    with pytest.raises(UnknownStateError, match=r"has no Task state 'Emial' \(did you mean 'Email'\?\)"):
-        run.assert_not_called("Emial")
-    with pytest.raises(UnknownStateError, match=r"has no Task state 'Shipp' \(did you mean 'Ship'\?\)"):
-        run.calls_to("Shipp")
-    with pytest.raises(UnknownStateError, match=r"'ChooseSpeed' is a Choice state of .*; only Task states are called"):
-        run.assert_not_called("ChooseSpeed")
-    with pytest.raises(UnknownStateError, match=r"has no state 'Shiped' \(did you mean 'Shipped'\?\)"):
-        run.state("Shiped")
-    with pytest.raises(UnknownStateError, match=r"has no Map or Parallel state 'Nope'; its Map or Parallel states: "
-                                                r"Notify, ReserveItems$"):
-        run.path_in("Nope[3]")
-    with pytest.raises(UnknownStateError, match=r"has no Map or Parallel state 'ReserveItem' \(did you mean "):
-        run.path_in("ReserveItem[0]")
-    with pytest.raises(UnknownStateError, match=r"Map 'ReserveItems' ran 3 iteration\(s\) \(0..2\), not iteration 7"):
-        run.path_in("ReserveItems[7]")
-    with pytest.raises(UnknownStateError, match=r"Parallel 'Notify' has 2 branch\(es\)"):
-        run.assert_path([], at="Notify[2]")
-    with pytest.raises(UnknownStateError, match=r"'Ship' is a Task state; addresses name Map and Parallel states"):
-        run.state("Reserve", at="Ship[0]")
+    for ask, message in [
+        (lambda: run.assert_not_called("Emial"), r"has no Task state 'Emial' \(did you mean 'Email'\?\)"),
+        (lambda: run.calls_to("Shipp"), r"has no Task state 'Shipp' \(did you mean 'Ship'\?\)"),
+        (lambda: run.assert_not_called("ChooseSpeed"), r"'ChooseSpeed' is a Choice state of .*; only Task states"),
+        (lambda: run.state("Shiped"), r"has no state 'Shiped' \(did you mean 'Shipped'\?\)"),
+        (lambda: run.path_in("Nope[3]"), r"has no Map or Parallel state 'Nope'; its Map or Parallel states: "
+                                         r"Notify, ReserveItems$"),
+        (lambda: run.path_in("ReserveItem[0]"), r"has no Map or Parallel state 'ReserveItem' \(did you mean "),
+        (lambda: run.path_in("ReserveItems[7]"), r"Map 'ReserveItems' ran 3 iteration\(s\) \(0..2\), not "
+                                                 r"iteration 7"),
+        (lambda: run.assert_path([], at="Notify[2]"), r"Parallel 'Notify' has 2 branch\(es\)"),
+        (lambda: run.state("Reserve", at="Ship[0]"), r"'Ship' is a Task state; addresses name Map and Parallel"),
+    ]:
+        with pytest.raises(UnknownStateError, match=message):
+            ask()
     assert isinstance(UnknownStateError("x"), WorkflowTestError)
     assert run.path_in("ReserveItems[2]") == ["Reserve"] and run.calls_to("Reserve")
 
