@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ASLError, StatesError
 
@@ -113,7 +113,7 @@ class TestStateResult:
 
     __test__ = False
 
-    status: str
+    status: Literal["SUCCEEDED", "FAILED", "RETRIABLE", "CAUGHT_ERROR"]
     output: Any = None
     error: str | None = None
     cause: str | None = None

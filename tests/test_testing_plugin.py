@@ -166,6 +166,9 @@ def test_express(asl_workflow):
     [machine] = json.loads((project.path / "out" / "coverage.json").read_text())["machines"]
     hits = {e["id"]: e["hits"] for e in machine["elements"]}
     assert machine["runs"] == 3 and hits["ChooseSpeed.Choices[0]"] == 1 and hits["ReserveItems"] == 3
+    below = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--asl-coverage-fail-under=95")
+    assert below.ret == pytest.ExitCode.TESTS_FAILED  # judged on the merged total, by the controller
+    below.stdout.fnmatch_lines(["required workflow coverage of 95% FAIL: not reached (total 88.9%)"])
 
 
 def test_coverage_fail_under_fails_the_session(project):
