@@ -7,6 +7,7 @@ import sys
 import click
 
 from .main import EXIT_OK, EXIT_USAGE
+from .substitutions import substitution_options
 
 NO_GRAPHVIZ = ("--format svg needs Graphviz's `dot` program, which is not on PATH: install Graphviz "
                "(apt install graphviz, brew install graphviz, https://graphviz.org/download/), "
@@ -20,7 +21,9 @@ NO_GRAPHVIZ = ("--format svg needs Graphviz's `dot` program, which is not on PAT
 @click.option("--history", "history_path", metavar="FILE",
               help="Colour the path an execution took (asl run --history, or get-execution-history JSON).")
 @click.option("--output", "-o", "output_path", metavar="FILE", help="Write the graph here instead of stdout.")
-def graph(definition: str, fmt: str, history_path: str | None, output_path: str | None) -> None:
+@substitution_options
+def graph(definition: str, fmt: str, history_path: str | None, output_path: str | None,
+          substitute: tuple[str, ...] = (), substitutions_file: str | None = None) -> None:
     """Draw DEFINITION: Parallel branches and Map processors as clusters, Choice rules on the
     edges, Retry and Catch edges apart. With --history, states are coloured by what happened
     to them (succeeded, caught, failed, not visited) and the edges taken are drawn thicker.
@@ -33,13 +36,13 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
     from ..graph import build_graph
     from ..histories import HistoryError, read_history
     from ..jsontext import ESCAPE
-    from .run import UsageError, load_definition
+    from .run import UsageError, load_definition, substitutions
 
     dot = shutil.which("dot")
     if fmt == "svg" and dot is None:
         _usage(NO_GRAPHVIZ)
     try:
-        loaded = load_definition(definition)
+        loaded = load_definition(definition, substitutions=substitutions(substitute, substitutions_file))
         timeline = read_history(history_path) if history_path else None
     except (UsageError, HistoryError) as exc:
         _usage(str(exc))

@@ -9,6 +9,7 @@ import sys
 import click
 
 from .. import __version__
+from .substitutions import substitution_options
 
 # Exit codes shared by every command.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
@@ -31,7 +32,9 @@ def cli() -> None:
               show_default=True, help="Lowest severity to report (ERROR hides warnings).")
 @click.option("--max-results", type=click.IntRange(0, None), default=0,
               help="Report at most N diagnostics per machine (0: no limit; json caps at 100 like AWS).")
-def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str, max_results: int) -> None:
+@substitution_options
+def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str, max_results: int,
+             substitute: tuple[str, ...] = (), substitutions_file: str | None = None) -> None:
     """Check definitions (JSON, YAML, SAM/CloudFormation templates) for every error AWS would report.
 
     FILE may name one machine of a template as FILE#LogicalId, or be - for stdin. --format json
@@ -47,13 +50,19 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
     from ..loading import validate_source
     from .report import render
     from .run import read_stdin
+    from .substitutions import read_substitutions
 
+    try:
+        values = read_substitutions(substitute, substitutions_file)
+    except ValueError as exc:
+        click.echo(f"asl validate: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     results = []
     unreadable = False
     for name in files:
         if name == "-":  # the definition on stdin
             results.extend(validate_source(read_stdin(), machine_type.upper() if machine_type else None,
-                                           name="<stdin>"))
+                                           name="<stdin>", substitutions=values))
             continue
         path = name.rpartition("#")[0] if "#" in name and not os.path.exists(name) else name
         if not os.path.exists(path) or os.path.isdir(path):  # say so, and validate the others
@@ -61,7 +70,8 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
                        err=True)
             unreadable = True
             continue
-        results.extend(validate_source(name, machine_type.upper() if machine_type else None))
+        results.extend(validate_source(name, machine_type.upper() if machine_type else None,
+                                       substitutions=values))
     if results or not unreadable:
         click.echo(render(results, fmt, severity.upper(), max_results, several=len(files) > 1), nl=False)
     sys.exit(EXIT_USAGE if unreadable else EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)

@@ -25,14 +25,17 @@ def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 
     return _text(results, severity, max_results)
 
 
+def diagnostic_line(d: Any, name: str) -> str:
+    """One diagnostic as a compiler writes it: ``file:line:col: severity CODE: message at /loc``."""
+    at = f" at {d.location}" if d.location else ""
+    return f"{d.filename or name}:{d.line or 1}:{d.column or 1}: {d.severity.lower()} {d.code}: {d.message}{at}"
+
+
 def _text(results: list, severity: str, max_results: int) -> str:
     lines = []
     errors = warnings = 0
     for result in results:
-        for d in _shown(result, severity, max_results):
-            where = f"{d.filename or result.name}:{d.line or 1}:{d.column or 1}: "
-            at = f" at {d.location}" if d.location else ""
-            lines.append(f"{where}{d.severity.lower()} {d.code}: {d.message}{at}")
+        lines.extend(diagnostic_line(d, result.name) for d in _shown(result, severity, max_results))
         errors += len(result.errors)
         warnings += len(result.warnings)
     names = ", ".join(r.filename or r.name for r in results) if len(results) == 1 else f"{len(results)} state machines"

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import click
 
 from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .substitutions import read_substitutions, substitution_options
 
 
 class UsageError(Exception):
@@ -53,25 +54,35 @@ def read_input(path: str | None, inline: str | None) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
+def substitutions(pairs: tuple[str, ...], path: str | None) -> dict[str, str]:
+    """--substitute / --substitutions as a mapping; a problem is a UsageError."""
+    try:
+        return read_substitutions(pairs, path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def load_definition(definition: str, machine_type: str = "STANDARD",
+                    substitutions: dict[str, str] | None = None, warn: bool = True) -> Any:
     """The one state machine of DEFINITION (a file, FILE#LogicalId of a template, or - for
     stdin), valid.
 
-    A missing file or a template of several machines is a `UsageError`; an invalid definition
-    prints its diagnostics and exits 3.
+    A missing file, a template of several machines or a definition in S3 is a `UsageError`;
+    an invalid definition prints its diagnostics and exits 3. `substitutions` fill ``${Name}``
+    placeholders; with `warn`, each one left unfilled is printed as a warning on stderr.
     """
     from ..loading import validate_source
-    from .report import render
+    from .report import diagnostic_line, render
 
     if definition == "-":  # the definition on stdin
-        results = validate_source(read_stdin(), machine_type, name="<stdin>")
+        results = validate_source(read_stdin(), machine_type, name="<stdin>", substitutions=substitutions)
     else:
         path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
         if not os.path.exists(path):
             raise UsageError(f"{definition}: no such file")
         if os.path.isdir(path):
             raise UsageError(f"{path}: is a directory")
-        results = validate_source(definition, machine_type)
+        results = validate_source(definition, machine_type, substitutions=substitutions)
     if len(results) != 1:
         raise UsageError(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
     if not results[0].ok:
@@ -79,6 +90,13 @@ def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
         sys.exit(EXIT_INVALID)
     if definition == "-":
         results[0].name = "StateMachine"  # what AWS would be given as a name, not "<stdin>"
+    if results[0].machine is None:  # the definition is in S3
+        raise UsageError(results[0].diagnostics[0].message)
+    from ..placeholders import CODE
+
+    unfilled = [d for d in results[0].diagnostics if d.code == CODE]
+    for d in unfilled if warn else ():
+        click.echo(diagnostic_line(d, results[0].name), err=True)
     return results[0]
 
 
@@ -156,10 +174,12 @@ def _on_path(directory: str) -> Iterator[None]:
               help="Trace each state's input and output at every data-flow step, and every Map item's states.")
 @click.option("--color", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour the trace (auto: only on a terminal).")
+@substitution_options
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
-        quiet: bool, verbose: bool, colour: str) -> None:
+        quiet: bool, verbose: bool, colour: str, substitute: tuple[str, ...] = (),
+        substitutions_file: str | None = None) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -177,7 +197,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
             raise UsageError("stdin can hold the definition or the input, not both")
         if sm_name is not None:
             check_name("--name", sm_name)
-        result = load_definition(definition, machine_type.upper())
+        result = load_definition(definition, machine_type.upper(), substitutions(substitute, substitutions_file),
+                                 warn=not quiet)
         config = find_config()
         search = None
         if config is not None:

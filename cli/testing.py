@@ -99,17 +99,21 @@ def _text(value: Any) -> str:
 @click.option("--input", "input_path", metavar="FILE|-", help="The state's input: a JSON file, or - for stdin.")
 @click.option("--input-json", metavar="JSON", help="The state's input given inline.")
 @click.option("--variables", metavar="JSON", help="The variables the state sees, as a JSON object.")
-@click.option("--mock-result", metavar="JSON", help="What the Task returns (instead of a handler).")
+@click.option("--mock-result", metavar="JSON", help="What the service call returns, as TestState's mock.result: the "
+              "API's whole response (for lambda:invoke, Payload inside it); for a Map or Parallel, its result.")
 @click.option("--mock-error", metavar="ERROR", help="The error the Task fails with (instead of a handler).")
 @click.option("--mock-cause", metavar="CAUSE", help="The cause that goes with --mock-error.")
 @click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE",
               help="Python task handlers (default: [tool.asl] handlers).")
+@click.option("--field-validation-mode", type=click.Choice(["STRICT", "PRESENT", "NONE"]), default="STRICT",
+              show_default=True, help="How --mock-result is checked against the API's output shape.")
+@click.option("--inspection-level", type=click.Choice(["INFO", "DEBUG", "TRACE"]), default="DEBUG", show_default=True)
 @click.option("--retry-count", type=click.IntRange(0, None), default=0, show_default=True,
               help="Retries already made (a Retry clause past MaxAttempts lets Catch take the error).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def test_state(definition: str, state: str, input_path: str | None, input_json: str | None, variables: str | None,
                mock_result: str | None, mock_error: str | None, mock_cause: str | None, handlers_spec: str | None,
-               retry_count: int, output_format: str) -> None:
+               field_validation_mode: str, inspection_level: str, retry_count: int, output_format: str) -> None:
     """Run STATE of DEFINITION on its own, like AWS's TestState API.
 
     Prints the status (SUCCEEDED, FAILED, RETRIABLE, CAUGHT_ERROR), the next state, the
@@ -117,8 +121,8 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     afterResultSelector, afterResultPath, variables). Exit 0 SUCCEEDED, 1 any other status,
     2 usage error, 3 invalid definition.
     """
-    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError
-    from ..engine.testing import MockError, Workflow, WorkflowTestError, raises
+    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, TestStateError, TestStateMock
+    from ..engine.testing import MockError, Workflow, WorkflowTestError
 
     command = "test-state"
     if mock_result is not None and mock_error is not None:
@@ -133,13 +137,18 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     seen = _json_option(command, "--variables", variables)
     if seen is not None and not isinstance(seen, dict):
         _fail(command, "--variables must be a JSON object")
-    mock = raises(mock_error, mock_cause) if mock_error is not None else \
-        _json_option(command, "--mock-result", mock_result)
+    mock = None
+    if mock_error is not None:
+        mock = TestStateMock(error=mock_error, cause=mock_cause)
+    elif mock_result is not None:
+        _json_option(command, "--mock-result", mock_result)  # bad JSON: one line, exit 2
+        mock = TestStateMock(result=mock_result, field_validation_mode=field_validation_mode)
     machine, _ = _machine(command, definition)
     try:
         result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec)).test_state(
-            state, state_input, variables=seen, mock=mock, retry_count=retry_count)
-    except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
+            state, state_input, variables=seen, mock=mock, retry_count=retry_count, inspection_level=inspection_level)
+    except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError, TestStateError,
+            InvalidExecutionInput) as exc:
         _fail(command, str(exc))
     report = result.to_json()
     if output_format == "json":
@@ -151,9 +160,10 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
                 click.echo(f"{key}: {report[key]}")
         if "output" in report:
             click.echo(f"output: {_text(report['output'])}")
-        click.echo("inspectionData:")
-        for key, value in report["inspectionData"].items():
-            click.echo(f"  {key}: {_text(value)}")
+        if report.get("inspectionData"):
+            click.echo("inspectionData:")
+            for key, value in report["inspectionData"].items():
+                click.echo(f"  {key}: {_text(value)}")
     sys.exit(EXIT_OK if result.status == "SUCCEEDED" else EXIT_FAILED)
 
 

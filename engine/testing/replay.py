@@ -73,6 +73,8 @@ def replay_history(events: list[dict]) -> Replay:
         raise HistoryError("the history has no ExecutionStarted event")
     replay = Replay(_data(_details(started).get("input")), _result(events[-1]))
     nested_states = set()
+    by_id = {e.get("id"): e for e in events}
+    calls: dict[str, list[tuple]] = {}
     for event, state, nested in _owners(events):
         returned = ENDINGS.get(event["type"])
         if returned is None:
@@ -83,11 +85,27 @@ def replay_history(events: list[dict]) -> Replay:
         response = {"Return": _data(details.get("output"))} if returned else \
             {"Throw": {k: v for k, v in (("Error", details.get("error")), ("Cause", details.get("cause")))
                        if v is not None}}
-        replay.responses.setdefault(state, []).append(response)
+        calls.setdefault(state, []).append((_scheduled_id(event, by_id), response))
         if nested:
             nested_states.add(state)
+    # Calls in the order they were made (their Scheduled events), not the order they ended:
+    # concurrent Map iterations finish in any order but start, and are replayed, in order.
+    replay.responses = {state: [r for _, r in sorted(made, key=lambda c: c[0])] for state, made in calls.items()}
     replay.concurrent = {state for state in nested_states if len(replay.responses[state]) > 1}
     return replay
+
+
+def _scheduled_id(event: dict, by_id: dict) -> int:
+    """The id of the ``*Scheduled`` event that started the call `event` ends (its own id if none)."""
+    current = event
+    for _ in range(8):  # Scheduled -> Started -> (Submitted) -> the ending event
+        previous = by_id.get(current.get("previousEventId"))
+        if previous is None:
+            break
+        if previous["type"].endswith("Scheduled"):
+            return previous.get("id") or 0
+        current = previous
+    return event.get("id") or 0
 
 
 def _owners(events: list[dict]) -> Any:
