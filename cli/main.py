@@ -79,6 +79,7 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
 
 def get_cli() -> click.Group:
     """The `asl` group with every command (the heavier ones live in their own modules)."""
+    from .executions import executions, redrive, resume, worker
     from .graph import graph
     from .history import history
     from .run import run
@@ -90,6 +91,10 @@ def get_cli() -> click.Group:
     cli.add_command(test)
     cli.add_command(history)
     cli.add_command(graph)
+    cli.add_command(executions)
+    cli.add_command(resume)
+    cli.add_command(redrive)
+    cli.add_command(worker)
     return cli
 
 

@@ -174,12 +174,17 @@ def _on_path(directory: str) -> Iterator[None]:
               help="Trace each state's input and output at every data-flow step, and every Map item's states.")
 @click.option("--color", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour the trace (auto: only on a terminal).")
+@click.option("--store", "store_url", metavar="URL",
+              help="Record the execution (sqlite:PATH, postgresql://...) so asl resume / asl redrive can continue it.")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=None, metavar="SECONDS",
+              help="With --store: how long another process waits before taking over this execution if this "
+              "process dies (default 30).")
 @substitution_options
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
-        quiet: bool, verbose: bool, colour: str, substitute: tuple[str, ...] = (),
-        substitutions_file: str | None = None) -> None:
+        quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
+        substitute: tuple[str, ...] = (), substitutions_file: str | None = None) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -232,26 +237,52 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         click.echo(trace.style.dim(f"{name}: {definition} {trace.style['dot']} {machine_type.upper()} "
                                    f"{trace.style['dot']} {clock}{where}"), err=True)
     background = getattr(module, "background", None)
+
+    async def start() -> tuple[Any, Any]:
+        if store_url is None:
+            return execution, None
+        from ..engine.stores import open_store
+
+        store = open_store(store_url)
+        await store.open()
+        await execution.attach(store, lease_seconds=lease_seconds or 30.0)
+        return execution, store
     try:
-        outcome, problem = _execute(execution, background)
+        outcome, problem = execute(start, background)
     except KeyboardInterrupt:
         click.echo("asl run: interrupted", err=True)
         sys.exit(130)
+    except ServiceProblem as exc:
+        _usage(str(exc))
+    if store_url is not None and trace is not None:
+        click.echo(trace.style.dim(f"recorded in {store_url} as {execution.arn}"), err=True)
+    report("run", outcome, name, trace, machine, virtual_time, history_path, output_format, problem)
+
+
+def report(command: str, outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bool | None,
+           history_path: str | None, output_format: str, problem: str | None) -> None:
+    """Print how an execution ended as `asl run` does, and exit with its code."""
+    from ..jsontext import dumps
+
     if history_path:
         try:
             with open(history_path, "w", encoding="utf-8") as fh:
                 fh.write(dumps(outcome.history.to_aws(), indent=2, ensure_ascii=True) + "\n")
         except OSError as exc:
-            click.echo(f"asl run: cannot write history to {history_path}: {exc}", err=True)
+            click.echo(f"asl {command}: cannot write history to {history_path}: {exc}", err=True)
             sys.exit(EXIT_USAGE)
     if output_format == "json":
         click.echo(dumps(outcome.to_json()))
     elif outcome.succeeded:
         click.echo(dumps(outcome.output, indent=2))
     if problem:
-        click.echo(f"asl run: {problem}", err=True)
+        click.echo(f"asl {command}: {problem}", err=True)
     _summary(outcome, name, trace, machine, virtual_time, history_path)
     sys.exit(EXIT_OK if outcome.succeeded else EXIT_FAILED)
+
+
+class ServiceProblem(Exception):
+    """What went wrong opening a store or taking an execution up: one line, exit 2."""
 
 
 def _trace(stderr: Any, colour: str, verbose: bool) -> Any:
@@ -263,12 +294,20 @@ def _trace(stderr: Any, colour: str, verbose: bool) -> Any:
     return Trace(stderr, Style(use_colour(stderr, colour), stderr), verbose=verbose, live=live)
 
 
-def _execute(execution: Any, background: Any) -> tuple[Any, str | None]:
-    """Run the execution; beside it the handlers module's `background(execution)`, if any
-    (it can complete .waitForTaskToken tasks), cancelled when the execution ends."""
+def execute(start: Any, background: Any) -> tuple[Any, str | None]:
+    """Run the execution that ``await start()`` gives (with the store it uses, or None);
+    beside it the handlers module's `background(execution)`, if any (it can complete
+    .waitForTaskToken tasks), cancelled when the execution ends. A store, journal or lease
+    problem is a `ServiceProblem`."""
     import anyio
 
+    from ..engine import ExecutionNotRedrivable, LeaseHeld, NotResumable
+    from ..engine.execution import ExecutionAlreadyExists, LeaseLost
+    from ..engine.journal import JournalMismatch
+    from ..engine.stores import StoreError
+
     problems: list[str] = []
+    execution: Any = None
 
     async def companion() -> None:
         try:
@@ -278,15 +317,26 @@ def _execute(execution: Any, background: Any) -> tuple[Any, str | None]:
             execution.stop("asl.BackgroundFailed", f"{type(exc).__name__}: {exc}")
 
     async def main() -> Any:
-        if background is None:
-            return await execution.run()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(companion)
-            outcome = await execution.run()
-            tg.cancel_scope.cancel()
-        return outcome
+        nonlocal execution
+        execution, store = await start()
+        try:
+            if background is None:
+                return await execution.run()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(companion)
+                outcome = await execution.run()
+                tg.cancel_scope.cancel()
+            return outcome
+        finally:
+            if store is not None:
+                with anyio.CancelScope(shield=True):
+                    await store.close()
 
-    outcome = anyio.run(main)
+    try:
+        outcome = anyio.run(main)
+    except (StoreError, NotResumable, LeaseHeld, LeaseLost, ExecutionNotRedrivable, JournalMismatch,
+            ExecutionAlreadyExists) as exc:
+        raise ServiceProblem(str(exc)) from None
     return outcome, problems[0] if problems else None
 
 

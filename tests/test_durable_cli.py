@@ -1,0 +1,174 @@
+"""Durable executions from the command line, with real processes killed with SIGKILL:
+asl run --store, asl executions, asl resume, asl redrive, asl worker (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+WAIT = {"StartAt": "W", "States": {
+    "W": {"Type": "Wait", "Seconds": 3, "Next": "T"},
+    "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}}}
+
+HANDLERS = '''
+import os
+from asl.engine import Handlers, TaskFailed
+handlers = Handlers()
+
+@handlers.lambda_function("f")
+def f(event, ctx):
+    with open(os.environ["CALLS"], "a") as fh:
+        fh.write("call\\n")
+    if os.environ.get("BROKEN"):
+        raise TaskFailed("Broken", "f is broken")
+    return {"done": True, "redelivered": ctx.redelivered}
+'''
+
+
+def asl(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "asl.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+
+
+def start(*args: str, env: dict, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "asl.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **env}, cwd=cwd)
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "wait.json").write_text(json.dumps(WAIT))
+    (tmp_path / "handlers.py").write_text(HANDLERS)
+    return tmp_path
+
+
+def _running(store: str, cwd: Path, deadline: float = 30) -> str:
+    """The ARN of the RUNNING execution, once its Wait is recorded in the store."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        listed = asl("executions", "list", "--store", store, "--status", "RUNNING", "--format", "json", cwd=cwd)
+        if listed.returncode == 0:
+            found = json.loads(listed.stdout)["executions"]
+            if found:
+                arn = found[0]["executionArn"]
+                history = asl("executions", "history", arn, "--store", store, cwd=cwd)
+                if '"WaitStateEntered"' in history.stdout:
+                    return arn
+        time.sleep(0.2)
+    raise AssertionError("the execution never got to its Wait")
+
+
+def test_sqlite_kill_9_in_a_wait_then_resume(project):
+    env = {"CALLS": str(project / "calls.txt")}
+    store = f"sqlite:{project / 'runs.db'}"
+    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--real-time", "--lease", "1",
+                  env=env, cwd=project)
+    try:
+        arn = _running(store, project)
+        started = time.time()
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        first.kill()
+    assert not (project / "calls.txt").exists()  # killed inside the Wait: the task never ran
+    shown = json.loads(asl("executions", "show", arn, "--store", store, cwd=project).stdout)
+    assert shown["status"] == "RUNNING"
+    time.sleep(1.1)  # the dead process's lease runs out
+    resumed = asl("resume", arn, "--store", store, "--handlers", "handlers.py", env=env, cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == {"done": True, "redelivered": False}
+    assert (project / "calls.txt").read_text() == "call\n"
+    history = json.loads(asl("executions", "history", arn, "--store", store, cwd=project).stdout)["events"]
+    assert [e["type"] for e in history] == [
+        "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "TaskStateEntered", "LambdaFunctionScheduled",
+        "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    from asl.timestamps import to_epoch
+    waited = to_epoch(history[2]["timestamp"]) - to_epoch(history[1]["timestamp"])
+    assert 2.9 <= waited < 3.0 + (time.time() - started)  # the original deadline, not a new 3 s
+    assert json.loads(asl("executions", "show", arn, "--store", store, cwd=project).stdout)["status"] == "SUCCEEDED"
+    again = asl("resume", arn, "--store", store, cwd=project)
+    assert again.returncode == 2 and "has ended (SUCCEEDED)" in again.stderr
+
+
+def test_resume_refuses_while_the_owner_lives(project):
+    env = {"CALLS": str(project / "calls.txt")}
+    store = f"sqlite:{project / 'runs.db'}"
+    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--real-time", env=env,
+                  cwd=project)
+    try:
+        arn = _running(store, project)
+        taken = asl("resume", arn, "--store", store, "--handlers", "handlers.py", env=env, cwd=project)
+        assert taken.returncode == 2 and "is being run by" in taken.stderr and "Traceback" not in taken.stderr
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0, err
+    finally:
+        first.kill()
+    assert (project / "calls.txt").read_text() == "call\n"
+
+
+def test_redrive_from_the_command_line(project):
+    env = {"CALLS": str(project / "calls.txt")}
+    store = f"sqlite:{project / 'runs.db'}"
+    failed = asl("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--virtual-time",
+                 "--output-format", "json", env={**env, "BROKEN": "1"}, cwd=project)
+    assert failed.returncode == 1
+    arn = json.loads(failed.stdout)["executionArn"]
+    redriven = asl("redrive", arn, "--store", store, "--handlers", "handlers.py", env=env, cwd=project)
+    assert redriven.returncode == 0, redriven.stderr
+    assert json.loads(redriven.stdout)["done"] is True
+    types = [e["type"] for e in json.loads(asl("executions", "history", arn, "--store", store,
+                                                cwd=project).stdout)["events"]]
+    assert types.count("ExecutionRedriven") == 1 and types[-1] == "ExecutionSucceeded"
+    assert types.count("WaitStateEntered") == 1  # the Wait succeeded the first time: not run again
+    shown = json.loads(asl("executions", "show", arn, "--store", store, cwd=project).stdout)
+    assert shown["redriveCount"] == 1 and "redriveDate" in shown
+    again = asl("redrive", arn, "--store", store, cwd=project)
+    assert again.returncode == 2 and "Execution is SUCCEEDED and cannot be redriven" in again.stderr
+
+
+def test_store_problems_are_one_line(project):
+    bad = asl("executions", "list", "--store", "mysql://nope", cwd=project)
+    assert bad.returncode == 2 and "unknown store" in bad.stderr and "Traceback" not in bad.stderr
+    missing = asl("resume", "arn:aws:states:us-east-1:123456789012:execution:wait:nope", "--store",
+                  f"sqlite:{project / 'runs.db'}", cwd=project)
+    assert missing.returncode == 2 and "Execution Does Not Exist" in missing.stderr
+
+
+def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgres_url):
+    """A worker waits beside the process running the execution; killed, its lease runs out
+    and the worker resumes the execution to the end."""
+    env = {"CALLS": str(project / "calls.txt")}
+    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", postgres_url, "--real-time",
+                  "--lease", "2", env=env, cwd=project)
+    worker = None
+    try:
+        arn = _running(postgres_url, project)
+        worker = start("worker", "--store", postgres_url, "--handlers", "handlers.py", "--lease", "2", "--poll",
+                       "0.2", env=env, cwd=project)
+        time.sleep(0.5)  # the worker is up and finds nothing to take: the first process holds the lease
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            shown = json.loads(asl("executions", "show", arn, "--store", postgres_url, cwd=project).stdout)
+            if shown["status"] != "RUNNING":
+                break
+            time.sleep(0.3)
+        assert shown["status"] == "SUCCEEDED"
+        assert json.loads(shown["output"]) == {"done": True, "redelivered": False}
+        assert (project / "calls.txt").read_text() == "call\n"
+    finally:
+        first.kill()
+        if worker is not None:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    assert worker.returncode == 130
