@@ -59,6 +59,7 @@ if not os.path.isdir(SHARED):
 
 CATEGORIES = [("load", 25), ("validate", 15), ("engine", 30), ("paths", 10), ("cli", 20)]
 SUBPROCESS_EVERY = 500
+COMMANDS = ("run", "validate", "test", "test-state", "history", "graph", "mocks")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,7 +435,7 @@ class Fuzzer:
     def show(self, what: str, value: Any) -> None:
         self.repro[what] = value
         if self.verbose:
-            text = value if isinstance(value, str) else repr(value)
+            text = safe_repr(value)
             print(f"  {what}: {text[:2000]}", file=sys.stderr)
 
     # -- load / validate -----------------------------------------------------------------------
@@ -746,7 +747,8 @@ class Fuzzer:
             except ValueError as exc:
                 if argv[0] == "run" or code in (0, 1):
                     raise Finding("non-json", f"stdout is not JSON ({exc}): {stdout[:200]!r}") from None
-        return f"{argv[0] if argv else '-'}:exit{code}"
+        command = argv[0] if argv and argv[0] in COMMANDS else "other argv"
+        return f"{command}:exit{code}"
 
     def item_cli(self, rng: Random) -> None:
         from click.testing import CliRunner
@@ -774,7 +776,7 @@ class Fuzzer:
     def item_subprocess(self, rng: Random) -> None:
         argv, stdin = self.argv(rng)
         # a process's arguments are bytes: a lone surrogate cannot be passed at all
-        argv = [a.encode("utf-8", "replace").decode("utf-8") for a in argv]
+        argv = [a.encode("utf-8", "replace").decode("utf-8").replace("\0", "?") for a in argv]
         self.show("argv", argv)
         exe = os.path.join(ROOT, ".venv", "bin", "asl")
         if not os.path.exists(exe):
