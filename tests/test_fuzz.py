@@ -86,34 +86,11 @@ def bounded(examples: int) -> settings:
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.parametrize("category", ["load", "validate", "engine", "paths", "cli"])
 @bounded(200)
-@given(SEEDS)
-def test_loading_never_raises(fuzzer, seed):
-    run_item(fuzzer, "load", seed)
-
-
-@bounded(200)
-@given(SEEDS)
-def test_validating_never_raises(fuzzer, seed):
-    run_item(fuzzer, "validate", seed)
-
-
-@bounded(300)
-@given(SEEDS)
-def test_running_never_raises(fuzzer, seed):
-    run_item(fuzzer, "engine", seed)
-
-
-@bounded(300)
-@given(SEEDS)
-def test_paths_never_raise(fuzzer, seed):
-    run_item(fuzzer, "paths", seed)
-
-
-@bounded(200)
-@given(SEEDS)
-def test_the_cli_never_shows_a_traceback(fuzzer, seed):
-    run_item(fuzzer, "cli", seed)
+@given(seed=SEEDS)
+def test_fuzz_items_give_no_traceback_hang_or_non_json(fuzzer, category, seed):
+    run_item(fuzzer, category, seed)
 
 
 # Paths straight from Hypothesis' text strategy (lone surrogates, controls, any code point).
