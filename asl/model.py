@@ -46,6 +46,17 @@ def _field_name(info: ValidationInfo) -> str:
     return to_pascal(info.field_name or "")
 
 
+def _custom_error(kind: str, message: str, context: dict | None = None) -> PydanticCustomError:
+    """A PydanticCustomError that pydantic-core can always render: a lone surrogate (a dict
+    definition can hold one, and JSON text can write one as ``"\\udfff"``) in the message or
+    its context would make ``ValidationError.errors()`` itself raise, so it is shown escaped."""
+    def printable(text: Any) -> Any:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(text, str) else text
+
+    return PydanticCustomError(kind, printable(message),
+                               {k: printable(v) for k, v in context.items()} if context else None)
+
+
 def _as_path(value: Any, info: ValidationInfo) -> Path | None:
     """A Path (``InputPath``, ``OutputPath``, ``ItemsPath`` ...); ``null`` stays None."""
     if value is None or isinstance(value, Path):
@@ -55,7 +66,7 @@ def _as_path(value: Any, info: ValidationInfo) -> Path | None:
     try:
         return compile_path(value)
     except ExpressionSyntaxError as exc:
-        raise PydanticCustomError("asl_path", "Value must be a valid JSONPath.",
+        raise _custom_error("asl_path", "Value must be a valid JSONPath.",
                                   {"field": _field_name(info), "detail": str(exc)}) from None
 
 
@@ -68,14 +79,14 @@ def _as_reference_path(value: Any, info: ValidationInfo) -> Path | None:
     try:
         return compile_reference_path(value)
     except ExpressionSyntaxError as exc:
-        raise PydanticCustomError("asl_path", "Value is not a Reference Path: {reason}",
+        raise _custom_error("asl_path", "Value is not a Reference Path: {reason}",
                                   {"reason": exc.message, "detail": str(exc)}) from None
 
 
 def _template_error(exc: ExpressionSyntaxError) -> PydanticCustomError:
     if isinstance(exc, TemplateError):
-        return PydanticCustomError("asl_template", exc.message, {"detail": str(exc)})
-    return PydanticCustomError("asl_jsonata", "{message}", {"message": exc.message, "detail": str(exc),
+        return _custom_error("asl_template", exc.message, {"detail": str(exc)})
+    return _custom_error("asl_jsonata", "{message}", {"message": exc.message, "detail": str(exc),
                                                            "jsonata": True, "field": getattr(exc, "field", "")})
 
 
@@ -304,7 +315,7 @@ class ChoiceRule(Node):
         self.__pydantic_extra__ = {}
         for name, value in extras.items():
             if name not in COMPARISON_OPERATORS:
-                raise PydanticCustomError("asl_unknown", "Field '{name}' is not supported", {"name": name})
+                raise _custom_error("asl_unknown", "Field '{name}' is not supported", {"name": name})
             self._operator = name
             if name.endswith("Path"):
                 self._operand = _as_reference_path(value, info)

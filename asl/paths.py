@@ -1507,7 +1507,11 @@ def _compact_json(value: Any) -> str:
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
+        pass
+    try:  # not JSON (NaN, a Python object) or too deep for json.dumps: repr is the courtesy
         return repr(value)
+    except RecursionError:  # repr recurses too: a message must never fail to be written
+        return "<a value nested too deeply to print>"
 
 
 def _json_equal(a: Any, b: Any) -> bool:
