@@ -166,7 +166,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     [tool.asl] table of the nearest pyproject.toml. Exit 0 SUCCEEDED, 1 FAILED / TIMED_OUT /
     ABORTED, 2 usage error, 3 invalid definition.
     """
-    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, prepare
+    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, missing_handlers, prepare
     from .project import find_config
 
     if quiet and verbose:
@@ -199,6 +199,11 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
                             virtual_time=bool(virtual_time), seed=seed, observer=trace)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
+    missing = missing_handlers(execution)
+    if missing and not quiet:  # not an error: the run fails only if it invokes one of them
+        click.echo("asl run: warning: no handler or mock for the Task state" + "s" * (len(missing) > 1) + " " +
+                   ", ".join(f"'{state}'" for state, _ in missing) + " (the run fails if it invokes one)",
+                   err=True)
     if trace is not None:
         trace.root = execution
         where = f" {trace.style['dot']} [tool.asl] of {config.path}" if config is not None else ""

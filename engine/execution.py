@@ -54,6 +54,8 @@ class ExecutionResult:
     output   the final output (SUCCEEDED only)
     error, cause  the failure (FAILED / TIMED_OUT / ABORTED)
     history  the `History` (``.events`` is AWS's GetExecutionHistory list)
+    unserved the Task states the run reached that no handler or mock serves (each ended
+             the run with States.Runtime)
     """
 
     status: str
@@ -67,6 +69,7 @@ class ExecutionResult:
     transitions: int = 0
     start_time: float = 0.0
     stop_time: float = 0.0
+    unserved: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -175,6 +178,7 @@ class Execution:
         self.observer = observer
         self.transitions = 0
         self.calls: list[TaskCall] = []
+        self.unserved: list[str] = []  # Task states reached without a handler or mock
         self.meter = PayloadMeter()
         self.payload_limit = payload_limit  # AWS: 262,144 bytes; None: no limit (benchmarks)
         self.waiters: dict[str, TokenWaiter] = {}
@@ -322,6 +326,7 @@ class Execution:
                           payload_limit=self.payload_limit)
         child.rng = self.rng
         child.calls = self.calls
+        child.unserved = self.unserved
         child.start_time = self.clock.now()
         frame = Frame({}, 0, None, path)
         try:
@@ -438,7 +443,8 @@ class Execution:
         else:
             history.add("ExecutionFailed", last, now, details)
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
-                                      self.name, history, self.calls, self.transitions, self.start_time, now)
+                                      self.name, history, self.calls, self.transitions, self.start_time, now,
+                                      self.unserved)
 
 
 _running = 0

@@ -12,8 +12,8 @@ from ..templates import Template
 from .interpreter import Result, StateRun, with_retries
 from .scope import Scope
 from .execution import Beat
-from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, call_handler, exception_to_error, json_copy,
-                    lambda_function_name)
+from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, UnservedTask, call_handler, exception_to_error,
+                    json_copy, lambda_function_name)
 
 AWS_DEFAULT_TIMEOUT = 99999999
 
@@ -144,8 +144,8 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     function = lambda_function_name(state.resource, arguments)
     handler = ex.handlers.find(state.name, state.resource, function)
     if handler is None:
-        raise StatesError("States.Runtime", f"No handler or mock for the Task state '{state.name}' "
-                          f"(Resource {state.resource})")
+        ex.unserved.append(state.name)
+        raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
     ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
                       run.retry_count + 1, run.context(token), token, run.frame.path)

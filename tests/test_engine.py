@@ -57,12 +57,32 @@ def test_glob_registration():
     assert result.output == "ok"
 
 
-def test_missing_handler_fails_before_start_naming_every_state():
+def test_check_handlers_refuses_to_start_naming_every_unserved_state():
     m = machine(A=task("a", Next="B"), B=task("b", End=True))
     with pytest.raises(MissingHandlerError) as info:
-        run_sync(m, {})
+        run_sync(m, {}, check_handlers=True)
     text = str(info.value)
     assert "'A'" in text and "'B'" in text and "Handlers()" in text
+
+
+def test_a_task_needs_a_handler_only_when_it_is_invoked():
+    # AWS fails this run before the call (TimeoutSecondsPath selects nothing): no handler needed.
+    m = machine(A=task("a", TimeoutSecondsPath="$.nope", End=True))
+    result = run_sync(m, {})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause.endswith("Invalid path '$.nope' : No results for path: $['nope']")
+    assert result.unserved == []
+    # Reached without one: States.Runtime, which neither Retry nor Catch takes.
+    m = machine(A=task("Fn", Retry=[{"ErrorEquals": ["States.ALL"]}],
+                       Catch=[{"ErrorEquals": ["States.ALL"], "Next": "B"}], End=True), B={"Type": "Pass", "End": True})
+    result = run_sync(m, {}, handlers={"Fnn": lambda p: p, "state:Other": lambda p: p})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == (
+        "No handler or mock for the Task state 'A' (Resource arn:aws:lambda:us-east-1:123456789012:function:Fn). "
+        "Did you mean 'Fnn'? Register a handler with @handlers.lambda_function('Fn') or @handlers.state('A'), or "
+        "mock the state in the MockConfigFile test case.")
+    assert result.unserved == ["A"] and len(result.calls) == 0
+    assert result.history.types()[-2:] == ["LambdaFunctionFailed", "ExecutionFailed"]
 
 
 def test_exception_becomes_error_name_and_lambda_style_cause():

@@ -214,9 +214,12 @@ def test_mock_config_file_and_python_mocks_mix(shipping):
     assert [c.mocked for c in run.calls_to("Reserve")] == [True] * 6
 
 
-def test_missing_handlers_are_named_before_the_run(shipping):
-    with pytest.raises(MissingHandlerError, match="state 'Email'"):
-        shipping.run(ORDER, mocks={"Reserve": 1, "Ship": 2})
+def test_a_task_reached_without_mock_fails_the_run_naming_it(shipping):
+    run = shipping.run(ORDER, mocks={"Reserve": 1, "Ship": {"tracking": "T"}, "Sms": 3})
+    run.assert_failed("States.Runtime", re.compile(r"No handler or mock for the Task state 'Email' "))
+    assert run.result.unserved == ["Email"]
+    with pytest.raises(MissingHandlerError, match="state 'Email'"):  # opt-in: refuse to start
+        shipping.run(ORDER, mocks={"Reserve": 1, "Ship": 2}, check_handlers=True)
 
 
 # ---- assertion messages -----------------------------------------------------------------------
@@ -445,7 +448,9 @@ def test_run_cases_checks_expectations(shipping):
              "NoStock": {"input": ORDER, "expect": {"status": "SUCCEEDED", "error": "Order.OutOfStock"}}}
     happy, no_stock, unmocked = run_cases(shipping, config, "shipping", cases, ORDER)
     assert happy.passed and happy.checked
-    assert unmocked.passed and not unmocked.checked
+    assert not unmocked.passed and not unmocked.checked  # reaching an unmocked Task fails the case
+    assert unmocked.problems == ["the run reached the Task state 'Ship', which the test case does not mock and "
+                                 "no handler serves"]
     unmocked.run.assert_failed("States.Runtime", re.compile("No handler or mock for the Task state 'Ship'"))
     assert no_stock.problems == [
         "expected the run to end SUCCEEDED, but it ended FAILED in OutOfStock: Order.OutOfStock: An item of the "

@@ -127,6 +127,21 @@ def test_asl_test_reports_failed_expectations_and_unchecked_cases(tmp_path):
                               "problems": []}]
 
 
+def test_asl_test_fails_a_case_that_reaches_an_unmocked_task(tmp_path):
+    mock_config = tmp_path / "MockConfigFile.json"
+    mock_config.write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"Partial": {"Reserve": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}}}}))
+    order = {"orderId": "1", "customer": "c@example.com", "express": True, "items": [{"sku": "A", "quantity": 1}]}
+    result = invoke("test", mock_config, SHIPPING, "--input-json", json.dumps(order))
+    assert result.exit_code == 1  # no expectations, yet not a mere "RAN": the test case is incomplete
+    lines = result.output.splitlines()
+    assert lines[0].startswith("FAIL  Partial  FAILED in Ship: States.Runtime: No handler or mock for the Task ")
+    assert lines[1] == "      the run reached the Task state 'Ship', which the test case does not mock and no " \
+                       "handler serves"
+    assert lines[-1] == "1 test case(s) of shipping: 0 passed, 1 failed, 0 without expectations"
+
+
 @pytest.mark.parametrize("args, message", [
     (["none.json", SHIPPING], "none.json: No such file or directory"),
     (["{config}", SHIPPING, "--test-case", "Nope"], "state machine 'shipping' has no test case 'Nope'"),
