@@ -146,6 +146,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--name", "sm_name", metavar="NAME", help="State machine name (default: the file's stem).")
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
               default="STANDARD", show_default=True)
+@click.option("--sync", is_flag=True, help="EXPRESS: run as StartSyncExecution does (no $$.Execution.RedriveCount).")
 @click.option("--virtual-time/--real-time", default=None,
               help="Waits and retry delays take no real time (default: real time, or [tool.asl] virtual-time).")
 @click.option("--history", "history_path", metavar="FILE", help="Write AWS's GetExecutionHistory JSON here.")
@@ -157,7 +158,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--color", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour the trace (auto: only on a terminal).")
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
-        mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str,
+        mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
@@ -171,6 +172,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
 
     if quiet and verbose:
         _usage("--quiet and --verbose do not go together")
+    if sync and machine_type.upper() != "EXPRESS":
+        _usage("--sync goes with --type EXPRESS (StartSyncExecution runs only Express state machines)")
     try:
         result = load_definition(definition, machine_type.upper())
         config = find_config()
@@ -196,7 +199,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     try:
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
-                            virtual_time=bool(virtual_time), seed=seed, observer=trace)
+                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
     missing = missing_handlers(execution)

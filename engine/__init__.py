@@ -102,7 +102,8 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             mock_config: Any = None, test_case: str | None = None, name: str | None = None,
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
-            observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144) -> Any:
+            observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
+            sync: bool = False) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -114,6 +115,9 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     from .clock import Clock, VirtualClock
     from .execution import Execution
 
+    if sync and type.upper() != "EXPRESS":
+        raise ValueError("sync=True runs an EXPRESS state machine as StartSyncExecution does; "
+                         "StartSyncExecution does not run STANDARD ones")
     if handlers is not None and not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
     handlers = handlers or Handlers()
@@ -139,7 +143,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
         clock = VirtualClock() if virtual_time else Clock()
     execution = Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
-                          state_machine_name=sm_name, payload_limit=payload_limit)
+                          state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
     if check_handlers:
         missing = missing_handlers(execution)
         if missing:
@@ -179,7 +183,8 @@ async def run(machine: Any, input: Any = None, **options: Any) -> Any:
 
     Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
     default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
-    ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``virtual_time`` (default True),
+    ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``sync`` (EXPRESS: run as
+    StartSyncExecution does, whose ``$$.Execution`` has no RedriveCount), ``virtual_time`` (default True),
     ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
     (refuse to start when a Task has no handler or mock; default: fail only if one is invoked).

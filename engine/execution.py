@@ -163,7 +163,7 @@ class Execution:
                  handlers: Handlers | None = None, mocks: Mocks | None = None, clock: Clock | None = None,
                  seed: int | None = None, machine_type: str = "STANDARD", region: str = "us-east-1",
                  history_limit: int = 25_000, observer: Any = None, state_machine_name: str | None = None,
-                 payload_limit: int | None = PAYLOAD_LIMIT):
+                 payload_limit: int | None = PAYLOAD_LIMIT, sync: bool = False):
         self.machine = machine
         self.input = {} if input is None else input
         self.name = name or str(uuid.uuid4())
@@ -173,6 +173,7 @@ class Execution:
         self.clock = clock or VirtualClock()
         self.rng = random.Random(seed)
         self.type = machine_type
+        self.sync = sync and machine_type == "EXPRESS"  # started as StartSyncExecution starts it
         self.region = region
         self.history = History(history_limit)
         self.observer = observer
@@ -205,9 +206,11 @@ class Execution:
         """``$$`` without State/Task/Map (a fresh dict each time: callers add their parts)."""
         if self._base is None:
             execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
-                         "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole",
-                         # present for Standard and asynchronous Express executions
-                         "RedriveCount": 0}
+                         "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"}
+            if not self.sync:
+                # Standard and asynchronous Express executions can be redriven (the count is 0
+                # until then; RedriveTime appears only after one); synchronous Express ones cannot
+                execution["RedriveCount"] = 0
             self._base = {"Execution": execution,
                           "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name}}
         return dict(self._base)

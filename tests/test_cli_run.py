@@ -297,3 +297,14 @@ def test_subprocess_bad_flag_and_missing_definition():
                           text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2 and "No such option '--bogus'" in proc.stderr and "Traceback" not in proc.stderr
 
+
+def test_sync_express_runs_have_no_redrive_count(tmp_path):
+    definition = tmp_path / "ctx.json"
+    definition.write_text(json.dumps({"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "Parameters": {"execution.$": "$$.Execution"}, "End": True}}}))
+    asynchronous = invoke("run", str(definition), "--type", "EXPRESS", "-q")
+    assert json.loads(asynchronous.stdout)["execution"]["RedriveCount"] == 0
+    synchronous = invoke("run", str(definition), "--type", "EXPRESS", "--sync", "-q")
+    assert synchronous.exit_code == 0 and "RedriveCount" not in json.loads(synchronous.stdout)["execution"]
+    standard = invoke("run", str(definition), "--sync")
+    assert standard.exit_code == 2 and "--sync goes with --type EXPRESS" in standard.stderr

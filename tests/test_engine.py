@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from unittest.mock import ANY
 
 import anyio
 import pytest
@@ -415,6 +416,35 @@ def test_express_execution_arn_and_five_minute_limit():
     result = run_sync(m, {}, type="EXPRESS", state_machine_name="Orders")
     assert ":express:Orders:" in result.execution_arn
     assert result.status == "TIMED_OUT"
+
+
+@pytest.mark.parametrize("kind, sync, redrive", [("STANDARD", False, True), ("EXPRESS", False, True),
+                                                  ("EXPRESS", True, False)])
+def test_the_context_object_of_each_execution_type(kind, sync, redrive):
+    # As AWS recorded it: Standard and asynchronous Express executions carry RedriveCount 0,
+    # StartSyncExecution's do not (LocalStack test_express_sync / test_express_async snapshots).
+    m = machine(P={"Type": "Pass", "Parameters": {"ctx.$": "$$"}, "ResultPath": "$.p", "Next": "T"},
+                T=task("t", Parameters={"ctx.$": "$$"}, ResultPath="$.t", Next="J"),
+                J={"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $merge([$states.input, "
+                   "{'j': $states.context}]) %}", "End": True})
+    result = run_sync(m, {"in": 1}, type=kind, sync=sync, name="run-1", state_machine_name="Orders",
+                      handlers={"t": lambda p: p["ctx"]})
+    out = result.output
+    execution = {"Id": result.execution_arn, "Input": {"in": 1}, "Name": "run-1", "StartTime": ANY,
+                 "RoleArn": ANY, **({"RedriveCount": 0} if redrive else {})}
+    machine_part = {"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:Orders", "Name": "Orders"}
+    assert out["p"]["ctx"] == {"Execution": execution, "StateMachine": machine_part,
+                               "State": {"Name": "P", "EnteredTime": ANY}}
+    assert out["t"] == {"Execution": execution, "StateMachine": machine_part,
+                        "State": {"Name": "T", "EnteredTime": ANY, "RetryCount": 0}}
+    assert out["j"] == {"Execution": execution, "StateMachine": machine_part,
+                        "State": {"Name": "J", "EnteredTime": ANY}}
+    assert (":express:Orders:run-1:" if kind == "EXPRESS" else ":execution:Orders:run-1") in result.execution_arn
+
+
+def test_sync_is_only_for_express():
+    with pytest.raises(ValueError, match="StartSyncExecution does not run STANDARD ones"):
+        run_sync(machine(P={"Type": "Pass", "End": True}), {}, sync=True)
 
 
 # ---- retry delays ------------------------------------------------------------------------------
