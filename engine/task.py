@@ -8,7 +8,7 @@ import anyio
 
 from ..errors import StatesError
 from ..resources import parse_resource
-from ..templates import Template
+from ..templates import Template, dumps, expect_kind
 from .interpreter import Result, StateRun, with_retries
 from .scope import Scope
 from .execution import Beat
@@ -39,10 +39,10 @@ def invoke_response(payload: Any) -> dict:
 def _int_field(run: StateRun, literal: Any, path: Any, name: str, scope: Any) -> int | None:
     if literal is not None:
         value = literal.evaluate(scope) if isinstance(literal, Template) else literal
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        if expect_kind(literal, value, "integer", name) <= 0:
             raise StatesError("States.QueryEvaluationError" if isinstance(literal, Template) else "States.Runtime",
-                              f"The {name} field must be a positive integer, but was: {value!r}")
-        return value
+                              f"The {name} field must be a positive integer, but was: {dumps(value)}")
+        return int(value)
     if path is not None:
         value = run.read_path(path, scope.input)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
