@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 
 from ..errors import StatesError
-from ..resources import parse_resource
+from ..resources import parameter_problems, parse_resource
 from ..templates import Template, dumps, expect_kind
 from .interpreter import Result, StateRun, with_retries
 from .scope import Scope
@@ -75,6 +75,10 @@ async def run_task(run: StateRun) -> Result:
         timeout = _int_field(run, state.timeout_seconds, state.timeout_seconds_path, "TimeoutSeconds", scope)
         heartbeat = _int_field(run, state.heartbeat_seconds, state.heartbeat_seconds_path, "HeartbeatSeconds",
                                scope)
+        problems = parameter_problems(info, arguments)
+        if problems:  # AWS refuses to start the call: no TaskScheduled, and no Retry or Catch
+            raise StatesError("States.Runtime", f"The Parameters '{dumps(arguments)}' could not be used to start "
+                              f"the Task: [{', '.join(problems)}]")
         return await call(run, info, arguments, timeout, heartbeat, token)
 
     return run.finish(await with_retries(run, attempt))
