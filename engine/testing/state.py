@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import StatesError
+from .. import MissingHandlerError, unserved
+from .coverage import nested_blocks
 from .recorder import Call, StateVisit
 from .workflow import Workflow, WorkflowTestError
 
@@ -75,8 +77,12 @@ async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, v
     mocks = dict(mocks or {})
     if mock is not None:
         mocks[name] = mock
-    # A Task needs a handler or mock only when invoked (States.Runtime then), as in a whole run.
+    options["check_handlers"] = False  # only this state's tasks need serving: checked below
     execution, session, recorder = workflow.prepare(input, mocks, handlers, mock_config, test_case, options)
+    tasks = [(n, s) for n, s in _subtree(state) if s.type == "Task"]
+    missing = unserved(tasks, execution.handlers, execution.mocks)
+    if missing:
+        raise MissingHandlerError(missing)
     # One attempt, as TestState makes: retries are decided below, not run.
     single = state.model_copy(update={"retry": []}) if getattr(state, "retry", None) else state
     execution.start_time = execution.clock.now()
@@ -114,3 +120,10 @@ def _find(workflow: Workflow, name: str) -> Any:
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise WorkflowTestError(f"{workflow.name} has no state '{name}'{hint}; its states: {', '.join(workflow.types)}")
 
+
+def _subtree(state: Any) -> Any:
+    """The state and every state nested in it (Parallel branches, Map processor)."""
+    yield state.name, state
+    for block in nested_blocks(state):
+        for name, inner in block.states.items():
+            yield from _subtree(inner)
