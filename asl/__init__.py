@@ -26,13 +26,16 @@ __all__ = ["load", "validate", "ASLError", "DefinitionError", "StatesError", "Di
            "ValidationResult", "StateMachine", "__version__"]
 
 
-def validate(source: Any, *, type: str | None = None, select: str | None = None) -> "ValidationResult":
+def validate(source: Any, *, type: str | None = None, select: str | None = None,
+             substitutions: "dict[str, str] | None" = None) -> "ValidationResult":
     """Validate one state machine: a dict, JSON/YAML text, or a file (definition or template).
 
     For a template holding several machines use `validate_all`, or name one with `select`
-    (its logical id). Never raises for bad input: problems are in ``result.diagnostics``.
+    (its logical id). `substitutions` fill ``${Name}`` placeholders (each one left unfilled
+    is an UNRESOLVED_PLACEHOLDER warning). Never raises for bad input: problems are in
+    ``result.diagnostics``.
     """
-    results = validate_all(source, type=type, select=select)
+    results = validate_all(source, type=type, select=select, substitutions=substitutions)
     if len(results) == 1:
         return results[0]
     from .diagnostics import ERROR, Diagnostic
@@ -44,17 +47,19 @@ def validate(source: Any, *, type: str | None = None, select: str | None = None)
         "select one (FILE#LogicalId) or use validate_all")])
 
 
-def validate_all(source: Any, *, type: str | None = None, select: str | None = None) -> "list[ValidationResult]":
+def validate_all(source: Any, *, type: str | None = None, select: str | None = None,
+                 substitutions: "dict[str, str] | None" = None) -> "list[ValidationResult]":
     """Validate every state machine in `source` (several for a SAM/CloudFormation template)."""
     from .loading import validate_source
 
-    return validate_source(source, type.upper() if type else None, select)
+    return validate_source(source, type.upper() if type else None, select, substitutions=substitutions)
 
 
-def load(source: Any, *, type: str | None = None, select: str | None = None) -> "StateMachine":
+def load(source: Any, *, type: str | None = None, select: str | None = None,
+         substitutions: "dict[str, str] | None" = None) -> "StateMachine":
     """Load and compile a state machine; raise DefinitionError (with `.diagnostics`) if it is invalid."""
-    result = validate(source, type=type, select=select)
-    if not result.ok:
+    result = validate(source, type=type, select=select, substitutions=substitutions)
+    if not result.ok or result.machine is None:  # no machine: its definition is not local (S3)
         raise DefinitionError(result.diagnostics, result.filename)
     machine = result.machine
     machine._name = result.name

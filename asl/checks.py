@@ -211,6 +211,11 @@ class Checker:
         from .resources import parse_resource
 
         info = parse_resource(resource)
+        if info is None and "${" in resource:
+            from .placeholders import has_placeholder
+
+            if has_placeholder(resource):
+                return  # filled at deployment: not checked (UNRESOLVED_PLACEHOLDER says so)
         if info is None:
             self.schema(f"The resource provided {resource} is not recognized. The value is not a valid "
                         "resource ARN, or the resource is not available in this region.", where)

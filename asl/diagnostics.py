@@ -109,3 +109,17 @@ def split_pointer(location: str) -> list[str | int]:
             parts.append(name)
         parts.extend(int(i) for i in re.findall(r"\d+", tail))
     return parts
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate `name` was most likely meant to be: one differing only in letter case
+    first, else the closest spelling (for "did you mean" hints)."""
+    import difflib
+
+    candidates = [c for c in candidates if c != name]
+    folded = [c for c in candidates if c.casefold() == name.casefold()]
+    if folded:
+        return folded[0]
+    by_fold = {c.casefold(): c for c in candidates}
+    close = difflib.get_close_matches(name.casefold(), list(by_fold), n=1)
+    return by_fold[close[0]] if close else None

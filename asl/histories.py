@@ -14,7 +14,6 @@ Nothing here needs the engine: a history downloaded from AWS reads the same way.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -246,17 +245,12 @@ class Timeline:
 
 def read_history(path: str) -> Timeline:
     """Read a GetExecutionHistory JSON file (``{"events": [...]}``, or the bare list)."""
+    from .source import SourceError, read_json
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise HistoryError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(f"{path}: cannot read: {exc}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HistoryError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        document = read_json(path)
+    except SourceError as exc:
+        raise HistoryError(str(exc)) from None
     return parse_history(document, path)
 
 
@@ -305,8 +299,10 @@ def _named(event_type: str) -> bool:
 def _json_field(details: dict, key: str) -> Any:
     value = details.get(key)
     if isinstance(value, str):
+        from .source import SourceError, parse_json
+
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            return parse_json(value)
+        except SourceError:  # not JSON text: show it as it is
             return value
     return value

@@ -172,6 +172,9 @@ OptPath = Annotated[Any, BeforeValidator(_as_path)]
 RefPath = Annotated[Any, BeforeValidator(_as_reference_path)]
 JsonPathTemplate = Annotated[Template, BeforeValidator(_as_object_template(JSONPATH))]
 JsonataTemplate = Annotated[Template, BeforeValidator(_as_template(JSONATA))]
+# A state's Parameters and ResultSelector may be any JSON value, arrays and scalars too: AWS
+# accepts and runs such definitions (its console linter and language service allow any type).
+PayloadTemplate = Annotated[Template, BeforeValidator(_as_template(JSONPATH))]
 StateTemplate = Annotated[Template, BeforeValidator(_as_object_template(None))]
 Int = Annotated[int, BeforeValidator(_as_int)]
 Number = Annotated[float, BeforeValidator(_as_number)]
@@ -382,7 +385,7 @@ class _Assigns(State):
 
 class _Results(State):
     result_path: RefPath = Field(default_factory=dollar)
-    result_selector: JsonPathTemplate | None = None
+    result_selector: PayloadTemplate | None = None
     retry: list[Retrier] = Field(default_factory=list)
     catch: list[Catcher] = Field(default_factory=list)
 
@@ -398,7 +401,7 @@ class TaskState(_Results, _IO, _Assigns, _Flow):
 
     type: Literal["Task"]
     resource: Str
-    parameters: JsonPathTemplate | None = None
+    parameters: PayloadTemplate | None = None
     arguments: JsonataTemplate | None = None
     timeout_seconds: IntExpr | None = None
     timeout_seconds_path: RefPath = None
@@ -412,7 +415,7 @@ class PassState(_IO, _Assigns, _Flow):
 
     type: Literal["Pass"]
     result: Any = UNSET
-    parameters: JsonPathTemplate | None = None
+    parameters: PayloadTemplate | None = None
     result_path: RefPath = Field(default_factory=dollar)
 
 
@@ -486,7 +489,7 @@ class ParallelState(_Results, _IO, _Assigns, _Flow):
 
     type: Literal["Parallel"]
     branches: list[Workflow]
-    parameters: JsonPathTemplate | None = None
+    parameters: PayloadTemplate | None = None
     arguments: JsonataTemplate | None = None
 
 
@@ -534,7 +537,7 @@ class MapState(_Results, _IO, _Assigns, _Flow):
     items_path: RefPath = Field(default_factory=dollar)
     items: Any = UNSET
     item_selector: StateTemplate | None = None
-    parameters: JsonPathTemplate | None = None
+    parameters: PayloadTemplate | None = None
     max_concurrency: IntExpr | None = None
     max_concurrency_path: RefPath = None
     tolerated_failure_percentage: NumberExpr | None = None

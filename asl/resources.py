@@ -6,6 +6,8 @@
 * ``activity``    ``arn:<p>:states:<region>:<account>:activity:<name>``;
 * ``service``     ``arn:<p>:states:::<service>:<api>[.sync|.sync:2|.waitForTaskToken]``;
 * ``sdk``         ``arn:<p>:states:::aws-sdk:<service>:<apiAction>[.waitForTaskToken]``;
+  both also with a region and account (``arn:aws:states:us-east-1:123456789012:lambda:invoke``),
+  which AWS accepts and runs like the short form;
 * ``http``        ``arn:<p>:states:::http:invoke``.
 
 `SERVICE_APIS` lists AWS's optimized integrations with the integration patterns each API
@@ -67,6 +69,9 @@ SERVICE_APIS: dict[str, dict[str, frozenset]] = {
     "s3": {"getObject": _RR, "listObjectsV2": _RR, "putObject": _RR},
 }
 
+# Resource types of Step Functions' own ARNs: none of them is something a Task can call.
+_STATES_RESOURCE_TYPES = frozenset({"stateMachine", "execution", "express", "mapRun", "activity"})
+
 _ARN = re.compile(r"^arn:(?P<partition>[^:]+):(?P<service>lambda|states):(?P<region>[^:]*):(?P<account>[^:]*):"
                   r"(?P<rest>.+)$")
 
@@ -121,8 +126,11 @@ def parse_resource(arn: str) -> ResourceInfo | None:
     if m["region"] or m["account"]:
         if rest.startswith("activity:") and len(rest) > len("activity:"):
             return ResourceInfo(arn, "activity", "states", rest[len("activity:"):])
-        return None
-    # arn:<p>:states:::<service>:<api>[.pattern]
+        if rest.partition(":")[0] in _STATES_RESOURCE_TYPES:
+            return None
+        # An integration ARN may carry the region and account (AWS accepts and runs
+        # arn:aws:states:us-east-1:123456789012:lambda:invoke): read it like the short form.
+    # arn:<p>:states:[<region>]:[<account>]:<service>:<api>[.pattern]
     pattern, qualifier = RR, None
     body = rest
     if body.endswith(".waitForTaskToken"):

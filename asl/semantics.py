@@ -254,13 +254,23 @@ def _no_dollar(value: Any, at: tuple) -> Iterator[tuple]:
         for key, sub in value.items():
             if isinstance(key, str) and key.endswith(".$"):
                 continue
-            if isinstance(sub, str) and _LOOKS_DYNAMIC.match(sub) and len(sub) > 1:
+            if isinstance(sub, str) and _LOOKS_DYNAMIC.match(sub) and len(sub) > 1 and not _placeholder_only(sub):
                 yield at + (key,)
             else:
                 yield from _no_dollar(sub, at + (key,))
     elif isinstance(value, list):
         for i, sub in enumerate(value):
             yield from _no_dollar(sub, at + (i,))
+
+
+def _placeholder_only(text: str) -> bool:
+    """A string holding a deployment placeholder (``${TableName}``): not known to be a path
+    until filled (UNRESOLVED_PLACEHOLDER says so)."""
+    if "${" not in text:
+        return False
+    from .placeholders import has_placeholder
+
+    return has_placeholder(text)
 
 
 def _lint_recovery(checker: Any, state: dict, here: tuple) -> None:
@@ -283,5 +293,23 @@ def _lint_recovery(checker: Any, state: dict, here: tuple) -> None:
                 taken.add("*task*")
         if field == "Retry":
             for i, entry in enumerate(entries):
-                if isinstance(entry, dict) and entry.get("MaxAttempts") == 0:
+                if isinstance(entry, dict) and entry.get("MaxAttempts") == 0 and not _shields(entry, entries[i + 1:]):
                     checker.warn("RETRY_NEVER", "MaxAttempts 0 means this retrier never retries", here + (field, i))
+
+
+def _shields(entry: dict, later: list) -> bool:
+    """Is a ``MaxAttempts: 0`` retrier deliberate? It is when a later retrier would otherwise
+    match one of its errors (``States.ALL`` after it, the same name, ``States.TaskFailed``):
+    the first matching retrier decides, so it keeps those errors from being retried."""
+    errors = entry.get("ErrorEquals")
+    if not isinstance(errors, list):
+        return False
+    for other in later:
+        names = other.get("ErrorEquals") if isinstance(other, dict) else None
+        if not isinstance(names, list):
+            continue
+        for error in errors:
+            if error in names or "States.ALL" in names or (
+                    "States.TaskFailed" in names and error not in ("States.Timeout", "States.ALL")):
+                return True
+    return False

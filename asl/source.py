@@ -5,9 +5,12 @@ Public names::
 
     parse_text(text, filename=None, format=None) -> Document   JSON or YAML, as str or bytes
     read_file(path) -> Document                                 the same, from a file
+    parse_json(text, filename=None) -> value                    JSON data (not a definition), strictly
+    read_json(path, what="file") -> value                       the same, from a file
     load_any(source, select=None) -> Document                   one definition from anything
     is_template(data) -> bool                                   a SAM/CloudFormation template?
     state_machines(doc, select=None) -> list[TemplateMachine]   the machines a template declares
+    parse_bare_placeholders(text, filename, values) -> Document JSON with bare ${Name} values
     Document, TemplateMachine, SourceError
 
 `SourceError.code`::
@@ -17,6 +20,7 @@ Public names::
     FILE_NOT_FOUND            no such file (also a SAM DefinitionUri naming a missing file)
     FILE_UNREADABLE           the path exists but cannot be read (a directory, no permission)
     TEMPLATE_ERROR            a template whose state machine cannot be taken locally
+    INVALID_JSON              JSON data (`parse_json`, `read_json`) that is not JSON text
 
 Positions. A `Document` answers `locate("/States/Foo/Retry/0")` with the 1-based (line, column)
 of that node in the text: a member's name, or the value itself for array items and the root
@@ -35,10 +39,13 @@ messages follow Jackson's wording (the only one confirmed by a recorded AWS resp
 AWS answers " " with "Definition must be a valid JSON object" (a schema error, not a JSON
 one; localstack test_sfn_api_validation.snapshot.json), so that check belongs to the validator.
 
-YAML is read like `yaml.safe_load` (YAML 1.1 as PyYAML does it: `yes`/`on`/`off` are
-booleans, `0755` is octal, `1:30` is 90), with these differences, all so that a definition
-holds JSON values only:
+YAML is read like `yaml.safe_load`, with these differences, all so that a definition holds
+JSON values only and its names stay names:
 
+- untagged plain scalars resolve by YAML 1.2's core schema, as the Serverless Framework
+  (js-yaml) and AWS (Jackson) read them, not by YAML 1.1's: only `true`/`false` (`True`,
+  `TRUE`...) are booleans, so `Next: Yes`, `On`, `No`, `Off`, `Y`, `N` stay the strings
+  they are; `0755` is 755 (`0o755` is octal), `1:30` and `1_000` are strings, `1e3` is 1000.0;
 - timestamps (`2024-01-01`), binary, `.nan`/`.inf` and unknown tags keep their text as a string;
 - mapping keys are always the key's text (`Yes:` is the name "Yes", not True);
 - CloudFormation short tags become their long forms: `!Ref X` -> {"Ref": "X"},
@@ -80,7 +87,7 @@ from .errors import ASLError
 
 __all__ = [
     "SourceError", "Document", "TemplateMachine",
-    "parse_text", "read_file", "load_any", "is_template", "state_machines",
+    "parse_text", "read_file", "load_any", "is_template", "state_machines", "parse_bare_placeholders",
 ]
 
 # The values a stand-in is built from (see the module docstring).
@@ -457,8 +464,24 @@ def _refuse_constant(name: str):
     raise _NonStandardNumber(name)
 
 
-def _parse_json(text: str) -> tuple[Any, bool]:
-    """Parse with the json module; returns (data, has_duplicate_names)."""
+def _finite_float(token: str) -> float:
+    # JSON data only: a number beyond a double's range (1e400) would read as Infinity.
+    number = float(token)
+    if number in (_INFINITY, -_INFINITY):
+        raise _NonStandardNumber(token)
+    return number
+
+
+_INFINITY = float("inf")
+
+
+def _parse_json(text: str, data: bool = False) -> tuple[Any, bool]:
+    """Parse with the json module; returns (data, has_duplicate_names).
+
+    For a definition (the default) the messages are Jackson's, duplicate names are noted and
+    1e400 reads as Infinity (as Jackson reads it; the validator warns). For JSON data
+    (`data=True`) the messages are plain, duplicates are not looked for and 1e400 is refused.
+    """
     duplicated = []
 
     def pairs_hook(pairs):
@@ -468,22 +491,33 @@ def _parse_json(text: str) -> tuple[Any, bool]:
         return obj
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_refuse_constant)
+        if data:
+            value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        else:
+            value = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise _json_failure(text, err) from None
     except _NonStandardNumber as err:
         token = str(err)
         offset = next((m.start() for m in _JSON_TOKEN.finditer(text) if m.group() == token), None)
-        raise _Failure(f"Non-standard token '{token}': enable "
-                       "`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow", offset) from None
+        if not data:
+            raise _Failure(f"Non-standard token '{token}': enable "
+                           "`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow", offset) from None
+        if token in ("NaN", "Infinity", "-Infinity"):
+            raise _Failure(f"{token} is not a JSON number", offset) from None
+        raise _Failure(f"the number {token} is out of range (beyond a 64-bit double)", offset) from None
     except RecursionError:
         depth, offset = _json_max_depth(text)
+        if data:
+            raise _Failure(f"nested too deeply ({depth:,} levels)", offset) from None
         raise _Failure(f"Document nesting depth ({depth}) exceeds the maximum allowed", offset) from None
     except ValueError as err:  # Python's 4300-digit limit on int(); no position from json
         offset = next((m.start() for m in _JSON_TOKEN.finditer(text)
                        if len(m.group()) > 4300 and m.group()[0] in "-0123456789"), None)
+        if data:
+            raise _Failure("the number is too long (more than 4,300 digits)", offset) from None
         raise _Failure(f"Number value too long: {err}", offset) from None
-    return data, bool(duplicated)
+    return value, bool(duplicated)
 
 
 def _json_max_depth(text: str) -> tuple[int, int | None]:
@@ -652,6 +686,41 @@ def _short_tag_value(name: str, value: Any) -> Any:
     return value
 
 
+# YAML 1.2's core schema, for plain scalars without a tag (what js-yaml, the Serverless
+# Framework's reader, and Jackson, AWS's, resolve): only true/false are booleans.
+_CORE_TAGS = [
+    ("bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")),
+    ("int", re.compile(r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z")),
+    ("float", re.compile(r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z")),
+    ("null", re.compile(r"(?:~|null|Null|NULL|)\Z")),
+    ("merge", re.compile(r"<<\Z")),
+]
+
+
+def _core_tag(text: str) -> str:
+    for kind, pattern in _CORE_TAGS:
+        if pattern.match(text):
+            return _TAG + kind
+    return _TAG + "str"
+
+
+def _core_value(tag: str, text: str) -> Any:
+    """The JSON value of a plain scalar resolved by `_core_tag`."""
+    kind = tag[len(_TAG):]
+    if kind == "bool":
+        return text.lower() == "true"
+    if kind == "null":
+        return None
+    if kind == "int":  # ValueError: more digits than Python converts
+        if text[:2] in ("0o", "0x"):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text)
+    if kind == "float" and "inf" not in text.lower() and "nan" not in text.lower():
+        return float(text)
+    return text  # .inf / .nan have no JSON form; "<<" as a value
+
+
 class _Open:
     """A YAML collection being built: a sequence (`pairs` None) or a mapping."""
     __slots__ = ("items", "positions", "pairs", "start", "anchor", "wrap", "key", "key_offset",
@@ -681,7 +750,6 @@ class _YamlBuilder:
 
     def __init__(self, yaml):
         self._yaml = yaml
-        self._resolver = yaml.resolver.Resolver()
         self._constructor = yaml.constructor.SafeConstructor()
         self._stack: list[_Open] = []
         self._anchors: dict[str, tuple[Any, _Node]] = {}
@@ -719,8 +787,9 @@ class _YamlBuilder:
     def _scalar(self, event) -> None:
         start = event.start_mark.index
         tag = event.tag
-        if tag is None or tag == "!":
-            tag = self._resolver.resolve(self._yaml.ScalarNode, event.value, event.implicit)
+        core = tag is None or tag == "!"
+        if core:
+            tag = _core_tag(event.value) if event.implicit[0] else _TAG + "str"
         if self._expecting_key():
             top = self._stack[-1]
             # A key is its text whatever it resolves to: `Yes:` names "Yes" (JSON names are strings).
@@ -735,7 +804,13 @@ class _YamlBuilder:
             value = {name: _short_tag_value(name, event.value)}
             self._add(value, _Node(None, start, children={name: inner}), event.anchor)
             return
-        value = self._scalar_value(tag, event.value, start)
+        if core:
+            try:
+                value = _core_value(tag, event.value)
+            except ValueError:
+                raise _Failure(f"cannot read {event.value!r} as an int", start) from None  # too many digits
+        else:
+            value = self._scalar_value(tag, event.value, start)
         node = _Node(None, start, event.end_mark.index if isinstance(value, str) else None)
         self._add(value, node, event.anchor)
 
@@ -1038,6 +1113,60 @@ def read_file(path: str | os.PathLike) -> Document:
 
 
 # =============================================================================================
+# JSON data: inputs, MockConfigFiles, histories, cases files
+# =============================================================================================
+
+def parse_json(text: str | bytes, filename: str | None = None) -> Any:
+    """The JSON value of `text`, read strictly: the one reader of JSON data (an execution
+    input, a MockConfigFile, an execution history, a cases file) for the library and the CLI.
+
+    `text` may be str or bytes (UTF-8, or UTF-16/32 with a BOM, as `parse_text` decodes).
+    NaN, Infinity and numbers beyond a double (1e400) are refused; duplicate names keep the
+    last value. Raises SourceError (code INVALID_JSON) whose `str()` is one line naming
+    `filename` and, for a syntax error, the line and column: ``in.json:3:7: invalid JSON: ...``,
+    ``in.json:1:2: not UTF-8 text: ...``, ``in.json:1:1: invalid JSON: nested too deeply ...``.
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            text = _decode(bytes(text), filename)
+        except SourceError as err:
+            message = err.message
+            message = f"not UTF-8 text: invalid {message[14:]}" if message.startswith("Invalid UTF-8 ") else \
+                f"not text: {message}"
+            raise SourceError(message, "INVALID_JSON", filename, err.line, err.column) from None
+    elif not isinstance(text, str):
+        raise TypeError(f"parse_json() takes str or bytes, not {type(text).__name__}")
+    elif text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip(" \t\r\n"):
+        raise SourceError("invalid JSON: no value (the text is empty)", "INVALID_JSON", filename)
+    try:
+        return _parse_json(text, data=True)[0]
+    except _Failure as failure:
+        where = Document(None, text, filename, "json")
+        line, column = where._linecol(failure.offset) or (None, None)
+        raise SourceError(f"invalid JSON: {failure.message}", "INVALID_JSON", filename, line, column) from None
+
+
+def read_json(path: str | os.PathLike, what: str = "file") -> Any:
+    """`parse_json` of a file's bytes. `what` names the file in "no such ..." ("input file",
+    "MockConfigFile"). Raises SourceError: ``p.json: no such file``, ``p.json: is a directory``,
+    ``p.json: cannot read: Permission denied``, or what `parse_json` raises."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise SourceError(f"no such {what}", "FILE_NOT_FOUND", path) from None
+    except IsADirectoryError:
+        raise SourceError("is a directory", "FILE_UNREADABLE", path) from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the path
+        reason = getattr(err, "strerror", None) or str(err)
+        raise SourceError(f"cannot read: {reason}", "FILE_UNREADABLE", path) from None
+    return parse_json(raw, path)
+
+
+# =============================================================================================
 # Templates: finding the state machines
 # =============================================================================================
 
@@ -1057,6 +1186,11 @@ class TemplateMachine:
     placeholders   each value only a deployed stack knows -> the stand-in used for it
     machine_type   "STANDARD" or "EXPRESS" (StateMachineType / Type; AWS's default STANDARD)
     name           StateMachineName / Name when the template gives one
+    not_local      with `keep_going`: why there is no definition (it is in S3); then
+                   `definition` is None, `document` the template and `not_local_path`
+                   the property's path in it
+    failure        with `keep_going`: the SourceError that reading the machine raised
+                   (then `definition` is None too)
     """
     logical_id: str
     resource_type: str
@@ -1066,6 +1200,9 @@ class TemplateMachine:
     placeholders: dict[str, str] = field(default_factory=dict)
     machine_type: str = "STANDARD"
     name: str | None = None
+    not_local: str | None = None
+    not_local_path: tuple = ()
+    failure: SourceError | None = None
 
 
 def is_template(data: Any) -> bool:
@@ -1083,7 +1220,9 @@ def is_template(data: Any) -> bool:
 
 def state_machines(doc: Document, select: str | None = None, *,
                    parameters: Mapping[str, Any] | None = None,
-                   skip_unusable: bool = False) -> list[TemplateMachine]:
+                   skip_unusable: bool = False,
+                   substitutions: Mapping[str, str] | None = None,
+                   keep_going: bool = False) -> list[TemplateMachine]:
     """The state machines of a template, in the template's order.
 
     `select` picks one by logical id (from "template.yaml#MyMachine"). `parameters` override
@@ -1091,12 +1230,15 @@ def state_machines(doc: Document, select: str | None = None, *,
     is used. A machine whose definition is not local (DefinitionS3Location, an S3
     DefinitionUri) raises TEMPLATE_ERROR, unless `skip_unusable` leaves it out (then only
     "no usable state machine" raises). Definition text that does not parse raises
-    INVALID_JSON_DESCRIPTION at its line in the template.
+    INVALID_JSON_DESCRIPTION at its line in the template. `substitutions` add to (and
+    override) each machine's DefinitionSubstitutions. With `keep_going`, a machine whose
+    definition is in S3 is listed with `not_local` saying so, and one that cannot be read
+    with its `failure`, instead of raising.
     """
     if not isinstance(doc, Document):
         doc = Document.from_data(doc)
     try:
-        return _state_machines(doc, select, parameters, skip_unusable)
+        return _state_machines(doc, select, parameters, skip_unusable, substitutions or {}, keep_going)
     except _Problem as problem:
         line, column = doc.locate_path(problem.path) or (None, None)
         raise SourceError(problem.message, "TEMPLATE_ERROR", doc.filename, line, column) from None
@@ -1113,7 +1255,8 @@ class _Problem(Exception):
         self.message, self.path = message, tuple(path)
 
 
-def _state_machines(doc: Document, select: str | None, parameters, skip_unusable: bool):
+def _state_machines(doc: Document, select: str | None, parameters, skip_unusable: bool, extra: Mapping[str, str],
+                    keep_going: bool = False):
     if not is_template(doc.data):
         raise _Problem("not a SAM/CloudFormation template (no Resources declaring a state machine)")
     resources = doc.data.get("Resources")
@@ -1128,12 +1271,12 @@ def _state_machines(doc: Document, select: str | None, parameters, skip_unusable
         if kind not in _MACHINE_TYPES:
             raise _Problem(f"resource {select!r} is {kind or 'not a resource'}, not a state machine",
                            ("Resources", select))
-        return [_machine(doc, select, parameters)]
+        return [_machine(doc, select, parameters, extra, keep_going)]
     machines = []
     first_problem = None
     for lid in ids:
         try:
-            machines.append(_machine(doc, lid, parameters))
+            machines.append(_machine(doc, lid, parameters, extra, keep_going))
         except _Problem as problem:
             if not skip_unusable:
                 raise
@@ -1144,18 +1287,36 @@ def _state_machines(doc: Document, select: str | None, parameters, skip_unusable
     return machines
 
 
-def _machine(doc: Document, lid: str, parameters) -> TemplateMachine:
+class _Remote(_Problem):
+    """Internal: the definition is in S3, not in the template or beside it."""
+
+
+def _machine(doc: Document, lid: str, parameters, extra: Mapping[str, str],
+             keep_going: bool = False) -> TemplateMachine:
+    rtype = doc.data["Resources"][lid]["Type"]
     try:
-        return _read_machine(doc, lid, parameters)
+        return _read_machine(doc, lid, parameters, extra)
+    except _Remote as remote:
+        if not keep_going:
+            raise
+        return TemplateMachine(lid, rtype, None, doc, not_local=remote.message, not_local_path=remote.path)
     except _Problem as problem:
         # Problems found deep in intrinsic functions know neither the resource nor the place.
         if not problem.message.startswith(f"{lid}: "):
             problem.message = f"{lid}: {problem.message}"
         problem.path = problem.path or ("Resources", lid)
-        raise
+        if not keep_going:
+            raise
+        line, column = doc.locate_path(problem.path) or (None, None)
+        return TemplateMachine(lid, rtype, None, doc, failure=SourceError(
+            problem.message, "TEMPLATE_ERROR", doc.filename, line, column))
+    except SourceError as err:  # its definition text (DefinitionString, a DefinitionUri file)
+        if not keep_going:
+            raise
+        return TemplateMachine(lid, rtype, None, doc, failure=err)
 
 
-def _read_machine(doc: Document, lid: str, parameters) -> TemplateMachine:
+def _read_machine(doc: Document, lid: str, parameters, extra: Mapping[str, str]) -> TemplateMachine:
     resource = doc.data["Resources"][lid]
     rtype = resource["Type"]
     base = ("Resources", lid)
@@ -1187,16 +1348,17 @@ def _read_machine(doc: Document, lid: str, parameters) -> TemplateMachine:
     value = props[source]
 
     if source == "DefinitionS3Location":
-        raise _Problem(f"{lid}: DefinitionS3Location is in S3; only a local definition can be read "
-                       "(use Definition, DefinitionString, or a SAM DefinitionUri naming a local file)", path)
+        raise _Remote(f"{lid}: DefinitionS3Location is in S3; only a local definition can be read "
+                      "(use Definition, DefinitionString, or a SAM DefinitionUri naming a local file)", path)
     if source == "DefinitionUri" and not isinstance(value, str):
-        raise _Problem(f"{lid}: DefinitionUri is not a file path (an S3 location or an intrinsic "
-                       "function); only a local file path can be read", path)
+        raise _Remote(f"{lid}: DefinitionUri is not a file path (an S3 location or an intrinsic "
+                      "function); only a local file path can be read", path)
     if source == "DefinitionUri" and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
-        raise _Problem(f"{lid}: DefinitionUri {value!r} is not a local file; only a local file path can be read", path)
+        raise _Remote(f"{lid}: DefinitionUri {value!r} is not a local file; only a local file path can be read", path)
 
     substitutions = _substitutions(props.get("DefinitionSubstitutions"), resolver, lid,
                                    at + ("DefinitionSubstitutions",))
+    substitutions.update(extra)
     if source == "Definition":
         definition_doc = _inline_definition(doc, path, value, resolver, substitutions, lid)
     elif source == "DefinitionString":
@@ -1270,6 +1432,47 @@ def _substitute(mapped: _MappedText, lookup: Callable[[str], str | None]) -> _Ma
     return _MappedText.concat(pieces)
 
 
+def parse_bare_placeholders(text: str | None, filename: str | None, values: Mapping[str, str]) -> Document | None:
+    """JSON text (or, when `text` is None, the file) holding ``${Name}`` placeholders as bare
+    values (Terraform's templatefile: ``"Seconds": ${wait}``): each becomes its value's text
+    when `values` has it, else the placeholder as a JSON string, and the text is parsed
+    again, positions kept. None when no placeholder stands outside a string (or the file
+    cannot be read). Raises SourceError when it still does not parse."""
+    from .placeholders import find
+
+    if text is None or isinstance(text, bytes):
+        try:
+            text = _decode(_read_bytes(filename) if text is None else text, filename)
+        except SourceError:
+            return None
+    if "${" not in text:
+        return None
+
+    pieces, last, i, n = [], 0, 0, len(text)
+    mapped = _MappedText.linear(text, 0)
+    while i < n:
+        ch = text[i]
+        if ch == '"':  # skip the string
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif ch == "$" and text.startswith("${", i):
+            found = next(find(text, i), None)
+            if found is None:
+                break  # unbalanced braces: no placeholder from here on
+            if found[0] == i:
+                name, end = found[2], found[1]
+                replacement = values.get(name, json.dumps(text[i:end], ensure_ascii=False))
+                pieces += [mapped.slice(last, i), _MappedText.point(replacement, i)]
+                last = i = end
+                continue
+        i += 1
+    if not pieces:
+        return None
+    pieces.append(mapped.slice(last, n))
+    return _parse_mapped(_MappedText.concat(pieces), filename, text, None, "json", None)
+
+
 def _sub_strings(substitutions: dict[str, str]) -> Callable[[str], str]:
     if not substitutions:
         return lambda s: s
@@ -1316,8 +1519,9 @@ def _uri_definition(doc: Document, path: tuple, uri: str, substitutions: dict[st
         raw = _read_bytes(full)
     except SourceError as err:
         line, column = doc.locate_path(path) or (None, None)
-        raise SourceError(f"DefinitionUri {uri!r}: {err.message}", err.code, doc.filename,
-                          line, column) from None
+        hint = _nearby_file(full, uri) if err.code == "FILE_NOT_FOUND" else None
+        raise SourceError(f"DefinitionUri {uri!r}: {err.message}" + (f"; did you mean {hint!r}?" if hint else ""),
+                          err.code, doc.filename, line, column) from None
     text = _decode(raw, full)
     if text == "":
         raise SourceError("Received a null or empty workflow input.", "MISSING_DESCRIPTION", full)
@@ -1327,6 +1531,23 @@ def _uri_definition(doc: Document, path: tuple, uri: str, substitutions: dict[st
     # Like CloudFormation reading the S3 copy: JSON first, then YAML (a ".json" name: JSON only).
     format = "json" if _kind_from_name(full) == "json" else None
     return _parse_mapped(mapped, full, text, None, format, None)
+
+
+def _nearby_file(full: str, uri: str) -> str | None:
+    """The file of the same folder a missing DefinitionUri most likely meant (often it differs
+    only in letter case: a template written on a case-insensitive file system), as a URI."""
+    from .diagnostics import closest
+
+    folder, name = os.path.split(full)
+    try:
+        files = [f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))]
+    except OSError:
+        return None
+    hint = closest(name, files)
+    if hint is None:
+        return None
+    head = uri[: len(uri) - len(os.path.basename(uri))]
+    return head + hint
 
 
 def _parse_mapped(mapped: _MappedText, filename: str | None, source_text: str | None,

@@ -33,23 +33,65 @@ def branch_numbers(machine: Any) -> dict[str, int]:
 
 
 def path_text(steps: list, style: Style, branches: dict[str, int] | None = None) -> str:
-    """``A → B → Par › [branch 2] C → D``: the states on the way to a failure."""
+    """``A → B → Par › [branch 2] C → D``: the states on the way to a failure. A block of states
+    repeated back to back (a loop) is written once: ``A → (B → C) ×12,000 → D``."""
+    runs = {start: (period, count) for start, period, count in _repeats(steps)}
     out = ""
     depth = 0
-    for step in steps:
-        if not out:
-            out = style.name(step.name) if step is steps[-1] else step.name
-            depth = step.depth
-            continue
-        if step.depth > depth:
+    i = 0
+    while i < len(steps):
+        step = steps[i]
+        if out and step.depth > depth:
             tag = f"[item {step.item}] " if step.item is not None else (
                 f"[branch {branches[step.name]}] " if branches and step.name in branches else "")
             out += f" {style['into']} {style.dim(tag)}"
-        else:
+        elif out:
             out += f" {style['arrow']} "
         depth = step.depth
-        out += style.name(step.name) if step is steps[-1] else step.name
+        if i in runs:
+            period, count = runs[i]
+            block = f" {style['arrow']} ".join(s.name for s in steps[i:i + period])
+            out += (block if period == 1 else f"({block})") + f" {style['times']}{count:,}"
+            i += period * count
+            continue
+        out += style.name(step.name) if i == len(steps) - 1 else step.name
+        i += 1
     return out
+
+
+_MAX_PERIOD = 16  # the longest loop body folded, in states
+
+
+def _repeats(steps: list) -> list[tuple[int, int, int]]:
+    """(start, period, count): blocks of `period` steps repeated `count` (>= 2) times back to
+    back, left to right, each the one covering most steps at its start. The blocks keep to one
+    depth outside Map items (so they read as `A → B`)."""
+    keys = [(s.name, s.depth, s.item) for s in steps]
+    last = len(keys)  # the end, exclusive
+    found = []
+    i = 0
+    while i < last:
+        best = None
+        if keys[i][2] is None:
+            for period in range(1, _MAX_PERIOD + 1):
+                if i + 2 * period > last:
+                    break
+                block = keys[i:i + period]
+                if keys[i + period] != keys[i] or keys[i + period:i + 2 * period] != block:
+                    continue
+                if any(k[1] != keys[i][1] or k[2] is not None for k in block):
+                    continue
+                count = 2
+                while i + (count + 1) * period <= last and keys[i + count * period:i + (count + 1) * period] == block:
+                    count += 1
+                if best is None or period * count > best[0] * best[1]:
+                    best = (period, count)
+        if best is None:
+            i += 1
+        else:
+            found.append((i, *best))
+            i += best[0] * best[1]
+    return found
 
 
 def failure_lines(failure: Any, style: Style, machine: Any = None) -> list[str]:
@@ -147,12 +189,13 @@ def history(file: str, verbose: bool, colour: str) -> None:
 
     try:
         if file == "-":
-            import json
+            from ..source import SourceError, parse_json
+            from .run import read_stdin
 
             try:
-                document = json.loads(sys.stdin.read())
-            except json.JSONDecodeError as exc:
-                raise HistoryError(f"<stdin>:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+                document = parse_json(read_stdin(), "<stdin>")
+            except SourceError as exc:
+                raise HistoryError(str(exc)) from None
             timeline = parse_history(document, "<stdin>")
         else:
             timeline = read_history(file)

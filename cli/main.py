@@ -9,6 +9,7 @@ import sys
 import click
 
 from .. import __version__
+from .substitutions import substitution_options
 
 # Exit codes shared by every command.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
@@ -31,11 +32,15 @@ def cli() -> None:
               show_default=True, help="Lowest severity to report (ERROR hides warnings).")
 @click.option("--max-results", type=click.IntRange(0, None), default=0,
               help="Report at most N diagnostics per machine (0: no limit; json caps at 100 like AWS).")
-def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str, max_results: int) -> None:
+@substitution_options
+def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str, max_results: int,
+             substitute: tuple[str, ...] = (), substitutions_file: str | None = None) -> None:
     """Check definitions (JSON, YAML, SAM/CloudFormation templates) for every error AWS would report.
 
-    FILE may name one machine of a template as FILE#LogicalId. Exit 0 when no ERROR, 1 when
-    any ERROR, 2 for usage errors such as a missing file.
+    FILE may name one machine of a template as FILE#LogicalId, or be - for stdin. --format json
+    prints one object (AWS's response shape, plus name and file) for one FILE holding one
+    machine, else a list of them (several FILEs, or a template of several machines). Exit 0
+    when no ERROR, 1 when any ERROR, 2 when a FILE cannot be read (the others are validated).
     """
     import os
 
@@ -44,23 +49,32 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
     from ..loading import validate_source
     from .report import render
+    from .run import read_stdin
+    from .substitutions import read_substitutions
 
+    try:
+        values = read_substitutions(substitute, substitutions_file)
+    except ValueError as exc:
+        click.echo(f"asl validate: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     results = []
+    unreadable = False
     for name in files:
         if name == "-":  # the definition on stdin
-            results.extend(validate_source(sys.stdin.read(), machine_type.upper() if machine_type else None,
-                                           name="<stdin>"))
+            results.extend(validate_source(read_stdin(), machine_type.upper() if machine_type else None,
+                                           name="<stdin>", substitutions=values))
             continue
         path = name.rpartition("#")[0] if "#" in name and not os.path.exists(name) else name
-        if not os.path.exists(path):
-            click.echo(f"asl validate: {path}: no such file", err=True)
-            sys.exit(EXIT_USAGE)
-        if os.path.isdir(path):
-            click.echo(f"asl validate: {path}: is a directory", err=True)
-            sys.exit(EXIT_USAGE)
-        results.extend(validate_source(name, machine_type.upper() if machine_type else None))
-    click.echo(render(results, fmt, severity.upper(), max_results), nl=False)
-    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+        if not os.path.exists(path) or os.path.isdir(path):  # say so, and validate the others
+            click.echo(f"asl validate: {path}: {'is a directory' if os.path.exists(path) else 'no such file'}",
+                       err=True)
+            unreadable = True
+            continue
+        results.extend(validate_source(name, machine_type.upper() if machine_type else None,
+                                       substitutions=values))
+    if results or not unreadable:
+        click.echo(render(results, fmt, severity.upper(), max_results, several=len(files) > 1), nl=False)
+    sys.exit(EXIT_USAGE if unreadable else EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
 def get_cli() -> click.Group:
@@ -80,7 +94,22 @@ def get_cli() -> click.Group:
 
 
 def main() -> None:
+    _writable_streams()
     get_cli()(prog_name="asl")
+
+
+def _writable_streams() -> None:
+    """A character stdout/stderr cannot encode (PYTHONIOENCODING=latin-1, a Windows code page,
+    a lone surrogate) is written as a JSON escape instead of crashing: JSON output stays valid."""
+    from ..jsontext import ESCAPE
+
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors=ESCAPE)
+            except (ValueError, OSError):  # a stream that cannot change now: leave it
+                pass
 
 
 if __name__ == "__main__":  # pragma: no cover

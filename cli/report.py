@@ -15,22 +15,27 @@ def _shown(result: Any, severity: str, max_results: int) -> list:
     return diags[:max_results] if max_results else diags
 
 
-def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 0) -> str:
+def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 0, several: bool = False) -> str:
+    """The results as text, json or sarif. json is one object when there is one result and
+    not `several` (the caller was given several files), else a list."""
     if fmt == "json":
-        return _json(results, severity, max_results)
+        return _json(results, severity, max_results, several)
     if fmt == "sarif":
         return _sarif(results, severity, max_results)
     return _text(results, severity, max_results)
+
+
+def diagnostic_line(d: Any, name: str) -> str:
+    """One diagnostic as a compiler writes it: ``file:line:col: severity CODE: message at /loc``."""
+    at = f" at {d.location}" if d.location else ""
+    return f"{d.filename or name}:{d.line or 1}:{d.column or 1}: {d.severity.lower()} {d.code}: {d.message}{at}"
 
 
 def _text(results: list, severity: str, max_results: int) -> str:
     lines = []
     errors = warnings = 0
     for result in results:
-        for d in _shown(result, severity, max_results):
-            where = f"{d.filename or result.name}:{d.line or 1}:{d.column or 1}: "
-            at = f" at {d.location}" if d.location else ""
-            lines.append(f"{where}{d.severity.lower()} {d.code}: {d.message}{at}")
+        lines.extend(diagnostic_line(d, result.name) for d in _shown(result, severity, max_results))
         errors += len(result.errors)
         warnings += len(result.warnings)
     names = ", ".join(r.filename or r.name for r in results) if len(results) == 1 else f"{len(results)} state machines"
@@ -41,7 +46,7 @@ def _text(results: list, severity: str, max_results: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _json(results: list, severity: str, max_results: int) -> str:
+def _json(results: list, severity: str, max_results: int, several: bool = False) -> str:
     limit = min(max_results or 100, 100)
     docs = []
     for r in results:
@@ -50,8 +55,8 @@ def _json(results: list, severity: str, max_results: int) -> str:
                             doc["diagnostics"]):
             if d.line is not None:
                 shown["line"], shown["column"] = d.line, d.column
-        docs.append({"name": r.name, "file": r.filename, **doc} if len(results) > 1 else doc)
-    out = docs[0] if len(docs) == 1 else docs
+        docs.append({"name": r.name, "file": r.filename, **doc})
+    out = docs[0] if len(docs) == 1 and not several else docs
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
 

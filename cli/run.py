@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -12,73 +12,91 @@ from typing import Any, Iterator
 import click
 
 from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .substitutions import read_substitutions, substitution_options
 
 
 class UsageError(Exception):
     """A problem with what the user typed or pointed at: one line on stderr, exit 2."""
 
 
-def _strict_json(text: str) -> Any:
-    """json.loads without Python's extensions: NaN and Infinity are not JSON."""
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON value")
-    return json.loads(text, parse_constant=refuse)
+# AWS's rule for state machine and execution names (StartExecution, CreateStateMachine).
+_NAME_REFUSED = re.compile(r'[\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
+
+
+def check_name(option: str, name: str) -> None:
+    """A UsageError unless AWS would take `name` as a state machine or execution name."""
+    if not 1 <= len(name) <= 80 or _NAME_REFUSED.search(name):
+        raise UsageError(f"{option}: Invalid Name: '{name}' (AWS takes 1-80 characters without whitespace, "
+                         "control characters, < > { } [ ] ? * or \" # % \\ ^ | ~ ` $ & , ; : /)")
+
+
+def read_stdin() -> bytes | str:
+    """All of stdin, as bytes when it has them (the reader decodes, and says when it cannot)."""
+    stream = sys.stdin
+    return stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
 
 
 def read_input(path: str | None, inline: str | None) -> Any:
+    """The execution input: --input FILE (or - for stdin), --input-json JSON, or {}."""
+    from ..source import SourceError, parse_json, read_json
+
     if inline is not None and path is not None:
         raise UsageError("give the input once: --input or --input-json, not both")
-    if inline is not None:
-        try:
-            return _strict_json(inline)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--input-json: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-        except (ValueError, RecursionError) as exc:
-            raise UsageError(f"--input-json: invalid JSON: {_why(exc)}") from None
-    if path is None:
-        return {}
-    if path == "-":
-        text, where = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text, where = fh.read(), path
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such input file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{path}: cannot read input: {exc}") from None
     try:
-        return _strict_json(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON input: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{where}: invalid JSON input: {_why(exc)}") from None
+        if inline is not None:
+            return parse_json(inline, "--input-json")
+        if path is None:
+            return {}
+        if path == "-":
+            return parse_json(read_stdin(), "<stdin>")
+        return read_json(path, "input file")
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def _why(exc: BaseException) -> str:
-    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+def substitutions(pairs: tuple[str, ...], path: str | None) -> dict[str, str]:
+    """--substitute / --substitutions as a mapping; a problem is a UsageError."""
+    try:
+        return read_substitutions(pairs, path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def load_definition(definition: str, machine_type: str = "STANDARD") -> Any:
-    """The one state machine of DEFINITION (a file, or FILE#LogicalId of a template), valid.
+def load_definition(definition: str, machine_type: str = "STANDARD",
+                    substitutions: dict[str, str] | None = None, warn: bool = True) -> Any:
+    """The one state machine of DEFINITION (a file, FILE#LogicalId of a template, or - for
+    stdin), valid.
 
-    A missing file or a template of several machines is a `UsageError`; an invalid definition
-    prints its diagnostics and exits 3.
+    A missing file, a template of several machines or a definition in S3 is a `UsageError`;
+    an invalid definition prints its diagnostics and exits 3. `substitutions` fill ``${Name}``
+    placeholders; with `warn`, each one left unfilled is printed as a warning on stderr.
     """
     from ..loading import validate_source
-    from .report import render
+    from .report import diagnostic_line, render
 
-    path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
-    if not os.path.exists(path):
-        raise UsageError(f"{definition}: no such file")
-    if os.path.isdir(path):
-        raise UsageError(f"{path}: is a directory")
-    results = validate_source(definition, machine_type)
+    if definition == "-":  # the definition on stdin
+        results = validate_source(read_stdin(), machine_type, name="<stdin>", substitutions=substitutions)
+    else:
+        path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
+        if not os.path.exists(path):
+            raise UsageError(f"{definition}: no such file")
+        if os.path.isdir(path):
+            raise UsageError(f"{path}: is a directory")
+        results = validate_source(definition, machine_type, substitutions=substitutions)
     if len(results) != 1:
         raise UsageError(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
     if not results[0].ok:
         click.echo(render(results, "text", "ERROR"), err=True, nl=False)
         sys.exit(EXIT_INVALID)
+    if definition == "-":
+        results[0].name = "StateMachine"  # what AWS would be given as a name, not "<stdin>"
+    if results[0].machine is None:  # the definition is in S3
+        raise UsageError(results[0].diagnostics[0].message)
+    from ..placeholders import CODE
+
+    unfilled = [d for d in results[0].diagnostics if d.code == CODE]
+    for d in unfilled if warn else ():
+        click.echo(diagnostic_line(d, results[0].name), err=True)
     return results[0]
 
 
@@ -157,10 +175,12 @@ def _on_path(directory: str) -> Iterator[None]:
               help="Trace each state's input and output at every data-flow step, and every Map item's states.")
 @click.option("--color", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour the trace (auto: only on a terminal).")
+@substitution_options
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
-        quiet: bool, verbose: bool, colour: str) -> None:
+        quiet: bool, verbose: bool, colour: str, substitute: tuple[str, ...] = (),
+        substitutions_file: str | None = None) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -168,6 +188,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     ABORTED, 2 usage error, 3 invalid definition.
     """
     from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, missing_handlers, prepare
+    from ..jsontext import dumps
     from .project import find_config
 
     if quiet and verbose:
@@ -175,7 +196,12 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     if sync and machine_type.upper() != "EXPRESS":
         _usage("--sync goes with --type EXPRESS (StartSyncExecution runs only Express state machines)")
     try:
-        result = load_definition(definition, machine_type.upper())
+        if definition == "-" and input_path == "-":
+            raise UsageError("stdin can hold the definition or the input, not both")
+        if sm_name is not None:
+            check_name("--name", sm_name)
+        result = load_definition(definition, machine_type.upper(), substitutions(substitute, substitutions_file),
+                                 warn=not quiet)
         config = find_config()
         search = None
         if config is not None:
@@ -222,15 +248,14 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     if history_path:
         try:
             with open(history_path, "w", encoding="utf-8") as fh:
-                json.dump(outcome.history.to_aws(), fh, indent=2)
-                fh.write("\n")
+                fh.write(dumps(outcome.history.to_aws(), indent=2, ensure_ascii=True) + "\n")
         except OSError as exc:
             click.echo(f"asl run: cannot write history to {history_path}: {exc}", err=True)
             sys.exit(EXIT_USAGE)
     if output_format == "json":
-        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False))
+        click.echo(dumps(outcome.to_json()))
     elif outcome.succeeded:
-        click.echo(json.dumps(outcome.output, indent=2, ensure_ascii=False))
+        click.echo(dumps(outcome.output, indent=2))
     if problem:
         click.echo(f"asl run: {problem}", err=True)
     _summary(outcome, name, trace, machine, virtual_time, history_path)

@@ -10,9 +10,9 @@ _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "
           "cyan": "36"}
 
 _UNICODE = {"enter": "▶", "ok": "✓", "fail": "✗", "retry": "↻", "caught": "↪", "arrow": "→", "into": "›",
-            "wait": "⏸", "bar": "█", "gap": "░", "dot": "·"}
+            "wait": "⏸", "bar": "█", "gap": "░", "dot": "·", "times": "×"}
 _ASCII = {"enter": ">", "ok": "+", "fail": "x", "retry": "~", "caught": "!", "arrow": "->", "into": ">",
-          "wait": "|", "bar": "#", "gap": ".", "dot": "-"}
+          "wait": "|", "bar": "#", "gap": ".", "dot": "-", "times": "x"}
 
 
 def use_colour(stream: TextIO, mode: str = "auto") -> bool:
@@ -81,7 +81,9 @@ def duration(seconds: float) -> str:
 
 def compact(value: Any, limit: int | None = None) -> str:
     """One-line JSON, cut to `limit` characters with an ellipsis."""
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    from ..jsontext import dumps
+
+    text = dumps(value, separators=(", ", ": "), default=str)
     if limit is not None and len(text) > limit:
         return text[: max(limit - 1, 1)] + "…"
     return text
@@ -94,7 +96,7 @@ def readable_cause(cause: str | None) -> str:
     if cause.startswith("{"):
         try:
             doc = json.loads(cause)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
             return cause
         if isinstance(doc, dict) and isinstance(doc.get("errorMessage"), str):
             return doc["errorMessage"]

@@ -5,15 +5,15 @@ gave (a missing file, bad JSON, an unknown state) is one line on stderr and exit
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, NoReturn
 
 import click
 
-from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .run import UsageError, load_handlers, read_input
+from ..jsontext import ESCAPE, dumps
+from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .run import UsageError, check_name, load_definition, load_handlers, read_input
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -21,66 +21,72 @@ def _fail(command: str, message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def _machine(command: str, definition: str) -> tuple[Any, str]:
-    """The compiled machine of DEFINITION and its name; invalid: diagnostics on stderr, exit 3."""
-    from ..loading import validate_source
-    from .report import render
+def _stdin_once(command: str, definition: str, input_path: str | None) -> None:
+    if definition == "-" and input_path == "-":
+        _fail(command, "stdin can hold the definition or the input, not both")
 
-    path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
-    if not os.path.isfile(path):
-        _fail(command, f"{definition}: no such file")
-    results = validate_source(definition, "STANDARD")
-    if len(results) != 1:
-        _fail(command, f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
-    if not results[0].ok:
-        click.echo(render(results, "text", "ERROR"), err=True, nl=False)
-        sys.exit(EXIT_INVALID)
-    return results[0].machine, results[0].name
+
+def _machine(command: str, definition: str) -> tuple[Any, str]:
+    """The compiled machine of DEFINITION (- for stdin) and its name; invalid: diagnostics on
+    stderr, exit 3."""
+    try:
+        loaded = load_definition(definition)
+    except UsageError as exc:
+        _fail(command, str(exc))
+    return loaded.machine, loaded.name
 
 
 def _json_option(command: str, option: str, text: str | None) -> Any:
+    from ..source import SourceError, parse_json
+
     if text is None:
         return None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(command, f"{option}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        return parse_json(text, option)
+    except SourceError as exc:
+        _fail(command, str(exc))
 
 
 def _read_json_file(command: str, path: str, what: str, missing_ok: bool = False) -> Any:
+    from ..source import SourceError, read_json
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        if missing_ok:
+        return read_json(path, what)
+    except SourceError as exc:
+        if missing_ok and exc.code == "FILE_NOT_FOUND":
             return None
-        _fail(command, f"{path}: no such {what}")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(command, f"{path}: cannot read the {what}: {exc}")
-    except json.JSONDecodeError as exc:
-        _fail(command, f"{path}:{exc.lineno}:{exc.colno}: invalid JSON in the {what}: {exc.msg}")
+        _fail(command, str(exc))
 
 
 def _write_json(command: str, path: str, document: Any) -> None:
     try:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)  # `tests/MockConfigFile.json` in a new project
+        with open(path, "w", encoding="utf-8", errors=ESCAPE) as fh:
+            fh.write(dumps(document, indent=2) + "\n")
     except OSError as exc:
         _fail(command, f"cannot write {path}: {exc}")
 
 
 def _handlers(command: str, spec: str | None) -> Any:
-    if not spec:
-        return None
+    """The --handlers registry, else the one [tool.asl] handlers names, else None."""
+    from .project import find_config
+
     try:
-        return load_handlers(spec)[0]
+        search = None
+        if not spec:
+            config = find_config()
+            if config is None or config.handlers is None:
+                return None
+            spec, search = config.handlers, str(config.root)
+        return load_handlers(spec, search)[0]
     except UsageError as exc:
         _fail(command, str(exc))
 
 
 def _text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return dumps(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,16 +99,21 @@ def _text(value: Any) -> str:
 @click.option("--input", "input_path", metavar="FILE|-", help="The state's input: a JSON file, or - for stdin.")
 @click.option("--input-json", metavar="JSON", help="The state's input given inline.")
 @click.option("--variables", metavar="JSON", help="The variables the state sees, as a JSON object.")
-@click.option("--mock-result", metavar="JSON", help="What the Task returns (instead of a handler).")
+@click.option("--mock-result", metavar="JSON", help="What the service call returns, as TestState's mock.result: the "
+              "API's whole response (for lambda:invoke, Payload inside it); for a Map or Parallel, its result.")
 @click.option("--mock-error", metavar="ERROR", help="The error the Task fails with (instead of a handler).")
 @click.option("--mock-cause", metavar="CAUSE", help="The cause that goes with --mock-error.")
-@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Python task handlers.")
+@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE",
+              help="Python task handlers (default: [tool.asl] handlers).")
+@click.option("--field-validation-mode", type=click.Choice(["STRICT", "PRESENT", "NONE"]), default="STRICT",
+              show_default=True, help="How --mock-result is checked against the API's output shape.")
+@click.option("--inspection-level", type=click.Choice(["INFO", "DEBUG", "TRACE"]), default="DEBUG", show_default=True)
 @click.option("--retry-count", type=click.IntRange(0, None), default=0, show_default=True,
               help="Retries already made (a Retry clause past MaxAttempts lets Catch take the error).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def test_state(definition: str, state: str, input_path: str | None, input_json: str | None, variables: str | None,
                mock_result: str | None, mock_error: str | None, mock_cause: str | None, handlers_spec: str | None,
-               retry_count: int, output_format: str) -> None:
+               field_validation_mode: str, inspection_level: str, retry_count: int, output_format: str) -> None:
     """Run STATE of DEFINITION on its own, like AWS's TestState API.
 
     Prints the status (SUCCEEDED, FAILED, RETRIABLE, CAUGHT_ERROR), the next state, the
@@ -110,14 +121,15 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     afterResultSelector, afterResultPath, variables). Exit 0 SUCCEEDED, 1 any other status,
     2 usage error, 3 invalid definition.
     """
-    from ..engine import MissingHandlerError, MockConfigError
-    from ..engine.testing import MockError, Workflow, WorkflowTestError, raises
+    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, TestStateError, TestStateMock
+    from ..engine.testing import MockError, Workflow, WorkflowTestError
 
     command = "test-state"
     if mock_result is not None and mock_error is not None:
         _fail(command, "give --mock-result or --mock-error, not both")
     if mock_cause is not None and mock_error is None:
         _fail(command, "--mock-cause goes with --mock-error")
+    _stdin_once(command, definition, input_path)
     try:
         state_input = read_input(input_path, input_json)
     except UsageError as exc:
@@ -125,17 +137,22 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     seen = _json_option(command, "--variables", variables)
     if seen is not None and not isinstance(seen, dict):
         _fail(command, "--variables must be a JSON object")
-    mock = raises(mock_error, mock_cause) if mock_error is not None else \
-        _json_option(command, "--mock-result", mock_result)
+    mock = None
+    if mock_error is not None:
+        mock = TestStateMock(error=mock_error, cause=mock_cause)
+    elif mock_result is not None:
+        _json_option(command, "--mock-result", mock_result)  # bad JSON: one line, exit 2
+        mock = TestStateMock(result=mock_result, field_validation_mode=field_validation_mode)
     machine, _ = _machine(command, definition)
     try:
         result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec)).test_state(
-            state, state_input, variables=seen, mock=mock, retry_count=retry_count)
-    except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError) as exc:
+            state, state_input, variables=seen, mock=mock, retry_count=retry_count, inspection_level=inspection_level)
+    except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError, TestStateError,
+            InvalidExecutionInput) as exc:
         _fail(command, str(exc))
     report = result.to_json()
     if output_format == "json":
-        click.echo(json.dumps(report, ensure_ascii=False))
+        click.echo(dumps(report))
     else:
         click.echo(f"status: {result.status}")
         for key in ("nextState", "error", "cause"):
@@ -143,9 +160,10 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
                 click.echo(f"{key}: {report[key]}")
         if "output" in report:
             click.echo(f"output: {_text(report['output'])}")
-        click.echo("inspectionData:")
-        for key, value in report["inspectionData"].items():
-            click.echo(f"  {key}: {_text(value)}")
+        if report.get("inspectionData"):
+            click.echo("inspectionData:")
+            for key, value in report["inspectionData"].items():
+                click.echo(f"  {key}: {_text(value)}")
     sys.exit(EXIT_OK if result.status == "SUCCEEDED" else EXIT_FAILED)
 
 
@@ -179,8 +197,9 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
     command = "mocks from-history"
     case = test_case or os.path.splitext(os.path.basename(history))[0]
     try:
+        check_name("--name", machine_name)
         replay = replay_history(read_history(history))
-    except HistoryError as exc:
+    except (HistoryError, UsageError) as exc:
         _fail(command, str(exc))
     for state in sorted(replay.concurrent):
         click.echo(f"asl {command}: warning: '{state}' ran several times inside a Map or Parallel; a MockConfigFile "
@@ -206,7 +225,7 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
         click.echo(f"test case '{case}' of '{machine_name}' written to {mock_config_path} "
                    f"({len(replay.responses)} mocked states)", err=True)
     else:
-        click.echo(json.dumps(add_test_case({}, machine_name, case, replay), indent=2, ensure_ascii=False))
+        click.echo(dumps(add_test_case({}, machine_name, case, replay), indent=2))
     if cases_path:
         cases[case] = replay.case()
         _write_json(command, cases_path, cases)
@@ -227,7 +246,7 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
 @click.option("--input", "input_path", metavar="FILE|-", help="Input for test cases the cases file gives none.")
 @click.option("--input-json", metavar="JSON", help="That input given inline.")
 @click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Handlers for Tasks a test case "
-              "does not mock.")
+              "does not mock (default: [tool.asl] handlers).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def test(mock_config_path: str, definition: str, machine_name: str | None, cases_path: str | None,
          only: tuple[str, ...], input_path: str | None, input_json: str | None, handlers_spec: str | None,
@@ -243,6 +262,7 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     from ..engine.testing.suite import check_cases, run_cases
 
     command = "test"
+    _stdin_once(command, definition, input_path)
     try:
         default_input = read_input(input_path, input_json) if (input_path or input_json) else None
         config = MockConfig.from_file(mock_config_path)
@@ -267,9 +287,9 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     passed = sum(1 for o in outcomes if o.passed and o.checked)
     failed = sum(1 for o in outcomes if not o.passed)
     if output_format == "json":
-        click.echo(json.dumps({"stateMachine": machine_name, "passed": passed, "failed": failed,
-                               "unchecked": len(outcomes) - passed - failed,
-                               "cases": [_case_json(o) for o in outcomes]}, ensure_ascii=False))
+        click.echo(dumps({"stateMachine": machine_name, "passed": passed, "failed": failed,
+                          "unchecked": len(outcomes) - passed - failed,
+                          "cases": [_case_json(o) for o in outcomes]}))
     else:
         width = max((len(o.name) for o in outcomes), default=0)
         for outcome in outcomes:

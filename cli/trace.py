@@ -14,7 +14,6 @@ each step of its data flow, as TestState's inspection data names them.
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -69,43 +68,20 @@ class Trace(Observer):
         self.style = style
         self.verbose = verbose
         self.live = live and not verbose
-        self.root: Any = None                 # the top execution (children: Distributed Map items)
         self.types: dict[str, str] = {}       # state name -> type (names are unique in a machine)
         self.notes: dict[int, _RunNotes] = {}
         self.maps: dict[int, _MapProgress] = {}
-        self.distributed: list[Any] = []      # Distributed Map runs in progress
-        # child execution -> depth of its top level (weak: finished children are not kept alive)
-        self.children: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.last_failure: tuple | None = None
         self.item_failures: dict[str, int] = {}  # failed-item lines printed per Map state
         self._bar: tuple[Any, float] | None = None  # (map run, last drawn) while a bar is up
 
     # ---- where a state runs ------------------------------------------------------------------
 
-    def location(self, run: Any) -> tuple:
+    @staticmethod
+    def location(run: Any) -> tuple:
         """((state, index), ...) from the top execution down to `run`'s block (the engine's
         frame path: Map iterations, Parallel branches and Distributed Map items)."""
-        if self.root is None:
-            self.root = run.ex
         return tuple(run.frame.path)
-
-    def item_of(self, run: Any) -> tuple[Any, int] | None:
-        """(Distributed Map run, index) when `run` is a top-level state of a Map item's child
-        execution: the depth of the first state a child enters is its top level."""
-        ex = run.ex
-        if ex is self.root:
-            return None
-        depth = self.children.get(ex)
-        if depth is None:
-            depth = self.children[ex] = len(run.frame.path)
-        path = tuple(run.frame.path)
-        if not path or len(path) != depth:
-            return None
-        name, index = path[-1]
-        for map_run in self.distributed:
-            if map_run.name == name and self.location(map_run) == path[:-1]:
-                return map_run, index
-        return None
 
     def hidden(self, where: tuple) -> bool:
         """Inside a Map iteration: summarised, not traced state by state (unless verbose)."""
@@ -159,10 +135,7 @@ class Trace(Observer):
         self.types[run.name] = state.type
         if state.type == "Map":
             self.maps[id(run)] = _MapProgress()
-            if state.is_distributed:
-                self.distributed.append(run)
         where = self.location(run)
-        self.item_of(run)  # a child execution's first state marks its top level
         if self.hidden(where):
             return
         s = self.style
@@ -170,16 +143,19 @@ class Trace(Observer):
         if self.verbose:
             self.data_line(where, "input", run.raw)
 
+    def map_started(self, run: Any, length: int) -> None:
+        progress = self.maps.get(id(run))
+        if progress is not None:  # batches, not items, are the iterations of a batched Map
+            progress.total = length if getattr(run.state, "item_batcher", None) is None else None
+
     def data(self, run: Any, stage: str, value: Any) -> None:
-        if stage == "afterInputPath" and run.state.type == "Map" and id(run) in self.maps:
-            self.maps[id(run)].total = _item_count(run.state, value)
         if self.verbose:
             self.data_line(self.location(run), stage, value)
 
     def choice(self, run: Any, rule: Any) -> None:
         self.notes.setdefault(id(run), _RunNotes()).rule = rule
 
-    def retry(self, run: Any, error: Any, attempt: int, delay: float) -> None:
+    def retry(self, run: Any, error: Any, attempt: int, delay: float, retrier: Any) -> None:
         progress = self.maps.get(id(run))
         if progress is not None:
             progress.reset()  # the whole Map runs again
@@ -187,8 +163,7 @@ class Trace(Observer):
         if self.hidden(where):
             return
         s = self.style
-        limit = _max_attempts(run.state, error)
-        of = f" of {limit}" if limit else ""
+        of = f" of {retrier.max_attempts}" if retrier.max_attempts else ""
         self.line(where, f"{s.warn(s['retry'])} {s.name(run.name)}  "
                          f"{s.warn(_cut(error_text(error.error, error.cause), self.verbose))} "
                          f"{s['dot']} retry {attempt}{of} in {duration(delay)}")
@@ -202,7 +177,6 @@ class Trace(Observer):
         self.notes.pop(id(run), None)
         progress = self.finish_map(run)
         where = self.location(run)
-        self.item_done(run, failed=True)
         s = self.style
         took = duration(run.ex.clock.now() - run.entered_time)
         again = self.last_failure is not None and self.last_failure[0] == (error.error, error.cause) \
@@ -231,8 +205,6 @@ class Trace(Observer):
         progress = self.finish_map(run)
         where = self.location(run)
         target = _next_state(run, next_name)
-        if target is None:
-            self.item_done(run, failed=False)
         if self.hidden(where):
             return
         s = self.style
@@ -280,24 +252,11 @@ class Trace(Observer):
         if self.live and not self.hidden(self.location(map_run)):
             self.draw_bar(map_run, progress)
 
-    def item_done(self, run: Any, failed: bool) -> None:
-        """A Distributed Map item ends when the top state of its child execution ends."""
-        found = self.item_of(run)
-        if found is None:
-            return
-        map_run, index = found
-        progress = self.maps.get(id(map_run))
-        if progress is not None:
-            progress.started.add(index)
-            self.count(map_run, progress, index, "failed" if failed else "succeeded")
-
     def finish_map(self, run: Any) -> _MapProgress | None:
         if run.state.type != "Map":
             return None
         if self._bar is not None and self._bar[0] is run:
             self.clear_bar()
-        if run in self.distributed:
-            self.distributed.remove(run)
         return self.maps.pop(id(run), None)
 
     def decision(self, run: Any, rule: Any) -> str:
@@ -341,33 +300,6 @@ def _next_state(run: Any, next_name: str | None) -> str | None:
     if state.type in ("Succeed", "Fail") or getattr(state, "end", None):
         return None
     return getattr(state, "next", None)
-
-
-def _item_count(state: Any, effective: Any) -> int | None:
-    """How many items a JSONPath Map will run (None when only the engine can tell)."""
-    path = getattr(state, "items_path", None)
-    if state.is_jsonata or path is None or getattr(path, "kind", None) != "input" or state.item_batcher:
-        return None
-    try:
-        items = path.evaluate(effective)
-    except Exception:  # the engine reports a bad ItemsPath itself; the bar just has no total
-        return None
-    return len(items) if isinstance(items, list) else None
-
-
-def _max_attempts(state: Any, error: Any) -> int | None:
-    """MaxAttempts of the retrier that matched `error` (None when that cannot be told: the
-    observer hook does not pass the retrier, so this asks the engine's own matching)."""
-    from ..engine.interpreter import error_matches
-
-    for retrier in getattr(state, "retry", None) or ():
-        try:
-            matched = error_matches(retrier.error_equals, error)
-        except Exception:  # the engine's matching changed shape: show the retry without "of N"
-            return None
-        if matched:
-            return retrier.max_attempts
-    return None
 
 
 def _cut(text: str, whole: bool) -> str:

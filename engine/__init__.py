@@ -12,7 +12,8 @@
     result = run_sync(asl.load("order.json"), {"orderId": "1"}, handlers=handlers)
     result.status, result.output, result.history.events
 
-`run` is the async form (anyio). Virtual time is the default: Waits and retry intervals
+`run` is the async form (anyio). `test_state` / `test_state_sync` run one state alone, as AWS's
+TestState API does (see `asl.engine.teststate`). Virtual time is the default: Waits and retry intervals
 take no real time while every timestamp advances as if they had.
 """
 from __future__ import annotations
@@ -24,7 +25,8 @@ from .observe import Observer
 from .tasks import Handlers, MockConfig, MockConfigError, TaskContext, TaskFailed
 
 __all__ = ["run", "run_sync", "Observer", "Handlers", "TaskFailed", "TaskContext", "MockConfig", "MockConfigError",
-           "MissingHandlerError", "InvalidExecutionInput", "ExecutionResult", "Execution", "prepare"]
+           "MissingHandlerError", "InvalidExecutionInput", "ExecutionResult", "Execution", "prepare",
+           "test_state", "test_state_sync", "TestStateMock", "TestStateResult", "TestStateError"]
 
 
 class MissingHandlerError(ASLError):
@@ -54,6 +56,9 @@ def __getattr__(name: str) -> Any:
     if name in ("ExecutionResult", "Execution"):
         from . import execution
         return getattr(execution, name)
+    if name in ("test_state", "test_state_sync", "TestStateMock", "TestStateResult", "TestStateError"):
+        from . import teststate
+        return getattr(teststate, name)
     raise AttributeError(f"module 'asl.engine' has no attribute {name!r}")
 
 

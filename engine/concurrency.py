@@ -190,7 +190,15 @@ async def run_map(run: StateRun) -> Result:
             return selector.evaluate(Scope(effective if not jsonata else run.raw, run.frame.variables, ex.rng, make))
 
         inputs = [item_input(i, item) for i, item in enumerate(items)]
+        observer = ex.observer
+        if observer is not None:
+            if not jsonata:
+                run.note("afterItemsPath", items)
+            if selector is not None:
+                run.note("afterItemSelector", inputs)
         run.event("MapStateStarted", {"length": len(items)})
+        if observer is not None:
+            observer.map_started(run, len(items))
         if distributed:
             tolerated_count, tolerated_pct = _tolerance(run, scope)
             results = await _distributed(run, processor, inputs, limit, tolerated_count, tolerated_pct)
@@ -284,13 +292,26 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
     failures: list[StatesError] = []
     sem = anyio.Semaphore(limit or 1000)
 
+    observer = ex.observer
+
     async def child(index: int, value: Any) -> None:
         async with sem:
+            if observer is not None:
+                observer.iteration(run, index, "started")
             try:
                 results[index] = await ex.run_child(processor, value, index, run.frame.path + ((run.name, index),))
             except StatesError as err:
                 failures.append(err)
                 results[index] = None
+                if observer is not None:
+                    observer.iteration(run, index, "failed")
+                return
+            except anyio.get_cancelled_exc_class():
+                if observer is not None:
+                    observer.iteration(run, index, "aborted")
+                raise
+            if observer is not None:
+                observer.iteration(run, index, "succeeded")
 
     async with anyio.create_task_group() as tg:
         for i, v in enumerate(inputs):

@@ -341,9 +341,9 @@ class Execution:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
 
     # observer hooks (the CLI trace and the test API listen here)
-    def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float) -> None:
+    def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float, retrier: Any) -> None:
         if self.observer is not None:
-            self.observer.retry(run, err, attempt, delay)
+            self.observer.retry(run, err, attempt, delay, retrier)
 
     def observe_choice(self, run: Any, rule: Any) -> None:
         if self.observer is not None:

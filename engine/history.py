@@ -7,9 +7,9 @@ serialised lazily too, from the values the engine shares (never mutates).
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
 
+from ..jsontext import compact
 from ..timestamps import format_timestamp as iso  # epoch seconds -> 2019-03-26T20:14:13.192Z
 
 _DATA_FIELDS = ("input", "output", "parameters")
@@ -25,7 +25,7 @@ def camel_details(event_type: str) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return compact(value)  # never a bare Infinity: a history's payloads are JSON text
 
 
 class HistoryLimitExceeded(Exception):

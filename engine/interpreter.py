@@ -106,7 +106,7 @@ class StateRun:
         state = {"Name": self.name, "EnteredTime": self.ex.iso(self.entered_time)}
         if self.state.type in ("Task", "Parallel", "Map"):
             state["RetryCount"] = self.retry_count
-        ctx["State"] = state
+        ctx.setdefault("State", state)  # TestState's given context may name its own
         if task_token is not None:
             ctx["Task"] = {"Token": task_token}
         if self.frame.map_item is not None:
@@ -216,7 +216,10 @@ async def run_block(ex: Any, block: Any, value: Any, frame: Frame) -> Any:
             return value
 
 
-async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, str | None]:
+async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
+                    runner: Callable[[StateRun], Awaitable[Result]] | None = None) -> tuple[Any, str | None]:
+    """One state, start to end. `runner` replaces the state type's runner (TestState's mocked
+    Map or Parallel)."""
     kind = state.type
     now = ex.clock.now()
     ex.transitions += 1
@@ -227,7 +230,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
     if observer is not None:
         observer.enter(run)
     try:
-        output, next_name, assigned = await RUNNERS[kind](run)
+        output, next_name, assigned = await (runner or RUNNERS[kind])(run)
     except _CANCELLED:
         if kind in _ABORTABLE and ex.aborting_branches():
             # a sibling branch / iteration failed: AWS records the states it stopped
@@ -320,7 +323,7 @@ async def with_retries(run: StateRun, work: Callable[[], Awaitable[Any]]) -> Any
             delay = retry_delay(retrier, counts[i], run.ex.rng)
             counts[i] += 1
             run.retry_count += 1
-            run.ex.observe_retry(run, err, counts[i], delay)
+            run.ex.observe_retry(run, err, counts[i], delay, retrier)
             await run.ex.clock.sleep(delay)
 
 

@@ -312,21 +312,27 @@ class MockConfig:
 
     @classmethod
     def from_file(cls, path: str) -> "MockConfig":
+        from ..source import SourceError, read_json
+
         try:
-            with open(path, encoding="utf-8") as fh:
-                return cls(json.load(fh), path)
-        except OSError as exc:
-            raise MockConfigError(f"{path}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise MockConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-        except RecursionError:
-            raise MockConfigError(f"{path}: invalid JSON: nested too deeply") from None
+            document = read_json(path, "MockConfigFile")
+        except SourceError as exc:
+            raise MockConfigError(str(exc)) from None
+        try:
+            return cls(document, path)
+        except MockConfigError as exc:
+            raise MockConfigError(f"{path}: {exc}") from None
 
     @classmethod
     def from_env(cls) -> "MockConfig | None":
         """The file named by ``SFN_MOCK_CONFIG``, as Step Functions Local and LocalStack read it."""
         path = os.environ.get("SFN_MOCK_CONFIG")
-        return cls.from_file(path) if path else None
+        if not path:
+            return None
+        try:
+            return cls.from_file(path)
+        except MockConfigError as exc:  # say where the name came from
+            raise MockConfigError(f"SFN_MOCK_CONFIG={exc}") from None
 
     @staticmethod
     def _parse_table(name: str, table: Any) -> dict[int, MockResponse]:
@@ -343,7 +349,11 @@ class MockConfig:
             if not isinstance(spec, dict) or ("Return" in spec) == ("Throw" in spec):
                 raise MockConfigError(f"MockedResponses.{name}.{key} must hold exactly one of Return or Throw")
             if "Return" in spec:
-                response = MockResponse(spec["Return"])
+                try:  # a value JSON cannot hold (NaN from a dict) is refused now, not when it is served
+                    response = MockResponse(json_copy(spec["Return"]))
+                except (MarshalError, RecursionError) as exc:
+                    raise MockConfigError(f"MockedResponses.{name}.{key}.Return is not JSON: "
+                                          f"{'nested too deeply' if isinstance(exc, RecursionError) else exc}") from None
             else:
                 throw = spec["Throw"] or {}
                 response = MockResponse(None, True, _text(throw.get("Error")), _text(throw.get("Cause")))

@@ -141,7 +141,7 @@ def test_run_refuses_what_is_not_json_and_bad_places(tmp_path):
     passes.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 5000 + "]" * 5000)
-    for args, message in ([["--input-json", "NaN"], "NaN is not a JSON value"],
+    for args, message in ([["--input-json", "NaN"], "--input-json:1:1: invalid JSON: NaN is not a JSON number"],
                           [["--input", str(deep)], "nested too deeply"],
                           [["--history", str(tmp_path / "nowhere" / "h.json")], "cannot write there"]):
         result = invoke("run", str(passes), *args)

@@ -132,7 +132,7 @@ def test_history_file_is_announced(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--no-such-flag"], "No such option '--no-such-flag'"),
     (["--input", "missing.json"], "missing.json: no such input file"),
-    (["--input-json", "[1, 2"], "--input-json: invalid JSON at line 1 column 6"),
+    (["--input-json", "[1, 2"], "--input-json:1:6: invalid JSON: Unexpected end-of-input"),
     (["--handlers", "no_such_module_xyz.handlers"],
      "no_such_module_xyz.handlers: cannot import handlers: ModuleNotFoundError: No module named 'no_such_module_xyz'"),
 ])
@@ -147,7 +147,8 @@ def test_malformed_input_file_gets_line_and_column(tmp_path):
     path.write_text('{\n  "orderId": "1",\n  "total": ,\n}')
     result = invoke("run", ORDER, "--input", str(path), "--handlers", ORDER_HANDLERS)
     assert result.exit_code == 2
-    assert result.stderr == f"asl run: {path}:3:12: invalid JSON input: Expecting value\n"
+    assert result.stderr == (f"asl run: {path}:3:12: invalid JSON: Unexpected character (',' (code 44)): expected a "
+                             "valid value (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n")
 
 
 @pytest.mark.parametrize("source, message", [

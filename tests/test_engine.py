@@ -510,3 +510,57 @@ def test_mock_config_naming_an_unknown_state_is_explained():
               "MockedResponses": {"R": {"0": {"Return": 1}}}}
     with pytest.raises(MockConfigError, match="'Payy'.*did you mean 'Pay'"):
         prepare(m, {}, mock_config=config, test_case="T", state_machine_name="Order")
+
+
+# ---- observer hooks --------------------------------------------------------------------------
+
+def test_observer_reports_the_retrier_the_map_length_distributed_items_and_item_selector_inputs():
+    from asl.engine import Observer
+
+    seen = []
+
+    class Watch(Observer):
+        def retry(self, run, error, attempt, delay, retrier):
+            seen.append(("retry", run.name, run.state.retry.index(retrier), attempt, delay))
+
+        def map_started(self, run, length):
+            seen.append(("map_started", run.name, length))
+
+        def iteration(self, run, index, status):
+            seen.append(("iteration", run.name, index, status))
+
+        def data(self, run, stage, value):
+            if stage in ("afterItemsPath", "afterItemSelector"):
+                seen.append((stage, run.name, value))
+
+    m = machine(Items={
+        "Type": "Map", "ItemsPath": "$.xs", "ItemSelector": {"x.$": "$$.Map.Item.Value", "i.$": "$$.Map.Item.Index"},
+        "ToleratedFailureCount": 5, "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Check", "States": {"Check": task("check", End=True)}}})
+    def check(item):
+        if item["x"] < 0:
+            raise TaskFailed("Bad", str(item["x"]))
+        return item["x"]
+
+    result = run_sync(m, {"xs": [1, -2]}, handlers={"check": check}, observer=Watch())
+    assert result.status == "SUCCEEDED" and result.output == [1, None]
+    assert seen[:2] == [("afterItemsPath", "Items", [1, -2]),
+                        ("afterItemSelector", "Items", [{"x": 1, "i": 0}, {"x": -2, "i": 1}])]
+    assert ("map_started", "Items", 2) in seen
+    items = sorted(entry[2:] for entry in seen if entry[0] == "iteration")
+    assert items == [(0, "started"), (0, "succeeded"), (1, "failed"), (1, "started")]
+    # the retrier that matched is passed: #1, not the first one
+    m2 = machine(T=task("flaky", End=True, Retry=[{"ErrorEquals": ["Other"]},
+                                                   {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3}]))
+    calls = []
+
+    def flaky(_):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TaskFailed("Boom")
+        return "ok"
+
+    seen.clear()
+    assert run_sync(m2, {}, handlers={"flaky": flaky}, observer=Watch()).status == "SUCCEEDED"
+    assert seen == [("retry", "T", 1, 1, 3.0)]

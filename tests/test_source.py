@@ -321,7 +321,7 @@ def test_format_guessing(tmp_path):
         parse_text("{a: 1}")  # looks like JSON, no YAML name: the JSON error
     assert parse_text("{a: 1}", filename="x.yml").data == {"a": 1}
     assert parse_text("{a: 1}", format="yaml").data == {"a": 1}
-    assert parse_text('{"n": 1.5e3}', format="yaml").data == {"n": "1.5e3"}  # YAML 1.1 says so
+    assert parse_text('{"n": 1.5e3}', format="yaml").data == {"n": 1500.0}  # YAML 1.2, as JSON says
     with pytest.raises(ValueError):
         parse_text("{}", format="xml")
     with pytest.raises(TypeError):
@@ -336,7 +336,7 @@ def test_format_guessing(tmp_path):
 # =============================================================================================
 
 YAML_DEFINITION = """\
-Comment: YAML 1.1 as PyYAML reads it
+Comment: YAML 1.2 core schema, as js-yaml and Jackson read it
 StartAt: First
 States:
   First:
@@ -365,9 +365,9 @@ def test_yaml_values():
     doc = parse_text(YAML_DEFINITION, filename="d.yaml")
     assert doc.format == "yaml"
     assert doc.data["States"]["First"]["Result"] == {
-        "day": "2024-01-01", "stamp": "2001-12-14t21:59:43.10-05:00", "flag": True, "answer": True,
-        "octal": 493, "sexagesimal": 90, "inf": ".inf", "nan": ".NaN", "nothing": None,
-        "text": "quoted", "big": 1000, "float": 1.5}
+        "day": "2024-01-01", "stamp": "2001-12-14t21:59:43.10-05:00", "flag": "on", "answer": "yes",
+        "octal": 755, "sexagesimal": "1:30", "inf": ".inf", "nan": ".NaN", "nothing": None,
+        "text": "quoted", "big": "1_000", "float": 1.5}
     # Keys are names: their text, whatever the value would resolve to.
     assert list(doc.data["States"]) == ["First", "Yes", "200"]
     json.dumps(doc.data, allow_nan=False)  # nothing but JSON values
@@ -492,7 +492,7 @@ def test_pure_python_yaml_parser(monkeypatch):
     # Without libyaml PyYAML's own parser is used: same values, positions and limits.
     monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
     doc = parse_text(YAML_DEFINITION)
-    assert doc.data["States"]["First"]["Result"]["sexagesimal"] == 90
+    assert doc.data["States"]["First"]["Result"]["sexagesimal"] == "1:30"
     assert doc.locate("/States/Yes") == (20, 3)
     assert parse_text(CFN_TAGS, filename="t.yaml").data["GetAttNested"] == {"Fn::GetAtt": ["Db", "Endpoint.Address"]}
     with pytest.raises(SourceError, match="nesting"):

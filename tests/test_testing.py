@@ -12,7 +12,7 @@ import pytest
 
 import asl
 from asl.engine import MissingHandlerError
-from asl.engine.testing import (MockError, Workflow, WorkflowTestError, by_attempt, per_branch, per_iteration,
+from asl.engine.testing import (MockError, UnknownStateError, Workflow, WorkflowTestError, by_attempt, per_branch, per_iteration,
                                 raises, returns, sequence, when)
 from asl.engine.testing import coverage
 from asl.engine.testing.replay import add_test_case, replay_history
@@ -64,6 +64,27 @@ def test_a_run_records_the_path_the_states_and_the_calls(shipping):
                                                                   for i in range(3)]
     run.assert_called("Ship", times=1, with_input={"orderId": "o-1", "express": False})
     assert all(c.mocked for c in run.calls)
+
+
+def test_unknown_names_and_addresses_are_errors_with_a_did_you_mean(shipping):
+    run = shipping.run(ORDER, mocks=happy_mocks())
+    for ask, message in [
+        (lambda: run.assert_not_called("Emial"), r"has no Task state 'Emial' \(did you mean 'Email'\?\)"),
+        (lambda: run.calls_to("Shipp"), r"has no Task state 'Shipp' \(did you mean 'Ship'\?\)"),
+        (lambda: run.assert_not_called("ChooseSpeed"), r"'ChooseSpeed' is a Choice state of .*; only Task states"),
+        (lambda: run.state("Shiped"), r"has no state 'Shiped' \(did you mean 'Shipped'\?\)"),
+        (lambda: run.path_in("Nope[3]"), r"has no Map or Parallel state 'Nope'; its Map or Parallel states: "
+                                         r"Notify, ReserveItems$"),
+        (lambda: run.path_in("ReserveItem[0]"), r"has no Map or Parallel state 'ReserveItem' \(did you mean "),
+        (lambda: run.path_in("ReserveItems[7]"), r"Map 'ReserveItems' ran 3 iteration\(s\) \(0..2\), not "
+                                                 r"iteration 7"),
+        (lambda: run.assert_path([], at="Notify[2]"), r"Parallel 'Notify' has 2 branch\(es\)"),
+        (lambda: run.state("Reserve", at="Ship[0]"), r"'Ship' is a Task state; addresses name Map and Parallel"),
+    ]:
+        with pytest.raises(UnknownStateError, match=message):
+            ask()
+    assert isinstance(UnknownStateError("x"), WorkflowTestError)
+    assert run.path_in("ReserveItems[2]") == ["Reserve"] and run.calls_to("Reserve")
 
 
 def test_variables_before_and_after_each_state():
@@ -379,8 +400,8 @@ def test_test_state_returns_inspection_data_and_next_state(shipping):
         "afterInputPath": {"orderId": "o-1", "express": True},
         "afterParameters": {"orderId": "o-1", "express": True},
         "result": {"tracking": "T"},
-        "afterResultPath": {"orderId": "o-1", "express": True, "shipment": {"tracking": "T"}},
-        "variables": {}}
+        "afterResultSelector": {"tracking": "T"},  # AWS shows it without a ResultSelector too
+        "afterResultPath": {"orderId": "o-1", "express": True, "shipment": {"tracking": "T"}}}
     assert shipping.test_state("ChooseSpeed", {"express": False}).next_state == "WaitForPickup"
 
 
@@ -463,8 +484,8 @@ def test_front_door_names():
     import asl.engine.testing as testing
 
     assert testing.__all__ == sorted([
-        "Call", "Coverage", "Mock", "MockError", "Retried", "StatePath", "StateTestResult", "StateVisit", "Workflow",
-        "WorkflowRun", "WorkflowTestError", "assert_history_matches", "by_attempt", "per_branch", "per_iteration",
+        "Call", "Coverage", "Mock", "MockError", "Retried", "StatePath", "StateTestResult", "StateVisit", "UnknownStateError",
+        "Workflow", "WorkflowRun", "WorkflowTestError", "assert_history_matches", "by_attempt", "per_branch", "per_iteration",
         "raises", "returns", "sequence", "when"])
     assert all(getattr(testing, name) is not None for name in testing.__all__)
 

@@ -31,8 +31,29 @@ def test_test_state_prints_status_next_state_and_inspection_data():
         '  afterInputPath: {"orderId": "1", "express": true}',
         '  afterParameters: {"orderId": "1", "express": true}',
         '  result: {"tracking": "T"}',
-        '  afterResultPath: {"orderId": "1", "express": true, "shipment": {"tracking": "T"}}',
-        "  variables: {}"]
+        '  afterResultSelector: {"tracking": "T"}',
+        '  afterResultPath: {"orderId": "1", "express": true, "shipment": {"tracking": "T"}}']
+
+
+ORDER_MACHINE = SAMPLES / "order" / "order.json"
+
+
+def test_test_state_mock_result_is_the_services_response_as_on_aws():
+    # lambda:invoke: the mock is Lambda's Invoke response, not the function's return value
+    mock = '{"StatusCode": 200, "Payload": {"status": "PAID", "transactionId": "t-1"}}'
+    result = invoke("test-state", ORDER_MACHINE, "ProcessPayment", "--input-json",
+                    '{"orderId": "1", "total": 5, "payment": {}}', "--mock-result", mock, "--output-format", "json")
+    report = json.loads(result.output)
+    assert report["inspectionData"]["result"] == json.loads(mock)
+    assert report["output"]["payment"] == {"status": "PAID", "transactionId": "t-1"}  # ResultSelector read Payload
+    refused = invoke("test-state", ORDER_MACHINE, "ProcessPayment", "--input-json", "{}",
+                     "--mock-result", '{"StatusCode": "200"}')
+    assert refused.exit_code == 2 and refused.output == (
+        "asl test-state: ValidationException: Mock result schema validation error: Field 'StatusCode' must be a "
+        "number\n")
+    unchecked = invoke("test-state", ORDER_MACHINE, "ProcessPayment", "--input-json", "{}", "--mock-result",
+                       '{"StatusCode": "200"}', "--field-validation-mode", "NONE", "--inspection-level", "INFO")
+    assert "inspectionData" not in unchecked.output and "Traceback" not in unchecked.output
 
 
 def test_test_state_json_with_an_error_mock_and_variables():
@@ -55,7 +76,7 @@ def test_test_state_with_a_handlers_file():
 
 @pytest.mark.parametrize("args, message", [
     (["Shipp", "--input-json", "{}"], "has no state 'Shipp' (did you mean 'Ship'?)"),
-    (["Ship", "--input-json", "{"], "--input-json: invalid JSON at line 1 column 2"),
+    (["Ship", "--input-json", "{"], "--input-json:1:2: invalid JSON: Unexpected end-of-input"),
     (["Ship", "--input-json", "{}"], "these Task states have no handler and no mock:\n  - state 'Ship'"),
     (["Ship", "--variables", "[1]"], "--variables must be a JSON object"),
     (["Ship", "--mock-result", "1", "--mock-error", "E"], "give --mock-result or --mock-error, not both"),
@@ -143,15 +164,20 @@ def test_asl_test_fails_a_case_that_reaches_an_unmocked_task(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["none.json", SHIPPING], "none.json: No such file or directory"),
+    (["none.json", SHIPPING], "none.json: no such MockConfigFile"),
     (["{config}", SHIPPING, "--test-case", "Nope"], "state machine 'shipping' has no test case 'Nope'"),
+    (["{config}", SHIPPING, "--test-case", "Hapy"], "has no test case 'Hapy' (it has: A, Happy); did you mean 'Happy'?"),
+    (["{config}", SHIPPING, "--cases", "{cases}"], "the cases file: state machine 'shipping' has no test case 'Hapy' "
+                                                   "(it has: A, Happy); did you mean 'Happy'?"),
     (["{config}", SHIPPING, "--name", "other"], "has no state machine 'other' (it has: shipping); name one with"),
     (["{config}", SHIPPING, "--cases", "{config}"], "cases file: 'StateMachines' must be an object with"),
 ])
 def test_asl_test_usage_errors(tmp_path, args, message):
     config = tmp_path / "MockConfigFile.json"
-    config.write_text('{"StateMachines": {"shipping": {"TestCases": {"A": {}}}}, "MockedResponses": {}}')
-    result = invoke("test", *[a.replace("{config}", str(config)) for a in args])
+    config.write_text('{"StateMachines": {"shipping": {"TestCases": {"A": {}, "Happy": {}}}}, "MockedResponses": {}}')
+    cases = tmp_path / "cases.json"
+    cases.write_text('{"Hapy": {"input": {}}}')
+    result = invoke("test", *[a.replace("{config}", str(config)).replace("{cases}", str(cases)) for a in args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 

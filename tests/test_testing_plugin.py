@@ -141,6 +141,36 @@ def test_out_of_stock(asl_workflow):
     assert {e["id"]: e["hits"] for e in machine["elements"]}["ReserveItems.Catch[0]"] == 1
 
 
+def test_coverage_is_merged_across_xdist_workers(project):
+    pytest.importorskip("xdist")
+    body = HEADER + """
+def test_standard(asl_workflow):
+    asl_workflow("shipping.json").run(ORDER, mocks=MOCKS).assert_succeeded()
+"""
+    project.makepyfile(test_a=body, test_b=HEADER + """
+def test_out_of_stock(asl_workflow):
+    run = asl_workflow("shipping.json").run(ORDER, mocks=dict(
+        MOCKS, Reserve=per_iteration({1: raises("Stock.Missing")}, default={"ok": True})))
+    run.assert_failed("Order.OutOfStock")
+
+
+def test_express(asl_workflow):
+    asl_workflow("shipping.json").run(dict(ORDER, express=True), mocks=MOCKS).assert_succeeded()
+""")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+                                          "--asl-coverage-json=out/coverage.json", "--asl-coverage-fail-under=80")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*2 workers*", "shipping.json * 3 * 10/10 * 2/2 * 0/2 * 1/1 * 3/3 * 16/18 89%",
+                                 "required workflow coverage of 80% reached (total 88.9%)"])
+    [machine] = json.loads((project.path / "out" / "coverage.json").read_text())["machines"]
+    hits = {e["id"]: e["hits"] for e in machine["elements"]}
+    assert machine["runs"] == 3 and hits["ChooseSpeed.Choices[0]"] == 1 and hits["ReserveItems"] == 3
+    below = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--asl-coverage-fail-under=95")
+    assert below.ret == pytest.ExitCode.TESTS_FAILED  # judged on the merged total, by the controller
+    below.stdout.fnmatch_lines(["required workflow coverage of 95% FAIL: not reached (total 88.9%)"])
+
+
 def test_coverage_fail_under_fails_the_session(project):
     project.makepyfile(test_cov=HEADER + '''
 def test_standard(asl_workflow):

@@ -200,6 +200,15 @@ def test_colour_only_when_asked(order):
     assert sorted(re.sub(r"\x1b\[[0-9;]*m", "", coloured).splitlines()) == sorted(plain.splitlines())
 
 
+def test_live_progress_bar_knows_a_jsonata_maps_length():
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "Items": "{% $states.input.xs %}", "MaxConcurrency": 1, "End": True,
+        "ItemProcessor": {"StartAt": "Double", "States": {"Double": {
+            "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Double", "End": True}}}}}}
+    _, text = traced(asl.load(definition), {"xs": list(range(30))}, {"Double": double}, live=True)
+    assert re.search(r"Each ([█░]{24}) (\d+)/30 ✓\d+ ✗0", text) is not None  # the engine told the length
+
+
 def test_live_progress_bar_for_a_long_map():
     _, text = traced(asl.load(MAP), {"xs": list(range(30))}, {"Double": double}, live=True)
     assert "\r\x1b[K" in text

@@ -24,7 +24,7 @@ from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "Workflow": "workflow", "WorkflowTestError": "workflow",
+    "Workflow": "workflow", "WorkflowTestError": "results", "UnknownStateError": "results",
     "WorkflowRun": "results", "StatePath": "results",
     "StateVisit": "recorder", "Call": "recorder", "Retried": "recorder",
     "StateTestResult": "state",

@@ -65,7 +65,15 @@ class MachineCoverage:
         self.runs = 0
         self.elements: dict[str, Element] = {}
         self.types: dict[str, str] = {}
-        self._add_block(machine)
+        if machine is not None:
+            self._add_block(machine)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MachineCoverage":
+        """The elements of a `to_json` entry, with no runs or hits yet (for `Coverage.merge`)."""
+        made = cls(data["name"], None)
+        made.elements = {e["id"]: Element(e["kind"], e["id"], e["label"]) for e in data["elements"]}
+        return made
 
     # ---- the elements, in document order ---------------------------------------------------------
 
@@ -170,6 +178,24 @@ class Coverage:
     def to_json(self) -> dict:
         return {"format": "asl-coverage/1", "percent": round(self.percent(), 1),
                 "machines": [m.to_json() for m in self.machines.values()]}
+
+    # ---- pytest-xdist: each worker collects a part, the controller adds them up ----------------------
+
+    def partial(self) -> dict:
+        """This process's counts, as JSON a `merge` elsewhere takes in (an xdist worker's share)."""
+        return {key: m.to_json() for key, m in self.machines.items()}
+
+    def merge(self, partial: dict) -> None:
+        """Add another process's `partial` counts: runs and hits add up, machine by machine."""
+        for key, data in partial.items():
+            found = self.machines.get(key)
+            if found is None:
+                found = self.machines[key] = MachineCoverage.from_json(data)
+            found.runs += data["runs"]
+            for item in data["elements"]:
+                element = found.elements.get(item["id"])
+                if element is not None:
+                    element.hits += item["hits"]
 
     def report(self) -> str:
         """The terminal table, then every element never exercised."""

@@ -15,6 +15,9 @@ Options::
     --asl-coverage-fail-under=PCT  fail the session when the total is lower (implies --asl-coverage)
     --asl-snapshot-update          (re)write history snapshots instead of comparing
 
+Under pytest-xdist (``-n N``) each worker collects its tests' coverage and the controller
+adds the parts up, so the report, the JSON and ``--asl-coverage-fail-under`` cover the session.
+
 `asl_workflow` paths are relative to pytest's rootdir, so a test finds its definitions
 wherever pytest is started from. ``assert run.path == [...]`` explains a difference step by
 step (`pytest_assertrepr_compare`).
@@ -66,6 +69,10 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     if found is None:
         return
     coverage = found[1]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller merges, reports and judges
+        workeroutput["asl_coverage"] = coverage.partial()
+        return
     path = session.config.getoption("asl_coverage_json")
     if path:
         target = Path(path)
@@ -74,6 +81,15 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     minimum = session.config.getoption("asl_coverage_fail_under")
     if minimum is not None and coverage.percent() < minimum and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's controller: add a finished worker's coverage to the session's."""
+    found = node.config.stash.get(_COVERAGE, None)
+    partial = getattr(node, "workeroutput", {}).get("asl_coverage")
+    if found is not None and partial:
+        found[1].merge(partial)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:

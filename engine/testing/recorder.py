@@ -13,7 +13,7 @@ from typing import Any
 from ..observe import Observer
 
 # The data-flow stages in the order a state goes through them (AWS's inspectionData names).
-STAGES = ("afterInputPath", "afterParameters", "afterArguments", "result", "afterResultSelector",
+STAGES = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterParameters", "afterArguments", "result", "afterResultSelector",
           "afterResultPath")
 
 
@@ -118,11 +118,9 @@ class Recorder(Observer):
     def choice(self, run: Any, rule: Any) -> None:
         self._visit(run).choice = _index(run.state.choices, rule)
 
-    def retry(self, run: Any, error: Any, attempt: int, delay: float) -> None:
-        from ..interpreter import error_matches  # imported in the running loop, like the engine itself
-
-        index = next((i for i, r in enumerate(run.state.retry) if error_matches(r.error_equals, error)), -1)
-        self._visit(run).retries.append(Retried(error.error, error.cause, index, delay))
+    def retry(self, run: Any, error: Any, attempt: int, delay: float, retrier: Any) -> None:
+        index = _index(run.state.retry, retrier)
+        self._visit(run).retries.append(Retried(error.error, error.cause, -1 if index is None else index, delay))
 
     def caught(self, run: Any, error: Any, catcher: Any) -> None:
         visit = self._visit(run)

@@ -12,7 +12,6 @@ Parallel are answered in call order too, which concurrent iterations need not re
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +53,12 @@ class Replay:
 
 def read_history(path: str) -> list[dict]:
     """The events of a GetExecutionHistory document (``{"events": [...]}``) or a bare list."""
+    from ...source import SourceError, read_json
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            document = json.load(fh)
-    except OSError as exc:
-        raise HistoryError(f"{path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise HistoryError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        document = read_json(path)
+    except SourceError as exc:
+        raise HistoryError(str(exc)) from None
     events = document.get("events") if isinstance(document, dict) else document
     if not isinstance(events, list) or not all(isinstance(e, dict) and "type" in e for e in events):
         raise HistoryError(f"{path}: not an execution history (expected {{\"events\": [...]}} as "
@@ -75,6 +73,8 @@ def replay_history(events: list[dict]) -> Replay:
         raise HistoryError("the history has no ExecutionStarted event")
     replay = Replay(_data(_details(started).get("input")), _result(events[-1]))
     nested_states = set()
+    by_id = {e.get("id"): e for e in events}
+    calls: dict[str, list[tuple]] = {}
     for event, state, nested in _owners(events):
         returned = ENDINGS.get(event["type"])
         if returned is None:
@@ -85,11 +85,27 @@ def replay_history(events: list[dict]) -> Replay:
         response = {"Return": _data(details.get("output"))} if returned else \
             {"Throw": {k: v for k, v in (("Error", details.get("error")), ("Cause", details.get("cause")))
                        if v is not None}}
-        replay.responses.setdefault(state, []).append(response)
+        calls.setdefault(state, []).append((_scheduled_id(event, by_id), response))
         if nested:
             nested_states.add(state)
+    # Calls in the order they were made (their Scheduled events), not the order they ended:
+    # concurrent Map iterations finish in any order but start, and are replayed, in order.
+    replay.responses = {state: [r for _, r in sorted(made, key=lambda c: c[0])] for state, made in calls.items()}
     replay.concurrent = {state for state in nested_states if len(replay.responses[state]) > 1}
     return replay
+
+
+def _scheduled_id(event: dict, by_id: dict) -> int:
+    """The id of the ``*Scheduled`` event that started the call `event` ends (its own id if none)."""
+    current = event
+    for _ in range(8):  # Scheduled -> Started -> (Submitted) -> the ending event
+        previous = by_id.get(current.get("previousEventId"))
+        if previous is None:
+            break
+        if previous["type"].endswith("Scheduled"):
+            return previous.get("id") or 0
+        current = previous
+    return event.get("id") or 0
 
 
 def _owners(events: list[dict]) -> Any:
@@ -163,8 +179,10 @@ def _details(event: dict) -> dict:
 
 def _data(value: Any) -> Any:
     if isinstance(value, str):
+        from ...source import SourceError, parse_json
+
         try:
-            return json.loads(value)
-        except ValueError:
+            return parse_json(value)
+        except SourceError:  # not JSON text (an event written by hand): the text itself
             return value
     return value

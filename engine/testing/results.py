@@ -13,15 +13,33 @@ Addresses (``at=``) name Map iterations and Parallel branches, outermost first, 
 """
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
+from ...errors import ASLError
 from .explain import ARROW, compact, path_difference, value_difference
 from .mocks import format_address, json_equal
 from .recorder import Call, StateVisit
 
 _MISSING = object()
 _SEGMENT = re.compile(r"^(.+)\[(\d+)\]$")
+
+
+class WorkflowTestError(ASLError):
+    """Raised when a test names something the machine does not have (a state to test alone)."""
+
+
+class UnknownStateError(WorkflowTestError):
+    """A test named a state the machine does not have (a typo: the message suggests the closest
+    name), or an address (``at=``, `path_in`) that no Map iteration or Parallel branch has."""
+
+
+def unknown_state(machine_name: str, name: Any, names: list[str], what: str = "state") -> UnknownStateError:
+    """The error for `name`, which is not among `names` (the machine's states of the kind `what`)."""
+    close = difflib.get_close_matches(str(name), names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return UnknownStateError(f"{machine_name} has no {what} '{name}'{hint}; its {what}s: {', '.join(names) or 'none'}")
 
 
 class StatePath(list):
@@ -106,16 +124,56 @@ class WorkflowRun:
 
     def path_in(self, where: Any) -> StatePath:
         """The states entered in one Map iteration or Parallel branch (see the module doc)."""
-        at = parse_address(where)
+        at = self._address(where)
         return StatePath(v.name for v in self.visits if v.at == at)
+
+    def _address(self, where: Any) -> tuple:
+        """`where` parsed, after checking that each segment names a Map or Parallel state and one of
+        its iterations that ran (or one of its branches); `UnknownStateError` otherwise."""
+        __tracebackhide__ = True
+        at = parse_address(where)
+        types, machine = self.workflow.types, self.workflow.name
+        for depth, (name, index) in enumerate(at):
+            if types.get(name) not in ("Map", "Parallel"):
+                if name in types:
+                    raise UnknownStateError(f"address {format_address(at)}: '{name}' is a {types[name]} state; "
+                                            "addresses name Map and Parallel states")
+                raise unknown_state(machine, name, sorted(n for n, t in types.items() if t in ("Map", "Parallel")),
+                                    "Map or Parallel state")
+            outer = at[:depth]
+            if types[name] == "Parallel":
+                count = len(self.workflow.state_model(name).branches)
+                if index >= count:
+                    raise UnknownStateError(f"address {format_address(at)}: Parallel '{name}' has {count} "
+                                            f"branch(es), numbered from 0")
+                continue
+            ran = {i for v in self.visits if v.name == name and v.at == outer for i in v.iterations}
+            if index not in ran:
+                where_text = f" at {format_address(outer)}" if outer else ""
+                raise UnknownStateError(f"address {format_address(at)}: Map '{name}'{where_text} ran "
+                                        f"{len(ran)} iteration(s){_range(ran)}, not iteration {index}")
+        return at
+
+    def _known(self, name: str, task: bool = False) -> None:
+        """Raise `UnknownStateError` unless `name` is a state (a Task state, with `task`) of the machine."""
+        __tracebackhide__ = True
+        types = self.workflow.types
+        if task and types.get(name) not in (None, "Task"):
+            raise UnknownStateError(f"'{name}' is a {types[name]} state of {self.workflow.name}; only Task states "
+                                    "are called")
+        if name not in types:
+            names = sorted(n for n, t in types.items() if t == "Task") if task else list(types)
+            raise unknown_state(self.workflow.name, name, names, "Task state" if task else "state")
 
     # ---- states and calls ------------------------------------------------------------------------
 
     def visits_of(self, name: str, at: Any = _MISSING) -> list[StateVisit]:
         """Every entry into state `name` (only those at address `at`, if given)."""
+        __tracebackhide__ = True
+        self._known(name)
         found = [v for v in self.visits if v.name == name]
         if at is not _MISSING:
-            address = parse_address(at)
+            address = self._address(at)
             found = [v for v in found if v.at == address]
         return found
 
@@ -143,6 +201,8 @@ class WorkflowRun:
 
     def calls_to(self, name: str) -> list[Call]:
         """The calls of Task `name`'s mock or handler, in order."""
+        __tracebackhide__ = True
+        self._known(name, task=True)
         return [c for c in self.calls if c.state == name]
 
     def attempts(self, name: str, at: Any = _MISSING) -> int:
@@ -225,6 +285,13 @@ class WorkflowRun:
 
 def _at(at: Any) -> str:
     return "" if at is _MISSING else f" at {format_address(parse_address(at))}"
+
+
+def _range(indexes: set[int]) -> str:
+    if not indexes:
+        return ""
+    return f" ({min(indexes)}..{max(indexes)})" if len(indexes) == max(indexes) - min(indexes) + 1 else \
+        f" ({', '.join(map(str, sorted(indexes)))})"
 
 
 def _calls(calls: list[Call]) -> str:

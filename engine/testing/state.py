@@ -14,15 +14,11 @@ nested Map/Parallel states behave as in a whole run.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import StatesError
-from .. import MissingHandlerError, unserved
-from .coverage import nested_blocks
 from .recorder import Call, StateVisit
-from .workflow import Workflow, WorkflowTestError
+from .workflow import _DEFAULT, Workflow
 
 
 @dataclass
@@ -69,61 +65,25 @@ class StateTestResult:
 
 async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, variables: dict | None = None,
                           mock: Any = None, mocks: dict | None = None, handlers: Any = None, retry_count: int = 0,
-                          mock_config: Any = None, test_case: str | None = None, **options: Any) -> StateTestResult:
-    """Run state `name` once with `input` and `variables` (see the module doc)."""
-    from ..interpreter import Frame, error_matches, retry_delay, run_state  # in the loop, as the engine does
+                          mock_config: Any = _DEFAULT, test_case: str | None = None, inspection_level: str = "DEBUG",
+                          context: Any = None, **options: Any) -> StateTestResult:
+    """Run state `name` once with `input` and `variables` (see the module doc), through
+    `asl.engine.test_state` with the workflow's mocks and handlers and a `Recorder` watching."""
+    from ..teststate import TestStateMock, test_state
 
-    state = _find(workflow, name)
+    workflow.state_model(name)  # an unknown name: UnknownStateError, with the closest name
     mocks = dict(mocks or {})
-    if mock is not None:
-        mocks[name] = mock
-    options["check_handlers"] = False  # only this state's tasks need serving: checked below
-    execution, session, recorder = workflow.prepare(input, mocks, handlers, mock_config, test_case, options)
-    tasks = [(n, s) for n, s in _subtree(state) if s.type == "Task"]
-    missing = unserved(tasks, execution.handlers, execution.mocks)
-    if missing:
-        raise MissingHandlerError(missing)
-    # One attempt, as TestState makes: retries are decided below, not run.
-    single = state.model_copy(update={"retry": []}) if getattr(state, "retry", None) else state
-    execution.start_time = execution.clock.now()
-    raised: StatesError | None = None
-    try:
-        output, next_name = await run_state(execution, single, {} if input is None else input,
-                                            Frame(dict(variables or {}), 0))
-    except StatesError as err:
-        raised, output, next_name = err, None, None
+    request_mock = None
+    if isinstance(mock, TestStateMock):
+        request_mock = mock  # TestState's own: the service's response, or an error
+    elif mock is not None:
+        mocks[name] = mock  # a test-API mock: what the function returns, as in `Workflow.run`
+    run_options, session, recorder = workflow.run_options(mocks, handlers, mock_config, test_case, options)
+    result = await test_state(workflow.machine, name, input, inspection_level=inspection_level, variables=variables,
+                              mock=request_mock, context=context, run_nested=True,
+                              state_configuration={"retrierRetryCount": retry_count}, **run_options)
     workflow.settle(session, recorder, whole=False)
-    visit = recorder.visits[0]
-    calls = workflow.calls_of(execution.calls, session)
-    exception = raised if raised is not None else visit.exception
-    error, cause = (exception.error, exception.cause) if exception is not None else (None, None)
-    if raised is None and visit.status != "caught":
-        return StateTestResult("SUCCEEDED", output, None, None, next_name, visit.inspection, None, visit, calls)
-    for index, retrier in enumerate(getattr(state, "retry", None) or []):
-        if error_matches(retrier.error_equals, exception):
-            if retry_count < retrier.max_attempts:
-                delay = retry_delay(retrier, retry_count, execution.rng)
-                return StateTestResult("RETRIABLE", None, error, cause, None, visit.inspection,
-                                       {"retryIndex": index, "retryBackoffIntervalSeconds": delay}, visit, calls)
-            break
-    if raised is None:
-        return StateTestResult("CAUGHT_ERROR", output, error, cause, next_name, visit.inspection,
-                               {"catchIndex": visit.catcher}, visit, calls)
-    return StateTestResult("FAILED", None, error, cause, None, visit.inspection, None, visit, calls)
-
-
-def _find(workflow: Workflow, name: str) -> Any:
-    for _, state_name, state in workflow.machine.iter_states():
-        if state_name == name:
-            return state
-    close = difflib.get_close_matches(name, list(workflow.types), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise WorkflowTestError(f"{workflow.name} has no state '{name}'{hint}; its states: {', '.join(workflow.types)}")
-
-
-def _subtree(state: Any) -> Any:
-    """The state and every state nested in it (Parallel branches, Map processor)."""
-    yield state.name, state
-    for block in nested_blocks(state):
-        for name, inner in block.states.items():
-            yield from _subtree(inner)
+    inspection = dict(result.inspection_data)
+    details = inspection.pop("errorDetails", None)
+    return StateTestResult(result.status, result.output, result.error, result.cause, result.next_state, inspection,
+                           details, recorder.visits[0], workflow.calls_of(result.execution.calls, session))

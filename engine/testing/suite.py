@@ -15,6 +15,7 @@ and fails the test case, whatever it expects.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,10 +58,13 @@ def run_cases(workflow: Workflow, config: MockConfig, machine_name: str, cases: 
               input: Any = None, only: list[str] | None = None, handlers: Any = None) -> list[CaseOutcome]:
     """Run the test cases of `machine_name` in `config` (all, or those in `only`) in file order."""
     known = list((config.state_machines.get(machine_name) or {}).get("TestCases") or {})
-    unknown = [name for name in only or [] if name not in known]
-    if unknown:
-        raise MockConfigError(f"state machine '{machine_name}' has no test case {', '.join(map(repr, unknown))} "
-                              f"(it has: {', '.join(known) or 'none'})")
+    for where, names in (("", only or []), ("the cases file: ", cases or {})):
+        for name in names:  # a name that matches no test case is a typo, not a case to skip
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise MockConfigError(f"{where}state machine '{machine_name}' has no test case '{name}' "
+                                      f"(it has: {', '.join(known) or 'none'}){hint}")
     outcomes = []
     for name in only or known:
         entry = (cases or {}).get(name, {})

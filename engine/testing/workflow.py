@@ -15,19 +15,14 @@ import functools
 import os
 from typing import Any
 
-from ...errors import ASLError
 from .. import _mocks, prepare
 from ..tasks import Handlers, MockConfig
 from . import coverage
 from .mocks import MockError, MockSession, check_mock_names, to_mock
 from .recorder import Call, Recorder
-from .results import WorkflowRun
+from .results import UnknownStateError, WorkflowRun, WorkflowTestError, unknown_state  # noqa: F401 (re-exported)
 
 _DEFAULT = object()
-
-
-class WorkflowTestError(ASLError):
-    """Raised when a test names something the machine does not have (a state to test alone)."""
 
 
 class Workflow:
@@ -61,6 +56,13 @@ class Workflow:
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name}>"
+
+    def state_model(self, name: str) -> Any:
+        """The model of state `name` (at any depth); `UnknownStateError`, with a did-you-mean, if none."""
+        for _, state_name, state in self.machine.iter_states():
+            if state_name == name:
+                return state
+        raise unknown_state(self.name, name, list(self.types))
 
     # ---- whole runs ----------------------------------------------------------------------------
 
@@ -101,6 +103,15 @@ class Workflow:
     def prepare(self, input: Any, mocks: dict | None, handlers: Any, mock_config: Any, test_case: str | None,
                 options: dict) -> tuple[Any, MockSession, Recorder]:
         """An `Execution` with the merged mocks and handlers, a `Recorder` watching it."""
+        options, session, recorder = self.run_options(mocks, handlers, mock_config, test_case, options)
+        return prepare(self.machine, input, **options), session, recorder
+
+    def run_options(self, mocks: dict | None, handlers: Any, mock_config: Any, test_case: str | None,
+                    options: dict) -> tuple[dict, MockSession, Recorder]:
+        """The options of `asl.engine.prepare` (or `test_state`) for one run: the merged mocks
+        and handlers, the MockConfigFile test case, a clock, and a `Recorder` as observer."""
+        from ..clock import Clock, VirtualClock
+
         every_mock = {**self.mocks, **{key: to_mock(value) for key, value in (mocks or {}).items()}}
         check_mock_names(every_mock, self.types, self.name)
         session = MockSession(every_mock, self.types)
@@ -113,11 +124,12 @@ class Workflow:
         config, case = self._mock_config(self.mock_config if mock_config is _DEFAULT else mock_config,
                                          test_case or self.test_case, set(every_mock),
                                          options["state_machine_name"])
+        if options.get("clock") is None:
+            options["clock"] = VirtualClock() if options.pop("virtual_time", True) else Clock()
+        session.clock = options["clock"]
         recorder = Recorder()
-        execution = prepare(self.machine, input, handlers=registry, mock_config=config, test_case=case,
-                            observer=recorder, **options)
-        session.clock = execution.clock
-        return execution, session, recorder
+        options.update(handlers=registry, mock_config=config, test_case=case, observer=recorder)
+        return options, session, recorder
 
     def finish(self, result: Any, session: MockSession, recorder: Recorder) -> WorkflowRun:
         """The `WorkflowRun` of a finished execution (after `settle`)."""

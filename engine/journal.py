@@ -1,0 +1,170 @@
+"""The journal: an execution's history, plus what it takes to pick the execution up again.
+
+An execution is deterministic given its definition, its input, its seed and what the outside
+world answered. The journal records those answers as they happen, and resume replays them:
+
+* **Sites.** Every block run (the machine, a Parallel branch, a Map iteration) is a frame
+  with a *key*: its parent's key plus (the parent's position when it forked, the branch or
+  item index). Everything a frame records takes the next *position* in that frame, so
+  ``(key, position)`` names the same moment of the same run however branches interleave.
+* **Events** are AWS's history events, each stored with its site.
+* **Facts** are what is not in the events: a task attempt's outcome (result, error, timeout),
+  a timer's deadline, a clock read (``$now()``). Random draws need no facts: each frame draws
+  from its own generator, seeded from the execution's seed and the frame's key
+  (`frame_random`), so a replayed frame draws the same values again.
+
+Resume walks the machine again. At each site the recorded entry is fed back instead of doing
+the work: a recorded event keeps its id and timestamp (nothing is appended), a recorded
+outcome is returned instead of calling the handler, a timer whose frame went on past it is
+not waited for again. At the first site a frame has no record of, that frame goes live; new
+events are appended after the recorded ones. A task whose attempt was recorded as started but
+has no outcome was in flight when the process died: it is invoked again (at least once, as
+on AWS after an infrastructure failure; ``TaskContext.redelivered`` tells the handler).
+
+A recorded entry that differs from what the machine does at that site (another type, another
+state), or a frame that stops short of its recorded entries, means the journal does not fit
+the definition: `JournalMismatch` names the first event that does not fit.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Iterable
+
+from ..errors import ASLError
+from .stores import StoredEvent, StoredFact
+
+Site = tuple  # (frame key, position)
+
+
+class JournalMismatch(ASLError):
+    """Raised by resume when a recorded history does not fit the definition (edited, or
+    another machine's): names the first event (or fact) that does not fit."""
+
+    def __init__(self, message: str, event_id: int | None = None):
+        super().__init__(message)
+        self.event_id = event_id
+
+
+def frame_random(seed: int, key: tuple) -> random.Random:
+    """The random source of one frame: the same seed and key give the same draws."""
+    return random.Random(f"{seed}/{key!r}")
+
+
+def event_details(details: Any) -> dict | None:
+    """A history entry's details as plain JSON (the tuple form of state events spelled out)."""
+    if type(details) is tuple:
+        name, key, value, assigned = details
+        out = {"name": name, key: value}
+        if assigned:
+            out["assignedVariables"] = assigned
+        return out
+    return details
+
+
+def _describe(event_type: str, details: Any) -> str:
+    details = event_details(details)
+    name = details.get("name") if isinstance(details, dict) else None
+    return f"{event_type} '{name}'" if name else event_type
+
+
+class Recorded:
+    """A journal read back (from a store, or a finished run): entries by site, for replay."""
+
+    def __init__(self, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()):
+        self.entries: dict[Site, tuple[str, Any]] = {}
+        self.ends: dict[tuple, int] = {}           # frame key -> its last recorded position
+        self.events = list(events)
+        self.facts = list(facts)
+        self.unsited: list[StoredEvent] = []
+        for event in self.events:
+            if event.site is None:
+                self.unsited.append(event)
+                continue
+            self._add(event.site, ("event", event))
+        for fact in self.facts:
+            self._add(fact.site, ("fact", fact))
+        self.last_id = self.events[-1].id if self.events else 0
+        self.last_time = max((e.timestamp for e in self.events), default=None)
+        self.consumed: set[Site] = set()
+
+    def _add(self, site: Site, entry: tuple) -> None:
+        key, position = site
+        if site in self.entries:
+            raise JournalMismatch(f"the journal records two entries at one site {site!r}", _id_of(entry))
+        self.entries[site] = entry
+        if position > self.ends.get(key, 0):
+            self.ends[key] = position
+
+    def take(self, site: Site) -> tuple[str, Any] | None:
+        """The entry recorded at `site`, marked as replayed; None when the frame goes live here
+        (JournalMismatch if the frame has later entries: a gap in the record)."""
+        entry = self.entries.get(site)
+        if entry is not None:
+            self.consumed.add(site)
+            return entry
+        key, position = site
+        end = self.ends.get(key, 0)
+        if position <= end:
+            later = min((p for (k, p) in self.entries if k == key and p > position), default=end)
+            entry = self.entries[(key, later)]
+            raise JournalMismatch(f"{_entry_text(entry)} does not fit the definition: the machine has nothing "
+                                  f"to record before it", _id_of(entry))
+        return None
+
+    def goes_on_after(self, site: Site) -> bool:
+        """Does the frame of `site` have entries recorded after it? (Then a timer there fired.)"""
+        key, position = site
+        return self.ends.get(key, 0) > position
+
+    def unconsumed(self) -> list[tuple[str, Any]]:
+        return [entry for site, entry in self.entries.items() if site not in self.consumed]
+
+    def check_complete(self) -> None:
+        """After a run: every recorded entry was replayed (else the journal has entries the
+        machine never reached: it does not fit)."""
+        left = self.unconsumed()
+        if left:
+            first = min(left, key=lambda e: (_id_of(e) or 10**12))
+            raise JournalMismatch(f"{_entry_text(first)} does not fit the definition: the machine never "
+                                  "reaches it", _id_of(first))
+
+
+def _id_of(entry: tuple) -> int | None:
+    kind, value = entry
+    return value.id if kind == "event" else None
+
+
+def _entry_text(entry: tuple) -> str:
+    kind, value = entry
+    if kind == "event":
+        return f"event {value.id} ({_describe(value.type, value.details)})"
+    return f"the recorded {value.kind} at {value.site!r}"
+
+
+def check_event(entry: tuple[str, Any] | None, event_type: str, details: Any) -> StoredEvent | None:
+    """The recorded event for a site the machine is about to record `event_type` at, or None
+    (live). A different type or state name is a mismatch."""
+    if entry is None:
+        return None
+    kind, value = entry
+    if kind != "event" or value.type != event_type or _name(value.details) != _name(details):
+        got = _entry_text(entry)
+        raise JournalMismatch(f"{got} does not fit the definition: here the machine records "
+                              f"{_describe(event_type, details)}", _id_of(entry))
+    return value
+
+
+def _name(details: Any) -> Any:
+    if type(details) is tuple:
+        return details[0]
+    return details.get("name") if isinstance(details, dict) else None
+
+
+def check_fact(entry: tuple[str, Any] | None, kind: str) -> StoredFact | None:
+    if entry is None:
+        return None
+    got_kind, value = entry
+    if got_kind != "fact" or value.kind != kind:
+        raise JournalMismatch(f"{_entry_text(entry)} does not fit the definition: here the machine "
+                              f"records a {kind}", _id_of(entry))
+    return value

@@ -1,0 +1,253 @@
+"""Where executions are kept: one small interface, three implementations.
+
+    store = open_store("sqlite:runs.db")      # or "memory", "postgresql://user@host/db"
+    await store.open()
+    await store.create(record)                 # an ExecutionRecord
+    await store.append(arn, events, facts)     # the journal grows
+    await store.finish(arn, "SUCCEEDED", output="{...}")
+    await store.close()
+
+An execution is an `ExecutionRecord` (identity, definition, input, status, seed, clock, the
+run options its future depends on) plus its journal: the AWS history events, each with the
+*site* that produced it, and the internal *facts* (task outcomes, timer deadlines, clock reads)
+that replay feeds back instead of doing the work again (`asl.engine.journal`).
+
+Ownership (several processes sharing one PostgreSQL store): a RUNNING execution is advanced
+by the process holding its lease. `claim` hands out executions whose lease is free or has run
+out; the owner `renew`s its leases while it runs and `release`s an execution when it is done.
+In-memory and SQLite stores are for one process, and implement leases the same way so the
+code that uses them does not care.
+
+The schema is created and migrated by the stores themselves (`MIGRATIONS` in each module,
+versioned in a ``schema_version`` table), never by hand.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Iterable, NamedTuple, Protocol
+
+__all__ = ["ExecutionRecord", "StoredEvent", "StoredFact", "Store", "StoreError", "open_store", "STATUSES"]
+
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
+
+
+class StoreError(Exception):
+    """A store could not be opened or used: a bad URL, a missing driver, a database error, or
+    a schema newer than this version of asl-engine knows."""
+
+
+@dataclass
+class ExecutionRecord:
+    """One execution as a store keeps it. JSON documents are kept as text (``input``,
+    ``output``), exactly as they were given or produced, so nothing is re-serialised."""
+
+    arn: str
+    name: str
+    state_machine_arn: str
+    state_machine_name: str
+    definition: str                      # the definition's JSON text, as run
+    type: str = "STANDARD"               # STANDARD | EXPRESS
+    input: str = "{}"
+    status: str = "RUNNING"
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    seed: int = 0                        # every random draw of the execution derives from it
+    clock: str = "real"                  # "real" | "virtual": how Waits and retry delays pass
+    start_time: float = 0.0              # epoch seconds (the clock's origin)
+    stop_time: float | None = None
+    redrive_count: int = 0
+    redrive_time: float | None = None
+    options: dict = field(default_factory=dict)   # run options the future depends on (region, ...)
+    owner: str | None = None             # the process advancing it (lease holder)
+    lease_until: float | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ExecutionRecord":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class StoredEvent(NamedTuple):
+    """An AWS history event as the journal keeps it: ``details`` hold plain values (not AWS's
+    JSON-in-JSON strings); ``site`` names where in the machine it was produced."""
+
+    id: int
+    type: str
+    previous_id: int
+    timestamp: float
+    details: dict | None
+    site: tuple | None
+
+
+class StoredFact(NamedTuple):
+    """An internal record replay needs (a task outcome, a timer deadline, a clock read)."""
+
+    seq: int
+    site: tuple
+    kind: str
+    value: Any
+
+
+class Store(Protocol):
+    """What every store implements (all methods are coroutines, safe to call from one event loop)."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect, and create or migrate the schema."""
+
+    async def close(self) -> None:
+        """Flush and disconnect."""
+
+    async def create(self, record: ExecutionRecord) -> bool:
+        """Insert a new execution; False (and nothing written) when its ARN exists already."""
+
+    async def get(self, arn: str) -> ExecutionRecord | None:
+        """The execution, or None."""
+
+    async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
+                   limit: int | None = None) -> list[ExecutionRecord]:
+        """Executions, newest first."""
+
+    async def update(self, arn: str, **changes: Any) -> None:
+        """Change fields of an execution (status, output, redrive_count, ...)."""
+
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
+        """Add journal entries, durably once this returns."""
+
+    async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
+        """The history events with ``id > after``, in id order."""
+
+    async def facts(self, arn: str) -> list[StoredFact]:
+        """The facts, in the order they were recorded."""
+
+    async def claim(self, owner: str, lease_seconds: float, limit: int = 100,
+                    arns: Iterable[str] | None = None) -> list[ExecutionRecord]:
+        """Take the lease of RUNNING executions that nobody holds (or whose lease ran out)."""
+
+    async def renew(self, owner: str, arns: Iterable[str], lease_seconds: float) -> list[str]:
+        """Extend this owner's leases; returns the ARNs it still holds."""
+
+    async def release(self, owner: str, arn: str) -> None:
+        """Give up the lease of an execution."""
+
+
+def open_store(url: str | None) -> Store:
+    """A store from its URL: ``memory``, ``sqlite:PATH`` (or a path ending in .db/.sqlite),
+    ``postgresql://...`` / ``postgres://...``."""
+    if not url or url == "memory" or url == "memory:":
+        from .memory import MemoryStore
+        return MemoryStore()
+    if url.startswith(("postgresql://", "postgres://", "postgresql:", "postgres:")):
+        from .postgres import PostgresStore
+        return PostgresStore(url)
+    if url.startswith("sqlite:") or url.endswith((".db", ".sqlite", ".sqlite3")):
+        from .sqlite import SQLiteStore
+        path = url[len("sqlite:"):] if url.startswith("sqlite:") else url
+        if path.startswith("//"):  # sqlite:///abs/path, as SQLAlchemy writes it
+            path = path[2:]
+        if not path:
+            raise StoreError("sqlite: needs a file, as in sqlite:runs.db")
+        return SQLiteStore(path)
+    raise StoreError(f"unknown store {url!r}: use memory, sqlite:PATH or postgresql://USER@HOST/DB")
+
+
+# ---- (de)serialisation shared by the database stores ------------------------------------------
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def site_text(site: tuple | None) -> str | None:
+    return None if site is None else dumps(site)
+
+
+def site_value(text: str | None) -> tuple | None:
+    if text is None:
+        return None
+    return _tuples(json.loads(text))
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+RECORD_COLUMNS = ("arn", "name", "state_machine_arn", "state_machine_name", "definition", "type", "input",
+                  "status", "output", "error", "cause", "seed", "clock", "start_time", "stop_time",
+                  "redrive_count", "redrive_time", "options", "owner", "lease_until")
+
+
+def record_row(record: ExecutionRecord) -> tuple:
+    data = asdict(record)
+    data["options"] = dumps(data["options"])
+    return tuple(data[c] for c in RECORD_COLUMNS)
+
+
+def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
+    data = dict(zip(RECORD_COLUMNS, row))
+    options = data["options"]
+    data["options"] = json.loads(options) if isinstance(options, str) else (options or {})
+    return ExecutionRecord(**data)
+
+
+def check_changes(changes: dict) -> dict:
+    bad = set(changes) - set(RECORD_COLUMNS) - {"arn"}
+    if bad or "arn" in changes:
+        raise StoreError(f"cannot update {', '.join(sorted(bad | ({'arn'} & set(changes))))}")
+    if "status" in changes and changes["status"] not in STATUSES:
+        raise StoreError(f"unknown status {changes['status']!r}")
+    if "options" in changes:
+        changes = {**changes, "options": dumps(changes["options"])}
+    return changes
+
+
+class GroupCommit:
+    """Appends from many executions share one transaction: while a commit runs, the appends
+    that arrive gather into the next batch, and each caller returns once its rows are durable."""
+
+    def __init__(self, commit: Any):
+        self._commit = commit          # async (events rows, facts rows) -> None
+        self._batch = _Batch()
+        self._busy = False
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    async def add(self, events: list[tuple], facts: list[tuple]) -> None:
+        batch = self._batch
+        batch.events.extend(events)
+        batch.facts.extend(facts)
+        if self._busy:
+            await batch.done.wait()
+        else:
+            self._busy = True
+            try:
+                while self._batch.events or self._batch.facts:
+                    current, self._batch = self._batch, _Batch()
+                    try:
+                        await self._commit(current.events, current.facts)
+                    except Exception as exc:  # every waiter of the batch hears of it
+                        current.error = exc
+                    current.done.set()
+            finally:
+                self._busy = False
+        if batch.error is not None:
+            raise batch.error if isinstance(batch.error, StoreError) else StoreError(str(batch.error))
+
+
+class _Batch:
+    __slots__ = ("events", "facts", "done", "error")
+
+    def __init__(self) -> None:
+        import anyio
+
+        self.events: list[tuple] = []
+        self.facts: list[tuple] = []
+        self.done = anyio.Event()
+        self.error: BaseException | None = None

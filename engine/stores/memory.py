@@ -1,0 +1,105 @@
+"""The in-memory store: executions and journals in dicts, gone with the process.
+
+The default for ``asl run`` and tests; it behaves like the database stores (leases included)
+so a test written against it holds for them too.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Iterable
+
+from . import ExecutionRecord, StoredEvent, StoredFact, StoreError, check_changes
+
+
+class MemoryStore:
+    url = "memory"
+
+    def __init__(self) -> None:
+        self._records: dict[str, ExecutionRecord] = {}
+        self._events: dict[str, list[StoredEvent]] = {}
+        self._facts: dict[str, list[StoredFact]] = {}
+        self._order: dict[str, int] = {}
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def create(self, record: ExecutionRecord) -> bool:
+        if record.arn in self._records:
+            return False
+        self._records[record.arn] = copy.deepcopy(record)
+        self._events[record.arn] = []
+        self._facts[record.arn] = []
+        self._order[record.arn] = len(self._order)
+        return True
+
+    async def get(self, arn: str) -> ExecutionRecord | None:
+        record = self._records.get(arn)
+        return copy.deepcopy(record) if record is not None else None
+
+    async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
+                   limit: int | None = None) -> list[ExecutionRecord]:
+        found = [r for r in self._records.values()
+                 if (status is None or r.status == status)
+                 and (state_machine_arn is None or r.state_machine_arn == state_machine_arn)]
+        found.sort(key=lambda r: (r.start_time, self._order[r.arn]), reverse=True)
+        return [copy.deepcopy(r) for r in found[:limit]]
+
+    async def update(self, arn: str, **changes: Any) -> None:
+        record = self._require(arn)
+        check_changes(changes)
+        for key, value in changes.items():
+            setattr(record, key, copy.deepcopy(value))
+
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
+        self._require(arn)
+        self._events[arn].extend(copy.deepcopy(list(events)))
+        self._facts[arn].extend(copy.deepcopy(list(facts)))
+
+    async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
+        self._require(arn)
+        return [e for e in self._events[arn] if e.id > after]
+
+    async def facts(self, arn: str) -> list[StoredFact]:
+        self._require(arn)
+        return list(self._facts[arn])
+
+    async def claim(self, owner: str, lease_seconds: float, limit: int = 100,
+                    arns: Iterable[str] | None = None) -> list[ExecutionRecord]:
+        now = time.time()
+        wanted = None if arns is None else set(arns)
+        taken = []
+        for record in self._records.values():
+            if len(taken) >= limit:
+                break
+            if record.status != "RUNNING" or (wanted is not None and record.arn not in wanted):
+                continue
+            if record.owner not in (None, owner) and (record.lease_until or 0) > now:
+                continue
+            record.owner, record.lease_until = owner, now + lease_seconds
+            taken.append(copy.deepcopy(record))
+        return taken
+
+    async def renew(self, owner: str, arns: Iterable[str], lease_seconds: float) -> list[str]:
+        until = time.time() + lease_seconds
+        held = []
+        for arn in arns:
+            record = self._records.get(arn)
+            if record is not None and record.owner == owner:
+                record.lease_until = until
+                held.append(arn)
+        return held
+
+    async def release(self, owner: str, arn: str) -> None:
+        record = self._records.get(arn)
+        if record is not None and record.owner == owner:
+            record.owner, record.lease_until = None, None
+
+    def _require(self, arn: str) -> ExecutionRecord:
+        record = self._records.get(arn)
+        if record is None:
+            raise StoreError(f"no execution {arn}")
+        return record

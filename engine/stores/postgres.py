@@ -1,0 +1,203 @@
+"""The PostgreSQL store (psycopg 3, async): several processes or machines share the work.
+
+Each RUNNING execution is advanced by one process at a time, the holder of its lease:
+`claim` picks free or expired executions with ``SELECT ... FOR UPDATE SKIP LOCKED`` (two
+claimers never wait for, nor take, the same rows) and stamps them with the owner and a lease
+deadline; the owner renews its leases while it runs. When a process dies its leases run out
+and another process's next `claim` takes its executions over and resumes them from the journal.
+
+Appends are group-committed as in the SQLite store. Needs the ``postgres`` extra
+(``pip install "asl-engine[postgres]"``).
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterable
+
+from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
+               dumps, record_from_row, record_row, site_text, site_value)
+from .schema import POSTGRES_MIGRATIONS, current_version
+
+_COLUMNS = ",".join(RECORD_COLUMNS)
+_LOCK_KEY = 0x61736C  # advisory lock held while migrating ("asl")
+
+
+class PostgresStore:
+    def __init__(self, url: str, pool_size: int = 4):
+        if url.startswith("postgres:") and not url.startswith("postgres://"):
+            url = "postgresql:" + url[len("postgres:"):]
+        self.url = url
+        self._pool_size = pool_size
+        self._pool: Any = None
+        self._group = GroupCommit(self._commit_rows)
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            import psycopg
+            from psycopg_pool import AsyncConnectionPool
+        except ImportError:
+            raise StoreError('the PostgreSQL store needs psycopg: pip install "asl-engine[postgres]"') from None
+        try:  # one direct connection first: a wrong URL fails at once, not after the pool's retries
+            probe = await psycopg.AsyncConnection.connect(self.url, connect_timeout=10)
+            await probe.close()
+        except Exception as exc:
+            raise StoreError(f"cannot open {self._safe_url()}: {str(exc).strip()}") from None
+        pool = AsyncConnectionPool(self.url, min_size=1, max_size=self._pool_size, open=False,
+                                   kwargs={"autocommit": True})
+        try:
+            await pool.open(wait=True, timeout=15)
+            await self._migrate(pool)
+        except Exception as exc:
+            await pool.close()
+            raise StoreError(f"cannot open {self._safe_url()}: {exc}") from None
+        self._pool = pool
+
+    def _safe_url(self) -> str:
+        import re
+        return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", self.url)
+
+    async def _migrate(self, pool: Any) -> None:
+        async with pool.connection() as conn:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                cur = await conn.execute("SELECT max(version) FROM schema_version")
+                have = (await cur.fetchone())[0] or 0
+                newest = current_version(POSTGRES_MIGRATIONS)
+                if have > newest:
+                    raise StoreError(f"the database has schema version {have}, newer than this asl-engine "
+                                     f"knows ({newest}): upgrade asl-engine")
+                for version, statements in POSTGRES_MIGRATIONS:
+                    if version > have:
+                        for statement in statements:
+                            await conn.execute(statement)
+                        await conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def _fetch(self, sql: str, args: Any = ()) -> list:
+        pool = await self._ready()
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute(sql, args)
+                return await cur.fetchall() if cur.description else []
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from None
+
+    async def _ready(self) -> Any:
+        if self._pool is None:
+            await self.open()
+        return self._pool
+
+    # ---- executions -------------------------------------------------------------------------------
+
+    async def create(self, record: ExecutionRecord) -> bool:
+        marks = ",".join(["%s"] * len(RECORD_COLUMNS))
+        rows = await self._fetch(f"INSERT INTO executions ({_COLUMNS}) VALUES ({marks}) "
+                                 "ON CONFLICT (arn) DO NOTHING RETURNING arn", record_row(record))
+        return bool(rows)
+
+    async def get(self, arn: str) -> ExecutionRecord | None:
+        rows = await self._fetch(f"SELECT {_COLUMNS} FROM executions WHERE arn = %s", (arn,))
+        return record_from_row(rows[0]) if rows else None
+
+    async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
+                   limit: int | None = None) -> list[ExecutionRecord]:
+        where, args = [], []
+        if status is not None:
+            where.append("status = %s")
+            args.append(status)
+        if state_machine_arn is not None:
+            where.append("state_machine_arn = %s")
+            args.append(state_machine_arn)
+        sql = f"SELECT {_COLUMNS} FROM executions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time DESC, created DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [record_from_row(r) for r in await self._fetch(sql, args)]
+
+    async def update(self, arn: str, **changes: Any) -> None:
+        changes = check_changes(changes)
+        if not changes:
+            return
+        sets = ", ".join(f"{k} = %s" for k in changes)
+        rows = await self._fetch(f"UPDATE executions SET {sets} WHERE arn = %s RETURNING arn",
+                                 [*changes.values(), arn])
+        if not rows:
+            raise StoreError(f"no execution {arn}")
+
+    # ---- the journal --------------------------------------------------------------------------
+
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
+        await self._group.add(
+            [(arn, e.id, e.type, e.previous_id, e.timestamp, None if e.details is None else dumps(e.details),
+              site_text(e.site)) for e in events],
+            [(arn, f.seq, site_text(f.site), f.kind, dumps(f.value)) for f in facts])
+
+    async def _commit_rows(self, events: list[tuple], facts: list[tuple]) -> None:
+        pool = await self._ready()
+        try:
+            async with pool.connection() as conn:
+                async with conn.transaction():
+                    async with conn.cursor() as cur:
+                        if events:
+                            await cur.executemany(
+                                "INSERT INTO events (arn, id, type, previous_id, timestamp, details, site) "
+                                "VALUES (%s,%s,%s,%s,%s,%s,%s)", events)
+                        if facts:
+                            await cur.executemany("INSERT INTO facts (arn, seq, site, kind, value) "
+                                                  "VALUES (%s,%s,%s,%s,%s)", facts)
+        except Exception as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from None
+
+    async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
+        rows = await self._fetch("SELECT id, type, previous_id, timestamp, details, site FROM events "
+                                 "WHERE arn = %s AND id > %s ORDER BY id", (arn, after))
+        return [StoredEvent(i, t, p, ts, None if d is None else json.loads(d), site_value(s))
+                for i, t, p, ts, d, s in rows]
+
+    async def facts(self, arn: str) -> list[StoredFact]:
+        rows = await self._fetch("SELECT seq, site, kind, value FROM facts WHERE arn = %s ORDER BY seq", (arn,))
+        return [StoredFact(n, site_value(s), k, json.loads(v)) for n, s, k, v in rows]
+
+    # ---- leases -------------------------------------------------------------------------------
+
+    async def claim(self, owner: str, lease_seconds: float, limit: int = 100,
+                    arns: Iterable[str] | None = None) -> list[ExecutionRecord]:
+        wanted = None if arns is None else list(arns)
+        if wanted == []:
+            return []
+        now = time.time()
+        sql = "SELECT arn FROM executions WHERE status = 'RUNNING' AND " \
+              "(owner IS NULL OR owner = %s OR lease_until IS NULL OR lease_until < %s)"
+        args: list = [owner, now]
+        if wanted is not None:
+            sql += " AND arn = ANY(%s)"
+            args.append(wanted)
+        sql += f" ORDER BY start_time LIMIT {int(limit)} FOR UPDATE SKIP LOCKED"
+        rows = await self._fetch(
+            f"UPDATE executions SET owner = %s, lease_until = %s WHERE arn IN ({sql}) RETURNING {_COLUMNS}",
+            [owner, now + lease_seconds, *args])
+        return [record_from_row(r) for r in rows]
+
+    async def renew(self, owner: str, arns: Iterable[str], lease_seconds: float) -> list[str]:
+        arns = list(arns)
+        if not arns:
+            return []
+        rows = await self._fetch("UPDATE executions SET lease_until = %s WHERE owner = %s AND arn = ANY(%s) "
+                                 "RETURNING arn", (time.time() + lease_seconds, owner, arns))
+        return [r[0] for r in rows]
+
+    async def release(self, owner: str, arn: str) -> None:
+        await self._fetch("UPDATE executions SET owner = NULL, lease_until = NULL WHERE arn = %s AND owner = %s",
+                          (arn, owner))

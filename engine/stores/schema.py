@@ -1,0 +1,60 @@
+"""The stores' schema, as numbered migrations applied in order at `open` (never by hand).
+
+A database records the versions it has in ``schema_version``; a store opening a database
+applies the migrations it lacks, in one transaction, and refuses a database newer than it knows.
+Add a migration at the end of both lists; never edit one that has shipped.
+"""
+from __future__ import annotations
+
+_EXECUTION_COLUMNS = """
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state_machine_arn TEXT NOT NULL,
+    state_machine_name TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    type TEXT NOT NULL,
+    input TEXT NOT NULL,
+    status TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    seed BIGINT NOT NULL,
+    clock TEXT NOT NULL,
+    start_time DOUBLE PRECISION NOT NULL,
+    stop_time DOUBLE PRECISION,
+    redrive_count INTEGER NOT NULL DEFAULT 0,
+    redrive_time DOUBLE PRECISION,
+    options TEXT NOT NULL DEFAULT '{}',
+    owner TEXT,
+    lease_until DOUBLE PRECISION
+"""
+
+SQLITE_MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        f"CREATE TABLE executions ({_EXECUTION_COLUMNS})",
+        "CREATE INDEX executions_by_status ON executions (status, start_time)",
+        "CREATE INDEX executions_by_machine ON executions (state_machine_arn, start_time)",
+        "CREATE TABLE events (arn TEXT NOT NULL, id INTEGER NOT NULL, type TEXT NOT NULL, "
+        "previous_id INTEGER NOT NULL, timestamp REAL NOT NULL, details TEXT, site TEXT, "
+        "PRIMARY KEY (arn, id)) WITHOUT ROWID",
+        "CREATE TABLE facts (arn TEXT NOT NULL, seq INTEGER NOT NULL, site TEXT, kind TEXT NOT NULL, "
+        "value TEXT, PRIMARY KEY (arn, seq)) WITHOUT ROWID",
+    ]),
+]
+
+POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        f"CREATE TABLE executions ({_EXECUTION_COLUMNS}, created BIGSERIAL)",
+        "CREATE INDEX executions_by_status ON executions (status, start_time)",
+        "CREATE INDEX executions_by_machine ON executions (state_machine_arn, start_time)",
+        "CREATE TABLE events (arn TEXT NOT NULL, id INTEGER NOT NULL, type TEXT NOT NULL, "
+        "previous_id INTEGER NOT NULL, timestamp DOUBLE PRECISION NOT NULL, details TEXT, site TEXT, "
+        "PRIMARY KEY (arn, id))",
+        "CREATE TABLE facts (arn TEXT NOT NULL, seq INTEGER NOT NULL, site TEXT, kind TEXT NOT NULL, "
+        "value TEXT, PRIMARY KEY (arn, seq))",
+    ]),
+]
+
+
+def current_version(migrations: list[tuple[int, list[str]]]) -> int:
+    return migrations[-1][0]

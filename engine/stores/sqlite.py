@@ -1,0 +1,211 @@
+"""The SQLite store: one file, WAL mode, group commits.
+
+Every `append` is durable when it returns (``synchronous=FULL``: the commit is on disk), yet
+appends from many executions at once share one transaction: while a commit runs, the next
+appends gather into the batch that follows it, so throughput stays high under load. The
+connection is used from one worker thread at a time; the event loop never blocks on disk.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any, Iterable
+
+import anyio
+
+from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes, dumps,
+               record_from_row, record_row, site_text, site_value)
+from .schema import SQLITE_MIGRATIONS, current_version
+
+
+class SQLiteStore:
+    def __init__(self, path: str):
+        self.path = path
+        self.url = f"sqlite:{path}"
+        self._db: sqlite3.Connection | None = None
+        self._lock = anyio.Lock()          # one statement sequence at a time on the connection
+        self._limiter = anyio.CapacityLimiter(1)
+        self._group = GroupCommit(self._commit_rows)
+
+    # ---- connection and schema ----------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._db is not None:
+            return
+        try:
+            self._db = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+            have = row[0] or 0
+            if have > current_version(SQLITE_MIGRATIONS):
+                raise StoreError(f"{self.path} has schema version {have}, newer than this asl-engine knows "
+                                 f"({current_version(SQLITE_MIGRATIONS)}): upgrade asl-engine")
+            for version, statements in SQLITE_MIGRATIONS:
+                if version > have:
+                    for statement in statements:
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            db.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        if self._db is None:
+            return
+        while self._group.busy:
+            await anyio.sleep(0.001)
+        db, self._db = self._db, None
+        await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if self._db is None:
+            await self.open()
+        async with self._lock:
+            try:
+                return await anyio.to_thread.run_sync(fn, self._db, *args, limiter=self._limiter)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+
+    # ---- executions -------------------------------------------------------------------------------
+
+    async def create(self, record: ExecutionRecord) -> bool:
+        row = record_row(record)
+        marks = ",".join("?" * len(RECORD_COLUMNS))
+
+        def insert(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})",
+                                row)
+            return cursor.rowcount == 1
+        return await self._run(insert)
+
+    async def get(self, arn: str) -> ExecutionRecord | None:
+        def select(db: sqlite3.Connection) -> Any:
+            return db.execute(f"SELECT {','.join(RECORD_COLUMNS)} FROM executions WHERE arn = ?", (arn,)).fetchone()
+        row = await self._run(select)
+        return record_from_row(row) if row else None
+
+    async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
+                   limit: int | None = None) -> list[ExecutionRecord]:
+        where, args = [], []
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if state_machine_arn is not None:
+            where.append("state_machine_arn = ?")
+            args.append(state_machine_arn)
+        sql = f"SELECT {','.join(RECORD_COLUMNS)} FROM executions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time DESC, rowid DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [record_from_row(r) for r in rows]
+
+    async def update(self, arn: str, **changes: Any) -> None:
+        changes = check_changes(changes)
+        if not changes:
+            return
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        args = [*changes.values(), arn]
+
+        def write(db: sqlite3.Connection) -> int:
+            return db.execute(f"UPDATE executions SET {sets} WHERE arn = ?", args).rowcount
+        if await self._run(write) == 0:
+            raise StoreError(f"no execution {arn}")
+
+    # ---- the journal --------------------------------------------------------------------------
+
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
+        await self._group.add(
+            [(arn, e.id, e.type, e.previous_id, e.timestamp, None if e.details is None else dumps(e.details),
+              site_text(e.site)) for e in events],
+            [(arn, f.seq, site_text(f.site), f.kind, dumps(f.value)) for f in facts])
+
+    async def _commit_rows(self, events: list[tuple], facts: list[tuple]) -> None:
+        def commit(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if events:
+                    db.executemany("INSERT INTO events (arn, id, type, previous_id, timestamp, details, site) "
+                                   "VALUES (?,?,?,?,?,?,?)", events)
+                if facts:
+                    db.executemany("INSERT INTO facts (arn, seq, site, kind, value) VALUES (?,?,?,?,?)", facts)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        await self._run(commit)
+
+    async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT id, type, previous_id, timestamp, details, site FROM events WHERE arn = ? AND id > ? "
+            "ORDER BY id", (arn, after)).fetchall())
+        return [StoredEvent(i, t, p, ts, None if d is None else json.loads(d), site_value(s))
+                for i, t, p, ts, d, s in rows]
+
+    async def facts(self, arn: str) -> list[StoredFact]:
+        rows = await self._run(lambda db: db.execute(
+            "SELECT seq, site, kind, value FROM facts WHERE arn = ? ORDER BY seq", (arn,)).fetchall())
+        return [StoredFact(n, site_value(s), k, json.loads(v)) for n, s, k, v in rows]
+
+    # ---- leases -------------------------------------------------------------------------------
+
+    async def claim(self, owner: str, lease_seconds: float, limit: int = 100,
+                    arns: Iterable[str] | None = None) -> list[ExecutionRecord]:
+        wanted = None if arns is None else list(arns)
+
+        def take(db: sqlite3.Connection) -> list:
+            now = time.time()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                sql = f"SELECT {','.join(RECORD_COLUMNS)} FROM executions WHERE status = 'RUNNING' AND " \
+                      "(owner IS NULL OR owner = ? OR lease_until IS NULL OR lease_until < ?)"
+                args: list = [owner, now]
+                if wanted is not None:
+                    sql += f" AND arn IN ({','.join('?' * len(wanted))})"
+                    args += wanted
+                rows = db.execute(sql + f" ORDER BY start_time LIMIT {int(limit)}", args).fetchall()
+                until = now + lease_seconds
+                db.executemany("UPDATE executions SET owner = ?, lease_until = ? WHERE arn = ?",
+                               [(owner, until, r[0]) for r in rows])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return [(*r[:-2], owner, until) for r in rows]
+        if wanted == []:
+            return []
+        return [record_from_row(r) for r in await self._run(take)]
+
+    async def renew(self, owner: str, arns: Iterable[str], lease_seconds: float) -> list[str]:
+        arns = list(arns)
+        if not arns:
+            return []
+
+        def extend(db: sqlite3.Connection) -> list[str]:
+            until = time.time() + lease_seconds
+            marks = ",".join("?" * len(arns))
+            db.execute(f"UPDATE executions SET lease_until = ? WHERE owner = ? AND arn IN ({marks})",
+                       [until, owner, *arns])
+            return [r[0] for r in db.execute(f"SELECT arn FROM executions WHERE owner = ? AND arn IN ({marks})",
+                                             [owner, *arns]).fetchall()]
+        return await self._run(extend)
+
+    async def release(self, owner: str, arn: str) -> None:
+        await self._run(lambda db: db.execute(
+            "UPDATE executions SET owner = NULL, lease_until = NULL WHERE arn = ? AND owner = ?", (arn, owner)))

@@ -1,0 +1,517 @@
+"""One state on its own, as AWS's TestState API runs it.
+
+    from asl.engine import TestStateMock, test_state_sync
+
+    result = test_state_sync(definition, "ProcessPayment", {"orderId": "1"},
+                             inspection_level="DEBUG",
+                             mock=TestStateMock(result='{"StatusCode": 200, "Payload": {"ok": true}}'))
+    result.status           # SUCCEEDED | FAILED | RETRIABLE | CAUGHT_ERROR
+    result.next_state, result.output, result.error, result.cause
+    result.inspection_data  # input, afterInputPath, afterParameters, result, ..., errorDetails
+    result.response()       # TestState's response as AWS sends it (JSON texts)
+
+The request follows TestState's: `definition` is a state machine (a loaded one, a dict or
+JSON text) with `state_name`, or a single state (it is named ``StateName``, as on AWS);
+``inspection_level`` INFO (no inspection data), DEBUG or TRACE; ``variables``; ``context``
+(the ``$$`` object, which then replaces the default one); ``state_configuration``
+(``retrierRetryCount``, ``mapIterationFailureCount``); ``mock`` (a `TestStateMock` or
+TestState's ``{"result": JSON text} | {"errorOutput": {"error", "cause"}}`` with
+``fieldValidationMode``). As on AWS the mock stands for the service call: its result is the
+API's response (for ``lambda:invoke`` the whole Invoke response, ``Payload`` inside it), and
+for a Map or Parallel the state's result. The state runs once: an error a Retry would retry
+gives RETRIABLE, one a Catch takes CAUGHT_ERROR. A request AWS refuses raises
+`TestStateError`, with AWS's error code (``ValidationException``, ``InvalidDefinition``) and
+message. Without a mock a Task is served by a handler (``handlers=``) or a MockConfigFile,
+as in `run`; the other options of `run` (``handlers``, ``mock_config``, ``test_case``,
+``seed``, ``clock``, ``observer``, ...) apply too.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import ASLError, StatesError
+
+LEVELS = ("INFO", "DEBUG", "TRACE")
+MODES = ("STRICT", "PRESENT", "NONE")
+LONE_STATE = "StateName"  # what AWS calls a state given alone
+_CONTEXT_FIELDS = {"Execution": ("Id", "Input", "Name", "RoleArn", "StartTime", "RedriveCount", "RedriveTime"),
+                   "State": ("EnteredTime", "Name", "RetryCount"), "StateMachine": ("Id", "Name"),
+                   "Task": ("Token",)}
+_UNSET = object()
+_LOCATED = re.compile(r"An error occurred while executing the state '[^']*' \(entered at the event id #\d+\)\. ")
+
+
+class TestStateError(ASLError):
+    """A TestState request that AWS refuses: `code` is AWS's error code, the message AWS's."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+@dataclass
+class TestStateMock:
+    """TestState's ``mock``: a `result` (JSON text, as AWS takes it) or an `error` and `cause`.
+
+    `value` gives the result as a Python value instead of JSON text.
+    """
+
+    __test__ = False
+
+    result: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    field_validation_mode: str = "STRICT"
+    value: Any = _UNSET
+
+    @classmethod
+    def from_request(cls, mock: Any) -> "TestStateMock":
+        """TestState's ``mock`` member (a dict, as boto3 takes it) as a `TestStateMock`."""
+        if isinstance(mock, cls):
+            return mock
+        if not isinstance(mock, dict):
+            raise TestStateError("ValidationException", "mock must be an object with result or errorOutput")
+        error_output = mock.get("errorOutput")
+        if "result" in mock and error_output is not None:
+            raise TestStateError("ValidationException",
+                                 "A test mock should have only one of the following fields: [result, errorOutput].")
+        if error_output is not None:
+            if not isinstance(error_output, dict):
+                raise TestStateError("ValidationException", "mock.errorOutput must be an object with error and cause")
+            made = cls(error=error_output.get("error"), cause=error_output.get("cause"))
+        else:
+            made = cls(result=mock.get("result"))
+        made.field_validation_mode = mock.get("fieldValidationMode") or "STRICT"
+        return made
+
+    @property
+    def throws(self) -> bool:
+        return self.result is None and self.value is _UNSET
+
+    def parsed(self) -> Any:
+        if self.value is not _UNSET:
+            return self.value
+        if not isinstance(self.result, str):
+            raise TestStateError("ValidationException", "Mocked result must be valid JSON")
+        try:
+            return json.loads(self.result)
+        except json.JSONDecodeError:
+            raise TestStateError("ValidationException", "Mocked result must be valid JSON") from None
+
+
+@dataclass
+class TestStateResult:
+    """TestState's response: `status`, `output`, `error`, `cause`, `next_state`, and
+    `inspection_data` (empty at INFO). `execution` is the engine's run of the state (its
+    history and task calls)."""
+
+    __test__ = False
+
+    status: Literal["SUCCEEDED", "FAILED", "RETRIABLE", "CAUGHT_ERROR"]
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    next_state: str | None = None
+    inspection_data: dict = field(default_factory=dict)
+    execution: Any = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        """The response's members, values as JSON values."""
+        out: dict[str, Any] = {"status": self.status}
+        if self.status in ("SUCCEEDED", "CAUGHT_ERROR"):
+            out["output"] = self.output
+        for key, value in (("error", self.error), ("cause", self.cause), ("nextState", self.next_state)):
+            if value is not None:
+                out[key] = value
+        if self.inspection_data:
+            out["inspectionData"] = dict(self.inspection_data)
+        return out
+
+    def response(self) -> dict:
+        """The response as AWS sends it: output and the data-flow stages as JSON texts."""
+        out = self.to_json()
+        if "output" in out:
+            out["output"] = _text(out["output"])
+        if "inspectionData" in out:
+            out["inspectionData"] = {key: value if key in _NOT_TEXT else _text(value)
+                                     for key, value in out["inspectionData"].items()}
+        return out
+
+
+_NOT_TEXT = {"errorDetails", "request", "response", "toleratedFailureCount", "toleratedFailurePercentage",
+             "maxConcurrency"}
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)  # AWS's spacing: {"a": [1, 2]}
+
+
+# --------------------------------------------------------------------------------------------
+# The request
+# --------------------------------------------------------------------------------------------
+
+def load_definition(definition: Any, state_name: str | None) -> tuple[Any, Any]:
+    """(machine, state) for a TestState `definition` and `state_name`; `TestStateError` if AWS refuses."""
+    import asl
+    from ..errors import DefinitionError
+
+    if hasattr(definition, "iter_states"):
+        machine = definition
+    else:
+        document = definition
+        if isinstance(document, str):
+            try:
+                document = json.loads(document)
+            except json.JSONDecodeError as exc:
+                raise TestStateError("InvalidDefinition", f"Invalid State Machine Definition: "
+                                     f"'INVALID_JSON_DESCRIPTION: {exc.msg} at line {exc.lineno}'") from None
+        if not isinstance(document, dict):
+            raise TestStateError("InvalidDefinition", "Invalid State Machine Definition: 'the definition must be "
+                                 "a JSON object'")
+        if "States" not in document and "Type" in document:
+            state_name = state_name or LONE_STATE
+            document = _lone_state_machine(document, state_name)
+        try:
+            machine = asl.load(document)
+        except DefinitionError as exc:
+            errors = [d for d in exc.diagnostics if d.is_error] or exc.diagnostics
+            raise TestStateError("InvalidDefinition",
+                                 f"Invalid State Machine Definition: '{errors[0].aws_text()}'") from None
+    if state_name is None:
+        raise TestStateError("ValidationException", "stateName is required when the definition is a state machine")
+    for _, name, state in machine.iter_states():
+        if name == state_name:
+            return machine, state
+    raise TestStateError("ValidationException", "State not found in definition")
+
+
+def _lone_state_machine(state: dict, name: str) -> dict:
+    """A machine around one state. Its transitions lead nowhere on AWS (TestState only names
+    them): each gets a stand-in Succeed state so the machine is valid."""
+    targets = {state.get("Next"), state.get("Default")}
+    targets.update(rule.get("Next") for rule in state.get("Choices") or [] if isinstance(rule, dict))
+    targets.update(c.get("Next") for c in state.get("Catch") or [] if isinstance(c, dict))
+    states = {target: {"Type": "Succeed"} for target in targets if isinstance(target, str) and target != name}
+    return {"StartAt": name, "States": {name: state, **states}}
+
+
+def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool) -> None:
+    kind = state.type
+    if mock is None:
+        if kind in ("Map", "Parallel") and not run_nested:
+            raise TestStateError("InvalidDefinition", "TestState API does not support Map or Parallel states. "
+                                 "Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]")
+        return
+    if kind not in ("Task", "Map", "Parallel"):
+        raise TestStateError("ValidationException", f"State type '{kind}' is not supported when a mock is specified")
+    if mock.field_validation_mode not in MODES:
+        raise TestStateError("ValidationException", f"Value '{mock.field_validation_mode}' at "
+                             "'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum "
+                             f"value set: [{', '.join(MODES)}]")
+    if mock.throws:
+        return
+    value = mock.parsed()
+    if kind in ("Map", "Parallel") and not isinstance(value, list):
+        raise TestStateError("ValidationException", "Mocked result must be an array.")
+    if kind == "Task" and mock.field_validation_mode != "NONE":
+        from .shapes import check, output_shape
+
+        shape = output_shape(state.resource)
+        problem = check(value, shape, mock.field_validation_mode) if shape is not None else None
+        if problem:
+            raise TestStateError("ValidationException", f"Mock result schema validation error: {problem}")
+
+
+def _check_context(context: Any, state: Any) -> dict:
+    if isinstance(context, str):
+        try:
+            context = json.loads(context)
+        except json.JSONDecodeError:
+            raise TestStateError("ValidationException", "Invalid Context object provided: it is not valid "
+                                 "JSON") from None
+    if not isinstance(context, dict):
+        raise TestStateError("ValidationException", "Invalid Context object provided: it must be an object")
+    for key in context:
+        if key == "Map":
+            raise TestStateError("ValidationException", "Invalid Context object provided: 'Map' field is not "
+                                 "supported when mocking a Context object")
+        if key not in _CONTEXT_FIELDS:
+            raise TestStateError("ValidationException", f"Invalid Context object provided: Field '{key}' is not "
+                                 "allowed")
+    for part, fields in context.items():
+        if not isinstance(fields, dict):
+            raise TestStateError("ValidationException", f"Invalid Context object provided: {part} must be an object")
+        for name in fields:
+            if name not in _CONTEXT_FIELDS[part]:
+                raise TestStateError("ValidationException", f"Invalid Context object provided: Field '{name}' is "
+                                     "not allowed")
+        for name in ("Id", "Name", "RoleArn", "StartTime", "EnteredTime", "Token"):
+            if name in fields and not isinstance(fields[name], str):
+                raise TestStateError("ValidationException",
+                                     f"Invalid Context object provided: {part}.{name} must be a string")
+    resource = getattr(state, "resource", "") or ""
+    if "Task" in context and not resource.endswith((".sync", ".sync:2", ".waitForTaskToken")):
+        raise TestStateError("ValidationException", "Invalid Context object provided: Context object contains "
+                             "'Task' when state is not a Task state with a '.sync' or '.waitForTaskToken' service "
+                             "integration pattern")
+    return context
+
+
+def _configuration(configuration: dict | None) -> tuple[int, int | None]:
+    """(retrierRetryCount, mapIterationFailureCount) of a ``stateConfiguration``."""
+    configuration = dict(configuration or {})
+    retries = configuration.pop("retrierRetryCount", 0) or 0
+    failures = configuration.pop("mapIterationFailureCount", None)
+    for name in configuration:
+        raise TestStateError("ValidationException", f"stateConfiguration.{name} is not supported by asl-engine")
+    return retries, failures
+
+
+# --------------------------------------------------------------------------------------------
+# Running it
+# --------------------------------------------------------------------------------------------
+
+async def test_state(definition: Any, state_name: str | None = None, input: Any = None, *,
+                     inspection_level: str = "INFO", variables: dict | None = None, mock: Any = None,
+                     context: Any = None, state_configuration: dict | None = None, role_arn: str | None = None,
+                     reveal_secrets: bool = False, run_nested: bool = False, **options: Any) -> TestStateResult:
+    """Run one state as TestState does (see the module doc). `run_nested`: run a Map or Parallel
+    given no mock with its inner states (AWS requires a mock for them)."""
+    from . import MissingHandlerError, prepare, unserved
+    from .interpreter import Frame, error_matches, retry_delay, run_state
+
+    if inspection_level not in LEVELS:
+        raise TestStateError("ValidationException", f"Value '{inspection_level}' at 'inspectionLevel' failed to "
+                             f"satisfy constraint: Member must satisfy enum value set: [{', '.join(LEVELS)}]")
+    machine, state = load_definition(definition, state_name)
+    mock = TestStateMock.from_request(mock) if mock is not None else None
+    _check_mock(state, mock, run_nested)
+    given_context = _check_context(context, state) if context is not None else None
+    retry_count, failures = _configuration(state_configuration)
+    if isinstance(variables, str):
+        try:
+            variables = json.loads(variables)
+        except json.JSONDecodeError:
+            raise TestStateError("ValidationException", "variables must be a JSON object") from None
+    if variables is not None and not isinstance(variables, dict):
+        raise TestStateError("ValidationException", "variables must be a JSON object")
+    state_input = {} if input is None else input
+
+    inspector = _Inspector(options.pop("observer", None))
+    options.setdefault("type", "EXPRESS")  # AWS runs TestState as an Express execution
+    execution = prepare(machine, state_input, observer=inspector, check_handlers=False, **options)
+    runner = None
+    if mock is not None and state.type == "Task":
+        execution.mocks = _OneMock(state.name, mock, execution.mocks)
+    elif mock is not None:
+        runner = _mocked_container(mock, failures)
+    # A mocked state runs nothing inside it; otherwise every Task it may run must be served.
+    missing = [] if mock is not None else \
+        unserved([(n, s) for n, s in _subtree(state) if s.type == "Task"], execution.handlers, execution.mocks)
+    if missing:
+        raise MissingHandlerError(missing)
+    # $$: the given context replaces the whole object, its State included (see StateRun.context)
+    execution._base = given_context if given_context is not None else _default_context(execution, role_arn)
+
+    # One attempt, as TestState makes: whether a Retry would retry is decided below.
+    single = state.model_copy(update={"retry": []}) if getattr(state, "retry", None) else state
+    execution.start_time = execution.clock.now()
+    raised: StatesError | None = None
+    try:
+        output, next_name = await run_state(execution, single, state_input, Frame(dict(variables or {}), 0),
+                                            runner=runner)
+    except StatesError as err:
+        raised, output, next_name = err, None, None
+    exception = raised if raised is not None else inspector.caught_error
+    if exception is not None and _LOCATED.match(exception.cause or ""):
+        exception = StatesError(exception.error, _LOCATED.sub("", exception.cause, count=1))  # no events, no prefix
+    error, cause = (exception.error, exception.cause) if exception is not None else (None, None)
+    details: dict = {}
+    status = "SUCCEEDED"
+    if exception is not None:
+        status = "FAILED" if raised is not None else "CAUGHT_ERROR"
+        for index, retrier in enumerate(getattr(state, "retry", None) or []):
+            if error_matches(retrier.error_equals, exception):
+                details["retryIndex"] = index
+                if retry_count < retrier.max_attempts:
+                    status = "RETRIABLE"
+                    details["retryBackoffIntervalSeconds"] = round(retry_delay(retrier, retry_count, execution.rng))
+                break
+        if status == "CAUGHT_ERROR":
+            details = {"catchIndex": inspector.catcher}
+        if status != "CAUGHT_ERROR":
+            output, next_name = None, None
+    inspection = inspector.inspection(state, state_input, variables, inspection_level, details)
+    return TestStateResult(status, output, error, cause, next_name, inspection, execution)
+
+
+def test_state_sync(definition: Any, state_name: str | None = None, input: Any = None, **options: Any) -> TestStateResult:
+    """`test_state` for synchronous code (starts an event loop)."""
+    import functools
+
+    import anyio
+
+    return anyio.run(functools.partial(test_state, definition, state_name, input, **options))
+
+
+test_state.__test__ = False  # type: ignore[attr-defined]  # pytest: an imported test_state is no test
+test_state_sync.__test__ = False  # type: ignore[attr-defined]
+
+
+def _default_context(execution: Any, role_arn: str | None) -> dict:
+    """TestState's ``$$``: an Express execution's, with the request's role."""
+    return {"Execution": {"Id": execution.arn, "Input": execution.input, "Name": execution.name,
+                          "RoleArn": role_arn, "StartTime": execution.iso(execution.clock.now())},
+            "StateMachine": {"Id": execution.state_machine_arn, "Name": execution.state_machine_name}}
+
+
+class _OneMock:
+    """The mocks of the tested Task: the request's mock for it, the execution's for the rest."""
+
+    def __init__(self, name: str, mock: TestStateMock, fallback: Any):
+        self.name, self.mock, self.fallback = name, mock, fallback
+
+    def has(self, state_name: str) -> bool:
+        return state_name == self.name or (self.fallback is not None and self.fallback.has(state_name))
+
+    def next_response(self, state_name: str) -> Any:
+        from .tasks import MockResponse
+
+        if state_name != self.name:
+            return self.fallback.next_response(state_name)
+        if self.mock.throws:
+            return MockResponse(throws=True, error=self.mock.error, cause=self.mock.cause)
+        return MockResponse(value=self.mock.parsed())
+
+
+def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
+    """The runner of a mocked Map or Parallel: its input processing, then the mock as its result."""
+    from .concurrency import _items, _positive_int, _tolerance
+    from .tasks import TaskFailed
+
+    async def runner(run: Any) -> Any:
+        state = run.state
+        if state.type == "Map":
+            effective = run.raw if state.is_jsonata else run.effective_input()
+            scope = run.scope(effective)
+            items = _items(run, effective)
+            if not state.is_jsonata:
+                run.note("afterItemsPath", items)
+            extra = {"maxConcurrency": _positive_int(run, state.max_concurrency, state.max_concurrency_path,
+                                                     "MaxConcurrency", scope, 0)}
+            count, pct = _tolerance(run, scope)
+            if state.tolerated_failure_count is not None or state.tolerated_failure_count_path is not None:
+                extra["toleratedFailureCount"] = count
+            if state.tolerated_failure_percentage is not None or state.tolerated_failure_percentage_path is not None:
+                extra["toleratedFailurePercentage"] = pct
+            run.ex.observer.extra.update(extra)
+            tolerant = len(extra) > 1  # the failure count matters only against a tolerance the state sets
+            if tolerant and failures and failures > count and (not items or failures * 100.0 / len(items) > pct):
+                raise TaskFailed("States.ExceedToleratedFailureThreshold",
+                                 "The specified tolerated failure threshold was exceeded")
+        if mock.throws:
+            raise TaskFailed(mock.error, mock.cause)
+        return run.finish(mock.parsed())
+
+    return runner
+
+
+def _subtree(state: Any) -> Any:
+    """The state and every state nested in it (Parallel branches, Map processor)."""
+    yield state.name, state
+    blocks = list(state.branches) if state.type == "Parallel" else \
+        [state.processor] if state.type == "Map" and getattr(state, "processor", None) is not None else []
+    for block in blocks:
+        for inner in block.states.values():
+            yield from _subtree(inner)
+
+
+class _Inspector:
+    """Records the tested state's data flow (its first run) and passes every hook on to `inner`."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.run: Any = None
+        self.stages: dict = {}
+        self.extra: dict = {}
+        self.catcher: int | None = None
+        self.caught_error: StatesError | None = None
+
+    def __getattr__(self, hook: str) -> Any:
+        inner = self.__dict__.get("inner")
+        method = getattr(inner, hook, None) if inner is not None else None
+        return method if method is not None else (lambda *args, **kwargs: None)
+
+    def enter(self, run: Any) -> None:
+        if self.run is None:
+            self.run = run
+        if self.inner is not None:
+            self.inner.enter(run)
+
+    def data(self, run: Any, stage: str, value: Any) -> None:
+        if run is self.run:
+            self.stages.setdefault(stage, value)
+        if self.inner is not None:
+            self.inner.data(run, stage, value)
+
+    def caught(self, run: Any, error: Any, catcher: Any) -> None:
+        if run is self.run:
+            self.caught_error = error
+            self.catcher = next(i for i, c in enumerate(run.state.catch) if c is catcher)
+        if self.inner is not None:
+            self.inner.caught(run, error, catcher)
+
+    def inspection(self, state: Any, state_input: Any, variables: dict | None, level: str, details: dict) -> dict:
+        """AWS's inspectionData at `level` (nothing at INFO)."""
+        if level == "INFO":
+            return {}
+        stages = dict(self.stages)
+        kind, jsonata = state.type, state.is_jsonata
+        if not jsonata:
+            if kind == "Fail":
+                stages["afterInputPath"] = state_input  # AWS shows it, though a Fail has no InputPath
+            if kind == "Pass":
+                if "result" in stages and getattr(state, "result", None) is not None and \
+                        not _is_unset(state.result):
+                    stages.pop("afterInputPath", None)
+                    stages.pop("afterParameters", None)
+                else:
+                    stages.pop("result", None)
+                    stages.setdefault("afterParameters", stages.get("afterInputPath"))
+                result = state.result if not _is_unset(getattr(state, "result", _UNSET)) else \
+                    stages.get("afterParameters")
+                if "afterResultPath" in stages:
+                    stages.setdefault("afterResultSelector", result)
+            elif "result" in stages and "afterResultPath" in stages:
+                stages.setdefault("afterResultSelector", stages["result"])
+        if kind in ("Map", "Parallel"):
+            if "result" in stages and not jsonata:
+                stages.setdefault("afterResultSelector", stages["result"])
+            stages.pop("result", None)
+            stages.pop("afterItemSelector", None)
+        data = {"input": state_input}
+        data.update((stage, stages.pop(stage)) for stage in _STAGE_ORDER if stage in stages)
+        data.update(stages)
+        data.update(self.extra)
+        seen = self.run.frame.variables if self.run is not None else variables
+        if seen:
+            data["variables"] = dict(seen)
+        if details:
+            data["errorDetails"] = details
+        return data
+
+
+_STAGE_ORDER = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterParameters", "afterArguments", "result",
+                "afterResultSelector", "afterResultPath")
+
+
+def _is_unset(value: Any) -> bool:
+    from ..model import UNSET
+
+    return value is UNSET or value is _UNSET

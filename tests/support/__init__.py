@@ -1,0 +1,1 @@
+"""Real components the tests start: a throwaway PostgreSQL server, free ports."""

@@ -1,0 +1,201 @@
+"""The execution stores: the same contract for memory, SQLite and a real PostgreSQL server."""
+from __future__ import annotations
+
+import sqlite3
+
+import anyio
+import pytest
+
+from asl.engine.stores import ExecutionRecord, StoredEvent, StoredFact, StoreError, open_store
+from asl.engine.stores.schema import SQLITE_MIGRATIONS, current_version
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store_url(request, tmp_path):
+    if request.param == "memory":
+        return "memory"
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'runs.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def record(n: int = 1, **kw) -> ExecutionRecord:
+    base = dict(arn=f"arn:aws:states:us-east-1:123456789012:execution:M:run-{n}", name=f"run-{n}",
+                state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:M", state_machine_name="M",
+                definition='{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}', input='{"n":%d}' % n,
+                seed=n, start_time=1000.0 + n, options={"region": "us-east-1"})
+    base.update(kw)
+    return ExecutionRecord(**base)
+
+
+def run(fn):
+    return anyio.run(fn)
+
+
+def test_create_get_update_list(store_url):
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            assert await store.create(record(1))
+            assert not await store.create(record(1, name="other"))  # the ARN exists: nothing written
+            assert await store.create(record(2))
+            got = await store.get(record(1).arn)
+            assert got == record(1)
+            assert await store.get("arn:nope") is None
+            await store.update(record(1).arn, status="SUCCEEDED", output='{"ok":true}', stop_time=1234.5,
+                               options={"region": "eu-west-1"})
+            got = await store.get(record(1).arn)
+            assert (got.status, got.output, got.stop_time, got.options) == (
+                "SUCCEEDED", '{"ok":true}', 1234.5, {"region": "eu-west-1"})
+            assert [r.name for r in await store.list()] == ["run-2", "run-1"]  # newest first
+            assert [r.name for r in await store.list(status="RUNNING")] == ["run-2"]
+            assert [r.name for r in await store.list(limit=1)] == ["run-2"]
+            with pytest.raises(StoreError):
+                await store.update(record(1).arn, status="DONE")
+            with pytest.raises(StoreError):
+                await store.update("arn:nope", status="FAILED")
+        finally:
+            await store.close()
+    run(go)
+
+
+def test_journal_round_trip(store_url):
+    events = [StoredEvent(1, "ExecutionStarted", 0, 1000.5, {"input": {"a": [1, "é"]}}, None),
+              StoredEvent(2, "PassStateEntered", 1, 1000.6, {"name": "A", "input": {"a": 1}}, ((), 1)),
+              StoredEvent(3, "PassStateExited", 2, 1000.7, None, (((("P", 0), 3),), 2))]
+    facts = [StoredFact(1, ((), 2), "outcome", {"ok": True, "value": [1, 2]}),
+             StoredFact(2, ((("M", 1),), 5), "timer", 1234.25)]
+
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            await store.create(record(1))
+            await store.append(record(1).arn, events[:2], facts[:1])
+            await store.append(record(1).arn, events[2:], facts[1:])
+            assert await store.events(record(1).arn) == events
+            assert await store.events(record(1).arn, after=2) == events[2:]
+            assert await store.facts(record(1).arn) == facts
+        finally:
+            await store.close()
+    run(go)
+
+
+def test_concurrent_appends_are_all_kept(store_url):
+    """Many executions appending at once (group commits) lose nothing."""
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            for n in range(10):
+                await store.create(record(n))
+
+            async def writer(n: int) -> None:
+                for i in range(1, 21):
+                    await store.append(record(n).arn, [StoredEvent(i, "PassStateEntered", i - 1, float(i),
+                                                                   {"name": f"S{i}"}, ((), i))])
+            async with anyio.create_task_group() as tg:
+                for n in range(10):
+                    tg.start_soon(writer, n)
+            for n in range(10):
+                assert [e.id for e in await store.events(record(n).arn)] == list(range(1, 21))
+        finally:
+            await store.close()
+    run(go)
+
+
+def test_leases(store_url):
+    async def go():
+        a, b = open_store(store_url), open_store(store_url)
+        if store_url == "memory":
+            b = a  # one process: the same store seen by two owners
+        await a.open()
+        await b.open()
+        try:
+            for n in range(4):
+                await a.create(record(n))
+            await a.update(record(3).arn, status="SUCCEEDED")
+            first = await a.claim("owner-a", 30, limit=2)
+            assert len(first) == 2 and all(r.owner == "owner-a" for r in first)
+            second = await b.claim("owner-b", 30)
+            assert {r.arn for r in second} == {record(n).arn for n in range(3)} - {r.arn for r in first}
+            assert await b.claim("owner-b", 30, arns=[first[0].arn]) == []  # held by owner-a
+            assert await a.renew("owner-a", [r.arn for r in first] + [second[0].arn], 30) == [r.arn for r in first]
+            await a.release("owner-a", first[0].arn)
+            taken = await b.claim("owner-b", 30, arns=[first[0].arn])
+            assert [r.arn for r in taken] == [first[0].arn]
+            # an expired lease is taken over
+            await a.renew("owner-a", [first[1].arn], -1)
+            assert [r.arn for r in await b.claim("owner-b", 30)] != []
+            assert (await b.get(first[1].arn)).owner == "owner-b"
+        finally:
+            await a.close()
+            if b is not a:
+                await b.close()
+    run(go)
+
+
+def test_postgres_claims_never_overlap(postgres_url):
+    """Two processes' claims race: SKIP LOCKED gives each execution to exactly one of them."""
+    async def go():
+        stores = [open_store(postgres_url) for _ in range(4)]
+        for s in stores:
+            await s.open()
+        try:
+            for n in range(40):
+                await stores[0].create(record(n))
+            got: dict[str, list] = {}
+
+            async def claimer(i: int) -> None:
+                got[i] = [r.arn for r in await stores[i].claim(f"owner-{i}", 60, limit=40)]
+            async with anyio.create_task_group() as tg:
+                for i in range(4):
+                    tg.start_soon(claimer, i)
+            claimed = [arn for arns in got.values() for arn in arns]
+            assert len(claimed) == len(set(claimed)) == 40
+        finally:
+            for s in stores:
+                await s.close()
+    run(go)
+
+
+def test_sqlite_schema_is_versioned(tmp_path):
+    path = tmp_path / "runs.db"
+
+    async def go():
+        store = open_store(f"sqlite:{path}")
+        await store.open()
+        await store.close()
+    run(go)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT max(version) FROM schema_version").fetchone()[0] == current_version(SQLITE_MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.execute("INSERT INTO schema_version VALUES (999)")
+    db.commit()
+    db.close()
+
+    async def newer():
+        store = open_store(f"sqlite:{path}")
+        with pytest.raises(StoreError, match="newer"):
+            await store.open()
+    run(newer)
+
+
+def test_open_store_urls(tmp_path):
+    assert open_store(None).url == "memory"
+    assert open_store(f"{tmp_path}/x.db").url == f"sqlite:{tmp_path}/x.db"
+    assert open_store("postgres://u@h/db").url == "postgres://u@h/db"
+    for bad in ("mysql://x", "sqlite:"):
+        with pytest.raises(StoreError):
+            open_store(bad)
+
+
+def test_postgres_unreachable_is_a_store_error():
+    from support.postgres import free_port
+
+    async def go():
+        store = open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/x?connect_timeout=2")
+        with pytest.raises(StoreError, match="cannot open"):
+            await store.open()
+    run(go)

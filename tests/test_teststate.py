@@ -1,0 +1,100 @@
+"""asl.engine.test_state: one state as AWS's TestState runs it (the recorded cases are in
+test_teststate_conformance.py; these pin the behaviours the library adds around them)."""
+from __future__ import annotations
+
+import pytest
+
+import asl
+from asl.engine import Handlers, TestStateError, TestStateMock, test_state_sync
+from asl.engine.testing import Workflow, raises
+
+INVOKE = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+          "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "ResultSelector": {"got.$": "$.Payload"},
+          "Retry": [{"ErrorEquals": ["Busy"], "IntervalSeconds": 2, "MaxAttempts": 2}],
+          "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}], "Next": "After"}
+
+
+def test_a_lambda_invoke_mock_is_the_invoke_response_not_the_functions_return_value():
+    result = test_state_sync(INVOKE, input={"a": 1}, inspection_level="DEBUG",
+                             mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}'})
+    assert (result.status, result.output, result.next_state) == ("SUCCEEDED", {"got": {"ok": True}}, "After")
+    assert result.inspection_data["result"] == {"StatusCode": 200, "Payload": {"ok": True}}
+    assert result.response()["output"] == '{"got": {"ok": true}}'  # AWS sends JSON text
+
+
+def test_retriable_then_failed_then_caught_as_the_retry_count_grows():
+    busy = TestStateMock(error="Busy", cause="try later")
+    first = test_state_sync(INVOKE, input={}, mock=busy, inspection_level="DEBUG")
+    assert first.status == "RETRIABLE" and first.inspection_data["errorDetails"] == {
+        "retryIndex": 0, "retryBackoffIntervalSeconds": 2}
+    last = test_state_sync(INVOKE, input={}, mock=busy, inspection_level="DEBUG",
+                           state_configuration={"retrierRetryCount": 2})
+    assert (last.status, last.next_state, last.output) == ("CAUGHT_ERROR", "Handle",
+                                                           {"Error": "Busy", "Cause": "try later"})
+    assert last.inspection_data["errorDetails"] == {"catchIndex": 0}
+    assert test_state_sync(INVOKE, input={}, mock=busy).inspection_data == {}  # INFO: no inspection data
+
+
+@pytest.mark.parametrize("definition, kwargs, code, message", [
+    (INVOKE, {"mock": {"result": "{}", "errorOutput": {"error": "E"}}}, "ValidationException",
+     "A test mock should have only one of the following fields: [result, errorOutput]."),
+    (INVOKE, {"mock": {"result": "not json"}}, "ValidationException", "Mocked result must be valid JSON"),
+    (INVOKE, {"mock": {"result": '{"StatusCode": "200"}'}}, "ValidationException",
+     "Mock result schema validation error: Field 'StatusCode' must be a number"),
+    ({"Type": "Pass", "End": True}, {"mock": {"result": "{}"}}, "ValidationException",
+     "State type 'Pass' is not supported when a mock is specified"),
+    ({"Type": "Parallel", "End": True, "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}]}, {},
+     "InvalidDefinition", "TestState API does not support Map or Parallel states. Supported state types include: "
+                          "[Task, Wait, Pass, Succeed, Fail, Choice]"),
+    ({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}, {"state_name": "B"}, "ValidationException",
+     "State not found in definition"),
+    ({"Type": "Pass", "End": True}, {"inspection_level": "ALL"}, "ValidationException",
+     "Value 'ALL' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: "
+     "[INFO, DEBUG, TRACE]"),
+])
+def test_requests_aws_refuses_raise_test_state_error_with_awss_code(definition, kwargs, code, message):
+    with pytest.raises(TestStateError) as info:
+        test_state_sync(definition, kwargs.pop("state_name", None), {}, **kwargs)
+    assert (info.value.code, info.value.message) == (code, message)
+
+
+def test_the_mock_is_checked_only_as_the_field_validation_mode_says():
+    start = {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+             "Parameters": {"StateMachineArn": "arn"}, "End": True}
+    with pytest.raises(TestStateError, match="Required field 'ExecutionArn' is missing"):
+        test_state_sync(start, mock={"result": "{}"})
+    assert test_state_sync(start, mock={"result": "{}", "fieldValidationMode": "PRESENT"}).status == "SUCCEEDED"
+    assert test_state_sync(start, mock={"result": '{"StartDate": true}', "fieldValidationMode": "NONE"}).output == {
+        "StartDate": True}
+
+
+def test_a_task_without_a_mock_runs_its_handler_and_the_context_is_testates():
+    machine = asl.load({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:echo", "End": True,
+        "Parameters": {"state.$": "$$.State.Name", "role.$": "$$.Execution.RoleArn"}}}})
+    handlers = Handlers({"echo": lambda event: event})
+    result = test_state_sync(machine, "T", {}, handlers=handlers, role_arn="arn:aws:iam::1:role/R")
+    assert result.output == {"state": "T", "role": "arn:aws:iam::1:role/R"}
+    given = test_state_sync(machine, "T", {}, handlers=handlers,  # a given context replaces $$ whole
+                            context={"Execution": {"RoleArn": "r"}, "State": {"Name": "Elsewhere"}})
+    assert given.output == {"state": "Elsewhere", "role": "r"}
+    with pytest.raises(TestStateError, match="Invalid Context object provided: 'Map' field is not supported"):
+        test_state_sync(machine, "T", {}, handlers=handlers, context={"Map": {}})
+
+
+def test_workflow_test_state_takes_a_test_mock_or_testates_own():
+    machine = asl.load({"StartAt": "Pay", "States": {"Pay": INVOKE, "Handle": {"Type": "Fail"},
+                                                     "After": {"Type": "Succeed"}}})
+    workflow = Workflow(machine)
+    as_function = workflow.test_state("Pay", {"x": 1}, mock={"paid": True})  # the function's return value
+    assert as_function.output == {"got": {"paid": True}}
+    as_service = workflow.test_state("Pay", {"x": 1}, mock=TestStateMock(value={"Payload": {"paid": 1}}))
+    assert as_service.output == {"got": {"paid": 1}} and as_service.calls[0].mocked
+    failed = workflow.test_state("Pay", {}, mock=raises("Busy"), retry_count=2)
+    assert (failed.status, failed.error_details) == ("CAUGHT_ERROR", {"catchIndex": 0})
+
+
+def test_an_imported_test_state_is_not_collected_by_pytest():
+    from asl.engine import test_state
+
+    assert test_state.__test__ is False and test_state_sync.__test__ is False

@@ -1,0 +1,461 @@
+"""Definitions deployed on AWS that the validator must not reject (issue 11), and the
+checks that came with them: placeholders, regional integration ARNs, YAML scalars,
+DefinitionUri problems, deliberate MaxAttempts 0 retriers, the definition size limit."""
+from __future__ import annotations
+
+import asl
+
+
+def machine(**states):
+    first = next(iter(states))
+    return {"StartAt": first, "States": states}
+
+
+def errors(definition, **kw):
+    return [(d.code, d.message, d.location) for d in asl.validate(definition, **kw).errors]
+
+
+def warnings(definition, **kw):
+    return [(d.code, d.location) for d in asl.validate(definition, **kw).warnings]
+
+
+# ---------------------------------------------------------------------------------------------
+# Integration ARNs with a region and account; Pass Parameters as an array
+# ---------------------------------------------------------------------------------------------
+
+def test_integration_arns_with_region_and_account_are_accepted():
+    for arn in ("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject",
+                "arn:aws:states:us-east-1:123456789012:lambda:invoke",
+                "arn:aws:states:eu-west-1:123456789012:states:startExecution.sync:2"):
+        d = machine(T={"Type": "Task", "Resource": arn, "End": True})
+        assert errors(d) == [], arn
+        assert warnings(d) == [], arn
+    # Step Functions' own ARNs are still not something a Task can call.
+    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:stateMachine:x", "End": True})
+    assert [e[0] for e in errors(d)] == ["SCHEMA_VALIDATION_FAILED"]
+    # the pattern rules still hold on the long form
+    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:dynamodb:query", "End": True})
+    assert [e[0] for e in errors(d)] == ["SCHEMA_VALIDATION_FAILED"]
+
+
+def test_regional_integration_arns_run():
+    from asl.engine import Handlers, run_sync
+
+    handlers = Handlers()
+    handlers.register("fn", lambda event: {"seen": event})
+    handlers.register("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject", lambda p: {"Body": p["Key"]})
+    d = machine(
+        Call={"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:lambda:invoke",
+              "Parameters": {"FunctionName": "fn", "Payload.$": "$"}, "ResultSelector": {"p.$": "$.Payload"},
+              "Next": "Get"},
+        Get={"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject",
+             "Parameters": {"Bucket": "b", "Key": "k"}, "ResultPath": "$.s3", "End": True})
+    result = run_sync(asl.load(d), {"a": 1}, handlers=handlers)
+    assert result.status == "SUCCEEDED"
+    assert result.output == {"p": {"seen": {"a": 1}}, "s3": {"Body": "k"}}
+
+
+def test_parameters_and_result_selector_may_be_any_json_value():
+    """AWS accepts and runs Parameters that are an array or a scalar (aws-toolkit-vscode#2459:
+    the language service was changed "to match the constraints applied in the service")."""
+    from asl.engine import Handlers, run_sync
+
+    d = machine(P={"Type": "Pass", "Parameters": [{"a.$": "$.x"}, 2, "s"], "End": True})
+    assert errors(d) == []
+    assert run_sync(asl.load(d), {"x": 1}).output == [{"a": 1}, 2, "s"]
+    d = machine(P={"Type": "Pass", "Parameters": "x", "End": True})
+    assert errors(d) == [] and run_sync(asl.load(d), {}).output == "x"
+    handlers = Handlers()
+    handlers.register("state:T", lambda event: {"got": event})
+    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": [1, {"b.$": "$.y"}],
+                   "ResultSelector": ["$.Payload.got", {"r.$": "$.Payload.got"}], "End": True})
+    assert errors(d) == []
+    out = run_sync(asl.load(d), {"y": 2}, handlers=handlers).output
+    assert out == ["$.Payload.got", {"r": [1, {"b": 2}]}]
+    # a bad path inside is still found
+    d = machine(P={"Type": "Pass", "Parameters": [{"a.$": "not a path"}], "End": True})
+    assert [e[0] for e in errors(d)] == ["SCHEMA_VALIDATION_FAILED"]
+
+
+# ---------------------------------------------------------------------------------------------
+# RETRY_NEVER
+# ---------------------------------------------------------------------------------------------
+
+def _task(retry):
+    return machine(T={"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                      "Retry": retry, "End": True})
+
+
+def test_max_attempts_zero_before_a_retrier_that_would_match_is_deliberate():
+    shield = {"ErrorEquals": ["Custom.Fatal"], "MaxAttempts": 0}
+    for later in (["States.ALL"], ["Custom.Fatal", "Other"], ["States.TaskFailed"]):
+        assert ("RETRY_NEVER", "/States/T/Retry[0]") not in warnings(_task([shield, {"ErrorEquals": later}])), later
+    # alone, or before retriers that would not take its errors, it only disables retries
+    assert ("RETRY_NEVER", "/States/T/Retry[0]") in warnings(_task([shield]))
+    assert ("RETRY_NEVER", "/States/T/Retry[0]") in warnings(_task([shield, {"ErrorEquals": ["Other"]}]))
+    # States.TaskFailed does not match States.Timeout
+    timeout = {"ErrorEquals": ["States.Timeout"], "MaxAttempts": 0}
+    assert ("RETRY_NEVER", "/States/T/Retry[0]") in warnings(_task([timeout, {"ErrorEquals": ["States.TaskFailed"]}]))
+    # the last retrier has nothing after it to shield
+    assert ("RETRY_NEVER", "/States/T/Retry[1]") in warnings(
+        _task([{"ErrorEquals": ["A"]}, {"ErrorEquals": ["States.ALL"], "MaxAttempts": 0}]))
+
+
+# ---------------------------------------------------------------------------------------------
+# ${Name} placeholders (SAM DefinitionSubstitutions, Terraform, Serverless Framework)
+# ---------------------------------------------------------------------------------------------
+
+PLACEHOLDERS = {
+    "StartAt": "Process",
+    "States": {
+        "Process": {"Type": "Task", "Resource": "${ProcessFunctionArn}", "TimeoutSeconds": "${Timeout}",
+                    "Retry": [{"ErrorEquals": ["States.ALL"], "BackoffRate": "${Backoff}"}], "Next": "Invoke"},
+        "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "${aws_lambda_function.worker.arn}", "Payload.$": "$"},
+                   "Next": "Save"},
+        "Save": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                 "Parameters": {"TableName": "${self:custom.tables.${opt:stage}}",
+                                "Item": {"id": {"S.$": "$.id"}, "cfg": {"S": "${file(./config.json):name}"}}},
+                 "Next": "Pause"},
+        "Pause": {"Type": "Wait", "Seconds": "${var.wait_seconds}", "Next": "Notify"},
+        "Notify": {"Type": "Task", "Resource": "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:notify",
+                   "End": True},
+    },
+}
+
+
+def test_placeholders_are_one_warning_each_and_the_rest_is_checked():
+    result = asl.validate(PLACEHOLDERS)
+    assert result.ok, result.errors
+    found = [(d.code, d.location, d.message.split(" ")[0]) for d in result.warnings]
+    assert found == [
+        ("UNRESOLVED_PLACEHOLDER", "/States/Process/Resource", "${ProcessFunctionArn}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Process/TimeoutSeconds", "${Timeout}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Process/Retry[0]/BackoffRate", "${Backoff}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Invoke/Parameters/FunctionName", "${aws_lambda_function.worker.arn}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Save/Parameters/TableName", "${self:custom.tables.${opt:stage}}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Save/Parameters/Item/cfg/S", "${file(./config.json):name}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Pause/Seconds", "${var.wait_seconds}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Notify/Resource", "${AWS::Region}"),
+        ("UNRESOLVED_PLACEHOLDER", "/States/Notify/Resource", "${AWS::AccountId}"),
+    ]
+    assert all("not checked" in d.message for d in result.warnings)
+    # the rest is still checked
+    broken = {**PLACEHOLDERS, "States": {**PLACEHOLDERS["States"], "Notify": {
+        "Type": "Task", "Resource": "${Fn}", "HeartbeatSeconds": 0, "End": True}}}
+    assert errors(broken) == [("SCHEMA_VALIDATION_FAILED", "Minimum value is 1", "/States/Notify/HeartbeatSeconds")]
+    assert ("UNRESOLVED_PLACEHOLDER", "/States/Notify/Resource") in warnings(broken)
+
+
+def test_substitutions_fill_placeholders_with_the_fields_type():
+    values = {"ProcessFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:process", "Timeout": 30,
+              "Backoff": "1.5", "aws_lambda_function.worker.arn": "worker", "self:custom.tables.${opt:stage}": "t",
+              "file(./config.json):name": "n", "var.wait_seconds": "0", "AWS::Region": "us-east-1",
+              "AWS::AccountId": "123456789012"}
+    result = asl.validate(PLACEHOLDERS, substitutions=values)
+    assert result.ok and result.warnings == []
+    process = result.machine.definition["States"]["Process"]
+    assert process["TimeoutSeconds"] == 30 and process["Retry"][0]["BackoffRate"] == 1.5
+    assert result.machine.definition["States"]["Notify"]["Resource"] == \
+        "arn:aws:lambda:us-east-1:123456789012:function:notify"
+    # a filled value is checked like any other
+    bad = asl.validate(PLACEHOLDERS, substitutions={**values, "ProcessFunctionArn": "nope", "Timeout": "soon"})
+    assert {(d.code, d.location) for d in bad.errors} == {
+        ("SCHEMA_VALIDATION_FAILED", "/States/Process/Resource"),
+        ("SCHEMA_VALIDATION_FAILED", "/States/Process/TimeoutSeconds")}
+    assert PLACEHOLDERS["States"]["Process"]["TimeoutSeconds"] == "${Timeout}"  # never changed in place
+
+
+def test_placeholders_are_not_no_dollar_but_paths_still_are():
+    d = machine(P={"Type": "Pass", "Parameters": {"table": "${Table}", "path": "$.x"}, "End": True})
+    assert sorted(warnings(d)) == [("NO_DOLLAR", "/States/P/Parameters/path"),
+                                   ("UNRESOLVED_PLACEHOLDER", "/States/P/Parameters/table")]
+
+
+def test_a_machine_with_unfilled_placeholders_runs():
+    from asl.engine import Handlers, run_sync
+
+    handlers = Handlers()
+    handlers.register("state:T", lambda event: {"table": event["TableName"]})
+    d = machine(T={"Type": "Task", "Resource": "${FnArn}", "TimeoutSeconds": "${Timeout}",
+                   "Parameters": {"TableName": "${Table}"}, "End": True})
+    result = run_sync(asl.load(d), {}, handlers=handlers)
+    assert result.status == "SUCCEEDED" and result.output == {"table": "${Table}"}
+
+
+def test_bare_placeholders_in_json_text(tmp_path):
+    path = tmp_path / "tf.asl.json"
+    path.write_text('{\n  "StartAt": "W",\n  "States": {\n'
+                    '    "W": {"Type": "Wait", "Seconds": ${wait_seconds}, "Next": "T"},\n'
+                    '    "T": {"Type": "Task", "Resource": "${lambda_arn}", "End": true}\n  }\n}\n')
+    result = asl.validate(str(path))
+    assert result.ok
+    assert [(d.location, d.line, d.column) for d in result.warnings] == [
+        ("/States/W/Seconds", 4, 27), ("/States/T/Resource", 5, 27)]
+    filled = asl.validate(str(path), substitutions={"wait_seconds": 5, "lambda_arn": "arn:aws:lambda:us-east-1:"
+                                                    "123456789012:function:f"})
+    assert filled.ok and filled.warnings == []
+    assert filled.machine.definition["States"]["W"]["Seconds"] == 5
+    # what the value makes of the text is checked: here it is no JSON value at all
+    broken = asl.validate(str(path), substitutions={"wait_seconds": "soon"})
+    assert [d.code for d in broken.errors] == ["INVALID_JSON_DESCRIPTION"] and broken.errors[0].line == 4
+    # JSON broken elsewhere still reports its own error
+    path.write_text('{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": ${s}, "End": true},}}')
+    assert [d.code for d in asl.validate(str(path)).errors] == ["INVALID_JSON_DESCRIPTION"]
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML definitions (Serverless Framework .asl.yml): YAML 1.2 core-schema scalars
+# ---------------------------------------------------------------------------------------------
+
+SERVERLESS_YAML = """\
+StartAt: Start
+States:
+  Start:
+    Type: Task
+    Resource: ${self:custom.startArn}
+    Next: Yes
+  Yes:
+    Type: Choice
+    Choices:
+      - Variable: $.answer
+        StringEquals: On
+        Next: No
+    Default: Off
+  No:
+    Type: Pass
+    Result: {flag: y, real: true}
+    Next: N
+  N: {Type: Succeed}
+  Off: {Type: Succeed}
+"""
+
+
+def test_yaml_names_like_yes_and_no_stay_strings(tmp_path):
+    path = tmp_path / "flow.asl.yml"
+    path.write_text(SERVERLESS_YAML)
+    result = asl.validate(str(path))
+    assert result.ok, result.errors
+    assert [(d.code, d.location, d.line) for d in result.warnings] == [
+        ("UNRESOLVED_PLACEHOLDER", "/States/Start/Resource", 5)]
+    states = result.machine.definition["States"]
+    assert states["Start"]["Next"] == "Yes"
+    assert states["Yes"]["Choices"][0] == {"Variable": "$.answer", "StringEquals": "On", "Next": "No"}
+    assert states["Yes"]["Default"] == "Off" and states["No"]["Next"] == "N"
+    assert states["No"]["Result"] == {"flag": "y", "real": True}
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates: DefinitionSubstitutions left unfilled, S3 definitions, DefinitionUri misses
+# ---------------------------------------------------------------------------------------------
+
+SAM_TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachine/orders.asl.json
+      DefinitionSubstitutions:
+        ProcessFunctionArn: arn:aws:lambda:us-east-1:123456789012:function:process
+        OrdersTable: orders
+  Archived:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri:
+        Bucket: deployment-bucket
+        Key: archived.asl.json
+"""
+
+ORDERS = """{
+  "StartAt": "Process",
+  "States": {
+    "Process": {"Type": "Task", "Resource": "${ProcessFunctionArn}", "Next": "Save"},
+    "Save": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+             "Parameters": {"TableName": "${Orderstable}", "Item": {"id": {"S.$": "$.id"}}}, "End": true}
+  }
+}
+"""
+
+
+def _sam(tmp_path, template=SAM_TEMPLATE):
+    (tmp_path / "statemachine").mkdir()
+    (tmp_path / "statemachine" / "orders.asl.json").write_text(ORDERS)
+    (tmp_path / "template.yaml").write_text(template)
+    return str(tmp_path / "template.yaml")
+
+
+def test_template_placeholder_left_unfilled_is_a_warning_with_a_did_you_mean(tmp_path):
+    orders, archived = asl.validate_all(_sam(tmp_path))
+    assert orders.ok and orders.errors == []
+    [warning] = orders.warnings
+    assert (warning.code, warning.location, warning.line) == ("UNRESOLVED_PLACEHOLDER",
+                                                              "/States/Save/Parameters/TableName", 6)
+    assert "DefinitionSubstitutions has no 'Orderstable' (did you mean 'OrdersTable'?)" in warning.message
+    assert warning.filename.endswith("orders.asl.json")
+    # a definition kept in S3 is not checked, and that is not a failure
+    assert archived.ok and archived.machine is None
+    [note] = archived.diagnostics
+    assert (note.severity, note.code, note.line) == ("WARNING", "DEFINITION_NOT_LOCAL", 14)
+    assert "S3" in note.message and "not checked" in note.message
+
+
+def test_definition_uri_missing_gives_a_did_you_mean(tmp_path):
+    path = _sam(tmp_path, SAM_TEMPLATE.replace("statemachine/orders.asl.json", "statemachine/Orders.asl.json"))
+    [result] = asl.validate_all(path + "#Orders")
+    [error] = result.errors
+    assert error.code == "FILE_NOT_FOUND" and error.line == 7
+    assert error.message.endswith("did you mean 'statemachine/orders.asl.json'?")
+    # the other machines of the template are still reported on
+    orders, archived = asl.validate_all(path)
+    assert [d.code for d in orders.errors] == ["FILE_NOT_FOUND"] and orders.name == "Orders"
+    assert [d.code for d in archived.diagnostics] == ["DEFINITION_NOT_LOCAL"]
+
+
+def test_cli_validate_template_with_s3_definition_exits_0(tmp_path):
+    from click.testing import CliRunner
+
+    from asl.cli.main import get_cli
+
+    out = CliRunner().invoke(get_cli(), ["validate", _sam(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "warning DEFINITION_NOT_LOCAL" in out.output and "warning UNRESOLVED_PLACEHOLDER" in out.output
+    out = CliRunner().invoke(get_cli(), ["run", str(tmp_path / "template.yaml") + "#Archived"])
+    assert out.exit_code == 2 and "S3" in out.output and "Traceback" not in out.output
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI's --substitute / --substitutions
+# ---------------------------------------------------------------------------------------------
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from asl.cli.main import get_cli
+
+    return CliRunner().invoke(get_cli(), list(args))
+
+
+def test_cli_substitutions(tmp_path):
+    import json
+
+    path = tmp_path / "flow.asl.json"
+    path.write_text(json.dumps(machine(
+        T={"Type": "Task", "Resource": "${FnArn}", "TimeoutSeconds": "${Timeout}", "Next": "W"},
+        W={"Type": "Wait", "Seconds": "${Wait}", "End": True})))
+    out = _cli("validate", str(path))
+    assert out.exit_code == 0 and out.output.count("UNRESOLVED_PLACEHOLDER") == 3
+    values = tmp_path / "values.yaml"
+    values.write_text("FnArn: arn:aws:lambda:us-east-1:123456789012:function:f\nTimeout: 30\n")
+    out = _cli("validate", str(path), "--substitutions", str(values), "--substitute", "Wait=2")
+    assert out.exit_code == 0 and "warning" not in out.output, out.output
+    (tmp_path / "values.json").write_text('{"FnArn": "nope", "Timeout": 30, "Wait": 1}')
+    out = _cli("validate", str(path), "--substitutions", str(tmp_path / "values.json"))
+    assert out.exit_code == 1 and "The resource provided nope is not recognized" in out.output
+    # --substitute wins over the file
+    out = _cli("validate", str(path), "--substitutions", str(tmp_path / "values.json"),
+               "--substitute", "FnArn=arn:aws:lambda:us-east-1:123456789012:function:f")
+    assert out.exit_code == 0, out.output
+    for bad in (["--substitute", "novalue"], ["--substitutions", str(tmp_path / "missing.json")]):
+        out = _cli("validate", str(path), *bad)
+        assert out.exit_code == 2 and "Traceback" not in out.output, out.output
+    (tmp_path / "nested.json").write_text('{"A": {"b": 1}}')
+    out = _cli("validate", str(path), "--substitutions", str(tmp_path / "nested.json"))
+    assert out.exit_code == 2 and "string, number or boolean" in out.output
+
+
+def test_cli_run_and_graph_with_placeholders(tmp_path):
+    import json
+
+    path = tmp_path / "flow.asl.json"
+    path.write_text(json.dumps(machine(
+        T={"Type": "Task", "Resource": "${FnArn}", "Parameters": {"table": "${Table}"}, "End": True})))
+    handlers = tmp_path / "handlers.py"
+    handlers.write_text("from asl.engine import Handlers\nhandlers = Handlers()\n"
+                        "handlers.register('f', lambda event: event)\n")
+    out = _cli("run", str(path), "--handlers", str(handlers), "--substitute",
+               "FnArn=arn:aws:lambda:us-east-1:123456789012:function:f", "--substitute", "Table=orders")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"table": "orders"}
+    # unfilled: the run says so on stderr and goes on
+    handlers.write_text("from asl.engine import Handlers\nhandlers = Handlers()\n"
+                        "handlers.register('state:T', lambda event: event)\n")
+    out = _cli("run", str(path), "--handlers", str(handlers))
+    assert out.exit_code == 0 and json.loads(out.stdout) == {"table": "${Table}"}
+    assert out.stderr.count("warning UNRESOLVED_PLACEHOLDER") == 2
+    # graph draws such a machine
+    out = _cli("graph", str(path))
+    assert out.exit_code == 0 and "flowchart" in out.stdout
+    out = _cli("graph", str(path), "--substitute", "bad")
+    assert out.exit_code == 2 and "NAME=VALUE" in out.output
+
+
+# ---------------------------------------------------------------------------------------------
+# AWS's definition size limit
+# ---------------------------------------------------------------------------------------------
+
+def test_definition_longer_than_aws_accepts_is_an_error(tmp_path):
+    import json
+
+    from asl.loading import MAX_DEFINITION_LENGTH
+
+    def sized(n):
+        base = machine(P={"Type": "Pass", "End": True})
+        base["Comment"] = ""
+        base["Comment"] = "x" * (n - len(json.dumps(base, separators=(",", ":"))))
+        return base
+
+    assert asl.validate(sized(MAX_DEFINITION_LENGTH)).ok
+    big = asl.validate(sized(MAX_DEFINITION_LENGTH + 1))
+    assert [(d.code, d.location) for d in big.errors] == [("DEFINITION_TOO_LARGE", None)]
+    assert "Member must have length less than or equal to 1048576" in big.errors[0].message
+    with __import__("pytest").raises(asl.DefinitionError):
+        asl.load(sized(MAX_DEFINITION_LENGTH + 1))
+    # a JSON file counts the characters as written
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(sized(MAX_DEFINITION_LENGTH - 10), indent=40))
+    assert len(path.read_text()) > MAX_DEFINITION_LENGTH
+    assert [d.code for d in asl.validate(str(path)).errors] == ["DEFINITION_TOO_LARGE"]
+
+
+def test_a_placeholder_standing_for_an_object_field():
+    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": "${file(./params.json)}", "Retry": "${self:custom.retry}", "End": True})
+    assert errors(d) == []
+    assert warnings(d) == [("UNRESOLVED_PLACEHOLDER", "/States/T/Parameters"),
+                           ("UNRESOLVED_PLACEHOLDER", "/States/T/Retry")]
+    filled = asl.validate(d, substitutions={"file(./params.json)": '{"FunctionName": "f", "Payload.$": "$"}',
+                                            "self:custom.retry": '[{"ErrorEquals": ["States.ALL"]}]'})
+    assert filled.ok and filled.warnings == []
+    assert filled.machine.definition["States"]["T"]["Parameters"] == {"FunctionName": "f", "Payload.$": "$"}
+    # a value that is no array stays text, and is checked as such
+    assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [ARRAY]", "/States/T/Retry") in errors(
+        d, substitutions={"file(./params.json)": "{}", "self:custom.retry": "oops"})
+
+
+def test_a_placeholder_inside_a_path_is_not_checked():
+    d = machine(
+        M={"Type": "Map", "ItemsPath": "$.${ListName}", "ResultPath": "$.${Out}",
+           "ItemProcessor": {"StartAt": "C", "States": {"C": {
+               "Type": "Choice", "Choices": [{"Variable": "$.${Field}", "IsPresent": True, "Next": "E"}],
+               "Default": "E"}, "E": {"Type": "Succeed"}}},
+           "ItemSelector": {"v.$": "$$.Map.Item.Value.${Field}", "n": 1}, "End": True})
+    assert errors(d) == []
+    assert [w[1] for w in warnings(d)] == ["/States/M/ItemsPath", "/States/M/ResultPath",
+                                           "/States/M/ItemProcessor/States/C/Choices[0]/Variable",
+                                           "/States/M/ItemSelector/v.$"]
+    filled = asl.validate(d, substitutions={"ListName": "items", "Out": "r", "Field": "id"})
+    assert filled.ok and filled.warnings == []
+    # filled, the path is checked
+    assert [e[2] for e in errors(d, substitutions={"ListName": "[", "Out": "r", "Field": "id"})] == \
+        ["/States/M/ItemsPath"]
+
+
+def test_unbalanced_placeholder_braces_in_broken_json_stay_fast():
+    import time
+
+    started = time.perf_counter()
+    result = asl.validate('{"a": ' + "${" * 100_000 + "}")
+    assert [d.code for d in result.errors] == ["INVALID_JSON_DESCRIPTION"]
+    assert time.perf_counter() - started < 10  # quadratic scanning would take minutes
