@@ -434,9 +434,14 @@ def test_test_state_with_variables_and_nested_states():
         workflow.test_state("Ad", {})
 
 
-def test_test_state_names_a_task_that_has_no_mock(shipping):
-    with pytest.raises(MissingHandlerError, match="state 'Ship'"):
-        shipping.test_state("Ship", {})
+def test_test_state_fails_a_task_without_mock_only_when_it_invokes_it(shipping):
+    result = shipping.test_state("Ship", ORDER)
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause.startswith("No handler or mock for the Task state 'Ship' ")
+    # a Task state that fails before the call needs no handler: it fails as on AWS
+    result = shipping.test_state("Ship", {})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert "The JSONPath '$.orderId' specified for the field 'orderId.$' could not be found" in result.cause
 
 
 # ---- replay and MockConfigFile suites ------------------------------------------------------------

@@ -77,7 +77,6 @@ def test_test_state_with_a_handlers_file():
 @pytest.mark.parametrize("args, message", [
     (["Shipp", "--input-json", "{}"], "has no state 'Shipp' (did you mean 'Ship'?)"),
     (["Ship", "--input-json", "{"], "--input-json:1:2: invalid JSON: Unexpected end-of-input"),
-    (["Ship", "--input-json", "{}"], "these Task states have no handler and no mock:\n  - state 'Ship'"),
     (["Ship", "--variables", "[1]"], "--variables must be a JSON object"),
     (["Ship", "--mock-result", "1", "--mock-error", "E"], "give --mock-result or --mock-error, not both"),
     (["Ship", "--mock-cause", "c"], "--mock-cause goes with --mock-error"),
@@ -191,3 +190,10 @@ def test_from_history_usage_errors(tmp_path, text, message):
     history.write_text(text)
     result = invoke("mocks", "from-history", history, "--name", "x")
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_test_state_of_a_task_without_mock_fails_when_it_invokes_it():
+    result = invoke("test-state", SHIPPING, "Ship", "--input", INPUT, "--output-format", "json")
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and (report["status"], report["error"]) == ("FAILED", "States.Runtime")
+    assert report["cause"].startswith("No handler or mock for the Task state 'Ship' ")
