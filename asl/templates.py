@@ -60,7 +60,8 @@ def expect_kind(template: Any, value: Any, kind: str, field: str) -> Any:
     from .intrinsics import kind_of
 
     actual = kind_of(value)
-    if actual == kind or (kind == "integer" and actual == "number" and float(value).is_integer()):
+    if actual == kind or (kind == "integer" and actual == "number" and (
+            isinstance(value, int) or value.is_integer())):
         return value
     expression = getattr(getattr(template, "evaluate", None), "__self__", None)
     if hasattr(expression, "unexpected"):
