@@ -75,6 +75,9 @@ _RNG: contextvars.ContextVar[_random_module.Random | None] = contextvars.Context
 _CLOCK: contextvars.ContextVar[Callable[[], float] | None] = contextvars.ContextVar("asl_jsonata_clock", default=None)
 
 
+_CONTEXT_FUNCTIONS = frozenset({"now", "millis", "uuid", "random"})
+
+
 @contextlib.contextmanager
 def execution_context(rng: _random_module.Random | None = None,
                       clock: Callable[[], float] | None = None) -> Iterator[None]:
@@ -138,9 +141,14 @@ class Expression:
     # -- evaluation ------------------------------------------------------------------------
 
     def evaluate_in(self, scope: Any) -> Any:
-        """Evaluate with ``$states`` = ``scope.states`` and each of ``scope.variables``."""
+        """Evaluate with ``$states`` = ``scope.states`` and each of ``scope.variables``;
+        ``$random``/``$uuid`` draw from ``scope.rng`` and ``$now``/``$millis`` read
+        ``scope.now()`` when the scope has them (the engine's, per state)."""
         bindings = dict(scope.variables) if scope.variables else {}
         bindings["states"] = scope.states
+        if self.variables & _CONTEXT_FUNCTIONS and getattr(scope, "rng", None) is not None:
+            with execution_context(scope.rng, getattr(scope, "now", None)):
+                return self.evaluate(bindings)
         return self.evaluate(bindings)
 
     def evaluate(self, bindings: Mapping[str, Any]) -> Any:

@@ -76,12 +76,12 @@ async def run_parallel(run: StateRun) -> Result:
         if run.ex.observer is not None:
             run.note("afterArguments" if jsonata else "afterParameters", branch_input)
         run.event("ParallelStateStarted")
-        start = run.frame.last
+        forked = Frame(run.frame.variables, run.frame.last, None, run.frame.path, run.frame.key)
+        forked.seq = run.frame.seq  # branches fork here, whatever the parent records meanwhile
 
         def job(index: int, branch: Any) -> Any:
             async def go() -> Any:
-                frame = Frame(_branch_variables(run.frame), start, run.frame.map_item,
-                              run.frame.path + ((run.name, index),))
+                frame = forked.child(_branch_variables(run.frame), index, (run.name, index), run.frame.map_item)
                 return await run_block(ex, branch, branch_input, frame)
             return go
 
@@ -187,7 +187,8 @@ async def run_map(run: StateRun) -> Result:
             map_item = {"Index": index, "Value": item}
             make = lambda: {**run.context(), "Map": {"Item": map_item}}  # noqa: E731
             from .scope import Scope
-            return selector.evaluate(Scope(effective if not jsonata else run.raw, run.frame.variables, ex.rng, make))
+            return selector.evaluate(Scope(effective if not jsonata else run.raw, run.frame.variables, run.rng, make,
+                                           now=run.now))
 
         inputs = [item_input(i, item) for i, item in enumerate(items)]
         observer = ex.observer
@@ -237,17 +238,17 @@ def _tolerance(run: StateRun, scope: Any) -> tuple[int, float]:
 
 async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> list:
     ex = run.ex
-    start = run.frame.last
+    forked = Frame(run.frame.variables, run.frame.last, None, run.frame.path, run.frame.key)
+    forked.seq = run.frame.seq  # items fork here (after MapStateStarted)
     name = run.name
     failed = False
 
     def job(index: int, value: Any) -> Any:
         async def go() -> Any:
             nonlocal failed
-            frame = Frame(_branch_variables(run.frame), start, None, run.frame.path + ((name, index),))
+            frame = forked.child(_branch_variables(run.frame), index, (name, index))
             observer = ex.observer
-            frame.last = ex.history.add("MapIterationStarted", frame.last, ex.clock.now(),
-                                        {"index": index, "name": name})
+            ex.emit(frame, "MapIterationStarted", {"index": index, "name": name})
             if observer is not None:
                 observer.iteration(run, index, "started")
             try:
@@ -255,19 +256,17 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
             except StatesError:
                 if not failed:
                     failed = True
-                    frame.last = ex.history.add("MapIterationFailed", frame.last, ex.clock.now(),
-                                                {"index": index, "name": name})
+                    ex.emit(frame, "MapIterationFailed", {"index": index, "name": name})
                     if observer is not None:
                         observer.iteration(run, index, "failed")
                 raise
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
-                    ex.history.add("MapIterationAborted", frame.last, ex.clock.now(), {"index": index, "name": name})
+                    ex.emit(frame, "MapIterationAborted", {"index": index, "name": name})
                     if observer is not None:
                         observer.iteration(run, index, "aborted")
                 raise
-            frame.last = ex.history.add("MapIterationSucceeded", frame.last, ex.clock.now(),
-                                        {"index": index, "name": name})
+            ex.emit(frame, "MapIterationSucceeded", {"index": index, "name": name})
             if observer is not None:
                 observer.iteration(run, index, "succeeded")
             run.frame.last = frame.last
@@ -299,7 +298,7 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
             if observer is not None:
                 observer.iteration(run, index, "started")
             try:
-                results[index] = await ex.run_child(processor, value, index, run.frame.path + ((run.name, index),))
+                results[index] = await ex.run_child(processor, value, index, run.frame, run.name)
             except StatesError as err:
                 failures.append(err)
                 results[index] = None

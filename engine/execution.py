@@ -24,7 +24,9 @@ from ..errors import StatesError
 from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import Frame, run_block
+from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
 from .payload import PayloadMeter
+from .stores import StoredEvent, StoredFact
 from .tasks import Handlers, Mocks, TaskFailed
 
 PAYLOAD_LIMIT = 262_144
@@ -94,6 +96,26 @@ class ExecutionResult:
             out["cause"] = self.cause
         out["executionArn"] = self.execution_arn
         return out
+
+
+LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
+
+
+def default_owner() -> str:
+    """This process, as a lease holder: host, process id and a random part."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
+
+
+class ExecutionAlreadyExists(Exception):
+    """Raised by `Execution.attach` when the store already holds an execution of that ARN."""
+
+
+class LeaseLost(Exception):
+    """Raised by `Execution.run` when another process took the execution's lease over (this
+    process stopped renewing it in time): this process stops advancing it, and records nothing."""
 
 
 class TokenWaiter:
@@ -171,7 +193,11 @@ class Execution:
         self.handlers = handlers or Handlers()
         self.mocks = mocks
         self.clock = clock or VirtualClock()
-        self.rng = random.Random(seed)
+        # Every random draw derives from the seed: the execution's own (names, ARNs) from this
+        # generator, each block run's from its frame's (`Frame.random`), so a resumed
+        # execution draws what the uninterrupted one would have.
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2 ** 63)
+        self.rng = random.Random(f"{self.seed}/execution")
         self.type = machine_type
         self.sync = sync and machine_type == "EXPRESS"  # started as StartSyncExecution starts it
         self.region = region
@@ -190,6 +216,15 @@ class Execution:
         self._timed_out = False
         self._stopped: tuple[str | None, str | None] | None = None
         self.result: ExecutionResult | None = None  # set when the execution ends, however it ends
+        # the journal (asl.engine.journal): facts beside the history, a replay when resuming,
+        # a sink that writes both to a store
+        self.facts: list[StoredFact] = []
+        self.replay: Recorded | None = None
+        self.sink: StoreSink | None = None
+        self.root = Frame({}, 0)
+        self.redrive_count = 0
+        self.redrive_time: float | None = None
+        self.abandoned = False
         sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
@@ -197,6 +232,100 @@ class Execution:
                        f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
         else:
             self.arn = f"arn:aws:states:{region}:{ACCOUNT}:execution:{self.state_machine_name}:{self.name}"
+
+    # ---- the journal: events, facts, timers (asl.engine.journal) ---------------------------
+
+    def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
+        """Record an event at the frame's next position (or, resuming, find it recorded there)."""
+        frame.seq += 1
+        replay = self.replay
+        if replay is not None:
+            recorded = check_event(replay.take((frame.key, frame.seq)), event_type, details)
+            if recorded is not None:
+                frame.last = recorded.id
+                return recorded.id
+        frame.last = self.history.add(event_type, frame.last, self.clock.now(), details, (frame.key, frame.seq))
+        return frame.last
+
+    def fact(self, frame: Frame, kind: str, compute: Any) -> Any:
+        """A value the future depends on, computed once and recorded (replayed when resuming)."""
+        frame.seq += 1
+        site = (frame.key, frame.seq)
+        if self.replay is not None:
+            recorded = check_fact(self.replay.take(site), kind)
+            if recorded is not None:
+                return recorded.value
+        value = compute()
+        self._record(site, kind, value)
+        return value
+
+    def _record(self, site: tuple, kind: str, value: Any) -> None:
+        self.facts.append(StoredFact(len(self.facts) + 1, site, kind, value))
+
+    def now(self, frame: Frame) -> float:
+        """The clock, read by a state (``$now()``, a Timestamp Wait): a recorded fact."""
+        return self.fact(frame, "now", self.clock.now)
+
+    async def timer(self, frame: Frame, seconds: float) -> None:
+        """Wait `seconds` on the execution's clock (a Wait, a retry interval). Its deadline is
+        recorded first; resumed, a timer that had fired is skipped and one that had not ends at
+        its original deadline."""
+        frame.seq += 1
+        site = (frame.key, frame.seq)
+        if self.replay is not None:
+            recorded = check_fact(self.replay.take(site), "timer")
+            if recorded is not None:
+                if not self.replay.goes_on_after(site):
+                    await self.clock.sleep(recorded.value - self.clock.now())
+                return
+        self._record(site, "timer", self.clock.now() + seconds)
+        await self.flush()
+        await self.clock.sleep(seconds)
+
+    async def outcome(self, frame: Frame, work: Any, on_replay: Any = None) -> Any:
+        """Run ``work(attempt_frame, redelivered)`` once and record what it ended with (a value
+        or a StatesError); resumed, the recorded outcome is returned without running it.
+
+        The work records its own events in an attempt frame of its own, so a resumed execution
+        can skip them with the work. `on_replay` is called when the outcome comes from the
+        journal (a mock advances its call count)."""
+        frame.seq += 1
+        site = (frame.key, frame.seq)
+        attempt = Frame(frame.variables, frame.last, frame.map_item, frame.path, frame.key + ((frame.seq, -1),))
+        redelivered = False
+        replay = self.replay
+        if replay is not None:
+            recorded = check_fact(replay.take(site), "outcome")
+            if recorded is not None:
+                last = replay.take_frame(attempt.key)
+                if last:
+                    frame.last = last
+                if on_replay is not None:
+                    on_replay()
+                value = recorded.value
+                if "error" in value or "cause" in value:
+                    err = StatesError(value.get("error"), value.get("cause"))
+                    err.heartbeat = bool(value.get("heartbeat"))
+                    raise err
+                return value.get("value")
+            redelivered = replay.started(frame.key, frame.seq - 1)
+        try:
+            value = await work(attempt, redelivered)
+        except StatesError as err:
+            frame.last = attempt.last
+            record = {"error": err.error, "cause": err.cause}
+            if getattr(err, "heartbeat", False):
+                record["heartbeat"] = True
+            self._record(site, "outcome", record)
+            raise
+        frame.last = attempt.last
+        self._record(site, "outcome", {"value": value})
+        return value
+
+    async def flush(self) -> None:
+        """Write what the journal gained since the last flush to the store (if any)."""
+        if self.sink is not None:
+            await self.sink.flush(self)
 
     # ---- services for the states ----------------------------------------------------------
 
@@ -210,7 +339,9 @@ class Execution:
             if not self.sync:
                 # Standard and asynchronous Express executions can be redriven (the count is 0
                 # until then; RedriveTime appears only after one); synchronous Express ones cannot
-                execution["RedriveCount"] = 0
+                execution["RedriveCount"] = self.redrive_count
+            if self.redrive_time is not None:
+                execution["RedriveTime"] = iso(self.redrive_time)
             self._base = {"Execution": execution,
                           "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name}}
         return dict(self._base)
@@ -261,17 +392,20 @@ class Execution:
             raise StatesError("States.DataLimitExceeded", "The variables stored by the execution are larger "
                               f"than the maximum of {VARIABLES_TOTAL_LIMIT} bytes.")
 
-    def new_task_token(self) -> str:
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex + uuid.UUID(
-            int=self.rng.getrandbits(128), version=4).hex
+    def new_task_token(self, rng: random.Random) -> str:
+        """A task token, drawn from the task's frame (the same after a resume)."""
+        return uuid.UUID(int=rng.getrandbits(128), version=4).hex + uuid.UUID(
+            int=rng.getrandbits(128), version=4).hex
 
     def token_waiter(self, token: str) -> TokenWaiter:
         waiter = TokenWaiter(self, token)
         self.waiters[token] = waiter
         return waiter
 
-    async def guard(self, work: Any, timeout: int | None, heartbeat: int | None, beat: Beat) -> Any:
-        """Await `work` under TimeoutSeconds and HeartbeatSeconds, on the execution's clock.
+    async def guard(self, work: Any, timeout: int | None, heartbeat: int | None, beat: Beat,
+                    since: float | None = None) -> Any:
+        """Await `work` under TimeoutSeconds and HeartbeatSeconds, on the execution's clock;
+        the timeout counts from `since` (the task's start, which a resumed task keeps).
 
         Either limit running out cancels the work and fails with States.Timeout (AWS reports
         heartbeat expiry under that name too). The work's own exception passes through.
@@ -289,7 +423,7 @@ class Execution:
                 tg.cancel_scope.cancel()
 
             async def total() -> None:
-                await clock.sleep(timeout)
+                await clock.sleep(timeout if since is None else since + timeout - clock.now())
                 expired.append("Task timed out.")
                 tg.cancel_scope.cancel()
 
@@ -320,22 +454,26 @@ class Execution:
         return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
                f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
 
-    async def run_child(self, processor: Any, value: Any, index: int, path: tuple = ()) -> Any:
+    async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
-        `path` is where it runs (the Map's path plus this item), for `TaskContext.path`."""
-        child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers, mocks=self.mocks,
-                          clock=self.clock, machine_type=self.type, region=self.region,
-                          state_machine_name=self.state_machine_name, observer=self.observer,
-                          payload_limit=self.payload_limit)
-        child.rng = self.rng
-        child.calls = self.calls
-        child.unserved = self.unserved
-        child.start_time = self.clock.now()
-        frame = Frame({}, 0, None, path)
-        try:
-            return await run_block(child, processor, value, frame)
-        finally:
-            self.transitions += child.transitions
+        `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
+        `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
+        item = fork.child({}, index, (map_name, index))
+
+        async def work(attempt: Frame, redelivered: bool) -> Any:
+            child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
+                              mocks=self.mocks, clock=self.clock, machine_type=self.type, region=self.region,
+                              state_machine_name=self.state_machine_name, observer=self.observer,
+                              payload_limit=self.payload_limit, seed=self.seed)
+            child.calls = self.calls
+            child.unserved = self.unserved
+            child.start_time = self.clock.now()
+            frame = Frame({}, 0, None, item.path, item.key)
+            try:
+                return await run_block(child, processor, value, frame)
+            finally:
+                self.transitions += child.transitions
+        return await self.outcome(item, work)
 
     def record_call(self, run: Any, payload: Any, mocked: bool) -> None:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
@@ -369,34 +507,78 @@ class Execution:
     # ---- the run -----------------------------------------------------------------------------
 
     async def run(self) -> ExecutionResult:
-        """Run to the end; the result always holds the complete history (see `result`)."""
+        """Run to the end; the result always holds the complete history (see `result`).
+
+        With a store attached, the journal is written as it grows and the end is recorded;
+        resumed (`asl.engine.resume`), the recorded part is replayed first."""
         with _fewer_gc_passes():
-            return await self._run()
+            result = await self._run()
+        if self.abandoned:
+            raise LeaseLost(f"another process took over the execution '{self.arn}'")
+        if self.replay is not None:
+            self.replay.check_complete()
+        if self.sink is not None:
+            await self.sink.finish(self)
+        return result
+
+    async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS) -> None:
+        """Record this (not yet started) execution in `store`; its journal follows as it runs.
+        `owner` (default: this process) holds its lease, renewed while it runs (see
+        `asl.engine.stores`). Raises ExecutionAlreadyExists when the store has that ARN."""
+        import time
+
+        from .stores import ExecutionRecord
+
+        owner = owner or default_owner()
+
+        record = ExecutionRecord(
+            arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
+            state_machine_name=self.state_machine_name, definition=_json_text(self.machine.definition),
+            type=self.type, input=_json_text(self.input), seed=self.seed,
+            clock="virtual" if self.clock.virtual else "real", start_time=self.clock.now(),
+            options={"region": self.region, "historyLimit": self.history.limit,
+                     "payloadLimit": self.payload_limit},
+            owner=owner, lease_until=time.time() + lease_seconds)
+        if not await store.create(record):
+            raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
+        self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds)
+
+    def abandon(self) -> None:
+        """Stop advancing this execution without ending it (another process took its lease)."""
+        self.abandoned = True
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def _run(self) -> ExecutionResult:
-        self.start_time = self.clock.now()
         history = self.history
         status, output, error, cause = "SUCCEEDED", None, None, None
         timeout = getattr(self.machine, "timeout_seconds", None)
         if timeout is None and self.type == "EXPRESS":
             timeout = EXPRESS_MAX_SECONDS
+        frame = self.root
         try:
-            history.add("ExecutionStarted", 0, self.start_time,
-                        {"input": self.input, "inputDetails": {"truncated": False},
-                         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
-            frame = Frame({}, 0)
+            started = self.emit(frame, "ExecutionStarted",
+                                {"input": self.input, "inputDetails": {"truncated": False},
+                                 "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
+            self.start_time = history.timestamp(started)
+            frame.last = 0  # AWS: the first state's entry follows no event (previousEventId 0)
+            await self.flush()
             failure: list[BaseException] = []
             with anyio.CancelScope() as self._scope:
                 async with anyio.create_task_group() as tg:
                     if timeout:
                         async def limit() -> None:
-                            await self.clock.sleep(timeout)
+                            # AWS: a redrive starts the machine's timeout anew
+                            origin = self.redrive_time if self.redrive_time is not None else self.start_time
+                            await self.clock.sleep(origin + timeout - self.clock.now())
                             self._timed_out = True
                             self._scope.cancel()
                         tg.start_soon(limit)
+                    if self.sink is not None:
+                        tg.start_soon(self.sink.run_periodically, self)
                     try:
                         output = await run_block(self, self.machine, self.input, frame)
-                    except (StatesError, HistoryLimitExceeded) as exc:
+                    except (StatesError, HistoryLimitExceeded, JournalMismatch) as exc:
                         failure.append(exc)  # raised below, outside the task group
                     except Exception as exc:  # a bug of ours: fail the run, keep its history
                         failure.append(StatesError("States.Runtime", f"asl-engine internal error: "
@@ -430,24 +612,79 @@ class Execution:
     def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
         history = self.history
         history.limit = max(history.limit, len(history) + 1)  # the closing event always fits
-        now = self.clock.now()
-        last = history.last_id
+        root = self.root
+        root.last = history.last_id  # the closing event follows the last one recorded
         details: dict = {}
         if error is not None:
             details["error"] = error
         if cause is not None:
             details["cause"] = cause
         if status == "SUCCEEDED":
-            history.add("ExecutionSucceeded", last, now, {"output": output, "outputDetails": {"truncated": False}})
-        elif status == "TIMED_OUT":
-            history.add("ExecutionTimedOut", last, now, details)
-        elif status == "ABORTED":
-            history.add("ExecutionAborted", last, now, details)
+            closing = self.emit(root, "ExecutionSucceeded", {"output": output, "outputDetails": {"truncated": False}})
         else:
-            history.add("ExecutionFailed", last, now, details)
+            closing = self.emit(root, _CLOSING[status], details)
+        now = history.timestamp(closing)
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
                                       self.name, history, self.calls, self.transitions, self.start_time, now,
                                       self.unserved)
+
+
+_CLOSING = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted", "FAILED": "ExecutionFailed"}
+
+
+class StoreSink:
+    """Writes an execution's journal to a store: what the history and the facts gained since
+    the last flush, every `PERIOD` seconds while it runs, before it waits on time, and at its
+    end (with its status)."""
+
+    PERIOD = 0.05
+
+    def __init__(self, store: Any, arn: str, events_done: int = 0, facts_done: int = 0, owner: str | None = None,
+                 lease_seconds: float = LEASE_SECONDS):
+        self.store = store
+        self.arn = arn
+        self.events_done = events_done
+        self.facts_done = facts_done
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+
+    async def flush(self, ex: "Execution") -> None:
+        entries = ex.history.entries(self.events_done)
+        facts = ex.facts[self.facts_done:]
+        if not entries and not facts:
+            return
+        first = self.events_done + 1
+        self.events_done += len(entries)
+        self.facts_done += len(facts)
+        events = [StoredEvent(i, t, p, ts, event_details(d), site)
+                  for i, (t, p, ts, d, site) in enumerate(entries, first)]
+        await self.store.append(self.arn, events, facts)
+
+    async def run_periodically(self, ex: "Execution") -> None:
+        import time
+
+        renewed = time.monotonic()
+        while True:
+            await anyio.sleep(self.PERIOD)
+            await self.flush(ex)
+            if self.owner is not None and time.monotonic() - renewed > self.lease_seconds / 3:
+                renewed = time.monotonic()
+                if not await self.store.renew(self.owner, [self.arn], self.lease_seconds):
+                    ex.abandon()
+                    return
+
+    async def finish(self, ex: "Execution") -> None:
+        await self.flush(ex)
+        result = ex.result
+        await self.store.update(self.arn, status=result.status, stop_time=result.stop_time,
+                                output=None if result.status != "SUCCEEDED" else _json_text(result.output),
+                                error=result.error, cause=result.cause, owner=None, lease_until=None)
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 _running = 0

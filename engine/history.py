@@ -38,29 +38,36 @@ class History:
     __slots__ = ("_events", "limit")
 
     def __init__(self, limit: int = 25_000):
-        self._events: list[tuple] = []  # (type, previous_id, timestamp, details)
+        self._events: list[tuple] = []  # (type, previous_id, timestamp, details, site)
         self.limit = limit
 
     def __len__(self) -> int:
         return len(self._events)
 
-    def add(self, event_type: str, previous: int, timestamp: float, details: dict | None = None) -> int:
-        """Record an event; returns its id (1-based)."""
+    def add(self, event_type: str, previous: int, timestamp: float, details: Any = None,
+            site: tuple | None = None) -> int:
+        """Record an event; returns its id (1-based). `site` is where the engine produced it
+        (`asl.engine.journal`); the tuple form of details is the state events' compact one,
+        ``(name, "input" | "output", value, assigned variables)``, shaped only when read."""
         events = self._events
         if len(events) >= self.limit:
             raise HistoryLimitExceeded(self.limit)
-        events.append((event_type, previous, timestamp, details))
+        events.append((event_type, previous, timestamp, details, site))
         return len(events)
 
-    def add_state(self, event_type: str, previous: int, timestamp: float, name: str, key: str, value: Any,
-                  assigned: dict | None = None) -> int:
-        """`add` for the two events every state records (``*StateEntered`` with ``input``,
-        ``*StateExited`` with ``output``): kept as a small tuple, shaped only when read."""
-        events = self._events
-        if len(events) >= self.limit:
-            raise HistoryLimitExceeded(self.limit)
-        events.append((event_type, previous, timestamp, (name, key, value, assigned)))
-        return len(events)
+    def timestamp(self, event_id: int) -> float:
+        return self._events[event_id - 1][2]
+
+    def entries(self, start: int = 0) -> list[tuple]:
+        """The raw entries from index `start`: ``(type, previous_id, timestamp, details, site)``."""
+        return self._events[start:]
+
+    @classmethod
+    def restored(cls, entries: list[tuple], limit: int = 25_000) -> "History":
+        """A history that already holds recorded events (ids 1..n, in order)."""
+        history = cls(limit)
+        history._events = list(entries)
+        return history
 
     @property
     def last_id(self) -> int:
@@ -76,7 +83,7 @@ class History:
     def events(self) -> list[dict]:
         """The events as AWS's HistoryEvent dicts."""
         out = []
-        for i, (etype, prev, ts, details) in enumerate(self._events, 1):
+        for i, (etype, prev, ts, details, _site) in enumerate(self._events, 1):
             event: dict[str, Any] = {"timestamp": iso(ts), "type": etype, "id": i, "previousEventId": prev}
             if type(details) is tuple:
                 name, key, value, assigned = details

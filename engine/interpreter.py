@@ -73,15 +73,35 @@ def error_output(err: StatesError) -> dict:
 
 
 class Frame:
-    """Where a state runs: the variables of its scope and the event it follows."""
+    """Where a state runs: the variables of its scope and the event it follows.
 
-    __slots__ = ("variables", "last", "map_item", "path")
+    ``key`` names this block run for the journal (`asl.engine.journal`): the parent's key
+    plus (the parent's position when it forked, the branch or item index); ``seq`` is the
+    position of the last event or fact the frame recorded.
+    """
 
-    def __init__(self, variables: dict, last: int, map_item: dict | None = None, path: tuple = ()):
+    __slots__ = ("variables", "last", "map_item", "path", "key", "seq", "_rng")
+
+    def __init__(self, variables: dict, last: int, map_item: dict | None = None, path: tuple = (),
+                 key: tuple = ()):
         self.variables = variables
         self.last = last
         self.map_item = map_item
         self.path = path
+        self.key = key
+        self.seq = 0
+        self._rng = None
+
+    def child(self, variables: dict, index: int, path_step: tuple, map_item: dict | None = None) -> "Frame":
+        """The frame of a branch or an item forked at this frame's current position."""
+        return Frame(variables, self.last, map_item, self.path + (path_step,), self.key + ((self.seq, index),))
+
+    def random(self, seed: int) -> Any:
+        """This frame's random source: the same seed and key always draw the same values."""
+        if self._rng is None:
+            from .journal import frame_random
+            self._rng = frame_random(seed, self.key)
+        return self._rng
 
 
 class StateRun:
@@ -113,14 +133,20 @@ class StateRun:
             ctx["Map"] = {"Item": self.frame.map_item}
         return ctx
 
+    @property
+    def rng(self) -> Any:
+        return self.frame.random(self.ex.seed)
+
+    def now(self) -> float:
+        """The clock as this state reads it (``$now()``): recorded in the journal."""
+        return self.ex.now(self.frame)
+
     def scope(self, value: Any, **kw: Any) -> Scope:
-        return Scope(value, self.frame.variables, self.ex.rng, self.context, **kw)
+        return Scope(value, self.frame.variables, self.rng, self.context, now=self.now, **kw)
 
     def event(self, event_type: str, details: dict | None = None) -> int:
-        """Append an event following this state's last one."""
-        frame = self.frame
-        frame.last = self.ex.history.add(event_type, frame.last, self.ex.clock.now(), details)
-        return frame.last
+        """Record an event following this state's last one."""
+        return self.ex.emit(self.frame, event_type, details)
 
     # ---- JSONPath data flow ------------------------------------------------------------
 
@@ -221,11 +247,9 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
     """One state, start to end. `runner` replaces the state type's runner (TestState's mocked
     Map or Parallel)."""
     kind = state.type
-    now = ex.clock.now()
     ex.transitions += 1
-    entered = ex.history.add_state(_ENTERED[kind], frame.last, now, state.name, "input", raw)
-    frame.last = entered
-    run = StateRun(ex, state, frame, entered, now, raw)
+    entered = ex.emit(frame, _ENTERED[kind], (state.name, "input", raw, None))
+    run = StateRun(ex, state, frame, entered, ex.history.timestamp(entered), raw)
     observer = ex.observer
     if observer is not None:
         observer.enter(run)
@@ -234,7 +258,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
     except _CANCELLED:
         if kind in _ABORTABLE and ex.aborting_branches():
             # a sibling branch / iteration failed: AWS records the states it stopped
-            ex.history.add(f"{kind}StateAborted", frame.last, ex.clock.now(), {"name": state.name})
+            ex.emit(frame, f"{kind}StateAborted", {"name": state.name})
         raise
     except StatesError as err:
         err = locate(err, run)
@@ -249,8 +273,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
         ex.check_variables(assigned, frame.variables, state.name)
         frame.variables.update(assigned)
     if kind != "Fail":
-        frame.last = ex.history.add_state(_EXITED[kind], frame.last, ex.clock.now(), state.name, "output", output,
-                                          assigned)
+        ex.emit(frame, _EXITED[kind], (state.name, "output", output, assigned))
     if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
         next_name = state.next
     if observer is not None:
@@ -320,11 +343,11 @@ async def with_retries(run: StateRun, work: Callable[[], Awaitable[Any]]) -> Any
                 raise
             if counts[i] >= retrier.max_attempts:
                 raise
-            delay = retry_delay(retrier, counts[i], run.ex.rng)
+            delay = retry_delay(retrier, counts[i], run.rng)
             counts[i] += 1
             run.retry_count += 1
             run.ex.observe_retry(run, err, counts[i], delay, retrier)
-            await run.ex.clock.sleep(delay)
+            await run.ex.timer(run.frame, delay)
 
 
 def retry_delay(retrier: Any, attempt: int, rng: Any) -> float:
@@ -475,7 +498,7 @@ async def run_wait(run: StateRun) -> Result:
                 raise StatesError("States.Runtime", "The TimestampPath parameter does not reference a valid "
                                   "ISO-8601 extended offset date-time format string: "
                                   f"{text} == {value if isinstance(value, str) else dumps(value)}")
-        seconds = max(0.0, target - run.ex.clock.now())
+        seconds = max(0.0, target - run.ex.now(run.frame))
     if seconds > MAX_WAIT:
         raise StatesError("States.Runtime", "Wait state delay is too long.")
     if jsonata:
@@ -484,7 +507,7 @@ async def run_wait(run: StateRun) -> Result:
         assigned = run.assign(state.assign, scope) if state.assign is not None else None
         output = run.output_path(effective)
     if seconds:
-        await run.ex.clock.sleep(seconds)
+        await run.ex.timer(run.frame, seconds)
     return output, None, assigned
 
 

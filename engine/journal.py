@@ -67,32 +67,93 @@ def _describe(event_type: str, details: Any) -> str:
     return f"{event_type} '{name}'" if name else event_type
 
 
-class Recorded:
-    """A journal read back (from a store, or a finished run): entries by site, for replay."""
+REDRIVEN = "ExecutionRedriven"   # the event that opens a redrive; its fact twin marks the facts'
 
-    def __init__(self, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()):
+
+class Recorded:
+    """A journal read back (from a store, or a finished run): entries by site, for replay.
+
+    A journal may span redrives: the events after each ``ExecutionRedriven`` (and the facts
+    after each ``redrive`` marker fact) belong to the next attempt. Each attempt's journal is
+    laid over what the previous ones left after their `cut_failures`, so replay sees what the
+    last attempt saw. With ``redrive=True`` the whole journal is cut once more, for a new redrive.
+    """
+
+    def __init__(self, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (), redrive: bool = False):
         self.entries: dict[Site, tuple[str, Any]] = {}
         self.ends: dict[tuple, int] = {}           # frame key -> its last recorded position
+        self.children: dict[tuple, set] = {}       # frame key -> the keys of the frames it forked
         self.events = list(events)
         self.facts = list(facts)
         self.unsited: list[StoredEvent] = []
-        for event in self.events:
-            if event.site is None:
-                self.unsited.append(event)
-                continue
-            self._add(event.site, ("event", event))
-        for fact in self.facts:
-            self._add(fact.site, ("fact", fact))
+        event_epochs = _epochs(self.events, lambda e: e.type == REDRIVEN)
+        fact_epochs = _epochs(self.facts, lambda f: f.kind == "redrive")
+        for epoch in range(max(len(event_epochs), len(fact_epochs))):
+            if epoch:
+                self.cut_failures()
+            for event in event_epochs[epoch] if epoch < len(event_epochs) else ():
+                if event.site is None:
+                    self.unsited.append(event)
+                    continue
+                self._add(event.site, ("event", event))
+            for fact in fact_epochs[epoch] if epoch < len(fact_epochs) else ():
+                if fact.site is not None:
+                    self._add(fact.site, ("fact", fact))
+        if redrive:
+            self.cut_failures()
         self.last_id = self.events[-1].id if self.events else 0
         self.last_time = max((e.timestamp for e in self.events), default=None)
         self.consumed: set[Site] = set()
+
+    def cut_failures(self) -> None:
+        """Forget how the last attempt failed, so replay goes live where it did (redrive).
+
+        AWS redrives every state entered and never exited: in each frame, everything recorded
+        after its open state's ``*StateEntered`` goes (the task's attempts, the failure and
+        abort events, a Map or Parallel's failure, the execution's end), with the attempt
+        frames forked there; the branches and iterations forked there stay, each cut the same
+        way, so the ones that succeeded are replayed and only the others run again.
+        """
+        by_frame: dict[tuple, list] = {}
+        for (key, position), entry in self.entries.items():
+            by_frame.setdefault(key, []).append((position, entry))
+        for key, entries in by_frame.items():
+            entries.sort(key=lambda pe: pe[0])
+            cut = None
+            for position, (kind, value) in entries:
+                if kind == "event" and value.type.endswith("StateEntered"):
+                    cut = position
+                elif kind == "event" and value.type.endswith("StateExited"):
+                    cut = None
+            if cut is None:  # nothing open in this frame: its end (a failed iteration's) goes
+                cut = max((p for p, (kind, value) in entries if kind == "event"
+                           and not value.type.endswith(("Failed", "Aborted", "TimedOut"))), default=0)
+            for position, entry in entries:
+                if position > cut:
+                    del self.entries[(key, position)]
+            self.ends[key] = min(self.ends.get(key, 0), cut)
+        for key in sorted(self.ends, key=len):  # attempt frames forked after a cut go with it
+            if key and key[-1][1] == -1:
+                parent, (fork, _index) = key[:-1], key[-1]
+                if fork > self.ends.get(parent, 0):
+                    for position in range(1, self.ends[key] + 1):
+                        self.entries.pop((key, position), None)
+                    self.ends[key] = 0
 
     def _add(self, site: Site, entry: tuple) -> None:
         key, position = site
         if site in self.entries:
             raise JournalMismatch(f"the journal records two entries at one site {site!r}", _id_of(entry))
         self.entries[site] = entry
-        if position > self.ends.get(key, 0):
+        if key not in self.ends:
+            for depth in range(len(key), 0, -1):  # register the frame under each of its ancestors
+                parent = key[:depth - 1]
+                known = parent in self.children
+                self.children.setdefault(parent, set()).add(key[:depth])
+                if known:
+                    break
+            self.ends[key] = 0
+        if position > self.ends[key]:
             self.ends[key] = position
 
     def take(self, site: Site) -> tuple[str, Any] | None:
@@ -111,6 +172,27 @@ class Recorded:
                                   f"to record before it", _id_of(entry))
         return None
 
+    def take_frame(self, key: tuple) -> int:
+        """Mark everything recorded in frame `key` and the frames it forked as replayed (work
+        whose outcome is recorded is not done again); returns the last event id among them."""
+        last = 0
+        stack = [key]
+        while stack:
+            frame = stack.pop()
+            for position in range(1, self.ends.get(frame, 0) + 1):
+                site = (frame, position)
+                entry = self.entries.get(site)
+                if entry is not None:
+                    self.consumed.add(site)
+                    if entry[0] == "event" and entry[1].id > last:
+                        last = entry[1].id
+            stack.extend(self.children.get(frame, ()))
+        return last
+
+    def started(self, key: tuple, position: int) -> bool:
+        """Was something recorded at this site? (A task attempt's start, before its outcome.)"""
+        return (key, position) in self.entries
+
     def goes_on_after(self, site: Site) -> bool:
         """Does the frame of `site` have entries recorded after it? (Then a timer there fired.)"""
         key, position = site
@@ -127,6 +209,16 @@ class Recorded:
             first = min(left, key=lambda e: (_id_of(e) or 10**12))
             raise JournalMismatch(f"{_entry_text(first)} does not fit the definition: the machine never "
                                   "reaches it", _id_of(first))
+
+
+def _epochs(items: list, opens: Any) -> list[list]:
+    """`items` split where a redrive opens a new attempt (the opener starts the new part)."""
+    parts: list[list] = [[]]
+    for item in items:
+        if opens(item):
+            parts.append([])
+        parts[-1].append(item)
+    return parts
 
 
 def _id_of(entry: tuple) -> int | None:

@@ -13,19 +13,22 @@ class Scope:
 
     input      the value ``$`` refers to
     variables  the visible variables (a dict; never mutated by evaluation)
-    rng        the execution's random source
+    rng        the random source of the frame the state runs in
+    now        reads the execution's clock for ``$now()`` / ``$millis()`` (None: the wall clock)
     context    ``$$`` (built on first use by `make_context`)
     states     ``$states`` for JSONata: input, context, and result / errorOutput where available
     """
 
     __slots__ = ("input", "variables", "rng", "_make_context", "_context", "result", "error_output",
-                 "state_input")
+                 "state_input", "now")
 
     _UNSET = object()
 
     def __init__(self, input: Any, variables: dict | None, rng: Any, make_context: Callable[[], dict],
-                 result: Any = _UNSET, error_output: Any = _UNSET, state_input: Any = _UNSET):
+                 result: Any = _UNSET, error_output: Any = _UNSET, state_input: Any = _UNSET,
+                 now: Callable[[], float] | None = None):
         self.input = input
+        self.now = now
         self.variables = variables
         self.rng = rng
         self._make_context = make_context
@@ -51,6 +54,6 @@ class Scope:
 
     def with_input(self, value: Any) -> "Scope":
         s = Scope(value, self.variables, self.rng, self._make_context, self.result, self.error_output,
-                  self.state_input)
+                  self.state_input, self.now)
         s._context = self._context
         return s

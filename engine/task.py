@@ -18,9 +18,10 @@ from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, UnservedTask, call_ha
 AWS_DEFAULT_TIMEOUT = 99999999
 
 
-def invoke_response(payload: Any) -> dict:
-    """``arn:aws:states:::lambda:invoke``'s result around a function's return value (ASL-SPEC.md 10)."""
-    request_id = str(uuid.uuid4())
+def invoke_response(payload: Any, rng: Any) -> dict:
+    """``arn:aws:states:::lambda:invoke``'s result around a function's return value (ASL-SPEC.md 10);
+    the request id is drawn from `rng` (the task's frame: the same seed gives the same ids)."""
+    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return {
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
@@ -61,14 +62,14 @@ async def run_task(run: StateRun) -> Result:
 
     async def attempt() -> Any:
         # The token exists before the input is processed: Parameters pass it on as $$.Task.Token.
-        token = run.ex.new_task_token() if wait_token else None
+        token = run.ex.new_task_token(run.rng) if wait_token else None
         make_context = (lambda: run.context(token)) if token else run.context
         if jsonata:
-            scope = Scope(run.raw, run.frame.variables, run.ex.rng, make_context)
+            scope = Scope(run.raw, run.frame.variables, run.rng, make_context, now=run.now)
             arguments = state.arguments.evaluate(scope) if state.arguments is not None else run.raw
         else:
             effective = run.effective_input()
-            scope = Scope(effective, run.frame.variables, run.ex.rng, make_context)
+            scope = Scope(effective, run.frame.variables, run.rng, make_context, now=run.now)
             arguments = state.parameters.evaluate(scope) if state.parameters is not None else effective
         if run.ex.observer is not None:
             run.note("afterArguments" if jsonata else "afterParameters", arguments)
@@ -105,17 +106,24 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
     if heartbeat is not None:
         scheduled["heartbeatInSeconds"] = heartbeat
     run.event(f"{prefix}Scheduled", scheduled)
-    run.event(f"{prefix}Started", dict(base) if base else None)
-
-    def submitted(response: Any) -> None:
-        # .sync and callback tasks: the API call went through; the outcome comes later
-        run.event("TaskSubmitted", {**base, "output": response})
+    started = ex.history.timestamp(run.event(f"{prefix}Started", dict(base) if base else None))
 
     # AWS names the task in a size failure: the function ARN, or the service ("lambda")
     who = state.resource if legacy_lambda or activity else (info.service if info is not None else state.resource)
+
+    async def attempt(frame: Any, redelivered: bool) -> Any:
+        def submitted(response: Any) -> None:
+            # .sync and callback tasks: the API call went through; the outcome comes later
+            ex.emit(frame, "TaskSubmitted", {**base, "output": response})
+        return await _invoke(run, info, arguments, token, timeout, heartbeat, submitted, started, redelivered,
+                             frame)
+
+    mocks = ex.mocks
+    mocked = mocks is not None and mocks.has(state.name)
     try:
         ex.check_size(arguments, who, task=True)
-        result = await _invoke(run, info, arguments, token, timeout, heartbeat, submitted)
+        # the attempt's outcome is recorded: a resumed execution never calls a finished task again
+        result = await ex.outcome(run.frame, attempt, (lambda: mocks.next_response(state.name)) if mocked else None)
         ex.check_size(result, who, task=True)
     except StatesError as err:
         details = dict(base)
@@ -133,7 +141,7 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
 
 
 async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
-                  heartbeat: int | None, submitted: Any) -> Any:
+                  heartbeat: int | None, submitted: Any, started: float, redelivered: bool, frame: Any) -> Any:
     ex = run.ex
     state = run.state
     invoke_wrap = info is not None and info.kind == "service" and info.service == "lambda"
@@ -152,7 +160,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
     ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
-                      run.retry_count + 1, run.context(token), token, run.frame.path)
+                      run.retry_count + 1, run.context(token), token, run.frame.path, redelivered=redelivered)
     ex.record_call(run, payload, mocked=False)
 
     beat = Beat()
@@ -161,11 +169,9 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         beat = waiter.beat
     ctx._heartbeat = lambda: setattr(beat, "count", beat.count + 1)
 
-    async def invoke() -> Any:
-        if sync:
-            submitted({})  # the job is started; the handler stands for the whole job
+    async def handle(*_: Any) -> Any:
         try:
-            result = await call_handler(handler, payload, ctx, ex.clock)
+            return await call_handler(handler, payload, ctx, ex.clock)
         except StatesError:
             raise
         except PASS_THROUGH:
@@ -175,10 +181,18 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
                 raise
             error, cause = exception_to_error(exc)
             raise StatesError(error, cause) from None
+
+    async def invoke() -> Any:
+        if sync:
+            submitted({})  # the job is started; the handler stands for the whole job
         if token is not None:
+            # The request carrying the token is sent once: resumed after a crash, the task
+            # only goes on waiting (the token is the same, drawn from the task's frame).
+            result = await ex.outcome(frame, handle)
             submitted(result)  # the callback request's API response
             return await waiter.wait()
-        return invoke_response(result) if invoke_wrap else result
+        result = await handle()
+        return invoke_response(result, run.rng) if invoke_wrap else result
 
     if token is not None and timeout is None:
         # AWS's default TimeoutSeconds (99999999). Under virtual time it matters: a callback
@@ -187,4 +201,4 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     # A callback's result is the SendTaskSuccess output as sent, never wrapped.
     if timeout is None and heartbeat is None:
         return await invoke()
-    return await ex.guard(invoke(), timeout, heartbeat, beat)
+    return await ex.guard(invoke(), timeout, heartbeat, beat, since=started)

@@ -97,6 +97,8 @@ class TaskContext:
     task_token   the token for ``.waitForTaskToken`` resources (else None)
     path         where the task runs: ``(("MapState", 3),)`` inside iteration 3 of MapState,
                  ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout (outermost first)
+    redelivered  True when this attempt was already started before the process running the
+                 execution died: the call may have happened (at-least-once; be idempotent)
     """
 
     execution_name: str
@@ -108,6 +110,7 @@ class TaskContext:
     task_token: str | None = None
     path: tuple = ()
     _heartbeat: Callable[[], None] | None = field(default=None, repr=False)
+    redelivered: bool = False
 
     def heartbeat(self) -> None:
         """Tell the engine the task is alive (resets HeartbeatSeconds)."""
