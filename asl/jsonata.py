@@ -165,15 +165,12 @@ class Expression:
             raise self.failure("returned an unsupported result type.")
         return json.loads(text)
 
-    def expect(self, value: Any, kind: str) -> Any:
-        """Return `value` if its JSON type is `kind` ('array', 'object', 'string', 'number',
-        'boolean', 'null'), else raise AWS's "unexpected result type" failure."""
-        actual = kind_of(value)
-        if actual != kind:
-            shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-            raise self.failure(f"returned an unexpected result type. Expected '{kind}', "
-                               f"but was '{actual}' for value: {shown}")
-        return value
+    def unexpected(self, value: Any, kind: str) -> StatesError:
+        """AWS's failure for a result `value` that is not of the `kind` its field takes ('array',
+        'object', 'string', 'number', 'integer', 'boolean'), as recorded for Map ``Items``."""
+        shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return self.failure(f"returned an unexpected result type. Expected '{kind}', "
+                            f"but was '{kind_of(value)}' for value: {shown}")
 
     def failure(self, what: str) -> StatesError:
         """States.QueryEvaluationError whose cause says this expression `what`."""

@@ -90,14 +90,15 @@ def _template_error(exc: ExpressionSyntaxError) -> PydanticCustomError:
                                                            "jsonata": True, "field": getattr(exc, "field", "")})
 
 
-def _as_template(ql: str | None):
-    """A payload template compiled for `ql` (None: the state's query language)."""
+def _as_template(ql: str | None, field: str | None = None):
+    """A payload template compiled for `ql` (None: the state's query language). `field` names it
+    in runtime causes; by default the field being validated (a model validator must say)."""
 
     def convert(value: Any, info: ValidationInfo) -> Template:
         if isinstance(value, Template):
             return value
         try:
-            return compile_template(value, ql or _ql(info), _field_name(info))
+            return compile_template(value, ql or _ql(info), field or _field_name(info))
         except ExpressionSyntaxError as exc:
             raise _template_error(exc) from None
 
@@ -327,7 +328,7 @@ class ChoiceRule(Node):
                 self._operand = _str(value)
         if self.condition is not UNSET and not isinstance(self.condition, Template):
             if isinstance(self.condition, str) and is_jsonata(self.condition):
-                self.condition = _as_template(JSONATA)(self.condition, info)
+                self.condition = _as_template(JSONATA, "Condition")(self.condition, info)
             elif not isinstance(self.condition, bool):
                 raise PydanticCustomError("asl_type", "Expected value of type [BOOLEAN]")
         return self
@@ -573,7 +574,7 @@ class MapState(_Results, _IO, _Assigns, _Flow):
         if self.items is not UNSET and not isinstance(self.items, Template):
             if not isinstance(self.items, list) and not is_jsonata(self.items):
                 raise PydanticCustomError("asl_type", "Expected value of type [ARRAY]")
-            self.items = _as_template(JSONATA)(self.items, info)
+            self.items = _as_template(JSONATA, "Items")(self.items, info)
         return self
 
 

@@ -14,11 +14,16 @@
 supports; the validator rejects a known service with an API or pattern it lacks, as AWS does
 (``arn:aws:states:::dynamodb:query`` is rejected), and only warns about a service it does not
 know, since AWS adds integrations over time.
+
+`PARAMETER_RULES` lists, per optimized API, what AWS checks in the evaluated Parameters
+before it calls the service; `parameter_problems` applies them (the engine fails the task
+with States.Runtime, "The Parameters '...' could not be used to start the Task: [...]").
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Callable
 
 RR, SYNC, WAIT = "requestResponse", "sync", "waitForTaskToken"
 _ALL = frozenset({RR, SYNC, WAIT})
@@ -152,3 +157,81 @@ def parse_resource(arn: str) -> ResourceInfo | None:
         return None
     kind = "http" if service == "http" else "service"
     return ResourceInfo(arn, kind, service, api, pattern, qualifier)
+
+
+# --------------------------------------------------------------------------------------------
+# What AWS checks in the Parameters of an optimized integration before it calls it
+# (INTEGRATIONS-SPEC.md sections 2 and 3). A rule takes the field's value (absent: MISSING)
+# and returns AWS's complaint, or None.
+# --------------------------------------------------------------------------------------------
+
+MISSING = object()
+Rule = Callable[[str, Any], "str | None"]
+
+
+def _required(field: str, value: Any) -> str | None:
+    return f"The field '{field}' is required but was missing" if value is MISSING else None
+
+
+def _multimap(field: str, value: Any) -> str | None:
+    """``{name: [values]}`` (API Gateway Headers, QueryParameters: recorded on AWS)."""
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, dict) and all(isinstance(v, list) and all(isinstance(s, str) for s in v)
+                                       for v in value.values()):
+        return None
+    return f"The value of the field '{field}' has an invalid format"
+
+
+def _one_of(*allowed: str) -> Rule:
+    def check(field: str, value: Any) -> str | None:
+        if value is MISSING or value is None or value in allowed:
+            return None
+        return f"The value of the field '{field}' has an invalid format"
+    return check
+
+
+_FORBIDDEN_HEADERS = frozenset(name.lower() for name in (
+    "Authorization", "Connection", "Content-md5", "Expect", "Host", "Max-Forwards", "Proxy-Authenticate",
+    "Server", "TE", "Transfer-Encoding", "Trailer", "Upgrade", "Via", "Www-Authenticate"))
+_FORBIDDEN_HEADER_PREFIXES = ("x-forwarded", "x-amz")
+
+
+def _allowed_headers(field: str, value: Any) -> str | None:
+    """API Gateway refuses to pass on hop-by-hop, auth and AWS headers."""
+    if not isinstance(value, dict):
+        return None
+    bad = [name for name in value if name.lower() in _FORBIDDEN_HEADERS
+           or name.lower().startswith(_FORBIDDEN_HEADER_PREFIXES)]
+    return f"The '{field}' field contains unsupported values: {', '.join(bad)}" if bad else None
+
+
+#: (service, api) -> ((field, rule), ...), checked in order.
+PARAMETER_RULES: dict[tuple[str, str], tuple[tuple[str, Rule], ...]] = {
+    ("apigateway", "invoke"): (
+        ("ApiEndpoint", _required),
+        ("Method", _required),
+        ("Method", _one_of("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")),
+        ("Headers", _multimap),
+        ("Headers", _allowed_headers),
+        ("QueryParameters", _multimap),
+        ("AuthType", _one_of("NO_AUTH", "IAM_ROLE", "RESOURCE_POLICY")),
+    ),
+}
+
+
+def parameter_problems(info: ResourceInfo | None, parameters: Any) -> list[str]:
+    """AWS's complaints about the evaluated `parameters` of a Task calling `info` (none: fine)."""
+    if info is None or info.kind != "service":
+        return []
+    rules = PARAMETER_RULES.get((info.service, info.api))
+    if not rules:
+        return []
+    if not isinstance(parameters, dict):
+        return ["The Parameters must be a JSON object"]
+    problems = []
+    for field, rule in rules:
+        problem = rule(field, parameters.get(field, MISSING))
+        if problem is not None:
+            problems.append(problem)
+    return problems

@@ -53,6 +53,24 @@ def resolve_path(path: Any, scope: Any) -> Any:
     return path.evaluate(variables[name])
 
 
+def expect_kind(template: Any, value: Any, kind: str, field: str) -> Any:
+    """`value`, the result of a field's `template` (or a literal), if it is of JSON `kind`
+    ('integer' for a number without a fraction); else the field's failure, naming the field and,
+    for a ``{% %}`` expression, the expression (States.QueryEvaluationError, AWS's wording)."""
+    from .intrinsics import kind_of
+
+    actual = kind_of(value)
+    if actual == kind or (kind == "integer" and actual == "number" and (
+            isinstance(value, int) or value.is_integer())):
+        return value
+    expression = getattr(getattr(template, "evaluate", None), "__self__", None)
+    if hasattr(expression, "unexpected"):
+        raise expression.unexpected(value, kind)
+    error = "States.QueryEvaluationError" if isinstance(template, Template) else "States.Runtime"
+    raise StatesError(error, f"The field '{field}' must be of type '{kind}', but was '{actual}' for value: "
+                             f"{dumps(value)}")
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text, as AWS writes values into causes and history events."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

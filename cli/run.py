@@ -164,6 +164,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--name", "sm_name", metavar="NAME", help="State machine name (default: the file's stem).")
 @click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
               default="STANDARD", show_default=True)
+@click.option("--sync", is_flag=True, help="EXPRESS: run as StartSyncExecution does (no $$.Execution.RedriveCount).")
 @click.option("--virtual-time/--real-time", default=None,
               help="Waits and retry delays take no real time (default: real time, or [tool.asl] virtual-time).")
 @click.option("--history", "history_path", metavar="FILE", help="Write AWS's GetExecutionHistory JSON here.")
@@ -181,7 +182,7 @@ def _on_path(directory: str) -> Iterator[None]:
               "process dies (default 30).")
 @substitution_options
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
-        mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str,
+        mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
         substitute: tuple[str, ...] = (), substitutions_file: str | None = None) -> None:
@@ -191,12 +192,14 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     [tool.asl] table of the nearest pyproject.toml. Exit 0 SUCCEEDED, 1 FAILED / TIMED_OUT /
     ABORTED, 2 usage error, 3 invalid definition.
     """
-    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, prepare
+    from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, missing_handlers, prepare
     from ..jsontext import dumps
     from .project import find_config
 
     if quiet and verbose:
         _usage("--quiet and --verbose do not go together")
+    if sync and machine_type.upper() != "EXPRESS":
+        _usage("--sync goes with --type EXPRESS (StartSyncExecution runs only Express state machines)")
     try:
         if definition == "-" and input_path == "-":
             raise UsageError("stdin can hold the definition or the input, not both")
@@ -227,9 +230,14 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     try:
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
-                            virtual_time=bool(virtual_time), seed=seed, observer=trace)
+                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
+    missing = missing_handlers(execution)
+    if missing and not quiet:  # not an error: the run fails only if it invokes one of them
+        click.echo("asl run: warning: no handler or mock for the Task state" + "s" * (len(missing) > 1) + " " +
+                   ", ".join(f"'{state}'" for state, _ in missing) + " (the run fails if it invokes one)",
+                   err=True)
     if trace is not None:
         trace.root = execution
         where = f" {trace.style['dot']} [tool.asl] of {config.path}" if config is not None else ""

@@ -32,7 +32,8 @@ __all__ = ["run", "run_sync", "Observer", "Handlers", "TaskFailed", "TaskContext
 
 
 class MissingHandlerError(ASLError):
-    """Raised before an execution starts when a Task state has neither a handler nor a mock."""
+    """Raised before an execution starts when a Task state has neither a handler nor a mock
+    (only with ``check_handlers=True``: by default a Task needs one only when it is invoked)."""
 
     def __init__(self, missing: list[tuple[str, str]]):
         self.missing = missing
@@ -108,11 +109,22 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             mock_config: Any = None, test_case: str | None = None, name: str | None = None,
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
-            observer: Any = None, check_handlers: bool = True, payload_limit: int | None = 262_144) -> Any:
-    """Build an `Execution` (not started): checks that every Task can be served."""
+            observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
+            sync: bool = False) -> Any:
+    """Build an `Execution` (not started).
+
+    A Task needs a handler or a mock only when it is invoked: one reached without either ends
+    the run with States.Runtime ("No handler or mock for the Task state ..."), so executions
+    that fail before the call (an unusable TimeoutSecondsPath, bad parameters) run as on AWS.
+    ``check_handlers=True`` refuses to start instead (MissingHandlerError) when any Task that
+    `unserved` can check statically lacks one.
+    """
     from .clock import Clock, VirtualClock
     from .execution import Execution
 
+    if sync and type.upper() != "EXPRESS":
+        raise ValueError("sync=True runs an EXPRESS state machine as StartSyncExecution does; "
+                         "StartSyncExecution does not run STANDARD ones")
     if handlers is not None and not isinstance(handlers, Handlers):
         handlers = Handlers(handlers)
     handlers = handlers or Handlers()
@@ -120,10 +132,6 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     mocks = _mocks(mock_config, test_case, sm_name)
     if mocks is not None:
         _check_mocked_states(mocks.mapping, machine)
-    if check_handlers:
-        missing = unserved(_task_states(machine), handlers, mocks)
-        if missing:
-            raise MissingHandlerError(missing)
     if input is not None:
         from .tasks import MarshalError, json_copy
 
@@ -140,9 +148,20 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                                         f"the limit is {payload_limit:,} bytes")
     if clock is None:
         clock = VirtualClock() if virtual_time else Clock()
-    return Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
-                     machine_type=type.upper(), history_limit=history_limit, observer=observer,
-                     state_machine_name=sm_name, payload_limit=payload_limit)
+    execution = Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
+                          machine_type=type.upper(), history_limit=history_limit, observer=observer,
+                          state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
+    if check_handlers:
+        missing = missing_handlers(execution)
+        if missing:
+            raise MissingHandlerError(missing)
+    return execution
+
+
+def missing_handlers(execution: Any) -> list[tuple[str, str]]:
+    """The (name, Resource) of each Task state of a prepared execution that no handler or mock
+    serves, as far as can be told before the run (``asl run`` warns about them)."""
+    return unserved(_task_states(execution.machine), execution.handlers, execution.mocks)
 
 
 def unserved(tasks: list[tuple[str, Any]], handlers: Handlers, mocks: Any) -> list[tuple[str, str]]:
@@ -175,9 +194,11 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
 
     Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
     default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
-    ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``virtual_time`` (default True),
+    ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``sync`` (EXPRESS: run as
+    StartSyncExecution does, whose ``$$.Execution`` has no RedriveCount), ``virtual_time`` (default True),
     ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
-    ``payload_limit`` (bytes; default AWS's 262,144; None lifts it).
+    ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
+    (refuse to start when a Task has no handler or mock; default: fail only if one is invoked).
     """
     execution = prepare(machine, input, **options)
     if store is not None:

@@ -13,8 +13,7 @@ from typing import Any
 import anyio
 
 from ..errors import PathNotFoundError, StatesError
-from ..intrinsics import kind_of
-from ..templates import Template, dumps
+from ..templates import Template, dumps, expect_kind
 from .interpreter import Frame, Result, StateRun, locate, run_block, with_retries
 
 INLINE_WORKERS = 40  # AWS runs up to about 40 inline iterations at once
@@ -132,11 +131,12 @@ def _path_number(run: StateRun, path: Any, scope: Any, name: str, kind: str) -> 
 def _positive_int(run: StateRun, literal: Any, path: Any, name: str, scope: Any, default: int) -> int:
     if literal is not None:
         value = literal.evaluate(scope) if isinstance(literal, Template) else literal
+        value = int(expect_kind(literal, value, "integer", name))
     elif path is not None:
         value = _path_number(run, path, scope, name, "integer")
     else:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if value < 0:
         raise StatesError("States.QueryEvaluationError" if isinstance(literal, Template) else "States.Runtime",
                           f"{name} must be a non-negative integer, but was: {dumps(value)}")
     return value
@@ -146,13 +146,7 @@ def _items(run: StateRun, effective: Any) -> list:
     state = run.state
     if state.is_jsonata:
         if state.items is not None and state.items is not _unset():
-            value = state.items.evaluate(run.scope(run.raw))
-            if not isinstance(value, list):
-                raise StatesError("States.QueryEvaluationError",
-                                  f"The JSONata expression '{_expr_text(state.items)}' specified for the field "
-                                  f"'Items' returned an unexpected result type. Expected 'array', but was "
-                                  f"'{kind_of(value)}' for value: {dumps(value)}")
-            return value
+            return expect_kind(state.items, state.items.evaluate(run.scope(run.raw)), "array", "Items")
         value = run.raw
         if not isinstance(value, list):
             raise StatesError("States.QueryEvaluationError",
@@ -171,11 +165,6 @@ def _items(run: StateRun, effective: Any) -> list:
 def _unset() -> Any:
     from ..model import UNSET
     return UNSET
-
-
-def _expr_text(template: Template) -> str:
-    src = template.source
-    return src[2:-2].strip() if isinstance(src, str) else dumps(src)
 
 
 async def run_map(run: StateRun) -> Result:
@@ -229,14 +218,16 @@ def _tolerance(run: StateRun, scope: Any) -> tuple[int, float]:
     pct: Any = 0.0
     if state.tolerated_failure_count is not None:
         count = state.tolerated_failure_count
-        count = count.evaluate(scope) if isinstance(count, Template) else count
+        if isinstance(count, Template):
+            count = int(expect_kind(count, count.evaluate(scope), "integer", "ToleratedFailureCount"))
     elif state.tolerated_failure_count_path is not None:
         count = _path_number(run, state.tolerated_failure_count_path, scope, "ToleratedFailureCount", "integer")
     if count < 0:
         raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
     if state.tolerated_failure_percentage is not None:
         pct = state.tolerated_failure_percentage
-        pct = pct.evaluate(scope) if isinstance(pct, Template) else pct
+        if isinstance(pct, Template):
+            pct = expect_kind(pct, pct.evaluate(scope), "number", "ToleratedFailurePercentage")
     elif state.tolerated_failure_percentage_path is not None:
         pct = _path_number(run, state.tolerated_failure_percentage_path, scope, "ToleratedFailurePercentage",
                            "float")

@@ -56,6 +56,8 @@ class ExecutionResult:
     output   the final output (SUCCEEDED only)
     error, cause  the failure (FAILED / TIMED_OUT / ABORTED)
     history  the `History` (``.events`` is AWS's GetExecutionHistory list)
+    unserved the Task states the run reached that no handler or mock serves (each ended
+             the run with States.Runtime)
     """
 
     status: str
@@ -69,6 +71,7 @@ class ExecutionResult:
     transitions: int = 0
     start_time: float = 0.0
     stop_time: float = 0.0
+    unserved: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -182,7 +185,7 @@ class Execution:
                  handlers: Handlers | None = None, mocks: Mocks | None = None, clock: Clock | None = None,
                  seed: int | None = None, machine_type: str = "STANDARD", region: str = "us-east-1",
                  history_limit: int = 25_000, observer: Any = None, state_machine_name: str | None = None,
-                 payload_limit: int | None = PAYLOAD_LIMIT):
+                 payload_limit: int | None = PAYLOAD_LIMIT, sync: bool = False):
         self.machine = machine
         self.input = {} if input is None else input
         self.name = name or str(uuid.uuid4())
@@ -196,11 +199,13 @@ class Execution:
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2 ** 63)
         self.rng = random.Random(f"{self.seed}/execution")
         self.type = machine_type
+        self.sync = sync and machine_type == "EXPRESS"  # started as StartSyncExecution starts it
         self.region = region
         self.history = History(history_limit)
         self.observer = observer
         self.transitions = 0
         self.calls: list[TaskCall] = []
+        self.unserved: list[str] = []  # Task states reached without a handler or mock
         self.meter = PayloadMeter()
         self.payload_limit = payload_limit  # AWS: 262,144 bytes; None: no limit (benchmarks)
         self.waiters: dict[str, TokenWaiter] = {}
@@ -330,9 +335,11 @@ class Execution:
         """``$$`` without State/Task/Map (a fresh dict each time: callers add their parts)."""
         if self._base is None:
             execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
-                         "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole",
-                         # present for Standard and asynchronous Express executions
-                         "RedriveCount": self.redrive_count}
+                         "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"}
+            if not self.sync:
+                # Standard and asynchronous Express executions can be redriven (the count is 0
+                # until then; RedriveTime appears only after one); synchronous Express ones cannot
+                execution["RedriveCount"] = self.redrive_count
             if self.redrive_time is not None:
                 execution["RedriveTime"] = iso(self.redrive_time)
             self._base = {"Execution": execution,
@@ -459,6 +466,7 @@ class Execution:
                               state_machine_name=self.state_machine_name, observer=self.observer,
                               payload_limit=self.payload_limit, seed=self.seed)
             child.calls = self.calls
+            child.unserved = self.unserved
             child.start_time = self.clock.now()
             frame = Frame({}, 0, None, item.path, item.key)
             try:
@@ -617,7 +625,8 @@ class Execution:
             closing = self.emit(root, _CLOSING[status], details)
         now = history.timestamp(closing)
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
-                                      self.name, history, self.calls, self.transitions, self.start_time, now)
+                                      self.name, history, self.calls, self.transitions, self.start_time, now,
+                                      self.unserved)
 
 
 _CLOSING = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted", "FAILED": "ExecutionFailed"}

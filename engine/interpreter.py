@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 from ..errors import PathNotFoundError, StatesError
 from ..model import UNSET, dollar
 from ..paths import assign_path
-from ..templates import Template, dumps
+from ..templates import Template, dumps, expect_kind
 from .scope import Scope
 
 Result = tuple[Any, "str | None", "dict | None"]
@@ -192,11 +192,7 @@ class StateRun:
         """Evaluate an ``Assign`` block against the values on entry (commit happens later)."""
         if template is None:
             return None
-        values = template.evaluate(scope)
-        if not isinstance(values, dict):
-            raise StatesError("States.QueryEvaluationError",
-                              f"The Assign field must evaluate to an object, but was: {dumps(values)}")
-        return values
+        return expect_kind(template, template.evaluate(scope), "object", "Assign")
 
     def finish(self, result: Any) -> "Result":
         """Output processing after the work of a Task, Parallel or Map (sections 3.1 and 4)."""
@@ -410,11 +406,9 @@ async def run_fail(run: StateRun) -> Result:
     if state.cause_path is not None:
         cause = _string_from(state.cause_path(scope), "CausePath")
     if state.is_jsonata:
-        for field, value in (("Error", error), ("Cause", cause)):
-            if value is not None and not isinstance(value, str):
-                raise StatesError("States.QueryEvaluationError",
-                                  f"The JSONata expression specified for the field '{field}' returned an "
-                                  f"unexpected result type. Expected 'string', but was: {dumps(value)}")
+        for field, template, value in (("Error", state.error, error), ("Cause", state.cause, cause)):
+            if value is not None:
+                expect_kind(template, value, "string", field)
     raise FailStateError(error, cause)
 
 
@@ -432,11 +426,7 @@ async def run_choice(run: StateRun) -> Result:
         for rule in state.choices:
             cond = rule.condition
             matched = cond.evaluate(scope) if isinstance(cond, Template) else cond
-            if not isinstance(matched, bool):
-                raise StatesError("States.QueryEvaluationError",
-                                  f"The JSONata expression specified for the field 'Condition' returned an "
-                                  f"unexpected result type. Expected 'boolean', but was: {dumps(matched)}")
-            if matched:
+            if expect_kind(cond, matched, "boolean", "Condition"):
                 run.ex.observe_choice(run, rule)
                 output = rule.output.evaluate(scope) if rule.output else (
                     state.output.evaluate(scope) if state.output else run.raw)
@@ -469,11 +459,9 @@ async def run_wait(run: StateRun) -> Result:
     seconds: float | None = None
     if state.seconds is not None:
         value = state.seconds.evaluate(scope) if isinstance(state.seconds, Template) else state.seconds
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
-                isinstance(value, float) and not value.is_integer()):
+        if expect_kind(state.seconds, value, "integer", "Seconds") < 0:
             raise StatesError("States.QueryEvaluationError",
-                              f"The JSONata expression specified for the field 'Seconds' returned an unexpected "
-                              f"result type. Expected a non-negative integer, but was: {dumps(value)}")
+                              f"The Seconds field must be a non-negative integer, but was: {dumps(value)}")
         seconds = value
     elif state.seconds_path is not None:
         text = state.seconds_path.text
@@ -493,7 +481,7 @@ async def run_wait(run: StateRun) -> Result:
     else:
         if state.timestamp is not None:
             value = state.timestamp.evaluate(scope) if isinstance(state.timestamp, Template) else state.timestamp
-            target = to_epoch(value)
+            target = to_epoch(expect_kind(state.timestamp, value, "string", "Timestamp"))
             if target is None:
                 error = "States.QueryEvaluationError" if isinstance(state.timestamp, Template) else "States.Runtime"
                 raise StatesError(error, "The Timestamp field cannot be parsed as an ISO-8601 extended offset "

@@ -7,13 +7,13 @@ from typing import Any
 import anyio
 
 from ..errors import StatesError
-from ..resources import parse_resource
-from ..templates import Template
+from ..resources import parameter_problems, parse_resource
+from ..templates import Template, dumps, expect_kind
 from .interpreter import Result, StateRun, with_retries
 from .scope import Scope
 from .execution import Beat
-from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, call_handler, exception_to_error, json_copy,
-                    lambda_function_name)
+from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, UnservedTask, call_handler, exception_to_error,
+                    json_copy, lambda_function_name)
 
 AWS_DEFAULT_TIMEOUT = 99999999
 
@@ -40,10 +40,10 @@ def invoke_response(payload: Any, rng: Any) -> dict:
 def _int_field(run: StateRun, literal: Any, path: Any, name: str, scope: Any) -> int | None:
     if literal is not None:
         value = literal.evaluate(scope) if isinstance(literal, Template) else literal
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        if expect_kind(literal, value, "integer", name) <= 0:
             raise StatesError("States.QueryEvaluationError" if isinstance(literal, Template) else "States.Runtime",
-                              f"The {name} field must be a positive integer, but was: {value!r}")
-        return value
+                              f"The {name} field must be a positive integer, but was: {dumps(value)}")
+        return int(value)
     if path is not None:
         value = run.read_path(path, scope.input)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -76,6 +76,10 @@ async def run_task(run: StateRun) -> Result:
         timeout = _int_field(run, state.timeout_seconds, state.timeout_seconds_path, "TimeoutSeconds", scope)
         heartbeat = _int_field(run, state.heartbeat_seconds, state.heartbeat_seconds_path, "HeartbeatSeconds",
                                scope)
+        problems = parameter_problems(info, arguments)
+        if problems:  # AWS refuses to start the call: no TaskScheduled, and no Retry or Catch
+            raise StatesError("States.Runtime", f"The Parameters '{dumps(arguments)}' could not be used to start "
+                              f"the Task: [{', '.join(problems)}]")
         return await call(run, info, arguments, timeout, heartbeat, token)
 
     return run.finish(await with_retries(run, attempt))
@@ -152,8 +156,8 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     function = lambda_function_name(state.resource, arguments)
     handler = ex.handlers.find(state.name, state.resource, function)
     if handler is None:
-        raise StatesError("States.Runtime", f"No handler or mock for the Task state '{state.name}' "
-                          f"(Resource {state.resource})")
+        ex.unserved.append(state.name)
+        raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
     ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
                       run.retry_count + 1, run.context(token), token, run.frame.path, redelivered=redelivered)

@@ -203,6 +203,35 @@ class Handlers:
                     return candidate
         return fn
 
+    def names(self) -> list[str]:
+        """Every registered state name, Resource ARN, glob and function name."""
+        return [*self._by_state, *self._by_resource, *(p for p, _ in self._globs), *self._by_function]
+
+
+class UnservedTask(StatesError):
+    """A Task state was invoked that neither a mock nor a handler serves (States.Runtime).
+
+    States.Runtime is the one error no Retry or Catch takes: a missing handler is a gap in
+    the local set-up, not a failure of the workflow, and must not be retried or caught away.
+    """
+
+    def __init__(self, state_name: str, resource: str, function: str | None, handlers: "Handlers",
+                 mocks: Any = None):
+        import difflib
+
+        self.state_name = state_name
+        how = (f"@handlers.lambda_function({function!r}) or " if function else "") + \
+            f"@handlers.state({state_name!r})"
+        message = f"No handler or mock for the Task state '{state_name}' (Resource {resource}). "
+        known = handlers.names() + (list(mocks.mapping) if mocks is not None else [])
+        for wanted in (function, state_name):
+            close = difflib.get_close_matches(wanted, known, n=1) if wanted else []
+            if close:
+                message += f"Did you mean '{close[0]}'? "
+                break
+        message += f"Register a handler with {how}, or mock the state in the MockConfigFile test case."
+        super().__init__("States.Runtime", message)
+
 
 def lambda_function_name(resource: str, arguments: Any) -> str | None:
     """The Lambda function a Task calls: from the ARN or from lambda:invoke's FunctionName."""

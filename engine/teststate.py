@@ -22,7 +22,7 @@ for a Map or Parallel the state's result. The state runs once: an error a Retry 
 gives RETRIABLE, one a Catch takes CAUGHT_ERROR. A request AWS refuses raises
 `TestStateError`, with AWS's error code (``ValidationException``, ``InvalidDefinition``) and
 message. Without a mock a Task is served by a handler (``handlers=``) or a MockConfigFile,
-as in `run`; the other options of `run` (``handlers``, ``mock_config``, ``test_case``,
+as in `run` (with neither, it fails with States.Runtime when invoked); the other options of `run` (``handlers``, ``mock_config``, ``test_case``,
 ``seed``, ``clock``, ``observer``, ...) apply too.
 """
 from __future__ import annotations
@@ -283,7 +283,7 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
                      reveal_secrets: bool = False, run_nested: bool = False, **options: Any) -> TestStateResult:
     """Run one state as TestState does (see the module doc). `run_nested`: run a Map or Parallel
     given no mock with its inner states (AWS requires a mock for them)."""
-    from . import MissingHandlerError, prepare, unserved
+    from . import prepare
     from .interpreter import Frame, error_matches, retry_delay, run_state
 
     if inspection_level not in LEVELS:
@@ -311,11 +311,8 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
         execution.mocks = _OneMock(state.name, mock, execution.mocks)
     elif mock is not None:
         runner = _mocked_container(mock, failures)
-    # A mocked state runs nothing inside it; otherwise every Task it may run must be served.
-    missing = [] if mock is not None else \
-        unserved([(n, s) for n, s in _subtree(state) if s.type == "Task"], execution.handlers, execution.mocks)
-    if missing:
-        raise MissingHandlerError(missing)
+    # A Task needs a handler or mock only when it is invoked (then States.Runtime, as in a run):
+    # a Task state that fails before the call (its TimeoutSecondsPath, its Parameters) needs none.
     # $$: the given context replaces the whole object, its State included (see StateRun.context)
     execution._base = given_context if given_context is not None else _default_context(execution, role_arn)
 
@@ -420,16 +417,6 @@ def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
         return run.finish(mock.parsed())
 
     return runner
-
-
-def _subtree(state: Any) -> Any:
-    """The state and every state nested in it (Parallel branches, Map processor)."""
-    yield state.name, state
-    blocks = list(state.branches) if state.type == "Parallel" else \
-        [state.processor] if state.type == "Map" and getattr(state, "processor", None) is not None else []
-    for block in blocks:
-        for inner in block.states.values():
-            yield from _subtree(inner)
 
 
 class _Inspector:

@@ -108,9 +108,11 @@ def test_run_handlers_file_that_fails_to_import(tmp_path):
     assert result.exit_code == 2 and "bad_handlers.py" in result.output and "does_not_exist" in result.output
 
 
-def test_run_without_handlers_names_the_tasks():
+def test_run_without_handlers_warns_naming_the_tasks_then_fails_at_the_first_invoked():
     result = invoke("run", ORDER)
-    assert result.exit_code == 2 and "ValidateOrder" in result.output and "ProcessPayment" in result.output
+    assert result.exit_code == 1 and "warning: no handler or mock for the Task states 'ValidateOrder', " \
+        "'ProcessPayment'" in result.output
+    assert "States.Runtime" in result.output and "Task state 'ValidateOrder'" in result.output
 
 
 def test_subprocess_stdout_is_one_json_document():

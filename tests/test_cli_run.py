@@ -267,7 +267,11 @@ def test_bad_tool_asl_tables(project, text, message):
 def test_the_search_stops_at_the_repository_root(project):
     (project / "deep" / ".git").mkdir()
     result = invoke("run", ORDER, "--input", INPUT)
-    assert result.exit_code == 2 and "these Task states have no handler" in result.stderr
+    # no handlers found: a warning first; the run starts and fails at the first Task it invokes
+    assert result.exit_code == 1
+    assert result.stderr.startswith("asl run: warning: no handler or mock for the Task states 'ValidateOrder', "
+                                    "'ProcessPayment', 'ReserveStock', 'EmailCustomer' (the run fails if it invokes")
+    assert "No handler or mock for the Task state 'ValidateOrder'" in result.stderr
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,3 +297,15 @@ def test_subprocess_bad_flag_and_missing_definition():
     proc = subprocess.run([sys.executable, "-m", "asl.cli", "run", ORDER, "--bogus"], capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2 and "No such option '--bogus'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sync_express_runs_have_no_redrive_count(tmp_path):
+    definition = tmp_path / "ctx.json"
+    definition.write_text(json.dumps({"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "Parameters": {"execution.$": "$$.Execution"}, "End": True}}}))
+    asynchronous = invoke("run", str(definition), "--type", "EXPRESS", "-q")
+    assert json.loads(asynchronous.stdout)["execution"]["RedriveCount"] == 0
+    synchronous = invoke("run", str(definition), "--type", "EXPRESS", "--sync", "-q")
+    assert synchronous.exit_code == 0 and "RedriveCount" not in json.loads(synchronous.stdout)["execution"]
+    standard = invoke("run", str(definition), "--sync")
+    assert standard.exit_code == 2 and "--sync goes with --type EXPRESS" in standard.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from unittest.mock import ANY
 
 import anyio
 import pytest
@@ -57,12 +58,32 @@ def test_glob_registration():
     assert result.output == "ok"
 
 
-def test_missing_handler_fails_before_start_naming_every_state():
+def test_check_handlers_refuses_to_start_naming_every_unserved_state():
     m = machine(A=task("a", Next="B"), B=task("b", End=True))
     with pytest.raises(MissingHandlerError) as info:
-        run_sync(m, {})
+        run_sync(m, {}, check_handlers=True)
     text = str(info.value)
     assert "'A'" in text and "'B'" in text and "Handlers()" in text
+
+
+def test_a_task_needs_a_handler_only_when_it_is_invoked():
+    # AWS fails this run before the call (TimeoutSecondsPath selects nothing): no handler needed.
+    m = machine(A=task("a", TimeoutSecondsPath="$.nope", End=True))
+    result = run_sync(m, {})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause.endswith("Invalid path '$.nope' : No results for path: $['nope']")
+    assert result.unserved == []
+    # Reached without one: States.Runtime, which neither Retry nor Catch takes.
+    m = machine(A=task("Fn", Retry=[{"ErrorEquals": ["States.ALL"]}],
+                       Catch=[{"ErrorEquals": ["States.ALL"], "Next": "B"}], End=True), B={"Type": "Pass", "End": True})
+    result = run_sync(m, {}, handlers={"Fnn": lambda p: p, "state:Other": lambda p: p})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == (
+        "No handler or mock for the Task state 'A' (Resource arn:aws:lambda:us-east-1:123456789012:function:Fn). "
+        "Did you mean 'Fnn'? Register a handler with @handlers.lambda_function('Fn') or @handlers.state('A'), or "
+        "mock the state in the MockConfigFile test case.")
+    assert result.unserved == ["A"] and len(result.calls) == 0
+    assert result.history.types()[-2:] == ["LambdaFunctionFailed", "ExecutionFailed"]
 
 
 def test_exception_becomes_error_name_and_lambda_style_cause():
@@ -395,6 +416,35 @@ def test_express_execution_arn_and_five_minute_limit():
     result = run_sync(m, {}, type="EXPRESS", state_machine_name="Orders")
     assert ":express:Orders:" in result.execution_arn
     assert result.status == "TIMED_OUT"
+
+
+@pytest.mark.parametrize("kind, sync, redrive", [("STANDARD", False, True), ("EXPRESS", False, True),
+                                                  ("EXPRESS", True, False)])
+def test_the_context_object_of_each_execution_type(kind, sync, redrive):
+    # As AWS recorded it: Standard and asynchronous Express executions carry RedriveCount 0,
+    # StartSyncExecution's do not (LocalStack test_express_sync / test_express_async snapshots).
+    m = machine(P={"Type": "Pass", "Parameters": {"ctx.$": "$$"}, "ResultPath": "$.p", "Next": "T"},
+                T=task("t", Parameters={"ctx.$": "$$"}, ResultPath="$.t", Next="J"),
+                J={"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $merge([$states.input, "
+                   "{'j': $states.context}]) %}", "End": True})
+    result = run_sync(m, {"in": 1}, type=kind, sync=sync, name="run-1", state_machine_name="Orders",
+                      handlers={"t": lambda p: p["ctx"]})
+    out = result.output
+    execution = {"Id": result.execution_arn, "Input": {"in": 1}, "Name": "run-1", "StartTime": ANY,
+                 "RoleArn": ANY, **({"RedriveCount": 0} if redrive else {})}
+    machine_part = {"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:Orders", "Name": "Orders"}
+    assert out["p"]["ctx"] == {"Execution": execution, "StateMachine": machine_part,
+                               "State": {"Name": "P", "EnteredTime": ANY}}
+    assert out["t"] == {"Execution": execution, "StateMachine": machine_part,
+                        "State": {"Name": "T", "EnteredTime": ANY, "RetryCount": 0}}
+    assert out["j"] == {"Execution": execution, "StateMachine": machine_part,
+                        "State": {"Name": "J", "EnteredTime": ANY}}
+    assert (":express:Orders:run-1:" if kind == "EXPRESS" else ":execution:Orders:run-1") in result.execution_arn
+
+
+def test_sync_is_only_for_express():
+    with pytest.raises(ValueError, match="StartSyncExecution does not run STANDARD ones"):
+        run_sync(machine(P={"Type": "Pass", "End": True}), {}, sync=True)
 
 
 # ---- retry delays ------------------------------------------------------------------------------

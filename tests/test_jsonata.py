@@ -130,9 +130,8 @@ def test_recorded_non_function_cause():
 ])
 def test_recorded_unexpected_type(text, variables, shown):
     expr = compile_expression(f" {text} ", "Items")
-    with pytest.raises(StatesError) as info:
-        expr.expect(expr.evaluate({"states": {"input": {}}, **variables}), "array")
-    assert info.value.cause == (f"The JSONata expression '{text}' specified for the field 'Items' "
+    info = expr.unexpected(expr.evaluate({"states": {"input": {}}, **variables}), "array")
+    assert info.cause == (f"The JSONata expression '{text}' specified for the field 'Items' "
                                 f"returned an unexpected result type. {shown}")
 
 

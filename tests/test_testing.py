@@ -235,9 +235,12 @@ def test_mock_config_file_and_python_mocks_mix(shipping):
     assert [c.mocked for c in run.calls_to("Reserve")] == [True] * 6
 
 
-def test_missing_handlers_are_named_before_the_run(shipping):
-    with pytest.raises(MissingHandlerError, match="state 'Email'"):
-        shipping.run(ORDER, mocks={"Reserve": 1, "Ship": 2})
+def test_a_task_reached_without_mock_fails_the_run_naming_it(shipping):
+    run = shipping.run(ORDER, mocks={"Reserve": 1, "Ship": {"tracking": "T"}, "Sms": 3})
+    run.assert_failed("States.Runtime", re.compile(r"No handler or mock for the Task state 'Email' "))
+    assert run.result.unserved == ["Email"]
+    with pytest.raises(MissingHandlerError, match="state 'Email'"):  # opt-in: refuse to start
+        shipping.run(ORDER, mocks={"Reserve": 1, "Ship": 2}, check_handlers=True)
 
 
 # ---- assertion messages -----------------------------------------------------------------------
@@ -431,9 +434,14 @@ def test_test_state_with_variables_and_nested_states():
         workflow.test_state("Ad", {})
 
 
-def test_test_state_names_a_task_that_has_no_mock(shipping):
-    with pytest.raises(MissingHandlerError, match="state 'Ship'"):
-        shipping.test_state("Ship", {})
+def test_test_state_fails_a_task_without_mock_only_when_it_invokes_it(shipping):
+    result = shipping.test_state("Ship", ORDER)
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause.startswith("No handler or mock for the Task state 'Ship' ")
+    # a Task state that fails before the call needs no handler: it fails as on AWS
+    result = shipping.test_state("Ship", {})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert "The JSONPath '$.orderId' specified for the field 'orderId.$' could not be found" in result.cause
 
 
 # ---- replay and MockConfigFile suites ------------------------------------------------------------
@@ -466,7 +474,9 @@ def test_run_cases_checks_expectations(shipping):
              "NoStock": {"input": ORDER, "expect": {"status": "SUCCEEDED", "error": "Order.OutOfStock"}}}
     happy, no_stock, unmocked = run_cases(shipping, config, "shipping", cases, ORDER)
     assert happy.passed and happy.checked
-    assert unmocked.passed and not unmocked.checked
+    assert not unmocked.passed and not unmocked.checked  # reaching an unmocked Task fails the case
+    assert unmocked.problems == ["the run reached the Task state 'Ship', which the test case does not mock and "
+                                 "no handler serves"]
     unmocked.run.assert_failed("States.Runtime", re.compile("No handler or mock for the Task state 'Ship'"))
     assert no_stock.problems == [
         "expected the run to end SUCCEEDED, but it ended FAILED in OutOfStock: Order.OutOfStock: An item of the "

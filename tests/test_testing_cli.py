@@ -77,7 +77,6 @@ def test_test_state_with_a_handlers_file():
 @pytest.mark.parametrize("args, message", [
     (["Shipp", "--input-json", "{}"], "has no state 'Shipp' (did you mean 'Ship'?)"),
     (["Ship", "--input-json", "{"], "--input-json:1:2: invalid JSON: Unexpected end-of-input"),
-    (["Ship", "--input-json", "{}"], "these Task states have no handler and no mock:\n  - state 'Ship'"),
     (["Ship", "--variables", "[1]"], "--variables must be a JSON object"),
     (["Ship", "--mock-result", "1", "--mock-error", "E"], "give --mock-result or --mock-error, not both"),
     (["Ship", "--mock-cause", "c"], "--mock-cause goes with --mock-error"),
@@ -148,6 +147,21 @@ def test_asl_test_reports_failed_expectations_and_unchecked_cases(tmp_path):
                               "problems": []}]
 
 
+def test_asl_test_fails_a_case_that_reaches_an_unmocked_task(tmp_path):
+    mock_config = tmp_path / "MockConfigFile.json"
+    mock_config.write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"Partial": {"Reserve": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}}}}))
+    order = {"orderId": "1", "customer": "c@example.com", "express": True, "items": [{"sku": "A", "quantity": 1}]}
+    result = invoke("test", mock_config, SHIPPING, "--input-json", json.dumps(order))
+    assert result.exit_code == 1  # no expectations, yet not a mere "RAN": the test case is incomplete
+    lines = result.output.splitlines()
+    assert lines[0].startswith("FAIL  Partial  FAILED in Ship: States.Runtime: No handler or mock for the Task ")
+    assert lines[1] == "      the run reached the Task state 'Ship', which the test case does not mock and no " \
+                       "handler serves"
+    assert lines[-1] == "1 test case(s) of shipping: 0 passed, 1 failed, 0 without expectations"
+
+
 @pytest.mark.parametrize("args, message", [
     (["none.json", SHIPPING], "none.json: no such MockConfigFile"),
     (["{config}", SHIPPING, "--test-case", "Nope"], "state machine 'shipping' has no test case 'Nope'"),
@@ -176,3 +190,10 @@ def test_from_history_usage_errors(tmp_path, text, message):
     history.write_text(text)
     result = invoke("mocks", "from-history", history, "--name", "x")
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_test_state_of_a_task_without_mock_fails_when_it_invokes_it():
+    result = invoke("test-state", SHIPPING, "Ship", "--input", INPUT, "--output-format", "json")
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and (report["status"], report["error"]) == ("FAILED", "States.Runtime")
+    assert report["cause"].startswith("No handler or mock for the Task state 'Ship' ")

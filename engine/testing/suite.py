@@ -10,7 +10,8 @@ A cases file gives, per test case, its input and what to expect (every key optio
 Expectation keys: ``status``, ``output``, ``error``, ``cause``, ``path`` (top-level state
 names). A test case without expectations only runs, and its result is reported. A test case
 needs to mock only the Tasks it reaches (as with Step Functions Local); reaching another one
-without a handler fails the run with States.Runtime, "No handler or mock for the Task state".
+without a handler fails the run with States.Runtime, "No handler or mock for the Task state",
+and fails the test case, whatever it expects.
 """
 from __future__ import annotations
 
@@ -76,7 +77,9 @@ def run_cases(workflow: Workflow, config: MockConfig, machine_name: str, cases: 
         except (ASLError, MockConfigError) as exc:
             outcomes.append(CaseOutcome(name, None, bool(expect), [str(exc)]))
             continue
-        outcomes.append(CaseOutcome(name, run, bool(expect), expectation_problems(run, expect)))
+        problems = [f"the run reached the Task state '{state}', which the test case does not mock and no "
+                    "handler serves" for state in dict.fromkeys(run.result.unserved)]
+        outcomes.append(CaseOutcome(name, run, bool(expect), problems + expectation_problems(run, expect)))
     return outcomes
 
 

@@ -1,0 +1,134 @@
+"""Runtime causes name the field being evaluated, for every field that takes an expression.
+
+The wording is AWS's, as recorded (conformance cases): ``The JSONata expression '<expr>'
+specified for the field '<Field>' returned nothing (undefined).`` / ``... returned an unexpected
+result type. Expected 'array', but was 'string' for value: "string"`` (Map Items), nested
+template fields as ``Output/error``; ``The JSONPath '<path>' specified for the field 'value.$'
+could not be found in the input ...``; ``The MaxConcurrencyPath field refers to value "NoNumber"
+which is not a valid integer: $.MaxConcurrencyValue``.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import asl
+from asl.engine import run_sync
+
+PREFIX = "An error occurred while executing the state 'S' (entered at the event id #2). "
+PASS = {"Type": "Pass", "End": True}
+PROCESSOR = {"StartAt": "P", "States": {"P": PASS}}
+DISTRIBUTED = {**PROCESSOR, "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}}
+UNDEFINED = "{% $nope %}"
+
+
+def task(**fields):
+    return {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "End": True, **fields}
+
+
+def inline_map(**fields):
+    return {"Type": "Map", "ItemProcessor": PROCESSOR, "End": True, **fields}
+
+
+def distributed_map(**fields):
+    return {"Type": "Map", "ItemProcessor": DISTRIBUTED, "End": True, **fields}
+
+
+def run(state, query_language=None, other=None):
+    definition = {"StartAt": "S", "States": {"S": state, **(other or {})}}
+    if query_language:
+        definition["QueryLanguage"] = query_language
+    return run_sync(asl.load(json.loads(json.dumps(definition))), {"xs": [1], "s": "abc"},
+                    handlers={"f": lambda payload: {}})
+
+
+JSONATA_FIELDS = [
+    ("Items", inline_map(Items=UNDEFINED)),
+    ("ItemSelector/x", inline_map(Items=[1], ItemSelector={"x": UNDEFINED})),
+    ("MaxConcurrency", inline_map(Items=[1], MaxConcurrency=UNDEFINED)),
+    ("ToleratedFailureCount", distributed_map(Items=[1], ToleratedFailureCount=UNDEFINED)),
+    ("ToleratedFailurePercentage", distributed_map(Items=[1], ToleratedFailurePercentage=UNDEFINED)),
+    ("TimeoutSeconds", task(TimeoutSeconds=UNDEFINED)),
+    ("HeartbeatSeconds", task(HeartbeatSeconds=UNDEFINED)),
+    ("Arguments", task(Arguments=UNDEFINED)),
+    ("Output/a", {"Type": "Pass", "Output": {"a": [1, UNDEFINED]}, "End": True}),
+    ("Assign/v", {"Type": "Pass", "Assign": {"v": UNDEFINED}, "End": True}),
+    ("Seconds", {"Type": "Wait", "Seconds": UNDEFINED, "End": True}),
+    ("Timestamp", {"Type": "Wait", "Timestamp": UNDEFINED, "End": True}),
+    ("Error", {"Type": "Fail", "Error": UNDEFINED}),
+    ("Condition", {"Type": "Choice", "Choices": [{"Condition": UNDEFINED, "Next": "E"}], "Default": "E"}),
+]
+
+
+@pytest.mark.parametrize("field, state", JSONATA_FIELDS, ids=[f for f, _ in JSONATA_FIELDS])
+def test_an_undefined_jsonata_result_names_its_field(field, state):
+    result = run(state, "JSONata", {"E": PASS} if state["Type"] == "Choice" else None)
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert result.cause == PREFIX + f"The JSONata expression '$nope' specified for the field '{field}' returned " \
+                                    "nothing (undefined)."
+    failed = [e for e in result.events if e["type"] == "EvaluationFailed"]
+    assert failed[0]["evaluationFailedEventDetails"]["location"] == field
+
+
+WRONG_TYPES = [
+    ("Items", "array", "'a'", inline_map(Items="{% 'a' %}")),
+    ("MaxConcurrency", "integer", "'a'", inline_map(Items=[1], MaxConcurrency="{% 'a' %}")),
+    ("MaxConcurrency", "integer", "1.5", inline_map(Items=[1], MaxConcurrency="{% 1.5 %}")),
+    ("ToleratedFailureCount", "integer", "'a'", distributed_map(Items=[1], ToleratedFailureCount="{% 'a' %}")),
+    ("ToleratedFailurePercentage", "number", "'a'",
+     distributed_map(Items=[1], ToleratedFailurePercentage="{% 'a' %}")),
+    ("TimeoutSeconds", "integer", "'a'", task(TimeoutSeconds="{% 'a' %}")),
+    ("HeartbeatSeconds", "integer", "true", task(HeartbeatSeconds="{% true %}")),
+    ("Seconds", "integer", "'a'", {"Type": "Wait", "Seconds": "{% 'a' %}", "End": True}),
+    ("Timestamp", "string", "1", {"Type": "Wait", "Timestamp": "{% 1 %}", "End": True}),
+    ("Error", "string", "1", {"Type": "Fail", "Error": "{% 1 %}"}),
+    ("Cause", "string", "[1]", {"Type": "Fail", "Cause": "{% [1] %}"}),
+    ("Condition", "boolean", "1", {"Type": "Choice", "Choices": [{"Condition": "{% 1 %}", "Next": "E"}],
+                                   "Default": "E"}),
+]
+
+
+@pytest.mark.parametrize("field, kind, expression, state", WRONG_TYPES,
+                         ids=[f"{f}-{e}" for f, _, e, _ in WRONG_TYPES])
+def test_a_jsonata_result_of_the_wrong_type_names_its_field_and_expression(field, kind, expression, state):
+    result = run(state, "JSONata", {"E": PASS} if state["Type"] == "Choice" else None)
+    value = json.loads(expression.replace("'", '"'))
+    actual = {str: "string", bool: "boolean", float: "number", int: "number", list: "array"}[type(value)]
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert result.cause == PREFIX + f"The JSONata expression '{expression}' specified for the field '{field}' " \
+        f"returned an unexpected result type. Expected '{kind}', but was '{actual}' for value: " \
+        f"{json.dumps(value, separators=(',', ':'))}"
+
+
+PATH_FIELDS = [
+    ("MaxConcurrencyPath", "integer", inline_map(ItemsPath="$.xs", MaxConcurrencyPath="$.s")),
+    ("ToleratedFailureCountPath", "integer", distributed_map(ItemsPath="$.xs", ToleratedFailureCountPath="$.s")),
+    ("ToleratedFailurePercentagePath", "float",
+     distributed_map(ItemsPath="$.xs", ToleratedFailurePercentagePath="$.s")),
+    ("TimeoutSecondsPath", "positive integer", task(TimeoutSecondsPath="$.s")),
+    ("HeartbeatSecondsPath", "positive integer", task(HeartbeatSecondsPath="$.s")),
+]
+
+
+@pytest.mark.parametrize("field, kind, state", PATH_FIELDS, ids=[f for f, _, _ in PATH_FIELDS])
+def test_a_path_field_that_selects_the_wrong_value_names_itself(field, kind, state):
+    result = run(state)
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == PREFIX + f'The {field} field refers to value "abc" which is not a valid {kind}: $.s'
+
+
+TEMPLATE_KEYS = [
+    ("Parameters", {"Type": "Pass", "Parameters": {"a": {"value.$": "$.nope"}}, "End": True}),
+    ("ItemSelector", inline_map(ItemsPath="$.xs", ItemSelector={"value.$": "$.nope"})),
+    ("Assign", {"Type": "Pass", "Assign": {"value.$": "$.nope"}, "End": True}),
+    ("Task Parameters", task(Parameters={"value.$": "$.nope"})),
+]
+
+
+@pytest.mark.parametrize("where, state", TEMPLATE_KEYS, ids=[w for w, _ in TEMPLATE_KEYS])
+def test_a_jsonpath_template_miss_names_its_key(where, state):
+    result = run(state)
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == PREFIX + "The JSONPath '$.nope' specified for the field 'value.$' could not be found " \
+                                    'in the input \'{"xs":[1],"s":"abc"}\''
