@@ -160,15 +160,17 @@ class Execution:
                  handlers: Handlers | None = None, mocks: Mocks | None = None, clock: Clock | None = None,
                  seed: int | None = None, machine_type: str = "STANDARD", region: str = "us-east-1",
                  history_limit: int = 25_000, observer: Any = None, state_machine_name: str | None = None,
-                 payload_limit: int | None = PAYLOAD_LIMIT):
+                 payload_limit: int | None = PAYLOAD_LIMIT, rng: random.Random | None = None):
         self.machine = machine
         self.input = {} if input is None else input
-        self.name = name or str(uuid.uuid4())
+        # One random source per execution: every id and every random draw comes from it, so the
+        # same seed gives the same name, ARNs, task tokens, request ids, jitter and $uuid().
+        self.rng = rng if rng is not None else random.Random(seed)
+        self.name = name or self.new_uuid()
         self.state_machine_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
         self.handlers = handlers or Handlers()
         self.mocks = mocks
         self.clock = clock or VirtualClock()
-        self.rng = random.Random(seed)
         self.type = machine_type
         self.region = region
         self.history = History(history_limit)
@@ -189,7 +191,7 @@ class Execution:
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
             self.arn = f"arn:aws:states:{region}:{ACCOUNT}:express:{self.state_machine_name}:{self.name}:" \
-                       f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+                       f"{self.new_uuid()}"
         else:
             self.arn = f"arn:aws:states:{region}:{ACCOUNT}:execution:{self.state_machine_name}:{self.name}"
 
@@ -254,9 +256,12 @@ class Execution:
             raise StatesError("States.DataLimitExceeded", "The variables stored by the execution are larger "
                               f"than the maximum of {VARIABLES_TOTAL_LIMIT} bytes.")
 
+    def new_uuid(self) -> str:
+        """A version 4 UUID drawn from the execution's random source."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
     def new_task_token(self) -> str:
-        return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex + uuid.UUID(
-            int=self.rng.getrandbits(128), version=4).hex
+        return self.new_uuid().replace("-", "") + self.new_uuid().replace("-", "")
 
     def token_waiter(self, token: str) -> TokenWaiter:
         waiter = TokenWaiter(self, token)
@@ -311,7 +316,7 @@ class Execution:
 
     def map_run_arn(self, label: str) -> str:
         return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
-               f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+               f"{self.new_uuid()}"
 
     async def run_child(self, processor: Any, value: Any, index: int, path: tuple = ()) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
@@ -319,8 +324,7 @@ class Execution:
         child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers, mocks=self.mocks,
                           clock=self.clock, machine_type=self.type, region=self.region,
                           state_machine_name=self.state_machine_name, observer=self.observer,
-                          payload_limit=self.payload_limit)
-        child.rng = self.rng
+                          payload_limit=self.payload_limit, rng=self.rng)
         child.calls = self.calls
         child.start_time = self.clock.now()
         frame = Frame({}, 0, None, path)
@@ -362,7 +366,10 @@ class Execution:
 
     async def run(self) -> ExecutionResult:
         """Run to the end; the result always holds the complete history (see `result`)."""
-        with _fewer_gc_passes():
+        from ..jsonata import execution_context
+
+        # $uuid()/$random() draw from the execution's random source, $now()/$millis() read its clock
+        with _fewer_gc_passes(), execution_context(self.rng, self.clock.now):
             return await self._run()
 
     async def _run(self) -> ExecutionResult:

@@ -18,9 +18,10 @@ from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, call_handler, excepti
 AWS_DEFAULT_TIMEOUT = 99999999
 
 
-def invoke_response(payload: Any) -> dict:
-    """``arn:aws:states:::lambda:invoke``'s result around a function's return value (ASL-SPEC.md 10)."""
-    request_id = str(uuid.uuid4())
+def invoke_response(payload: Any, rng: Any) -> dict:
+    """``arn:aws:states:::lambda:invoke``'s result around a function's return value (ASL-SPEC.md 10);
+    the request id is drawn from `rng`, the execution's random source."""
+    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     return {
         "ExecutedVersion": "$LATEST",
         "Payload": payload,
@@ -174,7 +175,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         if token is not None:
             submitted(result)  # the callback request's API response
             return await waiter.wait()
-        return invoke_response(result) if invoke_wrap else result
+        return invoke_response(result, ex.rng) if invoke_wrap else result
 
     if token is not None and timeout is None:
         # AWS's default TimeoutSeconds (99999999). Under virtual time it matters: a callback
