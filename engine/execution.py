@@ -31,6 +31,7 @@ PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
 VARIABLES_TOTAL_LIMIT = 10 * 1024 * 1024
 EXPRESS_MAX_SECONDS = 300  # an Express execution runs at most five minutes
+STANDARD_MAX_SECONDS = 365 * 24 * 3600  # a Standard execution at most one year
 ACCOUNT = "123456789012"
 
 
@@ -376,9 +377,15 @@ class Execution:
         self.start_time = self.clock.now()
         history = self.history
         status, output, error, cause = "SUCCEEDED", None, None, None
+        # The machine's TimeoutSeconds, within AWS's maximum execution duration for the type;
+        # either ends the run TIMED_OUT (States.Timeout), in virtual time as in real time.
+        longest = EXPRESS_MAX_SECONDS if self.type == "EXPRESS" else STANDARD_MAX_SECONDS
         timeout = getattr(self.machine, "timeout_seconds", None)
-        if timeout is None and self.type == "EXPRESS":
-            timeout = EXPRESS_MAX_SECONDS
+        # The service maximum is a passive deadline: a handler awaiting real I/O under virtual
+        # time does not make the clock jump a year ahead.
+        sleep = self.clock.sleep if timeout is not None and timeout < longest else getattr(
+            self.clock, "sleep_passive", self.clock.sleep)
+        timeout = min(timeout or longest, longest)
         try:
             history.add("ExecutionStarted", 0, self.start_time,
                         {"input": self.input, "inputDetails": {"truncated": False},
@@ -389,7 +396,7 @@ class Execution:
                 async with anyio.create_task_group() as tg:
                     if timeout:
                         async def limit() -> None:
-                            await self.clock.sleep(timeout)
+                            await sleep(timeout)
                             self._timed_out = True
                             self._scope.cancel()
                         tg.start_soon(limit)
@@ -404,7 +411,8 @@ class Execution:
             if failure:
                 raise failure[0]
             if self._timed_out:
-                status, error, cause = "TIMED_OUT", "States.Timeout", "The execution timed out."
+                # AWS: ExecutionTimedOut carries error States.Timeout and no cause
+                status, error, cause = "TIMED_OUT", "States.Timeout", None
             elif self._stopped is not None:
                 status, (error, cause) = "ABORTED", self._stopped
             else:
@@ -439,7 +447,8 @@ class Execution:
         if status == "SUCCEEDED":
             history.add("ExecutionSucceeded", last, now, {"output": output, "outputDetails": {"truncated": False}})
         elif status == "TIMED_OUT":
-            history.add("ExecutionTimedOut", last, now, details)
+            # AWS links the timeout to no earlier event (previousEventId 0): it comes from outside
+            history.add("ExecutionTimedOut", 0, now, details)
         elif status == "ABORTED":
             history.add("ExecutionAborted", last, now, details)
         else:
