@@ -234,8 +234,9 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame) -> tuple[Any, s
         output, next_name, assigned = await RUNNERS[kind](run)
     except _CANCELLED:
         if kind in _ABORTABLE and ex.aborting_branches():
-            # a sibling branch / iteration failed: AWS records the states it stopped
-            ex.history.add(f"{kind}StateAborted", frame.last, ex.clock.now(), {"name": state.name})
+            # a sibling branch / iteration failed: AWS records the states it stopped (the event
+            # has no details in AWS's model)
+            ex.history.add(f"{kind}StateAborted", frame.last, ex.clock.now())
         raise
     except StatesError as err:
         err = locate(err, run)
