@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 
+from asl import deepjson
 from asl.errors import ExpressionSyntaxError, IntrinsicFailure
 
 if TYPE_CHECKING:  # asl.paths is written alongside this module; imported lazily at compile time
@@ -726,8 +727,8 @@ def string_to_json(text: str) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
+        return deepjson.loads(text, parse_constant=_no_constants)
+    except ValueError as exc:
         raise _fail("States.StringToJson", f"the string is not valid JSON ({exc})") from None
 
 

@@ -42,6 +42,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
+from . import deepjson
 from .errors import ExpressionSyntaxError, StatesError
 from .intrinsics import kind_of
 
@@ -165,7 +166,7 @@ class Expression:
             raise self.failure("returned nothing (undefined).")
         if text == '""' and self._is_function(used):
             raise self.failure("returned an unsupported result type.")
-        return json.loads(text)
+        return deepjson.loads(text)
 
     def expect(self, value: Any, kind: str) -> Any:
         """Return `value` if its JSON type is `kind` ('array', 'object', 'string', 'number',
@@ -770,8 +771,8 @@ def _fn_parse(text: Any = None) -> Any:
     if not isinstance(text, str):
         raise _signature_error(1, "parse")
     try:
-        return _int64(json.loads(text))
-    except (ValueError, RecursionError) as exc:
+        return _int64(deepjson.loads(text))
+    except (ValueError, RecursionError) as exc:   # RecursionError: from _int64
         raise _FunctionError("D3137", f"Unable to parse the JSON string: {exc}") from None
 
 
@@ -817,14 +818,33 @@ OVERRIDES: dict[str, Callable[..., Any]] = {
 
 def _int64(value: Any) -> Any:
     """JSON numbers the library can take: integers beyond 64 bits become floats (as in JS)."""
+    if isinstance(value, (list, dict)) and not _has_big_int(value):
+        return value   # the common case, checked without recursion (documents may be deep)
+    return _int64_copy(value)
+
+
+def _has_big_int(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and not -(1 << 63) <= item < (1 << 63):
+            return True
+    return False
+
+
+def _int64_copy(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return value if -(1 << 63) <= value < (1 << 63) else float(value)
     if isinstance(value, float):
         return value
     if isinstance(value, list):
-        return [_int64(v) for v in value]
+        return [_int64_copy(v) for v in value]
     if isinstance(value, dict):
-        return {k: _int64(v) for k, v in value.items()}
+        return {k: _int64_copy(v) for k, v in value.items()}
     return value
 
 

@@ -24,7 +24,7 @@ from ..errors import StatesError
 from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import Frame, run_block
-from .payload import PayloadMeter
+from .payload import MAX_DEPTH, PayloadMeter
 from .tasks import Handlers, Mocks, TaskFailed
 
 PAYLOAD_LIMIT = 262_144
@@ -220,18 +220,25 @@ class Execution:
         return found
 
     def check_size(self, value: Any, name: str, task: bool = False) -> None:
-        """AWS's 256 KiB payload limit (States.DataLimitExceeded).
+        """AWS's 256 KiB payload limit (States.DataLimitExceeded), and the engine's nesting limit
+        (`payload.MAX_DEPTH`, States.Runtime).
 
         A Task's oversized result is an ordinary, catchable failure of the task; any other
         oversized payload ends the execution (AWS: not even States.ALL catches it).
         """
         limit = self.payload_limit
-        if limit is not None and type(value) in (dict, list, str) and self.meter.exceeds(value, limit):
-            err = StatesError("States.DataLimitExceeded",
-                              f"The state/task '{name}' returned a result with a size exceeding the maximum "
-                              "number of bytes service limit.")
-            err.terminal = not task
-            raise err
+        if limit is not None and type(value) in (dict, list, str):
+            meter = self.meter
+            if meter.exceeds(value, limit):
+                err = StatesError("States.DataLimitExceeded",
+                                  f"The state/task '{name}' returned a result with a size exceeding the maximum "
+                                  "number of bytes service limit.")
+                err.terminal = not task
+                raise err
+            deep = meter.too_deep(value, meter.last_size)
+            if deep is not None:
+                raise StatesError("States.Runtime", f"The state/task '{name}' returned a result nested {deep} "
+                                  f"levels deep, more than the maximum of {MAX_DEPTH}.")
 
     def aborting_branches(self) -> bool:
         """Is a cancellation the work of a failing sibling (not a stop or the machine's timeout)?"""
@@ -246,6 +253,10 @@ class Execution:
         size = self.meter.size
         sizes = {key: size(value) for key, value in assigned.items()}
         for key, value_size in sizes.items():
+            deep = self.meter.too_deep(assigned[key], value_size)
+            if deep is not None:
+                raise StatesError("States.Runtime", f"The variable '{key}' assigned by the state '{name}' is nested "
+                                  f"{deep} levels deep, more than the maximum of {MAX_DEPTH}.")
             if value_size > VARIABLE_LIMIT:
                 raise StatesError("States.DataLimitExceeded", f"The variable '{key}' assigned by the state "
                                   f"'{name}' is larger than the maximum of {VARIABLE_LIMIT} bytes.")
@@ -404,6 +415,9 @@ class Execution:
                         output = await run_block(self, self.machine, self.input, frame)
                     except (StatesError, HistoryLimitExceeded) as exc:
                         failure.append(exc)  # raised below, outside the task group
+                    except RecursionError:  # a document deeper than the code on the way could take
+                        failure.append(StatesError("States.Runtime", "A document was nested too deeply to process "
+                                                   f"(the limit is {MAX_DEPTH} levels)."))
                     except Exception as exc:  # a bug of ours: fail the run, keep its history
                         failure.append(StatesError("States.Runtime", f"asl-engine internal error: "
                                                    f"{type(exc).__name__}: {exc}"))
