@@ -45,7 +45,7 @@ def _scalar_size(value: Any) -> int:
 class PayloadMeter:
     """Sizes of JSON values in bytes, memoised by identity for containers and long strings."""
 
-    __slots__ = ("_cache", "_large", "last_size")
+    __slots__ = ("_cache", "_large", "last_size", "_depths")
 
     MAX_ENTRIES = 200_000
 
@@ -53,6 +53,7 @@ class PayloadMeter:
         self._cache: dict[int, tuple[Any, int]] = {}
         self._large = False  # was the last document measured at least LARGE bytes?
         self.last_size = 0   # the size `exceeds` measured last
+        self._depths: dict[int, tuple[Any, int]] = {}  # container id -> (container, depth)
 
     def size(self, value: Any) -> int:
         kind = type(value)
@@ -142,8 +143,35 @@ class PayloadMeter:
         if size < 2 * limit or not isinstance(value, (dict, list)):
             return None  # each level takes two bytes of brackets: too small to be that deep
         hit = self._cache.get(id(value))
-        found = hit[2] if hit is not None and hit[0] is value and len(hit) == 3 else depth(value)
+        found = hit[2] if hit is not None and hit[0] is value and len(hit) == 3 else self._depth(value)
         return found if found > limit else None
+
+    def _depth(self, root: Any) -> int:
+        """`depth`, remembering each container's depth by identity: documents are shared, never
+        mutated, so the next state's output walks only the containers it created."""
+        memo = self._depths
+        if len(memo) >= self.MAX_ENTRIES:
+            memo.clear()
+        stack = [[root, iter(root.values() if isinstance(root, dict) else root), 0]]
+        while True:
+            frame = stack[-1]
+            for child in frame[1]:
+                if isinstance(child, (dict, list)):
+                    hit = memo.get(id(child))
+                    if hit is not None and hit[0] is child:
+                        if hit[1] > frame[2]:
+                            frame[2] = hit[1]
+                        continue
+                    stack.append([child, iter(child.values() if isinstance(child, dict) else child), 0])
+                    break
+            else:
+                stack.pop()
+                found = frame[2] + 1
+                memo[id(frame[0])] = (frame[0], found)  # the reference keeps the id from being reused
+                if not stack:
+                    return found
+                if found > stack[-1][2]:
+                    stack[-1][2] = found
 
 
 def depth(value: Any) -> int:
