@@ -184,3 +184,12 @@ def test_the_deep_json_reader_takes_any_depth_and_refuses_bad_text():
     for bad in ("[1,]", '{"a" 1}', "[1 2]", "tru", "[1]]", '{"a":1,}', ""):
         with pytest.raises(ValueError):
             deepjson._parse(bad)
+
+
+def test_a_mocked_response_too_deep_to_copy_is_a_clear_failure():
+    machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "f", "End": True}}})
+    config = {"StateMachines": {"SM": {"TestCases": {"C": {"T": "R"}}}},
+              "MockedResponses": {"R": {"0": {"Return": nest(50_000)}}}}
+    result = run_sync(machine, {}, mock_config=config, test_case="C", state_machine_name="SM")
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == "The mocked response of the state 'T' cannot be used: the value is nested too deeply"
