@@ -193,3 +193,13 @@ def test_a_mocked_response_too_deep_to_copy_is_a_clear_failure():
     result = run_sync(machine, {}, mock_config=config, test_case="C", state_machine_name="SM")
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
     assert result.cause == "The mocked response of the state 'T' cannot be used: the value is nested too deeply"
+
+
+def test_a_timed_out_history_still_names_the_state_that_was_running():
+    from asl.histories import Timeline
+
+    machine = asl.load({"StartAt": "P", "TimeoutSeconds": 10, "States": {
+        "P": {"Type": "Pass", "Next": "W"}, "W": {"Type": "Wait", "Seconds": 60, "End": True}}})
+    failure = Timeline(run_sync(machine, {}).events).failure
+    assert (failure.state, failure.error) == ("W", "States.Timeout")
+    assert [step.name for step in failure.path] == ["P", "W"]
