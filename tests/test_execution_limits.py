@@ -203,3 +203,16 @@ def test_a_timed_out_history_still_names_the_state_that_was_running():
     failure = Timeline(run_sync(machine, {}).events).failure
     assert (failure.state, failure.error) == ("W", "States.Timeout")
     assert [step.name for step in failure.path] == ["P", "W"]
+
+
+def test_intrinsics_work_on_documents_as_deep_as_the_limit():
+    document = nest(MAX_DEPTH - 3, leaf={"x": 7.5})   # States.Array($) adds a level
+    machine = asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {
+        "text.$": "States.JsonToString($)", "format.$": "States.Format('{}', $)",
+        "contains.$": "States.ArrayContains(States.Array($), $)",
+        "unique.$": "States.ArrayLength(States.ArrayUnique(States.Array($, $)))"}, "End": True}}})
+    result = run_sync(machine, document)
+    assert result.status == "SUCCEEDED", result.cause
+    assert json.loads(result.output["text"]) == document
+    assert result.output["format"].startswith("{inner={inner=") and result.output["format"].endswith("{x=7.5}" + "}" * (MAX_DEPTH - 3))
+    assert result.output["contains"] is True and result.output["unique"] == 1
