@@ -20,7 +20,7 @@ Failures, two trees as everywhere in asl (see asl.errors)::
     ExpressionSyntaxError    compile time: the text is not JSONata 2.0.6      (position set)
     StatesError("States.QueryEvaluationError", cause)
                              run time: undefined result, a JSONata error (code: message),
-                             a function as result, the time or depth limit (LIMITS)
+                             a function as result, one of the evaluation bounds (LIMITS)
 
 Causes are AWS's text without the "An error occurred while executing the state ..." prefix,
 which the engine adds, e.g. ``The JSONata expression '$x' specified for the field 'Output'
