@@ -199,7 +199,10 @@ class Timeline:
         if self.status in ("SUCCEEDED", "RUNNING"):
             return None
         end = self.events[-1]
-        origin = self._origin(self.by_id.get(end.previous))
+        # AWS links ExecutionTimedOut to no event (previousEventId 0): the last one before it is
+        # where the execution was when time ran out
+        before = self.by_id.get(end.previous) or (self.events[-2] if len(self.events) > 1 else None)
+        origin = self._origin(before)
         if origin is None:
             return Failure(None, None, self.error, self.cause)
         entered = self.by_id.get(origin.entry)

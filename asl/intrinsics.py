@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 
+from asl import deepjson
 from asl.errors import ExpressionSyntaxError, IntrinsicFailure
 
 if TYPE_CHECKING:  # asl.paths is written alongside this module; imported lazily at compile time
@@ -490,46 +491,64 @@ def java_number_text(number: int | float) -> str:
     return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{scale}"
 
 
+def _fold(value: Any, leaf: Callable[[Any], Any], array: Callable[[list], Any],
+          obj: Callable[[list], Any]) -> Any:
+    """Build a result bottom-up without recursion (documents may be deep): `leaf(v)` for a
+    scalar, `array(results)` for an array and `obj([(key, result), ...])` for an object."""
+    results: list = []
+    stack: list = [(value, False)]
+    while stack:
+        item, done = stack.pop()
+        if done:   # its children's results are the last ones
+            start = len(results) - len(item)
+            children = results[start:]
+            del results[start:]
+            results.append(obj(list(zip(item, children))) if isinstance(item, dict) else array(children))
+        elif isinstance(item, (dict, list)):
+            stack.append((item, True))
+            children = list(item.values()) if isinstance(item, dict) else item
+            stack.extend((child, False) for child in reversed(children))
+        else:
+            results.append(leaf(item))
+    return results[0]
+
+
+def _scalar_json(value: Any) -> str:
+    return java_number_text(value) if isinstance(value, float) else json.dumps(value, ensure_ascii=False)
+
+
 def to_json_text(value: Any) -> str:
     """Compact JSON (``{"a":1,"b":[]}``) with Java's number spelling; non-ASCII kept as is,
     as Jackson does."""
-    if isinstance(value, float):
-        return java_number_text(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{to_json_text(v)}"
-                              for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(to_json_text(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return _fold(value, _scalar_json, lambda items: "[" + ",".join(items) + "]",
+                 lambda pairs: "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in pairs) + "}")
 
 
 def format_text(value: Any) -> str:
     """How States.Format renders a value: strings raw, numbers/booleans/null as JSON text,
     objects as ``{k=v, k2=v2}`` and arrays as ``[a, b]`` (Java's Map/List ``toString``), with
     nested strings raw too (recorded: ``{Id=arn:..., Name=...}``)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={format_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(format_text(v) for v in value) + "]"
-    return to_json_text(value)
+    return _fold(value, lambda v: v if isinstance(v, str) else _scalar_json(v),
+                 lambda items: "[" + ", ".join(items) + "]",
+                 lambda pairs: "{" + ", ".join(f"{k}={v}" for k, v in pairs) + "}")
 
 
-def _identity(value: Any) -> Any:
-    """A hashable stand-in with JSON equality: ``1 == 1.0``, but ``true != 1`` and key order
-    is irrelevant. Used for ArrayContains and ArrayUnique."""
-    if isinstance(value, bool) or value is None:
-        return ("literal", value)
-    if isinstance(value, (int, float)):
-        return ("number", value)          # hash(1) == hash(1.0), and they compare equal
-    if isinstance(value, str):
-        return ("string", value)
-    if isinstance(value, list):
-        return ("array", tuple(_identity(v) for v in value))
-    if isinstance(value, dict):
-        return ("object", frozenset((k, _identity(v)) for k, v in value.items()))
-    return ("other", repr(value))
+def _scalar_identity(value: Any) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):   # 1 == 1.0: an integral float is spelled as the integer
+        return str(int(value)) if value.is_integer() else repr(value)
+    return "?" + repr(value)
+
+
+def _identity(value: Any) -> str:
+    """A canonical text with JSON equality: ``1`` and ``1.0`` are equal, ``true`` and ``1`` are
+    not, key order is irrelevant. Used for ArrayContains and ArrayUnique; flat text, so that
+    comparing deep documents needs no recursion."""
+    return _fold(value, _scalar_identity, lambda items: "[" + ",".join(items) + "]",
+                 lambda pairs: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted(pairs)) + "}")
 
 
 def _utf16_length(text: str) -> int:
@@ -726,8 +745,8 @@ def string_to_json(text: str) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
+        return deepjson.loads(text, parse_constant=_no_constants)
+    except ValueError as exc:
         raise _fail("States.StringToJson", f"the string is not valid JSON ({exc})") from None
 
 

@@ -20,7 +20,7 @@ Failures, two trees as everywhere in asl (see asl.errors)::
     ExpressionSyntaxError    compile time: the text is not JSONata 2.0.6      (position set)
     StatesError("States.QueryEvaluationError", cause)
                              run time: undefined result, a JSONata error (code: message),
-                             a function as result, the time or depth limit (LIMITS)
+                             a function as result, one of the evaluation bounds (LIMITS)
 
 Causes are AWS's text without the "An error occurred while executing the state ..." prefix,
 which the engine adds, e.g. ``The JSONata expression '$x' specified for the field 'Output'
@@ -42,6 +42,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
+from . import deepjson
 from .errors import ExpressionSyntaxError, StatesError
 from .intrinsics import kind_of
 
@@ -57,15 +58,24 @@ INVALID = "INVALID_JSONATA_EXPRESSION"
 class Limits:
     """Bounds on one evaluation; exceeding one raises States.QueryEvaluationError.
 
-    AWS documents no such limits; these keep a runaway expression from hanging or crashing
-    the engine (the evaluator holds the GIL while it runs, so the time limit is also the
-    longest pause other threads can see).
+    The bounds are counts, not time, so an expression evaluates (or fails) the same way on a
+    busy machine as on an idle one. AWS bounds evaluation too (a nesting depth near 100, about
+    7 MB of memory, a time limit); these sit at or above what AWS accepts.
     """
 
-    time_limit_ms: int = 5_000
-    """Wall-clock time for one evaluation: ``($f := function($x){$f($x)}; $f(1))`` ends here."""
-    max_depth: int = 10_000
-    """Evaluation nesting depth (about 3 per nested JSONata function call, so ~3000 calls)."""
+    max_depth: int = 3_000
+    """Evaluation nesting depth (about 5 per nested call of a function: some 500 calls deep)."""
+    max_calls: int = 1_000_000
+    """Calls of functions the expression defines (``function($x){...}``), counted: an endless
+    tail recursion such as ``($f := function($x){$f($x)}; $f(1))`` ends here."""
+    max_sequence: int = 873_782
+    """Items in one sequence or array built by the evaluation (``[1..n]``, ``$range``, a path
+    over many items): AWS accepts ``[1..873782]`` and refuses ``[1..873783]`` (memory)."""
+    max_result_bytes: int = 6_990_256
+    """JSON size of the result (a string of 2**22 characters passes, 2**23 does not, as on AWS)."""
+    time_limit_ms: int = 10_000
+    """A backstop only: wall-clock time for one evaluation, for work none of the counts bounds
+    (the library checks it between steps, so one huge built-in step can outlast it)."""
 
 
 LIMITS = Limits()
@@ -114,7 +124,7 @@ class Expression:
     ``states_fields`` the ``$states.<field>`` names it reads.
     """
 
-    __slots__ = ("text", "field", "problems", "variables", "states_fields", "_source", "_local")
+    __slots__ = ("text", "field", "problems", "variables", "states_fields", "_source", "_local", "_counted")
 
     def __init__(self, text: str, field: str, analysis: "_Analysis"):
         self.text = text
@@ -124,6 +134,7 @@ class Expression:
         self.states_fields: frozenset[str] = analysis.states_fields
         self._source = text.strip()   # AWS quotes the expression trimmed in its causes
         self._local = threading.local()
+        self._counted = analysis.counted or text   # what runs: function bodies count their calls
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r}, field={self.field!r})"
@@ -163,7 +174,7 @@ class Expression:
             raise self.failure("returned nothing (undefined).")
         if text == '""' and self._is_function(used):
             raise self.failure("returned an unsupported result type.")
-        return json.loads(text)
+        return deepjson.loads(text)
 
     def unexpected(self, value: Any, kind: str) -> StatesError:
         """AWS's failure for a result `value` that is not of the `kind` its field takes ('array',
@@ -349,6 +360,7 @@ class _Parser:
 
     def __init__(self, text: str):
         self.lexer = _Lexer(text)
+        self.bodies: list[tuple[int, int]] = []   # (after "{", at "}") of each function body
         self.token = _Token("end", None, 0, 0)
         self.ended = False
         self.advance(prefix=True)
@@ -523,8 +535,10 @@ class _Parser:
                                            "variable name (start with $)", t.start)
             if self.at("<"):
                 self.skip_signature()
+            opened = self.token.end
             self.advance("{", prefix=True)
             body = self.expression(0)
+            self.bodies.append((opened, self.token.start))
             self.advance("}")
             return ("lambda", body)
         return ("call", proc, args)
@@ -547,19 +561,37 @@ class _Analysis:
     problems: tuple
     variables: frozenset
     states_fields: frozenset
+    counted: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)
 def _analyse(text: str) -> _Analysis:
     try:
-        tree = _Parser(text).parse()
+        parser = _Parser(text)
+        tree = parser.parse()
     except _Syntax as exc:
         raise ExpressionSyntaxError(exc.message, text, min(max(exc.position, 0), len(text))) from None
     except RecursionError:
         raise ExpressionSyntaxError("Expression is too deeply nested", text, 0) from None
     _backend().check_syntax(text)
     variables, states_fields = _references(text)
-    return _Analysis(tuple(_problems(tree, variables)), frozenset(variables), frozenset(states_fields))
+    return _Analysis(tuple(_problems(tree, variables)), frozenset(variables), frozenset(states_fields),
+                     _counting(text, parser.bodies))
+
+
+_STEP = "__asl_step"
+
+
+def _counting(text: str, bodies: list[tuple[int, int]]) -> str | None:
+    """`text` with every function body ``{ e }`` made ``{ ($__asl_step(); e) }``, so that each
+    call of a function the expression defines is counted (`Limits.max_calls`)."""
+    if not bodies:
+        return None
+    inserts = sorted([(start, f"(${_STEP}(); ") for start, _ in bodies] + [(end, ")") for _, end in bodies],
+                     key=lambda item: item[0], reverse=True)
+    for position, piece in inserts:
+        text = text[:position] + piece + text[position:]
+    return text
 
 
 def _references(text: str) -> tuple[set, set]:
@@ -686,6 +718,8 @@ def _fn_range(start: Any = None, end: Any = None, step: Any = None) -> Any:
     if step == 0:
         raise _FunctionError("D3137", "The step of $range must not be 0")
     count = max(0, (end - start) // step + 1)
+    if count > LIMITS.max_sequence:
+        raise _FunctionError("U1001", _MEMORY_MESSAGE)
     if count > _MAX_RANGE:
         raise _FunctionError("D2014", "The size of the sequence allocated by the range operator (..) "
                                       f"must not exceed 1e7.  Attempted to allocate {count}.")
@@ -742,8 +776,8 @@ def _fn_parse(text: Any = None) -> Any:
     if not isinstance(text, str):
         raise _signature_error(1, "parse")
     try:
-        return _int64(json.loads(text))
-    except (ValueError, RecursionError) as exc:
+        return _int64(deepjson.loads(text))
+    except (ValueError, RecursionError) as exc:   # RecursionError: from _int64
         raise _FunctionError("D3137", f"Unable to parse the JSON string: {exc}") from None
 
 
@@ -789,14 +823,33 @@ OVERRIDES: dict[str, Callable[..., Any]] = {
 
 def _int64(value: Any) -> Any:
     """JSON numbers the library can take: integers beyond 64 bits become floats (as in JS)."""
+    if isinstance(value, (list, dict)) and not _has_big_int(value):
+        return value   # the common case, checked without recursion (documents may be deep)
+    return _int64_copy(value)
+
+
+def _has_big_int(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and not -(1 << 63) <= item < (1 << 63):
+            return True
+    return False
+
+
+def _int64_copy(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return value if -(1 << 63) <= value < (1 << 63) else float(value)
     if isinstance(value, float):
         return value
     if isinstance(value, list):
-        return [_int64(v) for v in value]
+        return [_int64_copy(v) for v in value]
     if isinstance(value, dict):
-        return {k: _int64(v) for k, v in value.items()}
+        return {k: _int64_copy(v) for k, v in value.items()}
     return value
 
 
@@ -819,6 +872,9 @@ _CODE = re.compile(r"^(?:[A-Za-z ]+: )?([A-Z]\d{4}): (.*)$", re.S)
 _DEPTH_MESSAGE = ("Stack overflow error: Check for non-terminating recursive function.  "
                   "Consider rewriting as tail-recursive.")
 _TIME_MESSAGE = "Expression evaluation timeout: Check for infinite loop"
+# AWS's wording for its memory bound; the code in front of it is assumed (U1001, as for the
+# other two bounds): no recording shows it.
+_MEMORY_MESSAGE = "Expression evaluation memory limit exceeded: Check for excessive memory usage"
 
 
 class _Backend:
@@ -837,7 +893,16 @@ class _Backend:
             compiled.register(name, self._guard(fn))
         for name, fn in OVERRIDES.items():
             compiled.register_override(name, self._guard(fn))
+        compiled.register(_STEP, self._step)
         return compiled
+
+    def _step(self) -> None:
+        """Called on entry to every function the expression defines (see `_counting`)."""
+        state = self.failures
+        state.steps += 1
+        if state.steps > LIMITS.max_calls:
+            state.error = _FunctionError("U1001", _TIME_MESSAGE)
+            raise state.error
 
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
@@ -867,19 +932,24 @@ class _Backend:
     def run(self, expr: Expression, bindings: dict) -> str | None:
         compiled = getattr(expr._local, "compiled", None)
         if compiled is None:
-            compiled = expr._local.compiled = self.compile(expr.text)
+            compiled = expr._local.compiled = self.compile(expr._counted)
+        limits = LIMITS
+        bounds = {"timeout": limits.time_limit_ms, "max_stack_depth": limits.max_depth,
+                  "max_sequence_length": limits.max_sequence}
         self.failures.error = None
+        self.failures.steps = 0
         try:
             try:
-                return compiled.evaluate_json_or_none(None, bindings, timeout=LIMITS.time_limit_ms,
-                                                      max_stack_depth=LIMITS.max_depth)
+                text = compiled.evaluate_json_or_none(None, bindings, **bounds)
             except OverflowError:   # an integer beyond 64 bits in the input
-                return compiled.evaluate_json_or_none(None, _int64(bindings), timeout=LIMITS.time_limit_ms,
-                                                      max_stack_depth=LIMITS.max_depth)
+                text = compiled.evaluate_json_or_none(None, _int64(bindings), **bounds)
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:   # ValueError from JSONata; PanicException is a BaseException
             raise expr.failure("threw an error during evaluation. " + self.describe(exc)) from None
+        if text is not None and len(text) > limits.max_result_bytes:
+            raise expr.failure(f"threw an error during evaluation. U1001: {_MEMORY_MESSAGE}")
+        return text
 
     def describe(self, exc: BaseException) -> str:
         failed = getattr(self.failures, "error", None)
@@ -890,6 +960,8 @@ class _Backend:
             return f"U1001: {_DEPTH_MESSAGE}"
         if code == "D1012":
             return f"U1001: {_TIME_MESSAGE}"
+        if code == "D2015":
+            return f"U1001: {_MEMORY_MESSAGE}"
         return f"{code}: {message}" if code else message
 
     def format_millis(self, ms: float, picture: Any, timezone: Any) -> str | None:

@@ -135,9 +135,17 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     if input is not None:
         from .tasks import MarshalError, json_copy
 
+        from .payload import MAX_DEPTH, depth
+
         try:  # StartExecution takes JSON text: a value JSON cannot hold is refused up front
+            deepest = depth(input)
+            if deepest > MAX_DEPTH:
+                raise MarshalError(f"the input is nested {deepest} levels deep; the limit is {MAX_DEPTH}")
             input = json_copy(input)
-        except (MarshalError, RecursionError) as exc:
+        except RecursionError:
+            raise InvalidExecutionInput("Invalid State Machine Execution Input: the input is nested too deeply") \
+                from None
+        except MarshalError as exc:
             raise InvalidExecutionInput(f"Invalid State Machine Execution Input: {exc}") from None
     if payload_limit is not None and input is not None:
         from .payload import PayloadMeter

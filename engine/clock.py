@@ -34,6 +34,12 @@ class Clock:
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(max(0.0, seconds))
 
+    async def sleep_passive(self, seconds: float) -> None:
+        """`sleep` for a deadline that watches the run (AWS's maximum execution duration):
+        under virtual time it never makes time jump by itself, it only fires when other
+        sleepers take time past it."""
+        await self.sleep(seconds)
+
     @contextmanager
     def busy(self) -> Iterator[None]:
         yield
@@ -51,7 +57,8 @@ class VirtualClock(Clock):
 
     def __init__(self, start: float | None = None):
         self._now = time.time() if start is None else float(start)
-        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._sleepers: list[tuple[float, int, anyio.Event, bool]] = []  # (deadline, seq, event, passive)
+        self._active = 0  # sleepers that are not passive
         self._seq = itertools.count()
         self._busy = 0
         self._outside = 0
@@ -86,13 +93,14 @@ class VirtualClock(Clock):
         finally:
             self._outside -= 1
 
-    async def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float, passive: bool = False) -> None:
         if seconds <= 0:
             await anyio.sleep(0)
             return
         event = anyio.Event()
-        entry = (self._now + seconds, next(self._seq), event)
+        entry = (self._now + seconds, next(self._seq), event, passive)
         heapq.heappush(self._sleepers, entry)
+        self._active += not passive
         self._ensure_driver()
         self._poke()
         try:
@@ -102,8 +110,13 @@ class VirtualClock(Clock):
                 try:
                     self._sleepers.remove(entry)
                     heapq.heapify(self._sleepers)
+                    self._active -= not passive
                 except ValueError:
                     pass
+                self._poke()
+
+    async def sleep_passive(self, seconds: float) -> None:
+        await self.sleep(seconds, passive=True)
 
     # ---- the driver: jumps time when the loop has nothing else to do ------------------------
 
@@ -133,6 +146,12 @@ class VirtualClock(Clock):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if not self._active:
+                # Only passive deadlines left: nothing in the run moves time; wait for a sleeper
+                # (a handler may be awaiting real I/O meanwhile).
+                self._wake.clear()
+                await self._wake.wait()
+                continue
             if self._outside:
                 before = len(self._sleepers), self._sleepers[0] if self._sleepers else None
                 await asyncio.sleep(self.grace)  # real time: let an outside completer act
@@ -140,7 +159,8 @@ class VirtualClock(Clock):
                     continue
                 if ready is not None and len(ready) > 0:
                     continue
-            deadline, _, event = heapq.heappop(self._sleepers)
+            deadline, _, event, passive = heapq.heappop(self._sleepers)
+            self._active -= not passive
             if deadline > self._now:
                 self._now = deadline
             event.set()

@@ -25,7 +25,7 @@ from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import Frame, run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
-from .payload import PayloadMeter
+from .payload import MAX_DEPTH, PayloadMeter
 from .stores import StoredEvent, StoredFact
 from .tasks import Handlers, Mocks, TaskFailed
 
@@ -33,6 +33,7 @@ PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
 VARIABLES_TOTAL_LIMIT = 10 * 1024 * 1024
 EXPRESS_MAX_SECONDS = 300  # an Express execution runs at most five minutes
+STANDARD_MAX_SECONDS = 365 * 24 * 3600  # a Standard execution at most one year
 ACCOUNT = "123456789012"
 
 
@@ -188,16 +189,17 @@ class Execution:
                  payload_limit: int | None = PAYLOAD_LIMIT, sync: bool = False):
         self.machine = machine
         self.input = {} if input is None else input
-        self.name = name or str(uuid.uuid4())
+        # Every random draw derives from the seed, so the same seed gives the same name, ARNs,
+        # task tokens, request ids, jitter and $uuid(): the execution's own draws (names, ARNs)
+        # from this generator, each block run's from its frame's (`Frame.random`), so a resumed
+        # execution draws what the uninterrupted one would have.
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2 ** 63)
+        self.rng = random.Random(f"{self.seed}/execution")
+        self.name = name or self.new_uuid()
         self.state_machine_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
         self.handlers = handlers or Handlers()
         self.mocks = mocks
         self.clock = clock or VirtualClock()
-        # Every random draw derives from the seed: the execution's own (names, ARNs) from this
-        # generator, each block run's from its frame's (`Frame.random`), so a resumed
-        # execution draws what the uninterrupted one would have.
-        self.seed = seed if seed is not None else random.SystemRandom().randrange(2 ** 63)
-        self.rng = random.Random(f"{self.seed}/execution")
         self.type = machine_type
         self.sync = sync and machine_type == "EXPRESS"  # started as StartSyncExecution starts it
         self.region = region
@@ -229,7 +231,7 @@ class Execution:
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
             self.arn = f"arn:aws:states:{region}:{ACCOUNT}:express:{self.state_machine_name}:{self.name}:" \
-                       f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+                       f"{self.new_uuid()}"
         else:
             self.arn = f"arn:aws:states:{region}:{ACCOUNT}:execution:{self.state_machine_name}:{self.name}"
 
@@ -355,18 +357,25 @@ class Execution:
         return found
 
     def check_size(self, value: Any, name: str, task: bool = False) -> None:
-        """AWS's 256 KiB payload limit (States.DataLimitExceeded).
+        """AWS's 256 KiB payload limit (States.DataLimitExceeded), and the engine's nesting limit
+        (`payload.MAX_DEPTH`, States.Runtime).
 
         A Task's oversized result is an ordinary, catchable failure of the task; any other
         oversized payload ends the execution (AWS: not even States.ALL catches it).
         """
         limit = self.payload_limit
-        if limit is not None and type(value) in (dict, list, str) and self.meter.exceeds(value, limit):
-            err = StatesError("States.DataLimitExceeded",
-                              f"The state/task '{name}' returned a result with a size exceeding the maximum "
-                              "number of bytes service limit.")
-            err.terminal = not task
-            raise err
+        if limit is not None and type(value) in (dict, list, str):
+            meter = self.meter
+            if meter.exceeds(value, limit):
+                err = StatesError("States.DataLimitExceeded",
+                                  f"The state/task '{name}' returned a result with a size exceeding the maximum "
+                                  "number of bytes service limit.")
+                err.terminal = not task
+                raise err
+            deep = meter.too_deep(value, meter.last_size)
+            if deep is not None:
+                raise StatesError("States.Runtime", f"The state/task '{name}' returned a result nested {deep} "
+                                  f"levels deep, more than the maximum of {MAX_DEPTH}.")
 
     def aborting_branches(self) -> bool:
         """Is a cancellation the work of a failing sibling (not a stop or the machine's timeout)?"""
@@ -381,6 +390,10 @@ class Execution:
         size = self.meter.size
         sizes = {key: size(value) for key, value in assigned.items()}
         for key, value_size in sizes.items():
+            deep = self.meter.too_deep(assigned[key], value_size)
+            if deep is not None:
+                raise StatesError("States.Runtime", f"The variable '{key}' assigned by the state '{name}' is nested "
+                                  f"{deep} levels deep, more than the maximum of {MAX_DEPTH}.")
             if value_size > VARIABLE_LIMIT:
                 raise StatesError("States.DataLimitExceeded", f"The variable '{key}' assigned by the state "
                                   f"'{name}' is larger than the maximum of {VARIABLE_LIMIT} bytes.")
@@ -391,6 +404,10 @@ class Execution:
         if total > VARIABLES_TOTAL_LIMIT:
             raise StatesError("States.DataLimitExceeded", "The variables stored by the execution are larger "
                               f"than the maximum of {VARIABLES_TOTAL_LIMIT} bytes.")
+
+    def new_uuid(self) -> str:
+        """A version 4 UUID drawn from the execution's own random source (names, ARNs)."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def new_task_token(self, rng: random.Random) -> str:
         """A task token, drawn from the task's frame (the same after a resume)."""
@@ -452,7 +469,7 @@ class Execution:
 
     def map_run_arn(self, label: str) -> str:
         return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
-               f"{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+               f"{self.new_uuid()}"
 
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
@@ -552,9 +569,15 @@ class Execution:
     async def _run(self) -> ExecutionResult:
         history = self.history
         status, output, error, cause = "SUCCEEDED", None, None, None
+        # The machine's TimeoutSeconds, within AWS's maximum execution duration for the type;
+        # either ends the run TIMED_OUT (States.Timeout), in virtual time as in real time.
+        longest = EXPRESS_MAX_SECONDS if self.type == "EXPRESS" else STANDARD_MAX_SECONDS
         timeout = getattr(self.machine, "timeout_seconds", None)
-        if timeout is None and self.type == "EXPRESS":
-            timeout = EXPRESS_MAX_SECONDS
+        # The service maximum is a passive deadline: a handler awaiting real I/O under virtual
+        # time does not make the clock jump a year ahead.
+        sleep = self.clock.sleep if timeout is not None and timeout < longest else getattr(
+            self.clock, "sleep_passive", self.clock.sleep)
+        timeout = min(timeout or longest, longest)
         frame = self.root
         try:
             started = self.emit(frame, "ExecutionStarted",
@@ -570,7 +593,7 @@ class Execution:
                         async def limit() -> None:
                             # AWS: a redrive starts the machine's timeout anew
                             origin = self.redrive_time if self.redrive_time is not None else self.start_time
-                            await self.clock.sleep(origin + timeout - self.clock.now())
+                            await sleep(origin + timeout - self.clock.now())
                             self._timed_out = True
                             self._scope.cancel()
                         tg.start_soon(limit)
@@ -580,6 +603,9 @@ class Execution:
                         output = await run_block(self, self.machine, self.input, frame)
                     except (StatesError, HistoryLimitExceeded, JournalMismatch) as exc:
                         failure.append(exc)  # raised below, outside the task group
+                    except RecursionError:  # a document deeper than the code on the way could take
+                        failure.append(StatesError("States.Runtime", "A document was nested too deeply to process "
+                                                   f"(the limit is {MAX_DEPTH} levels)."))
                     except Exception as exc:  # a bug of ours: fail the run, keep its history
                         failure.append(StatesError("States.Runtime", f"asl-engine internal error: "
                                                    f"{type(exc).__name__}: {exc}"))
@@ -587,7 +613,8 @@ class Execution:
             if failure:
                 raise failure[0]
             if self._timed_out:
-                status, error, cause = "TIMED_OUT", "States.Timeout", "The execution timed out."
+                # AWS: ExecutionTimedOut carries error States.Timeout and no cause
+                status, error, cause = "TIMED_OUT", "States.Timeout", None
             elif self._stopped is not None:
                 status, (error, cause) = "ABORTED", self._stopped
             else:
@@ -621,6 +648,9 @@ class Execution:
             details["cause"] = cause
         if status == "SUCCEEDED":
             closing = self.emit(root, "ExecutionSucceeded", {"output": output, "outputDetails": {"truncated": False}})
+        elif status == "TIMED_OUT":
+            root.last = 0  # AWS links the timeout to no earlier event: it comes from outside
+            closing = self.emit(root, "ExecutionTimedOut", details)
         else:
             closing = self.emit(root, _CLOSING[status], details)
         now = history.timestamp(closing)

@@ -95,7 +95,8 @@ class History:
                 for key, value in details.items():
                     if key in _DATA_FIELDS:
                         shaped[key] = _dumps(value)  # JSON text, strings included ('"hello"')
-                        shaped[key + "Details"] = {"truncated": False}
+                        if key != "parameters":  # AWS's model has no parametersDetails
+                            shaped[key + "Details"] = {"truncated": False}
                     elif key == "assignedVariables":
                         shaped[key] = {k: _dumps(v) for k, v in value.items()}
                         shaped["assignedVariablesDetails"] = {"truncated": False}

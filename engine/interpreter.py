@@ -257,8 +257,9 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
         output, next_name, assigned = await (runner or RUNNERS[kind])(run)
     except _CANCELLED:
         if kind in _ABORTABLE and ex.aborting_branches():
-            # a sibling branch / iteration failed: AWS records the states it stopped
-            ex.emit(frame, f"{kind}StateAborted", {"name": state.name})
+            # a sibling branch / iteration failed: AWS records the states it stopped (the event
+            # has no details in AWS's model)
+            ex.emit(frame, f"{kind}StateAborted")
         raise
     except StatesError as err:
         err = locate(err, run)

@@ -14,6 +14,12 @@ from typing import Any
 
 LIMIT = 262_144
 LARGE = 65_536
+MAX_DEPTH = 500
+"""Deepest nesting of objects and arrays a document may have (``{"a": 1}`` is 1 deep).
+
+AWS documents no limit (Jackson, which its JSON goes through, refuses documents deeper than
+1,000 by default); this one leaves every part of the engine, and of the Python code around it,
+room to serialise, copy and compare documents without running out of stack."""
 _dumps = JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -39,13 +45,15 @@ def _scalar_size(value: Any) -> int:
 class PayloadMeter:
     """Sizes of JSON values in bytes, memoised by identity for containers and long strings."""
 
-    __slots__ = ("_cache", "_large")
+    __slots__ = ("_cache", "_large", "last_size", "_depths")
 
     MAX_ENTRIES = 200_000
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[Any, int]] = {}
         self._large = False  # was the last document measured at least LARGE bytes?
+        self.last_size = 0   # the size `exceeds` measured last
+        self._depths: dict[int, tuple[Any, int]] = {}  # container id -> (container, depth)
 
     def size(self, value: Any) -> int:
         kind = type(value)
@@ -56,7 +64,7 @@ class PayloadMeter:
         if kind is dict or kind is list:
             if not self._large:
                 return self._container_size(value)  # small documents: no need to remember
-            return self._memo(value, self._container_size)
+            return self._walk(value)[0]
         if isinstance(value, (dict, list, str)):
             return self._container_size(value) if not isinstance(value, str) else _string_size(value)
         return _scalar_size(value)
@@ -78,23 +86,104 @@ class PayloadMeter:
             # Python. Once documents are large, walk them, so unchanged parts are remembered.
             try:
                 text = _dumps(value)
-            except (TypeError, ValueError):
-                pass  # not plain JSON (e.g. a huge int): measure it the slow way
+            except (TypeError, ValueError, RecursionError):
+                pass  # not plain JSON (e.g. a huge int), or deeper than the C encoder goes: walk
             else:
                 return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        return self._walk(value)[0]
+
+    def _walk(self, root: Any) -> tuple[int, int]:
+        """(size, depth) of a container, walked with a stack of its own (any depth), each
+        container's result remembered by identity while documents are large."""
+        cache = self._cache if self._large else None
         size = self.size
-        if isinstance(value, dict):
-            # {"k":v,"k2":v2}: braces, one colon per member, commas between members
-            total = 2 + max(0, len(value) - 1) + len(value)
-            for key, item in value.items():
-                total += (_string_size(key) if isinstance(key, str) else _string_size(str(key))) + size(item)
-            return total
-        total = 2 + max(0, len(value) - 1)
-        for item in value:
-            total += size(item)
-        return total
+
+        def opened(value: Any) -> list:
+            if isinstance(value, dict):
+                # {"k":v,"k2":v2}: braces, one colon per member, commas between members
+                total = 2 + max(0, len(value) - 1) + len(value)
+                for key in value:
+                    total += _string_size(key) if isinstance(key, str) else _string_size(str(key))
+                return [value, iter(value.values()), total, 0]
+            return [value, iter(value), 2 + max(0, len(value) - 1), 0]
+
+        stack = [opened(root)]
+        while True:
+            frame = stack[-1]
+            for item in frame[1]:
+                if isinstance(item, (dict, list)):
+                    hit = cache.get(id(item)) if cache is not None else None
+                    if hit is not None and hit[0] is item and len(hit) == 3:
+                        frame[2] += hit[1]
+                        frame[3] = max(frame[3], hit[2])
+                        continue
+                    stack.append(opened(item))
+                    break
+                frame[2] += size(item)
+            else:
+                stack.pop()
+                done = frame[2], frame[3] + 1
+                if cache is not None:
+                    if len(cache) >= self.MAX_ENTRIES:
+                        cache.clear()
+                    cache[id(frame[0])] = (frame[0], *done)
+                if not stack:
+                    return done
+                parent = stack[-1]
+                parent[2] += done[0]
+                parent[3] = max(parent[3], done[1])
 
     def exceeds(self, value: Any, limit: int = LIMIT) -> bool:
-        size = self.size(value)
+        size = self.last_size = self.size(value)
         self._large = size >= LARGE
         return size > limit
+
+    def too_deep(self, value: Any, size: int, limit: int = MAX_DEPTH) -> int | None:
+        """The nesting depth of `value` (whose JSON `size` is known) if it is over `limit`."""
+        if size < 2 * limit or not isinstance(value, (dict, list)):
+            return None  # each level takes two bytes of brackets: too small to be that deep
+        hit = self._cache.get(id(value))
+        found = hit[2] if hit is not None and hit[0] is value and len(hit) == 3 else self._depth(value)
+        return found if found > limit else None
+
+    def _depth(self, root: Any) -> int:
+        """`depth`, remembering each container's depth by identity: documents are shared, never
+        mutated, so the next state's output walks only the containers it created."""
+        memo = self._depths
+        if len(memo) >= self.MAX_ENTRIES:
+            memo.clear()
+        stack = [[root, iter(root.values() if isinstance(root, dict) else root), 0]]
+        while True:
+            frame = stack[-1]
+            for child in frame[1]:
+                if isinstance(child, (dict, list)):
+                    hit = memo.get(id(child))
+                    if hit is not None and hit[0] is child:
+                        if hit[1] > frame[2]:
+                            frame[2] = hit[1]
+                        continue
+                    stack.append([child, iter(child.values() if isinstance(child, dict) else child), 0])
+                    break
+            else:
+                stack.pop()
+                found = frame[2] + 1
+                memo[id(frame[0])] = (frame[0], found)  # the reference keeps the id from being reused
+                if not stack:
+                    return found
+                if found > stack[-1][2]:
+                    stack[-1][2] = found
+
+
+def depth(value: Any) -> int:
+    """Nesting depth of objects and arrays (0 for a scalar), without recursion."""
+    deepest = 0
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, level = pop()
+        if level > deepest:
+            deepest = level
+        for child in (item.values() if isinstance(item, dict) else item):
+            if isinstance(child, (dict, list)):
+                push((child, level + 1))
+    return deepest

@@ -152,7 +152,11 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         ex.record_call(run, arguments, mocked=True)
         if response.throws:
             raise StatesError(response.error, response.cause)
-        return json_copy(response.value)  # the config's value stays as written
+        try:
+            return json_copy(response.value)  # the config's value stays as written
+        except TypeError as exc:  # MarshalError: not JSON, or nested too deeply to copy
+            raise StatesError("States.Runtime", f"The mocked response of the state '{state.name}' cannot be "
+                              f"used: {exc}") from None
     function = lambda_function_name(state.resource, arguments)
     handler = ex.handlers.find(state.name, state.resource, function)
     if handler is None:

@@ -54,8 +54,16 @@ def json_copy(value: Any) -> Any:
 
     Handlers receive their input this way and give their result back this way, as a Lambda
     function does: nothing a handler does to its objects reaches the execution afterwards.
-    Tuples become lists; anything JSON cannot hold raises MarshalError.
+    Tuples become lists; anything JSON cannot hold raises MarshalError, a value nested too
+    deeply for the copy included.
     """
+    try:
+        return _json_copy(value)
+    except RecursionError:
+        raise MarshalError("the value is nested too deeply") from None
+
+
+def _json_copy(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return value
@@ -71,14 +79,14 @@ def json_copy(value: Any) -> Any:
                     key = json.dumps(key)
                 else:
                     raise MarshalError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
-            out[key] = json_copy(item)
+            out[key] = _json_copy(item)
         return out
     if kind is list or kind is tuple:
-        return [json_copy(item) for item in value]
+        return [_json_copy(item) for item in value]
     if isinstance(value, (str, int, float, dict, list, tuple)) and not isinstance(value, bool):
         base = str if isinstance(value, str) else int if isinstance(value, int) else float if isinstance(
             value, float) else dict if isinstance(value, dict) else list
-        return json_copy(base(value))
+        return _json_copy(base(value))
     raise MarshalError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 

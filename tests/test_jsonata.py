@@ -338,16 +338,37 @@ def test_now_with_picture():
 # Safety: a runaway expression ends with an error, never a hang or a crash
 # --------------------------------------------------------------------------------------------
 
+TIMEOUT = "U1001: Expression evaluation timeout: Check for infinite loop"
+MEMORY = "U1001: Expression evaluation memory limit exceeded: Check for excessive memory usage"
+
+
 @pytest.fixture
-def short_limits(monkeypatch):
-    monkeypatch.setattr(jsonata, "LIMITS", jsonata.Limits(time_limit_ms=300, max_depth=10_000))
+def limits(monkeypatch):
+    def set_limits(**changes):
+        monkeypatch.setattr(jsonata, "LIMITS", jsonata.Limits(**changes))
+    return set_limits
 
 
-def test_runaway_tail_recursion_times_out(short_limits):
-    start = time.monotonic()
-    cause = cause_of("($f := function($x){ $f($x) }; $f(1))")
-    assert time.monotonic() - start < 5
-    assert cause.endswith("U1001: Expression evaluation timeout: Check for infinite loop")
+def test_runaway_tail_recursion_ends_at_the_call_count():
+    # counted, not timed: the same expression ends the same way on a busy machine
+    assert cause_of("($f := function($x){ $f($x) }; $f(1))").endswith(TIMEOUT)
+
+
+def test_the_call_bound_is_exact_and_reproducible(limits):
+    limits(max_calls=500)
+    count_to = "($f := function($n, $acc){ $n = 0 ? $acc : $f($n - 1, $acc + 1) }; $f({n}, 0))"
+    assert run(count_to.replace("{n}", "499")) == 499            # 500 calls
+    assert cause_of(count_to.replace("{n}", "500")).endswith(TIMEOUT)
+    # calls through $map, $filter and $reduce callbacks count too
+    assert run("$count($map([1..500], function($v){ $v }))") == 500
+    assert cause_of("$count($map([1..501], function($v){ $v }))").endswith(TIMEOUT)
+    # a function body that is itself a block, signature, nested functions: still the same value
+    assert run("($g := function($x)<n:n>{ ($y := $x * 2; $h := function($z){ $z + $y }; $h(1)) }; $g(3))") == 7
+
+
+def test_the_wall_clock_is_only_a_backstop(limits):
+    limits(max_calls=10**12, time_limit_ms=300)
+    assert cause_of("($f := function($x){ $f($x) }; $f(1))").endswith(TIMEOUT)
 
 
 @pytest.mark.parametrize("text", [
@@ -355,8 +376,25 @@ def test_runaway_tail_recursion_times_out(short_limits):
     "($f := function($x){ $map([1], function($v){ $f($x) }) }; $f(1))",
     "($f := function($x){ [$f($x)] }; $f(1))",
 ])
-def test_runaway_recursion_overflows_cleanly(short_limits, text):
+def test_runaway_recursion_overflows_cleanly(text):
     assert "U1001: Stack overflow error" in cause_of(text)
+
+
+def test_recursion_as_deep_as_aws_accepts_evaluates():
+    # AWS refuses non-tail recursion past a nesting depth near 100
+    assert run("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(150))") == 150
+
+
+def test_sequences_are_bounded_where_aws_runs_out_of_memory():
+    assert run("$count([1..873782])") == 873782
+    assert cause_of("$count([1..873783])").endswith(MEMORY)
+    assert cause_of("$count($range(1, 873783, 1))").endswith(MEMORY)
+
+
+def test_results_are_bounded_where_aws_runs_out_of_memory():
+    double = "($p := function($s, $n){ $n = 0 ? $s : $p($s & $s, $n - 1) }; $p('x', {n}))"
+    assert len(run(double.replace("{n}", "22"))) == 2 ** 22
+    assert cause_of(double.replace("{n}", "23")).endswith(MEMORY)
 
 
 def test_runaway_in_a_small_stack_thread_does_not_crash():
