@@ -123,7 +123,20 @@ class Intrinsic:
         """
         # No copy: documents are immutable values in this engine (nothing ever changes a value
         # in place), so a result may share parts with its arguments.
-        return self.root.evaluate(_Env(resolve, rng if rng is not None else _DEFAULT_RNG))
+        return self._run(_Env(resolve, rng if rng is not None else _DEFAULT_RNG))
+
+    @functools.cached_property
+    def _run(self) -> Callable[[_Env], Any]:
+        # The node tree compiled once into closures (same checks and errors as Call.evaluate).
+        return self.bind(lambda path: lambda env: env.resolve(path), _env_rng)
+
+    def bind(self, reader: Callable[[Any], Callable[[Any], Any]],
+             rng_of: Callable[[Any], random.Random]) -> Callable[[Any], Any]:
+        """The call compiled into a closure ``run(ctx)`` for callers that evaluate it often:
+        ``reader(path)`` gives, once per path argument, a function reading that path from
+        `ctx`; ``rng_of(ctx)`` gives the random source (asked only by UUID and MathRandom).
+        ``run(ctx)`` behaves as `evaluate` with the matching ``resolve`` and ``rng``."""
+        return _compile_node(self.root, reader, rng_of)
 
     def warnings(self) -> list[str]:
         """Static doubts for the validator: problems that will (or may) fail at run time but
@@ -211,6 +224,70 @@ class Call:
 
 
 Node = Union[Literal, FormatTemplate, PathArgument, Call]
+
+
+def _env_rng(env: _Env) -> random.Random:
+    return env.rng
+
+
+def _compile_node(node: Node, reader: Callable[[Any], Callable[[Any], Any]],
+                  rng_of: Callable[[Any], random.Random]) -> Callable[[Any], Any]:
+    """A closure ``run(ctx)`` doing what ``node.evaluate`` does (see `Intrinsic.bind`), with
+    the work that does not depend on the values done here once: the arity check, the type
+    checks of literal arguments, and the conversion of literal arguments."""
+    if isinstance(node, PathArgument):
+        return reader(node.path)
+    if not isinstance(node, Call):
+        value = node.evaluate(None)  # type: ignore[arg-type]  # Literal / FormatTemplate
+        return lambda ctx: value
+    function = node.function
+    problem = function.arity_problem(len(node.args))
+    runs = []
+    checks = []   # (index, ArgType) of the arguments checked at run time
+    for index, arg in enumerate(node.args):
+        expected = function.param(index)
+        if expected is None or expected is ANY:
+            runs.append(_compile_node(arg, reader, rng_of))
+            continue
+        if isinstance(arg, (Literal, FormatTemplate)) and problem is None:
+            value = arg.evaluate(None)  # type: ignore[arg-type]
+            if expected.accepts(value):
+                try:
+                    value = expected.convert(value)
+                except (OverflowError, ValueError, ArithmeticError):
+                    pass  # fails at run time, with the same words as before
+                else:
+                    runs.append(lambda ctx, _v=value: _v)
+                    continue
+        runs.append(_compile_node(arg, reader, rng_of))
+        checks.append((index, expected, expected._types, expected.kinds, expected.check,
+                       None if expected.convert is _unchanged else expected.convert))
+    runs_t, checks_t = tuple(runs), tuple(checks)
+    impl, uses_rng, failure = function.impl, function.uses_rng, function.failure
+
+    def run(ctx: Any) -> Any:
+        values = [r(ctx) for r in runs_t]
+        if problem is not None:
+            raise IntrinsicFailure(problem)
+        try:
+            for index, expected, types, kinds, check, convert in checks_t:
+                value = values[index]
+                if (type(value) not in types and kind_of(value) not in kinds) \
+                        or (check is not None and not check(value)):
+                    raise failure(f"argument {index + 1} must be {expected.name}, "
+                                  f"but was {_describe(value)}")
+                if convert is not None:
+                    values[index] = convert(value)
+            if uses_rng:
+                rng = rng_of(ctx)
+                return impl(*values, rng=rng if rng is not None else _DEFAULT_RNG)
+            return impl(*values)
+        except IntrinsicFailure:
+            raise
+        except (OverflowError, ValueError, ArithmeticError) as exc:  # huge or non-finite numbers
+            raise failure(f"the arguments are out of range ({exc})") from None
+
+    return run
 
 
 def _walk(node: Node) -> Iterator[Node]:
@@ -493,14 +570,32 @@ def java_number_text(number: int | float) -> str:
 def to_json_text(value: Any) -> str:
     """Compact JSON (``{"a":1,"b":[]}``) with Java's number spelling; non-ASCII kept as is,
     as Jackson does."""
+    # Dispatch on the exact type (bool is not int here); strings go straight to the C
+    # escaper json.dumps itself uses, without building an encoder per call.
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is dict:
+        return "{" + ",".join([(_encode_string(k) if type(k) is str else json.dumps(k, ensure_ascii=False))
+                               + ":" + to_json_text(v) for k, v in value.items()]) + "}"
+    if kind is list:
+        return "[" + ",".join([to_json_text(v) for v in value]) + "]"
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
     if isinstance(value, float):
         return java_number_text(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{to_json_text(v)}"
-                              for k, v in value.items()) + "}"
+        return to_json_text(dict(value))
     if isinstance(value, list):
-        return "[" + ",".join(to_json_text(v) for v in value) + "]"
+        return to_json_text(list(value))
     return json.dumps(value, ensure_ascii=False)
+
+
+_encode_string = json.encoder.encode_basestring  # C: the quoted, escaped text, non-ASCII kept
 
 
 def format_text(value: Any) -> str:
@@ -510,9 +605,9 @@ def format_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={format_text(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join([f"{k}={format_text(v)}" for k, v in value.items()]) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(format_text(v) for v in value) + "]"
+        return "[" + ", ".join([format_text(v) for v in value]) + "]"
     return to_json_text(value)
 
 
@@ -535,6 +630,8 @@ def _identity(value: Any) -> Any:
 def _utf16_length(text: str) -> int:
     """String length as Java counts it (UTF-16 code units); AWS's 10,000-character limits
     are Java lengths, so an emoji counts twice."""
+    if text.isascii():
+        return len(text)
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
