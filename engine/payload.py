@@ -9,12 +9,29 @@ remembered by identity: after a state, only the containers it created are measur
 from __future__ import annotations
 
 from json import JSONEncoder
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 LIMIT = 262_144
 LARGE = 65_536
+_NOTHING = object()
 _dumps = JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+if c_make_encoder is not None:
+    # The C encoder itself, made once: JSONEncoder.encode builds one (and a markers dict) per call,
+    # which is most of the cost for the small documents measured after every state. No cycle
+    # check: documents are JSON values (a cycle would recurse until RecursionError, a ValueError).
+    _c_encode = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", False, False, True)
+
+    def _dumps_fast(value: Any) -> str:
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover  (CPython always has the C accelerator)
+    _dumps_fast = _dumps
 
 
 def _string_size(s: str) -> int:
@@ -39,13 +56,14 @@ def _scalar_size(value: Any) -> int:
 class PayloadMeter:
     """Sizes of JSON values in bytes, memoised by identity for containers and long strings."""
 
-    __slots__ = ("_cache", "_large")
+    __slots__ = ("_cache", "_large", "_last")
 
     MAX_ENTRIES = 200_000
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[Any, int]] = {}
         self._large = False  # was the last document measured at least LARGE bytes?
+        self._last: tuple[Any, int] = (_NOTHING, 0)  # the last document measured, and its size
 
     def size(self, value: Any) -> int:
         kind = type(value)
@@ -77,7 +95,7 @@ class PayloadMeter:
             # Small documents: the C encoder measures a whole new object faster than a walk in
             # Python. Once documents are large, walk them, so unchanged parts are remembered.
             try:
-                text = _dumps(value)
+                text = _dumps_fast(value)
             except (TypeError, ValueError):
                 pass  # not plain JSON (e.g. a huge int): measure it the slow way
             else:
@@ -95,6 +113,9 @@ class PayloadMeter:
         return total
 
     def exceeds(self, value: Any, limit: int = LIMIT) -> bool:
-        size = self.size(value)
+        last, size = self._last
+        if value is not last:  # a Choice (or a Pass without changes) passes its input on as is
+            size = self.size(value)
+            self._last = (value, size)
         self._large = size >= LARGE
         return size > limit
