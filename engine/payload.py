@@ -115,7 +115,16 @@ class PayloadMeter:
     def exceeds(self, value: Any, limit: int = LIMIT) -> bool:
         last, size = self._last
         if value is not last:  # a Choice (or a Pass without changes) passes its input on as is
-            size = self.size(value)
+            kind = type(value)
+            if not self._large and (kind is dict or kind is list):
+                try:  # what _container_size does first for a small document, without the calls
+                    text = _dumps_fast(value)
+                except (TypeError, ValueError):
+                    size = self.size(value)
+                else:
+                    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            else:
+                size = self.size(value)
             self._last = (value, size)
         self._large = size >= LARGE
         return size > limit

@@ -56,9 +56,11 @@ def test_meter_measures_a_document_passed_on_unchanged_once(monkeypatch):
     # A Choice passes its input on as is: the same document is not measured again.
     meter = PayloadMeter()
     doc = {"a": [1, 2, {"b": "c"}]}
+    from asl.engine import payload
+
     calls = []
-    original = PayloadMeter.size
-    monkeypatch.setattr(PayloadMeter, "size", lambda self, v: calls.append(v) or original(self, v))
+    original = payload._dumps_fast
+    monkeypatch.setattr(payload, "_dumps_fast", lambda v: calls.append(v) or original(v))
     assert meter.exceeds(doc, 10) and meter.exceeds(doc, 10) and not meter.exceeds(doc, 100)
     assert calls == [doc]
     assert not meter.exceeds({"a": 1}, 10) and calls[-1] == {"a": 1}
