@@ -226,6 +226,20 @@ class Call:
 Node = Union[Literal, FormatTemplate, PathArgument, Call]
 
 
+def _gatherer(runs: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], list]:
+    """``gather(ctx)``: the list of the argument values, without a loop for 1 to 3 arguments."""
+    if len(runs) == 1:
+        (a,) = runs
+        return lambda ctx: [a(ctx)]
+    if len(runs) == 2:
+        a, b = runs
+        return lambda ctx: [a(ctx), b(ctx)]
+    if len(runs) == 3:
+        a, b, c = runs
+        return lambda ctx: [a(ctx), b(ctx), c(ctx)]
+    return lambda ctx: [r(ctx) for r in runs]
+
+
 def _env_rng(env: _Env) -> random.Random:
     return env.rng
 
@@ -260,18 +274,22 @@ def _compile_node(node: Node, reader: Callable[[Any], Callable[[Any], Any]],
                     runs.append(lambda ctx, _v=value: _v)
                     continue
         runs.append(_compile_node(arg, reader, rng_of))
+        # The integer parameters (ROUNDED_INTEGER, INDEX) take a plain int as it is.
+        int_as_is = expected.convert in (java_round, int) and "number" in expected.kinds
         checks.append((index, expected, expected._types, expected.kinds, expected.check,
-                       None if expected.convert is _unchanged else expected.convert))
-    runs_t, checks_t = tuple(runs), tuple(checks)
+                       None if expected.convert is _unchanged else expected.convert, int_as_is))
+    gather, checks_t = _gatherer(tuple(runs)), tuple(checks)
     impl, uses_rng, failure = function.impl, function.uses_rng, function.failure
 
     def run(ctx: Any) -> Any:
-        values = [r(ctx) for r in runs_t]
+        values = gather(ctx)
         if problem is not None:
             raise IntrinsicFailure(problem)
         try:
-            for index, expected, types, kinds, check, convert in checks_t:
+            for index, expected, types, kinds, check, convert, int_as_is in checks_t:
                 value = values[index]
+                if int_as_is and value.__class__ is int:
+                    continue
                 if (type(value) not in types and kind_of(value) not in kinds) \
                         or (check is not None and not check(value)):
                     raise failure(f"argument {index + 1} must be {expected.name}, "

@@ -1033,11 +1033,15 @@ def _bound_outcome(expression: str, data: Any) -> Any:
     "States.Hash($.s, 'MD4')",
     "States.MathRandom(1, 100)",              # uses the random source
     "States.MathAdd($.big, 1)",               # out of range
+    "States.ArrayGetItem($.a, $.n)",          # an int path value is taken as it is
+    "States.ArrayGetItem($.a, $.h)",          # 1.0 from a path: converted
+    "States.MathAdd($.t, 1)",                 # true is not a number
+    "States.ArrayRange($.n, 9, States.ArrayLength($.a))",
     "States.ArrayPartition($.a, $.inf)",      # conversion overflows at run time
 ])
 def test_bound_closures_match_the_node_tree(expression):
     data = {"n": 2, "s": "x{}y", "a": [1, 2, 3], "o": {"k": [True, None, 1.5]}, "big": 2**40,
-            "inf": float("inf")}
+            "inf": float("inf"), "h": 1.0, "t": True}
     assert _bound_outcome(expression, data) == _tree_outcome(expression, data)
 
 
