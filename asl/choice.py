@@ -7,6 +7,7 @@ numbers even though Python says ``True == 1``.
 """
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any, Callable
 
@@ -113,6 +114,25 @@ def _read(path: Any, scope: Any) -> Any:
         return _MISSING
 
 
+def _reader(path: Any) -> Callable[[Any], Any]:
+    """``read(scope)``: `_read` of one path, reading ``$`` paths without the dispatch."""
+    if path.kind != "input":
+        return lambda scope: _read(path, scope)
+    evaluate = path.evaluate
+
+    def read(scope: Any) -> Any:
+        try:
+            return evaluate(scope.input)
+        except PathNotFoundError:
+            return _MISSING
+
+    return read
+
+
+_OPERATORS = {"Equals": operator.eq, "LessThan": operator.lt, "GreaterThan": operator.gt,
+              "LessThanEquals": operator.le, "GreaterThanEquals": operator.ge}
+
+
 def compile_rule(rule: Any) -> Predicate:
     """A JSONPath-mode rule (And/Or/Not or Variable + operator) -> ``predicate(scope)``."""
     if rule.and_ is not None:
@@ -125,9 +145,10 @@ def compile_rule(rule: Any) -> Predicate:
         sub = compile_rule(rule.not_)
         return lambda scope: not sub(scope)
     variable, op, operand = rule.variable, rule.operator, rule.operand
+    read = _reader(variable)
 
     def value_of(scope: Any) -> Any:
-        value = _read(variable, scope)
+        value = read(scope)
         if value is _MISSING:
             raise StatesError("States.Runtime", f"Invalid path '{variable.text}': The choice state's condition "
                               "path references an invalid value.")
@@ -152,5 +173,15 @@ def compile_rule(rule: Any) -> Predicate:
             return test(value_of(scope), other)
 
         return with_path
+    if op.startswith("Numeric") and _is_number(operand):
+        # The common loop test (NumericLessThan 5000 ...): the literal is known to be a number.
+        cmp = _OPERATORS[op[len("Numeric"):]]
+
+        def numeric(scope: Any) -> bool:
+            value = value_of(scope)
+            kind = type(value)
+            return (kind is int or kind is float or _is_number(value)) and cmp(value, operand)
+
+        return numeric
     test = TESTS[op]
     return lambda scope: test(value_of(scope), operand)

@@ -124,7 +124,20 @@ class Intrinsic:
         """
         # No copy: documents are immutable values in this engine (nothing ever changes a value
         # in place), so a result may share parts with its arguments.
-        return self.root.evaluate(_Env(resolve, rng if rng is not None else _DEFAULT_RNG))
+        return self._run(_Env(resolve, rng if rng is not None else _DEFAULT_RNG))
+
+    @functools.cached_property
+    def _run(self) -> Callable[[_Env], Any]:
+        # The node tree compiled once into closures (same checks and errors as Call.evaluate).
+        return self.bind(lambda path: lambda env: env.resolve(path), _env_rng)
+
+    def bind(self, reader: Callable[[Any], Callable[[Any], Any]],
+             rng_of: Callable[[Any], random.Random]) -> Callable[[Any], Any]:
+        """The call compiled into a closure ``run(ctx)`` for callers that evaluate it often:
+        ``reader(path)`` gives, once per path argument, a function reading that path from
+        `ctx`; ``rng_of(ctx)`` gives the random source (asked only by UUID and MathRandom).
+        ``run(ctx)`` behaves as `evaluate` with the matching ``resolve`` and ``rng``."""
+        return _compile_node(self.root, reader, rng_of)
 
     def warnings(self) -> list[str]:
         """Static doubts for the validator: problems that will (or may) fail at run time but
@@ -212,6 +225,88 @@ class Call:
 
 
 Node = Union[Literal, FormatTemplate, PathArgument, Call]
+
+
+def _gatherer(runs: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], list]:
+    """``gather(ctx)``: the list of the argument values, without a loop for 1 to 3 arguments."""
+    if len(runs) == 1:
+        (a,) = runs
+        return lambda ctx: [a(ctx)]
+    if len(runs) == 2:
+        a, b = runs
+        return lambda ctx: [a(ctx), b(ctx)]
+    if len(runs) == 3:
+        a, b, c = runs
+        return lambda ctx: [a(ctx), b(ctx), c(ctx)]
+    return lambda ctx: [r(ctx) for r in runs]
+
+
+def _env_rng(env: _Env) -> random.Random:
+    return env.rng
+
+
+def _compile_node(node: Node, reader: Callable[[Any], Callable[[Any], Any]],
+                  rng_of: Callable[[Any], random.Random]) -> Callable[[Any], Any]:
+    """A closure ``run(ctx)`` doing what ``node.evaluate`` does (see `Intrinsic.bind`), with
+    the work that does not depend on the values done here once: the arity check, the type
+    checks of literal arguments, and the conversion of literal arguments."""
+    if isinstance(node, PathArgument):
+        return reader(node.path)
+    if not isinstance(node, Call):
+        value = node.evaluate(None)  # type: ignore[arg-type]  # Literal / FormatTemplate
+        return lambda ctx: value
+    function = node.function
+    problem = function.arity_problem(len(node.args))
+    runs = []
+    checks = []   # (index, ArgType) of the arguments checked at run time
+    for index, arg in enumerate(node.args):
+        expected = function.param(index)
+        if expected is None or expected is ANY:
+            runs.append(_compile_node(arg, reader, rng_of))
+            continue
+        if isinstance(arg, (Literal, FormatTemplate)) and problem is None:
+            value = arg.evaluate(None)  # type: ignore[arg-type]
+            if expected.accepts(value):
+                try:
+                    value = expected.convert(value)
+                except (OverflowError, ValueError, ArithmeticError):
+                    pass  # fails at run time, with the same words as before
+                else:
+                    runs.append(lambda ctx, _v=value: _v)
+                    continue
+        runs.append(_compile_node(arg, reader, rng_of))
+        # The integer parameters (ROUNDED_INTEGER, INDEX) take a plain int as it is.
+        int_as_is = expected.convert in (java_round, int) and "number" in expected.kinds
+        checks.append((index, expected, expected._types, expected.kinds, expected.check,
+                       None if expected.convert is _unchanged else expected.convert, int_as_is))
+    gather, checks_t = _gatherer(tuple(runs)), tuple(checks)
+    impl, uses_rng, failure = function.impl, function.uses_rng, function.failure
+
+    def run(ctx: Any) -> Any:
+        values = gather(ctx)
+        if problem is not None:
+            raise IntrinsicFailure(problem)
+        try:
+            for index, expected, types, kinds, check, convert, int_as_is in checks_t:
+                value = values[index]
+                if int_as_is and value.__class__ is int:
+                    continue
+                if (type(value) not in types and kind_of(value) not in kinds) \
+                        or (check is not None and not check(value)):
+                    raise failure(f"argument {index + 1} must be {expected.name}, "
+                                  f"but was {_describe(value)}")
+                if convert is not None:
+                    values[index] = convert(value)
+            if uses_rng:
+                rng = rng_of(ctx)
+                return impl(*values, rng=rng if rng is not None else _DEFAULT_RNG)
+            return impl(*values)
+        except IntrinsicFailure:
+            raise
+        except (OverflowError, ValueError, ArithmeticError) as exc:  # huge or non-finite numbers
+            raise failure(f"the arguments are out of range ({exc})") from None
+
+    return run
 
 
 def _walk(node: Node) -> Iterator[Node]:
@@ -519,18 +614,65 @@ def _scalar_json(value: Any) -> str:
 
 def to_json_text(value: Any) -> str:
     """Compact JSON (``{"a":1,"b":[]}``) with Java's number spelling; non-ASCII kept as is,
-    as Jackson does."""
-    return _fold(value, _scalar_json, lambda items: "[" + ",".join(items) + "]",
-                 lambda pairs: "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in pairs) + "}")
+    as Jackson does. Recursive (fast) for ordinary documents; a document too deep for the
+    stack is folded iteratively."""
+    try:
+        return _json_text(value)
+    except RecursionError:
+        return _fold(value, _scalar_json, lambda items: "[" + ",".join(items) + "]",
+                     lambda pairs: "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in pairs)
+                     + "}")
+
+
+def _json_text(value: Any) -> str:
+    # Dispatch on the exact type (bool is not int here); strings go straight to the C
+    # escaper json.dumps itself uses, without building an encoder per call.
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is dict:
+        return "{" + ",".join([(_encode_string(k) if type(k) is str else json.dumps(k, ensure_ascii=False))
+                               + ":" + _json_text(v) for k, v in value.items()]) + "}"
+    if kind is list:
+        return "[" + ",".join([_json_text(v) for v in value]) + "]"
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return java_number_text(value)
+    if isinstance(value, dict):
+        return _json_text(dict(value))
+    if isinstance(value, list):
+        return _json_text(list(value))
+    return json.dumps(value, ensure_ascii=False)
+
+
+_encode_string = json.encoder.encode_basestring  # C: the quoted, escaped text, non-ASCII kept
 
 
 def format_text(value: Any) -> str:
     """How States.Format renders a value: strings raw, numbers/booleans/null as JSON text,
     objects as ``{k=v, k2=v2}`` and arrays as ``[a, b]`` (Java's Map/List ``toString``), with
     nested strings raw too (recorded: ``{Id=arn:..., Name=...}``)."""
-    return _fold(value, lambda v: v if isinstance(v, str) else _scalar_json(v),
-                 lambda items: "[" + ", ".join(items) + "]",
-                 lambda pairs: "{" + ", ".join(f"{k}={v}" for k, v in pairs) + "}")
+    try:
+        return _format_text(value)
+    except RecursionError:
+        return _fold(value, lambda v: v if isinstance(v, str) else _scalar_json(v),
+                     lambda items: "[" + ", ".join(items) + "]",
+                     lambda pairs: "{" + ", ".join(f"{k}={v}" for k, v in pairs) + "}")
+
+
+def _format_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join([f"{k}={_format_text(v)}" for k, v in value.items()]) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join([_format_text(v) for v in value]) + "]"
+    return _json_text(value)
 
 
 def _scalar_identity(value: Any) -> str:
@@ -554,6 +696,8 @@ def _identity(value: Any) -> str:
 def _utf16_length(text: str) -> int:
     """String length as Java counts it (UTF-16 code units); AWS's 10,000-character limits
     are Java lengths, so an emoji counts twice."""
+    if text.isascii():
+        return len(text)
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 

@@ -80,7 +80,7 @@ class Path:
     """
 
     __slots__ = ("text", "kind", "variable", "is_reference", "is_definite", "_steps", "_keys",
-                 "_run")
+                 "_run", "_names")
 
     def __init__(self, text: str, kind: str, variable: str | None, steps: tuple["_Step", ...]):
         put = object.__setattr__
@@ -94,6 +94,8 @@ class Path:
         # A Reference Path runs as a loop over plain keys (str member / int index).
         put(self, "_keys", tuple(s.name if type(s) is _Name else s.idx for s in steps)
             if reference else None)
+        # Only member names ($.a.b): each step is a plain subscript (see `evaluate`).
+        put(self, "_names", reference and all(type(s) is _Name for s in steps))
         if any(type(s) is _Function for s in steps):
             run = self._eval_function
         elif self.is_definite:
@@ -130,6 +132,15 @@ class Path:
         if keys is None:
             return self._run(root)
         node = root
+        if self._names:
+            # In a JSON document only an object takes a string subscript: a list, string,
+            # number or null raises TypeError, a missing member KeyError.
+            try:
+                for key in keys:
+                    node = node[key]
+            except (KeyError, TypeError):
+                return self._eval_definite(root)  # slow path: finds the miss and words it
+            return node
         for key in keys:
             if key.__class__ is str:
                 if isinstance(node, dict):

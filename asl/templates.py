@@ -100,9 +100,7 @@ def compile_dynamic(text: Any, field: str) -> Evaluator:
         except ExpressionSyntaxError as exc:
             raise TemplateError(bad.message, field, text, exc.position) from exc
 
-        def call(scope: Any) -> Any:
-            return intrinsic.evaluate(lambda p: _resolve_for(p, scope, field), scope.rng)
-
+        call = intrinsic.bind(lambda p: _reader(p, field), _scope_rng)
         call.intrinsic = intrinsic  # type: ignore[attr-defined]
         return call
     if not text.startswith("$"):
@@ -112,24 +110,42 @@ def compile_dynamic(text: Any, field: str) -> Evaluator:
     except ExpressionSyntaxError as exc:
         raise TemplateError(bad.message, field, text, exc.position) from exc
 
-    def read(scope: Any) -> Any:
-        return _resolve_for(path, scope, field)
-
+    read = _reader(path, field)
     read.path = path  # type: ignore[attr-defined]
     return read
 
 
-def _resolve_for(path: Any, scope: Any, field: str) -> Any:
-    try:
-        return resolve_path(path, scope)
-    except PathNotFoundError:
-        # AWS reports a template miss with its own wording; the input is the state's input
-        # (or the context object for $$ paths).
-        root = scope.context if path.kind == "context" else scope.input
-        raise StatesError(
-            "States.Runtime",
-            f"The JSONPath '{path.text}' specified for the field '{field}' could not be found "
-            f"in the input '{dumps(root)}'") from None
+def _scope_rng(scope: Any) -> Any:
+    return scope.rng
+
+
+def _reader(path: Any, field: str) -> Evaluator:
+    """``read(scope)``: the value of `path` in the scope, a miss worded for the field `field`."""
+    if path.kind == "input":
+        evaluate = path.evaluate
+
+        def read(scope: Any) -> Any:
+            try:
+                return evaluate(scope.input)
+            except PathNotFoundError:
+                raise _miss(path, scope, field) from None
+    else:
+        def read(scope: Any) -> Any:
+            try:
+                return resolve_path(path, scope)
+            except PathNotFoundError:
+                raise _miss(path, scope, field) from None
+    return read
+
+
+def _miss(path: Any, scope: Any, field: str) -> StatesError:
+    # AWS reports a template miss with its own wording; the input is the state's input
+    # (or the context object for $$ paths).
+    root = scope.context if path.kind == "context" else scope.input
+    return StatesError(
+        "States.Runtime",
+        f"The JSONPath '{path.text}' specified for the field '{field}' could not be found "
+        f"in the input '{dumps(root)}'")
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ remembered by identity: after a state, only the containers it created are measur
 from __future__ import annotations
 
 from json import JSONEncoder
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 LIMIT = 262_144
@@ -20,7 +20,24 @@ MAX_DEPTH = 500
 AWS documents no limit (Jackson, which its JSON goes through, refuses documents deeper than
 1,000 by default); this one leaves every part of the engine, and of the Python code around it,
 room to serialise, copy and compare documents without running out of stack."""
+_NOTHING = object()
 _dumps = JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+if c_make_encoder is not None:
+    # The C encoder itself, made once: JSONEncoder.encode builds one (and a markers dict) per call,
+    # which is most of the cost for the small documents measured after every state. No cycle
+    # check: documents are JSON values (a cycle would recurse until RecursionError, a ValueError).
+    _c_encode = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", False, False, True)
+
+    def _dumps_fast(value: Any) -> str:
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover  (CPython always has the C accelerator)
+    _dumps_fast = _dumps
 
 
 def _string_size(s: str) -> int:
@@ -45,7 +62,7 @@ def _scalar_size(value: Any) -> int:
 class PayloadMeter:
     """Sizes of JSON values in bytes, memoised by identity for containers and long strings."""
 
-    __slots__ = ("_cache", "_large", "last_size", "_depths")
+    __slots__ = ("_cache", "_large", "last_size", "_depths", "_last")
 
     MAX_ENTRIES = 200_000
 
@@ -54,6 +71,7 @@ class PayloadMeter:
         self._large = False  # was the last document measured at least LARGE bytes?
         self.last_size = 0   # the size `exceeds` measured last
         self._depths: dict[int, tuple[Any, int]] = {}  # container id -> (container, depth)
+        self._last: tuple[Any, int] = (_NOTHING, 0)  # the last document measured, and its size
 
     def size(self, value: Any) -> int:
         kind = type(value)
@@ -85,7 +103,7 @@ class PayloadMeter:
             # Small documents: the C encoder measures a whole new object faster than a walk in
             # Python. Once documents are large, walk them, so unchanged parts are remembered.
             try:
-                text = _dumps(value)
+                text = _dumps_fast(value)
             except (TypeError, ValueError, RecursionError):
                 pass  # not plain JSON (e.g. a huge int), or deeper than the C encoder goes: walk
             else:
@@ -134,7 +152,20 @@ class PayloadMeter:
                 parent[3] = max(parent[3], done[1])
 
     def exceeds(self, value: Any, limit: int = LIMIT) -> bool:
-        size = self.last_size = self.size(value)
+        last, size = self._last
+        if value is not last:  # a Choice (or a Pass without changes) passes its input on as is
+            kind = type(value)
+            if not self._large and (kind is dict or kind is list):
+                try:  # what _container_size does first for a small document, without the calls
+                    text = _dumps_fast(value)
+                except (TypeError, ValueError, RecursionError):
+                    size = self.size(value)
+                else:
+                    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            else:
+                size = self.size(value)
+            self._last = (value, size)
+        self.last_size = size
         self._large = size >= LARGE
         return size > limit
 

@@ -106,3 +106,12 @@ def test_and_or_not_and_no_match():
     assert run_sync(m, {"a": 0, "b": True}).status == "SUCCEEDED"
     failed = run_sync(m, {"a": 1, "b": True})
     assert (failed.status, failed.error) == ("FAILED", "States.NoChoiceMatched")
+
+
+@settings(max_examples=300, deadline=None)
+@given(op=st.sampled_from([o for o in OPERATORS if o.startswith("Numeric")]), value=VALUES,
+       operand=st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False))
+def test_numeric_operators_with_a_literal_match_the_reference(op, value, operand):
+    # A literal number operand takes a compiled fast path; it must answer as the general test.
+    assert run_sync(choice_machine(op, operand), {"v": value}).output is reference(op, value, operand)
+    assert run_sync(choice_machine(op, operand), {}).status == "FAILED"  # the variable is missing

@@ -186,13 +186,14 @@ def test_the_deep_json_reader_takes_any_depth_and_refuses_bad_text():
             deepjson._parse(bad)
 
 
-def test_a_mocked_response_too_deep_to_copy_is_a_clear_failure():
+def test_a_mocked_response_too_deep_to_copy_is_refused_when_read():
+    from asl.engine import MockConfigError
+
     machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "f", "End": True}}})
     config = {"StateMachines": {"SM": {"TestCases": {"C": {"T": "R"}}}},
               "MockedResponses": {"R": {"0": {"Return": nest(50_000)}}}}
-    result = run_sync(machine, {}, mock_config=config, test_case="C", state_machine_name="SM")
-    assert (result.status, result.error) == ("FAILED", "States.Runtime")
-    assert result.cause == "The mocked response of the state 'T' cannot be used: the value is nested too deeply"
+    with pytest.raises(MockConfigError, match="R.0.Return is not JSON: .*nested too deeply"):
+        run_sync(machine, {}, mock_config=config, test_case="C", state_machine_name="SM")
 
 
 def test_a_timed_out_history_still_names_the_state_that_was_running():

@@ -995,3 +995,64 @@ def test_array_unique_keeps_first_occurrences(values):
     unique = run("States.ArrayUnique($)", values)
     assert all(run("States.ArrayContains($[0], $[1])", [unique, v]) for v in values)
     assert len(unique) == len({json.dumps(_kinds(v), sort_keys=True) for v in unique})
+
+
+# ---------------------------------------------------------------------------
+# The compiled form (Intrinsic.bind, used by templates) agrees with the node tree
+# ---------------------------------------------------------------------------
+
+def _tree_outcome(expression: str, data: Any) -> Any:
+    """Evaluate by walking the nodes (Call.evaluate), the reference the closures must match."""
+    from asl.intrinsics import _Env
+    try:
+        return ("ok", compile_intrinsic(expression).root.evaluate(_Env(make_resolve(data), random.Random(3))))
+    except IntrinsicFailure as failure:
+        return ("fail", failure.cause)
+
+
+def _bound_outcome(expression: str, data: Any) -> Any:
+    intrinsic = compile_intrinsic(expression)
+    run_bound = intrinsic.bind(lambda path: lambda env: env(path), lambda env: random.Random(3))
+    try:
+        return ("ok", run_bound(make_resolve(data)))
+    except IntrinsicFailure as failure:
+        return ("fail", failure.cause)
+
+
+@pytest.mark.parametrize("expression", [
+    "States.MathAdd($.n, 1.5)",               # literal converted once (Java rounding)
+    "States.MathAdd('a', $.n)",               # literal of the wrong type: fails at run time
+    "States.MathAdd($.s, 1)",                 # path value of the wrong type
+    "States.MathAdd($.n)",                    # wrong arity: fails at run time
+    "States.ArrayGetItem($.a, 1.0)",          # literal index converted to 1
+    "States.ArrayGetItem($.a, 1.5)",          # not integral
+    "States.ArrayRange(1, States.MathAdd($.n, 3), 2)",
+    "States.Format('{} and {}', $.s, $.a)",
+    "States.Format($.s, 1)",                  # template read from a path
+    "States.Hash(States.JsonToString($.o), 'SHA-1')",
+    "States.Hash($.s, 'MD4')",
+    "States.MathRandom(1, 100)",              # uses the random source
+    "States.MathAdd($.big, 1)",               # out of range
+    "States.ArrayGetItem($.a, $.n)",          # an int path value is taken as it is
+    "States.ArrayGetItem($.a, $.h)",          # 1.0 from a path: converted
+    "States.MathAdd($.t, 1)",                 # true is not a number
+    "States.ArrayRange($.n, 9, States.ArrayLength($.a))",
+    "States.ArrayPartition($.a, $.inf)",      # conversion overflows at run time
+])
+def test_bound_closures_match_the_node_tree(expression):
+    data = {"n": 2, "s": "x{}y", "a": [1, 2, 3], "o": {"k": [True, None, 1.5]}, "big": 2**40,
+            "inf": float("inf"), "h": 1.0, "t": True}
+    assert _bound_outcome(expression, data) == _tree_outcome(expression, data)
+
+
+def test_template_intrinsic_without_rng_uses_the_default_source():
+    from asl.templates import compile_template
+    scope = types.SimpleNamespace(input={"n": 1}, context={}, variables={}, rng=None)
+    value = compile_template({"r.$": "States.MathRandom($.n, 5)"}).evaluate(scope)["r"]
+    assert 1 <= value < 5
+
+
+def test_json_text_matches_the_json_module_without_floats():
+    value = {"é": ["ü\n\"\\", None, True, False, -3, {"": "\ud800"}], "k": {"x": []}}
+    text = run("States.JsonToString($)", value)
+    assert text == json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -656,3 +656,22 @@ def test_reference_alphabet_round_trip():
     doc = {name: i for i, name in enumerate(names)}
     for i, name in enumerate(names):
         assert compile_reference_path(f"$['{name}']").evaluate(doc) == i
+
+
+@pytest.mark.parametrize("doc", [
+    {"a": {"b": 1}}, {"a": {"b": None}}, {"a": {"c": 1}}, {"a": [1, 2]}, {"a": "bc"}, {"a": None},
+    {"a": 3}, {"a": True}, {}, [], "a", None, 0, {"a": {"b": {"c": [0]}}},
+])
+@pytest.mark.parametrize("text", ["$.a", "$.a.b", "$['a']['b']"])
+def test_member_name_paths_agree_with_the_general_walk(doc, text):
+    # `evaluate` takes a subscript fast path for $.a.b; the general walk is the reference.
+    from asl.errors import PathNotFoundError
+    path = compile_path(text)
+
+    def outcome(fn):
+        try:
+            return ("ok", fn(doc))
+        except PathNotFoundError as miss:
+            return ("miss", str(miss))
+
+    assert outcome(path.evaluate) == outcome(path._eval_definite)

@@ -50,3 +50,25 @@ def test_execution_input_over_the_limit_is_refused_before_starting():
     with pytest.raises(InvalidExecutionInput, match="262,144"):
         prepare(m, {"s": "x" * 262_144})
     assert prepare(m, {"s": "x" * 262_144}, payload_limit=None) is not None
+
+
+def test_meter_measures_a_document_passed_on_unchanged_once(monkeypatch):
+    # A Choice passes its input on as is: the same document is not measured again.
+    meter = PayloadMeter()
+    doc = {"a": [1, 2, {"b": "c"}]}
+    from asl.engine import payload
+
+    calls = []
+    original = payload._dumps_fast
+    monkeypatch.setattr(payload, "_dumps_fast", lambda v: calls.append(v) or original(v))
+    assert meter.exceeds(doc, 10) and meter.exceeds(doc, 10) and not meter.exceeds(doc, 100)
+    assert calls == [doc]
+    assert not meter.exceeds({"a": 1}, 10) and calls[-1] == {"a": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON)
+def test_meter_limit_agrees_with_json_dumps(value):
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    meter = PayloadMeter()
+    assert meter.exceeds(value, size - 1) and not meter.exceeds(value, size)
