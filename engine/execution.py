@@ -688,7 +688,8 @@ class StoreSink:
         self.facts_done += len(facts)
         events = [StoredEvent(i, t, p, ts, event_details(d), site)
                   for i, (t, p, ts, d, site) in enumerate(entries, first)]
-        await self.store.append(self.arn, events, facts)
+        with anyio.CancelScope(shield=True):  # a commit is never cut short: the entries are counted as written
+            await self.store.append(self.arn, events, facts)
 
     async def run_periodically(self, ex: "Execution") -> None:
         import time
