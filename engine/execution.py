@@ -239,15 +239,20 @@ class Execution:
 
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record an event at the frame's next position (or, resuming, find it recorded there)."""
-        frame.seq += 1
-        replay = self.replay
-        if replay is not None:
-            recorded = check_event(replay.take((frame.key, frame.seq)), event_type, details)
+        seq = frame.seq = frame.seq + 1
+        if self.replay is not None:
+            recorded = check_event(self.replay.take((frame.key, seq)), event_type, details)
             if recorded is not None:
                 frame.last = recorded.id
                 return recorded.id
-        frame.last = self.history.add(event_type, frame.last, self.clock.now(), details, (frame.key, frame.seq))
-        return frame.last
+        # History.add, inlined: this runs twice per state
+        history = self.history
+        events = history._events
+        if len(events) >= history.limit:
+            raise HistoryLimitExceeded(history.limit)
+        events.append((event_type, frame.last, self.clock.now(), details, (frame.key, seq)))
+        last = frame.last = len(events)
+        return last
 
     def fact(self, frame: Frame, kind: str, compute: Any) -> Any:
         """A value the future depends on, computed once and recorded (replayed when resuming)."""

@@ -135,14 +135,18 @@ class StateRun:
 
     @property
     def rng(self) -> Any:
-        return self.frame.random(self.ex.seed)
+        return self.frame._rng or self.frame.random(self.ex.seed)
 
     def now(self) -> float:
         """The clock as this state reads it (``$now()``): recorded in the journal."""
         return self.ex.now(self.frame)
 
     def scope(self, value: Any, **kw: Any) -> Scope:
-        return Scope(value, self.frame.variables, self.rng, self.context, now=self.now, **kw)
+        frame = self.frame
+        if kw:
+            return Scope(value, frame.variables, frame._rng or frame.random(self.ex.seed), self.context,
+                         now=self.now, **kw)
+        return Scope(value, frame.variables, frame._rng or frame.random(self.ex.seed), self.context, now=self.now)
 
     def event(self, event_type: str, details: dict | None = None) -> int:
         """Record an event following this state's last one."""
@@ -249,7 +253,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
     kind = state.type
     ex.transitions += 1
     entered = ex.emit(frame, _ENTERED[kind], (state.name, "input", raw, None))
-    run = StateRun(ex, state, frame, entered, ex.history.timestamp(entered), raw)
+    run = StateRun(ex, state, frame, entered, ex.history._events[entered - 1][2], raw)
     observer = ex.observer
     if observer is not None:
         observer.enter(run)
