@@ -30,17 +30,25 @@ class Crash(BaseException):
     """The process dies here."""
 
 
-class CrashingHistory(History):
-    def __init__(self, limit: int, crash_after: int, dead: list):
-        super().__init__(limit)
+class _DyingList(list):
+    """The history's event list: the process dies instead of recording event k + 1."""
+
+    def __init__(self, crash_after: int, dead: list):
+        super().__init__()
         self.crash_after = crash_after
         self.dead = dead
 
-    def add(self, *args, **kwargs):
-        if self.dead or len(self._events) >= self.crash_after:
+    def append(self, item):
+        if self.dead or len(self) >= self.crash_after:
             self.dead.append(True)
             raise Crash()
-        return super().add(*args, **kwargs)
+        super().append(item)
+
+
+class CrashingHistory(History):
+    def __init__(self, limit: int, crash_after: int, dead: list):
+        super().__init__(limit)
+        self._events = _DyingList(crash_after, dead)
 
 
 def _frames(result) -> dict:
