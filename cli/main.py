@@ -19,6 +19,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
 @click.version_option(__version__, prog_name="asl")
 def cli() -> None:
     """Run, test and validate AWS Step Functions state machines locally."""
+    _writable_streams()  # here too, so the command invoked in-process (click's CliRunner) is covered
 
 
 @cli.command()

@@ -60,10 +60,18 @@ def read_history(path: str) -> list[dict]:
     except SourceError as exc:
         raise HistoryError(str(exc)) from None
     events = document.get("events") if isinstance(document, dict) else document
-    if not isinstance(events, list) or not all(isinstance(e, dict) and "type" in e for e in events):
+    if not isinstance(events, list) or not all(_event_shaped(e) for e in events):
         raise HistoryError(f"{path}: not an execution history (expected {{\"events\": [...]}} as "
                            "GetExecutionHistory returns it)")
     return events
+
+
+def _event_shaped(event: Any) -> bool:
+    """An event as GetExecutionHistory gives it: a string type, integer ids (when present)."""
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return False
+    return all(isinstance(event.get(key, 0), int) and not isinstance(event.get(key, 0), bool)
+               for key in ("id", "previousEventId"))
 
 
 def replay_history(events: list[dict]) -> Replay:
