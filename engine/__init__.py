@@ -108,8 +108,12 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             mock_config: Any = None, test_case: str | None = None, name: str | None = None,
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
-            observer: Any = None, check_handlers: bool = True, payload_limit: int | None = 262_144) -> Any:
-    """Build an `Execution` (not started): checks that every Task can be served."""
+            observer: Any = None, check_handlers: bool = True, payload_limit: int | None = 262_144,
+            activities: Any = None) -> Any:
+    """Build an `Execution` (not started): checks that every Task can be served.
+
+    ``activities`` (an `asl.engine.callbacks.ActivityBroker`) serves the activity resources that
+    no handler or mock serves: their tasks wait for workers (`ActivityBroker.get_task`)."""
     from .clock import Clock, VirtualClock
     from .execution import Execution
 
@@ -122,6 +126,8 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
         _check_mocked_states(mocks.mapping, machine)
     if check_handlers:
         missing = unserved(_task_states(machine), handlers, mocks)
+        if activities is not None:
+            missing = [(n, r) for n, r in missing if ":activity:" not in r]
         if missing:
             raise MissingHandlerError(missing)
     if input is not None:
@@ -140,9 +146,11 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                                         f"the limit is {payload_limit:,} bytes")
     if clock is None:
         clock = VirtualClock() if virtual_time else Clock()
-    return Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
-                     machine_type=type.upper(), history_limit=history_limit, observer=observer,
-                     state_machine_name=sm_name, payload_limit=payload_limit)
+    execution = Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
+                          machine_type=type.upper(), history_limit=history_limit, observer=observer,
+                          state_machine_name=sm_name, payload_limit=payload_limit)
+    execution.activities = activities
+    return execution
 
 
 def unserved(tasks: list[tuple[str, Any]], handlers: Handlers, mocks: Any) -> list[tuple[str, str]]:
@@ -251,6 +259,7 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
 
     from asl import load
 
+    from .callbacks import recorded_answers
     from .clock import Clock, VirtualClock
     from .execution import StoreSink
     from .history import History
@@ -269,6 +278,7 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
                                          execution.history.limit)
     execution.replay = recorded
     execution.facts = list(facts)
+    execution.answers = recorded_answers(facts)
     execution.redrive_count = record.redrive_count
     execution.redrive_time = record.redrive_time
     execution.sink = StoreSink(store, record.arn, len(events), len(facts), owner, lease_seconds)
