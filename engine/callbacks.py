@@ -196,14 +196,12 @@ class ActivityBroker:
     An execution built with ``activities=broker`` (`asl.engine.prepare`) offers the task of an
     activity resource no handler or mock serves here; a worker takes it with `get_task` and
     answers with the token (`TaskTokens`). Any number of executions and workers share one broker
-    (one event loop). ``exists``, if given, says whether an activity ARN exists (CreateActivity);
-    a task of one that does not fails to schedule (ActivityScheduleFailed).
+    (one event loop).
     """
 
-    def __init__(self, exists: Callable[[str], bool] | None = None):
+    def __init__(self) -> None:
         self.queues: dict[str, deque[_Offer]] = {}
         self.arrived: dict[str, anyio.Event] = {}
-        self.exists = exists
 
     def pending(self, arn: str) -> int:
         """How many tasks of `arn` wait for a worker."""
