@@ -15,6 +15,7 @@ from asl.engine import prepare, prepare_resume
 from asl.engine.callbacks import ActivityBroker, TaskTokens, decode_token
 from asl.engine.clock import VirtualClock
 from asl.engine.stores import open_store
+from support.dead_store import DeadStore
 
 ARN = "arn:aws:states:us-east-1:123456789012:activity:work"
 START = 1_700_000_000.0
@@ -150,17 +151,6 @@ def test_many_executions_share_one_broker_and_workers():
 
 
 # ---- crash and resume -----------------------------------------------------------------------------
-
-class DeadStore:
-    async def append(self, *args, **kwargs):
-        pass
-
-    async def update(self, *args, **kwargs):
-        pass
-
-    async def renew(self, *args, **kwargs):
-        return True
-
 
 async def crash(taken: bool):
     """Run an activity execution with a store until its task is offered (and taken, if `taken`),

@@ -14,6 +14,7 @@ from asl.engine.callbacks import (InvalidOutput, InvalidToken, OutputTooLarge, T
                                   TaskTokens, decode_token, encode_token)
 from asl.engine.clock import VirtualClock
 from asl.engine.stores import open_store
+from support.dead_store import DeadStore
 
 START = 1_700_000_000.0
 
@@ -297,19 +298,6 @@ def test_thousands_of_waiting_executions_hold_no_thread():
 
 
 # ---- durable answers, crash and resume ---------------------------------------------------------
-
-class DeadStore:
-    """The store as a dead process sees it: nothing it writes arrives."""
-
-    async def append(self, *args, **kwargs):
-        pass
-
-    async def update(self, *args, **kwargs):
-        pass
-
-    async def renew(self, *args, **kwargs):
-        return True
-
 
 async def crash_while_waiting(answer_first: bool):
     """Run a callback execution with a store until its task waits; answer it (durably) or not;
