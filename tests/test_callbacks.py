@@ -353,3 +353,26 @@ def test_a_token_issued_before_a_crash_answers_the_resumed_execution():
     result, record = run(go())
     assert result.status == "SUCCEEDED" and result.output == "after the crash"
     assert record.status == "SUCCEEDED"
+
+
+def test_tokens_of_distributed_map_items_route_to_the_parent_execution():
+    async def go():
+        tokens = TaskTokens()
+        seen: list = []
+        inner = {"StartAt": "Ask", "States": {"Ask": {
+            "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"Token.$": "$$.Task.Token", "I.$": "$"}}, "End": True}}}
+        m = asl.load({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                             **inner}, "End": True}}})
+        ex = prepare(m, [1, 2, 3], handlers=sent(seen), virtual_time=False)
+        tokens.add(ex)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await until(lambda: len(seen) == 3 and len(ex.waiters) == 3)
+            for token in seen:
+                assert decode_token(token)[0] == ex.arn
+                await tokens.send_task_success(token, json.dumps("ok"))
+        return ex.result
+    result = run(go())
+    assert result.status == "SUCCEEDED" and result.output == ["ok", "ok", "ok"]
