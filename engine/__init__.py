@@ -110,7 +110,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
-            sync: bool = False) -> Any:
+            sync: bool = False, activities: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -118,6 +118,9 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     that fail before the call (an unusable TimeoutSecondsPath, bad parameters) run as on AWS.
     ``check_handlers=True`` refuses to start instead (MissingHandlerError) when any Task that
     `unserved` can check statically lacks one.
+
+    ``activities`` (an `asl.engine.callbacks.ActivityBroker`) serves the activity resources that
+    no handler or mock serves: their tasks wait for workers (`ActivityBroker.get_task`).
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -159,6 +162,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     execution = Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
                           state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
+    execution.activities = activities
     if check_handlers:
         missing = missing_handlers(execution)
         if missing:
@@ -168,8 +172,12 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
 
 def missing_handlers(execution: Any) -> list[tuple[str, str]]:
     """The (name, Resource) of each Task state of a prepared execution that no handler or mock
-    serves, as far as can be told before the run (``asl run`` warns about them)."""
-    return unserved(_task_states(execution.machine), execution.handlers, execution.mocks)
+    serves, as far as can be told before the run (``asl run`` warns about them); activities go
+    to workers when an ActivityBroker is given."""
+    missing = unserved(_task_states(execution.machine), execution.handlers, execution.mocks)
+    if getattr(execution, "activities", None) is not None:
+        missing = [(n, r) for n, r in missing if ":activity:" not in r]
+    return missing
 
 
 def unserved(tasks: list[tuple[str, Any]], handlers: Handlers, mocks: Any) -> list[tuple[str, str]]:
@@ -280,6 +288,7 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
 
     from asl import load
 
+    from .callbacks import recorded_answers
     from .clock import Clock, VirtualClock
     from .execution import StoreSink
     from .history import History
@@ -298,6 +307,7 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
                                          execution.history.limit)
     execution.replay = recorded
     execution.facts = list(facts)
+    execution.answers = recorded_answers(facts)
     execution.redrive_count = record.redrive_count
     execution.redrive_time = record.redrive_time
     execution.sink = StoreSink(store, record.arn, len(events), len(facts), owner, lease_seconds)

@@ -132,6 +132,7 @@ class TokenWaiter:
         self.result: Any = None
         self.error: StatesError | None = None
         self.beat = Beat()
+        self.answered = False  # an answer was accepted (TaskTokens): later ones are refused
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
@@ -165,6 +166,7 @@ class TokenWaiter:
                 await self.event.wait()
         finally:
             self.execution.waiters.pop(self.token, None)
+            self.execution.closed_tokens.add(self.token)
         if self.error is not None:
             raise self.error
         return self.result
@@ -211,6 +213,9 @@ class Execution:
         self.meter = PayloadMeter()
         self.payload_limit = payload_limit  # AWS: 262,144 bytes; None: no limit (benchmarks)
         self.waiters: dict[str, TokenWaiter] = {}
+        self.closed_tokens: set[str] = set()  # tasks that waited and ended (TaskTimedOut)
+        self.answers: dict[str, dict] = {}    # answers recorded in the journal (a resumed execution)
+        self.activities: Any = None           # an ActivityBroker serving activity resources
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -234,6 +239,7 @@ class Execution:
                        f"{self.new_uuid()}"
         else:
             self.arn = f"arn:aws:states:{region}:{ACCOUNT}:execution:{self.state_machine_name}:{self.name}"
+        self.token_arn = self.arn  # the execution task tokens name (a Distributed Map child's: its parent's)
 
     # ---- the journal: events, facts, timers (asl.engine.journal) ---------------------------
 
@@ -415,13 +421,23 @@ class Execution:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def new_task_token(self, rng: random.Random) -> str:
-        """A task token, drawn from the task's frame (the same after a resume)."""
-        return uuid.UUID(int=rng.getrandbits(128), version=4).hex + uuid.UUID(
-            int=rng.getrandbits(128), version=4).hex
+        """A task token naming this execution, its random part drawn from the task's frame (the
+        same after a resume): see `asl.engine.callbacks`."""
+        from .callbacks import encode_token
+
+        return encode_token(self.token_arn, uuid.UUID(int=rng.getrandbits(128), version=4).hex + uuid.UUID(
+            int=rng.getrandbits(128), version=4).hex)
 
     def token_waiter(self, token: str) -> TokenWaiter:
         waiter = TokenWaiter(self, token)
         self.waiters[token] = waiter
+        recorded = self.answers.pop(token, None)
+        if recorded is not None:  # answered before the process died: the answer is in the journal
+            waiter.answered = True
+            if "value" in recorded:
+                waiter.succeed(recorded["value"])
+            else:
+                waiter.fail(recorded.get("error"), recorded.get("cause"))
         return waiter
 
     async def guard(self, work: Any, timeout: int | None, heartbeat: int | None, beat: Beat,
@@ -489,6 +505,8 @@ class Execution:
                               payload_limit=self.payload_limit, seed=self.seed)
             child.calls = self.calls
             child.unserved = self.unserved
+            child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
+            child.activities, child.answers = self.activities, self.answers
             child.start_time = self.clock.now()
             frame = Frame({}, 0, None, item.path, item.key)
             try:

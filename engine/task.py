@@ -105,21 +105,31 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         scheduled["timeoutInSeconds"] = timeout
     if heartbeat is not None:
         scheduled["heartbeatInSeconds"] = heartbeat
-    run.event(f"{prefix}Scheduled", scheduled)
-    started = ex.history.timestamp(run.event(f"{prefix}Started", dict(base) if base else None))
+    mocks = ex.mocks
+    mocked = mocks is not None and mocks.has(state.name)
+    # an activity no handler or mock serves waits for a worker (ActivityBroker): it starts when one takes it
+    brokered = activity and not mocked and ex.activities is not None and \
+        ex.handlers.find(state.name, state.resource, None) is None
+    scheduled_at = run.event(f"{prefix}Scheduled", scheduled)
+    if brokered:
+        started = ex.history.timestamp(scheduled_at)
+    else:
+        started = ex.history.timestamp(run.event(f"{prefix}Started", dict(base) if base else None))
 
     # AWS names the task in a size failure: the function ARN, or the service ("lambda")
     who = state.resource if legacy_lambda or activity else (info.service if info is not None else state.resource)
 
     async def attempt(frame: Any, redelivered: bool) -> Any:
+        if brokered:
+            from .callbacks import serve_activity
+            return await serve_activity(run, arguments, timeout, heartbeat, started, frame)
+
         def submitted(response: Any) -> None:
             # .sync and callback tasks: the API call went through; the outcome comes later
             ex.emit(frame, "TaskSubmitted", {**base, "output": response})
         return await _invoke(run, info, arguments, token, timeout, heartbeat, submitted, started, redelivered,
                              frame)
 
-    mocks = ex.mocks
-    mocked = mocks is not None and mocks.has(state.name)
     try:
         ex.check_size(arguments, who, task=True)
         # the attempt's outcome is recorded: a resumed execution never calls a finished task again

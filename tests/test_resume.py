@@ -83,6 +83,8 @@ async def answering(ex):
 async def _run(machine, input, handlers_factory, *, crash_after=None, **options):
     store = open_store("memory")
     dead: list = []
+    # one name for both runs: task tokens name the execution
+    options.setdefault("name", "crash-test")
     ex = prepare(machine, input, handlers=handlers_factory(), clock=VirtualClock(START), seed=7, **options)
     await ex.attach(store)
     if crash_after is None:

@@ -1,0 +1,284 @@
+"""Task tokens a service can route, and activity workers (SendTask*, GetActivityTask).
+
+A task token names the execution it belongs to: it is the URL-safe base64 (no padding) of
+``"<execution ARN>\\n<64 hex digits>"``, the hex part drawn from the task's frame, so the same
+task of a resumed execution has the same token. `TaskTokens` finds the execution from the token
+alone; `ActivityBroker` queues the tasks of activity resources for workers.
+
+Errors are `TaskTokenError` subclasses whose ``code`` is AWS's error code (TaskDoesNotExist,
+InvalidToken, TaskTimedOut, InvalidOutput, ValidationException) and whose message is AWS's.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import deque
+from typing import Any, Awaitable, Callable
+
+import anyio
+
+from ..errors import ASLError
+
+TOKEN_MAX = 2048          # botocore's TaskToken: 1-2048 characters
+OUTPUT_MAX = 262_144      # SendTaskSuccess output: at most 256 KiB (UTF-8 bytes)
+POLL_SECONDS = 60.0       # GetActivityTask's long poll
+REPLAY_GRACE = 5.0        # how long an answer waits for a just-resumed execution to reach its task
+
+
+class TaskTokenError(ASLError):
+    """A SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat call AWS refuses; ``code`` is
+    the API error code."""
+
+    code = "TaskDoesNotExist"
+
+
+class TaskDoesNotExist(TaskTokenError):
+    code = "TaskDoesNotExist"
+
+
+class InvalidToken(TaskTokenError):
+    code = "InvalidToken"
+
+
+class TaskTimedOut(TaskTokenError):
+    code = "TaskTimedOut"
+
+
+class InvalidOutput(TaskTokenError):
+    code = "InvalidOutput"
+
+
+class OutputTooLarge(TaskTokenError):
+    code = "ValidationException"
+
+
+def encode_token(execution_arn: str, nonce: str) -> str:
+    """The task token of the execution `execution_arn` with the random part `nonce` (hex)."""
+    return base64.urlsafe_b64encode(f"{execution_arn}\n{nonce}".encode()).decode().rstrip("=")
+
+
+def decode_token(token: Any) -> tuple[str, str]:
+    """``(execution ARN, random part)`` of a token; `InvalidToken` when it is not one of ours."""
+    if not isinstance(token, str) or not 1 <= len(token) <= TOKEN_MAX:
+        raise InvalidToken("Invalid Token: 'Invalid token'")
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, ValueError):
+        raise InvalidToken("Invalid Token: 'Invalid token'") from None
+    arn, sep, nonce = text.rpartition("\n")
+    if not sep or not arn.startswith("arn:") or len(nonce) != 64 or not all(c in "0123456789abcdef" for c in nonce):
+        raise InvalidToken("Invalid Token: 'Invalid token'")
+    return arn, nonce
+
+
+def parse_output(output: Any) -> Any:
+    """SendTaskSuccess's ``output`` (JSON text) as a value: `OutputTooLarge` over 256 KiB
+    (the API model's length limit), `InvalidOutput` when it is not JSON."""
+    if not isinstance(output, str):
+        raise InvalidOutput("Invalid Output: 'output must be a JSON text'")
+    if len(output) > OUTPUT_MAX // 4 and len(output.encode()) > OUTPUT_MAX:
+        raise OutputTooLarge("1 validation error detected: Value at 'output' failed to satisfy constraint: "
+                             f"Member must have length less than or equal to {OUTPUT_MAX}")
+    try:
+        return json.loads(output)
+    except (ValueError, RecursionError):
+        raise InvalidOutput(f"Invalid Output: '{_clip(output)}'") from None
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+Resolver = Callable[[str], Awaitable[Any]]
+
+
+class TaskTokens:
+    """Routes SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat to the execution a token
+    belongs to, among all the executions of a process.
+
+    ``add(execution)`` makes a running `Execution` reachable (``discard(arn)`` forgets it). A
+    token of an execution not added is passed to ``resolve(arn)`` (if given), an async callable
+    that returns the execution (e.g. resumed from the store with `asl.engine.prepare_resume`
+    and started), a status text such as ``"SUCCEEDED"`` for one that has ended, or None for one
+    that does not exist.
+
+    Answers are durable: with a store attached, an accepted answer is written to the journal
+    before the call returns, so an execution resumed after a crash gets it.
+    """
+
+    def __init__(self, resolve: Resolver | None = None):
+        self.executions: dict[str, Any] = {}
+        self.resolve = resolve
+
+    def add(self, execution: Any) -> None:
+        self.executions[execution.token_arn] = execution
+
+    def discard(self, arn: str) -> None:
+        self.executions.pop(arn, None)
+
+    async def send_task_success(self, token: str, output: str) -> None:
+        """SendTaskSuccess: `output` is JSON text (the task's result)."""
+        arn, _ = decode_token(token)
+        value = parse_output(output)
+        await answer(await self._find(arn, token), token, {"value": value})
+
+    async def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
+        """SendTaskFailure: the task fails with `error` and `cause` (either may be None)."""
+        arn, _ = decode_token(token)
+        await answer(await self._find(arn, token), token, {"error": error, "cause": cause})
+
+    async def send_task_heartbeat(self, token: str) -> None:
+        """SendTaskHeartbeat: restarts the task's HeartbeatSeconds clock (no history event)."""
+        arn, _ = decode_token(token)
+        execution = await self._find(arn, token)
+        (await _waiter(execution, token)).heartbeat()
+
+    async def _find(self, arn: str, token: str) -> Any:
+        execution = self.executions.get(arn)
+        if execution is None and self.resolve is not None:
+            execution = await self.resolve(arn)
+        if execution is None:
+            raise TaskDoesNotExist(f"Task Does Not Exist: '{token}'")
+        if isinstance(execution, str) or execution.result is not None:
+            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+        return execution
+
+
+async def _waiter(execution: Any, token: str) -> Any:
+    """The execution's waiter for `token`; a just-resumed execution that is still replaying its
+    journal is given a moment to reach the task."""
+    waited = 0.0
+    while True:
+        waiter = execution.waiters.get(token)
+        if waiter is not None and not waiter.event.is_set() and not waiter.answered:
+            return waiter
+        if token in execution.closed_tokens or (waiter is not None) or execution.result is not None:
+            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+        replay = execution.replay
+        if replay is None or waited >= REPLAY_GRACE or not replay.unconsumed():
+            raise TaskDoesNotExist(f"Task Does Not Exist: '{token}'")
+        await anyio.sleep(0.01)
+        waited += 0.01
+
+
+async def answer(execution: Any, token: str, outcome: dict) -> None:
+    """Give the task waiting with `token` its outcome (``{"value": v}`` or ``{"error", "cause"}``),
+    recorded in the journal (and written to the store, if any) before the waiter wakes."""
+    waiter = await _waiter(execution, token)
+    waiter.answered = True  # a second answer is refused from here on
+    execution._record(None, "answer", {"token": token, **outcome})
+    await execution.flush()
+    if "value" in outcome:
+        waiter.succeed(outcome["value"])
+    else:
+        waiter.fail(outcome.get("error"), outcome.get("cause"))
+
+
+def recorded_answers(facts: list) -> dict[str, dict]:
+    """The answers a journal's facts hold, by token (for a resumed execution)."""
+    return {f.value["token"]: f.value for f in facts if f.kind == "answer" and isinstance(f.value, dict)}
+
+
+class _Offer:
+    __slots__ = ("token", "input", "taken", "worker")
+
+    def __init__(self, token: str, input: str):
+        self.token = token
+        self.input = input
+        self.taken = anyio.Event()
+        self.worker: str | None = None
+
+
+class ActivityBroker:
+    """Activity tasks waiting for workers, per activity ARN (GetActivityTask's queues).
+
+    An execution built with ``activities=broker`` (`asl.engine.prepare`) offers the task of an
+    activity resource no handler or mock serves here; a worker takes it with `get_task` and
+    answers with the token (`TaskTokens`). Any number of executions and workers share one broker
+    (one event loop).
+    """
+
+    def __init__(self) -> None:
+        self.queues: dict[str, deque[_Offer]] = {}
+        self.arrived: dict[str, anyio.Event] = {}
+
+    def pending(self, arn: str) -> int:
+        """How many tasks of `arn` wait for a worker."""
+        return len(self.queues.get(arn, ()))
+
+    async def get_task(self, arn: str, worker_name: str | None = None,
+                       timeout: float = POLL_SECONDS) -> tuple[str, str] | None:
+        """GetActivityTask: ``(taskToken, input JSON text)`` of the oldest task of `arn`, waiting
+        up to `timeout` seconds (real time) for one; None when none came."""
+        with anyio.move_on_after(timeout):
+            while True:
+                queue = self.queues.get(arn)
+                if queue:
+                    offer = queue.popleft()
+                    offer.worker = worker_name
+                    offer.taken.set()
+                    return offer.token, offer.input
+                event = self.arrived.get(arn)
+                if event is None:
+                    event = self.arrived[arn] = anyio.Event()
+                await event.wait()
+        return None
+
+    async def offer(self, arn: str, token: str, input: str) -> str | None:
+        """Queue a task for the workers of `arn` until one takes it; returns its workerName.
+        Cancelled (the task timed out, the execution stopped), the task is withdrawn."""
+        item = _Offer(token, input)
+        self.queues.setdefault(arn, deque()).append(item)
+        event = self.arrived.pop(arn, None)
+        if event is not None:
+            event.set()
+        try:
+            await item.taken.wait()
+        finally:
+            if not item.taken.is_set():
+                queue = self.queues.get(arn)
+                if queue is not None and item in queue:
+                    queue.remove(item)
+        return item.worker
+
+
+async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbeat: int | None, scheduled: float,
+                         frame: Any) -> Any:
+    """One attempt of an activity task served by the execution's `ActivityBroker`: offered to
+    the activity's workers under a token drawn from the task's frame, ``ActivityStarted`` (with
+    the workerName) when one takes it, then the answer sent with the token.
+
+    TimeoutSeconds counts from ActivityScheduled (a task no worker takes times out too);
+    HeartbeatSeconds from ActivityStarted and each heartbeat. Resumed after a crash, a task that
+    had not been taken is offered again with the same token; one that had goes on waiting for
+    its worker's answer."""
+    from .task import AWS_DEFAULT_TIMEOUT
+
+    ex = run.ex
+    arn = run.state.resource
+    broker = ex.activities
+    token = ex.new_task_token(run.rng)
+    waiter = ex.token_waiter(token)
+    beat = waiter.beat
+
+    async def work() -> Any:
+        replay = ex.replay
+        entry = replay.entries.get((frame.key, frame.seq + 1)) if replay is not None else None
+        if entry is not None and entry[0] == "event" and entry[1].type == "ActivityStarted":
+            details = entry[1].details  # taken before the crash: its worker holds the token
+        else:
+            with ex.clock.awaiting_outside():
+                worker = await broker.offer(arn, token, json.dumps(arguments, separators=(",", ":"),
+                                                                   ensure_ascii=False))
+            details = {"workerName": worker} if worker is not None else {}
+        ex.emit(frame, "ActivityStarted", details)
+        beat.count += 1  # HeartbeatSeconds counts from here
+        return await waiter.wait()
+
+    try:
+        return await ex.guard(work(), timeout if timeout is not None else AWS_DEFAULT_TIMEOUT, heartbeat, beat,
+                              since=scheduled)
+    finally:
+        ex.waiters.pop(token, None)
+        ex.closed_tokens.add(token)
