@@ -82,6 +82,7 @@ def get_cli() -> click.Group:
     from .graph import graph
     from .history import history
     from .run import run
+    from .serve import serve
     from .testing import mocks, test, test_state
 
     cli.add_command(run)
@@ -90,6 +91,7 @@ def get_cli() -> click.Group:
     cli.add_command(test)
     cli.add_command(history)
     cli.add_command(graph)
+    cli.add_command(serve)
     return cli
 
 
