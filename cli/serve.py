@@ -71,7 +71,12 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
     logging.basicConfig(level=logging.WARNING, format="asl serve: %(message)s")
     config = uvicorn.Config(App(service), host=host, port=port, lifespan="on", log_level="warning",
                             access_log=False, timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+            self._captured_signals.clear()  # a clean stop exits 0, not by the signal again
+
+    server = Server(config)
     try:
         server.run()
     except KeyboardInterrupt:

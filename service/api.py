@@ -60,6 +60,26 @@ def _definition_errors(definition: str, machine_type: str) -> None:
         raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'")
 
 
+def _dead_here(owner: str) -> bool:
+    """Whether a lease owner (``host:pid:random``) was a process of this machine that no longer runs."""
+    import socket
+
+    rest = owner.split(":")
+    try:
+        pid = int(rest[-2])
+    except (ValueError, IndexError):
+        return False
+    if ":".join(rest[:-2]) != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
                  handlers: Any = None, mock_config: Any = None):
@@ -87,6 +107,8 @@ class Service:
         for record in await self.store.list(status="RUNNING"):
             if record.type != "STANDARD" or record.arn in self.running:
                 continue
+            if record.owner and _dead_here(record.owner):  # killed on this machine: its lease is void
+                await self.store.release(record.owner, record.arn)
             try:
                 execution = await prepare_resume(self.store, record.arn, owner=self.owner,
                                                  **self._run_options(record.options.get("mockTestCase"),
@@ -153,7 +175,7 @@ class Service:
         now = time.time()
         doc = {"kind": MACHINE, "stateMachineArn": arn, "name": name, "definition": body["definition"],
                "roleArn": body["roleArn"], "type": machine_type, "creationDate": now, "updateDate": now,
-               "loggingConfiguration": logging_config or {"level": "OFF", "includeExecutionData": False},
+               "loggingConfiguration": {"level": "OFF", "includeExecutionData": False, **(logging_config or {})},
                "tracingConfiguration": body.get("tracingConfiguration") or {"enabled": False},
                "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
                "publishedRevisions": {}}
@@ -221,9 +243,13 @@ class Service:
                "tracingConfiguration": doc["tracingConfiguration"]}
         if doc["kind"] == MACHINE:
             out["status"] = doc.get("status", "ACTIVE")
-        for key in ("revisionId", "description", "encryptionConfiguration"):
+        for key in ("revisionId", "description"):
             if doc.get(key) is not None:
                 out[key] = doc[key]
+        out["encryptionConfiguration"] = doc.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}
+        references = variable_references(doc["definition"])
+        if references:
+            out["variableReferences"] = references
         if body.get("includedData") == "METADATA_ONLY":
             out["definition"] = "{}"
         return out
@@ -405,7 +431,7 @@ class Service:
         return {"updateDate": doc["updateDate"]}
 
     async def DeleteStateMachineAlias(self, body: dict) -> dict:
-        await self._alias(body["stateMachineAliasArn"])
+        machine_parts(body["stateMachineAliasArn"])  # AWS: deleting an alias that is not there is no error
         await self.store.delete_resource(body["stateMachineAliasArn"])
         return {}
 
@@ -486,10 +512,8 @@ class Service:
 
     async def DescribeActivity(self, body: dict) -> dict:
         doc = await self._activity(body["activityArn"])
-        out = {"activityArn": doc["activityArn"], "name": doc["name"], "creationDate": doc["creationDate"]}
-        if doc.get("encryptionConfiguration"):
-            out["encryptionConfiguration"] = doc["encryptionConfiguration"]
-        return out
+        return {"activityArn": doc["activityArn"], "name": doc["name"], "creationDate": doc["creationDate"],
+                "encryptionConfiguration": doc.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}}
 
     async def DeleteActivity(self, body: dict) -> dict:
         split(body["activityArn"], ("activity",))
@@ -618,7 +642,8 @@ class Service:
                        mockTestCase=case or None, traceHeader=body.get("traceHeader"),
                        updateDate=runs.get("updateDate", runs["creationDate"]), revisionId=runs.get("revisionId"),
                        loggingConfiguration=runs.get("loggingConfiguration"),
-                       tracingConfiguration=runs.get("tracingConfiguration"))
+                       tracingConfiguration=runs.get("tracingConfiguration"),
+                       encryptionConfiguration=machine.get("encryptionConfiguration"))
         await self.store.update(exec_arn, options=options)
         self._launch(execution)
         return {"executionArn": exec_arn, "startDate": record.start_time}
@@ -733,8 +758,8 @@ class Service:
             for key in ("stateMachineVersionArn", "stateMachineAliasArn"):
                 if r.options.get(key):
                     item[key] = r.options[key]
+            item["redriveCount"] = r.redrive_count
             if r.redrive_count:
-                item["redriveCount"] = r.redrive_count
                 item["redriveDate"] = r.redrive_time
             items.append(item)
         out: dict = {"executions": items}
@@ -796,6 +821,10 @@ class Service:
         for key in ("loggingConfiguration", "tracingConfiguration", "revisionId"):
             if opts.get(key) is not None:
                 out[key] = opts[key]
+        out["encryptionConfiguration"] = opts.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}
+        references = variable_references(record.definition)
+        if references:
+            out["variableReferences"] = references
         return out
 
     async def RedriveExecution(self, body: dict) -> dict:
@@ -843,3 +872,78 @@ class Service:
 
     async def not_implemented(self, action: str) -> dict:
         raise ServiceError("UnsupportedOperation", f"{action} is not implemented by asl serve yet")
+
+
+_VARIABLE = None
+
+
+def variable_references(definition: str) -> dict[str, list[str]]:
+    """DescribeStateMachine's ``variableReferences``: per state, the variables (``$name``) its
+    paths, ``.$`` templates and JSONata expressions read, sorted."""
+    import re
+
+    global _VARIABLE
+    if _VARIABLE is None:
+        _VARIABLE = re.compile(r"(?<![\$\w.])\$([A-Za-z_][A-Za-z0-9_]*)(?!\w)(?!\s*\()")
+    try:
+        machine = json.loads(definition)
+    except (json.JSONDecodeError, TypeError):
+        return {}
+    found: dict[str, list[str]] = {}
+
+    def names(text: str) -> set[str]:
+        if text.startswith("{%"):
+            return {n for n in _VARIABLE.findall(text) if n != "states"}
+        return set(_VARIABLE.findall(text)) if "$" in text else set()
+
+    def template(value: Any, out: set) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, str) and (key.endswith(".$") or item.startswith("{%")):
+                    out |= names(item)
+                else:
+                    template(item, out)
+        elif isinstance(value, list):
+            for item in value:
+                template(item, out)
+        elif isinstance(value, str) and value.startswith("{%"):
+            out |= names(value)
+
+    def block(states: Any) -> None:
+        if not isinstance(states, dict):
+            return
+        for name, state in states.items():
+            if not isinstance(state, dict):
+                continue
+            refs: set[str] = set()
+            for key, value in state.items():
+                if key in ("ItemProcessor", "Iterator"):
+                    block((value or {}).get("States") if isinstance(value, dict) else None)
+                elif key == "Branches" and isinstance(value, list):
+                    for branch in value:
+                        block(branch.get("States") if isinstance(branch, dict) else None)
+                elif isinstance(value, str) and (key.endswith("Path") or key.endswith(".$") or key == "Variable"):
+                    refs |= names(value)
+                elif key == "Choices" and isinstance(value, list):
+                    for rule in value:
+                        template(rule, refs)
+                        _rule_paths(rule, refs, names)
+                else:
+                    template(value, refs)
+            if refs:
+                found[name] = sorted(refs)
+
+    block(machine.get("States") if isinstance(machine, dict) else None)
+    return found
+
+
+def _rule_paths(rule: Any, refs: set, names: Any) -> None:
+    if isinstance(rule, dict):
+        for key, value in rule.items():
+            if isinstance(value, str) and (key == "Variable" or key.endswith("Path")):
+                refs |= names(value)
+            elif isinstance(value, (dict, list)):
+                _rule_paths(value, refs, names)
+    elif isinstance(rule, list):
+        for item in rule:
+            _rule_paths(item, refs, names)

@@ -39,6 +39,21 @@ def operations() -> dict:
     return model()["operations"]
 
 
+def _java(shapes: dict, shape_name: str | None, value: Any) -> str:
+    """A value as AWS's (Java) validation messages print it: structures as ``Shape(a=1, b=x)``."""
+    shape = shapes.get(shape_name) if shape_name else None
+    if isinstance(value, dict) and shape is not None and shape["type"] == "structure":
+        members = shape.get("members", {})
+        parts = [f"{k}={_java(shapes, members.get(k, {}).get('shape'), v)}" for k, v in value.items()]
+        return f"{shape_name}({', '.join(parts)})"
+    if isinstance(value, list):
+        member = shape["member"]["shape"] if shape is not None and shape["type"] == "list" else None
+        return "[" + ", ".join(_java(shapes, member, v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "null"
@@ -100,17 +115,18 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
             problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must have length "
                             f"greater than or equal to {shape['min']}")
         if "max" in shape and length > shape["max"]:
-            problems.append(f"Value {_show(value) if length < 300 else 'NULL'} at '{path}' failed to satisfy "
+            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy "
                             f"constraint: Member must have length less than or equal to {shape['max']}")
         if "enum" in shape and value not in shape["enum"]:
             problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must satisfy enum "
                             f"value set: [{', '.join(shape['enum'])}]")
     elif kind == "list":
+        shown = f"'{_java(shapes, shape_name, value)}'"
         if "min" in shape and len(value) < shape["min"]:
-            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must have length "
+            problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have length "
                             f"greater than or equal to {shape['min']}")
         if "max" in shape and len(value) > shape["max"]:
-            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must have length "
+            problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have length "
                             f"less than or equal to {shape['max']}")
         for i, item in enumerate(value, 1):
             if item is not None:
