@@ -293,3 +293,48 @@ def test_service_conformance(server, tmp_path):
                   if not any(name.startswith(prefix) for prefix in EXPECTED_FAILURES)]
     assert not unexpected, "\n".join(unexpected)
     print(run.stdout.strip().splitlines()[-1])
+
+
+LAMBDA = machine({"Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Double",
+                           "End": True}}, "Call")
+
+
+def test_handlers_mock_config_stop_and_redrive(tmp_path):
+    (tmp_path / "handlers.py").write_text(
+        "from asl.engine import Handlers, TaskFailed\n"
+        "handlers = Handlers()\n"
+        "@handlers.lambda_function('Double')\n"
+        "def double(event):\n"
+        "    if event.get('fail'):\n"
+        "        raise TaskFailed('Bad', 'asked to fail')\n"
+        "    return {'n': event['n'] * 2}\n")
+    (tmp_path / "mocks.json").write_text(json.dumps({
+        "StateMachines": {"lam": {"TestCases": {"Mocked": {"Call": "Ten"}}}},
+        "MockedResponses": {"Ten": {"0": {"Return": {"n": 10}}}}}))
+    srv = Server(tmp_path, "memory", "--handlers", "handlers.py", "--mock-config", "mocks.json").start()
+    try:
+        sfn = srv.client()
+        arn = sfn.create_state_machine(name="lam", definition=LAMBDA, roleArn=ROLE)["stateMachineArn"]
+        run = sfn.start_execution(stateMachineArn=arn, input='{"n": 4}')
+        assert json.loads(wait_done(sfn, run["executionArn"])["output"]) == {"n": 8}
+        mocked = sfn.start_execution(stateMachineArn=arn + "#Mocked", name="m", input='{"n": 4}')
+        assert mocked["executionArn"].endswith(":execution:lam:m")  # no '#case' in the ARN
+        assert json.loads(wait_done(sfn, mocked["executionArn"])["output"]) == {"n": 10}
+        failed = sfn.start_execution(stateMachineArn=arn, name="f", input='{"n": 1, "fail": true}')
+        described = wait_done(sfn, failed["executionArn"])
+        assert (described["status"], described["error"], described["cause"]) == ("FAILED", "Bad", "asked to fail")
+        assert described["redriveStatus"] == "REDRIVABLE"
+        sfn.redrive_execution(executionArn=failed["executionArn"])
+        assert wait_done(sfn, failed["executionArn"])["status"] == "FAILED"  # the handler fails again
+        assert sfn.describe_execution(executionArn=failed["executionArn"])["redriveCount"] == 1
+        waiting = sfn.create_state_machine(name="w", definition=machine(
+            {"W": {"Type": "Wait", "Seconds": 60, "End": True}}, "W"), roleArn=ROLE)["stateMachineArn"]
+        started = sfn.start_execution(stateMachineArn=waiting, name="s")
+        sfn.stop_execution(executionArn=started["executionArn"], error="Why", cause="because")
+        stopped = sfn.describe_execution(executionArn=started["executionArn"])
+        assert (stopped["status"], stopped["error"], stopped["cause"]) == ("ABORTED", "Why", "because")
+        last = sfn.get_execution_history(executionArn=started["executionArn"], reverseOrder=True)["events"][0]
+        assert last["type"] == "ExecutionAborted"
+        assert last["executionAbortedEventDetails"] == {"error": "Why", "cause": "because"}
+    finally:
+        srv.stop()
