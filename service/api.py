@@ -47,6 +47,15 @@ def _page(items: list, body: dict, scope: str) -> tuple[list, str | None]:
     return page, (_token(offset + limit, scope) if more else None)
 
 
+def _listing(member: str, items: list, body: dict, scope: str, fields: tuple[str, ...] | None = None) -> dict:
+    """A List* response: one page of `items` (each cut to `fields`) under `member`, and nextToken."""
+    page, token = _page(items, body, scope)
+    out: dict = {member: page if fields is None else [{k: d[k] for k in fields} for d in page]}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
 def _definition_errors(definition: str, machine_type: str) -> None:
     from asl.loading import validate_source
 
@@ -301,12 +310,8 @@ class Service:
 
     async def ListStateMachines(self, body: dict) -> dict:
         docs = await self.store.list_resources(MACHINE)
-        page, token = _page(docs, body, "ListStateMachines")
-        out: dict = {"stateMachines": [{"stateMachineArn": d["stateMachineArn"], "name": d["name"],
-                                        "type": d["type"], "creationDate": d["creationDate"]} for d in page]}
-        if token:
-            out["nextToken"] = token
-        return out
+        return _listing("stateMachines", docs, body, "ListStateMachines",
+                        ("stateMachineArn", "name", "type", "creationDate"))
 
     # ---- versions and aliases ------------------------------------------------------------------
 
@@ -325,12 +330,8 @@ class Service:
         arn = body["stateMachineArn"]
         await self._machine(arn, plain=True)
         docs = list(reversed(await self.store.list_resources(VERSION, arn)))
-        page, token = _page(docs, body, "ListStateMachineVersions" + arn)
-        out: dict = {"stateMachineVersions": [{"stateMachineVersionArn": d["stateMachineVersionArn"],
-                                               "creationDate": d["creationDate"]} for d in page]}
-        if token:
-            out["nextToken"] = token
-        return out
+        return _listing("stateMachineVersions", docs, body, "ListStateMachineVersions" + arn,
+                        ("stateMachineVersionArn", "creationDate"))
 
     async def DeleteStateMachineVersion(self, body: dict) -> dict:
         arn = body["stateMachineVersionArn"]
@@ -443,12 +444,8 @@ class Service:
             raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
                                resourceName=arn) from None
         docs = await self.store.list_resources(ALIAS, arn)
-        page, token = _page(docs, body, "ListStateMachineAliases" + arn)
-        out: dict = {"stateMachineAliases": [{"stateMachineAliasArn": d["stateMachineAliasArn"],
-                                              "creationDate": d["creationDate"]} for d in page]}
-        if token:
-            out["nextToken"] = token
-        return out
+        return _listing("stateMachineAliases", docs, body, "ListStateMachineAliases" + arn,
+                        ("stateMachineAliasArn", "creationDate"))
 
     # ---- tags ----------------------------------------------------------------------------------
 
@@ -522,12 +519,7 @@ class Service:
 
     async def ListActivities(self, body: dict) -> dict:
         docs = await self.store.list_resources(ACTIVITY)
-        page, token = _page(docs, body, "ListActivities")
-        out: dict = {"activities": [{"activityArn": d["activityArn"], "name": d["name"],
-                                     "creationDate": d["creationDate"]} for d in page]}
-        if token:
-            out["nextToken"] = token
-        return out
+        return _listing("activities", docs, body, "ListActivities", ("activityArn", "name", "creationDate"))
 
     async def GetActivityTask(self, body: dict) -> dict:
         await self._activity(body["activityArn"])
@@ -748,9 +740,8 @@ class Service:
             records = [r for r in records if r.redrive_count]
         elif redrive == "NOT_REDRIVEN":
             records = [r for r in records if not r.redrive_count]
-        page, token = _page(records, body, f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
         items = []
-        for r in page:
+        for r in records:
             item: dict = {"executionArn": r.arn, "stateMachineArn": r.state_machine_arn, "name": r.name,
                           "status": r.status, "startDate": r.start_time}
             if r.stop_time is not None and r.status != "RUNNING":
@@ -762,10 +753,7 @@ class Service:
             if r.redrive_count:
                 item["redriveDate"] = r.redrive_time
             items.append(item)
-        out: dict = {"executions": items}
-        if token:
-            out["nextToken"] = token
-        return out
+        return _listing("executions", items, body, f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
 
     async def StopExecution(self, body: dict) -> dict:
         arn = body["executionArn"]
@@ -805,11 +793,7 @@ class Service:
                             details.pop(field, None)
         if body.get("reverseOrder"):
             events.reverse()
-        page, token = _page(events, body, f"GetExecutionHistory{arn}{body.get('reverseOrder')}")
-        out: dict = {"events": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return _listing("events", events, body, f"GetExecutionHistory{arn}{body.get('reverseOrder')}")
 
     async def DescribeStateMachineForExecution(self, body: dict) -> dict:
         record = await self._record(body["executionArn"])

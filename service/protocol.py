@@ -90,12 +90,7 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
         if isinstance(value, bool) or not isinstance(value, int):
             raise ServiceError("SerializationException", f"NUMBER_VALUE can not be converted to an Integer" if
                                isinstance(value, float) else f"Unexpected value type for '{path}'")
-        if "min" in shape and value < shape["min"]:
-            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must have value "
-                            f"greater than or equal to {shape['min']}")
-        if "max" in shape and value > shape["max"]:
-            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must have value "
-                            f"less than or equal to {shape['max']}")
+        _bounds(shape, value, _show(value), path, "value", problems)
         return
     if kind == "timestamp":
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -110,24 +105,12 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
         raise ServiceError("SerializationException",
                            f"Unexpected value type for '{path}': expected {kind}")
     if kind == "string":
-        length = len(value)
-        if "min" in shape and length < shape["min"]:
-            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must have length "
-                            f"greater than or equal to {shape['min']}")
-        if "max" in shape and length > shape["max"]:
-            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy "
-                            f"constraint: Member must have length less than or equal to {shape['max']}")
+        _bounds(shape, len(value), _show(value), path, "length", problems)
         if "enum" in shape and value not in shape["enum"]:
             problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must satisfy enum "
                             f"value set: [{', '.join(shape['enum'])}]")
     elif kind == "list":
-        shown = f"'{_java(shapes, shape_name, value)}'"
-        if "min" in shape and len(value) < shape["min"]:
-            problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have length "
-                            f"greater than or equal to {shape['min']}")
-        if "max" in shape and len(value) > shape["max"]:
-            problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have length "
-                            f"less than or equal to {shape['max']}")
+        _bounds(shape, len(value), f"'{_java(shapes, shape_name, value)}'", path, "length", problems)
         for i, item in enumerate(value, 1):
             if item is not None:
                 _check(shapes, shape["member"]["shape"], item, f"{path}.{i}.member", problems)
@@ -137,6 +120,16 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
                 _check(shapes, shape["value"]["shape"], item, f"{path}.{key}", problems)
     elif kind == "structure":
         _check_structure(shapes, shape_name, value, path, problems)
+
+
+def _bounds(shape: dict, size: int, shown: str, path: str, what: str, problems: list[str]) -> None:
+    """The model's min/max on a number (`what` "value") or a length ("length"), in AWS's words."""
+    if "min" in shape and size < shape["min"]:
+        problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} "
+                        f"greater than or equal to {shape['min']}")
+    if "max" in shape and size > shape["max"]:
+        problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} "
+                        f"less than or equal to {shape['max']}")
 
 
 def _check_structure(shapes: dict, shape_name: str, value: dict, path: str, problems: list[str]) -> None:
