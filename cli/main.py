@@ -84,6 +84,7 @@ def get_cli() -> click.Group:
     from .graph import graph
     from .history import history
     from .run import run
+    from .serve import serve
     from .testing import mocks, test, test_state
 
     cli.add_command(run)
@@ -96,6 +97,7 @@ def get_cli() -> click.Group:
     cli.add_command(resume)
     cli.add_command(redrive)
     cli.add_command(worker)
+    cli.add_command(serve)
     return cli
 
 

@@ -199,3 +199,28 @@ def test_postgres_unreachable_is_a_store_error():
         with pytest.raises(StoreError, match="cannot open"):
             await store.open()
     run(go)
+
+
+def test_resources(store_url):
+    """Migration 2: the service's state machines, versions, aliases and activities, as documents."""
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            m = "arn:aws:states:us-east-1:123456789012:stateMachine:M"
+            assert await store.put_resource(m, "stateMachine", {"name": "M", "n": 1}, None, 10.0, replace=False)
+            assert not await store.put_resource(m, "stateMachine", {"name": "M", "n": 2}, None, 10.0, replace=False)
+            assert (await store.get_resource(m))["n"] == 1
+            assert await store.put_resource(m, "stateMachine", {"name": "M", "n": 3}, None, 10.0)
+            assert (await store.get_resource(m))["n"] == 3
+            for i, created in ((2, 12.0), (1, 11.0)):
+                await store.put_resource(f"{m}:{i}", "version", {"v": i}, m, created)
+            await store.put_resource("other:1", "version", {"v": 9}, "other", 1.0)
+            assert [d["v"] for d in await store.list_resources("version", m)] == [1, 2]  # oldest first
+            assert [d["v"] for d in await store.list_resources("version")] == [9, 1, 2]
+            assert await store.delete_resource(f"{m}:1")
+            assert not await store.delete_resource(f"{m}:1")
+            assert await store.get_resource(f"{m}:1") is None
+        finally:
+            await store.close()
+    run(go)

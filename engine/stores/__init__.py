@@ -136,6 +136,20 @@ class Store(Protocol):
     async def release(self, owner: str, arn: str) -> None:
         """Give up the lease of an execution."""
 
+    # resources of the service (state machines, versions, aliases, activities): JSON documents
+    async def put_resource(self, arn: str, kind: str, doc: dict, parent: str | None = None,
+                           created: float = 0.0, *, replace: bool = True) -> bool:
+        """Write a resource; with ``replace=False`` only when its ARN is new (returns whether written)."""
+
+    async def get_resource(self, arn: str) -> dict | None:
+        """The resource's document, or None."""
+
+    async def delete_resource(self, arn: str) -> bool:
+        """Remove a resource; False when there was none."""
+
+    async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
+        """The documents of one kind (of one parent), oldest first."""
+
 
 def open_store(url: str | None) -> Store:
     """A store from its URL: ``memory``, ``sqlite:PATH`` (or a path ending in .db/.sqlite),

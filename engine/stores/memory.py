@@ -20,6 +20,7 @@ class MemoryStore:
         self._events: dict[str, list[StoredEvent]] = {}
         self._facts: dict[str, list[StoredFact]] = {}
         self._order: dict[str, int] = {}
+        self._resources: dict[str, tuple[str, str | None, float, int, dict]] = {}
 
     async def open(self) -> None:
         pass
@@ -98,6 +99,27 @@ class MemoryStore:
         record = self._records.get(arn)
         if record is not None and record.owner == owner:
             record.owner, record.lease_until = None, None
+
+    async def put_resource(self, arn: str, kind: str, doc: dict, parent: str | None = None,
+                           created: float = 0.0, *, replace: bool = True) -> bool:
+        if not replace and arn in self._resources:
+            return False
+        old = self._resources.get(arn)
+        order = old[3] if old is not None else len(self._resources) + len(self._order) + 1
+        self._resources[arn] = (kind, parent, created, order, copy.deepcopy(doc))
+        return True
+
+    async def get_resource(self, arn: str) -> dict | None:
+        found = self._resources.get(arn)
+        return copy.deepcopy(found[4]) if found is not None else None
+
+    async def delete_resource(self, arn: str) -> bool:
+        return self._resources.pop(arn, None) is not None
+
+    async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
+        found = [r for r in self._resources.values() if r[0] == kind and (parent is None or r[1] == parent)]
+        found.sort(key=lambda r: (r[2], r[3]))
+        return [copy.deepcopy(r[4]) for r in found]
 
     def _require(self, arn: str) -> ExecutionRecord:
         record = self._records.get(arn)

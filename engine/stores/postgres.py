@@ -201,3 +201,27 @@ class PostgresStore:
     async def release(self, owner: str, arn: str) -> None:
         await self._fetch("UPDATE executions SET owner = NULL, lease_until = NULL WHERE arn = %s AND owner = %s",
                           (arn, owner))
+
+    # ---- the service's resources ------------------------------------------------------------------
+
+    async def put_resource(self, arn: str, kind: str, doc: dict, parent: str | None = None,
+                           created: float = 0.0, *, replace: bool = True) -> bool:
+        conflict = "DO UPDATE SET kind = EXCLUDED.kind, parent = EXCLUDED.parent, created = EXCLUDED.created, " \
+                   "doc = EXCLUDED.doc" if replace else "DO NOTHING"
+        rows = await self._fetch(f"INSERT INTO resources (arn, kind, parent, created, doc) VALUES (%s,%s,%s,%s,%s) "
+                                 f"ON CONFLICT (arn) {conflict} RETURNING arn", (arn, kind, parent, created, dumps(doc)))
+        return bool(rows)
+
+    async def get_resource(self, arn: str) -> dict | None:
+        rows = await self._fetch("SELECT doc FROM resources WHERE arn = %s", (arn,))
+        return json.loads(rows[0][0]) if rows else None
+
+    async def delete_resource(self, arn: str) -> bool:
+        return bool(await self._fetch("DELETE FROM resources WHERE arn = %s RETURNING arn", (arn,)))
+
+    async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
+        sql, args = "SELECT doc FROM resources WHERE kind = %s", [kind]
+        if parent is not None:
+            sql += " AND parent = %s"
+            args.append(parent)
+        return [json.loads(r[0]) for r in await self._fetch(sql + " ORDER BY created, arn", args)]

@@ -29,6 +29,12 @@ _EXECUTION_COLUMNS = """
     lease_until DOUBLE PRECISION
 """
 
+# Migration 2: the service's resources (state machines, versions, aliases, activities), one
+# JSON document each, keyed by ARN; `parent` is the state machine a version or alias belongs to.
+_RESOURCES = ("CREATE TABLE resources (arn TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT, "
+              "created {real} NOT NULL, doc TEXT NOT NULL)")
+_RESOURCES_INDEX = "CREATE INDEX resources_by_kind ON resources (kind, parent, created)"
+
 SQLITE_MIGRATIONS: list[tuple[int, list[str]]] = [
     (1, [
         f"CREATE TABLE executions ({_EXECUTION_COLUMNS})",
@@ -40,6 +46,7 @@ SQLITE_MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE TABLE facts (arn TEXT NOT NULL, seq INTEGER NOT NULL, site TEXT, kind TEXT NOT NULL, "
         "value TEXT, PRIMARY KEY (arn, seq)) WITHOUT ROWID",
     ]),
+    (2, [_RESOURCES.format(real="REAL"), _RESOURCES_INDEX]),
 ]
 
 POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -53,6 +60,7 @@ POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE TABLE facts (arn TEXT NOT NULL, seq INTEGER NOT NULL, site TEXT, kind TEXT NOT NULL, "
         "value TEXT, PRIMARY KEY (arn, seq))",
     ]),
+    (2, [_RESOURCES.format(real="DOUBLE PRECISION"), _RESOURCES_INDEX]),
 ]
 
 

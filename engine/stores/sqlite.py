@@ -209,3 +209,27 @@ class SQLiteStore:
     async def release(self, owner: str, arn: str) -> None:
         await self._run(lambda db: db.execute(
             "UPDATE executions SET owner = NULL, lease_until = NULL WHERE arn = ? AND owner = ?", (arn, owner)))
+
+    # ---- the service's resources ------------------------------------------------------------------
+
+    async def put_resource(self, arn: str, kind: str, doc: dict, parent: str | None = None,
+                           created: float = 0.0, *, replace: bool = True) -> bool:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        row = (arn, kind, parent, created, dumps(doc))
+        return await self._run(lambda db: db.execute(
+            f"{verb} INTO resources (arn, kind, parent, created, doc) VALUES (?,?,?,?,?)", row).rowcount == 1)
+
+    async def get_resource(self, arn: str) -> dict | None:
+        row = await self._run(lambda db: db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone())
+        return json.loads(row[0]) if row else None
+
+    async def delete_resource(self, arn: str) -> bool:
+        return await self._run(lambda db: db.execute("DELETE FROM resources WHERE arn = ?", (arn,)).rowcount == 1)
+
+    async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
+        sql, args = "SELECT doc FROM resources WHERE kind = ?", [kind]
+        if parent is not None:
+            sql += " AND parent = ?"
+            args.append(parent)
+        rows = await self._run(lambda db: db.execute(sql + " ORDER BY created, rowid", args).fetchall())
+        return [json.loads(r[0]) for r in rows]

@@ -1,0 +1,85 @@
+"""`asl serve`: the Step Functions API on this machine (asl.service), served by uvicorn."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .run import UsageError, load_handlers
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8083, show_default=True)
+@click.option("--store", default=None, help="sqlite:PATH (default: sqlite:asl-serve.db here), "
+              "postgresql://..., or memory.")
+@click.option("--handlers", "handlers_spec", default=None, metavar="FILE_OR_MODULE",
+              help="Python handlers for Lambda tasks (as asl run --handlers).")
+@click.option("--mock-config", default=None, metavar="FILE",
+              help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG); select a test case with "
+              "StartExecution(stateMachineArn='ARN#TestCase').")
+@click.option("--region", default=None, help="Region of the ARNs (default: $AWS_DEFAULT_REGION or us-east-1).")
+@click.option("--account", default=None, help="Account id of the ARNs (default: $AWS_ACCOUNT_ID or 123456789012).")
+def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
+          region: str | None, account: str | None) -> None:
+    """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
+    import logging
+
+    try:
+        import uvicorn
+    except ImportError:
+        click.echo('asl serve: needs the service extra: pip install "asl-engine[service]"', err=True)
+        sys.exit(2)
+    from ..engine import MockConfig, MockConfigError
+    from ..engine.stores import StoreError, open_store
+    from ..service.api import Service
+    from ..service.app import App
+
+    region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    account = account or os.environ.get("AWS_ACCOUNT_ID") or "123456789012"
+    handlers = None
+    try:
+        if handlers_spec:
+            handlers = load_handlers(handlers_spec)[0]
+    except UsageError as exc:
+        click.echo(f"asl serve: {exc}", err=True)
+        sys.exit(2)
+    mock_path = mock_config or os.environ.pop("SFN_MOCK_CONFIG", None)
+    mocks = None
+    if mock_path:
+        try:
+            mocks = MockConfig.from_file(mock_path)
+        except (MockConfigError, OSError) as exc:
+            click.echo(f"asl serve: {mock_path}: {exc}", err=True)
+            sys.exit(2)
+    try:
+        opened = open_store(store or "sqlite:asl-serve.db")
+    except StoreError as exc:
+        click.echo(f"asl serve: {exc}", err=True)
+        sys.exit(2)
+    service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks)
+    endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
+               f"account {account})\n"
+               f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
+               "                        config=botocore.config.Config(inject_host_prefix=False))\n"
+               f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint}\n"
+               f"  or:      export AWS_ENDPOINT_URL_SFN={endpoint}\n"
+               "  StartSyncExecution/TestState: disable the 'sync-' host prefix (inject_host_prefix=False, "
+               "AWS_DISABLE_HOST_PREFIX_INJECTION=true)", err=True)
+    logging.basicConfig(level=logging.WARNING, format="asl serve: %(message)s")
+    config = uvicorn.Config(App(service), host=host, port=port, lifespan="on", log_level="warning",
+                            access_log=False, timeout_graceful_shutdown=5)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+            self._captured_signals.clear()  # a clean stop exits 0, not by the signal again
+
+    server = Server(config)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        sys.exit(1)

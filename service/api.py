@@ -1,0 +1,933 @@
+"""The Step Functions actions: state machines, versions, aliases, tags, executions,
+ValidateStateMachineDefinition and TestState, on an `asl.engine.stores` store.
+
+Each action is a coroutine taking the (validated) request body and returning the response
+body; refusals raise `ServiceError` with AWS's code and message."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from typing import Any
+
+from .arns import Arns, machine_parts, split
+from .protocol import ServiceError, check_name
+
+log = logging.getLogger("asl.service")
+
+MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
+
+
+def _token(offset: int, scope: str) -> str:
+    raw = f"{offset}:{hashlib.sha256(scope.encode()).hexdigest()[:16]}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _page(items: list, body: dict, scope: str) -> tuple[list, str | None]:
+    """One page of `items` per maxResults (0/absent: 100) and nextToken."""
+    limit = body.get("maxResults") or 100
+    offset = 0
+    token = body.get("nextToken")
+    if token:
+        try:
+            text = base64.urlsafe_b64decode(token.encode()).decode()
+            number, digest = text.split(":")
+            offset = int(number)
+            if digest != hashlib.sha256(scope.encode()).hexdigest()[:16] or offset < 0:
+                raise ValueError
+        except Exception:
+            raise ServiceError("InvalidToken", "Invalid Token: 'Invalid token'") from None
+    page = items[offset:offset + limit]
+    more = offset + limit < len(items)
+    return page, (_token(offset + limit, scope) if more else None)
+
+
+def _listing(member: str, items: list, body: dict, scope: str, fields: tuple[str, ...] | None = None) -> dict:
+    """A List* response: one page of `items` (each cut to `fields`) under `member`, and nextToken."""
+    page, token = _page(items, body, scope)
+    out: dict = {member: page if fields is None else [{k: d[k] for k in fields} for d in page]}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
+def _definition_errors(definition: str, machine_type: str) -> None:
+    from asl.loading import validate_source
+
+    try:
+        results = validate_source(definition, machine_type)
+    except Exception as exc:  # the validator never should; still, no 500 for a bad definition
+        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{exc}'") from None
+    errors = [d for r in results for d in r.errors]
+    if not results or errors:
+        text = ", ".join(d.aws_text() for d in errors) or "INVALID_JSON_DESCRIPTION: the definition is empty"
+        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'")
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether a lease owner (``host:pid:random``) was a process of this machine that no longer runs."""
+    import socket
+
+    rest = owner.split(":")
+    try:
+        pid = int(rest[-2])
+    except (ValueError, IndexError):
+        return False
+    if ":".join(rest[:-2]) != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+class Service:
+    def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
+                 handlers: Any = None, mock_config: Any = None):
+        self.store = store
+        self.arns = Arns(region, account)
+        self.handlers = handlers
+        self.mock_config = mock_config
+        from asl.engine.execution import default_owner
+
+        self.owner = default_owner()
+        self.running: dict[str, tuple[Any, asyncio.Task]] = {}
+        self.express: dict[str, dict] = {}
+
+    # ---- life cycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.resume_all()
+
+    async def resume_all(self) -> int:
+        """Resume every RUNNING Standard execution whose lease is free or has run out."""
+        from asl.engine import prepare_resume
+
+        count = 0
+        for record in await self.store.list(status="RUNNING"):
+            if record.type != "STANDARD" or record.arn in self.running:
+                continue
+            if record.owner and _dead_here(record.owner):  # killed on this machine: its lease is void
+                await self.store.release(record.owner, record.arn)
+            try:
+                execution = await prepare_resume(self.store, record.arn, owner=self.owner,
+                                                 **self._run_options(record.options.get("mockTestCase"),
+                                                                     record.state_machine_name))
+            except Exception as exc:  # held by another live process, or not resumable: leave it
+                log.info("not resuming %s: %s", record.arn, exc)
+                continue
+            execution.arn = record.arn
+            execution.state_machine_arn = record.state_machine_arn
+            self._launch(execution)
+            count += 1
+        return count
+
+    async def close(self) -> None:
+        tasks = [task for _, task in self.running.values()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self.store.close()
+
+    def _run_options(self, case: str | None, machine_name: str) -> dict:
+        options: dict = {"handlers": self.handlers}
+        if case is not None and self.mock_config is not None:
+            options.update(mock_config=self.mock_config, test_case=case)
+        return options
+
+    def _launch(self, execution: Any) -> None:
+        async def drive() -> None:
+            try:
+                await execution.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # LeaseLost, a journal mismatch...: logged, the store keeps it
+                log.warning("execution %s stopped advancing: %s", execution.arn, exc)
+            finally:
+                self.running.pop(execution.arn, None)
+
+        # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
+        self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
+
+    # ---- state machines ------------------------------------------------------------------------
+
+    async def _machine(self, arn: str, *, plain: bool = False) -> dict:
+        name, qualifier = machine_parts(arn)
+        if plain and qualifier is not None:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        doc = await self.store.get_resource(arn)
+        if doc is None or (qualifier is None and doc.get("kind") != MACHINE):
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        return doc
+
+    async def CreateStateMachine(self, body: dict) -> dict:
+        name = body["name"]
+        check_name(name)
+        machine_type = body.get("type", "STANDARD")
+        if body.get("versionDescription") is not None and not body.get("publish"):
+            raise ServiceError("ValidationException", "Version description can only be set when publish is true")
+        logging_config = body.get("loggingConfiguration")
+        self._check_logging(logging_config)
+        _definition_errors(body["definition"], machine_type)
+        self._check_tags(body.get("tags") or [])
+        arn = self.arns.machine(name)
+        now = time.time()
+        doc = {"kind": MACHINE, "stateMachineArn": arn, "name": name, "definition": body["definition"],
+               "roleArn": body["roleArn"], "type": machine_type, "creationDate": now, "updateDate": now,
+               "loggingConfiguration": {"level": "OFF", "includeExecutionData": False, **(logging_config or {})},
+               "tracingConfiguration": body.get("tracingConfiguration") or {"enabled": False},
+               "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
+               "publishedRevisions": {}}
+        if body.get("encryptionConfiguration"):
+            doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        if not await self.store.put_resource(arn, MACHINE, doc, None, now, replace=False):
+            existing = await self.store.get_resource(arn)
+            same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
+                                                                "tracingConfiguration"))
+            if not same or body.get("publish"):
+                raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+            out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
+            return out
+        out = {"stateMachineArn": arn, "creationDate": now}
+        if body.get("publish"):
+            version = await self._publish(doc, body.get("versionDescription"))
+            out["stateMachineVersionArn"] = version["stateMachineVersionArn"]
+        return out
+
+    def _check_logging(self, config: dict | None) -> None:
+        if not config:
+            return
+        destinations = config.get("destinations") or []
+        level = config.get("level", "OFF")
+        if len(destinations) > 1 or (level != "OFF" and len(destinations) != 1):
+            raise ServiceError("InvalidLoggingConfiguration",
+                               "Invalid Logging Configuration: Must specify exactly one Log Destination.")
+
+    def _check_tags(self, tags: list) -> None:
+        if len(tags) > 50:
+            raise ServiceError("TooManyTags", "Too many tags (limit 50)")
+
+    async def _publish(self, doc: dict, description: str | None) -> dict:
+        revision = doc.get("revisionId") or "INITIAL"
+        published = doc.setdefault("publishedRevisions", {})
+        if revision in published:
+            existing = await self.store.get_resource(published[revision])
+            if existing is not None:
+                return existing
+        number = doc["nextVersion"]
+        doc["nextVersion"] = number + 1
+        arn = f"{doc['stateMachineArn']}:{number}"
+        now = time.time()
+        version = {"kind": VERSION, "stateMachineVersionArn": arn, "stateMachineArn": doc["stateMachineArn"],
+                   "name": doc["name"], "definition": doc["definition"], "roleArn": doc["roleArn"],
+                   "type": doc["type"], "creationDate": now, "revisionId": doc.get("revisionId"),
+                   "loggingConfiguration": doc["loggingConfiguration"],
+                   "tracingConfiguration": doc["tracingConfiguration"]}
+        if description is not None:
+            version["description"] = description
+        published[revision] = arn
+        await self.store.put_resource(arn, VERSION, version, doc["stateMachineArn"], now)
+        await self.store.put_resource(doc["stateMachineArn"], MACHINE, doc, None, doc["creationDate"])
+        return version
+
+    async def DescribeStateMachine(self, body: dict) -> dict:
+        arn = body["stateMachineArn"]
+        name, qualifier = machine_parts(arn)
+        doc = await self._machine(arn)
+        if doc["kind"] == ALIAS:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        out = {"stateMachineArn": arn, "name": name, "status": "ACTIVE", "definition": doc["definition"],
+               "roleArn": doc["roleArn"], "type": doc["type"], "creationDate": doc["creationDate"],
+               "loggingConfiguration": doc["loggingConfiguration"],
+               "tracingConfiguration": doc["tracingConfiguration"]}
+        if doc["kind"] == MACHINE:
+            out["status"] = doc.get("status", "ACTIVE")
+        for key in ("revisionId", "description"):
+            if doc.get(key) is not None:
+                out[key] = doc[key]
+        out["encryptionConfiguration"] = doc.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}
+        references = variable_references(doc["definition"])
+        if references:
+            out["variableReferences"] = references
+        if body.get("includedData") == "METADATA_ONLY":
+            out["definition"] = "{}"
+        return out
+
+    async def UpdateStateMachine(self, body: dict) -> dict:
+        arn = body["stateMachineArn"]
+        if not any(body.get(k) is not None for k in ("definition", "roleArn", "loggingConfiguration",
+                                                     "tracingConfiguration", "encryptionConfiguration")):
+            raise ServiceError("MissingRequiredParameter", "Either the definition, the role ARN, the "
+                               "LoggingConfiguration, or the TracingConfiguration must be specified")
+        doc = await self._machine(arn, plain=True)
+        if body.get("versionDescription") is not None and not body.get("publish"):
+            raise ServiceError("ValidationException", "Version description can only be set when publish is true")
+        if body.get("definition") is not None:
+            _definition_errors(body["definition"], doc["type"])
+        self._check_logging(body.get("loggingConfiguration"))
+        changed = False
+        for key in ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration",
+                    "encryptionConfiguration"):
+            if body.get(key) is not None and body[key] != doc.get(key):
+                doc[key] = body[key]
+                changed = True
+        now = time.time()
+        if changed:
+            doc["revisionId"] = str(uuid.uuid4())
+            doc["updateDate"] = now
+        await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
+        out: dict = {"updateDate": doc["updateDate"]}
+        if doc.get("revisionId"):
+            out["revisionId"] = doc["revisionId"]
+        if body.get("publish"):
+            out["stateMachineVersionArn"] = (await self._publish(doc, body.get("versionDescription")))[
+                "stateMachineVersionArn"]
+        return out
+
+    async def DeleteStateMachine(self, body: dict) -> dict:
+        arn = body["stateMachineArn"]
+        name, qualifier = machine_parts(arn)
+        if qualifier is not None:
+            raise ServiceError("ValidationException", f"Invalid Arn: '{arn}'")
+        for kind in (VERSION, ALIAS):
+            for child in await self.store.list_resources(kind, arn):
+                await self.store.delete_resource(child.get("stateMachineVersionArn") or child.get("stateMachineAliasArn"))
+        await self.store.delete_resource(arn)
+        for execution, _ in list(self.running.values()):
+            if execution.state_machine_arn == arn:
+                execution.stop("States.Runtime", "The state machine was deleted.")
+        return {}
+
+    async def ListStateMachines(self, body: dict) -> dict:
+        docs = await self.store.list_resources(MACHINE)
+        return _listing("stateMachines", docs, body, "ListStateMachines",
+                        ("stateMachineArn", "name", "type", "creationDate"))
+
+    # ---- versions and aliases ------------------------------------------------------------------
+
+    async def PublishStateMachineVersion(self, body: dict) -> dict:
+        arn = body["stateMachineArn"]
+        doc = await self._machine(arn, plain=True)
+        revision = body.get("revisionId")
+        current = doc.get("revisionId") or "INITIAL"
+        if revision is not None and revision != current:
+            raise ServiceError("ConflictException", f"Failed to publish the State Machine version for revision "
+                               f"{revision}. The current State Machine revision is {current}.")
+        version = await self._publish(doc, body.get("description"))
+        return {"creationDate": version["creationDate"], "stateMachineVersionArn": version["stateMachineVersionArn"]}
+
+    async def ListStateMachineVersions(self, body: dict) -> dict:
+        arn = body["stateMachineArn"]
+        await self._machine(arn, plain=True)
+        docs = list(reversed(await self.store.list_resources(VERSION, arn)))
+        return _listing("stateMachineVersions", docs, body, "ListStateMachineVersions" + arn,
+                        ("stateMachineVersionArn", "creationDate"))
+
+    async def DeleteStateMachineVersion(self, body: dict) -> dict:
+        arn = body["stateMachineVersionArn"]
+        name, qualifier = machine_parts(arn)
+        if qualifier is None or not qualifier.isdigit():
+            raise ServiceError("ValidationException", f"Invalid Arn: '{arn}'")
+        doc = await self.store.get_resource(arn)
+        if doc is None:
+            return {}
+        users = [a["name"] for a in await self.store.list_resources(ALIAS, doc["stateMachineArn"])
+                 if any(r["stateMachineVersionArn"] == arn for r in a["routingConfiguration"])]
+        if users:
+            raise ServiceError("ConflictException", "Version to be deleted must not be referenced by an alias. "
+                               f"Current list of aliases referencing this version: [{', '.join(users)}]")
+        await self.store.delete_resource(arn)
+        machine = await self.store.get_resource(doc["stateMachineArn"])
+        if machine is not None:
+            machine["publishedRevisions"] = {k: v for k, v in machine.get("publishedRevisions", {}).items()
+                                             if v != arn}
+            await self.store.put_resource(machine["stateMachineArn"], MACHINE, machine, None, machine["creationDate"])
+        return {}
+
+    async def _check_routing(self, routing: list) -> str:
+        arns = [r["stateMachineVersionArn"] for r in routing]
+        machines = set()
+        for arn in arns:
+            try:
+                name, qualifier = machine_parts(arn)
+            except ServiceError:
+                qualifier = None
+            if qualifier is None or not qualifier.isdigit():
+                raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
+                                   f"ARNs. Received: [{', '.join(arns)}]")
+            machines.add(arn.rsplit(":", 1)[0])
+        if len(set(arns)) != len(arns):
+            raise ServiceError("ValidationException", "Routing configuration must contain distinct state machine "
+                               f"version ARNs. Received: [{', '.join(arns)}]")
+        if len(machines) != 1:
+            raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
+                               f"ARNs of the same state machine. Received: [{', '.join(arns)}]")
+        weights = [r["weight"] for r in routing]
+        if sum(weights) != 100:
+            raise ServiceError("ValidationException", "Sum of routing configuration weights must equal 100. "
+                               f"Received: [{', '.join(map(str, weights))}]")
+        for arn in arns:
+            if await self.store.get_resource(arn) is None:
+                raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
+                                   resourceName=arn)
+        return machines.pop()
+
+    async def CreateStateMachineAlias(self, body: dict) -> dict:
+        name = body["name"]
+        machine_arn = await self._check_routing(body["routingConfiguration"])
+        arn = f"{machine_arn}:{name}"
+        now = time.time()
+        doc = {"kind": ALIAS, "stateMachineAliasArn": arn, "stateMachineArn": machine_arn, "name": name,
+               "routingConfiguration": body["routingConfiguration"], "creationDate": now, "updateDate": now}
+        if body.get("description") is not None:
+            doc["description"] = body["description"]
+        if not await self.store.put_resource(arn, ALIAS, doc, machine_arn, now, replace=False):
+            existing = await self.store.get_resource(arn)
+            if existing.get("description") != doc.get("description") or \
+                    existing["routingConfiguration"] != doc["routingConfiguration"]:
+                raise ServiceError("ConflictException", "Failed to create alias because an alias with the same name "
+                                   "and a different routing configuration already exists.")
+            return {"stateMachineAliasArn": arn, "creationDate": existing["creationDate"]}
+        return {"stateMachineAliasArn": arn, "creationDate": now}
+
+    async def _alias(self, arn: str) -> dict:
+        name, qualifier = machine_parts(arn)
+        doc = await self.store.get_resource(arn) if qualifier is not None else None
+        if doc is None or doc.get("kind") != ALIAS:
+            raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
+                               resourceName=arn)
+        return doc
+
+    async def DescribeStateMachineAlias(self, body: dict) -> dict:
+        doc = await self._alias(body["stateMachineAliasArn"])
+        out = {k: doc[k] for k in ("name", "routingConfiguration", "creationDate", "updateDate")}
+        out["stateMachineAliasArn"] = doc["stateMachineAliasArn"]
+        if "description" in doc:
+            out["description"] = doc["description"]
+        return out
+
+    async def UpdateStateMachineAlias(self, body: dict) -> dict:
+        doc = await self._alias(body["stateMachineAliasArn"])
+        if body.get("routingConfiguration") is None and body.get("description") is None:
+            raise ServiceError("ValidationException", "Either the description or the RoutingConfiguration must be "
+                               "specified")
+        if body.get("routingConfiguration") is not None:
+            await self._check_routing(body["routingConfiguration"])
+            doc["routingConfiguration"] = body["routingConfiguration"]
+        if body.get("description") is not None:
+            doc["description"] = body["description"]
+        doc["updateDate"] = time.time()
+        await self.store.put_resource(doc["stateMachineAliasArn"], ALIAS, doc, doc["stateMachineArn"],
+                                      doc["creationDate"])
+        return {"updateDate": doc["updateDate"]}
+
+    async def DeleteStateMachineAlias(self, body: dict) -> dict:
+        machine_parts(body["stateMachineAliasArn"])  # AWS: deleting an alias that is not there is no error
+        await self.store.delete_resource(body["stateMachineAliasArn"])
+        return {}
+
+    async def ListStateMachineAliases(self, body: dict) -> dict:
+        arn = body["stateMachineArn"]
+        try:
+            await self._machine(arn, plain=True)
+        except ServiceError:
+            raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
+                               resourceName=arn) from None
+        docs = await self.store.list_resources(ALIAS, arn)
+        return _listing("stateMachineAliases", docs, body, "ListStateMachineAliases" + arn,
+                        ("stateMachineAliasArn", "creationDate"))
+
+    # ---- tags ----------------------------------------------------------------------------------
+
+    async def _taggable(self, arn: str) -> dict:
+        try:
+            kind, rest = split(arn, ("stateMachine", "activity"))
+        except ServiceError:
+            raise
+        doc = await self.store.get_resource(arn)
+        if doc is None or doc.get("kind") not in (MACHINE, ACTIVITY):
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn)
+        return doc
+
+    async def _save(self, doc: dict) -> None:
+        arn = doc.get("stateMachineArn") if doc["kind"] == MACHINE else doc["activityArn"]
+        await self.store.put_resource(arn, doc["kind"], doc, None, doc["creationDate"])
+
+    async def TagResource(self, body: dict) -> dict:
+        doc = await self._taggable(body["resourceArn"])
+        tags = {t["key"]: t.get("value", "") for t in doc.get("tags", [])}
+        for tag in body["tags"]:
+            tags[tag["key"]] = tag.get("value", "")
+        if len(tags) > 50:
+            raise ServiceError("TooManyTags", "Too many tags (limit 50)", resourceName=body["resourceArn"])
+        doc["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        await self._save(doc)
+        return {}
+
+    async def UntagResource(self, body: dict) -> dict:
+        doc = await self._taggable(body["resourceArn"])
+        drop = set(body["tagKeys"])
+        doc["tags"] = [t for t in doc.get("tags", []) if t["key"] not in drop]
+        await self._save(doc)
+        return {}
+
+    async def ListTagsForResource(self, body: dict) -> dict:
+        doc = await self._taggable(body["resourceArn"])
+        return {"tags": doc.get("tags", [])}
+
+    # ---- activities (records only; the task broker is not part of this module) ----------------
+
+    async def CreateActivity(self, body: dict) -> dict:
+        name = body["name"]
+        check_name(name)
+        self._check_tags(body.get("tags") or [])
+        arn = self.arns.activity(name)
+        now = time.time()
+        doc = {"kind": ACTIVITY, "activityArn": arn, "name": name, "creationDate": now, "tags": body.get("tags") or []}
+        if body.get("encryptionConfiguration"):
+            doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        if not await self.store.put_resource(arn, ACTIVITY, doc, None, now, replace=False):
+            doc = await self.store.get_resource(arn)
+        return {"activityArn": arn, "creationDate": doc["creationDate"]}
+
+    async def _activity(self, arn: str) -> dict:
+        split(arn, ("activity",))
+        doc = await self.store.get_resource(arn)
+        if doc is None or doc.get("kind") != ACTIVITY:
+            raise ServiceError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
+        return doc
+
+    async def DescribeActivity(self, body: dict) -> dict:
+        doc = await self._activity(body["activityArn"])
+        return {"activityArn": doc["activityArn"], "name": doc["name"], "creationDate": doc["creationDate"],
+                "encryptionConfiguration": doc.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}}
+
+    async def DeleteActivity(self, body: dict) -> dict:
+        split(body["activityArn"], ("activity",))
+        await self.store.delete_resource(body["activityArn"])
+        return {}
+
+    async def ListActivities(self, body: dict) -> dict:
+        docs = await self.store.list_resources(ACTIVITY)
+        return _listing("activities", docs, body, "ListActivities", ("activityArn", "name", "creationDate"))
+
+    async def GetActivityTask(self, body: dict) -> dict:
+        await self._activity(body["activityArn"])
+        return {}  # no task broker yet: the poll answers at once without a task
+
+    def _task_token(self, token: str) -> None:
+        for execution, _ in self.running.values():
+            if token in getattr(execution, "waiters", {}):
+                return execution
+        raise ServiceError("TaskDoesNotExist", "Task Does Not Exist")
+
+    async def SendTaskSuccess(self, body: dict) -> dict:
+        try:
+            output = json.loads(body["output"])
+        except json.JSONDecodeError:
+            raise ServiceError("InvalidOutput", "Invalid Output: the output is not JSON") from None
+        self._task_token(body["taskToken"]).send_task_success(body["taskToken"], output)
+        return {}
+
+    async def SendTaskFailure(self, body: dict) -> dict:
+        self._task_token(body["taskToken"]).send_task_failure(body["taskToken"], body.get("error"),
+                                                             body.get("cause"))
+        return {}
+
+    async def SendTaskHeartbeat(self, body: dict) -> dict:
+        self._task_token(body["taskToken"]).send_task_heartbeat(body["taskToken"])
+        return {}
+
+    # ---- executions ----------------------------------------------------------------------------
+
+    async def _resolve(self, arn: str) -> tuple[dict, dict, str | None, str | None]:
+        """(machine doc, the doc whose definition runs, version ARN, alias ARN) for a plain,
+        version or alias ARN."""
+        doc = await self._machine(arn)
+        if doc["kind"] == MACHINE:
+            return doc, doc, None, None
+        machine = await self._machine(doc["stateMachineArn"])
+        if doc["kind"] == VERSION:
+            return machine, doc, arn, None
+        import random
+
+        pick, total = random.uniform(0, 100), 0
+        chosen = doc["routingConfiguration"][-1]["stateMachineVersionArn"]
+        for route in doc["routingConfiguration"]:
+            total += route["weight"]
+            if pick < total:
+                chosen = route["stateMachineVersionArn"]
+                break
+        version = await self._machine(chosen)
+        return machine, version, chosen, arn
+
+    def _input(self, body: dict) -> Any:
+        text = body.get("input")
+        if text is None:
+            return {}
+        if len(text.encode()) > 262_144:
+            raise ServiceError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'The input is larger "
+                               "than the maximum of 262144 bytes'")
+        if not text.strip():
+            raise ServiceError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'Invalid execution "
+                               "input.'")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ServiceError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
+
+    def _prepare(self, machine: dict, runs: dict, value: Any, name: str, case: str | None) -> Any:
+        import asl
+        from asl.engine import MissingHandlerError, MockConfigError, prepare
+
+        try:
+            return prepare(asl.load(json.loads(runs["definition"])), value, name=name,
+                           state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
+                           check_handlers=False, **self._run_options(case, machine["name"]))
+        except (MockConfigError, MissingHandlerError) as exc:
+            raise ServiceError("ValidationException", str(exc)) from None
+
+    async def StartExecution(self, body: dict) -> dict:
+        arn, _, case = body["stateMachineArn"].partition("#")
+        machine, runs, version_arn, alias_arn = await self._resolve(arn)
+        if case and (self.mock_config is None or case not in
+                     ((self.mock_config.state_machines.get(machine["name"]) or {}).get("TestCases") or {})):
+            raise ServiceError("ValidationException", f"Test case '{case}' of state machine '{machine['name']}' "
+                               "is not in the mock config file")
+        name = body.get("name") or str(uuid.uuid4())
+        check_name(name)
+        value = self._input(body)
+        if runs["type"] == "EXPRESS":
+            execution = self._prepare(machine, runs, value, name, case or None)
+            execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
+            execution.state_machine_arn = machine["stateMachineArn"]
+            self._launch(execution)
+            return {"executionArn": execution.arn, "startDate": time.time()}
+        exec_arn = self.arns.execution(machine["name"], name)
+        existing = await self.store.get(exec_arn)
+        if existing is not None:
+            if existing.status == "RUNNING" and json.loads(existing.input) == value:
+                return {"executionArn": exec_arn, "startDate": existing.start_time}
+            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'")
+        execution = self._prepare(machine, runs, value, name, case or None)
+        execution.arn = exec_arn
+        execution.state_machine_arn = machine["stateMachineArn"]
+        from asl.engine.execution import ExecutionAlreadyExists
+
+        try:
+            await execution.attach(self.store, self.owner)
+        except ExecutionAlreadyExists:
+            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
+        record = await self.store.get(exec_arn)
+        options = dict(record.options)
+        options.update(roleArn=runs["roleArn"], stateMachineVersionArn=version_arn, stateMachineAliasArn=alias_arn,
+                       mockTestCase=case or None, traceHeader=body.get("traceHeader"),
+                       updateDate=runs.get("updateDate", runs["creationDate"]), revisionId=runs.get("revisionId"),
+                       loggingConfiguration=runs.get("loggingConfiguration"),
+                       tracingConfiguration=runs.get("tracingConfiguration"),
+                       encryptionConfiguration=machine.get("encryptionConfiguration"))
+        await self.store.update(exec_arn, options=options)
+        self._launch(execution)
+        return {"executionArn": exec_arn, "startDate": record.start_time}
+
+    async def StartSyncExecution(self, body: dict) -> dict:
+        arn = body["stateMachineArn"]
+        machine, runs, version_arn, alias_arn = await self._resolve(arn)
+        if runs["type"] != "EXPRESS":
+            raise ServiceError("StateMachineTypeNotSupported", "This operation is not supported by this type of "
+                               "state machine")
+        name = body.get("name") or str(uuid.uuid4())
+        check_name(name)
+        value = self._input(body)
+        execution = self._prepare(machine, runs, value, name, None)
+        execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
+        started = time.monotonic()
+        result = await execution.run()
+        elapsed_ms = max(1, round((time.monotonic() - started) * 1000))
+        out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
+                     "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
+                     "input": json.dumps(value, separators=(",", ":")), "inputDetails": {"included": True},
+                     "billingDetails": {"billedMemoryUsedInMB": 64,
+                                        "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
+        if result.status == "SUCCEEDED":
+            out["output"] = json.dumps(result.output, separators=(",", ":"), ensure_ascii=False)
+            out["outputDetails"] = {"included": True}
+        if result.error is not None:
+            out["error"] = result.error
+        if result.cause is not None:
+            out["cause"] = result.cause
+        if body.get("traceHeader"):
+            out["traceHeader"] = body["traceHeader"]
+        if body.get("includedData") == "METADATA_ONLY":
+            for key in ("input", "output"):
+                out.pop(key, None)
+        return out
+
+    async def _record(self, arn: str) -> Any:
+        split(arn, ("execution",))
+        record = await self.store.get(arn)
+        if record is None:
+            raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        return record
+
+    @staticmethod
+    def _redrive_status(record: Any) -> tuple[str, str | None]:
+        if record.status == "RUNNING":
+            return "NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"
+        if record.status == "SUCCEEDED":
+            return "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"
+        return "REDRIVABLE", None
+
+    async def DescribeExecution(self, body: dict) -> dict:
+        record = await self._record(body["executionArn"])
+        opts = record.options
+        out: dict = {"executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
+                     "status": record.status, "startDate": record.start_time, "input": record.input,
+                     "inputDetails": {"included": True}}
+        if record.stop_time is not None and record.status != "RUNNING":
+            out["stopDate"] = record.stop_time
+        if record.status == "SUCCEEDED" and record.output is not None:
+            out["output"] = record.output
+            out["outputDetails"] = {"included": True}
+        for key, value in (("error", record.error), ("cause", record.cause),
+                           ("stateMachineVersionArn", opts.get("stateMachineVersionArn")),
+                           ("stateMachineAliasArn", opts.get("stateMachineAliasArn")),
+                           ("traceHeader", opts.get("traceHeader"))):
+            if value is not None:
+                out[key] = value
+        if record.redrive_count:
+            out["redriveCount"] = record.redrive_count
+            out["redriveDate"] = record.redrive_time
+        status, reason = self._redrive_status(record)
+        out["redriveStatus"] = status
+        if reason:
+            out["redriveStatusReason"] = reason
+        if body.get("includedData") == "METADATA_ONLY":
+            for key in ("input", "output"):
+                out.pop(key, None)
+        return out
+
+    async def ListExecutions(self, body: dict) -> dict:
+        if body.get("mapRunArn"):
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{body['mapRunArn']}'",
+                               resourceName=body["mapRunArn"])
+        arn = body.get("stateMachineArn")
+        if not arn:
+            raise ServiceError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
+        doc = await self._machine(arn)
+        machine_arn = doc["stateMachineArn"] if doc["kind"] == MACHINE else doc["stateMachineArn"]
+        machine = await self._machine(machine_arn)
+        if machine["type"] == "EXPRESS":
+            raise ServiceError("StateMachineTypeNotSupported", "This operation is not supported by this type of "
+                               "state machine")
+        records = await self.store.list(status=body.get("statusFilter"), state_machine_arn=machine_arn)
+        if doc["kind"] == VERSION:
+            records = [r for r in records if r.options.get("stateMachineVersionArn") == arn]
+        elif doc["kind"] == ALIAS:
+            records = [r for r in records if r.options.get("stateMachineAliasArn") == arn]
+        redrive = body.get("redriveFilter")
+        if redrive == "REDRIVEN":
+            records = [r for r in records if r.redrive_count]
+        elif redrive == "NOT_REDRIVEN":
+            records = [r for r in records if not r.redrive_count]
+        items = []
+        for r in records:
+            item: dict = {"executionArn": r.arn, "stateMachineArn": r.state_machine_arn, "name": r.name,
+                          "status": r.status, "startDate": r.start_time}
+            if r.stop_time is not None and r.status != "RUNNING":
+                item["stopDate"] = r.stop_time
+            for key in ("stateMachineVersionArn", "stateMachineAliasArn"):
+                if r.options.get(key):
+                    item[key] = r.options[key]
+            item["redriveCount"] = r.redrive_count
+            if r.redrive_count:
+                item["redriveDate"] = r.redrive_time
+            items.append(item)
+        return _listing("executions", items, body, f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
+
+    async def StopExecution(self, body: dict) -> dict:
+        arn = body["executionArn"]
+        record = await self._record(arn)
+        if record.status != "RUNNING":
+            return {"stopDate": record.stop_time or time.time()}
+        running = self.running.get(arn)
+        if running is not None:
+            execution, task = running
+            execution.stop(body.get("error"), body.get("cause"))
+            await asyncio.wait([task], timeout=10)
+            record = await self.store.get(arn)
+            return {"stopDate": record.stop_time or time.time()}
+        now = time.time()  # advanced by another process (or none): record the end here
+        await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
+                                cause=body.get("cause"))
+        return {"stopDate": now}
+
+    async def GetExecutionHistory(self, body: dict) -> dict:
+        arn = body["executionArn"]
+        await self._record(arn)
+        from asl.engine.history import History
+
+        running = self.running.get(arn)
+        if running is not None:
+            entries = running[0].history.entries()
+        else:
+            entries = [(e.type, e.previous_id, e.timestamp, e.details, e.site) for e in await self.store.events(arn)]
+        events = History.restored(entries).events
+        for event, entry in zip(events, entries):
+            event["timestamp"] = entry[2]
+        if body.get("includeExecutionData") is False:
+            for event in events:
+                for key, details in event.items():
+                    if key.endswith("EventDetails") and isinstance(details, dict):
+                        for field in ("input", "output", "parameters", "inputDetails", "outputDetails"):
+                            details.pop(field, None)
+        if body.get("reverseOrder"):
+            events.reverse()
+        return _listing("events", events, body, f"GetExecutionHistory{arn}{body.get('reverseOrder')}")
+
+    async def DescribeStateMachineForExecution(self, body: dict) -> dict:
+        record = await self._record(body["executionArn"])
+        opts = record.options
+        out: dict = {"stateMachineArn": opts.get("stateMachineVersionArn") or record.state_machine_arn,
+                     "name": record.state_machine_name, "definition": record.definition,
+                     "roleArn": opts.get("roleArn") or self.arns.role(),
+                     "updateDate": opts.get("updateDate") or record.start_time}
+        for key in ("loggingConfiguration", "tracingConfiguration", "revisionId"):
+            if opts.get(key) is not None:
+                out[key] = opts[key]
+        out["encryptionConfiguration"] = opts.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}
+        references = variable_references(record.definition)
+        if references:
+            out["variableReferences"] = references
+        return out
+
+    async def RedriveExecution(self, body: dict) -> dict:
+        from asl.engine import ExecutionNotRedrivable, LeaseHeld, prepare_redrive
+
+        arn = body["executionArn"]
+        record = await self._record(arn)
+        try:
+            execution = await prepare_redrive(self.store, arn, owner=self.owner,
+                                              **self._run_options(record.options.get("mockTestCase"),
+                                                                  record.state_machine_name))
+        except ExecutionNotRedrivable as exc:
+            raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
+        except LeaseHeld as exc:
+            raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
+        execution.arn = arn
+        execution.state_machine_arn = record.state_machine_arn
+        self._launch(execution)
+        return {"redriveDate": execution.redrive_time}
+
+    # ---- validation and TestState --------------------------------------------------------------
+
+    async def ValidateStateMachineDefinition(self, body: dict) -> dict:
+        from asl.loading import validate_source
+
+        results = validate_source(body["definition"], body.get("type", "STANDARD"))
+        if not results:
+            return {"result": "FAIL", "diagnostics": [], "truncated": False}
+        return results[0].to_aws(body.get("severity", "ERROR"), body.get("maxResults") or 100)
+
+    async def TestState(self, body: dict) -> dict:
+        from asl.engine.teststate import TestStateError, test_state
+
+        value = self._input(body) if body.get("input") is not None else {}
+        try:
+            result = await test_state(body["definition"], body.get("stateName"), value,
+                                      inspection_level=body.get("inspectionLevel", "INFO"),
+                                      variables=body.get("variables"), mock=body.get("mock"),
+                                      context=body.get("context"), state_configuration=body.get("stateConfiguration"),
+                                      role_arn=body.get("roleArn"), reveal_secrets=bool(body.get("revealSecrets")),
+                                      handlers=self.handlers)
+        except TestStateError as exc:
+            raise ServiceError(exc.code, exc.message) from None
+        return result.response()
+
+    async def not_implemented(self, action: str) -> dict:
+        raise ServiceError("UnsupportedOperation", f"{action} is not implemented by asl serve yet")
+
+
+_VARIABLE = None
+
+
+def variable_references(definition: str) -> dict[str, list[str]]:
+    """DescribeStateMachine's ``variableReferences``: per state, the variables (``$name``) its
+    paths, ``.$`` templates and JSONata expressions read, sorted."""
+    import re
+
+    global _VARIABLE
+    if _VARIABLE is None:
+        _VARIABLE = re.compile(r"(?<![\$\w.])\$([A-Za-z_][A-Za-z0-9_]*)(?!\w)(?!\s*\()")
+    try:
+        machine = json.loads(definition)
+    except (json.JSONDecodeError, TypeError):
+        return {}
+    found: dict[str, list[str]] = {}
+
+    def names(text: str) -> set[str]:
+        if text.startswith("{%"):
+            return {n for n in _VARIABLE.findall(text) if n != "states"}
+        return set(_VARIABLE.findall(text)) if "$" in text else set()
+
+    def template(value: Any, out: set) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, str) and (key.endswith(".$") or item.startswith("{%")):
+                    out |= names(item)
+                else:
+                    template(item, out)
+        elif isinstance(value, list):
+            for item in value:
+                template(item, out)
+        elif isinstance(value, str) and value.startswith("{%"):
+            out |= names(value)
+
+    def block(states: Any) -> None:
+        if not isinstance(states, dict):
+            return
+        for name, state in states.items():
+            if not isinstance(state, dict):
+                continue
+            refs: set[str] = set()
+            for key, value in state.items():
+                if key in ("ItemProcessor", "Iterator"):
+                    block((value or {}).get("States") if isinstance(value, dict) else None)
+                elif key == "Branches" and isinstance(value, list):
+                    for branch in value:
+                        block(branch.get("States") if isinstance(branch, dict) else None)
+                elif isinstance(value, str) and (key.endswith("Path") or key.endswith(".$") or key == "Variable"):
+                    refs |= names(value)
+                elif key == "Choices" and isinstance(value, list):
+                    for rule in value:
+                        template(rule, refs)
+                        _rule_paths(rule, refs, names)
+                else:
+                    template(value, refs)
+            if refs:
+                found[name] = sorted(refs)
+
+    block(machine.get("States") if isinstance(machine, dict) else None)
+    return found
+
+
+def _rule_paths(rule: Any, refs: set, names: Any) -> None:
+    if isinstance(rule, dict):
+        for key, value in rule.items():
+            if isinstance(value, str) and (key == "Variable" or key.endswith("Path")):
+                refs |= names(value)
+            elif isinstance(value, (dict, list)):
+                _rule_paths(value, refs, names)
+    elif isinstance(rule, list):
+        for item in rule:
+            _rule_paths(item, refs, names)

@@ -1,0 +1,91 @@
+"""The ASGI application: awsJson1.0 requests in, AWS's JSON answers (or error shapes) out."""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from .protocol import ServiceError, parse_body, parse_target, validate
+
+log = logging.getLogger("asl.service")
+
+
+def _default(value: Any) -> Any:
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+class App:
+    """`App(service)` is an ASGI 3 application; the lifespan opens the store and resumes executions."""
+
+    def __init__(self, service: Any):
+        self.service = service
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        status, body = await self._answer(scope, receive)
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_default).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/x-amz-json-1.0"), (b"content-length", str(len(payload)).encode()),
+            (b"x-amzn-requestid", str(uuid.uuid4()).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.service.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.service.close()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _answer(self, scope: dict, receive: Any) -> tuple[int, dict]:
+        try:
+            if scope.get("method") != "POST":
+                raise ServiceError("UnknownOperationException", "")
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            action = parse_target(headers.get("x-amz-target"))
+            chunks, size = [], 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return 400, {}
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > 2 * 1024 * 1024:
+                    raise ServiceError("ValidationException", "Request entity too large", status=413)
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    break
+            body = parse_body(b"".join(chunks))
+            validate(action, body)
+            handler = getattr(self.service, action, None)
+            if handler is None:
+                return 200, await self.service.not_implemented(action)
+            return 200, await handler(body)
+        except ServiceError as err:
+            return err.status, err.body()
+        except Exception:  # a bug of ours: AWS's InternalFailure, the traceback in the log only
+            log.exception("internal error")
+            return 500, {"__type": "InternalFailure", "message": "The request processing has failed because of "
+                         "an unknown error, exception or failure."}
+
+
+def create_app(store: str = "memory", **options: Any) -> App:
+    from asl.engine.stores import open_store
+
+    from .api import Service
+
+    return App(Service(open_store(store), **options))

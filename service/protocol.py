@@ -1,0 +1,171 @@
+"""The awsJson1.0 wire protocol as botocore speaks it, and request validation from botocore's
+own service model (required members, types, lengths, ranges, enums), answered with AWS's
+``ValidationException`` texts (``1 validation error detected: Value ... at 'x' failed to
+satisfy constraint: Member must ...``)."""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+TARGET_PREFIX = "AWSStepFunctions."
+REQUEST_LIMIT = 1024 * 1024 + 64 * 1024      # AWS: 1 MB requests (a 1 MB definition plus the rest)
+
+
+class ServiceError(Exception):
+    """An AWS error answer: ``{"__type": code, "message": message}`` with an HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **extra: Any):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra
+
+    def body(self) -> dict:
+        return {"__type": self.code, "message": self.message, **self.extra}
+
+
+@lru_cache(maxsize=1)
+def model() -> dict:
+    """botocore's Step Functions service model (service-2.json)."""
+    import botocore.loaders
+
+    return botocore.loaders.Loader().load_service_model("stepfunctions", "service-2")
+
+
+def operations() -> dict:
+    return model()["operations"]
+
+
+def _java(shapes: dict, shape_name: str | None, value: Any) -> str:
+    """A value as AWS's (Java) validation messages print it: structures as ``Shape(a=1, b=x)``."""
+    shape = shapes.get(shape_name) if shape_name else None
+    if isinstance(value, dict) and shape is not None and shape["type"] == "structure":
+        members = shape.get("members", {})
+        parts = [f"{k}={_java(shapes, members.get(k, {}).get('shape'), v)}" for k, v in value.items()]
+        return f"{shape_name}({', '.join(parts)})"
+    if isinstance(value, list):
+        member = shape["member"]["shape"] if shape is not None and shape["type"] == "list" else None
+        return "[" + ", ".join(_java(shapes, member, v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "'true'" if value else "'false'"
+    if isinstance(value, (dict, list)):
+        return "'" + json.dumps(value, separators=(",", ":")) + "'"
+    return f"'{value}'"
+
+
+def validate(action: str, body: Any) -> None:
+    """Raise ValidationException (AWS's text) when `body` does not fit the action's input shape;
+    SerializationException when a member has the wrong JSON type."""
+    op = operations()[action]
+    shapes = model()["shapes"]
+    if not isinstance(body, dict):
+        raise ServiceError("SerializationException", "Start of structure or map found where not expected.")
+    problems: list[str] = []
+    if "input" in op:
+        _check_structure(shapes, op["input"]["shape"], body, "", problems)
+    if problems:
+        count = len(problems)
+        raise ServiceError("ValidationException",
+                           f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems))
+
+
+_TYPES = {"string": str, "boolean": bool, "list": list, "map": dict, "structure": dict}
+
+
+def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[str]) -> None:
+    shape = shapes[shape_name]
+    kind = shape["type"]
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ServiceError("SerializationException", f"NUMBER_VALUE can not be converted to an Integer" if
+                               isinstance(value, float) else f"Unexpected value type for '{path}'")
+        _bounds(shape, value, _show(value), path, "value", problems)
+        return
+    if kind == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ServiceError("SerializationException", f"Unexpected value type for '{path}'")
+        return
+    if kind in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ServiceError("SerializationException", f"Unexpected value type for '{path}'")
+        return
+    expected = _TYPES.get(kind)
+    if expected is not None and not isinstance(value, expected):
+        raise ServiceError("SerializationException",
+                           f"Unexpected value type for '{path}': expected {kind}")
+    if kind == "string":
+        _bounds(shape, len(value), _show(value), path, "length", problems)
+        if "enum" in shape and value not in shape["enum"]:
+            problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must satisfy enum "
+                            f"value set: [{', '.join(shape['enum'])}]")
+    elif kind == "list":
+        _bounds(shape, len(value), f"'{_java(shapes, shape_name, value)}'", path, "length", problems)
+        for i, item in enumerate(value, 1):
+            if item is not None:
+                _check(shapes, shape["member"]["shape"], item, f"{path}.{i}.member", problems)
+    elif kind == "map":
+        for key, item in value.items():
+            if item is not None:
+                _check(shapes, shape["value"]["shape"], item, f"{path}.{key}", problems)
+    elif kind == "structure":
+        _check_structure(shapes, shape_name, value, path, problems)
+
+
+def _bounds(shape: dict, size: int, shown: str, path: str, what: str, problems: list[str]) -> None:
+    """The model's min/max on a number (`what` "value") or a length ("length"), in AWS's words."""
+    if "min" in shape and size < shape["min"]:
+        problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} "
+                        f"greater than or equal to {shape['min']}")
+    if "max" in shape and size > shape["max"]:
+        problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} "
+                        f"less than or equal to {shape['max']}")
+
+
+def _check_structure(shapes: dict, shape_name: str, value: dict, path: str, problems: list[str]) -> None:
+    shape = shapes[shape_name]
+    members = shape.get("members", {})
+    prefix = f"{path}." if path else ""
+    for name in shape.get("required", []):
+        if value.get(name) is None:
+            problems.append(f"Value null at '{prefix}{name}' failed to satisfy constraint: Member must not be null")
+    for name, item in value.items():
+        member = members.get(name)
+        if member is None or item is None:
+            continue  # AWS ignores members it does not know
+        _check(shapes, member["shape"], item, prefix + name, problems)
+
+
+def parse_target(target: str | None) -> str:
+    if not target or not target.startswith(TARGET_PREFIX) or target[len(TARGET_PREFIX):] not in operations():
+        raise ServiceError("UnknownOperationException", "")
+    return target[len(TARGET_PREFIX):]
+
+
+def parse_body(raw: bytes) -> Any:
+    if len(raw) > REQUEST_LIMIT:
+        raise ServiceError("ValidationException", "Request entity too large", status=413)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise ServiceError("SerializationException", "Malformed JSON in the request body") from None
+
+
+NAME_BAD = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~$&,;:/`\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+
+
+def check_name(name: str, error: str = "InvalidName") -> None:
+    if not name or len(name) > 80 or NAME_BAD.search(name):
+        raise ServiceError(error, f"Invalid Name: '{name}'")
