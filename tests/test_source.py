@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import asl.source as source
@@ -910,10 +910,16 @@ def _marks(node, path=(), key_mark=None):
             yield from _marks(v, path + (i,))
 
 
+_YAML_12_NUMBER = re.compile(r"(?<![\w.'\"])(0o[0-7]+|[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+)(?![\w.'\"])")
+
+
 @settings(database=None, max_examples=150, deadline=None)
 @given(JSON_VALUES, st.booleans(), st.sampled_from([None, False, True]))
 def test_yaml_round_trip_and_positions_match_pyyaml(value, unicode, flow):
     text = yaml.dump(value, Dumper=_NoAliasDumper, allow_unicode=unicode, default_flow_style=flow)
+    # PyYAML follows YAML 1.1 and leaves strings such as 0o17 or 1e3 unquoted; the project reads
+    # YAML 1.2's core schema, where those are numbers: such texts are no oracle.
+    assume(not _YAML_12_NUMBER.search(text))
     doc = parse_text(text, format="yaml")
     # PyYAML is the oracle (its dumper does not round-trip everything, e.g. a lone "\x85").
     assert doc.data == yaml.load(text, Loader=yaml.SafeLoader)
