@@ -209,6 +209,24 @@ def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
     return ExecutionRecord(**data)
 
 
+def list_query(mark: str, order: str, status: str | None, state_machine_arn: str | None,
+               limit: int | None) -> tuple[str, list]:
+    """ListExecutions' SELECT for the database stores: `mark` is the driver's placeholder
+    (``?`` or ``%s``), `order` the tie-breaker column after start_time."""
+    where, args = [], []
+    for column, value in (("status", status), ("state_machine_arn", state_machine_arn)):
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            args.append(value)
+    sql = f"SELECT {','.join(RECORD_COLUMNS)} FROM executions"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY start_time DESC, {order} DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, args
+
+
 def check_changes(changes: dict) -> dict:
     bad = set(changes) - set(RECORD_COLUMNS) - {"arn"}
     if bad or "arn" in changes:

@@ -16,7 +16,7 @@ import time
 from typing import Any, Iterable
 
 from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
-               dumps, record_from_row, record_row, site_text, site_value)
+               list_query, dumps, record_from_row, record_row, site_text, site_value)
 from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
@@ -111,19 +111,7 @@ class PostgresStore:
 
     async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
                    limit: int | None = None) -> list[ExecutionRecord]:
-        where, args = [], []
-        if status is not None:
-            where.append("status = %s")
-            args.append(status)
-        if state_machine_arn is not None:
-            where.append("state_machine_arn = %s")
-            args.append(state_machine_arn)
-        sql = f"SELECT {_COLUMNS} FROM executions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY start_time DESC, created DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, args = list_query("%s", "created", status, state_machine_arn, limit)
         return [record_from_row(r) for r in await self._fetch(sql, args)]
 
     async def update(self, arn: str, **changes: Any) -> None:

@@ -14,8 +14,8 @@ from typing import Any, Iterable
 
 import anyio
 
-from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes, dumps,
-               record_from_row, record_row, site_text, site_value)
+from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
+               list_query, dumps, record_from_row, record_row, site_text, site_value)
 from .schema import SQLITE_MIGRATIONS, current_version
 
 
@@ -100,19 +100,7 @@ class SQLiteStore:
 
     async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
                    limit: int | None = None) -> list[ExecutionRecord]:
-        where, args = [], []
-        if status is not None:
-            where.append("status = ?")
-            args.append(status)
-        if state_machine_arn is not None:
-            where.append("state_machine_arn = ?")
-            args.append(state_machine_arn)
-        sql = f"SELECT {','.join(RECORD_COLUMNS)} FROM executions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY start_time DESC, rowid DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql, args = list_query("?", "rowid", status, state_machine_arn, limit)
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
         return [record_from_row(r) for r in rows]
 
