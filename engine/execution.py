@@ -25,7 +25,7 @@ from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import Frame, run_block
 from .payload import PayloadMeter
-from .tasks import Handlers, Mocks, TaskFailed
+from .tasks import HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
@@ -344,7 +344,14 @@ class Execution:
     # ---- callbacks (SendTaskSuccess / Failure / Heartbeat) ---------------------------------
 
     def send_task_success(self, token: str, output: Any) -> None:
-        self._waiter(token).succeed(output)
+        """Complete a ``.waitForTaskToken`` task with `output`, a JSON value (AWS takes JSON text:
+        anything else is InvalidOutput, and the task keeps waiting)."""
+        waiter = self._waiter(token)
+        try:
+            output = json_copy(output)  # also: later changes to the caller's object reach nothing
+        except MarshalError as exc:
+            raise TaskFailed("InvalidOutput", f"The provided JSON output data is not valid: {exc}") from None
+        waiter.succeed(output)
 
     def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
         self._waiter(token).fail(error, cause)
@@ -363,7 +370,14 @@ class Execution:
     async def run(self) -> ExecutionResult:
         """Run to the end; the result always holds the complete history (see `result`)."""
         with _fewer_gc_passes():
-            return await self._run()
+            try:
+                return await self._run()
+            except BaseException as exc:
+                # a handler raised KeyboardInterrupt: an interrupt, as Ctrl-C is, not a tangle of task groups
+                if isinstance(exc, HandlerInterrupted) or (isinstance(exc, BaseExceptionGroup)  # noqa: F821
+                                                           and exc.subgroup(HandlerInterrupted) is not None):
+                    raise KeyboardInterrupt() from None
+                raise
 
     async def _run(self) -> ExecutionResult:
         self.start_time = self.clock.now()
@@ -390,6 +404,8 @@ class Execution:
                         output = await run_block(self, self.machine, self.input, frame)
                     except (StatesError, HistoryLimitExceeded) as exc:
                         failure.append(exc)  # raised below, outside the task group
+                    except HandlerInterrupted:
+                        raise
                     except Exception as exc:  # a bug of ours: fail the run, keep its history
                         failure.append(StatesError("States.Runtime", f"asl-engine internal error: "
                                                    f"{type(exc).__name__}: {exc}"))
