@@ -100,10 +100,10 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
                 raise UsageError(f"{spec}: not a Python file")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[name] = module
-            with _on_path(os.path.dirname(os.path.abspath(spec))):
+            with _on_path(os.path.dirname(os.path.abspath(spec))), handler_output_to_stderr():
                 module_spec.loader.exec_module(module)
         else:
-            with _on_path(os.path.abspath(search or os.getcwd())):
+            with _on_path(os.path.abspath(search or os.getcwd())), handler_output_to_stderr():
                 module = importlib.import_module(spec)
     except UsageError:
         raise
@@ -125,6 +125,19 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     if background is not None and not inspect.iscoroutinefunction(background):
         raise UsageError(f"{spec}: `background` must be an async function taking the execution")
     return found, module
+
+
+@contextmanager
+def handler_output_to_stderr() -> Iterator[None]:
+    """While handlers run (or their module is imported), their print() goes to stderr: stdout
+    carries only the command's result (`asl run ... | jq` works). Process-wide, as the CLI may
+    be; the library never touches sys.stdout."""
+    stdout = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
 
 
 @contextmanager
@@ -206,11 +219,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         click.echo(trace.style.dim(f"{name}: {definition} {trace.style['dot']} {machine_type.upper()} "
                                    f"{trace.style['dot']} {clock}{where}"), err=True)
     background = getattr(module, "background", None)
-    try:
-        outcome, problem = _execute(execution, background)
-    except KeyboardInterrupt:
-        click.echo("asl run: interrupted", err=True)
-        sys.exit(130)
+    outcome, problem = _execute(execution, background)  # Ctrl-C: see main.AslGroup
     if history_path:
         try:
             with open(history_path, "w", encoding="utf-8") as fh:
@@ -261,7 +270,8 @@ def _execute(execution: Any, background: Any) -> tuple[Any, str | None]:
             tg.cancel_scope.cancel()
         return outcome
 
-    outcome = anyio.run(main)
+    with handler_output_to_stderr():
+        outcome = anyio.run(main)
     return outcome, problems[0] if problems else None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ...errors import StatesError
 from .. import MissingHandlerError, unserved
+from ..tasks import HandlerInterrupted
 from .coverage import nested_blocks
 from .recorder import Call, StateVisit
 from .workflow import Workflow, WorkflowTestError
@@ -92,6 +93,8 @@ async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, v
                                             Frame(dict(variables or {}), 0))
     except StatesError as err:
         raised, output, next_name = err, None, None
+    except HandlerInterrupted:  # a handler raised KeyboardInterrupt: as Execution.run does
+        raise KeyboardInterrupt() from None
     workflow.settle(session, recorder, whole=False)
     visit = recorder.visits[0]
     calls = workflow.calls_of(execution.calls, session)
