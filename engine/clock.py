@@ -10,9 +10,10 @@ wakes. Work that happens outside the event loop (a sync handler in a worker thre
 clock busy: time does not jump while it runs, but deadlines run down in real time meanwhile,
 and time moves to a deadline reached that way (a 5 s ``time.sleep`` handler under
 ``TimeoutSeconds: 1`` times out after 1 real second, 1 s later in virtual time). A quick
-handler adds no virtual time, so timestamps stay the same from run to run. A task waiting for a callback token does not: if
-nothing else can happen, its TimeoutSeconds / HeartbeatSeconds expire at once, in virtual
-time, as they would after that long on AWS.
+handler adds no virtual time, so timestamps stay the same from run to run. A task waiting
+for a callback token does not mark the clock busy: if nothing else can happen, its
+TimeoutSeconds / HeartbeatSeconds expire at once, in virtual time, as they would after that
+long on AWS.
 """
 from __future__ import annotations
 

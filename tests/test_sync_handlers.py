@@ -188,12 +188,12 @@ def test_send_task_success_with_output_that_is_not_json_is_invalid_output():
                    "Parameters": {"token.$": "$$.Task.Token"}, "End": True})
     seen = {}
 
-    async def send(payload):
+    def send(payload):
+        seen.update(payload)
         return {}
 
     async def main():
-        ex = prepare(m, {}, handlers={"arn:aws:states:::sqs:sendMessage.waitForTaskToken": lambda p: seen.update(p) or {}},
-                     virtual_time=False)
+        ex = prepare(m, {}, handlers={"arn:aws:states:::sqs:sendMessage.waitForTaskToken": send}, virtual_time=False)
         async with anyio.create_task_group() as tg:
             async def complete():
                 while "token" not in seen:
