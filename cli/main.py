@@ -13,9 +13,31 @@ from .substitutions import substitution_options
 
 # Exit codes shared by every command.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class AslGroup(click.Group):
+    """Every command: Ctrl-C (or a handler raising KeyboardInterrupt) is one line and exit 130,
+    not click's "Aborted!" and exit 1, nor a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BaseException as exc:
+            if not _interrupt(exc):
+                raise
+            name = ctx.invoked_subcommand
+            click.echo(f"asl{' ' + name if name else ''}: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+
+def _interrupt(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):  # noqa: F821 - builtin in 3.11
+        return exc.subgroup(KeyboardInterrupt) is not None
+    return isinstance(exc, KeyboardInterrupt)
+
+
+@click.group(cls=AslGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="asl")
 def cli() -> None:
     """Run, test and validate AWS Step Functions state machines locally."""
@@ -103,7 +125,20 @@ def get_cli() -> click.Group:
 
 def main() -> None:
     _writable_streams()
-    get_cli()(prog_name="asl")
+    try:
+        get_cli()(prog_name="asl")
+    except SystemExit as exc:
+        if exc.code != EXIT_INTERRUPTED:
+            raise
+        # Interrupted: leave now. Tearing the interpreter down takes a noticeable moment, in
+        # which a second Ctrl-C would kill the process without its exit status.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        import os
+        os._exit(EXIT_INTERRUPTED)
 
 
 def _writable_streams() -> None:

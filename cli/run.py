@@ -118,10 +118,10 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
                 raise UsageError(f"{spec}: not a Python file")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[name] = module
-            with _on_path(os.path.dirname(os.path.abspath(spec))):
+            with _on_path(os.path.dirname(os.path.abspath(spec))), handler_output_to_stderr():
                 module_spec.loader.exec_module(module)
         else:
-            with _on_path(os.path.abspath(search or os.getcwd())):
+            with _on_path(os.path.abspath(search or os.getcwd())), handler_output_to_stderr():
                 module = importlib.import_module(spec)
     except UsageError:
         raise
@@ -143,6 +143,19 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     if background is not None and not inspect.iscoroutinefunction(background):
         raise UsageError(f"{spec}: `background` must be an async function taking the execution")
     return found, module
+
+
+@contextmanager
+def handler_output_to_stderr() -> Iterator[None]:
+    """While handlers run (or their module is imported), their print() goes to stderr: stdout
+    carries only the command's result (`asl run ... | jq` works). Process-wide, as the CLI may
+    be; the library never touches sys.stdout."""
+    stdout = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
 
 
 @contextmanager
@@ -341,7 +354,8 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
                     await store.close()
 
     try:
-        outcome = anyio.run(main)
+        with handler_output_to_stderr():
+            outcome = anyio.run(main)
     except (StoreError, NotResumable, LeaseHeld, LeaseLost, ExecutionNotRedrivable, JournalMismatch,
             ExecutionAlreadyExists) as exc:
         raise ServiceProblem(str(exc)) from None

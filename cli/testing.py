@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 import click
 
 from ..jsontext import ESCAPE, dumps
-from .main import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from .run import UsageError, check_name, load_definition, load_handlers, read_input
+from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .run import UsageError, check_name, handler_output_to_stderr, load_definition, load_handlers, read_input
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -145,8 +145,10 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
         mock = TestStateMock(result=mock_result, field_validation_mode=field_validation_mode)
     machine, _ = _machine(command, definition)
     try:
-        result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec)).test_state(
-            state, state_input, variables=seen, mock=mock, retry_count=retry_count, inspection_level=inspection_level)
+        with handler_output_to_stderr():
+            result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec)).test_state(
+                state, state_input, variables=seen, mock=mock, retry_count=retry_count,
+                inspection_level=inspection_level)
     except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError, TestStateError,
             InvalidExecutionInput) as exc:
         _fail(command, str(exc))
@@ -280,8 +282,9 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
                        f"{', '.join(machines) or 'none'}); name one with --name")
     workflow = Workflow(machine, name=definition, state_machine_name=machine_name)
     try:
-        outcomes = run_cases(workflow, config, machine_name, cases, default_input, list(only) or None,
-                             _handlers(command, handlers_spec))
+        with handler_output_to_stderr():
+            outcomes = run_cases(workflow, config, machine_name, cases, default_input, list(only) or None,
+                                 _handlers(command, handlers_spec))
     except MockConfigError as exc:
         _fail(command, str(exc))
     passed = sum(1 for o in outcomes if o.passed and o.checked)

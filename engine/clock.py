@@ -7,9 +7,13 @@ one-day Wait instantly while the history still shows the day passing.
 `VirtualClock` works like trio's ``MockClock(autojump_threshold=0)``: when every task of the
 execution is blocked on a virtual sleep, time jumps to the earliest deadline and that sleeper
 wakes. Work that happens outside the event loop (a sync handler in a worker thread) marks the
-clock busy, so time never jumps past it. A task waiting for a callback token does not: if
-nothing else can happen, its TimeoutSeconds / HeartbeatSeconds expire at once, in virtual
-time, as they would after that long on AWS.
+clock busy: time does not jump while it runs, but deadlines run down in real time meanwhile,
+and time moves to a deadline reached that way (a 5 s ``time.sleep`` handler under
+``TimeoutSeconds: 1`` times out after 1 real second, 1 s later in virtual time). A quick
+handler adds no virtual time, so timestamps stay the same from run to run. A task waiting
+for a callback token does not mark the clock busy: if nothing else can happen, its
+TimeoutSeconds / HeartbeatSeconds expire at once, in virtual time, as they would after that
+long on AWS.
 """
 from __future__ import annotations
 
@@ -61,6 +65,7 @@ class VirtualClock(Clock):
         self._active = 0  # sleepers that are not passive
         self._seq = itertools.count()
         self._busy = 0
+        self._busy_start: tuple[float, float] | None = None  # (virtual, real monotonic) time busy began
         self._outside = 0
         self.grace = 0.1
         self._driver: asyncio.Task | None = None
@@ -75,13 +80,22 @@ class VirtualClock(Clock):
 
     @contextmanager
     def busy(self) -> Iterator[None]:
-        """Hold time still while work happens outside the event loop."""
+        """Work happens outside the event loop: no jumps, but deadlines run down in real time."""
+        if not self._busy:
+            self._busy_start = (self._now, time.monotonic())
         self._busy += 1
         try:
             yield
         finally:
             self._busy -= 1
+            if not self._busy:
+                self._busy_start = None
             self._poke()
+
+    def _busy_time(self) -> float:
+        """Virtual time as if it had flowed in real time since the clock became busy."""
+        virtual, real = self._busy_start
+        return max(self._now, virtual + time.monotonic() - real)
 
     @contextmanager
     def awaiting_outside(self) -> Iterator[None]:
@@ -142,17 +156,22 @@ class VirtualClock(Clock):
             else:  # pragma: no cover - other loop implementations
                 for _ in range(20):
                     await asyncio.sleep(0)
-            if self._busy:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if not self._active:
+            if self._busy and self._active:
+                due = self._sleepers[0][0] - self._busy_time()
+                if due > 0:  # wait in real time, unless the work ends or something happens first
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), due)
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+            elif not self._active:
                 # Only passive deadlines left: nothing in the run moves time; wait for a sleeper
                 # (a handler may be awaiting real I/O meanwhile).
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self._outside:
+            elif self._outside:
                 before = len(self._sleepers), self._sleepers[0] if self._sleepers else None
                 await asyncio.sleep(self.grace)  # real time: let an outside completer act
                 if not self._sleepers or (len(self._sleepers), self._sleepers[0]) != before:

@@ -27,7 +27,7 @@ from .interpreter import Frame, run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
 from .payload import MAX_DEPTH, PayloadMeter
 from .stores import StoredEvent, StoredFact
-from .tasks import Handlers, Mocks, TaskFailed
+from .tasks import HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
@@ -530,7 +530,14 @@ class Execution:
     # ---- callbacks (SendTaskSuccess / Failure / Heartbeat) ---------------------------------
 
     def send_task_success(self, token: str, output: Any) -> None:
-        self._waiter(token).succeed(output)
+        """Complete a ``.waitForTaskToken`` task with `output`, a JSON value (AWS takes JSON text:
+        anything else is InvalidOutput, and the task keeps waiting)."""
+        waiter = self._waiter(token)
+        try:
+            output = json_copy(output)  # also: later changes to the caller's object reach nothing
+        except MarshalError as exc:
+            raise TaskFailed("InvalidOutput", f"The provided JSON output data is not valid: {exc}") from None
+        waiter.succeed(output)
 
     def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
         self._waiter(token).fail(error, cause)
@@ -552,7 +559,14 @@ class Execution:
         With a store attached, the journal is written as it grows and the end is recorded;
         resumed (`asl.engine.resume`), the recorded part is replayed first."""
         with _fewer_gc_passes():
-            result = await self._run()
+            try:
+                result = await self._run()
+            except BaseException as exc:
+                # a handler raised KeyboardInterrupt: an interrupt, as Ctrl-C is, not a tangle of task groups
+                if isinstance(exc, HandlerInterrupted) or (isinstance(exc, BaseExceptionGroup)  # noqa: F821
+                                                           and exc.subgroup(HandlerInterrupted) is not None):
+                    raise KeyboardInterrupt() from None
+                raise
         if self.abandoned:
             raise LeaseLost(f"another process took over the execution '{self.arn}'")
         if self.replay is not None:
@@ -626,6 +640,8 @@ class Execution:
                         output = await run_block(self, self.machine, self.input, frame)
                     except (StatesError, HistoryLimitExceeded, JournalMismatch) as exc:
                         failure.append(exc)  # raised below, outside the task group
+                    except HandlerInterrupted:
+                        raise
                     except RecursionError:  # a document deeper than the code on the way could take
                         failure.append(StatesError("States.Runtime", "A document was nested too deeply to process "
                                                    f"(the limit is {MAX_DEPTH} levels)."))

@@ -12,8 +12,8 @@ from ..templates import Template, dumps, expect_kind
 from .interpreter import Result, StateRun, with_retries
 from .scope import Scope
 from .execution import Beat
-from .tasks import (PASS_THROUGH, TaskContext, TaskFailed, UnservedTask, call_handler, exception_to_error,
-                    json_copy, lambda_function_name)
+from .tasks import (PASS_THROUGH, HandlerInterrupted, TaskContext, TaskFailed, UnservedTask, call_handler,
+                    exception_to_error, json_copy, lambda_function_name)
 
 AWS_DEFAULT_TIMEOUT = 99999999
 
@@ -188,6 +188,8 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             return await call_handler(handler, payload, ctx, ex.clock)
         except StatesError:
             raise
+        except KeyboardInterrupt:
+            raise HandlerInterrupted() from None
         except PASS_THROUGH:
             raise
         except BaseException as exc:  # a handler's failure becomes an ASL error, in one place

@@ -10,7 +10,8 @@ A `Handlers` registry maps a Task to a callable, sync or async, by (first match 
 
 A handler receives the effective input and a `TaskContext`; it returns a JSON value or raises.
 `TaskFailed(error, cause)` fails the task with that error name; any other exception fails it
-with the exception's class name and message, the way Lambda reports an unhandled error.
+with the exception's class name and message, the way Lambda reports an unhandled error;
+``sys.exit()`` fails it with ``Runtime.ExitError``, as Lambda reports a runtime that exited.
 
 `MockConfig` reads AWS Step Functions Local's MockConfigFile unchanged::
 
@@ -23,6 +24,7 @@ import fnmatch
 import inspect
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -255,19 +257,101 @@ def lambda_function_name(resource: str, arguments: Any) -> str | None:
 
 
 async def call_handler(fn: Handler, payload: Any, ctx: TaskContext, clock: Any) -> Any:
-    """Call a handler, sync ones in a worker thread so they never block other branches."""
-    import anyio
+    """Call a handler, sync ones in a worker thread so they never block other branches.
 
+    A sync handler that is cancelled (TimeoutSeconds, a failing sibling branch, Ctrl-C) is
+    not waited for: its thread runs on in the background and its late result is discarded.
+    """
     takes_ctx = _takes_context(fn)
     payload = json_copy(payload)  # the handler gets its own copy, as a Lambda gets JSON text
     if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
         result = await (fn(payload, ctx) if takes_ctx else fn(payload))
     else:
         with clock.busy():
-            result = await anyio.to_thread.run_sync(lambda: fn(payload, ctx) if takes_ctx else fn(payload))
+            result = await run_in_thread(lambda: fn(payload, ctx) if takes_ctx else fn(payload))
         if inspect.isawaitable(result):
             result = await result
     return json_copy(result)
+
+
+async def run_in_thread(work: Callable[[], Any]) -> Any:
+    """`work()` in a worker thread, awaited until it returns or the caller is cancelled.
+
+    Unlike ``anyio.to_thread.run_sync``, cancellation is immediate whatever the thread is doing,
+    and the threads are daemons, so a handler that never returns cannot keep the program alive.
+    """
+    import asyncio
+    import contextvars
+
+    import anyio
+
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def report(outcome: tuple) -> None:
+        if not done.done():  # the caller may have stopped waiting
+            done.set_result(outcome)
+
+    def job() -> None:
+        try:
+            outcome: tuple = (True, context.run(work))
+        except BaseException as exc:  # noqa: B902 - handed back to the awaiting task, never lost here
+            outcome = (False, exc)
+        try:
+            loop.call_soon_threadsafe(report, outcome)
+        except RuntimeError:  # the loop is closed: nobody waits for this result any more
+            pass
+
+    context = contextvars.copy_context()
+    async with anyio.to_thread.current_default_thread_limiter():
+        _WORKERS.submit(job)
+        ok, value = await done
+    if ok:
+        return value
+    raise value
+
+
+class _Workers:
+    """A pool of daemon threads, each taking jobs from its own queue; idle ones end after a while."""
+
+    IDLE_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._idle: list = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        import queue
+        import threading
+
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._work, args=(inbox,), name="asl handler", daemon=True).start()
+        inbox.put(job)
+
+    def _work(self, inbox: Any) -> None:
+        import queue
+
+        while True:
+            try:
+                job = inbox.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:  # else a job is on its way: take it
+                        self._idle.remove(inbox)
+                        return
+                continue
+            job()
+            del job
+            with self._lock:
+                self._idle.append(inbox)
+
+
+_WORKERS = _Workers()
 
 
 def _takes_context(fn: Handler) -> bool:
@@ -285,13 +369,30 @@ def exception_to_error(exc: BaseException) -> tuple[str, str]:
         return _text(exc.error), _text(exc.cause)
     if isinstance(exc, MarshalError):
         # what the Python Lambda runtime reports for a result it cannot serialise
-        return "Runtime.MarshalError", f"Unable to marshal response: {exc}"
-    name = type(exc).__name__
-    return name, json.dumps({"errorMessage": str(exc), "errorType": name}, separators=(",", ":"))
+        return _lambda_error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+    if isinstance(exc, SystemExit):
+        # sys.exit() in a Lambda function ends its runtime process; Lambda reports the exit
+        code = exc.code
+        status = 0 if code is None else code & 0xFF if isinstance(code, int) else 1
+        reason = f"Runtime exited with error: exit status {status}" if status else \
+            "Runtime exited without providing a reason"
+        return _lambda_error("Runtime.ExitError", f"RequestId: {uuid.uuid4()} Error: {reason}")
+    return _lambda_error(type(exc).__name__, str(exc))
+
+
+def _lambda_error(name: str, message: str) -> tuple[str, str]:
+    """(error, cause) of a failed Lambda invocation: the cause is Lambda's error document."""
+    return name, json.dumps({"errorMessage": message, "errorType": name}, separators=(",", ":"))
 
 
 #: Exceptions a handler may raise that end the program rather than fail the task.
-PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+PASS_THROUGH = (KeyboardInterrupt, GeneratorExit)
+
+
+class HandlerInterrupted(Exception):
+    """A handler raised KeyboardInterrupt. It travels out of the execution's task groups as an
+    ordinary exception (a KeyboardInterrupt raised inside an asyncio task escapes the event loop
+    half-way); `Execution.run` raises KeyboardInterrupt in its place."""
 
 
 # --------------------------------------------------------------------------------------------

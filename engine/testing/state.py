@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..tasks import HandlerInterrupted
 from .recorder import Call, StateVisit
 from .workflow import _DEFAULT, Workflow
 
@@ -79,9 +80,12 @@ async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, v
     elif mock is not None:
         mocks[name] = mock  # a test-API mock: what the function returns, as in `Workflow.run`
     run_options, session, recorder = workflow.run_options(mocks, handlers, mock_config, test_case, options)
-    result = await test_state(workflow.machine, name, input, inspection_level=inspection_level, variables=variables,
-                              mock=request_mock, context=context, run_nested=True,
-                              state_configuration={"retrierRetryCount": retry_count}, **run_options)
+    try:
+        result = await test_state(workflow.machine, name, input, inspection_level=inspection_level,
+                                  variables=variables, mock=request_mock, context=context, run_nested=True,
+                                  state_configuration={"retrierRetryCount": retry_count}, **run_options)
+    except HandlerInterrupted:  # a handler raised KeyboardInterrupt: as Execution.run does
+        raise KeyboardInterrupt() from None
     workflow.settle(session, recorder, whole=False)
     inspection = dict(result.inspection_data)
     details = inspection.pop("errorDetails", None)
