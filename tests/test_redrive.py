@@ -125,7 +125,9 @@ def test_a_redriven_execution_that_crashes_resumes():
         world.calls.clear()
         done = await resume(store, first.execution_arn, handlers=world.handlers())
         assert done.status == "SUCCEEDED"
-        assert world.calls == ["item-2", "item-3"]
+        # item 1 finished before the crash: not called again; item 2 may have been in flight
+        # when the process died, and is called again then (at least once)
+        assert set(world.calls) == {"item-2", "item-3"} and world.calls[-1] == "item-3"
         assert done.output["redrives"] == 1
     anyio.run(go)
 
