@@ -209,6 +209,13 @@ def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
     return ExecutionRecord(**data)
 
 
+def journal_rows(arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact]) -> tuple[list, list]:
+    """The rows of the ``events`` and ``facts`` tables for an `append` (JSON as text)."""
+    return ([(arn, e.id, e.type, e.previous_id, e.timestamp, None if e.details is None else dumps(e.details),
+              site_text(e.site)) for e in events],
+            [(arn, f.seq, site_text(f.site), f.kind, dumps(f.value)) for f in facts])
+
+
 def list_query(mark: str, order: str, status: str | None, state_machine_arn: str | None,
                limit: int | None) -> tuple[str, list]:
     """ListExecutions' SELECT for the database stores: `mark` is the driver's placeholder

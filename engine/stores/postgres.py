@@ -16,7 +16,7 @@ import time
 from typing import Any, Iterable
 
 from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
-               list_query, dumps, record_from_row, record_row, site_text, site_value)
+               journal_rows, list_query, dumps, record_from_row, record_row, site_value)
 from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
@@ -127,10 +127,7 @@ class PostgresStore:
     # ---- the journal --------------------------------------------------------------------------
 
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
-        await self._group.add(
-            [(arn, e.id, e.type, e.previous_id, e.timestamp, None if e.details is None else dumps(e.details),
-              site_text(e.site)) for e in events],
-            [(arn, f.seq, site_text(f.site), f.kind, dumps(f.value)) for f in facts])
+        await self._group.add(*journal_rows(arn, events, facts))
 
     async def _commit_rows(self, events: list[tuple], facts: list[tuple]) -> None:
         pool = await self._ready()

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import anyio
 
 from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
-               list_query, dumps, record_from_row, record_row, site_text, site_value)
+               journal_rows, list_query, dumps, record_from_row, record_row, site_value)
 from .schema import SQLITE_MIGRATIONS, current_version
 
 
@@ -119,10 +119,7 @@ class SQLiteStore:
     # ---- the journal --------------------------------------------------------------------------
 
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
-        await self._group.add(
-            [(arn, e.id, e.type, e.previous_id, e.timestamp, None if e.details is None else dumps(e.details),
-              site_text(e.site)) for e in events],
-            [(arn, f.seq, site_text(f.site), f.kind, dumps(f.value)) for f in facts])
+        await self._group.add(*journal_rows(arn, events, facts))
 
     async def _commit_rows(self, events: list[tuple], facts: list[tuple]) -> None:
         def commit(db: sqlite3.Connection) -> None:
