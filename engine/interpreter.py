@@ -12,10 +12,11 @@ Runners return ``(output, next state name or None, assigned variables or None)``
 """
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from typing import Any, Awaitable, Callable
+
+import anyio
 
 from ..errors import PathNotFoundError, StatesError
 from ..model import UNSET, dollar
@@ -39,7 +40,6 @@ _ABORTABLE = ("Task", "Wait", "Parallel", "Map")
 _ENTERED = {kind: f"{kind}StateEntered" for kind in ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail",
                                                       "Parallel", "Map")}
 _EXITED = {kind: f"{kind}StateExited" for kind in _ENTERED}
-_CANCELLED = asyncio.CancelledError  # the engine runs on anyio's asyncio backend
 
 
 def is_terminal(err: StatesError) -> bool:
@@ -240,49 +240,85 @@ async def run_block(ex: Any, block: Any, value: Any, frame: Frame) -> Any:
     """Run a block of states from StartAt until a terminal state; return its output."""
     states = block.states
     name = block.start_at
+    sync_runners = SYNC_RUNNERS
     while True:
-        value, name = await run_state(ex, states[name], value, frame)
+        state = states[name]
+        sync = sync_runners.get(state.type)
+        if sync is not None:  # Pass, Choice, Succeed, Fail: no coroutine per state
+            value, name = run_sync_state(ex, state, value, frame, sync)
+        else:
+            value, name = await run_state(ex, state, value, frame)
         if name is None:
             return value
+
+
+def run_sync_state(ex: Any, state: Any, raw: Any, frame: Frame, runner: Callable[[StateRun], Result]) -> \
+        tuple[Any, str | None]:
+    """`run_state` for a state whose runner never waits (nothing in it can be cancelled)."""
+    run = _enter(ex, state, raw, frame)
+    try:
+        output, next_name, assigned = runner(run)
+    except StatesError as err:
+        output, next_name, assigned = _caught(run, err)
+    return _leave(ex, run, output, next_name, assigned)
 
 
 async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
                     runner: Callable[[StateRun], Awaitable[Result]] | None = None) -> tuple[Any, str | None]:
     """One state, start to end. `runner` replaces the state type's runner (TestState's mocked
     Map or Parallel)."""
-    kind = state.type
-    ex.transitions += 1
-    entered = ex.emit(frame, _ENTERED[kind], (state.name, "input", raw, None))
-    run = StateRun(ex, state, frame, entered, ex.history._events[entered - 1][2], raw)
-    observer = ex.observer
-    if observer is not None:
-        observer.enter(run)
+    run = _enter(ex, state, raw, frame)
     try:
-        output, next_name, assigned = await (runner or RUNNERS[kind])(run)
-    except _CANCELLED:
-        if kind in _ABORTABLE and ex.aborting_branches():
+        output, next_name, assigned = await (runner or RUNNERS[state.type])(run)
+    except StatesError as err:
+        output, next_name, assigned = _caught(run, err)
+    except BaseException as exc:
+        kind = state.type
+        if kind in _ABORTABLE and isinstance(exc, anyio.get_cancelled_exc_class()) and ex.aborting_branches():
             # a sibling branch / iteration failed: AWS records the states it stopped (the event
             # has no details in AWS's model)
             ex.emit(frame, f"{kind}StateAborted")
         raise
-    except StatesError as err:
-        err = locate(err, run)
-        caught = await catch(run, err)
-        if caught is None:
-            if observer is not None:
-                observer.failed(run, err)
-            raise err
-        output, next_name, assigned = caught
-    ex.check_size(output, state.name)
+    return _leave(ex, run, output, next_name, assigned)
+
+
+def _enter(ex: Any, state: Any, raw: Any, frame: Frame) -> StateRun:
+    """<T>StateEntered: the state's run begins."""
+    ex.transitions += 1
+    entered = ex.emit(frame, _ENTERED[state.type], (state.name, "input", raw, None))
+    run = StateRun(ex, state, frame, entered, ex.history._events[entered - 1][2], raw)
+    if ex.observer is not None:
+        ex.observer.enter(run)
+    return run
+
+
+def _caught(run: StateRun, err: StatesError) -> Result:
+    """A failed state's Catch (the error, located, raised again when no catcher takes it)."""
+    err = locate(err, run)
+    caught = catch(run, err)
+    if caught is None:
+        if run.ex.observer is not None:
+            run.ex.observer.failed(run, err)
+        raise err
+    return caught
+
+
+def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned: dict | None) -> \
+        tuple[Any, str | None]:
+    """Output checks, the variables assigned, <T>StateExited; returns (output, next state)."""
+    state = run.state
+    kind = state.type
+    ex.check_size(output, run.name)
     if assigned:
-        ex.check_variables(assigned, frame.variables, state.name)
+        frame = run.frame
+        ex.check_variables(assigned, frame.variables, run.name)
         frame.variables.update(assigned)
     if kind != "Fail":
-        ex.emit(frame, _EXITED[kind], (state.name, "output", output, assigned))
+        ex.emit(run.frame, _EXITED[kind], (run.name, "output", output, assigned))
     if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
         next_name = state.next
-    if observer is not None:
-        observer.exit(run, output, next_name)
+    if ex.observer is not None:
+        ex.observer.exit(run, output, next_name)
     return output, next_name
 
 
@@ -307,7 +343,7 @@ def locate(err: StatesError, run: StateRun) -> StatesError:
     return located
 
 
-async def catch(run: StateRun, err: StatesError) -> Result | None:
+def catch(run: StateRun, err: StatesError) -> Result | None:
     """Apply the first matching catcher: error output into the raw input (or JSONata Output)."""
     catchers = getattr(run.state, "catch", None)
     if not catchers:
@@ -369,7 +405,7 @@ def retry_delay(retrier: Any, attempt: int, rng: Any) -> float:
 # Runners: Pass, Succeed, Fail, Choice, Wait
 # --------------------------------------------------------------------------------------------
 
-async def run_pass(run: StateRun) -> Result:
+def run_pass_now(run: StateRun) -> Result:
     state = run.state
     if state.is_jsonata:
         output, assigned = run.jsonata_output(_NO_RESULT, run.raw)
@@ -391,14 +427,14 @@ async def run_pass(run: StateRun) -> Result:
     return run.output_path(placed), None, assigned
 
 
-async def run_succeed(run: StateRun) -> Result:
+def run_succeed_now(run: StateRun) -> Result:
     if run.state.is_jsonata:
         output, _ = run.jsonata_output(_NO_RESULT, run.raw)
         return output, None, None
     return run.output_path(run.effective_input()), None, None
 
 
-async def run_fail(run: StateRun) -> Result:
+def run_fail_now(run: StateRun) -> Result:
     state = run.state
     scope = run.scope(run.raw)
     error, cause = state.error, state.cause
@@ -424,7 +460,7 @@ def _string_from(value: Any, field: str) -> str:
     return value
 
 
-async def run_choice(run: StateRun) -> Result:
+def run_choice_now(run: StateRun) -> Result:
     state = run.state
     if state.is_jsonata:
         scope = run.scope(run.raw)
@@ -520,6 +556,27 @@ def _java_text(value: Any) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return repr(value)
     return dumps(value) if not isinstance(value, str) else value
+
+
+async def run_pass(run: StateRun) -> Result:
+    return run_pass_now(run)
+
+
+async def run_succeed(run: StateRun) -> Result:
+    return run_succeed_now(run)
+
+
+async def run_fail(run: StateRun) -> Result:
+    return run_fail_now(run)
+
+
+async def run_choice(run: StateRun) -> Result:
+    return run_choice_now(run)
+
+
+# the runners that never wait: `run_block` calls them without a coroutine
+SYNC_RUNNERS: dict[str, Callable[[StateRun], Result]] = {
+    "Pass": run_pass_now, "Succeed": run_succeed_now, "Fail": run_fail_now, "Choice": run_choice_now}
 
 
 def _runners() -> dict[str, Callable[[StateRun], Awaitable[Result]]]:

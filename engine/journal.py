@@ -45,9 +45,27 @@ class JournalMismatch(ASLError):
         self.event_id = event_id
 
 
-def frame_random(seed: int, key: tuple) -> random.Random:
+def frame_random(seed: int, key: tuple) -> "FrameRandom":
     """The random source of one frame: the same seed and key give the same draws."""
-    return random.Random(f"{seed}/{key!r}")
+    return FrameRandom(seed, key)
+
+
+class FrameRandom:
+    """A frame's `random.Random`, seeded on its first draw: most frames (a Map's iterations,
+    a Parallel's branches) never draw, and seeding costs more than the rest of a state."""
+
+    __slots__ = ("_seed", "_key", "_rng")
+
+    def __init__(self, seed: int, key: tuple):
+        self._seed = seed
+        self._key = key
+        self._rng: random.Random | None = None
+
+    def __getattr__(self, name: str) -> Any:  # only for what the slots do not hold: the draws
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = random.Random(f"{self._seed}/{self._key!r}")
+        return getattr(rng, name)
 
 
 def event_details(details: Any) -> dict | None:
