@@ -383,7 +383,8 @@ class Execution:
                                   "number of bytes service limit.")
                 err.terminal = not task
                 raise err
-            deep = meter.too_deep(value, meter.last_size)
+            # each level of nesting takes two bytes of brackets: a small document is never too deep
+            deep = meter.too_deep(value, meter.last_size) if meter.last_size >= 2 * MAX_DEPTH else None
             if deep is not None:
                 raise StatesError("States.Runtime", f"The state/task '{name}' returned a result nested {deep} "
                                   f"levels deep, more than the maximum of {MAX_DEPTH}.")

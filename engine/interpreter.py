@@ -165,7 +165,7 @@ class StateRun:
         path = self.state.input_path
         if path is None:
             value: Any = {}
-        elif path is _DOLLAR():
+        elif path is _DOLLAR:
             value = self.raw
         else:
             value = self.read_path(path, self.raw)
@@ -180,7 +180,7 @@ class StateRun:
         path = self.state.result_path
         if path is None:
             return self.raw
-        if path is _DOLLAR():
+        if path is _DOLLAR:
             return result
         return assign_path(self.raw, path, result)
 
@@ -188,7 +188,7 @@ class StateRun:
         path = self.state.output_path
         if path is None:
             return {}
-        if path is _DOLLAR():
+        if path is _DOLLAR:
             return value
         return self.read_path(path, value)
 
@@ -229,7 +229,7 @@ class StateRun:
 
 
 _NO_RESULT = object()
-_DOLLAR = dollar
+_DOLLAR = dollar()  # the "$" path (InputPath, ResultPath and OutputPath by default)
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,7 +357,7 @@ def catch(run: StateRun, err: StatesError) -> Result | None:
                 assigned = run.assign(catcher.assign, scope)
             else:
                 path = catcher.result_path
-                output = out if path is _DOLLAR() else run.raw if path is None else assign_path(run.raw, path, out)
+                output = out if path is _DOLLAR else run.raw if path is None else assign_path(run.raw, path, out)
                 assigned = run.assign(catcher.assign, run.scope(out))
             if run.ex.observer is not None:
                 run.ex.observer.caught(run, err, catcher)
@@ -478,10 +478,12 @@ def run_choice_now(run: StateRun) -> Result:
         return output, state.default, run.assign(state.assign, scope)
     effective = run.effective_input()
     scope = run.scope(effective)
-    for rule, predicate in run.ex.compiled_choices(state):
+    ex = run.ex
+    for rule, predicate in ex._choices.get(id(state)) or ex.compiled_choices(state):
         if predicate(scope):
-            run.ex.observe_choice(run, rule)
-            return run.output_path(effective), rule.next, run.assign(rule.assign, scope)
+            if ex.observer is not None:
+                ex.observe_choice(run, rule)
+            return run.output_path(effective), rule.next, run.assign(rule.assign, scope) if rule.assign is not None else None
     if state.default is None:
         raise StatesError("States.NoChoiceMatched", "No Choice Rule matched and no Default specified")
     return run.output_path(effective), state.default, run.assign(state.assign, scope)
