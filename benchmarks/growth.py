@@ -75,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller top sizes")
     args = parser.parse_args()
+    import gc
+    gc.freeze()  # as `asl run` does: the start-up objects stay out of the cyclic collections
     series = [
         ("choice-loop", choice_loop, [5_000, 50_000, 500_000 if not args.quick else 100_000], 1.25),
         ("map-inline", map_inline, [2_000, 10_000, 50_000 if not args.quick else 20_000], 1.25),

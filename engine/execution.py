@@ -7,18 +7,12 @@ a timeout, a cancellation).
 """
 from __future__ import annotations
 
-import gc
 import random
-from contextlib import contextmanager
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import anyio
-
-# anyio loads its event-loop backend on first use; load it with the engine instead, so the
-# first execution does not pay ~80 ms of imports.
-import anyio._backends._asyncio  # noqa: E402,F401
 
 from ..errors import StatesError
 from .clock import Clock, VirtualClock
@@ -559,15 +553,14 @@ class Execution:
 
         With a store attached, the journal is written as it grows and the end is recorded;
         resumed (`asl.engine.resume`), the recorded part is replayed first."""
-        with _fewer_gc_passes():
-            try:
-                result = await self._run()
-            except BaseException as exc:
-                # a handler raised KeyboardInterrupt: an interrupt, as Ctrl-C is, not a tangle of task groups
-                if isinstance(exc, HandlerInterrupted) or (isinstance(exc, BaseExceptionGroup)  # noqa: F821
-                                                           and exc.subgroup(HandlerInterrupted) is not None):
-                    raise KeyboardInterrupt() from None
-                raise
+        try:
+            result = await self._run()
+        except BaseException as exc:
+            # a handler raised KeyboardInterrupt: an interrupt, as Ctrl-C is, not a tangle of task groups
+            if isinstance(exc, HandlerInterrupted) or (isinstance(exc, BaseExceptionGroup)  # noqa: F821
+                                                       and exc.subgroup(HandlerInterrupted) is not None):
+                raise KeyboardInterrupt() from None
+            raise
         if self.abandoned:
             raise LeaseLost(f"another process took over the execution '{self.arn}'")
         if self.replay is not None:
@@ -756,34 +749,3 @@ def _json_text(value: Any) -> str:
     import json
 
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-_running = 0
-
-
-@contextmanager
-def _fewer_gc_passes() -> Iterator[None]:
-    """Space out cyclic garbage collection while executions run.
-
-    An execution allocates many short-lived, acyclic JSON values; with Python's default
-    threshold (700) the collector scans them over and over, which cost about 40% of the time
-    of a large Map. The thresholds are restored when the last running execution ends.
-    """
-    global _running, _saved
-    if _running == 0:
-        _saved = gc.get_threshold()
-        gc.set_threshold(max(_saved[0], 50_000), *_saved[1:])
-    _running += 1
-    try:
-        yield
-    finally:
-        _running -= 1
-        if _running == 0:
-            # Settle the young generation now, so that restoring the threshold does not set
-            # off a full collection of the whole heap at the next allocation.
-            if gc.isenabled():
-                gc.collect(0)
-            gc.set_threshold(*_saved)
-
-
-_saved = gc.get_threshold()
