@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable
 import anyio
 
 from ..errors import ASLError
+from .tasks import AWS_DEFAULT_TIMEOUT
 
 TOKEN_MAX = 2048          # botocore's TaskToken: 1-2048 characters
 OUTPUT_MAX = 262_144      # SendTaskSuccess output: at most 256 KiB (UTF-8 bytes)
@@ -253,7 +254,6 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     HeartbeatSeconds from ActivityStarted and each heartbeat. Resumed after a crash, a task that
     had not been taken is offered again with the same token; one that had goes on waiting for
     its worker's answer."""
-    from .task import AWS_DEFAULT_TIMEOUT
 
     ex = run.ex
     arn = run.state.resource

@@ -14,7 +14,8 @@ import anyio
 
 from ..errors import PathNotFoundError, StatesError
 from ..templates import Template, dumps, expect_kind
-from .interpreter import Frame, Result, StateRun, locate, run_block, with_retries
+from .scope import Scope
+from .staterun import Frame, Result, StateRun, locate, with_retries
 
 INLINE_WORKERS = 40  # AWS runs up to about 40 inline iterations at once
 
@@ -82,7 +83,7 @@ async def run_parallel(run: StateRun) -> Result:
         def job(index: int, branch: Any) -> Any:
             async def go() -> Any:
                 frame = forked.child(_branch_variables(run.frame), index, (run.name, index), run.frame.map_item)
-                return await run_block(ex, branch, branch_input, frame)
+                return await ex.run_block(branch, branch_input, frame)
             return go
 
         results = await _gather([job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
@@ -186,7 +187,6 @@ async def run_map(run: StateRun) -> Result:
                 return item
             map_item = {"Index": index, "Value": item}
             make = lambda: {**run.context(), "Map": {"Item": map_item}}  # noqa: E731
-            from .scope import Scope
             return selector.evaluate(Scope(effective if not jsonata else run.raw, run.frame.variables, run.rng, make,
                                            now=run.now))
 
@@ -252,7 +252,7 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
             if observer is not None:
                 observer.iteration(run, index, "started")
             try:
-                out = await run_block(ex, processor, value, frame)
+                out = await ex.run_block(processor, value, frame)
             except StatesError:
                 if not failed:
                     failed = True

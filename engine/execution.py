@@ -23,11 +23,12 @@ import anyio._backends._asyncio  # noqa: E402,F401
 from ..errors import StatesError
 from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
-from .interpreter import Frame, run_block
+from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
 from .payload import MAX_DEPTH, PayloadMeter
+from .staterun import Frame
 from .stores import StoredEvent, StoredFact
-from .tasks import HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
+from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
@@ -170,15 +171,6 @@ class TokenWaiter:
         if self.error is not None:
             raise self.error
         return self.result
-
-
-class Beat:
-    """Heartbeats of one task attempt (`TaskContext.heartbeat`, SendTaskHeartbeat)."""
-
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
 
 
 class Execution:
@@ -514,6 +506,10 @@ class Execution:
             finally:
                 self.transitions += child.transitions
         return await self.outcome(item, work)
+
+    async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:
+        """A Parallel branch or an inline Map iteration: `block` in `frame`, in this execution."""
+        return await run_block(self, block, value, frame)
 
     def record_call(self, run: Any, payload: Any, mocked: bool) -> None:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))

@@ -9,13 +9,11 @@ import anyio
 from ..errors import StatesError
 from ..resources import parameter_problems, parse_resource
 from ..templates import Template, dumps, expect_kind
-from .interpreter import Result, StateRun, with_retries
+from .callbacks import serve_activity
 from .scope import Scope
-from .execution import Beat
-from .tasks import (PASS_THROUGH, HandlerInterrupted, TaskContext, TaskFailed, UnservedTask, call_handler,
+from .staterun import Result, StateRun, with_retries
+from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, Beat, HandlerInterrupted, TaskContext, TaskFailed, UnservedTask, call_handler,
                     exception_to_error, json_copy, lambda_function_name)
-
-AWS_DEFAULT_TIMEOUT = 99999999
 
 
 def invoke_response(payload: Any, rng: Any) -> dict:
@@ -121,7 +119,6 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
 
     async def attempt(frame: Any, redelivered: bool) -> Any:
         if brokered:
-            from .callbacks import serve_activity
             return await serve_activity(run, arguments, timeout, heartbeat, started, frame)
 
         def submitted(response: Any) -> None:

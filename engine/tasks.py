@@ -30,6 +30,17 @@ from typing import Any, Callable
 
 from ..errors import StatesError
 
+AWS_DEFAULT_TIMEOUT = 99999999  # a Task's TimeoutSeconds when it gives none (matters for callbacks)
+
+
+class Beat:
+    """Heartbeats of one task attempt (`TaskContext.heartbeat`, SendTaskHeartbeat)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
 
 class TaskFailed(StatesError):
     """Raise from a handler to fail the task with an explicit AWS error name and cause.

@@ -283,7 +283,7 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
                      reveal_secrets: bool = False, run_nested: bool = False, **options: Any) -> TestStateResult:
     """Run one state as TestState does (see the module doc). `run_nested`: run a Map or Parallel
     given no mock with its inner states (AWS requires a mock for them)."""
-    from . import prepare
+    from .starting import prepare
     from .interpreter import Frame, error_matches, retry_delay, run_state
 
     if inspection_level not in LEVELS:
