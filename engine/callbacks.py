@@ -168,7 +168,7 @@ async def answer(execution: Any, token: str, outcome: dict) -> None:
     recorded in the journal (and written to the store, if any) before the waiter wakes."""
     waiter = await _waiter(execution, token)
     waiter.answered = True  # a second answer is refused from here on
-    execution._record(None, "answer", {"token": token, **outcome})
+    execution.record_fact(None, "answer", {"token": token, **outcome})
     await execution.flush()
     if "value" in outcome:
         waiter.succeed(outcome["value"])

@@ -261,10 +261,11 @@ class Execution:
             if recorded is not None:
                 return recorded.value
         value = compute()
-        self._record(site, kind, value)
+        self.record_fact(site, kind, value)
         return value
 
-    def _record(self, site: tuple, kind: str, value: Any) -> None:
+    def record_fact(self, site: tuple | None, kind: str, value: Any) -> None:
+        """Add a fact to the journal (`site` None: one of the execution's own, a callback's answer, a redrive)."""
         self.facts.append(StoredFact(len(self.facts) + 1, site, kind, value))
 
     def now(self, frame: Frame) -> float:
@@ -283,7 +284,7 @@ class Execution:
                 if not self.replay.goes_on_after(site):
                     await self.clock.sleep(recorded.value - self.clock.now())
                 return
-        self._record(site, "timer", self.clock.now() + seconds)
+        self.record_fact(site, "timer", self.clock.now() + seconds)
         await self.flush()
         await self.clock.sleep(seconds)
 
@@ -309,9 +310,7 @@ class Execution:
                     on_replay()
                 value = recorded.value
                 if "error" in value or "cause" in value:
-                    err = StatesError(value.get("error"), value.get("cause"))
-                    err.heartbeat = bool(value.get("heartbeat"))
-                    raise err
+                    raise StatesError(value.get("error"), value.get("cause"), heartbeat=bool(value.get("heartbeat")))
                 return value.get("value")
             redelivered = replay.started(frame.key, frame.seq - 1)
         try:
@@ -319,12 +318,12 @@ class Execution:
         except StatesError as err:
             frame.last = attempt.last
             record = {"error": err.error, "cause": err.cause}
-            if getattr(err, "heartbeat", False):
+            if err.heartbeat:
                 record["heartbeat"] = True
-            self._record(site, "outcome", record)
+            self.record_fact(site, "outcome", record)
             raise
         frame.last = attempt.last
-        self._record(site, "outcome", {"value": value})
+        self.record_fact(site, "outcome", {"value": value})
         return value
 
     async def flush(self) -> None:
@@ -351,6 +350,10 @@ class Execution:
                           "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name}}
         return dict(self._base)
 
+    def set_context_base(self, context: dict) -> None:
+        """Use `context` as ``$$`` (TestState's given context, or its default one)."""
+        self._base = context
+
     def compiled_choices(self, state: Any) -> list:
         found = self._choices.get(id(state))
         if found is None:
@@ -370,11 +373,9 @@ class Execution:
         if limit is not None and type(value) in (dict, list, str):
             meter = self.meter
             if meter.exceeds(value, limit):
-                err = StatesError("States.DataLimitExceeded",
+                raise StatesError("States.DataLimitExceeded",
                                   f"The state/task '{name}' returned a result with a size exceeding the maximum "
-                                  "number of bytes service limit.")
-                err.terminal = not task
-                raise err
+                                  "number of bytes service limit.", terminal=not task)
             deep = meter.too_deep(value, meter.last_size)
             if deep is not None:
                 raise StatesError("States.Runtime", f"The state/task '{name}' returned a result nested {deep} "
@@ -476,9 +477,9 @@ class Execution:
             if ok:
                 return value
             raise value
-        err = StatesError("States.Timeout", expired[0] if expired else "Task timed out.")
-        err.heartbeat = bool(expired) and "heartbeat" in expired[0]  # matchable as States.HeartbeatTimeout
-        raise err
+        # a heartbeat expiry is matchable as States.HeartbeatTimeout
+        raise StatesError("States.Timeout", expired[0] if expired else "Task timed out.",
+                          heartbeat=bool(expired) and "heartbeat" in expired[0])
 
     def map_run_arn(self, label: str) -> str:
         return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \

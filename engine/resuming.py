@@ -99,6 +99,10 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
 class ExecutionNotRedrivable(ASLError):
     """Raised by `redrive` when AWS would refuse RedriveExecution; ``.reason`` says why."""
 
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"Execution Not Redrivable: {reason}")
+
 
 REDRIVE_PERIOD = 14 * 24 * 3600          # AWS: redrivable for 14 days after the execution closed
 MAX_OPEN = 365 * 24 * 3600               # ... and within a year of its start
@@ -147,9 +151,7 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: s
     elif machine is not None and json.loads(record.definition) != machine.definition:
         reason = "The state machine definition changed since the execution started: start a new execution"
     if reason is not None:
-        error = ExecutionNotRedrivable(f"Execution Not Redrivable: {reason}")
-        error.reason = reason
-        raise error
+        raise ExecutionNotRedrivable(reason)
     owner, lease_seconds = await _claim(store, record, owner, lease_seconds)
     facts = await store.facts(arn)
     execution = _restored(store, record, events, facts, Recorded(events, facts, redrive=True), options, owner,
@@ -159,7 +161,7 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: s
     if execution.clock.virtual:
         execution.clock.advance(redriven_at - execution.clock.now())
     execution.history.add(REDRIVEN, execution.history.last_id, redriven_at, {"redriveCount": count})
-    execution._record(None, "redrive", count)
+    execution.record_fact(None, "redrive", count)
     execution.redrive_count = count
     execution.redrive_time = redriven_at
     await store.update(arn, status="RUNNING", stop_time=None, output=None, error=None, cause=None,

@@ -7,7 +7,6 @@ through the state loop: this module imports neither.
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Awaitable, Callable
 
 from ..errors import StatesError
@@ -35,7 +34,7 @@ UNCATCHABLE = {"States.Runtime"}
 def is_terminal(err: StatesError) -> bool:
     """Errors no Retry or Catch may take: States.Runtime, and failures marked terminal
     (an oversized output of a state that is not a Task)."""
-    return err.error in UNCATCHABLE or getattr(err, "terminal", False)
+    return err.terminal or err.error in UNCATCHABLE
 
 
 def error_matches(names: list[str], err: StatesError) -> bool:
@@ -53,7 +52,7 @@ def error_matches(names: list[str], err: StatesError) -> bool:
             return True
         if name == "States.TaskFailed" and error != "States.Timeout":
             return True
-        if name == "States.HeartbeatTimeout" and getattr(err, "heartbeat", False):
+        if name == "States.HeartbeatTimeout" and err.heartbeat:
             return True
     return False
 
@@ -220,22 +219,18 @@ _NO_RESULT = object()
 _DOLLAR = dollar
 
 
-_FIELD = re.compile(r"specified for the field '([^']*)'")
-
-
 def locate(err: StatesError, run: StateRun) -> StatesError:
     """Prefix a data-flow error's cause with the state, as AWS does (task/Fail errors are as given)."""
-    if isinstance(err, (Located, TaskFailed, FailStateError)) or getattr(err, "located", False):
+    if isinstance(err, (Located, TaskFailed, FailStateError)):
         return err
     if err.error in ("States.NoChoiceMatched",):
         return err
     cause = f"An error occurred while executing the state '{run.name}' (entered at the event id #{run.entered_id}). " \
             f"{err.cause or ''}"
-    located = Located(err.error, cause)
-    located.terminal = getattr(err, "terminal", False)
+    located = Located(err.error, cause, terminal=err.terminal)
     if err.error == "States.QueryEvaluationError":
-        field = getattr(err, "field", None) or (_FIELD.search(err.cause or "") or [None, ""])[1]
-        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": field, "state": run.name})
+        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": err.field or "",
+                                       "state": run.name})
     return located
 
 

@@ -48,8 +48,8 @@ class TaskFailed(StatesError):
     Error names and causes are strings in AWS (other values are turned into their text).
     """
 
-    def __init__(self, error: Any = "States.TaskFailed", cause: Any = None):
-        super().__init__(_text(error), _text(cause))
+    def __init__(self, error: Any = "States.TaskFailed", cause: Any = None, *, heartbeat: bool = False):
+        super().__init__(_text(error), _text(cause), heartbeat=heartbeat)
 
 
 def _text(value: Any) -> str | None:
@@ -130,13 +130,13 @@ class TaskContext:
     context: dict
     task_token: str | None = None
     path: tuple = ()
-    _heartbeat: Callable[[], None] | None = field(default=None, repr=False)
     redelivered: bool = False
+    beat: Beat | None = field(default=None, repr=False)  # the attempt's heartbeats, counted
 
     def heartbeat(self) -> None:
         """Tell the engine the task is alive (resets HeartbeatSeconds)."""
-        if self._heartbeat is not None:
-            self._heartbeat()
+        if self.beat is not None:
+            self.beat.count += 1
 
 
 Handler = Callable[..., Any]
