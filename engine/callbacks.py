@@ -263,10 +263,9 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     beat = waiter.beat
 
     async def work() -> Any:
-        replay = ex.replay
-        entry = replay.entries.get((frame.key, frame.seq + 1)) if replay is not None else None
-        if entry is not None and entry[0] == "event" and entry[1].type == "ActivityStarted":
-            details = entry[1].details  # taken before the crash: its worker holds the token
+        recorded = ex.recorded_next(frame)
+        if recorded is not None and recorded[0] == "ActivityStarted":
+            details = recorded[1]  # taken before the crash: its worker holds the token
         else:
             with ex.clock.awaiting_outside():
                 worker = await broker.offer(arn, token, json.dumps(arguments, separators=(",", ":"),
@@ -280,5 +279,4 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
         return await ex.guard(work(), timeout if timeout is not None else AWS_DEFAULT_TIMEOUT, heartbeat, beat,
                               since=scheduled)
     finally:
-        ex.waiters.pop(token, None)
-        ex.closed_tokens.add(token)
+        ex.close_token(token)

@@ -166,8 +166,7 @@ class TokenWaiter:
             with self.execution.clock.awaiting_outside():
                 await self.event.wait()
         finally:
-            self.execution.waiters.pop(self.token, None)
-            self.execution.closed_tokens.add(self.token)
+            self.execution.close_token(self.token)
         if self.error is not None:
             raise self.error
         return self.result
@@ -326,6 +325,15 @@ class Execution:
         self.record_fact(site, "outcome", {"value": value})
         return value
 
+    def recorded_next(self, frame: Frame) -> tuple[str, Any] | None:
+        """Resuming: the (type, details) of the event `frame` recorded next, if that was an event."""
+        if self.replay is None:
+            return None
+        entry = self.replay.entries.get((frame.key, frame.seq + 1))
+        if entry is None or entry[0] != "event":
+            return None
+        return entry[1].type, entry[1].details
+
     async def flush(self) -> None:
         """Write what the journal gained since the last flush to the store (if any)."""
         if self.sink is not None:
@@ -420,6 +428,11 @@ class Execution:
 
         return encode_token(self.token_arn, uuid.UUID(int=rng.getrandbits(128), version=4).hex + uuid.UUID(
             int=rng.getrandbits(128), version=4).hex)
+
+    def close_token(self, token: str) -> None:
+        """The task that waited with `token` ended: later answers get TaskTimedOut."""
+        self.waiters.pop(token, None)
+        self.closed_tokens.add(token)
 
     def token_waiter(self, token: str) -> TokenWaiter:
         waiter = TokenWaiter(self, token)

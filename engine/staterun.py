@@ -7,7 +7,7 @@ through the state loop: this module imports neither.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..errors import StatesError
 from ..model import dollar
@@ -16,6 +16,9 @@ from ..templates import Template, expect_kind, resolve_path
 from .journal import frame_random
 from .scope import Scope
 from .tasks import TaskFailed
+
+if TYPE_CHECKING:
+    from .ports import Runtime
 
 Result = tuple[Any, "str | None", "dict | None"]
 
@@ -97,8 +100,8 @@ class StateRun:
 
     __slots__ = ("ex", "state", "frame", "entered_id", "entered_time", "retry_count", "raw", "name")
 
-    def __init__(self, ex: Any, state: Any, frame: Frame, entered_id: int, entered_time: float, raw: Any):
-        self.ex = ex
+    def __init__(self, ex: Runtime, state: Any, frame: Frame, entered_id: int, entered_time: float, raw: Any):
+        self.ex = ex  # the execution, through its ports only (asl.engine.ports)
         self.state = state
         self.name = state.name
         self.frame = frame

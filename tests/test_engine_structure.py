@@ -148,3 +148,69 @@ def test_the_core_does_not_import_the_package_or_its_consumers() -> None:
             continue
         assert PACKAGE not in targets, f"{source} imports the asl.engine facade"
         assert f"{PACKAGE}.testing" not in targets, f"{source} imports asl.engine.testing"
+
+
+# --------------------------------------------------------------------------------------------
+# Runners depend on the ports of asl.engine.ports, not on the whole Execution
+# --------------------------------------------------------------------------------------------
+
+RUNNER_MODULES = ("staterun.py", "interpreter.py", "task.py", "concurrency.py", "callbacks.py")
+
+
+def _port_members() -> set[str]:
+    from asl.engine import ports
+
+    members: set[str] = set()
+    for port in (ports.EventSink, ports.Invoker, ports.ChildRunner, ports.Quotas, ports.Runtime):
+        for klass in port.__mro__:
+            if klass.__module__ == ports.__name__:
+                members.update(getattr(klass, "__annotations__", {}))
+                members.update(name for name, value in vars(klass).items() if callable(value)
+                               and not name.startswith("_"))
+    return members
+
+
+def _execution_uses(text: str) -> dict[str, int]:
+    """Attributes read or written on the execution (``ex.x``, ``run.ex.x``, ``execution.x``)."""
+    used: dict[str, int] = {}
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        if (isinstance(owner, ast.Name) and owner.id in ("ex", "execution")) or (
+                isinstance(owner, ast.Attribute) and owner.attr == "ex"):
+            used.setdefault(node.attr, node.lineno)
+    return used
+
+
+@pytest.mark.parametrize("module", RUNNER_MODULES)
+def test_runners_use_only_the_ports(module: str) -> None:
+    source = (ENGINE / module).read_text(encoding="utf-8")
+    if module == "callbacks.py":  # its runner only: the broker and the API side work outside states
+        source = source[source.index("async def serve_activity"):]
+    uses = _execution_uses(source)
+    assert uses, "the check reads nothing: has the runner's name for its execution changed?"
+    members = _port_members()
+    outside = {name: line for name, line in uses.items() if name not in members}
+    assert not outside, f"{module} uses Execution members that no port declares: {outside}"
+
+
+def test_a_member_outside_the_ports_is_found() -> None:
+    uses = _execution_uses("async def run_x(run):\n    run.ex.waiters.pop(1)\n    ex = run.ex\n    ex.replay\n")
+    assert set(uses) - _port_members() == {"waiters", "replay"}
+
+
+def test_an_execution_provides_every_port() -> None:
+    import asl
+    from asl.engine import ports, prepare
+
+    machine = asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    execution = prepare(machine, {})
+    for port in (ports.Clock, ports.EventSink, ports.Invoker, ports.ChildRunner, ports.Quotas, ports.Runtime):
+        target = execution.clock if port is ports.Clock else execution
+        assert isinstance(target, port), port.__name__
+    from asl.engine.clock import Clock
+
+    assert isinstance(Clock(), ports.Clock)
+    missing = sorted(name for name in _port_members() if not hasattr(execution, name))
+    assert not missing
