@@ -14,6 +14,7 @@ import anyio
 
 from ..errors import PathNotFoundError, StatesError
 from ..templates import Template, dumps, expect_kind
+from .observe import IterationChanged, MapStarted
 from .scope import Scope
 from .staterun import Frame, Result, StateRun, locate, with_retries
 
@@ -199,7 +200,7 @@ async def run_map(run: StateRun) -> Result:
                 run.note("afterItemSelector", inputs)
         run.event("MapStateStarted", {"length": len(items)})
         if observer is not None:
-            observer.map_started(run, len(items))
+            run.tell(MapStarted, len(items))
         if distributed:
             tolerated_count, tolerated_pct = _tolerance(run, scope)
             results = await _distributed(run, processor, inputs, limit, tolerated_count, tolerated_pct)
@@ -250,7 +251,7 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
             observer = ex.observer
             ex.emit(frame, "MapIterationStarted", {"index": index, "name": name})
             if observer is not None:
-                observer.iteration(run, index, "started")
+                run.tell(IterationChanged, index, "started")
             try:
                 out = await ex.run_block(processor, value, frame)
             except StatesError:
@@ -258,17 +259,17 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
                     failed = True
                     ex.emit(frame, "MapIterationFailed", {"index": index, "name": name})
                     if observer is not None:
-                        observer.iteration(run, index, "failed")
+                        run.tell(IterationChanged, index, "failed")
                 raise
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
                     ex.emit(frame, "MapIterationAborted", {"index": index, "name": name})
                     if observer is not None:
-                        observer.iteration(run, index, "aborted")
+                        run.tell(IterationChanged, index, "aborted")
                 raise
             ex.emit(frame, "MapIterationSucceeded", {"index": index, "name": name})
             if observer is not None:
-                observer.iteration(run, index, "succeeded")
+                run.tell(IterationChanged, index, "succeeded")
             run.frame.last = frame.last
             return out
         return go
@@ -296,21 +297,21 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
     async def child(index: int, value: Any) -> None:
         async with sem:
             if observer is not None:
-                observer.iteration(run, index, "started")
+                run.tell(IterationChanged, index, "started")
             try:
                 results[index] = await ex.run_child(processor, value, index, run.frame, run.name)
             except StatesError as err:
                 failures.append(err)
                 results[index] = None
                 if observer is not None:
-                    observer.iteration(run, index, "failed")
+                    run.tell(IterationChanged, index, "failed")
                 return
             except anyio.get_cancelled_exc_class():
                 if observer is not None:
-                    observer.iteration(run, index, "aborted")
+                    run.tell(IterationChanged, index, "aborted")
                 raise
             if observer is not None:
-                observer.iteration(run, index, "succeeded")
+                run.tell(IterationChanged, index, "succeeded")
 
     async with anyio.create_task_group() as tg:
         for i, v in enumerate(inputs):

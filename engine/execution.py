@@ -25,6 +25,7 @@ from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
+from .observe import ChoiceMatched, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import Frame
 from .stores import StoredEvent, StoredFact
@@ -531,11 +532,11 @@ class Execution:
     # observer hooks (the CLI trace and the test API listen here)
     def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float, retrier: Any) -> None:
         if self.observer is not None:
-            self.observer.retry(run, err, attempt, delay, retrier)
+            run.tell(RetryScheduled, err, attempt, delay, retrier)
 
     def observe_choice(self, run: Any, rule: Any) -> None:
         if self.observer is not None:
-            self.observer.choice(run, rule)
+            run.tell(ChoiceMatched, rule)
 
     # ---- callbacks (SendTaskSuccess / Failure / Heartbeat) ---------------------------------
 

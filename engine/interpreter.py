@@ -22,6 +22,7 @@ from ..model import UNSET, dollar
 from ..paths import assign_path
 from ..templates import Template, dumps, expect_kind
 from .concurrency import run_map, run_parallel
+from .observe import StateEntered, StateExited, StateFailed
 from .scope import Scope
 from .staterun import (FailStateError, Frame, Located, Result, StateRun, catch, error_matches,  # noqa: F401
                        error_output, is_terminal, locate, retry_delay, with_retries, _DOLLAR, _NO_RESULT)
@@ -58,7 +59,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
     run = StateRun(ex, state, frame, entered, ex.history._events[entered - 1][2], raw)
     observer = ex.observer
     if observer is not None:
-        observer.enter(run)
+        run.tell(StateEntered)
     try:
         output, next_name, assigned = await (runner or RUNNERS[kind])(run)
     except _CANCELLED:
@@ -72,7 +73,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
         caught = await catch(run, err)
         if caught is None:
             if observer is not None:
-                observer.failed(run, err)
+                run.tell(StateFailed, err)
             raise err
         output, next_name, assigned = caught
     ex.check_size(output, state.name)
@@ -84,7 +85,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
     if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
         next_name = state.next
     if observer is not None:
-        observer.exit(run, output, next_name)
+        run.tell(StateExited, output, next_name)
     return output, next_name
 
 

@@ -14,6 +14,7 @@ from ..model import dollar
 from ..paths import assign_path
 from ..templates import Template, expect_kind, resolve_path
 from .journal import frame_random
+from .observe import DataStage, ErrorCaught, StateView
 from .scope import Scope
 from .tasks import TaskFailed
 
@@ -98,7 +99,7 @@ class Frame:
 class StateRun:
     """One entry into a state: everything its runner needs."""
 
-    __slots__ = ("ex", "state", "frame", "entered_id", "entered_time", "retry_count", "raw", "name")
+    __slots__ = ("ex", "state", "frame", "entered_id", "entered_time", "retry_count", "raw", "name", "_view")
 
     def __init__(self, ex: Runtime, state: Any, frame: Frame, entered_id: int, entered_time: float, raw: Any):
         self.ex = ex  # the execution, through its ports only (asl.engine.ports)
@@ -109,6 +110,20 @@ class StateRun:
         self.entered_time = entered_time
         self.retry_count = 0
         self.raw = raw
+        self._view: StateView | None = None
+
+    # ---- what observers see ----------------------------------------------------------------
+
+    def view(self) -> StateView:
+        """This entry into the state as observers see it (one `StateView` per entry)."""
+        if self._view is None:
+            self._view = StateView(self.name, self.state.type, self.state, self.raw, self.frame.path,
+                                   self.entered_id, self.entered_time, self)
+        return self._view
+
+    def tell(self, event: Callable[..., Any], *details: Any) -> None:
+        """Hand the observer (there is one) an `asl.engine.observe` event about this state."""
+        self.ex.observer.event(event(self.view(), *details))
 
     # ---- the context object and scopes -------------------------------------------------
 
@@ -147,9 +162,8 @@ class StateRun:
 
     def note(self, stage: str, value: Any) -> Any:
         """Tell the observer (the trace, the test API) a data-flow stage's value; returns it."""
-        observer = self.ex.observer
-        if observer is not None:
-            observer.data(self, stage, value)
+        if self.ex.observer is not None:
+            self.tell(DataStage, stage, value)
         return value
 
     def effective_input(self) -> Any:
@@ -254,7 +268,7 @@ async def catch(run: StateRun, err: StatesError) -> Result | None:
                 output = out if path is _DOLLAR() else run.raw if path is None else assign_path(run.raw, path, out)
                 assigned = run.assign(catcher.assign, run.scope(out))
             if run.ex.observer is not None:
-                run.ex.observer.caught(run, err, catcher)
+                run.tell(ErrorCaught, err, catcher)
             return output, catcher.next, assigned
     return None
 

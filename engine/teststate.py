@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ASLError, StatesError
+from .observe import Observer
 
 LEVELS = ("INFO", "DEBUG", "TRACE")
 MODES = ("STRICT", "PRESENT", "NONE")
@@ -419,8 +420,8 @@ def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
     return runner
 
 
-class _Inspector:
-    """Records the tested state's data flow (its first run) and passes every hook on to `inner`."""
+class _Inspector(Observer):
+    """Records the tested state's data flow (its first run) and passes every event on to `inner`."""
 
     def __init__(self, inner: Any):
         self.inner = inner
@@ -430,29 +431,23 @@ class _Inspector:
         self.catcher: int | None = None
         self.caught_error: StatesError | None = None
 
-    def __getattr__(self, hook: str) -> Any:
-        inner = self.__dict__.get("inner")
-        method = getattr(inner, hook, None) if inner is not None else None
-        return method if method is not None else (lambda *args, **kwargs: None)
+    def event(self, event: Any) -> None:
+        super().event(event)
+        if self.inner is not None:
+            self.inner.event(event)
 
     def enter(self, run: Any) -> None:
         if self.run is None:
             self.run = run
-        if self.inner is not None:
-            self.inner.enter(run)
 
     def data(self, run: Any, stage: str, value: Any) -> None:
         if run is self.run:
             self.stages.setdefault(stage, value)
-        if self.inner is not None:
-            self.inner.data(run, stage, value)
 
     def caught(self, run: Any, error: Any, catcher: Any) -> None:
         if run is self.run:
             self.caught_error = error
             self.catcher = next(i for i, c in enumerate(run.state.catch) if c is catcher)
-        if self.inner is not None:
-            self.inner.caught(run, error, catcher)
 
     def inspection(self, state: Any, state_input: Any, variables: dict | None, level: str, details: dict) -> dict:
         """AWS's inspectionData at `level` (nothing at INFO)."""
@@ -486,7 +481,7 @@ class _Inspector:
         data.update((stage, stages.pop(stage)) for stage in _STAGE_ORDER if stage in stages)
         data.update(stages)
         data.update(self.extra)
-        seen = self.run.frame.variables if self.run is not None else variables
+        seen = self.run.variables if self.run is not None else variables
         if seen:
             data["variables"] = dict(seen)
         if details:
