@@ -62,7 +62,7 @@ def load(source: Any, *, type: str | None = None, select: str | None = None,
     if not result.ok or result.machine is None:  # no machine: its definition is not local (S3)
         raise DefinitionError(result.diagnostics, result.filename)
     machine = result.machine
-    machine._name = result.name
+    machine.set_name(result.name)
     return machine
 
 

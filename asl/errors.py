@@ -42,11 +42,29 @@ class StatesError(ASLError):
 
     Raised wherever AWS Step Functions fails a state: the engine matches `error` against
     Retry/Catch `ErrorEquals` and reports `error` and `cause` when the execution fails.
+
+    terminal   no Retry or Catch may take it (an oversized output of a state that is not a
+               Task: AWS ends the execution)
+    heartbeat  a ``States.Timeout`` from HeartbeatSeconds running out (``ErrorEquals``
+               ``States.HeartbeatTimeout`` matches it too)
+    field      the field whose expression failed (``Output``, ``Arguments/x``): the location
+               of AWS's ``EvaluationFailed`` event
     """
 
-    def __init__(self, error: str | None, cause: str | None = None):
+    terminal = False
+    heartbeat = False
+    field: str | None = None
+
+    def __init__(self, error: str | None, cause: str | None = None, *, terminal: bool = False,
+                 heartbeat: bool = False, field: str | None = None):
         self.error = error
         self.cause = cause
+        if terminal:
+            self.terminal = True
+        if heartbeat:
+            self.heartbeat = True
+        if field is not None:
+            self.field = field
         super().__init__(f"{error}: {cause}" if cause else str(error))
 
 
@@ -75,13 +93,15 @@ class ExpressionSyntaxError(ASLError, ValueError):
     """A JSONPath, intrinsic function or JSONata text that does not parse.
 
     `position` is the 0-based offset of the problem in `text` (or None when unknown).
-    `str()` renders the text with a caret under the position.
+    `str()` renders the text with a caret under the position. `field` names where in a
+    template the text is (``Output/v``), when the template's compiler knows it.
     """
 
-    def __init__(self, message: str, text: str = "", position: int | None = None):
+    def __init__(self, message: str, text: str = "", position: int | None = None, field: str = ""):
         self.message = message
         self.text = text
         self.position = position
+        self.field = field
         super().__init__(message)
 
     def __str__(self) -> str:

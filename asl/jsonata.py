@@ -186,7 +186,7 @@ class Expression:
     def failure(self, what: str) -> StatesError:
         """States.QueryEvaluationError whose cause says this expression `what`."""
         return StatesError(QUERY_EVALUATION_ERROR, f"The JSONata expression '{self._source}' "
-                                                   f"specified for the field '{self.field}' {what}")
+                                                   f"specified for the field '{self.field}' {what}", field=self.field)
 
     def _is_function(self, used: dict) -> bool:
         # The library prints a function result as "" (as JSON.stringify would drop it); only

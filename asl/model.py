@@ -87,7 +87,7 @@ def _template_error(exc: ExpressionSyntaxError) -> PydanticCustomError:
     if isinstance(exc, TemplateError):
         return _custom_error("asl_template", exc.message, {"detail": str(exc)})
     return _custom_error("asl_jsonata", "{message}", {"message": exc.message, "detail": str(exc),
-                                                           "jsonata": True, "field": getattr(exc, "field", "")})
+                                                           "jsonata": True, "field": exc.field})
 
 
 def _as_template(ql: str | None, field: str | None = None):
@@ -616,6 +616,10 @@ class StateMachine(Workflow):
     def name(self) -> str:
         """The machine's name: the definition file's stem, a template's logical id, or as set."""
         return self._name
+
+    def set_name(self, name: str) -> None:
+        """Name the machine (`asl.load` names it after its file or template resource)."""
+        self._name = name
 
     @property
     def definition(self) -> dict:

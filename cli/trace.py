@@ -81,7 +81,7 @@ class Trace(Observer):
     def location(run: Any) -> tuple:
         """((state, index), ...) from the top execution down to `run`'s block (the engine's
         frame path: Map iterations, Parallel branches and Distributed Map items)."""
-        return tuple(run.frame.path)
+        return tuple(run.path)
 
     def hidden(self, where: tuple) -> bool:
         """Inside a Map iteration: summarised, not traced state by state (unless verbose)."""
@@ -178,7 +178,7 @@ class Trace(Observer):
         progress = self.finish_map(run)
         where = self.location(run)
         s = self.style
-        took = duration(run.ex.clock.now() - run.entered_time)
+        took = duration(run.now() - run.entered_time)
         again = self.last_failure is not None and self.last_failure[0] == (error.error, error.cause) \
             and self.last_failure[1][:len(where)] == where and len(self.last_failure[1]) > len(where)
         if again:  # passed up from a branch or an iteration: the cause is already on screen
@@ -208,7 +208,7 @@ class Trace(Observer):
         if self.hidden(where):
             return
         s = self.style
-        took = duration(run.ex.clock.now() - run.entered_time)
+        took = duration(run.now() - run.entered_time)
         arrow = f"{s['arrow']} {s.name(target) if target else 'end'}"
         parts = [took]
         if run.retry_count:
@@ -229,8 +229,8 @@ class Trace(Observer):
         self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}")
         if self.verbose:
             self.data_line(where, "output", output)
-            if run.frame.variables:
-                self.data_line(where, "variables", run.frame.variables)
+            if run.variables:
+                self.data_line(where, "variables", run.variables)
 
     def iteration(self, run: Any, index: int, status: str) -> None:
         progress = self.maps.get(id(run))

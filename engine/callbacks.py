@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable
 import anyio
 
 from ..errors import ASLError
+from .tasks import AWS_DEFAULT_TIMEOUT
 
 TOKEN_MAX = 2048          # botocore's TaskToken: 1-2048 characters
 OUTPUT_MAX = 262_144      # SendTaskSuccess output: at most 256 KiB (UTF-8 bytes)
@@ -167,7 +168,7 @@ async def answer(execution: Any, token: str, outcome: dict) -> None:
     recorded in the journal (and written to the store, if any) before the waiter wakes."""
     waiter = await _waiter(execution, token)
     waiter.answered = True  # a second answer is refused from here on
-    execution._record(None, "answer", {"token": token, **outcome})
+    execution.record_fact(None, "answer", {"token": token, **outcome})
     await execution.flush()
     if "value" in outcome:
         waiter.succeed(outcome["value"])
@@ -253,7 +254,6 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     HeartbeatSeconds from ActivityStarted and each heartbeat. Resumed after a crash, a task that
     had not been taken is offered again with the same token; one that had goes on waiting for
     its worker's answer."""
-    from .task import AWS_DEFAULT_TIMEOUT
 
     ex = run.ex
     arn = run.state.resource
@@ -263,10 +263,9 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     beat = waiter.beat
 
     async def work() -> Any:
-        replay = ex.replay
-        entry = replay.entries.get((frame.key, frame.seq + 1)) if replay is not None else None
-        if entry is not None and entry[0] == "event" and entry[1].type == "ActivityStarted":
-            details = entry[1].details  # taken before the crash: its worker holds the token
+        recorded = ex.recorded_next(frame)
+        if recorded is not None and recorded[0] == "ActivityStarted":
+            details = recorded[1]  # taken before the crash: its worker holds the token
         else:
             with ex.clock.awaiting_outside():
                 worker = await broker.offer(arn, token, json.dumps(arguments, separators=(",", ":"),
@@ -280,5 +279,4 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
         return await ex.guard(work(), timeout if timeout is not None else AWS_DEFAULT_TIMEOUT, heartbeat, beat,
                               since=scheduled)
     finally:
-        ex.waiters.pop(token, None)
-        ex.closed_tokens.add(token)
+        ex.close_token(token)

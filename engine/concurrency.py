@@ -14,7 +14,9 @@ import anyio
 
 from ..errors import PathNotFoundError, StatesError
 from ..templates import Template, dumps, expect_kind
-from .interpreter import Frame, Result, StateRun, locate, run_block, with_retries
+from .observe import IterationChanged, MapStarted
+from .scope import Scope
+from .staterun import Frame, Result, StateRun, locate, with_retries
 
 INLINE_WORKERS = 40  # AWS runs up to about 40 inline iterations at once
 
@@ -82,7 +84,7 @@ async def run_parallel(run: StateRun) -> Result:
         def job(index: int, branch: Any) -> Any:
             async def go() -> Any:
                 frame = forked.child(_branch_variables(run.frame), index, (run.name, index), run.frame.map_item)
-                return await run_block(ex, branch, branch_input, frame)
+                return await ex.run_block(branch, branch_input, frame)
             return go
 
         results = await _gather([job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
@@ -186,7 +188,6 @@ async def run_map(run: StateRun) -> Result:
                 return item
             map_item = {"Index": index, "Value": item}
             make = lambda: {**run.context(), "Map": {"Item": map_item}}  # noqa: E731
-            from .scope import Scope
             return selector.evaluate(Scope(effective if not jsonata else run.raw, run.frame.variables, run.rng, make,
                                            now=run.now))
 
@@ -199,7 +200,7 @@ async def run_map(run: StateRun) -> Result:
                 run.note("afterItemSelector", inputs)
         run.event("MapStateStarted", {"length": len(items)})
         if observer is not None:
-            observer.map_started(run, len(items))
+            run.tell(MapStarted, len(items))
         if distributed:
             tolerated_count, tolerated_pct = _tolerance(run, scope)
             results = await _distributed(run, processor, inputs, limit, tolerated_count, tolerated_pct)
@@ -250,25 +251,25 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
             observer = ex.observer
             ex.emit(frame, "MapIterationStarted", {"index": index, "name": name})
             if observer is not None:
-                observer.iteration(run, index, "started")
+                run.tell(IterationChanged, index, "started")
             try:
-                out = await run_block(ex, processor, value, frame)
+                out = await ex.run_block(processor, value, frame)
             except StatesError:
                 if not failed:
                     failed = True
                     ex.emit(frame, "MapIterationFailed", {"index": index, "name": name})
                     if observer is not None:
-                        observer.iteration(run, index, "failed")
+                        run.tell(IterationChanged, index, "failed")
                 raise
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
                     ex.emit(frame, "MapIterationAborted", {"index": index, "name": name})
                     if observer is not None:
-                        observer.iteration(run, index, "aborted")
+                        run.tell(IterationChanged, index, "aborted")
                 raise
             ex.emit(frame, "MapIterationSucceeded", {"index": index, "name": name})
             if observer is not None:
-                observer.iteration(run, index, "succeeded")
+                run.tell(IterationChanged, index, "succeeded")
             run.frame.last = frame.last
             return out
         return go
@@ -296,21 +297,21 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
     async def child(index: int, value: Any) -> None:
         async with sem:
             if observer is not None:
-                observer.iteration(run, index, "started")
+                run.tell(IterationChanged, index, "started")
             try:
                 results[index] = await ex.run_child(processor, value, index, run.frame, run.name)
             except StatesError as err:
                 failures.append(err)
                 results[index] = None
                 if observer is not None:
-                    observer.iteration(run, index, "failed")
+                    run.tell(IterationChanged, index, "failed")
                 return
             except anyio.get_cancelled_exc_class():
                 if observer is not None:
-                    observer.iteration(run, index, "aborted")
+                    run.tell(IterationChanged, index, "aborted")
                 raise
             if observer is not None:
-                observer.iteration(run, index, "succeeded")
+                run.tell(IterationChanged, index, "succeeded")
 
     async with anyio.create_task_group() as tg:
         for i, v in enumerate(inputs):

@@ -17,11 +17,13 @@ import anyio
 from ..errors import StatesError
 from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
-from .interpreter import Frame, run_block
+from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
+from .observe import ChoiceMatched, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
+from .staterun import Frame
 from .stores import StoredEvent, StoredFact
-from .tasks import HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
+from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
@@ -159,20 +161,10 @@ class TokenWaiter:
             with self.execution.clock.awaiting_outside():
                 await self.event.wait()
         finally:
-            self.execution.waiters.pop(self.token, None)
-            self.execution.closed_tokens.add(self.token)
+            self.execution.close_token(self.token)
         if self.error is not None:
             raise self.error
         return self.result
-
-
-class Beat:
-    """Heartbeats of one task attempt (`TaskContext.heartbeat`, SendTaskHeartbeat)."""
-
-    __slots__ = ("count",)
-
-    def __init__(self) -> None:
-        self.count = 0
 
 
 class Execution:
@@ -263,10 +255,11 @@ class Execution:
             if recorded is not None:
                 return recorded.value
         value = compute()
-        self._record(site, kind, value)
+        self.record_fact(site, kind, value)
         return value
 
-    def _record(self, site: tuple, kind: str, value: Any) -> None:
+    def record_fact(self, site: tuple | None, kind: str, value: Any) -> None:
+        """Add a fact to the journal (`site` None: one of the execution's own, a callback's answer, a redrive)."""
         self.facts.append(StoredFact(len(self.facts) + 1, site, kind, value))
 
     def now(self, frame: Frame) -> float:
@@ -285,7 +278,7 @@ class Execution:
                 if not self.replay.goes_on_after(site):
                     await self.clock.sleep(recorded.value - self.clock.now())
                 return
-        self._record(site, "timer", self.clock.now() + seconds)
+        self.record_fact(site, "timer", self.clock.now() + seconds)
         await self.flush()
         await self.clock.sleep(seconds)
 
@@ -311,9 +304,7 @@ class Execution:
                     on_replay()
                 value = recorded.value
                 if "error" in value or "cause" in value:
-                    err = StatesError(value.get("error"), value.get("cause"))
-                    err.heartbeat = bool(value.get("heartbeat"))
-                    raise err
+                    raise StatesError(value.get("error"), value.get("cause"), heartbeat=bool(value.get("heartbeat")))
                 return value.get("value")
             redelivered = replay.started(frame.key, frame.seq - 1)
         try:
@@ -321,13 +312,22 @@ class Execution:
         except StatesError as err:
             frame.last = attempt.last
             record = {"error": err.error, "cause": err.cause}
-            if getattr(err, "heartbeat", False):
+            if err.heartbeat:
                 record["heartbeat"] = True
-            self._record(site, "outcome", record)
+            self.record_fact(site, "outcome", record)
             raise
         frame.last = attempt.last
-        self._record(site, "outcome", {"value": value})
+        self.record_fact(site, "outcome", {"value": value})
         return value
+
+    def recorded_next(self, frame: Frame) -> tuple[str, Any] | None:
+        """Resuming: the (type, details) of the event `frame` recorded next, if that was an event."""
+        if self.replay is None:
+            return None
+        entry = self.replay.entries.get((frame.key, frame.seq + 1))
+        if entry is None or entry[0] != "event":
+            return None
+        return entry[1].type, entry[1].details
 
     async def flush(self) -> None:
         """Write what the journal gained since the last flush to the store (if any)."""
@@ -353,6 +353,10 @@ class Execution:
                           "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name}}
         return dict(self._base)
 
+    def set_context_base(self, context: dict) -> None:
+        """Use `context` as ``$$`` (TestState's given context, or its default one)."""
+        self._base = context
+
     def compiled_choices(self, state: Any) -> list:
         found = self._choices.get(id(state))
         if found is None:
@@ -372,11 +376,9 @@ class Execution:
         if limit is not None and type(value) in (dict, list, str):
             meter = self.meter
             if meter.exceeds(value, limit):
-                err = StatesError("States.DataLimitExceeded",
+                raise StatesError("States.DataLimitExceeded",
                                   f"The state/task '{name}' returned a result with a size exceeding the maximum "
-                                  "number of bytes service limit.")
-                err.terminal = not task
-                raise err
+                                  "number of bytes service limit.", terminal=not task)
             # each level of nesting takes two bytes of brackets: a small document is never too deep
             deep = meter.too_deep(value, meter.last_size) if meter.last_size >= 2 * MAX_DEPTH else None
             if deep is not None:
@@ -422,6 +424,11 @@ class Execution:
 
         return encode_token(self.token_arn, uuid.UUID(int=rng.getrandbits(128), version=4).hex + uuid.UUID(
             int=rng.getrandbits(128), version=4).hex)
+
+    def close_token(self, token: str) -> None:
+        """The task that waited with `token` ended: later answers get TaskTimedOut."""
+        self.waiters.pop(token, None)
+        self.closed_tokens.add(token)
 
     def token_waiter(self, token: str) -> TokenWaiter:
         waiter = TokenWaiter(self, token)
@@ -479,9 +486,9 @@ class Execution:
             if ok:
                 return value
             raise value
-        err = StatesError("States.Timeout", expired[0] if expired else "Task timed out.")
-        err.heartbeat = bool(expired) and "heartbeat" in expired[0]  # matchable as States.HeartbeatTimeout
-        raise err
+        # a heartbeat expiry is matchable as States.HeartbeatTimeout
+        raise StatesError("States.Timeout", expired[0] if expired else "Task timed out.",
+                          heartbeat=bool(expired) and "heartbeat" in expired[0])
 
     def map_run_arn(self, label: str) -> str:
         return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
@@ -510,17 +517,21 @@ class Execution:
                 self.transitions += child.transitions
         return await self.outcome(item, work)
 
+    async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:
+        """A Parallel branch or an inline Map iteration: `block` in `frame`, in this execution."""
+        return await run_block(self, block, value, frame)
+
     def record_call(self, run: Any, payload: Any, mocked: bool) -> None:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
 
     # observer hooks (the CLI trace and the test API listen here)
     def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float, retrier: Any) -> None:
         if self.observer is not None:
-            self.observer.retry(run, err, attempt, delay, retrier)
+            run.tell(RetryScheduled, err, attempt, delay, retrier)
 
     def observe_choice(self, run: Any, rule: Any) -> None:
         if self.observer is not None:
-            self.observer.choice(run, rule)
+            run.tell(ChoiceMatched, rule)
 
     # ---- callbacks (SendTaskSuccess / Failure / Heartbeat) ---------------------------------
 

@@ -1,13 +1,15 @@
 """Watching an execution as it runs: the hooks the CLI trace and the test API use.
 
-Subclass `Observer` and pass it as ``observer=`` to `asl.engine.run`; every method is a
-no-op by default. `run` is the engine's `StateRun` for the state: ``run.name``,
-``run.state`` (the model), ``run.raw`` (the state's input), ``run.entered_time``,
-``run.retry_count``, ``run.frame.path`` (where it runs: Map iteration / Parallel branch).
+Subclass `Observer` and pass it as ``observer=`` to `asl.engine.run`. The engine hands every
+happening to `Observer.event` as a typed, frozen event (`StateEntered`, `DataStage`, ...);
+by default `event` calls the hook of the same meaning (`enter`, `data`, ...), each a no-op:
+override either. Each event names its state as a `StateView`: one object per entry into a
+state (the same in every event of that entry, so it can key a dict), read-only.
 Observers must not change the values they are shown.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,36 +17,164 @@ if TYPE_CHECKING:
     from ..model import Catcher, ChoiceRule, Retrier
 
 
+@dataclass(frozen=True, eq=False)
+class StateView:
+    """One entry into a state, as observers see it.
+
+    name, type, state   the state's name, type and model (``state.retry``, ``state.catch``, ...)
+    input               the state's input (also ``raw``)
+    path                where it runs: ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout
+    entered_id          its ``*StateEntered`` event's id; ``entered_time`` that event's time
+    retry_count, variables, now()   as they are when read (retries so far, the variables of
+                        the state's scope, the execution's clock)
+    """
+
+    name: str
+    type: str
+    state: Any
+    input: Any
+    path: tuple
+    entered_id: int
+    entered_time: float
+    _run: Any = field(repr=False)
+
+    @property
+    def raw(self) -> Any:
+        return self.input
+
+    @property
+    def retry_count(self) -> int:
+        return self._run.retry_count
+
+    @property
+    def variables(self) -> dict:
+        return self._run.frame.variables
+
+    def now(self) -> float:
+        return self._run.ex.clock.now()
+
+
+@dataclass(frozen=True, eq=False)
+class StateEntered:
+    """A state was entered (after its ``*StateEntered`` event)."""
+    state: StateView
+
+
+@dataclass(frozen=True, eq=False)
+class DataStage:
+    """A data-flow stage's value (AWS's inspectionData names; see `Observer.data`)."""
+    state: StateView
+    stage: str
+    value: Any
+
+
+@dataclass(frozen=True, eq=False)
+class ChoiceMatched:
+    """A Choice rule (one of ``state.state.choices``) matched."""
+    state: StateView
+    rule: Any
+
+
+@dataclass(frozen=True, eq=False)
+class RetryScheduled:
+    """`retrier` caught `error`; retry number `attempt` of that retrier follows after `delay` s."""
+    state: StateView
+    error: Any
+    attempt: int
+    delay: float
+    retrier: Any
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorCaught:
+    """A catcher took `error`; the state exits to ``catcher.next``."""
+    state: StateView
+    error: Any
+    catcher: Any
+
+
+@dataclass(frozen=True, eq=False)
+class StateFailed:
+    """The state failed with `error` and no catcher took it."""
+    state: StateView
+    error: Any
+
+
+@dataclass(frozen=True, eq=False)
+class StateExited:
+    """The state exited with `output`, going to `next` (None: the block ends)."""
+    state: StateView
+    output: Any
+    next: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class MapStarted:
+    """A Map state's run of `length` items starts (``MapStateStarted``; again on a retry)."""
+    state: StateView
+    length: int
+
+
+@dataclass(frozen=True, eq=False)
+class IterationChanged:
+    """A Map iteration (or a Distributed Map item / batch) changed `status`: started,
+    succeeded, failed, aborted."""
+    state: StateView
+    index: int
+    status: str
+
+
+ObserverEvent = (StateEntered | DataStage | ChoiceMatched | RetryScheduled | ErrorCaught | StateFailed |
+                 StateExited | MapStarted | IterationChanged)
+
+
 class Observer:
-    def enter(self, run: Any) -> None:
+    def event(self, event: ObserverEvent) -> None:
+        """Every event of the run, in order; by default passed on to the hook of its kind."""
+        _HOOKS[type(event)](self, event)
+
+    def enter(self, run: StateView) -> None:
         """A state was entered (after its ``*StateEntered`` event)."""
 
-    def data(self, run: Any, stage: str, value: Any) -> None:
+    def data(self, run: StateView, stage: str, value: Any) -> None:
         """A data-flow stage's value, by AWS's inspectionData names: ``afterInputPath``,
         ``afterParameters`` / ``afterArguments``, ``result``, ``afterResultSelector``,
         ``afterResultPath``; for a Map also ``afterItemsPath`` (the items, JSONPath) and
         ``afterItemSelector`` (each item's input after ItemSelector, in item order)."""
 
-    def choice(self, run: Any, rule: ChoiceRule) -> None:
+    def choice(self, run: StateView, rule: ChoiceRule) -> None:
         """A Choice rule matched (JSONPath rules; JSONata conditions report the rule too)."""
 
-    def retry(self, run: Any, error: StatesError, attempt: int, delay: float, retrier: Retrier) -> None:
+    def retry(self, run: StateView, error: StatesError, attempt: int, delay: float, retrier: Retrier) -> None:
         """`retrier` (one of ``run.state.retry``) caught `error`; retry number `attempt` of that
         retrier follows after `delay` seconds."""
 
-    def caught(self, run: Any, error: StatesError, catcher: Catcher) -> None:
+    def caught(self, run: StateView, error: StatesError, catcher: Catcher) -> None:
         """A catcher took `error`; the state exits to ``catcher.next``."""
 
-    def failed(self, run: Any, error: StatesError) -> None:
+    def failed(self, run: StateView, error: StatesError) -> None:
         """The state failed with `error` and no catcher took it."""
 
-    def exit(self, run: Any, output: Any, next_name: str | None) -> None:
+    def exit(self, run: StateView, output: Any, next_name: str | None) -> None:
         """The state exited with `output`, going to `next_name` (None: the block ends)."""
 
-    def map_started(self, run: Any, length: int) -> None:
+    def map_started(self, run: StateView, length: int) -> None:
         """A Map state's run of `length` items starts (its ``MapStateStarted`` event; again on a retry)."""
 
-    def iteration(self, run: Any, index: int, status: str) -> None:
+    def iteration(self, run: StateView, index: int, status: str) -> None:
         """A Map iteration (inline, or a Distributed Map item's child execution) or a Parallel
         branch changed status: started, succeeded, failed, aborted. A Distributed Map with an
         ItemBatcher reports its batches."""
+
+
+_HOOKS: dict[type, Any] = {
+    StateEntered: lambda o, e: o.enter(e.state),
+    DataStage: lambda o, e: o.data(e.state, e.stage, e.value),
+    ChoiceMatched: lambda o, e: o.choice(e.state, e.rule),
+    RetryScheduled: lambda o, e: o.retry(e.state, e.error, e.attempt, e.delay, e.retrier),
+    ErrorCaught: lambda o, e: o.caught(e.state, e.error, e.catcher),
+    StateFailed: lambda o, e: o.failed(e.state, e.error),
+    StateExited: lambda o, e: o.exit(e.state, e.output, e.next),
+    MapStarted: lambda o, e: o.map_started(e.state, e.length),
+    IterationChanged: lambda o, e: o.iteration(e.state, e.index, e.status),
+}

@@ -9,13 +9,11 @@ import anyio
 from ..errors import StatesError
 from ..resources import parameter_problems, parse_resource
 from ..templates import Template, dumps, expect_kind
-from .interpreter import Result, StateRun, with_retries
+from .callbacks import serve_activity
 from .scope import Scope
-from .execution import Beat
-from .tasks import (PASS_THROUGH, HandlerInterrupted, TaskContext, TaskFailed, UnservedTask, call_handler,
+from .staterun import Result, StateRun, with_retries
+from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, Beat, HandlerInterrupted, TaskContext, TaskFailed, UnservedTask, call_handler,
                     exception_to_error, json_copy, lambda_function_name)
-
-AWS_DEFAULT_TIMEOUT = 99999999
 
 
 def invoke_response(payload: Any, rng: Any) -> dict:
@@ -121,7 +119,6 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
 
     async def attempt(frame: Any, redelivered: bool) -> Any:
         if brokered:
-            from .callbacks import serve_activity
             return await serve_activity(run, arguments, timeout, heartbeat, started, frame)
 
         def submitted(response: Any) -> None:
@@ -143,9 +140,7 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
             details["cause"] = err.cause
         event = f"{prefix}TimedOut" if err.error == "States.Timeout" else f"{prefix}Failed"
         run.event(event, details)
-        failed = TaskFailed(err.error, err.cause)
-        failed.heartbeat = getattr(err, "heartbeat", False)
-        raise failed from None
+        raise TaskFailed(err.error, err.cause, heartbeat=err.heartbeat) from None
     run.event(f"{prefix}Succeeded", {**base, "output": result})
     return result
 
@@ -173,15 +168,14 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
-    ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
-                      run.retry_count + 1, run.context(token), token, run.frame.path, redelivered=redelivered)
-    ex.record_call(run, payload, mocked=False)
-
     beat = Beat()
     if token is not None:
         waiter = ex.token_waiter(token)
         beat = waiter.beat
-    ctx._heartbeat = lambda: setattr(beat, "count", beat.count + 1)
+    ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
+                      run.retry_count + 1, run.context(token), token, run.frame.path, redelivered=redelivered,
+                      beat=beat)
+    ex.record_call(run, payload, mocked=False)
 
     async def handle(*_: Any) -> Any:
         try:

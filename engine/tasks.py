@@ -30,6 +30,17 @@ from typing import Any, Callable
 
 from ..errors import StatesError
 
+AWS_DEFAULT_TIMEOUT = 99999999  # a Task's TimeoutSeconds when it gives none (matters for callbacks)
+
+
+class Beat:
+    """Heartbeats of one task attempt (`TaskContext.heartbeat`, SendTaskHeartbeat)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
 
 class TaskFailed(StatesError):
     """Raise from a handler to fail the task with an explicit AWS error name and cause.
@@ -37,8 +48,8 @@ class TaskFailed(StatesError):
     Error names and causes are strings in AWS (other values are turned into their text).
     """
 
-    def __init__(self, error: Any = "States.TaskFailed", cause: Any = None):
-        super().__init__(_text(error), _text(cause))
+    def __init__(self, error: Any = "States.TaskFailed", cause: Any = None, *, heartbeat: bool = False):
+        super().__init__(_text(error), _text(cause), heartbeat=heartbeat)
 
 
 def _text(value: Any) -> str | None:
@@ -119,13 +130,13 @@ class TaskContext:
     context: dict
     task_token: str | None = None
     path: tuple = ()
-    _heartbeat: Callable[[], None] | None = field(default=None, repr=False)
     redelivered: bool = False
+    beat: Beat | None = field(default=None, repr=False)  # the attempt's heartbeats, counted
 
     def heartbeat(self) -> None:
         """Tell the engine the task is alive (resets HeartbeatSeconds)."""
-        if self._heartbeat is not None:
-            self._heartbeat()
+        if self.beat is not None:
+            self.beat.count += 1
 
 
 Handler = Callable[..., Any]

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ASLError, StatesError
+from .observe import Observer
 
 LEVELS = ("INFO", "DEBUG", "TRACE")
 MODES = ("STRICT", "PRESENT", "NONE")
@@ -283,7 +284,7 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
                      reveal_secrets: bool = False, run_nested: bool = False, **options: Any) -> TestStateResult:
     """Run one state as TestState does (see the module doc). `run_nested`: run a Map or Parallel
     given no mock with its inner states (AWS requires a mock for them)."""
-    from . import prepare
+    from .starting import prepare
     from .interpreter import Frame, error_matches, retry_delay, run_state
 
     if inspection_level not in LEVELS:
@@ -314,7 +315,7 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     # A Task needs a handler or mock only when it is invoked (then States.Runtime, as in a run):
     # a Task state that fails before the call (its TimeoutSecondsPath, its Parameters) needs none.
     # $$: the given context replaces the whole object, its State included (see StateRun.context)
-    execution._base = given_context if given_context is not None else _default_context(execution, role_arn)
+    execution.set_context_base(given_context if given_context is not None else _default_context(execution, role_arn))
 
     # One attempt, as TestState makes: whether a Retry would retry is decided below.
     single = state.model_copy(update={"retry": []}) if getattr(state, "retry", None) else state
@@ -419,8 +420,8 @@ def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
     return runner
 
 
-class _Inspector:
-    """Records the tested state's data flow (its first run) and passes every hook on to `inner`."""
+class _Inspector(Observer):
+    """Records the tested state's data flow (its first run) and passes every event on to `inner`."""
 
     def __init__(self, inner: Any):
         self.inner = inner
@@ -430,29 +431,23 @@ class _Inspector:
         self.catcher: int | None = None
         self.caught_error: StatesError | None = None
 
-    def __getattr__(self, hook: str) -> Any:
-        inner = self.__dict__.get("inner")
-        method = getattr(inner, hook, None) if inner is not None else None
-        return method if method is not None else (lambda *args, **kwargs: None)
+    def event(self, event: Any) -> None:
+        super().event(event)
+        if self.inner is not None:
+            self.inner.event(event)
 
     def enter(self, run: Any) -> None:
         if self.run is None:
             self.run = run
-        if self.inner is not None:
-            self.inner.enter(run)
 
     def data(self, run: Any, stage: str, value: Any) -> None:
         if run is self.run:
             self.stages.setdefault(stage, value)
-        if self.inner is not None:
-            self.inner.data(run, stage, value)
 
     def caught(self, run: Any, error: Any, catcher: Any) -> None:
         if run is self.run:
             self.caught_error = error
             self.catcher = next(i for i, c in enumerate(run.state.catch) if c is catcher)
-        if self.inner is not None:
-            self.inner.caught(run, error, catcher)
 
     def inspection(self, state: Any, state_input: Any, variables: dict | None, level: str, details: dict) -> dict:
         """AWS's inspectionData at `level` (nothing at INFO)."""
@@ -486,7 +481,7 @@ class _Inspector:
         data.update((stage, stages.pop(stage)) for stage in _STAGE_ORDER if stage in stages)
         data.update(stages)
         data.update(self.extra)
-        seen = self.run.frame.variables if self.run is not None else variables
+        seen = self.run.variables if self.run is not None else variables
         if seen:
             data["variables"] = dict(seen)
         if details:

@@ -51,7 +51,7 @@ class Worker:
                 await anyio.sleep(self.poll_seconds if not claimed else 0)
 
     async def _advance(self, arn: str) -> None:
-        from . import prepare_resume
+        from .resuming import prepare_resume
 
         try:
             execution = await prepare_resume(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,

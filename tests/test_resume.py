@@ -90,13 +90,13 @@ async def _run(machine, input, handlers_factory, *, crash_after=None, **options)
     if crash_after is None:
         return await answering(ex), None, store
     ex.history = CrashingHistory(ex.history.limit, crash_after, dead)
-    record = ex._record
+    record = ex.record_fact
 
     def guarded_record(*args):
         if dead:
             raise Crash()
         record(*args)
-    ex._record = guarded_record
+    ex.record_fact = guarded_record
     try:
         await answering(ex)
     except BaseException as exc:  # Crash, possibly inside exception groups

@@ -105,7 +105,7 @@ class Recorder(Observer):
         self._open: dict[Any, StateVisit] = {}  # StateRun -> its visit, until it exits or fails
 
     def enter(self, run: Any) -> None:
-        visit = StateVisit(run.name, run.state.type, run.frame.path, run.raw, dict(run.frame.variables),
+        visit = StateVisit(run.name, run.state.type, run.path, run.raw, dict(run.variables),
                            run.entered_time)
         self.visits.append(visit)
         self._open[run] = visit
@@ -130,8 +130,8 @@ class Recorder(Observer):
     def failed(self, run: Any, error: Any) -> None:
         visit = self._open.pop(run, None) or self._stray(run)
         visit.status, visit.error, visit.cause, visit.exception = "failed", error.error, error.cause, error
-        visit.variables = dict(run.frame.variables)
-        visit.exited = run.ex.clock.now()
+        visit.variables = dict(run.variables)
+        visit.exited = run.now()
 
     def exit(self, run: Any, output: Any, next_name: str | None) -> None:
         visit = self._open.pop(run, None) or self._stray(run)
@@ -141,8 +141,8 @@ class Recorder(Observer):
         if visit.status == "running":
             visit.status = "succeeded"
         visit.output, visit.next = output, next_name
-        visit.variables = dict(run.frame.variables)
-        visit.exited = run.ex.clock.now()
+        visit.variables = dict(run.variables)
+        visit.exited = run.now()
 
     def iteration(self, run: Any, index: int, status: str) -> None:
         self._visit(run).iterations[index] = status
@@ -152,7 +152,7 @@ class Recorder(Observer):
         return visit if visit is not None else self._stray(run)
 
     def _stray(self, run: Any) -> StateVisit:
-        return StateVisit(run.name, run.state.type, run.frame.path, run.raw, {}, run.entered_time)
+        return StateVisit(run.name, run.state.type, run.path, run.raw, {}, run.entered_time)
 
 
 def _index(items: list, item: Any) -> int | None:

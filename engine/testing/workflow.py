@@ -15,7 +15,7 @@ import functools
 import os
 from typing import Any
 
-from .. import _mocks, prepare
+from ..starting import _mocks, prepare
 from ..tasks import Handlers, MockConfig
 from . import coverage
 from .mocks import MockError, MockSession, check_mock_names, to_mock

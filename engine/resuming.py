@@ -1,0 +1,170 @@
+"""Continuing an execution from a store: `resume` after a crash, `redrive` after a failure
+(RedriveExecution), and the lease that makes one process at a time advance it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ASLError
+from .starting import _lease, prepare
+
+
+class LeaseHeld(ASLError):
+    """Raised by `resume` / `redrive` when another live process holds the execution's lease."""
+
+
+async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: float | None) -> tuple[str, float]:
+    """Take the execution's lease for `owner` (default: this process), or raise LeaseHeld."""
+    import time
+
+    from .execution import default_owner
+
+    owner = owner or default_owner()
+    lease_seconds = lease_seconds or _lease()
+    if not await store.claim(owner, lease_seconds, arns=[record.arn]) and record.status == "RUNNING":
+        until = max(0.0, (record.lease_until or 0) - time.time())
+        raise LeaseHeld(f"the execution '{record.arn}' is being run by {record.owner} (its lease runs out in "
+                        f"{until:.0f}s if that process has died)")
+    return owner, lease_seconds
+
+
+class NotResumable(ASLError):
+    """Raised by `resume` for an execution the store does not have, or one that has ended."""
+
+
+async def resume(store: Any, arn: str, **options: Any) -> Any:
+    """Continue a RUNNING execution recorded in `store` (its process died) from its journal;
+    returns its `ExecutionResult` (`prepare_resume` + `Execution.run`).
+
+    The definition, input, seed and clock kind come from the store; ``options`` are `prepare`'s
+    handler and mock options (``handlers``, ``mock_config``, ``test_case``, ``observer``).
+    Recorded task outcomes are replayed, never called again; a task that was in flight is
+    called again (``TaskContext.redelivered``); Waits end at their recorded deadlines.
+    Raises `JournalMismatch` when the journal does not fit the definition.
+    """
+    execution = await prepare_resume(store, arn, **options)
+    return await execution.run()
+
+
+async def prepare_resume(store: Any, arn: str, *, owner: str | None = None, lease_seconds: float | None = None,
+                         **options: Any) -> Any:
+    """The `Execution` that `resume` runs, not started (to answer its callbacks, stop it, ...).
+    Takes the execution's lease (`LeaseHeld` while another live process holds it)."""
+    from .journal import Recorded
+
+    record = await store.get(arn)
+    if record is None:
+        raise NotResumable(f"Execution Does Not Exist: '{arn}'")
+    if record.status != "RUNNING":
+        raise NotResumable(f"the execution '{arn}' has ended ({record.status}): nothing to resume")
+    owner, lease_seconds = await _claim(store, record, owner, lease_seconds)
+    events = await store.events(arn)
+    facts = await store.facts(arn)
+    return _restored(store, record, events, facts, Recorded(events, facts), options, owner, lease_seconds)
+
+
+def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any, options: dict, owner: str,
+              lease_seconds: float) -> Any:
+    """An execution rebuilt from its record and journal, replaying `recorded` when it runs."""
+    import json
+
+    from asl import load
+
+    from .callbacks import recorded_answers
+    from .clock import Clock, VirtualClock
+    from .execution import StoreSink
+    from .history import History
+
+    machine = load(json.loads(record.definition))
+    if record.clock == "virtual":
+        clock = VirtualClock(recorded.last_time if recorded.last_time is not None else record.start_time)
+    else:
+        clock = Clock()
+    opts = record.options
+    execution = prepare(machine, json.loads(record.input), name=record.name,
+                        state_machine_name=record.state_machine_name, type=record.type, clock=clock,
+                        seed=record.seed, history_limit=opts.get("historyLimit", 25_000),
+                        payload_limit=opts.get("payloadLimit", 262_144), check_handlers=False, **options)
+    execution.history = History.restored([(e.type, e.previous_id, e.timestamp, e.details, e.site) for e in events],
+                                         execution.history.limit)
+    execution.replay = recorded
+    execution.facts = list(facts)
+    execution.answers = recorded_answers(facts)
+    execution.redrive_count = record.redrive_count
+    execution.redrive_time = record.redrive_time
+    execution.sink = StoreSink(store, record.arn, len(events), len(facts), owner, lease_seconds)
+    return execution
+
+
+class ExecutionNotRedrivable(ASLError):
+    """Raised by `redrive` when AWS would refuse RedriveExecution; ``.reason`` says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"Execution Not Redrivable: {reason}")
+
+
+REDRIVE_PERIOD = 14 * 24 * 3600          # AWS: redrivable for 14 days after the execution closed
+MAX_OPEN = 365 * 24 * 3600               # ... and within a year of its start
+REDRIVE_EVENT_LIMIT = 24_999             # ... when its history has fewer events than this
+
+
+async def redrive(store: Any, arn: str, machine: Any = None, **options: Any) -> Any:
+    """RedriveExecution: restart a FAILED, TIMED_OUT or ABORTED Standard execution from the
+    states that did not succeed (inside a Parallel or Map, only the branches and iterations
+    that did not), keeping its history; returns its new `ExecutionResult`.
+
+    The history gains ``ExecutionRedriven`` and the new events; ``$$.Execution.RedriveCount``
+    counts the redrives. `machine`, if given, must be the definition the execution ran.
+    Raises `ExecutionNotRedrivable` as AWS refuses (Express, still RUNNING, SUCCEEDED, closed
+    over 14 days ago, started over a year ago, 24,999 events or more, definition changed).
+    """
+    execution = await prepare_redrive(store, arn, machine, **options)
+    return await execution.run()
+
+
+async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: str | None = None,
+                          lease_seconds: float | None = None, **options: Any) -> Any:
+    """The `Execution` that `redrive` runs, recorded as redriven but not started."""
+    import json
+    import time
+
+    from .journal import REDRIVEN, Recorded
+
+    record = await store.get(arn)
+    if record is None:
+        raise NotResumable(f"Execution Does Not Exist: '{arn}'")
+    events = await store.events(arn)
+    now = time.time()
+    reason = None
+    if record.type == "EXPRESS":
+        reason = "Execution is EXPRESS and cannot be redriven"
+    elif record.status in ("RUNNING", "SUCCEEDED", "PENDING_REDRIVE"):
+        reason = f"Execution is {record.status} and cannot be redriven"
+    elif record.stop_time is not None and max(now, record.stop_time) - record.stop_time > REDRIVE_PERIOD:
+        reason = "Execution redrivable period exceeded"
+    elif (record.stop_time or now) - record.start_time > MAX_OPEN:
+        reason = "Execution exceeded the maximum open time of one year and cannot be redriven"
+    elif len(events) >= REDRIVE_EVENT_LIMIT:
+        reason = f"Execution history has {len(events)} events; an execution with {REDRIVE_EVENT_LIMIT} or more " \
+                 "cannot be redriven"
+    elif machine is not None and json.loads(record.definition) != machine.definition:
+        reason = "The state machine definition changed since the execution started: start a new execution"
+    if reason is not None:
+        raise ExecutionNotRedrivable(reason)
+    owner, lease_seconds = await _claim(store, record, owner, lease_seconds)
+    facts = await store.facts(arn)
+    execution = _restored(store, record, events, facts, Recorded(events, facts, redrive=True), options, owner,
+                          lease_seconds)
+    count = record.redrive_count + 1
+    redriven_at = max(execution.clock.now(), record.stop_time or 0.0)
+    if execution.clock.virtual:
+        execution.clock.advance(redriven_at - execution.clock.now())
+    execution.history.add(REDRIVEN, execution.history.last_id, redriven_at, {"redriveCount": count})
+    execution.record_fact(None, "redrive", count)
+    execution.redrive_count = count
+    execution.redrive_time = redriven_at
+    await store.update(arn, status="RUNNING", stop_time=None, output=None, error=None, cause=None,
+                       redrive_count=count, redrive_time=redriven_at, owner=owner,
+                       lease_until=time.time() + lease_seconds)
+    return execution

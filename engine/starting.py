@@ -1,0 +1,206 @@
+"""Starting an execution: check the options and the input, build the `Execution`, run it.
+
+`asl.engine` re-exports everything here; resuming and redriving are in `asl.engine.resuming`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ASLError
+from .tasks import Handlers, MockConfig, MockConfigError
+
+
+class MissingHandlerError(ASLError):
+    """Raised before an execution starts when a Task state has neither a handler nor a mock
+    (only with ``check_handlers=True``: by default a Task needs one only when it is invoked)."""
+
+    def __init__(self, missing: list[tuple[str, str]]):
+        self.missing = missing
+        lines = [f"  - state '{name}': {resource}" for name, resource in missing]
+        example = missing[0]
+        super().__init__(
+            "these Task states have no handler and no mock:\n" + "\n".join(lines) +
+            "\nregister one, for example:\n"
+            "    handlers = asl.engine.Handlers()\n"
+            f"    @handlers.state({example[0]!r})\n"
+            "    def handle(payload, ctx):\n"
+            "        return {...}\n"
+            "or give a MockConfigFile test case that mocks the state.")
+
+
+class InvalidExecutionInput(ASLError):
+    """Raised before an execution starts when its input is larger than the payload limit
+    (AWS's StartExecution answers InvalidExecutionInput and starts nothing)."""
+
+
+def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
+    from .tasks import Mocks
+
+    if mock_config is None:
+        mock_config = MockConfig.from_env()
+        if mock_config is None:
+            return None
+    if isinstance(mock_config, str):
+        mock_config = MockConfig.from_file(mock_config)
+    elif isinstance(mock_config, dict):
+        mock_config = MockConfig(mock_config)
+    if test_case is None:
+        machine = mock_config.state_machines.get(machine_name) or {}
+        cases = list((machine.get("TestCases") or {}))
+        if len(cases) != 1:
+            if not mock_config.state_machines:
+                raise MockConfigError("the mock config has no StateMachines: is it a Step Functions Local "
+                                      "MockConfigFile?")
+            raise MockConfigError(f"choose a test case of state machine '{machine_name}' (--test-case, or "
+                                  f"test_case= in Python; it has: {', '.join(cases) or 'none'})")
+        test_case = cases[0]
+    return Mocks(mock_config, mock_config.test_case(machine_name, test_case))
+
+
+def _check_mocked_states(mapping: dict, machine: Any) -> None:
+    """A test case that mocks a state the machine does not have is a typo: say so."""
+    import difflib
+
+    names = [name for _, name, _ in machine.iter_states()]
+    for state in mapping:
+        if state not in names:
+            close = difflib.get_close_matches(state, names, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise MockConfigError(f"the mock config's test case mocks a state '{state}' that the state machine "
+                                  f"does not have{hint}")
+
+
+def _task_states(machine: Any) -> list[tuple[str, Any]]:
+    return [(name, state) for _, name, state in machine.iter_states() if state.type == "Task"]
+
+
+def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None = None,
+            mock_config: Any = None, test_case: str | None = None, name: str | None = None,
+            state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
+            clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
+            observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
+            sync: bool = False, activities: Any = None) -> Any:
+    """Build an `Execution` (not started).
+
+    A Task needs a handler or a mock only when it is invoked: one reached without either ends
+    the run with States.Runtime ("No handler or mock for the Task state ..."), so executions
+    that fail before the call (an unusable TimeoutSecondsPath, bad parameters) run as on AWS.
+    ``check_handlers=True`` refuses to start instead (MissingHandlerError) when any Task that
+    `unserved` can check statically lacks one.
+
+    ``activities`` (an `asl.engine.callbacks.ActivityBroker`) serves the activity resources that
+    no handler or mock serves: their tasks wait for workers (`ActivityBroker.get_task`).
+    """
+    from .clock import Clock, VirtualClock
+    from .execution import Execution
+
+    if sync and type.upper() != "EXPRESS":
+        raise ValueError("sync=True runs an EXPRESS state machine as StartSyncExecution does; "
+                         "StartSyncExecution does not run STANDARD ones")
+    if handlers is not None and not isinstance(handlers, Handlers):
+        handlers = Handlers(handlers)
+    handlers = handlers or Handlers()
+    sm_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
+    mocks = _mocks(mock_config, test_case, sm_name)
+    if mocks is not None:
+        _check_mocked_states(mocks.mapping, machine)
+    if input is not None:
+        from .tasks import MarshalError, json_copy
+
+        from .payload import MAX_DEPTH, depth
+
+        try:  # StartExecution takes JSON text: a value JSON cannot hold is refused up front
+            deepest = depth(input)
+            if deepest > MAX_DEPTH:
+                raise MarshalError(f"the input is nested {deepest} levels deep; the limit is {MAX_DEPTH}")
+            input = json_copy(input)
+        except RecursionError:
+            raise InvalidExecutionInput("Invalid State Machine Execution Input: the input is nested too deeply") \
+                from None
+        except MarshalError as exc:
+            raise InvalidExecutionInput(f"Invalid State Machine Execution Input: {exc}") from None
+    if payload_limit is not None and input is not None:
+        from .payload import PayloadMeter
+
+        size = PayloadMeter().size(input)
+        if size > payload_limit:
+            raise InvalidExecutionInput(f"Invalid State Machine Execution Input: the input is {size:,} bytes; "
+                                        f"the limit is {payload_limit:,} bytes")
+    if clock is None:
+        clock = VirtualClock() if virtual_time else Clock()
+    execution = Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
+                          machine_type=type.upper(), history_limit=history_limit, observer=observer,
+                          state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
+    execution.activities = activities
+    if check_handlers:
+        missing = missing_handlers(execution)
+        if missing:
+            raise MissingHandlerError(missing)
+    return execution
+
+
+def missing_handlers(execution: Any) -> list[tuple[str, str]]:
+    """The (name, Resource) of each Task state of a prepared execution that no handler or mock
+    serves, as far as can be told before the run (``asl run`` warns about them); activities go
+    to workers when an ActivityBroker is given."""
+    missing = unserved(_task_states(execution.machine), execution.handlers, execution.mocks)
+    if getattr(execution, "activities", None) is not None:
+        missing = [(n, r) for n, r in missing if ":activity:" not in r]
+    return missing
+
+
+def unserved(tasks: list[tuple[str, Any]], handlers: Handlers, mocks: Any) -> list[tuple[str, str]]:
+    """The (name, Resource) of each Task state in `tasks` that neither a mock nor a handler serves."""
+    from .tasks import lambda_function_name
+
+    missing = []
+    for state_name, state in tasks:
+        if mocks is not None and mocks.has(state_name):
+            continue
+        function = lambda_function_name(state.resource, _static_arguments(state))
+        if handlers.find(state_name, state.resource, function) is None:
+            if function is None and state.resource.endswith(":lambda:invoke"):
+                continue  # FunctionName comes from the input: checked when the task runs
+            missing.append((state_name, state.resource))
+    return missing
+
+
+def _static_arguments(state: Any) -> Any:
+    template = state.parameters if state.parameters is not None else state.arguments
+    return template.source if template is not None else None
+
+
+async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str | None = None,
+              lease_seconds: float | None = None, **options: Any) -> Any:
+    """Run `machine` (from `asl.load`) with `input`; returns an `ExecutionResult`.
+
+    With ``store`` (a `asl.engine.stores` store, opened), the execution is recorded there and
+    its journal written as it runs, so `resume` can continue it after a crash.
+
+    Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
+    default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
+    ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``sync`` (EXPRESS: run as
+    StartSyncExecution does, whose ``$$.Execution`` has no RedriveCount), ``virtual_time`` (default True),
+    ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
+    ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
+    (refuse to start when a Task has no handler or mock; default: fail only if one is invoked).
+    """
+    execution = prepare(machine, input, **options)
+    if store is not None:
+        await execution.attach(store, owner, lease_seconds or _lease())
+    return await execution.run()
+
+
+def _lease() -> float:
+    from .execution import LEASE_SECONDS
+    return LEASE_SECONDS
+
+
+def run_sync(machine: Any, input: Any = None, **options: Any) -> Any:
+    """`run` for synchronous code (starts an event loop)."""
+    import anyio
+
+    async def main() -> Any:
+        return await run(machine, input, **options)
+
+    return anyio.run(main)

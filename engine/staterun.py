@@ -1,0 +1,309 @@
+"""What every state's run is made of, below the state loop (`asl.engine.interpreter`) and the
+runners (`asl.engine.task`, `asl.engine.concurrency`): the `Frame` a state runs in, the
+`StateRun` a runner works on, error matching, Retry and Catch.
+
+A runner reaches the execution through the ports of `asl.engine.ports` (``run.ex``), never
+through the state loop: this module imports neither.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from ..errors import StatesError
+from ..model import dollar
+from ..paths import assign_path
+from ..templates import Template, expect_kind, resolve_path
+from .journal import frame_random
+from .observe import DataStage, ErrorCaught, StateView
+from .scope import Scope
+from .tasks import TaskFailed
+
+if TYPE_CHECKING:
+    from .ports import Runtime
+
+Result = tuple[Any, "str | None", "dict | None"]
+
+
+class Located(StatesError):
+    """A runtime error whose cause already names the state it happened in (AWS's prefix)."""
+
+
+class FailStateError(StatesError):
+    """Raised by a Fail state: error and cause exactly as the state gives them."""
+
+
+UNCATCHABLE = {"States.Runtime"}
+
+
+def is_terminal(err: StatesError) -> bool:
+    """Errors no Retry or Catch may take: States.Runtime, and failures marked terminal
+    (an oversized output of a state that is not a Task)."""
+    return err.terminal or err.error in UNCATCHABLE
+
+
+def error_matches(names: list[str], err: StatesError) -> bool:
+    """Does an ``ErrorEquals`` list match `err`? (ASL-SPEC.md sections 8-9).
+
+    ``States.ALL`` matches everything catchable; ``States.TaskFailed`` everything but
+    ``States.Timeout``; ``States.HeartbeatTimeout`` also matches a heartbeat expiry, which AWS
+    reports as ``States.Timeout``.
+    """
+    if is_terminal(err):
+        return False
+    error = err.error
+    for name in names:
+        if name == "States.ALL" or name == error:
+            return True
+        if name == "States.TaskFailed" and error != "States.Timeout":
+            return True
+        if name == "States.HeartbeatTimeout" and err.heartbeat:
+            return True
+    return False
+
+
+def error_output(err: StatesError) -> dict:
+    return {"Error": err.error, "Cause": err.cause}
+
+
+class Frame:
+    """Where a state runs: the variables of its scope and the event it follows.
+
+    ``key`` names this block run for the journal (`asl.engine.journal`): the parent's key
+    plus (the parent's position when it forked, the branch or item index); ``seq`` is the
+    position of the last event or fact the frame recorded.
+    """
+
+    __slots__ = ("variables", "last", "map_item", "path", "key", "seq", "_rng")
+
+    def __init__(self, variables: dict, last: int, map_item: dict | None = None, path: tuple = (),
+                 key: tuple = ()):
+        self.variables = variables
+        self.last = last
+        self.map_item = map_item
+        self.path = path
+        self.key = key
+        self.seq = 0
+        self._rng = None
+
+    def child(self, variables: dict, index: int, path_step: tuple, map_item: dict | None = None) -> "Frame":
+        """The frame of a branch or an item forked at this frame's current position."""
+        return Frame(variables, self.last, map_item, self.path + (path_step,), self.key + ((self.seq, index),))
+
+    def random(self, seed: int) -> Any:
+        """This frame's random source: the same seed and key always draw the same values."""
+        if self._rng is None:
+            self._rng = frame_random(seed, self.key)
+        return self._rng
+
+
+class StateRun:
+    """One entry into a state: everything its runner needs."""
+
+    __slots__ = ("ex", "state", "frame", "entered_id", "entered_time", "retry_count", "raw", "name", "_view")
+
+    def __init__(self, ex: Runtime, state: Any, frame: Frame, entered_id: int, entered_time: float, raw: Any):
+        self.ex = ex  # the execution, through its ports only (asl.engine.ports)
+        self.state = state
+        self.name = state.name
+        self.frame = frame
+        self.entered_id = entered_id
+        self.entered_time = entered_time
+        self.retry_count = 0
+        self.raw = raw
+        self._view: StateView | None = None
+
+    # ---- what observers see ----------------------------------------------------------------
+
+    def view(self) -> StateView:
+        """This entry into the state as observers see it (one `StateView` per entry)."""
+        if self._view is None:
+            self._view = StateView(self.name, self.state.type, self.state, self.raw, self.frame.path,
+                                   self.entered_id, self.entered_time, self)
+        return self._view
+
+    def tell(self, event: Callable[..., Any], *details: Any) -> None:
+        """Hand the observer (there is one) an `asl.engine.observe` event about this state."""
+        self.ex.observer.event(event(self.view(), *details))
+
+    # ---- the context object and scopes -------------------------------------------------
+
+    def context(self, task_token: str | None = None) -> dict:
+        ctx = self.ex.context_base()
+        state = {"Name": self.name, "EnteredTime": self.ex.iso(self.entered_time)}
+        if self.state.type in ("Task", "Parallel", "Map"):
+            state["RetryCount"] = self.retry_count
+        ctx.setdefault("State", state)  # TestState's given context may name its own
+        if task_token is not None:
+            ctx["Task"] = {"Token": task_token}
+        if self.frame.map_item is not None:
+            ctx["Map"] = {"Item": self.frame.map_item}
+        return ctx
+
+    @property
+    def rng(self) -> Any:
+        return self.frame._rng or self.frame.random(self.ex.seed)
+
+    def now(self) -> float:
+        """The clock as this state reads it (``$now()``): recorded in the journal."""
+        return self.ex.now(self.frame)
+
+    def scope(self, value: Any, **kw: Any) -> Scope:
+        frame = self.frame
+        if kw:
+            return Scope(value, frame.variables, frame._rng or frame.random(self.ex.seed), self.context,
+                         now=self.now, **kw)
+        return Scope(value, frame.variables, frame._rng or frame.random(self.ex.seed), self.context, now=self.now)
+
+    def event(self, event_type: str, details: dict | None = None) -> int:
+        """Record an event following this state's last one."""
+        return self.ex.emit(self.frame, event_type, details)
+
+    # ---- JSONPath data flow ------------------------------------------------------------
+
+    def note(self, stage: str, value: Any) -> Any:
+        """Tell the observer (the trace, the test API) a data-flow stage's value; returns it."""
+        if self.ex.observer is not None:
+            self.tell(DataStage, stage, value)
+        return value
+
+    def effective_input(self) -> Any:
+        path = self.state.input_path
+        if path is None:
+            value: Any = {}
+        elif path is _DOLLAR:
+            value = self.raw
+        else:
+            value = self.read_path(path, self.raw)
+        return self.note("afterInputPath", value) if self.ex.observer is not None else value
+
+    def read_path(self, path: Any, value: Any) -> Any:
+        scope = self.scope(value)
+        return resolve_path(path, scope)
+
+    def result_path(self, result: Any) -> Any:
+        path = self.state.result_path
+        if path is None:
+            return self.raw
+        if path is _DOLLAR:
+            return result
+        return assign_path(self.raw, path, result)
+
+    def output_path(self, value: Any) -> Any:
+        path = self.state.output_path
+        if path is None:
+            return {}
+        if path is _DOLLAR:
+            return value
+        return self.read_path(path, value)
+
+    def assign(self, template: Template | None, scope: Scope) -> dict | None:
+        """Evaluate an ``Assign`` block against the values on entry (commit happens later)."""
+        if template is None:
+            return None
+        return expect_kind(template, template.evaluate(scope), "object", "Assign")
+
+    def finish(self, result: Any) -> "Result":
+        """Output processing after the work of a Task, Parallel or Map (sections 3.1 and 4)."""
+        state = self.state
+        watched = self.ex.observer is not None
+        if watched:
+            self.note("result", result)
+        if state.is_jsonata:
+            output, assigned = self.jsonata_output(result, result)
+            return output, None, assigned
+        if state.result_selector is not None:
+            result = state.result_selector.evaluate(self.scope(result))
+            if watched:
+                self.note("afterResultSelector", result)
+        assigned = self.assign(state.assign, self.scope(result)) if state.assign is not None else None
+        placed = self.result_path(result)
+        if watched:
+            self.note("afterResultPath", placed)
+        return self.output_path(placed), None, assigned
+
+    # ---- JSONata ------------------------------------------------------------------------
+
+    def jsonata_output(self, result: Any, default: Any) -> tuple[Any, dict | None]:
+        """JSONata ``Output`` and ``Assign`` with ``$states.result`` (both see the entry variables)."""
+        state = self.state
+        scope = self.scope(self.raw, result=result) if result is not _NO_RESULT else self.scope(self.raw)
+        output = state.output.evaluate(scope) if getattr(state, "output", None) else default
+        assigned = self.assign(getattr(state, "assign", None), scope)
+        return output, assigned
+
+
+_NO_RESULT = object()
+_DOLLAR = dollar()  # the "$" path (InputPath, ResultPath and OutputPath by default)
+
+
+def locate(err: StatesError, run: StateRun) -> StatesError:
+    """Prefix a data-flow error's cause with the state, as AWS does (task/Fail errors are as given)."""
+    if isinstance(err, (Located, TaskFailed, FailStateError)):
+        return err
+    if err.error in ("States.NoChoiceMatched",):
+        return err
+    cause = f"An error occurred while executing the state '{run.name}' (entered at the event id #{run.entered_id}). " \
+            f"{err.cause or ''}"
+    located = Located(err.error, cause, terminal=err.terminal)
+    if err.error == "States.QueryEvaluationError":
+        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": err.field or "",
+                                       "state": run.name})
+    return located
+
+
+def catch(run: StateRun, err: StatesError) -> Result | None:
+    """Apply the first matching catcher: error output into the raw input (or JSONata Output)."""
+    catchers = getattr(run.state, "catch", None)
+    if not catchers:
+        return None
+    for catcher in catchers:
+        if error_matches(catcher.error_equals, err):
+            out = error_output(err)
+            if run.state.is_jsonata:
+                scope = run.scope(run.raw, error_output=out)
+                output = catcher.output.evaluate(scope) if catcher.output else out
+                assigned = run.assign(catcher.assign, scope)
+            else:
+                path = catcher.result_path
+                output = out if path is _DOLLAR else run.raw if path is None else assign_path(run.raw, path, out)
+                assigned = run.assign(catcher.assign, run.scope(out))
+            if run.ex.observer is not None:
+                run.tell(ErrorCaught, err, catcher)
+            return output, catcher.next, assigned
+    return None
+
+
+async def with_retries(run: StateRun, work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run `work`, retrying it as the state's retriers say (ASL-SPEC.md section 9)."""
+    retriers = getattr(run.state, "retry", None)
+    if not retriers:
+        return await work()
+    counts = [0] * len(retriers)
+    while True:
+        try:
+            return await work()
+        except StatesError as err:
+            if is_terminal(err):
+                raise
+            for i, retrier in enumerate(retriers):
+                if error_matches(retrier.error_equals, err):
+                    break
+            else:
+                raise
+            if counts[i] >= retrier.max_attempts:
+                raise
+            delay = retry_delay(retrier, counts[i], run.rng)
+            counts[i] += 1
+            run.retry_count += 1
+            run.ex.observe_retry(run, err, counts[i], delay, retrier)
+            await run.ex.timer(run.frame, delay)
+
+
+def retry_delay(retrier: Any, attempt: int, rng: Any) -> float:
+    """Seconds before retry `attempt + 1`: interval x backoff^attempt, capped, then jittered."""
+    delay = retrier.interval_seconds * (retrier.backoff_rate ** attempt)
+    if retrier.max_delay_seconds is not None:
+        delay = min(delay, retrier.max_delay_seconds)
+    if retrier.jitter_strategy == "FULL":
+        delay = rng.uniform(0, delay)
+    return delay

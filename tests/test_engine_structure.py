@@ -1,0 +1,216 @@
+"""The engine's module graph points one way (STYLE.md, "Where the code stands"): no module
+of `asl.engine` imports, directly or through others, a module that imports it back, whether
+the import is at the top or inside a function. Subpackages (`stores`, `testing`) count as
+one module each; imports under ``if TYPE_CHECKING:`` are annotations only and do not count.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import asl.engine
+
+ENGINE = Path(asl.engine.__file__).parent
+PACKAGE = "asl.engine"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ENGINE).with_suffix("").parts
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join((PACKAGE,) + parts)
+
+
+def _node(module: str) -> str | None:
+    """The graph node of an engine module (a subpackage is one node); None outside the engine."""
+    if module != PACKAGE and not module.startswith(PACKAGE + "."):
+        return None
+    parts = module[len(PACKAGE) + 1:].split(".") if module != PACKAGE else []
+    if parts and (ENGINE / parts[0]).is_dir():
+        return f"{PACKAGE}.{parts[0]}"
+    return module
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in node.body:
+                skipped.update(id(n) for n in ast.walk(inner))
+    return skipped
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports (absolute names), at any depth of the file."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_only(tree)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            for alias in node.names:  # `from . import execution` imports a module
+                candidate = f"{target}.{alias.name}"
+                relative = candidate[len(PACKAGE) + 1:].replace(".", "/") if candidate.startswith(PACKAGE) else ""
+                if relative and ((ENGINE / f"{relative}.py").exists() or (ENGINE / relative).is_dir()):
+                    found.add(candidate)
+    return found
+
+
+def engine_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in sorted(ENGINE.rglob("*.py")):
+        source = _node(_module_name(path))
+        edges = graph.setdefault(source, set())
+        for target in _imports(path):
+            node = _node(target)
+            if node is not None and node != source:
+                edges.add(node)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of `graph` as a list of nodes (first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return stack[stack.index(target):] + [target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_every_engine_module_imports() -> None:
+    graph = engine_graph()
+    assert f"{PACKAGE}.interpreter" in graph and f"{PACKAGE}.execution" in graph
+    for name in graph:
+        importlib.import_module(name)
+
+
+def test_the_engine_imports_have_no_cycle() -> None:
+    cycle = find_cycle(engine_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+@pytest.mark.parametrize("graph, expected", [
+    ({"a": {"b"}, "b": {"c"}, "c": set()}, None),
+    ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, ["a", "b", "c", "a"]),
+    ({"a": {"a"}}, ["a", "a"]),
+])
+def test_find_cycle(graph: dict, expected: list | None) -> None:
+    assert find_cycle(graph) == expected
+
+
+def test_a_function_level_import_counts(tmp_path: Path) -> None:
+    # the lazy import that once hid interpreter <-> task is seen as an edge
+    source = tmp_path / "x.py"
+    source.write_text("def f():\n    from .task import run_task\n", encoding="utf-8")
+    tree = ast.parse(source.read_text())
+    assert any(isinstance(n, ast.ImportFrom) and n.module == "task" for n in ast.walk(tree))
+    assert f"{PACKAGE}.task" in _imports(ENGINE / "interpreter.py")
+
+
+def test_the_core_does_not_import_the_package_or_its_consumers() -> None:
+    # `asl.engine` (the public facade) and `asl.engine.testing` sit on top of the runtime
+    graph = engine_graph()
+    for source, targets in graph.items():
+        if source in (PACKAGE, f"{PACKAGE}.testing"):
+            continue
+        assert PACKAGE not in targets, f"{source} imports the asl.engine facade"
+        assert f"{PACKAGE}.testing" not in targets, f"{source} imports asl.engine.testing"
+
+
+# --------------------------------------------------------------------------------------------
+# Runners depend on the ports of asl.engine.ports, not on the whole Execution
+# --------------------------------------------------------------------------------------------
+
+RUNNER_MODULES = ("staterun.py", "interpreter.py", "task.py", "concurrency.py", "callbacks.py")
+
+
+def _port_members() -> set[str]:
+    from asl.engine import ports
+
+    members: set[str] = set()
+    for port in (ports.EventSink, ports.Invoker, ports.ChildRunner, ports.Quotas, ports.Runtime):
+        for klass in port.__mro__:
+            if klass.__module__ == ports.__name__:
+                members.update(getattr(klass, "__annotations__", {}))
+                members.update(name for name, value in vars(klass).items() if callable(value)
+                               and not name.startswith("_"))
+    return members
+
+
+def _execution_uses(text: str) -> dict[str, int]:
+    """Attributes read or written on the execution (``ex.x``, ``run.ex.x``, ``execution.x``)."""
+    used: dict[str, int] = {}
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        if (isinstance(owner, ast.Name) and owner.id in ("ex", "execution")) or (
+                isinstance(owner, ast.Attribute) and owner.attr == "ex"):
+            used.setdefault(node.attr, node.lineno)
+    return used
+
+
+@pytest.mark.parametrize("module", RUNNER_MODULES)
+def test_runners_use_only_the_ports(module: str) -> None:
+    source = (ENGINE / module).read_text(encoding="utf-8")
+    if module == "callbacks.py":  # its runner only: the broker and the API side work outside states
+        source = source[source.index("async def serve_activity"):]
+    uses = _execution_uses(source)
+    assert uses, "the check reads nothing: has the runner's name for its execution changed?"
+    members = _port_members()
+    outside = {name: line for name, line in uses.items() if name not in members}
+    assert not outside, f"{module} uses Execution members that no port declares: {outside}"
+
+
+def test_a_member_outside_the_ports_is_found() -> None:
+    uses = _execution_uses("async def run_x(run):\n    run.ex.waiters.pop(1)\n    ex = run.ex\n    ex.replay\n")
+    assert set(uses) - _port_members() == {"waiters", "replay"}
+
+
+def test_an_execution_provides_every_port() -> None:
+    import asl
+    from asl.engine import ports, prepare
+
+    machine = asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    execution = prepare(machine, {})
+    for port in (ports.Clock, ports.EventSink, ports.Invoker, ports.ChildRunner, ports.Quotas, ports.Runtime):
+        target = execution.clock if port is ports.Clock else execution
+        assert isinstance(target, port), port.__name__
+    from asl.engine.clock import Clock
+
+    assert isinstance(Clock(), ports.Clock)
+    missing = sorted(name for name in _port_members() if not hasattr(execution, name))
+    assert not missing
