@@ -98,7 +98,10 @@ class StateEntry:
     iterations   a Map's iterations by index: ``succeeded``, ``failed``, ``aborted`` or ``started``
     next         the state entered after it exited (None: the block or execution ended)
     entered, exited   epoch seconds (exited None unless it exited)
-    id           the id of its ``*StateEntered`` event
+    id           the id of its ``*StateEntered`` event (0: recorded live, by an observer)
+
+    The engine's observers record the same model while an execution runs
+    (`asl.engine.testing.StateVisit`, which the CLI's trace renders too).
     """
 
     name: str
@@ -106,7 +109,7 @@ class StateEntry:
     at: tuple
     input: Any
     entered: float
-    id: int
+    id: int = 0
     output: Any = None
     status: str = "aborted"
     error: str | None = None
