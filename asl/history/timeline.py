@@ -223,7 +223,8 @@ class Timeline:
         calls: list[TaskCall] = []
         pending: dict[int, Event] = {}   # entry id -> its latest failure not yet followed by anything
         scheduled: dict[int, int] = {}   # entry id -> the id of its latest *Scheduled event
-        for event in self.events:
+        attempted: set[int] = set()      # entry ids that made an attempt (see ATTEMPTS)
+        for i, event in enumerate(self.events):
             kind = event.type
             entry = entries.get(event.entry)
             if kind.endswith("StateEntered"):
@@ -238,10 +239,17 @@ class Timeline:
                     raise HistoryError(f"event {event.id} ({kind}) follows no state entry")
                 continue
             if kind in ATTEMPTS:
+                # Another attempt of an entry that made one already is a retry. The failure it
+                # follows tells the error and the delay; a Map retried after an iteration failed
+                # (AWS writes no MapStateFailed then) has none: the error is unknown, the delay
+                # is counted from the event before.
                 failed = pending.pop(entry.id, None)
-                if failed is not None:
-                    entry.retries.append(Retried(failed.details.get("error"), failed.details.get("cause"), -1,
-                                                 max(0.0, event.time - failed.time)))
+                if entry.id in attempted:
+                    since = failed.time if failed is not None else self.events[max(0, i - 1)].time
+                    entry.retries.append(Retried(failed.details.get("error") if failed else None,
+                                                 failed.details.get("cause") if failed else None, -1,
+                                                 max(0.0, event.time - since)))
+                attempted.add(entry.id)
                 if kind.endswith("Scheduled"):
                     scheduled[entry.id] = event.id
                 if kind == "MapStateStarted":
@@ -272,15 +280,12 @@ class Timeline:
         exited = self._exited
         last_failure: dict[int, int] = {}
         last_success: dict[int, int] = {}
-        attempts: dict[int, int] = {}
         for event in self.events:
             kind = event.type
             if event.is_failure and kind not in CONTAINER_FAILURES - {"ParallelStateFailed", "MapStateFailed"}:
                 last_failure[event.entry] = event.id
             elif kind.endswith("Succeeded") and kind not in ("MapIterationSucceeded", "ExecutionSucceeded"):
                 last_success[event.entry] = event.id
-            if kind in ATTEMPTS:
-                attempts[event.entry] = attempts.get(event.entry, 0) + 1
         # An unfinished state without a failure of its own failed if the failure came out of it
         # (a Pass whose ResultPath broke); otherwise it was cut short (a sibling branch failed).
         on_failure_path = {step.name for step in self.failure.path} if self.failure else set()
@@ -304,7 +309,7 @@ class Timeline:
             visits[name] = visits.get(name, 0) + 1
             if RANK[outcome] > RANK.get(outcomes.get(name, ""), 0):
                 outcomes[name] = outcome
-            if attempts.get(entry.id, 0) > 1:
+            if entry.retries:
                 retried.add(name)
         return outcomes, visits, retried
 
