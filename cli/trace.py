@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from ..engine.testing.recorder import Recorder
 from ..graph import describe_rule
-from .style import Style, compact, duration, error_text
+from .style import Style, compact, duration, error_text, where_tag
 
 MAX_ITEM_FAILURES = 5   # failed Map items printed per Map; the rest are counted
 CAUSE_WIDTH = 120       # causes are cut to this in the one-line forms (--verbose shows them whole)
@@ -80,7 +80,7 @@ class Trace(Recorder):
         if not where:
             return ""
         name, index = where[-1]
-        tag = f"[item {index}]" if self.types.get(name) == "Map" else f"[branch {index + 1}]"
+        tag = where_tag(self.types.get(name, "Parallel"), index)
         return "  " * len(where) + self.style.dim(tag) + " "
 
     # ---- writing -----------------------------------------------------------------------------
