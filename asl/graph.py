@@ -7,7 +7,7 @@ Nodes are states; a Parallel's branches and a Map's item processor are clusters 
 their state, joined to it by dotted edges. Edges have a kind: ``next``, ``choice`` (labelled
 with the rule), ``default``, ``catch`` and ``retry`` (drawn apart from normal flow),
 ``branch``, and ``start`` / ``end`` for the machine's entry and exits. Given a `Timeline`
-(`asl.histories`), each state gets the outcome it had (succeeded, caught, failed, aborted,
+(`asl.history`), each state gets the outcome it had (succeeded, caught, failed, aborted,
 or not visited) and the edges the execution took are marked.
 """
 from __future__ import annotations

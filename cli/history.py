@@ -35,6 +35,8 @@ def branch_numbers(machine: Any) -> dict[str, int]:
 def path_text(steps: list, style: Style, branches: dict[str, int] | None = None) -> str:
     """``A → B → Par › [branch 2] C → D``: the states on the way to a failure. A block of states
     repeated back to back (a loop) is written once: ``A → (B → C) ×12,000 → D``."""
+    from .style import where_tag
+
     runs = {start: (period, count) for start, period, count in _repeats(steps)}
     out = ""
     depth = 0
@@ -42,8 +44,8 @@ def path_text(steps: list, style: Style, branches: dict[str, int] | None = None)
     while i < len(steps):
         step = steps[i]
         if out and step.depth > depth:
-            tag = f"[item {step.item}] " if step.item is not None else (
-                f"[branch {branches[step.name]}] " if branches and step.name in branches else "")
+            tag = f"{where_tag('Map', step.item)} " if step.item is not None else (
+                f"{where_tag('Parallel', branches[step.name] - 1)} " if branches and step.name in branches else "")
             out += f" {style['into']} {style.dim(tag)}"
         elif out:
             out += f" {style['arrow']} "

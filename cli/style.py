@@ -64,6 +64,12 @@ class Style:
         return self.paint(status, "bold", colour)
 
 
+def where_tag(container: str, index: int) -> str:
+    """``[item 3]`` in iteration 3 of a Map, ``[branch 2]`` in the second branch (index 1) of a
+    Parallel: how the trace and the failure path name where a state ran."""
+    return f"[item {index}]" if container == "Map" else f"[branch {index + 1}]"
+
+
 def duration(seconds: float) -> str:
     """``0ms``, ``<1ms``, ``12ms``, ``1.50s``, ``2m03s``, ``1h02m``."""
     if seconds < 0.001:

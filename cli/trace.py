@@ -1,4 +1,4 @@
-"""The trace ``asl run`` writes on stderr while an execution runs: an `Observer` that prints.
+"""The trace ``asl run`` writes on stderr while an execution runs: a `Recorder` that prints.
 
     ▶ ProcessPayment  Task lambda:invoke
     ↻ ProcessPayment  ConnectionError: payment gateway timed out · retry 1 of 3 in 1.00s
@@ -14,12 +14,12 @@ each step of its data flow, as TestState's inspection data names them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..engine import Observer
+from ..engine.testing.recorder import Recorder
 from ..graph import describe_rule
-from .style import Style, compact, duration, error_text
+from .style import Style, compact, duration, error_text, where_tag
 
 MAX_ITEM_FAILURES = 5   # failed Map items printed per Map; the rest are counted
 CAUSE_WIDTH = 120       # causes are cut to this in the one-line forms (--verbose shows them whole)
@@ -28,49 +28,38 @@ REDRAW_SECONDS = 0.1    # how often the live progress bar may redraw
 
 @dataclass
 class _MapProgress:
-    """Iterations of one run of a Map state, by index."""
+    """A Map entry's iterations (its `StateVisit.iterations`: index -> status) and their number."""
 
+    iterations: dict
     total: int | None = None
-    started: set = field(default_factory=set)
-    succeeded: set = field(default_factory=set)
-    failed: set = field(default_factory=set)
-    aborted: set = field(default_factory=set)
 
-    def reset(self) -> None:
-        for seen in (self.started, self.succeeded, self.failed, self.aborted):
-            seen.clear()
+    def count(self, status: str) -> int:
+        return sum(1 for seen in self.iterations.values() if seen == status)
 
     def summary(self, noun: str, tolerated: bool) -> str:
         """``5 items: 3 succeeded, 1 failed, 1 aborted`` (failures of a Map that went on: tolerated)."""
-        done = len(self.succeeded | self.failed)
-        count = self.total if self.total is not None else max(done, len(self.started))
-        text = f"{count} {noun if count != 1 else noun[:-1]}: {len(self.succeeded)} succeeded"
-        if self.failed:
-            text += f", {len(self.failed)} failed" + (" (tolerated)" if tolerated else "")
-        if self.aborted:
-            text += f", {len(self.aborted)} aborted"
+        succeeded, failed, aborted = self.count("succeeded"), self.count("failed"), self.count("aborted")
+        count = self.total if self.total is not None else max(succeeded + failed, len(self.iterations))
+        text = f"{count} {noun if count != 1 else noun[:-1]}: {succeeded} succeeded"
+        if failed:
+            text += f", {failed} failed" + (" (tolerated)" if tolerated else "")
+        if aborted:
+            text += f", {aborted} aborted"
         return text
 
 
-@dataclass
-class _RunNotes:
-    """What happened to one entry into a state before it exits."""
-
-    rule: Any = None
-    caught: tuple | None = None  # (error, catcher index, next)
-
-
-class Trace(Observer):
-    """Prints each step of an execution to `stream` (stderr) as it happens."""
+class Trace(Recorder):
+    """Prints each step of an execution to `stream` (stderr) as it happens: the `Recorder`'s
+    `StateVisit` of each state (the model `asl.history` reads out of histories), rendered."""
 
     def __init__(self, stream: TextIO, style: Style, verbose: bool = False, live: bool = False):
+        super().__init__(keep=False)  # only the states still running are kept
         self.out = stream
         self.style = style
         self.verbose = verbose
         self.live = live and not verbose
         self.types: dict[str, str] = {}       # state name -> type (names are unique in a machine)
-        self.notes: dict[int, _RunNotes] = {}
-        self.maps: dict[int, _MapProgress] = {}
+        self.totals: dict[int, int | None] = {}  # id(Map run) -> its number of items (None: batches)
         self.last_failure: tuple | None = None
         self.item_failures: dict[str, int] = {}  # failed-item lines printed per Map state
         self._bar: tuple[Any, float] | None = None  # (map run, last drawn) while a bar is up
@@ -91,7 +80,7 @@ class Trace(Observer):
         if not where:
             return ""
         name, index = where[-1]
-        tag = f"[item {index}]" if self.types.get(name) == "Map" else f"[branch {index + 1}]"
+        tag = where_tag(self.types.get(name, "Parallel"), index)
         return "  " * len(where) + self.style.dim(tag) + " "
 
     # ---- writing -----------------------------------------------------------------------------
@@ -115,15 +104,16 @@ class Trace(Observer):
         if self._bar is not None and not force and now - self._bar[1] < REDRAW_SECONDS:
             return
         s = self.style
-        done = len(progress.succeeded | progress.failed)
-        counts = f"{s.ok(s['ok'] + str(len(progress.succeeded)))} {s.bad(s['fail'] + str(len(progress.failed)))}"
+        succeeded, failed = progress.count("succeeded"), progress.count("failed")
+        done = succeeded + failed
+        counts = f"{s.ok(s['ok'] + str(succeeded))} {s.bad(s['fail'] + str(failed))}"
         if progress.total:
             width = 24
             filled = int(width * done / progress.total)
             bar = s["bar"] * filled + s["gap"] * (width - filled)
             text = f"{s.name(run.name)} {bar} {done}/{progress.total} {counts}"
         else:
-            text = f"{s.name(run.name)} {done} done, {len(progress.started) - done} running {counts}"
+            text = f"{s.name(run.name)} {done} done, {len(progress.iterations) - done} running {counts}"
         self.out.write("\r\x1b[K" + text)
         self.out.flush()
         self._bar = (run, now)
@@ -131,10 +121,9 @@ class Trace(Observer):
     # ---- the observer hooks --------------------------------------------------------------------
 
     def enter(self, run: Any) -> None:
+        super().enter(run)
         state = run.state
         self.types[run.name] = state.type
-        if state.type == "Map":
-            self.maps[id(run)] = _MapProgress()
         where = self.location(run)
         if self.hidden(where):
             return
@@ -144,21 +133,17 @@ class Trace(Observer):
             self.data_line(where, "input", run.raw)
 
     def map_started(self, run: Any, length: int) -> None:
-        progress = self.maps.get(id(run))
-        if progress is not None:  # batches, not items, are the iterations of a batched Map
-            progress.total = length if getattr(run.state, "item_batcher", None) is None else None
+        super().map_started(run, length)  # the iterations start again on a retry
+        # batches, not items, are the iterations of a batched Map
+        self.totals[id(run)] = length if getattr(run.state, "item_batcher", None) is None else None
 
     def data(self, run: Any, stage: str, value: Any) -> None:
+        super().data(run, stage, value)
         if self.verbose:
             self.data_line(self.location(run), stage, value)
 
-    def choice(self, run: Any, rule: Any) -> None:
-        self.notes.setdefault(id(run), _RunNotes()).rule = rule
-
     def retry(self, run: Any, error: Any, attempt: int, delay: float, retrier: Any) -> None:
-        progress = self.maps.get(id(run))
-        if progress is not None:
-            progress.reset()  # the whole Map runs again
+        super().retry(run, error, attempt, delay, retrier)
         where = self.location(run)
         if self.hidden(where):
             return
@@ -168,14 +153,9 @@ class Trace(Observer):
                          f"{s.warn(_cut(error_text(error.error, error.cause), self.verbose))} "
                          f"{s['dot']} retry {attempt}{of} in {duration(delay)}")
 
-    def caught(self, run: Any, error: Any, catcher: Any) -> None:
-        catchers = list(getattr(run.state, "catch", None) or [])
-        index = next((i for i, c in enumerate(catchers) if c is catcher), 0)
-        self.notes.setdefault(id(run), _RunNotes()).caught = (error, index, catcher.next)
-
     def failed(self, run: Any, error: Any) -> None:
-        self.notes.pop(id(run), None)
         progress = self.finish_map(run)
+        super().failed(run, error)
         where = self.location(run)
         s = self.style
         took = duration(run.now() - run.entered_time)
@@ -201,29 +181,30 @@ class Trace(Observer):
         self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}")
 
     def exit(self, run: Any, output: Any, next_name: str | None) -> None:
-        notes = self.notes.pop(id(run), None) or _RunNotes()
+        visit = self._visit(run)
         progress = self.finish_map(run)
+        super().exit(run, output, next_name)
         where = self.location(run)
-        target = _next_state(run, next_name)
         if self.hidden(where):
             return
+        target = visit.next  # the runner's choice (Choice, Catch), else the state's Next
         s = self.style
         took = duration(run.now() - run.entered_time)
         arrow = f"{s['arrow']} {s.name(target) if target else 'end'}"
         parts = [took]
         if run.retry_count:
             parts.append(f"({run.retry_count + 1} attempts)")
+        caught = visit.status == "caught"
         if progress is not None:
-            parts.append(progress.summary(_noun(run.state), tolerated=notes.caught is None))
+            parts.append(progress.summary(_noun(run.state), tolerated=not caught))
         elif run.state.type == "Parallel":
             parts.append(f"{len(run.state.branches)} branches")
         if run.state.type == "Choice":
-            parts.append(self.decision(run, notes.rule))
-        if notes.caught is not None:
-            error, index, _ = notes.caught
+            parts.append(self.decision(run, visit.choice))
+        if caught:
             symbol = s.warn(s["caught"])
-            parts.append(s.warn(f"caught {_cut(error_text(error.error, error.cause), self.verbose)}") +
-                         s.dim(f" (Catch #{index + 1})"))
+            parts.append(s.warn(f"caught {_cut(error_text(visit.error, visit.cause), self.verbose)}") +
+                         s.dim(f" (Catch #{(visit.catcher or 0) + 1})"))
         else:
             symbol = s.ok(s["ok"])
         self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}")
@@ -233,38 +214,29 @@ class Trace(Observer):
                 self.data_line(where, "variables", run.variables)
 
     def iteration(self, run: Any, index: int, status: str) -> None:
-        progress = self.maps.get(id(run))
-        if progress is None:
-            return
-        self.count(run, progress, index, status)
+        super().iteration(run, index, status)
+        if run.state.type == "Map" and self.live and not self.hidden(self.location(run)):
+            self.draw_bar(run, self.progress(run))
 
     # ---- Map bookkeeping -----------------------------------------------------------------------
 
-    def count(self, map_run: Any, progress: _MapProgress, index: int, status: str) -> None:
-        if status == "started":
-            progress.started.add(index)
-        elif status == "succeeded":
-            progress.succeeded.add(index)
-        elif status == "failed":
-            progress.failed.add(index)
-        elif status == "aborted":
-            progress.aborted.add(index)
-        if self.live and not self.hidden(self.location(map_run)):
-            self.draw_bar(map_run, progress)
+    def progress(self, run: Any) -> _MapProgress:
+        return _MapProgress(self._visit(run).iterations, self.totals.get(id(run)))
 
     def finish_map(self, run: Any) -> _MapProgress | None:
         if run.state.type != "Map":
             return None
         if self._bar is not None and self._bar[0] is run:
             self.clear_bar()
-        return self.maps.pop(id(run), None)
+        progress = self.progress(run)
+        self.totals.pop(id(run), None)
+        return progress
 
-    def decision(self, run: Any, rule: Any) -> str:
+    def decision(self, run: Any, index: int | None) -> str:
         s = self.style
-        if rule is None:
+        if index is None:
             return s.dim("no rule matched: Default")
-        index = next((i for i, r in enumerate(run.state.choices) if r is rule), 0)
-        return f"{s.dim(f'rule #{index + 1}:')} {describe_rule(rule)}"
+        return f"{s.dim(f'rule #{index + 1}:')} {describe_rule(run.state.choices[index])}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,16 +262,6 @@ def _describe(state: Any, s: Style) -> str:
 
 def _noun(state: Any) -> str:
     return "batches" if getattr(state, "item_batcher", None) is not None else "items"
-
-
-def _next_state(run: Any, next_name: str | None) -> str | None:
-    """Where the state goes: the runner's choice (Choice, Catch), else its Next (None: the end)."""
-    if next_name is not None:
-        return next_name
-    state = run.state
-    if state.type in ("Succeed", "Fail") or getattr(state, "end", None):
-        return None
-    return getattr(state, "next", None)
 
 
 def _cut(text: str, whole: bool) -> str:

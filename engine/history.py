@@ -1,4 +1,5 @@
-"""The execution history: AWS's event types, ids and details (ASL-SPEC.md section 13).
+"""The execution history: AWS's event types, ids and details (ASL-SPEC.md section 13); their
+JSON shape is `asl.history.events`'s, and `asl.history.timeline` reads them back.
 
 Events are appended as small tuples and turned into AWS's ``HistoryEvent`` dicts only when
 asked (`History.events`, `History.to_aws`), so recording costs little on the hot path. Data
@@ -9,19 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from ..history.events import details_key as camel_details  # TaskStateEntered -> stateEnteredEventDetails
 from ..jsontext import compact
 from ..timestamps import format_timestamp as iso  # epoch seconds -> 2019-03-26T20:14:13.192Z
 
 _DATA_FIELDS = ("input", "output", "parameters")
-
-
-def camel_details(event_type: str) -> str:
-    """``TaskStateEntered`` -> ``stateEnteredEventDetails`` (AWS's details key)."""
-    for suffix, key in (("StateEntered", "stateEnteredEventDetails"), ("StateExited", "stateExitedEventDetails")):
-        if event_type.endswith(suffix) and event_type[: -len(suffix)] in (
-                "Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"):
-            return key
-    return event_type[0].lower() + event_type[1:] + "EventDetails"
 
 
 def _dumps(value: Any) -> str:

@@ -1,6 +1,7 @@
 """What a test sees of a run: every state entered, with its data, as an `Observer` records it.
 
-A `StateVisit` is one entry into a state: where it ran (``at``: the Map iterations and Parallel
+A `StateVisit` is one entry into a state (the model `asl.history` reads out of a history, plus
+what only a live run shows): where it ran (``at``: the Map iterations and Parallel
 branches around it, outermost first), its input, the TestState-style inspection data, its
 output, the next state, the variables before and after, the retries, the catcher that took
 an error, and the attempts made. `Recorder` builds them from the engine's observer hooks.
@@ -10,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...history.timeline import Retried, StateEntry
 from ..observe import Observer
+
+__all__ = ["Call", "Recorder", "Retried", "StateVisit"]
 
 # The data-flow stages in the order a state goes through them (AWS's inspectionData names).
 STAGES = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterParameters", "afterArguments", "result", "afterResultSelector",
@@ -18,18 +22,9 @@ STAGES = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterParamet
 
 
 @dataclass
-class Retried:
-    """One retry: the error that a retrier (``Retry[retrier]``) caught, and the delay before it."""
-
-    error: str | None
-    cause: str | None
-    retrier: int
-    delay: float
-
-
-@dataclass
-class StateVisit:
-    """One entry into a state.
+class StateVisit(StateEntry):
+    """One entry into a state, recorded live: `asl.history.StateEntry` (what a history tells)
+    and what only the engine sees.
 
     name, type   the state
     at           where it ran: ``(("Items", 2),)`` in iteration 2 of Map ``Items``; ``()`` at top level
@@ -44,33 +39,20 @@ class StateVisit:
     catcher      the index of the Catch clause that took the error
     retries      each retry, in order; ``attempts`` is 1 + their number
     iterations   a Map's iterations by index: ``succeeded``, ``failed``, ``aborted`` or ``started``
+                 (those of its last attempt)
     variables_before, variables   the variables it saw and the variables after its Assign
     entered, exited               virtual epoch seconds
+
+    ``id`` and ``calls`` are left empty: a live run's calls of mocks and handlers are `Call`s.
     """
 
-    name: str
-    type: str
-    at: tuple
-    input: Any
-    variables_before: dict
-    entered: float
-    stages: dict = field(default_factory=dict)
-    output: Any = None
-    next: str | None = None
     status: str = "running"
-    error: str | None = None
-    cause: str | None = None
-    choice: int | None = None
-    catcher: int | None = None
-    retries: list[Retried] = field(default_factory=list)
-    iterations: dict[int, str] = field(default_factory=dict)
-    variables: dict | None = None
-    exited: float | None = None
-    exception: Any = field(default=None, repr=False)
-
-    @property
-    def attempts(self) -> int:
-        return 1 + len(self.retries)
+    variables_before: dict = field(default_factory=dict, kw_only=True)
+    stages: dict = field(default_factory=dict, kw_only=True)
+    choice: int | None = field(default=None, kw_only=True)
+    catcher: int | None = field(default=None, kw_only=True)
+    variables: dict | None = field(default=None, kw_only=True)
+    exception: Any = field(default=None, repr=False, kw_only=True)
 
     @property
     def inspection(self) -> dict:
@@ -79,11 +61,6 @@ class StateVisit:
         data.update((stage, self.stages[stage]) for stage in STAGES if stage in self.stages)
         data["variables"] = self.variables if self.variables is not None else self.variables_before
         return data
-
-    @property
-    def address(self) -> str:
-        """``Items[2]/Check`` style: where the visit happened, then the state."""
-        return "/".join([f"{name}[{index}]" for name, index in self.at] + [self.name])
 
 
 @dataclass
@@ -100,14 +77,16 @@ class Call:
 class Recorder(Observer):
     """Turns the engine's observer hooks into `StateVisit` records, in the order states are entered."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
+        self.keep = keep  # False: only the visits still open are kept (a trace of a long run)
         self.visits: list[StateVisit] = []
         self._open: dict[Any, StateVisit] = {}  # StateRun -> its visit, until it exits or fails
 
     def enter(self, run: Any) -> None:
-        visit = StateVisit(run.name, run.state.type, run.path, run.raw, dict(run.variables),
-                           run.entered_time)
-        self.visits.append(visit)
+        visit = StateVisit(run.name, run.state.type, run.path, run.raw, run.entered_time,
+                           variables_before=dict(run.variables))
+        if self.keep:
+            self.visits.append(visit)
         self._open[run] = visit
 
     # Every hook tolerates a run it did not see enter (an observer must never break a run).
@@ -144,6 +123,9 @@ class Recorder(Observer):
         visit.variables = dict(run.variables)
         visit.exited = run.now()
 
+    def map_started(self, run: Any, length: int) -> None:
+        self._visit(run).iterations.clear()  # a retried Map runs all its iterations again
+
     def iteration(self, run: Any, index: int, status: str) -> None:
         self._visit(run).iterations[index] = status
 
@@ -152,7 +134,7 @@ class Recorder(Observer):
         return visit if visit is not None else self._stray(run)
 
     def _stray(self, run: Any) -> StateVisit:
-        return StateVisit(run.name, run.state.type, run.path, run.raw, {}, run.entered_time)
+        return StateVisit(run.name, run.state.type, run.path, run.raw, run.entered_time)
 
 
 def _index(items: list, item: Any) -> int | None:

@@ -1,0 +1,202 @@
+"""The history walker (asl.history.timeline) on histories whose shape AWS recorded: every
+conformance case with a recorded event list is run, its history checked to have exactly
+AWS's event types, and then walked. What the walker reads back (the execution's result, each
+Task's responses in call order, which states were entered and how deeply nested, the retries)
+is checked against the case's recorded evidence: AWS's outcome, the responses AWS's Tasks
+gave (the case's mocks) and AWS's event types."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import asl
+from asl.engine import TaskFailed, run_sync
+from asl.engine.testing.replay import replay_history
+from asl.history import HistoryError, StateEntry, Timeline, parse_history, read_history
+from asl.history.events import ATTEMPTS, details_key
+from conformance_runner import _wild_string, mock_config, same_json
+from conftest import conformance_cases
+
+AWS_PARALLEL = Path(__file__).parent / "fixtures" / "history" / "parallel-branch-failed.json"
+CASES = {c["_file"]: c for c in conformance_cases()
+         if c["expected"].get("events") and c["expected"].get("events_ordered", True)}
+
+
+def run_case(case: dict) -> Timeline:
+    """The case run by the engine; its history has AWS's recorded event types, then is walked."""
+    config = mock_config(case)
+    result = run_sync(asl.load(case["definition"]), case.get("input"), mock_config=config,
+                      test_case="Recorded" if config else None, state_machine_name="Case", check_handlers=False)
+    assert result.history.types() == case["expected"]["events"]
+    return Timeline(json.loads(json.dumps(result.history.to_aws()))["events"])
+
+
+def case_named(prefix: str) -> dict:
+    found = [case for name, case in CASES.items() if name.startswith(prefix)]
+    assert len(found) == 1, prefix
+    return found[0]
+
+
+def aws_depths(types: list[str]) -> list[int]:
+    """How deeply each state entry of AWS's event list is nested, counted from the types alone."""
+    depth, depths = 0, []
+    for kind in types:
+        if kind.endswith("StateEntered"):
+            depths.append(depth)
+        if kind in ("MapIterationStarted", "ParallelStateStarted"):
+            depth += 1
+        elif kind.startswith("MapIteration") or kind in ("ParallelStateSucceeded", "ParallelStateFailed"):
+            depth -= 1
+    return depths
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_walker_reads_back_what_aws_recorded(name):
+    case = CASES[name]
+    expected, wild = case["expected"], case.get("wildcards", [])
+    timeline = run_case(case)
+    assert timeline.status == expected["status"] == timeline.result["status"]
+    assert same_json(case.get("input"), timeline.input, [])
+    if "output" in expected:
+        assert same_json(expected["output"], timeline.output, wild)
+    for key in ("error", "cause"):
+        if key in expected:
+            assert _wild_string(expected[key], getattr(timeline, key), wild)
+    # Each Task's calls, in call order, are the responses AWS's Tasks gave.
+    responses: dict[str, list] = {}
+    for call in timeline.calls:
+        responses.setdefault(call.state, []).append(call.response)
+    assert responses == (case.get("mocks") or {})
+    assert replay_history(timeline_events(timeline)).responses == responses
+    # Every state entry, in order, with AWS's state type and nesting.
+    types = expected["events"]
+    assert [e.type + "StateEntered" for e in timeline.entries] == [t for t in types if t.endswith("StateEntered")]
+    assert [len(e.at) for e in timeline.entries] == aws_depths(types)
+    # Each attempt (AWS's Scheduled / Map- and ParallelStateStarted events) after an entry's first is a retry.
+    attempts = sum(1 for t in types if t in ATTEMPTS)
+    attempting = {e.entry for e in timeline.events if e.type in ATTEMPTS}
+    assert sum(len(e.retries) for e in timeline.entries) == attempts - len(attempting)
+
+
+def timeline_events(timeline: Timeline) -> list[dict]:
+    """The AWS JSON of a timeline's events again (ids, links, details)."""
+    return [{"id": e.id, "previousEventId": e.previous, "type": e.type, "timestamp": e.time,
+             details_key(e.type): e.details} for e in timeline.events]
+
+
+# ---- nesting -----------------------------------------------------------------------------------
+
+def test_nested_map_iterations_are_placed_by_their_indexes():
+    timeline = run_case(case_named("scenarios_test_base_scenarios_TestBaseScenarios_test_map_state_nested-"))
+    inner = [e for e in timeline.entries if e.name == "MapL2Pass"]
+    # Input [[1, 2, 3], [4, 5, 6]]: each outer item is a list, each inner item a number.
+    assert [(e.at, e.input) for e in inner] == [((("MapL1", i), ("MapL2", j)), 3 * i + j + 1)
+                                               for i in range(2) for j in range(3)]
+    assert [e.address for e in inner][-1] == "MapL1[1]/MapL2[2]/MapL2Pass"
+    maps = [e for e in timeline.entries if e.type == "Map"]
+    assert [(e.name, e.at, e.iterations) for e in maps] == [
+        ("MapL1", (), {0: "succeeded", 1: "succeeded"}),
+        ("MapL2", (("MapL1", 0),), {0: "succeeded", 1: "succeeded", 2: "succeeded"}),
+        ("MapL2", (("MapL1", 1),), {0: "succeeded", 1: "succeeded", 2: "succeeded"})]
+    assert all(e.status == "succeeded" for e in timeline.entries)
+    assert maps[1].output == [1, 2, 3] and maps[1].next is None
+
+
+def test_a_failed_parallel_branch_in_an_aws_history():
+    timeline = read_history(str(AWS_PARALLEL))
+    by_name = {e.name: e for e in timeline.entries}
+    assert by_name["Log"].at == (("Notify", 0),) and by_name["SendEmail"].at == (("Notify", 1),)
+    assert (by_name["SendEmail"].status, by_name["SendEmail"].error) == ("failed", "SNS.NotFoundException")
+    assert [c.state for c in timeline.calls] == ["ValidateOrder", "SendEmail"]
+    assert by_name["Notify"].status == "failed" and by_name["ValidateOrder"].next == "Notify"
+
+
+def test_a_map_inside_a_parallel_branch_inside_a_map():
+    machine = asl.load({"StartAt": "Orders", "States": {"Orders": {
+        "Type": "Map", "MaxConcurrency": 1, "End": True,
+        "ItemProcessor": {"StartAt": "Split", "States": {"Split": {
+            "Type": "Parallel", "End": True, "Branches": [
+                {"StartAt": "Note", "States": {"Note": {"Type": "Pass", "End": True}}},
+                {"StartAt": "Lines", "States": {"Lines": {
+                    "Type": "Map", "MaxConcurrency": 1, "End": True,
+                    "ItemProcessor": {"StartAt": "Line", "States": {"Line": {"Type": "Pass", "End": True}}}}}}]}}}}}})
+    result = run_sync(machine, [["a", "b"], ["c"]])
+    timeline = Timeline(result.history.events)
+    lines = [(e.at, e.input) for e in timeline.entries if e.name == "Line"]
+    assert lines == [((("Orders", 0), ("Split", 1), ("Lines", 0)), "a"),
+                     ((("Orders", 0), ("Split", 1), ("Lines", 1)), "b"),
+                     ((("Orders", 1), ("Split", 1), ("Lines", 0)), "c")]
+    assert [e.at for e in timeline.entries if e.name == "Note"] == [(("Orders", 0), ("Split", 0)),
+                                                                   (("Orders", 1), ("Split", 0))]
+    assert timeline.output == [[["a", "b"], ["a", "b"]], [["c"], ["c"]]]
+
+
+# ---- failed, caught and retried ------------------------------------------------------------------
+
+def test_a_retried_then_caught_lambda():
+    case = case_named("scenarios_test_base_scenarios_TestBaseScenarios_test_lambda_invoke_with_retry_base-")
+    timeline = run_case(case)
+    task = timeline.entries[0]
+    thrown = [m["Throw"] for m in case["mocks"]["InvokeLambdaWithRetry"]]
+    assert (task.name, task.status, task.attempts, task.next) == ("InvokeLambdaWithRetry", "caught", 4, "HandleError")
+    assert [(r.error, r.cause, r.retrier) for r in task.retries] == [(t["Error"], t["Cause"], -1) for t in thrown[:3]]
+    assert (task.error, task.cause) == (thrown[3]["Error"], thrown[3]["Cause"])
+    assert [c.returned for c in task.calls] == [False] * 4
+    assert timeline.retried == {"InvokeLambdaWithRetry"} and timeline.outcomes["InvokeLambdaWithRetry"] == "caught"
+
+
+def test_a_caught_error_goes_to_its_catcher():
+    case = case_named("error_handling_test_task_lambda_TestTaskLambda_test_raise_exception_catch-")
+    timeline = run_case(case)
+    start, handler = timeline.entries
+    assert (start.status, start.error, start.next, start.retries) == ("caught", "Exception", handler.name, [])
+    assert handler.name == "EndWithStateTaskFailedHandler" and handler.status == "succeeded"
+    assert same_json(case["expected"]["output"], handler.output, case.get("wildcards", []))
+
+
+def test_a_map_retried_after_its_iteration_failed():
+    """AWS writes a Map's retry as another MapStateStarted (no MapStateFailed before it)."""
+    timeline = run_case(case_named("scenarios_test_base_scenarios_TestBaseScenarios_test_map_state_retry_legacy-"))
+    by_type = {e.type: e for e in timeline.entries}
+    assert by_type["Map"].attempts == 3 and by_type["Map"].status == "failed"
+    assert by_type["Map"].retries[0].error is None  # a history does not say what failed the iteration
+    fails = [e for e in timeline.entries if e.type == "Fail"]
+    assert [(e.at, e.status) for e in fails] == [((("MapState", 0),), "failed")] * 3
+    assert timeline.failure.state == "HandleItemFail" and timeline.retried == {"MapState"}
+
+
+def test_a_task_that_failed_the_execution():
+    machine = asl.load({"StartAt": "Charge", "States": {"Charge": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Charge", "End": True,
+        "Retry": [{"ErrorEquals": ["Card.Busy"], "IntervalSeconds": 2, "MaxAttempts": 1}]}}})
+    calls = []
+
+    def charge(event):
+        calls.append(event)
+        raise TaskFailed("Card.Busy" if len(calls) == 1 else "Card.Declined", "no")
+
+    result = run_sync(machine, {"n": 1}, handlers={"Charge": charge})
+    timeline = Timeline(result.history.events)
+    (entry,) = timeline.entries
+    assert (entry.status, entry.error, entry.cause, entry.exited) == ("failed", "Card.Declined", "no", None)
+    assert [(r.error, r.delay) for r in entry.retries] == [("Card.Busy", pytest.approx(2.0, abs=0.5))]
+    assert [c.response for c in timeline.calls] == [{"Throw": {"Error": "Card.Busy", "Cause": "no"}},
+                                                    {"Throw": {"Error": "Card.Declined", "Cause": "no"}}]
+    assert timeline.result == {"status": "FAILED", "error": "Card.Declined", "cause": "no"}
+
+
+# ---- what is not a history -------------------------------------------------------------------------
+
+def test_a_call_that_follows_no_state_is_reported():
+    events = [{"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "executionStartedEventDetails": {}},
+              {"id": 2, "previousEventId": 1, "type": "TaskSucceeded", "taskSucceededEventDetails": {"output": "1"}}]
+    with pytest.raises(HistoryError, match="event 2 \\(TaskSucceeded\\) follows no state entry"):
+        parse_history({"events": events}, "h.json")
+
+
+def test_state_entries_are_the_model_the_recorder_shares():
+    from asl.engine.testing import StateVisit
+
+    assert issubclass(StateVisit, StateEntry)
