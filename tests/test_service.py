@@ -36,10 +36,12 @@ class Server:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}  # extra environment of the server process
 
     def start(self) -> "Server":
         self.proc = subprocess.Popen([*ASL, "serve", "--port", str(self.port), "--store", self.store, *self.extra],
-                                     cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **self.env} if self.env else None)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
