@@ -93,6 +93,7 @@ async def _unless_gone(answer: Any, receive: Any) -> dict:
     import anyio
 
     out: dict = {}
+    failed: list[Exception] = []
 
     async def watch(scope: anyio.CancelScope) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -101,8 +102,13 @@ async def _unless_gone(answer: Any, receive: Any) -> dict:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch, tg.cancel_scope)
-        out = await answer
+        try:
+            out = await answer
+        except Exception as exc:  # raised below as it is, not in an exception group
+            failed.append(exc)
         tg.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
     return out
 
 

@@ -60,10 +60,11 @@ class Server:
         self.proc.stdout.close()
         return code
 
-    def client(self):
+    def client(self, **config):
         return boto3.client("stepfunctions", endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id="test", aws_secret_access_key="test",
-                            config=botocore.config.Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+                            config=botocore.config.Config(inject_host_prefix=False, retries={"max_attempts": 1},
+                                                          **config))
 
 
 @pytest.fixture

@@ -179,7 +179,14 @@ def test_get_activity_task_long_poll_and_worker(server):
                              "ActivitySucceeded", "TaskStateExited", "ExecutionSucceeded"]
     assert events[3]["activityStartedEventDetails"] == {"workerName": "w1"}
     assert events[2]["activityScheduledEventDetails"]["heartbeatInSeconds"] == 5
-    # the activity gone: ActivityDoesNotExist
+    # a task no worker takes within TimeoutSeconds (counted from ActivityScheduled)
+    lonely = sfn.start_execution(stateMachineArn=create(sfn, "lonely", {"A": {
+        "Type": "Task", "Resource": activity, "TimeoutSeconds": 1, "End": True}}, "A"), name="l")["executionArn"]
+    done = wait_done(sfn, lonely)
+    assert (done["status"], done["error"]) == ("FAILED", "States.Timeout")
+    assert types(history(sfn, lonely)) == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
+                                           "ActivityTimedOut", "ExecutionFailed"]
+    # an activity that does not exist: ActivityDoesNotExist
     assert error_of(sfn.get_activity_task, activityArn=activity + "x")[0] == "ActivityDoesNotExist"
 
 
@@ -190,7 +197,7 @@ def test_a_worker_that_went_away_takes_no_task(tmp_path):
     try:
         sfn = srv.client()
         activity = sfn.create_activity(name="work")["activityArn"]
-        gone = boto3_client(srv, read_timeout=0.5)
+        gone = srv.client(read_timeout=0.5)
         with pytest.raises(ReadTimeoutError):  # the worker gives up: its connection closes
             gone.get_activity_task(activityArn=activity, workerName="gone")
         time.sleep(0.3)
@@ -203,16 +210,6 @@ def test_a_worker_that_went_away_takes_no_task(tmp_path):
         assert started["activityStartedEventDetails"] == {"workerName": "here"}
     finally:
         srv.stop()
-
-
-def boto3_client(srv: Server, **config):
-    import boto3
-    import botocore.config
-
-    return boto3.client("stepfunctions", endpoint_url=srv.endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test",
-                        config=botocore.config.Config(inject_host_prefix=False, retries={"max_attempts": 1},
-                                                      **config))
 
 
 def test_stop_execution_waiting_on_a_callback_or_an_activity(server, tmp_path):
