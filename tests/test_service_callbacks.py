@@ -190,6 +190,22 @@ def test_get_activity_task_long_poll_and_worker(server):
     assert error_of(sfn.get_activity_task, activityArn=activity + "x")[0] == "ActivityDoesNotExist"
 
 
+def test_a_long_poll_outlives_uvicorns_keep_alive_timeout(tmp_path):
+    srv = serve(tmp_path, poll=None)  # AWS's 60 s poll; uvicorn closes idle connections after 5 s
+    try:
+        sfn = srv.client(read_timeout=70)
+        activity = sfn.create_activity(name="work")["activityArn"]
+        arn = create(sfn, "act", {"A": {"Type": "Task", "Resource": activity, "End": True}}, "A")
+        results: list = []
+        waiting = poll(sfn, results, activityArn=activity, workerName="patient")
+        time.sleep(6)
+        sfn.start_execution(stateMachineArn=arn, name="late", input='{"late": true}')
+        waiting.join(30)
+        assert json.loads(results[0]["input"]) == {"late": True}
+    finally:
+        srv.stop()
+
+
 def test_a_worker_that_went_away_takes_no_task(tmp_path):
     from botocore.exceptions import ReadTimeoutError
 
