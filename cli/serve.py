@@ -74,6 +74,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
+            service.end_polls()  # open GetActivityTask long polls answer now: they delay no shutdown
             self._captured_signals.clear()  # a clean stop exits 0, not by the signal again
 
     server = Server(config)

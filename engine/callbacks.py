@@ -182,13 +182,14 @@ def recorded_answers(facts: list) -> dict[str, dict]:
 
 
 class _Offer:
-    __slots__ = ("token", "input", "taken", "worker")
+    __slots__ = ("token", "input", "taken", "worker", "recorded")
 
-    def __init__(self, token: str, input: str):
+    def __init__(self, token: str, input: str, recorded: anyio.Event | None):
         self.token = token
         self.input = input
         self.taken = anyio.Event()
         self.worker: str | None = None
+        self.recorded = recorded  # set once the take is in the journal (ActivityStarted written)
 
 
 class ActivityBroker:
@@ -211,7 +212,10 @@ class ActivityBroker:
     async def get_task(self, arn: str, worker_name: str | None = None,
                        timeout: float = POLL_SECONDS) -> tuple[str, str] | None:
         """GetActivityTask: ``(taskToken, input JSON text)`` of the oldest task of `arn`, waiting
-        up to `timeout` seconds (real time) for one; None when none came."""
+        up to `timeout` seconds (real time) for one; None when none came. A task taken is
+        returned once its execution has recorded the take (ActivityStarted, in the store if any),
+        so the worker's token still names a started task after a crash."""
+        offer = None
         with anyio.move_on_after(timeout):
             while True:
                 queue = self.queues.get(arn)
@@ -219,17 +223,22 @@ class ActivityBroker:
                     offer = queue.popleft()
                     offer.worker = worker_name
                     offer.taken.set()
-                    return offer.token, offer.input
+                    break
                 event = self.arrived.get(arn)
                 if event is None:
                     event = self.arrived[arn] = anyio.Event()
                 await event.wait()
-        return None
+        if offer is None:
+            return None
+        if offer.recorded is not None:
+            await offer.recorded.wait()
+        return offer.token, offer.input
 
-    async def offer(self, arn: str, token: str, input: str) -> str | None:
+    async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None) -> str | None:
         """Queue a task for the workers of `arn` until one takes it; returns its workerName.
-        Cancelled (the task timed out, the execution stopped), the task is withdrawn."""
-        item = _Offer(token, input)
+        Cancelled (the task timed out, the execution stopped), the task is withdrawn. With
+        `recorded`, the worker gets the task only once that event is set."""
+        item = _Offer(token, input, recorded)
         self.queues.setdefault(arn, deque()).append(item)
         event = self.arrived.pop(arn, None)
         if event is not None:
@@ -263,15 +272,20 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     beat = waiter.beat
 
     async def work() -> Any:
-        recorded = ex.recorded_next(frame)
-        if recorded is not None and recorded[0] == "ActivityStarted":
-            details = recorded[1]  # taken before the crash: its worker holds the token
+        recorded_event = ex.recorded_next(frame)
+        if recorded_event is not None and recorded_event[0] == "ActivityStarted":
+            # taken before the crash (recorded before its worker got the token): the worker answers
+            ex.emit(frame, "ActivityStarted", recorded_event[1])
         else:
-            with ex.clock.awaiting_outside():
-                worker = await broker.offer(arn, token, json.dumps(arguments, separators=(",", ":"),
-                                                                   ensure_ascii=False))
-            details = {"workerName": worker} if worker is not None else {}
-        ex.emit(frame, "ActivityStarted", details)
+            recorded = anyio.Event()
+            try:
+                with ex.clock.awaiting_outside():
+                    worker = await broker.offer(arn, token, json.dumps(arguments, separators=(",", ":"),
+                                                                       ensure_ascii=False), recorded)
+                    ex.emit(frame, "ActivityStarted", {"workerName": worker} if worker is not None else {})
+                    await ex.flush()  # the take is durable before the worker has the token
+            finally:
+                recorded.set()
         beat.count += 1  # HeartbeatSeconds counts from here
         return await waiter.wait()
 

@@ -695,6 +695,9 @@ class Execution:
         elif status == "TIMED_OUT":
             root.last = 0  # AWS links the timeout to no earlier event: it comes from outside
             closing = self.emit(root, "ExecutionTimedOut", details)
+        elif status == "ABORTED":
+            root.last = 0  # StopExecution too (recorded: ExecutionAborted's previousEventId is 0)
+            closing = self.emit(root, "ExecutionAborted", details)
         else:
             closing = self.emit(root, _CLOSING[status], details)
         now = history.timestamp(closing)

@@ -58,6 +58,9 @@ class EventSink(Protocol):
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record a history event after the frame's last one; returns its id."""
 
+    async def flush(self) -> None:
+        """Make what was recorded so far durable in the store (before telling anyone outside)."""
+
     def now(self, frame: Frame) -> float:
         """The time as a state reads it (``$now()``, a Timestamp Wait): recorded."""
 

@@ -101,10 +101,21 @@ class Service:
         self.owner = default_owner()
         self.running: dict[str, tuple[Any, asyncio.Task]] = {}
         self.express: dict[str, dict] = {}
+        from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
+
+        # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
+        self.tokens = TaskTokens(self._token_execution)
+        self.activities = ActivityBroker()
+        # GetActivityTask's long poll: AWS's 60 s (shorter only for tests, by the environment)
+        self.poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
+        self.polls: set[Any] = set()  # the cancel scopes of the open GetActivityTask polls
+        self.closing = False
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # ---- life cycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         await self.store.open()
         await self.resume_all()
 
@@ -131,7 +142,22 @@ class Service:
             count += 1
         return count
 
+    def end_polls(self) -> None:
+        """Shutting down (from any thread, or a signal handler): the open GetActivityTask polls
+        answer at once without a task, and new ones too, so they delay no shutdown."""
+        def end() -> None:
+            self.closing = True
+            for scope in list(self.polls):
+                scope.cancel()
+        if self.loop is None or self.loop.is_closed():
+            end()
+        else:
+            self.loop.call_soon_threadsafe(end)
+
     async def close(self) -> None:
+        self.closing = True
+        for scope in list(self.polls):
+            scope.cancel()
         tasks = [task for _, task in self.running.values()]
         for task in tasks:
             task.cancel()
@@ -140,12 +166,15 @@ class Service:
         await self.store.close()
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
-        options: dict = {"handlers": self.handlers}
+        options: dict = {"handlers": self.handlers, "activities": self.activities}
         if case is not None and self.mock_config is not None:
             options.update(mock_config=self.mock_config, test_case=case)
         return options
 
     def _launch(self, execution: Any) -> None:
+        execution.token_arn = execution.arn  # its task tokens name the ARN the service gave it
+        self.tokens.add(execution)
+
         async def drive() -> None:
             try:
                 await execution.run()
@@ -155,6 +184,7 @@ class Service:
                 log.warning("execution %s stopped advancing: %s", execution.arn, exc)
             finally:
                 self.running.pop(execution.arn, None)
+                self.tokens.discard(execution.arn)
 
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
         self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
@@ -485,7 +515,7 @@ class Service:
         doc = await self._taggable(body["resourceArn"])
         return {"tags": doc.get("tags", [])}
 
-    # ---- activities (records only; the task broker is not part of this module) ----------------
+    # ---- activities and task tokens (asl.engine.callbacks) -----------------------------------
 
     async def CreateActivity(self, body: dict) -> dict:
         name = body["name"]
@@ -522,31 +552,57 @@ class Service:
         return _listing("activities", docs, body, "ListActivities", ("activityArn", "name", "creationDate"))
 
     async def GetActivityTask(self, body: dict) -> dict:
-        await self._activity(body["activityArn"])
-        return {}  # no task broker yet: the poll answers at once without a task
+        """The oldest task of the activity, waiting up to 60 s for one (a long poll that holds no
+        thread); ``{}`` (no taskToken) when none came, as AWS answers."""
+        arn = body["activityArn"]
+        await self._activity(arn)
+        if self.closing:
+            return {}
+        import anyio
 
-    def _task_token(self, token: str) -> None:
-        for execution, _ in self.running.values():
-            if token in getattr(execution, "waiters", {}):
-                return execution
-        raise ServiceError("TaskDoesNotExist", "Task Does Not Exist")
+        task = None
+        with anyio.CancelScope() as scope:  # cancelled by end_polls() at shutdown
+            self.polls.add(scope)
+            try:
+                task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.poll_seconds)
+            finally:
+                self.polls.discard(scope)
+        if task is None:
+            return {}
+        return {"taskToken": task[0], "input": task[1]}
+
+    async def _token_execution(self, arn: str) -> Any:
+        """The execution of a task token that runs in no execution of this process: its status
+        when it has ended (TaskTimedOut), None when there is none (TaskDoesNotExist)."""
+        try:
+            record = await self.store.get(arn)
+        except Exception:  # not an ARN of ours
+            return None
+        if record is None:
+            return None
+        running = self.running.get(arn)
+        if running is not None:
+            return running[0]
+        return record.status if record.status != "RUNNING" else None
+
+    async def _send(self, call: Any) -> dict:
+        from asl.engine.callbacks import TaskTokenError
+
+        try:
+            await call
+        except TaskTokenError as exc:
+            raise ServiceError(exc.code, str(exc)) from None
+        return {}
 
     async def SendTaskSuccess(self, body: dict) -> dict:
-        try:
-            output = json.loads(body["output"])
-        except json.JSONDecodeError:
-            raise ServiceError("InvalidOutput", "Invalid Output: the output is not JSON") from None
-        self._task_token(body["taskToken"]).send_task_success(body["taskToken"], output)
-        return {}
+        return await self._send(self.tokens.send_task_success(body["taskToken"], body["output"]))
 
     async def SendTaskFailure(self, body: dict) -> dict:
-        self._task_token(body["taskToken"]).send_task_failure(body["taskToken"], body.get("error"),
-                                                             body.get("cause"))
-        return {}
+        return await self._send(self.tokens.send_task_failure(body["taskToken"], body.get("error"),
+                                                              body.get("cause")))
 
     async def SendTaskHeartbeat(self, body: dict) -> dict:
-        self._task_token(body["taskToken"]).send_task_heartbeat(body["taskToken"])
-        return {}
+        return await self._send(self.tokens.send_task_heartbeat(body["taskToken"]))
 
     # ---- executions ----------------------------------------------------------------------------
 
@@ -650,9 +706,13 @@ class Service:
         check_name(name)
         value = self._input(body)
         execution = self._prepare(machine, runs, value, name, None)
-        execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
+        execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
         started = time.monotonic()
-        result = await execution.run()
+        self.tokens.add(execution)
+        try:
+            result = await execution.run()
+        finally:
+            self.tokens.discard(execution.arn)
         elapsed_ms = max(1, round((time.monotonic() - started) * 1000))
         out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
                      "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,

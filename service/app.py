@@ -74,6 +74,8 @@ class App:
             handler = getattr(self.service, action, None)
             if handler is None:
                 return 200, await self.service.not_implemented(action)
+            if action in LONG_POLLS:
+                return 200, await _unless_gone(handler(body), receive)
             return 200, await handler(body)
         except ServiceError as err:
             return err.status, err.body()
@@ -81,6 +83,33 @@ class App:
             log.exception("internal error")
             return 500, {"__type": "InternalFailure", "message": "The request processing has failed because of "
                          "an unknown error, exception or failure."}
+
+
+LONG_POLLS = {"GetActivityTask"}  # answers that may wait: given up when the client goes away
+
+
+async def _unless_gone(answer: Any, receive: Any) -> dict:
+    """`answer`, cancelled when the client disconnects first (a worker gone must not take a task)."""
+    import anyio
+
+    out: dict = {}
+    failed: list[Exception] = []
+
+    async def watch(scope: anyio.CancelScope) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, tg.cancel_scope)
+        try:
+            out = await answer
+        except Exception as exc:  # raised below as it is, not in an exception group
+            failed.append(exc)
+        tg.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    return out
 
 
 def create_app(store: str = "memory", **options: Any) -> App:

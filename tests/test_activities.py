@@ -225,6 +225,22 @@ def test_a_task_taken_before_a_crash_waits_for_its_worker_after_resume():
     assert len(started) == 1 and started[0]["activityStartedEventDetails"] == {"workerName": "before"}
 
 
+def test_a_task_is_recorded_as_taken_before_its_worker_gets_the_token():
+    # the process dies the moment get_task returns: the store already holds ActivityStarted
+    async def go():
+        store = open_store("memory")
+        broker = ActivityBroker()
+        ex = prepare(machine(), {"v": 1}, activities=broker, clock=VirtualClock(START), name="act")
+        await ex.attach(store)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await broker.get_task(ARN, "w")
+            ex.sink.store = DeadStore()
+            tg.cancel_scope.cancel()
+        return [e.type for e in await store.events(ex.arn)]
+    assert run(go())[-1] == "ActivityStarted"
+
+
 # ---- the AWS-recorded activity cases, replayed at library level ---------------------------------------
 
 # AWS records no cause for a timed-out task; the engine's guard says "Task timed out." (shared

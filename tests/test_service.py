@@ -36,10 +36,12 @@ class Server:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}  # extra environment of the server process
 
     def start(self) -> "Server":
         self.proc = subprocess.Popen([*ASL, "serve", "--port", str(self.port), "--store", self.store, *self.extra],
-                                     cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **self.env} if self.env else None)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -58,10 +60,11 @@ class Server:
         self.proc.stdout.close()
         return code
 
-    def client(self):
+    def client(self, **config):
         return boto3.client("stepfunctions", endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id="test", aws_secret_access_key="test",
-                            config=botocore.config.Config(inject_host_prefix=False, retries={"max_attempts": 1}))
+                            config=botocore.config.Config(inject_host_prefix=False, retries={"max_attempts": 1},
+                                                          **config))
 
 
 @pytest.fixture
