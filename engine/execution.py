@@ -216,6 +216,7 @@ class Execution:
         self.closed_tokens: set[str] = set()  # tasks that waited and ended (TaskTimedOut)
         self.answers: dict[str, dict] = {}    # answers recorded in the journal (a resumed execution)
         self.activities: Any = None           # an ActivityBroker serving activity resources
+        self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -489,10 +490,12 @@ class Execution:
         raise err
 
     def map_run_arn(self, label: str) -> str:
-        return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
-               f"{self.new_uuid()}"
+        # in the account and partition of the execution's own state machine ARN
+        prefix = self.state_machine_arn.split(":stateMachine:")[0]
+        return f"{prefix}:mapRun:{self.state_machine_name}/{label}:{self.new_uuid()}"
 
-    async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str) -> Any:
+    async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
+                        map_run_arn: str | None = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
@@ -506,13 +509,32 @@ class Execution:
             child.calls = self.calls
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
-            child.activities, child.answers = self.activities, self.answers
+            child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
+            child.state_machine_arn = self.state_machine_arn
+            listener = self.map_runs if map_run_arn is not None else None
+            if listener is not None:
+                await listener.child_started(map_run_arn, index, child)
+            # the child's own history: ExecutionStarted, its states' events, its closing event
             child.start_time = self.clock.now()
+            child.history._events.append(("ExecutionStarted", 0, child.start_time,
+                                          {"input": value, "inputDetails": {"truncated": False},
+                                           "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"},
+                                          None))
             frame = Frame({}, 0, None, item.path, item.key)
+            status, output, error, cause = "ABORTED", None, None, None
             try:
-                return await run_block(child, processor, value, frame)
+                output = await run_block(child, processor, value, frame)
+                status = "SUCCEEDED"
+                return output
+            except StatesError as err:
+                status, error, cause = "FAILED", err.error, err.cause
+                raise
             finally:
                 self.transitions += child.transitions
+                child._finish(status, output, error, cause)
+                if listener is not None:
+                    with anyio.CancelScope(shield=True):
+                        await listener.child_finished(map_run_arn, index, child)
         return await self.outcome(item, work)
 
     def record_call(self, run: Any, payload: Any, mocked: bool) -> None:

@@ -101,6 +101,9 @@ class Service:
         self.owner = default_owner()
         self.running: dict[str, tuple[Any, asyncio.Task]] = {}
         self.express: dict[str, dict] = {}
+        from .maprun import MapRuns
+
+        self.map_runs = MapRuns(store)
 
     # ---- life cycle ----------------------------------------------------------------------------
 
@@ -114,7 +117,7 @@ class Service:
 
         count = 0
         for record in await self.store.list(status="RUNNING"):
-            if record.type != "STANDARD" or record.arn in self.running:
+            if record.type != "STANDARD" or record.arn in self.running or record.options.get("mapRunArn"):
                 continue
             if record.owner and _dead_here(record.owner):  # killed on this machine: its lease is void
                 await self.store.release(record.owner, record.arn)
@@ -156,6 +159,7 @@ class Service:
             finally:
                 self.running.pop(execution.arn, None)
 
+        execution.map_runs = self.map_runs
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
         self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
 
@@ -686,6 +690,8 @@ class Service:
             return "NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"
         if record.status == "SUCCEEDED":
             return "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"
+        if record.options.get("mapRunArn"):
+            return "REDRIVABLE_BY_MAP_RUN", None
         return "REDRIVABLE", None
 
     async def DescribeExecution(self, body: dict) -> dict:
@@ -702,7 +708,7 @@ class Service:
         for key, value in (("error", record.error), ("cause", record.cause),
                            ("stateMachineVersionArn", opts.get("stateMachineVersionArn")),
                            ("stateMachineAliasArn", opts.get("stateMachineAliasArn")),
-                           ("traceHeader", opts.get("traceHeader"))):
+                           ("traceHeader", opts.get("traceHeader")), ("mapRunArn", opts.get("mapRunArn"))):
             if value is not None:
                 out[key] = value
         if record.redrive_count:
@@ -718,10 +724,12 @@ class Service:
         return out
 
     async def ListExecutions(self, body: dict) -> dict:
-        if body.get("mapRunArn"):
-            raise ServiceError("ResourceNotFound", f"Resource not found: '{body['mapRunArn']}'",
-                               resourceName=body["mapRunArn"])
         arn = body.get("stateMachineArn")
+        if body.get("mapRunArn"):
+            if arn:
+                raise ServiceError("ValidationException", "Must provide either a StateMachine ARN or a MapRun ARN, "
+                                   "not both")
+            return await self._map_run_executions(body)
         if not arn:
             raise ServiceError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
         doc = await self._machine(arn)
@@ -736,6 +744,12 @@ class Service:
         elif doc["kind"] == ALIAS:
             records = [r for r in records if r.options.get("stateMachineAliasArn") == arn]
         redrive = body.get("redriveFilter")
+        return _listing("executions", self._execution_items(records, body), body,
+                        f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
+
+    @staticmethod
+    def _execution_items(records: list, body: dict) -> list[dict]:
+        redrive = body.get("redriveFilter")
         if redrive == "REDRIVEN":
             records = [r for r in records if r.redrive_count]
         elif redrive == "NOT_REDRIVEN":
@@ -746,14 +760,44 @@ class Service:
                           "status": r.status, "startDate": r.start_time}
             if r.stop_time is not None and r.status != "RUNNING":
                 item["stopDate"] = r.stop_time
-            for key in ("stateMachineVersionArn", "stateMachineAliasArn"):
+            for key in ("stateMachineVersionArn", "stateMachineAliasArn", "mapRunArn", "itemCount"):
                 if r.options.get(key):
                     item[key] = r.options[key]
             item["redriveCount"] = r.redrive_count
             if r.redrive_count:
                 item["redriveDate"] = r.redrive_time
             items.append(item)
-        return _listing("executions", items, body, f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
+        return items
+
+    async def _map_run_executions(self, body: dict) -> dict:
+        arn = body["mapRunArn"]
+        doc = await self.map_runs.get(arn)
+        status = body.get("statusFilter")
+        records = await self.store.list(status=status, state_machine_arn=doc["stateMachineArn"])
+        records = [r for r in records if r.options.get("mapRunArn") == arn]
+        return _listing("executions", self._execution_items(records, body), body,
+                        f"ListExecutions{arn}{status}{body.get('redriveFilter')}")
+
+    # ---- Map Runs ------------------------------------------------------------------------------
+
+    async def DescribeMapRun(self, body: dict) -> dict:
+        return self.map_runs.describe(await self.map_runs.get(body["mapRunArn"]))
+
+    async def ListMapRuns(self, body: dict) -> dict:
+        arn = body["executionArn"]
+        await self._record(arn)
+        docs = sorted(await self.store.list_resources("mapRun", arn), key=lambda d: d["startDate"], reverse=True)
+        items = []
+        for doc in docs:
+            item = {k: doc[k] for k in ("executionArn", "mapRunArn", "stateMachineArn", "startDate")}
+            if doc.get("stopDate") is not None:
+                item["stopDate"] = doc["stopDate"]
+            items.append(item)
+        return _listing("mapRuns", items, body, f"ListMapRuns{arn}")
+
+    async def UpdateMapRun(self, body: dict) -> dict:
+        await self.map_runs.update(body)
+        return {}
 
     async def StopExecution(self, body: dict) -> dict:
         arn = body["executionArn"]
@@ -778,8 +822,9 @@ class Service:
         from asl.engine.history import History
 
         running = self.running.get(arn)
-        if running is not None:
-            entries = running[0].history.entries()
+        child = self.map_runs.children.get(arn)
+        if running is not None or child is not None:
+            entries = (running[0] if running is not None else child).history.entries()
         else:
             entries = [(e.type, e.previous_id, e.timestamp, e.details, e.site) for e in await self.store.events(arn)]
         events = History.restored(entries).events
