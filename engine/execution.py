@@ -217,6 +217,7 @@ class Execution:
         self.answers: dict[str, dict] = {}    # answers recorded in the journal (a resumed execution)
         self.activities: Any = None           # an ActivityBroker serving activity resources
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
+        self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -283,7 +284,8 @@ class Execution:
     async def timer(self, frame: Frame, seconds: float) -> None:
         """Wait `seconds` on the execution's clock (a Wait, a retry interval). Its deadline is
         recorded first; resumed, a timer that had fired is skipped and one that had not ends at
-        its original deadline."""
+        its original deadline. `wait_scale` multiplies `seconds` (the deadline recorded is the
+        scaled one)."""
         frame.seq += 1
         site = (frame.key, frame.seq)
         if self.replay is not None:
@@ -292,6 +294,7 @@ class Execution:
                 if not self.replay.goes_on_after(site):
                     await self.clock.sleep(recorded.value - self.clock.now())
                 return
+        seconds *= self.wait_scale  # (Step Functions Local's WAIT_TIME_SCALE)
         self._record(site, "timer", self.clock.now() + seconds)
         await self.flush()
         await self.clock.sleep(seconds)
@@ -510,7 +513,7 @@ class Execution:
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
-            child.state_machine_arn = self.state_machine_arn
+            child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
                 await listener.child_started(map_run_arn, index, child)

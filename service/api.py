@@ -91,8 +91,9 @@ def _dead_here(owner: str) -> bool:
 
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
-                 handlers: Any = None, mock_config: Any = None):
+                 handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0):
         self.store = store
+        self.wait_scale = wait_scale  # Waits and retry intervals (Step Functions Local's WAIT_TIME_SCALE)
         self.arns = Arns(region, account)
         self.handlers = handlers
         self.mock_config = mock_config
@@ -159,7 +160,7 @@ class Service:
             finally:
                 self.running.pop(execution.arn, None)
 
-        execution.map_runs = self.map_runs
+        execution.map_runs, execution.wait_scale = self.map_runs, self.wait_scale
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
         self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
 
@@ -595,11 +596,13 @@ class Service:
         from asl.engine import MissingHandlerError, MockConfigError, prepare
 
         try:
-            return prepare(asl.load(json.loads(runs["definition"])), value, name=name,
-                           state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
-                           check_handlers=False, **self._run_options(case, machine["name"]))
+            execution = prepare(asl.load(json.loads(runs["definition"])), value, name=name,
+                                state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
+                                check_handlers=False, **self._run_options(case, machine["name"]))
         except (MockConfigError, MissingHandlerError) as exc:
             raise ServiceError("ValidationException", str(exc)) from None
+        execution.wait_scale = self.wait_scale
+        return execution
 
     async def StartExecution(self, body: dict) -> dict:
         arn, _, case = body["stateMachineArn"].partition("#")
