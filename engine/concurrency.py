@@ -335,7 +335,7 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
     control = MapRunControl(limit, tolerated_count, tolerated_pct)
     listener = ex.map_runs
     if listener is not None:
-        await listener.map_run_started(ex, map_run_arn, label, control, items,
+        await listener.map_run_started(ex, map_run_arn, run.name, label, control, items,
                                        [len(v["Items"]) if batcher is not None else 1 for v in inputs])
 
     observer = ex.observer

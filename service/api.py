@@ -853,6 +853,9 @@ class Service:
         for key in ("loggingConfiguration", "tracingConfiguration", "revisionId"):
             if opts.get(key) is not None:
                 out[key] = opts[key]
+        if opts.get("mapRunArn"):  # a Map Run's child: its processor, under the Map state's label
+            out["mapRunArn"] = opts["mapRunArn"]
+            out["label"] = record.state_machine_name.rsplit("/", 1)[1]
         out["encryptionConfiguration"] = opts.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}
         references = variable_references(record.definition)
         if references:

@@ -32,6 +32,24 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _processor(definition: Any, state: str) -> dict | None:
+    """The ItemProcessor (or Iterator) of the Map state named `state`, wherever it is nested."""
+    if isinstance(definition, dict):
+        found = (definition.get("States") or {}).get(state) if isinstance(definition.get("States"), dict) else None
+        if isinstance(found, dict) and found.get("Type") == "Map":
+            return found.get("ItemProcessor") or found.get("Iterator")
+        for value in definition.values():
+            inner = _processor(value, state)
+            if inner is not None:
+                return inner
+    elif isinstance(definition, list):
+        for value in definition:
+            inner = _processor(value, state)
+            if inner is not None:
+                return inner
+    return None
+
+
 class MapRuns:
     def __init__(self, store: Any):
         self.store = store
@@ -39,10 +57,11 @@ class MapRuns:
         self.docs: dict[str, dict] = {}        # ... and their resource documents
         self.sizes: dict[str, list[int]] = {}  # ... and the number of items of each child
         self.children: dict[str, Any] = {}     # running child executions by ARN
+        self.rerun: set[str] = set()           # ... those that had started before a restart
 
     # ---- the engine's side -------------------------------------------------------------------
 
-    async def map_run_started(self, ex: Any, arn: str, label: str, control: Any, items: int,
+    async def map_run_started(self, ex: Any, arn: str, state: str, label: str, control: Any, items: int,
                               sizes: list[int]) -> None:
         doc = await self.store.get_resource(arn)
         if doc is None:  # (resumed, the run exists: its settings and finished children are kept)
@@ -51,7 +70,8 @@ class MapRuns:
                    "startDate": time.time(), "maxConcurrency": control.max_concurrency,
                    "toleratedFailurePercentage": float(control.tolerated_pct),
                    "toleratedFailureCount": control.tolerated_count, "children": {},
-                   "redriveCount": 0}
+                   "redriveCount": 0, "definition": _text(_processor(getattr(ex.machine, "definition", None),
+                                                                     state) or {})}
         else:
             control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
             doc["status"] = "RUNNING"
@@ -76,10 +96,11 @@ class MapRuns:
         now = time.time()
         record = ExecutionRecord(arn=arn, name=child.name, state_machine_arn=doc["stateMachineArn"],
                                  state_machine_name=doc["stateMachineArn"].split(":stateMachine:")[1],
-                                 definition=_text(getattr(child.machine, "definition", {}) or {}),
+                                 definition=doc["definition"],
                                  input=_text(child.input), start_time=now,
                                  options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index]})
         if not await self.store.create(record):  # run again (resumed before its outcome was recorded)
+            self.rerun.add(arn)
             await self.store.update(arn, status="RUNNING", start_time=now, stop_time=None, output=None,
                                     error=None, cause=None)
         doc["children"][str(index)] = "RUNNING"
@@ -93,7 +114,11 @@ class MapRuns:
         arn = child.arn
         events = [StoredEvent(i, t, p, ts, event_details(d), None)
                   for i, (t, p, ts, d, _site) in enumerate(child.history.entries(), 1)]
-        await self.store.append(arn, events)
+        # a child run again after a crash (its end not yet in the parent's journal) keeps the
+        # history its first run wrote, if it got that far
+        if arn not in self.rerun or not await self.store.events(arn):
+            await self.store.append(arn, events)
+        self.rerun.discard(arn)
         await self.store.update(arn, status=result.status, stop_time=time.time(), error=result.error,
                                 cause=result.cause,
                                 output=_text(result.output) if result.status == "SUCCEEDED" else None)

@@ -62,7 +62,7 @@ def test_map_run_resource_children_and_counts(served):
     sfn = served.client()
     arn = start(sfn, distributed(MaxConcurrency=2), [{"n": 1}, {"n": 2}, {"n": 3}])
     out = finish(sfn, arn)
-    assert out["status"] == "SUCCEEDED", out
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
     assert json.loads(out["output"]) == [{"doubled": 2}, {"doubled": 4}, {"doubled": 6}]
 
     runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
@@ -211,10 +211,36 @@ def test_map_run_killed_mid_run_resumes(served):
     served.start()
     sfn = served.client()
     out = finish(sfn, arn)
-    assert out["status"] == "SUCCEEDED"
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
     assert json.loads(out["output"]) == items
     assert sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"] == map_run
     described = sfn.describe_map_run(mapRunArn=map_run)
     assert described["status"] == "SUCCEEDED" and described["itemCounts"]["succeeded"] == 4
     children = sfn.list_executions(mapRunArn=map_run)["executions"]
     assert len(children) == 4 and {c["status"] for c in children} == {"SUCCEEDED"}
+
+
+def test_stopping_the_parent_aborts_the_map_run(served):
+    sfn = served.client()
+    arn = start(sfn, distributed("slow", MaxConcurrency=1), [{"sleep": 0.5, "i": i} for i in range(10)])
+    deadline = time.monotonic() + 20
+    runs: list = []
+    while not runs and time.monotonic() < deadline:
+        runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+    map_run = runs[0]["mapRunArn"]
+    while sfn.describe_map_run(mapRunArn=map_run)["executionCounts"]["running"] == 0:
+        time.sleep(0.02)
+    sfn.stop_execution(executionArn=arn)
+    assert finish(sfn, arn)["status"] == "ABORTED"
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["status"] == "ABORTED" and "stopDate" in described
+    counts = described["executionCounts"]
+    assert counts["aborted"] == 1 and counts["running"] == 0 and counts["pending"] == 10 - 1 - counts["succeeded"]
+    aborted = sfn.list_executions(mapRunArn=map_run, statusFilter="ABORTED")["executions"]
+    assert len(aborted) == 1
+    events = sfn.get_execution_history(executionArn=aborted[0]["executionArn"])["events"]
+    assert events[-1]["type"] == "ExecutionAborted"
+    pinned = sfn.describe_state_machine_for_execution(executionArn=aborted[0]["executionArn"])
+    assert pinned["mapRunArn"] == map_run and pinned["label"] == "Fan"
+    assert pinned["stateMachineArn"] == runs[0]["stateMachineArn"]
+    assert json.loads(pinned["definition"])["StartAt"] == "T"
