@@ -24,8 +24,15 @@ from .run import UsageError, load_handlers
 @click.option("--wait-time-scale", type=click.FloatRange(min=0), default=None, metavar="FACTOR",
               help="Scale Wait states and retry intervals: 0.1 makes them 10 times shorter, 0 skips them "
               "(default: $WAIT_TIME_SCALE or 1, as Step Functions Local).")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=30.0, show_default=True,
+              metavar="SECONDS", help="With a store shared by several processes: how long an execution stays "
+              "with a process that stopped renewing its lease (it died) before another takes it over.")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(0.05, None), default=None, metavar="SECONDS",
+              help="How often to look for executions to take over (default: every second with a "
+              "postgresql:// store, never otherwise).")
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
-          region: str | None, account: str | None, wait_time_scale: float | None) -> None:
+          region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
+          poll_seconds: float | None) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
     import logging
 
@@ -71,7 +78,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
-                      wait_scale=wait_time_scale)
+                      wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "

@@ -91,7 +91,8 @@ def _dead_here(owner: str) -> bool:
 
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
-                 handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0):
+                 handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
+                 lease_seconds: float | None = None, poll_seconds: float | None = None):
         self.store = store
         self.wait_scale = wait_scale  # Waits and retry intervals (Step Functions Local's WAIT_TIME_SCALE)
         self.arns = Arns(region, account)
@@ -99,7 +100,17 @@ class Service:
         self.mock_config = mock_config
         from asl.engine.execution import default_owner
 
+        from asl.engine.execution import LEASE_SECONDS
+
         self.owner = default_owner()
+        # A store shared by several processes (PostgreSQL): each holds the executions it runs for
+        # `lease_seconds`, renewed while it runs them, and every `poll_seconds` takes over those
+        # whose holder stopped renewing (it died). None: poll only a PostgreSQL store, every second.
+        self.lease_seconds = lease_seconds or LEASE_SECONDS
+        if poll_seconds is None and str(getattr(store, "url", "")).startswith("postgres"):
+            poll_seconds = 1.0
+        self.poll_seconds = poll_seconds
+        self._takeover: asyncio.Task | None = None
         self.running: dict[str, tuple[Any, asyncio.Task]] = {}
         self.express: dict[str, dict] = {}
         from .maprun import MapRuns
@@ -111,31 +122,55 @@ class Service:
     async def start(self) -> None:
         await self.store.open()
         await self.resume_all()
+        if self.poll_seconds:
+            self._takeover = asyncio.ensure_future(self._take_over())
+
+    async def _take_over(self) -> None:
+        """Resume, every `poll_seconds`, the RUNNING executions whose lease has run out."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                claimed = await self.store.claim(self.owner, self.lease_seconds, limit=100)
+                for record in claimed:
+                    if record.arn not in self.running:
+                        await self._resume(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is away for a moment: try again at the next poll
+                log.warning("taking executions over: %s", exc)
 
     async def resume_all(self) -> int:
         """Resume every RUNNING Standard execution whose lease is free or has run out."""
-        from asl.engine import prepare_resume
-
         count = 0
         for record in await self.store.list(status="RUNNING"):
             if record.type != "STANDARD" or record.arn in self.running or record.options.get("mapRunArn"):
                 continue
             if record.owner and _dead_here(record.owner):  # killed on this machine: its lease is void
                 await self.store.release(record.owner, record.arn)
-            try:
-                execution = await prepare_resume(self.store, record.arn, owner=self.owner,
-                                                 **self._run_options(record.options.get("mockTestCase"),
-                                                                     record.state_machine_name))
-            except Exception as exc:  # held by another live process, or not resumable: leave it
-                log.info("not resuming %s: %s", record.arn, exc)
-                continue
-            execution.arn = record.arn
-            execution.state_machine_arn = record.state_machine_arn
-            self._launch(execution)
-            count += 1
+            count += await self._resume(record)
         return count
 
+    async def _resume(self, record: Any) -> int:
+        from asl.engine import prepare_resume
+
+        if record.type != "STANDARD" or record.options.get("mapRunArn"):  # (a child runs within its parent)
+            return 0
+        try:
+            execution = await prepare_resume(self.store, record.arn, owner=self.owner,
+                                             lease_seconds=self.lease_seconds,
+                                             **self._run_options(record.options.get("mockTestCase"),
+                                                                 record.state_machine_name))
+        except Exception as exc:  # held by another live process, or not resumable: leave it
+            log.info("not resuming %s: %s", record.arn, exc)
+            return 0
+        execution.arn = record.arn
+        execution.state_machine_arn = record.state_machine_arn
+        self._launch(execution)
+        return 1
+
     async def close(self) -> None:
+        if self._takeover is not None:
+            self._takeover.cancel()
         tasks = [task for _, task in self.running.values()]
         for task in tasks:
             task.cancel()
@@ -632,7 +667,7 @@ class Service:
         from asl.engine.execution import ExecutionAlreadyExists
 
         try:
-            await execution.attach(self.store, self.owner)
+            await execution.attach(self.store, self.owner, self.lease_seconds)
         except ExecutionAlreadyExists:
             raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
         record = await self.store.get(exec_arn)
@@ -868,7 +903,7 @@ class Service:
         arn = body["executionArn"]
         record = await self._record(arn)
         try:
-            execution = await prepare_redrive(self.store, arn, owner=self.owner,
+            execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                               **self._run_options(record.options.get("mockTestCase"),
                                                                   record.state_machine_name))
         except ExecutionNotRedrivable as exc:

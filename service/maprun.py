@@ -19,6 +19,7 @@ from .protocol import ServiceError
 MAP_RUN = "mapRun"
 COUNTERS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
             "failuresNotRedrivable", "pendingRedrive")
+CHILD_LEASE = 100 * 365 * 86400.0
 _COUNTED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut", "ABORTED": "aborted"}
 
 
@@ -98,7 +99,9 @@ class MapRuns:
                                  state_machine_name=doc["stateMachineArn"].split(":stateMachine:")[1],
                                  definition=doc["definition"],
                                  input=_text(child.input), start_time=now,
-                                 options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index]})
+                                 options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index]},
+                                 # never claimed by a worker: the child runs within its parent
+                                 owner=f"mapRun:{map_run_arn}", lease_until=now + CHILD_LEASE)
         if not await self.store.create(record):  # run again (resumed before its outcome was recorded)
             self.rerun.add(arn)
             await self.store.update(arn, status="RUNNING", start_time=now, stop_time=None, output=None,
