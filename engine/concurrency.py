@@ -212,17 +212,18 @@ async def run_map(run: StateRun) -> Result:
     return run.finish(result)
 
 
-def _tolerance(run: StateRun, scope: Any) -> tuple[int, float]:
+def _tolerance(run: StateRun, scope: Any) -> tuple[int | None, float | None]:
+    """(ToleratedFailureCount, ToleratedFailurePercentage); None for one the state does not set."""
     state = run.state
-    count: Any = 0
-    pct: Any = 0.0
+    count: Any = None
+    pct: Any = None
     if state.tolerated_failure_count is not None:
         count = state.tolerated_failure_count
         if isinstance(count, Template):
             count = int(expect_kind(count, count.evaluate(scope), "integer", "ToleratedFailureCount"))
     elif state.tolerated_failure_count_path is not None:
         count = _path_number(run, state.tolerated_failure_count_path, scope, "ToleratedFailureCount", "integer")
-    if count < 0:
+    if count is not None and count < 0:
         raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
     if state.tolerated_failure_percentage is not None:
         pct = state.tolerated_failure_percentage
@@ -231,7 +232,7 @@ def _tolerance(run: StateRun, scope: Any) -> tuple[int, float]:
     elif state.tolerated_failure_percentage_path is not None:
         pct = _path_number(run, state.tolerated_failure_percentage_path, scope, "ToleratedFailurePercentage",
                            "float")
-    if not 0 <= pct <= 100:
+    if pct is not None and not 0 <= pct <= 100:
         raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
     return count, pct
 
@@ -284,7 +285,7 @@ class MapRunControl:
 
     UNLIMITED = 10_000  # AWS: without MaxConcurrency, at most 10,000 children run at once
 
-    def __init__(self, max_concurrency: int, tolerated_count: int, tolerated_pct: float):
+    def __init__(self, max_concurrency: int, tolerated_count: int | None, tolerated_pct: float | None):
         self.max_concurrency = max_concurrency
         self.tolerated_count = tolerated_count
         self.tolerated_pct = tolerated_pct
@@ -314,12 +315,19 @@ class MapRunControl:
         self.active -= 1
         self._wake()
 
-    def exceeded(self, failures: int, total: int) -> bool:
-        return failures > self.tolerated_count and (total == 0 or failures * 100.0 / total > self.tolerated_pct)
+    def exceeded(self, failed: int, total: int) -> bool:
+        """Whether `failed` of `total` items (a failed batch: all its items) break the tolerance: more
+        than ToleratedFailureCount, or a greater share than ToleratedFailurePercentage (when both
+        are set, either); neither set: any failure."""
+        count, pct = self.tolerated_count, self.tolerated_pct
+        if count is None and pct is None:
+            return failed > 0
+        return (count is not None and failed > count) or (
+            pct is not None and total > 0 and failed * 100.0 / total > pct)
 
 
-async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, tolerated_count: int,
-                       tolerated_pct: float) -> list:
+async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, tolerated_count: int | None,
+                       tolerated_pct: float | None) -> list:
     """Each item runs as its own child execution; failures count against the tolerance."""
     ex = run.ex
     state = run.state
@@ -331,12 +339,12 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
     if batcher is not None:
         inputs = _batches(run, inputs)
     results: list[Any] = [None] * len(inputs)
-    failures: list[StatesError] = []
+    failures: list[int] = []  # the children that failed
     control = MapRunControl(limit, tolerated_count, tolerated_pct)
+    sizes = [len(v["Items"]) if batcher is not None else 1 for v in inputs]
     listener = ex.map_runs
     if listener is not None:
-        await listener.map_run_started(ex, map_run_arn, run.name, label, control, items,
-                                       [len(v["Items"]) if batcher is not None else 1 for v in inputs])
+        await listener.map_run_started(ex, map_run_arn, run.name, label, control, items, sizes)
 
     observer = ex.observer
 
@@ -347,8 +355,8 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
                 observer.iteration(run, index, "started")
             try:
                 results[index] = await ex.run_child(processor, value, index, run.frame, run.name, map_run_arn)
-            except StatesError as err:
-                failures.append(err)
+            except StatesError:
+                failures.append(index)
                 results[index] = None
                 if observer is not None:
                     observer.iteration(run, index, "failed")
@@ -367,7 +375,7 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
         async with anyio.create_task_group() as tg:
             for i, v in enumerate(inputs):
                 tg.start_soon(child, i, v)
-        if failures and control.exceeded(len(failures), len(inputs)):
+        if failures and control.exceeded(sum(sizes[i] for i in failures), items):
             err = StatesError("States.ExceedToleratedFailureThreshold",
                               "The specified tolerated failure threshold was exceeded")
             status = "FAILED"

@@ -69,7 +69,7 @@ class MapRuns:
             doc = {"kind": MAP_RUN, "mapRunArn": arn, "executionArn": ex.arn,
                    "stateMachineArn": f"{ex.state_machine_arn}/{label}", "label": label, "status": "RUNNING",
                    "startDate": time.time(), "maxConcurrency": control.max_concurrency,
-                   "toleratedFailurePercentage": float(control.tolerated_pct),
+                   "toleratedFailurePercentage": control.tolerated_pct,
                    "toleratedFailureCount": control.tolerated_count, "children": {},
                    "redriveCount": 0, "definition": _text(_processor(getattr(ex.machine, "definition", None),
                                                                      state) or {})}
@@ -171,8 +171,8 @@ class MapRuns:
         items, executions = self.counts(doc)
         out = {"mapRunArn": doc["mapRunArn"], "executionArn": doc["executionArn"], "status": doc["status"],
                "startDate": doc["startDate"], "maxConcurrency": doc["maxConcurrency"],
-               "toleratedFailurePercentage": doc["toleratedFailurePercentage"],
-               "toleratedFailureCount": doc["toleratedFailureCount"], "itemCounts": items,
+               "toleratedFailurePercentage": float(doc["toleratedFailurePercentage"] or 0),
+               "toleratedFailureCount": doc["toleratedFailureCount"] or 0, "itemCounts": items,
                "executionCounts": executions, "redriveCount": doc.get("redriveCount", 0)}
         if doc.get("stopDate") is not None:
             out["stopDate"] = doc["stopDate"]

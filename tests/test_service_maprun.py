@@ -124,6 +124,14 @@ def test_tolerated_failures_and_failed_run(served):
     child = sfn.describe_execution(executionArn=failed[0]["executionArn"])
     assert child["error"] == "ValueError" and child["cause"]
 
+    # with both limits set, breaking either fails the run (2 failures <= 3, but 50% > 10%)
+    both = start(sfn, distributed(ToleratedFailureCount=3, ToleratedFailurePercentage=10), items, "both")
+    out = finish(sfn, both)
+    assert out["status"] == "FAILED" and out["error"] == "States.ExceedToleratedFailureThreshold"
+    # a percentage alone: 50% <= 50%
+    half = start(sfn, distributed(ToleratedFailurePercentage=50), items, "half")
+    assert finish(sfn, half)["status"] == "SUCCEEDED"
+
     strict = start(sfn, distributed(), items, "strict")
     out = finish(sfn, strict)
     assert out["status"] == "FAILED" and out["error"] == "States.ExceedToleratedFailureThreshold"
