@@ -526,12 +526,16 @@ class Execution:
             frame = Frame({}, 0, None, item.path, item.key)
             status, output, error, cause = "ABORTED", None, None, None
             try:
-                output = await run_block(child, processor, value, frame)
-                status = "SUCCEEDED"
-                return output
+                with anyio.CancelScope() as child._scope:  # StopExecution of the child cancels it
+                    output = await run_block(child, processor, value, frame)
+                    status = "SUCCEEDED"
+                    return output
             except StatesError as err:
                 status, error, cause = "FAILED", err.error, err.cause
                 raise
+            else:  # stopped: ABORTED with its StopExecution error and cause (or none); a failed item
+                error, cause = child._stopped or (None, None)
+                raise StatesError(error or "States.Aborted", cause or "The child execution was stopped.")
             finally:
                 self.transitions += child.transitions
                 child._finish(status, output, error, cause)

@@ -849,6 +849,15 @@ class Service:
             await asyncio.wait([task], timeout=10)
             record = await self.store.get(arn)
             return {"stopDate": record.stop_time or time.time()}
+        child = self.map_runs.children.get(arn)
+        if child is not None:  # a Map Run's child, run within its parent here
+            child.stop(body.get("error"), body.get("cause"))
+            for _ in range(1000):
+                if arn not in self.map_runs.children:
+                    break
+                await asyncio.sleep(0.01)
+            record = await self.store.get(arn)
+            return {"stopDate": record.stop_time or time.time()}
         now = time.time()  # advanced by another process (or none): record the end here
         await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
                                 cause=body.get("cause"))

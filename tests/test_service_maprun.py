@@ -252,3 +252,28 @@ def test_stopping_the_parent_aborts_the_map_run(served):
     assert pinned["mapRunArn"] == map_run and pinned["label"] == "Fan"
     assert pinned["stateMachineArn"] == runs[0]["stateMachineArn"]
     assert json.loads(pinned["definition"])["StartAt"] == "T"
+
+
+def test_stopping_a_child(served):
+    sfn = served.client()
+    items = [{"sleep": 2, "i": 0}, {"sleep": 0.1, "i": 1}]
+    arn = start(sfn, distributed("slow", ToleratedFailureCount=1), items)
+    deadline = time.monotonic() + 20
+    running: list = []
+    while not running and time.monotonic() < deadline:
+        runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+        if runs:
+            children = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"])["executions"]
+            running = [c for c in children if c["status"] == "RUNNING"
+                       and json.loads(sfn.describe_execution(executionArn=c["executionArn"])["input"])["i"] == 0]
+    child = running[0]["executionArn"]
+    sfn.stop_execution(executionArn=child, error="Enough", cause="stopped by the test")
+    stopped = sfn.describe_execution(executionArn=child)
+    assert (stopped["status"], stopped["error"], stopped["cause"]) == ("ABORTED", "Enough", "stopped by the test")
+    last = sfn.get_execution_history(executionArn=child, reverseOrder=True)["events"][0]
+    assert last["type"] == "ExecutionAborted"
+    out = finish(sfn, arn)
+    assert out["status"] == "SUCCEEDED"  # one failure tolerated
+    assert json.loads(out["output"]) == [None, items[1]]
+    counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["executionCounts"]
+    assert counts["aborted"] == 1 and counts["succeeded"] == 1
