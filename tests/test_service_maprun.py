@@ -236,7 +236,7 @@ def test_stopping_the_parent_aborts_the_map_run(served):
     while not runs and time.monotonic() < deadline:
         runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
     map_run = runs[0]["mapRunArn"]
-    while sfn.describe_map_run(mapRunArn=map_run)["executionCounts"]["running"] == 0:
+    while time.monotonic() < deadline and sfn.describe_map_run(mapRunArn=map_run)["executionCounts"]["running"] == 0:
         time.sleep(0.02)
     sfn.stop_execution(executionArn=arn)
     assert finish(sfn, arn)["status"] == "ABORTED"
