@@ -8,6 +8,7 @@ history. The Map Run's settings can change while it runs (UpdateMapRun): the eng
 from the `MapRunControl` kept here."""
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -52,6 +53,7 @@ def _processor(definition: Any, state: str) -> dict | None:
 
 
 class MapRuns:
+    SAVE_DELAY = 0.2
     def __init__(self, store: Any):
         self.store = store
         self.controls: dict[str, Any] = {}     # running Map Runs of this process: their MapRunControl
@@ -59,6 +61,7 @@ class MapRuns:
         self.sizes: dict[str, list[int]] = {}  # ... and the number of items of each child
         self.children: dict[str, Any] = {}     # running child executions by ARN
         self.rerun: set[str] = set()           # ... those that had started before a restart
+        self.pending: dict[str, asyncio.Task] = {}  # Map Runs whose document is to be saved soon
 
     # ---- the engine's side -------------------------------------------------------------------
 
@@ -77,6 +80,12 @@ class MapRuns:
             control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
             doc["status"] = "RUNNING"
             doc.pop("stopDate", None)
+            # the children's statuses as their records say (the document may lag behind them)
+            for record in await self.store.list(state_machine_arn=doc["stateMachineArn"]):
+                if record.options.get("mapRunArn") == arn:
+                    index = int(record.options.get("index", -1))
+                    if index >= 0:
+                        doc["children"][str(index)] = record.status
         doc["sizes"] = sizes
         self.controls[arn], self.docs[arn], self.sizes[arn] = control, doc, sizes
         await self._save(doc)
@@ -99,7 +108,8 @@ class MapRuns:
                                  state_machine_name=doc["stateMachineArn"].split(":stateMachine:")[1],
                                  definition=doc["definition"],
                                  input=_text(child.input), start_time=now,
-                                 options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index]},
+                                 options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index],
+                                          "index": index},
                                  # never claimed by a worker: the child runs within its parent
                                  owner=f"mapRun:{map_run_arn}", lease_until=now + CHILD_LEASE)
         if not await self.store.create(record):  # run again (resumed before its outcome was recorded)
@@ -107,7 +117,7 @@ class MapRuns:
             await self.store.update(arn, status="RUNNING", start_time=now, stop_time=None, output=None,
                                     error=None, cause=None)
         doc["children"][str(index)] = "RUNNING"
-        await self._save(doc)
+        self._save_soon(doc)
 
     async def child_finished(self, map_run_arn: str, index: int, child: Any) -> None:
         from asl.engine.journal import event_details
@@ -128,7 +138,7 @@ class MapRuns:
         self.children.pop(arn, None)
         doc = self.docs[map_run_arn]
         doc["children"][str(index)] = result.status
-        await self._save(doc)
+        self._save_soon(doc)
 
     async def map_run_finished(self, arn: str, status: str, err: Any) -> None:
         doc = self.docs.pop(arn, None)
@@ -140,7 +150,22 @@ class MapRuns:
         doc["stopDate"] = time.time()
         await self._save(doc)
 
+    def _save_soon(self, doc: dict) -> None:
+        """Save the document within `SAVE_DELAY` (one write for many children's changes)."""
+        arn = doc["mapRunArn"]
+        if arn in self.pending:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.SAVE_DELAY)
+            if self.pending.pop(arn, None) is not None and arn in self.docs:
+                await self._save(doc)
+        self.pending[arn] = asyncio.ensure_future(later())
+
     async def _save(self, doc: dict) -> None:
+        waiting = self.pending.pop(doc["mapRunArn"], None)
+        if waiting is not None and waiting is not asyncio.current_task():
+            waiting.cancel()
         await self.store.put_resource(doc["mapRunArn"], MAP_RUN, doc, doc["executionArn"], doc["startDate"])
 
     # ---- the API's side ----------------------------------------------------------------------
