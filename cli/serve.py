@@ -21,8 +21,18 @@ from .run import UsageError, load_handlers
               "StartExecution(stateMachineArn='ARN#TestCase').")
 @click.option("--region", default=None, help="Region of the ARNs (default: $AWS_DEFAULT_REGION or us-east-1).")
 @click.option("--account", default=None, help="Account id of the ARNs (default: $AWS_ACCOUNT_ID or 123456789012).")
+@click.option("--wait-time-scale", type=click.FloatRange(min=0), default=None, metavar="FACTOR",
+              help="Scale Wait states and retry intervals: 0.1 makes them 10 times shorter, 0 skips them "
+              "(default: $WAIT_TIME_SCALE or 1, as Step Functions Local).")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=30.0, show_default=True,
+              metavar="SECONDS", help="With a store shared by several processes: how long an execution stays "
+              "with a process that stopped renewing its lease (it died) before another takes it over.")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(0.05, None), default=None, metavar="SECONDS",
+              help="How often to look for executions to take over (default: every second with a "
+              "postgresql:// store, never otherwise).")
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
-          region: str | None, account: str | None) -> None:
+          region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
+          poll_seconds: float | None) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
     import logging
 
@@ -38,6 +48,15 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
 
     region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     account = account or os.environ.get("AWS_ACCOUNT_ID") or "123456789012"
+    if wait_time_scale is None:
+        try:
+            wait_time_scale = float(os.environ.get("WAIT_TIME_SCALE") or 1)
+            if not wait_time_scale >= 0:
+                raise ValueError
+        except ValueError:
+            click.echo(f"asl serve: WAIT_TIME_SCALE: not a number >= 0: {os.environ['WAIT_TIME_SCALE']!r}",
+                       err=True)
+            sys.exit(2)
     handlers = None
     try:
         if handlers_spec:
@@ -58,10 +77,12 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
     except StoreError as exc:
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)
-    service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks)
+    service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
+                      wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds)
+    scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
-               f"account {account})\n"
+               f"account {account}{scale})\n"
                f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
                "                        config=botocore.config.Config(inject_host_prefix=False))\n"
                f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint}\n"

@@ -213,17 +213,18 @@ async def run_map(run: StateRun) -> Result:
     return run.finish(result)
 
 
-def _tolerance(run: StateRun, scope: Any) -> tuple[int, float]:
+def _tolerance(run: StateRun, scope: Any) -> tuple[int | None, float | None]:
+    """(ToleratedFailureCount, ToleratedFailurePercentage); None for one the state does not set."""
     state = run.state
-    count: Any = 0
-    pct: Any = 0.0
+    count: Any = None
+    pct: Any = None
     if state.tolerated_failure_count is not None:
         count = state.tolerated_failure_count
         if isinstance(count, Template):
             count = int(expect_kind(count, count.evaluate(scope), "integer", "ToleratedFailureCount"))
     elif state.tolerated_failure_count_path is not None:
         count = _path_number(run, state.tolerated_failure_count_path, scope, "ToleratedFailureCount", "integer")
-    if count < 0:
+    if count is not None and count < 0:
         raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
     if state.tolerated_failure_percentage is not None:
         pct = state.tolerated_failure_percentage
@@ -232,7 +233,7 @@ def _tolerance(run: StateRun, scope: Any) -> tuple[int, float]:
     elif state.tolerated_failure_percentage_path is not None:
         pct = _path_number(run, state.tolerated_failure_percentage_path, scope, "ToleratedFailurePercentage",
                            "float")
-    if not 0 <= pct <= 100:
+    if pct is not None and not 0 <= pct <= 100:
         raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
     return count, pct
 
@@ -278,30 +279,85 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
     return await _gather(jobs, limit or INLINE_WORKERS)
 
 
-async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, tolerated_count: int,
-                       tolerated_pct: float) -> list:
+class MapRunControl:
+    """A running Map Run's settings, changeable while it runs (UpdateMapRun): the window of
+    child executions in flight (`max_concurrency`, 0: no explicit limit) and the tolerance,
+    read when the run ends."""
+
+    UNLIMITED = 10_000  # AWS: without MaxConcurrency, at most 10,000 children run at once
+
+    def __init__(self, max_concurrency: int, tolerated_count: int | None, tolerated_pct: float | None):
+        self.max_concurrency = max_concurrency
+        self.tolerated_count = tolerated_count
+        self.tolerated_pct = tolerated_pct
+        self.active = 0
+        self._changed = anyio.Event()
+
+    def update(self, max_concurrency: int | None = None, tolerated_count: int | None = None,
+               tolerated_pct: float | None = None) -> None:
+        if max_concurrency is not None:
+            self.max_concurrency = max_concurrency
+        if tolerated_count is not None:
+            self.tolerated_count = tolerated_count
+        if tolerated_pct is not None:
+            self.tolerated_pct = tolerated_pct
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def acquire(self) -> None:
+        while self.active >= (self.max_concurrency or self.UNLIMITED):
+            await self._changed.wait()
+        self.active += 1
+
+    def release(self) -> None:
+        self.active -= 1
+        self._wake()
+
+    def exceeded(self, failed: int, total: int) -> bool:
+        """Whether `failed` of `total` items (a failed batch: all its items) break the tolerance: more
+        than ToleratedFailureCount, or a greater share than ToleratedFailurePercentage (when both
+        are set, either); neither set: any failure."""
+        count, pct = self.tolerated_count, self.tolerated_pct
+        if count is None and pct is None:
+            return failed > 0
+        return (count is not None and failed > count) or (
+            pct is not None and total > 0 and failed * 100.0 / total > pct)
+
+
+async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, tolerated_count: int | None,
+                       tolerated_pct: float | None) -> list:
     """Each item runs as its own child execution; failures count against the tolerance."""
     ex = run.ex
     state = run.state
-    map_run_arn = ex.map_run_arn(state.label or run.name)
+    label = state.label or run.name
+    map_run_arn = ex.map_run_arn(label)
     run.event("MapRunStarted", {"mapRunArn": map_run_arn})
+    items = len(inputs)
     batcher = state.item_batcher
     if batcher is not None:
         inputs = _batches(run, inputs)
     results: list[Any] = [None] * len(inputs)
-    failures: list[StatesError] = []
-    sem = anyio.Semaphore(limit or 1000)
+    failures: list[int] = []  # the children that failed
+    control = MapRunControl(limit, tolerated_count, tolerated_pct)
+    sizes = [len(v["Items"]) if batcher is not None else 1 for v in inputs]
+    listener = ex.map_runs
+    if listener is not None:
+        await listener.map_run_started(ex, map_run_arn, run.name, label, control, items, sizes)
 
     observer = ex.observer
 
     async def child(index: int, value: Any) -> None:
-        async with sem:
+        await control.acquire()
+        try:
             if observer is not None:
                 run.tell(IterationChanged, index, "started")
             try:
-                results[index] = await ex.run_child(processor, value, index, run.frame, run.name)
-            except StatesError as err:
-                failures.append(err)
+                results[index] = await ex.run_child(processor, value, index, run.frame, run.name, map_run_arn)
+            except StatesError:
+                failures.append(index)
                 results[index] = None
                 if observer is not None:
                     run.tell(IterationChanged, index, "failed")
@@ -312,19 +368,27 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
                 raise
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
+        finally:
+            control.release()
 
-    async with anyio.create_task_group() as tg:
-        for i, v in enumerate(inputs):
-            tg.start_soon(child, i, v)
-    total = len(inputs)
-    if failures:
-        too_many = len(failures) > tolerated_count and (
-            total == 0 or len(failures) * 100.0 / total > tolerated_pct)
-        if too_many:
+    status, err = "SUCCEEDED", None
+    try:
+        async with anyio.create_task_group() as tg:
+            for i, v in enumerate(inputs):
+                tg.start_soon(child, i, v)
+        if failures and control.exceeded(sum(sizes[i] for i in failures), items):
             err = StatesError("States.ExceedToleratedFailureThreshold",
                               "The specified tolerated failure threshold was exceeded")
+            status = "FAILED"
             run.event("MapRunFailed", {"error": err.error, "cause": err.cause})
             raise err
+    except anyio.get_cancelled_exc_class():
+        status = "ABORTED"
+        raise
+    finally:
+        if listener is not None:
+            with anyio.CancelScope(shield=True):
+                await listener.map_run_finished(map_run_arn, status, err)
     run.event("MapRunSucceeded")
     return results
 

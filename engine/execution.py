@@ -202,6 +202,8 @@ class Execution:
         self.closed_tokens: set[str] = set()  # tasks that waited and ended (TaskTimedOut)
         self.answers: dict[str, dict] = {}    # answers recorded in the journal (a resumed execution)
         self.activities: Any = None           # an ActivityBroker serving activity resources
+        self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
+        self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -269,7 +271,8 @@ class Execution:
     async def timer(self, frame: Frame, seconds: float) -> None:
         """Wait `seconds` on the execution's clock (a Wait, a retry interval). Its deadline is
         recorded first; resumed, a timer that had fired is skipped and one that had not ends at
-        its original deadline."""
+        its original deadline. `wait_scale` multiplies `seconds` (the deadline recorded is the
+        scaled one)."""
         frame.seq += 1
         site = (frame.key, frame.seq)
         if self.replay is not None:
@@ -278,6 +281,7 @@ class Execution:
                 if not self.replay.goes_on_after(site):
                     await self.clock.sleep(recorded.value - self.clock.now())
                 return
+        seconds *= self.wait_scale  # (Step Functions Local's WAIT_TIME_SCALE)
         self.record_fact(site, "timer", self.clock.now() + seconds)
         await self.flush()
         await self.clock.sleep(seconds)
@@ -491,10 +495,12 @@ class Execution:
                           heartbeat=bool(expired) and "heartbeat" in expired[0])
 
     def map_run_arn(self, label: str) -> str:
-        return f"arn:aws:states:{self.region}:{ACCOUNT}:mapRun:{self.state_machine_name}/{label}:" \
-               f"{self.new_uuid()}"
+        # in the account and partition of the execution's own state machine ARN
+        prefix = self.state_machine_arn.split(":stateMachine:")[0]
+        return f"{prefix}:mapRun:{self.state_machine_name}/{label}:{self.new_uuid()}"
 
-    async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str) -> Any:
+    async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
+                        map_run_arn: str | None = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
@@ -508,13 +514,36 @@ class Execution:
             child.calls = self.calls
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
-            child.activities, child.answers = self.activities, self.answers
+            child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
+            child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
+            listener = self.map_runs if map_run_arn is not None else None
+            if listener is not None:
+                await listener.child_started(map_run_arn, index, child)
+            # the child's own history: ExecutionStarted, its states' events, its closing event
             child.start_time = self.clock.now()
+            child.history._events.append(("ExecutionStarted", 0, child.start_time,
+                                          {"input": value, "inputDetails": {"truncated": False},
+                                           "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"},
+                                          None))
             frame = Frame({}, 0, None, item.path, item.key)
+            status, output, error, cause = "ABORTED", None, None, None
             try:
-                return await run_block(child, processor, value, frame)
+                with anyio.CancelScope() as child._scope:  # StopExecution of the child cancels it
+                    output = await run_block(child, processor, value, frame)
+                    status = "SUCCEEDED"
+                    return output
+            except StatesError as err:
+                status, error, cause = "FAILED", err.error, err.cause
+                raise
+            else:  # stopped: ABORTED with its StopExecution error and cause (or none); a failed item
+                error, cause = child._stopped or (None, None)
+                raise StatesError(error or "States.Aborted", cause or "The child execution was stopped.")
             finally:
                 self.transitions += child.transitions
+                child._finish(status, output, error, cause)
+                if listener is not None:
+                    with anyio.CancelScope(shield=True):
+                        await listener.child_finished(map_run_arn, index, child)
         return await self.outcome(item, work)
 
     async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:

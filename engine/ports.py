@@ -112,10 +112,13 @@ class Invoker(Protocol):
 class ChildRunner(Protocol):
     """Work that runs as a unit of its own within the state that forks it."""
 
+    map_runs: Any  # told of Distributed Map runs and their children (the service's MapRuns), or None
+
     async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:
         """A Parallel branch or inline Map iteration: the block's states in `frame`."""
 
-    async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str) -> Any:
+    async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
+                        map_run_arn: str | None = None) -> Any:
         """A Distributed Map item: a child execution of its own (its outcome recorded)."""
 
     def map_run_arn(self, label: str) -> str:

@@ -390,7 +390,7 @@ class _OneMock:
 
 def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
     """The runner of a mocked Map or Parallel: its input processing, then the mock as its result."""
-    from .concurrency import _items, _positive_int, _tolerance
+    from .concurrency import MapRunControl, _items, _positive_int, _tolerance
     from .tasks import TaskFailed
 
     async def runner(run: Any) -> Any:
@@ -410,7 +410,7 @@ def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
                 extra["toleratedFailurePercentage"] = pct
             run.ex.observer.extra.update(extra)
             tolerant = len(extra) > 1  # the failure count matters only against a tolerance the state sets
-            if tolerant and failures and failures > count and (not items or failures * 100.0 / len(items) > pct):
+            if tolerant and failures and MapRunControl(0, count, pct).exceeded(failures, len(items)):
                 raise TaskFailed("States.ExceedToleratedFailureThreshold",
                                  "The specified tolerated failure threshold was exceeded")
         if mock.throws:

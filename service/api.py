@@ -91,14 +91,26 @@ def _dead_here(owner: str) -> bool:
 
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
-                 handlers: Any = None, mock_config: Any = None):
+                 handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
+                 lease_seconds: float | None = None, poll_seconds: float | None = None):
         self.store = store
+        self.wait_scale = wait_scale  # Waits and retry intervals (Step Functions Local's WAIT_TIME_SCALE)
         self.arns = Arns(region, account)
         self.handlers = handlers
         self.mock_config = mock_config
         from asl.engine.execution import default_owner
 
+        from asl.engine.execution import LEASE_SECONDS
+
         self.owner = default_owner()
+        # A store shared by several processes (PostgreSQL): each holds the executions it runs for
+        # `lease_seconds`, renewed while it runs them, and every `poll_seconds` takes over those
+        # whose holder stopped renewing (it died). None: poll only a PostgreSQL store, every second.
+        self.lease_seconds = lease_seconds or LEASE_SECONDS
+        if poll_seconds is None and str(getattr(store, "url", "")).startswith("postgres"):
+            poll_seconds = 1.0
+        self.poll_seconds = poll_seconds
+        self._takeover: asyncio.Task | None = None
         self.running: dict[str, tuple[Any, asyncio.Task]] = {}
         self.express: dict[str, dict] = {}
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
@@ -107,10 +119,13 @@ class Service:
         self.tokens = TaskTokens(self._token_execution)
         self.activities = ActivityBroker()
         # GetActivityTask's long poll: AWS's 60 s (shorter only for tests, by the environment)
-        self.poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
+        self.activity_poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
         self.polls: set[Any] = set()  # the cancel scopes of the open GetActivityTask polls
         self.closing = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        from .maprun import MapRuns
+
+        self.map_runs = MapRuns(store)
 
     # ---- life cycle ----------------------------------------------------------------------------
 
@@ -118,28 +133,32 @@ class Service:
         self.loop = asyncio.get_running_loop()
         await self.store.open()
         await self.resume_all()
+        if self.poll_seconds:
+            self._takeover = asyncio.ensure_future(self._take_over())
+
+    async def _take_over(self) -> None:
+        """Resume, every `poll_seconds`, the RUNNING executions whose lease has run out."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                claimed = await self.store.claim(self.owner, self.lease_seconds, limit=100)
+                for record in claimed:
+                    if record.arn not in self.running:
+                        await self._resume(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store is away for a moment: try again at the next poll
+                log.warning("taking executions over: %s", exc)
 
     async def resume_all(self) -> int:
         """Resume every RUNNING Standard execution whose lease is free or has run out."""
-        from asl.engine import prepare_resume
-
         count = 0
         for record in await self.store.list(status="RUNNING"):
-            if record.type != "STANDARD" or record.arn in self.running:
+            if record.type != "STANDARD" or record.arn in self.running or record.options.get("mapRunArn"):
                 continue
             if record.owner and _dead_here(record.owner):  # killed on this machine: its lease is void
                 await self.store.release(record.owner, record.arn)
-            try:
-                execution = await prepare_resume(self.store, record.arn, owner=self.owner,
-                                                 **self._run_options(record.options.get("mockTestCase"),
-                                                                     record.state_machine_name))
-            except Exception as exc:  # held by another live process, or not resumable: leave it
-                log.info("not resuming %s: %s", record.arn, exc)
-                continue
-            execution.arn = record.arn
-            execution.state_machine_arn = record.state_machine_arn
-            self._launch(execution)
-            count += 1
+            count += await self._resume(record)
         return count
 
     def end_polls(self) -> None:
@@ -154,10 +173,30 @@ class Service:
         else:
             self.loop.call_soon_threadsafe(end)
 
+    async def _resume(self, record: Any) -> int:
+        from asl.engine import prepare_resume
+
+        if record.type != "STANDARD" or record.options.get("mapRunArn"):  # (a child runs within its parent)
+            return 0
+        try:
+            execution = await prepare_resume(self.store, record.arn, owner=self.owner,
+                                             lease_seconds=self.lease_seconds,
+                                             **self._run_options(record.options.get("mockTestCase"),
+                                                                 record.state_machine_name))
+        except Exception as exc:  # held by another live process, or not resumable: leave it
+            log.info("not resuming %s: %s", record.arn, exc)
+            return 0
+        execution.arn = record.arn
+        execution.state_machine_arn = record.state_machine_arn
+        self._launch(execution)
+        return 1
+
     async def close(self) -> None:
         self.closing = True
         for scope in list(self.polls):
             scope.cancel()
+        if self._takeover is not None:
+            self._takeover.cancel()
         tasks = [task for _, task in self.running.values()]
         for task in tasks:
             task.cancel()
@@ -186,6 +225,7 @@ class Service:
                 self.running.pop(execution.arn, None)
                 self.tokens.discard(execution.arn)
 
+        execution.map_runs, execution.wait_scale = self.map_runs, self.wait_scale
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
         self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
 
@@ -564,7 +604,7 @@ class Service:
         with anyio.CancelScope() as scope:  # cancelled by end_polls() at shutdown
             self.polls.add(scope)
             try:
-                task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.poll_seconds)
+                task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.activity_poll_seconds)
             finally:
                 self.polls.discard(scope)
         if task is None:
@@ -647,11 +687,13 @@ class Service:
         from asl.engine import MissingHandlerError, MockConfigError, prepare
 
         try:
-            return prepare(asl.load(json.loads(runs["definition"])), value, name=name,
-                           state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
-                           check_handlers=False, **self._run_options(case, machine["name"]))
+            execution = prepare(asl.load(json.loads(runs["definition"])), value, name=name,
+                                state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
+                                check_handlers=False, **self._run_options(case, machine["name"]))
         except (MockConfigError, MissingHandlerError) as exc:
             raise ServiceError("ValidationException", str(exc)) from None
+        execution.wait_scale = self.wait_scale
+        return execution
 
     async def StartExecution(self, body: dict) -> dict:
         arn, _, case = body["stateMachineArn"].partition("#")
@@ -681,7 +723,7 @@ class Service:
         from asl.engine.execution import ExecutionAlreadyExists
 
         try:
-            await execution.attach(self.store, self.owner)
+            await execution.attach(self.store, self.owner, self.lease_seconds)
         except ExecutionAlreadyExists:
             raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
         record = await self.store.get(exec_arn)
@@ -746,6 +788,8 @@ class Service:
             return "NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"
         if record.status == "SUCCEEDED":
             return "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"
+        if record.options.get("mapRunArn"):
+            return "REDRIVABLE_BY_MAP_RUN", None
         return "REDRIVABLE", None
 
     async def DescribeExecution(self, body: dict) -> dict:
@@ -762,7 +806,7 @@ class Service:
         for key, value in (("error", record.error), ("cause", record.cause),
                            ("stateMachineVersionArn", opts.get("stateMachineVersionArn")),
                            ("stateMachineAliasArn", opts.get("stateMachineAliasArn")),
-                           ("traceHeader", opts.get("traceHeader"))):
+                           ("traceHeader", opts.get("traceHeader")), ("mapRunArn", opts.get("mapRunArn"))):
             if value is not None:
                 out[key] = value
         if record.redrive_count:
@@ -778,10 +822,12 @@ class Service:
         return out
 
     async def ListExecutions(self, body: dict) -> dict:
-        if body.get("mapRunArn"):
-            raise ServiceError("ResourceNotFound", f"Resource not found: '{body['mapRunArn']}'",
-                               resourceName=body["mapRunArn"])
         arn = body.get("stateMachineArn")
+        if body.get("mapRunArn"):
+            if arn:
+                raise ServiceError("ValidationException", "Must provide either a StateMachine ARN or a MapRun ARN, "
+                                   "not both")
+            return await self._map_run_executions(body)
         if not arn:
             raise ServiceError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
         doc = await self._machine(arn)
@@ -796,6 +842,12 @@ class Service:
         elif doc["kind"] == ALIAS:
             records = [r for r in records if r.options.get("stateMachineAliasArn") == arn]
         redrive = body.get("redriveFilter")
+        return _listing("executions", self._execution_items(records, body), body,
+                        f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
+
+    @staticmethod
+    def _execution_items(records: list, body: dict) -> list[dict]:
+        redrive = body.get("redriveFilter")
         if redrive == "REDRIVEN":
             records = [r for r in records if r.redrive_count]
         elif redrive == "NOT_REDRIVEN":
@@ -806,14 +858,44 @@ class Service:
                           "status": r.status, "startDate": r.start_time}
             if r.stop_time is not None and r.status != "RUNNING":
                 item["stopDate"] = r.stop_time
-            for key in ("stateMachineVersionArn", "stateMachineAliasArn"):
+            for key in ("stateMachineVersionArn", "stateMachineAliasArn", "mapRunArn", "itemCount"):
                 if r.options.get(key):
                     item[key] = r.options[key]
             item["redriveCount"] = r.redrive_count
             if r.redrive_count:
                 item["redriveDate"] = r.redrive_time
             items.append(item)
-        return _listing("executions", items, body, f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
+        return items
+
+    async def _map_run_executions(self, body: dict) -> dict:
+        arn = body["mapRunArn"]
+        doc = await self.map_runs.get(arn)
+        status = body.get("statusFilter")
+        records = await self.store.list(status=status, state_machine_arn=doc["stateMachineArn"])
+        records = [r for r in records if r.options.get("mapRunArn") == arn]
+        return _listing("executions", self._execution_items(records, body), body,
+                        f"ListExecutions{arn}{status}{body.get('redriveFilter')}")
+
+    # ---- Map Runs ------------------------------------------------------------------------------
+
+    async def DescribeMapRun(self, body: dict) -> dict:
+        return self.map_runs.describe(await self.map_runs.get(body["mapRunArn"]))
+
+    async def ListMapRuns(self, body: dict) -> dict:
+        arn = body["executionArn"]
+        await self._record(arn)
+        docs = sorted(await self.store.list_resources("mapRun", arn), key=lambda d: d["startDate"], reverse=True)
+        items = []
+        for doc in docs:
+            item = {k: doc[k] for k in ("executionArn", "mapRunArn", "stateMachineArn", "startDate")}
+            if doc.get("stopDate") is not None:
+                item["stopDate"] = doc["stopDate"]
+            items.append(item)
+        return _listing("mapRuns", items, body, f"ListMapRuns{arn}")
+
+    async def UpdateMapRun(self, body: dict) -> dict:
+        await self.map_runs.update(body)
+        return {}
 
     async def StopExecution(self, body: dict) -> dict:
         arn = body["executionArn"]
@@ -827,6 +909,15 @@ class Service:
             await asyncio.wait([task], timeout=10)
             record = await self.store.get(arn)
             return {"stopDate": record.stop_time or time.time()}
+        child = self.map_runs.children.get(arn)
+        if child is not None:  # a Map Run's child, run within its parent here
+            child.stop(body.get("error"), body.get("cause"))
+            for _ in range(1000):
+                if arn not in self.map_runs.children:
+                    break
+                await asyncio.sleep(0.01)
+            record = await self.store.get(arn)
+            return {"stopDate": record.stop_time or time.time()}
         now = time.time()  # advanced by another process (or none): record the end here
         await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
                                 cause=body.get("cause"))
@@ -838,8 +929,9 @@ class Service:
         from asl.engine.history import History
 
         running = self.running.get(arn)
-        if running is not None:
-            entries = running[0].history.entries()
+        child = self.map_runs.children.get(arn)
+        if running is not None or child is not None:
+            entries = (running[0] if running is not None else child).history.entries()
         else:
             entries = [(e.type, e.previous_id, e.timestamp, e.details, e.site) for e in await self.store.events(arn)]
         events = History.restored(entries).events
@@ -865,6 +957,9 @@ class Service:
         for key in ("loggingConfiguration", "tracingConfiguration", "revisionId"):
             if opts.get(key) is not None:
                 out[key] = opts[key]
+        if opts.get("mapRunArn"):  # a Map Run's child: its processor, under the Map state's label
+            out["mapRunArn"] = opts["mapRunArn"]
+            out["label"] = record.state_machine_name.rsplit("/", 1)[1]
         out["encryptionConfiguration"] = opts.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}
         references = variable_references(record.definition)
         if references:
@@ -877,7 +972,7 @@ class Service:
         arn = body["executionArn"]
         record = await self._record(arn)
         try:
-            execution = await prepare_redrive(self.store, arn, owner=self.owner,
+            execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                               **self._run_options(record.options.get("mockTestCase"),
                                                                   record.state_machine_name))
         except ExecutionNotRedrivable as exc:

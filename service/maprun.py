@@ -1,0 +1,226 @@
+"""Map Runs: the resources a Distributed Map creates (DISTRIBUTED-MAP-SPEC §5), and their child
+executions, kept in the store beside the executions.
+
+`MapRuns` listens to the engine (``Execution.map_runs``): a Map Run becomes a ``mapRun``
+resource (parent: the execution running the Map state), each item's child execution an
+execution record under the processor's ARN (``…:stateMachine:{machine}/{label}``) with its own
+history. The Map Run's settings can change while it runs (UpdateMapRun): the engine reads them
+from the `MapRunControl` kept here."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+from .arns import split
+from .protocol import ServiceError
+
+MAP_RUN = "mapRun"
+COUNTERS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
+            "failuresNotRedrivable", "pendingRedrive")
+CHILD_LEASE = 100 * 365 * 86400.0
+_COUNTED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut", "ABORTED": "aborted"}
+
+
+def _counters(total: int) -> dict:
+    out = dict.fromkeys(COUNTERS, 0)
+    out["total"] = out["pending"] = total
+    return out
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _processor(definition: Any, state: str) -> dict | None:
+    """The ItemProcessor (or Iterator) of the Map state named `state`, wherever it is nested."""
+    if isinstance(definition, dict):
+        found = (definition.get("States") or {}).get(state) if isinstance(definition.get("States"), dict) else None
+        if isinstance(found, dict) and found.get("Type") == "Map":
+            return found.get("ItemProcessor") or found.get("Iterator")
+        for value in definition.values():
+            inner = _processor(value, state)
+            if inner is not None:
+                return inner
+    elif isinstance(definition, list):
+        for value in definition:
+            inner = _processor(value, state)
+            if inner is not None:
+                return inner
+    return None
+
+
+class MapRuns:
+    SAVE_DELAY = 0.2
+    def __init__(self, store: Any):
+        self.store = store
+        self.controls: dict[str, Any] = {}     # running Map Runs of this process: their MapRunControl
+        self.docs: dict[str, dict] = {}        # ... and their resource documents
+        self.sizes: dict[str, list[int]] = {}  # ... and the number of items of each child
+        self.children: dict[str, Any] = {}     # running child executions by ARN
+        self.rerun: set[str] = set()           # ... those that had started before a restart
+        self.pending: dict[str, asyncio.Task] = {}  # Map Runs whose document is to be saved soon
+
+    # ---- the engine's side -------------------------------------------------------------------
+
+    async def map_run_started(self, ex: Any, arn: str, state: str, label: str, control: Any, items: int,
+                              sizes: list[int]) -> None:
+        doc = await self.store.get_resource(arn)
+        if doc is None:  # (resumed, the run exists: its settings and finished children are kept)
+            doc = {"kind": MAP_RUN, "mapRunArn": arn, "executionArn": ex.arn,
+                   "stateMachineArn": f"{ex.state_machine_arn}/{label}", "label": label, "status": "RUNNING",
+                   "startDate": time.time(), "maxConcurrency": control.max_concurrency,
+                   "toleratedFailurePercentage": control.tolerated_pct,
+                   "toleratedFailureCount": control.tolerated_count, "children": {},
+                   "redriveCount": 0, "definition": _text(_processor(getattr(ex.machine, "definition", None),
+                                                                     state) or {})}
+        else:
+            control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
+            doc["status"] = "RUNNING"
+            doc.pop("stopDate", None)
+            # the children's statuses as their records say (the document may lag behind them)
+            for record in await self.store.list(state_machine_arn=doc["stateMachineArn"]):
+                if record.options.get("mapRunArn") == arn:
+                    index = int(record.options.get("index", -1))
+                    if index >= 0:
+                        doc["children"][str(index)] = record.status
+        doc["sizes"] = sizes
+        self.controls[arn], self.docs[arn], self.sizes[arn] = control, doc, sizes
+        await self._save(doc)
+
+    def child_arn(self, map_run_arn: str, index: int) -> str:
+        doc = self.docs[map_run_arn]
+        prefix, _, machine = doc["stateMachineArn"].partition(":stateMachine:")
+        return f"{prefix}:execution:{machine}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}')}"
+
+    async def child_started(self, map_run_arn: str, index: int, child: Any) -> None:
+        from asl.engine.stores import ExecutionRecord
+
+        doc = self.docs[map_run_arn]
+        arn = self.child_arn(map_run_arn, index)
+        child.arn = arn
+        child.name = arn.rsplit(":", 1)[1]
+        self.children[arn] = child
+        now = time.time()
+        record = ExecutionRecord(arn=arn, name=child.name, state_machine_arn=doc["stateMachineArn"],
+                                 state_machine_name=doc["stateMachineArn"].split(":stateMachine:")[1],
+                                 definition=doc["definition"],
+                                 input=_text(child.input), start_time=now,
+                                 options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index],
+                                          "index": index},
+                                 # never claimed by a worker: the child runs within its parent
+                                 owner=f"mapRun:{map_run_arn}", lease_until=now + CHILD_LEASE)
+        if not await self.store.create(record):  # run again (resumed before its outcome was recorded)
+            self.rerun.add(arn)
+            await self.store.update(arn, status="RUNNING", start_time=now, stop_time=None, output=None,
+                                    error=None, cause=None)
+        doc["children"][str(index)] = "RUNNING"
+        self._save_soon(doc)
+
+    async def child_finished(self, map_run_arn: str, index: int, child: Any) -> None:
+        from asl.engine.journal import event_details
+        from asl.engine.stores import StoredEvent
+
+        result = child.result
+        arn = child.arn
+        events = [StoredEvent(i, t, p, ts, event_details(d), None)
+                  for i, (t, p, ts, d, _site) in enumerate(child.history.entries(), 1)]
+        # a child run again after a crash (its end not yet in the parent's journal) keeps the
+        # history its first run wrote, if it got that far
+        if arn not in self.rerun or not await self.store.events(arn):
+            await self.store.append(arn, events)
+        self.rerun.discard(arn)
+        await self.store.update(arn, status=result.status, stop_time=time.time(), error=result.error,
+                                cause=result.cause,
+                                output=_text(result.output) if result.status == "SUCCEEDED" else None)
+        self.children.pop(arn, None)
+        doc = self.docs[map_run_arn]
+        doc["children"][str(index)] = result.status
+        self._save_soon(doc)
+
+    async def map_run_finished(self, arn: str, status: str, err: Any) -> None:
+        doc = self.docs.pop(arn, None)
+        self.controls.pop(arn, None)
+        self.sizes.pop(arn, None)
+        if doc is None:
+            return
+        doc["status"] = status
+        doc["stopDate"] = time.time()
+        await self._save(doc)
+
+    def _save_soon(self, doc: dict) -> None:
+        """Save the document within `SAVE_DELAY` (one write for many children's changes)."""
+        arn = doc["mapRunArn"]
+        if arn in self.pending:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(self.SAVE_DELAY)
+            if self.pending.pop(arn, None) is not None and arn in self.docs:
+                await self._save(doc)
+        self.pending[arn] = asyncio.ensure_future(later())
+
+    async def _save(self, doc: dict) -> None:
+        waiting = self.pending.pop(doc["mapRunArn"], None)
+        if waiting is not None and waiting is not asyncio.current_task():
+            waiting.cancel()
+        await self.store.put_resource(doc["mapRunArn"], MAP_RUN, doc, doc["executionArn"], doc["startDate"])
+
+    # ---- the API's side ----------------------------------------------------------------------
+
+    async def get(self, arn: str) -> dict:
+        split(arn, (MAP_RUN,))
+        doc = self.docs.get(arn) or await self.store.get_resource(arn)
+        if doc is None or doc.get("kind") != MAP_RUN:
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn)
+        return doc
+
+    @staticmethod
+    def counts(doc: dict) -> tuple[dict, dict]:
+        """(itemCounts, executionCounts) of a Map Run."""
+        sizes = doc.get("sizes") or []
+        items, executions = _counters(sum(sizes)), _counters(len(sizes))
+        for index, status in doc["children"].items():
+            size = sizes[int(index)] if int(index) < len(sizes) else 1
+            key = _COUNTED.get(status, "running")
+            for counters, n in ((items, size), (executions, 1)):
+                counters["pending"] -= n
+                counters[key] += n
+                if key == "succeeded":
+                    counters["resultsWritten"] += n
+        return items, executions
+
+    def describe(self, doc: dict) -> dict:
+        items, executions = self.counts(doc)
+        out = {"mapRunArn": doc["mapRunArn"], "executionArn": doc["executionArn"], "status": doc["status"],
+               "startDate": doc["startDate"], "maxConcurrency": doc["maxConcurrency"],
+               "toleratedFailurePercentage": float(doc["toleratedFailurePercentage"] or 0),
+               "toleratedFailureCount": doc["toleratedFailureCount"] or 0, "itemCounts": items,
+               "executionCounts": executions, "redriveCount": doc.get("redriveCount", 0)}
+        if doc.get("stopDate") is not None:
+            out["stopDate"] = doc["stopDate"]
+        if doc.get("redriveDate") is not None:
+            out["redriveDate"] = doc["redriveDate"]
+        return out
+
+    async def update(self, body: dict) -> None:
+        arn = body["mapRunArn"]
+        doc = await self.get(arn)
+        if all(body.get(k) is None for k in ("maxConcurrency", "toleratedFailurePercentage",
+                                             "toleratedFailureCount")):
+            raise ServiceError("ValidationException", "At least one of the parameters maxConcurrency, "
+                               "toleratedFailurePercentage or toleratedFailureCount must be specified")
+        control = self.controls.get(arn)
+        if doc["status"] != "RUNNING" or control is None:
+            raise ServiceError("ValidationException", f"Map Run '{arn}' has completed and cannot be updated",
+                               reason="CANNOT_UPDATE_COMPLETED_MAP_RUN")
+        if body.get("maxConcurrency") is not None:
+            doc["maxConcurrency"] = body["maxConcurrency"]
+        if body.get("toleratedFailureCount") is not None:
+            doc["toleratedFailureCount"] = body["toleratedFailureCount"]
+        if body.get("toleratedFailurePercentage") is not None:
+            doc["toleratedFailurePercentage"] = float(body["toleratedFailurePercentage"])
+        control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
+        await self._save(doc)

@@ -1,0 +1,279 @@
+"""Map Runs through `asl serve`: a Distributed Map run by the service creates a Map Run resource
+and child executions, seen through DescribeMapRun, ListMapRuns, UpdateMapRun, ListExecutions,
+DescribeExecution and GetExecutionHistory (real server process, real boto3)."""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+
+import pytest
+
+from test_service import ROLE, Server, boto3, wait_done as finish  # noqa: F401 - boto3: skips without it
+from botocore.exceptions import ClientError
+
+HANDLERS = '''
+import time
+
+def work(event, context):
+    if event.get("fail"):
+        raise ValueError("bad item")
+    return {"doubled": event["n"] * 2}
+
+def slow(event, context):
+    time.sleep(event.get("sleep", 0.3))
+    return event
+
+HANDLERS = {"work": work, "slow": slow}
+'''
+
+
+def distributed(function: str = "work", label: str = "Fan", **extra) -> str:
+    return json.dumps({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "Label": label, "End": True, **extra,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "T", "States": {"T": {
+                              "Type": "Task", "Resource": f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
+                              "End": True}}}}}})
+
+
+@pytest.fixture
+def served(tmp_path):
+    (tmp_path / "handlers.py").write_text(HANDLERS)
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}", "--handlers", str(tmp_path / "handlers.py")).start()
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def start(sfn, definition: str, value, name: str = "m") -> str:
+    machine = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)["stateMachineArn"]
+    return sfn.start_execution(stateMachineArn=machine, input=json.dumps(value))["executionArn"]
+
+
+def error(call, **kwargs) -> dict:
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    return info.value.response["Error"]
+
+
+def test_map_run_resource_children_and_counts(served):
+    sfn = served.client()
+    arn = start(sfn, distributed(MaxConcurrency=2), [{"n": 1}, {"n": 2}, {"n": 3}])
+    out = finish(sfn, arn)
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+    assert json.loads(out["output"]) == [{"doubled": 2}, {"doubled": 4}, {"doubled": 6}]
+
+    runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+    assert len(runs) == 1
+    run = runs[0]
+    map_run = run["mapRunArn"]
+    assert re.fullmatch(r"arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:[0-9a-f-]{36}", map_run)
+    assert run["executionArn"] == arn
+    assert run["stateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:m/Fan"
+    assert run["stopDate"] >= run["startDate"]
+    # the parent's history names the same Map Run
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    started = [e for e in events if e["type"] == "MapRunStarted"]
+    assert started[0]["mapRunStartedEventDetails"]["mapRunArn"] == map_run
+
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["status"] == "SUCCEEDED"
+    assert described["executionArn"] == arn
+    assert described["maxConcurrency"] == 2
+    assert described["toleratedFailurePercentage"] == 0.0 and described["toleratedFailureCount"] == 0
+    expected = {"pending": 0, "running": 0, "succeeded": 3, "failed": 0, "timedOut": 0, "aborted": 0,
+                "total": 3, "resultsWritten": 3, "failuresNotRedrivable": 0, "pendingRedrive": 0}
+    assert described["itemCounts"] == expected
+    assert described["executionCounts"] == expected
+    assert described["redriveCount"] == 0
+    assert described["stopDate"] >= described["startDate"]
+
+    children = sfn.list_executions(mapRunArn=map_run)["executions"]
+    assert len(children) == 3
+    for child in children:
+        assert re.fullmatch(r"arn:aws:states:us-east-1:123456789012:execution:m/Fan:[0-9a-f-]{36}",
+                            child["executionArn"])
+        assert child["stateMachineArn"] == run["stateMachineArn"]
+        assert child["mapRunArn"] == map_run and child["itemCount"] == 1 and child["status"] == "SUCCEEDED"
+    # children are not executions of the parent's machine
+    machine = sfn.describe_execution(executionArn=arn)["stateMachineArn"]
+    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]] == [arn]
+
+    child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+    assert child["mapRunArn"] == map_run and child["status"] == "SUCCEEDED"
+    assert json.loads(child["output"]) == {"doubled": json.loads(child["input"])["n"] * 2}
+    history = sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"]
+    types = [e["type"] for e in history]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    assert "TaskStateEntered" in types and "LambdaFunctionSucceeded" in types
+    assert [e["id"] for e in history] == list(range(1, len(history) + 1))
+
+
+def test_tolerated_failures_and_failed_run(served):
+    sfn = served.client()
+    items = [{"n": 1}, {"n": 2, "fail": True}, {"n": 3}, {"n": 4, "fail": True}]
+    tolerated = start(sfn, distributed(ToleratedFailureCount=2), items, "tolerant")
+    assert finish(sfn, tolerated)["status"] == "SUCCEEDED"
+    run = sfn.describe_map_run(mapRunArn=sfn.list_map_runs(executionArn=tolerated)["mapRuns"][0]["mapRunArn"])
+    assert run["status"] == "SUCCEEDED" and run["toleratedFailureCount"] == 2
+    assert run["itemCounts"]["succeeded"] == 2 and run["itemCounts"]["failed"] == 2
+    failed = sfn.list_executions(mapRunArn=run["mapRunArn"], statusFilter="FAILED")["executions"]
+    assert len(failed) == 2
+    child = sfn.describe_execution(executionArn=failed[0]["executionArn"])
+    assert child["error"] == "ValueError" and child["cause"]
+
+    # with both limits set, breaking either fails the run (2 failures <= 3, but 50% > 10%)
+    both = start(sfn, distributed(ToleratedFailureCount=3, ToleratedFailurePercentage=10), items, "both")
+    out = finish(sfn, both)
+    assert out["status"] == "FAILED" and out["error"] == "States.ExceedToleratedFailureThreshold"
+    # a percentage alone: 50% <= 50%
+    half = start(sfn, distributed(ToleratedFailurePercentage=50), items, "half")
+    assert finish(sfn, half)["status"] == "SUCCEEDED"
+
+    strict = start(sfn, distributed(), items, "strict")
+    out = finish(sfn, strict)
+    assert out["status"] == "FAILED" and out["error"] == "States.ExceedToleratedFailureThreshold"
+    run = sfn.describe_map_run(mapRunArn=sfn.list_map_runs(executionArn=strict)["mapRuns"][0]["mapRunArn"])
+    assert run["status"] == "FAILED"
+    with_error = error(sfn.update_map_run, mapRunArn=run["mapRunArn"], maxConcurrency=3)
+    assert with_error["Code"] == "ValidationException"
+
+
+def test_update_running_map_run_widens_the_window(served):
+    sfn = served.client()
+    items = [{"sleep": 0.4, "i": i} for i in range(6)]
+    arn = start(sfn, distributed("slow", MaxConcurrency=1), items)
+    deadline = time.monotonic() + 20
+    runs: list = []
+    while not runs and time.monotonic() < deadline:
+        runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+    map_run = runs[0]["mapRunArn"]
+    sfn.update_map_run(mapRunArn=map_run, maxConcurrency=6, toleratedFailurePercentage=50.5)
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["maxConcurrency"] == 6 and described["toleratedFailurePercentage"] == 50.5
+    # with the wider window the remaining children run side by side: some were running together
+    overlap = False
+    while time.monotonic() < deadline:
+        counts = sfn.describe_map_run(mapRunArn=map_run)["executionCounts"]
+        overlap = overlap or counts["running"] > 1
+        if counts["succeeded"] == 6:
+            break
+        time.sleep(0.02)
+    assert overlap
+    assert finish(sfn, arn)["status"] == "SUCCEEDED"
+
+
+def test_map_run_errors(served):
+    sfn = served.client()
+    arn = start(sfn, distributed(), [{"n": 1}])
+    finish(sfn, arn)
+    missing = "arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:00000000-0000-0000-0000-000000000000"
+    for call, kwargs in ((sfn.describe_map_run, {"mapRunArn": missing}),
+                         (sfn.update_map_run, {"mapRunArn": missing, "maxConcurrency": 1}),
+                         (sfn.list_executions, {"mapRunArn": missing})):
+        err = error(call, **kwargs)
+        assert err["Code"] == "ResourceNotFound", err
+    for bad in ("not-an-arn", "arn:aws:states:us-east-1:123456789012:execution:m:x"):
+        assert error(sfn.describe_map_run, mapRunArn=bad)["Code"] == "InvalidArn"
+    assert error(sfn.list_map_runs, executionArn=arn + "-nope")["Code"] == "ExecutionDoesNotExist"
+    map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+    assert error(sfn.update_map_run, mapRunArn=map_run)["Code"] == "ValidationException"
+    assert error(sfn.update_map_run, mapRunArn=map_run, toleratedFailurePercentage=101)["Code"] == \
+        "ValidationException"
+
+
+def test_map_runs_survive_a_restart(served):
+    sfn = served.client()
+    arn = start(sfn, distributed(), [{"n": 1}, {"n": 2}])
+    finish(sfn, arn)
+    map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+    before = sfn.describe_map_run(mapRunArn=map_run)
+    children = sfn.list_executions(mapRunArn=map_run)["executions"]
+    served.stop()
+    served.start()
+    sfn = served.client()
+    after = sfn.describe_map_run(mapRunArn=map_run)
+    after.pop("ResponseMetadata")
+    before.pop("ResponseMetadata")
+    assert after == before
+    assert [c["executionArn"] for c in sfn.list_executions(mapRunArn=map_run)["executions"]] == \
+        [c["executionArn"] for c in children]
+    history = sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"]
+    assert history[-1]["type"] == "ExecutionSucceeded"
+
+
+def test_map_run_killed_mid_run_resumes(served):
+    sfn = served.client()
+    items = [{"sleep": 0.3, "i": i} for i in range(4)]
+    arn = start(sfn, distributed("slow", MaxConcurrency=1), items)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+        if runs and sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["executionCounts"]["succeeded"] >= 1:
+            break
+        time.sleep(0.02)
+    map_run = runs[0]["mapRunArn"]
+    served.stop(signal.SIGKILL)
+    served.start()
+    sfn = served.client()
+    out = finish(sfn, arn)
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+    assert json.loads(out["output"]) == items
+    assert sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"] == map_run
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["status"] == "SUCCEEDED" and described["itemCounts"]["succeeded"] == 4
+    children = sfn.list_executions(mapRunArn=map_run)["executions"]
+    assert len(children) == 4 and {c["status"] for c in children} == {"SUCCEEDED"}
+
+
+def test_stopping_the_parent_aborts_the_map_run(served):
+    sfn = served.client()
+    arn = start(sfn, distributed("slow", MaxConcurrency=1), [{"sleep": 0.5, "i": i} for i in range(10)])
+    deadline = time.monotonic() + 20
+    runs: list = []
+    while not runs and time.monotonic() < deadline:
+        runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+    map_run = runs[0]["mapRunArn"]
+    while time.monotonic() < deadline and sfn.describe_map_run(mapRunArn=map_run)["executionCounts"]["running"] == 0:
+        time.sleep(0.02)
+    sfn.stop_execution(executionArn=arn)
+    assert finish(sfn, arn)["status"] == "ABORTED"
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert described["status"] == "ABORTED" and "stopDate" in described
+    counts = described["executionCounts"]
+    assert counts["aborted"] == 1 and counts["running"] == 0 and counts["pending"] == 10 - 1 - counts["succeeded"]
+    aborted = sfn.list_executions(mapRunArn=map_run, statusFilter="ABORTED")["executions"]
+    assert len(aborted) == 1
+    events = sfn.get_execution_history(executionArn=aborted[0]["executionArn"])["events"]
+    assert events[-1]["type"] == "ExecutionAborted"
+    pinned = sfn.describe_state_machine_for_execution(executionArn=aborted[0]["executionArn"])
+    assert pinned["mapRunArn"] == map_run and pinned["label"] == "Fan"
+    assert pinned["stateMachineArn"] == runs[0]["stateMachineArn"]
+    assert json.loads(pinned["definition"])["StartAt"] == "T"
+
+
+def test_stopping_a_child(served):
+    sfn = served.client()
+    items = [{"sleep": 2, "i": 0}, {"sleep": 0.1, "i": 1}]
+    arn = start(sfn, distributed("slow", ToleratedFailureCount=1), items)
+    deadline = time.monotonic() + 20
+    running: list = []
+    while not running and time.monotonic() < deadline:
+        runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+        if runs:
+            children = sfn.list_executions(mapRunArn=runs[0]["mapRunArn"])["executions"]
+            running = [c for c in children if c["status"] == "RUNNING"
+                       and json.loads(sfn.describe_execution(executionArn=c["executionArn"])["input"])["i"] == 0]
+    child = running[0]["executionArn"]
+    sfn.stop_execution(executionArn=child, error="Enough", cause="stopped by the test")
+    stopped = sfn.describe_execution(executionArn=child)
+    assert (stopped["status"], stopped["error"], stopped["cause"]) == ("ABORTED", "Enough", "stopped by the test")
+    last = sfn.get_execution_history(executionArn=child, reverseOrder=True)["events"][0]
+    assert last["type"] == "ExecutionAborted"
+    out = finish(sfn, arn)
+    assert out["status"] == "SUCCEEDED"  # one failure tolerated
+    assert json.loads(out["output"]) == [None, items[1]]
+    counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["executionCounts"]
+    assert counts["aborted"] == 1 and counts["succeeded"] == 1
