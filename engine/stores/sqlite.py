@@ -86,11 +86,8 @@ class SQLiteStore:
         row = record_row(record)
         marks = ",".join("?" * len(RECORD_COLUMNS))
 
-        def insert(db: sqlite3.Connection) -> bool:
-            cursor = db.execute(f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})",
-                                row)
-            return cursor.rowcount == 1
-        return await self._run(insert)
+        sql = f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})"
+        return await self._group.add([], [], [(sql, row)]) == [1]
 
     async def get(self, arn: str) -> ExecutionRecord | None:
         def select(db: sqlite3.Connection) -> Any:
@@ -111,9 +108,7 @@ class SQLiteStore:
         sets = ", ".join(f"{k} = ?" for k in changes)
         args = [*changes.values(), arn]
 
-        def write(db: sqlite3.Connection) -> int:
-            return db.execute(f"UPDATE executions SET {sets} WHERE arn = ?", args).rowcount
-        if await self._run(write) == 0:
+        if await self._group.add([], [], [(f"UPDATE executions SET {sets} WHERE arn = ?", args)]) == [0]:
             raise StoreError(f"no execution {arn}")
 
     # ---- the journal --------------------------------------------------------------------------
@@ -121,10 +116,11 @@ class SQLiteStore:
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
         await self._group.add(*journal_rows(arn, events, facts))
 
-    async def _commit_rows(self, events: list[tuple], facts: list[tuple]) -> None:
-        def commit(db: sqlite3.Connection) -> None:
+    async def _commit_rows(self, events: list[tuple], facts: list[tuple], statements: list[tuple]) -> list[int]:
+        def commit(db: sqlite3.Connection) -> list[int]:
             db.execute("BEGIN IMMEDIATE")
             try:
+                counts = [db.execute(sql, args).rowcount for sql, args in statements]
                 if events:
                     db.executemany("INSERT INTO events (arn, id, type, previous_id, timestamp, details, site) "
                                    "VALUES (?,?,?,?,?,?,?)", events)
@@ -134,7 +130,8 @@ class SQLiteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        await self._run(commit)
+            return counts
+        return await self._run(commit)
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         rows = await self._run(lambda db: db.execute(
