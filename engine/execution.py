@@ -609,10 +609,12 @@ class Execution:
             await self.sink.finish(self)
         return result
 
-    async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS) -> None:
+    async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
+                     options: dict | None = None) -> Any:
         """Record this (not yet started) execution in `store`; its journal follows as it runs.
         `owner` (default: this process) holds its lease, renewed while it runs (see
-        `asl.engine.stores`). Raises ExecutionAlreadyExists when the store has that ARN."""
+        `asl.engine.stores`); `options` join the record's options (a service's own fields).
+        Returns the stored `ExecutionRecord`; raises ExecutionAlreadyExists when the store has that ARN."""
         import time
 
         from .stores import ExecutionRecord
@@ -625,11 +627,12 @@ class Execution:
             type=self.type, input=_json_text(self.input), seed=self.seed,
             clock="virtual" if self.clock.virtual else "real", start_time=self.clock.now(),
             options={"region": self.region, "historyLimit": self.history.limit,
-                     "payloadLimit": self.payload_limit},
+                     "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
         if not await store.create(record):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
         self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds)
+        return record
 
     def abandon(self) -> None:
         """Stop advancing this execution without ending it (another process took its lease)."""

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from .arns import Arns, machine_parts, split
@@ -67,6 +68,15 @@ def _definition_errors(definition: str, machine_type: str) -> None:
     if not results or errors:
         text = ", ".join(d.aws_text() for d in errors) or "INVALID_JSON_DESCRIPTION: the definition is empty"
         raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'")
+
+
+@lru_cache(maxsize=256)
+def _compiled(definition: str) -> Any:
+    """The state machine of a stored definition, loaded once: executions only read it, and
+    validating and compiling it again cost more than a short execution itself."""
+    import asl
+
+    return asl.load(json.loads(definition))
 
 
 def _dead_here(owner: str) -> bool:
@@ -683,11 +693,10 @@ class Service:
             raise ServiceError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
 
     def _prepare(self, machine: dict, runs: dict, value: Any, name: str, case: str | None) -> Any:
-        import asl
         from asl.engine import MissingHandlerError, MockConfigError, prepare
 
         try:
-            execution = prepare(asl.load(json.loads(runs["definition"])), value, name=name,
+            execution = prepare(_compiled(runs["definition"]), value, name=name,
                                 state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
                                 check_handlers=False, **self._run_options(case, machine["name"]))
         except (MockConfigError, MissingHandlerError) as exc:
@@ -722,19 +731,16 @@ class Service:
         execution.state_machine_arn = machine["stateMachineArn"]
         from asl.engine.execution import ExecutionAlreadyExists
 
-        try:
-            await execution.attach(self.store, self.owner, self.lease_seconds)
-        except ExecutionAlreadyExists:
-            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
-        record = await self.store.get(exec_arn)
-        options = dict(record.options)
-        options.update(roleArn=runs["roleArn"], stateMachineVersionArn=version_arn, stateMachineAliasArn=alias_arn,
+        options = dict(roleArn=runs["roleArn"], stateMachineVersionArn=version_arn, stateMachineAliasArn=alias_arn,
                        mockTestCase=case or None, traceHeader=body.get("traceHeader"),
                        updateDate=runs.get("updateDate", runs["creationDate"]), revisionId=runs.get("revisionId"),
                        loggingConfiguration=runs.get("loggingConfiguration"),
                        tracingConfiguration=runs.get("tracingConfiguration"),
                        encryptionConfiguration=machine.get("encryptionConfiguration"))
-        await self.store.update(exec_arn, options=options)
+        try:  # one write: the record and the service's fields together
+            record = await execution.attach(self.store, self.owner, self.lease_seconds, options=options)
+        except ExecutionAlreadyExists:
+            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
         self._launch(execution)
         return {"executionArn": exec_arn, "startDate": record.start_time}
 

@@ -247,10 +247,13 @@ def check_changes(changes: dict) -> dict:
 
 class GroupCommit:
     """Appends from many executions share one transaction: while a commit runs, the appends
-    that arrive gather into the next batch, and each caller returns once its rows are durable."""
+    that arrive gather into the next batch, and each caller returns once its rows are durable.
+    A store whose writes share one connection (SQLite) also sends its single-row statements
+    (`create`, `update`) here, so that 64 executions starting or ending at once cost one disk
+    sync rather than 64; they run first in the transaction, in arrival order."""
 
     def __init__(self, commit: Any):
-        self._commit = commit          # async (events rows, facts rows) -> None
+        self._commit = commit          # async (events rows, facts rows, [(sql, args)]) -> [rowcount]
         self._batch = _Batch()
         self._busy = False
 
@@ -258,19 +261,22 @@ class GroupCommit:
     def busy(self) -> bool:
         return self._busy
 
-    async def add(self, events: list[tuple], facts: list[tuple]) -> None:
+    async def add(self, events: list[tuple], facts: list[tuple], statements: list[tuple] = ()) -> list[int]:
+        """Commit rows (and statements); return the row count of each of `statements`."""
         batch = self._batch
         batch.events.extend(events)
         batch.facts.extend(facts)
+        first = len(batch.statements)
+        batch.statements.extend(statements)
         if self._busy:
             await batch.done.wait()
         else:
             self._busy = True
             try:
-                while self._batch.events or self._batch.facts:
+                while self._batch.events or self._batch.facts or self._batch.statements:
                     current, self._batch = self._batch, _Batch()
                     try:
-                        await self._commit(current.events, current.facts)
+                        current.counts = await self._commit(current.events, current.facts, current.statements)
                     except Exception as exc:  # every waiter of the batch hears of it
                         current.error = exc
                     current.done.set()
@@ -278,15 +284,18 @@ class GroupCommit:
                 self._busy = False
         if batch.error is not None:
             raise batch.error if isinstance(batch.error, StoreError) else StoreError(str(batch.error))
+        return batch.counts[first:first + len(statements)]
 
 
 class _Batch:
-    __slots__ = ("events", "facts", "done", "error")
+    __slots__ = ("events", "facts", "statements", "counts", "done", "error")
 
     def __init__(self) -> None:
         import anyio
 
         self.events: list[tuple] = []
         self.facts: list[tuple] = []
+        self.statements: list[tuple] = []
+        self.counts: list[int] = []
         self.done = anyio.Event()
         self.error: BaseException | None = None

@@ -129,7 +129,8 @@ class PostgresStore:
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
         await self._group.add(*journal_rows(arn, events, facts))
 
-    async def _commit_rows(self, events: list[tuple], facts: list[tuple]) -> None:
+    async def _commit_rows(self, events: list[tuple], facts: list[tuple], statements: list[tuple]) -> list[int]:
+        # create/update run on their own pooled connections here: `statements` stays empty
         pool = await self._ready()
         try:
             async with pool.connection() as conn:
@@ -144,6 +145,7 @@ class PostgresStore:
                                                   "VALUES (%s,%s,%s,%s,%s)", facts)
         except Exception as exc:
             raise StoreError(f"PostgreSQL: {exc}") from None
+        return []
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         rows = await self._fetch("SELECT id, type, previous_id, timestamp, details, site FROM events "

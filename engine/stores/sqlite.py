@@ -4,6 +4,8 @@ Every `append` is durable when it returns (``synchronous=FULL``: the commit is o
 appends from many executions at once share one transaction: while a commit runs, the next
 appends gather into the batch that follows it, so throughput stays high under load. The
 connection is used from one worker thread at a time; the event loop never blocks on disk.
+Reads go through a second connection (WAL lets it read while a commit runs), so that
+DescribeExecution polls do not queue behind the writes.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ class SQLiteStore:
         self.path = path
         self.url = f"sqlite:{path}"
         self._db: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._read_limiter = anyio.CapacityLimiter(1)
         self._lock = anyio.Lock()          # one statement sequence at a time on the connection
         self._limiter = anyio.CapacityLimiter(1)
         self._group = GroupCommit(self._commit_rows)
@@ -34,9 +38,17 @@ class SQLiteStore:
         if self._db is not None:
             return
         try:
-            self._db = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+            db = await anyio.to_thread.run_sync(self._connect, limiter=self._limiter)
+            if self.path != ":memory:" and not self.path.startswith("file::memory:"):
+                self._reader = await anyio.to_thread.run_sync(self._connect_reader, limiter=self._read_limiter)
+            self._db = db
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA query_only=ON")
+        return db
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -69,6 +81,9 @@ class SQLiteStore:
         while self._group.busy:
             await anyio.sleep(0.001)
         db, self._db = self._db, None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await anyio.to_thread.run_sync(reader.close, limiter=self._read_limiter)
         await anyio.to_thread.run_sync(db.close, limiter=self._limiter)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -80,28 +95,36 @@ class SQLiteStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from None
 
+    async def _read(self, fn: Any, *args: Any) -> Any:
+        """Run a read-only `fn(connection)`: on the reader connection, or the writer's without one."""
+        if self._db is None:
+            await self.open()
+        if self._reader is None:
+            return await self._run(fn, *args)
+        try:
+            return await anyio.to_thread.run_sync(fn, self._reader, *args, limiter=self._read_limiter)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+
     # ---- executions -------------------------------------------------------------------------------
 
     async def create(self, record: ExecutionRecord) -> bool:
         row = record_row(record)
         marks = ",".join("?" * len(RECORD_COLUMNS))
 
-        def insert(db: sqlite3.Connection) -> bool:
-            cursor = db.execute(f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})",
-                                row)
-            return cursor.rowcount == 1
-        return await self._run(insert)
+        sql = f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})"
+        return await self._group.add([], [], [(sql, row)]) == [1]
 
     async def get(self, arn: str) -> ExecutionRecord | None:
         def select(db: sqlite3.Connection) -> Any:
             return db.execute(f"SELECT {','.join(RECORD_COLUMNS)} FROM executions WHERE arn = ?", (arn,)).fetchone()
-        row = await self._run(select)
+        row = await self._read(select)
         return record_from_row(row) if row else None
 
     async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
                    limit: int | None = None) -> list[ExecutionRecord]:
         sql, args = list_query("?", "rowid", status, state_machine_arn, limit)
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        rows = await self._read(lambda db: db.execute(sql, args).fetchall())
         return [record_from_row(r) for r in rows]
 
     async def update(self, arn: str, **changes: Any) -> None:
@@ -111,9 +134,7 @@ class SQLiteStore:
         sets = ", ".join(f"{k} = ?" for k in changes)
         args = [*changes.values(), arn]
 
-        def write(db: sqlite3.Connection) -> int:
-            return db.execute(f"UPDATE executions SET {sets} WHERE arn = ?", args).rowcount
-        if await self._run(write) == 0:
+        if await self._group.add([], [], [(f"UPDATE executions SET {sets} WHERE arn = ?", args)]) == [0]:
             raise StoreError(f"no execution {arn}")
 
     # ---- the journal --------------------------------------------------------------------------
@@ -121,10 +142,11 @@ class SQLiteStore:
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
         await self._group.add(*journal_rows(arn, events, facts))
 
-    async def _commit_rows(self, events: list[tuple], facts: list[tuple]) -> None:
-        def commit(db: sqlite3.Connection) -> None:
+    async def _commit_rows(self, events: list[tuple], facts: list[tuple], statements: list[tuple]) -> list[int]:
+        def commit(db: sqlite3.Connection) -> list[int]:
             db.execute("BEGIN IMMEDIATE")
             try:
+                counts = [db.execute(sql, args).rowcount for sql, args in statements]
                 if events:
                     db.executemany("INSERT INTO events (arn, id, type, previous_id, timestamp, details, site) "
                                    "VALUES (?,?,?,?,?,?,?)", events)
@@ -134,17 +156,18 @@ class SQLiteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        await self._run(commit)
+            return counts
+        return await self._run(commit)
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
-        rows = await self._run(lambda db: db.execute(
+        rows = await self._read(lambda db: db.execute(
             "SELECT id, type, previous_id, timestamp, details, site FROM events WHERE arn = ? AND id > ? "
             "ORDER BY id", (arn, after)).fetchall())
         return [StoredEvent(i, t, p, ts, None if d is None else json.loads(d), site_value(s))
                 for i, t, p, ts, d, s in rows]
 
     async def facts(self, arn: str) -> list[StoredFact]:
-        rows = await self._run(lambda db: db.execute(
+        rows = await self._read(lambda db: db.execute(
             "SELECT seq, site, kind, value FROM facts WHERE arn = ? ORDER BY seq", (arn,)).fetchall())
         return [StoredFact(n, site_value(s), k, json.loads(v)) for n, s, k, v in rows]
 
@@ -205,7 +228,7 @@ class SQLiteStore:
             f"{verb} INTO resources (arn, kind, parent, created, doc) VALUES (?,?,?,?,?)", row).rowcount == 1)
 
     async def get_resource(self, arn: str) -> dict | None:
-        row = await self._run(lambda db: db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone())
+        row = await self._read(lambda db: db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone())
         return json.loads(row[0]) if row else None
 
     async def delete_resource(self, arn: str) -> bool:
@@ -216,5 +239,5 @@ class SQLiteStore:
         if parent is not None:
             sql += " AND parent = ?"
             args.append(parent)
-        rows = await self._run(lambda db: db.execute(sql + " ORDER BY created, rowid", args).fetchall())
+        rows = await self._read(lambda db: db.execute(sql + " ORDER BY created, rowid", args).fetchall())
         return [json.loads(r[0]) for r in rows]
