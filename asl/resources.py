@@ -220,6 +220,15 @@ PARAMETER_RULES: dict[tuple[str, str], tuple[tuple[str, Rule], ...]] = {
 }
 
 
+def unusable_parameters(parameters: Any, problems: list[str]) -> Any:
+    """The States.Runtime failure of a Task whose `parameters` AWS refuses to call with."""
+    from .errors import StatesError
+    from .templates import dumps
+
+    return StatesError("States.Runtime", f"The Parameters '{dumps(parameters)}' could not be used to start "
+                       f"the Task: [{', '.join(problems)}]")
+
+
 def parameter_problems(info: ResourceInfo | None, parameters: Any) -> list[str]:
     """AWS's complaints about the evaluated `parameters` of a Task calling `info` (none: fine)."""
     if info is None or info.kind != "service":

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .run import UsageError, load_handlers
+from .run import UsageError, aws_config, aws_options, load_handlers
 
 
 @click.command()
@@ -21,8 +21,9 @@ from .run import UsageError, load_handlers
               "StartExecution(stateMachineArn='ARN#TestCase').")
 @click.option("--region", default=None, help="Region of the ARNs (default: $AWS_DEFAULT_REGION or us-east-1).")
 @click.option("--account", default=None, help="Account id of the ARNs (default: $AWS_ACCOUNT_ID or 123456789012).")
+@aws_options
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
-          region: str | None, account: str | None) -> None:
+          region: str | None, account: str | None, aws: bool = False, endpoint_urls: tuple[str, ...] = ()) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
     import logging
 
@@ -42,6 +43,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
     try:
         if handlers_spec:
             handlers = load_handlers(handlers_spec)[0]
+        services = aws_config(aws, endpoint_urls)
     except UsageError as exc:
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)
@@ -58,7 +60,8 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
     except StoreError as exc:
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)
-    service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks)
+    service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
+                      aws=services)
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
                f"account {account})\n"

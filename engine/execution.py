@@ -216,6 +216,7 @@ class Execution:
         self.closed_tokens: set[str] = set()  # tasks that waited and ended (TaskTimedOut)
         self.answers: dict[str, dict] = {}    # answers recorded in the journal (a resumed execution)
         self.activities: Any = None           # an ActivityBroker serving activity resources
+        self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -506,7 +507,7 @@ class Execution:
             child.calls = self.calls
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
-            child.activities, child.answers = self.activities, self.answers
+            child.activities, child.answers, child.integrations = self.activities, self.answers, self.integrations
             child.start_time = self.clock.now()
             frame = Frame({}, 0, None, item.path, item.key)
             try:

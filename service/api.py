@@ -91,11 +91,16 @@ def _dead_here(owner: str) -> bool:
 
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
-                 handlers: Any = None, mock_config: Any = None):
+                 handlers: Any = None, mock_config: Any = None, aws: Any = None):
         self.store = store
         self.arns = Arns(region, account)
         self.handlers = handlers
         self.mock_config = mock_config
+        self.integrations = None  # AWS services for the Tasks no handler or mock serves (asl serve --aws)
+        if aws is not None and aws is not False:
+            from asl.engine.integrations import Integrations
+
+            self.integrations = Integrations.of(aws, region)
         from asl.engine.execution import default_owner
 
         self.owner = default_owner()
@@ -140,7 +145,7 @@ class Service:
         await self.store.close()
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
-        options: dict = {"handlers": self.handlers}
+        options: dict = {"handlers": self.handlers, "aws": self.integrations}
         if case is not None and self.mock_config is not None:
             options.update(mock_config=self.mock_config, test_case=case)
         return options
