@@ -49,7 +49,7 @@ def convert_error(client: Any, exc: Exception, service: str) -> StatesError:
             return StatesError(f"{prefix}.{generic}", f"{exc} (Service: {client_name}; Status Code: 400; "
                                f"Error Code: ValidationException; Request ID: ; Proxy: null)")
         return StatesError(f"{prefix}.SdkClientException", f"Unable to execute HTTP request: {exc}")
-    shape = modeled_exception(client.meta.service_model, code)
+    shape = modeled_exception(client.meta.service_model, exc)
     name = (shape if shape.endswith("Exception") else shape + "Exception") if shape else generic
     return StatesError(f"{prefix}.{name}", f"{message} (Service: {client_name}; Status Code: {status}; "
                        f"Error Code: {code}; Request ID: {request_id}; Proxy: null)")

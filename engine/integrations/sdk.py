@@ -126,10 +126,6 @@ def call(clients: Any, info: Any, arguments: Any, region: str | None = None) -> 
     return result_json(response, operation.output_shape, pascal=True)
 
 
-class Invalid(Exception):
-    """Internal: botocore refused the request before sending it (`invoke` converts it)."""
-
-
 def invoke(client: Any, method: str, request: Any, converter: Any) -> dict:
     """``client.<method>(**request)``; a failure becomes the StatesError `converter` names."""
     import botocore.exceptions as bex
@@ -146,11 +142,13 @@ def invoke(client: Any, method: str, request: Any, converter: Any) -> dict:
         raise converter(client, exc) from None
 
 
-def modeled_exception(model: Any, code: str) -> str | None:
-    """The name of the service's exception shape for error `code` (by name or wire code)."""
+def modeled_exception(model: Any, exc: Any) -> str | None:
+    """The name of the service's exception shape for a ClientError (by name or wire code; a
+    service moved from the query protocol reports the old code and keeps the shape's name apart)."""
+    error = (getattr(exc, "response", {}) or {}).get("Error") or {}
+    codes = {error.get("Code"), error.get("QueryErrorCode")} - {None, ""}
     for shape in model.error_shapes:
-        wire = (shape.metadata.get("error") or {}).get("code")
-        if code in (shape.name, wire):
+        if shape.name in codes or (shape.metadata.get("error") or {}).get("code") in codes:
             return shape.name
     return None
 
@@ -173,7 +171,7 @@ def convert_error(client: Any, exc: Exception) -> StatesError:
     if not code:  # refused before sending, or never answered
         return StatesError(f"{prefix}.SdkClientException" if not _invalid(exc) else f"{prefix}.{prefix}Exception",
                            str(exc))
-    shape = modeled_exception(model, code)
+    shape = modeled_exception(model, exc)
     name = (shape if shape.endswith("Exception") else shape + "Exception") if shape else f"{prefix}Exception"
     cause = f"{message} (Service: {prefix}, Status Code: {status}, Request ID: {request_id}"
     cause += f", Extended Request ID: {extended})" if extended else ")"
