@@ -35,8 +35,6 @@ class MotoServer:
                     self.stop()
                     raise RuntimeError(f"moto's server did not answer on {self.url} within {timeout:.0f}s")
                 time.sleep(0.1)
-        # Lambda functions without Docker: moto's simple Lambda answers every invoke with its payload
-        self.post("/moto-api/config", {"lambda": {"use_docker": False}})
         return self
 
     def post(self, path: str, body: dict) -> None:
@@ -47,7 +45,12 @@ class MotoServer:
 
     def reset(self) -> None:
         self.post("/moto-api/reset", {})
-        self.post("/moto-api/config", {"lambda": {"use_docker": False}})
+        self.simple_lambda(False)
+
+    def simple_lambda(self, on: bool = True) -> None:
+        """moto's simple Lambda (no Docker) answers every invoke with its payload, but takes any
+        function name; off (moto's default), a missing function is ResourceNotFoundException."""
+        self.post("/moto-api/config", {"lambda": {"use_docker": not on}})
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
