@@ -91,6 +91,16 @@ class _Names:
     def boto3_name(self, name: str) -> str | None:
         if name in SERVICE_EXCEPTIONS:
             return SERVICE_EXCEPTIONS[name]
+        if self._table is None:
+            # most names are the boto3 name without hyphens: check that one model, not all ~450
+            import botocore.session
+
+            session = botocore.session.get_session()
+            for service in session.get_available_services():
+                if service.replace("-", "") == name:
+                    service_id = session.get_service_data(service).get("metadata", {}).get("serviceId", service)
+                    if sfn_name(service_id) == name:
+                        return service
         return self.table().get(name)
 
 
@@ -121,7 +131,7 @@ def call(clients: Any, info: Any, arguments: Any, region: str | None = None) -> 
         raise StatesError("States.Runtime", f"The resource '{info.arn}' is not recognized: {service} has no "
                           f"action '{info.api}'")
     method, operation = found
-    request = to_request(operation.input_shape, {} if arguments is None else arguments)
+    request = to_request(operation.input_shape, {} if arguments is None else arguments, base64_blobs=True)
     response = invoke(client, method, request, convert_error)
     return result_json(response, operation.output_shape, pascal=True)
 

@@ -8,8 +8,8 @@ and maps; a JSON value given for a string member is sent as its compact JSON tex
 (Lambda ``Payload``). A value that cannot be sent raises `Unusable` with AWS's complaint
 ("The value of the field 'X' has an invalid format"), before any call.
 
-Responses: ``ResponseMetadata`` dropped, streams read as UTF-8 text, blobs as text when they
-are UTF-8 (else base64), timestamps per `timestamps` (aws-sdk: ISO-8601 text as the Java SDK v2
+Responses: ``ResponseMetadata`` dropped, streams read as UTF-8 text (recorded: S3 getObject's
+``Body``; base64 when not UTF-8), other blobs as base64 text, timestamps per `timestamps` (aws-sdk: ISO-8601 text as the Java SDK v2
 prints an Instant; optimized integrations: epoch milliseconds, as the Java SDK v1's Date).
 aws-sdk results have every structure member PascalCased (``executionArn`` -> ``ExecutionArn``).
 """
@@ -30,8 +30,10 @@ def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def to_request(shape: Any, value: Any, name: str = "Parameters") -> Any:
-    """`value` (JSON) in the form boto3 takes for `shape` (a botocore Shape)."""
+def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs: bool = False) -> Any:
+    """`value` (JSON) in the form boto3 takes for `shape` (a botocore Shape). With `base64_blobs`
+    (aws-sdk tasks) a string for a blob that is not a stream is base64 text, as results give it
+    back (KMS encrypt's CiphertextBlob into decrypt); a stream (S3 putObject's Body) takes text."""
     if shape is None:
         return value
     kind = shape.type_name
@@ -46,21 +48,26 @@ def to_request(shape: Any, value: Any, name: str = "Parameters") -> Any:
             if member is None:  # left for botocore to report as an unknown parameter
                 out[key] = item
                 continue
-            out[member] = to_request(members[member], item, key)
+            out[member] = to_request(members[member], item, key, base64_blobs=base64_blobs)
         return out
     if kind == "list":
         if not isinstance(value, list):
             raise Unusable(f"The value of the field '{name}' has an invalid format")
-        return [to_request(shape.member, item, name) for item in value]
+        return [to_request(shape.member, item, name, base64_blobs=base64_blobs) for item in value]
     if kind == "map":
         if not isinstance(value, dict):
             raise Unusable(f"The value of the field '{name}' has an invalid format")
-        return {key: to_request(shape.value, item, name) for key, item in value.items()}
+        return {key: to_request(shape.value, item, name, base64_blobs=base64_blobs) for key, item in value.items()}
     if kind == "string":
         return value if isinstance(value, str) else _compact(value)
     if kind == "blob":
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
+        if base64_blobs and isinstance(value, str) and not shape.serialization.get("streaming"):
+            try:
+                return base64.b64decode(value, validate=True)
+            except ValueError:
+                pass  # not base64: the text itself
         return (value if isinstance(value, str) else _compact(value)).encode("utf-8")
     if kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
@@ -112,9 +119,9 @@ def to_json(value: Any, shape: Any = None, *, pascal: bool = False, epoch_millis
             return int(value.timestamp() * 1000)
         text = value.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
         return text
-    if isinstance(value, (bytes, bytearray)):
-        return _text(bytes(value))
-    if hasattr(value, "read"):  # a streaming body (S3 GetObject's Body)
+    if isinstance(value, (bytes, bytearray)):  # a blob (KMS CiphertextBlob): base64 text, as JSON carries bytes
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if hasattr(value, "read"):  # a streaming body (S3 GetObject's Body, Lambda's Payload): its text
         return _text(value.read())
     if isinstance(value, float) and value.is_integer() and shape is not None and shape.type_name in (
             "integer", "long"):
