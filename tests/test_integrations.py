@@ -273,3 +273,40 @@ def test_eventbridge_put_events(aws):
         {}, aws=aws)
     if failed.status == "FAILED":  # moto may answer with a failed entry or an error
         assert failed.error in ("EventBridge.FailedEntry", "EventBridge.ResourceNotFoundException")
+
+
+def test_wait_for_task_token_round_trip_through_a_real_queue(aws):
+    """sqs:sendMessage.waitForTaskToken: the message carries the token; a worker reading the queue
+    answers with SendTaskSuccess and the Task's result is that output (never wrapped)."""
+    import anyio
+
+    from asl.engine import prepare
+
+    sqs = client(aws, "sqs")
+    queue = sqs.create_queue(QueueName="approvals")["QueueUrl"]
+    machine = task("arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                   {"QueueUrl": queue, "MessageBody": {"order.$": "$.order", "token.$": "$$.Task.Token"}},
+                   TimeoutSeconds=60)
+    execution = prepare(machine, {"order": 7}, aws=aws, virtual_time=False)
+
+    async def worker() -> None:
+        def receive() -> dict:
+            while True:  # long polls until the Task's message arrives
+                messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages")
+                if messages:
+                    return json.loads(messages[0]["Body"])
+        body = await anyio.to_thread.run_sync(receive)
+        execution.send_task_success(body["token"], {"approved": body["order"]})
+
+    async def main():
+        async with anyio.create_task_group() as group:
+            group.start_soon(worker)
+            return await execution.run()
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED" and result.output == {"approved": 7}
+    events = [e["type"] for e in result.history.to_aws()["events"]]
+    assert events.index("TaskSubmitted") < events.index("TaskSucceeded")
+    submitted = next(e for e in result.history.to_aws()["events"] if e["type"] == "TaskSubmitted")
+    output = json.loads(submitted["taskSubmittedEventDetails"]["output"])
+    assert "MessageId" in output and "SdkHttpMetadata" in output  # the API's response
