@@ -310,3 +310,42 @@ def test_wait_for_task_token_round_trip_through_a_real_queue(aws):
     submitted = next(e for e in result.history.to_aws()["events"] if e["type"] == "TaskSubmitted")
     output = json.loads(submitted["taskSubmittedEventDetails"]["output"])
     assert "MessageId" in output and "SdkHttpMetadata" in output  # the API's response
+
+
+def test_a_service_that_cannot_be_reached(aws, monkeypatch):
+    from support.postgres import free_port
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's retries of a refused connection, off
+    nowhere = {"endpoints": {"*": f"http://127.0.0.1:{free_port()}"}}
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": "q", "MessageBody": "x"}), {},
+                      aws=nowhere)
+    assert result.error == "SQS.SdkClientException" and result.cause.startswith("Unable to execute HTTP request: ")
+    sdk = run_sync(task("arn:aws:states:::aws-sdk:s3:listBuckets", {}), {}, aws=nowhere)
+    assert sdk.error == "S3.SdkClientException"
+
+
+def test_null_parameters_reach_the_service_which_refuses_them(aws, table):
+    """Recorded on AWS (conformance case ..._test_invalid_param): a null Item is sent, and DynamoDB's
+    validation error is DynamoDB.AmazonDynamoDBException after TaskScheduled/TaskStarted."""
+    result = run_sync(task("arn:aws:states:::dynamodb:putItem", {"TableName": "Orders", "Item": None}), {}, aws=aws)
+    assert result.error == "DynamoDB.AmazonDynamoDBException"
+    types = [e["type"] for e in result.history.to_aws()["events"]]
+    assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed",
+                     "ExecutionFailed"]
+
+
+def test_eventbridge_failed_entry_cause_is_the_response(aws):
+    from asl.errors import StatesError
+    from asl.engine.integrations import Integrations
+    from asl.resources import parse_resource
+
+    # an entry without Source: moto answers with a failed entry, as EventBridge does
+    integrations = Integrations.of(aws)
+    with pytest.raises(StatesError) as failed:
+        integrations.call(parse_resource("arn:aws:states:::events:putEvents"),
+                          {"Entries": [{"Detail": "{}", "DetailType": "d"}]})
+    assert failed.value.error == "EventBridge.FailedEntry"
+    cause = json.loads(failed.value.cause)
+    assert cause["FailedEntryCount"] == 1 and "ErrorCode" in cause["Entries"][0]
+    # AWS's spelling (recorded: ..._test_put_events_malformed_detail): keys in order, ", " and ": "
+    assert failed.value.cause == json.dumps(cause, sort_keys=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
+from ...errors import StatesError
 from .config import AwsConfig, AwsConfigError
 
 __all__ = ["AwsConfig", "AwsConfigError", "Integrations"]
@@ -64,3 +65,8 @@ class Integrations:
             from ...resources import unusable_parameters
 
             raise unusable_parameters(arguments, [str(exc)]) from None
+        except StatesError:
+            raise
+        except Exception as exc:  # never a traceback: a failure of the layer itself, named and told
+            raise StatesError("States.Runtime", f"asl-engine could not call '{info.arn}': "
+                              f"{type(exc).__name__}: {exc}") from None

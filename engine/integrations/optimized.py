@@ -81,7 +81,9 @@ def put_events(clients: Any, service: str, api: str, arguments: Any) -> Any:
     response, operation = _call(clients, service, api, arguments)
     result = result_json(response, operation.output_shape)
     if result.get("FailedEntryCount"):
-        raise StatesError("EventBridge.FailedEntry", json.dumps(result, separators=(",", ":")))
+        # recorded on AWS: '{"Entries": [{"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is
+        # malformed."}], "FailedEntryCount": 1}', keys in order, with spaces after ':' and ','
+        raise StatesError("EventBridge.FailedEntry", json.dumps(result, sort_keys=True, ensure_ascii=False))
     return result
 
 

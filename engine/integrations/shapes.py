@@ -44,6 +44,8 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
         by_key = {_fold(member): member for member in members}
         out = {}
         for key, item in value.items():
+            if item is None:  # null is an absent member, as the Java SDK sends it (the service may object)
+                continue
             member = by_key.get(_fold(key))
             if member is None:  # left for botocore to report as an unknown parameter
                 out[key] = item
