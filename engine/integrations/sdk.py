@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 from ...errors import StatesError
-from .shapes import Unusable, result_json, to_request
+from .shapes import Unusable, result_json, to_request, validation_errors
 
 #: Step Functions service name -> boto3 service name, where the `sfn_name` rule does not give it.
 SERVICE_EXCEPTIONS = {
@@ -142,6 +142,12 @@ def invoke(client: Any, method: str, request: Any, converter: Any) -> dict:
 
     if not isinstance(request, dict):
         raise Unusable("The Parameters must be a JSON object")
+    problem = validation_errors(client.meta.service_model.operation_model(
+        client.meta.method_to_api_mapping[method]).input_shape, request)
+    if problem is not None:  # the service's answer, given here: moto and LocalStack check less
+        raise converter(client, bex.ClientError({"Error": {"Code": "ValidationException", "Message": problem},
+                                                 "ResponseMetadata": {"HTTPStatusCode": 400}},
+                                                client.meta.method_to_api_mapping[method])) from None
     try:
         return getattr(client, method)(**request)
     except bex.ClientError as exc:

@@ -33,7 +33,8 @@ def _compact(value: Any) -> str:
 def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs: bool = False) -> Any:
     """`value` (JSON) in the form boto3 takes for `shape` (a botocore Shape). With `base64_blobs`
     (aws-sdk tasks) a string for a blob that is not a stream is base64 text, as results give it
-    back (KMS encrypt's CiphertextBlob into decrypt); a stream (S3 putObject's Body) takes text."""
+    back (KMS encrypt's CiphertextBlob into decrypt); a stream (S3 putObject's Body) takes the
+    value's JSON text."""
     if shape is None:
         return value
     kind = shape.type_name
@@ -65,7 +66,11 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
     if kind == "blob":
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
-        if base64_blobs and isinstance(value, str) and not shape.serialization.get("streaming"):
+        if base64_blobs and shape.serialization.get("streaming"):
+            # recorded on AWS (aws-sdk:s3:putObject): the Body is the value's JSON text, a string's
+            # with its quotes ("text data" stores '"text data"', whose ETag AWS returned)
+            return _compact(value).encode("utf-8")
+        if base64_blobs and isinstance(value, str):
             try:
                 return base64.b64decode(value, validate=True)
             except ValueError:
@@ -90,6 +95,36 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
 
 def _fold(name: str) -> str:
     return name.replace("_", "").lower()
+
+
+def validation_errors(shape: Any, request: Any) -> str | None:
+    """What an AWS service's request validation says of the top-level members before anything else
+    (recorded on AWS, DynamoDB: "1 validation error detected: Value null at 'item' failed to satisfy
+    constraint: Member must not be null"); None when it would say nothing."""
+    import re
+
+    if shape is None or not isinstance(request, dict):
+        return None
+    found = []
+    for name, member in shape.members.items():
+        wire = name[:1].lower() + name[1:]
+        value = request.get(name)
+        if value is None:
+            if name in shape.required_members:
+                found.append(f"Value null at '{wire}' failed to satisfy constraint: Member must not be null")
+            continue
+        pattern = member.metadata.get("pattern") if member.type_name == "string" else None
+        if pattern and isinstance(value, str):
+            try:
+                ok = re.fullmatch(pattern, value) is not None
+            except re.error:  # a Java-only construct: leave it to the service
+                ok = True
+            if not ok:
+                found.append(f"Value '{value}' at '{wire}' failed to satisfy constraint: Member must satisfy "
+                             f"regular expression pattern: {pattern}")
+    if not found:
+        return None
+    return f"{len(found)} validation error{'s' * (len(found) > 1)} detected: {'; '.join(found)}"
 
 
 # ---- responses ------------------------------------------------------------------------------
