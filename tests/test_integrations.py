@@ -290,18 +290,22 @@ def test_wait_for_task_token_round_trip_through_a_real_queue(aws):
     execution = prepare(machine, {"order": 7}, aws=aws, virtual_time=False)
 
     async def worker() -> None:
-        def receive() -> dict:
-            while True:  # long polls until the Task's message arrives
+        def receive() -> dict | None:
+            for _ in range(30):  # long polls until the Task's message arrives
                 messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages")
                 if messages:
                     return json.loads(messages[0]["Body"])
-        body = await anyio.to_thread.run_sync(receive)
-        execution.send_task_success(body["token"], {"approved": body["order"]})
+            return None
+        body = await anyio.to_thread.run_sync(receive, abandon_on_cancel=True)
+        if body is not None:
+            execution.send_task_success(body["token"], {"approved": body["order"]})
 
     async def main():
         async with anyio.create_task_group() as group:
             group.start_soon(worker)
-            return await execution.run()
+            result = await execution.run()
+            group.cancel_scope.cancel()  # the worker, if the Task never sent its message
+            return result
 
     result = anyio.run(main)
     assert result.status == "SUCCEEDED" and result.output == {"approved": 7}

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from ...errors import StatesError
-from .sdk import error_facts, invoke, modeled_exception
+from .sdk import error_facts, exception_name, invoke, modeled_exception
 from .shapes import http_metadata, result_json, to_request
 
 #: Step Functions service -> (boto3 service, error prefix, Java SDK v1 client name, its exception).
@@ -49,8 +49,7 @@ def convert_error(client: Any, exc: Exception, service: str) -> StatesError:
             return StatesError(f"{prefix}.{generic}", f"{exc} (Service: {client_name}; Status Code: 400; "
                                f"Error Code: ValidationException; Request ID: ; Proxy: null)")
         return StatesError(f"{prefix}.SdkClientException", f"Unable to execute HTTP request: {exc}")
-    shape = modeled_exception(client.meta.service_model, exc)
-    name = (shape if shape.endswith("Exception") else shape + "Exception") if shape else generic
+    name = exception_name(modeled_exception(client.meta.service_model, exc), generic)
     return StatesError(f"{prefix}.{name}", f"{message} (Service: {client_name}; Status Code: {status}; "
                        f"Error Code: {code}; Request ID: {request_id}; Proxy: null)")
 
@@ -65,7 +64,7 @@ def _call(clients: Any, service: str, api: str, arguments: Any, region: str | No
         raise StatesError("States.Runtime", f"asl-engine cannot call {service}:{api} through boto3")
     method, operation = found
     request = to_request(operation.input_shape, {} if arguments is None else arguments)
-    response = invoke(client, method, request, lambda c, e: convert_error(c, e, service))
+    response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, service))
     return response, operation
 
 

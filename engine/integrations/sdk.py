@@ -118,43 +118,38 @@ def operation_of(client: Any, action: str) -> tuple[str, Any] | None:
     return xform_name(operation), model.operation_model(operation)
 
 
-def call(clients: Any, info: Any, arguments: Any, region: str | None = None) -> Any:
+def call(clients: Any, info: Any, arguments: Any) -> Any:
     """Run ``aws-sdk:{info.service}:{info.api}`` (in a worker thread): the result PascalCased, or
     a StatesError named as AWS names it."""
     service = NAMES.boto3_name(info.service)
     if service is None:
         raise StatesError("States.Runtime", f"The resource '{info.arn}' is not recognized: botocore has no "
                           f"service '{info.service}'")
-    client = clients.client(service, region)
+    client = clients.client(service)
     found = operation_of(client, info.api)
     if found is None:
         raise StatesError("States.Runtime", f"The resource '{info.arn}' is not recognized: {service} has no "
                           f"action '{info.api}'")
     method, operation = found
     request = to_request(operation.input_shape, {} if arguments is None else arguments, base64_blobs=True)
-    response = invoke(client, method, request, convert_error)
+    response = invoke(client, method, operation, request, convert_error)
     return result_json(response, operation.output_shape, pascal=True)
 
 
-def invoke(client: Any, method: str, request: Any, converter: Any) -> dict:
+def invoke(client: Any, method: str, operation: Any, request: Any, converter: Any) -> dict:
     """``client.<method>(**request)``; a failure becomes the StatesError `converter` names."""
     import botocore.exceptions as bex
 
     if not isinstance(request, dict):
         raise Unusable("The Parameters must be a JSON object")
-    problem = validation_errors(client.meta.service_model.operation_model(
-        client.meta.method_to_api_mapping[method]).input_shape, request)
+    problem = validation_errors(operation.input_shape, request)
     if problem is not None:  # the service's answer, given here: moto and LocalStack check less
         raise converter(client, bex.ClientError({"Error": {"Code": "ValidationException", "Message": problem},
                                                  "ResponseMetadata": {"HTTPStatusCode": 400}},
-                                                client.meta.method_to_api_mapping[method])) from None
+                                                operation.name)) from None
     try:
         return getattr(client, method)(**request)
-    except bex.ClientError as exc:
-        raise converter(client, exc) from None
-    except bex.ParamValidationError as exc:
-        raise converter(client, exc) from None
-    except (bex.BotoCoreError, OSError) as exc:  # transport, credentials, endpoint
+    except (bex.ClientError, bex.BotoCoreError, OSError) as exc:  # the service's answer, or none
         raise converter(client, exc) from None
 
 
@@ -179,22 +174,24 @@ def error_facts(exc: Any) -> tuple[str, str, int, str, str | None]:
             str(meta.get("RequestId", "")), meta.get("HostId") or headers.get("x-amz-id-2"))
 
 
+def exception_name(shape: str | None, default: str) -> str:
+    """The SDK's class name of an exception shape: "Exception" appended when the name lacks it
+    (S3's ``NoSuchKey`` -> ``NoSuchKeyException``); `default` for an error the model does not declare."""
+    if shape is None:
+        return default
+    return shape if shape.endswith("Exception") else shape + "Exception"
+
+
 def convert_error(client: Any, exc: Exception) -> StatesError:
     """A botocore failure of an aws-sdk task -> AWS's error name and cause (Java SDK v2 family)."""
+    import botocore.exceptions as bex
+
     model = client.meta.service_model
     prefix = error_prefix(model.service_id)
     code, message, status, request_id, extended = error_facts(exc)
-    if not code:  # refused before sending, or never answered
-        return StatesError(f"{prefix}.SdkClientException" if not _invalid(exc) else f"{prefix}.{prefix}Exception",
-                           str(exc))
-    shape = modeled_exception(model, exc)
-    name = (shape if shape.endswith("Exception") else shape + "Exception") if shape else f"{prefix}Exception"
+    if not code:  # refused before sending (the service would refuse it too), or never answered
+        generic = f"{prefix}Exception" if isinstance(exc, bex.ParamValidationError) else "SdkClientException"
+        return StatesError(f"{prefix}.{generic}", str(exc))
     cause = f"{message} (Service: {prefix}, Status Code: {status}, Request ID: {request_id}"
     cause += f", Extended Request ID: {extended})" if extended else ")"
-    return StatesError(f"{prefix}.{name}", cause)
-
-
-def _invalid(exc: Exception) -> bool:
-    import botocore.exceptions as bex
-
-    return isinstance(exc, bex.ParamValidationError)
+    return StatesError(f"{prefix}.{exception_name(modeled_exception(model, exc), prefix + 'Exception')}", cause)
