@@ -206,6 +206,27 @@ def _allowed_headers(field: str, value: Any) -> str | None:
     return f"The '{field}' field contains unsupported values: {', '.join(bad)}" if bad else None
 
 
+_JSON_KINDS = {"object": dict, "array": list, "string": str}
+
+
+def _kind(kind: str) -> Rule:
+    """The field, when present, must be a JSON `kind` (``integer``: a whole number, not a boolean)."""
+    def check(field: str, value: Any) -> str | None:
+        if value is MISSING or value is None:
+            return None
+        if kind == "integer":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, _JSON_KINDS[kind])
+        return None if ok else f"The value of the field '{field}' has an invalid format"
+    return check
+
+
+# DynamoDB's item APIs: names, keys, items and expression values are objects; the table a string.
+_DYNAMODB_COMMON = (("TableName", _kind("string")), ("Key", _kind("object")),
+                    ("ExpressionAttributeNames", _kind("object")), ("ExpressionAttributeValues", _kind("object")),
+                    ("ConditionExpression", _kind("string")), ("ReturnValues", _kind("string")))
+
 #: (service, api) -> ((field, rule), ...), checked in order.
 PARAMETER_RULES: dict[tuple[str, str], tuple[tuple[str, Rule], ...]] = {
     ("apigateway", "invoke"): (
@@ -217,7 +238,30 @@ PARAMETER_RULES: dict[tuple[str, str], tuple[tuple[str, Rule], ...]] = {
         ("QueryParameters", _multimap),
         ("AuthType", _one_of("NO_AUTH", "IAM_ROLE", "RESOURCE_POLICY")),
     ),
+    ("lambda", "invoke"): (("FunctionName", _kind("string")), ("InvocationType", _kind("string")),
+                           ("Qualifier", _kind("string")), ("ClientContext", _kind("string")),
+                           ("LogType", _kind("string"))),
+    ("dynamodb", "getItem"): _DYNAMODB_COMMON + (("ProjectionExpression", _kind("string")),),
+    ("dynamodb", "putItem"): _DYNAMODB_COMMON + (("Item", _kind("object")),),
+    ("dynamodb", "updateItem"): _DYNAMODB_COMMON + (("UpdateExpression", _kind("string")),),
+    ("dynamodb", "deleteItem"): _DYNAMODB_COMMON,
+    ("sqs", "sendMessage"): (("QueueUrl", _kind("string")), ("DelaySeconds", _kind("integer")),
+                             ("MessageAttributes", _kind("object")), ("MessageGroupId", _kind("string")),
+                             ("MessageDeduplicationId", _kind("string"))),
+    ("sns", "publish"): (("TopicArn", _kind("string")), ("TargetArn", _kind("string")),
+                         ("PhoneNumber", _kind("string")), ("Subject", _kind("string")),
+                         ("MessageAttributes", _kind("object")), ("MessageStructure", _kind("string"))),
+    ("events", "putEvents"): (("Entries", _kind("array")),),
 }
+
+
+def unusable_parameters(parameters: Any, problems: list[str]) -> Any:
+    """The States.Runtime failure of a Task whose `parameters` AWS refuses to call with."""
+    from .errors import StatesError
+    from .templates import dumps
+
+    return StatesError("States.Runtime", f"The Parameters '{dumps(parameters)}' could not be used to start "
+                       f"the Task: [{', '.join(problems)}]")
 
 
 def parameter_problems(info: ResourceInfo | None, parameters: Any) -> list[str]:

@@ -23,6 +23,27 @@ class UsageError(Exception):
 _NAME_REFUSED = re.compile(r'[\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
 
 
+def aws_options(command: Any) -> Any:
+    """``--aws`` and ``--endpoint-url``: real services for the Tasks no handler or mock serves."""
+    command = click.option("--endpoint-url", "endpoint_urls", multiple=True, metavar="[SERVICE=]URL",
+                           help="Endpoint of a service (sqs=http://..., repeatable), or of all services "
+                                "(moto, LocalStack); implies --aws.")(command)
+    return click.option("--aws", is_flag=True, help="Call AWS services (boto3) for the Tasks that no handler "
+                        "or mock serves.")(command)
+
+
+def aws_config(aws: bool, endpoint_urls: tuple[str, ...]) -> Any:
+    """The ``aws=`` option of `prepare` from the CLI's flags (None: no services)."""
+    if not aws and not endpoint_urls:
+        return None
+    from ..engine.integrations import AwsConfig, AwsConfigError
+
+    try:
+        return AwsConfig.of({"endpoints": list(endpoint_urls)})
+    except AwsConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def check_name(option: str, name: str) -> None:
     """A UsageError unless AWS would take `name` as a state machine or execution name."""
     if not 1 <= len(name) <= 80 or _NAME_REFUSED.search(name):
@@ -194,11 +215,13 @@ def _on_path(directory: str) -> Iterator[None]:
               help="With --store: how long another process waits before taking over this execution if this "
               "process dies (default 30).")
 @substitution_options
+@aws_options
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
-        substitute: tuple[str, ...] = (), substitutions_file: str | None = None) -> None:
+        substitute: tuple[str, ...] = (), substitutions_file: str | None = None, aws: bool = False,
+        endpoint_urls: tuple[str, ...] = ()) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -234,6 +257,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
             raise UsageError(f"--history {history_path}: cannot write there")
         execution_input = read_input(input_path, input_json)
         handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
+        services = aws_config(aws, endpoint_urls)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -243,7 +267,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     try:
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
-                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync)
+                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync, aws=services)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
     missing = missing_handlers(execution)

@@ -89,6 +89,7 @@ class Invoker(Protocol):
     handlers: Handlers
     mocks: Mocks | None
     activities: Any          # an ActivityBroker serving activity resources, or None
+    integrations: Any        # the AWS services for Tasks no handler or mock serves (asl.engine.integrations), or None
     unserved: list[str]      # Task states reached that no handler or mock serves
 
     def record_call(self, run: StateRun, payload: Any, mocked: bool) -> None:

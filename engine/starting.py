@@ -79,7 +79,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
-            sync: bool = False, activities: Any = None) -> Any:
+            sync: bool = False, activities: Any = None, aws: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -90,6 +90,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
 
     ``activities`` (an `asl.engine.callbacks.ActivityBroker`) serves the activity resources that
     no handler or mock serves: their tasks wait for workers (`ActivityBroker.get_task`).
+
+    ``aws`` calls the real services (through boto3) for the Tasks no handler or mock serves:
+    True, or ``{"endpoints": {"sqs": URL, "*": URL}, "region": ..., "profile": ...}``, or an
+    `asl.engine.integrations.AwsConfig` (see `asl.engine.integrations.config`).
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -132,6 +136,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
                           state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
     execution.activities = activities
+    if aws is not None and aws is not False:
+        from .integrations import Integrations
+
+        execution.integrations = Integrations.of(aws, execution.region)
     if check_handlers:
         missing = missing_handlers(execution)
         if missing:
@@ -142,10 +150,14 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
 def missing_handlers(execution: Any) -> list[tuple[str, str]]:
     """The (name, Resource) of each Task state of a prepared execution that no handler or mock
     serves, as far as can be told before the run (``asl run`` warns about them); activities go
-    to workers when an ActivityBroker is given."""
+    to workers when an ActivityBroker is given, and services to AWS when the run calls them."""
     missing = unserved(_task_states(execution.machine), execution.handlers, execution.mocks)
     if getattr(execution, "activities", None) is not None:
         missing = [(n, r) for n, r in missing if ":activity:" not in r]
+    if getattr(execution, "integrations", None) is not None:  # the services serve the rest
+        from ..resources import parse_resource
+
+        missing = [(n, r) for n, r in missing if execution.integrations.find(parse_resource(r), None, None) is None]
     return missing
 
 
@@ -183,7 +195,8 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     StartSyncExecution does, whose ``$$.Execution`` has no RedriveCount), ``virtual_time`` (default True),
     ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
-    (refuse to start when a Task has no handler or mock; default: fail only if one is invoked).
+    (refuse to start when a Task has no handler or mock; default: fail only if one is invoked),
+    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`).
     """
     execution = prepare(machine, input, **options)
     if store is not None:

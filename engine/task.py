@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 
 from ..errors import StatesError
-from ..resources import parameter_problems, parse_resource
+from ..resources import parameter_problems, parse_resource, unusable_parameters
 from ..templates import Template, dumps, expect_kind
 from .callbacks import serve_activity
 from .scope import Scope
@@ -76,8 +76,7 @@ async def run_task(run: StateRun) -> Result:
                                scope)
         problems = parameter_problems(info, arguments)
         if problems:  # AWS refuses to start the call: no TaskScheduled, and no Retry or Catch
-            raise StatesError("States.Runtime", f"The Parameters '{dumps(arguments)}' could not be used to start "
-                              f"the Task: [{', '.join(problems)}]")
+            raise unusable_parameters(arguments, problems)
         return await call(run, info, arguments, timeout, heartbeat, token)
 
     return run.finish(await with_retries(run, attempt))
@@ -164,7 +163,9 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
                               f"used: {exc}") from None
     function = lambda_function_name(state.resource, arguments)
     handler = ex.handlers.find(state.name, state.resource, function)
-    if handler is None:
+    # neither a handler nor a mock: the service itself, when the run calls services (engine/integrations)
+    service = ex.integrations.find(info, arguments, ex.clock) if handler is None and ex.integrations else None
+    if handler is None and service is None:
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
@@ -178,6 +179,8 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     ex.record_call(run, payload, mocked=False)
 
     async def handle(*_: Any) -> Any:
+        if service is not None:
+            return await service()
         try:
             return await call_handler(handler, payload, ctx, ex.clock)
         except StatesError:
@@ -193,7 +196,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             raise StatesError(error, cause) from None
 
     async def invoke() -> Any:
-        if sync:
+        if sync and service is None:
             submitted({})  # the job is started; the handler stands for the whole job
         if token is not None:
             # The request carrying the token is sent once: resumed after a crash, the task
@@ -202,7 +205,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             submitted(result)  # the callback request's API response
             return await waiter.wait()
         result = await handle()
-        return invoke_response(result, run.rng) if invoke_wrap else result
+        return invoke_response(result, run.rng) if invoke_wrap and service is None else result
 
     if token is not None and timeout is None:
         # AWS's default TimeoutSeconds (99999999). Under virtual time it matters: a callback

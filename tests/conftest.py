@@ -49,3 +49,28 @@ def postgres_url(postgres_server, request) -> str:
 
     name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + f"_{os.getpid()}_{id(request)}"
     return postgres_server.create_database(name[:63])
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's server as a real process on a free loopback port, for the session (started on first use)."""
+    from support.moto import MotoServer
+
+    server = MotoServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch):
+    """The ``aws=`` option of a run against moto's server, with fake credentials in the
+    environment (botocore's default chain reads them) and moto's state reset."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    moto_server.reset()
+    return {"endpoints": {"*": moto_server.url}, "region": "us-east-1"}

@@ -65,5 +65,5 @@ def test_the_rules_are_one_table_keyed_by_known_apis():
     for service, api in PARAMETER_RULES:
         info = parse_resource(f"arn:aws:states:::{service}:{api}")
         assert info is not None and info.kind == "service"
-    assert parameter_problems(parse_resource("arn:aws:states:::sqs:sendMessage"), {"QueueUrl": 5}) == []
+    assert parameter_problems(parse_resource("arn:aws:states:::states:startExecution"), {"Name": 5}) == []
     assert parameter_problems(None, {}) == []

@@ -67,11 +67,17 @@ def test_parameters_and_result_selector_may_be_any_json_value():
     assert errors(d) == [] and run_sync(asl.load(d), {}).output == "x"
     handlers = Handlers()
     handlers.register("state:T", lambda event: {"got": event})
-    d = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": [1, {"b.$": "$.y"}],
-                   "ResultSelector": ["$.Payload.got", {"r.$": "$.Payload.got"}], "End": True})
+    # (a function ARN takes any JSON as its payload; lambda:invoke's Parameters must be an object)
+    d = machine(T={"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:T",
+                   "Parameters": [1, {"b.$": "$.y"}], "ResultSelector": ["$.got", {"r.$": "$.got"}], "End": True})
     assert errors(d) == []
     out = run_sync(asl.load(d), {"y": 2}, handlers=handlers).output
-    assert out == ["$.Payload.got", {"r": [1, {"b": 2}]}]
+    assert out == ["$.got", {"r": [1, {"b": 2}]}]
+    d["States"]["T"]["Resource"] = "arn:aws:states:::lambda:invoke"
+    failed = run_sync(asl.load(d), {"y": 2}, handlers=handlers)
+    assert (failed.error, failed.cause) == ("States.Runtime", "An error occurred while executing the state 'T' "
+                                            "(entered at the event id #2). The Parameters '[1,{\"b\":2}]' could not "
+                                            "be used to start the Task: [The Parameters must be a JSON object]")
     # a bad path inside is still found
     d = machine(P={"Type": "Pass", "Parameters": [{"a.$": "not a path"}], "End": True})
     assert [e[0] for e in errors(d)] == ["SCHEMA_VALIDATION_FAILED"]

@@ -1,0 +1,158 @@
+"""Where the services are: endpoints, region and credentials, resolved once per run
+(INTEGRATIONS-SPEC.md section 7), and the boto3 clients built from them.
+
+Endpoint of boto3 service ``X``, first that applies:
+
+1. the run's option (``asl run --endpoint-url X=URL``, ``aws={"endpoints": {"X": URL}}``);
+   a URL given for ``*`` (``--endpoint-url URL``) serves every service, as moto's server and
+   LocalStack do;
+2. AWS Step Functions Local's variables (``LAMBDA_ENDPOINT``, ``DYNAMODB_ENDPOINT``, ...);
+3. nothing: botocore then applies ``AWS_ENDPOINT_URL_<SERVICE_ID>``, ``AWS_ENDPOINT_URL``, the
+   profile's ``services`` section, and finally AWS itself.
+
+Region: a Lambda ARN's own region, then the option, then botocore's (``AWS_REGION``,
+``AWS_DEFAULT_REGION``, the profile), then the execution's. Credentials: botocore's default
+chain (environment, shared files, SSO, container and instance roles), or the option's profile.
+
+boto3 is imported only here and only when a run calls a service (it is the ``aws`` extra).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+#: AWS Step Functions Local's endpoint variables -> the boto3 service they point.
+SFN_LOCAL_VARIABLES = {
+    "LAMBDA_ENDPOINT": "lambda", "SQS_ENDPOINT": "sqs", "SNS_ENDPOINT": "sns", "DYNAMODB_ENDPOINT": "dynamodb",
+    "ECS_ENDPOINT": "ecs", "BATCH_ENDPOINT": "batch", "GLUE_ENDPOINT": "glue", "SAGE_MAKER_ENDPOINT": "sagemaker",
+    "STEP_FUNCTIONS_ENDPOINT": "stepfunctions", "EVENTBRIDGE_ENDPOINT": "events",
+}
+
+#: Names users write for a service in ``--endpoint-url NAME=URL`` that are not boto3's.
+ENDPOINT_ALIASES = {"states": "stepfunctions", "sfn": "stepfunctions", "eventbridge": "events",
+                    "cloudwatchlogs": "logs"}
+
+
+class AwsConfigError(ValueError):
+    """Raised by `AwsConfig.of` for an option it cannot use (a malformed ``SERVICE=URL``)."""
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    """How a run reaches AWS services for the Tasks no handler or mock serves.
+
+    endpoints  boto3 service name (or ``*`` for all) -> endpoint URL; default none (AWS, or
+               what botocore's own variables say)
+    region     default None: botocore's configured region, else the execution's
+    profile    a shared-config profile for credentials and region; default None: the default chain
+    """
+
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    region: str | None = None
+    profile: str | None = None
+
+    @classmethod
+    def of(cls, value: Any) -> "AwsConfig | None":
+        """The run's configuration from ``aws=``: None/False (services off), True (on, defaults),
+        a dict of the fields, or an AwsConfig; Step Functions Local's variables are read here."""
+        if value is None or value is False:
+            return None
+        import importlib.util
+
+        if importlib.util.find_spec("boto3") is None:
+            raise AwsConfigError("calling AWS services needs boto3: pip install 'asl-engine[aws]'")
+        if isinstance(value, AwsConfig):
+            config = value
+        elif value is True:
+            config = cls()
+        elif isinstance(value, Mapping):
+            unknown = set(value) - {"endpoints", "region", "profile"}
+            if unknown:
+                raise AwsConfigError(f"unknown AWS option(s): {', '.join(sorted(unknown))} "
+                                     "(use endpoints, region, profile)")
+            config = cls(**value)
+        else:
+            raise AwsConfigError(f"aws= takes True, a dict or an AwsConfig, not {type(value).__name__}")
+        endpoints = {boto3_endpoint_name(k): v for k, v in parse_endpoints(config.endpoints).items()}
+        for variable, service in SFN_LOCAL_VARIABLES.items():
+            if os.environ.get(variable) and service not in endpoints:
+                endpoints[service] = os.environ[variable]
+        return cls(endpoints, config.region, config.profile)
+
+    def endpoint(self, service: str) -> str | None:
+        return self.endpoints.get(service) or self.endpoints.get("*")
+
+
+def boto3_endpoint_name(name: str) -> str:
+    name = name.strip()
+    return ENDPOINT_ALIASES.get(name.lower(), name.lower()) if name != "*" else name
+
+
+def parse_endpoints(spec: Any) -> dict[str, str]:
+    """``{"sqs": URL}``, or the CLI's ``["sqs=URL", "URL"]`` (a bare URL serves every service)."""
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    out: dict[str, str] = {}
+    for item in spec or ():
+        name, sep, url = item.partition("=")
+        if not sep:
+            name, url = "*", item
+        if not name or not url.startswith(("http://", "https://")):
+            raise AwsConfigError(f"--endpoint-url {item!r}: expected SERVICE=URL or URL, with an http(s) URL")
+        out[name] = url
+    return out
+
+
+class Clients:
+    """boto3 clients of one configuration, cached per (service, region).
+
+    botocore's clients are thread-safe once built; building them is not, hence the lock.
+    """
+
+    def __init__(self, config: AwsConfig, default_region: str):
+        self.config = config
+        self.default_region = default_region
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def session(self) -> Any:
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session(profile_name=self.config.profile)
+        return self._session
+
+    def region(self, wanted: str | None = None) -> str:
+        return wanted or self.config.region or self.session().region_name or self.default_region
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = self.region(region)
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = self._build(service, region)
+                    self._clients[key] = client
+        return client
+
+    def _build(self, service: str, region: str) -> Any:
+        from botocore.config import Config
+
+        # S3 through one endpoint for all services (moto, LocalStack) needs path-style addresses
+        extra = {"s3": {"addressing_style": "path"}} if service == "s3" and self.config.endpoint(service) else {}
+        client = self.session().client(service, region_name=region, endpoint_url=self.config.endpoint(service),
+                                       config=Config(retries={"mode": "standard"}, **extra))
+        # keep the response headers with their case, as AWS's SDK reports them (SdkHttpMetadata)
+        client.meta.events.register("after-call", _keep_headers)
+        return client
+
+
+def _keep_headers(http_response: Any = None, parsed: Any = None, **_: Any) -> None:
+    if http_response is not None and isinstance(parsed, dict):
+        meta = parsed.setdefault("ResponseMetadata", {})
+        meta["RawHeaders"] = list(http_response.headers.items())

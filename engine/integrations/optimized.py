@@ -1,0 +1,157 @@
+"""The optimized integrations (``arn:aws:states:::SERVICE:API``) and Lambda function ARNs, through
+boto3 (INTEGRATIONS-SPEC.md sections 3, 4 and 6).
+
+Results are the API's response plus the ``SdkHttpMetadata``/``SdkResponseMetadata`` the Java SDK
+v1 adds (EventBridge putEvents: none); a Lambda function ARN returns the function's own result.
+
+Errors speak the Java SDK v1 (`convert_error`): ``<Prefix>.<ExceptionShape>`` (``Exception``
+appended when the shape's name lacks it: ``SNS.NotFoundException`` for SNS's ``NotFound``),
+``<Prefix>.<ClientException>`` for an error the model does not declare
+(``DynamoDB.AmazonDynamoDBException``), ``<Prefix>.SdkClientException`` when the service was not
+reached; the cause is ``<message> (Service: <client>; Status Code: <n>; Error Code: <code>;
+Request ID: <id>; Proxy: null)``. A Lambda function that failed is named by its ``errorType``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...errors import StatesError
+from .sdk import error_facts, exception_name, invoke, modeled_exception
+from .shapes import http_metadata, result_json, to_request
+
+#: Step Functions service -> (boto3 service, error prefix, Java SDK v1 client name, its exception).
+SERVICES = {
+    "lambda": ("lambda", "Lambda", "AWSLambda", "AWSLambdaException"),
+    "dynamodb": ("dynamodb", "DynamoDB", "AmazonDynamoDBv2", "AmazonDynamoDBException"),
+    "sqs": ("sqs", "SQS", "AmazonSQS", "AmazonSQSException"),
+    "sns": ("sns", "SNS", "AmazonSNS", "AmazonSNSException"),
+    "events": ("events", "EventBridge", "AmazonEventBridge", "AmazonEventBridgeException"),
+    "states": ("stepfunctions", "StepFunctions", "AWSStepFunctions", "AWSStepFunctionsException"),
+    "batch": ("batch", "Batch", "AWSBatch", "AWSBatchException"),
+    "ecs": ("ecs", "ECS", "AmazonECS", "AmazonECSException"),
+    "glue": ("glue", "Glue", "AWSGlue", "AWSGlueException"),
+    "athena": ("athena", "Athena", "AmazonAthena", "AmazonAthenaException"),
+    "codebuild": ("codebuild", "CodeBuild", "AWSCodeBuild", "AWSCodeBuildException"),
+    "elasticmapreduce": ("emr", "EMR", "AmazonElasticMapReduce", "AmazonElasticMapReduceException"),
+    "sagemaker": ("sagemaker", "SageMaker", "AmazonSageMaker", "AmazonSageMakerException"),
+}
+
+
+def convert_error(client: Any, exc: Exception, service: str) -> StatesError:
+    """A botocore failure of an optimized integration -> AWS's error name and cause (SDK v1 family)."""
+    import botocore.exceptions as bex
+
+    _, prefix, client_name, generic = SERVICES[service]
+    code, message, status, request_id, _ = error_facts(exc)
+    if not code:
+        if isinstance(exc, bex.ParamValidationError):  # the service would have refused it
+            return StatesError(f"{prefix}.{generic}", f"{exc} (Service: {client_name}; Status Code: 400; "
+                               f"Error Code: ValidationException; Request ID: ; Proxy: null)")
+        return StatesError(f"{prefix}.SdkClientException", f"Unable to execute HTTP request: {exc}")
+    name = exception_name(modeled_exception(client.meta.service_model, exc), generic)
+    return StatesError(f"{prefix}.{name}", f"{message} (Service: {client_name}; Status Code: {status}; "
+                       f"Error Code: {code}; Request ID: {request_id}; Proxy: null)")
+
+
+def _call(clients: Any, service: str, api: str, arguments: Any, region: str | None = None) -> tuple[dict, Any]:
+    """Call `api` (camelCase) of the Step Functions `service`; (response, operation model)."""
+    from .sdk import operation_of
+
+    client = clients.client(SERVICES[service][0], region)
+    found = operation_of(client, api)
+    if found is None:
+        raise StatesError("States.Runtime", f"asl-engine cannot call {service}:{api} through boto3")
+    method, operation = found
+    request = to_request(operation.input_shape, {} if arguments is None else arguments)
+    response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, service))
+    return response, operation
+
+
+def request_response(clients: Any, service: str, api: str, arguments: Any) -> Any:
+    """Any optimized API called as is: the response and the SDK v1's metadata."""
+    response, operation = _call(clients, service, api, arguments)
+    return {**result_json(response, operation.output_shape, epoch_millis=True), **http_metadata(response)}
+
+
+def put_events(clients: Any, service: str, api: str, arguments: Any) -> Any:
+    """EventBridge putEvents: ``{Entries, FailedEntryCount}`` without metadata; a failed entry
+    fails the task with ``EventBridge.FailedEntry`` and the response as cause (recorded on AWS)."""
+    response, operation = _call(clients, service, api, arguments)
+    result = result_json(response, operation.output_shape)
+    if result.get("FailedEntryCount"):
+        # recorded on AWS: '{"Entries": [{"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is
+        # malformed."}], "FailedEntryCount": 1}', keys in order, with spaces after ':' and ','
+        raise StatesError("EventBridge.FailedEntry", json.dumps(result, sort_keys=True, ensure_ascii=False))
+    return result
+
+
+# ---- Lambda ----------------------------------------------------------------------------------
+
+def _payload(arguments: Any) -> Any:
+    """The request's Payload: absent -> ``{}``; JSON text is sent as is; anything else as JSON."""
+    payload = arguments.get("Payload", {}) if isinstance(arguments, dict) else {}
+    if isinstance(payload, str):
+        try:
+            json.loads(payload)
+            return payload
+        except ValueError:
+            pass
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def _function_region(function: Any) -> str | None:
+    parts = function.split(":") if isinstance(function, str) and function.startswith("arn:") else []
+    return parts[3] or None if len(parts) > 3 else None
+
+
+def lambda_invoke(clients: Any, service: str, api: str, arguments: Any) -> Any:
+    """``lambda:invoke``: ``{ExecutedVersion, Payload, StatusCode, [LogResult], metadata}``."""
+    request = dict(arguments) if isinstance(arguments, dict) else {}
+    request["Payload"] = _payload(arguments)
+    response, operation = _call(clients, "lambda", "invoke", request,
+                                _function_region(request.get("FunctionName")))
+    result = result_json(response, operation.output_shape)
+    result["Payload"] = function_result(result.get("FunctionError"), result.get("Payload"))
+    result.pop("FunctionError", None)
+    return {**result, **http_metadata(response)}
+
+
+def lambda_function(clients: Any, arn: str, arguments: Any) -> Any:
+    """A Lambda function ARN as the Resource: the function's own result."""
+    response, operation = _call(clients, "lambda", "invoke",
+                                {"FunctionName": arn, "Payload": _payload({"Payload": arguments})},
+                                _function_region(arn))
+    result = result_json(response, operation.output_shape)
+    return function_result(result.get("FunctionError"), result.get("Payload"))
+
+
+def function_result(function_error: Any, payload: Any) -> Any:
+    """The function's returned JSON (or text); a function that failed raises its errorType, with
+    its error document as compact JSON text for cause (``Lambda.Unknown`` without an errorType)."""
+    try:
+        value = json.loads(payload) if isinstance(payload, str) and payload else payload
+    except ValueError:
+        value = payload
+    if not function_error:
+        return value
+    error = value.get("errorType") if isinstance(value, dict) else None
+    cause = json.dumps(value, separators=(",", ":"), ensure_ascii=False) if not isinstance(value, str) else value
+    raise StatesError(error if isinstance(error, str) and error else "Lambda.Unknown", cause)
+
+
+#: (service, api) -> how it is called; any other optimized API is `request_response`.
+CALLS = {
+    ("lambda", "invoke"): lambda_invoke,
+    ("events", "putEvents"): put_events,
+}
+
+
+def call(clients: Any, info: Any, arguments: Any) -> Any:
+    """Run an optimized integration's request-response or callback call (in a worker thread)."""
+    if info.kind == "lambda":
+        return lambda_function(clients, info.arn, arguments)
+    if info.pattern == "sync" or info.service not in SERVICES:
+        raise StatesError("States.Runtime", f"asl-engine does not call '{info.arn}' on AWS yet: register a "
+                          "handler or mock the state")
+    return CALLS.get((info.service, info.api), request_response)(clients, info.service, info.api, arguments)

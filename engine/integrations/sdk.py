@@ -1,0 +1,197 @@
+"""``arn:aws:states:::aws-sdk:SERVICE:ACTION``: any API botocore knows (INTEGRATIONS-SPEC.md section 5).
+
+Names. Step Functions names a service as the AWS SDK for Java v2 names its package: botocore's
+``serviceId`` lower-cased without spaces, hyphens and a trailing "service" (`sfn_name`), with
+the exceptions of `SERVICE_EXCEPTIONS`. The action is the operation in camelCase
+(``getObject`` -> ``GetObject`` -> boto3's ``get_object``).
+
+Errors speak the Java SDK v2 (`convert_error`): ``<Prefix>.<ExceptionShape>`` with "Exception"
+appended when the shape's name lacks it (``S3.NoSuchKeyException``), ``<Prefix>.<Prefix>Exception``
+for an error the model does not declare (``DynamoDb.DynamoDbException``); the cause is
+``<message> (Service: <Prefix>, Status Code: <n>, Request ID: <id>[, Extended Request ID: <id2>])``.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from ...errors import StatesError
+from .shapes import Unusable, result_json, to_request, validation_errors
+
+#: Step Functions service name -> boto3 service name, where the `sfn_name` rule does not give it.
+SERVICE_EXCEPTIONS = {
+    "sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs", "costexplorer": "ce",
+    "costandusagereport": "cur", "applicationdiscovery": "discovery", "databasemigration": "dms",
+    "directory": "ds", "elasticsearch": "es", "migrationhub": "mgh", "marketplacemetering": "meteringmarketplace",
+    "serverlessapplicationrepository": "serverlessrepo", "cognitoidentityprovider": "cognito-idp",
+    "iotjobsdataplane": "iot-jobs-data", "lexmodelbuilding": "lex-models", "lexmodelsv2": "lexv2-models",
+    "lexruntimev2": "lexv2-runtime", "elasticloadbalancing": "elb", "elasticloadbalancingv2": "elbv2",
+    "pinpointsmsvoice": "pinpoint-sms-voice",
+}
+
+#: Error-name prefixes the Java SDK v2 spells otherwise than the `error_prefix` rule (AWS's table).
+PREFIX_EXCEPTIONS = {
+    "iot": "Iot", "iotevents": "IotEvents", "ioteventsdata": "IotEventsData", "iotjobsdataplane": "IotJobsDataPlane",
+    "iotwireless": "IotWireless", "sagemakera2iruntime": "SageMakerA2IRuntime", "memorydb": "MemoryDB",
+    "sesv2": "SesV2", "amplifyuibuilder": "AmplifyUiBuilder", "autoscaling": "Auto Scaling",
+}
+
+
+def sfn_name(service_id: str) -> str:
+    """Step Functions' name of a service from botocore's ``serviceId`` (``Secrets Manager`` ->
+    ``secretsmanager``, ``Cost Explorer`` -> ``costexplorer``)."""
+    name = service_id.lower().replace(" ", "").replace("-", "")
+    return name[: -len("service")] if name.endswith("service") and name != "service" else name
+
+
+def error_prefix(service_id: str) -> str:
+    """The Java SDK v2's client prefix: serviceId words PascalCased, a word in capitals
+    Capitalised (``SFN`` -> ``Sfn``, ``EC2`` -> ``Ec2``), a trailing run folded (``DynamoDB`` -> ``DynamoDb``)."""
+    special = PREFIX_EXCEPTIONS.get(sfn_name(service_id))
+    if special is not None:
+        return special
+    words = []
+    for word in re.split(r"[ \-]+", service_id):
+        if not word:
+            continue
+        if word.isupper():
+            word = word.capitalize()
+        else:
+            word = word[:1].upper() + re.sub(r"([A-Z])([A-Z]+)$", lambda m: m[1] + m[2].lower(), word[1:])
+        words.append(word)
+    return "".join(words)
+
+
+class _Names:
+    """The sfn name -> boto3 name table, built from the installed botocore on first need."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._table: dict[str, str] | None = None
+
+    def table(self) -> dict[str, str]:
+        if self._table is None:
+            with self._lock:
+                if self._table is None:
+                    import botocore.session
+
+                    session = botocore.session.get_session()
+                    table: dict[str, str] = {}
+                    for service in session.get_available_services():
+                        metadata = session.get_service_data(service).get("metadata", {})
+                        name = sfn_name(metadata.get("serviceId", service))
+                        # two botocore services can share a name: keep the one whose client name is it
+                        if name not in table or service.replace("-", "") == name:
+                            table[name] = service
+                    table.update(SERVICE_EXCEPTIONS)
+                    self._table = table
+        return self._table
+
+    def boto3_name(self, name: str) -> str | None:
+        if name in SERVICE_EXCEPTIONS:
+            return SERVICE_EXCEPTIONS[name]
+        if self._table is None:
+            # most names are the boto3 name without hyphens: check that one model, not all ~450
+            import botocore.session
+
+            session = botocore.session.get_session()
+            for service in session.get_available_services():
+                if service.replace("-", "") == name:
+                    service_id = session.get_service_data(service).get("metadata", {}).get("serviceId", service)
+                    if sfn_name(service_id) == name:
+                        return service
+        return self.table().get(name)
+
+
+NAMES = _Names()
+
+
+def operation_of(client: Any, action: str) -> tuple[str, Any] | None:
+    """(boto3 method name, operation model) of a camelCase action, or None."""
+    from botocore import xform_name
+
+    operation = action[:1].upper() + action[1:]
+    model = client.meta.service_model
+    if operation not in model.operation_names:
+        return None
+    return xform_name(operation), model.operation_model(operation)
+
+
+def call(clients: Any, info: Any, arguments: Any) -> Any:
+    """Run ``aws-sdk:{info.service}:{info.api}`` (in a worker thread): the result PascalCased, or
+    a StatesError named as AWS names it."""
+    service = NAMES.boto3_name(info.service)
+    if service is None:
+        raise StatesError("States.Runtime", f"The resource '{info.arn}' is not recognized: botocore has no "
+                          f"service '{info.service}'")
+    client = clients.client(service)
+    found = operation_of(client, info.api)
+    if found is None:
+        raise StatesError("States.Runtime", f"The resource '{info.arn}' is not recognized: {service} has no "
+                          f"action '{info.api}'")
+    method, operation = found
+    request = to_request(operation.input_shape, {} if arguments is None else arguments, base64_blobs=True)
+    response = invoke(client, method, operation, request, convert_error)
+    return result_json(response, operation.output_shape, pascal=True)
+
+
+def invoke(client: Any, method: str, operation: Any, request: Any, converter: Any) -> dict:
+    """``client.<method>(**request)``; a failure becomes the StatesError `converter` names."""
+    import botocore.exceptions as bex
+
+    if not isinstance(request, dict):
+        raise Unusable("The Parameters must be a JSON object")
+    problem = validation_errors(operation.input_shape, request)
+    if problem is not None:  # the service's answer, given here: moto and LocalStack check less
+        raise converter(client, bex.ClientError({"Error": {"Code": "ValidationException", "Message": problem},
+                                                 "ResponseMetadata": {"HTTPStatusCode": 400}},
+                                                operation.name)) from None
+    try:
+        return getattr(client, method)(**request)
+    except (bex.ClientError, bex.BotoCoreError, OSError) as exc:  # the service's answer, or none
+        raise converter(client, exc) from None
+
+
+def modeled_exception(model: Any, exc: Any) -> str | None:
+    """The name of the service's exception shape for a ClientError (by name or wire code; a
+    service moved from the query protocol reports the old code and keeps the shape's name apart)."""
+    error = (getattr(exc, "response", {}) or {}).get("Error") or {}
+    codes = {error.get("Code"), error.get("QueryErrorCode")} - {None, ""}
+    for shape in model.error_shapes:
+        if shape.name in codes or (shape.metadata.get("error") or {}).get("code") in codes:
+            return shape.name
+    return None
+
+
+def error_facts(exc: Any) -> tuple[str, str, int, str, str | None]:
+    """(code, message, status, request id, extended request id) of a botocore ClientError."""
+    response = getattr(exc, "response", {}) or {}
+    error = response.get("Error") or {}
+    meta = response.get("ResponseMetadata") or {}
+    headers = meta.get("HTTPHeaders") or {}
+    return (str(error.get("Code", "")), str(error.get("Message", "")), int(meta.get("HTTPStatusCode", 400)),
+            str(meta.get("RequestId", "")), meta.get("HostId") or headers.get("x-amz-id-2"))
+
+
+def exception_name(shape: str | None, default: str) -> str:
+    """The SDK's class name of an exception shape: "Exception" appended when the name lacks it
+    (S3's ``NoSuchKey`` -> ``NoSuchKeyException``); `default` for an error the model does not declare."""
+    if shape is None:
+        return default
+    return shape if shape.endswith("Exception") else shape + "Exception"
+
+
+def convert_error(client: Any, exc: Exception) -> StatesError:
+    """A botocore failure of an aws-sdk task -> AWS's error name and cause (Java SDK v2 family)."""
+    import botocore.exceptions as bex
+
+    model = client.meta.service_model
+    prefix = error_prefix(model.service_id)
+    code, message, status, request_id, extended = error_facts(exc)
+    if not code:  # refused before sending (the service would refuse it too), or never answered
+        generic = f"{prefix}Exception" if isinstance(exc, bex.ParamValidationError) else "SdkClientException"
+        return StatesError(f"{prefix}.{generic}", str(exc))
+    cause = f"{message} (Service: {prefix}, Status Code: {status}, Request ID: {request_id}"
+    cause += f", Extended Request ID: {extended})" if extended else ")"
+    return StatesError(f"{prefix}.{exception_name(modeled_exception(model, exc), prefix + 'Exception')}", cause)

@@ -1,0 +1,198 @@
+"""Parameters into boto3's request shape, and boto3's response back into JSON
+(INTEGRATIONS-SPEC.md section 2).
+
+Requests: each key is matched to the operation's input member case-insensitively (so
+``StateMachineArn`` finds sfn's ``stateMachineArn``), recursing through structures, lists
+and maps; a JSON value given for a string member is sent as its compact JSON text (SQS
+``MessageBody``, SNS ``Message``, EventBridge ``Detail``), and for a blob as those bytes
+(Lambda ``Payload``). A value that cannot be sent raises `Unusable` with AWS's complaint
+("The value of the field 'X' has an invalid format"), before any call.
+
+Responses: ``ResponseMetadata`` dropped, streams read as UTF-8 text (recorded: S3 getObject's
+``Body``; base64 when not UTF-8), other blobs as base64 text, timestamps per `timestamps` (aws-sdk: ISO-8601 text as the Java SDK v2
+prints an Instant; optimized integrations: epoch milliseconds, as the Java SDK v1's Date).
+aws-sdk results have every structure member PascalCased (``executionArn`` -> ``ExecutionArn``).
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from typing import Any
+
+
+class Unusable(Exception):
+    """Raised by `to_request` for parameters the service cannot take; the Task fails with
+    States.Runtime ("The Parameters '...' could not be used to start the Task: [...]")."""
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs: bool = False) -> Any:
+    """`value` (JSON) in the form boto3 takes for `shape` (a botocore Shape). With `base64_blobs`
+    (aws-sdk tasks) a string for a blob that is not a stream is base64 text, as results give it
+    back (KMS encrypt's CiphertextBlob into decrypt); a stream (S3 putObject's Body) takes the
+    value's JSON text."""
+    if shape is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise Unusable(f"The value of the field '{name}' has an invalid format")
+        members = shape.members
+        by_key = {_fold(member): member for member in members}
+        out = {}
+        for key, item in value.items():
+            if item is None:  # null is an absent member, as the Java SDK sends it (the service may object)
+                continue
+            member = by_key.get(_fold(key))
+            if member is None:  # left for botocore to report as an unknown parameter
+                out[key] = item
+                continue
+            out[member] = to_request(members[member], item, key, base64_blobs=base64_blobs)
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            raise Unusable(f"The value of the field '{name}' has an invalid format")
+        return [to_request(shape.member, item, name, base64_blobs=base64_blobs) for item in value]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise Unusable(f"The value of the field '{name}' has an invalid format")
+        return {key: to_request(shape.value, item, name, base64_blobs=base64_blobs) for key, item in value.items()}
+    if kind == "string":
+        return value if isinstance(value, str) else _compact(value)
+    if kind == "blob":
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if base64_blobs and shape.serialization.get("streaming"):
+            # recorded on AWS (aws-sdk:s3:putObject): the Body is the value's JSON text, a string's
+            # with its quotes ("text data" stores '"text data"', whose ETag AWS returned)
+            return _compact(value).encode("utf-8")
+        if base64_blobs and isinstance(value, str):
+            try:
+                return base64.b64decode(value, validate=True)
+            except ValueError:
+                pass  # not base64: the text itself
+        return (value if isinstance(value, str) else _compact(value)).encode("utf-8")
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            if isinstance(value, str) and value.lstrip("-").isdigit():
+                return int(value)
+            raise Unusable(f"The value of the field '{name}' has an invalid format")
+        return int(value)
+    if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise Unusable(f"The value of the field '{name}' has an invalid format")
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise Unusable(f"The value of the field '{name}' has an invalid format")
+        return value
+    return value  # timestamps: botocore takes ISO-8601 text and epoch seconds
+
+
+def _fold(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def validation_errors(shape: Any, request: Any) -> str | None:
+    """What an AWS service's request validation says of the top-level members before anything else
+    (recorded on AWS, DynamoDB: "1 validation error detected: Value null at 'item' failed to satisfy
+    constraint: Member must not be null"); None when it would say nothing."""
+    import re
+
+    if shape is None or not isinstance(request, dict):
+        return None
+    found = []
+    for name, member in shape.members.items():
+        wire = name[:1].lower() + name[1:]
+        value = request.get(name)
+        if value is None:
+            if name in shape.required_members:
+                found.append(f"Value null at '{wire}' failed to satisfy constraint: Member must not be null")
+            continue
+        pattern = member.metadata.get("pattern") if member.type_name == "string" else None
+        if pattern and isinstance(value, str):
+            try:
+                ok = re.fullmatch(pattern, value) is not None
+            except re.error:  # a Java-only construct: leave it to the service
+                ok = True
+            if not ok:
+                found.append(f"Value '{value}' at '{wire}' failed to satisfy constraint: Member must satisfy "
+                             f"regular expression pattern: {pattern}")
+    if not found:
+        return None
+    return f"{len(found)} validation error{'s' * (len(found) > 1)} detected: {'; '.join(found)}"
+
+
+# ---- responses ------------------------------------------------------------------------------
+
+def result_json(response: dict, shape: Any, *, pascal: bool = False, epoch_millis: bool = False) -> dict:
+    """A boto3 response without its ``ResponseMetadata``, as JSON (`to_json`)."""
+    body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
+    return to_json(body, shape, pascal=pascal, epoch_millis=epoch_millis)
+
+
+def to_json(value: Any, shape: Any = None, *, pascal: bool = False, epoch_millis: bool = False) -> Any:
+    """A boto3 value as JSON; `pascal` capitalises structure members (aws-sdk results)."""
+    if isinstance(value, dict):
+        members = shape.members if shape is not None and shape.type_name == "structure" else None
+        out = {}
+        for key, item in value.items():
+            if members is not None:
+                member = members.get(key)
+                out[_pascal(key) if pascal else key] = to_json(item, member, pascal=pascal, epoch_millis=epoch_millis)
+            else:
+                inner = shape.value if shape is not None and shape.type_name == "map" else None
+                out[key] = to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis)
+        return out
+    if isinstance(value, list):
+        inner = shape.member if shape is not None and shape.type_name == "list" else None
+        return [to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis) for item in value]
+    if isinstance(value, datetime.datetime):
+        if epoch_millis:
+            return int(value.timestamp() * 1000)
+        text = value.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        return text
+    if isinstance(value, (bytes, bytearray)):  # a blob (KMS CiphertextBlob): base64 text, as JSON carries bytes
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if hasattr(value, "read"):  # a streaming body (S3 GetObject's Body, Lambda's Payload): its text
+        return _text(value.read())
+    if isinstance(value, float) and value.is_integer() and shape is not None and shape.type_name in (
+            "integer", "long"):
+        return int(value)
+    try:
+        from decimal import Decimal
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+    except ImportError:  # pragma: no cover
+        pass
+    return value
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii")
+
+
+def _pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def http_metadata(response: dict) -> dict:
+    """``SdkHttpMetadata`` and ``SdkResponseMetadata``: what the Java SDK v1 adds to every
+    result of an optimized integration (recorded on AWS: LS dynamodb, sqs, sns, lambda)."""
+    meta = response.get("ResponseMetadata") or {}
+    raw = meta.get("RawHeaders") or list((meta.get("HTTPHeaders") or {}).items())
+    every: dict[str, list[str]] = {}
+    for name, value in raw:
+        every.setdefault(name, []).append(value)
+    return {
+        "SdkHttpMetadata": {"AllHttpHeaders": every, "HttpHeaders": {name: values[-1] for name, values in every.items()},
+                            "HttpStatusCode": meta.get("HTTPStatusCode", 200)},
+        "SdkResponseMetadata": {"RequestId": meta.get("RequestId", "")},
+    }

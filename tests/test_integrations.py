@@ -1,0 +1,355 @@
+"""Tasks that call services through boto3 (engine/integrations), against moto's server run as a
+real process on loopback. Expected shapes, error names and cause formats come from
+INTEGRATIONS-SPEC.md (AWS docs and LocalStack's tests recorded on AWS), not from our output."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+
+import pytest
+
+import asl
+from asl.engine import Handlers, run_sync
+
+boto3 = pytest.importorskip("boto3")
+
+METADATA = {"SdkHttpMetadata", "SdkResponseMetadata"}
+# the Java SDK v1's cause: "<message> (Service: <client>; Status Code: <n>; Error Code: <code>; Request ID: <id>; Proxy: null)"
+V1_CAUSE = r"(?P<message>.*) \(Service: {service}; Status Code: {status}; Error Code: {code}; Request ID: [^;]*; " \
+           r"Proxy: null\)"
+# the Java SDK v2's: "<message> (Service: <Prefix>, Status Code: <n>, Request ID: <id>[, Extended Request ID: <id2>])"
+V2_CAUSE = r"(?P<message>.*) \(Service: {service}, Status Code: {status}, Request ID: [^,)]*" \
+           r"(, Extended Request ID: [^)]*)?\)"
+
+
+def task(resource: str, parameters: dict | None = None, **extra) -> asl.StateMachine:
+    state = {"Type": "Task", "Resource": resource, "End": True, **extra}
+    if parameters is not None:
+        state["Parameters"] = parameters
+    return asl.load({"StartAt": "Call", "States": {"Call": state}})
+
+
+def client(aws, service):
+    return boto3.client(service, endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+
+
+@pytest.fixture
+def table(aws):
+    ddb = client(aws, "dynamodb")
+    ddb.create_table(TableName="Orders", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    return ddb
+
+
+@pytest.fixture
+def function(aws, moto_server):
+    """A Lambda function in moto's simple Lambda (no Docker): an invoke answers with its payload."""
+    moto_server.simple_lambda()
+    role = client(aws, "iam").create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("main.py", "def handler(event, context):\n    return event\n")
+    return client(aws, "lambda").create_function(FunctionName="Validate", Runtime="python3.12", Role=role,
+                                                 Handler="main.handler", Code={"ZipFile": code.getvalue()})
+
+
+def assert_metadata(result: dict) -> None:
+    """What the Java SDK v1 adds to an optimized integration's result (LS dynamodb, sqs, sns, lambda)."""
+    http = result["SdkHttpMetadata"]
+    assert set(http) == {"AllHttpHeaders", "HttpHeaders", "HttpStatusCode"}
+    assert http["HttpStatusCode"] == 200
+    assert all(isinstance(v, list) for v in http["AllHttpHeaders"].values())
+    assert {k: v[-1] for k, v in http["AllHttpHeaders"].items()} == http["HttpHeaders"]
+    request_ids = [v for k, v in http["HttpHeaders"].items() if k.lower() == "x-amzn-requestid"]
+    assert result["SdkResponseMetadata"] == {"RequestId": request_ids[0]}
+
+
+# ---- the seam: handler > mock > integration --------------------------------------------------
+
+def test_without_aws_a_task_without_handler_is_not_called(table):
+    result = run_sync(task("arn:aws:states:::dynamodb:getItem", {"TableName": "Orders", "Key": {}}))
+    assert result.error == "States.Runtime" and "No handler or mock for the Task state 'Call'" in result.cause
+
+
+def test_a_handler_wins_over_the_service(aws, table):
+    handlers = Handlers()
+    handlers.state("Call")(lambda payload: {"from": "handler"})
+    result = run_sync(task("arn:aws:states:::dynamodb:getItem", {"TableName": "Missing", "Key": {}}), {},
+                      handlers=handlers, aws=aws)
+    assert result.output == {"from": "handler"}
+
+
+def test_a_mock_wins_over_the_service(aws, table):
+    mocks = {"StateMachines": {"M": {"TestCases": {"Case": {"Call": "R"}}}},
+             "MockedResponses": {"R": {"0": {"Return": {"from": "mock"}}}}}
+    result = run_sync(task("arn:aws:states:::dynamodb:getItem", {"TableName": "Missing", "Key": {}}), {},
+                      mock_config=mocks, test_case="Case", state_machine_name="M", aws=aws)
+    assert result.output == {"from": "mock"}
+
+
+def test_endpoint_for_one_service_and_bad_options(aws, table):
+    from asl.engine.integrations import AwsConfig, AwsConfigError
+
+    only = {"endpoints": {"dynamodb": aws["endpoints"]["*"]}, "region": "us-east-1"}
+    result = run_sync(task("arn:aws:states:::dynamodb:putItem", {"TableName": "Orders", "Item": {"id": {"S": "1"}}}),
+                      {}, aws=only)
+    assert result.status == "SUCCEEDED"
+    assert AwsConfig.of({"endpoints": ["states=http://h:1", "http://all:2"]}).endpoints == {
+        "stepfunctions": "http://h:1", "*": "http://all:2"}
+    with pytest.raises(AwsConfigError):
+        AwsConfig.of({"endpoints": ["sqs=ftp://nowhere"]})
+    with pytest.raises(AwsConfigError):
+        AwsConfig.of({"endpoint": "x"})
+
+
+def test_step_functions_local_variables(monkeypatch):
+    from asl.engine.integrations import AwsConfig
+
+    monkeypatch.setenv("LAMBDA_ENDPOINT", "http://127.0.0.1:9001")
+    config = AwsConfig.of({"endpoints": {"sqs": "http://127.0.0.1:9002"}})
+    assert config.endpoint("lambda") == "http://127.0.0.1:9001" and config.endpoint("sqs") == "http://127.0.0.1:9002"
+    assert config.endpoint("sns") is None  # botocore's own AWS_ENDPOINT_URL_* and config then apply
+
+
+# ---- DynamoDB -------------------------------------------------------------------------------
+
+def test_dynamodb_item_apis(aws, table):
+    put = run_sync(task("arn:aws:states:::dynamodb:putItem",
+                        {"TableName": "Orders", "Item": {"id": {"S": "1"}, "total": {"N": "5"}}}), {}, aws=aws)
+    assert set(put.output) == METADATA  # putItem: only metadata without ReturnValues (LS)
+    assert_metadata(put.output)
+    assert table.get_item(TableName="Orders", Key={"id": {"S": "1"}})["Item"]["total"] == {"N": "5"}
+
+    got = run_sync(task("arn:aws:states:::dynamodb:getItem", {"TableName": "Orders", "Key": {"id": {"S": "1"}}}),
+                   {}, aws=aws)
+    assert got.output["Item"] == {"id": {"S": "1"}, "total": {"N": "5"}} and set(got.output) == {"Item"} | METADATA
+
+    updated = run_sync(task("arn:aws:states:::dynamodb:updateItem", {
+        "TableName": "Orders", "Key": {"id": {"S": "1"}}, "UpdateExpression": "SET #t = :t",
+        "ExpressionAttributeNames": {"#t": "total"}, "ExpressionAttributeValues": {":t": {"N": "7"}},
+        "ReturnValues": "ALL_NEW"}), {}, aws=aws)
+    assert updated.output["Attributes"] == {"id": {"S": "1"}, "total": {"N": "7"}}
+
+    deleted = run_sync(task("arn:aws:states:::dynamodb:deleteItem", {"TableName": "Orders", "Key": {"id": {"S": "1"}}}),
+                       {}, aws=aws)
+    assert set(deleted.output) == METADATA
+    assert "Item" not in table.get_item(TableName="Orders", Key={"id": {"S": "1"}})
+
+
+def test_dynamodb_conditional_check_and_missing_table(aws, table):
+    item = {"TableName": "Orders", "Item": {"id": {"S": "1"}}, "ConditionExpression": "attribute_not_exists(id)"}
+    assert run_sync(task("arn:aws:states:::dynamodb:putItem", item), {}, aws=aws).status == "SUCCEEDED"
+    again = run_sync(task("arn:aws:states:::dynamodb:putItem", item), {}, aws=aws)
+    assert again.error == "DynamoDB.ConditionalCheckFailedException"
+    assert re.fullmatch(V1_CAUSE.format(service="AmazonDynamoDBv2", status=400,
+                                        code="ConditionalCheckFailedException"), again.cause)
+    missing = run_sync(task("arn:aws:states:::dynamodb:getItem", {"TableName": "Nope", "Key": {"id": {"S": "1"}}}),
+                       {}, aws=aws)
+    assert missing.error == "DynamoDB.ResourceNotFoundException"
+    assert re.fullmatch(V1_CAUSE.format(service="AmazonDynamoDBv2", status=400, code="ResourceNotFoundException"),
+                        missing.cause)
+
+
+def test_a_service_error_is_caught_and_retried_by_name(aws, table):
+    machine = asl.load({"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": "Orders", "Item": {"id": {"S": "1"}},
+                               "ConditionExpression": "attribute_exists(id)"},
+                "Retry": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "Next": "Dup"}],
+                "End": True},
+        "Dup": {"Type": "Pass", "End": True}}})
+    result = run_sync(machine, {}, aws=aws)
+    assert result.status == "SUCCEEDED" and result.output["Error"] == "DynamoDB.ConditionalCheckFailedException"
+    failed = [e for e in result.history.to_aws()["events"] if e["type"] == "TaskFailed"]
+    assert len(failed) == 2  # the call and its one retry
+
+
+def test_unusable_parameters_fail_before_any_call(aws, table):
+    result = run_sync(task("arn:aws:states:::dynamodb:putItem", {"TableName": "Orders", "Item": "not an item"}),
+                      {}, aws=aws)
+    assert result.error == "States.Runtime"
+    assert "could not be used to start the Task: [The value of the field 'Item' has an invalid format]" in result.cause
+    types = [e["type"] for e in result.history.to_aws()["events"]]
+    assert "TaskScheduled" not in types
+    # deeper in the request, against the API's model: the Task fails with States.Runtime too
+    nested = run_sync(task("arn:aws:states:::dynamodb:putItem", {"TableName": "Orders", "Item": {"id": "x"}}),
+                      {}, aws=aws)
+    assert nested.error == "States.Runtime" and "The value of the field 'Item' has an invalid format" in nested.cause
+
+
+# ---- Lambda ---------------------------------------------------------------------------------
+
+def test_lambda_invoke_result_shape(aws, function):
+    result = run_sync(task("arn:aws:states:::lambda:invoke", {"FunctionName": "Validate", "Payload": {"order": 1}}),
+                      {}, aws=aws)
+    assert result.status == "SUCCEEDED"
+    out = result.output
+    assert out["Payload"] == {"order": 1}  # parsed JSON, as the function returned it
+    assert out["StatusCode"] == 200
+    assert set(out) <= {"ExecutedVersion", "Payload", "StatusCode", "LogResult"} | METADATA
+    assert_metadata(out)
+    # the function ARN as Resource: the function's own result, no envelope
+    legacy = run_sync(task(function["FunctionArn"]), {"order": 2}, aws=aws)
+    assert legacy.output == {"order": 2}
+    events = [e["type"] for e in legacy.history.to_aws()["events"]]
+    assert "LambdaFunctionSucceeded" in events
+
+
+def test_lambda_missing_function(aws):
+    result = run_sync(task("arn:aws:states:::lambda:invoke", {"FunctionName": "Nope", "Payload": {}}), {}, aws=aws)
+    assert result.error == "Lambda.ResourceNotFoundException"
+    assert re.fullmatch(V1_CAUSE.format(service="AWSLambda", status=404, code="ResourceNotFoundException"),
+                        result.cause)
+
+
+def test_a_function_error_is_named_by_its_error_type():
+    from asl.errors import StatesError
+    from asl.engine.integrations.optimized import function_result
+
+    document = {"errorMessage": "bad order", "errorType": "ValidationError", "requestId": "r",
+                "stackTrace": ["  File x"]}
+    with pytest.raises(StatesError) as failed:
+        function_result("Unhandled", json.dumps(document))
+    assert failed.value.error == "ValidationError"
+    assert failed.value.cause == json.dumps(document, separators=(",", ":"))  # compact JSON text (LS)
+    with pytest.raises(StatesError) as unknown:
+        function_result("Unhandled", '{"errorMessage": "Task timed out after 3.00 seconds"}')
+    assert unknown.value.error == "Lambda.Unknown"
+    assert function_result(None, "not json") == "not json"
+
+
+# ---- SQS, SNS, EventBridge ------------------------------------------------------------------
+
+def test_sqs_send_message(aws):
+    sqs = client(aws, "sqs")
+    queue = sqs.create_queue(QueueName="orders")["QueueUrl"]
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": queue, "MessageBody": {"order": 1}}),
+                      {}, aws=aws)
+    body = '{"order":1}'  # a JSON MessageBody is sent as its compact text
+    assert result.output["MD5OfMessageBody"] == hashlib.md5(body.encode()).hexdigest()
+    assert isinstance(result.output["MessageId"], str)
+    assert_metadata(result.output)
+    received = sqs.receive_message(QueueUrl=queue)["Messages"][0]
+    assert received["Body"] == body and received["MessageId"] == result.output["MessageId"]
+
+
+def test_sqs_missing_queue(aws):
+    url = aws["endpoints"]["*"] + "/123456789012/nope"
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": url, "MessageBody": "x"}), {}, aws=aws)
+    assert result.error == "SQS.QueueDoesNotExistException"
+    assert re.fullmatch(V1_CAUSE.format(service="AmazonSQS", status=400, code="AWS.SimpleQueueService.NonExistentQueue"),
+                        result.cause)
+
+
+def test_sns_publish_and_missing_topic(aws):
+    sns, sqs = client(aws, "sns"), client(aws, "sqs")
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    queue = sqs.create_queue(QueueName="notified")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    result = run_sync(task("arn:aws:states:::sns:publish", {"TopicArn": topic, "Message": {"order": 1}}), {}, aws=aws)
+    assert isinstance(result.output["MessageId"], str)
+    assert_metadata(result.output)
+    assert sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"] == '{"order":1}'
+    missing = run_sync(task("arn:aws:states:::sns:publish",
+                            {"TopicArn": "arn:aws:sns:us-east-1:123456789012:nope", "Message": "x"}), {}, aws=aws)
+    assert missing.error == "SNS.NotFoundException"
+    assert re.fullmatch(V1_CAUSE.format(service="AmazonSNS", status=404, code="NotFound"), missing.cause)
+
+
+def test_eventbridge_put_events(aws):
+    result = run_sync(task("arn:aws:states:::events:putEvents", {"Entries": [
+        {"Detail": {"order": 1}, "DetailType": "OrderPlaced", "Source": "shop"}]}), {}, aws=aws)
+    # no SDK metadata on putEvents (LS)
+    assert set(result.output) == {"Entries", "FailedEntryCount"} and result.output["FailedEntryCount"] == 0
+    assert isinstance(result.output["Entries"][0]["EventId"], str)
+    failed = run_sync(task("arn:aws:states:::events:putEvents", {"Entries": [
+        {"Detail": {"order": 1}, "DetailType": "OrderPlaced", "Source": "shop", "EventBusName": "missing-bus"}]}),
+        {}, aws=aws)
+    if failed.status == "FAILED":  # moto may answer with a failed entry or an error
+        assert failed.error in ("EventBridge.FailedEntry", "EventBridge.ResourceNotFoundException")
+
+
+def test_wait_for_task_token_round_trip_through_a_real_queue(aws):
+    """sqs:sendMessage.waitForTaskToken: the message carries the token; a worker reading the queue
+    answers with SendTaskSuccess and the Task's result is that output (never wrapped)."""
+    import anyio
+
+    from asl.engine import prepare
+
+    sqs = client(aws, "sqs")
+    queue = sqs.create_queue(QueueName="approvals")["QueueUrl"]
+    machine = task("arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                   {"QueueUrl": queue, "MessageBody": {"order.$": "$.order", "token.$": "$$.Task.Token"}},
+                   TimeoutSeconds=60)
+    execution = prepare(machine, {"order": 7}, aws=aws, virtual_time=False)
+
+    async def worker() -> None:
+        def receive() -> dict | None:
+            for _ in range(30):  # long polls until the Task's message arrives
+                messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages")
+                if messages:
+                    return json.loads(messages[0]["Body"])
+            return None
+        body = await anyio.to_thread.run_sync(receive, abandon_on_cancel=True)
+        if body is not None:
+            execution.send_task_success(body["token"], {"approved": body["order"]})
+
+    async def main():
+        async with anyio.create_task_group() as group:
+            group.start_soon(worker)
+            result = await execution.run()
+            group.cancel_scope.cancel()  # the worker, if the Task never sent its message
+            return result
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED" and result.output == {"approved": 7}
+    events = [e["type"] for e in result.history.to_aws()["events"]]
+    assert events.index("TaskSubmitted") < events.index("TaskSucceeded")
+    submitted = next(e for e in result.history.to_aws()["events"] if e["type"] == "TaskSubmitted")
+    output = json.loads(submitted["taskSubmittedEventDetails"]["output"])
+    assert "MessageId" in output and "SdkHttpMetadata" in output  # the API's response
+
+
+def test_a_service_that_cannot_be_reached(aws, monkeypatch):
+    from support.postgres import free_port
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's retries of a refused connection, off
+    nowhere = {"endpoints": {"*": f"http://127.0.0.1:{free_port()}"}}
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": "q", "MessageBody": "x"}), {},
+                      aws=nowhere)
+    assert result.error == "SQS.SdkClientException" and result.cause.startswith("Unable to execute HTTP request: ")
+    sdk = run_sync(task("arn:aws:states:::aws-sdk:s3:listBuckets", {}), {}, aws=nowhere)
+    assert sdk.error == "S3.SdkClientException"
+
+
+def test_null_parameters_reach_the_service_which_refuses_them(aws, table):
+    """Recorded on AWS (conformance case ..._test_invalid_param): a null Item is sent, and DynamoDB's
+    validation error is DynamoDB.AmazonDynamoDBException after TaskScheduled/TaskStarted."""
+    result = run_sync(task("arn:aws:states:::dynamodb:putItem", {"TableName": "Orders", "Item": None}), {}, aws=aws)
+    assert result.error == "DynamoDB.AmazonDynamoDBException"
+    types = [e["type"] for e in result.history.to_aws()["events"]]
+    assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed",
+                     "ExecutionFailed"]
+
+
+def test_eventbridge_failed_entry_cause_is_the_response(aws):
+    from asl.errors import StatesError
+    from asl.engine.integrations import Integrations
+    from asl.resources import parse_resource
+
+    # an entry without Source: moto answers with a failed entry, as EventBridge does
+    integrations = Integrations.of(aws)
+    with pytest.raises(StatesError) as failed:
+        integrations.call(parse_resource("arn:aws:states:::events:putEvents"),
+                          {"Entries": [{"Detail": "{}", "DetailType": "d"}]})
+    assert failed.value.error == "EventBridge.FailedEntry"
+    cause = json.loads(failed.value.cause)
+    assert cause["FailedEntryCount"] == 1 and "ErrorCode" in cause["Entries"][0]
+    # AWS's spelling (recorded: ..._test_put_events_malformed_detail): keys in order, ", " and ": "
+    assert failed.value.cause == json.dumps(cause, sort_keys=True)

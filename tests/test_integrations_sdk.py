@@ -1,0 +1,161 @@
+"""``arn:aws:states:::aws-sdk:SERVICE:ACTION`` through boto3, against moto's server as a real process.
+Names, result shapes and error formats are those of INTEGRATIONS-SPEC.md section 5 (AWS's
+"supported-services-awssdk" page and LocalStack's tests recorded on AWS)."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+import asl
+from asl.engine import run_sync
+
+boto3 = pytest.importorskip("boto3")
+
+from asl.engine.integrations.sdk import NAMES, SERVICE_EXCEPTIONS, error_prefix, sfn_name  # noqa: E402
+
+V2_CAUSE = r"(?P<message>.*) \(Service: {service}, Status Code: {status}, Request ID: [^,)]*" \
+           r"(, Extended Request ID: [^)]*)?\)"
+ISO_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+
+
+def sdk(service: str, action: str, parameters: dict, aws: dict):
+    machine = asl.load({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": f"arn:aws:states:::aws-sdk:{service}:{action}", "Parameters": parameters,
+        "End": True}}})
+    return run_sync(machine, {}, aws=aws)
+
+
+def client(aws, service):
+    return boto3.client(service, endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+
+
+# ---- names ----------------------------------------------------------------------------------
+
+def test_every_botocore_service_has_its_step_functions_name():
+    """Derive each service's Step Functions name from botocore's model and map it back."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    for service in session.get_available_services():
+        name = sfn_name(session.get_service_data(service)["metadata"].get("serviceId", service))
+        found = NAMES.boto3_name(name)
+        if found != service:
+            # two botocore services under one name: the table keeps the one AWS documents
+            assert (name, found) == ("pinpointsmsvoice", "pinpoint-sms-voice"), (service, name, found)
+    available = set(session.get_available_services())
+    assert set(SERVICE_EXCEPTIONS.values()) <= available
+    # the spec's examples, names that differ beyond hyphens and hyphen-only ones
+    for name, service in {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs",
+                          "cognitoidentityprovider": "cognito-idp", "elasticloadbalancingv2": "elbv2",
+                          "acmpca": "acm-pca", "rdsdata": "rds-data", "sagemakerruntime": "sagemaker-runtime",
+                          "servicequotas": "service-quotas", "s3": "s3", "dynamodb": "dynamodb",
+                          "secretsmanager": "secretsmanager", "ssm": "ssm", "kms": "kms"}.items():
+        assert NAMES.boto3_name(name) == service
+    assert NAMES.boto3_name("nosuchservice") is None
+
+
+@pytest.mark.parametrize("service_id,prefix", [
+    ("DynamoDB", "DynamoDb"), ("SFN", "Sfn"), ("EC2", "Ec2"), ("ACM PCA", "AcmPca"), ("S3", "S3"),
+    ("Secrets Manager", "SecretsManager"), ("IoT", "Iot"), ("SESv2", "SesV2"), ("Lambda", "Lambda"),
+    ("EventBridge", "EventBridge"), ("Auto Scaling", "Auto Scaling")])
+def test_error_prefixes(service_id, prefix):
+    assert error_prefix(service_id) == prefix
+
+
+# ---- calls ----------------------------------------------------------------------------------
+
+def test_s3_objects_and_missing_key(aws):
+    s3 = client(aws, "s3")
+    s3.create_bucket(Bucket="asl-bucket")
+    s3.put_object(Bucket="asl-bucket", Key="order.json", Body=b'{"order":1}', ContentType="application/json")
+    got = sdk("s3", "getObject", {"Bucket": "asl-bucket", "Key": "order.json"}, aws)
+    assert got.output["Body"] == '{"order":1}'  # the stream as text (LS)
+    assert got.output["ContentLength"] == 11 and got.output["ContentType"] == "application/json"
+    assert re.fullmatch(ISO_UTC, got.output["LastModified"]) and "ResponseMetadata" not in got.output
+    listed = sdk("s3", "listObjectsV2", {"Bucket": "asl-bucket"}, aws)
+    assert [o["Key"] for o in listed.output["Contents"]] == ["order.json"]
+
+    missing = sdk("s3", "getObject", {"Bucket": "asl-bucket", "Key": "nope"}, aws)
+    assert missing.error == "S3.NoSuchKeyException"
+    match = re.fullmatch(V2_CAUSE.format(service="S3", status=404), missing.cause)
+    assert match and match["message"] == "The specified key does not exist."
+    bucket = sdk("s3", "getObject", {"Bucket": "no-such-bucket-here", "Key": "k"}, aws)
+    assert bucket.error == "S3.NoSuchBucketException"
+
+
+def test_dynamodb_through_the_sdk(aws):
+    client(aws, "dynamodb").create_table(
+        TableName="Items", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    item = {"TableName": "Items", "Item": {"id": {"S": "id1"}}, "ConditionExpression": "attribute_not_exists(id)"}
+    assert sdk("dynamodb", "putItem", item, aws).output == {}  # nothing added (LS)
+    assert sdk("dynamodb", "getItem", {"TableName": "Items", "Key": {"id": {"S": "id1"}}}, aws).output == {
+        "Item": {"id": {"S": "id1"}}}
+    again = sdk("dynamodb", "putItem", item, aws)
+    assert again.error == "DynamoDb.ConditionalCheckFailedException"
+    assert re.fullmatch(V2_CAUSE.format(service="DynamoDb", status=400), again.cause)
+    table = sdk("dynamodb", "getItem", {"TableName": "Nope", "Key": {"id": {"S": "x"}}}, aws)
+    assert table.error == "DynamoDb.ResourceNotFoundException"
+    # an error code the model does not declare: <Prefix>.<Prefix>Exception (LS: DynamoDb.DynamoDbException)
+    invalid = sdk("dynamodb", "getItem", {"TableName": "Items", "Key": {"other": {"S": "x"}}}, aws)
+    assert invalid.error == "DynamoDb.DynamoDbException"
+
+
+def test_sfn_start_execution_takes_pascal_case_and_answers_in_it(aws):
+    sfn = client(aws, "stepfunctions")
+    role = "arn:aws:iam::123456789012:role/sfn"
+    machine = sfn.create_state_machine(name="child", roleArn=role, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    started = sdk("sfn", "startExecution", {"StateMachineArn": machine, "Input": {"a": 1}}, aws)
+    assert set(started.output) == {"ExecutionArn", "StartDate"}  # LS aws-sdk:sfn:startExecution
+    assert re.fullmatch(ISO_UTC, started.output["StartDate"])
+    described = sfn.describe_execution(executionArn=started.output["ExecutionArn"])
+    assert json.loads(described["input"]) == {"a": 1}
+    missing = sdk("sfn", "describeExecution", {"ExecutionArn": machine.replace(":stateMachine:", ":execution:") + ":x"},
+                  aws)
+    assert missing.error == "Sfn.ExecutionDoesNotExistException"
+
+
+def test_messaging_services(aws):
+    queue = sdk("sqs", "createQueue", {"QueueName": "q1"}, aws).output["QueueUrl"]
+    sent = sdk("sqs", "sendMessage", {"QueueUrl": queue, "MessageBody": {"x": 1}}, aws)
+    assert set(sent.output) >= {"MessageId", "MD5OfMessageBody"}
+    topic = sdk("sns", "createTopic", {"Name": "t1"}, aws).output
+    assert set(topic) == {"TopicArn"}
+    events = sdk("eventbridge", "putEvents", {"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}, aws)
+    assert events.output["FailedEntryCount"] == 0
+
+
+def test_secrets_parameters_keys_identity_metrics_streams(aws):
+    sdk("secretsmanager", "createSecret", {"Name": "db", "SecretString": "pw"}, aws)
+    assert sdk("secretsmanager", "getSecretValue", {"SecretId": "db"}, aws).output["SecretString"] == "pw"
+    missing = sdk("secretsmanager", "getSecretValue", {"SecretId": "nope"}, aws)
+    assert missing.error == "SecretsManager.ResourceNotFoundException"
+    assert re.fullmatch(V2_CAUSE.format(service="SecretsManager", status=r"\d{3}"), missing.cause)  # moto 404, AWS 400
+
+    sdk("ssm", "putParameter", {"Name": "/app/x", "Value": "1", "Type": "String"}, aws)
+    parameter = sdk("ssm", "getParameter", {"Name": "/app/x"}, aws).output["Parameter"]
+    assert parameter["Value"] == "1" and re.fullmatch(ISO_UTC, parameter["LastModifiedDate"])
+    assert sdk("ssm", "getParameter", {"Name": "/nope"}, aws).error == "Ssm.ParameterNotFoundException"
+
+    key = sdk("kms", "createKey", {}, aws).output["KeyMetadata"]["KeyId"]
+    encrypted = sdk("kms", "encrypt", {"KeyId": key, "Plaintext": "secret"}, aws).output
+    assert base64.b64decode(encrypted["CiphertextBlob"])  # a blob as base64 text
+    decrypted = sdk("kms", "decrypt", {"CiphertextBlob": encrypted["CiphertextBlob"]}, aws)
+    assert base64.b64decode(decrypted.output["Plaintext"]) == b"secret"
+
+    assert sdk("sts", "getCallerIdentity", {}, aws).output["Account"] == "123456789012"
+    assert sdk("cloudwatch", "putMetricData", {"Namespace": "asl", "MetricData": [
+        {"MetricName": "orders", "Value": 1}]}, aws).output == {}
+    sdk("kinesis", "createStream", {"StreamName": "s", "ShardCount": 1}, aws)
+    described = sdk("kinesis", "describeStreamSummary", {"StreamName": "s"}, aws).output
+    assert described["StreamDescriptionSummary"]["StreamName"] == "s"
+
+
+def test_unknown_service_or_action_is_a_runtime_error(aws):
+    assert sdk("nosuchservice", "doIt", {}, aws).error == "States.Runtime"
+    result = sdk("s3", "noSuchAction", {}, aws)
+    assert result.error == "States.Runtime" and "noSuchAction" in result.cause
