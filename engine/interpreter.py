@@ -3,8 +3,10 @@
     run_block   StartAt -> ... -> a terminal state, for the machine, a branch or an iteration
     run_state   <T>StateEntered -> runner (input processing, work, output processing)
                 -> Catch on failure -> <T>StateExited
-    RUNNERS     one coroutine per state type: Pass, Task, Choice, Wait, Succeed, Fail,
-                Parallel, Map (the last two in `engine.concurrency`, Task in `engine.task`)
+    SYNC_RUNNERS  the runners that never wait (Pass, Choice, Succeed, Fail): plain functions,
+                run without a coroutine (`run_sync_state`)
+    RUNNERS     one coroutine per other state type: Wait, Task, Parallel, Map (the last two in
+                `engine.concurrency`, Task in `engine.task`)
 
 Runners return ``(output, next state name or None, assigned variables or None)`` and raise
 `StatesError` on failure. Data flow follows ASL-SPEC.md section 3 (JSONPath) and section 4
@@ -70,9 +72,14 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
                     runner: Callable[[StateRun], Awaitable[Result]] | None = None) -> tuple[Any, str | None]:
     """One state, start to end. `runner` replaces the state type's runner (TestState's mocked
     Map or Parallel)."""
+    if runner is None:
+        sync = SYNC_RUNNERS.get(state.type)
+        if sync is not None:
+            return run_sync_state(ex, state, raw, frame, sync)
+        runner = RUNNERS[state.type]
     run = _enter(ex, state, raw, frame)
     try:
-        output, next_name, assigned = await (runner or RUNNERS[state.type])(run)
+        output, next_name, assigned = await runner(run)
     except StatesError as err:
         output, next_name, assigned = _caught(run, err)
     except BaseException as exc:
@@ -129,7 +136,7 @@ def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned:
 # Runners: Pass, Succeed, Fail, Choice, Wait
 # --------------------------------------------------------------------------------------------
 
-def run_pass_now(run: StateRun) -> Result:
+def run_pass(run: StateRun) -> Result:
     state = run.state
     if state.is_jsonata:
         output, assigned = run.jsonata_output(_NO_RESULT, run.raw)
@@ -151,14 +158,14 @@ def run_pass_now(run: StateRun) -> Result:
     return run.output_path(placed), None, assigned
 
 
-def run_succeed_now(run: StateRun) -> Result:
+def run_succeed(run: StateRun) -> Result:
     if run.state.is_jsonata:
         output, _ = run.jsonata_output(_NO_RESULT, run.raw)
         return output, None, None
     return run.output_path(run.effective_input()), None, None
 
 
-def run_fail_now(run: StateRun) -> Result:
+def run_fail(run: StateRun) -> Result:
     state = run.state
     scope = run.scope(run.raw)
     error, cause = state.error, state.cause
@@ -184,7 +191,7 @@ def _string_from(value: Any, field: str) -> str:
     return value
 
 
-def run_choice_now(run: StateRun) -> Result:
+def run_choice(run: StateRun) -> Result:
     state = run.state
     if state.is_jsonata:
         scope = run.scope(run.raw)
@@ -284,27 +291,10 @@ def _java_text(value: Any) -> str:
     return dumps(value) if not isinstance(value, str) else value
 
 
-async def run_pass(run: StateRun) -> Result:
-    return run_pass_now(run)
-
-
-async def run_succeed(run: StateRun) -> Result:
-    return run_succeed_now(run)
-
-
-async def run_fail(run: StateRun) -> Result:
-    return run_fail_now(run)
-
-
-async def run_choice(run: StateRun) -> Result:
-    return run_choice_now(run)
-
-
-# the runners that never wait: `run_block` calls them without a coroutine
+# the runners that never wait: `run_block` and `run_state` call them without a coroutine
 SYNC_RUNNERS: dict[str, Callable[[StateRun], Result]] = {
-    "Pass": run_pass_now, "Succeed": run_succeed_now, "Fail": run_fail_now, "Choice": run_choice_now}
+    "Pass": run_pass, "Succeed": run_succeed, "Fail": run_fail, "Choice": run_choice}
 
 
 RUNNERS: dict[str, Callable[[StateRun], Awaitable[Result]]] = {
-    "Pass": run_pass, "Succeed": run_succeed, "Fail": run_fail, "Choice": run_choice, "Wait": run_wait,
-    "Task": run_task, "Parallel": run_parallel, "Map": run_map}
+    "Wait": run_wait, "Task": run_task, "Parallel": run_parallel, "Map": run_map}
