@@ -22,7 +22,8 @@ import heapq
 import itertools
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from collections import deque
+from typing import Any, Iterator
 
 import anyio
 
@@ -53,6 +54,11 @@ class Clock:
         """A task waits for something from outside the execution (a callback token)."""
         yield
 
+    async def in_turn(self, done: "asyncio.Future") -> Any:
+        """The result of work done outside the loop (`done`, set from a thread): in real time,
+        as soon as it is there."""
+        return await done
+
 
 class VirtualClock(Clock):
     """Virtual time starting at `start` (epoch seconds; default: now)."""
@@ -68,6 +74,9 @@ class VirtualClock(Clock):
         self._busy_start: tuple[float, float] | None = None  # (virtual, real monotonic) time busy began
         self._outside = 0
         self.grace = 0.1
+        self._turns: deque[list] = deque()  # [future, delivered event], in the order the work began
+        self.patience = 1.0  # real seconds a finished result waits behind an unfinished earlier one
+        self._head_since: tuple[Any, float] | None = None  # (head turn, real monotonic time it became head)
         self._driver: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
 
@@ -106,6 +115,53 @@ class VirtualClock(Clock):
             yield
         finally:
             self._outside -= 1
+
+    async def in_turn(self, done: "asyncio.Future") -> Any:
+        """The result of work done outside the loop, handed back in the order the work began
+        and only when every task of the run is blocked, so thread timing never changes the
+        order of events. A result finished behind an earlier one that still runs after
+        `patience` real seconds goes first (slow work is timing-dependent anyway, and work
+        that waits for the run's progress must not wait forever)."""
+        turn = [done, anyio.Event()]
+        self._turns.append(turn)
+        done.add_done_callback(lambda _: self._poke())
+        self._ensure_driver()
+        self._poke()
+        try:
+            await turn[1].wait()
+        finally:
+            if not turn[1].is_set():  # cancelled: give up the turn
+                try:
+                    self._turns.remove(turn)
+                except ValueError:
+                    pass
+                self._poke()
+        return done.result()
+
+    def _deliver(self) -> bool:
+        """Hand back the next result that may go now; False when none may."""
+        turns = self._turns
+        if not turns:
+            return False
+        head = turns[0]
+        if head[0].done():
+            turns.popleft()
+            head[1].set()
+            return True
+        now = time.monotonic()
+        if self._head_since is None or self._head_since[0] is not head:
+            self._head_since = (head, now)
+        elif now - self._head_since[1] >= self.patience:
+            for turn in turns:
+                if turn[0].done():
+                    turns.remove(turn)
+                    turn[1].set()
+                    return True
+        return False
+
+    def _waiting_behind(self) -> bool:
+        """A finished result waits for an earlier unfinished one."""
+        return any(turn[0].done() for turn in self._turns)
 
     async def sleep(self, seconds: float, passive: bool = False) -> None:
         if seconds <= 0:
@@ -147,18 +203,43 @@ class VirtualClock(Clock):
     async def _drive(self) -> None:
         loop = asyncio.get_running_loop()
         ready = getattr(loop, "_ready", None)
-        while self._sleepers:
+        spins = 0
+        while self._sleepers or self._turns:
             # Let every runnable task run until all are blocked.
             await asyncio.sleep(0)
             if ready is not None:
                 if len(ready) > 0:
+                    # A task that polls with sleep(0) keeps the loop from ever being idle: a
+                    # finished result is handed back anyway after a while (still in its turn).
+                    if self._turns and self._turns[0][0].done():
+                        spins += 1
+                        if spins > 100:
+                            spins = 0
+                            self._deliver()
                     continue
             else:  # pragma: no cover - other loop implementations
                 for _ in range(20):
                     await asyncio.sleep(0)
+            spins = 0
+            if self._deliver():
+                continue
+            if not self._sleepers or (self._turns and not self._active):
+                # Only work outside the loop to wait for: until it reports (or, when a finished
+                # result waits behind a slow one, until patience runs out).
+                self._wake.clear()
+                if self._waiting_behind():
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self.patience / 4)
+                    except asyncio.TimeoutError:
+                        pass
+                else:
+                    await self._wake.wait()
+                continue
             if self._busy and self._active:
                 due = self._sleepers[0][0] - self._busy_time()
                 if due > 0:  # wait in real time, unless the work ends or something happens first
+                    if self._waiting_behind():
+                        due = min(due, self.patience / 4)
                     self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), due)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import StatesError
+from .threads import run_in_thread
 
 AWS_DEFAULT_TIMEOUT = 99999999  # a Task's TimeoutSeconds when it gives none (matters for callbacks)
 
@@ -278,91 +279,10 @@ async def call_handler(fn: Handler, payload: Any, ctx: TaskContext, clock: Any) 
     if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
         result = await (fn(payload, ctx) if takes_ctx else fn(payload))
     else:
-        with clock.busy():
-            result = await run_in_thread(lambda: fn(payload, ctx) if takes_ctx else fn(payload))
+        result = await run_in_thread(lambda: fn(payload, ctx) if takes_ctx else fn(payload), clock)
         if inspect.isawaitable(result):
             result = await result
     return json_copy(result)
-
-
-async def run_in_thread(work: Callable[[], Any]) -> Any:
-    """`work()` in a worker thread, awaited until it returns or the caller is cancelled.
-
-    Unlike ``anyio.to_thread.run_sync``, cancellation is immediate whatever the thread is doing,
-    and the threads are daemons, so a handler that never returns cannot keep the program alive.
-    """
-    import asyncio
-    import contextvars
-
-    import anyio
-
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-
-    def report(outcome: tuple) -> None:
-        if not done.done():  # the caller may have stopped waiting
-            done.set_result(outcome)
-
-    def job() -> None:
-        try:
-            outcome: tuple = (True, context.run(work))
-        except BaseException as exc:  # noqa: B902 - handed back to the awaiting task, never lost here
-            outcome = (False, exc)
-        try:
-            loop.call_soon_threadsafe(report, outcome)
-        except RuntimeError:  # the loop is closed: nobody waits for this result any more
-            pass
-
-    context = contextvars.copy_context()
-    async with anyio.to_thread.current_default_thread_limiter():
-        _WORKERS.submit(job)
-        ok, value = await done
-    if ok:
-        return value
-    raise value
-
-
-class _Workers:
-    """A pool of daemon threads, each taking jobs from its own queue; idle ones end after a while."""
-
-    IDLE_SECONDS = 10.0
-
-    def __init__(self) -> None:
-        import threading
-
-        self._lock = threading.Lock()
-        self._idle: list = []
-
-    def submit(self, job: Callable[[], None]) -> None:
-        import queue
-        import threading
-
-        with self._lock:
-            inbox = self._idle.pop() if self._idle else None
-        if inbox is None:
-            inbox = queue.SimpleQueue()
-            threading.Thread(target=self._work, args=(inbox,), name="asl handler", daemon=True).start()
-        inbox.put(job)
-
-    def _work(self, inbox: Any) -> None:
-        import queue
-
-        while True:
-            try:
-                job = inbox.get(timeout=self.IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if inbox in self._idle:  # else a job is on its way: take it
-                        self._idle.remove(inbox)
-                        return
-                continue
-            job()
-            del job
-            with self._lock:
-                self._idle.append(inbox)
-
-
-_WORKERS = _Workers()
 
 
 def _takes_context(fn: Handler) -> bool:

@@ -95,3 +95,41 @@ def test_jsonata_now_reads_the_execution_clock():
         "P": {"Type": "Pass", "Output": "{% [$now(), $millis()] %}", "End": True}}})
     result = run_sync(machine, {}, clock=VirtualClock(start=0))
     assert result.output == ["1970-01-02T00:00:00.000Z", 86_400_000]
+
+
+RACE = {
+    "StartAt": "Both",
+    "States": {
+        "Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:a",
+                                              "Next": "A2"},
+                                        "A2": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:a2",
+                                               "End": True}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:b",
+                                              "End": True}}},
+        ]},
+    },
+}
+
+
+def test_thread_timing_never_changes_the_history_under_virtual_time():
+    """Sync handlers run in threads; under virtual time their results come back in the order
+    the calls were made, so which thread finishes first never reorders the events."""
+    import time
+
+    def handler(name, delay):
+        def fn(payload):
+            time.sleep(delay)
+            return name
+        return fn
+
+    def run(a_delay, b_delay):
+        result = run_sync(asl.load(RACE), {}, seed=1, clock=VirtualClock(start=0),
+                          handlers={"a": handler("a", a_delay), "a2": handler("a2", 0), "b": handler("b", b_delay)})
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        return result
+
+    slow_a, slow_b = run(0.05, 0), run(0, 0.05)
+    assert slow_a.output == slow_b.output == ["a2", "b"]
+    assert [e["type"] for e in slow_a.events] == [e["type"] for e in slow_b.events]
+    assert slow_a.events == slow_b.events

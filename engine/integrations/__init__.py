@@ -46,10 +46,10 @@ class Integrations:
             return None
 
         async def call() -> Any:
-            from ..tasks import run_in_thread
+            from ..threads import run_in_thread
 
-            with clock.busy():  # virtual time waits for the service, as for a sync handler
-                return await run_in_thread(lambda: self.call(info, arguments))
+            # virtual time waits for the service, as for a sync handler
+            return await run_in_thread(lambda: self.call(info, arguments), clock)
         return call
 
     def call(self, info: Any, arguments: Any) -> Any:

@@ -1,0 +1,93 @@
+"""Blocking work (sync handlers, boto3 calls) in worker threads, without blocking the event loop.
+
+Under a `VirtualClock` the results come back in the order the calls were made, at a moment
+when every task of the execution is blocked, so a run under virtual time records the same
+events in the same order whichever thread finishes first.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+async def run_in_thread(work: Callable[[], Any], clock: Any = None) -> Any:
+    """`work()` in a worker thread, awaited until it returns or the caller is cancelled.
+
+    Unlike ``anyio.to_thread.run_sync``, cancellation is immediate whatever the thread is doing,
+    and the threads are daemons, so a handler that never returns cannot keep the program alive.
+    With a `clock`, the clock is busy meanwhile (virtual time does not jump over the work) and
+    hands the result back in its turn (`Clock.in_turn`).
+    """
+    import asyncio
+    import contextvars
+    from contextlib import nullcontext
+
+    import anyio
+
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def report(outcome: tuple) -> None:
+        if not done.done():  # the caller may have stopped waiting
+            done.set_result(outcome)
+
+    def job() -> None:
+        try:
+            outcome: tuple = (True, context.run(work))
+        except BaseException as exc:  # noqa: B902 - handed back to the awaiting task, never lost here
+            outcome = (False, exc)
+        try:
+            loop.call_soon_threadsafe(report, outcome)
+        except RuntimeError:  # the loop is closed: nobody waits for this result any more
+            pass
+
+    context = contextvars.copy_context()
+    with clock.busy() if clock is not None else nullcontext():
+        async with anyio.to_thread.current_default_thread_limiter():
+            _WORKERS.submit(job)
+            ok, value = await (done if clock is None else clock.in_turn(done))
+    if ok:
+        return value
+    raise value
+
+
+class _Workers:
+    """A pool of daemon threads, each taking jobs from its own queue; idle ones end after a while."""
+
+    IDLE_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._idle: list = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        import queue
+        import threading
+
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._work, args=(inbox,), name="asl handler", daemon=True).start()
+        inbox.put(job)
+
+    def _work(self, inbox: Any) -> None:
+        import queue
+
+        while True:
+            try:
+                job = inbox.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:  # else a job is on its way: take it
+                        self._idle.remove(inbox)
+                        return
+                continue
+            job()
+            del job
+            with self._lock:
+                self._idle.append(inbox)
+
+
+_WORKERS = _Workers()
