@@ -612,11 +612,16 @@ class Execution:
         return result
 
     async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
-                     options: dict | None = None) -> Any:
+                     options: dict | None = None, deferred: bool = False) -> Any:
         """Record this (not yet started) execution in `store`; its journal follows as it runs.
         `owner` (default: this process) holds its lease, renewed while it runs (see
         `asl.engine.stores`); `options` join the record's options (a service's own fields).
-        Returns the stored `ExecutionRecord`; raises ExecutionAlreadyExists when the store has that ARN."""
+        Returns the `ExecutionRecord`; raises ExecutionAlreadyExists when the store has that ARN.
+
+        `deferred`: the record is written by the journal's first write instead, with what the run
+        did so far (at its end, before it waits on time, or on `StoreSink.written`), so that a
+        short execution costs one commit. The caller must know the ARN is free (nothing else may
+        create it meanwhile): the run may already have begun when the record turns out taken."""
         import time
 
         from .stores import ExecutionRecord
@@ -631,9 +636,10 @@ class Execution:
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
-        if not await store.create(record):
+        if not deferred and not await store.create(record):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
-        self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds)
+        self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds,
+                              pending=record if deferred else None)
         return record
 
     def abandon(self) -> None:
@@ -661,7 +667,8 @@ class Execution:
                                  "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
             self.start_time = history.timestamp(started)
             frame.last = 0  # AWS: the first state's entry follows no event (previousEventId 0)
-            await self.flush()
+            if self.sink is None or self.sink.pending is None:  # (a deferred record takes it along)
+                await self.flush()
             failure: list[BaseException] = []
             with anyio.CancelScope() as self._scope:
                 async with anyio.create_task_group() as tg:
@@ -751,26 +758,70 @@ class StoreSink:
     PERIOD = 0.05
 
     def __init__(self, store: Any, arn: str, events_done: int = 0, facts_done: int = 0, owner: str | None = None,
-                 lease_seconds: float = LEASE_SECONDS):
+                 lease_seconds: float = LEASE_SECONDS, pending: Any = None):
         self.store = store
         self.arn = arn
         self.events_done = events_done
         self.facts_done = facts_done
         self.owner = owner
         self.lease_seconds = lease_seconds
+        # a record not written yet (`Execution.attach(deferred=True)`): the first flush creates it
+        self.pending = pending
+        self.failure: BaseException | None = None
+        self._created = anyio.Event() if pending is not None else None
+        self._creating = anyio.Lock() if pending is not None else None
 
-    async def flush(self, ex: "Execution") -> None:
+    def _take(self, ex: "Execution") -> tuple[list, list]:
         entries = ex.history.entries(self.events_done)
         facts = ex.facts[self.facts_done:]
-        if not entries and not facts:
-            return
         first = self.events_done + 1
         self.events_done += len(entries)
         self.facts_done += len(facts)
-        events = [StoredEvent(i, t, p, ts, event_details(d), site)
-                  for i, (t, p, ts, d, site) in enumerate(entries, first)]
+        return [StoredEvent(i, t, p, ts, event_details(d), site) for i, (t, p, ts, d, site) in enumerate(entries, first)], facts
+
+    async def flush(self, ex: "Execution", changes: dict | None = None) -> None:
+        if self.pending is not None:
+            async with self._creating:
+                if self.pending is not None:
+                    await self._create(ex, changes)
+                    return
+        if ex.history.last_id == self.events_done and len(ex.facts) == self.facts_done and not changes:
+            return
+        events, facts = self._take(ex)
         with anyio.CancelScope(shield=True):  # a commit is never cut short: the entries are counted as written
-            await self.store.append(self.arn, events, facts)
+            await self.store.append(self.arn, events, facts, changes)
+
+    async def _create(self, ex: "Execution", changes: dict | None) -> None:
+        import dataclasses
+
+        record = self.pending
+        if changes:
+            record = dataclasses.replace(record, **changes)
+        events, facts = self._take(ex)
+        try:
+            with anyio.CancelScope(shield=True):
+                created = await self.store.create(record, events, facts)
+            if not created:
+                raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        finally:
+            self.pending = None
+            self._created.set()
+
+    async def written(self, ex: "Execution", within: float) -> None:
+        """Wait until the deferred record is written (by the run itself), writing it after
+        `within` seconds with what the run did so far; raise what the write raised."""
+        if self._created is None:
+            return
+        with anyio.move_on_after(within):
+            await self._created.wait()
+        if self.pending is not None:
+            await self.flush(ex)
+        await self._created.wait()
+        if self.failure is not None:
+            raise self.failure
 
     async def run_periodically(self, ex: "Execution") -> None:
         import time
@@ -786,11 +837,11 @@ class StoreSink:
                     return
 
     async def finish(self, ex: "Execution") -> None:
-        await self.flush(ex)
+        """Write the rest of the journal and the end, in one commit where the store can."""
         result = ex.result
-        await self.store.update(self.arn, status=result.status, stop_time=result.stop_time,
-                                output=None if result.status != "SUCCEEDED" else _json_text(result.output),
-                                error=result.error, cause=result.cause, owner=None, lease_until=None)
+        await self.flush(ex, {"status": result.status, "stop_time": result.stop_time,
+                              "output": None if result.status != "SUCCEEDED" else _json_text(result.output),
+                              "error": result.error, "cause": result.cause, "owner": None, "lease_until": None})
 
 
 def _json_text(value: Any) -> str:

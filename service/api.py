@@ -22,6 +22,9 @@ from .protocol import ServiceError, check_name
 log = logging.getLogger("asl.service")
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
+# StartExecution answers once the execution is on record: written with the run's first entries
+# when the run ends, waits on time, or has run this long, whichever comes first.
+EAGER_SECONDS = 0.02
 
 
 def _token(offset: int, scope: str) -> str:
@@ -127,6 +130,8 @@ class Service:
         self.poll_seconds = poll_seconds
         self._takeover: asyncio.Task | None = None
         self.running: dict[str, tuple[Any, asyncio.Task]] = {}
+        self.starting: dict[str, asyncio.Future] = {}  # StartExecution calls under way, by execution ARN
+        self.shared = str(getattr(store, "url", "")).startswith("postgres")  # several processes may use it
         self.express: dict[str, dict] = {}
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
@@ -726,6 +731,16 @@ class Service:
             self._launch(execution)
             return {"executionArn": execution.arn, "startDate": time.time()}
         exec_arn = self.arns.execution(machine["name"], name)
+        while exec_arn in self.starting:  # the same name being started: its answer decides
+            await asyncio.shield(self.starting[exec_arn])
+        self.starting[exec_arn] = asyncio.get_running_loop().create_future()
+        try:
+            return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case)
+        finally:
+            self.starting.pop(exec_arn).set_result(None)
+
+    async def _start(self, machine: dict, runs: dict, version_arn: str | None, alias_arn: str | None, body: dict,
+                     exec_arn: str, name: str, value: Any, case: str) -> dict:
         existing = await self.store.get(exec_arn)
         if existing is not None:
             if existing.status == "RUNNING" and json.loads(existing.input) == value:
@@ -742,11 +757,22 @@ class Service:
                        loggingConfiguration=runs.get("loggingConfiguration"),
                        tracingConfiguration=runs.get("tracingConfiguration"),
                        encryptionConfiguration=machine.get("encryptionConfiguration"))
-        try:  # one write: the record and the service's fields together
-            record = await execution.attach(self.store, self.owner, self.lease_seconds, options=options)
+        # One process owns this store (not a shared PostgreSQL one), and `starting` keeps the name
+        # to this call: the record can be written with the run's first entries, so a short
+        # execution costs one commit (made before this answer, as AWS's acknowledgement means).
+        deferred = not self.shared
+        try:
+            record = await execution.attach(self.store, self.owner, self.lease_seconds, options=options,
+                                            deferred=deferred)
+            self._launch(execution)
+            if deferred:
+                try:
+                    await execution.sink.written(execution, EAGER_SECONDS)
+                except BaseException:  # not on record: the run must not go on
+                    self.running.pop(exec_arn, (None, asyncio.ensure_future(asyncio.sleep(0))))[1].cancel()
+                    raise
         except ExecutionAlreadyExists:
             raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
-        self._launch(execution)
         return {"executionArn": exec_arn, "startDate": record.start_time}
 
     async def StartSyncExecution(self, body: dict) -> dict:

@@ -104,8 +104,10 @@ class Store(Protocol):
     async def close(self) -> None:
         """Flush and disconnect."""
 
-    async def create(self, record: ExecutionRecord) -> bool:
-        """Insert a new execution; False (and nothing written) when its ARN exists already."""
+    async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
+                     facts: Iterable[StoredFact] = ()) -> bool:
+        """Insert a new execution with the first entries of its journal, in one commit; False
+        (and nothing written) when its ARN exists already."""
 
     async def get(self, arn: str) -> ExecutionRecord | None:
         """The execution, or None."""
@@ -117,8 +119,10 @@ class Store(Protocol):
     async def update(self, arn: str, **changes: Any) -> None:
         """Change fields of an execution (status, output, redrive_count, ...)."""
 
-    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
-        """Add journal entries, durably once this returns."""
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
+                     changes: dict | None = None) -> None:
+        """Add journal entries (and apply `changes` as `update` does, in the same commit where the
+        store can), durably once this returns."""
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         """The history events with ``id > after``, in id order."""
