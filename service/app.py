@@ -1,17 +1,16 @@
 """The ASGI application: awsJson1.0 requests in, AWS's JSON answers (or error shapes) out."""
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
+
+from asl.engine.payload import compact_json as _dumps
 
 from .protocol import ServiceError, parse_body, parse_target, validate
 
 log = logging.getLogger("asl.service")
 
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 class App:
     """`App(service)` is an ASGI 3 application; the lifespan opens the store and resumes executions."""

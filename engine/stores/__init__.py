@@ -27,6 +27,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable, NamedTuple, Protocol
 
+from ..payload import compact_json
+
 __all__ = ["ExecutionRecord", "StoredEvent", "StoredFact", "Store", "StoreError", "open_store", "STATUSES"]
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
@@ -177,8 +179,7 @@ def open_store(url: str | None) -> Store:
 
 # ---- (de)serialisation shared by the database stores ------------------------------------------
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+dumps = compact_json  # JSON documents as the stores keep them
 
 
 def site_text(site: tuple | None) -> str | None:
