@@ -205,6 +205,8 @@ class Execution:
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
         self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
+        self.role_arn = f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"  # the machine's role (a service's)
+        self.started_details: dict = {}       # more for ExecutionStarted (a service's version and alias ARNs)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -347,7 +349,7 @@ class Execution:
         """``$$`` without State/Task/Map (a fresh dict each time: callers add their parts)."""
         if self._base is None:
             execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
-                         "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"}
+                         "Name": self.name, "RoleArn": self.role_arn}
             if not self.sync:
                 # Standard and asynchronous Express executions can be redriven (the count is 0
                 # until then; RedriveTime appears only after one); synchronous Express ones cannot
@@ -516,7 +518,7 @@ class Execution:
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
-            child.integrations = self.integrations
+            child.integrations, child.role_arn = self.integrations, self.role_arn
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
@@ -525,7 +527,7 @@ class Execution:
             child.start_time = self.clock.now()
             child.history._events.append(("ExecutionStarted", 0, child.start_time,
                                           {"input": value, "inputDetails": {"truncated": False},
-                                           "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"},
+                                           "roleArn": self.role_arn},
                                           None))
             frame = Frame({}, 0, None, item.path, item.key)
             status, output, error, cause = "ABORTED", None, None, None
@@ -664,7 +666,7 @@ class Execution:
         try:
             started = self.emit(frame, "ExecutionStarted",
                                 {"input": self.input, "inputDetails": {"truncated": False},
-                                 "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
+                                 "roleArn": self.role_arn, **self.started_details})
             self.start_time = history.timestamp(started)
             frame.last = 0  # AWS: the first state's entry follows no event (previousEventId 0)
             if self.sink is None or self.sink.pending is None:  # (a deferred record takes it along)
