@@ -12,7 +12,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from test_service import ROLE, Server, boto3, error_of, machine, wait_done  # noqa: F401 - boto3: skips without it
+from test_service import ROLE, Server, boto3, error_of, machine, server, wait_done  # noqa: F401 - boto3: skips without it; server: the fixture
 
 PASSES = machine({"A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
                   "B": {"Type": "Pass", "Parameters": {"a.$": "$.a", "role.$": "$$.Execution.RoleArn"},
@@ -87,11 +87,11 @@ def test_concurrent_starts_with_one_name(sqlite_server):
     assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["same"]
 
 
-def test_execution_started_names_role_version_and_alias(server_memory):
+def test_execution_started_names_role_version_and_alias(server):
     """ExecutionStarted carries the machine's roleArn (AWS's recorded histories in
     ../shared/conformance/service show the creating role there) and, per the API model's
     ExecutionStartedEventDetails, the version and alias ARNs the execution was started through."""
-    sfn = server_memory.client()
+    sfn = server.client()
     role = "arn:aws:iam::123456789012:role/service-role/my-machine-role"
     created = sfn.create_state_machine(name="who", definition=PASSES, roleArn=role, publish=True)
     version = created["stateMachineVersionArn"]
@@ -113,11 +113,11 @@ def test_execution_started_names_role_version_and_alias(server_memory):
     assert json.loads(sfn.describe_execution(executionArn=plain)["output"]) == {"a": 1, "role": role}
 
 
-def test_labelled_processor_arn(server_memory):
+def test_labelled_processor_arn(server):
     """`…:stateMachine:{machine}/{label}` names a Distributed Map's item processor: DescribeStateMachine
     shows it with its label (API model: DescribeStateMachineOutput.label); StartExecution refuses it
     (ValidationException, reason API_DOES_NOT_SUPPORT_LABELED_ARNS in the model's enum)."""
-    sfn = server_memory.client()
+    sfn = server.client()
     arn = sfn.create_state_machine(name="fan", definition=DISTRIBUTED, roleArn=ROLE)["stateMachineArn"]
     described = sfn.describe_state_machine(stateMachineArn=arn + "/Fan")
     assert described["label"] == "Fan" and described["stateMachineArn"] == arn + "/Fan"
@@ -138,17 +138,9 @@ def test_labelled_processor_arn(server_memory):
     assert [r["stateMachineArn"] for r in runs] == [arn + "/Fan"]
     # and the AWS CLI reads it alike
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_SFN": server_memory.endpoint}
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_SFN": server.endpoint}
     shown = subprocess.run([sys.executable, "-m", "awscli", "stepfunctions", "describe-state-machine",
                             "--state-machine-arn", arn + "/Fan"], env=env, capture_output=True, text=True,
                            timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["label"] == "Fan"
-
-
-@pytest.fixture
-def server_memory(tmp_path):
-    srv = Server(tmp_path, "memory").start()
-    yield srv
-    if srv.proc.poll() is None:
-        srv.stop()
