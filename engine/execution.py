@@ -779,7 +779,9 @@ class StoreSink:
         first = self.events_done + 1
         self.events_done += len(entries)
         self.facts_done += len(facts)
-        return [StoredEvent(i, t, p, ts, event_details(d), site) for i, (t, p, ts, d, site) in enumerate(entries, first)], facts
+        events = [StoredEvent(i, t, p, ts, event_details(d), site)
+                  for i, (t, p, ts, d, site) in enumerate(entries, first)]
+        return events, facts
 
     async def flush(self, ex: "Execution", changes: dict | None = None) -> None:
         if self.pending is not None:

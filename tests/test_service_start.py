@@ -12,7 +12,8 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from test_service import ROLE, Server, boto3, error_of, machine, server, wait_done  # noqa: F401 - boto3: skips without it; server: the fixture
+# boto3: skips without it; server: the fixture (a server on a memory store)
+from test_service import ROLE, Server, boto3, error_of, machine, server, wait_done  # noqa: F401
 
 PASSES = machine({"A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
                   "B": {"Type": "Pass", "Parameters": {"a.$": "$.a", "role.$": "$$.Execution.RoleArn"},
