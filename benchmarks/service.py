@@ -7,7 +7,7 @@
 
 Starts each server as a real process on a free 127.0.0.1 port (moto with Step Functions'
 ``execute_state_machine`` switched on through its ``/moto-api/config`` endpoint, which the
-harness's ``--moto-execute`` posts), then runs the harness once per workload and peer,
+harness's ``--moto-execute`` posts), then runs the harness once per workload, concurrency and peer,
 alternating peers so that both see the same machine load. Prints one table: executions/s and
 p50/p99 (StartExecution -> terminal status seen by DescribeExecution polling) per workload and
 concurrency, StartSyncExecution latency, GetExecutionHistory events/s, the server's RSS and
@@ -69,9 +69,9 @@ def start(peer: str, store: str, folder: str) -> tuple[subprocess.Popen, int, fl
 
 
 def harness(path: str, peer: str, port: int, pid: int, args: argparse.Namespace, workloads: str, phases: str,
-            out: str) -> dict:
+            out: str, concurrency: str) -> dict:
     argv = [sys.executable, path, "--endpoint", f"http://127.0.0.1:{port}", "--label", peer, "--pid", str(pid),
-            "--n", str(args.n), "--concurrency", args.concurrency, "--workloads", workloads, "--phases", phases,
+            "--n", str(args.n), "--concurrency", concurrency, "--workloads", workloads, "--phases", phases,
             "--cell-seconds", str(args.cell_seconds), "--no-lambda", "--json", out]
     if peer == "moto":
         argv.append("--moto-execute")
@@ -112,14 +112,17 @@ def main() -> int:
             proc, port, took = start(peer, args.store, folder)
             servers[peer] = (proc, port)
             results[peer]["startup_s"] = round(took, 3)
-        steps = [(w, "throughput") for w in args.workloads.split(",") if w] + [("map-inline", "history")]
-        for i, (workload, phase) in enumerate(steps):
+        # one cell (workload x concurrency) at a time, peers alternating who goes first: the
+        # machine's load (shared with other jobs) changes by the minute, the ratios less so
+        steps = [(w, "throughput", c) for w in args.workloads.split(",") if w
+                 for c in args.concurrency.split(",") if c] + [("map-inline", "history", "1")]
+        for i, (workload, phase, concurrency) in enumerate(steps):
             order = peers if i % 2 == 0 else peers[::-1]     # alternate who goes first
             for peer in order:
                 proc, port = servers[peer]
-                print(f"{peer}: {workload} {phase}", file=sys.stderr, flush=True)
+                print(f"{peer}: {workload} {phase} c{concurrency}", file=sys.stderr, flush=True)
                 got = harness(args.harness, peer, port, proc.pid, args, workload, phase,
-                              os.path.join(folder, f"{peer}-{workload}-{phase}.json"))
+                              os.path.join(folder, f"{peer}-{workload}-{phase}-{concurrency}.json"), concurrency)
                 results[peer]["cells"] += got.get("throughput", [])
                 if phase == "history":
                     results[peer]["history"] = got.get("history")
@@ -153,6 +156,8 @@ def table(report: dict, peers: list[str]) -> str:
         key = (cell["workload"], cell["mode"], cell["concurrency"])
         if key not in keys:
             keys.append(key)
+    order = {w: i for i, w in enumerate(WORKLOADS)}
+    keys.sort(key=lambda k: (order.get(k[0], len(order)), k[1] != "start+poll", k[2]))
     for key in keys:
         row = [key[0], key[1], str(key[2])]
         rates = []

@@ -94,7 +94,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
                "AWS_DISABLE_HOST_PREFIX_INJECTION=true)", err=True)
     logging.basicConfig(level=logging.WARNING, format="asl serve: %(message)s")
     config = uvicorn.Config(App(service), host=host, port=port, lifespan="on", log_level="warning",
-                            access_log=False, timeout_graceful_shutdown=5)
+                            access_log=False, proxy_headers=False, timeout_graceful_shutdown=5)
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:
             super().handle_exit(sig, frame)  # type: ignore[arg-type]

@@ -205,6 +205,8 @@ class Execution:
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
         self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
+        self.role_arn = f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"  # the machine's role (a service's)
+        self.started_details: dict = {}       # more for ExecutionStarted (a service's version and alias ARNs)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -347,7 +349,7 @@ class Execution:
         """``$$`` without State/Task/Map (a fresh dict each time: callers add their parts)."""
         if self._base is None:
             execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
-                         "Name": self.name, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"}
+                         "Name": self.name, "RoleArn": self.role_arn}
             if not self.sync:
                 # Standard and asynchronous Express executions can be redriven (the count is 0
                 # until then; RedriveTime appears only after one); synchronous Express ones cannot
@@ -516,7 +518,7 @@ class Execution:
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
-            child.integrations = self.integrations
+            child.integrations, child.role_arn = self.integrations, self.role_arn
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
@@ -525,7 +527,7 @@ class Execution:
             child.start_time = self.clock.now()
             child.history._events.append(("ExecutionStarted", 0, child.start_time,
                                           {"input": value, "inputDetails": {"truncated": False},
-                                           "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"},
+                                           "roleArn": self.role_arn},
                                           None))
             frame = Frame({}, 0, None, item.path, item.key)
             status, output, error, cause = "ABORTED", None, None, None
@@ -612,11 +614,16 @@ class Execution:
         return result
 
     async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
-                     options: dict | None = None) -> Any:
+                     options: dict | None = None, deferred: bool = False) -> Any:
         """Record this (not yet started) execution in `store`; its journal follows as it runs.
         `owner` (default: this process) holds its lease, renewed while it runs (see
         `asl.engine.stores`); `options` join the record's options (a service's own fields).
-        Returns the stored `ExecutionRecord`; raises ExecutionAlreadyExists when the store has that ARN."""
+        Returns the `ExecutionRecord`; raises ExecutionAlreadyExists when the store has that ARN.
+
+        `deferred`: the record is written by the journal's first write instead, with what the run
+        did so far (at its end, before it waits on time, or on `StoreSink.written`), so that a
+        short execution costs one commit. The caller must know the ARN is free (nothing else may
+        create it meanwhile): the run may already have begun when the record turns out taken."""
         import time
 
         from .stores import ExecutionRecord
@@ -631,9 +638,10 @@ class Execution:
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
-        if not await store.create(record):
+        if not deferred and not await store.create(record):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
-        self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds)
+        self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds,
+                              pending=record if deferred else None)
         return record
 
     def abandon(self) -> None:
@@ -658,10 +666,11 @@ class Execution:
         try:
             started = self.emit(frame, "ExecutionStarted",
                                 {"input": self.input, "inputDetails": {"truncated": False},
-                                 "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
+                                 "roleArn": self.role_arn, **self.started_details})
             self.start_time = history.timestamp(started)
             frame.last = 0  # AWS: the first state's entry follows no event (previousEventId 0)
-            await self.flush()
+            if self.sink is None or self.sink.pending is None:  # (a deferred record takes it along)
+                await self.flush()
             failure: list[BaseException] = []
             with anyio.CancelScope() as self._scope:
                 async with anyio.create_task_group() as tg:
@@ -751,26 +760,73 @@ class StoreSink:
     PERIOD = 0.05
 
     def __init__(self, store: Any, arn: str, events_done: int = 0, facts_done: int = 0, owner: str | None = None,
-                 lease_seconds: float = LEASE_SECONDS):
+                 lease_seconds: float = LEASE_SECONDS, pending: Any = None):
         self.store = store
         self.arn = arn
         self.events_done = events_done
         self.facts_done = facts_done
         self.owner = owner
         self.lease_seconds = lease_seconds
+        # a record not written yet (`Execution.attach(deferred=True)`): the first flush creates it
+        self.pending = pending
+        self.failure: BaseException | None = None
+        self._created = anyio.Event() if pending is not None else None
+        self._creating = anyio.Lock() if pending is not None else None
 
-    async def flush(self, ex: "Execution") -> None:
+    def _take(self, ex: "Execution") -> tuple[list, list]:
         entries = ex.history.entries(self.events_done)
         facts = ex.facts[self.facts_done:]
-        if not entries and not facts:
-            return
         first = self.events_done + 1
         self.events_done += len(entries)
         self.facts_done += len(facts)
-        events = [StoredEvent(i, t, p, ts, event_details(d), site)
+        new = tuple.__new__  # (StoredEvent's own __new__ is a Python function: the hot path skips it)
+        events = [new(StoredEvent, (i, t, p, ts, event_details(d), site))
                   for i, (t, p, ts, d, site) in enumerate(entries, first)]
+        return events, facts
+
+    async def flush(self, ex: "Execution", changes: dict | None = None) -> None:
+        if self.pending is not None:
+            async with self._creating:
+                if self.pending is not None:
+                    await self._create(ex, changes)
+                    return
+        if ex.history.last_id == self.events_done and len(ex.facts) == self.facts_done and not changes:
+            return
+        events, facts = self._take(ex)
         with anyio.CancelScope(shield=True):  # a commit is never cut short: the entries are counted as written
-            await self.store.append(self.arn, events, facts)
+            await self.store.append(self.arn, events, facts, changes)
+
+    async def _create(self, ex: "Execution", changes: dict | None) -> None:
+        import dataclasses
+
+        record = self.pending
+        if changes:
+            record = dataclasses.replace(record, **changes)
+        events, facts = self._take(ex)
+        try:
+            with anyio.CancelScope(shield=True):
+                created = await self.store.create(record, events, facts)
+            if not created:
+                raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
+        except BaseException as exc:
+            self.failure = exc
+            raise
+        finally:
+            self.pending = None
+            self._created.set()
+
+    async def written(self, ex: "Execution", within: float) -> None:
+        """Wait until the deferred record is written (by the run itself), writing it after
+        `within` seconds with what the run did so far; raise what the write raised."""
+        if self._created is None:
+            return
+        with anyio.move_on_after(within):
+            await self._created.wait()
+        if self.pending is not None:
+            await self.flush(ex)
+        await self._created.wait()
+        if self.failure is not None:
+            raise self.failure
 
     async def run_periodically(self, ex: "Execution") -> None:
         import time
@@ -786,11 +842,11 @@ class StoreSink:
                     return
 
     async def finish(self, ex: "Execution") -> None:
-        await self.flush(ex)
+        """Write the rest of the journal and the end, in one commit where the store can."""
         result = ex.result
-        await self.store.update(self.arn, status=result.status, stop_time=result.stop_time,
-                                output=None if result.status != "SUCCEEDED" else _json_text(result.output),
-                                error=result.error, cause=result.cause, owner=None, lease_until=None)
+        await self.flush(ex, {"status": result.status, "stop_time": result.stop_time,
+                              "output": None if result.status != "SUCCEEDED" else _json_text(result.output),
+                              "error": result.error, "cause": result.cause, "owner": None, "lease_until": None})
 
 
 def _json_text(value: Any) -> str:

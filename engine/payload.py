@@ -40,6 +40,12 @@ else:  # pragma: no cover  (CPython always has the C accelerator)
     _dumps_fast = _dumps
 
 
+def compact_json(value: Any) -> str:
+    """`value` as compact JSON text (``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``),
+    at the C encoder's cost: journals and API answers write a great many small documents."""
+    return _dumps_fast(value)
+
+
 def _string_size(s: str) -> int:
     text = encode_basestring(s)  # C-accelerated: the quoted, escaped JSON text
     # surrogatepass: a lone surrogate (valid in JSON text as an escape) still has a size

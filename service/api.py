@@ -22,6 +22,9 @@ from .protocol import ServiceError, check_name
 log = logging.getLogger("asl.service")
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
+# StartExecution answers once the execution is on record: written with the run's first entries
+# when the run ends, waits on time, or has run this long, whichever comes first.
+EAGER_SECONDS = 0.02
 
 
 def _token(offset: int, scope: str) -> str:
@@ -79,6 +82,15 @@ def _compiled(definition: str) -> Any:
     return asl.load(json.loads(definition))
 
 
+def _identify(execution: Any, options: dict) -> None:
+    """The machine's role and the version and alias ARNs an execution was started through, as
+    its ExecutionStarted event and ``$$.Execution.RoleArn`` show them."""
+    if options.get("roleArn"):
+        execution.role_arn = options["roleArn"]
+    execution.started_details = {key: options[key] for key in ("stateMachineAliasArn", "stateMachineVersionArn")
+                                 if options.get(key)}
+
+
 def _dead_here(owner: str) -> bool:
     """Whether a lease owner (``host:pid:random``) was a process of this machine that no longer runs."""
     import socket
@@ -127,6 +139,8 @@ class Service:
         self.poll_seconds = poll_seconds
         self._takeover: asyncio.Task | None = None
         self.running: dict[str, tuple[Any, asyncio.Task]] = {}
+        self.starting: dict[str, asyncio.Future] = {}  # StartExecution calls under way, by execution ARN
+        self.shared = str(getattr(store, "url", "")).startswith("postgres")  # several processes may use it
         self.express: dict[str, dict] = {}
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
@@ -203,6 +217,7 @@ class Service:
             return 0
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
+        _identify(execution, record.options)
         self._launch(execution)
         return 1
 
@@ -328,6 +343,8 @@ class Service:
     async def DescribeStateMachine(self, body: dict) -> dict:
         arn = body["stateMachineArn"]
         name, qualifier = machine_parts(arn)
+        if "/" in name and qualifier is None:  # a Distributed Map's processor: …:stateMachine:{name}/{label}
+            return await self._describe_processor(arn, body)
         doc = await self._machine(arn)
         if doc["kind"] == ALIAS:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
@@ -344,6 +361,27 @@ class Service:
         references = variable_references(doc["definition"])
         if references:
             out["variableReferences"] = references
+        if body.get("includedData") == "METADATA_ONLY":
+            out["definition"] = "{}"
+        return out
+
+    async def _describe_processor(self, arn: str, body: dict) -> dict:
+        """DescribeStateMachine of a labelled ARN: the item processor of the Distributed Map state
+        with that label (its `Label`, else its name), as a state machine of its own."""
+        base, _, label = arn.rpartition("/")
+        doc = await self._machine(base)
+        processor = _labelled_processor(json.loads(doc["definition"]), label)
+        if doc["kind"] != MACHINE or processor is None:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
+        out = {"stateMachineArn": arn, "name": machine_parts(arn)[0], "status": doc.get("status", "ACTIVE"),
+               "definition": json.dumps(processor, separators=(",", ":"), ensure_ascii=False),
+               "roleArn": doc["roleArn"], "type": (processor.get("ProcessorConfig") or {}).get("ExecutionType",
+                                                                                             "STANDARD"),
+               "creationDate": doc["creationDate"], "label": label,
+               "loggingConfiguration": doc["loggingConfiguration"], "tracingConfiguration": doc["tracingConfiguration"],
+               "encryptionConfiguration": doc.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}}
+        if doc.get("revisionId") is not None:
+            out["revisionId"] = doc["revisionId"]
         if body.get("includedData") == "METADATA_ONLY":
             out["definition"] = "{}"
         return out
@@ -664,6 +702,9 @@ class Service:
     async def _resolve(self, arn: str) -> tuple[dict, dict, str | None, str | None]:
         """(machine doc, the doc whose definition runs, version ARN, alias ARN) for a plain,
         version or alias ARN."""
+        if "/" in machine_parts(arn)[0]:  # a Distributed Map's processor: not startable (MODEL: ValidationException)
+            raise ServiceError("ValidationException", f"Labelled state machine ARNs are not supported by this API: "
+                               f"'{arn}'", reason="API_DOES_NOT_SUPPORT_LABELED_ARNS")
         doc = await self._machine(arn)
         if doc["kind"] == MACHINE:
             return doc, doc, None, None
@@ -721,11 +762,23 @@ class Service:
         value = self._input(body)
         if runs["type"] == "EXPRESS":
             execution = self._prepare(machine, runs, value, name, case or None)
+            _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
+                                  "stateMachineAliasArn": alias_arn})
             execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
             execution.state_machine_arn = machine["stateMachineArn"]
             self._launch(execution)
             return {"executionArn": execution.arn, "startDate": time.time()}
         exec_arn = self.arns.execution(machine["name"], name)
+        while exec_arn in self.starting:  # the same name being started: its answer decides
+            await asyncio.shield(self.starting[exec_arn])
+        self.starting[exec_arn] = asyncio.get_running_loop().create_future()
+        try:
+            return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case)
+        finally:
+            self.starting.pop(exec_arn).set_result(None)
+
+    async def _start(self, machine: dict, runs: dict, version_arn: str | None, alias_arn: str | None, body: dict,
+                     exec_arn: str, name: str, value: Any, case: str) -> dict:
         existing = await self.store.get(exec_arn)
         if existing is not None:
             if existing.status == "RUNNING" and json.loads(existing.input) == value:
@@ -742,11 +795,23 @@ class Service:
                        loggingConfiguration=runs.get("loggingConfiguration"),
                        tracingConfiguration=runs.get("tracingConfiguration"),
                        encryptionConfiguration=machine.get("encryptionConfiguration"))
-        try:  # one write: the record and the service's fields together
-            record = await execution.attach(self.store, self.owner, self.lease_seconds, options=options)
+        _identify(execution, options)
+        # One process owns this store (not a shared PostgreSQL one), and `starting` keeps the name
+        # to this call: the record can be written with the run's first entries, so a short
+        # execution costs one commit (made before this answer, as AWS's acknowledgement means).
+        deferred = not self.shared
+        try:
+            record = await execution.attach(self.store, self.owner, self.lease_seconds, options=options,
+                                            deferred=deferred)
+            self._launch(execution)
+            if deferred:
+                try:
+                    await execution.sink.written(execution, EAGER_SECONDS)
+                except BaseException:  # not on record: the run must not go on
+                    self.running.pop(exec_arn, (None, asyncio.ensure_future(asyncio.sleep(0))))[1].cancel()
+                    raise
         except ExecutionAlreadyExists:
             raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
-        self._launch(execution)
         return {"executionArn": exec_arn, "startDate": record.start_time}
 
     async def StartSyncExecution(self, body: dict) -> dict:
@@ -759,6 +824,8 @@ class Service:
         check_name(name)
         value = self._input(body)
         execution = self._prepare(machine, runs, value, name, None)
+        _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
+                              "stateMachineAliasArn": alias_arn})
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
         started = time.monotonic()
         self.tokens.add(execution)
@@ -992,6 +1059,7 @@ class Service:
             raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
         execution.arn = arn
         execution.state_machine_arn = record.state_machine_arn
+        _identify(execution, record.options)
         self._launch(execution)
         return {"redriveDate": execution.redrive_time}
 
@@ -1025,6 +1093,33 @@ class Service:
 
 
 _VARIABLE = None
+
+
+def _labelled_processor(definition: Any, label: str) -> dict | None:
+    """The ItemProcessor of the Distributed Map state labelled `label` (its `Label`, else its
+    state name, as the engine labels Map Runs), with the machine's QueryLanguage; None if none."""
+    def walk(states: Any) -> dict | None:
+        for name, state in (states or {}).items() if isinstance(states, dict) else ():
+            if not isinstance(state, dict):
+                continue
+            processor = state.get("ItemProcessor") or state.get("Iterator")
+            if state.get("Type") == "Map" and isinstance(processor, dict):
+                mode = (processor.get("ProcessorConfig") or {}).get("Mode")
+                if mode == "DISTRIBUTED" and (state.get("Label") or name) == label:
+                    return processor
+                found = walk(processor.get("States"))
+                if found is not None:
+                    return found
+            for branch in state.get("Branches") or () if state.get("Type") == "Parallel" else ():
+                found = walk(branch.get("States") if isinstance(branch, dict) else None)
+                if found is not None:
+                    return found
+        return None
+
+    found = walk(definition.get("States") if isinstance(definition, dict) else None)
+    if found is not None and "QueryLanguage" in definition and "QueryLanguage" not in found:
+        found = {"QueryLanguage": definition["QueryLanguage"], **found}
+    return found
 
 
 def variable_references(definition: str) -> dict[str, list[str]]:

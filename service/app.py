@@ -1,18 +1,15 @@
 """The ASGI application: awsJson1.0 requests in, AWS's JSON answers (or error shapes) out."""
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
 
+from asl.engine.payload import compact_json as _dumps
+
 from .protocol import ServiceError, parse_body, parse_target, validate
 
 log = logging.getLogger("asl.service")
-
-
-def _default(value: Any) -> Any:
-    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 class App:
@@ -28,7 +25,7 @@ class App:
         if scope["type"] != "http":
             return
         status, body = await self._answer(scope, receive)
-        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_default).encode()
+        payload = _dumps(body).encode()
         await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/x-amz-json-1.0"), (b"content-length", str(len(payload)).encode()),
             (b"x-amzn-requestid", str(uuid.uuid4()).encode())]})
@@ -55,8 +52,12 @@ class App:
         try:
             if scope.get("method") != "POST":
                 raise ServiceError("UnknownOperationException", "")
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            action = parse_target(headers.get("x-amz-target"))
+            target = None
+            for key, value in scope.get("headers", ()):
+                if key == b"x-amz-target":  # (ASGI servers give header names in lower case)
+                    target = value.decode("latin-1")
+                    break
+            action = parse_target(target)
             chunks, size = [], 0
             while True:
                 message = await receive()

@@ -27,6 +27,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable, NamedTuple, Protocol
 
+from ..payload import compact_json
+
 __all__ = ["ExecutionRecord", "StoredEvent", "StoredFact", "Store", "StoreError", "open_store", "STATUSES"]
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
@@ -104,8 +106,10 @@ class Store(Protocol):
     async def close(self) -> None:
         """Flush and disconnect."""
 
-    async def create(self, record: ExecutionRecord) -> bool:
-        """Insert a new execution; False (and nothing written) when its ARN exists already."""
+    async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
+                     facts: Iterable[StoredFact] = ()) -> bool:
+        """Insert a new execution with the first entries of its journal, in one commit; False
+        (and nothing written) when its ARN exists already."""
 
     async def get(self, arn: str) -> ExecutionRecord | None:
         """The execution, or None."""
@@ -117,8 +121,10 @@ class Store(Protocol):
     async def update(self, arn: str, **changes: Any) -> None:
         """Change fields of an execution (status, output, redrive_count, ...)."""
 
-    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
-        """Add journal entries, durably once this returns."""
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
+                     changes: dict | None = None) -> None:
+        """Add journal entries (and apply `changes` as `update` does, in the same commit where the
+        store can), durably once this returns."""
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         """The history events with ``id > after``, in id order."""
@@ -173,8 +179,7 @@ def open_store(url: str | None) -> Store:
 
 # ---- (de)serialisation shared by the database stores ------------------------------------------
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+dumps = compact_json  # JSON documents as the stores keep them
 
 
 def site_text(site: tuple | None) -> str | None:

@@ -28,12 +28,13 @@ class MemoryStore:
     async def close(self) -> None:
         pass
 
-    async def create(self, record: ExecutionRecord) -> bool:
+    async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
+                     facts: Iterable[StoredFact] = ()) -> bool:
         if record.arn in self._records:
             return False
         self._records[record.arn] = copy.deepcopy(record)
-        self._events[record.arn] = []
-        self._facts[record.arn] = []
+        self._events[record.arn] = list(events)
+        self._facts[record.arn] = list(facts)
         self._order[record.arn] = len(self._order)
         return True
 
@@ -55,11 +56,14 @@ class MemoryStore:
         for key, value in changes.items():
             setattr(record, key, copy.deepcopy(value))
 
-    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
+                     changes: dict | None = None) -> None:
         self._require(arn)
         # kept as given: the engine never changes a document once recorded
         self._events[arn].extend(events)
         self._facts[arn].extend(facts)
+        if changes:
+            await self.update(arn, **changes)
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         self._require(arn)

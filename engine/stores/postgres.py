@@ -99,10 +99,14 @@ class PostgresStore:
 
     # ---- executions -------------------------------------------------------------------------------
 
-    async def create(self, record: ExecutionRecord) -> bool:
+    async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
+                     facts: Iterable[StoredFact] = ()) -> bool:
         marks = ",".join(["%s"] * len(RECORD_COLUMNS))
         rows = await self._fetch(f"INSERT INTO executions ({_COLUMNS}) VALUES ({marks}) "
                                  "ON CONFLICT (arn) DO NOTHING RETURNING arn", record_row(record))
+        events, facts = list(events), list(facts)
+        if rows and (events or facts):
+            await self.append(record.arn, events, facts)
         return bool(rows)
 
     async def get(self, arn: str) -> ExecutionRecord | None:
@@ -126,8 +130,11 @@ class PostgresStore:
 
     # ---- the journal --------------------------------------------------------------------------
 
-    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
+                     changes: dict | None = None) -> None:
         await self._group.add(*journal_rows(arn, events, facts))
+        if changes:
+            await self.update(arn, **changes)
 
     async def _commit_rows(self, events: list[tuple], facts: list[tuple], statements: list[tuple]) -> list[int]:
         # create/update run on their own pooled connections here: `statements` stays empty

@@ -21,6 +21,12 @@ from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, Stored
 from .schema import SQLITE_MIGRATIONS, current_version
 
 
+_INSERT_EVENTS = "INSERT INTO events (arn, id, type, previous_id, timestamp, details, site) VALUES (?,?,?,?,?,?,?)"
+_INSERT_FACTS = "INSERT INTO facts (arn, seq, site, kind, value) VALUES (?,?,?,?,?)"
+_SELECT_RECORD = f"SELECT {','.join(RECORD_COLUMNS)} FROM executions WHERE arn = ?"
+_IF_CREATED = "if-created"  # a statement marked so runs (executemany) only if the one before it wrote a row
+
+
 class SQLiteStore:
     def __init__(self, path: str):
         self.path = path
@@ -31,6 +37,8 @@ class SQLiteStore:
         self._lock = anyio.Lock()          # one statement sequence at a time on the connection
         self._limiter = anyio.CapacityLimiter(1)
         self._group = GroupCommit(self._commit_rows)
+        self._docs: dict[str, str] = {}  # resources' JSON by ARN (one process uses the file: nothing else writes them)
+        self._doc_writes = 0
 
     # ---- connection and schema ----------------------------------------------------------------
 
@@ -108,18 +116,33 @@ class SQLiteStore:
 
     # ---- executions -------------------------------------------------------------------------------
 
-    async def create(self, record: ExecutionRecord) -> bool:
+    async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
+                     facts: Iterable[StoredFact] = ()) -> bool:
         row = record_row(record)
         marks = ",".join("?" * len(RECORD_COLUMNS))
-
         sql = f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})"
-        return await self._group.add([], [], [(sql, row)]) == [1]
+        event_rows, fact_rows = journal_rows(record.arn, events, facts)
+        statements: list[tuple] = [(sql, row)]
+        # the first entries go in only with the record (an ARN taken already writes nothing)
+        if event_rows:
+            statements.append((_INSERT_EVENTS, event_rows, _IF_CREATED))
+        if fact_rows:
+            statements.append((_INSERT_FACTS, fact_rows, _IF_CREATED))
+        return (await self._group.add([], [], statements))[0] == 1
 
     async def get(self, arn: str) -> ExecutionRecord | None:
         def select(db: sqlite3.Connection) -> Any:
-            return db.execute(f"SELECT {','.join(RECORD_COLUMNS)} FROM executions WHERE arn = ?", (arn,)).fetchone()
-        row = await self._read(select)
+            return db.execute(_SELECT_RECORD, (arn,)).fetchone()
+        row = self._point_read(select) if self._reader is not None else await self._read(select)
         return record_from_row(row) if row else None
+
+    def _point_read(self, fn: Any) -> Any:
+        """A read of one row by its key, on the event loop: in WAL mode it never waits for the
+        writer, and it costs less than the hop to a worker thread would."""
+        try:
+            return fn(self._reader)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
 
     async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
                    limit: int | None = None) -> list[ExecutionRecord]:
@@ -139,19 +162,31 @@ class SQLiteStore:
 
     # ---- the journal --------------------------------------------------------------------------
 
-    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = ()) -> None:
-        await self._group.add(*journal_rows(arn, events, facts))
+    async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
+                     changes: dict | None = None) -> None:
+        statements = []
+        if changes:
+            changes = check_changes(changes)
+            statements.append((f"UPDATE executions SET {', '.join(f'{k} = ?' for k in changes)} WHERE arn = ?",
+                               [*changes.values(), arn]))
+        await self._group.add(*journal_rows(arn, events, facts), statements)
 
     async def _commit_rows(self, events: list[tuple], facts: list[tuple], statements: list[tuple]) -> list[int]:
         def commit(db: sqlite3.Connection) -> list[int]:
             db.execute("BEGIN IMMEDIATE")
             try:
-                counts = [db.execute(sql, args).rowcount for sql, args in statements]
+                counts: list[int] = []
+                for sql, args, *condition in statements:
+                    if not condition:
+                        counts.append(db.execute(sql, args).rowcount)
+                    elif counts[-1] >= 1:  # _IF_CREATED: rows of the create just before
+                        counts.append(db.executemany(sql, args).rowcount)
+                    else:
+                        counts.append(0)
                 if events:
-                    db.executemany("INSERT INTO events (arn, id, type, previous_id, timestamp, details, site) "
-                                   "VALUES (?,?,?,?,?,?,?)", events)
+                    db.executemany(_INSERT_EVENTS, events)
                 if facts:
-                    db.executemany("INSERT INTO facts (arn, seq, site, kind, value) VALUES (?,?,?,?,?)", facts)
+                    db.executemany(_INSERT_FACTS, facts)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -223,15 +258,31 @@ class SQLiteStore:
     async def put_resource(self, arn: str, kind: str, doc: dict, parent: str | None = None,
                            created: float = 0.0, *, replace: bool = True) -> bool:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        row = (arn, kind, parent, created, dumps(doc))
-        return await self._run(lambda db: db.execute(
+        text = dumps(doc)
+        row = (arn, kind, parent, created, text)
+        self._docs.pop(arn, None)
+        self._doc_writes += 1
+        written = await self._run(lambda db: db.execute(
             f"{verb} INTO resources (arn, kind, parent, created, doc) VALUES (?,?,?,?,?)", row).rowcount == 1)
+        if written:
+            self._docs[arn] = text
+        return written
 
     async def get_resource(self, arn: str) -> dict | None:
-        row = await self._read(lambda db: db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone())
-        return json.loads(row[0]) if row else None
+        text = self._docs.get(arn)
+        if text is None:
+            writes = self._doc_writes
+            row = await self._read(lambda db: db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone())
+            if row is None:
+                return None
+            text = row[0]
+            if writes == self._doc_writes:  # (no write of a resource began meanwhile)
+                self._docs[arn] = text
+        return json.loads(text)
 
     async def delete_resource(self, arn: str) -> bool:
+        self._docs.pop(arn, None)
+        self._doc_writes += 1
         return await self._run(lambda db: db.execute("DELETE FROM resources WHERE arn = ?", (arn,)).rowcount == 1)
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:

@@ -1,0 +1,147 @@
+"""StartExecution's acknowledgement, identity and labelled ARNs, on a real `asl serve` process
+driven by boto3 (and the AWS CLI)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+# boto3: skips without it; server: the fixture (a server on a memory store)
+from test_service import ROLE, Server, boto3, error_of, machine, server, wait_done  # noqa: F401
+
+PASSES = machine({"A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
+                  "B": {"Type": "Pass", "Parameters": {"a.$": "$.a", "role.$": "$$.Execution.RoleArn"},
+                        "End": True}}, "A")
+WAIT = machine({"W": {"Type": "Wait", "Seconds": 3, "End": True}}, "W")
+DISTRIBUTED = json.dumps({"StartAt": "M", "QueryLanguage": "JSONPath", "States": {"M": {
+    "Type": "Map", "Label": "Fan", "End": True,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}})
+
+
+@pytest.fixture
+def sqlite_server(tmp_path):
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def test_an_acknowledged_start_survives_sigkill(tmp_path):
+    """What StartExecution acknowledged is on disk: killed right after the answers, the next
+    server has every execution, finished with its whole history or resumed to its end."""
+    store = f"sqlite:{tmp_path / 'runs.db'}"
+    first = Server(tmp_path, store).start()
+    sfn = first.client()
+    quick = sfn.create_state_machine(name="quick", definition=PASSES, roleArn=ROLE)["stateMachineArn"]
+    slow = sfn.create_state_machine(name="slow", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    arns = [sfn.start_execution(stateMachineArn=quick, name=f"q{i}", input='{"x": 1}')["executionArn"]
+            for i in range(10)]
+    waiting = sfn.start_execution(stateMachineArn=slow, name="w")["executionArn"]
+    first.stop(signal.SIGKILL)
+    second = Server(tmp_path, store).start()
+    try:
+        sfn = second.client()
+        for arn in arns:
+            done = wait_done(sfn, arn)
+            assert done["status"] == "SUCCEEDED"
+            assert json.loads(done["output"]) == {"a": 1, "role": ROLE}
+            events = sfn.get_execution_history(executionArn=arn)["events"]
+            assert [e["type"] for e in events] == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
+                                                  "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+            assert [e["id"] for e in events] == [1, 2, 3, 4, 5, 6]
+        done = wait_done(sfn, waiting)
+        assert done["status"] == "SUCCEEDED"
+        assert [e["type"] for e in sfn.get_execution_history(executionArn=waiting)["events"]] == [
+            "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "ExecutionSucceeded"]
+    finally:
+        assert second.stop() == 0
+
+
+def test_concurrent_starts_with_one_name(sqlite_server):
+    """AWS: the same name and input while the first runs return its ARN; another input is
+    ExecutionAlreadyExists; only one execution exists."""
+    sfn = sqlite_server.client(max_pool_connections=40)
+    arn = sfn.create_state_machine(name="idem", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    barrier = threading.Barrier(30)
+    answers: list = []
+
+    def start(value: str) -> None:
+        barrier.wait()
+        try:
+            answers.append(sfn.start_execution(stateMachineArn=arn, name="same", input=value)["executionArn"])
+        except ClientError as exc:
+            answers.append(exc.response["Error"]["Code"])
+    threads = [threading.Thread(target=start, args=('{"k": 1}' if i < 20 else '{"k": 2}',)) for i in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = "arn:aws:states:us-east-1:123456789012:execution:idem:same"
+    assert sorted(answers) == sorted([expected] * 20 + ["ExecutionAlreadyExists"] * 10)
+    assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["same"]
+
+
+def test_execution_started_names_role_version_and_alias(server):
+    """ExecutionStarted carries the machine's roleArn (AWS's recorded histories in
+    ../shared/conformance/service show the creating role there) and, per the API model's
+    ExecutionStartedEventDetails, the version and alias ARNs the execution was started through."""
+    sfn = server.client()
+    role = "arn:aws:iam::123456789012:role/service-role/my-machine-role"
+    created = sfn.create_state_machine(name="who", definition=PASSES, roleArn=role, publish=True)
+    version = created["stateMachineVersionArn"]
+    alias = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": version, "weight": 100}])["stateMachineAliasArn"]
+    plain = sfn.start_execution(stateMachineArn=created["stateMachineArn"])["executionArn"]
+    by_version = sfn.start_execution(stateMachineArn=version)["executionArn"]
+    by_alias = sfn.start_execution(stateMachineArn=alias)["executionArn"]
+
+    def started(arn: str) -> dict:
+        wait_done(sfn, arn)
+        return sfn.get_execution_history(executionArn=arn)["events"][0]["executionStartedEventDetails"]
+    assert started(plain) == {"input": "{}", "inputDetails": {"truncated": False}, "roleArn": role}
+    assert started(by_version) == {"input": "{}", "inputDetails": {"truncated": False}, "roleArn": role,
+                                   "stateMachineVersionArn": version}
+    assert started(by_alias) == {"input": "{}", "inputDetails": {"truncated": False}, "roleArn": role,
+                                 "stateMachineVersionArn": version, "stateMachineAliasArn": alias}
+    # $$.Execution.RoleArn is that role too
+    assert json.loads(sfn.describe_execution(executionArn=plain)["output"]) == {"a": 1, "role": role}
+
+
+def test_labelled_processor_arn(server):
+    """`…:stateMachine:{machine}/{label}` names a Distributed Map's item processor: DescribeStateMachine
+    shows it with its label (API model: DescribeStateMachineOutput.label); StartExecution refuses it
+    (ValidationException, reason API_DOES_NOT_SUPPORT_LABELED_ARNS in the model's enum)."""
+    sfn = server.client()
+    arn = sfn.create_state_machine(name="fan", definition=DISTRIBUTED, roleArn=ROLE)["stateMachineArn"]
+    described = sfn.describe_state_machine(stateMachineArn=arn + "/Fan")
+    assert described["label"] == "Fan" and described["stateMachineArn"] == arn + "/Fan"
+    assert json.loads(described["definition"]) == {
+        "QueryLanguage": "JSONPath", "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    assert described["type"] == "STANDARD" and described["roleArn"] == ROLE
+    assert error_of(sfn.describe_state_machine, stateMachineArn=arn + "/Other")[0] == "StateMachineDoesNotExist"
+    with pytest.raises(ClientError) as info:
+        sfn.start_execution(stateMachineArn=arn + "/Fan")
+    refused = info.value.response
+    assert refused["Error"]["Code"] == "ValidationException"
+    assert refused["reason"] == "API_DOES_NOT_SUPPORT_LABELED_ARNS"
+    # the Map Runs' processor ARN is the one DescribeStateMachine takes
+    execution = sfn.start_execution(stateMachineArn=arn, input="[1, 2]")["executionArn"]
+    assert wait_done(sfn, execution)["status"] == "SUCCEEDED"
+    runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
+    assert [r["stateMachineArn"] for r in runs] == [arn + "/Fan"]
+    # and the AWS CLI reads it alike
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_SFN": server.endpoint}
+    shown = subprocess.run([sys.executable, "-m", "awscli", "stepfunctions", "describe-state-machine",
+                            "--state-machine-arn", arn + "/Fan"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["label"] == "Fan"
