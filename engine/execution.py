@@ -205,6 +205,7 @@ class Execution:
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
         self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
+        self.executions: Any = None           # where states:startExecution children run (integrations.nested)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -516,7 +517,7 @@ class Execution:
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
-            child.integrations = self.integrations
+            child.integrations, child.executions = self.integrations, self.executions
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
