@@ -54,8 +54,11 @@ class Integrations:
     def __init__(self, config: AwsConfig, default_region: str = "us-east-1"):
         from .config import Clients
 
+        from .http import Connections
+
         self.config = config
         self.clients = Clients(config, default_region)
+        self.connections = Connections(config.connections)  # HTTP Tasks' connections file, read when needed
 
     @classmethod
     def of(cls, aws: Any, default_region: str = "us-east-1") -> "Integrations | None":
@@ -73,9 +76,18 @@ class Integrations:
         if info is None or info.kind not in ("lambda", "service", "sdk", "http"):
             return None
         if info.kind == "http" or info.service == "apigateway":
-            from . import http
+            async def call_http(submitted: Any = None) -> Any:
+                from . import http
+                from .shapes import Unusable
 
-            return lambda submitted=None: http.call(self, info, arguments)
+                try:
+                    return await http.call(self, info, arguments, self.config.region or self.clients.default_region,
+                                           clock)
+                except Unusable as exc:
+                    from ...resources import unusable_parameters
+
+                    raise unusable_parameters(arguments, [str(exc)]) from None
+            return call_http
         from .optimized import SERVICES
 
         if info.kind == "sdk":
