@@ -88,16 +88,17 @@ class Integrations:
 
                     raise unusable_parameters(arguments, [str(exc)]) from None
             return call_http
-        from .optimized import SERVICES
+        if self.config.only:  # only the services given an endpoint
+            from .optimized import SERVICES
 
-        if info.kind == "sdk":
-            from .sdk import NAMES
+            if info.kind == "sdk":
+                from .sdk import NAMES
 
-            boto3_name = NAMES.boto3_name(info.service) or info.service
-        else:
-            boto3_name = SERVICES.get(info.service, (info.service,))[0]
-        if not self.config.calls(boto3_name):
-            return None
+                boto3_name = NAMES.boto3_name(info.service) or info.service
+            else:
+                boto3_name = SERVICES.get(info.service, (info.service,))[0]
+            if not self.config.calls(boto3_name):
+                return None
         clients = self.clients if role is None else RoleClients(self.clients, role)
         if info.kind == "service" and info.pattern == "sync":
             return self._sync(info, arguments, clock, clients)
