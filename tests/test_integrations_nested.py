@@ -209,3 +209,27 @@ def test_engine_child_on_a_step_functions_endpoint_through_boto3(service, monkey
     assert list(result.output) == SYNC_KEYS and result.output["Output"] == '{"n":6}'
     result = run_sync(asl.load(parent(".sync", "Failing")), {"n": 3}, aws=aws, virtual_time=False)
     assert result.error == "States.TaskFailed" and json.loads(result.cause)["Error"] == "Boom"
+
+
+def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):
+    """The child calls SendTaskSuccess on the service itself (aws-sdk:sfn through boto3)."""
+    pytest.importorskip("uvicorn")
+    from test_service import Server, wait_done
+
+    srv = Server(tmp_path, "memory")
+    srv.extra = ("--endpoint-url", f"stepfunctions={srv.endpoint}")
+    srv.env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    srv.start()
+    try:
+        sfn = srv.client()
+        create(sfn, "Answerer", {"StartAt": "Answer", "States": {"Answer": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:sendTaskSuccess",
+            "Parameters": {"TaskToken.$": "$.token", "Output": {"answered.$": "$.n"}}, "End": True}}})
+        definition = parent(".waitForTaskToken", "Answerer")
+        definition["States"]["Start"]["Parameters"]["Input"] = {"n.$": "$.n", "token.$": "$$.Task.Token"}
+        arn = sfn.start_execution(stateMachineArn=create(sfn, "Asker", definition), input='{"n": 7}')["executionArn"]
+        done = wait_done(sfn, arn)
+        assert done["status"] == "SUCCEEDED", done
+        assert json.loads(done["output"]) == {"answered": 7}
+    finally:
+        srv.stop()
