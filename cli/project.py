@@ -5,6 +5,12 @@
     mock-config = "tests/MockConfigFile.json"
     test-case = "HappyPath"
     virtual-time = true
+    aws = true                             # call AWS services for Tasks without a handler or mock
+    connections = "connections.json"       # HTTP Task connections (asl run --connections)
+    [tool.asl.endpoints]                   # these services only, unless aws = true
+    dynamodb = "http://127.0.0.1:8000"
+    [tool.asl.machines]                    # states:startExecution children run here (asl run --machine)
+    Child = "machines/child.json"
 
 The nearest pyproject.toml with a ``[tool.asl]`` table, from the current directory up to the
 repository root (a directory holding ``.git``), is used; file paths in it are relative to
@@ -18,7 +24,9 @@ from pathlib import Path
 
 from .run import UsageError
 
-KEYS = {"handlers": str, "mock-config": str, "test-case": str, "virtual-time": bool}
+KEYS = {"handlers": str, "mock-config": str, "test-case": str, "virtual-time": bool, "aws": bool,
+        "connections": str, "endpoints": dict, "machines": dict}
+KIND_NAMES = {str: "string", bool: "boolean", dict: "table"}
 
 
 @dataclass
@@ -30,6 +38,10 @@ class ProjectConfig:
     mock_config: str | None = None
     test_case: str | None = None
     virtual_time: bool | None = None
+    aws: bool | None = None
+    connections: str | None = None
+    endpoints: dict | None = None
+    machines: dict | None = None
 
     @property
     def root(self) -> Path:
@@ -72,10 +84,16 @@ def read_config(path: Path) -> ProjectConfig | None:
         if kind is None:
             raise UsageError(f"{path}: [tool.asl] has an unknown key '{key}' (known: {', '.join(KEYS)})")
         if not isinstance(value, kind):
-            raise UsageError(f"{path}: [tool.asl] {key} must be a {'string' if kind is str else 'boolean'}")
+            raise UsageError(f"{path}: [tool.asl] {key} must be a {KIND_NAMES[kind]}")
+        if kind is dict and not all(isinstance(v, str) for v in value.values()):
+            raise UsageError(f"{path}: [tool.asl] {key}: every value must be a string")
         setattr(config, key.replace("-", "_"), value)
     if config.mock_config is not None:
         config.mock_config = str(path.parent / config.mock_config)
+    if config.connections is not None:
+        config.connections = str(path.parent / config.connections)
+    if config.machines is not None:
+        config.machines = {name: str(path.parent / file) for name, file in config.machines.items()}
     if config.handlers is not None and _is_file_spec(config.handlers):
         config.handlers = str(path.parent / config.handlers)
     return config

@@ -24,7 +24,11 @@ _NAME_REFUSED = re.compile(r'[\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufff
 
 
 def aws_options(command: Any) -> Any:
-    """``--aws`` and ``--endpoint-url``: real services for the Tasks no handler or mock serves."""
+    """``--aws``, ``--endpoint-url`` and ``--connections``: real services for the Tasks no handler
+    or mock serves."""
+    command = click.option("--connections", "connections", metavar="FILE", default=None,
+                           help="HTTP Task connections: JSON, connection ARN -> EventBridge connection "
+                                "with its secrets (default: [tool.asl] connections).")(command)
     command = click.option("--endpoint-url", "endpoint_urls", multiple=True, metavar="[SERVICE=]URL",
                            help="Endpoint of a service (sqs=http://..., repeatable), or of all services "
                                 "(moto, LocalStack); implies --aws.")(command)
@@ -32,16 +36,48 @@ def aws_options(command: Any) -> Any:
                         "or mock serves.")(command)
 
 
-def aws_config(aws: bool, endpoint_urls: tuple[str, ...]) -> Any:
-    """The ``aws=`` option of `prepare` from the CLI's flags (None: no services)."""
-    if not aws and not endpoint_urls:
+def aws_config(aws: bool, endpoint_urls: tuple[str, ...], connections: str | None = None,
+               project: Any = None) -> Any:
+    """The ``aws=`` option of `prepare` from the CLI's flags and the ``[tool.asl]`` table
+    (`project`); None: no services. ``--aws``, ``--endpoint-url`` or ``aws = true`` call every
+    service; ``[tool.asl] endpoints`` alone only those services; a connections file alone only
+    HTTP Tasks (Step Functions Local's LAMBDA_ENDPOINT-style variables are read by the engine)."""
+    from ..engine.integrations.config import parse_endpoints
+
+    endpoints: dict = dict(getattr(project, "endpoints", None) or {})
+    connections = connections or getattr(project, "connections", None)
+    every = aws or bool(endpoint_urls) or bool(getattr(project, "aws", None))
+    if not every and not endpoints and not connections:
         return None
     from ..engine.integrations import AwsConfig, AwsConfigError
 
     try:
-        return AwsConfig.of({"endpoints": list(endpoint_urls)})
+        endpoints.update(parse_endpoints(list(endpoint_urls)))
+        return AwsConfig.of({"endpoints": endpoints, "only": not every, "connections": connections})
     except AwsConfigError as exc:
         raise UsageError(str(exc)) from None
+
+
+def child_machines(files: tuple[str, ...], project: Any) -> dict | None:
+    """``--machine [NAME=]FILE`` and ``[tool.asl] machines``: name -> compiled machine."""
+    specs = dict(getattr(project, "machines", None) or {})
+    for item in files:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = os.path.splitext(os.path.basename(item))[0], item
+        specs[name] = path
+    if not specs:
+        return None
+    import asl
+
+    machines = {}
+    for name, path in specs.items():
+        check_name("--machine", name)
+        try:
+            machines[name] = asl.load(path)
+        except asl.ASLError as exc:
+            raise UsageError(f"--machine {path}: {exc}") from None
+    return machines
 
 
 def check_name(option: str, name: str) -> None:
@@ -214,6 +250,9 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=None, metavar="SECONDS",
               help="With --store: how long another process waits before taking over this execution if this "
               "process dies (default 30).")
+@click.option("--machine", "machine_files", multiple=True, metavar="[NAME=]FILE",
+              help="A state machine that states:startExecution Tasks start here, as a child execution "
+              "(NAME defaults to the file's stem; repeatable; default: [tool.asl] machines).")
 @substitution_options
 @aws_options
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
@@ -221,7 +260,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
         substitute: tuple[str, ...] = (), substitutions_file: str | None = None, aws: bool = False,
-        endpoint_urls: tuple[str, ...] = ()) -> None:
+        endpoint_urls: tuple[str, ...] = (), connections: str | None = None, machine_files: tuple[str, ...] = ()
+        ) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -257,7 +297,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
             raise UsageError(f"--history {history_path}: cannot write there")
         execution_input = read_input(input_path, input_json)
         handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
-        services = aws_config(aws, endpoint_urls)
+        services = aws_config(aws, endpoint_urls, connections, config)
+        machines = child_machines(machine_files, config)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -267,7 +308,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     try:
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
-                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync, aws=services)
+                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync, aws=services,
+                            machines=machines)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
     missing = missing_handlers(execution)

@@ -33,7 +33,8 @@ from .run import UsageError, aws_config, aws_options, load_handlers
 @aws_options
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
           region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
-          poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = ()) -> None:
+          poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
+          connections: str | None = None) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
     import logging
 
@@ -62,7 +63,9 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
     try:
         if handlers_spec:
             handlers = load_handlers(handlers_spec)[0]
-        services = aws_config(aws, endpoint_urls)
+        from .project import find_config
+
+        services = aws_config(aws, endpoint_urls, connections, find_config())
     except UsageError as exc:
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)

@@ -207,6 +207,7 @@ class Execution:
         self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
         self.role_arn = f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"  # the machine's role (a service's)
         self.started_details: dict = {}       # more for ExecutionStarted (a service's version and alias ARNs)
+        self.executions: Any = None           # where states:startExecution children run (integrations.nested)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -518,7 +519,7 @@ class Execution:
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
-            child.integrations, child.role_arn = self.integrations, self.role_arn
+            child.integrations, child.role_arn, child.executions = self.integrations, self.role_arn, self.executions
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:

@@ -90,6 +90,7 @@ class Invoker(Protocol):
     mocks: Mocks | None
     activities: Any          # an ActivityBroker serving activity resources, or None
     integrations: Any        # the AWS services for Tasks no handler or mock serves (asl.engine.integrations), or None
+    executions: Any          # where states:startExecution children run (asl.engine.integrations.nested), or None
     unserved: list[str]      # Task states reached that no handler or mock serves
 
     def record_call(self, run: StateRun, payload: Any, mocked: bool) -> None:

@@ -79,7 +79,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
-            sync: bool = False, activities: Any = None, aws: Any = None) -> Any:
+            sync: bool = False, activities: Any = None, aws: Any = None, machines: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -94,6 +94,12 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     ``aws`` calls the real services (through boto3) for the Tasks no handler or mock serves:
     True, or ``{"endpoints": {"sqs": URL, "*": URL}, "region": ..., "profile": ...}``, or an
     `asl.engine.integrations.AwsConfig` (see `asl.engine.integrations.config`).
+
+    ``machines`` (name or state machine ARN -> `asl.load` machine or file path) are the state
+    machines a ``states:startExecution`` Task starts here, as child executions with their own
+    history (``execution.executions.children``), sharing this run's handlers, services and
+    clock; the machine being run is among them under its own name. Children of machines not
+    listed go to Step Functions through boto3 when the run calls services.
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -136,10 +142,20 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
                           state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
     execution.activities = activities
-    if aws is not None and aws is not False:
-        from .integrations import Integrations
+    from .integrations import Integrations
 
-        execution.integrations = Integrations.of(aws, execution.region)
+    # (without aws=, Step Functions Local's LAMBDA_ENDPOINT-style variables may still call those services)
+    execution.integrations = Integrations.of(aws, execution.region)
+    if machines is not None:
+        from .integrations.nested import LocalExecutions
+
+        local = machines if hasattr(machines, "serves") else LocalExecutions({sm_name: machine, **machines},
+                                                                              execution.region)
+        if isinstance(local, LocalExecutions):
+            local.options = {"handlers": handlers, "aws": execution.integrations, "clock": clock,
+                             "activities": activities, "payload_limit": payload_limit, "type": "STANDARD"}
+            local.prepare = prepare
+        execution.executions = local
     if check_handlers:
         missing = missing_handlers(execution)
         if missing:
@@ -154,10 +170,11 @@ def missing_handlers(execution: Any) -> list[tuple[str, str]]:
     missing = unserved(_task_states(execution.machine), execution.handlers, execution.mocks)
     if getattr(execution, "activities", None) is not None:
         missing = [(n, r) for n, r in missing if ":activity:" not in r]
-    if getattr(execution, "integrations", None) is not None:  # the services serve the rest
+    if execution.integrations is not None or execution.executions is not None:  # the services serve the rest
         from ..resources import parse_resource
+        from .integrations import serve
 
-        missing = [(n, r) for n, r in missing if execution.integrations.find(parse_resource(r), None, None) is None]
+        missing = [(n, r) for n, r in missing if serve(execution, parse_resource(r), None) is None]
     return missing
 
 

@@ -77,13 +77,15 @@ async def run_task(run: StateRun) -> Result:
         problems = parameter_problems(info, arguments)
         if problems:  # AWS refuses to start the call: no TaskScheduled, and no Retry or Catch
             raise unusable_parameters(arguments, problems)
-        return await call(run, info, arguments, timeout, heartbeat, token)
+        credentials = state.credentials.evaluate(scope) if state.credentials is not None else None
+        role = credentials.get("RoleArn") if isinstance(credentials, dict) else None
+        return await call(run, info, arguments, timeout, heartbeat, token, role if isinstance(role, str) else None)
 
     return run.finish(await with_retries(run, attempt))
 
 
 async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, heartbeat: int | None,
-               token: str | None) -> Any:
+               token: str | None, role: str | None = None) -> Any:
     """One attempt: schedule, start, run the handler or mock, succeed or fail (with its events)."""
     ex = run.ex
     state = run.state
@@ -98,6 +100,8 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         scheduled.update({"resource": state.resource, "input": arguments})
     else:
         scheduled.update({"region": ex.region, "parameters": arguments})
+    if role is not None:
+        scheduled["taskCredentials"] = {"roleArn": role}
     if timeout is not None:
         scheduled["timeoutInSeconds"] = timeout
     if heartbeat is not None:
@@ -124,7 +128,7 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
             # .sync and callback tasks: the API call went through; the outcome comes later
             ex.emit(frame, "TaskSubmitted", {**base, "output": response})
         return await _invoke(run, info, arguments, token, timeout, heartbeat, submitted, started, redelivered,
-                             frame)
+                             frame, role)
 
     try:
         ex.check_size(arguments, who, task=True)
@@ -145,7 +149,8 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
 
 
 async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
-                  heartbeat: int | None, submitted: Any, started: float, redelivered: bool, frame: Any) -> Any:
+                  heartbeat: int | None, submitted: Any, started: float, redelivered: bool, frame: Any,
+                  role: str | None = None) -> Any:
     ex = run.ex
     state = run.state
     invoke_wrap = info is not None and info.kind == "service" and info.service == "lambda"
@@ -164,7 +169,11 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     function = lambda_function_name(state.resource, arguments)
     handler = ex.handlers.find(state.name, state.resource, function)
     # neither a handler nor a mock: the service itself, when the run calls services (engine/integrations)
-    service = ex.integrations.find(info, arguments, ex.clock) if handler is None and ex.integrations else None
+    service = None
+    if handler is None and (ex.integrations is not None or ex.executions is not None):
+        from .integrations import serve
+
+        service = serve(ex, info, arguments, role)
     if handler is None and service is None:
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
@@ -180,7 +189,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
 
     async def handle(*_: Any) -> Any:
         if service is not None:
-            return await service()
+            return await service(submitted)
         try:
             return await call_handler(handler, payload, ctx, ex.clock)
         except StatesError:

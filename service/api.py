@@ -155,6 +155,9 @@ class Service:
         from .maprun import MapRuns
 
         self.map_runs = MapRuns(store)
+        from .nested import ServiceExecutions
+
+        self.executions = ServiceExecutions(self)  # where states:startExecution children run
 
     # ---- life cycle ----------------------------------------------------------------------------
 
@@ -235,7 +238,8 @@ class Service:
         await self.store.close()
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
-        options: dict = {"handlers": self.handlers, "activities": self.activities, "aws": self.integrations}
+        options: dict = {"handlers": self.handlers, "activities": self.activities, "aws": self.integrations,
+                         "machines": self.executions}
         if case is not None and self.mock_config is not None:
             options.update(mock_config=self.mock_config, test_case=case)
         return options

@@ -149,6 +149,75 @@ def test_upload_of_a_missing_object_is_caught():
 
 
 # --------------------------------------------------------------------------------------------
+# serverless: handlers only, and against moto's server
+# --------------------------------------------------------------------------------------------
+
+async def _serverless(module, order, *more):
+    machine = asl.load(SAMPLES / "serverless" / "pipeline.json")
+    results = []
+    for value in (order, *more):
+        execution = prepare(machine, value, handlers=module.handlers)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(module.background, execution)
+            results.append(await execution.run())
+            tg.cancel_scope.cancel()
+    return results
+
+
+def test_serverless_pipeline_with_handlers_retries_stores_once_and_is_paid_by_the_worker():
+    module = sample_module("serverless")
+    order = sample_input("serverless")
+    first, again = anyio.run(_serverless, module, order, order)
+    assert first.status == "SUCCEEDED", first.cause
+    assert first.output["payment"] == {"paid": True, "paymentId": "pay-o-1001", "amount": 25}
+    assert [c.attempt for c in first.calls if c.state == "ValidateOrder"] == [1, 2]  # the Retry on States.TaskFailed
+    assert sorted(kind for kind, _ in module.published) == ["events", "sns"]  # the Parallel's two branches
+    assert list(module.table) == ["o-1001"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in again.events if e["type"].endswith("StateEntered")]
+    assert again.status == "SUCCEEDED" and entered[-1] == "AlreadyReceived"
+    assert again.output["duplicate"]["Error"] == "DynamoDB.ConditionalCheckFailedException"
+
+
+def test_serverless_pipeline_rejects_an_order_without_items():
+    (result,) = anyio.run(_serverless, sample_module("serverless"), sample_input("serverless", "input-invalid.json"))
+    assert (result.status, result.error, result.cause) == ("FAILED", "Order.Rejected", "order o-1002 has no items")
+
+
+def test_serverless_pipeline_on_moto(aws):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serverless_on_moto", SAMPLES / "serverless" / "on_moto.py")
+    on_moto = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(on_moto)
+    url = aws["endpoints"]["*"]
+    made = on_moto.create_resources(url)
+    order = sample_input("serverless")
+    first = anyio.run(on_moto.run_once, url, made["queue"], order)
+    assert first.status == "SUCCEEDED", first.cause
+    assert first.output["payment"]["paymentId"] == "pay-o-1001"
+    item = made["client"]("dynamodb").get_item(TableName="Orders", Key={"orderId": {"S": "o-1001"}})["Item"]
+    assert item == {"orderId": {"S": "o-1001"}, "customer": {"S": "ann@example.com"}, "total": {"N": "25"},
+                    "status": {"S": "RECEIVED"}}
+    again = anyio.run(on_moto.run_once, url, made["queue"], order)
+    assert again.status == "SUCCEEDED" and again.output["duplicate"]["Error"] == \
+        "DynamoDB.ConditionalCheckFailedException"
+    seen = made["client"]("sqs").receive_message(QueueUrl=made["seen"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    sources = sorted("shop.orders" in m["Body"] and "source" in m["Body"] for m in seen["Messages"])
+    assert len(seen["Messages"]) == 2 and sources == [False, True]  # one from SNS, one from EventBridge
+
+
+def test_serverless_on_moto_runs_as_one_command():
+    pytest.importorskip("moto")
+    done = subprocess.run([sys.executable, str(SAMPLES / "serverless" / "on_moto.py")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "first: SUCCEEDED via ValidateOrder > SaveOrder > AwaitPayment > Notify > Publish > Announce"
+    assert lines[2] == "again: SUCCEEDED via ValidateOrder > SaveOrder > AlreadyReceived"
+    assert lines[-1] == "notifications delivered: 2"
+
+
+# --------------------------------------------------------------------------------------------
 # The README's commands, as written
 # --------------------------------------------------------------------------------------------
 
@@ -158,7 +227,7 @@ def readme_commands() -> list[str]:
 
 def test_the_samples_are_on_the_readme():
     listed = " ".join(readme_commands())
-    for sample in ("order", "order-jsonata", "batch", "approval", "upload", "broken"):
+    for sample in ("order", "order-jsonata", "batch", "approval", "upload", "broken", "serverless"):
         assert f"samples/{sample}/" in listed, f"samples/{sample} has no command in samples/README.md"
 
 

@@ -9,6 +9,9 @@ rest lives here:
   shapes.py     Parameters -> boto3 request, boto3 response -> JSON
   optimized.py  Lambda ARNs and ``arn:aws:states:::SERVICE:API``; the SDK v1 error converter
   sdk.py        ``arn:aws:states:::aws-sdk:SERVICE:ACTION``; the SDK v2 error converter
+  jobs.py       the ``.sync`` jobs: ECS runTask, Batch submitJob, Glue startJobRun, Athena
+  nested.py     ``states:startExecution``: child executions here, in the service, or through boto3
+  http.py       the HTTP Task (``http:invoke``) and API Gateway invoke, through httpx
 
 Blocking boto3 calls run in worker threads: the event loop never waits for the network.
 """
@@ -17,9 +20,32 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from ...errors import StatesError
-from .config import AwsConfig, AwsConfigError
+from .config import AwsConfig, AwsConfigError, RoleClients
 
-__all__ = ["AwsConfig", "AwsConfigError", "Integrations"]
+__all__ = ["AwsConfig", "AwsConfigError", "Integrations", "serve"]
+
+
+def serve(ex: Any, info: Any, arguments: Any, role: str | None = None) -> Callable[..., Awaitable[Any]] | None:
+    """What runs a Task that no handler or mock serves: a child execution where the run keeps
+    them (``ex.executions``: this engine, the service), else the services the run calls
+    (``ex.integrations``); None when neither does. `arguments` None: asked before the run."""
+    if info is not None and info.kind == "service" and (info.service, info.api) == ("states", "startExecution"):
+        port = getattr(ex, "executions", None)
+        arn = arguments.get("StateMachineArn") if isinstance(arguments, dict) else None
+        if port is not None and port.serves(arn):
+            async def nested(submitted: Any = None) -> Any:
+                from .nested import start_execution
+                from .shapes import Unusable
+
+                try:
+                    return await start_execution(port, info, arguments, ex.clock, submitted)
+                except Unusable as exc:
+                    from ...resources import unusable_parameters
+
+                    raise unusable_parameters(arguments, [str(exc)]) from None
+            return nested
+    integrations = getattr(ex, "integrations", None)
+    return None if integrations is None else integrations.find(info, arguments, ex.clock, role)
 
 
 class Integrations:
@@ -28,8 +54,11 @@ class Integrations:
     def __init__(self, config: AwsConfig, default_region: str = "us-east-1"):
         from .config import Clients
 
+        from .http import Connections
+
         self.config = config
         self.clients = Clients(config, default_region)
+        self.connections = Connections(config.connections)  # HTTP Tasks' connections file, read when needed
 
     @classmethod
     def of(cls, aws: Any, default_region: str = "us-east-1") -> "Integrations | None":
@@ -39,28 +68,80 @@ class Integrations:
         config = AwsConfig.of(aws)
         return None if config is None else cls(config, default_region)
 
-    def find(self, info: Any, arguments: Any, clock: Any) -> Callable[[], Awaitable[Any]] | None:
-        """The call that serves a Task's Resource through boto3, or None (activities, HTTP Tasks,
-        API Gateway: not through boto3)."""
-        if info is None or info.kind not in ("lambda", "service", "sdk") or info.service == "apigateway":
+    def find(self, info: Any, arguments: Any, clock: Any, role: str | None = None
+             ) -> Callable[..., Awaitable[Any]] | None:
+        """The call that serves a Task's Resource through boto3 or httpx, or None (activities; a
+        service this run does not call). The call takes the Task's ``submitted(response)``, told
+        when a ``.sync`` job has started."""
+        if info is None or info.kind not in ("lambda", "service", "sdk", "http"):
             return None
+        if info.kind == "http" or info.service == "apigateway":
+            async def call_http(submitted: Any = None) -> Any:
+                from . import http
+                from .shapes import Unusable
 
-        async def call() -> Any:
+                try:
+                    return await http.call(self, info, arguments, self.config.region or self.clients.default_region,
+                                           clock)
+                except Unusable as exc:
+                    from ...resources import unusable_parameters
+
+                    raise unusable_parameters(arguments, [str(exc)]) from None
+            return call_http
+        if self.config.only:  # only the services given an endpoint
+            from .optimized import SERVICES
+
+            if info.kind == "sdk":
+                from .sdk import NAMES
+
+                boto3_name = NAMES.boto3_name(info.service) or info.service
+            else:
+                boto3_name = SERVICES.get(info.service, (info.service,))[0]
+            if not self.config.calls(boto3_name):
+                return None
+        clients = self.clients if role is None else RoleClients(self.clients, role)
+        if info.kind == "service" and info.pattern == "sync":
+            return self._sync(info, arguments, clock, clients)
+
+        async def call(submitted: Any = None) -> Any:
             from ..threads import run_in_thread
 
             # virtual time waits for the service, as for a sync handler
-            return await run_in_thread(lambda: self.call(info, arguments), clock)
+            return await run_in_thread(lambda: self.call(info, arguments, clients), clock)
         return call
 
-    def call(self, info: Any, arguments: Any) -> Any:
+    def _sync(self, info: Any, arguments: Any, clock: Any, clients: Any) -> Callable[..., Awaitable[Any]]:
+        """A ``.sync`` job (ECS, Batch, Glue, Athena) or nested execution on a Step Functions endpoint."""
+        async def call(submitted: Any = None) -> Any:
+            from .shapes import Unusable
+
+            try:
+                if info.service == "states":
+                    from .nested import Boto3Executions, start_execution
+
+                    return await start_execution(Boto3Executions(self, clients), info, arguments, clock, submitted)
+                from .jobs import JOBS, run_job
+
+                if (info.service, info.api) not in JOBS:
+                    raise StatesError("States.Runtime", f"asl-engine does not run '{info.arn}' on AWS yet: "
+                                      "register a handler or mock the state")
+                return await run_job(clients, info, arguments, clock, submitted, self.config.poll_seconds)
+            except Unusable as exc:
+                from ...resources import unusable_parameters
+
+                raise unusable_parameters(arguments, [str(exc)]) from None
+        return call
+
+    def call(self, info: Any, arguments: Any, clients: Any = None) -> Any:
         """One blocking call of the service `info` names: its result, or a StatesError."""
         from . import optimized, sdk
         from .shapes import Unusable
 
+        clients = clients or self.clients
         try:
             if info.kind == "sdk":
-                return sdk.call(self.clients, info, arguments)
-            return optimized.call(self.clients, info, arguments)
+                return sdk.call(clients, info, arguments)
+            return optimized.call(clients, info, arguments)
         except Unusable as exc:
             from ...resources import unusable_parameters
 

@@ -10,9 +10,14 @@ Endpoint of boto3 service ``X``, first that applies:
 3. nothing: botocore then applies ``AWS_ENDPOINT_URL_<SERVICE_ID>``, ``AWS_ENDPOINT_URL``, the
    profile's ``services`` section, and finally AWS itself.
 
+Step Functions Local's variables, or endpoints given without ``--aws`` (``[tool.asl]
+endpoints``), turn the layer on for those services only (`AwsConfig.only`).
+
 Region: a Lambda ARN's own region, then the option, then botocore's (``AWS_REGION``,
 ``AWS_DEFAULT_REGION``, the profile), then the execution's. Credentials: botocore's default
-chain (environment, shared files, SSO, container and instance roles), or the option's profile.
+chain (environment, shared files, SSO, container and instance roles), or the option's profile;
+a Task's ``Credentials.RoleArn`` is assumed through STS (the configured STS endpoint) unless
+``assume_role`` is False, and clients are cached per (service, region, role).
 
 boto3 is imported only here and only when a run calls a service (it is the ``aws`` extra).
 """
@@ -43,22 +48,40 @@ class AwsConfigError(ValueError):
 class AwsConfig:
     """How a run reaches AWS services for the Tasks no handler or mock serves.
 
-    endpoints  boto3 service name (or ``*`` for all) -> endpoint URL; default none (AWS, or
-               what botocore's own variables say)
-    region     default None: botocore's configured region, else the execution's
-    profile    a shared-config profile for credentials and region; default None: the default chain
+    endpoints    boto3 service name (or ``*`` for all) -> endpoint URL; default none (AWS, or
+                 what botocore's own variables say)
+    region       default None: botocore's configured region, else the execution's
+    profile      a shared-config profile for credentials and region; default None: the default chain
+    only         True: call only the services `endpoints` names (turned on by Step Functions
+                 Local's variables or ``[tool.asl]`` endpoints, not by ``--aws``); default False
+    assume_role  assume a Task's ``Credentials.RoleArn`` through STS; default True (False: the
+                 run's own credentials serve every Task)
+    poll_seconds how often a ``.sync`` job is described until it ends; default 5 (of the
+                 execution's clock: no real time under virtual time)
+    connections  a JSON file of HTTP Task connections (ARN -> auth), for ``http:invoke``;
+                 default None
     """
 
     endpoints: Mapping[str, str] = field(default_factory=dict)
     region: str | None = None
     profile: str | None = None
+    only: bool = False
+    assume_role: bool = True
+    poll_seconds: float = 5.0
+    connections: str | None = None
+
+    FIELDS = ("endpoints", "region", "profile", "only", "assume_role", "poll_seconds", "connections")
 
     @classmethod
     def of(cls, value: Any) -> "AwsConfig | None":
         """The run's configuration from ``aws=``: None/False (services off), True (on, defaults),
         a dict of the fields, or an AwsConfig; Step Functions Local's variables are read here."""
         if value is None or value is False:
-            return None
+            # Step Functions Local's variables call those services without --aws
+            found = {service: os.environ[v] for v, service in SFN_LOCAL_VARIABLES.items() if os.environ.get(v)}
+            if not found:
+                return None
+            value = {"endpoints": found, "only": True}
         import importlib.util
 
         if importlib.util.find_spec("boto3") is None:
@@ -68,10 +91,10 @@ class AwsConfig:
         elif value is True:
             config = cls()
         elif isinstance(value, Mapping):
-            unknown = set(value) - {"endpoints", "region", "profile"}
+            unknown = set(value) - set(cls.FIELDS)
             if unknown:
                 raise AwsConfigError(f"unknown AWS option(s): {', '.join(sorted(unknown))} "
-                                     "(use endpoints, region, profile)")
+                                     f"(use {', '.join(cls.FIELDS)})")
             config = cls(**value)
         else:
             raise AwsConfigError(f"aws= takes True, a dict or an AwsConfig, not {type(value).__name__}")
@@ -79,10 +102,16 @@ class AwsConfig:
         for variable, service in SFN_LOCAL_VARIABLES.items():
             if os.environ.get(variable) and service not in endpoints:
                 endpoints[service] = os.environ[variable]
-        return cls(endpoints, config.region, config.profile)
+        from dataclasses import replace
+
+        return replace(config, endpoints=endpoints)
 
     def endpoint(self, service: str) -> str | None:
         return self.endpoints.get(service) or self.endpoints.get("*")
+
+    def calls(self, service: str) -> bool:
+        """Whether this run calls the boto3 service `service` (`only`: those given an endpoint)."""
+        return not self.only or self.endpoint(service) is not None
 
 
 def boto3_endpoint_name(name: str) -> str:
@@ -106,7 +135,7 @@ def parse_endpoints(spec: Any) -> dict[str, str]:
 
 
 class Clients:
-    """boto3 clients of one configuration, cached per (service, region).
+    """boto3 clients of one configuration, cached per (service, region, role).
 
     botocore's clients are thread-safe once built; building them is not, hence the lock.
     """
@@ -116,7 +145,7 @@ class Clients:
         self.default_region = default_region
         self._lock = threading.Lock()
         self._session: Any = None
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
 
     def session(self) -> Any:
         if self._session is None:
@@ -128,25 +157,42 @@ class Clients:
     def region(self, wanted: str | None = None) -> str:
         return wanted or self.config.region or self.session().region_name or self.default_region
 
-    def client(self, service: str, region: str | None = None) -> Any:
+    def client(self, service: str, region: str | None = None, role: str | None = None) -> Any:
         region = self.region(region)
-        key = (service, region)
+        role = role if self.config.assume_role else None
+        key = (service, region, role)
         client = self._clients.get(key)
         if client is None:
+            keys = self._assume(role, region) if role else {}  # outside the lock: a call to STS
             with self._lock:
                 client = self._clients.get(key)
                 if client is None:
-                    client = self._build(service, region)
+                    client = self._build(service, region, keys)
                     self._clients[key] = client
         return client
 
-    def _build(self, service: str, region: str) -> Any:
+    def _assume(self, role: str, region: str) -> dict:
+        """Temporary credentials of `role` (STS AssumeRole with the run's own credentials)."""
+        from ...errors import StatesError
+
+        import botocore.exceptions as bex
+
+        try:
+            answer = self.client("sts", region).assume_role(RoleArn=role, RoleSessionName="asl-engine")
+        except (bex.ClientError, bex.BotoCoreError) as exc:
+            raise StatesError("States.TaskFailed", f"asl-engine could not assume the role '{role}' "
+                              f"(Credentials.RoleArn) through STS: {exc}") from None
+        found = answer["Credentials"]
+        return {"aws_access_key_id": found["AccessKeyId"], "aws_secret_access_key": found["SecretAccessKey"],
+                "aws_session_token": found["SessionToken"]}
+
+    def _build(self, service: str, region: str, keys: dict | None = None) -> Any:
         from botocore.config import Config
 
         # S3 through one endpoint for all services (moto, LocalStack) needs path-style addresses
         extra = {"s3": {"addressing_style": "path"}} if service == "s3" and self.config.endpoint(service) else {}
         client = self.session().client(service, region_name=region, endpoint_url=self.config.endpoint(service),
-                                       config=Config(retries={"mode": "standard"}, **extra))
+                                       config=Config(retries={"mode": "standard"}, **extra), **(keys or {}))
         # keep the response headers with their case, as AWS's SDK reports them (SdkHttpMetadata)
         client.meta.events.register("after-call", _keep_headers)
         return client
@@ -156,3 +202,13 @@ def _keep_headers(http_response: Any = None, parsed: Any = None, **_: Any) -> No
     if http_response is not None and isinstance(parsed, dict):
         meta = parsed.setdefault("ResponseMetadata", {})
         meta["RawHeaders"] = list(http_response.headers.items())
+
+
+class RoleClients:
+    """The clients of one Task: `clients` as the role its ``Credentials.RoleArn`` names (None: the run's own)."""
+
+    def __init__(self, clients: Clients, role: str | None):
+        self.clients, self.role, self.config = clients, role, clients.config
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.clients.client(service, region, self.role)

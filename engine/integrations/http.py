@@ -1,0 +1,286 @@
+"""The HTTP Task (``arn:aws:states:::http:invoke``) and API Gateway's ``apigateway:invoke``,
+through httpx (INTEGRATIONS-SPEC.md sections 3 and 7; DG "call-https-apis", "connect-api-gateway").
+
+HTTP Task Parameters: ``ApiEndpoint`` (the URL), ``Method``, ``Authentication.ConnectionArn``
+(an EventBridge connection; ``InvocationConfig.ConnectionArn`` too), ``Headers`` and
+``QueryParameters`` (objects; a list value repeats the parameter), ``RequestBody`` (JSON, sent
+as JSON text; a string as is) and ``Transform`` (``RequestBodyEncoding: URL_ENCODED`` sends an
+object as a form, arrays per ``RequestEncodingOptions.ArrayFormat``: INDICES (default)
+``a[0]=x&a[1]=y``, REPEAT ``a=x&a=y``, COMMAS ``a=x,y``, BRACKETS ``a[]=x&a[]=y``). Step
+Functions adds ``User-Agent: Amazon|StepFunctions|HttpInvoke|<region>`` and ``Range:
+bytes=0-262144``. The result is ``{Headers: {name: [values]}, ResponseBody (parsed when JSON),
+StatusCode, StatusText}``; a status outside 2xx fails the Task with
+``States.Http.StatusCode.<status>``, that result as JSON text for cause (the cause's form is not
+confirmed by a recording); no answer within 60 seconds is ``States.Http.Socket``.
+
+Connections are read from the run's connections file (`AwsConfig.connections`, ``asl run
+--connections FILE``): JSON mapping a connection ARN (or its name) to EventBridge's
+CreateConnection fields, secrets included::
+
+    {"arn:aws:events:us-east-1:123456789012:connection/stripe/1a2b": {
+        "AuthorizationType": "API_KEY",
+        "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "..."},
+                           "InvocationHttpParameters": {"HeaderParameters": [{"Key": "k", "Value": "v"}]}}}}
+
+``BASIC`` takes ``BasicAuthParameters {Username, Password}``; ``OAUTH_CLIENT_CREDENTIALS`` takes
+``OAuthParameters {AuthorizationEndpoint, HttpMethod, ClientParameters {ClientID, ClientSecret},
+OAuthHttpParameters}``: the token is fetched with the client credentials (HTTP basic auth,
+``grant_type=client_credentials``) and sent as ``Authorization: Bearer <access_token>``.
+Secrets are never written to the history or to logs.
+
+``apigateway:invoke``: ``ApiEndpoint`` (the API's host; with ``http://`` or ``https://`` as
+given, for a local API), ``Method``, ``Stage``, ``Path``, ``Headers`` and ``QueryParameters``
+(``{name: [values]}``), ``RequestBody``; a status outside 2xx is ``ApiGateway.<status>`` with
+the response body as cause (recorded on AWS, LS).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any
+from urllib.parse import quote
+
+from ...errors import StatesError
+
+TIMEOUT_SECONDS = 60.0  # AWS's: an HTTP Task that gets no answer within 60 s fails with States.Http.Socket
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+ARRAY_FORMATS = ("INDICES", "REPEAT", "COMMAS", "BRACKETS")
+
+
+def _runtime(problem: str) -> Exception:
+    """Parameters the Task cannot use: States.Runtime "... could not be used to start the Task"."""
+    from .shapes import Unusable
+
+    return Unusable(problem)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def form_encode(body: dict, array_format: str = "INDICES") -> str:
+    """An object as ``application/x-www-form-urlencoded`` text; arrays per `array_format`."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in body.items():
+        if isinstance(value, list):
+            if array_format == "COMMAS":
+                pairs.append((key, ",".join(_text(v) for v in value)))
+            for index, item in enumerate(value if array_format != "COMMAS" else ()):
+                name = {"INDICES": f"{key}[{index}]", "BRACKETS": f"{key}[]", "REPEAT": key}[array_format]
+                pairs.append((name, _text(item)))
+        else:
+            pairs.append((key, _text(value)))
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
+
+
+# ---- connections ----------------------------------------------------------------------------
+
+class Connections:
+    """The run's connections file, read once."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._lock = threading.Lock()
+        self._table: dict | None = None
+
+    def get(self, arn: str) -> dict:
+        if self._table is None:
+            with self._lock:
+                if self._table is None:
+                    self._table = self._read()
+        name = arn.split("connection/", 1)[-1].split("/", 1)[0] if "connection/" in arn else arn
+        found = self._table.get(arn) or self._table.get(name)
+        if found is None:
+            # EventBridge's answer to DescribeConnection of a connection that does not exist
+            raise StatesError("Events.ConnectionResource.ResourceNotFound",
+                              f"Failed to describe connection: Connection '{name}' does not exist.")
+        return found
+
+    def _read(self) -> dict:
+        if self.path is None:
+            return {}
+        from ...source import SourceError, read_json
+
+        try:
+            table = read_json(self.path, "connections file")
+        except SourceError as exc:
+            raise StatesError("States.Runtime", f"asl-engine cannot read the connections file: {exc}") from None
+        if not isinstance(table, dict):
+            raise StatesError("States.Runtime", f"the connections file {self.path} must hold a JSON object "
+                              "(connection ARN -> connection)")
+        return table
+
+
+def _params(section: Any, key: str) -> list[tuple[str, str]]:
+    return [(str(p.get("Key")), _text(p.get("Value"))) for p in (section or {}).get(key) or []
+            if isinstance(p, dict)]
+
+
+async def _authorize(client: Any, connection: dict, headers: dict, query: list, body: Any) -> Any:
+    """Apply the connection: its auth header and its extra header, query and body parameters."""
+    kind = connection.get("AuthorizationType")
+    auth = connection.get("AuthParameters") or {}
+    invocation = auth.get("InvocationHttpParameters")
+    for key, value in _params(invocation, "HeaderParameters"):
+        headers[key] = value
+    query.extend(_params(invocation, "QueryStringParameters"))
+    extra_body = _params(invocation, "BodyParameters")
+    if extra_body:
+        if isinstance(body, str):
+            raise _runtime("The RequestBody is a string: the connection's body parameters cannot be merged into it")
+        body = {**(body if isinstance(body, dict) else {}), **dict(extra_body)}
+    if kind == "API_KEY":
+        api_key = auth.get("ApiKeyAuthParameters") or {}
+        headers[str(api_key.get("ApiKeyName"))] = _text(api_key.get("ApiKeyValue"))
+    elif kind == "BASIC":
+        basic = auth.get("BasicAuthParameters") or {}
+        pair = f"{basic.get('Username', '')}:{basic.get('Password', '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    elif kind == "OAUTH_CLIENT_CREDENTIALS":
+        headers["Authorization"] = "Bearer " + await _oauth_token(client, auth.get("OAuthParameters") or {})
+    elif kind is not None:
+        raise _runtime(f"The connection's AuthorizationType '{kind}' is not API_KEY, BASIC or OAUTH_CLIENT_CREDENTIALS")
+    return body
+
+
+async def _oauth_token(client: Any, oauth: dict) -> str:
+    import httpx
+
+    credentials = oauth.get("ClientParameters") or {}
+    extra = oauth.get("OAuthHttpParameters")
+    form = {"grant_type": "client_credentials", **dict(_params(extra, "BodyParameters"))}
+    try:
+        answer = await client.request(
+            oauth.get("HttpMethod") or "POST", oauth.get("AuthorizationEndpoint") or "",
+            data=form, params=_params(extra, "QueryStringParameters"), headers=dict(_params(extra, "HeaderParameters")),
+            auth=(str(credentials.get("ClientID", "")), str(credentials.get("ClientSecret", ""))))
+        token = answer.json().get("access_token") if answer.status_code < 400 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        token = None
+    if not isinstance(token, str) or not token:
+        raise StatesError("Events.ConnectionResource.AuthInvalid",
+                          "The OAuth authorization endpoint did not return an access token for the connection")
+    return token
+
+
+# ---- the calls ------------------------------------------------------------------------------
+
+def _result(answer: Any) -> dict:
+    every: dict[str, list[str]] = {}
+    for name, value in answer.headers.raw:  # the names as the server wrote them
+        every.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+    body: Any = answer.text
+    media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            body = answer.json()
+        except ValueError:
+            pass
+    return {"Headers": every, "ResponseBody": body, "StatusCode": answer.status_code,
+            "StatusText": answer.reason_phrase}
+
+
+async def _send(method: str, url: str, headers: dict, query: list, content: Any) -> Any:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+        try:
+            return await client.request(method, url, headers=headers, params=query or None, content=content)
+        except httpx.TimeoutException:
+            raise StatesError("States.Http.Socket", f"The HTTP request to {url} got no answer within "
+                              f"{TIMEOUT_SECONDS:.0f} seconds") from None
+        except httpx.HTTPError as exc:
+            raise StatesError("States.Http.Socket", f"The HTTP request to {url} failed: {exc}") from None
+
+
+def _body(body: Any, headers: dict, encoding: str, array_format: str) -> bytes | None:
+    if body is None:
+        return None
+    if encoding == "URL_ENCODED" and isinstance(body, dict):
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return form_encode(body, array_format).encode()
+    headers.setdefault("Content-Type", "application/json; charset=UTF-8")
+    return (body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=False)).encode()
+
+
+def _pairs(value: Any, field: str) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise _runtime(f"The value of the field '{field}' has an invalid format")
+    out = []
+    for key, item in value.items():
+        for one in item if isinstance(item, list) else [item]:
+            out.append((key, _text(one)))
+    return out
+
+
+async def http_invoke(integrations: Any, arguments: dict, region: str) -> Any:
+    import httpx
+
+    endpoint, method = arguments.get("ApiEndpoint"), arguments.get("Method")
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        raise _runtime("The value of the field 'ApiEndpoint' has an invalid format")
+    if method not in METHODS:
+        raise _runtime("The value of the field 'Method' has an invalid format")
+    transform = arguments.get("Transform") or {}
+    encoding = transform.get("RequestBodyEncoding") or "NONE"
+    array_format = (transform.get("RequestEncodingOptions") or {}).get("ArrayFormat") or "INDICES"
+    if encoding not in ("NONE", "URL_ENCODED") or array_format not in ARRAY_FORMATS:
+        raise _runtime("The value of the field 'Transform' has an invalid format")
+    headers = dict(_pairs(arguments.get("Headers"), "Headers"))
+    query = _pairs(arguments.get("QueryParameters"), "QueryParameters")
+    body = arguments.get("RequestBody")
+    connection_arn = ((arguments.get("Authentication") or arguments.get("InvocationConfig") or {})
+                      .get("ConnectionArn"))
+    if connection_arn is not None:
+        connection = integrations.connections.get(str(connection_arn))
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+            body = await _authorize(client, connection, headers, query, body)
+    headers["User-Agent"] = f"Amazon|StepFunctions|HttpInvoke|{region}"
+    headers["Range"] = "bytes=0-262144"
+    answer = await _send(method, endpoint, headers, query, _body(body, headers, encoding, array_format))
+    result = _result(answer)
+    if not 200 <= answer.status_code < 300:
+        raise StatesError(f"States.Http.StatusCode.{answer.status_code}",
+                          json.dumps(result, separators=(",", ":"), ensure_ascii=False))
+    return result
+
+
+async def apigateway_invoke(arguments: dict) -> Any:
+    endpoint, method = arguments.get("ApiEndpoint"), arguments.get("Method")
+    if not isinstance(endpoint, str) or not endpoint:
+        raise _runtime("The value of the field 'ApiEndpoint' has an invalid format")
+    if method not in METHODS:
+        raise _runtime("The value of the field 'Method' has an invalid format")
+    base = endpoint if endpoint.startswith(("http://", "https://")) else f"https://{endpoint}"
+    parts = [str(p).strip("/") for p in (arguments.get("Stage"), arguments.get("Path")) if p]
+    url = "/".join([base.rstrip("/"), *parts])
+    headers = {}
+    for name, value in _pairs(arguments.get("Headers"), "Headers"):
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    query = _pairs(arguments.get("QueryParameters"), "QueryParameters")
+    answer = await _send(method, url, headers, query, _body(arguments.get("RequestBody"), headers, "NONE", "INDICES"))
+    result = _result(answer)
+    if not 200 <= answer.status_code < 300:
+        body = result["ResponseBody"]
+        raise StatesError(f"ApiGateway.{answer.status_code}",
+                          body if isinstance(body, str) else json.dumps(body, separators=(",", ":")))
+    return result
+
+
+async def call(integrations: Any, info: Any, arguments: Any, region: str, clock: Any) -> Any:
+    """Run an HTTP Task or ``apigateway:invoke``."""
+    if not isinstance(arguments, dict):
+        raise _runtime("The value of the field 'Parameters' has an invalid format")
+    with clock.busy():  # virtual time waits for the server
+        if info.kind == "http":
+            return await http_invoke(integrations, arguments, region)
+        return await apigateway_invoke(arguments)

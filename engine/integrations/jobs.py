@@ -1,0 +1,146 @@
+"""The ``.sync`` job integrations: ECS runTask, Batch submitJob, Glue startJobRun, Athena
+startQueryExecution (INTEGRATIONS-SPEC.md sections 2 and 3).
+
+Start the job, record ``TaskSubmitted`` with the start call's response, then poll the job's
+describe call every `AwsConfig.poll_seconds` (of the execution's clock: under virtual time the
+interval passes at once, the history shows it) until it ends. A job that succeeded returns the
+described job; one that failed fails the Task with ``States.TaskFailed``, the job as JSON for
+cause. Stopping the execution (or the Task's timeout) while it waits stops the job, best effort.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ...errors import StatesError
+
+
+@dataclass(frozen=True)
+class Job:
+    """How one job integration is started, followed and stopped (boto3 names, camelCase APIs).
+
+    prepare   Parameters -> the start call's Parameters (what Step Functions adds)
+    describe  (start response) -> (api, request, extract: response -> the job)
+    state     the job -> its state; `done`/`failed` are the states that end it
+    stop      (start response) -> (api, request)
+    result    the job -> the Task's result
+
+Jobs are read from the describe response as Step Functions shows them: every structure member
+PascalCased (ECS's ``lastStatus`` -> ``LastStatus``), times in epoch milliseconds, no metadata.
+    """
+
+    prepare: Callable[[dict], dict]
+    describe: Callable[[dict], tuple[str, dict, Callable[[dict], Any]]]
+    state: Callable[[Any], str]
+    done: frozenset
+    failed: frozenset
+    stop: Callable[[dict], tuple[str, dict]]
+    result: Callable[[Any], Any]
+
+
+def _ecs_prepare(args: dict) -> dict:
+    return {"StartedBy": "AWS Step Functions", **args}  # AWS sets it (LSI); a given one stays
+
+
+def _ecs_failed(task: dict) -> bool:
+    # a task that never started, or an essential container that exited non-zero (INTEGRATIONS-SPEC open question 3)
+    if task.get("StopCode") == "TaskFailedToStart":
+        return True
+    return any(c.get("ExitCode") not in (None, 0) for c in task.get("Containers") or [])
+
+
+def _batch_prepare(args: dict) -> dict:
+    # AWS adds MANAGED_BY_AWS=STARTED_BY_STEP_FUNCTIONS to the container's environment (LSI)
+    args = dict(args)
+    overrides = dict(args.get("ContainerOverrides") or {})
+    env = list(overrides.get("Environment") or [])
+    env.append({"Name": "MANAGED_BY_AWS", "Value": "STARTED_BY_STEP_FUNCTIONS"})
+    overrides["Environment"] = env
+    args["ContainerOverrides"] = overrides
+    return args
+
+
+JOBS: dict[tuple[str, str], Job] = {
+    ("ecs", "runTask"): Job(
+        prepare=_ecs_prepare,
+        describe=lambda r: ("describeTasks", {"cluster": r["tasks"][0]["clusterArn"], "tasks": [r["tasks"][0]["taskArn"]]},
+                            lambda d: d["Tasks"][0]),
+        state=lambda t: "FAILED" if t.get("LastStatus") == "STOPPED" and _ecs_failed(t) else t.get("LastStatus", ""),
+        done=frozenset({"STOPPED"}), failed=frozenset({"FAILED"}),
+        stop=lambda r: ("stopTask", {"cluster": r["tasks"][0]["clusterArn"], "task": r["tasks"][0]["taskArn"],
+                                     "reason": "Task stopped by AWS Step Functions"}),
+        result=lambda job: job),
+    ("batch", "submitJob"): Job(
+        prepare=_batch_prepare,
+        describe=lambda r: ("describeJobs", {"jobs": [r["jobId"]]}, lambda d: d["Jobs"][0]),
+        state=lambda j: j.get("Status", ""), done=frozenset({"SUCCEEDED"}), failed=frozenset({"FAILED"}),
+        stop=lambda r: ("terminateJob", {"jobId": r["jobId"], "reason": "Terminated by AWS Step Functions"}),
+        result=lambda job: job),
+    ("glue", "startJobRun"): Job(
+        prepare=lambda a: a,
+        describe=lambda r: ("getJobRun", {"JobName": r["JobName"], "RunId": r["JobRunId"]}, lambda d: d["JobRun"]),
+        state=lambda j: j.get("JobRunState", ""), done=frozenset({"SUCCEEDED", "STOPPED"}),
+        failed=frozenset({"FAILED", "TIMEOUT", "ERROR"}),
+        stop=lambda r: ("batchStopJobRun", {"JobName": r["JobName"], "JobRunIds": [r["JobRunId"]]}),
+        result=lambda job: job),
+    ("athena", "startQueryExecution"): Job(
+        prepare=lambda a: a,
+        describe=lambda r: ("getQueryExecution", {"QueryExecutionId": r["QueryExecutionId"]},
+                            lambda d: d["QueryExecution"]),
+        state=lambda q: (q.get("Status") or {}).get("State", ""), done=frozenset({"SUCCEEDED"}),
+        failed=frozenset({"FAILED", "CANCELLED"}),
+        stop=lambda r: ("stopQueryExecution", {"QueryExecutionId": r["QueryExecutionId"]}),
+        # the whole GetQueryExecution response (INTEGRATIONS-SPEC section 3, unverified)
+        result=lambda q: {"QueryExecution": q}),
+}
+
+
+async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted: Any, poll_seconds: float) -> Any:
+    """Start the job `info` names, wait for its end, stop it if the wait is cancelled."""
+    import anyio
+
+    from ..threads import run_in_thread
+    from .optimized import SERVICES, convert_error
+    from .sdk import invoke, operation_of
+    from .shapes import http_metadata, result_json, to_request
+
+    job = JOBS[(info.service, info.api)]
+    client = clients.client(SERVICES[info.service][0])
+
+    def call(api: str, request: dict, shaped: bool = False) -> Any:
+        method, operation = operation_of(client, api)
+        if shaped:
+            request = to_request(operation.input_shape, request)
+        response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, info.service))
+        return response if shaped else result_json(response, operation.output_shape, pascal=True, epoch_millis=True)
+
+    if not isinstance(arguments, dict):
+        from .shapes import Unusable
+        raise Unusable("The value of the field 'Parameters' has an invalid format")
+    started = await run_in_thread(lambda: call(info.api, job.prepare(arguments), shaped=True), clock)
+    _, operation = operation_of(client, info.api)
+    response = {**result_json(started, operation.output_shape, epoch_millis=True)}
+    if info.service == "glue":
+        response["JobName"] = arguments.get("JobName")  # AWS adds it (LSI)
+    if submitted is not None:
+        submitted({**response, **http_metadata(started)})
+    api, request, extract = job.describe(started if info.service != "glue" else response)
+    try:
+        while True:
+            found = extract(await run_in_thread(lambda: call(api, request), clock))
+            state = job.state(found)
+            if state in job.done or state in job.failed:
+                break
+            await clock.sleep(poll_seconds)
+    except anyio.get_cancelled_exc_class():
+        stop_api, stop_request = job.stop(started if info.service != "glue" else response)
+        with anyio.CancelScope(shield=True):
+            try:
+                await run_in_thread(lambda: call(stop_api, stop_request))
+            except Exception:  # best effort, as AWS's
+                pass
+        raise
+    if state in job.failed:
+        raise StatesError("States.TaskFailed", json.dumps(found, separators=(",", ":"), ensure_ascii=False))
+    return job.result(found)

@@ -1,0 +1,274 @@
+"""``arn:aws:states:::states:startExecution`` (request-response, ``.sync``, ``.sync:2``,
+``.waitForTaskToken``): a child execution with its own history (INTEGRATIONS-SPEC.md section 3).
+
+Where the child runs is an `Executions` port, three of them:
+
+  LocalExecutions  this engine (``asl run --machine FILE``, ``run(..., machines=...)``): the
+                   child is an `Execution` of its own beside the parent, with the same handlers,
+                   mocks, services and clock
+  (the service's)  ``asl serve``: the child is an execution of the service, listed and described
+                   by its API (asl.service.nested)
+  Boto3Executions  a Step Functions endpoint through boto3 (``--aws``): AWS, LocalStack, another
+                   ``asl serve``; ``.sync`` polls DescribeExecution
+
+A port speaks the API's own words (camelCase, as StartExecution and DescribeExecution take and
+return them, times in epoch seconds). The results take AWS's shapes (recorded on AWS, LS):
+request-response ``{ExecutionArn, StartDate, SdkHttpMetadata, SdkResponseMetadata}``; ``.sync``
+``{ExecutionArn, Input, InputDetails, Name, Output, OutputDetails, StartDate, StateMachineArn,
+Status, StopDate}`` with Input/Output as JSON text, ``.sync:2`` with them as JSON. A child that
+did not succeed fails the Task with ``States.TaskFailed``, that object (with its ``Error`` and
+``Cause``) as cause. Stopping the parent while it waits on a ``.sync`` child stops the child.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Mapping, Protocol
+
+from ...errors import ASLError, StatesError
+
+
+class Executions(Protocol):
+    """Where child executions run."""
+
+    def serves(self, machine_arn: str | None) -> bool:
+        """Whether `machine_arn` (None: not known before the run) runs here."""
+
+    async def start(self, body: dict) -> dict:
+        """StartExecution ``{stateMachineArn, input, name?}`` -> ``{executionArn, startDate}``
+        (may carry boto3's ``ResponseMetadata``); a refusal is a StatesError."""
+
+    async def wait(self, execution_arn: str, clock: Any) -> dict:
+        """DescribeExecution of the child once it has ended."""
+
+    async def stop(self, execution_arn: str) -> None:
+        """StopExecution of the child (the parent stopped while waiting on it)."""
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _millis(seconds: Any) -> Any:
+    return int(round(seconds * 1000)) if isinstance(seconds, (int, float)) else seconds
+
+
+def refused(code: str, message: str, status: int = 400) -> StatesError:
+    """A StartExecution the Step Functions API refused, named as the Java SDK v1 names it
+    (``StepFunctions.StateMachineDoesNotExistException``)."""
+    name = code if code.endswith("Exception") else code + "Exception"
+    return StatesError(f"StepFunctions.{name}", f"{message} (Service: AWSStepFunctions; Status Code: {status}; "
+                       f"Error Code: {code}; Request ID: {uuid.uuid4()}; Proxy: null)")
+
+
+def local_metadata(body: Any) -> dict:
+    """What the SDK v1 adds to the response of a Step Functions API served in this process."""
+    request_id = str(uuid.uuid4())
+    text = _compact(body)
+    return {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id, "RawHeaders": [
+        ("x-amzn-RequestId", request_id), ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(text.encode())))]}}
+
+
+def request(arguments: Any) -> dict:
+    """StartExecution's body from the Task's Parameters: Input as JSON text (a JSON value is
+    serialised, a string sent as it is), absent -> ``{}``."""
+    from .shapes import Unusable
+
+    if not isinstance(arguments, dict):
+        raise Unusable("The value of the field 'Parameters' has an invalid format")
+    fold = {key.lower(): value for key, value in arguments.items()}
+    arn = fold.get("statemachinearn")
+    if not isinstance(arn, str):
+        raise Unusable("The value of the field 'StateMachineArn' has an invalid format")
+    value = fold.get("input", {})
+    body = {"stateMachineArn": arn, "input": value if isinstance(value, str) else _compact(value)}
+    if fold.get("name") is not None:
+        body["name"] = str(fold["name"])
+    return body
+
+
+def sync_output(described: dict, parsed: bool) -> dict:
+    """A ``.sync`` (JSON text) or ``.sync:2`` (parsed) result from DescribeExecution: its fields
+    PascalCased, in alphabetical order, dates in epoch milliseconds (causes recorded on AWS:
+    ``{"Cause":…,"Error":…,"ExecutionArn":…,"Input":"{…}","InputDetails":{"Included":true},"Name":…,
+    "RedriveCount":0,"RedriveStatus":"REDRIVABLE","StartDate":1733089875458,"StateMachineArn":…,
+    "Status":"FAILED","StopDate":1733092939260}``)."""
+    out: dict = {"RedriveCount": 0}
+    for key, value in described.items():
+        if key == "ResponseMetadata" or value is None:
+            continue
+        if key in ("startDate", "stopDate", "redriveDate"):
+            value = _millis(value)
+        elif key in ("inputDetails", "outputDetails"):
+            value = {"Included": bool(value.get("included", True))}
+        elif key in ("input", "output") and parsed and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        out[key[:1].upper() + key[1:]] = value
+    return dict(sorted(out.items()))
+
+
+async def start_execution(port: Executions, info: Any, arguments: Any, clock: Any, submitted: Any) -> Any:
+    """Run a ``states:startExecution`` Task against `port`."""
+    import anyio
+
+    from .shapes import http_metadata
+
+    response = await port.start(request(arguments))
+    result = {"ExecutionArn": response["executionArn"], "StartDate": _millis(response["startDate"]),
+              **http_metadata(response)}
+    if info.pattern != "sync":
+        return result
+    if submitted is not None:
+        submitted(result)
+    try:
+        described = await port.wait(response["executionArn"], clock)
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True):  # the parent stopped (or timed out): so does the child
+            try:
+                await port.stop(response["executionArn"])
+            except Exception:  # best effort, as AWS's
+                pass
+        raise
+    out = sync_output(described, parsed=info.qualifier == "2")
+    if described.get("status") != "SUCCEEDED":
+        raise StatesError("States.TaskFailed", _compact(out))
+    return out
+
+
+# ---- this engine ---------------------------------------------------------------------------
+
+def machine_name(arn: str) -> str:
+    """The state machine's name in its ARN (a version or alias qualifier dropped)."""
+    parts = arn.split(":")
+    return parts[6] if len(parts) > 6 and parts[5] == "stateMachine" else arn
+
+
+class LocalExecutions:
+    """Child executions run by this engine, beside their parent.
+
+    machines  name (or state machine ARN) -> compiled machine (`asl.load`), or a path to its file
+    parent   the options the children share with their parent (handlers, mocks, aws, clock, ...)
+    """
+
+    def __init__(self, machines: Mapping[str, Any], region: str = "us-east-1", account: str = "123456789012"):
+        import asl
+
+        self.machines = {machine_name(key): asl.load(value) if isinstance(value, str) else value
+                         for key, value in machines.items()}
+        self.region, self.account = region, account
+        self.children: dict[str, Any] = {}   # executionArn -> the child `Execution`
+        self._tasks: dict[str, Any] = {}     # executionArn -> its asyncio task
+        self.options: dict = {}  # set by `asl.engine.prepare`, with `prepare` itself (no import cycle)
+        self.prepare: Any = None
+
+    def serves(self, machine_arn: str | None) -> bool:
+        return machine_arn is None or machine_name(machine_arn) in self.machines
+
+    async def start(self, body: dict) -> dict:
+        import asyncio
+
+        name = machine_name(body["stateMachineArn"])
+        machine = self.machines.get(name)
+        if machine is None:
+            raise refused("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{body['stateMachineArn']}'")
+        run_name = body.get("name") or str(uuid.uuid4())
+        arn = f"arn:aws:states:{self.region}:{self.account}:execution:{name}:{run_name}"
+        if arn in self.children:
+            existing = self.children[arn]
+            if not self._tasks[arn].done() and _compact(existing.input) == _compact(json.loads(body["input"])):
+                # as AWS: the same name and input while it runs is that execution again
+                return {"executionArn": arn, "startDate": existing.start_time, **local_metadata({"executionArn": arn})}
+            raise refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+        try:
+            value = json.loads(body["input"])
+            child = self.prepare(machine, value, name=run_name, state_machine_name=name, **self.options)
+        except (ValueError, ASLError) as exc:  # not JSON; InvalidExecutionInput
+            text = str(exc)
+            if not text.startswith("Invalid State Machine Execution Input"):
+                text = f"Invalid State Machine Execution Input: '{text}'"
+            raise refused("InvalidExecutionInput", text) from None
+        child.executions = self
+        child.arn = child.token_arn = arn
+        child.state_machine_arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
+        self.children[arn] = child
+        self._tasks[arn] = asyncio.ensure_future(child.run())
+        await asyncio.sleep(0)  # let it record ExecutionStarted
+        return {"executionArn": arn, "startDate": child.start_time or child.clock.now(),
+                **local_metadata({"executionArn": arn})}
+
+    async def wait(self, execution_arn: str, clock: Any) -> dict:
+        import asyncio
+
+        result = await asyncio.shield(self._tasks[execution_arn])
+        return described(self.children[execution_arn], result)
+
+    async def stop(self, execution_arn: str) -> None:
+        import asyncio
+
+        self.children[execution_arn].stop()
+        await asyncio.wait([self._tasks[execution_arn]], timeout=10)
+
+
+def described(child: Any, result: Any) -> dict:
+    """DescribeExecution's fields of an ended child (the service's, for one it runs itself)."""
+    out = {"executionArn": child.arn, "stateMachineArn": child.state_machine_arn, "name": child.name,
+           "status": result.status, "input": _compact(child.input), "inputDetails": {"included": True},
+           "startDate": result.start_time, "stopDate": result.stop_time}
+    if result.status == "SUCCEEDED":
+        out["output"] = _compact(result.output)
+        out["outputDetails"] = {"included": True}
+        out.update(redriveStatus="NOT_REDRIVABLE", redriveStatusReason="Execution is SUCCEEDED and cannot be redriven")
+    else:
+        out["redriveStatus"] = "REDRIVABLE"
+    if result.error is not None:
+        out["error"] = result.error
+    if result.cause is not None:
+        out["cause"] = result.cause
+    return out
+
+
+# ---- a Step Functions endpoint through boto3 -----------------------------------------------
+
+class Boto3Executions:
+    """Children started on a Step Functions endpoint (``--aws``); ``.sync`` polls their status."""
+
+    def __init__(self, integrations: Any, clients: Any = None):
+        self.integrations = integrations
+        self.clients = clients or integrations.clients
+
+    def serves(self, machine_arn: str | None) -> bool:
+        return True
+
+    async def _call(self, method: str, **request: Any) -> dict:
+        from ..threads import run_in_thread
+        from .optimized import convert_error
+        from .sdk import invoke, operation_of
+
+        client = self.clients.client("stepfunctions")
+        api = method[:1].lower() + method[1:]
+        name, operation = operation_of(client, api)
+        return await run_in_thread(lambda: invoke(client, name, operation, request,
+                                                  lambda c, e: convert_error(c, e, "states")))
+
+    async def start(self, body: dict) -> dict:
+        response = await self._call("StartExecution", **body)
+        response["startDate"] = response["startDate"].timestamp()
+        return response
+
+    async def wait(self, execution_arn: str, clock: Any) -> dict:
+        while True:
+            described = await self._call("DescribeExecution", executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                described.pop("ResponseMetadata", None)
+                for key in ("startDate", "stopDate"):
+                    if hasattr(described.get(key), "timestamp"):
+                        described[key] = described[key].timestamp()
+                return described
+            await clock.sleep(self.integrations.config.poll_seconds)
+
+    async def stop(self, execution_arn: str) -> None:
+        await self._call("StopExecution", executionArn=execution_arn)

@@ -1,0 +1,42 @@
+"""Child executions of ``states:startExecution`` Tasks run by the service itself: each is an
+execution of the service (ListExecutions, DescribeExecution, GetExecutionHistory show it with
+its own history), started, awaited and stopped through the service's own API
+(the port `asl.engine.integrations.nested.Executions`)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .protocol import ServiceError
+
+
+class ServiceExecutions:
+    def __init__(self, service: Any):
+        self.service = service
+
+    def serves(self, machine_arn: str | None) -> bool:
+        return True  # an ARN the service does not know is its StateMachineDoesNotExist, as on AWS
+
+    async def start(self, body: dict) -> dict:
+        from asl.engine.integrations.nested import local_metadata, refused
+
+        try:
+            response = await self.service.StartExecution(dict(body))
+        except ServiceError as exc:
+            raise refused(exc.code, exc.message, exc.status) from None
+        return {**response, **local_metadata(response)}
+
+    async def wait(self, execution_arn: str, clock: Any) -> dict:
+        while True:
+            running = self.service.running.get(execution_arn)
+            if running is not None:
+                await asyncio.wait([running[1]])
+            described = await self.service.DescribeExecution({"executionArn": execution_arn})
+            if described["status"] != "RUNNING":
+                return described
+            # resumed or run by another process sharing the store: look again in a while
+            with clock.awaiting_outside():
+                await asyncio.sleep(0.5)
+
+    async def stop(self, execution_arn: str) -> None:
+        await self.service.StopExecution({"executionArn": execution_arn})

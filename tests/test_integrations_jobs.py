@@ -1,0 +1,205 @@
+"""The ``.sync`` job integrations (ECS runTask, Batch submitJob, Glue startJobRun, Athena
+startQueryExecution): start, poll until the job ends, the described job as the result, a failed
+job as States.TaskFailed, and the job stopped when the execution stops (INTEGRATIONS-SPEC.md
+sections 2 and 3). ECS, Batch and Glue run against moto's server (its state manager makes jobs
+take several polls to end); moto 5.2 speaks only Athena's former JSON protocol, not the
+rest-json botocore now sends, so Athena runs against a small fake of its REST API on loopback."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import anyio
+import pytest
+
+import asl
+from asl.engine import prepare, run_sync
+
+boto3 = pytest.importorskip("boto3")
+
+
+def task(resource: str, parameters: dict) -> asl.StateMachine:
+    return asl.load({"StartAt": "Job", "States": {"Job": {"Type": "Task", "Resource": resource,
+                                                          "Parameters": parameters, "End": True}}})
+
+
+def client(aws, service):
+    return boto3.client(service, endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+
+
+def slow(moto_server, model: str, reads: int) -> None:
+    """moto's jobs of `model` advance one state every `reads` describe calls."""
+    moto_server.post("/moto-api/state-manager/set-transition",
+                     {"model_name": model, "transition": {"progression": "manual", "times": reads}})
+
+
+def polls(result) -> float:
+    """Virtual seconds between TaskSubmitted and the Task's end (poll intervals slept)."""
+    import datetime
+
+    def at(event):
+        return datetime.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+    events = result.history.events
+    submitted = next(e for e in events if e["type"] == "TaskSubmitted")
+    ended = next(e for e in events if e["type"] in ("TaskSucceeded", "TaskFailed"))
+    return at(ended) - at(submitted)
+
+
+@pytest.fixture
+def ecs(aws):
+    ecs = client(aws, "ecs")
+    ecs.create_cluster(clusterName="jobs")
+    ecs.register_task_definition(family="work", containerDefinitions=[{"name": "app", "image": "x", "memory": 128}])
+    return ecs
+
+
+def test_glue_job_run_is_polled_until_it_succeeds(aws, moto_server):
+    slow(moto_server, "glue::job_run", 2)
+    client(aws, "glue").create_job(Name="etl", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"})
+    result = run_sync(task("arn:aws:states:::glue:startJobRun.sync", {"JobName": "etl"}), {},
+                      aws={**aws, "poll_seconds": 7})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["JobRunState"] == "SUCCEEDED" and result.output["JobName"] == "etl"
+    assert isinstance(result.output["StartedOn"], int)  # epoch milliseconds
+    submitted = next(e for e in result.history.events if e["type"] == "TaskSubmitted")
+    started = json.loads(submitted["taskSubmittedEventDetails"]["output"])
+    assert started["JobRunId"] == result.output["Id"] and started["JobName"] == "etl"
+    # STARTING -> RUNNING -> SUCCEEDED, two reads each: the interval was slept between reads (virtual time)
+    assert polls(result) >= 7 and polls(result) % 7 == 0
+
+
+def test_glue_request_response_returns_the_run_id(aws):
+    client(aws, "glue").create_job(Name="etl", Role="r", Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"})
+    result = run_sync(task("arn:aws:states:::glue:startJobRun", {"JobName": "etl"}), {}, aws=aws)
+    assert result.status == "SUCCEEDED" and result.output["JobRunId"].startswith("jr_")
+    assert "SdkHttpMetadata" in result.output
+
+
+def test_ecs_task_is_started_by_step_functions_and_polled_until_stopped(aws, moto_server, ecs):
+    slow(moto_server, "ecs::task", 1)
+    result = run_sync(task("arn:aws:states:::ecs:runTask.sync",
+                           {"Cluster": "jobs", "TaskDefinition": "work", "LaunchType": "FARGATE"}), {},
+                      aws={**aws, "poll_seconds": 3})
+    assert result.status == "SUCCEEDED", result.cause
+    out = result.output
+    assert out["LastStatus"] == "STOPPED" and out["StartedBy"] == "AWS Step Functions"  # PascalCase, as AWS
+    assert "SdkHttpMetadata" not in out and polls(result) >= 3
+
+
+def test_stopping_the_execution_stops_the_ecs_task(aws, moto_server, ecs):
+    slow(moto_server, "ecs::task", 10_000)
+
+    async def main():
+        execution = prepare(task("arn:aws:states:::ecs:runTask.sync",
+                                 {"Cluster": "jobs", "TaskDefinition": "work", "LaunchType": "FARGATE"}), {},
+                            aws={**aws, "poll_seconds": 0.05}, virtual_time=False)
+        async with anyio.create_task_group() as tg:
+            async def go():
+                execution.result = await execution.run()
+            tg.start_soon(go)
+            while "TaskSubmitted" not in [e["type"] for e in execution.history.events]:
+                await anyio.sleep(0.02)
+            execution.stop()
+        return execution.result
+
+    result = anyio.run(main)
+    assert result.status == "ABORTED"
+    (arn,) = ecs.list_tasks(cluster="jobs")["taskArns"]
+    assert ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]["desiredStatus"] == "STOPPED"
+
+
+def test_batch_job_adds_the_step_functions_variable_and_returns_the_job(aws, moto_server):
+    moto_server.post("/moto-api/config", {"batch": {"use_docker": False}})
+    try:
+        role = client(aws, "iam").create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        batch = client(aws, "batch")
+        env = batch.create_compute_environment(computeEnvironmentName="compute", type="UNMANAGED",
+                                               serviceRole=role)["computeEnvironmentArn"]
+        batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}])
+        batch.register_job_definition(jobDefinitionName="def", type="container",
+                                      containerProperties={"image": "x", "vcpus": 1, "memory": 128})
+        result = run_sync(task("arn:aws:states:::batch:submitJob.sync",
+                               {"JobName": "nightly", "JobQueue": "queue", "JobDefinition": "def"}), {}, aws=aws)
+    finally:
+        moto_server.post("/moto-api/config", {"batch": {"use_docker": True}})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["Status"] == "SUCCEEDED" and result.output["JobName"] == "nightly"
+    env = result.output["Container"]["Environment"]
+    assert {"Name": "MANAGED_BY_AWS", "Value": "STARTED_BY_STEP_FUNCTIONS"} in env
+
+
+# ---- Athena, against a fake of its rest-json API ------------------------------------------
+
+class FakeAthena(BaseHTTPRequestHandler):
+    """StartQueryExecution / GetQueryExecution / StopQueryExecution over rest-json; a query whose
+    text contains "fail" ends FAILED, others SUCCEEDED, each after two reads RUNNING."""
+
+    queries: dict = {}
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, body: dict, status: int = 200):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        if self.path == "/query-executions":
+            qid = str(uuid.uuid4())
+            self.queries[qid] = {"text": body["QueryString"], "reads": 0, "state": None}
+            return self.reply({"QueryExecutionId": qid})
+        qid = self.path.split("/")[2]
+        self.queries[qid]["state"] = "CANCELLED"
+        return self.reply({})
+
+    def do_GET(self):
+        qid = self.path.split("/")[2]
+        query = self.queries.get(qid)
+        if query is None:
+            return self.reply({"__type": "InvalidRequestException", "Message": "no such query"}, 400)
+        query["reads"] += 1
+        state = query["state"] or ("RUNNING" if query["reads"] <= 2 else
+                                   "FAILED" if "fail" in query["text"] else "SUCCEEDED")
+        status = {"State": state, "SubmissionDateTime": time.time()}
+        if state == "FAILED":
+            status["StateChangeReason"] = "SYNTAX_ERROR: line 1:1"
+        self.reply({"QueryExecution": {"QueryExecutionId": qid, "Query": query["text"], "Status": status}})
+
+
+@pytest.fixture
+def athena(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAthena)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"endpoints": {"athena": f"http://127.0.0.1:{server.server_port}"}, "region": "us-east-1", "poll_seconds": 2}
+    server.shutdown()
+    server.server_close()
+
+
+def test_athena_query_succeeds_after_polls(athena):
+    result = run_sync(task("arn:aws:states:::athena:startQueryExecution.sync", {"QueryString": "select 1"}), {},
+                      aws=athena)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+    assert isinstance(result.output["QueryExecution"]["Status"]["SubmissionDateTime"], int)
+    assert polls(result) == 4  # two reads RUNNING, two intervals of 2 s
+
+
+def test_failed_athena_query_is_task_failed_with_the_query_as_cause(athena):
+    result = run_sync(task("arn:aws:states:::athena:startQueryExecution.sync", {"QueryString": "fail me"}), {},
+                      aws=athena)
+    assert result.status == "FAILED" and result.error == "States.TaskFailed"
+    cause = json.loads(result.cause)
+    assert cause["Status"]["State"] == "FAILED" and cause["Status"]["StateChangeReason"].startswith("SYNTAX_ERROR")

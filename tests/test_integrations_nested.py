@@ -1,0 +1,235 @@
+"""``states:startExecution`` Tasks (request-response, ``.sync``, ``.sync:2``, ``.waitForTaskToken``):
+the child runs in this engine (``machines=``), in ``asl serve`` (an execution of the service with
+its own history), or on a Step Functions endpoint through boto3. Shapes from INTEGRATIONS-SPEC.md
+section 3 and causes recorded on AWS (a failed child's DescribeExecution, PascalCased, keys in
+alphabetical order, dates in epoch milliseconds)."""
+from __future__ import annotations
+
+import json
+import time
+
+import anyio
+import pytest
+
+import asl
+from asl.engine import Handlers, prepare, run, run_sync
+
+CHILD = {"StartAt": "Double", "States": {"Double": {
+    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:double", "End": True}}}
+FAILING = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "bad"}}}
+SLOW = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+SYNC_KEYS = ["ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails", "RedriveCount",
+             "RedriveStatus", "RedriveStatusReason", "StartDate", "StateMachineArn", "Status", "StopDate"]
+
+
+def parent(pattern: str, machine: str = "Child", **state) -> dict:
+    return {"StartAt": "Start", "States": {"Start": {
+        "Type": "Task", "Resource": f"arn:aws:states:::states:startExecution{pattern}",
+        "Parameters": {"StateMachineArn": f"arn:aws:states:us-east-1:123456789012:stateMachine:{machine}",
+                       "Input": {"n.$": "$.n"}, "Name": "kid"}, "End": True, **state}}}
+
+
+HANDLERS = Handlers({"double": lambda event: {"n": event["n"] * 2}})
+MACHINES = {"Child": asl.load(CHILD), "Failing": asl.load(FAILING), "Slow": asl.load(SLOW)}
+
+
+def run_parent(pattern: str, machine: str = "Child", **state):
+    return run_sync(asl.load(parent(pattern, machine, **state)), {"n": 2}, handlers=HANDLERS, machines=MACHINES)
+
+
+# ---- in this engine --------------------------------------------------------------------------
+
+def test_request_response_returns_the_arn_start_date_and_metadata():
+    result = run_parent("")
+    assert result.status == "SUCCEEDED", result.cause
+    out = result.output
+    assert out["ExecutionArn"] == "arn:aws:states:us-east-1:123456789012:execution:Child:kid"
+    assert isinstance(out["StartDate"], int) and out["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    assert out["SdkResponseMetadata"]["RequestId"]
+    assert "TaskSubmitted" not in [e["type"] for e in result.history.events]
+
+
+def test_sync_returns_input_and_output_as_json_text_in_aws_key_order():
+    result = run_parent(".sync")
+    assert result.status == "SUCCEEDED", result.cause
+    out = result.output
+    assert list(out) == SYNC_KEYS
+    assert out["Input"] == '{"n":2}' and out["Output"] == '{"n":4}' and out["Status"] == "SUCCEEDED"
+    assert out["InputDetails"] == {"Included": True} and out["RedriveStatus"] == "NOT_REDRIVABLE"
+    assert out["StopDate"] >= out["StartDate"]
+    types = [e["type"] for e in result.history.events]
+    assert types.index("TaskSubmitted") < types.index("TaskSucceeded")
+    submitted = next(e for e in result.history.events if e["type"] == "TaskSubmitted")
+    assert json.loads(submitted["taskSubmittedEventDetails"]["output"])["ExecutionArn"] == out["ExecutionArn"]
+
+
+def test_sync_2_returns_input_and_output_as_json():
+    out = run_parent(".sync:2").output
+    assert out["Input"] == {"n": 2} and out["Output"] == {"n": 4}
+
+
+def test_failed_child_fails_the_task_with_its_description_as_cause():
+    result = run_parent(".sync", "Failing")
+    assert result.status == "FAILED" and result.error == "States.TaskFailed"
+    cause = json.loads(result.cause)
+    assert list(cause) == sorted(cause)  # recorded on AWS: alphabetical, Cause and Error first
+    assert cause["Error"] == "Boom" and cause["Cause"] == "bad" and cause["Status"] == "FAILED"
+    assert cause["RedriveStatus"] == "REDRIVABLE" and "Output" not in cause
+
+
+def test_the_child_has_its_own_history():
+    execution = prepare(asl.load(parent(".sync")), {"n": 2}, handlers=HANDLERS, machines=MACHINES)
+    anyio.run(execution.run)
+    (child,) = execution.executions.children.values()
+    types = [e["type"] for e in child.history.events]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded"
+    assert "LambdaFunctionSucceeded" in types
+
+
+def test_the_name_of_an_ended_child_is_refused():
+    first = dict(parent(".sync")["States"]["Start"])
+    del first["End"]
+    twice = {"StartAt": "A", "States": {
+        "A": {**first, "ResultPath": "$.first", "Next": "B"},
+        "B": {**parent("")["States"]["Start"]}}}
+    result = run_sync(asl.load(twice), {"n": 1}, handlers=HANDLERS, machines=MACHINES)
+    assert result.error == "StepFunctions.ExecutionAlreadyExistsException"
+    assert "(Service: AWSStepFunctions; Status Code: 400; Error Code: ExecutionAlreadyExists;" in result.cause
+
+
+def test_stopping_the_parent_stops_a_sync_child():
+    async def main():
+        execution = prepare(asl.load(parent(".sync", "Slow")), {"n": 2}, machines=MACHINES, virtual_time=False)
+        async with anyio.create_task_group() as tg:
+            async def go():
+                execution.result = await execution.run()
+            tg.start_soon(go)
+            while not execution.executions.children:
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.05)
+            execution.stop("Stopped", "by the test")
+        return execution
+
+    execution = anyio.run(main)
+    (child,) = execution.executions.children.values()
+    assert execution.result.status == "ABORTED"
+    assert child.history.events[-1]["type"] == "ExecutionAborted"
+
+
+def test_wait_for_task_token_child_answers_the_parent():
+    tokens = []
+    definition = parent(".waitForTaskToken")
+    definition["States"]["Start"]["Parameters"]["Input"] = {"n.$": "$.n", "token.$": "$$.Task.Token"}
+
+    async def main():
+        handlers = Handlers({"double": lambda event: tokens.append(event["token"]) or {}})
+        execution = prepare(asl.load(definition), {"n": 2}, handlers=handlers, machines=MACHINES)
+        async with anyio.create_task_group() as tg:
+            async def go():
+                execution.result = await execution.run()
+            tg.start_soon(go)
+            while not tokens:
+                await anyio.sleep(0.01)
+            execution.send_task_success(tokens[0], {"answered": True})
+        return execution.result
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED" and result.output == {"answered": True}
+
+
+# ---- in the service (asl serve), and through boto3 -----------------------------------------
+
+@pytest.fixture
+def service(tmp_path):
+    pytest.importorskip("boto3")
+    pytest.importorskip("uvicorn")
+    from test_service import Server
+
+    (tmp_path / "handlers.py").write_text("HANDLERS = {'double': lambda event: {'n': event['n'] * 2}}\n")
+    srv = Server(tmp_path, "memory", "--handlers", "handlers.py").start()
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def create(sfn, name: str, definition: dict) -> str:
+    return sfn.create_state_machine(name=name, definition=json.dumps(definition),
+                                    roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+
+
+def test_service_runs_the_child_as_its_own_execution(service):
+    from test_service import wait_done
+
+    sfn = service.client()
+    create(sfn, "Child", CHILD)
+    parent_arn = create(sfn, "Parent", parent(".sync:2"))
+    arn = sfn.start_execution(stateMachineArn=parent_arn, input='{"n": 5}')["executionArn"]
+    done = wait_done(sfn, arn)
+    assert done["status"] == "SUCCEEDED", done
+    out = json.loads(done["output"])
+    assert out["Output"] == {"n": 10} and out["Status"] == "SUCCEEDED"
+    child_arn = out["ExecutionArn"]
+    listed = sfn.list_executions(stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:Child")
+    assert [e["executionArn"] for e in listed["executions"]] == [child_arn]
+    events = sfn.get_execution_history(executionArn=child_arn)["events"]
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
+
+
+def test_service_missing_machine_and_stop_of_the_parent(service):
+    from test_service import wait_done
+
+    sfn = service.client()
+    missing = create(sfn, "Orphan", parent("", "Nowhere"))
+    done = wait_done(sfn, sfn.start_execution(stateMachineArn=missing, input='{"n": 1}')["executionArn"])
+    assert done["error"] == "StepFunctions.StateMachineDoesNotExistException"
+    assert done["cause"].startswith("State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:"
+                                    "stateMachine:Nowhere' (Service: AWSStepFunctions; Status Code: 400; "
+                                    "Error Code: StateMachineDoesNotExist; Request ID: ")
+    create(sfn, "Slow", SLOW)
+    waiting = create(sfn, "Waiting", parent(".sync", "Slow"))
+    arn = sfn.start_execution(stateMachineArn=waiting, input='{"n": 1}')["executionArn"]
+    slow = "arn:aws:states:us-east-1:123456789012:stateMachine:Slow"
+    deadline = time.monotonic() + 10
+    while not sfn.list_executions(stateMachineArn=slow)["executions"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sfn.stop_execution(executionArn=arn)
+    (child,) = sfn.list_executions(stateMachineArn=slow)["executions"]
+    assert wait_done(sfn, child["executionArn"])["status"] == "ABORTED"
+
+
+def test_engine_child_on_a_step_functions_endpoint_through_boto3(service, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    sfn = service.client()
+    create(sfn, "Child", CHILD)
+    create(sfn, "Failing", FAILING)
+    aws = {"endpoints": {"stepfunctions": service.endpoint}, "region": "us-east-1", "poll_seconds": 0.2}
+    result = run_sync(asl.load(parent(".sync")), {"n": 3}, aws=aws, virtual_time=False)
+    assert result.status == "SUCCEEDED", result.cause
+    assert list(result.output) == SYNC_KEYS and result.output["Output"] == '{"n":6}'
+    result = run_sync(asl.load(parent(".sync", "Failing")), {"n": 3}, aws=aws, virtual_time=False)
+    assert result.error == "States.TaskFailed" and json.loads(result.cause)["Error"] == "Boom"
+
+
+def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):
+    """The child calls SendTaskSuccess on the service itself (aws-sdk:sfn through boto3)."""
+    pytest.importorskip("uvicorn")
+    from test_service import Server, wait_done
+
+    srv = Server(tmp_path, "memory")
+    srv.extra = ("--endpoint-url", f"stepfunctions={srv.endpoint}")
+    srv.env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    srv.start()
+    try:
+        sfn = srv.client()
+        create(sfn, "Answerer", {"StartAt": "Answer", "States": {"Answer": {
+            "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:sendTaskSuccess",
+            "Parameters": {"TaskToken.$": "$.token", "Output": {"answered.$": "$.n"}}, "End": True}}})
+        definition = parent(".waitForTaskToken", "Answerer")
+        definition["States"]["Start"]["Parameters"]["Input"] = {"n.$": "$.n", "token.$": "$$.Task.Token"}
+        arn = sfn.start_execution(stateMachineArn=create(sfn, "Asker", definition), input='{"n": 7}')["executionArn"]
+        done = wait_done(sfn, arn)
+        assert done["status"] == "SUCCEEDED", done
+        assert json.loads(done["output"]) == {"answered": 7}
+    finally:
+        srv.stop()
