@@ -19,7 +19,7 @@ from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
-from .observe import ChoiceMatched, RetryScheduled
+from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import Frame
 from .stores import StoredEvent, StoredFact
@@ -193,6 +193,8 @@ class Execution:
         self.region = region
         self.history = History(history_limit)
         self.observer = observer
+        self.log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
+        self.parent: tuple | None = None  # a Distributed Map item's child execution: (map state view, index)
         self.transitions = 0
         self.calls: list[TaskCall] = []
         self.unserved: list[str] = []  # Task states reached without a handler or mock
@@ -247,6 +249,8 @@ class Execution:
             raise HistoryLimitExceeded(history.limit)
         events.append((event_type, frame.last, self.clock.now(), details, (frame.key, seq)))
         last = frame.last = len(events)
+        if self.log is not None:
+            self.log.record(self, last)
         return last
 
     def fact(self, frame: Frame, kind: str, compute: Any) -> Any:
@@ -501,17 +505,19 @@ class Execution:
         return f"{prefix}:mapRun:{self.state_machine_name}/{label}:{self.new_uuid()}"
 
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
-                        map_run_arn: str | None = None) -> Any:
+                        map_run_arn: str | None = None, view: Any = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
         item = fork.child({}, index, (map_name, index))
+        fork_view = view  # the Map state's StateView (observers nest the child under its item)
 
         async def work(attempt: Frame, redelivered: bool) -> Any:
             child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
                               mocks=self.mocks, clock=self.clock, machine_type=self.type, region=self.region,
                               state_machine_name=self.state_machine_name, observer=self.observer,
                               payload_limit=self.payload_limit, seed=self.seed)
+            child.log, child.parent = self.log, (fork_view, index)
             child.calls = self.calls
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
@@ -527,6 +533,10 @@ class Execution:
                                           {"input": value, "inputDetails": {"truncated": False},
                                            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"},
                                           None))
+            if child.log is not None:
+                child.log.record(child, 1)
+            if child.observer is not None:
+                child.observer.event(ExecutionBegan(child.view()))
             frame = Frame({}, 0, None, item.path, item.key)
             status, output, error, cause = "ABORTED", None, None, None
             try:
@@ -556,6 +566,11 @@ class Execution:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
 
     # observer hooks (the CLI trace and the test API listen here)
+    def view(self) -> ExecutionView:
+        """This execution as observers see it."""
+        return ExecutionView(self.arn, self.name, self.state_machine_arn, self.state_machine_name, self.type,
+                             self.input, self.redrive_count, self.parent)
+
     def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float, retrier: Any) -> None:
         if self.observer is not None:
             run.tell(RetryScheduled, err, attempt, delay, retrier)
@@ -660,6 +675,8 @@ class Execution:
                                 {"input": self.input, "inputDetails": {"truncated": False},
                                  "roleArn": f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"})
             self.start_time = history.timestamp(started)
+            if self.observer is not None:
+                self.observer.event(ExecutionBegan(self.view()))
             frame.last = 0  # AWS: the first state's entry follows no event (previousEventId 0)
             await self.flush()
             failure: list[BaseException] = []
@@ -735,6 +752,8 @@ class Execution:
         else:
             closing = self.emit(root, _CLOSING[status], details)
         now = history.timestamp(closing)
+        if self.observer is not None:
+            self.observer.event(ExecutionEnded(self.view(), status, error, cause))
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
                                       self.name, history, self.calls, self.transitions, self.start_time, now,
                                       self.unserved)
