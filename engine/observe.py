@@ -27,6 +27,7 @@ class StateView:
     entered_id          its ``*StateEntered`` event's id; ``entered_time`` that event's time
     retry_count, variables, now()   as they are when read (retries so far, the variables of
                         the state's scope, the execution's clock)
+    execution_arn, state_machine_arn   the execution it runs in, and its state machine
     """
 
     name: str
@@ -52,6 +53,15 @@ class StateView:
 
     def now(self) -> float:
         return self._run.ex.clock.now()
+
+    @property
+    def execution_arn(self) -> str:
+        """The ARN of the execution the state runs in (a Distributed Map child's own)."""
+        return self._run.ex.arn
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self._run.ex.state_machine_arn
 
 
 @dataclass(frozen=True, eq=False)

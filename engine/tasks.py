@@ -120,6 +120,7 @@ class TaskContext:
                  ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout (outermost first)
     redelivered  True when this attempt was already started before the process running the
                  execution died: the call may have happened (at-least-once; be idempotent)
+    trace_headers  the attempt's W3C trace context (``traceparent``) when the run is traced
     """
 
     execution_name: str
@@ -132,6 +133,16 @@ class TaskContext:
     path: tuple = ()
     redelivered: bool = False
     beat: Beat | None = field(default=None, repr=False)  # the attempt's heartbeats, counted
+
+    @property
+    def trace_headers(self) -> dict:
+        """The trace context of this attempt as W3C headers (``{"traceparent": ...}``) when the run
+        is traced (`asl.engine.tracing`), to pass on to what the handler calls; {} otherwise. Read
+        it in the handler: the attempt's span is current there, so the handler's own spans nest
+        under it without this."""
+        from .tracing import current_headers
+
+        return current_headers()
 
     def heartbeat(self) -> None:
         """Tell the engine the task is alive (resets HeartbeatSeconds)."""

@@ -1,0 +1,308 @@
+"""OpenTelemetry traces (asl.engine.tracing): the span tree of real runs, collected by the SDK's
+in-memory exporter; what a handler's own spans nest under; nothing when tracing is off."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+import asl
+from asl.engine import Handlers, TaskFailed, run_sync
+from asl.engine.observe import Observers
+from asl.engine.tracing import Tracing, context_from_headers, from_environment, wanted
+from conftest import SAMPLES
+from samples_support import sample_handlers
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+@pytest.fixture
+def spans():
+    """A TracerProvider whose spans land in a list; ``spans.tracing()`` is an observer sending there."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    class Spans:
+        def tracing(self, **options):
+            return Tracing(provider, **options)
+
+        def finished(self):
+            return exporter.get_finished_spans()
+
+        def tracer(self):
+            return provider.get_tracer("user-code")
+    yield Spans()
+    provider.shutdown()
+
+
+def tree(finished) -> list[str]:
+    """The spans as an indented outline, children in start order: 'name [attr=...]'."""
+    by_parent: dict = {}
+    for span in finished:
+        parent = span.parent.span_id if span.parent is not None else None
+        by_parent.setdefault(parent, []).append(span)
+    ids = {span.context.span_id for span in finished}
+    lines: list[str] = []
+
+    def walk(parent, depth):
+        for span in sorted(by_parent.get(parent, []), key=lambda s: s.start_time):
+            mark = " !" if span.status.status_code is StatusCode.ERROR else ""
+            lines.append("  " * depth + span.name + mark)
+            walk(span.context.span_id, depth + 1)
+    for root in [p for p in by_parent if p is None or p not in ids]:
+        walk(root, 0)
+    return lines
+
+
+def one(finished, name):
+    found = [s for s in finished if s.name == name]
+    assert len(found) == 1, [s.name for s in finished]
+    return found[0]
+
+
+def order_input(name="input.json"):
+    return json.loads((SAMPLES / "order" / name).read_text())
+
+
+def test_the_order_sample_traces_retry_parallel_and_choice(spans):
+    machine = asl.load(SAMPLES / "order" / "order.json")
+    result = run_sync(machine, order_input(), handlers=sample_handlers("order"), observer=spans.tracing())
+    assert result.status == "SUCCEEDED"
+    assert tree(spans.finished()) == [
+        "order",
+        "  ValidateOrder",
+        "    ValidateOrder attempt 1",
+        "  ProcessPayment",
+        "    ProcessPayment attempt 1 !",      # ConnectionError: retried
+        "    ProcessPayment attempt 2",
+        "  NotifyParties",
+        "    NotifyParties branch 0",
+        "      EmailCustomer",
+        "        EmailCustomer attempt 1",
+        "    NotifyParties branch 1",
+        "      ReserveStock",
+        "        ReserveStock attempt 1",
+        "  CheckPayment",
+        "  OrderConfirmed",
+    ]
+    finished = spans.finished()
+    execution = one(finished, "order")
+    assert execution.attributes["asl.execution.status"] == "SUCCEEDED"
+    assert execution.attributes["asl.execution.arn"] == result.execution_arn
+    assert execution.attributes["asl.state_machine.name"] == "order"
+    payment = one(finished, "ProcessPayment")
+    assert payment.attributes["asl.state.type"] == "Task" and payment.attributes["asl.state.retry_count"] == 1
+    assert payment.attributes["asl.execution.arn"] == result.execution_arn
+    assert payment.attributes["asl.state.next"] == "NotifyParties"
+    retry = [e for e in payment.events if e.name == "retry"]
+    assert len(retry) == 1 and retry[0].attributes["asl.error"] == "ConnectionError"
+    assert retry[0].attributes["asl.retry.attempt"] == 1 and retry[0].attributes["asl.retry.delay_seconds"] == 1
+    failed_attempt = one(finished, "ProcessPayment attempt 1")
+    assert failed_attempt.attributes["asl.error"] == "ConnectionError"
+    # a Lambda function's failure: the cause is Lambda's JSON, as in the LambdaFunctionFailed event
+    assert json.loads(failed_attempt.attributes["asl.cause"]) == {"errorMessage": "payment gateway timed out",
+                                                                 "errorType": "ConnectionError"}
+    assert one(finished, "ProcessPayment attempt 2").attributes["asl.task.attempt"] == 2
+    assert one(finished, "NotifyParties branch 1").attributes["asl.parallel.branch"] == 1
+    choice = [e for e in one(finished, "CheckPayment").events if e.name == "choice"]
+    assert choice[0].attributes["asl.choice.index"] == 0
+    assert choice[0].attributes["asl.choice.rule"] == '$.payment.status == "PAID"'
+    assert choice[0].attributes["asl.state.next"] == "OrderConfirmed"
+
+
+def test_a_caught_error_is_an_event_and_the_failed_execution_an_error(spans):
+    machine = asl.load(SAMPLES / "order" / "order.json")
+    result = run_sync(machine, order_input("input-declined.json"), handlers=sample_handlers("order"),
+                      observer=spans.tracing())
+    assert result.status == "FAILED" and result.error == "Order.PaymentDeclined"
+    finished = spans.finished()
+    payment = one(finished, "ProcessPayment")
+    caught = [e for e in payment.events if e.name == "caught"]
+    assert caught[0].attributes["asl.error"] == "Payment.Declined"
+    assert caught[0].attributes["asl.state.next"] == "RecordDecline"
+    assert payment.status.status_code is not StatusCode.ERROR  # the Catch handled it
+    execution = one(finished, "order")
+    assert execution.status.status_code is StatusCode.ERROR
+    assert execution.attributes["asl.error"] == "Order.PaymentDeclined"
+    assert execution.attributes["asl.cause"] == "The payment was declined; the customer has been told."
+    assert one(finished, "PaymentDeclined").status.status_code is StatusCode.ERROR
+
+
+MAP = {"StartAt": "Each", "States": {"Each": {
+    "Type": "Map", "ItemsPath": "$.xs", "End": True, "ItemProcessor": {
+        "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": LAMBDA + "work", "End": True}}}}}}
+
+
+def test_map_iterations_and_a_handlers_own_spans_nest_under_its_attempt(spans):
+    tracer = spans.tracer()
+    seen = {}
+
+    def work(x, ctx):
+        with tracer.start_as_current_span(f"user {x}"):
+            pass
+        seen[x] = ctx.trace_headers
+        return x * 2
+
+    result = run_sync(asl.load(MAP), {"xs": [1, 2]}, handlers={"work": work}, observer=spans.tracing())
+    assert result.output == [2, 4]
+    assert tree(spans.finished()) == [
+        "StateMachine",
+        "  Each",
+        "    Each item 0",
+        "      Work",
+        "        Work attempt 1",
+        "          user 1",
+        "    Each item 1",
+        "      Work",
+        "        Work attempt 1",
+        "          user 2",
+    ]
+    finished = spans.finished()
+    items = sorted((s for s in finished if s.name.startswith("Each item")), key=lambda s: s.name)
+    assert [s.attributes["asl.map.index"] for s in items] == [0, 1]
+    # the headers a handler passes on name its attempt's span
+    attempts = [s for s in finished if s.name == "Work attempt 1"]
+    parents = [context_from_headers(h) for h in seen.values()]
+    assert {trace.get_current_span(c).get_span_context().span_id for c in parents} == \
+        {s.context.span_id for s in attempts}
+
+
+DISTRIBUTED = {"StartAt": "Each", "States": {"Each": {
+    "Type": "Map", "ItemsPath": "$.xs", "End": True, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": LAMBDA + "work", "End": True}}}}}}
+
+
+def test_a_distributed_map_item_is_a_child_execution_span(spans):
+    result = run_sync(asl.load(DISTRIBUTED), {"xs": [5]}, handlers={"work": lambda x: x},
+                      state_machine_name="parent", observer=spans.tracing())
+    assert result.status == "SUCCEEDED"
+    assert tree(spans.finished()) == [
+        "parent",
+        "  Each",
+        "    Each item 0",
+        "      parent",
+        "        Work",
+        "          Work attempt 1",
+    ]
+    finished = spans.finished()
+    child = [s for s in finished if s.name == "parent" and s.parent is not None][0]
+    assert child.attributes["asl.map_run.index"] == 0
+    assert child.attributes["asl.execution.arn"] != result.execution_arn
+    work = one(finished, "Work")
+    assert work.attributes["asl.execution.arn"] == child.attributes["asl.execution.arn"]
+
+
+def test_a_stopped_execution_ends_every_open_span(spans):
+    import anyio
+
+    machine = asl.load({"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": LAMBDA + "slow",
+                                                               "End": True}}})
+
+    async def main():
+        from asl.engine import prepare
+
+        started = anyio.Event()
+
+        async def slow(_):
+            started.set()
+            await anyio.sleep(60)
+
+        execution = prepare(machine, {}, handlers={"slow": slow}, observer=spans.tracing(), virtual_time=False)
+        async with anyio.create_task_group() as tg:
+            async def go():
+                await execution.run()
+            tg.start_soon(go)
+            await started.wait()
+            execution.stop("Stopped", "by the test")
+        return execution.result
+
+    result = anyio.run(main)
+    assert result.status == "ABORTED"
+    finished = spans.finished()
+    assert sorted(s.name for s in finished) == ["Slow", "Slow attempt 1", "StateMachine"]
+    assert one(finished, "Slow").attributes["asl.aborted"] is True
+    assert one(finished, "StateMachine").attributes["asl.execution.status"] == "ABORTED"
+
+
+def test_a_parent_context_given_makes_the_execution_its_child(spans):
+    tracer = spans.tracer()
+    with tracer.start_as_current_span("caller") as caller:
+        headers = {}
+        from opentelemetry import propagate
+        propagate.inject(headers)
+    parent = context_from_headers(headers)
+    run_sync(asl.load(MAP), {"xs": []}, observer=spans.tracing(parent=parent))
+    execution = one(spans.finished(), "StateMachine")
+    assert execution.parent.span_id == caller.get_span_context().span_id
+    assert context_from_headers({}) is None
+
+
+def test_tracing_beside_another_observer(spans):
+    from asl.engine import Observer
+
+    entered = []
+
+    class Watch(Observer):
+        def enter(self, run):
+            entered.append(run.name)
+
+    run_sync(asl.load(MAP), {"xs": [1]}, handlers={"work": lambda x: x},
+             observer=Observers(Watch(), spans.tracing()))
+    assert entered == ["Each", "Work"] and len(spans.finished()) == 5
+
+
+def test_no_observer_no_spans(spans):
+    handlers = Handlers({"work": lambda x: x})
+    run_sync(asl.load(MAP), {"xs": [1, 2, 3]}, handlers=handlers)
+    assert spans.finished() == ()
+    seen = []
+    run_sync(asl.load(MAP), {"xs": [1]}, handlers={"work": lambda x, ctx: seen.append(ctx.trace_headers) or x})
+    assert seen == [{}]
+
+
+@pytest.mark.parametrize("environ, on", [
+    ({}, False),
+    ({"OTEL_SERVICE_NAME": "x"}, False),
+    ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+    ({"OTEL_TRACES_EXPORTER": "none"}, False),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, True),
+    ({"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"}, False),
+])
+def test_the_otel_variables_turn_tracing_on(environ, on):
+    assert wanted(environ) is on
+    if not on:
+        assert from_environment(environ) is None
+
+
+def test_an_unknown_exporter_is_named():
+    from asl.engine.tracing import TracingNotInstalled
+
+    with pytest.raises(TracingNotInstalled, match="OTEL_TRACES_EXPORTER=zipkin"):
+        from_environment({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_a_retried_attempt_that_fails_for_good_fails_its_state():
+    """A task failing every attempt: each attempt span is an error, and so is the state's."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    machine = asl.load({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": LAMBDA + "t", "End": True,
+        "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}]}}})
+
+    def t(_):
+        raise TaskFailed("Boom", "always")
+    result = run_sync(machine, {}, handlers={"t": t}, observer=Tracing(provider))
+    assert result.status == "FAILED"
+    assert tree(exporter.get_finished_spans()) == [
+        "StateMachine !", "  T !", "    T attempt 1 !", "    T attempt 2 !", "    T attempt 3 !"]
+    state = [s for s in exporter.get_finished_spans() if s.name == "T"][0]
+    assert state.attributes["asl.state.retry_count"] == 2 and state.attributes["asl.error"] == "Boom"
