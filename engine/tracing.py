@@ -252,6 +252,22 @@ def context_from_headers(headers: Any) -> Any:
     return propagate.extract({k.lower(): v for k, v in headers.items()})
 
 
+def xray_to_traceparent(header: str | None) -> str | None:
+    """An X-Ray trace header (StartExecution's ``traceHeader``: ``Root=1-5759e988-bd862e3fe1be46a994272793;
+    Parent=53995c3f42cd8ad8;Sampled=1``) as a W3C ``traceparent``, or None when it names no parent."""
+    if not header:
+        return None
+    fields = dict(part.strip().partition("=")[::2] for part in header.split(";") if "=" in part)
+    root = fields.get("Root", "").split("-")
+    parent = fields.get("Parent", "")
+    if len(root) != 3 or root[0] != "1" or len(root[1]) != 8 or len(root[2]) != 24 or len(parent) != 16:
+        return None
+    trace_id = (root[1] + root[2]).lower()
+    if any(c not in "0123456789abcdef" for c in trace_id + parent.lower()):
+        return None
+    return f"00-{trace_id}-{parent.lower()}-{'00' if fields.get('Sampled') == '0' else '01'}"
+
+
 # --------------------------------------------------------------------------------------------
 # Configuration by OTEL_* environment variables
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import logging
 import uuid
 from typing import Any
 
+from .api import TRACEPARENT
 from .protocol import ServiceError, parse_body, parse_target, validate
 
 log = logging.getLogger("asl.service")
@@ -57,6 +58,8 @@ class App:
                 raise ServiceError("UnknownOperationException", "")
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             action = parse_target(headers.get("x-amz-target"))
+            # the caller's trace (a traced Task's boto3 call): the executions it starts continue it
+            TRACEPARENT.set(headers.get("traceparent"))
             chunks, size = [], 0
             while True:
                 message = await receive()

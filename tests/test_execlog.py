@@ -1,0 +1,250 @@
+"""Execution logs (asl.engine.execlog) in the shape Step Functions writes to CloudWatch Logs: the
+fields of AWS's log events, the event types of each level (AWS's "Log levels" table), the data
+left out without includeExecutionData, a real CloudWatch Logs group (moto's server), `asl run`'s
+options and `asl serve`'s loggingConfiguration."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+import asl
+from asl.engine import run_sync
+from asl.engine.execlog import (CloudWatchDestination, ExecutionLog, FileDestination, StreamDestination, logged_at,
+                                log_group_name)
+from conftest import SAMPLES
+from samples_support import sample_handlers
+
+ORDER = SAMPLES / "order" / "order.json"
+
+# A log event as Step Functions wrote it to CloudWatch Logs (an Express execution's first event,
+# as recorded from AWS in the Datadog forwarder's tests; redrive_count is in AWS's current
+# documentation since redrives exist). Every top-level value is a string but `details`, which
+# holds the history event's details as GetExecutionHistory gives them (data as JSON text).
+AWS_EXAMPLE = {
+    "id": "1", "type": "ExecutionStarted",
+    "details": {"input": "{\"Comment\": \"Insert your JSON here\"}", "inputDetails": {"truncated": False},
+                "roleArn": "arn:aws:iam::425362996713:role/service-role/StepFunctions-role"},
+    "previous_event_id": "0", "event_timestamp": "1668095539607",
+    "execution_arn": "arn:aws:states:sa-east-1:425362996713:express:logs-to-traces-sequential:d0dbefd8:7fa0cfbe",
+    "redrive_count": "0"}
+
+# AWS's "Log levels" table (Step Functions developer guide): the event types ERROR and FATAL log.
+ERROR_TABLE = {"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut", "FailStateEntered", "LambdaFunctionFailed",
+               "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed", "LambdaFunctionTimedOut",
+               "MapIterationAborted", "MapIterationFailed", "MapStateAborted", "MapStateFailed",
+               "ParallelStateAborted", "ParallelStateFailed", "TaskFailed", "TaskStartFailed", "TaskStateAborted",
+               "TaskSubmitFailed", "TaskTimedOut", "WaitStateAborted"}
+FATAL_TABLE = {"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut"}
+ALL_ONLY_TABLE = {"ChoiceStateEntered", "ChoiceStateExited", "ExecutionStarted", "ExecutionSucceeded",
+                  "LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "MapIterationStarted",
+                  "MapIterationSucceeded", "MapStateEntered", "MapStateExited", "MapStateStarted", "MapStateSucceeded",
+                  "ParallelStateEntered", "ParallelStateExited", "ParallelStateStarted", "ParallelStateSucceeded",
+                  "PassStateEntered", "PassStateExited", "SucceedStateEntered", "SucceedStateExited", "TaskScheduled",
+                  "TaskStarted", "TaskStateEntered", "TaskStateExited", "TaskSubmitted", "TaskSucceeded",
+                  "WaitStateEntered", "WaitStateExited"}
+
+
+@pytest.mark.parametrize("event_type", sorted(ERROR_TABLE | ALL_ONLY_TABLE))
+def test_each_level_logs_the_event_types_of_awss_table(event_type):
+    assert logged_at("ALL", event_type)
+    assert logged_at("ERROR", event_type) is (event_type in ERROR_TABLE)
+    assert logged_at("FATAL", event_type) is (event_type in FATAL_TABLE)
+    assert not logged_at("OFF", event_type)
+
+
+def run_order(level, include=False, input_name="input-declined.json"):
+    out = io.StringIO()
+    log = ExecutionLog(level, include, StreamDestination(out))
+    result = run_sync(asl.load(ORDER), json.loads((SAMPLES / "order" / input_name).read_text()),
+                      handlers=sample_handlers("order"), log=log)
+    return result, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_log_event_has_the_fields_of_awss_in_its_order_and_types():
+    result, logged = run_order("ALL", include=True)
+    first = logged[0]
+    assert list(first) == list(AWS_EXAMPLE)
+    assert list(first["details"]) == list(AWS_EXAMPLE["details"])
+    for key, value in AWS_EXAMPLE.items():
+        assert type(first[key]) is type(value), key
+    assert first["execution_arn"] == result.execution_arn and first["redrive_count"] == "0"
+    assert json.loads(first["details"]["input"])["orderId"] == "order-1002"
+
+
+def test_all_logs_the_history_event_for_event():
+    result, logged = run_order("ALL", include=True)
+    events = result.history.events
+    assert [e["type"] for e in logged] == [e["type"] for e in events]
+    for line, event in zip(logged, events):
+        assert line["id"] == str(event["id"]) and line["previous_event_id"] == str(event["previousEventId"])
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        assert line["details"] == details
+        assert line["event_timestamp"].isdigit() and len(line["event_timestamp"]) == 13  # epoch milliseconds
+
+
+def test_error_and_fatal_log_the_failures_only():
+    _, error = run_order("ERROR")
+    # the retried ConnectionError, the declined payment (caught), the Fail state, the execution
+    assert [e["type"] for e in error] == ["TaskFailed", "TaskFailed", "FailStateEntered", "ExecutionFailed"]
+    assert error[-1]["details"] == {"error": "Order.PaymentDeclined",
+                                    "cause": "The payment was declined; the customer has been told."}
+    _, fatal = run_order("FATAL")
+    assert [e["type"] for e in fatal] == ["ExecutionFailed"]
+    _, off = run_order("OFF")
+    assert off == []
+    _, succeeded = run_order("ERROR", input_name="input.json")
+    assert [e["type"] for e in succeeded] == ["TaskFailed"]  # only the retried attempt
+
+
+def test_without_execution_data_the_data_is_left_out():
+    _, logged = run_order("ALL", include=False)
+    for event in logged:
+        assert not {"input", "inputDetails", "output", "outputDetails", "parameters"} & set(event["details"])
+    assert logged[0]["details"] == {"roleArn": "arn:aws:iam::123456789012:role/StepFunctionsLocalRole"}
+    entered = next(e for e in logged if e["type"] == "TaskStateEntered")
+    assert entered["details"] == {"name": "ValidateOrder"}
+
+
+def test_a_log_file_gets_one_line_per_event(tmp_path):
+    path = tmp_path / "run.log"
+    log = ExecutionLog("ALL", False, FileDestination(str(path)))
+    result = run_sync(asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}), {}, log=log)
+    log.close()
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == result.history.types()
+
+
+def test_log_group_names_and_arns():
+    assert log_group_name("/aws/vendedlogs/states/m-Logs") == ("/aws/vendedlogs/states/m-Logs", None)
+    assert log_group_name("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/states/m:*") == \
+        ("/aws/states/m", "eu-west-1")
+    with pytest.raises(ValueError):
+        log_group_name("arn:aws:s3:::bucket")
+    with pytest.raises(ValueError):
+        ExecutionLog("DEBUG")
+
+
+def read_group(client, group: str) -> list[dict]:
+    streams = client.describe_log_streams(logGroupName=group)["logStreams"]
+    out = []
+    for stream in streams:
+        out += client.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                     startFromHead=True)["events"]
+    return out, [s["logStreamName"] for s in streams]
+
+
+def test_a_cloudwatch_logs_group_gets_the_events(aws):
+    import boto3
+
+    from asl.engine.integrations import Integrations
+
+    logs = boto3.client("logs", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    logs.create_log_group(logGroupName="/aws/vendedlogs/states/order-Logs")
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/order-Logs:*"
+    log = ExecutionLog("ALL", True, CloudWatchDestination(arn, Integrations.of(aws).clients))
+    result = run_sync(asl.load(ORDER), json.loads((SAMPLES / "order" / "input.json").read_text()),
+                      handlers=sample_handlers("order"), state_machine_name="order", log=log)
+    log.close()
+    events, streams = read_group(logs, "/aws/vendedlogs/states/order-Logs")
+    assert len(streams) == 1 and streams[0].startswith("states/order/")
+    assert [json.loads(e["message"])["type"] for e in events] == result.history.types()
+    assert all(str(e["timestamp"]) == json.loads(e["message"])["event_timestamp"] for e in events)
+
+
+def test_a_missing_log_group_is_told_not_raised(aws, capfd):
+    from asl.engine.integrations import Integrations
+
+    log = ExecutionLog("ALL", False, CloudWatchDestination("no-such-group", Integrations.of(aws).clients))
+    result = run_sync(asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}), {}, log=log)
+    log.close()
+    assert result.status == "SUCCEEDED"
+    assert "execution logs to CloudWatch Logs group 'no-such-group' failed: ResourceNotFoundException" in \
+        capfd.readouterr().err
+
+
+# ---- asl run -------------------------------------------------------------------------------------
+
+def asl_run(*args, env=None):
+    import os
+
+    return subprocess.run([sys.executable, "-m", "asl.cli", "run", str(ORDER), "--handlers",
+                           str(SAMPLES / "order" / "handlers.py"), "--virtual-time", "-q", *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_asl_run_logs_to_stderr_or_a_file(tmp_path):
+    declined = str(SAMPLES / "order" / "input-declined.json")
+    proc = asl_run("--input", declined, "--log-level", "FATAL")
+    assert proc.returncode == 1
+    lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert [e["type"] for e in lines] == ["ExecutionFailed"]
+    path = tmp_path / "order.log"
+    proc = asl_run("--input", declined, "--log-file", str(path), "--include-execution-data")
+    assert proc.returncode == 1
+    logged = [json.loads(line) for line in path.read_text().splitlines()]
+    assert logged[0]["type"] == "ExecutionStarted" and "input" in logged[0]["details"]
+    assert logged[-1]["type"] == "ExecutionFailed" and len(logged) == 34
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("{")]
+
+
+def test_asl_run_logs_into_a_cloudwatch_group(aws, tmp_path):
+    import boto3
+
+    logs = boto3.client("logs", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    logs.create_log_group(logGroupName="runs")
+    proc = asl_run("--input", str(SAMPLES / "order" / "input.json"), "--log-group", "runs", "--log-level", "ERROR",
+                   "--endpoint-url", f"logs={aws['endpoints']['*']}")
+    assert proc.returncode == 0, proc.stderr
+    events, _ = read_group(logs, "runs")
+    assert [json.loads(e["message"])["type"] for e in events] == ["TaskFailed"]
+
+
+def test_asl_run_log_option_problems_are_usage_errors(tmp_path):
+    proc = asl_run("--log-file", str(tmp_path / "a"), "--log-group", "g")
+    assert proc.returncode == 2 and "--log-file or --log-group, not both" in proc.stderr
+    proc = asl_run("--log-file", str(tmp_path / "no" / "such" / "dir.log"))
+    assert proc.returncode == 2 and "cannot write there" in proc.stderr
+    proc = asl_run("--log-group", "arn:aws:s3:::bucket")
+    assert proc.returncode == 2 and "not a CloudWatch Logs log group ARN" in proc.stderr
+
+
+# ---- asl serve -----------------------------------------------------------------------------------
+
+def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
+    import boto3
+    from test_service import ROLE, Server, wait_done
+
+    logs = boto3.client("logs", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    logs.create_log_group(logGroupName="/aws/vendedlogs/states/m-Logs")
+    group_arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/m-Logs:*"
+    server = Server(tmp_path, "memory", "--endpoint-url", f"logs={aws['endpoints']['*']}").start()
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "F"},
+                                                           "F": {"Type": "Fail", "Error": "E", "Cause": "c"}}})
+        config = {"level": "ERROR", "includeExecutionData": False,
+                  "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}
+        machine = sfn.create_state_machine(name="m", definition=definition, roleArn=ROLE,
+                                           loggingConfiguration=config)["stateMachineArn"]
+        quiet = sfn.create_state_machine(name="quiet", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        sfn.start_execution(stateMachineArn=quiet, input="{}")
+        assert wait_done(sfn, arn)["status"] == "FAILED"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            events, streams = read_group(logs, "/aws/vendedlogs/states/m-Logs")
+            if len(events) >= 2:
+                break
+            time.sleep(0.1)
+        logged = [json.loads(e["message"]) for e in events]
+        assert [e["type"] for e in logged] == ["FailStateEntered", "ExecutionFailed"]
+        assert {e["execution_arn"] for e in logged} == {arn}
+        assert logged[1]["details"] == {"error": "E", "cause": "c"}
+        assert all(s.startswith("states/m/") for s in streams)
+    finally:
+        server.stop()
