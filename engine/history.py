@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from ..history.events import details_key as camel_details  # TaskStateEntered -> stateEnteredEventDetails
 from ..jsontext import compact
+from .journal import event_details  # the tuple form of state events spelled out
 from ..timestamps import format_timestamp as iso  # epoch seconds -> 2019-03-26T20:14:13.192Z
 
 _DATA_FIELDS = ("input", "output", "parameters")
@@ -95,11 +96,7 @@ def aws_event(event_id: int, entry: tuple) -> dict:
 
 def aws_details(details: Any) -> dict | None:
     """An entry's details in AWS's shape: data fields as JSON text, with their ``*Details``."""
-    if type(details) is tuple:
-        name, key, value, assigned = details
-        details = {"name": name, key: value}
-        if assigned:
-            details["assignedVariables"] = assigned
+    details = event_details(details)
     if details is None:
         return None
     shaped = {}
