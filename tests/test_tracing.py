@@ -306,3 +306,76 @@ def test_a_retried_attempt_that_fails_for_good_fails_its_state():
         "StateMachine !", "  T !", "    T attempt 1 !", "    T attempt 2 !", "    T attempt 3 !"]
     state = [s for s in exporter.get_finished_spans() if s.name == "T"][0]
     assert state.attributes["asl.state.retry_count"] == 2 and state.attributes["asl.error"] == "Boom"
+
+
+# ---- asl serve: tracingConfiguration, and a nested execution started through boto3 -------------
+
+def console_spans(text: str) -> list[dict]:
+    """The spans OpenTelemetry's console exporter wrote (indented JSON objects) among other lines."""
+    decoder = json.JSONDecoder()
+    spans, at = [], 0
+    while True:
+        at = text.find("{\n", at)
+        if at < 0:
+            return spans
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        if isinstance(value, dict) and "context" in value:
+            spans.append(value)
+        at = end
+
+
+def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(spans, tmp_path, monkeypatch):
+    """A traced run's Task starts an execution on `asl serve` through the integration layer
+    (boto3 sends the attempt's traceparent): the server's execution span is that attempt's child."""
+    pytest.importorskip("uvicorn")
+    import boto3  # noqa: F401
+    from test_service import ROLE, Server, wait_done
+
+    server = Server(tmp_path, "memory")
+    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    server.start()
+    try:
+        sfn = server.client()
+        child_definition = json.dumps({"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": True}}})
+        traced = sfn.create_state_machine(name="child", definition=child_definition, roleArn=ROLE,
+                                          tracingConfiguration={"enabled": True})["stateMachineArn"]
+        untraced = sfn.create_state_machine(name="plain", definition=child_definition,
+                                            roleArn=ROLE)["stateMachineArn"]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        parent = asl.load({"StartAt": "Start", "States": {
+            "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                      "Parameters": {"StateMachineArn": traced, "Input": {}}, "ResultPath": "$.started",
+                      "Next": "Plain"},
+            "Plain": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                      "Parameters": {"StateMachineArn": untraced, "Input": {}}, "ResultPath": None,
+                      "End": True}}})
+        result = run_sync(parent, {}, observer=spans.tracing(),
+                          aws={"endpoints": {"states": server.endpoint}, "region": "us-east-1"})
+        assert result.status == "SUCCEEDED", result.cause
+        started = result.output["started"]["executionArn"]
+        wait_done(sfn, started)
+    finally:
+        server.proc.send_signal(__import__("signal").SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    served = console_spans(output)
+    attempt = one(spans.finished(), "Start attempt 1")
+    execution = [s for s in served if s["name"] == "child"]
+    assert len(execution) == 1, [s["name"] for s in served]
+    assert execution[0]["parent_id"] == f"0x{attempt.context.span_id:016x}"
+    assert execution[0]["context"]["trace_id"] == f"0x{attempt.context.trace_id:032x}"
+    assert execution[0]["attributes"]["asl.execution.arn"] == started
+    assert {s["name"] for s in served} == {"child", "Inner"}  # the machine without tracing makes none
+
+
+def test_an_xray_trace_header_names_the_parent():
+    from asl.engine.tracing import xray_to_traceparent
+
+    assert xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1") == \
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+    assert xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1") is None
+    assert xray_to_traceparent("nonsense") is None and xray_to_traceparent(None) is None
