@@ -379,3 +379,71 @@ def test_an_xray_trace_header_names_the_parent():
         "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
     assert xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1") is None
     assert xray_to_traceparent("nonsense") is None and xray_to_traceparent(None) is None
+
+
+# ---- asl run: the OTEL_* variables -------------------------------------------------------------
+
+def asl_run_order(env: dict, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "asl.cli", "run", str(SAMPLES / "order" / "order.json"),
+                           "--input", str(SAMPLES / "order" / "input.json"), "--handlers",
+                           str(SAMPLES / "order" / "handlers.py"), "--virtual-time", "-q", *args],
+                          capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in {**os.environ, **env}.items() if v is not None})
+
+
+def test_asl_run_sends_spans_to_the_otlp_endpoint_of_the_environment():
+    """A real OTLP/HTTP receiver on loopback gets the run's spans as protobuf."""
+    import http.server
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[tuple[str, bytes]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proc = asl_run_order({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+                              "OTEL_SERVICE_NAME": "orders", "OTEL_TRACES_EXPORTER": None})
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    names, services = [], set()
+    for path, body in received:
+        assert path == "/v1/traces"
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            services |= {a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"}
+            names += [span.name for scope in resource_spans.scope_spans for span in scope.spans]
+    assert services == {"orders"}
+    assert sorted(names) == sorted(["order", "ValidateOrder", "ValidateOrder attempt 1", "ProcessPayment",
+                                    "ProcessPayment attempt 1", "ProcessPayment attempt 2", "NotifyParties",
+                                    "NotifyParties branch 0", "EmailCustomer", "EmailCustomer attempt 1",
+                                    "NotifyParties branch 1", "ReserveStock", "ReserveStock attempt 1",
+                                    "CheckPayment", "OrderConfirmed"])
+
+
+def test_asl_run_console_exporter_and_off_by_default():
+    proc = asl_run_order({"OTEL_TRACES_EXPORTER": "console"})
+    assert proc.returncode == 0
+    assert {s["name"] for s in console_spans(proc.stderr)} >= {"order", "ProcessPayment attempt 2"}
+    assert json.loads(proc.stdout)["payment"]["status"] == "PAID"  # stdout stays the output alone
+    proc = asl_run_order({"OTEL_TRACES_EXPORTER": None, "OTEL_EXPORTER_OTLP_ENDPOINT": None})
+    assert proc.returncode == 0 and console_spans(proc.stderr) == []
+    proc = asl_run_order({"OTEL_TRACES_EXPORTER": "zipkin"})
+    assert proc.returncode == 2 and "OTEL_TRACES_EXPORTER=zipkin" in proc.stderr
