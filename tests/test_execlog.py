@@ -248,3 +248,39 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
         assert all(s.startswith("states/m/") for s in streams)
     finally:
         server.stop()
+
+
+def test_a_redrive_logs_from_execution_redriven_with_its_redrive_count(tmp_path):
+    import anyio
+
+    from asl.engine import TaskFailed, redrive, run
+    from asl.engine.stores import open_store
+
+    machine = asl.load({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:t", "End": True}}})
+    calls = []
+
+    def t(_):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TaskFailed("Boom", "first time")
+        return "ok"
+
+    async def main():
+        store = open_store(f"sqlite:{tmp_path / 'runs.db'}")
+        await store.open()
+        try:
+            first = await run(machine, {}, handlers={"t": t}, store=store)
+            out = io.StringIO()
+            again = await redrive(store, first.execution_arn, handlers={"t": t},
+                                  log=ExecutionLog("ALL", False, StreamDestination(out)))
+            return first, again, [json.loads(line) for line in out.getvalue().splitlines()]
+        finally:
+            await store.close()
+
+    first, again, logged = anyio.run(main)
+    assert (first.status, again.status) == ("FAILED", "SUCCEEDED")
+    assert logged[0]["type"] == "ExecutionRedriven" and logged[0]["details"] == {"redriveCount": 1}
+    assert logged[0]["id"] == str(len(first.history) + 1)
+    assert {e["redrive_count"] for e in logged} == {"1"}
+    assert logged[-1]["type"] == "ExecutionSucceeded"
