@@ -140,9 +140,7 @@ class TaskContext:
         is traced (`asl.engine.tracing`), to pass on to what the handler calls; {} otherwise. Read
         it in the handler: the attempt's span is current there, so the handler's own spans nest
         under it without this."""
-        from .tracing import current_headers
-
-        return current_headers()
+        return trace_headers()
 
     def heartbeat(self) -> None:
         """Tell the engine the task is alive (resets HeartbeatSeconds)."""
@@ -151,6 +149,18 @@ class TaskContext:
 
 
 Handler = Callable[..., Any]
+
+
+def trace_headers() -> dict:
+    """The current span's W3C trace context (`asl.engine.tracing.current_headers`), {} at no cost
+    when OpenTelemetry was never imported (then no span can be current)."""
+    import sys
+
+    if "opentelemetry.trace" not in sys.modules:
+        return {}
+    from .tracing import current_headers
+
+    return current_headers()
 
 
 def _describe(fn: Any) -> str:

@@ -157,10 +157,10 @@ def _trace_context(request: Any = None, **_: Any) -> None:
     """Send the current span's W3C trace context (a Task attempt's, when the run is traced), so a
     service that reads it (`asl serve`'s StartExecution, an instrumented server) continues the
     trace; nothing is added when no span is current."""
-    from ..tracing import current_headers
+    from ..tasks import trace_headers
 
     if request is not None:
-        for key, value in current_headers().items():
+        for key, value in trace_headers().items():
             request.headers[key] = value
 
 
