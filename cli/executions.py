@@ -251,8 +251,10 @@ def execution_history(arn: str, store_url: str) -> None:
 @click.option("--poll", "poll_seconds", type=click.FloatRange(0.05, None), default=1.0, show_default=True,
               metavar="SECONDS", help="How often to look for executions to take up.")
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to take up.")
+@log_options
 def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, lease_seconds: float,
-           poll_seconds: float, until_idle: bool) -> None:
+           poll_seconds: float, until_idle: bool, log_level: str | None = None, log_file: str | None = None,
+           log_group: str | None = None, include_execution_data: bool = False) -> None:
     """Advance the RUNNING executions of a store that no live process holds.
 
     Point several workers (or asl serve) at one PostgreSQL store: each execution advances in
@@ -265,6 +267,11 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     from ..engine.worker import Worker
 
     handlers, _ = _handlers("worker", handlers_spec)
+    try:
+        log = execution_log(log_level, log_file, log_group, include_execution_data, None)
+        tracing, provider = tracing_from_environment()
+    except UsageError as exc:
+        _fail("worker", str(exc))
 
     def ended(result: Any) -> None:
         click.echo(f"{result.status:<10} {result.execution_arn}", err=True)
@@ -274,7 +281,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
         await store.open()
         try:
             work = Worker(store, lease_seconds=lease_seconds, poll_seconds=poll_seconds, on_result=ended,
-                          handlers=handlers, mock_config=mock_config)
+                          handlers=handlers, mock_config=mock_config, log=log, observer=tracing)
             click.echo(f"asl worker: {work.owner} taking up executions of {store_url}", err=True)
             await work.run(until_idle=until_idle)
             return work
@@ -288,6 +295,8 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
         sys.exit(130)
     except StoreError as exc:
         _fail("worker", str(exc))
+    finally:
+        close_observability(log, provider)
     for arn, exc in done.failures:
         click.echo(f"asl worker: {arn}: {exc}", err=True)
     sys.exit(EXIT_USAGE if done.failures else EXIT_OK)

@@ -284,3 +284,36 @@ def test_a_redrive_logs_from_execution_redriven_with_its_redrive_count(tmp_path)
     assert logged[0]["id"] == str(len(first.history) + 1)
     assert {e["redrive_count"] for e in logged} == {"1"}
     assert logged[-1]["type"] == "ExecutionSucceeded"
+
+
+def test_asl_worker_logs_the_executions_it_takes_up(tmp_path):
+    """An execution recorded and left (its process gone, its lease run out): `asl worker` takes
+    it up and logs its events from where it was."""
+    import anyio
+
+    from asl.engine import prepare
+    from asl.engine.stores import open_store
+
+    url = f"sqlite:{tmp_path / 'runs.db'}"
+    machine = asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+
+    async def leave():
+        store = open_store(url)
+        await store.open()
+        try:
+            execution = prepare(machine, {"x": 1}, name="left")
+            await execution.attach(store, owner="gone:1:0", lease_seconds=0.5)
+            return execution.arn
+        finally:
+            await store.close()
+
+    arn = anyio.run(leave)
+    time.sleep(0.6)
+    path = tmp_path / "worker.log"
+    proc = subprocess.run([sys.executable, "-m", "asl.cli", "worker", "--store", url, "--until-idle", "--poll", "0.1",
+                           "--log-file", str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    logged = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["type"] for e in logged] == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
+                                           "ExecutionSucceeded"]
+    assert {e["execution_arn"] for e in logged} == {arn}
