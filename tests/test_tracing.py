@@ -289,22 +289,19 @@ def test_an_unknown_exporter_is_named():
         from_environment({"OTEL_TRACES_EXPORTER": "zipkin"})
 
 
-def test_a_retried_attempt_that_fails_for_good_fails_its_state():
+def test_a_retried_attempt_that_fails_for_good_fails_its_state(spans):
     """A task failing every attempt: each attempt span is an error, and so is the state's."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     machine = asl.load({"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": LAMBDA + "t", "End": True,
         "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}]}}})
 
     def t(_):
         raise TaskFailed("Boom", "always")
-    result = run_sync(machine, {}, handlers={"t": t}, observer=Tracing(provider))
+    result = run_sync(machine, {}, handlers={"t": t}, observer=spans.tracing())
     assert result.status == "FAILED"
-    assert tree(exporter.get_finished_spans()) == [
+    assert tree(spans.finished()) == [
         "StateMachine !", "  T !", "    T attempt 1 !", "    T attempt 2 !", "    T attempt 3 !"]
-    state = [s for s in exporter.get_finished_spans() if s.name == "T"][0]
+    state = one(spans.finished(), "T")
     assert state.attributes["asl.state.retry_count"] == 2 and state.attributes["asl.error"] == "Boom"
 
 
