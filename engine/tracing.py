@@ -23,7 +23,8 @@ that leave the process. Retries, Catch and Choice decisions are span events (``r
 
     asl.state_machine.name / .arn, asl.execution.arn / .name / .type / .status / .redrive_count
     asl.state.name / .type / .retry_count / .next, asl.task.resource / .attempt
-    asl.error, asl.cause, asl.map.index, asl.parallel.branch, asl.map_run.index
+    asl.error, asl.cause, asl.map.index, asl.parallel.branch (on a branch's or item's span and on
+    the spans of the states in it, outer indexes included), asl.map_run.index
 
 Only `opentelemetry-api` is needed here (a dependency of asl-engine); with no SDK configured,
 spans cost next to nothing. `from_environment` sets the SDK up from the standard ``OTEL_*``
@@ -61,6 +62,8 @@ class Tracing(Observer):
         # open spans: key -> (span, the context current before it, the execution's ARN)
         self._open: dict[Any, tuple[Any, Any, str]] = {}
         self._executions: dict[str, dict] = {}  # ARN -> the attributes every span of it carries
+        # (ARN, path of a branch or item) -> its index attribute, for the states that run in it
+        self._places: dict[tuple, dict] = {}
 
     # ---- spans -----------------------------------------------------------------------------------
 
@@ -99,8 +102,10 @@ class Tracing(Observer):
         self._executions[execution.arn] = common
         attributes = {"asl.execution.name": execution.name, "asl.execution.type": execution.type,
                       "asl.execution.redrive_count": execution.redrive_count}
-        if execution.parent is not None:
-            attributes["asl.map_run.index"] = execution.parent[1]
+        if execution.parent is not None:  # a Distributed Map item's child execution: its states are the item's
+            map_view, index = execution.parent
+            attributes["asl.map_run.index"] = index
+            self._places[(execution.arn, map_view.path + ((map_view.name, index),))] = {"asl.map.index": index}
         parent = self.parent if execution.parent is None else None
         self._start(("execution", execution.arn), execution.state_machine_name, execution.arn, attributes, parent)
 
@@ -118,6 +123,8 @@ class Tracing(Observer):
                 _failed(span, error, cause)
         self._end(("execution", arn))
         self._executions.pop(arn, None)
+        for place in [p for p in self._places if p[0] == arn]:
+            del self._places[place]
 
     # ---- states ----------------------------------------------------------------------------------
 
@@ -129,6 +136,8 @@ class Tracing(Observer):
     def _state_entered(self, event: StateEntered) -> None:
         view = event.state
         attributes = {"asl.state.name": view.name, "asl.state.type": view.type}
+        if view.path:
+            attributes.update(self._places.get((view.execution_arn, view.path), ()))
         resource = getattr(view.state, "resource", None)
         if resource is not None:
             attributes["asl.task.resource"] = resource
@@ -184,12 +193,17 @@ class Tracing(Observer):
     def _iteration(self, event: IterationChanged) -> None:
         view = event.state
         key = (view, "item", event.index)
+        place = (view.execution_arn, view.path + ((view.name, event.index),))
         if event.status == "started":
             branch = view.type == "Parallel"
+            index = {**self._places.get((view.execution_arn, view.path), {}),  # the places around it
+                     "asl.parallel.branch" if branch else "asl.map.index": event.index}
+            self._places[place] = index
             self._start(key, f"{view.name} {'branch' if branch else 'item'} {event.index}", view.execution_arn,
-                        {"asl.state.name": view.name, "asl.state.type": view.type,
-                         "asl.parallel.branch" if branch else "asl.map.index": event.index})
-        elif event.status == "failed":
+                        {"asl.state.name": view.name, "asl.state.type": view.type, **index})
+            return
+        self._places.pop(place, None)
+        if event.status == "failed":
             span = self._span(key)
             if span is not None:
                 span.set_status(Status(StatusCode.ERROR))

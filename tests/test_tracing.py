@@ -110,6 +110,8 @@ def test_the_order_sample_traces_retry_parallel_and_choice(spans):
                                                                  "errorType": "ConnectionError"}
     assert one(finished, "ProcessPayment attempt 2").attributes["asl.task.attempt"] == 2
     assert one(finished, "NotifyParties branch 1").attributes["asl.parallel.branch"] == 1
+    assert one(finished, "ReserveStock attempt 1").attributes.get("asl.parallel.branch") is None  # on states only
+    assert one(finished, "ReserveStock").attributes["asl.parallel.branch"] == 1
     choice = [e for e in one(finished, "CheckPayment").events if e.name == "choice"]
     assert choice[0].attributes["asl.choice.index"] == 0
     assert choice[0].attributes["asl.choice.rule"] == '$.payment.status == "PAID"'
@@ -166,6 +168,9 @@ def test_map_iterations_and_a_handlers_own_spans_nest_under_its_attempt(spans):
     finished = spans.finished()
     items = sorted((s for s in finished if s.name.startswith("Each item")), key=lambda s: s.name)
     assert [s.attributes["asl.map.index"] for s in items] == [0, 1]
+    # the states of an item carry its index too (filter the spans of one item)
+    assert sorted(s.attributes["asl.map.index"] for s in finished if s.name == "Work") == [0, 1]
+    assert "asl.map.index" not in one(finished, "Each").attributes
     # the headers a handler passes on name its attempt's span
     attempts = [s for s in finished if s.name == "Work attempt 1"]
     parents = [context_from_headers(h) for h in seen.values()]
@@ -197,6 +202,7 @@ def test_a_distributed_map_item_is_a_child_execution_span(spans):
     assert child.attributes["asl.execution.arn"] != result.execution_arn
     work = one(finished, "Work")
     assert work.attributes["asl.execution.arn"] == child.attributes["asl.execution.arn"]
+    assert work.attributes["asl.map.index"] == 0
 
 
 def test_a_stopped_execution_ends_every_open_span(spans):
@@ -444,3 +450,16 @@ def test_asl_run_console_exporter_and_off_by_default():
     assert proc.returncode == 0 and console_spans(proc.stderr) == []
     proc = asl_run_order({"OTEL_TRACES_EXPORTER": "zipkin"})
     assert proc.returncode == 2 and "OTEL_TRACES_EXPORTER=zipkin" in proc.stderr
+
+
+def test_a_map_inside_a_parallel_branch_tags_its_states_with_both_indexes(spans):
+    machine = asl.load({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Skip", "States": {"Skip": {"Type": "Pass", "End": True}}},
+        {"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.xs", "End": True, "ItemProcessor": {
+            "StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": True}}}}}}]}}})
+    run_sync(machine, {"xs": [1, 2]}, observer=spans.tracing())
+    finished = spans.finished()
+    work = sorted((s.attributes["asl.parallel.branch"], s.attributes["asl.map.index"])
+                  for s in finished if s.name == "Work")
+    assert work == [(1, 0), (1, 1)]
+    assert one(finished, "Skip").attributes["asl.parallel.branch"] == 0
