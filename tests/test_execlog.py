@@ -317,3 +317,32 @@ def test_asl_worker_logs_the_executions_it_takes_up(tmp_path):
     assert [e["type"] for e in logged] == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
                                            "ExecutionSucceeded"]
     assert {e["execution_arn"] for e in logged} == {arn}
+
+
+def test_asl_serve_without_aws_logs_to_stderr_and_follows_update_state_machine(tmp_path):
+    import signal
+
+    from test_service import ROLE, Server, wait_done
+
+    server = Server(tmp_path, "memory").start()
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+        group = "arn:aws:logs:us-east-1:123456789012:log-group:g:*"
+        config = {"level": "FATAL", "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group}}]}
+        machine = sfn.create_state_machine(name="m", definition=definition, roleArn=ROLE,
+                                           loggingConfiguration=config)["stateMachineArn"]
+        quiet = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        wait_done(sfn, quiet)  # FATAL: a success logs nothing
+        sfn.update_state_machine(stateMachineArn=machine, loggingConfiguration={**config, "level": "ALL",
+                                                                                 "includeExecutionData": True})
+        logged = sfn.start_execution(stateMachineArn=machine, input='{"a": 1}')["executionArn"]
+        wait_done(sfn, logged)
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    events = [json.loads(line) for line in output.splitlines() if line.startswith('{"id":')]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
+                                           "ExecutionSucceeded"]
+    assert {e["execution_arn"] for e in events} == {logged}
+    assert events[0]["details"]["input"] == '{"a":1}'
