@@ -510,14 +510,13 @@ class Execution:
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
         item = fork.child({}, index, (map_name, index))
-        fork_view = view  # the Map state's StateView (observers nest the child under its item)
 
         async def work(attempt: Frame, redelivered: bool) -> Any:
             child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
                               mocks=self.mocks, clock=self.clock, machine_type=self.type, region=self.region,
                               state_machine_name=self.state_machine_name, observer=self.observer,
                               payload_limit=self.payload_limit, seed=self.seed)
-            child.log, child.parent = self.log, (fork_view, index)
+            child.log, child.parent = self.log, (view, index)  # view: the Map state's, for observers
             child.calls = self.calls
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens

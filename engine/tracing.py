@@ -203,14 +203,26 @@ class Tracing(Observer):
                         {"asl.state.name": view.name, "asl.state.type": view.type, **index})
             return
         self._places.pop(place, None)
-        if event.status == "failed":
-            span = self._span(key)
-            if span is not None:
+        # what ran in it and was cancelled (a failing sibling, a stop) ends with it
+        self._end_inside(view.execution_arn, place[1])
+        span = self._span(key)
+        if span is not None:
+            if event.status == "failed":
                 span.set_status(Status(StatusCode.ERROR))
-            self._end(key)
-        else:
-            if event.status == "aborted" and self._span(key) is not None:
-                self._span(key).set_attribute("asl.aborted", True)
+            elif event.status == "aborted":
+                span.set_attribute("asl.aborted", True)
+        self._end(key)
+
+    def _end_inside(self, arn: str, path: tuple) -> None:
+        """End the open spans of the states (and their attempts) that run at `path` or deeper."""
+        depth = len(path)
+        inside = []
+        for key, (_, _, owner) in self._open.items():
+            view = key if not isinstance(key, tuple) else key[0]
+            if owner == arn and getattr(view, "path", ())[:depth] == path and len(view.path) >= depth:
+                inside.append(key)
+        for key in reversed(inside):  # innermost first
+            self._open[key][0].set_attribute("asl.aborted", True)
             self._end(key)
 
 

@@ -463,3 +463,30 @@ def test_a_map_inside_a_parallel_branch_tags_its_states_with_both_indexes(spans)
                   for s in finished if s.name == "Work")
     assert work == [(1, 0), (1, 1)]
     assert one(finished, "Skip").attributes["asl.parallel.branch"] == 0
+
+
+def test_a_branch_cancelled_by_a_failing_sibling_ends_its_spans_then(spans):
+    import anyio
+
+    async def slow(_):
+        await anyio.sleep(30)
+
+    def fail(_):
+        raise TaskFailed("Boom", "at once")
+    machine = asl.load({"StartAt": "Par", "States": {
+        "Par": {"Type": "Parallel", "Next": "After", "Catch": [{"ErrorEquals": ["Boom"], "Next": "After"}],
+                "Branches": [
+                    {"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": LAMBDA + "slow", "End": True}}},
+                    {"StartAt": "Fail", "States": {"Fail": {"Type": "Task", "Resource": LAMBDA + "fail",
+                                                            "End": True}}}]},
+        "After": {"Type": "Pass", "End": True}}})
+    result = run_sync(machine, {}, handlers={"slow": slow, "fail": fail}, observer=spans.tracing())
+    assert result.status == "SUCCEEDED"
+    finished = spans.finished()
+    for name in ("Slow attempt 1", "Slow", "Par branch 0"):
+        span = one(finished, name)
+        assert span.attributes["asl.aborted"] is True
+        assert span.end_time <= one(finished, "After").start_time  # ended when the branch was, not at the end
+    assert one(finished, "Par branch 1").status.status_code is StatusCode.ERROR
+    assert tree(finished) == ["StateMachine", "  Par", "    Par branch 0", "      Slow", "        Slow attempt 1",
+                              "    Par branch 1 !", "      Fail !", "        Fail attempt 1 !", "  After"]
