@@ -23,6 +23,18 @@ Destinations: `StreamDestination` (stderr by default), `FileDestination` (append
 event), `CloudWatchDestination` (a log group, through boto3's ``logs`` client: PutLogEvents from
 a background thread, so the execution never waits for the network). `from_logging_configuration`
 reads a state machine's ``loggingConfiguration`` as CreateStateMachine takes it.
+
+Decisions, with the evidence:
+- The levels: AWS's developer guide, "Log levels" (a table of event types per level); types it
+  does not list (Activity*, MapRun*, EvaluationFailed) follow the table's rule.
+- The fields, their order and string values: a log event AWS wrote for an Express execution
+  (kept as a test fixture by Datadog's log forwarder): ``id``, ``type``, ``details``,
+  ``previous_event_id``, ``event_timestamp`` (epoch milliseconds), ``execution_arn``; AWS's
+  current guide adds ``redrive_count``. ``details`` is the history event's details as
+  GetExecutionHistory returns them (data as JSON text).
+- ``includeExecutionData: false``: not seen on AWS; the same fields as GetExecutionHistory's
+  ``includeExecutionData: false`` leave out.
+- Log stream names: ``states/MACHINE/YYYY-MM-DD-HH-MM/RANDOM``, as in AWS's vended log groups.
 """
 from __future__ import annotations
 
