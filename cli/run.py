@@ -293,8 +293,9 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
-    [tool.asl] table of the nearest pyproject.toml. Exit 0 SUCCEEDED, 1 FAILED / TIMED_OUT /
-    ABORTED, 2 usage error, 3 invalid definition.
+    [tool.asl] table of the nearest pyproject.toml. OpenTelemetry traces when the OTEL_*
+    variables ask for them (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER). Exit 0 SUCCEEDED,
+    1 FAILED / TIMED_OUT / ABORTED, 2 usage error, 3 invalid definition.
     """
     from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, missing_handlers, prepare
     from ..engine.observe import combine
