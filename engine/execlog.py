@@ -17,7 +17,9 @@ Levels (AWS's "Log levels" table): ``ALL`` every event; ``ERROR`` the failures: 
 type ends in ``Failed``, ``TimedOut`` or ``Aborted``, and ``FailStateEntered``; ``FATAL`` only
 ``ExecutionFailed``, ``ExecutionTimedOut`` and ``ExecutionAborted``; ``OFF`` none.
 ``include_execution_data=False`` (AWS's default) leaves out the data (``input``, ``output``,
-``parameters`` and their ``*Details``), as GetExecutionHistory's ``includeExecutionData`` does.
+``parameters`` and their ``*Details``), as GetExecutionHistory's ``includeExecutionData`` does;
+with it, an input or output longer than 248 KB once escaped is cut there, its ``*Details``
+saying ``truncated: true`` (as AWS's CloudWatch Logs payloads are).
 
 Destinations: `StreamDestination` (stderr by default), `FileDestination` (appended, one line per
 event), `CloudWatchDestination` (a log group, through boto3's ``logs`` client: PutLogEvents from
@@ -47,6 +49,28 @@ from .history import aws_details, without_execution_data
 
 LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 FATAL_TYPES = frozenset({"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
+
+
+# AWS: "If escaped input or escaped output sent to CloudWatch Logs exceeds 248KB, it will be
+# truncated" (its *Details then say truncated: true)
+TRUNCATE_AT = 248 * 1024
+
+
+def _escaped_size(text: str) -> int:
+    """Bytes of `text` as a JSON string's content in a log event (escapes included)."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def _truncated(text: str) -> str:
+    """The longest head of `text` whose escaped size is at most TRUNCATE_AT."""
+    low, high = 0, min(len(text), TRUNCATE_AT)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _escaped_size(text[:middle]) <= TRUNCATE_AT:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
 
 
 def logged_at(level: str, event_type: str) -> bool:
@@ -90,6 +114,12 @@ class ExecutionLog:
         shaped = aws_details(details) or {}
         if not self.include_execution_data:
             shaped = without_execution_data(shaped)
+        else:
+            for key in ("input", "output"):
+                text = shaped.get(key)
+                if text is not None and len(text) > TRUNCATE_AT // 6 and _escaped_size(text) > TRUNCATE_AT:
+                    shaped[key] = _truncated(text)
+                    shaped[key + "Details"] = {"truncated": True}
         record = {"id": str(event_id), "type": event_type, "details": shaped, "previous_event_id": str(previous),
                   "event_timestamp": str(round(timestamp * 1000)), "execution_arn": execution.arn,
                   "redrive_count": str(execution.redrive_count)}

@@ -346,3 +346,21 @@ def test_asl_serve_without_aws_logs_to_stderr_and_follows_update_state_machine(t
                                            "ExecutionSucceeded"]
     assert {e["execution_arn"] for e in events} == {logged}
     assert events[0]["details"]["input"] == '{"a":1}'
+
+
+def test_an_input_over_248_kb_escaped_is_truncated_as_aws_does():
+    from asl.engine.execlog import TRUNCATE_AT
+
+    out = io.StringIO()
+    log = ExecutionLog("ALL", True, StreamDestination(out))
+    big = {"text": 'a"' * 70_000}  # 140,000 characters; each quote escaped: about 210 KB of input, 280 KB escaped
+    run_sync(asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}), big, log=log,
+             payload_limit=None)
+    started = json.loads(out.getvalue().splitlines()[0])
+    assert started["details"]["inputDetails"] == {"truncated": True}
+    text = started["details"]["input"]
+    assert json.dumps(big, separators=(",", ":")).startswith(text)
+    escaped = len(json.dumps(text)) - 2
+    assert TRUNCATE_AT - 2 <= escaped <= TRUNCATE_AT
+    small = json.loads(out.getvalue().splitlines()[1])  # PassStateEntered: the same input, also cut
+    assert small["details"]["inputDetails"] == {"truncated": True}
