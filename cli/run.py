@@ -78,7 +78,17 @@ def execution_log(level: str | None, log_file: str | None, log_group: str | None
 
 
 def tracing_from_environment() -> tuple[Any, Any]:
-    """(a Tracing observer, its TracerProvider) when the OTEL_* variables ask for traces, else (None, None)."""
+    """(a Tracing observer, the TracerProvider to shut down at the end) when the OTEL_* variables
+    ask for traces or a TracerProvider is set up already (``opentelemetry-instrument asl run``:
+    then it is not ours to shut down), else (None, None)."""
+    if "opentelemetry.trace" in sys.modules:  # imported before us: someone may have set a provider up
+        from opentelemetry import trace as otel_trace
+
+        existing = otel_trace.get_tracer_provider()
+        if not isinstance(existing, (otel_trace.ProxyTracerProvider, otel_trace.NoOpTracerProvider)):
+            from ..engine.tracing import Tracing
+
+            return Tracing(existing), None
     from ..engine import tracing
 
     if not tracing.wanted():

@@ -490,3 +490,22 @@ def test_a_branch_cancelled_by_a_failing_sibling_ends_its_spans_then(spans):
     assert one(finished, "Par branch 1").status.status_code is StatusCode.ERROR
     assert tree(finished) == ["StateMachine", "  Par", "    Par branch 0", "      Slow", "        Slow attempt 1",
                               "    Par branch 1 !", "      Fail !", "        Fail attempt 1 !", "  After"]
+
+
+def test_asl_run_uses_a_tracer_provider_set_up_before_it(tmp_path):
+    """As under ``opentelemetry-instrument asl run``: a provider configured before asl starts (here
+    by a sitecustomize module) gets the spans, with no OTEL_* variable asking asl for traces."""
+    import os
+
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))\n"
+        "trace.set_tracer_provider(provider)\n")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    proc = asl_run_order({"PYTHONPATH": path, "OTEL_TRACES_EXPORTER": None, "OTEL_EXPORTER_OTLP_ENDPOINT": None})
+    assert proc.returncode == 0, proc.stderr
+    assert {s["name"] for s in console_spans(proc.stderr)} >= {"order", "CheckPayment", "ProcessPayment attempt 2"}
