@@ -63,7 +63,8 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         if handlers_spec:
             handlers = load_handlers(handlers_spec)[0]
         services = aws_config(aws, endpoint_urls)
-        _, tracer_provider = tracing_from_environment()  # OTEL_* variables: machines with tracing enabled
+        # OTEL_* variables (or a provider set up already): the machines with tracing enabled are traced
+        tracing, tracer_provider = tracing_from_environment()
     except UsageError as exc:
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)
@@ -82,7 +83,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         sys.exit(2)
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
-                      aws=services, tracer_provider=tracer_provider)
+                      aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "

@@ -57,6 +57,7 @@ class Tracing(Observer):
     def __init__(self, tracer_provider: Any = None, parent: Any = None):
         from asl import __version__
 
+        self.tracer_provider = tracer_provider
         self.tracer = trace.get_tracer(TRACER_NAME, __version__, tracer_provider=tracer_provider)
         self.parent = parent
         # open spans: key -> (span, the context current before it, the execution's ARN)
