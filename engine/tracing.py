@@ -106,7 +106,8 @@ class Tracing(Observer):
         if execution.parent is not None:  # a Distributed Map item's child execution: its states are the item's
             map_view, index = execution.parent
             attributes["asl.map_run.index"] = index
-            self._places[(execution.arn, map_view.path + ((map_view.name, index),))] = {"asl.map.index": index}
+            if map_view is not None:
+                self._places[(execution.arn, map_view.path + ((map_view.name, index),))] = {"asl.map.index": index}
         parent = self.parent if execution.parent is None else None
         self._start(("execution", execution.arn), execution.state_machine_name, execution.arn, attributes, parent)
 
