@@ -19,7 +19,8 @@ While a state or an attempt runs its span is the current one (OpenTelemetry's co
 handler's own spans, boto3's (with botocore instrumentation) and anything the handler calls nest
 under its Task attempt; `TaskContext.trace_headers` carries the W3C ``traceparent`` for calls
 that leave the process. Retries, Catch and Choice decisions are span events (``retry``,
-``caught``, ``choice``) on the state's span. Attributes, to filter on (all optional but the names):
+``caught``, ``choice``) on the state's span; a retried attempt's span links to the attempt it
+repeats (``asl.link: retry of``). Attributes, to filter on (all optional but the names):
 
     asl.state_machine.name / .arn, asl.execution.arn / .name / .type / .status / .redrive_count
     asl.state.name / .type / .retry_count / .next, asl.task.resource / .attempt
@@ -65,14 +66,15 @@ class Tracing(Observer):
         self._executions: dict[str, dict] = {}  # ARN -> the attributes every span of it carries
         # (ARN, path of a branch or item) -> its index attribute, for the states that run in it
         self._places: dict[tuple, dict] = {}
+        self._retried: dict[Any, Any] = {}  # state view -> the span context of its last failed attempt
 
     # ---- spans -----------------------------------------------------------------------------------
 
-    def _start(self, key: Any, name: str, arn: str, attributes: dict, parent: Any = None) -> Any:
+    def _start(self, key: Any, name: str, arn: str, attributes: dict, parent: Any = None, links: Any = None) -> Any:
         before = otel_context.get_current()
         parent = before if parent is None else parent
         span = self.tracer.start_span(name, context=parent, attributes={**self._executions.get(arn, {}),
-                                                                        **attributes})
+                                                                        **attributes}, links=links)
         # the span is the current one in this task (and the tasks and threads it starts) until it ends
         otel_context.attach(trace.set_span_in_context(span, parent))
         self._open[key] = (span, before, arn)
@@ -147,15 +149,18 @@ class Tracing(Observer):
 
     def _state_exited(self, event: StateExited) -> None:
         view = event.state
+        self._retried.pop(view, None)
         attributes: dict = {"asl.state.retry_count": view.retry_count}
         if event.next is not None:
             attributes["asl.state.next"] = event.next
         self._end(view, attributes=attributes)
 
     def _state_failed(self, event: StateFailed) -> None:
+        self._retried.pop(event.state, None)
         self._end(event.state, event.error, {"asl.state.retry_count": event.state.retry_count})
 
     def _caught(self, event: ErrorCaught) -> None:
+        self._retried.pop(event.state, None)
         span = self._span(event.state)
         if span is not None:
             err = event.error
@@ -185,12 +190,18 @@ class Tracing(Observer):
 
     def _attempt_started(self, event: AttemptStarted) -> None:
         view = event.state
+        previous = self._retried.pop(view, None)  # a retry links to the attempt it repeats
+        links = [trace.Link(previous, {"asl.link": "retry of"})] if previous is not None else None
         self._start((view, event.attempt), f"{view.name} attempt {event.attempt}", view.execution_arn,
                     {"asl.state.name": view.name, "asl.state.type": view.type, "asl.task.attempt": event.attempt,
-                     "asl.task.resource": view.state.resource})
+                     "asl.task.resource": view.state.resource}, links=links)
 
     def _attempt_ended(self, event: AttemptEnded) -> None:
-        self._end((event.state, event.attempt), event.error)
+        key = (event.state, event.attempt)
+        span = self._span(key)
+        if span is not None and event.error is not None and event.state.state.retry:
+            self._retried[event.state] = span.get_span_context()
+        self._end(key, event.error)
 
     def _iteration(self, event: IterationChanged) -> None:
         view = event.state

@@ -108,7 +108,12 @@ def test_the_order_sample_traces_retry_parallel_and_choice(spans):
     # a Lambda function's failure: the cause is Lambda's JSON, as in the LambdaFunctionFailed event
     assert json.loads(failed_attempt.attributes["asl.cause"]) == {"errorMessage": "payment gateway timed out",
                                                                  "errorType": "ConnectionError"}
-    assert one(finished, "ProcessPayment attempt 2").attributes["asl.task.attempt"] == 2
+    second = one(finished, "ProcessPayment attempt 2")
+    assert second.attributes["asl.task.attempt"] == 2
+    # the retry links to the attempt it repeats
+    assert [(link.context.span_id, link.attributes["asl.link"]) for link in second.links] == \
+        [(failed_attempt.context.span_id, "retry of")]
+    assert one(finished, "ValidateOrder attempt 1").links == ()
     assert one(finished, "NotifyParties branch 1").attributes["asl.parallel.branch"] == 1
     assert one(finished, "ReserveStock attempt 1").attributes.get("asl.parallel.branch") is None  # on states only
     assert one(finished, "ReserveStock").attributes["asl.parallel.branch"] == 1
