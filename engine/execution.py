@@ -23,7 +23,7 @@ from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionVie
 from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import Frame
 from .stores import StoredEvent, StoredFact
-from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
+from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
@@ -129,6 +129,7 @@ class TokenWaiter:
         self.error: StatesError | None = None
         self.beat = Beat()
         self.answered = False  # an answer was accepted (TaskTokens): later ones are refused
+        self.answered_by: dict = {}  # the answerer's trace context (W3C headers): the task's span links to it
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
@@ -162,6 +163,10 @@ class TokenWaiter:
                 await self.event.wait()
         finally:
             self.execution.close_token(self.token)
+        if self.answered_by:  # the answer came from a traced caller: link the waiting attempt's span to it
+            from .tracing import link_current
+
+            link_current(self.answered_by, "answered by")
         if self.error is not None:
             raise self.error
         return self.result
@@ -588,10 +593,13 @@ class Execution:
             output = json_copy(output)  # also: later changes to the caller's object reach nothing
         except MarshalError as exc:
             raise TaskFailed("InvalidOutput", f"The provided JSON output data is not valid: {exc}") from None
+        waiter.answered_by = trace_headers()
         waiter.succeed(output)
 
     def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
-        self._waiter(token).fail(error, cause)
+        waiter = self._waiter(token)
+        waiter.answered_by = trace_headers()
+        waiter.fail(error, cause)
 
     def send_task_heartbeat(self, token: str) -> None:
         self._waiter(token).heartbeat()

@@ -20,7 +20,7 @@ handler's own spans, boto3's (with botocore instrumentation) and anything the ha
 under its Task attempt; `TaskContext.trace_headers` carries the W3C ``traceparent`` for calls
 that leave the process. Retries, Catch and Choice decisions are span events (``retry``,
 ``caught``, ``choice``) on the state's span; a retried attempt's span links to the attempt it
-repeats (``asl.link: retry of``). Attributes, to filter on (all optional but the names):
+repeats (``asl.link: retry of``), a callback task's to the span that answered it (``answered by``). Attributes, to filter on (all optional but the names):
 
     asl.state_machine.name / .arn, asl.execution.arn / .name / .type / .status / .redrive_count
     asl.state.name / .type / .retry_count / .next, asl.task.resource / .attempt
@@ -282,6 +282,17 @@ def current_headers() -> dict:
     carrier: dict = {}
     propagate.inject(carrier)
     return carrier
+
+
+def link_current(headers: dict, why: str) -> None:
+    """Link the current span (a Task attempt waiting for a callback) to the span `headers` name."""
+    context = context_from_headers(headers)
+    if context is None:
+        return
+    span = trace.get_current_span()
+    linked = trace.get_current_span(context).get_span_context()
+    if span.is_recording() and linked.is_valid and hasattr(span, "add_link"):
+        span.add_link(linked, {"asl.link": why})
 
 
 def context_from_headers(headers: Any) -> Any:

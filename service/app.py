@@ -58,34 +58,49 @@ class App:
                 raise ServiceError("UnknownOperationException", "")
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             action = parse_target(headers.get("x-amz-target"))
-            # the caller's trace (a traced Task's boto3 call): the executions it starts continue it
+            # the caller's trace (a traced Task's boto3 call): the executions it starts continue it,
+            # the callback tasks it answers link to it
             TRACEPARENT.set(headers.get("traceparent"))
-            chunks, size = [], 0
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return 400, {}
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > 2 * 1024 * 1024:
-                    raise ServiceError("ValidationException", "Request entity too large", status=413)
-                chunks.append(chunk)
-                if not message.get("more_body"):
-                    break
-            body = parse_body(b"".join(chunks))
-            validate(action, body)
-            handler = getattr(self.service, action, None)
-            if handler is None:
-                return 200, await self.service.not_implemented(action)
-            if action in LONG_POLLS:
-                return 200, await _unless_gone(handler(body), receive)
-            return 200, await handler(body)
+            if headers.get("traceparent") and self.service.tracer_provider is not None:
+                from opentelemetry import context as otel_context
+
+                from asl.engine.tracing import context_from_headers
+
+                token = otel_context.attach(context_from_headers(headers))
+                try:
+                    return await self._handle(action, receive)
+                finally:
+                    otel_context.detach(token)
+            return await self._handle(action, receive)
         except ServiceError as err:
             return err.status, err.body()
         except Exception:  # a bug of ours: AWS's InternalFailure, the traceback in the log only
             log.exception("internal error")
             return 500, {"__type": "InternalFailure", "message": "The request processing has failed because of "
                          "an unknown error, exception or failure."}
+
+    async def _handle(self, action: str, receive: Any) -> tuple[int, dict]:
+        """Read the request's body, check it against the model and call the action."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return 400, {}
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > 2 * 1024 * 1024:
+                raise ServiceError("ValidationException", "Request entity too large", status=413)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = parse_body(b"".join(chunks))
+        validate(action, body)
+        handler = getattr(self.service, action, None)
+        if handler is None:
+            return 200, await self.service.not_implemented(action)
+        if action in LONG_POLLS:
+            return 200, await _unless_gone(handler(body), receive)
+        return 200, await handler(body)
 
 
 LONG_POLLS = {"GetActivityTask"}  # answers that may wait: given up when the client goes away

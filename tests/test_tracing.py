@@ -514,3 +514,84 @@ def test_asl_run_uses_a_tracer_provider_set_up_before_it(tmp_path):
     proc = asl_run_order({"PYTHONPATH": path, "OTEL_TRACES_EXPORTER": None, "OTEL_EXPORTER_OTLP_ENDPOINT": None})
     assert proc.returncode == 0, proc.stderr
     assert {s["name"] for s in console_spans(proc.stderr)} >= {"order", "CheckPayment", "ProcessPayment attempt 2"}
+
+
+def test_a_callback_task_links_to_the_span_that_answered_it(spans):
+    """`.waitForTaskToken`: the answer comes from elsewhere (here a background task inside a span
+    of its own); the waiting attempt's span links to that span."""
+    import anyio
+
+    from asl.engine import prepare
+
+    tracer = spans.tracer()
+    machine = asl.load({"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
+        "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}}}})
+    tokens = []
+
+    async def main():
+        execution = prepare(machine, {}, handlers={"arn:aws:states:::sqs:sendMessage.waitForTaskToken":
+                                                   lambda message: tokens.append(message["MessageBody"]["token"])
+                                                   or {}},
+                            observer=spans.tracing())
+        async with anyio.create_task_group() as tg:
+            async def answer():
+                while not tokens:
+                    await anyio.sleep(0.01)
+                with tracer.start_as_current_span("approver"):
+                    execution.send_task_success(tokens[0], {"ok": True})
+            tg.start_soon(answer)
+            return await execution.run()
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED" and result.output == {"ok": True}
+    finished = spans.finished()
+    attempt = one(finished, "Wait attempt 1")
+    assert [(link.context.span_id, link.attributes["asl.link"]) for link in attempt.links] == \
+        [(one(finished, "approver").context.span_id, "answered by")]
+
+
+def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_path):
+    pytest.importorskip("uvicorn")
+    import signal
+    import time
+
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "handlers.py").write_text(
+        "import pathlib\n"
+        "from asl.engine import Handlers\n"
+        "handlers = Handlers()\n"
+        "@handlers.resource('arn:aws:states:::sqs:sendMessage.waitForTaskToken')\n"
+        "def send(message):\n"
+        "    pathlib.Path('token.txt').write_text(message['MessageBody']['token'])\n"
+        "    return {}\n")
+    server = Server(tmp_path, "memory", "--handlers", "handlers.py")
+    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    server.start()
+    caller_span = "00f067aa0ba902b7"
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "Wait", "States": {"Wait": {
+            "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}}}})
+        machine = sfn.create_state_machine(name="approval", definition=definition, roleArn=ROLE,
+                                           tracingConfiguration={"enabled": True})["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "token.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def traced(request, **_):
+            request.headers["traceparent"] = f"00-{caller_trace}-{caller_span}-01"
+        sfn.meta.events.register("before-send.stepfunctions.SendTaskSuccess", traced)
+        sfn.send_task_success(taskToken=(tmp_path / "token.txt").read_text(), output='{"ok": true}')
+        assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    attempt = [s for s in console_spans(output) if s["name"] == "Wait attempt 1"]
+    assert len(attempt) == 1
+    assert [(link["context"]["trace_id"], link["context"]["span_id"], link["attributes"]["asl.link"])
+            for link in attempt[0]["links"]] == [(f"0x{caller_trace}", f"0x{caller_span}", "answered by")]
