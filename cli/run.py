@@ -89,15 +89,17 @@ def tracing_from_environment() -> tuple[Any, Any]:
             from ..engine.tracing import Tracing
 
             return Tracing(existing), None
-    from ..engine import tracing
+    from ..engine import otelconfig
 
-    if not tracing.wanted():
-        return None, None
+    if not otelconfig.wanted():
+        return None, None  # OpenTelemetry is not even imported
     try:
-        provider = tracing.from_environment()
-    except tracing.TracingNotInstalled as exc:
+        provider = otelconfig.from_environment()
+    except otelconfig.TracingNotInstalled as exc:
         raise UsageError(str(exc)) from None
-    return tracing.Tracing(provider), provider
+    from ..engine.tracing import Tracing
+
+    return Tracing(provider), provider
 
 
 def close_observability(log: Any, provider: Any) -> None:
