@@ -38,7 +38,8 @@ class StateVisit(StateEntry):
     choice       the index of the Choice rule that matched (None: Default, or not a Choice)
     catcher      the index of the Catch clause that took the error
     retries      each retry, in order; ``attempts`` is 1 + their number
-    iterations   a Map's iterations by index: ``succeeded``, ``failed``, ``aborted`` or ``started``
+    iterations   a Map's iterations (a Parallel's branches) by index: ``succeeded``, ``failed``,
+                 ``aborted`` or ``started``
                  (those of its last attempt)
     variables_before, variables   the variables it saw and the variables after its Assign
     entered, exited               virtual epoch seconds
