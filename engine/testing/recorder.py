@@ -38,8 +38,7 @@ class StateVisit(StateEntry):
     choice       the index of the Choice rule that matched (None: Default, or not a Choice)
     catcher      the index of the Catch clause that took the error
     retries      each retry, in order; ``attempts`` is 1 + their number
-    iterations   a Map's iterations (a Parallel's branches) by index: ``succeeded``, ``failed``,
-                 ``aborted`` or ``started``
+    iterations   a Map's iterations by index: ``succeeded``, ``failed``, ``aborted`` or ``started``
                  (those of its last attempt)
     variables_before, variables   the variables it saw and the variables after its Assign
     entered, exited               virtual epoch seconds
@@ -128,7 +127,8 @@ class Recorder(Observer):
         self._visit(run).iterations.clear()  # a retried Map runs all its iterations again
 
     def iteration(self, run: Any, index: int, status: str) -> None:
-        self._visit(run).iterations[index] = status
+        if run.type == "Map":  # a Parallel's branches are not iterations (a history's Timeline has none either)
+            self._visit(run).iterations[index] = status
 
     def _visit(self, run: Any) -> StateVisit:
         visit = self._open.get(run)
