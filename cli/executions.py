@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from .main import EXIT_OK, EXIT_USAGE
-from .run import ServiceProblem, UsageError, _trace, execute, load_handlers, report
+from .run import (ServiceProblem, UsageError, _trace, close_observability, execute, execution_log, load_handlers,
+                  log_options, report, tracing_from_environment)
 
 _STORE = click.option("--store", "store_url", metavar="URL", required=True,
                       help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB.")
@@ -40,7 +41,7 @@ def _run_options(fn: Any) -> Any:
                      metavar="SECONDS", help="How long another process waits before taking over if this one dies."),
     ]):
         fn = option(fn)
-    return _STORE(fn)
+    return _STORE(log_options(fn))
 
 
 def _fail(command: str, message: str) -> None:
@@ -67,14 +68,21 @@ def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
 
 def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, mock_config: str | None,
              test_case: str | None, history_path: str | None, output_format: str, quiet: bool, verbose: bool,
-             colour: str, lease_seconds: float) -> None:
+             colour: str, lease_seconds: float, log_level: str | None = None, log_file: str | None = None,
+             log_group: str | None = None, include_execution_data: bool = False) -> None:
     """resume / redrive: take the execution up from the store, run it, print as asl run does."""
     from .. import engine
+    from ..engine.observe import combine
     from ..engine.stores import open_store
 
     if quiet and verbose:
         _fail(command, "--quiet and --verbose do not go together")
     handlers, module = _handlers(command, handlers_spec)
+    try:
+        log = execution_log(log_level, log_file, log_group, include_execution_data, None)
+        tracing, provider = tracing_from_environment()
+    except UsageError as exc:
+        _fail(command, str(exc))
     trace = None if quiet else _trace(sys.stderr, colour, verbose)
     prepare = engine.prepare_resume if command == "resume" else engine.prepare_redrive
     seen: dict = {}
@@ -84,7 +92,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
         await store.open()
         try:
             execution = await prepare(store, arn, handlers=handlers, mock_config=mock_config, test_case=test_case,
-                                      observer=trace, lease_seconds=lease_seconds)
+                                      observer=combine(trace, tracing), lease_seconds=lease_seconds, log=log)
         except BaseException:
             await store.close()
             raise
@@ -99,10 +107,13 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
     try:
         outcome, problem = execute(start, getattr(module, "background", None))
     except KeyboardInterrupt:
+        close_observability(log, provider)
         click.echo(f"asl {command}: interrupted", err=True)
         sys.exit(130)
     except ServiceProblem as exc:
+        close_observability(log, provider)
         _fail(command, str(exc))
+    close_observability(log, provider)
     execution = seen["execution"]
     report(command, outcome, execution.state_machine_name, trace, execution.machine,
            execution.clock.virtual, history_path, output_format, problem)
@@ -240,8 +251,10 @@ def execution_history(arn: str, store_url: str) -> None:
 @click.option("--poll", "poll_seconds", type=click.FloatRange(0.05, None), default=1.0, show_default=True,
               metavar="SECONDS", help="How often to look for executions to take up.")
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to take up.")
+@log_options
 def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, lease_seconds: float,
-           poll_seconds: float, until_idle: bool) -> None:
+           poll_seconds: float, until_idle: bool, log_level: str | None = None, log_file: str | None = None,
+           log_group: str | None = None, include_execution_data: bool = False) -> None:
     """Advance the RUNNING executions of a store that no live process holds.
 
     Point several workers (or asl serve) at one PostgreSQL store: each execution advances in
@@ -254,6 +267,11 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     from ..engine.worker import Worker
 
     handlers, _ = _handlers("worker", handlers_spec)
+    try:
+        log = execution_log(log_level, log_file, log_group, include_execution_data, None)
+        tracing, provider = tracing_from_environment()
+    except UsageError as exc:
+        _fail("worker", str(exc))
 
     def ended(result: Any) -> None:
         click.echo(f"{result.status:<10} {result.execution_arn}", err=True)
@@ -263,7 +281,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
         await store.open()
         try:
             work = Worker(store, lease_seconds=lease_seconds, poll_seconds=poll_seconds, on_result=ended,
-                          handlers=handlers, mock_config=mock_config)
+                          handlers=handlers, mock_config=mock_config, log=log, observer=tracing)
             click.echo(f"asl worker: {work.owner} taking up executions of {store_url}", err=True)
             await work.run(until_idle=until_idle)
             return work
@@ -277,6 +295,8 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
         sys.exit(130)
     except StoreError as exc:
         _fail("worker", str(exc))
+    finally:
+        close_observability(log, provider)
     for arn, exc in done.failures:
         click.echo(f"asl worker: {arn}: {exc}", err=True)
     sys.exit(EXIT_USAGE if done.failures else EXIT_OK)

@@ -36,6 +36,84 @@ def aws_options(command: Any) -> Any:
                         "or mock serves.")(command)
 
 
+def log_options(command: Any) -> Any:
+    """``--log-level``, ``--log-file``, ``--log-group``, ``--include-execution-data``: execution
+    logs as a state machine's LoggingConfiguration writes them (asl.engine.execlog)."""
+    command = click.option("--include-execution-data", is_flag=True,
+                           help="Execution logs: include the data (input, output, parameters).")(command)
+    command = click.option("--log-group", metavar="NAME|ARN",
+                           help="Execution logs: into this CloudWatch Logs group (boto3; --endpoint-url logs=URL "
+                           "for moto or LocalStack).")(command)
+    command = click.option("--log-file", metavar="FILE", help="Execution logs: append to FILE.")(command)
+    return click.option("--log-level", type=click.Choice(["ALL", "ERROR", "FATAL", "OFF"], case_sensitive=False),
+                        default=None, help="Execution logs as Step Functions writes them to CloudWatch Logs, one "
+                        "JSON line per history event: to stderr, --log-file or --log-group (default ALL when "
+                        "one of them is given, else OFF).")(command)
+
+
+def execution_log(level: str | None, log_file: str | None, log_group: str | None, include_data: bool,
+                  services: Any) -> Any:
+    """The `ExecutionLog` the log options ask for, or None."""
+    if level is None and not (log_file or log_group or include_data):
+        return None
+    level = (level or "ALL").upper()
+    if level == "OFF":
+        return None
+    if log_file and log_group:
+        raise UsageError("give one destination for the execution logs: --log-file or --log-group, not both")
+    from ..engine.execlog import CloudWatchDestination, ExecutionLog, FileDestination, log_group_name
+
+    if log_file:
+        if os.path.isdir(log_file) or not os.path.isdir(os.path.dirname(os.path.abspath(log_file))):
+            raise UsageError(f"--log-file {log_file}: cannot write there")
+        destination: Any = FileDestination(log_file)
+    elif log_group:
+        from ..engine.integrations import AwsConfigError, Integrations
+
+        try:
+            log_group_name(log_group)
+            integrations = Integrations.of(services or True)
+        except (ValueError, AwsConfigError) as exc:
+            raise UsageError(f"--log-group: {exc}") from None
+        destination = CloudWatchDestination(log_group, integrations.clients)
+    else:
+        destination = None  # stderr
+    return ExecutionLog(level, include_data, destination)
+
+
+def tracing_from_environment() -> tuple[Any, Any]:
+    """(a Tracing observer, the TracerProvider to shut down at the end) when the OTEL_* variables
+    ask for traces or a TracerProvider is set up already (``opentelemetry-instrument asl run``:
+    then it is not ours to shut down), else (None, None)."""
+    if "opentelemetry.trace" in sys.modules:  # imported before us: someone may have set a provider up
+        from opentelemetry import trace as otel_trace
+
+        existing = otel_trace.get_tracer_provider()
+        if not isinstance(existing, (otel_trace.ProxyTracerProvider, otel_trace.NoOpTracerProvider)):
+            from ..engine.tracing import Tracing
+
+            return Tracing(existing), None
+    from ..engine import otelconfig
+
+    if not otelconfig.wanted():
+        return None, None  # OpenTelemetry is not even imported
+    try:
+        provider = otelconfig.from_environment()
+    except otelconfig.TracingNotInstalled as exc:
+        raise UsageError(str(exc)) from None
+    from ..engine.tracing import Tracing
+
+    return Tracing(provider), provider
+
+
+def close_observability(log: Any, provider: Any) -> None:
+    """Send what the execution logs and the tracer still hold."""
+    if log is not None:
+        log.close()
+    if provider is not None:
+        provider.shutdown()
+
+
 def aws_config(aws: bool, endpoint_urls: tuple[str, ...], connections: str | None = None,
                project: Any = None) -> Any:
     """The ``aws=`` option of `prepare` from the CLI's flags and the ``[tool.asl]`` table
@@ -255,20 +333,24 @@ def _on_path(directory: str) -> Iterator[None]:
               "(NAME defaults to the file's stem; repeatable; default: [tool.asl] machines).")
 @substitution_options
 @aws_options
+@log_options
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
         substitute: tuple[str, ...] = (), substitutions_file: str | None = None, aws: bool = False,
-        endpoint_urls: tuple[str, ...] = (), connections: str | None = None, machine_files: tuple[str, ...] = ()
-        ) -> None:
+        endpoint_urls: tuple[str, ...] = (), connections: str | None = None, machine_files: tuple[str, ...] = (),
+        log_level: str | None = None, log_file: str | None = None, log_group: str | None = None,
+        include_execution_data: bool = False) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
-    [tool.asl] table of the nearest pyproject.toml. Exit 0 SUCCEEDED, 1 FAILED / TIMED_OUT /
-    ABORTED, 2 usage error, 3 invalid definition.
+    [tool.asl] table of the nearest pyproject.toml. OpenTelemetry traces when the OTEL_*
+    variables ask for them (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER). Exit 0 SUCCEEDED,
+    1 FAILED / TIMED_OUT / ABORTED, 2 usage error, 3 invalid definition.
     """
     from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, missing_handlers, prepare
+    from ..engine.observe import combine
     from ..jsontext import dumps
     from .project import find_config
 
@@ -299,6 +381,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
         services = aws_config(aws, endpoint_urls, connections, config)
         machines = child_machines(machine_files, config)
+        log = execution_log(log_level, log_file, log_group, include_execution_data, services)
+        tracing, provider = tracing_from_environment()
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -308,8 +392,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     try:
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
-                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync, aws=services,
-                            machines=machines)
+                            virtual_time=bool(virtual_time), seed=seed, observer=combine(trace, tracing), sync=sync,
+                            aws=services, machines=machines, log=log)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
     missing = missing_handlers(execution)
@@ -337,10 +421,13 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     try:
         outcome, problem = execute(start, background)
     except KeyboardInterrupt:
+        close_observability(log, provider)
         click.echo("asl run: interrupted", err=True)
         sys.exit(130)
     except ServiceProblem as exc:
+        close_observability(log, provider)
         _usage(str(exc))
+    close_observability(log, provider)
     if store_url is not None and trace is not None:
         click.echo(trace.style.dim(f"recorded in {store_url} as {execution.arn}"), err=True)
     report("run", outcome, name, trace, machine, virtual_time, history_path, output_format, problem)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .run import UsageError, aws_config, aws_options, load_handlers
+from .run import UsageError, aws_config, aws_options, load_handlers, tracing_from_environment
 
 
 @click.command()
@@ -66,6 +66,8 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         from .project import find_config
 
         services = aws_config(aws, endpoint_urls, connections, find_config())
+        # OTEL_* variables (or a provider set up already): the machines with tracing enabled are traced
+        tracing, tracer_provider = tracing_from_environment()
     except UsageError as exc:
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)
@@ -84,7 +86,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         sys.exit(2)
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
-                      aws=services)
+                      aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
@@ -109,5 +111,8 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         server.run()
     except KeyboardInterrupt:
         pass
+    finally:
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # send the spans still buffered
     if not server.started:
         sys.exit(1)

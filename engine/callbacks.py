@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 import anyio
 
 from ..errors import ASLError
-from .tasks import AWS_DEFAULT_TIMEOUT
+from .tasks import AWS_DEFAULT_TIMEOUT, trace_headers
 
 TOKEN_MAX = 2048          # botocore's TaskToken: 1-2048 characters
 OUTPUT_MAX = 262_144      # SendTaskSuccess output: at most 256 KiB (UTF-8 bytes)
@@ -168,6 +168,7 @@ async def answer(execution: Any, token: str, outcome: dict) -> None:
     recorded in the journal (and written to the store, if any) before the waiter wakes."""
     waiter = await _waiter(execution, token)
     waiter.answered = True  # a second answer is refused from here on
+    waiter.answered_by = trace_headers()  # the answering request's trace (asl serve attaches it)
     execution.record_fact(None, "answer", {"token": token, **outcome})
     await execution.flush()
     if "value" in outcome:

@@ -84,7 +84,19 @@ async def run_parallel(run: StateRun) -> Result:
         def job(index: int, branch: Any) -> Any:
             async def go() -> Any:
                 frame = forked.child(_branch_variables(run.frame), index, (run.name, index), run.frame.map_item)
-                return await ex.run_block(branch, branch_input, frame)
+                if ex.observer is None:
+                    return await ex.run_block(branch, branch_input, frame)
+                run.tell(IterationChanged, index, "started")
+                try:
+                    out = await ex.run_block(branch, branch_input, frame)
+                except StatesError:
+                    run.tell(IterationChanged, index, "failed")
+                    raise
+                except anyio.get_cancelled_exc_class():
+                    run.tell(IterationChanged, index, "aborted")
+                    raise
+                run.tell(IterationChanged, index, "succeeded")
+                return out
             return go
 
         results = await _gather([job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
@@ -355,7 +367,8 @@ async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, 
             if observer is not None:
                 run.tell(IterationChanged, index, "started")
             try:
-                results[index] = await ex.run_child(processor, value, index, run.frame, run.name, map_run_arn)
+                results[index] = await ex.run_child(processor, value, index, run.frame, run.name, map_run_arn,
+                                                    run.view() if observer is not None else None)
             except StatesError:
                 failures.append(index)
                 results[index] = None

@@ -19,11 +19,11 @@ from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
-from .observe import ChoiceMatched, RetryScheduled
+from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import Frame
 from .stores import StoredEvent, StoredFact
-from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
+from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
@@ -129,6 +129,7 @@ class TokenWaiter:
         self.error: StatesError | None = None
         self.beat = Beat()
         self.answered = False  # an answer was accepted (TaskTokens): later ones are refused
+        self.answered_by: dict = {}  # the answerer's trace context (W3C headers): the task's span links to it
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
@@ -162,6 +163,10 @@ class TokenWaiter:
                 await self.event.wait()
         finally:
             self.execution.close_token(self.token)
+        if self.answered_by:  # the answer came from a traced caller: link the waiting attempt's span to it
+            from .tracing import link_current
+
+            link_current(self.answered_by, "answered by")
         if self.error is not None:
             raise self.error
         return self.result
@@ -193,6 +198,8 @@ class Execution:
         self.region = region
         self.history = History(history_limit)
         self.observer = observer
+        self.log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
+        self.parent: tuple | None = None  # a Distributed Map item's child execution: (map state view, index)
         self.transitions = 0
         self.calls: list[TaskCall] = []
         self.unserved: list[str] = []  # Task states reached without a handler or mock
@@ -250,6 +257,8 @@ class Execution:
             raise HistoryLimitExceeded(history.limit)
         events.append((event_type, frame.last, self.clock.now(), details, (frame.key, seq)))
         last = frame.last = len(events)
+        if self.log is not None:
+            self.log.record(self, last)
         return last
 
     def fact(self, frame: Frame, kind: str, compute: Any) -> Any:
@@ -504,7 +513,7 @@ class Execution:
         return f"{prefix}:mapRun:{self.state_machine_name}/{label}:{self.new_uuid()}"
 
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
-                        map_run_arn: str | None = None) -> Any:
+                        map_run_arn: str | None = None, view: Any = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
@@ -515,6 +524,7 @@ class Execution:
                               mocks=self.mocks, clock=self.clock, machine_type=self.type, region=self.region,
                               state_machine_name=self.state_machine_name, observer=self.observer,
                               payload_limit=self.payload_limit, seed=self.seed)
+            child.log, child.parent = self.log, (view, index)  # view: the Map state's, for observers
             child.calls = self.calls
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
@@ -530,6 +540,10 @@ class Execution:
                                           {"input": value, "inputDetails": {"truncated": False},
                                            "roleArn": self.role_arn},
                                           None))
+            if child.log is not None:
+                child.log.record(child, 1)
+            if child.observer is not None:
+                child.observer.event(ExecutionBegan(child.view()))
             frame = Frame({}, 0, None, item.path, item.key)
             status, output, error, cause = "ABORTED", None, None, None
             try:
@@ -559,6 +573,11 @@ class Execution:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
 
     # observer hooks (the CLI trace and the test API listen here)
+    def view(self) -> ExecutionView:
+        """This execution as observers see it."""
+        return ExecutionView(self.arn, self.name, self.state_machine_arn, self.state_machine_name, self.type,
+                             self.input, self.redrive_count, self.parent)
+
     def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float, retrier: Any) -> None:
         if self.observer is not None:
             run.tell(RetryScheduled, err, attempt, delay, retrier)
@@ -577,10 +596,13 @@ class Execution:
             output = json_copy(output)  # also: later changes to the caller's object reach nothing
         except MarshalError as exc:
             raise TaskFailed("InvalidOutput", f"The provided JSON output data is not valid: {exc}") from None
+        waiter.answered_by = trace_headers()
         waiter.succeed(output)
 
     def send_task_failure(self, token: str, error: str | None = None, cause: str | None = None) -> None:
-        self._waiter(token).fail(error, cause)
+        waiter = self._waiter(token)
+        waiter.answered_by = trace_headers()
+        waiter.fail(error, cause)
 
     def send_task_heartbeat(self, token: str) -> None:
         self._waiter(token).heartbeat()
@@ -669,6 +691,8 @@ class Execution:
                                 {"input": self.input, "inputDetails": {"truncated": False},
                                  "roleArn": self.role_arn, **self.started_details})
             self.start_time = history.timestamp(started)
+            if self.observer is not None:
+                self.observer.event(ExecutionBegan(self.view()))
             frame.last = 0  # AWS: the first state's entry follows no event (previousEventId 0)
             if self.sink is None or self.sink.pending is None:  # (a deferred record takes it along)
                 await self.flush()
@@ -745,6 +769,8 @@ class Execution:
         else:
             closing = self.emit(root, _CLOSING[status], details)
         now = history.timestamp(closing)
+        if self.observer is not None:
+            self.observer.event(ExecutionEnded(self.view(), status, error, cause))
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
                                       self.name, history, self.calls, self.transitions, self.start_time, now,
                                       self.unserved)

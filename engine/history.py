@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from ..history.events import details_key as camel_details  # TaskStateEntered -> stateEnteredEventDetails
 from ..jsontext import compact
+from .journal import event_details  # the tuple form of state events spelled out
 from ..timestamps import format_timestamp as iso  # epoch seconds -> 2019-03-26T20:14:13.192Z
 
 _DATA_FIELDS = ("input", "output", "parameters")
@@ -75,30 +76,48 @@ class History:
     @property
     def events(self) -> list[dict]:
         """The events as AWS's HistoryEvent dicts."""
-        out = []
-        for i, (etype, prev, ts, details, _site) in enumerate(self._events, 1):
-            event: dict[str, Any] = {"timestamp": iso(ts), "type": etype, "id": i, "previousEventId": prev}
-            if type(details) is tuple:
-                name, key, value, assigned = details
-                details = {"name": name, key: value}
-                if assigned:
-                    details["assignedVariables"] = assigned
-            if details is not None:
-                shaped = {}
-                for key, value in details.items():
-                    if key in _DATA_FIELDS:
-                        shaped[key] = _dumps(value)  # JSON text, strings included ('"hello"')
-                        if key != "parameters":  # AWS's model has no parametersDetails
-                            shaped[key + "Details"] = {"truncated": False}
-                    elif key == "assignedVariables":
-                        shaped[key] = {k: _dumps(v) for k, v in value.items()}
-                        shaped["assignedVariablesDetails"] = {"truncated": False}
-                    else:
-                        shaped[key] = value
-                event[camel_details(etype)] = shaped
-            out.append(event)
-        return out
+        return [aws_event(i, entry) for i, entry in enumerate(self._events, 1)]
 
     def to_aws(self) -> dict:
         """A GetExecutionHistory response document."""
         return {"events": self.events}
+
+
+def aws_event(event_id: int, entry: tuple) -> dict:
+    """One recorded entry as AWS's HistoryEvent dict (``timestamp``, ``type``, ``id``,
+    ``previousEventId``, ``<type>EventDetails``)."""
+    etype, prev, ts, details, _site = entry
+    event: dict[str, Any] = {"timestamp": iso(ts), "type": etype, "id": event_id, "previousEventId": prev}
+    details = aws_details(details)
+    if details is not None:
+        event[camel_details(etype)] = details
+    return event
+
+
+def aws_details(details: Any) -> dict | None:
+    """An entry's details in AWS's shape: data fields as JSON text, with their ``*Details``."""
+    details = event_details(details)
+    if details is None:
+        return None
+    shaped = {}
+    for key, value in details.items():
+        if key in _DATA_FIELDS:
+            shaped[key] = _dumps(value)  # JSON text, strings included ('"hello"')
+            if key != "parameters":  # AWS's model has no parametersDetails
+                shaped[key + "Details"] = {"truncated": False}
+        elif key == "assignedVariables":
+            shaped[key] = {k: _dumps(v) for k, v in value.items()}
+            shaped["assignedVariablesDetails"] = {"truncated": False}
+        else:
+            shaped[key] = value
+    return shaped
+
+
+EXECUTION_DATA = ("input", "output", "parameters", "inputDetails", "outputDetails")
+
+
+def without_execution_data(details: dict) -> dict:
+    """Event details without the execution's data, as GetExecutionHistory's
+    ``includeExecutionData: false`` and a LoggingConfiguration's ``includeExecutionData: false``
+    leave them out."""
+    return {k: v for k, v in details.items() if k not in EXECUTION_DATA}

@@ -27,6 +27,7 @@ class StateView:
     entered_id          its ``*StateEntered`` event's id; ``entered_time`` that event's time
     retry_count, variables, now()   as they are when read (retries so far, the variables of
                         the state's scope, the execution's clock)
+    execution_arn, state_machine_arn   the execution it runs in, and its state machine
     """
 
     name: str
@@ -52,6 +53,15 @@ class StateView:
 
     def now(self) -> float:
         return self._run.ex.clock.now()
+
+    @property
+    def execution_arn(self) -> str:
+        """The ARN of the execution the state runs in (a Distributed Map child's own)."""
+        return self._run.ex.arn
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self._run.ex.state_machine_arn
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,8 +134,62 @@ class IterationChanged:
     status: str
 
 
+@dataclass(frozen=True, eq=False)
+class ExecutionView:
+    """An execution as observers see it (a Distributed Map item's child execution too).
+
+    arn, name, state_machine_arn, state_machine_name, type   who it is (type: STANDARD / EXPRESS)
+    input           its input
+    redrive_count   how many times it was redriven
+    parent          None, or for a Distributed Map item's child execution ``(map_state_view, index)``
+    """
+
+    arn: str
+    name: str
+    state_machine_arn: str
+    state_machine_name: str
+    type: str
+    input: Any
+    redrive_count: int = 0
+    parent: tuple | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ExecutionBegan:
+    """An execution started (after its ``ExecutionStarted`` event); a resumed or redriven one
+    begins again."""
+    execution: ExecutionView
+
+
+@dataclass(frozen=True, eq=False)
+class ExecutionEnded:
+    """An execution ended with `status` (SUCCEEDED, FAILED, TIMED_OUT, ABORTED), after its
+    closing event; `error` and `cause` as that event gives them."""
+    execution: ExecutionView
+    status: str
+    error: str | None
+    cause: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class AttemptStarted:
+    """A Task state's attempt `attempt` (1 for the first call, 2 for the first retry, ...) is
+    about to call its handler, mock or service (after its ``*Started`` event)."""
+    state: StateView
+    attempt: int
+
+
+@dataclass(frozen=True, eq=False)
+class AttemptEnded:
+    """A Task state's attempt ended: `error` is None when it succeeded, else the StatesError."""
+    state: StateView
+    attempt: int
+    error: Any
+
+
 ObserverEvent = (StateEntered | DataStage | ChoiceMatched | RetryScheduled | ErrorCaught | StateFailed |
-                 StateExited | MapStarted | IterationChanged)
+                 StateExited | MapStarted | IterationChanged | ExecutionBegan | ExecutionEnded | AttemptStarted |
+                 AttemptEnded)
 
 
 class Observer:
@@ -166,6 +230,37 @@ class Observer:
         branch changed status: started, succeeded, failed, aborted. A Distributed Map with an
         ItemBatcher reports its batches."""
 
+    def execution_started(self, execution: ExecutionView) -> None:
+        """An execution started (a Distributed Map item's child execution too: ``execution.parent``)."""
+
+    def execution_ended(self, execution: ExecutionView, status: str, error: str | None, cause: str | None) -> None:
+        """An execution ended with `status`, `error` and `cause`."""
+
+    def attempt_started(self, run: StateView, attempt: int) -> None:
+        """A Task state's attempt (1, 2, ...) calls its handler, mock or service."""
+
+    def attempt_ended(self, run: StateView, attempt: int, error: StatesError | None) -> None:
+        """A Task state's attempt ended (`error` None: it succeeded)."""
+
+
+class Observers(Observer):
+    """Several observers as one: each gets every event, in the order given."""
+
+    def __init__(self, *observers: Observer):
+        self.observers = [o for o in observers if o is not None]
+
+    def event(self, event: ObserverEvent) -> None:
+        for observer in self.observers:
+            observer.event(event)
+
+
+def combine(*observers: Observer | None) -> Observer | None:
+    """One observer for `observers` (None when there is none)."""
+    present = [o for o in observers if o is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else Observers(*present)
+
 
 _HOOKS: dict[type, Any] = {
     StateEntered: lambda o, e: o.enter(e.state),
@@ -177,4 +272,8 @@ _HOOKS: dict[type, Any] = {
     StateExited: lambda o, e: o.exit(e.state, e.output, e.next),
     MapStarted: lambda o, e: o.map_started(e.state, e.length),
     IterationChanged: lambda o, e: o.iteration(e.state, e.index, e.status),
+    ExecutionBegan: lambda o, e: o.execution_started(e.execution),
+    ExecutionEnded: lambda o, e: o.execution_ended(e.execution, e.status, e.error, e.cause),
+    AttemptStarted: lambda o, e: o.attempt_started(e.state, e.attempt),
+    AttemptEnded: lambda o, e: o.attempt_ended(e.state, e.attempt, e.error),
 }

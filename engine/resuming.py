@@ -160,9 +160,11 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: s
     redriven_at = max(execution.clock.now(), record.stop_time or 0.0)
     if execution.clock.virtual:
         execution.clock.advance(redriven_at - execution.clock.now())
-    execution.history.add(REDRIVEN, execution.history.last_id, redriven_at, {"redriveCount": count})
+    redriven = execution.history.add(REDRIVEN, execution.history.last_id, redriven_at, {"redriveCount": count})
     execution.record_fact(None, "redrive", count)
     execution.redrive_count = count
+    if execution.log is not None:
+        execution.log.record(execution, redriven)
     execution.redrive_time = redriven_at
     await store.update(arn, status="RUNNING", stop_time=None, output=None, error=None, cause=None,
                        redrive_count=count, redrive_time=redriven_at, owner=owner,

@@ -79,7 +79,8 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
-            sync: bool = False, activities: Any = None, aws: Any = None, machines: Any = None) -> Any:
+            sync: bool = False, activities: Any = None, aws: Any = None, machines: Any = None,
+            log: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -100,6 +101,9 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     history (``execution.executions.children``), sharing this run's handlers, services and
     clock; the machine being run is among them under its own name. Children of machines not
     listed go to Step Functions through boto3 when the run calls services.
+
+    ``log`` (an `asl.engine.execlog.ExecutionLog`) writes a log event per history event, as a
+    state machine's LoggingConfiguration does.
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -142,6 +146,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
                           state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
     execution.activities = activities
+    execution.log = log
     from .integrations import Integrations
 
     # (without aws=, Step Functions Local's LAMBDA_ENDPOINT-style variables may still call those services)
@@ -213,7 +218,8 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
     (refuse to start when a Task has no handler or mock; default: fail only if one is invoked),
-    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`).
+    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`), ``log``
+    (execution logs as a LoggingConfiguration writes them: `asl.engine.execlog`).
     """
     execution = prepare(machine, input, **options)
     if store is not None:

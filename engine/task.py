@@ -10,6 +10,7 @@ from ..errors import StatesError
 from ..resources import parameter_problems, parse_resource, unusable_parameters
 from ..templates import Template, dumps, expect_kind
 from .callbacks import serve_activity
+from .observe import AttemptEnded, AttemptStarted
 from .scope import Scope
 from .staterun import Result, StateRun, with_retries
 from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, Beat, HandlerInterrupted, TaskContext, TaskFailed, UnservedTask, call_handler,
@@ -130,12 +131,17 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         return await _invoke(run, info, arguments, token, timeout, heartbeat, submitted, started, redelivered,
                              frame, role)
 
+    observer = ex.observer
+    if observer is not None:
+        run.tell(AttemptStarted, run.retry_count + 1)
     try:
         ex.check_size(arguments, who, task=True)
         # the attempt's outcome is recorded: a resumed execution never calls a finished task again
         result = await ex.outcome(run.frame, attempt, (lambda: mocks.next_response(state.name)) if mocked else None)
         ex.check_size(result, who, task=True)
     except StatesError as err:
+        if observer is not None:
+            run.tell(AttemptEnded, run.retry_count + 1, err)
         details = dict(base)
         if err.error is not None:
             details["error"] = err.error
@@ -145,6 +151,8 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         run.event(event, details)
         raise TaskFailed(err.error, err.cause, heartbeat=err.heartbeat) from None
     run.event(f"{prefix}Succeeded", {**base, "output": result})
+    if observer is not None:
+        run.tell(AttemptEnded, run.retry_count + 1, None)
     return result
 
 

@@ -121,6 +121,7 @@ class TaskContext:
                  ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout (outermost first)
     redelivered  True when this attempt was already started before the process running the
                  execution died: the call may have happened (at-least-once; be idempotent)
+    trace_headers  the attempt's W3C trace context (``traceparent``) when the run is traced
     """
 
     execution_name: str
@@ -134,6 +135,14 @@ class TaskContext:
     redelivered: bool = False
     beat: Beat | None = field(default=None, repr=False)  # the attempt's heartbeats, counted
 
+    @property
+    def trace_headers(self) -> dict:
+        """The trace context of this attempt as W3C headers (``{"traceparent": ...}``) when the run
+        is traced (`asl.engine.tracing`), to pass on to what the handler calls; {} otherwise. Read
+        it in the handler: the attempt's span is current there, so the handler's own spans nest
+        under it without this."""
+        return trace_headers()
+
     def heartbeat(self) -> None:
         """Tell the engine the task is alive (resets HeartbeatSeconds)."""
         if self.beat is not None:
@@ -141,6 +150,18 @@ class TaskContext:
 
 
 Handler = Callable[..., Any]
+
+
+def trace_headers() -> dict:
+    """The current span's W3C trace context (`asl.engine.tracing.current_headers`), {} at no cost
+    when OpenTelemetry was never imported (then no span can be current)."""
+    import sys
+
+    if "opentelemetry.trace" not in sys.modules:
+        return {}
+    from .tracing import current_headers
+
+    return current_headers()
 
 
 def _describe(fn: Any) -> str:

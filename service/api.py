@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import hashlib
 import json
 import logging
@@ -20,6 +21,10 @@ from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
+
+# The trace context of the request being answered (its W3C ``traceparent`` header, set by the
+# app): an execution it starts continues that trace.
+TRACEPARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
 # StartExecution answers once the execution is on record: written with the run's first entries
@@ -114,8 +119,13 @@ def _dead_here(owner: str) -> bool:
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
                  handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
-                 lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None):
+                 lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None,
+                 tracer_provider: Any = None):
         self.store = store
+        # executions of state machines whose tracingConfiguration is enabled make spans here
+        # (asl.engine.tracing; None: no tracing, as without OTEL_* variables)
+        self.tracer_provider = tracer_provider
+        self.log_destinations: dict[str, Any] = {}  # log group ARN -> its destination (asl.engine.execlog)
         self.wait_scale = wait_scale  # Waits and retry intervals (Step Functions Local's WAIT_TIME_SCALE)
         self.arns = Arns(region, account)
         self.handlers = handlers
@@ -221,6 +231,7 @@ class Service:
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
         _identify(execution, record.options)
+        self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"))
         self._launch(execution)
         return 1
 
@@ -235,6 +246,8 @@ class Service:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        for destination in self.log_destinations.values():
+            await asyncio.to_thread(destination.close)
         await self.store.close()
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
@@ -243,6 +256,39 @@ class Service:
         if case is not None and self.mock_config is not None:
             options.update(mock_config=self.mock_config, test_case=case)
         return options
+
+    # ---- logs and traces (loggingConfiguration, tracingConfiguration) ---------------------------
+
+    def _log(self, config: dict | None) -> Any:
+        """The execution log a state machine's loggingConfiguration asks for (None: OFF). Its log
+        group is written through boto3 when the server calls AWS (--aws, --endpoint-url), else the
+        log events go to stderr."""
+        if not config or (config.get("level") or "OFF") == "OFF":
+            return None
+        from asl.engine.execlog import CloudWatchDestination, StreamDestination, from_logging_configuration
+
+        def destination(arn: str) -> Any:
+            key = arn if self.integrations is not None else ""
+            found = self.log_destinations.get(key)
+            if found is None:
+                found = self.log_destinations[key] = CloudWatchDestination(arn, self.integrations.clients) \
+                    if key else StreamDestination()
+            return found
+        return from_logging_configuration(config, destination)
+
+    def _observe(self, execution: Any, logging_config: dict | None, tracing_config: dict | None,
+                 trace_header: str | None = None) -> None:
+        """Give `execution` the log and the tracing its state machine's configuration asks for."""
+        if execution.log is None:
+            execution.log = self._log(logging_config)
+        if self.tracer_provider is None or not (tracing_config or {}).get("enabled"):
+            return
+        from asl.engine.observe import combine
+        from asl.engine.tracing import Tracing, context_from_headers, xray_to_traceparent
+
+        traceparent = TRACEPARENT.get() or xray_to_traceparent(trace_header)
+        parent = context_from_headers({"traceparent": traceparent}) if traceparent else None
+        execution.observer = combine(execution.observer, Tracing(self.tracer_provider, parent))
 
     def _launch(self, execution: Any) -> None:
         execution.token_arn = execution.arn  # its task tokens name the ARN the service gave it
@@ -770,6 +816,8 @@ class Service:
                                   "stateMachineAliasArn": alias_arn})
             execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
             execution.state_machine_arn = machine["stateMachineArn"]
+            self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
+                          body.get("traceHeader"))
             self._launch(execution)
             return {"executionArn": execution.arn, "startDate": time.time()}
         exec_arn = self.arns.execution(machine["name"], name)
@@ -800,6 +848,8 @@ class Service:
                        tracingConfiguration=runs.get("tracingConfiguration"),
                        encryptionConfiguration=machine.get("encryptionConfiguration"))
         _identify(execution, options)
+        self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
+                      body.get("traceHeader"))
         # One process owns this store (not a shared PostgreSQL one), and `starting` keeps the name
         # to this call: the record can be written with the run's first entries, so a short
         # execution costs one commit (made before this answer, as AWS's acknowledgement means).
@@ -831,6 +881,8 @@ class Service:
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
                               "stateMachineAliasArn": alias_arn})
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
+        self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
+                      body.get("traceHeader"))
         started = time.monotonic()
         self.tokens.add(execution)
         try:
@@ -1020,11 +1072,12 @@ class Service:
         for event, entry in zip(events, entries):
             event["timestamp"] = entry[2]
         if body.get("includeExecutionData") is False:
+            from asl.engine.history import without_execution_data
+
             for event in events:
-                for key, details in event.items():
+                for key, details in list(event.items()):
                     if key.endswith("EventDetails") and isinstance(details, dict):
-                        for field in ("input", "output", "parameters", "inputDetails", "outputDetails"):
-                            details.pop(field, None)
+                        event[key] = without_execution_data(details)
         if body.get("reverseOrder"):
             events.reverse()
         return _listing("events", events, body, f"GetExecutionHistory{arn}{body.get('reverseOrder')}")
@@ -1055,6 +1108,7 @@ class Service:
         record = await self._record(arn)
         try:
             execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
+                                              log=self._log(record.options.get("loggingConfiguration")),
                                               **self._run_options(record.options.get("mockTestCase"),
                                                                   record.state_machine_name))
         except ExecutionNotRedrivable as exc:
@@ -1064,6 +1118,7 @@ class Service:
         execution.arn = arn
         execution.state_machine_arn = record.state_machine_arn
         _identify(execution, record.options)
+        self._observe(execution, None, record.options.get("tracingConfiguration"))
         self._launch(execution)
         return {"redriveDate": execution.redrive_time}
 

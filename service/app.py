@@ -7,6 +7,7 @@ from typing import Any
 
 from asl.engine.payload import compact_json as _dumps
 
+from .api import TRACEPARENT
 from .protocol import ServiceError, parse_body, parse_target, validate
 
 log = logging.getLogger("asl.service")
@@ -52,38 +53,56 @@ class App:
         try:
             if scope.get("method") != "POST":
                 raise ServiceError("UnknownOperationException", "")
-            target = None
-            for key, value in scope.get("headers", ()):
-                if key == b"x-amz-target":  # (ASGI servers give header names in lower case)
+            target = traceparent = None
+            for key, value in scope.get("headers", ()):  # (ASGI servers give header names in lower case)
+                if key == b"x-amz-target":
                     target = value.decode("latin-1")
-                    break
+                elif key == b"traceparent":
+                    traceparent = value.decode("latin-1")
             action = parse_target(target)
-            chunks, size = [], 0
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return 400, {}
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > 2 * 1024 * 1024:
-                    raise ServiceError("ValidationException", "Request entity too large", status=413)
-                chunks.append(chunk)
-                if not message.get("more_body"):
-                    break
-            body = parse_body(b"".join(chunks))
-            validate(action, body)
-            handler = getattr(self.service, action, None)
-            if handler is None:
-                return 200, await self.service.not_implemented(action)
-            if action in LONG_POLLS:
-                return 200, await _unless_gone(handler(body), receive)
-            return 200, await handler(body)
+            # the caller's trace (a traced Task's boto3 call): the executions it starts continue it,
+            # the callback tasks it answers link to it
+            TRACEPARENT.set(traceparent)
+            if traceparent and self.service.tracer_provider is not None:
+                from opentelemetry import context as otel_context
+
+                from asl.engine.tracing import context_from_headers
+
+                token = otel_context.attach(context_from_headers({"traceparent": traceparent}))
+                try:
+                    return await self._handle(action, receive)
+                finally:
+                    otel_context.detach(token)
+            return await self._handle(action, receive)
         except ServiceError as err:
             return err.status, err.body()
         except Exception:  # a bug of ours: AWS's InternalFailure, the traceback in the log only
             log.exception("internal error")
             return 500, {"__type": "InternalFailure", "message": "The request processing has failed because of "
                          "an unknown error, exception or failure."}
+
+    async def _handle(self, action: str, receive: Any) -> tuple[int, dict]:
+        """Read the request's body, check it against the model and call the action."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return 400, {}
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > 2 * 1024 * 1024:
+                raise ServiceError("ValidationException", "Request entity too large", status=413)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = parse_body(b"".join(chunks))
+        validate(action, body)
+        handler = getattr(self.service, action, None)
+        if handler is None:
+            return 200, await self.service.not_implemented(action)
+        if action in LONG_POLLS:
+            return 200, await _unless_gone(handler(body), receive)
+        return 200, await handler(body)
 
 
 LONG_POLLS = {"GetActivityTask"}  # answers that may wait: given up when the client goes away

@@ -7,8 +7,8 @@ import pytest
 
 import asl
 from asl.engine import Observer, TaskFailed, run_sync
-from asl.engine.observe import (ErrorCaught, IterationChanged, MapStarted, RetryScheduled, StateEntered, StateExited,
-                                StateView)
+from asl.engine.observe import (ErrorCaught, ExecutionBegan, ExecutionEnded, ExecutionView, IterationChanged,
+                                MapStarted, RetryScheduled, StateEntered, StateExited, StateView)
 
 MACHINE = {
     "StartAt": "Items",
@@ -47,6 +47,9 @@ def test_event_gets_typed_frozen_events_with_one_view_per_entry():
     kinds = {type(e) for e in events}
     assert {StateEntered, StateExited, MapStarted, IterationChanged, RetryScheduled, ErrorCaught} <= kinds
     for event in events:
+        if isinstance(event, (ExecutionBegan, ExecutionEnded)):  # the execution's own events name no state
+            assert isinstance(event.execution, ExecutionView)
+            continue
         assert dataclasses.is_dataclass(event) and isinstance(event.state, StateView)
         with pytest.raises(dataclasses.FrozenInstanceError):
             event.state = None

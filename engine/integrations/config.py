@@ -195,7 +195,19 @@ class Clients:
                                        config=Config(retries={"mode": "standard"}, **extra), **(keys or {}))
         # keep the response headers with their case, as AWS's SDK reports them (SdkHttpMetadata)
         client.meta.events.register("after-call", _keep_headers)
+        client.meta.events.register("before-send", _trace_context)
         return client
+
+
+def _trace_context(request: Any = None, **_: Any) -> None:
+    """Send the current span's W3C trace context (a Task attempt's, when the run is traced), so a
+    service that reads it (`asl serve`'s StartExecution, an instrumented server) continues the
+    trace; nothing is added when no span is current."""
+    from ..tasks import trace_headers
+
+    if request is not None:
+        for key, value in trace_headers().items():
+            request.headers[key] = value
 
 
 def _keep_headers(http_response: Any = None, parsed: Any = None, **_: Any) -> None:

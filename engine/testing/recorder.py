@@ -127,7 +127,8 @@ class Recorder(Observer):
         self._visit(run).iterations.clear()  # a retried Map runs all its iterations again
 
     def iteration(self, run: Any, index: int, status: str) -> None:
-        self._visit(run).iterations[index] = status
+        if run.type == "Map":  # a Parallel's branches are not iterations (a history's Timeline has none either)
+            self._visit(run).iterations[index] = status
 
     def _visit(self, run: Any) -> StateVisit:
         visit = self._open.get(run)

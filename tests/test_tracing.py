@@ -1,0 +1,597 @@
+"""OpenTelemetry traces (asl.engine.tracing): the span tree of real runs, collected by the SDK's
+in-memory exporter; what a handler's own spans nest under; nothing when tracing is off."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+import asl
+from asl.engine import Handlers, TaskFailed, run_sync
+from asl.engine.observe import Observers
+from asl.engine.tracing import Tracing, context_from_headers, from_environment, wanted
+from conftest import SAMPLES
+from samples_support import sample_handlers
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+@pytest.fixture
+def spans():
+    """A TracerProvider whose spans land in a list; ``spans.tracing()`` is an observer sending there."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    class Spans:
+        def tracing(self, **options):
+            return Tracing(provider, **options)
+
+        def finished(self):
+            return exporter.get_finished_spans()
+
+        def tracer(self):
+            return provider.get_tracer("user-code")
+    yield Spans()
+    provider.shutdown()
+
+
+def tree(finished) -> list[str]:
+    """The spans as an indented outline, children in start order: 'name [attr=...]'."""
+    by_parent: dict = {}
+    for span in finished:
+        parent = span.parent.span_id if span.parent is not None else None
+        by_parent.setdefault(parent, []).append(span)
+    ids = {span.context.span_id for span in finished}
+    lines: list[str] = []
+
+    def walk(parent, depth):
+        for span in sorted(by_parent.get(parent, []), key=lambda s: s.start_time):
+            mark = " !" if span.status.status_code is StatusCode.ERROR else ""
+            lines.append("  " * depth + span.name + mark)
+            walk(span.context.span_id, depth + 1)
+    for root in [p for p in by_parent if p is None or p not in ids]:
+        walk(root, 0)
+    return lines
+
+
+def one(finished, name):
+    found = [s for s in finished if s.name == name]
+    assert len(found) == 1, [s.name for s in finished]
+    return found[0]
+
+
+def order_input(name="input.json"):
+    return json.loads((SAMPLES / "order" / name).read_text())
+
+
+def test_the_order_sample_traces_retry_parallel_and_choice(spans):
+    machine = asl.load(SAMPLES / "order" / "order.json")
+    result = run_sync(machine, order_input(), handlers=sample_handlers("order"), observer=spans.tracing())
+    assert result.status == "SUCCEEDED"
+    assert tree(spans.finished()) == [
+        "order",
+        "  ValidateOrder",
+        "    ValidateOrder attempt 1",
+        "  ProcessPayment",
+        "    ProcessPayment attempt 1 !",      # ConnectionError: retried
+        "    ProcessPayment attempt 2",
+        "  NotifyParties",
+        "    NotifyParties branch 0",
+        "      EmailCustomer",
+        "        EmailCustomer attempt 1",
+        "    NotifyParties branch 1",
+        "      ReserveStock",
+        "        ReserveStock attempt 1",
+        "  CheckPayment",
+        "  OrderConfirmed",
+    ]
+    finished = spans.finished()
+    execution = one(finished, "order")
+    assert execution.attributes["asl.execution.status"] == "SUCCEEDED"
+    assert execution.attributes["asl.execution.arn"] == result.execution_arn
+    assert execution.attributes["asl.state_machine.name"] == "order"
+    payment = one(finished, "ProcessPayment")
+    assert payment.attributes["asl.state.type"] == "Task" and payment.attributes["asl.state.retry_count"] == 1
+    assert payment.attributes["asl.execution.arn"] == result.execution_arn
+    assert payment.attributes["asl.state.next"] == "NotifyParties"
+    retry = [e for e in payment.events if e.name == "retry"]
+    assert len(retry) == 1 and retry[0].attributes["asl.error"] == "ConnectionError"
+    assert retry[0].attributes["asl.retry.attempt"] == 1 and retry[0].attributes["asl.retry.delay_seconds"] == 1
+    failed_attempt = one(finished, "ProcessPayment attempt 1")
+    assert failed_attempt.attributes["asl.error"] == "ConnectionError"
+    # a Lambda function's failure: the cause is Lambda's JSON, as in the LambdaFunctionFailed event
+    assert json.loads(failed_attempt.attributes["asl.cause"]) == {"errorMessage": "payment gateway timed out",
+                                                                 "errorType": "ConnectionError"}
+    second = one(finished, "ProcessPayment attempt 2")
+    assert second.attributes["asl.task.attempt"] == 2
+    # the retry links to the attempt it repeats
+    assert [(link.context.span_id, link.attributes["asl.link"]) for link in second.links] == \
+        [(failed_attempt.context.span_id, "retry of")]
+    assert one(finished, "ValidateOrder attempt 1").links == ()
+    assert one(finished, "NotifyParties branch 1").attributes["asl.parallel.branch"] == 1
+    assert one(finished, "ReserveStock attempt 1").attributes.get("asl.parallel.branch") is None  # on states only
+    assert one(finished, "ReserveStock").attributes["asl.parallel.branch"] == 1
+    choice = [e for e in one(finished, "CheckPayment").events if e.name == "choice"]
+    assert choice[0].attributes["asl.choice.index"] == 0
+    assert choice[0].attributes["asl.choice.rule"] == '$.payment.status == "PAID"'
+    assert choice[0].attributes["asl.state.next"] == "OrderConfirmed"
+
+
+def test_a_caught_error_is_an_event_and_the_failed_execution_an_error(spans):
+    machine = asl.load(SAMPLES / "order" / "order.json")
+    result = run_sync(machine, order_input("input-declined.json"), handlers=sample_handlers("order"),
+                      observer=spans.tracing())
+    assert result.status == "FAILED" and result.error == "Order.PaymentDeclined"
+    finished = spans.finished()
+    payment = one(finished, "ProcessPayment")
+    caught = [e for e in payment.events if e.name == "caught"]
+    assert caught[0].attributes["asl.error"] == "Payment.Declined"
+    assert caught[0].attributes["asl.state.next"] == "RecordDecline"
+    assert payment.status.status_code is not StatusCode.ERROR  # the Catch handled it
+    execution = one(finished, "order")
+    assert execution.status.status_code is StatusCode.ERROR
+    assert execution.attributes["asl.error"] == "Order.PaymentDeclined"
+    assert execution.attributes["asl.cause"] == "The payment was declined; the customer has been told."
+    assert one(finished, "PaymentDeclined").status.status_code is StatusCode.ERROR
+
+
+MAP = {"StartAt": "Each", "States": {"Each": {
+    "Type": "Map", "ItemsPath": "$.xs", "End": True, "ItemProcessor": {
+        "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": LAMBDA + "work", "End": True}}}}}}
+
+
+def test_map_iterations_and_a_handlers_own_spans_nest_under_its_attempt(spans):
+    tracer = spans.tracer()
+    seen = {}
+
+    def work(x, ctx):
+        with tracer.start_as_current_span(f"user {x}"):
+            pass
+        seen[x] = ctx.trace_headers
+        return x * 2
+
+    result = run_sync(asl.load(MAP), {"xs": [1, 2]}, handlers={"work": work}, observer=spans.tracing())
+    assert result.output == [2, 4]
+    assert tree(spans.finished()) == [
+        "StateMachine",
+        "  Each",
+        "    Each item 0",
+        "      Work",
+        "        Work attempt 1",
+        "          user 1",
+        "    Each item 1",
+        "      Work",
+        "        Work attempt 1",
+        "          user 2",
+    ]
+    finished = spans.finished()
+    items = sorted((s for s in finished if s.name.startswith("Each item")), key=lambda s: s.name)
+    assert [s.attributes["asl.map.index"] for s in items] == [0, 1]
+    # the states of an item carry its index too (filter the spans of one item)
+    assert sorted(s.attributes["asl.map.index"] for s in finished if s.name == "Work") == [0, 1]
+    assert "asl.map.index" not in one(finished, "Each").attributes
+    # the headers a handler passes on name its attempt's span
+    attempts = [s for s in finished if s.name == "Work attempt 1"]
+    parents = [context_from_headers(h) for h in seen.values()]
+    assert {trace.get_current_span(c).get_span_context().span_id for c in parents} == \
+        {s.context.span_id for s in attempts}
+
+
+DISTRIBUTED = {"StartAt": "Each", "States": {"Each": {
+    "Type": "Map", "ItemsPath": "$.xs", "End": True, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": LAMBDA + "work", "End": True}}}}}}
+
+
+def test_a_distributed_map_item_is_a_child_execution_span(spans):
+    result = run_sync(asl.load(DISTRIBUTED), {"xs": [5]}, handlers={"work": lambda x: x},
+                      state_machine_name="parent", observer=spans.tracing())
+    assert result.status == "SUCCEEDED"
+    assert tree(spans.finished()) == [
+        "parent",
+        "  Each",
+        "    Each item 0",
+        "      parent",
+        "        Work",
+        "          Work attempt 1",
+    ]
+    finished = spans.finished()
+    child = [s for s in finished if s.name == "parent" and s.parent is not None][0]
+    assert child.attributes["asl.map_run.index"] == 0
+    assert child.attributes["asl.execution.arn"] != result.execution_arn
+    work = one(finished, "Work")
+    assert work.attributes["asl.execution.arn"] == child.attributes["asl.execution.arn"]
+    assert work.attributes["asl.map.index"] == 0
+
+
+def test_a_stopped_execution_ends_every_open_span(spans):
+    import anyio
+
+    machine = asl.load({"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": LAMBDA + "slow",
+                                                               "End": True}}})
+
+    async def main():
+        from asl.engine import prepare
+
+        started = anyio.Event()
+
+        async def slow(_):
+            started.set()
+            await anyio.sleep(60)
+
+        execution = prepare(machine, {}, handlers={"slow": slow}, observer=spans.tracing(), virtual_time=False)
+        async with anyio.create_task_group() as tg:
+            async def go():
+                await execution.run()
+            tg.start_soon(go)
+            await started.wait()
+            execution.stop("Stopped", "by the test")
+        return execution.result
+
+    result = anyio.run(main)
+    assert result.status == "ABORTED"
+    finished = spans.finished()
+    assert sorted(s.name for s in finished) == ["Slow", "Slow attempt 1", "StateMachine"]
+    assert one(finished, "Slow").attributes["asl.aborted"] is True
+    assert one(finished, "StateMachine").attributes["asl.execution.status"] == "ABORTED"
+
+
+def test_a_parent_context_given_makes_the_execution_its_child(spans):
+    tracer = spans.tracer()
+    with tracer.start_as_current_span("caller") as caller:
+        headers = {}
+        from opentelemetry import propagate
+        propagate.inject(headers)
+    parent = context_from_headers(headers)
+    run_sync(asl.load(MAP), {"xs": []}, observer=spans.tracing(parent=parent))
+    execution = one(spans.finished(), "StateMachine")
+    assert execution.parent.span_id == caller.get_span_context().span_id
+    assert context_from_headers({}) is None
+
+
+def test_tracing_beside_another_observer(spans):
+    from asl.engine import Observer
+
+    entered = []
+
+    class Watch(Observer):
+        def enter(self, run):
+            entered.append(run.name)
+
+    run_sync(asl.load(MAP), {"xs": [1]}, handlers={"work": lambda x: x},
+             observer=Observers(Watch(), spans.tracing()))
+    assert entered == ["Each", "Work"] and len(spans.finished()) == 5
+
+
+def test_no_observer_no_spans(spans):
+    handlers = Handlers({"work": lambda x: x})
+    run_sync(asl.load(MAP), {"xs": [1, 2, 3]}, handlers=handlers)
+    assert spans.finished() == ()
+    seen = []
+    run_sync(asl.load(MAP), {"xs": [1]}, handlers={"work": lambda x, ctx: seen.append(ctx.trace_headers) or x})
+    assert seen == [{}]
+
+
+@pytest.mark.parametrize("environ, on", [
+    ({}, False),
+    ({"OTEL_SERVICE_NAME": "x"}, False),
+    ({"OTEL_TRACES_EXPORTER": "otlp"}, True),
+    ({"OTEL_TRACES_EXPORTER": "none"}, False),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, True),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, True),
+    ({"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"}, False),
+])
+def test_the_otel_variables_turn_tracing_on(environ, on):
+    assert wanted(environ) is on
+    if not on:
+        assert from_environment(environ) is None
+
+
+def test_an_unknown_exporter_is_named():
+    from asl.engine.tracing import TracingNotInstalled
+
+    with pytest.raises(TracingNotInstalled, match="OTEL_TRACES_EXPORTER=zipkin"):
+        from_environment({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_a_retried_attempt_that_fails_for_good_fails_its_state(spans):
+    """A task failing every attempt: each attempt span is an error, and so is the state's."""
+    machine = asl.load({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": LAMBDA + "t", "End": True,
+        "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}]}}})
+
+    def t(_):
+        raise TaskFailed("Boom", "always")
+    result = run_sync(machine, {}, handlers={"t": t}, observer=spans.tracing())
+    assert result.status == "FAILED"
+    assert tree(spans.finished()) == [
+        "StateMachine !", "  T !", "    T attempt 1 !", "    T attempt 2 !", "    T attempt 3 !"]
+    state = one(spans.finished(), "T")
+    assert state.attributes["asl.state.retry_count"] == 2 and state.attributes["asl.error"] == "Boom"
+
+
+# ---- asl serve: tracingConfiguration, and a nested execution started through boto3 -------------
+
+def console_spans(text: str) -> list[dict]:
+    """The spans OpenTelemetry's console exporter wrote (indented JSON objects) among other lines."""
+    decoder = json.JSONDecoder()
+    spans, at = [], 0
+    while True:
+        at = text.find("{\n", at)
+        if at < 0:
+            return spans
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at += 1
+            continue
+        if isinstance(value, dict) and "context" in value:
+            spans.append(value)
+        at = end
+
+
+def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(spans, tmp_path, monkeypatch):
+    """A traced run's Task starts an execution on `asl serve` through the integration layer
+    (boto3 sends the attempt's traceparent): the server's execution span is that attempt's child."""
+    pytest.importorskip("uvicorn")
+    import boto3  # noqa: F401
+    from test_service import ROLE, Server, wait_done
+
+    server = Server(tmp_path, "memory")
+    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    server.start()
+    try:
+        sfn = server.client()
+        child_definition = json.dumps({"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": True}}})
+        traced = sfn.create_state_machine(name="child", definition=child_definition, roleArn=ROLE,
+                                          tracingConfiguration={"enabled": True})["stateMachineArn"]
+        untraced = sfn.create_state_machine(name="plain", definition=child_definition,
+                                            roleArn=ROLE)["stateMachineArn"]
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        parent = asl.load({"StartAt": "Start", "States": {
+            "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                      "Parameters": {"StateMachineArn": traced, "Input": {}}, "ResultPath": "$.started",
+                      "Next": "Plain"},
+            "Plain": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                      "Parameters": {"StateMachineArn": untraced, "Input": {}}, "ResultPath": None,
+                      "End": True}}})
+        result = run_sync(parent, {}, observer=spans.tracing(),
+                          aws={"endpoints": {"states": server.endpoint}, "region": "us-east-1"})
+        assert result.status == "SUCCEEDED", result.cause
+        started = result.output["started"]["executionArn"]
+        wait_done(sfn, started)
+    finally:
+        server.proc.send_signal(__import__("signal").SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    served = console_spans(output)
+    attempt = one(spans.finished(), "Start attempt 1")
+    execution = [s for s in served if s["name"] == "child"]
+    assert len(execution) == 1, [s["name"] for s in served]
+    assert execution[0]["parent_id"] == f"0x{attempt.context.span_id:016x}"
+    assert execution[0]["context"]["trace_id"] == f"0x{attempt.context.trace_id:032x}"
+    assert execution[0]["attributes"]["asl.execution.arn"] == started
+    assert {s["name"] for s in served} == {"child", "Inner"}  # the machine without tracing makes none
+
+
+def test_an_xray_trace_header_names_the_parent():
+    from asl.engine.tracing import xray_to_traceparent
+
+    assert xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1") == \
+        "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+    assert xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1") is None
+    assert xray_to_traceparent("nonsense") is None and xray_to_traceparent(None) is None
+
+
+# ---- asl run: the OTEL_* variables -------------------------------------------------------------
+
+def asl_run_order(env: dict, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "asl.cli", "run", str(SAMPLES / "order" / "order.json"),
+                           "--input", str(SAMPLES / "order" / "input.json"), "--handlers",
+                           str(SAMPLES / "order" / "handlers.py"), "--virtual-time", "-q", *args],
+                          capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in {**os.environ, **env}.items() if v is not None})
+
+
+def test_asl_run_sends_spans_to_the_otlp_endpoint_of_the_environment():
+    """A real OTLP/HTTP receiver on loopback gets the run's spans as protobuf."""
+    import http.server
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[tuple[str, bytes]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proc = asl_run_order({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+                              "OTEL_SERVICE_NAME": "orders", "OTEL_TRACES_EXPORTER": None})
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr
+    names, services = [], set()
+    for path, body in received:
+        assert path == "/v1/traces"
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            services |= {a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"}
+            names += [span.name for scope in resource_spans.scope_spans for span in scope.spans]
+    assert services == {"orders"}
+    assert sorted(names) == sorted(["order", "ValidateOrder", "ValidateOrder attempt 1", "ProcessPayment",
+                                    "ProcessPayment attempt 1", "ProcessPayment attempt 2", "NotifyParties",
+                                    "NotifyParties branch 0", "EmailCustomer", "EmailCustomer attempt 1",
+                                    "NotifyParties branch 1", "ReserveStock", "ReserveStock attempt 1",
+                                    "CheckPayment", "OrderConfirmed"])
+
+
+def test_asl_run_console_exporter_and_off_by_default():
+    proc = asl_run_order({"OTEL_TRACES_EXPORTER": "console"})
+    assert proc.returncode == 0
+    assert {s["name"] for s in console_spans(proc.stderr)} >= {"order", "ProcessPayment attempt 2"}
+    assert json.loads(proc.stdout)["payment"]["status"] == "PAID"  # stdout stays the output alone
+    proc = asl_run_order({"OTEL_TRACES_EXPORTER": None, "OTEL_EXPORTER_OTLP_ENDPOINT": None})
+    assert proc.returncode == 0 and console_spans(proc.stderr) == []
+    proc = asl_run_order({"OTEL_TRACES_EXPORTER": "zipkin"})
+    assert proc.returncode == 2 and "OTEL_TRACES_EXPORTER=zipkin" in proc.stderr
+
+
+def test_a_map_inside_a_parallel_branch_tags_its_states_with_both_indexes(spans):
+    machine = asl.load({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Skip", "States": {"Skip": {"Type": "Pass", "End": True}}},
+        {"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.xs", "End": True, "ItemProcessor": {
+            "StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": True}}}}}}]}}})
+    run_sync(machine, {"xs": [1, 2]}, observer=spans.tracing())
+    finished = spans.finished()
+    work = sorted((s.attributes["asl.parallel.branch"], s.attributes["asl.map.index"])
+                  for s in finished if s.name == "Work")
+    assert work == [(1, 0), (1, 1)]
+    assert one(finished, "Skip").attributes["asl.parallel.branch"] == 0
+
+
+def test_a_branch_cancelled_by_a_failing_sibling_ends_its_spans_then(spans):
+    import anyio
+
+    async def slow(_):
+        await anyio.sleep(30)
+
+    def fail(_):
+        raise TaskFailed("Boom", "at once")
+    machine = asl.load({"StartAt": "Par", "States": {
+        "Par": {"Type": "Parallel", "Next": "After", "Catch": [{"ErrorEquals": ["Boom"], "Next": "After"}],
+                "Branches": [
+                    {"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": LAMBDA + "slow", "End": True}}},
+                    {"StartAt": "Fail", "States": {"Fail": {"Type": "Task", "Resource": LAMBDA + "fail",
+                                                            "End": True}}}]},
+        "After": {"Type": "Pass", "End": True}}})
+    result = run_sync(machine, {}, handlers={"slow": slow, "fail": fail}, observer=spans.tracing())
+    assert result.status == "SUCCEEDED"
+    finished = spans.finished()
+    for name in ("Slow attempt 1", "Slow", "Par branch 0"):
+        span = one(finished, name)
+        assert span.attributes["asl.aborted"] is True
+        assert span.end_time <= one(finished, "After").start_time  # ended when the branch was, not at the end
+    assert one(finished, "Par branch 1").status.status_code is StatusCode.ERROR
+    assert tree(finished) == ["StateMachine", "  Par", "    Par branch 0", "      Slow", "        Slow attempt 1",
+                              "    Par branch 1 !", "      Fail !", "        Fail attempt 1 !", "  After"]
+
+
+def test_asl_run_uses_a_tracer_provider_set_up_before_it(tmp_path):
+    """As under ``opentelemetry-instrument asl run``: a provider configured before asl starts (here
+    by a sitecustomize module) gets the spans, with no OTEL_* variable asking asl for traces."""
+    import os
+
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor\n"
+        "provider = TracerProvider()\n"
+        "provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))\n"
+        "trace.set_tracer_provider(provider)\n")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    proc = asl_run_order({"PYTHONPATH": path, "OTEL_TRACES_EXPORTER": None, "OTEL_EXPORTER_OTLP_ENDPOINT": None})
+    assert proc.returncode == 0, proc.stderr
+    assert {s["name"] for s in console_spans(proc.stderr)} >= {"order", "CheckPayment", "ProcessPayment attempt 2"}
+
+
+def test_a_callback_task_links_to_the_span_that_answered_it(spans):
+    """`.waitForTaskToken`: the answer comes from elsewhere (here a background task inside a span
+    of its own); the waiting attempt's span links to that span."""
+    import anyio
+
+    from asl.engine import prepare
+
+    tracer = spans.tracer()
+    machine = asl.load({"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
+        "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}}}})
+    tokens = []
+
+    async def main():
+        execution = prepare(machine, {}, handlers={"arn:aws:states:::sqs:sendMessage.waitForTaskToken":
+                                                   lambda message: tokens.append(message["MessageBody"]["token"])
+                                                   or {}},
+                            observer=spans.tracing())
+        async with anyio.create_task_group() as tg:
+            async def answer():
+                while not tokens:
+                    await anyio.sleep(0.01)
+                with tracer.start_as_current_span("approver"):
+                    execution.send_task_success(tokens[0], {"ok": True})
+            tg.start_soon(answer)
+            return await execution.run()
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED" and result.output == {"ok": True}
+    finished = spans.finished()
+    attempt = one(finished, "Wait attempt 1")
+    assert [(link.context.span_id, link.attributes["asl.link"]) for link in attempt.links] == \
+        [(one(finished, "approver").context.span_id, "answered by")]
+
+
+def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_path):
+    pytest.importorskip("uvicorn")
+    import signal
+    import time
+
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "handlers.py").write_text(
+        "import pathlib\n"
+        "from asl.engine import Handlers\n"
+        "handlers = Handlers()\n"
+        "@handlers.resource('arn:aws:states:::sqs:sendMessage.waitForTaskToken')\n"
+        "def send(message):\n"
+        "    pathlib.Path('token.txt').write_text(message['MessageBody']['token'])\n"
+        "    return {}\n")
+    server = Server(tmp_path, "memory", "--handlers", "handlers.py")
+    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    server.start()
+    caller_span = "00f067aa0ba902b7"
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "Wait", "States": {"Wait": {
+            "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}}}}})
+        machine = sfn.create_state_machine(name="approval", definition=definition, roleArn=ROLE,
+                                           tracingConfiguration={"enabled": True})["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "token.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        def traced(request, **_):
+            request.headers["traceparent"] = f"00-{caller_trace}-{caller_span}-01"
+        sfn.meta.events.register("before-send.stepfunctions.SendTaskSuccess", traced)
+        sfn.send_task_success(taskToken=(tmp_path / "token.txt").read_text(), output='{"ok": true}')
+        assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    attempt = [s for s in console_spans(output) if s["name"] == "Wait attempt 1"]
+    assert len(attempt) == 1
+    assert [(link["context"]["trace_id"], link["context"]["span_id"], link["attributes"]["asl.link"])
+            for link in attempt[0]["links"]] == [(f"0x{caller_trace}", f"0x{caller_span}", "answered by")]
