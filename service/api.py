@@ -102,8 +102,10 @@ def _dead_here(owner: str) -> bool:
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
                  handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
-                 lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None):
+                 lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None,
+                 resume: bool = True):
         self.store = store
+        self.resume = resume  # False (asl console): leave RUNNING executions to their processes
         self.wait_scale = wait_scale  # Waits and retry intervals (Step Functions Local's WAIT_TIME_SCALE)
         self.arns = Arns(region, account)
         self.handlers = handlers
@@ -147,6 +149,8 @@ class Service:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self.store.open()
+        if not self.resume:
+            return
         await self.resume_all()
         if self.poll_seconds:
             self._takeover = asyncio.ensure_future(self._take_over())
