@@ -181,9 +181,7 @@ def _outcomes(definition: str, timeline: Any, status: str) -> tuple[dict[str, st
     execution runs, ``not visited`` for the rest) and the edges taken, by node id."""
     from asl.graph import build_graph
 
-    from .api import _compiled
-
-    coloured = build_graph(_compiled(definition), timeline)
+    coloured = build_graph(_machine(definition), timeline)
     running = {e.name for e in timeline.entries if e.exited is None and e.error is None} \
         if status == "RUNNING" else set()
     outcomes = {n.id: ("running" if n.name in running else n.outcome) for n in coloured.nodes}
@@ -236,9 +234,19 @@ def _graph_of(definition: str) -> Any:
     """The graph of a stored definition, uncoloured (`asl.graph.build_graph`)."""
     from asl.graph import build_graph
 
+    return build_graph(_machine(definition))
+
+
+def _machine(definition: str) -> Any:
+    """The loaded machine of an execution's definition; a Map Run child's is its Map's item
+    processor, whose ``ProcessorConfig`` a machine does not take."""
     from .api import _compiled
 
-    return build_graph(_compiled(definition))
+    if '"ProcessorConfig"' in definition:
+        source = json.loads(definition)
+        source.pop("ProcessorConfig", None)
+        definition = json.dumps(source)
+    return _compiled(definition)
 
 
 @lru_cache(maxsize=64)

@@ -229,26 +229,26 @@ function renderHeader(where, e, refresh) {
       e.status === "RUNNING" && h("button", {class: "danger", id: "stop", onclick: act("stop", {executionArn: e.executionArn})}, "Stop execution"),
       e.redriveStatus === "REDRIVABLE" && h("button", {id: "redrive", onclick: act("redrive", {executionArn: e.executionArn})}, "Redrive"),
       message),
-    h("section", {}, h("dl", {class: "facts"},
+    h("section", {class: "grid"}, h("dl", {class: "facts"},
       h("dt", {}, "Execution ARN"), h("dd", {}, e.executionArn),
       h("dt", {}, "State machine"), h("dd", {}, e.mapRunArn ? machine : h("a", {href: "#/machine/" + encodeURIComponent(machine)}, machine)),
       e.mapRunArn && [h("dt", {}, "Map Run"), h("dd", {}, h("a", {href: "#/executions?" + q({mapRun: e.mapRunArn})}, e.mapRunArn))],
       h("dt", {}, "Started"), h("dd", {}, when(e.startDate)),
-      h("dt", {}, "Ended"), h("dd", {}, when(e.stopDate)),
+      e.stopDate && [h("dt", {}, "Ended"), h("dd", {}, when(e.stopDate))],
       h("dt", {}, "Duration"), h("dd", {}, duration(e.startDate, e.stopDate)),
       e.redriveCount && [h("dt", {}, "Redrives"), h("dd", {}, `${e.redriveCount} (last ${when(e.redriveDate)})`)],
       e.error && [h("dt", {}, "Error"), h("dd", {id: "execution-error", class: "error"}, e.error)],
       e.cause && [h("dt", {}, "Cause"), h("dd", {id: "execution-cause", class: "cause"}, e.cause)]),
-      h("div", {class: "grid kv"},
-        h("div", {}, h("h3", {}, "Input"), h("pre", {id: "execution-input"}, pretty(e.input))),
-        h("div", {}, h("h3", {}, "Output"), h("pre", {id: "execution-output"}, pretty(e.output))))));
+      h("div", {class: "kv"},
+        h("h3", {}, "Input"), h("pre", {id: "execution-input", class: "short"}, pretty(e.input)),
+        e.output !== undefined && [h("h3", {}, "Output"), h("pre", {id: "execution-output", class: "short"}, pretty(e.output))])));
 }
 
 function renderDetail(where, visits, name) {
   if (!name) return;
   const block = (title, value, id) => value === undefined || value === null ? null :
     [h("h3", {}, title), h("pre", {"data-field": id}, pretty(value))];
-  where.replaceChildren(h("h2", {}, name),
+  where.replaceChildren(h("h2", {}, name), ...(
     visits.length ? visits.map((v, i) => h("div", {class: "kv visit", "data-state": v.name, "data-outcome": v.status},
       h("p", {}, visits.length > 1 ? `Visit ${i + 1} · ` : "", v.address !== v.name ? `${v.address} · ` : "",
         `${v.type} · `, h("b", {}, v.status), v.exited ? ` · ${duration(v.entered, v.exited)}` : ""),
@@ -258,7 +258,7 @@ function renderDetail(where, visits, name) {
         v.retries.map((r) => r.error).join(", ")) : null,
       block("Input", v.input, "input"), block("Parameters", v.parameters, "parameters"),
       block("Result", v.result, "result"), block("Output", v.output, "output"))) :
-      h("p", {class: "muted"}, "Not reached in this execution."));
+      [h("p", {class: "muted"}, "Not reached in this execution.")]));
 }
 
 function renderStates(where, states, select, selected) {
@@ -273,7 +273,7 @@ function renderStates(where, states, select, selected) {
 
 // The event table as AWS's console shows it; a row opens to the event's details.
 function renderEvents(where, events) {
-  const open = new Set([...where.querySelectorAll("tr.event-details")].map((r) => r.dataset.id));
+  const open = new Set([...where.querySelectorAll("tr.event-details:not([hidden])")].map((r) => r.dataset.id));
   const rows = [];
   for (const e of events) {
     const details = h("tr", {class: "event-details", "data-id": e.id, hidden: !open.has(String(e.id))},
