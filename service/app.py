@@ -56,9 +56,10 @@ class App:
             if not message.get("more_body"):
                 break
         try:
+            headers = _headers(scope)
             status, kind, payload = await self.console.answer(scope.get("method", "GET"), scope.get("path", "/"),
                                                               scope.get("query_string", b"").decode("latin-1"),
-                                                              b"".join(chunks))
+                                                              b"".join(chunks), headers)
         except Exception:  # a bug of ours: logged, the page shows the error
             log.exception("console error")
             status, kind, payload = 500, "application/json", b'{"error": "InternalFailure", "message": "see the log"}'
@@ -85,7 +86,7 @@ class App:
         try:
             if scope.get("method") != "POST":
                 raise ServiceError("UnknownOperationException", "")
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            headers = _headers(scope)
             action = parse_target(headers.get("x-amz-target"))
             chunks, size = [], 0
             while True:
@@ -113,6 +114,10 @@ class App:
             log.exception("internal error")
             return 500, {"__type": "InternalFailure", "message": "The request processing has failed because of "
                          "an unknown error, exception or failure."}
+
+
+def _headers(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
 async def _respond(send: Any, status: int, kind: str, payload: bytes, headers: list | None = None) -> None:

@@ -40,7 +40,8 @@ class Console:
     def __init__(self, service: Any):
         self.service = service
 
-    async def answer(self, method: str, path: str, query: str, body: bytes) -> tuple[int, str, bytes]:
+    async def answer(self, method: str, path: str, query: str, body: bytes,
+                     headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
         if method == "GET" and path in STATIC:
             name, kind = STATIC[path]
             return 200, kind, _asset(name)
@@ -50,6 +51,7 @@ class Console:
         try:
             params = {k: v[-1] for k, v in parse_qs(query).items()}
             if method == "POST":
+                _same_origin(headers or {})
                 params = json.loads(body or b"{}")
                 if not isinstance(params, dict):
                     raise ServiceError("ValidationException", "the request body must be a JSON object")
@@ -182,10 +184,28 @@ def _outcomes(definition: str, timeline: Any, status: str) -> tuple[dict[str, st
     from asl.graph import build_graph
 
     coloured = build_graph(_machine(definition), timeline)
-    running = {e.name for e in timeline.entries if e.exited is None and e.error is None} \
-        if status == "RUNNING" else set()
+    running = {e.name for e in timeline.entries if e.id in _running(timeline, status)}
     outcomes = {n.id: ("running" if n.name in running else n.outcome) for n in coloured.nodes}
     return outcomes, [[e.src, e.dst] for e in coloured.edges if e.taken]
+
+
+def _running(timeline: Any, status: str) -> set[int]:
+    """The entries still running: not left, in a running execution, and inside no Parallel or
+    Map iteration that has ended (a branch cut short by its sibling's caught failure, an item
+    whose failure the Map tolerated). A Task waiting to retry is running."""
+    if status != "RUNNING":
+        return set()
+    latest: dict[str, Any] = {}
+    running: set[int] = set()
+    for entry in timeline.entries:  # in order: each container's latest entry is seen before its states
+        latest[entry.name] = entry
+        if entry.exited is not None:
+            continue
+        inside = [latest.get(outer) for outer, _ in entry.at]
+        if all(c is not None and c.id in running and c.iterations.get(index, "started") == "started"
+               for c, (_, index) in zip(inside, entry.at)):
+            running.add(entry.id)
+    return running
 
 
 def _states(timeline: Any, status: str) -> list[dict]:
@@ -200,8 +220,9 @@ def _states(timeline: Any, status: str) -> list[dict]:
                 and not event.type.startswith(("Execution", "MapIteration")):
             called.setdefault(event.entry, {})["result"] = event.data("output")
     rows = []
+    running_ids = _running(timeline, status)
     for entry in timeline.entries:
-        running = status == "RUNNING" and entry.exited is None and entry.error is None
+        running = entry.id in running_ids
         rows.append({"id": entry.id, "name": entry.name, "type": entry.type, "address": entry.address,
                      "status": "running" if running else entry.status, "input": entry.input,
                      "output": entry.output, "error": entry.error, "cause": entry.cause,
@@ -275,6 +296,19 @@ def _asset(name: str) -> bytes:
 
 def _json(status: int, value: Any) -> tuple[int, str, bytes]:
     return status, "application/json", json.dumps(value, ensure_ascii=False, default=str).encode()
+
+
+def _same_origin(headers: dict[str, str]) -> None:
+    """Actions come from the console's own pages: a JSON body (another site's form cannot send
+    one without a CORS preflight, which this server never grants) and, when the browser names
+    the page's origin, this server's."""
+    if headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise ServiceError("ValidationException", "actions take a JSON body (content-type: application/json)",
+                           status=415)
+    origin = headers.get("origin")
+    if origin and origin.split("://", 1)[-1] != headers.get("host"):
+        raise ServiceError("AccessDeniedException", f"actions are taken from this server's pages, not {origin}",
+                           status=403)
 
 
 def _required(params: dict, key: str) -> str:

@@ -47,11 +47,14 @@ def fallback(event, context):
         raise TaskFailed("Fallback.Unavailable", "the fallback gateway is down for maintenance")
     return {"paidBy": "fallback"}
 
+def flaky(event, context):
+    raise TaskFailed("Gateway.Busy", "try again later")
+
 def double(event, context):
     return {"doubled": event["n"] * 2}
 
 HANDLERS = {"Gate1": gate("gate1"), "Gate2": gate("gate2"), "Charge": charge, "Fallback": fallback,
-            "Double": double}
+            "Double": double, "Flaky": flaky}
 '''
 
 GATED = {"StartAt": "Work1", "States": {
@@ -66,6 +69,9 @@ PAYMENT = {"StartAt": "Charge", "States": {
     "Done": {"Type": "Succeed"}}}
 WAITING = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3600, "Next": "After"},
                                          "After": {"Type": "Pass", "End": True}}}
+RETRYING = {"StartAt": "Call", "States": {"Call": {
+    "Type": "Task", "Resource": LAMBDA + "Flaky", "End": True,
+    "Retry": [{"ErrorEquals": ["Gateway.Busy"], "IntervalSeconds": 3600, "MaxAttempts": 2}]}}}
 FAN_OUT = {"StartAt": "Fan", "States": {"Fan": {
     "Type": "Map", "Label": "Fan", "End": True,
     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Double",
@@ -214,6 +220,50 @@ def test_stop_an_execution(served, page):
     assert events[-1]["type"] == "ExecutionAborted"
     sync_api.expect(page.locator("#event-table tr.event-row").last).to_contain_text("ExecutionAborted")
     shot(page, "execution-stopped")
+
+
+def test_a_task_waiting_to_retry_is_running(served, page):
+    machine = create(served.sfn, "retrying", RETRYING)
+    arn = served.sfn.start_execution(stateMachineArn=machine, name="busy")["executionArn"]
+    open_execution(page, served, arn)
+    # its first attempt failed; the retry waits an hour: the state is running, its error shown
+    sync_api.expect(page.locator("#event-table tr.event-row").last).to_contain_text("LambdaFunctionFailed",
+                                                                                  timeout=15000)
+    expect_outcomes(page, Call="running")
+    page.locator('#graph [data-state="Call"]').click()
+    visit = page.locator('#state-detail .visit[data-state="Call"]')
+    sync_api.expect(visit).to_have_attribute("data-outcome", "running")
+    sync_api.expect(visit.locator('[data-field="cause"]')).to_have_text("try again later")
+    page.locator("#stop").click()
+    sync_api.expect(page.locator("h1 .badge")).to_have_text("ABORTED", timeout=15000)
+    sync_api.expect(page.locator('#graph [data-state="Call"]')).not_to_have_attribute("data-outcome", "running")
+
+
+def test_console_requests_refused_as_the_api_refuses(served):
+    def call(path: str, body: bytes | None = None, **headers: str) -> tuple[int, dict]:
+        request = urllib.request.Request(served.endpoint + "/console/api/" + path, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    missing = "arn:aws:states:us-east-1:123456789012:execution:nope:nope"
+    assert call("execution?arn=" + missing) == (400, {
+        "error": "ExecutionDoesNotExist", "message": f"Execution Does Not Exist: '{missing}'"})
+    assert call("executions?status=DONE")[0] == 400
+    assert call("executions?page=two")[0] == 400
+    assert call("nothing")[0] == 404
+    assert call("start", b"{", **{"Content-Type": "application/json"})[0] == 400
+    assert call("start", b"[]", **{"Content-Type": "application/json"})[0] == 400
+    # another site's page cannot act: a form post (no JSON), or a script from another origin
+    machine = create(served.sfn, "waiting", WAITING)
+    body = json.dumps({"stateMachineArn": machine}).encode()
+    assert call("start", body, **{"Content-Type": "text/plain"})[0] == 415
+    assert call("start", body, **{"Content-Type": "application/json", "Origin": "http://evil.example"})[0] == 403
+    assert served.sfn.list_executions(stateMachineArn=machine)["executions"] == []
+    status, started = call("start", body, **{"Content-Type": "application/json", "Origin": served.endpoint})
+    assert status == 200 and served.sfn.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING"
 
 
 def test_a_failed_state_shows_its_cause_and_redrive_goes_on(served, page, tmp_path):
