@@ -183,9 +183,16 @@ def test_start_an_execution_from_the_page(served, page, tmp_path):
     (tmp_path / "gate1").touch()
     (tmp_path / "gate2").touch()
     machine = create(served.sfn, "gated", GATED)
+    version = served.sfn.publish_state_machine_version(stateMachineArn=machine, description="first")[
+        "stateMachineVersionArn"]
+    served.sfn.create_state_machine_alias(name="live", description="what users run", routingConfiguration=[
+        {"stateMachineVersionArn": version, "weight": 100}])
     page.goto(f"{served.endpoint}/")
     page.get_by_role("link", name="gated").first.click()
     sync_api.expect(page.locator("#definition")).to_contain_text('"StartAt": "Work1"')
+    sync_api.expect(page.locator("#versions tr.version td").first).to_have_text("gated:1")
+    sync_api.expect(page.locator("#aliases tr.alias td")).to_have_text(["live", "gated:1: 100%", "what users run"])
+    sync_api.expect(page.locator("#graph [data-state]")).to_have_count(3)
     page.locator("#start-input").fill("{not json")
     page.locator("#start").click()
     sync_api.expect(page.locator("#start-message")).to_contain_text("The input is not JSON")

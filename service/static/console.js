@@ -97,13 +97,14 @@ async function machinePage(arn) {
     startForm(m.stateMachineArn),
     h("div", {class: "grid"}, h("section", {}, h("h2", {}, "Graph"), graph),
       h("section", {}, h("h2", {}, "Definition"), h("pre", {id: "definition"}, pretty(m.definition)))),
-    h("section", {}, h("h2", {}, "Versions"), data.versions.length ? h("table", {},
+    h("section", {id: "versions"}, h("h2", {}, "Versions"), data.versions.length ? h("table", {},
       h("tr", {}, h("th", {}, "Version"), h("th", {}, "Created")),
-      data.versions.map((v) => h("tr", {}, h("td", {}, tail(v.stateMachineVersionArn)), h("td", {}, when(v.creationDate))))) :
+      data.versions.map((v) => h("tr", {class: "version"}, h("td", {}, tail(v.stateMachineVersionArn)),
+                                 h("td", {}, when(v.creationDate))))) :
       h("p", {class: "muted"}, "No versions published.")),
-    h("section", {}, h("h2", {}, "Aliases"), data.aliases.length ? h("table", {},
+    h("section", {id: "aliases"}, h("h2", {}, "Aliases"), data.aliases.length ? h("table", {},
       h("tr", {}, h("th", {}, "Alias"), h("th", {}, "Routing"), h("th", {}, "Description")),
-      data.aliases.map((a) => h("tr", {}, h("td", {}, a.name),
+      data.aliases.map((a) => h("tr", {class: "alias"}, h("td", {}, a.name),
         h("td", {}, a.routingConfiguration.map((r) => `${tail(r.stateMachineVersionArn)}: ${r.weight}%`).join(", ")),
         h("td", {}, a.description || "")))) : h("p", {class: "muted"}, "No aliases.")),
     h("section", {id: "executions"}));
