@@ -94,7 +94,7 @@ async function machinePage(arn) {
     h("h1", {}, m.name, h("span", {class: "muted"}, m.type)),
     h("section", {}, h("dl", {class: "facts"}, h("dt", {}, "ARN"), h("dd", {}, m.stateMachineArn),
       h("dt", {}, "Created"), h("dd", {}, when(m.creationDate)), h("dt", {}, "Status"), h("dd", {}, m.status || "ACTIVE"))),
-    startForm(m.stateMachineArn),
+    startForm(m.stateMachineArn, m.type),
     h("div", {class: "grid"}, h("section", {}, h("h2", {}, "Graph"), graph),
       h("section", {}, h("h2", {}, "Definition"), h("pre", {id: "definition"}, pretty(m.definition)))),
     h("section", {id: "versions"}, h("h2", {}, "Versions"), data.versions.length ? h("table", {},
@@ -112,15 +112,21 @@ async function machinePage(arn) {
   try { drawGraph(graph, await api("graph?" + q({machine: arn})), {}, () => {}); } catch (err) { fail(graph, err); }
 }
 
-function startForm(machineArn) {
+function startForm(machineArn, type) {
   const input = h("textarea", {id: "start-input", "aria-label": "Execution input"}, "{}");
   const name = h("input", {id: "start-name", placeholder: "name (optional)", "aria-label": "Execution name"});
   const message = h("span", {id: "start-message", class: "error", role: "alert"});
   const start = async () => {
+    message.className = "error";
     message.textContent = "";
     try { JSON.parse(input.value); } catch (err) { message.textContent = `The input is not JSON: ${err.message}`; return; }
     try {
       const {executionArn} = await api("start", {stateMachineArn: machineArn, input: input.value, name: name.value});
+      if (type === "EXPRESS") {  // as on AWS, an Express execution keeps no history to show
+        message.className = "muted";
+        message.textContent = `Started ${executionArn} (Express executions are not recorded)`;
+        return;
+      }
       location.hash = "#/execution/" + encodeURIComponent(executionArn);
     } catch (err) { message.textContent = err.message; }
   };
