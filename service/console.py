@@ -9,7 +9,8 @@ execution is read by the one history walker, `asl.history.Timeline`.
     GET  /console/api/machines                       state machines
     GET  /console/api/machine?arn=                   definition, versions, aliases
     GET  /console/api/executions?machine=&status=&q=&mapRun=&page=&size=
-    GET  /console/api/execution?arn=                 the execution, its states, events and Map Runs
+    GET  /console/api/execution?arn=&after=          the execution, its states, events (after the
+                                                     first `after`) and Map Runs
     GET  /console/api/graph?execution= | ?machine=   the graph: nodes, edges, clusters, SVG
     POST /console/api/start {stateMachineArn, name?, input}
     POST /console/api/stop {executionArn, error?, cause?}
@@ -129,9 +130,10 @@ class Console:
         outcomes, taken = _outcomes(await self._definition(arn), timeline, described["status"])
         map_runs = [await self.call("DescribeMapRun", {"mapRunArn": m["mapRunArn"]})
                     for m in await self._all("ListMapRuns", {"executionArn": arn}, "mapRuns")]
+        after = max(_number(params, "after", 0), 0)  # the events the page has already
         return {"execution": described, "states": _states(timeline, described["status"]),
-                "events": _event_rows(history, timeline), "outcomes": outcomes, "taken": taken,
-                "mapRuns": map_runs}
+                "events": _event_rows(timeline.events[after:], timeline.start),
+                "eventCount": len(history), "outcomes": outcomes, "taken": taken, "mapRuns": map_runs}
 
     async def _definition(self, arn: str) -> str:
         return (await self.call("DescribeStateMachineForExecution", {"executionArn": arn}))["definition"]
@@ -231,11 +233,10 @@ def _states(timeline: Any, status: str) -> list[dict]:
     return rows
 
 
-def _event_rows(history: list[dict], timeline: Any) -> list[dict]:
+def _event_rows(events: list[Any], start: float) -> list[dict]:
     """The event table as AWS's console shows it: id, type, step, resource, time since start."""
-    start = timeline.start
     rows = []
-    for raw, event in zip(sorted(history, key=lambda e: e["id"]), timeline.events):
+    for event in events:
         details = event.details
         resource = details.get("resource")
         if resource and details.get("resourceType"):

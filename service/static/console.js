@@ -193,7 +193,7 @@ function executionList(where, params, inHash) {
 
 async function executionPage(arn) {
   const token = shown;
-  const view = {selected: null, data: null, graph: null};
+  const view = {selected: null, data: null, graph: null, events: []};
   const header = h("div", {id: "header"});
   const graph = h("div", {class: "graph", id: "graph"}, "Loading the graph…");
   const detail = h("section", {id: "state-detail"}, h("h2", {}, "State"),
@@ -206,8 +206,9 @@ async function executionPage(arn) {
   const select = (name) => { view.selected = name; render(); };
   try { view.graph = await api("graph?" + q({execution: arn})); } catch (err) { fail(graph, err); }
   async function refresh() {
-    try { view.data = await api("execution?" + q({arn})); } catch (err) { return fail(header, err); }
+    try { view.data = await api("execution?" + q({arn, after: view.events.length})); } catch (err) { return fail(header, err); }
     if (token !== shown) return;
+    view.events.push(...view.data.events);
     render();
     if (view.data.execution.status === "RUNNING") timer = setTimeout(refresh, 500);
   }
@@ -218,7 +219,7 @@ async function executionPage(arn) {
     if (view.graph) drawGraph(graph, view.graph, d.outcomes, select, d.taken, view.selected);
     renderDetail(detail, d.states.filter((s) => s.name === view.selected), view.selected);
     renderStates(states, d.states, select, view.selected);
-    renderEvents(events, d.events);
+    renderEvents(events, view.events);
     renderMapRuns(mapRuns, d.mapRuns);
   }
   refresh();
@@ -278,21 +279,25 @@ function renderStates(where, states, select, selected) {
       h("td", {}, s.exited ? duration(s.entered, s.exited) : ""), h("td", {}, s.error || "")))));
 }
 
-// The event table as AWS's console shows it; a row opens to the event's details.
+// The event table as AWS's console shows it; a row opens to the event's details. Rows are
+// appended as events arrive: the page asks only for the events after those it has.
 function renderEvents(where, events) {
-  const open = new Set([...where.querySelectorAll("tr.event-details:not([hidden])")].map((r) => r.dataset.id));
-  const rows = [];
-  for (const e of events) {
-    const details = h("tr", {class: "event-details", "data-id": e.id, hidden: !open.has(String(e.id))},
+  let table = where.querySelector("#event-table");
+  if (!table) {
+    table = h("table", {id: "event-table"}, h("tr", {}, h("th", {}, "ID"), h("th", {}, "Type"), h("th", {}, "Step"),
+      h("th", {}, "Resource"), h("th", {}, "Started after"), h("th", {}, "Date and time")));
+    where.replaceChildren(h("h2", {}), table);
+  }
+  const shownRows = table.querySelectorAll("tr.event-row").length;
+  for (const e of events.slice(shownRows)) {
+    const details = h("tr", {class: "event-details", "data-id": e.id, hidden: true},
       h("td", {colspan: 6}, h("pre", {}, JSON.stringify(e.details, (k, v) =>
         (k === "input" || k === "output" || k === "parameters") && typeof v === "string" ? parseJson(v) : v, 2))));
-    rows.push(h("tr", {class: "clickable event-row", onclick: () => { details.hidden = !details.hidden; }},
+    table.append(h("tr", {class: "clickable event-row", onclick: () => { details.hidden = !details.hidden; }},
       h("td", {}, e.id), h("td", {}, e.type), h("td", {}, e.step || ""), h("td", {}, e.resource || ""),
       h("td", {}, `${e.elapsedMs} ms`), h("td", {}, when(e.timestamp))), details);
   }
-  where.replaceChildren(h("h2", {}, `Events (${events.length})`), h("table", {id: "event-table"},
-    h("tr", {}, h("th", {}, "ID"), h("th", {}, "Type"), h("th", {}, "Step"), h("th", {}, "Resource"),
-      h("th", {}, "Started after"), h("th", {}, "Date and time")), rows));
+  where.querySelector("h2").textContent = `Events (${events.length})`;
 }
 
 function renderMapRuns(where, runs) {
