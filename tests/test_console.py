@@ -229,6 +229,19 @@ def test_stop_an_execution(served, page):
     shot(page, "execution-stopped")
 
 
+def test_the_executions_list_follows_running_executions(served, page):
+    machine = create(served.sfn, "waiting", WAITING)
+    arn = served.sfn.start_execution(stateMachineArn=machine, name="held")["executionArn"]
+    page.goto(f"{served.endpoint}/#/executions")
+    badge = page.locator("tr.execution-row .badge")
+    sync_api.expect(badge).to_have_text(["RUNNING"])
+    served.sfn.stop_execution(executionArn=arn, error="Ops.Cancelled", cause="stopped by the API")
+    sync_api.expect(badge).to_have_text(["ABORTED"], timeout=15000)  # no reload: the list refreshes itself
+    page.locator("tr.execution-row a").click()
+    sync_api.expect(page.locator("#execution-error")).to_have_text("Ops.Cancelled")
+    sync_api.expect(page.locator("#execution-cause")).to_have_text("stopped by the API")
+
+
 def test_a_task_waiting_to_retry_is_running(served, page):
     machine = create(served.sfn, "retrying", RETRYING)
     arn = served.sfn.start_execution(stateMachineArn=machine, name="busy")["executionArn"]

@@ -183,6 +183,8 @@ function executionList(where, params, inHash) {
         h("td", {}, badge(e.status)), h("td", {}, e.stateMachineName), h("td", {}, when(e.startDate)),
         h("td", {}, when(e.stopDate)), h("td", {}, duration(e.startDate, e.stopDate))))) :
       h("p", {class: "muted"}, "No executions match."));
+    clearTimeout(timer);  // while some are running, keep their status current
+    if (data.executions.some((e) => e.status === "RUNNING")) timer = setTimeout(load, 2000);
   }
   where.replaceChildren(h("h2", {}, "Executions"), h("div", {class: "toolbar"}, status, search, size), body,
     h("div", {class: "pager"}, prev, info, next));
