@@ -19,8 +19,6 @@ execution is read by the one history walker, `asl.history.Timeline`.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -273,16 +271,14 @@ def _machine(definition: str) -> Any:
 
 @lru_cache(maxsize=64)
 def _svg(definition: str) -> str | None:
-    """The graph drawn by Graphviz's ``dot`` (as ``asl graph --format svg``); None without it:
-    the page then lists the states instead."""
-    dot = shutil.which("dot")
-    if dot is None:
+    """The graph drawn by Graphviz (as ``asl graph --format svg``); None without it: the page
+    then lists the states instead."""
+    from asl.graph import GraphvizError
+
+    try:
+        text = _graph_of(definition).to_svg()
+    except GraphvizError:
         return None
-    done = subprocess.run([dot, "-Tsvg"], input=_graph_of(definition).to_dot(), capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        return None
-    text = done.stdout
     return text[text.find("<svg"):]
 
 

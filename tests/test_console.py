@@ -374,7 +374,8 @@ def test_page_through_a_thousand_executions(tmp_path, page):
         server.stop()
 
 
-def test_asl_console_over_a_store_without_the_api(tmp_path, page):
+@pytest.mark.parametrize("graphviz", [True, False], ids=["graphviz", "no-graphviz"])
+def test_asl_console_over_a_store_without_the_api(tmp_path, page, graphviz):
     store = f"sqlite:{tmp_path / 'runs.db'}"
     definition = tmp_path / "order.json"
     definition.write_text((ROOT / "samples" / "order" / "order.json").read_text())
@@ -382,7 +383,10 @@ def test_asl_console_over_a_store_without_the_api(tmp_path, page):
                            "--handlers", str(ROOT / "samples/order/handlers.py"), "--store", store, "-q"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
-    console = Server(tmp_path, store, command="console").start()
+    console = Server(tmp_path, store, command="console")
+    if not graphviz:  # no `dot` on PATH: the graph is the states listed, coloured the same way
+        console.env = {"PATH": str(tmp_path / "nothing-here")}
+    console.start()
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:  # no Step Functions API here
             urllib.request.urlopen(urllib.request.Request(console.endpoint + "/", data=b"{}", headers={
@@ -404,7 +408,9 @@ def test_asl_console_over_a_store_without_the_api(tmp_path, page):
         sync_api.expect(visit.locator('[data-field="error"]')).to_have_text("Payment.Declined")
         sync_api.expect(visit.locator('[data-field="cause"]')).to_have_text(
             "card limit is 500, order order-1002 asks for 750.0")
-        shot(page, "console-order-declined")
+        assert page.locator("#graph svg").count() == (1 if graphviz else 0)
+        assert page.locator("#graph .boxes .node").count() == (0 if graphviz else 10)
+        shot(page, "console-order-declined" + ("" if graphviz else "-no-graphviz"))
     finally:
         console.stop()
 
