@@ -414,3 +414,10 @@ def test_asl_console_over_a_store_without_the_api(tmp_path, page, graphviz):
     finally:
         console.stop()
 
+
+
+def test_asl_console_bad_options_are_one_line(tmp_path):
+    for args, message in ((["--store", "bogus:x"], "asl console: unknown store 'bogus:x'"),
+                          (["--handlers", str(tmp_path / "none.py")], f"asl console: {tmp_path / 'none.py'}: no such")):
+        done = subprocess.run([*ASL, "console", "--port", "0", *args], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 2 and done.stderr.startswith(message) and "Traceback" not in done.stderr
