@@ -71,7 +71,7 @@ def _definition_errors(definition: str, machine_type: str) -> None:
 
 
 @lru_cache(maxsize=256)
-def _compiled(definition: str) -> Any:
+def compiled(definition: str) -> Any:
     """The state machine of a stored definition, loaded once: executions only read it, and
     validating and compiling it again cost more than a short execution itself."""
     import asl
@@ -705,7 +705,7 @@ class Service:
         from asl.engine import MissingHandlerError, MockConfigError, prepare
 
         try:
-            execution = prepare(_compiled(runs["definition"]), value, name=name,
+            execution = prepare(compiled(runs["definition"]), value, name=name,
                                 state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
                                 check_handlers=False, **self._run_options(case, machine["name"]))
         except (MockConfigError, MissingHandlerError) as exc:
@@ -857,11 +857,11 @@ class Service:
         elif doc["kind"] == ALIAS:
             records = [r for r in records if r.options.get("stateMachineAliasArn") == arn]
         redrive = body.get("redriveFilter")
-        return _listing("executions", self._execution_items(records, body), body,
+        return _listing("executions", self.execution_items(records, body), body,
                         f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
 
     @staticmethod
-    def _execution_items(records: list, body: dict) -> list[dict]:
+    def execution_items(records: list, body: dict) -> list[dict]:
         redrive = body.get("redriveFilter")
         if redrive == "REDRIVEN":
             records = [r for r in records if r.redrive_count]
@@ -888,7 +888,7 @@ class Service:
         status = body.get("statusFilter")
         records = await self.store.list(status=status, state_machine_arn=doc["stateMachineArn"])
         records = [r for r in records if r.options.get("mapRunArn") == arn]
-        return _listing("executions", self._execution_items(records, body), body,
+        return _listing("executions", self.execution_items(records, body), body,
                         f"ListExecutions{arn}{status}{body.get('redriveFilter')}")
 
     # ---- Map Runs ------------------------------------------------------------------------------

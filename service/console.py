@@ -112,7 +112,7 @@ class Console:
         size = min(max(_number(params, "size", PAGE_SIZE), 1), 1000)
         page = max(_number(params, "page", 1), 1)
         shown = records[(page - 1) * size: page * size]
-        items = self.service._execution_items(shown, {})
+        items = self.service.execution_items(shown, {})
         for item, record in zip(items, shown):
             item["stateMachineName"] = record.state_machine_name
         return {"executions": items, "total": len(records), "page": page, "pages": max(1, -(-len(records) // size)),
@@ -260,13 +260,13 @@ def _graph_of(definition: str) -> Any:
 def _machine(definition: str) -> Any:
     """The loaded machine of an execution's definition; a Map Run child's is its Map's item
     processor, whose ``ProcessorConfig`` a machine does not take."""
-    from .api import _compiled
+    from .api import compiled
 
     if '"ProcessorConfig"' in definition:
         source = json.loads(definition)
         source.pop("ProcessorConfig", None)
         definition = json.dumps(source)
-    return _compiled(definition)
+    return compiled(definition)
 
 
 @lru_cache(maxsize=64)
