@@ -73,6 +73,23 @@ class Graph:
     def to_dot(self) -> str:
         return _Dot(self).render()
 
+    def to_svg(self) -> str:
+        """The graph drawn by Graphviz's ``dot`` program (`GraphvizError` without it, or when it fails)."""
+        import shutil
+        import subprocess
+
+        dot = shutil.which("dot")
+        if dot is None:
+            raise GraphvizError("Graphviz's `dot` program is not on PATH")
+        done = subprocess.run([dot, "-Tsvg"], input=self.to_dot(), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise GraphvizError(f"Graphviz's dot failed: {done.stderr.strip()}")
+        return done.stdout
+
+
+class GraphvizError(Exception):
+    """Raised by `Graph.to_svg` when Graphviz's ``dot`` is not installed, or fails."""
+
 
 # --------------------------------------------------------------------------------------------
 # Building

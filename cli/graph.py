@@ -31,15 +31,13 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
     Exit 0, 2 for usage errors (a missing file, no Graphviz for svg), 3 for an invalid definition.
     """
     import shutil
-    import subprocess
 
-    from ..graph import build_graph
+    from ..graph import GraphvizError, build_graph
     from ..histories import HistoryError, read_history
     from ..jsontext import ESCAPE
     from .run import UsageError, load_definition, substitutions
 
-    dot = shutil.which("dot")
-    if fmt == "svg" and dot is None:
+    if fmt == "svg" and shutil.which("dot") is None:
         _usage(NO_GRAPHVIZ)
     try:
         loaded = load_definition(definition, substitutions=substitutions(substitute, substitutions_file))
@@ -49,12 +47,10 @@ def graph(definition: str, fmt: str, history_path: str | None, output_path: str 
     if timeline is not None:
         _check_history(timeline, loaded.machine, history_path, definition)
     drawn = build_graph(loaded.machine, timeline, loaded.name)
-    text = drawn.to_mermaid() if fmt == "mermaid" else drawn.to_dot()
-    if fmt == "svg":
-        done = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True)
-        if done.returncode != 0:
-            _usage(f"Graphviz's dot failed: {done.stderr.strip()}")
-        text = done.stdout
+    try:
+        text = drawn.to_mermaid() if fmt == "mermaid" else drawn.to_dot() if fmt == "dot" else drawn.to_svg()
+    except GraphvizError as exc:
+        _usage(str(exc))
     if output_path:
         try:
             with open(output_path, "w", encoding="utf-8", errors=ESCAPE) as fh:

@@ -106,7 +106,7 @@ def get_cli() -> click.Group:
     from .graph import graph
     from .history import history
     from .run import run
-    from .serve import serve
+    from .serve import console, serve
     from .testing import mocks, test, test_state
 
     cli.add_command(run)
@@ -120,6 +120,7 @@ def get_cli() -> click.Group:
     cli.add_command(redrive)
     cli.add_command(worker)
     cli.add_command(serve)
+    cli.add_command(console)
     return cli
 
 

@@ -1,47 +1,81 @@
-"""`asl serve`: the Step Functions API on this machine (asl.service), served by uvicorn."""
+"""`asl serve`: the Step Functions API and the web console on this machine (asl.service), served
+by uvicorn; `asl console`: the web console alone, over a store."""
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
 from .run import UsageError, aws_config, aws_options, load_handlers, tracing_from_environment
 
 
+def service_options(command: Any) -> Any:
+    """The options `asl serve` and `asl console` share: where to listen, the store, how Tasks run."""
+    for option in reversed([
+        click.option("--host", default="127.0.0.1", show_default=True,
+                     help="Address to listen on (loopback by default)."),
+        click.option("--store", default=None, help="sqlite:PATH (default: sqlite:asl-serve.db here), "
+                     "postgresql://..., or memory."),
+        click.option("--handlers", "handlers_spec", default=None, metavar="FILE_OR_MODULE",
+                     help="Python handlers for Lambda tasks (as asl run --handlers)."),
+        click.option("--mock-config", default=None, metavar="FILE",
+                     help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG); select a test case "
+                     "with StartExecution(stateMachineArn='ARN#TestCase')."),
+        click.option("--region", default=None,
+                     help="Region of the ARNs (default: $AWS_DEFAULT_REGION or us-east-1)."),
+        click.option("--account", default=None,
+                     help="Account id of the ARNs (default: $AWS_ACCOUNT_ID or 123456789012)."),
+        click.option("--wait-time-scale", type=click.FloatRange(min=0), default=None, metavar="FACTOR",
+                     help="Scale Wait states and retry intervals: 0.1 makes them 10 times shorter, 0 skips them "
+                     "(default: $WAIT_TIME_SCALE or 1, as Step Functions Local)."),
+        click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=30.0, show_default=True,
+                     metavar="SECONDS", help="With a store shared by several processes: how long an execution "
+                     "stays with a process that stopped renewing its lease (it died) before another takes it over."),
+        aws_options,
+    ]):
+        command = option(command)
+    return command
+
+
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8083, show_default=True)
-@click.option("--store", default=None, help="sqlite:PATH (default: sqlite:asl-serve.db here), "
-              "postgresql://..., or memory.")
-@click.option("--handlers", "handlers_spec", default=None, metavar="FILE_OR_MODULE",
-              help="Python handlers for Lambda tasks (as asl run --handlers).")
-@click.option("--mock-config", default=None, metavar="FILE",
-              help="Step Functions Local MockConfigFile (default: $SFN_MOCK_CONFIG); select a test case with "
-              "StartExecution(stateMachineArn='ARN#TestCase').")
-@click.option("--region", default=None, help="Region of the ARNs (default: $AWS_DEFAULT_REGION or us-east-1).")
-@click.option("--account", default=None, help="Account id of the ARNs (default: $AWS_ACCOUNT_ID or 123456789012).")
-@click.option("--wait-time-scale", type=click.FloatRange(min=0), default=None, metavar="FACTOR",
-              help="Scale Wait states and retry intervals: 0.1 makes them 10 times shorter, 0 skips them "
-              "(default: $WAIT_TIME_SCALE or 1, as Step Functions Local).")
-@click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=30.0, show_default=True,
-              metavar="SECONDS", help="With a store shared by several processes: how long an execution stays "
-              "with a process that stopped renewing its lease (it died) before another takes it over.")
 @click.option("--poll", "poll_seconds", type=click.FloatRange(0.05, None), default=None, metavar="SECONDS",
               help="How often to look for executions to take over (default: every second with a "
               "postgresql:// store, never otherwise).")
-@aws_options
+@service_options
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
           region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
           poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
           connections: str | None = None) -> None:
-    """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
+    """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) and the web console at / until Ctrl-C."""
+    _serve("serve", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale, lease_seconds,
+           poll_seconds, aws, endpoint_urls, connections)
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8084, show_default=True)
+@service_options
+def console(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
+            region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
+            aws: bool = False, endpoint_urls: tuple[str, ...] = (), connections: str | None = None) -> None:
+    """Serve the web console over a store (state machines, executions, their graphs and events;
+    start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself."""
+    _serve("console", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale,
+           lease_seconds, None, aws, endpoint_urls, connections)
+
+
+def _serve(command: str, host: str, port: int, store: str | None, handlers_spec: str | None,
+           mock_config: str | None, region: str | None, account: str | None, wait_time_scale: float | None,
+           lease_seconds: float, poll_seconds: float | None, aws: bool, endpoint_urls: tuple[str, ...],
+           connections: str | None) -> None:
     import logging
 
     try:
         import uvicorn
     except ImportError:
-        click.echo('asl serve: needs the service extra: pip install "asl-engine[service]"', err=True)
+        click.echo(f'asl {command}: needs the service extra: pip install "asl-engine[service]"', err=True)
         sys.exit(2)
     from ..engine import MockConfig, MockConfigError
     from ..engine.stores import StoreError, open_store
@@ -56,7 +90,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
             if not wait_time_scale >= 0:
                 raise ValueError
         except ValueError:
-            click.echo(f"asl serve: WAIT_TIME_SCALE: not a number >= 0: {os.environ['WAIT_TIME_SCALE']!r}",
+            click.echo(f"asl {command}: WAIT_TIME_SCALE: not a number >= 0: {os.environ['WAIT_TIME_SCALE']!r}",
                        err=True)
             sys.exit(2)
     handlers = None
@@ -69,7 +103,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         # OTEL_* variables (or a provider set up already): the machines with tracing enabled are traced
         tracing, tracer_provider = tracing_from_environment()
     except UsageError as exc:
-        click.echo(f"asl serve: {exc}", err=True)
+        click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
     mock_path = mock_config or os.environ.pop("SFN_MOCK_CONFIG", None)
     mocks = None
@@ -77,29 +111,35 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         try:
             mocks = MockConfig.from_file(mock_path)
         except (MockConfigError, OSError) as exc:
-            click.echo(f"asl serve: {mock_path}: {exc}", err=True)
+            click.echo(f"asl {command}: {mock_path}: {exc}", err=True)
             sys.exit(2)
     try:
         opened = open_store(store or "sqlite:asl-serve.db")
     except StoreError as exc:
-        click.echo(f"asl serve: {exc}", err=True)
+        click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
-                      aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None)
+                      aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None,
+                      resume=command == "serve")
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
-               f"account {account}{scale})\n"
-               f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
-               "                        config=botocore.config.Config(inject_host_prefix=False))\n"
-               f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint}\n"
-               f"  or:      export AWS_ENDPOINT_URL_SFN={endpoint}\n"
-               "  StartSyncExecution/TestState: disable the 'sync-' host prefix (inject_host_prefix=False, "
-               "AWS_DISABLE_HOST_PREFIX_INJECTION=true)", err=True)
-    logging.basicConfig(level=logging.WARNING, format="asl serve: %(message)s")
-    config = uvicorn.Config(App(service), host=host, port=port, lifespan="on", log_level="warning",
-                            access_log=False, proxy_headers=False, timeout_graceful_shutdown=5)
+    if command == "console":
+        click.echo(f"asl console: the web console on {endpoint}/ (store {opened.url}, region {region}, "
+                   f"account {account}{scale})", err=True)
+    else:
+        click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
+                   f"account {account}{scale})\n"
+                   f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
+                   "                        config=botocore.config.Config(inject_host_prefix=False))\n"
+                   f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint}\n"
+                   f"  or:      export AWS_ENDPOINT_URL_SFN={endpoint}\n"
+                   "  StartSyncExecution/TestState: disable the 'sync-' host prefix (inject_host_prefix=False, "
+                   "AWS_DISABLE_HOST_PREFIX_INJECTION=true)\n"
+                   f"  console: {endpoint}/", err=True)
+    logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
+    config = uvicorn.Config(App(service, api=command == "serve"), host=host, port=port, lifespan="on",
+                            log_level="warning", access_log=False, proxy_headers=False, timeout_graceful_shutdown=5)
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:
             super().handle_exit(sig, frame)  # type: ignore[arg-type]

@@ -79,7 +79,7 @@ def _definition_errors(definition: str, machine_type: str) -> None:
 
 
 @lru_cache(maxsize=256)
-def _compiled(definition: str) -> Any:
+def compiled(definition: str) -> Any:
     """The state machine of a stored definition, loaded once: executions only read it, and
     validating and compiling it again cost more than a short execution itself."""
     import asl
@@ -120,8 +120,9 @@ class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
                  handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
                  lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None,
-                 tracer_provider: Any = None):
+                 tracer_provider: Any = None, resume: bool = True):
         self.store = store
+        self.resume = resume  # False (asl console): leave RUNNING executions to their processes
         # executions of state machines whose tracingConfiguration is enabled make spans here
         # (asl.engine.tracing; None: no tracing, as without OTEL_* variables)
         self.tracer_provider = tracer_provider
@@ -174,6 +175,8 @@ class Service:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self.store.open()
+        if not self.resume:
+            return
         await self.resume_all()
         if self.poll_seconds:
             self._takeover = asyncio.ensure_future(self._take_over())
@@ -792,7 +795,7 @@ class Service:
         from asl.engine import MissingHandlerError, MockConfigError, prepare
 
         try:
-            execution = prepare(_compiled(runs["definition"]), value, name=name,
+            execution = prepare(compiled(runs["definition"]), value, name=name,
                                 state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
                                 check_handlers=False, **self._run_options(case, machine["name"]))
         except (MockConfigError, MissingHandlerError) as exc:
@@ -976,11 +979,11 @@ class Service:
         elif doc["kind"] == ALIAS:
             records = [r for r in records if r.options.get("stateMachineAliasArn") == arn]
         redrive = body.get("redriveFilter")
-        return _listing("executions", self._execution_items(records, body), body,
+        return _listing("executions", self.execution_items(records, body), body,
                         f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
 
     @staticmethod
-    def _execution_items(records: list, body: dict) -> list[dict]:
+    def execution_items(records: list, body: dict) -> list[dict]:
         redrive = body.get("redriveFilter")
         if redrive == "REDRIVEN":
             records = [r for r in records if r.redrive_count]
@@ -1007,7 +1010,7 @@ class Service:
         status = body.get("statusFilter")
         records = await self.store.list(status=status, state_machine_arn=doc["stateMachineArn"])
         records = [r for r in records if r.options.get("mapRunArn") == arn]
-        return _listing("executions", self._execution_items(records, body), body,
+        return _listing("executions", self.execution_items(records, body), body,
                         f"ListExecutions{arn}{status}{body.get('redriveFilter')}")
 
     # ---- Map Runs ------------------------------------------------------------------------------

@@ -14,10 +14,17 @@ log = logging.getLogger("asl.service")
 
 
 class App:
-    """`App(service)` is an ASGI 3 application; the lifespan opens the store and resumes executions."""
+    """`App(service)` is an ASGI 3 application; the lifespan opens the store and resumes executions.
 
-    def __init__(self, service: Any):
+    POST / is the awsJson1.0 API (unless `api` is False: `asl console`); GET / and /console/...
+    are the web console (unless `console` is False)."""
+
+    def __init__(self, service: Any, *, api: bool = True, console: bool = True):
+        from .console import Console
+
         self.service = service
+        self.api = api
+        self.console = Console(service) if console else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -25,12 +32,36 @@ class App:
             return
         if scope["type"] != "http":
             return
+        path, method = scope.get("path", "/"), scope.get("method")
+        if self.console is not None and (path.startswith("/console/") or (path == "/" and method != "POST")):
+            await self._console(scope, receive, send)
+            return
+        if not self.api:
+            await _respond(send, 404, "text/plain", b"not found: this server is the console only (asl serve has the API)")
+            return
         status, body = await self._answer(scope, receive)
         payload = _dumps(body).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/x-amz-json-1.0"), (b"content-length", str(len(payload)).encode()),
-            (b"x-amzn-requestid", str(uuid.uuid4()).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+        await _respond(send, status, "application/x-amz-json-1.0", payload,
+                       [(b"x-amzn-requestid", str(uuid.uuid4()).encode())])
+
+    async def _console(self, scope: dict, receive: Any, send: Any) -> None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        try:
+            headers = _headers(scope)
+            status, kind, payload = await self.console.answer(scope.get("method", "GET"), scope.get("path", "/"),
+                                                              scope.get("query_string", b"").decode("latin-1"),
+                                                              b"".join(chunks), headers)
+        except Exception:  # a bug of ours: logged, the page shows the error
+            log.exception("console error")
+            status, kind, payload = 500, "application/json", b'{"error": "InternalFailure", "message": "see the log"}'
+        await _respond(send, status, kind, payload, [(b"cache-control", b"no-store")])
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -103,6 +134,16 @@ class App:
         if action in LONG_POLLS:
             return 200, await _unless_gone(handler(body), receive)
         return 200, await handler(body)
+
+
+def _headers(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _respond(send: Any, status: int, kind: str, payload: bytes, headers: list | None = None) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", kind.encode()), (b"content-length", str(len(payload)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": payload})
 
 
 LONG_POLLS = {"GetActivityTask"}  # answers that may wait: given up when the client goes away

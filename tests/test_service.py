@@ -31,15 +31,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: Path, store: str, *extra: str):
-        self.tmp, self.store, self.extra = tmp, store, extra
+    def __init__(self, tmp: Path, store: str, *extra: str, command: str = "serve"):
+        self.tmp, self.store, self.extra, self.command = tmp, store, extra, command
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.env: dict[str, str] = {}  # extra environment of the server process
 
     def start(self) -> "Server":
-        self.proc = subprocess.Popen([*ASL, "serve", "--port", str(self.port), "--store", self.store, *self.extra],
+        self.proc = subprocess.Popen([*ASL, self.command, "--port", str(self.port), "--store", self.store, *self.extra],
                                      cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, **self.env} if self.env else None)
         deadline = time.monotonic() + 20
@@ -51,7 +51,7 @@ class Server:
                 if self.proc.poll() is not None:
                     raise RuntimeError(self.proc.stdout.read())
                 time.sleep(0.05)
-        raise RuntimeError("asl serve did not start")
+        raise RuntimeError(f"asl {self.command} did not start")
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None
