@@ -173,11 +173,17 @@ async def run_map(run: StateRun) -> Result:
     state = run.state
     ex = run.ex
     jsonata = state.is_jsonata
-    distributed = state.is_distributed
 
     async def attempt() -> list:
         effective = run.raw if jsonata else run.effective_input()
         scope = run.scope(effective)
+        if state.is_distributed:  # a Map Run: asl.engine.distributed
+            limit = _positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
+            from .distributed.maprun import run_distributed
+
+            results = await run_distributed(run, effective, scope, limit)
+            run.event("MapStateSucceeded")
+            return results
         items = _items(run, effective)
         limit = _positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
         selector = state.item_selector or state.parameters
@@ -201,11 +207,7 @@ async def run_map(run: StateRun) -> Result:
         run.event("MapStateStarted", {"length": len(items)})
         if observer is not None:
             run.tell(MapStarted, len(items))
-        if distributed:
-            tolerated_count, tolerated_pct = _tolerance(run, scope)
-            results = await _distributed(run, processor, inputs, limit, tolerated_count, tolerated_pct)
-        else:
-            results = await _inline(run, processor, inputs, limit)
+        results = await _inline(run, processor, inputs, limit)
         run.event("MapStateSucceeded")
         return results
 
@@ -325,87 +327,3 @@ class MapRunControl:
             return failed > 0
         return (count is not None and failed > count) or (
             pct is not None and total > 0 and failed * 100.0 / total > pct)
-
-
-async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, tolerated_count: int | None,
-                       tolerated_pct: float | None) -> list:
-    """Each item runs as its own child execution; failures count against the tolerance."""
-    ex = run.ex
-    state = run.state
-    label = state.label or run.name
-    map_run_arn = ex.map_run_arn(label)
-    run.event("MapRunStarted", {"mapRunArn": map_run_arn})
-    items = len(inputs)
-    batcher = state.item_batcher
-    if batcher is not None:
-        inputs = _batches(run, inputs)
-    results: list[Any] = [None] * len(inputs)
-    failures: list[int] = []  # the children that failed
-    control = MapRunControl(limit, tolerated_count, tolerated_pct)
-    sizes = [len(v["Items"]) if batcher is not None else 1 for v in inputs]
-    listener = ex.map_runs
-    if listener is not None:
-        await listener.map_run_started(ex, map_run_arn, run.name, label, control, items, sizes)
-
-    observer = ex.observer
-
-    async def child(index: int, value: Any) -> None:
-        await control.acquire()
-        try:
-            if observer is not None:
-                run.tell(IterationChanged, index, "started")
-            try:
-                results[index] = await ex.run_child(processor, value, index, run.frame, run.name, map_run_arn)
-            except StatesError:
-                failures.append(index)
-                results[index] = None
-                if observer is not None:
-                    run.tell(IterationChanged, index, "failed")
-                return
-            except anyio.get_cancelled_exc_class():
-                if observer is not None:
-                    run.tell(IterationChanged, index, "aborted")
-                raise
-            if observer is not None:
-                run.tell(IterationChanged, index, "succeeded")
-        finally:
-            control.release()
-
-    status, err = "SUCCEEDED", None
-    try:
-        async with anyio.create_task_group() as tg:
-            for i, v in enumerate(inputs):
-                tg.start_soon(child, i, v)
-        if failures and control.exceeded(sum(sizes[i] for i in failures), items):
-            err = StatesError("States.ExceedToleratedFailureThreshold",
-                              "The specified tolerated failure threshold was exceeded")
-            status = "FAILED"
-            run.event("MapRunFailed", {"error": err.error, "cause": err.cause})
-            raise err
-    except anyio.get_cancelled_exc_class():
-        status = "ABORTED"
-        raise
-    finally:
-        if listener is not None:
-            with anyio.CancelScope(shield=True):
-                await listener.map_run_finished(map_run_arn, status, err)
-    run.event("MapRunSucceeded")
-    return results
-
-
-def _batches(run: StateRun, inputs: list) -> list:
-    batcher = run.state.item_batcher
-    scope = run.scope(run.raw)
-    size = batcher.max_items_per_batch
-    size = size.evaluate(scope) if isinstance(size, Template) else size
-    if size is None and batcher.max_items_per_batch_path is not None:
-        size = run.read_path(batcher.max_items_per_batch_path, run.raw)
-    size = size or len(inputs) or 1
-    batch_input = batcher.batch_input.evaluate(scope) if batcher.batch_input is not None else None
-    out = []
-    for i in range(0, len(inputs), size):
-        entry: dict = {"Items": inputs[i:i + size]}
-        if batch_input is not None:
-            entry = {"BatchInput": batch_input, **entry}
-        out.append(entry)
-    return out

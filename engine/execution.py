@@ -110,6 +110,11 @@ class ExecutionAlreadyExists(Exception):
     """Raised by `Execution.attach` when the store already holds an execution of that ARN."""
 
 
+class ChildAborted(StatesError):
+    """Raised by `Execution.run_child` when the child execution was stopped (StopExecution of
+    the child): it ended ABORTED, with the stop's error and cause."""
+
+
 class LeaseLost(Exception):
     """Raised by `Execution.run` when another process took the execution's lease over (this
     process stopped renewing it in time): this process stops advancing it, and records nothing."""
@@ -205,6 +210,7 @@ class Execution:
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
         self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
+        self.s3_folders: dict = {}            # buckets read and written as local folders (--s3-folder)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -516,7 +522,7 @@ class Execution:
             child.unserved = self.unserved
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
-            child.integrations = self.integrations
+            child.integrations, child.s3_folders = self.integrations, self.s3_folders
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
@@ -539,7 +545,7 @@ class Execution:
                 raise
             else:  # stopped: ABORTED with its StopExecution error and cause (or none); a failed item
                 error, cause = child._stopped or (None, None)
-                raise StatesError(error or "States.Aborted", cause or "The child execution was stopped.")
+                raise ChildAborted(error or "States.Aborted", cause or "The child execution was stopped.")
             finally:
                 self.transitions += child.transitions
                 child._finish(status, output, error, cause)

@@ -79,7 +79,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
-            sync: bool = False, activities: Any = None, aws: Any = None) -> Any:
+            sync: bool = False, activities: Any = None, aws: Any = None, s3_folders: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -94,6 +94,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     ``aws`` calls the real services (through boto3) for the Tasks no handler or mock serves:
     True, or ``{"endpoints": {"sqs": URL, "*": URL}, "region": ..., "profile": ...}``, or an
     `asl.engine.integrations.AwsConfig` (see `asl.engine.integrations.config`).
+
+    ``s3_folders`` (``{"BUCKET": PATH}``) maps buckets to local folders: a Distributed Map's
+    ItemReader and ResultWriter read and write them there instead of calling S3 (ValueError for
+    a folder that does not exist).
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -136,6 +140,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
                           state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
     execution.activities = activities
+    if s3_folders:
+        from .distributed.objects import parse_folders
+
+        execution.s3_folders = parse_folders(s3_folders)
     if aws is not None and aws is not False:
         from .integrations import Integrations
 
@@ -196,7 +204,8 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
     (refuse to start when a Task has no handler or mock; default: fail only if one is invoked),
-    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`).
+    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`),
+    ``s3_folders`` (buckets as local folders for a Distributed Map's ItemReader and ResultWriter).
     """
     execution = prepare(machine, input, **options)
     if store is not None:
