@@ -28,8 +28,21 @@ def aws_options(command: Any) -> Any:
     command = click.option("--endpoint-url", "endpoint_urls", multiple=True, metavar="[SERVICE=]URL",
                            help="Endpoint of a service (sqs=http://..., repeatable), or of all services "
                                 "(moto, LocalStack); implies --aws.")(command)
+    command = click.option("--s3-folder", "s3_folders", multiple=True, metavar="BUCKET=PATH",
+                           help="Read and write BUCKET in the folder PATH (a Distributed Map's ItemReader and "
+                                "ResultWriter), offline; repeatable.")(command)
     return click.option("--aws", is_flag=True, help="Call AWS services (boto3) for the Tasks that no handler "
                         "or mock serves.")(command)
+
+
+def s3_folder_map(specs: tuple[str, ...]) -> dict:
+    """``--s3-folder BUCKET=PATH`` options -> the ``s3_folders=`` option of `prepare`."""
+    from ..engine.distributed.objects import parse_folders
+
+    try:
+        return parse_folders(specs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def aws_config(aws: bool, endpoint_urls: tuple[str, ...]) -> Any:
@@ -221,7 +234,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
         substitute: tuple[str, ...] = (), substitutions_file: str | None = None, aws: bool = False,
-        endpoint_urls: tuple[str, ...] = ()) -> None:
+        endpoint_urls: tuple[str, ...] = (), s3_folders: tuple[str, ...] = ()) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -258,6 +271,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         execution_input = read_input(input_path, input_json)
         handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
         services = aws_config(aws, endpoint_urls)
+        folders = s3_folder_map(s3_folders)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -267,7 +281,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     try:
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
-                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync, aws=services)
+                            virtual_time=bool(virtual_time), seed=seed, observer=trace, sync=sync, aws=services,
+                            s3_folders=folders)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
     missing = missing_handlers(execution)

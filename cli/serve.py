@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .run import UsageError, aws_config, aws_options, load_handlers
+from .run import UsageError, aws_config, aws_options, load_handlers, s3_folder_map
 
 
 @click.command()
@@ -33,7 +33,8 @@ from .run import UsageError, aws_config, aws_options, load_handlers
 @aws_options
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
           region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
-          poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = ()) -> None:
+          poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
+          s3_folders: tuple[str, ...] = ()) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
     import logging
 
@@ -63,6 +64,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         if handlers_spec:
             handlers = load_handlers(handlers_spec)[0]
         services = aws_config(aws, endpoint_urls)
+        folders = s3_folder_map(s3_folders)
     except UsageError as exc:
         click.echo(f"asl serve: {exc}", err=True)
         sys.exit(2)
@@ -81,7 +83,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         sys.exit(2)
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
-                      aws=services)
+                      aws=services, s3_folders=folders)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "

@@ -182,7 +182,9 @@ async def run_map(run: StateRun) -> Result:
             from .distributed.maprun import run_distributed
 
             results = await run_distributed(run, effective, scope, limit)
+            ended = run.frame.last
             run.event("MapStateSucceeded")
+            run.frame.last = ended  # AWS: MapStateExited follows MapRunSucceeded (recorded; the service cases)
             return results
         items = _items(run, effective)
         limit = _positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)

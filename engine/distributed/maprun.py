@@ -20,6 +20,7 @@ import anyio
 
 from ...errors import StatesError
 from ..observe import IterationChanged, MapStarted
+from ..staterun import Located
 from . import itemreader
 from .batching import Batcher, selector
 from .objects import Buckets
@@ -116,7 +117,7 @@ class MapRun:
             if err is not None:
                 status = "FAILED"
                 run.event("MapRunFailed", {"error": err.error, "cause": err.cause})
-                raise err
+                raise Located(err.error, err.cause)  # (the Map state fails with the Map Run's cause as it is)
         except anyio.get_cancelled_exc_class():
             status = "ABORTED"
             run.event("MapRunAborted")
