@@ -552,6 +552,8 @@ class Execution:
                 if listener is not None:
                     with anyio.CancelScope(shield=True):
                         await listener.child_finished(map_run_arn, index, child)
+        if self.sink is None and self.replay is None:  # no journal kept: a million outcomes need not stay in memory
+            return await work(item, False)
         return await self.outcome(item, work)
 
     async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:

@@ -165,7 +165,8 @@ def test_reader_failures_are_item_reader_failed(buckets):
     dup = go(buckets, dmap(ItemReader=get_object("dup.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")))
     assert (dup.error, dup.cause) == ("States.ItemReaderFailed", "CSV headers cannot contain duplicates.")
     missing = go(buckets, dmap(ItemReader=get_object("nope.json", InputType="JSON")))
-    assert missing.error == "States.ItemReaderFailed" and "NoSuchKey" in missing.cause
+    assert missing.error == "States.ItemReaderFailed"
+    assert missing.cause.startswith("The specified key does not exist. (Service: S3, Status Code: 404")
     caught = go(buckets, {"StartAt": "M", "States": {
         "M": {**dmap(ItemReader=get_object("nope.json", InputType="JSON"))["States"]["M"], "End": False,
               "Next": "Done", "Catch": [{"ErrorEquals": ["States.ItemReaderFailed"], "Next": "Done"}]},

@@ -22,14 +22,14 @@ class BucketError(Exception):
     """Raised when S3 (or a mapped folder) refuses a request: `code` is S3's error code
     (``NoSuchKey``, ``NoSuchBucket``, ``AccessDenied``...), `message` its message."""
 
-    def __init__(self, code: str, message: str, status: int | None = None):
+    def __init__(self, code: str, message: str, status: int | None = None, request_id: str | None = None):
         super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+        self.code, self.message, self.status, self.request_id = code, message, status, request_id
 
     def cause(self) -> str:
-        # as AWS's Java SDK words a service error (request id left out)
-        status = f", Status Code: {self.status}" if self.status else ""
-        return f"{self.message} (Service: S3{status}, Error Code: {self.code})"
+        """As AWS's Java SDK v2 words a service error (a mapped folder has no request id)."""
+        request = f", Request ID: {self.request_id}" if self.request_id is not None else ""
+        return f"{self.message} (Service: S3, Status Code: {self.status or 400}{request})"
 
 
 class NoBuckets(Exception):
@@ -167,7 +167,8 @@ class _client_errors:
             return False
         response = getattr(exc, "response", None)
         if isinstance(response, dict) and "Error" in response:
-            error = response["Error"]
-            raise BucketError(str(error.get("Code") or "S3Error"), str(error.get("Message") or exc),
-                              response.get("ResponseMetadata", {}).get("HTTPStatusCode")) from None
+            from ..integrations.sdk import error_facts
+
+            code, message, status, request_id, _extended = error_facts(exc)
+            raise BucketError(code or "S3Error", message or str(exc), status, request_id) from None
         return False
