@@ -430,6 +430,7 @@ ITEM_READER_FAILURES = {
 @pytest.mark.skipif(not (SHARED / "conformance" / "service" / "item-reader").exists(),
                     reason="../shared/conformance/service not found")
 def test_item_reader_conformance(tmp_path, moto_server):
+    from support.service_cases import replay, unexpected
     from test_service import Server
 
     moto_server.reset()
@@ -437,18 +438,44 @@ def test_item_reader_conformance(tmp_path, moto_server):
     srv.env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
     srv.start()
     try:
-        failures = tmp_path / "failures.tsv"
-        done = subprocess.run([sys.executable, str(SHARED / "conformance" / "service" / "run_cases.py"), "--endpoint",
-                               srv.endpoint, "--kinds", "item-reader", "--s3-endpoint", moto_server.url,
-                               "--failures", str(failures), "--ignore-extra-keys"],
-                              capture_output=True, text=True, timeout=600)
+        stdout, failed = replay(SHARED, srv.endpoint, "item-reader", tmp_path, "--s3-endpoint", moto_server.url)
     finally:
         srv.stop()
-    assert "service conformance:" in done.stdout, done.stdout + done.stderr
-    failed = [line.split("\t", 1) for line in failures.read_text().splitlines() if line.strip()]
-    unexpected = [f"{name}: {why}" for name, why in failed
-                  if not any(name.startswith(prefix) for prefix in ITEM_READER_FAILURES)]
-    assert not unexpected, "\n".join(unexpected)
-    line = next(text for text in done.stdout.splitlines() if text.startswith("item-reader"))
+    assert not unexpected(failed, ITEM_READER_FAILURES)
+    line = next(text for text in stdout.splitlines() if text.startswith("item-reader"))
     passed, ran, not_run = map(int, line.split()[1:4])
     assert (ran, not_run, passed) == (20, 0, 20 - len(failed))
+
+
+def test_asl_serve_with_a_mapped_folder(tmp_path):
+    pytest.importorskip("uvicorn")
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "items.jsonl").write_text("".join(json.dumps({"i": i}) + "\n" for i in range(25)))
+    srv = Server(tmp_path, "memory", "--s3-folder", f"data={tmp_path / 'data'}").start()
+    try:
+        sfn = srv.client()
+        definition = dmap(ItemReader=get_object("items.jsonl", InputType="JSONL"), Label="Rows", MaxConcurrency=4,
+                          ItemBatcher={"MaxItemsPerBatch": 10},
+                          ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                                        "Parameters": {"Bucket": "data", "Prefix": "results"}})
+        machine = sfn.create_state_machine(name="rows", definition=json.dumps(definition),
+                                           roleArn=ROLE)["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        done = wait_done(sfn, arn)
+        assert done["status"] == "SUCCEEDED", done.get("cause")
+        output = json.loads(done["output"])
+        described = sfn.describe_map_run(mapRunArn=output["MapRunArn"])
+        assert described["status"] == "SUCCEEDED"
+        assert (described["itemCounts"]["total"], described["itemCounts"]["succeeded"]) == (25, 25)
+        assert (described["executionCounts"]["total"], described["executionCounts"]["succeeded"]) == (3, 3)
+        children = sfn.list_executions(mapRunArn=output["MapRunArn"])["executions"]
+        assert sorted(c["itemCount"] for c in children) == [5, 10, 10]
+        manifest = json.loads((tmp_path / "data" / output["ResultWriterDetails"]["Key"]).read_text())
+        (entry,) = manifest["ResultFiles"]["SUCCEEDED"]
+        records = json.loads((tmp_path / "data" / entry["Key"]).read_text())
+        assert [len(json.loads(r["Input"])["Items"]) for r in records] == [10, 10, 5]
+        assert {r["ExecutionArn"] for r in records} == {c["executionArn"] for c in children}
+    finally:
+        srv.stop()

@@ -25,7 +25,7 @@ import csv
 import gzip
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
 from ...errors import StatesError
@@ -55,7 +55,6 @@ class Reader:
     delimiter: str = ","
     manifest_type: str = "S3_INVENTORY"
     max_items: int = 0            # 0: no limit
-    extra: dict = field(default_factory=dict)
 
 
 # ---- configuration (in the Map's scope) -------------------------------------------------------

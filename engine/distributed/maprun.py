@@ -14,7 +14,7 @@ checked at every failure, ToleratedFailurePercentage once the reader has counted
 from __future__ import annotations
 
 import uuid
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, Iterator
 
 import anyio
 
@@ -27,6 +27,7 @@ from .objects import Buckets
 from .resultwriter import Writer, record
 
 WINDOW = 1000  # items read per trip to the reader's thread
+LOOKAHEAD = 100_000  # children started beyond the first one whose record is not written yet
 
 
 def buckets_of(ex: Any) -> Buckets:
@@ -78,6 +79,7 @@ class MapRun:
         self.read_all = False        # ... and whether that is all of them
         self.failed = 0              # items of the children that failed or timed out
         self.breach: StatesError | None = None
+        self.group: Any = None       # the task group of the children
 
     # ---- the run --------------------------------------------------------------------------------
 
@@ -161,6 +163,8 @@ class MapRun:
                 return
 
     async def _start(self, tg: Any, index: int, value: Any, size: int | None = None) -> None:
+        while self.writer.exports and index - self.writer.next >= LOOKAHEAD:
+            await anyio.sleep(0.005)  # a child far behind holds the records after it: let it finish first
         await self.control.acquire()
         if size is not None:
             self.sizes.append(size)
