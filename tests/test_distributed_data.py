@@ -271,17 +271,10 @@ def test_tolerance_is_enforced_as_failures_happen(buckets):
 def test_stopping_the_parent_aborts_the_map_run():
     definition = dmap({"W": {"Type": "Wait", "Seconds": 100, "End": True}}, "W", MaxConcurrency=2)
 
-    async def main():
-        from asl.engine import prepare
+    from asl.engine import prepare
+    from support.stopping import run_then_stop
 
-        execution = prepare(asl.load(definition), [1, 2, 3, 4], virtual_time=False)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(execution.run)
-            await anyio.sleep(0.05)
-            execution.stop("Stop", "by the test")
-        return execution.result
-
-    result = anyio.run(main)
+    result = run_then_stop(prepare(asl.load(definition), [1, 2, 3, 4], virtual_time=False), 0.05, "Stop", "test")
     assert result.status == "ABORTED"
     types = [e["type"] for e in result.history.events]
     assert types[-3:] == ["MapRunStarted", "MapRunAborted", "ExecutionAborted"], types
