@@ -74,9 +74,13 @@ class MapRuns:
                    "startDate": time.time(), "maxConcurrency": control.max_concurrency,
                    "toleratedFailurePercentage": control.tolerated_pct,
                    "toleratedFailureCount": control.tolerated_count, "children": {},
-                   "redriveCount": 0, "definition": _text(_processor(getattr(ex.machine, "definition", None),
-                                                                     state) or {})}
+                   "redriveCount": 0, "attempt": ex.redrive_count,
+                   "definition": _text(_processor(getattr(ex.machine, "definition", None), state) or {})}
         else:
+            if ex.redrive_count > doc.get("attempt", 0):  # the parent was redriven: so is its failed Map Run
+                doc["attempt"] = ex.redrive_count
+                doc["redriveCount"] = doc.get("redriveCount", 0) + 1
+                doc["redriveDate"] = time.time()
             control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
             doc["status"] = "RUNNING"
             doc.pop("stopDate", None)

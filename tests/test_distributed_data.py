@@ -388,6 +388,11 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
     assert second.status == "SUCCEEDED", second.cause
     assert calls == [2, 4, 5]  # 0, 1 and 3 had succeeded
     assert second.output == list(range(6))
+    events = second.history.events
+    started = [e for e in events if e["type"] == "MapRunStarted"]
+    (redriven,) = [e for e in events if e["type"] == "MapRunRedriven"]
+    assert len(started) == 1 and redriven["mapRunRedrivenEventDetails"] == {
+        "mapRunArn": started[0]["mapRunStartedEventDetails"]["mapRunArn"], "redriveCount": 1}
 
 
 # ---- the command line -----------------------------------------------------------------------------
@@ -470,5 +475,47 @@ def test_asl_serve_with_a_mapped_folder(tmp_path):
         records = json.loads((tmp_path / "data" / entry["Key"]).read_text())
         assert [len(json.loads(r["Input"])["Items"]) for r in records] == [10, 10, 5]
         assert {r["ExecutionArn"] for r in records} == {c["executionArn"] for c in children}
+    finally:
+        srv.stop()
+
+
+def test_redriving_through_the_service_redrives_the_map_run(tmp_path):
+    pytest.importorskip("uvicorn")
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "broken").write_text("3")
+    (tmp_path / "calls").write_text("")
+    (tmp_path / "handlers.py").write_text(
+        "from pathlib import Path\n"
+        "from asl.engine import TaskFailed\n"
+        f"HERE = Path({str(tmp_path)!r})\n"
+        "def work(event, context):\n"
+        "    with open(HERE / 'calls', 'a') as fh:\n"
+        "        fh.write(f\"{event['i']}\\n\")\n"
+        "    if str(event['i']) in (HERE / 'broken').read_text().split():\n"
+        "        raise TaskFailed('Bad', 'broken')\n"
+        "    return event['i']\n"
+        "HANDLERS = {'work': work}\n")
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}", "--handlers", str(tmp_path / "handlers.py")).start()
+    try:
+        sfn = srv.client()
+        machine = sfn.create_state_machine(name="m", roleArn=ROLE, definition=json.dumps(
+            dmap(WORK, "T", MaxConcurrency=1, Label="L")))["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps([{"i": i} for i in range(5)]))[
+            "executionArn"]
+        assert wait_done(sfn, arn)["error"] == "States.ExceedToleratedFailureThreshold"
+        map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+        assert sfn.describe_map_run(mapRunArn=map_run)["status"] == "FAILED"
+        (tmp_path / "broken").write_text("")
+        (tmp_path / "calls").write_text("")
+        sfn.redrive_execution(executionArn=arn)
+        assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+        assert (tmp_path / "calls").read_text().split() == ["3", "4"]  # 0-2 had succeeded
+        assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=arn)["mapRuns"]] == [map_run]
+        described = sfn.describe_map_run(mapRunArn=map_run)
+        assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1) and "redriveDate" in described
+        assert described["itemCounts"]["succeeded"] == 5
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+        assert types.count("MapRunStarted") == 1 and types.count("MapRunRedriven") == 1
     finally:
         srv.stop()

@@ -62,10 +62,29 @@ async def run_distributed(run: Any, effective: Any, scope: Any, limit: int) -> A
     writer = Writer.configure(run, effective) if state.result_writer is not None else Writer("COMPACT", "JSON",
                                                                                                 None, "")
     label = state.label or run.name
-    map_run_arn = ex.map_run_arn(label)
-    run.event("MapRunStarted", {"mapRunArn": map_run_arn})
+    redriven = _redriven(run)
+    if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on
+        map_run_arn = redriven
+        run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
+    else:
+        map_run_arn = ex.map_run_arn(label)
+        run.event("MapRunStarted", {"mapRunArn": map_run_arn})
     control = MapRunControl(limit, tolerated_count, tolerated_pct)
     return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select)
+
+
+def _redriven(run: Any) -> str | None:
+    """The ARN of the Map Run this entry into the state started in an earlier attempt of a
+    redriven execution (its MapRunStarted sits where this entry's would), else None."""
+    ex = run.ex
+    if not ex.redrive_count or ex.replay is None:
+        return None
+    site = (run.frame.key, run.frame.seq + 1)
+    for event in reversed(ex.replay.events):
+        if event.type in ("MapRunStarted", "MapRunRedriven") and event.site is not None \
+                and tuple(event.site[0]) == site[0] and event.site[1] == site[1]:
+            return (event.details or {}).get("mapRunArn")
+    return None
 
 
 class MapRun:
