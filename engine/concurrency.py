@@ -12,8 +12,8 @@ from typing import Any
 
 import anyio
 
-from ..errors import PathNotFoundError, StatesError
-from ..templates import Template, dumps, expect_kind
+from ..errors import StatesError
+from .mapfields import map_items, positive_int
 from .observe import IterationChanged, MapStarted
 from .scope import Scope
 from .staterun import Frame, Result, StateRun, locate, with_retries
@@ -110,65 +110,6 @@ async def _attempts(run: StateRun, attempt: Any, failed_event: str) -> Any:
 # Map
 # --------------------------------------------------------------------------------------------
 
-def _quoted(value: Any) -> str:
-    # AWS quotes the offending value as text: "{}", "abc", "1.5"
-    return f'"{value if isinstance(value, str) else dumps(value)}"'
-
-
-def _path_number(run: StateRun, path: Any, scope: Any, name: str, kind: str) -> Any:
-    """A number read through a ``...Path`` field; numeric strings count (AWS parses the text)."""
-    value = run.read_path(path, scope.input)
-    if isinstance(value, str):
-        try:
-            value = int(value) if kind == "integer" else float(value)
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            kind == "integer" and isinstance(value, float) and not value.is_integer()):
-        raise StatesError("States.Runtime", f"The {name}Path field refers to value {_quoted(value)} which is not "
-                          f"a valid {kind}: {path.text}")
-    return int(value) if kind == "integer" else value
-
-
-def _positive_int(run: StateRun, literal: Any, path: Any, name: str, scope: Any, default: int) -> int:
-    if literal is not None:
-        value = literal.evaluate(scope) if isinstance(literal, Template) else literal
-        value = int(expect_kind(literal, value, "integer", name))
-    elif path is not None:
-        value = _path_number(run, path, scope, name, "integer")
-    else:
-        return default
-    if value < 0:
-        raise StatesError("States.QueryEvaluationError" if isinstance(literal, Template) else "States.Runtime",
-                          f"{name} must be a non-negative integer, but was: {dumps(value)}")
-    return value
-
-
-def _items(run: StateRun, effective: Any) -> list:
-    state = run.state
-    if state.is_jsonata:
-        if state.items is not None and state.items is not _unset():
-            return expect_kind(state.items, state.items.evaluate(run.scope(run.raw)), "array", "Items")
-        value = run.raw
-        if not isinstance(value, list):
-            raise StatesError("States.QueryEvaluationError",
-                              f"Map state input must be an array but was: {dumps(value)}")
-        return value
-    path = state.items_path
-    try:
-        value = run.read_path(path, effective) if path is not None else effective
-    except PathNotFoundError:
-        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.") from None
-    if not isinstance(value, list):
-        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.")
-    return value
-
-
-def _unset() -> Any:
-    from ..model import UNSET
-    return UNSET
-
-
 async def run_map(run: StateRun) -> Result:
     state = run.state
     ex = run.ex
@@ -178,7 +119,7 @@ async def run_map(run: StateRun) -> Result:
         effective = run.raw if jsonata else run.effective_input()
         scope = run.scope(effective)
         if state.is_distributed:  # a Map Run: asl.engine.distributed
-            limit = _positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
+            limit = positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
             from .distributed.maprun import run_distributed
 
             results = await run_distributed(run, effective, scope, limit)
@@ -186,8 +127,8 @@ async def run_map(run: StateRun) -> Result:
             run.event("MapStateSucceeded")
             run.frame.last = ended  # AWS: MapStateExited follows MapRunSucceeded (recorded; the service cases)
             return results
-        items = _items(run, effective)
-        limit = _positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
+        items = map_items(run, effective)
+        limit = positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
         selector = state.item_selector or state.parameters
         processor = state.processor
 
@@ -215,31 +156,6 @@ async def run_map(run: StateRun) -> Result:
 
     result = await _attempts(run, attempt, "MapStateFailed")
     return run.finish(result)
-
-
-def _tolerance(run: StateRun, scope: Any) -> tuple[int | None, float | None]:
-    """(ToleratedFailureCount, ToleratedFailurePercentage); None for one the state does not set."""
-    state = run.state
-    count: Any = None
-    pct: Any = None
-    if state.tolerated_failure_count is not None:
-        count = state.tolerated_failure_count
-        if isinstance(count, Template):
-            count = int(expect_kind(count, count.evaluate(scope), "integer", "ToleratedFailureCount"))
-    elif state.tolerated_failure_count_path is not None:
-        count = _path_number(run, state.tolerated_failure_count_path, scope, "ToleratedFailureCount", "integer")
-    if count is not None and count < 0:
-        raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
-    if state.tolerated_failure_percentage is not None:
-        pct = state.tolerated_failure_percentage
-        if isinstance(pct, Template):
-            pct = expect_kind(pct, pct.evaluate(scope), "number", "ToleratedFailurePercentage")
-    elif state.tolerated_failure_percentage_path is not None:
-        pct = _path_number(run, state.tolerated_failure_percentage_path, scope, "ToleratedFailurePercentage",
-                           "float")
-    if pct is not None and not 0 <= pct <= 100:
-        raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
-    return count, pct
 
 
 async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> list:
@@ -281,51 +197,3 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
 
     jobs = [job(i, v) for i, v in enumerate(inputs)]
     return await _gather(jobs, limit or INLINE_WORKERS)
-
-
-class MapRunControl:
-    """A running Map Run's settings, changeable while it runs (UpdateMapRun): the window of
-    child executions in flight (`max_concurrency`, 0: no explicit limit) and the tolerance,
-    read when the run ends."""
-
-    UNLIMITED = 10_000  # AWS: without MaxConcurrency, at most 10,000 children run at once
-
-    def __init__(self, max_concurrency: int, tolerated_count: int | None, tolerated_pct: float | None):
-        self.max_concurrency = max_concurrency
-        self.tolerated_count = tolerated_count
-        self.tolerated_pct = tolerated_pct
-        self.active = 0
-        self._changed = anyio.Event()
-
-    def update(self, max_concurrency: int | None = None, tolerated_count: int | None = None,
-               tolerated_pct: float | None = None) -> None:
-        if max_concurrency is not None:
-            self.max_concurrency = max_concurrency
-        if tolerated_count is not None:
-            self.tolerated_count = tolerated_count
-        if tolerated_pct is not None:
-            self.tolerated_pct = tolerated_pct
-        self._wake()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def acquire(self) -> None:
-        while self.active >= (self.max_concurrency or self.UNLIMITED):
-            await self._changed.wait()
-        self.active += 1
-
-    def release(self) -> None:
-        self.active -= 1
-        self._wake()
-
-    def exceeded(self, failed: int, total: int) -> bool:
-        """Whether `failed` of `total` items (a failed batch: all its items) break the tolerance: more
-        than ToleratedFailureCount, or a greater share than ToleratedFailurePercentage (when both
-        are set, either); neither set: any failure."""
-        count, pct = self.tolerated_count, self.tolerated_pct
-        if count is None and pct is None:
-            return failed > 0
-        return (count is not None and failed > count) or (
-            pct is not None and total > 0 and failed * 100.0 / total > pct)

@@ -21,7 +21,7 @@ from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
 from .observe import ChoiceMatched, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
-from .staterun import Frame
+from .staterun import ChildAborted, Frame
 from .stores import StoredEvent, StoredFact
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy
 
@@ -108,11 +108,6 @@ def default_owner() -> str:
 
 class ExecutionAlreadyExists(Exception):
     """Raised by `Execution.attach` when the store already holds an execution of that ARN."""
-
-
-class ChildAborted(StatesError):
-    """Raised by `Execution.run_child` when the child execution was stopped (StopExecution of
-    the child): it ended ABORTED, with the stop's error and cause."""
 
 
 class LeaseLost(Exception):

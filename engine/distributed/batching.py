@@ -89,13 +89,13 @@ def _size(value: Any) -> int:
 
 
 def _limit(run: Any, scope: Any, literal: Any, path: Any, name: str) -> int | None:
-    from ..concurrency import _path_number
+    from ..mapfields import path_number
 
     if literal is not None:
         value = literal.evaluate(scope) if isinstance(literal, Template) else literal
         value = int(expect_kind(literal, value, "integer", name)) if isinstance(literal, Template) else int(value)
     elif path is not None:
-        value = _path_number(run, path, scope, name, "integer")
+        value = path_number(run, path, scope, name, "integer")
     else:
         return None
     if value < 0:

@@ -64,7 +64,7 @@ _compiled: dict[int, tuple] = {}  # ReaderConfig (by id) -> its compiled MaxItem
 
 def configure(run: Any, reader: Any, effective: Any) -> Reader:
     """The reader for this entry into the Map state; States.Runtime for an unusable MaxItemsPath."""
-    from ..concurrency import _path_number  # the Map's own rules for ...Path numbers
+    from ..mapfields import path_number  # the Map's own rules for ...Path numbers
 
     jsonata = run.state.is_jsonata
     template = reader.arguments if jsonata else reader.parameters
@@ -85,7 +85,7 @@ def configure(run: Any, reader: Any, effective: Any) -> Reader:
     elif literal is not None:
         out.max_items = int(literal)
     elif path is not None:
-        out.max_items = _path_number(run, path, scope, "MaxItems", "integer")
+        out.max_items = path_number(run, path, scope, "MaxItems", "integer")
     return out
 
 

@@ -19,8 +19,9 @@ from typing import Any, Iterator
 import anyio
 
 from ...errors import StatesError
+from ..mapfields import MapRunControl, map_items, tolerance
 from ..observe import IterationChanged, MapStarted
-from ..staterun import Located
+from ..staterun import ChildAborted, Located
 from . import itemreader
 from .batching import Batcher, selector
 from .objects import Buckets
@@ -36,11 +37,10 @@ def buckets_of(ex: Any) -> Buckets:
 
 async def run_distributed(run: Any, effective: Any, scope: Any, limit: int) -> Any:
     """The Map state's work: MapStateStarted, the Map Run, the result (before ResultSelector)."""
-    from ..concurrency import MapRunControl, _items, _tolerance
 
     state, ex = run.state, run.ex
     source = state.item_reader
-    items = None if source is not None else _items(run, effective)
+    items = None if source is not None else map_items(run, effective)
     observer = ex.observer
     select = selector(run, effective)
     length = 0  # with an ItemReader: not counted up front
@@ -56,7 +56,7 @@ async def run_distributed(run: Any, effective: Any, scope: Any, limit: int) -> A
     run.event("MapStateStarted", {"length": length})
     if observer is not None:
         run.tell(MapStarted, length)
-    tolerated_count, tolerated_pct = _tolerance(run, scope)
+    tolerated_count, tolerated_pct = tolerance(run, scope)
     reader = itemreader.configure(run, source, effective) if source is not None else None
     batcher = Batcher.configure(run, scope) if state.item_batcher is not None else None
     writer = Writer.configure(run, effective) if state.result_writer is not None else Writer("COMPACT", "JSON",
@@ -199,8 +199,6 @@ class MapRun:
             try:
                 output = await ex.run_child(run.state.processor, value, index, run.frame, run.name, self.arn)
             except StatesError as err:
-                from ..execution import ChildAborted
-
                 status = "ABORTED" if isinstance(err, ChildAborted) else (
                     "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
                 writer.add(index, status, None, self._record(index, status, value, None, err, start))
