@@ -519,3 +519,17 @@ def test_redriving_through_the_service_redrives_the_map_run(tmp_path):
         assert types.count("MapRunStarted") == 1 and types.count("MapRunRedriven") == 1
     finally:
         srv.stop()
+
+
+def test_items_pointer_and_load_and_flatten(buckets):
+    buckets.put("data", "doc.json", json.dumps({"meta": {"n": 2}, "rows": {"list": [{"a": 1}, {"a": 2}]}}))
+    pointed = go(buckets, dmap(ItemReader=get_object("doc.json", InputType="JSON", ItemsPointer="/rows/list")))
+    assert pointed.output == [{"a": 1}, {"a": 2}]
+    wrong = go(buckets, dmap(ItemReader=get_object("doc.json", InputType="JSON", ItemsPointer="/meta")))
+    assert (wrong.error, wrong.cause) == ("States.ItemReaderFailed", "Attempting to map over non-iterable node.")
+    buckets.put("data", "parts/1.csv", "k,v\na,1\nb,2\n")
+    buckets.put("data", "parts/2.csv", "k,v\nc,3\n")
+    flattened = go(buckets, dmap(ItemReader={
+        "Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data", "Prefix": "parts/"},
+        "ReaderConfig": {"Transformation": "LOAD_AND_FLATTEN", "InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}}))
+    assert flattened.output == [{"k": "a", "v": "1"}, {"k": "b", "v": "2"}, {"k": "c", "v": "3"}]

@@ -55,6 +55,8 @@ class Reader:
     delimiter: str = ","
     manifest_type: str = "S3_INVENTORY"
     max_items: int = 0            # 0: no limit
+    transformation: str = "NONE"  # listObjectsV2: NONE (the listing) | LOAD_AND_FLATTEN (the objects' items)
+    items_pointer: str | None = None  # JSON: a JSON Pointer to the array inside the object
 
 
 # ---- configuration (in the Map's scope) -------------------------------------------------------
@@ -79,6 +81,9 @@ def configure(run: Any, reader: Any, effective: Any) -> Reader:
     out.headers = config.get("CSVHeaders")
     out.delimiter = DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
     out.manifest_type = str(config.get("ManifestType", "S3_INVENTORY"))
+    out.transformation = str(config.get("Transformation", "NONE"))
+    pointer = config.get("ItemsPointer")
+    out.items_pointer = pointer if isinstance(pointer, str) and pointer else None
     literal, path = _max_items(config)
     if isinstance(literal, Template):
         out.max_items = int(expect_kind(literal, literal.evaluate(scope), "integer", "MaxItems"))
@@ -135,19 +140,26 @@ def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
         raise failed("The field 'Bucket' is required and must be a string.")
     if reader.api == "listObjectsV2":
         request = {k: v for k, v in params.items() if k != "Bucket"}
+        if reader.transformation == "LOAD_AND_FLATTEN":  # every listed object's items, one object after another
+            parse = _parser(reader)
+            return (item for obj in buckets.list(bucket, request) if not obj["Key"].endswith("/")
+                    for item in _opened(buckets.open(bucket, obj["Key"]), parse))
         return (_listed(obj) for obj in buckets.list(bucket, request))
     if reader.api != "getObject":
         raise failed(f"The ItemReader resource '{reader.api}' is not supported.")
     key = params.get("Key")
     if not isinstance(key, str) or not key:
         raise failed("The field 'Key' is required and must be a string.")
-    kind = reader.input_type
-    if kind == "MANIFEST":
+    if reader.input_type == "MANIFEST":
         return _manifest(reader, buckets, bucket, key)
-    parse = PARSERS.get(kind)
+    return _opened(buckets.open(bucket, key, params.get("VersionId")), _parser(reader))
+
+
+def _parser(reader: Reader) -> Any:
+    parse = PARSERS.get(reader.input_type)
     if parse is None:
-        raise failed(f"The InputType '{kind}' is not supported.")
-    return _opened(buckets.open(bucket, key, params.get("VersionId")), lambda stream: parse(stream, reader))
+        raise failed(f"The InputType '{reader.input_type}' is not supported.")
+    return lambda stream: parse(stream, reader)
 
 
 def _opened(stream: BinaryIO, parse: Any) -> Iterator[Any]:
@@ -164,8 +176,12 @@ def _listed(obj: dict) -> dict:
 
 # ---- the formats ------------------------------------------------------------------------------
 
-def _json(stream: BinaryIO, _reader: Reader) -> Iterator[Any]:
-    """The elements of a top-level JSON array, decoded one at a time from the stream."""
+def _json(stream: BinaryIO, reader: Reader) -> Iterator[Any]:
+    """The elements of a top-level JSON array, decoded one at a time from the stream (or, with
+    ItemsPointer, of the array it points to: the object is then read whole)."""
+    if reader.items_pointer is not None:
+        yield from _pointed(stream, reader.items_pointer)
+        return
     text = io.TextIOWrapper(stream, encoding="utf-8-sig")
     decoder = json.JSONDecoder()
     buf, pos, eof = "", 0, False
@@ -217,6 +233,26 @@ def _json(stream: BinaryIO, _reader: Reader) -> Iterator[Any]:
             pos = end
             break
         yield value
+
+
+def _pointed(stream: BinaryIO, pointer: str) -> Iterator[Any]:
+    try:
+        value = json.load(io.TextIOWrapper(stream, encoding="utf-8-sig"))
+    except ValueError as err:
+        raise failed(f"The JSON object could not be parsed: {err}.") from None
+    if not pointer.startswith("/"):
+        raise failed(f"ItemsPointer '{pointer}' is not a JSON Pointer.")
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and token in value:
+            value = value[token]
+        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            raise failed(f"ItemsPointer '{pointer}' does not point to a value in the object.")
+    if not isinstance(value, list):
+        raise failed("Attempting to map over non-iterable node.")
+    yield from value
 
 
 def _jsonl(stream: BinaryIO, _reader: Reader) -> Iterator[Any]:
