@@ -151,6 +151,8 @@ def test_max_items_and_max_items_path(buckets):
     assert fraction.cause.endswith('The MaxItemsPath field refers to value "1.5" which is not a valid integer: $.max')
     types = [e["type"] for e in fraction.history.events]
     assert "MapRunStarted" not in types  # a ...Path error comes before the Map Run
+    text = go(buckets, dmap(ItemReader=get_object("rows.csv", InputType="CSV", MaxItems="two")))
+    assert text.error == "States.Runtime" and text.cause.endswith('MaxItems must be an integer, not "two".')
 
 
 def test_reader_failures_are_item_reader_failed(buckets):

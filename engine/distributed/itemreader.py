@@ -88,6 +88,9 @@ def configure(run: Any, reader: Any, effective: Any) -> Reader:
     if isinstance(literal, Template):
         out.max_items = int(expect_kind(literal, literal.evaluate(scope), "integer", "MaxItems"))
     elif literal is not None:
+        if isinstance(literal, bool) or not isinstance(literal, (int, float)) or literal != int(literal):
+            raise StatesError("States.Runtime", f"The ReaderConfig field MaxItems must be an integer, not "
+                              f"{json.dumps(literal)}.")
         out.max_items = int(literal)
     elif path is not None:
         out.max_items = path_number(run, path, scope, "MaxItems", "integer")
