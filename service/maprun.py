@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from typing import Any
 
 from .arns import split
@@ -95,9 +94,9 @@ class MapRuns:
         await self._save(doc)
 
     def child_arn(self, map_run_arn: str, index: int) -> str:
-        doc = self.docs[map_run_arn]
-        prefix, _, machine = doc["stateMachineArn"].partition(":stateMachine:")
-        return f"{prefix}:execution:{machine}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}')}"
+        from asl.engine.distributed.maprun import child_arn
+
+        return child_arn(self.docs[map_run_arn]["stateMachineArn"], map_run_arn, index)
 
     async def child_started(self, map_run_arn: str, index: int, child: Any) -> None:
         from asl.engine.stores import ExecutionRecord

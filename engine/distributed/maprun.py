@@ -73,6 +73,13 @@ async def run_distributed(run: Any, effective: Any, scope: Any, limit: int) -> A
     return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select)
 
 
+def child_arn(state_machine_arn: str, map_run_arn: str, index: int) -> str:
+    """The ARN of a Map Run's child `index`: ``...:execution:MACHINE/LABEL:UUID``, the UUID derived
+    from the Map Run and the index (the same child keeps its ARN when redriven or resumed)."""
+    prefix, _, machine = state_machine_arn.partition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}')}"
+
+
 def _redriven(run: Any) -> str | None:
     """The ARN of the Map Run this entry into the state started in an earlier attempt of a
     redriven execution (its MapRunStarted sits where this entry's would), else None."""
@@ -226,15 +233,7 @@ class MapRun:
                       err.error if err else None, err.cause if err else None, start, self.ex.clock.now())
 
     def _child_arn(self, index: int) -> str:
-        listener = self.ex.map_runs
-        if listener is not None and hasattr(listener, "child_arn"):
-            try:
-                return listener.child_arn(self.arn, index)
-            except KeyError:
-                pass
-        prefix = self.state_machine_arn.partition(":stateMachine:")[0]
-        machine = self.state_machine_arn.partition(":stateMachine:")[2]
-        return f"{prefix}:execution:{machine}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{self.arn}#{index}')}"
+        return child_arn(self.state_machine_arn, self.arn, index)
 
     # ---- tolerance ------------------------------------------------------------------------------
 
