@@ -522,6 +522,12 @@ class Execution:
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
                 await listener.child_started(map_run_arn, index, child)
+            elif map_run_arn is not None:  # the ARN and name its Map Run's records give it
+                from .distributed.maprun import child_arn
+
+                machine = map_run_arn.rsplit(":", 1)[0].replace(":mapRun:", ":stateMachine:", 1)
+                child.arn = child_arn(machine, map_run_arn, index)
+                child.name = child.arn.rsplit(":", 1)[1]
             # the child's own history: ExecutionStarted, its states' events, its closing event
             child.start_time = self.clock.now()
             child.history._events.append(("ExecutionStarted", 0, child.start_time,

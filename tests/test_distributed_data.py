@@ -318,6 +318,13 @@ def test_result_writer_files(buckets):
     assert first["StateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:StateMachine/Fan"
     assert first["ExecutionArn"].startswith("arn:aws:states:us-east-1:123456789012:execution:StateMachine/Fan:")
     assert first["Name"] == first["ExecutionArn"].rsplit(":", 1)[1]
+    # the child saw the same ARN and name in its context
+    named = go(buckets, dmap({"P": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id",
+                                                                   "name.$": "$$.Execution.Name"}, "End": True}},
+                             ItemReader=get_object("items.json", InputType="JSON", MaxItems=1),
+                             ResultWriter={"WriterConfig": {"Transformation": "NONE"}}))
+    (child,) = named.output
+    assert json.loads(child["Output"]) == {"id": child["ExecutionArn"], "name": child["Name"]}
     (bad,) = json.loads(buckets.get("out", failed))
     assert (bad["Status"], bad["Error"], bad["Cause"], json.loads(bad["Input"])) == ("FAILED", "Bad", "item 3",
                                                                                     {"i": 3})
@@ -402,9 +409,9 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
 def test_asl_run_with_a_mapped_folder(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "rows.csv").write_text(ROWS)
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "data", "Prefix": "out/"}}
     (tmp_path / "m.json").write_text(json.dumps(dmap(ItemReader=get_object("rows.csv", InputType="CSV"),
-                                                     ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
-                                                                   "Parameters": {"Bucket": "data", "Prefix": "out/"}})))
+                                                     ResultWriter=writer)))
     asl_run = [sys.executable, "-m", "asl.cli", "run", str(tmp_path / "m.json"), "-q"]
     done = subprocess.run([*asl_run, "--s3-folder", f"data={tmp_path / 'data'}"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
