@@ -1,12 +1,9 @@
 """The fields of a Map state evaluated for one entry (ASL-SPEC.md section 11; DISTRIBUTED-MAP-SPEC.md
-sections 1 and 5): its items, MaxConcurrency, the tolerance of a Distributed Map, and a running
-Map Run's settings (`MapRunControl`). Shared by the inline Map (`asl.engine.concurrency`), the
-Map Run (`asl.engine.distributed`) and TestState."""
+sections 1 and 5): its items, MaxConcurrency and the tolerance of a Distributed Map. Shared by the
+inline Map (`asl.engine.concurrency`), the Map Run (`asl.engine.distributed`) and TestState."""
 from __future__ import annotations
 
 from typing import Any
-
-import anyio
 
 from ..errors import PathNotFoundError, StatesError
 from ..templates import Template, dumps, expect_kind
@@ -95,51 +92,3 @@ def tolerance(run: StateRun, scope: Any) -> tuple[int | None, float | None]:
     if pct is not None and not 0 <= pct <= 100:
         raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
     return count, pct
-
-
-class MapRunControl:
-    """A running Map Run's settings, changeable while it runs (UpdateMapRun): the window of
-    child executions in flight (`max_concurrency`, 0: no explicit limit) and the tolerance,
-    read when the run ends."""
-
-    UNLIMITED = 10_000  # AWS: without MaxConcurrency, at most 10,000 children run at once
-
-    def __init__(self, max_concurrency: int, tolerated_count: int | None, tolerated_pct: float | None):
-        self.max_concurrency = max_concurrency
-        self.tolerated_count = tolerated_count
-        self.tolerated_pct = tolerated_pct
-        self.active = 0
-        self._changed = anyio.Event()
-
-    def update(self, max_concurrency: int | None = None, tolerated_count: int | None = None,
-               tolerated_pct: float | None = None) -> None:
-        if max_concurrency is not None:
-            self.max_concurrency = max_concurrency
-        if tolerated_count is not None:
-            self.tolerated_count = tolerated_count
-        if tolerated_pct is not None:
-            self.tolerated_pct = tolerated_pct
-        self._wake()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def acquire(self) -> None:
-        while self.active >= (self.max_concurrency or self.UNLIMITED):
-            await self._changed.wait()
-        self.active += 1
-
-    def release(self) -> None:
-        self.active -= 1
-        self._wake()
-
-    def exceeded(self, failed: int, total: int) -> bool:
-        """Whether `failed` of `total` items (a failed batch: all its items) break the tolerance: more
-        than ToleratedFailureCount, or a greater share than ToleratedFailurePercentage (when both
-        are set, either); neither set: any failure."""
-        count, pct = self.tolerated_count, self.tolerated_pct
-        if count is None and pct is None:
-            return failed > 0
-        return (count is not None and failed > count) or (
-            pct is not None and total > 0 and failed * 100.0 / total > pct)

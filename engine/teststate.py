@@ -390,7 +390,8 @@ class _OneMock:
 
 def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
     """The runner of a mocked Map or Parallel: its input processing, then the mock as its result."""
-    from .mapfields import MapRunControl, map_items, positive_int, tolerance
+    from .concurrency import MapRunControl
+    from .mapfields import map_items, positive_int, tolerance
     from .tasks import TaskFailed
 
     async def runner(run: Any) -> Any:

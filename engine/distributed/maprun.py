@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import anyio
 
 from ...errors import StatesError
-from ..mapfields import MapRunControl, map_items, tolerance
+from ..mapfields import map_items, tolerance
 from ..observe import IterationChanged, MapStarted
 from ..staterun import ChildAborted, Located
 from . import itemreader
@@ -35,8 +35,9 @@ def buckets_of(ex: Any) -> Buckets:
     return Buckets(getattr(ex, "s3_folders", None), ex.integrations)
 
 
-async def run_distributed(run: Any, effective: Any, scope: Any, limit: int) -> Any:
-    """The Map state's work: MapStateStarted, the Map Run, the result (before ResultSelector)."""
+async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) -> Any:
+    """The Map state's work: MapStateStarted, the Map Run, the result (before ResultSelector).
+    `control` (a `MapRunControl` with the Map's MaxConcurrency) gets the tolerance here."""
 
     state, ex = run.state, run.ex
     source = state.item_reader
@@ -57,6 +58,7 @@ async def run_distributed(run: Any, effective: Any, scope: Any, limit: int) -> A
     if observer is not None:
         run.tell(MapStarted, length)
     tolerated_count, tolerated_pct = tolerance(run, scope)
+    control.update(tolerated_count=tolerated_count, tolerated_pct=tolerated_pct)
     reader = itemreader.configure(run, source, effective) if source is not None else None
     batcher = Batcher.configure(run, scope) if state.item_batcher is not None else None
     writer = Writer.configure(run, effective) if state.result_writer is not None else Writer("COMPACT", "JSON",
@@ -69,7 +71,6 @@ async def run_distributed(run: Any, effective: Any, scope: Any, limit: int) -> A
     else:
         map_run_arn = ex.map_run_arn(label)
         run.event("MapRunStarted", {"mapRunArn": map_run_arn})
-    control = MapRunControl(limit, tolerated_count, tolerated_pct)
     return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select)
 
 
