@@ -96,6 +96,8 @@ def _redriven(run: Any) -> str | None:
 
 
 class MapRun:
+    """One Map Run of one entry into the state: its children, counts, tolerance and results."""
+
     def __init__(self, run: Any, arn: str, label: str, control: Any, writer: Writer, batcher: Batcher | None):
         self.run, self.ex, self.arn, self.label = run, run.ex, arn, label
         self.control, self.writer, self.batcher = control, writer, batcher
