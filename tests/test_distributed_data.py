@@ -542,3 +542,18 @@ def test_items_pointer_and_load_and_flatten(buckets):
         "Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data", "Prefix": "parts/"},
         "ReaderConfig": {"Transformation": "LOAD_AND_FLATTEN", "InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}}))
     assert flattened.output == [{"k": "a", "v": "1"}, {"k": "b", "v": "2"}, {"k": "c", "v": "3"}]
+
+
+def test_a_failed_map_run_still_writes_its_results(buckets):
+    buckets.put("data", "items.json", json.dumps([{"i": i} for i in range(6)]))
+    handlers, calls = counting({2})
+    result = go(buckets, dmap(WORK, "T", ItemReader=get_object("items.json", InputType="JSON"), MaxConcurrency=1,
+                              ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                                            "Parameters": {"Bucket": "out", "Prefix": "p"}}), handlers=handlers)
+    assert result.error == "States.ExceedToleratedFailureThreshold" and calls == [0, 1, 2]
+    keys = buckets.keys("out")
+    succeeded = [k for k in keys if k.endswith("SUCCEEDED_0.json")]
+    failed = [k for k in keys if k.endswith("FAILED_0.json")]
+    assert [json.loads(r["Output"]) for r in json.loads(buckets.get("out", succeeded[0]))] == [0, 1]
+    assert [r["Status"] for r in json.loads(buckets.get("out", failed[0]))] == ["FAILED"]
+    assert any(k.endswith("/manifest.json") for k in keys)
