@@ -32,6 +32,9 @@ def aws_options(command: Any) -> Any:
     command = click.option("--endpoint-url", "endpoint_urls", multiple=True, metavar="[SERVICE=]URL",
                            help="Endpoint of a service (sqs=http://..., repeatable), or of all services "
                                 "(moto, LocalStack); implies --aws.")(command)
+    command = click.option("--s3-folder", "s3_folders", multiple=True, metavar="BUCKET=PATH",
+                           help="Read and write BUCKET in the folder PATH (a Distributed Map's ItemReader and "
+                                "ResultWriter), offline; repeatable.")(command)
     return click.option("--aws", is_flag=True, help="Call AWS services (boto3) for the Tasks that no handler "
                         "or mock serves.")(command)
 
@@ -112,6 +115,16 @@ def close_observability(log: Any, provider: Any) -> None:
         log.close()
     if provider is not None:
         provider.shutdown()
+
+
+def s3_folder_map(specs: tuple[str, ...]) -> dict:
+    """``--s3-folder BUCKET=PATH`` options -> the ``s3_folders=`` option of `prepare`."""
+    from ..engine.distributed.objects import parse_folders
+
+    try:
+        return parse_folders(specs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def aws_config(aws: bool, endpoint_urls: tuple[str, ...], connections: str | None = None,
@@ -341,7 +354,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         substitute: tuple[str, ...] = (), substitutions_file: str | None = None, aws: bool = False,
         endpoint_urls: tuple[str, ...] = (), connections: str | None = None, machine_files: tuple[str, ...] = (),
         log_level: str | None = None, log_file: str | None = None, log_group: str | None = None,
-        include_execution_data: bool = False) -> None:
+        include_execution_data: bool = False,
+        s3_folders: tuple[str, ...] = ()) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -383,6 +397,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         machines = child_machines(machine_files, config)
         log = execution_log(log_level, log_file, log_group, include_execution_data, services)
         tracing, provider = tracing_from_environment()
+        folders = s3_folder_map(s3_folders)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -393,7 +408,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
                             virtual_time=bool(virtual_time), seed=seed, observer=combine(trace, tracing), sync=sync,
-                            aws=services, machines=machines, log=log)
+                            aws=services, machines=machines, log=log,
+                            s3_folders=folders)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))
     missing = missing_handlers(execution)

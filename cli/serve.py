@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .run import UsageError, aws_config, aws_options, load_handlers, tracing_from_environment
+from .run import UsageError, aws_config, aws_options, load_handlers, s3_folder_map, tracing_from_environment
 
 
 def service_options(command: Any) -> Any:
@@ -48,10 +48,10 @@ def service_options(command: Any) -> Any:
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
           region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
           poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
-          connections: str | None = None) -> None:
+          connections: str | None = None, s3_folders: tuple[str, ...] = ()) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) and the web console at / until Ctrl-C."""
     _serve("serve", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale, lease_seconds,
-           poll_seconds, aws, endpoint_urls, connections)
+           poll_seconds, aws, endpoint_urls, connections, s3_folders)
 
 
 @click.command()
@@ -59,17 +59,18 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
 @service_options
 def console(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
             region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
-            aws: bool = False, endpoint_urls: tuple[str, ...] = (), connections: str | None = None) -> None:
+            aws: bool = False, endpoint_urls: tuple[str, ...] = (), connections: str | None = None,
+            s3_folders: tuple[str, ...] = ()) -> None:
     """Serve the web console over a store (state machines, executions, their graphs and events;
     start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself."""
     _serve("console", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale,
-           lease_seconds, None, aws, endpoint_urls, connections)
+           lease_seconds, None, aws, endpoint_urls, connections, s3_folders)
 
 
 def _serve(command: str, host: str, port: int, store: str | None, handlers_spec: str | None,
            mock_config: str | None, region: str | None, account: str | None, wait_time_scale: float | None,
            lease_seconds: float, poll_seconds: float | None, aws: bool, endpoint_urls: tuple[str, ...],
-           connections: str | None) -> None:
+           connections: str | None, s3_folders: tuple[str, ...]) -> None:
     import logging
 
     try:
@@ -102,6 +103,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         services = aws_config(aws, endpoint_urls, connections, find_config())
         # OTEL_* variables (or a provider set up already): the machines with tracing enabled are traced
         tracing, tracer_provider = tracing_from_environment()
+        folders = s3_folder_map(s3_folders)
     except UsageError as exc:
         click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
@@ -121,7 +123,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
                       aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None,
-                      resume=command == "serve")
+                      resume=command == "serve", s3_folders=folders)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     if command == "console":

@@ -134,8 +134,10 @@ class Trace(Recorder):
 
     def map_started(self, run: Any, length: int) -> None:
         super().map_started(run, length)  # the iterations start again on a retry
-        # batches, not items, are the iterations of a batched Map
-        self.totals[id(run)] = length if getattr(run.state, "item_batcher", None) is None else None
+        # batches, not items, are the iterations of a batched Map; an ItemReader's items are not counted up front
+        state = run.state
+        counted = getattr(state, "item_batcher", None) is None and getattr(state, "item_reader", None) is None
+        self.totals[id(run)] = length if counted else None
 
     def data(self, run: Any, stage: str, value: Any) -> None:
         super().data(run, stage, value)

@@ -12,8 +12,8 @@ from typing import Any
 
 import anyio
 
-from ..errors import PathNotFoundError, StatesError
-from ..templates import Template, dumps, expect_kind
+from ..errors import StatesError
+from .mapfields import map_items, positive_int
 from .observe import IterationChanged, MapStarted
 from .scope import Scope
 from .staterun import Frame, Result, StateRun, locate, with_retries
@@ -122,76 +122,25 @@ async def _attempts(run: StateRun, attempt: Any, failed_event: str) -> Any:
 # Map
 # --------------------------------------------------------------------------------------------
 
-def _quoted(value: Any) -> str:
-    # AWS quotes the offending value as text: "{}", "abc", "1.5"
-    return f'"{value if isinstance(value, str) else dumps(value)}"'
-
-
-def _path_number(run: StateRun, path: Any, scope: Any, name: str, kind: str) -> Any:
-    """A number read through a ``...Path`` field; numeric strings count (AWS parses the text)."""
-    value = run.read_path(path, scope.input)
-    if isinstance(value, str):
-        try:
-            value = int(value) if kind == "integer" else float(value)
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            kind == "integer" and isinstance(value, float) and not value.is_integer()):
-        raise StatesError("States.Runtime", f"The {name}Path field refers to value {_quoted(value)} which is not "
-                          f"a valid {kind}: {path.text}")
-    return int(value) if kind == "integer" else value
-
-
-def _positive_int(run: StateRun, literal: Any, path: Any, name: str, scope: Any, default: int) -> int:
-    if literal is not None:
-        value = literal.evaluate(scope) if isinstance(literal, Template) else literal
-        value = int(expect_kind(literal, value, "integer", name))
-    elif path is not None:
-        value = _path_number(run, path, scope, name, "integer")
-    else:
-        return default
-    if value < 0:
-        raise StatesError("States.QueryEvaluationError" if isinstance(literal, Template) else "States.Runtime",
-                          f"{name} must be a non-negative integer, but was: {dumps(value)}")
-    return value
-
-
-def _items(run: StateRun, effective: Any) -> list:
-    state = run.state
-    if state.is_jsonata:
-        if state.items is not None and state.items is not _unset():
-            return expect_kind(state.items, state.items.evaluate(run.scope(run.raw)), "array", "Items")
-        value = run.raw
-        if not isinstance(value, list):
-            raise StatesError("States.QueryEvaluationError",
-                              f"Map state input must be an array but was: {dumps(value)}")
-        return value
-    path = state.items_path
-    try:
-        value = run.read_path(path, effective) if path is not None else effective
-    except PathNotFoundError:
-        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.") from None
-    if not isinstance(value, list):
-        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.")
-    return value
-
-
-def _unset() -> Any:
-    from ..model import UNSET
-    return UNSET
-
-
 async def run_map(run: StateRun) -> Result:
     state = run.state
     ex = run.ex
     jsonata = state.is_jsonata
-    distributed = state.is_distributed
 
     async def attempt() -> list:
         effective = run.raw if jsonata else run.effective_input()
         scope = run.scope(effective)
-        items = _items(run, effective)
-        limit = _positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
+        if state.is_distributed:  # a Map Run: asl.engine.distributed
+            limit = positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
+            from .distributed.maprun import run_distributed
+
+            results = await run_distributed(run, effective, scope, MapRunControl(limit, None, None))
+            ended = run.frame.last
+            run.event("MapStateSucceeded")
+            run.frame.last = ended  # AWS: MapStateExited follows MapRunSucceeded (recorded; the service cases)
+            return results
+        items = map_items(run, effective)
+        limit = positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
         selector = state.item_selector or state.parameters
         processor = state.processor
 
@@ -213,41 +162,12 @@ async def run_map(run: StateRun) -> Result:
         run.event("MapStateStarted", {"length": len(items)})
         if observer is not None:
             run.tell(MapStarted, len(items))
-        if distributed:
-            tolerated_count, tolerated_pct = _tolerance(run, scope)
-            results = await _distributed(run, processor, inputs, limit, tolerated_count, tolerated_pct)
-        else:
-            results = await _inline(run, processor, inputs, limit)
+        results = await _inline(run, processor, inputs, limit)
         run.event("MapStateSucceeded")
         return results
 
     result = await _attempts(run, attempt, "MapStateFailed")
     return run.finish(result)
-
-
-def _tolerance(run: StateRun, scope: Any) -> tuple[int | None, float | None]:
-    """(ToleratedFailureCount, ToleratedFailurePercentage); None for one the state does not set."""
-    state = run.state
-    count: Any = None
-    pct: Any = None
-    if state.tolerated_failure_count is not None:
-        count = state.tolerated_failure_count
-        if isinstance(count, Template):
-            count = int(expect_kind(count, count.evaluate(scope), "integer", "ToleratedFailureCount"))
-    elif state.tolerated_failure_count_path is not None:
-        count = _path_number(run, state.tolerated_failure_count_path, scope, "ToleratedFailureCount", "integer")
-    if count is not None and count < 0:
-        raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
-    if state.tolerated_failure_percentage is not None:
-        pct = state.tolerated_failure_percentage
-        if isinstance(pct, Template):
-            pct = expect_kind(pct, pct.evaluate(scope), "number", "ToleratedFailurePercentage")
-    elif state.tolerated_failure_percentage_path is not None:
-        pct = _path_number(run, state.tolerated_failure_percentage_path, scope, "ToleratedFailurePercentage",
-                           "float")
-    if pct is not None and not 0 <= pct <= 100:
-        raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
-    return count, pct
 
 
 async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> list:
@@ -337,88 +257,3 @@ class MapRunControl:
             return failed > 0
         return (count is not None and failed > count) or (
             pct is not None and total > 0 and failed * 100.0 / total > pct)
-
-
-async def _distributed(run: StateRun, processor: Any, inputs: list, limit: int, tolerated_count: int | None,
-                       tolerated_pct: float | None) -> list:
-    """Each item runs as its own child execution; failures count against the tolerance."""
-    ex = run.ex
-    state = run.state
-    label = state.label or run.name
-    map_run_arn = ex.map_run_arn(label)
-    run.event("MapRunStarted", {"mapRunArn": map_run_arn})
-    items = len(inputs)
-    batcher = state.item_batcher
-    if batcher is not None:
-        inputs = _batches(run, inputs)
-    results: list[Any] = [None] * len(inputs)
-    failures: list[int] = []  # the children that failed
-    control = MapRunControl(limit, tolerated_count, tolerated_pct)
-    sizes = [len(v["Items"]) if batcher is not None else 1 for v in inputs]
-    listener = ex.map_runs
-    if listener is not None:
-        await listener.map_run_started(ex, map_run_arn, run.name, label, control, items, sizes)
-
-    observer = ex.observer
-
-    async def child(index: int, value: Any) -> None:
-        await control.acquire()
-        try:
-            if observer is not None:
-                run.tell(IterationChanged, index, "started")
-            try:
-                results[index] = await ex.run_child(processor, value, index, run.frame, run.name, map_run_arn,
-                                                    run.view() if observer is not None else None)
-            except StatesError:
-                failures.append(index)
-                results[index] = None
-                if observer is not None:
-                    run.tell(IterationChanged, index, "failed")
-                return
-            except anyio.get_cancelled_exc_class():
-                if observer is not None:
-                    run.tell(IterationChanged, index, "aborted")
-                raise
-            if observer is not None:
-                run.tell(IterationChanged, index, "succeeded")
-        finally:
-            control.release()
-
-    status, err = "SUCCEEDED", None
-    try:
-        async with anyio.create_task_group() as tg:
-            for i, v in enumerate(inputs):
-                tg.start_soon(child, i, v)
-        if failures and control.exceeded(sum(sizes[i] for i in failures), items):
-            err = StatesError("States.ExceedToleratedFailureThreshold",
-                              "The specified tolerated failure threshold was exceeded")
-            status = "FAILED"
-            run.event("MapRunFailed", {"error": err.error, "cause": err.cause})
-            raise err
-    except anyio.get_cancelled_exc_class():
-        status = "ABORTED"
-        raise
-    finally:
-        if listener is not None:
-            with anyio.CancelScope(shield=True):
-                await listener.map_run_finished(map_run_arn, status, err)
-    run.event("MapRunSucceeded")
-    return results
-
-
-def _batches(run: StateRun, inputs: list) -> list:
-    batcher = run.state.item_batcher
-    scope = run.scope(run.raw)
-    size = batcher.max_items_per_batch
-    size = size.evaluate(scope) if isinstance(size, Template) else size
-    if size is None and batcher.max_items_per_batch_path is not None:
-        size = run.read_path(batcher.max_items_per_batch_path, run.raw)
-    size = size or len(inputs) or 1
-    batch_input = batcher.batch_input.evaluate(scope) if batcher.batch_input is not None else None
-    out = []
-    for i in range(0, len(inputs), size):
-        entry: dict = {"Items": inputs[i:i + size]}
-        if batch_input is not None:
-            entry = {"BatchInput": batch_input, **entry}
-        out.append(entry)
-    return out

@@ -21,7 +21,7 @@ from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
-from .staterun import Frame
+from .staterun import ChildAborted, Frame
 from .stores import StoredEvent, StoredFact
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
@@ -215,6 +215,7 @@ class Execution:
         self.role_arn = f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"  # the machine's role (a service's)
         self.started_details: dict = {}       # more for ExecutionStarted (a service's version and alias ARNs)
         self.executions: Any = None           # where states:startExecution children run (integrations.nested)
+        self.s3_folders: dict = {}            # buckets read and written as local folders (--s3-folder)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -530,10 +531,17 @@ class Execution:
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
             child.integrations, child.role_arn, child.executions = self.integrations, self.role_arn, self.executions
+            child.s3_folders = self.s3_folders
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
                 await listener.child_started(map_run_arn, index, child)
+            elif map_run_arn is not None:  # the ARN and name its Map Run's records give it
+                from .distributed.maprun import child_arn
+
+                machine = map_run_arn.rsplit(":", 1)[0].replace(":mapRun:", ":stateMachine:", 1)
+                child.arn = child_arn(machine, map_run_arn, index)
+                child.name = child.arn.rsplit(":", 1)[1]
             # the child's own history: ExecutionStarted, its states' events, its closing event
             child.start_time = self.clock.now()
             child.history._events.append(("ExecutionStarted", 0, child.start_time,
@@ -556,13 +564,15 @@ class Execution:
                 raise
             else:  # stopped: ABORTED with its StopExecution error and cause (or none); a failed item
                 error, cause = child._stopped or (None, None)
-                raise StatesError(error or "States.Aborted", cause or "The child execution was stopped.")
+                raise ChildAborted(error or "States.Aborted", cause or "The child execution was stopped.")
             finally:
                 self.transitions += child.transitions
                 child._finish(status, output, error, cause)
                 if listener is not None:
                     with anyio.CancelScope(shield=True):
                         await listener.child_finished(map_run_arn, index, child)
+        if self.sink is None and self.replay is None:  # no journal kept: a million outcomes need not stay in memory
+            return await work(item, False)
         return await self.outcome(item, work)
 
     async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:

@@ -143,6 +143,10 @@ class Recorded:
                     cut = position
                 elif kind == "event" and value.type.endswith("StateExited"):
                     cut = None
+            outcomes_only = all(kind == "fact" and value.kind == "outcome" for _, (kind, value) in entries)
+            if cut is None and entries and outcomes_only:
+                # a frame of outcomes only (a Distributed Map child's): it goes from the first failure
+                cut = min((p - 1 for p, (_, fact) in entries if "value" not in fact.value), default=entries[-1][0])
             if cut is None:  # nothing open in this frame: its end (a failed iteration's) goes
                 cut = max((p for p, (kind, value) in entries if kind == "event"
                            and not value.type.endswith(("Failed", "Aborted", "TimedOut"))), default=0)

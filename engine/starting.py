@@ -80,7 +80,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
             sync: bool = False, activities: Any = None, aws: Any = None, machines: Any = None,
-            log: Any = None) -> Any:
+            log: Any = None, s3_folders: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -104,6 +104,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
 
     ``log`` (an `asl.engine.execlog.ExecutionLog`) writes a log event per history event, as a
     state machine's LoggingConfiguration does.
+
+    ``s3_folders`` (``{"BUCKET": PATH}``) maps buckets to local folders: a Distributed Map's
+    ItemReader and ResultWriter read and write them there instead of calling S3 (ValueError for
+    a folder that does not exist).
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -148,6 +152,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     execution.activities = activities
     execution.log = log
     from .integrations import Integrations
+    if s3_folders:
+        from .distributed.objects import parse_folders
+
+        execution.s3_folders = parse_folders(s3_folders)
 
     # (without aws=, Step Functions Local's LAMBDA_ENDPOINT-style variables may still call those services)
     execution.integrations = Integrations.of(aws, execution.region)
@@ -219,7 +227,8 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
     (refuse to start when a Task has no handler or mock; default: fail only if one is invoked),
     ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`), ``log``
-    (execution logs as a LoggingConfiguration writes them: `asl.engine.execlog`).
+    (execution logs as a LoggingConfiguration writes them: `asl.engine.execlog`), ``s3_folders`` (buckets as local folders for a Distributed Map's
+    ItemReader and ResultWriter).
     """
     execution = prepare(machine, input, **options)
     if store is not None:

@@ -28,6 +28,11 @@ class Located(StatesError):
     """A runtime error whose cause already names the state it happened in (AWS's prefix)."""
 
 
+class ChildAborted(StatesError):
+    """Raised by `Execution.run_child` when the child execution was stopped (StopExecution of
+    the child): it ended ABORTED, with the stop's error and cause."""
+
+
 class FailStateError(StatesError):
     """Raised by a Fail state: error and cause exactly as the state gives them."""
 

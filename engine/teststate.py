@@ -390,7 +390,8 @@ class _OneMock:
 
 def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
     """The runner of a mocked Map or Parallel: its input processing, then the mock as its result."""
-    from .concurrency import MapRunControl, _items, _positive_int, _tolerance
+    from .concurrency import MapRunControl
+    from .mapfields import map_items, positive_int, tolerance
     from .tasks import TaskFailed
 
     async def runner(run: Any) -> Any:
@@ -398,12 +399,12 @@ def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
         if state.type == "Map":
             effective = run.raw if state.is_jsonata else run.effective_input()
             scope = run.scope(effective)
-            items = _items(run, effective)
+            items = map_items(run, effective)
             if not state.is_jsonata:
                 run.note("afterItemsPath", items)
-            extra = {"maxConcurrency": _positive_int(run, state.max_concurrency, state.max_concurrency_path,
+            extra = {"maxConcurrency": positive_int(run, state.max_concurrency, state.max_concurrency_path,
                                                      "MaxConcurrency", scope, 0)}
-            count, pct = _tolerance(run, scope)
+            count, pct = tolerance(run, scope)
             if state.tolerated_failure_count is not None or state.tolerated_failure_count_path is not None:
                 extra["toleratedFailureCount"] = count
             if state.tolerated_failure_percentage is not None or state.tolerated_failure_percentage_path is not None:

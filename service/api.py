@@ -120,7 +120,8 @@ class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
                  handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
                  lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None,
-                 tracer_provider: Any = None, resume: bool = True):
+                 tracer_provider: Any = None, resume: bool = True,
+                 s3_folders: Any = None):
         self.store = store
         self.resume = resume  # False (asl console): leave RUNNING executions to their processes
         # executions of state machines whose tracingConfiguration is enabled make spans here
@@ -132,6 +133,7 @@ class Service:
         self.handlers = handlers
         self.mock_config = mock_config
         self.integrations = None  # AWS services for the Tasks no handler or mock serves (asl serve --aws)
+        self.s3_folders = s3_folders or {}  # buckets kept in local folders (asl serve --s3-folder)
         if aws is not None and aws is not False:
             from asl.engine.integrations import Integrations
 
@@ -255,7 +257,7 @@ class Service:
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
         options: dict = {"handlers": self.handlers, "activities": self.activities, "aws": self.integrations,
-                         "machines": self.executions}
+                         "machines": self.executions, "s3_folders": self.s3_folders}
         if case is not None and self.mock_config is not None:
             options.update(mock_config=self.mock_config, test_case=case)
         return options

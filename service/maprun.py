@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from typing import Any
 
 from .arns import split
@@ -74,9 +73,13 @@ class MapRuns:
                    "startDate": time.time(), "maxConcurrency": control.max_concurrency,
                    "toleratedFailurePercentage": control.tolerated_pct,
                    "toleratedFailureCount": control.tolerated_count, "children": {},
-                   "redriveCount": 0, "definition": _text(_processor(getattr(ex.machine, "definition", None),
-                                                                     state) or {})}
+                   "redriveCount": 0, "attempt": ex.redrive_count,
+                   "definition": _text(_processor(getattr(ex.machine, "definition", None), state) or {})}
         else:
+            if ex.redrive_count > doc.get("attempt", 0):  # the parent was redriven: so is its failed Map Run
+                doc["attempt"] = ex.redrive_count
+                doc["redriveCount"] = doc.get("redriveCount", 0) + 1
+                doc["redriveDate"] = time.time()
             control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
             doc["status"] = "RUNNING"
             doc.pop("stopDate", None)
@@ -91,9 +94,9 @@ class MapRuns:
         await self._save(doc)
 
     def child_arn(self, map_run_arn: str, index: int) -> str:
-        doc = self.docs[map_run_arn]
-        prefix, _, machine = doc["stateMachineArn"].partition(":stateMachine:")
-        return f"{prefix}:execution:{machine}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}')}"
+        from asl.engine.distributed.maprun import child_arn
+
+        return child_arn(self.docs[map_run_arn]["stateMachineArn"], map_run_arn, index)
 
     async def child_started(self, map_run_arn: str, index: int, child: Any) -> None:
         from asl.engine.stores import ExecutionRecord

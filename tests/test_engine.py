@@ -544,7 +544,10 @@ def test_observer_reports_the_retrier_the_map_length_distributed_items_and_item_
         return item["x"]
 
     result = run_sync(m, {"xs": [1, -2]}, handlers={"check": check}, observer=Watch())
-    assert result.status == "SUCCEEDED" and result.output == [1, None]
+    assert result.status == "SUCCEEDED" and result.output[0] == 1
+    failed = result.output[1]  # a failed child is its record (DG "input-output-resultwriter")
+    assert (failed["Status"], failed["Error"], failed["Cause"], failed["Input"]) == ("FAILED", "Bad", "-2",
+                                                                                     '{"x":-2,"i":1}')
     assert seen[:2] == [("afterItemsPath", "Items", [1, -2]),
                         ("afterItemSelector", "Items", [{"x": 1, "i": 0}, {"x": -2, "i": 1}])]
     assert ("map_started", "Items", 2) in seen

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import pytest
 
 import asl
@@ -137,14 +136,8 @@ def test_rarer_events_match_the_model():
 def test_a_stopped_execution_matches_the_model():
     machine = _machine({"W": {"Type": "Wait", "Seconds": 60, "End": True}})
 
-    async def main():
-        execution = prepare(machine, {}, virtual_time=False)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(execution.run)
-            await anyio.sleep(0.05)
-            execution.stop("Stopped", "by the test")
-        return execution.result
+    from support.stopping import run_then_stop
 
-    result = anyio.run(main)
+    result = run_then_stop(prepare(machine, {}, virtual_time=False), 0.05, "Stopped", "by the test")
     assert result.status == "ABORTED"
     check(result)

@@ -286,16 +286,11 @@ EXPECTED_FAILURES = {
 @pytest.mark.skipif(not (SHARED / "conformance" / "service" / "run_cases.py").exists(),
                     reason="../shared/conformance/service not found")
 def test_service_conformance(server, tmp_path):
-    failures = tmp_path / "failures.tsv"
-    run = subprocess.run([sys.executable, str(SHARED / "conformance" / "service" / "run_cases.py"), "--endpoint",
-                          server.endpoint, "--kinds", "test-state,api", "--failures", str(failures),
-                          "--ignore-extra-keys"], capture_output=True, text=True, timeout=600)
-    assert "service conformance:" in run.stdout, run.stdout + run.stderr
-    failed = [line.split("\t", 1) for line in failures.read_text().splitlines() if line.strip()]
-    unexpected = [f"{name}: {why}" for name, why in failed
-                  if not any(name.startswith(prefix) for prefix in EXPECTED_FAILURES)]
-    assert not unexpected, "\n".join(unexpected)
-    print(run.stdout.strip().splitlines()[-1])
+    from support.service_cases import replay, unexpected
+
+    stdout, failed = replay(SHARED, server.endpoint, "test-state,api", tmp_path)
+    assert not unexpected(failed, EXPECTED_FAILURES), unexpected(failed, EXPECTED_FAILURES)
+    print(stdout.strip().splitlines()[-1])
 
 
 LAMBDA = machine({"Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Double",

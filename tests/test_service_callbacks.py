@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -381,24 +379,19 @@ def test_activity_stop_and_callback_conformance(tmp_path):
     when it is installed (else the runner counts them as not run)."""
     import importlib.util
 
+    from support.service_cases import replay, unexpected
+
     moto = None
     if importlib.util.find_spec("moto") and (Path(__file__).parent / "support" / "moto.py").exists():
         from support.moto import MotoServer
         moto = MotoServer().start()
     srv = serve(tmp_path, poll=None)
     try:
-        failures = tmp_path / "failures.tsv"
         aux = ["--aux-endpoint", f"sqs={moto.url}", "--s3-endpoint", moto.url] if moto else []
-        run = subprocess.run([sys.executable, str(SHARED / "conformance" / "service" / "run_cases.py"), "--endpoint",
-                              srv.endpoint, "--kinds", "activity,stop,callback", "--failures", str(failures),
-                              "--ignore-extra-keys", *aux], capture_output=True, text=True, timeout=600)
+        stdout, failed = replay(SHARED, srv.endpoint, "activity,stop,callback", tmp_path, *aux)
     finally:
         srv.stop()
         if moto:
             moto.stop()
-    assert "service conformance:" in run.stdout, run.stdout + run.stderr
-    failed = [line.split("\t", 1) for line in failures.read_text().splitlines() if line.strip()]
-    unexpected = [f"{name}: {why}" for name, why in failed
-                  if not any(name.startswith(prefix) for prefix in CALLBACK_FAILURES)]
-    assert not unexpected, "\n".join(unexpected)
-    assert "activity           4     4" in run.stdout and "stop               1     1" in run.stdout, run.stdout
+    assert not unexpected(failed, CALLBACK_FAILURES), unexpected(failed, CALLBACK_FAILURES)
+    assert "activity           4     4" in stdout and "stop               1     1" in stdout, stdout

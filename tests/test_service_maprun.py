@@ -274,6 +274,11 @@ def test_stopping_a_child(served):
     assert last["type"] == "ExecutionAborted"
     out = finish(sfn, arn)
     assert out["status"] == "SUCCEEDED"  # one failure tolerated
-    assert json.loads(out["output"]) == [None, items[1]]
+    # a child that did not succeed is its record in the output (DG "input-output-resultwriter")
+    record, second = json.loads(out["output"])
+    assert second == items[1]
+    assert (record["ExecutionArn"], record["Status"], record["Error"], record["Cause"]) == (
+        child, "ABORTED", "Enough", "stopped by the test")
+    assert json.loads(record["Input"]) == items[0] and "Output" not in record
     counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["executionCounts"]
     assert counts["aborted"] == 1 and counts["succeeded"] == 1

@@ -1,0 +1,341 @@
+"""ItemReader: a Distributed Map's items from S3 (DISTRIBUTED-MAP-SPEC.md section 2).
+
+`configure` evaluates the reader's Parameters/Arguments and ReaderConfig in the Map's scope
+(an unusable ``MaxItemsPath`` is ``States.Runtime``, before the Map Run starts); `read` then
+yields the items one by one from the object's bytes as they arrive, so a source of millions
+of rows is never held in memory. Every failure while reading is ``States.ItemReaderFailed``
+(ending the Map Run), with AWS's cause where one was recorded:
+
+  a JSON object that is not an array   Attempting to map over non-iterable node.
+  a negative MaxItems(Path)            field MaxItems must be positive
+  duplicate CSV headers                CSV headers cannot contain duplicates.
+  S3 refused                           S3's message, as AWS's Java SDK words it
+
+Decisions, with the evidence:
+- CSV rows are objects whose keys come in the order of a ``java.util.HashMap`` holding them
+  (recorded on AWS: headers ``0,True,{}`` give ``{"0":..,"{}":..,"True":..}``), every value a
+  string; missing trailing cells are ``""``, cells beyond the headers are dropped.
+- listObjectsV2 items: ``{"Etag", "Key", "LastModified" (epoch seconds), "Size",
+  "StorageClass"}`` (DG "input-output-itemreader"; ``Etag``, not S3's ``ETag``).
+- MaxItems: 0 means no limit; values above 100,000,000 read everything (recorded on AWS).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterator
+
+from ...errors import StatesError
+from ...templates import Template, compile_template, expect_kind, is_jsonata
+from .objects import BucketError, Buckets, NoBuckets
+
+GET_OBJECT = "arn:aws:states:::s3:getObject"
+LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
+MAX_ITEMS_CAP = 100_000_000
+DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
+CHUNK = 1 << 16
+
+
+def failed(cause: str) -> StatesError:
+    return StatesError("States.ItemReaderFailed", cause)
+
+
+@dataclass
+class Reader:
+    """An ItemReader with its parameters and ReaderConfig evaluated for one Map Run."""
+
+    api: str                      # getObject | listObjectsV2
+    parameters: dict
+    input_type: str = "JSON"      # JSON | JSONL | CSV | MANIFEST
+    header_location: str = "FIRST_ROW"
+    headers: list | None = None
+    delimiter: str = ","
+    manifest_type: str = "S3_INVENTORY"
+    max_items: int = 0            # 0: no limit
+    transformation: str = "NONE"  # listObjectsV2: NONE (the listing) | LOAD_AND_FLATTEN (the objects' items)
+    items_pointer: str | None = None  # JSON: a JSON Pointer to the array inside the object
+
+
+# ---- configuration (in the Map's scope) -------------------------------------------------------
+
+_compiled: dict[int, tuple] = {}  # ReaderConfig (by id) -> its compiled MaxItems / MaxItemsPath
+
+
+def configure(run: Any, reader: Any, effective: Any) -> Reader:
+    """The reader for this entry into the Map state; States.Runtime for an unusable MaxItemsPath."""
+    from ..mapfields import path_number  # the Map's own rules for ...Path numbers
+
+    jsonata = run.state.is_jsonata
+    template = reader.arguments if jsonata else reader.parameters
+    scope = run.scope(run.raw if jsonata else effective)
+    parameters = template.evaluate(scope) if template is not None else {}
+    config = reader.reader_config or {}
+    api = reader.resource.rsplit(":", 1)[-1]
+    out = Reader(api if api in ("getObject", "listObjectsV2") else reader.resource, parameters if isinstance(
+        parameters, dict) else {})
+    out.input_type = str(config.get("InputType", "JSON"))
+    out.header_location = str(config.get("CSVHeaderLocation", "FIRST_ROW"))
+    out.headers = config.get("CSVHeaders")
+    out.delimiter = DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
+    out.manifest_type = str(config.get("ManifestType", "S3_INVENTORY"))
+    out.transformation = str(config.get("Transformation", "NONE"))
+    pointer = config.get("ItemsPointer")
+    out.items_pointer = pointer if isinstance(pointer, str) and pointer else None
+    literal, path = _max_items(config)
+    if isinstance(literal, Template):
+        out.max_items = int(expect_kind(literal, literal.evaluate(scope), "integer", "MaxItems"))
+    elif literal is not None:
+        if isinstance(literal, bool) or not isinstance(literal, (int, float)) or literal != int(literal):
+            raise StatesError("States.Runtime", f"The ReaderConfig field MaxItems must be an integer, not "
+                              f"{json.dumps(literal)}.")
+        out.max_items = int(literal)
+    elif path is not None:
+        out.max_items = path_number(run, path, scope, "MaxItems", "integer")
+    return out
+
+
+def _max_items(config: dict) -> tuple[Any, Any]:
+    key = id(config)
+    found = _compiled.get(key)
+    if found is None or found[0] is not config:
+        from ...paths import compile_reference_path
+
+        literal = config.get("MaxItems")
+        if isinstance(literal, str) and is_jsonata(literal):
+            literal = compile_template(literal, "JSONata", "MaxItems")
+        path = config.get("MaxItemsPath")
+        found = _compiled[key] = (config, literal, compile_reference_path(path) if isinstance(path, str) else None)
+    return found[1], found[2]
+
+
+# ---- reading (blocking: in a worker thread) -------------------------------------------------------
+
+def read(reader: Reader, buckets: Buckets) -> Iterator[Any]:
+    """The items, in order, at most MaxItems of them; StatesError(States.ItemReaderFailed) on failure."""
+    if reader.max_items < 0:
+        raise failed("field MaxItems must be positive")
+    limit = reader.max_items if 0 < reader.max_items <= MAX_ITEMS_CAP else None
+    try:
+        items = _source(reader, buckets)
+        count = 0
+        for item in items:
+            if limit is not None and count >= limit:
+                break
+            count += 1
+            yield item
+    except BucketError as err:
+        raise failed(err.cause()) from None
+    except NoBuckets as err:
+        raise failed(str(err)) from None
+    except UnicodeDecodeError:
+        raise failed("The object is not valid UTF-8 text.") from None
+    except csv.Error as err:
+        raise failed(f"The CSV object could not be parsed: {err}") from None
+
+
+def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
+    params = reader.parameters
+    bucket = params.get("Bucket")
+    if not isinstance(bucket, str) or not bucket:
+        raise failed("The field 'Bucket' is required and must be a string.")
+    if reader.api == "listObjectsV2":
+        request = {k: v for k, v in params.items() if k != "Bucket"}
+        if reader.transformation == "LOAD_AND_FLATTEN":  # every listed object's items, one object after another
+            parse = _parser(reader)
+            return (item for obj in buckets.list(bucket, request) if not obj["Key"].endswith("/")
+                    for item in _opened(buckets.open(bucket, obj["Key"]), parse))
+        return (_listed(obj) for obj in buckets.list(bucket, request))
+    if reader.api != "getObject":
+        raise failed(f"The ItemReader resource '{reader.api}' is not supported.")
+    key = params.get("Key")
+    if not isinstance(key, str) or not key:
+        raise failed("The field 'Key' is required and must be a string.")
+    if reader.input_type == "MANIFEST":
+        return _manifest(reader, buckets, bucket, key)
+    return _opened(buckets.open(bucket, key, params.get("VersionId")), _parser(reader))
+
+
+def _parser(reader: Reader) -> Any:
+    parse = PARSERS.get(reader.input_type)
+    if parse is None:
+        raise failed(f"The InputType '{reader.input_type}' is not supported.")
+    return lambda stream: parse(stream, reader)
+
+
+def _opened(stream: BinaryIO, parse: Any) -> Iterator[Any]:
+    with stream:
+        yield from parse(stream)
+
+
+def _listed(obj: dict) -> dict:
+    modified = obj.get("LastModified")
+    return {"Etag": obj.get("ETag"), "Key": obj.get("Key"),
+            "LastModified": int(modified.timestamp()) if hasattr(modified, "timestamp") else modified,
+            "Size": obj.get("Size"), "StorageClass": obj.get("StorageClass", "STANDARD")}
+
+
+# ---- the formats ------------------------------------------------------------------------------
+
+def _json(stream: BinaryIO, reader: Reader) -> Iterator[Any]:
+    """The elements of a top-level JSON array, decoded one at a time from the stream (or, with
+    ItemsPointer, of the array it points to: the object is then read whole)."""
+    if reader.items_pointer is not None:
+        yield from _pointed(stream, reader.items_pointer)
+        return
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig")
+    decoder = json.JSONDecoder()
+    buf, pos, eof = "", 0, False
+
+    def more() -> bool:
+        nonlocal buf, pos, eof
+        chunk = text.read(CHUNK)
+        if not chunk:
+            eof = True
+            return False
+        buf, pos = buf[pos:] + chunk, 0
+        return True
+
+    def skip() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buf) or not more():
+                return buf[pos] if pos < len(buf) else ""
+
+    if skip() != "[":
+        try:  # (read whole only to tell a scalar or object from text that is not JSON)
+            json.loads(buf[pos:] + text.read())
+        except ValueError as err:
+            raise failed(f"The JSON object could not be parsed: {err}.") from None
+        raise failed("Attempting to map over non-iterable node.")
+    pos += 1
+    first = True
+    while True:
+        c = skip()
+        if c == "]":
+            return
+        if not first:
+            if c != ",":
+                raise failed("The JSON object could not be parsed: ',' or ']' expected.")
+            pos += 1
+            skip()
+        first = False
+        while True:
+            try:
+                value, end = decoder.raw_decode(buf, pos)
+            except json.JSONDecodeError as err:
+                if more():
+                    continue
+                raise failed(f"The JSON object could not be parsed: {err.msg}.") from None
+            if end >= len(buf) and not eof and more():  # (a number may go on in the next chunk)
+                continue
+            pos = end
+            break
+        yield value
+
+
+def _pointed(stream: BinaryIO, pointer: str) -> Iterator[Any]:
+    try:
+        value = json.load(io.TextIOWrapper(stream, encoding="utf-8-sig"))
+    except ValueError as err:
+        raise failed(f"The JSON object could not be parsed: {err}.") from None
+    if not pointer.startswith("/"):
+        raise failed(f"ItemsPointer '{pointer}' is not a JSON Pointer.")
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and token in value:
+            value = value[token]
+        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            raise failed(f"ItemsPointer '{pointer}' does not point to a value in the object.")
+    if not isinstance(value, list):
+        raise failed("Attempting to map over non-iterable node.")
+    yield from value
+
+
+def _jsonl(stream: BinaryIO, _reader: Reader) -> Iterator[Any]:
+    for number, line in enumerate(io.TextIOWrapper(stream, encoding="utf-8-sig"), 1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except ValueError as err:
+                raise failed(f"The JSONL object could not be parsed at line {number}: {err}.") from None
+
+
+def _csv(stream: BinaryIO, reader: Reader) -> Iterator[dict]:
+    rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), delimiter=reader.delimiter)
+    if reader.header_location == "GIVEN":
+        headers = reader.headers
+        if not isinstance(headers, list) or not headers or not all(isinstance(h, str) for h in headers):
+            raise failed("CSVHeaders must be a non-empty list of strings when CSVHeaderLocation is GIVEN.")
+    else:
+        headers = next(rows, None)
+        if headers is None:
+            return
+    yield from _rows(rows, headers)
+
+
+def _rows(rows: Iterator[list], headers: list) -> Iterator[dict]:
+    if len(set(headers)) != len(headers):
+        raise failed("CSV headers cannot contain duplicates.")
+    order = java_hash_order(headers)
+    width = len(headers)
+    for row in rows:
+        if not row:
+            continue  # a blank line
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        yield {headers[i]: row[i] for i in order}
+
+
+def _manifest(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[dict]:
+    """An S3 Inventory manifest.json: the rows of the CSV files it lists (``fileSchema`` names
+    the columns), read from the inventory's destination bucket."""
+    if reader.manifest_type != "S3_INVENTORY":
+        raise failed(f"The ManifestType '{reader.manifest_type}' is not supported.")
+    with buckets.open(bucket, key, reader.parameters.get("VersionId")) as stream:
+        try:
+            manifest = json.load(io.TextIOWrapper(stream, encoding="utf-8-sig"))
+        except ValueError as err:
+            raise failed(f"The manifest could not be parsed: {err}.") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise failed("The manifest has no 'files' list.")
+    if str(manifest.get("fileFormat", "CSV")).upper() != "CSV":
+        raise failed(f"The inventory file format '{manifest.get('fileFormat')}' is not supported; use CSV.")
+    headers = [h.strip() for h in str(manifest.get("fileSchema", "")).split(",")]
+    destination = str(manifest.get("destinationBucket") or bucket).rsplit(":", 1)[-1] or bucket
+    for entry in manifest["files"]:
+        name = entry.get("key") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            raise failed("The manifest lists a file without a 'key'.")
+        with buckets.open(destination, name) as raw:
+            stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
+            rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+            yield from _rows(rows, headers)
+
+
+PARSERS = {"JSON": _json, "JSONL": _jsonl, "CSV": _csv}
+
+
+# ---- java.util.HashMap's iteration order ---------------------------------------------------------
+
+def java_hash_order(keys: list[str]) -> list[int]:
+    """The positions of `keys` in the order a ``java.util.HashMap`` filled with them in this order
+    iterates them: by bucket (the spread String.hashCode masked by the table size, 16 doubled
+    while more than 3/4 full), keys of one bucket in insertion order."""
+    size = 16
+    while len(keys) > size * 3 // 4:
+        size *= 2
+    return sorted(range(len(keys)), key=lambda i: (_spread(keys[i]) & (size - 1), i))
+
+
+def _spread(text: str) -> int:
+    h = 0
+    for unit in text.encode("utf-16-be").hex(" ", 2).split():  # UTF-16 code units, as Java's String
+        h = (31 * h + int(unit, 16)) & 0xFFFFFFFF
+    return h ^ (h >> 16)

@@ -1,0 +1,278 @@
+"""A Map Run: the coordinator of a Distributed Map (DISTRIBUTED-MAP-SPEC.md sections 3 and 5).
+
+It stays with the parent execution: it reads the items (from the state input, or streamed
+from S3 by the ItemReader in windows), selects and batches them, keeps at most MaxConcurrency
+children running (changeable while it runs: `MapRunControl`), counts what ends, and fails the
+Map Run as soon as the failures cross the tolerance (``States.ExceedToleratedFailureThreshold``),
+aborting the children still running. Then the ResultWriter exports the records (or the state
+output is built from them).
+
+Tolerance against a total not known yet (a reader still streaming): ToleratedFailureCount is
+checked at every failure, ToleratedFailurePercentage once the reader has counted every item
+(then at every failure, and at the end).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterator
+
+import anyio
+
+from ...errors import StatesError
+from ..mapfields import map_items, tolerance
+from ..observe import IterationChanged, MapStarted
+from ..staterun import ChildAborted, Located
+from . import itemreader
+from .batching import Batcher, selector
+from .objects import Buckets
+from .resultwriter import Writer, record
+
+WINDOW = 1000  # items read per trip to the reader's thread
+LOOKAHEAD = 100_000  # children started beyond the first one whose record is not written yet
+
+
+def buckets_of(ex: Any) -> Buckets:
+    return Buckets(getattr(ex, "s3_folders", None), ex.integrations)
+
+
+async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) -> Any:
+    """The Map state's work: MapStateStarted, the Map Run, the result (before ResultSelector).
+    `control` (a `MapRunControl` with the Map's MaxConcurrency) gets the tolerance here."""
+
+    state, ex = run.state, run.ex
+    source = state.item_reader
+    items = None if source is not None else map_items(run, effective)
+    observer = ex.observer
+    select = selector(run, effective)
+    length = 0  # with an ItemReader: not counted up front
+    if items is not None:
+        length = len(items)
+        if observer is not None and not state.is_jsonata:
+            run.note("afterItemsPath", items)
+        if select is not None:
+            items = [select(index, item) for index, item in enumerate(items)]
+            if observer is not None:
+                run.note("afterItemSelector", items)
+            select = None
+    run.event("MapStateStarted", {"length": length})
+    if observer is not None:
+        run.tell(MapStarted, length)
+    tolerated_count, tolerated_pct = tolerance(run, scope)
+    control.update(tolerated_count=tolerated_count, tolerated_pct=tolerated_pct)
+    reader = itemreader.configure(run, source, effective) if source is not None else None
+    batcher = Batcher.configure(run, scope) if state.item_batcher is not None else None
+    writer = Writer.configure(run, effective) if state.result_writer is not None else Writer("COMPACT", "JSON",
+                                                                                                None, "")
+    label = state.label or run.name
+    redriven = _redriven(run)
+    if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on
+        map_run_arn = redriven
+        run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
+    else:
+        map_run_arn = ex.map_run_arn(label)
+        run.event("MapRunStarted", {"mapRunArn": map_run_arn})
+    return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select)
+
+
+def child_arn(state_machine_arn: str, map_run_arn: str, index: int) -> str:
+    """The ARN of a Map Run's child `index`: ``...:execution:MACHINE/LABEL:UUID``, the UUID derived
+    from the Map Run and the index (the same child keeps its ARN when redriven or resumed)."""
+    prefix, _, machine = state_machine_arn.partition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}')}"
+
+
+def _redriven(run: Any) -> str | None:
+    """The ARN of the Map Run this entry into the state started in an earlier attempt of a
+    redriven execution (its MapRunStarted sits where this entry's would), else None."""
+    ex = run.ex
+    if not ex.redrive_count or ex.replay is None:
+        return None
+    site = (run.frame.key, run.frame.seq + 1)
+    for event in reversed(ex.replay.events):
+        if event.type in ("MapRunStarted", "MapRunRedriven") and event.site is not None \
+                and tuple(event.site[0]) == site[0] and event.site[1] == site[1]:
+            return (event.details or {}).get("mapRunArn")
+    return None
+
+
+class MapRun:
+    """One Map Run of one entry into the state: its children, counts, tolerance and results."""
+
+    def __init__(self, run: Any, arn: str, label: str, control: Any, writer: Writer, batcher: Batcher | None):
+        self.run, self.ex, self.arn, self.label = run, run.ex, arn, label
+        self.control, self.writer, self.batcher = control, writer, batcher
+        prefix, _, machine = run.ex.state_machine_arn.partition(":stateMachine:")
+        self.state_machine_arn = f"{prefix}:stateMachine:{machine}/{label}"
+        self.sizes: list[int] = []   # items per child, as children start (the service reads it)
+        self.items = 0               # items read so far
+        self.read_all = False        # ... and whether that is all of them
+        self.failed = 0              # items of the children that failed or timed out
+        self.breach: StatesError | None = None
+        self.group: Any = None       # the task group of the children
+
+    # ---- the run --------------------------------------------------------------------------------
+
+    async def execute(self, items: list | None, reader: Any, select: Any) -> Any:
+        """Run the children of `items` (selected already), or of the items `reader` reads
+        (`select`: their ItemSelector)."""
+        run, ex, writer = self.run, self.ex, self.writer
+        planned = None
+        if items is not None:  # known up front: so are the children (the service counts them pending)
+            planned = list(self._children(enumerate(items), None))
+            self.sizes.extend(size for _, size in planned)
+            self.items, self.read_all = len(items), True
+        listener = ex.map_runs
+        if listener is not None:
+            await listener.map_run_started(ex, self.arn, run.name, self.label, self.control, self.items, self.sizes)
+        status, err = "SUCCEEDED", None
+        try:
+            async with anyio.create_task_group() as tg:
+                self.group = tg
+                try:
+                    if planned is not None:
+                        for index, (value, _size) in enumerate(planned):
+                            await self._start(tg, index, value)
+                    else:
+                        await self._stream(tg, reader, select)
+                    self._check()
+                except StatesError as failure:  # the reader failed: the Map Run ends
+                    err = failure
+                    tg.cancel_scope.cancel()
+            if err is None:
+                err = self.breach or self._breached(final=True)
+            if writer.exports:
+                try:
+                    exported = await _in_thread(lambda: writer.export(buckets_of(ex), self.arn))
+                except StatesError as failure:
+                    err = err or failure
+            if err is not None:
+                status = "FAILED"
+                run.event("MapRunFailed", {"error": err.error, "cause": err.cause})
+                raise Located(err.error, err.cause)  # (the Map state fails with the Map Run's cause as it is)
+        except anyio.get_cancelled_exc_class():
+            status = "ABORTED"
+            run.event("MapRunAborted")
+            raise
+        finally:
+            writer.discard()
+            if listener is not None:
+                with anyio.CancelScope(shield=True):
+                    await listener.map_run_finished(self.arn, status, err)
+        run.event("MapRunSucceeded")
+        return exported if writer.exports else writer.output()
+
+    def _children(self, items: Any, select: Any, last: bool = True) -> Iterator[tuple[Any, int]]:
+        """(child input, items in it) for each child closed by the (index, item) pairs; `last`:
+        these are the last items (the batcher gives up what it holds)."""
+        batcher = self.batcher
+        for index, item in items:
+            value = select(index, item) if select is not None else item
+            if batcher is None:
+                yield value, 1
+                continue
+            for batch in batcher.add(value):
+                yield batcher.envelope(batch), len(batch)
+        if last and batcher is not None:
+            for batch in batcher.flush():
+                yield batcher.envelope(batch), len(batch)
+
+    async def _stream(self, tg: Any, reader: Any, select: Any) -> None:
+        """Children from the ItemReader, read in windows in a worker thread."""
+        stream: Iterator[Any] = itemreader.read(reader, buckets_of(self.ex))
+        child = 0
+        while True:
+            window = await _in_thread(lambda: _take(stream, WINDOW))
+            first, self.items = self.items, self.items + len(window)
+            if not window:
+                self.read_all = True
+            for value, size in self._children(enumerate(window, first), select, last=not window):
+                await self._start(tg, child, value, size)
+                child += 1
+            if not window:
+                return
+
+    async def _start(self, tg: Any, index: int, value: Any, size: int | None = None) -> None:
+        while self.writer.exports and index - self.writer.next >= LOOKAHEAD:
+            await anyio.sleep(0.005)  # a child far behind holds the records after it: let it finish first
+        await self.control.acquire()
+        if size is not None:
+            self.sizes.append(size)
+        tg.start_soon(self._child, index, value, self.sizes[index])
+
+    async def _child(self, index: int, value: Any, size: int) -> None:
+        run, ex, writer = self.run, self.ex, self.writer
+        observer = ex.observer
+        start = ex.clock.now()
+        try:
+            if observer is not None:
+                run.tell(IterationChanged, index, "started")
+            try:
+                output = await ex.run_child(run.state.processor, value, index, run.frame, run.name, self.arn,
+                                            run.view() if observer is not None else None)
+            except StatesError as err:
+                status = "ABORTED" if isinstance(err, ChildAborted) else (
+                    "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
+                writer.add(index, status, None, self._record(index, status, value, None, err, start))
+                if observer is not None:
+                    run.tell(IterationChanged, index, "failed")
+                if status != "ABORTED":
+                    self.failed += size
+                self._check()
+                return
+            except anyio.get_cancelled_exc_class():
+                writer.skip(index)
+                if observer is not None:
+                    run.tell(IterationChanged, index, "aborted")
+                raise
+            full = self._record(index, "SUCCEEDED", value, output, None, start) if writer.needs_records else None
+            writer.add(index, "SUCCEEDED", output, full)
+            if observer is not None:
+                run.tell(IterationChanged, index, "succeeded")
+        finally:
+            self.control.release()
+
+    def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
+                start: float) -> dict:
+        return record(self._child_arn(index), self.state_machine_arn, status, value, output,
+                      err.error if err else None, err.cause if err else None, start, self.ex.clock.now())
+
+    def _child_arn(self, index: int) -> str:
+        return child_arn(self.state_machine_arn, self.arn, index)
+
+    # ---- tolerance ------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        """Fail the Map Run now if the failures so far cross the tolerance."""
+        if self.breach is None and self.failed:
+            self.breach = self._breached(final=False)
+            if self.breach is not None:
+                self.group.cancel_scope.cancel()  # abort the children still running; read no more
+
+    def _breached(self, final: bool) -> StatesError | None:
+        control = self.control
+        if not self.failed:
+            return None
+        if self.read_all or final:
+            crossed = control.exceeded(self.failed, self.items)
+        else:  # the total is not known yet: only the count can be judged
+            count, pct = control.tolerated_count, control.tolerated_pct
+            crossed = (count is None and pct is None) or (count is not None and self.failed > count)
+        if not crossed:
+            return None
+        return StatesError("States.ExceedToleratedFailureThreshold",
+                           "The specified tolerated failure threshold was exceeded")
+
+
+def _take(stream: Iterator[Any], n: int) -> list:
+    out = []
+    for item in stream:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
+
+
+async def _in_thread(work: Any) -> Any:
+    from ..tasks import run_in_thread
+
+    return await run_in_thread(work)

@@ -1,0 +1,204 @@
+"""ResultWriter: what a Map Run's children produced, as AWS exports it (DISTRIBUTED-MAP-SPEC.md
+section 6; DG "input-output-resultwriter").
+
+Each child ends as a record, NONE's shape (DescribeExecution's fields in PascalCase)::
+
+    {"ExecutionArn", "Input" (JSON text), "InputDetails": {"Included": true}, "Name",
+     "Output" (JSON text, SUCCEEDED only), "OutputDetails": {"Included": true}, "RedriveCount",
+     "RedriveStatus", "RedriveStatusReason", "StartDate", "StateMachineArn", "Status", "StopDate"}
+    (+ "Error", "Cause" for a child that failed, timed out or was aborted)
+
+WriterConfig ``Transformation`` COMPACT keeps only a succeeded child's output, FLATTEN also
+splices an output that is an array into the result; a child that did not succeed keeps its
+record whatever the transformation. With ``Resource`` + ``Parameters {Bucket, Prefix}`` the
+records go to ``<Prefix>/<Map Run id>/``: ``SUCCEEDED_<n>.json`` and ``FAILED_<n>.json``
+(failed, timed out and aborted children), ``PENDING_<n>.json`` (none: a child not started is not
+counted), a JSON array each (or JSON Lines, ``OutputType: JSONL``), and ``manifest.json``
+listing them; the Map's output is then ``{"MapRunArn", "ResultWriterDetails": {"Bucket",
+"Key"}}`` naming the manifest. Records reach the files in item order as children finish (a
+small reorder buffer), through temporary files, so a million children never sit in memory.
+A bucket that cannot be written is ``States.ResultWriterFailed``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from typing import Any
+
+from ...errors import StatesError
+from .objects import BucketError, Buckets, NoBuckets
+
+PUT_OBJECT = "putObject"
+PART_BYTES = 5 * 1024 ** 3  # a file per status up to S3's single-PUT limit (AWS's split size is unverified)
+GROUPS = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED",
+          "PENDING": "PENDING"}
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _date(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def record(arn: str, state_machine_arn: str, status: str, value: Any, output: Any, error: str | None,
+           cause: str | None, start: float, stop: float) -> dict:
+    """A child's record in NONE's shape."""
+    out: dict = {"ExecutionArn": arn, "Input": _text(value), "InputDetails": {"Included": True},
+                 "Name": arn.rsplit(":", 1)[-1]}
+    if status == "SUCCEEDED":
+        out["Output"] = _text(output)
+        out["OutputDetails"] = {"Included": True}
+    out["RedriveCount"] = 0
+    if status == "SUCCEEDED":
+        out["RedriveStatus"] = "NOT_REDRIVABLE"
+        out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
+    else:
+        out["RedriveStatus"] = "REDRIVABLE_BY_MAP_RUN"
+    out.update({"StartDate": _date(start), "StateMachineArn": state_machine_arn, "Status": status,
+                "StopDate": _date(stop)})
+    if status != "SUCCEEDED":
+        if error is not None:
+            out["Error"] = error
+        if cause is not None:
+            out["Cause"] = cause
+    return out
+
+
+def shaped(transformation: str, status: str, output: Any, full: dict | None) -> list:
+    """What a child adds to the results: [output] (COMPACT), its elements (FLATTEN of an
+    array), or [record] (NONE, or a child that did not succeed)."""
+    if status != "SUCCEEDED" or transformation == "NONE":
+        return [full]
+    if transformation == "FLATTEN" and isinstance(output, list):
+        return list(output)
+    return [output]
+
+
+class Writer:
+    """The ResultWriter of one Map Run (configured in the Map's scope)."""
+
+    def __init__(self, transformation: str, output_type: str, bucket: str | None, prefix: str):
+        self.transformation = transformation
+        self.output_type = output_type
+        self.bucket = bucket
+        self.prefix = prefix
+        self.exports = bucket is not None
+        self.results: list = []                   # not exporting: the state's output
+        self.pending: dict[int, tuple] = {}       # exporting: finished children not yet written
+        self.next = 0                             # ... the index written next
+        self.parts: dict[str, list] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+        self.written = 0
+
+    @classmethod
+    def configure(cls, run: Any, effective: Any) -> "Writer":
+        writer = run.state.result_writer
+        config = writer.writer_config or {}
+        exports = writer.resource is not None
+        transformation = str(config.get("Transformation", "NONE" if exports else "COMPACT"))
+        output_type = str(config.get("OutputType", "JSON"))
+        bucket, prefix = None, ""
+        if exports:
+            if writer.resource.rsplit(":", 1)[-1] != PUT_OBJECT:
+                raise StatesError("States.ResultWriterFailed",
+                                  f"The ResultWriter resource '{writer.resource}' is not supported.")
+            jsonata = run.state.is_jsonata
+            template = writer.arguments if jsonata else writer.parameters
+            params = template.evaluate(run.scope(run.raw if jsonata else effective)) if template is not None else {}
+            bucket = params.get("Bucket") if isinstance(params, dict) else None
+            if not isinstance(bucket, str) or not bucket:
+                raise StatesError("States.ResultWriterFailed", "The field 'Bucket' is required and must be a string.")
+            prefix = str(params.get("Prefix") or "")
+        return cls(transformation, output_type, bucket, prefix)
+
+    @property
+    def needs_records(self) -> bool:
+        return self.exports or self.transformation == "NONE"
+
+    # ---- children's results, as they finish ----------------------------------------------------
+
+    def add(self, index: int, status: str, output: Any, full: dict | None) -> None:
+        """Child `index` ended (`full`: its record when `needs_records`, or a failed child's)."""
+        if not self.exports:
+            while len(self.results) <= index:
+                self.results.append(None)
+            self.results[index] = shaped(self.transformation, status, output, full)
+            return
+        self.pending[index] = (status, output, full)
+        while self.next in self.pending:
+            self._write(*self.pending.pop(self.next))
+            self.next += 1
+
+    def skip(self, index: int) -> None:
+        """Child `index` will not end here (aborted with its Map Run after it was counted)."""
+        if self.exports:
+            self.pending[index] = None  # type: ignore[assignment]
+            while self.next in self.pending:
+                entry = self.pending.pop(self.next)
+                if entry is not None:
+                    self._write(*entry)
+                self.next += 1
+
+    def output(self) -> list:
+        out: list = []
+        for entry in self.results:
+            if entry is not None:
+                out.extend(entry)
+        return out
+
+    def _write(self, status: str, output: Any, full: dict | None) -> None:
+        group = GROUPS.get(status, "FAILED")
+        for value in shaped(self.transformation, status, output, full):
+            parts = self.parts[group]
+            if not parts or parts[-1][1] >= PART_BYTES:
+                parts.append([tempfile.TemporaryFile(), 0, 0])
+            part = parts[-1]
+            text = _text(value).encode()
+            if self.output_type == "JSONL":
+                data = text + b"\n"
+            else:
+                data = (b"," if part[2] else b"[") + text
+            part[0].write(data)
+            part[1] += len(data)
+            part[2] += 1
+        self.written += 1
+
+    # ---- the export, when the Map Run ends (blocking: in a worker thread) ---------------------
+
+    def export(self, buckets: Buckets, map_run_arn: str) -> dict:
+        """Put the files and the manifest; the Map's output. StatesError(States.ResultWriterFailed)."""
+        for index in sorted(self.pending):  # (only after a failure: children finished out of order)
+            entry = self.pending.pop(index)
+            if entry is not None:
+                self._write(*entry)
+        folder = self.prefix if not self.prefix or self.prefix.endswith("/") else self.prefix + "/"
+        folder += map_run_arn.rsplit(":", 1)[-1] + "/"
+        files: dict[str, list] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        try:
+            for group in ("SUCCEEDED", "FAILED", "PENDING"):
+                for n, (fh, size, count) in enumerate(self.parts[group]):
+                    if self.output_type != "JSONL":
+                        fh.write(b"]")
+                        size += 1
+                    fh.seek(0)
+                    key = f"{folder}{group}_{n}.json"
+                    buckets.put(self.bucket, key, fh)
+                    fh.close()
+                    files[group].append({"Key": key, "Size": size})
+            manifest = {"DestinationBucket": self.bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
+            key = folder + "manifest.json"
+            import io
+
+            buckets.put(self.bucket, key, io.BytesIO(_text(manifest).encode()))
+        except BucketError as err:
+            raise StatesError("States.ResultWriterFailed", err.cause()) from None
+        except NoBuckets as err:
+            raise StatesError("States.ResultWriterFailed", str(err)) from None
+        return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": self.bucket, "Key": key}}
+
+    def discard(self) -> None:
+        for parts in self.parts.values():
+            for part in parts:
+                part[0].close()

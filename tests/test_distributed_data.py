@@ -1,0 +1,559 @@
+"""The data plane of Distributed Map: ItemReader, ItemSelector, ItemBatcher, tolerance,
+ResultWriter and Map Run redrive, with S3 on moto's server (a real process, reached by boto3)
+and on buckets mapped to local folders (the same readers and writers)."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+import asl
+from asl.engine import Handlers, TaskFailed, redrive, run, run_sync
+from asl.engine.clock import VirtualClock
+from asl.engine.distributed.itemreader import java_hash_order
+from asl.engine.stores import open_store
+
+from conftest import SHARED
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+ROWS = "id,name,size\n1,alpha,10\n2,beta,20\n3,gamma,30\n"
+
+
+def dmap(processor_states: dict | None = None, start: str = "P", **fields) -> dict:
+    states = processor_states or {"P": {"Type": "Pass", "End": True}}
+    return {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, **fields,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": start, "States": states}}}}
+
+
+def get_object(key: str, bucket: str = "data", **config) -> dict:
+    return {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": config,
+            "Parameters": {"Bucket": bucket, "Key": key}}
+
+
+class Folder:
+    """Buckets as local folders (``s3_folders=``)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def put(self, bucket: str, key: str, body: bytes | str) -> None:
+        path = self.root / bucket / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body.encode() if isinstance(body, str) else body)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return (self.root / bucket / key).read_bytes()
+
+    def keys(self, bucket: str) -> list[str]:
+        base = self.root / bucket
+        return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def options(self) -> dict:
+        for bucket in ("data", "out"):
+            (self.root / bucket).mkdir(exist_ok=True)
+        return {"s3_folders": {b: str(self.root / b) for b in ("data", "out")}}
+
+
+class S3:
+    """Buckets on moto's server, written and read with boto3."""
+
+    def __init__(self, aws: dict):
+        import boto3
+
+        self.aws = aws
+        self.client = boto3.client("s3", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+        for bucket in ("data", "out"):
+            self.client.create_bucket(Bucket=bucket)
+
+    def put(self, bucket: str, key: str, body: bytes | str) -> None:
+        self.client.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def keys(self, bucket: str) -> list[str]:
+        return sorted(o["Key"] for o in self.client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+    def options(self) -> dict:
+        return {"aws": self.aws}
+
+
+@pytest.fixture(params=["folder", "s3"])
+def buckets(request, tmp_path):
+    if request.param == "folder":
+        return Folder(tmp_path)
+    pytest.importorskip("moto")
+    return S3(request.getfixturevalue("aws"))
+
+
+def go(buckets, definition: dict, value=None, **options):
+    return run_sync(asl.load(definition), value if value is not None else {}, **buckets.options(), **options)
+
+
+# ---- ItemReader -----------------------------------------------------------------------------
+
+def test_json_jsonl_and_csv_objects(buckets):
+    items = [{"n": i, "tags": ["x"] * i} for i in range(5)]
+    buckets.put("data", "items.json", json.dumps(items, indent=2))
+    buckets.put("data", "items.jsonl", "\n".join(json.dumps(i) for i in items) + "\n\n")
+    buckets.put("data", "rows.csv", ROWS)
+    buckets.put("data", "rows.psv", "1|alpha\n2|beta\n")
+    assert go(buckets, dmap(ItemReader=get_object("items.json", InputType="JSON"))).output == items
+    assert go(buckets, dmap(ItemReader=get_object("items.jsonl", InputType="JSONL"))).output == items
+    rows = go(buckets, dmap(ItemReader=get_object("rows.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")))
+    assert rows.output == [{"id": "1", "name": "alpha", "size": "10"}, {"id": "2", "name": "beta", "size": "20"},
+                           {"id": "3", "name": "gamma", "size": "30"}]
+    given = go(buckets, dmap(ItemReader=get_object("rows.psv", InputType="CSV", CSVHeaderLocation="GIVEN",
+                                                   CSVHeaders=["id", "name"], CSVDelimiter="PIPE")))
+    assert given.output == [{"id": "1", "name": "alpha"}, {"id": "2", "name": "beta"}]
+    # every value a string; missing trailing cells are "", extra cells dropped (recorded on AWS)
+    buckets.put("data", "ragged.csv", "a,b,c\n1\n1,2,3,4\n")
+    ragged = go(buckets, dmap(ItemReader=get_object("ragged.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")))
+    assert ragged.output == [{"a": "1", "b": "", "c": ""}, {"a": "1", "b": "2", "c": "3"}]
+    # the history: MapStateStarted counts no items up front when they come from a reader
+    events = rows.history.events
+    assert [e["mapStateStartedEventDetails"]["length"] for e in events if e["type"] == "MapStateStarted"] == [0]
+
+
+def test_csv_keys_come_in_java_hashmap_order():
+    # recorded on AWS (service case ..._csv_headers_first_row_typed_headers): 0, {}, True
+    assert [["0", "True", "{}"][i] for i in java_hash_order(["0", "True", "{}"])] == ["0", "{}", "True"]
+    assert java_hash_order(["Col1", "Col2", "Col3"]) == [0, 1, 2]
+
+
+def test_a_large_json_array_is_read_in_pieces(buckets):
+    # elements cross the reader's 64 KiB chunks, numbers too
+    items = [{"i": i, "pad": "x" * (i % 700)} for i in range(600)] + [123456789, -1.5e-3, "s", None, [1, [2]]]
+    buckets.put("data", "big.json", json.dumps(items))
+    assert go(buckets, dmap(ItemReader=get_object("big.json", InputType="JSON"), MaxConcurrency=50),
+              payload_limit=None).output == items
+
+
+def test_max_items_and_max_items_path(buckets):
+    buckets.put("data", "rows.csv", ROWS)
+    reader = get_object("rows.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW", MaxItems=2)
+    assert [r["id"] for r in go(buckets, dmap(ItemReader=reader)).output] == ["1", "2"]
+    by_path = get_object("rows.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW", MaxItemsPath="$.max")
+    assert len(go(buckets, dmap(ItemReader=by_path), {"max": 1}).output) == 1
+    assert len(go(buckets, dmap(ItemReader=by_path), {"max": 0}).output) == 3      # 0: no limit
+    negative = go(buckets, dmap(ItemReader=by_path), {"max": -1})
+    assert (negative.error, negative.cause) == ("States.ItemReaderFailed", "field MaxItems must be positive")
+    fraction = go(buckets, dmap(ItemReader=by_path), {"max": 1.5})
+    assert fraction.error == "States.Runtime"
+    assert fraction.cause.endswith('The MaxItemsPath field refers to value "1.5" which is not a valid integer: $.max')
+    types = [e["type"] for e in fraction.history.events]
+    assert "MapRunStarted" not in types  # a ...Path error comes before the Map Run
+    text = go(buckets, dmap(ItemReader=get_object("rows.csv", InputType="CSV", MaxItems="two")))
+    assert text.error == "States.Runtime" and text.cause.endswith('MaxItems must be an integer, not "two".')
+
+
+def test_reader_failures_are_item_reader_failed(buckets):
+    buckets.put("data", "object.json", '{"not": "a list"}')
+    buckets.put("data", "dup.csv", "a,a\n1,2\n")
+    failed = go(buckets, dmap(ItemReader=get_object("object.json", InputType="JSON")))
+    assert (failed.error, failed.cause) == ("States.ItemReaderFailed", "Attempting to map over non-iterable node.")
+    events = failed.history.events
+    assert [e["type"] for e in events][-4:] == ["MapRunStarted", "MapRunFailed", "MapStateFailed", "ExecutionFailed"]
+    assert events[-3]["mapRunFailedEventDetails"] == {"error": "States.ItemReaderFailed",
+                                                      "cause": "Attempting to map over non-iterable node."}
+    dup = go(buckets, dmap(ItemReader=get_object("dup.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")))
+    assert (dup.error, dup.cause) == ("States.ItemReaderFailed", "CSV headers cannot contain duplicates.")
+    missing = go(buckets, dmap(ItemReader=get_object("nope.json", InputType="JSON")))
+    assert missing.error == "States.ItemReaderFailed"
+    assert missing.cause.startswith("The specified key does not exist. (Service: S3, Status Code: 404")
+    caught = go(buckets, {"StartAt": "M", "States": {
+        "M": {**dmap(ItemReader=get_object("nope.json", InputType="JSON"))["States"]["M"], "End": False,
+              "Next": "Done", "Catch": [{"ErrorEquals": ["States.ItemReaderFailed"], "Next": "Done"}]},
+        "Done": {"Type": "Pass", "End": True}}})
+    assert caught.status == "SUCCEEDED" and caught.output["Error"] == "States.ItemReaderFailed"
+
+
+def test_list_objects_v2(buckets):
+    for key in ("logs/b.txt", "logs/a.txt", "other/c.txt"):
+        buckets.put("data", key, key * 3)
+    listing = go(buckets, dmap(ItemReader={"Resource": "arn:aws:states:::s3:listObjectsV2",
+                                           "Parameters": {"Bucket": "data", "Prefix": "logs/"}}))
+    assert [i["Key"] for i in listing.output] == ["logs/a.txt", "logs/b.txt"]
+    first = listing.output[0]
+    assert list(first) == ["Etag", "Key", "LastModified", "Size", "StorageClass"]
+    assert first["Etag"] == '"' + hashlib.md5(b"logs/a.txt" * 3).hexdigest() + '"'
+    assert first["Size"] == 30 and first["StorageClass"] == "STANDARD" and isinstance(first["LastModified"], int)
+
+
+def test_s3_inventory_manifest(buckets):
+    rows = '"data","img/1.png","10","2024-01-16T21:47:26.000Z"\n"data","img/2.png","20","2024-01-16T21:47:27.000Z"\n'
+    buckets.put("data", "inv/data/part-1.csv.gz", gzip.compress(rows.encode()))
+    buckets.put("data", "inv/manifest.json", json.dumps({
+        "sourceBucket": "data", "destinationBucket": "arn:aws:s3:::data", "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+        "files": [{"key": "inv/data/part-1.csv.gz", "size": 100, "MD5checksum": "x"}]}))
+    out = go(buckets, dmap(ItemReader=get_object("inv/manifest.json", InputType="MANIFEST"))).output
+    assert [sorted(i.items()) for i in out] == [
+        sorted({"Bucket": "data", "Key": "img/1.png", "Size": "10", "LastModifiedDate": "2024-01-16T21:47:26.000Z"}
+               .items()),
+        sorted({"Bucket": "data", "Key": "img/2.png", "Size": "20", "LastModifiedDate": "2024-01-16T21:47:27.000Z"}
+               .items())]
+
+
+def test_no_bucket_access_is_item_reader_failed(tmp_path):
+    result = run_sync(asl.load(dmap(ItemReader=get_object("x.json", InputType="JSON"))), {})
+    assert result.error == "States.ItemReaderFailed" and "--s3-folder data=PATH" in result.cause
+
+
+# ---- ItemSelector and ItemBatcher -------------------------------------------------------------
+
+def test_selector_and_batches(buckets):
+    buckets.put("data", "items.json", json.dumps([{"v": i} for i in range(7)]))
+    definition = dmap(ItemReader=get_object("items.json", InputType="JSON"),
+                      ItemSelector={"index.$": "$$.Map.Item.Index", "value.$": "$$.Map.Item.Value.v", "tag.$": "$.tag"},
+                      ItemBatcher={"MaxItemsPerBatch": 3, "BatchInput": {"run.$": "$.tag"}})
+    out = go(buckets, definition, {"tag": "t"}).output
+    assert [len(b["Items"]) for b in out] == [3, 3, 1]
+    assert out[0] == {"BatchInput": {"run": "t"}, "Items": [{"index": i, "value": i, "tag": "t"} for i in range(3)]}
+    # by size: each item is 8 bytes ({"v":10}), the envelope {"Items":[]} 12: with commas 4 fit in 50 bytes
+    buckets.put("data", "sized.json", json.dumps([{"v": 10 + i} for i in range(6)]))
+    sized = go(buckets, dmap(ItemReader=get_object("sized.json", InputType="JSON"),
+                             ItemBatcher={"MaxInputBytesPerBatch": 50})).output
+    assert [len(b["Items"]) for b in sized] == [4, 2]
+    assert all(len(json.dumps(b, separators=(",", ":"))) <= 50 for b in sized)
+    by_path = go(buckets, dmap(ItemReader=get_object("sized.json", InputType="JSON"),
+                               ItemBatcher={"MaxItemsPerBatchPath": "$.n"}), {"n": "4"}).output
+    assert [len(b["Items"]) for b in by_path] == [4, 2]
+
+
+# ---- tolerance, abort --------------------------------------------------------------------------
+
+def counting(fail: set):
+    calls = []
+    handlers = Handlers()
+
+    @handlers.lambda_function("work")
+    def work(event, ctx):
+        calls.append(event["i"])
+        if event["i"] in fail:
+            raise TaskFailed("Bad", f"item {event['i']}")
+        return event["i"]
+    return handlers, calls
+
+
+WORK = {"T": {"Type": "Task", "Resource": FN + "work", "End": True}}
+
+
+def test_tolerance_is_enforced_as_failures_happen(buckets):
+    buckets.put("data", "items.jsonl", "".join(json.dumps({"i": i}) + "\n" for i in range(20)))
+    handlers, calls = counting({1, 2, 3})
+    definition = dmap(WORK, "T", ItemReader=get_object("items.jsonl", InputType="JSONL"), MaxConcurrency=1,
+                      ToleratedFailureCount=1)
+    result = go(buckets, definition, handlers=handlers)
+    assert (result.error, result.cause) == ("States.ExceedToleratedFailureThreshold",
+                                            "The specified tolerated failure threshold was exceeded")
+    assert calls == [0, 1, 2]  # the second failure crossed the threshold: nothing more started
+    types = [e["type"] for e in result.history.events]
+    assert types[-3:] == ["MapRunFailed", "MapStateFailed", "ExecutionFailed"]
+    # a percentage against the items of the state input (known up front)
+    handlers, calls = counting({0, 1})
+    pct = run_sync(asl.load(dmap(WORK, "T", MaxConcurrency=1, ToleratedFailurePercentage=10)),
+                   [{"i": i} for i in range(10)], handlers=handlers)
+    assert pct.error == "States.ExceedToleratedFailureThreshold" and calls == [0, 1]
+    handlers, calls = counting({0, 1})
+    ok = run_sync(asl.load(dmap(WORK, "T", MaxConcurrency=1, ToleratedFailurePercentage=20)),
+                  [{"i": i} for i in range(10)], handlers=handlers)
+    assert ok.status == "SUCCEEDED" and len(calls) == 10
+    assert [o["Status"] for o in ok.output[:2]] == ["FAILED", "FAILED"] and ok.output[2:] == list(range(2, 10))
+
+
+def test_stopping_the_parent_aborts_the_map_run():
+    definition = dmap({"W": {"Type": "Wait", "Seconds": 100, "End": True}}, "W", MaxConcurrency=2)
+
+    from asl.engine import prepare
+    from support.stopping import run_then_stop
+
+    result = run_then_stop(prepare(asl.load(definition), [1, 2, 3, 4], virtual_time=False), 0.05, "Stop", "test")
+    assert result.status == "ABORTED"
+    types = [e["type"] for e in result.history.events]
+    assert types[-3:] == ["MapRunStarted", "MapRunAborted", "ExecutionAborted"], types
+
+
+# ---- ResultWriter ------------------------------------------------------------------------------
+
+def manifest_of(buckets, result) -> dict:
+    details = result.output["ResultWriterDetails"]
+    assert details["Bucket"] == "out"
+    return json.loads(buckets.get("out", details["Key"]))
+
+
+def test_result_writer_files(buckets):
+    buckets.put("data", "items.json", json.dumps([{"i": i} for i in range(5)]))
+    handlers, _ = counting({3})
+    definition = dmap(WORK, "T", ItemReader=get_object("items.json", InputType="JSON"), ToleratedFailureCount=1,
+                      Label="Fan", ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                                                 "Parameters": {"Bucket": "out", "Prefix": "runs"}})
+    result = go(buckets, definition, handlers=handlers)
+    assert result.status == "SUCCEEDED", result.cause
+    map_run = result.output["MapRunArn"]
+    run_id = map_run.rsplit(":", 1)[1]
+    assert map_run.startswith("arn:aws:states:us-east-1:123456789012:mapRun:StateMachine/Fan:")
+    assert result.output["ResultWriterDetails"] == {"Bucket": "out", "Key": f"runs/{run_id}/manifest.json"}
+    manifest = manifest_of(buckets, result)
+    succeeded, failed = f"runs/{run_id}/SUCCEEDED_0.json", f"runs/{run_id}/FAILED_0.json"
+    assert manifest == {"DestinationBucket": "out", "MapRunArn": map_run, "ResultFiles": {
+        "FAILED": [{"Key": failed, "Size": len(buckets.get("out", failed))}], "PENDING": [],
+        "SUCCEEDED": [{"Key": succeeded, "Size": len(buckets.get("out", succeeded))}]}}
+    assert buckets.keys("out") == sorted([succeeded, failed, f"runs/{run_id}/manifest.json"])
+    records = json.loads(buckets.get("out", succeeded))
+    assert [json.loads(r["Input"]) for r in records] == [{"i": i} for i in (0, 1, 2, 4)]
+    first = records[0]
+    assert list(first) == ["ExecutionArn", "Input", "InputDetails", "Name", "Output", "OutputDetails",
+                           "RedriveCount", "RedriveStatus", "RedriveStatusReason", "StartDate", "StateMachineArn",
+                           "Status", "StopDate"]
+    assert first["Status"] == "SUCCEEDED" and first["Output"] == "0" and first["InputDetails"] == {"Included": True}
+    assert first["StateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:StateMachine/Fan"
+    assert first["ExecutionArn"].startswith("arn:aws:states:us-east-1:123456789012:execution:StateMachine/Fan:")
+    assert first["Name"] == first["ExecutionArn"].rsplit(":", 1)[1]
+    # the child saw the same ARN and name in its context
+    named = go(buckets, dmap({"P": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id",
+                                                                   "name.$": "$$.Execution.Name"}, "End": True}},
+                             ItemReader=get_object("items.json", InputType="JSON", MaxItems=1),
+                             ResultWriter={"WriterConfig": {"Transformation": "NONE"}}))
+    (child,) = named.output
+    assert json.loads(child["Output"]) == {"id": child["ExecutionArn"], "name": child["Name"]}
+    (bad,) = json.loads(buckets.get("out", failed))
+    assert (bad["Status"], bad["Error"], bad["Cause"], json.loads(bad["Input"])) == ("FAILED", "Bad", "item 3",
+                                                                                    {"i": 3})
+    assert "Output" not in bad
+
+
+def test_writer_config_transformations_and_jsonl(buckets):
+    buckets.put("data", "items.json", json.dumps([[1, 2], [3]]))
+    reader = get_object("items.json", InputType="JSON")
+    flat = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "FLATTEN",
+                                                                               "OutputType": "JSON"}}))
+    assert flat.output == [1, 2, 3]
+    compact = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "COMPACT"}}))
+    assert compact.output == [[1, 2], [3]]
+    none = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "NONE"}}))
+    assert [json.loads(r["Output"]) for r in none.output] == [[1, 2], [3]]
+    lines = go(buckets, dmap(ItemReader=reader, ResultWriter={
+        "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": ""},
+        "WriterConfig": {"Transformation": "FLATTEN", "OutputType": "JSONL"}}))
+    manifest = manifest_of(buckets, lines)
+    key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+    assert key == lines.output["MapRunArn"].rsplit(":", 1)[1] + "/SUCCEEDED_0.json"
+    assert buckets.get("out", key) == b"1\n2\n3\n"
+
+
+def test_a_bucket_that_cannot_be_written_is_result_writer_failed(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.json").write_text("[1]")
+    result = run_sync(asl.load(dmap(ItemReader=get_object("x.json", InputType="JSON"), ResultWriter={
+        "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "elsewhere", "Prefix": "p"}})), {},
+        s3_folders={"data": str(tmp_path / "data")})
+    assert result.error == "States.ResultWriterFailed"
+
+
+# ---- Map Run redrive -------------------------------------------------------------------------------
+
+def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "items.json").write_text(json.dumps([{"i": i} for i in range(6)]))
+    broken = {2, 4}
+    calls = []
+
+    def handlers():
+        h = Handlers()
+
+        @h.lambda_function("work")
+        def work(event, ctx):
+            calls.append(event["i"])
+            if event["i"] in broken:
+                raise TaskFailed("Bad", "broken")
+            return event["i"]
+        return h
+
+    machine = asl.load(dmap(WORK, "T", ItemReader=get_object("items.json", InputType="JSON"), MaxConcurrency=1,
+                            ToleratedFailureCount=1))
+    folders = {"data": str(tmp_path / "data")}
+
+    async def main():
+        store = open_store("memory")
+        first = await run(machine, {}, handlers=handlers(), store=store, clock=VirtualClock(), seed=1,
+                          s3_folders=folders)
+        assert first.error == "States.ExceedToleratedFailureThreshold"
+        assert calls == [0, 1, 2, 3, 4]
+        broken.clear()
+        calls.clear()
+        second = await redrive(store, first.execution_arn, handlers=handlers(), s3_folders=folders)
+        return second
+
+    second = anyio.run(main)
+    assert second.status == "SUCCEEDED", second.cause
+    assert calls == [2, 4, 5]  # 0, 1 and 3 had succeeded
+    assert second.output == list(range(6))
+    events = second.history.events
+    started = [e for e in events if e["type"] == "MapRunStarted"]
+    (redriven,) = [e for e in events if e["type"] == "MapRunRedriven"]
+    assert len(started) == 1 and redriven["mapRunRedrivenEventDetails"] == {
+        "mapRunArn": started[0]["mapRunStartedEventDetails"]["mapRunArn"], "redriveCount": 1}
+
+
+# ---- the command line -----------------------------------------------------------------------------
+
+def test_asl_run_with_a_mapped_folder(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.csv").write_text(ROWS)
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "data", "Prefix": "out/"}}
+    (tmp_path / "m.json").write_text(json.dumps(dmap(ItemReader=get_object("rows.csv", InputType="CSV"),
+                                                     ResultWriter=writer)))
+    asl_run = [sys.executable, "-m", "asl.cli", "run", str(tmp_path / "m.json"), "-q"]
+    done = subprocess.run([*asl_run, "--s3-folder", f"data={tmp_path / 'data'}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    key = json.loads(done.stdout)["ResultWriterDetails"]["Key"]
+    assert key.startswith("out/") and (tmp_path / "data" / key).is_file()
+    bad = subprocess.run([*asl_run, "--s3-folder", f"data={tmp_path / 'missing'}"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no such folder" in bad.stderr
+
+
+# ---- the recorded AWS cases (../shared/conformance/service/item-reader) ------------------------------
+
+RACE = "AWS's MapStateExited follows MapRunStarted in this recording, MapRunSucceeded in the others (a race in AWS)"
+ITEM_READER_FAILURES = {
+    "assign/test_assign_reference_variables::TestAssignReferenceVariables::test_reference_in_map_state_max_items_path":
+        RACE,
+    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_batching_base_json_max_per_batch_jsonata": RACE,
+    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_max_items_jsonata": RACE,
+    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_with_items_path": RACE,
+    "test_sfn_api_variable_references::": "DescribeStateMachine does not report variableReferences yet",
+}
+
+
+@pytest.mark.skipif(not (SHARED / "conformance" / "service" / "item-reader").exists(),
+                    reason="../shared/conformance/service not found")
+def test_item_reader_conformance(tmp_path, moto_server):
+    from support.service_cases import replay, unexpected
+    from test_service import Server
+
+    moto_server.reset()
+    srv = Server(tmp_path, "memory", "--endpoint-url", f"s3={moto_server.url}")
+    srv.env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    srv.start()
+    try:
+        stdout, failed = replay(SHARED, srv.endpoint, "item-reader", tmp_path, "--s3-endpoint", moto_server.url)
+    finally:
+        srv.stop()
+    assert not unexpected(failed, ITEM_READER_FAILURES)
+    line = next(text for text in stdout.splitlines() if text.startswith("item-reader"))
+    passed, ran, not_run = map(int, line.split()[1:4])
+    assert (ran, not_run, passed) == (20, 0, 20 - len(failed))
+
+
+def test_asl_serve_with_a_mapped_folder(tmp_path):
+    pytest.importorskip("uvicorn")
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "items.jsonl").write_text("".join(json.dumps({"i": i}) + "\n" for i in range(25)))
+    srv = Server(tmp_path, "memory", "--s3-folder", f"data={tmp_path / 'data'}").start()
+    try:
+        sfn = srv.client()
+        definition = dmap(ItemReader=get_object("items.jsonl", InputType="JSONL"), Label="Rows", MaxConcurrency=4,
+                          ItemBatcher={"MaxItemsPerBatch": 10},
+                          ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                                        "Parameters": {"Bucket": "data", "Prefix": "results"}})
+        machine = sfn.create_state_machine(name="rows", definition=json.dumps(definition),
+                                           roleArn=ROLE)["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        done = wait_done(sfn, arn)
+        assert done["status"] == "SUCCEEDED", done.get("cause")
+        output = json.loads(done["output"])
+        described = sfn.describe_map_run(mapRunArn=output["MapRunArn"])
+        assert described["status"] == "SUCCEEDED"
+        assert (described["itemCounts"]["total"], described["itemCounts"]["succeeded"]) == (25, 25)
+        assert (described["executionCounts"]["total"], described["executionCounts"]["succeeded"]) == (3, 3)
+        children = sfn.list_executions(mapRunArn=output["MapRunArn"])["executions"]
+        assert sorted(c["itemCount"] for c in children) == [5, 10, 10]
+        manifest = json.loads((tmp_path / "data" / output["ResultWriterDetails"]["Key"]).read_text())
+        (entry,) = manifest["ResultFiles"]["SUCCEEDED"]
+        records = json.loads((tmp_path / "data" / entry["Key"]).read_text())
+        assert [len(json.loads(r["Input"])["Items"]) for r in records] == [10, 10, 5]
+        assert {r["ExecutionArn"] for r in records} == {c["executionArn"] for c in children}
+    finally:
+        srv.stop()
+
+
+def test_redriving_through_the_service_redrives_the_map_run(tmp_path):
+    pytest.importorskip("uvicorn")
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "broken").write_text("3")
+    (tmp_path / "calls").write_text("")
+    (tmp_path / "handlers.py").write_text(
+        "from pathlib import Path\n"
+        "from asl.engine import TaskFailed\n"
+        f"HERE = Path({str(tmp_path)!r})\n"
+        "def work(event, context):\n"
+        "    with open(HERE / 'calls', 'a') as fh:\n"
+        "        fh.write(f\"{event['i']}\\n\")\n"
+        "    if str(event['i']) in (HERE / 'broken').read_text().split():\n"
+        "        raise TaskFailed('Bad', 'broken')\n"
+        "    return event['i']\n"
+        "HANDLERS = {'work': work}\n")
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}", "--handlers", str(tmp_path / "handlers.py")).start()
+    try:
+        sfn = srv.client()
+        machine = sfn.create_state_machine(name="m", roleArn=ROLE, definition=json.dumps(
+            dmap(WORK, "T", MaxConcurrency=1, Label="L")))["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps([{"i": i} for i in range(5)]))[
+            "executionArn"]
+        assert wait_done(sfn, arn)["error"] == "States.ExceedToleratedFailureThreshold"
+        map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+        assert sfn.describe_map_run(mapRunArn=map_run)["status"] == "FAILED"
+        (tmp_path / "broken").write_text("")
+        (tmp_path / "calls").write_text("")
+        sfn.redrive_execution(executionArn=arn)
+        assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+        assert (tmp_path / "calls").read_text().split() == ["3", "4"]  # 0-2 had succeeded
+        assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=arn)["mapRuns"]] == [map_run]
+        described = sfn.describe_map_run(mapRunArn=map_run)
+        assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1) and "redriveDate" in described
+        assert described["itemCounts"]["succeeded"] == 5
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+        assert types.count("MapRunStarted") == 1 and types.count("MapRunRedriven") == 1
+    finally:
+        srv.stop()
+
+
+def test_items_pointer_and_load_and_flatten(buckets):
+    buckets.put("data", "doc.json", json.dumps({"meta": {"n": 2}, "rows": {"list": [{"a": 1}, {"a": 2}]}}))
+    pointed = go(buckets, dmap(ItemReader=get_object("doc.json", InputType="JSON", ItemsPointer="/rows/list")))
+    assert pointed.output == [{"a": 1}, {"a": 2}]
+    wrong = go(buckets, dmap(ItemReader=get_object("doc.json", InputType="JSON", ItemsPointer="/meta")))
+    assert (wrong.error, wrong.cause) == ("States.ItemReaderFailed", "Attempting to map over non-iterable node.")
+    buckets.put("data", "parts/1.csv", "k,v\na,1\nb,2\n")
+    buckets.put("data", "parts/2.csv", "k,v\nc,3\n")
+    flattened = go(buckets, dmap(ItemReader={
+        "Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data", "Prefix": "parts/"},
+        "ReaderConfig": {"Transformation": "LOAD_AND_FLATTEN", "InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}}))
+    assert flattened.output == [{"k": "a", "v": "1"}, {"k": "b", "v": "2"}, {"k": "c", "v": "3"}]
+
+
+def test_a_failed_map_run_still_writes_its_results(buckets):
+    buckets.put("data", "items.json", json.dumps([{"i": i} for i in range(6)]))
+    handlers, calls = counting({2})
+    result = go(buckets, dmap(WORK, "T", ItemReader=get_object("items.json", InputType="JSON"), MaxConcurrency=1,
+                              ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                                            "Parameters": {"Bucket": "out", "Prefix": "p"}}), handlers=handlers)
+    assert result.error == "States.ExceedToleratedFailureThreshold" and calls == [0, 1, 2]
+    keys = buckets.keys("out")
+    succeeded = [k for k in keys if k.endswith("SUCCEEDED_0.json")]
+    failed = [k for k in keys if k.endswith("FAILED_0.json")]
+    assert [json.loads(r["Output"]) for r in json.loads(buckets.get("out", succeeded[0]))] == [0, 1]
+    assert [r["Status"] for r in json.loads(buckets.get("out", failed[0]))] == ["FAILED"]
+    assert any(k.endswith("/manifest.json") for k in keys)
