@@ -205,6 +205,7 @@ class Execution:
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
         self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
+        self.executor: Any = None             # where Distributed Map children run (None: here)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
@@ -531,7 +532,11 @@ class Execution:
             status, output, error, cause = "ABORTED", None, None, None
             try:
                 with anyio.CancelScope() as child._scope:  # StopExecution of the child cancels it
-                    output = await run_block(child, processor, value, frame)
+                    executor = self.executor  # elsewhere (asl.engine.executors), or here
+                    if executor is not None and executor.takes(self, processor):
+                        output = await executor.run(self, child, processor, value, frame)
+                    else:
+                        output = await run_block(child, processor, value, frame)
                     status = "SUCCEEDED"
                     return output
             except StatesError as err:

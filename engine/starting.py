@@ -79,7 +79,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             state_machine_name: str | None = None, type: str = "STANDARD", virtual_time: bool = True,
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
-            sync: bool = False, activities: Any = None, aws: Any = None) -> Any:
+            sync: bool = False, activities: Any = None, aws: Any = None, executor: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -94,6 +94,9 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     ``aws`` calls the real services (through boto3) for the Tasks no handler or mock serves:
     True, or ``{"endpoints": {"sqs": URL, "*": URL}, "region": ..., "profile": ...}``, or an
     `asl.engine.integrations.AwsConfig` (see `asl.engine.integrations.config`).
+
+    ``executor`` runs the children of Distributed Maps elsewhere: an open executor of
+    `asl.engine.executors` (`run` also takes "processes", "dask" or "dask://HOST:PORT").
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -136,6 +139,15 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
                           state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
     execution.activities = activities
+    if executor is not None:
+        if isinstance(executor, str):
+            from .executors import check_executor
+
+            if check_executor(executor) != "inline":
+                raise ValueError("prepare() takes an open executor (asl.engine.executors.open_executor); "
+                                 "run() also takes its name")
+        else:
+            execution.executor = executor
     if aws is not None and aws is not False:
         from .integrations import Integrations
 
@@ -196,8 +208,21 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
     (refuse to start when a Task has no handler or mock; default: fail only if one is invoked),
-    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`).
+    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`),
+    ``executor`` (where Distributed Map children run: "inline" (default), "processes", "dask",
+    "dask://HOST:PORT", or an open executor of `asl.engine.executors`).
     """
+    executor = options.get("executor")
+    if isinstance(executor, str):
+        from .executors import open_executor
+
+        opened = open_executor(executor)
+        if opened is None:
+            options.pop("executor")
+        else:
+            async with opened:
+                return await run(machine, input, store=store, owner=owner, lease_seconds=lease_seconds,
+                                 **{**options, "executor": opened})
     execution = prepare(machine, input, **options)
     if store is not None:
         await execution.attach(store, owner, lease_seconds or _lease())
