@@ -32,6 +32,23 @@ def aws_options(command: Any) -> Any:
                         "or mock serves.")(command)
 
 
+def executor_option(command: Any) -> Any:
+    """``--executor``: where the children of Distributed Maps run."""
+    def check(ctx: Any, param: Any, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ..engine.executors import ExecutorError, check_executor
+
+        try:
+            return check_executor(value)
+        except ExecutorError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return click.option("--executor", default=None, metavar="inline|processes|dask|dask://HOST:PORT",
+                        callback=check, help="Where Distributed Map child executions run: here (inline, the "
+                        "default), local worker processes, a Dask LocalCluster started for the run, or the Dask "
+                        "scheduler at HOST:PORT.")(command)
+
+
 def aws_config(aws: bool, endpoint_urls: tuple[str, ...]) -> Any:
     """The ``aws=`` option of `prepare` from the CLI's flags (None: no services)."""
     if not aws and not endpoint_urls:
@@ -216,12 +233,13 @@ def _on_path(directory: str) -> Iterator[None]:
               "process dies (default 30).")
 @substitution_options
 @aws_options
+@executor_option
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
         substitute: tuple[str, ...] = (), substitutions_file: str | None = None, aws: bool = False,
-        endpoint_urls: tuple[str, ...] = ()) -> None:
+        endpoint_urls: tuple[str, ...] = (), executor: str | None = None) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -284,6 +302,16 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     background = getattr(module, "background", None)
 
     async def start() -> tuple[Any, Any]:
+        if executor is not None:
+            from ..engine.executors import ExecutorError, open_executor
+
+            try:
+                opened = open_executor(executor)
+            except ExecutorError as exc:
+                raise ServiceProblem(str(exc)) from None
+            if opened is not None:
+                await opened.start()
+                execution.executor = opened
         if store_url is None:
             return execution, None
         from ..engine.stores import open_store
@@ -373,8 +401,10 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
                 tg.cancel_scope.cancel()
             return outcome
         finally:
-            if store is not None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if getattr(execution, "executor", None) is not None:  # the one start() opened
+                    await execution.executor.aclose()
+                if store is not None:
                     await store.close()
 
     # This process's start-up objects (modules, the parsed definition, the handlers) live until

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .run import UsageError, aws_config, aws_options, load_handlers
+from .run import UsageError, aws_config, aws_options, executor_option, load_handlers
 
 
 @click.command()
@@ -31,9 +31,11 @@ from .run import UsageError, aws_config, aws_options, load_handlers
               help="How often to look for executions to take over (default: every second with a "
               "postgresql:// store, never otherwise).")
 @aws_options
+@executor_option
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
           region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
-          poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = ()) -> None:
+          poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
+          executor: str | None = None) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) until Ctrl-C."""
     import logging
 
@@ -81,7 +83,7 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
         sys.exit(2)
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
-                      aws=services)
+                      aws=services, executor=executor)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "

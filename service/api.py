@@ -102,8 +102,11 @@ def _dead_here(owner: str) -> bool:
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
                  handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
-                 lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None):
+                 lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None,
+                 executor: Any = None):
         self.store = store
+        self.executor_spec = executor  # where Distributed Map children run (asl serve --executor)
+        self.executor: Any = None
         self.wait_scale = wait_scale  # Waits and retry intervals (Step Functions Local's WAIT_TIME_SCALE)
         self.arns = Arns(region, account)
         self.handlers = handlers
@@ -147,6 +150,12 @@ class Service:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self.store.open()
+        if self.executor_spec is not None:
+            from asl.engine.executors import open_executor
+
+            self.executor = open_executor(self.executor_spec)
+            if self.executor is not None:
+                await self.executor.start()
         await self.resume_all()
         if self.poll_seconds:
             self._takeover = asyncio.ensure_future(self._take_over())
@@ -217,6 +226,8 @@ class Service:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self.executor is not None:
+            await self.executor.aclose()
         await self.store.close()
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
@@ -241,6 +252,7 @@ class Service:
                 self.tokens.discard(execution.arn)
 
         execution.map_runs, execution.wait_scale = self.map_runs, self.wait_scale
+        execution.executor = self.executor
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
         self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
 
