@@ -155,13 +155,14 @@ def _loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-REPORT_EVERY = 0.05  # seconds between reports of finished children while a chunk runs
+REPORT_EVERY = 0.01  # seconds between reports of finished children while a chunk runs
+CONCURRENCY = 16     # children of a chunk that run at once (they wait on I/O together)
 
 
 def run_chunk(spec: ChildSpec, jobs: list[Job], skip: Any = (), report: Callable[[list], None] | None = None,
               cancelled: Callable[[], bool] | None = None) -> list[ChildRecord]:
     """Run `jobs` (not those whose index is in `skip`: their records reached the coordinator in an
-    earlier attempt of this chunk), all at once on one event loop. Every `REPORT_EVERY` seconds the
+    earlier attempt of this chunk) on one event loop, `CONCURRENCY` at a time. Every `REPORT_EVERY` seconds the
     records finished since are handed to `report` (and not returned), and `cancelled()` is asked
     whether the coordinator gave the chunk up (then the rest is not run); the others are returned."""
     skip = set(skip or ())
@@ -171,7 +172,12 @@ def run_chunk(spec: ChildSpec, jobs: list[Job], skip: Any = (), report: Callable
 
     async def main() -> list[ChildRecord]:
         done: list[ChildRecord] = []
-        tasks = [asyncio.ensure_future(run_child(spec, job)) for job in todo]
+        slots = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(job: Job) -> ChildRecord:
+            async with slots:
+                return await run_child(spec, job)
+        tasks = [asyncio.ensure_future(one(job)) for job in todo]
         for task in tasks:
             task.add_done_callback(lambda t: done.append(t.result()) if not t.cancelled() else None)
         pending = set(tasks)
