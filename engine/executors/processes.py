@@ -32,6 +32,8 @@ class ProcessExecutor(ChunkedExecutor):
 
     async def start(self) -> None:
         self.pool = self._new_pool()
+        # the processes start (and import the engine) now, not in the first Map's time
+        await asyncio.gather(*(asyncio.wrap_future(self.pool.submit(_warm)) for _ in range(self.workers)))
 
     async def aclose(self) -> None:
         await super().aclose()
@@ -75,6 +77,10 @@ def _stop(pool: Any) -> None:
     for process in processes:
         if process.is_alive():
             process.terminate()
+
+
+def _warm() -> None:
+    from . import child  # noqa: F401 - imports the engine
 
 
 def _process_chunk(blob: bytes, spec_id: str, jobs: list[Job]) -> list[ChildRecord]:
