@@ -204,3 +204,49 @@ def test_stop_execution_cancels_the_children_on_the_workers(tmp_path):
     # the chunks (of about a hundred children, CONCURRENCY at a time) stopped on their workers:
     # no child started after the next check, while without it each chunk would go on to its end
     assert later - at_stop <= 2 * CONCURRENCY
+
+
+SERVICE_HANDLERS = '''
+import os
+
+def work(event, context):
+    return {"doubled": event["n"] * 2, "pid": os.getpid()}
+
+HANDLERS = {"work": work}
+'''
+
+
+def test_asl_serve_runs_children_on_its_dask_cluster_and_records_their_histories(tmp_path):
+    import json
+
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    server = Server(tmp_path, "memory", "--handlers", str(tmp_path / "handlers.py"), "--executor", "dask").start()
+    try:
+        sfn = server.client()
+        definition = {"StartAt": "M", "States": {"M": {
+            "Type": "Map", "Label": "Fan", "End": True,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                              "StartAt": "T", "States": {"T": {
+                                  "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+                                  "End": True}}}}}}
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)
+        arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"],
+                                  input=json.dumps([{"n": n} for n in range(20)]))["executionArn"]
+        out = wait_done(sfn, arn, timeout=60)
+        assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+        output = json.loads(out["output"])
+        assert [o["doubled"] for o in output] == [2 * n for n in range(20)]
+        assert os.getpid() not in {o["pid"] for o in output} and server.proc.pid not in {o["pid"] for o in output}
+        map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+        children = sfn.list_executions(mapRunArn=map_run)["executions"]
+        assert len(children) == 20 and {c["status"] for c in children} == {"SUCCEEDED"}
+        history = sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"]
+        assert [e["type"] for e in history] == [
+            "ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+        counts = sfn.describe_map_run(mapRunArn=map_run)["itemCounts"]
+        assert counts["succeeded"] == counts["total"] == 20
+    finally:
+        assert server.stop() == 0

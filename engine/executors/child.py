@@ -36,6 +36,7 @@ class ChildSpec:
     payload_limit: int | None
     wait_scale: float
     virtual: bool
+    s3_folders: dict = field(default_factory=dict)  # buckets mapped to local folders (same paths on workers)
 
 
 @dataclass
@@ -127,6 +128,8 @@ async def run_child(spec: ChildSpec, job: Job) -> ChildRecord:
                       payload_limit=spec.payload_limit, seed=spec.seed)
     child.arn, child.token_arn = job.arn, spec.token_arn
     child.integrations = setup.integrations
+    if spec.s3_folders:
+        child.s3_folders = spec.s3_folders
     child.state_machine_arn, child.wait_scale = spec.state_machine_arn, spec.wait_scale
     child.start_time = job.start
     child.history._events.append(("ExecutionStarted", 0, job.start, None, None))  # the coordinator's

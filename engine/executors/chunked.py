@@ -157,6 +157,9 @@ class ChunkedExecutor:
     async def _forget(self, run: _Run) -> None:
         pass
 
+    def _finished(self, chunk: str) -> None:
+        """`chunk` is no longer out."""
+
     # ---- the engine's side -------------------------------------------------------------------
 
     def takes(self, ex: Any, processor: Any) -> bool:
@@ -209,18 +212,19 @@ class ChunkedExecutor:
         spec = ChildSpec(str(uuid.uuid4()), ex.machine.definition, pointer, ex.handlers,
                          integrations.config if integrations is not None else None, ex.region, ex.type,
                          ex.state_machine_name, ex.state_machine_arn, ex.token_arn, ex.seed, ex.payload_limit,
-                         ex.wait_scale, ex.clock.virtual)
+                         ex.wait_scale, ex.clock.virtual, dict(getattr(ex, "s3_folders", None) or {}))
         run = _Run(spec, dumps_spec(spec))
         self._runs[key] = self._by_id[spec.id] = run
         run.shipping = asyncio.ensure_future(self._ship(run))  # the children that come meanwhile wait for it
         run.handle = await run.shipping
-        while len(self._runs) > self.KEEP_RUNS:
-            old = self._runs.pop(next(iter(self._runs)))
-            if old.waiting:  # still running: keep it
-                self._runs[(old.spec.id,)] = old
-                break
-            self._by_id.pop(old.spec.id, None)
-            self._spawn(self._forget(old))
+        if len(self._runs) > self.KEEP_RUNS:  # forget the oldest that have no child out
+            for key, old in list(self._runs.items()):
+                if len(self._runs) <= self.KEEP_RUNS:
+                    break
+                if not old.waiting and not old.chunks:
+                    del self._runs[key]
+                    self._by_id.pop(old.spec.id, None)
+                    self._spawn(self._forget(old))
         return run
 
     def _chunk_size(self, run: _Run, pending: int) -> int:
@@ -282,6 +286,7 @@ class ChunkedExecutor:
         finally:
             run.chunks.pop(chunk, None)
             run.handles.pop(chunk, None)
+            self._finished(chunk)
 
     def deliver(self, run: _Run, chunk: str, records: list[ChildRecord]) -> None:
         """Records of `chunk` arrived (returned, or reported while it ran)."""

@@ -100,6 +100,9 @@ class DaskExecutor(ChunkedExecutor):
         if future is not None:
             await self.client.cancel([future])
 
+    def _finished(self, chunk: str) -> None:
+        self._done.pop(chunk, None)
+
     async def _forget(self, run: _Run) -> None:
         if self.client is not None:
             await self.client.set_metadata([META, run.spec.id], None)
@@ -129,8 +132,6 @@ class DaskExecutor(ChunkedExecutor):
             done = self._done.get(chunk)
             if done is not None and chunk in run.chunks:
                 await self.client.set_metadata([META, run.spec.id, chunk], sorted(done))
-            elif chunk not in run.chunks:
-                self._done.pop(chunk, None)
 
 
 def _dask_chunk(blob: bytes, spec_id: str, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
