@@ -250,3 +250,31 @@ def test_asl_serve_runs_children_on_its_dask_cluster_and_records_their_histories
         assert counts["succeeded"] == counts["total"] == 20
     finally:
         assert server.stop() == 0
+
+
+def test_aws_settings_reach_the_worker_processes(aws):
+    import json
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    s3.create_bucket(Bucket="asl-executors")
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Put", "States": {"Put": {
+                              "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                              "Parameters": {"Bucket": "asl-executors", "Key.$": "States.Format('item-{}', $.n)",
+                                             "Body.$": "$"},
+                              "ResultSelector": {"etag.$": "$.ETag"}, "End": True}}}}}}
+
+    async def main():
+        async with ProcessExecutor(workers=2) as executor:
+            return await run(asl.load(definition), [{"n": n} for n in range(10)], aws=aws, executor=executor)
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="asl-executors")["Contents"])
+    assert keys == sorted(f"item-{n}" for n in range(10))
+    assert json.loads(s3.get_object(Bucket="asl-executors", Key="item-3")["Body"].read()) == {"n": 3}
+    assert all(o["etag"].startswith('"') for o in result.output)
