@@ -278,3 +278,26 @@ def test_aws_settings_reach_the_worker_processes(aws):
     assert keys == sorted(f"item-{n}" for n in range(10))
     assert json.loads(s3.get_object(Bucket="asl-executors", Key="item-3")["Body"].read()) == {"n": 3}
     assert all(o["etag"].startswith('"') for o in result.output)
+
+
+def where(payload: dict) -> dict:
+    return {"pid": os.getpid()}
+
+
+def test_children_with_a_wait_in_real_time_stay_with_the_parent():
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Pause",
+                 "States": {"Pause": {"Type": "Wait", "Seconds": 0, "Next": "Where"},
+                            "Where": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:where",
+                                      "End": True}}}
+    waiting = asl.load({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": True}}})
+
+    async def main():
+        async with ProcessExecutor(workers=2) as executor:
+            options = dict(handlers=Handlers({"where": where}), executor=executor)
+            real = await run(waiting, [{}] * 4, virtual_time=False, **options)
+            virtual = await run(waiting, [{}] * 4, virtual_time=True, **options)
+        return real, virtual
+
+    real, virtual = anyio.run(main)
+    assert {o["pid"] for o in real.output} == {os.getpid()}  # a worker would sit idle through the Wait
+    assert os.getpid() not in {o["pid"] for o in virtual.output}  # virtual time: the Wait takes none

@@ -116,7 +116,7 @@ class ChunkedExecutor:
         self._runs: dict[tuple, _Run] = {}
         self._by_id: dict[str, _Run] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._stays: dict[int, bool] = {}
+        self._stays: dict[tuple, tuple] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -163,10 +163,14 @@ class ChunkedExecutor:
     # ---- the engine's side -------------------------------------------------------------------
 
     def takes(self, ex: Any, processor: Any) -> bool:
-        found = self._stays.get(id(processor))
-        if found is None:
-            found = self._stays[id(processor)] = _stays_home(ex, processor)
-        return not found
+        """Whether the children of `processor` in `ex` run on the backend (see the module's doc)."""
+        key = (id(processor), ex.mocks is None, ex.clock.virtual)
+        found = self._stays.get(key)
+        if found is None or found[0] is not processor:
+            found = self._stays[key] = (processor, _stays_home(ex, processor))
+            if len(self._stays) > 1024:
+                self._stays.pop(next(iter(self._stays)))
+        return not found[1]
 
     async def run(self, ex: Any, child: Any, processor: Any, value: Any, frame: Any) -> Any:
         """Run the child `child` (its ARN, name and start set, its history begun) on the backend;
