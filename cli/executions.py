@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from .main import EXIT_OK, EXIT_USAGE
-from .run import ServiceProblem, UsageError, _trace, execute, load_handlers, report
+from .run import ServiceProblem, UsageError, _trace, attach_executor, execute, executor_option, load_handlers, report
 
 _STORE = click.option("--store", "store_url", metavar="URL", required=True,
                       help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB.")
@@ -40,7 +40,7 @@ def _run_options(fn: Any) -> Any:
                      metavar="SECONDS", help="How long another process waits before taking over if this one dies."),
     ]):
         fn = option(fn)
-    return _STORE(fn)
+    return _STORE(executor_option(fn))
 
 
 def _fail(command: str, message: str) -> None:
@@ -67,7 +67,7 @@ def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
 
 def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, mock_config: str | None,
              test_case: str | None, history_path: str | None, output_format: str, quiet: bool, verbose: bool,
-             colour: str, lease_seconds: float) -> None:
+             colour: str, lease_seconds: float, executor: str | None = None) -> None:
     """resume / redrive: take the execution up from the store, run it, print as asl run does."""
     from .. import engine
     from ..engine.stores import open_store
@@ -89,6 +89,11 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
             await store.close()
             raise
         seen["execution"] = execution
+        try:
+            await attach_executor(execution, executor)
+        except BaseException:
+            await store.close()
+            raise
         if trace is not None:
             trace.root = execution
             what = "resumed from its journal" if command == "resume" else \

@@ -49,6 +49,21 @@ def executor_option(command: Any) -> Any:
                         "scheduler at HOST:PORT.")(command)
 
 
+async def attach_executor(execution: Any, spec: str | None) -> None:
+    """Open the ``--executor`` `spec` (None or inline: none) for `execution`; `execute` closes it."""
+    if spec is None:
+        return
+    from ..engine.executors import ExecutorError, open_executor
+
+    try:
+        opened = open_executor(spec)
+    except ExecutorError as exc:
+        raise ServiceProblem(str(exc)) from None
+    if opened is not None:
+        await opened.start()
+        execution.executor = opened
+
+
 def aws_config(aws: bool, endpoint_urls: tuple[str, ...]) -> Any:
     """The ``aws=`` option of `prepare` from the CLI's flags (None: no services)."""
     if not aws and not endpoint_urls:
@@ -302,16 +317,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     background = getattr(module, "background", None)
 
     async def start() -> tuple[Any, Any]:
-        if executor is not None:
-            from ..engine.executors import ExecutorError, open_executor
-
-            try:
-                opened = open_executor(executor)
-            except ExecutorError as exc:
-                raise ServiceProblem(str(exc)) from None
-            if opened is not None:
-                await opened.start()
-                execution.executor = opened
+        await attach_executor(execution, executor)
         if store_url is None:
             return execution, None
         from ..engine.stores import open_store
