@@ -301,3 +301,28 @@ def test_children_with_a_wait_in_real_time_stay_with_the_parent():
     real, virtual = anyio.run(main)
     assert {o["pid"] for o in real.output} == {os.getpid()}  # a worker would sit idle through the Wait
     assert os.getpid() not in {o["pid"] for o in virtual.output}  # virtual time: the Wait takes none
+
+
+def test_asl_run_executor_option(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "T", "States": {"T": {
+                              "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+                              "End": True}}}}}}
+    (tmp_path / "m.json").write_text(json.dumps(definition))
+    asl_run = [sys.executable, "-m", "asl.cli", "run", "m.json", "--input-json", json.dumps([{"n": n} for n in range(6)]),
+               "--handlers", "handlers.py", "-q"]
+    done = subprocess.run([*asl_run, "--executor", "processes"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    assert [o["doubled"] for o in output] == [0, 2, 4, 6, 8, 10]
+    bad = subprocess.run([*asl_run, "--executor", "ray"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr
