@@ -287,8 +287,8 @@ def where(payload: dict) -> dict:
 def test_children_with_a_wait_in_real_time_stay_with_the_parent():
     processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Pause",
                  "States": {"Pause": {"Type": "Wait", "Seconds": 0, "Next": "Where"},
-                            "Where": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:where",
-                                      "End": True}}}
+                            "Where": {"Type": "Task", "End": True,
+                                      "Resource": "arn:aws:lambda:us-east-1:123456789012:function:where"}}}
     waiting = asl.load({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": True}}})
 
     async def main():
@@ -316,8 +316,8 @@ def test_asl_run_executor_option(tmp_path):
                               "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
                               "End": True}}}}}}
     (tmp_path / "m.json").write_text(json.dumps(definition))
-    asl_run = [sys.executable, "-m", "asl.cli", "run", "m.json", "--input-json", json.dumps([{"n": n} for n in range(6)]),
-               "--handlers", "handlers.py", "-q"]
+    asl_run = [sys.executable, "-m", "asl.cli", "run", "m.json", "--handlers", "handlers.py", "-q",
+               "--input-json", json.dumps([{"n": n} for n in range(6)])]
     done = subprocess.run([*asl_run, "--executor", "processes"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
