@@ -91,12 +91,12 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     ``activities`` (an `asl.engine.callbacks.ActivityBroker`) serves the activity resources that
     no handler or mock serves: their tasks wait for workers (`ActivityBroker.get_task`).
 
+    ``executor`` runs the children of Distributed Maps elsewhere: an open executor of
+    `asl.engine.executors` (`run` also takes "processes", "dask" or "dask://HOST:PORT").
+
     ``aws`` calls the real services (through boto3) for the Tasks no handler or mock serves:
     True, or ``{"endpoints": {"sqs": URL, "*": URL}, "region": ..., "profile": ...}``, or an
     `asl.engine.integrations.AwsConfig` (see `asl.engine.integrations.config`).
-
-    ``executor`` runs the children of Distributed Maps elsewhere: an open executor of
-    `asl.engine.executors` (`run` also takes "processes", "dask" or "dask://HOST:PORT").
     """
     from .clock import Clock, VirtualClock
     from .execution import Execution
@@ -139,6 +139,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
                           state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
     execution.activities = activities
+    if aws is not None and aws is not False:
+        from .integrations import Integrations
+
+        execution.integrations = Integrations.of(aws, execution.region)
     if executor is not None:
         if isinstance(executor, str):
             from .executors import check_executor
@@ -148,10 +152,6 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                                  "run() also takes its name")
         else:
             execution.executor = executor
-    if aws is not None and aws is not False:
-        from .integrations import Integrations
-
-        execution.integrations = Integrations.of(aws, execution.region)
     if check_handlers:
         missing = missing_handlers(execution)
         if missing:
@@ -201,6 +201,10 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     With ``store`` (a `asl.engine.stores` store, opened), the execution is recorded there and
     its journal written as it runs, so `resume` can continue it after a crash.
 
+    ``executor`` says where Distributed Map children run: "inline" (default), "processes",
+    "dask", "dask://HOST:PORT" (opened and closed for this run), or an open executor of
+    `asl.engine.executors`.
+
     Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
     default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
     ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``sync`` (EXPRESS: run as
@@ -208,9 +212,7 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     ``clock``, ``seed`` (jitter, UUIDs), ``history_limit`` (default 25,000), ``observer``,
     ``payload_limit`` (bytes; default AWS's 262,144; None lifts it), ``check_handlers``
     (refuse to start when a Task has no handler or mock; default: fail only if one is invoked),
-    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`),
-    ``executor`` (where Distributed Map children run: "inline" (default), "processes", "dask",
-    "dask://HOST:PORT", or an open executor of `asl.engine.executors`).
+    ``aws`` (call real services for the Tasks no handler or mock serves; see `prepare`).
     """
     executor = options.get("executor")
     if isinstance(executor, str):
