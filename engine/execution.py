@@ -204,8 +204,8 @@ class Execution:
         self.activities: Any = None           # an ActivityBroker serving activity resources
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
-        self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
         self.executor: Any = None             # where Distributed Map children run (None: here)
+        self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
         self.start_time = 0.0
