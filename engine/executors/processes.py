@@ -77,6 +77,8 @@ def _stop(pool: Any) -> None:
     for process in processes:
         if process.is_alive():
             process.terminate()
+    for process in processes:  # reaped (no zombies left behind)
+        process.join(5)
 
 
 def _warm() -> None:
