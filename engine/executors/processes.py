@@ -39,7 +39,7 @@ class ProcessExecutor(ChunkedExecutor):
         await super().aclose()
         if self.pool is not None:
             pool, self.pool = self.pool, None
-            _stop(pool)
+            _stop(pool, join=True)
 
     def slots(self) -> int:
         return self.workers
@@ -71,14 +71,15 @@ class ProcessExecutor(ChunkedExecutor):
             self._renew(self.pool)  # running: only stopping its process stops it
 
 
-def _stop(pool: Any) -> None:
+def _stop(pool: Any, join: bool = False) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
             process.terminate()
-    for process in processes:  # reaped (no zombies left behind)
-        process.join(5)
+    if join:  # closing: reap them (a pool replaced while running is reaped by multiprocessing later)
+        for process in processes:
+            process.join(5)
 
 
 def _warm() -> None:
