@@ -326,3 +326,32 @@ def test_asl_run_executor_option(tmp_path):
     bad = subprocess.run([*asl_run, "--executor", "ray"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr
+
+
+def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):
+    db = calls_db(tmp_path)
+
+    async def main():
+        async with ProcessExecutor(workers=2) as executor:
+            killed: list[int] = []
+
+            async def killer():
+                while len(calls(db)) < 100:
+                    await anyio.sleep(0.02)
+                pid = calls(db)[-1][1]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(killer)
+                result, _ = await run_with(executor, items(db, pause=0.005, n=400))
+                tg.cancel_scope.cancel()
+            return result, killed
+
+    result, killed = anyio.run(main)
+    assert killed
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output == expected(400)
+    rows = calls(db)
+    assert sorted({item for item, _ in rows}) == list(range(400))
+    assert any(pid != killed[0] for _, pid in rows)  # a new process took the lost chunks over
