@@ -19,6 +19,7 @@ import click
 
 from .main import EXIT_OK, EXIT_USAGE
 from .run import (ServiceProblem, UsageError, _trace, close_observability, execute, execution_log, load_handlers,
+                  attach_executor, executor_option,
                   log_options, report, tracing_from_environment)
 
 _STORE = click.option("--store", "store_url", metavar="URL", required=True,
@@ -41,7 +42,7 @@ def _run_options(fn: Any) -> Any:
                      metavar="SECONDS", help="How long another process waits before taking over if this one dies."),
     ]):
         fn = option(fn)
-    return _STORE(log_options(fn))
+    return _STORE(log_options(executor_option(fn)))
 
 
 def _fail(command: str, message: str) -> None:
@@ -69,7 +70,8 @@ def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
 def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, mock_config: str | None,
              test_case: str | None, history_path: str | None, output_format: str, quiet: bool, verbose: bool,
              colour: str, lease_seconds: float, log_level: str | None = None, log_file: str | None = None,
-             log_group: str | None = None, include_execution_data: bool = False) -> None:
+             log_group: str | None = None, include_execution_data: bool = False,
+             executor: str | None = None) -> None:
     """resume / redrive: take the execution up from the store, run it, print as asl run does."""
     from .. import engine
     from ..engine.observe import combine
@@ -97,6 +99,11 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
             await store.close()
             raise
         seen["execution"] = execution
+        try:
+            await attach_executor(execution, executor)
+        except BaseException:
+            await store.close()
+            raise
         if trace is not None:
             trace.root = execution
             what = "resumed from its journal" if command == "resume" else \

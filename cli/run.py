@@ -127,6 +127,38 @@ def s3_folder_map(specs: tuple[str, ...]) -> dict:
         raise UsageError(str(exc)) from None
 
 
+def executor_option(command: Any) -> Any:
+    """``--executor``: where the children of Distributed Maps run."""
+    def check(ctx: Any, param: Any, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ..engine.executors import ExecutorError, check_executor
+
+        try:
+            return check_executor(value)
+        except ExecutorError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return click.option("--executor", default=None, metavar="inline|processes|dask|dask://HOST:PORT",
+                        callback=check, help="Where Distributed Map child executions run: here (inline, the "
+                        "default), local worker processes, a Dask LocalCluster started for the run, or the Dask "
+                        "scheduler at HOST:PORT.")(command)
+
+
+async def attach_executor(execution: Any, spec: str | None) -> None:
+    """Open the ``--executor`` `spec` (None or inline: none) for `execution`; `execute` closes it."""
+    if spec is None:
+        return
+    from ..engine.executors import ExecutorError, open_executor
+
+    try:
+        opened = open_executor(spec)
+    except ExecutorError as exc:
+        raise ServiceProblem(str(exc)) from None
+    if opened is not None:
+        await opened.start()
+        execution.executor = opened
+
+
 def aws_config(aws: bool, endpoint_urls: tuple[str, ...], connections: str | None = None,
                project: Any = None) -> Any:
     """The ``aws=`` option of `prepare` from the CLI's flags and the ``[tool.asl]`` table
@@ -347,6 +379,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @substitution_options
 @aws_options
 @log_options
+@executor_option
 def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
         mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
         virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
@@ -355,7 +388,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         endpoint_urls: tuple[str, ...] = (), connections: str | None = None, machine_files: tuple[str, ...] = (),
         log_level: str | None = None, log_file: str | None = None, log_group: str | None = None,
         include_execution_data: bool = False,
-        s3_folders: tuple[str, ...] = ()) -> None:
+        s3_folders: tuple[str, ...] = (), executor: str | None = None) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
     Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
@@ -426,6 +459,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     background = getattr(module, "background", None)
 
     async def start() -> tuple[Any, Any]:
+        await attach_executor(execution, executor)
         if store_url is None:
             return execution, None
         from ..engine.stores import open_store
@@ -518,8 +552,10 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
                 tg.cancel_scope.cancel()
             return outcome
         finally:
-            if store is not None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if getattr(execution, "executor", None) is not None:  # the one start() opened
+                    await execution.executor.aclose()
+                if store is not None:
                     await store.close()
 
     # This process's start-up objects (modules, the parsed definition, the handlers) live until

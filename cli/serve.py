@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .run import UsageError, aws_config, aws_options, load_handlers, s3_folder_map, tracing_from_environment
+from .run import UsageError, aws_config, aws_options, executor_option, load_handlers, s3_folder_map, tracing_from_environment
 
 
 def service_options(command: Any) -> Any:
@@ -45,13 +45,15 @@ def service_options(command: Any) -> Any:
               help="How often to look for executions to take over (default: every second with a "
               "postgresql:// store, never otherwise).")
 @service_options
+@executor_option
 def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
           region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
           poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
-          connections: str | None = None, s3_folders: tuple[str, ...] = ()) -> None:
+          connections: str | None = None, s3_folders: tuple[str, ...] = (),
+          executor: str | None = None) -> None:
     """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) and the web console at / until Ctrl-C."""
     _serve("serve", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale, lease_seconds,
-           poll_seconds, aws, endpoint_urls, connections, s3_folders)
+           poll_seconds, aws, endpoint_urls, connections, s3_folders, executor)
 
 
 @click.command()
@@ -64,13 +66,13 @@ def console(host: str, port: int, store: str | None, handlers_spec: str | None, 
     """Serve the web console over a store (state machines, executions, their graphs and events;
     start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself."""
     _serve("console", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale,
-           lease_seconds, None, aws, endpoint_urls, connections, s3_folders)
+           lease_seconds, None, aws, endpoint_urls, connections, s3_folders, None)
 
 
 def _serve(command: str, host: str, port: int, store: str | None, handlers_spec: str | None,
            mock_config: str | None, region: str | None, account: str | None, wait_time_scale: float | None,
            lease_seconds: float, poll_seconds: float | None, aws: bool, endpoint_urls: tuple[str, ...],
-           connections: str | None, s3_folders: tuple[str, ...]) -> None:
+           connections: str | None, s3_folders: tuple[str, ...], executor: str | None) -> None:
     import logging
 
     try:
@@ -123,7 +125,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
                       aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None,
-                      resume=command == "serve", s3_folders=folders)
+                      resume=command == "serve", s3_folders=folders, executor=executor)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     if command == "console":

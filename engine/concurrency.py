@@ -8,6 +8,7 @@ fixed pool of workers pulling items, so 50,000 items never mean 50,000 tasks).
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import anyio
@@ -223,7 +224,7 @@ class MapRunControl:
         self.tolerated_count = tolerated_count
         self.tolerated_pct = tolerated_pct
         self.active = 0
-        self._changed = anyio.Event()
+        self._waiting: deque = deque()  # [event, still waiting] of each task waiting for a slot, in order
 
     def update(self, max_concurrency: int | None = None, tolerated_count: int | None = None,
                tolerated_pct: float | None = None) -> None:
@@ -236,17 +237,36 @@ class MapRunControl:
         self._wake()
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        waiting, self._waiting = self._waiting, deque()
+        for entry in waiting:
+            entry[0].set()
+
+    def _wake_one(self) -> None:
+        """Wake the longest waiting task (one slot came free: waking every waiter for each
+        would cost the square of the items)."""
+        waiting = self._waiting
+        while waiting:
+            event, alive = waiting.popleft()
+            if alive:
+                event.set()
+                return
 
     async def acquire(self) -> None:
         while self.active >= (self.max_concurrency or self.UNLIMITED):
-            await self._changed.wait()
+            entry = [anyio.Event(), True]
+            self._waiting.append(entry)
+            try:
+                await entry[0].wait()
+            except BaseException:
+                entry[1] = False
+                if entry[0].is_set():  # woken, but leaving: the slot goes to the next one
+                    self._wake_one()
+                raise
         self.active += 1
 
     def release(self) -> None:
         self.active -= 1
-        self._wake()
+        self._wake_one()
 
     def exceeded(self, failed: int, total: int) -> bool:
         """Whether `failed` of `total` items (a failed batch: all its items) break the tolerance: more

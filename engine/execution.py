@@ -211,6 +211,7 @@ class Execution:
         self.activities: Any = None           # an ActivityBroker serving activity resources
         self.map_runs: Any = None             # told of Distributed Map runs and children (the service)
         self.wait_scale = 1.0                 # Waits and retry intervals last this many times as long
+        self.executor: Any = None             # where Distributed Map children run (None: here)
         self.integrations: Any = None         # AWS services for Tasks without handler or mock (--aws)
         self.role_arn = f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"  # the machine's role (a service's)
         self.started_details: dict = {}       # more for ExecutionStarted (a service's version and alias ARNs)
@@ -556,7 +557,11 @@ class Execution:
             status, output, error, cause = "ABORTED", None, None, None
             try:
                 with anyio.CancelScope() as child._scope:  # StopExecution of the child cancels it
-                    output = await run_block(child, processor, value, frame)
+                    executor = self.executor  # elsewhere (asl.engine.executors), or here
+                    if executor is not None and executor.takes(self, processor):
+                        output = await executor.run(self, child, processor, value, frame)
+                    else:
+                        output = await run_block(child, processor, value, frame)
                     status = "SUCCEEDED"
                     return output
             except StatesError as err:

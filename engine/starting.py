@@ -80,7 +80,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
             sync: bool = False, activities: Any = None, aws: Any = None, machines: Any = None,
-            log: Any = None, s3_folders: Any = None) -> Any:
+            log: Any = None, s3_folders: Any = None, executor: Any = None) -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -91,6 +91,9 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
 
     ``activities`` (an `asl.engine.callbacks.ActivityBroker`) serves the activity resources that
     no handler or mock serves: their tasks wait for workers (`ActivityBroker.get_task`).
+
+    ``executor`` runs the children of Distributed Maps elsewhere: an open executor of
+    `asl.engine.executors` (`run` also takes "processes", "dask" or "dask://HOST:PORT").
 
     ``aws`` calls the real services (through boto3) for the Tasks no handler or mock serves:
     True, or ``{"endpoints": {"sqs": URL, "*": URL}, "region": ..., "profile": ...}``, or an
@@ -169,6 +172,15 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                              "activities": activities, "payload_limit": payload_limit, "type": "STANDARD"}
             local.prepare = prepare
         execution.executions = local
+    if executor is not None:
+        if isinstance(executor, str):
+            from .executors import check_executor
+
+            if check_executor(executor) != "inline":
+                raise ValueError("prepare() takes an open executor (asl.engine.executors.open_executor); "
+                                 "run() also takes its name")
+        else:
+            execution.executor = executor
     if check_handlers:
         missing = missing_handlers(execution)
         if missing:
@@ -219,6 +231,10 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     With ``store`` (a `asl.engine.stores` store, opened), the execution is recorded there and
     its journal written as it runs, so `resume` can continue it after a crash.
 
+    ``executor`` says where Distributed Map children run: "inline" (default), "processes",
+    "dask", "dask://HOST:PORT" (opened and closed for this run), or an open executor of
+    `asl.engine.executors`.
+
     Options: ``handlers`` (Handlers or dict), ``mock_config`` (MockConfig, dict or file path;
     default ``$SFN_MOCK_CONFIG``) and ``test_case``, ``name`` (execution name),
     ``state_machine_name``, ``type`` (STANDARD/EXPRESS), ``sync`` (EXPRESS: run as
@@ -230,6 +246,17 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
     (execution logs as a LoggingConfiguration writes them: `asl.engine.execlog`), ``s3_folders`` (buckets as local folders for a Distributed Map's
     ItemReader and ResultWriter).
     """
+    executor = options.get("executor")
+    if isinstance(executor, str):
+        from .executors import open_executor
+
+        opened = open_executor(executor)
+        if opened is None:
+            options.pop("executor")
+        else:
+            async with opened:
+                return await run(machine, input, store=store, owner=owner, lease_seconds=lease_seconds,
+                                 **{**options, "executor": opened})
     execution = prepare(machine, input, **options)
     if store is not None:
         await execution.attach(store, owner, lease_seconds or _lease())

@@ -121,13 +121,15 @@ class Service:
                  handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
                  lease_seconds: float | None = None, poll_seconds: float | None = None, aws: Any = None,
                  tracer_provider: Any = None, resume: bool = True,
-                 s3_folders: Any = None):
+                 s3_folders: Any = None, executor: Any = None):
         self.store = store
         self.resume = resume  # False (asl console): leave RUNNING executions to their processes
         # executions of state machines whose tracingConfiguration is enabled make spans here
         # (asl.engine.tracing; None: no tracing, as without OTEL_* variables)
         self.tracer_provider = tracer_provider
         self.log_destinations: dict[str, Any] = {}  # log group ARN -> its destination (asl.engine.execlog)
+        self.executor_spec = executor  # where Distributed Map children run (asl serve --executor)
+        self.executor: Any = None
         self.wait_scale = wait_scale  # Waits and retry intervals (Step Functions Local's WAIT_TIME_SCALE)
         self.arns = Arns(region, account)
         self.handlers = handlers
@@ -177,6 +179,12 @@ class Service:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         await self.store.open()
+        if self.executor_spec is not None:
+            from asl.engine.executors import open_executor
+
+            self.executor = open_executor(self.executor_spec)
+            if self.executor is not None:
+                await self.executor.start()
         if not self.resume:
             return
         await self.resume_all()
@@ -253,6 +261,8 @@ class Service:
             await asyncio.gather(*tasks, return_exceptions=True)
         for destination in self.log_destinations.values():
             await asyncio.to_thread(destination.close)
+        if self.executor is not None:
+            await self.executor.aclose()
         await self.store.close()
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
@@ -311,6 +321,7 @@ class Service:
                 self.tokens.discard(execution.arn)
 
         execution.map_runs, execution.wait_scale = self.map_runs, self.wait_scale
+        execution.executor = self.executor
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
         self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
 

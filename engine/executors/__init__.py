@@ -1,0 +1,64 @@
+"""Where Distributed Map child executions run: the executor seam.
+
+    inline      in the parent's event loop (the default: no executor at all)
+    processes   local worker processes (`processes.ProcessExecutor`)
+    dask        a Dask `LocalCluster` started for as long as the executor is open
+    dask://HOST:PORT, tcp://HOST:PORT
+                the Dask scheduler there, with its workers on any machines (`daskcluster.DaskExecutor`)
+
+The Map Run stays with the parent execution (`asl.engine.concurrency` and `Execution.run_child`:
+items, MaxConcurrency, counts, tolerance, results, each child's record and journal entry); an
+executor only runs the states of children (`chunked.ChunkedExecutor.run`). Open one with
+``async with open_executor("dask") as executor:`` and pass it as ``executor=`` to
+`asl.engine.run` / `prepare` (``run`` also takes the text and opens it for the run).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+KINDS = "inline, processes, dask, dask://HOST:PORT"
+
+
+class ExecutorError(ValueError):
+    """An ``--executor`` value that names no executor, or one whose package is not installed."""
+
+
+def check_executor(text: str) -> str:
+    """`text` if it names an executor (raises ExecutorError otherwise)."""
+    parse(text)
+    return text
+
+
+def parse(text: str) -> tuple[str, str | None]:
+    """(kind, address) of an ``--executor`` value."""
+    value = text.strip()
+    if value in ("inline", "processes", "dask"):
+        return value, None
+    for scheme in ("dask://", "tcp://", "tls://"):
+        if value.startswith(scheme) and len(value) > len(scheme):
+            rest = value[len(scheme):]
+            return "dask", ("tcp://" + rest if scheme == "dask://" else value)
+    raise ExecutorError(f"unknown executor {text!r}: choose one of {KINDS}")
+
+
+def open_executor(spec: Any) -> Any:
+    """An executor (not yet started: use it as an async context manager) for ``spec``: a text as
+    above, or an executor object (returned as it is). None / "inline": None."""
+    if spec is None or not isinstance(spec, str):
+        return spec
+    kind, address = parse(spec)
+    if kind == "inline":
+        return None
+    try:
+        import cloudpickle  # noqa: F401
+        if kind == "dask":
+            import distributed  # noqa: F401
+    except ImportError as exc:
+        raise ExecutorError(f"the {kind} executor needs {exc.name}: pip install \"asl-engine[dask]\"") from None
+    if kind == "processes":
+        from .processes import ProcessExecutor
+
+        return ProcessExecutor()
+    from .daskcluster import DaskExecutor
+
+    return DaskExecutor(address)

@@ -1,0 +1,325 @@
+"""The coordinator's side of a remote executor: children go out in chunks, records come back.
+
+`Execution.run_child` keeps doing everything a child execution means to its parent (its ARN,
+its record in the store, the Map Run's counts and tolerance, the journal entry with its
+outcome); only the states of the child run elsewhere. `ChunkedExecutor.run` takes one child,
+queues it, and awaits its `ChildRecord`. Children queued together leave as one chunk (one
+task for the backend: per-task overhead is paid per chunk), sized to about `TARGET` seconds of
+work from how long the children took so far, and never larger than needed to keep every
+worker busy. A chunk whose worker is lost is run again without the children whose records
+already arrived; a chunk whose children were all withdrawn (StopExecution, a failed Map) is
+cancelled on the backend.
+
+Children stay in the parent's process when they cannot leave it: Tasks that wait for a task
+token or an activity worker (the tokens live here), mocks (their call counts are the parent's),
+and Wait states in real time (a worker would sit idle for the wait).
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+import uuid
+from typing import Any
+
+from .child import ChildRecord, ChildSpec, Job
+
+MAX_ATTEMPTS = 3  # a chunk is sent again at most this many times after its worker was lost
+
+
+class WorkLost(Exception):
+    """The backend lost the chunk (its worker died): send its unfinished children again."""
+
+
+def dumps_spec(spec: ChildSpec) -> bytes:
+    """cloudpickle `spec`; the modules of handlers that are not installed packages (a test module,
+    a ``--handlers`` file) travel by value, so workers need not be able to import them."""
+    import cloudpickle
+
+    modules = _user_modules(spec.handlers)
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(spec)
+    finally:
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def _user_modules(handlers: Any) -> list:
+    import sysconfig
+
+    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")}
+    functions = [fn for table in ("_by_state", "_by_resource", "_by_function") for fn in
+                 getattr(handlers, table, {}).values()] + [fn for _, fn in getattr(handlers, "_globs", [])]
+    out = []
+    for fn in functions:
+        name = getattr(fn, "__module__", None)
+        module = sys.modules.get(name or "")
+        path = getattr(module, "__file__", None)
+        if module is None or name == "__main__" or path is None or name.split(".")[0] == "asl":
+            continue
+        if not any(path.startswith(root) for root in installed) and module not in out:
+            out.append(module)
+    return out
+
+
+def _stays_home(ex: Any, processor: Any) -> bool:
+    """Whether children of `processor` must run in the parent's process (see the module's doc)."""
+    if ex.mocks is not None:
+        return True
+    stack = [processor]
+    while stack:
+        block = stack.pop()
+        for state in block.states.values():
+            kind = state.type
+            if kind == "Task":
+                resource = str(getattr(state, "resource", "") or "")
+                if resource.endswith(".waitForTaskToken") or ":activity:" in resource:
+                    return True
+            elif kind == "Wait" and not ex.clock.virtual:
+                return True
+            elif kind == "Parallel":
+                stack.extend(state.branches)
+            elif kind == "Map" and state.processor is not None:
+                stack.append(state.processor)
+    return False
+
+
+class _Run:
+    """The children of one Map state of one execution, while they run."""
+
+    def __init__(self, spec: ChildSpec, blob: bytes):
+        self.spec = spec
+        self.blob = blob
+        self.handle: Any = None     # the backend's reference to the shipped spec
+        self.shipping: Any = None   # ... while it is being shipped
+        self.pending: list[Job] = []
+        self.waiting: dict[int, asyncio.Future] = {}
+        self.seq = 0
+        self.flush_at: asyncio.Handle | None = None
+        self.per_child = 0.0        # seconds a child took, on average (0: not known yet)
+        self.chunks: dict[str, set[int]] = {}  # chunks in flight: their children still awaited
+        self.handles: dict[str, Any] = {}      # ... and the backend's handle of each
+
+
+class ChunkedExecutor:
+    """Base of the remote backends; subclasses ship specs and chunks (`_ship`, `_submit`, `_cancel`)."""
+
+    name = "chunked"
+    TARGET = 0.05     # seconds of work in one chunk
+    SPREAD = 4        # chunks per worker thread before the children's duration is known
+    MAX_CHUNK = 1000
+    KEEP_RUNS = 64    # Map processors whose shipped spec is kept
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple, _Run] = {}
+        self._by_id: dict[str, _Run] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._stays: dict[tuple, tuple] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "ChunkedExecutor":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._runs.clear()
+        self._by_id.clear()
+
+    def slots(self) -> int:
+        """Children that can run at once on the backend (worker threads or processes)."""
+        return 1
+
+    # ---- what backends provide ---------------------------------------------------------------
+
+    async def _ship(self, run: _Run) -> Any:
+        """Make the spec available to the workers; returns the handle `_submit` passes on."""
+        return run.blob
+
+    async def _submit(self, run: _Run, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
+        raise NotImplementedError
+
+    async def _cancel(self, run: _Run, chunk: str) -> None:
+        pass
+
+    async def _forget(self, run: _Run) -> None:
+        pass
+
+    def _finished(self, chunk: str) -> None:
+        """`chunk` is no longer out."""
+
+    # ---- the engine's side -------------------------------------------------------------------
+
+    def takes(self, ex: Any, processor: Any) -> bool:
+        """Whether the children of `processor` in `ex` run on the backend (see the module's doc)."""
+        key = (id(processor), ex.mocks is None, ex.clock.virtual)
+        found = self._stays.get(key)
+        if found is None or found[0] is not processor:
+            found = self._stays[key] = (processor, _stays_home(ex, processor))
+            if len(self._stays) > 1024:
+                self._stays.pop(next(iter(self._stays)))
+        return not found[1]
+
+    async def run(self, ex: Any, child: Any, processor: Any, value: Any, frame: Any) -> Any:
+        """Run the child `child` (its ARN, name and start set, its history begun) on the backend;
+        its history, transitions and calls are filled in from its record. Returns its output;
+        raises its error as a StatesError."""
+        from ...errors import StatesError
+
+        run = await self._run_for(ex, processor)
+        run.seq += 1
+        job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key)
+        future = asyncio.get_running_loop().create_future()
+        run.waiting[job.index] = future
+        run.pending.append(job)
+        if len(run.pending) >= self.MAX_CHUNK:
+            self._flush(run)
+        elif run.flush_at is None:
+            run.flush_at = asyncio.get_running_loop().call_later(0.002, self._flush, run)
+        try:
+            record: ChildRecord = await future
+        except asyncio.CancelledError:
+            self._withdraw(run, job.index)
+            raise
+        finally:
+            run.waiting.pop(job.index, None)
+        child.history._events.extend(record.events)
+        child.transitions = record.transitions
+        child.calls.extend(record.calls)
+        child.unserved.extend(n for n in record.unserved if n not in child.unserved)
+        if record.status == "SUCCEEDED":
+            return record.output
+        raise StatesError(record.error, record.cause)
+
+    async def _run_for(self, ex: Any, processor: Any) -> _Run:
+        key = (ex.arn, id(processor))
+        run = self._runs.get(key)
+        if run is not None:
+            if run.handle is None:
+                run.handle = await run.shipping
+            return run
+        pointer = next(here for here, _n, state in ex.machine.iter_states()
+                       if state.type == "Map" and state.processor is processor)
+        integrations = ex.integrations
+        spec = ChildSpec(str(uuid.uuid4()), ex.machine.definition, pointer, ex.handlers,
+                         integrations.config if integrations is not None else None, ex.region, ex.type,
+                         ex.state_machine_name, ex.state_machine_arn, ex.token_arn, ex.seed, ex.payload_limit,
+                         ex.wait_scale, ex.clock.virtual, dict(getattr(ex, "s3_folders", None) or {}))
+        run = _Run(spec, dumps_spec(spec))
+        self._runs[key] = self._by_id[spec.id] = run
+        run.shipping = asyncio.ensure_future(self._ship(run))  # the children that come meanwhile wait for it
+        run.handle = await run.shipping
+        if len(self._runs) > self.KEEP_RUNS:  # forget the oldest that have no child out
+            for key, old in list(self._runs.items()):
+                if len(self._runs) <= self.KEEP_RUNS:
+                    break
+                if not old.waiting and not old.chunks:
+                    del self._runs[key]
+                    self._by_id.pop(old.spec.id, None)
+                    self._spawn(self._forget(old))
+        return run
+
+    def _chunk_size(self, run: _Run, pending: int) -> int:
+        slots = max(1, self.slots())
+        if run.per_child:
+            # about TARGET seconds each, and small batches spread over every worker
+            size = min(int(self.TARGET / max(run.per_child, 1e-6)), math.ceil(pending / slots))
+        else:  # not known yet: a few chunks for each worker
+            size = math.ceil(pending / (self.SPREAD * slots))
+        return max(1, min(size, self.MAX_CHUNK))
+
+    def _flush(self, run: _Run) -> None:
+        if run.flush_at is not None:
+            run.flush_at.cancel()
+            run.flush_at = None
+        jobs, run.pending = run.pending, []
+        while jobs:
+            size = self._chunk_size(run, len(jobs))
+            chunk, jobs = jobs[:size], jobs[size:]
+            self._spawn(self._dispatch(run, chunk))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self, run: _Run, jobs: list[Job]) -> None:
+        chunk = f"asl-chunk-{uuid.uuid4().hex}"
+        run.chunks[chunk] = {job.index for job in jobs}
+        attempts = 0
+        try:
+            while True:
+                live = run.chunks.get(chunk)
+                if not live:
+                    return
+                todo = [job for job in jobs if job.index in live]
+                try:
+                    records = await self._submit(run, chunk, todo)
+                except WorkLost as exc:
+                    attempts += 1
+                    if attempts > MAX_ATTEMPTS:
+                        self._fail(run, chunk, f"the worker running the child execution was lost {attempts} "
+                                               f"times ({exc})")
+                        return
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self._fail(run, chunk, f"{type(exc).__name__}: {exc}")
+                    return
+                self.deliver(run, chunk, records)
+                if run.chunks.get(chunk):  # reported records still on their way: give them a moment
+                    for _ in range(20):
+                        await asyncio.sleep(0.05)
+                        if not run.chunks.get(chunk):
+                            break
+                if not run.chunks.get(chunk):
+                    return
+        finally:
+            run.chunks.pop(chunk, None)
+            run.handles.pop(chunk, None)
+            self._finished(chunk)
+
+    def deliver(self, run: _Run, chunk: str, records: list[ChildRecord]) -> None:
+        """Records of `chunk` arrived (returned, or reported while it ran)."""
+        live = run.chunks.get(chunk)
+        for record in records:
+            if record.seconds:
+                run.per_child = record.seconds if not run.per_child else 0.8 * run.per_child + 0.2 * record.seconds
+            if live is not None:
+                live.discard(record.index)
+            future = run.waiting.get(record.index)
+            if future is not None and not future.done():
+                future.set_result(record)
+
+    def _fail(self, run: _Run, chunk: str, cause: str) -> None:
+        for index in run.chunks.get(chunk, ()):
+            future = run.waiting.get(index)
+            if future is not None and not future.done():
+                future.set_result(ChildRecord(index, "FAILED", error="States.Runtime",
+                                              cause=f"The child execution could not run on the {self.name} "
+                                                    f"executor: {cause}"))
+
+    def _withdraw(self, run: _Run, index: int) -> None:
+        for i, job in enumerate(run.pending):
+            if job.index == index:
+                del run.pending[i]
+                return
+        for chunk, live in list(run.chunks.items()):
+            if index in live:
+                live.discard(index)
+                if not live:
+                    self._spawn(self._cancel(run, chunk))
+                return

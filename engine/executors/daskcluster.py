@@ -1,0 +1,157 @@
+"""Distributed Map children on a Dask cluster (``--executor dask`` / ``dask://HOST:PORT``).
+
+The spec of a Map's children is scattered to every worker once; each chunk is one Dask task
+(`_dask_chunk`) that runs its children on the worker's event loop. While a chunk runs, the
+records of its finished children are sent to the coordinator as worker events (every
+`child.REPORT_EVERY` seconds): the coordinator writes which children of the chunk are done into
+the scheduler's metadata, so when the worker dies and the scheduler runs the chunk again
+elsewhere (Dask reschedules a lost worker's tasks by itself), the new attempt skips them.
+The chunk's task asks its worker whether the task was cancelled (the coordinator gave the
+chunk up) between reports, and stops its children then.
+
+Import `distributed` only here, and only when a Dask executor starts.
+"""
+from __future__ import annotations
+
+import asyncio
+import pickle
+import uuid
+from typing import Any
+
+from .chunked import ChunkedExecutor, WorkLost, _Run
+from .child import ChildRecord, Job, load_spec, run_chunk
+
+TOPIC = "asl-engine-records"
+META = "asl-engine-done"
+
+
+class DaskExecutor(ChunkedExecutor):
+    """``address`` None: a `LocalCluster` of `workers` processes (one thread each) for as long as
+    the executor is open; else the scheduler at ``address`` (``tcp://HOST:PORT``)."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, threads: int = 1):
+        super().__init__()
+        self.address = address
+        self.workers = workers
+        self.threads = threads
+        self.cluster: Any = None
+        self.client: Any = None
+        self._slots = 1
+        self._dirty: dict[str, tuple[_Run, str]] = {}
+        self._done: dict[str, set[int]] = {}
+
+    async def start(self) -> None:
+        import os
+
+        from distributed import Client, LocalCluster
+
+        if self.address is None:
+            self.cluster = await LocalCluster(n_workers=self.workers or min(4, os.cpu_count() or 1),
+                                              threads_per_worker=self.threads, processes=True,
+                                              asynchronous=True, dashboard_address=None, host="127.0.0.1")
+            self.client = await Client(self.cluster, asynchronous=True)
+        else:
+            self.client = await Client(self.address, asynchronous=True)
+        self.client.subscribe_topic(TOPIC, self._on_records)
+        await self._count_slots()
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.client is not None:
+            try:
+                self.client.unsubscribe_topic(TOPIC)
+            except Exception:  # noqa: S110 - closing anyway
+                pass
+            await self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            await self.cluster.close()
+            self.cluster = None
+
+    async def _count_slots(self) -> None:
+        info = self.client.scheduler_info()
+        workers = (info or {}).get("workers") or {}
+        self._slots = max(1, sum(w.get("nthreads", 1) for w in workers.values()))
+
+    def slots(self) -> int:
+        return self._slots
+
+    async def _ship(self, run: _Run) -> Any:
+        await self._count_slots()
+        return await self.client.scatter(run.blob, broadcast=True, hash=False)
+
+    async def _submit(self, run: _Run, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
+        from distributed import KilledWorker
+
+        future = self.client.submit(_dask_chunk, run.handle, run.spec.id, chunk, jobs,
+                                    key=f"{chunk}-{uuid.uuid4().hex[:8]}", pure=False)
+        run.handles[chunk] = future
+        try:
+            return await future
+        except KilledWorker as exc:
+            raise WorkLost(f"distributed.KilledWorker: {exc}") from None
+        finally:
+            run.handles.pop(chunk, None)
+
+    async def _cancel(self, run: _Run, chunk: str) -> None:
+        future = run.handles.get(chunk)
+        if future is not None:
+            await self.client.cancel([future])
+
+    def _finished(self, chunk: str) -> None:
+        self._done.pop(chunk, None)
+
+    async def _forget(self, run: _Run) -> None:
+        if self.client is not None:
+            await self.client.set_metadata([META, run.spec.id], None)
+
+    # ---- reports from running chunks -------------------------------------------------------------
+
+    def _on_records(self, event: Any) -> None:
+        _stamp, msg = event
+        run = self._by_id.get(msg.get("spec"))
+        if run is None:
+            return
+        chunk = msg["chunk"]
+        records = pickle.loads(msg["records"])
+        self._done.setdefault(chunk, set()).update(r.index for r in records)
+        if chunk not in self._dirty:
+            self._dirty[chunk] = (run, chunk)
+            if len(self._dirty) == 1:
+                self._spawn(self._write_done())
+        self.deliver(run, chunk, records)
+
+    async def _write_done(self) -> None:
+        """Tell the scheduler which children of the running chunks are done (for a chunk's next
+        attempt, should its worker be lost): one write per chunk per report period."""
+        await asyncio.sleep(0.01)
+        dirty, self._dirty = self._dirty, {}
+        for chunk, (run, _) in dirty.items():
+            done = self._done.get(chunk)
+            if done is not None and chunk in run.chunks:
+                await self.client.set_metadata([META, run.spec.id, chunk], sorted(done))
+
+
+def _dask_chunk(blob: bytes, spec_id: str, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
+    """The Dask task of one chunk (runs on a worker)."""
+    from distributed import get_client, get_worker
+
+    spec = load_spec(blob, spec_id)
+    worker = get_worker()
+    key = worker.get_current_task()
+    skip: Any = ()
+    try:  # an earlier attempt of this chunk, on a worker since lost, finished these
+        skip = get_client().get_metadata([META, spec_id, chunk], None) or ()
+    except Exception:  # noqa: S110 - nothing known: run them all
+        pass
+
+    def report(records: list[ChildRecord]) -> None:
+        worker.log_event(TOPIC, {"spec": spec_id, "chunk": chunk, "records": pickle.dumps(records)})
+
+    def cancelled() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is None or task.state not in ("executing", "long-running")
+
+    return run_chunk(spec, jobs, skip, report, cancelled)

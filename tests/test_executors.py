@@ -1,0 +1,357 @@
+"""Distributed Map children on other executors (asl.engine.executors): a Dask LocalCluster of two
+worker processes, local processes, against the inline executor. The handlers here travel to
+the workers by value (this module is not installed); the exactly-once checks count their calls
+in a file the workers append to."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import anyio
+import pytest
+
+import asl
+from asl.engine import Handlers, prepare, run
+
+pytest.importorskip("distributed")
+
+from asl.engine.executors.child import CONCURRENCY  # noqa: E402
+from asl.engine.executors.daskcluster import DaskExecutor  # noqa: E402
+from asl.engine.executors.processes import ProcessExecutor  # noqa: E402
+
+ITEMS = 1000
+WORK = "arn:aws:lambda:us-east-1:123456789012:function:work"
+
+
+def machine(max_concurrency: int = 0) -> object:
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Prepare",
+                 "States": {"Prepare": {"Type": "Pass", "Parameters": {"item.$": "$.item", "db.$": "$.db",
+                                                                       "pause.$": "$.pause",
+                                                                       "started.$": "$$.Execution.Name"},
+                                        "Next": "Work"},
+                            "Work": {"Type": "Task", "Resource": WORK, "ResultPath": "$.work", "Next": "Shape"},
+                            "Shape": {"Type": "Pass", "Parameters": {"item.$": "$.item", "square.$": "$.work.square"},
+                                      "End": True}}}
+    state = {"Type": "Map", "ItemProcessor": processor, "End": True}
+    if max_concurrency:
+        state["MaxConcurrency"] = max_concurrency
+    return asl.load({"StartAt": "Each", "States": {"Each": state}})
+
+
+def work(payload: dict) -> dict:
+    """Records each call (item, process) in the calls file (one append: a whole line), then works
+    `pause` seconds."""
+    if payload["db"]:
+        fd = os.open(payload["db"], os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, f"{payload['item']} {os.getpid()}\n".encode())
+        finally:
+            os.close(fd)
+    if payload["pause"]:
+        time.sleep(payload["pause"])
+    return {"square": payload["item"] ** 2}
+
+
+HANDLERS = Handlers({"work": work})
+
+
+def items(db: str | None = None, pause: float = 0.0, n: int = ITEMS) -> list:
+    return [{"item": i, "db": db or "", "pause": pause} for i in range(n)]
+
+
+def expected(n: int = ITEMS) -> list:
+    return [{"item": i, "square": i * i} for i in range(n)]
+
+
+def calls_db(tmp_path) -> str:
+    path = tmp_path / "calls.txt"
+    path.write_text("")
+    return str(path)
+
+
+def calls(path: str) -> list[tuple[int, int]]:
+    with open(path) as fh:
+        return [tuple(map(int, line.split())) for line in fh if line.endswith("\n")]
+
+
+class ChildHistories:
+    """A Map Run listener (as the service's MapRuns): keeps each child's history."""
+
+    def __init__(self):
+        self.histories: dict[int, list] = {}
+
+    async def map_run_started(self, *args) -> None:
+        pass
+
+    async def child_started(self, map_run_arn, index, child) -> None:
+        pass
+
+    async def child_finished(self, map_run_arn, index, child) -> None:
+        self.histories[index] = [(t, previous, details) for t, previous, _ts, details, _site in
+                                 child.history.entries()]
+
+    async def map_run_finished(self, *args) -> None:
+        pass
+
+
+async def run_with(executor, data, seed=7, **options):
+    execution = prepare(machine(**options), data, handlers=HANDLERS, seed=seed, payload_limit=None,
+                        executor=executor)
+    listener = execution.map_runs = ChildHistories()
+    return await execution.run(), listener.histories
+
+
+def test_dask_local_cluster_gives_the_inline_results_and_child_histories():
+    async def main():
+        inline, inline_children = await run_with(None, items())
+        async with DaskExecutor(workers=2) as executor:
+            assert len((await executor.client.run(os.getpid)).values()) == 2  # two worker processes
+            dask, dask_children = await run_with(executor, items())
+        return inline, inline_children, dask, dask_children
+
+    inline, inline_children, dask, dask_children = anyio.run(main)
+    assert inline.status == dask.status == "SUCCEEDED"
+    assert dask.output == inline.output == expected()
+    assert [e["type"] for e in dask.history.events] == [e["type"] for e in inline.history.events]
+    assert len(dask_children) == ITEMS
+    assert dask_children == inline_children  # the same events, links and details, child by child
+    assert [t for t, _, _ in dask_children[0]] == [
+        "ExecutionStarted", "PassStateEntered", "PassStateExited", "TaskStateEntered", "LambdaFunctionScheduled",
+        "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited", "PassStateEntered",
+        "PassStateExited", "ExecutionSucceeded"]
+    assert len(dask.calls) == ITEMS  # the handler calls made on the workers are the parent's calls
+
+
+def test_processes_give_the_inline_results_and_child_histories():
+    async def main():
+        data = items(n=200)
+        inline = await run_with(None, data)
+        async with ProcessExecutor(workers=2) as executor:
+            processes = await run_with(executor, data)
+        return inline, processes
+
+    (inline, inline_children), (processes, process_children) = anyio.run(main)
+    assert processes.status == "SUCCEEDED"
+    assert processes.output == inline.output == expected(200)
+    assert process_children == inline_children and len(process_children) == 200
+
+
+def test_a_worker_killed_mid_run_loses_no_item_and_reruns_only_unfinished_children(tmp_path):
+    db = calls_db(tmp_path)
+
+    async def main():
+        async with DaskExecutor(workers=2) as executor:
+            pids = set((await executor.client.run(os.getpid)).values())
+            killed: list[int] = []
+
+            async def killer():
+                while len(calls(db)) < ITEMS // 4:
+                    await anyio.sleep(0.02)
+                pid = calls(db)[-1][1]  # a worker that is running children right now
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(killer)
+                result, _ = await run_with(executor, items(db, pause=0.005))
+                tg.cancel_scope.cancel()
+            return result, pids, killed
+
+    result, pids, killed = anyio.run(main)
+    assert killed and killed[0] in pids
+    assert result.status == "SUCCEEDED"
+    assert result.output == expected()  # every item completed, each once, in order
+    rows = calls(db)
+    by_item: dict[int, list[int]] = {}
+    for item, pid in rows:
+        by_item.setdefault(item, []).append(pid)
+    assert sorted(by_item) == list(range(ITEMS))
+    assert any(killed[0] in pids_ for pids_ in by_item.values())  # it was killed mid-run ...
+    assert any(killed[0] not in pids_ for pids_ in by_item.values())  # ... and others finished the run
+    again = {item: pids_ for item, pids_ in by_item.items() if len(pids_) > 1}
+    # only children the lost worker had not reported were run again: those running when it died
+    # (at most child.CONCURRENCY) and those finished since its last report (REPORT_EVERY), never
+    # its chunks whole
+    assert all(pids_[0] == killed[0] and killed[0] not in pids_[1:] for pids_ in again.values())
+    assert len(again) < ITEMS // 10
+
+
+def test_stop_execution_cancels_the_children_on_the_workers(tmp_path):
+    db = calls_db(tmp_path)
+
+    async def main():
+        async with DaskExecutor(workers=2) as executor:
+            execution = prepare(machine(), items(db, pause=0.3), handlers=HANDLERS,
+                                payload_limit=None, executor=executor)
+            async with anyio.create_task_group() as tg:
+                async def stopper():
+                    while len(calls(db)) < 50:
+                        await anyio.sleep(0.02)
+                    execution.stop("Test.Stop", "stopped by the test")
+                tg.start_soon(stopper)
+                result = await execution.run()
+            at_stop = len(calls(db))
+            await anyio.sleep(1.0)  # children that were running end; no new one starts
+            settled = len(calls(db))
+            await anyio.sleep(1.0)
+            return result, at_stop, settled, len(calls(db))
+
+    result, at_stop, settled, later = anyio.run(main)
+    assert result.status == "ABORTED"
+    assert result.error == "Test.Stop"
+    assert settled == later < ITEMS
+    # the chunks (of about a hundred children, CONCURRENCY at a time) stopped on their workers:
+    # no child started after the next check, while without it each chunk would go on to its end
+    assert later - at_stop <= 2 * CONCURRENCY
+
+
+SERVICE_HANDLERS = '''
+import os
+
+def work(event, context):
+    return {"doubled": event["n"] * 2, "pid": os.getpid()}
+
+HANDLERS = {"work": work}
+'''
+
+
+def test_asl_serve_runs_children_on_its_dask_cluster_and_records_their_histories(tmp_path):
+    import json
+
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    server = Server(tmp_path, "memory", "--handlers", str(tmp_path / "handlers.py"), "--executor", "dask").start()
+    try:
+        sfn = server.client()
+        definition = {"StartAt": "M", "States": {"M": {
+            "Type": "Map", "Label": "Fan", "End": True,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                              "StartAt": "T", "States": {"T": {
+                                  "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+                                  "End": True}}}}}}
+        machine = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)
+        arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"],
+                                  input=json.dumps([{"n": n} for n in range(20)]))["executionArn"]
+        out = wait_done(sfn, arn, timeout=60)
+        assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+        output = json.loads(out["output"])
+        assert [o["doubled"] for o in output] == [2 * n for n in range(20)]
+        assert os.getpid() not in {o["pid"] for o in output} and server.proc.pid not in {o["pid"] for o in output}
+        map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+        children = sfn.list_executions(mapRunArn=map_run)["executions"]
+        assert len(children) == 20 and {c["status"] for c in children} == {"SUCCEEDED"}
+        history = sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"]
+        assert [e["type"] for e in history] == [
+            "ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+        counts = sfn.describe_map_run(mapRunArn=map_run)["itemCounts"]
+        assert counts["succeeded"] == counts["total"] == 20
+    finally:
+        assert server.stop() == 0
+
+
+def test_aws_settings_reach_the_worker_processes(aws):
+    import json
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    s3.create_bucket(Bucket="asl-executors")
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Put", "States": {"Put": {
+                              "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+                              "Parameters": {"Bucket": "asl-executors", "Key.$": "States.Format('item-{}', $.n)",
+                                             "Body.$": "$"},
+                              "ResultSelector": {"etag.$": "$.ETag"}, "End": True}}}}}}
+
+    async def main():
+        async with ProcessExecutor(workers=2) as executor:
+            return await run(asl.load(definition), [{"n": n} for n in range(10)], aws=aws, executor=executor)
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="asl-executors")["Contents"])
+    assert keys == sorted(f"item-{n}" for n in range(10))
+    assert json.loads(s3.get_object(Bucket="asl-executors", Key="item-3")["Body"].read()) == {"n": 3}
+    assert all(o["etag"].startswith('"') for o in result.output)
+
+
+def where(payload: dict) -> dict:
+    return {"pid": os.getpid()}
+
+
+def test_children_with_a_wait_in_real_time_stay_with_the_parent():
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Pause",
+                 "States": {"Pause": {"Type": "Wait", "Seconds": 0, "Next": "Where"},
+                            "Where": {"Type": "Task", "End": True,
+                                      "Resource": "arn:aws:lambda:us-east-1:123456789012:function:where"}}}
+    waiting = asl.load({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": True}}})
+
+    async def main():
+        async with ProcessExecutor(workers=2) as executor:
+            options = dict(handlers=Handlers({"where": where}), executor=executor)
+            real = await run(waiting, [{}] * 4, virtual_time=False, **options)
+            virtual = await run(waiting, [{}] * 4, virtual_time=True, **options)
+        return real, virtual
+
+    real, virtual = anyio.run(main)
+    assert {o["pid"] for o in real.output} == {os.getpid()}  # a worker would sit idle through the Wait
+    assert os.getpid() not in {o["pid"] for o in virtual.output}  # virtual time: the Wait takes none
+
+
+def test_asl_run_executor_option(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "T", "States": {"T": {
+                              "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+                              "End": True}}}}}}
+    (tmp_path / "m.json").write_text(json.dumps(definition))
+    asl_run = [sys.executable, "-m", "asl.cli", "run", "m.json", "--handlers", "handlers.py", "-q",
+               "--input-json", json.dumps([{"n": n} for n in range(6)])]
+    done = subprocess.run([*asl_run, "--executor", "processes"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    assert [o["doubled"] for o in output] == [0, 2, 4, 6, 8, 10]
+    bad = subprocess.run([*asl_run, "--executor", "ray"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr
+
+
+def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):
+    db = calls_db(tmp_path)
+
+    async def main():
+        async with ProcessExecutor(workers=2) as executor:
+            killed: list[int] = []
+
+            async def killer():
+                while len(calls(db)) < 100:
+                    await anyio.sleep(0.02)
+                pid = calls(db)[-1][1]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(killer)
+                result, _ = await run_with(executor, items(db, pause=0.005, n=400))
+                tg.cancel_scope.cancel()
+            return result, killed
+
+    result, killed = anyio.run(main)
+    assert killed
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output == expected(400)
+    rows = calls(db)
+    assert sorted({item for item, _ in rows}) == list(range(400))
+    assert any(pid != killed[0] for _, pid in rows)  # a new process took the lost chunks over
