@@ -119,7 +119,7 @@ class Integrations:
                 if info.service == "states":
                     from .nested import Boto3Executions, start_execution
 
-                    return await start_execution(Boto3Executions(self, clients), info, arguments, clock, submitted)
+                    return await start_execution(Boto3Executions(self, clients, clock), info, arguments, clock, submitted)
                 from .jobs import JOBS, run_job
 
                 if (info.service, info.api) not in JOBS:

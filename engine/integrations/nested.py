@@ -236,14 +236,15 @@ def described(child: Any, result: Any) -> dict:
 class Boto3Executions:
     """Children started on a Step Functions endpoint (``--aws``); ``.sync`` polls their status."""
 
-    def __init__(self, integrations: Any, clients: Any = None):
+    def __init__(self, integrations: Any, clients: Any = None, clock: Any = None):
         self.integrations = integrations
         self.clients = clients or integrations.clients
+        self.clock = clock  # the parent's: its virtual time waits for the calls, as for any Task's
 
     def serves(self, machine_arn: str | None) -> bool:
         return True
 
-    async def _call(self, method: str, **request: Any) -> dict:
+    async def _call(self, method: str, clock: Any = None, **request: Any) -> dict:
         from ..threads import run_in_thread
         from .optimized import convert_error
         from .sdk import invoke, operation_of
@@ -252,16 +253,16 @@ class Boto3Executions:
         api = method[:1].lower() + method[1:]
         name, operation = operation_of(client, api)
         return await run_in_thread(lambda: invoke(client, name, operation, request,
-                                                  lambda c, e: convert_error(c, e, "states")))
+                                                  lambda c, e: convert_error(c, e, "states")), clock)
 
     async def start(self, body: dict) -> dict:
-        response = await self._call("StartExecution", **body)
+        response = await self._call("StartExecution", self.clock, **body)
         response["startDate"] = response["startDate"].timestamp()
         return response
 
     async def wait(self, execution_arn: str, clock: Any) -> dict:
         while True:
-            described = await self._call("DescribeExecution", executionArn=execution_arn)
+            described = await self._call("DescribeExecution", clock, executionArn=execution_arn)
             if described["status"] != "RUNNING":
                 described.pop("ResponseMetadata", None)
                 for key in ("startDate", "stopDate"):
