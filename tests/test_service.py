@@ -42,7 +42,7 @@ class Server:
         self.proc = subprocess.Popen([*ASL, self.command, "--port", str(self.port), "--store", self.store, *self.extra],
                                      cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, **self.env} if self.env else None)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # generous: the machine may be loaded
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
@@ -84,7 +84,7 @@ WAIT = machine({"W": {"Type": "Wait", "Seconds": 2, "Next": "P"},
                 "P": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": True}}, "W")
 
 
-def wait_done(client, arn: str, timeout: float = 20) -> dict:
+def wait_done(client, arn: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = client.describe_execution(executionArn=arn)
@@ -227,29 +227,64 @@ def test_aws_cli(server):
     assert missing.returncode != 0 and "StateMachineDoesNotExist" in missing.stderr
 
 
+SECONDS = 6  # long enough to kill the server inside the Wait and start another, on a loaded machine too
+LONG_WAIT = machine({"W": {"Type": "Wait", "Seconds": SECONDS, "Next": "P"},
+                     "P": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": True}}, "W")
+SHORT_WAIT = machine({"W": {"Type": "Wait", "Seconds": 1, "End": True}}, "W")
+
+
+def stamps(client, arn: str) -> dict[str, float]:
+    """Each event type's (first) timestamp in the history, as epoch seconds."""
+    found: dict[str, float] = {}
+    for e in client.get_execution_history(executionArn=arn)["events"]:
+        found.setdefault(e["type"], e["timestamp"].timestamp())
+    return found
+
+
+def poll(condition, what: str, timeout: float = 60):
+    """Poll `condition()` until it is truthy: a readiness wait, never an assertion on time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
 def test_sigkill_and_restart_continues_a_waiting_execution(tmp_path):
     store = f"sqlite:{tmp_path / 'serve.db'}"
     first = Server(tmp_path, store).start()
     sfn = first.client()
-    arn = sfn.create_state_machine(name="w", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
-    started = sfn.start_execution(stateMachineArn=arn, name="durable", input='{"x": 7}')
-    time.sleep(0.5)  # inside the Wait
+    arn = sfn.create_state_machine(name="w", definition=LONG_WAIT, roleArn=ROLE)["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, name="durable", input='{"x": 7}')["executionArn"]
+    poll(lambda: "WaitStateEntered" in stamps(sfn, started), "the execution never got to its Wait")
+    # A reference execution that ends before the kill: its end is a time, in the store, that is
+    # at least 1 s after the Wait began and before the second server could take anything over.
+    short = sfn.create_state_machine(name="short", definition=SHORT_WAIT, roleArn=ROLE)["stateMachineArn"]
+    reference = sfn.start_execution(stateMachineArn=short)["executionArn"]
+    assert wait_done(sfn, reference)["status"] == "SUCCEEDED"
+    before_kill = stamps(sfn, reference)["ExecutionSucceeded"]
+    assert "WaitStateExited" not in stamps(sfn, started)  # still inside the Wait
     first.stop(signal.SIGKILL)
     # the killed server's lease has not run out, but its process is gone: the next one takes over
     second = Server(tmp_path, store).start()
     try:
         sfn = second.client()
-        done = wait_done(sfn, started["executionArn"])
+        done = wait_done(sfn, started)
         assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"got": 7}
-        events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+        events = sfn.get_execution_history(executionArn=started)["events"]
         assert [e["type"] for e in events] == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited",
                                               "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
         assert [e["id"] for e in events] == [1, 2, 3, 4, 5, 6]
         # the machine survived the restart too (migration 2: resources)
         assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == "w"
-        # the wait kept its recorded deadline: about 2 s after the start, not 2 s after the restart
-        exited = events[2]["timestamp"].timestamp() - events[1]["timestamp"].timestamp()
-        assert 1.9 <= exited < 3.5
+        # The Wait kept its recorded deadline: it ended SECONDS after it began (never earlier,
+        # history timestamps are in milliseconds), not SECONDS after the restart (which came
+        # after the reference execution ended).
+        at = stamps(sfn, started)
+        assert at["WaitStateExited"] >= at["WaitStateEntered"] + SECONDS - 0.001
+        assert at["WaitStateExited"] < before_kill + SECONDS
     finally:
         assert second.stop() == 0
 
