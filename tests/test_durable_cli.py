@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.polling import poll
 
 SECONDS = 6  # the Wait: long enough that the test kills its process inside it, even on a loaded machine
 WAIT = {"StartAt": "W", "States": {
@@ -66,17 +67,6 @@ def _in_store(url: str, read):
     return anyio.run(main)
 
 
-def _poll(condition, what: str, deadline: float = 120):
-    """Poll `condition()` until it returns something truthy (a readiness wait, not an assertion on time)."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(what)
-
-
 async def _ended(store, arn: str):
     record = await store.get(arn)
     return record if record.status != "RUNNING" else None
@@ -90,7 +80,7 @@ def _running(store: str, cwd: Path) -> str:
                 return record.arn
         return None
 
-    return _poll(lambda: _in_store(store, waiting), "the execution never got to its Wait")
+    return poll(lambda: _in_store(store, waiting), "the execution never got to its Wait")
 
 
 def test_sqlite_kill_9_in_a_wait_then_resume(project):
@@ -111,7 +101,7 @@ def test_sqlite_kill_9_in_a_wait_then_resume(project):
     recorded = _in_store(store, lambda s: s.events(arn))
     assert [e.type for e in recorded] == ["ExecutionStarted", "WaitStateEntered"]
     # the dead process's lease runs out (resume refuses before: test_resume_refuses_while_the_owner_lives)
-    _poll(lambda: time.time() > killed.lease_until + 0.05, "the lease never ran out")
+    poll(lambda: time.time() > killed.lease_until + 0.05, "the lease never ran out")
     resumed = asl("resume", arn, "--store", store, "--handlers", "handlers.py", env=env, cwd=project)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout) == {"done": True, "redelivered": False}
@@ -192,7 +182,7 @@ def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgre
         time.sleep(0.5)  # (not an assertion) the worker starts while the first process still holds the lease
         first.send_signal(signal.SIGKILL)
         first.wait(60)
-        ended = _poll(lambda: _in_store(postgres_url, lambda s: _ended(s, arn)), "the worker never finished it")
+        ended = poll(lambda: _in_store(postgres_url, lambda s: _ended(s, arn)), "the worker never finished it")
         assert ended.status == "SUCCEEDED"
         assert json.loads(ended.output) == {"done": True, "redelivered": False}
         assert (project / "calls.txt").read_text() == "call\n"

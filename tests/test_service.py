@@ -18,6 +18,7 @@ import botocore.config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 from conftest import SHARED  # noqa: E402
+from support.polling import poll  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL = [sys.executable, "-m", "asl.cli"]
@@ -239,17 +240,6 @@ def stamps(client, arn: str) -> dict[str, float]:
     for e in client.get_execution_history(executionArn=arn)["events"]:
         found.setdefault(e["type"], e["timestamp"].timestamp())
     return found
-
-
-def poll(condition, what: str, timeout: float = 60):
-    """Poll `condition()` until it is truthy: a readiness wait, never an assertion on time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(what)
 
 
 def test_sigkill_and_restart_continues_a_waiting_execution(tmp_path):
