@@ -279,6 +279,35 @@ def test_sigkill_and_restart_continues_a_waiting_execution(tmp_path):
         assert second.stop() == 0
 
 
+def test_port_zero_takes_a_free_port_and_says_which_and_a_taken_port_is_one_line(tmp_path):
+    import re
+
+    proc = subprocess.Popen([*ASL, "serve", "--port", "0", "--store", "memory"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()
+        port = int(re.search(r"on http://127\.0\.0\.1:(\d+) ", first).group(1))
+        assert port != 0
+        client = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        assert poll(lambda: _answers(client), "asl serve --port 0 never answered")
+        taken = subprocess.run([*ASL, "serve", "--port", str(port), "--store", "memory"], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=60)
+        assert taken.returncode == 2 and "Traceback" not in taken.stderr
+        assert taken.stderr.strip().splitlines()[-1].startswith(f"asl serve: cannot listen on 127.0.0.1:{port}: ")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+
+
+def _answers(client) -> bool:
+    try:
+        return client.list_state_machines()["stateMachines"] == []
+    except Exception:  # not listening yet
+        return False
+
+
 def test_sigterm_stops_cleanly(tmp_path):
     srv = Server(tmp_path, "memory").start()
     assert srv.stop(signal.SIGTERM) == 0
