@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support.polling import poll
 
-SECONDS = 6  # the Wait: long enough that the test kills its process inside it, even on a loaded machine
+SECONDS = 15  # the Wait: the resume (a new process: 8 s on a loaded machine) comes before its deadline
 WAIT = {"StartAt": "W", "States": {
     "W": {"Type": "Wait", "Seconds": SECONDS, "Next": "T"},
     "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}}}

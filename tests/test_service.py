@@ -228,7 +228,7 @@ def test_aws_cli(server):
     assert missing.returncode != 0 and "StateMachineDoesNotExist" in missing.stderr
 
 
-SECONDS = 6  # long enough to kill the server inside the Wait and start another, on a loaded machine too
+SECONDS = 15  # long enough to kill the server inside the Wait and start another: on a loaded machine that took 8 s
 LONG_WAIT = machine({"W": {"Type": "Wait", "Seconds": SECONDS, "Next": "P"},
                      "P": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": True}}, "W")
 SHORT_WAIT = machine({"W": {"Type": "Wait", "Seconds": 1, "End": True}}, "W")
