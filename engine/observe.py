@@ -142,6 +142,10 @@ class ExecutionView:
     input           its input
     redrive_count   how many times it was redriven
     parent          None, or for a Distributed Map item's child execution ``(map_state_view, index)``
+    notes           what observers noted in its earlier runs (`keep`), oldest first: a resumed or
+                    redriven execution's observers read what its first run left there
+    keep            ``keep(value)`` notes a JSON value in the execution's journal (kept in its store
+                    with it); None where nothing can be kept
     """
 
     arn: str
@@ -152,6 +156,8 @@ class ExecutionView:
     input: Any
     redrive_count: int = 0
     parent: tuple | None = None
+    notes: tuple = ()
+    keep: Any = None
 
 
 @dataclass(frozen=True, eq=False)

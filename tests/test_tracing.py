@@ -595,3 +595,70 @@ def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_pa
     assert len(attempt) == 1
     assert [(link["context"]["trace_id"], link["context"]["span_id"], link["attributes"]["asl.link"])
             for link in attempt[0]["links"]] == [(f"0x{caller_trace}", f"0x{caller_span}", "answered by")]
+
+
+def test_a_redriven_execution_links_to_its_first_run_and_earlier_redrives(spans):
+    """Each run notes its execution span in the journal (the store keeps it); a redrive's
+    execution span links to the first run's and to each earlier redrive's."""
+    import anyio
+
+    from asl.engine import redrive, run
+    from asl.engine.stores import open_store
+
+    broken = {"yes"}
+
+    def flaky(_):
+        if broken:
+            raise TaskFailed("Broken", "still broken")
+        return "fixed"
+    machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "t", "End": True}}})
+
+    async def go():
+        store = open_store("memory")
+        first = await run(machine, {}, handlers={"t": flaky}, store=store, observer=spans.tracing(),
+                          state_machine_name="m")
+        second = await redrive(store, first.execution_arn, handlers={"t": flaky}, observer=spans.tracing())
+        broken.clear()
+        third = await redrive(store, first.execution_arn, handlers={"t": flaky}, observer=spans.tracing())
+        return first, second, third
+    first, second, third = anyio.run(go)
+    assert (first.status, second.status, third.status) == ("FAILED", "FAILED", "SUCCEEDED")
+    runs = sorted((s for s in spans.finished() if s.name == "m"), key=lambda s: s.start_time)
+    assert [s.attributes["asl.execution.redrive_count"] for s in runs] == [0, 1, 2]
+    assert {s.attributes["asl.execution.arn"] for s in runs} == {first.execution_arn}
+    assert runs[0].links == ()
+    assert [(link.context.trace_id, link.context.span_id, dict(link.attributes)) for link in runs[1].links] == [
+        (runs[0].context.trace_id, runs[0].context.span_id,
+         {"asl.link": "first run", "asl.execution.redrive_count": 0})]
+    assert [(link.context.span_id, link.attributes["asl.link"], link.attributes["asl.execution.redrive_count"])
+            for link in runs[2].links] == [(runs[0].context.span_id, "first run", 0),
+                                           (runs[1].context.span_id, "redrive", 1)]
+    # each run is a trace of its own (a redrive is not the child of a run that ended)
+    assert len({s.context.trace_id for s in runs}) == 3 and all(s.parent is None for s in runs)
+
+
+def test_a_run_without_tracing_leaves_nothing_to_link_to(spans):
+    import anyio
+
+    from asl.engine import redrive, run
+    from asl.engine.stores import open_store
+
+    calls = []
+
+    def once(_):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TaskFailed("Broken", "first time")
+        return "ok"
+    machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "t", "End": True}}})
+
+    async def go():
+        store = open_store("memory")
+        first = await run(machine, {}, handlers={"t": once}, store=store)
+        facts = await store.facts(first.execution_arn)
+        again = await redrive(store, first.execution_arn, handlers={"t": once}, observer=spans.tracing())
+        return facts, again
+    facts, again = anyio.run(go)
+    assert again.status == "SUCCEEDED"
+    assert [f for f in facts if f.kind == "note"] == []  # untraced: the journal holds no note
+    assert one(spans.finished(), "StateMachine").links == ()
