@@ -129,7 +129,7 @@ class Console:
         map_runs = [await self.call("DescribeMapRun", {"mapRunArn": m["mapRunArn"]})
                     for m in await self._all("ListMapRuns", {"executionArn": arn}, "mapRuns")]
         after = max(_number(params, "after", 0), 0)  # the events the page has already
-        return {"execution": described, "states": _states(timeline, described["status"]),
+        return {"execution": described, "states": _states(timeline, described["status"]), "runs": _runs(timeline),
                 "events": _event_rows(timeline.events[after:], timeline.start),
                 "eventCount": len(history), "outcomes": outcomes, "taken": taken, "mapRuns": map_runs}
 
@@ -229,6 +229,24 @@ def _states(timeline: Any, status: str) -> list[dict]:
                      "retries": [{"error": r.error, "cause": r.cause} for r in entry.retries],
                      "entered": entry.entered, "exited": entry.exited, **called.get(entry.id, {})})
     return rows
+
+
+def _runs(timeline: Any) -> list[dict]:
+    """The execution's runs: the first (from ``ExecutionStarted``) and each redrive (from its
+    ``ExecutionRedriven``), each with its dates, how it ended and its events' ids."""
+    from asl.history.events import ENDINGS
+
+    runs: list[dict] = []
+    for event in timeline.events:
+        if event.type in ("ExecutionStarted", "ExecutionRedriven"):
+            runs.append({"redriveCount": event.details.get("redriveCount", 0), "startDate": event.time,
+                         "stopDate": None, "status": "RUNNING", "firstEvent": event.id, "lastEvent": event.id})
+        elif runs:
+            run = runs[-1]
+            run["lastEvent"] = event.id
+            if event.type in ENDINGS:
+                run["status"], run["stopDate"] = ENDINGS[event.type], event.time
+    return runs
 
 
 def _event_rows(events: list[Any], start: float) -> list[dict]:

@@ -315,6 +315,20 @@ def test_a_failed_state_shows_its_cause_and_redrive_goes_on(served, page, tmp_pa
     expect_outcomes(page, Charge="caught", Fallback="succeeded", Done="succeeded")
     described = served.sfn.describe_execution(executionArn=arn)
     assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1
+    # the runs: the first (which failed) and the redrive, split where ExecutionRedriven opens it
+    sync_api.expect(page.locator("#redrive-count")).to_have_text("1")
+    sync_api.expect(page.locator("#redrive-date")).not_to_be_empty()
+    runs = page.locator("#runs tr.run")
+    sync_api.expect(runs).to_have_count(2)
+    sync_api.expect(runs.locator(".badge")).to_have_text(["FAILED", "SUCCEEDED"])
+    sync_api.expect(runs.locator("td:first-child")).to_have_text(["First run", "Redrive 1"])
+    events = served.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    redriven = [e["id"] for e in events if e["type"] == "ExecutionRedriven"]
+    assert len(redriven) == 1
+    sync_api.expect(runs.locator("td:last-child")).to_have_text([f"1–{redriven[0] - 1}",
+                                                                 f"{redriven[0]}–{events[-1]['id']}"])
+    assert [e["type"] for e in events if e["id"] == redriven[0] - 1] == ["ExecutionFailed"]
+    shot(page, "execution-redriven")
 
 
 def test_map_runs_with_item_counts(served, page):

@@ -203,7 +203,8 @@ async function executionPage(arn) {
   const states = h("section", {id: "states"});
   const events = h("section", {id: "events"});
   const mapRuns = h("section", {id: "map-runs", hidden: true});
-  main.replaceChildren(header, h("div", {class: "grid"}, h("section", {}, h("h2", {}, "Graph"), graph), detail),
+  const runs = h("section", {id: "runs", hidden: true});
+  main.replaceChildren(header, runs, h("div", {class: "grid"}, h("section", {}, h("h2", {}, "Graph"), graph), detail),
                        mapRuns, states, events);
   const select = (name) => { view.selected = name; render(); };
   try { view.graph = await api("graph?" + q({execution: arn})); } catch (err) { fail(graph, err); }
@@ -223,6 +224,7 @@ async function executionPage(arn) {
     renderStates(states, d.states, select, view.selected);
     renderEvents(events, view.events);
     renderMapRuns(mapRuns, d.mapRuns);
+    renderRuns(runs, d.runs);
   }
   refresh();
 }
@@ -246,7 +248,8 @@ function renderHeader(where, e, refresh) {
       h("dt", {}, "Started"), h("dd", {}, when(e.startDate)),
       e.stopDate && [h("dt", {}, "Ended"), h("dd", {}, when(e.stopDate))],
       h("dt", {}, "Duration"), h("dd", {}, duration(e.startDate, e.stopDate)),
-      e.redriveCount && [h("dt", {}, "Redrives"), h("dd", {}, `${e.redriveCount} (last ${when(e.redriveDate)})`)],
+      e.redriveCount && [h("dt", {}, "Redrive count"), h("dd", {id: "redrive-count"}, e.redriveCount),
+                         h("dt", {}, "Last redrive"), h("dd", {id: "redrive-date"}, when(e.redriveDate))],
       e.error && [h("dt", {}, "Error"), h("dd", {id: "execution-error", class: "error"}, e.error)],
       e.cause && [h("dt", {}, "Cause"), h("dd", {id: "execution-cause", class: "cause"}, e.cause)]),
       h("div", {class: "kv"},
@@ -300,6 +303,19 @@ function renderEvents(where, events) {
       h("td", {}, `${e.elapsedMs} ms`), h("td", {}, when(e.timestamp))), details);
   }
   where.querySelector("h2").textContent = `Events (${events.length})`;
+}
+
+// The first run and each redrive (shown once there is a redrive), with the events of each.
+function renderRuns(where, runs) {
+  where.hidden = runs.length < 2;
+  if (where.hidden) return;
+  where.replaceChildren(h("h2", {}, "Runs"), h("table", {},
+    h("tr", {}, h("th", {}, "Run"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Ended"),
+      h("th", {}, "Duration"), h("th", {}, "Events")),
+    runs.map((r) => h("tr", {class: "run", "data-redrive-count": r.redriveCount},
+      h("td", {}, r.redriveCount ? `Redrive ${r.redriveCount}` : "First run"), h("td", {}, badge(r.status)),
+      h("td", {}, when(r.startDate)), h("td", {}, when(r.stopDate)), h("td", {}, duration(r.startDate, r.stopDate)),
+      h("td", {}, `${r.firstEvent}–${r.lastEvent}`)))));
 }
 
 function renderMapRuns(where, runs) {
