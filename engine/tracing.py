@@ -329,6 +329,20 @@ def context_from_headers(headers: Any) -> Any:
     return propagate.extract({k.lower(): v for k, v in headers.items()})
 
 
+def request_context(headers: Any) -> Any:
+    """The context a request's work continues (`asl serve`): the current span's when one is
+    current (the request's own), else the caller's trace its headers carry (W3C ``traceparent``,
+    else X-Ray's ``X-Amzn-Trace-Id``), else None (a trace of its own)."""
+    if trace.get_current_span().get_span_context().is_valid:
+        return otel_context.get_current()
+    lowered = {k.lower(): v for k, v in (headers or {}).items() if v}
+    context = context_from_headers(lowered)
+    if context is None:
+        traceparent = xray_to_traceparent(lowered.get("x-amzn-trace-id"))
+        context = context_from_headers({"traceparent": traceparent}) if traceparent else None
+    return context
+
+
 def xray_to_traceparent(header: str | None) -> str | None:
     """An X-Ray trace header (StartExecution's ``traceHeader``: ``Root=1-5759e988-bd862e3fe1be46a994272793;
     Parent=53995c3f42cd8ad8;Sampled=1``) as a W3C ``traceparent``, or None when it names no parent."""

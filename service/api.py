@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
 import hashlib
 import json
 import logging
@@ -21,10 +20,6 @@ from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
-
-# The trace context of the request being answered (its W3C ``traceparent`` header, set by the
-# app): an execution it starts continues that trace.
-TRACEPARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
 # StartExecution answers once the execution is on record: written with the run's first entries
@@ -299,11 +294,11 @@ class Service:
         if self.tracer_provider is None or not (tracing_config or {}).get("enabled"):
             return
         from asl.engine.observe import combine
-        from asl.engine.tracing import Tracing, context_from_headers, xray_to_traceparent
+        from asl.engine.tracing import Tracing, request_context
 
-        traceparent = TRACEPARENT.get() or xray_to_traceparent(trace_header)
-        parent = context_from_headers({"traceparent": traceparent}) if traceparent else None
-        execution.observer = combine(execution.observer, Tracing(self.tracer_provider, parent))
+        # the execution's span is the child of the request's (the app's server span, current here)
+        execution.observer = combine(execution.observer, Tracing(self.tracer_provider, request_context(
+            {"x-amzn-trace-id": trace_header} if trace_header else {})))
 
     def _launch(self, execution: Any) -> None:
         execution.token_arn = execution.arn  # its task tokens name the ARN the service gave it

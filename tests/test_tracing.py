@@ -374,10 +374,17 @@ def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(s
     attempt = one(spans.finished(), "Start attempt 1")
     execution = [s for s in served if s["name"] == "child"]
     assert len(execution) == 1, [s["name"] for s in served]
-    assert execution[0]["parent_id"] == f"0x{attempt.context.span_id:016x}"
+    # the attempt's boto3 call -> the server's span of that StartExecution request -> the execution
+    request = [s for s in served if s["context"]["span_id"] == execution[0]["parent_id"]]
+    assert [(r["name"], r["kind"], r["parent_id"]) for r in request] == [
+        ("AWSStepFunctions/StartExecution", "SpanKind.SERVER", f"0x{attempt.context.span_id:016x}")]
+    assert request[0]["attributes"]["asl.execution.arn"] == started  # the answer's, to find it by
+    assert request[0]["attributes"]["asl.state_machine.arn"] == traced
     assert execution[0]["context"]["trace_id"] == f"0x{attempt.context.trace_id:032x}"
     assert execution[0]["attributes"]["asl.execution.arn"] == started
-    assert {s["name"] for s in served} == {"child", "Inner"}  # the machine without tracing makes none
+    # the machine without tracing makes no execution spans; every request has its own
+    assert {s["name"] for s in served if not s["name"].startswith("AWSStepFunctions/")} == {"child", "Inner"}
+    assert len([s for s in served if s["name"] == "AWSStepFunctions/StartExecution"]) == 2
 
 
 def test_an_xray_trace_header_names_the_parent():
@@ -591,10 +598,16 @@ def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_pa
     finally:
         server.proc.send_signal(signal.SIGTERM)
         output, _ = server.proc.communicate(timeout=15)
-    attempt = [s for s in console_spans(output) if s["name"] == "Wait attempt 1"]
+    served = console_spans(output)
+    attempt = [s for s in served if s["name"] == "Wait attempt 1"]
     assert len(attempt) == 1
+    # linked to the server's span of the SendTaskSuccess request, the caller's span's child
+    answered = [s for s in served if s["name"] == "AWSStepFunctions/SendTaskSuccess"]
+    assert [(s["parent_id"], s["context"]["trace_id"]) for s in answered] == [(f"0x{caller_span}",
+                                                                               f"0x{caller_trace}")]
     assert [(link["context"]["trace_id"], link["context"]["span_id"], link["attributes"]["asl.link"])
-            for link in attempt[0]["links"]] == [(f"0x{caller_trace}", f"0x{caller_span}", "answered by")]
+            for link in attempt[0]["links"]] == [(f"0x{caller_trace}", answered[0]["context"]["span_id"],
+                                                  "answered by")]
 
 
 def test_a_redriven_execution_links_to_its_first_run_and_earlier_redrives(spans):
@@ -662,3 +675,87 @@ def test_a_run_without_tracing_leaves_nothing_to_link_to(spans):
     assert again.status == "SUCCEEDED"
     assert [f for f in facts if f.kind == "note"] == []  # untraced: the journal holds no note
     assert one(spans.finished(), "StateMachine").links == ()
+
+
+def test_asl_serve_makes_a_server_span_per_request(tmp_path):
+    """With tracing on, each API request is a server span (the caller's trace continued from its
+    ``traceparent``, ``X-Amzn-Trace-Id`` or StartExecution's ``traceHeader``), and what it starts
+    nests under it: an execution, a redrive (linked to the execution's first run)."""
+    pytest.importorskip("uvicorn")
+    import signal
+
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "handlers.py").write_text(
+        "import pathlib\n"
+        "from asl.engine import TaskFailed\n"
+        "def flaky(event):\n"
+        "    if not pathlib.Path('fixed').exists():\n"
+        "        raise TaskFailed('Broken', 'not yet')\n"
+        "    return event\n"
+        "HANDLERS = {'flaky': flaky}\n")
+    server = Server(tmp_path, "memory", "--handlers", "handlers.py")
+    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    server.start()
+    xray_trace, xray_parent = "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
+    w3c_trace, w3c_parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "flaky",
+                                                                  "End": True}}})
+        machine = sfn.create_state_machine(name="traced", definition=definition, roleArn=ROLE,
+                                           tracingConfiguration={"enabled": True})["stateMachineArn"]
+
+        def header(name, value):
+            def add(request, **_):
+                request.headers[name] = value
+            return add
+        xray = header("X-Amzn-Trace-Id", f"Root=1-{xray_trace[:8]}-{xray_trace[8:]};Parent={xray_parent};Sampled=1")
+        sfn.meta.events.register("before-send.stepfunctions.StartExecution", xray)
+        first = sfn.start_execution(stateMachineArn=machine, name="by-header")["executionArn"]
+        assert wait_done(sfn, first)["status"] == "FAILED"
+        sfn.meta.events.unregister("before-send.stepfunctions.StartExecution", xray)
+        second = sfn.start_execution(stateMachineArn=machine, name="by-body", traceHeader=(
+            f"Root=1-{w3c_trace[:8]}-{w3c_trace[8:]};Parent={w3c_parent};Sampled=1"))["executionArn"]
+        wait_done(sfn, second)
+        with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+            sfn.start_execution(stateMachineArn=machine + "-missing")
+        (tmp_path / "fixed").touch()
+        traced = header("traceparent", f"00-{w3c_trace}-{w3c_parent}-01")
+        sfn.meta.events.register("before-send.stepfunctions.RedriveExecution", traced)
+        sfn.redrive_execution(executionArn=first)
+        assert wait_done(sfn, first)["status"] == "SUCCEEDED"
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    served = console_spans(output)
+    by_id = {s["context"]["span_id"]: s for s in served}
+
+    def requests(action):
+        return [s for s in served if s["name"] == f"AWSStepFunctions/{action}"]
+
+    def runs(arn):
+        return sorted((s for s in served if s["name"] == "traced" and s["attributes"]["asl.execution.arn"] == arn),
+                      key=lambda s: s["start_time"])
+
+    create, = requests("CreateStateMachine")
+    assert create["kind"] == "SpanKind.SERVER" and create["parent_id"] is None  # no caller's trace: its own
+    assert create["attributes"]["rpc.system"] == "aws-api" and create["attributes"]["rpc.method"] == "CreateStateMachine"
+    assert create["attributes"]["http.response.status_code"] == 200 and create["attributes"]["aws.request_id"]
+    assert create["attributes"]["asl.state_machine.arn"] == machine
+    started = [s for s in requests("StartExecution") if s["status"]["status_code"] == "UNSET"]
+    assert [(s["context"]["trace_id"], s["parent_id"]) for s in started] == [
+        (f"0x{xray_trace}", f"0x{xray_parent}"), (f"0x{w3c_trace}", f"0x{w3c_parent}")]
+    first_run, redriven = runs(first)
+    assert by_id[first_run["parent_id"]] is started[0]  # the execution under the request that started it
+    assert by_id[runs(second)[0]["parent_id"]] is started[1]
+    refused, = [s for s in requests("StartExecution") if s["status"]["status_code"] == "ERROR"]
+    assert refused["attributes"]["error.type"] == "StateMachineDoesNotExist"
+    assert refused["attributes"]["http.response.status_code"] == 400
+    redrive, = requests("RedriveExecution")
+    assert redrive["parent_id"] == f"0x{w3c_parent}" and redrive["attributes"]["asl.execution.arn"] == first
+    assert by_id[redriven["parent_id"]] is redrive
+    assert redriven["attributes"]["asl.execution.redrive_count"] == 1
+    assert [(link["context"]["span_id"], link["attributes"]["asl.link"]) for link in redriven["links"]] == [
+        (first_run["context"]["span_id"], "first run")]
+    assert len(requests("DescribeExecution")) >= 3
