@@ -336,16 +336,28 @@ def console_spans(text: str) -> list[dict]:
         at = end
 
 
+def traced_server(tmp_path, handlers: str | None = None):
+    """`asl serve` (memory store) writing its spans to its output (OpenTelemetry's console
+    exporter), with `handlers` (a module's text) as its --handlers."""
+    from test_service import Server
+
+    extra = ()
+    if handlers is not None:
+        (tmp_path / "handlers.py").write_text(handlers)
+        extra = ("--handlers", "handlers.py")
+    server = Server(tmp_path, "memory", *extra)
+    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    return server.start()
+
+
 def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(spans, tmp_path, monkeypatch):
     """A traced run's Task starts an execution on `asl serve` through the integration layer
     (boto3 sends the attempt's traceparent): the server's execution span is that attempt's child."""
     pytest.importorskip("uvicorn")
     import boto3  # noqa: F401
-    from test_service import ROLE, Server, wait_done
+    from test_service import ROLE, wait_done
 
-    server = Server(tmp_path, "memory")
-    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    server.start()
+    server = traced_server(tmp_path)
     try:
         sfn = server.client()
         child_definition = json.dumps({"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": True}}})
@@ -563,19 +575,16 @@ def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_pa
     import signal
     import time
 
-    from test_service import ROLE, Server, wait_done
+    from test_service import ROLE, wait_done
 
-    (tmp_path / "handlers.py").write_text(
+    server = traced_server(tmp_path, (
         "import pathlib\n"
         "from asl.engine import Handlers\n"
         "handlers = Handlers()\n"
         "@handlers.resource('arn:aws:states:::sqs:sendMessage.waitForTaskToken')\n"
         "def send(message):\n"
         "    pathlib.Path('token.txt').write_text(message['MessageBody']['token'])\n"
-        "    return {}\n")
-    server = Server(tmp_path, "memory", "--handlers", "handlers.py")
-    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    server.start()
+        "    return {}\n"))
     caller_span = "00f067aa0ba902b7"
     caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     try:
@@ -684,19 +693,16 @@ def test_asl_serve_makes_a_server_span_per_request(tmp_path):
     pytest.importorskip("uvicorn")
     import signal
 
-    from test_service import ROLE, Server, wait_done
+    from test_service import ROLE, wait_done
 
-    (tmp_path / "handlers.py").write_text(
+    server = traced_server(tmp_path, (
         "import pathlib\n"
         "from asl.engine import TaskFailed\n"
         "def flaky(event):\n"
         "    if not pathlib.Path('fixed').exists():\n"
         "        raise TaskFailed('Broken', 'not yet')\n"
         "    return event\n"
-        "HANDLERS = {'flaky': flaky}\n")
-    server = Server(tmp_path, "memory", "--handlers", "handlers.py")
-    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    server.start()
+        "HANDLERS = {'flaky': flaky}\n"))
     xray_trace, xray_parent = "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
     w3c_trace, w3c_parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     try:
