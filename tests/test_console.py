@@ -262,6 +262,40 @@ def test_a_task_waiting_to_retry_is_running(served, page):
                                                                                              "aborted")
 
 
+def test_express_executions_are_kept_for_the_page(served, page, tmp_path):
+    """The API keeps no record of Express executions (as AWS); the server keeps its latest ones
+    for the console: one started from the page opens as a Standard one does, as does one
+    started with StartSyncExecution."""
+    machine = served.sfn.create_state_machine(name="quick", definition=json.dumps(PAYMENT), roleArn=ROLE,
+                                              type="EXPRESS")["stateMachineArn"]
+    page.goto(f"{served.endpoint}/#/machine/{machine}")
+    page.locator("#start-input").fill('{"orderId": "o-1", "amount": 900}')
+    page.locator("#start-name").fill("from-the-page")
+    page.locator("#start").click()
+    page.wait_for_url(re.compile(r".*#/execution/.*express.*quick.*from-the-page"))
+    sync_api.expect(page.locator("h1 .badge")).to_have_text("FAILED", timeout=15000)
+    sync_api.expect(page.locator("#execution-type")).to_contain_text("Express")
+    expect_outcomes(page, Charge="caught", Fallback="failed", Done="not visited")
+    sync_api.expect(page.locator("#execution-cause")).to_have_text("the fallback gateway is down for maintenance")
+    assert page.locator("#stop").count() == 0 and page.locator("#redrive").count() == 0
+    sync_api.expect(page.locator("#event-table tr.event-row").last).to_contain_text("ExecutionFailed")
+    shot(page, "execution-express")
+
+    (tmp_path / "fallback-fixed").touch()
+    done = served.sfn.start_sync_execution(stateMachineArn=machine, name="synced",
+                                           input='{"orderId": "o-2", "amount": 900}')
+    assert done["status"] == "SUCCEEDED"
+    with pytest.raises(served.sfn.exceptions.InvalidArn):  # the API describes no Express execution
+        served.sfn.describe_execution(executionArn=done["executionArn"])
+    page.goto(f"{served.endpoint}/#/machine/{machine}")
+    rows = page.locator("tr.execution-row")
+    sync_api.expect(rows.locator("td:first-child")).to_have_text(["synced", "from-the-page"])
+    sync_api.expect(rows.locator(".badge")).to_have_text(["SUCCEEDED", "FAILED"])
+    rows.first.locator("a").click()
+    expect_outcomes(page, Charge="caught", Fallback="succeeded", Done="succeeded")
+    assert json.loads(page.locator("#execution-output").inner_text()) == json.loads(done["output"])
+
+
 def test_console_requests_refused_as_the_api_refuses(served):
     def call(path: str, body: bytes | None = None, **headers: str) -> tuple[int, dict]:
         request = urllib.request.Request(served.endpoint + "/console/api/" + path, data=body, headers=headers)
@@ -428,6 +462,18 @@ def test_asl_console_over_a_store_without_the_api(tmp_path, page, graphviz):
         assert page.locator("#graph svg").count() == (1 if graphviz else 0)
         assert page.locator("#graph .boxes .node").count() == (0 if graphviz else 10)
         shot(page, "console-order-declined" + ("" if graphviz else "-no-graphviz"))
+
+        # its state machine exists only in its executions' records: a page made from them
+        page.locator("#header a", has_text="stateMachine:order").click()
+        sync_api.expect(page.locator("#recorded")).to_contain_text("Known from its executions")
+        definition = json.loads(page.locator("#definition").inner_text())
+        assert definition == json.loads((ROOT / "samples" / "order" / "order.json").read_text())
+        sync_api.expect(page.locator("#graph [data-state]")).to_have_count(10)
+        sync_api.expect(page.locator("tr.execution-row .badge")).to_have_text(["FAILED"])
+        assert page.locator("#start").count() == 0 and page.locator("#versions").count() == 0
+        page.goto(f"{console.endpoint}/#/")
+        sync_api.expect(page.locator("#machines tr td").first).to_have_text("order")
+        sync_api.expect(page.locator("#machines")).to_contain_text("from its executions")
     finally:
         console.stop()
 
