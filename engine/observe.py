@@ -248,6 +248,11 @@ class Observer:
     def attempt_ended(self, run: StateView, attempt: int, error: StatesError | None) -> None:
         """A Task state's attempt ended (`error` None: it succeeded)."""
 
+    def for_children(self) -> "Observer | None":
+        """The observer of the nested executions (``states:startExecution`` of a machine run in
+        the same process) that this run's Tasks start; None (the default): they are not observed."""
+        return None
+
 
 class Observers(Observer):
     """Several observers as one: each gets every event, in the order given."""
@@ -258,6 +263,9 @@ class Observers(Observer):
     def event(self, event: ObserverEvent) -> None:
         for observer in self.observers:
             observer.event(event)
+
+    def for_children(self) -> Observer | None:
+        return combine(*(observer.for_children() for observer in self.observers))
 
 
 def combine(*observers: Observer | None) -> Observer | None:

@@ -70,6 +70,11 @@ class Tracing(Observer):
         self._places: dict[tuple, dict] = {}
         self._retried: dict[Any, Any] = {}  # state view -> the span context of its last failed attempt
 
+    def for_children(self) -> "Tracing":
+        """Nested executions run in this process are traced too, each under the Task attempt
+        that started it (the current span when it begins)."""
+        return Tracing(self.tracer_provider)
+
     # ---- spans -----------------------------------------------------------------------------------
 
     def _start(self, key: Any, name: str, arn: str, attributes: dict, parent: Any = None, links: Any = None) -> Any:

@@ -210,6 +210,31 @@ def test_a_distributed_map_item_is_a_child_execution_span(spans):
     assert work.attributes["asl.map.index"] == 0
 
 
+def test_a_nested_execution_run_in_process_nests_under_the_task_that_started_it(spans):
+    child = asl.load({"StartAt": "Inner", "States": {"Inner": {"Type": "Task", "Resource": LAMBDA + "work",
+                                                              "End": True}}})
+    parent = asl.load({"StartAt": "Start", "States": {"Start": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+        "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:child",
+                       "Input": {"n": 1}}}}})
+    result = run_sync(parent, {}, handlers={"work": lambda x: x}, machines={"child": child},
+                      state_machine_name="parent", observer=spans.tracing())
+    assert result.status == "SUCCEEDED", result.cause
+    assert tree(spans.finished()) == [
+        "parent",
+        "  Start",
+        "    Start attempt 1",
+        "      child",
+        "        Inner",
+        "          Inner attempt 1",
+    ]
+    finished = spans.finished()
+    nested = one(finished, "child")
+    assert nested.attributes["asl.execution.arn"] == result.output["ExecutionArn"]
+    assert nested.attributes["asl.state_machine.name"] == "child"
+    assert one(finished, "Inner").attributes["asl.execution.arn"] == result.output["ExecutionArn"]
+
+
 def test_a_stopped_execution_ends_every_open_span(spans):
     import anyio
 
