@@ -790,3 +790,42 @@ def test_asl_serve_makes_a_server_span_per_request(tmp_path):
     assert [(link["context"]["span_id"], link["attributes"]["asl.link"]) for link in redriven["links"]] == [
         (first_run["context"]["span_id"], "first run")]
     assert len(requests("DescribeExecution")) >= 3
+
+
+def test_a_resumed_execution_links_to_the_run_it_continues(spans):
+    """A process died while an execution ran; the one that resumes it links its execution span
+    to the one the dead process had open (noted in the journal: a span that process never ended)."""
+    import anyio
+
+    from asl.engine import prepare, resume
+    from asl.engine.stores import open_store
+
+    machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "t", "End": True}}})
+
+    async def hang(_):
+        await anyio.sleep(3600)
+
+    async def go():
+        store = open_store("memory")
+        execution = prepare(machine, {}, handlers={"t": hang}, observer=spans.tracing(), virtual_time=False)
+        await execution.attach(store)
+        async with anyio.create_task_group() as tg:
+            async def die_once_called():
+                while "LambdaFunctionStarted" not in execution.history.types():
+                    await anyio.sleep(0.01)
+                await execution.flush()
+                await store.update(execution.arn, lease_until=0.0)  # the process "died"
+                tg.cancel_scope.cancel()
+            tg.start_soon(die_once_called)
+            await execution.run()
+        notes = [f.value for f in await store.facts(execution.arn) if f.kind == "note"]
+        done = await resume(store, execution.arn, handlers={"t": lambda x: x}, observer=spans.tracing())
+        return notes, done
+    notes, done = anyio.run(go)
+    assert done.status == "SUCCEEDED"
+    assert len(notes) == 1 and notes[0]["redriveCount"] == 0
+    first, resumed = sorted((s for s in spans.finished() if s.name == "StateMachine"), key=lambda s: s.start_time)
+    assert notes[0]["trace"] == \
+        f"00-{first.context.trace_id:032x}-{first.context.span_id:016x}-{int(first.context.trace_flags):02x}"
+    assert [(link.context.span_id, dict(link.attributes)) for link in resumed.links] == [
+        (first.context.span_id, {"asl.link": "resumed from", "asl.execution.redrive_count": 0})]
