@@ -156,8 +156,44 @@ def test_status_outside_2xx_is_states_http_status_code(site):
     machine = {"ApiEndpoint": f"{site['url']}/missing", "Method": "GET"}
     result = call(site, machine)
     assert result.status == "FAILED" and result.error == "States.Http.StatusCode.404"
-    cause = json.loads(result.cause)
-    assert cause["StatusCode"] == 404 and cause["ResponseBody"] == {"message": "no such order"}
+    # the status text alone, as a user observed on AWS ("cause": "Bad Request" for a 400)
+    assert result.cause == "Not Found"
+
+
+@pytest.mark.parametrize("name", ["Host", "authorization", "X-Amz-Date", "x-amzn-trace-id", "X-Forwarded-For",
+                                  "If-None-Match", "Accept-Encoding", "Cache-Control"])
+def test_headers_aws_forbids_fail_with_states_runtime_before_any_request(site, name):
+    """DG "call-https-apis" (HTTP Task fields, Headers): these names and the x-forwarded-*,
+    x-amz-*, x-amzn-* prefixes fail the HTTP Task with States.Runtime; Authorization too (AWS's
+    diagnostic recorded in the console: "The 'Headers' field contains unsupported values:
+    [authorization]")."""
+    machine = asl.load({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+        "Parameters": {"ApiEndpoint": f"{site['url']}/x", "Method": "GET", "Headers.$": "$.headers"},
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": True},
+        "Caught": {"Type": "Succeed"}}})
+    result = run_sync(machine, {"headers": {"X-Fine": "1", name: "v"}}, aws=site["aws"])
+    assert result.status == "FAILED" and result.error == "States.Runtime"  # not caught, as AWS's States.Runtime
+    assert result.cause.endswith(f"could not be used to start the Task: [The 'Headers' field contains "
+                                 f"unsupported values: [{name.lower()}]]")
+    assert Recorder.seen == []
+    ok = run_sync(machine, {"headers": {"X-Fine": "1", "X-Amzing": "2", "Content-Type": "text/plain"}}, aws=site["aws"])
+    assert ok.status == "SUCCEEDED", ok.cause
+
+
+def test_headers_aws_forbids_given_literally_are_refused_at_creation():
+    """AWS's diagnostic, recorded in the console for an HTTP Task and an API Gateway Task alike."""
+    for resource, headers in (("arn:aws:states:::http:invoke", {"Authorization": "Bearer t", "Via": "x"}),
+                              ("arn:aws:states:::apigateway:invoke", {"authorization": ["t"]})):
+        with pytest.raises(asl.DefinitionError) as caught:
+            asl.load({"StartAt": "Call", "States": {"Call": {
+                "Type": "Task", "Resource": resource,
+                "Parameters": {"ApiEndpoint": "https://example.com", "Method": "GET", "Headers": headers},
+                "End": True}}})
+        (found,) = caught.value.diagnostics
+        assert found.code == "SCHEMA_VALIDATION_FAILED" and found.location == "/States/Call/Parameters"
+        names = ", ".join(name.lower() for name in headers)
+        assert found.message == f"The 'Headers' field contains unsupported values: [{names}]"
 
 
 def test_no_server_is_states_http_socket_and_bad_parameters_are_states_runtime(site):

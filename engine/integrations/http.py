@@ -10,8 +10,9 @@ object as a form, arrays per ``RequestEncodingOptions.ArrayFormat``: INDICES (de
 Functions adds ``User-Agent: Amazon|StepFunctions|HttpInvoke|<region>`` and ``Range:
 bytes=0-262144``. The result is ``{Headers: {name: [values]}, ResponseBody (parsed when JSON),
 StatusCode, StatusText}``; a status outside 2xx fails the Task with
-``States.Http.StatusCode.<status>``, that result as JSON text for cause (the cause's form is not
-confirmed by a recording); no answer within 60 seconds is ``States.Http.Socket``.
+``States.Http.StatusCode.<status>``, the status text for cause; no answer within 60 seconds is
+``States.Http.Socket``. Headers AWS forbids (``Host``, ``Authorization``, ``x-amz-*`` ...:
+`asl.resources.unsupported_headers`) are States.Runtime before any request.
 
 Connections are read from the run's connections file (`AwsConfig.connections`, ``asl run
 --connections FILE``): JSON mapping a connection ARN (or its name) to EventBridge's
@@ -188,6 +189,11 @@ def _result(answer: Any) -> dict:
 
 
 async def _send(method: str, url: str, headers: dict, query: list, content: Any) -> Any:
+    """The response, or States.Http.Socket when none came. DG "call-https-apis" names
+    States.Http.Socket for a request that gets no answer within 60 seconds; a refused or reset
+    connection has no documented name or recording (AWS docs, GitHub issues and public code were
+    searched), so it gets the same name, as no response arrived either. Both causes are ours
+    (unverified): they say what happened, the URL and the transport's reason."""
     import httpx
 
     async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
@@ -249,8 +255,10 @@ async def http_invoke(integrations: Any, arguments: dict, region: str) -> Any:
     answer = await _send(method, endpoint, headers, query, _body(body, headers, encoding, array_format))
     result = _result(answer)
     if not 200 <= answer.status_code < 300:
-        raise StatesError(f"States.Http.StatusCode.{answer.status_code}",
-                          json.dumps(result, separators=(",", ":"), ensure_ascii=False))
+        # the cause is the status text alone, the body dropped: observed on AWS by a user of the
+        # HTTP Task ("error": "States.Http.StatusCode.400", "cause": "Bad Request", a deployed
+        # workflow's README on GitHub); DG "call-https-apis" documents the error name only
+        raise StatesError(f"States.Http.StatusCode.{answer.status_code}", answer.reason_phrase)
     return result
 
 
