@@ -181,7 +181,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     if handler is None and (ex.integrations is not None or ex.executions is not None):
         from .integrations import serve
 
-        service = serve(ex, info, arguments, role)
+        service = serve(ex, info, arguments, role, site=f"{ex.arn}/{frame.key}")
     if handler is None and service is None:
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)

@@ -137,6 +137,117 @@ def test_wait_for_task_token_child_answers_the_parent():
     assert result.status == "SUCCEEDED" and result.output == {"answered": True}
 
 
+# ---- mocks of the child, as Step Functions Local picks them --------------------------------
+
+MOCKS = {"StateMachines": {
+    "Parent": {"TestCases": {"Happy": {"Other": "Nothing"}}},
+    "Child": {"TestCases": {"Mocked": {"Double": "Doubled"}, "Broken": {"Double": "Crash"}}}},
+    "MockedResponses": {"Nothing": {"0": {"Return": {}}},
+                        "Doubled": {"0": {"Return": {"n": 1000}}},
+                        "Crash": {"0": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "mocked"}}}}}
+
+
+def run_mocked(child_arn_suffix: str, handlers=HANDLERS):
+    definition = parent(".sync:2")
+    parameters = definition["States"]["Start"]["Parameters"]
+    parameters["StateMachineArn"] += child_arn_suffix
+    definition["States"]["Start"]["Next"] = "Other"
+    del definition["States"]["Start"]["End"]
+    definition["States"]["Other"] = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                     "Parameters": {"FunctionName": "other"}, "End": True}
+    execution = prepare(asl.load(definition), {"n": 2}, handlers=handlers, machines=MACHINES, mock_config=MOCKS,
+                        test_case="Happy", state_machine_name="Parent")
+    result = anyio.run(execution.run)
+    return result, list(execution.executions.children.values())
+
+
+def test_a_child_uses_the_test_case_its_state_machine_arn_names():
+    """DG "sfn-local-test-sm-exec": a test case runs when StartExecution's state machine ARN ends
+    with ``#<test case>``, from that machine's entry in the mock config; a Task starting a child
+    makes the same call, so ``StateMachineArn: ...:stateMachine:Child#Mocked`` runs the child with
+    the test case Mocked of Child (its own states, its own call counts)."""
+    result, (child,) = run_mocked("#Mocked", handlers=Handlers({"double": lambda event: pytest.fail("not mocked")}))
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {}  # the parent's own test case mocked its own state
+    assert child.arn.endswith(":execution:Child:kid")  # the execution is the machine's, without the suffix
+    assert child.result.output == {"n": 1000}
+    failed, (child,) = run_mocked("#Broken")
+    assert (child.result.error, child.result.cause) == ("Lambda.ServiceException", "mocked")
+    assert failed.error == "States.TaskFailed" and json.loads(failed.cause)["Error"] == "Lambda.ServiceException"
+
+
+def test_a_child_without_a_test_case_is_not_mocked_and_an_unknown_one_is_refused():
+    result, (child,) = run_mocked("")  # as Step Functions Local: no suffix, no mocks: the handler runs
+    assert result.status == "SUCCEEDED", result.cause
+    assert child.result.output == {"n": 4}
+    refused, children = run_mocked("#Nope")
+    assert children == []
+    assert refused.error == "StepFunctions.ValidationException"
+    assert refused.cause.startswith("Test case 'Nope' of state machine 'Child' is not in the mock config file "
+                                    "(Service: AWSStepFunctions; Status Code: 400; Error Code: ValidationException;")
+
+
+# ---- a child started without Name, when the parent resumes after a crash --------------------
+
+def test_a_sync_child_without_a_name_is_found_again_when_the_parent_resumes():
+    """The parent dies after starting the child (before or after TaskSubmitted is recorded) and
+    is resumed from its journal: the Task starts the same derived name again and awaits the
+    child it had started, running or ended since, instead of starting a second one."""
+    from test_resume import START, Crash, CrashingHistory, _only_crashes
+
+    from asl.engine import prepare_resume
+    from asl.engine.clock import VirtualClock
+    from asl.engine.integrations.nested import LocalExecutions
+    from asl.engine.stores import open_store
+
+    definition = parent(".sync")
+    del definition["States"]["Start"]["Parameters"]["Name"]
+    machine = asl.load(definition)
+
+    async def start(executions, store, crash_after=None):
+        ex = prepare(machine, {"n": 2}, handlers=HANDLERS, machines=executions, clock=VirtualClock(START), seed=7,
+                     name="parent")
+        await ex.attach(store)
+        if crash_after is None:
+            return await ex.run()
+        dead: list = []
+        ex.history = CrashingHistory(ex.history.limit, crash_after, dead)
+        record = ex.record_fact
+
+        def guarded(*args):
+            if dead:
+                raise Crash()
+            record(*args)
+        ex.record_fact = guarded
+        try:
+            await ex.run()
+        except BaseException as exc:
+            assert dead and _only_crashes(exc), exc
+        ex.sink.events_done = min(ex.sink.events_done, len(ex.history))
+        dead.clear()
+        await ex.sink.flush(ex)
+        await store.update(ex.arn, lease_until=0.0)
+        return ex
+
+    async def main():
+        whole = await start(MACHINES, open_store("memory"))
+        assert whole.status == "SUCCEEDED", whole.cause
+        types = [e["type"] for e in whole.history.events]
+        outcomes = []
+        for k in range(types.index("TaskStarted") + 1, types.index("TaskSucceeded") + 1):
+            executions, store = LocalExecutions(MACHINES), open_store("memory")
+            crashed = await start(executions, store, crash_after=k)
+            assert len(executions.children) == 1
+            resumed = await (await prepare_resume(store, crashed.arn, handlers=HANDLERS, machines=executions)).run()
+            assert len(executions.children) == 1, f"crash after event {k}: the child was started again"
+            assert (resumed.status, resumed.output) == (whole.status, whole.output)
+            assert [e["type"] for e in resumed.history.events] == types
+            outcomes.append(k)
+        return outcomes
+
+    assert anyio.run(main) == [4, 5]  # after TaskStarted (child started, unrecorded) and after TaskSubmitted
+
+
 # ---- in the service (asl serve), and through boto3 -----------------------------------------
 
 @pytest.fixture
