@@ -193,7 +193,7 @@ def test_a_sync_child_without_a_name_is_found_again_when_the_parent_resumes():
     """The parent dies after starting the child (before or after TaskSubmitted is recorded) and
     is resumed from its journal: the Task starts the same derived name again and awaits the
     child it had started, running or ended since, instead of starting a second one."""
-    from test_resume import START, Crash, CrashingHistory, _only_crashes
+    from test_resume import START, run_until_crash
 
     from asl.engine import prepare_resume
     from asl.engine.clock import VirtualClock
@@ -210,23 +210,7 @@ def test_a_sync_child_without_a_name_is_found_again_when_the_parent_resumes():
         await ex.attach(store)
         if crash_after is None:
             return await ex.run()
-        dead: list = []
-        ex.history = CrashingHistory(ex.history.limit, crash_after, dead)
-        record = ex.record_fact
-
-        def guarded(*args):
-            if dead:
-                raise Crash()
-            record(*args)
-        ex.record_fact = guarded
-        try:
-            await ex.run()
-        except BaseException as exc:
-            assert dead and _only_crashes(exc), exc
-        ex.sink.events_done = min(ex.sink.events_done, len(ex.history))
-        dead.clear()
-        await ex.sink.flush(ex)
-        await store.update(ex.arn, lease_until=0.0)
+        assert await run_until_crash(ex, store, crash_after)
         return ex
 
     async def main():
