@@ -194,8 +194,8 @@ def _one_of(*allowed: str) -> Rule:
 # The request headers a Task may not set. API Gateway (DG "connect-api-gateway"): these names and the
 # X-Forwarded*, X-Amz* and X-Amzn* prefixes. HTTP Task (DG "call-https-apis", "HTTP Task fields",
 # Headers: "If you use these headers, the HTTP Task fails with the States.Runtime error"): the list
-# below and the x-forwarded-*, x-amz-*, x-amzn-* prefixes; plus Authorization, which the page does
-# not list but AWS refuses (recorded in the console: "The 'Headers' field contains unsupported
+# below and the x-forwarded-*, x-amz-*, x-amzn-* prefixes (Authorization was added to the page
+# later; AWS's console refusal of it is recorded: "The 'Headers' field contains unsupported
 # values: [authorization]"); the auth comes from the connection.
 _FORBIDDEN_HEADERS = {
     "apigateway": frozenset(name.lower() for name in (

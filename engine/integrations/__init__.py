@@ -61,7 +61,7 @@ class Integrations:
 
         self.config = config
         self.clients = Clients(config, default_region)
-        self.connections = Connections(config.connections)  # HTTP Tasks' connections file, read when needed
+        self.connections = Connections(config.connections, self)  # the file (read when needed), then EventBridge
 
     @classmethod
     def of(cls, aws: Any, default_region: str = "us-east-1") -> "Integrations | None":
