@@ -328,3 +328,55 @@ def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):
         assert json.loads(done["output"]) == {"answered": 7}
     finally:
         srv.stop()
+
+
+def test_service_restarted_after_sigkill_does_not_start_a_nameless_child_twice(tmp_path):
+    """`asl serve` on a SQLite store is killed while a parent waits on a `.sync` child started
+    without Name; the next server resumes both, and the parent's Task finds its child again."""
+    import signal
+
+    from test_service import Server, wait_done
+
+    store = f"sqlite:{tmp_path / 'runs.db'}"
+    first = Server(tmp_path, store).start()
+    sfn = first.client()
+    create(sfn, "Pause", {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "End": True}}})
+    definition = parent(".sync", "Pause")
+    del definition["States"]["Start"]["Parameters"]["Name"]
+    arn = sfn.start_execution(stateMachineArn=create(sfn, "Parent", definition), input='{"n": 1}')["executionArn"]
+    pause = "arn:aws:states:us-east-1:123456789012:stateMachine:Pause"
+    deadline = time.monotonic() + 10
+    while not sfn.list_executions(stateMachineArn=pause)["executions"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first.stop(signal.SIGKILL)
+    second = Server(tmp_path, store).start()
+    try:
+        sfn = second.client()
+        done = wait_done(sfn, arn, timeout=30)
+        assert done["status"] == "SUCCEEDED", done
+        (child,) = sfn.list_executions(stateMachineArn=pause)["executions"]
+        assert json.loads(done["output"])["ExecutionArn"] == child["executionArn"]
+        assert child["status"] == "SUCCEEDED"
+    finally:
+        assert second.stop() == 0
+
+
+def test_service_child_runs_the_test_case_its_arn_names(tmp_path):
+    """`asl serve --mock-config`: a Task starting ``...:stateMachine:Child#Mocked`` runs the child
+    with that test case, as Step Functions Local's StartExecution does."""
+    from test_service import Server, wait_done
+
+    (tmp_path / "mocks.json").write_text(json.dumps(MOCKS))
+    srv = Server(tmp_path, "memory", "--mock-config", "mocks.json").start()
+    try:
+        sfn = srv.client()
+        create(sfn, "Child", CHILD)
+        definition = parent(".sync:2")
+        definition["States"]["Start"]["Parameters"]["StateMachineArn"] += "#Mocked"
+        arn = sfn.start_execution(stateMachineArn=create(sfn, "Parent", definition), input='{"n": 5}')["executionArn"]
+        done = wait_done(sfn, arn)
+        assert done["status"] == "SUCCEEDED", done
+        out = json.loads(done["output"])
+        assert out["Output"] == {"n": 1000} and out["ExecutionArn"].endswith(":execution:Child:kid")
+    finally:
+        srv.stop()
