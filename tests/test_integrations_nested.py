@@ -306,6 +306,40 @@ def test_engine_child_on_a_step_functions_endpoint_through_boto3(service, monkey
     assert result.error == "States.TaskFailed" and json.loads(result.cause)["Error"] == "Boom"
 
 
+def test_boto3_port_finds_again_the_child_a_derived_name_started(service, monkeypatch):
+    """The same Task attempt (`site`) started again on a Step Functions endpoint through boto3,
+    as a resumed parent does: the child it started and that has ended since is awaited again
+    (found with DescribeExecution), not refused and not started twice; another input is refused."""
+    from asl.engine.clock import Clock
+    from asl.engine.integrations import Integrations
+    from asl.engine.integrations.nested import Boto3Executions, start_execution
+    from asl.resources import parse_resource
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    sfn = service.client()
+    child = create(sfn, "Child", CHILD)
+    integrations = Integrations.of({"endpoints": {"stepfunctions": service.endpoint}, "region": "us-east-1",
+                                    "poll_seconds": 0.1})
+    info = parse_resource("arn:aws:states:::states:startExecution.sync:2")
+
+    async def attempt(value):
+        clock = Clock()
+        return await start_execution(Boto3Executions(integrations, clock=clock), info,
+                                     {"StateMachineArn": child, "Input": value}, clock, None, "parent/attempt-1")
+
+    first = anyio.run(attempt, {"n": 3})
+    again = anyio.run(attempt, {"n": 3})
+    assert first == again and first["Output"] == {"n": 6}
+    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=child)["executions"]] == [
+        first["ExecutionArn"]]
+    from asl.errors import StatesError
+
+    with pytest.raises(StatesError) as refused:
+        anyio.run(attempt, {"n": 4})
+    assert refused.value.error == "StepFunctions.ExecutionAlreadyExistsException"
+
+
 def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):
     """The child calls SendTaskSuccess on the service itself (aws-sdk:sfn through boto3)."""
     pytest.importorskip("uvicorn")
