@@ -97,7 +97,8 @@ def call(site, parameters: dict, resource: str = "arn:aws:states:::http:invoke")
 def test_get_with_query_headers_and_an_api_key_connection(site):
     result = call(site, {"ApiEndpoint": f"{site['url']}/orders/7", "Method": "GET",
                          "Authentication": {"ConnectionArn": CONNECTION},
-                         "QueryParameters": {"expand": "items", "tag": ["a", "b"]}, "Headers": {"X-Custom": "1"}})
+                         "QueryParameters": {"expand": "items", "tag": ["a", "b"], "tenant": "mine"},
+                         "Headers": {"X-Custom": "1", "x-tenant": "mine"}})
     assert result.status == "SUCCEEDED", result.cause
     out = result.output
     assert list(out) == ["Headers", "ResponseBody", "StatusCode", "StatusText"]
@@ -106,6 +107,8 @@ def test_get_with_query_headers_and_an_api_key_connection(site):
     assert out["Headers"]["X-Trace"] == ["a", "b"]
     (seen,) = Recorder.seen
     assert parse_qsl(seen["query"]) == [("expand", "items"), ("tag", "a"), ("tag", "b"), ("tenant", "t1")]
+    # the connection's parameters win over the Task's of the same name (DG "call-https-apis")
+    assert [k for k in seen["headers"] if k.lower() == "x-tenant"] == ["X-Tenant"]
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["x-api-key"] == "secret-key" and headers["x-tenant"] == "t1" and headers["x-custom"] == "1"
     assert headers["user-agent"] == "Amazon|StepFunctions|HttpInvoke|us-east-1"

@@ -234,13 +234,19 @@ def _params(section: Any, key: str) -> list[tuple[str, str]]:
 
 
 async def _authorize(client: Any, connection: dict, headers: dict, query: list, body: Any) -> Any:
-    """Apply the connection: its auth header and its extra header, query and body parameters."""
+    """Apply the connection: its auth header and its extra header, query and body parameters,
+    which win over the Task's of the same name (DG "call-https-apis", "Merging EventBridge
+    connection and HTTP Task definition data"; header names compared without case)."""
     kind = connection.get("AuthorizationType")
     auth = connection.get("AuthParameters") or {}
     invocation = auth.get("InvocationHttpParameters")
     for key, value in _params(invocation, "HeaderParameters"):
+        for same in [name for name in headers if name.lower() == key.lower()]:
+            del headers[same]
         headers[key] = value
-    query.extend(_params(invocation, "QueryStringParameters"))
+    extra_query = _params(invocation, "QueryStringParameters")
+    names = {key for key, _ in extra_query}
+    query[:] = [pair for pair in query if pair[0] not in names] + extra_query
     extra_body = _params(invocation, "BodyParameters")
     if extra_body:
         if isinstance(body, str):
