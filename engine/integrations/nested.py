@@ -18,6 +18,12 @@ request-response ``{ExecutionArn, StartDate, SdkHttpMetadata, SdkResponseMetadat
 Status, StopDate}`` with Input/Output as JSON text, ``.sync:2`` with them as JSON. A child that
 did not succeed fails the Task with ``States.TaskFailed``, that object (with its ``Error`` and
 ``Cause``) as cause. Stopping the parent while it waits on a ``.sync`` child stops the child.
+
+A child started without ``Name`` is named after the Task attempt (`child_name`), so a parent
+resumed after a crash finds the child it had started (`Executions.find`) instead of starting
+another. A StateMachineArn ending in ``#<test case>`` runs the child with that test case of the
+parent's mock config, as Step Functions Local does (`LocalExecutions`; the service's
+StartExecution reads the suffix itself).
 """
 from __future__ import annotations
 
@@ -138,7 +144,7 @@ async def _start(port: Executions, body: dict, derived: bool) -> dict:
         if not derived or exc.error != "StepFunctions.ExecutionAlreadyExistsException":
             raise
         found = await port.find(execution_arn(body["stateMachineArn"], body["name"]))
-        if found is None or _same_input(found.get("input"), body["input"]) is False:
+        if found is None or not _same_input(found.get("input"), body["input"]):
             raise
         return {"executionArn": found["executionArn"], "startDate": found["startDate"],
                 **local_metadata({"executionArn": found["executionArn"]})}
