@@ -198,6 +198,7 @@ class Checker:
         resource = state.get("Resource")
         if isinstance(resource, str):
             self.resource(resource, where + ("Resource",))
+            self.task_headers(state, resource, where)
         t, h = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
         if _is_int(t) and _is_int(h) and h >= t:
             self.schema("HeartbeatSeconds must be smaller than TimeoutSeconds", where + ("HeartbeatSeconds",))
@@ -206,6 +207,22 @@ class Checker:
         creds = state.get("Credentials")
         if isinstance(creds, dict) and not any(k in creds for k in ("RoleArn", "RoleArn.$")):
             self.schema("The field 'RoleArn' is required but was missing", where + ("Credentials",))
+
+    def task_headers(self, state: dict, resource: str, where: tuple) -> None:
+        """Request headers AWS refuses at creation in an API Gateway or HTTP Task (given literally;
+        a ``Headers.$`` path is checked at run time): recorded as SCHEMA_VALIDATION_FAILED at
+        ``/States/<name>/Parameters``."""
+        from .resources import parse_resource, unsupported_headers
+
+        info = parse_resource(resource)
+        if info is None or (info.service, info.api) not in (("apigateway", "invoke"), ("http", "invoke")):
+            return
+        for field in ("Parameters", "Arguments"):
+            template = state.get(field)
+            if isinstance(template, dict):
+                problem = unsupported_headers(info.service, template.get("Headers"))
+                if problem:
+                    self.schema(problem, where + (field,))
 
     def resource(self, resource: str, where: tuple) -> None:
         from .resources import parse_resource

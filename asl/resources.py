@@ -191,19 +191,44 @@ def _one_of(*allowed: str) -> Rule:
     return check
 
 
-_FORBIDDEN_HEADERS = frozenset(name.lower() for name in (
-    "Authorization", "Connection", "Content-md5", "Expect", "Host", "Max-Forwards", "Proxy-Authenticate",
-    "Server", "TE", "Transfer-Encoding", "Trailer", "Upgrade", "Via", "Www-Authenticate"))
-_FORBIDDEN_HEADER_PREFIXES = ("x-forwarded", "x-amz")
+# The request headers a Task may not set. API Gateway (DG "connect-api-gateway"): these names and the
+# X-Forwarded*, X-Amz* and X-Amzn* prefixes. HTTP Task (DG "call-https-apis", "HTTP Task fields",
+# Headers: "If you use these headers, the HTTP Task fails with the States.Runtime error"): the list
+# below and the x-forwarded-*, x-amz-*, x-amzn-* prefixes (Authorization was added to the page
+# later; AWS's console refusal of it is recorded: "The 'Headers' field contains unsupported
+# values: [authorization]"); the auth comes from the connection.
+_FORBIDDEN_HEADERS = {
+    "apigateway": frozenset(name.lower() for name in (
+        "Authorization", "Connection", "Content-md5", "Expect", "Host", "Max-Forwards", "Proxy-Authenticate",
+        "Server", "TE", "Transfer-Encoding", "Trailer", "Upgrade", "Via", "Www-Authenticate")),
+    "http": frozenset(name.lower() for name in (
+        "A-IM", "Accept-Charset", "Accept-Datetime", "Accept-Encoding", "Authorization", "Cache-Control",
+        "Connection", "Content-Encoding", "Content-MD5", "Date", "Expect", "Forwarded", "From", "Host",
+        "HTTP2-Settings", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since",
+        "Max-Forwards", "Origin", "Pragma", "Proxy-Authorization", "Referer", "Server", "TE", "Trailer",
+        "Transfer-Encoding", "Upgrade", "Via", "Warning")),
+}
+_FORBIDDEN_HEADER_PREFIXES = {"apigateway": ("x-forwarded", "x-amz"), "http": ("x-forwarded-", "x-amz-", "x-amzn-")}
 
 
-def _allowed_headers(field: str, value: Any) -> str | None:
-    """API Gateway refuses to pass on hop-by-hop, auth and AWS headers."""
-    if not isinstance(value, dict):
+def unsupported_headers(service: str, headers: Any) -> str | None:
+    """AWS's complaint about the request headers `headers` of an ``apigateway:invoke`` or
+    ``http:invoke`` Task (None: all allowed). The text is AWS's, recorded at creation (console,
+    API Gateway and HTTP Task alike): the names lower-cased, in a Java list; at run time (a
+    ``Headers.$`` path) the same complaint fails the Task with States.Runtime, in the frame of
+    `unusable_parameters` (that frame recorded on AWS for other fields; this use of it unverified)."""
+    if not isinstance(headers, dict):
         return None
-    bad = [name for name in value if name.lower() in _FORBIDDEN_HEADERS
-           or name.lower().startswith(_FORBIDDEN_HEADER_PREFIXES)]
-    return f"The '{field}' field contains unsupported values: {', '.join(bad)}" if bad else None
+    names, prefixes = _FORBIDDEN_HEADERS[service], _FORBIDDEN_HEADER_PREFIXES[service]
+    bad = [name.lower() for name in headers
+           if isinstance(name, str) and (name.lower() in names or name.lower().startswith(prefixes))]
+    return f"The 'Headers' field contains unsupported values: [{', '.join(bad)}]" if bad else None
+
+
+def _allowed_headers(service: str) -> Rule:
+    def check(field: str, value: Any) -> str | None:
+        return unsupported_headers(service, value)
+    return check
 
 
 _JSON_KINDS = {"object": dict, "array": list, "string": str}
@@ -234,10 +259,11 @@ PARAMETER_RULES: dict[tuple[str, str], tuple[tuple[str, Rule], ...]] = {
         ("Method", _required),
         ("Method", _one_of("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")),
         ("Headers", _multimap),
-        ("Headers", _allowed_headers),
+        ("Headers", _allowed_headers("apigateway")),
         ("QueryParameters", _multimap),
         ("AuthType", _one_of("NO_AUTH", "IAM_ROLE", "RESOURCE_POLICY")),
     ),
+    ("http", "invoke"): (("Headers", _allowed_headers("http")),),
     ("lambda", "invoke"): (("FunctionName", _kind("string")), ("InvocationType", _kind("string")),
                            ("Qualifier", _kind("string")), ("ClientContext", _kind("string")),
                            ("LogType", _kind("string"))),
@@ -266,14 +292,15 @@ def unusable_parameters(parameters: Any, problems: list[str]) -> Any:
 
 def parameter_problems(info: ResourceInfo | None, parameters: Any) -> list[str]:
     """AWS's complaints about the evaluated `parameters` of a Task calling `info` (none: fine)."""
-    if info is None or info.kind != "service":
+    if info is None or info.kind not in ("service", "http"):
         return []
     rules = PARAMETER_RULES.get((info.service, info.api))
     if not rules:
         return []
     if not isinstance(parameters, dict):
         # unverified: no recording of AWS's text for Parameters that are not an object was found
-        # (AWS docs, GitHub issues, public code searched); the frame around it is AWS's
+        # (AWS docs, GitHub issues, public code, LocalStack's recorded snapshots searched, twice);
+        # the frame around it is AWS's
         return ["The Parameters must be a JSON object"]
     problems = []
     for field, rule in rules:

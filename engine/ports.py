@@ -145,6 +145,8 @@ class Runtime(EventSink, Invoker, ChildRunner, Quotas, Protocol):
 
     clock: Clock
     name: str
+    arn: str
+    start_time: float        # ExecutionStarted's time (the recorded one, when resumed)
     state_machine_name: str
     region: str
     seed: int

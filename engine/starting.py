@@ -36,6 +36,8 @@ class InvalidExecutionInput(ASLError):
 def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
     from .tasks import Mocks
 
+    if mock_config is False:  # explicitly none (a child execution started without a test case)
+        return None
     if mock_config is None:
         mock_config = MockConfig.from_env()
         if mock_config is None:
@@ -169,8 +171,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                                                                               execution.region)
         if isinstance(local, LocalExecutions):
             local.options = {"handlers": handlers, "aws": execution.integrations, "clock": clock,
-                             "activities": activities, "payload_limit": payload_limit, "type": "STANDARD"}
+                             "activities": activities, "payload_limit": payload_limit, "type": "STANDARD",
+                             "observer": getattr(observer, "for_children", lambda: None)()}
             local.prepare = prepare
+            local.mock_config = mocks.config if mocks is not None else None
         execution.executions = local
     if executor is not None:
         if isinstance(executor, str):

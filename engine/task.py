@@ -181,7 +181,9 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     if handler is None and (ex.integrations is not None or ex.executions is not None):
         from .integrations import serve
 
-        service = serve(ex, info, arguments, role)
+        # the Task attempt, the same when a resumed execution makes it again (the start time is
+        # the recorded one), another in another run of the same name and seed
+        service = serve(ex, info, arguments, role, site=f"{ex.arn}/{ex.start_time!r}/{frame.key}")
     if handler is None and service is None:
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)

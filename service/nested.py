@@ -40,3 +40,10 @@ class ServiceExecutions:
 
     async def stop(self, execution_arn: str) -> None:
         await self.service.StopExecution({"executionArn": execution_arn})
+
+    async def find(self, execution_arn: str) -> dict | None:
+        try:
+            described = await self.service.DescribeExecution({"executionArn": execution_arn})
+        except ServiceError:
+            return None
+        return {key: described.get(key) for key in ("executionArn", "startDate", "input")}

@@ -42,6 +42,8 @@ class Recorder(BaseHTTPRequestHandler):
             data, status, kind = json.dumps({"message": "no such order"}), 404, "application/json"
         elif path.startswith("/forbidden"):
             data, status, kind = "go away", 403, "text/plain"
+        elif path == "/image":
+            data, status, kind = "PNG", 200, "image/png"
         elif path == "/text":
             data, status, kind = "plain words", 200, "text/plain"
         else:
@@ -80,7 +82,8 @@ def site(tmp_path, monkeypatch):
     }
     path = tmp_path / "connections.json"
     path.write_text(json.dumps(connections))
-    yield {"url": url, "aws": {"connections": str(path), "region": "us-east-1"}}
+    # a connections file alone (as `asl run --connections FILE`): no other service is called
+    yield {"url": url, "aws": {"connections": str(path), "region": "us-east-1", "only": True}}
     server.shutdown()
     server.server_close()
 
@@ -94,7 +97,8 @@ def call(site, parameters: dict, resource: str = "arn:aws:states:::http:invoke")
 def test_get_with_query_headers_and_an_api_key_connection(site):
     result = call(site, {"ApiEndpoint": f"{site['url']}/orders/7", "Method": "GET",
                          "Authentication": {"ConnectionArn": CONNECTION},
-                         "QueryParameters": {"expand": "items", "tag": ["a", "b"]}, "Headers": {"X-Custom": "1"}})
+                         "QueryParameters": {"expand": "items", "tag": ["a", "b"], "tenant": "mine"},
+                         "Headers": {"X-Custom": "1", "x-tenant": "mine"}})
     assert result.status == "SUCCEEDED", result.cause
     out = result.output
     assert list(out) == ["Headers", "ResponseBody", "StatusCode", "StatusText"]
@@ -103,6 +107,8 @@ def test_get_with_query_headers_and_an_api_key_connection(site):
     assert out["Headers"]["X-Trace"] == ["a", "b"]
     (seen,) = Recorder.seen
     assert parse_qsl(seen["query"]) == [("expand", "items"), ("tag", "a"), ("tag", "b"), ("tenant", "t1")]
+    # the connection's parameters win over the Task's of the same name (DG "call-https-apis")
+    assert [k for k in seen["headers"] if k.lower() == "x-tenant"] == ["X-Tenant"]
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["x-api-key"] == "secret-key" and headers["x-tenant"] == "t1" and headers["x-custom"] == "1"
     assert headers["user-agent"] == "Amazon|StepFunctions|HttpInvoke|us-east-1"
@@ -156,8 +162,44 @@ def test_status_outside_2xx_is_states_http_status_code(site):
     machine = {"ApiEndpoint": f"{site['url']}/missing", "Method": "GET"}
     result = call(site, machine)
     assert result.status == "FAILED" and result.error == "States.Http.StatusCode.404"
-    cause = json.loads(result.cause)
-    assert cause["StatusCode"] == 404 and cause["ResponseBody"] == {"message": "no such order"}
+    # the status text alone, as a user observed on AWS ("cause": "Bad Request" for a 400)
+    assert result.cause == "Not Found"
+
+
+@pytest.mark.parametrize("name", ["Host", "authorization", "X-Amz-Date", "x-amzn-trace-id", "X-Forwarded-For",
+                                  "If-None-Match", "Accept-Encoding", "Cache-Control"])
+def test_headers_aws_forbids_fail_with_states_runtime_before_any_request(site, name):
+    """DG "call-https-apis" (HTTP Task fields, Headers): these names and the x-forwarded-*,
+    x-amz-*, x-amzn-* prefixes fail the HTTP Task with States.Runtime; Authorization too (AWS's
+    diagnostic recorded in the console: "The 'Headers' field contains unsupported values:
+    [authorization]")."""
+    machine = asl.load({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+        "Parameters": {"ApiEndpoint": f"{site['url']}/x", "Method": "GET", "Headers.$": "$.headers"},
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": True},
+        "Caught": {"Type": "Succeed"}}})
+    result = run_sync(machine, {"headers": {"X-Fine": "1", name: "v"}}, aws=site["aws"])
+    assert result.status == "FAILED" and result.error == "States.Runtime"  # not caught, as AWS's States.Runtime
+    assert result.cause.endswith(f"could not be used to start the Task: [The 'Headers' field contains "
+                                 f"unsupported values: [{name.lower()}]]")
+    assert Recorder.seen == []
+    ok = run_sync(machine, {"headers": {"X-Fine": "1", "X-Amzing": "2", "Content-Type": "text/plain"}}, aws=site["aws"])
+    assert ok.status == "SUCCEEDED", ok.cause
+
+
+def test_headers_aws_forbids_given_literally_are_refused_at_creation():
+    """AWS's diagnostic, recorded in the console for an HTTP Task and an API Gateway Task alike."""
+    for resource, headers in (("arn:aws:states:::http:invoke", {"Authorization": "Bearer t", "Via": "x"}),
+                              ("arn:aws:states:::apigateway:invoke", {"authorization": ["t"]})):
+        with pytest.raises(asl.DefinitionError) as caught:
+            asl.load({"StartAt": "Call", "States": {"Call": {
+                "Type": "Task", "Resource": resource,
+                "Parameters": {"ApiEndpoint": "https://example.com", "Method": "GET", "Headers": headers},
+                "End": True}}})
+        (found,) = caught.value.diagnostics
+        assert found.code == "SCHEMA_VALIDATION_FAILED" and found.location == "/States/Call/Parameters"
+        names = ", ".join(name.lower() for name in headers)
+        assert found.message == f"The 'Headers' field contains unsupported values: [{names}]"
 
 
 def test_no_server_is_states_http_socket_and_bad_parameters_are_states_runtime(site):
@@ -168,6 +210,9 @@ def test_no_server_is_states_http_socket_and_bad_parameters_are_states_runtime(s
     assert result.error == "States.Http.Socket"
     result = call(site, {"ApiEndpoint": f"{site['url']}/x", "Method": "FETCH"})
     assert result.error == "States.Runtime"
+    # DG "call-https-apis", "Unsupported HTTP Task responses": binary content types are States.Runtime
+    image = call(site, {"ApiEndpoint": f"{site['url']}/image", "Method": "GET"})
+    assert image.error == "States.Runtime" and "'image/png'" in image.cause
     assert "could not be used to start the Task: [The value of the field 'Method' has an invalid format]" in result.cause
     result = call(site, {"ApiEndpoint": f"{site['url']}/x", "Method": "GET",
                          "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:123456789012:connection/nope/z"}})
@@ -185,3 +230,79 @@ def test_api_gateway_invoke(site):
     denied = call(site, {"ApiEndpoint": site["url"], "Method": "GET", "Path": "forbidden"},
                   "arn:aws:states:::apigateway:invoke")
     assert denied.error == "ApiGateway.403" and denied.cause == "go away"
+
+
+# ---- connections from EventBridge (moto's server), the file overriding them -----------------
+
+def test_connections_come_from_eventbridge_and_secrets_manager_when_the_run_calls_them(site, aws):
+    """DescribeConnection names the authorization and the secret; GetSecretValue gives the
+    secret EventBridge stored (moto's server as a real process); the file overrides."""
+    events = boto3_client(aws, "events")
+    made = events.create_connection(Name="shop", AuthorizationType="API_KEY", AuthParameters={
+        "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "from-eventbridge"},
+        "InvocationHttpParameters": {"HeaderParameters": [{"Key": "X-Tenant", "Value": "t9"}],
+                                     "QueryStringParameters": [{"Key": "tenant", "Value": "t9"}]}})
+    basic = events.create_connection(Name="basic-eb", AuthorizationType="BASIC", AuthParameters={
+        "BasicAuthParameters": {"Username": "eve", "Password": "pw2"}})
+    oauth = events.create_connection(Name="oauth-eb", AuthorizationType="OAUTH_CLIENT_CREDENTIALS", AuthParameters={
+        "OAuthParameters": {"AuthorizationEndpoint": f"{site['url']}/token", "HttpMethod": "POST",
+                            "ClientParameters": {"ClientID": "cid2", "ClientSecret": "cs2"},
+                            "OAuthHttpParameters": {"BodyParameters": [{"Key": "scope", "Value": "all"}]}}})
+    options = {**aws, "connections": site["aws"]["connections"]}  # every service on moto, the file over them
+
+    def invoke(arn):
+        Recorder.seen = []
+        machine = asl.load({"StartAt": "Call", "States": {"Call": {
+            "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+            "Parameters": {"ApiEndpoint": f"{site['url']}/orders", "Method": "GET",
+                           "InvocationConfig": {"ConnectionArn": arn}}}}})
+        result = run_sync(machine, {}, aws=options)
+        return result, [{k.lower(): v for k, v in seen["headers"].items()} | {"?": seen["query"]}
+                        for seen in Recorder.seen]
+
+    result, (seen,) = invoke(made["ConnectionArn"])
+    assert result.status == "SUCCEEDED", result.cause
+    assert seen["x-api-key"] == "from-eventbridge" and seen["x-tenant"] == "t9" and seen["?"] == "tenant=t9"
+    assert "from-eventbridge" not in json.dumps(result.history.events)
+    result, (seen,) = invoke(basic["ConnectionArn"])
+    assert seen["authorization"] == "Basic " + base64.b64encode(b"eve:pw2").decode()
+    result, (token, seen) = invoke(oauth["ConnectionArn"])
+    assert token["authorization"] == "Basic " + base64.b64encode(b"cid2:cs2").decode()
+    assert seen["authorization"] == "Bearer tok-123"
+    # the file's entry for the same ARN wins; a connection neither knows is ResourceNotFound
+    override = {made["ConnectionArn"]: {"AuthorizationType": "API_KEY", "AuthParameters": {
+        "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "from-file"}}}}
+    path = site["aws"]["connections"]
+    with open(path, "w") as f:
+        json.dump(override, f)
+    result, (seen,) = invoke(made["ConnectionArn"])
+    assert seen["x-api-key"] == "from-file" and "x-tenant" not in seen
+    result, _ = invoke("arn:aws:events:us-east-1:123456789012:connection/absent/0000")
+    assert (result.error, result.cause) == ("Events.ConnectionResource.ResourceNotFound",
+                                            "Failed to describe connection: Connection 'absent' does not exist.")
+
+
+def test_a_connection_secret_in_the_shape_aws_stores_it():
+    """The secret of an OAuth connection as AWS writes it (flat snake_case keys, as public code
+    reading AWS-made secrets shows: client_id and client_secret beside authorization_endpoint,
+    oauth_http_parameters with body_parameters of {key, value})."""
+    from asl.engine.integrations.http import from_secret
+
+    described = {"OAuthParameters": {"AuthorizationEndpoint": "https://auth.example/token", "HttpMethod": "POST",
+                                     "ClientParameters": {"ClientID": "cid"}}}
+    secret = {"authorization_endpoint": "https://auth.example/token", "http_method": "POST", "client_id": "cid",
+              "client_secret": "s3cret", "oauth_http_parameters": {"body_parameters": [{"key": "scope", "value": "x"}]},
+              "invocation_http_parameters": {"header_parameters": [{"key": "X-A", "value": "1",
+                                                                    "is_value_secret": False}]}}
+    assert from_secret("OAUTH_CLIENT_CREDENTIALS", described, secret) == {
+        "AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": {
+            "OAuthParameters": {"AuthorizationEndpoint": "https://auth.example/token", "HttpMethod": "POST",
+                                "ClientParameters": {"ClientID": "cid", "ClientSecret": "s3cret"},
+                                "OAuthHttpParameters": {"BodyParameters": [{"Key": "scope", "Value": "x"}]}},
+            "InvocationHttpParameters": {"HeaderParameters": [{"Key": "X-A", "Value": "1"}]}}}
+
+
+def boto3_client(aws, service):
+    import boto3
+
+    return boto3.client(service, endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")

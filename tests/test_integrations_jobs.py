@@ -111,7 +111,9 @@ def test_stopping_the_execution_stops_the_ecs_task(aws, moto_server, ecs):
     assert ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]["desiredStatus"] == "STOPPED"
 
 
-def test_batch_job_adds_the_step_functions_variable_and_returns_the_job(aws, moto_server):
+def batch_job(aws, moto_server) -> asl.engine.ExecutionResult:
+    """A Batch job queue on `moto_server` (docker-less: moto's simple Batch ends each job at
+    once) and the result of a ``submitJob.sync`` Task on it."""
     moto_server.post("/moto-api/config", {"batch": {"use_docker": False}})
     try:
         role = client(aws, "iam").create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -122,14 +124,170 @@ def test_batch_job_adds_the_step_functions_variable_and_returns_the_job(aws, mot
                                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}])
         batch.register_job_definition(jobDefinitionName="def", type="container",
                                       containerProperties={"image": "x", "vcpus": 1, "memory": 128})
-        result = run_sync(task("arn:aws:states:::batch:submitJob.sync",
-                               {"JobName": "nightly", "JobQueue": "queue", "JobDefinition": "def"}), {}, aws=aws)
+        return run_sync(task("arn:aws:states:::batch:submitJob.sync",
+                             {"JobName": "nightly", "JobQueue": "queue", "JobDefinition": "def"}), {}, aws=aws)
     finally:
         moto_server.post("/moto-api/config", {"batch": {"use_docker": True}})
+
+
+def test_batch_job_adds_the_step_functions_variable_and_returns_the_job(aws, moto_server):
+    result = batch_job(aws, moto_server)
     assert result.status == "SUCCEEDED", result.cause
     assert result.output["Status"] == "SUCCEEDED" and result.output["JobName"] == "nightly"
     env = result.output["Container"]["Environment"]
     assert {"Name": "MANAGED_BY_AWS", "Value": "STARTED_BY_STEP_FUNCTIONS"} in env
+
+
+@pytest.fixture(scope="module")
+def failing_moto():
+    """A second moto server, started with MOTO_SIMPLE_BATCH_FAIL_AFTER=0: its docker-less Batch
+    fails every job (moto's own switch; nothing in boto3 or the engine is patched)."""
+    from support.moto import MotoServer
+
+    server = MotoServer(env={"MOTO_SIMPLE_BATCH_FAIL_AFTER": "0"}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_failed_batch_job_is_task_failed_with_the_job_as_cause(aws, failing_moto):
+    failing_moto.reset()
+    result = batch_job({**aws, "endpoints": {"*": failing_moto.url}}, failing_moto)
+    assert result.status == "FAILED" and result.error == "States.TaskFailed"
+    # the cause is the job as DescribeJobs returns it, PascalCased, times in epoch milliseconds (LSI)
+    cause = json.loads(result.cause)
+    assert cause["Status"] == "FAILED" and cause["JobName"] == "nightly" and cause["JobId"]
+    assert isinstance(cause["CreatedAt"], int) and "SdkHttpMetadata" not in cause
+    assert {"Name": "MANAGED_BY_AWS", "Value": "STARTED_BY_STEP_FUNCTIONS"} in cause["Container"]["Environment"]
+    types = [e["type"] for e in result.history.events]
+    assert types[types.index("TaskSubmitted") + 1] == "TaskFailed"
+
+
+# ---- ECS and Glue failures, against fakes of their JSON 1.1 APIs ---------------------------
+# moto never fails them: its ECS tasks stop without exit codes or stop codes (StopTask included),
+# its Glue job runs only ever reach SUCCEEDED. These fakes speak the services' real protocol
+# (POST /, X-Amz-Target, application/x-amz-json-1.1), so the engine's boto3 path is the real one.
+
+class FakeJson11(BaseHTTPRequestHandler):
+    """ECS RunTask/DescribeTasks/StopTask and Glue StartJobRun/GetJobRun/BatchStopJobRun; a job
+    reads RUNNING twice, then ends as its name or task definition says (``fail-exit``: essential
+    container exited 1; ``fail-start``: TaskFailedToStart; Glue ``FAILED``/``TIMEOUT``/``ERROR``)."""
+
+    jobs: dict = {}
+    calls: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        target = self.headers["X-Amz-Target"].split(".")[-1]
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        self.calls.append((target, body))
+        answer = getattr(self, target)(body)
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _advance(self, key: str) -> dict:
+        job = self.jobs[key]
+        job["reads"] += 1
+        return job
+
+    # ECS
+    def RunTask(self, body):
+        arn = f"arn:aws:ecs:us-east-1:123456789012:task/jobs/{uuid.uuid4().hex}"
+        self.jobs[arn] = {"reads": 0, "definition": body["taskDefinition"], "startedBy": body.get("startedBy")}
+        return {"tasks": [self._task(arn)], "failures": []}
+
+    def _task(self, arn):
+        job = self.jobs[arn]
+        task = {"taskArn": arn, "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/jobs",
+                "taskDefinitionArn": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{job['definition']}:1",
+                "lastStatus": "RUNNING" if job["reads"] <= 2 else "STOPPED", "desiredStatus": "RUNNING",
+                "startedBy": job["startedBy"], "createdAt": 1733000000.5,
+                "containers": [{"name": "app", "lastStatus": "RUNNING"}]}
+        if task["lastStatus"] == "STOPPED":
+            task.update(desiredStatus="STOPPED", stoppedAt=1733000060.25)
+            if job["definition"] == "fail-start":
+                task.update(stopCode="TaskFailedToStart",
+                            stoppedReason="CannotPullContainerError: pull image manifest has been retried 5 time(s)")
+                task["containers"] = [{"name": "app", "lastStatus": "STOPPED"}]
+            else:
+                code = 1 if job["definition"] == "fail-exit" else 0
+                task.update(stopCode="EssentialContainerExited", stoppedReason="Essential container in task exited")
+                task["containers"] = [{"name": "app", "lastStatus": "STOPPED", "exitCode": code}]
+        return task
+
+    def DescribeTasks(self, body):
+        return {"tasks": [self._task(arn) for arn in body["tasks"] if self._advance(arn)], "failures": []}
+
+    def StopTask(self, body):
+        return {"task": self._task(body["task"])}
+
+    # Glue
+    def StartJobRun(self, body):
+        run_id = f"jr_{uuid.uuid4().hex}"
+        self.jobs[run_id] = {"reads": 0, "name": body["JobName"]}
+        return {"JobRunId": run_id}
+
+    def GetJobRun(self, body):
+        job = self._advance(body["RunId"])
+        state = "RUNNING" if job["reads"] <= 2 else job["name"]
+        run = {"Id": body["RunId"], "JobName": body["JobName"], "JobRunState": state, "Attempt": 0,
+               "StartedOn": 1733000000.5, "ExecutionTime": 12}
+        if state != "RUNNING":
+            run.update(CompletedOn=1733000060.25, ErrorMessage=f"The job run ended {state}")
+        return {"JobRun": run}
+
+    def BatchStopJobRun(self, body):
+        return {"SuccessfulSubmissions": [], "Errors": []}
+
+
+@pytest.fixture
+def json11(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    FakeJson11.jobs, FakeJson11.calls = {}, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJson11)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    yield {"endpoints": {"ecs": url, "glue": url}, "region": "us-east-1", "poll_seconds": 2}
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("definition, stop_code", [("fail-exit", "EssentialContainerExited"),
+                                                   ("fail-start", "TaskFailedToStart")])
+def test_failed_ecs_task_is_task_failed_with_the_task_as_cause(json11, definition, stop_code):
+    result = run_sync(task("arn:aws:states:::ecs:runTask.sync", {"Cluster": "jobs", "TaskDefinition": definition}),
+                      {}, aws=json11)
+    assert result.status == "FAILED" and result.error == "States.TaskFailed"
+    cause = json.loads(result.cause)  # the task as DescribeTasks returns it, PascalCased, times in ms (LS)
+    assert cause["LastStatus"] == "STOPPED" and cause["StopCode"] == stop_code
+    assert cause["StartedBy"] == "AWS Step Functions" and cause["CreatedAt"] == 1733000000500
+    if definition == "fail-exit":
+        assert cause["Containers"] == [{"ExitCode": 1, "LastStatus": "STOPPED", "Name": "app"}]
+    assert polls(result) == 4  # two reads RUNNING, two intervals of 2 s
+    ok = run_sync(task("arn:aws:states:::ecs:runTask.sync", {"Cluster": "jobs", "TaskDefinition": "fine"}), {},
+                  aws=json11)
+    assert ok.status == "SUCCEEDED" and ok.output["Containers"][0]["ExitCode"] == 0
+
+
+@pytest.mark.parametrize("state", ["FAILED", "TIMEOUT", "ERROR"])
+def test_failed_glue_job_run_is_task_failed_with_the_run_as_cause(json11, state):
+    result = run_sync(task("arn:aws:states:::glue:startJobRun.sync", {"JobName": state}), {}, aws=json11)
+    assert result.status == "FAILED" and result.error == "States.TaskFailed"
+    cause = json.loads(result.cause)  # GetJobRun's JobRun, times in epoch milliseconds (LSI)
+    assert cause["JobRunState"] == state and cause["JobName"] == state
+    assert cause["ErrorMessage"] == f"The job run ended {state}" and cause["CompletedOn"] == 1733000060250
+    submitted = next(e for e in result.history.events if e["type"] == "TaskSubmitted")
+    assert submitted["taskSubmittedEventDetails"]["output"].startswith('{"JobRunId":"jr_')
+    assert [target for target, _ in FakeJson11.calls] == ["StartJobRun", "GetJobRun", "GetJobRun", "GetJobRun"]
 
 
 # ---- Athena, against a fake of its rest-json API ------------------------------------------

@@ -137,6 +137,101 @@ def test_wait_for_task_token_child_answers_the_parent():
     assert result.status == "SUCCEEDED" and result.output == {"answered": True}
 
 
+# ---- mocks of the child, as Step Functions Local picks them --------------------------------
+
+MOCKS = {"StateMachines": {
+    "Parent": {"TestCases": {"Happy": {"Other": "Nothing"}}},
+    "Child": {"TestCases": {"Mocked": {"Double": "Doubled"}, "Broken": {"Double": "Crash"}}}},
+    "MockedResponses": {"Nothing": {"0": {"Return": {}}},
+                        "Doubled": {"0": {"Return": {"n": 1000}}},
+                        "Crash": {"0": {"Throw": {"Error": "Lambda.ServiceException", "Cause": "mocked"}}}}}
+
+
+def run_mocked(child_arn_suffix: str, handlers=HANDLERS):
+    definition = parent(".sync:2")
+    parameters = definition["States"]["Start"]["Parameters"]
+    parameters["StateMachineArn"] += child_arn_suffix
+    definition["States"]["Start"]["Next"] = "Other"
+    del definition["States"]["Start"]["End"]
+    definition["States"]["Other"] = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                     "Parameters": {"FunctionName": "other"}, "End": True}
+    execution = prepare(asl.load(definition), {"n": 2}, handlers=handlers, machines=MACHINES, mock_config=MOCKS,
+                        test_case="Happy", state_machine_name="Parent")
+    result = anyio.run(execution.run)
+    return result, list(execution.executions.children.values())
+
+
+def test_a_child_uses_the_test_case_its_state_machine_arn_names():
+    """DG "sfn-local-test-sm-exec": a test case runs when StartExecution's state machine ARN ends
+    with ``#<test case>``, from that machine's entry in the mock config; a Task starting a child
+    makes the same call, so ``StateMachineArn: ...:stateMachine:Child#Mocked`` runs the child with
+    the test case Mocked of Child (its own states, its own call counts)."""
+    result, (child,) = run_mocked("#Mocked", handlers=Handlers({"double": lambda event: pytest.fail("not mocked")}))
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {}  # the parent's own test case mocked its own state
+    assert child.arn.endswith(":execution:Child:kid")  # the execution is the machine's, without the suffix
+    assert child.result.output == {"n": 1000}
+    failed, (child,) = run_mocked("#Broken")
+    assert (child.result.error, child.result.cause) == ("Lambda.ServiceException", "mocked")
+    assert failed.error == "States.TaskFailed" and json.loads(failed.cause)["Error"] == "Lambda.ServiceException"
+
+
+def test_a_child_without_a_test_case_is_not_mocked_and_an_unknown_one_is_refused():
+    result, (child,) = run_mocked("")  # as Step Functions Local: no suffix, no mocks: the handler runs
+    assert result.status == "SUCCEEDED", result.cause
+    assert child.result.output == {"n": 4}
+    refused, children = run_mocked("#Nope")
+    assert children == []
+    assert refused.error == "StepFunctions.ValidationException"
+    assert refused.cause.startswith("Test case 'Nope' of state machine 'Child' is not in the mock config file "
+                                    "(Service: AWSStepFunctions; Status Code: 400; Error Code: ValidationException;")
+
+
+# ---- a child started without Name, when the parent resumes after a crash --------------------
+
+def test_a_sync_child_without_a_name_is_found_again_when_the_parent_resumes():
+    """The parent dies after starting the child (before or after TaskSubmitted is recorded) and
+    is resumed from its journal: the Task starts the same derived name again and awaits the
+    child it had started, running or ended since, instead of starting a second one."""
+    from test_resume import START, run_until_crash
+
+    from asl.engine import prepare_resume
+    from asl.engine.clock import VirtualClock
+    from asl.engine.integrations.nested import LocalExecutions
+    from asl.engine.stores import open_store
+
+    definition = parent(".sync")
+    del definition["States"]["Start"]["Parameters"]["Name"]
+    machine = asl.load(definition)
+
+    async def start(executions, store, crash_after=None):
+        ex = prepare(machine, {"n": 2}, handlers=HANDLERS, machines=executions, clock=VirtualClock(START), seed=7,
+                     name="parent")
+        await ex.attach(store)
+        if crash_after is None:
+            return await ex.run()
+        assert await run_until_crash(ex, store, crash_after)
+        return ex
+
+    async def main():
+        whole = await start(MACHINES, open_store("memory"))
+        assert whole.status == "SUCCEEDED", whole.cause
+        types = [e["type"] for e in whole.history.events]
+        outcomes = []
+        for k in range(types.index("TaskStarted") + 1, types.index("TaskSucceeded") + 1):
+            executions, store = LocalExecutions(MACHINES), open_store("memory")
+            crashed = await start(executions, store, crash_after=k)
+            assert len(executions.children) == 1
+            resumed = await (await prepare_resume(store, crashed.arn, handlers=HANDLERS, machines=executions)).run()
+            assert len(executions.children) == 1, f"crash after event {k}: the child was started again"
+            assert (resumed.status, resumed.output) == (whole.status, whole.output)
+            assert [e["type"] for e in resumed.history.events] == types
+            outcomes.append(k)
+        return outcomes
+
+    assert anyio.run(main) == [4, 5]  # after TaskStarted (child started, unrecorded) and after TaskSubmitted
+
+
 # ---- in the service (asl serve), and through boto3 -----------------------------------------
 
 @pytest.fixture
@@ -211,6 +306,40 @@ def test_engine_child_on_a_step_functions_endpoint_through_boto3(service, monkey
     assert result.error == "States.TaskFailed" and json.loads(result.cause)["Error"] == "Boom"
 
 
+def test_boto3_port_finds_again_the_child_a_derived_name_started(service, monkeypatch):
+    """The same Task attempt (`site`) started again on a Step Functions endpoint through boto3,
+    as a resumed parent does: the child it started and that has ended since is awaited again
+    (found with DescribeExecution), not refused and not started twice; another input is refused."""
+    from asl.engine.clock import Clock
+    from asl.engine.integrations import Integrations
+    from asl.engine.integrations.nested import Boto3Executions, start_execution
+    from asl.resources import parse_resource
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    sfn = service.client()
+    child = create(sfn, "Child", CHILD)
+    integrations = Integrations.of({"endpoints": {"stepfunctions": service.endpoint}, "region": "us-east-1",
+                                    "poll_seconds": 0.1})
+    info = parse_resource("arn:aws:states:::states:startExecution.sync:2")
+
+    async def attempt(value):
+        clock = Clock()
+        return await start_execution(Boto3Executions(integrations, clock=clock), info,
+                                     {"StateMachineArn": child, "Input": value}, clock, None, "parent/attempt-1")
+
+    first = anyio.run(attempt, {"n": 3})
+    again = anyio.run(attempt, {"n": 3})
+    assert first == again and first["Output"] == {"n": 6}
+    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=child)["executions"]] == [
+        first["ExecutionArn"]]
+    from asl.errors import StatesError
+
+    with pytest.raises(StatesError) as refused:
+        anyio.run(attempt, {"n": 4})
+    assert refused.value.error == "StepFunctions.ExecutionAlreadyExistsException"
+
+
 def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):
     """The child calls SendTaskSuccess on the service itself (aws-sdk:sfn through boto3)."""
     pytest.importorskip("uvicorn")
@@ -231,5 +360,57 @@ def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):
         done = wait_done(sfn, arn)
         assert done["status"] == "SUCCEEDED", done
         assert json.loads(done["output"]) == {"answered": 7}
+    finally:
+        srv.stop()
+
+
+def test_service_restarted_after_sigkill_does_not_start_a_nameless_child_twice(tmp_path):
+    """`asl serve` on a SQLite store is killed while a parent waits on a `.sync` child started
+    without Name; the next server resumes both, and the parent's Task finds its child again."""
+    import signal
+
+    from test_service import Server, wait_done
+
+    store = f"sqlite:{tmp_path / 'runs.db'}"
+    first = Server(tmp_path, store).start()
+    sfn = first.client()
+    create(sfn, "Pause", {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "End": True}}})
+    definition = parent(".sync", "Pause")
+    del definition["States"]["Start"]["Parameters"]["Name"]
+    arn = sfn.start_execution(stateMachineArn=create(sfn, "Parent", definition), input='{"n": 1}')["executionArn"]
+    pause = "arn:aws:states:us-east-1:123456789012:stateMachine:Pause"
+    deadline = time.monotonic() + 10
+    while not sfn.list_executions(stateMachineArn=pause)["executions"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first.stop(signal.SIGKILL)
+    second = Server(tmp_path, store).start()
+    try:
+        sfn = second.client()
+        done = wait_done(sfn, arn, timeout=30)
+        assert done["status"] == "SUCCEEDED", done
+        (child,) = sfn.list_executions(stateMachineArn=pause)["executions"]
+        assert json.loads(done["output"])["ExecutionArn"] == child["executionArn"]
+        assert child["status"] == "SUCCEEDED"
+    finally:
+        assert second.stop() == 0
+
+
+def test_service_child_runs_the_test_case_its_arn_names(tmp_path):
+    """`asl serve --mock-config`: a Task starting ``...:stateMachine:Child#Mocked`` runs the child
+    with that test case, as Step Functions Local's StartExecution does."""
+    from test_service import Server, wait_done
+
+    (tmp_path / "mocks.json").write_text(json.dumps(MOCKS))
+    srv = Server(tmp_path, "memory", "--mock-config", "mocks.json").start()
+    try:
+        sfn = srv.client()
+        create(sfn, "Child", CHILD)
+        definition = parent(".sync:2")
+        definition["States"]["Start"]["Parameters"]["StateMachineArn"] += "#Mocked"
+        arn = sfn.start_execution(stateMachineArn=create(sfn, "Parent", definition), input='{"n": 5}')["executionArn"]
+        done = wait_done(sfn, arn)
+        assert done["status"] == "SUCCEEDED", done
+        out = json.loads(done["output"])
+        assert out["Output"] == {"n": 1000} and out["ExecutionArn"].endswith(":execution:Child:kid")
     finally:
         srv.stop()

@@ -82,13 +82,22 @@ async def answering(ex):
 
 async def _run(machine, input, handlers_factory, *, crash_after=None, **options):
     store = open_store("memory")
-    dead: list = []
     # one name for both runs: task tokens name the execution
     options.setdefault("name", "crash-test")
     ex = prepare(machine, input, handlers=handlers_factory(), clock=VirtualClock(START), seed=7, **options)
     await ex.attach(store)
     if crash_after is None:
         return await answering(ex), None, store
+    if not await run_until_crash(ex, store, crash_after, answering):
+        return ex.result, None, store  # finished before event k
+    return None, ex, store
+
+
+async def run_until_crash(ex, store, crash_after: int, running=None) -> bool:
+    """Run `ex` (attached to `store`) until the process "dies" instead of recording event
+    `crash_after` + 1; then the store holds what was recorded and the lease has run out.
+    False: the run ended first."""
+    dead: list = []
     ex.history = CrashingHistory(ex.history.limit, crash_after, dead)
     record = ex.record_fact
 
@@ -98,18 +107,18 @@ async def _run(machine, input, handlers_factory, *, crash_after=None, **options)
         record(*args)
     ex.record_fact = guarded_record
     try:
-        await answering(ex)
+        await (running(ex) if running is not None else ex.run())
     except BaseException as exc:  # Crash, possibly inside exception groups
         if not dead:
             raise
         assert _only_crashes(exc), exc
     else:
-        return ex.result, None, store  # finished before event k
+        return False
     ex.sink.events_done = min(ex.sink.events_done, len(ex.history))
     dead.clear()
     await ex.sink.flush(ex)   # what was recorded before the crash is in the store
     await store.update(ex.arn, lease_until=0.0)  # the dead process's lease has run out
-    return None, ex, store
+    return True
 
 
 def _only_crashes(exc: BaseException) -> bool:

@@ -25,10 +25,13 @@ from .config import AwsConfig, AwsConfigError, RoleClients
 __all__ = ["AwsConfig", "AwsConfigError", "Integrations", "serve"]
 
 
-def serve(ex: Any, info: Any, arguments: Any, role: str | None = None) -> Callable[..., Awaitable[Any]] | None:
+def serve(ex: Any, info: Any, arguments: Any, role: str | None = None, site: str | None = None
+          ) -> Callable[..., Awaitable[Any]] | None:
     """What runs a Task that no handler or mock serves: a child execution where the run keeps
     them (``ex.executions``: this engine, the service), else the services the run calls
-    (``ex.integrations``); None when neither does. `arguments` None: asked before the run."""
+    (``ex.integrations``); None when neither does. `arguments` None: asked before the run.
+    `site` names the Task attempt, the same when a resumed execution makes it again (a child
+    started without ``Name`` is named after it: `nested.child_name`)."""
     if info is not None and info.kind == "service" and (info.service, info.api) == ("states", "startExecution"):
         port = getattr(ex, "executions", None)
         arn = arguments.get("StateMachineArn") if isinstance(arguments, dict) else None
@@ -38,14 +41,14 @@ def serve(ex: Any, info: Any, arguments: Any, role: str | None = None) -> Callab
                 from .shapes import Unusable
 
                 try:
-                    return await start_execution(port, info, arguments, ex.clock, submitted)
+                    return await start_execution(port, info, arguments, ex.clock, submitted, site)
                 except Unusable as exc:
                     from ...resources import unusable_parameters
 
                     raise unusable_parameters(arguments, [str(exc)]) from None
             return nested
     integrations = getattr(ex, "integrations", None)
-    return None if integrations is None else integrations.find(info, arguments, ex.clock, role)
+    return None if integrations is None else integrations.find(info, arguments, ex.clock, role, site)
 
 
 class Integrations:
@@ -58,7 +61,7 @@ class Integrations:
 
         self.config = config
         self.clients = Clients(config, default_region)
-        self.connections = Connections(config.connections)  # HTTP Tasks' connections file, read when needed
+        self.connections = Connections(config.connections, self)  # the file (read when needed), then EventBridge
 
     @classmethod
     def of(cls, aws: Any, default_region: str = "us-east-1") -> "Integrations | None":
@@ -68,7 +71,7 @@ class Integrations:
         config = AwsConfig.of(aws)
         return None if config is None else cls(config, default_region)
 
-    def find(self, info: Any, arguments: Any, clock: Any, role: str | None = None
+    def find(self, info: Any, arguments: Any, clock: Any, role: str | None = None, site: str | None = None
              ) -> Callable[..., Awaitable[Any]] | None:
         """The call that serves a Task's Resource through boto3 or httpx, or None (activities; a
         service this run does not call). The call takes the Task's ``submitted(response)``, told
@@ -101,7 +104,13 @@ class Integrations:
                 return None
         clients = self.clients if role is None else RoleClients(self.clients, role)
         if info.kind == "service" and info.pattern == "sync":
-            return self._sync(info, arguments, clock, clients)
+            return self._sync(info, arguments, clock, clients, site)
+        if (info.service, info.api) == ("states", "startExecution") and site is not None \
+                and isinstance(arguments, dict) and not any(key.lower() == "name" for key in arguments):
+            from .nested import child_name
+
+            # a resumed parent starts the same name again: AWS answers with the running child
+            arguments = {**arguments, "Name": child_name(site)}
 
         async def call(submitted: Any = None) -> Any:
             from ..threads import run_in_thread
@@ -110,7 +119,8 @@ class Integrations:
             return await run_in_thread(lambda: self.call(info, arguments, clients), clock)
         return call
 
-    def _sync(self, info: Any, arguments: Any, clock: Any, clients: Any) -> Callable[..., Awaitable[Any]]:
+    def _sync(self, info: Any, arguments: Any, clock: Any, clients: Any, site: str | None = None
+              ) -> Callable[..., Awaitable[Any]]:
         """A ``.sync`` job (ECS, Batch, Glue, Athena) or nested execution on a Step Functions endpoint."""
         async def call(submitted: Any = None) -> Any:
             from .shapes import Unusable
@@ -119,7 +129,8 @@ class Integrations:
                 if info.service == "states":
                     from .nested import Boto3Executions, start_execution
 
-                    return await start_execution(Boto3Executions(self, clients, clock), info, arguments, clock, submitted)
+                    return await start_execution(Boto3Executions(self, clients, clock), info, arguments, clock,
+                                                 submitted, site)
                 from .jobs import JOBS, run_job
 
                 if (info.service, info.api) not in JOBS:

@@ -10,12 +10,20 @@ object as a form, arrays per ``RequestEncodingOptions.ArrayFormat``: INDICES (de
 Functions adds ``User-Agent: Amazon|StepFunctions|HttpInvoke|<region>`` and ``Range:
 bytes=0-262144``. The result is ``{Headers: {name: [values]}, ResponseBody (parsed when JSON),
 StatusCode, StatusText}``; a status outside 2xx fails the Task with
-``States.Http.StatusCode.<status>``, that result as JSON text for cause (the cause's form is not
-confirmed by a recording); no answer within 60 seconds is ``States.Http.Socket``.
+``States.Http.StatusCode.<status>``, the status text for cause; no answer within 60 seconds is
+``States.Http.Socket``. Headers AWS forbids (``Host``, ``Authorization``, ``x-amz-*`` ...:
+`asl.resources.unsupported_headers`) are States.Runtime before any request.
 
-Connections are read from the run's connections file (`AwsConfig.connections`, ``asl run
---connections FILE``): JSON mapping a connection ARN (or its name) to EventBridge's
-CreateConnection fields, secrets included::
+Connections come from the run's connections file (`AwsConfig.connections`, ``asl run
+--connections FILE``), which overrides, then, when the run calls EventBridge (``--aws``, an
+``events`` endpoint), from EventBridge itself as on AWS: DescribeConnection gives the
+authorization type and the secret's ARN, Secrets Manager's GetSecretValue the secret EventBridge
+keeps (``events!connection/<name>/<id>/auth``, JSON with snake_case keys: ``api_key_name``,
+``api_key_value``; ``username``, ``password``; ``authorization_endpoint``, ``http_method``,
+``client_id``, ``client_secret``, ``oauth_http_parameters``; ``invocation_http_parameters``
+with ``header_parameters``, ``query_string_parameters``, ``body_parameters`` of ``{key,
+value}``). The file maps a connection ARN (or its name) to EventBridge's CreateConnection fields,
+secrets included::
 
     {"arn:aws:events:us-east-1:123456789012:connection/stripe/1a2b": {
         "AuthorizationType": "API_KEY",
@@ -82,26 +90,72 @@ def form_encode(body: dict, array_format: str = "INDICES") -> str:
 
 # ---- connections ----------------------------------------------------------------------------
 
-class Connections:
-    """The run's connections file, read once."""
+def _not_found(name: str) -> StatesError:
+    # the error name DG "call-https-apis" lists; the cause EventBridge's DescribeConnection message
+    return StatesError("Events.ConnectionResource.ResourceNotFound",
+                       f"Failed to describe connection: Connection '{name}' does not exist.")
 
-    def __init__(self, path: str | None):
+
+class Connections:
+    """The run's HTTP Task connections: its connections file (read once), else EventBridge's
+    (`integrations`, when the run calls EventBridge)."""
+
+    def __init__(self, path: str | None, integrations: Any = None):
         self.path = path
+        self.integrations = integrations
         self._lock = threading.Lock()
         self._table: dict | None = None
 
-    def get(self, arn: str) -> dict:
+    async def get(self, arn: str) -> dict:
+        """The connection `arn` names, in CreateConnection's shape with its secrets."""
         if self._table is None:
             with self._lock:
                 if self._table is None:
                     self._table = self._read()
         name = arn.split("connection/", 1)[-1].split("/", 1)[0] if "connection/" in arn else arn
         found = self._table.get(arn) or self._table.get(name)
-        if found is None:
-            # EventBridge's answer to DescribeConnection of a connection that does not exist
-            raise StatesError("Events.ConnectionResource.ResourceNotFound",
-                              f"Failed to describe connection: Connection '{name}' does not exist.")
-        return found
+        if found is not None:
+            return found
+        if self.integrations is None or not self.integrations.config.calls("events"):
+            raise _not_found(name)
+        from ..threads import run_in_thread
+
+        return await run_in_thread(lambda: self._from_eventbridge(arn, name))
+
+    def _from_eventbridge(self, arn: str, name: str) -> dict:
+        """DescribeConnection, then the connection's secret from Secrets Manager (blocking)."""
+        import botocore.exceptions as bex
+
+        parts = arn.split(":")
+        region = parts[3] if arn.startswith("arn:") and len(parts) > 3 and parts[3] else None
+        clients = self.integrations.clients
+        try:
+            described = clients.client("events", region).describe_connection(Name=name)
+            state = described.get("ConnectionState")
+            if state not in (None, "AUTHORIZED"):
+                error = "AuthInProgress" if state in ("CREATING", "UPDATING", "AUTHORIZING") else \
+                    "InvalidConnectionState"
+                raise StatesError(f"Events.ConnectionResource.{error}",
+                                  f"The connection '{name}' is {state}, not AUTHORIZED")
+            secret = clients.client("secretsmanager", region).get_secret_value(SecretId=described["SecretArn"])
+        except bex.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                raise _not_found(name) from None
+            error = "AccessDenied" if "AccessDenied" in code else "InternalError"
+            raise StatesError(f"Events.ConnectionResource.{error}",
+                              f"The connection '{name}' could not be read: {exc}") from None
+        except bex.BotoCoreError as exc:
+            raise StatesError("Events.ConnectionResource.InternalError",
+                              f"The connection '{name}' could not be read: {exc}") from None
+        try:
+            stored = json.loads(secret.get("SecretString") or "{}")
+        except ValueError:
+            stored = None
+        if not isinstance(stored, dict):
+            raise StatesError("Events.ConnectionResource.InternalError",
+                              f"The secret of the connection '{name}' is not a JSON object")
+        return from_secret(described.get("AuthorizationType"), described.get("AuthParameters") or {}, stored)
 
     def _read(self) -> dict:
         if self.path is None:
@@ -118,19 +172,81 @@ class Connections:
         return table
 
 
+_SECTIONS = {"header_parameters": "HeaderParameters", "query_string_parameters": "QueryStringParameters",
+             "body_parameters": "BodyParameters"}
+
+
+def _pascal_http_parameters(section: Any) -> dict | None:
+    """``{header_parameters: [{key, value}]}`` (the secret's form) -> CreateConnection's
+    ``{HeaderParameters: [{Key, Value}]}``; a section in that form already is kept."""
+    if not isinstance(section, dict):
+        return None
+    out = {}
+    for key, value in section.items():
+        name = _SECTIONS.get(key, key)
+        out[name] = [{"Key": p.get("key", p.get("Key")), "Value": p.get("value", p.get("Value"))}
+                     for p in value or [] if isinstance(p, dict)]
+    return out
+
+
+def from_secret(kind: Any, described: dict, secret: dict) -> dict:
+    """A connection in CreateConnection's shape from DescribeConnection's AuthParameters (secret
+    values left out, as AWS returns them) and the secret EventBridge stores in Secrets Manager:
+    its keys snake_case and flat (``client_id`` beside ``authorization_endpoint``, as read from
+    AWS-made secrets in public code); moto nests ``client_parameters`` and writes
+    ``o_auth_http_parameters``, read too."""
+    def pick(*names: str, within: Any = secret) -> Any:
+        for name in names:
+            if isinstance(within, dict) and within.get(name) is not None:
+                return within[name]
+        return None
+
+    auth: dict = {}
+    if kind == "API_KEY":
+        shown = described.get("ApiKeyAuthParameters") or {}
+        auth["ApiKeyAuthParameters"] = {"ApiKeyName": pick("api_key_name") or shown.get("ApiKeyName"),
+                                        "ApiKeyValue": pick("api_key_value")}
+    elif kind == "BASIC":
+        shown = described.get("BasicAuthParameters") or {}
+        auth["BasicAuthParameters"] = {"Username": pick("username") or shown.get("Username"),
+                                       "Password": pick("password")}
+    elif kind == "OAUTH_CLIENT_CREDENTIALS":
+        shown = described.get("OAuthParameters") or {}
+        nested = secret.get("client_parameters")
+        auth["OAuthParameters"] = {
+            "AuthorizationEndpoint": pick("authorization_endpoint") or shown.get("AuthorizationEndpoint"),
+            "HttpMethod": pick("http_method") or shown.get("HttpMethod"),
+            "ClientParameters": {"ClientID": pick("client_id") or pick("client_id", within=nested)
+                                 or (shown.get("ClientParameters") or {}).get("ClientID"),
+                                 "ClientSecret": pick("client_secret") or pick("client_secret", within=nested)},
+            "OAuthHttpParameters": _pascal_http_parameters(pick("oauth_http_parameters", "o_auth_http_parameters"))
+            or shown.get("OAuthHttpParameters")}
+    invocation = _pascal_http_parameters(pick("invocation_http_parameters")) or \
+        described.get("InvocationHttpParameters")
+    if invocation:
+        auth["InvocationHttpParameters"] = invocation
+    return {"AuthorizationType": kind, "AuthParameters": auth}
+
+
 def _params(section: Any, key: str) -> list[tuple[str, str]]:
     return [(str(p.get("Key")), _text(p.get("Value"))) for p in (section or {}).get(key) or []
             if isinstance(p, dict)]
 
 
 async def _authorize(client: Any, connection: dict, headers: dict, query: list, body: Any) -> Any:
-    """Apply the connection: its auth header and its extra header, query and body parameters."""
+    """Apply the connection: its auth header and its extra header, query and body parameters,
+    which win over the Task's of the same name (DG "call-https-apis", "Merging EventBridge
+    connection and HTTP Task definition data"; header names compared without case)."""
     kind = connection.get("AuthorizationType")
     auth = connection.get("AuthParameters") or {}
     invocation = auth.get("InvocationHttpParameters")
     for key, value in _params(invocation, "HeaderParameters"):
+        for same in [name for name in headers if name.lower() == key.lower()]:
+            del headers[same]
         headers[key] = value
-    query.extend(_params(invocation, "QueryStringParameters"))
+    extra_query = _params(invocation, "QueryStringParameters")
+    names = {key for key, _ in extra_query}
+    query[:] = [pair for pair in query if pair[0] not in names] + extra_query
     extra_body = _params(invocation, "BodyParameters")
     if extra_body:
         if isinstance(body, str):
@@ -188,6 +304,11 @@ def _result(answer: Any) -> dict:
 
 
 async def _send(method: str, url: str, headers: dict, query: list, content: Any) -> Any:
+    """The response, or States.Http.Socket when none came. DG "call-https-apis" names
+    States.Http.Socket for a request that gets no answer within 60 seconds; a refused or reset
+    connection has no documented name or recording (AWS docs, GitHub issues and public code were
+    searched), so it gets the same name, as no response arrived either. Both causes are ours
+    (unverified): they say what happened, the URL and the transport's reason."""
     import httpx
 
     async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
@@ -241,16 +362,24 @@ async def http_invoke(integrations: Any, arguments: dict, region: str) -> Any:
     connection_arn = ((arguments.get("Authentication") or arguments.get("InvocationConfig") or {})
                       .get("ConnectionArn"))
     if connection_arn is not None:
-        connection = integrations.connections.get(str(connection_arn))
+        connection = await integrations.connections.get(str(connection_arn))
         async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
             body = await _authorize(client, connection, headers, query, body)
     headers["User-Agent"] = f"Amazon|StepFunctions|HttpInvoke|{region}"
     headers["Range"] = "bytes=0-262144"
     answer = await _send(method, endpoint, headers, query, _body(body, headers, encoding, array_format))
+    media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "application/octet-stream" or media.startswith(("image/", "video/", "audio/")):
+        # DG "call-https-apis", "Unsupported HTTP Task responses": States.Runtime (the cause is ours)
+        raise StatesError("States.Runtime", f"The HTTP Task cannot use the response of {endpoint}: its content "
+                          f"type '{media}' is not text (application/octet-stream, image/*, video/* and audio/* "
+                          "are not supported)")
     result = _result(answer)
     if not 200 <= answer.status_code < 300:
-        raise StatesError(f"States.Http.StatusCode.{answer.status_code}",
-                          json.dumps(result, separators=(",", ":"), ensure_ascii=False))
+        # the cause is the status text alone, the body dropped: observed on AWS by a user of the
+        # HTTP Task ("error": "States.Http.StatusCode.400", "cause": "Bad Request", a deployed
+        # workflow's README on GitHub); DG "call-https-apis" documents the error name only
+        raise StatesError(f"States.Http.StatusCode.{answer.status_code}", answer.reason_phrase)
     return result
 
 

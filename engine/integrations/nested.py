@@ -18,6 +18,12 @@ request-response ``{ExecutionArn, StartDate, SdkHttpMetadata, SdkResponseMetadat
 Status, StopDate}`` with Input/Output as JSON text, ``.sync:2`` with them as JSON. A child that
 did not succeed fails the Task with ``States.TaskFailed``, that object (with its ``Error`` and
 ``Cause``) as cause. Stopping the parent while it waits on a ``.sync`` child stops the child.
+
+A child started without ``Name`` is named after the Task attempt (`child_name`), so a parent
+resumed after a crash finds the child it had started (`Executions.find`) instead of starting
+another. A StateMachineArn ending in ``#<test case>`` runs the child with that test case of the
+parent's mock config, as Step Functions Local does (`LocalExecutions`; the service's
+StartExecution reads the suffix itself).
 """
 from __future__ import annotations
 
@@ -43,6 +49,9 @@ class Executions(Protocol):
 
     async def stop(self, execution_arn: str) -> None:
         """StopExecution of the child (the parent stopped while waiting on it)."""
+
+    async def find(self, execution_arn: str) -> dict | None:
+        """DescribeExecution's ``{executionArn, startDate, input}`` of an execution, None if there is none."""
 
 
 def _compact(value: Any) -> str:
@@ -111,13 +120,56 @@ def sync_output(described: dict, parsed: bool) -> dict:
     return dict(sorted(out.items()))
 
 
-async def start_execution(port: Executions, info: Any, arguments: Any, clock: Any, submitted: Any) -> Any:
-    """Run a ``states:startExecution`` Task against `port`."""
+def child_name(site: str) -> str:
+    """The name of a child started without ``Name``: derived from the Task attempt that starts
+    it (`site`: the parent's ARN and the attempt's place in its journal), a UUID as AWS's own
+    names are. A parent resumed after a crash starts the same name again, so it finds the child
+    it had started instead of starting a second one."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"asl-engine:child:{site}"))
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN StartExecution gives an execution `name` of `state_machine_arn` (a test case
+    suffix, a version or alias qualifier dropped)."""
+    parts = state_machine_arn.partition("#")[0].split(":")
+    return ":".join(parts[:5] + ["execution", parts[6] if len(parts) > 6 else "", name])
+
+
+async def _start(port: Executions, body: dict, derived: bool) -> dict:
+    """StartExecution; a derived name that exists already with this input is the child this
+    attempt started before its process died (running, or ended since): that one is awaited."""
+    try:
+        return await port.start(body)
+    except StatesError as exc:
+        if not derived or exc.error != "StepFunctions.ExecutionAlreadyExistsException":
+            raise
+        found = await port.find(execution_arn(body["stateMachineArn"], body["name"]))
+        if found is None or not _same_input(found.get("input"), body["input"]):
+            raise
+        return {"executionArn": found["executionArn"], "startDate": found["startDate"],
+                **local_metadata({"executionArn": found["executionArn"]})}
+
+
+def _same_input(a: Any, b: Any) -> bool:
+    try:
+        return json.loads(a) == json.loads(b)
+    except (TypeError, ValueError):
+        return a == b
+
+
+async def start_execution(port: Executions, info: Any, arguments: Any, clock: Any, submitted: Any,
+                          site: str | None = None) -> Any:
+    """Run a ``states:startExecution`` Task against `port`; `site` names the Task attempt (for
+    the name of a child started without one: `child_name`)."""
     import anyio
 
     from .shapes import http_metadata
 
-    response = await port.start(request(arguments))
+    body = request(arguments)
+    derived = site is not None and "name" not in body
+    if derived:
+        body["name"] = child_name(site)
+    response = await _start(port, body, derived)
     result = {"ExecutionArn": response["executionArn"], "StartDate": _millis(response["startDate"]),
               **http_metadata(response)}
     if info.pattern != "sync":
@@ -142,8 +194,9 @@ async def start_execution(port: Executions, info: Any, arguments: Any, clock: An
 # ---- this engine ---------------------------------------------------------------------------
 
 def machine_name(arn: str) -> str:
-    """The state machine's name in its ARN (a version or alias qualifier dropped)."""
-    parts = arn.split(":")
+    """The state machine's name in its ARN (a version or alias qualifier, a ``#test-case``
+    suffix dropped)."""
+    parts = arn.partition("#")[0].split(":")
     return parts[6] if len(parts) > 6 and parts[5] == "stateMachine" else arn
 
 
@@ -164,6 +217,7 @@ class LocalExecutions:
         self._tasks: dict[str, Any] = {}     # executionArn -> its asyncio task
         self.options: dict = {}  # set by `asl.engine.prepare`, with `prepare` itself (no import cycle)
         self.prepare: Any = None
+        self.mock_config: Any = None  # the parent's MockConfig: a child's ``#test-case`` is looked up there
 
     def serves(self, machine_arn: str | None) -> bool:
         return machine_arn is None or machine_name(machine_arn) in self.machines
@@ -175,6 +229,7 @@ class LocalExecutions:
         machine = self.machines.get(name)
         if machine is None:
             raise refused("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{body['stateMachineArn']}'")
+        options = {**self.options, **self._mocks(name, body["stateMachineArn"].partition("#")[2])}
         run_name = body.get("name") or str(uuid.uuid4())
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{name}:{run_name}"
         if arn in self.children:
@@ -185,7 +240,7 @@ class LocalExecutions:
             raise refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         try:
             value = json.loads(body["input"])
-            child = self.prepare(machine, value, name=run_name, state_machine_name=name, **self.options)
+            child = self.prepare(machine, value, name=run_name, state_machine_name=name, **options)
         except (ValueError, ASLError) as exc:  # not JSON; InvalidExecutionInput
             text = str(exc)
             if not text.startswith("Invalid State Machine Execution Input"):
@@ -199,6 +254,28 @@ class LocalExecutions:
         await asyncio.sleep(0)  # let it record ExecutionStarted
         return {"executionArn": arn, "startDate": child.start_time or child.clock.now(),
                 **local_metadata({"executionArn": arn})}
+
+    def _mocks(self, name: str, case: str) -> dict:
+        """The child's mock options, as Step Functions Local picks them: the test case named by
+        the ``#test-case`` suffix of the StateMachineArn the Task starts (DG "sfn-local-test-sm-exec":
+        StartExecution with ``<state machine ARN>#<test case>``), from the child machine's own
+        entry in the parent's mock config; without a suffix the child is not mocked."""
+        if not case:
+            return {"mock_config": False}
+        cases = ((self.mock_config.state_machines.get(name) or {}).get("TestCases") or {}) \
+            if self.mock_config is not None else {}
+        if case not in cases:
+            # the service's answer to the same StartExecution (asl.service.api.StartExecution)
+            raise refused("ValidationException", f"Test case '{case}' of state machine '{name}' is not in the "
+                          "mock config file")
+        return {"mock_config": self.mock_config, "test_case": case}
+
+    async def find(self, execution_arn: str) -> dict | None:
+        child = self.children.get(execution_arn)
+        if child is None:
+            return None
+        return {"executionArn": execution_arn, "startDate": child.start_time or child.clock.now(),
+                "input": _compact(child.input)}
 
     async def wait(self, execution_arn: str, clock: Any) -> dict:
         import asyncio
@@ -273,3 +350,11 @@ class Boto3Executions:
 
     async def stop(self, execution_arn: str) -> None:
         await self._call("StopExecution", executionArn=execution_arn)
+
+    async def find(self, execution_arn: str) -> dict | None:
+        try:
+            described = await self._call("DescribeExecution", self.clock, executionArn=execution_arn)
+        except StatesError:
+            return None
+        return {"executionArn": execution_arn, "startDate": described["startDate"].timestamp(),
+                "input": described.get("input")}

@@ -13,13 +13,16 @@ from .postgres import free_port
 
 
 class MotoServer:
-    def __init__(self) -> None:
+    def __init__(self, env: dict | None = None) -> None:
+        """`env`: extra variables for the server process (moto's own settings, such as
+        MOTO_SIMPLE_BATCH_FAIL_AFTER)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        self.env = dict(env or {})
 
     def start(self, timeout: float = 60.0) -> "MotoServer":
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **self.env}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
