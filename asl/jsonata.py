@@ -124,7 +124,7 @@ class Expression:
     ``states_fields`` the ``$states.<field>`` names it reads.
     """
 
-    __slots__ = ("text", "field", "problems", "variables", "states_fields", "_source", "_local", "_counted")
+    __slots__ = ("text", "field", "problems", "variables", "states_fields", "_source", "_counted")
 
     def __init__(self, text: str, field: str, analysis: "_Analysis"):
         self.text = text
@@ -133,7 +133,6 @@ class Expression:
         self.variables: frozenset[str] = analysis.variables
         self.states_fields: frozenset[str] = analysis.states_fields
         self._source = text.strip()   # AWS quotes the expression trimmed in its causes
-        self._local = threading.local()
         self._counted = analysis.counted or text   # what runs: function bodies count their calls
 
     def __repr__(self) -> str:
@@ -877,15 +876,40 @@ _TIME_MESSAGE = "Expression evaluation timeout: Check for infinite loop"
 _MEMORY_MESSAGE = "Expression evaluation memory limit exceeded: Check for excessive memory usage"
 
 
+# Compiled objects each thread keeps (by expression text); the oldest goes beyond this many.
+_COMPILED_PER_THREAD = 4096
+
+
 class _Backend:
-    """The jsonatapy library behind Expression: one compiled object per thread (the library's
-    objects must stay on the thread that made them), bounds on every call, errors as causes."""
+    """The jsonatapy library behind Expression: compiled objects kept per thread, bounds on
+    every call, errors as causes.
+
+    The library's objects are bound to the thread that made them: used or dropped on another
+    thread, pyo3 refuses ("JsonataExpression is unsendable, but is being dropped on another
+    thread") and leaks them. So an `Expression` holds none: each thread keeps its own in a
+    cache of its thread-local storage, which only that thread adds to, evicts from, and clears
+    (when it ends). An Expression collected on any thread (the garbage collector runs on
+    whichever thread allocates) drops nothing native."""
 
     def __init__(self) -> None:
         import jsonatapy   # heavy (native); imported on first use
 
         self.lib = jsonatapy
         self.failures = threading.local()   # the _FunctionError an AWS function raised
+        self.threads = threading.local()    # .compiled: this thread's {expression text: compiled object}
+
+    def compiled(self, text: str) -> Any:
+        """This thread's compiled object for `text`, compiled on first use in this thread."""
+        try:
+            cache = self.threads.compiled
+        except AttributeError:
+            cache = self.threads.compiled = {}
+        compiled = cache.get(text)
+        if compiled is None:
+            if len(cache) >= _COMPILED_PER_THREAD:
+                del cache[next(iter(cache))]   # the oldest, dropped on its own thread
+            compiled = cache[text] = self.compile(text)
+        return compiled
 
     def compile(self, text: str) -> Any:
         compiled = self.lib.compile(text)
@@ -930,9 +954,7 @@ class _Backend:
             raise ExpressionSyntaxError(f"The expression could not be compiled: {exc}", text, 0) from None
 
     def run(self, expr: Expression, bindings: dict) -> str | None:
-        compiled = getattr(expr._local, "compiled", None)
-        if compiled is None:
-            compiled = expr._local.compiled = self.compile(expr._counted)
+        compiled = self.compiled(expr._counted)
         limits = LIMITS
         bounds = {"timeout": limits.time_limit_ms, "max_stack_depth": limits.max_depth,
                   "max_sequence_length": limits.max_sequence}

@@ -16,24 +16,17 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import time
 
 import anyio
+import bench_workloads  # benchmarks/bench_workloads.py
 
 import asl
 from asl.engine import prepare
 
-WORKLOADS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench", "workloads")
-
 
 def _load(name: str) -> tuple[dict, object]:
-    base = os.environ.get("ASL_BENCH_WORKLOADS", WORKLOADS)
-    with open(os.path.join(base, f"{name}.json")) as fh:
-        definition = json.load(fh)
-    with open(os.path.join(base, f"{name}.input.json")) as fh:
-        data = json.load(fh)
-    return definition, data
+    return bench_workloads.read(name)
 
 
 def timed(definition: dict, data: object) -> tuple[float, int]:

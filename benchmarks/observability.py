@@ -16,13 +16,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = ("pass-chain", "choice-loop", "map-inline", "parallel-fan", "intrinsics", "payload")
+import bench_workloads as bench  # benchmarks/bench_workloads.py
 
 
 class _Null(io.TextIOBase):
@@ -32,17 +28,13 @@ class _Null(io.TextIOBase):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared"))
+    bench.add_arguments(parser)
     args = parser.parse_args()
 
-    import anyio
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.trace import NoOpTracerProvider
 
-    import asl
-    from asl.engine import run
     from asl.engine.execlog import ExecutionLog, StreamDestination
     from asl.engine.tracing import Tracing
 
@@ -59,29 +51,15 @@ def main() -> int:
         "log ALL": lambda: {"log": ExecutionLog("ALL", True, StreamDestination(_Null()))},
         "log ERROR": lambda: {"log": ExecutionLog("ERROR", True, StreamDestination(_Null()))},
     }
-    folder = os.path.join(os.path.abspath(args.shared), "bench", "workloads")
     rows = []
-    for name in WORKLOADS:
-        machine = asl.load(os.path.join(folder, f"{name}.json"))
-        with open(os.path.join(folder, f"{name}.input.json"), encoding="utf-8") as fh:
-            value = json.load(fh)
+    for name in bench.WORKLOADS:
+        machine, value = bench.load(name, args.shared)
         row = {"workload": name}
         for label, options in setups.items():
-            async def once() -> tuple[float, int]:
-                start = time.perf_counter()
-                result = await run(machine, value, payload_limit=None, **options())
-                took = time.perf_counter() - start
-                assert result.status == "SUCCEEDED", (name, label, result.error, result.cause)
-                return took, result.transitions
-            best, transitions = min(anyio.run(once) for _ in range(args.runs))
-            row[label] = transitions / best
+            row[label] = bench.best_rate(lambda: bench.timed_run(machine, value, **options()), args.runs)
         rows.append(row)
     sdk.shutdown()
-    labels = list(setups)
-    print("| workload | " + " | ".join(labels) + " |")
-    print("|---|" + "---|" * len(labels))
-    for row in rows:
-        print(f"| {row['workload']} | " + " | ".join(f"{row[label]:,.0f}" for label in labels) + " |")
+    bench.print_table(rows, list(setups))
     return 0
 
 

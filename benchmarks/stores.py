@@ -11,30 +11,23 @@ throwaway server started for the run, as the tests start one). Each figure is th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
-import time
+
+import bench_workloads as bench  # benchmarks/bench_workloads.py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = ("pass-chain", "choice-loop", "map-inline", "parallel-fan", "intrinsics", "payload")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared"))
+    bench.add_arguments(parser)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
 
-    import anyio
-
-    import asl
-    from asl.engine import run
     from asl.engine.stores import open_store
 
-    folder = os.path.join(os.path.abspath(args.shared), "bench", "workloads")
     server = None
     stores: dict[str, object] = {"no store": None, "memory": "memory"}
     tmp = tempfile.mkdtemp(prefix="asl-bench-")
@@ -51,37 +44,27 @@ def main() -> int:
 
     rows = []
     try:
-        for name in WORKLOADS:
-            machine = asl.load(os.path.join(folder, f"{name}.json"))
-            with open(os.path.join(folder, f"{name}.input.json"), encoding="utf-8") as fh:
-                value = json.load(fh)
+        for name in bench.WORKLOADS:
+            machine, value = bench.load(name, args.shared)
             row = {"workload": name}
             for label, url in stores.items():
                 async def once() -> tuple[float, int]:
                     store = open_store(url) if url else None
                     if store is not None:
                         await store.open()
-                    try:
-                        start = time.perf_counter()
-                        result = await run(machine, value, store=store, payload_limit=None)
-                        took = time.perf_counter() - start
+                    try:  # the execution timed with its journal writes and final flush, not the store's opening
+                        return await bench.timed_run(machine, value, store=store)
                     finally:
                         if store is not None:
                             await store.close()
-                    assert result.status == "SUCCEEDED", (name, label, result.error, result.cause)
-                    return took, result.transitions
-                best, transitions = min(anyio.run(once) for _ in range(args.runs))
-                row[label] = transitions / best
+                row[label] = bench.best_rate(once, args.runs)
             rows.append(row)
     finally:
         if server is not None:
             server.stop()
     labels = list(stores)
-    print("| workload | " + " | ".join(f"{label} (transitions/s)" for label in labels) + " | sqlite / no store |")
-    print("|---|" + "---|" * (len(labels) + 1))
-    for row in rows:
-        cells = " | ".join(f"{row[label]:,.0f}" for label in labels)
-        print(f"| {row['workload']} | {cells} | {row['sqlite'] / row['no store']:.2f} |")
+    bench.print_table(rows, labels, [f"{label} (transitions/s)" for label in labels],
+                      ("sqlite / no store", lambda row: f"{row['sqlite'] / row['no store']:.2f}"))
     return 0
 
 

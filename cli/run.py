@@ -55,8 +55,9 @@ def log_options(command: Any) -> Any:
 
 
 def execution_log(level: str | None, log_file: str | None, log_group: str | None, include_data: bool,
-                  services: Any) -> Any:
-    """The `ExecutionLog` the log options ask for, or None."""
+                  integrations: Any) -> Any:
+    """The `ExecutionLog` the log options ask for, or None. A log group is written with the
+    run's `Integrations` (its clients and endpoints), or default ones when the run has none."""
     if level is None and not (log_file or log_group or include_data):
         return None
     level = (level or "ALL").upper()
@@ -75,7 +76,7 @@ def execution_log(level: str | None, log_file: str | None, log_group: str | None
 
         try:
             log_group_name(log_group)
-            integrations = Integrations.of(services or True)
+            integrations = integrations or Integrations.of(True)
         except (ValueError, AwsConfigError) as exc:
             raise UsageError(f"--log-group: {exc}") from None
         destination = CloudWatchDestination(log_group, integrations.clients)
@@ -177,6 +178,17 @@ def aws_config(aws: bool, endpoint_urls: tuple[str, ...], connections: str | Non
     try:
         endpoints.update(parse_endpoints(list(endpoint_urls)))
         return AwsConfig.of({"endpoints": endpoints, "only": not every, "connections": connections})
+    except AwsConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_integrations(services: Any) -> Any:
+    """The run's `Integrations` (boto3 clients), built once for the execution and its log
+    group, from `aws_config`'s answer; None when no service is called."""
+    from ..engine.integrations import AwsConfigError, Integrations
+
+    try:
+        return Integrations.of(services)
     except AwsConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -426,9 +438,9 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
             raise UsageError(f"--history {history_path}: cannot write there")
         execution_input = read_input(input_path, input_json)
         handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
-        services = aws_config(aws, endpoint_urls, connections, config)
+        integrations = run_integrations(aws_config(aws, endpoint_urls, connections, config))
         machines = child_machines(machine_files, config)
-        log = execution_log(log_level, log_file, log_group, include_execution_data, services)
+        log = execution_log(log_level, log_file, log_group, include_execution_data, integrations)
         tracing, provider = tracing_from_environment()
         folders = s3_folder_map(s3_folders)
     except UsageError as exc:
@@ -441,7 +453,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
                             test_case=test_case, state_machine_name=name, type=machine_type.upper(),
                             virtual_time=bool(virtual_time), seed=seed, observer=combine(trace, tracing), sync=sync,
-                            aws=services, machines=machines, log=log,
+                            aws=integrations, machines=machines, log=log,
                             s3_folders=folders)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc))

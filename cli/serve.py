@@ -127,6 +127,14 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                       aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None,
                       resume=command == "serve", s3_folders=folders, executor=executor)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
+    import socket
+
+    try:  # listen here, so --port 0 (any free port) prints the port it got, and a taken port is one line
+        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        click.echo(f"asl {command}: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    port = listening.getsockname()[1]
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     if command == "console":
         click.echo(f"asl console: the web console on {endpoint}/ (store {opened.url}, region {region}, "
@@ -152,7 +160,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
 
     server = Server(config)
     try:
-        server.run()
+        server.run(sockets=[listening])
     except KeyboardInterrupt:
         pass
     finally:

@@ -467,10 +467,14 @@ class Execution:
         the timeout counts from `since` (the task's start, which a resumed task keeps).
 
         Either limit running out cancels the work and fails with States.Timeout (AWS reports
-        heartbeat expiry under that name too). The work's own exception passes through.
+        heartbeat expiry under that name too), with no cause: AWS records none in the
+        LambdaFunctionTimedOut / TaskTimedOut / ActivityTimedOut event nor in ExecutionFailed
+        (../shared/conformance/service: activity start timeout, heartbeat and callback timeouts;
+        LocalStack's AWS-recorded test_timeouts snapshots for Lambda and lambda:invoke).
+        The work's own exception passes through.
         """
         outcome: list = []
-        expired: list[str] = []
+        expired: list[str] = []  # which limit ran out: "timeout" or "heartbeat"
         clock = self.clock
 
         async with anyio.create_task_group() as tg:
@@ -483,7 +487,7 @@ class Execution:
 
             async def total() -> None:
                 await clock.sleep(timeout if since is None else since + timeout - clock.now())
-                expired.append("Task timed out.")
+                expired.append("timeout")
                 tg.cancel_scope.cancel()
 
             async def heart() -> None:
@@ -491,7 +495,7 @@ class Execution:
                     seen = beat.count
                     await clock.sleep(heartbeat)
                     if beat.count == seen:
-                        expired.append("Task heartbeat timed out.")
+                        expired.append("heartbeat")
                         tg.cancel_scope.cancel()
                         return
 
@@ -506,8 +510,7 @@ class Execution:
                 return value
             raise value
         # a heartbeat expiry is matchable as States.HeartbeatTimeout
-        raise StatesError("States.Timeout", expired[0] if expired else "Task timed out.",
-                          heartbeat=bool(expired) and "heartbeat" in expired[0])
+        raise StatesError("States.Timeout", None, heartbeat=expired[:1] == ["heartbeat"])
 
     def map_run_arn(self, label: str) -> str:
         # in the account and partition of the execution's own state machine ARN

@@ -243,9 +243,7 @@ def test_a_task_is_recorded_as_taken_before_its_worker_gets_the_token():
 
 # ---- the AWS-recorded activity cases, replayed at library level ---------------------------------------
 
-# AWS records no cause for a timed-out task; the engine's guard says "Task timed out." (shared
-# with every Task type; tests/test_testing.py relies on it).
-KNOWN = {"test_activity_task_start_timeout": "the engine adds cause 'Task timed out.' where AWS records none"}
+KNOWN: dict[str, str] = {}  # case name -> why the engine differs from AWS's recording
 
 
 def _definition(step, arn):

@@ -421,6 +421,20 @@ def test_asl_run_with_a_mapped_folder(tmp_path):
     assert bad.returncode == 2 and "no such folder" in bad.stderr
 
 
+@pytest.mark.parametrize("spec", ["nofolder", "=data", "data="])
+def test_a_malformed_s3_folder_option_says_what_form_it_takes(tmp_path, spec):
+    from click.testing import CliRunner
+
+    from asl.cli.main import get_cli
+
+    (tmp_path / "m.json").write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    for command in (["run", str(tmp_path / "m.json")], ["serve", "--port", "0"]):
+        result = CliRunner().invoke(get_cli(), [*command, "--s3-folder", spec])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip() == (f"asl {command[0]}: --s3-folder {spec!r}: expected BUCKET=PATH "
+                                         f"(a bucket name, '=', a local folder)")
+
+
 # ---- the recorded AWS cases (../shared/conformance/service/item-reader) ------------------------------
 
 RACE = "AWS's MapStateExited follows MapRunStarted in this recording, MapRunSucceeded in the others (a race in AWS)"

@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from support.polling import poll
 
+SECONDS = 15  # the Wait: the resume (a new process: 8 s on a loaded machine) comes before its deadline
 WAIT = {"StartAt": "W", "States": {
-    "W": {"Type": "Wait", "Seconds": 3, "Next": "T"},
+    "W": {"Type": "Wait", "Seconds": SECONDS, "Next": "T"},
     "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}}}
 
 HANDLERS = '''
@@ -48,38 +50,58 @@ def project(tmp_path):
     return tmp_path
 
 
-def _running(store: str, cwd: Path, deadline: float = 30) -> str:
+def _in_store(url: str, read):
+    """What `read(store)` returns, read from the store directly (no CLI process per poll)."""
+    import anyio
+
+    from asl.engine.stores import open_store
+
+    async def main():
+        store = open_store(url)
+        await store.open()
+        try:
+            return await read(store)
+        finally:
+            await store.close()
+
+    return anyio.run(main)
+
+
+async def _ended(store, arn: str):
+    record = await store.get(arn)
+    return record if record.status != "RUNNING" else None
+
+
+def _running(store: str, cwd: Path) -> str:
     """The ARN of the RUNNING execution, once its Wait is recorded in the store."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        listed = asl("executions", "list", "--store", store, "--status", "RUNNING", "--format", "json", cwd=cwd)
-        if listed.returncode == 0:
-            found = json.loads(listed.stdout)["executions"]
-            if found:
-                arn = found[0]["executionArn"]
-                history = asl("executions", "history", arn, "--store", store, cwd=cwd)
-                if '"WaitStateEntered"' in history.stdout:
-                    return arn
-        time.sleep(0.2)
-    raise AssertionError("the execution never got to its Wait")
+    async def waiting(s):
+        for record in await s.list(status="RUNNING"):
+            if any(e.type == "WaitStateEntered" for e in await s.events(record.arn)):
+                return record.arn
+        return None
+
+    return poll(lambda: _in_store(store, waiting), "the execution never got to its Wait")
 
 
 def test_sqlite_kill_9_in_a_wait_then_resume(project):
     env = {"CALLS": str(project / "calls.txt")}
     store = f"sqlite:{project / 'runs.db'}"
-    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--real-time", "--lease", "1",
+    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--real-time", "--lease", "4",
                   env=env, cwd=project)
     try:
         arn = _running(store, project)
-        started = time.time()
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        first.wait(60)
     finally:
         first.kill()
-    assert not (project / "calls.txt").exists()  # killed inside the Wait: the task never ran
-    shown = json.loads(asl("executions", "show", arn, "--store", store, cwd=project).stdout)
-    assert shown["status"] == "RUNNING"
-    time.sleep(1.1)  # the dead process's lease runs out
+    # killed inside the Wait: the task never ran, and the store still shows the dead process's lease
+    assert not (project / "calls.txt").exists()
+    killed = _in_store(store, lambda s: s.get(arn))
+    assert killed.status == "RUNNING" and killed.owner is not None
+    recorded = _in_store(store, lambda s: s.events(arn))
+    assert [e.type for e in recorded] == ["ExecutionStarted", "WaitStateEntered"]
+    # the dead process's lease runs out (resume refuses before: test_resume_refuses_while_the_owner_lives)
+    poll(lambda: time.time() > killed.lease_until + 0.05, "the lease never ran out")
     resumed = asl("resume", arn, "--store", store, "--handlers", "handlers.py", env=env, cwd=project)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout) == {"done": True, "redelivered": False}
@@ -88,9 +110,15 @@ def test_sqlite_kill_9_in_a_wait_then_resume(project):
     assert [e["type"] for e in history] == [
         "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "TaskStateEntered", "LambdaFunctionScheduled",
         "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"]
-    from asl.timestamps import to_epoch
-    waited = to_epoch(history[2]["timestamp"]) - to_epoch(history[1]["timestamp"])
-    assert 2.9 <= waited < 3.0 + (time.time() - started)  # the original deadline, not a new 3 s
+    # The Wait ends at its recorded deadline (entered + SECONDS), never earlier; and not SECONDS
+    # after the resume: the resume could not start before the dead process's lease ran out.
+    # All three times are the store's, written by the processes that ran the execution.
+    stamps = _in_store(store, lambda s: s.events(arn))
+    entered, exited = stamps[1].timestamp, stamps[2].timestamp
+    assert (stamps[1].type, stamps[2].type) == ("WaitStateEntered", "WaitStateExited")
+    assert entered == recorded[1].timestamp  # replayed, not entered again
+    assert exited >= entered + SECONDS - 0.001
+    assert exited < killed.lease_until + SECONDS
     assert json.loads(asl("executions", "show", arn, "--store", store, cwd=project).stdout)["status"] == "SUCCEEDED"
     again = asl("resume", arn, "--store", store, cwd=project)
     assert again.returncode == 2 and "has ended (SUCCEEDED)" in again.stderr
@@ -151,24 +179,19 @@ def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgre
         arn = _running(postgres_url, project)
         worker = start("worker", "--store", postgres_url, "--handlers", "handlers.py", "--lease", "2", "--poll",
                        "0.2", env=env, cwd=project)
-        time.sleep(0.5)  # the worker is up and finds nothing to take: the first process holds the lease
+        time.sleep(0.5)  # (not an assertion) the worker starts while the first process still holds the lease
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            shown = json.loads(asl("executions", "show", arn, "--store", postgres_url, cwd=project).stdout)
-            if shown["status"] != "RUNNING":
-                break
-            time.sleep(0.3)
-        assert shown["status"] == "SUCCEEDED"
-        assert json.loads(shown["output"]) == {"done": True, "redelivered": False}
+        first.wait(60)
+        ended = poll(lambda: _in_store(postgres_url, lambda s: _ended(s, arn)), "the worker never finished it")
+        assert ended.status == "SUCCEEDED"
+        assert json.loads(ended.output) == {"done": True, "redelivered": False}
         assert (project / "calls.txt").read_text() == "call\n"
     finally:
         first.kill()
         if worker is not None:
             worker.send_signal(signal.SIGINT)
             try:
-                worker.communicate(timeout=10)
+                worker.communicate(timeout=60)
             except subprocess.TimeoutExpired:
                 worker.kill()
     assert worker.returncode == 130

@@ -204,6 +204,33 @@ def test_asl_run_logs_into_a_cloudwatch_group(aws, tmp_path):
     assert [json.loads(e["message"])["type"] for e in events] == ["TaskFailed"]
 
 
+def test_asl_run_builds_one_set_of_aws_clients_for_its_tasks_and_its_log_group(aws, monkeypatch):
+    import boto3
+    from click.testing import CliRunner
+
+    from asl.cli.main import get_cli
+    from asl.engine.integrations import Integrations
+
+    logs = boto3.client("logs", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    logs.create_log_group(logGroupName="shared")
+    built = []
+    original = Integrations.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Integrations, "__init__", counted)
+    result = CliRunner().invoke(get_cli(), [
+        "run", str(ORDER), "--input", str(SAMPLES / "order" / "input.json"), "--handlers",
+        str(SAMPLES / "order" / "handlers.py"), "--virtual-time", "-q", "--log-group", "shared", "--log-level", "FATAL",
+        "--endpoint-url", aws["endpoints"]["*"]])
+    assert result.exit_code == 0, result.output
+    assert len(built) == 1  # one Integrations (boto3 session and clients) per run, not one more for the log
+    events, _ = read_group(logs, "shared")
+    assert events == []  # FATAL: nothing failed
+
+
 def test_asl_run_log_option_problems_are_usage_errors(tmp_path):
     proc = asl_run("--log-file", str(tmp_path / "a"), "--log-group", "g")
     assert proc.returncode == 2 and "--log-file or --log-group, not both" in proc.stderr
@@ -235,7 +262,7 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
         arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
         sfn.start_execution(stateMachineArn=quiet, input="{}")
         assert wait_done(sfn, arn)["status"] == "FAILED"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             events, streams = read_group(logs, "/aws/vendedlogs/states/m-Logs")
             if len(events) >= 2:

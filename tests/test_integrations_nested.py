@@ -284,7 +284,7 @@ def test_service_missing_machine_and_stop_of_the_parent(service):
     waiting = create(sfn, "Waiting", parent(".sync", "Slow"))
     arn = sfn.start_execution(stateMachineArn=waiting, input='{"n": 1}')["executionArn"]
     slow = "arn:aws:states:us-east-1:123456789012:stateMachine:Slow"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not sfn.list_executions(stateMachineArn=slow)["executions"] and time.monotonic() < deadline:
         time.sleep(0.05)
     sfn.stop_execution(executionArn=arn)

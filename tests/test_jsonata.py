@@ -480,3 +480,42 @@ def test_copies_share_and_pickles_recompile():
     again = pickle.loads(pickle.dumps(expr))
     assert (again.text, again.field) == (expr.text, expr.field)
     assert again.evaluate({"states": {"input": {"a": 1}}}) == 2
+
+
+# ---- threads: jsonatapy's objects are bound to the thread that made them ---------------------
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_expressions_used_and_dropped_on_other_threads_drop_nothing_native_there():
+    """A compiled JSONata object used or dropped on another thread than its own is refused by
+    pyo3 ("JsonataExpression is unsendable, but is being dropped on another thread", an
+    unraisable error the garbage collector reports): expressions evaluated on one thread and
+    collected on another (a worker thread, a thread pool kept alive) must not do that."""
+    import gc
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asl import load
+    from asl.engine import run_sync
+
+    def machine(n):
+        return load({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Output": "{% $states.input.a + " + str(n) + " %}", "End": True}}})
+
+    # evaluated on this thread, the last reference dropped (and collected) on a worker thread
+    box = [machine(1)]
+    assert run_sync(box[0], {"a": 1}).output == 2
+
+    def drop():
+        box.clear()
+        gc.collect()
+
+    worker = threading.Thread(target=drop)
+    worker.start()
+    worker.join()
+    assert box == []
+    # evaluated on a pool's live thread, dropped on this one while that thread still runs
+    with ThreadPoolExecutor(1) as pool:
+        kept = [machine(2)]
+        assert pool.submit(lambda: run_sync(kept[0], {"a": 1}).output).result() == 3
+        kept.clear()
+        gc.collect()
+        assert pool.submit(lambda: run_sync(machine(2), {"a": 2}).output).result() == 4  # its cache still serves

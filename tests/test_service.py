@@ -18,6 +18,7 @@ import botocore.config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 from conftest import SHARED  # noqa: E402
+from support.polling import poll  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL = [sys.executable, "-m", "asl.cli"]
@@ -42,7 +43,7 @@ class Server:
         self.proc = subprocess.Popen([*ASL, self.command, "--port", str(self.port), "--store", self.store, *self.extra],
                                      cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, **self.env} if self.env else None)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # generous: the machine may be loaded
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
@@ -84,7 +85,7 @@ WAIT = machine({"W": {"Type": "Wait", "Seconds": 2, "Next": "P"},
                 "P": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": True}}, "W")
 
 
-def wait_done(client, arn: str, timeout: float = 20) -> dict:
+def wait_done(client, arn: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described = client.describe_execution(executionArn=arn)
@@ -227,31 +228,84 @@ def test_aws_cli(server):
     assert missing.returncode != 0 and "StateMachineDoesNotExist" in missing.stderr
 
 
+SECONDS = 15  # long enough to kill the server inside the Wait and start another: on a loaded machine that took 8 s
+LONG_WAIT = machine({"W": {"Type": "Wait", "Seconds": SECONDS, "Next": "P"},
+                     "P": {"Type": "Pass", "Parameters": {"got.$": "$.x"}, "End": True}}, "W")
+SHORT_WAIT = machine({"W": {"Type": "Wait", "Seconds": 1, "End": True}}, "W")
+
+
+def stamps(client, arn: str) -> dict[str, float]:
+    """Each event type's (first) timestamp in the history, as epoch seconds."""
+    found: dict[str, float] = {}
+    for e in client.get_execution_history(executionArn=arn)["events"]:
+        found.setdefault(e["type"], e["timestamp"].timestamp())
+    return found
+
+
 def test_sigkill_and_restart_continues_a_waiting_execution(tmp_path):
     store = f"sqlite:{tmp_path / 'serve.db'}"
     first = Server(tmp_path, store).start()
     sfn = first.client()
-    arn = sfn.create_state_machine(name="w", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
-    started = sfn.start_execution(stateMachineArn=arn, name="durable", input='{"x": 7}')
-    time.sleep(0.5)  # inside the Wait
+    arn = sfn.create_state_machine(name="w", definition=LONG_WAIT, roleArn=ROLE)["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, name="durable", input='{"x": 7}')["executionArn"]
+    poll(lambda: "WaitStateEntered" in stamps(sfn, started), "the execution never got to its Wait")
+    # A reference execution that ends before the kill: its end is a time, in the store, that is
+    # at least 1 s after the Wait began and before the second server could take anything over.
+    short = sfn.create_state_machine(name="short", definition=SHORT_WAIT, roleArn=ROLE)["stateMachineArn"]
+    reference = sfn.start_execution(stateMachineArn=short)["executionArn"]
+    assert wait_done(sfn, reference)["status"] == "SUCCEEDED"
+    before_kill = stamps(sfn, reference)["ExecutionSucceeded"]
+    assert "WaitStateExited" not in stamps(sfn, started)  # still inside the Wait
     first.stop(signal.SIGKILL)
     # the killed server's lease has not run out, but its process is gone: the next one takes over
     second = Server(tmp_path, store).start()
     try:
         sfn = second.client()
-        done = wait_done(sfn, started["executionArn"])
+        done = wait_done(sfn, started)
         assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"got": 7}
-        events = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
+        events = sfn.get_execution_history(executionArn=started)["events"]
         assert [e["type"] for e in events] == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited",
                                               "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
         assert [e["id"] for e in events] == [1, 2, 3, 4, 5, 6]
         # the machine survived the restart too (migration 2: resources)
         assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == "w"
-        # the wait kept its recorded deadline: about 2 s after the start, not 2 s after the restart
-        exited = events[2]["timestamp"].timestamp() - events[1]["timestamp"].timestamp()
-        assert 1.9 <= exited < 3.5
+        # The Wait kept its recorded deadline: it ended SECONDS after it began (never earlier,
+        # history timestamps are in milliseconds), not SECONDS after the restart (which came
+        # after the reference execution ended).
+        at = stamps(sfn, started)
+        assert at["WaitStateExited"] >= at["WaitStateEntered"] + SECONDS - 0.001
+        assert at["WaitStateExited"] < before_kill + SECONDS
     finally:
         assert second.stop() == 0
+
+
+def test_port_zero_takes_a_free_port_and_says_which_and_a_taken_port_is_one_line(tmp_path):
+    import re
+
+    proc = subprocess.Popen([*ASL, "serve", "--port", "0", "--store", "memory"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()
+        port = int(re.search(r"on http://127\.0\.0\.1:(\d+) ", first).group(1))
+        assert port != 0
+        client = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        assert poll(lambda: _answers(client), "asl serve --port 0 never answered")
+        taken = subprocess.run([*ASL, "serve", "--port", str(port), "--store", "memory"], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=60)
+        assert taken.returncode == 2 and "Traceback" not in taken.stderr
+        assert taken.stderr.strip().splitlines()[-1].startswith(f"asl serve: cannot listen on 127.0.0.1:{port}: ")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+
+
+def _answers(client) -> bool:
+    try:
+        return client.list_state_machines()["stateMachines"] == []
+    except Exception:  # not listening yet
+        return False
 
 
 def test_sigterm_stops_cleanly(tmp_path):

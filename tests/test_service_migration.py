@@ -45,8 +45,10 @@ def test_wait_time_scale_option(tmp_path):
         out = wait_done(sfn, run, timeout=60)
         assert (out["status"], out["error"]) == ("FAILED", "Busy")
         wait, retry = gaps(sfn, run)
-        assert 1.0 <= wait < 100      # 100 s x 0.01
-        assert 2.0 <= retry < 200     # 200 s x 0.01
+        # The scaled durations as the history records them: never shorter than 100 s x 0.01 and
+        # 200 s x 0.01 (timestamps are in milliseconds), and not the unscaled 100 s / 200 s.
+        assert 1.0 - 0.001 <= wait < 100
+        assert 2.0 - 0.001 <= retry < 200
     finally:
         srv.stop()
 

@@ -188,7 +188,7 @@ def test_a_callback_task_says_it_waits(tmp_path):
     _, text = traced(machine, sample_input("approval"), {"state:RequestApproval": lambda m: None})
     lines = text.splitlines()
     assert lines[0] == "▶ RequestApproval  Task sqs:sendMessage.waitForTaskToken · ⏸ waits for its task token"
-    assert "↪ RequestApproval  24h00m  caught States.Timeout: Task timed out. (Catch #1) → Expired" in lines
+    assert "↪ RequestApproval  24h00m  caught States.Timeout (Catch #1) → Expired" in lines
 
 
 def test_colour_only_when_asked(order):

@@ -620,7 +620,7 @@ def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_pa
         machine = sfn.create_state_machine(name="approval", definition=definition, roleArn=ROLE,
                                            tracingConfiguration={"enabled": True})["stateMachineArn"]
         arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not (tmp_path / "token.txt").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
 

@@ -41,14 +41,18 @@ def parse_folders(specs: Any) -> dict[str, Path]:
     Raises ValueError for a malformed entry or a folder that does not exist."""
     if not specs:
         return {}
-    pairs = specs.items() if isinstance(specs, Mapping) else (s.partition("=")[::2] for s in specs)
+    if isinstance(specs, Mapping):
+        pairs = [(f"{bucket}={path}", bucket, path) for bucket, path in specs.items()]
+    else:
+        pairs = [(spec, *spec.partition("=")[::2]) for spec in specs]
     out: dict[str, Path] = {}
-    for bucket, path in pairs:
-        if not bucket or not path:
-            raise ValueError(f"--s3-folder {bucket}={path}: expected BUCKET=PATH")
+    for spec, bucket, path in pairs:
+        if not bucket or not path or "=" not in spec:
+            # (as --substitute NAME=VALUE reports it: the option as given, then the form it takes)
+            raise ValueError(f"--s3-folder {spec!r}: expected BUCKET=PATH (a bucket name, '=', a local folder)")
         folder = Path(path).expanduser().resolve()
         if not folder.is_dir():
-            raise ValueError(f"--s3-folder {bucket}={path}: no such folder")
+            raise ValueError(f"--s3-folder {spec!r}: no such folder: {path}")
         out[str(bucket)] = folder
     return out
 
