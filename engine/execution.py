@@ -22,7 +22,7 @@ from .journal import JournalMismatch, Recorded, check_event, check_fact, event_d
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import ChildAborted, Frame
-from .stores import StoredEvent, StoredFact
+from .stores import LEASE_SECONDS, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
 PAYLOAD_LIMIT = 262_144
@@ -95,15 +95,6 @@ class ExecutionResult:
         return out
 
 
-LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
-
-
-def default_owner() -> str:
-    """This process, as a lease holder: host, process id and a random part."""
-    import os
-    import socket
-
-    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
 
 
 class ExecutionAlreadyExists(Exception):

@@ -140,9 +140,7 @@ class Service:
             from asl.engine.integrations import Integrations
 
             self.integrations = Integrations.of(aws, region)
-        from asl.engine.execution import default_owner
-
-        from asl.engine.execution import LEASE_SECONDS
+        from asl.engine.stores import LEASE_SECONDS, default_owner  # (not the engine's runtime: it loads lazily)
 
         self.owner = default_owner()
         # A store shared by several processes (PostgreSQL): each holds the executions it runs for

@@ -39,6 +39,18 @@ class StoreError(Exception):
     a schema newer than this version of asl-engine knows."""
 
 
+LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
+
+
+def default_owner() -> str:
+    """This process, as a lease holder: host, process id and a random part."""
+    import os
+    import random
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
+
+
 @dataclass
 class ExecutionRecord:
     """One execution as a store keeps it. JSON documents are kept as text (``input``,
