@@ -1227,6 +1227,17 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         elif isinstance(value, str) and value.startswith("{%"):
             out |= names(value)
 
+    def configuration(value: dict, out: set) -> None:
+        # a Distributed Map's settings: their paths (ReaderConfig.MaxItemsPath, MaxItemsPerBatchPath...)
+        # read variables; Parameters/Arguments are templates
+        for key, item in value.items():
+            if isinstance(item, str) and key.endswith("Path"):
+                out |= names(item)
+            elif isinstance(item, dict) and key not in ("Parameters", "Arguments"):
+                configuration(item, out)
+            else:
+                template(item, out)
+
     def block(states: Any) -> None:
         if not isinstance(states, dict):
             return
@@ -1246,6 +1257,8 @@ def variable_references(definition: str) -> dict[str, list[str]]:
                     for rule in value:
                         template(rule, refs)
                         _rule_paths(rule, refs, names)
+                elif key in ("ItemReader", "ItemBatcher", "ResultWriter") and isinstance(value, dict):
+                    configuration(value, refs)
                 else:
                     template(value, refs)
             if refs:
