@@ -214,9 +214,8 @@ RECORD_COLUMNS = ("arn", "name", "state_machine_arn", "state_machine_name", "def
 
 
 def record_row(record: ExecutionRecord) -> tuple:
-    data = asdict(record)
-    data["options"] = dumps(data["options"])
-    return tuple(data[c] for c in RECORD_COLUMNS)
+    # (the fields read one by one: dataclasses.asdict deep-copies the options, once per execution)
+    return tuple(dumps(record.options) if c == "options" else getattr(record, c) for c in RECORD_COLUMNS)
 
 
 def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
