@@ -214,6 +214,8 @@ class Execution:
         self._scope: anyio.CancelScope | None = None
         self._timed_out = False
         self._stopped: tuple[str | None, str | None] | None = None
+        # (error, cause) the next state transition fails the run with (`end_at_next_transition`)
+        self.ending: tuple[str, str] | None = None
         self.result: ExecutionResult | None = None  # set when the execution ends, however it ends
         # the journal (asl.engine.journal): facts beside the history, a replay when resuming,
         # a sink that writes both to a store
@@ -523,7 +525,7 @@ class Execution:
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
             child.integrations, child.role_arn, child.executions = self.integrations, self.role_arn, self.executions
-            child.s3_folders = self.s3_folders
+            child.s3_folders, child.ending = self.s3_folders, self.ending
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
@@ -753,6 +755,17 @@ class Execution:
         self._stopped = (error, cause)
         if self._scope is not None:
             self._scope.cancel()
+
+    def end_at_next_transition(self, error: str, cause: str) -> None:
+        """The run fails (error, cause: a terminal error, no Retry or Catch takes it) when it
+        next enters a state: AWS ends the executions of a deleted state machine so
+        (DeleteStateMachine: "on the next state transition, the state machine's executions are
+        terminated"); one waiting (a Wait, a callback) waits on until then. A resumed run's
+        transitions already on record replay as they were."""
+        self.ending = (error, cause)
+        for child in getattr(self.map_runs, "children", {}).values() if self.map_runs is not None else ():
+            if getattr(child, "token_arn", None) == self.arn:  # its Distributed Map children too
+                child.end_at_next_transition(error, cause)
 
     def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
         history = self.history
