@@ -356,7 +356,7 @@ class Service:
         name, qualifier = machine_parts(arn)
         if plain and qualifier is not None:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-        doc = await self.store.get_resource(arn)
+        doc = await self._settled(await self.store.get_resource(arn))
         if doc is None or (qualifier is None and doc.get("kind") != MACHINE):
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return doc
@@ -381,6 +381,7 @@ class Service:
                "publishedRevisions": {}}
         if body.get("encryptionConfiguration"):
             doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        await self._settled(await self.store.get_resource(arn))  # (one DELETING whose executions have ended goes)
         if not await self.store.put_resource(arn, MACHINE, doc, None, now, replace=False):
             existing = await self.store.get_resource(arn)
             _not_deleting(existing)
@@ -540,15 +541,25 @@ class Service:
 
     async def _finish_deleting(self, arn: str) -> None:
         """Delete a DELETING state machine once none of its executions runs."""
+        await self._settled(await self.store.get_resource(arn))
+
+    async def _settled(self, doc: dict | None) -> dict | None:
+        """`doc`, or None when it is a DELETING state machine none of whose executions runs any
+        more: deleted now. Its last execution ends here (`_finish_deleting`), or in another
+        process sharing the store, or while this one was stopping: the next look at the machine
+        finishes the deletion then."""
+        if doc is None or doc.get("kind") != MACHINE or doc.get("status") != DELETING:
+            return doc
+        arn = doc["stateMachineArn"]
         if await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1):
-            return
-        doc = await self.store.get_resource(arn)
-        if doc is not None and doc.get("status") == DELETING:
-            await self.store.delete_resource(arn)
+            return doc
+        await self.store.delete_resource(arn)
         self.deleting.discard(arn)
+        return None
 
     async def ListStateMachines(self, body: dict) -> dict:
-        docs = await self.store.list_resources(MACHINE)
+        docs = [doc for doc in await self.store.list_resources(MACHINE)
+                if doc.get("status") != DELETING or await self._settled(doc) is not None]
         return _listing("stateMachines", docs, body, "ListStateMachines",
                         ("stateMachineArn", "name", "type", "creationDate"))
 
