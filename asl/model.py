@@ -654,8 +654,6 @@ class StateMachine(Workflow):
                     stack.append((here + (key,), state.processor))
 
 
-for _model in (ChoiceRule, Workflow, ItemProcessor, ParallelState, MapState, StateMachine):
-    _model.model_rebuild()
 
 
 def build(definition: dict) -> StateMachine:

@@ -151,7 +151,8 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                    f"  console: {endpoint}/", err=True)
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
     config = uvicorn.Config(App(service, api=command == "serve"), host=host, port=port, lifespan="on",
-                            log_level="warning", access_log=False, proxy_headers=False, timeout_graceful_shutdown=5)
+                            log_level="warning", access_log=False, proxy_headers=False, timeout_graceful_shutdown=5,
+                            loop="asyncio")
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:
             super().handle_exit(sig, frame)  # type: ignore[arg-type]

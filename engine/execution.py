@@ -22,7 +22,7 @@ from .journal import JournalMismatch, Recorded, check_event, check_fact, event_d
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import ChildAborted, Frame
-from .stores import StoredEvent, StoredFact
+from .stores import LEASE_SECONDS, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
 PAYLOAD_LIMIT = 262_144
@@ -95,15 +95,6 @@ class ExecutionResult:
         return out
 
 
-LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
-
-
-def default_owner() -> str:
-    """This process, as a lease holder: host, process id and a random part."""
-    import os
-    import socket
-
-    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
 
 
 class ExecutionAlreadyExists(Exception):
@@ -223,6 +214,8 @@ class Execution:
         self._scope: anyio.CancelScope | None = None
         self._timed_out = False
         self._stopped: tuple[str | None, str | None] | None = None
+        # (error, cause) the next state transition fails the run with (`end_at_next_transition`)
+        self.ending: tuple[str, str] | None = None
         self.result: ExecutionResult | None = None  # set when the execution ends, however it ends
         # the journal (asl.engine.journal): facts beside the history, a replay when resuming,
         # a sink that writes both to a store
@@ -535,7 +528,7 @@ class Execution:
             child.token_arn, child.waiters, child.closed_tokens = self.token_arn, self.waiters, self.closed_tokens
             child.activities, child.answers, child.map_runs = self.activities, self.answers, self.map_runs
             child.integrations, child.role_arn, child.executions = self.integrations, self.role_arn, self.executions
-            child.s3_folders = self.s3_folders
+            child.s3_folders, child.ending = self.s3_folders, self.ending
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
@@ -770,6 +763,17 @@ class Execution:
         self._stopped = (error, cause)
         if self._scope is not None:
             self._scope.cancel()
+
+    def end_at_next_transition(self, error: str, cause: str) -> None:
+        """The run fails (error, cause: a terminal error, no Retry or Catch takes it) when it
+        next enters a state: AWS ends the executions of a deleted state machine so
+        (DeleteStateMachine: "on the next state transition, the state machine's executions are
+        terminated"); one waiting (a Wait, a callback) waits on until then. A resumed run's
+        transitions already on record replay as they were."""
+        self.ending = (error, cause)
+        for child in getattr(self.map_runs, "children", {}).values() if self.map_runs is not None else ():
+            if getattr(child, "token_arn", None) == self.arn:  # its Distributed Map children too
+                child.end_at_next_transition(error, cause)
 
     def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
         history = self.history

@@ -93,7 +93,10 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
 
 
 def _enter(ex: Any, state: Any, raw: Any, frame: Frame) -> StateRun:
-    """<T>StateEntered: the state's run begins."""
+    """<T>StateEntered: the state's run begins (unless the execution must end at its next
+    transition: its state machine was deleted)."""
+    if ex.ending is not None and ex.recorded_next(frame) is None:  # (a transition on record replays)
+        raise StatesError(*ex.ending, terminal=True)
     ex.transitions += 1
     entered = ex.emit(frame, _ENTERED[state.type], (state.name, "input", raw, None))
     run = StateRun(ex, state, frame, entered, ex.history._events[entered - 1][2], raw)

@@ -151,6 +151,7 @@ class Runtime(EventSink, Invoker, ChildRunner, Quotas, Protocol):
     region: str
     seed: int
     transitions: int
+    ending: tuple[str, str] | None  # (error, cause) the next state entered fails the run with (a deleted machine)
 
     def iso(self, when: float) -> str:
         """A timestamp as AWS writes it in ``$$`` (``2019-03-26T20:14:13.192Z``)."""

@@ -23,6 +23,7 @@ log = logging.getLogger("asl.service")
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
 EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
+DELETING = "DELETING"  # a state machine's status from DeleteStateMachine until its last execution ends
 # StartExecution answers once the execution is on record: written with the run's first entries
 # when the run ends, waits on time, or has run this long, whichever comes first.
 EAGER_SECONDS = 0.02
@@ -59,6 +60,19 @@ def _listing(member: str, items: list, body: dict, scope: str, fields: tuple[str
     if token:
         out["nextToken"] = token
     return out
+
+
+def _not_deleting(machine: dict) -> None:
+    """StateMachineDeleting for a machine being deleted (MODEL: "The specified state machine is
+    being deleted"; the message is worded like AWS's other state machine errors, unverified)."""
+    if machine.get("status") == DELETING:
+        raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{machine['stateMachineArn']}'")
+
+
+def _deleted(name: str) -> tuple[str, str]:
+    """The error and cause that end the executions of a deleted state machine (AWS re:Post
+    "step-functions-stuck-deleting-status" shows the ExecutionFailed event AWS records)."""
+    return "States.Runtime", f"State machine {name} has been deleted."
 
 
 def _definition_errors(definition: str, machine_type: str) -> None:
@@ -136,9 +150,7 @@ class Service:
             from asl.engine.integrations import Integrations
 
             self.integrations = Integrations.of(aws, region)
-        from asl.engine.execution import default_owner
-
-        from asl.engine.execution import LEASE_SECONDS
+        from asl.engine.stores import LEASE_SECONDS, default_owner  # (not the engine's runtime: it loads lazily)
 
         self.owner = default_owner()
         # A store shared by several processes (PostgreSQL): each holds the executions it runs for
@@ -155,6 +167,7 @@ class Service:
         # the latest Express executions (StartExecution, StartSyncExecution), by ARN, oldest first:
         # the API keeps no record of them (as AWS), the console shows them (service/console.py)
         self.express: dict[str, Any] = {}
+        self.deleting: set[str] = set()  # state machines DELETING whose executions run here
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
@@ -212,6 +225,9 @@ class Service:
             if record.owner and _dead_here(record.owner):  # killed on this machine: its lease is void
                 await self.store.release(record.owner, record.arn)
             count += await self._resume(record)
+        for machine in await self.store.list_resources(MACHINE):  # deleted while this process was away
+            if machine.get("status") == DELETING and machine["stateMachineArn"] not in self.deleting:
+                await self._finish_deleting(machine["stateMachineArn"])
         return count
 
     def end_polls(self) -> None:
@@ -243,6 +259,10 @@ class Service:
         execution.state_machine_arn = record.state_machine_arn
         _identify(execution, record.options)
         self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"))
+        machine = await self.store.get_resource(record.state_machine_arn)
+        if machine is not None and machine.get("status") == DELETING:
+            self.deleting.add(record.state_machine_arn)
+            execution.end_at_next_transition(*_deleted(machine["name"]))
         self._launch(execution)
         return 1
 
@@ -322,6 +342,11 @@ class Service:
             finally:
                 self.running.pop(execution.arn, None)
                 self.tokens.discard(execution.arn)
+            if execution.state_machine_arn in self.deleting:  # (not when cancelled: shutting down)
+                try:
+                    await self._finish_deleting(execution.state_machine_arn)
+                except Exception as exc:  # the store is away: the next start finishes the deletion
+                    log.warning("deleting %s: %s", execution.state_machine_arn, exc)
 
         execution.map_runs, execution.wait_scale = self.map_runs, self.wait_scale
         execution.executor = self.executor
@@ -334,7 +359,7 @@ class Service:
         name, qualifier = machine_parts(arn)
         if plain and qualifier is not None:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-        doc = await self.store.get_resource(arn)
+        doc = await self._settled(await self.store.get_resource(arn))
         if doc is None or (qualifier is None and doc.get("kind") != MACHINE):
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return doc
@@ -359,8 +384,10 @@ class Service:
                "publishedRevisions": {}}
         if body.get("encryptionConfiguration"):
             doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        await self._settled(await self.store.get_resource(arn))  # (one DELETING whose executions have ended goes)
         if not await self.store.put_resource(arn, MACHINE, doc, None, now, replace=False):
             existing = await self.store.get_resource(arn)
+            _not_deleting(existing)
             same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
                                                                 "tracingConfiguration"))
             if not same or body.get("publish"):
@@ -462,6 +489,7 @@ class Service:
             raise ServiceError("MissingRequiredParameter", "Either the definition, the role ARN, the "
                                "LoggingConfiguration, or the TracingConfiguration must be specified")
         doc = await self._machine(arn, plain=True)
+        _not_deleting(doc)
         if body.get("versionDescription") is not None and not body.get("publish"):
             raise ServiceError("ValidationException", "Version description can only be set when publish is true")
         if body.get("definition") is not None:
@@ -487,21 +515,54 @@ class Service:
         return out
 
     async def DeleteStateMachine(self, body: dict) -> dict:
+        """AWS (API DeleteStateMachine): the versions and aliases go at once; a machine with
+        running (Standard) executions turns DELETING, each of them fails (States.Runtime) at its
+        next state transition, and the machine goes when the last one has ended. Express
+        executions run on; their machine goes at once."""
         arn = body["stateMachineArn"]
         name, qualifier = machine_parts(arn)
         if qualifier is not None:
             raise ServiceError("ValidationException", f"Invalid Arn: '{arn}'")
+        doc = await self.store.get_resource(arn)
+        if doc is None or doc.get("kind") != MACHINE:
+            return {}  # (AWS: no error for a machine that is not there)
         for kind in (VERSION, ALIAS):
             for child in await self.store.list_resources(kind, arn):
                 await self.store.delete_resource(child.get("stateMachineVersionArn") or child.get("stateMachineAliasArn"))
-        await self.store.delete_resource(arn)
+        if doc["type"] == "EXPRESS" or not await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1):
+            await self.store.delete_resource(arn)
+            return {}
+        if doc.get("status") != DELETING:
+            doc["status"] = DELETING
+            await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
+        self.deleting.add(arn)
         for execution, _ in list(self.running.values()):
             if execution.state_machine_arn == arn:
-                execution.stop("States.Runtime", "The state machine was deleted.")
+                execution.end_at_next_transition(*_deleted(name))
+        await self._finish_deleting(arn)  # (its executions may have ended meanwhile)
         return {}
 
+    async def _finish_deleting(self, arn: str) -> None:
+        """Delete a DELETING state machine once none of its executions runs."""
+        await self._settled(await self.store.get_resource(arn))
+
+    async def _settled(self, doc: dict | None) -> dict | None:
+        """`doc`, or None when it is a DELETING state machine none of whose executions runs any
+        more: deleted now. Its last execution ends here (`_finish_deleting`), or in another
+        process sharing the store, or while this one was stopping: the next look at the machine
+        finishes the deletion then."""
+        if doc is None or doc.get("kind") != MACHINE or doc.get("status") != DELETING:
+            return doc
+        arn = doc["stateMachineArn"]
+        if await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1):
+            return doc
+        await self.store.delete_resource(arn)
+        self.deleting.discard(arn)
+        return None
+
     async def ListStateMachines(self, body: dict) -> dict:
-        docs = await self.store.list_resources(MACHINE)
+        docs = [doc for doc in await self.store.list_resources(MACHINE)
+                if doc.get("status") != DELETING or await self._settled(doc) is not None]
         return _listing("stateMachines", docs, body, "ListStateMachines",
                         ("stateMachineArn", "name", "type", "creationDate"))
 
@@ -510,6 +571,7 @@ class Service:
     async def PublishStateMachineVersion(self, body: dict) -> dict:
         arn = body["stateMachineArn"]
         doc = await self._machine(arn, plain=True)
+        _not_deleting(doc)
         revision = body.get("revisionId")
         current = doc.get("revisionId") or "INITIAL"
         if revision is not None and revision != current:
@@ -568,6 +630,9 @@ class Service:
         if sum(weights) != 100:
             raise ServiceError("ValidationException", "Sum of routing configuration weights must equal 100. "
                                f"Received: [{', '.join(map(str, weights))}]")
+        machine = await self.store.get_resource(next(iter(machines)))
+        if machine is not None:
+            _not_deleting(machine)
         for arn in arns:
             if await self.store.get_resource(arn) is None:
                 raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
@@ -631,10 +696,11 @@ class Service:
     async def ListStateMachineAliases(self, body: dict) -> dict:
         arn = body["stateMachineArn"]
         try:
-            await self._machine(arn, plain=True)
+            doc = await self._machine(arn, plain=True)
         except ServiceError:
             raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
                                resourceName=arn) from None
+        _not_deleting(doc)
         docs = await self.store.list_resources(ALIAS, arn)
         return _listing("stateMachineAliases", docs, body, "ListStateMachineAliases" + arn,
                         ("stateMachineAliasArn", "creationDate"))
@@ -776,8 +842,10 @@ class Service:
                                f"'{arn}'", reason="API_DOES_NOT_SUPPORT_LABELED_ARNS")
         doc = await self._machine(arn)
         if doc["kind"] == MACHINE:
+            _not_deleting(doc)
             return doc, doc, None, None
         machine = await self._machine(doc["stateMachineArn"])
+        _not_deleting(machine)
         if doc["kind"] == VERSION:
             return machine, doc, arn, None
         import random
@@ -1077,6 +1145,8 @@ class Service:
         now = time.time()  # advanced by another process (or none): record the end here
         await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
                                 cause=body.get("cause"))
+        if record.state_machine_arn in self.deleting:
+            await self._finish_deleting(record.state_machine_arn)
         return {"stopDate": now}
 
     async def GetExecutionHistory(self, body: dict) -> dict:
@@ -1235,6 +1305,17 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         elif isinstance(value, str) and value.startswith("{%"):
             out |= names(value)
 
+    def configuration(value: dict, out: set) -> None:
+        # a Distributed Map's settings: their paths (ReaderConfig.MaxItemsPath, MaxItemsPerBatchPath...)
+        # read variables; Parameters/Arguments are templates
+        for key, item in value.items():
+            if isinstance(item, str) and key.endswith("Path"):
+                out |= names(item)
+            elif isinstance(item, dict) and key not in ("Parameters", "Arguments"):
+                configuration(item, out)
+            else:
+                template(item, out)
+
     def block(states: Any) -> None:
         if not isinstance(states, dict):
             return
@@ -1254,6 +1335,8 @@ def variable_references(definition: str) -> dict[str, list[str]]:
                     for rule in value:
                         template(rule, refs)
                         _rule_paths(rule, refs, names)
+                elif key in ("ItemReader", "ItemBatcher", "ResultWriter") and isinstance(value, dict):
+                    configuration(value, refs)
                 else:
                     template(value, refs)
             if refs:

@@ -29,7 +29,26 @@ class ServiceError(Exception):
 
 @lru_cache(maxsize=1)
 def model() -> dict:
-    """botocore's Step Functions service model (service-2.json)."""
+    """botocore's Step Functions service model (service-2.json), read from botocore's data
+    folder without importing botocore (whose import costs more than reading the model; start-up
+    waits for it), else through botocore's loader."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("botocore")
+    for folder in spec.submodule_search_locations if spec and spec.submodule_search_locations else ():
+        versions = os.path.join(folder, "data", "stepfunctions")
+        latest = max(os.listdir(versions), default=None) if os.path.isdir(versions) else None
+        for name in ("service-2.json.gz", "service-2.json") if latest else ():
+            path = os.path.join(versions, latest, name)
+            if os.path.exists(path):
+                if name.endswith(".gz"):
+                    import gzip
+
+                    with gzip.open(path, "rb") as f:
+                        return json.load(f)
+                with open(path, "rb") as f:
+                    return json.load(f)
     import botocore.loaders
 
     return botocore.loaders.Loader().load_service_model("stepfunctions", "service-2")

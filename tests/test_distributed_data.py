@@ -444,7 +444,6 @@ ITEM_READER_FAILURES = {
     "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_batching_base_json_max_per_batch_jsonata": RACE,
     "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_max_items_jsonata": RACE,
     "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_with_items_path": RACE,
-    "test_sfn_api_variable_references::": "DescribeStateMachine does not report variableReferences yet",
 }
 
 

@@ -70,21 +70,24 @@ def test_concurrent_starts_with_one_name(sqlite_server):
     sfn = sqlite_server.client(max_pool_connections=40)
     arn = sfn.create_state_machine(name="idem", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
     barrier = threading.Barrier(30)
-    answers: list = []
+    answers: dict[str, list] = {'{"k": 1}': [], '{"k": 2}': []}
 
     def start(value: str) -> None:
         barrier.wait()
         try:
-            answers.append(sfn.start_execution(stateMachineArn=arn, name="same", input=value)["executionArn"])
+            answers[value].append(sfn.start_execution(stateMachineArn=arn, name="same", input=value)["executionArn"])
         except ClientError as exc:
-            answers.append(exc.response["Error"]["Code"])
+            answers[value].append(exc.response["Error"]["Code"])
     threads = [threading.Thread(target=start, args=('{"k": 1}' if i < 20 else '{"k": 2}',)) for i in range(30)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     expected = "arn:aws:states:us-east-1:123456789012:execution:idem:same"
-    assert sorted(answers) == sorted([expected] * 20 + ["ExecutionAlreadyExists"] * 10)
+    # whichever input came first won: every call with it got the ARN, every other call was refused
+    winner = '{"k": 1}' if expected in answers['{"k": 1}'] else '{"k": 2}'
+    loser = '{"k": 2}' if winner == '{"k": 1}' else '{"k": 1}'
+    assert set(answers[winner]) == {expected} and set(answers[loser]) == {"ExecutionAlreadyExists"}
     assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["same"]
 
 

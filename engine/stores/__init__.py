@@ -39,6 +39,18 @@ class StoreError(Exception):
     a schema newer than this version of asl-engine knows."""
 
 
+LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
+
+
+def default_owner() -> str:
+    """This process, as a lease holder: host, process id and a random part."""
+    import os
+    import random
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
+
+
 @dataclass
 class ExecutionRecord:
     """One execution as a store keeps it. JSON documents are kept as text (``input``,
@@ -202,9 +214,8 @@ RECORD_COLUMNS = ("arn", "name", "state_machine_arn", "state_machine_name", "def
 
 
 def record_row(record: ExecutionRecord) -> tuple:
-    data = asdict(record)
-    data["options"] = dumps(data["options"])
-    return tuple(data[c] for c in RECORD_COLUMNS)
+    # (the fields read one by one: dataclasses.asdict deep-copies the options, once per execution)
+    return tuple(dumps(record.options) if c == "options" else getattr(record, c) for c in RECORD_COLUMNS)
 
 
 def record_from_row(row: Iterable[Any]) -> ExecutionRecord:

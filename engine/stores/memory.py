@@ -6,6 +6,7 @@ so a test written against it holds for them too.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from typing import Any, Iterable
 
@@ -32,7 +33,7 @@ class MemoryStore:
                      facts: Iterable[StoredFact] = ()) -> bool:
         if record.arn in self._records:
             return False
-        self._records[record.arn] = copy.deepcopy(record)
+        self._records[record.arn] = _copy(record)
         self._events[record.arn] = list(events)
         self._facts[record.arn] = list(facts)
         self._order[record.arn] = len(self._order)
@@ -40,7 +41,7 @@ class MemoryStore:
 
     async def get(self, arn: str) -> ExecutionRecord | None:
         record = self._records.get(arn)
-        return copy.deepcopy(record) if record is not None else None
+        return _copy(record) if record is not None else None
 
     async def list(self, *, status: str | None = None, state_machine_arn: str | None = None,
                    limit: int | None = None) -> list[ExecutionRecord]:
@@ -48,7 +49,7 @@ class MemoryStore:
                  if (status is None or r.status == status)
                  and (state_machine_arn is None or r.state_machine_arn == state_machine_arn)]
         found.sort(key=lambda r: (r.start_time, self._order[r.arn]), reverse=True)
-        return [copy.deepcopy(r) for r in found[:limit]]
+        return [_copy(r) for r in found[:limit]]
 
     async def update(self, arn: str, **changes: Any) -> None:
         record = self._require(arn)
@@ -86,7 +87,7 @@ class MemoryStore:
             if record.owner not in (None, owner) and (record.lease_until or 0) > now:
                 continue
             record.owner, record.lease_until = owner, now + lease_seconds
-            taken.append(copy.deepcopy(record))
+            taken.append(_copy(record))
         return taken
 
     async def renew(self, owner: str, arns: Iterable[str], lease_seconds: float) -> list[str]:
@@ -130,3 +131,9 @@ class MemoryStore:
         if record is None:
             raise StoreError(f"no execution {arn}")
         return record
+
+
+def _copy(record: ExecutionRecord) -> ExecutionRecord:
+    """A copy the caller may change: the fields are immutable values but the options (a
+    dataclass deep copy costs several times more)."""
+    return dataclasses.replace(record, options=copy.deepcopy(record.options))

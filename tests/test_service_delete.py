@@ -1,0 +1,132 @@
+"""DeleteStateMachine as AWS documents it (API DeleteStateMachine; re:Post "step functions stuck
+deleting status"): versions and aliases go at once; a machine with running executions turns
+DELETING, refuses new executions and changes (StateMachineDeleting), each running execution
+fails with States.Runtime "State machine NAME has been deleted." at its next state transition
+(one waiting for a task waits on), and the machine goes when the last one has ended.
+Driven through a real `asl serve` with boto3."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("uvicorn")
+
+from test_service import ROLE, Server, error_of, machine, wait_done  # noqa: E402
+from test_service_start import sqlite_server as server  # noqa: E402,F401 (a server on a SQLite store)
+
+
+def gone(sfn, arn: str, timeout: float = 20) -> bool:
+    """Whether DescribeStateMachine says StateMachineDoesNotExist (the deletion follows the end
+    of the last execution, so it is polled for)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            sfn.describe_state_machine(stateMachineArn=arn)
+        except sfn.exceptions.StateMachineDoesNotExist:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_machine_without_running_executions_goes_at_once_with_its_versions_and_aliases(server):
+    sfn = server.client()
+    definition = machine({"P": {"Type": "Pass", "End": True}}, "P")
+    created = sfn.create_state_machine(name="idle", definition=definition, roleArn=ROLE, publish=True)
+    arn, version = created["stateMachineArn"], created["stateMachineVersionArn"]
+    alias = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": version, "weight": 100}])["stateMachineAliasArn"]
+    done = wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    sfn.delete_state_machine(stateMachineArn=arn)
+    assert error_of(sfn.describe_state_machine, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
+    assert error_of(sfn.describe_state_machine, stateMachineArn=version)[0] == "StateMachineDoesNotExist"
+    assert error_of(sfn.describe_state_machine_alias, stateMachineAliasArn=alias)[0] == "ResourceNotFound"
+    assert sfn.list_state_machines()["stateMachines"] == []
+    # the closed execution stays readable, with the definition it ran
+    assert sfn.describe_execution(executionArn=done["executionArn"])["status"] == "SUCCEEDED"
+    assert json.loads(sfn.describe_state_machine_for_execution(executionArn=done["executionArn"])[
+        "definition"]) == json.loads(definition)
+    sfn.delete_state_machine(stateMachineArn=arn)  # AWS: deleting it again is no error
+    # the name is free again
+    sfn.create_state_machine(name="idle", definition=definition, roleArn=ROLE)
+
+
+def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(server):
+    sfn = server.client()
+    activity = sfn.create_activity(name="work")["activityArn"]
+    definition = machine({"Work": {"Type": "Task", "Resource": activity, "Next": "After"},
+                          "After": {"Type": "Pass", "End": True}}, "Work")
+    created = sfn.create_state_machine(name="doomed", definition=definition, roleArn=ROLE, publish=True)
+    arn = created["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name="e1", input='{"n": 1}')["executionArn"]
+    task = sfn.get_activity_task(activityArn=activity, workerName="w")
+    assert task["taskToken"]
+
+    sfn.delete_state_machine(stateMachineArn=arn)
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    assert described["status"] == "DELETING" and json.loads(described["definition"]) == json.loads(definition)
+    assert [m["name"] for m in sfn.list_state_machines()["stateMachines"]] == ["doomed"]
+    assert error_of(sfn.describe_state_machine, stateMachineArn=created["stateMachineVersionArn"])[0] == \
+        "StateMachineDoesNotExist"
+    for call, kwargs in ((sfn.start_execution, {"stateMachineArn": arn}),
+                         (sfn.create_state_machine, {"name": "doomed", "definition": definition, "roleArn": ROLE}),
+                         (sfn.update_state_machine, {"stateMachineArn": arn, "roleArn": ROLE + "2"}),
+                         (sfn.publish_state_machine_version, {"stateMachineArn": arn})):
+        code, message, status = error_of(call, **kwargs)
+        assert (code, status) == ("StateMachineDeleting", 400), (call, code, message)
+        assert arn in message
+    # waiting for its worker, the execution runs on
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+
+    sfn.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
+    done = wait_done(sfn, execution)
+    assert (done["status"], done["error"], done["cause"]) == \
+        ("FAILED", "States.Runtime", "State machine doomed has been deleted.")
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in events][-3:] == ["ActivitySucceeded", "TaskStateExited", "ExecutionFailed"]
+    assert events[-1]["executionFailedEventDetails"] == {
+        "error": "States.Runtime", "cause": "State machine doomed has been deleted."}
+    assert gone(sfn, arn)
+    assert sfn.list_state_machines()["stateMachines"] == []
+    assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
+
+
+def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
+    """The status is stored: executions resumed after a restart end at their next transition
+    (their transitions on record replay as they were), then the machine goes."""
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
+    try:
+        sfn = srv.client()
+        definition = machine({"Before": {"Type": "Pass", "Next": "W"},
+                              "W": {"Type": "Wait", "Seconds": 3, "Next": "After"},
+                              "After": {"Type": "Pass", "End": True}}, "Before")
+        arn = sfn.create_state_machine(name="slow", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        sfn.delete_state_machine(stateMachineArn=arn)
+        assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
+    finally:
+        srv.stop()
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
+    try:
+        sfn = srv.client()
+        assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
+        done = wait_done(sfn, execution)
+        assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
+                         "WaitStateExited", "ExecutionFailed"]
+        assert gone(sfn, arn)
+    finally:
+        srv.stop()
+
+
+def test_an_express_machine_goes_at_once(server):
+    sfn = server.client()
+    arn = sfn.create_state_machine(name="quick", type="EXPRESS", roleArn=ROLE,
+                                   definition=machine({"P": {"Type": "Pass", "End": True}}, "P"))["stateMachineArn"]
+    sfn.delete_state_machine(stateMachineArn=arn)
+    assert error_of(sfn.describe_state_machine, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
+    assert error_of(sfn.start_sync_execution, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
