@@ -232,6 +232,40 @@ def test_a_sync_child_without_a_name_is_found_again_when_the_parent_resumes():
     assert anyio.run(main) == [4, 5]  # after TaskStarted (child started, unrecorded) and after TaskSubmitted
 
 
+def test_a_redriven_parent_starts_a_new_nameless_child():
+    """RedriveExecution runs the failed Task again: AWS starts a new child (a new UUID name);
+    the redrive must not take the child of the failed run for its own and fail again with it."""
+    from asl.engine import redrive
+    from asl.engine.integrations.nested import LocalExecutions
+    from asl.engine.stores import open_store
+
+    calls = []
+
+    def double(event):
+        calls.append(event)
+        if len(calls) == 1:
+            raise RuntimeError("first time")
+        return {"n": event["n"] * 2}
+
+    handlers = Handlers({"double": double})
+    definition = parent(".sync:2")
+    del definition["States"]["Start"]["Parameters"]["Name"]
+    executions = LocalExecutions({"Child": asl.load(CHILD)})  # one service keeps both runs' children
+
+    async def main():
+        store = open_store("memory")
+        ex = prepare(asl.load(definition), {"n": 2}, handlers=handlers, machines=executions, name="parent", seed=7)
+        await ex.attach(store)
+        failed = await ex.run()
+        assert failed.error == "States.TaskFailed" and json.loads(failed.cause)["Error"] == "RuntimeError"
+        return await redrive(store, ex.arn, handlers=handlers, machines=executions)
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["Output"] == {"n": 4} and len(calls) == 2
+    assert len(executions.children) == 2 and result.output["ExecutionArn"] in executions.children
+
+
 # ---- in the service (asl serve), and through boto3 -----------------------------------------
 
 @pytest.fixture
