@@ -433,6 +433,22 @@ def test_an_xray_trace_header_names_the_parent():
     assert xray_to_traceparent("nonsense") is None and xray_to_traceparent(None) is None
 
 
+def test_a_request_with_a_broken_traceparent_continues_its_xray_trace():
+    """A ``traceparent`` that is not W3C's (W3C: a vendor "MUST ignore" it) leaves the
+    ``X-Amzn-Trace-Id`` beside it to name the caller's trace, as when there is no traceparent."""
+    from opentelemetry import trace
+
+    from asl.engine.tracing import request_context
+
+    xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    for traceparent in ("garbage", "00-00000000000000000000000000000000-0000000000000000-01", None):
+        headers = {"X-Amzn-Trace-Id": xray, "traceparent": traceparent}
+        parent = trace.get_current_span(request_context(headers)).get_span_context()
+        assert (f"{parent.trace_id:032x}", f"{parent.span_id:016x}") == (
+            "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8"), traceparent
+    assert request_context({"traceparent": "garbage"}) is None  # nothing valid: a trace of its own
+
+
 # ---- asl run: the OTEL_* variables -------------------------------------------------------------
 
 def asl_run_order(env: dict, *args: str):
