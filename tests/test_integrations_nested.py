@@ -374,6 +374,39 @@ def test_boto3_port_finds_again_the_child_a_derived_name_started(service, monkey
     assert refused.value.error == "StepFunctions.ExecutionAlreadyExistsException"
 
 
+def test_request_response_through_boto3_finds_again_a_child_that_ended(service, monkeypatch):
+    """A request-response ``states:startExecution`` without Name on a Step Functions endpoint:
+    AWS's result shape (``{ExecutionArn, StartDate}`` in epoch milliseconds, the SDK's metadata),
+    as in this engine; made again by a resumed parent (the same `site`) after the child has
+    ended, the Task answers with that child, as `.sync` does, instead of failing with
+    ExecutionAlreadyExists."""
+    from asl.engine.clock import Clock
+    from asl.engine.integrations import Integrations
+    from asl.resources import parse_resource
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    sfn = service.client()
+    child = create(sfn, "Quick", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    integrations = Integrations.of({"endpoints": {"stepfunctions": service.endpoint}, "region": "us-east-1"})
+    info = parse_resource("arn:aws:states:::states:startExecution")
+
+    def attempt():
+        call = integrations.find(info, {"StateMachineArn": child, "Input": {"n": 1}}, Clock(), None, "parent/a-1")
+        return anyio.run(call)
+
+    from test_service import wait_done
+
+    first = attempt()
+    assert list(first) == ["ExecutionArn", "StartDate", "SdkHttpMetadata", "SdkResponseMetadata"]
+    assert isinstance(first["StartDate"], int) and first["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    assert wait_done(sfn, first["ExecutionArn"])["status"] == "SUCCEEDED"
+    again = attempt()
+    assert again["ExecutionArn"] == first["ExecutionArn"] and again["StartDate"] == first["StartDate"]
+    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=child)["executions"]] == [
+        first["ExecutionArn"]]
+
+
 def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):
     """The child calls SendTaskSuccess on the service itself (aws-sdk:sfn through boto3)."""
     pytest.importorskip("uvicorn")

@@ -402,7 +402,7 @@ def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(s
         result = run_sync(parent, {}, observer=spans.tracing(),
                           aws={"endpoints": {"states": server.endpoint}, "region": "us-east-1"})
         assert result.status == "SUCCEEDED", result.cause
-        started = result.output["started"]["executionArn"]
+        started = result.output["started"]["ExecutionArn"]  # AWS's shape (INTEGRATIONS-SPEC: RR {ExecutionArn, StartDate, metadata})
         wait_done(sfn, started)
     finally:
         server.proc.send_signal(__import__("signal").SIGTERM)
