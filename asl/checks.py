@@ -209,10 +209,12 @@ class Checker:
             self.schema("The field 'RoleArn' is required but was missing", where + ("Credentials",))
 
     def task_headers(self, state: dict, resource: str, where: tuple) -> None:
-        """Request headers AWS refuses at creation in an API Gateway or HTTP Task (given literally;
-        a ``Headers.$`` path is checked at run time): recorded as SCHEMA_VALIDATION_FAILED at
-        ``/States/<name>/Parameters``."""
-        from .resources import parse_resource, unsupported_headers
+        """Request headers an API Gateway or HTTP Task may not set, given literally (a
+        ``Headers.$`` path is checked at run time). Authorization is refused at creation, as
+        recorded on AWS: SCHEMA_VALIDATION_FAILED at ``/States/<name>/Parameters``; the others
+        fail the Task with States.Runtime when it runs (DG "call-https-apis"), and no refusal of
+        them at creation is known: a WARNING ``UNSUPPORTED_HEADER`` of ours."""
+        from .resources import REFUSED_AT_CREATION, parse_resource, unsupported_header_names, unsupported_headers
 
         info = parse_resource(resource)
         if info is None or (info.service, info.api) not in (("apigateway", "invoke"), ("http", "invoke")):
@@ -221,8 +223,13 @@ class Checker:
             template = state.get(field)
             if isinstance(template, dict):
                 problem = unsupported_headers(info.service, template.get("Headers"))
-                if problem:
+                if not problem:
+                    continue
+                if REFUSED_AT_CREATION.intersection(unsupported_header_names(info.service, template.get("Headers"))):
                     self.schema(problem, where + (field,))
+                else:
+                    self.warn("UNSUPPORTED_HEADER", f"{problem} (the Task fails with States.Runtime when it runs)",
+                              where + (field,))
 
     def resource(self, resource: str, where: tuple) -> None:
         from .resources import parse_resource

@@ -147,6 +147,7 @@ class Runtime(EventSink, Invoker, ChildRunner, Quotas, Protocol):
     name: str
     arn: str
     start_time: float        # ExecutionStarted's time (the recorded one, when resumed)
+    redrive_count: int       # how many times it was redriven (0: its first run)
     state_machine_name: str
     region: str
     seed: int

@@ -182,8 +182,13 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         from .integrations import serve
 
         # the Task attempt, the same when a resumed execution makes it again (the start time is
-        # the recorded one), another in another run of the same name and seed
-        service = serve(ex, info, arguments, role, site=f"{ex.arn}/{ex.start_time!r}/{frame.key}")
+        # the recorded one), another in another run of the same name and seed; a redrive runs
+        # the failed attempt again at the same place in the journal, so it is named too (AWS
+        # starts a new child: the failed run's would fail the redrive again)
+        site = f"{ex.arn}/{ex.start_time!r}/{frame.key}"
+        if ex.redrive_count:
+            site += f"/redrive {ex.redrive_count}"
+        service = serve(ex, info, arguments, role, site=site)
     if handler is None and service is None:
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)

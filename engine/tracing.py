@@ -341,11 +341,12 @@ def request_context(headers: Any) -> Any:
     if trace.get_current_span().get_span_context().is_valid:
         return otel_context.get_current()
     lowered = {k.lower(): v for k, v in (headers or {}).items() if v}
-    context = context_from_headers(lowered)
-    if context is None:
-        traceparent = xray_to_traceparent(lowered.get("x-amzn-trace-id"))
-        context = context_from_headers({"traceparent": traceparent}) if traceparent else None
-    return context
+    for carrier in (lowered, {"traceparent": xray_to_traceparent(lowered.get("x-amzn-trace-id"))}):
+        context = context_from_headers({k: v for k, v in carrier.items() if v})
+        # a traceparent that is not W3C's names nothing (the X-Ray header, if any, is used)
+        if context is not None and trace.get_current_span(context).get_span_context().is_valid:
+            return context
+    return None
 
 
 def xray_to_traceparent(header: str | None) -> str | None:

@@ -232,6 +232,40 @@ def test_a_sync_child_without_a_name_is_found_again_when_the_parent_resumes():
     assert anyio.run(main) == [4, 5]  # after TaskStarted (child started, unrecorded) and after TaskSubmitted
 
 
+def test_a_redriven_parent_starts_a_new_nameless_child():
+    """RedriveExecution runs the failed Task again: AWS starts a new child (a new UUID name);
+    the redrive must not take the child of the failed run for its own and fail again with it."""
+    from asl.engine import redrive
+    from asl.engine.integrations.nested import LocalExecutions
+    from asl.engine.stores import open_store
+
+    calls = []
+
+    def double(event):
+        calls.append(event)
+        if len(calls) == 1:
+            raise RuntimeError("first time")
+        return {"n": event["n"] * 2}
+
+    handlers = Handlers({"double": double})
+    definition = parent(".sync:2")
+    del definition["States"]["Start"]["Parameters"]["Name"]
+    executions = LocalExecutions({"Child": asl.load(CHILD)})  # one service keeps both runs' children
+
+    async def main():
+        store = open_store("memory")
+        ex = prepare(asl.load(definition), {"n": 2}, handlers=handlers, machines=executions, name="parent", seed=7)
+        await ex.attach(store)
+        failed = await ex.run()
+        assert failed.error == "States.TaskFailed" and json.loads(failed.cause)["Error"] == "RuntimeError"
+        return await redrive(store, ex.arn, handlers=handlers, machines=executions)
+
+    result = anyio.run(main)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["Output"] == {"n": 4} and len(calls) == 2
+    assert len(executions.children) == 2 and result.output["ExecutionArn"] in executions.children
+
+
 # ---- in the service (asl serve), and through boto3 -----------------------------------------
 
 @pytest.fixture
@@ -338,6 +372,39 @@ def test_boto3_port_finds_again_the_child_a_derived_name_started(service, monkey
     with pytest.raises(StatesError) as refused:
         anyio.run(attempt, {"n": 4})
     assert refused.value.error == "StepFunctions.ExecutionAlreadyExistsException"
+
+
+def test_request_response_through_boto3_finds_again_a_child_that_ended(service, monkeypatch):
+    """A request-response ``states:startExecution`` without Name on a Step Functions endpoint:
+    AWS's result shape (``{ExecutionArn, StartDate}`` in epoch milliseconds, the SDK's metadata),
+    as in this engine; made again by a resumed parent (the same `site`) after the child has
+    ended, the Task answers with that child, as `.sync` does, instead of failing with
+    ExecutionAlreadyExists."""
+    from asl.engine.clock import Clock
+    from asl.engine.integrations import Integrations
+    from asl.resources import parse_resource
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    sfn = service.client()
+    child = create(sfn, "Quick", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    integrations = Integrations.of({"endpoints": {"stepfunctions": service.endpoint}, "region": "us-east-1"})
+    info = parse_resource("arn:aws:states:::states:startExecution")
+
+    def attempt():
+        call = integrations.find(info, {"StateMachineArn": child, "Input": {"n": 1}}, Clock(), None, "parent/a-1")
+        return anyio.run(call)
+
+    from test_service import wait_done
+
+    first = attempt()
+    assert list(first) == ["ExecutionArn", "StartDate", "SdkHttpMetadata", "SdkResponseMetadata"]
+    assert isinstance(first["StartDate"], int) and first["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    assert wait_done(sfn, first["ExecutionArn"])["status"] == "SUCCEEDED"
+    again = attempt()
+    assert again["ExecutionArn"] == first["ExecutionArn"] and again["StartDate"] == first["StartDate"]
+    assert [e["executionArn"] for e in sfn.list_executions(stateMachineArn=child)["executions"]] == [
+        first["ExecutionArn"]]
 
 
 def test_service_wait_for_task_token_child_answers_its_parent(tmp_path):

@@ -402,7 +402,7 @@ def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(s
         result = run_sync(parent, {}, observer=spans.tracing(),
                           aws={"endpoints": {"states": server.endpoint}, "region": "us-east-1"})
         assert result.status == "SUCCEEDED", result.cause
-        started = result.output["started"]["executionArn"]
+        started = result.output["started"]["ExecutionArn"]  # AWS's shape (INTEGRATIONS-SPEC: RR {ExecutionArn, StartDate, metadata})
         wait_done(sfn, started)
     finally:
         server.proc.send_signal(__import__("signal").SIGTERM)
@@ -431,6 +431,22 @@ def test_an_xray_trace_header_names_the_parent():
         "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
     assert xray_to_traceparent("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1") is None
     assert xray_to_traceparent("nonsense") is None and xray_to_traceparent(None) is None
+
+
+def test_a_request_with_a_broken_traceparent_continues_its_xray_trace():
+    """A ``traceparent`` that is not W3C's (W3C: a vendor "MUST ignore" it) leaves the
+    ``X-Amzn-Trace-Id`` beside it to name the caller's trace, as when there is no traceparent."""
+    from opentelemetry import trace
+
+    from asl.engine.tracing import request_context
+
+    xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    for traceparent in ("garbage", "00-00000000000000000000000000000000-0000000000000000-01", None):
+        headers = {"X-Amzn-Trace-Id": xray, "traceparent": traceparent}
+        parent = trace.get_current_span(request_context(headers)).get_span_context()
+        assert (f"{parent.trace_id:032x}", f"{parent.span_id:016x}") == (
+            "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8"), traceparent
+    assert request_context({"traceparent": "garbage"}) is None  # nothing valid: a trace of its own
 
 
 # ---- asl run: the OTEL_* variables -------------------------------------------------------------

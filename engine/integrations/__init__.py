@@ -103,14 +103,10 @@ class Integrations:
             if not self.config.calls(boto3_name):
                 return None
         clients = self.clients if role is None else RoleClients(self.clients, role)
-        if info.kind == "service" and info.pattern == "sync":
+        if info.kind == "service" and (info.pattern == "sync" or (info.service, info.api) == ("states", "startExecution")):
+            # a nested execution, whatever its pattern, as in this engine and the service
+            # (`nested.start_execution`: AWS's result shape, the derived name of a nameless child)
             return self._sync(info, arguments, clock, clients, site)
-        if (info.service, info.api) == ("states", "startExecution") and site is not None \
-                and isinstance(arguments, dict) and not any(key.lower() == "name" for key in arguments):
-            from .nested import child_name
-
-            # a resumed parent starts the same name again: AWS answers with the running child
-            arguments = {**arguments, "Name": child_name(site)}
 
         async def call(submitted: Any = None) -> Any:
             from ..threads import run_in_thread
@@ -121,7 +117,8 @@ class Integrations:
 
     def _sync(self, info: Any, arguments: Any, clock: Any, clients: Any, site: str | None = None
               ) -> Callable[..., Awaitable[Any]]:
-        """A ``.sync`` job (ECS, Batch, Glue, Athena) or nested execution on a Step Functions endpoint."""
+        """A ``.sync`` job (ECS, Batch, Glue, Athena), or a nested execution on a Step Functions
+        endpoint (any pattern)."""
         async def call(submitted: Any = None) -> Any:
             from .shapes import Unusable
 

@@ -94,6 +94,8 @@ def request(arguments: Any) -> dict:
     body = {"stateMachineArn": arn, "input": value if isinstance(value, str) else _compact(value)}
     if fold.get("name") is not None:
         body["name"] = str(fold["name"])
+    if isinstance(fold.get("traceheader"), str):
+        body["traceHeader"] = fold["traceheader"]
     return body
 
 
