@@ -198,6 +198,10 @@ class MapRun:
         if size is not None:
             self.sizes.append(size)
         tg.start_soon(self._child, index, value, self.sizes[index])
+        if index % 64 == 63 and self.ex.executor is not None:
+            # let the children started so far reach the executor, which sends them out while
+            # more start (else the workers would wait until up to 10,000 children had started)
+            await anyio.lowlevel.checkpoint()
 
     async def _child(self, index: int, value: Any, size: int) -> None:
         run, ex, writer = self.run, self.ex, self.writer

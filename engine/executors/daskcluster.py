@@ -48,9 +48,15 @@ class DaskExecutor(ChunkedExecutor):
         from distributed import Client, LocalCluster
 
         if self.address is None:
-            self.cluster = await LocalCluster(n_workers=self.workers or min(4, os.cpu_count() or 1),
-                                              threads_per_worker=self.threads, processes=True,
-                                              asynchronous=True, dashboard_address=None, host="127.0.0.1")
+            import dask
+
+            # the workers' statistical profiler samples every thread's stack every 10 ms (deep
+            # asyncio stacks while a chunk runs): time taken from the children, for a dashboard
+            # that is not started here
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = await LocalCluster(n_workers=self.workers or min(4, os.cpu_count() or 1),
+                                                  threads_per_worker=self.threads, processes=True,
+                                                  asynchronous=True, dashboard_address=None, host="127.0.0.1")
             self.client = await Client(self.cluster, asynchronous=True)
         else:
             self.client = await Client(self.address, asynchronous=True)
@@ -85,11 +91,13 @@ class DaskExecutor(ChunkedExecutor):
     async def _submit(self, run: _Run, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
         from distributed import KilledWorker
 
-        future = self.client.submit(_dask_chunk, run.handle, run.spec.id, chunk, jobs,
+        # jobs and records travel as one pickle each: Dask would serialise a list item by item
+        future = self.client.submit(_dask_chunk, run.handle, run.spec.id, chunk,
+                                    pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL),
                                     key=f"{chunk}-{uuid.uuid4().hex[:8]}", pure=False)
         run.handles[chunk] = future
         try:
-            return await future
+            return pickle.loads(await future)
         except KilledWorker as exc:
             raise WorkLost(f"distributed.KilledWorker: {exc}") from None
         finally:
@@ -134,8 +142,8 @@ class DaskExecutor(ChunkedExecutor):
                 await self.client.set_metadata([META, run.spec.id, chunk], sorted(done))
 
 
-def _dask_chunk(blob: bytes, spec_id: str, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
-    """The Dask task of one chunk (runs on a worker)."""
+def _dask_chunk(blob: bytes, spec_id: str, chunk: str, jobs_blob: bytes) -> bytes:
+    """The Dask task of one chunk (runs on a worker): its jobs pickled, its records pickled."""
     from distributed import get_client, get_worker
 
     spec = load_spec(blob, spec_id)
@@ -148,10 +156,12 @@ def _dask_chunk(blob: bytes, spec_id: str, chunk: str, jobs: list[Job]) -> list[
         pass
 
     def report(records: list[ChildRecord]) -> None:
-        worker.log_event(TOPIC, {"spec": spec_id, "chunk": chunk, "records": pickle.dumps(records)})
+        worker.log_event(TOPIC, {"spec": spec_id, "chunk": chunk,
+                                 "records": pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)})
 
     def cancelled() -> bool:
         task = worker.state.tasks.get(key)
         return task is None or task.state not in ("executing", "long-running")
 
-    return run_chunk(spec, jobs, skip, report, cancelled)
+    jobs: list[Job] = pickle.loads(jobs_blob)
+    return pickle.dumps(run_chunk(spec, jobs, skip, report, cancelled), protocol=pickle.HIGHEST_PROTOCOL)
