@@ -355,3 +355,57 @@ def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):
     rows = calls(db)
     assert sorted({item for item, _ in rows}) == list(range(400))
     assert any(pid != killed[0] for _, pid in rows)  # a new process took the lost chunks over
+
+
+def test_asl_worker_executor_option(tmp_path):
+    """`asl worker --executor` (the option asl run, resume, redrive and serve share): the executions
+    it takes up run their Distributed Map children there, not in the worker's process."""
+    import json
+    import subprocess
+    import sys
+
+    from asl.engine.stores import open_store
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    url = f"sqlite:{tmp_path / 'runs.db'}"
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "T", "States": {"T": {
+                              "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+                              "End": True}}}}}}
+
+    async def leave():  # recorded, its process gone: a worker takes it up once its lease has run out
+        store = open_store(url)
+        await store.open()
+        try:
+            execution = prepare(asl.load(definition), [{"n": n} for n in range(6)], name="left")
+            await execution.attach(store, owner="gone:1:0", lease_seconds=0.5)
+            return execution.arn
+        finally:
+            await store.close()
+
+    async def output(arn):
+        store = open_store(url)
+        await store.open()
+        try:
+            return (await store.get(arn)).output
+        finally:
+            await store.close()
+
+    arn = anyio.run(leave)
+    time.sleep(0.6)
+    worker = [sys.executable, "-m", "asl.cli", "worker", "--store", url, "--until-idle", "--poll", "0.1",
+              "--handlers", "handlers.py"]
+    proc = subprocess.Popen([*worker, "--executor", "processes"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert f"SUCCEEDED  {arn}" in stderr
+    result = anyio.run(output, arn)
+    result = json.loads(result) if isinstance(result, str) else result
+    assert [o["doubled"] for o in result] == [0, 2, 4, 6, 8, 10]
+    assert proc.pid not in {o["pid"] for o in result}  # the children ran in the executor's processes
+    bad = subprocess.run([*worker, "--executor", "ray"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr
