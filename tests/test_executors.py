@@ -303,18 +303,21 @@ def test_children_with_a_wait_in_real_time_stay_with_the_parent():
     assert os.getpid() not in {o["pid"] for o in virtual.output}  # virtual time: the Wait takes none
 
 
+DOUBLING = {"StartAt": "M", "States": {"M": {  # a Distributed Map over SERVICE_HANDLERS' work
+    "Type": "Map", "End": True,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "T", "States": {"T": {
+                          "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+                          "End": True}}}}}}
+
+
 def test_asl_run_executor_option(tmp_path):
     import json
     import subprocess
     import sys
 
     (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
-    definition = {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "End": True,
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                          "StartAt": "T", "States": {"T": {
-                              "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
-                              "End": True}}}}}}
+    definition = DOUBLING
     (tmp_path / "m.json").write_text(json.dumps(definition))
     asl_run = [sys.executable, "-m", "asl.cli", "run", "m.json", "--handlers", "handlers.py", "-q",
                "--input-json", json.dumps([{"n": n} for n in range(6)])]
@@ -368,12 +371,7 @@ def test_asl_worker_executor_option(tmp_path):
 
     (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
     url = f"sqlite:{tmp_path / 'runs.db'}"
-    definition = {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "End": True,
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                          "StartAt": "T", "States": {"T": {
-                              "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
-                              "End": True}}}}}}
+    definition = DOUBLING
 
     async def leave():  # recorded, its process gone: a worker takes it up once its lease has run out
         store = open_store(url)
