@@ -233,6 +233,7 @@ class Execution:
         self.redrive_count = 0
         self.redrive_time: float | None = None
         self.abandoned = False
+        self.rerun = False  # a Distributed Map child run again after its worker was lost: every call may have happened
         sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
@@ -311,7 +312,7 @@ class Execution:
         frame.seq += 1
         site = (frame.key, frame.seq)
         attempt = Frame(frame.variables, frame.last, frame.map_item, frame.path, frame.key + ((frame.seq, -1),))
-        redelivered = False
+        redelivered = self.rerun
         replay = self.replay
         if replay is not None:
             recorded = check_fact(replay.take(site), "outcome")
@@ -325,7 +326,7 @@ class Execution:
                 if "error" in value or "cause" in value:
                     raise StatesError(value.get("error"), value.get("cause"), heartbeat=bool(value.get("heartbeat")))
                 return value.get("value")
-            redelivered = replay.started(frame.key, frame.seq - 1)
+            redelivered = redelivered or replay.started(frame.key, frame.seq - 1)
         try:
             value = await work(attempt, redelivered)
         except StatesError as err:

@@ -39,13 +39,13 @@ def machine(max_concurrency: int = 0) -> object:
     return asl.load({"StartAt": "Each", "States": {"Each": state}})
 
 
-def work(payload: dict) -> dict:
-    """Records each call (item, process) in the calls file (one append: a whole line), then works
-    `pause` seconds."""
+def work(payload: dict, ctx) -> dict:
+    """Records each call (item, process, ctx.redelivered) in the calls file (one append: a whole
+    line), then works `pause` seconds."""
     if payload["db"]:
         fd = os.open(payload["db"], os.O_WRONLY | os.O_APPEND)
         try:
-            os.write(fd, f"{payload['item']} {os.getpid()}\n".encode())
+            os.write(fd, f"{payload['item']} {os.getpid()} {int(ctx.redelivered)}\n".encode())
         finally:
             os.close(fd)
     if payload["pause"]:
@@ -164,17 +164,30 @@ def test_a_worker_killed_mid_run_loses_no_item_and_reruns_only_unfinished_childr
     assert result.output == expected()  # every item completed, each once, in order
     rows = calls(db)
     by_item: dict[int, list[int]] = {}
-    for item, pid in rows:
+    for item, pid, _ in rows:
         by_item.setdefault(item, []).append(pid)
     assert sorted(by_item) == list(range(ITEMS))
     assert any(killed[0] in pids_ for pids_ in by_item.values())  # it was killed mid-run ...
     assert any(killed[0] not in pids_ for pids_ in by_item.values())  # ... and others finished the run
     again = {item: pids_ for item, pids_ in by_item.items() if len(pids_) > 1}
-    # only children the lost worker had not reported were run again: those running when it died
-    # (at most child.CONCURRENCY) and those finished since its last report (REPORT_EVERY), never
-    # its chunks whole
+    # only children the lost worker had not handed back were run again: those running when it died
+    # (at most child.CONCURRENCY) and those finished since its chunk's last report (a chunk
+    # reports after child.REPORT_AFTER seconds, then every child.REPORT_EVERY), never all it ran
     assert all(pids_[0] == killed[0] and killed[0] not in pids_[1:] for pids_ in again.values())
-    assert len(again) < ITEMS // 10
+    assert len(again) <= CONCURRENCY or len(again) < sum(1 for pids_ in by_item.values() if pids_[0] == killed[0])
+    assert_redelivered_again(rows, killed[0])
+
+
+def assert_redelivered_again(rows: list, killed: int) -> None:
+    """A call made again (its chunk sent again after its worker was lost) has ctx.redelivered: the
+    lost worker may have made it. The lost worker's own calls were first attempts."""
+    seen: set = set()
+    for item, pid, redelivered in rows:
+        if item in seen:
+            assert redelivered, f"item {item} called again without ctx.redelivered"
+        if pid == killed:
+            assert not redelivered, f"item {item}: the lost worker's call was a first attempt"
+        seen.add(item)
 
 
 def test_stop_execution_cancels_the_children_on_the_workers(tmp_path):
@@ -356,8 +369,9 @@ def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.output == expected(400)
     rows = calls(db)
-    assert sorted({item for item, _ in rows}) == list(range(400))
-    assert any(pid != killed[0] for _, pid in rows)  # a new process took the lost chunks over
+    assert sorted({item for item, _, _ in rows}) == list(range(400))
+    assert any(pid != killed[0] for _, pid, _ in rows)  # a new process took the lost chunks over
+    assert_redelivered_again(rows, killed[0])
 
 
 def test_asl_worker_executor_option(tmp_path):

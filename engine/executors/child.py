@@ -48,6 +48,7 @@ class Job:
     start: float
     path: tuple
     key: tuple
+    rerun: bool = False  # sent again after its worker was lost: its Tasks may have been called
 
 
 @dataclass
@@ -149,6 +150,7 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
         child.s3_folders = spec.s3_folders
     child.state_machine_arn, child.wait_scale = spec.state_machine_arn, spec.wait_scale
     child.start_time = job.start
+    child.rerun = job.rerun
     child.history._events.append(("ExecutionStarted", 0, job.start, None, None))  # the coordinator's
     record = ChildRecord(job.index, "FAILED")
     try:

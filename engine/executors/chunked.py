@@ -275,6 +275,8 @@ class ChunkedExecutor:
                 try:
                     records = await self._submit(run, chunk, todo)
                 except WorkLost as exc:
+                    for job in todo:  # they may have run (their Tasks called) on the lost worker
+                        job.rerun = True
                     attempts += 1
                     if attempts > MAX_ATTEMPTS:
                         self._fail(run, chunk, f"the worker running the child execution was lost {attempts} "
