@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -423,15 +424,33 @@ def test_asl_run_with_a_mapped_folder(tmp_path):
 
 # ---- the recorded AWS cases (../shared/conformance/service/item-reader) ------------------------------
 
-RACE = "AWS's MapStateExited follows MapRunStarted in this recording, MapRunSucceeded in the others (a race in AWS)"
 ITEM_READER_FAILURES = {
-    "assign/test_assign_reference_variables::TestAssignReferenceVariables::test_reference_in_map_state_max_items_path":
-        RACE,
-    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_batching_base_json_max_per_batch_jsonata": RACE,
-    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_max_items_jsonata": RACE,
-    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_with_items_path": RACE,
     "test_sfn_api_variable_references::": "DescribeStateMachine does not report variableReferences yet",
 }
+EXITED_AFTER = re.compile(r"step\S+ get_execution_history: \$\.events\[(\d+)\]\.previousEventId: "
+                          r"expected (\d+), got (\d+)$")
+
+
+def recorded_before_the_change(name: str, why: str) -> bool:
+    """Whether a case failed only because it was recorded before AWS changed MapStateExited's
+    previousEventId from MapRunSucceeded (recordings of 2023-09 to 2024-08) to MapRunStarted (every
+    recording since 2024-11; engine/concurrency.py run_map): the first difference is that link,
+    recorded to MapRunSucceeded where we link MapRunStarted."""
+    found = EXITED_AFTER.match(why)
+    if not found:
+        return False
+    index, expected, got = map(int, found.groups())
+    for path in (SHARED / "conformance" / "service" / "item-reader").glob("*.json"):
+        case = json.loads(path.read_text())
+        if case["name"] != name:
+            continue
+        for step in case["steps"]:
+            events = (step.get("expect") or {}).get("response", {}).get("events")
+            if step.get("call") == "get_execution_history" and events and len(events) > index:
+                types = {event["id"]: event["type"] for event in events}
+                return (events[index]["type"], types.get(expected), types.get(got)) == (
+                    "MapStateExited", "MapRunSucceeded", "MapRunStarted")
+    return False
 
 
 @pytest.mark.skipif(not (SHARED / "conformance" / "service" / "item-reader").exists(),
@@ -448,7 +467,11 @@ def test_item_reader_conformance(tmp_path, moto_server):
         stdout, failed = replay(SHARED, srv.endpoint, "item-reader", tmp_path, "--s3-endpoint", moto_server.url)
     finally:
         srv.stop()
-    assert not unexpected(failed, ITEM_READER_FAILURES)
+    older = [(name, why) for name, why in failed if recorded_before_the_change(name, why)]
+    assert not unexpected([f for f in failed if f not in older], ITEM_READER_FAILURES)
+    # the 11 Map Runs that succeeded in recordings of 2023-09 to 2024-03; the 5 recorded since 2024-11
+    # pass, as do 3 whose Map fails (no MapStateExited); one needs variableReferences
+    assert len(older) == 11
     line = next(text for text in stdout.splitlines() if text.startswith("item-reader"))
     passed, ran, not_run = map(int, line.split()[1:4])
     assert (ran, not_run, passed) == (20, 0, 20 - len(failed))

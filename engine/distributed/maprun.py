@@ -35,8 +35,9 @@ def buckets_of(ex: Any) -> Buckets:
     return Buckets(getattr(ex, "s3_folders", None), ex.integrations)
 
 
-async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) -> Any:
-    """The Map state's work: MapStateStarted, the Map Run, the result (before ResultSelector).
+async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) -> tuple[Any, int]:
+    """The Map state's work: MapStateStarted, the Map Run; returns the result (before
+    ResultSelector) and the id of the Map Run's first event (MapRunStarted, or MapRunRedriven).
     `control` (a `MapRunControl` with the Map's MaxConcurrency) gets the tolerance here."""
 
     state, ex = run.state, run.ex
@@ -67,11 +68,11 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
     redriven = _redriven(run)
     if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on
         map_run_arn = redriven
-        run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
+        opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
     else:
         map_run_arn = ex.map_run_arn(label)
-        run.event("MapRunStarted", {"mapRunArn": map_run_arn})
-    return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select)
+        opened = run.event("MapRunStarted", {"mapRunArn": map_run_arn})
+    return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select), opened
 
 
 def child_arn(state_machine_arn: str, map_run_arn: str, index: int) -> str:
