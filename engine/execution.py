@@ -515,12 +515,21 @@ class Execution:
         prefix = self.state_machine_arn.split(":stateMachine:")[0]
         return f"{prefix}:mapRun:{self.state_machine_name}/{label}:{self.new_uuid()}"
 
+    def child_redrive_count(self, fork: Frame, index: int) -> int:
+        """How many times Map Run child `index` forked at `fork` (now) has been redriven: a child
+        that did not succeed in an earlier attempt of a redriven parent is redriven by its Map Run,
+        with the same ARN and its own redrive count and date (DescribeExecution, ``$$.Execution``)."""
+        if self.replay is None:
+            return 0
+        return self.replay.redriven.get((fork.key + ((fork.seq, index),), 1), 0)
+
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
                         map_run_arn: str | None = None, view: Any = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
         item = fork.child({}, index, (map_name, index))
+        redriven = self.child_redrive_count(fork, index)
 
         async def work(attempt: Frame, redelivered: bool) -> Any:
             child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
@@ -535,6 +544,8 @@ class Execution:
             child.integrations, child.role_arn, child.executions = self.integrations, self.role_arn, self.executions
             child.s3_folders = self.s3_folders
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
+            if redriven:
+                child.redrive_count, child.redrive_time = redriven, self.redrive_time
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
                 await listener.child_started(map_run_arn, index, child)

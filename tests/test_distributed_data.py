@@ -367,6 +367,7 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
     (tmp_path / "data" / "items.json").write_text(json.dumps([{"i": i} for i in range(6)]))
     broken = {2, 4}
     calls = []
+    redrives = {}
 
     def handlers():
         h = Handlers()
@@ -374,6 +375,7 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
         @h.lambda_function("work")
         def work(event, ctx):
             calls.append(event["i"])
+            redrives[event["i"]] = ctx.context["Execution"]["RedriveCount"]
             if event["i"] in broken:
                 raise TaskFailed("Bad", "broken")
             return event["i"]
@@ -391,12 +393,15 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
         assert calls == [0, 1, 2, 3, 4]
         broken.clear()
         calls.clear()
+        redrives.clear()
         second = await redrive(store, first.execution_arn, handlers=handlers(), s3_folders=folders)
         return second
 
     second = anyio.run(main)
     assert second.status == "SUCCEEDED", second.cause
     assert calls == [2, 4, 5]  # 0, 1 and 3 had succeeded
+    # 2 and 4 failed: their Map Run redrives them (their own count); 5 had not started: it starts now
+    assert redrives == {2: 1, 4: 1, 5: 0}
     assert second.output == list(range(6))
     events = second.history.events
     started = [e for e in events if e["type"] == "MapRunStarted"]
@@ -523,7 +528,7 @@ def test_redriving_through_the_service_redrives_the_map_run(tmp_path):
         f"HERE = Path({str(tmp_path)!r})\n"
         "def work(event, context):\n"
         "    with open(HERE / 'calls', 'a') as fh:\n"
-        "        fh.write(f\"{event['i']}\\n\")\n"
+        "        fh.write(f\"{event['i']}:{context.context['Execution']['RedriveCount']}\\n\")\n"
         "    if str(event['i']) in (HERE / 'broken').read_text().split():\n"
         "        raise TaskFailed('Bad', 'broken')\n"
         "    return event['i']\n"
@@ -542,7 +547,20 @@ def test_redriving_through_the_service_redrives_the_map_run(tmp_path):
         (tmp_path / "calls").write_text("")
         sfn.redrive_execution(executionArn=arn)
         assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
-        assert (tmp_path / "calls").read_text().split() == ["3", "4"]  # 0-2 had succeeded
+        # 0-2 had succeeded; 3 failed: its Map Run redrives it ($$.Execution.RedriveCount 1); 4 had not started
+        assert (tmp_path / "calls").read_text().split() == ["3:1", "4:0"]
+        children = {c["executionArn"]: c for c in sfn.list_executions(mapRunArn=map_run)["executions"]}
+        by_index = {json.loads(sfn.describe_execution(executionArn=a)["input"])["i"]: a for a in children}
+        redriven = sfn.describe_execution(executionArn=by_index[3])
+        assert (redriven["status"], redriven["redriveCount"]) == ("SUCCEEDED", 1) and "redriveDate" in redriven
+        assert sfn.describe_execution(executionArn=by_index[0]).get("redriveCount", 0) == 0
+        history = sfn.get_execution_history(executionArn=by_index[3])["events"]
+        kinds = [e["type"] for e in history]
+        assert kinds[0] == "ExecutionStarted" and "ExecutionFailed" in kinds and kinds[-1] == "ExecutionSucceeded"
+        (opened,) = [e for e in history if e["type"] == "ExecutionRedriven"]
+        assert opened["executionRedrivenEventDetails"] == {"redriveCount": 1}
+        assert [e["id"] for e in history] == list(range(1, len(history) + 1))
+        assert history[kinds.index("ExecutionRedriven") + 1]["previousEventId"] == opened["id"]
         assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=arn)["mapRuns"]] == [map_run]
         described = sfn.describe_map_run(mapRunArn=map_run)
         assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1) and "redriveDate" in described

@@ -208,6 +208,7 @@ class MapRun:
         run, ex, writer = self.run, self.ex, self.writer
         observer = ex.observer
         start = ex.clock.now()
+        redriven = ex.child_redrive_count(run.frame, index)
         try:
             if observer is not None:
                 run.tell(IterationChanged, index, "started")
@@ -217,7 +218,7 @@ class MapRun:
             except StatesError as err:
                 status = "ABORTED" if isinstance(err, ChildAborted) else (
                     "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
-                writer.add(index, status, None, self._record(index, status, value, None, err, start))
+                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven))
                 if observer is not None:
                     run.tell(IterationChanged, index, "failed")
                 if status != "ABORTED":
@@ -229,7 +230,8 @@ class MapRun:
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
-            full = self._record(index, "SUCCEEDED", value, output, None, start) if writer.needs_records else None
+            full = self._record(index, "SUCCEEDED", value, output, None, start, redriven) \
+                if writer.needs_records else None
             writer.add(index, "SUCCEEDED", output, full)
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
@@ -237,9 +239,9 @@ class MapRun:
             self.control.release()
 
     def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
-                start: float) -> dict:
+                start: float, redriven: int) -> dict:
         return record(self._child_arn(index), self.state_machine_arn, status, value, output,
-                      err.error if err else None, err.cause if err else None, start, self.ex.clock.now())
+                      err.error if err else None, err.cause if err else None, start, self.ex.clock.now(), redriven)
 
     def _child_arn(self, index: int) -> str:
         return child_arn(self.state_machine_arn, self.arn, index)

@@ -44,14 +44,14 @@ def _date(seconds: float) -> str:
 
 
 def record(arn: str, state_machine_arn: str, status: str, value: Any, output: Any, error: str | None,
-           cause: str | None, start: float, stop: float) -> dict:
-    """A child's record in NONE's shape."""
+           cause: str | None, start: float, stop: float, redrive_count: int = 0) -> dict:
+    """A child's record in NONE's shape (`redrive_count`: the child's own, DescribeExecution's)."""
     out: dict = {"ExecutionArn": arn, "Input": _text(value), "InputDetails": {"Included": True},
                  "Name": arn.rsplit(":", 1)[-1]}
     if status == "SUCCEEDED":
         out["Output"] = _text(output)
         out["OutputDetails"] = {"Included": True}
-    out["RedriveCount"] = 0
+    out["RedriveCount"] = redrive_count
     if status == "SUCCEEDED":
         out["RedriveStatus"] = "NOT_REDRIVABLE"
         out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"

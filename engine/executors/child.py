@@ -49,6 +49,8 @@ class Job:
     path: tuple
     key: tuple
     rerun: bool = False  # sent again after its worker was lost: its Tasks may have been called
+    redrive_count: int = 0            # redriven by its Map Run: its count and date ($$.Execution)
+    redrive_time: float | None = None
 
 
 @dataclass
@@ -151,6 +153,7 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     child.state_machine_arn, child.wait_scale = spec.state_machine_arn, spec.wait_scale
     child.start_time = job.start
     child.rerun = job.rerun
+    child.redrive_count, child.redrive_time = job.redrive_count, job.redrive_time
     child.history._events.append(("ExecutionStarted", 0, job.start, None, None))  # the coordinator's
     record = ChildRecord(job.index, "FAILED")
     try:
