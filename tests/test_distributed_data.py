@@ -597,4 +597,44 @@ def test_a_failed_map_run_still_writes_its_results(buckets):
     failed = [k for k in keys if k.endswith("FAILED_0.json")]
     assert [json.loads(r["Output"]) for r in json.loads(buckets.get("out", succeeded[0]))] == [0, 1]
     assert [r["Status"] for r in json.loads(buckets.get("out", failed[0]))] == ["FAILED"]
-    assert any(k.endswith("/manifest.json") for k in keys)
+    # the children the failed Map Run never started: PENDING_0.json, with their input
+    (pending,) = [k for k in keys if k.endswith("PENDING_0.json")]
+    records = json.loads(buckets.get("out", pending))
+    assert [json.loads(r["Input"]) for r in records] == [{"i": 3}, {"i": 4}, {"i": 5}]
+    assert {r["Status"] for r in records} == {"PENDING"}
+    (manifest,) = [k for k in keys if k.endswith("/manifest.json")]
+    assert [f["Key"] for f in json.loads(buckets.get("out", manifest))["ResultFiles"]["PENDING"]] == [pending]
+
+
+def test_pending_children_of_items_known_up_front(tmp_path):
+    handlers, calls = counting({1})
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": ""}}
+    (tmp_path / "out").mkdir()
+    result = run_sync(asl.load(dmap(WORK, "T", MaxConcurrency=1, ResultWriter=writer)), [{"i": i} for i in range(4)],
+                      handlers=handlers, s3_folders={"out": str(tmp_path / "out")})
+    assert result.error == "States.ExceedToleratedFailureThreshold" and calls == [0, 1]
+    (pending,) = (tmp_path / "out").glob("*/PENDING_0.json")
+    assert [json.loads(r["Input"]) for r in json.loads(pending.read_text())] == [{"i": 2}, {"i": 3}]
+
+
+def test_result_files_are_split_at_the_part_size(tmp_path):
+    from asl.engine.distributed.objects import Buckets, parse_folders
+    from asl.engine.distributed.resultwriter import Writer
+
+    (tmp_path / "out").mkdir()
+    writer = Writer("COMPACT", "JSON", "out", "p/")
+    writer.part_bytes = 40  # (S3's single-PUT limit, 5 GiB, otherwise)
+    for index in range(10):
+        writer.add(index, "SUCCEEDED", {"n": index, "pad": "x" * 10}, None)
+    arn = "arn:aws:states:us-east-1:123456789012:mapRun:m/L:run-id"
+    try:
+        details = writer.export(Buckets(parse_folders({"out": str(tmp_path / "out")}), None), arn)
+    finally:
+        writer.discard()
+    manifest = json.loads((tmp_path / "out" / details["ResultWriterDetails"]["Key"]).read_text())
+    files = manifest["ResultFiles"]["SUCCEEDED"]
+    assert [f["Key"] for f in files] == [f"p/run-id/SUCCEEDED_{n}.json" for n in range(len(files))]
+    assert len(files) > 1
+    parts = [json.loads((tmp_path / "out" / f["Key"]).read_bytes()) for f in files]
+    assert [record for part in parts for record in part] == [{"n": i, "pad": "x" * 10} for i in range(10)]
+    assert all(f["Size"] == (tmp_path / "out" / f["Key"]).stat().st_size for f in files)

@@ -25,7 +25,7 @@ from ..staterun import ChildAborted, Located
 from . import itemreader
 from .batching import Batcher, selector
 from .objects import Buckets
-from .resultwriter import Writer, record
+from .resultwriter import Writer, pending, record
 
 WINDOW = 1000  # items read per trip to the reader's thread
 LOOKAHEAD = 100_000  # children started beyond the first one whose record is not written yet
@@ -110,6 +110,8 @@ class MapRun:
         self.failed = 0              # items of the children that failed or timed out
         self.breach: StatesError | None = None
         self.group: Any = None       # the task group of the children
+        self.started = 0             # children started
+        self.window: tuple[int, list] = (0, [])  # the children being started: (first index, [(input, items)])
 
     # ---- the run --------------------------------------------------------------------------------
 
@@ -131,6 +133,7 @@ class MapRun:
                 self.group = tg
                 try:
                     if planned is not None:
+                        self.window = (0, planned)
                         for index, (value, _size) in enumerate(planned):
                             await self._start(tg, index, value)
                     else:
@@ -142,6 +145,7 @@ class MapRun:
             if err is None:
                 err = self.breach or self._breached(final=True)
             if writer.exports:
+                self._pending()
                 try:
                     exported = await _in_thread(lambda: writer.export(buckets_of(ex), self.arn))
                 except StatesError as failure:
@@ -186,7 +190,9 @@ class MapRun:
             first, self.items = self.items, self.items + len(window)
             if not window:
                 self.read_all = True
-            for value, size in self._children(enumerate(window, first), select, last=not window):
+            children = list(self._children(enumerate(window, first), select, last=not window))
+            self.window = (child, children)
+            for value, size in children:
                 await self._start(tg, child, value, size)
                 child += 1
             if not window:
@@ -199,6 +205,7 @@ class MapRun:
         if size is not None:
             self.sizes.append(size)
         tg.start_soon(self._child, index, value, self.sizes[index])
+        self.started += 1
         if index % 64 == 63 and self.ex.executor is not None:
             # let the children started so far reach the executor, which sends them out while
             # more start (else the workers would wait until up to 10,000 children had started)
@@ -237,6 +244,15 @@ class MapRun:
                 run.tell(IterationChanged, index, "succeeded")
         finally:
             self.control.release()
+
+    def _pending(self) -> None:
+        """The children the Map Run did not start (it failed first) go to PENDING_<n>.json with
+        their input: those planned (items known up front) or read (the ItemReader's window) only;
+        items not read yet are in no file."""
+        first, children = self.window
+        for offset, (value, _size) in enumerate(children):
+            if first + offset >= self.started:
+                self.writer.add(first + offset, "PENDING", None, pending(value))
 
     def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
                 start: float, redriven: int) -> dict:
