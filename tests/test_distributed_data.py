@@ -101,6 +101,53 @@ def go(buckets, definition: dict, value=None, **options):
 
 # ---- ItemReader -----------------------------------------------------------------------------
 
+def parquet_bytes(columns: dict, row_group_size: int) -> bytes:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink, row_group_size=row_group_size)
+    return sink.getvalue().to_pybytes()
+
+
+def test_parquet_objects_row_group_by_row_group(buckets):
+    import datetime as dt
+    from decimal import Decimal
+
+    n = 25
+    body = parquet_bytes({"id": list(range(n)), "name": [f"n{i}" for i in range(n)],
+                          "score": [i / 2 for i in range(n)], "ok": [i % 2 == 0 for i in range(n)],
+                          "when": [dt.datetime(2026, 1, 1, 0, 0, i) for i in range(n)],
+                          "price": [Decimal(f"{i}.50") for i in range(n)], "tags": [["a"] * (i % 3) for i in range(n)],
+                          "missing": [None] * n}, row_group_size=10)
+    buckets.put("data", "rows.parquet", body)
+    result = go(buckets, dmap(ItemReader=get_object("rows.parquet", InputType="PARQUET", MaxItems=22)))
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(result.output) == 22  # across three row groups of 10
+    assert result.output[13] == {"id": 13, "name": "n13", "score": 6.5, "ok": False, "when": "2026-01-01T00:00:13",
+                                 "price": 13.5, "tags": ["a"], "missing": None}
+    buckets.put("data", "bad.parquet", b"PAR1 not really")
+    bad = go(buckets, dmap(ItemReader=get_object("bad.parquet", InputType="PARQUET")))
+    assert bad.error == "States.ItemReaderFailed" and bad.cause.startswith("The Parquet object could not be read")
+
+
+def test_athena_data_manifest(buckets):
+    buckets.put("data", "unload/part-0.parquet", parquet_bytes({"k": [1, 2]}, row_group_size=1))
+    buckets.put("data", "unload/part-1.parquet", parquet_bytes({"k": [3]}, row_group_size=1))
+    buckets.put("data", "unload/q-manifest.csv", "s3://data/unload/part-0.parquet\ns3://data/unload/part-1.parquet\n")
+    reader = get_object("unload/q-manifest.csv", InputType="PARQUET", ManifestType="ATHENA_DATA")
+    result = go(buckets, dmap(ItemReader=reader))
+    assert result.output == [{"k": 1}, {"k": 2}, {"k": 3}]
+    buckets.put("data", "unload/j-manifest.csv", "s3://data/unload/a.jsonl\n")
+    buckets.put("data", "unload/a.jsonl", '{"x": 1}\n{"x": 2}\n')
+    jsonl = go(buckets, dmap(ItemReader=get_object("unload/j-manifest.csv", InputType="JSONL",
+                                                   ManifestType="ATHENA_DATA")))
+    assert jsonl.output == [{"x": 1}, {"x": 2}]
+    wrong = go(buckets, dmap(ItemReader=get_object("unload/j-manifest.csv", InputType="JSON",
+                                                   ManifestType="ATHENA_DATA")))
+    assert wrong.error == "States.ItemReaderFailed" and "use CSV, JSONL or PARQUET" in wrong.cause
+
+
 def test_json_jsonl_and_csv_objects(buckets):
     items = [{"n": i, "tags": ["x"] * i} for i in range(5)]
     buckets.put("data", "items.json", json.dumps(items, indent=2))
