@@ -259,9 +259,10 @@ def execution_history(arn: str, store_url: str) -> None:
               metavar="SECONDS", help="How often to look for executions to take up.")
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to take up.")
 @log_options
+@executor_option
 def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, lease_seconds: float,
            poll_seconds: float, until_idle: bool, log_level: str | None = None, log_file: str | None = None,
-           log_group: str | None = None, include_execution_data: bool = False) -> None:
+           log_group: str | None = None, include_execution_data: bool = False, executor: str | None = None) -> None:
     """Advance the RUNNING executions of a store that no live process holds.
 
     Point several workers (or asl serve) at one PostgreSQL store: each execution advances in
@@ -270,6 +271,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     """
     import anyio
 
+    from ..engine.executors import ExecutorError, open_executor
     from ..engine.stores import StoreError, open_store
     from ..engine.worker import Worker
 
@@ -283,17 +285,26 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     def ended(result: Any) -> None:
         click.echo(f"{result.status:<10} {result.execution_arn}", err=True)
 
+    try:
+        opened = open_executor(executor)  # one for every execution taken up, as in asl serve
+    except ExecutorError as exc:
+        _fail("worker", str(exc))
+
     async def main() -> Worker:
         store = open_store(store_url)
         await store.open()
         try:
+            if opened is not None:
+                await opened.start()
             work = Worker(store, lease_seconds=lease_seconds, poll_seconds=poll_seconds, on_result=ended,
-                          handlers=handlers, mock_config=mock_config, log=log, observer=tracing)
+                          handlers=handlers, mock_config=mock_config, log=log, observer=tracing, executor=opened)
             click.echo(f"asl worker: {work.owner} taking up executions of {store_url}", err=True)
             await work.run(until_idle=until_idle)
             return work
         finally:
             with anyio.CancelScope(shield=True):
+                if opened is not None:
+                    await opened.aclose()
                 await store.close()
     try:
         done = anyio.run(main)

@@ -135,10 +135,14 @@ async def run_map(run: StateRun) -> Result:
             limit = positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)
             from .distributed.maprun import run_distributed
 
-            results = await run_distributed(run, effective, scope, MapRunControl(limit, None, None))
-            ended = run.frame.last
+            results, opened = await run_distributed(run, effective, scope, MapRunControl(limit, None, None))
             run.event("MapStateSucceeded")
-            run.frame.last = ended  # AWS: MapStateExited follows MapRunSucceeded (recorded; the service cases)
+            # AWS: MapStateExited follows the Map Run's first event, MapRunStarted. Every recording
+            # since November 2024 shows it (13 LocalStack snapshots validated on AWS, 2024-11 to
+            # 2025-10, JSONPath and JSONata, with and without ItemReader, ItemBatcher, earlier
+            # states); the 36 recorded from 2023-09 to 2024-08 show MapRunSucceeded instead: AWS
+            # changed it in between (no recording shows both in one period).
+            run.frame.last = opened
             return results
         items = map_items(run, effective)
         limit = positive_int(run, state.max_concurrency, state.max_concurrency_path, "MaxConcurrency", scope, 0)

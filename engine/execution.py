@@ -226,6 +226,7 @@ class Execution:
         self.redrive_count = 0
         self.redrive_time: float | None = None
         self.abandoned = False
+        self.rerun = False  # a Distributed Map child run again after its worker was lost: every call may have happened
         sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
@@ -304,7 +305,7 @@ class Execution:
         frame.seq += 1
         site = (frame.key, frame.seq)
         attempt = Frame(frame.variables, frame.last, frame.map_item, frame.path, frame.key + ((frame.seq, -1),))
-        redelivered = False
+        redelivered = self.rerun
         replay = self.replay
         if replay is not None:
             recorded = check_fact(replay.take(site), "outcome")
@@ -318,7 +319,7 @@ class Execution:
                 if "error" in value or "cause" in value:
                     raise StatesError(value.get("error"), value.get("cause"), heartbeat=bool(value.get("heartbeat")))
                 return value.get("value")
-            redelivered = replay.started(frame.key, frame.seq - 1)
+            redelivered = redelivered or replay.started(frame.key, frame.seq - 1)
         try:
             value = await work(attempt, redelivered)
         except StatesError as err:
@@ -510,12 +511,21 @@ class Execution:
         prefix = self.state_machine_arn.split(":stateMachine:")[0]
         return f"{prefix}:mapRun:{self.state_machine_name}/{label}:{self.new_uuid()}"
 
+    def child_redrive_count(self, fork: Frame, index: int) -> int:
+        """How many times Map Run child `index` forked at `fork` (now) has been redriven: a child
+        that did not succeed in an earlier attempt of a redriven parent is redriven by its Map Run,
+        with the same ARN and its own redrive count and date (DescribeExecution, ``$$.Execution``)."""
+        if self.replay is None:
+            return 0
+        return self.replay.redriven.get((fork.key + ((fork.seq, index),), 1), 0)
+
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
                         map_run_arn: str | None = None, view: Any = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
         item = fork.child({}, index, (map_name, index))
+        redriven = self.child_redrive_count(fork, index)
 
         async def work(attempt: Frame, redelivered: bool) -> Any:
             child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
@@ -530,6 +540,8 @@ class Execution:
             child.integrations, child.role_arn, child.executions = self.integrations, self.role_arn, self.executions
             child.s3_folders, child.ending = self.s3_folders, self.ending
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
+            if redriven:
+                child.redrive_count, child.redrive_time = redriven, self.redrive_time
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
                 await listener.child_started(map_run_arn, index, child)

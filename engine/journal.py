@@ -104,6 +104,7 @@ class Recorded:
         self.events = list(events)
         self.facts = list(facts)
         self.unsited: list[StoredEvent] = []
+        self.redriven: dict[Site, int] = {}       # a Map Run child's outcome site -> times it failed and was cut
         event_epochs = _epochs(self.events, lambda e: e.type == REDRIVEN)
         fact_epochs = _epochs(self.facts, lambda f: f.kind == "redrive")
         for epoch in range(max(len(event_epochs), len(fact_epochs))):
@@ -153,6 +154,8 @@ class Recorded:
             for position, entry in entries:
                 if position > cut:
                     del self.entries[(key, position)]
+                    if outcomes_only and "value" not in entry[1].value:  # a Map Run child that did not succeed
+                        self.redriven[(key, position)] = self.redriven.get((key, position), 0) + 1
             self.ends[key] = min(self.ends.get(key, 0), cut)
         for key in sorted(self.ends, key=len):  # attempt frames forked after a cut go with it
             if key and key[-1][1] == -1:

@@ -120,7 +120,9 @@ class TaskContext:
     path         where the task runs: ``(("MapState", 3),)`` inside iteration 3 of MapState,
                  ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout (outermost first)
     redelivered  True when this attempt was already started before the process running the
-                 execution died: the call may have happened (at-least-once; be idempotent)
+                 execution died, or when it is in a Distributed Map child run again because
+                 the executor's worker running it was lost: the call may have happened
+                 (at-least-once; be idempotent)
     trace_headers  the attempt's W3C trace context (``traceparent``) when the run is traced
     """
 

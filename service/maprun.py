@@ -115,7 +115,11 @@ class MapRuns:
                                           "index": index},
                                  # never claimed by a worker: the child runs within its parent
                                  owner=f"mapRun:{map_run_arn}", lease_until=now + CHILD_LEASE)
-        if not await self.store.create(record):  # run again (resumed before its outcome was recorded)
+        if child.redrive_count:  # redriven by its Map Run (the parent was redriven): the same execution goes on
+            await self.store.update(arn, status="RUNNING", stop_time=None, output=None, error=None, cause=None,
+                                    redrive_count=child.redrive_count, redrive_time=child.redrive_time)
+            self.rerun.add(arn)
+        elif not await self.store.create(record):  # run again (resumed before its outcome was recorded)
             self.rerun.add(arn)
             await self.store.update(arn, status="RUNNING", start_time=now, stop_time=None, output=None,
                                     error=None, cause=None)
@@ -131,8 +135,18 @@ class MapRuns:
         events = [StoredEvent(i, t, p, ts, event_details(d), None)
                   for i, (t, p, ts, d, _site) in enumerate(child.history.entries(), 1)]
         # a child run again after a crash (its end not yet in the parent's journal) keeps the
-        # history its first run wrote, if it got that far
-        if arn not in self.rerun or not await self.store.events(arn):
+        # history its first run wrote, if it got that far; a redriven one's goes on after it, from
+        # ExecutionRedriven (as a redriven execution's does)
+        before = await self.store.events(arn) if arn in self.rerun else []
+        if child.redrive_count and before and before[-1].type != "ExecutionRedriven":
+            base = len(before)
+            opened = StoredEvent(base + 1, "ExecutionRedriven", before[-1].id,
+                                 child.redrive_time if child.redrive_time is not None else time.time(),
+                                 {"redriveCount": child.redrive_count}, None)
+            await self.store.append(arn, [opened] + [
+                StoredEvent(base + e.id, e.type, base + max(e.previous_id, 1), e.timestamp, e.details, None)
+                for e in events[1:]])  # after its ExecutionStarted, renumbered to follow ExecutionRedriven
+        elif not before:
             await self.store.append(arn, events)
         self.rerun.discard(arn)
         await self.store.update(arn, status=result.status, stop_time=time.time(), error=result.error,

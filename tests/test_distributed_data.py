@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,53 @@ def go(buckets, definition: dict, value=None, **options):
 
 
 # ---- ItemReader -----------------------------------------------------------------------------
+
+def parquet_bytes(columns: dict, row_group_size: int) -> bytes:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink, row_group_size=row_group_size)
+    return sink.getvalue().to_pybytes()
+
+
+def test_parquet_objects_row_group_by_row_group(buckets):
+    import datetime as dt
+    from decimal import Decimal
+
+    n = 25
+    body = parquet_bytes({"id": list(range(n)), "name": [f"n{i}" for i in range(n)],
+                          "score": [i / 2 for i in range(n)], "ok": [i % 2 == 0 for i in range(n)],
+                          "when": [dt.datetime(2026, 1, 1, 0, 0, i) for i in range(n)],
+                          "price": [Decimal(f"{i}.50") for i in range(n)], "tags": [["a"] * (i % 3) for i in range(n)],
+                          "missing": [None] * n}, row_group_size=10)
+    buckets.put("data", "rows.parquet", body)
+    result = go(buckets, dmap(ItemReader=get_object("rows.parquet", InputType="PARQUET", MaxItems=22)))
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(result.output) == 22  # across three row groups of 10
+    assert result.output[13] == {"id": 13, "name": "n13", "score": 6.5, "ok": False, "when": "2026-01-01T00:00:13",
+                                 "price": 13.5, "tags": ["a"], "missing": None}
+    buckets.put("data", "bad.parquet", b"PAR1 not really")
+    bad = go(buckets, dmap(ItemReader=get_object("bad.parquet", InputType="PARQUET")))
+    assert bad.error == "States.ItemReaderFailed" and bad.cause.startswith("The Parquet object could not be read")
+
+
+def test_athena_data_manifest(buckets):
+    buckets.put("data", "unload/part-0.parquet", parquet_bytes({"k": [1, 2]}, row_group_size=1))
+    buckets.put("data", "unload/part-1.parquet", parquet_bytes({"k": [3]}, row_group_size=1))
+    buckets.put("data", "unload/q-manifest.csv", "s3://data/unload/part-0.parquet\ns3://data/unload/part-1.parquet\n")
+    reader = get_object("unload/q-manifest.csv", InputType="PARQUET", ManifestType="ATHENA_DATA")
+    result = go(buckets, dmap(ItemReader=reader))
+    assert result.output == [{"k": 1}, {"k": 2}, {"k": 3}]
+    buckets.put("data", "unload/j-manifest.csv", "s3://data/unload/a.jsonl\n")
+    buckets.put("data", "unload/a.jsonl", '{"x": 1}\n{"x": 2}\n')
+    jsonl = go(buckets, dmap(ItemReader=get_object("unload/j-manifest.csv", InputType="JSONL",
+                                                   ManifestType="ATHENA_DATA")))
+    assert jsonl.output == [{"x": 1}, {"x": 2}]
+    wrong = go(buckets, dmap(ItemReader=get_object("unload/j-manifest.csv", InputType="JSON",
+                                                   ManifestType="ATHENA_DATA")))
+    assert wrong.error == "States.ItemReaderFailed" and "use CSV, JSONL or PARQUET" in wrong.cause
+
 
 def test_json_jsonl_and_csv_objects(buckets):
     items = [{"n": i, "tags": ["x"] * i} for i in range(5)]
@@ -366,6 +414,7 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
     (tmp_path / "data" / "items.json").write_text(json.dumps([{"i": i} for i in range(6)]))
     broken = {2, 4}
     calls = []
+    redrives = {}
 
     def handlers():
         h = Handlers()
@@ -373,6 +422,7 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
         @h.lambda_function("work")
         def work(event, ctx):
             calls.append(event["i"])
+            redrives[event["i"]] = ctx.context["Execution"]["RedriveCount"]
             if event["i"] in broken:
                 raise TaskFailed("Bad", "broken")
             return event["i"]
@@ -390,12 +440,15 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
         assert calls == [0, 1, 2, 3, 4]
         broken.clear()
         calls.clear()
+        redrives.clear()
         second = await redrive(store, first.execution_arn, handlers=handlers(), s3_folders=folders)
         return second
 
     second = anyio.run(main)
     assert second.status == "SUCCEEDED", second.cause
     assert calls == [2, 4, 5]  # 0, 1 and 3 had succeeded
+    # 2 and 4 failed: their Map Run redrives them (their own count); 5 had not started: it starts now
+    assert redrives == {2: 1, 4: 1, 5: 0}
     assert second.output == list(range(6))
     events = second.history.events
     started = [e for e in events if e["type"] == "MapRunStarted"]
@@ -437,14 +490,31 @@ def test_a_malformed_s3_folder_option_says_what_form_it_takes(tmp_path, spec):
 
 # ---- the recorded AWS cases (../shared/conformance/service/item-reader) ------------------------------
 
-RACE = "AWS's MapStateExited follows MapRunStarted in this recording, MapRunSucceeded in the others (a race in AWS)"
-ITEM_READER_FAILURES = {
-    "assign/test_assign_reference_variables::TestAssignReferenceVariables::test_reference_in_map_state_max_items_path":
-        RACE,
-    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_batching_base_json_max_per_batch_jsonata": RACE,
-    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_max_items_jsonata": RACE,
-    "scenarios/test_base_scenarios::TestBaseScenarios::test_map_item_reader_base_json_with_items_path": RACE,
-}
+ITEM_READER_FAILURES: dict[str, str] = {}
+EXITED_AFTER = re.compile(r"step\S+ get_execution_history: \$\.events\[(\d+)\]\.previousEventId: "
+                          r"expected (\d+), got (\d+)$")
+
+
+def recorded_before_the_change(name: str, why: str) -> bool:
+    """Whether a case failed only because it was recorded before AWS changed MapStateExited's
+    previousEventId from MapRunSucceeded (recordings of 2023-09 to 2024-08) to MapRunStarted (every
+    recording since 2024-11; engine/concurrency.py run_map): the first difference is that link,
+    recorded to MapRunSucceeded where we link MapRunStarted."""
+    found = EXITED_AFTER.match(why)
+    if not found:
+        return False
+    index, expected, got = map(int, found.groups())
+    for path in (SHARED / "conformance" / "service" / "item-reader").glob("*.json"):
+        case = json.loads(path.read_text())
+        if case["name"] != name:
+            continue
+        for step in case["steps"]:
+            events = (step.get("expect") or {}).get("response", {}).get("events")
+            if step.get("call") == "get_execution_history" and events and len(events) > index:
+                types = {event["id"]: event["type"] for event in events}
+                return (events[index]["type"], types.get(expected), types.get(got)) == (
+                    "MapStateExited", "MapRunSucceeded", "MapRunStarted")
+    return False
 
 
 @pytest.mark.skipif(not (SHARED / "conformance" / "service" / "item-reader").exists(),
@@ -461,7 +531,11 @@ def test_item_reader_conformance(tmp_path, moto_server):
         stdout, failed = replay(SHARED, srv.endpoint, "item-reader", tmp_path, "--s3-endpoint", moto_server.url)
     finally:
         srv.stop()
-    assert not unexpected(failed, ITEM_READER_FAILURES)
+    older = [(name, why) for name, why in failed if recorded_before_the_change(name, why)]
+    assert not unexpected([f for f in failed if f not in older], ITEM_READER_FAILURES)
+    # the 11 Map Runs that succeeded in recordings of 2023-09 to 2024-03; the 5 recorded since 2024-11
+    # pass, as do 3 whose Map fails (no MapStateExited), and the variableReferences one
+    assert len(older) == 11
     line = next(text for text in stdout.splitlines() if text.startswith("item-reader"))
     passed, ran, not_run = map(int, line.split()[1:4])
     assert (ran, not_run, passed) == (20, 0, 20 - len(failed))
@@ -513,7 +587,7 @@ def test_redriving_through_the_service_redrives_the_map_run(tmp_path):
         f"HERE = Path({str(tmp_path)!r})\n"
         "def work(event, context):\n"
         "    with open(HERE / 'calls', 'a') as fh:\n"
-        "        fh.write(f\"{event['i']}\\n\")\n"
+        "        fh.write(f\"{event['i']}:{context.context['Execution']['RedriveCount']}\\n\")\n"
         "    if str(event['i']) in (HERE / 'broken').read_text().split():\n"
         "        raise TaskFailed('Bad', 'broken')\n"
         "    return event['i']\n"
@@ -532,7 +606,20 @@ def test_redriving_through_the_service_redrives_the_map_run(tmp_path):
         (tmp_path / "calls").write_text("")
         sfn.redrive_execution(executionArn=arn)
         assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
-        assert (tmp_path / "calls").read_text().split() == ["3", "4"]  # 0-2 had succeeded
+        # 0-2 had succeeded; 3 failed: its Map Run redrives it ($$.Execution.RedriveCount 1); 4 had not started
+        assert (tmp_path / "calls").read_text().split() == ["3:1", "4:0"]
+        children = {c["executionArn"]: c for c in sfn.list_executions(mapRunArn=map_run)["executions"]}
+        by_index = {json.loads(sfn.describe_execution(executionArn=a)["input"])["i"]: a for a in children}
+        redriven = sfn.describe_execution(executionArn=by_index[3])
+        assert (redriven["status"], redriven["redriveCount"]) == ("SUCCEEDED", 1) and "redriveDate" in redriven
+        assert sfn.describe_execution(executionArn=by_index[0]).get("redriveCount", 0) == 0
+        history = sfn.get_execution_history(executionArn=by_index[3])["events"]
+        kinds = [e["type"] for e in history]
+        assert kinds[0] == "ExecutionStarted" and "ExecutionFailed" in kinds and kinds[-1] == "ExecutionSucceeded"
+        (opened,) = [e for e in history if e["type"] == "ExecutionRedriven"]
+        assert opened["executionRedrivenEventDetails"] == {"redriveCount": 1}
+        assert [e["id"] for e in history] == list(range(1, len(history) + 1))
+        assert history[kinds.index("ExecutionRedriven") + 1]["previousEventId"] == opened["id"]
         assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=arn)["mapRuns"]] == [map_run]
         described = sfn.describe_map_run(mapRunArn=map_run)
         assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1) and "redriveDate" in described
@@ -569,4 +656,44 @@ def test_a_failed_map_run_still_writes_its_results(buckets):
     failed = [k for k in keys if k.endswith("FAILED_0.json")]
     assert [json.loads(r["Output"]) for r in json.loads(buckets.get("out", succeeded[0]))] == [0, 1]
     assert [r["Status"] for r in json.loads(buckets.get("out", failed[0]))] == ["FAILED"]
-    assert any(k.endswith("/manifest.json") for k in keys)
+    # the children the failed Map Run never started: PENDING_0.json, with their input
+    (pending,) = [k for k in keys if k.endswith("PENDING_0.json")]
+    records = json.loads(buckets.get("out", pending))
+    assert [json.loads(r["Input"]) for r in records] == [{"i": 3}, {"i": 4}, {"i": 5}]
+    assert {r["Status"] for r in records} == {"PENDING"}
+    (manifest,) = [k for k in keys if k.endswith("/manifest.json")]
+    assert [f["Key"] for f in json.loads(buckets.get("out", manifest))["ResultFiles"]["PENDING"]] == [pending]
+
+
+def test_pending_children_of_items_known_up_front(tmp_path):
+    handlers, calls = counting({1})
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": ""}}
+    (tmp_path / "out").mkdir()
+    result = run_sync(asl.load(dmap(WORK, "T", MaxConcurrency=1, ResultWriter=writer)), [{"i": i} for i in range(4)],
+                      handlers=handlers, s3_folders={"out": str(tmp_path / "out")})
+    assert result.error == "States.ExceedToleratedFailureThreshold" and calls == [0, 1]
+    (pending,) = (tmp_path / "out").glob("*/PENDING_0.json")
+    assert [json.loads(r["Input"]) for r in json.loads(pending.read_text())] == [{"i": 2}, {"i": 3}]
+
+
+def test_result_files_are_split_at_the_part_size(tmp_path):
+    from asl.engine.distributed.objects import Buckets, parse_folders
+    from asl.engine.distributed.resultwriter import Writer
+
+    (tmp_path / "out").mkdir()
+    writer = Writer("COMPACT", "JSON", "out", "p/")
+    writer.part_bytes = 40  # (S3's single-PUT limit, 5 GiB, otherwise)
+    for index in range(10):
+        writer.add(index, "SUCCEEDED", {"n": index, "pad": "x" * 10}, None)
+    arn = "arn:aws:states:us-east-1:123456789012:mapRun:m/L:run-id"
+    try:
+        details = writer.export(Buckets(parse_folders({"out": str(tmp_path / "out")}), None), arn)
+    finally:
+        writer.discard()
+    manifest = json.loads((tmp_path / "out" / details["ResultWriterDetails"]["Key"]).read_text())
+    files = manifest["ResultFiles"]["SUCCEEDED"]
+    assert [f["Key"] for f in files] == [f"p/run-id/SUCCEEDED_{n}.json" for n in range(len(files))]
+    assert len(files) > 1
+    parts = [json.loads((tmp_path / "out" / f["Key"]).read_bytes()) for f in files]
+    assert [record for part in parts for record in part] == [{"n": i, "pad": "x" * 10} for i in range(10)]
+    assert all(f["Size"] == (tmp_path / "out" / f["Key"]).stat().st_size for f in files)

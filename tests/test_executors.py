@@ -39,13 +39,13 @@ def machine(max_concurrency: int = 0) -> object:
     return asl.load({"StartAt": "Each", "States": {"Each": state}})
 
 
-def work(payload: dict) -> dict:
-    """Records each call (item, process) in the calls file (one append: a whole line), then works
-    `pause` seconds."""
+def work(payload: dict, ctx) -> dict:
+    """Records each call (item, process, ctx.redelivered) in the calls file (one append: a whole
+    line), then works `pause` seconds."""
     if payload["db"]:
         fd = os.open(payload["db"], os.O_WRONLY | os.O_APPEND)
         try:
-            os.write(fd, f"{payload['item']} {os.getpid()}\n".encode())
+            os.write(fd, f"{payload['item']} {os.getpid()} {int(ctx.redelivered)}\n".encode())
         finally:
             os.close(fd)
     if payload["pause"]:
@@ -164,17 +164,30 @@ def test_a_worker_killed_mid_run_loses_no_item_and_reruns_only_unfinished_childr
     assert result.output == expected()  # every item completed, each once, in order
     rows = calls(db)
     by_item: dict[int, list[int]] = {}
-    for item, pid in rows:
+    for item, pid, _ in rows:
         by_item.setdefault(item, []).append(pid)
     assert sorted(by_item) == list(range(ITEMS))
     assert any(killed[0] in pids_ for pids_ in by_item.values())  # it was killed mid-run ...
     assert any(killed[0] not in pids_ for pids_ in by_item.values())  # ... and others finished the run
     again = {item: pids_ for item, pids_ in by_item.items() if len(pids_) > 1}
-    # only children the lost worker had not reported were run again: those running when it died
-    # (at most child.CONCURRENCY) and those finished since its last report (REPORT_EVERY), never
-    # its chunks whole
+    # only children the lost worker had not handed back were run again: those running when it died
+    # (at most child.CONCURRENCY) and those finished since its chunk's last report (a chunk
+    # reports after child.REPORT_AFTER seconds, then every child.REPORT_EVERY), never all it ran
     assert all(pids_[0] == killed[0] and killed[0] not in pids_[1:] for pids_ in again.values())
-    assert len(again) < ITEMS // 10
+    assert len(again) <= CONCURRENCY or len(again) < sum(1 for pids_ in by_item.values() if pids_[0] == killed[0])
+    assert_redelivered_again(rows, killed[0])
+
+
+def assert_redelivered_again(rows: list, killed: int) -> None:
+    """A call made again (its chunk sent again after its worker was lost) has ctx.redelivered: the
+    lost worker may have made it. The lost worker's own calls were first attempts."""
+    seen: set = set()
+    for item, pid, redelivered in rows:
+        if item in seen:
+            assert redelivered, f"item {item} called again without ctx.redelivered"
+        if pid == killed:
+            assert not redelivered, f"item {item}: the lost worker's call was a first attempt"
+        seen.add(item)
 
 
 def test_stop_execution_cancels_the_children_on_the_workers(tmp_path):
@@ -303,18 +316,21 @@ def test_children_with_a_wait_in_real_time_stay_with_the_parent():
     assert os.getpid() not in {o["pid"] for o in virtual.output}  # virtual time: the Wait takes none
 
 
+DOUBLING = {"StartAt": "M", "States": {"M": {  # a Distributed Map over SERVICE_HANDLERS' work
+    "Type": "Map", "End": True,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "T", "States": {"T": {
+                          "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
+                          "End": True}}}}}}
+
+
 def test_asl_run_executor_option(tmp_path):
     import json
     import subprocess
     import sys
 
     (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
-    definition = {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "End": True,
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                          "StartAt": "T", "States": {"T": {
-                              "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work",
-                              "End": True}}}}}}
+    definition = DOUBLING
     (tmp_path / "m.json").write_text(json.dumps(definition))
     asl_run = [sys.executable, "-m", "asl.cli", "run", "m.json", "--handlers", "handlers.py", "-q",
                "--input-json", json.dumps([{"n": n} for n in range(6)])]
@@ -353,5 +369,55 @@ def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.output == expected(400)
     rows = calls(db)
-    assert sorted({item for item, _ in rows}) == list(range(400))
-    assert any(pid != killed[0] for _, pid in rows)  # a new process took the lost chunks over
+    assert sorted({item for item, _, _ in rows}) == list(range(400))
+    assert any(pid != killed[0] for _, pid, _ in rows)  # a new process took the lost chunks over
+    assert_redelivered_again(rows, killed[0])
+
+
+def test_asl_worker_executor_option(tmp_path):
+    """`asl worker --executor` (the option asl run, resume, redrive and serve share): the executions
+    it takes up run their Distributed Map children there, not in the worker's process."""
+    import json
+    import subprocess
+    import sys
+
+    from asl.engine.stores import open_store
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    url = f"sqlite:{tmp_path / 'runs.db'}"
+    definition = DOUBLING
+
+    async def leave():  # recorded, its process gone: a worker takes it up once its lease has run out
+        store = open_store(url)
+        await store.open()
+        try:
+            execution = prepare(asl.load(definition), [{"n": n} for n in range(6)], name="left")
+            await execution.attach(store, owner="gone:1:0", lease_seconds=0.5)
+            return execution.arn
+        finally:
+            await store.close()
+
+    async def output(arn):
+        store = open_store(url)
+        await store.open()
+        try:
+            return (await store.get(arn)).output
+        finally:
+            await store.close()
+
+    arn = anyio.run(leave)
+    time.sleep(0.6)
+    worker = [sys.executable, "-m", "asl.cli", "worker", "--store", url, "--until-idle", "--poll", "0.1",
+              "--handlers", "handlers.py"]
+    proc = subprocess.Popen([*worker, "--executor", "processes"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert f"SUCCEEDED  {arn}" in stderr
+    result = anyio.run(output, arn)
+    result = json.loads(result) if isinstance(result, str) else result
+    assert [o["doubled"] for o in result] == [0, 2, 4, 6, 8, 10]
+    assert proc.pid not in {o["pid"] for o in result}  # the children ran in the executor's processes
+    bad = subprocess.run([*worker, "--executor", "ray"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr

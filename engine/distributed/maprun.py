@@ -25,7 +25,7 @@ from ..staterun import ChildAborted, Located
 from . import itemreader
 from .batching import Batcher, selector
 from .objects import Buckets
-from .resultwriter import Writer, record
+from .resultwriter import Writer, pending, record
 
 WINDOW = 1000  # items read per trip to the reader's thread
 LOOKAHEAD = 100_000  # children started beyond the first one whose record is not written yet
@@ -35,8 +35,9 @@ def buckets_of(ex: Any) -> Buckets:
     return Buckets(getattr(ex, "s3_folders", None), ex.integrations)
 
 
-async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) -> Any:
-    """The Map state's work: MapStateStarted, the Map Run, the result (before ResultSelector).
+async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) -> tuple[Any, int]:
+    """The Map state's work: MapStateStarted, the Map Run; returns the result (before
+    ResultSelector) and the id of the Map Run's first event (MapRunStarted, or MapRunRedriven).
     `control` (a `MapRunControl` with the Map's MaxConcurrency) gets the tolerance here."""
 
     state, ex = run.state, run.ex
@@ -67,11 +68,11 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
     redriven = _redriven(run)
     if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on
         map_run_arn = redriven
-        run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
+        opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
     else:
         map_run_arn = ex.map_run_arn(label)
-        run.event("MapRunStarted", {"mapRunArn": map_run_arn})
-    return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select)
+        opened = run.event("MapRunStarted", {"mapRunArn": map_run_arn})
+    return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select), opened
 
 
 def child_arn(state_machine_arn: str, map_run_arn: str, index: int) -> str:
@@ -109,6 +110,8 @@ class MapRun:
         self.failed = 0              # items of the children that failed or timed out
         self.breach: StatesError | None = None
         self.group: Any = None       # the task group of the children
+        self.started = 0             # children started
+        self.window: tuple[int, list] = (0, [])  # the children being started: (first index, [(input, items)])
 
     # ---- the run --------------------------------------------------------------------------------
 
@@ -130,6 +133,7 @@ class MapRun:
                 self.group = tg
                 try:
                     if planned is not None:
+                        self.window = (0, planned)
                         for index, (value, _size) in enumerate(planned):
                             await self._start(tg, index, value)
                     else:
@@ -141,6 +145,7 @@ class MapRun:
             if err is None:
                 err = self.breach or self._breached(final=True)
             if writer.exports:
+                self._pending()
                 try:
                     exported = await _in_thread(lambda: writer.export(buckets_of(ex), self.arn))
                 except StatesError as failure:
@@ -185,7 +190,9 @@ class MapRun:
             first, self.items = self.items, self.items + len(window)
             if not window:
                 self.read_all = True
-            for value, size in self._children(enumerate(window, first), select, last=not window):
+            children = list(self._children(enumerate(window, first), select, last=not window))
+            self.window = (child, children)
+            for value, size in children:
                 await self._start(tg, child, value, size)
                 child += 1
             if not window:
@@ -198,11 +205,17 @@ class MapRun:
         if size is not None:
             self.sizes.append(size)
         tg.start_soon(self._child, index, value, self.sizes[index])
+        self.started += 1
+        if index % 64 == 63 and self.ex.executor is not None:
+            # let the children started so far reach the executor, which sends them out while
+            # more start (else the workers would wait until up to 10,000 children had started)
+            await anyio.lowlevel.checkpoint()
 
     async def _child(self, index: int, value: Any, size: int) -> None:
         run, ex, writer = self.run, self.ex, self.writer
         observer = ex.observer
         start = ex.clock.now()
+        redriven = ex.child_redrive_count(run.frame, index)
         try:
             if observer is not None:
                 run.tell(IterationChanged, index, "started")
@@ -212,7 +225,7 @@ class MapRun:
             except StatesError as err:
                 status = "ABORTED" if isinstance(err, ChildAborted) else (
                     "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
-                writer.add(index, status, None, self._record(index, status, value, None, err, start))
+                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven))
                 if observer is not None:
                     run.tell(IterationChanged, index, "failed")
                 if status != "ABORTED":
@@ -224,17 +237,27 @@ class MapRun:
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
-            full = self._record(index, "SUCCEEDED", value, output, None, start) if writer.needs_records else None
+            full = self._record(index, "SUCCEEDED", value, output, None, start, redriven) \
+                if writer.needs_records else None
             writer.add(index, "SUCCEEDED", output, full)
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
         finally:
             self.control.release()
 
+    def _pending(self) -> None:
+        """The children the Map Run did not start (it failed first) go to PENDING_<n>.json with
+        their input: those planned (items known up front) or read (the ItemReader's window) only;
+        items not read yet are in no file."""
+        first, children = self.window
+        for offset, (value, _size) in enumerate(children):
+            if first + offset >= self.started:
+                self.writer.add(first + offset, "PENDING", None, pending(value))
+
     def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
-                start: float) -> dict:
+                start: float, redriven: int) -> dict:
         return record(self._child_arn(index), self.state_machine_arn, status, value, output,
-                      err.error if err else None, err.cause if err else None, start, self.ex.clock.now())
+                      err.error if err else None, err.cause if err else None, start, self.ex.clock.now(), redriven)
 
     def _child_arn(self, index: int) -> str:
         return child_arn(self.state_machine_arn, self.arn, index)

@@ -12,8 +12,8 @@ WriterConfig ``Transformation`` COMPACT keeps only a succeeded child's output, F
 splices an output that is an array into the result; a child that did not succeed keeps its
 record whatever the transformation. With ``Resource`` + ``Parameters {Bucket, Prefix}`` the
 records go to ``<Prefix>/<Map Run id>/``: ``SUCCEEDED_<n>.json`` and ``FAILED_<n>.json``
-(failed, timed out and aborted children), ``PENDING_<n>.json`` (none: a child not started is not
-counted), a JSON array each (or JSON Lines, ``OutputType: JSONL``), and ``manifest.json``
+(failed, timed out and aborted children), ``PENDING_<n>.json`` (the children a failed Map Run
+did not start, with their input), a JSON array each (or JSON Lines, ``OutputType: JSONL``), and ``manifest.json``
 listing them; the Map's output is then ``{"MapRunArn", "ResultWriterDetails": {"Bucket",
 "Key"}}`` naming the manifest. Records reach the files in item order as children finish (a
 small reorder buffer), through temporary files, so a million children never sit in memory.
@@ -30,7 +30,10 @@ from ...errors import StatesError
 from .objects import BucketError, Buckets, NoBuckets
 
 PUT_OBJECT = "putObject"
-PART_BYTES = 5 * 1024 ** 3  # a file per status up to S3's single-PUT limit (AWS's split size is unverified)
+# A file per status holds records up to S3's single-PUT limit, then the next one starts (_0, _1, ...).
+# AWS documents neither the split size nor whether it splits (the DG's ResultWriter page, the
+# API reference; searched): unverified.
+PART_BYTES = 5 * 1024 ** 3
 GROUPS = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED",
           "PENDING": "PENDING"}
 
@@ -44,14 +47,14 @@ def _date(seconds: float) -> str:
 
 
 def record(arn: str, state_machine_arn: str, status: str, value: Any, output: Any, error: str | None,
-           cause: str | None, start: float, stop: float) -> dict:
-    """A child's record in NONE's shape."""
+           cause: str | None, start: float, stop: float, redrive_count: int = 0) -> dict:
+    """A child's record in NONE's shape (`redrive_count`: the child's own, DescribeExecution's)."""
     out: dict = {"ExecutionArn": arn, "Input": _text(value), "InputDetails": {"Included": True},
                  "Name": arn.rsplit(":", 1)[-1]}
     if status == "SUCCEEDED":
         out["Output"] = _text(output)
         out["OutputDetails"] = {"Included": True}
-    out["RedriveCount"] = 0
+    out["RedriveCount"] = redrive_count
     if status == "SUCCEEDED":
         out["RedriveStatus"] = "NOT_REDRIVABLE"
         out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
@@ -65,6 +68,13 @@ def record(arn: str, state_machine_arn: str, status: str, value: Any, output: An
         if cause is not None:
             out["Cause"] = cause
     return out
+
+
+def pending(value: Any) -> dict:
+    """The record of an item whose child never started (the Map Run failed first), for
+    PENDING_<n>.json. Unverified: AWS documents that such files exist, not their records; this
+    keeps the item's input as NONE's records do, with Status PENDING (DISTRIBUTED-MAP-SPEC §6)."""
+    return {"Input": _text(value), "InputDetails": {"Included": True}, "Status": "PENDING"}
 
 
 def shaped(transformation: str, status: str, output: Any, full: dict | None) -> list:
@@ -91,6 +101,7 @@ class Writer:
         self.next = 0                             # ... the index written next
         self.parts: dict[str, list] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
         self.written = 0
+        self.part_bytes = PART_BYTES
 
     @classmethod
     def configure(cls, run: Any, effective: Any) -> "Writer":
@@ -152,7 +163,7 @@ class Writer:
         group = GROUPS.get(status, "FAILED")
         for value in shaped(self.transformation, status, output, full):
             parts = self.parts[group]
-            if not parts or parts[-1][1] >= PART_BYTES:
+            if not parts or parts[-1][1] >= self.part_bytes:
                 parts.append([tempfile.TemporaryFile(), 0, 0])
             part = parts[-1]
             text = _text(value).encode()

@@ -48,6 +48,9 @@ class Job:
     start: float
     path: tuple
     key: tuple
+    rerun: bool = False  # sent again after its worker was lost: its Tasks may have been called
+    redrive_count: int = 0            # redriven by its Map Run: its count and date ($$.Execution)
+    redrive_time: float | None = None
 
 
 @dataclass
@@ -61,7 +64,7 @@ class ChildRecord:
     transitions: int = 0
     calls: list = field(default_factory=list)
     unserved: list = field(default_factory=list)
-    seconds: float = 0.0  # how long the child ran (the coordinator sizes chunks by it)
+    seconds: float = 0.0  # the chunk's time per child (the coordinator sizes chunks by it)
 
 
 class _Compiled:
@@ -111,19 +114,36 @@ def compiled(spec: ChildSpec) -> _Compiled:
     return found
 
 
-async def run_child(spec: ChildSpec, job: Job) -> ChildRecord:
-    """One child execution, as `Execution.run_child` runs it in its parent's process."""
+class _Shifted:
+    """A child's view of the virtual clock its chunk shares: the same flow of time, from the
+    child's own start. Inline, the children of a Map share their parent's clock; here those of
+    a chunk share one (one driver for the loop: a clock per child would give each its own
+    driver task, and the drivers, each waiting for the loop to be idle, keep it busy)."""
+
+    virtual = True
+
+    def __init__(self, base: Any, offset: float):
+        self._base, self._offset = base, offset
+
+    def now(self) -> float:
+        return self._base.now() + self._offset
+
+    def __getattr__(self, name: str) -> Any:  # sleep, busy, in_turn, ...: the shared clock's
+        return getattr(self._base, name)
+
+
+async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord:
+    """One child execution, as `Execution.run_child` runs it in its parent's process (`clock`: the
+    virtual clock of its chunk, when the parent's time is virtual)."""
     from ...errors import StatesError
-    from ..clock import Clock, VirtualClock
     from ..execution import Execution
     from ..interpreter import run_block
     from ..staterun import Frame
 
-    began = time.perf_counter()
     setup = compiled(spec)
     processor = setup.processor
     child = Execution(processor, job.value, name=job.name, handlers=spec.handlers, mocks=None,
-                      clock=VirtualClock(job.start) if spec.virtual else Clock(), machine_type=spec.machine_type,
+                      clock=_clock(spec, job, clock), machine_type=spec.machine_type,
                       region=spec.region, state_machine_name=spec.state_machine_name,
                       payload_limit=spec.payload_limit, seed=spec.seed)
     child.arn, child.token_arn = job.arn, spec.token_arn
@@ -132,6 +152,8 @@ async def run_child(spec: ChildSpec, job: Job) -> ChildRecord:
         child.s3_folders = spec.s3_folders
     child.state_machine_arn, child.wait_scale = spec.state_machine_arn, spec.wait_scale
     child.start_time = job.start
+    child.rerun = job.rerun
+    child.redrive_count, child.redrive_time = job.redrive_count, job.redrive_time
     child.history._events.append(("ExecutionStarted", 0, job.start, None, None))  # the coordinator's
     record = ChildRecord(job.index, "FAILED")
     try:
@@ -143,8 +165,17 @@ async def run_child(spec: ChildSpec, job: Job) -> ChildRecord:
         record.error, record.cause = "States.Runtime", f"asl-engine internal error: {type(exc).__name__}: {exc}"
     record.events = child.history._events[1:]
     record.transitions, record.calls, record.unserved = child.transitions, child.calls, child.unserved
-    record.seconds = time.perf_counter() - began
     return record
+
+
+def _clock(spec: ChildSpec, job: Job, shared: Any) -> Any:
+    from ..clock import Clock, VirtualClock
+
+    if not spec.virtual:
+        return Clock()
+    if shared is None:
+        return VirtualClock(job.start)
+    return _Shifted(shared, job.start - shared.now())
 
 
 _loops = threading.local()
@@ -158,42 +189,72 @@ def _loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-REPORT_EVERY = 0.01  # seconds between reports of finished children while a chunk runs
+CHECK_EVERY = 0.01   # seconds between asking whether the coordinator gave a running chunk up
+REPORT_AFTER = 0.1   # a chunk running longer reports its finished children (a short one just returns them) ...
+REPORT_EVERY = 0.05  # ... every this many seconds
 CONCURRENCY = 16     # children of a chunk that run at once (they wait on I/O together)
+
+
+def _timed(records: list[ChildRecord], elapsed: float, finished: int) -> list[ChildRecord]:
+    """`records` with the chunk's time per finished child so far (children share the loop: a
+    child's own duration counts the others' turns too; the coordinator sizes chunks by this)."""
+    for record in records:
+        record.seconds = elapsed / max(1, finished)
+    return records
 
 
 def run_chunk(spec: ChildSpec, jobs: list[Job], skip: Any = (), report: Callable[[list], None] | None = None,
               cancelled: Callable[[], bool] | None = None) -> list[ChildRecord]:
     """Run `jobs` (not those whose index is in `skip`: their records reached the coordinator in an
-    earlier attempt of this chunk) on one event loop, `CONCURRENCY` at a time. Every `REPORT_EVERY` seconds the
-    records finished since are handed to `report` (and not returned), and `cancelled()` is asked
-    whether the coordinator gave the chunk up (then the rest is not run); the others are returned."""
+    earlier attempt of this chunk) on one event loop, `CONCURRENCY` at a time. Every `CHECK_EVERY`
+    seconds `cancelled()` is asked whether the coordinator gave the chunk up (then the rest is not
+    run); once the chunk has run `REPORT_AFTER` seconds, every `REPORT_EVERY` seconds the records
+    finished since are handed to `report` (and not returned). The others are returned.
+
+    Reports bound what a lost worker costs (its chunk's children reported are not run again) and
+    cost a message each: chunks sized to about 50 ms of work (`chunked.ChunkedExecutor.TARGET`)
+    never send one, long chunks (slow children) do."""
     skip = set(skip or ())
     todo = [job for job in jobs if job.index not in skip]
     if not todo:
         return []
 
     async def main() -> list[ChildRecord]:
-        done: list[ChildRecord] = []
-        slots = asyncio.Semaphore(CONCURRENCY)
+        from ..clock import VirtualClock
 
-        async def one(job: Job) -> ChildRecord:
-            async with slots:
-                return await run_child(spec, job)
-        tasks = [asyncio.ensure_future(one(job)) for job in todo]
-        for task in tasks:
-            task.add_done_callback(lambda t: done.append(t.result()) if not t.cancelled() else None)
-        pending = set(tasks)
-        while pending:
-            finished, pending = await asyncio.wait(pending, timeout=REPORT_EVERY)
-            if cancelled is not None and pending and cancelled():
-                for task in pending:
+        done: list[ChildRecord] = []
+        clock = VirtualClock(min(job.start for job in todo)) if spec.virtual else None
+        queue = iter(todo)
+        finished = asyncio.get_running_loop().create_future()
+        left = [len(todo)]
+
+        async def lane() -> None:  # CONCURRENCY lanes take the jobs in order
+            try:
+                for job in queue:
+                    done.append(await run_child(spec, job, clock))
+                    left[0] -= 1
+                    if not left[0] and not finished.done():
+                        finished.set_result(None)
+            except Exception as exc:  # a bug of ours: the chunk fails (the coordinator reports it)
+                if not finished.done():
+                    finished.set_exception(exc)
+        lanes = [asyncio.ensure_future(lane()) for _ in range(min(CONCURRENCY, len(todo)))]
+        began = last = time.monotonic()
+        while not finished.done():
+            await asyncio.wait([finished], timeout=CHECK_EVERY)
+            if finished.done():
+                finished.result()
+                break
+            if cancelled is not None and cancelled():
+                for task in lanes:
                     task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
+                await asyncio.gather(*lanes, return_exceptions=True)
                 return []
-            if report is not None and pending and done:
+            now = time.monotonic()
+            if report is not None and done and now - began >= REPORT_AFTER and now - last >= REPORT_EVERY:
                 out, done[:] = list(done), []
-                report(out)
-        return done
+                last = now
+                report(_timed(out, now - began, len(todo) - left[0]))
+        return _timed(done, time.monotonic() - began, len(todo))
 
     return _loop().run_until_complete(main())

@@ -99,6 +99,7 @@ class _Run:
         self.seq = 0
         self.flush_at: asyncio.Handle | None = None
         self.per_child = 0.0        # seconds a child took, on average (0: not known yet)
+        self.out = 0                # chunks sent and not back
         self.chunks: dict[str, set[int]] = {}  # chunks in flight: their children still awaited
         self.handles: dict[str, Any] = {}      # ... and the backend's handle of each
 
@@ -107,7 +108,7 @@ class ChunkedExecutor:
     """Base of the remote backends; subclasses ship specs and chunks (`_ship`, `_submit`, `_cancel`)."""
 
     name = "chunked"
-    TARGET = 0.05     # seconds of work in one chunk
+    TARGET = 0.2      # seconds a chunk takes on its worker
     SPREAD = 4        # chunks per worker thread before the children's duration is known
     MAX_CHUNK = 1000
     KEEP_RUNS = 64    # Map processors whose shipped spec is kept
@@ -180,7 +181,8 @@ class ChunkedExecutor:
 
         run = await self._run_for(ex, processor)
         run.seq += 1
-        job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key)
+        job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key,
+                  redrive_count=child.redrive_count, redrive_time=child.redrive_time)
         future = asyncio.get_running_loop().create_future()
         run.waiting[job.index] = future
         run.pending.append(job)
@@ -233,21 +235,27 @@ class ChunkedExecutor:
 
     def _chunk_size(self, run: _Run, pending: int) -> int:
         slots = max(1, self.slots())
-        if run.per_child:
-            # about TARGET seconds each, and small batches spread over every worker
-            size = min(int(self.TARGET / max(run.per_child, 1e-6)), math.ceil(pending / slots))
+        if run.per_child:  # about TARGET seconds each
+            size = int(self.TARGET / max(run.per_child, 1e-6))
         else:  # not known yet: a few chunks for each worker
             size = math.ceil(pending / (self.SPREAD * slots))
         return max(1, min(size, self.MAX_CHUNK))
 
     def _flush(self, run: _Run) -> None:
+        """Send the queued children out in chunks of the target size. While every worker has a
+        chunk running and one waiting, fewer children than that wait (5 ms at a time) for more:
+        the workers lose nothing and chunks stay large (Dask's cost is per chunk); else they go."""
         if run.flush_at is not None:
             run.flush_at.cancel()
             run.flush_at = None
-        jobs, run.pending = run.pending, []
-        while jobs:
-            size = self._chunk_size(run, len(jobs))
-            chunk, jobs = jobs[:size], jobs[size:]
+        busy = 2 * max(1, self.slots())
+        while run.pending:
+            size = self._chunk_size(run, len(run.pending))
+            if len(run.pending) < size and run.out >= busy:
+                run.flush_at = asyncio.get_running_loop().call_later(0.005, self._flush, run)
+                return
+            chunk, run.pending = run.pending[:size], run.pending[size:]
+            run.out += 1
             self._spawn(self._dispatch(run, chunk))
 
     def _spawn(self, coro: Any) -> None:
@@ -268,6 +276,8 @@ class ChunkedExecutor:
                 try:
                     records = await self._submit(run, chunk, todo)
                 except WorkLost as exc:
+                    for job in todo:  # they may have run (their Tasks called) on the lost worker
+                        job.rerun = True
                     attempts += 1
                     if attempts > MAX_ATTEMPTS:
                         self._fail(run, chunk, f"the worker running the child execution was lost {attempts} "
@@ -288,9 +298,12 @@ class ChunkedExecutor:
                 if not run.chunks.get(chunk):
                     return
         finally:
+            run.out -= 1
             run.chunks.pop(chunk, None)
             run.handles.pop(chunk, None)
             self._finished(chunk)
+            if run.pending:  # a worker is free: what waits for a larger chunk goes now
+                self._flush(run)
 
     def deliver(self, run: _Run, chunk: str, records: list[ChildRecord]) -> None:
         """Records of `chunk` arrived (returned, or reported while it ran)."""

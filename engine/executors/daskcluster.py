@@ -9,7 +9,7 @@ elsewhere (Dask reschedules a lost worker's tasks by itself), the new attempt sk
 The chunk's task asks its worker whether the task was cancelled (the coordinator gave the
 chunk up) between reports, and stops its children then.
 
-Import `distributed` only here, and only when a Dask executor starts.
+Import `distributed` only here (this module is imported when a Dask executor is asked for).
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import asyncio
 import pickle
 import uuid
 from typing import Any
+
+from distributed.diagnostics.plugin import SchedulerPlugin
 
 from .chunked import ChunkedExecutor, WorkLost, _Run
 from .child import ChildRecord, Job, load_spec, run_chunk
@@ -48,13 +50,23 @@ class DaskExecutor(ChunkedExecutor):
         from distributed import Client, LocalCluster
 
         if self.address is None:
-            self.cluster = await LocalCluster(n_workers=self.workers or min(4, os.cpu_count() or 1),
-                                              threads_per_worker=self.threads, processes=True,
-                                              asynchronous=True, dashboard_address=None, host="127.0.0.1")
+            import dask
+
+            # the workers' statistical profiler samples every thread's stack every 10 ms (deep
+            # asyncio stacks while a chunk runs): time taken from the children, for a dashboard
+            # that is not started here
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = await LocalCluster(n_workers=self.workers or min(4, os.cpu_count() or 1),
+                                                  threads_per_worker=self.threads, processes=True,
+                                                  asynchronous=True, dashboard_address=None, host="127.0.0.1")
             self.client = await Client(self.cluster, asynchronous=True)
         else:
             self.client = await Client(self.address, asynchronous=True)
         self.client.subscribe_topic(TOPIC, self._on_records)
+        try:
+            await self.client.register_plugin(LostChunks())
+        except Exception:  # noqa: S110 - a scheduler without asl-engine: no redelivery marks
+            pass
         await self._count_slots()
 
     async def aclose(self) -> None:
@@ -85,11 +97,13 @@ class DaskExecutor(ChunkedExecutor):
     async def _submit(self, run: _Run, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
         from distributed import KilledWorker
 
-        future = self.client.submit(_dask_chunk, run.handle, run.spec.id, chunk, jobs,
+        # jobs and records travel as one pickle each: Dask would serialise a list item by item
+        future = self.client.submit(_dask_chunk, run.handle, run.spec.id, chunk,
+                                    pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL),
                                     key=f"{chunk}-{uuid.uuid4().hex[:8]}", pure=False)
         run.handles[chunk] = future
         try:
-            return await future
+            return pickle.loads(await future)
         except KilledWorker as exc:
             raise WorkLost(f"distributed.KilledWorker: {exc}") from None
         finally:
@@ -101,11 +115,8 @@ class DaskExecutor(ChunkedExecutor):
             await self.client.cancel([future])
 
     def _finished(self, chunk: str) -> None:
-        self._done.pop(chunk, None)
-
-    async def _forget(self, run: _Run) -> None:
-        if self.client is not None:
-            await self.client.set_metadata([META, run.spec.id], None)
+        if self._done.pop(chunk, None) is not None and self.client is not None:  # it reported: forget that
+            self._spawn(self.client.set_metadata([META, chunk], None))
 
     # ---- reports from running chunks -------------------------------------------------------------
 
@@ -131,27 +142,59 @@ class DaskExecutor(ChunkedExecutor):
         for chunk, (run, _) in dirty.items():
             done = self._done.get(chunk)
             if done is not None and chunk in run.chunks:
-                await self.client.set_metadata([META, run.spec.id, chunk], sorted(done))
+                await self.client.set_metadata([META, chunk, "done"], sorted(done))
 
 
-def _dask_chunk(blob: bytes, spec_id: str, chunk: str, jobs: list[Job]) -> list[ChildRecord]:
-    """The Dask task of one chunk (runs on a worker)."""
+def _dask_chunk(blob: bytes, spec_id: str, chunk: str, jobs_blob: bytes) -> bytes:
+    """The Dask task of one chunk (runs on a worker): its jobs pickled, its records pickled."""
     from distributed import get_client, get_worker
 
     spec = load_spec(blob, spec_id)
     worker = get_worker()
     key = worker.get_current_task()
-    skip: Any = ()
-    try:  # an earlier attempt of this chunk, on a worker since lost, finished these
-        skip = get_client().get_metadata([META, spec_id, chunk], None) or ()
+    known: Any = {}
+    try:  # an earlier attempt of this chunk, on a worker since lost ("lost"), finished these ("done")
+        known = get_client().get_metadata([META, chunk], None) or {}
     except Exception:  # noqa: S110 - nothing known: run them all
         pass
 
     def report(records: list[ChildRecord]) -> None:
-        worker.log_event(TOPIC, {"spec": spec_id, "chunk": chunk, "records": pickle.dumps(records)})
+        worker.log_event(TOPIC, {"spec": spec_id, "chunk": chunk,
+                                 "records": pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)})
 
     def cancelled() -> bool:
         task = worker.state.tasks.get(key)
         return task is None or task.state not in ("executing", "long-running")
 
-    return run_chunk(spec, jobs, skip, report, cancelled)
+    jobs: list[Job] = pickle.loads(jobs_blob)
+    if known.get("lost"):  # its children may have run (their Tasks called) before: at least once
+        for job in jobs:
+            job.rerun = True
+    return pickle.dumps(run_chunk(spec, jobs, known.get("done") or (), report, cancelled),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class LostChunks(SchedulerPlugin):
+    """A scheduler plugin: when a worker is lost, the chunks it was running or holding (or whose
+    result it held) are marked "lost" in the scheduler's metadata, before the scheduler sends them elsewhere, so
+    their next attempt knows its children are redelivered (``TaskContext.redelivered``).
+    Registered by the coordinator; a scheduler that cannot load it (asl-engine not installed
+    there) runs the chunks again all the same, without the mark."""
+
+    name = "asl-engine-lost-chunks"
+    idempotent = True
+
+    def __init__(self) -> None:
+        self.scheduler: Any = None
+
+    async def start(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+
+    def log_event(self, topic: str, msg: Any) -> None:
+        if topic != "all" or not isinstance(msg, dict) or msg.get("action") != "remove-worker":
+            return
+        # running or held there, and those that had finished there with a result not fetched yet
+        for key in [*(msg.get("processing-tasks") or ()), *(msg.get("lost-computed-tasks") or ())]:
+            if isinstance(key, str) and key.startswith("asl-chunk-"):
+                self.scheduler.set_metadata(keys=[META, key.rsplit("-", 1)[0], "lost"], value=True)
+
