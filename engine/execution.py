@@ -198,7 +198,9 @@ class Execution:
         self.region = region
         self.history = History(history_limit)
         self.observer = observer
-        self.log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
+        self._log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
+        self._replay: Recorded | None = None  # the journal replayed (a resumed execution), or None
+        self.append_only = True  # neither of the two: an event is only appended to the history
         self.parent: tuple | None = None  # a Distributed Map item's child execution: (map state view, index)
         self.transitions = 0
         self.calls: list[TaskCall] = []
@@ -227,7 +229,6 @@ class Execution:
         # the journal (asl.engine.journal): facts beside the history, a replay when resuming,
         # a sink that writes both to a store
         self.facts: list[StoredFact] = []
-        self.replay: Recorded | None = None
         self.sink: StoreSink | None = None
         self.root = Frame({}, 0)
         self.redrive_count = 0
@@ -244,11 +245,31 @@ class Execution:
 
     # ---- the journal: events, facts, timers (asl.engine.journal) ---------------------------
 
+    @property
+    def replay(self) -> Recorded | None:
+        """The journal being replayed (a resumed execution), or None."""
+        return self._replay
+
+    @replay.setter
+    def replay(self, recorded: Recorded | None) -> None:
+        self._replay = recorded
+        self.append_only = recorded is None and self._log is None
+
+    @property
+    def log(self) -> Any:
+        """Told of every history event as it is recorded (an `asl.engine.execlog.ExecutionLog`), or None."""
+        return self._log
+
+    @log.setter
+    def log(self, log: Any) -> None:
+        self._log = log
+        self.append_only = self._replay is None and log is None
+
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record an event at the frame's next position (or, resuming, find it recorded there)."""
         seq = frame.seq = frame.seq + 1
-        if self.replay is not None:
-            recorded = check_event(self.replay.take((frame.key, seq)), event_type, details)
+        if self._replay is not None:
+            recorded = check_event(self._replay.take((frame.key, seq)), event_type, details)
             if recorded is not None:
                 frame.last = recorded.id
                 return recorded.id
@@ -259,8 +280,8 @@ class Execution:
             raise HistoryLimitExceeded(history.limit)
         events.append((event_type, frame.last, self.clock.now(), details, (frame.key, seq)))
         last = frame.last = len(events)
-        if self.log is not None:
-            self.log.record(self, last)
+        if self._log is not None:
+            self._log.record(self, last)
         return last
 
     def fact(self, frame: Frame, kind: str, compute: Any) -> Any:

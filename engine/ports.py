@@ -54,6 +54,9 @@ class EventSink(Protocol):
 
     history: History       # the events so far (read by runners for their timestamps)
     observer: Observer | None
+    # True while an event needs nothing but appending to `history` (no journal being replayed,
+    # no log to tell): the state loop then appends its two events per state itself
+    append_only: bool
 
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record a history event after the frame's last one; returns its id."""
