@@ -65,6 +65,33 @@ def _scalar_size(value: Any) -> int:
     return len(repr(value))  # floats: Python's shortest repr, as json.dumps writes them
 
 
+def _shallow_depth(value: dict | list) -> int:
+    """The depth of an object or array if it is 1 or 2 (it holds no object or array, or only
+    ones that hold none: a record, a list of records), else 0."""
+    found = 1
+    for item in (value.values() if isinstance(value, dict) else value):
+        if isinstance(item, (dict, list)):
+            for inner in (item.values() if isinstance(item, dict) else item):
+                if isinstance(inner, (dict, list)):
+                    return 0
+            found = 2
+    return found
+
+
+def _shallow_size(value: dict | list) -> tuple[int, int] | None:
+    """(size, depth) of an object or array at most 2 deep, measured at once by the C encoder
+    (a Map's results, a list of records); None for a deeper one (or one that is not plain
+    JSON, e.g. holding a huge int): the caller walks it."""
+    found = _shallow_depth(value)
+    if not found:
+        return None
+    try:
+        text = _dumps_fast(value)
+    except (TypeError, ValueError):
+        return None
+    return (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))), found
+
+
 class PayloadMeter:
     """Sizes of JSON values in bytes, memoised by identity for containers and long strings."""
 
@@ -141,8 +168,18 @@ class PayloadMeter:
                         frame[2] += hit[1]
                         frame[3] = max(frame[3], hit[2])
                         continue
-                    stack.append(opened(item))
-                    break
+                    shallow = _shallow_size(item)
+                    if shallow is None:
+                        stack.append(opened(item))
+                        break
+                    frame[2] += shallow[0]
+                    if frame[3] < shallow[1]:
+                        frame[3] = shallow[1]
+                    if cache is not None:
+                        if len(cache) >= self.MAX_ENTRIES:
+                            cache.clear()
+                        cache[id(item)] = (item, *shallow)
+                    continue
                 frame[2] += size(item)
             else:
                 stack.pop()
@@ -199,8 +236,12 @@ class PayloadMeter:
                         if hit[1] > frame[2]:
                             frame[2] = hit[1]
                         continue
-                    stack.append([child, iter(child.values() if isinstance(child, dict) else child), 0])
-                    break
+                    shallow = _shallow_depth(child)
+                    if not shallow:
+                        stack.append([child, iter(child.values() if isinstance(child, dict) else child), 0])
+                        break
+                    if shallow > frame[2]:  # 1 or 2 deep: found at once, nothing to remember
+                        frame[2] = shallow
             else:
                 stack.pop()
                 found = frame[2] + 1
