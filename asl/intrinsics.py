@@ -1054,6 +1054,8 @@ def math_random(start: int, end: int, seed: int | None = None, *,
 def math_add(first: int, second: int) -> int:
     """Sum of the two arguments, each first rounded like Java ``Math.round`` (recorded:
     1.5 + 1.51 = 4, -1.49 + -1.5 = -2)."""
+    if first in INT32 and second in INT32:
+        return first + second
     for position, value in ((1, first), (2, second)):
         if value not in INT32:
             raise _fail("States.MathAdd", f"argument {position} ({value}) is outside the "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable
 
 import anyio
 
@@ -206,6 +206,7 @@ class Execution:
         self.calls: list[TaskCall] = []
         self.unserved: list[str] = []  # Task states reached without a handler or mock
         self.meter = PayloadMeter()
+        self._within_limits: Any = _NOTHING
         self.payload_limit = payload_limit  # AWS: 262,144 bytes; None: no limit (benchmarks)
         self.waiters: dict[str, TokenWaiter] = {}
         self.closed_tokens: set[str] = set()  # tasks that waited and ended (TaskTimedOut)
@@ -412,6 +413,8 @@ class Execution:
         A Task's oversized result is an ordinary, catchable failure of the task; any other
         oversized payload ends the execution (AWS: not even States.ALL catches it).
         """
+        if value is self._within_limits:  # a Choice (a Pass without changes) passes its input on as is
+            return
         limit = self.payload_limit
         if limit is not None and type(value) in (dict, list, str):
             meter = self.meter
@@ -424,6 +427,7 @@ class Execution:
             if deep is not None:
                 raise StatesError("States.Runtime", f"The state/task '{name}' returned a result nested {deep} "
                                   f"levels deep, more than the maximum of {MAX_DEPTH}.")
+            self._within_limits = value  # the last document checked, and found within both limits
 
     def aborting_branches(self) -> bool:
         """Is a cancellation the work of a failing sibling (not a stop or the machine's timeout)?"""
@@ -601,9 +605,10 @@ class Execution:
             return await work(item, False)
         return await self.outcome(item, work)
 
-    async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:
-        """A Parallel branch or an inline Map iteration: `block` in `frame`, in this execution."""
-        return await run_block(self, block, value, frame)
+    def run_block(self, block: Any, value: Any, frame: Frame) -> Awaitable[Any]:
+        """A Parallel branch or an inline Map iteration: `block` in `frame`, in this execution
+        (the state loop's coroutine itself: no coroutine around it)."""
+        return run_block(self, block, value, frame)
 
     def record_call(self, run: Any, payload: Any, mocked: bool) -> None:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
@@ -812,6 +817,7 @@ class Execution:
                                       self.unserved)
 
 
+_NOTHING = object()
 _CLOSING = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted", "FAILED": "ExecutionFailed"}
 
 

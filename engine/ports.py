@@ -119,8 +119,8 @@ class ChildRunner(Protocol):
 
     map_runs: Any  # told of Distributed Map runs and their children (the service's MapRuns), or None
 
-    async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:
-        """A Parallel branch or inline Map iteration: the block's states in `frame`."""
+    def run_block(self, block: Any, value: Any, frame: Frame) -> Awaitable[Any]:
+        """A Parallel branch or inline Map iteration: the block's states in `frame` (awaited)."""
 
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
                         map_run_arn: str | None = None, view: Any = None) -> Any:
