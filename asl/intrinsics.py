@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 
 from asl import deepjson
 from asl.errors import ExpressionSyntaxError, IntrinsicFailure
+from asl.jsontext import c_compact
 
 if TYPE_CHECKING:  # asl.paths is written alongside this module; imported lazily at compile time
     from asl.paths import Path
@@ -616,6 +617,17 @@ def to_json_text(value: Any) -> str:
     """Compact JSON (``{"a":1,"b":[]}``) with Java's number spelling; non-ASCII kept as is,
     as Jackson does. Recursive (fast) for ordinary documents; a document too deep for the
     stack is folded iteratively."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        # The C encoder writes what _json_text does, but for floats (Java spells 1e7 "1.0E7"):
+        # its text is taken when nothing in it can be a float (a digit before "." or "e")
+        try:
+            text = c_compact(value)
+        except (TypeError, ValueError, RecursionError):
+            pass
+        else:
+            if _FLOAT_LIKE.search(text) is None:
+                return text
     try:
         return _json_text(value)
     except RecursionError:
@@ -651,6 +663,7 @@ def _json_text(value: Any) -> str:
 
 
 _encode_string = json.encoder.encode_basestring  # C: the quoted, escaped text, non-ASCII kept
+_FLOAT_LIKE = re.compile(r"[0-9][.eE]|Infinity|NaN")
 
 
 def format_text(value: Any) -> str:
@@ -668,6 +681,8 @@ def format_text(value: Any) -> str:
 def _format_text(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if type(value) is int:
+        return int.__repr__(value)
     if isinstance(value, dict):
         return "{" + ", ".join([f"{k}={_format_text(v)}" for k, v in value.items()]) + "}"
     if isinstance(value, list):
@@ -689,6 +704,11 @@ def _identity(value: Any) -> str:
     """A canonical text with JSON equality: ``1`` and ``1.0`` are equal, ``true`` and ``1`` are
     not, key order is irrelevant. Used for ArrayContains and ArrayUnique; flat text, so that
     comparing deep documents needs no recursion."""
+    kind = type(value)
+    if kind is int:  # the common items at once (the same texts as the fold's)
+        return int.__repr__(value)
+    if kind is str:
+        return json.dumps(value)
     return _fold(value, _scalar_identity, lambda items: "[" + ",".join(items) + "]",
                  lambda pairs: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted(pairs)) + "}")
 

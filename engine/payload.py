@@ -8,9 +8,10 @@ remembered by identity: after a state, only the containers it created are measur
 """
 from __future__ import annotations
 
-from json import JSONEncoder
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import encode_basestring
 from typing import Any
+
+from ..jsontext import c_compact
 
 LIMIT = 262_144
 LARGE = 65_536
@@ -21,29 +22,13 @@ AWS documents no limit (Jackson, which its JSON goes through, refuses documents 
 1,000 by default); this one leaves every part of the engine, and of the Python code around it,
 room to serialise, copy and compare documents without running out of stack."""
 _NOTHING = object()
-_dumps = JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _no_default(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-if c_make_encoder is not None:
-    # The C encoder itself, made once: JSONEncoder.encode builds one (and a markers dict) per call,
-    # which is most of the cost for the small documents measured after every state. No cycle
-    # check: documents are JSON values (a cycle would recurse until RecursionError, a ValueError).
-    _c_encode = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", False, False, True)
-
-    def _dumps_fast(value: Any) -> str:
-        return "".join(_c_encode(value, 0))
-else:  # pragma: no cover  (CPython always has the C accelerator)
-    _dumps_fast = _dumps
+_dumps_fast = c_compact  # the C encoder, made once (see asl.jsontext)
 
 
 def compact_json(value: Any) -> str:
     """`value` as compact JSON text (``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``),
     at the C encoder's cost: journals and API answers write a great many small documents."""
-    return _dumps_fast(value)
+    return c_compact(value)
 
 
 def _string_size(s: str) -> int:
