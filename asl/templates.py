@@ -21,6 +21,7 @@ import json
 from typing import Any, Callable
 
 from .errors import ExpressionSyntaxError, PathNotFoundError, StatesError
+from .generated import factory
 
 Evaluator = Callable[[Any], Any]
 
@@ -275,22 +276,8 @@ def _unrolled(display: str, parts: list[tuple[Any, Evaluator | None, Any]]) -> E
     Members are evaluated in order; a repeated key keeps its first place and its last value,
     as in a dict comprehension. The code depends only on the template's shape (which members
     are dynamic), so it is compiled once per shape."""
-    shape = (display, tuple((key is not _NO_KEY, evaluate is None) for key, evaluate, _ in parts))
-    make = _SHAPES.get(shape)
-    if make is None:
-        members = []
-        for i, (keyed, static) in enumerate(shape[1]):
-            item = f"v{i}" if static else f"f{i}(scope)"
-            members.append(f"k{i}: {item}" if keyed else item)
-        source = (f"def make({', '.join(_cells(shape[1]))}):\n"
-                  f"    def build(scope):\n"
-                  f"        return {display % ', '.join(members)}\n"
-                  f"    return build\n")
-        namespace: dict[str, Any] = {}
-        exec(source, namespace)  # noqa: S102 - the source is ours: names and calls, no template text
-        make = namespace["make"]
-        if len(_SHAPES) < 4096:
-            _SHAPES[shape] = make
+    make = factory(("template", display, tuple((key is not _NO_KEY, evaluate is None) for key, evaluate, _ in parts)),
+                   _template_source)
     values = []
     for key, evaluate, static in parts:
         if key is not _NO_KEY:
@@ -299,7 +286,16 @@ def _unrolled(display: str, parts: list[tuple[Any, Evaluator | None, Any]]) -> E
     return make(*values)
 
 
-_SHAPES: dict[tuple, Callable[..., Evaluator]] = {}
+def _template_source(shape: tuple) -> str:
+    _, display, members = shape
+    items = []
+    for i, (keyed, static) in enumerate(members):
+        item = f"v{i}" if static else f"f{i}(scope)"
+        items.append(f"k{i}: {item}" if keyed else item)
+    return (f"def make({', '.join(_cells(members))}):\n"
+            f"    def build(scope):\n"
+            f"        return {display % ', '.join(items)}\n"
+            f"    return build\n")
 
 
 def _cells(shape: tuple) -> list[str]:
