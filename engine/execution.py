@@ -616,8 +616,13 @@ class Execution:
     # observer hooks (the CLI trace and the test API listen here)
     def view(self) -> ExecutionView:
         """This execution as observers see it."""
+        notes = tuple(fact.value for fact in self.facts if fact.kind == "note")
         return ExecutionView(self.arn, self.name, self.state_machine_arn, self.state_machine_name, self.type,
-                             self.input, self.redrive_count, self.parent)
+                             self.input, self.redrive_count, self.parent, notes, self.keep_note)
+
+    def keep_note(self, value: Any) -> None:
+        """Note `value` (JSON) in the journal for this execution's later runs (`ExecutionView.notes`)."""
+        self.record_fact(None, "note", value)
 
     def observe_retry(self, run: Any, err: StatesError, attempt: int, delay: float, retrier: Any) -> None:
         if self.observer is not None:

@@ -142,6 +142,10 @@ class ExecutionView:
     input           its input
     redrive_count   how many times it was redriven
     parent          None, or for a Distributed Map item's child execution ``(map_state_view, index)``
+    notes           what observers noted in its earlier runs (`keep`), oldest first: a resumed or
+                    redriven execution's observers read what its first run left there
+    keep            ``keep(value)`` notes a JSON value in the execution's journal (kept in its store
+                    with it); None where nothing can be kept
     """
 
     arn: str
@@ -152,6 +156,8 @@ class ExecutionView:
     input: Any
     redrive_count: int = 0
     parent: tuple | None = None
+    notes: tuple = ()
+    keep: Any = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,6 +248,11 @@ class Observer:
     def attempt_ended(self, run: StateView, attempt: int, error: StatesError | None) -> None:
         """A Task state's attempt ended (`error` None: it succeeded)."""
 
+    def for_children(self) -> "Observer | None":
+        """The observer of the nested executions (``states:startExecution`` of a machine run in
+        the same process) that this run's Tasks start; None (the default): they are not observed."""
+        return None
+
 
 class Observers(Observer):
     """Several observers as one: each gets every event, in the order given."""
@@ -252,6 +263,9 @@ class Observers(Observer):
     def event(self, event: ObserverEvent) -> None:
         for observer in self.observers:
             observer.event(event)
+
+    def for_children(self) -> Observer | None:
+        return combine(*(observer.for_children() for observer in self.observers))
 
 
 def combine(*observers: Observer | None) -> Observer | None:

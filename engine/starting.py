@@ -169,7 +169,8 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                                                                               execution.region)
         if isinstance(local, LocalExecutions):
             local.options = {"handlers": handlers, "aws": execution.integrations, "clock": clock,
-                             "activities": activities, "payload_limit": payload_limit, "type": "STANDARD"}
+                             "activities": activities, "payload_limit": payload_limit, "type": "STANDARD",
+                             "observer": getattr(observer, "for_children", lambda: None)()}
             local.prepare = prepare
         execution.executions = local
     if executor is not None:

@@ -20,7 +20,10 @@ handler's own spans, boto3's (with botocore instrumentation) and anything the ha
 under its Task attempt; `TaskContext.trace_headers` carries the W3C ``traceparent`` for calls
 that leave the process. Retries, Catch and Choice decisions are span events (``retry``,
 ``caught``, ``choice``) on the state's span; a retried attempt's span links to the attempt it
-repeats (``asl.link: retry of``), a callback task's to the span that answered it (``answered by``). Attributes, to filter on (all optional but the names):
+repeats (``asl.link: retry of``), a callback task's to the span that answered it (``answered by``),
+a redriven execution's to its first run's and earlier redrives' (``first run``, ``redrive``: each
+run notes its span in the execution's journal) and a resumed one's to the run it continues
+(``resumed from``). Attributes, to filter on (all optional but the names):
 
     asl.state_machine.name / .arn, asl.execution.arn / .name / .type / .status / .redrive_count
     asl.state.name / .type / .retry_count / .next, asl.task.resource / .attempt
@@ -67,6 +70,11 @@ class Tracing(Observer):
         self._places: dict[tuple, dict] = {}
         self._retried: dict[Any, Any] = {}  # state view -> the span context of its last failed attempt
 
+    def for_children(self) -> "Tracing":
+        """Nested executions run in this process are traced too, each under the Task attempt
+        that started it (the current span when it begins)."""
+        return Tracing(self.tracer_provider)
+
     # ---- spans -----------------------------------------------------------------------------------
 
     def _start(self, key: Any, name: str, arn: str, attributes: dict, parent: Any = None, links: Any = None) -> Any:
@@ -110,7 +118,11 @@ class Tracing(Observer):
             if map_view is not None:
                 self._places[(execution.arn, map_view.path + ((map_view.name, index),))] = {"asl.map.index": index}
         parent = self.parent if execution.parent is None else None
-        self._start(("execution", execution.arn), execution.state_machine_name, execution.arn, attributes, parent)
+        span = self._start(("execution", execution.arn), execution.state_machine_name, execution.arn, attributes,
+                           parent, links=_earlier_runs(execution))
+        context = span.get_span_context()
+        if context.is_valid and execution.keep is not None:  # for its resumption and redrives to link to
+            execution.keep({"trace": _traceparent(context), "redriveCount": execution.redrive_count})
 
     def execution_ended(self, execution: Any, status: str, error: str | None, cause: str | None) -> None:
         arn = execution.arn
@@ -253,6 +265,27 @@ _HOOKS: dict[type, Any] = {
 }
 
 
+def _earlier_runs(execution: Any) -> list | None:
+    """Links to the execution spans of an execution's earlier runs, which noted them in its
+    journal: its first run and earlier redrives (``asl.link``: ``first run``, ``redrive``), or
+    the process that ran this same run before it was resumed (``resumed from``)."""
+    links = []
+    for note in execution.notes:
+        if not isinstance(note, dict) or not isinstance(note.get("trace"), str):
+            continue
+        context = trace.get_current_span(context_from_headers({"traceparent": note["trace"]})).get_span_context()
+        if not context.is_valid:
+            continue
+        count = note.get("redriveCount", 0)
+        why = "resumed from" if count == execution.redrive_count else "first run" if count == 0 else "redrive"
+        links.append(trace.Link(context, {"asl.link": why, "asl.execution.redrive_count": count}))
+    return links or None
+
+
+def _traceparent(context: Any) -> str:
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
 def _error_attributes(error: str | None, cause: str | None) -> dict:
     out = {}
     if error is not None:
@@ -299,6 +332,20 @@ def context_from_headers(headers: Any) -> Any:
     if not headers or not any(k.lower() == "traceparent" for k in headers):
         return None
     return propagate.extract({k.lower(): v for k, v in headers.items()})
+
+
+def request_context(headers: Any) -> Any:
+    """The context a request's work continues (`asl serve`): the current span's when one is
+    current (the request's own), else the caller's trace its headers carry (W3C ``traceparent``,
+    else X-Ray's ``X-Amzn-Trace-Id``), else None (a trace of its own)."""
+    if trace.get_current_span().get_span_context().is_valid:
+        return otel_context.get_current()
+    lowered = {k.lower(): v for k, v in (headers or {}).items() if v}
+    context = context_from_headers(lowered)
+    if context is None:
+        traceparent = xray_to_traceparent(lowered.get("x-amzn-trace-id"))
+        context = context_from_headers({"traceparent": traceparent}) if traceparent else None
+    return context
 
 
 def xray_to_traceparent(header: str | None) -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
 import hashlib
 import json
 import logging
@@ -22,11 +21,8 @@ from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
 
-# The trace context of the request being answered (its W3C ``traceparent`` header, set by the
-# app): an execution it starts continues that trace.
-TRACEPARENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
-
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
+EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
 # StartExecution answers once the execution is on record: written with the run's first entries
 # when the run ends, waits on time, or has run this long, whichever comes first.
 EAGER_SECONDS = 0.02
@@ -156,7 +152,9 @@ class Service:
         self.running: dict[str, tuple[Any, asyncio.Task]] = {}
         self.starting: dict[str, asyncio.Future] = {}  # StartExecution calls under way, by execution ARN
         self.shared = str(getattr(store, "url", "")).startswith("postgres")  # several processes may use it
-        self.express: dict[str, dict] = {}
+        # the latest Express executions (StartExecution, StartSyncExecution), by ARN, oldest first:
+        # the API keeps no record of them (as AWS), the console shows them (service/console.py)
+        self.express: dict[str, Any] = {}
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
@@ -299,11 +297,16 @@ class Service:
         if self.tracer_provider is None or not (tracing_config or {}).get("enabled"):
             return
         from asl.engine.observe import combine
-        from asl.engine.tracing import Tracing, context_from_headers, xray_to_traceparent
+        from asl.engine.tracing import Tracing, request_context
 
-        traceparent = TRACEPARENT.get() or xray_to_traceparent(trace_header)
-        parent = context_from_headers({"traceparent": traceparent}) if traceparent else None
-        execution.observer = combine(execution.observer, Tracing(self.tracer_provider, parent))
+        # the execution's span is the child of the request's (the app's server span, current here)
+        execution.observer = combine(execution.observer, Tracing(self.tracer_provider, request_context(
+            {"x-amzn-trace-id": trace_header} if trace_header else {})))
+
+    def _keep_express(self, execution: Any) -> None:
+        self.express[execution.arn] = execution
+        while len(self.express) > EXPRESS_KEPT:
+            del self.express[next(iter(self.express))]
 
     def _launch(self, execution: Any) -> None:
         execution.token_arn = execution.arn  # its task tokens name the ARN the service gave it
@@ -835,6 +838,7 @@ class Service:
             self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
                           body.get("traceHeader"))
             self._launch(execution)
+            self._keep_express(execution)
             return {"executionArn": execution.arn, "startDate": time.time()}
         exec_arn = self.arns.execution(machine["name"], name)
         while exec_arn in self.starting:  # the same name being started: its answer decides
@@ -897,6 +901,8 @@ class Service:
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
                               "stateMachineAliasArn": alias_arn})
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
+        execution.state_machine_arn = machine["stateMachineArn"]
+        self._keep_express(execution)
         self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
                       body.get("traceHeader"))
         started = time.monotonic()

@@ -7,7 +7,6 @@ from typing import Any
 
 from asl.engine.payload import compact_json as _dumps
 
-from .api import TRACEPARENT
 from .protocol import ServiceError, parse_body, parse_target, validate
 
 log = logging.getLogger("asl.service")
@@ -39,10 +38,11 @@ class App:
         if not self.api:
             await _respond(send, 404, "text/plain", b"not found: this server is the console only (asl serve has the API)")
             return
-        status, body = await self._answer(scope, receive)
+        request_id = str(uuid.uuid4())
+        status, body = await self._answer(scope, receive, request_id)
         payload = _dumps(body).encode()
         await _respond(send, status, "application/x-amz-json-1.0", payload,
-                       [(b"x-amzn-requestid", str(uuid.uuid4()).encode())])
+                       [(b"x-amzn-requestid", request_id.encode())])
 
     async def _console(self, scope: dict, receive: Any, send: Any) -> None:
         chunks: list[bytes] = []
@@ -80,31 +80,21 @@ class App:
                     await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _answer(self, scope: dict, receive: Any) -> tuple[int, dict]:
+    async def _answer(self, scope: dict, receive: Any, request_id: str) -> tuple[int, dict]:
         try:
             if scope.get("method") != "POST":
                 raise ServiceError("UnknownOperationException", "")
-            target = traceparent = None
+            target = None
             for key, value in scope.get("headers", ()):  # (ASGI servers give header names in lower case)
                 if key == b"x-amz-target":
                     target = value.decode("latin-1")
-                elif key == b"traceparent":
-                    traceparent = value.decode("latin-1")
             action = parse_target(target)
-            # the caller's trace (a traced Task's boto3 call): the executions it starts continue it,
-            # the callback tasks it answers link to it
-            TRACEPARENT.set(traceparent)
-            if traceparent and self.service.tracer_provider is not None:
-                from opentelemetry import context as otel_context
-
-                from asl.engine.tracing import context_from_headers
-
-                token = otel_context.attach(context_from_headers({"traceparent": traceparent}))
-                try:
-                    return await self._handle(action, receive)
-                finally:
-                    otel_context.detach(token)
-            return await self._handle(action, receive)
+            raw = await _read(receive)
+            if raw is None:  # the client went away
+                return 400, {}
+            if self.service.tracer_provider is not None:
+                return await self._traced(action, raw, receive, scope, request_id)
+            return await self._handle(action, parse_body(raw), receive)
         except ServiceError as err:
             return err.status, err.body()
         except Exception:  # a bug of ours: AWS's InternalFailure, the traceback in the log only
@@ -112,21 +102,55 @@ class App:
             return 500, {"__type": "InternalFailure", "message": "The request processing has failed because of "
                          "an unknown error, exception or failure."}
 
-    async def _handle(self, action: str, receive: Any) -> tuple[int, dict]:
-        """Read the request's body, check it against the model and call the action."""
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return 400, {}
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > 2 * 1024 * 1024:
-                raise ServiceError("ValidationException", "Request entity too large", status=413)
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        body = parse_body(b"".join(chunks))
+    async def _traced(self, action: str, raw: bytes, receive: Any, scope: dict, request_id: str) -> tuple[int, dict]:
+        """`_handle` inside the request's server span (tracing on: OTEL_* variables). Its parent is
+        the caller's trace (``traceparent``, ``X-Amzn-Trace-Id``, StartExecution's ``traceHeader``);
+        what the request starts (an execution) or answers (a callback task) continues from it."""
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        from asl import __version__
+        from asl.engine.otelconfig import TRACER_NAME
+        from asl.engine.tracing import request_context
+
+        headers = _headers(scope)
+        try:
+            body, unreadable = parse_body(raw), None
+        except ServiceError as err:
+            body, unreadable = {}, err
+        if isinstance(body, dict) and isinstance(body.get("traceHeader"), str) and "x-amzn-trace-id" not in headers:
+            headers["x-amzn-trace-id"] = body["traceHeader"]
+        tracer = trace.get_tracer(TRACER_NAME, __version__, tracer_provider=self.service.tracer_provider)
+        server, client = scope.get("server") or (None, None), scope.get("client") or (None, None)
+        attributes = {"rpc.system": "aws-api", "rpc.service": "AWSStepFunctions", "rpc.method": action,
+                      "http.request.method": "POST", "url.path": scope.get("path", "/"), "aws.request_id": request_id,
+                      "server.address": server[0], "server.port": server[1], "client.address": client[0],
+                      "user_agent.original": headers.get("user-agent")}
+        if isinstance(body, dict):
+            attributes.update((name, body[key]) for key, name in _ARN_ATTRIBUTES if isinstance(body.get(key), str))
+        with tracer.start_as_current_span(f"AWSStepFunctions/{action}", context=request_context(headers),
+                                          kind=SpanKind.SERVER, record_exception=False, set_status_on_exception=False,
+                                          attributes={k: v for k, v in attributes.items() if v is not None}) as span:
+            try:
+                if unreadable is not None:
+                    raise unreadable
+                status, answer = await self._handle(action, body, receive)
+            except ServiceError as err:
+                span.set_attributes({"http.response.status_code": err.status, "error.type": err.code})
+                span.set_status(Status(StatusCode.ERROR, f"{err.code}: {err.message}" if err.message else err.code))
+                raise
+            except Exception as exc:
+                span.set_attributes({"http.response.status_code": 500, "error.type": type(exc).__qualname__})
+                span.set_status(Status(StatusCode.ERROR, "InternalFailure"))
+                raise
+            span.set_attribute("http.response.status_code", status)
+            for key, name in _ARN_ATTRIBUTES:  # what it made: StartExecution's execution, ...
+                if isinstance(answer.get(key), str) and name not in attributes:
+                    span.set_attribute(name, answer[key])
+            return status, answer
+
+    async def _handle(self, action: str, body: Any, receive: Any) -> tuple[int, dict]:
+        """Check the request against the model and call the action."""
         validate(action, body)
         handler = getattr(self.service, action, None)
         if handler is None:
@@ -134,6 +158,27 @@ class App:
         if action in LONG_POLLS:
             return 200, await _unless_gone(handler(body), receive)
         return 200, await handler(body)
+
+
+# request and answer fields a request span names (to find the requests of one execution)
+_ARN_ATTRIBUTES = (("executionArn", "asl.execution.arn"), ("stateMachineArn", "asl.state_machine.arn"),
+                   ("mapRunArn", "asl.map_run.arn"), ("activityArn", "asl.activity.arn"))
+
+
+async def _read(receive: Any) -> bytes | None:
+    """The request's body (at most 2 MiB: beyond, AWS's 413), None when the client went away."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > 2 * 1024 * 1024:
+            raise ServiceError("ValidationException", "Request entity too large", status=413)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 def _headers(scope: dict) -> dict[str, str]:

@@ -77,16 +77,48 @@ class Console:
     # ---- state machines ------------------------------------------------------------------------
 
     async def machines(self, params: dict) -> dict:
-        return {"stateMachines": await self._all("ListStateMachines", {}, "stateMachines")}
+        """The state machines, then those known only from their executions' records."""
+        machines = await self._all("ListStateMachines", {}, "stateMachines")
+        known = {m["stateMachineArn"] for m in machines}
+        for record in reversed(await self.service.store.list()):  # oldest first: each one's first run
+            if record.state_machine_arn not in known and not record.options.get("mapRunArn"):
+                known.add(record.state_machine_arn)
+                machines.append({"stateMachineArn": record.state_machine_arn, "name": record.state_machine_name,
+                                 "type": record.type, "creationDate": record.start_time, "recorded": True})
+        return {"stateMachines": machines}
 
     async def machine(self, params: dict) -> dict:
         arn = _required(params, "arn")
-        described = await self.call("DescribeStateMachine", {"stateMachineArn": arn})
+        try:
+            described = await self.call("DescribeStateMachine", {"stateMachineArn": arn})
+        except ServiceError as err:
+            if err.code != "StateMachineDoesNotExist":
+                raise
+            return {"stateMachine": await self._recorded_machine(arn, err), "versions": [], "aliases": [],
+                    "recorded": True}
         versions = await self._all("ListStateMachineVersions", {"stateMachineArn": arn}, "stateMachineVersions")
         aliases = await self._all("ListStateMachineAliases", {"stateMachineArn": arn}, "stateMachineAliases")
         aliases = [await self.call("DescribeStateMachineAlias", {"stateMachineAliasArn": a["stateMachineAliasArn"]})
                    for a in aliases]
         return {"stateMachine": described, "versions": versions, "aliases": aliases}
+
+    async def _recorded_machine(self, arn: str, missing: ServiceError) -> dict:
+        """A state machine known only from its executions (``asl run --store``, a machine deleted
+        since): as its newest execution recorded it."""
+        records = [r for r in await self.service.store.list(state_machine_arn=arn) if not r.options.get("mapRunArn")]
+        if not records:
+            raise missing
+        newest = records[0]
+        return {"stateMachineArn": arn, "name": newest.state_machine_name, "type": newest.type,
+                "definition": newest.definition, "creationDate": records[-1].start_time, "status": "ACTIVE"}
+
+    async def _machine_definition(self, arn: str) -> str:
+        try:
+            return (await self.call("DescribeStateMachine", {"stateMachineArn": arn}))["definition"]
+        except ServiceError as err:
+            if err.code != "StateMachineDoesNotExist":
+                raise
+            return (await self._recorded_machine(arn, err))["definition"]
 
     # ---- executions ----------------------------------------------------------------------------
 
@@ -106,42 +138,53 @@ class Console:
         else:
             records = await self.service.store.list(status=status, state_machine_arn=machine)
             records = [r for r in records if not r.options.get("mapRunArn")]
+        items = self.service.execution_items(records, {})
+        for item, record in zip(items, records):
+            item["stateMachineName"] = record.state_machine_name
+        if not map_run:  # the Express executions the service keeps, among them by start date
+            express = [_express_described(e, brief=True) for e in self.service.express.values()]
+            express = [e for e in express if (status is None or e["status"] == status)
+                       and (machine is None or e["stateMachineArn"] == machine)]
+            if express:
+                items = sorted(items + express, key=lambda e: e["startDate"], reverse=True)
         search = (params.get("q") or "").strip().lower()
         if search:
-            records = [r for r in records if search in r.name.lower() or search in r.arn.lower()]
+            items = [e for e in items if search in e["name"].lower() or search in e["executionArn"].lower()]
         size = min(max(_number(params, "size", PAGE_SIZE), 1), 1000)
         page = max(_number(params, "page", 1), 1)
-        shown = records[(page - 1) * size: page * size]
-        items = self.service.execution_items(shown, {})
-        for item, record in zip(items, shown):
-            item["stateMachineName"] = record.state_machine_name
-        return {"executions": items, "total": len(records), "page": page, "pages": max(1, -(-len(records) // size)),
-                "size": size}
+        return {"executions": items[(page - 1) * size: page * size], "total": len(items), "page": page,
+                "pages": max(1, -(-len(items) // size)), "size": size}
 
     async def execution(self, params: dict) -> dict:
         from asl.history import Timeline
 
         arn = _required(params, "arn")
-        described = await self.call("DescribeExecution", {"executionArn": arn})
-        history = await self._all("GetExecutionHistory", {"executionArn": arn}, "events")
+        express = self.service.express.get(arn)
+        if express is not None:  # kept by the service (the API has no record of it)
+            described, history, map_runs = _express_described(express), express.history.events, []
+        else:
+            described = await self.call("DescribeExecution", {"executionArn": arn})
+            history = await self._all("GetExecutionHistory", {"executionArn": arn}, "events")
+            map_runs = [await self.call("DescribeMapRun", {"mapRunArn": m["mapRunArn"]})
+                        for m in await self._all("ListMapRuns", {"executionArn": arn}, "mapRuns")]
         timeline = Timeline(history)
         outcomes, taken = _outcomes(await self._definition(arn), timeline, described["status"])
-        map_runs = [await self.call("DescribeMapRun", {"mapRunArn": m["mapRunArn"]})
-                    for m in await self._all("ListMapRuns", {"executionArn": arn}, "mapRuns")]
         after = max(_number(params, "after", 0), 0)  # the events the page has already
-        return {"execution": described, "states": _states(timeline, described["status"]),
+        return {"execution": described, "states": _states(timeline, described["status"]), "runs": _runs(timeline),
                 "events": _event_rows(timeline.events[after:], timeline.start),
                 "eventCount": len(history), "outcomes": outcomes, "taken": taken, "mapRuns": map_runs}
 
     async def _definition(self, arn: str) -> str:
+        express = self.service.express.get(arn)
+        if express is not None:
+            return json.dumps(express.machine.definition)
         return (await self.call("DescribeStateMachineForExecution", {"executionArn": arn}))["definition"]
 
     async def graph(self, params: dict) -> dict:
         if params.get("execution"):
             definition = await self._definition(params["execution"])
         else:
-            definition = (await self.call("DescribeStateMachine",
-                                          {"stateMachineArn": _required(params, "machine")}))["definition"]
+            definition = await self._machine_definition(_required(params, "machine"))
         from asl.graph import COLOURS
 
         graph = _graph_of(definition)
@@ -229,6 +272,44 @@ def _states(timeline: Any, status: str) -> list[dict]:
                      "retries": [{"error": r.error, "cause": r.cause} for r in entry.retries],
                      "entered": entry.entered, "exited": entry.exited, **called.get(entry.id, {})})
     return rows
+
+
+def _runs(timeline: Any) -> list[dict]:
+    """The execution's runs: the first (from ``ExecutionStarted``) and each redrive (from its
+    ``ExecutionRedriven``), each with its dates, how it ended and its events' ids."""
+    from asl.history.events import ENDINGS
+
+    runs: list[dict] = []
+    for event in timeline.events:
+        if event.type in ("ExecutionStarted", "ExecutionRedriven"):
+            runs.append({"redriveCount": event.details.get("redriveCount", 0), "startDate": event.time,
+                         "stopDate": None, "status": "RUNNING", "firstEvent": event.id, "lastEvent": event.id})
+        elif runs:
+            run = runs[-1]
+            run["lastEvent"] = event.id
+            if event.type in ENDINGS:
+                run["status"], run["stopDate"] = ENDINGS[event.type], event.time
+    return runs
+
+
+def _express_described(execution: Any, brief: bool = False) -> dict:
+    """An Express execution the service keeps, as DescribeExecution (`brief`: ListExecutions)
+    describes a Standard one; ``type`` tells it apart."""
+    result = execution.result
+    out = {"executionArn": execution.arn, "stateMachineArn": execution.state_machine_arn, "name": execution.name,
+           "status": result.status if result is not None else "RUNNING", "startDate": execution.start_time,
+           "type": "EXPRESS"}
+    if result is not None:
+        out["stopDate"] = result.stop_time
+    if brief:
+        out["stateMachineName"] = execution.state_machine_name
+        return out
+    out["input"] = json.dumps(execution.input, ensure_ascii=False)
+    if result is not None and result.status == "SUCCEEDED":
+        out["output"] = json.dumps(result.output, ensure_ascii=False)
+    elif result is not None:
+        out.update((k, v) for k, v in (("error", result.error), ("cause", result.cause)) if v is not None)
+    return out
 
 
 def _event_rows(events: list[Any], start: float) -> list[dict]:

@@ -256,7 +256,44 @@ def test_a_task_waiting_to_retry_is_running(served, page):
     sync_api.expect(visit.locator('[data-field="cause"]')).to_have_text("try again later")
     page.locator("#stop").click()
     sync_api.expect(page.locator("h1 .badge")).to_have_text("ABORTED", timeout=15000)
-    sync_api.expect(page.locator('#graph [data-state="Call"]')).not_to_have_attribute("data-outcome", "running")
+    # stopped during the retry's wait: cut short (AWS's console: cancelled), not failed
+    expect_outcomes(page, Call="aborted")
+    sync_api.expect(page.locator('#state-detail .visit[data-state="Call"]')).to_have_attribute("data-outcome",
+                                                                                             "aborted")
+
+
+def test_express_executions_are_kept_for_the_page(served, page, tmp_path):
+    """The API keeps no record of Express executions (as AWS); the server keeps its latest ones
+    for the console: one started from the page opens as a Standard one does, as does one
+    started with StartSyncExecution."""
+    machine = served.sfn.create_state_machine(name="quick", definition=json.dumps(PAYMENT), roleArn=ROLE,
+                                              type="EXPRESS")["stateMachineArn"]
+    page.goto(f"{served.endpoint}/#/machine/{machine}")
+    page.locator("#start-input").fill('{"orderId": "o-1", "amount": 900}')
+    page.locator("#start-name").fill("from-the-page")
+    page.locator("#start").click()
+    page.wait_for_url(re.compile(r".*#/execution/.*express.*quick.*from-the-page"))
+    sync_api.expect(page.locator("h1 .badge")).to_have_text("FAILED", timeout=15000)
+    sync_api.expect(page.locator("#execution-type")).to_contain_text("Express")
+    expect_outcomes(page, Charge="caught", Fallback="failed", Done="not visited")
+    sync_api.expect(page.locator("#execution-cause")).to_have_text("the fallback gateway is down for maintenance")
+    assert page.locator("#stop").count() == 0 and page.locator("#redrive").count() == 0
+    sync_api.expect(page.locator("#event-table tr.event-row").last).to_contain_text("ExecutionFailed")
+    shot(page, "execution-express")
+
+    (tmp_path / "fallback-fixed").touch()
+    done = served.sfn.start_sync_execution(stateMachineArn=machine, name="synced",
+                                           input='{"orderId": "o-2", "amount": 900}')
+    assert done["status"] == "SUCCEEDED"
+    with pytest.raises(served.sfn.exceptions.InvalidArn):  # the API describes no Express execution
+        served.sfn.describe_execution(executionArn=done["executionArn"])
+    page.goto(f"{served.endpoint}/#/machine/{machine}")
+    rows = page.locator("tr.execution-row")
+    sync_api.expect(rows.locator("td:first-child")).to_have_text(["synced", "from-the-page"])
+    sync_api.expect(rows.locator(".badge")).to_have_text(["SUCCEEDED", "FAILED"])
+    rows.first.locator("a").click()
+    expect_outcomes(page, Charge="caught", Fallback="succeeded", Done="succeeded")
+    assert json.loads(page.locator("#execution-output").inner_text()) == json.loads(done["output"])
 
 
 def test_console_requests_refused_as_the_api_refuses(served):
@@ -312,6 +349,20 @@ def test_a_failed_state_shows_its_cause_and_redrive_goes_on(served, page, tmp_pa
     expect_outcomes(page, Charge="caught", Fallback="succeeded", Done="succeeded")
     described = served.sfn.describe_execution(executionArn=arn)
     assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1
+    # the runs: the first (which failed) and the redrive, split where ExecutionRedriven opens it
+    sync_api.expect(page.locator("#redrive-count")).to_have_text("1")
+    sync_api.expect(page.locator("#redrive-date")).not_to_be_empty()
+    runs = page.locator("#runs tr.run")
+    sync_api.expect(runs).to_have_count(2)
+    sync_api.expect(runs.locator(".badge")).to_have_text(["FAILED", "SUCCEEDED"])
+    sync_api.expect(runs.locator("td:first-child")).to_have_text(["First run", "Redrive 1"])
+    events = served.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    redriven = [e["id"] for e in events if e["type"] == "ExecutionRedriven"]
+    assert len(redriven) == 1
+    sync_api.expect(runs.locator("td:last-child")).to_have_text([f"1–{redriven[0] - 1}",
+                                                                 f"{redriven[0]}–{events[-1]['id']}"])
+    assert [e["type"] for e in events if e["id"] == redriven[0] - 1] == ["ExecutionFailed"]
+    shot(page, "execution-redriven")
 
 
 def test_map_runs_with_item_counts(served, page):
@@ -411,6 +462,18 @@ def test_asl_console_over_a_store_without_the_api(tmp_path, page, graphviz):
         assert page.locator("#graph svg").count() == (1 if graphviz else 0)
         assert page.locator("#graph .boxes .node").count() == (0 if graphviz else 10)
         shot(page, "console-order-declined" + ("" if graphviz else "-no-graphviz"))
+
+        # its state machine exists only in its executions' records: a page made from them
+        page.locator("#header a", has_text="stateMachine:order").click()
+        sync_api.expect(page.locator("#recorded")).to_contain_text("Known from its executions")
+        definition = json.loads(page.locator("#definition").inner_text())
+        assert definition == json.loads((ROOT / "samples" / "order" / "order.json").read_text())
+        sync_api.expect(page.locator("#graph [data-state]")).to_have_count(10)
+        sync_api.expect(page.locator("tr.execution-row .badge")).to_have_text(["FAILED"])
+        assert page.locator("#start").count() == 0 and page.locator("#versions").count() == 0
+        page.goto(f"{console.endpoint}/#/")
+        sync_api.expect(page.locator("#machines tr td").first).to_have_text("order")
+        sync_api.expect(page.locator("#machines")).to_contain_text("from its executions")
     finally:
         console.stop()
 

@@ -187,6 +187,63 @@ def test_a_task_that_failed_the_execution():
     assert timeline.result == {"status": "FAILED", "error": "Card.Declined", "cause": "no"}
 
 
+def stopped_while_retrying(machine: dict, failures: int = 1) -> Timeline:
+    """`machine` run until its Tasks have failed `failures` times, the last (``Charge``) waiting an
+    hour to retry, then stopped."""
+    import anyio
+
+    from asl.engine import prepare
+
+    async def main():
+        execution = prepare(asl.load(machine), {"xs": [1]}, handlers={"Charge": charge}, virtual_time=False)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(execution.run)
+            while execution.history.types().count("LambdaFunctionFailed") < failures:
+                await anyio.sleep(0.01)
+            execution.stop("Ops.Stopped", "by the test")
+        return execution.result
+
+    def charge(event):
+        raise TaskFailed("Card.Busy", "try later")
+    result = anyio.run(main)
+    assert result.status == "ABORTED"
+    return Timeline(json.loads(json.dumps(result.history.to_aws()))["events"])
+
+
+CHARGE = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Charge", "End": True,
+          "Retry": [{"ErrorEquals": ["Card.Busy"], "IntervalSeconds": 3600, "MaxAttempts": 2}]}
+
+
+def test_a_task_stopped_while_it_waits_to_retry_was_aborted():
+    """Stopped during a retry's wait, the Task was cut short (AWS's console: cancelled), not failed:
+    nothing failed after its failure, which a retry had taken."""
+    timeline = stopped_while_retrying({"StartAt": "Charge", "States": {"Charge": CHARGE}})
+    assert [e.type for e in timeline.events][-2:] == ["LambdaFunctionFailed", "ExecutionAborted"]
+    (entry,) = timeline.entries
+    assert (entry.status, entry.error, entry.cause) == ("aborted", "Card.Busy", "try later")
+    assert timeline.outcomes == {"Charge": "aborted"}
+
+
+def test_a_failure_passed_on_stays_failed_when_the_execution_is_stopped_later():
+    """A branch's Task failed for good (the Parallel failed, a Catch took it); the execution
+    was then stopped while another Task waited to retry: the first failed, the second was cut short."""
+    machine = {"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "Next": "Charge", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Charge",
+                                                                  "ResultPath": "$.error"}],
+                 "Branches": [{"StartAt": "Broken", "States": {"Broken": {
+                     "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Charge", "End": True}}}]},
+        "Charge": CHARGE}}
+    timeline = stopped_while_retrying(machine, failures=2)
+    assert {e.name: e.status for e in timeline.entries} == {"Both": "caught", "Broken": "failed", "Charge": "aborted"}
+
+
+def test_a_task_in_a_map_iteration_stopped_while_it_waits_to_retry_was_aborted():
+    machine = {"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$$.Execution.Input.xs", "End": True, "ItemProcessor": {
+        "StartAt": "Charge", "States": {"Charge": CHARGE}}}}}
+    timeline = stopped_while_retrying(machine)
+    assert {e.address: e.status for e in timeline.entries} == {"Each": "aborted", "Each[0]/Charge": "aborted"}
+
+
 # ---- what is not a history -------------------------------------------------------------------------
 
 def test_a_call_that_follows_no_state_is_reported():

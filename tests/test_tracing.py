@@ -210,6 +210,31 @@ def test_a_distributed_map_item_is_a_child_execution_span(spans):
     assert work.attributes["asl.map.index"] == 0
 
 
+def test_a_nested_execution_run_in_process_nests_under_the_task_that_started_it(spans):
+    child = asl.load({"StartAt": "Inner", "States": {"Inner": {"Type": "Task", "Resource": LAMBDA + "work",
+                                                              "End": True}}})
+    parent = asl.load({"StartAt": "Start", "States": {"Start": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+        "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:child",
+                       "Input": {"n": 1}}}}})
+    result = run_sync(parent, {}, handlers={"work": lambda x: x}, machines={"child": child},
+                      state_machine_name="parent", observer=spans.tracing())
+    assert result.status == "SUCCEEDED", result.cause
+    assert tree(spans.finished()) == [
+        "parent",
+        "  Start",
+        "    Start attempt 1",
+        "      child",
+        "        Inner",
+        "          Inner attempt 1",
+    ]
+    finished = spans.finished()
+    nested = one(finished, "child")
+    assert nested.attributes["asl.execution.arn"] == result.output["ExecutionArn"]
+    assert nested.attributes["asl.state_machine.name"] == "child"
+    assert one(finished, "Inner").attributes["asl.execution.arn"] == result.output["ExecutionArn"]
+
+
 def test_a_stopped_execution_ends_every_open_span(spans):
     import anyio
 
@@ -336,16 +361,28 @@ def console_spans(text: str) -> list[dict]:
         at = end
 
 
+def traced_server(tmp_path, handlers: str | None = None):
+    """`asl serve` (memory store) writing its spans to its output (OpenTelemetry's console
+    exporter), with `handlers` (a module's text) as its --handlers."""
+    from test_service import Server
+
+    extra = ()
+    if handlers is not None:
+        (tmp_path / "handlers.py").write_text(handlers)
+        extra = ("--handlers", "handlers.py")
+    server = Server(tmp_path, "memory", *extra)
+    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    return server.start()
+
+
 def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(spans, tmp_path, monkeypatch):
     """A traced run's Task starts an execution on `asl serve` through the integration layer
     (boto3 sends the attempt's traceparent): the server's execution span is that attempt's child."""
     pytest.importorskip("uvicorn")
     import boto3  # noqa: F401
-    from test_service import ROLE, Server, wait_done
+    from test_service import ROLE, wait_done
 
-    server = Server(tmp_path, "memory")
-    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    server.start()
+    server = traced_server(tmp_path)
     try:
         sfn = server.client()
         child_definition = json.dumps({"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": True}}})
@@ -374,10 +411,17 @@ def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(s
     attempt = one(spans.finished(), "Start attempt 1")
     execution = [s for s in served if s["name"] == "child"]
     assert len(execution) == 1, [s["name"] for s in served]
-    assert execution[0]["parent_id"] == f"0x{attempt.context.span_id:016x}"
+    # the attempt's boto3 call -> the server's span of that StartExecution request -> the execution
+    request = [s for s in served if s["context"]["span_id"] == execution[0]["parent_id"]]
+    assert [(r["name"], r["kind"], r["parent_id"]) for r in request] == [
+        ("AWSStepFunctions/StartExecution", "SpanKind.SERVER", f"0x{attempt.context.span_id:016x}")]
+    assert request[0]["attributes"]["asl.execution.arn"] == started  # the answer's, to find it by
+    assert request[0]["attributes"]["asl.state_machine.arn"] == traced
     assert execution[0]["context"]["trace_id"] == f"0x{attempt.context.trace_id:032x}"
     assert execution[0]["attributes"]["asl.execution.arn"] == started
-    assert {s["name"] for s in served} == {"child", "Inner"}  # the machine without tracing makes none
+    # the machine without tracing makes no execution spans; every request has its own
+    assert {s["name"] for s in served if not s["name"].startswith("AWSStepFunctions/")} == {"child", "Inner"}
+    assert len([s for s in served if s["name"] == "AWSStepFunctions/StartExecution"]) == 2
 
 
 def test_an_xray_trace_header_names_the_parent():
@@ -556,19 +600,16 @@ def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_pa
     import signal
     import time
 
-    from test_service import ROLE, Server, wait_done
+    from test_service import ROLE, wait_done
 
-    (tmp_path / "handlers.py").write_text(
+    server = traced_server(tmp_path, (
         "import pathlib\n"
         "from asl.engine import Handlers\n"
         "handlers = Handlers()\n"
         "@handlers.resource('arn:aws:states:::sqs:sendMessage.waitForTaskToken')\n"
         "def send(message):\n"
         "    pathlib.Path('token.txt').write_text(message['MessageBody']['token'])\n"
-        "    return {}\n")
-    server = Server(tmp_path, "memory", "--handlers", "handlers.py")
-    server.env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "50"}
-    server.start()
+        "    return {}\n"))
     caller_span = "00f067aa0ba902b7"
     caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     try:
@@ -591,7 +632,200 @@ def test_asl_serve_links_a_callback_task_to_the_send_task_success_request(tmp_pa
     finally:
         server.proc.send_signal(signal.SIGTERM)
         output, _ = server.proc.communicate(timeout=15)
-    attempt = [s for s in console_spans(output) if s["name"] == "Wait attempt 1"]
+    served = console_spans(output)
+    attempt = [s for s in served if s["name"] == "Wait attempt 1"]
     assert len(attempt) == 1
+    # linked to the server's span of the SendTaskSuccess request, the caller's span's child
+    answered = [s for s in served if s["name"] == "AWSStepFunctions/SendTaskSuccess"]
+    assert [(s["parent_id"], s["context"]["trace_id"]) for s in answered] == [(f"0x{caller_span}",
+                                                                               f"0x{caller_trace}")]
     assert [(link["context"]["trace_id"], link["context"]["span_id"], link["attributes"]["asl.link"])
-            for link in attempt[0]["links"]] == [(f"0x{caller_trace}", f"0x{caller_span}", "answered by")]
+            for link in attempt[0]["links"]] == [(f"0x{caller_trace}", answered[0]["context"]["span_id"],
+                                                  "answered by")]
+
+
+def test_a_redriven_execution_links_to_its_first_run_and_earlier_redrives(spans):
+    """Each run notes its execution span in the journal (the store keeps it); a redrive's
+    execution span links to the first run's and to each earlier redrive's."""
+    import anyio
+
+    from asl.engine import redrive, run
+    from asl.engine.stores import open_store
+
+    broken = {"yes"}
+
+    def flaky(_):
+        if broken:
+            raise TaskFailed("Broken", "still broken")
+        return "fixed"
+    machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "t", "End": True}}})
+
+    async def go():
+        store = open_store("memory")
+        first = await run(machine, {}, handlers={"t": flaky}, store=store, observer=spans.tracing(),
+                          state_machine_name="m")
+        second = await redrive(store, first.execution_arn, handlers={"t": flaky}, observer=spans.tracing())
+        broken.clear()
+        third = await redrive(store, first.execution_arn, handlers={"t": flaky}, observer=spans.tracing())
+        return first, second, third
+    first, second, third = anyio.run(go)
+    assert (first.status, second.status, third.status) == ("FAILED", "FAILED", "SUCCEEDED")
+    runs = sorted((s for s in spans.finished() if s.name == "m"), key=lambda s: s.start_time)
+    assert [s.attributes["asl.execution.redrive_count"] for s in runs] == [0, 1, 2]
+    assert {s.attributes["asl.execution.arn"] for s in runs} == {first.execution_arn}
+    assert runs[0].links == ()
+    assert [(link.context.trace_id, link.context.span_id, dict(link.attributes)) for link in runs[1].links] == [
+        (runs[0].context.trace_id, runs[0].context.span_id,
+         {"asl.link": "first run", "asl.execution.redrive_count": 0})]
+    assert [(link.context.span_id, link.attributes["asl.link"], link.attributes["asl.execution.redrive_count"])
+            for link in runs[2].links] == [(runs[0].context.span_id, "first run", 0),
+                                           (runs[1].context.span_id, "redrive", 1)]
+    # each run is a trace of its own (a redrive is not the child of a run that ended)
+    assert len({s.context.trace_id for s in runs}) == 3 and all(s.parent is None for s in runs)
+
+
+def test_a_run_without_tracing_leaves_nothing_to_link_to(spans):
+    import anyio
+
+    from asl.engine import redrive, run
+    from asl.engine.stores import open_store
+
+    calls = []
+
+    def once(_):
+        calls.append(1)
+        if len(calls) == 1:
+            raise TaskFailed("Broken", "first time")
+        return "ok"
+    machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "t", "End": True}}})
+
+    async def go():
+        store = open_store("memory")
+        first = await run(machine, {}, handlers={"t": once}, store=store)
+        facts = await store.facts(first.execution_arn)
+        again = await redrive(store, first.execution_arn, handlers={"t": once}, observer=spans.tracing())
+        return facts, again
+    facts, again = anyio.run(go)
+    assert again.status == "SUCCEEDED"
+    assert [f for f in facts if f.kind == "note"] == []  # untraced: the journal holds no note
+    assert one(spans.finished(), "StateMachine").links == ()
+
+
+def test_asl_serve_makes_a_server_span_per_request(tmp_path):
+    """With tracing on, each API request is a server span (the caller's trace continued from its
+    ``traceparent``, ``X-Amzn-Trace-Id`` or StartExecution's ``traceHeader``), and what it starts
+    nests under it: an execution, a redrive (linked to the execution's first run)."""
+    pytest.importorskip("uvicorn")
+    import signal
+
+    from test_service import ROLE, wait_done
+
+    server = traced_server(tmp_path, (
+        "import pathlib\n"
+        "from asl.engine import TaskFailed\n"
+        "def flaky(event):\n"
+        "    if not pathlib.Path('fixed').exists():\n"
+        "        raise TaskFailed('Broken', 'not yet')\n"
+        "    return event\n"
+        "HANDLERS = {'flaky': flaky}\n"))
+    xray_trace, xray_parent = "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
+    w3c_trace, w3c_parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "flaky",
+                                                                  "End": True}}})
+        machine = sfn.create_state_machine(name="traced", definition=definition, roleArn=ROLE,
+                                           tracingConfiguration={"enabled": True})["stateMachineArn"]
+
+        def header(name, value):
+            def add(request, **_):
+                request.headers[name] = value
+            return add
+        xray = header("X-Amzn-Trace-Id", f"Root=1-{xray_trace[:8]}-{xray_trace[8:]};Parent={xray_parent};Sampled=1")
+        sfn.meta.events.register("before-send.stepfunctions.StartExecution", xray)
+        first = sfn.start_execution(stateMachineArn=machine, name="by-header")["executionArn"]
+        assert wait_done(sfn, first)["status"] == "FAILED"
+        sfn.meta.events.unregister("before-send.stepfunctions.StartExecution", xray)
+        second = sfn.start_execution(stateMachineArn=machine, name="by-body", traceHeader=(
+            f"Root=1-{w3c_trace[:8]}-{w3c_trace[8:]};Parent={w3c_parent};Sampled=1"))["executionArn"]
+        wait_done(sfn, second)
+        with pytest.raises(sfn.exceptions.StateMachineDoesNotExist):
+            sfn.start_execution(stateMachineArn=machine + "-missing")
+        (tmp_path / "fixed").touch()
+        traced = header("traceparent", f"00-{w3c_trace}-{w3c_parent}-01")
+        sfn.meta.events.register("before-send.stepfunctions.RedriveExecution", traced)
+        sfn.redrive_execution(executionArn=first)
+        assert wait_done(sfn, first)["status"] == "SUCCEEDED"
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    served = console_spans(output)
+    by_id = {s["context"]["span_id"]: s for s in served}
+
+    def requests(action):
+        return [s for s in served if s["name"] == f"AWSStepFunctions/{action}"]
+
+    def runs(arn):
+        return sorted((s for s in served if s["name"] == "traced" and s["attributes"]["asl.execution.arn"] == arn),
+                      key=lambda s: s["start_time"])
+
+    create, = requests("CreateStateMachine")
+    assert create["kind"] == "SpanKind.SERVER" and create["parent_id"] is None  # no caller's trace: its own
+    assert create["attributes"]["rpc.system"] == "aws-api" and create["attributes"]["rpc.method"] == "CreateStateMachine"
+    assert create["attributes"]["http.response.status_code"] == 200 and create["attributes"]["aws.request_id"]
+    assert create["attributes"]["asl.state_machine.arn"] == machine
+    started = [s for s in requests("StartExecution") if s["status"]["status_code"] == "UNSET"]
+    assert [(s["context"]["trace_id"], s["parent_id"]) for s in started] == [
+        (f"0x{xray_trace}", f"0x{xray_parent}"), (f"0x{w3c_trace}", f"0x{w3c_parent}")]
+    first_run, redriven = runs(first)
+    assert by_id[first_run["parent_id"]] is started[0]  # the execution under the request that started it
+    assert by_id[runs(second)[0]["parent_id"]] is started[1]
+    refused, = [s for s in requests("StartExecution") if s["status"]["status_code"] == "ERROR"]
+    assert refused["attributes"]["error.type"] == "StateMachineDoesNotExist"
+    assert refused["attributes"]["http.response.status_code"] == 400
+    redrive, = requests("RedriveExecution")
+    assert redrive["parent_id"] == f"0x{w3c_parent}" and redrive["attributes"]["asl.execution.arn"] == first
+    assert by_id[redriven["parent_id"]] is redrive
+    assert redriven["attributes"]["asl.execution.redrive_count"] == 1
+    assert [(link["context"]["span_id"], link["attributes"]["asl.link"]) for link in redriven["links"]] == [
+        (first_run["context"]["span_id"], "first run")]
+    assert len(requests("DescribeExecution")) >= 3
+
+
+def test_a_resumed_execution_links_to_the_run_it_continues(spans):
+    """A process died while an execution ran; the one that resumes it links its execution span
+    to the one the dead process had open (noted in the journal: a span that process never ended)."""
+    import anyio
+
+    from asl.engine import prepare, resume
+    from asl.engine.stores import open_store
+
+    machine = asl.load({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA + "t", "End": True}}})
+
+    async def hang(_):
+        await anyio.sleep(3600)
+
+    async def go():
+        store = open_store("memory")
+        execution = prepare(machine, {}, handlers={"t": hang}, observer=spans.tracing(), virtual_time=False)
+        await execution.attach(store)
+        async with anyio.create_task_group() as tg:
+            async def die_once_called():
+                while "LambdaFunctionStarted" not in execution.history.types():
+                    await anyio.sleep(0.01)
+                await execution.flush()
+                await store.update(execution.arn, lease_until=0.0)  # the process "died"
+                tg.cancel_scope.cancel()
+            tg.start_soon(die_once_called)
+            await execution.run()
+        notes = [f.value for f in await store.facts(execution.arn) if f.kind == "note"]
+        done = await resume(store, execution.arn, handlers={"t": lambda x: x}, observer=spans.tracing())
+        return notes, done
+    notes, done = anyio.run(go)
+    assert done.status == "SUCCEEDED"
+    assert len(notes) == 1 and notes[0]["redriveCount"] == 0
+    first, resumed = sorted((s for s in spans.finished() if s.name == "StateMachine"), key=lambda s: s.start_time)
+    assert notes[0]["trace"] == \
+        f"00-{first.context.trace_id:032x}-{first.context.span_id:016x}-{int(first.context.trace_flags):02x}"
+    assert [(link.context.span_id, dict(link.attributes)) for link in resumed.links] == [
+        (first.context.span_id, {"asl.link": "resumed from", "asl.execution.redrive_count": 0})]

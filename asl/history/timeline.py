@@ -289,17 +289,23 @@ class Timeline:
         # An unfinished state without a failure of its own failed if the failure came out of it
         # (a Pass whose ResultPath broke); otherwise it was cut short (a sibling branch failed).
         on_failure_path = {step.name for step in self.failure.path} if self.failure else set()
+        latest: dict[tuple, StateEntry] = {}  # (name, where) -> its latest entry, so far
         outcomes: dict[str, str] = {}
         visits: dict[str, int] = {}
         retried: set[str] = set()
         for entry in self.entries:
             if entry.id in exited:
                 outcome = "caught" if last_failure.get(entry.id, 0) > last_success.get(entry.id, 0) else "succeeded"
-            elif entry.type == "Fail" or entry.id in last_failure:
+            elif entry.type == "Fail":
                 outcome = "failed"
+            elif entry.id in last_failure:
+                # stopped while it waited to retry: cut short, as AWS's console shows it (cancelled)
+                outcome = "aborted" if self.status == "ABORTED" and self._open_around(entry, latest, last_failure) \
+                    else "failed"
             else:
                 outcome = "failed" if self.status != "ABORTED" and entry.name in on_failure_path else "aborted"
             entry.status = outcome
+            latest[(entry.name, entry.at)] = entry
             if outcome == "failed" and entry.error is None and self.failure is not None \
                     and self.failure.state == entry.name:
                 entry.error, entry.cause = self.error, self.cause
@@ -312,6 +318,19 @@ class Timeline:
             if entry.retries:
                 retried.add(name)
         return outcomes, visits, retried
+
+    def _open_around(self, entry: StateEntry, latest: dict, last_failure: dict) -> bool:
+        """Whether the branches and iterations `entry` ran in were still open when the execution
+        was stopped: its failure had ended none of them, so a retry was to follow (a failure
+        that failed its branch or iteration closed it)."""
+        for depth, (outer, index) in enumerate(entry.at):
+            container = latest.get((outer, entry.at[:depth]))
+            if container is None:
+                continue
+            if container.id in self._exited or container.id in last_failure \
+                    or container.iterations.get(index, "started") not in ("started", "aborted"):
+                return False
+        return True
 
     def _transitions(self) -> set[tuple[str | None, str | None]]:
         taken: set[tuple[str | None, str | None]] = set()

@@ -73,7 +73,7 @@ async function machinesPage() {
     const {stateMachines} = await api("machines");
     const rows = stateMachines.map((m) => h("tr", {},
       h("td", {}, h("a", {href: "#/machine/" + encodeURIComponent(m.stateMachineArn)}, m.name)),
-      h("td", {}, m.type), h("td", {}, when(m.creationDate)),
+      h("td", {}, m.type, m.recorded && h("span", {class: "muted"}, " · from its executions")), h("td", {}, when(m.creationDate)),
       h("td", {}, h("a", {href: "#/executions?" + q({machine: m.stateMachineArn})}, "executions"))));
     document.getElementById("machines").replaceChildren(rows.length ? h("table", {},
       h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", {}, "Created"), h("th", {}, "")), rows) :
@@ -90,29 +90,32 @@ async function machinePage(arn) {
   if (token !== shown) return;
   const m = data.stateMachine;
   const graph = h("div", {class: "graph", id: "graph"}, "Loading the graph…");
-  main.replaceChildren(
+  main.replaceChildren(...[
     h("h1", {}, m.name, h("span", {class: "muted"}, m.type)),
     h("section", {}, h("dl", {class: "facts"}, h("dt", {}, "ARN"), h("dd", {}, m.stateMachineArn),
-      h("dt", {}, "Created"), h("dd", {}, when(m.creationDate)), h("dt", {}, "Status"), h("dd", {}, m.status || "ACTIVE"))),
-    startForm(m.stateMachineArn, m.type),
+      h("dt", {}, data.recorded ? "First run" : "Created"), h("dd", {}, when(m.creationDate)),
+      !data.recorded && [h("dt", {}, "Status"), h("dd", {}, m.status || "ACTIVE")]),
+      data.recorded && h("p", {id: "recorded", class: "muted"}, "Known from its executions (such as asl run --store's): ",
+        "no state machine of this name exists, so nothing can be started here. Definition and graph as its newest execution ran them.")),
+    !data.recorded && startForm(m.stateMachineArn),
     h("div", {class: "grid"}, h("section", {}, h("h2", {}, "Graph"), graph),
       h("section", {}, h("h2", {}, "Definition"), h("pre", {id: "definition"}, pretty(m.definition)))),
-    h("section", {id: "versions"}, h("h2", {}, "Versions"), data.versions.length ? h("table", {},
+    !data.recorded && h("section", {id: "versions"}, h("h2", {}, "Versions"), data.versions.length ? h("table", {},
       h("tr", {}, h("th", {}, "Version"), h("th", {}, "Created")),
       data.versions.map((v) => h("tr", {class: "version"}, h("td", {}, tail(v.stateMachineVersionArn)),
                                  h("td", {}, when(v.creationDate))))) :
       h("p", {class: "muted"}, "No versions published.")),
-    h("section", {id: "aliases"}, h("h2", {}, "Aliases"), data.aliases.length ? h("table", {},
+    !data.recorded && h("section", {id: "aliases"}, h("h2", {}, "Aliases"), data.aliases.length ? h("table", {},
       h("tr", {}, h("th", {}, "Alias"), h("th", {}, "Routing"), h("th", {}, "Description")),
       data.aliases.map((a) => h("tr", {class: "alias"}, h("td", {}, a.name),
         h("td", {}, a.routingConfiguration.map((r) => `${tail(r.stateMachineVersionArn)}: ${r.weight}%`).join(", ")),
         h("td", {}, a.description || "")))) : h("p", {class: "muted"}, "No aliases.")),
-    h("section", {id: "executions"}));
+    h("section", {id: "executions"})].filter(Boolean));
   executionList(document.getElementById("executions"), {machine: arn}, false);
   try { drawGraph(graph, await api("graph?" + q({machine: arn})), {}, () => {}); } catch (err) { fail(graph, err); }
 }
 
-function startForm(machineArn, type) {
+function startForm(machineArn) {
   const input = h("textarea", {id: "start-input", "aria-label": "Execution input"}, "{}");
   const name = h("input", {id: "start-name", placeholder: "name (optional)", "aria-label": "Execution name"});
   const message = h("span", {id: "start-message", class: "error", role: "alert"});
@@ -122,11 +125,6 @@ function startForm(machineArn, type) {
     try { JSON.parse(input.value); } catch (err) { message.textContent = `The input is not JSON: ${err.message}`; return; }
     try {
       const {executionArn} = await api("start", {stateMachineArn: machineArn, input: input.value, name: name.value});
-      if (type === "EXPRESS") {  // as on AWS, an Express execution keeps no history to show
-        message.className = "muted";
-        message.textContent = `Started ${executionArn} (Express executions are not recorded)`;
-        return;
-      }
       location.hash = "#/execution/" + encodeURIComponent(executionArn);
     } catch (err) { message.textContent = err.message; }
   };
@@ -203,7 +201,8 @@ async function executionPage(arn) {
   const states = h("section", {id: "states"});
   const events = h("section", {id: "events"});
   const mapRuns = h("section", {id: "map-runs", hidden: true});
-  main.replaceChildren(header, h("div", {class: "grid"}, h("section", {}, h("h2", {}, "Graph"), graph), detail),
+  const runs = h("section", {id: "runs", hidden: true});
+  main.replaceChildren(header, runs, h("div", {class: "grid"}, h("section", {}, h("h2", {}, "Graph"), graph), detail),
                        mapRuns, states, events);
   const select = (name) => { view.selected = name; render(); };
   try { view.graph = await api("graph?" + q({execution: arn})); } catch (err) { fail(graph, err); }
@@ -223,6 +222,7 @@ async function executionPage(arn) {
     renderStates(states, d.states, select, view.selected);
     renderEvents(events, view.events);
     renderMapRuns(mapRuns, d.mapRuns);
+    renderRuns(runs, d.runs);
   }
   refresh();
 }
@@ -234,19 +234,22 @@ function renderHeader(where, e, refresh) {
     try { await api(path, body); clearTimeout(timer); refresh(); } catch (err) { message.textContent = err.message; }
   };
   const machine = e.stateMachineArn;
+  const express = e.type === "EXPRESS";  // kept by the server for this page: the API has no record of it
   where.replaceChildren(
     h("h1", {}, e.name, badge(e.status),
-      e.status === "RUNNING" && h("button", {class: "danger", id: "stop", onclick: act("stop", {executionArn: e.executionArn})}, "Stop execution"),
+      e.status === "RUNNING" && !express && h("button", {class: "danger", id: "stop", onclick: act("stop", {executionArn: e.executionArn})}, "Stop execution"),
       e.redriveStatus === "REDRIVABLE" && h("button", {id: "redrive", onclick: act("redrive", {executionArn: e.executionArn})}, "Redrive"),
       message),
     h("section", {class: "grid"}, h("dl", {class: "facts"},
       h("dt", {}, "Execution ARN"), h("dd", {}, e.executionArn),
+      express && [h("dt", {}, "Type"), h("dd", {id: "execution-type"}, "Express (this server keeps its latest ones in memory for this page: not in its store, not in the API)")],
       h("dt", {}, "State machine"), h("dd", {}, e.mapRunArn ? machine : h("a", {href: "#/machine/" + encodeURIComponent(machine)}, machine)),
       e.mapRunArn && [h("dt", {}, "Map Run"), h("dd", {}, h("a", {href: "#/executions?" + q({mapRun: e.mapRunArn})}, e.mapRunArn))],
       h("dt", {}, "Started"), h("dd", {}, when(e.startDate)),
       e.stopDate && [h("dt", {}, "Ended"), h("dd", {}, when(e.stopDate))],
       h("dt", {}, "Duration"), h("dd", {}, duration(e.startDate, e.stopDate)),
-      e.redriveCount && [h("dt", {}, "Redrives"), h("dd", {}, `${e.redriveCount} (last ${when(e.redriveDate)})`)],
+      e.redriveCount && [h("dt", {}, "Redrive count"), h("dd", {id: "redrive-count"}, e.redriveCount),
+                         h("dt", {}, "Last redrive"), h("dd", {id: "redrive-date"}, when(e.redriveDate))],
       e.error && [h("dt", {}, "Error"), h("dd", {id: "execution-error", class: "error"}, e.error)],
       e.cause && [h("dt", {}, "Cause"), h("dd", {id: "execution-cause", class: "cause"}, e.cause)]),
       h("div", {class: "kv"},
@@ -300,6 +303,19 @@ function renderEvents(where, events) {
       h("td", {}, `${e.elapsedMs} ms`), h("td", {}, when(e.timestamp))), details);
   }
   where.querySelector("h2").textContent = `Events (${events.length})`;
+}
+
+// The first run and each redrive (shown once there is a redrive), with the events of each.
+function renderRuns(where, runs) {
+  where.hidden = runs.length < 2;
+  if (where.hidden) return;
+  where.replaceChildren(h("h2", {}, "Runs"), h("table", {},
+    h("tr", {}, h("th", {}, "Run"), h("th", {}, "Status"), h("th", {}, "Started"), h("th", {}, "Ended"),
+      h("th", {}, "Duration"), h("th", {}, "Events")),
+    runs.map((r) => h("tr", {class: "run", "data-redrive-count": r.redriveCount},
+      h("td", {}, r.redriveCount ? `Redrive ${r.redriveCount}` : "First run"), h("td", {}, badge(r.status)),
+      h("td", {}, when(r.startDate)), h("td", {}, when(r.stopDate)), h("td", {}, duration(r.startDate, r.stopDate)),
+      h("td", {}, `${r.firstEvent}–${r.lastEvent}`)))));
 }
 
 function renderMapRuns(where, runs) {
