@@ -12,7 +12,7 @@ import re
 from typing import Any, Callable
 
 from .errors import PathNotFoundError, StatesError
-from .templates import resolve_path
+from .templates import resolve_path, scope_reader
 from .timestamps import parse_timestamp
 
 Predicate = Callable[[Any], bool]
@@ -114,21 +114,6 @@ def _read(path: Any, scope: Any) -> Any:
         return _MISSING
 
 
-def _reader(path: Any) -> Callable[[Any], Any]:
-    """``read(scope)``: `_read` of one path, reading ``$`` paths without the dispatch."""
-    if path.kind != "input":
-        return lambda scope: _read(path, scope)
-    evaluate = path.evaluate
-
-    def read(scope: Any) -> Any:
-        try:
-            return evaluate(scope.input)
-        except PathNotFoundError:
-            return _MISSING
-
-    return read
-
-
 _OPERATORS = {"Equals": operator.eq, "LessThan": operator.lt, "GreaterThan": operator.gt,
               "LessThanEquals": operator.le, "GreaterThanEquals": operator.ge}
 
@@ -145,14 +130,12 @@ def compile_rule(rule: Any) -> Predicate:
         sub = compile_rule(rule.not_)
         return lambda scope: not sub(scope)
     variable, op, operand = rule.variable, rule.operator, rule.operand
-    read = _reader(variable)
 
-    def value_of(scope: Any) -> Any:
-        value = read(scope)
-        if value is _MISSING:
-            raise StatesError("States.Runtime", f"Invalid path '{variable.text}': The choice state's condition "
-                              "path references an invalid value.")
-        return value
+    def invalid(scope: Any) -> Any:
+        raise StatesError("States.Runtime", f"Invalid path '{variable.text}': The choice state's condition "
+                          "path references an invalid value.")
+
+    value_of = scope_reader(variable, invalid)
 
     if op == "IsPresent":
         return lambda scope: (_read(variable, scope) is not _MISSING) == operand

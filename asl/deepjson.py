@@ -16,10 +16,13 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _WORDS = {"true": True, "false": False, "null": None}
 
 
-def loads(text: str, **options: Any) -> Any:
+def loads(text: str, decoder: json.JSONDecoder | None = None, **options: Any) -> Any:
     """``json.loads(text, **options)``, for documents of any depth (ValueError on bad JSON;
-    the deep fallback takes standard JSON only, whatever the options)."""
+    the deep fallback takes standard JSON only, whatever the options). A `decoder` made once
+    replaces the options (json.loads makes one per call when given any)."""
     try:
+        if decoder is not None and not text.startswith("\ufeff"):  # (json.loads refuses a BOM)
+            return decoder.decode(text)
         return json.loads(text, **options)
     except RecursionError:
         return _parse(text)

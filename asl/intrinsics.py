@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 
 from asl import deepjson
 from asl.errors import ExpressionSyntaxError, IntrinsicFailure
+from asl.generated import factory
+from asl.jsontext import c_compact
 
 if TYPE_CHECKING:  # asl.paths is written alongside this module; imported lazily at compile time
     from asl.paths import Path
@@ -227,20 +229,6 @@ class Call:
 Node = Union[Literal, FormatTemplate, PathArgument, Call]
 
 
-def _gatherer(runs: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], list]:
-    """``gather(ctx)``: the list of the argument values, without a loop for 1 to 3 arguments."""
-    if len(runs) == 1:
-        (a,) = runs
-        return lambda ctx: [a(ctx)]
-    if len(runs) == 2:
-        a, b = runs
-        return lambda ctx: [a(ctx), b(ctx)]
-    if len(runs) == 3:
-        a, b, c = runs
-        return lambda ctx: [a(ctx), b(ctx), c(ctx)]
-    return lambda ctx: [r(ctx) for r in runs]
-
-
 def _env_rng(env: _Env) -> random.Random:
     return env.rng
 
@@ -257,56 +245,109 @@ def _compile_node(node: Node, reader: Callable[[Any], Callable[[Any], Any]],
         return lambda ctx: value
     function = node.function
     problem = function.arity_problem(len(node.args))
-    runs = []
-    checks = []   # (index, ArgType) of the arguments checked at run time
+    impl, uses_rng, failure = function.impl, function.uses_rng, function.failure
+    kinds = []    # per argument: "k" a constant, "r" read as is, "i" checked unless an int, "c" checked
+    values = []   # per argument: the constant, the run, or the run and its check
     for index, arg in enumerate(node.args):
+        if not isinstance(arg, (PathArgument, Call)):  # Literal / FormatTemplate: the value itself
+            value = arg.evaluate(None)  # type: ignore[arg-type]
+            expected = function.param(index)
+            if expected is None or expected is ANY or (problem is None and _usable(expected, value)):
+                kinds.append("k")
+                values.append(value if expected is None or expected is ANY else expected.convert(value))
+                continue
+        run = _compile_node(arg, reader, rng_of)
         expected = function.param(index)
         if expected is None or expected is ANY:
-            runs.append(_compile_node(arg, reader, rng_of))
+            kinds.append("r")
+            values.append(run)
             continue
-        if isinstance(arg, (Literal, FormatTemplate)) and problem is None:
-            value = arg.evaluate(None)  # type: ignore[arg-type]
-            if expected.accepts(value):
-                try:
-                    value = expected.convert(value)
-                except (OverflowError, ValueError, ArithmeticError):
-                    pass  # fails at run time, with the same words as before
-                else:
-                    runs.append(lambda ctx, _v=value: _v)
-                    continue
-        runs.append(_compile_node(arg, reader, rng_of))
         # The integer parameters (ROUNDED_INTEGER, INDEX) take a plain int as it is.
         int_as_is = expected.convert in (java_round, int) and "number" in expected.kinds
-        checks.append((index, expected, expected._types, expected.kinds, expected.check,
-                       None if expected.convert is _unchanged else expected.convert, int_as_is))
-    gather, checks_t = _gatherer(tuple(runs)), tuple(checks)
-    impl, uses_rng, failure = function.impl, function.uses_rng, function.failure
+        kinds.append("i" if int_as_is else "c")
+        values += [run, _checker(index, expected, failure)]
+    if problem is not None:
+        runs = [(lambda ctx, _v=v: _v) if kind == "k" else v for kind, v in zip(kinds, _runs(kinds, values))]
 
-    def run(ctx: Any) -> Any:
-        values = gather(ctx)
-        if problem is not None:
+        def run_unfit(ctx: Any) -> Any:  # arguments evaluated (their errors first), then the arity's
+            for run in runs:
+                run(ctx)
             raise IntrinsicFailure(problem)
-        try:
-            for index, expected, types, kinds, check, convert, int_as_is in checks_t:
-                value = values[index]
-                if int_as_is and value.__class__ is int:
-                    continue
-                if (type(value) not in types and kind_of(value) not in kinds) \
-                        or (check is not None and not check(value)):
-                    raise failure(f"argument {index + 1} must be {expected.name}, "
-                                  f"but was {_describe(value)}")
-                if convert is not None:
-                    values[index] = convert(value)
-            if uses_rng:
-                rng = rng_of(ctx)
-                return impl(*values, rng=rng if rng is not None else _DEFAULT_RNG)
-            return impl(*values)
-        except IntrinsicFailure:
-            raise
-        except (OverflowError, ValueError, ArithmeticError) as exc:  # huge or non-finite numbers
-            raise failure(f"the arguments are out of range ({exc})") from None
 
-    return run
+        return run_unfit
+    make = factory(("intrinsic", tuple(kinds), uses_rng), _call_source,
+                   {"IntrinsicFailure": IntrinsicFailure, "DEFAULT_RNG": _DEFAULT_RNG})
+    return make(impl, failure, rng_of, *values)
+
+
+def _usable(expected: ArgType, value: Any) -> bool:
+    """Can a literal argument be checked and converted once, at compile time?"""
+    if not expected.accepts(value):
+        return False
+    try:
+        expected.convert(value)
+    except (OverflowError, ValueError, ArithmeticError):
+        return False  # fails at run time, with the same words as there
+    return True
+
+
+def _runs(kinds: list[str], values: list) -> list:
+    """The constant or run of each argument (``values`` without the checks)."""
+    out, position = [], 0
+    for kind in kinds:
+        out.append(values[position])
+        position += 2 if kind in "ic" else 1
+    return out
+
+
+def _checker(index: int, expected: ArgType, failure: Callable[[str], IntrinsicFailure]) -> Callable[[Any], Any]:
+    """``check(value)``: argument `index` converted as the parameter wants it, or its failure."""
+    types, kinds, check = expected._types, expected.kinds, expected.check
+    convert = None if expected.convert is _unchanged else expected.convert
+
+    def checked(value: Any) -> Any:
+        if (type(value) not in types and kind_of(value) not in kinds) or (check is not None and not check(value)):
+            raise failure(f"argument {index + 1} must be {expected.name}, but was {_describe(value)}")
+        return convert(value) if convert is not None else value
+
+    return checked
+
+
+def _call_source(shape: tuple) -> str:
+    """``make(impl, failure, rng_of, <per argument>)`` returning ``run(ctx)`` (with the globals
+    IntrinsicFailure and DEFAULT_RNG): the arguments in
+    order, then their checks in order, then the function (what `Call.evaluate` does)."""
+    _, kinds, uses_rng = shape
+    params, lines, checks, args = ["impl", "failure", "rng_of"], [], [], []
+    for i, kind in enumerate(kinds):
+        if kind == "k":
+            params.append(f"k{i}")
+            args.append(f"k{i}")
+            continue
+        params.append(f"a{i}")
+        lines.append(f"        v{i} = a{i}(ctx)")
+        args.append(f"v{i}")
+        if kind in "ic":
+            params.append(f"c{i}")
+            test = f"if v{i}.__class__ is not int: " if kind == "i" else ""
+            checks.append(f"            {test}v{i} = c{i}(v{i})")
+    if uses_rng:
+        lines.append("        rng = rng_of(ctx)")
+        args.append("rng=rng if rng is not None else DEFAULT_RNG")
+    return "\n".join([
+        f"def make({', '.join(params)}):",
+        "    def run(ctx):",
+        *lines,
+        "        try:",
+        *checks,
+        f"            return impl({', '.join(args)})",
+        "        except IntrinsicFailure:",
+        "            raise",
+        "        except (OverflowError, ValueError, ArithmeticError) as exc:  # huge or non-finite numbers",
+        "            raise failure(f'the arguments are out of range ({exc})') from None",
+        "    return run",
+        "",
+    ])
 
 
 def _walk(node: Node) -> Iterator[Node]:
@@ -616,6 +657,17 @@ def to_json_text(value: Any) -> str:
     """Compact JSON (``{"a":1,"b":[]}``) with Java's number spelling; non-ASCII kept as is,
     as Jackson does. Recursive (fast) for ordinary documents; a document too deep for the
     stack is folded iteratively."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        # The C encoder writes what _json_text does, but for floats (Java spells 1e7 "1.0E7"):
+        # its text is taken when nothing in it can be a float (a digit before "." or "e")
+        try:
+            text = c_compact(value)
+        except (TypeError, ValueError, RecursionError):
+            pass
+        else:
+            if _FLOAT_LIKE.search(text) is None:
+                return text
     try:
         return _json_text(value)
     except RecursionError:
@@ -651,6 +703,8 @@ def _json_text(value: Any) -> str:
 
 
 _encode_string = json.encoder.encode_basestring  # C: the quoted, escaped text, non-ASCII kept
+_encode_ascii = json.encoder.encode_basestring_ascii  # C: json.dumps(s) with ensure_ascii
+_FLOAT_LIKE = re.compile(r"[0-9][.eE]|Infinity|NaN")
 
 
 def format_text(value: Any) -> str:
@@ -668,6 +722,8 @@ def format_text(value: Any) -> str:
 def _format_text(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if type(value) is int:
+        return int.__repr__(value)
     if isinstance(value, dict):
         return "{" + ", ".join([f"{k}={_format_text(v)}" for k, v in value.items()]) + "}"
     if isinstance(value, list):
@@ -689,6 +745,11 @@ def _identity(value: Any) -> str:
     """A canonical text with JSON equality: ``1`` and ``1.0`` are equal, ``true`` and ``1`` are
     not, key order is irrelevant. Used for ArrayContains and ArrayUnique; flat text, so that
     comparing deep documents needs no recursion."""
+    kind = type(value)
+    if kind is int:  # the common items at once (the same texts as the fold's)
+        return int.__repr__(value)
+    if kind is str:
+        return _encode_ascii(value)  # json.dumps's text of a string
     return _fold(value, _scalar_identity, lambda items: "[" + ",".join(items) + "]",
                  lambda pairs: "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in sorted(pairs)) + "}")
 
@@ -883,13 +944,16 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_STRICT = json.JSONDecoder(parse_constant=_no_constants)  # no NaN / Infinity: made once
+
+
 @intrinsic("States.StringToJson", STRING)
 def string_to_json(text: str) -> Any:
     """Parse JSON text. Empty or blank text gives null (recorded: ``""`` and ``" "``)."""
     if not text.strip():
         return None
     try:
-        return deepjson.loads(text, parse_constant=_no_constants)
+        return deepjson.loads(text, _STRICT)
     except ValueError as exc:
         raise _fail("States.StringToJson", f"the string is not valid JSON ({exc})") from None
 
@@ -1054,6 +1118,8 @@ def math_random(start: int, end: int, seed: int | None = None, *,
 def math_add(first: int, second: int) -> int:
     """Sum of the two arguments, each first rounded like Java ``Math.round`` (recorded:
     1.5 + 1.51 = 4, -1.49 + -1.5 = -2)."""
+    if first in INT32 and second in INT32:
+        return first + second
     for position, value in ((1, first), (2, second)):
         if value not in INT32:
             raise _fail("States.MathAdd", f"argument {position} ({value}) is outside the "

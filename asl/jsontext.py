@@ -19,11 +19,30 @@ from __future__ import annotations
 import codecs
 import json
 import math
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 ESCAPE = "asl-json-escape"
 
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+if c_make_encoder is not None:
+    # The C encoder itself, made once: JSONEncoder.encode builds one (and a markers dict) per call,
+    # which is most of the cost for small documents. No cycle check: documents are JSON values
+    # (a cycle would recurse until RecursionError, a ValueError).
+    _c_encode = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", False, False, True)
+
+    def c_compact(value: Any) -> str:
+        """Compact JSON text (non-ASCII kept, non-finite floats as bare NaN/Infinity tokens:
+        for measuring and comparing, not for output) at the C encoder's cost."""
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover  (CPython always has the C accelerator)
+    c_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _NON_FINITE = "Out of range float values are not JSON compliant"
 
 

@@ -104,6 +104,12 @@ class Path:
             run = self._eval_indefinite
         put(self, "_run", run)
 
+    @property
+    def member_names(self) -> tuple[str, ...] | None:
+        """The member names when every step is one (``$.a.b`` -> ``("a", "b")``), else None: such
+        a path selects ``root["a"]["b"]`` (whatever misses is worded by `evaluate`)."""
+        return self._keys if self._names else None
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Path is immutable")
 

@@ -21,6 +21,7 @@ import json
 from typing import Any, Callable
 
 from .errors import ExpressionSyntaxError, PathNotFoundError, StatesError
+from .generated import factory
 
 Evaluator = Callable[[Any], Any]
 
@@ -121,20 +122,68 @@ def _scope_rng(scope: Any) -> Any:
 
 def _reader(path: Any, field: str) -> Evaluator:
     """``read(scope)``: the value of `path` in the scope, a miss worded for the field `field`."""
-    if path.kind == "input":
-        evaluate = path.evaluate
+    def missed(scope: Any) -> Any:
+        raise _miss(path, scope, field)
 
-        def read(scope: Any) -> Any:
-            try:
-                return evaluate(scope.input)
-            except PathNotFoundError:
-                raise _miss(path, scope, field) from None
-    else:
+    return scope_reader(path, missed)
+
+
+def scope_reader(path: Any, missed: Callable[[Any], Any]) -> Evaluator:
+    """``read(scope)``: the value of the compiled `path` in the scope (`resolve_path`), or what
+    ``missed(scope)`` returns (or raises) when the path selects nothing.
+
+    A ``$`` path of member names reads them with plain subscripts first: the paths of most
+    templates and Choice rules (``$.i``, ``$.order.total``) cost one call.
+    """
+    if path.kind != "input":
         def read(scope: Any) -> Any:
             try:
                 return resolve_path(path, scope)
             except PathNotFoundError:
-                raise _miss(path, scope, field) from None
+                return missed(scope)
+        return read
+    evaluate = path.evaluate
+    names = path.member_names
+    if names:
+        def slow(scope: Any) -> Any:
+            try:
+                return evaluate(scope.input)  # words the miss (a subscript failed)
+            except PathNotFoundError:
+                return missed(scope)
+
+        # only an object takes a member name: any other value raises TypeError, a missing member KeyError
+        if len(names) == 1:
+            key = names[0]
+
+            def read(scope: Any) -> Any:
+                try:
+                    return scope.input[key]
+                except (KeyError, TypeError):
+                    return slow(scope)
+        elif len(names) == 2:
+            first, second = names
+
+            def read(scope: Any) -> Any:
+                try:
+                    return scope.input[first][second]
+                except (KeyError, TypeError):
+                    return slow(scope)
+        else:
+            def read(scope: Any) -> Any:
+                value = scope.input
+                try:
+                    for key in names:
+                        value = value[key]
+                except (KeyError, TypeError):
+                    return slow(scope)
+                return value
+        return read
+
+    def read(scope: Any) -> Any:
+        try:
+            return evaluate(scope.input)
+        except PathNotFoundError:
+            return missed(scope)
     return read
 
 
@@ -197,21 +246,66 @@ def _structure(value: Any, entry: Callable[[Any, Any], tuple[Any, Evaluator | No
         parts = [(*entry(key, item), item) for key, item in value.items()]
         if all(f is None for _, f, _ in parts):
             return None
+        if len(parts) > _UNROLLED:
+            def build_object(scope: Any) -> dict:
+                return {k: (f(scope) if f is not None else v) for k, f, v in parts}
 
-        def build_object(scope: Any) -> dict:
-            return {k: (f(scope) if f is not None else v) for k, f, v in parts}
-
-        return build_object
+            return build_object
+        return _unrolled("{%s}", [(key, f, v) for key, f, v in parts])
     if isinstance(value, list):
         items = [(entry(None, v)[1], v) for v in value]
         if all(f is None for f, _ in items):
             return None
+        if len(items) > _UNROLLED:
+            def build_array(scope: Any) -> list:
+                return [f(scope) if f is not None else v for f, v in items]
 
-        def build_array(scope: Any) -> list:
-            return [f(scope) if f is not None else v for f, v in items]
-
-        return build_array
+            return build_array
+        return _unrolled("[%s]", [(_NO_KEY, f, v) for f, v in items])
     return None
+
+
+_UNROLLED = 64  # members of an object or array template built by one display (more: by a loop)
+_NO_KEY = object()
+
+
+def _unrolled(display: str, parts: list[tuple[Any, Evaluator | None, Any]]) -> Evaluator:
+    """``build(scope)``: one dict (``"{%s}"``) or list (``"[%s]"``) display of the members
+    ``(key, evaluator or None, static value)`` (`_NO_KEY` for array items), written out as
+    Python code, so a template is built with no loop and no call but its dynamic members'.
+    Members are evaluated in order; a repeated key keeps its first place and its last value,
+    as in a dict comprehension. The code depends only on the template's shape (which members
+    are dynamic), so it is compiled once per shape."""
+    make = factory(("template", display, tuple((key is not _NO_KEY, evaluate is None) for key, evaluate, _ in parts)),
+                   _template_source)
+    values = []
+    for key, evaluate, static in parts:
+        if key is not _NO_KEY:
+            values.append(key)
+        values.append(static if evaluate is None else evaluate)
+    return make(*values)
+
+
+def _template_source(shape: tuple) -> str:
+    _, display, members = shape
+    items = []
+    for i, (keyed, static) in enumerate(members):
+        item = f"v{i}" if static else f"f{i}(scope)"
+        items.append(f"k{i}: {item}" if keyed else item)
+    return (f"def make({', '.join(_cells(members))}):\n"
+            f"    def build(scope):\n"
+            f"        return {display % ', '.join(items)}\n"
+            f"    return build\n")
+
+
+def _cells(shape: tuple) -> list[str]:
+    """The parameters of a shape's `make`, in the order `_unrolled` passes them."""
+    names = []
+    for i, (keyed, static) in enumerate(shape):
+        if keyed:
+            names.append(f"k{i}")
+        names.append(f"v{i}" if static else f"f{i}")
+    return names
 
 
 def is_jsonata(value: Any) -> bool:

@@ -149,15 +149,21 @@ async def run_map(run: StateRun) -> Result:
         selector = state.item_selector or state.parameters
         processor = state.processor
 
-        def item_input(index: int, item: Any) -> Any:
-            if selector is None:
-                return item
-            map_item = {"Index": index, "Value": item}
-            make = lambda: {**run.context(), "Map": {"Item": map_item}}  # noqa: E731
-            return selector.evaluate(Scope(effective if not jsonata else run.raw, run.frame.variables, run.rng, make,
-                                           now=run.now))
+        if selector is None:
+            inputs = items
+        else:
+            base: list = []  # $$ without Map, made once for all the items (documents are never mutated)
+            selected = effective if not jsonata else run.raw
+            variables, rng, now = run.frame.variables, run.rng, run.now
 
-        inputs = [item_input(i, item) for i, item in enumerate(items)]
+            def item_input(index: int, item: Any) -> Any:
+                def context() -> dict:
+                    if not base:
+                        base.append(run.context())
+                    return {**base[0], "Map": {"Item": {"Index": index, "Value": item}}}
+                return selector.evaluate(Scope(selected, variables, rng, context, now=now))
+
+            inputs = [item_input(i, item) for i, item in enumerate(items)]
         observer = ex.observer
         if observer is not None:
             if not jsonata:

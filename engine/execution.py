@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable
 
 import anyio
 
@@ -189,12 +189,15 @@ class Execution:
         self.region = region
         self.history = History(history_limit)
         self.observer = observer
-        self.log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
+        self._log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
+        self._replay: Recorded | None = None  # the journal replayed (a resumed execution), or None
+        self.append_only = True  # neither of the two: an event is only appended to the history
         self.parent: tuple | None = None  # a Distributed Map item's child execution: (map state view, index)
         self.transitions = 0
         self.calls: list[TaskCall] = []
         self.unserved: list[str] = []  # Task states reached without a handler or mock
         self.meter = PayloadMeter()
+        self._within_limits: Any = _NOTHING
         self.payload_limit = payload_limit  # AWS: 262,144 bytes; None: no limit (benchmarks)
         self.waiters: dict[str, TokenWaiter] = {}
         self.closed_tokens: set[str] = set()  # tasks that waited and ended (TaskTimedOut)
@@ -220,7 +223,6 @@ class Execution:
         # the journal (asl.engine.journal): facts beside the history, a replay when resuming,
         # a sink that writes both to a store
         self.facts: list[StoredFact] = []
-        self.replay: Recorded | None = None
         self.sink: StoreSink | None = None
         self.root = Frame({}, 0)
         self.redrive_count = 0
@@ -238,11 +240,31 @@ class Execution:
 
     # ---- the journal: events, facts, timers (asl.engine.journal) ---------------------------
 
+    @property
+    def replay(self) -> Recorded | None:
+        """The journal being replayed (a resumed execution), or None."""
+        return self._replay
+
+    @replay.setter
+    def replay(self, recorded: Recorded | None) -> None:
+        self._replay = recorded
+        self.append_only = recorded is None and self._log is None
+
+    @property
+    def log(self) -> Any:
+        """Told of every history event as it is recorded (an `asl.engine.execlog.ExecutionLog`), or None."""
+        return self._log
+
+    @log.setter
+    def log(self, log: Any) -> None:
+        self._log = log
+        self.append_only = self._replay is None and log is None
+
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record an event at the frame's next position (or, resuming, find it recorded there)."""
         seq = frame.seq = frame.seq + 1
-        if self.replay is not None:
-            recorded = check_event(self.replay.take((frame.key, seq)), event_type, details)
+        if self._replay is not None:
+            recorded = check_event(self._replay.take((frame.key, seq)), event_type, details)
             if recorded is not None:
                 frame.last = recorded.id
                 return recorded.id
@@ -253,8 +275,8 @@ class Execution:
             raise HistoryLimitExceeded(history.limit)
         events.append((event_type, frame.last, self.clock.now(), details, (frame.key, seq)))
         last = frame.last = len(events)
-        if self.log is not None:
-            self.log.record(self, last)
+        if self._log is not None:
+            self._log.record(self, last)
         return last
 
     def fact(self, frame: Frame, kind: str, compute: Any) -> Any:
@@ -385,6 +407,8 @@ class Execution:
         A Task's oversized result is an ordinary, catchable failure of the task; any other
         oversized payload ends the execution (AWS: not even States.ALL catches it).
         """
+        if value is self._within_limits:  # a Choice (a Pass without changes) passes its input on as is
+            return
         limit = self.payload_limit
         if limit is not None and type(value) in (dict, list, str):
             meter = self.meter
@@ -397,6 +421,7 @@ class Execution:
             if deep is not None:
                 raise StatesError("States.Runtime", f"The state/task '{name}' returned a result nested {deep} "
                                   f"levels deep, more than the maximum of {MAX_DEPTH}.")
+            self._within_limits = value  # the last document checked, and found within both limits
 
     def aborting_branches(self) -> bool:
         """Is a cancellation the work of a failing sibling (not a stop or the machine's timeout)?"""
@@ -588,9 +613,10 @@ class Execution:
             return await work(item, False)
         return await self.outcome(item, work)
 
-    async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:
-        """A Parallel branch or an inline Map iteration: `block` in `frame`, in this execution."""
-        return await run_block(self, block, value, frame)
+    def run_block(self, block: Any, value: Any, frame: Frame) -> Awaitable[Any]:
+        """A Parallel branch or an inline Map iteration: `block` in `frame`, in this execution
+        (the state loop's coroutine itself: no coroutine around it)."""
+        return run_block(self, block, value, frame)
 
     def record_call(self, run: Any, payload: Any, mocked: bool) -> None:
         self.calls.append(TaskCall(run.name, payload, run.retry_count + 1, mocked, run.frame.path))
@@ -815,6 +841,7 @@ class Execution:
                                       self.unserved)
 
 
+_NOTHING = object()
 _CLOSING = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted", "FAILED": "ExecutionFailed"}
 
 

@@ -25,9 +25,10 @@ from ..model import UNSET, dollar
 from ..paths import assign_path
 from ..templates import Template, dumps, expect_kind
 from .concurrency import run_map, run_parallel
+from .history import HistoryLimitExceeded
 from .observe import StateEntered, StateExited, StateFailed
 from .scope import Scope
-from .staterun import (FailStateError, Frame, Located, Result, StateRun, catch, error_matches,  # noqa: F401
+from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateScope, catch, error_matches,  # noqa: F401
                        error_output, is_terminal, locate, retry_delay, with_retries, _DOLLAR, _NO_RESULT)
 from .task import run_task
 
@@ -98,8 +99,18 @@ def _enter(ex: Any, state: Any, raw: Any, frame: Frame) -> StateRun:
     if ex.ending is not None and ex.recorded_next(frame) is None:  # (a transition on record replays)
         raise StatesError(*ex.ending, terminal=True)
     ex.transitions += 1
-    entered = ex.emit(frame, _ENTERED[state.type], (state.name, "input", raw, None))
-    run = StateRun(ex, state, frame, entered, ex.history._events[entered - 1][2], raw)
+    if ex.append_only:  # `ex.emit`, inlined: it runs twice per state
+        events = ex.history._events
+        if len(events) >= ex.history.limit:
+            raise HistoryLimitExceeded(ex.history.limit)
+        seq = frame.seq = frame.seq + 1
+        now = ex.clock.now()
+        events.append((_ENTERED[state.type], frame.last, now, (state.name, "input", raw, None), (frame.key, seq)))
+        entered = frame.last = len(events)
+    else:
+        entered = ex.emit(frame, _ENTERED[state.type], (state.name, "input", raw, None))
+        now = ex.history.timestamp(entered)
+    run = StateRun(ex, state, frame, entered, now, raw)
     if ex.observer is not None:
         run.tell(StateEntered)
     return run
@@ -127,7 +138,17 @@ def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned:
         ex.check_variables(assigned, frame.variables, run.name)
         frame.variables.update(assigned)
     if kind != "Fail":
-        ex.emit(run.frame, _EXITED[kind], (run.name, "output", output, assigned))
+        frame = run.frame
+        if ex.append_only:  # `ex.emit`, inlined as in `_enter`
+            events = ex.history._events
+            if len(events) >= ex.history.limit:
+                raise HistoryLimitExceeded(ex.history.limit)
+            seq = frame.seq = frame.seq + 1
+            events.append((_EXITED[kind], frame.last, ex.clock.now(), (run.name, "output", output, assigned),
+                           (frame.key, seq)))
+            frame.last = len(events)
+        else:
+            ex.emit(run.frame, _EXITED[kind], (run.name, "output", output, assigned))
     if next_name is None and kind not in ("Succeed", "Fail") and not state.end:
         next_name = state.next
     if ex.observer is not None:
@@ -144,20 +165,35 @@ def run_pass(run: StateRun) -> Result:
     if state.is_jsonata:
         output, assigned = run.jsonata_output(_NO_RESULT, run.raw)
         return output, None, assigned
+    if run.ex.observer is not None:
+        return _observed_pass(run)
+    # the default paths ("$") inline: what `effective_input`, `result_path` and `output_path` do
+    effective = run.raw if state.input_path is _DOLLAR else run.effective_input()
+    if state.result is not UNSET:
+        result = state.result
+    elif state.parameters is not None:
+        result = state.parameters.evaluate(StateScope(effective, run))
+    else:
+        result = effective
+    assigned = run.assign(state.assign, StateScope(result, run)) if state.assign is not None else None
+    placed = result if state.result_path is _DOLLAR else run.result_path(result)
+    return placed if state.output_path is _DOLLAR else run.output_path(placed), None, assigned
+
+
+def _observed_pass(run: StateRun) -> Result:
+    """`run_pass` of a JSONPath Pass state, telling the observer each data-flow stage."""
+    state = run.state
     effective = run.effective_input()
     if state.result is not UNSET:
         result = state.result
     elif state.parameters is not None:
-        result = state.parameters.evaluate(run.scope(effective))
-        if run.ex.observer is not None:
-            run.note("afterParameters", result)
+        result = run.note("afterParameters", state.parameters.evaluate(run.scope(effective)))
     else:
         result = effective
     assigned = run.assign(state.assign, run.scope(result)) if state.assign is not None else None
     placed = run.result_path(result)
-    if run.ex.observer is not None:
-        run.note("result", result)
-        run.note("afterResultPath", placed)
+    run.note("result", result)
+    run.note("afterResultPath", placed)
     return run.output_path(placed), None, assigned
 
 
@@ -210,17 +246,21 @@ def run_choice(run: StateRun) -> Result:
             raise StatesError("States.NoChoiceMatched", "No Choice Rule matched and no Default specified")
         output = state.output.evaluate(scope) if state.output else run.raw
         return output, state.default, run.assign(state.assign, scope)
-    effective = run.effective_input()
-    scope = run.scope(effective)
     ex = run.ex
+    observed = ex.observer is not None
+    effective = run.raw if state.input_path is _DOLLAR and not observed else run.effective_input()
+    scope = StateScope(effective, run)
+    output = effective if state.output_path is _DOLLAR else None
     for rule, predicate in ex.compiled_choices(state):
         if predicate(scope):
-            if ex.observer is not None:
+            if observed:
                 ex.observe_choice(run, rule)
-            return run.output_path(effective), rule.next, run.assign(rule.assign, scope) if rule.assign is not None else None
+            return output if output is not None else run.output_path(effective), rule.next, \
+                run.assign(rule.assign, scope) if rule.assign is not None else None
     if state.default is None:
         raise StatesError("States.NoChoiceMatched", "No Choice Rule matched and no Default specified")
-    return run.output_path(effective), state.default, run.assign(state.assign, scope)
+    return output if output is not None else run.output_path(effective), state.default, \
+        run.assign(state.assign, scope) if state.assign is not None else None
 
 
 MAX_WAIT = 2 ** 31

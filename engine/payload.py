@@ -8,9 +8,10 @@ remembered by identity: after a state, only the containers it created are measur
 """
 from __future__ import annotations
 
-from json import JSONEncoder
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import encode_basestring
 from typing import Any
+
+from ..jsontext import c_compact
 
 LIMIT = 262_144
 LARGE = 65_536
@@ -21,29 +22,13 @@ AWS documents no limit (Jackson, which its JSON goes through, refuses documents 
 1,000 by default); this one leaves every part of the engine, and of the Python code around it,
 room to serialise, copy and compare documents without running out of stack."""
 _NOTHING = object()
-_dumps = JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _no_default(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-if c_make_encoder is not None:
-    # The C encoder itself, made once: JSONEncoder.encode builds one (and a markers dict) per call,
-    # which is most of the cost for the small documents measured after every state. No cycle
-    # check: documents are JSON values (a cycle would recurse until RecursionError, a ValueError).
-    _c_encode = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", False, False, True)
-
-    def _dumps_fast(value: Any) -> str:
-        return "".join(_c_encode(value, 0))
-else:  # pragma: no cover  (CPython always has the C accelerator)
-    _dumps_fast = _dumps
+_dumps_fast = c_compact  # the C encoder, made once (see asl.jsontext)
 
 
 def compact_json(value: Any) -> str:
     """`value` as compact JSON text (``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``),
     at the C encoder's cost: journals and API answers write a great many small documents."""
-    return _dumps_fast(value)
+    return c_compact(value)
 
 
 def _string_size(s: str) -> int:
@@ -63,6 +48,33 @@ def _scalar_size(value: Any) -> int:
         except ValueError:  # beyond Python's digit limit for str(): estimate from the bits
             return int(abs(value).bit_length() * 0.30103) + 1 + (value < 0)
     return len(repr(value))  # floats: Python's shortest repr, as json.dumps writes them
+
+
+def _shallow_depth(value: dict | list) -> int:
+    """The depth of an object or array if it is 1 or 2 (it holds no object or array, or only
+    ones that hold none: a record, a list of records), else 0."""
+    found = 1
+    for item in (value.values() if isinstance(value, dict) else value):
+        if isinstance(item, (dict, list)):
+            for inner in (item.values() if isinstance(item, dict) else item):
+                if isinstance(inner, (dict, list)):
+                    return 0
+            found = 2
+    return found
+
+
+def _shallow_size(value: dict | list) -> tuple[int, int] | None:
+    """(size, depth) of an object or array at most 2 deep, measured at once by the C encoder
+    (a Map's results, a list of records); None for a deeper one (or one that is not plain
+    JSON, e.g. holding a huge int): the caller walks it."""
+    found = _shallow_depth(value)
+    if not found:
+        return None
+    try:
+        text = _dumps_fast(value)
+    except (TypeError, ValueError):
+        return None
+    return (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))), found
 
 
 class PayloadMeter:
@@ -141,8 +153,18 @@ class PayloadMeter:
                         frame[2] += hit[1]
                         frame[3] = max(frame[3], hit[2])
                         continue
-                    stack.append(opened(item))
-                    break
+                    shallow = _shallow_size(item)
+                    if shallow is None:
+                        stack.append(opened(item))
+                        break
+                    frame[2] += shallow[0]
+                    if frame[3] < shallow[1]:
+                        frame[3] = shallow[1]
+                    if cache is not None:
+                        if len(cache) >= self.MAX_ENTRIES:
+                            cache.clear()
+                        cache[id(item)] = (item, *shallow)
+                    continue
                 frame[2] += size(item)
             else:
                 stack.pop()
@@ -199,8 +221,12 @@ class PayloadMeter:
                         if hit[1] > frame[2]:
                             frame[2] = hit[1]
                         continue
-                    stack.append([child, iter(child.values() if isinstance(child, dict) else child), 0])
-                    break
+                    shallow = _shallow_depth(child)
+                    if not shallow:
+                        stack.append([child, iter(child.values() if isinstance(child, dict) else child), 0])
+                        break
+                    if shallow > frame[2]:  # 1 or 2 deep: found at once, nothing to remember
+                        frame[2] = shallow
             else:
                 stack.pop()
                 found = frame[2] + 1

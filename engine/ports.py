@@ -54,6 +54,9 @@ class EventSink(Protocol):
 
     history: History       # the events so far (read by runners for their timestamps)
     observer: Observer | None
+    # True while an event needs nothing but appending to `history` (no journal being replayed,
+    # no log to tell): the state loop then appends its two events per state itself
+    append_only: bool
 
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record a history event after the frame's last one; returns its id."""
@@ -116,8 +119,8 @@ class ChildRunner(Protocol):
 
     map_runs: Any  # told of Distributed Map runs and their children (the service's MapRuns), or None
 
-    async def run_block(self, block: Any, value: Any, frame: Frame) -> Any:
-        """A Parallel branch or inline Map iteration: the block's states in `frame`."""
+    def run_block(self, block: Any, value: Any, frame: Frame) -> Awaitable[Any]:
+        """A Parallel branch or inline Map iteration: the block's states in `frame` (awaited)."""
 
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
                         map_run_arn: str | None = None, view: Any = None) -> Any:

@@ -153,11 +153,11 @@ class StateRun:
         return self.ex.now(self.frame)
 
     def scope(self, value: Any, **kw: Any) -> Scope:
-        frame = self.frame
         if kw:
+            frame = self.frame
             return Scope(value, frame.variables, frame._rng or frame.random(self.ex.seed), self.context,
                          now=self.now, **kw)
-        return Scope(value, frame.variables, frame._rng or frame.random(self.ex.seed), self.context, now=self.now)
+        return StateScope(value, self)
 
     def event(self, event_type: str, details: dict | None = None) -> int:
         """Record an event following this state's last one."""
@@ -235,6 +235,54 @@ class StateRun:
         output = state.output.evaluate(scope) if getattr(state, "output", None) else default
         assigned = self.assign(getattr(state, "assign", None), scope)
         return output, assigned
+
+
+class StateScope(Scope):
+    """The scope of one evaluation site of a state (``$`` is `input`): what it reads of the run
+    (its variables, random source, clock and ``$$``) is looked up only when asked for, so making
+    one costs two assignments (a JSONPath state makes one or two per entry)."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, input: Any, run: StateRun):
+        self.input = input
+        self._run = run
+        self._context = None
+
+    @property
+    def variables(self) -> dict:  # type: ignore[override]
+        return self._run.frame.variables
+
+    @property
+    def rng(self) -> Any:  # type: ignore[override]
+        return self._run.rng
+
+    @property
+    def now(self) -> Callable[[], float]:  # type: ignore[override]
+        return self._run.now
+
+    @property
+    def context(self) -> dict:
+        if self._context is None:
+            self._context = self._run.context()
+        return self._context
+
+    @property
+    def result(self) -> Any:  # type: ignore[override]
+        return Scope._UNSET
+
+    @property
+    def error_output(self) -> Any:  # type: ignore[override]
+        return Scope._UNSET
+
+    @property
+    def state_input(self) -> Any:  # type: ignore[override]
+        return self.input
+
+    def with_input(self, value: Any) -> Scope:
+        scope = StateScope(value, self._run)
+        scope._context = self._context
+        return scope
 
 
 _NO_RESULT = object()
