@@ -32,8 +32,9 @@ def _branch_variables(frame: Frame) -> dict:
     return dict(frame.variables) if frame.variables else {}
 
 
-async def _gather(jobs: list, limit: int) -> list:
-    """Run coroutine factories with at most `limit` at once; results in order; first failure cancels."""
+async def _gather(clock: Any, jobs: list, limit: int) -> list:
+    """Run coroutine factories with at most `limit` at once; results in order; first failure cancels.
+    The workers are tasks of the run on `clock` (`Clock.task_group`)."""
     results: list[Any] = [None] * len(jobs)
     failure: list[StatesError] = []
     position = iter(range(len(jobs)))
@@ -48,7 +49,7 @@ async def _gather(jobs: list, limit: int) -> list:
                 raise _BranchFailed(err) from None
 
     try:
-        async with anyio.create_task_group() as tg:
+        async with clock.task_group() as tg:
             for _ in range(max(1, min(limit, len(jobs)))):
                 tg.start_soon(worker)
     except BaseExceptionGroup as group:  # noqa: F821 - builtin in 3.11
@@ -100,7 +101,7 @@ async def run_parallel(run: StateRun) -> Result:
                 return out
             return go
 
-        results = await _gather([job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
+        results = await _gather(ex.clock, [job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
         run.event("ParallelStateSucceeded")
         return results
 
@@ -219,7 +220,7 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
         return go
 
     jobs = [job(i, v) for i, v in enumerate(inputs)]
-    return await _gather(jobs, limit or INLINE_WORKERS)
+    return await _gather(ex.clock, jobs, limit or INLINE_WORKERS)
 
 
 class MapRunControl:

@@ -496,7 +496,7 @@ class Execution:
         expired: list[str] = []  # which limit ran out: "timeout" or "heartbeat"
         clock = self.clock
 
-        async with anyio.create_task_group() as tg:
+        async with clock.task_group() as tg:
             async def main() -> None:
                 try:
                     outcome.append((True, await work))
@@ -674,6 +674,10 @@ class Execution:
 
         With a store attached, the journal is written as it grows and the end is recorded;
         resumed (`asl.engine.resume`), the recorded part is replayed first."""
+        async with self.clock.joined():  # this task runs the execution (`VirtualClock`'s books)
+            return await self._run_to_end()
+
+    async def _run_to_end(self) -> ExecutionResult:
         try:
             result = await self._run()
         except BaseException as exc:
@@ -752,7 +756,7 @@ class Execution:
                 await self.flush()
             failure: list[BaseException] = []
             with anyio.CancelScope() as self._scope:
-                async with anyio.create_task_group() as tg:
+                async with self.clock.task_group() as tg:
                     if timeout:
                         async def limit() -> None:
                             # AWS: a redrive starts the machine's timeout anew
@@ -762,7 +766,7 @@ class Execution:
                             self._scope.cancel()
                         tg.start_soon(limit)
                     if self.sink is not None:
-                        tg.start_soon(self.sink.run_periodically, self)
+                        tg.start_soon_outside(self.sink.run_periodically, self)
                     try:
                         output = await run_block(self, self.machine, self.input, frame)
                     except (StatesError, HistoryLimitExceeded, JournalMismatch) as exc:

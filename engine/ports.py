@@ -46,6 +46,14 @@ class Clock(Protocol):
         """While inside, the execution waits for the world (a callback, a worker), not for time:
         a virtual clock does not jump ahead meanwhile."""
 
+    def waiting(self) -> AbstractContextManager[None]:
+        """While inside, the task waits for another task of the run (a free slot): under
+        virtual time, the others may make time move meanwhile."""
+
+    def task_group(self) -> Any:
+        """An anyio task group whose tasks are the run's (Parallel branches, Map iterations):
+        a virtual clock counts them, to know when every task of the run is blocked."""
+
 
 @runtime_checkable
 class EventSink(Protocol):

@@ -322,8 +322,9 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     execution.start_time = execution.clock.now()
     raised: StatesError | None = None
     try:
-        output, next_name = await run_state(execution, single, state_input, Frame(dict(variables or {}), 0),
-                                            runner=runner)
+        async with execution.clock.joined():
+            output, next_name = await run_state(execution, single, state_input, Frame(dict(variables or {}), 0),
+                                                runner=runner)
     except StatesError as err:
         raised, output, next_name = err, None, None
     exception = raised if raised is not None else inspector.caught_error

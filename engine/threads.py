@@ -19,35 +19,35 @@ async def run_in_thread(work: Callable[[], Any], clock: Any = None) -> Any:
     """
     import asyncio
     import contextvars
-    from contextlib import nullcontext
 
     import anyio
 
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
+    from .clock import Clock, Outcome
 
-    def report(outcome: tuple) -> None:
-        if not done.done():  # the caller may have stopped waiting
-            done.set_result(outcome)
+    loop = asyncio.get_running_loop()  # the public way back to the loop from a thread
+    outcome = Outcome()
 
     def job() -> None:
         try:
-            outcome: tuple = (True, context.run(work))
+            ok, value = True, context.run(work)
         except BaseException as exc:  # noqa: B902 - handed back to the awaiting task, never lost here
-            outcome = (False, exc)
+            ok, value = False, exc
         try:
-            loop.call_soon_threadsafe(report, outcome)
+            loop.call_soon_threadsafe(outcome.fill, ok, value)
         except RuntimeError:  # the loop is closed: nobody waits for this result any more
             pass
 
     context = contextvars.copy_context()
-    with clock.busy() if clock is not None else nullcontext():
-        async with anyio.to_thread.current_default_thread_limiter():
+    clock = clock if clock is not None else Clock()  # real time: the result as soon as it is there
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    with clock.busy():
+        with clock.waiting():  # a slot comes free when another call's result is handed back
+            await limiter.acquire()
+        try:
             _WORKERS.submit(job)
-            ok, value = await (done if clock is None else clock.in_turn(done))
-    if ok:
-        return value
-    raise value
+            return await clock.in_turn(outcome)
+        finally:
+            limiter.release()
 
 
 class _Workers:

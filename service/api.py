@@ -211,9 +211,8 @@ class Service:
                 for record in claimed:
                     if record.arn not in self.running:
                         await self._resume(record)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # the store is away for a moment: try again at the next poll
+                # (a cancellation is no Exception: it goes through)
                 log.warning("taking executions over: %s", exc)
 
     async def resume_all(self) -> int:
@@ -335,9 +334,8 @@ class Service:
         async def drive() -> None:
             try:
                 await execution.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # LeaseLost, a journal mismatch...: logged, the store keeps it
+            except Exception as exc:  # LeaseLost, a journal mismatch...: logged, the store keeps it (a
+                # cancellation is no Exception: it goes through)
                 log.warning("execution %s stopped advancing: %s", execution.arn, exc)
             finally:
                 self.running.pop(execution.arn, None)

@@ -214,3 +214,41 @@ def test_an_execution_provides_every_port() -> None:
     assert isinstance(Clock(), ports.Clock)
     missing = sorted(name for name in _port_members() if not hasattr(execution, name))
     assert not missing
+
+
+# ---- anyio only: no event loop internals ------------------------------------------------------
+
+# Names that only an event loop's or anyio's internals answer to: the runtime uses anyio's public
+# API (and asyncio's public one where anyio has none), so virtual time, cancellation and threads
+# keep working whatever the loop's insides become (`asl.engine.clock` keeps its own books).
+INTERNALS = ("_ready", "anyio._backends", "asyncio.CancelledError", "_fut_waiter")
+
+
+def _runtime_files() -> list[Path]:
+    import importlib.util
+
+    files: list[Path] = []
+    for package in ("asl", "asl.engine", "asl.cli", "asl.service"):
+        spec = importlib.util.find_spec(package)
+        assert spec is not None and spec.submodule_search_locations, package
+        root = Path(list(spec.submodule_search_locations)[0])
+        files.extend(path for path in sorted(root.rglob("*.py")) if path not in files)
+    return files
+
+
+def _internals_used(text: str) -> list[tuple[int, str]]:
+    return [(number, name) for number, line in enumerate(text.splitlines(), 1) for name in INTERNALS
+            if name in line]
+
+
+def test_the_runtime_uses_no_event_loop_internals() -> None:
+    files = _runtime_files()
+    assert any(path.name == "clock.py" for path in files) and any(path.parent.name == "service" for path in files)
+    found = [f"{path}:{number}: {name}" for path in files
+             for number, name in _internals_used(path.read_text(encoding="utf-8"))]
+    assert not found, "event loop internals in the runtime:\n" + "\n".join(found)
+
+
+def test_an_internal_is_found() -> None:
+    source = "ready = getattr(loop, '_ready', None)\nexcept asyncio.CancelledError:\n    pass\n"
+    assert _internals_used(source) == [(1, "_ready"), (2, "asyncio.CancelledError")]

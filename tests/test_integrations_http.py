@@ -9,6 +9,7 @@ import base64
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
@@ -29,6 +30,9 @@ class Recorder(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def date_time_string(self, timestamp=None):  # a fixed Date for /late: its answers compare equal
+        return "Thu, 01 Jan 1970 00:00:00 GMT" if self.path.startswith("/late") else super().date_time_string(timestamp)
+
     def answer(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
@@ -46,6 +50,9 @@ class Recorder(BaseHTTPRequestHandler):
             data, status, kind = "PNG", 200, "image/png"
         elif path == "/text":
             data, status, kind = "plain words", 200, "text/plain"
+        elif path == "/late":  # answers after ?delay= real seconds
+            time.sleep(float(dict(parse_qsl(query))["delay"]))
+            data, status, kind = json.dumps({"path": path}), 200, "application/json"
         else:
             data, status, kind = json.dumps({"ok": True, "path": path}), 200, "application/json"
         raw = data.encode()
@@ -326,3 +333,32 @@ def boto3_client(aws, service):
     import boto3
 
     return boto3.client(service, endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+
+
+def test_server_timing_never_changes_the_history_under_virtual_time(site):
+    """HTTP Tasks' answers come back in the order the calls were made, at moments when the
+    rest of the run is blocked, as a sync handler's do (tests/test_determinism.py): whichever
+    branch's server answers first, a run under virtual time records the same history."""
+    from asl.engine.clock import VirtualClock
+
+    def branch(name: str, delay: float) -> dict:
+        return {"StartAt": name, "States": {name: {
+            "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+            "Parameters": {"ApiEndpoint": f"{site['url']}/late", "Method": "GET",
+                           "QueryParameters": {"delay": str(delay)}},
+            "ResultSelector": {"body.$": "$.ResponseBody"}}}}  # not the Date header
+
+    def run(a_delay: float, b_delay: float):
+        machine = asl.load({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+            branch("A", a_delay), branch("B", b_delay)]}}})
+        result = run_sync(machine, {}, seed=1, clock=VirtualClock(start=0), aws=site["aws"])
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        return result
+
+    def history(result) -> list:  # every event but the parameters (the delays differ)
+        return [{k: v for k, v in e.items() if k != "taskScheduledEventDetails"} for e in result.events]
+
+    slow_a, slow_b = run(0.3, 0), run(0, 0.3)
+    assert slow_a.output == slow_b.output
+    assert [e["type"] for e in slow_a.events] == [e["type"] for e in slow_b.events]
+    assert history(slow_a) == history(slow_b)

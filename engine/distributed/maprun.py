@@ -129,7 +129,7 @@ class MapRun:
             await listener.map_run_started(ex, self.arn, run.name, self.label, self.control, self.items, self.sizes)
         status, err = "SUCCEEDED", None
         try:
-            async with anyio.create_task_group() as tg:
+            async with self.ex.clock.task_group() as tg:
                 self.group = tg
                 try:
                     if planned is not None:
@@ -200,8 +200,10 @@ class MapRun:
 
     async def _start(self, tg: Any, index: int, value: Any, size: int | None = None) -> None:
         while self.writer.exports and index - self.writer.next >= LOOKAHEAD:
-            await anyio.sleep(0.005)  # a child far behind holds the records after it: let it finish first
-        await self.control.acquire()
+            with self.ex.clock.waiting():  # a child far behind holds the records after it: let it finish first
+                await anyio.sleep(0.005)
+        with self.ex.clock.waiting():
+            await self.control.acquire()
         if size is not None:
             self.sizes.append(size)
         tg.start_soon(self._child, index, value, self.sizes[index])

@@ -156,13 +156,15 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     child.redrive_count, child.redrive_time = job.redrive_count, job.redrive_time
     child.history._events.append(("ExecutionStarted", 0, job.start, None, None))  # the coordinator's
     record = ChildRecord(job.index, "FAILED")
-    try:
-        record.output = await run_block(child, processor, job.value, Frame({}, 0, None, job.path, job.key))
-        record.status = "SUCCEEDED"
-    except StatesError as err:
-        record.error, record.cause = err.error, err.cause
-    except Exception as exc:  # a bug of ours, as the parent's process reports one
-        record.error, record.cause = "States.Runtime", f"asl-engine internal error: {type(exc).__name__}: {exc}"
+    async with child.clock.joined():  # this task runs the child (a virtual clock's books)
+        try:
+            record.output = await run_block(child, processor, job.value, Frame({}, 0, None, job.path, job.key))
+            record.status = "SUCCEEDED"
+        except StatesError as err:
+            record.error, record.cause = err.error, err.cause
+        except Exception as exc:  # a bug of ours, as the parent's process reports one
+            record.error, record.cause = "States.Runtime", \
+                f"asl-engine internal error: {type(exc).__name__}: {exc}"
     record.events = child.history._events[1:]
     record.transitions, record.calls, record.unserved = child.transitions, child.calls, child.unserved
     return record

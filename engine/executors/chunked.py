@@ -22,6 +22,8 @@ import sys
 import uuid
 from typing import Any
 
+import anyio
+
 from .child import ChildRecord, ChildSpec, Job
 
 MAX_ATTEMPTS = 3  # a chunk is sent again at most this many times after its worker was lost
@@ -192,7 +194,7 @@ class ChunkedExecutor:
             run.flush_at = asyncio.get_running_loop().call_later(0.002, self._flush, run)
         try:
             record: ChildRecord = await future
-        except asyncio.CancelledError:
+        except anyio.get_cancelled_exc_class():
             self._withdraw(run, job.index)
             raise
         finally:
@@ -284,9 +286,7 @@ class ChunkedExecutor:
                                                f"times ({exc})")
                         return
                     continue
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
+                except Exception as exc:  # (a cancellation is no Exception: it goes through)
                     self._fail(run, chunk, f"{type(exc).__name__}: {exc}")
                     return
                 self.deliver(run, chunk, records)

@@ -282,7 +282,8 @@ class LocalExecutions:
     async def wait(self, execution_arn: str, clock: Any) -> dict:
         import asyncio
 
-        result = await asyncio.shield(self._tasks[execution_arn])
+        with clock.waiting():  # the child runs on the parent's clock: its time may move meanwhile
+            result = await asyncio.shield(self._tasks[execution_arn])
         return described(self.children[execution_arn], result)
 
     async def stop(self, execution_arn: str) -> None:

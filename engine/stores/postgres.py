@@ -82,7 +82,7 @@ class PostgresStore:
             await pool.close()
 
     async def _fetch(self, sql: str, args: Any = ()) -> list:
-        pool = await self._ready()
+        pool = await self._opened_pool()
         try:
             async with pool.connection() as conn:
                 cur = await conn.execute(sql, args)
@@ -92,7 +92,7 @@ class PostgresStore:
         except Exception as exc:
             raise StoreError(f"PostgreSQL: {exc}") from None
 
-    async def _ready(self) -> Any:
+    async def _opened_pool(self) -> Any:
         if self._pool is None:
             await self.open()
         return self._pool
@@ -138,7 +138,7 @@ class PostgresStore:
 
     async def _commit_rows(self, events: list[tuple], facts: list[tuple], statements: list[tuple]) -> list[int]:
         # create/update run on their own pooled connections here: `statements` stays empty
-        pool = await self._ready()
+        pool = await self._opened_pool()
         try:
             async with pool.connection() as conn:
                 async with conn.transaction():
