@@ -259,6 +259,36 @@ def test_api_gateway_invoke(site):
     assert denied.error == "ApiGateway.403" and denied.cause == "go away"
 
 
+def test_a_traced_run_sends_the_attempts_trace_context_and_an_untraced_one_none(site):
+    """HTTP and API Gateway Tasks pass the Task attempt's W3C trace context on, as boto3 calls do,
+    so an instrumented server's spans nest under the attempt; without tracing no header is added."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from asl.engine.tracing import Tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    for resource, parameters in (
+            ("arn:aws:states:::http:invoke", {"ApiEndpoint": f"{site['url']}/orders/7", "Method": "GET",
+                                              "Authentication": {"ConnectionArn": CONNECTION}}),
+            ("arn:aws:states:::apigateway:invoke", {"ApiEndpoint": site["url"], "Method": "GET", "Path": "x"})):
+        Recorder.seen = []
+        machine = asl.load({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": resource,
+                                                                   "Parameters": parameters, "End": True}}})
+        assert run_sync(machine, {}, aws=site["aws"]).status == "SUCCEEDED"
+        assert not any(k.lower() == "traceparent" for k in Recorder.seen[-1]["headers"])
+        exporter.clear()
+        result = run_sync(machine, {}, aws=site["aws"], observer=Tracing(provider))
+        assert result.status == "SUCCEEDED", result.cause
+        attempt = next(s for s in exporter.get_finished_spans() if s.name == "Call attempt 1")
+        sent = {k.lower(): v for k, v in Recorder.seen[-1]["headers"].items()}["traceparent"]
+        assert sent.split("-")[:3] == ["00", f"{attempt.context.trace_id:032x}", f"{attempt.context.span_id:016x}"]
+    provider.shutdown()
+
+
 # ---- connections from EventBridge (moto's server), the file overriding them -----------------
 
 def test_connections_come_from_eventbridge_and_secrets_manager_when_the_run_calls_them(site, aws):

@@ -311,6 +311,12 @@ async def _send(method: str, url: str, headers: dict, query: list, content: Any)
     (unverified): they say what happened, the URL and the transport's reason."""
     import httpx
 
+    from ..tasks import trace_headers
+
+    # a traced run sends the Task attempt's W3C trace context, so an instrumented server continues the
+    # trace (as boto3 calls do); a header of that name given in Headers is sent as given
+    given = {name.lower() for name in headers}
+    headers.update({key: value for key, value in trace_headers().items() if key.lower() not in given})
     async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
         try:
             return await client.request(method, url, headers=headers, params=query or None, content=content)
