@@ -68,7 +68,10 @@ def test_concurrent_starts_with_one_name(sqlite_server):
     """AWS: the same name and input while the first runs return its ARN; another input is
     ExecutionAlreadyExists; only one execution exists."""
     sfn = sqlite_server.client(max_pool_connections=40)
-    arn = sfn.create_state_machine(name="idem", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    # an hour's Wait: the execution must still run when the last of the 30 calls arrives (a closed
+    # one refuses even the same input), however loaded the machine
+    long_wait = machine({"W": {"Type": "Wait", "Seconds": 3600, "End": True}}, "W")
+    arn = sfn.create_state_machine(name="idem", definition=long_wait, roleArn=ROLE)["stateMachineArn"]
     barrier = threading.Barrier(30)
     answers: dict[str, list] = {'{"k": 1}': [], '{"k": 2}': []}
 
