@@ -267,12 +267,11 @@ class LocalExecutions:
         entry in the parent's mock config; without a suffix the child is not mocked."""
         if not case:
             return {"mock_config": False}
-        cases = ((self.mock_config.state_machines.get(name) or {}).get("TestCases") or {}) \
-            if self.mock_config is not None else {}
-        if case not in cases:
-            # the service's answer to the same StartExecution (asl.service.api.StartExecution)
-            raise refused("ValidationException", f"Test case '{case}' of state machine '{name}' is not in the "
-                          "mock config file")
+        from ..tasks import MockConfig
+
+        unknown = MockConfig.unknown_case(self.mock_config, name, case)
+        if unknown:  # the service's answer to the same StartExecution
+            raise refused("ValidationException", unknown)
         return {"mock_config": self.mock_config, "test_case": case}
 
     async def find(self, execution_arn: str) -> dict | None:
