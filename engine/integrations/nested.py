@@ -72,11 +72,14 @@ def refused(code: str, message: str, status: int = 400) -> StatesError:
 
 def local_metadata(body: Any) -> dict:
     """What the SDK v1 adds to the response of a Step Functions API served in this process."""
+    from email.utils import formatdate
+
     request_id = str(uuid.uuid4())
     text = _compact(body)
+    # the headers AWS's Step Functions endpoint answers with, in the order AWS recorded them
     return {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id, "RawHeaders": [
-        ("x-amzn-RequestId", request_id), ("Content-Type", "application/x-amz-json-1.0"),
-        ("Content-Length", str(len(text.encode())))]}}
+        ("x-amzn-RequestId", request_id), ("connection", "keep-alive"), ("Content-Length", str(len(text.encode()))),
+        ("Date", formatdate(usegmt=True)), ("Content-Type", "application/x-amz-json-1.0")]}}
 
 
 def request(arguments: Any) -> dict:
