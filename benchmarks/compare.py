@@ -3,6 +3,7 @@
 installed by ../shared/bench/setup_peers.sh), then the growth series.
 
     python benchmarks/compare.py [--runs 5] [--no-growth] [--shared ../shared]
+                                 [--quiet-wait S] [--retry-contended N]
 
 The workload table comes from ../shared/bench/run_bench.py (this engine is the peer "asl",
 run through benchmarks/runner.py); ratios are against aws-local-stepfunctions ("node") when it
@@ -25,6 +26,10 @@ def main() -> int:
     parser.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared"))
     parser.add_argument("--no-growth", action="store_true")
     parser.add_argument("--json", help="write every run to this file")
+    parser.add_argument("--quiet-wait", type=float, metavar="S",
+                        help="run_bench.py's: wait up to S seconds for an idle machine before each run")
+    parser.add_argument("--retry-contended", type=int, metavar="N",
+                        help="run_bench.py's: redo a run up to N times when other processes used the CPUs")
     args = parser.parse_args()
     bench = os.path.join(os.path.abspath(args.shared), "bench", "run_bench.py")
     if not os.path.exists(bench):
@@ -41,6 +46,10 @@ def main() -> int:
         cmd += ["--baseline", "node"]
     if args.json:
         cmd += ["--json", args.json]
+    if args.quiet_wait:
+        cmd += ["--quiet-wait", str(args.quiet_wait)]
+    if args.retry_contended:
+        cmd += ["--retry-contended", str(args.retry_contended)]
     print("$", " ".join(shlex.quote(c) for c in cmd), flush=True)
     status = subprocess.call(cmd)
     if not args.no_growth:
