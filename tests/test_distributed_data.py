@@ -697,3 +697,26 @@ def test_result_files_are_split_at_the_part_size(tmp_path):
     parts = [json.loads((tmp_path / "out" / f["Key"]).read_bytes()) for f in files]
     assert [record for part in parts for record in part] == [{"n": i, "pad": "x" * 10} for i in range(10)]
     assert all(f["Size"] == (tmp_path / "out" / f["Key"]).stat().st_size for f in files)
+
+
+def test_no_result_file_goes_past_the_part_size(tmp_path):
+    """A part is a single PUT: the record that would take it past the part size (with its
+    closing bracket) starts the next file, so no file is larger than the part size."""
+    from asl.engine.distributed.objects import Buckets, parse_folders
+    from asl.engine.distributed.resultwriter import Writer
+
+    for output_type in ("JSON", "JSONL"):
+        (tmp_path / output_type).mkdir()
+        writer = Writer("COMPACT", output_type, output_type, "p/")
+        writer.part_bytes = 40
+        for index in range(10):
+            writer.add(index, "SUCCEEDED", {"n": index, "pad": "x" * 10}, None)  # 24 bytes each
+        arn = "arn:aws:states:us-east-1:123456789012:mapRun:m/L:run-id"
+        try:
+            details = writer.export(Buckets(parse_folders({output_type: str(tmp_path / output_type)}), None), arn)
+        finally:
+            writer.discard()
+        manifest = json.loads((tmp_path / output_type / details["ResultWriterDetails"]["Key"]).read_text())
+        files = manifest["ResultFiles"]["SUCCEEDED"]
+        sizes = [(tmp_path / output_type / f["Key"]).stat().st_size for f in files]
+        assert max(sizes) <= 40 and len(files) == 10, (output_type, sizes)
