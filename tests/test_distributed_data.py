@@ -720,3 +720,24 @@ def test_no_result_file_goes_past_the_part_size(tmp_path):
         files = manifest["ResultFiles"]["SUCCEEDED"]
         sizes = [(tmp_path / output_type / f["Key"]).stat().st_size for f in files]
         assert max(sizes) <= 40 and len(files) == 10, (output_type, sizes)
+
+
+def test_parquet_without_pyarrow_names_the_extra(tmp_path):
+    """pyarrow is an optional extra: without it, a PARQUET reader fails the Map with one line
+    naming the extra to install (no traceback), and nothing else needs it."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.parquet").write_bytes(b"PAR1")
+    (tmp_path / "m.json").write_text(json.dumps(dmap(ItemReader=get_object("rows.parquet", InputType="PARQUET"))))
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pyarrow'] = None  # not installed\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "asl.cli.main", "run", "m.json", "--s3-folder", "data=data", "--virtual-time",
+                           "--output-format", "json"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert 'States.ItemReaderFailed: The InputType PARQUET needs pyarrow: pip install "asl-engine[parquet]"' \
+        in done.stderr
