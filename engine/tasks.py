@@ -401,6 +401,15 @@ class MockConfig:
             raise MockConfigError(f"SFN_MOCK_CONFIG={exc}") from None
 
     @staticmethod
+    def unknown_case(config: "MockConfig | None", machine: str, case: str) -> str | None:
+        """Why StartExecution of ``<machine ARN>#<case>`` is refused (ValidationException), as the
+        service and a nested child started by a Task both answer it, or None when the case exists."""
+        cases = ((config.state_machines.get(machine) or {}).get("TestCases") or {}) if config is not None else {}
+        if case in cases:
+            return None
+        return f"Test case '{case}' of state machine '{machine}' is not in the mock config file"
+
+    @staticmethod
     def _parse_table(name: str, table: Any) -> dict[int, MockResponse]:
         if not isinstance(table, dict):
             raise MockConfigError(f"MockedResponses.{name} must be an object of attempt ranges")

@@ -888,10 +888,11 @@ class Service:
     async def StartExecution(self, body: dict) -> dict:
         arn, _, case = body["stateMachineArn"].partition("#")
         machine, runs, version_arn, alias_arn = await self._resolve(arn)
-        if case and (self.mock_config is None or case not in
-                     ((self.mock_config.state_machines.get(machine["name"]) or {}).get("TestCases") or {})):
-            raise ServiceError("ValidationException", f"Test case '{case}' of state machine '{machine['name']}' "
-                               "is not in the mock config file")
+        if case:
+            from asl.engine.tasks import MockConfig
+
+            if unknown := MockConfig.unknown_case(self.mock_config, machine["name"], case):
+                raise ServiceError("ValidationException", unknown)
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value = self._input(body)

@@ -665,6 +665,27 @@ def test_a_failed_map_run_still_writes_its_results(buckets):
     assert [f["Key"] for f in json.loads(buckets.get("out", manifest))["ResultFiles"]["PENDING"]] == [pending]
 
 
+def test_children_aborted_by_a_failed_map_run_are_written_as_aborted(tmp_path):
+    """A child still running when the Map Run fails is aborted with it: its record (Status ABORTED)
+    goes to FAILED_<n>.json, which holds failed, timed-out and aborted children
+    (DISTRIBUTED-MAP-SPEC section 6), beside the failure that crossed the threshold."""
+    child = {"C": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericEquals": 0, "Next": "Hold"}],
+                   "Default": "Fail"},
+             "Hold": {"Type": "Wait", "Seconds": 30, "End": True},
+             "Fail": {"Type": "Fail", "Error": "Bad", "Cause": "no"}}
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "p"}}
+    (tmp_path / "out").mkdir()
+    result = run_sync(asl.load(dmap(child, "C", MaxConcurrency=2, ResultWriter=writer)), [{"i": i} for i in range(4)],
+                      s3_folders={"out": str(tmp_path / "out")})
+    assert result.error == "States.ExceedToleratedFailureThreshold"
+    (failed,) = (tmp_path / "out").glob("p/*/FAILED_0.json")
+    records = {json.loads(r["Input"])["i"]: r for r in json.loads(failed.read_text())}
+    assert {i: r["Status"] for i, r in records.items()} == {0: "ABORTED", 1: "FAILED"}
+    assert (records[1]["Error"], records[1]["Cause"]) == ("Bad", "no") and "Output" not in records[0]
+    (pending,) = (tmp_path / "out").glob("p/*/PENDING_0.json")
+    assert [json.loads(r["Input"]) for r in json.loads(pending.read_text())] == [{"i": 2}, {"i": 3}]
+
+
 def test_pending_children_of_items_known_up_front(tmp_path):
     handlers, calls = counting({1})
     writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": ""}}

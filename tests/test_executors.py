@@ -39,6 +39,18 @@ def machine(max_concurrency: int = 0) -> object:
     return asl.load({"StartAt": "Each", "States": {"Each": state}})
 
 
+def batched(db: str) -> object:
+    """A Distributed Map of batches of 10 whose child records its first item's call in `db`."""
+    return asl.load({"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "End": True, "ItemBatcher": {"MaxItemsPerBatch": 10, "BatchInput": {"tag": "t"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Work",
+                          "States": {"Work": {"Type": "Task", "Resource": WORK, "ResultPath": "$.work", "Next": "Shape",
+                                              "Parameters": {"item.$": "$.Items[0].item", "db": db, "pause": 0}},
+                                     "Shape": {"Type": "Pass", "End": True, "Parameters": {
+                                         "square.$": "$.work.square", "size.$": "States.ArrayLength($.Items)",
+                                         "tag.$": "$.BatchInput.tag"}}}}}}})
+
+
 def work(payload: dict, ctx) -> dict:
     """Records each call (item, process, ctx.redelivered) in the calls file (one append: a whole
     line), then works `pause` seconds."""
@@ -102,15 +114,25 @@ async def run_with(executor, data, seed=7, **options):
     return await execution.run(), listener.histories
 
 
-def test_dask_local_cluster_gives_the_inline_results_and_child_histories():
+def test_dask_local_cluster_gives_the_inline_results_and_child_histories(tmp_path):
     async def main():
         inline, inline_children = await run_with(None, items())
         async with DaskExecutor(workers=2) as executor:
             assert len((await executor.client.run(os.getpid)).values()) == 2  # two worker processes
             dask, dask_children = await run_with(executor, items())
-        return inline, inline_children, dask, dask_children
+            # the same 1,000 items in batches of 10 (ItemBatcher): 100 children on the workers
+            batches = await prepare(batched(db), items(), handlers=HANDLERS, payload_limit=None,
+                                    executor=executor).run()
+        return inline, inline_children, dask, dask_children, batches
 
-    inline, inline_children, dask, dask_children = anyio.run(main)
+    db = calls_db(tmp_path)
+    inline, inline_children, dask, dask_children, batches = anyio.run(main)
+    assert batches.status == "SUCCEEDED", batches.cause
+    # each child gets {"Items": [its 10 items, in order], "BatchInput": ...} (AWS DG "ItemBatcher")
+    assert batches.output == [{"square": (10 * b) ** 2, "size": 10, "tag": "t"} for b in range(ITEMS // 10)]
+    made = calls(db)
+    assert sorted(item for item, _, _ in made) == [10 * b for b in range(ITEMS // 10)]  # each batch once
+    assert os.getpid() not in {pid for _, pid, _ in made}  # on the workers
     assert inline.status == dask.status == "SUCCEEDED"
     assert dask.output == inline.output == expected()
     assert [e["type"] for e in dask.history.events] == [e["type"] for e in inline.history.events]

@@ -275,18 +275,28 @@ def test_eventbridge_put_events(aws):
         assert failed.error in ("EventBridge.FailedEntry", "EventBridge.ResourceNotFoundException")
 
 
-def test_wait_for_task_token_round_trip_through_a_real_queue(aws):
-    """sqs:sendMessage.waitForTaskToken: the message carries the token; a worker reading the queue
-    answers with SendTaskSuccess and the Task's result is that output (never wrapped)."""
+@pytest.mark.parametrize("through", ["sqs", "sns"])
+def test_wait_for_task_token_round_trip_through_a_real_queue(aws, through):
+    """sqs:sendMessage.waitForTaskToken, and sns:publish.waitForTaskToken to a topic the queue is
+    subscribed to: the message carries the token; a worker reading the queue answers with
+    SendTaskSuccess and the Task's result is that output (never wrapped)."""
     import anyio
 
     from asl.engine import prepare
 
     sqs = client(aws, "sqs")
-    queue = sqs.create_queue(QueueName="approvals")["QueueUrl"]
-    machine = task("arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                   {"QueueUrl": queue, "MessageBody": {"order.$": "$.order", "token.$": "$$.Task.Token"}},
-                   TimeoutSeconds=60)
+    queue = sqs.create_queue(QueueName=f"approvals-{through}")["QueueUrl"]
+    message = {"order.$": "$.order", "token.$": "$$.Task.Token"}
+    if through == "sqs":
+        machine = task("arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                       {"QueueUrl": queue, "MessageBody": message}, TimeoutSeconds=60)
+    else:
+        sns = client(aws, "sns")
+        topic = sns.create_topic(Name="approvals")["TopicArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        machine = task("arn:aws:states:::sns:publish.waitForTaskToken", {"TopicArn": topic, "Message": message},
+                       TimeoutSeconds=60)
     execution = prepare(machine, {"order": 7}, aws=aws, virtual_time=False)
 
     async def worker() -> None:

@@ -259,6 +259,43 @@ def test_api_gateway_invoke(site):
     assert denied.error == "ApiGateway.403" and denied.cause == "go away"
 
 
+def test_a_traced_run_passes_the_attempts_trace_context_to_the_server(site):
+    """As boto3 calls do, an HTTP Task and apigateway:invoke send the W3C ``traceparent`` of the
+    Task attempt's span (when the run is traced), so an instrumented server continues the trace;
+    a ``traceparent`` the Task sets itself is sent as it is; an untraced run sends none."""
+    otel = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from asl.engine.tracing import Tracing
+
+    exporter = InMemorySpanExporter()
+    provider = otel.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    machine = asl.load({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Next": "B",
+              "Parameters": {"ApiEndpoint": f"{site['url']}/a", "Method": "GET"}},
+        "B": {"Type": "Task", "Resource": "arn:aws:states:::apigateway:invoke", "Next": "C",
+              "Parameters": {"ApiEndpoint": site["url"], "Method": "GET", "Path": "b"}},
+        "C": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+              "Parameters": {"ApiEndpoint": f"{site['url']}/c", "Method": "GET", "Headers": {"traceparent": own}}}}})
+    try:
+        result = run_sync(machine, {}, aws=site["aws"], observer=Tracing(provider))
+        assert result.status == "SUCCEEDED", result.cause
+        sent = {seen["path"]: {k.lower(): v for k, v in seen["headers"].items()} for seen in Recorder.seen}
+        attempts = {span.name: span.context for span in exporter.get_finished_spans() if " attempt " in span.name}
+        for state, path in (("A", "/a"), ("B", "/b")):
+            context = attempts[f"{state} attempt 1"]
+            assert sent[path]["traceparent"].split("-")[1:3] == [f"{context.trace_id:032x}", f"{context.span_id:016x}"]
+        assert sent["/c"]["traceparent"] == own
+    finally:
+        provider.shutdown()
+    Recorder.seen = []
+    assert run_sync(machine, {}, aws=site["aws"]).status == "SUCCEEDED"
+    assert [("traceparent" in {k.lower() for k in seen["headers"]}) for seen in Recorder.seen] == [False, False, True]
+
+
 # ---- connections from EventBridge (moto's server), the file overriding them -----------------
 
 def test_connections_come_from_eventbridge_and_secrets_manager_when_the_run_calls_them(site, aws):

@@ -46,6 +46,10 @@ def test_request_response_returns_the_arn_start_date_and_metadata():
     assert out["ExecutionArn"] == "arn:aws:states:us-east-1:123456789012:execution:Child:kid"
     assert isinstance(out["StartDate"], int) and out["SdkHttpMetadata"]["HttpStatusCode"] == 200
     assert out["SdkResponseMetadata"]["RequestId"]
+    # the headers of AWS's answer, as recorded (conformance/service/sync, test_start_execution_sync)
+    headers = out["SdkHttpMetadata"]["AllHttpHeaders"]
+    assert list(headers) == ["x-amzn-RequestId", "connection", "Content-Length", "Date", "Content-Type"]
+    assert headers["connection"] == ["keep-alive"] and headers["Date"][0].endswith(" GMT")
     assert "TaskSubmitted" not in [e["type"] for e in result.history.events]
 
 

@@ -368,9 +368,18 @@ def test_callbacks_activities_waits_and_maps_survive_a_sigkill(tmp_path):
 
 # case name prefix -> one-line reason
 CALLBACK_FAILURES = {
-    name: "its responders read an SQS queue: asl serve does not call SQS yet (issue 14)" for name in (
-        "callback/test_callback::", "error_handling/test_task_service_sqs::", "local_mocking/test_base_callbacks::",
-        "timeouts/test_heartbeats::")}
+    **{name: "its Task sends to SQS: this server has no SQS endpoint (with --endpoint-url sqs=moto, the "
+             "SdkHttpMetadata headers differ from AWS's, as moto's do, and three cases time out)" for name in (
+        "callback/test_callback::TestCallback::test_sqs", "error_handling/test_task_service_sqs::",
+        "local_mocking/test_base_callbacks::TestBaseScenarios::test_sqs", "timeouts/test_heartbeats::")},
+    # kind sync
+    **{name: "Content-Length of the child's StartExecution answer: the runner's machine names are 2 characters "
+             "longer than the recording's" for name in (
+        "callback/test_callback::TestCallback::test_start_execution_sync",
+        "local_mocking/test_base_callbacks::TestBaseScenarios::test_sfn_start_execution_sync")},
+    "callback/test_callback::TestCallback::test_sync_with_task_token":
+        "its child sends to SQS: this server has no SQS endpoint",
+}
 
 
 @pytest.mark.skipif(not (SHARED / "conformance" / "service" / "run_cases.py").exists(),
@@ -389,7 +398,7 @@ def test_activity_stop_and_callback_conformance(tmp_path):
     srv = serve(tmp_path, poll=None)
     try:
         aux = ["--aux-endpoint", f"sqs={moto.url}", "--s3-endpoint", moto.url] if moto else []
-        stdout, failed = replay(SHARED, srv.endpoint, "activity,stop,callback", tmp_path, *aux)
+        stdout, failed = replay(SHARED, srv.endpoint, "activity,stop,callback,sync", tmp_path, *aux)
     finally:
         srv.stop()
         if moto:

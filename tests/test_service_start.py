@@ -19,6 +19,7 @@ PASSES = machine({"A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next"
                   "B": {"Type": "Pass", "Parameters": {"a.$": "$.a", "role.$": "$$.Execution.RoleArn"},
                         "End": True}}, "A")
 WAIT = machine({"W": {"Type": "Wait", "Seconds": 3, "End": True}}, "W")
+HOLD = machine({"W": {"Type": "Wait", "Seconds": 3600, "End": True}}, "W")  # runs until stopped
 DISTRIBUTED = json.dumps({"StartAt": "M", "QueryLanguage": "JSONPath", "States": {"M": {
     "Type": "Map", "Label": "Fan", "End": True,
     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
@@ -68,7 +69,9 @@ def test_concurrent_starts_with_one_name(sqlite_server):
     """AWS: the same name and input while the first runs return its ARN; another input is
     ExecutionAlreadyExists; only one execution exists."""
     sfn = sqlite_server.client(max_pool_connections=40)
-    arn = sfn.create_state_machine(name="idem", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    # the execution runs until the test stops it: every start arrives while it is RUNNING, however slow
+    # the machine is (a 3 s Wait could end before the last of 30 starts on a loaded machine)
+    arn = sfn.create_state_machine(name="idem", definition=HOLD, roleArn=ROLE)["stateMachineArn"]
     barrier = threading.Barrier(30)
     answers: dict[str, list] = {'{"k": 1}': [], '{"k": 2}': []}
 
@@ -89,6 +92,7 @@ def test_concurrent_starts_with_one_name(sqlite_server):
     loser = '{"k": 2}' if winner == '{"k": 1}' else '{"k": 1}'
     assert set(answers[winner]) == {expected} and set(answers[loser]) == {"ExecutionAlreadyExists"}
     assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["same"]
+    sfn.stop_execution(executionArn=expected)
 
 
 def test_execution_started_names_role_version_and_alias(server):

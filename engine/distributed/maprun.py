@@ -235,7 +235,9 @@ class MapRun:
                 self._check()
                 return
             except anyio.get_cancelled_exc_class():
-                writer.skip(index)
+                # aborted with its Map Run: an ABORTED record (FAILED_<n>.json) when the failed Map
+                # Run's results are written; when the execution itself is stopped nothing is written
+                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven))
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise

@@ -143,16 +143,6 @@ class Writer:
             self._write(*self.pending.pop(self.next))
             self.next += 1
 
-    def skip(self, index: int) -> None:
-        """Child `index` will not end here (aborted with its Map Run after it was counted)."""
-        if self.exports:
-            self.pending[index] = None  # type: ignore[assignment]
-            while self.next in self.pending:
-                entry = self.pending.pop(self.next)
-                if entry is not None:
-                    self._write(*entry)
-                self.next += 1
-
     def output(self) -> list:
         out: list = []
         for entry in self.results:

@@ -343,7 +343,16 @@ def _pairs(value: Any, field: str) -> list[tuple[str, str]]:
     return out
 
 
-async def http_invoke(integrations: Any, arguments: dict, region: str) -> Any:
+def _trace(headers: dict, trace: dict | None) -> None:
+    """Pass the Task attempt's W3C trace context on (when the run is traced), so an instrumented
+    server continues the trace, as boto3 calls do; a header the Task sets itself wins."""
+    present = {name.lower() for name in headers}
+    for name, value in (trace or {}).items():
+        if name.lower() not in present:
+            headers[name] = value
+
+
+async def http_invoke(integrations: Any, arguments: dict, region: str, trace: dict | None = None) -> Any:
     import httpx
 
     endpoint, method = arguments.get("ApiEndpoint"), arguments.get("Method")
@@ -367,6 +376,7 @@ async def http_invoke(integrations: Any, arguments: dict, region: str) -> Any:
             body = await _authorize(client, connection, headers, query, body)
     headers["User-Agent"] = f"Amazon|StepFunctions|HttpInvoke|{region}"
     headers["Range"] = "bytes=0-262144"
+    _trace(headers, trace)
     answer = await _send(method, endpoint, headers, query, _body(body, headers, encoding, array_format))
     media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/octet-stream" or media.startswith(("image/", "video/", "audio/")):
@@ -383,7 +393,7 @@ async def http_invoke(integrations: Any, arguments: dict, region: str) -> Any:
     return result
 
 
-async def apigateway_invoke(arguments: dict) -> Any:
+async def apigateway_invoke(arguments: dict, trace: dict | None = None) -> Any:
     endpoint, method = arguments.get("ApiEndpoint"), arguments.get("Method")
     if not isinstance(endpoint, str) or not endpoint:
         raise _runtime("The value of the field 'ApiEndpoint' has an invalid format")
@@ -396,6 +406,7 @@ async def apigateway_invoke(arguments: dict) -> Any:
     for name, value in _pairs(arguments.get("Headers"), "Headers"):
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     query = _pairs(arguments.get("QueryParameters"), "QueryParameters")
+    _trace(headers, trace)
     answer = await _send(method, url, headers, query, _body(arguments.get("RequestBody"), headers, "NONE", "INDICES"))
     result = _result(answer)
     if not 200 <= answer.status_code < 300:
@@ -410,8 +421,10 @@ async def call(integrations: Any, info: Any, arguments: Any, region: str, clock:
     if not isinstance(arguments, dict):
         raise _runtime("The value of the field 'Parameters' has an invalid format")
     from ..clock import run_outside
+    from ..tasks import trace_headers
 
+    trace = trace_headers()  # the attempt's span, taken here (the call runs in a task of its own)
     # virtual time waits for the server, and the answer comes back in turn, as a thread's
     if info.kind == "http":
-        return await run_outside(lambda: http_invoke(integrations, arguments, region), clock)
-    return await run_outside(lambda: apigateway_invoke(arguments), clock)
+        return await run_outside(lambda: http_invoke(integrations, arguments, region, trace), clock)
+    return await run_outside(lambda: apigateway_invoke(arguments, trace), clock)

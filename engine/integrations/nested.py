@@ -72,11 +72,14 @@ def refused(code: str, message: str, status: int = 400) -> StatesError:
 
 def local_metadata(body: Any) -> dict:
     """What the SDK v1 adds to the response of a Step Functions API served in this process."""
+    from email.utils import formatdate
+
     request_id = str(uuid.uuid4())
     text = _compact(body)
+    # the headers AWS's Step Functions endpoint answers with, in the order AWS recorded them
     return {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id, "RawHeaders": [
-        ("x-amzn-RequestId", request_id), ("Content-Type", "application/x-amz-json-1.0"),
-        ("Content-Length", str(len(text.encode())))]}}
+        ("x-amzn-RequestId", request_id), ("connection", "keep-alive"), ("Content-Length", str(len(text.encode()))),
+        ("Date", formatdate(usegmt=True)), ("Content-Type", "application/x-amz-json-1.0")]}}
 
 
 def request(arguments: Any) -> dict:
@@ -264,12 +267,11 @@ class LocalExecutions:
         entry in the parent's mock config; without a suffix the child is not mocked."""
         if not case:
             return {"mock_config": False}
-        cases = ((self.mock_config.state_machines.get(name) or {}).get("TestCases") or {}) \
-            if self.mock_config is not None else {}
-        if case not in cases:
-            # the service's answer to the same StartExecution (asl.service.api.StartExecution)
-            raise refused("ValidationException", f"Test case '{case}' of state machine '{name}' is not in the "
-                          "mock config file")
+        from ..tasks import MockConfig
+
+        unknown = MockConfig.unknown_case(self.mock_config, name, case)
+        if unknown:  # the service's answer to the same StartExecution
+            raise refused("ValidationException", unknown)
         return {"mock_config": self.mock_config, "test_case": case}
 
     async def find(self, execution_arn: str) -> dict | None:
