@@ -129,9 +129,16 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     import socket
 
-    try:  # listen here, so --port 0 (any free port) prints the port it got, and a taken port is one line
-        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # Bind here, so --port 0 (any free port) prints the port it got, and a taken port is one line;
+    # uvicorn listens on it once its signal handlers are in place (a SIGTERM as soon as the port
+    # answers is a clean stop, not death by signal).
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if os.name == "posix":  # (as socket.create_server: a port in TIME_WAIT is free)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
     except OSError as exc:
+        listening.close()
         click.echo(f"asl {command}: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(2)
     port = listening.getsockname()[1]

@@ -718,3 +718,47 @@ def test_result_files_are_split_at_the_part_size(tmp_path):
     parts = [json.loads((tmp_path / "out" / f["Key"]).read_bytes()) for f in files]
     assert [record for part in parts for record in part] == [{"n": i, "pad": "x" * 10} for i in range(10)]
     assert all(f["Size"] == (tmp_path / "out" / f["Key"]).stat().st_size for f in files)
+
+
+def test_no_result_file_goes_past_the_part_size(tmp_path):
+    """A part is a single PUT: the record that would take it past the part size (with its
+    closing bracket) starts the next file, so no file is larger than the part size."""
+    from asl.engine.distributed.objects import Buckets, parse_folders
+    from asl.engine.distributed.resultwriter import Writer
+
+    for output_type in ("JSON", "JSONL"):
+        (tmp_path / output_type).mkdir()
+        writer = Writer("COMPACT", output_type, output_type, "p/")
+        writer.part_bytes = 40
+        for index in range(10):
+            writer.add(index, "SUCCEEDED", {"n": index, "pad": "x" * 10}, None)  # 24 bytes each
+        arn = "arn:aws:states:us-east-1:123456789012:mapRun:m/L:run-id"
+        try:
+            details = writer.export(Buckets(parse_folders({output_type: str(tmp_path / output_type)}), None), arn)
+        finally:
+            writer.discard()
+        manifest = json.loads((tmp_path / output_type / details["ResultWriterDetails"]["Key"]).read_text())
+        files = manifest["ResultFiles"]["SUCCEEDED"]
+        sizes = [(tmp_path / output_type / f["Key"]).stat().st_size for f in files]
+        assert max(sizes) <= 40 and len(files) == 10, (output_type, sizes)
+
+
+def test_parquet_without_pyarrow_names_the_extra(tmp_path):
+    """pyarrow is an optional extra: without it, a PARQUET reader fails the Map with one line
+    naming the extra to install (no traceback), and nothing else needs it."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.parquet").write_bytes(b"PAR1")
+    (tmp_path / "m.json").write_text(json.dumps(dmap(ItemReader=get_object("rows.parquet", InputType="PARQUET"))))
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pyarrow'] = None  # not installed\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "asl.cli.main", "run", "m.json", "--s3-folder", "data=data", "--virtual-time",
+                           "--output-format", "json"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert 'States.ItemReaderFailed: The InputType PARQUET needs pyarrow: pip install "asl-engine[parquet]"' \
+        in done.stderr

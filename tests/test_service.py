@@ -313,6 +313,29 @@ def test_sigterm_stops_cleanly(tmp_path):
     assert srv.stop(signal.SIGTERM) == 0
 
 
+def test_sigterm_at_the_first_connection_stops_cleanly(tmp_path):
+    """The port takes connections only once the server handles SIGTERM: a supervisor that
+    stops it as soon as it answers the door gets a clean stop (exit 0), not death by signal."""
+    port = free_port()
+    proc = subprocess.Popen([*ASL, "serve", "--port", str(port), "--store", "memory"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.001)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+
+
 # Recorded AWS cases (../shared/conformance/service), replayed by its reference runner.
 # Each expected failure: case name prefix -> one-line reason.
 EXPECTED_FAILURES = {

@@ -30,7 +30,8 @@ from ...errors import StatesError
 from .objects import BucketError, Buckets, NoBuckets
 
 PUT_OBJECT = "putObject"
-# A file per status holds records up to S3's single-PUT limit, then the next one starts (_0, _1, ...).
+# A file per status holds records up to S3's single-PUT limit (never past it), then the next one
+# starts (_0, _1, ...).
 # AWS documents neither the split size nor whether it splits (the DG's ResultWriter page, the
 # API reference; searched): unverified.
 PART_BYTES = 5 * 1024 ** 3
@@ -153,11 +154,14 @@ class Writer:
         group = GROUPS.get(status, "FAILED")
         for value in shaped(self.transformation, status, output, full):
             parts = self.parts[group]
-            if not parts or parts[-1][1] >= self.part_bytes:
+            text = _text(value).encode()
+            jsonl = self.output_type == "JSONL"
+            # a part is one PUT: a record that would take it (closed by "]") past the part size
+            # starts the next one (a record larger than that alone goes alone)
+            if not parts or (parts[-1][2] and parts[-1][1] + len(text) + (not jsonl) + 1 > self.part_bytes):
                 parts.append([tempfile.TemporaryFile(), 0, 0])
             part = parts[-1]
-            text = _text(value).encode()
-            if self.output_type == "JSONL":
+            if jsonl:
                 data = text + b"\n"
             else:
                 data = (b"," if part[2] else b"[") + text
