@@ -488,3 +488,13 @@ def test_stopping_the_execution_stops_the_athena_query(athena):
     stops = [(method, path) for method, path, _ in FakeAthena.calls if path.endswith("/stop")]
     assert stops == [("POST", f"/query-executions/{qid}/stop")]
     assert FakeAthena.queries[qid]["state"] == "CANCELLED"
+
+
+def test_a_batch_task_that_times_out_terminates_its_job(batch):
+    machine = asl.load({"StartAt": "Job", "States": {"Job": {
+        "Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "TimeoutSeconds": 5, "End": True,
+        "Parameters": {"JobName": "nightly", "JobQueue": "queue", "JobDefinition": "def"}}}})
+    result = run_sync(machine, {}, aws={**batch, "poll_seconds": 2})
+    assert result.status == "FAILED" and result.error == "States.Timeout"
+    (job_id,) = FakeBatch.jobs
+    assert terminations() == [{"jobId": job_id, "reason": "Terminated by AWS Step Functions"}]
