@@ -89,23 +89,29 @@ def test_ecs_task_is_started_by_step_functions_and_polled_until_stopped(aws, mot
     assert "SdkHttpMetadata" not in out and polls(result) >= 3
 
 
-def test_stopping_the_execution_stops_the_ecs_task(aws, moto_server, ecs):
-    slow(moto_server, "ecs::task", 10_000)
-
+def stop_while_running(machine: asl.StateMachine, aws: dict, running=None) -> asl.engine.ExecutionResult:
+    """Run `machine` in real time, stop the execution once `running()` says so (default: once
+    the Task recorded TaskSubmitted, its job started), and return the result of the run."""
     async def main():
-        execution = prepare(task("arn:aws:states:::ecs:runTask.sync",
-                                 {"Cluster": "jobs", "TaskDefinition": "work", "LaunchType": "FARGATE"}), {},
-                            aws={**aws, "poll_seconds": 0.05}, virtual_time=False)
+        execution = prepare(machine, {}, aws=aws, virtual_time=False)
+        ready = running or (lambda: "TaskSubmitted" in [e["type"] for e in execution.history.events])
         async with anyio.create_task_group() as tg:
             async def go():
                 execution.result = await execution.run()
             tg.start_soon(go)
-            while "TaskSubmitted" not in [e["type"] for e in execution.history.events]:
+            while not ready():
                 await anyio.sleep(0.02)
             execution.stop()
         return execution.result
 
-    result = anyio.run(main)
+    return anyio.run(main)
+
+
+def test_stopping_the_execution_stops_the_ecs_task(aws, moto_server, ecs):
+    slow(moto_server, "ecs::task", 10_000)
+    result = stop_while_running(task("arn:aws:states:::ecs:runTask.sync",
+                                     {"Cluster": "jobs", "TaskDefinition": "work", "LaunchType": "FARGATE"}),
+                                {**aws, "poll_seconds": 0.05})
     assert result.status == "ABORTED"
     (arn,) = ecs.list_tasks(cluster="jobs")["taskArns"]
     assert ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]["desiredStatus"] == "STOPPED"
@@ -172,7 +178,8 @@ def test_failed_batch_job_is_task_failed_with_the_job_as_cause(aws, failing_moto
 class FakeJson11(BaseHTTPRequestHandler):
     """ECS RunTask/DescribeTasks/StopTask and Glue StartJobRun/GetJobRun/BatchStopJobRun; a job
     reads RUNNING twice, then ends as its name or task definition says (``fail-exit``: essential
-    container exited 1; ``fail-start``: TaskFailedToStart; Glue ``FAILED``/``TIMEOUT``/``ERROR``)."""
+    container exited 1; ``fail-start``: TaskFailedToStart; Glue ``FAILED``/``TIMEOUT``/``ERROR``;
+    ``endless``: RUNNING until BatchStopJobRun stops it)."""
 
     jobs: dict = {}
     calls: list = []
@@ -232,12 +239,13 @@ class FakeJson11(BaseHTTPRequestHandler):
     # Glue
     def StartJobRun(self, body):
         run_id = f"jr_{uuid.uuid4().hex}"
-        self.jobs[run_id] = {"reads": 0, "name": body["JobName"]}
+        self.jobs[run_id] = {"reads": 0, "name": body["JobName"], "stopped": False}
         return {"JobRunId": run_id}
 
     def GetJobRun(self, body):
         job = self._advance(body["RunId"])
-        state = "RUNNING" if job["reads"] <= 2 else job["name"]
+        state = ("STOPPED" if job["stopped"] else
+                 "RUNNING" if job["reads"] <= 2 or job["name"] == "endless" else job["name"])
         run = {"Id": body["RunId"], "JobName": body["JobName"], "JobRunState": state, "Attempt": 0,
                "StartedOn": 1733000000.5, "ExecutionTime": 12}
         if state != "RUNNING":
@@ -245,7 +253,10 @@ class FakeJson11(BaseHTTPRequestHandler):
         return {"JobRun": run}
 
     def BatchStopJobRun(self, body):
-        return {"SuccessfulSubmissions": [], "Errors": []}
+        for run_id in body["JobRunIds"]:
+            self.jobs[run_id]["stopped"] = True
+        return {"SuccessfulSubmissions": [{"JobName": body["JobName"], "JobRunId": run_id}
+                                          for run_id in body["JobRunIds"]], "Errors": []}
 
 
 @pytest.fixture
@@ -290,13 +301,12 @@ def test_failed_glue_job_run_is_task_failed_with_the_run_as_cause(json11, state)
     assert [target for target, _ in FakeJson11.calls] == ["StartJobRun", "GetJobRun", "GetJobRun", "GetJobRun"]
 
 
-# ---- Athena, against a fake of its rest-json API ------------------------------------------
+# ---- Athena and Batch, against fakes of their rest-json APIs ------------------------------
 
-class FakeAthena(BaseHTTPRequestHandler):
-    """StartQueryExecution / GetQueryExecution / StopQueryExecution over rest-json; a query whose
-    text contains "fail" ends FAILED, others SUCCEEDED, each after two reads RUNNING."""
+class FakeRestJson(BaseHTTPRequestHandler):
+    """A rest-json service on loopback: each request is logged in `calls` as (method, path, body)."""
 
-    queries: dict = {}
+    calls: list = []
 
     def log_message(self, *args):
         pass
@@ -310,8 +320,21 @@ class FakeAthena(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self):
+    def body(self) -> dict:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        self.calls.append((self.command, self.path, body))
+        return body
+
+
+class FakeAthena(FakeRestJson):
+    """StartQueryExecution / GetQueryExecution / StopQueryExecution over rest-json; a query whose
+    text contains "fail" ends FAILED, "endless" stays RUNNING until stopped, others SUCCEEDED,
+    each after two reads RUNNING."""
+
+    queries: dict = {}
+
+    def do_POST(self):
+        body = self.body()
         if self.path == "/query-executions":
             qid = str(uuid.uuid4())
             self.queries[qid] = {"text": body["QueryString"], "reads": 0, "state": None}
@@ -321,12 +344,13 @@ class FakeAthena(BaseHTTPRequestHandler):
         return self.reply({})
 
     def do_GET(self):
+        self.body()
         qid = self.path.split("/")[2]
         query = self.queries.get(qid)
         if query is None:
             return self.reply({"__type": "InvalidRequestException", "Message": "no such query"}, 400)
         query["reads"] += 1
-        state = query["state"] or ("RUNNING" if query["reads"] <= 2 else
+        state = query["state"] or ("RUNNING" if query["reads"] <= 2 or "endless" in query["text"] else
                                    "FAILED" if "fail" in query["text"] else "SUCCEEDED")
         status = {"State": state, "SubmissionDateTime": time.time()}
         if state == "FAILED":
@@ -334,14 +358,20 @@ class FakeAthena(BaseHTTPRequestHandler):
         self.reply({"QueryExecution": {"QueryExecutionId": qid, "Query": query["text"], "Status": status}})
 
 
+def serve(handler) -> tuple[ThreadingHTTPServer, str]:
+    handler.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
 @pytest.fixture
 def athena(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAthena)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"endpoints": {"athena": f"http://127.0.0.1:{server.server_port}"}, "region": "us-east-1", "poll_seconds": 2}
+    FakeAthena.queries = {}
+    server, url = serve(FakeAthena)
+    yield {"endpoints": {"athena": url}, "region": "us-east-1", "poll_seconds": 2}
     server.shutdown()
     server.server_close()
 
@@ -361,3 +391,110 @@ def test_failed_athena_query_is_task_failed_with_the_query_as_cause(athena):
     assert result.status == "FAILED" and result.error == "States.TaskFailed"
     cause = json.loads(result.cause)
     assert cause["Status"]["State"] == "FAILED" and cause["Status"]["StateChangeReason"].startswith("SYNTAX_ERROR")
+
+
+# ---- stopping the execution stops the job (INTEGRATIONS-SPEC section 2: TerminateJob,
+# BatchStopJobRun, StopQueryExecution). moto's docker-less Batch ends a job inside SubmitJob and
+# its Glue has no BatchStopJobRun, so these jobs run on the fakes, which stay RUNNING until stopped.
+
+class FakeBatch(FakeRestJson):
+    """SubmitJob / DescribeJobs / TerminateJob over rest-json; a job is RUNNING until TerminateJob
+    makes it FAILED with the reason given (as Batch reports a terminated job). SubmitJob waits
+    for `gate` to be set; `submitting` is set once it has arrived."""
+
+    jobs: dict = {}
+    gate = threading.Event()
+    submitting = threading.Event()
+
+    def do_POST(self):
+        body = self.body()
+        if self.path == "/v1/submitjob":
+            self.submitting.set()
+            self.gate.wait(30)
+            job_id = str(uuid.uuid4())
+            self.jobs[job_id] = {"jobId": job_id, "jobName": body["jobName"], "jobQueue": body["jobQueue"],
+                                 "jobDefinition": body["jobDefinition"], "status": "RUNNING",
+                                 "createdAt": 1733000000500, "startedAt": 1733000001500}
+            return self.reply({"jobId": job_id, "jobName": body["jobName"],
+                               "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/{job_id}"})
+        if self.path == "/v1/describejobs":
+            return self.reply({"jobs": [self.jobs[job_id] for job_id in body["jobs"]]})
+        if self.path == "/v1/terminatejob":
+            self.jobs[body["jobId"]].update(status="FAILED", statusReason=body["reason"], stoppedAt=1733000060500)
+            return self.reply({})
+        return self.reply({"__type": "ClientException", "message": "unknown path"}, 400)
+
+
+@pytest.fixture
+def batch(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    FakeBatch.jobs = {}
+    FakeBatch.gate, FakeBatch.submitting = threading.Event(), threading.Event()
+    FakeBatch.gate.set()
+    server, url = serve(FakeBatch)
+    yield {"endpoints": {"batch": url}, "region": "us-east-1", "poll_seconds": 0.05}
+    FakeBatch.gate.set()
+    server.shutdown()
+    server.server_close()
+
+
+BATCH = task("arn:aws:states:::batch:submitJob.sync", {"JobName": "nightly", "JobQueue": "queue", "JobDefinition": "def"})
+
+
+def terminations() -> list:
+    return [body for method, path, body in FakeBatch.calls if path == "/v1/terminatejob"]
+
+
+def test_stopping_the_execution_terminates_the_batch_job(batch):
+    result = stop_while_running(BATCH, batch)
+    assert result.status == "ABORTED"
+    (job_id,) = FakeBatch.jobs
+    assert terminations() == [{"jobId": job_id, "reason": "Terminated by AWS Step Functions"}]
+    assert FakeBatch.jobs[job_id]["status"] == "FAILED"
+    types = [e["type"] for e in result.history.events]
+    assert "TaskSubmitted" in types and types[-1] == "ExecutionAborted"
+
+
+def test_a_batch_job_submitted_while_the_execution_stops_is_terminated(batch):
+    """The execution stops while SubmitJob is on its way: the job it starts is terminated too."""
+    FakeBatch.gate.clear()
+    result = stop_while_running(BATCH, batch, running=FakeBatch.submitting.is_set)
+    assert result.status == "ABORTED"
+    assert "TaskSubmitted" not in [e["type"] for e in result.history.events]
+    FakeBatch.gate.set()  # SubmitJob answers now, after the execution ended
+    deadline = time.monotonic() + 30
+    while not terminations() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (job_id,) = FakeBatch.jobs
+    assert terminations() == [{"jobId": job_id, "reason": "Terminated by AWS Step Functions"}]
+
+
+def test_stopping_the_execution_stops_the_glue_job_run(json11):
+    result = stop_while_running(task("arn:aws:states:::glue:startJobRun.sync", {"JobName": "endless"}),
+                                {**json11, "poll_seconds": 0.05})
+    assert result.status == "ABORTED"
+    (run_id,) = FakeJson11.jobs
+    stops = [body for target, body in FakeJson11.calls if target == "BatchStopJobRun"]
+    assert stops == [{"JobName": "endless", "JobRunIds": [run_id]}]
+    assert FakeJson11.jobs[run_id]["stopped"]
+
+
+def test_stopping_the_execution_stops_the_athena_query(athena):
+    result = stop_while_running(task("arn:aws:states:::athena:startQueryExecution.sync",
+                                     {"QueryString": "select endless"}), {**athena, "poll_seconds": 0.05})
+    assert result.status == "ABORTED"
+    (qid,) = FakeAthena.queries
+    stops = [(method, path) for method, path, _ in FakeAthena.calls if path.endswith("/stop")]
+    assert stops == [("POST", f"/query-executions/{qid}/stop")]
+    assert FakeAthena.queries[qid]["state"] == "CANCELLED"
+
+
+def test_a_batch_task_that_times_out_terminates_its_job(batch):
+    machine = asl.load({"StartAt": "Job", "States": {"Job": {
+        "Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync", "TimeoutSeconds": 5, "End": True,
+        "Parameters": {"JobName": "nightly", "JobQueue": "queue", "JobDefinition": "def"}}}})
+    result = run_sync(machine, {}, aws={**batch, "poll_seconds": 2})
+    assert result.status == "FAILED" and result.error == "States.Timeout"
+    (job_id,) = FakeBatch.jobs
+    assert terminations() == [{"jobId": job_id, "reason": "Terminated by AWS Step Functions"}]

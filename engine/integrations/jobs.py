@@ -5,11 +5,13 @@ Start the job, record ``TaskSubmitted`` with the start call's response, then pol
 describe call every `AwsConfig.poll_seconds` (of the execution's clock: under virtual time the
 interval passes at once, the history shows it) until it ends. A job that succeeded returns the
 described job; one that failed fails the Task with ``States.TaskFailed``, the job as JSON for
-cause. Stopping the execution (or the Task's timeout) while it waits stops the job, best effort.
+cause. Stopping the execution (or the Task's timeout) while it waits stops the job, best effort;
+a job whose start call was on its way when the execution stopped is stopped once it has started.
 """
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -118,11 +120,43 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
     if not isinstance(arguments, dict):
         from .shapes import Unusable
         raise Unusable("The value of the field 'Parameters' has an invalid format")
-    started = await run_in_thread(lambda: call(info.api, job.prepare(arguments), shaped=True), clock)
     _, operation = operation_of(client, info.api)
-    response = {**result_json(started, operation.output_shape, epoch_millis=True)}
-    if info.service == "glue":
-        response["JobName"] = arguments.get("JobName")  # AWS adds it (LSI)
+
+    def answer(started: dict) -> dict:
+        response = {**result_json(started, operation.output_shape, epoch_millis=True)}
+        if info.service == "glue":
+            response["JobName"] = arguments.get("JobName")  # AWS adds it (LSI)
+        return response
+
+    def stop(started: dict) -> None:
+        stop_api, stop_request = job.stop(started if info.service != "glue" else answer(started))
+        try:
+            call(stop_api, stop_request)
+        except Exception:  # best effort, as AWS's
+            pass
+
+    # The execution may stop while the start call is on its way: the job it starts is stopped
+    # then by whichever side learns of the other last (the call's thread, or the cancelled wait).
+    lock, start = threading.Lock(), {"response": None, "abandoned": False}
+
+    def start_job() -> dict:
+        started = call(info.api, job.prepare(arguments), shaped=True)
+        with lock:
+            start["response"], abandoned = started, start["abandoned"]
+        if abandoned:
+            stop(started)
+        return started
+
+    try:
+        started = await run_in_thread(start_job, clock)
+    except anyio.get_cancelled_exc_class():
+        with lock:
+            start["abandoned"], started = True, start["response"]
+        if started is not None:
+            with anyio.CancelScope(shield=True):
+                await run_in_thread(lambda: stop(started))
+        raise
+    response = answer(started)
     if submitted is not None:
         submitted({**response, **http_metadata(started)})
     api, request, extract = job.describe(started if info.service != "glue" else response)
@@ -134,12 +168,8 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
                 break
             await clock.sleep(poll_seconds)
     except anyio.get_cancelled_exc_class():
-        stop_api, stop_request = job.stop(started if info.service != "glue" else response)
         with anyio.CancelScope(shield=True):
-            try:
-                await run_in_thread(lambda: call(stop_api, stop_request))
-            except Exception:  # best effort, as AWS's
-                pass
+            await run_in_thread(lambda: stop(started))
         raise
     if state in job.failed:
         raise StatesError("States.TaskFailed", json.dumps(found, separators=(",", ":"), ensure_ascii=False))
