@@ -1238,6 +1238,16 @@ class Service:
             raise ServiceError(exc.code, exc.message) from None
         return result.response()
 
+    def answer(self, action: str, body: Any) -> Any:
+        """The API's answer to `action` (awaitable), its body checked against the model first; a
+        ServiceError is AWS's error answer. HTTP requests (service.app) and the aws-sdk:sfn Tasks
+        of the executions run here (service.nested) both come this way."""
+        from .protocol import validate
+
+        validate(action, body)
+        handler = getattr(self, action, None)
+        return handler(body) if handler is not None else self.not_implemented(action)
+
     async def not_implemented(self, action: str) -> dict:
         raise ServiceError("UnsupportedOperation", f"{action} is not implemented by asl serve yet")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from asl.engine.payload import compact_json as _dumps
 
-from .protocol import ServiceError, parse_body, parse_target, validate
+from .protocol import ServiceError, parse_body, parse_target
 
 log = logging.getLogger("asl.service")
 
@@ -151,13 +151,8 @@ class App:
 
     async def _handle(self, action: str, body: Any, receive: Any) -> tuple[int, dict]:
         """Check the request against the model and call the action."""
-        validate(action, body)
-        handler = getattr(self.service, action, None)
-        if handler is None:
-            return 200, await self.service.not_implemented(action)
-        if action in LONG_POLLS:
-            return 200, await _unless_gone(handler(body), receive)
-        return 200, await handler(body)
+        answer = self.service.answer(action, body)
+        return 200, await (_unless_gone(answer, receive) if action in LONG_POLLS else answer)
 
 
 # request and answer fields a request span names (to find the requests of one execution)

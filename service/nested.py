@@ -1,7 +1,9 @@
 """Child executions of ``states:startExecution`` Tasks run by the service itself: each is an
 execution of the service (ListExecutions, DescribeExecution, GetExecutionHistory show it with
 its own history), started, awaited and stopped through the service's own API
-(the port `asl.engine.integrations.nested.Executions`)."""
+(the port `asl.engine.integrations.nested.Executions`); the executions' ``aws-sdk:sfn`` Tasks
+call the same API (`ServiceExecutions.api`), as a state machine's calls reach Step Functions in
+its own account and region on AWS."""
 from __future__ import annotations
 
 import asyncio
@@ -25,6 +27,14 @@ class ServiceExecutions:
         except ServiceError as exc:
             raise refused(exc.code, exc.message, exc.status) from None
         return {**response, **local_metadata(response)}
+
+    async def api(self, action: str, body: dict) -> tuple[int, dict]:
+        """Any action of the service's API, for the executions' ``aws-sdk:sfn`` Tasks
+        (`asl.engine.integrations.sdk.call_own_api`): ``(status, answer)`` as HTTP would carry them."""
+        try:
+            return 200, await self.service.answer(action, body)
+        except ServiceError as exc:
+            return exc.status, exc.body()
 
     async def wait(self, execution_arn: str, clock: Any) -> dict:
         while True:

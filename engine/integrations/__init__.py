@@ -47,6 +47,20 @@ def serve(ex: Any, info: Any, arguments: Any, role: str | None = None, site: str
 
                     raise unusable_parameters(arguments, [str(exc)]) from None
             return nested
+    if info is not None and info.kind == "sdk" and info.service == "sfn":
+        api = getattr(getattr(ex, "executions", None), "api", None)
+        if api is not None:  # the Step Functions API is this process's (asl serve)
+            async def own(submitted: Any = None) -> Any:
+                from .sdk import call_own_api
+                from .shapes import Unusable
+
+                try:
+                    return await call_own_api(api, info, arguments)
+                except Unusable as exc:
+                    from ...resources import unusable_parameters
+
+                    raise unusable_parameters(arguments, [str(exc)]) from None
+            return own
     integrations = getattr(ex, "integrations", None)
     return None if integrations is None else integrations.find(info, arguments, ex.clock, role, site)
 

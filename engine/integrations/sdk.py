@@ -184,9 +184,13 @@ def exception_name(shape: str | None, default: str) -> str:
 
 def convert_error(client: Any, exc: Exception) -> StatesError:
     """A botocore failure of an aws-sdk task -> AWS's error name and cause (Java SDK v2 family)."""
+    return model_error(client.meta.service_model, exc)
+
+
+def model_error(model: Any, exc: Exception) -> StatesError:
+    """`convert_error` for the service `model` (botocore's ServiceModel)."""
     import botocore.exceptions as bex
 
-    model = client.meta.service_model
     prefix = error_prefix(model.service_id)
     code, message, status, request_id, extended = error_facts(exc)
     if not code:  # refused before sending (the service would refuse it too), or never answered
@@ -195,3 +199,47 @@ def convert_error(client: Any, exc: Exception) -> StatesError:
     cause = f"{message} (Service: {prefix}, Status Code: {status}, Request ID: {request_id}"
     cause += f", Extended Request ID: {extended})" if extended else ")"
     return StatesError(f"{prefix}.{exception_name(modeled_exception(model, exc), prefix + 'Exception')}", cause)
+
+
+async def call_own_api(api: Any, info: Any, arguments: Any) -> Any:
+    """``aws-sdk:sfn:ACTION`` answered by the Step Functions API of this process (`asl serve`: the
+    service itself, as AWS answers a state machine's calls from its own account and region).
+    `api(action, body)` takes the request as the wire carries it and returns ``(status, answer)``,
+    an error as ``{"__type", "message"}``. botocore's JSON serializer and parser stand where the
+    HTTP request would be, so the result and the errors are those of a call through boto3."""
+    import json
+    import uuid
+
+    import botocore.exceptions as bex
+    import botocore.parsers
+    import botocore.serialize
+
+    model = _sfn_model()
+    operation = info.api[:1].upper() + info.api[1:]
+    if operation not in model.operation_names:
+        raise StatesError("States.Runtime", f"The resource '{info.arn}' is not recognized: stepfunctions has no "
+                          f"action '{info.api}'")
+    op = model.operation_model(operation)
+    request = to_request(op.input_shape, {} if arguments is None else arguments, base64_blobs=True)
+    if not isinstance(request, dict):
+        raise Unusable("The Parameters must be a JSON object")
+    sent = botocore.serialize.create_serializer("json", include_validation=False).serialize_to_request(request, op)
+    status, answer = await api(operation, json.loads(sent["body"] or b"{}"))
+    received = {"status_code": status, "body": json.dumps(answer).encode(),
+                "headers": {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/x-amz-json-1.0"}}
+    parsed = botocore.parsers.create_parser("json").parse(received, op.output_shape)
+    if status >= 300:
+        raise model_error(model, bex.ClientError(parsed, operation))
+    return result_json(parsed, op.output_shape, pascal=True)
+
+
+_SFN_MODEL: list = []
+
+
+def _sfn_model() -> Any:
+    """botocore's Step Functions ServiceModel, loaded once."""
+    if not _SFN_MODEL:
+        import botocore.session
+
+        _SFN_MODEL.append(botocore.session.get_session().get_service_model("stepfunctions"))
+    return _SFN_MODEL[0]
