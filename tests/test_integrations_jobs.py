@@ -10,13 +10,13 @@ import json
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import pytest
 
 import asl
 from asl.engine import prepare, run_sync
+from support.fake_aws import FakeAws, serve
 
 boto3 = pytest.importorskip("boto3")
 
@@ -175,30 +175,21 @@ def test_failed_batch_job_is_task_failed_with_the_job_as_cause(aws, failing_moto
 # its Glue job runs only ever reach SUCCEEDED. These fakes speak the services' real protocol
 # (POST /, X-Amz-Target, application/x-amz-json-1.1), so the engine's boto3 path is the real one.
 
-class FakeJson11(BaseHTTPRequestHandler):
+class FakeJson11(FakeAws):
     """ECS RunTask/DescribeTasks/StopTask and Glue StartJobRun/GetJobRun/BatchStopJobRun; a job
     reads RUNNING twice, then ends as its name or task definition says (``fail-exit``: essential
     container exited 1; ``fail-start``: TaskFailedToStart; Glue ``FAILED``/``TIMEOUT``/``ERROR``;
     ``endless``: RUNNING until BatchStopJobRun stops it)."""
 
+    content_type = "application/x-amz-json-1.1"
     jobs: dict = {}
     calls: list = []
 
-    def log_message(self, *args):
-        pass
-
     def do_POST(self):
         target = self.headers["X-Amz-Target"].split(".")[-1]
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        body = self.read_json()
         self.calls.append((target, body))
-        answer = getattr(self, target)(body)
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(getattr(self, target)(body))
 
     def _advance(self, key: str) -> dict:
         job = self.jobs[key]
@@ -264,9 +255,7 @@ def json11(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     FakeJson11.jobs, FakeJson11.calls = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJson11)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
+    server, url = serve(FakeJson11)
     yield {"endpoints": {"ecs": url, "glue": url}, "region": "us-east-1", "poll_seconds": 2}
     server.shutdown()
     server.server_close()
@@ -303,25 +292,13 @@ def test_failed_glue_job_run_is_task_failed_with_the_run_as_cause(json11, state)
 
 # ---- Athena and Batch, against fakes of their rest-json APIs ------------------------------
 
-class FakeRestJson(BaseHTTPRequestHandler):
+class FakeRestJson(FakeAws):
     """A rest-json service on loopback: each request is logged in `calls` as (method, path, body)."""
 
     calls: list = []
 
-    def log_message(self, *args):
-        pass
-
-    def reply(self, body: dict, status: int = 200):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def body(self) -> dict:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        body = self.read_json()
         self.calls.append((self.command, self.path, body))
         return body
 
@@ -358,18 +335,12 @@ class FakeAthena(FakeRestJson):
         self.reply({"QueryExecution": {"QueryExecutionId": qid, "Query": query["text"], "Status": status}})
 
 
-def serve(handler) -> tuple[ThreadingHTTPServer, str]:
-    handler.calls = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
-
-
 @pytest.fixture
 def athena(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     FakeAthena.queries = {}
+    FakeAthena.calls = []
     server, url = serve(FakeAthena)
     yield {"endpoints": {"athena": url}, "region": "us-east-1", "poll_seconds": 2}
     server.shutdown()
@@ -432,6 +403,7 @@ def batch(monkeypatch):
     FakeBatch.jobs = {}
     FakeBatch.gate, FakeBatch.submitting = threading.Event(), threading.Event()
     FakeBatch.gate.set()
+    FakeBatch.calls = []
     server, url = serve(FakeBatch)
     yield {"endpoints": {"batch": url}, "region": "us-east-1", "poll_seconds": 0.05}
     FakeBatch.gate.set()

@@ -14,14 +14,13 @@ unless ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts`` says otherwise.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 import asl
 from asl.engine import run_sync
+from support.fake_aws import FakeAws, serve
 
 pytest.importorskip("boto3")
 
@@ -39,20 +38,18 @@ ATTEMPTS = getattr(pytest.importorskip("botocore.retries.standard"), "_SERVICE_M
 ITEM = {"Item": {"id": {"S": "1"}, "total": {"N": "42"}}}
 
 
-class FakeDynamoDb(BaseHTTPRequestHandler):
+class FakeDynamoDb(FakeAws):
     """Answers each call with the next entry of `script` (the last one again once it runs out):
     a dict is a 200 answer, the name of a throttling error its HTTP 400. `calls` logs
     (operation, request body, request id answered)."""
 
+    content_type = "application/x-amz-json-1.0"
     script: list = []
     calls: list = []
 
-    def log_message(self, *args):
-        pass
-
     def do_POST(self):
         operation = self.headers["X-Amz-Target"].split(".")[-1]
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        body = self.read_json()
         answer = self.script[min(len(self.calls), len(self.script) - 1)]
         request_id = uuid.uuid4().hex.upper()
         self.calls.append((operation, body, request_id))
@@ -60,13 +57,7 @@ class FakeDynamoDb(BaseHTTPRequestHandler):
             status, answer = 400, {"__type": f"com.amazonaws.dynamodb.v20120810#{answer}", "message": THROTTLED[answer]}
         else:
             status = 200
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("x-amzn-RequestId", request_id)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(answer, status, request_id)
 
 
 @pytest.fixture
@@ -80,9 +71,8 @@ def dynamodb(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     FakeDynamoDb.script, FakeDynamoDb.calls = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeDynamoDb)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    server, url = serve(FakeDynamoDb)
+    yield url
     server.shutdown()
     server.server_close()
 
