@@ -123,7 +123,19 @@ def _dead_here(owner: str) -> bool:
         return True
     except OSError:
         return False
-    return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has ended but was not reaped yet: `kill -9`ed under a parent (a container's
+    init) that reaps late, it still answers kill(pid, 0) and would keep its lease until it runs
+    out. Read from Linux's /proc/PID/stat (state after the command's closing parenthesis)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] == b"Z"
 
 
 class Service:

@@ -152,3 +152,24 @@ def test_labelled_processor_arn(server):
                            timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["label"] == "Fan"
+
+
+def test_a_killed_process_not_yet_reaped_holds_no_lease():
+    """A server killed with -9 whose parent has not reaped it yet (a zombie, as under a
+    container's init that reaps late) still answers kill(pid, 0): it is dead all the same, so
+    the next server takes its executions over at once instead of when their lease runs out."""
+    import socket
+
+    from asl.service.api import _dead_here
+    from support.polling import poll
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    owner = f"{socket.gethostname()}:{child.pid}:a1b2c3"
+    try:
+        assert not _dead_here(owner)  # alive
+        child.kill()  # not waited for: a zombie until child.wait() below
+        poll(lambda: _dead_here(owner), "the killed, unreaped process was never seen dead", timeout=30)
+        assert child.poll() is not None  # (reaped only now)
+    finally:
+        child.kill()
+        child.wait()
