@@ -80,7 +80,7 @@ def parse_output(output: Any) -> Any:
         raise InvalidOutput("Invalid Output: 'output must be a JSON text'")
     if len(output) > OUTPUT_MAX // 4 and len(output.encode()) > OUTPUT_MAX:
         raise OutputTooLarge("1 validation error detected: Value at 'output' failed to satisfy constraint: "
-                             f"Member must have length less than or equal to {OUTPUT_MAX}")
+                             f"Member must have size less than or equal to {OUTPUT_MAX} bytes in UTF-8 encoding")
     try:
         return json.loads(output)
     except (ValueError, RecursionError):

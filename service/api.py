@@ -63,10 +63,23 @@ def _listing(member: str, items: list, body: dict, scope: str, fields: tuple[str
 
 
 def _not_deleting(machine: dict) -> None:
-    """StateMachineDeleting for a machine being deleted (MODEL: "The specified state machine is
-    being deleted"; the message is worded like AWS's other state machine errors, unverified)."""
+    """StateMachineDeleting for a machine being deleted. The message is AWS's as a real
+    CreateStateMachine answered it (go-to-k/cdkd issue #2116: "State Machine is being deleted:
+    '<arn>'"); the other calls are taken to word it the same."""
     if machine.get("status") == DELETING:
         raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{machine['stateMachineArn']}'")
+
+
+def _not_labelled(arn: str) -> None:
+    """ValidationException (reason API_DOES_NOT_SUPPORT_LABELED_ARNS) for a Distributed Map's
+    processor ARN, ``…:stateMachine:{machine}/{label}``. The API model documents it for
+    StartExecution, UpdateStateMachine and DeleteStateMachine ("If you provide a qualified state
+    machine ARN that refers to a Distributed Map state, the request fails with
+    ValidationException"); DescribeStateMachine takes such an ARN. The message is ours
+    (unverified: no AWS answer quoting it was found)."""
+    if "/" in machine_parts(arn)[0]:
+        raise ServiceError("ValidationException", f"Labelled state machine ARNs are not supported by this API: "
+                           f"'{arn}'", reason="API_DOES_NOT_SUPPORT_LABELED_ARNS")
 
 
 def _deleted(name: str) -> tuple[str, str]:
@@ -498,6 +511,7 @@ class Service:
                                                      "tracingConfiguration", "encryptionConfiguration")):
             raise ServiceError("MissingRequiredParameter", "Either the definition, the role ARN, the "
                                "LoggingConfiguration, or the TracingConfiguration must be specified")
+        _not_labelled(arn)
         doc = await self._machine(arn, plain=True)
         _not_deleting(doc)
         if body.get("versionDescription") is not None and not body.get("publish"):
@@ -530,6 +544,7 @@ class Service:
         next state transition, and the machine goes when the last one has ended. Express
         executions run on; their machine goes at once."""
         arn = body["stateMachineArn"]
+        _not_labelled(arn)
         name, qualifier = machine_parts(arn)
         if qualifier is not None:
             raise ServiceError("ValidationException", f"Invalid Arn: '{arn}'")
@@ -847,9 +862,7 @@ class Service:
     async def _resolve(self, arn: str) -> tuple[dict, dict, str | None, str | None]:
         """(machine doc, the doc whose definition runs, version ARN, alias ARN) for a plain,
         version or alias ARN."""
-        if "/" in machine_parts(arn)[0]:  # a Distributed Map's processor: not startable (MODEL: ValidationException)
-            raise ServiceError("ValidationException", f"Labelled state machine ARNs are not supported by this API: "
-                               f"'{arn}'", reason="API_DOES_NOT_SUPPORT_LABELED_ARNS")
+        _not_labelled(arn)
         doc = await self._machine(arn)
         if doc["kind"] == MACHINE:
             _not_deleting(doc)
@@ -874,9 +887,6 @@ class Service:
         text = body.get("input")
         if text is None:
             return {}
-        if len(text.encode()) > 262_144:
-            raise ServiceError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'The input is larger "
-                               "than the maximum of 262144 bytes'")
         if not text.strip():
             raise ServiceError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'Invalid execution "
                                "input.'")

@@ -100,6 +100,11 @@ def validate(action: str, body: Any) -> None:
 
 
 _TYPES = {"string": str, "boolean": bool, "list": list, "map": dict, "structure": dict}
+# The payloads whose limit the model documents as "bytes in UTF-8 encoding" (execution input and
+# output, task output, ...): AWS measures them in bytes and words it so. Measured on AWS (StartExecution
+# with a 262,146-byte input): "1 validation error detected: Value at 'input' failed to satisfy
+# constraint: Member must have size less than or equal to 262144 bytes in UTF-8 encoding".
+_PAYLOADS = {"SensitiveData", "SensitiveDataJobInput", "ConnectorParameters"}
 
 
 def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[str]) -> None:
@@ -124,7 +129,12 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
         raise ServiceError("SerializationException",
                            f"Unexpected value type for '{path}': expected {kind}")
     if kind == "string":
-        _bounds(shape, len(value), _show(value), path, "length", problems)
+        if shape_name in _PAYLOADS:
+            if "max" in shape and len(value.encode("utf-8", "surrogatepass")) > shape["max"]:
+                problems.append(f"Value at '{path}' failed to satisfy constraint: Member must have size less "
+                                f"than or equal to {shape['max']} bytes in UTF-8 encoding")
+            return
+        _bounds(shape, len(value), _shown(shape, value), path, "length", problems)
         if "enum" in shape and value not in shape["enum"]:
             problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must satisfy enum "
                             f"value set: [{', '.join(shape['enum'])}]")
@@ -141,13 +151,24 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
         _check_structure(shapes, shape_name, value, path, problems)
 
 
+def _shown(shape: dict, value: Any) -> str:
+    """How a message names a value: not at all for a sensitive member (AWS: "Value at 'output'
+    failed to satisfy constraint: Member must not be null", recorded by a test against AWS in
+    a public Step Functions client), else as `_show` prints it."""
+    return "" if shape.get("sensitive") else _show(value)
+
+
+def _value_at(shown: str, path: str) -> str:
+    return f"Value {shown} at '{path}'" if shown else f"Value at '{path}'"
+
+
 def _bounds(shape: dict, size: int, shown: str, path: str, what: str, problems: list[str]) -> None:
     """The model's min/max on a number (`what` "value") or a length ("length"), in AWS's words."""
     if "min" in shape and size < shape["min"]:
-        problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} "
+        problems.append(f"{_value_at(shown, path)} failed to satisfy constraint: Member must have {what} "
                         f"greater than or equal to {shape['min']}")
     if "max" in shape and size > shape["max"]:
-        problems.append(f"Value {shown} at '{path}' failed to satisfy constraint: Member must have {what} "
+        problems.append(f"{_value_at(shown, path)} failed to satisfy constraint: Member must have {what} "
                         f"less than or equal to {shape['max']}")
 
 
@@ -157,7 +178,9 @@ def _check_structure(shapes: dict, shape_name: str, value: dict, path: str, prob
     prefix = f"{path}." if path else ""
     for name in shape.get("required", []):
         if value.get(name) is None:
-            problems.append(f"Value null at '{prefix}{name}' failed to satisfy constraint: Member must not be null")
+            member = shapes.get(members.get(name, {}).get("shape", ""), {})
+            problems.append(f"{_value_at(_shown(member, None), prefix + name)} failed to satisfy constraint: "
+                            "Member must not be null")
     for name, item in value.items():
         member = members.get(name)
         if member is None or item is None:

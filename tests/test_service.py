@@ -210,6 +210,21 @@ def test_protocol_errors_are_aws_400s(server):
     assert (code, status) == ("ValidationException", 400)
     assert message == ("1 validation error detected: Value '1001' at 'maxResults' failed to satisfy constraint: "
                        "Member must have value less than or equal to 1000")
+    # a payload over 256 KiB of UTF-8 (here 280,002 bytes in 140,002 characters) is refused by the
+    # model's constraint, before the state machine is looked up, in the words measured on AWS for
+    # StartExecution; a sensitive member's value is never shown
+    too_big = json.dumps("é" * 140_000)
+    sized = ("1 validation error detected: Value at '{}' failed to satisfy constraint: Member must have size less "
+             "than or equal to 262144 bytes in UTF-8 encoding")
+    missing = "arn:aws:states:us-east-1:123456789012:stateMachine:none"
+    for call, kwargs, member in ((sfn.start_execution, {"stateMachineArn": missing, "input": too_big}, "input"),
+                                 (sfn.start_sync_execution, {"stateMachineArn": missing, "input": too_big}, "input"),
+                                 (sfn.send_task_success, {"taskToken": "t", "output": too_big}, "output")):
+        assert error_of(call, **kwargs) == ("ValidationException", sized.format(member), 400)
+    # (recorded against AWS by a public client's tests)
+    assert post("AWSStepFunctions.SendTaskSuccess", b'{"taskToken": "t"}') == (400, {
+        "__type": "ValidationException",
+        "message": "1 validation error detected: Value at 'output' failed to satisfy constraint: Member must not be null"})
 
 
 def test_aws_cli(server):

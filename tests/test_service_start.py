@@ -123,8 +123,9 @@ def test_execution_started_names_role_version_and_alias(server):
 
 def test_labelled_processor_arn(server):
     """`…:stateMachine:{machine}/{label}` names a Distributed Map's item processor: DescribeStateMachine
-    shows it with its label (API model: DescribeStateMachineOutput.label); StartExecution refuses it
-    (ValidationException, reason API_DOES_NOT_SUPPORT_LABELED_ARNS in the model's enum)."""
+    shows it with its label (API model: DescribeStateMachineOutput.label); StartExecution,
+    UpdateStateMachine and DeleteStateMachine refuse it (ValidationException, reason
+    API_DOES_NOT_SUPPORT_LABELED_ARNS in the model's enum)."""
     sfn = server.client()
     arn = sfn.create_state_machine(name="fan", definition=DISTRIBUTED, roleArn=ROLE)["stateMachineArn"]
     described = sfn.describe_state_machine(stateMachineArn=arn + "/Fan")
@@ -139,6 +140,14 @@ def test_labelled_processor_arn(server):
     refused = info.value.response
     assert refused["Error"]["Code"] == "ValidationException"
     assert refused["reason"] == "API_DOES_NOT_SUPPORT_LABELED_ARNS"
+    # so do UpdateStateMachine and DeleteStateMachine (API model: "If you provide a qualified state
+    # machine ARN that refers to a Distributed Map state, the request fails with ValidationException")
+    for call, kwargs in ((sfn.update_state_machine, {"roleArn": ROLE + "2"}), (sfn.delete_state_machine, {})):
+        with pytest.raises(ClientError) as info:
+            call(stateMachineArn=arn + "/Fan", **kwargs)
+        assert (info.value.response["Error"]["Code"], info.value.response["reason"]) == \
+            ("ValidationException", "API_DOES_NOT_SUPPORT_LABELED_ARNS")
+    assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == ROLE  # neither touched the machine
     # the Map Runs' processor ARN is the one DescribeStateMachine takes
     execution = sfn.start_execution(stateMachineArn=arn, input="[1, 2]")["executionArn"]
     assert wait_done(sfn, execution)["status"] == "SUCCEEDED"
