@@ -69,7 +69,10 @@ def test_map_run_resource_children_and_counts(served):
     assert len(runs) == 1
     run = runs[0]
     map_run = run["mapRunArn"]
-    assert re.fullmatch(r"arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:[0-9a-f-]{36}", map_run)
+    # DG "state-map-distributed" (Label): "arn:aws:states:region:account-id:mapRun:demoWorkflow/demoLabel:
+    # 3c39a231-69bb-3d89-8607-9e124eddbb0b"
+    assert re.fullmatch(r"arn:aws:states:us-east-1:123456789012:mapRun:m/Fan:"
+                        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", map_run)
     assert run["executionArn"] == arn
     assert run["stateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:m/Fan"
     assert run["stopDate"] >= run["startDate"]
@@ -93,8 +96,11 @@ def test_map_run_resource_children_and_counts(served):
     children = sfn.list_executions(mapRunArn=map_run)["executions"]
     assert len(children) == 3
     for child in children:
-        assert re.fullmatch(r"arn:aws:states:us-east-1:123456789012:execution:m/Fan:[0-9a-f-]{36}",
-                            child["executionArn"])
+        # AWS's form (DG "ResultWriter" example records: ExecutionArn "…:execution:orderProcessing/
+        # getOrders:da4e9fc7-abab-3b27-9a77-a277e463b709", Name the UUID after the label)
+        assert re.fullmatch(r"arn:aws:states:us-east-1:123456789012:execution:m/Fan:"
+                            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", child["executionArn"])
+        assert child["name"] == child["executionArn"].rsplit(":", 1)[1]
         assert child["stateMachineArn"] == run["stateMachineArn"]
         assert child["mapRunArn"] == map_run and child["itemCount"] == 1 and child["status"] == "SUCCEEDED"
     # children are not executions of the parent's machine
