@@ -114,7 +114,9 @@ def test_stopping_the_execution_stops_the_ecs_task(aws, moto_server, ecs):
                                 {**aws, "poll_seconds": 0.05})
     assert result.status == "ABORTED"
     (arn,) = ecs.list_tasks(cluster="jobs")["taskArns"]
-    assert ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]["desiredStatus"] == "STOPPED"
+    stopped = ecs.describe_tasks(cluster="jobs", tasks=[arn])["tasks"][0]
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert stopped["stoppedReason"] == aborted(result.execution_arn)  # the same text as Batch's
 
 
 def batch_job(aws, moto_server) -> asl.engine.ExecutionResult:
@@ -418,11 +420,17 @@ def terminations() -> list:
     return [body for method, path, body in FakeBatch.calls if path == "/v1/terminatejob"]
 
 
+def aborted(execution_arn: str) -> str:
+    """The reason Step Functions gives a job it stops, as AWS Batch shows it (a Stack Overflow
+    answer quotes a real job's status reason, q. 45596276)."""
+    return f"The Task state in AWS Step Functions execution [{execution_arn}] which was managing this resource was aborted"
+
+
 def test_stopping_the_execution_terminates_the_batch_job(batch):
     result = stop_while_running(BATCH, batch)
     assert result.status == "ABORTED"
     (job_id,) = FakeBatch.jobs
-    assert terminations() == [{"jobId": job_id, "reason": "Terminated by AWS Step Functions"}]
+    assert terminations() == [{"jobId": job_id, "reason": aborted(result.execution_arn)}]
     assert FakeBatch.jobs[job_id]["status"] == "FAILED"
     types = [e["type"] for e in result.history.events]
     assert "TaskSubmitted" in types and types[-1] == "ExecutionAborted"
@@ -439,7 +447,7 @@ def test_a_batch_job_submitted_while_the_execution_stops_is_terminated(batch):
     while not terminations() and time.monotonic() < deadline:
         time.sleep(0.05)
     (job_id,) = FakeBatch.jobs
-    assert terminations() == [{"jobId": job_id, "reason": "Terminated by AWS Step Functions"}]
+    assert terminations() == [{"jobId": job_id, "reason": aborted(result.execution_arn)}]
 
 
 def test_stopping_the_execution_stops_the_glue_job_run(json11):
@@ -469,4 +477,4 @@ def test_a_batch_task_that_times_out_terminates_its_job(batch):
     result = run_sync(machine, {}, aws={**batch, "poll_seconds": 2})
     assert result.status == "FAILED" and result.error == "States.Timeout"
     (job_id,) = FakeBatch.jobs
-    assert terminations() == [{"jobId": job_id, "reason": "Terminated by AWS Step Functions"}]
+    assert terminations() == [{"jobId": job_id, "reason": aborted(result.execution_arn)}]

@@ -62,7 +62,8 @@ def serve(ex: Any, info: Any, arguments: Any, role: str | None = None, site: str
                     raise unusable_parameters(arguments, [str(exc)]) from None
             return own
     integrations = getattr(ex, "integrations", None)
-    return None if integrations is None else integrations.find(info, arguments, ex.clock, role, site)
+    return None if integrations is None else integrations.find(info, arguments, ex.clock, role, site,
+                                                               getattr(ex, "arn", None))
 
 
 class Integrations:
@@ -85,8 +86,8 @@ class Integrations:
         config = AwsConfig.of(aws)
         return None if config is None else cls(config, default_region)
 
-    def find(self, info: Any, arguments: Any, clock: Any, role: str | None = None, site: str | None = None
-             ) -> Callable[..., Awaitable[Any]] | None:
+    def find(self, info: Any, arguments: Any, clock: Any, role: str | None = None, site: str | None = None,
+             owner: str | None = None) -> Callable[..., Awaitable[Any]] | None:
         """The call that serves a Task's Resource through boto3 or httpx, or None (activities; a
         service this run does not call). The call takes the Task's ``submitted(response)``, told
         when a ``.sync`` job has started."""
@@ -120,7 +121,7 @@ class Integrations:
         if info.kind == "service" and (info.pattern == "sync" or (info.service, info.api) == ("states", "startExecution")):
             # a nested execution, whatever its pattern, as in this engine and the service
             # (`nested.start_execution`: AWS's result shape, the derived name of a nameless child)
-            return self._sync(info, arguments, clock, clients, site)
+            return self._sync(info, arguments, clock, clients, site, owner)
 
         async def call(submitted: Any = None) -> Any:
             from ..threads import run_in_thread
@@ -129,8 +130,8 @@ class Integrations:
             return await run_in_thread(lambda: self.call(info, arguments, clients), clock)
         return call
 
-    def _sync(self, info: Any, arguments: Any, clock: Any, clients: Any, site: str | None = None
-              ) -> Callable[..., Awaitable[Any]]:
+    def _sync(self, info: Any, arguments: Any, clock: Any, clients: Any, site: str | None = None,
+              owner: str | None = None) -> Callable[..., Awaitable[Any]]:
         """A ``.sync`` job (ECS, Batch, Glue, Athena), or a nested execution on a Step Functions
         endpoint (any pattern)."""
         async def call(submitted: Any = None) -> Any:
@@ -147,7 +148,7 @@ class Integrations:
                 if (info.service, info.api) not in JOBS:
                     raise StatesError("States.Runtime", f"asl-engine does not run '{info.arn}' on AWS yet: "
                                       "register a handler or mock the state")
-                return await run_job(clients, info, arguments, clock, submitted, self.config.poll_seconds)
+                return await run_job(clients, info, arguments, clock, submitted, self.config.poll_seconds, owner)
             except Unusable as exc:
                 from ...resources import unusable_parameters
 

@@ -25,7 +25,8 @@ class Job:
     prepare   Parameters -> the start call's Parameters (what Step Functions adds)
     describe  (start response) -> (api, request, extract: response -> the job)
     state     the job -> its state; `done`/`failed` are the states that end it
-    stop      (start response) -> (api, request)
+    stop      (start response, reason) -> (api, request); `reason` is AWS's text for the job's end
+              (`aborted_reason`) where the stop call takes one
     result    the job -> the Task's result
 
 Jobs are read from the describe response as Step Functions shows them: every structure member
@@ -37,7 +38,7 @@ PascalCased (ECS's ``lastStatus`` -> ``LastStatus``), times in epoch millisecond
     state: Callable[[Any], str]
     done: frozenset
     failed: frozenset
-    stop: Callable[[dict], tuple[str, dict]]
+    stop: Callable[[dict, str], tuple[str, dict]]
     result: Callable[[Any], Any]
 
 
@@ -70,21 +71,21 @@ JOBS: dict[tuple[str, str], Job] = {
                             lambda d: d["Tasks"][0]),
         state=lambda t: "FAILED" if t.get("LastStatus") == "STOPPED" and _ecs_failed(t) else t.get("LastStatus", ""),
         done=frozenset({"STOPPED"}), failed=frozenset({"FAILED"}),
-        stop=lambda r: ("stopTask", {"cluster": r["tasks"][0]["clusterArn"], "task": r["tasks"][0]["taskArn"],
-                                     "reason": "Task stopped by AWS Step Functions"}),
+        stop=lambda r, why: ("stopTask", {"cluster": r["tasks"][0]["clusterArn"], "task": r["tasks"][0]["taskArn"],
+                                          "reason": why}),
         result=lambda job: job),
     ("batch", "submitJob"): Job(
         prepare=_batch_prepare,
         describe=lambda r: ("describeJobs", {"jobs": [r["jobId"]]}, lambda d: d["Jobs"][0]),
         state=lambda j: j.get("Status", ""), done=frozenset({"SUCCEEDED"}), failed=frozenset({"FAILED"}),
-        stop=lambda r: ("terminateJob", {"jobId": r["jobId"], "reason": "Terminated by AWS Step Functions"}),
+        stop=lambda r, why: ("terminateJob", {"jobId": r["jobId"], "reason": why}),
         result=lambda job: job),
     ("glue", "startJobRun"): Job(
         prepare=lambda a: a,
         describe=lambda r: ("getJobRun", {"JobName": r["JobName"], "RunId": r["JobRunId"]}, lambda d: d["JobRun"]),
         state=lambda j: j.get("JobRunState", ""), done=frozenset({"SUCCEEDED", "STOPPED"}),
         failed=frozenset({"FAILED", "TIMEOUT", "ERROR"}),
-        stop=lambda r: ("batchStopJobRun", {"JobName": r["JobName"], "JobRunIds": [r["JobRunId"]]}),
+        stop=lambda r, _: ("batchStopJobRun", {"JobName": r["JobName"], "JobRunIds": [r["JobRunId"]]}),
         result=lambda job: job),
     ("athena", "startQueryExecution"): Job(
         prepare=lambda a: a,
@@ -92,14 +93,23 @@ JOBS: dict[tuple[str, str], Job] = {
                             lambda d: d["QueryExecution"]),
         state=lambda q: (q.get("Status") or {}).get("State", ""), done=frozenset({"SUCCEEDED"}),
         failed=frozenset({"FAILED", "CANCELLED"}),
-        stop=lambda r: ("stopQueryExecution", {"QueryExecutionId": r["QueryExecutionId"]}),
+        stop=lambda r, _: ("stopQueryExecution", {"QueryExecutionId": r["QueryExecutionId"]}),
         # the whole GetQueryExecution response (INTEGRATIONS-SPEC section 3, unverified)
         result=lambda q: {"QueryExecution": q}),
 }
 
 
-async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted: Any, poll_seconds: float) -> Any:
-    """Start the job `info` names, wait for its end, stop it if the wait is cancelled."""
+def aborted_reason(execution_arn: str | None) -> str:
+    """The reason Step Functions gives the job it stops (a Batch job's status reason as a Stack
+    Overflow answer quotes it, q. 45596276; the same text for an ECS task's stoppedReason)."""
+    return f"The Task state in AWS Step Functions execution [{execution_arn}] which was managing this resource " \
+           "was aborted"
+
+
+async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted: Any, poll_seconds: float,
+                  owner: str | None = None) -> Any:
+    """Start the job `info` names, wait for its end, stop it if the wait is cancelled (`owner`:
+    the ARN of the execution whose Task it is)."""
     import anyio
 
     from ..threads import run_in_thread
@@ -129,7 +139,8 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
         return response
 
     def stop(started: dict) -> None:
-        stop_api, stop_request = job.stop(started if info.service != "glue" else answer(started))
+        stop_api, stop_request = job.stop(started if info.service != "glue" else answer(started),
+                                          aborted_reason(owner))
         try:
             call(stop_api, stop_request)
         except Exception:  # best effort, as AWS's
