@@ -21,9 +21,10 @@ API's response (for ``lambda:invoke`` the whole Invoke response, ``Payload`` ins
 for a Map or Parallel the state's result. The state runs once: an error a Retry would retry
 gives RETRIABLE, one a Catch takes CAUGHT_ERROR. A request AWS refuses raises
 `TestStateError`, with AWS's error code (``ValidationException``, ``InvalidDefinition``) and
-message. Without a mock a Task is served by a handler (``handlers=``) or a MockConfigFile,
-as in `run` (with neither, it fails with States.Runtime when invoked); the other options of `run` (``handlers``, ``mock_config``, ``test_case``,
-``seed``, ``clock``, ``observer``, ...) apply too.
+message. Without a mock a Task needs ``role_arn`` (AWS refuses it otherwise) and is served by
+a handler (``handlers=``) or a MockConfigFile, as in `run` (with neither, it fails with
+States.Runtime when invoked); the other options of `run` (``handlers``, ``mock_config``,
+``test_case``, ``seed``, ``clock``, ``observer``, ...) apply too.
 """
 from __future__ import annotations
 
@@ -281,9 +282,12 @@ def _configuration(configuration: dict | None) -> tuple[int, int | None]:
 async def test_state(definition: Any, state_name: str | None = None, input: Any = None, *,
                      inspection_level: str = "INFO", variables: dict | None = None, mock: Any = None,
                      context: Any = None, state_configuration: dict | None = None, role_arn: str | None = None,
-                     reveal_secrets: bool = False, run_nested: bool = False, **options: Any) -> TestStateResult:
+                     reveal_secrets: bool = False, run_nested: bool = False, require_role: bool = True,
+                     **options: Any) -> TestStateResult:
     """Run one state as TestState does (see the module doc). `run_nested`: run a Map or Parallel
-    given no mock with its inner states (AWS requires a mock for them)."""
+    given no mock with its inner states (AWS requires a mock for them). `require_role`: refuse a
+    Task given neither a mock nor a `role_arn`, as AWS does (the test API, whose Tasks take test
+    mocks and handlers, turns it off)."""
     from .starting import prepare
     from .interpreter import Frame, error_matches, retry_delay, run_state
 
@@ -294,6 +298,9 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     mock = TestStateMock.from_request(mock) if mock is not None else None
     _check_mock(state, mock, run_nested)
     given_context = _check_context(context, state) if context is not None else None
+    if require_role and role_arn is None and mock is None and state.type == "Task":
+        # AWS: "When you specify a mock, specifying the role becomes optional" (DG test-state-isolation)
+        raise TestStateError("ValidationException", "RoleArn must be specified when testing a Task state")
     retry_count, failures = _configuration(state_configuration)
     if isinstance(variables, str):
         try:

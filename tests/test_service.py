@@ -178,6 +178,17 @@ def test_express_sync_validate_and_test_state(server):
     assert code == "InvalidDefinition" and message.startswith("Invalid State Machine Definition: 'SCHEMA_")
 
 
+def test_test_state_rules_through_boto3(server):
+    """TestState's own rules, as boto3 meets them (the request goes through the model's validation first)."""
+    sfn = server.client()
+    task = json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                       "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": True})
+    assert error_of(sfn.test_state, definition=task, input="{}") == (
+        "ValidationException", "RoleArn must be specified when testing a Task state", 400)
+    mocked = sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'})  # a mock: no role needed
+    assert (mocked["status"], mocked["output"]) == ("SUCCEEDED", '{"Payload": 1}')
+
+
 def test_protocol_errors_are_aws_400s(server):
     import urllib.request
 
@@ -349,8 +360,6 @@ EXPECTED_FAILURES = {
         "the engine's TestState does not support mapItemReaderData",
     "test_state/test_state_context_object::TestStateContextObject::test_state_map_context_object":
         "engine TestState: the cause names the path as written ($$...), AWS strips one $",
-    "test_state/test_test_state_scenarios::TestStateCaseScenarios::test_base_lambda_service_task_state_no_role":
-        "engine TestState: a Task without roleArn is not refused",
     "test_state/test_test_state_scenarios::TestStateCaseScenarios::test_state_with_variables":
         "engine TestState: $states.context.State.Name of a lone state",
     "test_sfn_api::TestSnfApi::test_invalid_start_execution_input":

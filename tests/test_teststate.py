@@ -41,6 +41,7 @@ def test_retriable_then_failed_then_caught_as_the_retry_count_grows():
     (INVOKE, {"mock": {"result": "not json"}}, "ValidationException", "Mocked result must be valid JSON"),
     (INVOKE, {"mock": {"result": '{"StatusCode": "200"}'}}, "ValidationException",
      "Mock result schema validation error: Field 'StatusCode' must be a number"),
+    (INVOKE, {}, "ValidationException", "RoleArn must be specified when testing a Task state"),  # no mock, no role
     ({"Type": "Pass", "End": True}, {"mock": {"result": "{}"}}, "ValidationException",
      "State type 'Pass' is not supported when a mock is specified"),
     ({"Type": "Parallel", "End": True, "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}]}, {},
@@ -75,11 +76,11 @@ def test_a_task_without_a_mock_runs_its_handler_and_the_context_is_testates():
     handlers = Handlers({"echo": lambda event: event})
     result = test_state_sync(machine, "T", {}, handlers=handlers, role_arn="arn:aws:iam::1:role/R")
     assert result.output == {"state": "T", "role": "arn:aws:iam::1:role/R"}
-    given = test_state_sync(machine, "T", {}, handlers=handlers,  # a given context replaces $$ whole
-                            context={"Execution": {"RoleArn": "r"}, "State": {"Name": "Elsewhere"}})
+    given = test_state_sync(machine, "T", {}, handlers=handlers, role_arn="arn:aws:iam::1:role/R",
+                            context={"Execution": {"RoleArn": "r"}, "State": {"Name": "Elsewhere"}})  # replaces $$
     assert given.output == {"state": "Elsewhere", "role": "r"}
     with pytest.raises(TestStateError, match="Invalid Context object provided: 'Map' field is not supported"):
-        test_state_sync(machine, "T", {}, handlers=handlers, context={"Map": {}})
+        test_state_sync(machine, "T", {}, handlers=handlers, role_arn="r", context={"Map": {}})
 
 
 def test_workflow_test_state_takes_a_test_mock_or_testates_own():

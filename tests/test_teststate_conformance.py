@@ -21,7 +21,6 @@ ROLE = "arn:aws:iam::111111111111:role/TestStateRole"
 # Cases the library does not pass, each with why (a name fragment -> the reason).
 EXPECTED_FAILURES = {
     "aws_sdk_": "aws-sdk integrations' output shapes (kms, s3, lambda getFunction) are not bundled",
-    "no_role_arn_validation": "without a mock a Task runs a local handler, not AWS, so no roleArn is needed",
     "test_state_machine_configuration_item_reader": "stateConfiguration.mapItemReaderData is not supported",
     "test_state_machine_configuration_map_iteration_item_reader": "stateConfiguration.mapItemReaderData is not "
                                                                   "supported",
