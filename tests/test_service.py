@@ -187,6 +187,18 @@ def test_test_state_rules_through_boto3(server):
         "ValidationException", "RoleArn must be specified when testing a Task state", 400)
     mocked = sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'})  # a mock: no role needed
     assert (mocked["status"], mocked["output"]) == ("SUCCEEDED", '{"Payload": 1}')
+    reader = json.dumps({"Type": "Map", "ToleratedFailureCount": 1, "End": True, "ItemReader": {
+        "Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
+        "Parameters": {"Bucket": "b", "Key": "k"}}, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Inner",
+        "States": {"Inner": {"Type": "Pass", "End": True}}}})
+    failed = sfn.test_state(definition=reader, mock={"errorOutput": {"error": "Boom", "cause": "c"}},
+                            stateConfiguration={"mapItemReaderData": '{"a": 1}\n{"a": 2}\n{"a": 3}\n',
+                                                "mapIterationFailureCount": 2, "errorCausedByState": "Inner"})
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    assert error_of(sfn.test_state, definition=reader, mock={"result": "[]"}, stateConfiguration={
+        "mapIterationFailureCount": 1}) == ("ValidationException", "Map iteration failure count must be less than or "
+                                                                  "equal to the number of Map iterations", 400)
 
 
 def test_protocol_errors_are_aws_400s(server):
@@ -352,12 +364,6 @@ def test_sigterm_at_the_first_connection_stops_cleanly(tmp_path):
 EXPECTED_FAILURES = {
     "test_state/test_field_validation_mode": "mock fieldValidationMode STRICT/PRESENT: no check of mocked results "
                                              "against the AWS SDK services' models yet",
-    "test_state/test_state_configuration::TestStateConfiguration::test_map_state_error_caused_by_state":
-        "the engine's TestState does not support stateConfiguration.errorCausedByState",
-    "test_state/test_state_configuration::TestStateConfiguration::test_state_machine_configuration_item_reader":
-        "the engine's TestState does not support errorCausedByState / mapItemReaderData",
-    "test_state/test_state_configuration::TestStateConfiguration::test_state_machine_configuration_map_iteration":
-        "the engine's TestState does not support mapItemReaderData",
     "test_state/test_state_context_object::TestStateContextObject::test_state_map_context_object":
         "engine TestState: the cause names the path as written ($$...), AWS strips one $",
     "test_state/test_test_state_scenarios::TestStateCaseScenarios::test_state_with_variables":
