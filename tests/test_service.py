@@ -364,8 +364,6 @@ def test_sigterm_at_the_first_connection_stops_cleanly(tmp_path):
 EXPECTED_FAILURES = {
     "test_state/test_field_validation_mode": "mock fieldValidationMode STRICT/PRESENT: no check of mocked results "
                                              "against the AWS SDK services' models yet",
-    "test_state/test_state_context_object::TestStateContextObject::test_state_map_context_object":
-        "engine TestState: the cause names the path as written ($$...), AWS strips one $",
     "test_state/test_test_state_scenarios::TestStateCaseScenarios::test_state_with_variables":
         "engine TestState: $states.context.State.Name of a lone state",
     "test_sfn_api::TestSnfApi::test_invalid_start_execution_input":
