@@ -11,7 +11,8 @@
     result.response()       # TestState's response as AWS sends it (JSON texts)
 
 The request follows TestState's: `definition` is a state machine (a loaded one, a dict or
-JSON text) with `state_name`, or a single state (it is named ``StateName``, as on AWS);
+JSON text) with `state_name`, or a single state (it is named ``StateName``, as on AWS, and
+``$$.State.Name`` is ``StateName`` in both cases, as on AWS);
 ``inspection_level`` INFO (no inspection data), DEBUG or TRACE; ``variables``; ``context``
 (the ``$$`` object, which then replaces the default one); ``state_configuration``
 (``retrierRetryCount``, ``mapIterationFailureCount``, ``errorCausedByState``,
@@ -375,6 +376,9 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
 
     # One attempt, as TestState makes: whether a Retry would retry is decided below.
     single = state.model_copy(update={"retry": []}) if getattr(state, "retry", None) else state
+    # AWS's TestState calls the state it tests StateName in $$, also when a stateName picks it
+    # from a whole definition (recorded: stateName State0 -> $states.context.State.Name "StateName")
+    execution.context_names[id(single)] = LONE_STATE
     execution.start_time = execution.clock.now()
     raised: StatesError | None = None
     try:

@@ -187,6 +187,9 @@ def test_test_state_rules_through_boto3(server):
         "ValidationException", "RoleArn must be specified when testing a Task state", 400)
     mocked = sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'})  # a mock: no role needed
     assert (mocked["status"], mocked["output"]) == ("SUCCEEDED", '{"Payload": 1}')
+    picked = sfn.test_state(definition=json.dumps({"StartAt": "First", "States": {"First": {
+        "Type": "Pass", "Parameters": {"name.$": "$$.State.Name"}, "End": True}}}), stateName="First")
+    assert picked["output"] == '{"name": "StateName"}'  # AWS's $$ names the tested state StateName
     reader = json.dumps({"Type": "Map", "ToleratedFailureCount": 1, "End": True, "ItemReader": {
         "Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
         "Parameters": {"Bucket": "b", "Key": "k"}}, "ItemProcessor": {
@@ -364,8 +367,6 @@ def test_sigterm_at_the_first_connection_stops_cleanly(tmp_path):
 EXPECTED_FAILURES = {
     "test_state/test_field_validation_mode": "mock fieldValidationMode STRICT/PRESENT: no check of mocked results "
                                              "against the AWS SDK services' models yet",
-    "test_state/test_test_state_scenarios::TestStateCaseScenarios::test_state_with_variables":
-        "engine TestState: $states.context.State.Name of a lone state",
     "test_sfn_api::TestSnfApi::test_invalid_start_execution_input":
         "AWS quotes its Java JSON parser's message; ours is Python's",
     "test_sfn_api::TestSnfApi::test_state_machine_status_filter":

@@ -139,7 +139,7 @@ def test_a_task_without_a_mock_runs_its_handler_and_the_context_is_testates():
         "Parameters": {"state.$": "$$.State.Name", "role.$": "$$.Execution.RoleArn"}}}})
     handlers = Handlers({"echo": lambda event: event})
     result = test_state_sync(machine, "T", {}, handlers=handlers, role_arn="arn:aws:iam::1:role/R")
-    assert result.output == {"state": "T", "role": "arn:aws:iam::1:role/R"}
+    assert result.output == {"state": "StateName", "role": "arn:aws:iam::1:role/R"}  # AWS's name for the tested state
     given = test_state_sync(machine, "T", {}, handlers=handlers, role_arn="arn:aws:iam::1:role/R",
                             context={"Execution": {"RoleArn": "r"}, "State": {"Name": "Elsewhere"}})  # replaces $$
     assert given.output == {"state": "Elsewhere", "role": "r"}

@@ -21,8 +21,6 @@ ROLE = "arn:aws:iam::111111111111:role/TestStateRole"
 # Cases the library does not pass, each with why (a name fragment -> the reason).
 EXPECTED_FAILURES = {
     "aws_sdk_": "aws-sdk integrations' output shapes (kms, s3, lambda getFunction) are not bundled",
-    "test_state_with_variables[base_expressions]": "AWS's $$ calls the tested state 'StateName' whatever its name, "
-                                                   "and the recorded account id is no wildcard",
 }
 
 
