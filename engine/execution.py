@@ -213,6 +213,7 @@ class Execution:
         self.s3_folders: dict = {}            # buckets read and written as local folders (--s3-folder)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
+        self.context_names: dict[int, str] = {}  # id(state model) -> its $$.State.Name, when not its name (TestState)
         self.start_time = 0.0
         self._scope: anyio.CancelScope | None = None
         self._timed_out = False

@@ -58,10 +58,17 @@ def map_items(run: StateRun, effective: Any) -> list:
     try:
         value = run.read_path(path, effective) if path is not None else effective
     except PathNotFoundError:
-        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.") from None
+        raise _not_an_array(path) from None
     if not isinstance(value, list):
-        raise StatesError("States.Runtime", f"Reference path \"{path.text}\" must point to array.")
+        raise _not_an_array(path)
     return value
+
+
+def _not_an_array(path: Any) -> StatesError:
+    """AWS names the ItemsPath as a path into the document it reads: a context path (``$$.X``)
+    as ``$.X`` (recorded on AWS: ``"$$"`` -> ``Reference path "$" must point to array.``)."""
+    text = path.text[1:] if path.kind == "context" else path.text
+    return StatesError("States.Runtime", f"Reference path \"{text}\" must point to array.")
 
 
 def _unset() -> Any:

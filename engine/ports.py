@@ -164,6 +164,7 @@ class Runtime(EventSink, Invoker, ChildRunner, Quotas, Protocol):
     seed: int
     transitions: int
     ending: tuple[str, str] | None  # (error, cause) the next state entered fails the run with (a deleted machine)
+    context_names: dict[int, str]   # id(state model) -> its $$.State.Name when not its name (TestState's StateName)
 
     def iso(self, when: float) -> str:
         """A timestamp as AWS writes it in ``$$`` (``2019-03-26T20:14:13.192Z``)."""

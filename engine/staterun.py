@@ -134,7 +134,8 @@ class StateRun:
 
     def context(self, task_token: str | None = None) -> dict:
         ctx = self.ex.context_base()
-        state = {"Name": self.name, "EnteredTime": self.ex.iso(self.entered_time)}
+        state = {"Name": self.ex.context_names.get(id(self.state), self.name),
+                 "EnteredTime": self.ex.iso(self.entered_time)}
         if self.state.type in ("Task", "Parallel", "Map"):
             state["RetryCount"] = self.retry_count
         ctx.setdefault("State", state)  # TestState's given context may name its own

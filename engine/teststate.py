@@ -11,19 +11,22 @@
     result.response()       # TestState's response as AWS sends it (JSON texts)
 
 The request follows TestState's: `definition` is a state machine (a loaded one, a dict or
-JSON text) with `state_name`, or a single state (it is named ``StateName``, as on AWS);
+JSON text) with `state_name`, or a single state (it is named ``StateName``, as on AWS, and
+``$$.State.Name`` is ``StateName`` in both cases, as on AWS);
 ``inspection_level`` INFO (no inspection data), DEBUG or TRACE; ``variables``; ``context``
 (the ``$$`` object, which then replaces the default one); ``state_configuration``
-(``retrierRetryCount``, ``mapIterationFailureCount``); ``mock`` (a `TestStateMock` or
+(``retrierRetryCount``, ``mapIterationFailureCount``, ``errorCausedByState``,
+``mapItemReaderData``: the text a Map's ItemReader reads instead of S3); ``mock`` (a `TestStateMock` or
 TestState's ``{"result": JSON text} | {"errorOutput": {"error", "cause"}}`` with
 ``fieldValidationMode``). As on AWS the mock stands for the service call: its result is the
 API's response (for ``lambda:invoke`` the whole Invoke response, ``Payload`` inside it), and
 for a Map or Parallel the state's result. The state runs once: an error a Retry would retry
 gives RETRIABLE, one a Catch takes CAUGHT_ERROR. A request AWS refuses raises
 `TestStateError`, with AWS's error code (``ValidationException``, ``InvalidDefinition``) and
-message. Without a mock a Task is served by a handler (``handlers=``) or a MockConfigFile,
-as in `run` (with neither, it fails with States.Runtime when invoked); the other options of `run` (``handlers``, ``mock_config``, ``test_case``,
-``seed``, ``clock``, ``observer``, ...) apply too.
+message. Without a mock a Task needs ``role_arn`` (AWS refuses it otherwise) and is served by
+a handler (``handlers=``) or a MockConfigFile, as in `run` (with neither, it fails with
+States.Runtime when invoked); the other options of `run` (``handlers``, ``mock_config``,
+``test_case``, ``seed``, ``clock``, ``observer``, ...) apply too.
 """
 from __future__ import annotations
 
@@ -202,7 +205,7 @@ def _lone_state_machine(state: dict, name: str) -> dict:
     return {"StartAt": name, "States": {name: state, **states}}
 
 
-def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool) -> None:
+def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config: "_Configuration") -> None:
     kind = state.type
     if mock is None:
         if kind in ("Map", "Parallel") and not run_nested:
@@ -218,8 +221,17 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool) -> Non
     if mock.throws:
         return
     value = mock.parsed()
-    if kind in ("Map", "Parallel") and not isinstance(value, list):
+    if kind == "Map" and state.result_writer is not None:  # the Map's result is then ResultWriterDetails
+        if not isinstance(value, dict):
+            raise TestStateError("ValidationException", "Mocked result must be a JSON object.")
+    elif kind in ("Map", "Parallel") and not isinstance(value, list):
         raise TestStateError("ValidationException", "Mocked result must be an array.")
+    if kind == "Parallel" and len(value) != len(state.branches):
+        raise TestStateError("ValidationException", "Mocked result must contain the same number of items as number "
+                                                    "of Parallel branches.")
+    if kind == "Map" and isinstance(value, list) and config.failures is not None and config.failures > len(value):
+        raise TestStateError("ValidationException", "Map iteration failure count must be less than or equal to the "
+                                                    "number of Map iterations")
     if kind == "Task" and mock.field_validation_mode != "NONE":
         from .shapes import check, output_shape
 
@@ -264,14 +276,53 @@ def _check_context(context: Any, state: Any) -> dict:
     return context
 
 
-def _configuration(configuration: dict | None) -> tuple[int, int | None]:
-    """(retrierRetryCount, mapIterationFailureCount) of a ``stateConfiguration``."""
+@dataclass
+class _Configuration:
+    """A ``stateConfiguration``: the retries already made (``retrierRetryCount``), the Map
+    iterations that failed (``mapIterationFailureCount``), the inner state a mocked error of a
+    Map or Parallel comes from (``errorCausedByState``), the text the Map's ItemReader reads
+    (``mapItemReaderData``)."""
+
+    retries: int = 0
+    failures: int | None = None
+    caused_by: str | None = None
+    reader_data: str | None = None
+
+
+def _configuration(configuration: dict | None, state: Any, mock: TestStateMock | None) -> _Configuration:
     configuration = dict(configuration or {})
-    retries = configuration.pop("retrierRetryCount", 0) or 0
-    failures = configuration.pop("mapIterationFailureCount", None)
+    made = _Configuration(configuration.pop("retrierRetryCount", 0) or 0,
+                          configuration.pop("mapIterationFailureCount", None),
+                          configuration.pop("errorCausedByState", None), configuration.pop("mapItemReaderData", None))
     for name in configuration:
         raise TestStateError("ValidationException", f"stateConfiguration.{name} is not supported by asl-engine")
-    return retries, failures
+    if made.failures is not None and mock is None:
+        raise TestStateError("ValidationException",
+                             "TestState does not support MapIterationFailureCount when a mock is not specified.")
+    if made.caused_by is not None and made.caused_by not in _inner_names(state):
+        raise TestStateError("ValidationException", f"stateConfiguration.errorCausedByState '{made.caused_by}' is not "
+                             f"a state inside the {state.type} state under test")
+    if made.reader_data is not None and getattr(state, "item_reader", None) is None:
+        raise TestStateError("ValidationException", "stateConfiguration.mapItemReaderData is given, but the state "
+                             "under test is not a Map state with an ItemReader")
+    return made
+
+
+def _inner_names(state: Any) -> set[str]:
+    """The names of the states inside a Map (its ItemProcessor) or Parallel (its branches), at any depth."""
+    names: set[str] = set()
+    blocks = _blocks(state)
+    while blocks:
+        for name, inner in blocks.pop().states.items():
+            names.add(name)
+            blocks.extend(_blocks(inner))
+    return names
+
+
+def _blocks(state: Any) -> list:
+    if state.type == "Parallel":
+        return list(state.branches)
+    return [state.processor] if state.type == "Map" and state.processor is not None else []
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,9 +332,12 @@ def _configuration(configuration: dict | None) -> tuple[int, int | None]:
 async def test_state(definition: Any, state_name: str | None = None, input: Any = None, *,
                      inspection_level: str = "INFO", variables: dict | None = None, mock: Any = None,
                      context: Any = None, state_configuration: dict | None = None, role_arn: str | None = None,
-                     reveal_secrets: bool = False, run_nested: bool = False, **options: Any) -> TestStateResult:
+                     reveal_secrets: bool = False, run_nested: bool = False, require_role: bool = True,
+                     **options: Any) -> TestStateResult:
     """Run one state as TestState does (see the module doc). `run_nested`: run a Map or Parallel
-    given no mock with its inner states (AWS requires a mock for them)."""
+    given no mock with its inner states (AWS requires a mock for them). `require_role`: refuse a
+    Task given neither a mock nor a `role_arn`, as AWS does (the test API, whose Tasks take test
+    mocks and handlers, turns it off)."""
     from .starting import prepare
     from .interpreter import Frame, error_matches, retry_delay, run_state
 
@@ -292,9 +346,12 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
                              f"satisfy constraint: Member must satisfy enum value set: [{', '.join(LEVELS)}]")
     machine, state = load_definition(definition, state_name)
     mock = TestStateMock.from_request(mock) if mock is not None else None
-    _check_mock(state, mock, run_nested)
+    config = _configuration(state_configuration, state, mock)
+    _check_mock(state, mock, run_nested, config)
     given_context = _check_context(context, state) if context is not None else None
-    retry_count, failures = _configuration(state_configuration)
+    if require_role and role_arn is None and mock is None and state.type == "Task":
+        # AWS: "When you specify a mock, specifying the role becomes optional" (DG test-state-isolation)
+        raise TestStateError("ValidationException", "RoleArn must be specified when testing a Task state")
     if isinstance(variables, str):
         try:
             variables = json.loads(variables)
@@ -311,7 +368,7 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     if mock is not None and state.type == "Task":
         execution.mocks = _OneMock(state.name, mock, execution.mocks)
     elif mock is not None:
-        runner = _mocked_container(mock, failures)
+        runner = _mocked_container(mock, config)
     # A Task needs a handler or mock only when it is invoked (then States.Runtime, as in a run):
     # a Task state that fails before the call (its TimeoutSecondsPath, its Parameters) needs none.
     # $$: the given context replaces the whole object, its State included (see StateRun.context)
@@ -319,6 +376,9 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
 
     # One attempt, as TestState makes: whether a Retry would retry is decided below.
     single = state.model_copy(update={"retry": []}) if getattr(state, "retry", None) else state
+    # AWS's TestState calls the state it tests StateName in $$, also when a stateName picks it
+    # from a whole definition (recorded: stateName State0 -> $states.context.State.Name "StateName")
+    execution.context_names[id(single)] = LONE_STATE
     execution.start_time = execution.clock.now()
     raised: StatesError | None = None
     try:
@@ -338,9 +398,10 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
         for index, retrier in enumerate(getattr(state, "retry", None) or []):
             if error_matches(retrier.error_equals, exception):
                 details["retryIndex"] = index
-                if retry_count < retrier.max_attempts:
+                if config.retries < retrier.max_attempts:
                     status = "RETRIABLE"
-                    details["retryBackoffIntervalSeconds"] = round(retry_delay(retrier, retry_count, execution.rng))
+                    details["retryBackoffIntervalSeconds"] = round(retry_delay(retrier, config.retries,
+                                                                               execution.rng))
                 break
         if status == "CAUGHT_ERROR":
             details = {"catchIndex": inspector.catcher}
@@ -389,20 +450,27 @@ class _OneMock:
         return MockResponse(value=self.mock.parsed())
 
 
-def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
-    """The runner of a mocked Map or Parallel: its input processing, then the mock as its result."""
+def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
+    """The runner of a mocked Map or Parallel: its input processing, then the mock as its result.
+    A Map with an ItemReader reads ``mapItemReaderData`` (nothing without it), not its input."""
     from .concurrency import MapRunControl
+    from .distributed import itemreader
     from .mapfields import map_items, positive_int, tolerance
     from .tasks import TaskFailed
 
     async def runner(run: Any) -> Any:
-        state = run.state
+        state, failures = run.state, config.failures
         if state.type == "Map":
             effective = run.raw if state.is_jsonata else run.effective_input()
             scope = run.scope(effective)
-            items = map_items(run, effective)
-            if not state.is_jsonata:
-                run.note("afterItemsPath", items)
+            items: list | None = None
+            if state.item_reader is None:
+                items = map_items(run, effective)
+                if not state.is_jsonata:
+                    run.note("afterItemsPath", items)
+            elif config.reader_data is not None:
+                items = list(itemreader.read_data(itemreader.configure(run, state.item_reader, effective),
+                                                  config.reader_data))
             extra = {"maxConcurrency": positive_int(run, state.max_concurrency, state.max_concurrency_path,
                                                      "MaxConcurrency", scope, 0)}
             count, pct = tolerance(run, scope)
@@ -412,6 +480,9 @@ def _mocked_container(mock: TestStateMock, failures: int | None) -> Any:
                 extra["toleratedFailurePercentage"] = pct
             run.ex.observer.extra.update(extra)
             tolerant = len(extra) > 1  # the failure count matters only against a tolerance the state sets
+            if items is None:  # an ItemReader given no data: as many iterations as the mocked result has
+                mocked = None if mock.throws else mock.parsed()
+                items = mocked if isinstance(mocked, list) else [None] * (failures or 0)
             if tolerant and failures and MapRunControl(0, count, pct).exceeded(failures, len(items)):
                 raise TaskFailed("States.ExceedToleratedFailureThreshold",
                                  "The specified tolerated failure threshold was exceeded")

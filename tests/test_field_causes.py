@@ -132,3 +132,13 @@ def test_a_jsonpath_template_miss_names_its_key(where, state):
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
     assert result.cause == PREFIX + "The JSONPath '$.nope' specified for the field 'value.$' could not be found " \
                                     'in the input \'{"xs":[1],"s":"abc"}\''
+
+
+@pytest.mark.parametrize("items_path, named", [("$.s", "$.s"), ("$$.Execution.Input", "$.Execution.Input"),
+                                               ("$$", "$")])
+def test_an_items_path_that_is_no_array_is_named_as_a_path_into_what_it_reads(items_path, named):
+    """AWS (recorded through TestState) names a context ItemsPath without its first ``$``; a
+    template's ``$$`` path keeps both in its own cause (the execution conformance cases)."""
+    result = run(inline_map(ItemsPath=items_path))
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause.endswith(f'Reference path "{named}" must point to array.')

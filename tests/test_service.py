@@ -178,6 +178,32 @@ def test_express_sync_validate_and_test_state(server):
     assert code == "InvalidDefinition" and message.startswith("Invalid State Machine Definition: 'SCHEMA_")
 
 
+def test_test_state_rules_through_boto3(server):
+    """TestState's own rules, as boto3 meets them (the request goes through the model's validation first)."""
+    sfn = server.client()
+    task = json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                       "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": True})
+    assert error_of(sfn.test_state, definition=task, input="{}") == (
+        "ValidationException", "RoleArn must be specified when testing a Task state", 400)
+    mocked = sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'})  # a mock: no role needed
+    assert (mocked["status"], mocked["output"]) == ("SUCCEEDED", '{"Payload": 1}')
+    picked = sfn.test_state(definition=json.dumps({"StartAt": "First", "States": {"First": {
+        "Type": "Pass", "Parameters": {"name.$": "$$.State.Name"}, "End": True}}}), stateName="First")
+    assert picked["output"] == '{"name": "StateName"}'  # AWS's $$ names the tested state StateName
+    reader = json.dumps({"Type": "Map", "ToleratedFailureCount": 1, "End": True, "ItemReader": {
+        "Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
+        "Parameters": {"Bucket": "b", "Key": "k"}}, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Inner",
+        "States": {"Inner": {"Type": "Pass", "End": True}}}})
+    failed = sfn.test_state(definition=reader, mock={"errorOutput": {"error": "Boom", "cause": "c"}},
+                            stateConfiguration={"mapItemReaderData": '{"a": 1}\n{"a": 2}\n{"a": 3}\n',
+                                                "mapIterationFailureCount": 2, "errorCausedByState": "Inner"})
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    assert error_of(sfn.test_state, definition=reader, mock={"result": "[]"}, stateConfiguration={
+        "mapIterationFailureCount": 1}) == ("ValidationException", "Map iteration failure count must be less than or "
+                                                                  "equal to the number of Map iterations", 400)
+
+
 def test_protocol_errors_are_aws_400s(server):
     import urllib.request
 
@@ -356,18 +382,6 @@ def test_sigterm_at_the_first_connection_stops_cleanly(tmp_path):
 EXPECTED_FAILURES = {
     "test_state/test_field_validation_mode": "mock fieldValidationMode STRICT/PRESENT: no check of mocked results "
                                              "against the AWS SDK services' models yet",
-    "test_state/test_state_configuration::TestStateConfiguration::test_map_state_error_caused_by_state":
-        "the engine's TestState does not support stateConfiguration.errorCausedByState",
-    "test_state/test_state_configuration::TestStateConfiguration::test_state_machine_configuration_item_reader":
-        "the engine's TestState does not support errorCausedByState / mapItemReaderData",
-    "test_state/test_state_configuration::TestStateConfiguration::test_state_machine_configuration_map_iteration":
-        "the engine's TestState does not support mapItemReaderData",
-    "test_state/test_state_context_object::TestStateContextObject::test_state_map_context_object":
-        "engine TestState: the cause names the path as written ($$...), AWS strips one $",
-    "test_state/test_test_state_scenarios::TestStateCaseScenarios::test_base_lambda_service_task_state_no_role":
-        "engine TestState: a Task without roleArn is not refused",
-    "test_state/test_test_state_scenarios::TestStateCaseScenarios::test_state_with_variables":
-        "engine TestState: $states.context.State.Name of a lone state",
     "test_sfn_api::TestSnfApi::test_invalid_start_execution_input":
         "AWS quotes its Java JSON parser's message; ours is Python's",
     "test_sfn_api::TestSnfApi::test_state_machine_status_filter":

@@ -41,6 +41,7 @@ def test_retriable_then_failed_then_caught_as_the_retry_count_grows():
     (INVOKE, {"mock": {"result": "not json"}}, "ValidationException", "Mocked result must be valid JSON"),
     (INVOKE, {"mock": {"result": '{"StatusCode": "200"}'}}, "ValidationException",
      "Mock result schema validation error: Field 'StatusCode' must be a number"),
+    (INVOKE, {}, "ValidationException", "RoleArn must be specified when testing a Task state"),  # no mock, no role
     ({"Type": "Pass", "End": True}, {"mock": {"result": "{}"}}, "ValidationException",
      "State type 'Pass' is not supported when a mock is specified"),
     ({"Type": "Parallel", "End": True, "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}]}, {},
@@ -56,6 +57,70 @@ def test_requests_aws_refuses_raise_test_state_error_with_awss_code(definition, 
     with pytest.raises(TestStateError) as info:
         test_state_sync(definition, kwargs.pop("state_name", None), {}, **kwargs)
     assert (info.value.code, info.value.message) == (code, message)
+
+
+MAP = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "Inner", "States": {"Inner": {
+    "Type": "Pass", "End": True}}}, "End": True}
+PARALLEL = {"Type": "Parallel", "End": True, "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Succeed"}}},
+                                                          {"StartAt": "C", "States": {"C": {"Type": "Succeed"}}}]}
+READER = {"Type": "Map", "ToleratedFailurePercentage": 50, "End": True,
+          "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "CSV",
+                                                                                       "CSVHeaderLocation": "FIRST_ROW"},
+                         "Parameters": {"Bucket": "b", "Key": "k.csv"}},
+          "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                            "StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "End": True}}}}
+
+
+@pytest.mark.parametrize("definition, kwargs, message", [
+    # recorded on AWS (localstack's test_state_mock_validation snapshots)
+    (MAP, {"state_configuration": {"mapIterationFailureCount": 0}},
+     "TestState does not support MapIterationFailureCount when a mock is not specified."),
+    (MAP, {"state_configuration": {"mapIterationFailureCount": 4}, "mock": {"result": "[1, 1, 1]"}},
+     "Map iteration failure count must be less than or equal to the number of Map iterations"),
+    ({**MAP, "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b"}}},
+     {"mock": {"result": "[1]"}}, "Mocked result must be a JSON object."),
+    (PARALLEL, {"mock": {"result": "[1]"}},
+     "Mocked result must contain the same number of items as number of Parallel branches."),
+    # the engine's own words: stateConfiguration naming what the state under test does not have
+    (MAP, {"state_configuration": {"errorCausedByState": "Elsewhere"}, "mock": {"errorOutput": {"error": "E"}}},
+     "stateConfiguration.errorCausedByState 'Elsewhere' is not a state inside the Map state under test"),
+    (MAP, {"state_configuration": {"mapItemReaderData": "[1]"}, "mock": {"result": "[1]"}},
+     "stateConfiguration.mapItemReaderData is given, but the state under test is not a Map state with an "
+     "ItemReader"),
+])
+def test_state_configuration_aws_refuses(definition, kwargs, message):
+    with pytest.raises(TestStateError) as info:
+        test_state_sync(definition, None, {"items": [1, 2, 3]}, **kwargs)
+    assert (info.value.code, info.value.message) == ("ValidationException", message)
+
+
+def test_error_caused_by_state_names_a_state_inside_the_map_or_parallel():
+    inner = test_state_sync(PARALLEL, None, {}, mock={"errorOutput": {"error": "Boom", "cause": "c"}},
+                            state_configuration={"errorCausedByState": "C"})
+    assert (inner.status, inner.error, inner.cause) == ("FAILED", "Boom", "c")
+
+
+def test_map_item_reader_data_is_what_the_item_reader_reads():
+    """mapItemReaderData stands for the object's content: here CSV rows, whose number decides
+    whether the failed iterations exceed the Map's ToleratedFailurePercentage (50%)."""
+    def tested(data: str, failures: int = 2):
+        return test_state_sync(READER, None, {}, mock={"errorOutput": {"error": "Boom", "cause": "c"}},
+                               state_configuration={"mapItemReaderData": data, "mapIterationFailureCount": failures})
+
+    five_rows = "id,name\n1,a\n2,b\n3,c\n4,d\n5,e\n"
+    assert tested(five_rows).error == "Boom"  # 2 of 5 failed: tolerated, the mocked error stands
+    exceeded = tested("id,name\n1,a\n2,b\n3,c\n")  # 2 of 3
+    assert (exceeded.error, exceeded.cause) == ("States.ExceedToleratedFailureThreshold",
+                                                "The specified tolerated failure threshold was exceeded")
+    capped = {**READER, "ItemReader": {**READER["ItemReader"], "ReaderConfig": {
+        **READER["ItemReader"]["ReaderConfig"], "MaxItems": 3}}}
+    assert test_state_sync(capped, None, {}, mock={"errorOutput": {"error": "Boom"}}, state_configuration={
+        "mapItemReaderData": five_rows, "mapIterationFailureCount": 2}).error == \
+        "States.ExceedToleratedFailureThreshold"  # MaxItems 3: 2 of 3
+    as_json = {**READER, "ItemReader": {**READER["ItemReader"], "ReaderConfig": {"InputType": "JSON"}}}
+    broken = test_state_sync(as_json, None, {}, mock={"result": "[]"},
+                             state_configuration={"mapItemReaderData": "{not json"})
+    assert (broken.status, broken.error) == ("FAILED", "States.ItemReaderFailed")
 
 
 def test_the_mock_is_checked_only_as_the_field_validation_mode_says():
@@ -74,12 +139,12 @@ def test_a_task_without_a_mock_runs_its_handler_and_the_context_is_testates():
         "Parameters": {"state.$": "$$.State.Name", "role.$": "$$.Execution.RoleArn"}}}})
     handlers = Handlers({"echo": lambda event: event})
     result = test_state_sync(machine, "T", {}, handlers=handlers, role_arn="arn:aws:iam::1:role/R")
-    assert result.output == {"state": "T", "role": "arn:aws:iam::1:role/R"}
-    given = test_state_sync(machine, "T", {}, handlers=handlers,  # a given context replaces $$ whole
-                            context={"Execution": {"RoleArn": "r"}, "State": {"Name": "Elsewhere"}})
+    assert result.output == {"state": "StateName", "role": "arn:aws:iam::1:role/R"}  # AWS's name for the tested state
+    given = test_state_sync(machine, "T", {}, handlers=handlers, role_arn="arn:aws:iam::1:role/R",
+                            context={"Execution": {"RoleArn": "r"}, "State": {"Name": "Elsewhere"}})  # replaces $$
     assert given.output == {"state": "Elsewhere", "role": "r"}
     with pytest.raises(TestStateError, match="Invalid Context object provided: 'Map' field is not supported"):
-        test_state_sync(machine, "T", {}, handlers=handlers, context={"Map": {}})
+        test_state_sync(machine, "T", {}, handlers=handlers, role_arn="r", context={"Map": {}})
 
 
 def test_workflow_test_state_takes_a_test_mock_or_testates_own():

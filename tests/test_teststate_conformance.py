@@ -21,15 +21,6 @@ ROLE = "arn:aws:iam::111111111111:role/TestStateRole"
 # Cases the library does not pass, each with why (a name fragment -> the reason).
 EXPECTED_FAILURES = {
     "aws_sdk_": "aws-sdk integrations' output shapes (kms, s3, lambda getFunction) are not bundled",
-    "no_role_arn_validation": "without a mock a Task runs a local handler, not AWS, so no roleArn is needed",
-    "test_state_machine_configuration_item_reader": "stateConfiguration.mapItemReaderData is not supported",
-    "test_state_machine_configuration_map_iteration_item_reader": "stateConfiguration.mapItemReaderData is not "
-                                                                  "supported",
-    "test_state_map_context_object[ALL]": "AWS writes the context path $$ as $ in this cause; the engine writes $$",
-    "test_state_map_context_object[EXECUTION_INPUT]": "AWS writes $$.Execution.Input as $.Execution.Input here",
-    "test_state_with_variables[base_expressions]": "AWS's $$ calls the tested state 'StateName' whatever its name, "
-                                                   "and the recorded account id is no wildcard",
-    "test_map_state_error_caused_by_state": "stateConfiguration.errorCausedByState is not supported",
 }
 
 

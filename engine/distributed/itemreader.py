@@ -115,11 +115,24 @@ def _max_items(config: dict) -> tuple[Any, Any]:
 
 def read(reader: Reader, buckets: Buckets) -> Iterator[Any]:
     """The items, in order, at most MaxItems of them; StatesError(States.ItemReaderFailed) on failure."""
+    return _limited(reader, lambda: _source(reader, buckets))
+
+
+def read_data(reader: Reader, data: str) -> Iterator[Any]:
+    """`read` from `data`, the text the reader's source holds (TestState's ``mapItemReaderData``,
+    "the data read by ItemReader ... as found in its original source"): the object's content
+    for getObject and for listObjectsV2 with LOAD_AND_FLATTEN (parsed as its InputType), the
+    JSON array of the listed objects for a plain listObjectsV2. A manifest names other objects
+    and a Parquet object is binary: neither can be given as text."""
+    return _limited(reader, lambda: _from_data(reader, data))
+
+
+def _limited(reader: Reader, source: Any) -> Iterator[Any]:
     if reader.max_items < 0:
         raise failed("field MaxItems must be positive")
     limit = reader.max_items if 0 < reader.max_items <= MAX_ITEMS_CAP else None
     try:
-        items = _source(reader, buckets)
+        items = source()
         count = 0
         for item in items:
             if limit is not None and count >= limit:
@@ -158,6 +171,17 @@ def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
     if reader.input_type == "MANIFEST":
         return _manifest(reader, buckets, bucket, key)
     return _opened(buckets.open(bucket, key, params.get("VersionId")), _parser(reader))
+
+
+def _from_data(reader: Reader, data: str) -> Iterator[Any]:
+    stream = io.BytesIO(data.encode("utf-8"))
+    if reader.api == "listObjectsV2" and reader.transformation != "LOAD_AND_FLATTEN":
+        return _json(stream, Reader(reader.api, reader.parameters))
+    if reader.api not in ("getObject", "listObjectsV2"):
+        raise failed(f"The ItemReader resource '{reader.api}' is not supported.")
+    if reader.input_type in ("MANIFEST", "PARQUET") or reader.manifest_type == "ATHENA_DATA":
+        raise failed(f"The InputType '{reader.input_type}' cannot be read from text data.")
+    return _opened(stream, _parser(reader))
 
 
 def _parser(reader: Reader) -> Any:

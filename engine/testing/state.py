@@ -83,7 +83,8 @@ async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, v
     try:
         result = await test_state(workflow.machine, name, input, inspection_level=inspection_level,
                                   variables=variables, mock=request_mock, context=context, run_nested=True,
-                                  state_configuration={"retrierRetryCount": retry_count}, **run_options)
+                                  require_role=False, state_configuration={"retrierRetryCount": retry_count},
+                                  **run_options)
     except HandlerInterrupted:  # a handler raised KeyboardInterrupt: as Execution.run does
         raise KeyboardInterrupt() from None
     workflow.settle(session, recorder, whole=False)
