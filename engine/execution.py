@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 import anyio
 
@@ -18,11 +18,11 @@ from ..errors import StatesError
 from .clock import Clock, VirtualClock
 from .history import History, HistoryLimitExceeded, iso
 from .interpreter import run_block
-from .journal import JournalMismatch, Recorded, check_event, check_fact, event_details
+from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import ChildAborted, Frame
-from .stores import LEASE_SECONDS, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
+from .stores import LEASE_SECONDS, Entries, JsonText, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
 PAYLOAD_LIMIT = 262_144
@@ -711,11 +711,11 @@ class Execution:
         from .stores import ExecutionRecord
 
         owner = owner or default_owner()
-
+        text = _text_for(store)
         record = ExecutionRecord(
             arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
-            state_machine_name=self.state_machine_name, definition=_json_text(self.machine.definition),
-            type=self.type, input=_json_text(self.input), seed=self.seed,
+            state_machine_name=self.state_machine_name, definition=text(self.machine.definition),
+            type=self.type, input=text(self.input), seed=self.seed,
             clock="virtual" if self.clock.virtual else "real", start_time=self.clock.now(),
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **(options or {})},
@@ -877,10 +877,8 @@ class StoreSink:
         first = self.events_done + 1
         self.events_done += len(entries)
         self.facts_done += len(facts)
-        new = tuple.__new__  # (StoredEvent's own __new__ is a Python function: the hot path skips it)
-        events = [new(StoredEvent, (i, t, p, ts, event_details(d), site))
-                  for i, (t, p, ts, d, site) in enumerate(entries, first)]
-        return events, facts
+        # spelled out as StoredEvents by the store that writes them (the memory store: when read)
+        return Entries(first, entries), facts
 
     async def flush(self, ex: "Execution", changes: dict | None = None) -> None:
         if self.pending is not None:
@@ -943,7 +941,7 @@ class StoreSink:
         """Write the rest of the journal and the end, in one commit where the store can."""
         result = ex.result
         await self.flush(ex, {"status": result.status, "stop_time": result.stop_time,
-                              "output": None if result.status != "SUCCEEDED" else _json_text(result.output),
+                              "output": None if result.status != "SUCCEEDED" else _text_for(self.store)(result.output),
                               "error": result.error, "cause": result.cause, "owner": None, "lease_until": None})
 
 
@@ -951,3 +949,9 @@ def _json_text(value: Any) -> str:
     import json
 
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text_for(store: Any) -> Callable[[Any], Any]:
+    """How a record's JSON fields are given to `store`: as text, or (a store with
+    ``lazy_text``) as `JsonText` it spells out only when read."""
+    return JsonText if getattr(store, "lazy_text", False) else _json_text

@@ -31,7 +31,7 @@ import random
 from typing import Any, Iterable
 
 from ..errors import ASLError
-from .stores import StoredEvent, StoredFact
+from .stores import StoredEvent, StoredFact, event_details  # noqa: F401 - event_details read from here too
 
 Site = tuple  # (frame key, position)
 
@@ -66,17 +66,6 @@ class FrameRandom:
         if rng is None:
             rng = self._rng = random.Random(f"{self._seed}/{self._key!r}")
         return getattr(rng, name)
-
-
-def event_details(details: Any) -> dict | None:
-    """A history entry's details as plain JSON (the tuple form of state events spelled out)."""
-    if type(details) is tuple:
-        name, key, value, assigned = details
-        out = {"name": name, key: value}
-        if assigned:
-            out["assignedVariables"] = assigned
-        return out
-    return details
 
 
 def _describe(event_type: str, details: Any) -> str:

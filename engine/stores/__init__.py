@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Iterable, NamedTuple, Protocol
+from typing import Any, Iterable, Iterator, NamedTuple, Protocol
 
 from ..payload import compact_json
 
@@ -96,6 +96,57 @@ class StoredEvent(NamedTuple):
     timestamp: float
     details: dict | None
     site: tuple | None
+
+
+def event_details(details: Any) -> dict | None:
+    """A history entry's details as plain JSON (the tuple form of state events spelled out)."""
+    if type(details) is tuple:
+        name, key, value, assigned = details
+        out = {"name": name, key: value}
+        if assigned:
+            out["assignedVariables"] = assigned
+        return out
+    return details
+
+
+class JsonText:
+    """A document to be written as JSON text, spelled out on first use: what the engine gives
+    a store whose ``lazy_text`` is true (the memory store) for a record's definition, input
+    and output, so that keeping a run costs no serialisation unless the record is read. The
+    value is never changed once recorded."""
+
+    __slots__ = ("value", "_text")
+
+    def __init__(self, value: Any):
+        self.value = value
+        self._text: str | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self.value, separators=(",", ":"), ensure_ascii=False)
+        return self._text
+
+
+class Entries:
+    """History entries as the engine keeps them (``(type, previous_id, timestamp, details,
+    site)`` tuples, numbered from `first`), read as `StoredEvent`s only when iterated: the
+    database stores iterate them to write rows, the memory store keeps them as they are and
+    spells them out only when its events are read (appending to memory costs next to
+    nothing). The entries are never changed once recorded."""
+
+    __slots__ = ("first", "entries")
+
+    def __init__(self, first: int, entries: list):
+        self.first = first
+        self.entries = entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        new = tuple.__new__  # (StoredEvent's own __new__ is a Python function: skipped)
+        for i, (t, p, ts, d, site) in enumerate(self.entries, self.first):
+            yield new(StoredEvent, (i, t, p, ts, event_details(d), site))
 
 
 class StoredFact(NamedTuple):

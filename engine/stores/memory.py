@@ -10,15 +10,18 @@ import dataclasses
 import time
 from typing import Any, Iterable
 
-from . import ExecutionRecord, StoredEvent, StoredFact, StoreError, check_changes
+from . import Entries, ExecutionRecord, JsonText, StoredEvent, StoredFact, StoreError, check_changes
 
 
 class MemoryStore:
     url = "memory"
+    lazy_text = True  # a record's definition, input and output come as `JsonText`: spelled out when read
 
     def __init__(self) -> None:
         self._records: dict[str, ExecutionRecord] = {}
         self._events: dict[str, list[StoredEvent]] = {}
+        # `Entries` appended and not read yet: spelled out as StoredEvents on the first read
+        self._unread: dict[str, list[Entries]] = {}
         self._facts: dict[str, list[StoredFact]] = {}
         self._order: dict[str, int] = {}
         self._resources: dict[str, tuple[str, str | None, float, int, dict]] = {}
@@ -33,8 +36,10 @@ class MemoryStore:
                      facts: Iterable[StoredFact] = ()) -> bool:
         if record.arn in self._records:
             return False
-        self._records[record.arn] = _copy(record)
-        self._events[record.arn] = list(events)
+        self._records[record.arn] = dataclasses.replace(record, options=copy.deepcopy(record.options))
+        self._events[record.arn] = []
+        self._unread[record.arn] = []
+        self._add_events(record.arn, events)
         self._facts[record.arn] = list(facts)
         self._order[record.arn] = len(self._order)
         return True
@@ -55,20 +60,39 @@ class MemoryStore:
         record = self._require(arn)
         check_changes(changes)
         for key, value in changes.items():
-            setattr(record, key, copy.deepcopy(value))
+            setattr(record, key, value if type(value) is JsonText else copy.deepcopy(value))
 
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
                      changes: dict | None = None) -> None:
         self._require(arn)
         # kept as given: the engine never changes a document once recorded
-        self._events[arn].extend(events)
+        self._add_events(arn, events)
         self._facts[arn].extend(facts)
         if changes:
             await self.update(arn, **changes)
 
+    def _add_events(self, arn: str, events: Iterable[StoredEvent]) -> None:
+        if type(events) is Entries:
+            self._unread[arn].append(events)
+        else:
+            if self._unread[arn]:
+                self._spell_out(arn)
+            self._events[arn].extend(events)
+
+    def _spell_out(self, arn: str) -> list[StoredEvent]:
+        events = self._events[arn]
+        unread = self._unread[arn]
+        for chunk in unread:
+            events.extend(chunk)
+        unread.clear()
+        return events
+
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         self._require(arn)
-        return [e for e in self._events[arn] if e.id > after]
+        events = self._spell_out(arn)
+        if after <= 0:
+            return list(events)
+        return [e for e in events if e.id > after]
 
     async def facts(self, arn: str) -> list[StoredFact]:
         self._require(arn)
@@ -133,7 +157,15 @@ class MemoryStore:
         return record
 
 
+_TEXTS = ("definition", "input", "output")
+
+
 def _copy(record: ExecutionRecord) -> ExecutionRecord:
     """A copy the caller may change: the fields are immutable values but the options (a
-    dataclass deep copy costs several times more)."""
+    dataclass deep copy costs several times more); `JsonText` fields spelled out (once: the
+    stored record keeps the text)."""
+    for name in _TEXTS:
+        value = getattr(record, name)
+        if type(value) is JsonText:
+            setattr(record, name, value.text())
     return dataclasses.replace(record, options=copy.deepcopy(record.options))
