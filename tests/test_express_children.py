@@ -160,3 +160,159 @@ def test_express_children_on_an_executor_time_out_as_inline(kind):
     assert undated == [{k: v for k, v in o.items() if k != "StopDate"} for o in inline.output]
     assert away.output[1]["Status"] == "TIMED_OUT" and away.output[1]["Error"] == "States.Timeout"
     assert EXPRESS_ARN.fullmatch(away.output[0]["execution"]["Id"])
+
+
+# ---- asl serve ------------------------------------------------------------------------------------
+
+SERVE_HANDLERS = '''
+from pathlib import Path
+
+from asl.engine import TaskFailed
+
+HERE = Path(__file__).parent
+
+def work(event, context):
+    execution = context.context["Execution"]
+    with open(HERE / "calls", "a") as fh:
+        fh.write(f"{event['i']} {execution['Id']} {execution['RedriveCount']}\\n")
+    if str(event["i"]) in (HERE / "broken").read_text().split():
+        raise TaskFailed("Bad", "broken")
+    return {"i": event["i"]}
+
+HANDLERS = {"work": work}
+'''
+
+SERVE_STATES = {"Route": {"Type": "Choice", "Choices": [{"Variable": "$.wait", "IsPresent": True, "Next": "W"}],
+                          "Default": "T"},
+                "W": {"Type": "Wait", "SecondsPath": "$.wait", "End": True},
+                "T": {"Type": "Task", "Resource": FN + "work", "End": True}}
+
+
+@pytest.fixture
+def served(tmp_path):
+    from test_service import Server
+
+    (tmp_path / "handlers.py").write_text(SERVE_HANDLERS)
+    (tmp_path / "broken").write_text("")
+    (tmp_path / "calls").write_text("")
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}", "--handlers", str(tmp_path / "handlers.py"))
+    srv.env = {"ASL_EXPRESS_MAX_SECONDS": "2"}  # the five minutes, shortened for the test
+    srv.start()
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def error(call, **kwargs) -> dict:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    return info.value.response["Error"]
+
+
+def serve_arn(name: str) -> re.Pattern:
+    return re.compile(rf"arn:aws:states:us-east-1:123456789012:express:{name}/Fan:({UUID}):({UUID})")
+
+
+def test_asl_serve_express_children_describe_list_counts_and_no_history(served):
+    from test_service import ROLE, wait_done
+
+    sfn = served.client()
+    machine = sfn.create_state_machine(name="sm", roleArn=ROLE, definition=json.dumps(
+        dmap(SERVE_STATES, "Route", ToleratedFailureCount=1)))["stateMachineArn"]
+    items = [{"i": 0}, {"i": 1, "wait": 30}, {"i": 2}]
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(items))["executionArn"]
+    out = wait_done(sfn, arn)
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+    first, timed_out, last = json.loads(out["output"])
+    assert (first, last) == ({"i": 0}, {"i": 2})
+    assert (timed_out["Status"], timed_out["Error"]) == ("TIMED_OUT", "States.Timeout")
+
+    map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+    children = sfn.list_executions(mapRunArn=map_run)["executions"]
+    assert len(children) == 3
+    for child in children:
+        name, _uid = serve_arn("sm").fullmatch(child["executionArn"]).groups()
+        assert child["name"] == name and child["mapRunArn"] == map_run and child["itemCount"] == 1
+        assert child["stateMachineArn"] == machine + "/Fan"
+    assert sorted(c["status"] for c in children) == ["SUCCEEDED", "SUCCEEDED", "TIMED_OUT"]
+    (late,) = sfn.list_executions(mapRunArn=map_run, statusFilter="TIMED_OUT")["executions"]
+    assert late["executionArn"] == timed_out["ExecutionArn"]
+
+    # DescribeExecution works for the Express children a Map Run dispatched (API DescribeExecution)
+    described = sfn.describe_execution(executionArn=late["executionArn"])
+    assert (described["status"], described["error"], described["mapRunArn"]) == ("TIMED_OUT", "States.Timeout",
+                                                                                  map_run)
+    assert json.loads(described["input"]) == items[1] and "cause" not in described and "output" not in described
+    assert described["redriveStatus"] == "REDRIVABLE_BY_MAP_RUN"
+    done = next(c for c in children if c["status"] == "SUCCEEDED")
+    described = sfn.describe_execution(executionArn=done["executionArn"])
+    assert json.loads(described["output"]) == json.loads(described["input"])
+    assert (described["redriveStatus"], described["redriveStatusReason"]) == (
+        "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven")
+
+    # no history, as for any Express execution: refused as GetExecutionHistory refuses one
+    express = sfn.create_state_machine(name="plain", roleArn=ROLE, type="EXPRESS", definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    plain = sfn.start_execution(stateMachineArn=express, input="{}")["executionArn"]
+    refused = error(sfn.get_execution_history, executionArn=plain)
+    assert refused == {"Code": "InvalidArn", "Message": "Invalid Arn: 'Resource type not valid in this context: "
+                                                         "express'"}
+    for child in children:
+        assert error(sfn.get_execution_history, executionArn=child["executionArn"]) == refused
+    # the other Standard-only actions refuse them too; DescribeExecution still refuses a plain Express one
+    assert error(sfn.stop_execution, executionArn=done["executionArn"]) == refused
+    assert error(sfn.describe_state_machine_for_execution, executionArn=done["executionArn"]) == refused
+    assert error(sfn.describe_execution, executionArn=plain) == refused
+    unknown = "arn:aws:states:us-east-1:123456789012:express:sm/Fan:" + "0" * 8 + "-0000-0000-0000-" + "0" * 12 + \
+        ":" + "1" * 8 + "-1111-1111-1111-" + "1" * 12
+    assert error(sfn.describe_execution, executionArn=unknown)["Code"] == "ExecutionDoesNotExist"
+
+    counts = sfn.describe_map_run(mapRunArn=map_run)
+    expected = {"pending": 0, "running": 0, "succeeded": 2, "failed": 0, "timedOut": 1, "aborted": 0, "total": 3,
+                "resultsWritten": 2, "failuresNotRedrivable": 0, "pendingRedrive": 0}
+    assert counts["itemCounts"] == counts["executionCounts"] == expected
+    assert counts["status"] == "SUCCEEDED"
+
+
+def test_asl_serve_redrive_starts_failed_express_children_as_new_executions(served):
+    from test_service import ROLE, wait_done
+
+    (served.tmp / "broken").write_text("1 3")
+    sfn = served.client()
+    machine = sfn.create_state_machine(name="sm", roleArn=ROLE, definition=json.dumps(
+        dmap(SERVE_STATES, "Route", MaxConcurrency=1, ToleratedFailureCount=1)))["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps([{"i": i} for i in range(5)]))[
+        "executionArn"]
+    assert wait_done(sfn, arn)["error"] == "States.ExceedToleratedFailureThreshold"
+    map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+    before = {int(i): child for i, child, _ in (line.split() for line in (served.tmp / "calls").read_text().split("\n")
+                                                 if line)}
+    assert sorted(before) == [0, 1, 2, 3]
+    failed = sfn.list_executions(mapRunArn=map_run, statusFilter="FAILED")["executions"]
+    assert sorted(c["executionArn"] for c in failed) == sorted([before[1], before[3]])
+
+    (served.tmp / "broken").write_text("")
+    (served.tmp / "calls").write_text("")
+    sfn.redrive_execution(executionArn=arn)
+    out = wait_done(sfn, arn)
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+    assert json.loads(out["output"]) == [{"i": i} for i in range(5)]
+    # 1 and 3 (failed) and 4 (never started) run now, each as a new Express execution (RedriveCount 0)
+    calls = [line.split() for line in (served.tmp / "calls").read_text().split("\n") if line]
+    assert [(int(i), count) for i, _, count in calls] == [(1, "0"), (3, "0"), (4, "0")]
+    after = {int(i): child for i, child, _ in calls}
+    for i in (1, 3):
+        assert after[i] != before[i] and serve_arn("sm").fullmatch(after[i])
+        assert serve_arn("sm").fullmatch(after[i]).group(2) != serve_arn("sm").fullmatch(before[i]).group(2)
+        new = sfn.describe_execution(executionArn=after[i])
+        assert new["status"] == "SUCCEEDED" and "redriveCount" not in new
+        # the execution that failed stays as it ended
+        assert sfn.describe_execution(executionArn=before[i])["status"] == "FAILED"
+    listed = {c["executionArn"]: c["status"] for c in sfn.list_executions(mapRunArn=map_run)["executions"]}
+    assert listed == {before[0]: "SUCCEEDED", before[1]: "FAILED", before[2]: "SUCCEEDED", before[3]: "FAILED",
+                      after[1]: "SUCCEEDED", after[3]: "SUCCEEDED", after[4]: "SUCCEEDED"}
+    described = sfn.describe_map_run(mapRunArn=map_run)
+    assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
+    assert described["itemCounts"]["succeeded"] == described["itemCounts"]["total"] == 5
