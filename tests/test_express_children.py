@@ -316,3 +316,27 @@ def test_asl_serve_redrive_starts_failed_express_children_as_new_executions(serv
     described = sfn.describe_map_run(mapRunArn=map_run)
     assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
     assert described["itemCounts"]["succeeded"] == described["itemCounts"]["total"] == 5
+
+
+def test_the_console_shows_an_express_child_without_history(served):
+    import urllib.parse
+    import urllib.request
+
+    from test_service import ROLE, wait_done
+
+    sfn = served.client()
+    machine = sfn.create_state_machine(name="sm", roleArn=ROLE, definition=json.dumps(
+        dmap(SERVE_STATES, "Route")))["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps([{"i": 0}]))["executionArn"]
+    assert wait_done(sfn, arn)["status"] == "SUCCEEDED"
+    map_run = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+    (child,) = sfn.list_executions(mapRunArn=map_run)["executions"]
+    query = urllib.parse.urlencode({"arn": child["executionArn"]})
+    with urllib.request.urlopen(f"{served.endpoint}/console/api/execution?{query}") as answer:
+        page = json.loads(answer.read())
+    assert page["execution"]["executionArn"] == child["executionArn"]
+    assert page["execution"]["status"] == "SUCCEEDED" and page["eventCount"] == 0 and page["events"] == []
+    with urllib.request.urlopen(f"{served.endpoint}/console/api/graph?"
+                                f"{urllib.parse.urlencode({'execution': child['executionArn']})}") as answer:
+        graph = json.loads(answer.read())
+    assert {node["name"] for node in graph["nodes"]} >= {"Route", "W", "T"}  # the item processor
