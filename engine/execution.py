@@ -555,7 +555,8 @@ class Execution:
         A child of type EXPRESS (``ProcessorConfig.ExecutionType``) runs at most five minutes
         (`limited`); one that did not succeed is started again as a new execution (a new ARN,
         its redrive count 0) when the parent is redriven."""
-        from .distributed.maprun import child_arn, child_name, child_type
+        from .distributed.maprun import child_arn, child_type
+        from .distributed.resultwriter import child_name
 
         item = fork.child({}, index, (map_name, index))
         machine_type = child_type(self, processor) if map_run_arn is not None else self.type

@@ -4,8 +4,8 @@ executions, kept in the store beside the executions.
 `MapRuns` listens to the engine (``Execution.map_runs``): a Map Run becomes a ``mapRun``
 resource (parent: the execution running the Map state), each item's child execution an
 execution record under the processor's ARN (``…:stateMachine:{machine}/{label}``) with its own
-history (an EXPRESS child: none, as AWS keeps none). The Map Run's settings can change while it runs (UpdateMapRun): the engine reads them
-from the `MapRunControl` kept here."""
+history (an EXPRESS child: none, as AWS keeps none). The Map Run's settings can change while it
+runs (UpdateMapRun): the engine reads them from the `MapRunControl` kept here."""
 from __future__ import annotations
 
 import asyncio

@@ -25,7 +25,7 @@ from ..staterun import ChildAborted, Located
 from . import itemreader
 from .batching import Batcher, selector
 from .objects import Buckets
-from .resultwriter import Writer, child_name, pending, record  # noqa: F401 (child_name: for run_child)
+from .resultwriter import Writer, pending, record
 
 WINDOW = 1000  # items read per trip to the reader's thread
 LOOKAHEAD = 100_000  # children started beyond the first one whose record is not written yet

@@ -224,7 +224,8 @@ class ChunkedExecutor:
                        if state.type == "Map" and state.processor is processor)
         integrations = ex.integrations
         spec = ChildSpec(str(uuid.uuid4()), ex.machine.definition, pointer, ex.handlers,
-                         integrations.config if integrations is not None else None, ex.region, child_type(ex, processor),
+                         integrations.config if integrations is not None else None, ex.region,
+                         child_type(ex, processor),
                          ex.state_machine_name, ex.state_machine_arn, ex.token_arn, ex.seed, ex.payload_limit,
                          ex.wait_scale, ex.clock.virtual, dict(getattr(ex, "s3_folders", None) or {}))
         run = _Run(spec, dumps_spec(spec))
