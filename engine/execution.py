@@ -7,6 +7,7 @@ a timeout, a cancellation).
 """
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -21,14 +22,16 @@ from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
-from .staterun import ChildAborted, Frame
+from .staterun import ChildAborted, ChildTimedOut, Frame
 from .stores import LEASE_SECONDS, Entries, JsonText, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
 VARIABLES_TOTAL_LIMIT = 10 * 1024 * 1024
-EXPRESS_MAX_SECONDS = 300  # an Express execution runs at most five minutes
+# an Express execution runs at most five minutes (shorter only for tests, by the environment:
+# ASL_EXPRESS_MAX_SECONDS, read by worker processes too)
+EXPRESS_MAX_SECONDS = float(os.environ.get("ASL_EXPRESS_MAX_SECONDS") or 300)
 STANDARD_MAX_SECONDS = 365 * 24 * 3600  # a Standard execution at most one year
 ACCOUNT = "123456789012"
 
@@ -549,13 +552,21 @@ class Execution:
                         map_run_arn: str | None = None, view: Any = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
-        `TaskContext.path`) derives from it, and the journal records the child's outcome there."""
-        item = fork.child({}, index, (map_name, index))
-        redriven = self.child_redrive_count(fork, index)
+        `TaskContext.path`) derives from it, and the journal records the child's outcome there.
+        A child of type EXPRESS (``ProcessorConfig.ExecutionType``) runs at most five minutes
+        (`limited`); one that did not succeed is started again as a new execution (a new ARN,
+        its redrive count 0) when the parent is redriven."""
+        from .distributed.maprun import child_arn, child_type
+        from .distributed.resultwriter import child_name
 
-        async def work(attempt: Frame, redelivered: bool) -> Any:
+        item = fork.child({}, index, (map_name, index))
+        machine_type = child_type(self, processor) if map_run_arn is not None else self.type
+        attempt = self.child_redrive_count(fork, index)
+        redriven = attempt if machine_type != "EXPRESS" else 0
+
+        async def work(attempt_frame: Frame, redelivered: bool) -> Any:
             child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
-                              mocks=self.mocks, clock=self.clock, machine_type=self.type, region=self.region,
+                              mocks=self.mocks, clock=self.clock, machine_type=machine_type, region=self.region,
                               state_machine_name=self.state_machine_name, observer=self.observer,
                               payload_limit=self.payload_limit, seed=self.seed)
             child.log, child.parent = self.log, (view, index)  # view: the Map state's, for observers
@@ -568,15 +579,13 @@ class Execution:
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             if redriven:
                 child.redrive_count, child.redrive_time = redriven, self.redrive_time
+            if map_run_arn is not None:  # the ARN and name its Map Run gives it
+                machine = map_run_arn.rsplit(":", 1)[0].replace(":mapRun:", ":stateMachine:", 1)
+                child.arn = child_arn(machine, map_run_arn, index, machine_type == "EXPRESS", attempt)
+                child.name = child_name(child.arn)
             listener = self.map_runs if map_run_arn is not None else None
             if listener is not None:
                 await listener.child_started(map_run_arn, index, child)
-            elif map_run_arn is not None:  # the ARN and name its Map Run's records give it
-                from .distributed.maprun import child_arn
-
-                machine = map_run_arn.rsplit(":", 1)[0].replace(":mapRun:", ":stateMachine:", 1)
-                child.arn = child_arn(machine, map_run_arn, index)
-                child.name = child.arn.rsplit(":", 1)[1]
             # the child's own history: ExecutionStarted, its states' events, its closing event
             child.start_time = self.clock.now()
             child.history._events.append(("ExecutionStarted", 0, child.start_time,
@@ -595,9 +604,12 @@ class Execution:
                     if executor is not None and executor.takes(self, processor):
                         output = await executor.run(self, child, processor, value, frame)
                     else:
-                        output = await run_block(child, processor, value, frame)
+                        output = await child.limited(lambda: run_block(child, processor, value, frame))
                     status = "SUCCEEDED"
                     return output
+            except ChildTimedOut as err:
+                status, error, cause = "TIMED_OUT", err.error, err.cause
+                raise
             except StatesError as err:
                 status, error, cause = "FAILED", err.error, err.cause
                 raise
@@ -613,6 +625,33 @@ class Execution:
         if self.sink is None and self.replay is None:  # no journal kept: a million outcomes need not stay in memory
             return await work(item, False)
         return await self.outcome(item, work)
+
+    async def limited(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        """`work()` (this execution's states, run as a Distributed Map child), within the maximum
+        duration of an EXPRESS execution (five minutes from its start, in virtual as in real time,
+        a passive deadline as in `_run`): past it, `ChildTimedOut`. A STANDARD child has no limit
+        here (a year)."""
+        if self.type != "EXPRESS":
+            return await work()
+        outcome: list = []
+
+        async def limit() -> None:
+            await getattr(self.clock, "sleep_passive", self.clock.sleep)(
+                self.start_time + EXPRESS_MAX_SECONDS - self.clock.now())
+            outcome.append(ChildTimedOut())
+            tg.cancel_scope.cancel()
+
+        async with self.clock.task_group() as tg:
+            tg.start_soon(limit)
+            try:
+                outcome.append((await work(),))
+            except StatesError as err:
+                outcome.append(err)
+            tg.cancel_scope.cancel()
+        first = outcome[0]
+        if isinstance(first, tuple):
+            return first[0]
+        raise first
 
     def run_block(self, block: Any, value: Any, frame: Frame) -> Awaitable[Any]:
         """A Parallel branch or an inline Map iteration: `block` in `frame`, in this execution

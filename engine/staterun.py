@@ -33,6 +33,14 @@ class ChildAborted(StatesError):
     the child): it ended ABORTED, with the stop's error and cause."""
 
 
+class ChildTimedOut(StatesError):
+    """Raised by `Execution.run_child` when an EXPRESS child execution ran past five minutes: it
+    ended TIMED_OUT (``States.Timeout``, no cause), a failed item for the Map Run's tolerance."""
+
+    def __init__(self) -> None:
+        super().__init__("States.Timeout", None)
+
+
 class FailStateError(StatesError):
     """Raised by a Fail state: error and cause exactly as the state gives them."""
 

@@ -1020,8 +1020,13 @@ class Service:
                 out.pop(key, None)
         return out
 
-    async def _record(self, arn: str) -> Any:
-        split(arn, ("execution",))
+    async def _record(self, arn: str, dispatched: bool = False) -> Any:
+        """The record of execution `arn`. Express executions are refused (InvalidArn, as AWS
+        refuses them), except with `dispatched` the Express children a Map Run started
+        (``…:express:{machine}/{label}:{name}:{uuid}``), which DescribeExecution describes."""
+        kind, rest = split(arn, ("execution", "express") if dispatched else ("execution",))
+        if kind == "express" and "/" not in rest[0]:  # not a Map Run's: refused as any Express one
+            split(arn, ("execution",))
         record = await self.store.get(arn)
         if record is None:
             raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
@@ -1038,7 +1043,7 @@ class Service:
         return "REDRIVABLE", None
 
     async def DescribeExecution(self, body: dict) -> dict:
-        record = await self._record(body["executionArn"])
+        record = await self._record(body["executionArn"], dispatched=True)
         opts = record.options
         out: dict = {"executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
                      "status": record.status, "startDate": record.start_time, "input": record.input,

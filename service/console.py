@@ -164,9 +164,12 @@ class Console:
             described, history, map_runs = _express_described(express), express.history.events, []
         else:
             described = await self.call("DescribeExecution", {"executionArn": arn})
-            history = await self._all("GetExecutionHistory", {"executionArn": arn}, "events")
-            map_runs = [await self.call("DescribeMapRun", {"mapRunArn": m["mapRunArn"]})
-                        for m in await self._all("ListMapRuns", {"executionArn": arn}, "mapRuns")]
+            if _dispatched_express(arn):  # a Map Run's EXPRESS child: described, no history (as AWS keeps none)
+                history, map_runs = [], []
+            else:
+                history = await self._all("GetExecutionHistory", {"executionArn": arn}, "events")
+                map_runs = [await self.call("DescribeMapRun", {"mapRunArn": m["mapRunArn"]})
+                            for m in await self._all("ListMapRuns", {"executionArn": arn}, "mapRuns")]
         timeline = Timeline(history)
         outcomes, taken = _outcomes(await self._definition(arn), timeline, described["status"])
         after = max(_number(params, "after", 0), 0)  # the events the page has already
@@ -178,6 +181,9 @@ class Console:
         express = self.service.express.get(arn)
         if express is not None:
             return json.dumps(express.machine.definition)
+        if _dispatched_express(arn):  # (the API refuses an Express one: its record has the processor)
+            await self.call("DescribeExecution", {"executionArn": arn})
+            return (await self.service.store.get(arn)).definition
         return (await self.call("DescribeStateMachineForExecution", {"executionArn": arn}))["definition"]
 
     async def graph(self, params: dict) -> dict:
@@ -290,6 +296,12 @@ def _runs(timeline: Any) -> list[dict]:
             if event.type in ENDINGS:
                 run["status"], run["stopDate"] = ENDINGS[event.type], event.time
     return runs
+
+
+def _dispatched_express(arn: str) -> bool:
+    """Whether `arn` names an EXPRESS child of a Map Run (``…:express:{machine}/{label}:…``)."""
+    parts = arn.split(":")
+    return len(parts) > 6 and parts[5] == "express" and "/" in parts[6]
 
 
 def _express_described(execution: Any, brief: bool = False) -> dict:

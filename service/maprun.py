@@ -4,8 +4,8 @@ executions, kept in the store beside the executions.
 `MapRuns` listens to the engine (``Execution.map_runs``): a Map Run becomes a ``mapRun``
 resource (parent: the execution running the Map state), each item's child execution an
 execution record under the processor's ARN (``…:stateMachine:{machine}/{label}``) with its own
-history. The Map Run's settings can change while it runs (UpdateMapRun): the engine reads them
-from the `MapRunControl` kept here."""
+history (an EXPRESS child: none, as AWS keeps none). The Map Run's settings can change while it
+runs (UpdateMapRun): the engine reads them from the `MapRunControl` kept here."""
 from __future__ import annotations
 
 import asyncio
@@ -84,7 +84,9 @@ class MapRuns:
             doc["status"] = "RUNNING"
             doc.pop("stopDate", None)
             # the children's statuses as their records say (the document may lag behind them)
-            for record in await self.store.list(state_machine_arn=doc["stateMachineArn"]):
+            records = await self.store.list(state_machine_arn=doc["stateMachineArn"])
+            # (oldest first: an EXPRESS child run again by a redrive is a new execution, the latest)
+            for record in sorted(records, key=lambda r: r.start_time):
                 if record.options.get("mapRunArn") == arn:
                     index = int(record.options.get("index", -1))
                     if index >= 0:
@@ -93,18 +95,14 @@ class MapRuns:
         self.controls[arn], self.docs[arn], self.sizes[arn] = control, doc, sizes
         await self._save(doc)
 
-    def child_arn(self, map_run_arn: str, index: int) -> str:
-        from asl.engine.distributed.maprun import child_arn
-
-        return child_arn(self.docs[map_run_arn]["stateMachineArn"], map_run_arn, index)
-
     async def child_started(self, map_run_arn: str, index: int, child: Any) -> None:
+        """`child` (its ARN and name given by its Map Run) starts: its record (an EXPRESS child's
+        too, which DescribeExecution and ListExecutions show, as AWS shows those a Map Run
+        dispatched; it never gets a history)."""
         from asl.engine.stores import ExecutionRecord
 
         doc = self.docs[map_run_arn]
-        arn = self.child_arn(map_run_arn, index)
-        child.arn = arn
-        child.name = arn.rsplit(":", 1)[1]
+        arn = child.arn
         self.children[arn] = child
         now = time.time()
         record = ExecutionRecord(arn=arn, name=child.name, state_machine_arn=doc["stateMachineArn"],
@@ -127,11 +125,23 @@ class MapRuns:
         self._save_soon(doc)
 
     async def child_finished(self, map_run_arn: str, index: int, child: Any) -> None:
+        result = child.result
+        arn = child.arn
+        if child.type != "EXPRESS":  # AWS keeps no history of an Express one (GetExecutionHistory refuses it)
+            await self._keep_history(arn, child)
+        self.rerun.discard(arn)
+        await self.store.update(arn, status=result.status, stop_time=time.time(), error=result.error,
+                                cause=result.cause,
+                                output=_text(result.output) if result.status == "SUCCEEDED" else None)
+        self.children.pop(arn, None)
+        doc = self.docs[map_run_arn]
+        doc["children"][str(index)] = result.status
+        self._save_soon(doc)
+
+    async def _keep_history(self, arn: str, child: Any) -> None:
         from asl.engine.journal import event_details
         from asl.engine.stores import StoredEvent
 
-        result = child.result
-        arn = child.arn
         events = [StoredEvent(i, t, p, ts, event_details(d), None)
                   for i, (t, p, ts, d, _site) in enumerate(child.history.entries(), 1)]
         # a child run again after a crash (its end not yet in the parent's journal) keeps the
@@ -148,14 +158,6 @@ class MapRuns:
                 for e in events[1:]])  # after its ExecutionStarted, renumbered to follow ExecutionRedriven
         elif not before:
             await self.store.append(arn, events)
-        self.rerun.discard(arn)
-        await self.store.update(arn, status=result.status, stop_time=time.time(), error=result.error,
-                                cause=result.cause,
-                                output=_text(result.output) if result.status == "SUCCEEDED" else None)
-        self.children.pop(arn, None)
-        doc = self.docs[map_run_arn]
-        doc["children"][str(index)] = result.status
-        self._save_soon(doc)
 
     async def map_run_finished(self, arn: str, status: str, err: Any) -> None:
         doc = self.docs.pop(arn, None)

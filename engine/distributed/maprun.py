@@ -75,11 +75,25 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
     return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select), opened
 
 
-def child_arn(state_machine_arn: str, map_run_arn: str, index: int) -> str:
-    """The ARN of a Map Run's child `index`: ``...:execution:MACHINE/LABEL:UUID``, the UUID derived
-    from the Map Run and the index (the same child keeps its ARN when redriven or resumed)."""
+def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False, attempt: int = 0) -> str:
+    """The ARN of a Map Run's child `index`. STANDARD: ``...:execution:MACHINE/LABEL:NAME``, the
+    name a UUID derived from the Map Run and the index (the same child keeps its ARN when
+    redriven or resumed). EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express
+    executions; a redriven parent starts the child again as a new execution (AWS: "the Express
+    child workflows are rerun using the StartExecution API action"), so the UUID is derived
+    from the `attempt` too (how many times the child has been run again by its Map Run)."""
     prefix, _, machine = state_machine_arn.partition(":stateMachine:")
-    return f"{prefix}:execution:{machine}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}')}"
+    name = uuid.uuid5(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}")
+    if not express:
+        return f"{prefix}:execution:{machine}:{name}"
+    return f"{prefix}:express:{machine}:{name}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#{attempt}')}"
+
+
+def child_type(ex: Any, processor: Any) -> str:
+    """STANDARD or EXPRESS: the type of the child executions of a Distributed Map's `processor`
+    (its ``ProcessorConfig.ExecutionType``; the parent's own type if it has none)."""
+    config = getattr(processor, "processor_config", None)
+    return getattr(config, "execution_type", None) or ex.type
 
 
 def _redriven(run: Any) -> str | None:
@@ -104,6 +118,7 @@ class MapRun:
         self.control, self.writer, self.batcher = control, writer, batcher
         prefix, _, machine = run.ex.state_machine_arn.partition(":stateMachine:")
         self.state_machine_arn = f"{prefix}:stateMachine:{machine}/{label}"
+        self.express = child_type(run.ex, run.state.processor) == "EXPRESS"
         self.sizes: list[int] = []   # items per child, as children start (the service reads it)
         self.items = 0               # items read so far
         self.read_all = False        # ... and whether that is all of them
@@ -260,11 +275,10 @@ class MapRun:
 
     def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
                 start: float, redriven: int) -> dict:
-        return record(self._child_arn(index), self.state_machine_arn, status, value, output,
-                      err.error if err else None, err.cause if err else None, start, self.ex.clock.now(), redriven)
-
-    def _child_arn(self, index: int) -> str:
-        return child_arn(self.state_machine_arn, self.arn, index)
+        # (an EXPRESS child run again is a new execution: its own ARN, never redriven itself)
+        arn = child_arn(self.state_machine_arn, self.arn, index, self.express, redriven)
+        return record(arn, self.state_machine_arn, status, value, output, err.error if err else None,
+                      err.cause if err else None, start, self.ex.clock.now(), 0 if self.express else redriven)
 
     # ---- tolerance ------------------------------------------------------------------------------
 

@@ -47,11 +47,18 @@ def _date(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def child_name(arn: str) -> str:
+    """The name in a Map Run child's ARN (`maprun.child_arn`): ``…:execution:MACHINE/LABEL:NAME``
+    or ``…:express:MACHINE/LABEL:NAME:UUID``."""
+    parts = arn.split(":")
+    return parts[7] if parts[5] == "express" else parts[-1]
+
+
 def record(arn: str, state_machine_arn: str, status: str, value: Any, output: Any, error: str | None,
            cause: str | None, start: float, stop: float, redrive_count: int = 0) -> dict:
     """A child's record in NONE's shape (`redrive_count`: the child's own, DescribeExecution's)."""
     out: dict = {"ExecutionArn": arn, "Input": _text(value), "InputDetails": {"Included": True},
-                 "Name": arn.rsplit(":", 1)[-1]}
+                 "Name": child_name(arn)}
     if status == "SUCCEEDED":
         out["Output"] = _text(output)
         out["OutputDetails"] = {"Included": True}

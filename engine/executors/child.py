@@ -138,7 +138,7 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     from ...errors import StatesError
     from ..execution import Execution
     from ..interpreter import run_block
-    from ..staterun import Frame
+    from ..staterun import ChildTimedOut, Frame
 
     setup = compiled(spec)
     processor = setup.processor
@@ -158,8 +158,11 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     record = ChildRecord(job.index, "FAILED")
     async with child.clock.joined():  # this task runs the child (a virtual clock's books)
         try:
-            record.output = await run_block(child, processor, job.value, Frame({}, 0, None, job.path, job.key))
+            record.output = await child.limited(
+                lambda: run_block(child, processor, job.value, Frame({}, 0, None, job.path, job.key)))
             record.status = "SUCCEEDED"
+        except ChildTimedOut as err:  # an EXPRESS child past five minutes
+            record.status, record.error, record.cause = "TIMED_OUT", err.error, err.cause
         except StatesError as err:
             record.error, record.cause = err.error, err.cause
         except Exception as exc:  # a bug of ours, as the parent's process reports one

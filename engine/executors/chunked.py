@@ -205,6 +205,10 @@ class ChunkedExecutor:
         child.unserved.extend(n for n in record.unserved if n not in child.unserved)
         if record.status == "SUCCEEDED":
             return record.output
+        if record.status == "TIMED_OUT":  # an EXPRESS child past five minutes
+            from ..staterun import ChildTimedOut
+
+            raise ChildTimedOut()
         raise StatesError(record.error, record.cause)
 
     async def _run_for(self, ex: Any, processor: Any) -> _Run:
@@ -214,11 +218,14 @@ class ChunkedExecutor:
             if run.handle is None:
                 run.handle = await run.shipping
             return run
+        from ..distributed.maprun import child_type
+
         pointer = next(here for here, _n, state in ex.machine.iter_states()
                        if state.type == "Map" and state.processor is processor)
         integrations = ex.integrations
         spec = ChildSpec(str(uuid.uuid4()), ex.machine.definition, pointer, ex.handlers,
-                         integrations.config if integrations is not None else None, ex.region, ex.type,
+                         integrations.config if integrations is not None else None, ex.region,
+                         child_type(ex, processor),
                          ex.state_machine_name, ex.state_machine_arn, ex.token_arn, ex.seed, ex.payload_limit,
                          ex.wait_scale, ex.clock.virtual, dict(getattr(ex, "s3_folders", None) or {}))
         run = _Run(spec, dumps_spec(spec))
