@@ -263,9 +263,6 @@ ASYNCIO_ALLOWED = {
     # executors: the coordinator's per-child futures, its flush timers (call_later) and detached
     # dispatch tasks live as long as the executor, which has no task group of its own yet
     "asl.engine.executors.chunked": "per-child futures and detached chunk tasks, no task group yet",
-    # the worker side keeps one event loop per worker thread across chunks (run_until_complete),
-    # so that a worker's loop-bound state (thread pools, clients) is reused from chunk to chunk
-    "asl.engine.executors.child": "one long-lived event loop per worker thread",
     # StartExecution of a nested child returns while the child runs on: the child's task outlives
     # the Task state that started it, and the integration has no task group of its own yet
     "asl.engine.integrations.nested": "detached child-execution tasks",
