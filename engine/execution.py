@@ -113,8 +113,9 @@ class TokenWaiter:
     """A Task waiting for SendTaskSuccess / SendTaskFailure with its token."""
 
     def __init__(self, execution: "Execution", token: str):
-        import asyncio
         import threading
+
+        import anyio.lowlevel
 
         self.execution = execution
         self.token = token
@@ -124,7 +125,7 @@ class TokenWaiter:
         self.beat = Beat()
         self.answered = False  # an answer was accepted (TaskTokens): later ones are refused
         self.answered_by: dict = {}  # the answerer's trace context (W3C headers): the task's span links to it
-        self._loop = asyncio.get_running_loop()
+        self._token = anyio.lowlevel.current_token()  # the way back to this event loop from a thread
         self._thread = threading.get_ident()
 
     def _in_loop(self, fn: Any) -> None:
@@ -133,8 +134,10 @@ class TokenWaiter:
 
         if threading.get_ident() == self._thread:
             fn()
-        else:
-            self._loop.call_soon_threadsafe(fn)
+        else:  # (waits until the loop has run it: the answer is in when SendTask* returns)
+            import anyio.from_thread
+
+            anyio.from_thread.run_sync(fn, token=self._token)
 
     def heartbeat(self) -> None:
         self._in_loop(lambda: setattr(self.beat, "count", self.beat.count + 1))

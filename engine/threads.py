@@ -17,14 +17,15 @@ async def run_in_thread(work: Callable[[], Any], clock: Any = None) -> Any:
     With a `clock`, the clock is busy meanwhile (virtual time does not jump over the work) and
     hands the result back in its turn (`Clock.in_turn`).
     """
-    import asyncio
     import contextvars
 
     import anyio
+    import anyio.from_thread
+    import anyio.lowlevel
 
     from .clock import Clock, Outcome
 
-    loop = asyncio.get_running_loop()  # the public way back to the loop from a thread
+    token = anyio.lowlevel.current_token()  # the way back to this event loop from a thread
     outcome = Outcome()
 
     def job() -> None:
@@ -33,7 +34,7 @@ async def run_in_thread(work: Callable[[], Any], clock: Any = None) -> Any:
         except BaseException as exc:  # noqa: B902 - handed back to the awaiting task, never lost here
             ok, value = False, exc
         try:
-            loop.call_soon_threadsafe(outcome.fill, ok, value)
+            anyio.from_thread.run_sync(outcome.fill, ok, value, token=token)
         except RuntimeError:  # the loop is closed: nobody waits for this result any more
             pass
 

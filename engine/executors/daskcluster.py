@@ -13,11 +13,11 @@ Import `distributed` only here (this module is imported when a Dask executor is 
 """
 from __future__ import annotations
 
-import asyncio
 import pickle
 import uuid
 from typing import Any
 
+import anyio
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from .chunked import ChunkedExecutor, WorkLost, _Run
@@ -137,7 +137,7 @@ class DaskExecutor(ChunkedExecutor):
     async def _write_done(self) -> None:
         """Tell the scheduler which children of the running chunks are done (for a chunk's next
         attempt, should its worker be lost): one write per chunk per report period."""
-        await asyncio.sleep(0.01)
+        await anyio.sleep(0.01)
         dirty, self._dirty = self._dirty, {}
         for chunk, (run, _) in dirty.items():
             done = self._done.get(chunk)

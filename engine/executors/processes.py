@@ -8,9 +8,11 @@ processes (the others' chunks are sent again to the new pool).
 """
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
+
+import anyio
+import anyio.to_thread
 
 from .chunked import ChunkedExecutor, WorkLost, _Run
 from .child import ChildRecord, Job, load_spec, run_chunk
@@ -33,7 +35,9 @@ class ProcessExecutor(ChunkedExecutor):
     async def start(self) -> None:
         self.pool = self._new_pool()
         # the processes start (and import the engine) now, not in the first Map's time
-        await asyncio.gather(*(asyncio.wrap_future(self.pool.submit(_warm)) for _ in range(self.workers)))
+        futures = [self.pool.submit(_warm) for _ in range(self.workers)]
+        for future in futures:
+            await _result(future)
 
     async def aclose(self) -> None:
         await super().aclose()
@@ -55,7 +59,7 @@ class ProcessExecutor(ChunkedExecutor):
             raise WorkLost("a worker process died") from None
         run.handles[chunk] = future
         try:
-            return await asyncio.wrap_future(future)
+            return await _result(future)
         except BrokenProcessPool:
             self._renew(pool)
             raise WorkLost("a worker process died") from None
@@ -69,6 +73,14 @@ class ProcessExecutor(ChunkedExecutor):
         future = run.handles.get(chunk)
         if future is not None and not future.cancel() and not future.done():
             self._renew(self.pool)  # running: only stopping its process stops it
+
+
+async def _result(future: Any) -> Any:
+    """The result of a pool's `future`, awaited in a worker thread (``anyio.to_thread``): the
+    pool's futures are `concurrent.futures` ones, which anyio awaits only that way. On
+    cancellation the thread is abandoned; it ends when the future is cancelled or its process
+    stopped (`_cancel`, `_stop`)."""
+    return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
 
 
 def _stop(pool: Any, join: bool = False) -> None:
