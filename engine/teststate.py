@@ -381,12 +381,16 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     execution.context_names[id(single)] = LONE_STATE
     execution.start_time = execution.clock.now()
     raised: StatesError | None = None
+    exchanges = _HttpExchanges(inspection_level)
     try:
         async with execution.clock.joined():
             output, next_name = await run_state(execution, single, state_input, Frame(dict(variables or {}), 0),
                                                 runner=runner)
     except StatesError as err:
         raised, output, next_name = err, None, None
+    finally:
+        exchanges.close()
+    inspector.extra.update(exchanges.shown(reveal_secrets))
     exception = raised if raised is not None else inspector.caught_error
     if exception is not None and _LOCATED.match(exception.cause or ""):
         exception = StatesError(exception.error, _LOCATED.sub("", exception.cause, count=1))  # no events, no prefix
@@ -409,6 +413,31 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
             output, next_name = None, None
     inspection = inspector.inspection(state, state_input, variables, inspection_level, details)
     return TestStateResult(status, output, error, cause, next_name, inspection, execution)
+
+
+class _HttpExchanges:
+    """At TRACE, the HTTP Task's request and response (`asl.engine.integrations.http.Exchange`),
+    collected while the state runs; secrets only with revealSecrets."""
+
+    def __init__(self, level: str):
+        self.seen: list = []
+        self.reset = None
+        if level == "TRACE":
+            from .integrations.http import EXCHANGES
+
+            self.reset = EXCHANGES.set(self.seen)
+
+    def close(self) -> None:
+        if self.reset is not None:
+            from .integrations.http import EXCHANGES
+
+            EXCHANGES.reset(self.reset)
+
+    def shown(self, reveal: bool) -> dict:
+        if not self.seen:
+            return {}
+        last = self.seen[-1]
+        return {"request": last.request(reveal), "response": last.response()}
 
 
 def test_state_sync(definition: Any, state_name: str | None = None, input: Any = None, **options: Any) -> TestStateResult:

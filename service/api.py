@@ -193,6 +193,9 @@ class Service:
         # the API keeps no record of them (as AWS), the console shows them (service/console.py)
         self.express: dict[str, Any] = {}
         self.deleting: set[str] = set()  # state machines DELETING whose executions run here
+        # StartExecution calls under way (not yet running here), by state machine ARN: a
+        # DeleteStateMachine meanwhile counts them as running executions
+        self.starts: dict[str, int] = {}
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
@@ -554,13 +557,21 @@ class Service:
         for kind in (VERSION, ALIAS):
             for child in await self.store.list_resources(kind, arn):
                 await self.store.delete_resource(child.get("stateMachineVersionArn") or child.get("stateMachineAliasArn"))
-        if doc["type"] == "EXPRESS" or not await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1):
+        if doc["type"] == "EXPRESS":
             await self.store.delete_resource(arn)
+            return {}
+        # from here a StartExecution of the machine is refused, or was counted (`_busy`) before
+        self.deleting.add(arn)
+        if not self._busy(arn) and not await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1) \
+                and not self._busy(arn):
+            try:
+                await self.store.delete_resource(arn)
+            finally:
+                self.deleting.discard(arn)
             return {}
         if doc.get("status") != DELETING:
             doc["status"] = DELETING
             await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
-        self.deleting.add(arn)
         for execution, _ in list(self.running.values()):
             if execution.state_machine_arn == arn:
                 execution.end_at_next_transition(*_deleted(name))
@@ -579,7 +590,8 @@ class Service:
         if doc is None or doc.get("kind") != MACHINE or doc.get("status") != DELETING:
             return doc
         arn = doc["stateMachineArn"]
-        if await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1):
+        if self._busy(arn) or await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1) \
+                or self._busy(arn):
             return doc
         await self.store.delete_resource(arn)
         self.deleting.discard(arn)
@@ -933,10 +945,35 @@ class Service:
         while exec_arn in self.starting:  # the same name being started: its answer decides
             await asyncio.shield(self.starting[exec_arn])
         self.starting[exec_arn] = asyncio.get_running_loop().create_future()
+        machine_arn = machine["stateMachineArn"]
+        self.starts[machine_arn] = self.starts.get(machine_arn, 0) + 1  # counted from here (`_busy`)
         try:
+            await self._still_startable(machine_arn)
             return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case)
         finally:
             self.starting.pop(exec_arn).set_result(None)
+            self.starts[machine_arn] -= 1
+            if not self.starts[machine_arn]:
+                del self.starts[machine_arn]
+            if machine_arn in self.deleting:  # deleted meanwhile: it goes once nothing of it runs
+                await self._finish_deleting(machine_arn)
+
+    async def _still_startable(self, machine_arn: str) -> None:
+        """The machine a StartExecution resolved, looked at again once the start is counted: a
+        DeleteStateMachine that came between refuses it (StateMachineDeleting while the deletion
+        is under way here, StateMachineDoesNotExist once it is done); one that comes later sees
+        the start (`_busy`) and leaves the machine DELETING until the execution has ended. With
+        a store several processes share, `_start` looks once more after the record is written."""
+        doc = await self.store.get_resource(machine_arn)
+        if machine_arn in self.deleting or (doc is not None and doc.get("status") == DELETING):
+            raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{machine_arn}'")
+        if doc is None:
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{machine_arn}'")
+
+    def _busy(self, machine_arn: str) -> bool:
+        """Whether an execution of the machine is being started or runs in this process."""
+        return bool(self.starts.get(machine_arn)) or any(
+            execution.state_machine_arn == machine_arn for execution, _ in self.running.values())
 
     async def _start(self, machine: dict, runs: dict, version_arn: str | None, alias_arn: str | None, body: dict,
                      exec_arn: str, name: str, value: Any, case: str) -> dict:
@@ -975,6 +1012,15 @@ class Service:
                     raise
         except ExecutionAlreadyExists:
             raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
+        arn = machine["stateMachineArn"]
+        if self.shared and arn not in self.deleting:
+            # another process may have deleted the machine before this record was written: the
+            # execution is on record, so it counts, and ends as that deletion's executions end
+            doc = await self.store.get_resource(arn)
+            if doc is None or doc.get("status") == DELETING:
+                self.deleting.add(arn)
+        if arn in self.deleting:  # DeleteStateMachine came while this one was being started
+            execution.end_at_next_transition(*_deleted(machine["name"]))
         return {"executionArn": exec_arn, "startDate": record.start_time}
 
     async def StartSyncExecution(self, body: dict) -> dict:
@@ -1260,7 +1306,7 @@ class Service:
                                       variables=body.get("variables"), mock=body.get("mock"),
                                       context=body.get("context"), state_configuration=body.get("stateConfiguration"),
                                       role_arn=body.get("roleArn"), reveal_secrets=bool(body.get("revealSecrets")),
-                                      handlers=self.handlers)
+                                      handlers=self.handlers, aws=self.integrations)
         except TestStateError as exc:
             raise ServiceError(exc.code, exc.message) from None
         return result.response()

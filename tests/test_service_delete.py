@@ -131,3 +131,39 @@ def test_an_express_machine_goes_at_once(server):
     sfn.delete_state_machine(stateMachineArn=arn)
     assert error_of(sfn.describe_state_machine, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
     assert error_of(sfn.start_sync_execution, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
+
+
+def test_a_start_concurrent_with_the_delete_is_refused_or_counted(server):
+    """StartExecution calls racing DeleteStateMachine (real concurrent boto3 calls): each start is
+    refused as AWS refuses it (StateMachineDeleting, StateMachineDoesNotExist), or its execution
+    counts: the machine stays DELETING while it runs (here: waits an hour), and goes once it ends."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sfn = server.client(max_pool_connections=16)
+    definition = machine({"W": {"Type": "Wait", "Seconds": 3600, "End": True}}, "W")
+    refused, counted = 0, 0
+    with ThreadPoolExecutor(12) as pool:
+        for round in range(10):
+            arn = sfn.create_state_machine(name=f"raced{round}", definition=definition, roleArn=ROLE)["stateMachineArn"]
+
+            def start(i: int, arn: str = arn):
+                try:
+                    return sfn.start_execution(stateMachineArn=arn, name=f"e{i}")["executionArn"]
+                except sfn.exceptions.ClientError as exc:
+                    return exc.response["Error"]["Code"]
+            starts = [pool.submit(start, i) for i in range(10)]
+            deleted = pool.submit(sfn.delete_state_machine, stateMachineArn=arn)
+            starts += [pool.submit(start, i) for i in range(10, 20)]
+            deleted.result()
+            outcomes = [f.result() for f in starts]
+            started = [o for o in outcomes if o.startswith("arn:")]
+            assert set(outcomes) - set(started) <= {"StateMachineDeleting", "StateMachineDoesNotExist"}, outcomes
+            refused += len(outcomes) - len(started)
+            counted += len(started)
+            if started:  # each one runs: the machine waits for them
+                assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING", (round, outcomes)
+                for execution in started:
+                    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+                    sfn.stop_execution(executionArn=execution)
+            assert gone(sfn, arn), (round, outcomes)
+    assert refused and counted  # both sides of the race were seen

@@ -46,10 +46,15 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
 
 from ...errors import StatesError
+
+# TestState at TRACE shows the HTTP Task's request and response (InspectionData request and
+# response): around a TestState run this holds a list, each http:invoke call appends its exchange
+EXCHANGES: ContextVar[list | None] = ContextVar("asl_http_exchanges", default=None)
 
 TIMEOUT_SECONDS = 60.0  # AWS's: an HTTP Task that gets no answer within 60 s fails with States.Http.Socket
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
@@ -233,19 +238,24 @@ def _params(section: Any, key: str) -> list[tuple[str, str]]:
             if isinstance(p, dict)]
 
 
-async def _authorize(client: Any, connection: dict, headers: dict, query: list, body: Any) -> Any:
+async def _authorize(client: Any, connection: dict, headers: dict, query: list, body: Any,
+                     secret: dict | None = None) -> Any:
     """Apply the connection: its auth header and its extra header, query and body parameters,
     which win over the Task's of the same name (DG "call-https-apis", "Merging EventBridge
-    connection and HTTP Task definition data"; header names compared without case)."""
+    connection and HTTP Task definition data"; header names compared without case). `secret`
+    (if given) is told the names of what the connection added: ``{"headers", "query"}`` sets."""
     kind = connection.get("AuthorizationType")
     auth = connection.get("AuthParameters") or {}
     invocation = auth.get("InvocationHttpParameters")
+    secret = secret if secret is not None else {"headers": set(), "query": set()}
     for key, value in _params(invocation, "HeaderParameters"):
         for same in [name for name in headers if name.lower() == key.lower()]:
             del headers[same]
         headers[key] = value
+        secret["headers"].add(key.lower())
     extra_query = _params(invocation, "QueryStringParameters")
     names = {key for key, _ in extra_query}
+    secret["query"].update(names)
     query[:] = [pair for pair in query if pair[0] not in names] + extra_query
     extra_body = _params(invocation, "BodyParameters")
     if extra_body:
@@ -255,12 +265,15 @@ async def _authorize(client: Any, connection: dict, headers: dict, query: list, 
     if kind == "API_KEY":
         api_key = auth.get("ApiKeyAuthParameters") or {}
         headers[str(api_key.get("ApiKeyName"))] = _text(api_key.get("ApiKeyValue"))
+        secret["headers"].add(str(api_key.get("ApiKeyName")).lower())
     elif kind == "BASIC":
         basic = auth.get("BasicAuthParameters") or {}
         pair = f"{basic.get('Username', '')}:{basic.get('Password', '')}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        secret["headers"].add("authorization")
     elif kind == "OAUTH_CLIENT_CREDENTIALS":
         headers["Authorization"] = "Bearer " + await _oauth_token(client, auth.get("OAuthParameters") or {})
+        secret["headers"].add("authorization")
     elif kind is not None:
         raise _runtime(f"The connection's AuthorizationType '{kind}' is not API_KEY, BASIC or OAUTH_CLIENT_CREDENTIALS")
     return body
@@ -370,14 +383,21 @@ async def http_invoke(integrations: Any, arguments: dict, region: str, trace: di
     body = arguments.get("RequestBody")
     connection_arn = ((arguments.get("Authentication") or arguments.get("InvocationConfig") or {})
                       .get("ConnectionArn"))
+    task_body, secret = body, {"headers": set(), "query": set()}
     if connection_arn is not None:
         connection = await integrations.connections.get(str(connection_arn))
         async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
-            body = await _authorize(client, connection, headers, query, body)
+            body = await _authorize(client, connection, headers, query, body, secret)
     headers["User-Agent"] = f"Amazon|StepFunctions|HttpInvoke|{region}"
     headers["Range"] = "bytes=0-262144"
     _trace(headers, trace)
-    answer = await _send(method, endpoint, headers, query, _body(body, headers, encoding, array_format))
+    content = _body(body, headers, encoding, array_format)
+    answer = await _send(method, endpoint, headers, query, content)
+    exchanges = EXCHANGES.get()
+    if exchanges is not None:  # (a TestState run)
+        if task_body is not body:  # the connection's body parameters: without them, the Task's body
+            secret["body"] = _body(task_body, dict(headers), encoding, array_format) or b""
+        exchanges.append(Exchange(method, endpoint, headers, query, content, answer, secret))
     media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/octet-stream" or media.startswith(("image/", "video/", "audio/")):
         # DG "call-https-apis", "Unsupported HTTP Task responses": States.Runtime (the cause is ours)
@@ -391,6 +411,42 @@ async def http_invoke(integrations: Any, arguments: dict, region: str, trace: di
         # workflow's README on GitHub); DG "call-https-apis" documents the error name only
         raise StatesError(f"States.Http.StatusCode.{answer.status_code}", answer.reason_phrase)
     return result
+
+
+class Exchange:
+    """One HTTP Task request and its response, as TestState shows them at TRACE (InspectionData
+    ``request``, ``response``: each a member of text values). What the connection added (its
+    auth header, header, query and body parameters) is shown only with `reveal` (revealSecrets,
+    API TestState: "a secret includes the data that an EventBridge connection adds to modify the
+    HTTP request headers, query parameters, and body"); the rest is shown as sent. The headers
+    are written ``[Name: value, Name: value]`` (unverified: no recorded AWS answer shows them)."""
+
+    def __init__(self, method: str, endpoint: str, headers: dict, query: list, content: bytes | None, answer: Any,
+                 secret: dict):
+        """`secret`: the names of the headers (lower case) and query parameters the connection
+        added, and under ``body`` the body without the connection's parameters, if it added any."""
+        self.method, self.endpoint, self.headers, self.query = method, endpoint, dict(headers), list(query)
+        self.content, self.answer, self.secret = content, answer, secret
+
+    def request(self, reveal: bool) -> dict:
+        import httpx
+
+        headers = [(k, v) for k, v in self.headers.items() if reveal or k.lower() not in self.secret["headers"]]
+        query = [(k, v) for k, v in self.query if reveal or k not in self.secret["query"]]
+        content = self.content if reveal or "body" not in self.secret else self.secret["body"]
+        return {"protocol": self.answer.http_version, "method": self.method,
+                "url": str(httpx.URL(self.endpoint).copy_merge_params(query) if query else httpx.URL(self.endpoint)),
+                "headers": _headers_text(headers), "body": (content or b"").decode("utf-8", "replace")}
+
+    def response(self) -> dict:
+        answer = self.answer
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers.raw]
+        return {"protocol": answer.http_version, "statusCode": str(answer.status_code),
+                "statusMessage": answer.reason_phrase, "headers": _headers_text(headers), "body": answer.text}
+
+
+def _headers_text(pairs: list) -> str:
+    return "[" + ", ".join(f"{name}: {value}" for name, value in pairs) + "]"
 
 
 async def apigateway_invoke(arguments: dict, trace: dict | None = None) -> Any:
