@@ -154,9 +154,12 @@ class TokenWaiter:
             self.event.set()
         self._in_loop(done)
 
-    async def wait(self) -> Any:
+    async def wait(self, outside: bool = True) -> Any:
+        """The answer; `outside` False: the Task waits for more than this answer (a ``.sync``
+        job), which the clock's books leave to that (no grace before time jumps)."""
+        clock = self.execution.clock
         try:
-            with self.execution.clock.awaiting_outside():
+            with clock.awaiting_outside() if outside else clock.waiting():
                 await self.event.wait()
         finally:
             self.execution.close_token(self.token)

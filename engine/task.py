@@ -13,8 +13,8 @@ from .callbacks import serve_activity
 from .observe import AttemptEnded, AttemptStarted
 from .scope import Scope
 from .staterun import Result, StateRun, with_retries
-from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, Beat, HandlerInterrupted, TaskContext, TaskFailed, UnservedTask, call_handler,
-                    exception_to_error, json_copy, lambda_function_name)
+from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, SYNC_ANSWERED, Beat, HandlerInterrupted, TaskContext, TaskFailed,
+                    UnservedTask, call_handler, exception_to_error, json_copy, lambda_function_name)
 
 
 def invoke_response(payload: Any, rng: Any) -> dict:
@@ -57,7 +57,9 @@ async def run_task(run: StateRun) -> Result:
     info = parse_resource(state.resource)
     jsonata = state.is_jsonata
 
-    wait_token = info is not None and info.pattern == "waitForTaskToken"
+    # AWS puts a token in the context object of callback and .sync Tasks: a .sync Task's token
+    # takes SendTaskHeartbeat, and SendTaskSuccess/Failure end the Task before its job does
+    wait_token = info is not None and info.pattern in ("waitForTaskToken", "sync")
 
     async def attempt() -> Any:
         # The token exists before the input is processed: Parameters pass it on as $$.Task.Token.
@@ -222,6 +224,8 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     async def invoke() -> Any:
         if sync and service is None:
             submitted({})  # the job is started; the handler stands for the whole job
+        if token is not None and sync:
+            return await _first_of(handle, waiter, ex.clock)
         if token is not None:
             # The request carrying the token is sent once: resumed after a crash, the task
             # only goes on waiting (the token is the same, drawn from the task's frame).
@@ -231,11 +235,45 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         result = await handle()
         return invoke_response(result, run.rng) if invoke_wrap and service is None else result
 
-    if token is not None and timeout is None:
+    if token is not None and timeout is None and not sync:
         # AWS's default TimeoutSeconds (99999999). Under virtual time it matters: a callback
         # nothing will ever answer times out (at once, in virtual time) instead of hanging.
+        # A .sync Task waits for its job, which ends it: none (a child that `asl serve` runs
+        # is awaited outside the clock's books, and must not see its parent time out at once).
         timeout = AWS_DEFAULT_TIMEOUT
     # A callback's result is the SendTaskSuccess output as sent, never wrapped.
     if timeout is None and heartbeat is None:
         return await invoke()
     return await ex.guard(invoke(), timeout, heartbeat, beat, since=started)
+
+
+async def _first_of(job: Any, waiter: Any, clock: Any) -> Any:
+    """A ``.sync`` Task's outcome: its job's, or the answer sent with its token if that comes
+    first (the job is then cancelled but not stopped: `asl.engine.tasks.answered_by_token`).
+
+    Both race as strands of the execution's clock (`Clock.task_group`), so under virtual time
+    the clock sees the Task idle while its job sleeps between polls, and moves time on. The
+    token wait parks without the grace of a callback's (`TokenWaiter.wait`): the job, not the
+    world, is what the Task waits for."""
+    outcome: list = []
+    flag = {"answered": False}
+    reset = SYNC_ANSWERED.set(flag)
+    try:
+        async with clock.task_group() as group:
+            async def run(fn: Any, answered: bool) -> None:
+                try:
+                    ended: tuple = (await fn(), None)
+                except StatesError as err:
+                    ended = (None, err)
+                if not outcome:
+                    outcome.append(ended)
+                    flag["answered"] = answered
+                group.cancel_scope.cancel()
+            group.start_soon(run, job, False)
+            group.start_soon(run, lambda: waiter.wait(outside=False), True)
+    finally:
+        SYNC_ANSWERED.reset(reset)
+    value, error = outcome[0]
+    if error is not None:
+        raise error
+    return value

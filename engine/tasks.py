@@ -25,6 +25,7 @@ import inspect
 import json
 import os
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,6 +33,17 @@ from ..errors import StatesError
 from .threads import run_in_thread
 
 AWS_DEFAULT_TIMEOUT = 99999999  # a Task's TimeoutSeconds when it gives none (matters for callbacks)
+
+# Set (to {"answered": bool}) around a ``.sync`` job that races its Task's token: a job cancelled
+# because SendTaskSuccess/Failure ended the Task is left running, as a Task that ended is no abort.
+SYNC_ANSWERED: ContextVar[dict | None] = ContextVar("asl_sync_answered", default=None)
+
+
+def answered_by_token() -> bool:
+    """True in a ``.sync`` job cancelled because its Task was answered with ``$$.Task.Token``
+    (the job, a child execution, is then not stopped)."""
+    flag = SYNC_ANSWERED.get()
+    return bool(flag and flag["answered"])
 
 
 class Beat:
@@ -116,7 +128,7 @@ class TaskContext:
     resource     the Task's Resource ARN
     attempt      1 for the first call, 2 for the first retry, ...
     context      the context object (``$$``)
-    task_token   the token for ``.waitForTaskToken`` resources (else None)
+    task_token   the token for ``.waitForTaskToken`` and ``.sync`` resources (else None)
     path         where the task runs: ``(("MapState", 3),)`` inside iteration 3 of MapState,
                  ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout (outermost first)
     redelivered  True when this attempt was already started before the process running the

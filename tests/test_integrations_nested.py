@@ -90,6 +90,35 @@ def test_the_child_has_its_own_history():
     assert "LambdaFunctionSucceeded" in types
 
 
+def _seconds_between(result, first: str, last: str) -> float:
+    import datetime
+
+    def at(kind):
+        stamp = next(e for e in result.history.events if e["type"] == kind)["timestamp"]
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return at(last) - at(first)
+
+
+def test_a_sync_child_that_waits_takes_virtual_time_only():
+    """Under virtual time a .sync Task waits for its child (and for its token) on the clock's
+    books: the child's hour-long Wait passes at once, the Task ends when the child does."""
+    result = run_parent(".sync:2", "Slow")
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["Status"] == "SUCCEEDED"
+    assert _seconds_between(result, "TaskSubmitted", "TaskSucceeded") >= 3600
+
+
+def test_a_sync_task_without_heartbeats_times_out_and_stops_its_child():
+    """HeartbeatSeconds on a .sync Task: no SendTaskHeartbeat with its token in that time is
+    States.Timeout (in virtual time, before the child's hour-long Wait ends), and the child is stopped."""
+    execution = prepare(asl.load(parent(".sync", "Slow", HeartbeatSeconds=60)), {"n": 2}, machines=MACHINES)
+    result = anyio.run(execution.run)
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+    assert 60 <= _seconds_between(result, "TaskSubmitted", "TaskTimedOut") < 3600
+    (child,) = execution.executions.children.values()
+    assert child.history.events[-1]["type"] == "ExecutionAborted"
+
+
 def test_the_name_of_an_ended_child_is_refused():
     first = dict(parent(".sync")["States"]["Start"])
     del first["End"]
@@ -102,22 +131,40 @@ def test_the_name_of_an_ended_child_is_refused():
 
 
 def test_stopping_the_parent_stops_a_sync_child():
+    async def stop(execution, child):
+        await anyio.sleep(0.05)
+        execution.stop("Stopped", "by the test")
+
+    execution, _ = _beside_a_slow_child(parent(".sync", "Slow"), stop)
+    (child,) = execution.executions.children.values()
+    assert execution.result.status == "ABORTED"
+    assert child.history.events[-1]["type"] == "ExecutionAborted"
+
+
+def _beside_a_slow_child(definition: dict, act):
+    """Run `definition` (its Task starts the child Slow, which waits an hour) in real time; once
+    the child runs, `act(execution, child)` (awaited if async); the parent (ended) and whether the child still ran
+    then (it is stopped at the end)."""
     async def main():
-        execution = prepare(asl.load(parent(".sync", "Slow")), {"n": 2}, machines=MACHINES, virtual_time=False)
+        execution = prepare(asl.load(definition), {"n": 2}, machines=MACHINES, virtual_time=False)
         async with anyio.create_task_group() as tg:
             async def go():
                 execution.result = await execution.run()
             tg.start_soon(go)
             while not execution.executions.children:
                 await anyio.sleep(0.01)
-            await anyio.sleep(0.05)
-            execution.stop("Stopped", "by the test")
-        return execution
+            (child,) = execution.executions.children.values()
+            acted = act(execution, child)
+            if acted is not None:
+                await acted
+            with anyio.fail_after(30):
+                while execution.result is None:
+                    await anyio.sleep(0.01)
+            running = child.result is None
+            child.stop()
+        return execution, running
 
-    execution = anyio.run(main)
-    (child,) = execution.executions.children.values()
-    assert execution.result.status == "ABORTED"
-    assert child.history.events[-1]["type"] == "ExecutionAborted"
+    return anyio.run(main)
 
 
 def test_wait_for_task_token_child_answers_the_parent():
@@ -139,6 +186,58 @@ def test_wait_for_task_token_child_answers_the_parent():
 
     result = anyio.run(main)
     assert result.status == "SUCCEEDED" and result.output == {"answered": True}
+
+
+def _token_parent(pattern: str) -> dict:
+    definition = parent(pattern, "Slow")
+    definition["States"]["Start"]["Parameters"]["Input"] = {"token.$": "$$.Task.Token"}
+    return definition
+
+
+def _answer_a_sync_task(pattern: str, answer):
+    """`answer(execution, token)` once the child of a `.sync` Task given $$.Task.Token runs."""
+    return _beside_a_slow_child(_token_parent(pattern), lambda ex, child: answer(ex, child.input["token"]))
+
+
+def test_a_sync_task_has_a_token_that_ends_it_before_its_child():
+    """AWS gives .sync Tasks a $$.Task.Token too: SendTaskHeartbeat takes it, and SendTaskSuccess
+    with it ends the Task with that output while the child runs on (recorded on AWS:
+    conformance/service/sync test_sync_with_task_token)."""
+    def answer(execution, token):
+        execution.send_task_heartbeat(token)
+        execution.send_task_success(token, {"early": True})
+
+    execution, child_was_running = _answer_a_sync_task(".sync", answer)
+    assert execution.result.status == "SUCCEEDED" and execution.result.output == {"early": True}
+    assert child_was_running  # ended by its token, the Task does not stop its child
+    types = [e["type"] for e in execution.result.history]
+    assert types[-4:] == ["TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+
+
+def test_send_task_failure_with_a_sync_tasks_token_fails_it():
+    execution, _ = _answer_a_sync_task(".sync:2", lambda ex, token: ex.send_task_failure(token, "Told", "by a worker"))
+    assert (execution.result.status, execution.result.error, execution.result.cause) == ("FAILED", "Told",
+                                                                                        "by a worker")
+    failed = [e for e in execution.result.history if e["type"] == "TaskFailed"]
+    assert failed[0]["taskFailedEventDetails"]["error"] == "Told"
+
+
+def test_the_token_of_a_sync_task_its_child_ended_is_closed():
+    definition = parent(".sync")
+    definition["States"]["Start"]["Parameters"]["Input"] = {"n.$": "$.n", "token.$": "$$.Task.Token"}
+    seen = []
+    handlers = Handlers({"double": lambda event: seen.append(event["token"]) or {"n": event["n"] * 2}})
+
+    async def main():
+        execution = prepare(asl.load(definition), {"n": 2}, handlers=handlers, machines=MACHINES)
+        result = await execution.run()
+        with pytest.raises(Exception) as refused:
+            execution.send_task_success(seen[0], {"late": True})
+        return result, refused.value
+
+    result, refused = anyio.run(main)
+    assert result.status == "SUCCEEDED" and json.loads(result.output["Output"]) == {"n": 4}
+    assert refused.error == "TaskDoesNotExist"
 
 
 # ---- mocks of the child, as Step Functions Local picks them --------------------------------
@@ -328,6 +427,33 @@ def test_service_missing_machine_and_stop_of_the_parent(service):
     sfn.stop_execution(executionArn=arn)
     (child,) = sfn.list_executions(stateMachineArn=slow)["executions"]
     assert wait_done(sfn, child["executionArn"])["status"] == "ABORTED"
+
+
+def test_service_sync_task_token_answered_through_the_api(service):
+    """asl serve: a .sync Task's $$.Task.Token, passed to its child, takes SendTaskHeartbeat and
+    SendTaskSuccess from boto3; the Task ends with that output, the child runs on; once the Task
+    has ended its token is refused with TaskTimedOut, as a callback's is."""
+    from botocore.exceptions import ClientError
+
+    from test_service import wait_done
+
+    sfn = service.client()
+    slow = create(sfn, "Slow", SLOW)
+    arn = sfn.start_execution(stateMachineArn=create(sfn, "Asker", _token_parent(".sync")))["executionArn"]
+    deadline = time.monotonic() + 60
+    while not sfn.list_executions(stateMachineArn=slow)["executions"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (child,) = sfn.list_executions(stateMachineArn=slow)["executions"]
+    token = json.loads(sfn.describe_execution(executionArn=child["executionArn"])["input"])["token"]
+    sfn.send_task_heartbeat(taskToken=token)
+    sfn.send_task_success(taskToken=token, output='"answered"')
+    done = wait_done(sfn, arn)
+    assert (done["status"], done["output"]) == ("SUCCEEDED", '"answered"')
+    assert sfn.describe_execution(executionArn=child["executionArn"])["status"] == "RUNNING"
+    with pytest.raises(ClientError) as late:
+        sfn.send_task_failure(taskToken=token, error="Late")
+    assert late.value.response["Error"]["Code"] == "TaskTimedOut"
+    sfn.stop_execution(executionArn=child["executionArn"])
 
 
 def test_engine_child_on_a_step_functions_endpoint_through_boto3(service, monkeypatch):

@@ -112,6 +112,7 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
     the ARN of the execution whose Task it is)."""
     import anyio
 
+    from ..tasks import answered_by_token
     from ..threads import run_in_thread
     from .optimized import SERVICES, convert_error
     from .sdk import invoke, operation_of
@@ -161,6 +162,8 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
     try:
         started = await run_in_thread(start_job, clock)
     except anyio.get_cancelled_exc_class():
+        if answered_by_token():  # the Task ended by its token: the job runs on
+            raise
         with lock:
             start["abandoned"], started = True, start["response"]
         if started is not None:
@@ -179,8 +182,9 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
                 break
             await clock.sleep(poll_seconds)
     except anyio.get_cancelled_exc_class():
-        with anyio.CancelScope(shield=True):
-            await run_in_thread(lambda: stop(started))
+        if not answered_by_token():
+            with anyio.CancelScope(shield=True):
+                await run_in_thread(lambda: stop(started))
         raise
     if state in job.failed:
         raise StatesError("States.TaskFailed", json.dumps(found, separators=(",", ":"), ensure_ascii=False))

@@ -168,6 +168,7 @@ async def start_execution(port: Executions, info: Any, arguments: Any, clock: An
     the name of a child started without one: `child_name`)."""
     import anyio
 
+    from ..tasks import answered_by_token
     from .shapes import http_metadata
 
     body = request(arguments)
@@ -184,6 +185,8 @@ async def start_execution(port: Executions, info: Any, arguments: Any, clock: An
     try:
         described = await port.wait(response["executionArn"], clock)
     except anyio.get_cancelled_exc_class():
+        if answered_by_token():  # the Task ended by its token: the child runs on, as on AWS
+            raise
         with anyio.CancelScope(shield=True):  # the parent stopped (or timed out): so does the child
             try:
                 await port.stop(response["executionArn"])
