@@ -97,12 +97,13 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
 
 def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
     """The status is stored: executions resumed after a restart end at their next transition
-    (their transitions on record replay as they were), then the machine goes."""
+    (their transitions on record replay as they were), then the machine goes. The Wait is long
+    enough that the restart (slow on a loaded machine) ends well inside it."""
     srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
     try:
         sfn = srv.client()
         definition = machine({"Before": {"Type": "Pass", "Next": "W"},
-                              "W": {"Type": "Wait", "Seconds": 3, "Next": "After"},
+                              "W": {"Type": "Wait", "Seconds": 12, "Next": "After"},
                               "After": {"Type": "Pass", "End": True}}, "Before")
         arn = sfn.create_state_machine(name="slow", definition=definition, roleArn=ROLE)["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
