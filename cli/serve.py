@@ -159,9 +159,9 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
     config = uvicorn.Config(App(service, api=command == "serve"), host=host, port=port, lifespan="on",
                             log_level="warning", access_log=False, proxy_headers=False, timeout_graceful_shutdown=5,
-                            # asyncio, not uvloop: the service's App keeps asyncio tasks of its own
-                            # (asl.service.api, on the structure test's allow-list) and anyio runs on
-                            # the loop uvicorn starts; uvicorn has no anyio/trio loop to choose
+                            # the service is an anyio program (its detached work in a task group
+                            # the lifespan holds) on the loop uvicorn starts, which has no trio loop;
+                            # asyncio's own loop, not uvloop (no dependency of the project)
                             loop="asyncio")
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:

@@ -5,7 +5,6 @@ Each action is a coroutine taking the (validated) request body and returning the
 body; refusals raise `ServiceError` with AWS's code and message."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -13,8 +12,11 @@ import logging
 import os
 import time
 import uuid
+from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, AsyncIterator
+
+import anyio
 
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
@@ -185,9 +187,13 @@ class Service:
         if poll_seconds is None and str(getattr(store, "url", "")).startswith("postgres"):
             poll_seconds = 1.0
         self.poll_seconds = poll_seconds
-        self._takeover: asyncio.Task | None = None
-        self.running: dict[str, tuple[Any, asyncio.Task]] = {}
-        self.starting: dict[str, asyncio.Future] = {}  # StartExecution calls under way, by execution ARN
+        from .background import Background
+
+        # executions (and the takeover poll, Map Runs' delayed saves) outlive the request that
+        # started them: they run in the task group the ASGI lifespan holds open (`serving`)
+        self.background = Background()
+        self.running: dict[str, tuple[Any, Any]] = {}  # executions run here: (execution, its Handle)
+        self.starting: dict[str, anyio.Event] = {}  # StartExecution calls under way, by execution ARN
         self.shared = str(getattr(store, "url", "")).startswith("postgres")  # several processes may use it
         # the latest Express executions (StartExecution, StartSyncExecution), by ARN, oldest first:
         # the API keeps no record of them (as AWS), the console shows them (service/console.py)
@@ -205,18 +211,40 @@ class Service:
         self.activity_poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
         self.polls: set[Any] = set()  # the cancel scopes of the open GetActivityTask polls
         self.closing = False
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self._token: Any = None  # the way back to the event loop from a thread or a signal handler
         from .maprun import MapRuns
 
-        self.map_runs = MapRuns(store)
+        self.map_runs = MapRuns(store, self.background)
         from .nested import ServiceExecutions
 
         self.executions = ServiceExecutions(self)  # where states:startExecution children run
 
     # ---- life cycle ----------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """The service while a server serves (the ASGI lifespan enters it): `start`, the
+        executions on record resumed and the takeover poll begun, detached work running in
+        `background`; at the end the open long polls answer, what runs here is cancelled (an
+        execution is not recorded ABORTED: it resumes at the next start) and awaited, then `close`."""
+        await self.start()
+        try:
+            async with self.background.serving():
+                if self.resume:
+                    await self.resume_all()
+                    if self.poll_seconds:
+                        self.background.spawn(self._take_over, name="taking executions over")
+                try:
+                    yield
+                finally:
+                    self._end_polls()
+        finally:
+            await self.close()
+
     async def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
+        import anyio.lowlevel
+
+        self._token = anyio.lowlevel.current_token()
         await self.store.open()
         if self.executor_spec is not None:
             from asl.engine.executors import open_executor
@@ -224,16 +252,11 @@ class Service:
             self.executor = open_executor(self.executor_spec)
             if self.executor is not None:
                 await self.executor.start()
-        if not self.resume:
-            return
-        await self.resume_all()
-        if self.poll_seconds:
-            self._takeover = asyncio.ensure_future(self._take_over())
 
     async def _take_over(self) -> None:
         """Resume, every `poll_seconds`, the RUNNING executions whose lease has run out."""
         while True:
-            await asyncio.sleep(self.poll_seconds)
+            await anyio.sleep(self.poll_seconds)
             try:
                 claimed = await self.store.claim(self.owner, self.lease_seconds, limit=100)
                 for record in claimed:
@@ -260,14 +283,26 @@ class Service:
     def end_polls(self) -> None:
         """Shutting down (from any thread, or a signal handler): the open GetActivityTask polls
         answer at once without a task, and new ones too, so they delay no shutdown."""
-        def end() -> None:
-            self.closing = True
-            for scope in list(self.polls):
-                scope.cancel()
-        if self.loop is None or self.loop.is_closed():
-            end()
-        else:
-            self.loop.call_soon_threadsafe(end)
+        token = self._token
+        if token is None:
+            self._end_polls()
+            return
+
+        def in_loop() -> None:  # (a thread of its own: a signal handler must not wait for the loop)
+            import anyio.from_thread
+
+            try:
+                anyio.from_thread.run_sync(self._end_polls, token=token)
+            except RuntimeError:  # the loop has ended: nothing polls any more
+                self.closing = True
+        import threading
+
+        threading.Thread(target=in_loop, name="asl-end-polls", daemon=True).start()
+
+    def _end_polls(self) -> None:
+        self.closing = True
+        for scope in list(self.polls):
+            scope.cancel()
 
     async def _resume(self, record: Any) -> int:
         from asl.engine import prepare_resume
@@ -294,18 +329,12 @@ class Service:
         return 1
 
     async def close(self) -> None:
-        self.closing = True
-        for scope in list(self.polls):
-            scope.cancel()
-        if self._takeover is not None:
-            self._takeover.cancel()
-        tasks = [task for _, task in self.running.values()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        """After `background` has ended: the log destinations, the executor and the store."""
+        self._end_polls()
+        import anyio.to_thread
+
         for destination in self.log_destinations.values():
-            await asyncio.to_thread(destination.close)
+            await anyio.to_thread.run_sync(destination.close)
         if self.executor is not None:
             await self.executor.aclose()
         await self.store.close()
@@ -377,7 +406,7 @@ class Service:
         execution.map_runs, execution.wait_scale = self.map_runs, self.wait_scale
         execution.executor = self.executor
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
-        self.running[execution.arn] = (execution, asyncio.ensure_future(drive()))
+        self.running[execution.arn] = (execution, self.background.spawn(drive, name=f"execution {execution.arn}"))
 
     # ---- state machines ------------------------------------------------------------------------
 
@@ -943,15 +972,15 @@ class Service:
             return {"executionArn": execution.arn, "startDate": time.time()}
         exec_arn = self.arns.execution(machine["name"], name)
         while exec_arn in self.starting:  # the same name being started: its answer decides
-            await asyncio.shield(self.starting[exec_arn])
-        self.starting[exec_arn] = asyncio.get_running_loop().create_future()
+            await self.starting[exec_arn].wait()
+        self.starting[exec_arn] = anyio.Event()
         machine_arn = machine["stateMachineArn"]
         self.starts[machine_arn] = self.starts.get(machine_arn, 0) + 1  # counted from here (`_busy`)
         try:
             await self._still_startable(machine_arn)
             return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case)
         finally:
-            self.starting.pop(exec_arn).set_result(None)
+            self.starting.pop(exec_arn).set()
             self.starts[machine_arn] -= 1
             if not self.starts[machine_arn]:
                 del self.starts[machine_arn]
@@ -1008,7 +1037,9 @@ class Service:
                 try:
                     await execution.sink.written(execution, EAGER_SECONDS)
                 except BaseException:  # not on record: the run must not go on
-                    self.running.pop(exec_arn, (None, asyncio.ensure_future(asyncio.sleep(0))))[1].cancel()
+                    running = self.running.pop(exec_arn, None)
+                    if running is not None:
+                        running[1].cancel()
                     raise
         except ExecutionAlreadyExists:
             raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
@@ -1202,7 +1233,8 @@ class Service:
         if running is not None:
             execution, task = running
             execution.stop(body.get("error"), body.get("cause"))
-            await asyncio.wait([task], timeout=10)
+            with anyio.move_on_after(10):
+                await task.wait()
             record = await self.store.get(arn)
             return {"stopDate": record.stop_time or time.time()}
         child = self.map_runs.children.get(arn)
@@ -1211,7 +1243,7 @@ class Service:
             for _ in range(1000):
                 if arn not in self.map_runs.children:
                     break
-                await asyncio.sleep(0.01)
+                await anyio.sleep(0.01)
             record = await self.store.get(arn)
             return {"stopDate": record.stop_time or time.time()}
         now = time.time()  # advanced by another process (or none): record the end here

@@ -64,21 +64,26 @@ class App:
         await _respond(send, status, kind, payload, [(b"cache-control", b"no-store")])
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.service.start()
-                except Exception as exc:
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+        """The service serves (`Service.serving`: its detached work in a task group this
+        task holds) from lifespan.startup to lifespan.shutdown."""
+        from contextlib import AsyncExitStack
+
+        async with AsyncExitStack() as serving:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    try:
+                        await serving.enter_async_context(self.service.serving())
+                    except Exception as exc:
+                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        return
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    try:
+                        await serving.aclose()
+                    finally:
+                        await send({"type": "lifespan.shutdown.complete"})
                     return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                try:
-                    await self.service.close()
-                finally:
-                    await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def _answer(self, scope: dict, receive: Any, request_id: str) -> tuple[int, dict]:
         try:

@@ -8,10 +8,11 @@ history (an EXPRESS child: none, as AWS keeps none). The Map Run's settings can 
 runs (UpdateMapRun): the engine reads them from the `MapRunControl` kept here."""
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
+
+import anyio
 
 from .arns import split
 from .protocol import ServiceError
@@ -53,14 +54,15 @@ def _processor(definition: Any, state: str) -> dict | None:
 
 class MapRuns:
     SAVE_DELAY = 0.2
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, background: Any):
         self.store = store
+        self.background = background  # (`asl.service.background.Background`: where delayed saves run)
         self.controls: dict[str, Any] = {}     # running Map Runs of this process: their MapRunControl
         self.docs: dict[str, dict] = {}        # ... and their resource documents
         self.sizes: dict[str, list[int]] = {}  # ... and the number of items of each child
         self.children: dict[str, Any] = {}     # running child executions by ARN
         self.rerun: set[str] = set()           # ... those that had started before a restart
-        self.pending: dict[str, asyncio.Task] = {}  # Map Runs whose document is to be saved soon
+        self.pending: dict[str, Any] = {}  # Map Runs whose document is to be saved soon: the save's Handle
 
     # ---- the engine's side -------------------------------------------------------------------
 
@@ -176,14 +178,14 @@ class MapRuns:
             return
 
         async def later() -> None:
-            await asyncio.sleep(self.SAVE_DELAY)
+            await anyio.sleep(self.SAVE_DELAY)
             if self.pending.pop(arn, None) is not None and arn in self.docs:
-                await self._save(doc)
-        self.pending[arn] = asyncio.ensure_future(later())
+                await self._save(doc)  # (no longer pending: a save meanwhile cancels another)
+        self.pending[arn] = self.background.spawn(later, name=f"saving {arn}")
 
     async def _save(self, doc: dict) -> None:
         waiting = self.pending.pop(doc["mapRunArn"], None)
-        if waiting is not None and waiting is not asyncio.current_task():
+        if waiting is not None:
             waiting.cancel()
         await self.store.put_resource(doc["mapRunArn"], MAP_RUN, doc, doc["executionArn"], doc["startDate"])
 

@@ -6,8 +6,9 @@ call the same API (`ServiceExecutions.api`), as a state machine's calls reach St
 its own account and region on AWS."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
+
+import anyio
 
 from .protocol import ServiceError
 
@@ -40,13 +41,13 @@ class ServiceExecutions:
         while True:
             running = self.service.running.get(execution_arn)
             if running is not None:
-                await asyncio.wait([running[1]])
+                await running[1].wait()
             described = await self.service.DescribeExecution({"executionArn": execution_arn})
             if described["status"] != "RUNNING":
                 return described
             # resumed or run by another process sharing the store: look again in a while
             with clock.awaiting_outside():
-                await asyncio.sleep(0.5)
+                await anyio.sleep(0.5)
 
     async def stop(self, execution_arn: str) -> None:
         await self.service.StopExecution({"executionArn": execution_arn})

@@ -266,11 +266,6 @@ ASYNCIO_ALLOWED = {
     # StartExecution of a nested child returns while the child runs on: the child's task outlives
     # the Task state that started it, and the integration has no task group of its own yet
     "asl.engine.integrations.nested": "detached child-execution tasks",
-    # the service runs under uvicorn's asyncio loop; executions, takeovers and delayed saves are
-    # detached tasks owned by the app object, not by a task group (other work is reshaping them)
-    "asl.service.api": "detached execution tasks of the ASGI app",
-    "asl.service.nested": "waits on the app's execution tasks",
-    "asl.service.maprun": "detached delayed-save tasks",
 }
 
 
