@@ -131,8 +131,11 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
 
     # Bind here, so --port 0 (any free port) prints the port it got, and a taken port is one line;
     # uvicorn listens on it once its signal handlers are in place (a SIGTERM as soon as the port
-    # answers is a clean stop, not death by signal).
-    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # answers is a clean stop, not death by signal). IPPROTO_TCP, not the default 0: asyncio sets
+    # TCP_NODELAY only on connections whose socket says TCP, and without it an answer written in
+    # two parts (uvicorn: headers, then body) waits for the client's delayed ACK (~40 ms a request).
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
+                              socket.IPPROTO_TCP)
     try:
         if os.name == "posix":  # (as socket.create_server: a port in TIME_WAIT is free)
             listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
