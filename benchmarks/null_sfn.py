@@ -3,7 +3,8 @@
 
     python benchmarks/null_sfn.py --port 8090 [--harness ../shared/bench/bench_service.py]
 
-Served by the same stack as `asl serve` (uvicorn with httptools, TCP_NODELAY, no access log),
+Served by the same stack as `asl serve` (uvicorn with httptools, TCP_NODELAY, answers in one
+write, no access log),
 it answers the calls bench_service.py makes from memory: CreateStateMachine and
 DeleteStateMachine keep a name, StartExecution answers with an ARN, DescribeExecution and
 StartSyncExecution say SUCCEEDED with the output the harness expects for the workload named in
@@ -111,8 +112,10 @@ def main() -> None:
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # (TCP_NODELAY, as asl serve)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listening.bind(("127.0.0.1", args.port))
+    from asl.cli.serve import _one_write_protocol
+
     config = uvicorn.Config(app(NullService(expected_outputs(args.harness))), lifespan="off", log_level="warning",
-                            access_log=False, loop="asyncio")
+                            access_log=False, loop="asyncio", http=_one_write_protocol())
     uvicorn.Server(config).run(sockets=[listening])
 
 
