@@ -19,7 +19,6 @@ import argparse
 import importlib.util
 import json
 import os
-import socket
 import time
 import uuid
 
@@ -109,10 +108,9 @@ def main() -> None:
                                                           os.path.join(HERE, "..", "..", "shared"),
                                                           "bench", "bench_service.py"))
     args = parser.parse_args()
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # (TCP_NODELAY, as asl serve)
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind(("127.0.0.1", args.port))
-    from asl.cli.serve import _one_write_protocol
+    from asl.cli.serve import _one_write_protocol, bound_socket
+
+    listening = bound_socket("127.0.0.1", args.port)
 
     config = uvicorn.Config(app(NullService(expected_outputs(args.harness))), lifespan="off", log_level="warning",
                             access_log=False, loop="asyncio", http=_one_write_protocol())

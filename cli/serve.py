@@ -127,21 +127,12 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                       aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None,
                       resume=command == "serve", s3_folders=folders, executor=executor)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
-    import socket
-
     # Bind here, so --port 0 (any free port) prints the port it got, and a taken port is one line;
     # uvicorn listens on it once its signal handlers are in place (a SIGTERM as soon as the port
-    # answers is a clean stop, not death by signal). IPPROTO_TCP, not the default 0: asyncio sets
-    # TCP_NODELAY only on connections whose socket says TCP, and without it an answer written in
-    # two parts (uvicorn: headers, then body) waits for the client's delayed ACK (~40 ms a request).
-    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
-                              socket.IPPROTO_TCP)
+    # answers is a clean stop, not death by signal).
     try:
-        if os.name == "posix":  # (as socket.create_server: a port in TIME_WAIT is free)
-            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
+        listening = bound_socket(host, port)
     except OSError as exc:
-        listening.close()
         click.echo(f"asl {command}: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(2)
     port = listening.getsockname()[1]
@@ -182,6 +173,23 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
             tracer_provider.shutdown()  # send the spans still buffered
     if not server.started:
         sys.exit(1)
+
+
+def bound_socket(host: str, port: int) -> Any:
+    """A TCP socket bound to host:port (0: any free port), not yet listening. IPPROTO_TCP, not
+    the default 0: asyncio sets TCP_NODELAY only on connections whose socket says TCP, and without
+    it an answer written in two parts waits for the client's delayed ACK (~40 ms a request)."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        if os.name == "posix":  # (as socket.create_server: a port in TIME_WAIT is free)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _one_write_protocol() -> Any:
