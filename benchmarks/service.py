@@ -155,10 +155,13 @@ def main() -> int:
 def table(report: dict, peers: list[str]) -> str:
     res = report["peers"]
     base = peers[0]
+    # with the null endpoint and moto: how far any server can be ahead of moto, measured by this client
+    ceiling = "null" in peers and "moto" in peers and base != "null"
     lines = [f"load average before/after: {report['load_before'][0]:.2f} / {report['load_after'][0]:.2f}", "",
              "| workload | mode | conc | " + " | ".join(f"{p} exec/s | {p} p50 / p99 ms" for p in peers)
-             + (f" | {base} vs {peers[1]}" if len(peers) > 1 else "") + " |",
-             "|---" * (3 + 2 * len(peers) + (len(peers) > 1)) + "|"]
+             + (f" | {base} vs {peers[1]}" if len(peers) > 1 else "")
+             + (" | null vs moto (the ceiling)" if ceiling else "") + " |",
+             "|---" * (3 + 2 * len(peers) + (len(peers) > 1) + ceiling) + "|"]
     keys = []
     for cell in res[base]["cells"]:
         key = (cell["workload"], cell["mode"], cell["concurrency"])
@@ -180,14 +183,21 @@ def table(report: dict, peers: list[str]) -> str:
             rates.append(cell["exec_per_s"] if cell["ok"] else None)
         if len(peers) > 1:
             row.append(f"{rates[0] / rates[1]:,.0f}×" if rates[0] and rates[1] else "-")
+        if ceiling:
+            null, moto = rates[peers.index("null")], rates[peers.index("moto")]
+            row.append(f"{null / moto:,.0f}×" if null and moto else "-")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     for p in peers:
         h = res[p].get("history") or {}
         after = res[p].get("server_after") or {}
         rss = f"{after['VmRSS'] / 1024:.0f} MiB (peak {after['VmHWM'] / 1024:.0f} MiB)" if "VmRSS" in after else "-"
+        cells = [c for c in res[p]["cells"] if c.get("server_cpu_s") is not None and c["finished"]]
+        cpu = (f"; CPU ms per execution, client / server: " + ", ".join(
+            f"{c['workload']} {c['mode']} c{c['concurrency']} {c['client_cpu_s'] / c['finished'] * 1000:.1f} / "
+            f"{c['server_cpu_s'] / c['finished'] * 1000:.1f}" for c in cells)) if cells else ""
         lines.append(f"{p}: start-up to first answer {res[p]['startup_s']} s; GetExecutionHistory "
-                     f"{h.get('events_per_s', '-')} events/s ({h.get('events', '-')} events); server RSS {rss}")
+                     f"{h.get('events_per_s', '-')} events/s ({h.get('events', '-')} events); server RSS {rss}{cpu}")
     return "\n".join(lines)
 
 
