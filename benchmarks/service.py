@@ -3,7 +3,7 @@
 
     pip install "asl-engine[service,bench]"          # moto[server] for the peer
     python benchmarks/service.py [--n 200] [--concurrency 1,8,64] [--store sqlite|memory]
-                                 [--peers asl,moto] [--json FILE]
+                                 [--peers asl,moto[,null]] [--json FILE]
 
 Starts each server as a real process on a free 127.0.0.1 port (moto with Step Functions'
 ``execute_state_machine`` switched on through its ``/moto-api/config`` endpoint, which the
@@ -11,7 +11,9 @@ harness's ``--moto-execute`` posts), then runs the harness once per workload, co
 alternating peers so that both see the same machine load. Prints one table: executions/s and
 p50/p99 (StartExecution -> terminal status seen by DescribeExecution polling) per workload and
 concurrency, StartSyncExecution latency, GetExecutionHistory events/s, the server's RSS and
-the time from ``asl serve`` to its first answered request.
+the time from ``asl serve`` to its first answered request. The peer ``null``
+(`benchmarks/null_sfn.py`) answers from memory without running anything: the ceiling of the
+client, its HTTP stack and this machine.
 """
 from __future__ import annotations
 
@@ -48,12 +50,14 @@ def answered(port: int) -> bool:
         return False
 
 
-def start(peer: str, store: str, folder: str) -> tuple[subprocess.Popen, int, float]:
+def start(peer: str, store: str, folder: str, harness_path: str) -> tuple[subprocess.Popen, int, float]:
     """Start a server; return it, its port and the seconds until it answered ListStateMachines."""
     port = free_port()
     if peer == "asl":
         spec = "memory" if store == "memory" else f"sqlite:{os.path.join(folder, 'bench.db')}"
         argv = [sys.executable, "-m", "asl.cli.main", "serve", "--port", str(port), "--store", spec]
+    elif peer == "null":
+        argv = [sys.executable, os.path.join(HERE, "null_sfn.py"), "--port", str(port), "--harness", harness_path]
     else:
         argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     began = time.perf_counter()
@@ -89,7 +93,9 @@ def fmt_ms(seconds: float | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--harness", default=os.path.join(HERE, "..", "..", "shared", "bench", "bench_service.py"))
+    parser.add_argument("--harness", default=os.path.join(os.environ.get("ASL_SHARED") or os.path.join(
+        HERE, "..", "..", "shared"), "bench", "bench_service.py"), help="bench_service.py (default: "
+        "$ASL_SHARED/bench/, else ../shared/bench/ beside the project)")
     parser.add_argument("--peers", default="asl,moto")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--n", type=int, default=200, help="executions per cell (default 200)")
@@ -109,7 +115,7 @@ def main() -> int:
     load_before = os.getloadavg()
     try:
         for peer in peers:
-            proc, port, took = start(peer, args.store, folder)
+            proc, port, took = start(peer, args.store, folder, args.harness)
             servers[peer] = (proc, port)
             results[peer]["startup_s"] = round(took, 3)
         # one cell (workload x concurrency) at a time, peers alternating who goes first: the
@@ -119,6 +125,8 @@ def main() -> int:
         for i, (workload, phase, concurrency) in enumerate(steps):
             order = peers if i % 2 == 0 else peers[::-1]     # alternate who goes first
             for peer in order:
+                if peer == "null" and phase == "history":  # (it keeps no history)
+                    continue
                 proc, port = servers[peer]
                 print(f"{peer}: {workload} {phase} c{concurrency}", file=sys.stderr, flush=True)
                 got = harness(args.harness, peer, port, proc.pid, args, workload, phase,
@@ -147,10 +155,13 @@ def main() -> int:
 def table(report: dict, peers: list[str]) -> str:
     res = report["peers"]
     base = peers[0]
+    # with the null endpoint and moto: how far any server can be ahead of moto, measured by this client
+    ceiling = "null" in peers and "moto" in peers and base != "null"
     lines = [f"load average before/after: {report['load_before'][0]:.2f} / {report['load_after'][0]:.2f}", "",
              "| workload | mode | conc | " + " | ".join(f"{p} exec/s | {p} p50 / p99 ms" for p in peers)
-             + (f" | {base} vs {peers[1]}" if len(peers) > 1 else "") + " |",
-             "|---" * (3 + 2 * len(peers) + (len(peers) > 1)) + "|"]
+             + (f" | {base} vs {peers[1]}" if len(peers) > 1 else "")
+             + (" | null vs moto (the ceiling)" if ceiling else "") + " |",
+             "|---" * (3 + 2 * len(peers) + (len(peers) > 1) + ceiling) + "|"]
     keys = []
     for cell in res[base]["cells"]:
         key = (cell["workload"], cell["mode"], cell["concurrency"])
@@ -172,14 +183,21 @@ def table(report: dict, peers: list[str]) -> str:
             rates.append(cell["exec_per_s"] if cell["ok"] else None)
         if len(peers) > 1:
             row.append(f"{rates[0] / rates[1]:,.0f}×" if rates[0] and rates[1] else "-")
+        if ceiling:
+            null, moto = rates[peers.index("null")], rates[peers.index("moto")]
+            row.append(f"{null / moto:,.0f}×" if null and moto else "-")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     for p in peers:
         h = res[p].get("history") or {}
         after = res[p].get("server_after") or {}
         rss = f"{after['VmRSS'] / 1024:.0f} MiB (peak {after['VmHWM'] / 1024:.0f} MiB)" if "VmRSS" in after else "-"
+        cells = [c for c in res[p]["cells"] if c.get("server_cpu_s") is not None and c["finished"]]
+        cpu = (f"; CPU ms per execution, client / server: " + ", ".join(
+            f"{c['workload']} {c['mode']} c{c['concurrency']} {c['client_cpu_s'] / c['finished'] * 1000:.1f} / "
+            f"{c['server_cpu_s'] / c['finished'] * 1000:.1f}" for c in cells)) if cells else ""
         lines.append(f"{p}: start-up to first answer {res[p]['startup_s']} s; GetExecutionHistory "
-                     f"{h.get('events_per_s', '-')} events/s ({h.get('events', '-')} events); server RSS {rss}")
+                     f"{h.get('events_per_s', '-')} events/s ({h.get('events', '-')} events); server RSS {rss}{cpu}")
     return "\n".join(lines)
 
 
