@@ -260,9 +260,6 @@ def test_an_internal_is_found() -> None:
 # runtime is an anyio program (task groups, cancel scopes, `anyio.from_thread`); an entry goes
 # when its module is converted (the test fails on an entry whose module no longer imports asyncio).
 ASYNCIO_ALLOWED = {
-    # StartExecution of a nested child returns while the child runs on: the child's task outlives
-    # the Task state that started it, and the integration has no task group of its own yet
-    "asl.engine.integrations.nested": "detached child-execution tasks",
     # the service runs under uvicorn's asyncio loop; executions, takeovers and delayed saves are
     # detached tasks owned by the app object, not by a task group (other work is reshaping them)
     "asl.service.api": "detached execution tasks of the ASGI app",
