@@ -141,6 +141,18 @@ def test_wait_for_task_token_child_answers_the_parent():
     assert result.status == "SUCCEEDED" and result.output == {"answered": True}
 
 
+def test_a_sync_child_takes_its_time_on_the_parents_virtual_clock():
+    """The child's one-hour Wait passes on the parent's clock while the parent waits for it:
+    the Task ends an hour after it was submitted, and the child's dates say the same."""
+    from datetime import datetime
+
+    result = run_parent(".sync", "Slow")
+    assert result.status == "SUCCEEDED", result.cause
+    at = {e["type"]: datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in result.history.events}
+    assert (at["TaskSucceeded"] - at["TaskSubmitted"]).total_seconds() == 3600
+    assert result.output["StopDate"] - result.output["StartDate"] == 3_600_000
+
+
 def test_a_child_outliving_its_parent_stops_when_the_run_owning_it_ends():
     """Request-response returns while the child runs on. Prepared with ``machines=`` (a dict),
     the children belong to the parent's run: one still running when the run ends stops

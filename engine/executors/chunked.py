@@ -407,6 +407,6 @@ class ChunkedExecutor:
         for chunk, live in list(run.chunks.items()):
             if index in live:
                 live.discard(index)
-                if not live:
+                if not live and self._group is not None:  # (closed: its work was cancelled already)
                     self._spawn(self._cancel, run, chunk)
                 return
