@@ -302,10 +302,12 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
             await work.run(until_idle=until_idle)
             return work
         finally:
-            with anyio.CancelScope(shield=True):
-                if opened is not None:
+            try:
+                if opened is not None:  # (in this task, outside any cancel scope: its task group's rule)
                     await opened.aclose()
-                await store.close()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await store.close()
     try:
         done = anyio.run(main)
     except KeyboardInterrupt:

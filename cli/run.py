@@ -160,6 +160,16 @@ async def attach_executor(execution: Any, spec: str | None) -> None:
         execution.executor = opened
 
 
+async def detach_executor(execution: Any) -> None:
+    """Close the executor `attach_executor` opened for `execution`, if any: in the task that
+    opened it, outside any cancel scope opened since (its task group's rule; it shields the
+    backend's shutdown itself)."""
+    executor = getattr(execution, "executor", None)
+    if executor is not None:
+        execution.executor = None
+        await executor.aclose()
+
+
 def aws_config(aws: bool, endpoint_urls: tuple[str, ...], connections: str | None = None,
                project: Any = None) -> Any:
     """The ``aws=`` option of `prepare` from the CLI's flags and the ``[tool.asl]`` table
@@ -476,9 +486,13 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
             return execution, None
         from ..engine.stores import open_store
 
-        store = open_store(store_url)
-        await store.open()
-        await execution.attach(store, lease_seconds=lease_seconds or 30.0)
+        try:
+            store = open_store(store_url)
+            await store.open()
+            await execution.attach(store, lease_seconds=lease_seconds or 30.0)
+        except BaseException:
+            await detach_executor(execution)
+            raise
         return execution, store
     try:
         outcome, problem = execute(start, background)
@@ -564,11 +578,12 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
                 tg.cancel_scope.cancel()
             return outcome
         finally:
-            with anyio.CancelScope(shield=True):
-                if getattr(execution, "executor", None) is not None:  # the one start() opened
-                    await execution.executor.aclose()
+            try:
+                await detach_executor(execution)  # the one start() opened
+            finally:
                 if store is not None:
-                    await store.close()
+                    with anyio.CancelScope(shield=True):
+                        await store.close()
 
     # This process's start-up objects (modules, the parsed definition, the handlers) live until
     # it exits: out of the collector's way, the cyclic collections an execution's many small JSON

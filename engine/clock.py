@@ -42,7 +42,8 @@ import anyio.lowlevel
 
 class Outcome:
     """What work done outside the run gave (a worker thread's return or exception, an HTTP
-    answer): filled once, on the event loop's thread, then handed back by `Clock.in_turn`."""
+    answer): filled once, on the event loop's thread, then handed back by `Clock.in_turn`
+    (or awaited with `wait`: a remote child's record, a nested child's end)."""
 
     __slots__ = ("ok", "value", "filled", "_event", "_listeners")
 
@@ -65,6 +66,10 @@ class Outcome:
         if self.ok:
             return self.value
         raise self.value
+
+    async def wait(self) -> None:
+        """Until it is filled (then `result`)."""
+        await self._event.wait()
 
 
 class Clock:
@@ -101,7 +106,7 @@ class Clock:
     async def in_turn(self, outcome: Outcome) -> Any:
         """The result of work done outside the loop (`outcome`, filled from a thread or another
         task): in real time, as soon as it is there."""
-        await outcome._event.wait()
+        await outcome.wait()
         return outcome.result()
 
     @asynccontextmanager

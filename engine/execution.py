@@ -721,7 +721,11 @@ class Execution:
         With a store attached, the journal is written as it grows and the end is recorded;
         resumed (`asl.engine.resume`), the recorded part is replayed first."""
         async with self.clock.joined():  # this task runs the execution (`VirtualClock`'s books)
-            return await self._run_to_end()
+            hosting = getattr(self.executions, "hosting", None)
+            if hosting is None:
+                return await self._run_to_end()
+            async with hosting(self.clock):  # the task group of the nested children it starts here
+                return await self._run_to_end()
 
     async def _run_to_end(self) -> ExecutionResult:
         try:

@@ -260,12 +260,7 @@ def test_an_internal_is_found() -> None:
 # runtime is an anyio program (task groups, cancel scopes, `anyio.from_thread`); an entry goes
 # when its module is converted (the test fails on an entry whose module no longer imports asyncio).
 ASYNCIO_ALLOWED = {
-    # executors: the coordinator's per-child futures, its flush timers (call_later) and detached
-    # dispatch tasks live as long as the executor, which has no task group of its own yet
-    "asl.engine.executors.chunked": "per-child futures and detached chunk tasks, no task group yet",
-    # StartExecution of a nested child returns while the child runs on: the child's task outlives
-    # the Task state that started it, and the integration has no task group of its own yet
-    "asl.engine.integrations.nested": "detached child-execution tasks",
+    # empty: the engine and the service are anyio programs throughout
 }
 
 

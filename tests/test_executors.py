@@ -443,3 +443,54 @@ def test_asl_worker_executor_option(tmp_path):
     bad = subprocess.run([*worker, "--executor", "ray"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr
+
+
+class InProcess:
+    """A backend that runs each chunk in a worker thread of this process (`run_chunk`, as a
+    worker process does), whose own bookkeeping after each chunk fails."""
+
+    @staticmethod
+    def make():
+        import anyio.to_thread
+
+        from asl.engine.executors.child import load_spec, run_chunk
+        from asl.engine.executors.chunked import ChunkedExecutor
+
+        class Executor(ChunkedExecutor):
+            name = "in-process"
+
+            async def _submit(self, run, chunk, jobs):
+                return await anyio.to_thread.run_sync(run_chunk, load_spec(run.blob, run.spec.id), jobs)
+
+            def _finished(self, chunk):
+                self._spawn(self._note, chunk)
+
+            async def _note(self, chunk):
+                raise RuntimeError(f"bookkeeping of {chunk} failed")
+
+        return Executor()
+
+
+def test_the_executors_own_work_runs_in_its_task_group_and_its_failures_stay_there(caplog):
+    """The executor's work (chunks, flushes, a backend's bookkeeping) runs in its task group,
+    open for the `async with`: what fails there is logged and reaches no execution using it.
+    Used without being opened, the Map fails with the reason."""
+    async def main():
+        executor = InProcess.make()
+        async with executor:
+            result, _ = await run_with(executor, items(n=40))
+            assert executor._group is not None
+        assert executor._group is None
+        unopened = await run_with(InProcess.make(), items(n=3))
+        return result, unopened
+
+    result, (unopened, children) = anyio.run(main)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == expected(40)
+    failures = [r for r in caplog.records if r.exc_info and "bookkeeping of asl-chunk-" in str(r.exc_info[1])]
+    assert failures and all(r.name == "asl.engine.executors.chunked" for r in failures)
+    assert unopened.error == "States.ExceedToleratedFailureThreshold"
+    kind, _, details = children[0][-1]
+    assert kind == "ExecutionFailed" and details["error"] == "States.Runtime"
+    assert details["cause"] == ("The child execution could not run on the in-process executor: it is not open "
+                                "(`async with executor:`)")

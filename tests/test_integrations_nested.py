@@ -144,10 +144,14 @@ def test_stopping_the_parent_stops_a_sync_child():
 def _beside_a_slow_child(definition: dict, act):
     """Run `definition` (its Task starts the child Slow, which waits an hour) in real time; once
     the child runs, `act(execution, child)` (awaited if async); the parent (ended) and whether the child still ran
-    then (it is stopped at the end)."""
+    then (it is stopped at the end). The children belong to an owner of their own, so they can
+    outlive the parent's run."""
+    from asl.engine.integrations.nested import LocalExecutions
+
     async def main():
-        execution = prepare(asl.load(definition), {"n": 2}, machines=MACHINES, virtual_time=False)
-        async with anyio.create_task_group() as tg:
+        async with LocalExecutions(MACHINES) as executions, anyio.create_task_group() as tg:
+            execution = prepare(asl.load(definition), {"n": 2}, machines=executions, virtual_time=False)
+
             async def go():
                 execution.result = await execution.run()
             tg.start_soon(go)
@@ -240,6 +244,60 @@ def test_the_token_of_a_sync_task_its_child_ended_is_closed():
     assert refused.error == "TaskDoesNotExist"
 
 
+def test_a_sync_child_takes_its_time_on_the_parents_virtual_clock():
+    """The child's one-hour Wait passes on the parent's clock while the parent waits for it:
+    the Task ends an hour after it was submitted, and the child's dates say the same."""
+    from datetime import datetime
+
+    result = run_parent(".sync", "Slow")
+    assert result.status == "SUCCEEDED", result.cause
+    at = {e["type"]: datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in result.history.events}
+    assert (at["TaskSucceeded"] - at["TaskSubmitted"]).total_seconds() == 3600
+    assert result.output["StopDate"] - result.output["StartDate"] == 3_600_000
+
+
+def test_a_child_outliving_its_parent_stops_when_the_run_owning_it_ends():
+    """Request-response returns while the child runs on. Prepared with ``machines=`` (a dict),
+    the children belong to the parent's run: one still running when the run ends stops
+    (ABORTED), as it would when the process ends."""
+    execution = prepare(asl.load(parent("", "Slow")), {"n": 2}, machines=MACHINES)
+    result = anyio.run(execution.run)
+    assert result.status == "SUCCEEDED", result.cause
+    (child,) = execution.executions.children.values()
+    assert child.result.status == "ABORTED"
+    assert child.history.events[-1]["type"] == "ExecutionAborted"
+
+
+def test_children_of_an_owned_local_executions_run_on_after_their_parent():
+    """Opened by an owner (``async with LocalExecutions(...)``), the children live as long as the
+    owner's block: the parent ends, its child runs on to its end, its one-hour Wait in the
+    parent's virtual time."""
+    from asl.engine.integrations.nested import LocalExecutions
+
+    async def main():
+        async with LocalExecutions(MACHINES) as executions:
+            execution = prepare(asl.load(parent("", "Slow")), {"n": 2}, machines=executions)
+            result = await execution.run()
+            (arn,) = executions.children
+            assert executions.children[arn].result is None  # still running
+            described = await executions.wait(arn, execution.clock)
+        return result, described
+
+    result, described = anyio.run(main)
+    assert result.status == "SUCCEEDED", result.cause
+    assert described["status"] == "SUCCEEDED" and described["stopDate"] - described["startDate"] == 3600
+
+
+def test_local_executions_start_children_only_while_open():
+    from asl.engine.integrations.nested import LocalExecutions
+
+    executions = LocalExecutions(MACHINES)
+    body = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Child", "input": "{}"}
+    with pytest.raises(RuntimeError, match="only while open"):
+        anyio.run(executions.start, body)
+    assert executions.children == {}
+
+
 # ---- mocks of the child, as Step Functions Local picks them --------------------------------
 
 MOCKS = {"StateMachines": {
@@ -322,14 +380,18 @@ def test_a_sync_child_without_a_name_is_found_again_when_the_parent_resumes():
         types = [e["type"] for e in whole.history.events]
         outcomes = []
         for k in range(types.index("TaskStarted") + 1, types.index("TaskSucceeded") + 1):
-            executions, store = LocalExecutions(MACHINES), open_store("memory")
-            crashed = await start(executions, store, crash_after=k)
-            assert len(executions.children) == 1
-            resumed = await (await prepare_resume(store, crashed.arn, handlers=HANDLERS, machines=executions)).run()
-            assert len(executions.children) == 1, f"crash after event {k}: the child was started again"
-            assert (resumed.status, resumed.output) == (whole.status, whole.output)
-            assert [e["type"] for e in resumed.history.events] == types
-            outcomes.append(k)
+            # the children's runner outlives the parent's "crash" (an owner of its own), as a
+            # service running the child would; owned by the parent's run, the child would stop with it
+            async with LocalExecutions(MACHINES) as executions:
+                store = open_store("memory")
+                crashed = await start(executions, store, crash_after=k)
+                assert len(executions.children) == 1
+                resumed = await (await prepare_resume(store, crashed.arn, handlers=HANDLERS,
+                                                      machines=executions)).run()
+                assert len(executions.children) == 1, f"crash after event {k}: the child was started again"
+                assert (resumed.status, resumed.output) == (whole.status, whole.output)
+                assert [e["type"] for e in resumed.history.events] == types
+                outcomes.append(k)
         return outcomes
 
     assert anyio.run(main) == [4, 5]  # after TaskStarted (child started, unrecorded) and after TaskSubmitted

@@ -16,7 +16,7 @@ and Wait states in real time (a worker would sit idle for the wait).
 """
 from __future__ import annotations
 
-import asyncio
+import logging
 import math
 import sys
 import uuid
@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from ..clock import Outcome
 from .child import ChildRecord, ChildSpec, Job
 
 MAX_ATTEMPTS = 3  # a chunk is sent again at most this many times after its worker was lost
@@ -88,6 +89,9 @@ def _stays_home(ex: Any, processor: Any) -> bool:
     return False
 
 
+log = logging.getLogger(__name__)
+
+
 class _Run:
     """The children of one Map state of one execution, while they run."""
 
@@ -95,11 +99,11 @@ class _Run:
         self.spec = spec
         self.blob = blob
         self.handle: Any = None     # the backend's reference to the shipped spec
-        self.shipping: Any = None   # ... while it is being shipped
+        self.shipping: Outcome | None = None  # ... while it is being shipped
         self.pending: list[Job] = []
-        self.waiting: dict[int, asyncio.Future] = {}
+        self.waiting: dict[int, Outcome] = {}
         self.seq = 0
-        self.flush_at: asyncio.Handle | None = None
+        self.flush_at: anyio.CancelScope | None = None  # the delayed flush, while one is due
         self.per_child = 0.0        # seconds a child took, on average (0: not known yet)
         self.out = 0                # chunks sent and not back
         self.chunks: dict[str, set[int]] = {}  # chunks in flight: their children still awaited
@@ -107,7 +111,12 @@ class _Run:
 
 
 class ChunkedExecutor:
-    """Base of the remote backends; subclasses ship specs and chunks (`_ship`, `_submit`, `_cancel`)."""
+    """Base of the remote backends; subclasses ship specs and chunks (`_ship`, `_submit`, `_cancel`).
+
+    The executor's own work (chunks in flight, delayed flushes, shipping a spec, cancelling a
+    chunk on the backend) runs in a task group of its own, open from `start` to `aclose`: its
+    owner opens it with ``async with executor:`` (or calls `start` and later `aclose` in the
+    same task, nothing opened in between still open), and every execution using it runs inside."""
 
     name = "chunked"
     TARGET = 0.2      # seconds a chunk takes on its worker
@@ -118,7 +127,7 @@ class ChunkedExecutor:
     def __init__(self) -> None:
         self._runs: dict[tuple, _Run] = {}
         self._by_id: dict[str, _Run] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._group: Any = None  # the executor's task group, while it is open
         self._stays: dict[tuple, tuple] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -131,21 +140,45 @@ class ChunkedExecutor:
         await self.aclose()
 
     async def start(self) -> None:
-        pass
+        """Open the executor's task group, then the backend (`_open`)."""
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        try:
+            await self._open()
+        except BaseException:
+            await self.aclose()
+            raise
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._runs.clear()
-        self._by_id.clear()
+        """Cancel the executor's work still under way, close its task group, then the backend
+        (`_close`). The owner's exception, if any, goes on as it was (not in an exception group:
+        the group's tasks raise nothing, `_spawn`)."""
+        group = self._group
+        try:
+            if group is not None:  # (tasks spawned while it closes start cancelled)
+                group.cancel_scope.cancel()
+                try:
+                    await group.__aexit__(None, None, None)
+                finally:
+                    self._group = None
+        finally:
+            self._runs.clear()
+            self._by_id.clear()
+            with anyio.CancelScope(shield=True):  # the backend stops even when the owner is cancelled
+                await self._close()
 
     def slots(self) -> int:
         """Children that can run at once on the backend (worker threads or processes)."""
         return 1
 
     # ---- what backends provide ---------------------------------------------------------------
+
+    async def _open(self) -> None:
+        """Start the backend (workers, a cluster, a client)."""
+
+    async def _close(self) -> None:
+        """Stop the backend."""
 
     async def _ship(self, run: _Run) -> Any:
         """Make the spec available to the workers; returns the handle `_submit` passes on."""
@@ -181,19 +214,23 @@ class ChunkedExecutor:
         raises its error as a StatesError."""
         from ...errors import StatesError
 
+        if self._group is None:
+            raise StatesError("States.Runtime", f"The child execution could not run on the {self.name} executor: "
+                                                "it is not open (`async with executor:`)")
         run = await self._run_for(ex, processor)
         run.seq += 1
         job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key,
                   redrive_count=child.redrive_count, redrive_time=child.redrive_time)
-        future = asyncio.get_running_loop().create_future()
-        run.waiting[job.index] = future
+        awaited = Outcome()
+        run.waiting[job.index] = awaited
         run.pending.append(job)
         if len(run.pending) >= self.MAX_CHUNK:
             self._flush(run)
         elif run.flush_at is None:
-            run.flush_at = asyncio.get_running_loop().call_later(0.002, self._flush, run)
+            self._flush_later(run, 0.002)
         try:
-            record: ChildRecord = await future
+            await awaited.wait()
+            record: ChildRecord = awaited.result()
         except anyio.get_cancelled_exc_class():
             self._withdraw(run, job.index)
             raise
@@ -216,7 +253,8 @@ class ChunkedExecutor:
         run = self._runs.get(key)
         if run is not None:
             if run.handle is None:
-                run.handle = await run.shipping
+                await run.shipping.wait()
+                run.handle = run.shipping.result()
             return run
         from ..distributed.maprun import child_type
 
@@ -230,8 +268,10 @@ class ChunkedExecutor:
                          ex.wait_scale, ex.clock.virtual, dict(getattr(ex, "s3_folders", None) or {}))
         run = _Run(spec, dumps_spec(spec))
         self._runs[key] = self._by_id[spec.id] = run
-        run.shipping = asyncio.ensure_future(self._ship(run))  # the children that come meanwhile wait for it
-        run.handle = await run.shipping
+        run.shipping = Outcome()  # the children that come meanwhile wait for it
+        self._spawn(self._shipped, run)
+        await run.shipping.wait()
+        run.handle = run.shipping.result()
         if len(self._runs) > self.KEEP_RUNS:  # forget the oldest that have no child out
             for key, old in list(self._runs.items()):
                 if len(self._runs) <= self.KEEP_RUNS:
@@ -239,7 +279,7 @@ class ChunkedExecutor:
                 if not old.waiting and not old.chunks:
                     del self._runs[key]
                     self._by_id.pop(old.spec.id, None)
-                    self._spawn(self._forget(old))
+                    self._spawn(self._forget, old)
         return run
 
     def _chunk_size(self, run: _Run, pending: int) -> int:
@@ -249,6 +289,25 @@ class ChunkedExecutor:
         else:  # not known yet: a few chunks for each worker
             size = math.ceil(pending / (self.SPREAD * slots))
         return max(1, min(size, self.MAX_CHUNK))
+
+    async def _shipped(self, run: _Run) -> None:
+        try:
+            run.shipping.fill(True, await self._ship(run))
+        except Exception as exc:  # every child waiting for the spec fails with it
+            run.shipping.fill(False, exc)
+        finally:  # cancelled: the executor closes
+            run.shipping.fill(False, RuntimeError(f"the {self.name} executor closed"))
+
+    def _flush_later(self, run: _Run, delay: float) -> None:
+        run.flush_at = scope = anyio.CancelScope()
+        self._spawn(self._flush_after, run, scope, delay)
+
+    async def _flush_after(self, run: _Run, scope: anyio.CancelScope, delay: float) -> None:
+        with scope:
+            await anyio.sleep(delay)
+            if run.flush_at is scope:
+                run.flush_at = None
+                self._flush(run)
 
     def _flush(self, run: _Run) -> None:
         """Send the queued children out in chunks of the target size. While every worker has a
@@ -261,16 +320,24 @@ class ChunkedExecutor:
         while run.pending:
             size = self._chunk_size(run, len(run.pending))
             if len(run.pending) < size and run.out >= busy:
-                run.flush_at = asyncio.get_running_loop().call_later(0.005, self._flush, run)
+                self._flush_later(run, 0.005)
                 return
             chunk, run.pending = run.pending[:size], run.pending[size:]
             run.out += 1
-            self._spawn(self._dispatch(run, chunk))
+            self._spawn(self._dispatch, run, chunk)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, fn: Any, *args: Any) -> None:
+        """Run `fn(*args)` in the executor's task group; what it raises is logged, never let
+        out (it would cancel the group, and with it every execution inside)."""
+        if self._group is None:
+            raise RuntimeError(f"the {self.name} executor is not open: use it as `async with executor:`")
+        self._group.start_soon(self._guarded, fn, args)
+
+    async def _guarded(self, fn: Any, args: tuple) -> None:
+        try:
+            await fn(*args)
+        except Exception:  # (a cancellation is no Exception: it goes through)
+            log.warning("the %s executor's %s failed", self.name, getattr(fn, "__name__", fn), exc_info=True)
 
     async def _dispatch(self, run: _Run, jobs: list[Job]) -> None:
         chunk = f"asl-chunk-{uuid.uuid4().hex}"
@@ -299,7 +366,7 @@ class ChunkedExecutor:
                 self.deliver(run, chunk, records)
                 if run.chunks.get(chunk):  # reported records still on their way: give them a moment
                     for _ in range(20):
-                        await asyncio.sleep(0.05)
+                        await anyio.sleep(0.05)
                         if not run.chunks.get(chunk):
                             break
                 if not run.chunks.get(chunk):
@@ -320,17 +387,17 @@ class ChunkedExecutor:
                 run.per_child = record.seconds if not run.per_child else 0.8 * run.per_child + 0.2 * record.seconds
             if live is not None:
                 live.discard(record.index)
-            future = run.waiting.get(record.index)
-            if future is not None and not future.done():
-                future.set_result(record)
+            awaited = run.waiting.get(record.index)
+            if awaited is not None:
+                awaited.fill(True, record)
 
     def _fail(self, run: _Run, chunk: str, cause: str) -> None:
         for index in run.chunks.get(chunk, ()):
-            future = run.waiting.get(index)
-            if future is not None and not future.done():
-                future.set_result(ChildRecord(index, "FAILED", error="States.Runtime",
-                                              cause=f"The child execution could not run on the {self.name} "
-                                                    f"executor: {cause}"))
+            awaited = run.waiting.get(index)
+            if awaited is not None:
+                awaited.fill(True, ChildRecord(index, "FAILED", error="States.Runtime",
+                                               cause=f"The child execution could not run on the {self.name} "
+                                                     f"executor: {cause}"))
 
     def _withdraw(self, run: _Run, index: int) -> None:
         for i, job in enumerate(run.pending):
@@ -340,6 +407,6 @@ class ChunkedExecutor:
         for chunk, live in list(run.chunks.items()):
             if index in live:
                 live.discard(index)
-                if not live:
-                    self._spawn(self._cancel(run, chunk))
+                if not live and self._group is not None:  # (closed: its work was cancelled already)
+                    self._spawn(self._cancel, run, chunk)
                 return

@@ -44,7 +44,7 @@ class DaskExecutor(ChunkedExecutor):
         self._dirty: dict[str, tuple[_Run, str]] = {}
         self._done: dict[str, set[int]] = {}
 
-    async def start(self) -> None:
+    async def _open(self) -> None:
         import os
 
         from distributed import Client, LocalCluster
@@ -69,8 +69,7 @@ class DaskExecutor(ChunkedExecutor):
             pass
         await self._count_slots()
 
-    async def aclose(self) -> None:
-        await super().aclose()
+    async def _close(self) -> None:
         if self.client is not None:
             try:
                 self.client.unsubscribe_topic(TOPIC)
@@ -116,7 +115,7 @@ class DaskExecutor(ChunkedExecutor):
 
     def _finished(self, chunk: str) -> None:
         if self._done.pop(chunk, None) is not None and self.client is not None:  # it reported: forget that
-            self._spawn(self.client.set_metadata([META, chunk], None))
+            self._spawn(self.client.set_metadata, [META, chunk], None)
 
     # ---- reports from running chunks -------------------------------------------------------------
 
@@ -131,7 +130,7 @@ class DaskExecutor(ChunkedExecutor):
         if chunk not in self._dirty:
             self._dirty[chunk] = (run, chunk)
             if len(self._dirty) == 1:
-                self._spawn(self._write_done())
+                self._spawn(self._write_done)
         self.deliver(run, chunk, records)
 
     async def _write_done(self) -> None:

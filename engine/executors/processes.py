@@ -32,15 +32,14 @@ class ProcessExecutor(ChunkedExecutor):
 
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
 
-    async def start(self) -> None:
+    async def _open(self) -> None:
         self.pool = self._new_pool()
         # the processes start (and import the engine) now, not in the first Map's time
         futures = [self.pool.submit(_warm) for _ in range(self.workers)]
         for future in futures:
             await _result(future)
 
-    async def aclose(self) -> None:
-        await super().aclose()
+    async def _close(self) -> None:
         if self.pool is not None:
             pool, self.pool = self.pool, None
             _stop(pool, join=True)

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Mapping, Protocol
+from contextlib import asynccontextmanager, nullcontext
+from typing import Any, AsyncIterator, Mapping, Protocol
 
 from ...errors import ASLError, StatesError
 
@@ -213,6 +214,14 @@ class LocalExecutions:
 
     machines  name (or state machine ARN) -> compiled machine (`asl.load`), or a path to its file
     parent   the options the children share with their parent (handlers, mocks, aws, clock, ...)
+
+    A child outlives the Task that started it (request-response returns while it runs): the
+    children run in a task group of the integration's own. Its owner is whoever opens it with
+    ``async with executions:`` (the children live until that ends); else the execution that runs
+    with it (`hosting`, entered by `Execution.run`): the children live as long as that run, its
+    clock counting them among the run's tasks (a `VirtualClock` moves only when they too wait),
+    and those still running when it ends are stopped (ABORTED), as they would be when the
+    process ends.
     """
 
     def __init__(self, machines: Mapping[str, Any], region: str = "us-east-1", account: str = "123456789012"):
@@ -222,7 +231,9 @@ class LocalExecutions:
                          for key, value in machines.items()}
         self.region, self.account = region, account
         self.children: dict[str, Any] = {}   # executionArn -> the child `Execution`
-        self._tasks: dict[str, Any] = {}     # executionArn -> its asyncio task
+        self._ends: dict[str, Any] = {}      # executionArn -> how its run ended, once it has (`Outcome`)
+        self._group: Any = None              # the task group the children run in, while it is open
+        self._opened: Any = None             # ... opened by an owner's ``async with``
         self.options: dict = {}  # set by `asl.engine.prepare`, with `prepare` itself (no import cycle)
         self.prepare: Any = None
         self.mock_config: Any = None  # the parent's MockConfig: a child's ``#test-case`` is looked up there
@@ -230,9 +241,63 @@ class LocalExecutions:
     def serves(self, machine_arn: str | None) -> bool:
         return machine_arn is None or machine_name(machine_arn) in self.machines
 
-    async def start(self, body: dict) -> dict:
-        import asyncio
+    # ---- the children's task group ----------------------------------------------------------
 
+    async def __aenter__(self) -> "LocalExecutions":
+        import anyio
+
+        self._opened = self._running(anyio.create_task_group())
+        await self._opened.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._opened.__aexit__(*exc)
+
+    def hosting(self, clock: Any) -> Any:
+        """The children's task group for a run on `clock` (`Execution.run`): opened on the
+        clock (`Clock.task_group`) unless it is open already (an owner's ``async with``, or
+        the run of the parent of this child)."""
+        if self._group is not None:
+            return nullcontext()
+        return self._running(clock.task_group())
+
+    @asynccontextmanager
+    async def _running(self, group: Any) -> AsyncIterator[None]:
+        if self._group is not None:
+            raise RuntimeError("these LocalExecutions are open already")
+        try:
+            async with group:
+                self._group = group
+                try:
+                    yield
+                finally:
+                    self._group = None
+                    group.cancel_scope.cancel()  # the children still running stop with their owner
+        except BaseExceptionGroup as failed:  # noqa: F821 - builtin in 3.11
+            # the children raise nothing (`_run`): the owner's own exception, as it was raised
+            if len(failed.exceptions) == 1:
+                raise failed.exceptions[0] from failed.exceptions[0].__cause__
+            raise
+
+    async def _run(self, child: Any, end: Any) -> None:
+        try:
+            result = await child.run()
+        except Exception as exc:  # noqa: BLE001 - handed to the Task awaiting the child (a store's error)
+            end.fill(False, exc)
+        else:
+            end.fill(True, result)
+        finally:  # cancelled (its owner ended): ABORTED, as its run recorded it
+            end.fill(child.result is not None, child.result if child.result is not None else StatesError(
+                "States.Runtime", f"The child execution '{child.arn}' was stopped before it started."))
+
+    async def start(self, body: dict) -> dict:
+        import anyio.lowlevel
+
+        from ..clock import Outcome
+
+        if self._group is None:
+            raise RuntimeError("LocalExecutions start children only while open: `async with executions:`, "
+                               "or the run of an execution prepared with them")
         name = machine_name(body["stateMachineArn"])
         machine = self.machines.get(name)
         if machine is None:
@@ -242,7 +307,7 @@ class LocalExecutions:
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{name}:{run_name}"
         if arn in self.children:
             existing = self.children[arn]
-            if not self._tasks[arn].done() and _compact(existing.input) == _compact(json.loads(body["input"])):
+            if not self._ends[arn].filled and _compact(existing.input) == _compact(json.loads(body["input"])):
                 # as AWS: the same name and input while it runs is that execution again
                 return {"executionArn": arn, "startDate": existing.start_time, **local_metadata({"executionArn": arn})}
             raise refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
@@ -258,8 +323,9 @@ class LocalExecutions:
         child.arn = child.token_arn = arn
         child.state_machine_arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
         self.children[arn] = child
-        self._tasks[arn] = asyncio.ensure_future(child.run())
-        await asyncio.sleep(0)  # let it record ExecutionStarted
+        end = self._ends[arn] = Outcome()
+        self._group.start_soon(self._run, child, end)
+        await anyio.lowlevel.checkpoint()  # let it record ExecutionStarted
         return {"executionArn": arn, "startDate": child.start_time or child.clock.now(),
                 **local_metadata({"executionArn": arn})}
 
@@ -285,17 +351,17 @@ class LocalExecutions:
                 "input": _compact(child.input)}
 
     async def wait(self, execution_arn: str, clock: Any) -> dict:
-        import asyncio
-
+        end = self._ends[execution_arn]
         with clock.waiting():  # the child runs on the parent's clock: its time may move meanwhile
-            result = await asyncio.shield(self._tasks[execution_arn])
-        return described(self.children[execution_arn], result)
+            await end.wait()
+        return described(self.children[execution_arn], end.result())
 
     async def stop(self, execution_arn: str) -> None:
-        import asyncio
+        import anyio
 
         self.children[execution_arn].stop()
-        await asyncio.wait([self._tasks[execution_arn]], timeout=10)
+        with anyio.move_on_after(10):
+            await self._ends[execution_arn].wait()
 
 
 def described(child: Any, result: Any) -> dict:
