@@ -89,7 +89,7 @@ def test_engine_entries_round_trip(store_url):
     INSERTs (more rows than one statement takes, and a remainder)."""
     value = {"a": [1, "é", None, 2.5], "b": {"c": True}}
     key = ((("Map", 0), 3), ("Branch", "x\"y"))
-    entries = [("ExecutionStarted", 0, 1000.5, {"input": value, "inputDetails": {"truncated": False}}, ((), 1))]
+    entries = [("ExecutionStarted", 0, 1000.5 + 1 / 7, {"input": value, "inputDetails": {"truncated": False}}, ((), 1))]
     for i in range(2, 302, 2):
         entered = ("PassStateEntered", i - 1, 1000.5 + i, (f"P{i} ü", "input", value, None), (key, i))
         value = {"step": i, "tags": ["t", i, {"x": None}]}
