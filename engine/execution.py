@@ -797,11 +797,11 @@ class Execution:
                                 {"input": self.input, "inputDetails": {"truncated": False},
                                  "roleArn": self.role_arn, **self.started_details})
             self.start_time = history.timestamp(started)
+            if self.observer is not None:
+                self.observer.event(ExecutionBegan(self.view()))
             frame.last = 0  # AWS: the first state's entry follows no event (previousEventId 0)
             if self.sink is None or self.sink.pending is None or self.sink.with_start:
                 await self.flush()  # (a deferred record takes it along later)
-            if self.observer is not None:
-                self.observer.event(ExecutionBegan(self.view()))
             failure: list[BaseException] = []
             with anyio.CancelScope() as self._scope:
                 async with self.clock.task_group() as tg:
