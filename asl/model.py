@@ -19,6 +19,7 @@ location); `StateMachine.model_validate` alone raises pydantic's ValidationError
 """
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, PrivateAttr, Tag,
@@ -610,6 +611,7 @@ class StateMachine(Workflow):
     query_language: Literal["JSONPath", "JSONata"] | None = None
 
     _definition: Any = PrivateAttr(default=None)
+    _definition_text: Any = PrivateAttr(default=None)
     _name: str = PrivateAttr(default="state machine")
 
     @property
@@ -625,6 +627,14 @@ class StateMachine(Workflow):
     def definition(self) -> dict:
         """The definition as JSON, exactly as given."""
         return self._definition
+
+    @property
+    def definition_text(self) -> str:
+        """The definition as compact JSON text, made once (a store records it with every
+        execution of the machine)."""
+        if self._definition_text is None:
+            self._definition_text = json.dumps(self._definition, separators=(",", ":"), ensure_ascii=False)
+        return self._definition_text
 
     @property
     def effective_query_language(self) -> str:

@@ -489,7 +489,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         try:
             store = open_store(store_url)
             await store.open()
-            await execution.attach(store, lease_seconds=lease_seconds or 30.0)
+            await execution.attach(store, lease_seconds=lease_seconds or 30.0, with_start=True)
         except BaseException:
             await detach_executor(execution)
             raise

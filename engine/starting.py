@@ -263,7 +263,7 @@ async def run(machine: Any, input: Any = None, *, store: Any = None, owner: str 
                                  **{**options, "executor": opened})
     execution = prepare(machine, input, **options)
     if store is not None:
-        await execution.attach(store, owner, lease_seconds or _lease())
+        await execution.attach(store, owner, lease_seconds or _lease(), with_start=True)
     return await execution.run()
 
 

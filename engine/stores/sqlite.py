@@ -25,6 +25,20 @@ _INSERT_EVENTS = "INSERT INTO events (arn, id, type, previous_id, timestamp, det
 _INSERT_FACTS = "INSERT INTO facts (arn, seq, site, kind, value) VALUES (?,?,?,?,?)"
 _SELECT_RECORD = f"SELECT {','.join(RECORD_COLUMNS)} FROM executions WHERE arn = ?"
 _IF_CREATED = "if-created"  # a statement marked so runs (executemany) only if the one before it wrote a row
+_ROWS_PER_INSERT = 128  # (at most 999 parameters a statement: SQLite's limit before 3.32)
+
+
+def _insert(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+    """Insert `rows` with `sql` (one row's INSERT): many rows a statement, which costs a third
+    less than a statement a row (each step of a statement has a fixed cost)."""
+    whole = len(rows) - len(rows) % _ROWS_PER_INSERT
+    if whole:
+        values = sql[sql.index(" VALUES ") + 8:]
+        many = sql + ("," + values) * (_ROWS_PER_INSERT - 1)
+        db.executemany(many, [[v for row in rows[i:i + _ROWS_PER_INSERT] for v in row]
+                              for i in range(0, whole, _ROWS_PER_INSERT)])
+    if whole < len(rows):
+        db.executemany(sql, rows[whole:])
 
 
 class SQLiteStore:
@@ -184,9 +198,9 @@ class SQLiteStore:
                     else:
                         counts.append(0)
                 if events:
-                    db.executemany(_INSERT_EVENTS, events)
+                    _insert(db, _INSERT_EVENTS, events)
                 if facts:
-                    db.executemany(_INSERT_FACTS, facts)
+                    _insert(db, _INSERT_FACTS, facts)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
