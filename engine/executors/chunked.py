@@ -184,7 +184,7 @@ class ChunkedExecutor:
         run = await self._run_for(ex, processor)
         run.seq += 1
         job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key,
-                  redrive_count=child.redrive_count, redrive_time=child.redrive_time)
+                  redrive_count=child.redrive_count, redrive_time=child.redrive_time, machine=child.state_machine_arn)
         future = asyncio.get_running_loop().create_future()
         run.waiting[job.index] = future
         run.pending.append(job)
