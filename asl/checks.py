@@ -379,6 +379,12 @@ class Checker:
         if isinstance(config, dict):
             if distributed and "ExecutionType" not in config:
                 self.schema("These fields are required: [ExecutionType]", where + (key, "ProcessorConfig"))
+            if distributed and self.machine_type == "EXPRESS":
+                # DG "choosing-workflow-type": Distributed Map is not supported by Express workflows;
+                # whether CreateStateMachine refuses it (and how it words that) is not known
+                self.warn("DISTRIBUTED_MAP_IN_EXPRESS", "Express workflows do not support the Distributed Map "
+                          "state (Mode DISTRIBUTED): use a STANDARD state machine",
+                          where + (key, "ProcessorConfig", "Mode"))
         label = state.get("Label")
         if isinstance(label, str):
             if len(label) > MAX_LABEL:

@@ -562,7 +562,7 @@ class Execution:
         A child of type EXPRESS (``ProcessorConfig.ExecutionType``) runs at most five minutes
         (`limited`); one that did not succeed is started again as a new execution (a new ARN,
         its redrive count 0) when the parent is redriven."""
-        from .distributed.maprun import child_arn, child_type
+        from .distributed.maprun import child_arn, child_type, processor_arn
         from .distributed.resultwriter import child_name
 
         item = fork.child({}, index, (map_name, index))
@@ -585,8 +585,10 @@ class Execution:
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
             if redriven:
                 child.redrive_count, child.redrive_time = redriven, self.redrive_time
-            if map_run_arn is not None:  # the ARN and name its Map Run gives it
-                machine = map_run_arn.rsplit(":", 1)[0].replace(":mapRun:", ":stateMachine:", 1)
+            if map_run_arn is not None:  # the ARN and name its Map Run gives it, and its state machine
+                # (the Map's processor, `$$.StateMachine.Id`: DG "input-output-resultwriter" records
+                # give a child's StateMachineArn as "…:stateMachine:orderProcessing/getOrders")
+                machine = child.state_machine_arn = processor_arn(map_run_arn)
                 child.arn = child_arn(machine, map_run_arn, index, machine_type == "EXPRESS", attempt)
                 child.name = child_name(child.arn)
             listener = self.map_runs if map_run_arn is not None else None

@@ -518,10 +518,13 @@ class Service:
 
     async def _describe_processor(self, arn: str, body: dict) -> dict:
         """DescribeStateMachine of a labelled ARN: the item processor of the Distributed Map state
-        with that label (its `Label`, else its name), as a state machine of its own."""
+        with that `Label`, as a state machine of its own; a label generated for a Map state without
+        one is found through the Map Run it labelled (kept in the store)."""
         base, _, label = arn.rpartition("/")
         doc = await self._machine(base)
         processor = _labelled_processor(json.loads(doc["definition"]), label)
+        if processor is None and doc["kind"] == MACHINE:
+            processor = await self.map_runs.processor(arn)
         if doc["kind"] != MACHINE or processor is None:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         out = {"stateMachineArn": arn, "name": machine_parts(arn)[0], "status": doc.get("status", "ACTIVE"),
@@ -1361,16 +1364,16 @@ _VARIABLE = None
 
 
 def _labelled_processor(definition: Any, label: str) -> dict | None:
-    """The ItemProcessor of the Distributed Map state labelled `label` (its `Label`, else its
-    state name, as the engine labels Map Runs), with the machine's QueryLanguage; None if none."""
+    """The ItemProcessor of the Distributed Map state whose `Label` is `label`, with the
+    machine's QueryLanguage; None if none."""
     def walk(states: Any) -> dict | None:
-        for name, state in (states or {}).items() if isinstance(states, dict) else ():
+        for state in (states or {}).values() if isinstance(states, dict) else ():
             if not isinstance(state, dict):
                 continue
             processor = state.get("ItemProcessor") or state.get("Iterator")
             if state.get("Type") == "Map" and isinstance(processor, dict):
                 mode = (processor.get("ProcessorConfig") or {}).get("Mode")
-                if mode == "DISTRIBUTED" and (state.get("Label") or name) == label:
+                if mode == "DISTRIBUTED" and state.get("Label") == label:
                     return processor
                 found = walk(processor.get("States"))
                 if found is not None:

@@ -18,6 +18,7 @@ from .arns import split
 from .protocol import ServiceError
 
 MAP_RUN = "mapRun"
+PROCESSOR = "mapRunProcessor"  # a Map Run's processor, under its ARN (…:stateMachine:{machine}/{label})
 COUNTERS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
             "failuresNotRedrivable", "pendingRedrive")
 CHILD_LEASE = 100 * 365 * 86400.0
@@ -35,18 +36,27 @@ def _text(value: Any) -> str:
 
 
 def _processor(definition: Any, state: str) -> dict | None:
-    """The ItemProcessor (or Iterator) of the Map state named `state`, wherever it is nested."""
+    """The ItemProcessor (or Iterator) of the Map state named `state`, wherever it is nested, with
+    the machine's QueryLanguage (its states inherit it)."""
+    found = _find_processor(definition, state)
+    if isinstance(found, dict) and isinstance(definition, dict) and "QueryLanguage" in definition \
+            and "QueryLanguage" not in found:
+        found = {"QueryLanguage": definition["QueryLanguage"], **found}
+    return found
+
+
+def _find_processor(definition: Any, state: str) -> dict | None:
     if isinstance(definition, dict):
         found = (definition.get("States") or {}).get(state) if isinstance(definition.get("States"), dict) else None
         if isinstance(found, dict) and found.get("Type") == "Map":
             return found.get("ItemProcessor") or found.get("Iterator")
         for value in definition.values():
-            inner = _processor(value, state)
+            inner = _find_processor(value, state)
             if inner is not None:
                 return inner
     elif isinstance(definition, list):
         for value in definition:
-            inner = _processor(value, state)
+            inner = _find_processor(value, state)
             if inner is not None:
                 return inner
     return None
@@ -68,10 +78,13 @@ class MapRuns:
 
     async def map_run_started(self, ex: Any, arn: str, state: str, label: str, control: Any, items: int,
                               sizes: list[int]) -> None:
+        from asl.engine.distributed.maprun import processor_arn
+
         doc = await self.store.get_resource(arn)
-        if doc is None:  # (resumed, the run exists: its settings and finished children are kept)
+        created = doc is None
+        if created:  # (resumed, the run exists: its settings and finished children are kept)
             doc = {"kind": MAP_RUN, "mapRunArn": arn, "executionArn": ex.arn,
-                   "stateMachineArn": f"{ex.state_machine_arn}/{label}", "label": label, "status": "RUNNING",
+                   "stateMachineArn": processor_arn(arn), "label": label, "status": "RUNNING",
                    "startDate": time.time(), "maxConcurrency": control.max_concurrency,
                    "toleratedFailurePercentage": control.tolerated_pct,
                    "toleratedFailureCount": control.tolerated_count, "children": {},
@@ -96,6 +109,11 @@ class MapRuns:
         doc["sizes"] = sizes
         self.controls[arn], self.docs[arn], self.sizes[arn] = control, doc, sizes
         await self._save(doc)
+        if created:  # its processor, which DescribeStateMachine finds under its ARN (a generated label
+            # is in no definition; an explicit one's first Map Run is kept)
+            await self.store.put_resource(doc["stateMachineArn"], PROCESSOR, {
+                "kind": PROCESSOR, "stateMachineArn": doc["stateMachineArn"], "label": label, "mapRunArn": arn,
+                "definition": doc["definition"]}, ex.state_machine_arn, doc["startDate"], replace=False)
 
     async def child_started(self, map_run_arn: str, index: int, child: Any) -> None:
         """`child` (its ARN and name given by its Map Run) starts: its record (an EXPRESS child's
@@ -190,6 +208,14 @@ class MapRuns:
         await self.store.put_resource(doc["mapRunArn"], MAP_RUN, doc, doc["executionArn"], doc["startDate"])
 
     # ---- the API's side ----------------------------------------------------------------------
+
+    async def processor(self, arn: str) -> dict | None:
+        """The processor definition of the Map Runs labelled as `arn` says
+        (``…:stateMachine:{machine}/{label}``), from the store; None if no Map Run had that label."""
+        doc = await self.store.get_resource(arn)
+        if doc is None or doc.get("kind") != PROCESSOR:
+            return None
+        return json.loads(doc["definition"])
 
     async def get(self, arn: str) -> dict:
         split(arn, (MAP_RUN,))

@@ -457,6 +457,81 @@ def test_redrive_runs_only_the_children_that_did_not_succeed(tmp_path):
         "mapRunArn": started[0]["mapRunStartedEventDetails"]["mapRunArn"], "redriveCount": 1}
 
 
+# ---- the Map Run's label ----------------------------------------------------------------------------
+
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# a child that outputs its state machine and execution, as its context object names them
+WHO = {"P": {"Type": "Pass", "Parameters": {"machine.$": "$$.StateMachine.Id", "execution.$": "$$.Execution.Id",
+                                            "fail.$": "$.fail"}, "Next": "C"},
+       "C": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "F"}],
+             "Default": "S"},
+       "F": {"Type": "Fail", "Error": "Bad"}, "S": {"Type": "Succeed"}}
+
+
+def map_run_arns(result) -> list[str]:
+    return [e["mapRunStartedEventDetails"]["mapRunArn"] for e in result.history.events if e["type"] == "MapRunStarted"]
+
+
+def test_a_map_without_label_gets_a_generated_one_and_its_children_name_their_machine():
+    """DG "state-map-distributed" (Label): "If you don't specify a label, Step Functions
+    automatically generates a unique label"; the Workflow Studio option "Use state name as label in
+    Map Run ARN" shows the state name is not it. The children are executions of the Map Run's
+    machine, ``…:stateMachine:{machine}/{label}`` (DG "input-output-resultwriter" records:
+    StateMachineArn "…:stateMachine:orderProcessing/getOrders"), which `$$.StateMachine.Id` names."""
+    machine = asl.load(dmap(WHO))
+    items = [{"fail": False}, {"fail": False}]
+    first = run_sync(machine, items, state_machine_name="sm", seed=3)
+    assert first.status == "SUCCEEDED", first.cause
+    (arn,) = map_run_arns(first)
+    label = re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:mapRun:sm/({UUID}):{UUID}", arn).group(1)
+    for child in first.output:
+        assert child["machine"] == f"arn:aws:states:us-east-1:123456789012:stateMachine:sm/{label}"
+        assert re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:execution:sm/{label}:{UUID}", child["execution"])
+    # drawn from the execution's seed: the same seed gives the same label (and ARNs), another another
+    assert map_run_arns(run_sync(machine, items, state_machine_name="sm", seed=3)) == [arn]
+    assert label not in map_run_arns(run_sync(machine, items, state_machine_name="sm", seed=4))[0]
+    # an explicit Label is used as it is
+    labelled = run_sync(asl.load(dmap(WHO, Label="Fan")), items, state_machine_name="sm", seed=3)
+    assert re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:mapRun:sm/Fan:{UUID}", map_run_arns(labelled)[0])
+    assert labelled.output[0]["machine"] == "arn:aws:states:us-east-1:123456789012:stateMachine:sm/Fan"
+
+
+def test_a_redriven_map_run_keeps_its_generated_label():
+    broken = {1}
+    seen = []
+
+    def handlers():
+        h = Handlers()
+
+        @h.lambda_function("work")
+        def work(event, ctx):
+            seen.append((event["i"], ctx.context["StateMachine"]["Id"], ctx.context["Execution"]["Id"]))
+            if event["i"] in broken:
+                raise TaskFailed("Bad", "broken")
+            return event["i"]
+        return h
+
+    machine = asl.load(dmap(WORK, "T"))
+
+    async def main():
+        store = open_store("memory")
+        first = await run(machine, [{"i": 0}, {"i": 1}], handlers=handlers(), store=store, clock=VirtualClock(),
+                          state_machine_name="sm")
+        assert first.error == "States.ExceedToleratedFailureThreshold"
+        broken.clear()
+        return first, await redrive(store, first.execution_arn, handlers=handlers())
+
+    first, second = anyio.run(main)
+    assert second.status == "SUCCEEDED", second.cause
+    (arn,) = map_run_arns(first)
+    (redriven,) = [e["mapRunRedrivenEventDetails"]["mapRunArn"] for e in second.history.events
+                   if e["type"] == "MapRunRedriven"]
+    assert redriven == arn  # the same Map Run goes on, under its label
+    machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:" + arn.split(":")[6]
+    (failed, again) = [entry for entry in seen if entry[0] == 1]
+    assert failed == again and failed[1] == machine_arn  # the redriven child: the same execution, the same machine
+
+
 # ---- the command line -----------------------------------------------------------------------------
 
 def test_asl_run_with_a_mapped_folder(tmp_path):

@@ -28,7 +28,9 @@ def machine(max_concurrency: int = 0) -> object:
     processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Prepare",
                  "States": {"Prepare": {"Type": "Pass", "Parameters": {"item.$": "$.item", "db.$": "$.db",
                                                                        "pause.$": "$.pause",
-                                                                       "started.$": "$$.Execution.Name"},
+                                                                       "started.$": "$$.Execution.Name",
+                                                                       # the Map Run's machine, on every executor
+                                                                       "machine.$": "$$.StateMachine.Id"},
                                         "Next": "Work"},
                             "Work": {"Type": "Task", "Resource": WORK, "ResultPath": "$.work", "Next": "Shape"},
                             "Shape": {"Type": "Pass", "Parameters": {"item.$": "$.item", "square.$": "$.work.square"},

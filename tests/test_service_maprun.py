@@ -29,9 +29,11 @@ HANDLERS = {"work": work, "slow": slow}
 '''
 
 
-def distributed(function: str = "work", label: str = "Fan", **extra) -> str:
+def distributed(function: str = "work", label: str | None = "Fan", **extra) -> str:
+    if label is not None:
+        extra["Label"] = label
     return json.dumps({"StartAt": "M", "States": {"M": {
-        "Type": "Map", "Label": label, "End": True, **extra,
+        "Type": "Map", "End": True, **extra,
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                           "StartAt": "T", "States": {"T": {
                               "Type": "Task", "Resource": f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
@@ -210,10 +212,69 @@ def test_map_runs_survive_a_restart(served):
     assert history[-1]["type"] == "ExecutionSucceeded"
 
 
-def test_map_run_killed_mid_run_resumes(served):
+def test_a_generated_label_names_the_map_run_and_its_machine_after_a_restart(served):
+    """Without a Label AWS "automatically generates a unique label" (DG "state-map-distributed");
+    DescribeStateMachine of the labelled ARN ListMapRuns gives, and DescribeStateMachineForExecution
+    of a child, find the processor through the stored Map Run, before and after a restart. A
+    child's $$.StateMachine.Id is that ARN (DG "input-output-resultwriter": StateMachineArn)."""
+    sfn = served.client()
+    definition = json.dumps({"QueryLanguage": "JSONPath", "StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True, "Parameters": {
+                              "machine.$": "$$.StateMachine.Id", "execution.$": "$$.Execution.Id"}}}}}}})
+    arn = start(sfn, definition, [1, 2])
+    out = finish(sfn, arn)
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+    (run,) = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+    uuid = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    label = re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:mapRun:m/({uuid}):{uuid}",
+                         run["mapRunArn"]).group(1)
+    machine = f"arn:aws:states:us-east-1:123456789012:stateMachine:m/{label}"
+    assert run["stateMachineArn"] == machine
+    children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+    assert sorted(json.loads(out["output"]), key=lambda c: c["execution"]) == sorted(
+        ({"machine": machine, "execution": c["executionArn"]} for c in children), key=lambda c: c["execution"])
+
+    def described() -> tuple[dict, dict]:
+        processor = sfn.describe_state_machine(stateMachineArn=machine)
+        child = sfn.describe_state_machine_for_execution(executionArn=children[0]["executionArn"])
+        for answer in (processor, child):
+            answer.pop("ResponseMetadata")
+        return processor, child
+
+    processor, child = described()
+    assert processor["label"] == label and processor["stateMachineArn"] == machine
+    assert json.loads(processor["definition"]) == {"QueryLanguage": "JSONPath", **json.loads(definition)["States"][
+        "M"]["ItemProcessor"]}
+    assert child["label"] == label and child["mapRunArn"] == run["mapRunArn"] and child["stateMachineArn"] == machine
+    assert json.loads(child["definition"]) == json.loads(processor["definition"])
+    # the state's name is no label of it
+    assert error(sfn.describe_state_machine, stateMachineArn=machine.replace(label, "M"))["Code"] == \
+        "StateMachineDoesNotExist"
+    served.stop()
+    served.start()
+    sfn = served.client()
+    assert described() == (processor, child)
+
+
+def test_an_express_machine_with_a_distributed_map_is_created_and_runs(served):
+    """AWS documents that Express workflows do not support the Distributed Map (DG
+    "choosing-workflow-type"), not that CreateStateMachine refuses one, nor its message: the service
+    creates and runs it (`asl validate --type EXPRESS` warns, DISTRIBUTED_MAP_IN_EXPRESS)."""
+    sfn = served.client()
+    machine = sfn.create_state_machine(name="x", definition=distributed(), roleArn=ROLE,
+                                       type="EXPRESS")["stateMachineArn"]
+    done = sfn.start_sync_execution(stateMachineArn=machine, input=json.dumps([{"n": 1}, {"n": 2}]))
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
+    assert json.loads(done["output"]) == [{"doubled": 2}, {"doubled": 4}]
+
+
+@pytest.mark.parametrize("label", ["Fan", None])
+def test_map_run_killed_mid_run_resumes(served, label):
     sfn = served.client()
     items = [{"sleep": 0.3, "i": i} for i in range(4)]
-    arn = start(sfn, distributed("slow", MaxConcurrency=1), items)
+    arn = start(sfn, distributed("slow", label, MaxConcurrency=1), items)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         runs = sfn.list_map_runs(executionArn=arn)["mapRuns"]
@@ -232,6 +293,8 @@ def test_map_run_killed_mid_run_resumes(served):
     assert described["status"] == "SUCCEEDED" and described["itemCounts"]["succeeded"] == 4
     children = sfn.list_executions(mapRunArn=map_run)["executions"]
     assert len(children) == 4 and {c["status"] for c in children} == {"SUCCEEDED"}
+    # (a generated label too is the same after the restart: the children resumed under it)
+    assert {c["stateMachineArn"] for c in children} == {runs[0]["stateMachineArn"]}
 
 
 def test_stopping_the_parent_aborts_the_map_run(served):

@@ -208,6 +208,21 @@ def test_unknown_integration_rejected_and_express_restrictions():
                                             "'.sync' service integration", "/States/S/Resource")]
 
 
+def test_distributed_map_in_an_express_machine_is_a_warning():
+    """DG "choosing-workflow-type": Express workflows do not support the Distributed Map; whether
+    AWS refuses such a definition at creation is not known, so it is a WARNING of ours."""
+    d = machine(M={"Type": "Map", "End": True, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+        "StartAt": "P", "States": {"P": PASS_END}}})
+    express = asl.validate(d, type="EXPRESS")
+    assert express.ok and [(w.code, w.location) for w in express.warnings] == [
+        ("DISTRIBUTED_MAP_IN_EXPRESS", "/States/M/ItemProcessor/ProcessorConfig/Mode")]
+    assert asl.validate(d).warnings == [] and asl.validate(d, type="STANDARD").warnings == []
+    inline = copy.deepcopy(d)
+    inline["States"]["M"]["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
+    assert asl.validate(inline, type="EXPRESS").warnings == []
+
+
 def test_bad_intrinsic_in_template_located_at_the_template_field():
     """AWS-REC: The value for the field 'parsed.$' must be a valid JSONPath or a valid intrinsic function call."""
     d = machine(IntrinsicEscape={"Type": "Pass", "End": True,

@@ -13,6 +13,7 @@ checked at every failure, ToleratedFailurePercentage once the reader has counted
 """
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any, Iterator
 
@@ -64,15 +65,34 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
     batcher = Batcher.configure(run, scope) if state.item_batcher is not None else None
     writer = Writer.configure(run, effective) if state.result_writer is not None else Writer("COMPACT", "JSON",
                                                                                                 None, "")
-    label = state.label or run.name
     redriven = _redriven(run)
     if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on
         map_run_arn = redriven
+        label = processor_arn(map_run_arn).partition(":stateMachine:")[2].partition("/")[2]
         opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
     else:
+        label = state.label or generated_label(run)
         map_run_arn = ex.map_run_arn(label)
         opened = run.event("MapRunStarted", {"mapRunArn": map_run_arn})
     return await MapRun(run, map_run_arn, label, control, writer, batcher).execute(items, reader, select), opened
+
+
+def generated_label(run: Any) -> str:
+    """The label of a Map Run whose state has no ``Label``: AWS "automatically generates a unique
+    label" (DG "state-map-distributed"); here a UUID drawn from the execution's seed and the place
+    of this entry into the state in its journal, so a resumed (or replayed) execution gives its
+    Map Run the same label, and so the same ARNs."""
+    frame = run.frame
+    rng = random.Random(f"{run.ex.seed}/label/{frame.key!r}/{frame.seq}")
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def processor_arn(arn: str) -> str:
+    """The ARN of the state machine a Map Run's children are executions of,
+    ``…:stateMachine:MACHINE/LABEL``, from the Map Run's ARN (``…:mapRun:MACHINE/LABEL:UUID``) or
+    a child's (``…:execution:MACHINE/LABEL:NAME``, ``…:express:MACHINE/LABEL:NAME:UUID``)."""
+    parts = arn.split(":")
+    return ":".join(parts[:5] + ["stateMachine", parts[6]])
 
 
 def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False, attempt: int = 0) -> str:
@@ -116,8 +136,7 @@ class MapRun:
     def __init__(self, run: Any, arn: str, label: str, control: Any, writer: Writer, batcher: Batcher | None):
         self.run, self.ex, self.arn, self.label = run, run.ex, arn, label
         self.control, self.writer, self.batcher = control, writer, batcher
-        prefix, _, machine = run.ex.state_machine_arn.partition(":stateMachine:")
-        self.state_machine_arn = f"{prefix}:stateMachine:{machine}/{label}"
+        self.state_machine_arn = processor_arn(arn)
         self.express = child_type(run.ex, run.state.processor) == "EXPRESS"
         self.sizes: list[int] = []   # items per child, as children start (the service reads it)
         self.items = 0               # items read so far

@@ -50,6 +50,7 @@ class Job:
     rerun: bool = False  # sent again after its worker was lost: its Tasks may have been called
     redrive_count: int = 0            # redriven by its Map Run: its count and date ($$.Execution)
     redrive_time: float | None = None
+    machine: str | None = None        # its state machine's ARN (a Map Run's: ``…:stateMachine:MACHINE/LABEL``)
 
 
 @dataclass
@@ -149,7 +150,7 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     child.integrations = setup.integrations
     if spec.s3_folders:
         child.s3_folders = spec.s3_folders
-    child.state_machine_arn, child.wait_scale = spec.state_machine_arn, spec.wait_scale
+    child.state_machine_arn, child.wait_scale = job.machine or spec.state_machine_arn, spec.wait_scale
     child.start_time = job.start
     child.rerun = job.rerun
     child.redrive_count, child.redrive_time = job.redrive_count, job.redrive_time

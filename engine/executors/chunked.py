@@ -220,7 +220,8 @@ class ChunkedExecutor:
         run = await self._run_for(ex, processor)
         run.seq += 1
         job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key,
-                  redrive_count=child.redrive_count, redrive_time=child.redrive_time)
+                  redrive_count=child.redrive_count, redrive_time=child.redrive_time,
+                  machine=child.state_machine_arn)
         awaited = Outcome()
         run.waiting[job.index] = awaited
         run.pending.append(job)
