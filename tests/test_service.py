@@ -187,6 +187,11 @@ def test_test_state_rules_through_boto3(server):
         "ValidationException", "RoleArn must be specified when testing a Task state", 400)
     mocked = sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'})  # a mock: no role needed
     assert (mocked["status"], mocked["output"]) == ("SUCCEEDED", '{"Payload": 1}')
+    assert error_of(sfn.test_state, definition=task, input="{}", mock={"result": '{"Payload": 1}'},
+                    revealSecrets=True) == ("ValidationException",
+                                            "TestState does not support RevealSecrets when a mock is specified.", 400)
+    assert sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'},
+                          revealSecrets=False)["status"] == "SUCCEEDED"
     picked = sfn.test_state(definition=json.dumps({"StartAt": "First", "States": {"First": {
         "Type": "Pass", "Parameters": {"name.$": "$$.State.Name"}, "End": True}}}), stateName="First")
     assert picked["output"] == '{"name": "StateName"}'  # AWS's $$ names the tested state StateName
