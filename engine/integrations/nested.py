@@ -32,6 +32,7 @@ import uuid
 from typing import Any, Mapping, Protocol
 
 from ...errors import ASLError, StatesError
+from ..apitime import api_time, java_times
 
 
 class Executions(Protocol):
@@ -59,7 +60,8 @@ def _compact(value: Any) -> str:
 
 
 def _millis(seconds: Any) -> Any:
-    return int(round(seconds * 1000)) if isinstance(seconds, (int, float)) else seconds
+    """Epoch seconds as epoch milliseconds, cut to the millisecond as the API's times are (`api_time`)."""
+    return int(round(api_time(seconds) * 1000)) if isinstance(seconds, (int, float)) else seconds
 
 
 def refused(code: str, message: str, status: int = 400) -> StatesError:
@@ -75,7 +77,7 @@ def local_metadata(body: Any) -> dict:
     from email.utils import formatdate
 
     request_id = str(uuid.uuid4())
-    text = _compact(body)
+    text = java_times(_compact(body))  # the answer's text as AWS writes it ("startDate":1.733450000123E9)
     # the headers AWS's Step Functions endpoint answers with, in the order AWS recorded them
     return {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id, "RawHeaders": [
         ("x-amzn-RequestId", request_id), ("connection", "keep-alive"), ("Content-Length", str(len(text.encode()))),
@@ -151,8 +153,8 @@ async def _start(port: Executions, body: dict, derived: bool) -> dict:
         found = await port.find(execution_arn(body["stateMachineArn"], body["name"]))
         if found is None or not _same_input(found.get("input"), body["input"]):
             raise
-        return {"executionArn": found["executionArn"], "startDate": found["startDate"],
-                **local_metadata({"executionArn": found["executionArn"]})}
+        response = {"executionArn": found["executionArn"], "startDate": found["startDate"]}
+        return {**response, **local_metadata(response)}
 
 
 def _same_input(a: Any, b: Any) -> bool:
@@ -241,7 +243,8 @@ class LocalExecutions:
             existing = self.children[arn]
             if not self._tasks[arn].done() and _compact(existing.input) == _compact(json.loads(body["input"])):
                 # as AWS: the same name and input while it runs is that execution again
-                return {"executionArn": arn, "startDate": existing.start_time, **local_metadata({"executionArn": arn})}
+                response = {"executionArn": arn, "startDate": existing.start_time}
+                return {**response, **local_metadata(response)}
             raise refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         try:
             value = json.loads(body["input"])
@@ -257,8 +260,8 @@ class LocalExecutions:
         self.children[arn] = child
         self._tasks[arn] = asyncio.ensure_future(child.run())
         await asyncio.sleep(0)  # let it record ExecutionStarted
-        return {"executionArn": arn, "startDate": child.start_time or child.clock.now(),
-                **local_metadata({"executionArn": arn})}
+        response = {"executionArn": arn, "startDate": child.start_time or child.clock.now()}
+        return {**response, **local_metadata(response)}
 
     def _mocks(self, name: str, case: str) -> dict:
         """The child's mock options, as Step Functions Local picks them: the test case named by
