@@ -48,4 +48,14 @@ def java_times(text: str) -> str:
 
 
 def _java_time(match: re.Match) -> str:
-    return f'"{match.group(1)}":{java_double(api_time(float(match.group(2))))}'
+    name, number = match.groups()
+    whole, _, fraction = number.partition(".")
+    if len(whole) == 10 and len(fraction) <= 3 and whole.isdigit() and fraction.isdigit():
+        digits = (whole + fraction).rstrip("0")  # to the millisecond already (Python's repr): the usual case
+        return f'"{name}":{digits[0]}.{digits[1:] or "0"}E9'
+    millis = math.floor(round(float(number) * 1000, 3))  # (api_time's, in milliseconds)
+    if millis < 10 ** 10:  # before 1970-04-27 (10^7 seconds): rare enough for the general way
+        return f'"{name}":{java_double(millis / 1000)}'
+    text = str(millis)  # the digits of Java's notation, at once: 1733450000120 -> 1.73345000012E9
+    digits = text.rstrip("0")
+    return f'"{name}":{digits[0]}.{digits[1:] or "0"}E{len(text) - 4}'
