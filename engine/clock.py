@@ -39,6 +39,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 import anyio
 import anyio.lowlevel
 
+from .apitime import api_time
+
 
 class Outcome:
     """What work done outside the run gave (a worker thread's return or exception, an HTTP
@@ -78,7 +80,7 @@ class Clock:
     virtual = False
 
     def now(self) -> float:
-        return time.time()
+        return api_time()  # to the millisecond, as AWS keeps times (history events, start and stop)
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(max(0.0, seconds))

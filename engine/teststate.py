@@ -205,7 +205,8 @@ def _lone_state_machine(state: dict, name: str) -> dict:
     return {"StartAt": name, "States": {name: state, **states}}
 
 
-def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config: "_Configuration") -> None:
+def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config: "_Configuration",
+                reveal_secrets: bool = False) -> None:
     kind = state.type
     if mock is None:
         if kind in ("Map", "Parallel") and not run_nested:
@@ -214,6 +215,8 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config
         return
     if kind not in ("Task", "Map", "Parallel"):
         raise TestStateError("ValidationException", f"State type '{kind}' is not supported when a mock is specified")
+    if reveal_secrets:  # the text LocalStack gives (its TestState checks mirror AWS's answers; no AWS recording)
+        raise TestStateError("ValidationException", "TestState does not support RevealSecrets when a mock is specified.")
     if mock.field_validation_mode not in MODES:
         raise TestStateError("ValidationException", f"Value '{mock.field_validation_mode}' at "
                              "'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum "
@@ -347,7 +350,7 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     machine, state = load_definition(definition, state_name)
     mock = TestStateMock.from_request(mock) if mock is not None else None
     config = _configuration(state_configuration, state, mock)
-    _check_mock(state, mock, run_nested, config)
+    _check_mock(state, mock, run_nested, config, reveal_secrets)
     given_context = _check_context(context, state) if context is not None else None
     if require_role and role_arn is None and mock is None and state.type == "Task":
         # AWS: "When you specify a mock, specifying the role becomes optional" (DG test-state-isolation)

@@ -18,6 +18,8 @@ from typing import Any, AsyncIterator
 
 import anyio
 
+from asl.engine.apitime import api_time
+
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
 
@@ -430,7 +432,7 @@ class Service:
         _definition_errors(body["definition"], machine_type)
         self._check_tags(body.get("tags") or [])
         arn = self.arns.machine(name)
-        now = time.time()
+        now = api_time()
         doc = {"kind": MACHINE, "stateMachineArn": arn, "name": name, "definition": body["definition"],
                "roleArn": body["roleArn"], "type": machine_type, "creationDate": now, "updateDate": now,
                "loggingConfiguration": {"level": "OFF", "includeExecutionData": False, **(logging_config or {})},
@@ -478,7 +480,7 @@ class Service:
         number = doc["nextVersion"]
         doc["nextVersion"] = number + 1
         arn = f"{doc['stateMachineArn']}:{number}"
-        now = time.time()
+        now = api_time()
         version = {"kind": VERSION, "stateMachineVersionArn": arn, "stateMachineArn": doc["stateMachineArn"],
                    "name": doc["name"], "definition": doc["definition"], "roleArn": doc["roleArn"],
                    "type": doc["type"], "creationDate": now, "revisionId": doc.get("revisionId"),
@@ -560,7 +562,7 @@ class Service:
             if body.get(key) is not None and body[key] != doc.get(key):
                 doc[key] = body[key]
                 changed = True
-        now = time.time()
+        now = api_time()
         if changed:
             doc["revisionId"] = str(uuid.uuid4())
             doc["updateDate"] = now
@@ -712,7 +714,7 @@ class Service:
         name = body["name"]
         machine_arn = await self._check_routing(body["routingConfiguration"])
         arn = f"{machine_arn}:{name}"
-        now = time.time()
+        now = api_time()
         doc = {"kind": ALIAS, "stateMachineAliasArn": arn, "stateMachineArn": machine_arn, "name": name,
                "routingConfiguration": body["routingConfiguration"], "creationDate": now, "updateDate": now}
         if body.get("description") is not None:
@@ -752,7 +754,7 @@ class Service:
             doc["routingConfiguration"] = body["routingConfiguration"]
         if body.get("description") is not None:
             doc["description"] = body["description"]
-        doc["updateDate"] = time.time()
+        doc["updateDate"] = api_time()
         await self.store.put_resource(doc["stateMachineAliasArn"], ALIAS, doc, doc["stateMachineArn"],
                                       doc["creationDate"])
         return {"updateDate": doc["updateDate"]}
@@ -819,7 +821,7 @@ class Service:
         check_name(name)
         self._check_tags(body.get("tags") or [])
         arn = self.arns.activity(name)
-        now = time.time()
+        now = api_time()
         doc = {"kind": ACTIVITY, "activityArn": arn, "name": name, "creationDate": now, "tags": body.get("tags") or []}
         if body.get("encryptionConfiguration"):
             doc["encryptionConfiguration"] = body["encryptionConfiguration"]
@@ -972,7 +974,7 @@ class Service:
                           body.get("traceHeader"))
             self._launch(execution)
             self._keep_express(execution)
-            return {"executionArn": execution.arn, "startDate": time.time()}
+            return {"executionArn": execution.arn, "startDate": api_time()}
         exec_arn = self.arns.execution(machine["name"], name)
         while exec_arn in self.starting:  # the same name being started: its answer decides
             await self.starting[exec_arn].wait()
@@ -1231,7 +1233,7 @@ class Service:
         arn = body["executionArn"]
         record = await self._record(arn)
         if record.status != "RUNNING":
-            return {"stopDate": record.stop_time or time.time()}
+            return {"stopDate": record.stop_time or api_time()}
         running = self.running.get(arn)
         if running is not None:
             execution, task = running
@@ -1239,7 +1241,7 @@ class Service:
             with anyio.move_on_after(10):
                 await task.wait()
             record = await self.store.get(arn)
-            return {"stopDate": record.stop_time or time.time()}
+            return {"stopDate": record.stop_time or api_time()}
         child = self.map_runs.children.get(arn)
         if child is not None:  # a Map Run's child, run within its parent here
             child.stop(body.get("error"), body.get("cause"))
@@ -1248,8 +1250,8 @@ class Service:
                     break
                 await anyio.sleep(0.01)
             record = await self.store.get(arn)
-            return {"stopDate": record.stop_time or time.time()}
-        now = time.time()  # advanced by another process (or none): record the end here
+            return {"stopDate": record.stop_time or api_time()}
+        now = api_time()  # advanced by another process (or none): record the end here
         await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
                                 cause=body.get("cause"))
         if record.state_machine_arn in self.deleting:

@@ -5,6 +5,7 @@ import logging
 import uuid
 from typing import Any
 
+from asl.engine.apitime import java_times
 from asl.engine.payload import compact_json as _dumps
 
 from .protocol import ServiceError, parse_body, parse_target
@@ -40,7 +41,7 @@ class App:
             return
         request_id = str(uuid.uuid4())
         status, body = await self._answer(scope, receive, request_id)
-        payload = _dumps(body).encode()
+        payload = java_times(_dumps(body)).encode()  # times as AWS writes them: "startDate":1.733450000123E9
         await _respond(send, status, "application/x-amz-json-1.0", payload,
                        [(b"x-amzn-requestid", request_id.encode())])
 

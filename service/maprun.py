@@ -9,10 +9,11 @@ runs (UpdateMapRun): the engine reads them from the `MapRunControl` kept here.""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import anyio
+
+from asl.engine.apitime import api_time
 
 from .arns import split
 from .protocol import ServiceError
@@ -85,7 +86,7 @@ class MapRuns:
         if created:  # (resumed, the run exists: its settings and finished children are kept)
             doc = {"kind": MAP_RUN, "mapRunArn": arn, "executionArn": ex.arn,
                    "stateMachineArn": processor_arn(arn), "label": label, "status": "RUNNING",
-                   "startDate": time.time(), "maxConcurrency": control.max_concurrency,
+                   "startDate": api_time(), "maxConcurrency": control.max_concurrency,
                    "toleratedFailurePercentage": control.tolerated_pct,
                    "toleratedFailureCount": control.tolerated_count, "children": {},
                    "redriveCount": 0, "attempt": ex.redrive_count,
@@ -94,7 +95,7 @@ class MapRuns:
             if ex.redrive_count > doc.get("attempt", 0):  # the parent was redriven: so is its failed Map Run
                 doc["attempt"] = ex.redrive_count
                 doc["redriveCount"] = doc.get("redriveCount", 0) + 1
-                doc["redriveDate"] = time.time()
+                doc["redriveDate"] = api_time()
             control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
             doc["status"] = "RUNNING"
             doc.pop("stopDate", None)
@@ -124,7 +125,7 @@ class MapRuns:
         doc = self.docs[map_run_arn]
         arn = child.arn
         self.children[arn] = child
-        now = time.time()
+        now = api_time()
         record = ExecutionRecord(arn=arn, name=child.name, state_machine_arn=doc["stateMachineArn"],
                                  state_machine_name=doc["stateMachineArn"].split(":stateMachine:")[1],
                                  definition=doc["definition"],
@@ -150,7 +151,7 @@ class MapRuns:
         if child.type != "EXPRESS":  # AWS keeps no history of an Express one (GetExecutionHistory refuses it)
             await self._keep_history(arn, child)
         self.rerun.discard(arn)
-        await self.store.update(arn, status=result.status, stop_time=time.time(), error=result.error,
+        await self.store.update(arn, status=result.status, stop_time=api_time(), error=result.error,
                                 cause=result.cause,
                                 output=_text(result.output) if result.status == "SUCCEEDED" else None)
         self.children.pop(arn, None)
@@ -171,7 +172,7 @@ class MapRuns:
         if child.redrive_count and before and before[-1].type != "ExecutionRedriven":
             base = len(before)
             opened = StoredEvent(base + 1, "ExecutionRedriven", before[-1].id,
-                                 child.redrive_time if child.redrive_time is not None else time.time(),
+                                 child.redrive_time if child.redrive_time is not None else api_time(),
                                  {"redriveCount": child.redrive_count}, None)
             await self.store.append(arn, [opened] + [
                 StoredEvent(base + e.id, e.type, base + max(e.previous_id, 1), e.timestamp, e.details, None)
@@ -186,7 +187,7 @@ class MapRuns:
         if doc is None:
             return
         doc["status"] = status
-        doc["stopDate"] = time.time()
+        doc["stopDate"] = api_time()
         await self._save(doc)
 
     def _save_soon(self, doc: dict) -> None:

@@ -49,8 +49,8 @@ class ServiceExecutions:
             with clock.awaiting_outside():
                 await anyio.sleep(0.5)
 
-    async def stop(self, execution_arn: str) -> None:
-        await self.service.StopExecution({"executionArn": execution_arn})
+    async def stop(self, execution_arn: str, cause: str | None = None) -> None:
+        await self.service.StopExecution({"executionArn": execution_arn, **({"cause": cause} if cause else {})})
 
     async def find(self, execution_arn: str) -> dict | None:
         try:

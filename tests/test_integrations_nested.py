@@ -139,6 +139,9 @@ def test_stopping_the_parent_stops_a_sync_child():
     (child,) = execution.executions.children.values()
     assert execution.result.status == "ABORTED"
     assert child.history.events[-1]["type"] == "ExecutionAborted"
+    assert child.history.events[-1]["executionAbortedEventDetails"] == {
+        "cause": f"The Task state in AWS Step Functions execution [{execution.arn}] which was managing this "
+                 "resource was aborted"}
 
 
 def _beside_a_slow_child(definition: dict, act):
@@ -488,7 +491,12 @@ def test_service_missing_machine_and_stop_of_the_parent(service):
         time.sleep(0.05)
     sfn.stop_execution(executionArn=arn)
     (child,) = sfn.list_executions(stateMachineArn=slow)["executions"]
-    assert wait_done(sfn, child["executionArn"])["status"] == "ABORTED"
+    stopped = wait_done(sfn, child["executionArn"])
+    # stopped by Step Functions with no error and the sentence AWS gives a resource whose Task was aborted
+    cause = f"The Task state in AWS Step Functions execution [{arn}] which was managing this resource was aborted"
+    assert (stopped["status"], stopped.get("error"), stopped["cause"]) == ("ABORTED", None, cause)
+    last = sfn.get_execution_history(executionArn=child["executionArn"], reverseOrder=True)["events"][0]
+    assert last["executionAbortedEventDetails"] == {"cause": cause}
 
 
 def test_service_sync_task_token_answered_through_the_api(service):

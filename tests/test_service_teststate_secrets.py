@@ -71,8 +71,12 @@ def test_trace_hides_what_the_connection_adds_unless_reveal_secrets(setup):
     request, response = hidden["inspectionData"]["request"], hidden["inspectionData"]["response"]
     assert "s3cret" not in json.dumps(hidden)  # nothing of the connection's, anywhere
     assert request["method"] == "POST" and request["url"] == url + "/orders?page=2"
-    assert "x-order: o-1" in request["headers"] and "User-Agent: Amazon|StepFunctions|HttpInvoke|us-east-1" in \
-        request["headers"]
+    # as AWS's developer guide shows a TRACE answer (test-state-isolation, Example 3): protocol is
+    # the URL's scheme; the headers Step Functions sets, as "[Name: value, ...]" (no Content-Type)
+    assert request["protocol"] == response["protocol"] == "http"
+    assert request["headers"] == "[x-order: o-1, User-Agent: Amazon|StepFunctions|HttpInvoke|us-east-1, " \
+                                 "Range: bytes=0-262144]"
+    assert sent["headers"]["Content-Type"] == "application/json; charset=UTF-8"  # sent, but not shown
     assert json.loads(request["body"]) == {"item": "book"}
     assert (response["statusCode"], response["statusMessage"], json.loads(response["body"])) == ("200", "OK",
                                                                                                   {"ok": True})
@@ -80,7 +84,9 @@ def test_trace_hides_what_the_connection_adds_unless_reveal_secrets(setup):
 
     shown = sfn.test_state(definition=definition(url), roleArn=ROLE, inspectionLevel="TRACE", revealSecrets=True)
     request = shown["inspectionData"]["request"]
-    assert "x-api-key: key-s3cret" in request["headers"] and "x-tenant: tenant-s3cret" in request["headers"]
+    # the auth header, then the connection's headers (AWS: "Authorization: Basic ..., CustomHeader1: ...")
+    assert request["headers"] == "[x-order: o-1, x-api-key: key-s3cret, x-tenant: tenant-s3cret, " \
+                                 "User-Agent: Amazon|StepFunctions|HttpInvoke|us-east-1, Range: bytes=0-262144]"
     assert request["url"] == url + "/orders?page=2&sig=sig-s3cret"
     assert json.loads(request["body"]) == {"item": "book", "token": "body-s3cret"}
     assert shown["inspectionData"]["response"] == response | {"headers": shown["inspectionData"]["response"]["headers"]}

@@ -41,7 +41,8 @@ def serve(ex: Any, info: Any, arguments: Any, role: str | None = None, site: str
                 from .shapes import Unusable
 
                 try:
-                    return await start_execution(port, info, arguments, ex.clock, submitted, site)
+                    return await start_execution(port, info, arguments, ex.clock, submitted, site,
+                                                 getattr(ex, "arn", None))
                 except Unusable as exc:
                     from ...resources import unusable_parameters
 
@@ -142,7 +143,7 @@ class Integrations:
                     from .nested import Boto3Executions, start_execution
 
                     return await start_execution(Boto3Executions(self, clients, clock), info, arguments, clock,
-                                                 submitted, site)
+                                                 submitted, site, owner)
                 from .jobs import JOBS, run_job
 
                 if (info.service, info.api) not in JOBS:

@@ -248,7 +248,28 @@ async def _authorize(client: Any, connection: dict, headers: dict, query: list, 
     auth = connection.get("AuthParameters") or {}
     invocation = auth.get("InvocationHttpParameters")
     secret = secret if secret is not None else {"headers": set(), "query": set()}
+    # the auth header first, then the extra headers (the order TRACE shows them in on AWS: DG
+    # test-state-isolation, "Authorization: Basic XXXXXXXX, CustomHeader1: CustomHeaderValue1")
+    auth_header = None
+    if kind == "API_KEY":
+        api_key = auth.get("ApiKeyAuthParameters") or {}
+        auth_header = str(api_key.get("ApiKeyName"))
+        headers[auth_header] = _text(api_key.get("ApiKeyValue"))
+    elif kind == "BASIC":
+        basic = auth.get("BasicAuthParameters") or {}
+        pair = f"{basic.get('Username', '')}:{basic.get('Password', '')}".encode()
+        auth_header = "Authorization"
+        headers[auth_header] = "Basic " + base64.b64encode(pair).decode()
+    elif kind == "OAUTH_CLIENT_CREDENTIALS":
+        auth_header = "Authorization"
+        headers[auth_header] = "Bearer " + await _oauth_token(client, auth.get("OAuthParameters") or {})
+    elif kind is not None:
+        raise _runtime(f"The connection's AuthorizationType '{kind}' is not API_KEY, BASIC or OAUTH_CLIENT_CREDENTIALS")
+    if auth_header is not None:
+        secret["headers"].add(auth_header.lower())
     for key, value in _params(invocation, "HeaderParameters"):
+        if auth_header is not None and key.lower() == auth_header.lower():
+            continue  # the auth header wins
         for same in [name for name in headers if name.lower() == key.lower()]:
             del headers[same]
         headers[key] = value
@@ -262,20 +283,6 @@ async def _authorize(client: Any, connection: dict, headers: dict, query: list, 
         if isinstance(body, str):
             raise _runtime("The RequestBody is a string: the connection's body parameters cannot be merged into it")
         body = {**(body if isinstance(body, dict) else {}), **dict(extra_body)}
-    if kind == "API_KEY":
-        api_key = auth.get("ApiKeyAuthParameters") or {}
-        headers[str(api_key.get("ApiKeyName"))] = _text(api_key.get("ApiKeyValue"))
-        secret["headers"].add(str(api_key.get("ApiKeyName")).lower())
-    elif kind == "BASIC":
-        basic = auth.get("BasicAuthParameters") or {}
-        pair = f"{basic.get('Username', '')}:{basic.get('Password', '')}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        secret["headers"].add("authorization")
-    elif kind == "OAUTH_CLIENT_CREDENTIALS":
-        headers["Authorization"] = "Bearer " + await _oauth_token(client, auth.get("OAuthParameters") or {})
-        secret["headers"].add("authorization")
-    elif kind is not None:
-        raise _runtime(f"The connection's AuthorizationType '{kind}' is not API_KEY, BASIC or OAUTH_CLIENT_CREDENTIALS")
     return body
 
 
@@ -390,6 +397,7 @@ async def http_invoke(integrations: Any, arguments: dict, region: str, trace: di
             body = await _authorize(client, connection, headers, query, body, secret)
     headers["User-Agent"] = f"Amazon|StepFunctions|HttpInvoke|{region}"
     headers["Range"] = "bytes=0-262144"
+    shown = dict(headers)  # TRACE shows these: not the default Content-Type, nor the trace headers
     _trace(headers, trace)
     content = _body(body, headers, encoding, array_format)
     answer = await _send(method, endpoint, headers, query, content)
@@ -397,7 +405,7 @@ async def http_invoke(integrations: Any, arguments: dict, region: str, trace: di
     if exchanges is not None:  # (a TestState run)
         if task_body is not body:  # the connection's body parameters: without them, the Task's body
             secret["body"] = _body(task_body, dict(headers), encoding, array_format) or b""
-        exchanges.append(Exchange(method, endpoint, headers, query, content, answer, secret))
+        exchanges.append(Exchange(method, endpoint, shown, query, content, answer, secret))
     media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/octet-stream" or media.startswith(("image/", "video/", "audio/")):
         # DG "call-https-apis", "Unsupported HTTP Task responses": States.Runtime (the cause is ours)
@@ -418,8 +426,12 @@ class Exchange:
     ``request``, ``response``: each a member of text values). What the connection added (its
     auth header, header, query and body parameters) is shown only with `reveal` (revealSecrets,
     API TestState: "a secret includes the data that an EventBridge connection adds to modify the
-    HTTP request headers, query parameters, and body"); the rest is shown as sent. The headers
-    are written ``[Name: value, Name: value]`` (unverified: no recorded AWS answer shows them)."""
+    HTTP request headers, query parameters, and body"); the rest is shown as sent. As the
+    TestState example of AWS's developer guide (TRACE, an HTTP Task calling httpbin.org) shows
+    them: ``protocol`` is the URL's scheme (``https``), headers are written ``[Name: value, Name:
+    value]``, the request's being those Step Functions sets (the Task's, the connection's,
+    User-Agent, Range; not the Content-Type and trace headers added on the way out), the
+    response's as received; ``statusCode`` is text."""
 
     def __init__(self, method: str, endpoint: str, headers: dict, query: list, content: bytes | None, answer: Any,
                  secret: dict):
@@ -434,15 +446,18 @@ class Exchange:
         headers = [(k, v) for k, v in self.headers.items() if reveal or k.lower() not in self.secret["headers"]]
         query = [(k, v) for k, v in self.query if reveal or k not in self.secret["query"]]
         content = self.content if reveal or "body" not in self.secret else self.secret["body"]
-        return {"protocol": self.answer.http_version, "method": self.method,
+        return {"protocol": self._scheme(), "method": self.method,
                 "url": str(httpx.URL(self.endpoint).copy_merge_params(query) if query else httpx.URL(self.endpoint)),
                 "headers": _headers_text(headers), "body": (content or b"").decode("utf-8", "replace")}
 
     def response(self) -> dict:
         answer = self.answer
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in answer.headers.raw]
-        return {"protocol": answer.http_version, "statusCode": str(answer.status_code),
+        return {"protocol": self._scheme(), "statusCode": str(answer.status_code),
                 "statusMessage": answer.reason_phrase, "headers": _headers_text(headers), "body": answer.text}
+
+    def _scheme(self) -> str:
+        return self.endpoint.partition("://")[0].lower()
 
 
 def _headers_text(pairs: list) -> str:

@@ -101,7 +101,8 @@ JOBS: dict[tuple[str, str], Job] = {
 
 def aborted_reason(execution_arn: str | None) -> str:
     """The reason Step Functions gives the job it stops (a Batch job's status reason as a Stack
-    Overflow answer quotes it, q. 45596276; the same text for an ECS task's stoppedReason)."""
+    Overflow answer quotes it, q. 45596276; the same text for an ECS task's stoppedReason, and
+    the cause of a ``startExecution.sync`` child it stops: `nested.start_execution`)."""
     return f"The Task state in AWS Step Functions execution [{execution_arn}] which was managing this resource " \
            "was aborted"
 

@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager, nullcontext
 from typing import Any, AsyncIterator, Mapping, Protocol
 
 from ...errors import ASLError, StatesError
+from ..apitime import api_time, java_times
 
 
 class Executions(Protocol):
@@ -48,8 +49,8 @@ class Executions(Protocol):
     async def wait(self, execution_arn: str, clock: Any) -> dict:
         """DescribeExecution of the child once it has ended."""
 
-    async def stop(self, execution_arn: str) -> None:
-        """StopExecution of the child (the parent stopped while waiting on it)."""
+    async def stop(self, execution_arn: str, cause: str | None = None) -> None:
+        """StopExecution of the child (the parent stopped while waiting on it), with `cause` and no error."""
 
     async def find(self, execution_arn: str) -> dict | None:
         """DescribeExecution's ``{executionArn, startDate, input}`` of an execution, None if there is none."""
@@ -60,7 +61,8 @@ def _compact(value: Any) -> str:
 
 
 def _millis(seconds: Any) -> Any:
-    return int(round(seconds * 1000)) if isinstance(seconds, (int, float)) else seconds
+    """Epoch seconds as epoch milliseconds, cut to the millisecond as the API's times are (`api_time`)."""
+    return int(round(api_time(seconds) * 1000)) if isinstance(seconds, (int, float)) else seconds
 
 
 def refused(code: str, message: str, status: int = 400) -> StatesError:
@@ -76,7 +78,7 @@ def local_metadata(body: Any) -> dict:
     from email.utils import formatdate
 
     request_id = str(uuid.uuid4())
-    text = _compact(body)
+    text = java_times(_compact(body))  # the answer's text as AWS writes it ("startDate":1.733450000123E9)
     # the headers AWS's Step Functions endpoint answers with, in the order AWS recorded them
     return {"ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": request_id, "RawHeaders": [
         ("x-amzn-RequestId", request_id), ("connection", "keep-alive"), ("Content-Length", str(len(text.encode()))),
@@ -152,8 +154,8 @@ async def _start(port: Executions, body: dict, derived: bool) -> dict:
         found = await port.find(execution_arn(body["stateMachineArn"], body["name"]))
         if found is None or not _same_input(found.get("input"), body["input"]):
             raise
-        return {"executionArn": found["executionArn"], "startDate": found["startDate"],
-                **local_metadata({"executionArn": found["executionArn"]})}
+        response = {"executionArn": found["executionArn"], "startDate": found["startDate"]}
+        return {**response, **local_metadata(response)}
 
 
 def _same_input(a: Any, b: Any) -> bool:
@@ -164,12 +166,18 @@ def _same_input(a: Any, b: Any) -> bool:
 
 
 async def start_execution(port: Executions, info: Any, arguments: Any, clock: Any, submitted: Any,
-                          site: str | None = None) -> Any:
+                          site: str | None = None, owner: str | None = None) -> Any:
     """Run a ``states:startExecution`` Task against `port`; `site` names the Task attempt (for
-    the name of a child started without one: `child_name`)."""
+    the name of a child started without one: `child_name`), `owner` is the parent's ARN. A
+    ``.sync`` child still running when the Task ends otherwise (the parent stopped or timed out,
+    the Task's TimeoutSeconds) is stopped with no error and the sentence AWS gives the jobs it
+    stops (`jobs.aborted_reason`): "The Task state in AWS Step Functions execution [ARN] which
+    was managing this resource was aborted" (for a child execution as floci's tests say they
+    measured it on AWS; no recorded case of ours shows it)."""
     import anyio
 
     from ..tasks import answered_by_token
+    from .jobs import aborted_reason
     from .shapes import http_metadata
 
     body = request(arguments)
@@ -190,7 +198,7 @@ async def start_execution(port: Executions, info: Any, arguments: Any, clock: An
             raise
         with anyio.CancelScope(shield=True):  # the parent stopped (or timed out): so does the child
             try:
-                await port.stop(response["executionArn"])
+                await port.stop(response["executionArn"], aborted_reason(owner) if owner else None)
             except Exception:  # best effort, as AWS's
                 pass
         raise
@@ -309,7 +317,8 @@ class LocalExecutions:
             existing = self.children[arn]
             if not self._ends[arn].filled and _compact(existing.input) == _compact(json.loads(body["input"])):
                 # as AWS: the same name and input while it runs is that execution again
-                return {"executionArn": arn, "startDate": existing.start_time, **local_metadata({"executionArn": arn})}
+                response = {"executionArn": arn, "startDate": existing.start_time}
+                return {**response, **local_metadata(response)}
             raise refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         try:
             value = json.loads(body["input"])
@@ -326,8 +335,8 @@ class LocalExecutions:
         end = self._ends[arn] = Outcome()
         self._group.start_soon(self._run, child, end)
         await anyio.lowlevel.checkpoint()  # let it record ExecutionStarted
-        return {"executionArn": arn, "startDate": child.start_time or child.clock.now(),
-                **local_metadata({"executionArn": arn})}
+        response = {"executionArn": arn, "startDate": child.start_time or child.clock.now()}
+        return {**response, **local_metadata(response)}
 
     def _mocks(self, name: str, case: str) -> dict:
         """The child's mock options, as Step Functions Local picks them: the test case named by
@@ -356,10 +365,10 @@ class LocalExecutions:
             await end.wait()
         return described(self.children[execution_arn], end.result())
 
-    async def stop(self, execution_arn: str) -> None:
+    async def stop(self, execution_arn: str, cause: str | None = None) -> None:
         import anyio
 
-        self.children[execution_arn].stop()
+        self.children[execution_arn].stop(None, cause)
         with anyio.move_on_after(10):
             await self._ends[execution_arn].wait()
 
@@ -422,8 +431,8 @@ class Boto3Executions:
                 return described
             await clock.sleep(self.integrations.config.poll_seconds)
 
-    async def stop(self, execution_arn: str) -> None:
-        await self._call("StopExecution", executionArn=execution_arn)
+    async def stop(self, execution_arn: str, cause: str | None = None) -> None:
+        await self._call("StopExecution", executionArn=execution_arn, **({"cause": cause} if cause else {}))
 
     async def find(self, execution_arn: str) -> dict | None:
         try:
