@@ -738,7 +738,7 @@ class Execution:
         return result
 
     async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
-                     options: dict | None = None, deferred: bool = False) -> Any:
+                     options: dict | None = None, deferred: bool = False, parent: str | None = None) -> Any:
         """Record this (not yet started) execution in `store`; its journal follows as it runs.
         `owner` (default: this process) holds its lease, renewed while it runs (see
         `asl.engine.stores`); `options` join the record's options (a service's own fields).
@@ -747,7 +747,10 @@ class Execution:
         `deferred`: the record is written by the journal's first write instead, with what the run
         did so far (at its end, before it waits on time, or on `StoreSink.written`), so that a
         short execution costs one commit. The caller must know the ARN is free (nothing else may
-        create it meanwhile): the run may already have begun when the record turns out taken."""
+        create it meanwhile): the run may already have begun when the record turns out taken.
+
+        `parent` (not `deferred`): the store's resource (a service's state machine) that must be
+        there, and not DELETING, when the record is written (`Store.create`; else `ResourceGone`)."""
         import time
 
         from .stores import ExecutionRecord
@@ -762,7 +765,7 @@ class Execution:
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
-        if not deferred and not await store.create(record):
+        if not deferred and not await (store.create(record, parent=parent) if parent else store.create(record)):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
         self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds,
                               pending=record if deferred else None)

@@ -239,6 +239,7 @@ class Service:
                 for record in claimed:
                     if record.arn not in self.running:
                         await self._resume(record)
+                await self._notice_deletions()
             except Exception as exc:  # the store is away for a moment: try again at the next poll
                 # (a cancellation is no Exception: it goes through)
                 log.warning("taking executions over: %s", exc)
@@ -287,10 +288,9 @@ class Service:
         _identify(execution, record.options)
         self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"))
         machine = await self.store.get_resource(record.state_machine_arn)
-        if machine is not None and machine.get("status") == DELETING:
-            self.deleting.add(record.state_machine_arn)
-            execution.end_at_next_transition(*_deleted(machine["name"]))
         self._launch(execution)
+        if machine is not None and machine.get("status") == DELETING:
+            self._end_runs_of(record.state_machine_arn)
         return 1
 
     async def close(self) -> None:
@@ -560,23 +560,41 @@ class Service:
         if doc["type"] == "EXPRESS":
             await self.store.delete_resource(arn)
             return {}
-        # from here a StartExecution of the machine is refused, or was counted (`_busy`) before
+        # from here a StartExecution of the machine here is refused, or was counted (`_busy`) before;
+        # one in another process sharing the store is on record before `retire_resource`, or refused
         self.deleting.add(arn)
-        if not self._busy(arn) and not await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1) \
-                and not self._busy(arn):
+        if not self._busy(arn):
             try:
-                await self.store.delete_resource(arn)
-            finally:
+                if await self.store.retire_resource(arn) is not False:  # (False: executions run: DELETING)
+                    self.deleting.discard(arn)
+                    return {}
+            except BaseException:
                 self.deleting.discard(arn)
-            return {}
-        if doc.get("status") != DELETING:
+                raise
+        elif doc.get("status") != DELETING:
             doc["status"] = DELETING
             await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
-        for execution, _ in list(self.running.values()):
-            if execution.state_machine_arn == arn:
-                execution.end_at_next_transition(*_deleted(name))
+        self._end_runs_of(arn)
         await self._finish_deleting(arn)  # (its executions may have ended meanwhile)
         return {}
+
+    def _end_runs_of(self, arn: str) -> None:
+        """State machine `arn` is DELETING (or gone): its Standard executions running here fail
+        at their next transition (from here on, `arn` in `deleting` means they were told)."""
+        self.deleting.add(arn)
+        for execution, _ in list(self.running.values()):
+            if execution.state_machine_arn == arn and execution.type == "STANDARD":
+                execution.end_at_next_transition(*_deleted(machine_parts(arn)[0]))
+
+    async def _notice_deletions(self) -> None:
+        """(A shared store) the state machines of executions running here that another process
+        deleted: their executions fail at their next transition, as DeleteStateMachine's own."""
+        arns = {execution.state_machine_arn for execution, _ in self.running.values()
+                if execution.type == "STANDARD"} - self.deleting
+        for arn in arns:
+            doc = await self.store.get_resource(arn)
+            if doc is None or doc.get("status") == DELETING:
+                self._end_runs_of(arn)
 
     async def _finish_deleting(self, arn: str) -> None:
         """Delete a DELETING state machine once none of its executions runs."""
@@ -590,10 +608,8 @@ class Service:
         if doc is None or doc.get("kind") != MACHINE or doc.get("status") != DELETING:
             return doc
         arn = doc["stateMachineArn"]
-        if self._busy(arn) or await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1) \
-                or self._busy(arn):
+        if self._busy(arn) or await self.store.retire_resource(arn) is False:
             return doc
-        await self.store.delete_resource(arn)
         self.deleting.discard(arn)
         return None
 
@@ -979,9 +995,7 @@ class Service:
                      exec_arn: str, name: str, value: Any, case: str) -> dict:
         existing = await self.store.get(exec_arn)
         if existing is not None:
-            if existing.status == "RUNNING" and json.loads(existing.input) == value:
-                return {"executionArn": exec_arn, "startDate": existing.start_time}
-            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'")
+            return self._started_already(existing, value)
         execution = self._prepare(machine, runs, value, name, case or None)
         execution.arn = exec_arn
         execution.state_machine_arn = machine["stateMachineArn"]
@@ -1000,9 +1014,13 @@ class Service:
         # to this call: the record can be written with the run's first entries, so a short
         # execution costs one commit (made before this answer, as AWS's acknowledgement means).
         deferred = not self.shared
+        from asl.engine.stores import ResourceGone
+
         try:
+            # shared: the machine is looked at in the record's transaction (another process's
+            # DeleteStateMachine either sees this execution or refuses it)
             record = await execution.attach(self.store, self.owner, self.lease_seconds, options=options,
-                                            deferred=deferred)
+                                            deferred=deferred, parent=None if deferred else execution.state_machine_arn)
             self._launch(execution)
             if deferred:
                 try:
@@ -1010,18 +1028,33 @@ class Service:
                 except BaseException:  # not on record: the run must not go on
                     self.running.pop(exec_arn, (None, asyncio.ensure_future(asyncio.sleep(0))))[1].cancel()
                     raise
-        except ExecutionAlreadyExists:
-            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
+        except ResourceGone as exc:
+            if exc.status == DELETING:
+                raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{exc.arn}'") from None
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{exc.arn}'") from None
+        except ExecutionAlreadyExists:  # started meanwhile by another process sharing the store
+            existing = await self.store.get(exec_arn)
+            if existing is None:
+                raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
+            return self._started_already(existing, value)
         arn = machine["stateMachineArn"]
-        if self.shared and arn not in self.deleting:
-            # another process may have deleted the machine before this record was written: the
-            # execution is on record, so it counts, and ends as that deletion's executions end
-            doc = await self.store.get_resource(arn)
-            if doc is None or doc.get("status") == DELETING:
-                self.deleting.add(arn)
         if arn in self.deleting:  # DeleteStateMachine came while this one was being started
             execution.end_at_next_transition(*_deleted(machine["name"]))
+        elif self.shared:
+            # another process's DeleteStateMachine may have seen this execution on record since: it
+            # ends as that deletion's executions end (`_notice_deletions` also finds it later)
+            doc = await self.store.get_resource(arn)
+            if doc is None or doc.get("status") == DELETING:
+                self._end_runs_of(arn)
         return {"executionArn": exec_arn, "startDate": record.start_time}
+
+    @staticmethod
+    def _started_already(existing: Any, value: Any) -> dict:
+        """StartExecution of a name on record: idempotent (the same answer) while that execution
+        runs with the same input, else ExecutionAlreadyExists (AWS)."""
+        if existing.status == "RUNNING" and json.loads(existing.input) == value:
+            return {"executionArn": existing.arn, "startDate": existing.start_time}
+        raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{existing.arn}'")
 
     async def StartSyncExecution(self, body: dict) -> dict:
         arn = body["stateMachineArn"]

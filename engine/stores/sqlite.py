@@ -16,8 +16,8 @@ from typing import Any, Iterable
 
 import anyio
 
-from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
-               journal_rows, list_query, dumps, record_from_row, record_row, site_value)
+from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError,
+               check_changes, check_parent, journal_rows, list_query, dumps, record_from_row, record_row, site_value)
 from .schema import SQLITE_MIGRATIONS, current_version
 
 
@@ -25,6 +25,18 @@ _INSERT_EVENTS = "INSERT INTO events (arn, id, type, previous_id, timestamp, det
 _INSERT_FACTS = "INSERT INTO facts (arn, seq, site, kind, value) VALUES (?,?,?,?,?)"
 _SELECT_RECORD = f"SELECT {','.join(RECORD_COLUMNS)} FROM executions WHERE arn = ?"
 _IF_CREATED = "if-created"  # a statement marked so runs (executemany) only if the one before it wrote a row
+
+
+def _immediate(db: sqlite3.Connection, work: Any) -> Any:
+    """``work(db)`` in one write transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        out = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return out
 
 
 class SQLiteStore:
@@ -117,7 +129,9 @@ class SQLiteStore:
     # ---- executions -------------------------------------------------------------------------------
 
     async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
-                     facts: Iterable[StoredFact] = ()) -> bool:
+                     facts: Iterable[StoredFact] = (), *, parent: str | None = None) -> bool:
+        if parent is not None:  # (one process uses the file: its own callers keep the check and the write together)
+            check_parent(parent, await self.get_resource(parent))
         row = record_row(record)
         marks = ",".join("?" * len(RECORD_COLUMNS))
         sql = f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})"
@@ -284,6 +298,23 @@ class SQLiteStore:
         self._docs.pop(arn, None)
         self._doc_writes += 1
         return await self._run(lambda db: db.execute("DELETE FROM resources WHERE arn = ?", (arn,)).rowcount == 1)
+
+    async def retire_resource(self, arn: str) -> bool | None:
+        self._docs.pop(arn, None)
+        self._doc_writes += 1
+
+        def retire(db: sqlite3.Connection) -> bool | None:
+            found = db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone()
+            if found is None:
+                return None
+            if db.execute("SELECT 1 FROM executions WHERE state_machine_arn = ? AND status = 'RUNNING' LIMIT 1",
+                          (arn,)).fetchone() is None:
+                db.execute("DELETE FROM resources WHERE arn = ?", (arn,))
+                return True
+            db.execute("UPDATE resources SET doc = ? WHERE arn = ?",
+                       (dumps({**json.loads(found[0]), "status": DELETING}), arn))
+            return False
+        return await self._run(lambda db: _immediate(db, retire))
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         sql, args = "SELECT doc FROM resources WHERE kind = ?", [kind]
