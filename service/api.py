@@ -22,6 +22,8 @@ from .protocol import ServiceError, check_name
 log = logging.getLogger("asl.service")
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
+# a request for the process that runs an execution, from another sharing the store (`_forward`)
+MESSAGE = "message"
 EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
 DELETING = "DELETING"  # a state machine's status from DeleteStateMachine until its last execution ends
 # StartExecution answers once the execution is on record: written with the run's first entries
@@ -196,6 +198,9 @@ class Service:
         # StartExecution calls under way (not yet running here), by state machine ARN: a
         # DeleteStateMachine meanwhile counts them as running executions
         self.starts: dict[str, int] = {}
+        self.answering: set[str] = set()  # the MESSAGEs (keys) being answered here (`_answer_messages`)
+        self.sending: set[str] = set()  # the MESSAGEs sent from here (their sender answers them once here)
+        self.unresumable: set[str] = set()  # executions `_resume` left (it failed): not run here
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
@@ -240,6 +245,7 @@ class Service:
                     if record.arn not in self.running:
                         await self._resume(record)
                 await self._notice_deletions()
+                await self._answer_messages()
             except Exception as exc:  # the store is away for a moment: try again at the next poll
                 # (a cancellation is no Exception: it goes through)
                 log.warning("taking executions over: %s", exc)
@@ -282,6 +288,7 @@ class Service:
                                                                  record.state_machine_name))
         except Exception as exc:  # held by another live process, or not resumable: leave it
             log.info("not resuming %s: %s", record.arn, exc)
+            self.unresumable.add(record.arn)
             return 0
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
@@ -876,14 +883,100 @@ class Service:
         return {}
 
     async def SendTaskSuccess(self, body: dict) -> dict:
-        return await self._send(self.tokens.send_task_success(body["taskToken"], body["output"]))
+        return await self._task_call("SendTaskSuccess", body,
+                                     lambda: self.tokens.send_task_success(body["taskToken"], body["output"]))
 
     async def SendTaskFailure(self, body: dict) -> dict:
-        return await self._send(self.tokens.send_task_failure(body["taskToken"], body.get("error"),
-                                                              body.get("cause")))
+        return await self._task_call("SendTaskFailure", body, lambda: self.tokens.send_task_failure(
+            body["taskToken"], body.get("error"), body.get("cause")))
 
     async def SendTaskHeartbeat(self, body: dict) -> dict:
-        return await self._send(self.tokens.send_task_heartbeat(body["taskToken"]))
+        return await self._task_call("SendTaskHeartbeat", body,
+                                     lambda: self.tokens.send_task_heartbeat(body["taskToken"]))
+
+    async def _task_call(self, action: str, body: dict, here: Any) -> dict:
+        """A SendTask* call: `here()` (the token's execution runs here, or in no process), or
+        handed to the process that runs it."""
+        from asl.engine.callbacks import TaskTokenError, decode_token
+
+        try:
+            arn = decode_token(body["taskToken"])[0]
+        except TaskTokenError as exc:
+            raise ServiceError(exc.code, str(exc)) from None
+        if await self._elsewhere(arn):
+            return await self._forward(arn, action, body)
+        return await self._send(here())
+
+    # ---- requests for the process that runs an execution (a shared store) ----------------------
+
+    async def _elsewhere(self, arn: str) -> bool:
+        """Whether Standard execution `arn` runs in another process sharing the store (or in
+        none for a moment: its process died, and the next to claim it, maybe this one, will run
+        it): requests that act on the run go to that process (`_forward`)."""
+        if not self.shared or arn in self.running or arn in self.tokens.executions:
+            return False
+        try:
+            record = await self.store.get(arn)
+        except Exception:  # not an ARN of ours: the usual path refuses it
+            return False
+        # (a Map Run's child runs within its parent's run: StopExecution stops it in the record)
+        return record is not None and record.status == "RUNNING" and record.type == "STANDARD" \
+            and not record.options.get("mapRunArn") and not (record.owner == self.owner and arn in self.unresumable)
+
+    async def _forward(self, arn: str, action: str, body: dict) -> dict:
+        """Hand `action` on execution `arn` to the process that runs it, through the store (a
+        MESSAGE resource it answers at its next poll, `_answer_messages`), and give its answer
+        (or its error). When the execution changes hands meanwhile (its process died, another
+        took it over), the new one answers; a message nobody answered within a lease and a few
+        polls is withdrawn (ServiceUnavailable, as AWS's when it cannot serve a call)."""
+        key = f"{MESSAGE}:{uuid.uuid4()}"
+        created = time.time()
+        self.sending.add(key)
+        deadline = time.monotonic() + self.lease_seconds + 5 * (self.poll_seconds or 1.0)
+        try:
+            await self.store.put_resource(key, MESSAGE, {"key": key, "executionArn": arn, "action": action,
+                                                         "body": body, "created": created}, arn, created)
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                doc = await self.store.get_resource(key)
+                if doc is not None and "reply" in doc:
+                    reply = doc["reply"]
+                    if "code" in reply:
+                        raise ServiceError(reply["code"], reply["message"])
+                    return reply["out"]
+                if not await self._elsewhere(arn):  # taken over here, or ended: answered here
+                    await self.store.delete_resource(key)
+                    return await getattr(self, action)(body)
+            raise ServiceError("ServiceUnavailable", f"the process running '{arn}' did not answer", 503)
+        finally:
+            self.sending.discard(key)
+            await self.store.delete_resource(key)
+
+    async def _answer_messages(self) -> None:
+        """Answer the MESSAGEs for executions running here (`_forward`), each in its own task
+        (a StopExecution waits for its run to end), in the order sent."""
+        stale = time.time() - 2 * (self.lease_seconds + 5 * (self.poll_seconds or 1.0))
+        for doc in await self.store.list_resources(MESSAGE):
+            if doc["created"] < stale:  # its sender gave up long ago (or died)
+                await self.store.delete_resource(doc["key"])
+            elif "reply" not in doc and doc["key"] not in self.answering | self.sending \
+                    and doc["executionArn"] in self.running:
+                self.answering.add(doc["key"])
+                asyncio.ensure_future(self._answer_message(doc))
+
+    async def _answer_message(self, doc: dict) -> None:
+        try:
+            try:
+                reply: dict = {"out": await getattr(self, doc["action"])(doc["body"])}
+            except ServiceError as exc:
+                reply = {"code": exc.code, "message": exc.message}
+            if await self.store.get_resource(doc["key"]) is not None:  # (still waited for)
+                await self.store.put_resource(doc["key"], MESSAGE, {**doc, "reply": reply}, doc["executionArn"],
+                                              doc["created"])
+        except Exception as exc:  # the store is away: the sender waits on, the next poll answers
+            log.warning("answering %s: %s", doc["key"], exc)
+        finally:
+            self.answering.discard(doc["key"])
 
     # ---- executions ----------------------------------------------------------------------------
 
@@ -1247,7 +1340,9 @@ class Service:
                 await asyncio.sleep(0.01)
             record = await self.store.get(arn)
             return {"stopDate": record.stop_time or time.time()}
-        now = time.time()  # advanced by another process (or none): record the end here
+        if await self._elsewhere(arn):  # advanced by another process: it stops it
+            return await self._forward(arn, "StopExecution", body)
+        now = time.time()  # advanced by no process: record the end here
         await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
                                 cause=body.get("cause"))
         if record.state_machine_arn in self.deleting:

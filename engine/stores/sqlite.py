@@ -52,6 +52,28 @@ class SQLiteStore:
         self._docs: dict[str, str] = {}  # resources' JSON by ARN (one process uses the file: nothing else writes them)
         self._doc_writes = 0
 
+    def hold(self) -> None:
+        """Make this process the file's only server (``asl serve``): a second one is refused
+        (StoreError). Its executions, names and state machines are kept by one process (records
+        written after the run began, state machines cached): two would not see each other's.
+        Readers (``asl executions``, ``asl console``) need no hold. Released when the process ends."""
+        if self.path == ":memory:" or self.path.startswith("file:") or getattr(self, "_held", None) is not None:
+            return
+        import fcntl
+        import os
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc.strerror}") from None
+        try:  # (flock: apart from SQLite's own fcntl locks)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(f"{self.path} is served by another process: a SQLite store is for one server; "
+                             "several share a postgresql:// store") from None
+        self._held = fd
+
     # ---- connection and schema ----------------------------------------------------------------
 
     async def open(self) -> None:
