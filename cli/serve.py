@@ -119,6 +119,8 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
             sys.exit(2)
     try:
         opened = open_store(store or "sqlite:asl-serve.db")
+        if command == "serve" and hasattr(opened, "hold"):  # (a SQLite file: one server)
+            opened.hold()
     except StoreError as exc:
         click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)

@@ -747,7 +747,8 @@ class Execution:
         return result
 
     async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
-                     options: dict | None = None, deferred: bool = False, with_start: bool = False) -> Any:
+                     options: dict | None = None, deferred: bool = False, with_start: bool = False,
+                     parent: str | None = None) -> Any:
         """Record this (not yet started) execution in `store`; its journal follows as it runs.
         `owner` (default: this process) holds its lease, renewed while it runs (see
         `asl.engine.stores`); `options` join the record's options (a service's own fields).
@@ -761,7 +762,11 @@ class Execution:
         `with_start`: the record is written with the execution's first event (ExecutionStarted),
         in one commit, when the run begins and before any state runs; the run raises
         ExecutionAlreadyExists then (a caller that runs the execution at once: one disk sync
-        fewer)."""
+        fewer).
+
+        `parent` (neither `deferred` nor `with_start`): the store's resource (a service's state
+        machine) that must be there, and not DELETING, when the record is written
+        (`Store.create`; else `ResourceGone`)."""
         import time
 
         from .stores import ExecutionRecord
@@ -776,7 +781,7 @@ class Execution:
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
-        if not (deferred or with_start) and not await store.create(record):
+        if not (deferred or with_start) and not await (store.create(record, parent=parent) if parent else store.create(record)):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
         self.sink = StoreSink(store, self.arn, owner=owner, lease_seconds=lease_seconds,
                               pending=record if deferred or with_start else None, with_start=with_start)

@@ -26,6 +26,8 @@ from .protocol import ServiceError, check_name
 log = logging.getLogger("asl.service")
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
+# a request for the process that runs an execution, from another sharing the store (`_forward`)
+MESSAGE = "message"
 EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
 DELETING = "DELETING"  # a state machine's status from DeleteStateMachine until its last execution ends
 # StartExecution answers once the execution is on record: written with the run's first entries
@@ -204,6 +206,9 @@ class Service:
         # StartExecution calls under way (not yet running here), by state machine ARN: a
         # DeleteStateMachine meanwhile counts them as running executions
         self.starts: dict[str, int] = {}
+        self.answering: set[str] = set()  # the MESSAGEs (keys) being answered here (`_answer_messages`)
+        self.sending: set[str] = set()  # the MESSAGEs sent from here (their sender answers them once here)
+        self.unresumable: set[str] = set()  # executions `_resume` left (it failed): not run here
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
@@ -264,6 +269,8 @@ class Service:
                 for record in claimed:
                     if record.arn not in self.running:
                         await self._resume(record)
+                await self._notice_deletions()
+                await self._answer_messages()
             except Exception as exc:  # the store is away for a moment: try again at the next poll
                 # (a cancellation is no Exception: it goes through)
                 log.warning("taking executions over: %s", exc)
@@ -318,16 +325,16 @@ class Service:
                                                                  record.state_machine_name))
         except Exception as exc:  # held by another live process, or not resumable: leave it
             log.info("not resuming %s: %s", record.arn, exc)
+            self.unresumable.add(record.arn)
             return 0
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
         _identify(execution, record.options)
         self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"))
         machine = await self.store.get_resource(record.state_machine_arn)
-        if machine is not None and machine.get("status") == DELETING:
-            self.deleting.add(record.state_machine_arn)
-            execution.end_at_next_transition(*_deleted(machine["name"]))
         self._launch(execution)
+        if machine is not None and machine.get("status") == DELETING:
+            self._end_runs_of(record.state_machine_arn)
         return 1
 
     async def close(self) -> None:
@@ -594,23 +601,41 @@ class Service:
         if doc["type"] == "EXPRESS":
             await self.store.delete_resource(arn)
             return {}
-        # from here a StartExecution of the machine is refused, or was counted (`_busy`) before
+        # from here a StartExecution of the machine here is refused, or was counted (`_busy`) before;
+        # one in another process sharing the store is on record before `retire_resource`, or refused
         self.deleting.add(arn)
-        if not self._busy(arn) and not await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1) \
-                and not self._busy(arn):
+        if not self._busy(arn):
             try:
-                await self.store.delete_resource(arn)
-            finally:
+                if await self.store.retire_resource(arn) is not False:  # (False: executions run: DELETING)
+                    self.deleting.discard(arn)
+                    return {}
+            except BaseException:
                 self.deleting.discard(arn)
-            return {}
-        if doc.get("status") != DELETING:
+                raise
+        elif doc.get("status") != DELETING:
             doc["status"] = DELETING
             await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
-        for execution, _ in list(self.running.values()):
-            if execution.state_machine_arn == arn:
-                execution.end_at_next_transition(*_deleted(name))
+        self._end_runs_of(arn)
         await self._finish_deleting(arn)  # (its executions may have ended meanwhile)
         return {}
+
+    def _end_runs_of(self, arn: str) -> None:
+        """State machine `arn` is DELETING (or gone): its Standard executions running here fail
+        at their next transition (from here on, `arn` in `deleting` means they were told)."""
+        self.deleting.add(arn)
+        for execution, _ in list(self.running.values()):
+            if execution.state_machine_arn == arn and execution.type == "STANDARD":
+                execution.end_at_next_transition(*_deleted(machine_parts(arn)[0]))
+
+    async def _notice_deletions(self) -> None:
+        """(A shared store) the state machines of executions running here that another process
+        deleted: their executions fail at their next transition, as DeleteStateMachine's own."""
+        arns = {execution.state_machine_arn for execution, _ in self.running.values()
+                if execution.type == "STANDARD"} - self.deleting
+        for arn in arns:
+            doc = await self.store.get_resource(arn)
+            if doc is None or doc.get("status") == DELETING:
+                self._end_runs_of(arn)
 
     async def _finish_deleting(self, arn: str) -> None:
         """Delete a DELETING state machine once none of its executions runs."""
@@ -624,10 +649,8 @@ class Service:
         if doc is None or doc.get("kind") != MACHINE or doc.get("status") != DELETING:
             return doc
         arn = doc["stateMachineArn"]
-        if self._busy(arn) or await self.store.list(status="RUNNING", state_machine_arn=arn, limit=1) \
-                or self._busy(arn):
+        if self._busy(arn) or await self.store.retire_resource(arn) is False:
             return doc
-        await self.store.delete_resource(arn)
         self.deleting.discard(arn)
         return None
 
@@ -894,14 +917,100 @@ class Service:
         return {}
 
     async def SendTaskSuccess(self, body: dict) -> dict:
-        return await self._send(self.tokens.send_task_success(body["taskToken"], body["output"]))
+        return await self._task_call("SendTaskSuccess", body,
+                                     lambda: self.tokens.send_task_success(body["taskToken"], body["output"]))
 
     async def SendTaskFailure(self, body: dict) -> dict:
-        return await self._send(self.tokens.send_task_failure(body["taskToken"], body.get("error"),
-                                                              body.get("cause")))
+        return await self._task_call("SendTaskFailure", body, lambda: self.tokens.send_task_failure(
+            body["taskToken"], body.get("error"), body.get("cause")))
 
     async def SendTaskHeartbeat(self, body: dict) -> dict:
-        return await self._send(self.tokens.send_task_heartbeat(body["taskToken"]))
+        return await self._task_call("SendTaskHeartbeat", body,
+                                     lambda: self.tokens.send_task_heartbeat(body["taskToken"]))
+
+    async def _task_call(self, action: str, body: dict, here: Any) -> dict:
+        """A SendTask* call: `here()` (the token's execution runs here, or in no process), or
+        handed to the process that runs it."""
+        from asl.engine.callbacks import TaskTokenError, decode_token
+
+        try:
+            arn = decode_token(body["taskToken"])[0]
+        except TaskTokenError as exc:
+            raise ServiceError(exc.code, str(exc)) from None
+        if await self._elsewhere(arn):
+            return await self._forward(arn, action, body)
+        return await self._send(here())
+
+    # ---- requests for the process that runs an execution (a shared store) ----------------------
+
+    async def _elsewhere(self, arn: str) -> bool:
+        """Whether Standard execution `arn` runs in another process sharing the store (or in
+        none for a moment: its process died, and the next to claim it, maybe this one, will run
+        it): requests that act on the run go to that process (`_forward`)."""
+        if not self.shared or arn in self.running or arn in self.tokens.executions:
+            return False
+        try:
+            record = await self.store.get(arn)
+        except Exception:  # not an ARN of ours: the usual path refuses it
+            return False
+        # (a Map Run's child runs within its parent's run: StopExecution stops it in the record)
+        return record is not None and record.status == "RUNNING" and record.type == "STANDARD" \
+            and not record.options.get("mapRunArn") and not (record.owner == self.owner and arn in self.unresumable)
+
+    async def _forward(self, arn: str, action: str, body: dict) -> dict:
+        """Hand `action` on execution `arn` to the process that runs it, through the store (a
+        MESSAGE resource it answers at its next poll, `_answer_messages`), and give its answer
+        (or its error). When the execution changes hands meanwhile (its process died, another
+        took it over), the new one answers; a message nobody answered within a lease and a few
+        polls is withdrawn (ServiceUnavailable, as AWS's when it cannot serve a call)."""
+        key = f"{MESSAGE}:{uuid.uuid4()}"
+        created = time.time()
+        self.sending.add(key)
+        deadline = time.monotonic() + self.lease_seconds + 5 * (self.poll_seconds or 1.0)
+        try:
+            await self.store.put_resource(key, MESSAGE, {"key": key, "executionArn": arn, "action": action,
+                                                         "body": body, "created": created}, arn, created)
+            while time.monotonic() < deadline:
+                await anyio.sleep(0.05)
+                doc = await self.store.get_resource(key)
+                if doc is not None and "reply" in doc:
+                    reply = doc["reply"]
+                    if "code" in reply:
+                        raise ServiceError(reply["code"], reply["message"])
+                    return reply["out"]
+                if not await self._elsewhere(arn):  # taken over here, or ended: answered here
+                    await self.store.delete_resource(key)
+                    return await getattr(self, action)(body)
+            raise ServiceError("ServiceUnavailable", f"the process running '{arn}' did not answer", 503)
+        finally:
+            self.sending.discard(key)
+            await self.store.delete_resource(key)
+
+    async def _answer_messages(self) -> None:
+        """Answer the MESSAGEs for executions running here (`_forward`), each in its own task
+        (a StopExecution waits for its run to end), in the order sent."""
+        stale = time.time() - 2 * (self.lease_seconds + 5 * (self.poll_seconds or 1.0))
+        for doc in await self.store.list_resources(MESSAGE):
+            if doc["created"] < stale:  # its sender gave up long ago (or died)
+                await self.store.delete_resource(doc["key"])
+            elif "reply" not in doc and doc["key"] not in self.answering | self.sending \
+                    and doc["executionArn"] in self.running:
+                self.answering.add(doc["key"])
+                self.background.spawn(self._answer_message, doc, name=f"answering {doc['key']}")
+
+    async def _answer_message(self, doc: dict) -> None:
+        try:
+            try:
+                reply: dict = {"out": await getattr(self, doc["action"])(doc["body"])}
+            except ServiceError as exc:
+                reply = {"code": exc.code, "message": exc.message}
+            if await self.store.get_resource(doc["key"]) is not None:  # (still waited for)
+                await self.store.put_resource(doc["key"], MESSAGE, {**doc, "reply": reply}, doc["executionArn"],
+                                              doc["created"])
+        except Exception as exc:  # the store is away: the sender waits on, the next poll answers
+            log.warning("answering %s: %s", doc["key"], exc)
+        finally:
+            self.answering.discard(doc["key"])
 
     # ---- executions ----------------------------------------------------------------------------
 
@@ -1013,9 +1122,7 @@ class Service:
                      exec_arn: str, name: str, value: Any, case: str) -> dict:
         existing = await self.store.get(exec_arn)
         if existing is not None:
-            if existing.status == "RUNNING" and json.loads(existing.input) == value:
-                return {"executionArn": exec_arn, "startDate": existing.start_time}
-            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'")
+            return self._started_already(existing, value)
         execution = self._prepare(machine, runs, value, name, case or None)
         execution.arn = exec_arn
         execution.state_machine_arn = machine["stateMachineArn"]
@@ -1034,9 +1141,13 @@ class Service:
         # to this call: the record can be written with the run's first entries, so a short
         # execution costs one commit (made before this answer, as AWS's acknowledgement means).
         deferred = not self.shared
+        from asl.engine.stores import ResourceGone
+
         try:
+            # shared: the machine is looked at in the record's transaction (another process's
+            # DeleteStateMachine either sees this execution or refuses it)
             record = await execution.attach(self.store, self.owner, self.lease_seconds, options=options,
-                                            deferred=deferred)
+                                            deferred=deferred, parent=None if deferred else execution.state_machine_arn)
             self._launch(execution)
             if deferred:
                 try:
@@ -1046,18 +1157,33 @@ class Service:
                     if running is not None:
                         running[1].cancel()
                     raise
-        except ExecutionAlreadyExists:
-            raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
+        except ResourceGone as exc:
+            if exc.status == DELETING:
+                raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{exc.arn}'") from None
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{exc.arn}'") from None
+        except ExecutionAlreadyExists:  # started meanwhile by another process sharing the store
+            existing = await self.store.get(exec_arn)
+            if existing is None:
+                raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{exec_arn}'") from None
+            return self._started_already(existing, value)
         arn = machine["stateMachineArn"]
-        if self.shared and arn not in self.deleting:
-            # another process may have deleted the machine before this record was written: the
-            # execution is on record, so it counts, and ends as that deletion's executions end
-            doc = await self.store.get_resource(arn)
-            if doc is None or doc.get("status") == DELETING:
-                self.deleting.add(arn)
         if arn in self.deleting:  # DeleteStateMachine came while this one was being started
             execution.end_at_next_transition(*_deleted(machine["name"]))
+        elif self.shared:
+            # another process's DeleteStateMachine may have seen this execution on record since: it
+            # ends as that deletion's executions end (`_notice_deletions` also finds it later)
+            doc = await self.store.get_resource(arn)
+            if doc is None or doc.get("status") == DELETING:
+                self._end_runs_of(arn)
         return {"executionArn": exec_arn, "startDate": record.start_time}
+
+    @staticmethod
+    def _started_already(existing: Any, value: Any) -> dict:
+        """StartExecution of a name on record: idempotent (the same answer) while that execution
+        runs with the same input, else ExecutionAlreadyExists (AWS)."""
+        if existing.status == "RUNNING" and json.loads(existing.input) == value:
+            return {"executionArn": existing.arn, "startDate": existing.start_time}
+        raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{existing.arn}'")
 
     async def StartSyncExecution(self, body: dict) -> dict:
         arn = body["stateMachineArn"]
@@ -1251,7 +1377,9 @@ class Service:
                 await anyio.sleep(0.01)
             record = await self.store.get(arn)
             return {"stopDate": record.stop_time or api_time()}
-        now = api_time()  # advanced by another process (or none): record the end here
+        if await self._elsewhere(arn):  # advanced by another process: it stops it
+            return await self._forward(arn, "StopExecution", body)
+        now = api_time()  # advanced by no process: record the end here
         await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
                                 cause=body.get("cause"))
         if record.state_machine_arn in self.deleting:

@@ -134,6 +134,25 @@ def test_an_express_machine_goes_at_once(server):
     assert error_of(sfn.start_sync_execution, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
 
 
+def race_delete(pool, starter, deleter, arn: str, ahead: int, total: int) -> tuple[list[str], list[str]]:
+    """`total` StartExecution calls through client `starter`, concurrent (in `pool`) with one
+    DeleteStateMachine through `deleter` sent after the first `ahead` of them: (each start's
+    execution ARN or error code, the ARNs), every refusal checked to be one AWS gives."""
+    def start(i: int) -> str:
+        try:
+            return starter.start_execution(stateMachineArn=arn, name=f"e{i}")["executionArn"]
+        except starter.exceptions.ClientError as exc:
+            return exc.response["Error"]["Code"]
+    starts = [pool.submit(start, i) for i in range(ahead)]
+    deleted = pool.submit(deleter.delete_state_machine, stateMachineArn=arn)
+    starts += [pool.submit(start, i) for i in range(ahead, total)]
+    deleted.result()
+    outcomes = [f.result() for f in starts]
+    started = [o for o in outcomes if o.startswith("arn:")]
+    assert set(outcomes) - set(started) <= {"StateMachineDeleting", "StateMachineDoesNotExist"}, outcomes
+    return outcomes, started
+
+
 def test_a_start_concurrent_with_the_delete_is_refused_or_counted(server):
     """StartExecution calls racing DeleteStateMachine (real concurrent boto3 calls): each start is
     refused as AWS refuses it (StateMachineDeleting, StateMachineDoesNotExist), or its execution
@@ -146,19 +165,7 @@ def test_a_start_concurrent_with_the_delete_is_refused_or_counted(server):
     with ThreadPoolExecutor(12) as pool:
         for round in range(10):
             arn = sfn.create_state_machine(name=f"raced{round}", definition=definition, roleArn=ROLE)["stateMachineArn"]
-
-            def start(i: int, arn: str = arn):
-                try:
-                    return sfn.start_execution(stateMachineArn=arn, name=f"e{i}")["executionArn"]
-                except sfn.exceptions.ClientError as exc:
-                    return exc.response["Error"]["Code"]
-            starts = [pool.submit(start, i) for i in range(10)]
-            deleted = pool.submit(sfn.delete_state_machine, stateMachineArn=arn)
-            starts += [pool.submit(start, i) for i in range(10, 20)]
-            deleted.result()
-            outcomes = [f.result() for f in starts]
-            started = [o for o in outcomes if o.startswith("arn:")]
-            assert set(outcomes) - set(started) <= {"StateMachineDeleting", "StateMachineDoesNotExist"}, outcomes
+            outcomes, started = race_delete(pool, sfn, sfn, arn, 10, 20)
             refused += len(outcomes) - len(started)
             counted += len(started)
             if started:  # each one runs: the machine waits for them

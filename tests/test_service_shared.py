@@ -7,7 +7,8 @@ import json
 import signal
 from pathlib import Path
 
-from test_service import ROLE, Server, boto3, machine, wait_done  # noqa: F401 - boto3: skips without it
+from test_service import ROLE, boto3, machine, wait_done  # noqa: F401 - boto3: skips without it
+from test_service_shared_races import two_servers
 
 HANDLERS = '''
 import os
@@ -27,11 +28,7 @@ SLOW = machine({
 
 
 def test_the_other_server_takes_executions_over(tmp_path: Path, postgres_url):
-    (tmp_path / "handlers.py").write_text(HANDLERS)
-    options = ("--handlers", "handlers.py", "--lease", "2", "--poll", "0.2")
-    first = Server(tmp_path, postgres_url, *options).start()
-    second = Server(tmp_path, postgres_url, *options).start()
-    try:
+    with two_servers(tmp_path, postgres_url, HANDLERS, "--lease", "2", "--poll", "0.2") as (first, second):
         one, two = first.client(), second.client()
         arn = one.create_state_machine(name="slow", definition=SLOW, roleArn=ROLE)["stateMachineArn"]
         runs = [one.start_execution(stateMachineArn=arn, name=f"e{n}", input=json.dumps({"n": n}))["executionArn"]
@@ -48,7 +45,3 @@ def test_the_other_server_takes_executions_over(tmp_path: Path, postgres_url):
         calls = (tmp_path / "calls.txt").read_text().split("\n")[:-1]
         assert sorted(int(c.split()[0]) for c in calls) == list(range(5))       # each exactly once
         assert {int(c.split()[1]) for c in calls} == {second.proc.pid}           # by the survivor
-    finally:
-        for srv in (first, second):
-            if srv.proc.poll() is None:
-                srv.stop()

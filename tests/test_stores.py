@@ -257,3 +257,78 @@ def test_resources(store_url):
         finally:
             await store.close()
     run(go)
+
+
+def test_create_under_a_parent_and_retire(store_url):
+    """`create(parent=)` writes an execution only while its state machine's resource is there and
+    not DELETING; `retire_resource` deletes a machine none of whose executions runs, else marks it
+    DELETING (the same contract for every store)."""
+    from asl.engine.stores import ResourceGone
+
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            m = "arn:aws:states:us-east-1:123456789012:stateMachine:M"
+            with pytest.raises(ResourceGone) as gone:
+                await store.create(record(1), parent=m)
+            assert (gone.value.arn, gone.value.status) == (m, None)
+            assert await store.get(record(1).arn) is None
+            assert await store.retire_resource(m) is None
+            await store.put_resource(m, "stateMachine", {"name": "M", "status": "ACTIVE"}, None, 10.0)
+            assert await store.create(record(1), parent=m)
+            assert not await store.create(record(1), parent=m)  # (the ARN is taken)
+            assert await store.retire_resource(m) is False       # record 1 runs: DELETING
+            assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING"}
+            with pytest.raises(ResourceGone) as gone:
+                await store.create(record(2), parent=m)
+            assert gone.value.status == "DELETING"
+            assert await store.get(record(2).arn) is None
+            assert await store.retire_resource(m) is False
+            await store.update(record(1).arn, status="SUCCEEDED")
+            assert await store.retire_resource(m) is True
+            assert await store.get_resource(m) is None
+        finally:
+            await store.close()
+    run(go)
+
+
+def test_postgres_retire_waits_for_creates_under_the_parent(postgres_url):
+    """Two stores (as two processes) on one PostgreSQL database: creates under a machine racing
+    its retirement on the other store are each either on record before it (and keep the machine
+    DELETING) or refused (ResourceGone); the machine is never deleted under a RUNNING execution."""
+    from asl.engine.stores import ResourceGone
+
+    async def go():
+        one, two = open_store(postgres_url), open_store(postgres_url)
+        await one.open()
+        await two.open()
+        try:
+            for round in range(5):
+                m = f"arn:aws:states:us-east-1:123456789012:stateMachine:M{round}"
+                await one.put_resource(m, "stateMachine", {"name": f"M{round}"}, None, 10.0)
+                outcomes: list = []
+
+                async def start(n: int) -> None:
+                    try:
+                        outcomes.append(await one.create(record(100 * round + n, state_machine_arn=m), parent=m))
+                    except ResourceGone as exc:
+                        outcomes.append(exc.status)
+                retired: list = []
+
+                async def retire() -> None:
+                    retired.append(await two.retire_resource(m))
+                async with anyio.create_task_group() as tg:
+                    for n in range(8):
+                        tg.start_soon(start, n)
+                        if n == round:
+                            tg.start_soon(retire)
+                created = outcomes.count(True)
+                assert set(outcomes) <= {True, None, "DELETING"}, outcomes
+                assert len(await one.list(status="RUNNING", state_machine_arn=m)) == created
+                assert retired == [False if created else True], (outcomes, retired)
+                assert (await two.get_resource(m) is None) == (not created)
+        finally:
+            await one.close()
+            await two.close()
+    run(go)

@@ -30,7 +30,8 @@ from typing import Any, Iterable, Iterator, NamedTuple, Protocol
 
 from ..payload import compact_json
 
-__all__ = ["ExecutionRecord", "StoredEvent", "StoredFact", "Store", "StoreError", "open_store", "STATUSES"]
+__all__ = ["ExecutionRecord", "StoredEvent", "StoredFact", "Store", "StoreError", "ResourceGone", "open_store",
+           "STATUSES"]
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 
@@ -38,6 +39,25 @@ STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_R
 class StoreError(Exception):
     """A store could not be opened or used: a bad URL, a missing driver, a database error, or
     a schema newer than this version of asl-engine knows."""
+
+
+class ResourceGone(StoreError):
+    """`Store.create` with a ``parent`` refused: that resource is not there (``status`` None) or
+    its document says ``"status": "DELETING"`` (``status`` "DELETING")."""
+
+    def __init__(self, arn: str, status: str | None):
+        super().__init__(f"{arn} is {'being deleted' if status else 'not there'}")
+        self.arn, self.status = arn, status
+
+
+DELETING = "DELETING"  # a resource's document with this "status" takes no new executions (`ResourceGone`)
+
+
+def check_parent(arn: str, doc: dict | None) -> None:
+    """Raise `ResourceGone` unless `doc` (resource `arn`'s document, None when there is none)
+    may take a new execution."""
+    if doc is None or doc.get("status") == DELETING:
+        raise ResourceGone(arn, None if doc is None else DELETING)
 
 
 LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
@@ -171,9 +191,11 @@ class Store(Protocol):
         """Flush and disconnect."""
 
     async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
-                     facts: Iterable[StoredFact] = ()) -> bool:
+                     facts: Iterable[StoredFact] = (), *, parent: str | None = None) -> bool:
         """Insert a new execution with the first entries of its journal, in one commit; False
-        (and nothing written) when its ARN exists already."""
+        (and nothing written) when its ARN exists already. With `parent` (the state machine's
+        resource ARN), `ResourceGone` (and nothing written) unless that resource is there and
+        not DELETING, checked in the insert's transaction (`retire_resource` waits for it)."""
 
     async def get(self, arn: str) -> ExecutionRecord | None:
         """The execution, or None."""
@@ -219,6 +241,13 @@ class Store(Protocol):
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         """The documents of one kind (of one parent), oldest first."""
+
+    async def retire_resource(self, arn: str) -> bool | None:
+        """Delete resource `arn` (a state machine) unless a RUNNING execution of it is on
+        record; then mark its document ``"status": "DELETING"`` instead. One transaction, the
+        resource locked against `create(..., parent=arn)` of another process: an execution is
+        either on record before (and seen here) or refused after. True: deleted; False: kept
+        (DELETING); None: there was none."""
 
 
 def open_store(url: str | None) -> Store:

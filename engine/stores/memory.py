@@ -10,7 +10,8 @@ import dataclasses
 import time
 from typing import Any, Iterable
 
-from . import Entries, ExecutionRecord, JsonText, StoredEvent, StoredFact, StoreError, check_changes
+from . import (DELETING, Entries, ExecutionRecord, JsonText, StoredEvent, StoredFact, StoreError, check_changes,
+               check_parent)
 
 
 class MemoryStore:
@@ -33,7 +34,10 @@ class MemoryStore:
         pass
 
     async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
-                     facts: Iterable[StoredFact] = ()) -> bool:
+                     facts: Iterable[StoredFact] = (), *, parent: str | None = None) -> bool:
+        if parent is not None:
+            found = self._resources.get(parent)
+            check_parent(parent, None if found is None else found[4])
         if record.arn in self._records:
             return False
         self._records[record.arn] = dataclasses.replace(record, options=copy.deepcopy(record.options))
@@ -144,6 +148,16 @@ class MemoryStore:
 
     async def delete_resource(self, arn: str) -> bool:
         return self._resources.pop(arn, None) is not None
+
+    async def retire_resource(self, arn: str) -> bool | None:
+        found = self._resources.get(arn)
+        if found is None:
+            return None
+        if any(r.status == "RUNNING" and r.state_machine_arn == arn for r in self._records.values()):
+            found[4]["status"] = DELETING
+            return False
+        del self._resources[arn]
+        return True
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         found = [r for r in self._resources.values() if r[0] == kind and (parent is None or r[1] == parent)]

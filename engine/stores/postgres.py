@@ -15,8 +15,8 @@ import json
 import time
 from typing import Any, Iterable
 
-from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
-               journal_rows, list_query, dumps, record_from_row, record_row, site_value)
+from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError,
+               check_changes, check_parent, journal_rows, list_query, dumps, record_from_row, record_row, site_value)
 from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
@@ -86,11 +86,23 @@ class PostgresStore:
             await pool.close()
 
     async def _fetch(self, sql: str, args: Any = ()) -> list:
+        async def fetch(conn: Any) -> list:
+            cur = await conn.execute(sql, args)
+            return await cur.fetchall() if cur.description else []
+        return await self._on_connection(fetch)
+
+    async def _transaction(self, work: Any) -> Any:
+        """``await work(connection)`` in one transaction (committed when it returns)."""
+        return await self._on_connection(work, transaction=True)
+
+    async def _on_connection(self, work: Any, transaction: bool = False) -> Any:
         pool = await self._opened_pool()
         try:
             async with pool.connection() as conn:
-                cur = await conn.execute(sql, args)
-                return await cur.fetchall() if cur.description else []
+                if not transaction:  # (autocommit: the statement commits by itself)
+                    return await work(conn)
+                async with conn.transaction():
+                    return await work(conn)
         except StoreError:
             raise
         except Exception as exc:
@@ -104,10 +116,20 @@ class PostgresStore:
     # ---- executions -------------------------------------------------------------------------------
 
     async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
-                     facts: Iterable[StoredFact] = ()) -> bool:
+                     facts: Iterable[StoredFact] = (), *, parent: str | None = None) -> bool:
         marks = ",".join(["%s"] * len(RECORD_COLUMNS))
-        rows = await self._fetch(f"INSERT INTO executions ({_COLUMNS}) VALUES ({marks}) "
-                                 "ON CONFLICT (arn) DO NOTHING RETURNING arn", record_row(record))
+        insert = f"INSERT INTO executions ({_COLUMNS}) VALUES ({marks}) ON CONFLICT (arn) DO NOTHING RETURNING arn"
+        if parent is None:
+            rows = await self._fetch(insert, record_row(record))
+        else:
+            async def guarded(conn: Any) -> list:
+                # FOR SHARE: starts go on side by side; `retire_resource`'s FOR UPDATE waits for them
+                # (and they for it: then the row read is the committed one, DELETING or gone)
+                cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR SHARE", (parent,))
+                found = await cur.fetchone()
+                check_parent(parent, None if found is None else json.loads(found[0]))
+                return await (await conn.execute(insert, record_row(record))).fetchall()
+            rows = await self._transaction(guarded)
         events, facts = list(events), list(facts)
         if rows and (events or facts):
             await self.append(record.arn, events, facts)
@@ -221,3 +243,22 @@ class PostgresStore:
             sql += " AND parent = %s"
             args.append(parent)
         return [json.loads(r[0]) for r in await self._fetch(sql + " ORDER BY created, arn", args)]
+
+    async def retire_resource(self, arn: str) -> bool | None:
+        async def retire(conn: Any) -> bool | None:
+            cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR UPDATE", (arn,))
+            found = await cur.fetchone()
+            if found is None:
+                return None
+            # (read committed: this statement sees every execution whose create held the row before)
+            cur = await conn.execute("SELECT 1 FROM executions WHERE state_machine_arn = %s AND status = 'RUNNING' "
+                                     "LIMIT 1", (arn,))
+            if await cur.fetchone() is None:
+                await conn.execute("DELETE FROM resources WHERE arn = %s", (arn,))
+                return True
+            doc = json.loads(found[0])
+            if doc.get("status") != DELETING:
+                await conn.execute("UPDATE resources SET doc = %s WHERE arn = %s", (dumps({**doc, "status": DELETING}),
+                                                                                    arn))
+            return False
+        return await self._transaction(retire)

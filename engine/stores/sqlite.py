@@ -16,8 +16,8 @@ from typing import Any, Iterable
 
 import anyio
 
-from . import (RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError, check_changes,
-               journal_rows, list_query, dumps, record_from_row, record_row, site_value)
+from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError,
+               check_changes, check_parent, journal_rows, list_query, dumps, record_from_row, record_row, site_value)
 from .schema import SQLITE_MIGRATIONS, current_version
 
 
@@ -41,6 +41,18 @@ def _insert(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
         db.executemany(sql, rows[whole:])
 
 
+def _immediate(db: sqlite3.Connection, work: Any) -> Any:
+    """``work(db)`` in one write transaction."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        out = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return out
+
+
 class SQLiteStore:
     def __init__(self, path: str):
         self.path = path
@@ -53,6 +65,28 @@ class SQLiteStore:
         self._group = GroupCommit(self._commit_rows)
         self._docs: dict[str, str] = {}  # resources' JSON by ARN (one process uses the file: nothing else writes them)
         self._doc_writes = 0
+
+    def hold(self) -> None:
+        """Make this process the file's only server (``asl serve``): a second one is refused
+        (StoreError). Its executions, names and state machines are kept by one process (records
+        written after the run began, state machines cached): two would not see each other's.
+        Readers (``asl executions``, ``asl console``) need no hold. Released when the process ends."""
+        if self.path == ":memory:" or self.path.startswith("file:") or getattr(self, "_held", None) is not None:
+            return
+        import fcntl
+        import os
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc.strerror}") from None
+        try:  # (flock: apart from SQLite's own fcntl locks)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(f"{self.path} is served by another process: a SQLite store is for one server; "
+                             "several share a postgresql:// store") from None
+        self._held = fd
 
     # ---- connection and schema ----------------------------------------------------------------
 
@@ -131,7 +165,9 @@ class SQLiteStore:
     # ---- executions -------------------------------------------------------------------------------
 
     async def create(self, record: ExecutionRecord, events: Iterable[StoredEvent] = (),
-                     facts: Iterable[StoredFact] = ()) -> bool:
+                     facts: Iterable[StoredFact] = (), *, parent: str | None = None) -> bool:
+        if parent is not None:  # (one process uses the file: its own callers keep the check and the write together)
+            check_parent(parent, await self.get_resource(parent))
         row = record_row(record)
         marks = ",".join("?" * len(RECORD_COLUMNS))
         sql = f"INSERT OR IGNORE INTO executions ({','.join(RECORD_COLUMNS)}) VALUES ({marks})"
@@ -298,6 +334,23 @@ class SQLiteStore:
         self._docs.pop(arn, None)
         self._doc_writes += 1
         return await self._run(lambda db: db.execute("DELETE FROM resources WHERE arn = ?", (arn,)).rowcount == 1)
+
+    async def retire_resource(self, arn: str) -> bool | None:
+        self._docs.pop(arn, None)
+        self._doc_writes += 1
+
+        def retire(db: sqlite3.Connection) -> bool | None:
+            found = db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone()
+            if found is None:
+                return None
+            if db.execute("SELECT 1 FROM executions WHERE state_machine_arn = ? AND status = 'RUNNING' LIMIT 1",
+                          (arn,)).fetchone() is None:
+                db.execute("DELETE FROM resources WHERE arn = ?", (arn,))
+                return True
+            db.execute("UPDATE resources SET doc = ? WHERE arn = ?",
+                       (dumps({**json.loads(found[0]), "status": DELETING}), arn))
+            return False
+        return await self._run(lambda db: _immediate(db, retire))
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         sql, args = "SELECT doc FROM resources WHERE kind = ?", [kind]
