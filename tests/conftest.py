@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No time limit on an example: Hypothesis's default deadline (200 ms) is a timed assertion, and
+# on a loaded 2-core machine a first call (imports, caches) can take longer. Tests that set
+# @settings(...) inherit this profile's deadline.
+settings.register_profile("asl", deadline=None)
+settings.load_profile("asl")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ASL_SHARED", ROOT.parent / "shared")).resolve()
