@@ -105,6 +105,17 @@ _TYPES = {"string": str, "boolean": bool, "list": list, "map": dict, "structure"
 # with a 262,146-byte input): "1 validation error detected: Value at 'input' failed to satisfy
 # constraint: Member must have size less than or equal to 262144 bytes in UTF-8 encoding".
 _PAYLOADS = {"SensitiveData", "SensitiveDataJobInput", "ConnectorParameters"}
+# Enums whose value set AWS lists in an order of its own (not the model's), as recorded on AWS:
+# ListExecutions with statusFilter "succeeded" answers "... Member must satisfy enum value set:
+# [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]". Others keep the model's order.
+_ENUM_ORDER = {"ExecutionStatus": ("SUCCEEDED", "TIMED_OUT", "PENDING_REDRIVE", "ABORTED", "FAILED", "RUNNING")}
+
+
+def _enum_listed(shape_name: str, values: list[str]) -> list[str]:
+    """The enum's values in the order AWS lists them: its recorded order where known (values the
+    model adds later follow, in the model's order), else the model's."""
+    known = [v for v in _ENUM_ORDER.get(shape_name, ()) if v in values]
+    return known + [v for v in values if v not in known]
 
 
 def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[str]) -> None:
@@ -137,7 +148,7 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
         _bounds(shape, len(value), _shown(shape, value), path, "length", problems)
         if "enum" in shape and value not in shape["enum"]:
             problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must satisfy enum "
-                            f"value set: [{', '.join(shape['enum'])}]")
+                            f"value set: [{', '.join(_enum_listed(shape_name, shape['enum']))}]")
     elif kind == "list":
         _bounds(shape, len(value), f"'{_java(shapes, shape_name, value)}'", path, "length", problems)
         for i, item in enumerate(value, 1):

@@ -402,8 +402,6 @@ EXPECTED_FAILURES = {
     _PRESENT + "s3_task[wrong_long_type_string]": _UNCHECKED + "S3 ContentLength a string, not a long",
     "test_sfn_api::TestSnfApi::test_invalid_start_execution_input":
         "AWS quotes its Java JSON parser's message; ours is Python's",
-    "test_sfn_api::TestSnfApi::test_state_machine_status_filter":
-        "AWS lists the statusFilter enum in its own order, not the model's",
 }
 
 
