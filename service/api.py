@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator
 import anyio
 
 from asl.engine.apitime import api_time
+from asl.engine.background import Background
 
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
@@ -191,11 +192,9 @@ class Service:
         if poll_seconds is None and str(getattr(store, "url", "")).startswith("postgres"):
             poll_seconds = 1.0
         self.poll_seconds = poll_seconds
-        from .background import Background
-
         # executions (and the takeover poll, Map Runs' delayed saves) outlive the request that
         # started them: they run in the task group the ASGI lifespan holds open (`serving`)
-        self.background = Background()
+        self.background = Background(log, "the service is not serving (its ASGI lifespan has not started, or has ended)")
         self.running: dict[str, tuple[Any, Any]] = {}  # executions run here: (execution, its Handle)
         self.starting: dict[str, anyio.Event] = {}  # StartExecution calls under way, by execution ARN
         self.shared = str(getattr(store, "url", "")).startswith("postgres")  # several processes may use it

@@ -67,7 +67,7 @@ class MapRuns:
     SAVE_DELAY = 0.2
     def __init__(self, store: Any, background: Any):
         self.store = store
-        self.background = background  # (`asl.service.background.Background`: where delayed saves run)
+        self.background = background  # (`asl.engine.background.Background`: where delayed saves run)
         self.controls: dict[str, Any] = {}     # running Map Runs of this process: their MapRunControl
         self.docs: dict[str, dict] = {}        # ... and their resource documents
         self.sizes: dict[str, list[int]] = {}  # ... and the number of items of each child

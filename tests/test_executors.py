@@ -465,7 +465,7 @@ class InProcess:
                 return await anyio.to_thread.run_sync(run_chunk, load_spec(run.blob, run.spec.id), jobs)
 
             def _finished(self, chunk):
-                self._spawn(self._note, chunk)
+                self.background.spawn(self._note, chunk)
 
             async def _note(self, chunk):
                 raise RuntimeError(f"bookkeeping of {chunk} failed")
@@ -481,8 +481,8 @@ def test_the_executors_own_work_runs_in_its_task_group_and_its_failures_stay_the
         executor = InProcess.make()
         async with executor:
             result, _ = await run_with(executor, items(n=40))
-            assert executor._group is not None
-        assert executor._group is None
+            assert executor.background.active
+        assert not executor.background.active
         unopened = await run_with(InProcess.make(), items(n=3))
         return result, unopened
 
@@ -490,7 +490,7 @@ def test_the_executors_own_work_runs_in_its_task_group_and_its_failures_stay_the
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == expected(40)
     failures = [r for r in caplog.records if r.exc_info and "bookkeeping of asl-chunk-" in str(r.exc_info[1])]
-    assert failures and all(r.name == "asl.engine.executors.chunked" for r in failures)
+    assert failures and all(r.name == "asl.engine.executors.chunked" and r.levelname == "ERROR" for r in failures)
     assert unopened.error == "States.ExceedToleratedFailureThreshold"
     kind, _, details = children[0][-1]
     assert kind == "ExecutionFailed" and details["error"] == "States.Runtime"

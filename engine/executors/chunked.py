@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from ..background import Background
 from ..clock import Outcome
 from .child import ChildRecord, ChildSpec, Job
 
@@ -114,9 +115,10 @@ class ChunkedExecutor:
     """Base of the remote backends; subclasses ship specs and chunks (`_ship`, `_submit`, `_cancel`).
 
     The executor's own work (chunks in flight, delayed flushes, shipping a spec, cancelling a
-    chunk on the backend) runs in a task group of its own, open from `start` to `aclose`: its
-    owner opens it with ``async with executor:`` (or calls `start` and later `aclose` in the
-    same task, nothing opened in between still open), and every execution using it runs inside."""
+    chunk on the backend) runs in its `background` (`asl.engine.background`), served from
+    `start` to `aclose`: its owner opens it with ``async with executor:`` (or calls `start` and
+    later `aclose` in the same task, nothing opened in between still open), and every execution
+    using it runs inside."""
 
     name = "chunked"
     TARGET = 0.2      # seconds a chunk takes on its worker
@@ -127,7 +129,8 @@ class ChunkedExecutor:
     def __init__(self) -> None:
         self._runs: dict[tuple, _Run] = {}
         self._by_id: dict[str, _Run] = {}
-        self._group: Any = None  # the executor's task group, while it is open
+        self.background = Background(log, f"the {self.name} executor is not open: use it as `async with executor:`")
+        self._serving: Any = None  # `background.serving()`, while it is entered
         self._stays: dict[tuple, tuple] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -140,10 +143,10 @@ class ChunkedExecutor:
         await self.aclose()
 
     async def start(self) -> None:
-        """Open the executor's task group, then the backend (`_open`)."""
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._group = group
+        """Enter the executor's `background`, then open the backend (`_open`)."""
+        serving = self.background.serving()
+        await serving.__aenter__()
+        self._serving = serving
         try:
             await self._open()
         except BaseException:
@@ -151,17 +154,13 @@ class ChunkedExecutor:
             raise
 
     async def aclose(self) -> None:
-        """Cancel the executor's work still under way, close its task group, then the backend
-        (`_close`). The owner's exception, if any, goes on as it was (not in an exception group:
-        the group's tasks raise nothing, `_spawn`)."""
-        group = self._group
+        """Cancel the executor's work still under way and leave its `background`, then close the
+        backend (`_close`). The owner's exception, if any, goes on as it was (not in an exception
+        group: the background's tasks raise nothing)."""
+        serving, self._serving = self._serving, None
         try:
-            if group is not None:  # (tasks spawned while it closes start cancelled)
-                group.cancel_scope.cancel()
-                try:
-                    await group.__aexit__(None, None, None)
-                finally:
-                    self._group = None
+            if serving is not None:  # (tasks spawned while it closes start cancelled)
+                await serving.__aexit__(None, None, None)
         finally:
             self._runs.clear()
             self._by_id.clear()
@@ -214,7 +213,7 @@ class ChunkedExecutor:
         raises its error as a StatesError."""
         from ...errors import StatesError
 
-        if self._group is None:
+        if not self.background.active:
             raise StatesError("States.Runtime", f"The child execution could not run on the {self.name} executor: "
                                                 "it is not open (`async with executor:`)")
         run = await self._run_for(ex, processor)
@@ -270,7 +269,7 @@ class ChunkedExecutor:
         run = _Run(spec, dumps_spec(spec))
         self._runs[key] = self._by_id[spec.id] = run
         run.shipping = Outcome()  # the children that come meanwhile wait for it
-        self._spawn(self._shipped, run)
+        self.background.spawn(self._shipped, run)
         await run.shipping.wait()
         run.handle = run.shipping.result()
         if len(self._runs) > self.KEEP_RUNS:  # forget the oldest that have no child out
@@ -280,7 +279,7 @@ class ChunkedExecutor:
                 if not old.waiting and not old.chunks:
                     del self._runs[key]
                     self._by_id.pop(old.spec.id, None)
-                    self._spawn(self._forget, old)
+                    self.background.spawn(self._forget, old)
         return run
 
     def _chunk_size(self, run: _Run, pending: int) -> int:
@@ -301,7 +300,7 @@ class ChunkedExecutor:
 
     def _flush_later(self, run: _Run, delay: float) -> None:
         run.flush_at = scope = anyio.CancelScope()
-        self._spawn(self._flush_after, run, scope, delay)
+        self.background.spawn(self._flush_after, run, scope, delay)
 
     async def _flush_after(self, run: _Run, scope: anyio.CancelScope, delay: float) -> None:
         with scope:
@@ -325,20 +324,7 @@ class ChunkedExecutor:
                 return
             chunk, run.pending = run.pending[:size], run.pending[size:]
             run.out += 1
-            self._spawn(self._dispatch, run, chunk)
-
-    def _spawn(self, fn: Any, *args: Any) -> None:
-        """Run `fn(*args)` in the executor's task group; what it raises is logged, never let
-        out (it would cancel the group, and with it every execution inside)."""
-        if self._group is None:
-            raise RuntimeError(f"the {self.name} executor is not open: use it as `async with executor:`")
-        self._group.start_soon(self._guarded, fn, args)
-
-    async def _guarded(self, fn: Any, args: tuple) -> None:
-        try:
-            await fn(*args)
-        except Exception:  # (a cancellation is no Exception: it goes through)
-            log.warning("the %s executor's %s failed", self.name, getattr(fn, "__name__", fn), exc_info=True)
+            self.background.spawn(self._dispatch, run, chunk)
 
     async def _dispatch(self, run: _Run, jobs: list[Job]) -> None:
         chunk = f"asl-chunk-{uuid.uuid4().hex}"
@@ -408,6 +394,6 @@ class ChunkedExecutor:
         for chunk, live in list(run.chunks.items()):
             if index in live:
                 live.discard(index)
-                if not live and self._group is not None:  # (closed: its work was cancelled already)
-                    self._spawn(self._cancel, run, chunk)
+                if not live and self.background.active:  # (closed: its work was cancelled already)
+                    self.background.spawn(self._cancel, run, chunk)
                 return

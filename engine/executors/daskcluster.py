@@ -115,7 +115,7 @@ class DaskExecutor(ChunkedExecutor):
 
     def _finished(self, chunk: str) -> None:
         if self._done.pop(chunk, None) is not None and self.client is not None:  # it reported: forget that
-            self._spawn(self.client.set_metadata, [META, chunk], None)
+            self.background.spawn(self.client.set_metadata, [META, chunk], None)
 
     # ---- reports from running chunks -------------------------------------------------------------
 
@@ -130,7 +130,7 @@ class DaskExecutor(ChunkedExecutor):
         if chunk not in self._dirty:
             self._dirty[chunk] = (run, chunk)
             if len(self._dirty) == 1:
-                self._spawn(self._write_done)
+                self.background.spawn(self._write_done)
         self.deliver(run, chunk, records)
 
     async def _write_done(self) -> None:

@@ -1,4 +1,5 @@
-"""The service's detached work (asl.service.background): an anyio task group held while it serves."""
+"""Detached work (asl.engine.background): an anyio task group held while its owner serves (the
+service's ASGI lifespan, a chunked executor from `start` to `aclose`)."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ import logging
 import anyio
 import pytest
 
-from asl.service.background import Background
+from asl.engine.background import Background
 
 
 def test_detached_work_runs_while_serving_and_ends_with_it(caplog) -> None:
@@ -22,8 +23,8 @@ def test_detached_work_runs_while_serving_and_ends_with_it(caplog) -> None:
         raise ValueError("broken")
 
     async def main() -> None:
-        background = Background()
-        with pytest.raises(RuntimeError, match="not serving"):
+        background = Background(logging.getLogger("asl.test"), "not serving")
+        with pytest.raises(RuntimeError, match="^not serving$"):
             background.spawn(forever, "early")
         async with background.serving():
             running = background.spawn(forever, "running")
@@ -34,12 +35,12 @@ def test_detached_work_runs_while_serving_and_ends_with_it(caplog) -> None:
             await stopped.wait()
             assert ended == ["stopped"] and not running.done.is_set()
         assert running.done.is_set() and ended == ["stopped", "running"]
-        with pytest.raises(RuntimeError, match="not serving"):
+        with pytest.raises(RuntimeError, match="^not serving$"):
             background.spawn(forever, "late")
 
-    with caplog.at_level(logging.ERROR, logger="asl.service"):
+    with caplog.at_level(logging.ERROR, logger="asl.test"):
         anyio.run(main)
-    assert [r.getMessage() for r in caplog.records] == ["failing work failed"]
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [("asl.test", "ERROR", "failing work failed")]
     assert "ValueError: broken" in caplog.text
 
 
