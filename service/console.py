@@ -4,7 +4,10 @@ build step) and the JSON they read under ``/console/api/``.
 Every view is read through the service's own actions (`Service.DescribeExecution`,
 `GetExecutionHistory`, ...), so the console shows what boto3 would see; the graph is
 `asl.graph.build_graph` (drawn by Graphviz when it is installed) and what happened in an
-execution is read by the one history walker, `asl.history.Timeline`.
+execution is read by the one history walker, `asl.history.Timeline`. Times are the API's: to the
+millisecond, written as the API writes them (`asl.engine.apitime`), whether the console reads them
+from an answer, a record or a history (a record of ``asl run --virtual-time`` keeps its clock's
+microseconds, which the API drops).
 
     GET  /console/api/machines                       state machines
     GET  /console/api/machine?arn=                   definition, versions, aliases
@@ -23,6 +26,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
+
+from asl.engine.apitime import api_time, java_times
 
 from .protocol import ServiceError, validate
 
@@ -276,7 +281,7 @@ def _states(timeline: Any, status: str) -> list[dict]:
                      "status": "running" if running else entry.status, "input": entry.input,
                      "output": entry.output, "error": entry.error, "cause": entry.cause,
                      "retries": [{"error": r.error, "cause": r.cause} for r in entry.retries],
-                     "entered": entry.entered, "exited": entry.exited, **called.get(entry.id, {})})
+                     "entered": _time(entry.entered), "exited": _time(entry.exited), **called.get(entry.id, {})})
     return rows
 
 
@@ -327,13 +332,14 @@ def _express_described(execution: Any, brief: bool = False) -> dict:
 def _event_rows(events: list[Any], start: float) -> list[dict]:
     """The event table as AWS's console shows it: id, type, step, resource, time since start."""
     rows = []
+    start = api_time(start)
     for event in events:
         details = event.details
         resource = details.get("resource")
         if resource and details.get("resourceType"):
             resource = f"{details['resourceType']}:{resource}"
         rows.append({"id": event.id, "type": event.type, "step": event.state, "resource": resource,
-                     "elapsedMs": round((event.time - start) * 1000), "timestamp": event.time,
+                     "elapsedMs": round((api_time(event.time) - start) * 1000), "timestamp": event.time,
                      "details": details})
     return rows
 
@@ -385,7 +391,14 @@ def _asset(name: str) -> bytes:
 
 
 def _json(status: int, value: Any) -> tuple[int, str, bytes]:
-    return status, "application/json", json.dumps(value, ensure_ascii=False, default=str).encode()
+    """`value` as JSON, its times (``startDate``, ``timestamp``, ...) written as the API writes them."""
+    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    return status, "application/json", java_times(text).encode()
+
+
+def _time(seconds: float | None) -> float | None:
+    """A time the page shows under a name of its own (not one of the API's), to the millisecond as the API's."""
+    return None if seconds is None else api_time(seconds)
 
 
 def _same_origin(headers: dict[str, str]) -> None:

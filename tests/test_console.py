@@ -479,6 +479,41 @@ def test_asl_console_over_a_store_without_the_api(tmp_path, page, graphviz):
 
 
 
+def test_the_console_gives_the_apis_times(tmp_path):
+    """A record of ``asl run --virtual-time`` keeps its clock's microseconds; the API gives its times
+    to the millisecond, as AWS writes them (test_service_times), and so does the console: the same
+    times, and its own (a state's entry and exit, the time since the start) made from them."""
+    from test_service_times import JAVA_TIME, TIMES, raw
+
+    store = f"sqlite:{tmp_path / 'runs.db'}"
+    done = subprocess.run([*ASL, "run", str(ROOT / "samples/order/order.json"), "--input",
+                           str(ROOT / "samples/order/input-declined.json"), "--handlers",
+                           str(ROOT / "samples/order/handlers.py"), "--store", store, "--virtual-time", "-q"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    server = Server(tmp_path, store).start()
+    try:
+        with urllib.request.urlopen(f"{server.endpoint}/console/api/executions") as answer:
+            arn, = (e["executionArn"] for e in json.loads(answer.read())["executions"])
+        described = json.loads(raw(server, "DescribeExecution", {"executionArn": arn}))
+        history = json.loads(raw(server, "GetExecutionHistory", {"executionArn": arn}))["events"]
+        with urllib.request.urlopen(f"{server.endpoint}/console/api/execution?arn={arn}") as answer:
+            text = answer.read().decode()
+    finally:
+        server.stop()
+    assert all(JAVA_TIME.fullmatch(value) for _, value in TIMES.findall(text))
+    shown = json.loads(text)
+    assert {k: shown["execution"][k] for k in ("startDate", "stopDate")} == {
+        k: described[k] for k in ("startDate", "stopDate")}
+    times = [e["timestamp"] for e in history]
+    assert [e["timestamp"] for e in shown["events"]] == times
+    assert [e["elapsedMs"] for e in shown["events"]] == [round((t - times[0]) * 1000) for t in times]
+    assert times[-1] - times[0] >= 1  # (the retry's virtual second)
+    entries = [s["entered"] for s in shown["states"]] + [s["exited"] for s in shown["states"] if s["exited"]]
+    assert entries and set(entries) <= set(times)
+    assert [(r["startDate"], r["stopDate"]) for r in shown["runs"]] == [(times[0], times[-1])]
+
+
 def test_asl_console_bad_options_are_one_line(tmp_path):
     for args, message in ((["--store", "bogus:x"], "asl console: unknown store 'bogus:x'"),
                           (["--handlers", str(tmp_path / "none.py")], f"asl console: {tmp_path / 'none.py'}: no such")):
