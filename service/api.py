@@ -1045,10 +1045,13 @@ class Service:
         if not text.strip():
             raise ServiceError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'Invalid execution "
                                "input.'")
+        from asl.jackson import JSONTextError, loads
+
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ServiceError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
+            return loads(text)  # as AWS reads it, with Jackson's message when it is not JSON
+        except JSONTextError as exc:
+            raise ServiceError("InvalidExecutionInput",
+                               f"Invalid State Machine Execution Input: '{exc.message}'") from None
 
     def _prepare(self, machine: dict, runs: dict, value: Any, name: str, case: str | None) -> Any:
         from asl.engine import MissingHandlerError, MockConfigError, prepare
