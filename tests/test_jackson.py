@@ -9,6 +9,8 @@ The first two are recorded AWS answers (conformance case test_invalid_start_exec
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asl.jackson import JSONTextError, describe, loads
 
@@ -168,3 +170,32 @@ def loads_error(text):
     with pytest.raises(JSONTextError) as info:
         loads(text)
     return info.value.message
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(JSON_VALUES)
+def test_json_text_reads_as_python_reads_it(value):
+    text = json.dumps(value)
+    assert loads(text) == json.loads(text) and describe(text) is None
+
+
+@given(st.text(alphabet=st.sampled_from(list('{}[]:,"\\ -+.0123456789eEtrufalsnNI\'x/\n\x01\u00e9')), max_size=30))
+def test_any_text_reads_or_raises_jacksons_error(text):
+    # never another exception; where Python reads the text (NaN aside), Jackson's reading agrees
+    try:
+        value = loads(text)
+    except JSONTextError as exc:
+        assert 0 <= exc.offset <= len(text) and exc.message
+        return
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        found = describe(text)  # Python refused: Jackson stopped after a complete first value
+        assert found is None and text.strip()
+        return
+    assert value == expected
