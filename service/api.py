@@ -95,10 +95,10 @@ def _deleted(name: str) -> tuple[str, str]:
 
 
 def _definition_errors(definition: str, machine_type: str) -> None:
-    from asl.loading import validate_source
+    from asl.loading import validate_text
 
     try:
-        results = validate_source(definition, machine_type)
+        results = validate_text(definition, machine_type)
     except Exception as exc:  # the validator never should; still, no 500 for a bad definition
         raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{exc}'") from None
     errors = [d for r in results for d in r.errors]
@@ -1457,9 +1457,9 @@ class Service:
     # ---- validation and TestState --------------------------------------------------------------
 
     async def ValidateStateMachineDefinition(self, body: dict) -> dict:
-        from asl.loading import validate_source
+        from asl.loading import validate_text
 
-        results = validate_source(body["definition"], body.get("type", "STANDARD"))
+        results = validate_text(body["definition"], body.get("type", "STANDARD"))
         if not results:
             return {"result": "FAIL", "diagnostics": [], "truncated": False}
         return results[0].to_aws(body.get("severity", "ERROR"), body.get("maxResults") or 100)

@@ -193,6 +193,25 @@ def test_express_sync_validate_and_test_state(server):
     assert code == "InvalidDefinition" and message.startswith("Invalid State Machine Definition: 'SCHEMA_")
 
 
+def test_a_definition_is_json_text_never_a_file_of_the_server(server, tmp_path):
+    """A definition naming a file, or a template pointing at one, is read as the text it is: a
+    caller must not make the server read its files (AWS takes a definition's JSON text only)."""
+    sfn = server.client()
+    path = tmp_path / "valid.asl.json"
+    path.write_text(PASS)
+    comment = ("INVALID_JSON_DESCRIPTION: Unexpected character ('/' (code 47)): maybe a (non-standard) comment? "
+               "(not recognized as one since Feature 'ALLOW_COMMENTS' not enabled for parser)")
+    assert error_of(sfn.create_state_machine, name="file", definition=str(path), roleArn=ROLE) == (
+        "InvalidDefinition", f"Invalid State Machine Definition: '{comment}'", 400)
+    answer = sfn.validate_state_machine_definition(definition=str(path))
+    assert (answer["result"], answer["diagnostics"][0]["code"]) == ("FAIL", "INVALID_JSON_DESCRIPTION")
+    template = ("Resources:\n  M:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+                f"      DefinitionUri: {path}\n")
+    assert error_of(sfn.create_state_machine, name="tpl", definition=template, roleArn=ROLE)[1].startswith(
+        "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: Unrecognized token 'Resources': ")
+    assert sfn.list_state_machines()["stateMachines"] == []
+
+
 def test_test_state_rules_through_boto3(server):
     """TestState's own rules, as boto3 meets them (the request goes through the model's validation first)."""
     sfn = server.client()
