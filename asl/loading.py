@@ -159,6 +159,19 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
         return [_unreadable(exc, name or os.path.basename(filename or "") or "state machine", filename)]
 
 
+def validate_text(text: str, machine_type: str = "STANDARD") -> list[ValidationResult]:
+    """Validate `text` as AWS's APIs take a definition: its JSON text, never a path nor a
+    template (`validate_source` would read a file that text names: a caller of `asl serve`
+    must not make the server read its files)."""
+    from .source import SourceError, parse_text
+
+    try:
+        document = parse_text(text, format="json")
+    except SourceError as exc:
+        return [_unreadable(exc, "StateMachine", None)]
+    return [check_definition(document.data, machine_type, "StateMachine", document)]
+
+
 def _unreadable(exc: Any, name: str, filename: str | None) -> ValidationResult:
     """The result for a source (or one machine of a template) that could not be read."""
     diagnostic = Diagnostic(ERROR, exc.code, exc.message, None, exc.line, exc.column, exc.filename or filename)

@@ -33,10 +33,10 @@ Columns count characters (code points), not bytes.
 JSON is read as AWS reads it (AWS parses definitions with Jackson): NaN/Infinity are refused,
 duplicate member names are kept last-wins but recorded in `Document.duplicate_keys` (AWS
 rejects a definition whose "States" repeats a name; awslabs/statelint issue 39), and error
-messages follow Jackson's wording (the only one confirmed by a recorded AWS response is
-"Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null',
-'true' or 'false')"). Text holding only whitespace reads as `data=None` rather than failing:
-AWS answers " " with "Definition must be a valid JSON object" (a schema error, not a JSON
+messages are Jackson's (`asl.jackson`; AWS recorded "Unrecognized token 'not': was expecting
+(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"), except that text
+after the first value is refused where Jackson would ignore it. Text holding only whitespace
+reads as `data=None` rather than failing: AWS answers " " with "Definition must be a valid JSON object" (a schema error, not a JSON
 one; localstack test_sfn_api_validation.snapshot.json), so that check belongs to the validator.
 
 YAML is read like `yaml.safe_load`, with these differences, all so that a definition holds
@@ -83,7 +83,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from . import jackson
 from .errors import ASLError
+from .jackson import char_desc
 
 __all__ = [
     "SourceError", "Document", "TemplateMachine",
@@ -452,7 +454,6 @@ def _find(root: _Node, segments: list[str]) -> tuple[_Node, bool] | None:
 # over text that json.loads accepted, or over the part before an error. (An unterminated
 # string runs to the end of the text, so that broken text is still scanned in linear time.)
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\Z)|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.S)
-_VALID_VALUES = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
 
 
 class _NonStandardNumber(Exception):
@@ -497,27 +498,30 @@ def _parse_json(text: str, data: bool = False) -> tuple[Any, bool]:
             value = json.loads(text, object_pairs_hook=pairs_hook, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
         raise _json_failure(text, err) from None
-    except _NonStandardNumber as err:
+    except (_NonStandardNumber, RecursionError, ValueError) as err:
+        if not data:  # Jackson's words: NaN, a number over 1000 digits, nesting over 1000 levels
+            found = jackson.describe(text)
+            if found is not None:
+                raise _Failure(found.message, found.offset) from None
+        raise _data_failure(text, err) from None
+    return value, bool(duplicated)
+
+
+def _data_failure(text: str, err: Exception) -> _Failure:
+    """JSON data (`data=True`) that json.loads refused other than for its syntax, in plain words."""
+    if isinstance(err, _NonStandardNumber):
         token = str(err)
         offset = next((m.start() for m in _JSON_TOKEN.finditer(text) if m.group() == token), None)
-        if not data:
-            raise _Failure(f"Non-standard token '{token}': enable "
-                           "`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow", offset) from None
         if token in ("NaN", "Infinity", "-Infinity"):
-            raise _Failure(f"{token} is not a JSON number", offset) from None
-        raise _Failure(f"the number {token} is out of range (beyond a 64-bit double)", offset) from None
-    except RecursionError:
+            return _Failure(f"{token} is not a JSON number", offset)
+        return _Failure(f"the number {token} is out of range (beyond a 64-bit double)", offset)
+    if isinstance(err, RecursionError):
         depth, offset = _json_max_depth(text)
-        if data:
-            raise _Failure(f"nested too deeply ({depth:,} levels)", offset) from None
-        raise _Failure(f"Document nesting depth ({depth}) exceeds the maximum allowed", offset) from None
-    except ValueError as err:  # Python's 4300-digit limit on int(); no position from json
-        offset = next((m.start() for m in _JSON_TOKEN.finditer(text)
-                       if len(m.group()) > 4300 and m.group()[0] in "-0123456789"), None)
-        if data:
-            raise _Failure("the number is too long (more than 4,300 digits)", offset) from None
-        raise _Failure(f"Number value too long: {err}", offset) from None
-    return value, bool(duplicated)
+        return _Failure(f"nested too deeply ({depth:,} levels)", offset)
+    # Python's 4300-digit limit on int(); no position from json
+    offset = next((m.start() for m in _JSON_TOKEN.finditer(text)
+                   if len(m.group()) > 4300 and m.group()[0] in "-0123456789"), None)
+    return _Failure("the number is too long (more than 4,300 digits)", offset)
 
 
 def _json_max_depth(text: str) -> tuple[int, int | None]:
@@ -535,77 +539,17 @@ def _json_max_depth(text: str) -> tuple[int, int | None]:
     return best, where
 
 
-def _open_containers(text: str, end: int) -> list[tuple[str, int]]:
-    """The containers still open at `end`: [(bracket, offset)], outermost first."""
-    stack = []
-    for m in _JSON_TOKEN.finditer(text, 0, end):
-        c = m.group()[0]
-        if c in "[{":
-            stack.append((c, m.start()))
-        elif c in "]}" and stack:
-            stack.pop()
-    return stack
-
-
-def _char_desc(ch: str) -> str:
-    """A character as Jackson names it in error messages."""
-    code = ord(ch)
-    if code < 32 or 127 <= code < 160:
-        return f"(CTRL-CHAR, code {code})"
-    if code > 255:
-        return f"'{ch}' (code {code} / 0x{code:x})"
-    return f"'{ch}' (code {code})"
-
-
 def _json_failure(text: str, err: json.JSONDecodeError) -> _Failure:
-    """Describe a json error the way Jackson (and so AWS) words it, at the offending character
-    (Jackson itself reports the column just after it)."""
-    pos, msg = err.pos, err.msg
-    ch = text[pos] if pos < len(text) else ""
-
-    def end_of_input() -> _Failure:
-        open_ = _open_containers(text, pos)
-        if open_:
-            kind = "Object" if open_[-1][0] == "{" else "Array"
-            return _Failure(f"Unexpected end-of-input: expected close marker for {kind}", pos)
-        return _Failure("Unexpected end-of-input: expected a value", pos)
-
-    if msg.startswith("Unterminated string"):
-        return _Failure("Unexpected end-of-input: was expecting closing quote for a string value", pos)
-    if not ch:
-        return end_of_input()
-    if msg.startswith("Expecting value"):
-        token = re.match(r"\w+", text[pos:pos + 200])
-        if token and ch.isalpha():
-            return _Failure(f"Unrecognized token '{token.group()}': was expecting {_VALID_VALUES}", pos)
-        return _Failure(f"Unexpected character ({_char_desc(ch)}): expected a valid value "
-                        f"{_VALID_VALUES}", pos)
-    if msg.startswith("Expecting property name"):
-        return _Failure(f"Unexpected character ({_char_desc(ch)}): was expecting double-quote "
-                        "to start field name", pos)
-    if msg.startswith("Expecting ':'"):
-        return _Failure(f"Unexpected character ({_char_desc(ch)}): was expecting a colon to "
-                        "separate field name and value", pos)
-    if msg.startswith("Expecting ','"):
-        open_ = _open_containers(text, pos)
-        kind = "Object" if open_ and open_[-1][0] == "{" else "Array"
-        return _Failure(f"Unexpected character ({_char_desc(ch)}): was expecting comma to "
-                        f"separate {kind} entries", pos)
-    if msg.startswith("Invalid control character"):
-        return _Failure(f"Illegal unquoted character ({_char_desc(ch)}): has to be escaped "
-                        "using backslash to be included in string value", pos)
-    if msg.startswith("Invalid \\escape"):
-        bad = text[pos + 1:pos + 2] if ch == "\\" else ch
-        desc = f"'{bad}' (code {ord(bad)})" if bad else "at end of input"
-        return _Failure(f"Unrecognized character escape {desc}", pos)
-    if msg.startswith("Invalid \\u"):
-        start = text.rfind("\\u", 0, pos + 1)  # json points inside the escape; show its start
-        return _Failure("Invalid character escape: expected 4 hex digits after \\u",
-                        start if start >= 0 else pos)
-    if msg.startswith("Extra data"):
+    """Describe a json error the way Jackson (and so AWS) words it (`asl.jackson`), at the
+    offending character (Jackson itself reports the column just after it)."""
+    found = jackson.describe(text)
+    if found is not None:
+        return _Failure(found.message, found.offset)
+    if err.msg.startswith("Extra data"):
         # Jackson would stop after the first value; we refuse what follows rather than ignore it.
-        return _Failure(f"Unexpected content after the end of the JSON value: {_char_desc(ch)}", pos)
-    return _Failure(msg, pos)
+        return _Failure(f"Unexpected content after the end of the JSON value: {char_desc(text[err.pos])}",
+                        err.pos)
+    return _Failure(err.msg, err.pos)
 
 
 class _Frame:
@@ -968,7 +912,7 @@ def _parse_yaml(text: str) -> tuple[Any, _Node | None, list]:
     except yaml.reader.ReaderError:
         # libyaml reports a byte offset here; find the character ourselves.
         bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
-        char = f" {_char_desc(bad.group())}" if bad else ""
+        char = f" {char_desc(bad.group())}" if bad else ""
         raise _Failure(f"unacceptable character{char}: special characters are not allowed in YAML",
                        bad.start() if bad else None, format="yaml") from None
     except UnicodeError as err:  # libyaml encodes to UTF-8: a lone surrogate cannot be

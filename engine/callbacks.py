@@ -81,14 +81,12 @@ def parse_output(output: Any) -> Any:
     if len(output) > OUTPUT_MAX // 4 and len(output.encode()) > OUTPUT_MAX:
         raise OutputTooLarge("1 validation error detected: Value at 'output' failed to satisfy constraint: "
                              f"Member must have size less than or equal to {OUTPUT_MAX} bytes in UTF-8 encoding")
+    from ..jackson import JSONTextError, loads
+
     try:
-        return json.loads(output)
-    except (ValueError, RecursionError):
-        raise InvalidOutput(f"Invalid Output: '{_clip(output)}'") from None
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+        return loads(output)  # as AWS reads it (Jackson), with Jackson's message when it is not JSON
+    except JSONTextError as exc:
+        raise InvalidOutput(f"Invalid Output: '{exc.message}'") from None
 
 
 Resolver = Callable[[str], Awaitable[Any]]

@@ -173,8 +173,12 @@ def load_definition(definition: Any, state_name: str | None) -> tuple[Any, Any]:
             try:
                 document = json.loads(document)
             except json.JSONDecodeError as exc:
+                from ..jackson import describe
+
+                found = describe(document)  # Jackson's words, as CreateStateMachine's (asl.source)
+                text = found.message if found is not None else f"{exc.msg} at line {exc.lineno}"
                 raise TestStateError("InvalidDefinition", f"Invalid State Machine Definition: "
-                                     f"'INVALID_JSON_DESCRIPTION: {exc.msg} at line {exc.lineno}'") from None
+                                     f"'INVALID_JSON_DESCRIPTION: {text}'") from None
         if not isinstance(document, dict):
             raise TestStateError("InvalidDefinition", "Invalid State Machine Definition: 'the definition must be "
                                  "a JSON object'")

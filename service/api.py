@@ -96,10 +96,10 @@ def _deleted(name: str) -> tuple[str, str]:
 
 
 def _definition_errors(definition: str, machine_type: str) -> None:
-    from asl.loading import validate_source
+    from asl.loading import validate_text
 
     try:
-        results = validate_source(definition, machine_type)
+        results = validate_text(definition, machine_type)
     except Exception as exc:  # the validator never should; still, no 500 for a bad definition
         raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{exc}'") from None
     errors = [d for r in results for d in r.errors]
@@ -1044,10 +1044,13 @@ class Service:
         if not text.strip():
             raise ServiceError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'Invalid execution "
                                "input.'")
+        from asl.jackson import JSONTextError, loads
+
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ServiceError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
+            return loads(text)  # as AWS reads it, with Jackson's message when it is not JSON
+        except JSONTextError as exc:
+            raise ServiceError("InvalidExecutionInput",
+                               f"Invalid State Machine Execution Input: '{exc.message}'") from None
 
     def _prepare(self, machine: dict, runs: dict, value: Any, name: str, case: str | None) -> Any:
         from asl.engine import MissingHandlerError, MockConfigError, prepare
@@ -1453,9 +1456,9 @@ class Service:
     # ---- validation and TestState --------------------------------------------------------------
 
     async def ValidateStateMachineDefinition(self, body: dict) -> dict:
-        from asl.loading import validate_source
+        from asl.loading import validate_text
 
-        results = validate_source(body["definition"], body.get("type", "STANDARD"))
+        results = validate_text(body["definition"], body.get("type", "STANDARD"))
         if not results:
             return {"result": "FAIL", "diagnostics": [], "truncated": False}
         return results[0].to_aws(body.get("severity", "ERROR"), body.get("maxResults") or 100)

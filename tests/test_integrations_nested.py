@@ -53,6 +53,17 @@ def test_request_response_returns_the_arn_start_date_and_metadata():
     assert "TaskSubmitted" not in [e["type"] for e in result.history.events]
 
 
+def test_input_text_that_is_not_json_is_refused_with_jacksons_message():
+    definition = parent("")
+    definition["States"]["Start"]["Parameters"]["Input"] = "{'n': 1}"  # passed on as the JSON text it is not
+    result = run_sync(asl.load(definition), {"n": 2}, handlers=HANDLERS, machines=MACHINES)
+    assert (result.status, result.error) == ("FAILED", "StepFunctions.InvalidExecutionInputException")
+    # StartExecution's answer (recorded on AWS: conformance case test_invalid_start_execution_input)
+    assert result.cause.startswith("Invalid State Machine Execution Input: 'Unexpected character (''' (code 39)): "
+                                   "was expecting double-quote to start field name' (Service: AWSStepFunctions; "
+                                   "Status Code: 400; Error Code: InvalidExecutionInput; ")
+
+
 def test_sync_returns_input_and_output_as_json_text_in_aws_key_order():
     result = run_parent(".sync")
     assert result.status == "SUCCEEDED", result.cause

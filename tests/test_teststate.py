@@ -163,3 +163,13 @@ def test_an_imported_test_state_is_not_collected_by_pytest():
     from asl.engine import test_state
 
     assert test_state.__test__ is False and test_state_sync.__test__ is False
+
+
+def test_definition_text_that_is_not_json_gets_jacksons_message():
+    # as CreateStateMachine words it (asl.source): Jackson's message, ParserBase._handleEOF here
+    with pytest.raises(TestStateError) as info:
+        test_state_sync('{"Type": "Pass", "End": true', None, {})
+    assert (info.value.code, info.value.message) == (
+        "InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: Unexpected end-of-input: "
+        "expected close marker for Object (start marker at [Source: (String)\"{\"Type\": \"Pass\", \"End\": true\"; "
+        "line: 1, column: 1])'")

@@ -32,6 +32,7 @@ import uuid
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any, AsyncIterator, Mapping, Protocol
 
+from ... import jackson
 from ...errors import ASLError, StatesError
 from ..apitime import api_time, java_times
 
@@ -321,7 +322,7 @@ class LocalExecutions:
                 return {**response, **local_metadata(response)}
             raise refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         try:
-            value = json.loads(body["input"])
+            value = jackson.loads(body["input"])  # as AWS reads it, with Jackson's message
             child = self.prepare(machine, value, name=run_name, state_machine_name=name, **options)
         except (ValueError, ASLError) as exc:  # not JSON; InvalidExecutionInput
             text = str(exc)
