@@ -13,7 +13,6 @@ checked at every failure, ToleratedFailurePercentage once the reader has counted
 """
 from __future__ import annotations
 
-import random
 import uuid
 from typing import Any, Iterator
 
@@ -79,12 +78,15 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
 
 def generated_label(run: Any) -> str:
     """The label of a Map Run whose state has no ``Label``: AWS "automatically generates a unique
-    label" (DG "state-map-distributed"); here a UUID drawn from the execution's seed and the place
-    of this entry into the state in its journal, so a resumed (or replayed) execution gives its
-    Map Run the same label, and so the same ARNs."""
-    frame = run.frame
-    rng = random.Random(f"{run.ex.seed}/label/{frame.key!r}/{frame.seq}")
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    label" (DG "state-map-distributed"), "a user-defined or an auto-generated string that
+    identifies a Map state" (API DescribeStateMachineForExecution ``label``). AWS's generated
+    labels are name-based UUIDs (version 3; e.g. ``…:mapRun:MACHINE/3318ddf7-9a0e-3259-a825-
+    55a4e8e3e9b1:RUN`` in the raw AWS capture radkawar/stackd
+    ``testdata/aws/stepfunctions/distributed_map.json``, two Map states of one machine with two
+    labels); the name AWS hashes is not known. Here: the state machine's ARN and the state's name
+    (unique in a machine), so every entry into the state, every execution and a redrive give its
+    Map Runs and their children the same labelled machine, ``…:stateMachine:MACHINE/LABEL``."""
+    return str(uuid.uuid3(uuid.NAMESPACE_URL, f"{run.ex.state_machine_arn}#{run.state.name}"))
 
 
 def processor_arn(arn: str) -> str:
@@ -97,16 +99,16 @@ def processor_arn(arn: str) -> str:
 
 def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False, attempt: int = 0) -> str:
     """The ARN of a Map Run's child `index`. STANDARD: ``...:execution:MACHINE/LABEL:NAME``, the
-    name a UUID derived from the Map Run and the index (the same child keeps its ARN when
-    redriven or resumed). EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express
+    name a name-based UUID (version 3, as AWS's child names are in the capture `generated_label`
+    cites) of the Map Run and the index (the same child keeps its ARN when redriven or resumed). EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express
     executions; a redriven parent starts the child again as a new execution (AWS: "the Express
     child workflows are rerun using the StartExecution API action"), so the UUID is derived
     from the `attempt` too (how many times the child has been run again by its Map Run)."""
     prefix, _, machine = state_machine_arn.partition(":stateMachine:")
-    name = uuid.uuid5(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}")
+    name = uuid.uuid3(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}")
     if not express:
         return f"{prefix}:execution:{machine}:{name}"
-    return f"{prefix}:express:{machine}:{name}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#{attempt}')}"
+    return f"{prefix}:express:{machine}:{name}:{uuid.uuid3(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#{attempt}')}"
 
 
 def child_type(ex: Any, processor: Any) -> str:
