@@ -713,6 +713,8 @@ def test_asl_serve_with_a_mapped_folder(tmp_path):
         assert described["status"] == "SUCCEEDED"
         assert (described["itemCounts"]["total"], described["itemCounts"]["succeeded"]) == (25, 25)
         assert (described["executionCounts"]["total"], described["executionCounts"]["succeeded"]) == (3, 3)
+        # what the result files hold: 25 items in 3 records
+        assert (described["itemCounts"]["resultsWritten"], described["executionCounts"]["resultsWritten"]) == (25, 3)
         children = sfn.list_executions(mapRunArn=output["MapRunArn"])["executions"]
         assert sorted(c["itemCount"] for c in children) == [5, 10, 10]
         manifest = json.loads((tmp_path / "data" / output["ResultWriterDetails"]["Key"]).read_text())
@@ -720,6 +722,41 @@ def test_asl_serve_with_a_mapped_folder(tmp_path):
         records = json.loads((tmp_path / "data" / entry["Key"]).read_text())
         assert [len(json.loads(r["Input"])["Items"]) for r in records] == [10, 10, 5]
         assert {r["ExecutionArn"] for r in records} == {c["executionArn"] for c in children}
+    finally:
+        srv.stop()
+
+
+def test_results_written_counts_the_failed_and_pending_records_of_an_exported_map_run(tmp_path):
+    """AWS (raw capture radkawar/stackd testdata/aws/stepfunctions/distributed_map.json): a
+    Map Run with a ResultWriter that failed (4 items, MaxConcurrency 1, the first child failing)
+    was described with ``pending 2, succeeded 1, failed 1, total 4, resultsWritten 4`` (one child
+    had started before the failure was seen): resultsWritten counts every record in the result
+    files, PENDING_0.json's too, where we counted the succeeded children only."""
+    pytest.importorskip("uvicorn")
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "out").mkdir()
+    srv = Server(tmp_path, "memory", "--s3-folder", f"out={tmp_path / 'out'}").start()
+    try:
+        sfn = srv.client()
+        child = {"C": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "F"}],
+                       "Default": "S"},
+                 "F": {"Type": "Fail", "Error": "OwnedItemFailure"}, "S": {"Type": "Succeed"}}
+        definition = dmap(child, "C", Label="LifeMap", MaxConcurrency=1, ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "cancel"}})
+        machine = sfn.create_state_machine(name="life", definition=json.dumps(definition),
+                                           roleArn=ROLE)["stateMachineArn"]
+        items = [{"fail": True}] + [{"fail": False}] * 3
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(items))["executionArn"]
+        done = wait_done(sfn, arn)
+        assert (done["status"], done["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+        (run,) = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+        described = sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+        for counts in (described["itemCounts"], described["executionCounts"]):
+            assert counts == {"pending": 3, "running": 0, "succeeded": 0, "failed": 1, "timedOut": 0, "aborted": 0,
+                              "total": 4, "resultsWritten": 4, "failuresNotRedrivable": 0, "pendingRedrive": 0}
+        manifest = json.loads(next((tmp_path / "out").glob("cancel/*/manifest.json")).read_text())
+        assert [len(manifest["ResultFiles"][k]) for k in ("FAILED", "PENDING", "SUCCEEDED")] == [1, 1, 0]
     finally:
         srv.stop()
 

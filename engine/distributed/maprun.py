@@ -162,8 +162,10 @@ class MapRun:
             self.items, self.read_all = len(items), True
         listener = ex.map_runs
         if listener is not None:
-            await listener.map_run_started(ex, self.arn, run.name, self.label, self.control, self.items, self.sizes)
+            await listener.map_run_started(ex, self.arn, run.name, self.label, self.control, self.items, self.sizes,
+                                           writer.exports)
         status, err = "SUCCEEDED", None
+        written = None  # exported: (items, children) in the result files
         try:
             async with self.ex.clock.task_group() as tg:
                 self.group = tg
@@ -184,6 +186,7 @@ class MapRun:
                 self._pending()
                 try:
                     exported = await _in_thread(lambda: writer.export(buckets_of(ex), self.arn))
+                    written = (writer.written_items, writer.written)
                 except StatesError as failure:
                     err = err or failure
             if err is not None:
@@ -198,7 +201,7 @@ class MapRun:
             writer.discard()
             if listener is not None:
                 with anyio.CancelScope(shield=True):
-                    await listener.map_run_finished(self.arn, status, err)
+                    await listener.map_run_finished(self.arn, status, err, written)
         run.event("MapRunSucceeded")
         return exported if writer.exports else writer.output()
 
@@ -263,7 +266,8 @@ class MapRun:
             except StatesError as err:
                 status = "ABORTED" if isinstance(err, ChildAborted) else (
                     "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
-                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven))
+                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven),
+                           size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "failed")
                 if status != "ABORTED":
@@ -273,13 +277,14 @@ class MapRun:
             except anyio.get_cancelled_exc_class():
                 # aborted with its Map Run: an ABORTED record (FAILED_<n>.json) when the failed Map
                 # Run's results are written; when the execution itself is stopped nothing is written
-                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven))
+                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven),
+                           size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
             full = self._record(index, "SUCCEEDED", value, output, None, start, redriven) \
                 if writer.needs_records else None
-            writer.add(index, "SUCCEEDED", output, full)
+            writer.add(index, "SUCCEEDED", output, full, size)
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
         finally:
@@ -290,9 +295,9 @@ class MapRun:
         their input: those planned (items known up front) or read (the ItemReader's window) only;
         items not read yet are in no file."""
         first, children = self.window
-        for offset, (value, _size) in enumerate(children):
+        for offset, (value, size) in enumerate(children):
             if first + offset >= self.started:
-                self.writer.add(first + offset, "PENDING", None, pending(value))
+                self.writer.add(first + offset, "PENDING", None, pending(value), size)
 
     def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
                 start: float, redriven: int) -> dict:

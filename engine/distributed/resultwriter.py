@@ -108,7 +108,8 @@ class Writer:
         self.pending: dict[int, tuple] = {}       # exporting: finished children not yet written
         self.next = 0                             # ... the index written next
         self.parts: dict[str, list] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
-        self.written = 0
+        self.written = 0                          # children (records) written to the files
+        self.written_items = 0                    # ... and their items (a batch has several)
         self.part_bytes = PART_BYTES
 
     @classmethod
@@ -138,14 +139,15 @@ class Writer:
 
     # ---- children's results, as they finish ----------------------------------------------------
 
-    def add(self, index: int, status: str, output: Any, full: dict | None) -> None:
-        """Child `index` ended (`full`: its record when `needs_records`, or a failed child's)."""
+    def add(self, index: int, status: str, output: Any, full: dict | None, size: int = 1) -> None:
+        """Child `index` (of `size` items) ended (`full`: its record when `needs_records`, or a
+        failed child's)."""
         if not self.exports:
             while len(self.results) <= index:
                 self.results.append(None)
             self.results[index] = shaped(self.transformation, status, output, full)
             return
-        self.pending[index] = (status, output, full)
+        self.pending[index] = (status, output, full, size)
         while self.next in self.pending:
             self._write(*self.pending.pop(self.next))
             self.next += 1
@@ -157,7 +159,7 @@ class Writer:
                 out.extend(entry)
         return out
 
-    def _write(self, status: str, output: Any, full: dict | None) -> None:
+    def _write(self, status: str, output: Any, full: dict | None, size: int = 1) -> None:
         group = GROUPS.get(status, "FAILED")
         for value in shaped(self.transformation, status, output, full):
             parts = self.parts[group]
@@ -176,6 +178,7 @@ class Writer:
             part[1] += len(data)
             part[2] += 1
         self.written += 1
+        self.written_items += size
 
     # ---- the export, when the Map Run ends (blocking: in a worker thread) ---------------------
 
