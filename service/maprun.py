@@ -23,6 +23,11 @@ PROCESSOR = "mapRunProcessor"  # a Map Run's processor, under its ARN (…:state
 COUNTERS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
             "failuresNotRedrivable", "pendingRedrive")
 CHILD_LEASE = 100 * 365 * 86400.0
+# A child's machine is its parent's: DescribeStateMachineForExecution of a child gives the parent's
+# role, update date, logging, tracing and encryption (raw AWS capture, radkawar/stackd
+# testdata/aws/stepfunctions/distributed_map.json)
+INHERITED = ("roleArn", "updateDate", "revisionId", "loggingConfiguration", "tracingConfiguration",
+             "encryptionConfiguration")
 _COUNTED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut", "ABORTED": "aborted"}
 
 
@@ -108,6 +113,11 @@ class MapRuns:
                     if index >= 0:
                         doc["children"][str(index)] = record.status
         doc["sizes"] = sizes
+        if "parentOptions" not in doc:  # what DescribeStateMachineForExecution of a child tells of its machine
+            machine = await self.store.get_resource(ex.state_machine_arn) or {}
+            options = {**machine, "roleArn": ex.role_arn or machine.get("roleArn"),
+                       "updateDate": machine.get("updateDate", machine.get("creationDate"))}
+            doc["parentOptions"] = {key: options[key] for key in INHERITED if options.get(key) is not None}
         # with a ResultWriter exporting, resultsWritten counts what the result files hold, once they
         # are written (see `counts`)
         doc["exports"] = exports
@@ -135,8 +145,8 @@ class MapRuns:
                                  state_machine_name=doc["stateMachineArn"].split(":stateMachine:")[1],
                                  definition=doc["definition"],
                                  input=_text(child.input), start_time=now,
-                                 options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index],
-                                          "index": index},
+                                 options={**doc.get("parentOptions", {}), "mapRunArn": map_run_arn,
+                                          "itemCount": self.sizes[map_run_arn][index], "index": index},
                                  # never claimed by a worker: the child runs within its parent
                                  owner=f"mapRun:{map_run_arn}", lease_until=now + CHILD_LEASE)
         if child.redrive_count:  # redriven by its Map Run (the parent was redriven): the same execution goes on
