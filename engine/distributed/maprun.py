@@ -100,8 +100,8 @@ def processor_arn(arn: str) -> str:
 def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False, attempt: int = 0) -> str:
     """The ARN of a Map Run's child `index`. STANDARD: ``...:execution:MACHINE/LABEL:NAME``, the
     name a name-based UUID (version 3, as AWS's child names are in the capture `generated_label`
-    cites) of the Map Run and the index (the same child keeps its ARN when redriven or resumed). EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express
-    executions; a redriven parent starts the child again as a new execution (AWS: "the Express
+    cites) of the Map Run and the index (the same child keeps its ARN when redriven or resumed).
+    EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express executions; a redriven parent starts the child again as a new execution (AWS: "the Express
     child workflows are rerun using the StartExecution API action"), so the UUID is derived
     from the `attempt` too (how many times the child has been run again by its Map Run)."""
     prefix, _, machine = state_machine_arn.partition(":stateMachine:")
