@@ -78,6 +78,8 @@ class Checker:
         self.diagnostics: list[Diagnostic] = []
         self.state_names: dict[str, tuple] = {}
         self.labels: set[str] = set()
+        # where the Distributed Map whose EXPRESS child workflows hold the states being checked is
+        self.express_children: tuple | None = None
         # AWS: a state inherits the machine's query language, not its enclosing Map's or Parallel's.
         self.machine_ql = "JSONPath"
 
@@ -373,18 +375,31 @@ class Checker:
             self.schema("These fields are required: [ItemProcessor]", where)
             return
         processor = state[key]
-        self.block(processor, where + (key,), self.machine_ql, depth + 1, kind="processor")
         config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
         distributed = isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+        enclosing = self.express_children
+        if distributed and config.get("ExecutionType") == "EXPRESS" and enclosing is None:
+            # its item processor runs as Express workflows: a Distributed Map in it is one in an Express workflow
+            self.express_children = where + (key, "ProcessorConfig", "ExecutionType")
+        try:
+            self.block(processor, where + (key,), self.machine_ql, depth + 1, kind="processor")
+        finally:
+            self.express_children = enclosing
         if isinstance(config, dict):
             if distributed and "ExecutionType" not in config:
                 self.schema("These fields are required: [ExecutionType]", where + (key, "ProcessorConfig"))
+            # DG "choosing-workflow-type": Distributed Map is not supported by Express workflows,
+            # and a Distributed Map's EXPRESS child workflows are Express workflow executions;
+            # whether CreateStateMachine refuses either (and how it words that) is not known
             if distributed and self.machine_type == "EXPRESS":
-                # DG "choosing-workflow-type": Distributed Map is not supported by Express workflows;
-                # whether CreateStateMachine refuses it (and how it words that) is not known
                 self.warn("DISTRIBUTED_MAP_IN_EXPRESS", "Express workflows do not support the Distributed Map "
                           "state (Mode DISTRIBUTED): use a STANDARD state machine",
                           where + (key, "ProcessorConfig", "Mode"))
+            elif distributed and enclosing is not None:
+                self.warn("DISTRIBUTED_MAP_IN_EXPRESS", "Express workflows do not support the Distributed Map "
+                          "state (Mode DISTRIBUTED), and the child workflows of the Distributed Map at "
+                          f"{pointer(enclosing[:-3])} are Express workflows (ExecutionType EXPRESS): "
+                          "use ExecutionType STANDARD there", where + (key, "ProcessorConfig", "Mode"))
         label = state.get("Label")
         if isinstance(label, str):
             if len(label) > MAX_LABEL:

@@ -1424,8 +1424,16 @@ class Service:
             if opts.get(key) is not None:
                 out[key] = opts[key]
         if opts.get("mapRunArn"):  # a Map Run's child: its processor, under the Map state's label
+            # AWS (raw capture, radkawar/stackd testdata/aws/stepfunctions/distributed_map.json): the
+            # parent machine's name, and the processor's definition without its ProcessorConfig
+            machine, _, label = record.state_machine_name.rpartition("/")
+            out["name"] = machine
+            processor = json.loads(record.definition)
+            if isinstance(processor, dict):
+                processor.pop("ProcessorConfig", None)
+                out["definition"] = json.dumps(processor, separators=(",", ":"), ensure_ascii=False)
             out["mapRunArn"] = opts["mapRunArn"]
-            out["label"] = record.state_machine_name.rsplit("/", 1)[1]
+            out["label"] = label
         out["encryptionConfiguration"] = opts.get("encryptionConfiguration") or {"type": "AWS_OWNED_KEY"}
         references = variable_references(record.definition)
         if references:

@@ -23,6 +23,11 @@ PROCESSOR = "mapRunProcessor"  # a Map Run's processor, under its ARN (…:state
 COUNTERS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
             "failuresNotRedrivable", "pendingRedrive")
 CHILD_LEASE = 100 * 365 * 86400.0
+# A child's machine is its parent's: DescribeStateMachineForExecution of a child gives the parent's
+# role, update date, logging, tracing and encryption (raw AWS capture, radkawar/stackd
+# testdata/aws/stepfunctions/distributed_map.json)
+INHERITED = ("roleArn", "updateDate", "revisionId", "loggingConfiguration", "tracingConfiguration",
+             "encryptionConfiguration")
 _COUNTED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut", "ABORTED": "aborted"}
 
 
@@ -78,7 +83,7 @@ class MapRuns:
     # ---- the engine's side -------------------------------------------------------------------
 
     async def map_run_started(self, ex: Any, arn: str, state: str, label: str, control: Any, items: int,
-                              sizes: list[int]) -> None:
+                              sizes: list[int], exports: bool = False) -> None:
         from asl.engine.distributed.maprun import processor_arn
 
         doc = await self.store.get_resource(arn)
@@ -108,6 +113,16 @@ class MapRuns:
                     if index >= 0:
                         doc["children"][str(index)] = record.status
         doc["sizes"] = sizes
+        if "parentOptions" not in doc:  # what DescribeStateMachineForExecution of a child tells of its machine
+            machine = await self.store.get_resource(ex.state_machine_arn) or {}
+            options = {**machine, "roleArn": ex.role_arn or machine.get("roleArn"),
+                       "updateDate": machine.get("updateDate", machine.get("creationDate"))}
+            doc["parentOptions"] = {key: options[key] for key in INHERITED if options.get(key) is not None}
+        # with a ResultWriter exporting, resultsWritten counts what the result files hold, once they
+        # are written (see `counts`)
+        doc["exports"] = exports
+        if exports:
+            doc["resultsWritten"] = [0, 0]
         self.controls[arn], self.docs[arn], self.sizes[arn] = control, doc, sizes
         await self._save(doc)
         if created:  # its processor, which DescribeStateMachine finds under its ARN (a generated label
@@ -130,8 +145,8 @@ class MapRuns:
                                  state_machine_name=doc["stateMachineArn"].split(":stateMachine:")[1],
                                  definition=doc["definition"],
                                  input=_text(child.input), start_time=now,
-                                 options={"mapRunArn": map_run_arn, "itemCount": self.sizes[map_run_arn][index],
-                                          "index": index},
+                                 options={**doc.get("parentOptions", {}), "mapRunArn": map_run_arn,
+                                          "itemCount": self.sizes[map_run_arn][index], "index": index},
                                  # never claimed by a worker: the child runs within its parent
                                  owner=f"mapRun:{map_run_arn}", lease_until=now + CHILD_LEASE)
         if child.redrive_count:  # redriven by its Map Run (the parent was redriven): the same execution goes on
@@ -180,12 +195,15 @@ class MapRuns:
         elif not before:
             await self.store.append(arn, events)
 
-    async def map_run_finished(self, arn: str, status: str, err: Any) -> None:
+    async def map_run_finished(self, arn: str, status: str, err: Any,
+                               written: tuple[int, int] | None = None) -> None:
         doc = self.docs.pop(arn, None)
         self.controls.pop(arn, None)
         self.sizes.pop(arn, None)
         if doc is None:
             return
+        if written is not None:
+            doc["resultsWritten"] = list(written)
         doc["status"] = status
         doc["stopDate"] = api_time()
         await self._save(doc)
@@ -227,7 +245,12 @@ class MapRuns:
 
     @staticmethod
     def counts(doc: dict) -> tuple[dict, dict]:
-        """(itemCounts, executionCounts) of a Map Run."""
+        """(itemCounts, executionCounts) of a Map Run. ``resultsWritten``: the items (children)
+        the result files hold when a ResultWriter exports, 0 until they are written, then every
+        record written, failed and pending ones too (AWS, raw capture radkawar/stackd
+        ``testdata/aws/stepfunctions/distributed_map.json``: 0 while running; at the end of a failed
+        run ``succeeded 1, failed 1, pending 2, resultsWritten 4``); else the succeeded ones
+        (LocalStack's AWS recording ``test_list_map_runs_and_describe_map_run``: 2 of 2)."""
         sizes = doc.get("sizes") or []
         items, executions = _counters(sum(sizes)), _counters(len(sizes))
         for index, status in doc["children"].items():
@@ -236,8 +259,10 @@ class MapRuns:
             for counters, n in ((items, size), (executions, 1)):
                 counters["pending"] -= n
                 counters[key] += n
-                if key == "succeeded":
+                if key == "succeeded" and not doc.get("exports"):
                     counters["resultsWritten"] += n
+        if doc.get("exports"):
+            items["resultsWritten"], executions["resultsWritten"] = doc.get("resultsWritten") or (0, 0)
         return items, executions
 
     def describe(self, doc: dict) -> dict:

@@ -376,7 +376,11 @@ def test_result_writer_files(buckets):
     (bad,) = json.loads(buckets.get("out", failed))
     assert (bad["Status"], bad["Error"], bad["Cause"], json.loads(bad["Input"])) == ("FAILED", "Bad", "item 3",
                                                                                     {"i": 3})
-    assert "Output" not in bad
+    # AWS's FAILED_0.json (raw capture, radkawar/stackd testdata/aws/stepfunctions/distributed_map.json):
+    # keys in alphabetical order, OutputDetails without Output, no RedriveStatusReason
+    assert list(bad) == ["Cause", "Error", "ExecutionArn", "Input", "InputDetails", "Name", "OutputDetails",
+                         "RedriveCount", "RedriveStatus", "StartDate", "StateMachineArn", "Status", "StopDate"]
+    assert (bad["OutputDetails"], bad["RedriveStatus"]) == ({"Included": True}, "REDRIVABLE_BY_MAP_RUN")
 
 
 def test_writer_config_transformations_and_jsonl(buckets):
@@ -394,7 +398,9 @@ def test_writer_config_transformations_and_jsonl(buckets):
         "WriterConfig": {"Transformation": "FLATTEN", "OutputType": "JSONL"}}))
     manifest = manifest_of(buckets, lines)
     key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
-    assert key == lines.output["MapRunArn"].rsplit(":", 1)[1] + "/SUCCEEDED_0.json"
+    # AWS names a JSON Lines file SUCCEEDED_0.jsonl, each line ends with a newline (raw AWS capture,
+    # radkawar/stackd testdata/aws/stepfunctions/distributed_map.json: "10\n{"copy":10}\n20\n…")
+    assert key == lines.output["MapRunArn"].rsplit(":", 1)[1] + "/SUCCEEDED_0.jsonl"
     assert buckets.get("out", key) == b"1\n2\n3\n"
 
 
@@ -472,28 +478,65 @@ def map_run_arns(result) -> list[str]:
     return [e["mapRunStartedEventDetails"]["mapRunArn"] for e in result.history.events if e["type"] == "MapRunStarted"]
 
 
+# Evidence for the next two tests: a raw boto3 capture of AWS's answers (us-west-2, 2026-09-23),
+# radkawar/stackd testdata/aws/stepfunctions/distributed_map.json. Without a Label, AWS's Map Run
+# ARNs read "…:mapRun:sd-sfn-map-35d090a7dd-readers/3318ddf7-9a0e-3259-a825-55a4e8e3e9b1:9bf346aa-…"
+# (the label a version-3, name-based UUID; the Map Run id a random one), and two Map states of one
+# machine got two labels; child names are version-3 UUIDs ("db835b4b-3053-3cbe-b086-40b530212a29").
+V3 = "[0-9a-f]{8}-[0-9a-f]{4}-3[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
 def test_a_map_without_label_gets_a_generated_one_and_its_children_name_their_machine():
     """DG "state-map-distributed" (Label): "If you don't specify a label, Step Functions
-    automatically generates a unique label"; the Workflow Studio option "Use state name as label in
-    Map Run ARN" shows the state name is not it. The children are executions of the Map Run's
-    machine, ``…:stateMachine:{machine}/{label}`` (DG "input-output-resultwriter" records:
-    StateMachineArn "…:stateMachine:orderProcessing/getOrders"), which `$$.StateMachine.Id` names."""
+    automatically generates a unique label"; DescribeStateMachineForExecution's ``label`` is "a
+    user-defined or an auto-generated string that identifies a Map state". The children are
+    executions of the Map Run's machine, ``…:stateMachine:{machine}/{label}``, which
+    `$$.StateMachine.Id` names."""
     machine = asl.load(dmap(WHO))
     items = [{"fail": False}, {"fail": False}]
     first = run_sync(machine, items, state_machine_name="sm", seed=3)
     assert first.status == "SUCCEEDED", first.cause
     (arn,) = map_run_arns(first)
-    label = re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:mapRun:sm/({UUID}):{UUID}", arn).group(1)
+    label = re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:mapRun:sm/({V3}):{UUID}", arn).group(1)
     for child in first.output:
         assert child["machine"] == f"arn:aws:states:us-east-1:123456789012:stateMachine:sm/{label}"
-        assert re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:execution:sm/{label}:{UUID}", child["execution"])
-    # drawn from the execution's seed: the same seed gives the same label (and ARNs), another another
-    assert map_run_arns(run_sync(machine, items, state_machine_name="sm", seed=3)) == [arn]
-    assert label not in map_run_arns(run_sync(machine, items, state_machine_name="sm", seed=4))[0]
+        assert re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:execution:sm/{label}:{V3}", child["execution"])
+    # it identifies the Map state: another execution has the same label (a new Map Run id)
+    again = map_run_arns(run_sync(machine, items, state_machine_name="sm", seed=4))[0]
+    assert again.split(":")[6] == f"sm/{label}" and again != arn
+    # another Map state of the machine, another label
+    two = {"StartAt": "M", "States": {**dmap(WHO)["States"], "M": {**dmap(WHO)["States"]["M"], "End": False,
+                                                                     "Next": "N", "ResultPath": None},
+                                       "N": dmap({"Q": {"Type": "Pass", "End": True}}, "Q")["States"]["M"]}}
+    labels = [a.split(":")[6] for a in map_run_arns(run_sync(asl.load(two), items, state_machine_name="sm"))]
+    assert labels[0] == f"sm/{label}" and re.fullmatch(f"sm/{V3}", labels[1]) and labels[1] != labels[0]
     # an explicit Label is used as it is
     labelled = run_sync(asl.load(dmap(WHO, Label="Fan")), items, state_machine_name="sm", seed=3)
     assert re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:mapRun:sm/Fan:{UUID}", map_run_arns(labelled)[0])
     assert labelled.output[0]["machine"] == "arn:aws:states:us-east-1:123456789012:stateMachine:sm/Fan"
+
+
+def test_a_child_context_object_is_as_aws_gives_it():
+    """AWS (the capture above, a child returning ``$$``): ``{"Execution": {"Id": "…:execution:
+    sd-sfn-map-35d090a7dd-lifecycle/LifeMap:db835b4b-…", "Input": <its input>, "StartTime", "Name":
+    "db835b4b-…", "RoleArn", "RedriveCount": 0}, "StateMachine": {"Id": "…:stateMachine:
+    sd-sfn-map-35d090a7dd-lifecycle/LifeMap", "Name": "sd-sfn-map-35d090a7dd-lifecycle"}, "State":
+    {"Name", "EnteredTime"}}``: the labelled machine's ARN, the parent machine's name, the child's
+    own ARN and name."""
+    context = {"P": {"Type": "Pass", "Parameters": {"c.$": "$$"}, "End": True}}
+    result = run_sync(asl.load(dmap(context, Label="LifeMap")), [{"n": 1}], state_machine_name="life")
+    assert result.status == "SUCCEEDED", result.cause
+    (out,) = result.output
+    ctx = out["c"]
+    assert list(ctx) == ["Execution", "StateMachine", "State"]
+    assert list(ctx["Execution"]) == ["Id", "Input", "StartTime", "Name", "RoleArn", "RedriveCount"]
+    assert ctx["StateMachine"] == {"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:life/LifeMap",
+                                   "Name": "life"}
+    execution = ctx["Execution"]
+    assert re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:execution:life/LifeMap:({V3})", execution["Id"])
+    assert execution["Name"] == execution["Id"].rsplit(":", 1)[1]
+    assert (execution["Input"], execution["RedriveCount"]) == ({"n": 1}, 0)
+    assert ctx["State"]["Name"] == "P"
 
 
 def test_a_redriven_map_run_keeps_its_generated_label():
@@ -604,16 +647,47 @@ def test_item_reader_conformance(tmp_path, moto_server):
     srv.start()
     try:
         stdout, failed = replay(SHARED, srv.endpoint, "item-reader", tmp_path, "--s3-endpoint", moto_server.url)
+        older = [(name, why) for name, why in failed if recorded_before_the_change(name, why)]
+        assert not unexpected([f for f in failed if f not in older], ITEM_READER_FAILURES)
+        # the 11 Map Runs that succeeded in recordings of 2023-09 to 2024-03 (LocalStack's
+        # "recorded-date"); the 6 recorded since 2024-11 pass (one of them, variableReferences, has no
+        # MapStateExited), as do the 3 older ones whose Map fails (no MapStateExited)
+        assert len(older) == 11
+        line = next(text for text in stdout.splitlines() if text.startswith("item-reader"))
+        passed, ran, not_run = map(int, line.split()[1:4])
+        assert (ran, not_run, passed) == (20, 0, 20 - len(failed))
+        # that link is all that differs: the 11 recordings with MapStateExited linked as AWS has
+        # linked it since 2024-11 pass in full (every later step and event compared too)
+        relinked = tmp_path / "relinked"
+        relinked.mkdir()
+        for path in (SHARED / "conformance" / "service" / "item-reader").glob("*.json"):
+            case = json.loads(path.read_text())
+            if case["name"] in {name for name, _ in older}:
+                (relinked / path.name).write_text(json.dumps(relinked_to_map_run_started(case)))
+        (relinked / "failures").mkdir()
+        again, still = replay(SHARED, srv.endpoint, "item-reader", relinked / "failures", "--s3-endpoint",
+                              moto_server.url, str(relinked))
+        line = next(text for text in again.splitlines() if text.startswith("item-reader"))
+        assert still == [] and list(map(int, line.split()[1:4])) == [11, 11, 0], again
     finally:
         srv.stop()
-    older = [(name, why) for name, why in failed if recorded_before_the_change(name, why)]
-    assert not unexpected([f for f in failed if f not in older], ITEM_READER_FAILURES)
-    # the 11 Map Runs that succeeded in recordings of 2023-09 to 2024-03; the 5 recorded since 2024-11
-    # pass, as do 3 whose Map fails (no MapStateExited), and the variableReferences one
-    assert len(older) == 11
-    line = next(text for text in stdout.splitlines() if text.startswith("item-reader"))
-    passed, ran, not_run = map(int, line.split()[1:4])
-    assert (ran, not_run, passed) == (20, 0, 20 - len(failed))
+
+
+def relinked_to_map_run_started(case: dict) -> dict:
+    """`case` with each MapStateExited that AWS linked to MapRunSucceeded (recordings before
+    2024-11) linked to its Map Run's MapRunStarted instead, as in every recording since."""
+    for step in case["steps"]:
+        events = (step.get("expect") or {}).get("response", {}).get("events")
+        if step.get("call") != "get_execution_history" or not events:
+            continue
+        types = {event["id"]: event["type"] for event in events}
+        started = None
+        for event in events:
+            if event["type"] == "MapRunStarted":
+                started = event["id"]
+            elif event["type"] == "MapStateExited" and types.get(event["previousEventId"]) == "MapRunSucceeded":
+                event["previousEventId"] = started
+    return case
 
 
 def test_asl_serve_with_a_mapped_folder(tmp_path):
@@ -639,6 +713,8 @@ def test_asl_serve_with_a_mapped_folder(tmp_path):
         assert described["status"] == "SUCCEEDED"
         assert (described["itemCounts"]["total"], described["itemCounts"]["succeeded"]) == (25, 25)
         assert (described["executionCounts"]["total"], described["executionCounts"]["succeeded"]) == (3, 3)
+        # what the result files hold: 25 items in 3 records
+        assert (described["itemCounts"]["resultsWritten"], described["executionCounts"]["resultsWritten"]) == (25, 3)
         children = sfn.list_executions(mapRunArn=output["MapRunArn"])["executions"]
         assert sorted(c["itemCount"] for c in children) == [5, 10, 10]
         manifest = json.loads((tmp_path / "data" / output["ResultWriterDetails"]["Key"]).read_text())
@@ -646,6 +722,41 @@ def test_asl_serve_with_a_mapped_folder(tmp_path):
         records = json.loads((tmp_path / "data" / entry["Key"]).read_text())
         assert [len(json.loads(r["Input"])["Items"]) for r in records] == [10, 10, 5]
         assert {r["ExecutionArn"] for r in records} == {c["executionArn"] for c in children}
+    finally:
+        srv.stop()
+
+
+def test_results_written_counts_the_failed_and_pending_records_of_an_exported_map_run(tmp_path):
+    """AWS (raw capture radkawar/stackd testdata/aws/stepfunctions/distributed_map.json): a
+    Map Run with a ResultWriter that failed (4 items, MaxConcurrency 1, the first child failing)
+    was described with ``pending 2, succeeded 1, failed 1, total 4, resultsWritten 4`` (one child
+    had started before the failure was seen): resultsWritten counts every record in the result
+    files, PENDING_0.json's too, where we counted the succeeded children only."""
+    pytest.importorskip("uvicorn")
+    from test_service import ROLE, Server, wait_done
+
+    (tmp_path / "out").mkdir()
+    srv = Server(tmp_path, "memory", "--s3-folder", f"out={tmp_path / 'out'}").start()
+    try:
+        sfn = srv.client()
+        child = {"C": {"Type": "Choice", "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "F"}],
+                       "Default": "S"},
+                 "F": {"Type": "Fail", "Error": "OwnedItemFailure"}, "S": {"Type": "Succeed"}}
+        definition = dmap(child, "C", Label="LifeMap", MaxConcurrency=1, ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "cancel"}})
+        machine = sfn.create_state_machine(name="life", definition=json.dumps(definition),
+                                           roleArn=ROLE)["stateMachineArn"]
+        items = [{"fail": True}] + [{"fail": False}] * 3
+        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(items))["executionArn"]
+        done = wait_done(sfn, arn)
+        assert (done["status"], done["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+        (run,) = sfn.list_map_runs(executionArn=arn)["mapRuns"]
+        described = sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+        for counts in (described["itemCounts"], described["executionCounts"]):
+            assert counts == {"pending": 3, "running": 0, "succeeded": 0, "failed": 1, "timedOut": 0, "aborted": 0,
+                              "total": 4, "resultsWritten": 4, "failuresNotRedrivable": 0, "pendingRedrive": 0}
+        manifest = json.loads(next((tmp_path / "out").glob("cancel/*/manifest.json")).read_text())
+        assert [len(manifest["ResultFiles"][k]) for k in ("FAILED", "PENDING", "SUCCEEDED")] == [1, 1, 0]
     finally:
         srv.stop()
 
@@ -734,8 +845,10 @@ def test_a_failed_map_run_still_writes_its_results(buckets):
     # the children the failed Map Run never started: PENDING_0.json, with their input
     (pending,) = [k for k in keys if k.endswith("PENDING_0.json")]
     records = json.loads(buckets.get("out", pending))
-    assert [json.loads(r["Input"]) for r in records] == [{"i": 3}, {"i": 4}, {"i": 5}]
-    assert {r["Status"] for r in records} == {"PENDING"}
+    # AWS's PENDING_0.json records (raw capture, radkawar/stackd testdata/aws/stepfunctions/
+    # distributed_map.json): [{"Input": "<JSON text>", "InputDetails": {"Included": true}, "Status": "PENDING"}]
+    assert records == [{"Input": json.dumps({"i": i}, separators=(",", ":")), "InputDetails": {"Included": True},
+                        "Status": "PENDING"} for i in (3, 4, 5)]
     (manifest,) = [k for k in keys if k.endswith("/manifest.json")]
     assert [f["Key"] for f in json.loads(buckets.get("out", manifest))["ResultFiles"]["PENDING"]] == [pending]
 

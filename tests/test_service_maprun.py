@@ -248,7 +248,19 @@ def test_a_generated_label_names_the_map_run_and_its_machine_after_a_restart(ser
     assert json.loads(processor["definition"]) == {"QueryLanguage": "JSONPath", **json.loads(definition)["States"][
         "M"]["ItemProcessor"]}
     assert child["label"] == label and child["mapRunArn"] == run["mapRunArn"] and child["stateMachineArn"] == machine
-    assert json.loads(child["definition"]) == json.loads(processor["definition"])
+    # AWS (raw capture, radkawar/stackd testdata/aws/stepfunctions/distributed_map.json): a child's
+    # machine is named as its parent's, with the parent's role, update date, logging, tracing and
+    # encryption, and its definition is the processor without ProcessorConfig
+    parent = sfn.describe_state_machine_for_execution(executionArn=arn)
+    assert json.loads(child["definition"]) == {k: v for k, v in json.loads(processor["definition"]).items()
+                                               if k != "ProcessorConfig"}
+    assert list(child) == ["stateMachineArn", "name", "definition", "roleArn", "updateDate", "loggingConfiguration",
+                           "tracingConfiguration", "mapRunArn", "label", "encryptionConfiguration"]
+    assert {k: child[k] for k in ("name", "roleArn", "updateDate", "loggingConfiguration", "tracingConfiguration",
+                                  "encryptionConfiguration")} == {
+        k: parent[k] for k in ("name", "roleArn", "updateDate", "loggingConfiguration", "tracingConfiguration",
+                               "encryptionConfiguration")}
+    assert child["name"] == "m"
     # the state's name is no label of it
     assert error(sfn.describe_state_machine, stateMachineArn=machine.replace(label, "M"))["Code"] == \
         "StateMachineDoesNotExist"

@@ -6,6 +6,9 @@ docs/aws-validation-messages.md (the row each test relies on is named in its doc
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -221,6 +224,42 @@ def test_distributed_map_in_an_express_machine_is_a_warning():
     inline = copy.deepcopy(d)
     inline["States"]["M"]["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
     assert asl.validate(inline, type="EXPRESS").warnings == []
+
+
+def test_distributed_map_in_express_child_workflows_is_a_warning(tmp_path):
+    """A Distributed Map's EXPRESS child workflows are Express workflow executions, which do not
+    support the Distributed Map (DG "choosing-workflow-type"): a Distributed Map nested in them
+    (also inside an inline Map or Parallel there) is warned of in a STANDARD machine too, at its
+    Mode, naming the Map whose children are Express. STANDARD children may nest one."""
+    def dist(execution_type: str, states: dict, start: str) -> dict:
+        return {"Type": "Map", "End": True, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+            "StartAt": start, "States": states}}
+
+    inner = {"Inner": dist("STANDARD", {"P": PASS_END}, "P")}
+    nested = machine(Outer=dist("EXPRESS", {"Par": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Inner", "States": inner}]}}, "Par"))
+    result = asl.validate(nested)
+    assert result.ok and [(w.code, w.location) for w in result.warnings] == [
+        ("DISTRIBUTED_MAP_IN_EXPRESS", "/States/Outer/ItemProcessor/States/Par/Branches[0]/States/Inner/"
+                                       "ItemProcessor/ProcessorConfig/Mode")]
+    assert "/States/Outer are Express workflows (ExecutionType EXPRESS)" in result.warnings[0].message
+    # STANDARD children may run one; an Express machine has its own warning (once per Map)
+    assert asl.validate(machine(Outer=dist("STANDARD", inner, "Inner"))).warnings == []
+    express = asl.validate(machine(Outer=dist("EXPRESS", inner, "Inner")), type="EXPRESS")
+    assert [w.location for w in express.warnings] == ["/States/Outer/ItemProcessor/States/Inner/ItemProcessor/"
+                                                      "ProcessorConfig/Mode", "/States/Outer/ItemProcessor/"
+                                                      "ProcessorConfig/Mode"]
+    # `asl validate` (a process) reports it with its location, and exits 0 (a warning)
+    path = tmp_path / "nested.json"
+    path.write_text(json.dumps(nested))
+    done = subprocess.run([sys.executable, "-m", "asl.cli", "validate", str(path), "--format", "json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (found,) = json.loads(done.stdout)["diagnostics"]
+    assert (found["severity"], found["code"], found["location"]) == (
+        "WARNING", "DISTRIBUTED_MAP_IN_EXPRESS",
+        "/States/Outer/ItemProcessor/States/Par/Branches[0]/States/Inner/ItemProcessor/ProcessorConfig/Mode")
 
 
 def test_bad_intrinsic_in_template_located_at_the_template_field():

@@ -13,7 +13,6 @@ checked at every failure, ToleratedFailurePercentage once the reader has counted
 """
 from __future__ import annotations
 
-import random
 import uuid
 from typing import Any, Iterator
 
@@ -79,12 +78,15 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
 
 def generated_label(run: Any) -> str:
     """The label of a Map Run whose state has no ``Label``: AWS "automatically generates a unique
-    label" (DG "state-map-distributed"); here a UUID drawn from the execution's seed and the place
-    of this entry into the state in its journal, so a resumed (or replayed) execution gives its
-    Map Run the same label, and so the same ARNs."""
-    frame = run.frame
-    rng = random.Random(f"{run.ex.seed}/label/{frame.key!r}/{frame.seq}")
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    label" (DG "state-map-distributed"), "a user-defined or an auto-generated string that
+    identifies a Map state" (API DescribeStateMachineForExecution ``label``). AWS's generated
+    labels are name-based UUIDs (version 3; e.g. ``…:mapRun:MACHINE/3318ddf7-9a0e-3259-a825-
+    55a4e8e3e9b1:RUN`` in the raw AWS capture radkawar/stackd
+    ``testdata/aws/stepfunctions/distributed_map.json``, two Map states of one machine with two
+    labels); the name AWS hashes is not known. Here: the state machine's ARN and the state's name
+    (unique in a machine), so every entry into the state, every execution and a redrive give its
+    Map Runs and their children the same labelled machine, ``…:stateMachine:MACHINE/LABEL``."""
+    return str(uuid.uuid3(uuid.NAMESPACE_URL, f"{run.ex.state_machine_arn}#{run.state.name}"))
 
 
 def processor_arn(arn: str) -> str:
@@ -97,16 +99,16 @@ def processor_arn(arn: str) -> str:
 
 def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False, attempt: int = 0) -> str:
     """The ARN of a Map Run's child `index`. STANDARD: ``...:execution:MACHINE/LABEL:NAME``, the
-    name a UUID derived from the Map Run and the index (the same child keeps its ARN when
-    redriven or resumed). EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express
-    executions; a redriven parent starts the child again as a new execution (AWS: "the Express
+    name a name-based UUID (version 3, as AWS's child names are in the capture `generated_label`
+    cites) of the Map Run and the index (the same child keeps its ARN when redriven or resumed).
+    EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express executions; a redriven parent starts the child again as a new execution (AWS: "the Express
     child workflows are rerun using the StartExecution API action"), so the UUID is derived
     from the `attempt` too (how many times the child has been run again by its Map Run)."""
     prefix, _, machine = state_machine_arn.partition(":stateMachine:")
-    name = uuid.uuid5(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}")
+    name = uuid.uuid3(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}")
     if not express:
         return f"{prefix}:execution:{machine}:{name}"
-    return f"{prefix}:express:{machine}:{name}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#{attempt}')}"
+    return f"{prefix}:express:{machine}:{name}:{uuid.uuid3(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#{attempt}')}"
 
 
 def child_type(ex: Any, processor: Any) -> str:
@@ -160,8 +162,10 @@ class MapRun:
             self.items, self.read_all = len(items), True
         listener = ex.map_runs
         if listener is not None:
-            await listener.map_run_started(ex, self.arn, run.name, self.label, self.control, self.items, self.sizes)
+            await listener.map_run_started(ex, self.arn, run.name, self.label, self.control, self.items, self.sizes,
+                                           writer.exports)
         status, err = "SUCCEEDED", None
+        written = None  # exported: (items, children) in the result files
         try:
             async with self.ex.clock.task_group() as tg:
                 self.group = tg
@@ -182,6 +186,7 @@ class MapRun:
                 self._pending()
                 try:
                     exported = await _in_thread(lambda: writer.export(buckets_of(ex), self.arn))
+                    written = (writer.written_items, writer.written)
                 except StatesError as failure:
                     err = err or failure
             if err is not None:
@@ -196,7 +201,7 @@ class MapRun:
             writer.discard()
             if listener is not None:
                 with anyio.CancelScope(shield=True):
-                    await listener.map_run_finished(self.arn, status, err)
+                    await listener.map_run_finished(self.arn, status, err, written)
         run.event("MapRunSucceeded")
         return exported if writer.exports else writer.output()
 
@@ -261,7 +266,8 @@ class MapRun:
             except StatesError as err:
                 status = "ABORTED" if isinstance(err, ChildAborted) else (
                     "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
-                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven))
+                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven),
+                           size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "failed")
                 if status != "ABORTED":
@@ -271,13 +277,14 @@ class MapRun:
             except anyio.get_cancelled_exc_class():
                 # aborted with its Map Run: an ABORTED record (FAILED_<n>.json) when the failed Map
                 # Run's results are written; when the execution itself is stopped nothing is written
-                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven))
+                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven),
+                           size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
             full = self._record(index, "SUCCEEDED", value, output, None, start, redriven) \
                 if writer.needs_records else None
-            writer.add(index, "SUCCEEDED", output, full)
+            writer.add(index, "SUCCEEDED", output, full, size)
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
         finally:
@@ -288,9 +295,9 @@ class MapRun:
         their input: those planned (items known up front) or read (the ItemReader's window) only;
         items not read yet are in no file."""
         first, children = self.window
-        for offset, (value, _size) in enumerate(children):
+        for offset, (value, size) in enumerate(children):
             if first + offset >= self.started:
-                self.writer.add(first + offset, "PENDING", None, pending(value))
+                self.writer.add(first + offset, "PENDING", None, pending(value), size)
 
     def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
                 start: float, redriven: int) -> dict:

@@ -13,7 +13,8 @@ splices an output that is an array into the result; a child that did not succeed
 record whatever the transformation. With ``Resource`` + ``Parameters {Bucket, Prefix}`` the
 records go to ``<Prefix>/<Map Run id>/``: ``SUCCEEDED_<n>.json`` and ``FAILED_<n>.json``
 (failed, timed out and aborted children), ``PENDING_<n>.json`` (the children a failed Map Run
-did not start, with their input), a JSON array each (or JSON Lines, ``OutputType: JSONL``), and ``manifest.json``
+did not start, with their input), a JSON array each (or JSON Lines, ``OutputType: JSONL``, in
+``SUCCEEDED_<n>.jsonl`` …), and ``manifest.json``
 listing them; the Map's output is then ``{"MapRunArn", "ResultWriterDetails": {"Bucket",
 "Key"}}`` naming the manifest. Records reach the files in item order as children finish (a
 small reorder buffer), through temporary files, so a million children never sit in memory.
@@ -56,32 +57,31 @@ def child_name(arn: str) -> str:
 
 def record(arn: str, state_machine_arn: str, status: str, value: Any, output: Any, error: str | None,
            cause: str | None, start: float, stop: float, redrive_count: int = 0) -> dict:
-    """A child's record in NONE's shape (`redrive_count`: the child's own, DescribeExecution's)."""
+    """A child's record in NONE's shape (`redrive_count`: the child's own, DescribeExecution's).
+    As AWS writes them (a raw capture of AWS's files, radkawar/stackd
+    ``testdata/aws/stepfunctions/distributed_map.json``): keys in alphabetical order, and
+    ``OutputDetails`` in every record, also of a child that has no ``Output``."""
     out: dict = {"ExecutionArn": arn, "Input": _text(value), "InputDetails": {"Included": True},
-                 "Name": child_name(arn)}
+                 "Name": child_name(arn), "OutputDetails": {"Included": True}, "RedriveCount": redrive_count,
+                 "StartDate": _date(start), "StateMachineArn": state_machine_arn, "Status": status,
+                 "StopDate": _date(stop)}
     if status == "SUCCEEDED":
         out["Output"] = _text(output)
-        out["OutputDetails"] = {"Included": True}
-    out["RedriveCount"] = redrive_count
-    if status == "SUCCEEDED":
         out["RedriveStatus"] = "NOT_REDRIVABLE"
         out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
     else:
         out["RedriveStatus"] = "REDRIVABLE_BY_MAP_RUN"
-    out.update({"StartDate": _date(start), "StateMachineArn": state_machine_arn, "Status": status,
-                "StopDate": _date(stop)})
-    if status != "SUCCEEDED":
         if error is not None:
             out["Error"] = error
         if cause is not None:
             out["Cause"] = cause
-    return out
+    return dict(sorted(out.items()))
 
 
 def pending(value: Any) -> dict:
     """The record of an item whose child never started (the Map Run failed first), for
-    PENDING_<n>.json. Unverified: AWS documents that such files exist, not their records; this
-    keeps the item's input as NONE's records do, with Status PENDING (DISTRIBUTED-MAP-SPEC §6)."""
+    PENDING_<n>.json: ``{"Input", "InputDetails": {"Included": true}, "Status": "PENDING"}``, as
+    in AWS's file in the capture `record` names."""
     return {"Input": _text(value), "InputDetails": {"Included": True}, "Status": "PENDING"}
 
 
@@ -108,7 +108,8 @@ class Writer:
         self.pending: dict[int, tuple] = {}       # exporting: finished children not yet written
         self.next = 0                             # ... the index written next
         self.parts: dict[str, list] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
-        self.written = 0
+        self.written = 0                          # children (records) written to the files
+        self.written_items = 0                    # ... and their items (a batch has several)
         self.part_bytes = PART_BYTES
 
     @classmethod
@@ -138,14 +139,15 @@ class Writer:
 
     # ---- children's results, as they finish ----------------------------------------------------
 
-    def add(self, index: int, status: str, output: Any, full: dict | None) -> None:
-        """Child `index` ended (`full`: its record when `needs_records`, or a failed child's)."""
+    def add(self, index: int, status: str, output: Any, full: dict | None, size: int = 1) -> None:
+        """Child `index` (of `size` items) ended (`full`: its record when `needs_records`, or a
+        failed child's)."""
         if not self.exports:
             while len(self.results) <= index:
                 self.results.append(None)
             self.results[index] = shaped(self.transformation, status, output, full)
             return
-        self.pending[index] = (status, output, full)
+        self.pending[index] = (status, output, full, size)
         while self.next in self.pending:
             self._write(*self.pending.pop(self.next))
             self.next += 1
@@ -157,7 +159,7 @@ class Writer:
                 out.extend(entry)
         return out
 
-    def _write(self, status: str, output: Any, full: dict | None) -> None:
+    def _write(self, status: str, output: Any, full: dict | None, size: int = 1) -> None:
         group = GROUPS.get(status, "FAILED")
         for value in shaped(self.transformation, status, output, full):
             parts = self.parts[group]
@@ -176,6 +178,7 @@ class Writer:
             part[1] += len(data)
             part[2] += 1
         self.written += 1
+        self.written_items += size
 
     # ---- the export, when the Map Run ends (blocking: in a worker thread) ---------------------
 
@@ -188,6 +191,7 @@ class Writer:
         folder = self.prefix if not self.prefix or self.prefix.endswith("/") else self.prefix + "/"
         folder += map_run_arn.rsplit(":", 1)[-1] + "/"
         files: dict[str, list] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        extension = "jsonl" if self.output_type == "JSONL" else "json"  # (AWS: SUCCEEDED_0.jsonl)
         try:
             for group in ("SUCCEEDED", "FAILED", "PENDING"):
                 for n, (fh, size, count) in enumerate(self.parts[group]):
@@ -195,7 +199,7 @@ class Writer:
                         fh.write(b"]")
                         size += 1
                     fh.seek(0)
-                    key = f"{folder}{group}_{n}.json"
+                    key = f"{folder}{group}_{n}.{extension}"
                     buckets.put(self.bucket, key, fh)
                     fh.close()
                     files[group].append({"Key": key, "Size": size})
