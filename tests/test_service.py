@@ -417,24 +417,8 @@ def test_sigterm_at_the_first_connection_stops_cleanly(tmp_path):
 
 
 # Recorded AWS cases (../shared/conformance/service), replayed by its reference runner.
-# Each expected failure: case name prefix -> one-line reason.
-_STRICT = "test_state/test_field_validation_mode::TestFieldValidationMode::test_strict_mode_aws_sdk_"
-_PRESENT = "test_state/test_field_validation_mode_present::TestFieldValidationModePresent::test_present_mode_aws_sdk_"
-# mock fieldValidationMode STRICT/PRESENT on aws-sdk Tasks: the mocked result is not checked against the
-# SDK service's output shape (only the optimized integrations' shapes are bundled), so TestState succeeds
-# where AWS answers ValidationException "Mock result schema validation error: ..."; the other cases pass
-_UNCHECKED = "aws-sdk mock not checked against the service's model: "
-EXPECTED_FAILURES = {
-    _STRICT + "kms_task[wrong_blob_length_less_than_minimum]": _UNCHECKED + "KMS CiphertextBlob below its min length",
-    _STRICT + "kms_task[wrong_blob_type_number]": _UNCHECKED + "KMS CiphertextBlob a number, not a blob",
-    _STRICT + "lambda_get_function_task[integer_less_than_minimum_allowed]": _UNCHECKED + "MemorySize below min",
-    _STRICT + "s3_task[non_existent_enum_value]": _UNCHECKED + "S3 StorageClass not one of its enum values",
-    _STRICT + "s3_task[wrong_long_type_string]": _UNCHECKED + "S3 ContentLength a string, not a long",
-    _PRESENT + "kms_task[wrong_blob_type_number]": _UNCHECKED + "KMS CiphertextBlob a number, not a blob",
-    _PRESENT + "lambda_get_function_task[integer_less_than_minimum_allowed]": _UNCHECKED + "MemorySize below min",
-    _PRESENT + "lambda_get_function_task[integer_more_than_maximum_allowed]": _UNCHECKED + "MemorySize above max",
-    _PRESENT + "s3_task[wrong_long_type_string]": _UNCHECKED + "S3 ContentLength a string, not a long",
-}
+# Each expected failure: case name prefix -> one-line reason (none today: every case passes).
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
 @pytest.mark.skipif(not (SHARED / "conformance" / "service" / "run_cases.py").exists(),

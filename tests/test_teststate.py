@@ -133,6 +133,53 @@ def test_the_mock_is_checked_only_as_the_field_validation_mode_says():
         "StartDate": True}
 
 
+def _sdk(action: str) -> dict:
+    return {"Type": "Task", "Resource": f"arn:aws:states:::aws-sdk:{action}", "End": True}
+
+
+# aws-sdk Tasks: the mock is checked against botocore's model of the service's output, with the
+# texts AWS gave in the recorded kms/s3/lambda cases (type, enum, minimum length, range)
+@pytest.mark.parametrize("action, result, mode, problem", [
+    ("dynamodb:query", '{"Count": "3"}', "STRICT", "Field 'Count' must be a number"),
+    ("dynamodb:query", '{"Items": [{"id": {"S": 1}}]}', "PRESENT", "Field 'S' must be a string"),
+    ("dynamodb:describeTable", '{"Table": {"TableStatus": "SLEEPING"}}', "PRESENT",
+     "Field 'TableStatus' is not an expected value"),
+    ("ec2:describeInstances", '{"Reservations": [{"Instances": [{"InstanceType": "t9.huge"}]}]}', "STRICT",
+     "Field 'InstanceType' is not an expected value"),
+    ("sqs:receiveMessage", '{"Messages": {"Body": "b"}}', "STRICT", "Field 'Messages' must be an array"),
+    ("secretsmanager:getSecretValue", '{"Name": ""}', "PRESENT", "Field 'Name' is smaller than the minimum length"),
+    ("secretsmanager:getSecretValue", '{"SecretBinary": false}', "PRESENT", "Field 'SecretBinary' must be a string"),
+    ("lambda:getFunction", '{"Configuration": {"Timeout": 0}}', "STRICT",
+     "Field 'Timeout' is less than the minimum value"),
+    ("lambda:getFunction", '{"Configuration": {"SnapStart": {"ApplyOn": "Always"}}}', "STRICT",
+     "Field 'ApplyOn' is not an expected value"),
+    ("s3:headObject", '{"DeleteMarker": "false"}', "STRICT", "Field 'DeleteMarker' must be a boolean"),
+    ("s3:listObjectsV2", '{"Contents": [{"LastModified": 1700000000}]}', "STRICT",
+     "Field 'LastModified' must be a string"),
+    ("sns:getTopicAttributes", '{"Attributes": {"Policy": 1}}', "STRICT", "Field 'Attributes' must be a string"),
+    # sfn's members are camelCase in botocore; aws-sdk results (and so the check) PascalCase them
+    ("sfn:describeExecution", '{"executionArn": "arn"}', "STRICT", "Required field 'ExecutionArn' is missing"),
+])
+def test_an_aws_sdk_mock_is_checked_against_the_services_output_shape(action, result, mode, problem):
+    with pytest.raises(TestStateError) as info:
+        test_state_sync(_sdk(action), mock={"result": result, "fieldValidationMode": mode})
+    assert (info.value.code, info.value.message) == ("ValidationException",
+                                                     f"Mock result schema validation error: {problem}")
+
+
+@pytest.mark.parametrize("action, result, mode", [
+    ("sfn:describeExecution", '{"ExecutionArn": "a"}', "PRESENT"),  # PRESENT: required fields may be absent
+    ("sfn:describeExecution", '{"executionArn": "a", "Extra": [1]}', "NONE"),
+    ("s3:getObject", '{"ContentLength": 9000, "StorageClass": "GLACIER", "Body": "text", "Unknown": {}}', "STRICT"),
+    ("lambda:getFunction", '{"Configuration": {"MemorySize": 10240}}', "STRICT"),
+    ("dynamodb:getItem", '{"Item": {"id": {"S": "1"}, "n": {"N": "2"}}}', "STRICT"),
+    ("kms:encrypt.waitForTaskToken", '{"CiphertextBlob": 123}', "STRICT"),  # the callback's result: not checked
+    ("s3:noSuchAction", '{"Anything": 1}', "STRICT"),
+])
+def test_aws_sdk_mocks_the_shape_allows_pass(action, result, mode):
+    assert test_state_sync(_sdk(action), mock={"result": result, "fieldValidationMode": mode}).status == "SUCCEEDED"
+
+
 def test_a_task_without_a_mock_runs_its_handler_and_the_context_is_testates():
     machine = asl.load({"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:echo", "End": True,

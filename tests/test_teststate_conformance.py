@@ -19,9 +19,7 @@ CASES = Path(os.environ.get("ASL_SERVICE_CASES", "/work/shared/conformance/servi
 ROLE = "arn:aws:iam::111111111111:role/TestStateRole"
 
 # Cases the library does not pass, each with why (a name fragment -> the reason).
-EXPECTED_FAILURES = {
-    "aws_sdk_": "aws-sdk integrations' output shapes (kms, s3, lambda getFunction) are not bundled",
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 
 
 def _resolve(value: Any, uids: dict) -> Any:
