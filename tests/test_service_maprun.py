@@ -337,7 +337,7 @@ def test_stopping_the_parent_aborts_the_map_run(served):
 
 def test_stopping_a_child(served):
     sfn = served.client()
-    items = [{"sleep": 2, "i": 0}, {"sleep": 0.1, "i": 1}]
+    items = [{"sleep": 8, "i": 0}, {"sleep": 0.1, "i": 1}]
     arn = start(sfn, distributed("slow", ToleratedFailureCount=1), items)
     deadline = time.monotonic() + 60
     running: list = []
