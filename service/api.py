@@ -76,6 +76,13 @@ def _not_deleting(machine: dict) -> None:
         raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{machine['stateMachineArn']}'")
 
 
+def _gone(exc: Any) -> ServiceError:
+    """AWS's error for a state machine a store's transaction found gone or DELETING (`ResourceGone`)."""
+    if exc.status == DELETING:
+        return ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{exc.arn}'")
+    return ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{exc.arn}'")
+
+
 def _not_labelled(arn: str) -> None:
     """ValidationException (reason API_DOES_NOT_SUPPORT_LABELED_ARNS) for a Distributed Map's
     processor ARN, ``…:stateMachine:{machine}/{label}``. The API model documents it for
@@ -573,7 +580,13 @@ class Service:
         if changed:
             doc["revisionId"] = str(uuid.uuid4())
             doc["updateDate"] = now
-        await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
+        from asl.engine.stores import ResourceGone
+
+        try:  # (checked again in the write's transaction: a DeleteStateMachine meanwhile, maybe in
+            # another process, is never undone)
+            await self.store.revise_resource(arn, doc)
+        except ResourceGone as exc:
+            raise _gone(exc) from None
         out: dict = {"updateDate": doc["updateDate"]}
         if doc.get("revisionId"):
             out["revisionId"] = doc["revisionId"]
@@ -1158,9 +1171,7 @@ class Service:
                         running[1].cancel()
                     raise
         except ResourceGone as exc:
-            if exc.status == DELETING:
-                raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{exc.arn}'") from None
-            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{exc.arn}'") from None
+            raise _gone(exc) from None
         except ExecutionAlreadyExists:  # started meanwhile by another process sharing the store
             existing = await self.store.get(exec_arn)
             if existing is None:

@@ -275,15 +275,24 @@ def test_create_under_a_parent_and_retire(store_url):
             assert (gone.value.arn, gone.value.status) == (m, None)
             assert await store.get(record(1).arn) is None
             assert await store.retire_resource(m) is None
+            with pytest.raises(ResourceGone) as gone:  # revising creates nothing
+                await store.revise_resource(m, {"name": "M", "status": "ACTIVE"})
+            assert (gone.value.status, await store.get_resource(m)) == (None, None)
             await store.put_resource(m, "stateMachine", {"name": "M", "status": "ACTIVE"}, None, 10.0)
+            await store.revise_resource(m, {"name": "M", "status": "ACTIVE", "revisionId": "r2"})
+            assert (await store.get_resource(m))["revisionId"] == "r2"
             assert await store.create(record(1), parent=m)
             assert not await store.create(record(1), parent=m)  # (the ARN is taken)
             assert await store.retire_resource(m) is False       # record 1 runs: DELETING
-            assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING"}
+            assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING", "revisionId": "r2"}
             with pytest.raises(ResourceGone) as gone:
                 await store.create(record(2), parent=m)
             assert gone.value.status == "DELETING"
             assert await store.get(record(2).arn) is None
+            with pytest.raises(ResourceGone) as gone:  # a DELETING mark is never revised away
+                await store.revise_resource(m, {"name": "M", "status": "ACTIVE", "revisionId": "r3"})
+            assert gone.value.status == "DELETING"
+            assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING", "revisionId": "r2"}
             assert await store.retire_resource(m) is False
             await store.update(record(1).arn, status="SUCCEEDED")
             assert await store.retire_resource(m) is True

@@ -244,6 +244,14 @@ class PostgresStore:
             args.append(parent)
         return [json.loads(r[0]) for r in await self._fetch(sql + " ORDER BY created, arn", args)]
 
+    async def revise_resource(self, arn: str, doc: dict) -> None:
+        async def revise(conn: Any) -> None:
+            cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR UPDATE", (arn,))
+            found = await cur.fetchone()
+            check_parent(arn, None if found is None else json.loads(found[0]))
+            await conn.execute("UPDATE resources SET doc = %s WHERE arn = %s", (dumps(doc), arn))
+        await self._transaction(revise)
+
     async def retire_resource(self, arn: str) -> bool | None:
         async def retire(conn: Any) -> bool | None:
             cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR UPDATE", (arn,))
