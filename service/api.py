@@ -220,7 +220,12 @@ class Service:
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
         self.tokens = TaskTokens(self._token_execution)
-        self.activities = ActivityBroker()
+        if self.shared:  # the workers of every process share the queue (service/activities.py)
+            from .activities import SharedActivityBroker
+
+            self.activities: Any = SharedActivityBroker(store, self.background.spawn)
+        else:
+            self.activities = ActivityBroker()
         # GetActivityTask's long poll: AWS's 60 s (shorter only for tests, by the environment)
         self.activity_poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
         self.polls: set[Any] = set()  # the cancel scopes of the open GetActivityTask polls
@@ -244,6 +249,8 @@ class Service:
         await self.start()
         try:
             async with self.background.serving():
+                if self.shared:
+                    self.background.spawn(self.activities.listen, name="activity tasks")
                 if self.resume:
                     await self.resume_all()
                     if self.poll_seconds:
@@ -278,6 +285,8 @@ class Service:
                         await self._resume(record)
                 await self._notice_deletions()
                 await self._answer_messages()
+                if self.shared:  # (the activity tasks of executions that have ended)
+                    await self.store.prune_tasks()
             except Exception as exc:  # the store is away for a moment: try again at the next poll
                 # (a cancellation is no Exception: it goes through)
                 log.warning("taking executions over: %s", exc)
