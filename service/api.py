@@ -983,7 +983,8 @@ class Service:
         """Hand `action` on execution `arn` to the process that runs it, through the store (a
         MESSAGE resource it answers at its next poll, `_answer_messages`), and give its answer
         (or its error). When the execution changes hands meanwhile (its process died, another
-        took it over), the new one answers; a message nobody answered within a lease and a few
+        took it over), the new one answers; when it ends as the process that took the message
+        answers it, that answer is awaited (not given again here); a message nobody answered within a lease and a few
         polls is withdrawn (ServiceUnavailable, as AWS's when it cannot serve a call)."""
         key = f"{MESSAGE}:{uuid.uuid4()}"
         created = time.time()
@@ -1000,7 +1001,9 @@ class Service:
                     if "code" in reply:
                         raise ServiceError(reply["code"], reply["message"])
                     return reply["out"]
-                if not await self._elsewhere(arn):  # taken over here, or ended: answered here
+                if not await self._elsewhere(arn):  # taken over here, or ended: answered here...
+                    if doc is not None and doc.get("taken") not in (None, self.owner) and arn not in self.running:
+                        continue  # ...unless it ended as the other process answered this: its reply comes
                     await self.store.delete_resource(key)
                     return await getattr(self, action)(body)
             raise ServiceError("ServiceUnavailable", f"the process running '{arn}' did not answer", 503)
@@ -1022,6 +1025,11 @@ class Service:
 
     async def _answer_message(self, doc: dict) -> None:
         try:
+            if await self.store.get_resource(doc["key"]) is None:  # (its sender has given up)
+                return
+            # marked taken: its sender waits for this reply even when the execution ends meanwhile
+            await self.store.put_resource(doc["key"], MESSAGE, {**doc, "taken": self.owner}, doc["executionArn"],
+                                          doc["created"])
             try:
                 reply: dict = {"out": await getattr(self, doc["action"])(doc["body"])}
             except ServiceError as exc:
