@@ -128,3 +128,50 @@ def test_tasks_of_a_killed_server_go_on_through_the_other(tmp_path: Path, postgr
             assert [e["activityStartedEventDetails"] for e in events if e["type"] == "ActivityStarted"] == [
                 {"workerName": worker}]
         assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="after")
+
+
+def test_a_task_withdrawn_on_one_server_is_not_handed_out_by_the_other(tmp_path: Path, postgres_url):
+    """A task whose execution on server A stops (StopExecution through B) or whose TimeoutSeconds
+    passes before any worker takes it is withdrawn: a worker polling B then gets nothing; a task
+    of a later execution is the next one handed out."""
+    with two_servers(tmp_path, postgres_url) as (a, b):
+        one, two = a.client(), b.client()
+        activity = one.create_activity(name="work")["activityArn"]
+        stopped = one.start_execution(stateMachineArn=activity_machine(one, activity, "stopped"),
+                                      input='{"n": 1}')["executionArn"]
+        timed = one.start_execution(stateMachineArn=activity_machine(one, activity, "timed", TimeoutSeconds=1),
+                                    input='{"n": 2}')["executionArn"]
+        wait_entered(one, stopped, "ActivityScheduled")
+        two.stop_execution(executionArn=stopped)
+        assert wait_done(one, stopped)["status"] == "ABORTED"
+        done = wait_done(one, timed)
+        assert (done["status"], done["error"]) == ("FAILED", "States.Timeout"), done
+        assert "ActivityTimedOut" in types(history(one, timed))
+        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="w")
+        later = one.start_execution(stateMachineArn=activity_machine(one, activity, "later"),
+                                    input='{"n": 3}')["executionArn"]
+        task = next_task(two, activity, "w")
+        assert json.loads(task["input"]) == {"n": 3}
+        two.send_task_success(taskToken=task["taskToken"], output="{}")
+        assert wait_done(two, later)["status"] == "SUCCEEDED"
+
+
+def test_a_task_of_a_stopped_server_is_handed_out_after_the_takeover(tmp_path: Path, postgres_url):
+    """Server A stopped cleanly (SIGTERM) while its execution's task waits for a worker: B takes
+    the execution over and hands the task out once, to a worker polling B; its answer completes
+    the execution, with one ActivityScheduled and one ActivityStarted."""
+    with two_servers(tmp_path, postgres_url, "--lease", "2") as (a, b):
+        one, two = a.client(), b.client()
+        activity = one.create_activity(name="work")["activityArn"]
+        run = one.start_execution(stateMachineArn=activity_machine(one, activity, "work"),
+                                  input='{"n": 1}')["executionArn"]
+        wait_entered(one, run, "ActivityScheduled")
+        a.stop()
+        task = next_task(two, activity, "w")
+        assert json.loads(task["input"]) == {"n": 1}
+        two.send_task_success(taskToken=task["taskToken"], output='{"ok": true}')
+        done = wait_done(two, run)
+        assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"ok": True}), done
+        kinds = types(history(two, run))
+        assert kinds.count("ActivityScheduled") == 1 and kinds.count("ActivityStarted") == 1, kinds
+        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="again")
