@@ -512,8 +512,13 @@ class Service:
         if description is not None:
             version["description"] = description
         published[revision] = arn
+        from asl.engine.stores import ResourceGone
+
+        try:  # the machine first, in a transaction that refuses one deleted meanwhile (never revived)
+            await self.store.revise_resource(doc["stateMachineArn"], doc)
+        except ResourceGone as exc:
+            raise _gone(exc) from None
         await self.store.put_resource(arn, VERSION, version, doc["stateMachineArn"], now)
-        await self.store.put_resource(doc["stateMachineArn"], MACHINE, doc, None, doc["creationDate"])
         return version
 
     async def DescribeStateMachine(self, body: dict) -> dict:

@@ -226,7 +226,8 @@ def test_updates_on_one_server_racing_a_delete_on_the_other(servers):
     is answered before the deletion (its revision is the machine's until it goes) or refused as
     AWS refuses an update of a deleted machine (StateMachineDoesNotExist) or of one being deleted
     (StateMachineDeleting); no update revives the machine nor undoes its DELETING status. Rounds
-    without executions (the machine goes at once) and with one running (it stays DELETING)."""
+    without executions (the machine goes at once) and with one running (it stays DELETING); half
+    the updates publish a version."""
     a, b = servers
     one, two = a.client(max_pool_connections=16), b.client()
     answered, refused = set(), set()
@@ -238,8 +239,8 @@ def test_updates_on_one_server_racing_a_delete_on_the_other(servers):
 
             def update(i: int) -> str:
                 try:
-                    one.update_state_machine(stateMachineArn=arn, definition=LOOP.replace('"Seconds": 2',
-                                                                                          f'"Seconds": {i + 3}'))
+                    one.update_state_machine(stateMachineArn=arn, publish=i % 2 == 1,  # (some publish a version)
+                                             definition=LOOP.replace('"Seconds": 2', f'"Seconds": {i + 3}'))
                     return "updated"
                 except one.exceptions.ClientError as exc:
                     return exc.response["Error"]["Code"]
