@@ -77,6 +77,13 @@ def _not_deleting(machine: dict) -> None:
         raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{machine['stateMachineArn']}'")
 
 
+def _gone(exc: Any) -> ServiceError:
+    """AWS's error for a state machine a store's transaction found gone or DELETING (`ResourceGone`)."""
+    if exc.status == DELETING:
+        return ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{exc.arn}'")
+    return ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{exc.arn}'")
+
+
 def _not_labelled(arn: str) -> None:
     """ValidationException (reason API_DOES_NOT_SUPPORT_LABELED_ARNS) for a Distributed Map's
     processor ARN, ``…:stateMachine:{machine}/{label}``. The API model documents it for
@@ -212,7 +219,12 @@ class Service:
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
         self.tokens = TaskTokens(self._token_execution)
-        self.activities = ActivityBroker()
+        if self.shared:  # the workers of every process share the queue (service/activities.py)
+            from .activities import SharedActivityBroker
+
+            self.activities: Any = SharedActivityBroker(store, self.background.spawn)
+        else:
+            self.activities = ActivityBroker()
         # GetActivityTask's long poll: AWS's 60 s (shorter only for tests, by the environment)
         self.activity_poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
         self.polls: set[Any] = set()  # the cancel scopes of the open GetActivityTask polls
@@ -236,6 +248,8 @@ class Service:
         await self.start()
         try:
             async with self.background.serving():
+                if self.shared:
+                    self.background.spawn(self.activities.listen, name="activity tasks")
                 if self.resume:
                     await self.resume_all()
                     if self.poll_seconds:
@@ -270,6 +284,8 @@ class Service:
                         await self._resume(record)
                 await self._notice_deletions()
                 await self._answer_messages()
+                if self.shared:  # (the activity tasks of executions that have ended)
+                    await self.store.prune_tasks()
             except Exception as exc:  # the store is away for a moment: try again at the next poll
                 # (a cancellation is no Exception: it goes through)
                 log.warning("taking executions over: %s", exc)
@@ -495,8 +511,13 @@ class Service:
         if description is not None:
             version["description"] = description
         published[revision] = arn
+        from asl.engine.stores import ResourceGone
+
+        try:  # the machine first, in a transaction that refuses one deleted meanwhile (never revived)
+            await self.store.revise_resource(doc["stateMachineArn"], doc)
+        except ResourceGone as exc:
+            raise _gone(exc) from None
         await self.store.put_resource(arn, VERSION, version, doc["stateMachineArn"], now)
-        await self.store.put_resource(doc["stateMachineArn"], MACHINE, doc, None, doc["creationDate"])
         return version
 
     async def DescribeStateMachine(self, body: dict) -> dict:
@@ -572,7 +593,13 @@ class Service:
         if changed:
             doc["revisionId"] = str(uuid.uuid4())
             doc["updateDate"] = now
-        await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
+        from asl.engine.stores import ResourceGone
+
+        try:  # (checked again in the write's transaction: a DeleteStateMachine meanwhile, maybe in
+            # another process, is never undone)
+            await self.store.revise_resource(arn, doc)
+        except ResourceGone as exc:
+            raise _gone(exc) from None
         out: dict = {"updateDate": doc["updateDate"]}
         if doc.get("revisionId"):
             out["revisionId"] = doc["revisionId"]
@@ -960,7 +987,8 @@ class Service:
         """Hand `action` on execution `arn` to the process that runs it, through the store (a
         MESSAGE resource it answers at its next poll, `_answer_messages`), and give its answer
         (or its error). When the execution changes hands meanwhile (its process died, another
-        took it over), the new one answers; a message nobody answered within a lease and a few
+        took it over), the new one answers; when it ends as the process that took the message
+        answers it, that answer is awaited (not given again here); a message nobody answered within a lease and a few
         polls is withdrawn (ServiceUnavailable, as AWS's when it cannot serve a call)."""
         key = f"{MESSAGE}:{uuid.uuid4()}"
         created = time.time()
@@ -977,7 +1005,9 @@ class Service:
                     if "code" in reply:
                         raise ServiceError(reply["code"], reply["message"])
                     return reply["out"]
-                if not await self._elsewhere(arn):  # taken over here, or ended: answered here
+                if not await self._elsewhere(arn):  # taken over here, or ended: answered here...
+                    if doc is not None and doc.get("taken") not in (None, self.owner) and arn not in self.running:
+                        continue  # ...unless it ended as the other process answered this: its reply comes
                     await self.store.delete_resource(key)
                     return await getattr(self, action)(body)
             raise ServiceError("ServiceUnavailable", f"the process running '{arn}' did not answer", 503)
@@ -999,6 +1029,11 @@ class Service:
 
     async def _answer_message(self, doc: dict) -> None:
         try:
+            if await self.store.get_resource(doc["key"]) is None:  # (its sender has given up)
+                return
+            # marked taken: its sender waits for this reply even when the execution ends meanwhile
+            await self.store.put_resource(doc["key"], MESSAGE, {**doc, "taken": self.owner}, doc["executionArn"],
+                                          doc["created"])
             try:
                 reply: dict = {"out": await getattr(self, doc["action"])(doc["body"])}
             except ServiceError as exc:
@@ -1160,9 +1195,7 @@ class Service:
                         running[1].cancel()
                     raise
         except ResourceGone as exc:
-            if exc.status == DELETING:
-                raise ServiceError("StateMachineDeleting", f"State Machine is being deleted: '{exc.arn}'") from None
-            raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{exc.arn}'") from None
+            raise _gone(exc) from None
         except ExecutionAlreadyExists:  # started meanwhile by another process sharing the store
             existing = await self.store.get(exec_arn)
             if existing is None:

@@ -219,3 +219,51 @@ def test_a_token_answered_while_its_server_is_dead(tmp_path: Path, postgres_url)
         assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"late": True})
         events = [e["type"] for e in two.get_execution_history(executionArn=run)["events"]]
         assert events.count("TaskSucceeded") == 1 and events.count("TaskSubmitted") == 1, events
+
+
+def test_updates_on_one_server_racing_a_delete_on_the_other(servers):
+    """UpdateStateMachine calls to one server racing DeleteStateMachine on the other: each update
+    is answered before the deletion (its revision is the machine's until it goes) or refused as
+    AWS refuses an update of a deleted machine (StateMachineDoesNotExist) or of one being deleted
+    (StateMachineDeleting); no update revives the machine nor undoes its DELETING status. Rounds
+    without executions (the machine goes at once) and with one running (it stays DELETING); half
+    the updates publish a version."""
+    a, b = servers
+    one, two = a.client(max_pool_connections=16), b.client()
+    answered, refused = set(), set()
+    with ThreadPoolExecutor(12) as pool:
+        for round, (ahead, running) in enumerate([(0, False), (2, False), (5, False), (0, True), (2, True),
+                                                  (5, True), (1, False), (1, True)]):
+            arn = one.create_state_machine(name=f"upd{round}", definition=LOOP, roleArn=ROLE)["stateMachineArn"]
+            execution = one.start_execution(stateMachineArn=arn, name="run")["executionArn"] if running else None
+
+            def update(i: int) -> str:
+                try:
+                    one.update_state_machine(stateMachineArn=arn, publish=i % 2 == 1,  # (some publish a version)
+                                             definition=LOOP.replace('"Seconds": 2', f'"Seconds": {i + 3}'))
+                    return "updated"
+                except one.exceptions.ClientError as exc:
+                    return exc.response["Error"]["Code"]
+            updates = [pool.submit(update, i) for i in range(ahead)]
+            deleted = pool.submit(two.delete_state_machine, stateMachineArn=arn)
+            updates += [pool.submit(update, i) for i in range(ahead, 12)]
+            deleted.result()
+            outcomes = [f.result() for f in updates]
+            assert set(outcomes) <= {"updated", "StateMachineDoesNotExist", "StateMachineDeleting"}, outcomes
+            answered.update(o for o in outcomes if o == "updated")
+            refused.update(o for o in outcomes if o != "updated")
+            # after the race, each server sees the deletion: gone, or DELETING while the execution runs
+            for sfn in (one, two):
+                status = described_machine(sfn, arn)
+                assert status == ("DELETING" if running else "GONE"), (round, outcomes, status)
+                code = outcome(sfn.update_state_machine, stateMachineArn=arn, definition=LOOP)
+                assert code == ("StateMachineDeleting" if running else "StateMachineDoesNotExist"), (round, code)
+                assert described_machine(sfn, arn) == ("DELETING" if running else "GONE")
+            if running:
+                out = wait_done(one, execution, timeout=30)
+                assert (out["status"], out.get("error")) == ("FAILED", "States.Runtime"), out
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and {described_machine(s, arn) for s in (one, two)} != {"GONE"}:
+                    time.sleep(0.1)
+                assert {described_machine(s, arn) for s in (one, two)} == {"GONE"}, round
+    assert answered and refused  # both sides of the race were seen

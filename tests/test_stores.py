@@ -275,15 +275,24 @@ def test_create_under_a_parent_and_retire(store_url):
             assert (gone.value.arn, gone.value.status) == (m, None)
             assert await store.get(record(1).arn) is None
             assert await store.retire_resource(m) is None
+            with pytest.raises(ResourceGone) as gone:  # revising creates nothing
+                await store.revise_resource(m, {"name": "M", "status": "ACTIVE"})
+            assert (gone.value.status, await store.get_resource(m)) == (None, None)
             await store.put_resource(m, "stateMachine", {"name": "M", "status": "ACTIVE"}, None, 10.0)
+            await store.revise_resource(m, {"name": "M", "status": "ACTIVE", "revisionId": "r2"})
+            assert (await store.get_resource(m))["revisionId"] == "r2"
             assert await store.create(record(1), parent=m)
             assert not await store.create(record(1), parent=m)  # (the ARN is taken)
             assert await store.retire_resource(m) is False       # record 1 runs: DELETING
-            assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING"}
+            assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING", "revisionId": "r2"}
             with pytest.raises(ResourceGone) as gone:
                 await store.create(record(2), parent=m)
             assert gone.value.status == "DELETING"
             assert await store.get(record(2).arn) is None
+            with pytest.raises(ResourceGone) as gone:  # a DELETING mark is never revised away
+                await store.revise_resource(m, {"name": "M", "status": "ACTIVE", "revisionId": "r3"})
+            assert gone.value.status == "DELETING"
+            assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING", "revisionId": "r2"}
             assert await store.retire_resource(m) is False
             await store.update(record(1).arn, status="SUCCEEDED")
             assert await store.retire_resource(m) is True
@@ -328,6 +337,64 @@ def test_postgres_retire_waits_for_creates_under_the_parent(postgres_url):
                 assert len(await one.list(status="RUNNING", state_machine_arn=m)) == created
                 assert retired == [False if created else True], (outcomes, retired)
                 assert (await two.get_resource(m) is None) == (not created)
+        finally:
+            await one.close()
+            await two.close()
+    run(go)
+
+
+def test_postgres_activity_tasks_are_taken_once(postgres_url):
+    """Two stores (as two processes) on one PostgreSQL database: tasks offered through one are
+    claimed by takers on both at once, each by exactly one, oldest first per taker; an offer of
+    a token on record keeps it as it is (a resumed execution's task); the takes and the starts are
+    announced; the tasks of executions no longer RUNNING are pruned."""
+    async def go():
+        one, two = open_store(postgres_url), open_store(postgres_url)
+        await one.open()
+        await two.open()
+        act = "arn:aws:states:us-east-1:123456789012:activity:work"
+        heard: list[str] = []
+
+        async def listen(ready: anyio.Event) -> None:
+            ready.set()
+            async for payload in two.notifications():
+                heard.append(payload)
+        try:
+            for n in range(20):
+                await one.create(record(n))
+            async with anyio.create_task_group() as tg:
+                ready = anyio.Event()
+                tg.start_soon(listen, ready)
+                await ready.wait()
+                for _ in range(500):  # until the listener hears (a probe task offered, withdrawn)
+                    await one.offer_task("probe", act + "-probe", record(0).arn, "{}")
+                    await one.drop_task("probe")
+                    if heard:
+                        break
+                    await anyio.sleep(0.01)
+                assert heard and heard[0] == f"offered {act}-probe"
+                for n in range(20):
+                    assert await one.offer_task(f"t{n:02}", act, record(n).arn, f'{{"n":{n}}}') == ("offered", None)
+                taken: dict[str, list] = {"one": [], "two": []}
+
+                async def taker(name: str, store) -> None:
+                    while (task := await store.take_task(act, name)) is not None:
+                        taken[name].append(task[0])
+                async with anyio.create_task_group() as takers:
+                    for name, store in (("one", one), ("two", two)) * 3:
+                        takers.start_soon(taker, name, store)
+                assert sorted(taken["one"] + taken["two"]) == [f"t{n:02}" for n in range(20)]  # once each
+                assert await one.take_task(act, "late") is None
+                worker = "one" if "t03" in taken["one"] else "two"
+                assert await two.offer_task("t03", act, record(3).arn, "{}") == ("taken", worker)
+                assert await one.mark_task("t03", "taken", "started")
+                assert not await one.mark_task("t03", "taken", "started")
+                assert (await two.task_state("t03"))[0] == "started"
+                await one.update(record(3).arn, status="SUCCEEDED")
+                assert await one.prune_tasks() == 1 and await one.task_state("t03") is None
+                assert await one.drop_task("t04", ("offered",)) is False and await one.drop_task("t04")
+                tg.cancel_scope.cancel()
+            assert heard.count("started t03") == 1
         finally:
             await one.close()
             await two.close()

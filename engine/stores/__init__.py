@@ -242,6 +242,12 @@ class Store(Protocol):
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         """The documents of one kind (of one parent), oldest first."""
 
+    async def revise_resource(self, arn: str, doc: dict) -> None:
+        """Replace the document of resource `arn` (a state machine) when it is there and not
+        DELETING, else `ResourceGone` (and nothing written). One transaction, the resource locked
+        as `retire_resource` locks it: an update never revives a resource deleted meanwhile, nor
+        overwrites its DELETING mark."""
+
     async def retire_resource(self, arn: str) -> bool | None:
         """Delete resource `arn` (a state machine) unless a RUNNING execution of it is on
         record; then mark its document ``"status": "DELETING"`` instead. One transaction, the

@@ -149,6 +149,11 @@ class MemoryStore:
     async def delete_resource(self, arn: str) -> bool:
         return self._resources.pop(arn, None) is not None
 
+    async def revise_resource(self, arn: str, doc: dict) -> None:
+        found = self._resources.get(arn)
+        check_parent(arn, None if found is None else found[4])
+        self._resources[arn] = (*found[:4], copy.deepcopy(doc))
+
     async def retire_resource(self, arn: str) -> bool | None:
         found = self._resources.get(arn)
         if found is None:

@@ -21,6 +21,7 @@ from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
 _LOCK_KEY = 0x61736C  # advisory lock held while migrating ("asl")
+ACTIVITY_CHANNEL = "asl_activity_tasks"  # LISTEN/NOTIFY channel of the activity tasks' changes
 
 
 _COPY_EVENTS = "COPY events (arn, id, type, previous_id, timestamp, details, site) FROM STDIN"
@@ -244,6 +245,14 @@ class PostgresStore:
             args.append(parent)
         return [json.loads(r[0]) for r in await self._fetch(sql + " ORDER BY created, arn", args)]
 
+    async def revise_resource(self, arn: str, doc: dict) -> None:
+        async def revise(conn: Any) -> None:
+            cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR UPDATE", (arn,))
+            found = await cur.fetchone()
+            check_parent(arn, None if found is None else json.loads(found[0]))
+            await conn.execute("UPDATE resources SET doc = %s WHERE arn = %s", (dumps(doc), arn))
+        await self._transaction(revise)
+
     async def retire_resource(self, arn: str) -> bool | None:
         async def retire(conn: Any) -> bool | None:
             cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR UPDATE", (arn,))
@@ -262,3 +271,81 @@ class PostgresStore:
                                                                                     arn))
             return False
         return await self._transaction(retire)
+
+    # ---- activity tasks (GetActivityTask across processes) --------------------------------------
+    # A task's row: offered by the process running its execution (`offer_task`), claimed by the
+    # process a worker polls (`take_task`, SKIP LOCKED: once), marked started once its execution
+    # has recorded the take (`mark_task`). Each change is announced on ACTIVITY_CHANNEL
+    # ("offered <activity ARN>", "taken <token>", "started <token>"; `notifications`).
+
+    async def offer_task(self, token: str, activity_arn: str, execution_arn: str, input: str) -> tuple[str, Any]:
+        """Offer a task (kept as it is when its token is on record: a resumed execution's task),
+        and return its ``(state, workerName)``."""
+        async def offer(conn: Any) -> tuple[str, Any]:
+            cur = await conn.execute(
+                "INSERT INTO activity_tasks (token, activity_arn, execution_arn, input, state) "
+                "VALUES (%s, %s, %s, %s, 'offered') ON CONFLICT (token) DO NOTHING RETURNING token",
+                (token, activity_arn, execution_arn, input))
+            if await cur.fetchone() is not None:
+                await conn.execute("SELECT pg_notify(%s, %s)", (ACTIVITY_CHANNEL, f"offered {activity_arn}"))
+                return "offered", None
+            cur = await conn.execute("SELECT state, worker FROM activity_tasks WHERE token = %s", (token,))
+            return tuple(await cur.fetchone())
+        return await self._transaction(offer)
+
+    async def take_task(self, activity_arn: str, worker: str | None) -> tuple[str, str, str] | None:
+        """Claim the oldest offered task of the activity: ``(token, input, execution ARN)``, or None."""
+        rows = await self._fetch(
+            "WITH t AS (SELECT token FROM activity_tasks WHERE activity_arn = %s AND state = 'offered' "
+            "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            "UPDATE activity_tasks a SET state = 'taken', worker = %s FROM t WHERE a.token = t.token "
+            "RETURNING a.token, a.input, a.execution_arn, pg_notify(%s, 'taken ' || a.token)",
+            (activity_arn, worker, ACTIVITY_CHANNEL))
+        return tuple(rows[0][:3]) if rows else None
+
+    async def task_state(self, token: str) -> tuple[str, Any] | None:
+        """``(state, workerName)`` of the task, or None when it is not on record."""
+        rows = await self._fetch("SELECT state, worker FROM activity_tasks WHERE token = %s", (token,))
+        return tuple(rows[0]) if rows else None
+
+    async def mark_task(self, token: str, before: str, after: str) -> bool:
+        """Move the task from state `before` to `after` (False: it was not in `before`)."""
+        return bool(await self._fetch(
+            "UPDATE activity_tasks SET state = %s WHERE token = %s AND state = %s "
+            "RETURNING pg_notify(%s, %s)", (after, token, before, ACTIVITY_CHANNEL, f"{after} {token}")))
+
+    async def drop_task(self, token: str, states: Iterable[str] | None = None) -> bool:
+        """Remove the task (only in one of `states`, if given); False when nothing was removed."""
+        if states is None:
+            return bool(await self._fetch("DELETE FROM activity_tasks WHERE token = %s RETURNING token", (token,)))
+        return bool(await self._fetch("DELETE FROM activity_tasks WHERE token = %s AND state = ANY(%s) "
+                                      "RETURNING token", (token, list(states))))
+
+    async def prune_tasks(self) -> int:
+        """Remove the tasks of executions no longer RUNNING; how many."""
+        rows = await self._fetch(
+            "DELETE FROM activity_tasks t WHERE NOT EXISTS (SELECT 1 FROM executions e "
+            "WHERE e.arn = t.execution_arn AND e.status = 'RUNNING') RETURNING token")
+        return len(rows)
+
+    async def notifications(self) -> Any:
+        """The payloads announced on ACTIVITY_CHANNEL, as they come (an async iterator on a
+        connection of its own; it ends with a StoreError when the connection is lost)."""
+        import psycopg
+
+        await self._opened_pool()
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
+        except Exception as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from None
+        try:
+            await conn.execute(f"LISTEN {ACTIVITY_CHANNEL}")
+            async for note in conn.notifies():
+                yield note.payload
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from None
+        finally:
+            import anyio
+
+            with anyio.CancelScope(shield=True):
+                await conn.close()

@@ -61,6 +61,12 @@ POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
         "value TEXT, PRIMARY KEY (arn, seq))",
     ]),
     (2, [_RESOURCES.format(real="DOUBLE PRECISION"), _RESOURCES_INDEX]),
+    # Migration 3: the activity tasks offered to the workers of every process (GetActivityTask),
+    # by token: state offered -> taken (a worker's process claimed it) -> started (its execution
+    # recorded ActivityStarted); `seq` keeps them first in, first out
+    (3, ["CREATE TABLE activity_tasks (token TEXT PRIMARY KEY, activity_arn TEXT NOT NULL, "
+         "execution_arn TEXT NOT NULL, input TEXT NOT NULL, state TEXT NOT NULL, worker TEXT, seq BIGSERIAL)",
+         "CREATE INDEX activity_tasks_by_activity ON activity_tasks (activity_arn, state, seq)"]),
 ]
 
 

@@ -335,6 +335,17 @@ class SQLiteStore:
         self._doc_writes += 1
         return await self._run(lambda db: db.execute("DELETE FROM resources WHERE arn = ?", (arn,)).rowcount == 1)
 
+    async def revise_resource(self, arn: str, doc: dict) -> None:
+        self._docs.pop(arn, None)
+        self._doc_writes += 1
+        text = dumps(doc)
+
+        def revise(db: sqlite3.Connection) -> None:
+            found = db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone()
+            check_parent(arn, None if found is None else json.loads(found[0]))
+            db.execute("UPDATE resources SET doc = ? WHERE arn = ?", (text, arn))
+        await self._run(lambda db: _immediate(db, revise))
+
     async def retire_resource(self, arn: str) -> bool | None:
         self._docs.pop(arn, None)
         self._doc_writes += 1

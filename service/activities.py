@@ -1,0 +1,177 @@
+"""GetActivityTask across the processes sharing a PostgreSQL store.
+
+`SharedActivityBroker` has `asl.engine.callbacks.ActivityBroker`'s interface (the executions
+offer, GetActivityTask takes), with the queue in the store's ``activity_tasks`` table
+(`asl.engine.stores.postgres`): a task an execution running in one process offers goes to the
+first worker that polls any of them, once (the take is an UPDATE of a row claimed with
+``FOR UPDATE SKIP LOCKED``). Changes are announced with PostgreSQL's NOTIFY, which wakes the
+waits here at once; each wait also looks at the store now and then, so a notification lost
+(the listening connection dropped) delays a hand-out, never loses it.
+
+A task's way: offered (its row written), taken (a worker's process claimed it: the worker is
+answered once the execution has recorded ActivityStarted), started (recorded: the worker has,
+or is about to have, its token). The token names the execution (`asl.engine.callbacks`): its
+answers reach the process that runs it as any SendTask* does. When that process dies, the
+execution resumes elsewhere and offers the task again under the same token: a row still
+offered waits on; one taken or started counts as taken by its worker.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import anyio
+
+log = logging.getLogger("asl.service")
+
+# how often a wait looks at the store when no notification came
+OFFER_CHECK = 5.0  # an offered task (one check per task: kept rare, there may be thousands)
+TAKE_CHECK = 1.0   # a poll or a taken task (a few, one per waiting worker)
+
+
+class _Offer:
+    __slots__ = ("arn", "event", "worker", "taken_here", "recorded")
+
+    def __init__(self, arn: str, recorded: anyio.Event | None):
+        self.arn = arn
+        self.event = anyio.Event()  # a worker (here or elsewhere) took it
+        self.worker: str | None = None
+        self.taken_here = False
+        self.recorded = recorded
+
+
+def _wake(events: dict[str, anyio.Event], key: str) -> None:
+    event = events.pop(key, None)
+    if event is not None:
+        event.set()
+
+
+def _event(events: dict[str, anyio.Event], key: str) -> anyio.Event:
+    event = events.get(key)
+    if event is None:
+        event = events[key] = anyio.Event()
+    return event
+
+
+class SharedActivityBroker:
+    """Activity tasks in a shared store (see the module). ``spawn(work, *args)`` runs detached
+    work (the service's `Background`); `listen` runs for as long as the service serves."""
+
+    def __init__(self, store: Any, spawn: Callable[..., Any]):
+        self.store = store
+        self.spawn = spawn
+        self.offers: dict[str, _Offer] = {}       # tasks offered by executions running here, by token
+        self.arrived: dict[str, anyio.Event] = {}  # by activity ARN: a task was offered (somewhere)
+        self.changed: dict[str, anyio.Event] = {}  # by token: a task taken here was started (elsewhere)
+
+    def pending(self, arn: str) -> int:
+        """How many tasks of `arn` offered here wait for a worker (as ActivityBroker.pending)."""
+        return sum(1 for offer in self.offers.values() if offer.arn == arn and not offer.event.is_set())
+
+    async def listen(self) -> None:
+        """Wake the waits here on the store's notifications (reconnecting when the connection drops)."""
+        while True:
+            try:
+                async for payload in self.store.notifications():
+                    kind, _, key = payload.partition(" ")
+                    if kind == "offered":
+                        _wake(self.arrived, key)
+                    elif kind == "taken":
+                        offer = self.offers.get(key)
+                        if offer is not None:
+                            offer.event.set()
+                    else:
+                        _wake(self.changed, key)
+            except Exception as exc:  # the store is away: the waits look at it by themselves meanwhile
+                log.warning("activity tasks: listening: %s", exc)
+            await anyio.sleep(TAKE_CHECK)
+
+    async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None) -> str | None:
+        """Offer the task until a worker (of any process) takes it; its workerName. Cancelled
+        before, the task is withdrawn (or, taken meanwhile, left to its worker)."""
+        from asl.engine.callbacks import decode_token
+
+        offer = self.offers[token] = _Offer(arn, recorded)
+        state = None
+        try:
+            state, worker = await self.store.offer_task(token, arn, decode_token(token)[0], input)
+            while state == "offered":
+                with anyio.move_on_after(OFFER_CHECK):
+                    await offer.event.wait()
+                if offer.taken_here:
+                    state, worker = "taken", offer.worker
+                    break
+                found = await self.store.task_state(token)
+                if found is None:  # removed meanwhile (its execution looked ended): offered again
+                    state, worker = await self.store.offer_task(token, arn, decode_token(token)[0], input)
+                else:
+                    state, worker = found
+                if state == "offered" and offer.event.is_set():
+                    offer.event = anyio.Event()
+            if state == "taken":  # the worker's process answers it once the take is recorded
+                self.spawn(self._started, token, recorded, name=f"activity task {token[:16]}")
+            return worker
+        finally:
+            self.offers.pop(token, None)
+            if state == "offered":  # (cancelled: the task timed out, the execution stops or moves)
+                with anyio.CancelScope(shield=True):
+                    try:
+                        if not await self.store.drop_task(token, ("offered",)):
+                            # taken meanwhile: its worker gets the token (its answer: TaskTimedOut)
+                            await self.store.mark_task(token, "taken", "started")
+                    except Exception as exc:  # the store is away: pruned once the execution ends
+                        log.warning("withdrawing activity task: %s", exc)
+
+    async def _started(self, token: str, recorded: anyio.Event | None) -> None:
+        if recorded is not None:
+            await recorded.wait()
+        try:
+            await self.store.mark_task(token, "taken", "started")
+        except Exception as exc:  # the store is away: the worker's process sees the execution end
+            log.warning("activity task started: %s", exc)
+
+    async def get_task(self, arn: str, worker_name: str | None = None,
+                       timeout: float = 60.0) -> tuple[str, str] | None:
+        """GetActivityTask: ``(taskToken, input)`` of the oldest task of `arn` offered by any
+        process, waiting up to `timeout` seconds for one; None when none came. Answered once
+        the task's execution has recorded the take (ActivityStarted)."""
+        taken = None
+        with anyio.move_on_after(timeout):
+            while True:
+                arrived = _event(self.arrived, arn)  # (before looking: an offer meanwhile wakes it)
+                taken = await self.store.take_task(arn, worker_name)
+                if taken is not None:
+                    break
+                with anyio.move_on_after(TAKE_CHECK):
+                    await arrived.wait()
+        if taken is None:
+            return None
+        token, input, execution_arn = taken
+        offer = self.offers.get(token)
+        if offer is not None:  # offered here: the execution is told at once
+            offer.worker, offer.taken_here = worker_name, True
+            offer.event.set()
+            if offer.recorded is not None:
+                await offer.recorded.wait()
+        else:
+            await self._wait_started(token, execution_arn)
+        await self.store.drop_task(token)
+        return token, input
+
+    async def _wait_started(self, token: str, execution_arn: str) -> None:
+        """Until the task taken here is recorded started by its execution's process (or has
+        gone: the execution ended), whichever process runs it, after a takeover too."""
+        try:
+            while True:
+                changed = _event(self.changed, token)
+                found = await self.store.task_state(token)
+                if found is None or found[0] != "taken":
+                    return
+                with anyio.move_on_after(TAKE_CHECK):
+                    await changed.wait()
+                if not changed.is_set():
+                    record = await self.store.get(execution_arn)
+                    if record is None or record.status != "RUNNING":
+                        return
+        finally:
+            self.changed.pop(token, None)

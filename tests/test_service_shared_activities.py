@@ -1,0 +1,177 @@
+"""Activity workers of two `asl serve` processes on one PostgreSQL store (real processes, a real
+PostgreSQL server, real boto3): as on AWS, a worker polling the activity through any server gets
+the next task scheduled by any execution, each task is handed out once, and its token is answered
+through any server; the tasks of a server killed (SIGKILL) are handed out and answered once
+another has taken its executions over."""
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from test_service import ROLE, Server, boto3, machine, wait_done  # noqa: F401 - boto3: skips without it
+from test_service_callbacks import types, history, wait_entered
+
+
+@contextlib.contextmanager
+def two_servers(tmp: Path, store: str, *options: str):
+    """Two servers whose empty GetActivityTask polls end after 2 s (AWS: 60 s)."""
+    pair = []
+    try:
+        for _ in range(2):
+            srv = Server(tmp, store, "--poll", "0.2", *options)
+            srv.env = {"ASL_SERVE_POLL_SECONDS": "2"}
+            pair.append(srv.start())
+        yield pair
+    finally:
+        for srv in pair:
+            if srv.proc.poll() is None:
+                srv.stop()
+
+
+def next_task(sfn, activity: str, worker: str, polls: int = 30) -> dict:
+    """The task a worker polling through `sfn` gets (at most `polls` polls of 2 s)."""
+    for _ in range(polls):
+        task = sfn.get_activity_task(activityArn=activity, workerName=worker)
+        if "taskToken" in task:
+            return task
+    raise AssertionError(f"{worker} got no task")
+
+
+def activity_machine(sfn, activity: str, name: str, **task) -> str:
+    return sfn.create_state_machine(name=name, roleArn=ROLE, definition=machine(
+        {"A": {"Type": "Task", "Resource": activity, "End": True, **task}}, "A"))["stateMachineArn"]
+
+
+def test_workers_of_either_server_share_the_tasks_of_both(tmp_path: Path, postgres_url):
+    """Executions started on both servers; workers poll both servers until every task is
+    answered: each task goes to exactly one worker, with its execution's input, and each
+    execution succeeds with its worker's answer (sent through the other server than the one
+    polled), its ActivityStarted naming that worker."""
+    with two_servers(tmp_path, postgres_url) as (a, b):
+        clients = [a.client(max_pool_connections=8), b.client(max_pool_connections=8)]
+        activity = clients[0].create_activity(name="work")["activityArn"]
+        arn = activity_machine(clients[0], activity, "work")
+        # one task, polled through the server that does not run its execution
+        for n, (runner, poller) in enumerate(((0, 1), (1, 0))):
+            run = clients[runner].start_execution(stateMachineArn=arn, name=f"x{n}", input=json.dumps({"x": n}))
+            task = next_task(clients[poller], activity, f"x{n}")
+            assert json.loads(task["input"]) == {"x": n}
+            clients[poller].send_task_success(taskToken=task["taskToken"], output='{"ok": 1}')
+            done = wait_done(clients[runner], run["executionArn"])
+            assert (done["status"], done["output"]) == ("SUCCEEDED", '{"ok":1}'), done
+        runs = {n: clients[n % 2].start_execution(stateMachineArn=arn, name=f"e{n}",
+                                                  input=json.dumps({"n": n}))["executionArn"] for n in range(12)}
+        got: list[tuple[str, int, str]] = []  # (worker, n, token)
+        lock = threading.Lock()
+
+        def worker(w: int) -> None:
+            name = f"w{w}"
+            polled, other = clients[w % 2], clients[1 - w % 2]
+            for _ in range(60):
+                with lock:
+                    if len(got) >= len(runs):
+                        return
+                task = polled.get_activity_task(activityArn=activity, workerName=name)
+                if "taskToken" not in task:
+                    continue
+                n = json.loads(task["input"])["n"]
+                with lock:
+                    got.append((name, n, task["taskToken"]))
+                other.send_task_success(taskToken=task["taskToken"], output=json.dumps({"n": n, "by": name}))
+
+        with ThreadPoolExecutor(6) as pool:
+            for future in [pool.submit(worker, w) for w in range(6)]:
+                future.result(timeout=120)
+        assert sorted(n for _, n, _ in got) == list(range(12))  # each task handed out once
+        assert len({token for _, _, token in got}) == 12
+        by = {n: name for name, n, _ in got}
+        for n, run in runs.items():
+            done = wait_done(clients[n % 2], run)
+            assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"n": n, "by": by[n]}), done
+            events = history(clients[1 - n % 2], run)
+            started = [e for e in events if e["type"] == "ActivityStarted"]
+            assert len(started) == 1 and started[0]["activityStartedEventDetails"] == {"workerName": by[n]}
+        for sfn in clients:  # nothing left to hand out
+            assert "taskToken" not in sfn.get_activity_task(activityArn=activity, workerName="late")
+
+
+def test_tasks_of_a_killed_server_go_on_through_the_other(tmp_path: Path, postgres_url):
+    """Server A runs two executions waiting on activity tasks: one task was handed out (through
+    server B) before A is killed (SIGKILL), the other not yet. B takes the executions over when
+    A's lease runs out: the first worker's answer, sent to B, completes its execution; the task
+    nobody had taken is handed to a worker polling B, once, under the same token, and its answer
+    completes the other execution; each history has one ActivityScheduled and one ActivityStarted."""
+    with two_servers(tmp_path, postgres_url, "--lease", "2") as (a, b):
+        one, two = a.client(), b.client()
+        activity = one.create_activity(name="work")["activityArn"]
+        arn = activity_machine(one, activity, "work", HeartbeatSeconds=600)
+        first = one.start_execution(stateMachineArn=arn, name="first", input='{"n": 1}')["executionArn"]
+        task = next_task(two, activity, "early")
+        assert json.loads(task["input"]) == {"n": 1}
+        second = one.start_execution(stateMachineArn=arn, name="second", input='{"n": 2}')["executionArn"]
+        wait_entered(one, second, "ActivityScheduled")
+        a.stop(signal.SIGKILL)
+        two.send_task_success(taskToken=task["taskToken"], output='{"early": true}')
+        late = next_task(two, activity, "late")
+        assert json.loads(late["input"]) == {"n": 2}
+        two.send_task_success(taskToken=late["taskToken"], output='{"late": true}')
+        for run, output, worker in ((first, {"early": True}, "early"), (second, {"late": True}, "late")):
+            done = wait_done(two, run)
+            assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", output), done
+            events = history(two, run)
+            kinds = types(events)
+            assert kinds.count("ActivityScheduled") == 1 and kinds.count("ActivityStarted") == 1, kinds
+            assert [e["activityStartedEventDetails"] for e in events if e["type"] == "ActivityStarted"] == [
+                {"workerName": worker}]
+        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="after")
+
+
+def test_a_task_withdrawn_on_one_server_is_not_handed_out_by_the_other(tmp_path: Path, postgres_url):
+    """A task whose execution on server A stops (StopExecution through B) or whose TimeoutSeconds
+    passes before any worker takes it is withdrawn: a worker polling B then gets nothing; a task
+    of a later execution is the next one handed out."""
+    with two_servers(tmp_path, postgres_url) as (a, b):
+        one, two = a.client(), b.client()
+        activity = one.create_activity(name="work")["activityArn"]
+        stopped = one.start_execution(stateMachineArn=activity_machine(one, activity, "stopped"),
+                                      input='{"n": 1}')["executionArn"]
+        timed = one.start_execution(stateMachineArn=activity_machine(one, activity, "timed", TimeoutSeconds=1),
+                                    input='{"n": 2}')["executionArn"]
+        wait_entered(one, stopped, "ActivityScheduled")
+        two.stop_execution(executionArn=stopped)
+        assert wait_done(one, stopped)["status"] == "ABORTED"
+        done = wait_done(one, timed)
+        assert (done["status"], done["error"]) == ("FAILED", "States.Timeout"), done
+        assert "ActivityTimedOut" in types(history(one, timed))
+        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="w")
+        later = one.start_execution(stateMachineArn=activity_machine(one, activity, "later"),
+                                    input='{"n": 3}')["executionArn"]
+        task = next_task(two, activity, "w")
+        assert json.loads(task["input"]) == {"n": 3}
+        two.send_task_success(taskToken=task["taskToken"], output="{}")
+        assert wait_done(two, later)["status"] == "SUCCEEDED"
+
+
+def test_a_task_of_a_stopped_server_is_handed_out_after_the_takeover(tmp_path: Path, postgres_url):
+    """Server A stopped cleanly (SIGTERM) while its execution's task waits for a worker: B takes
+    the execution over and hands the task out once, to a worker polling B; its answer completes
+    the execution, with one ActivityScheduled and one ActivityStarted."""
+    with two_servers(tmp_path, postgres_url, "--lease", "2") as (a, b):
+        one, two = a.client(), b.client()
+        activity = one.create_activity(name="work")["activityArn"]
+        run = one.start_execution(stateMachineArn=activity_machine(one, activity, "work"),
+                                  input='{"n": 1}')["executionArn"]
+        wait_entered(one, run, "ActivityScheduled")
+        a.stop()
+        task = next_task(two, activity, "w")
+        assert json.loads(task["input"]) == {"n": 1}
+        two.send_task_success(taskToken=task["taskToken"], output='{"ok": true}')
+        done = wait_done(two, run)
+        assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"ok": True}), done
+        kinds = types(history(two, run))
+        assert kinds.count("ActivityScheduled") == 1 and kinds.count("ActivityStarted") == 1, kinds
+        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="again")
