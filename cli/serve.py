@@ -109,13 +109,14 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     except UsageError as exc:
         click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
+    from_variable = "" if mock_config else "SFN_MOCK_CONFIG="  # as `asl run` names where the path came from
     mock_path = mock_config or os.environ.pop("SFN_MOCK_CONFIG", None)
     mocks = None
     if mock_path:
         try:
             mocks = MockConfig.from_file(mock_path)
-        except (MockConfigError, OSError) as exc:
-            click.echo(f"asl {command}: {mock_path}: {exc}", err=True)
+        except MockConfigError as exc:  # its message starts with the path
+            click.echo(f"asl {command}: {from_variable}{exc}", err=True)
             sys.exit(2)
     try:
         opened = open_store(store or "sqlite:asl-serve.db")
