@@ -148,10 +148,11 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                    f"account {account}{scale})\n"
                    f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
                    "                        config=botocore.config.Config(inject_host_prefix=False))\n"
-                   f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint}\n"
+                   f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint} --region {region}\n"
                    f"  or:      export AWS_ENDPOINT_URL_SFN={endpoint}\n"
                    "  StartSyncExecution/TestState: disable the 'sync-' host prefix (inject_host_prefix=False, "
                    "AWS_DISABLE_HOST_PREFIX_INJECTION=true)\n"
+                   "  credentials: any, but some (AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test if none are set)\n"
                    f"  console: {endpoint}/", err=True)
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
     config = uvicorn.Config(App(service, api=command == "serve"), host=host, port=port, lifespan="on",
