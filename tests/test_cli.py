@@ -162,6 +162,28 @@ def test_a_diagnostic_without_a_location_points_at_its_machine_in_a_template(tmp
     assert f"{plain}:2:3: error MISSING_END_STATE" in invoke("validate", str(plain)).output
 
 
+def test_a_definition_uri_file_is_named_as_the_template_was(tmp_path, monkeypatch):
+    """A template named relatively had its DefinitionUri file reported by its absolute path
+    (`/home/.../order.asl.json: OK` beside `template.yaml:...`); and a relative template in the
+    current folder must still get the did-you-mean of a missing file."""
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "order.asl.json").write_text('{"StartAt": "P", "States": {"P": {"Type": "Pass"}}}')
+    (tmp_path / "template.yaml").write_text("Resources:\n"
+                                            "  Order:\n"
+                                            "    Type: AWS::Serverless::StateMachine\n"
+                                            "    Properties:\n"
+                                            "      DefinitionUri: sm/order.asl.json\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("validate", "template.yaml")
+    assert result.exit_code == 1
+    assert result.output.startswith("sm/order.asl.json:1:29: error SCHEMA_VALIDATION_FAILED: ")
+    assert json.loads(invoke("validate", "template.yaml", "--format", "json").output)["file"] == "sm/order.asl.json"
+    (tmp_path / "sm" / "order.asl.json").rename(tmp_path / "order.asl.json")
+    (tmp_path / "template.yaml").write_text((tmp_path / "template.yaml").read_text().replace("sm/order", "ordr"))
+    assert ("template.yaml:5:7: error FILE_NOT_FOUND: DefinitionUri 'ordr.asl.json': File not found: "
+            "ordr.asl.json; did you mean 'order.asl.json'?") in invoke("validate", "template.yaml").output
+
+
 def test_run_refuses_what_is_not_json_and_bad_places(tmp_path):
     passes = tmp_path / "p.json"
     passes.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
