@@ -85,7 +85,9 @@ def check_definition(definition: Any, machine_type: str = "STANDARD", name: str 
     if document is not None:
         located = []
         for d in diagnostics:
-            pos = _position(document, d.location)
+            # one without a location (AWS's MISSING_END_STATE) is about the whole definition: at
+            # its start, which in a template is the machine's Definition, not the file's first line
+            pos = _position(document, d.location if d.location is not None else "/")
             located.append(d.with_position(filename, *pos) if pos else d.with_position(filename, None, None))
         diagnostics = located
     return ValidationResult(name, diagnostics, machine, filename)

@@ -1457,8 +1457,8 @@ def _string_definition(doc: Document, path: tuple, value: Any, resolver: _Resolv
 def _uri_definition(doc: Document, path: tuple, uri: str, substitutions: dict[str, str]) -> Document:
     """SAM DefinitionUri naming a local file (relative to the template's folder). Like
     CloudFormation with the S3 copy: substitutions on the text, then JSON or YAML."""
-    folder = os.path.dirname(os.path.abspath(doc.filename)) if doc.filename else os.getcwd()
-    full = os.path.join(folder, uri)
+    # named as the template was (relative stays relative), so its diagnostics read alike
+    full = os.path.join(os.path.dirname(doc.filename) if doc.filename else "", uri)
     try:
         raw = _read_bytes(full)
     except SourceError as err:
@@ -1483,6 +1483,7 @@ def _nearby_file(full: str, uri: str) -> str | None:
     from .diagnostics import closest
 
     folder, name = os.path.split(full)
+    folder = folder or "."
     try:
         files = [f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))]
     except OSError:

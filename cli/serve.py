@@ -109,13 +109,14 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     except UsageError as exc:
         click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
+    from_variable = "" if mock_config else "SFN_MOCK_CONFIG="  # as `asl run` names where the path came from
     mock_path = mock_config or os.environ.pop("SFN_MOCK_CONFIG", None)
     mocks = None
     if mock_path:
         try:
             mocks = MockConfig.from_file(mock_path)
-        except (MockConfigError, OSError) as exc:
-            click.echo(f"asl {command}: {mock_path}: {exc}", err=True)
+        except MockConfigError as exc:  # its message starts with the path
+            click.echo(f"asl {command}: {from_variable}{exc}", err=True)
             sys.exit(2)
     try:
         opened = open_store(store or "sqlite:asl-serve.db")
@@ -147,10 +148,11 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                    f"account {account}{scale})\n"
                    f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
                    "                        config=botocore.config.Config(inject_host_prefix=False))\n"
-                   f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint}\n"
+                   f"  AWS CLI: aws stepfunctions list-state-machines --endpoint-url {endpoint} --region {region}\n"
                    f"  or:      export AWS_ENDPOINT_URL_SFN={endpoint}\n"
                    "  StartSyncExecution/TestState: disable the 'sync-' host prefix (inject_host_prefix=False, "
                    "AWS_DISABLE_HOST_PREFIX_INJECTION=true)\n"
+                   "  credentials: any, but some (AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test if none are set)\n"
                    f"  console: {endpoint}/", err=True)
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
     config = uvicorn.Config(App(service, api=command == "serve"), host=host, port=port, lifespan="on",

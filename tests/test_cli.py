@@ -136,6 +136,54 @@ def test_validate_templates_and_pick_one_machine():
     assert missing.exit_code == 1 and "NoSuchMachine" in missing.output
 
 
+def test_a_diagnostic_without_a_location_points_at_its_machine_in_a_template(tmp_path):
+    """MISSING_END_STATE (AWS gives it no location) was put at the template's line 1, column 1,
+    nowhere near the machine it is about; it is at the start of that machine's Definition."""
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources:\n"
+                        "  Good:\n"
+                        "    Type: AWS::StepFunctions::StateMachine\n"
+                        "    Properties:\n"
+                        "      Definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}\n"
+                        "  Endless:\n"
+                        "    Type: AWS::StepFunctions::StateMachine\n"
+                        "    Properties:\n"
+                        "      Definition:\n"
+                        "        StartAt: X\n"
+                        "        States: {X: {Type: Pass, Next: X}}\n")
+    result = invoke("validate", str(template))
+    assert result.exit_code == 1
+    assert f"{template}:10:9: error MISSING_END_STATE: Workflow has no terminal state\n" in result.output
+    shown = json.loads(invoke("validate", f"{template}#Endless", "--format", "json").output)["diagnostics"]
+    assert [(d["code"], d.get("location"), d["line"], d["column"]) for d in shown] == \
+        [("MISSING_END_STATE", None, 10, 9)]
+    plain = tmp_path / "endless.json"
+    plain.write_text('\n  {"StartAt": "X", "States": {"X": {"Type": "Pass", "Next": "X"}}}')
+    assert f"{plain}:2:3: error MISSING_END_STATE" in invoke("validate", str(plain)).output
+
+
+def test_a_definition_uri_file_is_named_as_the_template_was(tmp_path, monkeypatch):
+    """A template named relatively had its DefinitionUri file reported by its absolute path
+    (`/home/.../order.asl.json: OK` beside `template.yaml:...`); and a relative template in the
+    current folder must still get the did-you-mean of a missing file."""
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "order.asl.json").write_text('{"StartAt": "P", "States": {"P": {"Type": "Pass"}}}')
+    (tmp_path / "template.yaml").write_text("Resources:\n"
+                                            "  Order:\n"
+                                            "    Type: AWS::Serverless::StateMachine\n"
+                                            "    Properties:\n"
+                                            "      DefinitionUri: sm/order.asl.json\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("validate", "template.yaml")
+    assert result.exit_code == 1
+    assert result.output.startswith("sm/order.asl.json:1:29: error SCHEMA_VALIDATION_FAILED: ")
+    assert json.loads(invoke("validate", "template.yaml", "--format", "json").output)["file"] == "sm/order.asl.json"
+    (tmp_path / "sm" / "order.asl.json").rename(tmp_path / "order.asl.json")
+    (tmp_path / "template.yaml").write_text((tmp_path / "template.yaml").read_text().replace("sm/order", "ordr"))
+    assert ("template.yaml:5:7: error FILE_NOT_FOUND: DefinitionUri 'ordr.asl.json': File not found: "
+            "ordr.asl.json; did you mean 'order.asl.json'?") in invoke("validate", "template.yaml").output
+
+
 def test_run_refuses_what_is_not_json_and_bad_places(tmp_path):
     passes = tmp_path / "p.json"
     passes.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))

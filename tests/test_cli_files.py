@@ -135,6 +135,19 @@ def test_sfn_mock_config_errors_name_the_variable(tmp_path, monkeypatch):
     assert result.exit_code == 2 and result.output.startswith(f"asl run: SFN_MOCK_CONFIG={tmp_path / 'list.json'}: ")
 
 
+@pytest.mark.parametrize("command", ["serve", "console"])
+def test_a_bad_mock_config_of_the_service_is_named_once_and_by_its_source(tmp_path, monkeypatch, command):
+    """`asl serve` said `/x.json: /x.json: no such MockConfigFile` and never named SFN_MOCK_CONFIG."""
+    missing = tmp_path / "nonexistent.json"
+    result = invoke(command, "--port", "0", "--store", "memory", "--mock-config", str(missing))
+    assert result.exit_code == 2
+    assert result.output == f"asl {command}: {missing}: no such MockConfigFile\n"
+    monkeypatch.setenv("SFN_MOCK_CONFIG", str(missing))
+    result = invoke(command, "--port", "0", "--store", "memory")
+    assert result.exit_code == 2
+    assert result.output == f"asl {command}: SFN_MOCK_CONFIG={missing}: no such MockConfigFile\n"
+
+
 # --------------------------------------------------------------------------------------------
 # Never write non-JSON: 1e400 in a definition, streams that cannot encode everything
 # --------------------------------------------------------------------------------------------
