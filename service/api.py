@@ -84,6 +84,66 @@ def _gone(exc: Any) -> ServiceError:
     return ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{exc.arn}'")
 
 
+def _not_found(arn: str) -> ServiceError:
+    """ResourceNotFound for a version or alias (`arn`) that is not there."""
+    return ServiceError("ResourceNotFound", "Request references a resource that does not exist.", resourceName=arn)
+
+
+def _publish(family: Any, description: str | None) -> dict:
+    """Publish the revision of the state machine of `family` (its versions, `revise_family`) as
+    its next version, or give the version that published it already (AWS: publishing a revision
+    again is idempotent). The machine's version counter goes up in the same transaction as the
+    version is written: two publications never get one number."""
+    doc = family.doc
+    revision = doc.get("revisionId") or "INITIAL"
+    published = doc.setdefault("publishedRevisions", {})
+    existing = family.children.get(published.get(revision))
+    if existing is not None:
+        return existing
+    number = doc["nextVersion"]
+    doc["nextVersion"] = number + 1
+    arn = f"{doc['stateMachineArn']}:{number}"
+    now = api_time()
+    version = {"kind": VERSION, "stateMachineVersionArn": arn, "stateMachineArn": doc["stateMachineArn"],
+               "name": doc["name"], "definition": doc["definition"], "roleArn": doc["roleArn"],
+               "type": doc["type"], "creationDate": now, "revisionId": doc.get("revisionId"),
+               "loggingConfiguration": doc["loggingConfiguration"],
+               "tracingConfiguration": doc["tracingConfiguration"]}
+    if description is not None:
+        version["description"] = description
+    published[revision] = arn
+    family.put(arn, VERSION, version, now)
+    return version
+
+
+def _drop_family(family: Any) -> None:
+    """Delete a state machine with its versions and aliases (`revise_family`)."""
+    _mark_deleting(family)
+    family.delete(family.arn)
+
+
+def _mark_deleting(family: Any) -> None:
+    """Mark a state machine DELETING and delete its versions and aliases (`revise_family`)."""
+    for arn in list(family.children):
+        family.delete(arn)
+    family.doc["status"] = DELETING
+
+
+def _routable(family: Any, routing: list) -> None:
+    """ResourceNotFound unless every version `routing` names is one of the versions of the state
+    machine of `family` (read with the machine locked: none is deleted before the alias is written)."""
+    for route in routing:
+        arn = route["stateMachineVersionArn"]
+        if (family.children.get(arn) or {}).get("kind") != VERSION:
+            raise _not_found(arn)
+
+
+def _check_taggable(arn: str, doc: dict | None) -> None:
+    """ResourceNotFound unless `doc` (resource `arn`'s) is a state machine's or an activity's."""
+    if doc is None or doc.get("kind") not in (MACHINE, ACTIVITY):
+        raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn)
+
+
 def _not_labelled(arn: str) -> None:
     """ValidationException (reason API_DOES_NOT_SUPPORT_LABELED_ARNS) for a Distributed Map's
     processor ARN, ``…:stateMachine:{machine}/{label}``. The API model documents it for
@@ -475,7 +535,8 @@ class Service:
             return out
         out = {"stateMachineArn": arn, "creationDate": now}
         if body.get("publish"):
-            version = await self._publish(doc, body.get("versionDescription"))
+            description = body.get("versionDescription")
+            version = await self._in_machine(arn, lambda family: _publish(family, description), VERSION)
             out["stateMachineVersionArn"] = version["stateMachineVersionArn"]
         return out
 
@@ -492,33 +553,16 @@ class Service:
         if len(tags) > 50:
             raise ServiceError("TooManyTags", "Too many tags (limit 50)")
 
-    async def _publish(self, doc: dict, description: str | None) -> dict:
-        revision = doc.get("revisionId") or "INITIAL"
-        published = doc.setdefault("publishedRevisions", {})
-        if revision in published:
-            existing = await self.store.get_resource(published[revision])
-            if existing is not None:
-                return existing
-        number = doc["nextVersion"]
-        doc["nextVersion"] = number + 1
-        arn = f"{doc['stateMachineArn']}:{number}"
-        now = api_time()
-        version = {"kind": VERSION, "stateMachineVersionArn": arn, "stateMachineArn": doc["stateMachineArn"],
-                   "name": doc["name"], "definition": doc["definition"], "roleArn": doc["roleArn"],
-                   "type": doc["type"], "creationDate": now, "revisionId": doc.get("revisionId"),
-                   "loggingConfiguration": doc["loggingConfiguration"],
-                   "tracingConfiguration": doc["tracingConfiguration"]}
-        if description is not None:
-            version["description"] = description
-        published[revision] = arn
+    async def _in_machine(self, arn: str, change: Any, *kinds: str) -> Any:
+        """``change(family)`` on state machine `arn` and its children of `kinds`, in one
+        transaction with the machine's row locked (`Store.revise_family`); a machine deleted or
+        DELETING meanwhile (maybe by another process) is refused as AWS refuses it."""
         from asl.engine.stores import ResourceGone
 
-        try:  # the machine first, in a transaction that refuses one deleted meanwhile (never revived)
-            await self.store.revise_resource(doc["stateMachineArn"], doc)
+        try:
+            return await self.store.revise_family(arn, kinds, change)
         except ResourceGone as exc:
             raise _gone(exc) from None
-        await self.store.put_resource(arn, VERSION, version, doc["stateMachineArn"], now)
-        return version
 
     async def DescribeStateMachine(self, body: dict) -> dict:
         arn = body["stateMachineArn"]
@@ -583,30 +627,28 @@ class Service:
         if body.get("definition") is not None:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
-        changed = False
-        for key in ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration",
-                    "encryptionConfiguration"):
-            if body.get(key) is not None and body[key] != doc.get(key):
-                doc[key] = body[key]
-                changed = True
-        now = api_time()
-        if changed:
-            doc["revisionId"] = str(uuid.uuid4())
-            doc["updateDate"] = now
-        from asl.engine.stores import ResourceGone
 
-        try:  # (checked again in the write's transaction: a DeleteStateMachine meanwhile, maybe in
-            # another process, is never undone)
-            await self.store.revise_resource(arn, doc)
-        except ResourceGone as exc:
-            raise _gone(exc) from None
-        out: dict = {"updateDate": doc["updateDate"]}
-        if doc.get("revisionId"):
-            out["revisionId"] = doc["revisionId"]
-        if body.get("publish"):
-            out["stateMachineVersionArn"] = (await self._publish(doc, body.get("versionDescription")))[
-                "stateMachineVersionArn"]
-        return out
+        def update(family: Any) -> dict:  # (on the machine as it is in the store's transaction)
+            doc = family.doc
+            changed = False
+            for key in ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration",
+                        "encryptionConfiguration"):
+                if body.get(key) is not None and body[key] != doc.get(key):
+                    doc[key] = body[key]
+                    changed = True
+            if changed:
+                doc["revisionId"] = str(uuid.uuid4())
+                doc["updateDate"] = api_time()
+            out: dict = {"updateDate": doc["updateDate"]}
+            if doc.get("revisionId"):
+                out["revisionId"] = doc["revisionId"]
+            if body.get("publish"):
+                out["stateMachineVersionArn"] = _publish(family, body.get("versionDescription"))[
+                    "stateMachineVersionArn"]
+            return out
+        # (a DeleteStateMachine meanwhile, maybe in another process, is never undone; a concurrent
+        # update or tagging is kept)
+        return await self._in_machine(arn, update, *((VERSION,) if body.get("publish") else ()))
 
     async def DeleteStateMachine(self, body: dict) -> dict:
         """AWS (API DeleteStateMachine): the versions and aliases go at once; a machine with
@@ -621,26 +663,32 @@ class Service:
         doc = await self.store.get_resource(arn)
         if doc is None or doc.get("kind") != MACHINE:
             return {}  # (AWS: no error for a machine that is not there)
-        for kind in (VERSION, ALIAS):
-            for child in await self.store.list_resources(kind, arn):
-                await self.store.delete_resource(child.get("stateMachineVersionArn") or child.get("stateMachineAliasArn"))
+        from asl.engine.stores import ResourceGone
+
+        # the versions and aliases go in the transaction that deletes the machine or marks it
+        # DELETING (its row locked, as every change of them locks it): none is left behind
         if doc["type"] == "EXPRESS":
-            await self.store.delete_resource(arn)
+            try:
+                await self.store.revise_family(arn, (VERSION, ALIAS), _drop_family, live=False)
+            except ResourceGone:
+                pass
             return {}
         # from here a StartExecution of the machine here is refused, or was counted (`_busy`) before;
         # one in another process sharing the store is on record before `retire_resource`, or refused
         self.deleting.add(arn)
         if not self._busy(arn):
             try:
-                if await self.store.retire_resource(arn) is not False:  # (False: executions run: DELETING)
+                if await self.store.retire_resource(arn, (VERSION, ALIAS)) is not False:  # (False: DELETING)
                     self.deleting.discard(arn)
                     return {}
             except BaseException:
                 self.deleting.discard(arn)
                 raise
-        elif doc.get("status") != DELETING:
-            doc["status"] = DELETING
-            await self.store.put_resource(arn, MACHINE, doc, None, doc["creationDate"])
+        else:
+            try:
+                await self.store.revise_family(arn, (VERSION, ALIAS), _mark_deleting)
+            except ResourceGone:  # deleted meanwhile (another process), or DELETING already
+                pass
         self._end_runs_of(arn)
         await self._finish_deleting(arn)  # (its executions may have ended meanwhile)
         return {}
@@ -690,14 +738,16 @@ class Service:
 
     async def PublishStateMachineVersion(self, body: dict) -> dict:
         arn = body["stateMachineArn"]
-        doc = await self._machine(arn, plain=True)
-        _not_deleting(doc)
+        _not_deleting(await self._machine(arn, plain=True))
         revision = body.get("revisionId")
-        current = doc.get("revisionId") or "INITIAL"
-        if revision is not None and revision != current:
-            raise ServiceError("ConflictException", f"Failed to publish the State Machine version for revision "
-                               f"{revision}. The current State Machine revision is {current}.")
-        version = await self._publish(doc, body.get("description"))
+
+        def publish(family: Any) -> dict:  # (the revision checked and published in one transaction)
+            current = family.doc.get("revisionId") or "INITIAL"
+            if revision is not None and revision != current:
+                raise ServiceError("ConflictException", f"Failed to publish the State Machine version for revision "
+                                   f"{revision}. The current State Machine revision is {current}.")
+            return _publish(family, body.get("description"))
+        version = await self._in_machine(arn, publish, VERSION)
         return {"creationDate": version["creationDate"], "stateMachineVersionArn": version["stateMachineVersionArn"]}
 
     async def ListStateMachineVersions(self, body: dict) -> dict:
@@ -713,22 +763,27 @@ class Service:
         if qualifier is None or not qualifier.isdigit():
             raise ServiceError("ValidationException", f"Invalid Arn: '{arn}'")
         doc = await self.store.get_resource(arn)
-        if doc is None:
+        if doc is None or doc.get("kind") != VERSION:
             return {}
-        users = [a["name"] for a in await self.store.list_resources(ALIAS, doc["stateMachineArn"])
-                 if any(r["stateMachineVersionArn"] == arn for r in a["routingConfiguration"])]
-        if users:
-            raise ServiceError("ConflictException", "Version to be deleted must not be referenced by an alias. "
-                               f"Current list of aliases referencing this version: [{', '.join(users)}]")
-        await self.store.delete_resource(arn)
-        machine = await self.store.get_resource(doc["stateMachineArn"])
-        if machine is not None:
-            machine["publishedRevisions"] = {k: v for k, v in machine.get("publishedRevisions", {}).items()
-                                             if v != arn}
-            await self.store.put_resource(machine["stateMachineArn"], MACHINE, machine, None, machine["creationDate"])
+
+        def delete(family: Any) -> None:  # (no alias is created or changed meanwhile: the machine is locked)
+            if arn not in family.children:
+                return  # (deleted meanwhile)
+            users = [a["name"] for a in family.children.values() if a["kind"] == ALIAS
+                     and any(r["stateMachineVersionArn"] == arn for r in a["routingConfiguration"])]
+            if users:
+                raise ServiceError("ConflictException", "Version to be deleted must not be referenced by an alias. "
+                                   f"Current list of aliases referencing this version: [{', '.join(users)}]")
+            family.delete(arn)
+            family.doc["publishedRevisions"] = {k: v for k, v in family.doc.get("publishedRevisions", {}).items()
+                                                if v != arn}
+        await self._in_family(doc["stateMachineArn"], arn, delete, VERSION, ALIAS)
         return {}
 
-    async def _check_routing(self, routing: list) -> str:
+    @staticmethod
+    def _check_routing(routing: list) -> str:
+        """The state machine of the versions `routing` names, once its form is checked (AWS's
+        ValidationExceptions); whether they exist is checked with the machine locked (`_routable`)."""
         arns = [r["stateMachineVersionArn"] for r in routing]
         machines = set()
         for arn in arns:
@@ -750,39 +805,43 @@ class Service:
         if sum(weights) != 100:
             raise ServiceError("ValidationException", "Sum of routing configuration weights must equal 100. "
                                f"Received: [{', '.join(map(str, weights))}]")
-        machine = await self.store.get_resource(next(iter(machines)))
-        if machine is not None:
-            _not_deleting(machine)
-        for arn in arns:
-            if await self.store.get_resource(arn) is None:
-                raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
-                                   resourceName=arn)
         return machines.pop()
 
     async def CreateStateMachineAlias(self, body: dict) -> dict:
         name = body["name"]
-        machine_arn = await self._check_routing(body["routingConfiguration"])
+        routing = body["routingConfiguration"]
+        machine_arn = self._check_routing(routing)
         arn = f"{machine_arn}:{name}"
-        now = api_time()
-        doc = {"kind": ALIAS, "stateMachineAliasArn": arn, "stateMachineArn": machine_arn, "name": name,
-               "routingConfiguration": body["routingConfiguration"], "creationDate": now, "updateDate": now}
-        if body.get("description") is not None:
-            doc["description"] = body["description"]
-        if not await self.store.put_resource(arn, ALIAS, doc, machine_arn, now, replace=False):
-            existing = await self.store.get_resource(arn)
+
+        def create(family: Any) -> float:  # (its versions are not deleted meanwhile: the machine is locked)
+            _routable(family, routing)
+            now = api_time()
+            doc = {"kind": ALIAS, "stateMachineAliasArn": arn, "stateMachineArn": machine_arn, "name": name,
+                   "routingConfiguration": routing, "creationDate": now, "updateDate": now}
+            if body.get("description") is not None:
+                doc["description"] = body["description"]
+            existing = family.children.get(arn)
+            if existing is None:
+                family.put(arn, ALIAS, doc, now)
+                return now
             if existing.get("description") != doc.get("description") or \
                     existing["routingConfiguration"] != doc["routingConfiguration"]:
                 raise ServiceError("ConflictException", "Failed to create alias because an alias with the same name "
                                    "and a different routing configuration already exists.")
-            return {"stateMachineAliasArn": arn, "creationDate": existing["creationDate"]}
-        return {"stateMachineAliasArn": arn, "creationDate": now}
+            return existing["creationDate"]
+        from asl.engine.stores import ResourceGone
+
+        try:
+            created = await self.store.revise_family(machine_arn, (VERSION, ALIAS), create)
+        except ResourceGone as exc:  # (gone: so are its versions)
+            raise _not_found(routing[0]["stateMachineVersionArn"]) if exc.status is None else _gone(exc) from None
+        return {"stateMachineAliasArn": arn, "creationDate": created}
 
     async def _alias(self, arn: str) -> dict:
         name, qualifier = machine_parts(arn)
         doc = await self.store.get_resource(arn) if qualifier is not None else None
         if doc is None or doc.get("kind") != ALIAS:
-            raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
-                               resourceName=arn)
+            raise _not_found(arn)
         return doc
 
     async def DescribeStateMachineAlias(self, body: dict) -> dict:
@@ -794,24 +853,57 @@ class Service:
         return out
 
     async def UpdateStateMachineAlias(self, body: dict) -> dict:
-        doc = await self._alias(body["stateMachineAliasArn"])
-        if body.get("routingConfiguration") is None and body.get("description") is None:
+        arn = body["stateMachineAliasArn"]
+        doc = await self._alias(arn)
+        routing = body.get("routingConfiguration")
+        if routing is None and body.get("description") is None:
             raise ServiceError("ValidationException", "Either the description or the RoutingConfiguration must be "
                                "specified")
-        if body.get("routingConfiguration") is not None:
-            await self._check_routing(body["routingConfiguration"])
-            doc["routingConfiguration"] = body["routingConfiguration"]
-        if body.get("description") is not None:
-            doc["description"] = body["description"]
-        doc["updateDate"] = api_time()
-        await self.store.put_resource(doc["stateMachineAliasArn"], ALIAS, doc, doc["stateMachineArn"],
-                                      doc["creationDate"])
-        return {"updateDate": doc["updateDate"]}
+        if routing is not None:
+            self._check_routing(routing)
+
+        def update(family: Any) -> float:  # (on the alias as it is, its machine locked)
+            alias = family.children.get(arn)
+            if alias is None:
+                raise _not_found(arn)  # (deleted meanwhile)
+            if routing is not None:
+                _routable(family, routing)  # (a version of another machine is none of this one's)
+                alias["routingConfiguration"] = routing
+            if body.get("description") is not None:
+                alias["description"] = body["description"]
+            alias["updateDate"] = api_time()
+            family.put(arn, ALIAS, alias, alias["creationDate"])
+            return alias["updateDate"]
+        from asl.engine.stores import ResourceGone
+
+        try:
+            return {"updateDate": await self.store.revise_family(doc["stateMachineArn"], (VERSION, ALIAS), update)}
+        except ResourceGone:  # (its machine is gone or DELETING: so is the alias)
+            raise _not_found(arn) from None
 
     async def DeleteStateMachineAlias(self, body: dict) -> dict:
-        machine_parts(body["stateMachineAliasArn"])  # AWS: deleting an alias that is not there is no error
-        await self.store.delete_resource(body["stateMachineAliasArn"])
+        arn = body["stateMachineAliasArn"]
+        _, qualifier = machine_parts(arn)  # AWS: deleting an alias that is not there is no error
+        if qualifier is None:
+            return {}
+
+        def delete(family: Any) -> None:
+            if arn in family.children:
+                family.delete(arn)
+        await self._in_family(arn.rsplit(":", 1)[0], arn, delete, ALIAS)
         return {}
+
+    async def _in_family(self, machine_arn: str, arn: str, change: Any, *kinds: str) -> None:
+        """``change(family)``, which deletes `arn` (a version or an alias of state machine
+        `machine_arn`), with the machine's row locked; without the machine, `arn` goes alone."""
+        from asl.engine.stores import ResourceGone
+
+        try:
+            await self.store.revise_family(machine_arn, kinds, change, live=False)
+        except ResourceGone:
+            doc = await self.store.get_resource(arn)
+            if doc is not None and doc.get("kind") in kinds:
+                await self.store.delete_resource(arn)
 
     async def ListStateMachineAliases(self, body: dict) -> dict:
         arn = body["stateMachineArn"]
@@ -828,35 +920,42 @@ class Service:
     # ---- tags ----------------------------------------------------------------------------------
 
     async def _taggable(self, arn: str) -> dict:
-        try:
-            kind, rest = split(arn, ("stateMachine", "activity"))
-        except ServiceError:
-            raise
+        split(arn, ("stateMachine", "activity"))
         doc = await self.store.get_resource(arn)
-        if doc is None or doc.get("kind") not in (MACHINE, ACTIVITY):
-            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn)
+        _check_taggable(arn, doc)
         return doc
 
-    async def _save(self, doc: dict) -> None:
-        arn = doc.get("stateMachineArn") if doc["kind"] == MACHINE else doc["activityArn"]
-        await self.store.put_resource(arn, doc["kind"], doc, None, doc["creationDate"])
+    async def _retag(self, arn: str, change: Any) -> None:
+        """``change(tags)`` -> the new tags of state machine or activity `arn`, in one transaction
+        with its row locked: tags given by two calls at once (maybe to two processes) are both
+        kept, and a resource deleted meanwhile is not revived (a DELETING machine keeps its tags)."""
+        split(arn, ("stateMachine", "activity"))
+
+        def retag(doc: dict) -> dict:
+            _check_taggable(arn, doc)
+            doc["tags"] = change(doc.get("tags", []))
+            return doc
+        from asl.engine.stores import ResourceGone
+
+        try:
+            await self.store.revise_resource(arn, retag, live=False)
+        except ResourceGone:
+            _check_taggable(arn, None)
 
     async def TagResource(self, body: dict) -> dict:
-        doc = await self._taggable(body["resourceArn"])
-        tags = {t["key"]: t.get("value", "") for t in doc.get("tags", [])}
-        for tag in body["tags"]:
-            tags[tag["key"]] = tag.get("value", "")
-        if len(tags) > 50:
-            raise ServiceError("TooManyTags", "Too many tags (limit 50)", resourceName=body["resourceArn"])
-        doc["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-        await self._save(doc)
+        def add(old: list) -> list:
+            tags = {t["key"]: t.get("value", "") for t in old}
+            for tag in body["tags"]:
+                tags[tag["key"]] = tag.get("value", "")
+            if len(tags) > 50:
+                raise ServiceError("TooManyTags", "Too many tags (limit 50)", resourceName=body["resourceArn"])
+            return [{"key": k, "value": v} for k, v in tags.items()]
+        await self._retag(body["resourceArn"], add)
         return {}
 
     async def UntagResource(self, body: dict) -> dict:
-        doc = await self._taggable(body["resourceArn"])
         drop = set(body["tagKeys"])
-        doc["tags"] = [t for t in doc.get("tags", []) if t["key"] not in drop]
-        await self._save(doc)
+        await self._retag(body["resourceArn"], lambda old: [t for t in old if t["key"] not in drop])
         return {}
 
     async def ListTagsForResource(self, body: dict) -> dict:
@@ -1028,19 +1127,23 @@ class Service:
                 self.background.spawn(self._answer_message, doc, name=f"answering {doc['key']}")
 
     async def _answer_message(self, doc: dict) -> None:
+        from asl.engine.stores import ResourceGone
+
         try:
-            if await self.store.get_resource(doc["key"]) is None:  # (its sender has given up)
+            # marked taken (unless its sender has given up: then it is gone, and not written again):
+            # its sender waits for this reply even when the execution ends meanwhile
+            try:
+                await self.store.revise_resource(doc["key"], lambda message: {**message, "taken": self.owner})
+            except ResourceGone:
                 return
-            # marked taken: its sender waits for this reply even when the execution ends meanwhile
-            await self.store.put_resource(doc["key"], MESSAGE, {**doc, "taken": self.owner}, doc["executionArn"],
-                                          doc["created"])
             try:
                 reply: dict = {"out": await getattr(self, doc["action"])(doc["body"])}
             except ServiceError as exc:
                 reply = {"code": exc.code, "message": exc.message}
-            if await self.store.get_resource(doc["key"]) is not None:  # (still waited for)
-                await self.store.put_resource(doc["key"], MESSAGE, {**doc, "reply": reply}, doc["executionArn"],
-                                              doc["created"])
+            try:  # (written only while it is waited for)
+                await self.store.revise_resource(doc["key"], lambda message: {**message, "reply": reply})
+            except ResourceGone:
+                pass
         except Exception as exc:  # the store is away: the sender waits on, the next poll answers
             log.warning("answering %s: %s", doc["key"], exc)
         finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.polling import poll
+from support.stores import in_store
 
 SECONDS = 15  # the Wait: the resume (a new process: 8 s on a loaded machine) comes before its deadline
 WAIT = {"StartAt": "W", "States": {
@@ -54,17 +55,7 @@ def _in_store(url: str, read):
     """What `read(store)` returns, read from the store directly (no CLI process per poll)."""
     import anyio
 
-    from asl.engine.stores import open_store
-
-    async def main():
-        store = open_store(url)
-        await store.open()
-        try:
-            return await read(store)
-        finally:
-            await store.close()
-
-    return anyio.run(main)
+    return anyio.run(in_store, url, read)
 
 
 async def _ended(store, arn: str):

@@ -8,6 +8,7 @@ import pytest
 
 from asl.engine.stores import Entries, ExecutionRecord, StoredEvent, StoredFact, StoreError, open_store
 from asl.engine.stores.schema import SQLITE_MIGRATIONS, current_version
+from support.stores import in_store
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -276,10 +277,10 @@ def test_create_under_a_parent_and_retire(store_url):
             assert await store.get(record(1).arn) is None
             assert await store.retire_resource(m) is None
             with pytest.raises(ResourceGone) as gone:  # revising creates nothing
-                await store.revise_resource(m, {"name": "M", "status": "ACTIVE"})
+                await store.revise_resource(m, lambda doc: {"name": "M", "status": "ACTIVE"})
             assert (gone.value.status, await store.get_resource(m)) == (None, None)
             await store.put_resource(m, "stateMachine", {"name": "M", "status": "ACTIVE"}, None, 10.0)
-            await store.revise_resource(m, {"name": "M", "status": "ACTIVE", "revisionId": "r2"})
+            await store.revise_resource(m, lambda doc: {**doc, "revisionId": "r2"})
             assert (await store.get_resource(m))["revisionId"] == "r2"
             assert await store.create(record(1), parent=m)
             assert not await store.create(record(1), parent=m)  # (the ARN is taken)
@@ -290,7 +291,7 @@ def test_create_under_a_parent_and_retire(store_url):
             assert gone.value.status == "DELETING"
             assert await store.get(record(2).arn) is None
             with pytest.raises(ResourceGone) as gone:  # a DELETING mark is never revised away
-                await store.revise_resource(m, {"name": "M", "status": "ACTIVE", "revisionId": "r3"})
+                await store.revise_resource(m, lambda doc: {**doc, "status": "ACTIVE", "revisionId": "r3"})
             assert gone.value.status == "DELETING"
             assert (await store.get_resource(m)) == {"name": "M", "status": "DELETING", "revisionId": "r2"}
             assert await store.retire_resource(m) is False
@@ -299,6 +300,160 @@ def test_create_under_a_parent_and_retire(store_url):
             assert await store.get_resource(m) is None
         finally:
             await store.close()
+    run(go)
+
+
+def test_revise_resource_and_family(store_url):
+    """`revise_resource` runs a change function on the document as it is and writes what it
+    returns (None: nothing); `revise_family` also reads and writes the resource's children of
+    some kinds; a resource not there, or DELETING unless ``live=False``, is `ResourceGone`; an
+    error of the change goes through with nothing written; `retire_resource` takes the children
+    of the kinds it is given along (the same contract for every store)."""
+    from asl.engine.stores import ResourceGone
+
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            m = "arn:aws:states:us-east-1:123456789012:stateMachine:M"
+            seen: list = []
+            with pytest.raises(ResourceGone) as gone:
+                await store.revise_resource(m, seen.append)
+            assert (gone.value.arn, gone.value.status, seen) == (m, None, [])
+            with pytest.raises(ResourceGone):
+                await store.revise_family(m, ("version",), seen.append)
+            assert seen == [] and await store.get_resource(m) is None
+
+            await store.put_resource(m, "stateMachine", {"name": "M", "n": 1}, None, 10.0)
+            assert await store.revise_resource(m, lambda doc: {**doc, "n": doc["n"] + 1}) == {"name": "M", "n": 2}
+
+            def in_place(doc):  # a change of the copy it gets, returning None: nothing written
+                doc["n"] = 99
+            assert await store.revise_resource(m, in_place) == {"name": "M", "n": 2}
+            assert await store.get_resource(m) == {"name": "M", "n": 2}
+
+            def refuse(doc):
+                raise KeyError("no")
+            with pytest.raises(KeyError):
+                await store.revise_resource(m, refuse)
+
+            # a family: the children of the kinds asked for, oldest first, and writes to them
+            for i, created in ((2, 12.0), (1, 11.0)):
+                await store.put_resource(f"{m}:{i}", "version", {"v": i}, m, created)
+            await store.put_resource(f"{m}:live", "alias", {"a": 1}, m, 13.0)
+            await store.put_resource(f"{m}/label", "processor", {"p": 1}, m, 14.0)
+
+            def publish(family):
+                assert family.arn == m and family.doc == {"name": "M", "n": 2}
+                seen.append(dict(family.children))
+                family.doc["n"] = 3
+                family.put(f"{m}:3", "version", {"v": 3}, 15.0)
+                family.delete(f"{m}:1")
+                return "published"
+            assert await store.revise_family(m, ("version", "alias"), publish) == "published"
+            assert seen.pop() == {f"{m}:1": {"v": 1}, f"{m}:2": {"v": 2}, f"{m}:live": {"a": 1}}
+            assert await store.get_resource(m) == {"name": "M", "n": 3}
+            assert [d["v"] for d in await store.list_resources("version", m)] == [2, 3]
+            assert await store.get_resource(f"{m}:1") is None
+
+            def half_done(family):  # nothing of what it did before the error is written
+                family.doc["n"] = 4
+                family.put(f"{m}:4", "version", {"v": 4}, 16.0)
+                family.delete(f"{m}:2")
+                raise KeyError("no")
+            with pytest.raises(KeyError):
+                await store.revise_family(m, ("version",), half_done)
+            assert await store.get_resource(m) == {"name": "M", "n": 3}
+            assert [d["v"] for d in await store.list_resources("version", m)] == [2, 3]
+
+            # DELETING: refused, unless live=False (which keeps the mark as the change leaves it)
+            assert await store.create(record(1), parent=m)
+            assert await store.retire_resource(m, ("version", "alias")) is False
+            assert await store.get_resource(m) == {"name": "M", "n": 3, "status": "DELETING"}
+            assert await store.list_resources("version", m) == [] and await store.list_resources("alias", m) == []
+            assert await store.get_resource(f"{m}/label") == {"p": 1}  # (a kind not named stays)
+            with pytest.raises(ResourceGone) as gone:
+                await store.revise_resource(m, lambda doc: {**doc, "n": 4})
+            assert gone.value.status == "DELETING"
+            with pytest.raises(ResourceGone):
+                await store.revise_family(m, (), lambda family: family.delete(m))
+            assert await store.revise_resource(m, lambda doc: {**doc, "tags": [1]}, live=False) == {
+                "name": "M", "n": 3, "status": "DELETING", "tags": [1]}
+
+            # the resource itself deleted in its family's transaction
+            await store.update(record(1).arn, status="SUCCEEDED")
+            await store.revise_family(m, (), lambda family: family.delete(m), live=False)
+            assert await store.get_resource(m) is None
+        finally:
+            await store.close()
+    run(go)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_revisions_from_two_stores_at_once(kind, tmp_path, request):
+    """Two stores (as two processes) on one SQLite file or PostgreSQL database revise one
+    resource at once: each change sees the document the one before it wrote (a counter counts
+    every change; a family's version numbers are handed out once each, with a version written
+    for each in the same transaction), and a revision racing a deletion never revives it."""
+    from asl.engine.stores import ResourceGone
+
+    url = f"sqlite:{tmp_path / 'runs.db'}" if kind == "sqlite" else request.getfixturevalue("postgres_url")
+
+    async def go():
+        one, two = open_store(url), open_store(url)
+        await one.open()
+        await two.open()
+        try:
+            m = "arn:aws:states:us-east-1:123456789012:stateMachine:M"
+            await one.put_resource(m, "stateMachine", {"name": "M", "count": 0, "next": 1, "by": []}, None, 10.0)
+            numbers: list[int] = []
+
+            def count(tag: str):
+                def change(doc):
+                    return {**doc, "count": doc["count"] + 1, "by": doc["by"] + [tag]}
+                return change
+
+            def publish(family):
+                number = family.doc["next"]
+                family.doc["next"] = number + 1
+                family.put(f"{m}:{number}", "version", {"v": number}, 100.0 + number)
+                return number
+
+            async def revise(store, i: int) -> None:
+                await store.revise_resource(m, count(f"{i}"))
+                numbers.append(await store.revise_family(m, ("version",), publish))
+            async with anyio.create_task_group() as tg:
+                for i in range(40):
+                    tg.start_soon(revise, (one, two)[i % 2], i)
+            doc = await in_store(url, lambda store: store.get_resource(m))
+            assert doc["count"] == 40 and sorted(doc["by"], key=int) == [str(i) for i in range(40)]
+            assert sorted(numbers) == list(range(1, 41)) and doc["next"] == 41
+            assert [d["v"] for d in await in_store(url, lambda store: store.list_resources("version", m))] == \
+                list(range(1, 41))
+
+            # revisions racing the deletion: each before it (and deleted with it) or refused
+            outcomes: list = []
+
+            async def late(store) -> None:
+                try:
+                    await store.revise_resource(m, count("late"))
+                    outcomes.append("revised")
+                except ResourceGone:
+                    outcomes.append("gone")
+
+            async def retire() -> None:
+                outcomes.append(await two.retire_resource(m, ("version",)))
+            async with anyio.create_task_group() as tg:
+                for i in range(10):
+                    tg.start_soon(late, (one, two)[i % 2])
+                    if i == 4:
+                        tg.start_soon(retire)
+            assert True in outcomes and set(outcomes) <= {True, "revised", "gone"}, outcomes
+            assert await in_store(url, lambda store: store.get_resource(m)) is None
+            assert await in_store(url, lambda store: store.list_resources("version", m)) == []
+        finally:
+            await one.close()
+            await two.close()
     run(go)
 
 

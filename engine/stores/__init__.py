@@ -18,6 +18,14 @@ out; the owner `renew`s its leases while it runs and `release`s an execution whe
 In-memory and SQLite stores are for one process, and implement leases the same way so the
 code that uses them does not care.
 
+The service's resources (state machines, versions, aliases, activities, forwarded messages) are
+JSON documents. Every read-modify-write of one goes through `revise_resource` /
+`revise_family`: the change is a plain function run inside one transaction with the resource's
+row locked, so two processes changing it at once never lose an update nor revive a deleted
+resource. A state machine's versions and aliases (its *family*) are changed only with the
+machine's row locked: checks that span them (an alias names existing versions, a version no
+alias names is deleted) hold across processes.
+
 The schema is created and migrated by the stores themselves (`MIGRATIONS` in each module,
 versioned in a ``schema_version`` table), never by hand.
 """
@@ -26,12 +34,12 @@ from __future__ import annotations
 import json
 from json.encoder import encode_basestring
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Iterable, Iterator, NamedTuple, Protocol
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
 
 from ..payload import compact_json
 
-__all__ = ["ExecutionRecord", "StoredEvent", "StoredFact", "Store", "StoreError", "ResourceGone", "open_store",
-           "STATUSES"]
+__all__ = ["ExecutionRecord", "StoredEvent", "StoredFact", "Store", "StoreError", "ResourceGone", "Family",
+           "open_store", "STATUSES"]
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 
@@ -42,8 +50,9 @@ class StoreError(Exception):
 
 
 class ResourceGone(StoreError):
-    """`Store.create` with a ``parent`` refused: that resource is not there (``status`` None) or
-    its document says ``"status": "DELETING"`` (``status`` "DELETING")."""
+    """`Store.create` with a ``parent``, `Store.revise_resource` or `Store.revise_family` refused:
+    that resource is not there (``status`` None) or its document says ``"status": "DELETING"``
+    (``status`` "DELETING"; not raised by a revision with ``live=False``)."""
 
     def __init__(self, arn: str, status: str | None):
         super().__init__(f"{arn} is {'being deleted' if status else 'not there'}")
@@ -53,11 +62,83 @@ class ResourceGone(StoreError):
 DELETING = "DELETING"  # a resource's document with this "status" takes no new executions (`ResourceGone`)
 
 
-def check_parent(arn: str, doc: dict | None) -> None:
+def check_parent(arn: str, doc: dict | None, live: bool = True) -> None:
     """Raise `ResourceGone` unless `doc` (resource `arn`'s document, None when there is none)
-    may take a new execution."""
-    if doc is None or doc.get("status") == DELETING:
+    is there and, with `live`, not DELETING (it may take a new execution, or a revision)."""
+    if doc is None or (live and doc.get("status") == DELETING):
         raise ResourceGone(arn, None if doc is None else DELETING)
+
+
+class Family:
+    """A resource and its children of some kinds (the resources whose parent it is), as
+    `Store.revise_family`'s change function sees them, read in the transaction that holds the
+    resource's row locked. The function changes `doc` in place or replaces it, and `put`s and
+    `delete`s children (or the resource itself); the store then writes what changed, in the
+    same transaction. Nothing is written when the function raises."""
+
+    def __init__(self, arn: str, text: str, children: dict[str, dict]):
+        self.arn = arn
+        self.doc: dict = json.loads(text)
+        self.children = children        # ARN -> document, oldest first
+        # child ARN -> (kind, created, doc) to write, or None: delete it
+        self.writes: dict[str, tuple[str, float, dict] | None] = {}
+        self.gone = False               # the resource itself deleted
+        self._text = text               # the document as read
+
+    def stored(self) -> dict:
+        """A fresh copy of the document as it was read."""
+        return json.loads(self._text)
+
+    def put(self, arn: str, kind: str, doc: dict, created: float) -> None:
+        """Write child `arn` (new, or replacing the one there)."""
+        self.children[arn] = doc
+        self.writes[arn] = (kind, created, doc)
+
+    def delete(self, arn: str) -> None:
+        """Delete child `arn`, or the resource itself (its `arn`)."""
+        if arn == self.arn:
+            self.gone = True
+            return
+        self.children.pop(arn, None)
+        self.writes[arn] = None
+
+    def new_text(self) -> str | None:
+        """The resource's document to write, or None when it is unchanged or deleted."""
+        if self.gone:
+            return None
+        text = dumps(self.doc)
+        return None if text == self._text else text
+
+    def statements(self, mark: str) -> list[tuple[str, tuple]]:
+        """What changed, as SQL for a database store (`mark`: the driver's placeholder)."""
+        out: list[tuple[str, tuple]] = []
+        text = self.new_text()
+        if self.gone:
+            out.append((f"DELETE FROM resources WHERE arn = {mark}", (self.arn,)))
+        elif text is not None:
+            out.append((f"UPDATE resources SET doc = {mark} WHERE arn = {mark}", (text, self.arn)))
+        for arn, write in self.writes.items():
+            if write is None:
+                out.append((f"DELETE FROM resources WHERE arn = {mark}", (arn,)))
+            else:
+                kind, created, doc = write
+                out.append((f"INSERT INTO resources (arn, kind, parent, created, doc) VALUES "
+                            f"({', '.join([mark] * 5)}) ON CONFLICT (arn) DO UPDATE SET kind = excluded.kind, "
+                            "parent = excluded.parent, created = excluded.created, doc = excluded.doc",
+                            (arn, kind, self.arn, created, dumps(doc))))
+        return out
+
+
+def revision(change: Callable[[dict], dict | None]) -> Callable[[Family], dict]:
+    """`revise_resource`'s `change` as a change of the resource's `Family`: it gets a copy of the
+    document and returns the new one (None: the document stays as it is); the result is the
+    document as it is now."""
+    def revise(family: Family) -> dict:
+        new = change(family.stored())
+        if new is not None:
+            family.doc = new
+        return family.doc
+    return revise
 
 
 LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execution of a shared store
@@ -242,18 +323,39 @@ class Store(Protocol):
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         """The documents of one kind (of one parent), oldest first."""
 
-    async def revise_resource(self, arn: str, doc: dict) -> None:
-        """Replace the document of resource `arn` (a state machine) when it is there and not
-        DELETING, else `ResourceGone` (and nothing written). One transaction, the resource locked
-        as `retire_resource` locks it: an update never revives a resource deleted meanwhile, nor
-        overwrites its DELETING mark."""
+    async def revise_resource(self, arn: str, change: Callable[[dict], dict | None], *,
+                              live: bool = True) -> dict:
+        """Change the document of resource `arn`: ``change(doc)`` gets a copy of it as it is now
+        and returns the new document (None: leave it as it is); the document as it is after is
+        returned. `ResourceGone` (nothing written) when the resource is not there or, with
+        `live`, DELETING; whatever `change` raises goes through (nothing written). One
+        transaction, the resource's row locked (as `retire_resource` locks it) from the read to
+        the write: a revision never loses another's, never revives a resource deleted meanwhile,
+        nor overwrites its DELETING mark. `change` may run in a worker thread: it only computes."""
 
-    async def retire_resource(self, arn: str) -> bool | None:
+    async def revise_family(self, arn: str, kinds: Iterable[str], change: Callable[[Family], Any], *,
+                            live: bool = True) -> Any:
+        """Run ``change(family)`` on resource `arn` and its children of `kinds` (a `Family`),
+        write what it changed, and return what it returns; `ResourceGone` and errors as
+        `revise_resource`. One transaction, with `arn`'s row locked: the children are read and
+        written under the parent's lock (every change of them goes through it)."""
+
+    async def retire_resource(self, arn: str, children: Iterable[str] = ()) -> bool | None:
         """Delete resource `arn` (a state machine) unless a RUNNING execution of it is on
-        record; then mark its document ``"status": "DELETING"`` instead. One transaction, the
-        resource locked against `create(..., parent=arn)` of another process: an execution is
-        either on record before (and seen here) or refused after. True: deleted; False: kept
-        (DELETING); None: there was none."""
+        record; then mark its document ``"status": "DELETING"`` instead. Its children of the
+        kinds `children` go either way. One transaction, the resource locked against
+        `create(..., parent=arn)` of another process: an execution is either on record before
+        (and seen here) or refused after. True: deleted; False: kept (DELETING); None: there was
+        none."""
+
+
+class RevisesInFamilies:
+    """`Store.revise_resource` for a store that has `Store.revise_family`: a revision of one
+    document is a change of a family without children."""
+
+    async def revise_resource(self, arn: str, change: Callable[[dict], dict | None], *,
+                              live: bool = True) -> dict:
+        return await self.revise_family(arn, (), revision(change), live=live)  # type: ignore[attr-defined]
 
 
 def open_store(url: str | None) -> Store:

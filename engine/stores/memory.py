@@ -8,13 +8,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from typing import Any, Iterable
+import json
+from typing import Any, Callable, Iterable
 
-from . import (DELETING, Entries, ExecutionRecord, JsonText, StoredEvent, StoredFact, StoreError, check_changes,
-               check_parent)
+from . import (DELETING, Entries, ExecutionRecord, Family, JsonText, RevisesInFamilies, StoredEvent, StoredFact,
+               StoreError, check_changes, check_parent, dumps)
 
 
-class MemoryStore:
+class MemoryStore(RevisesInFamilies):
     url = "memory"
     lazy_text = True  # a record's definition, input and output come as `JsonText`: spelled out when read
 
@@ -137,10 +138,13 @@ class MemoryStore:
                            created: float = 0.0, *, replace: bool = True) -> bool:
         if not replace and arn in self._resources:
             return False
+        self._put(arn, kind, doc, parent, created)
+        return True
+
+    def _put(self, arn: str, kind: str, doc: dict, parent: str | None, created: float) -> None:
         old = self._resources.get(arn)
         order = old[3] if old is not None else len(self._resources) + len(self._order) + 1
         self._resources[arn] = (kind, parent, created, order, copy.deepcopy(doc))
-        return True
 
     async def get_resource(self, arn: str) -> dict | None:
         found = self._resources.get(arn)
@@ -149,15 +153,35 @@ class MemoryStore:
     async def delete_resource(self, arn: str) -> bool:
         return self._resources.pop(arn, None) is not None
 
-    async def revise_resource(self, arn: str, doc: dict) -> None:
+    async def revise_family(self, arn: str, kinds: Iterable[str], change: Callable[[Family], Any], *,
+                            live: bool = True) -> Any:
+        # (no await from the read to the write: nothing else runs in between)
         found = self._resources.get(arn)
-        check_parent(arn, None if found is None else found[4])
-        self._resources[arn] = (*found[:4], copy.deepcopy(doc))
+        check_parent(arn, None if found is None else found[4], live)
+        family = Family(arn, dumps(found[4]), {a: copy.deepcopy(r[4]) for a, r in self._children(arn, kinds)})
+        out = change(family)
+        if family.gone:
+            del self._resources[arn]
+        elif (text := family.new_text()) is not None:
+            self._resources[arn] = (*found[:4], json.loads(text))
+        for child, write in family.writes.items():
+            if write is None:
+                self._resources.pop(child, None)
+            else:
+                self._put(child, write[0], write[2], arn, write[1])
+        return out
 
-    async def retire_resource(self, arn: str) -> bool | None:
+    def _children(self, arn: str, kinds: Iterable[str]) -> list[tuple[str, tuple]]:
+        kinds = set(kinds)
+        found = [(a, r) for a, r in self._resources.items() if r[1] == arn and r[0] in kinds] if kinds else []
+        return sorted(found, key=lambda item: (item[1][2], item[1][3]))
+
+    async def retire_resource(self, arn: str, children: Iterable[str] = ()) -> bool | None:
         found = self._resources.get(arn)
         if found is None:
             return None
+        for child, _ in self._children(arn, children):
+            del self._resources[child]
         if any(r.status == "RUNNING" and r.state_machine_arn == arn for r in self._records.values()):
             found[4]["status"] = DELETING
             return False

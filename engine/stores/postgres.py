@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError,
-               check_changes, check_parent, journal_rows, list_query, dumps, record_from_row, record_row, site_value)
+from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, RevisesInFamilies, StoredEvent,
+               StoredFact, StoreError, check_changes, check_parent, journal_rows, list_query, dumps, record_from_row,
+               record_row, site_value)
 from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
@@ -28,7 +29,7 @@ _COPY_EVENTS = "COPY events (arn, id, type, previous_id, timestamp, details, sit
 _COPY_FACTS = "COPY facts (arn, seq, site, kind, value) FROM STDIN"
 
 
-class PostgresStore:
+class PostgresStore(RevisesInFamilies):
     def __init__(self, url: str, pool_size: int = 4):
         if url.startswith("postgres:") and not url.startswith("postgres://"):
             url = "postgresql:" + url[len("postgres:"):]
@@ -245,20 +246,48 @@ class PostgresStore:
             args.append(parent)
         return [json.loads(r[0]) for r in await self._fetch(sql + " ORDER BY created, arn", args)]
 
-    async def revise_resource(self, arn: str, doc: dict) -> None:
-        async def revise(conn: Any) -> None:
+    async def revise_family(self, arn: str, kinds: Iterable[str], change: Callable[[Family], Any], *,
+                            live: bool = True) -> Any:
+        import psycopg
+
+        kinds = list(kinds)
+        refused: list[BaseException] = []  # what `change` raised (the transaction rolled back)
+
+        async def revise(conn: Any) -> Any:
+            # FOR UPDATE: another process's revision, retirement or create(parent=) of this
+            # resource waits for this transaction's end, and then reads what it wrote
             cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR UPDATE", (arn,))
             found = await cur.fetchone()
-            check_parent(arn, None if found is None else json.loads(found[0]))
-            await conn.execute("UPDATE resources SET doc = %s WHERE arn = %s", (dumps(doc), arn))
-        await self._transaction(revise)
+            check_parent(arn, None if found is None else json.loads(found[0]), live)
+            children: dict[str, dict] = {}
+            if kinds:
+                cur = await conn.execute("SELECT arn, doc FROM resources WHERE parent = %s AND kind = ANY(%s) "
+                                         "ORDER BY created, arn", (arn, kinds))
+                children = {a: json.loads(d) for a, d in await cur.fetchall()}
+            family = Family(arn, found[0], children)
+            try:
+                out = change(family)
+            except Exception as exc:
+                refused.append(exc)
+                raise psycopg.Rollback() from None
+            for sql, args in family.statements("%s"):
+                await conn.execute(sql, args)
+            return out
+        out = await self._transaction(revise)
+        if refused:
+            raise refused[0]
+        return out
 
-    async def retire_resource(self, arn: str) -> bool | None:
+    async def retire_resource(self, arn: str, children: Iterable[str] = ()) -> bool | None:
+        children = list(children)
+
         async def retire(conn: Any) -> bool | None:
             cur = await conn.execute("SELECT doc FROM resources WHERE arn = %s FOR UPDATE", (arn,))
             found = await cur.fetchone()
             if found is None:
                 return None
+            if children:
+                await conn.execute("DELETE FROM resources WHERE parent = %s AND kind = ANY(%s)", (arn, children))
             # (read committed: this statement sees every execution whose create held the row before)
             cur = await conn.execute("SELECT 1 FROM executions WHERE state_machine_arn = %s AND status = 'RUNNING' "
                                      "LIMIT 1", (arn,))

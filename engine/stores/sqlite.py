@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import anyio
 
-from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, GroupCommit, StoredEvent, StoredFact, StoreError,
-               check_changes, check_parent, journal_rows, list_query, dumps, record_from_row, record_row, site_value)
+from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, RevisesInFamilies, StoredEvent,
+               StoredFact, StoreError, check_changes, check_parent, journal_rows, list_query, dumps, record_from_row,
+               record_row, site_value)
 from .schema import SQLITE_MIGRATIONS, current_version
 
 
@@ -41,6 +42,15 @@ def _insert(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
         db.executemany(sql, rows[whole:])
 
 
+def _children(db: sqlite3.Connection, arn: str, kinds: list[str]) -> dict[str, dict]:
+    """The documents of the resources of `kinds` whose parent is `arn`, by ARN, oldest first."""
+    if not kinds:
+        return {}
+    rows = db.execute(f"SELECT arn, doc FROM resources WHERE parent = ? AND kind IN ({','.join('?' * len(kinds))}) "
+                      "ORDER BY created, rowid", (arn, *kinds))
+    return {a: json.loads(d) for a, d in rows}
+
+
 def _immediate(db: sqlite3.Connection, work: Any) -> Any:
     """``work(db)`` in one write transaction."""
     db.execute("BEGIN IMMEDIATE")
@@ -53,7 +63,7 @@ def _immediate(db: sqlite3.Connection, work: Any) -> Any:
     return out
 
 
-class SQLiteStore:
+class SQLiteStore(RevisesInFamilies):
     def __init__(self, path: str):
         self.path = path
         self.url = f"sqlite:{path}"
@@ -335,25 +345,47 @@ class SQLiteStore:
         self._doc_writes += 1
         return await self._run(lambda db: db.execute("DELETE FROM resources WHERE arn = ?", (arn,)).rowcount == 1)
 
-    async def revise_resource(self, arn: str, doc: dict) -> None:
-        self._docs.pop(arn, None)
-        self._doc_writes += 1
-        text = dumps(doc)
+    async def revise_family(self, arn: str, kinds: Iterable[str], change: Callable[[Family], Any], *,
+                            live: bool = True) -> Any:
+        kinds = list(kinds)
+        written: list[str] = []
 
-        def revise(db: sqlite3.Connection) -> None:
+        def revise(db: sqlite3.Connection) -> Any:
+            # (BEGIN IMMEDIATE: the file's write lock from this read on, against every other
+            # connection, of this process or another)
             found = db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone()
-            check_parent(arn, None if found is None else json.loads(found[0]))
-            db.execute("UPDATE resources SET doc = ? WHERE arn = ?", (text, arn))
-        await self._run(lambda db: _immediate(db, revise))
+            check_parent(arn, None if found is None else json.loads(found[0]), live)
+            family = Family(arn, found[0], _children(db, arn, kinds))
+            out = change(family)
+            for sql, args in family.statements("?"):
+                db.execute(sql, args)
+            written.extend([arn, *family.writes])
+            return out
+        try:
+            return await self._run(lambda db: _immediate(db, revise))
+        finally:
+            self._forget(written)
 
-    async def retire_resource(self, arn: str) -> bool | None:
+    def _forget(self, arns: Iterable[str] | None) -> None:
+        """Drop the cached documents of `arns` (None: all), written now."""
+        self._doc_writes += 1
+        if arns is None:
+            self._docs.clear()
+        for arn in arns or ():
+            self._docs.pop(arn, None)
+
+    async def retire_resource(self, arn: str, children: Iterable[str] = ()) -> bool | None:
         self._docs.pop(arn, None)
         self._doc_writes += 1
+        children = list(children)
 
         def retire(db: sqlite3.Connection) -> bool | None:
             found = db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone()
             if found is None:
                 return None
+            if children:
+                db.execute(f"DELETE FROM resources WHERE parent = ? AND kind IN ({','.join('?' * len(children))})",
+                           (arn, *children))
             if db.execute("SELECT 1 FROM executions WHERE state_machine_arn = ? AND status = 'RUNNING' LIMIT 1",
                           (arn,)).fetchone() is None:
                 db.execute("DELETE FROM resources WHERE arn = ?", (arn,))
@@ -361,7 +393,11 @@ class SQLiteStore:
             db.execute("UPDATE resources SET doc = ? WHERE arn = ?",
                        (dumps({**json.loads(found[0]), "status": DELETING}), arn))
             return False
-        return await self._run(lambda db: _immediate(db, retire))
+        try:
+            return await self._run(lambda db: _immediate(db, retire))
+        finally:
+            if children:
+                self._forget(None)
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         sql, args = "SELECT doc FROM resources WHERE kind = ?", [kind]
