@@ -199,8 +199,9 @@ def test_max_items_and_max_items_path(buckets):
     assert fraction.cause.endswith('The MaxItemsPath field refers to value "1.5" which is not a valid integer: $.max')
     types = [e["type"] for e in fraction.history.events]
     assert "MapRunStarted" not in types  # a ...Path error comes before the Map Run
-    text = go(buckets, dmap(ItemReader=get_object("rows.csv", InputType="CSV", MaxItems="two")))
-    assert text.error == "States.Runtime" and text.cause.endswith('MaxItems must be an integer, not "two".')
+    # a literal that is not an integer from 0 to 100,000,000 is refused at creation (test_validator.py)
+    with pytest.raises(asl.DefinitionError):
+        asl.load(dmap(ItemReader=get_object("rows.csv", InputType="CSV", MaxItems="two")))
 
 
 def test_reader_failures_are_item_reader_failed(buckets):
@@ -370,7 +371,7 @@ def test_result_writer_files(buckets):
     named = go(buckets, dmap({"P": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id",
                                                                    "name.$": "$$.Execution.Name"}, "End": True}},
                              ItemReader=get_object("items.json", InputType="JSON", MaxItems=1),
-                             ResultWriter={"WriterConfig": {"Transformation": "NONE"}}))
+                             ResultWriter={"WriterConfig": {"Transformation": "NONE", "OutputType": "JSON"}}))
     (child,) = named.output
     assert json.loads(child["Output"]) == {"id": child["ExecutionArn"], "name": child["Name"]}
     (bad,) = json.loads(buckets.get("out", failed))
@@ -389,9 +390,11 @@ def test_writer_config_transformations_and_jsonl(buckets):
     flat = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "FLATTEN",
                                                                                "OutputType": "JSON"}}))
     assert flat.output == [1, 2, 3]
-    compact = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "COMPACT"}}))
+    compact = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "COMPACT",
+                                                                                  "OutputType": "JSON"}}))
     assert compact.output == [[1, 2], [3]]
-    none = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "NONE"}}))
+    none = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "NONE",
+                                                                               "OutputType": "JSON"}}))
     assert [json.loads(r["Output"]) for r in none.output] == [[1, 2], [3]]
     lines = go(buckets, dmap(ItemReader=reader, ResultWriter={
         "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": ""},
