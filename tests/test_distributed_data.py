@@ -278,6 +278,21 @@ def test_selector_and_batches(buckets):
     assert [len(b["Items"]) for b in by_path] == [4, 2]
 
 
+def test_a_batch_stays_within_the_256_kib_payload_limit(buckets):
+    """A child's input is at most 256 KiB (AWS's payload limit; DISTRIBUTED-MAP-SPEC.md section 1:
+    "The whole child input must stay <= 256 KiB"; CDK's ItemBatcher: "no limits on the number of
+    items in a batch under the 256KB limit"): a batch closes before an item would take it past
+    262,144 bytes, whatever MaxItemsPerBatch allows, and with no limit given at all."""
+    items = [{"i": i, "pad": "x" * 5000} for i in range(120)]  # ~600 KiB in all
+    buckets.put("data", "big.json", json.dumps(items))
+    for batcher in ({"MaxItemsPerBatch": 1000}, {"BatchInput": {"run": "r"}}):
+        out = go(buckets, dmap(ItemReader=get_object("big.json", InputType="JSON"), ItemBatcher=batcher),
+                 payload_limit=None).output
+        assert [i for batch in out for i in batch["Items"]] == items
+        assert len(out) == 3
+        assert all(len(json.dumps(batch, separators=(",", ":")).encode()) <= 262_144 for batch in out)
+
+
 # ---- tolerance, abort --------------------------------------------------------------------------
 
 def counting(fail: set):
