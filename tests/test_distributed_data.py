@@ -199,6 +199,13 @@ def test_max_items_and_max_items_path(buckets):
     assert fraction.cause.endswith('The MaxItemsPath field refers to value "1.5" which is not a valid integer: $.max')
     types = [e["type"] for e in fraction.history.events]
     assert "MapRunStarted" not in types  # a ...Path error comes before the Map Run
+    # AWS reads the value as a 64-bit integer's text (floci #3732, measured on AWS): "2" is 2, 2.0 is
+    # not an integer, nor is anything past 2**63 - 1
+    assert len(go(buckets, dmap(ItemReader=by_path), {"max": "2"}).output) == 2
+    for value, text in ((2.0, "2.0"), (2 ** 63, str(2 ** 63))):
+        whole = go(buckets, dmap(ItemReader=by_path), {"max": value})
+        assert (whole.error, whole.cause.split(". ", 1)[1]) == (
+            "States.Runtime", f'The MaxItemsPath field refers to value "{text}" which is not a valid integer: $.max')
     # a literal that is not an integer from 0 to 100,000,000 is refused at creation (test_validator.py)
     with pytest.raises(asl.DefinitionError):
         asl.load(dmap(ItemReader=get_object("rows.csv", InputType="CSV", MaxItems="two")))
