@@ -67,6 +67,16 @@ TIMESTAMP_RE = re.compile(
     r"^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)"
     r"(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$")
 LABEL_FORBIDDEN = set('<>{}[]?*"#%\\^|~`$&,;:/')
+# Distributed Map sub-objects (DG "input-output-itemreader", "input-output-itembatcher",
+# "input-output-resultwriter"; docs/aws-validation-messages.md 2.2 and 2.4).
+READER_RESOURCE_RE = re.compile(r"^arn:[a-z0-9-]+:states:::s3:(getObject|listObjectsV2)$")
+WRITER_RESOURCE_RE = re.compile(r"^arn:[a-z0-9-]+:states:::s3:putObject$")
+NOT_AN_ALLOWED_VALUE = "The field '{}' does not match any of the allowed values"
+INPUT_TYPES = ("CSV", "JSON", "JSONL", "MANIFEST", "PARQUET")
+OUTPUT_TYPES = ("JSON", "JSONL")
+WRITER_TRANSFORMATIONS = ("NONE", "COMPACT", "FLATTEN")
+MAX_ITEMS = 100_000_000  # ReaderConfig MaxItems
+MAX_BATCH_BYTES = 262_144  # ItemBatcher MaxInputBytesPerBatch: the 256 KiB payload limit
 VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -237,11 +247,8 @@ class Checker:
         from .resources import parse_resource
 
         info = parse_resource(resource)
-        if info is None and "${" in resource:
-            from .placeholders import has_placeholder
-
-            if has_placeholder(resource):
-                return  # filled at deployment: not checked (UNRESOLVED_PLACEHOLDER says so)
+        if info is None and _placeholder(resource):
+            return
         if info is None:
             self.schema(f"The resource provided {resource} is not recognized. The value is not a valid "
                         "resource ARN, or the resource is not available in this region.", where)
@@ -423,6 +430,107 @@ class Checker:
         self.range(state, "MaxConcurrency", where, 0, None)
         self.range(state, "ToleratedFailurePercentage", where, 0.0, 100.0)
         self.range(state, "ToleratedFailureCount", where, 0, None)
+        # checked in either mode: AWS accepts these fields on an inline Map (our warning above)
+        if isinstance(state.get("ItemReader"), dict):
+            self.item_reader(state["ItemReader"], where, ql)
+        if isinstance(state.get("ItemBatcher"), dict):
+            self.item_batcher(state["ItemBatcher"], where, ql)
+        if isinstance(state.get("ResultWriter"), dict):
+            self.result_writer(state["ResultWriter"], where, ql)
+
+    # ---- Distributed Map: ItemReader, ItemBatcher, ResultWriter ---------------------------------
+    # (the model reports their fields' types and compiles their templates; these are the rules
+    # between fields, the ranges and enums, and ReaderConfig, which the model keeps as JSON)
+
+    def item_reader(self, reader: dict, where: tuple, ql: str) -> None:
+        here = where + ("ItemReader",)
+        resource = reader.get("Resource")
+        if isinstance(resource, str) and not READER_RESOURCE_RE.match(resource) and not _placeholder(resource):
+            self.schema(NOT_AN_ALLOWED_VALUE.format("Resource"), here + ("Resource",))
+        self.destination(reader, here, ql)
+        config = reader.get("ReaderConfig")
+        if isinstance(config, dict):
+            here += ("ReaderConfig",)
+            self.enum(config, "InputType", INPUT_TYPES, here)
+            literal = config.get("MaxItems")
+            if "MaxItems" in config and not (ql == "JSONata" and isinstance(literal, str) and literal.startswith("{%")):
+                if isinstance(literal, bool) or not isinstance(literal, (int, float)) or literal != int(literal):
+                    self.schema("Expected value of type [INTEGER]", here + ("MaxItems",))
+            self.map_number(config, "MaxItems", here, where, ql, 0, MAX_ITEMS)
+            path = config.get("MaxItemsPath")
+            if isinstance(path, str) and ql == "JSONPath":
+                from .errors import ExpressionSyntaxError
+                from .paths import compile_number_path
+
+                try:
+                    compile_number_path(path)
+                except ExpressionSyntaxError as exc:
+                    self.schema(f"Value is not a Reference Path: {exc.message}", here + ("MaxItemsPath",))
+
+    def item_batcher(self, batcher: dict, where: tuple, ql: str) -> None:
+        here = where + ("ItemBatcher",)
+        self.map_number(batcher, "MaxItemsPerBatch", here, where, ql, 0, None)
+        self.map_number(batcher, "MaxInputBytesPerBatch", here, where, ql, 0, MAX_BATCH_BYTES)
+
+    def map_number(self, obj: dict, name: str, here: tuple, state: tuple, ql: str, low: int,
+                   high: int | None) -> None:
+        """A Map number given as a literal (`name`) or a Reference Path (`name` + ``Path``)."""
+        path = name + "Path"
+        if name in obj and path in obj:
+            self.schema(f"There should only be one of the following fields: [{name}, {path}]", here + (name,))
+        if path in obj and ql == "JSONata":  # (at the state, as for the state's own JSONPath fields)
+            self.schema(f"The QueryLanguage is set to 'JSONata', but field '{path}' is only supported for the "
+                        "'JSONPath' QueryLanguage", state)
+        self.range(obj, name, here, low, high)
+
+    def result_writer(self, writer: dict, where: tuple, ql: str) -> None:
+        here = where + ("ResultWriter",)
+        self.destination(writer, here, ql)
+        has_resource = "Resource" in writer
+        has_destination = "Parameters" in writer or "Arguments" in writer
+        if has_resource != has_destination or not (has_resource or "WriterConfig" in writer):
+            # DG: "The ResultWriter field cannot be empty": WriterConfig, Resource with its
+            # Parameters (Arguments), or all three
+            destination = "Arguments" if ql == "JSONata" else "Parameters"
+            self.schema(f"The ResultWriter must have WriterConfig, or Resource with {destination}, or all three",
+                        here)
+        resource = writer.get("Resource")
+        if has_resource and resource is None:
+            self.schema("Expected value of type [STRING]", here + ("Resource",))
+        elif isinstance(resource, str) and not WRITER_RESOURCE_RE.match(resource) and not _placeholder(resource):
+            self.schema(NOT_AN_ALLOWED_VALUE.format("Resource"), here + ("Resource",))
+        for field in ("Parameters", "Arguments"):
+            target = writer.get(field)
+            for key in ("Bucket", "Prefix"):
+                if isinstance(target, dict) and key in target and not isinstance(target[key], str):
+                    self.schema("Expected value of type [STRING]", here + (field, key))
+        config = writer.get("WriterConfig")
+        if isinstance(config, dict):
+            # both, as in every DG example (floci: "writerConfigRequiresTransformationAndOutputTypeTogether",
+            # reported at WriterConfig, as are values that are not strings)
+            here += ("WriterConfig",)
+            missing = [f for f in ("Transformation", "OutputType") if f not in config]
+            if missing:
+                self.schema(f"These fields are required: [{', '.join(missing)}]", here)
+            self.enum(config, "Transformation", WRITER_TRANSFORMATIONS, here, typed_at_parent=True)
+            self.enum(config, "OutputType", OUTPUT_TYPES, here, typed_at_parent=True)
+
+    def destination(self, obj: dict, here: tuple, ql: str) -> None:
+        """An ItemReader's or ResultWriter's Parameters (JSONPath) or Arguments (JSONata),
+        reported at the field (unlike a state's own fields)."""
+        other, own = ("Parameters", "JSONPath") if ql == "JSONata" else ("Arguments", "JSONata")
+        if other in obj:
+            self.schema(f"The QueryLanguage is set to '{ql}', but field '{other}' is only supported for the "
+                        f"'{own}' QueryLanguage", here + (other,))
+
+    def enum(self, obj: dict, field: str, values: tuple, here: tuple, typed_at_parent: bool = False) -> None:
+        value = obj.get(field)
+        if field not in obj:
+            return
+        if not isinstance(value, str):
+            self.schema("Expected value of type [STRING]", here if typed_at_parent else here + (field,))
+        elif value not in values:
+            self.schema(f"Value should be one of the following: [{', '.join(values)}]", here + (field,))
 
     def recovery(self, entries: Any, field: str, where: tuple) -> None:
         if not isinstance(entries, list):
@@ -474,6 +582,13 @@ class Checker:
                             "contain only letters, digits and '_'", where)
             elif name == "states":
                 self.schema("The variable name 'states' is reserved", where)
+
+
+def _placeholder(text: str) -> bool:
+    """A ``${...}`` filled at deployment: not checked (UNRESOLVED_PLACEHOLDER says so)."""
+    from .placeholders import has_placeholder
+
+    return "${" in text and has_placeholder(text)
 
 
 # --------------------------------------------------------------------------------------------

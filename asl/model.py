@@ -28,7 +28,7 @@ from pydantic.alias_generators import to_pascal
 from pydantic_core import PydanticCustomError
 
 from .errors import ExpressionSyntaxError
-from .paths import Path, compile_path, compile_reference_path
+from .paths import Path, compile_number_path, compile_path, compile_reference_path
 from .templates import JSONATA, JSONPATH, Template, TemplateError, compile_template, is_jsonata
 
 STATE_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
@@ -71,17 +71,21 @@ def _as_path(value: Any, info: ValidationInfo) -> Path | None:
                                   {"field": _field_name(info), "detail": str(exc)}) from None
 
 
-def _as_reference_path(value: Any, info: ValidationInfo) -> Path | None:
+def _as_reference_path(value: Any, info: ValidationInfo, compile_: Any = compile_reference_path) -> Path | None:
     """A Reference Path (``ResultPath``, ``Variable``, ``SecondsPath`` ...)."""
     if value is None or isinstance(value, Path):
         return value
     if not isinstance(value, str):
         raise PydanticCustomError("asl_type", "Expected value of type [STRING]")
     try:
-        return compile_reference_path(value)
+        return compile_(value)
     except ExpressionSyntaxError as exc:
         raise _custom_error("asl_path", "Value is not a Reference Path: {reason}",
                                   {"reason": exc.message, "detail": str(exc)}) from None
+
+
+def _as_number_path(value: Any, info: ValidationInfo) -> Path | None:
+    return _as_reference_path(value, info, compile_number_path)
 
 
 def _template_error(exc: ExpressionSyntaxError) -> PydanticCustomError:
@@ -182,6 +186,7 @@ def _json_object(value: Any) -> dict:
 
 OptPath = Annotated[Any, BeforeValidator(_as_path)]
 RefPath = Annotated[Any, BeforeValidator(_as_reference_path)]
+NumberPath = Annotated[Any, BeforeValidator(_as_number_path)]
 JsonPathTemplate = Annotated[Template, BeforeValidator(_as_object_template(JSONPATH))]
 JsonataTemplate = Annotated[Template, BeforeValidator(_as_template(JSONATA))]
 # A state's Parameters and ResultSelector may be any JSON value, arrays and scalars too: AWS
@@ -525,9 +530,9 @@ class ItemReader(Node):
 
 class ItemBatcher(Node):
     max_items_per_batch: IntExpr | None = None
-    max_items_per_batch_path: RefPath = None
+    max_items_per_batch_path: NumberPath = None
     max_input_bytes_per_batch: IntExpr | None = None
-    max_input_bytes_per_batch_path: RefPath = None
+    max_input_bytes_per_batch_path: NumberPath = None
     batch_input: StateTemplate | None = None
 
 
@@ -551,11 +556,11 @@ class MapState(_Results, _IO, _Assigns, _Flow):
     item_selector: StateTemplate | None = None
     parameters: PayloadTemplate | None = None
     max_concurrency: IntExpr | None = None
-    max_concurrency_path: RefPath = None
+    max_concurrency_path: NumberPath = None
     tolerated_failure_percentage: NumberExpr | None = None
-    tolerated_failure_percentage_path: RefPath = None
+    tolerated_failure_percentage_path: NumberPath = None
     tolerated_failure_count: IntExpr | None = None
-    tolerated_failure_count_path: RefPath = None
+    tolerated_failure_count_path: NumberPath = None
     label: Str | None = None
     item_reader: ItemReader | None = None
     item_batcher: ItemBatcher | None = None

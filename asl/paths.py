@@ -239,6 +239,17 @@ def compile_reference_path(text: str) -> Path:
     return path
 
 
+def compile_number_path(text: str) -> Path:
+    """The ``...Path`` of a Map number (MaxConcurrencyPath, ToleratedFailure*Path, ItemBatcher's,
+    ReaderConfig's MaxItemsPath): a Reference Path into the state input, or a variable. AWS refuses
+    the context object there, which only ItemsPath reads (docs/aws-validation-messages.md 2.5)."""
+    path = compile_reference_path(text)
+    if path.kind == "context":
+        raise ExpressionSyntaxError("the context object ($$) is not allowed here, only the state input "
+                                    "($) or a variable", text, 0)
+    return path
+
+
 def is_path_syntax(text: str) -> bool:
     """True when `text` compiles as a Path (the validator's quick check)."""
     try:

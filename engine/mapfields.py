@@ -15,8 +15,13 @@ def _quoted(value: Any) -> str:
     return f'"{value if isinstance(value, str) else dumps(value)}"'
 
 
+LONG = (-2 ** 63, 2 ** 63 - 1)  # Java's long
+
+
 def path_number(run: StateRun, path: Any, scope: Any, name: str, kind: str) -> Any:
-    """A number read through a ``...Path`` field; numeric strings count (AWS parses the text)."""
+    """A number read through a ``...Path`` field. AWS parses the value's JSON text (floci #3732,
+    measured on AWS for MaxItemsPath): numeric strings count ("2" is 2), and an integer is a
+    64-bit integer's text, so 2.0 (a JSON number with a fraction part) is none, nor 2**63."""
     value = run.read_path(path, scope.input)
     if isinstance(value, str):
         try:
@@ -24,10 +29,10 @@ def path_number(run: StateRun, path: Any, scope: Any, name: str, kind: str) -> A
         except ValueError:
             pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            kind == "integer" and isinstance(value, float) and not value.is_integer()):
+            kind == "integer" and (isinstance(value, float) or not LONG[0] <= value <= LONG[1])):
         raise StatesError("States.Runtime", f"The {name}Path field refers to value {_quoted(value)} which is not "
                           f"a valid {kind}: {path.text}")
-    return int(value) if kind == "integer" else value
+    return value
 
 
 def positive_int(run: StateRun, literal: Any, path: Any, name: str, scope: Any, default: int) -> int:

@@ -199,8 +199,16 @@ def test_max_items_and_max_items_path(buckets):
     assert fraction.cause.endswith('The MaxItemsPath field refers to value "1.5" which is not a valid integer: $.max')
     types = [e["type"] for e in fraction.history.events]
     assert "MapRunStarted" not in types  # a ...Path error comes before the Map Run
-    text = go(buckets, dmap(ItemReader=get_object("rows.csv", InputType="CSV", MaxItems="two")))
-    assert text.error == "States.Runtime" and text.cause.endswith('MaxItems must be an integer, not "two".')
+    # AWS reads the value as a 64-bit integer's text (floci #3732, measured on AWS): "2" is 2, 2.0 is
+    # not an integer, nor is anything past 2**63 - 1
+    assert len(go(buckets, dmap(ItemReader=by_path), {"max": "2"}).output) == 2
+    for value, text in ((2.0, "2.0"), (2 ** 63, str(2 ** 63))):
+        whole = go(buckets, dmap(ItemReader=by_path), {"max": value})
+        assert (whole.error, whole.cause.split(". ", 1)[1]) == (
+            "States.Runtime", f'The MaxItemsPath field refers to value "{text}" which is not a valid integer: $.max')
+    # a literal that is not an integer from 0 to 100,000,000 is refused at creation (test_validator.py)
+    with pytest.raises(asl.DefinitionError):
+        asl.load(dmap(ItemReader=get_object("rows.csv", InputType="CSV", MaxItems="two")))
 
 
 def test_reader_failures_are_item_reader_failed(buckets):
@@ -275,6 +283,21 @@ def test_selector_and_batches(buckets):
     by_path = go(buckets, dmap(ItemReader=get_object("sized.json", InputType="JSON"),
                                ItemBatcher={"MaxItemsPerBatchPath": "$.n"}), {"n": "4"}).output
     assert [len(b["Items"]) for b in by_path] == [4, 2]
+
+
+def test_a_batch_stays_within_the_256_kib_payload_limit(buckets):
+    """A child's input is at most 256 KiB (AWS's payload limit; DISTRIBUTED-MAP-SPEC.md section 1:
+    "The whole child input must stay <= 256 KiB"; CDK's ItemBatcher: "no limits on the number of
+    items in a batch under the 256KB limit"): a batch closes before an item would take it past
+    262,144 bytes, whatever MaxItemsPerBatch allows, and with no limit given at all."""
+    items = [{"i": i, "pad": "x" * 5000} for i in range(120)]  # ~600 KiB in all
+    buckets.put("data", "big.json", json.dumps(items))
+    for batcher in ({"MaxItemsPerBatch": 1000}, {"BatchInput": {"run": "r"}}):
+        out = go(buckets, dmap(ItemReader=get_object("big.json", InputType="JSON"), ItemBatcher=batcher),
+                 payload_limit=None).output
+        assert [i for batch in out for i in batch["Items"]] == items
+        assert len(out) == 3
+        assert all(len(json.dumps(batch, separators=(",", ":")).encode()) <= 262_144 for batch in out)
 
 
 # ---- tolerance, abort --------------------------------------------------------------------------
@@ -370,7 +393,7 @@ def test_result_writer_files(buckets):
     named = go(buckets, dmap({"P": {"Type": "Pass", "Parameters": {"id.$": "$$.Execution.Id",
                                                                    "name.$": "$$.Execution.Name"}, "End": True}},
                              ItemReader=get_object("items.json", InputType="JSON", MaxItems=1),
-                             ResultWriter={"WriterConfig": {"Transformation": "NONE"}}))
+                             ResultWriter={"WriterConfig": {"Transformation": "NONE", "OutputType": "JSON"}}))
     (child,) = named.output
     assert json.loads(child["Output"]) == {"id": child["ExecutionArn"], "name": child["Name"]}
     (bad,) = json.loads(buckets.get("out", failed))
@@ -389,9 +412,11 @@ def test_writer_config_transformations_and_jsonl(buckets):
     flat = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "FLATTEN",
                                                                                "OutputType": "JSON"}}))
     assert flat.output == [1, 2, 3]
-    compact = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "COMPACT"}}))
+    compact = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "COMPACT",
+                                                                                  "OutputType": "JSON"}}))
     assert compact.output == [[1, 2], [3]]
-    none = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "NONE"}}))
+    none = go(buckets, dmap(ItemReader=reader, ResultWriter={"WriterConfig": {"Transformation": "NONE",
+                                                                               "OutputType": "JSON"}}))
     assert [json.loads(r["Output"]) for r in none.output] == [[1, 2], [3]]
     lines = go(buckets, dmap(ItemReader=reader, ResultWriter={
         "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": ""},

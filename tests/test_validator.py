@@ -372,3 +372,150 @@ def test_a_state_name_written_twice_in_the_text_is_a_duplicate():
     assert dup and dup[0].location == "/States/A" and dup[0].line == 2
     warn = asl.validate('{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "End": true}}}')
     assert warn.ok and [d.code for d in warn.warnings] == ["DUPLICATE_KEY"]
+
+
+# ---- Distributed Map fields (docs/aws-validation-messages.md 2.2, 2.4) --------------------------------------
+
+def dmap_state(**fields):
+    """A Distributed Map state named M with `fields`."""
+    return machine(M={"Type": "Map", "End": True, **fields, "ItemProcessor": {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "P", "States": {"P": PASS_END}}})
+
+
+GET_OBJECT = {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"}}
+
+
+def reader(**config):
+    return {**GET_OBJECT, "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", **config}}
+
+
+def test_reader_config_max_items_is_checked_at_creation():
+    """AWS-MEAS (floci #3733): MaxItems above 100000000 is refused, a literal with its Path form too
+    (``There should only be one of the following fields``), a negative one like every Map number
+    literal (``Minimum value is 0``); LocalStack's recorded test: "Linter on creation filters for
+    valid input integers (0 - 100000000)"."""
+    where = "/States/M/ItemReader/ReaderConfig"
+    assert diags(dmap_state(ItemReader=reader(MaxItems=100_000_000))) == []
+    assert diags(dmap_state(ItemReader=reader(MaxItems=0))) == []
+    assert diags(dmap_state(ItemReader=reader(MaxItems=100_000_001))) == [
+        ("SCHEMA_VALIDATION_FAILED", "Maximum value is 100000000", f"{where}/MaxItems")]
+    assert diags(dmap_state(ItemReader=reader(MaxItems=-1))) == [
+        ("SCHEMA_VALIDATION_FAILED", "Minimum value is 0", f"{where}/MaxItems")]
+    for bad in (1.5, "two", True):
+        assert diags(dmap_state(ItemReader=reader(MaxItems=bad))) == [
+            ("SCHEMA_VALIDATION_FAILED", "Expected value of type [INTEGER]", f"{where}/MaxItems")]
+    assert diags(dmap_state(ItemReader=reader(MaxItems=2, MaxItemsPath="$.n"))) == [
+        ("SCHEMA_VALIDATION_FAILED", "There should only be one of the following fields: [MaxItems, MaxItemsPath]",
+         f"{where}/MaxItems")]
+    assert diags(dmap_state(ItemReader=reader(MaxItemsPath="n"))) == [
+        ("SCHEMA_VALIDATION_FAILED", "Value is not a Reference Path: a path must start with '$'",
+         f"{where}/MaxItemsPath")]
+    # JSONata: an expression is a value; MaxItemsPath is a JSONPath field
+    jsonata = {**dmap_state(ItemReader={"Resource": "arn:aws:states:::s3:getObject",
+                                        "Arguments": {"Bucket": "b", "Key": "k"},
+                                        "ReaderConfig": {"InputType": "JSON", "MaxItems": "{% $states.input.n %}"}}),
+               "QueryLanguage": "JSONata"}
+    assert diags(jsonata) == []
+    jsonata["States"]["M"]["ItemReader"]["ReaderConfig"] = {"InputType": "JSON", "MaxItemsPath": "$.n"}
+    assert diags(jsonata) == [("SCHEMA_VALIDATION_FAILED", "The QueryLanguage is set to 'JSONata', but field "
+                               "'MaxItemsPath' is only supported for the 'JSONPath' QueryLanguage", "/States/M")]
+
+
+def test_item_batcher_numbers_are_checked_at_creation():
+    """AWS-MEAS (floci #3733): a literal with its Path form is refused, a negative literal
+    (``Minimum value is 0``), MaxInputBytesPerBatch above 262144 (256 KiB, the payload limit)."""
+    where = "/States/M/ItemBatcher"
+    assert diags(dmap_state(ItemBatcher={"MaxItemsPerBatch": 0, "MaxInputBytesPerBatch": 262_144})) == []
+    assert diags(dmap_state(ItemBatcher={"MaxItemsPerBatch": -1})) == [
+        ("SCHEMA_VALIDATION_FAILED", "Minimum value is 0", f"{where}/MaxItemsPerBatch")]
+    assert diags(dmap_state(ItemBatcher={"MaxInputBytesPerBatch": 262_145})) == [
+        ("SCHEMA_VALIDATION_FAILED", "Maximum value is 262144", f"{where}/MaxInputBytesPerBatch")]
+    assert diags(dmap_state(ItemBatcher={"MaxItemsPerBatch": 2, "MaxItemsPerBatchPath": "$.n"})) == [
+        ("SCHEMA_VALIDATION_FAILED", "There should only be one of the following fields: "
+         "[MaxItemsPerBatch, MaxItemsPerBatchPath]", f"{where}/MaxItemsPerBatch")]
+    assert diags(dmap_state(ItemBatcher={"MaxInputBytesPerBatch": 2, "MaxInputBytesPerBatchPath": "$.n"})) == [
+        ("SCHEMA_VALIDATION_FAILED", "There should only be one of the following fields: "
+         "[MaxInputBytesPerBatch, MaxInputBytesPerBatchPath]", f"{where}/MaxInputBytesPerBatch")]
+    jsonata = {**dmap_state(Items=[1], ItemBatcher={"MaxItemsPerBatchPath": "$.n"}), "QueryLanguage": "JSONata"}
+    assert diags(jsonata) == [("SCHEMA_VALIDATION_FAILED", "The QueryLanguage is set to 'JSONata', but field "
+                               "'MaxItemsPerBatchPath' is only supported for the 'JSONPath' QueryLanguage",
+                               "/States/M")]
+
+
+def test_map_number_paths_take_no_context_object():
+    """AWS-MEAS (floci #3733, #3732): a Map number's ``...Path`` is a Reference Path into the
+    state input: ``$$`` is refused (only ItemsPath takes it); a variable is not."""
+    for fields, at in (({"MaxConcurrencyPath": "$$.Execution.Input.n"}, "MaxConcurrencyPath"),
+                       ({"ToleratedFailureCountPath": "$$.Execution.Input.n"}, "ToleratedFailureCountPath"),
+                       ({"ItemBatcher": {"MaxItemsPerBatchPath": "$$.Execution.Input.n"}},
+                        "ItemBatcher/MaxItemsPerBatchPath"),
+                       ({"ItemReader": reader(MaxItemsPath="$$.Execution.Input.n")},
+                        "ItemReader/ReaderConfig/MaxItemsPath")):
+        got = diags(dmap_state(**fields))
+        assert [(code, location) for code, _, location in got] == [("SCHEMA_VALIDATION_FAILED", f"/States/M/{at}")]
+        assert got[0][1].startswith("Value is not a Reference Path")
+    assert diags(dmap_state(MaxConcurrencyPath="$limit", ItemsPath="$$.Execution.Input.items")) == []
+
+
+def test_item_reader_resource_and_input_type_are_checked_at_creation():
+    """AWS-MEAS (location; floci PR #1588): an ItemReader Resource other than s3:getObject or
+    s3:listObjectsV2, and an InputType outside DG "input-output-itemreader"'s values, are refused
+    at the field. Without DISTRIBUTED mode the fields are accepted (AWS-MEAS): our warning only."""
+    where = "/States/M/ItemReader"
+    bad = dmap_state(ItemReader={**GET_OBJECT, "Resource": "arn:aws:states:::s3:unknownOperation"})
+    assert diags(bad) == [("SCHEMA_VALIDATION_FAILED", "The field 'Resource' does not match any of the allowed "
+                           "values", f"{where}/Resource")]
+    listing = {"Resource": "arn:aws-us-gov:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}}
+    assert diags(dmap_state(ItemReader=listing)) == []
+    assert diags(dmap_state(ItemReader=reader(InputType="XML"))) == [
+        ("SCHEMA_VALIDATION_FAILED", "Value should be one of the following: [CSV, JSON, JSONL, MANIFEST, PARQUET]",
+         f"{where}/ReaderConfig/InputType")]
+    inline = machine(M={"Type": "Map", "End": True, "ItemReader": reader(),
+                        "ItemProcessor": {"StartAt": "P", "States": {"P": PASS_END}}})
+    assert diags(inline) == [] and ("DISTRIBUTED_ONLY_FIELD", "/States/M/ItemReader") in warnings(inline)
+
+
+def test_result_writer_shape_is_checked_at_creation():
+    """DG "input-output-resultwriter" ("Required field combinations"): WriterConfig, or Resource
+    with Parameters (Arguments), or all three, never empty. AWS-MEAS? (locations, floci tests): an
+    empty one, a Resource without Parameters, a WriterConfig without Transformation and
+    OutputType together, values of the wrong type (the language service's schema requires
+    OutputType)."""
+    where = "/States/M/ResultWriter"
+    put = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Prefix": "p"}}
+    config = {"OutputType": "JSON", "Transformation": "COMPACT"}
+    for ok in (put, {"WriterConfig": config}, {**put, "WriterConfig": config}):
+        assert diags(dmap_state(ResultWriter=ok)) == [], ok
+    shape = ("The ResultWriter must have WriterConfig, or Resource with Parameters, or all three")
+    for bad in ({}, {"Resource": put["Resource"]}, {"Parameters": put["Parameters"]},
+                {"Parameters": put["Parameters"], "WriterConfig": config}):
+        assert diags(dmap_state(ResultWriter=bad)) == [("SCHEMA_VALIDATION_FAILED", shape, where)], bad
+    assert diags(dmap_state(ResultWriter={**put, "Resource": "arn:aws:states:::s3:getObject"})) == [
+        ("SCHEMA_VALIDATION_FAILED", "The field 'Resource' does not match any of the allowed values",
+         f"{where}/Resource")]
+    assert diags(dmap_state(ResultWriter={**put, "Resource": None})) == [
+        ("SCHEMA_VALIDATION_FAILED", "Expected value of type [STRING]", f"{where}/Resource")]
+    assert diags(dmap_state(ResultWriter={"WriterConfig": {"Transformation": "NONE"}})) == [
+        ("SCHEMA_VALIDATION_FAILED", "These fields are required: [OutputType]", f"{where}/WriterConfig")]
+    assert diags(dmap_state(ResultWriter={"WriterConfig": {}})) == [
+        ("SCHEMA_VALIDATION_FAILED", "These fields are required: [Transformation, OutputType]",
+         f"{where}/WriterConfig")]
+    assert diags(dmap_state(ResultWriter={"WriterConfig": {"OutputType": "CSV", "Transformation": 1}})) == [
+        ("SCHEMA_VALIDATION_FAILED", "Expected value of type [STRING]", f"{where}/WriterConfig"),
+        ("SCHEMA_VALIDATION_FAILED", "Value should be one of the following: [JSON, JSONL]",
+         f"{where}/WriterConfig/OutputType")]
+    assert diags(dmap_state(ResultWriter={**put, "Parameters": {"Bucket": 42, "Prefix": {}}})) == [
+        ("SCHEMA_VALIDATION_FAILED", "Expected value of type [STRING]", f"{where}/Parameters/Bucket"),
+        ("SCHEMA_VALIDATION_FAILED", "Expected value of type [STRING]", f"{where}/Parameters/Prefix")]
+    # the destination in the state's query language, reported at the field
+    jsonata = {**dmap_state(Items=[1], ResultWriter=put), "QueryLanguage": "JSONata"}
+    assert diags(jsonata) == [
+        ("SCHEMA_VALIDATION_FAILED", "The QueryLanguage is set to 'JSONata', but field 'Parameters' is only "
+         "supported for the 'JSONPath' QueryLanguage", f"{where}/Parameters")]
+    jsonata["States"]["M"]["ResultWriter"] = {"Resource": put["Resource"], "Arguments": {"Bucket": "{% 'b' %}"}}
+    assert diags(jsonata) == []
+    arguments = dmap_state(ResultWriter={"Resource": put["Resource"], "Arguments": {"Bucket": "b"}})
+    assert diags(arguments) == [
+        ("SCHEMA_VALIDATION_FAILED", "The QueryLanguage is set to 'JSONPath', but field 'Arguments' is only "
+         "supported for the 'JSONata' QueryLanguage", f"{where}/Arguments")]

@@ -3,8 +3,9 @@
 The selector runs per item with ``$$.Map.Item.Index`` / ``Value`` (before batching); the
 batcher groups selected items into child inputs ``{"BatchInput": ..., "Items": [...]}``
 (BatchInput only when the state has one), closing a batch at MaxItemsPerBatch items or before
-the one that would take it past MaxInputBytesPerBatch bytes (262,144 at most: AWS's payload
-limit). Limits read through ``...Path`` fields follow the Map's rules (``States.Runtime`` for a
+the one that would take it past MaxInputBytesPerBatch bytes (262,144, AWS's payload limit, at
+most and when no byte limit is given: a child's input never exceeds it; an item larger than
+that alone goes alone). Limits read through ``...Path`` fields follow the Map's rules (``States.Runtime`` for a
 value that is not an integer; numeric strings count, as on AWS).
 """
 from __future__ import annotations
@@ -39,15 +40,15 @@ class Batcher:
 
     def __init__(self, max_items: int | None, max_bytes: int | None, batch_input: Any, has_input: bool):
         self.max_items = max_items or None
-        self.max_bytes = min(max_bytes, MAX_BATCH_BYTES) if max_bytes else None
+        # a child's input is at most 256 KiB, AWS's payload limit, whatever the limits given
+        self.max_bytes = min(max_bytes, MAX_BATCH_BYTES) if max_bytes else MAX_BATCH_BYTES
         self.batch_input = batch_input
         self.has_input = has_input
         self.items: list = []
         self.bytes = 0
         self.base = 0
-        if self.max_bytes is not None:
-            envelope = {"BatchInput": batch_input, "Items": []} if has_input else {"Items": []}
-            self.base = _size(envelope)
+        envelope = {"BatchInput": batch_input, "Items": []} if has_input else {"Items": []}
+        self.base = _size(envelope)
 
     @classmethod
     def configure(cls, run: Any, scope: Any) -> "Batcher":
@@ -61,13 +62,12 @@ class Batcher:
         return cls(max_items, max_bytes, batch_input, has_input)
 
     def add(self, item: Any) -> Iterator[list]:
-        if self.max_bytes is not None:
-            size = _size(item)
-            extra = size + (1 if self.items else 0)  # (and its comma)
-            if self.items and self.base + self.bytes + extra > self.max_bytes:
-                yield self._close()
-                extra = size
-            self.bytes += extra
+        size = _size(item)
+        extra = size + (1 if self.items else 0)  # (and its comma)
+        if self.items and self.base + self.bytes + extra > self.max_bytes:
+            yield self._close()
+            extra = size
+        self.bytes += extra
         self.items.append(item)
         if self.max_items is not None and len(self.items) >= self.max_items:
             yield self._close()
