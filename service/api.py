@@ -69,6 +69,13 @@ def _listing(member: str, items: list, body: dict, scope: str, fields: tuple[str
     return out
 
 
+def _logging_with_defaults(config: dict | None) -> dict:
+    """A loggingConfiguration as DescribeStateMachine shows it: level OFF and includeExecutionData
+    false where the request left them out (recorded on AWS: CreateStateMachine with ``{}`` or
+    ``{"destinations": []}`` describes as ``{"level": "OFF", "includeExecutionData": false, ...}``)."""
+    return {"level": "OFF", "includeExecutionData": False, **(config or {})}
+
+
 def _not_deleting(machine: dict) -> None:
     """StateMachineDeleting for a machine being deleted. The message is AWS's as a real
     CreateStateMachine answered it (go-to-k/cdkd issue #2116: "State Machine is being deleted:
@@ -457,7 +464,7 @@ class Service:
         now = api_time()
         doc = {"kind": MACHINE, "stateMachineArn": arn, "name": name, "definition": body["definition"],
                "roleArn": body["roleArn"], "type": machine_type, "creationDate": now, "updateDate": now,
-               "loggingConfiguration": {"level": "OFF", "includeExecutionData": False, **(logging_config or {})},
+               "loggingConfiguration": _logging_with_defaults(logging_config),
                "tracingConfiguration": body.get("tracingConfiguration") or {"enabled": False},
                "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
                "publishedRevisions": {}}
@@ -584,10 +591,13 @@ class Service:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
         changed = False
+        given = dict(body)
+        if given.get("loggingConfiguration") is not None:
+            given["loggingConfiguration"] = _logging_with_defaults(given["loggingConfiguration"])
         for key in ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration",
                     "encryptionConfiguration"):
-            if body.get(key) is not None and body[key] != doc.get(key):
-                doc[key] = body[key]
+            if given.get(key) is not None and given[key] != doc.get(key):
+                doc[key] = given[key]
                 changed = True
         now = api_time()
         if changed:
@@ -1302,8 +1312,12 @@ class Service:
                            ("traceHeader", opts.get("traceHeader")), ("mapRunArn", opts.get("mapRunArn"))):
             if value is not None:
                 out[key] = value
-        if record.redrive_count:
+        # AWS answers redriveCount 0 for a Standard execution never redriven (recorded: LocalStack
+        # test_sfn_api test_describe_execution, test_base test_state_fail, test_timeouts); an Express
+        # child of a Map Run is never redriven itself (its Map Run starts a new one)
+        if record.redrive_count or split(record.arn, ("execution", "express"))[0] == "execution":
             out["redriveCount"] = record.redrive_count
+        if record.redrive_count:
             out["redriveDate"] = record.redrive_time
         status, reason = self._redrive_status(record)
         out["redriveStatus"] = status
@@ -1323,6 +1337,11 @@ class Service:
             return await self._map_run_executions(body)
         if not arn:
             raise ServiceError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
+        if body.get("statusFilter") == "PENDING_REDRIVE":
+            # the API model: "If you provide a stateMachineArn and a PENDING_REDRIVE statusFilter, the
+            # API returns a validation exception" (the message is ours: no AWS answer quoting it was found)
+            raise ServiceError("ValidationException", "The PENDING_REDRIVE status filter can only be used with a "
+                               "MapRun ARN")
         doc = await self._machine(arn)
         machine_arn = doc["stateMachineArn"] if doc["kind"] == MACHINE else doc["stateMachineArn"]
         machine = await self._machine(machine_arn)
@@ -1340,6 +1359,15 @@ class Service:
 
     @staticmethod
     def execution_items(records: list, body: dict) -> list[dict]:
+        """ListExecutions' items, the most recent first as the API model words it: "Running
+        executions are sorted by their startDate or redriveDate, and other executions are sorted
+        by their stopDate"."""
+        def recency(r: Any) -> float:
+            if r.status == "RUNNING" or r.stop_time is None:
+                return max(r.start_time, r.redrive_time or 0.0)
+            return r.stop_time
+
+        records = sorted(records, key=recency, reverse=True)  # (stable: the store's order among equals)
         redrive = body.get("redriveFilter")
         if redrive == "REDRIVEN":
             records = [r for r in records if r.redrive_count]

@@ -1,0 +1,96 @@
+"""`asl serve`'s API rules checked against AWS's recorded answers (LocalStack's AWS-validated
+snapshots) and the API model's documented rules, through boto3 against a real server process."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from test_service import ROLE, Server, boto3, error_of, machine, wait_done  # noqa: F401 - boto3: skips without it
+
+PASS = machine({"P": {"Type": "Pass", "End": True}}, "P")
+FAIL = machine({"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}, "F")
+WAIT = machine({"W": {"Type": "Wait", "Seconds": 600, "End": True}}, "W")
+
+
+@pytest.fixture(scope="module")
+def sfn(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("rules"), "memory").start()
+    # boto3 checks no pattern nor maximum before sending; its own minimums are turned off so the
+    # server's answers are what is checked
+    yield srv.client(parameter_validation=False)
+    srv.stop()
+
+
+PATTERN = r"^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$"
+
+
+@pytest.mark.parametrize("name", ["123", "INVALID ALIAS", "!INVALID", "ALIAS@"])
+def test_alias_names_must_match_the_model_pattern(sfn, name):
+    # recorded on AWS (LocalStack test_sfn_api_aliasing test_error_create_alias_invalid_name)
+    version = sfn.create_state_machine(name=f"aliased-{uuid.uuid4().hex[:8]}", definition=PASS, roleArn=ROLE,
+                                       publish=True)["stateMachineVersionArn"]
+    assert error_of(sfn.create_state_machine_alias, name=name, description="d",
+                    routingConfiguration=[{"stateMachineVersionArn": version, "weight": 100}]) == (
+        "ValidationException", f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: {PATTERN}", 400)
+
+
+def test_trace_header_and_client_token_patterns(sfn):
+    arn = sfn.create_state_machine(name="patterns", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert error_of(sfn.start_execution, stateMachineArn=arn, traceHeader="é") == (
+        "ValidationException", "1 validation error detected: Value 'é' at 'traceHeader' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: \\p{ASCII}*", 400)
+    assert error_of(sfn.redrive_execution, executionArn=arn.replace("stateMachine", "execution") + ":x",
+                    clientToken="a b")[1].endswith("at 'clientToken' failed to satisfy constraint: Member must "
+                                                   "satisfy regular expression pattern: [!-~]+")
+    # both wrong at once: one message, both listed
+    code, message, _ = error_of(sfn.start_execution, stateMachineArn=arn, traceHeader="é", name="n" * 81)
+    assert code == "ValidationException" and message.startswith("2 validation errors detected: ")
+
+
+def test_describe_execution_counts_no_redrive_as_zero(sfn):
+    # recorded on AWS (LocalStack test_sfn_api test_describe_execution, test_base test_state_fail):
+    # "redriveCount": 0 for a Standard execution never redriven, and no redriveDate
+    arn = sfn.create_state_machine(name="counted", definition=FAIL, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    described = wait_done(sfn, execution)
+    assert (described["status"], described["redriveCount"], described["redriveStatus"]) == ("FAILED", 0, "REDRIVABLE")
+    assert "redriveDate" not in described
+    sfn.redrive_execution(executionArn=execution)
+    described = wait_done(sfn, execution)
+    assert described["redriveCount"] == 1 and "redriveDate" in described
+
+
+def test_update_state_machine_logging_gets_the_defaults_create_gives(sfn):
+    # CreateStateMachine with {"destinations": []} describes as level OFF, includeExecutionData
+    # false (recorded on AWS, LocalStack test_sfn_api_logs test_incomplete_logging_configuration)
+    arn = sfn.create_state_machine(name="logged", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    revision = sfn.update_state_machine(stateMachineArn=arn, loggingConfiguration={"destinations": []})["revisionId"]
+    assert sfn.describe_state_machine(stateMachineArn=arn)["loggingConfiguration"] == {
+        "level": "OFF", "includeExecutionData": False, "destinations": []}
+    # the same configuration again changes nothing: no new revision
+    again = sfn.update_state_machine(stateMachineArn=arn, loggingConfiguration={"level": "OFF", "destinations": []})
+    assert again["revisionId"] == revision
+
+
+def test_list_executions_rules_of_the_model(sfn):
+    arn = sfn.create_state_machine(name="listed", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    # "If you provide a stateMachineArn and a PENDING_REDRIVE statusFilter, the API returns a
+    # validation exception"
+    assert error_of(sfn.list_executions, stateMachineArn=arn, statusFilter="PENDING_REDRIVE")[0] == \
+        "ValidationException"
+    # "Running executions are sorted by their startDate or redriveDate, and other executions
+    # are sorted by their stopDate": one started first but stopped last comes first
+    first = sfn.start_execution(stateMachineArn=arn, name="first")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, name="second")["executionArn"]
+    third = sfn.start_execution(stateMachineArn=arn, name="third")["executionArn"]
+    sfn.stop_execution(executionArn=second)
+    time.sleep(0.01)  # (stop dates are in milliseconds: the second stop comes in a later one)
+    sfn.stop_execution(executionArn=first)
+    listed = [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+    assert listed == ["first", "second", "third"]
+    time.sleep(0.01)
+    sfn.stop_execution(executionArn=third)
+    assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["third", "first", "second"]
