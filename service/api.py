@@ -76,6 +76,15 @@ def _logging_with_defaults(config: dict | None) -> dict:
     return {"level": "OFF", "includeExecutionData": False, **(config or {})}
 
 
+def _check_encryption(config: dict | None) -> None:
+    """InvalidEncryptionConfiguration for a customer managed key without its kmsKeyId (the API
+    model: "if type is set to CUSTOMER_MANAGED_KMS_KEY, but kmsKeyId is null"; the message is
+    ours). The configuration is kept and echoed, never used: nothing is encrypted locally."""
+    if config and config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and not config.get("kmsKeyId"):
+        raise ServiceError("InvalidEncryptionConfiguration", "Invalid Encryption Configuration: kmsKeyId must be "
+                           "specified when type is CUSTOMER_MANAGED_KMS_KEY")
+
+
 def _not_deleting(machine: dict) -> None:
     """StateMachineDeleting for a machine being deleted. The message is AWS's as a real
     CreateStateMachine answered it (go-to-k/cdkd issue #2116: "State Machine is being deleted:
@@ -458,6 +467,7 @@ class Service:
             raise ServiceError("ValidationException", "Version description can only be set when publish is true")
         logging_config = body.get("loggingConfiguration")
         self._check_logging(logging_config)
+        _check_encryption(body.get("encryptionConfiguration"))
         _definition_errors(body["definition"], machine_type)
         self._check_tags(body.get("tags") or [])
         arn = self.arns.machine(name)
@@ -590,6 +600,7 @@ class Service:
         if body.get("definition") is not None:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
+        _check_encryption(body.get("encryptionConfiguration"))
         changed = False
         given = dict(body)
         if given.get("loggingConfiguration") is not None:
@@ -693,6 +704,9 @@ class Service:
     async def ListStateMachines(self, body: dict) -> dict:
         docs = [doc for doc in await self.store.list_resources(MACHINE)
                 if doc.get("status") != DELETING or await self._settled(doc) is not None]
+        # by name, as AWS lists them (recorded: LocalStack test_sfn_api test_list_sms_pagination,
+        # machines statemachine_0_…, statemachine_1_…, statemachine_10_… came as 0, 10, 11, 12, 1, 2, …)
+        docs.sort(key=lambda doc: doc["name"])
         return _listing("stateMachines", docs, body, "ListStateMachines",
                         ("stateMachineArn", "name", "type", "creationDate"))
 
@@ -878,6 +892,7 @@ class Service:
     async def CreateActivity(self, body: dict) -> dict:
         name = body["name"]
         check_name(name)
+        _check_encryption(body.get("encryptionConfiguration"))
         self._check_tags(body.get("tags") or [])
         arn = self.arns.activity(name)
         now = api_time()

@@ -94,3 +94,38 @@ def test_list_executions_rules_of_the_model(sfn):
     time.sleep(0.01)
     sfn.stop_execution(executionArn=third)
     assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["third", "first", "second"]
+
+
+def test_a_customer_managed_key_needs_its_id(sfn):
+    # the API model: InvalidEncryptionConfiguration "if type is set to CUSTOMER_MANAGED_KMS_KEY, but
+    # kmsKeyId is null"
+    config = {"type": "CUSTOMER_MANAGED_KMS_KEY"}
+    assert error_of(sfn.create_state_machine, name="cmk", definition=PASS, roleArn=ROLE,
+                    encryptionConfiguration=config)[0] == "InvalidEncryptionConfiguration"
+    assert error_of(sfn.create_activity, name="cmk", encryptionConfiguration=config)[0] == \
+        "InvalidEncryptionConfiguration"
+    arn = sfn.create_state_machine(name="cmk", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert error_of(sfn.update_state_machine, stateMachineArn=arn, encryptionConfiguration=config)[0] == \
+        "InvalidEncryptionConfiguration"
+    # a key given is kept and shown (never used)
+    keyed = {**config, "kmsKeyId": "alias/k", "kmsDataKeyReusePeriodSeconds": 120}
+    sfn.update_state_machine(stateMachineArn=arn, encryptionConfiguration=keyed)
+    assert sfn.describe_state_machine(stateMachineArn=arn)["encryptionConfiguration"] == keyed
+
+
+def test_state_machines_are_listed_by_name(tmp_path):
+    # recorded on AWS (LocalStack test_sfn_api test_list_sms_pagination): 13 machines named
+    # statemachine_{i}_… came in the order of their names, 10 and 3 to a page
+    srv = Server(tmp_path, "memory").start()
+    try:
+        sfn = srv.client()
+        names = [f"statemachine_{i}_x" for i in range(13)]
+        for name in reversed(names):
+            sfn.create_state_machine(name=name, definition=PASS, roleArn=ROLE)
+        first = sfn.list_state_machines(maxResults=10)
+        second = sfn.list_state_machines(maxResults=10, nextToken=first["nextToken"])
+        assert [m["name"] for m in first["stateMachines"] + second["stateMachines"]] == sorted(names)
+        assert [m["name"][:15] for m in second["stateMachines"]] == ["statemachine_7_", "statemachine_8_",
+                                                                    "statemachine_9_"]
+    finally:
+        srv.stop()
