@@ -1545,7 +1545,9 @@ class Service:
         results = validate_text(body["definition"], body.get("type", "STANDARD"))
         if not results:
             return {"result": "FAIL", "diagnostics": [], "truncated": False}
-        return results[0].to_aws(body.get("severity", "ERROR"), body.get("maxResults") or 100)
+        out = results[0].to_aws(body.get("severity", "ERROR"), body.get("maxResults") or 100)
+        _jackson_location(out["diagnostics"], body["definition"])
+        return out
 
     async def TestState(self, body: dict) -> dict:
         from asl.engine.teststate import TestStateError, test_state
@@ -1574,6 +1576,22 @@ class Service:
 
     async def not_implemented(self, action: str) -> dict:
         raise ServiceError("UnsupportedOperation", f"{action} is not implemented by asl serve yet")
+
+
+def _jackson_location(diagnostics: list[dict], text: str) -> None:
+    """A definition that is not JSON, as ValidateStateMachineDefinition answers it: Jackson's
+    location as the diagnostic's, and after its message as Jackson's getMessage() adds it
+    (recorded on AWS, LocalStack test_sfn_api_validation NOT_A_DEF: location ``[Source:
+    (String)"not a definition"; line: 1, column: 4]``, message ``Unrecognized token 'not': was
+    expecting (...)\n at [Source: (String)"not a definition"; line: 1, column: 4]``)."""
+    from asl.jackson import describe
+
+    for diagnostic in diagnostics:
+        if diagnostic["code"] == "INVALID_JSON_DESCRIPTION" and "location" not in diagnostic:
+            found = describe(text)
+            if found is not None and found.message == diagnostic["message"]:
+                diagnostic["message"] = f"{found.message}\n at {found.location}"
+                diagnostic["location"] = found.location
 
 
 _VARIABLE = None

@@ -129,3 +129,15 @@ def test_state_machines_are_listed_by_name(tmp_path):
                                                                     "statemachine_9_"]
     finally:
         srv.stop()
+
+
+def test_validate_a_definition_that_is_not_json(sfn):
+    # recorded on AWS (LocalStack test_sfn_api_validation NOT_A_DEF and EMPTY_STRING)
+    where = '[Source: (String)"not a definition"; line: 1, column: 4]'
+    assert sfn.validate_state_machine_definition(definition="not a definition", type="STANDARD")["diagnostics"] == [
+        {"code": "INVALID_JSON_DESCRIPTION", "location": where, "severity": "ERROR",
+         "message": "Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', "
+                    f"'true' or 'false')\n at {where}"}]
+    empty = sfn.validate_state_machine_definition(definition=" ", type="STANDARD")
+    assert (empty["result"], empty["diagnostics"]) == ("FAIL", [
+        {"code": "SCHEMA_VALIDATION_FAILED", "message": "Definition must be a valid JSON object", "severity": "ERROR"}])
