@@ -29,6 +29,7 @@ log = logging.getLogger("asl.service")
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
 # a request for the process that runs an execution, from another sharing the store (`_forward`)
 MESSAGE = "message"
+VERSIONS_QUOTA, ALIASES_QUOTA = 1000, 100  # per state machine (DG "service-quotas"; the messages are ours)
 EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
 DELETING = "DELETING"  # a state machine's status from DeleteStateMachine until its last execution ends
 # StartExecution answers once the execution is on record: written with the run's first entries
@@ -509,6 +510,16 @@ class Service:
         if len(tags) > 50:
             raise ServiceError("TooManyTags", "Too many tags (limit 50)")
 
+    async def _version_room(self, doc: dict) -> None:
+        """ServiceQuotaExceededException when publishing the machine's current revision would make
+        a version beyond AWS's quota (DG "service-quotas": 1,000 versions per state machine); a
+        revision already published is no new version. HTTP 402, as the API model documents."""
+        if (doc.get("revisionId") or "INITIAL") in doc.get("publishedRevisions", {}):
+            return
+        if len(await self.store.list_resources(VERSION, doc["stateMachineArn"])) >= VERSIONS_QUOTA:
+            raise ServiceError("ServiceQuotaExceededException", f"The maximum number of versions "
+                               f"({VERSIONS_QUOTA}) of state machine '{doc['stateMachineArn']}' has been reached", 402)
+
     async def _publish(self, doc: dict, description: str | None) -> dict:
         revision = doc.get("revisionId") or "INITIAL"
         published = doc.setdefault("publishedRevisions", {})
@@ -614,6 +625,8 @@ class Service:
         if changed:
             doc["revisionId"] = str(uuid.uuid4())
             doc["updateDate"] = now
+        if body.get("publish"):  # (refused before anything changes)
+            await self._version_room(doc)
         from asl.engine.stores import ResourceGone
 
         try:  # (checked again in the write's transaction: a DeleteStateMachine meanwhile, maybe in
@@ -721,6 +734,7 @@ class Service:
         if revision is not None and revision != current:
             raise ServiceError("ConflictException", f"Failed to publish the State Machine version for revision "
                                f"{revision}. The current State Machine revision is {current}.")
+        await self._version_room(doc)
         version = await self._publish(doc, body.get("description"))
         return {"creationDate": version["creationDate"], "stateMachineVersionArn": version["stateMachineVersionArn"]}
 
@@ -787,6 +801,11 @@ class Service:
         name = body["name"]
         machine_arn = await self._check_routing(body["routingConfiguration"])
         arn = f"{machine_arn}:{name}"
+        aliases = await self.store.list_resources(ALIAS, machine_arn)
+        if len(aliases) >= ALIASES_QUOTA and all(a["stateMachineAliasArn"] != arn for a in aliases):
+            # (DG "service-quotas": 100 aliases per state machine; one that exists answers as before)
+            raise ServiceError("ServiceQuotaExceededException", f"The maximum number of aliases ({ALIASES_QUOTA}) "
+                               f"of state machine '{machine_arn}' has been reached", 402)
         now = api_time()
         doc = {"kind": ALIAS, "stateMachineAliasArn": arn, "stateMachineArn": machine_arn, "name": name,
                "routingConfiguration": body["routingConfiguration"], "creationDate": now, "updateDate": now}

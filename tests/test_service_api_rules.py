@@ -2,6 +2,7 @@
 snapshots) and the API model's documented rules, through boto3 against a real server process."""
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -141,3 +142,29 @@ def test_validate_a_definition_that_is_not_json(sfn):
     empty = sfn.validate_state_machine_definition(definition=" ", type="STANDARD")
     assert (empty["result"], empty["diagnostics"]) == ("FAIL", [
         {"code": "SCHEMA_VALIDATION_FAILED", "message": "Definition must be a valid JSON object", "severity": "ERROR"}])
+
+
+def test_versions_and_aliases_have_aws_quotas(sfn):
+    # DG "service-quotas": 1,000 versions and 100 aliases per state machine;
+    # ServiceQuotaExceededException, HTTP 402 as the API model documents
+    arn = sfn.create_state_machine(name="quota", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    for i in range(1000):
+        sfn.update_state_machine(stateMachineArn=arn, definition=machine({f"P{i}": {"Type": "Pass", "End": True}},
+                                                                         f"P{i}"), publish=True)
+    assert sfn.update_state_machine(stateMachineArn=arn, definition=PASS)["revisionId"]
+    assert error_of(sfn.publish_state_machine_version, stateMachineArn=arn)[::2] == (
+        "ServiceQuotaExceededException", 402)
+    assert error_of(sfn.update_state_machine, stateMachineArn=arn, definition=FAIL, publish=True)[::2] == (
+        "ServiceQuotaExceededException", 402)
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == json.loads(PASS)  # unchanged
+    # a version deleted makes room (numbers are never reused)
+    latest = f"{arn}:1000"
+    sfn.delete_state_machine_version(stateMachineVersionArn=f"{arn}:1")
+    assert sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == f"{arn}:1001"
+    route = [{"stateMachineVersionArn": latest, "weight": 100}]
+    for i in range(100):
+        sfn.create_state_machine_alias(name=f"alias{i}", routingConfiguration=route)
+    assert sfn.create_state_machine_alias(name="alias7", routingConfiguration=route)["stateMachineAliasArn"] == \
+        f"{arn}:alias7"  # (idempotent: no new alias)
+    assert error_of(sfn.create_state_machine_alias, name="one-more", routingConfiguration=route)[::2] == (
+        "ServiceQuotaExceededException", 402)
