@@ -134,6 +134,8 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
     if kind in ("double", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ServiceError("SerializationException", f"Unexpected value type for '{path}'")
+        # (Java prints a Float with its point: '101.0'; the model's bound as written: 100)
+        _bounds(shape, value, f"'{float(value)!r}'", path, "value", problems)
         return
     expected = _TYPES.get(kind)
     if expected is not None and not isinstance(value, expected):

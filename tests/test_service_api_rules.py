@@ -168,3 +168,12 @@ def test_versions_and_aliases_have_aws_quotas(sfn):
         f"{arn}:alias7"  # (idempotent: no new alias)
     assert error_of(sfn.create_state_machine_alias, name="one-more", routingConfiguration=route)[::2] == (
         "ServiceQuotaExceededException", 402)
+
+
+def test_float_members_have_their_bounds_checked(sfn):
+    # the model: toleratedFailurePercentage is a float from 0 to 100, checked before the Map Run is looked for
+    map_run = "arn:aws:states:us-east-1:123456789012:mapRun:m/label:0b1c"
+    assert error_of(sfn.update_map_run, mapRunArn=map_run, toleratedFailurePercentage=100.5) == (
+        "ValidationException", "1 validation error detected: Value '100.5' at 'toleratedFailurePercentage' failed "
+        "to satisfy constraint: Member must have value less than or equal to 100", 400)
+    assert error_of(sfn.update_map_run, mapRunArn=map_run, toleratedFailurePercentage=50)[0] == "ResourceNotFound"
