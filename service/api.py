@@ -478,23 +478,39 @@ class Service:
                "loggingConfiguration": _logging_with_defaults(logging_config),
                "tracingConfiguration": body.get("tracingConfiguration") or {"enabled": False},
                "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
-               "publishedRevisions": {}}
+               "publishedRevisions": {},
+               "created": {"publish": bool(body.get("publish")), "versionDescription": body.get("versionDescription")}}
         if body.get("encryptionConfiguration"):
             doc["encryptionConfiguration"] = body["encryptionConfiguration"]
         await self._settled(await self.store.get_resource(arn))  # (one DELETING whose executions have ended goes)
         if not await self.store.put_resource(arn, MACHINE, doc, None, now, replace=False):
-            existing = await self.store.get_resource(arn)
-            _not_deleting(existing)
-            same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
-                                                                "tracingConfiguration"))
-            if not same or body.get("publish"):
-                raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-            out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
-            return out
+            return self._created_already(await self.store.get_resource(arn), doc)
         out = {"stateMachineArn": arn, "creationDate": now}
         if body.get("publish"):
             version = await self._publish(doc, body.get("versionDescription"))
             out["stateMachineVersionArn"] = version["stateMachineVersionArn"]
+        return out
+
+    @staticmethod
+    def _created_already(existing: dict, doc: dict) -> dict:
+        """CreateStateMachine of a name taken: the same answer when the request matches the
+        machine (API CreateStateMachine: "based on the state machine name, definition, type,
+        LoggingConfiguration, TracingConfiguration, and EncryptionConfiguration ... also based on
+        the publish and versionDescription parameters"; roleArn and tags are ignored, and not
+        updated), else StateMachineAlreadyExists."""
+        _not_deleting(existing)
+        arn = existing["stateMachineArn"]
+        owned = {"type": "AWS_OWNED_KEY"}
+        same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
+                                                            "tracingConfiguration")) \
+            and (existing.get("encryptionConfiguration") or owned) == (doc.get("encryptionConfiguration") or owned) \
+            and existing.get("created", {"publish": False, "versionDescription": None}) == doc["created"]
+        if not same:
+            raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+        out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
+        version = existing.get("publishedRevisions", {}).get(existing.get("revisionId") or "INITIAL")
+        if doc["created"]["publish"] and version:
+            out["stateMachineVersionArn"] = version
         return out
 
     def _check_logging(self, config: dict | None) -> None:

@@ -177,3 +177,28 @@ def test_float_members_have_their_bounds_checked(sfn):
         "ValidationException", "1 validation error detected: Value '100.5' at 'toleratedFailurePercentage' failed "
         "to satisfy constraint: Member must have value less than or equal to 100", 400)
     assert error_of(sfn.update_map_run, mapRunArn=map_run, toleratedFailurePercentage=50)[0] == "ResourceNotFound"
+
+
+def test_create_state_machine_idempotency_covers_what_the_api_names(sfn):
+    # API CreateStateMachine: idempotent on name, definition, type, logging, tracing, encryption,
+    # publish and versionDescription; roleArn and tags differences are ignored (and not applied)
+    first = sfn.create_state_machine(name="same", definition=PASS, roleArn=ROLE, publish=True,
+                                     versionDescription="v")
+    again = sfn.create_state_machine(name="same", definition=PASS, roleArn=ROLE + "2", publish=True,
+                                     versionDescription="v", tags=[{"key": "k", "value": "v"}])
+    assert (again["stateMachineArn"], again["creationDate"], again["stateMachineVersionArn"]) == (
+        first["stateMachineArn"], first["creationDate"], first["stateMachineVersionArn"])
+    assert sfn.describe_state_machine(stateMachineArn=first["stateMachineArn"])["roleArn"] == ROLE
+    assert sfn.list_tags_for_resource(resourceArn=first["stateMachineArn"])["tags"] == []
+    for change in ({"versionDescription": "w"}, {"publish": False, "versionDescription": None},
+                   {"encryptionConfiguration": {"type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "k"}},
+                   {"tracingConfiguration": {"enabled": True}}):
+        request = {"name": "same", "definition": PASS, "roleArn": ROLE, "publish": True, "versionDescription": "v",
+                   **change}
+        assert error_of(sfn.create_state_machine, **{k: v for k, v in request.items() if v is not None})[0] == \
+            "StateMachineAlreadyExists", change
+    plain = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE)
+    owned = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE,
+                                     encryptionConfiguration={"type": "AWS_OWNED_KEY"})  # (the default, named)
+    assert (owned["stateMachineArn"], owned["creationDate"]) == (plain["stateMachineArn"], plain["creationDate"])
+    assert "stateMachineVersionArn" not in owned
