@@ -935,7 +935,13 @@ class Service:
         if body.get("encryptionConfiguration"):
             doc["encryptionConfiguration"] = body["encryptionConfiguration"]
         if not await self.store.put_resource(arn, ACTIVITY, doc, None, now, replace=False):
-            doc = await self.store.get_resource(arn)
+            existing = await self.store.get_resource(arn)
+            owned = {"type": "AWS_OWNED_KEY"}
+            if (existing.get("encryptionConfiguration") or owned) != (doc.get("encryptionConfiguration") or owned):
+                # the API model: ActivityAlreadyExists, "EncryptionConfiguration may not be updated" (the
+                # message is worded as the other "Already Exists" errors are)
+                raise ServiceError("ActivityAlreadyExists", f"Activity Already Exists: '{arn}'")
+            doc = existing
         return {"activityArn": arn, "creationDate": doc["creationDate"]}
 
     async def _activity(self, arn: str) -> dict:

@@ -202,3 +202,16 @@ def test_create_state_machine_idempotency_covers_what_the_api_names(sfn):
                                      encryptionConfiguration={"type": "AWS_OWNED_KEY"})  # (the default, named)
     assert (owned["stateMachineArn"], owned["creationDate"]) == (plain["stateMachineArn"], plain["creationDate"])
     assert "stateMachineVersionArn" not in owned
+
+
+def test_create_activity_is_idempotent_but_keeps_its_encryption(sfn):
+    # API CreateActivity: idempotent on the name, tags ignored; the model's ActivityAlreadyExists:
+    # "Activity already exists. EncryptionConfiguration may not be updated."
+    first = sfn.create_activity(name="worker")
+    again = sfn.create_activity(name="worker", tags=[{"key": "k", "value": "v"}],
+                                encryptionConfiguration={"type": "AWS_OWNED_KEY"})
+    assert (again["activityArn"], again["creationDate"]) == (first["activityArn"], first["creationDate"])
+    assert sfn.list_tags_for_resource(resourceArn=first["activityArn"])["tags"] == []
+    assert error_of(sfn.create_activity, name="worker", encryptionConfiguration={
+        "type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "k"})[:2] == (
+        "ActivityAlreadyExists", f"Activity Already Exists: '{first['activityArn']}'")
