@@ -858,8 +858,12 @@ class Service:
             raise ServiceError("ValidationException", "Either the description or the RoutingConfiguration must be "
                                "specified")
         if body.get("routingConfiguration") is not None:
-            await self._check_routing(body["routingConfiguration"])
-            doc["routingConfiguration"] = body["routingConfiguration"]
+            routing = body["routingConfiguration"]
+            if await self._check_routing(routing) != doc["stateMachineArn"]:  # (versions of another machine)
+                raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
+                                   "ARNs of the alias's state machine. Received: "
+                                   f"[{', '.join(r['stateMachineVersionArn'] for r in routing)}]")
+            doc["routingConfiguration"] = routing
         if body.get("description") is not None:
             doc["description"] = body["description"]
         doc["updateDate"] = api_time()

@@ -215,3 +215,14 @@ def test_create_activity_is_idempotent_but_keeps_its_encryption(sfn):
     assert error_of(sfn.create_activity, name="worker", encryptionConfiguration={
         "type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "k"})[:2] == (
         "ActivityAlreadyExists", f"Activity Already Exists: '{first['activityArn']}'")
+
+
+def test_an_alias_routes_to_versions_of_its_own_machine(sfn):
+    own = sfn.create_state_machine(name="own", definition=PASS, roleArn=ROLE, publish=True)
+    other = sfn.create_state_machine(name="other", definition=PASS, roleArn=ROLE, publish=True)
+    alias = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": own["stateMachineVersionArn"], "weight": 100}])["stateMachineAliasArn"]
+    assert error_of(sfn.update_state_machine_alias, stateMachineAliasArn=alias, routingConfiguration=[
+        {"stateMachineVersionArn": other["stateMachineVersionArn"], "weight": 100}])[0] == "ValidationException"
+    assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"] == [
+        {"stateMachineVersionArn": own["stateMachineVersionArn"], "weight": 100}]
