@@ -877,14 +877,24 @@ class Service:
         return {}
 
     async def ListStateMachineAliases(self, body: dict) -> dict:
+        """The aliases of a state machine, or (a version ARN) those routing to that version (API
+        ListStateMachineAliases: "If you specify a state machine version ARN, this API returns a
+        list of aliases for that version")."""
         arn = body["stateMachineArn"]
+        missing = ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
+                               resourceName=arn)
         try:
-            doc = await self._machine(arn, plain=True)
-        except ServiceError:
-            raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
-                               resourceName=arn) from None
-        _not_deleting(doc)
-        docs = await self.store.list_resources(ALIAS, arn)
+            doc = await self._machine(arn)
+        except ServiceError as exc:
+            if exc.code != "StateMachineDoesNotExist":  # (InvalidArn stays)
+                raise
+            raise missing from None
+        if doc["kind"] == ALIAS:
+            raise missing
+        _not_deleting(doc if doc["kind"] == MACHINE else await self._machine(doc["stateMachineArn"]))
+        docs = await self.store.list_resources(ALIAS, doc["stateMachineArn"])
+        if doc["kind"] == VERSION:
+            docs = [a for a in docs if any(r["stateMachineVersionArn"] == arn for r in a["routingConfiguration"])]
         return _listing("stateMachineAliases", docs, body, "ListStateMachineAliases" + arn,
                         ("stateMachineAliasArn", "creationDate"))
 

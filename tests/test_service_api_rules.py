@@ -226,3 +226,20 @@ def test_an_alias_routes_to_versions_of_its_own_machine(sfn):
         {"stateMachineVersionArn": other["stateMachineVersionArn"], "weight": 100}])[0] == "ValidationException"
     assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"] == [
         {"stateMachineVersionArn": own["stateMachineVersionArn"], "weight": 100}]
+
+
+def test_list_aliases_of_a_version(sfn):
+    # API ListStateMachineAliases: "If you specify a state machine version ARN, this API returns a
+    # list of aliases for that version"
+    arn = sfn.create_state_machine(name="versions", definition=PASS, roleArn=ROLE, publish=True)["stateMachineArn"]
+    sfn.update_state_machine(stateMachineArn=arn, definition=FAIL, publish=True)
+    one, two = f"{arn}:1", f"{arn}:2"
+    sfn.create_state_machine_alias(name="a", routingConfiguration=[{"stateMachineVersionArn": one, "weight": 100}])
+    sfn.create_state_machine_alias(name="b", routingConfiguration=[{"stateMachineVersionArn": one, "weight": 50},
+                                                                   {"stateMachineVersionArn": two, "weight": 50}])
+    listed = {version: [a["stateMachineAliasArn"] for a in
+                        sfn.list_state_machine_aliases(stateMachineArn=version)["stateMachineAliases"]]
+              for version in (arn, one, two)}
+    assert listed == {arn: [f"{arn}:a", f"{arn}:b"], one: [f"{arn}:a", f"{arn}:b"], two: [f"{arn}:b"]}
+    assert error_of(sfn.list_state_machine_aliases, stateMachineArn=f"{arn}:3")[0] == "ResourceNotFound"
+    assert error_of(sfn.list_state_machine_aliases, stateMachineArn="not-an-arn")[0] == "InvalidArn"
