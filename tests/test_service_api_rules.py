@@ -243,3 +243,21 @@ def test_list_aliases_of_a_version(sfn):
     assert listed == {arn: [f"{arn}:a", f"{arn}:b"], one: [f"{arn}:a", f"{arn}:b"], two: [f"{arn}:b"]}
     assert error_of(sfn.list_state_machine_aliases, stateMachineArn=f"{arn}:3")[0] == "ResourceNotFound"
     assert error_of(sfn.list_state_machine_aliases, stateMachineArn="not-an-arn")[0] == "InvalidArn"
+
+
+def test_the_trace_id_header_wins_over_trace_header(sfn):
+    # API StartExecution: "If both sources are provided, Step Functions will use the header value
+    # (preferred) over the value in the request body"
+    import urllib.request
+
+    arn = sfn.create_state_machine(name="traced", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    request = urllib.request.Request(sfn.meta.endpoint_url, data=json.dumps(
+        {"stateMachineArn": arn, "traceHeader": "Root=1-00000000-000000000000000000000000"}).encode(), headers={
+        "X-Amz-Target": "AWSStepFunctions.StartExecution", "Content-Type": "application/x-amz-json-1.0",
+        "X-Amzn-Trace-Id": header})
+    with urllib.request.urlopen(request) as answer:
+        execution = json.loads(answer.read())["executionArn"]
+    assert sfn.describe_execution(executionArn=execution)["traceHeader"] == header
+    plain = sfn.start_execution(stateMachineArn=arn, traceHeader="Root=1-2")["executionArn"]
+    assert sfn.describe_execution(executionArn=plain)["traceHeader"] == "Root=1-2"
