@@ -1355,15 +1355,23 @@ class Service:
             raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return record
 
-    @staticmethod
-    def _redrive_status(record: Any) -> tuple[str, str | None]:
-        if record.status == "RUNNING":
-            return "NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"
-        if record.status == "SUCCEEDED":
-            return "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"
+    async def _redrive_status(self, record: Any) -> tuple[str, str | None]:
+        """DescribeExecution's redriveStatus and redriveStatusReason: NOT_REDRIVABLE when
+        RedriveExecution would refuse (the API model), with the reason in the model's words."""
+        if record.status in ("RUNNING", "SUCCEEDED"):
+            return "NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven"
         if record.options.get("mapRunArn"):
             return "REDRIVABLE_BY_MAP_RUN", None
-        return "REDRIVABLE", None
+        from asl.engine.resuming import redrive_refusal
+
+        reason = redrive_refusal(record, time.time()) or await self._machine_deleting(record)
+        return ("NOT_REDRIVABLE", reason) if reason else ("REDRIVABLE", None)
+
+    async def _machine_deleting(self, record: Any) -> str | None:
+        """The model's redriveStatusReason for an execution of a state machine being deleted."""
+        machine = await self.store.get_resource(record.state_machine_arn)
+        return "State machine is in DELETING status" if machine is not None and \
+            machine.get("status") == DELETING else None
 
     async def DescribeExecution(self, body: dict) -> dict:
         record = await self._record(body["executionArn"], dispatched=True)
@@ -1389,7 +1397,7 @@ class Service:
             out["redriveCount"] = record.redrive_count
         if record.redrive_count:
             out["redriveDate"] = record.redrive_time
-        status, reason = self._redrive_status(record)
+        status, reason = await self._redrive_status(record)
         out["redriveStatus"] = status
         if reason:
             out["redriveStatusReason"] = reason
@@ -1576,6 +1584,8 @@ class Service:
 
         arn = body["executionArn"]
         record = await self._record(arn)
+        if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
+            raise ServiceError("ExecutionNotRedrivable", f"Execution Not Redrivable: {deleting}")
         try:
             execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                               log=self._log(record.options.get("loggingConfiguration")),

@@ -261,3 +261,22 @@ def test_the_trace_id_header_wins_over_trace_header(sfn):
     assert sfn.describe_execution(executionArn=execution)["traceHeader"] == header
     plain = sfn.start_execution(stateMachineArn=arn, traceHeader="Root=1-2")["executionArn"]
     assert sfn.describe_execution(executionArn=plain)["traceHeader"] == "Root=1-2"
+
+
+def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):
+    # the model's redriveStatusReason list: "State machine is in DELETING status"
+    definition = machine({"Pick": {"Type": "Choice", "Choices": [{"Variable": "$.wait", "IsPresent": True,
+                                                                  "Next": "W"}], "Default": "F"},
+                          "W": {"Type": "Wait", "Seconds": 600, "End": True},
+                          "F": {"Type": "Fail", "Error": "E"}}, "Pick")
+    arn = sfn.create_state_machine(name="doomed", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    failed = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert wait_done(sfn, failed)["status"] == "FAILED"
+    waiting = sfn.start_execution(stateMachineArn=arn, input='{"wait": 1}')["executionArn"]
+    sfn.delete_state_machine(stateMachineArn=arn)  # DELETING while `waiting` runs
+    described = sfn.describe_execution(executionArn=failed)
+    assert (described["redriveStatus"], described["redriveStatusReason"]) == (
+        "NOT_REDRIVABLE", "State machine is in DELETING status")
+    assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (
+        "ExecutionNotRedrivable", "Execution Not Redrivable: State machine is in DELETING status")
+    sfn.stop_execution(executionArn=waiting)
