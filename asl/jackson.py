@@ -46,11 +46,12 @@ class JSONTextError(ValueError):
     """Raised by `loads` when Jackson would refuse the text: `message` is Jackson's (its
     original message, without the location), `offset` the 0-based character offset of the
     problem in the text (the start of a bad token or string, the bad character, or the
-    end of the text)."""
+    end of the text); `location` is the location Jackson reports with it (its parser's
+    current location: just past what it had read), as `JsonLocation` prints it."""
 
-    def __init__(self, message: str, offset: int):
+    def __init__(self, message: str, offset: int, location: str = ""):
         super().__init__(message)
-        self.message, self.offset = message, offset
+        self.message, self.offset, self.location = message, offset, location
 
 
 class _Refused(ValueError):
@@ -74,7 +75,7 @@ def loads(text: str) -> Any:
     try:
         end = _scan(text)
     except _Stop as stop:
-        raise JSONTextError(stop.message, stop.offset) from None
+        raise stop.error(text) from None
     if end is None:  # only white space: ObjectMapper.readValue's words
         raise JSONTextError("No content to map due to end-of-input", len(text))
     from . import deepjson
@@ -88,7 +89,7 @@ def describe(text: str) -> JSONTextError | None:
     try:
         _scan(text)
     except _Stop as stop:
-        return JSONTextError(stop.message, stop.offset)
+        return stop.error(text)
     return None
 
 
@@ -97,8 +98,15 @@ def describe(text: str) -> JSONTextError | None:
 # =============================================================================================
 
 class _Stop(Exception):
-    def __init__(self, message: str, offset: int):
-        self.message, self.offset = message, offset
+    """A problem at `offset`; `end` is where Jackson's reader stands when it reports it (None:
+    just past the character at `offset`, which it has read, or at the end of the text)."""
+
+    def __init__(self, message: str, offset: int, end: int | None = None):
+        self.message, self.offset, self.end = message, offset, end
+
+    def error(self, text: str) -> JSONTextError:
+        end = self.end if self.end is not None else min(self.offset + 1, len(text))
+        return JSONTextError(self.message, self.offset, _location(text, end))
 
 
 _WS = re.compile(r"[ \t\r\n]*")
@@ -215,9 +223,9 @@ def _scalar(text: str, i: int, c: str, nested: bool) -> int:
         raise _Stop("Unexpected character ('}' (code 125)): expected a value", i)
     if c == "N" or c == "I":
         token = "NaN" if c == "N" else "Infinity"
-        _word(text, i, token, 1)
+        end = _word(text, i, token, 1)
         raise _Stop(f"Non-standard token '{token}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` "
-                    "to allow", i)
+                    "to allow", i, end)
     if c == "+":
         if i + 1 >= len(text):  # ParserMinimalBase._reportInvalidEOFInValue
             raise _Stop("Unexpected end-of-input in a Number value", len(text))
@@ -258,7 +266,7 @@ def _unrecognized(text: str, start: int, p: int) -> _Stop:
         if len(token) >= _MAX_TOKEN:
             token += "..."
             break
-    return _Stop(f"Unrecognized token '{token}': was expecting {VALUES}", start)
+    return _Stop(f"Unrecognized token '{token}': was expecting {VALUES}", start, p)
 
 
 def _number(text: str, i: int, nested: bool) -> int:
@@ -300,7 +308,7 @@ def _number(text: str, i: int, nested: bool) -> int:
         raise _Stop(f"Unexpected character ({char_desc(text[p])}): Expected space separating root-level "
                     "values", p)
     if length > MAX_NUMBER_LENGTH:  # StreamReadConstraints.validateIntegerLength / validateFPLength
-        raise _Stop(f"Number length ({length}) exceeds the maximum length ({MAX_NUMBER_LENGTH})", i)
+        raise _Stop(f"Number length ({length}) exceeds the maximum length ({MAX_NUMBER_LENGTH})", i, p)
     return p
 
 
@@ -317,9 +325,9 @@ def _bad_number_start(text: str, sign: int, p: int) -> None:
         c = text[p]
         if c == "N" or c == "n":
             token = text[sign] + ("INF" if c == "N" else "Infinity")
-            _word(text, sign, token, 3)
+            end = _word(text, sign, token, 3)
             raise _Stop(f"Non-standard token '{token}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` "
-                        "to allow", sign)
+                        "to allow", sign, end)
     if not negative:
         raise _Stop("Unexpected character ('+' (code 43)) in numeric value: JSON spec does not allow "
                     "numbers to have plus signs: enable `JsonReadFeature.ALLOW_LEADING_PLUS_SIGN_FOR_NUMBERS` "
@@ -338,8 +346,8 @@ def _string(text: str, i: int, what: str) -> int:
         p = _PLAIN.match(text, p).end()
         if p >= n:
             if what == "name":
-                raise _Stop("Unexpected end-of-input in field name", i)
-            raise _Stop("Unexpected end-of-input: was expecting closing quote for a string value", i)
+                raise _Stop("Unexpected end-of-input in field name", i, n)
+            raise _Stop("Unexpected end-of-input: was expecting closing quote for a string value", i, n)
         c = text[p]
         if c == '"':
             return p + 1
@@ -348,20 +356,20 @@ def _string(text: str, i: int, what: str) -> int:
                         f"to be included in {what}", p)
         e = p + 1
         if e >= n:
-            raise _Stop("Unexpected end-of-input in character escape sequence", p)
+            raise _Stop("Unexpected end-of-input in character escape sequence", p, n)
         c = text[e]
         if c == "u":
             for k in range(e + 1, e + 5):
                 if k >= n:
-                    raise _Stop("Unexpected end-of-input in character escape sequence", p)
+                    raise _Stop("Unexpected end-of-input in character escape sequence", p, n)
                 if text[k] not in _HEX:
                     raise _Stop(f"Unexpected character ({char_desc(text[k])}): expected a hex-digit for "
-                                "character escape sequence", p)
+                                "character escape sequence", p, k + 1)
             p = e + 5
         elif c in 'bfnrt"/\\':
             p = e + 1
         else:  # ParserBase._handleUnrecognizedCharacterEscape
-            raise _Stop(f"Unrecognized character escape {char_desc(c)}", p)
+            raise _Stop(f"Unrecognized character escape {char_desc(c)}", p, e + 1)
 
 
 # =============================================================================================

@@ -109,6 +109,25 @@ MAX_OPEN = 365 * 24 * 3600               # ... and within a year of its start
 REDRIVE_EVENT_LIMIT = 24_999             # ... when its history has fewer events than this
 
 
+def redrive_refusal(record: Any, now: float, events: int | None = None) -> str | None:
+    """Why AWS would refuse to redrive the execution of `record` at `now` (None: it would not),
+    in the words of the API model's redriveStatusReason list ("Execution is SUCCEEDED and cannot
+    be redriven", "Execution redrivable period exceeded", "Execution has exceeded the max
+    execution time", "Execution history event limit exceeded"); `events`, the length of its
+    history, when known."""
+    if record.type == "EXPRESS":
+        return "Execution is EXPRESS and cannot be redriven"
+    if record.status in ("RUNNING", "SUCCEEDED", "PENDING_REDRIVE"):
+        return f"Execution is {record.status} and cannot be redriven"
+    if record.stop_time is not None and max(now, record.stop_time) - record.stop_time > REDRIVE_PERIOD:
+        return "Execution redrivable period exceeded"
+    if (record.stop_time or now) - record.start_time > MAX_OPEN:
+        return "Execution has exceeded the max execution time"
+    if events is not None and events >= REDRIVE_EVENT_LIMIT:
+        return "Execution history event limit exceeded"
+    return None
+
+
 async def redrive(store: Any, arn: str, machine: Any = None, **options: Any) -> Any:
     """RedriveExecution: restart a FAILED, TIMED_OUT or ABORTED Standard execution from the
     states that did not succeed (inside a Parallel or Map, only the branches and iterations
@@ -136,19 +155,8 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: s
         raise NotResumable(f"Execution Does Not Exist: '{arn}'")
     events = await store.events(arn)
     now = time.time()
-    reason = None
-    if record.type == "EXPRESS":
-        reason = "Execution is EXPRESS and cannot be redriven"
-    elif record.status in ("RUNNING", "SUCCEEDED", "PENDING_REDRIVE"):
-        reason = f"Execution is {record.status} and cannot be redriven"
-    elif record.stop_time is not None and max(now, record.stop_time) - record.stop_time > REDRIVE_PERIOD:
-        reason = "Execution redrivable period exceeded"
-    elif (record.stop_time or now) - record.start_time > MAX_OPEN:
-        reason = "Execution exceeded the maximum open time of one year and cannot be redriven"
-    elif len(events) >= REDRIVE_EVENT_LIMIT:
-        reason = f"Execution history has {len(events)} events; an execution with {REDRIVE_EVENT_LIMIT} or more " \
-                 "cannot be redriven"
-    elif machine is not None and json.loads(record.definition) != machine.definition:
+    reason = redrive_refusal(record, now, len(events))
+    if reason is None and machine is not None and json.loads(record.definition) != machine.definition:
         reason = "The state machine definition changed since the execution started: start a new execution"
     if reason is not None:
         raise ExecutionNotRedrivable(reason)

@@ -29,6 +29,7 @@ log = logging.getLogger("asl.service")
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
 # a request for the process that runs an execution, from another sharing the store (`_forward`)
 MESSAGE = "message"
+VERSIONS_QUOTA, ALIASES_QUOTA = 1000, 100  # per state machine (DG "service-quotas"; the messages are ours)
 EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
 DELETING = "DELETING"  # a state machine's status from DeleteStateMachine until its last execution ends
 # StartExecution answers once the execution is on record: written with the run's first entries
@@ -69,6 +70,22 @@ def _listing(member: str, items: list, body: dict, scope: str, fields: tuple[str
     return out
 
 
+def _logging_with_defaults(config: dict | None) -> dict:
+    """A loggingConfiguration as DescribeStateMachine shows it: level OFF and includeExecutionData
+    false where the request left them out (recorded on AWS: CreateStateMachine with ``{}`` or
+    ``{"destinations": []}`` describes as ``{"level": "OFF", "includeExecutionData": false, ...}``)."""
+    return {"level": "OFF", "includeExecutionData": False, **(config or {})}
+
+
+def _check_encryption(config: dict | None) -> None:
+    """InvalidEncryptionConfiguration for a customer managed key without its kmsKeyId (the API
+    model: "if type is set to CUSTOMER_MANAGED_KMS_KEY, but kmsKeyId is null"; the message is
+    ours). The configuration is kept and echoed, never used: nothing is encrypted locally."""
+    if config and config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and not config.get("kmsKeyId"):
+        raise ServiceError("InvalidEncryptionConfiguration", "Invalid Encryption Configuration: kmsKeyId must be "
+                           "specified when type is CUSTOMER_MANAGED_KMS_KEY")
+
+
 def _not_deleting(machine: dict) -> None:
     """StateMachineDeleting for a machine being deleted. The message is AWS's as a real
     CreateStateMachine answered it (go-to-k/cdkd issue #2116: "State Machine is being deleted:
@@ -100,6 +117,11 @@ def _publish(family: Any, description: str | None) -> dict:
     existing = family.children.get(published.get(revision))
     if existing is not None:
         return existing
+    if sum(child["kind"] == VERSION for child in family.children.values()) >= VERSIONS_QUOTA:
+        # DG "service-quotas": 1,000 versions per state machine; HTTP 402 as the API model documents
+        # (the message is ours); raised in the transaction, so an update that would publish changes nothing
+        raise ServiceError("ServiceQuotaExceededException", f"The maximum number of versions ({VERSIONS_QUOTA}) "
+                           f"of state machine '{doc['stateMachineArn']}' has been reached", 402)
     number = doc["nextVersion"]
     doc["nextVersion"] = number + 1
     arn = f"{doc['stateMachineArn']}:{number}"
@@ -511,33 +533,50 @@ class Service:
             raise ServiceError("ValidationException", "Version description can only be set when publish is true")
         logging_config = body.get("loggingConfiguration")
         self._check_logging(logging_config)
+        _check_encryption(body.get("encryptionConfiguration"))
         _definition_errors(body["definition"], machine_type)
         self._check_tags(body.get("tags") or [])
         arn = self.arns.machine(name)
         now = api_time()
         doc = {"kind": MACHINE, "stateMachineArn": arn, "name": name, "definition": body["definition"],
                "roleArn": body["roleArn"], "type": machine_type, "creationDate": now, "updateDate": now,
-               "loggingConfiguration": {"level": "OFF", "includeExecutionData": False, **(logging_config or {})},
+               "loggingConfiguration": _logging_with_defaults(logging_config),
                "tracingConfiguration": body.get("tracingConfiguration") or {"enabled": False},
                "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
-               "publishedRevisions": {}}
+               "publishedRevisions": {},
+               "created": {"publish": bool(body.get("publish")), "versionDescription": body.get("versionDescription")}}
         if body.get("encryptionConfiguration"):
             doc["encryptionConfiguration"] = body["encryptionConfiguration"]
         await self._settled(await self.store.get_resource(arn))  # (one DELETING whose executions have ended goes)
         if not await self.store.put_resource(arn, MACHINE, doc, None, now, replace=False):
-            existing = await self.store.get_resource(arn)
-            _not_deleting(existing)
-            same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
-                                                                "tracingConfiguration"))
-            if not same or body.get("publish"):
-                raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-            out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
-            return out
+            return self._created_already(await self.store.get_resource(arn), doc)
         out = {"stateMachineArn": arn, "creationDate": now}
         if body.get("publish"):
             description = body.get("versionDescription")
             version = await self._in_machine(arn, lambda family: _publish(family, description), VERSION)
             out["stateMachineVersionArn"] = version["stateMachineVersionArn"]
+        return out
+
+    @staticmethod
+    def _created_already(existing: dict, doc: dict) -> dict:
+        """CreateStateMachine of a name taken: the same answer when the request matches the
+        machine (API CreateStateMachine: "based on the state machine name, definition, type,
+        LoggingConfiguration, TracingConfiguration, and EncryptionConfiguration ... also based on
+        the publish and versionDescription parameters"; roleArn and tags are ignored, and not
+        updated), else StateMachineAlreadyExists."""
+        _not_deleting(existing)
+        arn = existing["stateMachineArn"]
+        owned = {"type": "AWS_OWNED_KEY"}
+        same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
+                                                            "tracingConfiguration")) \
+            and (existing.get("encryptionConfiguration") or owned) == (doc.get("encryptionConfiguration") or owned) \
+            and existing.get("created", {"publish": False, "versionDescription": None}) == doc["created"]
+        if not same:
+            raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+        out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
+        version = existing.get("publishedRevisions", {}).get(existing.get("revisionId") or "INITIAL")
+        if doc["created"]["publish"] and version:
+            out["stateMachineVersionArn"] = version
         return out
 
     def _check_logging(self, config: dict | None) -> None:
@@ -627,14 +666,19 @@ class Service:
         if body.get("definition") is not None:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
+        _check_encryption(body.get("encryptionConfiguration"))
+
+        given = dict(body)
+        if given.get("loggingConfiguration") is not None:
+            given["loggingConfiguration"] = _logging_with_defaults(given["loggingConfiguration"])
 
         def update(family: Any) -> dict:  # (on the machine as it is in the store's transaction)
             doc = family.doc
             changed = False
             for key in ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration",
                         "encryptionConfiguration"):
-                if body.get(key) is not None and body[key] != doc.get(key):
-                    doc[key] = body[key]
+                if given.get(key) is not None and given[key] != doc.get(key):
+                    doc[key] = given[key]
                     changed = True
             if changed:
                 doc["revisionId"] = str(uuid.uuid4())
@@ -731,6 +775,9 @@ class Service:
     async def ListStateMachines(self, body: dict) -> dict:
         docs = [doc for doc in await self.store.list_resources(MACHINE)
                 if doc.get("status") != DELETING or await self._settled(doc) is not None]
+        # by name, as AWS lists them (recorded: LocalStack test_sfn_api test_list_sms_pagination,
+        # machines statemachine_0_…, statemachine_1_…, statemachine_10_… came as 0, 10, 11, 12, 1, 2, …)
+        docs.sort(key=lambda doc: doc["name"])
         return _listing("stateMachines", docs, body, "ListStateMachines",
                         ("stateMachineArn", "name", "type", "creationDate"))
 
@@ -822,6 +869,10 @@ class Service:
                 doc["description"] = body["description"]
             existing = family.children.get(arn)
             if existing is None:
+                if sum(child["kind"] == ALIAS for child in family.children.values()) >= ALIASES_QUOTA:
+                    # (DG "service-quotas": 100 aliases per state machine; the message is ours)
+                    raise ServiceError("ServiceQuotaExceededException", f"The maximum number of aliases "
+                                       f"({ALIASES_QUOTA}) of state machine '{machine_arn}' has been reached", 402)
                 family.put(arn, ALIAS, doc, now)
                 return now
             if existing.get("description") != doc.get("description") or \
@@ -859,8 +910,10 @@ class Service:
         if routing is None and body.get("description") is None:
             raise ServiceError("ValidationException", "Either the description or the RoutingConfiguration must be "
                                "specified")
-        if routing is not None:
-            self._check_routing(routing)
+        if routing is not None and self._check_routing(routing) != doc["stateMachineArn"]:
+            raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
+                               "ARNs of the alias's state machine. Received: "
+                               f"[{', '.join(r['stateMachineVersionArn'] for r in routing)}]")
 
         def update(family: Any) -> float:  # (on the alias as it is, its machine locked)
             alias = family.children.get(arn)
@@ -906,14 +959,24 @@ class Service:
                 await self.store.delete_resource(arn)
 
     async def ListStateMachineAliases(self, body: dict) -> dict:
+        """The aliases of a state machine, or (a version ARN) those routing to that version (API
+        ListStateMachineAliases: "If you specify a state machine version ARN, this API returns a
+        list of aliases for that version")."""
         arn = body["stateMachineArn"]
+        missing = ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
+                               resourceName=arn)
         try:
-            doc = await self._machine(arn, plain=True)
-        except ServiceError:
-            raise ServiceError("ResourceNotFound", "Request references a resource that does not exist.",
-                               resourceName=arn) from None
-        _not_deleting(doc)
-        docs = await self.store.list_resources(ALIAS, arn)
+            doc = await self._machine(arn)
+        except ServiceError as exc:
+            if exc.code != "StateMachineDoesNotExist":  # (InvalidArn stays)
+                raise
+            raise missing from None
+        if doc["kind"] == ALIAS:
+            raise missing
+        _not_deleting(doc if doc["kind"] == MACHINE else await self._machine(doc["stateMachineArn"]))
+        docs = await self.store.list_resources(ALIAS, doc["stateMachineArn"])
+        if doc["kind"] == VERSION:
+            docs = [a for a in docs if any(r["stateMachineVersionArn"] == arn for r in a["routingConfiguration"])]
         return _listing("stateMachineAliases", docs, body, "ListStateMachineAliases" + arn,
                         ("stateMachineAliasArn", "creationDate"))
 
@@ -967,6 +1030,7 @@ class Service:
     async def CreateActivity(self, body: dict) -> dict:
         name = body["name"]
         check_name(name)
+        _check_encryption(body.get("encryptionConfiguration"))
         self._check_tags(body.get("tags") or [])
         arn = self.arns.activity(name)
         now = api_time()
@@ -974,7 +1038,13 @@ class Service:
         if body.get("encryptionConfiguration"):
             doc["encryptionConfiguration"] = body["encryptionConfiguration"]
         if not await self.store.put_resource(arn, ACTIVITY, doc, None, now, replace=False):
-            doc = await self.store.get_resource(arn)
+            existing = await self.store.get_resource(arn)
+            owned = {"type": "AWS_OWNED_KEY"}
+            if (existing.get("encryptionConfiguration") or owned) != (doc.get("encryptionConfiguration") or owned):
+                # the API model: ActivityAlreadyExists, "EncryptionConfiguration may not be updated" (the
+                # message is worded as the other "Already Exists" errors are)
+                raise ServiceError("ActivityAlreadyExists", f"Activity Already Exists: '{arn}'")
+            doc = existing
         return {"activityArn": arn, "creationDate": doc["creationDate"]}
 
     async def _activity(self, arn: str) -> dict:
@@ -1378,15 +1448,23 @@ class Service:
             raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return record
 
-    @staticmethod
-    def _redrive_status(record: Any) -> tuple[str, str | None]:
-        if record.status == "RUNNING":
-            return "NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"
-        if record.status == "SUCCEEDED":
-            return "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"
+    async def _redrive_status(self, record: Any) -> tuple[str, str | None]:
+        """DescribeExecution's redriveStatus and redriveStatusReason: NOT_REDRIVABLE when
+        RedriveExecution would refuse (the API model), with the reason in the model's words."""
+        if record.status in ("RUNNING", "SUCCEEDED"):
+            return "NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven"
         if record.options.get("mapRunArn"):
             return "REDRIVABLE_BY_MAP_RUN", None
-        return "REDRIVABLE", None
+        from asl.engine.resuming import redrive_refusal
+
+        reason = redrive_refusal(record, time.time()) or await self._machine_deleting(record)
+        return ("NOT_REDRIVABLE", reason) if reason else ("REDRIVABLE", None)
+
+    async def _machine_deleting(self, record: Any) -> str | None:
+        """The model's redriveStatusReason for an execution of a state machine being deleted."""
+        machine = await self.store.get_resource(record.state_machine_arn)
+        return "State machine is in DELETING status" if machine is not None and \
+            machine.get("status") == DELETING else None
 
     async def DescribeExecution(self, body: dict) -> dict:
         record = await self._record(body["executionArn"], dispatched=True)
@@ -1405,10 +1483,14 @@ class Service:
                            ("traceHeader", opts.get("traceHeader")), ("mapRunArn", opts.get("mapRunArn"))):
             if value is not None:
                 out[key] = value
-        if record.redrive_count:
+        # AWS answers redriveCount 0 for a Standard execution never redriven (recorded: LocalStack
+        # test_sfn_api test_describe_execution, test_base test_state_fail, test_timeouts); an Express
+        # child of a Map Run is never redriven itself (its Map Run starts a new one)
+        if record.redrive_count or split(record.arn, ("execution", "express"))[0] == "execution":
             out["redriveCount"] = record.redrive_count
+        if record.redrive_count:
             out["redriveDate"] = record.redrive_time
-        status, reason = self._redrive_status(record)
+        status, reason = await self._redrive_status(record)
         out["redriveStatus"] = status
         if reason:
             out["redriveStatusReason"] = reason
@@ -1426,6 +1508,11 @@ class Service:
             return await self._map_run_executions(body)
         if not arn:
             raise ServiceError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
+        if body.get("statusFilter") == "PENDING_REDRIVE":
+            # the API model: "If you provide a stateMachineArn and a PENDING_REDRIVE statusFilter, the
+            # API returns a validation exception" (the message is ours: no AWS answer quoting it was found)
+            raise ServiceError("ValidationException", "The PENDING_REDRIVE status filter can only be used with a "
+                               "MapRun ARN")
         doc = await self._machine(arn)
         machine_arn = doc["stateMachineArn"] if doc["kind"] == MACHINE else doc["stateMachineArn"]
         machine = await self._machine(machine_arn)
@@ -1443,6 +1530,15 @@ class Service:
 
     @staticmethod
     def execution_items(records: list, body: dict) -> list[dict]:
+        """ListExecutions' items, the most recent first as the API model words it: "Running
+        executions are sorted by their startDate or redriveDate, and other executions are sorted
+        by their stopDate"."""
+        def recency(r: Any) -> float:
+            if r.status == "RUNNING" or r.stop_time is None:
+                return max(r.start_time, r.redrive_time or 0.0)
+            return r.stop_time
+
+        records = sorted(records, key=recency, reverse=True)  # (stable: the store's order among equals)
         redrive = body.get("redriveFilter")
         if redrive == "REDRIVEN":
             records = [r for r in records if r.redrive_count]
@@ -1581,6 +1677,8 @@ class Service:
 
         arn = body["executionArn"]
         record = await self._record(arn)
+        if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
+            raise ServiceError("ExecutionNotRedrivable", f"Execution Not Redrivable: {deleting}")
         try:
             execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                               log=self._log(record.options.get("loggingConfiguration")),
@@ -1605,7 +1703,9 @@ class Service:
         results = validate_text(body["definition"], body.get("type", "STANDARD"))
         if not results:
             return {"result": "FAIL", "diagnostics": [], "truncated": False}
-        return results[0].to_aws(body.get("severity", "ERROR"), body.get("maxResults") or 100)
+        out = results[0].to_aws(body.get("severity", "ERROR"), body.get("maxResults") or 100)
+        _jackson_location(out["diagnostics"], body["definition"])
+        return out
 
     async def TestState(self, body: dict) -> dict:
         from asl.engine.teststate import TestStateError, test_state
@@ -1634,6 +1734,22 @@ class Service:
 
     async def not_implemented(self, action: str) -> dict:
         raise ServiceError("UnsupportedOperation", f"{action} is not implemented by asl serve yet")
+
+
+def _jackson_location(diagnostics: list[dict], text: str) -> None:
+    """A definition that is not JSON, as ValidateStateMachineDefinition answers it: Jackson's
+    location as the diagnostic's, and after its message as Jackson's getMessage() adds it
+    (recorded on AWS, LocalStack test_sfn_api_validation NOT_A_DEF: location ``[Source:
+    (String)"not a definition"; line: 1, column: 4]``, message ``Unrecognized token 'not': was
+    expecting (...)\n at [Source: (String)"not a definition"; line: 1, column: 4]``)."""
+    from asl.jackson import describe
+
+    for diagnostic in diagnostics:
+        if diagnostic["code"] == "INVALID_JSON_DESCRIPTION" and "location" not in diagnostic:
+            found = describe(text)
+            if found is not None and found.message == diagnostic["message"]:
+                diagnostic["message"] = f"{found.message}\n at {found.location}"
+                diagnostic["location"] = found.location
 
 
 _VARIABLE = None

@@ -100,7 +100,7 @@ class App:
                 return 400, {}
             if self.service.tracer_provider is not None:
                 return await self._traced(action, raw, receive, scope, request_id)
-            return await self._handle(action, parse_body(raw), receive)
+            return await self._handle(action, _with_trace_header(action, parse_body(raw), scope), receive)
         except ServiceError as err:
             return err.status, err.body()
         except Exception:  # a bug of ours: AWS's InternalFailure, the traceback in the log only
@@ -121,7 +121,7 @@ class App:
 
         headers = _headers(scope)
         try:
-            body, unreadable = parse_body(raw), None
+            body, unreadable = _with_trace_header(action, parse_body(raw), scope), None
         except ServiceError as err:
             body, unreadable = {}, err
         if isinstance(body, dict) and isinstance(body.get("traceHeader"), str) and "x-amzn-trace-id" not in headers:
@@ -180,6 +180,17 @@ async def _read(receive: Any) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def _with_trace_header(action: str, body: Any, scope: dict) -> Any:
+    """StartExecution's and StartSyncExecution's traceHeader, the request's X-Amzn-Trace-Id
+    header when it has one (API StartExecution: "If both sources are provided, Step Functions
+    will use the header value (preferred) over the value in the request body")."""
+    if action in ("StartExecution", "StartSyncExecution") and isinstance(body, dict):
+        header = _headers(scope).get("x-amzn-trace-id")
+        if header:
+            return {**body, "traceHeader": header}
+    return body
 
 
 def _headers(scope: dict) -> dict[str, str]:

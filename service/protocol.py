@@ -134,6 +134,8 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
     if kind in ("double", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ServiceError("SerializationException", f"Unexpected value type for '{path}'")
+        # (Java prints a Float with its point: '101.0'; the model's bound as written: 100)
+        _bounds(shape, value, f"'{float(value)!r}'", path, "value", problems)
         return
     expected = _TYPES.get(kind)
     if expected is not None and not isinstance(value, expected):
@@ -149,6 +151,9 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
         if "enum" in shape and value not in shape["enum"]:
             problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member must satisfy enum "
                             f"value set: [{', '.join(_enum_listed(shape_name, shape['enum']))}]")
+        if "pattern" in shape and not _pattern(shape["pattern"]).fullmatch(value):
+            problems.append(f"{_value_at(_shown(shape, value), path)} failed to satisfy constraint: Member must "
+                            f"satisfy regular expression pattern: {shape['pattern']}")
     elif kind == "list":
         _bounds(shape, len(value), f"'{_java(shapes, shape_name, value)}'", path, "length", problems)
         for i, item in enumerate(value, 1):
@@ -160,6 +165,14 @@ def _check(shapes: dict, shape_name: str, value: Any, path: str, problems: list[
                 _check(shapes, shape["value"]["shape"], item, f"{path}.{key}", problems)
     elif kind == "structure":
         _check_structure(shapes, shape_name, value, path, problems)
+
+
+@lru_cache(maxsize=None)
+def _pattern(java: str) -> re.Pattern:
+    """A model's (Java) pattern as a Python one; AWS matches it against the whole value, as
+    recorded (CreateStateMachineAlias name '123': "Member must satisfy regular expression pattern:
+    ^(?=.*[a-zA-Z_\\-\\.])[a-zA-Z0-9_\\-\\.]+$"). Java's ``\\p{ASCII}`` has no Python spelling."""
+    return re.compile(java.replace(r"\p{ASCII}", r"[\x00-\x7f]"))
 
 
 def _shown(shape: dict, value: Any) -> str:

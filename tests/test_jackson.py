@@ -199,3 +199,14 @@ def test_any_text_reads_or_raises_jacksons_error(text):
         assert found is None and text.strip()
         return
     assert value == expected
+
+
+@pytest.mark.parametrize("text, column", [
+    ("not a definition", 4),      # recorded on AWS (ValidateStateMachineDefinition): past the token read
+    ("{'not': 1}", 3),            # past the character refused
+    ("[1, 2", 6),                 # the end of the text
+    ('"ab', 4),
+    ("NaN", 4),
+])
+def test_the_location_jackson_reports_is_past_what_it_read(text, column):
+    assert describe(text).location == f'[Source: (String)"{text}"; line: 1, column: {column}]'

@@ -1,0 +1,282 @@
+"""`asl serve`'s API rules checked against AWS's recorded answers (LocalStack's AWS-validated
+snapshots) and the API model's documented rules, through boto3 against a real server process."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from test_service import ROLE, Server, boto3, error_of, machine, wait_done  # noqa: F401 - boto3: skips without it
+
+PASS = machine({"P": {"Type": "Pass", "End": True}}, "P")
+FAIL = machine({"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}, "F")
+WAIT = machine({"W": {"Type": "Wait", "Seconds": 600, "End": True}}, "W")
+
+
+@pytest.fixture(scope="module")
+def sfn(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("rules"), "memory").start()
+    # boto3 checks no pattern nor maximum before sending; its own minimums are turned off so the
+    # server's answers are what is checked
+    yield srv.client(parameter_validation=False)
+    srv.stop()
+
+
+PATTERN = r"^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$"
+
+
+@pytest.mark.parametrize("name", ["123", "INVALID ALIAS", "!INVALID", "ALIAS@"])
+def test_alias_names_must_match_the_model_pattern(sfn, name):
+    # recorded on AWS (LocalStack test_sfn_api_aliasing test_error_create_alias_invalid_name)
+    version = sfn.create_state_machine(name=f"aliased-{uuid.uuid4().hex[:8]}", definition=PASS, roleArn=ROLE,
+                                       publish=True)["stateMachineVersionArn"]
+    assert error_of(sfn.create_state_machine_alias, name=name, description="d",
+                    routingConfiguration=[{"stateMachineVersionArn": version, "weight": 100}]) == (
+        "ValidationException", f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: {PATTERN}", 400)
+
+
+def test_trace_header_and_client_token_patterns(sfn):
+    arn = sfn.create_state_machine(name="patterns", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert error_of(sfn.start_execution, stateMachineArn=arn, traceHeader="é") == (
+        "ValidationException", "1 validation error detected: Value 'é' at 'traceHeader' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: \\p{ASCII}*", 400)
+    assert error_of(sfn.redrive_execution, executionArn=arn.replace("stateMachine", "execution") + ":x",
+                    clientToken="a b")[1].endswith("at 'clientToken' failed to satisfy constraint: Member must "
+                                                   "satisfy regular expression pattern: [!-~]+")
+    # both wrong at once: one message, both listed
+    code, message, _ = error_of(sfn.start_execution, stateMachineArn=arn, traceHeader="é", name="n" * 81)
+    assert code == "ValidationException" and message.startswith("2 validation errors detected: ")
+
+
+def test_describe_execution_counts_no_redrive_as_zero(sfn):
+    # recorded on AWS (LocalStack test_sfn_api test_describe_execution, test_base test_state_fail):
+    # "redriveCount": 0 for a Standard execution never redriven, and no redriveDate
+    arn = sfn.create_state_machine(name="counted", definition=FAIL, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    described = wait_done(sfn, execution)
+    assert (described["status"], described["redriveCount"], described["redriveStatus"]) == ("FAILED", 0, "REDRIVABLE")
+    assert "redriveDate" not in described
+    sfn.redrive_execution(executionArn=execution)
+    described = wait_done(sfn, execution)
+    assert described["redriveCount"] == 1 and "redriveDate" in described
+
+
+def test_update_state_machine_logging_gets_the_defaults_create_gives(sfn):
+    # CreateStateMachine with {"destinations": []} describes as level OFF, includeExecutionData
+    # false (recorded on AWS, LocalStack test_sfn_api_logs test_incomplete_logging_configuration)
+    arn = sfn.create_state_machine(name="logged", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    revision = sfn.update_state_machine(stateMachineArn=arn, loggingConfiguration={"destinations": []})["revisionId"]
+    assert sfn.describe_state_machine(stateMachineArn=arn)["loggingConfiguration"] == {
+        "level": "OFF", "includeExecutionData": False, "destinations": []}
+    # the same configuration again changes nothing: no new revision
+    again = sfn.update_state_machine(stateMachineArn=arn, loggingConfiguration={"level": "OFF", "destinations": []})
+    assert again["revisionId"] == revision
+
+
+def test_list_executions_rules_of_the_model(sfn):
+    arn = sfn.create_state_machine(name="listed", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    # "If you provide a stateMachineArn and a PENDING_REDRIVE statusFilter, the API returns a
+    # validation exception"
+    assert error_of(sfn.list_executions, stateMachineArn=arn, statusFilter="PENDING_REDRIVE")[0] == \
+        "ValidationException"
+    # "Running executions are sorted by their startDate or redriveDate, and other executions
+    # are sorted by their stopDate": one started first but stopped last comes first
+    first = sfn.start_execution(stateMachineArn=arn, name="first")["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, name="second")["executionArn"]
+    third = sfn.start_execution(stateMachineArn=arn, name="third")["executionArn"]
+    sfn.stop_execution(executionArn=second)
+    time.sleep(0.01)  # (stop dates are in milliseconds: the second stop comes in a later one)
+    sfn.stop_execution(executionArn=first)
+    listed = [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]]
+    assert listed == ["first", "second", "third"]
+    time.sleep(0.01)
+    sfn.stop_execution(executionArn=third)
+    assert [e["name"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]] == ["third", "first", "second"]
+
+
+def test_a_customer_managed_key_needs_its_id(sfn):
+    # the API model: InvalidEncryptionConfiguration "if type is set to CUSTOMER_MANAGED_KMS_KEY, but
+    # kmsKeyId is null"
+    config = {"type": "CUSTOMER_MANAGED_KMS_KEY"}
+    assert error_of(sfn.create_state_machine, name="cmk", definition=PASS, roleArn=ROLE,
+                    encryptionConfiguration=config)[0] == "InvalidEncryptionConfiguration"
+    assert error_of(sfn.create_activity, name="cmk", encryptionConfiguration=config)[0] == \
+        "InvalidEncryptionConfiguration"
+    arn = sfn.create_state_machine(name="cmk", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert error_of(sfn.update_state_machine, stateMachineArn=arn, encryptionConfiguration=config)[0] == \
+        "InvalidEncryptionConfiguration"
+    # a key given is kept and shown (never used)
+    keyed = {**config, "kmsKeyId": "alias/k", "kmsDataKeyReusePeriodSeconds": 120}
+    sfn.update_state_machine(stateMachineArn=arn, encryptionConfiguration=keyed)
+    assert sfn.describe_state_machine(stateMachineArn=arn)["encryptionConfiguration"] == keyed
+
+
+def test_state_machines_are_listed_by_name(tmp_path):
+    # recorded on AWS (LocalStack test_sfn_api test_list_sms_pagination): 13 machines named
+    # statemachine_{i}_… came in the order of their names, 10 and 3 to a page
+    srv = Server(tmp_path, "memory").start()
+    try:
+        sfn = srv.client()
+        names = [f"statemachine_{i}_x" for i in range(13)]
+        for name in reversed(names):
+            sfn.create_state_machine(name=name, definition=PASS, roleArn=ROLE)
+        first = sfn.list_state_machines(maxResults=10)
+        second = sfn.list_state_machines(maxResults=10, nextToken=first["nextToken"])
+        assert [m["name"] for m in first["stateMachines"] + second["stateMachines"]] == sorted(names)
+        assert [m["name"][:15] for m in second["stateMachines"]] == ["statemachine_7_", "statemachine_8_",
+                                                                    "statemachine_9_"]
+    finally:
+        srv.stop()
+
+
+def test_validate_a_definition_that_is_not_json(sfn):
+    # recorded on AWS (LocalStack test_sfn_api_validation NOT_A_DEF and EMPTY_STRING)
+    where = '[Source: (String)"not a definition"; line: 1, column: 4]'
+    assert sfn.validate_state_machine_definition(definition="not a definition", type="STANDARD")["diagnostics"] == [
+        {"code": "INVALID_JSON_DESCRIPTION", "location": where, "severity": "ERROR",
+         "message": "Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', "
+                    f"'true' or 'false')\n at {where}"}]
+    empty = sfn.validate_state_machine_definition(definition=" ", type="STANDARD")
+    assert (empty["result"], empty["diagnostics"]) == ("FAIL", [
+        {"code": "SCHEMA_VALIDATION_FAILED", "message": "Definition must be a valid JSON object", "severity": "ERROR"}])
+
+
+def test_versions_and_aliases_have_aws_quotas(sfn):
+    # DG "service-quotas": 1,000 versions and 100 aliases per state machine;
+    # ServiceQuotaExceededException, HTTP 402 as the API model documents
+    arn = sfn.create_state_machine(name="quota", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    for i in range(1000):
+        sfn.update_state_machine(stateMachineArn=arn, definition=machine({f"P{i}": {"Type": "Pass", "End": True}},
+                                                                         f"P{i}"), publish=True)
+    assert sfn.update_state_machine(stateMachineArn=arn, definition=PASS)["revisionId"]
+    assert error_of(sfn.publish_state_machine_version, stateMachineArn=arn)[::2] == (
+        "ServiceQuotaExceededException", 402)
+    assert error_of(sfn.update_state_machine, stateMachineArn=arn, definition=FAIL, publish=True)[::2] == (
+        "ServiceQuotaExceededException", 402)
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == json.loads(PASS)  # unchanged
+    # a version deleted makes room (numbers are never reused)
+    latest = f"{arn}:1000"
+    sfn.delete_state_machine_version(stateMachineVersionArn=f"{arn}:1")
+    assert sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == f"{arn}:1001"
+    route = [{"stateMachineVersionArn": latest, "weight": 100}]
+    for i in range(100):
+        sfn.create_state_machine_alias(name=f"alias{i}", routingConfiguration=route)
+    assert sfn.create_state_machine_alias(name="alias7", routingConfiguration=route)["stateMachineAliasArn"] == \
+        f"{arn}:alias7"  # (idempotent: no new alias)
+    assert error_of(sfn.create_state_machine_alias, name="one-more", routingConfiguration=route)[::2] == (
+        "ServiceQuotaExceededException", 402)
+
+
+def test_float_members_have_their_bounds_checked(sfn):
+    # the model: toleratedFailurePercentage is a float from 0 to 100, checked before the Map Run is looked for
+    map_run = "arn:aws:states:us-east-1:123456789012:mapRun:m/label:0b1c"
+    assert error_of(sfn.update_map_run, mapRunArn=map_run, toleratedFailurePercentage=100.5) == (
+        "ValidationException", "1 validation error detected: Value '100.5' at 'toleratedFailurePercentage' failed "
+        "to satisfy constraint: Member must have value less than or equal to 100", 400)
+    assert error_of(sfn.update_map_run, mapRunArn=map_run, toleratedFailurePercentage=50)[0] == "ResourceNotFound"
+
+
+def test_create_state_machine_idempotency_covers_what_the_api_names(sfn):
+    # API CreateStateMachine: idempotent on name, definition, type, logging, tracing, encryption,
+    # publish and versionDescription; roleArn and tags differences are ignored (and not applied)
+    first = sfn.create_state_machine(name="same", definition=PASS, roleArn=ROLE, publish=True,
+                                     versionDescription="v")
+    again = sfn.create_state_machine(name="same", definition=PASS, roleArn=ROLE + "2", publish=True,
+                                     versionDescription="v", tags=[{"key": "k", "value": "v"}])
+    assert (again["stateMachineArn"], again["creationDate"], again["stateMachineVersionArn"]) == (
+        first["stateMachineArn"], first["creationDate"], first["stateMachineVersionArn"])
+    assert sfn.describe_state_machine(stateMachineArn=first["stateMachineArn"])["roleArn"] == ROLE
+    assert sfn.list_tags_for_resource(resourceArn=first["stateMachineArn"])["tags"] == []
+    for change in ({"versionDescription": "w"}, {"publish": False, "versionDescription": None},
+                   {"encryptionConfiguration": {"type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "k"}},
+                   {"tracingConfiguration": {"enabled": True}}):
+        request = {"name": "same", "definition": PASS, "roleArn": ROLE, "publish": True, "versionDescription": "v",
+                   **change}
+        assert error_of(sfn.create_state_machine, **{k: v for k, v in request.items() if v is not None})[0] == \
+            "StateMachineAlreadyExists", change
+    plain = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE)
+    owned = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE,
+                                     encryptionConfiguration={"type": "AWS_OWNED_KEY"})  # (the default, named)
+    assert (owned["stateMachineArn"], owned["creationDate"]) == (plain["stateMachineArn"], plain["creationDate"])
+    assert "stateMachineVersionArn" not in owned
+
+
+def test_create_activity_is_idempotent_but_keeps_its_encryption(sfn):
+    # API CreateActivity: idempotent on the name, tags ignored; the model's ActivityAlreadyExists:
+    # "Activity already exists. EncryptionConfiguration may not be updated."
+    first = sfn.create_activity(name="worker")
+    again = sfn.create_activity(name="worker", tags=[{"key": "k", "value": "v"}],
+                                encryptionConfiguration={"type": "AWS_OWNED_KEY"})
+    assert (again["activityArn"], again["creationDate"]) == (first["activityArn"], first["creationDate"])
+    assert sfn.list_tags_for_resource(resourceArn=first["activityArn"])["tags"] == []
+    assert error_of(sfn.create_activity, name="worker", encryptionConfiguration={
+        "type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "k"})[:2] == (
+        "ActivityAlreadyExists", f"Activity Already Exists: '{first['activityArn']}'")
+
+
+def test_an_alias_routes_to_versions_of_its_own_machine(sfn):
+    own = sfn.create_state_machine(name="own", definition=PASS, roleArn=ROLE, publish=True)
+    other = sfn.create_state_machine(name="other", definition=PASS, roleArn=ROLE, publish=True)
+    alias = sfn.create_state_machine_alias(name="live", routingConfiguration=[
+        {"stateMachineVersionArn": own["stateMachineVersionArn"], "weight": 100}])["stateMachineAliasArn"]
+    assert error_of(sfn.update_state_machine_alias, stateMachineAliasArn=alias, routingConfiguration=[
+        {"stateMachineVersionArn": other["stateMachineVersionArn"], "weight": 100}])[0] == "ValidationException"
+    assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"] == [
+        {"stateMachineVersionArn": own["stateMachineVersionArn"], "weight": 100}]
+
+
+def test_list_aliases_of_a_version(sfn):
+    # API ListStateMachineAliases: "If you specify a state machine version ARN, this API returns a
+    # list of aliases for that version"
+    arn = sfn.create_state_machine(name="versions", definition=PASS, roleArn=ROLE, publish=True)["stateMachineArn"]
+    sfn.update_state_machine(stateMachineArn=arn, definition=FAIL, publish=True)
+    one, two = f"{arn}:1", f"{arn}:2"
+    sfn.create_state_machine_alias(name="a", routingConfiguration=[{"stateMachineVersionArn": one, "weight": 100}])
+    sfn.create_state_machine_alias(name="b", routingConfiguration=[{"stateMachineVersionArn": one, "weight": 50},
+                                                                   {"stateMachineVersionArn": two, "weight": 50}])
+    listed = {version: [a["stateMachineAliasArn"] for a in
+                        sfn.list_state_machine_aliases(stateMachineArn=version)["stateMachineAliases"]]
+              for version in (arn, one, two)}
+    assert listed == {arn: [f"{arn}:a", f"{arn}:b"], one: [f"{arn}:a", f"{arn}:b"], two: [f"{arn}:b"]}
+    assert error_of(sfn.list_state_machine_aliases, stateMachineArn=f"{arn}:3")[0] == "ResourceNotFound"
+    assert error_of(sfn.list_state_machine_aliases, stateMachineArn="not-an-arn")[0] == "InvalidArn"
+
+
+def test_the_trace_id_header_wins_over_trace_header(sfn):
+    # API StartExecution: "If both sources are provided, Step Functions will use the header value
+    # (preferred) over the value in the request body"
+    import urllib.request
+
+    arn = sfn.create_state_machine(name="traced", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+    request = urllib.request.Request(sfn.meta.endpoint_url, data=json.dumps(
+        {"stateMachineArn": arn, "traceHeader": "Root=1-00000000-000000000000000000000000"}).encode(), headers={
+        "X-Amz-Target": "AWSStepFunctions.StartExecution", "Content-Type": "application/x-amz-json-1.0",
+        "X-Amzn-Trace-Id": header})
+    with urllib.request.urlopen(request) as answer:
+        execution = json.loads(answer.read())["executionArn"]
+    assert sfn.describe_execution(executionArn=execution)["traceHeader"] == header
+    plain = sfn.start_execution(stateMachineArn=arn, traceHeader="Root=1-2")["executionArn"]
+    assert sfn.describe_execution(executionArn=plain)["traceHeader"] == "Root=1-2"
+
+
+def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):
+    # the model's redriveStatusReason list: "State machine is in DELETING status"
+    definition = machine({"Pick": {"Type": "Choice", "Choices": [{"Variable": "$.wait", "IsPresent": True,
+                                                                  "Next": "W"}], "Default": "F"},
+                          "W": {"Type": "Wait", "Seconds": 600, "End": True},
+                          "F": {"Type": "Fail", "Error": "E"}}, "Pick")
+    arn = sfn.create_state_machine(name="doomed", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    failed = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert wait_done(sfn, failed)["status"] == "FAILED"
+    waiting = sfn.start_execution(stateMachineArn=arn, input='{"wait": 1}')["executionArn"]
+    sfn.delete_state_machine(stateMachineArn=arn)  # DELETING while `waiting` runs
+    described = sfn.describe_execution(executionArn=failed)
+    assert (described["redriveStatus"], described["redriveStatusReason"]) == (
+        "NOT_REDRIVABLE", "State machine is in DELETING status")
+    assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (
+        "ExecutionNotRedrivable", "Execution Not Redrivable: State machine is in DELETING status")
+    sfn.stop_execution(executionArn=waiting)
