@@ -201,7 +201,12 @@ def _one_write_protocol() -> Any:
     head and its body apart, two send() calls, each waking the client (which reads the head,
     then waits for the body); the writes of one event-loop step go out together after it
     (half the server's send() calls, ~15% fewer system calls in a boto3 client). Without
-    httptools: uvicorn's choice."""
+    httptools: uvicorn's choice.
+
+    It tells the app whether an answer reached the connection (the ``asl.written`` extension
+    of each request's scope, `asl.service.app`): uvicorn's send does nothing once the client has
+    gone (ASGI 2.3), and a write held for the end of the step is dropped when the connection
+    closed meanwhile. A GetActivityTask answer not written gives its task back."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
@@ -210,6 +215,8 @@ def _one_write_protocol() -> Any:
     class OneWrite:  # a connection's transport whose write() waits for the end of the loop step
         def __init__(self, transport: Any, loop: Any) -> None:
             self._transport, self._loop, self._pending = transport, loop, []
+            self._flushed: list[Any] = []  # futures told whether the pending writes went out
+            self.wrote = True  # whether the last writes went out
 
         def write(self, data: bytes) -> None:
             if not self._pending:
@@ -220,8 +227,22 @@ def _one_write_protocol() -> Any:
             if self._pending:
                 data = b"".join(self._pending)
                 self._pending.clear()
-                if not self._transport.is_closing():
+                self.wrote = not self._transport.is_closing()
+                if self.wrote:
                     self._transport.write(data)
+                    self.wrote = not self._transport.is_closing()  # (closed: the socket refused it)
+            waiting, self._flushed = self._flushed, []
+            for future in waiting:
+                if not future.done():
+                    future.set_result(self.wrote)
+
+        async def written(self) -> bool:
+            """Whether what was written so far went out (once the pending writes have)."""
+            if not self._pending:
+                return self.wrote
+            future = self._loop.create_future()
+            self._flushed.append(future)
+            return await future
 
         def close(self) -> None:
             self._flush()
@@ -232,6 +253,17 @@ def _one_write_protocol() -> Any:
 
     class Protocol(HttpToolsProtocol):
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(OneWrite(transport, self.loop))
+            self._one_write = OneWrite(transport, self.loop)
+            super().connection_made(self._one_write)
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.scope is self.scope:  # (not an upgrade)
+                self.scope.setdefault("extensions", {})["asl.written"] = lambda: self._written(cycle)
+
+        async def _written(self, cycle: Any) -> bool:
+            # uvicorn's send marks the answer complete only when it wrote it (the client was there)
+            return bool(cycle.response_complete) and await self._one_write.written()
 
     return Protocol

@@ -17,6 +17,7 @@ from collections import deque
 from typing import Any, Awaitable, Callable
 
 import anyio
+import anyio.lowlevel
 
 from ..errors import ASLError
 from .tasks import AWS_DEFAULT_TIMEOUT, trace_headers
@@ -181,9 +182,10 @@ def recorded_answers(facts: list) -> dict[str, dict]:
 
 
 class _Offer:
-    __slots__ = ("token", "input", "taken", "worker", "recorded")
+    __slots__ = ("arn", "token", "input", "taken", "worker", "recorded")
 
-    def __init__(self, token: str, input: str, recorded: anyio.Event | None):
+    def __init__(self, arn: str, token: str, input: str, recorded: anyio.Event | None):
+        self.arn = arn
         self.token = token
         self.input = input
         self.taken = anyio.Event()
@@ -198,11 +200,19 @@ class ActivityBroker:
     activity resource no handler or mock serves here; a worker takes it with `get_task` and
     answers with the token (`TaskTokens`). Any number of executions and workers share one broker
     (one event loop).
+
+    A take is safe against a poll that never reaches its worker: `get_task` cancelled once it
+    has taken a task gives it back, and so does `give_back(token)` for a task it returned whose
+    answer was never written (the client had gone); the next poll gets it (the first worker's
+    take stays recorded: ActivityStarted names it). A task handed out stays the broker's until
+    its execution says it has ended (`end`).
     """
 
     def __init__(self) -> None:
         self.queues: dict[str, deque[_Offer]] = {}
         self.arrived: dict[str, anyio.Event] = {}
+        self.tasks: dict[str, _Offer] = {}  # every task offered and not ended, by token
+        self.stopped = False
 
     def pending(self, arn: str) -> int:
         """How many tasks of `arn` wait for a worker."""
@@ -211,45 +221,97 @@ class ActivityBroker:
     async def get_task(self, arn: str, worker_name: str | None = None,
                        timeout: float = POLL_SECONDS) -> tuple[str, str] | None:
         """GetActivityTask: ``(taskToken, input JSON text)`` of the oldest task of `arn`, waiting
-        up to `timeout` seconds (real time) for one; None when none came. A task taken is
-        returned once its execution has recorded the take (ActivityStarted, in the store if any),
-        so the worker's token still names a started task after a crash."""
+        up to `timeout` seconds (real time) for one; None when none came (or `stop_polls` was
+        called). A task taken is returned once its execution has recorded the take
+        (ActivityStarted, in the store if any), so the worker's token still names a started task
+        after a crash; cancelled before it returns, the task goes back to the queue."""
         offer = None
         with anyio.move_on_after(timeout):
-            while True:
+            while not self.stopped:
                 queue = self.queues.get(arn)
                 if queue:
                     offer = queue.popleft()
-                    offer.worker = worker_name
-                    offer.taken.set()
                     break
-                event = self.arrived.get(arn)
-                if event is None:
-                    event = self.arrived[arn] = anyio.Event()
-                await event.wait()
+                await event_of(self.arrived, arn).wait()
         if offer is None:
             return None
-        if offer.recorded is not None:
-            await offer.recorded.wait()
+        if not offer.taken.is_set():  # (set already: a task given back, its take recorded)
+            offer.worker = worker_name
+            offer.taken.set()
+        try:
+            if offer.recorded is not None:
+                await offer.recorded.wait()
+            else:
+                await anyio.lowlevel.checkpoint()
+        except anyio.get_cancelled_exc_class():  # nothing reached the worker: the next poll gets it
+            self._requeue(offer.token)
+            raise
         return offer.token, offer.input
+
+    async def give_back(self, token: str) -> bool:
+        """A task `get_task` returned that never reached its worker (the answer was not written)
+        goes back to the head of its queue; False when it has ended (or is not a task here)."""
+        return self._requeue(token)
+
+    def _requeue(self, token: str) -> bool:
+        offer = self.tasks.get(token)
+        if offer is None or not offer.taken.is_set():
+            return False
+        queue = self.queues.setdefault(offer.arn, deque())
+        if offer not in queue:
+            queue.appendleft(offer)
+            wake(self.arrived, offer.arn)
+        return True
+
+    def stop_polls(self) -> None:
+        """Shutting down: the polls waiting answer None now, and later ones at once; a poll that
+        has taken a task still returns it."""
+        self.stopped = True
+        for event in self.arrived.values():
+            event.set()
+        self.arrived.clear()
 
     async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None) -> str | None:
         """Queue a task for the workers of `arn` until one takes it; returns its workerName.
         Cancelled (the task timed out, the execution stopped), the task is withdrawn. With
         `recorded`, the worker gets the task only once that event is set."""
-        item = _Offer(token, input, recorded)
+        item = self.tasks[token] = _Offer(arn, token, input, recorded)
         self.queues.setdefault(arn, deque()).append(item)
-        event = self.arrived.pop(arn, None)
-        if event is not None:
-            event.set()
+        wake(self.arrived, arn)
         try:
             await item.taken.wait()
         finally:
             if not item.taken.is_set():
-                queue = self.queues.get(arn)
-                if queue is not None and item in queue:
-                    queue.remove(item)
+                self._withdraw(item)
         return item.worker
+
+    async def end(self, token: str, cancelled: bool = False) -> None:
+        """The task with `token` has ended (answered, timed out, or its execution stopped or
+        ended here: `cancelled`): a copy given back is no longer handed out."""
+        item = self.tasks.get(token)
+        if item is not None:
+            self._withdraw(item)
+
+    def _withdraw(self, item: _Offer) -> None:
+        self.tasks.pop(item.token, None)
+        queue = self.queues.get(item.arn)
+        if queue is not None and item in queue:
+            queue.remove(item)
+
+
+def wake(events: dict[str, anyio.Event], key: str) -> None:
+    """Set and forget the event waited on for `key` (if any)."""
+    event = events.pop(key, None)
+    if event is not None:
+        event.set()
+
+
+def event_of(events: dict[str, anyio.Event], key: str) -> anyio.Event:
+    """The event to wait on for `key` (set by `wake`)."""
+    event = events.get(key)
+    if event is None:
+        event = events[key] = anyio.Event()
+    return event
 
 
 async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbeat: int | None, scheduled: float,
@@ -288,8 +350,15 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
         beat.count += 1  # HeartbeatSeconds counts from here
         return await waiter.wait()
 
+    cancelled = True  # (until the task ends otherwise: the execution stops, or moves to another process)
     try:
-        return await ex.guard(work(), timeout if timeout is not None else AWS_DEFAULT_TIMEOUT, heartbeat, beat,
-                              since=scheduled)
+        outcome = await ex.guard(work(), timeout if timeout is not None else AWS_DEFAULT_TIMEOUT, heartbeat, beat,
+                                 since=scheduled)
+        cancelled = False
+        return outcome
+    except Exception:
+        cancelled = False
+        raise
     finally:
         ex.close_token(token)
+        await broker.end(token, cancelled)

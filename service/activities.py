@@ -8,12 +8,15 @@ first worker that polls any of them, once (the take is an UPDATE of a row claime
 waits here at once; each wait also looks at the store now and then, so a notification lost
 (the listening connection dropped) delays a hand-out, never loses it.
 
-A task's way: offered (its row written), taken (a worker's process claimed it: the worker is
-answered once the execution has recorded ActivityStarted), started (recorded: the worker has,
-or is about to have, its token). The token names the execution (`asl.engine.callbacks`): its
-answers reach the process that runs it as any SendTask* does. When that process dies, the
-execution resumes elsewhere and offers the task again under the same token: a row still
-offered waits on; one taken or started counts as taken by its worker.
+A task's way: offered (its row written), taken (a worker's process claimed it, naming the
+worker), started (its execution has recorded the take, ActivityStarted). The claimed row is the
+durable record of the take, so the worker gets the token at once, whether or not the process
+running the execution is alive: if it died, the execution resumes elsewhere, offers the task
+again under the same token, finds the row taken and records ActivityStarted with its worker.
+The token names the execution (`asl.engine.callbacks`): its answers reach the process that runs
+it as any SendTask* does. A task whose worker never got it (the poll was cancelled, or its
+answer not written) is given back: taken, it is offered again; started, it is ``returned`` and
+the next poll hands it out at once. The row stays until the task ends (or its execution does).
 """
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ import logging
 from typing import Any, Callable
 
 import anyio
+import anyio.lowlevel
+
+from asl.engine.callbacks import event_of, wake
 
 log = logging.getLogger("asl.service")
 
@@ -40,19 +46,6 @@ class _Offer:
         self.recorded = recorded
 
 
-def _wake(events: dict[str, anyio.Event], key: str) -> None:
-    event = events.pop(key, None)
-    if event is not None:
-        event.set()
-
-
-def _event(events: dict[str, anyio.Event], key: str) -> anyio.Event:
-    event = events.get(key)
-    if event is None:
-        event = events[key] = anyio.Event()
-    return event
-
-
 class SharedActivityBroker:
     """Activity tasks in a shared store (see the module). ``spawn(work, *args)`` runs detached
     work (the service's `Background`); `listen` runs for as long as the service serves."""
@@ -62,7 +55,7 @@ class SharedActivityBroker:
         self.spawn = spawn
         self.offers: dict[str, _Offer] = {}       # tasks offered by executions running here, by token
         self.arrived: dict[str, anyio.Event] = {}  # by activity ARN: a task was offered (somewhere)
-        self.changed: dict[str, anyio.Event] = {}  # by token: a task taken here was started (elsewhere)
+        self.stopped = False
 
     def pending(self, arn: str) -> int:
         """How many tasks of `arn` offered here wait for a worker (as ActivityBroker.pending)."""
@@ -75,13 +68,11 @@ class SharedActivityBroker:
                 async for payload in self.store.notifications():
                     kind, _, key = payload.partition(" ")
                     if kind == "offered":
-                        _wake(self.arrived, key)
+                        wake(self.arrived, key)
                     elif kind == "taken":
                         offer = self.offers.get(key)
                         if offer is not None:
                             offer.event.set()
-                    else:
-                        _wake(self.changed, key)
             except Exception as exc:  # the store is away: the waits look at it by themselves meanwhile
                 log.warning("activity tasks: listening: %s", exc)
             await anyio.sleep(TAKE_CHECK)
@@ -108,7 +99,7 @@ class SharedActivityBroker:
                     state, worker = found
                 if state == "offered" and offer.event.is_set():
                     offer.event = anyio.Event()
-            if state == "taken":  # the worker's process answers it once the take is recorded
+            if state == "taken":  # recorded started once the execution has recorded ActivityStarted
                 self.spawn(self._started, token, recorded, name=f"activity task {token[:16]}")
             return worker
         finally:
@@ -127,51 +118,65 @@ class SharedActivityBroker:
             await recorded.wait()
         try:
             await self.store.mark_task(token, "taken", "started")
-        except Exception as exc:  # the store is away: the worker's process sees the execution end
+        except Exception as exc:  # the store is away: a process resuming the execution records it
             log.warning("activity task started: %s", exc)
 
     async def get_task(self, arn: str, worker_name: str | None = None,
                        timeout: float = 60.0) -> tuple[str, str] | None:
         """GetActivityTask: ``(taskToken, input)`` of the oldest task of `arn` offered by any
-        process, waiting up to `timeout` seconds for one; None when none came. Answered once
-        the task's execution has recorded the take (ActivityStarted)."""
+        process, waiting up to `timeout` seconds for one; None when none came (or `stop_polls`
+        was called). Handed out as soon as it is claimed (the claim records the take); cancelled
+        before it returns, the task is given back."""
         taken = None
         with anyio.move_on_after(timeout):
-            while True:
-                arrived = _event(self.arrived, arn)  # (before looking: an offer meanwhile wakes it)
-                taken = await self.store.take_task(arn, worker_name)
+            while not self.stopped:
+                arrived = event_of(self.arrived, arn)  # (before looking: an offer meanwhile wakes it)
+                # the claim runs to its end: a claim committed but cancelled before its answer
+                # was read would be a task nobody has
+                with anyio.CancelScope(shield=True):
+                    taken = await self.store.take_task(arn, worker_name)
                 if taken is not None:
                     break
                 with anyio.move_on_after(TAKE_CHECK):
                     await arrived.wait()
         if taken is None:
             return None
-        token, input, execution_arn = taken
+        token, input, _ = taken
         offer = self.offers.get(token)
         if offer is not None:  # offered here: the execution is told at once
             offer.worker, offer.taken_here = worker_name, True
             offer.event.set()
-            if offer.recorded is not None:
-                await offer.recorded.wait()
-        else:
-            await self._wait_started(token, execution_arn)
-        await self.store.drop_task(token)
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class():  # nothing reached the worker: the next poll gets it
+            with anyio.CancelScope(shield=True):
+                await self.give_back(token)
+            raise
         return token, input
 
-    async def _wait_started(self, token: str, execution_arn: str) -> None:
-        """Until the task taken here is recorded started by its execution's process (or has
-        gone: the execution ended), whichever process runs it, after a takeover too."""
+    async def give_back(self, token: str) -> bool:
+        """A task `get_task` returned that never reached its worker goes back to the queue
+        (see the module); False when it is no longer on record."""
         try:
-            while True:
-                changed = _event(self.changed, token)
-                found = await self.store.task_state(token)
-                if found is None or found[0] != "taken":
-                    return
-                with anyio.move_on_after(TAKE_CHECK):
-                    await changed.wait()
-                if not changed.is_set():
-                    record = await self.store.get(execution_arn)
-                    if record is None or record.status != "RUNNING":
-                        return
-        finally:
-            self.changed.pop(token, None)
+            return await self.store.return_task(token)
+        except Exception as exc:  # the store is away: the task waits for its TimeoutSeconds
+            log.warning("giving activity task back: %s", exc)
+            return False
+
+    def stop_polls(self) -> None:
+        """Shutting down: the polls waiting answer None now, and later ones at once."""
+        self.stopped = True
+        for event in self.arrived.values():
+            event.set()
+        self.arrived.clear()
+
+    async def end(self, token: str, cancelled: bool = False) -> None:
+        """The task with `token` has ended: its row goes. Not when `cancelled` (its execution
+        stops, or moves to another process, which goes on with the row: a stopped execution's
+        rows are pruned)."""
+        if cancelled:
+            return
+        try:
+            await self.store.drop_task(token)
+        except Exception as exc:  # the store is away: pruned once the execution ends
+            log.warning("activity task ended: %s", exc)

@@ -309,7 +309,6 @@ class Service:
             self.activities = ActivityBroker()
         # GetActivityTask's long poll: AWS's 60 s (shorter only for tests, by the environment)
         self.activity_poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
-        self.polls: set[Any] = set()  # the cancel scopes of the open GetActivityTask polls
         self.closing = False
         self._token: Any = None  # the way back to the event loop from a thread or a signal handler
         from .maprun import MapRuns
@@ -407,8 +406,7 @@ class Service:
 
     def _end_polls(self) -> None:
         self.closing = True
-        for scope in list(self.polls):
-            scope.cancel()
+        self.activities.stop_polls()  # (a poll that has taken a task still answers with it)
 
     async def _resume(self, record: Any) -> int:
         from asl.engine import prepare_resume
@@ -1070,23 +1068,23 @@ class Service:
 
     async def GetActivityTask(self, body: dict) -> dict:
         """The oldest task of the activity, waiting up to 60 s for one (a long poll that holds no
-        thread); ``{}`` (no taskToken) when none came, as AWS answers."""
+        thread); ``{}`` (no taskToken) when none came, as AWS answers. An answer with a task that
+        never reaches the worker is given to `undelivered`."""
         arn = body["activityArn"]
         await self._activity(arn)
         if self.closing:
             return {}
-        import anyio
-
-        task = None
-        with anyio.CancelScope() as scope:  # cancelled by end_polls() at shutdown
-            self.polls.add(scope)
-            try:
-                task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.activity_poll_seconds)
-            finally:
-                self.polls.discard(scope)
+        task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.activity_poll_seconds)
         if task is None:
             return {}
         return {"taskToken": task[0], "input": task[1]}
+
+    async def undelivered(self, action: str, answer: dict) -> None:
+        """`answer` to `action` was not written to its caller (the client had gone): a task a
+        GetActivityTask took goes back for the next poll (on AWS, a task handed to a poller that
+        never receives it waits for its TimeoutSeconds; here nothing was sent to anybody)."""
+        if action == "GetActivityTask" and "taskToken" in answer:
+            await self.activities.give_back(answer["taskToken"])
 
     async def _token_execution(self, arn: str) -> Any:
         """The execution of a task token that runs in no execution of this process: its status

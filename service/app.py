@@ -40,10 +40,12 @@ class App:
             await _respond(send, 404, "text/plain", b"not found: this server is the console only (asl serve has the API)")
             return
         request_id = str(uuid.uuid4())
-        status, body = await self._answer(scope, receive, request_id)
+        action, status, body = await self._answer(scope, receive, request_id)
         payload = java_times(_dumps(body)).encode()  # times as AWS writes them: "startDate":1.733450000123E9
-        await _respond(send, status, "application/x-amz-json-1.0", payload,
-                       [(b"x-amzn-requestid", request_id.encode())])
+        sent = await _respond(send, status, "application/x-amz-json-1.0", payload,
+                              [(b"x-amzn-requestid", request_id.encode())])
+        if action in LONG_POLLS and not (sent and await _written(scope)):
+            await self.service.undelivered(action, body)
 
     async def _console(self, scope: dict, receive: Any, send: Any) -> None:
         chunks: list[bytes] = []
@@ -86,7 +88,9 @@ class App:
                         await send({"type": "lifespan.shutdown.complete"})
                     return
 
-    async def _answer(self, scope: dict, receive: Any, request_id: str) -> tuple[int, dict]:
+    async def _answer(self, scope: dict, receive: Any, request_id: str) -> tuple[str | None, int, dict]:
+        """``(action, HTTP status, body)`` of the request (action None when it names none)."""
+        action = None
         try:
             if scope.get("method") != "POST":
                 raise ServiceError("UnknownOperationException", "")
@@ -97,16 +101,16 @@ class App:
             action = parse_target(target)
             raw = await _read(receive)
             if raw is None:  # the client went away
-                return 400, {}
+                return action, 400, {}
             if self.service.tracer_provider is not None:
-                return await self._traced(action, raw, receive, scope, request_id)
-            return await self._handle(action, _with_trace_header(action, parse_body(raw), scope), receive)
+                return action, *await self._traced(action, raw, receive, scope, request_id)
+            return action, *await self._handle(action, _with_trace_header(action, parse_body(raw), scope), receive)
         except ServiceError as err:
-            return err.status, err.body()
+            return action, err.status, err.body()
         except Exception:  # a bug of ours: AWS's InternalFailure, the traceback in the log only
             log.exception("internal error")
-            return 500, {"__type": "InternalFailure", "message": "The request processing has failed because of "
-                         "an unknown error, exception or failure."}
+            return action, 500, {"__type": "InternalFailure", "message": "The request processing has failed "
+                                 "because of an unknown error, exception or failure."}
 
     async def _traced(self, action: str, raw: bytes, receive: Any, scope: dict, request_id: str) -> tuple[int, dict]:
         """`_handle` inside the request's server span (tracing on: OTEL_* variables). Its parent is
@@ -197,10 +201,25 @@ def _headers(scope: dict) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-async def _respond(send: Any, status: int, kind: str, payload: bytes, headers: list | None = None) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", kind.encode()), (b"content-length", str(len(payload)).encode()), *(headers or [])]})
-    await send({"type": "http.response.body", "body": payload})
+async def _respond(send: Any, status: int, kind: str, payload: bytes, headers: list | None = None) -> bool:
+    """Send the answer; False when the server said the connection had closed (ASGI 2.4's OSError
+    from `send`: servers of older versions send nothing, silently, see `_written`)."""
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", kind.encode()), (b"content-length", str(len(payload)).encode()), *(headers or [])]})
+        await send({"type": "http.response.body", "body": payload})
+    except OSError:
+        return False
+    return True
+
+
+async def _written(scope: dict) -> bool:
+    """Whether the answer just sent was written to the client's connection, as the server tells
+    through the ``asl.written`` extension (`asl serve`'s uvicorn protocol, asl.cli.serve): uvicorn
+    (ASGI 2.3) sends nothing once the client has gone, without a word. A server without it is
+    taken at its word (True)."""
+    written = (scope.get("extensions") or {}).get("asl.written")
+    return True if written is None else await written()
 
 
 LONG_POLLS = {"GetActivityTask"}  # answers that may wait: given up when the client goes away

@@ -241,6 +241,91 @@ def test_a_task_is_recorded_as_taken_before_its_worker_gets_the_token():
     assert run(go())[-1] == "ActivityStarted"
 
 
+# ---- takes that never reach a worker ------------------------------------------------------------------
+
+async def offered(broker: ActivityBroker, **task):
+    """An execution (with a store) whose activity task is offered; its TaskTokens."""
+    ex = prepare(machine(**task), {"v": 1}, activities=broker, clock=VirtualClock(START), name="act")
+    await ex.attach(open_store("memory"))
+    tokens = TaskTokens()
+    tokens.add(ex)
+    return ex, tokens
+
+
+async def until_offered(broker: ActivityBroker) -> None:
+    with anyio.fail_after(5):
+        while not broker.pending(ARN):
+            await anyio.sleep(0.001)
+
+
+def test_a_poll_cancelled_once_it_has_taken_a_task_gives_it_back():
+    """The poll is cancelled (its client went away) after it took the task, while the take is
+    being recorded: the task goes back, and the next poll gets it, under the same token. The
+    take on record stays the first one (one ActivityStarted, naming the first worker)."""
+    async def go():
+        broker = ActivityBroker()
+        ex, tokens = await offered(broker)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await until_offered(broker)
+            with anyio.CancelScope() as gone:
+                gone.cancel()  # (cancelled already: the take is the poll's last step before its first wait)
+                await broker.get_task(ARN, "gone")
+            assert broker.pending(ARN) == 1
+            token, text = await broker.get_task(ARN, "next")
+            await tokens.send_task_success(token, text)
+        return ex.result, broker
+    result, broker = run(go())
+    assert result.status == "SUCCEEDED" and result.output == {"v": 1}
+    started = [e for e in result.events if e["type"] == "ActivityStarted"]
+    assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "gone"}]
+    assert broker.pending(ARN) == 0 and not broker.tasks
+
+
+def test_a_task_whose_answer_was_not_written_is_given_back_until_it_ends():
+    """`give_back` (the answer to GetActivityTask was not written): the next poll gets the task at
+    once; once the task has ended (answered, or timed out) it is not handed out again."""
+    async def go():
+        broker = ActivityBroker()
+        ex, tokens = await offered(broker)
+        timed, _ = await offered(broker, TimeoutSeconds=30)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await until_offered(broker)
+            first, _ = await broker.get_task(ARN, "lost")
+            assert await broker.give_back(first)
+            again, text = await broker.get_task(ARN, "next", timeout=0)
+            assert again == first
+            await tokens.send_task_success(again, text)
+        assert not await broker.give_back(first)  # answered: ended
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(timed.run)
+            await until_offered(broker)
+            token, _ = await broker.get_task(ARN, "lost")
+            assert await broker.give_back(token)
+        return ex.result, timed.result, await broker.get_task(ARN, "late", timeout=0)
+    answered, timed_out, late = run(go())
+    assert answered.status == "SUCCEEDED"
+    assert (timed_out.status, timed_out.error) == ("FAILED", "States.Timeout")
+    assert late is None  # the timed-out task was withdrawn
+
+
+def test_stop_polls_answers_waiting_polls_and_later_ones():
+    async def go():
+        broker = ActivityBroker()
+        got: list = []
+
+        async def poll():
+            got.append(await broker.get_task(ARN, "w"))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(poll)
+            await anyio.sleep(0.01)
+            broker.stop_polls()
+        got.append(await broker.get_task(ARN, "w"))
+        return got
+    assert run(go()) == [None, None]
+
+
 # ---- the AWS-recorded activity cases, replayed at library level ---------------------------------------
 
 KNOWN: dict[str, str] = {}  # case name -> why the engine differs from AWS's recording

@@ -4,8 +4,11 @@ of a waiting execution, and callbacks and activities across a SIGKILL of the ser
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import signal
+import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -305,6 +308,114 @@ def test_sigterm_answers_open_polls_and_stops_at_once(tmp_path):
     assert srv.stop(signal.SIGTERM) == 0
     thread.join(20)
     assert not errors and results and "taskToken" not in results[0]
+
+
+# ---- takes that never reach their worker (SQLite: the take's record is held up by the test) -----------
+
+@contextlib.contextmanager
+def writes_held(path: Path):
+    """SQLite's write lock on the store's file, held by the test: the server's writes wait for it
+    (its busy timeout), the take of an activity task among them; its reads go on (WAL)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+
+
+def giving_up(srv: Server, activity: str, read_timeout: float) -> tuple[threading.Thread, list]:
+    """A worker polling `activity` through `srv` that gives up after `read_timeout` seconds (its
+    connection closes; botocore's ReadTimeoutError, collected in the list), in a thread (started)."""
+    import boto3
+    import botocore.config
+    from botocore.exceptions import ReadTimeoutError
+
+    sfn = boto3.client("stepfunctions", endpoint_url=srv.endpoint, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=botocore.config.Config(inject_host_prefix=False, read_timeout=read_timeout,
+                                                     retries={"total_max_attempts": 1}))
+    failed: list = []
+
+    def poll() -> None:
+        try:
+            sfn.get_activity_task(activityArn=activity, workerName="gone")
+        except ReadTimeoutError as exc:
+            failed.append(exc)
+    thread = threading.Thread(target=poll)
+    thread.start()
+    return thread, failed
+
+
+def activity_run(sfn, name: str) -> tuple[str, str]:
+    activity = sfn.create_activity(name="work")["activityArn"]
+    run = sfn.start_execution(stateMachineArn=create(sfn, name, {"A": {"Type": "Task", "Resource": activity,
+                                                                       "End": True}}, "A"),
+                              name=name, input='{"n": 1}')["executionArn"]
+    wait_entered(sfn, run, "ActivityScheduled")
+    return activity, run
+
+
+def test_a_task_taken_by_a_poll_that_went_away_goes_to_the_next_poll(tmp_path):
+    """The worker gives its poll up (boto3's read timeout) after the server took the task for it,
+    while the take is being recorded (the test holds the store's write lock): nothing was sent to
+    anybody, so the task goes back, and the next poll gets it under the same token. The take on
+    record is the first (one ActivityStarted, naming the worker that went away)."""
+    srv = serve(tmp_path, "sqlite:asl.db")
+    try:
+        sfn = srv.client()
+        activity, run = activity_run(sfn, "act")
+        with writes_held(tmp_path / "asl.db"):
+            gone, failed = giving_up(srv, activity, 2)
+            wait_entered(sfn, run, "ActivityStarted")  # taken (the history of a running execution is live)
+            gone.join(30)
+        assert failed
+        task = sfn.get_activity_task(activityArn=activity, workerName="next")
+        assert json.loads(task["input"]) == {"n": 1}
+        sfn.send_task_success(taskToken=task["taskToken"], output='{"ok": 1}')
+        done = wait_done(sfn, run)
+        assert (done["status"], done["output"]) == ("SUCCEEDED", '{"ok":1}')
+        started = [e for e in history(sfn, run) if e["type"] == "ActivityStarted"]
+        assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "gone"}]
+        assert "taskToken" not in sfn.get_activity_task(activityArn=activity, workerName="late")
+    finally:
+        srv.stop()
+
+
+def test_sigterm_while_a_poll_holds_a_task_answers_it_with_the_task(tmp_path):
+    """SIGTERM while a poll has taken a task and its take is being recorded: the shutdown answers
+    the waiting polls with nothing, but this one with its task (not lost: the take is on record);
+    after a restart the worker's answer completes the execution."""
+    srv = serve(tmp_path, "sqlite:asl.db", None)  # AWS's 60 s poll
+    sfn = srv.client(read_timeout=70)
+    activity, run = activity_run(sfn, "act")
+    results: list = []
+    with writes_held(tmp_path / "asl.db"):
+        waiting = poll(sfn, results, activityArn=activity, workerName="w")
+        wait_entered(sfn, run, "ActivityStarted")
+        srv.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the server stops listening: its shutdown has begun
+            try:
+                socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+            except OSError:
+                break
+            time.sleep(0.05)
+    waiting.join(30)
+    assert srv.proc.wait(30) == 0
+    srv.proc.stdout.close()
+    assert json.loads(results[0]["input"]) == {"n": 1}
+    again = serve(tmp_path, "sqlite:asl.db")
+    try:
+        sfn = again.client()
+        sfn.send_task_success(taskToken=results[0]["taskToken"], output='{"after": "restart"}')
+        done = wait_done(sfn, run)
+        assert (done["status"], done["output"]) == ("SUCCEEDED", '{"after":"restart"}')
+        started = [e for e in history(sfn, run) if e["type"] == "ActivityStarted"]
+        assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "w"}]
+    finally:
+        again.stop()
 
 
 # ---- durability: a SIGKILL of the server -------------------------------------------------------

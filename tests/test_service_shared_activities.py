@@ -9,11 +9,15 @@ import contextlib
 import json
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import anyio
+
+from asl.engine.stores import open_store
 from test_service import ROLE, Server, boto3, machine, wait_done  # noqa: F401 - boto3: skips without it
-from test_service_callbacks import types, history, wait_entered
+from test_service_callbacks import activity_run, giving_up, history, types, wait_entered
 
 
 @contextlib.contextmanager
@@ -39,6 +43,17 @@ def next_task(sfn, activity: str, worker: str, polls: int = 30) -> dict:
         if "taskToken" in task:
             return task
     raise AssertionError(f"{worker} got no task")
+
+
+def work_done(sfn, activity: str, worker: str, run: str) -> list[dict]:
+    """A worker polling through `sfn` gets the task of `run` (input ``{"n": 1}``) and answers it
+    ``{"ok": true}``: the execution succeeds with it. Its history."""
+    task = next_task(sfn, activity, worker)
+    assert json.loads(task["input"]) == {"n": 1}
+    sfn.send_task_success(taskToken=task["taskToken"], output='{"ok": true}')
+    done = wait_done(sfn, run)
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"ok": True}), done
+    return history(sfn, run)
 
 
 def activity_machine(sfn, activity: str, name: str, **task) -> str:
@@ -162,16 +177,72 @@ def test_a_task_of_a_stopped_server_is_handed_out_after_the_takeover(tmp_path: P
     the execution, with one ActivityScheduled and one ActivityStarted."""
     with two_servers(tmp_path, postgres_url, "--lease", "2") as (a, b):
         one, two = a.client(), b.client()
-        activity = one.create_activity(name="work")["activityArn"]
-        run = one.start_execution(stateMachineArn=activity_machine(one, activity, "work"),
-                                  input='{"n": 1}')["executionArn"]
-        wait_entered(one, run, "ActivityScheduled")
+        activity, run = activity_run(one, "work")
         a.stop()
+        kinds = types(work_done(two, activity, "w", run))
+        assert kinds.count("ActivityScheduled") == 1 and kinds.count("ActivityStarted") == 1, kinds
+        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="again")
+
+
+def owner_of(url: str, arn: str) -> str | None:
+    """The process that holds the execution's lease, as the store says."""
+    async def read():
+        store = open_store(url)
+        try:
+            return (await store.get(arn)).owner
+        finally:
+            await store.close()
+    return anyio.run(read)
+
+
+def test_a_task_of_a_dead_server_is_handed_out_before_the_takeover(tmp_path: Path, postgres_url):
+    """Server A dies (SIGKILL) while its execution's task waits for a worker: a worker polling
+    server B gets the task at once, while the execution is still A's (its lease has not run out):
+    the claimed row is the record of the take. Its answer, sent to B, completes the execution once
+    B has taken it over, with one ActivityStarted naming that worker."""
+    with two_servers(tmp_path, postgres_url, "--lease", "10") as (a, b):
+        one, two = a.client(), b.client()
+        activity, run = activity_run(one, "work")
+        dead = owner_of(postgres_url, run)
+        a.stop(signal.SIGKILL)
         task = next_task(two, activity, "w")
         assert json.loads(task["input"]) == {"n": 1}
+        assert owner_of(postgres_url, run) == dead  # not taken over yet
         two.send_task_success(taskToken=task["taskToken"], output='{"ok": true}')
         done = wait_done(two, run)
         assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"ok": True}), done
-        kinds = types(history(two, run))
-        assert kinds.count("ActivityScheduled") == 1 and kinds.count("ActivityStarted") == 1, kinds
-        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="again")
+        assert owner_of(postgres_url, run) != dead
+        events = history(two, run)
+        assert [e["activityStartedEventDetails"] for e in events if e["type"] == "ActivityStarted"] == [
+            {"workerName": "w"}]
+        assert "taskToken" not in two.get_activity_task(activityArn=activity, workerName="after")
+
+
+def test_a_claim_whose_poll_went_away_gives_the_task_back(tmp_path: Path, postgres_url):
+    """The worker polling server B gives up (boto3's read timeout) while B's claim of the task
+    waits for the table (the test locks it): the claim completes, nothing reaches the worker, and
+    the task goes back: a worker polling server A gets it, once, and its answer completes the
+    execution (one ActivityStarted)."""
+    import psycopg
+
+    with two_servers(tmp_path, postgres_url) as (a, b):
+        one = a.client()
+        activity, run = activity_run(one, "work")
+        with psycopg.connect(postgres_url, autocommit=True) as db, \
+                psycopg.connect(postgres_url, autocommit=True) as look:  # (its own: a transaction sees a snapshot)
+            while not look.execute("SELECT 1 FROM activity_tasks").fetchall():  # offered
+                time.sleep(0.05)
+            with db.transaction():
+                db.execute("LOCK TABLE activity_tasks IN EXCLUSIVE MODE")
+                gone, failed = giving_up(b, activity, 3)
+                while not look.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                     "AND query LIKE %s", ("%UPDATE activity_tasks a SET state%",)).fetchall():
+                    time.sleep(0.05)  # (until B's claim waits for the lock)
+                gone.join(30)
+            assert failed
+            while look.execute("SELECT 1 FROM activity_tasks WHERE state = 'taken'").fetchall():
+                time.sleep(0.05)  # (until B has given it back)
+        kinds = types(work_done(one, activity, "next", run))
+        assert kinds.count("ActivityStarted") == 1, kinds
+        for sfn in (one, b.client()):
+            assert "taskToken" not in sfn.get_activity_task(activityArn=activity, workerName="late")

@@ -73,3 +73,53 @@ def test_answers_arrive_whole_on_kept_and_closed_connections(server):  # noqa: F
     assert answers[0] == (200, {"stateMachines": []})
     assert answers[1][0] == 400 and answers[1][1]["__type"] == "ExecutionDoesNotExist"
     assert len(answers) == 2
+
+
+def test_the_server_tells_the_app_whether_an_answer_was_written():
+    """`asl serve`'s uvicorn protocol gives each request the ``asl.written`` extension: True for an
+    answer written to the connection, False for one sent after the client had gone (uvicorn's send
+    then writes nothing, without a word); a GetActivityTask answer not written gives its task back."""
+    import uvicorn
+
+    from asl.cli.serve import _one_write_protocol
+
+    async def main() -> dict[str, bool]:
+        written: dict[str, bool] = {}
+
+        async def app(scope, receive, send) -> None:
+            if scope["type"] != "http":
+                return
+            while (await receive()).get("more_body"):
+                pass
+            if scope["path"] == "/gone":  # answer once the client has gone
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+            written[scope["path"]] = await scope["extensions"]["asl.written"]()
+
+        listening = bound_socket("127.0.0.1", 0)
+        server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", loop="asyncio",
+                                               http=_one_write_protocol()))
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
+        try:
+            while not server.started:
+                await asyncio.sleep(0.01)
+            port = listening.getsockname()[1]
+            for path in ("/here", "/gone"):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                await writer.drain()
+                if path == "/gone":
+                    writer.close()
+                else:
+                    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+                    writer.close()
+                while path not in written:
+                    await asyncio.sleep(0.01)
+        finally:
+            server.should_exit = True
+            await serving
+        return written
+
+    assert asyncio.run(main()) == {"/here": True, "/gone": False}

@@ -554,3 +554,35 @@ def test_postgres_activity_tasks_are_taken_once(postgres_url):
             await one.close()
             await two.close()
     run(go)
+
+
+def test_postgres_activity_tasks_given_back(postgres_url):
+    """A task whose worker never got it is given back: taken, it is offered again (no worker);
+    started, it is returned, and the next take hands it out as started (its take is on record);
+    tasks of executions no longer RUNNING are not taken; a task ended or given back already is
+    not given back again."""
+    async def go():
+        store = open_store(postgres_url)
+        await store.open()
+        act = "arn:aws:states:us-east-1:123456789012:activity:work"
+        try:
+            for n in range(3):
+                await store.create(record(n))
+                await store.offer_task(f"t{n}", act, record(n).arn, f'{{"n":{n}}}')
+            await store.update(record(0).arn, status="SUCCEEDED")
+            assert (await store.take_task(act, "a"))[0] == "t1"  # (t0's execution has ended)
+            assert await store.return_task("t1")
+            assert await store.task_state("t1") == ("offered", None)
+            assert not await store.return_task("t1")
+            assert (await store.take_task(act, "b"))[0] == "t1"  # oldest first, again
+            assert await store.mark_task("t1", "taken", "started")
+            assert await store.return_task("t1")
+            assert await store.task_state("t1") == ("returned", "b")
+            assert (await store.take_task(act, "c"))[:2] == ("t1", '{"n":1}')
+            assert await store.task_state("t1") == ("started", "c")
+            assert (await store.take_task(act, "d"))[0] == "t2"
+            assert await store.take_task(act, "e") is None
+            assert await store.drop_task("t1") and not await store.return_task("t1")
+        finally:
+            await store.close()
+    run(go)

@@ -304,8 +304,10 @@ class PostgresStore(RevisesInFamilies):
     # ---- activity tasks (GetActivityTask across processes) --------------------------------------
     # A task's row: offered by the process running its execution (`offer_task`), claimed by the
     # process a worker polls (`take_task`, SKIP LOCKED: once), marked started once its execution
-    # has recorded the take (`mark_task`). Each change is announced on ACTIVITY_CHANNEL
-    # ("offered <activity ARN>", "taken <token>", "started <token>"; `notifications`).
+    # has recorded the take (`mark_task`); given back when its worker never got it (`return_task`:
+    # offered again, or ``returned`` once started, which the next take hands out as it is).
+    # Each change is announced on ACTIVITY_CHANNEL ("offered <activity ARN>", "taken <token>",
+    # "started <token>"; `notifications`).
 
     async def offer_task(self, token: str, activity_arn: str, execution_arn: str, input: str) -> tuple[str, Any]:
         """Offer a task (kept as it is when its token is on record: a resumed execution's task),
@@ -323,14 +325,27 @@ class PostgresStore(RevisesInFamilies):
         return await self._transaction(offer)
 
     async def take_task(self, activity_arn: str, worker: str | None) -> tuple[str, str, str] | None:
-        """Claim the oldest offered task of the activity: ``(token, input, execution ARN)``, or None."""
+        """Claim the oldest task of the activity offered (or returned) by a RUNNING execution:
+        ``(token, input, execution ARN)``, or None. An offered task becomes taken by `worker`;
+        a returned one, started (its take is on record already)."""
         rows = await self._fetch(
-            "WITH t AS (SELECT token FROM activity_tasks WHERE activity_arn = %s AND state = 'offered' "
+            "WITH t AS (SELECT token FROM activity_tasks k WHERE activity_arn = %s AND state IN ('offered', 'returned') "
+            "AND EXISTS (SELECT 1 FROM executions e WHERE e.arn = k.execution_arn AND e.status = 'RUNNING') "
             "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            "UPDATE activity_tasks a SET state = 'taken', worker = %s FROM t WHERE a.token = t.token "
-            "RETURNING a.token, a.input, a.execution_arn, pg_notify(%s, 'taken ' || a.token)",
+            "UPDATE activity_tasks a SET state = CASE a.state WHEN 'returned' THEN 'started' ELSE 'taken' END, "
+            "worker = %s FROM t WHERE a.token = t.token "
+            "RETURNING a.token, a.input, a.execution_arn, pg_notify(%s, a.state || ' ' || a.token)",
             (activity_arn, worker, ACTIVITY_CHANNEL))
         return tuple(rows[0][:3]) if rows else None
+
+    async def return_task(self, token: str) -> bool:
+        """Give a task taken (or started) back: offered again (returned when started); False when
+        it is in neither state (it has ended, or was given back already)."""
+        return bool(await self._fetch(
+            "UPDATE activity_tasks SET state = CASE state WHEN 'taken' THEN 'offered' ELSE 'returned' END, "
+            "worker = CASE state WHEN 'taken' THEN NULL ELSE worker END "
+            "WHERE token = %s AND state IN ('taken', 'started') "
+            "RETURNING pg_notify(%s, 'offered ' || activity_arn)", (token, ACTIVITY_CHANNEL)))
 
     async def task_state(self, token: str) -> tuple[str, Any] | None:
         """``(state, workerName)`` of the task, or None when it is not on record."""
