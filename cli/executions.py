@@ -313,7 +313,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     except KeyboardInterrupt:
         click.echo("asl worker: interrupted", err=True)
         sys.exit(130)
-    except StoreError as exc:
+    except (StoreError, ExecutorError) as exc:
         _fail("worker", str(exc))
     finally:
         close_observability(log, provider)

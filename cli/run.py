@@ -156,7 +156,10 @@ async def attach_executor(execution: Any, spec: str | None) -> None:
     except ExecutorError as exc:
         raise ServiceProblem(str(exc)) from None
     if opened is not None:
-        await opened.start()
+        try:
+            await opened.start()
+        except ExecutorError as exc:  # its scheduler cannot be reached
+            raise ServiceProblem(str(exc)) from None
         execution.executor = opened
 
 
