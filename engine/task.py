@@ -158,6 +158,18 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
     return result
 
 
+def _child_machine(info: Any, arguments: Any) -> str | None:
+    """The name of the state machine a ``states:startExecution`` Task starts, else None."""
+    if info is None or info.kind != "service" or (info.service, info.api) != ("states", "startExecution"):
+        return None
+    arn = arguments.get("StateMachineArn") if isinstance(arguments, dict) else None
+    if not isinstance(arn, str):
+        return None
+    from .integrations.nested import machine_name
+
+    return machine_name(arn)
+
+
 async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
                   heartbeat: int | None, submitted: Any, started: float, redelivered: bool, frame: Any,
                   role: str | None = None) -> Any:
@@ -193,7 +205,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         service = serve(ex, info, arguments, role, site=site)
     if handler is None and service is None:
         ex.unserved.append(state.name)
-        raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
+        raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks, _child_machine(info, arguments))
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
     beat = Beat()
     if token is not None:
