@@ -273,7 +273,7 @@ class UnservedTask(StatesError):
     """
 
     def __init__(self, state_name: str, resource: str, function: str | None, handlers: "Handlers",
-                 mocks: Any = None, machine: str | None = None):
+                 mocks: Any = None, also: str | None = None):
         import difflib
 
         self.state_name = state_name
@@ -287,9 +287,8 @@ class UnservedTask(StatesError):
                 message += f"Did you mean '{close[0]}'? "
                 break
         message += f"Register a handler with {how}, or mock the state in the MockConfigFile test case"
-        if machine is not None:  # a states:startExecution Task: the child can run here
-            message += f", or run the state machine '{machine}' here (asl run --machine {machine}=FILE; " \
-                       "machines= in Python)"
+        if also:  # another way the run could serve it (`task._other_way`)
+            message += f", or {also}"
         super().__init__("States.Runtime", message + ".")
 
 
