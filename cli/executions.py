@@ -50,6 +50,21 @@ def _fail(command: str, message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
+def existing_store(command: str, url: str) -> None:
+    """Fail for a SQLite store file that is not there: a command that reads what a store holds
+    would make an empty one (a typo in the path read as a store with no executions)."""
+    import os
+
+    from ..engine.stores import StoreError, open_store
+
+    try:
+        path = getattr(open_store(url), "path", None)  # (opens nothing yet)
+    except StoreError as exc:
+        _fail(command, str(exc))
+    if path is not None and path != ":memory:" and not os.path.exists(path):
+        _fail(command, f"sqlite:{path}: no such file (asl run --store and asl serve make one)")
+
+
 def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
     if spec is None:
         from .project import find_config
@@ -79,6 +94,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
 
     if quiet and verbose:
         _fail(command, "--quiet and --verbose do not go together")
+    existing_store(command, store_url)
     handlers, module = _handlers(command, handlers_spec)
     try:
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)
@@ -160,6 +176,8 @@ def _store_call(command: str, store_url: str, call: Any) -> Any:
     import anyio
 
     from ..engine.stores import StoreError, open_store
+
+    existing_store(command, store_url)
 
     async def main() -> Any:
         store = open_store(store_url)
@@ -313,7 +331,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     except KeyboardInterrupt:
         click.echo("asl worker: interrupted", err=True)
         sys.exit(130)
-    except StoreError as exc:
+    except (StoreError, ExecutorError) as exc:
         _fail("worker", str(exc))
     finally:
         close_observability(log, provider)

@@ -156,7 +156,10 @@ async def attach_executor(execution: Any, spec: str | None) -> None:
     except ExecutorError as exc:
         raise ServiceProblem(str(exc)) from None
     if opened is not None:
-        await opened.start()
+        try:
+            await opened.start()
+        except ExecutorError as exc:  # its scheduler cannot be reached
+            raise ServiceProblem(str(exc)) from None
         execution.executor = opened
 
 
@@ -469,8 +472,10 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         _usage(str(exc))
     missing = missing_handlers(execution)
     if missing and not quiet:  # not an error: the run fails only if it invokes one of them
+        how = "" if handlers is not None or execution.mocks is not None else \
+            "; give handlers with --handlers FILE.py, or mocks with --mock-config FILE --test-case NAME"
         click.echo("asl run: warning: no handler or mock for the Task state" + "s" * (len(missing) > 1) + " " +
-                   ", ".join(f"'{state}'" for state, _ in missing) + " (the run fails if it invokes one)",
+                   ", ".join(f"'{state}'" for state, _ in missing) + f" (the run fails if it invokes one){how}",
                    err=True)
     if trace is not None:
         trace.root = execution

@@ -118,6 +118,10 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         except MockConfigError as exc:  # its message starts with the path
             click.echo(f"asl {command}: {from_variable}{exc}", err=True)
             sys.exit(2)
+    if command == "console":  # (it reads a store; it makes none)
+        from .executions import existing_store
+
+        existing_store(command, store or "sqlite:asl-serve.db")
     try:
         opened = open_store(store or "sqlite:asl-serve.db")
         if command == "serve" and hasattr(opened, "hold"):  # (a SQLite file: one server)

@@ -26,7 +26,8 @@ class StateView:
     path                where it runs: ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout
     entered_id          its ``*StateEntered`` event's id; ``entered_time`` that event's time
     retry_count, variables, now()   as they are when read (retries so far, the variables of
-                        the state's scope, the execution's clock)
+                        the state's scope, the execution's clock; replayed from a journal,
+                        the time of the state's latest recorded event)
     execution_arn, state_machine_arn   the execution it runs in, and its state machine
     """
 
@@ -52,7 +53,15 @@ class StateView:
         return self._run.frame.variables
 
     def now(self) -> float:
-        return self._run.ex.clock.now()
+        """The execution's clock; for a state replayed from the journal (a resumed execution),
+        the time of its latest recorded event: a replayed state ends when it ended then, not
+        when the resuming process reads its record."""
+        run = self._run
+        ex = run.ex
+        replay = ex.replay
+        if replay is not None and 0 < run.frame.last <= replay.last_id:
+            return ex.history.timestamp(run.frame.last)
+        return ex.clock.now()
 
     @property
     def execution_arn(self) -> str:

@@ -158,6 +158,23 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
     return result
 
 
+def _other_way(info: Any, arguments: Any) -> str | None:
+    """How else a run could serve a Task that no handler or mock serves, for its cause: run
+    the child machine of a ``states:startExecution`` Task here, call a service or an HTTP
+    endpoint (a run that calls services never gets here: the integration layer serves it)."""
+    if info is None or info.kind not in ("service", "sdk", "http"):
+        return None  # a Lambda function, an activity: a handler is the way
+    arn = arguments.get("StateMachineArn") if isinstance(arguments, dict) else None
+    if (info.service, info.api) == ("states", "startExecution") and isinstance(arn, str):
+        from .integrations.nested import machine_name
+
+        name = machine_name(arn)
+        return f"run the state machine '{name}' here (asl run --machine {name}=FILE; machines= in Python)"
+    if info.kind == "http":
+        return "call the endpoint (--connections FILE, --aws; aws= in Python)"
+    return "call the service (--aws, --endpoint-url URL; aws= in Python)"
+
+
 async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, timeout: int | None,
                   heartbeat: int | None, submitted: Any, started: float, redelivered: bool, frame: Any,
                   role: str | None = None) -> Any:
@@ -193,7 +210,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         service = serve(ex, info, arguments, role, site=site)
     if handler is None and service is None:
         ex.unserved.append(state.name)
-        raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks)
+        raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks, _other_way(info, arguments))
     payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
     beat = Beat()
     if token is not None:

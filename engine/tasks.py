@@ -273,7 +273,7 @@ class UnservedTask(StatesError):
     """
 
     def __init__(self, state_name: str, resource: str, function: str | None, handlers: "Handlers",
-                 mocks: Any = None):
+                 mocks: Any = None, also: str | None = None):
         import difflib
 
         self.state_name = state_name
@@ -286,8 +286,10 @@ class UnservedTask(StatesError):
             if close:
                 message += f"Did you mean '{close[0]}'? "
                 break
-        message += f"Register a handler with {how}, or mock the state in the MockConfigFile test case."
-        super().__init__("States.Runtime", message)
+        message += f"Register a handler with {how}, or mock the state in the MockConfigFile test case"
+        if also:  # another way the run could serve it (`task._other_way`)
+            message += f", or {also}"
+        super().__init__("States.Runtime", message + ".")
 
 
 def lambda_function_name(resource: str, arguments: Any) -> str | None:

@@ -112,6 +112,11 @@ def test_run_without_handlers_warns_naming_the_tasks_then_fails_at_the_first_inv
     result = invoke("run", ORDER)
     assert result.exit_code == 1 and "warning: no handler or mock for the Task states 'ValidateOrder', " \
         "'ProcessPayment'" in result.output
+    # given neither, it says how to give them
+    assert "(the run fails if it invokes one); give handlers with --handlers FILE.py, or mocks with " \
+        "--mock-config FILE --test-case NAME\n" in result.output
+    some = invoke("run", ORDER, "--handlers", str(SAMPLES / "approval" / "handlers.py"))
+    assert "(the run fails if it invokes one)\n" in some.output
     assert "States.Runtime" in result.output and "Task state 'ValidateOrder'" in result.output
 
 

@@ -154,9 +154,19 @@ def test_redrive_from_the_command_line(project):
 def test_store_problems_are_one_line(project):
     bad = asl("executions", "list", "--store", "mysql://nope", cwd=project)
     assert bad.returncode == 2 and "unknown store" in bad.stderr and "Traceback" not in bad.stderr
-    missing = asl("resume", "arn:aws:states:us-east-1:123456789012:execution:wait:nope", "--store",
-                  f"sqlite:{project / 'runs.db'}", cwd=project)
+    arn = "arn:aws:states:us-east-1:123456789012:execution:wait:nope"
+    (project / "pass.json").write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    assert asl("run", "pass.json", "--store", f"sqlite:{project / 'runs.db'}", "-q", cwd=project).returncode == 0
+    missing = asl("resume", arn, "--store", f"sqlite:{project / 'runs.db'}", cwd=project)
     assert missing.returncode == 2 and "Execution Does Not Exist" in missing.stderr
+    # a store file that is not there (a typo) is named, not made: commands that read a store
+    for command in (["executions", "list"], ["executions", "show", arn], ["executions", "history", arn],
+                    ["resume", arn], ["redrive", arn], ["console", "--port", "0"]):
+        typo = asl(*command, "--store", "sqlite:runz.db", cwd=project)
+        assert typo.returncode == 2, (command, typo.stderr)
+        assert typo.stderr == f"asl {' '.join(command[:2] if command[0] == 'executions' else command[:1])}: " \
+            "sqlite:runz.db: no such file (asl run --store and asl serve make one)\n"
+    assert not (project / "runz.db").exists()
 
 
 def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgres_url):

@@ -86,6 +86,22 @@ def test_a_task_needs_a_handler_only_when_it_is_invoked():
     assert result.history.types()[-2:] == ["LambdaFunctionFailed", "ExecutionFailed"]
 
 
+@pytest.mark.parametrize("resource, parameters, also", [
+    ("arn:aws:states:::dynamodb:getItem", {"TableName": "t", "Key": {}},
+     "call the service (--aws, --endpoint-url URL; aws= in Python)"),
+    ("arn:aws:states:::aws-sdk:s3:getObject", {"Bucket": "b", "Key": "k"},
+     "call the service (--aws, --endpoint-url URL; aws= in Python)"),
+    ("arn:aws:states:::http:invoke", {"ApiEndpoint": "https://example.com", "Method": "GET"},
+     "call the endpoint (--connections FILE, --aws; aws= in Python)"),
+])
+def test_an_unserved_service_task_says_the_run_could_call_it(resource, parameters, also):
+    m = machine(A={"Type": "Task", "Resource": resource, "Parameters": parameters, "End": True})
+    result = run_sync(m, {})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == (f"No handler or mock for the Task state 'A' (Resource {resource}). Register a handler "
+                            f"with @handlers.state('A'), or mock the state in the MockConfigFile test case, or {also}.")
+
+
 def test_exception_becomes_error_name_and_lambda_style_cause():
     m = machine(A=task("boom", End=True))
 

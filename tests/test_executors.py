@@ -368,6 +368,29 @@ def test_asl_run_executor_option(tmp_path):
     assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr
 
 
+def test_a_dask_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
+    """asl run and asl worker name the address they could not reach and exit 2, no traceback."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    (tmp_path / "m.json").write_text(json.dumps(DOUBLING))
+    env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}  # Dask's own setting (30 s)
+    with socket.socket() as closed:  # bound, never listening: connections to it are refused
+        closed.bind(("127.0.0.1", 0))
+        address = f"dask://127.0.0.1:{closed.getsockname()[1]}"
+        commands = {"run": ["run", "m.json", "--handlers", "handlers.py", "--input-json", "[]"],
+                    "worker": ["worker", "--store", "sqlite:runs.db", "--until-idle"]}
+        for command, args in commands.items():
+            done = subprocess.run([sys.executable, "-m", "asl.cli", *args, "--executor", address], cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=120, env=env)
+            assert done.returncode == 2, done.stderr
+            assert "Traceback" not in done.stderr
+            assert f"asl {command}: cannot reach the Dask scheduler at tcp://127.0.0.1:" in done.stderr
+
+
 def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):
     db = calls_db(tmp_path)
 

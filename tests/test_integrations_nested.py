@@ -53,6 +53,16 @@ def test_request_response_returns_the_arn_start_date_and_metadata():
     assert "TaskSubmitted" not in [e["type"] for e in result.history.events]
 
 
+def test_a_child_machine_the_run_does_not_have_is_named_with_how_to_give_it():
+    for machines in (None, {"Failing": asl.load(FAILING)}):
+        result = run_sync(asl.load(parent(".sync:2", "Kid:live#Happy")), {"n": 2}, handlers=HANDLERS,
+                          machines=machines)
+        assert (result.status, result.error) == ("FAILED", "States.Runtime")
+        assert result.cause.startswith("No handler or mock for the Task state 'Start'")
+        assert result.cause.endswith(", or run the state machine 'Kid' here (asl run --machine Kid=FILE; "
+                                     "machines= in Python).")
+
+
 def test_input_text_that_is_not_json_is_refused_with_jacksons_message():
     definition = parent("")
     definition["States"]["Start"]["Parameters"]["Input"] = "{'n': 1}"  # passed on as the JSON text it is not

@@ -409,3 +409,45 @@ def test_a_run_on_a_store_refuses_a_taken_name(tmp_path):
         finally:
             await store.close()
     anyio.run(go)
+
+
+def test_a_replayed_state_lasts_as_long_as_it_did():
+    """Observers (the `asl resume` trace, the test recorder) see a state replayed from the
+    journal end when it ended then, not when the resuming process got to it."""
+    from asl.engine import Observer
+
+    machine = asl.load({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f", "Next": "W",
+              "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 10}]},
+        "W": {"Type": "Wait", "Seconds": 3600, "End": True}}})
+
+    def factory():
+        handlers = Handlers()
+        calls = []
+
+        @handlers.lambda_function("f")
+        def f(event):
+            calls.append(1)
+            if len(calls) == 1:
+                raise asl.engine.TaskFailed("Flaky", "first call")
+            return "ok"
+        return handlers
+
+    class Durations(Observer):
+        def __init__(self):
+            self.took = {}
+
+        def exit(self, run, output, next_name):
+            self.took[run.name] = run.now() - run.entered_time
+
+    async def go():
+        _, crashed, store = await _run(machine, {}, factory, crash_after=10)  # inside the Wait
+        assert [e[0] for e in crashed.history.entries()][-1] == "WaitStateEntered"
+        # a real-time execution whose process died long ago: its journal's times are START's
+        await store.update(crashed.arn, clock="real")
+        seen = Durations()
+        resumed = await resume(store, crashed.arn, handlers=factory(), observer=seen)
+        assert resumed.status == "SUCCEEDED"
+        assert seen.took["T"] == pytest.approx(10)   # its retry interval, as recorded
+        assert seen.took["W"] > 3600                 # live: from its recorded entry to now
+    anyio.run(go)

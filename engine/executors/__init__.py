@@ -20,7 +20,8 @@ KINDS = "inline, processes, dask, dask://HOST:PORT"
 
 
 class ExecutorError(ValueError):
-    """An ``--executor`` value that names no executor, or one whose package is not installed."""
+    """An ``--executor`` value that names no executor, or one whose package is not installed;
+    also raised by an executor's ``start`` when its Dask scheduler cannot be reached."""
 
 
 def check_executor(text: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 from distributed.diagnostics.plugin import SchedulerPlugin
 
+from . import ExecutorError
 from .chunked import ChunkedExecutor, WorkLost, _Run
 from .child import ChildRecord, Job, load_spec, run_chunk
 
@@ -61,7 +62,10 @@ class DaskExecutor(ChunkedExecutor):
                                                   asynchronous=True, dashboard_address=None, host="127.0.0.1")
             self.client = await Client(self.cluster, asynchronous=True)
         else:
-            self.client = await Client(self.address, asynchronous=True)
+            try:
+                self.client = await Client(self.address, asynchronous=True)
+            except OSError as exc:  # refused, unknown host, or Dask's connect timeout (30 s)
+                raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
         self.client.subscribe_topic(TOPIC, self._on_records)
         try:
             await self.client.register_plugin(LostChunks())
