@@ -85,8 +85,19 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     from ..service.api import Service
     from ..service.app import App
 
+    sources = {"region": "--region" if region else "$AWS_DEFAULT_REGION",
+               "account": "--account" if account else "$AWS_ACCOUNT_ID"}
     region = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     account = account or os.environ.get("AWS_ACCOUNT_ID") or "123456789012"
+    import re
+
+    # the forms of AWS's region names (us-east-1, us-gov-west-1, cn-north-1) and account ids (12
+    # digits): anything else would make ARNs that boto3 and the AWS CLI refuse or misroute
+    for what, value, form in (("region", region, r"[a-z]{2}(-[a-z]+)+-\d{1,2}"), ("account", account, r"\d{12}")):
+        if not re.fullmatch(form, value):
+            hint = "like us-east-1" if what == "region" else "12 digits"
+            click.echo(f"asl {command}: {sources[what]} {value!r}: not an AWS {what} ({hint})", err=True)
+            sys.exit(2)
     if wait_time_scale is None:
         try:
             wait_time_scale = float(os.environ.get("WAIT_TIME_SCALE") or 1)

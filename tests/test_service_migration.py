@@ -115,3 +115,17 @@ def test_clients_configured_by_environment_only(tmp_path):
         assert failing.returncode != 0 and "sync-127.0.0.1" in failing.stderr
     finally:
         srv.stop()
+
+
+def test_region_and_account_are_checked(tmp_path):
+    """A region or account id that is not one makes ARNs boto3 and the AWS CLI refuse or
+    misroute: `asl serve` refuses it at the start (exit 2, one line naming where it came from)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_DEFAULT_REGION", "AWS_ACCOUNT_ID")}
+    cases = [(["--region", "us_east_1"], {}, "--region 'us_east_1': not an AWS region"),
+             (["--account", "1234"], {}, "--account '1234': not an AWS account (12 digits)"),
+             ([], {"AWS_DEFAULT_REGION": "Frankfurt"}, "$AWS_DEFAULT_REGION 'Frankfurt': not an AWS region")]
+    for args, extra, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "asl.cli.main", "serve", "--store", "memory", "--port", "0",
+                               *args], cwd=tmp_path, env={**env, **extra}, capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
