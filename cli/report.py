@@ -25,17 +25,23 @@ def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 
     return _text(results, severity, max_results)
 
 
-def diagnostic_line(d: Any, name: str) -> str:
-    """One diagnostic as a compiler writes it: ``file:line:col: severity CODE: message at /loc``."""
+def diagnostic_line(d: Any, name: str, machine: str | None = None) -> str:
+    """One diagnostic as a compiler writes it: ``file:line:col: severity CODE: message at /loc``,
+    then ``(in MACHINE)`` when given: a file (a template) holds several state machines."""
     at = f" at {d.location}" if d.location else ""
-    return f"{d.filename or name}:{d.line or 1}:{d.column or 1}: {d.severity.lower()} {d.code}: {d.message}{at}"
+    within = f" (in {machine})" if machine else ""
+    return (f"{d.filename or name}:{d.line or 1}:{d.column or 1}: {d.severity.lower()} {d.code}: "
+            f"{d.message}{at}{within}")
 
 
 def _text(results: list, severity: str, max_results: int) -> str:
     lines = []
     errors = warnings = 0
+    files = [r.filename for r in results if r.filename]
     for result in results:
-        lines.extend(diagnostic_line(d, result.name) for d in _shown(result, severity, max_results))
+        shared = result.filename is not None and files.count(result.filename) > 1
+        lines.extend(diagnostic_line(d, result.name, result.name if shared else None)
+                     for d in _shown(result, severity, max_results))
         errors += len(result.errors)
         warnings += len(result.warnings)
     names = ", ".join(r.filename or r.name for r in results) if len(results) == 1 else f"{len(results)} state machines"
