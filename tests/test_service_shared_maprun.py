@@ -154,7 +154,10 @@ def test_the_other_server_shows_a_running_map_run(servers, tmp_path: Path):
     types = [e["type"] for e in two.get_execution_history(executionArn=child)["events"]]
     assert types[:2] == ["ExecutionStarted", "TaskStateEntered"] and "ExecutionSucceeded" not in types, types
     (tmp_path / "go").touch()
-    assert wait_done(two, arn)["status"] == "SUCCEEDED"
+    done = wait_done(two, arn)
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"), [
+        (c["status"], two.describe_execution(executionArn=c["executionArn"]).get("cause"))
+        for c in two.list_executions(mapRunArn=map_run)["executions"]])
     described = [sfn.describe_map_run(mapRunArn=map_run) for sfn in (one, two)]
     for answer in described:
         answer.pop("ResponseMetadata")
@@ -212,7 +215,8 @@ def test_a_failed_map_run_redriven_through_the_other_server(servers, tmp_path: P
     (tmp_path / "broken").write_text("")
     (tmp_path / "calls").write_text("")
     two.redrive_execution(executionArn=arn)
-    assert wait_done(one, arn)["status"] == "SUCCEEDED"
+    done = wait_done(one, arn)
+    assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
     assert (tmp_path / "calls").read_text().split() == ["3", "4"]
     for sfn in (one, two):
         described = sfn.describe_map_run(mapRunArn=map_run)
