@@ -1150,6 +1150,13 @@ class Service:
         return record is not None and record.status == "RUNNING" and record.type == "STANDARD" \
             and not record.options.get("mapRunArn") and not (record.owner == self.owner and arn in self.unresumable)
 
+    async def _runner(self, record: Any) -> str:
+        """The execution whose run advances `record`'s: itself, or for a Map Run's child the one
+        that runs its Map Run (`_elsewhere` of that tells where requests on the child go)."""
+        map_run = record.options.get("mapRunArn")
+        doc = await self.store.get_resource(map_run) if map_run else None
+        return self.map_runs.runner(doc) if doc is not None else record.arn
+
     async def _forward(self, arn: str, action: str, body: dict) -> dict:
         """Hand `action` on execution `arn` to the process that runs it, through the store (a
         MESSAGE resource it answers at its next poll, `_answer_messages`), and give its answer
@@ -1584,7 +1591,15 @@ class Service:
         return _listing("mapRuns", items, body, f"ListMapRuns{arn}")
 
     async def UpdateMapRun(self, body: dict) -> dict:
-        await self.map_runs.update(body)
+        """Checked here as AWS checks it, then done by the process that coordinates the Map Run
+        (the one that runs its execution): answered once the change is in the running Map Run, or
+        in its document while its execution is to resume (it reads it then)."""
+        doc = await self.map_runs.checked(body)
+        runner = self.map_runs.runner(doc)
+        if await self._elsewhere(runner):
+            return await self._forward(runner, "UpdateMapRun", body)
+        record = await self.store.get(runner)
+        await self.map_runs.update(body, resumes=record is not None and record.status == "RUNNING")
         return {}
 
     async def StopExecution(self, body: dict) -> dict:
@@ -1609,8 +1624,9 @@ class Service:
                 await anyio.sleep(0.01)
             record = await self.store.get(arn)
             return {"stopDate": record.stop_time or api_time()}
-        if await self._elsewhere(arn):  # advanced by another process: it stops it
-            return await self._forward(arn, "StopExecution", body)
+        runner = await self._runner(record)  # (a Map Run's child: its parent's run advances it)
+        if await self._elsewhere(runner):  # advanced by another process: it stops it
+            return await self._forward(runner, "StopExecution", body)
         now = api_time()  # advanced by no process: record the end here
         await self.store.update(arn, status="ABORTED", stop_time=now, error=body.get("error"),
                                 cause=body.get("cause"))
@@ -1620,11 +1636,17 @@ class Service:
 
     async def GetExecutionHistory(self, body: dict) -> dict:
         arn = body["executionArn"]
-        await self._record(arn)
+        record = await self._record(arn)
         from asl.engine.history import History
 
         running = self.running.get(arn)
         child = self.map_runs.children.get(arn)
+        if child is None and record.status == "RUNNING" and record.options.get("mapRunArn"):
+            # a running Map Run child's history is kept when it ends: until then the process
+            # that runs it tells it
+            runner = await self._runner(record)
+            if await self._elsewhere(runner):
+                return await self._forward(runner, "GetExecutionHistory", body)
         if running is not None or child is not None:
             entries = (running[0] if running is not None else child).history.entries()
         else:

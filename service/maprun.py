@@ -5,11 +5,19 @@ executions, kept in the store beside the executions.
 resource (parent: the execution running the Map state), each item's child execution an
 execution record under the processor's ARN (``…:stateMachine:{machine}/{label}``) with its own
 history (an EXPRESS child: none, as AWS keeps none). The Map Run's settings can change while it
-runs (UpdateMapRun): the engine reads them from the `MapRunControl` kept here."""
+runs (UpdateMapRun): the engine reads them from the `MapRunControl` kept here.
+
+Several processes sharing a store: a Map Run is coordinated by the process that runs the
+execution it belongs to (its ``runBy``: the parent, or for a Map Run of a Map Run's child the
+execution that runs them all). UpdateMapRun goes to that process (the service forwards it); there
+the change goes to the running Map Run's control and document, or, while the execution has not
+reached its Map Run yet (resuming), into the document, which the Map Run reads when it resumes.
+A lock per Map Run keeps the two apart (`_settling`)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 import anyio
 
@@ -29,6 +37,25 @@ CHILD_LEASE = 100 * 365 * 86400.0
 INHERITED = ("roleArn", "updateDate", "revisionId", "loggingConfiguration", "tracingConfiguration",
              "encryptionConfiguration")
 _COUNTED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut", "ABORTED": "aborted"}
+SETTINGS = ("maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage")  # UpdateMapRun's
+
+
+def _completed(arn: str) -> ServiceError:
+    return ServiceError("ValidationException", f"Map Run '{arn}' has completed and cannot be updated",
+                        reason="CANNOT_UPDATE_COMPLETED_MAP_RUN")
+
+
+def _updated(doc: dict, body: dict) -> dict:
+    """`doc` with the settings UpdateMapRun's `body` gives."""
+    for key in SETTINGS:
+        if body.get(key) is not None:
+            doc[key] = float(body[key]) if key == "toleratedFailurePercentage" else body[key]
+    return doc
+
+
+def _control_settings(doc: dict) -> tuple:
+    """A Map Run document's settings, in `MapRunControl.update`'s order."""
+    return doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"]
 
 
 def _counters(total: int) -> dict:
@@ -79,17 +106,41 @@ class MapRuns:
         self.children: dict[str, Any] = {}     # running child executions by ARN
         self.rerun: set[str] = set()           # ... those that had started before a restart
         self.pending: dict[str, Any] = {}  # Map Runs whose document is to be saved soon: the save's Handle
+        self.locks: dict[str, list] = {}  # Map Runs starting, ending or updated here: [lock, its users]
+
+    @asynccontextmanager
+    async def _settling(self, arn: str) -> AsyncIterator[None]:
+        """Hold Map Run `arn`'s settings: an UpdateMapRun here and the Map Run's start (reading
+        them from its document) or end come one after the other, so none is lost between the
+        document and the control."""
+        entry = self.locks.setdefault(arn, [anyio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self.locks[arn]
 
     # ---- the engine's side -------------------------------------------------------------------
 
     async def map_run_started(self, ex: Any, arn: str, state: str, label: str, control: Any, items: int,
                               sizes: list[int], exports: bool = False) -> None:
+        async with self._settling(arn):
+            await self._started(ex, arn, state, label, control, items, sizes, exports)
+
+    async def _started(self, ex: Any, arn: str, state: str, label: str, control: Any, items: int,
+                       sizes: list[int], exports: bool) -> None:
         from asl.engine.distributed.maprun import processor_arn
 
         doc = await self.store.get_resource(arn)
         created = doc is None
         if created:  # (resumed, the run exists: its settings and finished children are kept)
+            # (runBy: the execution whose run coordinates it, where UpdateMapRun goes: a Map Run
+            # child's runs within its parent's)
             doc = {"kind": MAP_RUN, "mapRunArn": arn, "executionArn": ex.arn,
+                   "runBy": getattr(ex, "token_arn", None) or ex.arn,
                    "stateMachineArn": processor_arn(arn), "label": label, "status": "RUNNING",
                    "startDate": api_time(), "maxConcurrency": control.max_concurrency,
                    "toleratedFailurePercentage": control.tolerated_pct,
@@ -101,7 +152,7 @@ class MapRuns:
                 doc["attempt"] = ex.redrive_count
                 doc["redriveCount"] = doc.get("redriveCount", 0) + 1
                 doc["redriveDate"] = api_time()
-            control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
+            control.update(*_control_settings(doc))  # (as UpdateMapRun last left them)
             doc["status"] = "RUNNING"
             doc.pop("stopDate", None)
             # the children's statuses as their records say (the document may lag behind them)
@@ -197,6 +248,10 @@ class MapRuns:
 
     async def map_run_finished(self, arn: str, status: str, err: Any,
                                written: tuple[int, int] | None = None) -> None:
+        async with self._settling(arn):
+            await self._finished(arn, status, written)
+
+    async def _finished(self, arn: str, status: str, written: tuple[int, int] | None) -> None:
         doc = self.docs.pop(arn, None)
         self.controls.pop(arn, None)
         self.sizes.pop(arn, None)
@@ -278,22 +333,47 @@ class MapRuns:
             out["redriveDate"] = doc["redriveDate"]
         return out
 
-    async def update(self, body: dict) -> None:
+    @staticmethod
+    def runner(doc: dict) -> str:
+        """The execution whose run coordinates the Map Run of `doc`."""
+        return doc.get("runBy") or doc["executionArn"]
+
+    async def checked(self, body: dict) -> dict:
+        """UpdateMapRun's Map Run, as AWS checks the request: it exists, one setting at least is
+        given, the Map Run is running (as this process knows it)."""
         arn = body["mapRunArn"]
         doc = await self.get(arn)
-        if all(body.get(k) is None for k in ("maxConcurrency", "toleratedFailurePercentage",
-                                             "toleratedFailureCount")):
+        if all(body.get(k) is None for k in SETTINGS):
             raise ServiceError("ValidationException", "At least one of the parameters maxConcurrency, "
                                "toleratedFailurePercentage or toleratedFailureCount must be specified")
-        control = self.controls.get(arn)
-        if doc["status"] != "RUNNING" or control is None:
-            raise ServiceError("ValidationException", f"Map Run '{arn}' has completed and cannot be updated",
-                               reason="CANNOT_UPDATE_COMPLETED_MAP_RUN")
-        if body.get("maxConcurrency") is not None:
-            doc["maxConcurrency"] = body["maxConcurrency"]
-        if body.get("toleratedFailureCount") is not None:
-            doc["toleratedFailureCount"] = body["toleratedFailureCount"]
-        if body.get("toleratedFailurePercentage") is not None:
-            doc["toleratedFailurePercentage"] = float(body["toleratedFailurePercentage"])
-        control.update(doc["maxConcurrency"], doc["toleratedFailureCount"], doc["toleratedFailurePercentage"])
-        await self._save(doc)
+        if doc["status"] != "RUNNING":
+            raise _completed(arn)
+        return doc
+
+    async def update(self, body: dict, resumes: bool) -> None:
+        """UpdateMapRun in the process that runs the Map Run's execution (`runner`), or in any
+        process when none runs it: to the running Map Run's control and document; else, when
+        the execution is to resume (`resumes`: it is RUNNING), into the document, which the Map Run
+        reads when it resumes."""
+        arn = body["mapRunArn"]
+        async with self._settling(arn):
+            await self.checked(body)
+            control = self.controls.get(arn)
+            if control is not None:
+                doc = _updated(self.docs[arn], body)
+                control.update(*_control_settings(doc))
+                await self._save(doc)
+                return
+            if not resumes:
+                raise _completed(arn)
+
+            def change(doc: dict) -> dict:
+                if doc.get("status") != "RUNNING":
+                    raise _completed(arn)
+                return _updated(doc, body)
+            from asl.engine.stores import ResourceGone
+
+            try:
+                await self.store.revise_resource(arn, change)
+            except ResourceGone:
+                raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn) from None
