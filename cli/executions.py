@@ -272,7 +272,8 @@ def execution_history(arn: str, store_url: str) -> None:
 @click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Python task handlers.")
 @click.option("--mock-config", metavar="FILE", help="A Step Functions Local MockConfigFile.")
 @click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=30.0, show_default=True,
-              metavar="SECONDS", help="How long other workers wait before taking over if this one dies.")
+              metavar="SECONDS", help="How long other workers wait before taking over if this one stops renewing its leases "
+              "(when it dies, PostgreSQL sees its connections close: about 5 s).")
 @click.option("--poll", "poll_seconds", type=click.FloatRange(0.05, None), default=1.0, show_default=True,
               metavar="SECONDS", help="How often to look for executions to take up.")
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to take up.")

@@ -2,8 +2,9 @@
 
 Several processes (or machines) pointed at one PostgreSQL store share its executions: each
 worker claims executions whose lease is free or has run out, resumes them from their journal,
-and renews their leases while it runs them. When a process dies, its leases run out and the
-other workers take its executions over. ``asl worker`` runs one; ``asl serve`` embeds one.
+and renews their leases while it runs them. When a process dies, the other workers take its
+executions over: a few seconds later on PostgreSQL (which sees its connection close), else when
+its leases run out. ``asl worker`` runs one; ``asl serve`` embeds one.
 
     worker = Worker(store, handlers=handlers)
     await worker.run()                  # until cancelled
@@ -36,8 +37,15 @@ class Worker:
         self.failures: list[tuple[str, BaseException]] = []   # executions this worker could not resume
 
     async def run(self, until_idle: bool = False) -> None:
+        await self.store.register_process(self.owner)  # (PostgreSQL: the others see it alive)
         async with anyio.create_task_group() as tg:
             while True:
+                if not await self.store.stay_registered(self.owner):  # the others may have taken over: stop
+                    for execution in self.running.values():  # advancing, claim back what is left
+                        if execution is not None:
+                            execution.abandon()
+                    await anyio.sleep(self.poll_seconds)
+                    continue
                 room = self.concurrency - len(self.running)
                 claimed = await self.store.claim(self.owner, self.lease_seconds, limit=room) if room > 0 else []
                 given_up = {arn for arn, _ in self.failures}

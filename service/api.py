@@ -281,6 +281,7 @@ class Service:
         if poll_seconds is None and str(getattr(store, "url", "")).startswith("postgres"):
             poll_seconds = 1.0
         self.poll_seconds = poll_seconds
+        self.registered = True  # whether the store counts this process alive (`_stay_registered`)
         # executions (and the takeover poll, Map Runs' delayed saves) outlive the request that
         # started them: they run in the task group the ASGI lifespan holds open (`serving`)
         self.background = Background(log, "the service is not serving (its ASGI lifespan has not started, or has ended)")
@@ -332,6 +333,10 @@ class Service:
                 if self.shared:
                     self.background.spawn(self.activities.listen, name="activity tasks")
                 if self.resume:
+                    # (before anything is claimed: the others see this process alive from now on)
+                    await self.store.register_process(self.owner)
+                    if self.shared:
+                        self.background.spawn(self._stay_registered, name="staying registered")
                     await self.resume_all()
                     if self.poll_seconds:
                         self.background.spawn(self._take_over, name="taking executions over")
@@ -354,10 +359,26 @@ class Service:
             if self.executor is not None:
                 await self.executor.start()
 
+    async def _stay_registered(self) -> None:
+        """Check every second that the store still counts this process alive; if it stopped for a
+        moment (the database restarted), the others may have taken over what runs here: it stops
+        advancing all of it, and claims back, from the journals, what nobody took."""
+        while True:
+            await anyio.sleep(1.0)
+            self.registered = await self.store.stay_registered(self.owner)
+            if not self.registered and self.running:
+                log.warning("this process was not registered in the store for a moment: its %d executions "
+                            "continue from their journals where they are claimed", len(self.running))
+                for execution, _ in list(self.running.values()):
+                    execution.abandon()
+
     async def _take_over(self) -> None:
-        """Resume, every `poll_seconds`, the RUNNING executions whose lease has run out."""
+        """Resume, every `poll_seconds`, the RUNNING executions whose lease has run out or whose
+        process has died."""
         while True:
             await anyio.sleep(self.poll_seconds)
+            if not self.registered:  # (until its lock is back: the others may count it dead)
+                continue
             try:
                 claimed = await self.store.claim(self.owner, self.lease_seconds, limit=100)
                 for record in claimed:

@@ -246,3 +246,30 @@ def test_a_claim_whose_poll_went_away_gives_the_task_back(tmp_path: Path, postgr
         assert kinds.count("ActivityStarted") == 1, kinds
         for sfn in (one, b.client()):
             assert "taskToken" not in sfn.get_activity_task(activityArn=activity, workerName="late")
+
+
+def test_a_killed_server_is_taken_over_long_before_its_leases_run_out(tmp_path: Path, postgres_url):
+    """Server A is killed (SIGKILL) with leases of ten minutes: PostgreSQL sees its connections
+    close, and B takes its executions over a few seconds later (before: when the leases ran out).
+    A waiting execution finishes through B; an activity task's answer sent to B right after the
+    kill completes its execution, without waiting for A's leases either."""
+    with two_servers(tmp_path, postgres_url, "--lease", "600") as (a, b):
+        one, two = a.client(), b.client()
+        waiting = one.create_state_machine(name="waiting", roleArn=ROLE, definition=machine({
+            "W": {"Type": "Wait", "Seconds": 8, "Next": "P"},
+            "P": {"Type": "Pass", "Result": {"done": True}, "End": True}}, "W"))["stateMachineArn"]
+        run = one.start_execution(stateMachineArn=waiting, input="{}")["executionArn"]
+        activity, called = activity_run(one, "work")
+        dead = owner_of(postgres_url, run)
+        task = next_task(two, activity, "w")
+        assert one.describe_execution(executionArn=run)["status"] == "RUNNING"  # (in its Wait)
+        a.stop(signal.SIGKILL)
+        two.send_task_success(taskToken=task["taskToken"], output='{"ok": true}')
+        for arn, output in ((run, {"done": True}), (called, {"ok": True})):
+            done = wait_done(two, arn, timeout=90)  # (the leases would run out after 600 s)
+            assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", output), done
+            assert owner_of(postgres_url, arn) is None  # ended by B
+            kinds = types(history(two, arn))
+            assert kinds.count("ExecutionStarted") == 1 and kinds.count("ExecutionSucceeded") == 1, kinds
+        assert kinds.count("ActivityStarted") == 1, kinds
+        assert dead is not None

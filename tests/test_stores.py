@@ -194,6 +194,48 @@ def test_postgres_claims_never_overlap(postgres_url):
     run(go)
 
 
+def test_postgres_takes_over_from_a_process_whose_connection_closed(postgres_url):
+    """A registered process's executions are claimable once PostgreSQL has seen its lock gone for
+    `death_grace` seconds, whatever their leases say; one that gets its lock back is alive again;
+    an unregistered owner is still only waited out by its lease."""
+    async def go():
+        a, b, c = open_store(postgres_url), open_store(postgres_url), open_store(postgres_url)
+        for s in (a, b, c):
+            await s.open()
+        b.death_grace = 0.5
+        try:
+            for n in range(3):
+                await a.create(record(n))
+            await a.register_process("owner-a")
+            assert await a.stay_registered("owner-a")
+            assert len(await a.claim("owner-a", 600, arns=[record(0).arn, record(1).arn])) == 2
+            assert len(await c.claim("owner-c", 600, arns=[record(2).arn])) == 1  # never registered
+            assert await b.claim("owner-b", 600) == []  # alive, and leases of 10 minutes
+            # owner-a's connection closes (as when its process dies): seen at b's next claim,
+            # taken over `death_grace` later
+            await a._lives["owner-a"].close()
+            assert await b.claim("owner-b", 600) == []
+            await anyio.sleep(0.7)
+            taken = await b.claim("owner-b", 600)
+            assert sorted(r.arn for r in taken) == [record(0).arn, record(1).arn]
+            assert (await b.get(record(2).arn)).owner == "owner-c"  # its lease still holds
+            # owner-a notices: not registered since the last look, then registered again
+            assert not await a.stay_registered("owner-a")
+            assert await a.stay_registered("owner-a")
+            await b.release("owner-b", record(0).arn)
+            assert [r.arn for r in await a.claim("owner-a", 600, arns=[record(0).arn])] == [record(0).arn]
+            await anyio.sleep(0.7)
+            await b.claim("owner-b", 600)  # alive again: its lease counts once more
+            assert (await b.get(record(0).arn)).owner == "owner-a"
+            # a second registration of a live owner through another store is refused
+            with pytest.raises(StoreError):
+                await c.register_process("owner-a")
+        finally:
+            for s in (a, b, c):
+                await s.close()
+    run(go)
+
+
 def test_sqlite_schema_is_versioned(tmp_path):
     path = tmp_path / "runs.db"
 

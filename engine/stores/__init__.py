@@ -309,6 +309,16 @@ class Store(Protocol):
     async def release(self, owner: str, arn: str) -> None:
         """Give up the lease of an execution."""
 
+    async def register_process(self, owner: str) -> None:
+        """Announce that the process `owner` lives while the store is open, so that the other
+        processes sharing the store take its executions over soon after it dies, not when its
+        leases run out (PostgreSQL; nothing to do for a store of one process)."""
+
+    async def stay_registered(self, owner: str) -> bool:
+        """Whether the registered process `owner` has stayed registered since the last call (checked
+        every second or so). False: the others may have taken its executions over meanwhile; it
+        must stop advancing them (they are claimed again from their journals)."""
+
     # resources of the service (state machines, versions, aliases, activities): JSON documents
     async def put_resource(self, arn: str, kind: str, doc: dict, parent: str | None = None,
                            created: float = 0.0, *, replace: bool = True) -> bool:
@@ -356,6 +366,17 @@ class RevisesInFamilies:
     async def revise_resource(self, arn: str, change: Callable[[dict], dict | None], *,
                               live: bool = True) -> dict:
         return await self.revise_family(arn, (), revision(change), live=live)  # type: ignore[attr-defined]
+
+
+class OneProcess:
+    """`Store.register_process` of a store only one process uses (memory, SQLite): there is
+    nobody to tell."""
+
+    async def register_process(self, owner: str) -> None:
+        return None
+
+    async def stay_registered(self, owner: str) -> bool:
+        return True
 
 
 def open_store(url: str | None) -> Store:

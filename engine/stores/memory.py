@@ -11,11 +11,11 @@ import time
 import json
 from typing import Any, Callable, Iterable
 
-from . import (DELETING, Entries, ExecutionRecord, Family, JsonText, RevisesInFamilies, StoredEvent, StoredFact,
+from . import (DELETING, OneProcess, Entries, ExecutionRecord, Family, JsonText, RevisesInFamilies, StoredEvent, StoredFact,
                StoreError, check_changes, check_parent, dumps)
 
 
-class MemoryStore(RevisesInFamilies):
+class MemoryStore(RevisesInFamilies, OneProcess):
     url = "memory"
     lazy_text = True  # a record's definition, input and output come as `JsonText`: spelled out when read
 

@@ -6,6 +6,15 @@ claimers never wait for, nor take, the same rows) and stamps them with the owner
 deadline; the owner renews its leases while it runs. When a process dies its leases run out
 and another process's next `claim` takes its executions over and resumes them from the journal.
 
+A process that runs executions (`asl serve`, `asl worker`) also registers itself
+(`register_process`): it holds a session advisory lock on a connection of its own, which
+PostgreSQL lets go the moment that connection closes, as it does when the process dies, even
+by ``kill -9``. The others' `claim` see the lock gone and take its executions over
+`death_grace` seconds later, long before its leases would run out; the process itself checks
+its lock every second (`stay_registered`) and, should it ever have lost it while alive (the
+database restarted, the connection broke), stops advancing what it ran and claims it again.
+A machine that vanishes without closing its connections is still caught by the leases.
+
 Appends are group-committed as in the SQLite store. Needs the ``postgres`` extra
 (``pip install "asl-engine[postgres]"``).
 """
@@ -21,6 +30,12 @@ from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, R
 from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
+# processes whose registration lock is held (or not): `processes.key_a/key_b` are the two
+# int4 keys of `pg_advisory_lock(a, b)`, which pg_locks shows as classid, objid, objsubid 2
+_HELD = ("EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+         "AND l.classid = p.key_a::oid AND l.objid = p.key_b::oid "
+         "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))")
+_NOW = "extract(epoch FROM clock_timestamp())"  # the database's clock: one for every process
 _LOCK_KEY = 0x61736C  # advisory lock held while migrating ("asl")
 ACTIVITY_CHANNEL = "asl_activity_tasks"  # LISTEN/NOTIFY channel of the activity tasks' changes
 
@@ -30,6 +45,12 @@ _COPY_FACTS = "COPY facts (arn, seq, site, kind, value) FROM STDIN"
 
 
 class PostgresStore(RevisesInFamilies):
+    # seconds between another process's first sight of a registered process's lock gone and the
+    # takeover of its executions: more than that process needs to notice a lost lock and stop
+    # (`stay_registered` every second, each check at most CHECK_SECONDS)
+    death_grace = 5.0
+    CHECK_SECONDS = 2.0
+
     def __init__(self, url: str, pool_size: int = 4):
         if url.startswith("postgres:") and not url.startswith("postgres://"):
             url = "postgresql:" + url[len("postgres:"):]
@@ -37,6 +58,9 @@ class PostgresStore(RevisesInFamilies):
         self._pool_size = pool_size
         self._pool: Any = None
         self._group = GroupCommit(self._commit_rows)
+        # the processes registered through this store: the connection holding each one's lock
+        # (None: lost, to be taken again)
+        self._lives: dict[str, Any] = {}
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -83,6 +107,10 @@ class PostgresStore(RevisesInFamilies):
                         await conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
 
     async def close(self) -> None:
+        lives, self._lives = self._lives, {}
+        for life in lives.values():  # (the locks go with them: the others take over what is left RUNNING)
+            if life is not None:
+                await _quietly_closed(life)
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -198,9 +226,12 @@ class PostgresStore(RevisesInFamilies):
         if wanted == []:
             return []
         now = time.time()
+        if wanted is None:
+            await self._mark_the_dead(owner)
         sql = "SELECT arn FROM executions WHERE status = 'RUNNING' AND " \
-              "(owner IS NULL OR owner = %s OR lease_until IS NULL OR lease_until < %s)"
-        args: list = [owner, now]
+              "(owner IS NULL OR owner = %s OR lease_until IS NULL OR lease_until < %s " \
+              f"OR owner IN (SELECT owner FROM processes WHERE dead_since < {_NOW} - %s))"
+        args: list = [owner, now, self.death_grace]
         if wanted is not None:
             sql += " AND arn = ANY(%s)"
             args.append(wanted)
@@ -209,6 +240,72 @@ class PostgresStore(RevisesInFamilies):
             f"UPDATE executions SET owner = %s, lease_until = %s WHERE arn IN ({sql}) RETURNING {_COLUMNS}",
             [owner, now + lease_seconds, *args])
         return [record_from_row(r) for r in rows]
+
+    async def _mark_the_dead(self, owner: str) -> None:
+        """Note which registered processes have lost their lock since the last look (and which
+        have it again): their executions are claimable `death_grace` seconds after the first."""
+        await self._fetch(
+            f"UPDATE processes p SET dead_since = CASE WHEN seen.held THEN NULL ELSE {_NOW} END "
+            f"FROM (SELECT p.owner, {_HELD} AS held FROM processes p) seen "
+            "WHERE p.owner = seen.owner AND p.owner <> %s AND seen.held = (p.dead_since IS NOT NULL)", (owner,))
+        # the dead that hold nothing any more are forgotten after a day
+        await self._fetch(f"DELETE FROM processes p WHERE p.dead_since < {_NOW} - 86400 AND NOT EXISTS "
+                          "(SELECT 1 FROM executions e WHERE e.status = 'RUNNING' AND e.owner = p.owner)")
+
+    async def register_process(self, owner: str) -> None:
+        """Announce that `owner` lives while this store is open (see the module's text)."""
+        if self._lives.get(owner) is not None:
+            return
+        self._lives[owner] = None
+        if not await self._hold_life(owner):
+            del self._lives[owner]
+            raise StoreError(f"another process registered as {owner} holds its lock")
+
+    async def _hold_life(self, owner: str) -> bool:
+        import psycopg
+
+        a, b = _life_keys(owner)
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
+        try:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (a, b))
+            if not (await cur.fetchone())[0]:
+                await _quietly_closed(conn)
+                return False
+            await conn.execute("INSERT INTO processes (owner, key_a, key_b) VALUES (%s, %s, %s) "
+                               "ON CONFLICT (owner) DO UPDATE SET dead_since = NULL", (owner, a, b))
+        except BaseException:
+            await _quietly_closed(conn)
+            raise
+        self._lives[owner] = conn
+        return True
+
+    async def stay_registered(self, owner: str) -> bool:
+        """Whether the registered process has held its lock since the last call (True when none
+        is registered). A lock found lost is taken again if it can be: False still, once, as the
+        others may have taken over the executions meanwhile."""
+        import anyio
+
+        if owner not in self._lives:
+            return True
+        conn = self._lives[owner]
+        if conn is not None:
+            try:
+                with anyio.fail_after(self.CHECK_SECONDS):
+                    cur = await conn.execute(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND objsubid = 2 AND pid = pg_backend_pid() AND classid = %s::oid AND objid = %s::oid)",
+                        _life_keys(owner))
+                    if (await cur.fetchone())[0]:
+                        return True
+            except Exception:  # (a TimeoutError too: a connection that hangs is as good as lost)
+                pass
+            self._lives[owner] = None
+            await _quietly_closed(conn)
+        try:
+            await self._hold_life(owner)
+        except Exception:  # the database is away: the next call tries again
+            pass
+        return False
 
     async def renew(self, owner: str, arns: Iterable[str], lease_seconds: float) -> list[str]:
         arns = list(arns)
@@ -393,3 +490,18 @@ class PostgresStore(RevisesInFamilies):
 
             with anyio.CancelScope(shield=True):
                 await conn.close()
+
+
+def _life_keys(owner: str) -> tuple[int, int]:
+    """The two int4 keys (non-negative) of the advisory lock that says `owner` lives."""
+    import hashlib
+
+    digest = hashlib.blake2b(owner.encode(), digest_size=8, person=b"asl-life").digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF, int.from_bytes(digest[4:], "big") & 0x7FFFFFFF
+
+
+async def _quietly_closed(conn: Any) -> None:
+    try:
+        await conn.close()
+    except Exception:  # (already broken: nothing to close)
+        pass

@@ -67,6 +67,11 @@ POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
     (3, ["CREATE TABLE activity_tasks (token TEXT PRIMARY KEY, activity_arn TEXT NOT NULL, "
          "execution_arn TEXT NOT NULL, input TEXT NOT NULL, state TEXT NOT NULL, worker TEXT, seq BIGSERIAL)",
          "CREATE INDEX activity_tasks_by_activity ON activity_tasks (activity_arn, state, seq)"]),
+    # Migration 4: the processes that run executions (lease owners), each alive while PostgreSQL
+    # sees it hold the session advisory lock (key_a, key_b); `dead_since` (the database's clock,
+    # epoch seconds) is set by another process that saw the lock gone, cleared when it is back
+    (4, ["CREATE TABLE processes (owner TEXT PRIMARY KEY, key_a INTEGER NOT NULL, key_b INTEGER NOT NULL, "
+         "dead_since DOUBLE PRECISION)"]),
 ]
 
 

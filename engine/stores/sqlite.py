@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 import anyio
 
-from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, RevisesInFamilies, StoredEvent,
+from . import (DELETING, OneProcess, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, RevisesInFamilies, StoredEvent,
                StoredFact, StoreError, check_changes, check_parent, journal_rows, list_query, dumps, record_from_row,
                record_row, site_value)
 from .schema import SQLITE_MIGRATIONS, current_version
@@ -63,7 +63,7 @@ def _immediate(db: sqlite3.Connection, work: Any) -> Any:
     return out
 
 
-class SQLiteStore(RevisesInFamilies):
+class SQLiteStore(RevisesInFamilies, OneProcess):
     def __init__(self, path: str):
         self.path = path
         self.url = f"sqlite:{path}"
