@@ -138,6 +138,10 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         opened = open_store(store or "sqlite:asl-serve.db")
         if command == "serve" and hasattr(opened, "hold"):  # (a SQLite file: one server)
             opened.hold()
+        if str(opened.url).startswith("postgres"):  # a database away or refusing: one line, before the banner
+            import anyio  # (the service opens its own, on the server's loop)
+
+            anyio.run(_probe, open_store(opened.url))
     except StoreError as exc:
         click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
@@ -193,6 +197,14 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
             tracer_provider.shutdown()  # send the spans still buffered
     if not server.started:
         sys.exit(1)
+
+
+async def _probe(store: Any) -> None:
+    """Open the store (and migrate it) once and close it: raises its StoreError."""
+    try:
+        await store.open()
+    finally:
+        await store.close()
 
 
 def bound_socket(host: str, port: int) -> Any:

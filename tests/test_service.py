@@ -381,6 +381,23 @@ def test_port_zero_takes_a_free_port_and_says_which_and_a_taken_port_is_one_line
     assert proc.returncode == 0
 
 
+def test_a_postgresql_store_that_cannot_be_opened_is_refused_before_serving(tmp_path):
+    """A database that refuses the connection: what psycopg says, after the URL (its password
+    hidden), exit 2, before any banner (nothing is served)."""
+    from support.postgres import free_port
+
+    port = free_port()
+    for command in ("serve", "console"):
+        refused = subprocess.run([*ASL, command, "--port", "0", "--store",
+                                  f"postgresql://me:secret@127.0.0.1:{port}/x?connect_timeout=5"],
+                                 cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert refused.stderr.startswith(f"asl {command}: cannot open postgresql://me:***@127.0.0.1:{port}/x"), \
+            refused.stderr
+        assert "Connection refused" in refused.stderr and "secret" not in refused.stderr
+        assert "http://" not in refused.stderr and "ERROR" not in refused.stderr
+
+
 def _answers(client) -> bool:
     try:
         return client.list_state_machines()["stateMachines"] == []
