@@ -818,6 +818,8 @@ class Execution:
                 await self.flush()  # (a deferred record takes it along later)
             failure: list[BaseException] = []
             with anyio.CancelScope() as self._scope:
+                if self.abandoned:  # (abandoned before it got here)
+                    self._scope.cancel()
                 async with self.clock.task_group() as tg:
                     if timeout:
                         async def limit() -> None:
@@ -842,6 +844,8 @@ class Execution:
                         failure.append(StatesError("States.Runtime", f"asl-engine internal error: "
                                                    f"{type(exc).__name__}: {exc}"))
                     tg.cancel_scope.cancel()
+            if self.abandoned:  # another process has it: nothing more is recorded, nor told, here
+                raise LeaseLost(f"another process took over the execution '{self.arn}'")
             if failure:
                 raise failure[0]
             if self._timed_out:
@@ -948,6 +952,8 @@ class StoreSink:
                 if self.pending is not None:
                     await self._create(ex, changes)
                     return
+        if ex.abandoned:  # its lease is another process's now: the journal is that one's to write
+            return
         if ex.history.last_id == self.events_done and len(ex.facts) == self.facts_done and not changes:
             return
         events, facts = self._take(ex)

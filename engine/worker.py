@@ -35,15 +35,14 @@ class Worker:
         self.options = options
         self.running: dict[str, Any] = {}   # ARN -> Execution being advanced here
         self.failures: list[tuple[str, BaseException]] = []   # executions this worker could not resume
+        self.registered = True  # whether the store counts this worker alive (`_stay_registered`)
 
     async def run(self, until_idle: bool = False) -> None:
         await self.store.register_process(self.owner)  # (PostgreSQL: the others see it alive)
         async with anyio.create_task_group() as tg:
+            tg.start_soon(self._stay_registered)
             while True:
-                if not await self.store.stay_registered(self.owner):  # the others may have taken over: stop
-                    for execution in self.running.values():  # advancing, claim back what is left
-                        if execution is not None:
-                            execution.abandon()
+                if not self.registered:  # (the others may count this process dead)
                     await anyio.sleep(self.poll_seconds)
                     continue
                 room = self.concurrency - len(self.running)
@@ -55,8 +54,21 @@ class Worker:
                         self.running[record.arn] = None
                         tg.start_soon(self._advance, record.arn)
                 if until_idle and not claimed and not self.running:
+                    tg.cancel_scope.cancel()
                     return
                 await anyio.sleep(self.poll_seconds if not claimed else 0)
+
+    async def _stay_registered(self) -> None:
+        """Every second: if the store stopped counting this process alive for a moment, the others
+        may have taken its executions over: stop advancing them all (what nobody took is claimed
+        back from the journals once it is registered again)."""
+        while True:
+            await anyio.sleep(1.0)
+            self.registered = await self.store.stay_registered(self.owner)
+            if not self.registered:
+                for execution in self.running.values():
+                    if execution is not None:
+                        execution.abandon()
 
     async def _advance(self, arn: str) -> None:
         from .resuming import prepare_resume
@@ -65,6 +77,8 @@ class Worker:
             execution = await prepare_resume(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                              **self.options)
             self.running[arn] = execution
+            if not self.registered:  # (lost while it was being prepared)
+                execution.abandon()
             result = await execution.run()
             if self.on_result is not None:
                 self.on_result(result)

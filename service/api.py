@@ -382,8 +382,8 @@ class Service:
             try:
                 claimed = await self.store.claim(self.owner, self.lease_seconds, limit=100)
                 for record in claimed:
-                    if record.arn not in self.running:
-                        await self._resume(record)
+                    if record.arn not in self.running and self.registered:  # (the lock may go meanwhile:
+                        await self._resume(record)  # the rest is claimed back later)
                 await self._notice_deletions()
                 await self._answer_messages()
                 if self.shared:  # (the activity tasks of executions that have ended)
@@ -530,6 +530,8 @@ class Service:
 
         execution.map_runs, execution.wait_scale = self.map_runs, self.wait_scale
         execution.executor = self.executor
+        if not self.registered:  # (the others may count this process dead: it runs nothing now)
+            execution.abandon()
         # The run is cancelled at shutdown: it must not record ABORTED then (it resumes at the next start).
         self.running[execution.arn] = (execution, self.background.spawn(drive, name=f"execution {execution.arn}"))
 

@@ -451,3 +451,48 @@ def test_a_replayed_state_lasts_as_long_as_it_did():
         assert seen.took["T"] == pytest.approx(10)   # its retry interval, as recorded
         assert seen.took["W"] > 3600                 # live: from its recorded entry to now
     anyio.run(go)
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_an_abandoned_run_records_and_reports_nothing_more(when):
+    """`Execution.abandon` (another process took the lease): the run stops with LeaseLost, before
+    it starts or in a Wait, ends nothing (no ExecutionSucceeded in its history or the store) and
+    writes nothing more to the journal; resumed from it, it finishes as a whole run does."""
+    from asl.engine.execution import LeaseLost
+
+    machine = asl.load({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 60, "Next": "P"},
+        "P": {"Type": "Pass", "Result": "done", "End": True}}})
+
+    async def go():
+        store = open_store("memory")
+        ex = prepare(machine, {}, clock=VirtualClock(START), seed=3, name="abandoned")
+        await ex.attach(store, owner="me", lease_seconds=600)
+        if when == "before":
+            ex.abandon()
+        lost: list = []
+
+        async def leave() -> None:
+            while ex.history.last_id < 2:  # (WaitStateEntered)
+                await anyio.sleep(0)
+            ex.abandon()
+        async with anyio.create_task_group() as tg:
+            if when == "during":
+                tg.start_soon(leave)
+            try:
+                await ex.run()
+            except LeaseLost as exc:
+                lost.append(exc)
+        assert lost
+        types = [e["type"] for e in ex.history.events]
+        assert "ExecutionSucceeded" not in types and ex.result is None
+        stored = [e.type for e in await store.events(ex.arn)]
+        assert stored == types[:len(stored)] and "ExecutionSucceeded" not in stored
+        assert (await store.get(ex.arn)).status == "RUNNING"
+        await store.release("me", ex.arn)
+        resumed = await resume(store, ex.arn)
+        assert (resumed.status, resumed.output) == ("SUCCEEDED", "done")
+        assert [e.type for e in await store.events(ex.arn)] == [
+            "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited",
+            "ExecutionSucceeded"]
+    anyio.run(go)

@@ -230,6 +230,21 @@ def test_postgres_takes_over_from_a_process_whose_connection_closed(postgres_url
             # a second registration of a live owner through another store is refused
             with pytest.raises(StoreError):
                 await c.register_process("owner-a")
+            # a session of owner-a's that PostgreSQL still counts open (cut off by a network
+            # fault) while owner-a has lost it: ended, and the lock taken anew
+            import psycopg
+
+            from asl.engine.stores.postgres import _life_keys
+            await a._lives["owner-a"].close()
+            stale = await psycopg.AsyncConnection.connect(postgres_url, autocommit=True)
+            await stale.execute("SELECT pg_advisory_lock(%s, %s)", _life_keys("owner-a"))
+            assert not await a.stay_registered("owner-a")
+            assert await a.stay_registered("owner-a")
+            with pytest.raises(psycopg.OperationalError):
+                await stale.execute("SELECT 1")
+            # closed: its processes are not registered any more
+            await a.close()
+            assert not await a.stay_registered("owner-a")
         finally:
             for s in (a, b, c):
                 await s.close()

@@ -61,6 +61,7 @@ class PostgresStore(RevisesInFamilies):
         # the processes registered through this store: the connection holding each one's lock
         # (None: lost, to be taken again)
         self._lives: dict[str, Any] = {}
+        self._ended: set[str] = set()  # registered through this store until it was closed
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -108,6 +109,7 @@ class PostgresStore(RevisesInFamilies):
 
     async def close(self) -> None:
         lives, self._lives = self._lives, {}
+        self._ended.update(lives)
         for life in lives.values():  # (the locks go with them: the others take over what is left RUNNING)
             if life is not None:
                 await _quietly_closed(life)
@@ -256,19 +258,37 @@ class PostgresStore(RevisesInFamilies):
         """Announce that `owner` lives while this store is open (see the module's text)."""
         if self._lives.get(owner) is not None:
             return
-        self._lives[owner] = None
-        if not await self._hold_life(owner):
-            del self._lives[owner]
+        await self._opened_pool()  # (migrated)
+        try:
+            held = await self._hold_life(owner)
+        except Exception as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from None
+        if not held:
             raise StoreError(f"another process registered as {owner} holds its lock")
+        self._ended.discard(owner)
 
-    async def _hold_life(self, owner: str) -> bool:
+    async def _hold_life(self, owner: str, *, again: bool = False) -> bool:
+        """Take `owner`'s lock on a connection of its own (`again`: a session of a connection
+        of ours that PostgreSQL still counts open, cut off by a network fault, is ended first)."""
         import psycopg
 
         a, b = _life_keys(owner)
         conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
         try:
-            cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (a, b))
-            if not (await cur.fetchone())[0]:
+            take = "SELECT pg_try_advisory_lock(%s, %s)"
+            held = (await (await conn.execute(take, (a, b))).fetchone())[0]
+            if not held and again:
+                import anyio
+
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objsubid = 2 AND classid = %s::oid AND objid = %s::oid AND pid <> pg_backend_pid()", (a, b))
+                for _ in range(20):  # (the session ends a moment after it is told to)
+                    held = (await (await conn.execute(take, (a, b))).fetchone())[0]
+                    if held:
+                        break
+                    await anyio.sleep(0.1)
+            if not held:
                 await _quietly_closed(conn)
                 return False
             await conn.execute("INSERT INTO processes (owner, key_a, key_b) VALUES (%s, %s, %s) "
@@ -280,31 +300,35 @@ class PostgresStore(RevisesInFamilies):
         return True
 
     async def stay_registered(self, owner: str) -> bool:
-        """Whether the registered process has held its lock since the last call (True when none
-        is registered). A lock found lost is taken again if it can be: False still, once, as the
-        others may have taken over the executions meanwhile."""
+        """Whether the registered process has held its lock since the last call (True when it
+        never registered here; False once this store is closed). A lock found lost is False at
+        once (the others may take the executions over: the process must stop); the next calls
+        try to take it again, False until one has."""
         import anyio
 
+        if owner in self._ended:
+            return False
         if owner not in self._lives:
             return True
         conn = self._lives[owner]
-        if conn is not None:
+        if conn is None:  # (lost, and told at the call that found it so)
             try:
-                with anyio.fail_after(self.CHECK_SECONDS):
-                    cur = await conn.execute(
-                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        "AND objsubid = 2 AND pid = pg_backend_pid() AND classid = %s::oid AND objid = %s::oid)",
-                        _life_keys(owner))
-                    if (await cur.fetchone())[0]:
-                        return True
-            except Exception:  # (a TimeoutError too: a connection that hangs is as good as lost)
-                pass
-            self._lives[owner] = None
-            await _quietly_closed(conn)
+                with anyio.fail_after(self.CHECK_SECONDS + 10):  # (connect_timeout: 10)
+                    return await self._hold_life(owner, again=True)
+            except Exception:  # the database is away: the next call tries again
+                return False
         try:
-            await self._hold_life(owner)
-        except Exception:  # the database is away: the next call tries again
+            with anyio.fail_after(self.CHECK_SECONDS):
+                cur = await conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objsubid = 2 AND pid = pg_backend_pid() AND classid = %s::oid AND objid = %s::oid)",
+                    _life_keys(owner))
+                if (await cur.fetchone())[0]:
+                    return True
+        except Exception:  # (a TimeoutError too: a connection that hangs is as good as lost)
             pass
+        self._lives[owner] = None
+        await _quietly_closed(conn)
         return False
 
     async def renew(self, owner: str, arns: Iterable[str], lease_seconds: float) -> list[str]:
