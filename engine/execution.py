@@ -744,6 +744,8 @@ class Execution:
             self.replay.check_complete()
         if self.sink is not None:
             await self.sink.finish(self)
+            if self.abandoned:  # (taken over before its end was written: the end is the taker's)
+                raise LeaseLost(f"another process took over the execution '{self.arn}'")
         return result
 
     async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
@@ -957,8 +959,13 @@ class StoreSink:
         if ex.history.last_id == self.events_done and len(ex.facts) == self.facts_done and not changes:
             return
         events, facts = self._take(ex)
-        with anyio.CancelScope(shield=True):  # a commit is never cut short: the entries are counted as written
-            await self.store.append(self.arn, events, facts, changes)
+        from .stores import NotOwner
+
+        try:
+            with anyio.CancelScope(shield=True):  # a commit is never cut short: the entries are counted as written
+                await self.store.append(self.arn, events, facts, changes, owner=self.owner)
+        except NotOwner:  # another process took it over meanwhile: it writes the journal from here
+            ex.abandon()
 
     async def _create(self, ex: "Execution", changes: dict | None) -> None:
         import dataclasses

@@ -251,6 +251,47 @@ def test_postgres_takes_over_from_a_process_whose_connection_closed(postgres_url
     run(go)
 
 
+def test_postgres_appends_of_a_former_owner_are_refused(postgres_url):
+    """A process writes an execution's journal as its lease holder (`append(owner=)`): once
+    another has taken the execution over, its appends write nothing and raise NotOwner, while
+    appends of its other executions in the same commit are kept; appends without an owner (a
+    Map Run's child records) are not checked."""
+    from asl.engine.stores import NotOwner
+
+    def event(n: int) -> StoredEvent:
+        return StoredEvent(n, "PassStateEntered", n - 1, 1000.0 + n, {"name": "A"}, None)
+
+    async def go():
+        a, b = open_store(postgres_url), open_store(postgres_url)
+        for s in (a, b):
+            await s.open()
+        try:
+            for n in range(2):
+                await a.create(record(n))
+            assert len(await a.claim("owner-a", 600)) == 2
+            await a.renew("owner-a", [record(0).arn], -1)  # (its lease ran out)
+            assert [r.arn for r in await b.claim("owner-b", 600)] == [record(0).arn]
+            refused: list = []
+
+            async def lost() -> None:
+                try:
+                    await a.append(record(0).arn, [event(1)], owner="owner-a")
+                except NotOwner as exc:
+                    refused.append(exc)
+            async with anyio.create_task_group() as tg:  # (one batch, most likely: either way)
+                tg.start_soon(lost)
+                tg.start_soon(lambda: a.append(record(1).arn, [event(1)], owner="owner-a"))
+            assert refused and await a.events(record(0).arn) == []
+            assert [e.id for e in await a.events(record(1).arn)] == [1]
+            await b.append(record(0).arn, [event(1)], owner="owner-b")
+            await a.append(record(0).arn, [event(2)])
+            assert [e.id for e in await b.events(record(0).arn)] == [1, 2]
+        finally:
+            for s in (a, b):
+                await s.close()
+    run(go)
+
+
 def test_sqlite_schema_is_versioned(tmp_path):
     path = tmp_path / "runs.db"
 

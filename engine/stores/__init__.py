@@ -49,6 +49,11 @@ class StoreError(Exception):
     a schema newer than this version of asl-engine knows."""
 
 
+class NotOwner(StoreError):
+    """`Store.append` with an ``owner`` refused: another process holds the execution's lease now
+    (it took the execution over); nothing was written."""
+
+
 class ResourceGone(StoreError):
     """`Store.create` with a ``parent``, `Store.revise_resource` or `Store.revise_family` refused:
     that resource is not there (``status`` None) or its document says ``"status": "DELETING"``
@@ -289,9 +294,11 @@ class Store(Protocol):
         """Change fields of an execution (status, output, redrive_count, ...)."""
 
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
-                     changes: dict | None = None) -> None:
+                     changes: dict | None = None, *, owner: str | None = None) -> None:
         """Add journal entries (and apply `changes` as `update` does, in the same commit where the
-        store can), durably once this returns."""
+        store can), durably once this returns. `owner`: the lease holder writing them; a store
+        shared by processes (PostgreSQL) writes nothing and raises `NotOwner` when another one
+        holds the execution's lease now (a store of one process has nobody else)."""
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         """The history events with ``id > after``, in id order."""

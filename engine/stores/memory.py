@@ -68,7 +68,7 @@ class MemoryStore(RevisesInFamilies, OneProcess):
             setattr(record, key, value if type(value) is JsonText else copy.deepcopy(value))
 
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
-                     changes: dict | None = None) -> None:
+                     changes: dict | None = None, *, owner: str | None = None) -> None:
         self._require(arn)
         # kept as given: the engine never changes a document once recorded
         self._add_events(arn, events)

@@ -24,8 +24,8 @@ import json
 import time
 from typing import Any, Callable, Iterable
 
-from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, RevisesInFamilies, StoredEvent,
-               StoredFact, StoreError, check_changes, check_parent, journal_rows, list_query, dumps, record_from_row,
+from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, NotOwner, RevisesInFamilies,
+               StoredEvent, StoredFact, StoreError, check_changes, check_parent, journal_rows, list_query, dumps, record_from_row,
                record_row, site_value)
 from .schema import POSTGRES_MIGRATIONS, current_version
 
@@ -189,26 +189,38 @@ class PostgresStore(RevisesInFamilies):
     # ---- the journal --------------------------------------------------------------------------
 
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
-                     changes: dict | None = None) -> None:
-        await self._group.add(*journal_rows(arn, events, facts))
+                     changes: dict | None = None, *, owner: str | None = None) -> None:
+        # (create/update run on their own pooled connections: the batch's "statements" are the
+        # owners its appends are written for, checked in its transaction)
+        fence = [(arn, owner)] if owner is not None else []
+        if fence and not (await self._group.add(*journal_rows(arn, events, facts), fence))[0]:
+            raise NotOwner(f"another process holds the lease of {arn}")
+        elif not fence:
+            await self._group.add(*journal_rows(arn, events, facts))
         if changes:
             await self.update(arn, **changes)
 
-    async def _commit_rows(self, events: list[tuple], facts: list[tuple], statements: list[tuple]) -> list[int]:
-        # create/update run on their own pooled connections here: `statements` stays empty
+    async def _commit_rows(self, events: list[tuple], facts: list[tuple], owners: list[tuple]) -> list[int]:
         pool = await self._opened_pool()
         try:
             async with pool.connection() as conn:
                 async with conn.transaction():
+                    refused: set[str] = set()
+                    if owners:  # FOR SHARE: no claim takes these executions before the commit
+                        cur = await conn.execute("SELECT arn, owner FROM executions WHERE arn = ANY(%s) FOR SHARE",
+                                                 ([arn for arn, _ in owners],))
+                        holding = dict(await cur.fetchall())
+                        refused = {arn for arn, owner in owners if holding.get(arn) not in (None, owner)}
                     async with conn.cursor() as cur:  # COPY: a third of the time of INSERTs
                         for sql, rows in ((_COPY_EVENTS, events), (_COPY_FACTS, facts)):
                             if rows:
                                 async with cur.copy(sql) as copy:
                                     for row in rows:
-                                        await copy.write_row(row)
+                                        if row[0] not in refused:
+                                            await copy.write_row(row)
         except Exception as exc:
             raise StoreError(f"PostgreSQL: {exc}") from None
-        return []
+        return [int(arn not in refused) for arn, _ in owners]
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:
         rows = await self._fetch("SELECT id, type, previous_id, timestamp, details, site FROM events "

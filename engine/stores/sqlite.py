@@ -223,7 +223,7 @@ class SQLiteStore(RevisesInFamilies, OneProcess):
     # ---- the journal --------------------------------------------------------------------------
 
     async def append(self, arn: str, events: Iterable[StoredEvent], facts: Iterable[StoredFact] = (),
-                     changes: dict | None = None) -> None:
+                     changes: dict | None = None, *, owner: str | None = None) -> None:
         statements = []
         if changes:
             changes = check_changes(changes)
