@@ -471,6 +471,12 @@ class Checker:
         here = where + ("ItemBatcher",)
         self.map_number(batcher, "MaxItemsPerBatch", here, where, ql, 0, None)
         self.map_number(batcher, "MaxInputBytesPerBatch", here, where, ql, 0, MAX_BATCH_BYTES)
+        limits = ("MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath")
+        if not any(name in batcher for name in limits):  # (whether AWS refuses it is not known)
+            self.warn("ITEM_BATCHER_WITHOUT_LIMIT",
+                      "ItemBatcher sets no batch limit (neither MaxItemsPerBatch nor MaxInputBytesPerBatch, nor "
+                      "their Path forms): here each batch holds as many items as fit in 256 KiB; whether Step "
+                      "Functions accepts such a batcher is not known", here)
 
     def map_number(self, obj: dict, name: str, here: tuple, state: tuple, ql: str, low: int,
                    high: int | None) -> None:

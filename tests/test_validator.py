@@ -427,6 +427,10 @@ def test_item_batcher_numbers_are_checked_at_creation():
     (``Minimum value is 0``), MaxInputBytesPerBatch above 262144 (256 KiB, the payload limit)."""
     where = "/States/M/ItemBatcher"
     assert diags(dmap_state(ItemBatcher={"MaxItemsPerBatch": 0, "MaxInputBytesPerBatch": 262_144})) == []
+    # no limit at all: documented as required, not known to be refused: a WARNING
+    unbounded = dmap_state(ItemBatcher={"BatchInput": {"a": 1}})
+    assert diags(unbounded) == [] and warnings(unbounded) == [("ITEM_BATCHER_WITHOUT_LIMIT", where)]
+    assert warnings(dmap_state(ItemBatcher={"MaxInputBytesPerBatchPath": "$.n"})) == []
     assert diags(dmap_state(ItemBatcher={"MaxItemsPerBatch": -1})) == [
         ("SCHEMA_VALIDATION_FAILED", "Minimum value is 0", f"{where}/MaxItemsPerBatch")]
     assert diags(dmap_state(ItemBatcher={"MaxInputBytesPerBatch": 262_145})) == [
