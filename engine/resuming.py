@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import ASLError
 from .starting import _lease, prepare
+from .stores import owner_has_died
 
 
 class LeaseHeld(ASLError):
@@ -21,7 +22,11 @@ async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: floa
 
     owner = owner or default_owner()
     lease_seconds = lease_seconds or _lease()
-    if not await store.claim(owner, lease_seconds, arns=[record.arn]) and record.status == "RUNNING":
+    claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
+    if not claimed and record.status == "RUNNING" and record.owner and owner_has_died(record.owner):
+        await store.release(record.owner, record.arn)  # (killed on this machine: its lease is void)
+        claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
+    if not claimed and record.status == "RUNNING":
         until = max(0.0, (record.lease_until or 0) - time.time())
         raise LeaseHeld(f"the execution '{record.arn}' is being run by {record.owner} (its lease runs out in "
                         f"{until:.0f}s if that process has died)")

@@ -20,6 +20,7 @@ import anyio
 
 from asl.engine.apitime import api_time
 from asl.engine.background import Background
+from asl.engine.stores import owner_has_died
 
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
@@ -215,38 +216,6 @@ def _identify(execution: Any, options: dict) -> None:
                                  if options.get(key)}
 
 
-def _dead_here(owner: str) -> bool:
-    """Whether a lease owner (``host:pid:random``) was a process of this machine that no longer runs."""
-    import socket
-
-    rest = owner.split(":")
-    try:
-        pid = int(rest[-2])
-    except (ValueError, IndexError):
-        return False
-    if ":".join(rest[:-2]) != socket.gethostname() or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """Whether `pid` has ended but was not reaped yet: `kill -9`ed under a parent (a container's
-    init) that reaps late, it still answers kill(pid, 0) and would keep its lease until it runs
-    out. Read from Linux's /proc/PID/stat (state after the command's closing parenthesis)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:][:1] == b"Z"
-
-
 class Service:
     def __init__(self, store: Any, *, region: str = "us-east-1", account: str = "123456789012",
                  handlers: Any = None, mock_config: Any = None, wait_scale: float = 1.0,
@@ -398,7 +367,7 @@ class Service:
         for record in await self.store.list(status="RUNNING"):
             if record.type != "STANDARD" or record.arn in self.running or record.options.get("mapRunArn"):
                 continue
-            if record.owner and _dead_here(record.owner):  # killed on this machine: its lease is void
+            if record.owner and owner_has_died(record.owner):  # killed on this machine: its lease is void
                 await self.store.release(record.owner, record.arn)
             count += await self._resume(record)
         for machine in await self.store.list_resources(MACHINE):  # deleted while this process was away

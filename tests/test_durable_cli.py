@@ -74,10 +74,9 @@ def _running(store: str, cwd: Path) -> str:
     return poll(lambda: _in_store(store, waiting), "the execution never got to its Wait")
 
 
-def test_sqlite_kill_9_in_a_wait_then_resume(project):
-    env = {"CALLS": str(project / "calls.txt")}
-    store = f"sqlite:{project / 'runs.db'}"
-    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--real-time", "--lease", "4",
+def _killed_in_its_wait(project, store: str, env: dict, lease: str) -> str:
+    """`asl run wait.json --store STORE --lease LEASE` killed (-9) once in its Wait: the ARN."""
+    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--real-time", "--lease", lease,
                   env=env, cwd=project)
     try:
         arn = _running(store, project)
@@ -85,6 +84,13 @@ def test_sqlite_kill_9_in_a_wait_then_resume(project):
         first.wait(60)
     finally:
         first.kill()
+    return arn
+
+
+def test_sqlite_kill_9_in_a_wait_then_resume(project):
+    env = {"CALLS": str(project / "calls.txt")}
+    store = f"sqlite:{project / 'runs.db'}"
+    arn = _killed_in_its_wait(project, store, env, "4")
     # killed inside the Wait: the task never ran, and the store still shows the dead process's lease
     assert not (project / "calls.txt").exists()
     killed = _in_store(store, lambda s: s.get(arn))
@@ -113,6 +119,24 @@ def test_sqlite_kill_9_in_a_wait_then_resume(project):
     assert json.loads(asl("executions", "show", arn, "--store", store, cwd=project).stdout)["status"] == "SUCCEEDED"
     again = asl("resume", arn, "--store", store, cwd=project)
     assert again.returncode == 2 and "has ended (SUCCEEDED)" in again.stderr
+
+
+def test_resume_right_after_the_owner_was_killed_on_this_machine(project):
+    """`asl run` killed (-9) in a Wait with a lease of ten minutes: `asl resume` on the same
+    machine sees that process gone and takes the execution over at once; the Wait still ends at
+    its recorded deadline, the task runs once."""
+    env = {"CALLS": str(project / "calls.txt")}
+    store = f"sqlite:{project / 'runs.db'}"
+    arn = _killed_in_its_wait(project, store, env, "600")
+    killed = _in_store(store, lambda s: s.get(arn))
+    assert killed.status == "RUNNING" and killed.lease_until > time.time() + 500  # (its lease holds on)
+    resumed = asl("resume", arn, "--store", store, "--handlers", "handlers.py", env=env, cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == {"done": True, "redelivered": False}
+    assert (project / "calls.txt").read_text() == "call\n"
+    stamps = _in_store(store, lambda s: s.events(arn))
+    assert [e.type for e in stamps][:3] == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited"]
+    assert stamps[2].timestamp >= stamps[1].timestamp + SECONDS - 0.001
 
 
 def test_resume_refuses_while_the_owner_lives(project):

@@ -169,15 +169,15 @@ def test_a_killed_process_not_yet_reaped_holds_no_lease():
     the next server takes its executions over at once instead of when their lease runs out."""
     import socket
 
-    from asl.service.api import _dead_here
+    from asl.engine.stores import owner_has_died
     from support.polling import poll
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     owner = f"{socket.gethostname()}:{child.pid}:a1b2c3"
     try:
-        assert not _dead_here(owner)  # alive
+        assert not owner_has_died(owner)  # alive
         child.kill()  # not waited for: a zombie until child.wait() below
-        poll(lambda: _dead_here(owner), "the killed, unreaped process was never seen dead", timeout=30)
+        poll(lambda: owner_has_died(owner), "the killed, unreaped process was never seen dead", timeout=30)
         assert child.poll() is not None  # (reaped only now)
     finally:
         child.kill()

@@ -158,6 +158,40 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
 
 
+def owner_has_died(owner: str) -> bool:
+    """Whether a lease owner (`default_owner`'s ``host:pid:random``) was a process of this
+    machine that no longer runs: its leases are void, nobody needs to wait for them to run out."""
+    import os
+    import socket
+
+    rest = owner.split(":")
+    try:
+        pid = int(rest[-2])
+    except (ValueError, IndexError):
+        return False
+    if ":".join(rest[:-2]) != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # (another user's process: it runs)
+        return False
+    return _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has ended but was not reaped yet: `kill -9`ed under a parent (a container's
+    init) that reaps late, it still answers kill(pid, 0). Read from Linux's /proc/PID/stat (the
+    state follows the command's closing parenthesis)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:][:1] == b"Z"
+
+
 @dataclass
 class ExecutionRecord:
     """One execution as a store keeps it. JSON documents are kept as text (``input``,
