@@ -175,7 +175,16 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                    "  credentials: any, but some (AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test if none are set)\n"
                    f"  console: {endpoint}/", err=True)
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
-    config = uvicorn.Config(App(service, api=command == "serve"), host=host, port=port, lifespan="on",
+    app = App(service, api=command == "serve")
+
+    class StartupWords(logging.Filter):
+        """uvicorn's ERROR lines on a failed startup: the reason is printed once, as ours, instead."""
+
+        def filter(self, record: logging.LogRecord) -> bool:
+            return app.startup_error is None or record.levelno < logging.ERROR
+
+    logging.getLogger("uvicorn.error").addFilter(StartupWords())
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on",
                             log_level="warning", access_log=False, proxy_headers=False, timeout_graceful_shutdown=5,
                             # the service is an anyio program (its detached work in a task group
                             # the lifespan holds) on the loop uvicorn starts, which has no trio loop;
@@ -192,6 +201,11 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         server.run(sockets=[listening])
     except KeyboardInterrupt:
         pass
+    except SystemExit:
+        if app.startup_error is None:
+            raise
+        click.echo(f"asl {command}: {app.startup_error}", err=True)
+        sys.exit(2)
     finally:
         if tracer_provider is not None:
             tracer_provider.shutdown()  # send the spans still buffered

@@ -25,6 +25,7 @@ class App:
         self.service = service
         self.api = api
         self.console = Console(service) if console else None
+        self.startup_error: str | None = None  # why the lifespan's startup failed (the store, the executor...)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -78,7 +79,8 @@ class App:
                     try:
                         await serving.enter_async_context(self.service.serving())
                     except Exception as exc:
-                        await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                        self.startup_error = str(exc) or type(exc).__name__
+                        await send({"type": "lifespan.startup.failed", "message": self.startup_error})
                         return
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":

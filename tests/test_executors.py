@@ -369,7 +369,8 @@ def test_asl_run_executor_option(tmp_path):
 
 
 def test_a_dask_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
-    """asl run and asl worker name the address they could not reach and exit 2, no traceback."""
+    """asl run, asl worker and asl serve name the address they could not reach and exit 2, no
+    traceback (asl serve: its startup's reason once, not uvicorn's ERROR lines)."""
     import json
     import socket
     import subprocess
@@ -382,13 +383,15 @@ def test_a_dask_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
         closed.bind(("127.0.0.1", 0))
         address = f"dask://127.0.0.1:{closed.getsockname()[1]}"
         commands = {"run": ["run", "m.json", "--handlers", "handlers.py", "--input-json", "[]"],
-                    "worker": ["worker", "--store", "sqlite:runs.db", "--until-idle"]}
+                    "worker": ["worker", "--store", "sqlite:runs.db", "--until-idle"],
+                    "serve": ["serve", "--port", "0", "--store", "memory"]}
         for command, args in commands.items():
             done = subprocess.run([sys.executable, "-m", "asl.cli", *args, "--executor", address], cwd=tmp_path,
                                   capture_output=True, text=True, timeout=120, env=env)
             assert done.returncode == 2, done.stderr
             assert "Traceback" not in done.stderr
             assert f"asl {command}: cannot reach the Dask scheduler at tcp://127.0.0.1:" in done.stderr
+            assert "ERROR" not in done.stderr and "startup failed" not in done.stderr, done.stderr
 
 
 def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):
