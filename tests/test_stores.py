@@ -219,6 +219,12 @@ def test_postgres_takes_over_from_a_process_whose_connection_closed(postgres_url
             taken = await b.claim("owner-b", 600)
             assert sorted(r.arn for r in taken) == [record(0).arn, record(1).arn]
             assert (await b.get(record(2).arn)).owner == "owner-c"  # its lease still holds
+            # owner-a's row goes once it holds nothing
+            owners = "SELECT owner FROM processes ORDER BY owner"
+            assert await b._fetch(owners) == [("owner-a",)]
+            await anyio.sleep(0.6)
+            await b.claim("owner-b", 600)
+            assert await b._fetch(owners) == []
             # owner-a notices: not registered since the last look, then registered again
             assert not await a.stay_registered("owner-a")
             assert await a.stay_registered("owner-a")

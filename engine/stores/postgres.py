@@ -262,9 +262,10 @@ class PostgresStore(RevisesInFamilies):
             f"UPDATE processes p SET dead_since = CASE WHEN seen.held THEN NULL ELSE {_NOW} END "
             f"FROM (SELECT p.owner, {_HELD} AS held FROM processes p) seen "
             "WHERE p.owner = seen.owner AND p.owner <> %s AND seen.held = (p.dead_since IS NOT NULL)", (owner,))
-        # the dead that hold nothing any more are forgotten after a day
-        await self._fetch(f"DELETE FROM processes p WHERE p.dead_since < {_NOW} - 86400 AND NOT EXISTS "
-                          "(SELECT 1 FROM executions e WHERE e.status = 'RUNNING' AND e.owner = p.owner)")
+        # the dead that hold nothing (any more) are forgotten (one that was not dead registers again)
+        await self._fetch(f"DELETE FROM processes p WHERE p.dead_since < {_NOW} - %s AND NOT EXISTS "
+                          "(SELECT 1 FROM executions e WHERE e.status = 'RUNNING' AND e.owner = p.owner)",
+                          (self.death_grace,))
 
     async def register_process(self, owner: str) -> None:
         """Announce that `owner` lives while this store is open (see the module's text)."""
