@@ -183,7 +183,8 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         def filter(self, record: logging.LogRecord) -> bool:
             return app.startup_error is None or record.levelno < logging.ERROR
 
-    logging.getLogger("uvicorn.error").addFilter(StartupWords())
+    quiet = StartupWords()
+    logging.getLogger("uvicorn.error").addFilter(quiet)
     config = uvicorn.Config(app, host=host, port=port, lifespan="on",
                             log_level="warning", access_log=False, proxy_headers=False, timeout_graceful_shutdown=5,
                             # the service is an anyio program (its detached work in a task group
@@ -207,6 +208,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         click.echo(f"asl {command}: {app.startup_error}", err=True)
         sys.exit(2)
     finally:
+        logging.getLogger("uvicorn.error").removeFilter(quiet)
         if tracer_provider is not None:
             tracer_provider.shutdown()  # send the spans still buffered
     if not server.started:

@@ -744,7 +744,7 @@ class Execution:
             self.replay.check_complete()
         if self.sink is not None:
             await self.sink.finish(self)
-            if self.abandoned:  # (taken over before its end was written: the end is the taker's)
+            if self.sink.dropped:  # (taken over before its end was written: the end is the taker's)
                 raise LeaseLost(f"another process took over the execution '{self.arn}'")
         return result
 
@@ -936,6 +936,7 @@ class StoreSink:
         self.pending = pending
         self.with_start = with_start  # the pending record is written with ExecutionStarted
         self.failure: BaseException | None = None
+        self.dropped = False  # entries left unwritten: the execution was taken over (or given up)
         self._created = anyio.Event() if pending is not None else None
         self._creating = anyio.Lock() if pending is not None else None
 
@@ -955,6 +956,7 @@ class StoreSink:
                     await self._create(ex, changes)
                     return
         if ex.abandoned:  # its lease is another process's now: the journal is that one's to write
+            self.dropped = True
             return
         if ex.history.last_id == self.events_done and len(ex.facts) == self.facts_done and not changes:
             return
@@ -965,6 +967,7 @@ class StoreSink:
             with anyio.CancelScope(shield=True):  # a commit is never cut short: the entries are counted as written
                 await self.store.append(self.arn, events, facts, changes, owner=self.owner)
         except NotOwner:  # another process took it over meanwhile: it writes the journal from here
+            self.dropped = True
             ex.abandon()
 
     async def _create(self, ex: "Execution", changes: dict | None) -> None:

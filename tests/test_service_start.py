@@ -169,16 +169,18 @@ def test_a_killed_process_not_yet_reaped_holds_no_lease():
     the next server takes its executions over at once instead of when their lease runs out."""
     import socket
 
-    from asl.engine.stores import owner_has_died
+    from asl.engine.stores import _this_host, owner_has_died
     from support.polling import poll
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    owner = f"{socket.gethostname()}:{child.pid}:a1b2c3"
+    owner = f"{_this_host()}:{child.pid}:a1b2c3"
     try:
         assert not owner_has_died(owner)  # alive
         child.kill()  # not waited for: a zombie until child.wait() below
         poll(lambda: owner_has_died(owner), "the killed, unreaped process was never seen dead", timeout=30)
         assert child.poll() is not None  # (reaped only now)
+        # a process of this host name but of other process ids (another container): not ours to judge
+        assert not owner_has_died(f"{socket.gethostname()}/pid-ns-1:{child.pid}:a1b2c3")
     finally:
         child.kill()
         child.wait()

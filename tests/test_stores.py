@@ -292,6 +292,28 @@ def test_postgres_appends_of_a_former_owner_are_refused(postgres_url):
             await b.append(record(0).arn, [event(1)], owner="owner-b")
             await a.append(record(0).arn, [event(2)])
             assert [e.id for e in await b.events(record(0).arn)] == [1, 2]
+            # its end written, an execution takes no more entries from its former owner
+            await a.append(record(1).arn, [event(2)], changes={"status": "SUCCEEDED", "owner": None},
+                           owner="owner-a")
+            with pytest.raises(NotOwner):
+                await a.append(record(1).arn, [event(3)], owner="owner-a")
+            assert [e.id for e in await a.events(record(1).arn)] == [1, 2]
+            # a claim by ARN waits for a journal commit holding the row (FOR SHARE), not skips it
+            import psycopg
+
+            await b.renew("owner-b", [record(0).arn], -1)
+            async with await psycopg.AsyncConnection.connect(postgres_url) as held:
+                await held.execute("SELECT 1 FROM executions WHERE arn = %s FOR SHARE", (record(0).arn,))
+                async with anyio.create_task_group() as tg:
+                    got: list = []
+
+                    async def claim() -> None:
+                        got.extend(await a.claim("owner-a", 600, arns=[record(0).arn]))
+                    tg.start_soon(claim)
+                    await anyio.sleep(0.3)
+                    assert got == []  # (waiting)
+                    await held.commit()
+            assert [r.owner for r in got] == ["owner-a"]
         finally:
             for s in (a, b):
                 await s.close()

@@ -150,26 +150,36 @@ LEASE_SECONDS = 30.0  # how long a process that stopped renewing keeps an execut
 
 
 def default_owner() -> str:
-    """This process, as a lease holder: host, process id and a random part."""
+    """This process, as a lease holder: host (`_this_host`), process id and a random part."""
     import os
     import random
+
+    return f"{_this_host()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
+
+
+def _this_host() -> str:
+    """The host name, and on Linux the process-id namespace (two containers of one host name,
+    each with process ids of its own, are two hosts: neither can see whether the other's run)."""
+    import os
     import socket
 
-    return f"{socket.gethostname()}:{os.getpid()}:{random.SystemRandom().randrange(16 ** 6):06x}"
+    try:
+        return f"{socket.gethostname()}/pid-ns-{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return socket.gethostname()
 
 
 def owner_has_died(owner: str) -> bool:
     """Whether a lease owner (`default_owner`'s ``host:pid:random``) was a process of this
     machine that no longer runs: its leases are void, nobody needs to wait for them to run out."""
     import os
-    import socket
 
     rest = owner.split(":")
     try:
         pid = int(rest[-2])
     except (ValueError, IndexError):
         return False
-    if ":".join(rest[:-2]) != socket.gethostname() or pid == os.getpid():
+    if ":".join(rest[:-2]) != _this_host() or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)

@@ -192,13 +192,19 @@ class PostgresStore(RevisesInFamilies):
                      changes: dict | None = None, *, owner: str | None = None) -> None:
         # (create/update run on their own pooled connections: the batch's "statements" are the
         # owners its appends are written for, checked in its transaction)
-        fence = [(arn, owner)] if owner is not None else []
-        if fence and not (await self._group.add(*journal_rows(arn, events, facts), fence))[0]:
-            raise NotOwner(f"another process holds the lease of {arn}")
-        elif not fence:
+        if owner is None:
             await self._group.add(*journal_rows(arn, events, facts))
-        if changes:
-            await self.update(arn, **changes)
+            if changes:
+                await self.update(arn, **changes)
+            return
+        if not (await self._group.add(*journal_rows(arn, events, facts), [(arn, owner)]))[0]:
+            raise NotOwner(f"another process holds the lease of {arn}")
+        changes = check_changes(changes or {})
+        if changes:  # (its end: only while this owner holds the lease still)
+            sets = ", ".join(f"{k} = %s" for k in changes)
+            if not await self._fetch(f"UPDATE executions SET {sets} WHERE arn = %s AND owner = %s RETURNING arn",
+                                     [*changes.values(), arn, owner]):
+                raise NotOwner(f"another process holds the lease of {arn}")
 
     async def _commit_rows(self, events: list[tuple], facts: list[tuple], owners: list[tuple]) -> list[int]:
         pool = await self._opened_pool()
@@ -210,7 +216,9 @@ class PostgresStore(RevisesInFamilies):
                         cur = await conn.execute("SELECT arn, owner FROM executions WHERE arn = ANY(%s) FOR SHARE",
                                                  ([arn for arn, _ in owners],))
                         holding = dict(await cur.fetchall())
-                        refused = {arn for arn, owner in owners if holding.get(arn) not in (None, owner)}
+                        # (no row: not created yet, nothing to check; an owner of NULL: ended or
+                        # given up, by this process or the one that took it over: refused too)
+                        refused = {arn for arn, owner in owners if holding.get(arn, owner) != owner}
                     async with conn.cursor() as cur:  # COPY: a third of the time of INSERTs
                         for sql, rows in ((_COPY_EVENTS, events), (_COPY_FACTS, facts)):
                             if rows:
@@ -249,7 +257,9 @@ class PostgresStore(RevisesInFamilies):
         if wanted is not None:
             sql += " AND arn = ANY(%s)"
             args.append(wanted)
-        sql += f" ORDER BY start_time LIMIT {int(limit)} FOR UPDATE SKIP LOCKED"
+        # asked for by ARN: waits for a journal commit that holds the row (FOR SHARE, a moment);
+        # else skips rows another process is claiming or writing
+        sql += f" ORDER BY start_time LIMIT {int(limit)} FOR UPDATE" + (" SKIP LOCKED" if wanted is None else "")
         rows = await self._fetch(
             f"UPDATE executions SET owner = %s, lease_until = %s WHERE arn IN ({sql}) RETURNING {_COLUMNS}",
             [owner, now + lease_seconds, *args])
