@@ -48,6 +48,9 @@ class Worker:
                 room = self.concurrency - len(self.running)
                 claimed = await self.store.claim(self.owner, self.lease_seconds, limit=room) if room > 0 else []
                 given_up = {arn for arn, _ in self.failures}
+                for record in claimed:  # (left to others: holding them would keep them from everyone)
+                    if record.arn in given_up:
+                        await self.store.release(self.owner, record.arn)
                 claimed = [r for r in claimed if r.arn not in given_up]
                 for record in claimed:
                     if record.arn not in self.running:
@@ -84,7 +87,11 @@ class Worker:
                 self.on_result(result)
         except LeaseLost:
             pass  # another worker has it now
-        except Exception as exc:  # keep serving the others; the failure is reported
+        except Exception as exc:  # keep serving the others; the failure is reported, the lease given up
             self.failures.append((arn, exc))
+            try:
+                await self.store.release(self.owner, arn)
+            except Exception:  # (the store is away: the lease runs out by itself)
+                pass
         finally:
             self.running.pop(arn, None)

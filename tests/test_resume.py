@@ -496,3 +496,32 @@ def test_an_abandoned_run_records_and_reports_nothing_more(when):
             "ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited",
             "ExecutionSucceeded"]
     anyio.run(go)
+
+
+def test_a_worker_gives_up_the_lease_of_an_execution_it_cannot_resume():
+    """`Worker` over a store with one execution that cannot be resumed (its stored definition
+    is damaged) and one that can: the second finishes, the first is reported with its error and its lease is
+    given up (owner NULL), so another process may take it, not held by each of the worker's polls."""
+    from asl.engine.worker import Worker
+
+    machine = asl.load({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 60, "Next": "P"},
+        "P": {"Type": "Pass", "Result": "done", "End": True}}})
+
+    async def go():
+        store = open_store("memory")
+        arns = []
+        for name in ("good", "bad"):
+            ex = prepare(machine, {}, clock=VirtualClock(START), seed=3, name=name)
+            await ex.attach(store, owner="crashed", lease_seconds=600)  # (its process "died" here)
+            arns.append(ex.arn)
+            await store.release("crashed", ex.arn)
+        await store.update(arns[1], definition="{not a definition")  # (a store damaged by hand)
+        worker = Worker(store, poll_seconds=0.01)
+        with anyio.fail_after(30):
+            await worker.run(until_idle=True)
+        assert (await store.get(arns[0])).status == "SUCCEEDED"
+        assert [arn for arn, _ in worker.failures] == [arns[1]]
+        left = await store.get(arns[1])
+        assert (left.status, left.owner) == ("RUNNING", None)
+    anyio.run(go)
