@@ -571,16 +571,37 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
             problems.append(f"background() failed: {type(exc).__name__}: {exc}")
             execution.stop("asl.BackgroundFailed", f"{type(exc).__name__}: {exc}")
 
+    async def registered(store: Any, owner: str) -> None:
+        """A store shared by processes (PostgreSQL): they see this one alive, and take the
+        execution over 5-6 s after it dies; should it lose its registration, it stops (LeaseLost)."""
+        while True:
+            await anyio.sleep(1.0)
+            if not await store.stay_registered(owner):
+                execution.abandon()
+                return
+
     async def main() -> Any:
         nonlocal execution
         execution, store = await start()
         try:
-            if background is None:
+            beside = [companion] if background is not None else []
+            owner = getattr(execution.sink, "owner", None)
+            if owner is not None and str(getattr(store, "url", "")).startswith("postgres"):
+                await store.register_process(owner)
+                beside.append(lambda: registered(store, owner))
+            if not beside:
                 return await execution.run()
+            failure: Exception | None = None
             async with anyio.create_task_group() as tg:
-                tg.start_soon(companion)
-                outcome = await execution.run()
+                for work in beside:
+                    tg.start_soon(work)
+                try:
+                    outcome = await execution.run()
+                except Exception as exc:  # (raised as itself, not in the task group's ExceptionGroup)
+                    failure = exc
                 tg.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
             return outcome
         finally:
             try:

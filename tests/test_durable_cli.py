@@ -193,12 +193,14 @@ def test_store_problems_are_one_line(project):
     assert not (project / "runz.db").exists()
 
 
-def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgres_url):
-    """A worker waits beside the process running the execution; killed, its lease runs out
-    and the worker resumes the execution to the end."""
+@pytest.mark.parametrize("lease", ["2", "600"])
+def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgres_url, lease):
+    """A worker waits beside the process running the execution; killed, it is taken over when
+    its lease runs out, or (a lease of ten minutes) once PostgreSQL has seen its connections
+    close, and the worker resumes the execution to the end."""
     env = {"CALLS": str(project / "calls.txt")}
     first = start("run", "wait.json", "--handlers", "handlers.py", "--store", postgres_url, "--real-time",
-                  "--lease", "2", env=env, cwd=project)
+                  "--lease", lease, env=env, cwd=project)
     worker = None
     try:
         arn = _running(postgres_url, project)
