@@ -172,7 +172,9 @@ def executions() -> None:
     """The executions kept in a store."""
 
 
-def _store_call(command: str, store_url: str, call: Any) -> Any:
+def store_call(command: str, store_url: str, call: Any) -> Any:
+    """What ``await call(store)`` returns, on the store of `store_url` opened for it and closed
+    after; a store that is not there or cannot be opened is one line (`asl COMMAND: ...`), exit 2."""
     import anyio
 
     from ..engine.stores import StoreError, open_store
@@ -223,7 +225,7 @@ def list_executions(store_url: str, status: str | None, limit: int, fmt: str) ->
     from ..jsontext import dumps
     from ..timestamps import format_timestamp
 
-    records = _store_call("executions list", store_url, lambda s: s.list(status=status, limit=limit))
+    records = store_call("executions list", store_url, lambda s: s.list(status=status, limit=limit))
     if fmt == "json":
         click.echo(dumps({"executions": [
             {k: v for k, v in describe(r).items() if k not in ("input", "output", "error", "cause")}
@@ -242,7 +244,7 @@ def show_execution(arn: str, store_url: str) -> None:
     """One execution as DescribeExecution answers (JSON)."""
     from ..jsontext import dumps
 
-    record = _store_call("executions show", store_url, lambda s: s.get(arn))
+    record = store_call("executions show", store_url, lambda s: s.get(arn))
     if record is None:
         _fail("executions show", f"Execution Does Not Exist: '{arn}'")
     click.echo(dumps(describe(record), indent=2))
@@ -260,7 +262,7 @@ def execution_history(arn: str, store_url: str) -> None:
         if await store.get(arn) is None:
             return None
         return await store.events(arn)
-    events = _store_call("executions history", store_url, read)
+    events = store_call("executions history", store_url, read)
     if events is None:
         _fail("executions history", f"Execution Does Not Exist: '{arn}'")
     history = History.restored([(e.type, e.previous_id, e.timestamp, e.details, e.site) for e in events])

@@ -138,13 +138,13 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         opened = open_store(store or "sqlite:asl-serve.db")
         if command == "serve" and hasattr(opened, "hold"):  # (a SQLite file: one server)
             opened.hold()
-        if str(opened.url).startswith("postgres"):  # a database away or refusing: one line, before the banner
-            import anyio  # (the service opens its own, on the server's loop)
-
-            anyio.run(_probe, open_store(opened.url))
     except StoreError as exc:
         click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
+    if opened.shared:  # a database away or refusing: one line, before the banner
+        from .executions import store_call  # (opened and closed here: the service opens its own, on its loop)
+
+        store_call(command, opened.url, _nothing)
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
                       aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None,
@@ -215,12 +215,8 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         sys.exit(1)
 
 
-async def _probe(store: Any) -> None:
-    """Open the store (and migrate it) once and close it: raises its StoreError."""
-    try:
-        await store.open()
-    finally:
-        await store.close()
+async def _nothing(store: Any) -> None:
+    """(opening the store, and migrating it, is the check)"""
 
 
 def bound_socket(host: str, port: int) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import anyio
 
-from asl.engine.stores import open_store
+from support.stores import in_store
 from test_service import ROLE, Server, boto3, machine, wait_done  # noqa: F401 - boto3: skips without it
 from test_service_callbacks import activity_run, giving_up, history, types, wait_entered
 
@@ -186,13 +186,9 @@ def test_a_task_of_a_stopped_server_is_handed_out_after_the_takeover(tmp_path: P
 
 def owner_of(url: str, arn: str) -> str | None:
     """The process that holds the execution's lease, as the store says."""
-    async def read():
-        store = open_store(url)
-        try:
-            return (await store.get(arn)).owner
-        finally:
-            await store.close()
-    return anyio.run(read)
+    async def owner(store):
+        return (await store.get(arn)).owner
+    return anyio.run(in_store, url, owner)
 
 
 def test_a_task_of_a_dead_server_is_handed_out_before_the_takeover(tmp_path: Path, postgres_url):
