@@ -30,11 +30,17 @@ from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, N
 from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
-# processes whose registration lock is held (or not): `processes.key_a/key_b` are the two
-# int4 keys of `pg_advisory_lock(a, b)`, which pg_locks shows as classid, objid, objsubid 2
-_HELD = ("EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
-         "AND l.classid = p.key_a::oid AND l.objid = p.key_b::oid "
-         "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))")
+
+
+def _lock_row(a: str, b: str) -> str:
+    """The condition on pg_locks' columns of the held advisory lock with the int4 keys `a`, `b`
+    (SQL expressions): pg_locks shows them as classid and objid, with objsubid 2."""
+    return f"locktype = 'advisory' AND granted AND objsubid = 2 AND classid = {a}::oid AND objid = {b}::oid"
+
+
+# whether a process's registration lock is held (`processes.key_a/key_b`: its two keys)
+_HELD = (f"EXISTS (SELECT 1 FROM pg_locks WHERE {_lock_row('p.key_a', 'p.key_b')} "
+         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))")
 _NOW = "extract(epoch FROM clock_timestamp())"  # the database's clock: one for every process
 _LOCK_KEY = 0x61736C  # advisory lock held while migrating ("asl")
 ACTIVITY_CHANNEL = "asl_activity_tasks"  # LISTEN/NOTIFY channel of the activity tasks' changes
@@ -50,6 +56,7 @@ class PostgresStore(RevisesInFamilies):
     # (`stay_registered` every second, each check at most CHECK_SECONDS)
     death_grace = 5.0
     CHECK_SECONDS = 2.0
+    shared = True
 
     def __init__(self, url: str, pool_size: int = 4):
         if url.startswith("postgres:") and not url.startswith("postgres://"):
@@ -303,9 +310,8 @@ class PostgresStore(RevisesInFamilies):
             if not held and again:
                 import anyio
 
-                await conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND objsubid = 2 AND classid = %s::oid AND objid = %s::oid AND pid <> pg_backend_pid()", (a, b))
+                await conn.execute(f"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE {_lock_row('%s', '%s')} "
+                                   "AND pid <> pg_backend_pid()", (a, b))
                 for _ in range(20):  # (the session ends a moment after it is told to)
                     held = (await (await conn.execute(take, (a, b))).fetchone())[0]
                     if held:
@@ -342,10 +348,8 @@ class PostgresStore(RevisesInFamilies):
                 return False
         try:
             with anyio.fail_after(self.CHECK_SECONDS):
-                cur = await conn.execute(
-                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND objsubid = 2 AND pid = pg_backend_pid() AND classid = %s::oid AND objid = %s::oid)",
-                    _life_keys(owner))
+                cur = await conn.execute(f"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE {_lock_row('%s', '%s')} "
+                                         "AND pid = pg_backend_pid())", _life_keys(owner))
                 if (await cur.fetchone())[0]:
                     return True
         except Exception:  # (a TimeoutError too: a connection that hangs is as good as lost)
