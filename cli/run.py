@@ -571,24 +571,22 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
             problems.append(f"background() failed: {type(exc).__name__}: {exc}")
             execution.stop("asl.BackgroundFailed", f"{type(exc).__name__}: {exc}")
 
-    async def registered(store: Any, owner: str) -> None:
-        """A store shared by processes (PostgreSQL): they see this one alive, and take the
-        execution over 5-6 s after it dies; should it lose its registration, it stops (LeaseLost)."""
-        while True:
-            await anyio.sleep(1.0)
-            if not await store.stay_registered(owner):
-                execution.abandon()
-                return
-
     async def main() -> Any:
         nonlocal execution
         execution, store = await start()
         try:
             beside = [companion] if background is not None else []
             owner = getattr(execution.sink, "owner", None)
-            if owner is not None and str(getattr(store, "url", "")).startswith("postgres"):
+            if owner is not None and store.shared:
+                # the others see this process alive, and take the execution over 5-6 s after it
+                # dies; should it lose its registration, the run stops (LeaseLost)
+                from ..engine.stores import watch_registration
+
+                def heard(held: bool) -> None:
+                    if not held:
+                        execution.abandon()
                 await store.register_process(owner)
-                beside.append(lambda: registered(store, owner))
+                beside.append(lambda: watch_registration(store, owner, heard))
             if not beside:
                 return await execution.run()
             failure: Exception | None = None

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import anyio
 
 from .execution import LEASE_SECONDS, LeaseLost, default_owner
+from .stores import watch_registration
 
 
 class Worker:
@@ -35,12 +36,12 @@ class Worker:
         self.options = options
         self.running: dict[str, Any] = {}   # ARN -> Execution being advanced here
         self.failures: list[tuple[str, BaseException]] = []   # executions this worker could not resume
-        self.registered = True  # whether the store counts this worker alive (`_stay_registered`)
+        self.registered = True  # whether the store counts this worker alive (`_registered`)
 
     async def run(self, until_idle: bool = False) -> None:
         await self.store.register_process(self.owner)  # (PostgreSQL: the others see it alive)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._stay_registered)
+            tg.start_soon(watch_registration, self.store, self.owner, self._registered)
             while True:
                 if not self.registered:  # (the others may count this process dead)
                     await anyio.sleep(self.poll_seconds)
@@ -61,17 +62,15 @@ class Worker:
                     return
                 await anyio.sleep(self.poll_seconds if not claimed else 0)
 
-    async def _stay_registered(self) -> None:
-        """Every second: if the store stopped counting this process alive for a moment, the others
-        may have taken its executions over: stop advancing them all (what nobody took is claimed
-        back from the journals once it is registered again)."""
-        while True:
-            await anyio.sleep(1.0)
-            self.registered = await self.store.stay_registered(self.owner)
-            if not self.registered:
-                for execution in self.running.values():
-                    if execution is not None:
-                        execution.abandon()
+    def _registered(self, held: bool) -> None:
+        """`watch_registration`'s word: if the store stopped counting this process alive for a
+        moment, the others may have taken its executions over: stop advancing them all (what
+        nobody took is claimed back from the journals once it is registered again)."""
+        self.registered = held
+        if not held:
+            for execution in self.running.values():
+                if execution is not None:
+                    execution.abandon()
 
     async def _advance(self, arn: str) -> None:
         from .resuming import prepare_resume

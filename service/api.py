@@ -20,7 +20,7 @@ import anyio
 
 from asl.engine.apitime import api_time
 from asl.engine.background import Background
-from asl.engine.stores import owner_has_died
+from asl.engine.stores import owner_has_died, watch_registration
 
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
@@ -247,16 +247,16 @@ class Service:
         # `lease_seconds`, renewed while it runs them, and every `poll_seconds` takes over those
         # whose holder stopped renewing (it died). None: poll only a PostgreSQL store, every second.
         self.lease_seconds = lease_seconds or LEASE_SECONDS
-        if poll_seconds is None and str(getattr(store, "url", "")).startswith("postgres"):
+        self.shared = getattr(store, "shared", False)  # several processes may use it (PostgreSQL)
+        if poll_seconds is None and self.shared:
             poll_seconds = 1.0
         self.poll_seconds = poll_seconds
-        self.registered = True  # whether the store counts this process alive (`_stay_registered`)
+        self.registered = True  # whether the store counts this process alive (`_registered`)
         # executions (and the takeover poll, Map Runs' delayed saves) outlive the request that
         # started them: they run in the task group the ASGI lifespan holds open (`serving`)
         self.background = Background(log, "the service is not serving (its ASGI lifespan has not started, or has ended)")
         self.running: dict[str, tuple[Any, Any]] = {}  # executions run here: (execution, its Handle)
         self.starting: dict[str, anyio.Event] = {}  # StartExecution calls under way, by execution ARN
-        self.shared = str(getattr(store, "url", "")).startswith("postgres")  # several processes may use it
         # the latest Express executions (StartExecution, StartSyncExecution), by ARN, oldest first:
         # the API keeps no record of them (as AWS), the console shows them (service/console.py)
         self.express: dict[str, Any] = {}
@@ -305,7 +305,8 @@ class Service:
                     # (before anything is claimed: the others see this process alive from now on)
                     await self.store.register_process(self.owner)
                     if self.shared:
-                        self.background.spawn(self._stay_registered, name="staying registered")
+                        self.background.spawn(watch_registration, self.store, self.owner, self._registered,
+                                              name="staying registered")
                     await self.resume_all()
                     if self.poll_seconds:
                         self.background.spawn(self._take_over, name="taking executions over")
@@ -328,18 +329,16 @@ class Service:
             if self.executor is not None:
                 await self.executor.start()
 
-    async def _stay_registered(self) -> None:
-        """Check every second that the store still counts this process alive; if it stopped for a
+    def _registered(self, held: bool) -> None:
+        """`watch_registration`'s word: if the store stopped counting this process alive for a
         moment (the database restarted), the others may have taken over what runs here: it stops
         advancing all of it, and claims back, from the journals, what nobody took."""
-        while True:
-            await anyio.sleep(1.0)
-            self.registered = await self.store.stay_registered(self.owner)
-            if not self.registered and self.running:
-                log.warning("this process was not registered in the store for a moment: its %d executions "
-                            "continue from their journals where they are claimed", len(self.running))
-                for execution, _ in list(self.running.values()):
-                    execution.abandon()
+        self.registered = held
+        if not held and self.running:
+            log.warning("this process was not registered in the store for a moment: its %d executions "
+                        "continue from their journals where they are claimed", len(self.running))
+            for execution, _ in list(self.running.values()):
+                execution.abandon()
 
     async def _take_over(self) -> None:
         """Resume, every `poll_seconds`, the RUNNING executions whose lease has run out or whose

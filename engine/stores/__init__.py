@@ -313,6 +313,7 @@ class Store(Protocol):
     """What every store implements (all methods are coroutines, safe to call from one event loop)."""
 
     url: str
+    shared: bool  # several processes may use it at once (PostgreSQL): see `register_process`
 
     async def open(self) -> None:
         """Connect, and create or migrate the schema."""
@@ -423,11 +424,24 @@ class OneProcess:
     """`Store.register_process` of a store only one process uses (memory, SQLite): there is
     nobody to tell."""
 
+    shared = False
+
     async def register_process(self, owner: str) -> None:
         return None
 
     async def stay_registered(self, owner: str) -> bool:
         return True
+
+
+async def watch_registration(store: Store, owner: str, heard: Callable[[bool], Any]) -> None:
+    """Until cancelled, every second: ``heard(held)``, whether `owner` has stayed registered with
+    `store` (`Store.stay_registered`). On False the process must stop advancing its executions
+    (``Execution.abandon``): the others may have taken them over."""
+    import anyio
+
+    while True:
+        await anyio.sleep(1.0)
+        heard(await store.stay_registered(owner))
 
 
 def open_store(url: str | None) -> Store:
