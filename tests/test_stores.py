@@ -214,6 +214,9 @@ def test_postgres_takes_over_from_a_process_whose_connection_closed(postgres_url
             # owner-a's connection closes (as when its process dies): seen at b's next claim,
             # taken over `death_grace` later
             await a._lives["owner-a"].close()
+            from asl.engine.stores.postgres import _HELD
+            while (await b._fetch(f"SELECT {_HELD} FROM processes p"))[0][0]:
+                await anyio.sleep(0.01)  # (the session ends a moment after its connection closes)
             assert await b.claim("owner-b", 600) == []
             await anyio.sleep(0.7)
             taken = await b.claim("owner-b", 600)
