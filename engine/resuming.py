@@ -14,8 +14,12 @@ class LeaseHeld(ASLError):
     """Raised by `resume` / `redrive` when another live process holds the execution's lease."""
 
 
-async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: float | None) -> tuple[str, float]:
-    """Take the execution's lease for `owner` (default: this process), or raise LeaseHeld."""
+async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: float | None,
+                 wait: bool = True) -> tuple[str, float]:
+    """Take the execution's lease for `owner` (default: this process), or raise LeaseHeld. The
+    lease of a process that has died is void: at once when it ran on this machine; once the
+    shared store's grace has passed (`Store.takeover_in`) when it registered there, which this
+    waits for when `wait` (else LeaseHeld says how long is left)."""
     import time
 
     from .execution import default_owner
@@ -23,13 +27,23 @@ async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: floa
     owner = owner or default_owner()
     lease_seconds = lease_seconds or _lease()
     claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
-    if not claimed and record.status == "RUNNING" and record.owner and owner_has_died(record.owner):
+    if claimed or record.status != "RUNNING" or not record.owner:
+        return owner, lease_seconds
+    if owner_has_died(record.owner):
         await store.release(record.owner, record.arn)  # (killed on this machine: its lease is void)
         claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
-    if not claimed and record.status == "RUNNING":
-        until = max(0.0, (record.lease_until or 0) - time.time())
-        raise LeaseHeld(f"the execution '{record.arn}' is being run by {record.owner} (its lease runs out in "
-                        f"{until:.0f}s if that process has died)")
+    left = None if claimed else await store.takeover_in(record.owner, owner)
+    if left is not None and wait:
+        import anyio
+
+        await anyio.sleep(left + 0.05)
+        claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
+    if not claimed:
+        if left is not None:
+            how = f"its process has died: it can be taken over in {max(left, 1):.0f}s"
+        else:
+            how = f"its lease runs out in {max(0.0, (record.lease_until or 0) - time.time()):.0f}s if that process has died"
+        raise LeaseHeld(f"the execution '{record.arn}' is being run by {record.owner} ({how})")
     return owner, lease_seconds
 
 
@@ -52,9 +66,10 @@ async def resume(store: Any, arn: str, **options: Any) -> Any:
 
 
 async def prepare_resume(store: Any, arn: str, *, owner: str | None = None, lease_seconds: float | None = None,
-                         **options: Any) -> Any:
+                         wait_for_takeover: bool = True, **options: Any) -> Any:
     """The `Execution` that `resume` runs, not started (to answer its callbacks, stop it, ...).
-    Takes the execution's lease (`LeaseHeld` while another live process holds it)."""
+    Takes the execution's lease (`LeaseHeld` while another live process holds it; one whose
+    process has died is waited for, a few seconds, unless not `wait_for_takeover`)."""
     from .journal import Recorded
 
     record = await store.get(arn)
@@ -62,7 +77,7 @@ async def prepare_resume(store: Any, arn: str, *, owner: str | None = None, leas
         raise NotResumable(f"Execution Does Not Exist: '{arn}'")
     if record.status != "RUNNING":
         raise NotResumable(f"the execution '{arn}' has ended ({record.status}): nothing to resume")
-    owner, lease_seconds = await _claim(store, record, owner, lease_seconds)
+    owner, lease_seconds = await _claim(store, record, owner, lease_seconds, wait_for_takeover)
     events = await store.events(arn)
     facts = await store.facts(arn)
     return _restored(store, record, events, facts, Recorded(events, facts), options, owner, lease_seconds)

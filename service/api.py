@@ -403,8 +403,9 @@ class Service:
         if record.type != "STANDARD" or record.options.get("mapRunArn"):  # (a child runs within its parent)
             return 0
         try:
+            # (a dead process's execution is not waited for: `_take_over` claims it in time)
             execution = await prepare_resume(self.store, record.arn, owner=self.owner,
-                                             lease_seconds=self.lease_seconds,
+                                             lease_seconds=self.lease_seconds, wait_for_takeover=False,
                                              **self._run_options(record.options.get("mockTestCase"),
                                                                  record.state_machine_name))
         except Exception as exc:  # held by another live process, or not resumable: leave it

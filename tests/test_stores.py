@@ -715,3 +715,50 @@ def test_postgres_activity_tasks_given_back(postgres_url):
         finally:
             await store.close()
     run(go)
+
+
+def test_postgres_resume_of_a_process_dead_on_another_machine(postgres_url):
+    """`asl resume` (`prepare_resume`) of an execution whose process registered from another
+    machine and died there (its connection closed; no pid to look at here, a lease of ten
+    minutes): the claim itself sees the lock gone and, `death_grace` later, takes it over,
+    without a server or worker polling beside it. Not waiting, it says when it can."""
+    from asl.engine import LeaseHeld, prepare_resume
+
+    elsewhere = "another-host/pid-ns-1:4242:cafe"
+
+    async def go():
+        a, b = open_store(postgres_url), open_store(postgres_url)
+        for s in (a, b):
+            await s.open()
+        b.death_grace = 1.0
+        try:
+            await a.create(record(0))
+            await a.create(record(1))
+            await a.register_process(elsewhere)
+            assert len(await a.claim(elsewhere, 600, arns=[record(0).arn, record(1).arn])) == 2
+            assert await b.takeover_in(elsewhere, "me") is None  # alive
+            # its registration connection is probed by the server when quiet (a machine that
+            # vanishes without closing it is found out in seconds) and probes the server too
+            life = a._lives[elsewhere]
+            shown = [(await (await life.execute(f"SHOW tcp_keepalives_{k}")).fetchone())[0]
+                     for k in ("idle", "interval", "count")]
+            assert shown == ["3", "1", "3"]  # (0 were it not TCP)
+            assert life.info.get_parameters()["keepalives_idle"] == "3"
+            with pytest.raises(LeaseHeld, match="lease runs out in 600s"):
+                await prepare_resume(b, record(0).arn, owner="me", wait_for_takeover=False)
+            await a._lives[elsewhere].close()  # (as when its machine ends the process)
+            from asl.engine.stores.postgres import _HELD
+            while (await b._fetch(f"SELECT {_HELD} FROM processes p"))[0][0]:
+                await anyio.sleep(0.01)  # (the session ends a moment after its connection closes)
+            with pytest.raises(LeaseHeld, match="its process has died: it can be taken over in 1s"):
+                await prepare_resume(b, record(0).arn, owner="me", wait_for_takeover=False)
+            started = anyio.current_time()
+            await prepare_resume(b, record(1).arn, owner="me")
+            assert 0.5 < anyio.current_time() - started < 5  # (the grace, counted from the first look)
+            assert (await b.get(record(1).arn)).owner == "me"
+            assert (await b.get(record(0).arn)).owner == elsewhere  # (not asked for)
+            assert await b.takeover_in(elsewhere, "me") == 0
+        finally:
+            for s in (a, b):
+                await s.close()
+    run(go)

@@ -371,6 +371,11 @@ class Store(Protocol):
         every second or so). False: the others may have taken its executions over meanwhile; it
         must stop advancing them (they are claimed again from their journals)."""
 
+    async def takeover_in(self, owner: str, by: str) -> float | None:
+        """Seconds until process `by` may claim the executions of `owner`, a registered process
+        the store has seen die (0: now), or None when `owner` is not known dead (it lives, or it
+        never registered: its leases have to run out). Only a shared store can tell."""
+
     # resources of the service (state machines, versions, aliases, activities): JSON documents
     async def put_resource(self, arn: str, kind: str, doc: dict, parent: str | None = None,
                            created: float = 0.0, *, replace: bool = True) -> bool:
@@ -431,6 +436,9 @@ class OneProcess:
 
     async def stay_registered(self, owner: str) -> bool:
         return True
+
+    async def takeover_in(self, owner: str, by: str) -> float | None:
+        return None
 
 
 async def watch_registration(store: Store, owner: str, heard: Callable[[bool], Any]) -> None:

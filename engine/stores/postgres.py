@@ -13,7 +13,8 @@ by ``kill -9``. The others' `claim` see the lock gone and take its executions ov
 `death_grace` seconds later, long before its leases would run out; the process itself checks
 its lock every second (`stay_registered`) and, should it ever have lost it while alive (the
 database restarted, the connection broke), stops advancing what it ran and claims it again.
-A machine that vanishes without closing its connections is still caught by the leases.
+A machine that vanishes without closing its connections is found out by TCP keepalive probes
+on that connection (about 6 s), and, should those not go through, by the leases.
 
 Appends are group-committed as in the SQLite store. Needs the ``postgres`` extra
 (``pip install "asl-engine[postgres]"``).
@@ -45,6 +46,10 @@ _NOW = "extract(epoch FROM clock_timestamp())"  # the database's clock: one for 
 _LOCK_KEY = 0x61736C  # advisory lock held while migrating ("asl")
 ACTIVITY_CHANNEL = "asl_activity_tasks"  # LISTEN/NOTIFY channel of the activity tasks' changes
 
+
+# TCP keepalive of a registration connection (seconds; probes): a peer that vanished is found
+# out within idle + interval * count (6 s), on both ends (libpq's options, PostgreSQL's settings)
+_KEEPALIVE = {"idle": 3, "interval": 1, "count": 3}
 
 _COPY_EVENTS = "COPY events (arn, id, type, previous_id, timestamp, details, site) FROM STDIN"
 _COPY_FACTS = "COPY facts (arn, seq, site, kind, value) FROM STDIN"
@@ -272,17 +277,27 @@ class PostgresStore(RevisesInFamilies):
             [owner, now + lease_seconds, *args])
         return [record_from_row(r) for r in rows]
 
-    async def _mark_the_dead(self, owner: str) -> None:
-        """Note which registered processes have lost their lock since the last look (and which
-        have it again): their executions are claimable `death_grace` seconds after the first."""
+    async def _mark_the_dead(self, owner: str, only: str | None = None) -> None:
+        """Note which registered processes (other than `owner`; `only` that one) have lost their
+        lock since the last look, and which have it again: the executions of the dead are
+        claimable `death_grace` seconds after the first look that saw them so."""
+        which, args = ("AND p.owner = %s", (owner, only)) if only else ("", (owner,))
         await self._fetch(
             f"UPDATE processes p SET dead_since = CASE WHEN seen.held THEN NULL ELSE {_NOW} END "
-            f"FROM (SELECT p.owner, {_HELD} AS held FROM processes p) seen "
-            "WHERE p.owner = seen.owner AND p.owner <> %s AND seen.held = (p.dead_since IS NOT NULL)", (owner,))
+            f"FROM (SELECT p.owner, {_HELD} AS held FROM processes p WHERE p.owner <> %s {which}) seen "
+            "WHERE p.owner = seen.owner AND seen.held = (p.dead_since IS NOT NULL)", args)
+        if only:
+            return
         # the dead that hold nothing (any more) are forgotten (one that was not dead registers again)
         await self._fetch(f"DELETE FROM processes p WHERE p.dead_since < {_NOW} - %s AND NOT EXISTS "
                           "(SELECT 1 FROM executions e WHERE e.status = 'RUNNING' AND e.owner = p.owner)",
                           (self.death_grace,))
+
+    async def takeover_in(self, owner: str, by: str) -> float | None:
+        await self._mark_the_dead(by, only=owner)
+        rows = await self._fetch(f"SELECT GREATEST(0, dead_since + %s - {_NOW}) FROM processes "
+                                 "WHERE owner = %s AND dead_since IS NOT NULL", (self.death_grace, owner))
+        return float(rows[0][0]) if rows else None
 
     async def register_process(self, owner: str) -> None:
         """Announce that `owner` lives while this store is open (see the module's text)."""
@@ -303,8 +318,15 @@ class PostgresStore(RevisesInFamilies):
         import psycopg
 
         a, b = _life_keys(owner)
-        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10)
+        conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10, keepalives=1,
+                                                     **{f"keepalives_{k}": v for k, v in _KEEPALIVE.items()})
         try:
+            # the server probes this connection when it is quiet: a machine that vanished without
+            # closing it (power cut, network gone) is found out in seconds, which ends the
+            # session and lets the lock go, as a closed connection does (TCP only: a Unix socket
+            # closes with its process)
+            for name, value in _KEEPALIVE.items():
+                await conn.execute("SELECT set_config(%s, %s, false)", (f"tcp_keepalives_{name}", str(value)))
             take = "SELECT pg_try_advisory_lock(%s, %s)"
             held = (await (await conn.execute(take, (a, b))).fetchone())[0]
             if not held and again:
