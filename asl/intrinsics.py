@@ -1151,9 +1151,11 @@ def states_uuid(*, rng: random.Random) -> str:
 
 def _static_warnings(call: Call) -> list[str]:
     """Problems visible without running: literal arguments of the wrong type, nested calls
-    whose result kind cannot fit, null literals, and calls made only of literals that would
-    fail (found by evaluating them). AWS is not known to reject these at create time, so they
-    are warnings here and `IntrinsicFailure`s at run time."""
+    whose result kind cannot fit, and calls made only of literals that would fail (found by
+    evaluating them). AWS is not known to reject these at create time, so they are warnings
+    here and `IntrinsicFailure`s at run time. A ``null`` literal is no doubt in itself: the
+    Developer Guide's own States.Array example passes one (``States.Array('Foo', 2022,
+    $.someJson, null)`` gives ``[..., null]``)."""
     function, found = call.function, []
     problem = function.arity_problem(len(call.args))
     if problem is not None:
@@ -1161,9 +1163,6 @@ def _static_warnings(call: Call) -> list[str]:
     for index, arg in enumerate(call.args):
         expected = function.param(index)
         if isinstance(arg, Literal):
-            if arg.value is None:
-                found.append(f"{function.name}: the null literal (argument {index + 1}) is not "
-                             "known to be accepted by AWS")
             if expected and not expected.accepts(arg.value):
                 found.append(f"{function.name}: argument {index + 1} must be {expected.name}, "
                              f"but is {_describe(arg.value)}; this call always fails")

@@ -453,10 +453,16 @@ def test_literals(text, expected):
     assert_json_equal(run(text), expected)
 
 
-def test_null_literal_is_accepted_with_a_warning():
-    intrinsic = compile_intrinsic("States.Array(null)")
-    assert run("States.Array(null)") == [None]
-    assert any("null literal" in w for w in intrinsic.warnings())
+def test_null_literal_is_accepted_without_a_warning():
+    # AWS Developer Guide, "Intrinsic functions", States.Array: the payload
+    # "States.Array('Foo', 2022, $.someJson, null)" on {"someJson": {"random": "abcdefg"}}
+    # gives ["Foo", 2022, {"random": "abcdefg"}, null].
+    text = "States.Array('Foo', 2022, $.someJson, null)"
+    document = {"someJson": {"random": "abcdefg"}, "zebra": "stripe"}
+    assert_json_equal(run(text, document), ["Foo", 2022, {"random": "abcdefg"}, None])
+    assert compile_intrinsic(text).warnings() == []
+    # A null where a typed argument is wanted is still doubted, for its type.
+    assert any("must be an array" in w for w in compile_intrinsic("States.ArrayLength(null)").warnings())
 
 
 @pytest.mark.parametrize("text, message", [
