@@ -181,13 +181,25 @@ def recorded_answers(facts: list) -> dict[str, dict]:
     return {f.value["token"]: f.value for f in facts if f.kind == "answer" and isinstance(f.value, dict)}
 
 
-class _Offer:
-    __slots__ = ("arn", "token", "input", "taken", "worker", "recorded")
+def given_back(facts: list, token: str) -> bool:
+    """Whether the journal's last word on the activity task `token` is that it went back to the
+    queue (`ActivityBroker.give_back`) and no worker has taken it since."""
+    last = False
+    for fact in facts:
+        if fact.kind == "given back" and isinstance(fact.value, dict) and fact.value.get("token") == token:
+            last = bool(fact.value.get("back"))
+    return last
 
-    def __init__(self, arn: str, token: str, input: str, recorded: anyio.Event | None):
+
+class _Offer:
+    __slots__ = ("arn", "token", "input", "taken", "worker", "recorded", "noted")
+
+    def __init__(self, arn: str, token: str, input: str, recorded: anyio.Event | None,
+                 noted: Callable[[bool], Awaitable[None]] | None = None):
         self.arn = arn
         self.token = token
         self.input = input
+        self.noted = noted  # writes to the journal that the task went back (True) or was taken again
         self.taken = anyio.Event()
         self.worker: str | None = None
         self.recorded = recorded  # set once the take is in the journal (ActivityStarted written)
@@ -205,7 +217,9 @@ class ActivityBroker:
     has taken a task gives it back, and so does `give_back(token)` for a task it returned whose
     answer was never written (the client had gone); the next poll gets it (the first worker's
     take stays recorded: ActivityStarted names it). A task handed out stays the broker's until
-    its execution says it has ended (`end`).
+    its execution says it has ended (`end`). The journal knows of each give-back and re-take
+    (the offer's ``noted``), so an execution resumed after a crash puts a task that had gone back
+    into the queue again (`restore`) instead of waiting for a worker that never had it.
     """
 
     def __init__(self) -> None:
@@ -235,33 +249,45 @@ class ActivityBroker:
                 await event_of(self.arrived, arn).wait()
         if offer is None:
             return None
-        if not offer.taken.is_set():  # (set already: a task given back, its take recorded)
+        again = offer.taken.is_set()  # (a task given back: its take is on record)
+        if not again:
             offer.worker = worker_name
             offer.taken.set()
         try:
+            if again and offer.noted is not None:
+                with anyio.CancelScope(shield=True):  # (in the journal before the worker has it)
+                    await offer.noted(False)
             if offer.recorded is not None:
                 await offer.recorded.wait()
             else:
                 await anyio.lowlevel.checkpoint()
         except anyio.get_cancelled_exc_class():  # nothing reached the worker: the next poll gets it
-            self._requeue(offer.token)
+            with anyio.CancelScope(shield=True):
+                await self.give_back(offer.token)
             raise
         return offer.token, offer.input
 
     async def give_back(self, token: str) -> bool:
         """A task `get_task` returned that never reached its worker (the answer was not written)
         goes back to the head of its queue; False when it has ended (or is not a task here)."""
-        return self._requeue(token)
-
-    def _requeue(self, token: str) -> bool:
         offer = self.tasks.get(token)
         if offer is None or not offer.taken.is_set():
             return False
         queue = self.queues.setdefault(offer.arn, deque())
         if offer not in queue:
+            if offer.noted is not None:
+                await offer.noted(True)
             queue.appendleft(offer)
             wake(self.arrived, offer.arn)
         return True
+
+    def restore(self, arn: str, token: str, input: str, noted: Callable[[bool], Awaitable[None]]) -> None:
+        """A task its journal shows given back (`given_back`), of an execution resumed after a
+        crash: in the queue again, its take on record (no second ActivityStarted)."""
+        item = self.tasks[token] = _Offer(arn, token, input, None, noted)
+        item.taken.set()
+        self.queues.setdefault(arn, deque()).append(item)
+        wake(self.arrived, arn)
 
     def stop_polls(self) -> None:
         """Shutting down: the polls waiting answer None now, and later ones at once; a poll that
@@ -271,11 +297,13 @@ class ActivityBroker:
             event.set()
         self.arrived.clear()
 
-    async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None) -> str | None:
+    async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None,
+                    noted: Callable[[bool], Awaitable[None]] | None = None) -> str | None:
         """Queue a task for the workers of `arn` until one takes it; returns its workerName.
         Cancelled (the task timed out, the execution stopped), the task is withdrawn. With
-        `recorded`, the worker gets the task only once that event is set."""
-        item = self.tasks[token] = _Offer(arn, token, input, recorded)
+        `recorded`, the worker gets the task only once that event is set; `noted` journals its
+        give-backs and re-takes (see the class)."""
+        item = self.tasks[token] = _Offer(arn, token, input, recorded, noted)
         self.queues.setdefault(arn, deque()).append(item)
         wake(self.arrived, arn)
         try:
@@ -332,17 +360,24 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     waiter = ex.token_waiter(token)
     beat = waiter.beat
 
+    async def noted(back: bool) -> None:
+        ex.record_fact(None, "given back", {"token": token, "back": back})
+        await ex.flush()
+
     async def work() -> Any:
         recorded_event = ex.recorded_next(frame)
+        text = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
         if recorded_event is not None and recorded_event[0] == "ActivityStarted":
-            # taken before the crash (recorded before its worker got the token): the worker answers
+            # taken before the crash (recorded before its worker got the token): the worker
+            # answers; unless it never got it (given back): then the next poll's worker does
             ex.emit(frame, "ActivityStarted", recorded_event[1])
+            if given_back(ex.facts, token):
+                broker.restore(arn, token, text, noted)
         else:
             recorded = anyio.Event()
             try:
                 with ex.clock.awaiting_outside():
-                    worker = await broker.offer(arn, token, json.dumps(arguments, separators=(",", ":"),
-                                                                       ensure_ascii=False), recorded)
+                    worker = await broker.offer(arn, token, text, recorded, noted)
                     ex.emit(frame, "ActivityStarted", {"workerName": worker} if worker is not None else {})
                     await ex.flush()  # the take is durable before the worker has the token
             finally:

@@ -77,9 +77,11 @@ class SharedActivityBroker:
                 log.warning("activity tasks: listening: %s", exc)
             await anyio.sleep(TAKE_CHECK)
 
-    async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None) -> str | None:
+    async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None,
+                    noted: Callable[..., Any] | None = None) -> str | None:
         """Offer the task until a worker (of any process) takes it; its workerName. Cancelled
-        before, the task is withdrawn (or, taken meanwhile, left to its worker)."""
+        before, the task is withdrawn (or, taken meanwhile, left to its worker). (`noted`: the
+        task's row is its durable record here, give-backs included: nothing to journal.)"""
         from asl.engine.callbacks import decode_token
 
         offer = self.offers[token] = _Offer(arn, recorded)
@@ -112,6 +114,9 @@ class SharedActivityBroker:
                             await self.store.mark_task(token, "taken", "started")
                     except Exception as exc:  # the store is away: pruned once the execution ends
                         log.warning("withdrawing activity task: %s", exc)
+
+    def restore(self, arn: str, token: str, input: str, noted: Callable[..., Any]) -> None:
+        """(A task given back before a crash: its row, ``returned``, hands it out already.)"""
 
     async def _started(self, token: str, recorded: anyio.Event | None) -> None:
         if recorded is not None:

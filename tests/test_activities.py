@@ -152,9 +152,10 @@ def test_many_executions_share_one_broker_and_workers():
 
 # ---- crash and resume -----------------------------------------------------------------------------
 
-async def crash(taken: bool):
-    """Run an activity execution with a store until its task is offered (and taken, if `taken`),
-    then the process dies. Returns the store, the ARN and the token (if taken)."""
+async def crash(taken: bool, given_back: int = 0):
+    """Run an activity execution with a store until its task is offered (and taken, if `taken`;
+    then given back and taken again, `given_back` steps of these), then the process dies.
+    Returns the store, the ARN and the token (if taken)."""
     store = open_store("memory")
     broker = ActivityBroker()
     ex = prepare(machine(HeartbeatSeconds=100), {"v": 1}, activities=broker, clock=VirtualClock(START), seed=9,
@@ -166,6 +167,11 @@ async def crash(taken: bool):
         if taken:
             token, _ = await broker.get_task(ARN, "before")
             await anyio.sleep(0.01)
+            for step in range(given_back):
+                if step % 2 == 0:
+                    assert await broker.give_back(token)
+                else:
+                    assert (await broker.get_task(ARN, "again"))[0] == token
         else:
             with anyio.fail_after(5):
                 while not broker.pending(ARN):
@@ -177,13 +183,19 @@ async def crash(taken: bool):
     return store, ex.arn, token
 
 
+async def resumed(store, arn):
+    """The execution resumed from `store` with a new broker; that broker and its TaskTokens."""
+    broker, tokens = ActivityBroker(), TaskTokens()
+    ex = await prepare_resume(store, arn, activities=broker)
+    tokens.add(ex)
+    return ex, broker, tokens
+
+
 def test_a_task_offered_before_a_crash_is_offered_again_with_the_same_token():
     async def go():
         store, arn, _ = await crash(taken=False)
         # what the uninterrupted execution's token is: the same seed and name
-        broker, tokens = ActivityBroker(), TaskTokens()
-        ex = await prepare_resume(store, arn, activities=broker)
-        tokens.add(ex)
+        ex, broker, tokens = await resumed(store, arn)
 
         async def worker():
             token, text = await broker.get_task(ARN, "after")
@@ -207,22 +219,47 @@ def test_a_task_offered_before_a_crash_is_offered_again_with_the_same_token():
     assert first in ex.closed_tokens  # the resumed task's token is the uninterrupted one's
 
 
-def test_a_task_taken_before_a_crash_waits_for_its_worker_after_resume():
+@pytest.mark.parametrize("steps", [0, 2])
+def test_a_task_taken_before_a_crash_waits_for_its_worker_after_resume(steps):
+    """Taken (or given back and taken again, `steps`) before the crash: resumed, the task is not
+    offered again; the worker that has it answers."""
     async def go():
-        store, arn, token = await crash(taken=True)
-        broker = ActivityBroker()
-        ex = await prepare_resume(store, arn, activities=broker)
-        tokens = TaskTokens()
-        tokens.add(ex)
+        store, arn, token = await crash(taken=True, given_back=steps)
+        ex, broker, tokens = await resumed(store, arn)
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
-            await tokens.send_task_success(token, '"from the first worker"')
-        return ex.result, broker.pending(ARN)
-    result, pending = run(go())
-    assert result.status == "SUCCEEDED" and result.output == "from the first worker"
-    assert pending == 0  # not offered again
+            for _ in range(100):  # (the resumed execution reaches its task)
+                await anyio.sleep(0)
+            assert token in ex.waiters
+            queued = broker.pending(ARN)
+            await tokens.send_task_success(token, '"from the worker"')
+        return ex.result, queued
+    result, queued = run(go())
+    assert result.status == "SUCCEEDED" and result.output == "from the worker"
+    assert queued == 0  # not offered again
     started = [e for e in result.events if e["type"] == "ActivityStarted"]
     assert len(started) == 1 and started[0]["activityStartedEventDetails"] == {"workerName": "before"}
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_a_task_given_back_before_a_crash_goes_to_the_next_poll_after_resume(steps):
+    """The worker never got the task (given back: its GetActivityTask answer was not written),
+    then the process died: resumed, the execution hands it out at the next poll (the journal
+    knows of the give-back), under the same token, its first take still the one on record."""
+    async def go():
+        store, arn, token = await crash(taken=True, given_back=steps)
+        ex, broker, tokens = await resumed(store, arn)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            with anyio.fail_after(5):
+                again, text = await broker.get_task(ARN, "after")
+            await tokens.send_task_success(again, text)
+        return ex.result, token, again
+    result, token, again = run(go())
+    assert again == token
+    assert result.status == "SUCCEEDED" and result.output == {"v": 1}
+    started = [e for e in result.events if e["type"] == "ActivityStarted"]
+    assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "before"}]
 
 
 def test_a_task_is_recorded_as_taken_before_its_worker_gets_the_token():
