@@ -27,6 +27,31 @@ class _BranchFailed(Exception):
         self.err = err
 
 
+def _aside(run: StateRun, event_type: str) -> None:
+    """Record a ``*StateSucceeded`` event that the chain of previousEventIds passes by: AWS's
+    ``*StateExited`` follows the event that event follows (recorded in LocalStack's AWS snapshots:
+    ``MapStateExited`` names the last ``MapIterationSucceeded``, or ``MapStateStarted`` for no
+    items; ``ParallelStateExited`` the last event of the branches)."""
+    last = run.frame.last
+    run.event(event_type)
+    run.frame.last = last
+
+
+# The events a Task's call fails with: the Task state is still open when one ends a branch
+_CALL_FAILURES = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
+                            "ActivityFailed", "ActivityTimedOut"})
+
+
+def _close_failed_task(ex: Any, frame: Frame, tail: int) -> None:
+    """AWS records ``TaskStateAborted`` for the Task whose failure (no catcher took it) ended a
+    Parallel branch or a Map iteration, following that failure (LocalStack's AWS snapshots:
+    TaskFailed in a branch, then TaskStateAborted, then ParallelStateFailed; TaskTimedOut in an
+    iteration, then MapIterationFailed, then TaskStateAborted). `tail` is the branch's last event."""
+    if ex.history.type_of(tail) in _CALL_FAILURES:
+        frame.last = tail
+        ex.emit(frame, "TaskStateAborted")
+
+
 def _branch_variables(frame: Frame) -> dict:
     # Inner scopes read the outer variables; their own assignments die with them.
     return dict(frame.variables) if frame.variables else {}
@@ -82,27 +107,37 @@ async def run_parallel(run: StateRun) -> Result:
         run.event("ParallelStateStarted")
         forked = Frame(run.frame.variables, run.frame.last, None, run.frame.path, run.frame.key)
         forked.seq = run.frame.seq  # branches fork here, whatever the parent records meanwhile
+        failed = False
 
         def job(index: int, branch: Any) -> Any:
             async def go() -> Any:
+                nonlocal failed
                 frame = forked.child(_branch_variables(run.frame), index, (run.name, index), run.frame.map_item)
-                if ex.observer is None:
-                    return await ex.run_block(branch, branch_input, frame)
-                run.tell(IterationChanged, index, "started")
+                observer = ex.observer
+                if observer is not None:
+                    run.tell(IterationChanged, index, "started")
                 try:
                     out = await ex.run_block(branch, branch_input, frame)
                 except StatesError:
-                    run.tell(IterationChanged, index, "failed")
+                    if not failed:  # AWS: ParallelStateFailed (or the retry's Started) follows the failure
+                        failed = True
+                        tail = run.frame.last = frame.last
+                        _close_failed_task(ex, frame, tail)
+                    if observer is not None:
+                        run.tell(IterationChanged, index, "failed")
                     raise
                 except anyio.get_cancelled_exc_class():
-                    run.tell(IterationChanged, index, "aborted")
+                    if observer is not None:
+                        run.tell(IterationChanged, index, "aborted")
                     raise
-                run.tell(IterationChanged, index, "succeeded")
+                run.frame.last = frame.last  # the state goes on from the last branch event
+                if observer is not None:
+                    run.tell(IterationChanged, index, "succeeded")
                 return out
             return go
 
         results = await _gather(ex.clock, [job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
-        run.event("ParallelStateSucceeded")
+        _aside(run, "ParallelStateSucceeded")
         return results
 
     result = await _attempts(run, attempt, "ParallelStateFailed")
@@ -175,7 +210,7 @@ async def run_map(run: StateRun) -> Result:
         if observer is not None:
             run.tell(MapStarted, len(items))
         results = await _inline(run, processor, inputs, limit)
-        run.event("MapStateSucceeded")
+        _aside(run, "MapStateSucceeded")
         return results
 
     result = await _attempts(run, attempt, "MapStateFailed")
@@ -202,7 +237,11 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
             except StatesError:
                 if not failed:
                     failed = True
+                    # AWS: MapStateFailed (or the retry's MapStateStarted) follows the event the
+                    # iteration failed at, as MapIterationFailed does
+                    tail = run.frame.last = frame.last
                     ex.emit(frame, "MapIterationFailed", {"index": index, "name": name})
+                    _close_failed_task(ex, frame, tail)
                     if observer is not None:
                         run.tell(IterationChanged, index, "failed")
                 raise
@@ -212,6 +251,9 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
                     if observer is not None:
                         run.tell(IterationChanged, index, "aborted")
                 raise
+            # AWS: an iteration started later follows this one's last event, MapStateSucceeded
+            # follows its MapIterationSucceeded
+            forked.last = frame.last
             ex.emit(frame, "MapIterationSucceeded", {"index": index, "name": name})
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")

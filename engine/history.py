@@ -52,6 +52,9 @@ class History:
     def timestamp(self, event_id: int) -> float:
         return self._events[event_id - 1][2]
 
+    def type_of(self, event_id: int) -> str | None:
+        return self._events[event_id - 1][0] if 0 < event_id <= len(self._events) else None
+
     def entries(self, start: int = 0) -> list[tuple]:
         """The raw entries from index `start`: ``(type, previous_id, timestamp, details, site)``."""
         return self._events[start:]

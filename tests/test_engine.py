@@ -339,6 +339,91 @@ def test_history_ids_and_details_shape():
     assert events[2]["stateExitedEventDetails"]["output"] == '{"x":1}'
 
 
+def _links(result):
+    return [(e["id"], e["previousEventId"], e["type"]) for e in result.history.events]
+
+
+def test_map_events_link_as_aws_records_them():
+    # Expected ids: LocalStack's AWS snapshot evaluate_jsonata/test_base_evaluate_expressions.snapshot.json
+    # test_base_map[ITEMS] (a later iteration follows the last event of the one before, not its
+    # MapIterationSucceeded; MapStateExited follows what MapStateSucceeded follows).
+    m = asl.load({"QueryLanguage": "JSONata", "StartAt": "Start", "States": {"Start": {
+        "Type": "Map", "Items": [1, 2, 3], "ItemProcessor": {"StartAt": "Process", "States": {
+            "Process": {"Type": "Pass", "End": True}}}, "End": True}}})
+    assert _links(run_sync(m, {})) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "MapStateEntered"), (3, 2, "MapStateStarted"),
+        (4, 3, "MapIterationStarted"), (5, 4, "PassStateEntered"), (6, 5, "PassStateExited"),
+        (7, 6, "MapIterationSucceeded"), (8, 6, "MapIterationStarted"), (9, 8, "PassStateEntered"),
+        (10, 9, "PassStateExited"), (11, 10, "MapIterationSucceeded"), (12, 10, "MapIterationStarted"),
+        (13, 12, "PassStateEntered"), (14, 13, "PassStateExited"), (15, 14, "MapIterationSucceeded"),
+        (16, 15, "MapStateSucceeded"), (17, 15, "MapStateExited"), (18, 17, "ExecutionSucceeded")]
+
+
+def test_a_retried_map_follows_the_failed_iteration():
+    # Expected ids: LocalStack's AWS snapshot scenarios/test_base_scenarios.snapshot.json
+    # test_map_state_retry (MAP_STATE_RETRY template).
+    m = asl.load({"StartAt": "StartState", "States": {
+        "StartState": {"Type": "Pass", "Result": [1], "ResultPath": "$.arr", "Next": "MapState"},
+        "MapState": {"Type": "Map", "ResultPath": None, "InputPath": "$.arr", "MaxConcurrency": 1,
+                     "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "HandleItemFail",
+                                       "States": {"HandleItemFail": {"Type": "Fail", "Error": "HandleItemFailError",
+                                                                     "Cause": "HandleItemFailCause"}}},
+                     "Retry": [{"ErrorEquals": ["HandleItemFailError"], "MaxAttempts": 2}], "Next": "Final"},
+        "Final": {"Type": "Pass", "End": True}}})
+    assert _links(run_sync(m, {})) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "PassStateEntered"), (3, 2, "PassStateExited"),
+        (4, 3, "MapStateEntered"), (5, 4, "MapStateStarted"), (6, 5, "MapIterationStarted"),
+        (7, 6, "FailStateEntered"), (8, 7, "MapIterationFailed"), (9, 7, "MapStateStarted"),
+        (10, 9, "MapIterationStarted"), (11, 10, "FailStateEntered"), (12, 11, "MapIterationFailed"),
+        (13, 11, "MapStateStarted"), (14, 13, "MapIterationStarted"), (15, 14, "FailStateEntered"),
+        (16, 15, "MapIterationFailed"), (17, 15, "MapStateFailed"), (18, 17, "ExecutionFailed")]
+
+
+def test_a_parallel_failure_follows_the_failing_branch():
+    # Expected ids: LocalStack's AWS snapshot scenarios/test_base_scenarios.snapshot.json
+    # test_parallel_state_retry (PARALLEL_STATE_RETRY template: a Fail branch, retried once).
+    m = asl.load({"StartAt": "ParallelState", "States": {"ParallelState": {
+        "Type": "Parallel", "End": True,
+        "Branches": [{"StartAt": "Branch1", "States": {"Branch1": {
+            "Type": "Fail", "Error": "FailureType", "Cause": "Cause description"}}}],
+        "Retry": [{"ErrorEquals": ["FailureType"], "IntervalSeconds": 1, "MaxAttempts": 2}]}}})
+    assert _links(run_sync(m, {})) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "ParallelStateEntered"), (3, 2, "ParallelStateStarted"),
+        (4, 3, "FailStateEntered"), (5, 4, "ParallelStateStarted"), (6, 5, "FailStateEntered"),
+        (7, 6, "ParallelStateStarted"), (8, 7, "FailStateEntered"), (9, 8, "ParallelStateFailed"),
+        (10, 9, "ExecutionFailed")]
+
+
+def test_a_task_that_fails_a_branch_is_aborted():
+    # AWS (LocalStack's AWS snapshot callback/test_callback.snapshot.json,
+    # test_sqs_failure_in_wait_for_task_tok_no_error_field[SQS_PARALLEL_WAIT_FOR_TASK_TOKEN]):
+    # 8 TaskFailed, 9<-8 TaskStateAborted, 10<-8 ParallelStateFailed, 11<-10 ParallelStateExited.
+    def fail(payload):
+        raise TaskFailed("Boom", "no")
+
+    m = machine(P={"Type": "Parallel", "Branches": [{"StartAt": "T", "States": {"T": task("fail", End=True)}}],
+                   "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "Next": "Caught"},
+                Caught={"Type": "Pass", "End": True})
+    assert _links(run_sync(m, {}, handlers={"fail": fail}))[3:10] == [
+        (4, 3, "TaskStateEntered"), (5, 4, "LambdaFunctionScheduled"), (6, 5, "LambdaFunctionStarted"),
+        (7, 6, "LambdaFunctionFailed"), (8, 7, "TaskStateAborted"), (9, 7, "ParallelStateFailed"),
+        (10, 9, "ParallelStateExited")]
+
+
+def test_a_task_that_fails_an_iteration_is_aborted_after_it():
+    # AWS (LocalStack's AWS snapshot timeouts/test_timeouts.snapshot.json,
+    # test_service_lambda_map_timeout): TaskTimedOut (#20), MapIterationFailed <-20,
+    # TaskStateAborted <-20, ..., MapStateFailed <-20.
+    def fail(payload):
+        raise TaskFailed("Boom", "no")
+
+    m = machine(M={"Type": "Map", "MaxConcurrency": 1, "ItemProcessor": {
+        "StartAt": "T", "States": {"T": task("fail", End=True)}}, "End": True})
+    assert _links(run_sync(m, [1], handlers={"fail": fail}))[7:] == [
+        (8, 7, "LambdaFunctionFailed"), (9, 8, "MapIterationFailed"), (10, 8, "TaskStateAborted"),
+        (11, 8, "MapStateFailed"), (12, 11, "ExecutionFailed")]
+
+
 def test_event_limit_fails_the_execution_and_keeps_history():
     m = asl.load({"StartAt": "L", "States": {"L": {"Type": "Pass", "Next": "C"},
                                             "C": {"Type": "Choice", "Default": "L", "Choices": [

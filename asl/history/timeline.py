@@ -187,7 +187,7 @@ class Timeline:
             return
         opened = prev.type in OPENERS
         event.block = prev.id if opened else prev.block
-        if event.type in CLOSERS:
+        if self._closes(event, prev, name):
             # Back at the container's own level: the opener tells which state this is.
             opener = self.by_id.get(event.block)
             event.block = opener.block if opener else 0
@@ -197,10 +197,7 @@ class Timeline:
         elif event.type.startswith("MapIteration"):
             opener = self.by_id.get(event.block)
             event.state = name or prev.state
-            if not event.type.endswith("Started"):
-                event.entry = opener.entry if opener else prev.entry
-            else:
-                event.entry = prev.entry
+            event.entry = opener.entry if opener else prev.entry
             index = event.details.get("index")
             base = opener.at if opener else prev.at
             event.at = base + ((opener.state if opener else event.state, index),)
@@ -215,6 +212,25 @@ class Timeline:
                 event.at = prev.at
         opener = self.by_id.get(event.block)
         event.depth = opener.depth + 1 if opener else 0
+
+    def _closes(self, event: Event, prev: Event, name: str | None) -> bool:
+        """Whether `event` is back at the level of the container whose block `prev` is in.
+
+        AWS links a container's closing events to the last event inside it, not to one at its
+        own level (LocalStack's AWS snapshots): ``*StateSucceeded``/``*StateFailed`` follow the
+        last event of the branches or the failing iteration, ``MapStateExited`` the last
+        ``MapIterationSucceeded``, ``ParallelStateExited`` the last branch event, and a retry's
+        ``MapStateStarted``/``ParallelStateStarted`` the failed attempt's last event (a first
+        attempt follows the state's entry)."""
+        kind = event.type
+        if kind in CLOSERS:
+            return True
+        if kind in OPENERS:
+            return prev.type != kind.replace("Started", "Entered")
+        if kind in ("MapStateExited", "ParallelStateExited"):
+            opener = self.by_id.get(event.block)
+            return opener is not None and opener.type == kind.replace("Exited", "Started") and opener.state == name
+        return False
 
     # ---- entries into states and calls of Tasks -------------------------------------------------
 
@@ -392,7 +408,13 @@ class Timeline:
                 steps[-1].item = current.details.get("index")
             if current.type.endswith("StateEntered"):
                 steps.append(Step(current.state or "?", current.type[: -len("StateEntered")], current.depth))
-            current = self.by_id.get(current.previous)
+            if current.type == "MapIterationStarted":  # AWS: it may follow the iteration before
+                before = self.by_id.get(current.block)
+            else:
+                before = self.by_id.get(current.previous)
+                if before is not None and before.depth > current.depth and current.entry:
+                    before = self.by_id.get(current.entry)  # a container's end follows its insides
+            current = before
         steps.reverse()
         return steps
 
