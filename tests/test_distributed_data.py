@@ -285,6 +285,48 @@ def test_selector_and_batches(buckets):
     assert [len(b["Items"]) for b in by_path] == [4, 2]
 
 
+def test_map_item_source_names_where_each_item_came_from(buckets):
+    """``$$.Map.Item.Source`` (DG "input-output-contextobject", context object data for Map states):
+    "STATE_DATA" for the state input; ``S3://bucket-name`` for listObjectsV2 with Transformation
+    NONE; ``S3://bucket-name/object-key`` for every other input type. For LOAD_AND_FLATTEN and the
+    manifests, the object the item was read from: our inference (the DG names no other object)."""
+    source = {"i.$": "$$.Map.Item.Index", "s.$": "$$.Map.Item.Source"}
+
+    def sources(value=None, **fields) -> list:
+        result = go(buckets, dmap(ItemSelector=source, **fields), value)
+        assert result.status == "SUCCEEDED", result.cause
+        return [(item["i"], item["s"]) for item in result.output]
+
+    buckets.put("data", "dir/items.json", "[1, 2]")
+    buckets.put("data", "dir/rows.csv", "a\n1\n")
+    buckets.put("data", "dir/rows.jsonl", '{"x": 1}\n')
+    assert sources(ItemReader=get_object("dir/items.json", InputType="JSON")) == [
+        (0, "S3://data/dir/items.json"), (1, "S3://data/dir/items.json")]
+    assert sources(ItemReader=get_object("dir/rows.csv", InputType="CSV")) == [(0, "S3://data/dir/rows.csv")]
+    assert sources(ItemReader=get_object("dir/rows.jsonl", InputType="JSONL")) == [(0, "S3://data/dir/rows.jsonl")]
+    listing = {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data", "Prefix": "dir/"}}
+    assert sources(ItemReader=listing) == [(0, "S3://data"), (1, "S3://data"), (2, "S3://data")]
+    flattened = {**listing, "Parameters": {"Bucket": "data", "Prefix": "dir/rows.jsonl"},
+                 "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"}}
+    buckets.put("data", "dir/rows.jsonl2", '{"x": 2}\n{"x": 3}\n')
+    assert sources(ItemReader=flattened) == [(0, "S3://data/dir/rows.jsonl"), (1, "S3://data/dir/rows.jsonl2"),
+                                             (2, "S3://data/dir/rows.jsonl2")]
+    buckets.put("data", "unload/q-manifest.csv", "s3://data/dir/rows.jsonl\ns3://data/dir/rows.jsonl2\n")
+    athena = get_object("unload/q-manifest.csv", InputType="JSONL", ManifestType="ATHENA_DATA")
+    assert sources(ItemReader=athena) == [(0, "S3://data/dir/rows.jsonl"), (1, "S3://data/dir/rows.jsonl2"),
+                                          (2, "S3://data/dir/rows.jsonl2")]
+    buckets.put("data", "inv/part-1.csv", '"data","img/1.png"\n')
+    buckets.put("data", "inv/manifest.json", json.dumps({
+        "destinationBucket": "arn:aws:s3:::data", "fileFormat": "CSV", "fileSchema": "Bucket, Key",
+        "files": [{"key": "inv/part-1.csv"}]}))
+    assert sources(ItemReader=get_object("inv/manifest.json", InputType="MANIFEST")) == [(0, "S3://data/inv/part-1.csv")]
+    # items of the state input, in a Distributed Map too; batched items keep theirs
+    assert sources({"xs": [5, 6]}, ItemsPath="$.xs") == [(0, "STATE_DATA"), (1, "STATE_DATA")]
+    batched = go(buckets, dmap(ItemReader=get_object("dir/items.json", InputType="JSON"), ItemSelector=source,
+                               ItemBatcher={"MaxItemsPerBatch": 2})).output
+    assert batched == [{"Items": [{"i": 0, "s": "S3://data/dir/items.json"}, {"i": 1, "s": "S3://data/dir/items.json"}]}]
+
+
 def test_a_batch_stays_within_the_256_kib_payload_limit(buckets):
     """A child's input is at most 256 KiB (AWS's payload limit; DISTRIBUTED-MAP-SPEC.md section 1:
     "The whole child input must stay <= 256 KiB"; CDK's ItemBatcher: "no limits on the number of

@@ -1,6 +1,6 @@
 """ItemSelector and ItemBatcher over a stream of items (DISTRIBUTED-MAP-SPEC.md section 1).
 
-The selector runs per item with ``$$.Map.Item.Index`` / ``Value`` (before batching); the
+The selector runs per item with ``$$.Map.Item.Index`` / ``Value`` / ``Source`` (before batching); the
 batcher groups selected items into child inputs ``{"BatchInput": ..., "Items": [...]}``
 (BatchInput only when the state has one), closing a batch at MaxItemsPerBatch items or before
 the one that would take it past MaxInputBytesPerBatch bytes (262,144, AWS's payload limit, at
@@ -15,22 +15,24 @@ from typing import Any, Iterator
 
 from ...errors import StatesError
 from ...templates import Template, expect_kind
+from ..mapfields import STATE_DATA, item_context
 from ..scope import Scope
 
 MAX_BATCH_BYTES = 262_144
 
 
 def selector(run: Any, effective: Any) -> Any:
-    """item_input(index, item) -> the child's input for that item (ItemSelector / Parameters)."""
+    """select(index, item, source) -> the child's input for that item (ItemSelector / Parameters);
+    `source` is ``$$.Map.Item.Source``: STATE_DATA or the S3 URI the ItemReader read it from."""
+
     state = run.state
     template = state.item_selector or state.parameters
     if template is None:
         return None
     value = run.raw if state.is_jsonata else effective
 
-    def select(index: int, item: Any) -> Any:
-        map_item = {"Index": index, "Value": item}
-        make = lambda: {**run.context(), "Map": {"Item": map_item}}  # noqa: E731
+    def select(index: int, item: Any, source: str = STATE_DATA) -> Any:
+        make = lambda: {**run.context(), "Map": item_context(index, item, source)}  # noqa: E731
         return template.evaluate(Scope(value, run.frame.variables, run.rng, make, now=run.now))
     return select
 

@@ -18,6 +18,11 @@ Decisions, with the evidence:
 - listObjectsV2 items: ``{"Etag", "Key", "LastModified" (epoch seconds), "Size",
   "StorageClass"}`` (DG "input-output-itemreader"; ``Etag``, not S3's ``ETag``).
 - MaxItems: 0 means no limit; values above 100,000,000 read everything (recorded on AWS).
+- Each item comes with its ``$$.Map.Item.Source`` (DG "input-output-contextobject"): the bucket's
+  URI ``S3://BUCKET`` for a listObjectsV2 listing (Transformation NONE), else the object's URI
+  ``S3://BUCKET/KEY`` (upper-case "S3://", as the DG writes it). For LOAD_AND_FLATTEN and the
+  manifests it is the object the item was read from (each listed object, each data file): an
+  inference, the DG names no other object.
 """
 from __future__ import annotations
 
@@ -113,13 +118,14 @@ def _max_items(config: dict) -> tuple[Any, Any]:
 
 # ---- reading (blocking: in a worker thread) -------------------------------------------------------
 
-def read(reader: Reader, buckets: Buckets) -> Iterator[Any]:
-    """The items, in order, at most MaxItems of them; StatesError(States.ItemReaderFailed) on failure."""
+def read(reader: Reader, buckets: Buckets) -> Iterator[tuple[str, Any]]:
+    """(source, item) for the items, in order, at most MaxItems of them (`source`: the item's
+    ``$$.Map.Item.Source``); StatesError(States.ItemReaderFailed) on failure."""
     return _limited(reader, lambda: _source(reader, buckets))
 
 
 def read_data(reader: Reader, data: str) -> Iterator[Any]:
-    """`read` from `data`, the text the reader's source holds (TestState's ``mapItemReaderData``,
+    """The items (without their sources) `read` gives from `data`, the text the reader's source holds (TestState's ``mapItemReaderData``,
     "the data read by ItemReader ... as found in its original source"): the object's content
     for getObject and for listObjectsV2 with LOAD_AND_FLATTEN (parsed as its InputType), the
     JSON array of the listed objects for a plain listObjectsV2. A manifest names other objects
@@ -158,9 +164,10 @@ def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
         request = {k: v for k, v in params.items() if k != "Bucket"}
         if reader.transformation == "LOAD_AND_FLATTEN":  # every listed object's items, one object after another
             parse = _parser(reader)
-            return (item for obj in buckets.list(bucket, request) if not obj["Key"].endswith("/")
-                    for item in _opened(buckets.open(bucket, obj["Key"]), parse))
-        return (_listed(obj) for obj in buckets.list(bucket, request))
+            return (pair for obj in buckets.list(bucket, request) if not obj["Key"].endswith("/")
+                    for pair in _sourced(bucket, obj["Key"], _opened(buckets.open(bucket, obj["Key"]), parse)))
+        listing = s3_uri(bucket)
+        return ((listing, _listed(obj)) for obj in buckets.list(bucket, request))
     if reader.api != "getObject":
         raise failed(f"The ItemReader resource '{reader.api}' is not supported.")
     key = params.get("Key")
@@ -170,7 +177,17 @@ def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
         return _athena(reader, buckets, bucket, key)
     if reader.input_type == "MANIFEST":
         return _manifest(reader, buckets, bucket, key)
-    return _opened(buckets.open(bucket, key, params.get("VersionId")), _parser(reader))
+    return _sourced(bucket, key, _opened(buckets.open(bucket, key, params.get("VersionId")), _parser(reader)))
+
+
+def s3_uri(bucket: str, key: str | None = None) -> str:
+    """An item's ``$$.Map.Item.Source`` in S3: ``S3://BUCKET`` or ``S3://BUCKET/KEY`` (DG)."""
+    return f"S3://{bucket}" if key is None else f"S3://{bucket}/{key}"
+
+
+def _sourced(bucket: str, key: str, items: Iterator[Any]) -> Iterator[tuple[str, Any]]:
+    uri = s3_uri(bucket, key)
+    return ((uri, item) for item in items)
 
 
 def _from_data(reader: Reader, data: str) -> Iterator[Any]:
@@ -319,7 +336,7 @@ def _rows(rows: Iterator[list], headers: list) -> Iterator[dict]:
         yield {headers[i]: row[i] for i in order}
 
 
-def _manifest(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[dict]:
+def _manifest(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[tuple[str, dict]]:
     """An S3 Inventory manifest.json: the rows of the CSV files it lists (``fileSchema`` names
     the columns), read from the inventory's destination bucket."""
     if reader.manifest_type != "S3_INVENTORY":
@@ -342,10 +359,10 @@ def _manifest(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterat
         with buckets.open(destination, name) as raw:
             stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
             rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
-            yield from _rows(rows, headers)
+            yield from _sourced(destination, name, _rows(rows, headers))
 
 
-def _athena(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[Any]:
+def _athena(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[tuple[str, Any]]:
     """An Athena data manifest (``ManifestType: ATHENA_DATA``; the ``-manifest.csv`` an UNLOAD or a
     query writes: one ``s3://BUCKET/KEY`` per line): the items of every data file it lists, in
     order, each read as ``InputType`` says (CSV, JSONL or PARQUET). Unverified against AWS: the
@@ -363,7 +380,7 @@ def _athena(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator
         if not uri.startswith("s3://") or "/" not in uri[5:]:
             raise failed(f"The Athena manifest lists '{uri}', which is not an s3://BUCKET/KEY URI.")
         data_bucket, _, data_key = uri[5:].partition("/")
-        yield from _opened(buckets.open(data_bucket, data_key), parse)
+        yield from _sourced(data_bucket, data_key, _opened(buckets.open(data_bucket, data_key), parse))
 
 
 def _parquet(stream: BinaryIO, _reader: Reader) -> Iterator[dict]:
