@@ -287,9 +287,12 @@ def test_selector_and_batches(buckets):
 
 def test_map_item_source_names_where_each_item_came_from(buckets):
     """``$$.Map.Item.Source`` (DG "input-output-contextobject", context object data for Map states):
-    "STATE_DATA" for the state input; ``S3://bucket-name`` for listObjectsV2 with Transformation
-    NONE; ``S3://bucket-name/object-key`` for every other input type. For LOAD_AND_FLATTEN and the
-    manifests, the object the item was read from: our inference (the DG names no other object)."""
+    "STATE_DATA" for the state input; the bucket's URI for listObjectsV2 with Transformation NONE;
+    the object's URI for every other input type. AWS writes "s3://" in lower case, where the DG
+    has "S3://" (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/distributed_map.json:
+    "s3://BUCKET/inputs/data.csv" for CSV, "s3://BUCKET" for a listing, "s3://BUCKET/flat/data.jsonl"
+    for LOAD_AND_FLATTEN, "STATE_DATA" for a Distributed Map's ItemsPath). For the manifests, the
+    data file read: our inference (nothing recorded)."""
     source = {"i.$": "$$.Map.Item.Index", "s.$": "$$.Map.Item.Source"}
 
     def sources(value=None, **fields) -> list:
@@ -301,30 +304,30 @@ def test_map_item_source_names_where_each_item_came_from(buckets):
     buckets.put("data", "dir/rows.csv", "a\n1\n")
     buckets.put("data", "dir/rows.jsonl", '{"x": 1}\n')
     assert sources(ItemReader=get_object("dir/items.json", InputType="JSON")) == [
-        (0, "S3://data/dir/items.json"), (1, "S3://data/dir/items.json")]
-    assert sources(ItemReader=get_object("dir/rows.csv", InputType="CSV")) == [(0, "S3://data/dir/rows.csv")]
-    assert sources(ItemReader=get_object("dir/rows.jsonl", InputType="JSONL")) == [(0, "S3://data/dir/rows.jsonl")]
+        (0, "s3://data/dir/items.json"), (1, "s3://data/dir/items.json")]
+    assert sources(ItemReader=get_object("dir/rows.csv", InputType="CSV")) == [(0, "s3://data/dir/rows.csv")]
+    assert sources(ItemReader=get_object("dir/rows.jsonl", InputType="JSONL")) == [(0, "s3://data/dir/rows.jsonl")]
     listing = {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "data", "Prefix": "dir/"}}
-    assert sources(ItemReader=listing) == [(0, "S3://data"), (1, "S3://data"), (2, "S3://data")]
+    assert sources(ItemReader=listing) == [(0, "s3://data"), (1, "s3://data"), (2, "s3://data")]
     flattened = {**listing, "Parameters": {"Bucket": "data", "Prefix": "dir/rows.jsonl"},
                  "ReaderConfig": {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"}}
     buckets.put("data", "dir/rows.jsonl2", '{"x": 2}\n{"x": 3}\n')
-    assert sources(ItemReader=flattened) == [(0, "S3://data/dir/rows.jsonl"), (1, "S3://data/dir/rows.jsonl2"),
-                                             (2, "S3://data/dir/rows.jsonl2")]
+    assert sources(ItemReader=flattened) == [(0, "s3://data/dir/rows.jsonl"), (1, "s3://data/dir/rows.jsonl2"),
+                                             (2, "s3://data/dir/rows.jsonl2")]
     buckets.put("data", "unload/q-manifest.csv", "s3://data/dir/rows.jsonl\ns3://data/dir/rows.jsonl2\n")
     athena = get_object("unload/q-manifest.csv", InputType="JSONL", ManifestType="ATHENA_DATA")
-    assert sources(ItemReader=athena) == [(0, "S3://data/dir/rows.jsonl"), (1, "S3://data/dir/rows.jsonl2"),
-                                          (2, "S3://data/dir/rows.jsonl2")]
+    assert sources(ItemReader=athena) == [(0, "s3://data/dir/rows.jsonl"), (1, "s3://data/dir/rows.jsonl2"),
+                                          (2, "s3://data/dir/rows.jsonl2")]
     buckets.put("data", "inv/part-1.csv", '"data","img/1.png"\n')
     buckets.put("data", "inv/manifest.json", json.dumps({
         "destinationBucket": "arn:aws:s3:::data", "fileFormat": "CSV", "fileSchema": "Bucket, Key",
         "files": [{"key": "inv/part-1.csv"}]}))
-    assert sources(ItemReader=get_object("inv/manifest.json", InputType="MANIFEST")) == [(0, "S3://data/inv/part-1.csv")]
+    assert sources(ItemReader=get_object("inv/manifest.json", InputType="MANIFEST")) == [(0, "s3://data/inv/part-1.csv")]
     # items of the state input, in a Distributed Map too; batched items keep theirs
     assert sources({"xs": [5, 6]}, ItemsPath="$.xs") == [(0, "STATE_DATA"), (1, "STATE_DATA")]
     batched = go(buckets, dmap(ItemReader=get_object("dir/items.json", InputType="JSON"), ItemSelector=source,
                                ItemBatcher={"MaxItemsPerBatch": 2})).output
-    assert batched == [{"Items": [{"i": 0, "s": "S3://data/dir/items.json"}, {"i": 1, "s": "S3://data/dir/items.json"}]}]
+    assert batched == [{"Items": [{"i": 0, "s": "s3://data/dir/items.json"}, {"i": 1, "s": "s3://data/dir/items.json"}]}]
 
 
 def test_a_batch_stays_within_the_256_kib_payload_limit(buckets):

@@ -19,10 +19,12 @@ Decisions, with the evidence:
   "StorageClass"}`` (DG "input-output-itemreader"; ``Etag``, not S3's ``ETag``).
 - MaxItems: 0 means no limit; values above 100,000,000 read everything (recorded on AWS).
 - Each item comes with its ``$$.Map.Item.Source`` (DG "input-output-contextobject"): the bucket's
-  URI ``S3://BUCKET`` for a listObjectsV2 listing (Transformation NONE), else the object's URI
-  ``S3://BUCKET/KEY`` (upper-case "S3://", as the DG writes it). For LOAD_AND_FLATTEN and the
-  manifests it is the object the item was read from (each listed object, each data file): an
-  inference, the DG names no other object.
+  URI for a listObjectsV2 listing (Transformation NONE), else the URI of the object the item was
+  read from. The DG writes ``S3://bucket-name/object-key``; AWS gives lower-case ``s3://`` (raw
+  AWS capture, radkawar/stackd ``testdata/aws/stepfunctions/distributed_map.json``, 2026-09:
+  ``s3://BUCKET/inputs/data.csv`` for a CSV getObject, ``s3://BUCKET`` for a listing,
+  ``s3://BUCKET/flat/data.jsonl`` for LOAD_AND_FLATTEN, each listed object's own URI). For the
+  manifests, the data file the item was read from: an inference (nothing recorded).
 """
 from __future__ import annotations
 
@@ -181,8 +183,8 @@ def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
 
 
 def s3_uri(bucket: str, key: str | None = None) -> str:
-    """An item's ``$$.Map.Item.Source`` in S3: ``S3://BUCKET`` or ``S3://BUCKET/KEY`` (DG)."""
-    return f"S3://{bucket}" if key is None else f"S3://{bucket}/{key}"
+    """An item's ``$$.Map.Item.Source`` in S3: ``s3://BUCKET`` or ``s3://BUCKET/KEY`` (as AWS gives it)."""
+    return f"s3://{bucket}" if key is None else f"s3://{bucket}/{key}"
 
 
 def _sourced(bucket: str, key: str, items: Iterator[Any]) -> Iterator[tuple[str, Any]]:
