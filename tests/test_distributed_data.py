@@ -171,6 +171,26 @@ def test_json_jsonl_and_csv_objects(buckets):
     assert [e["mapStateStartedEventDetails"]["length"] for e in events if e["type"] == "MapStateStarted"] == [0]
 
 
+def test_csv_quotes_line_breaks_and_backslashes(buckets):
+    # raw AWS capture (radkawar/stackd testdata/aws/stepfunctions/distributed_map.json, CsvMap): this
+    # object, PIPE, FIRST_ROW, MaxItems 4, gave these four values (keys in AWS's order)
+    buckets.put("data", "aws.csv", 'id|text|blank\r\n1|"one|pipe"|\r\n2|"two ""quoted"""|x\r\n'
+                                   '3|"three\nnewline"|y\r\n4|four|\r\n5|excluded|z\r\n')
+    reader = get_object("aws.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW", CSVDelimiter="PIPE", MaxItems=4)
+    out = go(buckets, dmap(ItemReader=reader)).output
+    assert [list(row.items()) for row in out] == [
+        [("blank", ""), ("id", "1"), ("text", "one|pipe")], [("blank", "x"), ("id", "2"), ("text", 'two "quoted"')],
+        [("blank", "y"), ("id", "3"), ("text", "three\nnewline")], [("blank", ""), ("id", "4"), ("text", "four")]]
+    # DG "example-csv-parse-dist-map": a backslash escapes a backslash ("C:\\Program Files\\MyApp.exe"),
+    # a quote or the delimiter; before any other character it is silently removed
+    buckets.put("data", "slashes.csv", 'path;size;note\nC:\\\\Program Files\\\\MyApp.exe;6534512;a\\;b \\"q\\" \\x\n')
+    slashes = go(buckets, dmap(ItemReader=get_object("slashes.csv", InputType="CSV", CSVDelimiter="SEMICOLON")))
+    assert slashes.output == [{"path": "C:\\Program Files\\MyApp.exe", "size": "6534512", "note": 'a;b "q" x'}]
+    # a delimiter that is none of the five (the validator warns: whether AWS refuses it is not known)
+    unknown = go(buckets, dmap(ItemReader=get_object("slashes.csv", InputType="CSV", CSVDelimiter="COLON")))
+    assert unknown.error == "States.ItemReaderFailed" and "CSVDelimiter" in unknown.cause
+
+
 def test_csv_keys_come_in_java_hashmap_order():
     # recorded on AWS (service case ..._csv_headers_first_row_typed_headers): 0, {}, True
     assert [["0", "True", "{}"][i] for i in java_hash_order(["0", "True", "{}"])] == ["0", "{}", "True"]

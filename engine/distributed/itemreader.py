@@ -14,7 +14,13 @@ of rows is never held in memory. Every failure while reading is ``States.ItemRea
 Decisions, with the evidence:
 - CSV rows are objects whose keys come in the order of a ``java.util.HashMap`` holding them
   (recorded on AWS: headers ``0,True,{}`` give ``{"0":..,"{}":..,"True":..}``), every value a
-  string; missing trailing cells are ``""``, cells beyond the headers are dropped.
+  string; missing trailing cells are ``""``, cells beyond the headers are dropped. Quoted fields
+  may hold the delimiter and line breaks, a quote in one is doubled (raw AWS capture, radkawar/stackd
+  ``distributed_map.json``: PIPE, ``"one|pipe"``, ``"two ""quoted"" "`` and so on, CRLF records). A backslash
+  escapes a backslash, a quote or the delimiter, and before any other character it is dropped
+  (DG "example-csv-parse-dist-map"; Python's ``escapechar`` does exactly that). Unverified: the DG's
+  "``\"`` only works in pairs" (here each ``\"`` is a quote), and a backslash before a line break
+  or at the end (here the break stays in the field).
 - listObjectsV2 items: ``{"Etag", "Key", "LastModified" (epoch seconds), "Size",
   "StorageClass"}`` (DG "input-output-itemreader"; ``Etag``, not S3's ``ETag``).
 - MaxItems: 0 means no limit; values above 100,000,000 read everything (recorded on AWS).
@@ -35,6 +41,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
+from ...checks import CSV_DELIMITERS as DELIMITERS
 from ...errors import StatesError
 from ...templates import Template, compile_template, expect_kind, is_jsonata
 from .objects import BucketError, Buckets, NoBuckets
@@ -42,7 +49,6 @@ from .objects import BucketError, Buckets, NoBuckets
 GET_OBJECT = "arn:aws:states:::s3:getObject"
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
 MAX_ITEMS_CAP = 100_000_000
-DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 CHUNK = 1 << 16
 
 
@@ -59,7 +65,7 @@ class Reader:
     input_type: str = "JSON"      # JSON | JSONL | CSV | PARQUET | MANIFEST
     header_location: str = "FIRST_ROW"
     headers: list | None = None
-    delimiter: str = ","
+    delimiter: str | None = ","   # None: a CSVDelimiter that is none of DELIMITERS
     manifest_type: str = "S3_INVENTORY"
     max_items: int = 0            # 0: no limit
     transformation: str = "NONE"  # listObjectsV2: NONE (the listing) | LOAD_AND_FLATTEN (the objects' items)
@@ -86,7 +92,8 @@ def configure(run: Any, reader: Any, effective: Any) -> Reader:
     out.input_type = str(config.get("InputType", "JSON"))
     out.header_location = str(config.get("CSVHeaderLocation", "FIRST_ROW"))
     out.headers = config.get("CSVHeaders")
-    out.delimiter = DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
+    delimiter = config.get("CSVDelimiter", "COMMA")
+    out.delimiter = DELIMITERS.get(delimiter) if isinstance(delimiter, str) else None
     out.manifest_type = str(config.get("ManifestType", "S3_INVENTORY"))
     out.transformation = str(config.get("Transformation", "NONE"))
     pointer = config.get("ItemsPointer")
@@ -313,7 +320,10 @@ def _jsonl(stream: BinaryIO, _reader: Reader) -> Iterator[Any]:
 
 
 def _csv(stream: BinaryIO, reader: Reader) -> Iterator[dict]:
-    rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), delimiter=reader.delimiter)
+    if reader.delimiter is None:
+        raise failed(f"The CSVDelimiter must be one of {', '.join(DELIMITERS)}.")
+    rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), delimiter=reader.delimiter,
+                      escapechar="\\")
     if reader.header_location == "GIVEN":
         headers = reader.headers
         if not isinstance(headers, list) or not headers or not all(isinstance(h, str) for h in headers):
