@@ -365,6 +365,40 @@ def test_a_batch_stays_within_the_256_kib_payload_limit(buckets):
         assert all(len(json.dumps(batch, separators=(",", ":")).encode()) <= 262_144 for batch in out)
 
 
+def test_an_item_over_a_batch_limit_goes_alone_and_one_over_256_kib_fails_its_child(buckets):
+    """The DG ("input-output-itembatcher") says only that Step Functions "reduces the number of items
+    in a batch to avoid exceeding the specified batch size limit"; what AWS does with one item past
+    the limit is unverified. Here it goes in a batch of its own, and when the child's input is past
+    256 KiB that child fails before its first state (States.DataLimitExceeded, a failed item)."""
+    medium = {"i": 1, "pad": "m" * 500}
+    buckets.put("data", "medium.json", json.dumps([{"i": 0}, medium, {"i": 2}]))
+    alone = go(buckets, dmap(ItemReader=get_object("medium.json", InputType="JSON"),
+                             ItemBatcher={"MaxInputBytesPerBatch": 100}))
+    assert alone.status == "SUCCEEDED", alone.cause
+    assert alone.output == [{"Items": [{"i": 0}]}, {"Items": [medium]}, {"Items": [{"i": 2}]}]
+    buckets.put("data", "big.json", json.dumps([{"i": 0}, {"i": 1, "pad": "b" * 300_000}, {"i": 2}]))
+    small_output = {"P": {"Type": "Pass", "Parameters": {"i.$": "$.i"}, "End": True}}  # (never returns it whole)
+    writer = {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "big"}}
+    result = go(buckets, dmap(small_output, ItemReader=get_object("big.json", InputType="JSON"),
+                              ToleratedFailureCount=1, ResultWriter=writer))
+    assert result.status == "SUCCEEDED", result.cause
+    files = manifest_of(buckets, result)["ResultFiles"]
+    (failed,) = json.loads(buckets.get("out", files["FAILED"][0]["Key"]))
+    assert failed["Error"] == "States.DataLimitExceeded" and json.loads(failed["Input"])["i"] == 1
+    succeeded = json.loads(buckets.get("out", files["SUCCEEDED"][0]["Key"]))
+    assert [json.loads(r["Output"]) for r in succeeded] == [{"i": 0}, {"i": 2}]
+
+
+def test_an_item_past_256_kib_that_item_selector_makes_small_is_read(buckets):
+    """DG "input-output-itemreader": an item of up to 8 MB may be read from a CSV, JSON or JSONL
+    object when ItemSelector brings it under the child's 256 KiB limit."""
+    buckets.put("data", "wide.jsonl", json.dumps({"id": 7, "blob": "w" * 2_000_000}) + "\n")
+    result = go(buckets, dmap(ItemReader=get_object("wide.jsonl", InputType="JSONL"),
+                              ItemSelector={"id.$": "$$.Map.Item.Value.id"}))
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == [{"id": 7}]
+
+
 # ---- tolerance, abort --------------------------------------------------------------------------
 
 def counting(fail: set):

@@ -3,9 +3,11 @@
 The selector runs per item with ``$$.Map.Item.Index`` / ``Value`` / ``Source`` (before batching); the
 batcher groups selected items into child inputs ``{"BatchInput": ..., "Items": [...]}``
 (BatchInput only when the state has one), closing a batch at MaxItemsPerBatch items or before
-the one that would take it past MaxInputBytesPerBatch bytes (262,144, AWS's payload limit, at
-most and when no byte limit is given: a child's input never exceeds it; an item larger than
-that alone goes alone). Limits read through ``...Path`` fields follow the Map's rules (``States.Runtime`` for a
+the one that would take it past MaxInputBytesPerBatch bytes (at most 262,144, AWS's payload
+limit, also when no byte limit is given). An item larger than the
+byte limit goes in a batch of its own (AWS's behaviour there is unverified: the DG says only that
+it "reduces the number of items in a batch"); past 256 KiB its child then fails
+(`Execution.check_input`). Limits read through ``...Path`` fields follow the Map's rules (``States.Runtime`` for a
 value that is not an integer; numeric strings count, as on AWS).
 """
 from __future__ import annotations
