@@ -73,6 +73,8 @@ READER_RESOURCE_RE = re.compile(r"^arn:[a-z0-9-]+:states:::s3:(getObject|listObj
 WRITER_RESOURCE_RE = re.compile(r"^arn:[a-z0-9-]+:states:::s3:putObject$")
 NOT_AN_ALLOWED_VALUE = "The field '{}' does not match any of the allowed values"
 INPUT_TYPES = ("CSV", "JSON", "JSONL", "MANIFEST", "PARQUET")
+# ReaderConfig CSVDelimiter: its names and the characters they stand for (DG "input-output-itemreader")
+CSV_DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 OUTPUT_TYPES = ("JSON", "JSONL")
 WRITER_TRANSFORMATIONS = ("NONE", "COMPACT", "FLATTEN")
 MAX_ITEMS = 100_000_000  # ReaderConfig MaxItems
@@ -452,6 +454,7 @@ class Checker:
         if isinstance(config, dict):
             here += ("ReaderConfig",)
             self.enum(config, "InputType", INPUT_TYPES, here)
+            self.csv_delimiter(config, here)
             literal = config.get("MaxItems")
             if "MaxItems" in config and not (ql == "JSONata" and isinstance(literal, str) and literal.startswith("{%")):
                 if isinstance(literal, bool) or not isinstance(literal, (int, float)) or literal != int(literal):
@@ -466,6 +469,20 @@ class Checker:
                     compile_number_path(path)
                 except ExpressionSyntaxError as exc:
                     self.schema(f"Value is not a Reference Path: {exc.message}", here + ("MaxItemsPath",))
+
+    def csv_delimiter(self, config: dict, here: tuple) -> None:
+        """CSVDelimiter: one of five names, for InputType CSV or MANIFEST (DG "input-output-itemreader").
+        Whether AWS refuses another at creation is not known: WARNINGs (the run then fails the
+        Map Run with States.ItemReaderFailed for an unknown name; another InputType ignores it)."""
+        if "CSVDelimiter" not in config:
+            return
+        value = config["CSVDelimiter"]
+        if not isinstance(value, str) or value not in CSV_DELIMITERS:
+            self.warn("CSV_DELIMITER", f"CSVDelimiter should be one of the following: [{', '.join(CSV_DELIMITERS)}]",
+                      here + ("CSVDelimiter",))
+        elif config.get("InputType", "JSON") not in ("CSV", "MANIFEST"):
+            self.warn("CSV_DELIMITER", "CSVDelimiter takes effect only when InputType is CSV or MANIFEST",
+                      here + ("CSVDelimiter",))
 
     def item_batcher(self, batcher: dict, where: tuple, ql: str) -> None:
         here = where + ("ItemBatcher",)

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from ..errors import StatesError
-from .mapfields import map_items, positive_int
+from .mapfields import item_context, map_items, positive_int
 from .observe import IterationChanged, MapStarted
 from .scope import Scope
 from .staterun import Frame, Result, StateRun, locate, with_retries
@@ -196,7 +196,7 @@ async def run_map(run: StateRun) -> Result:
                 def context() -> dict:
                     if not base:
                         base.append(run.context())
-                    return {**base[0], "Map": {"Item": {"Index": index, "Value": item}}}
+                    return {**base[0], "Map": item_context(index, item)}
                 return selector.evaluate(Scope(selected, variables, rng, context, now=now))
 
             inputs = [item_input(i, item) for i, item in enumerate(items)]

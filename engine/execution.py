@@ -433,6 +433,18 @@ class Execution:
                                   f"levels deep, more than the maximum of {MAX_DEPTH}.")
             self._within_limits = value  # the last document checked, and found within both limits
 
+    def check_input(self, value: Any) -> None:
+        """A Map Run child's input over the payload limit fails the child, before its first state
+        (States.DataLimitExceeded, a failed item like any other). It can only be an item an
+        ItemReader read (up to 8 MB, DG "input-output-itemreader") that ItemSelector did not make
+        small enough, alone in its batch (`batching.Batcher`). Unverified: what AWS does with such
+        an item is not documented ("reduces the number of items in a batch" is all the DG says);
+        the cause is ours."""
+        limit = self.payload_limit
+        if limit is not None and type(value) in (dict, list, str) and self.meter.exceeds(value, limit):
+            raise StatesError("States.DataLimitExceeded", "The input of the child execution has a size exceeding "
+                              f"the maximum number of bytes service limit ({limit:,} bytes).")
+
     def aborting_branches(self) -> bool:
         """Is a cancellation the work of a failing sibling (not a stop or the machine's timeout)?"""
         return self._stopped is None and not self._timed_out
@@ -608,6 +620,7 @@ class Execution:
             status, output, error, cause = "ABORTED", None, None, None
             try:
                 with anyio.CancelScope() as child._scope:  # StopExecution of the child cancels it
+                    child.check_input(value)
                     executor = self.executor  # elsewhere (asl.engine.executors), or here
                     if executor is not None and executor.takes(self, processor):
                         output = await executor.run(self, child, processor, value, frame)

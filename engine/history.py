@@ -122,5 +122,9 @@ EXECUTION_DATA = ("input", "output", "parameters", "inputDetails", "outputDetail
 def without_execution_data(details: dict) -> dict:
     """Event details without the execution's data, as GetExecutionHistory's
     ``includeExecutionData: false`` and a LoggingConfiguration's ``includeExecutionData: false``
-    leave them out."""
+    leave them out. Recorded on AWS for the log (LocalStack test_logs ``*_ALL_False``): input,
+    inputDetails, output and outputDetails go, everything else stays (roleArn, name, error,
+    cause; ExecutionSucceeded's details are ``{}``); GetExecutionHistory is taken to do the same
+    (by analogy: no recording). A TaskScheduled's ``parameters``, the task's input, goes too: no
+    recording has a Task event without its data (unverified)."""
     return {k: v for k, v in details.items() if k not in EXECUTION_DATA}

@@ -49,6 +49,19 @@ def positive_int(run: StateRun, literal: Any, path: Any, name: str, scope: Any, 
     return value
 
 
+# ``$$.Map.Item.Source`` (DG "input-output-contextobject", "Context object data for Map states"): the
+# item's origin, in inline and Distributed Maps alike (the DG's example is an INLINE Map whose
+# ItemSelector gives "STATE_DATA"), in JSONPath's ``$$`` and JSONata's ``$states.context`` alike.
+# No AWS recording contradicts it: the conformance cases read only Map.Item.Index and .Value.
+STATE_DATA = "STATE_DATA"  # an item of the state input (ItemsPath / Items)
+
+
+def item_context(index: int, value: Any, source: str = STATE_DATA) -> dict:
+    """``$$.Map`` while the ItemSelector of item `index` is evaluated (``Key``, of object
+    iteration, is not supported: items are always an array's)."""
+    return {"Item": {"Index": index, "Value": value, "Source": source}}
+
+
 def map_items(run: StateRun, effective: Any) -> list:
     state = run.state
     if state.is_jsonata:

@@ -28,6 +28,10 @@ from .protocol import ServiceError
 
 MAP_RUN = "mapRun"
 PROCESSOR = "mapRunProcessor"  # a Map Run's processor, under its ARN (…:stateMachine:{machine}/{label})
+# failuresNotRedrivable and pendingRedrive from the start, 0 until a redrive (raw AWS capture,
+# radkawar/stackd testdata/aws/stepfunctions/distributed_map.json, 2026-09: every DescribeMapRun of a
+# never-redriven run has both; LocalStack's AWS recording without them, test_list_map_runs_and_describe_map_run,
+# dates from 2023-09, before Map Run redrive existed)
 COUNTERS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
             "failuresNotRedrivable", "pendingRedrive")
 CHILD_LEASE = 100 * 365 * 86400.0

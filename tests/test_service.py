@@ -126,7 +126,13 @@ def test_state_machine_life_cycle_and_execution(server):
                                      nextToken=reverse["nextToken"])
     assert [e["id"] for e in rest["events"]] == [4, 3, 2, 1]
     bare = sfn.get_execution_history(executionArn=started["executionArn"], includeExecutionData=False)["events"]
-    assert "input" not in bare[0]["executionStartedEventDetails"]
+    # by analogy with a LoggingConfiguration's includeExecutionData false (recorded on AWS, LocalStack
+    # test_logs test_base[pass_result.json5_ALL_False]): input, inputDetails, output and outputDetails
+    # go, everything else stays; ExecutionSucceeded's details are then {}
+    assert [(e["type"], e.get(next((k for k in e if k.endswith("EventDetails")), ""))) for e in bare] == [
+        ("ExecutionStarted", {"roleArn": ROLE}), ("WaitStateEntered", {"name": "W"}),
+        ("WaitStateExited", {"name": "W"}), ("PassStateEntered", {"name": "P"}), ("PassStateExited", {"name": "P"}),
+        ("ExecutionSucceeded", {})]
     listed = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]
     assert [e["name"] for e in listed] == ["e1"]
     pinned = sfn.describe_state_machine_for_execution(executionArn=started["executionArn"])
@@ -135,6 +141,19 @@ def test_state_machine_life_cycle_and_execution(server):
     assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]) == json.loads(PASS)
     sfn.delete_state_machine(stateMachineArn=arn)
     assert error_of(sfn.describe_state_machine, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
+
+
+def test_history_without_execution_data_keeps_error_and_cause(server):
+    """As a LoggingConfiguration's includeExecutionData false logs it (recorded on AWS, LocalStack test_logs
+    test_base[raise_failure.json5_ALL_False]: FailStateEntered {"name"}, ExecutionFailed {"cause", "error"})."""
+    sfn = server.client()
+    failing = machine({"F": {"Type": "Fail", "Error": "SomeFailure", "Cause": "It fails."}}, "F")
+    arn = sfn.create_state_machine(name="f", definition=failing, roleArn=ROLE)["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    assert wait_done(sfn, started)["status"] == "FAILED"
+    bare = sfn.get_execution_history(executionArn=started, includeExecutionData=False)["events"]
+    assert bare[1]["stateEnteredEventDetails"] == {"name": "F"}
+    assert bare[2]["executionFailedEventDetails"] == {"error": "SomeFailure", "cause": "It fails."}
 
 
 def test_versions_aliases_tags(server):

@@ -422,6 +422,21 @@ def test_reader_config_max_items_is_checked_at_creation():
                                "'MaxItemsPath' is only supported for the 'JSONPath' QueryLanguage", "/States/M")]
 
 
+def test_csv_delimiter_is_one_of_five_names_for_csv_or_manifest():
+    """DG "input-output-itemreader": CSVDelimiter COMMA (default), PIPE, SEMICOLON, SPACE or TAB, when
+    InputType is CSV or MANIFEST. Whether AWS refuses anything else at creation is not known: WARNINGs."""
+    where = "/States/M/ItemReader/ReaderConfig/CSVDelimiter"
+    for name in ("COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB"):
+        for input_type in ("CSV", "MANIFEST"):
+            good = dmap_state(ItemReader=reader(CSVDelimiter=name, InputType=input_type))
+            assert diags(good) == [] and warnings(good) == []
+    for bad in ("COLON", "|", 1):
+        definition = dmap_state(ItemReader=reader(CSVDelimiter=bad))
+        assert diags(definition) == [] and warnings(definition) == [("CSV_DELIMITER", where)]
+    other = dmap_state(ItemReader=reader(CSVDelimiter="PIPE", InputType="JSON"))
+    assert diags(other) == [] and warnings(other) == [("CSV_DELIMITER", where)]
+
+
 def test_item_batcher_numbers_are_checked_at_creation():
     """AWS-MEAS (floci #3733): a literal with its Path form is refused, a negative literal
     (``Minimum value is 0``), MaxInputBytesPerBatch above 262144 (256 KiB, the payload limit)."""

@@ -1,11 +1,13 @@
 """ItemSelector and ItemBatcher over a stream of items (DISTRIBUTED-MAP-SPEC.md section 1).
 
-The selector runs per item with ``$$.Map.Item.Index`` / ``Value`` (before batching); the
+The selector runs per item with ``$$.Map.Item.Index`` / ``Value`` / ``Source`` (before batching); the
 batcher groups selected items into child inputs ``{"BatchInput": ..., "Items": [...]}``
 (BatchInput only when the state has one), closing a batch at MaxItemsPerBatch items or before
-the one that would take it past MaxInputBytesPerBatch bytes (262,144, AWS's payload limit, at
-most and when no byte limit is given: a child's input never exceeds it; an item larger than
-that alone goes alone). Limits read through ``...Path`` fields follow the Map's rules (``States.Runtime`` for a
+the one that would take it past MaxInputBytesPerBatch bytes (at most 262,144, AWS's payload
+limit, also when no byte limit is given). An item larger than the
+byte limit goes in a batch of its own (AWS's behaviour there is unverified: the DG says only that
+it "reduces the number of items in a batch"); past 256 KiB its child then fails
+(`Execution.check_input`). Limits read through ``...Path`` fields follow the Map's rules (``States.Runtime`` for a
 value that is not an integer; numeric strings count, as on AWS).
 """
 from __future__ import annotations
@@ -15,22 +17,24 @@ from typing import Any, Iterator
 
 from ...errors import StatesError
 from ...templates import Template, expect_kind
+from ..mapfields import STATE_DATA, item_context
 from ..scope import Scope
 
 MAX_BATCH_BYTES = 262_144
 
 
 def selector(run: Any, effective: Any) -> Any:
-    """item_input(index, item) -> the child's input for that item (ItemSelector / Parameters)."""
+    """select(index, item, source) -> the child's input for that item (ItemSelector / Parameters);
+    `source` is ``$$.Map.Item.Source``: STATE_DATA or the S3 URI the ItemReader read it from."""
+
     state = run.state
     template = state.item_selector or state.parameters
     if template is None:
         return None
     value = run.raw if state.is_jsonata else effective
 
-    def select(index: int, item: Any) -> Any:
-        map_item = {"Index": index, "Value": item}
-        make = lambda: {**run.context(), "Map": {"Item": map_item}}  # noqa: E731
+    def select(index: int, item: Any, source: str = STATE_DATA) -> Any:
+        make = lambda: {**run.context(), "Map": item_context(index, item, source)}  # noqa: E731
         return template.evaluate(Scope(value, run.frame.variables, run.rng, make, now=run.now))
     return select
 

@@ -14,10 +14,23 @@ of rows is never held in memory. Every failure while reading is ``States.ItemRea
 Decisions, with the evidence:
 - CSV rows are objects whose keys come in the order of a ``java.util.HashMap`` holding them
   (recorded on AWS: headers ``0,True,{}`` give ``{"0":..,"{}":..,"True":..}``), every value a
-  string; missing trailing cells are ``""``, cells beyond the headers are dropped.
+  string; missing trailing cells are ``""``, cells beyond the headers are dropped. Quoted fields
+  may hold the delimiter and line breaks, a quote in one is doubled (raw AWS capture, radkawar/stackd
+  ``distributed_map.json``: PIPE, ``"one|pipe"``, ``"two ""quoted"" "`` and so on, CRLF records). A backslash
+  escapes a backslash, a quote or the delimiter, and before any other character it is dropped
+  (DG "example-csv-parse-dist-map"; Python's ``escapechar`` does exactly that). Unverified: the DG's
+  "``\"`` only works in pairs" (here each ``\"`` is a quote), and a backslash before a line break
+  or at the end (here the break stays in the field).
 - listObjectsV2 items: ``{"Etag", "Key", "LastModified" (epoch seconds), "Size",
   "StorageClass"}`` (DG "input-output-itemreader"; ``Etag``, not S3's ``ETag``).
 - MaxItems: 0 means no limit; values above 100,000,000 read everything (recorded on AWS).
+- Each item comes with its ``$$.Map.Item.Source`` (DG "input-output-contextobject"): the bucket's
+  URI for a listObjectsV2 listing (Transformation NONE), else the URI of the object the item was
+  read from. The DG writes ``S3://bucket-name/object-key``; AWS gives lower-case ``s3://`` (raw
+  AWS capture, radkawar/stackd ``testdata/aws/stepfunctions/distributed_map.json``, 2026-09:
+  ``s3://BUCKET/inputs/data.csv`` for a CSV getObject, ``s3://BUCKET`` for a listing,
+  ``s3://BUCKET/flat/data.jsonl`` for LOAD_AND_FLATTEN, each listed object's own URI). For the
+  manifests, the data file the item was read from: an inference (nothing recorded).
 """
 from __future__ import annotations
 
@@ -28,6 +41,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
+from ...checks import CSV_DELIMITERS as DELIMITERS
 from ...errors import StatesError
 from ...templates import Template, compile_template, expect_kind, is_jsonata
 from .objects import BucketError, Buckets, NoBuckets
@@ -35,7 +49,6 @@ from .objects import BucketError, Buckets, NoBuckets
 GET_OBJECT = "arn:aws:states:::s3:getObject"
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
 MAX_ITEMS_CAP = 100_000_000
-DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 CHUNK = 1 << 16
 
 
@@ -52,7 +65,7 @@ class Reader:
     input_type: str = "JSON"      # JSON | JSONL | CSV | PARQUET | MANIFEST
     header_location: str = "FIRST_ROW"
     headers: list | None = None
-    delimiter: str = ","
+    delimiter: str | None = ","   # None: a CSVDelimiter that is none of DELIMITERS
     manifest_type: str = "S3_INVENTORY"
     max_items: int = 0            # 0: no limit
     transformation: str = "NONE"  # listObjectsV2: NONE (the listing) | LOAD_AND_FLATTEN (the objects' items)
@@ -79,7 +92,8 @@ def configure(run: Any, reader: Any, effective: Any) -> Reader:
     out.input_type = str(config.get("InputType", "JSON"))
     out.header_location = str(config.get("CSVHeaderLocation", "FIRST_ROW"))
     out.headers = config.get("CSVHeaders")
-    out.delimiter = DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
+    delimiter = config.get("CSVDelimiter", "COMMA")
+    out.delimiter = DELIMITERS.get(delimiter) if isinstance(delimiter, str) else None
     out.manifest_type = str(config.get("ManifestType", "S3_INVENTORY"))
     out.transformation = str(config.get("Transformation", "NONE"))
     pointer = config.get("ItemsPointer")
@@ -113,13 +127,14 @@ def _max_items(config: dict) -> tuple[Any, Any]:
 
 # ---- reading (blocking: in a worker thread) -------------------------------------------------------
 
-def read(reader: Reader, buckets: Buckets) -> Iterator[Any]:
-    """The items, in order, at most MaxItems of them; StatesError(States.ItemReaderFailed) on failure."""
+def read(reader: Reader, buckets: Buckets) -> Iterator[tuple[str, Any]]:
+    """(source, item) for the items, in order, at most MaxItems of them (`source`: the item's
+    ``$$.Map.Item.Source``); StatesError(States.ItemReaderFailed) on failure."""
     return _limited(reader, lambda: _source(reader, buckets))
 
 
 def read_data(reader: Reader, data: str) -> Iterator[Any]:
-    """`read` from `data`, the text the reader's source holds (TestState's ``mapItemReaderData``,
+    """The items (without their sources) `read` gives from `data`, the text the reader's source holds (TestState's ``mapItemReaderData``,
     "the data read by ItemReader ... as found in its original source"): the object's content
     for getObject and for listObjectsV2 with LOAD_AND_FLATTEN (parsed as its InputType), the
     JSON array of the listed objects for a plain listObjectsV2. A manifest names other objects
@@ -158,9 +173,10 @@ def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
         request = {k: v for k, v in params.items() if k != "Bucket"}
         if reader.transformation == "LOAD_AND_FLATTEN":  # every listed object's items, one object after another
             parse = _parser(reader)
-            return (item for obj in buckets.list(bucket, request) if not obj["Key"].endswith("/")
-                    for item in _opened(buckets.open(bucket, obj["Key"]), parse))
-        return (_listed(obj) for obj in buckets.list(bucket, request))
+            return (pair for obj in buckets.list(bucket, request) if not obj["Key"].endswith("/")
+                    for pair in _sourced(bucket, obj["Key"], _opened(buckets.open(bucket, obj["Key"]), parse)))
+        listing = s3_uri(bucket)
+        return ((listing, _listed(obj)) for obj in buckets.list(bucket, request))
     if reader.api != "getObject":
         raise failed(f"The ItemReader resource '{reader.api}' is not supported.")
     key = params.get("Key")
@@ -170,7 +186,17 @@ def _source(reader: Reader, buckets: Buckets) -> Iterator[Any]:
         return _athena(reader, buckets, bucket, key)
     if reader.input_type == "MANIFEST":
         return _manifest(reader, buckets, bucket, key)
-    return _opened(buckets.open(bucket, key, params.get("VersionId")), _parser(reader))
+    return _sourced(bucket, key, _opened(buckets.open(bucket, key, params.get("VersionId")), _parser(reader)))
+
+
+def s3_uri(bucket: str, key: str | None = None) -> str:
+    """An item's ``$$.Map.Item.Source`` in S3: ``s3://BUCKET`` or ``s3://BUCKET/KEY`` (as AWS gives it)."""
+    return f"s3://{bucket}" if key is None else f"s3://{bucket}/{key}"
+
+
+def _sourced(bucket: str, key: str, items: Iterator[Any]) -> Iterator[tuple[str, Any]]:
+    uri = s3_uri(bucket, key)
+    return ((uri, item) for item in items)
 
 
 def _from_data(reader: Reader, data: str) -> Iterator[Any]:
@@ -294,7 +320,10 @@ def _jsonl(stream: BinaryIO, _reader: Reader) -> Iterator[Any]:
 
 
 def _csv(stream: BinaryIO, reader: Reader) -> Iterator[dict]:
-    rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), delimiter=reader.delimiter)
+    if reader.delimiter is None:
+        raise failed(f"The CSVDelimiter must be one of {', '.join(DELIMITERS)}.")
+    rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), delimiter=reader.delimiter,
+                      escapechar="\\")
     if reader.header_location == "GIVEN":
         headers = reader.headers
         if not isinstance(headers, list) or not headers or not all(isinstance(h, str) for h in headers):
@@ -319,7 +348,7 @@ def _rows(rows: Iterator[list], headers: list) -> Iterator[dict]:
         yield {headers[i]: row[i] for i in order}
 
 
-def _manifest(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[dict]:
+def _manifest(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[tuple[str, dict]]:
     """An S3 Inventory manifest.json: the rows of the CSV files it lists (``fileSchema`` names
     the columns), read from the inventory's destination bucket."""
     if reader.manifest_type != "S3_INVENTORY":
@@ -342,10 +371,10 @@ def _manifest(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterat
         with buckets.open(destination, name) as raw:
             stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
             rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
-            yield from _rows(rows, headers)
+            yield from _sourced(destination, name, _rows(rows, headers))
 
 
-def _athena(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[Any]:
+def _athena(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator[tuple[str, Any]]:
     """An Athena data manifest (``ManifestType: ATHENA_DATA``; the ``-manifest.csv`` an UNLOAD or a
     query writes: one ``s3://BUCKET/KEY`` per line): the items of every data file it lists, in
     order, each read as ``InputType`` says (CSV, JSONL or PARQUET). Unverified against AWS: the
@@ -363,7 +392,7 @@ def _athena(reader: Reader, buckets: Buckets, bucket: str, key: str) -> Iterator
         if not uri.startswith("s3://") or "/" not in uri[5:]:
             raise failed(f"The Athena manifest lists '{uri}', which is not an s3://BUCKET/KEY URI.")
         data_bucket, _, data_key = uri[5:].partition("/")
-        yield from _opened(buckets.open(data_bucket, data_key), parse)
+        yield from _sourced(data_bucket, data_key, _opened(buckets.open(data_bucket, data_key), parse))
 
 
 def _parquet(stream: BinaryIO, _reader: Reader) -> Iterator[dict]:

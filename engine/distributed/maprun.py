@@ -157,7 +157,7 @@ class MapRun:
         run, ex, writer = self.run, self.ex, self.writer
         planned = None
         if items is not None:  # known up front: so are the children (the service counts them pending)
-            planned = list(self._children(enumerate(items), None))
+            planned = list(self._children(items))
             self.sizes.extend(size for _, size in planned)
             self.items, self.read_all = len(items), True
         listener = ex.map_runs
@@ -205,12 +205,11 @@ class MapRun:
         run.event("MapRunSucceeded")
         return exported if writer.exports else writer.output()
 
-    def _children(self, items: Any, select: Any, last: bool = True) -> Iterator[tuple[Any, int]]:
-        """(child input, items in it) for each child closed by the (index, item) pairs; `last`:
-        these are the last items (the batcher gives up what it holds)."""
+    def _children(self, values: Any, last: bool = True) -> Iterator[tuple[Any, int]]:
+        """(child input, items in it) for each child closed by the (selected) item `values`;
+        `last`: these are the last items (the batcher gives up what it holds)."""
         batcher = self.batcher
-        for index, item in items:
-            value = select(index, item) if select is not None else item
+        for value in values:
             if batcher is None:
                 yield value, 1
                 continue
@@ -229,7 +228,9 @@ class MapRun:
             first, self.items = self.items, self.items + len(window)
             if not window:
                 self.read_all = True
-            children = list(self._children(enumerate(window, first), select, last=not window))
+            values = (select(index, item, source) if select is not None else item
+                      for index, (source, item) in enumerate(window, first))
+            children = list(self._children(values, last=not window))
             self.window = (child, children)
             for value, size in children:
                 await self._start(tg, child, value, size)
