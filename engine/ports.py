@@ -65,6 +65,10 @@ class EventSink(Protocol):
     # True while an event needs nothing but appending to `history` (no journal being replayed,
     # no log to tell): the state loop then appends its two events per state itself
     append_only: bool
+    facts: list            # the journal's facts so far (StoredFact), a resumed execution's included
+
+    def record_fact(self, site: tuple | None, kind: str, value: Any) -> None:
+        """Add a fact to the journal (`site` None: not a state's, e.g. a task's give-back)."""
 
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record a history event after the frame's last one; returns its id."""
