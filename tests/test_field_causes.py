@@ -101,6 +101,17 @@ def test_a_jsonata_result_of_the_wrong_type_names_its_field_and_expression(field
         f"{json.dumps(value, separators=(',', ':'))}"
 
 
+def test_a_jsonata_timestamp_that_is_no_date_is_located_at_timestamp():
+    # AWS (LocalStack's AWS-recorded test_base_scenarios::test_wait_timestamp_jsonata[INVALID_ISO]):
+    # EvaluationFailed names the field, location "Timestamp"
+    result = run({"Type": "Wait", "Timestamp": "{% $states.input.s %}", "End": True}, "JSONata")
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert result.cause == PREFIX + "The Timestamp field cannot be parsed as an ISO-8601 extended offset " \
+                                    "date-time format string: abc"
+    failed = [e for e in result.events if e["type"] == "EvaluationFailed"]
+    assert failed[0]["evaluationFailedEventDetails"]["location"] == "Timestamp"
+
+
 PATH_FIELDS = [
     ("MaxConcurrencyPath", "integer", inline_map(ItemsPath="$.xs", MaxConcurrencyPath="$.s")),
     ("ToleratedFailureCountPath", "integer", distributed_map(ItemsPath="$.xs", ToleratedFailureCountPath="$.s")),
