@@ -315,8 +315,9 @@ def locate(err: StatesError, run: StateRun) -> StatesError:
             f"{err.cause or ''}"
     located = Located(err.error, cause, terminal=err.terminal)
     if err.error == "States.QueryEvaluationError":
-        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": err.field or "",
-                                       "state": run.name})
+        # AWS leaves `location` out when no field failed (a Map's input that is no array)
+        location = {"location": err.field} if err.field else {}
+        run.event("EvaluationFailed", {"error": err.error, "cause": cause, **location, "state": run.name})
     return located
 
 
