@@ -300,9 +300,12 @@ async def run_wait(run: StateRun) -> Result:
             value = state.timestamp.evaluate(scope) if isinstance(state.timestamp, Template) else state.timestamp
             target = to_epoch(expect_kind(state.timestamp, value, "string", "Timestamp"))
             if target is None:
-                error = "States.QueryEvaluationError" if isinstance(state.timestamp, Template) else "States.Runtime"
-                raise StatesError(error, "The Timestamp field cannot be parsed as an ISO-8601 extended offset "
-                                  f"date-time format string: {value if isinstance(value, str) else dumps(value)}")
+                jsonata = isinstance(state.timestamp, Template)
+                # a JSONata expression's failure is located at its field in EvaluationFailed
+                raise StatesError("States.QueryEvaluationError" if jsonata else "States.Runtime",
+                                  "The Timestamp field cannot be parsed as an ISO-8601 extended offset "
+                                  f"date-time format string: {value if isinstance(value, str) else dumps(value)}",
+                                  field="Timestamp" if jsonata else None)
         else:
             text = state.timestamp_path.text
             try:

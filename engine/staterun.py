@@ -75,7 +75,14 @@ def error_matches(names: list[str], err: StatesError) -> bool:
 
 
 def error_output(err: StatesError) -> dict:
-    return {"Error": err.error, "Cause": err.cause}
+    """The error output a Catch hands on. A timeout (TimeoutSeconds, HeartbeatSeconds) has no
+    cause in the history, yet AWS gives its error output an empty ``Cause`` (LocalStack's
+    AWS-recorded test_task_service_lambda::test_invoke_timeout); a failure reported without a
+    cause keeps ``null``."""
+    cause = err.cause
+    if cause is None and err.error == "States.Timeout":
+        cause = ""
+    return {"Error": err.error, "Cause": cause}
 
 
 class Frame:
@@ -308,8 +315,9 @@ def locate(err: StatesError, run: StateRun) -> StatesError:
             f"{err.cause or ''}"
     located = Located(err.error, cause, terminal=err.terminal)
     if err.error == "States.QueryEvaluationError":
-        run.event("EvaluationFailed", {"error": err.error, "cause": cause, "location": err.field or "",
-                                       "state": run.name})
+        # AWS leaves `location` out when no field failed (a Map's input that is no array)
+        location = {"location": err.field} if err.field else {}
+        run.event("EvaluationFailed", {"error": err.error, "cause": cause, **location, "state": run.name})
     return located
 
 

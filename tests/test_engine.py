@@ -196,6 +196,29 @@ def test_execution_timeout():
     assert result.history.types()[-1] == "ExecutionTimedOut"
 
 
+def test_caught_task_timeout_has_an_empty_cause():
+    # AWS (LocalStack's AWS-recorded error_handling/test_task_service_lambda::test_invoke_timeout):
+    # the TaskTimedOut event and ExecutionFailed carry no cause, yet the Catch's error output
+    # is {"Error": "States.Timeout", "Cause": ""}
+    from asl.engine.clock import VirtualClock
+
+    clock = VirtualClock(start=0)
+    m = machine(Call={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 3,
+                      "Parameters": {"FunctionName": "slow"},
+                      "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.failure", "Next": "Done"}],
+                      "End": True},
+                Done={"Type": "Pass", "End": True})
+
+    async def slow(_, ctx):
+        await clock.sleep(10)
+        return {}
+
+    result = run_sync(m, {"order": 7}, handlers={"Call": slow}, clock=clock)
+    assert result.output == {"order": 7, "failure": {"Error": "States.Timeout", "Cause": ""}}
+    timed_out = next(e for e in result.history.to_aws()["events"] if e["type"] == "TaskTimedOut")
+    assert "cause" not in timed_out["taskTimedOutEventDetails"]
+
+
 # ---- concurrency ------------------------------------------------------------------------------
 
 @settings(max_examples=20, deadline=None)

@@ -101,6 +101,27 @@ def test_a_jsonata_result_of_the_wrong_type_names_its_field_and_expression(field
         f"{json.dumps(value, separators=(',', ':'))}"
 
 
+def test_a_jsonata_timestamp_that_is_no_date_is_located_at_timestamp():
+    # AWS (LocalStack's AWS-recorded test_base_scenarios::test_wait_timestamp_jsonata[INVALID_ISO]):
+    # EvaluationFailed names the field, location "Timestamp"
+    result = run({"Type": "Wait", "Timestamp": "{% $states.input.s %}", "End": True}, "JSONata")
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert result.cause == PREFIX + "The Timestamp field cannot be parsed as an ISO-8601 extended offset " \
+                                    "date-time format string: abc"
+    failed = [e for e in result.events if e["type"] == "EvaluationFailed"]
+    assert failed[0]["evaluationFailedEventDetails"]["location"] == "Timestamp"
+
+
+def test_a_jsonata_map_input_that_is_no_array_has_no_location():
+    # AWS (LocalStack's AWS-recorded test_base_scenarios::test_map_state_items_input_types[number]):
+    # no field failed, and EvaluationFailed has no `location` key
+    result = run_sync(asl.load({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": inline_map()}}), 7)
+    assert (result.status, result.error) == ("FAILED", "States.QueryEvaluationError")
+    assert result.cause == PREFIX + "Map state input must be an array but was: 7"
+    failed = [e for e in result.history.to_aws()["events"] if e["type"] == "EvaluationFailed"]
+    assert "location" not in failed[0]["evaluationFailedEventDetails"]
+
+
 PATH_FIELDS = [
     ("MaxConcurrencyPath", "integer", inline_map(ItemsPath="$.xs", MaxConcurrencyPath="$.s")),
     ("ToleratedFailureCountPath", "integer", distributed_map(ItemsPath="$.xs", ToleratedFailureCountPath="$.s")),
