@@ -222,7 +222,8 @@ class ActivityBroker:
     into the queue again (`restore`) instead of waiting for a worker that never had it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, known: Callable[[str], Awaitable[bool]] | None = None) -> None:
+        self.known = known  # does an activity ARN exist (the service's registry); None: any does
         self.queues: dict[str, deque[_Offer]] = {}
         self.arrived: dict[str, anyio.Event] = {}
         self.tasks: dict[str, _Offer] = {}  # every task offered and not ended, by token
@@ -340,6 +341,13 @@ def event_of(events: dict[str, anyio.Event], key: str) -> anyio.Event:
     if event is None:
         event = events[key] = anyio.Event()
     return event
+
+
+async def activity_exists(broker: Any, arn: str) -> bool:
+    """Is `arn` an activity of the broker's registry (`known`; without one, any ARN is)? AWS fails
+    a Task whose activity was deleted with States.Runtime before scheduling it."""
+    known = getattr(broker, "known", None)
+    return known is None or await known(arn)
 
 
 async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbeat: int | None, scheduled: float,

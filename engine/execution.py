@@ -222,6 +222,7 @@ class Execution:
         self.s3_folders: dict = {}            # buckets read and written as local folders (--s3-folder)
         self._choices: dict[int, list] = {}
         self._base: dict | None = None
+        self.context_given = False            # ``$$`` is a TestState request's context, taken as it is
         self.context_names: dict[int, str] = {}  # id(state model) -> its $$.State.Name, when not its name (TestState)
         self.start_time = 0.0
         self._scope: anyio.CancelScope | None = None
@@ -398,9 +399,10 @@ class Execution:
                           "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name}}
         return dict(self._base)
 
-    def set_context_base(self, context: dict) -> None:
-        """Use `context` as ``$$`` (TestState's given context, or its default one)."""
+    def set_context_base(self, context: dict, given: bool = False) -> None:
+        """Use `context` as ``$$`` (TestState's default one, or with `given` the request's own)."""
         self._base = context
+        self.context_given = given
 
     def compiled_choices(self, state: Any) -> list:
         found = self._choices.get(id(state))

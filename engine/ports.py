@@ -169,6 +169,7 @@ class Runtime(EventSink, Invoker, ChildRunner, Quotas, Protocol):
     transitions: int
     ending: tuple[str, str] | None  # (error, cause) the next state entered fails the run with (a deleted machine)
     context_names: dict[int, str]   # id(state model) -> its $$.State.Name when not its name (TestState's StateName)
+    context_given: bool             # ``$$`` is a TestState request's context: no State or Task.Token added
 
     def iso(self, when: float) -> str:
         """A timestamp as AWS writes it in ``$$`` (``2019-03-26T20:14:13.192Z``)."""

@@ -9,7 +9,7 @@ import anyio
 from ..errors import StatesError
 from ..resources import parameter_problems, parse_resource, unusable_parameters
 from ..templates import Template, dumps, expect_kind
-from .callbacks import serve_activity
+from .callbacks import activity_exists, serve_activity
 from .observe import AttemptEnded, AttemptStarted
 from .scope import Scope
 from .staterun import Result, StateRun, with_retries
@@ -114,6 +114,10 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
     # an activity no handler or mock serves waits for a worker (ActivityBroker): it starts when one takes it
     brokered = activity and not mocked and ex.activities is not None and \
         ex.handlers.find(state.name, state.resource, None) is None
+    if brokered and ex.recorded_next(run.frame) is None and not await activity_exists(ex.activities, state.resource):
+        # recorded: LocalStack test_activities::test_activity_task_on_deleted (no ActivityScheduled);
+        # a resumed execution that had scheduled the task goes on as it went
+        raise StatesError("States.Runtime", f"The activity {state.resource} does not exist.")
     scheduled_at = run.event(f"{prefix}Scheduled", scheduled)
     if brokered:
         started = ex.history.timestamp(scheduled_at)

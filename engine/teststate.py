@@ -379,7 +379,10 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     # A Task needs a handler or mock only when it is invoked (then States.Runtime, as in a run):
     # a Task state that fails before the call (its TimeoutSecondsPath, its Parameters) needs none.
     # $$: the given context replaces the whole object, its State included (see StateRun.context)
-    execution.set_context_base(given_context if given_context is not None else _default_context(execution, role_arn))
+    if given_context is not None:
+        execution.set_context_base(given_context, given=True)
+    else:
+        execution.set_context_base(_default_context(execution, role_arn))
 
     # One attempt, as TestState makes: whether a Retry would retry is decided below.
     single = state.model_copy(update={"retry": []}) if getattr(state, "retry", None) else state

@@ -50,9 +50,10 @@ class SharedActivityBroker:
     """Activity tasks in a shared store (see the module). ``spawn(work, *args)`` runs detached
     work (the service's `Background`); `listen` runs for as long as the service serves."""
 
-    def __init__(self, store: Any, spawn: Callable[..., Any]):
+    def __init__(self, store: Any, spawn: Callable[..., Any], known: Callable[[str], Any] | None = None):
         self.store = store
         self.spawn = spawn
+        self.known = known  # does an activity ARN exist (see asl.engine.callbacks.activity_exists)
         self.offers: dict[str, _Offer] = {}       # tasks offered by executions running here, by token
         self.arrived: dict[str, anyio.Event] = {}  # by activity ARN: a task was offered (somewhere)
         self.stopped = False

@@ -274,9 +274,9 @@ class Service:
         if self.shared:  # the workers of every process share the queue (service/activities.py)
             from .activities import SharedActivityBroker
 
-            self.activities: Any = SharedActivityBroker(store, self.background.spawn)
+            self.activities: Any = SharedActivityBroker(store, self.background.spawn, self._activity_exists)
         else:
-            self.activities = ActivityBroker()
+            self.activities = ActivityBroker(self._activity_exists)
         # GetActivityTask's long poll: AWS's 60 s (shorter only for tests, by the environment)
         self.activity_poll_seconds = float(os.environ.get("ASL_SERVE_POLL_SECONDS") or POLL_SECONDS)
         self.closing = False
@@ -1039,10 +1039,18 @@ class Service:
 
     async def _activity(self, arn: str) -> dict:
         split(arn, ("activity",))
-        doc = await self.store.get_resource(arn)
-        if doc is None or doc.get("kind") != ACTIVITY:
+        doc = await self._activity_doc(arn)
+        if doc is None:
             raise ServiceError("ActivityDoesNotExist", f"Activity Does Not Exist: '{arn}'")
         return doc
+
+    async def _activity_doc(self, arn: str) -> dict | None:
+        doc = await self.store.get_resource(arn)
+        return doc if doc is not None and doc.get("kind") == ACTIVITY else None
+
+    async def _activity_exists(self, arn: str) -> bool:
+        """For the executions' activity tasks (asl.engine.callbacks.activity_exists)."""
+        return await self._activity_doc(arn) is not None
 
     async def DescribeActivity(self, body: dict) -> dict:
         doc = await self._activity(body["activityArn"])

@@ -452,6 +452,28 @@ def test_sigterm_at_the_first_connection_stops_cleanly(tmp_path):
     assert proc.returncode == 0, err
 
 
+def test_test_state_takes_a_given_context_as_the_whole_context_object(server):
+    """AWS's recordings: LocalStack test_state_context_object.py::TestStateContextObject::
+    test_state_context_object_edge_cases[EMPTY] ($$ of an empty context is {}, no State added) and
+    ::test_state_wait_task_context_object (a given Task.Token is the token the state sends)."""
+    sfn = server.client()
+    echo = json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                       "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+                       "ResultSelector": {"ctx.$": "$$"}, "End": True})
+    empty = sfn.test_state(definition=echo, input="{}", context="{}", mock={"result": '{"Payload": 0}'})
+    assert json.loads(empty["output"]) == {"ctx": {}}
+    waiting = json.dumps({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                          "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                                         "MessageBody": {"TaskToken.$": "$$.Task.Token"}}, "End": True})
+    context = {"Execution": {"Id": "arn:aws:states:::execution:M:e", "Name": "e"}, "Task": {"Token": "tok-1"}}
+    sent = sfn.test_state(definition=waiting, input="{}", context=json.dumps(context), inspectionLevel="DEBUG",
+                          mock={"result": '{"done": true}'})
+    assert json.loads(sent["inspectionData"]["afterParameters"])["MessageBody"] == {"TaskToken": "tok-1"}
+    # without a context, the state still gets a token of its own and $$.State
+    own = sfn.test_state(definition=waiting, input="{}", inspectionLevel="DEBUG", mock={"result": "{}"})
+    assert json.loads(own["inspectionData"]["afterParameters"])["MessageBody"]["TaskToken"] not in ("", "tok-1")
+
+
 # Recorded AWS cases (../shared/conformance/service), replayed by its reference runner.
 # Each expected failure: case name prefix -> one-line reason (none today: every case passes).
 EXPECTED_FAILURES: dict[str, str] = {}

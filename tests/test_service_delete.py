@@ -54,6 +54,24 @@ def test_a_machine_without_running_executions_goes_at_once_with_its_versions_and
     sfn.create_state_machine(name="idle", definition=definition, roleArn=ROLE)
 
 
+def test_a_task_of_a_deleted_activity_fails_the_execution_before_it_is_scheduled(server):
+    # AWS's recording: LocalStack test_activities.py::TestActivities::test_activity_task_on_deleted
+    # (the machine is created after the activity went, and its execution fails at the Task)
+    sfn = server.client()
+    activity = sfn.create_activity(name="gone-worker")["activityArn"]
+    sfn.delete_activity(activityArn=activity)
+    definition = machine({"Job": {"Type": "Task", "Resource": activity, "End": True}}, "Job")
+    arn = sfn.create_state_machine(name="orphan", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=arn, input='{"n": 1}')["executionArn"]
+    assert wait_done(sfn, run)["status"] == "FAILED"
+    events = sfn.get_execution_history(executionArn=run)["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "ExecutionFailed"]
+    assert events[-1]["executionFailedEventDetails"] == {
+        "error": "States.Runtime",
+        "cause": f"An error occurred while executing the state 'Job' (entered at the event id #2). "
+                 f"The activity {activity} does not exist."}
+
+
 def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(server):
     sfn = server.client()
     activity = sfn.create_activity(name="work")["activityArn"]
