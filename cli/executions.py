@@ -18,9 +18,8 @@ from typing import Any
 import click
 
 from .main import EXIT_OK, EXIT_USAGE
-from .run import (ServiceProblem, UsageError, _trace, close_observability, execute, execution_log, load_handlers,
-                  attach_executor, executor_option,
-                  log_options, report, tracing_from_environment)
+from .run import (ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
+                  executor_option, load_handlers, log_options, new_executor, report, tracing_from_environment)
 
 _STORE = click.option("--store", "store_url", metavar="URL", required=True,
                       help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB.")
@@ -99,6 +98,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
     try:
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)
         tracing, provider = tracing_from_environment()
+        opened = new_executor(executor)
     except UsageError as exc:
         _fail(command, str(exc))
     trace = None if quiet else _trace(sys.stderr, colour, verbose)
@@ -116,7 +116,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
             raise
         seen["execution"] = execution
         try:
-            await attach_executor(execution, executor)
+            await attach_executor(execution, opened)
         except BaseException:
             await store.close()
             raise
@@ -292,7 +292,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     """
     import anyio
 
-    from ..engine.executors import ExecutorError, open_executor
+    from ..engine.executors import ExecutorError
     from ..engine.stores import StoreError, open_store
     from ..engine.worker import Worker
 
@@ -300,16 +300,12 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     try:
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)
         tracing, provider = tracing_from_environment()
+        opened = new_executor(executor)  # one for every execution taken up, as in asl serve
     except UsageError as exc:
         _fail("worker", str(exc))
 
     def ended(result: Any) -> None:
         click.echo(f"{result.status:<10} {result.execution_arn}", err=True)
-
-    try:
-        opened = open_executor(executor)  # one for every execution taken up, as in asl serve
-    except ExecutorError as exc:
-        _fail("worker", str(exc))
 
     async def main() -> Worker:
         store = open_store(store_url)

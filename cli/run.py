@@ -145,22 +145,30 @@ def executor_option(command: Any) -> Any:
                         "scheduler at HOST:PORT.")(command)
 
 
-async def attach_executor(execution: Any, spec: str | None) -> None:
-    """Open the ``--executor`` `spec` (None or inline: none) for `execution`; `execute` closes it."""
+def new_executor(spec: str | None) -> Any:
+    """The executor ``--executor`` names, not started yet (None for inline, or no option): made
+    before anything is printed, so that a package it needs and lacks is the command's first word."""
     if spec is None:
-        return
+        return None
     from ..engine.executors import ExecutorError, open_executor
 
     try:
-        opened = open_executor(spec)
+        return open_executor(spec)
     except ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def attach_executor(execution: Any, executor: Any) -> None:
+    """Start `executor` (from `new_executor`; None: none) for `execution`; `execute` closes it."""
+    if executor is None:
+        return
+    from ..engine.executors import ExecutorError
+
+    try:
+        await executor.start()
+    except ExecutorError as exc:  # its scheduler cannot be reached
         raise ServiceProblem(str(exc)) from None
-    if opened is not None:
-        try:
-            await opened.start()
-        except ExecutorError as exc:  # its scheduler cannot be reached
-            raise ServiceProblem(str(exc)) from None
-        execution.executor = opened
+    execution.executor = executor
 
 
 async def detach_executor(execution: Any) -> None:
@@ -456,6 +464,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         log = execution_log(log_level, log_file, log_group, include_execution_data, integrations)
         tracing, provider = tracing_from_environment()
         folders = s3_folder_map(s3_folders)
+        opened = new_executor(executor)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -479,14 +488,18 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
                    err=True)
     if trace is not None:
         trace.root = execution
-        where = f" {trace.style['dot']} [tool.asl] of {config.path}" if config is not None else ""
-        clock = "virtual time" if virtual_time else "real time"
-        click.echo(trace.style.dim(f"{name}: {definition} {trace.style['dot']} {machine_type.upper()} "
-                                   f"{trace.style['dot']} {clock}{where}"), err=True)
     background = getattr(module, "background", None)
 
+    def header() -> None:  # once the executor has started: its failure is the first line
+        if trace is not None:
+            where = f" {trace.style['dot']} [tool.asl] of {config.path}" if config is not None else ""
+            clock = "virtual time" if virtual_time else "real time"
+            click.echo(trace.style.dim(f"{name}: {definition} {trace.style['dot']} {machine_type.upper()} "
+                                       f"{trace.style['dot']} {clock}{where}"), err=True)
+
     async def start() -> tuple[Any, Any]:
-        await attach_executor(execution, executor)
+        await attach_executor(execution, opened)
+        header()
         if store_url is None:
             return execution, None
         from ..engine.stores import open_store

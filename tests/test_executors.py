@@ -392,6 +392,32 @@ def test_a_dask_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
             assert "Traceback" not in done.stderr and "never awaited" not in done.stderr, done.stderr
             assert f"asl {command}: cannot reach the Dask scheduler at tcp://127.0.0.1:" in done.stderr
             assert "ERROR" not in done.stderr and "startup failed" not in done.stderr, done.stderr
+            if command == "run":  # the executor's failure comes before the trace's header line
+                assert done.stderr.startswith("asl run: cannot reach"), done.stderr
+
+
+def test_an_executor_whose_package_is_missing_is_the_first_and_only_line(tmp_path):
+    """--executor processes without the [dask] extra (cloudpickle): the command says so before it
+    prints anything else (asl run: no trace header; asl serve: no banner) and exits 2."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    (tmp_path / "m.json").write_text(json.dumps(DOUBLING))
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['cloudpickle'] = None  # not installed\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:e"
+    commands = {"run": ["run", "m.json", "--handlers", "handlers.py", "--input-json", "[]"],
+                "resume": ["resume", arn, "--store", "memory"],
+                "worker": ["worker", "--store", "sqlite:runs.db", "--until-idle"],
+                "serve": ["serve", "--port", "0", "--store", "memory"]}
+    for command, args in commands.items():
+        done = subprocess.run([sys.executable, "-m", "asl.cli", *args, "--executor", "processes"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f'asl {command}: the processes executor needs cloudpickle: pip install "asl-engine[dask]"\n'
+    assert not (tmp_path / "runs.db").exists()
 
 
 def test_a_dask_address_without_a_port_is_refused_as_the_option_is_read(tmp_path):
