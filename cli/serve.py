@@ -162,10 +162,12 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         sys.exit(2)
     port = listening.getsockname()[1]
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    if command == "console":
-        click.echo(f"asl console: the web console on {endpoint}/ (store {opened.url}, region {region}, "
-                   f"account {account}{scale})", err=True)
-    else:
+
+    def banner() -> None:  # once the store and the executor are open: a failure to start is the only line
+        if command == "console":
+            click.echo(f"asl console: the web console on {endpoint}/ (store {opened.url}, region {region}, "
+                       f"account {account}{scale})", err=True)
+            return
         click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
                    f"account {account}{scale})\n"
                    f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
@@ -177,7 +179,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                    "  credentials: any, but some (AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test if none are set)\n"
                    f"  console: {endpoint}/", err=True)
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
-    app = App(service, api=command == "serve")
+    app = App(service, api=command == "serve", on_ready=banner)
 
     class StartupWords(logging.Filter):
         """uvicorn's ERROR lines on a failed startup: the reason is printed once, as ours, instead."""
