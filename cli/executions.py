@@ -89,6 +89,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
     """resume / redrive: take the execution up from the store, run it, print as asl run does."""
     from .. import engine
     from ..engine.observe import combine
+    from ..engine.starting import mock_config_of
     from ..engine.stores import open_store
 
     if quiet and verbose:
@@ -96,10 +97,11 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
     existing_store(command, store_url)
     handlers, module = _handlers(command, handlers_spec)
     try:
+        mocks = mock_config_of(mock_config, test_case)  # (before the store is touched)
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)
         tracing, provider = tracing_from_environment()
         opened = new_executor(executor)
-    except UsageError as exc:
+    except (UsageError, engine.MockConfigError) as exc:
         _fail(command, str(exc))
     trace = None if quiet else _trace(sys.stderr, colour, verbose)
     prepare = engine.prepare_resume if command == "resume" else engine.prepare_redrive
@@ -109,7 +111,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
         store = open_store(store_url)
         await store.open()
         try:
-            execution = await prepare(store, arn, handlers=handlers, mock_config=mock_config, test_case=test_case,
+            execution = await prepare(store, arn, handlers=handlers, mock_config=mocks, test_case=test_case,
                                       observer=combine(trace, tracing), lease_seconds=lease_seconds, log=log)
         except BaseException:
             await store.close()

@@ -569,7 +569,7 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
     problem is a `ServiceProblem`."""
     import anyio
 
-    from ..engine import ExecutionNotRedrivable, LeaseHeld, NotResumable
+    from ..engine import ExecutionNotRedrivable, LeaseHeld, MockConfigError, NotResumable
     from ..engine.execution import ExecutionAlreadyExists, LeaseLost
     from ..engine.journal import JournalMismatch
     from ..engine.stores import StoreError
@@ -632,7 +632,7 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
         with handler_output_to_stderr():
             outcome = anyio.run(main)
     except (StoreError, NotResumable, LeaseHeld, LeaseLost, ExecutionNotRedrivable, JournalMismatch,
-            ExecutionAlreadyExists) as exc:
+            ExecutionAlreadyExists, MockConfigError) as exc:  # (resume, redrive: a test case not in the file)
         raise ServiceProblem(str(exc)) from None
     return outcome, problems[0] if problems else None
 

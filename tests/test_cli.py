@@ -120,6 +120,33 @@ def test_run_without_handlers_warns_naming_the_tasks_then_fails_at_the_first_inv
     assert "States.Runtime" in result.output and "Task state 'ValidateOrder'" in result.output
 
 
+def test_a_test_case_needs_a_mock_config(tmp_path):
+    """--test-case without --mock-config or SFN_MOCK_CONFIG is a usage error (it was ignored, and
+    the run failed at its first Task); with SFN_MOCK_CONFIG it picks that file's test case."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "SFN_MOCK_CONFIG"}
+    asl_run = [sys.executable, "-m", "asl.cli", "run", ORDER, "--input", str(SAMPLES / "order" / "input.json"),
+               "--test-case", "HappyPath", "-q"]
+    alone = subprocess.run(asl_run, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert alone.returncode == 2
+    assert alone.stderr == "asl run: test case 'HappyPath' needs a mock config: give --mock-config FILE " \
+        "(or set SFN_MOCK_CONFIG), or mock_config= in Python\n"
+    mocks = tmp_path / "MockConfigFile.json"
+    mocks.write_text(json.dumps({
+        "StateMachines": {"order": {"TestCases": {"HappyPath": {
+            "ValidateOrder": "Valid", "ProcessPayment": "Paid", "EmailCustomer": "Sent",
+            "ReserveStock": "Reserved"}}}},
+        "MockedResponses": {"Valid": {"0": {"Return": {"valid": True}}},
+                            "Paid": {"0": {"Return": {"Payload": {"status": "PAID", "transactionId": "t"}}}},
+                            "Sent": {"0": {"Return": {"MessageId": "m"}}},
+                            "Reserved": {"0": {"Return": {"reserved": True}}}}}))
+    mocked = subprocess.run(asl_run, capture_output=True, text=True, env={**env, "SFN_MOCK_CONFIG": str(mocks)},
+                            cwd=tmp_path, timeout=60)
+    assert mocked.returncode == 0, mocked.stderr
+    assert json.loads(mocked.stdout)["payment"] == {"status": "PAID", "transactionId": "t"}
+
+
 def test_subprocess_stdout_is_one_json_document():
     proc = subprocess.run([sys.executable, "-m", "asl.cli.main", "run", ORDER, "--input",
                            str(SAMPLES / "order" / "input.json"), "--handlers", str(SAMPLES / "order" / "handlers.py"),

@@ -173,6 +173,12 @@ def test_redrive_from_the_command_line(project):
     assert shown["redriveCount"] == 1 and "redriveDate" in shown
     again = asl("redrive", arn, "--store", store, cwd=project)
     assert again.returncode == 2 and "Execution is SUCCEEDED and cannot be redriven" in again.stderr
+    for command in ("redrive", "resume"):  # a test case is refused without a mock config, before the store is read
+        alone = asl(command, arn, "--store", store, "--test-case", "HappyPath", cwd=project,
+                    env={"SFN_MOCK_CONFIG": ""})
+        assert alone.returncode == 2
+        assert alone.stderr == f"asl {command}: test case 'HappyPath' needs a mock config: give --mock-config " \
+            "FILE (or set SFN_MOCK_CONFIG), or mock_config= in Python\n"
 
 
 def test_store_problems_are_one_line(project):
