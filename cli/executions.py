@@ -64,6 +64,20 @@ def existing_store(command: str, url: str) -> None:
         _fail(command, f"sqlite:{path}: no such file (asl run --store and asl serve make one)")
 
 
+def _not_in_memory(command: str, url: str) -> None:
+    """Fail for a store in this process's memory (memory, sqlite::memory:): it holds no execution
+    another process left, so a worker on it would wait forever."""
+    from ..engine.stores import StoreError, open_store
+
+    try:
+        store = open_store(url)  # (opens nothing yet)
+    except StoreError as exc:
+        _fail(command, str(exc))
+    if store.url == "memory" or getattr(store, "path", None) == ":memory:":
+        _fail(command, f"--store {url}: a store in this process's memory holds no other process's executions: "
+                       "give the one they are recorded in, sqlite:PATH or postgresql://USER@HOST/DB")
+
+
 def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
     if spec is None:
         from .project import find_config
@@ -298,6 +312,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     from ..engine.stores import StoreError, open_store
     from ..engine.worker import Worker
 
+    _not_in_memory("worker", store_url)
     handlers, _ = _handlers("worker", handlers_spec)
     try:
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)

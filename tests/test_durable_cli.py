@@ -199,6 +199,15 @@ def test_store_problems_are_one_line(project):
     assert not (project / "runz.db").exists()
 
 
+def test_a_worker_refuses_a_store_in_its_own_memory(project):
+    """No other process's executions can be in it: the worker would wait for ever (it did)."""
+    for url in ("memory", "sqlite::memory:"):
+        refused = asl("worker", "--store", url, cwd=project, timeout=30)
+        assert refused.returncode == 2
+        assert refused.stderr == f"asl worker: --store {url}: a store in this process's memory holds no other " \
+            "process's executions: give the one they are recorded in, sqlite:PATH or postgresql://USER@HOST/DB\n"
+
+
 @pytest.mark.parametrize("lease", ["2", "600"])
 def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgres_url, lease):
     """A worker waits beside the process running the execution; killed, it is taken over when
