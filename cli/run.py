@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import click
 
-from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, AnyCase
 from .substitutions import read_substitutions, substitution_options
 
 
@@ -48,7 +48,7 @@ def log_options(command: Any) -> Any:
                            help="Execution logs: into this CloudWatch Logs group (boto3; --endpoint-url logs=URL "
                            "for moto or LocalStack).")(command)
     command = click.option("--log-file", metavar="FILE", help="Execution logs: append to FILE.")(command)
-    return click.option("--log-level", type=click.Choice(["ALL", "ERROR", "FATAL", "OFF"], case_sensitive=False),
+    return click.option("--log-level", type=AnyCase(["ALL", "ERROR", "FATAL", "OFF"]),
                         default=None, help="Execution logs as Step Functions writes them to CloudWatch Logs, one "
                         "JSON line per history event: to stderr, --log-file or --log-group (default ALL when "
                         "one of them is given, else OFF).")(command)
@@ -388,7 +388,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--mock-config", metavar="FILE", help="A Step Functions Local MockConfigFile.")
 @click.option("--test-case", metavar="NAME", help="The MockConfigFile test case to use.")
 @click.option("--name", "sm_name", metavar="NAME", help="State machine name (default: the file's stem).")
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
+@click.option("--type", "machine_type", type=AnyCase(["STANDARD", "EXPRESS"]),
               default="STANDARD", show_default=True)
 @click.option("--sync", is_flag=True, help="EXPRESS: run as StartSyncExecution does (no $$.Execution.RedriveCount).")
 @click.option("--virtual-time/--real-time", default=None,

@@ -108,6 +108,17 @@ def test_run_handlers_file_that_fails_to_import(tmp_path):
     assert result.exit_code == 2 and "bad_handlers.py" in result.output and "does_not_exist" in result.output
 
 
+def test_choices_are_listed_in_awss_upper_case_and_typed_in_any_case():
+    for args, choices in ((["run", ORDER, "--type", "batch"], "'STANDARD', 'EXPRESS'"),
+                          (["run", ORDER, "--log-level", "debug"], "'ALL', 'ERROR', 'FATAL', 'OFF'"),
+                          (["validate", ORDER, "--severity", "info"], "'ERROR', 'WARNING'")):
+        result = invoke(*args)
+        assert result.exit_code == 2 and f"is not one of {choices}." in result.output, result.output
+    assert "--type [STANDARD|EXPRESS]" in invoke("run", "--help").output
+    assert "--log-level [ALL|ERROR|FATAL|OFF]" in invoke("run", "--help").output
+    assert invoke("validate", ORDER, "--type", "express", "--severity", "error").exit_code == 0
+
+
 def test_run_without_handlers_warns_naming_the_tasks_then_fails_at_the_first_invoked():
     result = invoke("run", ORDER)
     assert result.exit_code == 1 and "warning: no handler or mock for the Task states 'ValidateOrder', " \
