@@ -341,7 +341,7 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     except BaseException as exc:  # the user's module failed to import: say which and why
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise UsageError(f"{spec}: cannot import handlers: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"{_raised_at(exc, spec)}: cannot import handlers: {type(exc).__name__}: {exc}") from None
     found = getattr(module, "handlers", None)
     if found is None:  # not `or`: an empty registry is false, and valid when mocks serve every task
         found = getattr(module, "HANDLERS", None)
@@ -356,6 +356,35 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     if background is not None and not inspect.iscoroutinefunction(background):
         raise UsageError(f"{spec}: `background` must be an async function taking the execution")
     return found, module
+
+
+def _raised_at(exc: BaseException, spec: str) -> str:
+    """Where the handlers module `spec` failed to import, as FILE:LINE: the line a SyntaxError
+    names, else the deepest line of the module's own file in the traceback (the ``raise``, or
+    the call or import that led to it); `spec` itself when no line of it ran (not found)."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{_shown_path(exc.filename, spec)}:{exc.lineno}"
+    import traceback
+
+    frames = [(f.f_code.co_filename, line) for f, line in traceback.walk_tb(exc.__traceback__)]
+    machinery = (os.path.abspath(__file__), os.path.dirname(importlib.__file__) + os.sep)
+    # the module's top-level code: the first frame that is neither load_handlers' nor importlib's
+    ours = [frame for frame in frames
+            if not frame[0].startswith("<") and not os.path.abspath(frame[0]).startswith(machinery)]
+    if not ours:
+        return spec
+    module_file = ours[0][0]
+    line = [line for filename, line in ours if filename == module_file][-1]
+    return f"{_shown_path(module_file, spec)}:{line}"
+
+
+def _shown_path(filename: str, spec: str) -> str:
+    """`filename` as the user wrote it (`spec`, for the handlers file itself), or relative to the
+    current directory when under it."""
+    if spec.endswith(".py") and os.path.abspath(spec) == os.path.abspath(filename):
+        return spec
+    relative = os.path.relpath(filename)
+    return filename if relative.startswith("..") else relative
 
 
 @contextmanager

@@ -108,6 +108,24 @@ def test_run_handlers_file_that_fails_to_import(tmp_path):
     assert result.exit_code == 2 and "bad_handlers.py" in result.output and "does_not_exist" in result.output
 
 
+def test_a_handlers_file_that_raises_on_import_says_where_in_one_line(tmp_path):
+    """FILE:LINE of the handlers file (the raise, or the line that led to it; a SyntaxError's line),
+    for a file and for a module, and no traceback."""
+    (tmp_path / "raising.py").write_text('import os\n\ndef setup():\n    raise RuntimeError("boom")\n\nsetup()\n')
+    (tmp_path / "importing.py").write_text("x = 1\nimport helper\n")
+    (tmp_path / "helper.py").write_text('raise ValueError("bad helper")\n')
+    (tmp_path / "broken.py").write_text("HANDLERS = {\n  'a': 1,,\n}\n")
+    expected = {"raising.py": "raising.py:4: cannot import handlers: RuntimeError: boom",
+                "importing.py": "importing.py:2: cannot import handlers: ValueError: bad helper",
+                "raising": "raising.py:4: cannot import handlers: RuntimeError: boom",
+                "broken.py": "broken.py:2: cannot import handlers: SyntaxError: invalid syntax"}
+    for spec, message in expected.items():
+        done = subprocess.run([sys.executable, "-m", "asl.cli", "run", ORDER, "--handlers", spec], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"asl run: {message}") and done.stderr.count("\n") == 1, done.stderr
+
+
 def test_choices_are_listed_in_awss_upper_case_and_typed_in_any_case():
     for args, choices in ((["run", ORDER, "--type", "batch"], "'STANDARD', 'EXPRESS'"),
                           (["run", ORDER, "--log-level", "debug"], "'ALL', 'ERROR', 'FATAL', 'OFF'"),
