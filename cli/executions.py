@@ -18,9 +18,8 @@ from typing import Any
 import click
 
 from .main import EXIT_OK, EXIT_USAGE
-from .run import (ServiceProblem, UsageError, _trace, close_observability, execute, execution_log, load_handlers,
-                  attach_executor, executor_option,
-                  log_options, report, tracing_from_environment)
+from .run import (ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
+                  executor_option, load_handlers, log_options, new_executor, report, tracing_from_environment)
 
 _STORE = click.option("--store", "store_url", metavar="URL", required=True,
                       help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB.")
@@ -65,6 +64,20 @@ def existing_store(command: str, url: str) -> None:
         _fail(command, f"sqlite:{path}: no such file (asl run --store and asl serve make one)")
 
 
+def _not_in_memory(command: str, url: str) -> None:
+    """Fail for a store in this process's memory (memory, sqlite::memory:): it holds no execution
+    another process left, so a worker on it would wait forever."""
+    from ..engine.stores import StoreError, open_store
+
+    try:
+        store = open_store(url)  # (opens nothing yet)
+    except StoreError as exc:
+        _fail(command, str(exc))
+    if store.url == "memory" or getattr(store, "path", None) == ":memory:":
+        _fail(command, f"--store {url}: a store in this process's memory holds no other process's executions: "
+                       "give the one they are recorded in, sqlite:PATH or postgresql://USER@HOST/DB")
+
+
 def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
     if spec is None:
         from .project import find_config
@@ -90,6 +103,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
     """resume / redrive: take the execution up from the store, run it, print as asl run does."""
     from .. import engine
     from ..engine.observe import combine
+    from ..engine.starting import mock_config_of
     from ..engine.stores import open_store
 
     if quiet and verbose:
@@ -97,9 +111,11 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
     existing_store(command, store_url)
     handlers, module = _handlers(command, handlers_spec)
     try:
+        mocks = mock_config_of(mock_config, test_case)  # (before the store is touched)
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)
         tracing, provider = tracing_from_environment()
-    except UsageError as exc:
+        opened = new_executor(executor)
+    except (UsageError, engine.MockConfigError) as exc:
         _fail(command, str(exc))
     trace = None if quiet else _trace(sys.stderr, colour, verbose)
     prepare = engine.prepare_resume if command == "resume" else engine.prepare_redrive
@@ -109,14 +125,14 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
         store = open_store(store_url)
         await store.open()
         try:
-            execution = await prepare(store, arn, handlers=handlers, mock_config=mock_config, test_case=test_case,
+            execution = await prepare(store, arn, handlers=handlers, mock_config=mocks, test_case=test_case,
                                       observer=combine(trace, tracing), lease_seconds=lease_seconds, log=log)
         except BaseException:
             await store.close()
             raise
         seen["execution"] = execution
         try:
-            await attach_executor(execution, executor)
+            await attach_executor(execution, opened)
         except BaseException:
             await store.close()
             raise
@@ -292,24 +308,21 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     """
     import anyio
 
-    from ..engine.executors import ExecutorError, open_executor
+    from ..engine.executors import ExecutorError
     from ..engine.stores import StoreError, open_store
     from ..engine.worker import Worker
 
+    _not_in_memory("worker", store_url)
     handlers, _ = _handlers("worker", handlers_spec)
     try:
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)
         tracing, provider = tracing_from_environment()
+        opened = new_executor(executor)  # one for every execution taken up, as in asl serve
     except UsageError as exc:
         _fail("worker", str(exc))
 
     def ended(result: Any) -> None:
         click.echo(f"{result.status:<10} {result.execution_arn}", err=True)
-
-    try:
-        opened = open_executor(executor)  # one for every execution taken up, as in asl serve
-    except ExecutorError as exc:
-        _fail("worker", str(exc))
 
     async def main() -> Worker:
         store = open_store(store_url)

@@ -31,6 +31,20 @@ class AslGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
 
 
+class AnyCase(click.Choice):
+    """A choice of AWS's upper-case names (STANDARD, ERROR) typed in any case, whose error lists
+    them as AWS writes them: click's case-insensitive Choice lists them lower-cased."""
+
+    def __init__(self, choices: list[str]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return f"[{'|'.join(self.choices)}]"
+
+    def get_invalid_choice_message(self, value: object, ctx: click.Context | None) -> str:
+        return f"{value!r} is not one of {', '.join(map(repr, self.choices))}."
+
+
 def _interrupt(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):  # noqa: F821 - builtin in 3.11
         return exc.subgroup(KeyboardInterrupt) is not None
@@ -46,12 +60,12 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
+@click.option("--type", "machine_type", type=AnyCase(["STANDARD", "EXPRESS"]),
               default=None, help="Workflow type, as ValidateStateMachineDefinition takes it "
               "(default: STANDARD, or a template's StateMachineType).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
               help="text: like a compiler; json: AWS's response shape; sarif: SARIF 2.1.0 for code scanning.")
-@click.option("--severity", type=click.Choice(["ERROR", "WARNING"], case_sensitive=False), default="WARNING",
+@click.option("--severity", type=AnyCase(["ERROR", "WARNING"]), default="WARNING",
               show_default=True, help="Lowest severity to report (ERROR hides warnings).")
 @click.option("--max-results", type=click.IntRange(0, None), default=0,
               help="Report at most N diagnostics per machine (0: no limit; json caps at 100 like AWS).")

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import click
 
-from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE, AnyCase
 from .substitutions import read_substitutions, substitution_options
 
 
@@ -48,7 +48,7 @@ def log_options(command: Any) -> Any:
                            help="Execution logs: into this CloudWatch Logs group (boto3; --endpoint-url logs=URL "
                            "for moto or LocalStack).")(command)
     command = click.option("--log-file", metavar="FILE", help="Execution logs: append to FILE.")(command)
-    return click.option("--log-level", type=click.Choice(["ALL", "ERROR", "FATAL", "OFF"], case_sensitive=False),
+    return click.option("--log-level", type=AnyCase(["ALL", "ERROR", "FATAL", "OFF"]),
                         default=None, help="Execution logs as Step Functions writes them to CloudWatch Logs, one "
                         "JSON line per history event: to stderr, --log-file or --log-group (default ALL when "
                         "one of them is given, else OFF).")(command)
@@ -145,22 +145,30 @@ def executor_option(command: Any) -> Any:
                         "scheduler at HOST:PORT.")(command)
 
 
-async def attach_executor(execution: Any, spec: str | None) -> None:
-    """Open the ``--executor`` `spec` (None or inline: none) for `execution`; `execute` closes it."""
+def new_executor(spec: str | None) -> Any:
+    """The executor ``--executor`` names, not started yet (None for inline, or no option): made
+    before anything is printed, so that a package it needs and lacks is the command's first word."""
     if spec is None:
-        return
+        return None
     from ..engine.executors import ExecutorError, open_executor
 
     try:
-        opened = open_executor(spec)
+        return open_executor(spec)
     except ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def attach_executor(execution: Any, executor: Any) -> None:
+    """Start `executor` (from `new_executor`; None: none) for `execution`; `execute` closes it."""
+    if executor is None:
+        return
+    from ..engine.executors import ExecutorError
+
+    try:
+        await executor.start()
+    except ExecutorError as exc:  # its scheduler cannot be reached
         raise ServiceProblem(str(exc)) from None
-    if opened is not None:
-        try:
-            await opened.start()
-        except ExecutorError as exc:  # its scheduler cannot be reached
-            raise ServiceProblem(str(exc)) from None
-        execution.executor = opened
+    execution.executor = executor
 
 
 async def detach_executor(execution: Any) -> None:
@@ -333,7 +341,7 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     except BaseException as exc:  # the user's module failed to import: say which and why
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise UsageError(f"{spec}: cannot import handlers: {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"{_raised_at(exc, spec)}: cannot import handlers: {type(exc).__name__}: {exc}") from None
     found = getattr(module, "handlers", None)
     if found is None:  # not `or`: an empty registry is false, and valid when mocks serve every task
         found = getattr(module, "HANDLERS", None)
@@ -348,6 +356,35 @@ def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     if background is not None and not inspect.iscoroutinefunction(background):
         raise UsageError(f"{spec}: `background` must be an async function taking the execution")
     return found, module
+
+
+def _raised_at(exc: BaseException, spec: str) -> str:
+    """Where the handlers module `spec` failed to import, as FILE:LINE: the line a SyntaxError
+    names, else the deepest line of the module's own file in the traceback (the ``raise``, or
+    the call or import that led to it); `spec` itself when no line of it ran (not found)."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{_shown_path(exc.filename, spec)}:{exc.lineno}"
+    import traceback
+
+    frames = [(f.f_code.co_filename, line) for f, line in traceback.walk_tb(exc.__traceback__)]
+    machinery = (os.path.abspath(__file__), os.path.dirname(importlib.__file__) + os.sep)
+    # the module's top-level code: the first frame that is neither load_handlers' nor importlib's
+    ours = [frame for frame in frames
+            if not frame[0].startswith("<") and not os.path.abspath(frame[0]).startswith(machinery)]
+    if not ours:
+        return spec
+    module_file = ours[0][0]
+    line = [line for filename, line in ours if filename == module_file][-1]
+    return f"{_shown_path(module_file, spec)}:{line}"
+
+
+def _shown_path(filename: str, spec: str) -> str:
+    """`filename` as the user wrote it (`spec`, for the handlers file itself), or relative to the
+    current directory when under it."""
+    if spec.endswith(".py") and os.path.abspath(spec) == os.path.abspath(filename):
+        return spec
+    relative = os.path.relpath(filename)
+    return filename if relative.startswith("..") else relative
 
 
 @contextmanager
@@ -380,7 +417,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--mock-config", metavar="FILE", help="A Step Functions Local MockConfigFile.")
 @click.option("--test-case", metavar="NAME", help="The MockConfigFile test case to use.")
 @click.option("--name", "sm_name", metavar="NAME", help="State machine name (default: the file's stem).")
-@click.option("--type", "machine_type", type=click.Choice(["STANDARD", "EXPRESS"], case_sensitive=False),
+@click.option("--type", "machine_type", type=AnyCase(["STANDARD", "EXPRESS"]),
               default="STANDARD", show_default=True)
 @click.option("--sync", is_flag=True, help="EXPRESS: run as StartSyncExecution does (no $$.Execution.RedriveCount).")
 @click.option("--virtual-time/--real-time", default=None,
@@ -456,6 +493,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         log = execution_log(log_level, log_file, log_group, include_execution_data, integrations)
         tracing, provider = tracing_from_environment()
         folders = s3_folder_map(s3_folders)
+        opened = new_executor(executor)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -479,14 +517,18 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
                    err=True)
     if trace is not None:
         trace.root = execution
-        where = f" {trace.style['dot']} [tool.asl] of {config.path}" if config is not None else ""
-        clock = "virtual time" if virtual_time else "real time"
-        click.echo(trace.style.dim(f"{name}: {definition} {trace.style['dot']} {machine_type.upper()} "
-                                   f"{trace.style['dot']} {clock}{where}"), err=True)
     background = getattr(module, "background", None)
 
+    def header() -> None:  # once the executor has started: its failure is the first line
+        if trace is not None:
+            where = f" {trace.style['dot']} [tool.asl] of {config.path}" if config is not None else ""
+            clock = "virtual time" if virtual_time else "real time"
+            click.echo(trace.style.dim(f"{name}: {definition} {trace.style['dot']} {machine_type.upper()} "
+                                       f"{trace.style['dot']} {clock}{where}"), err=True)
+
     async def start() -> tuple[Any, Any]:
-        await attach_executor(execution, executor)
+        await attach_executor(execution, opened)
+        header()
         if store_url is None:
             return execution, None
         from ..engine.stores import open_store
@@ -556,7 +598,7 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
     problem is a `ServiceProblem`."""
     import anyio
 
-    from ..engine import ExecutionNotRedrivable, LeaseHeld, NotResumable
+    from ..engine import ExecutionNotRedrivable, LeaseHeld, MockConfigError, NotResumable
     from ..engine.execution import ExecutionAlreadyExists, LeaseLost
     from ..engine.journal import JournalMismatch
     from ..engine.stores import StoreError
@@ -619,7 +661,7 @@ def execute(start: Any, background: Any) -> tuple[Any, str | None]:
         with handler_output_to_stderr():
             outcome = anyio.run(main)
     except (StoreError, NotResumable, LeaseHeld, LeaseLost, ExecutionNotRedrivable, JournalMismatch,
-            ExecutionAlreadyExists) as exc:
+            ExecutionAlreadyExists, MockConfigError) as exc:  # (resume, redrive: a test case not in the file)
         raise ServiceProblem(str(exc)) from None
     return outcome, problems[0] if problems else None
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from .run import UsageError, aws_config, aws_options, executor_option, load_handlers, s3_folder_map, tracing_from_environment
+from .run import (UsageError, aws_config, aws_options, executor_option, load_handlers, new_executor, s3_folder_map,
+                  tracing_from_environment)
 
 
 def service_options(command: Any) -> Any:
@@ -118,6 +119,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         # OTEL_* variables (or a provider set up already): the machines with tracing enabled are traced
         tracing, tracer_provider = tracing_from_environment()
         folders = s3_folder_map(s3_folders)
+        opened_executor = new_executor(executor)  # (the service starts it, on its event loop)
     except UsageError as exc:
         click.echo(f"asl {command}: {exc}", err=True)
         sys.exit(2)
@@ -148,7 +150,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     service = Service(opened, region=region, account=account, handlers=handlers, mock_config=mocks,
                       wait_scale=wait_time_scale, lease_seconds=lease_seconds, poll_seconds=poll_seconds,
                       aws=services, tracer_provider=tracing.tracer_provider if tracing is not None else None,
-                      resume=command == "serve", s3_folders=folders, executor=executor)
+                      resume=command == "serve", s3_folders=folders, executor=opened_executor)
     scale = "" if wait_time_scale == 1 else f", wait time scale {wait_time_scale:g}"
     # Bind here, so --port 0 (any free port) prints the port it got, and a taken port is one line;
     # uvicorn listens on it once its signal handlers are in place (a SIGTERM as soon as the port
@@ -160,10 +162,12 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
         sys.exit(2)
     port = listening.getsockname()[1]
     endpoint = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    if command == "console":
-        click.echo(f"asl console: the web console on {endpoint}/ (store {opened.url}, region {region}, "
-                   f"account {account}{scale})", err=True)
-    else:
+
+    def banner() -> None:  # once the store and the executor are open: a failure to start is the only line
+        if command == "console":
+            click.echo(f"asl console: the web console on {endpoint}/ (store {opened.url}, region {region}, "
+                       f"account {account}{scale})", err=True)
+            return
         click.echo(f"asl serve: AWS Step Functions API on {endpoint} (store {opened.url}, region {region}, "
                    f"account {account}{scale})\n"
                    f"  boto3:   boto3.client('stepfunctions', endpoint_url='{endpoint}', region_name='{region}',\n"
@@ -175,7 +179,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                    "  credentials: any, but some (AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test if none are set)\n"
                    f"  console: {endpoint}/", err=True)
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
-    app = App(service, api=command == "serve")
+    app = App(service, api=command == "serve", on_ready=banner)
 
     class StartupWords(logging.Filter):
         """uvicorn's ERROR lines on a failed startup: the reason is printed once, as ours, instead."""

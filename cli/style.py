@@ -71,9 +71,11 @@ def where_tag(container: str, index: int) -> str:
 
 
 def duration(seconds: float) -> str:
-    """``0ms``, ``<1ms``, ``12ms``, ``1.50s``, ``2m03s``, ``1h02m``."""
+    """``<1ms``, ``12ms``, ``1.50s``, ``2m03s``, ``1h02m``. Under a millisecond is ``<1ms`` even when
+    no time passed at all: a clock read twice within its resolution, or a state replayed from a
+    journal (millisecond timestamps), gives 0 for what took some microseconds."""
     if seconds < 0.001:
-        return "<1ms" if seconds > 0 else "0ms"
+        return "<1ms"
     if seconds < 1:
         return f"{seconds * 1000:.0f}ms"
     if seconds < 60:

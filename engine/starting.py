@@ -33,19 +33,33 @@ class InvalidExecutionInput(ASLError):
     (AWS's StartExecution answers InvalidExecutionInput and starts nothing)."""
 
 
-def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
-    from .tasks import Mocks
-
+def mock_config_of(mock_config: Any, test_case: str | None) -> MockConfig | None:
+    """The MockConfig that `prepare`'s ``mock_config`` option names (a MockConfig, a dict or a file
+    path; None: ``$SFN_MOCK_CONFIG``; False: none). MockConfigError for a file that is not one,
+    and for a `test_case` with no mock config to take it from (it would be ignored, and the
+    run would fail at the first Task the test case mocks)."""
     if mock_config is False:  # explicitly none (a child execution started without a test case)
         return None
     if mock_config is None:
         mock_config = MockConfig.from_env()
         if mock_config is None:
+            if test_case is not None:
+                raise MockConfigError(f"test case '{test_case}' needs a mock config: give --mock-config FILE "
+                                      "(or set SFN_MOCK_CONFIG), or mock_config= in Python")
             return None
     if isinstance(mock_config, str):
-        mock_config = MockConfig.from_file(mock_config)
-    elif isinstance(mock_config, dict):
-        mock_config = MockConfig(mock_config)
+        return MockConfig.from_file(mock_config)
+    if isinstance(mock_config, dict):
+        return MockConfig(mock_config)
+    return mock_config
+
+
+def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
+    from .tasks import Mocks
+
+    mock_config = mock_config_of(mock_config, test_case)
+    if mock_config is None:
+        return None
     if test_case is None:
         machine = mock_config.state_machines.get(machine_name) or {}
         cases = list((machine.get("TestCases") or {}))

@@ -108,6 +108,35 @@ def test_run_handlers_file_that_fails_to_import(tmp_path):
     assert result.exit_code == 2 and "bad_handlers.py" in result.output and "does_not_exist" in result.output
 
 
+def test_a_handlers_file_that_raises_on_import_says_where_in_one_line(tmp_path):
+    """FILE:LINE of the handlers file (the raise, or the line that led to it; a SyntaxError's line),
+    for a file and for a module, and no traceback."""
+    (tmp_path / "raising.py").write_text('import os\n\ndef setup():\n    raise RuntimeError("boom")\n\nsetup()\n')
+    (tmp_path / "importing.py").write_text("x = 1\nimport helper\n")
+    (tmp_path / "helper.py").write_text('raise ValueError("bad helper")\n')
+    (tmp_path / "broken.py").write_text("HANDLERS = {\n  'a': 1,,\n}\n")
+    expected = {"raising.py": "raising.py:4: cannot import handlers: RuntimeError: boom",
+                "importing.py": "importing.py:2: cannot import handlers: ValueError: bad helper",
+                "raising": "raising.py:4: cannot import handlers: RuntimeError: boom",
+                "broken.py": "broken.py:2: cannot import handlers: SyntaxError: invalid syntax"}
+    for spec, message in expected.items():
+        done = subprocess.run([sys.executable, "-m", "asl.cli", "run", ORDER, "--handlers", spec], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"asl run: {message}") and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_choices_are_listed_in_awss_upper_case_and_typed_in_any_case():
+    for args, choices in ((["run", ORDER, "--type", "batch"], "'STANDARD', 'EXPRESS'"),
+                          (["run", ORDER, "--log-level", "debug"], "'ALL', 'ERROR', 'FATAL', 'OFF'"),
+                          (["validate", ORDER, "--severity", "info"], "'ERROR', 'WARNING'")):
+        result = invoke(*args)
+        assert result.exit_code == 2 and f"is not one of {choices}." in result.output, result.output
+    assert "--type [STANDARD|EXPRESS]" in invoke("run", "--help").output
+    assert "--log-level [ALL|ERROR|FATAL|OFF]" in invoke("run", "--help").output
+    assert invoke("validate", ORDER, "--type", "express", "--severity", "error").exit_code == 0
+
+
 def test_run_without_handlers_warns_naming_the_tasks_then_fails_at_the_first_invoked():
     result = invoke("run", ORDER)
     assert result.exit_code == 1 and "warning: no handler or mock for the Task states 'ValidateOrder', " \
@@ -118,6 +147,33 @@ def test_run_without_handlers_warns_naming_the_tasks_then_fails_at_the_first_inv
     some = invoke("run", ORDER, "--handlers", str(SAMPLES / "approval" / "handlers.py"))
     assert "(the run fails if it invokes one)\n" in some.output
     assert "States.Runtime" in result.output and "Task state 'ValidateOrder'" in result.output
+
+
+def test_a_test_case_needs_a_mock_config(tmp_path):
+    """--test-case without --mock-config or SFN_MOCK_CONFIG is a usage error (it was ignored, and
+    the run failed at its first Task); with SFN_MOCK_CONFIG it picks that file's test case."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "SFN_MOCK_CONFIG"}
+    asl_run = [sys.executable, "-m", "asl.cli", "run", ORDER, "--input", str(SAMPLES / "order" / "input.json"),
+               "--test-case", "HappyPath", "-q"]
+    alone = subprocess.run(asl_run, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert alone.returncode == 2
+    assert alone.stderr == "asl run: test case 'HappyPath' needs a mock config: give --mock-config FILE " \
+        "(or set SFN_MOCK_CONFIG), or mock_config= in Python\n"
+    mocks = tmp_path / "MockConfigFile.json"
+    mocks.write_text(json.dumps({
+        "StateMachines": {"order": {"TestCases": {"HappyPath": {
+            "ValidateOrder": "Valid", "ProcessPayment": "Paid", "EmailCustomer": "Sent",
+            "ReserveStock": "Reserved"}}}},
+        "MockedResponses": {"Valid": {"0": {"Return": {"valid": True}}},
+                            "Paid": {"0": {"Return": {"Payload": {"status": "PAID", "transactionId": "t"}}}},
+                            "Sent": {"0": {"Return": {"MessageId": "m"}}},
+                            "Reserved": {"0": {"Return": {"reserved": True}}}}}))
+    mocked = subprocess.run(asl_run, capture_output=True, text=True, env={**env, "SFN_MOCK_CONFIG": str(mocks)},
+                            cwd=tmp_path, timeout=60)
+    assert mocked.returncode == 0, mocked.stderr
+    assert json.loads(mocked.stdout)["payment"] == {"status": "PAID", "transactionId": "t"}
 
 
 def test_subprocess_stdout_is_one_json_document():

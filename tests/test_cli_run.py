@@ -70,8 +70,8 @@ def test_a_failure_inside_a_branch_shows_the_branch_in_the_path(tmp_path):
     result = invoke("run", ORDER, "--input", INPUT, "--handlers", str(handlers), "--virtual-time")
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert "  [branch 2] ✗ ReserveStock  0ms  Stock.Unavailable: the warehouse is closed" in lines
-    assert "✗ NotifyParties  0ms  Stock.Unavailable (from ReserveStock)" in lines
+    assert "  [branch 2] ✗ ReserveStock  <1ms  Stock.Unavailable: the warehouse is closed" in lines
+    assert "✗ NotifyParties  <1ms  Stock.Unavailable (from ReserveStock)" in lines
     assert "  state  ReserveStock (Task)" in lines
     assert "  path   ValidateOrder → ProcessPayment → NotifyParties › [branch 2] ReserveStock" in lines
 

@@ -152,6 +152,9 @@ def test_execution_page_colours_the_path_as_it_advances(served, page, tmp_path):
     sync_api.expect(page.locator("h1 .badge")).to_have_text("SUCCEEDED", timeout=15000)
     expect_outcomes(page, Work1="succeeded", Work2="succeeded", Done="succeeded")
     assert page.locator("#stop").count() == 0
+    # never redriven (redriveCount 0): no redrive facts, and no stray "0" beside the duration
+    assert page.locator("#redrive-count").count() == 0
+    assert loose_text(page.locator("dl.facts")) == []
 
     # the event table holds every event of GetExecutionHistory, in order, with its step
     events = served.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
@@ -177,6 +180,12 @@ def test_execution_page_colours_the_path_as_it_advances(served, page, tmp_path):
     assert json.loads(page.locator("#execution-output").inner_text()) == json.loads(
         served.sfn.describe_execution(executionArn=arn)["output"])
     shot(page, "execution-succeeded")
+
+
+def loose_text(element) -> list[str]:
+    """The text `element` holds outside its child elements (a value rendered where none belongs)."""
+    return element.evaluate("e => [...e.childNodes].filter(n => n.nodeType === Node.TEXT_NODE && n.data.trim())"
+                            ".map(n => n.data)")
 
 
 def test_start_an_execution_from_the_page(served, page, tmp_path):

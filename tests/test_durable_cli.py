@@ -173,6 +173,12 @@ def test_redrive_from_the_command_line(project):
     assert shown["redriveCount"] == 1 and "redriveDate" in shown
     again = asl("redrive", arn, "--store", store, cwd=project)
     assert again.returncode == 2 and "Execution is SUCCEEDED and cannot be redriven" in again.stderr
+    for command in ("redrive", "resume"):  # a test case is refused without a mock config, before the store is read
+        alone = asl(command, arn, "--store", store, "--test-case", "HappyPath", cwd=project,
+                    env={"SFN_MOCK_CONFIG": ""})
+        assert alone.returncode == 2
+        assert alone.stderr == f"asl {command}: test case 'HappyPath' needs a mock config: give --mock-config " \
+            "FILE (or set SFN_MOCK_CONFIG), or mock_config= in Python\n"
 
 
 def test_store_problems_are_one_line(project):
@@ -191,6 +197,15 @@ def test_store_problems_are_one_line(project):
         assert typo.stderr == f"asl {' '.join(command[:2] if command[0] == 'executions' else command[:1])}: " \
             "sqlite:runz.db: no such file (asl run --store and asl serve make one)\n"
     assert not (project / "runz.db").exists()
+
+
+def test_a_worker_refuses_a_store_in_its_own_memory(project):
+    """No other process's executions can be in it: the worker would wait for ever (it did)."""
+    for url in ("memory", "sqlite::memory:"):
+        refused = asl("worker", "--store", url, cwd=project, timeout=30)
+        assert refused.returncode == 2
+        assert refused.stderr == f"asl worker: --store {url}: a store in this process's memory holds no other " \
+            "process's executions: give the one they are recorded in, sqlite:PATH or postgresql://USER@HOST/DB\n"
 
 
 @pytest.mark.parametrize("lease", ["2", "600"])

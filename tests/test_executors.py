@@ -389,9 +389,79 @@ def test_a_dask_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
             done = subprocess.run([sys.executable, "-m", "asl.cli", *args, "--executor", address], cwd=tmp_path,
                                   capture_output=True, text=True, timeout=120, env=env)
             assert done.returncode == 2, done.stderr
-            assert "Traceback" not in done.stderr
+            assert "Traceback" not in done.stderr and "never awaited" not in done.stderr, done.stderr
             assert f"asl {command}: cannot reach the Dask scheduler at tcp://127.0.0.1:" in done.stderr
             assert "ERROR" not in done.stderr and "startup failed" not in done.stderr, done.stderr
+            # the executor's failure is the first line: before asl run's trace header, and asl serve
+            # prints no banner for a server that did not start
+            assert done.stderr.startswith(f"asl {command}: "), done.stderr
+            assert "AWS Step Functions API on" not in done.stderr
+
+
+def test_an_executor_whose_package_is_missing_is_the_first_and_only_line(tmp_path):
+    """--executor processes without the [dask] extra (cloudpickle): the command says so before it
+    prints anything else (asl run: no trace header; asl serve: no banner) and exits 2."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    (tmp_path / "m.json").write_text(json.dumps(DOUBLING))
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['cloudpickle'] = None  # not installed\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:e"
+    commands = {"run": ["run", "m.json", "--handlers", "handlers.py", "--input-json", "[]"],
+                "resume": ["resume", arn, "--store", "memory"],
+                "worker": ["worker", "--store", "sqlite:runs.db", "--until-idle"],
+                "serve": ["serve", "--port", "0", "--store", "memory"]}
+    for command, args in commands.items():
+        done = subprocess.run([sys.executable, "-m", "asl.cli", *args, "--executor", "processes"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f'asl {command}: the processes executor needs cloudpickle: pip install "asl-engine[dask]"\n'
+    assert not (tmp_path / "runs.db").exists()
+
+
+def test_a_dask_address_without_a_port_is_refused_as_the_option_is_read(tmp_path):
+    """dask://HOST without a port, or with one that is not a number: every command taking
+    --executor refuses it as a usage error, before it starts anything (asl serve: no banner)."""
+    import subprocess
+    import sys
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:e"
+    commands = {"run": ["run", "m.json", "--input-json", "[]"], "resume": ["resume", arn, "--store", "sqlite:runs.db"],
+                "redrive": ["redrive", arn, "--store", "sqlite:runs.db"],
+                "worker": ["worker", "--store", "sqlite:runs.db", "--until-idle"],
+                "serve": ["serve", "--port", "0", "--store", "memory"]}
+    for command, args in commands.items():
+        for address in ("dask://nohost", "dask://127.0.0.1:abc", "tcp://127.0.0.1:0"):
+            done = subprocess.run([sys.executable, "-m", "asl.cli", *args, "--executor", address], cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 2, done.stderr
+            assert f"'{address}' is not the address of a Dask scheduler: give HOST:PORT" in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr and "never awaited" not in done.stderr, done.stderr
+            assert "AWS Step Functions API on" not in done.stderr
+    assert not (tmp_path / "runs.db").exists()  # refused before any store was opened
+
+
+def test_a_dask_client_that_could_not_connect_is_closed():
+    """A scheduler address Dask itself refuses (the executor given one directly, not through
+    --executor) is an ExecutorError, and the client that tried leaves no coroutine unawaited."""
+    import gc
+    import warnings
+
+    from asl.engine.executors import ExecutorError
+
+    async def main():
+        for address, reason in (("tcp://nohost", "missing port number"), ("tcp://127.0.0.1:abc", "invalid literal")):
+            with pytest.raises(ExecutorError, match=f"cannot reach the Dask scheduler at {address}: {reason}"):
+                async with DaskExecutor(address):
+                    pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        anyio.run(main)
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
 
 
 def test_a_worker_process_killed_mid_run_loses_no_item(tmp_path):

@@ -74,3 +74,30 @@ def test_history_example(at_root, tmp_path):
     actual = [normal(line) for line in result.stdout.splitlines()]
     assert shown[1:] == actual[1:]
     assert shown[0].replace("history.json", str(path)) == actual[0]
+
+
+def test_what_the_readme_says_to_install_covers_what_its_sections_use():
+    """The asl serve section's clients (boto3, the AWS CLI) are not in the service extra, and
+    --executor processes needs the dask extra's cloudpickle: the README says both."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    serve = README[README.index("### `asl serve`"):]
+    serve = serve[:serve.index("\n### ")]
+    assert not any(d.startswith(("boto3", "awscli")) for d in extras["service"])
+    assert 'pip install -e ".[service]"' in serve and "pip install boto3 awscli" in serve
+    assert any(d.startswith("cloudpickle") for d in extras["dask"])
+    executor_row = next(line for line in README.splitlines() if line.startswith("| `--executor"))
+    assert "`processes` too" in executor_row and "`[dask]` extra" in executor_row
+
+
+@pytest.mark.parametrize("command, options", [
+    (["worker"], ["--until-idle", "--poll", "--lease"]),
+    (["executions", "list"], ["--status", "--limit", "--format"]),
+])
+def test_the_options_of_worker_and_executions_list_are_documented(command, options):
+    shown = CliRunner().invoke(get_cli(), [*command, "--help"]).output
+    section = README[README.index("### Durable executions"):]
+    section = section[:section.index("\n### ")]
+    for option in options:
+        assert option in shown and option in section, option

@@ -232,6 +232,16 @@ def test_mock_config_file_and_python_mocks_mix(shipping):
     assert [c.mocked for c in run.calls_to("Reserve")] == [True] * 6
 
 
+def test_a_test_case_without_a_mock_config_is_refused(shipping, monkeypatch):
+    """A test case names an entry of a MockConfigFile: without one it would be ignored, and the run
+    would fail at the first Task the test case was to mock."""
+    from asl.engine import MockConfigError
+
+    monkeypatch.delenv("SFN_MOCK_CONFIG", raising=False)
+    with pytest.raises(MockConfigError, match="test case 'Busy' needs a mock config"):
+        shipping.run(ORDER, test_case="Busy")
+
+
 def test_a_task_reached_without_mock_fails_the_run_naming_it(shipping):
     run = shipping.run(ORDER, mocks={"Reserve": 1, "Ship": {"tracking": "T"}, "Sms": 3})
     run.assert_failed("States.Runtime", re.compile(r"No handler or mock for the Task state 'Email' "))

@@ -1,7 +1,7 @@
 """The `asl run` trace (asl.cli.trace): what a person sees while an execution runs.
 
 Executions run under virtual time, so durations are exact: a sync handler holds the clock
-still (0ms), a retry delay or a Wait advances it by exactly its length.
+still (shown as <1ms), a retry delay or a Wait advances it by exactly its length.
 """
 from __future__ import annotations
 
@@ -31,6 +31,14 @@ def traced(machine, data, handlers=None, colour=False, verbose=False, live=False
     return anyio.run(main), out.getvalue()
 
 
+def test_under_a_millisecond_is_always_less_than_one():
+    """0 (no time passed: a virtual clock, a clock read within its resolution, a replayed state)
+    and 0.4 ms read alike, as the README shows them; from 1 ms on, the milliseconds."""
+    from asl.cli.style import duration
+
+    assert [duration(s) for s in (0, 0.0004, 0.001, 0.0125, 1.5)] == ["<1ms", "<1ms", "1ms", "12ms", "1.50s"]
+
+
 def top_level(text: str) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith(" ")]
 
@@ -45,27 +53,27 @@ def test_the_order_workflow_step_by_step(order):
     assert result.status == "SUCCEEDED"
     assert top_level(text) == [
         "▶ ValidateOrder  Task lambda ValidateOrder",
-        "✓ ValidateOrder  0ms → ProcessPayment",
+        "✓ ValidateOrder  <1ms → ProcessPayment",
         "▶ ProcessPayment  Task lambda:invoke",
         "↻ ProcessPayment  ConnectionError: payment gateway timed out · retry 1 of 3 in 1.00s",
         "✓ ProcessPayment  1.00s  (2 attempts) → NotifyParties",
         "▶ NotifyParties  Parallel · 2 branches",
-        "✓ NotifyParties  0ms  2 branches → CheckPayment",
+        "✓ NotifyParties  <1ms  2 branches → CheckPayment",
         "▶ CheckPayment  Choice",
-        '✓ CheckPayment  0ms  rule #1: $.payment.status == "PAID" → OrderConfirmed',
+        '✓ CheckPayment  <1ms  rule #1: $.payment.status == "PAID" → OrderConfirmed',
         "▶ OrderConfirmed  Succeed",
-        "✓ OrderConfirmed  0ms → end",
+        "✓ OrderConfirmed  <1ms → end",
     ]
     branch_lines = [line for line in text.splitlines() if line.startswith("  ")]
     assert sorted(branch_lines) == sorted([
         "  [branch 1] ▶ EmailCustomer  Task sns:publish",
-        "  [branch 1] ✓ EmailCustomer  0ms → end",
+        "  [branch 1] ✓ EmailCustomer  <1ms → end",
         "  [branch 2] ▶ ReserveStock  Task lambda ReserveStock",
-        "  [branch 2] ✓ ReserveStock  0ms → end",
+        "  [branch 2] ✓ ReserveStock  <1ms → end",
     ])
     lines = text.splitlines()
     assert lines.index("▶ NotifyParties  Parallel · 2 branches") < lines.index(branch_lines[0]) < \
-        lines.index("✓ NotifyParties  0ms  2 branches → CheckPayment")
+        lines.index("✓ NotifyParties  <1ms  2 branches → CheckPayment")
 
 
 def test_a_caught_error_says_where_it_went_and_a_default_choice_says_so(order):
@@ -74,8 +82,8 @@ def test_a_caught_error_says_where_it_went_and_a_default_choice_says_so(order):
     lines = top_level(text)
     assert "↪ ProcessPayment  1.00s  (2 attempts)  caught Payment.Declined: card limit is 500, order order-1002 " \
            "asks for 750.0 (Catch #1) → RecordDecline" in lines
-    assert "✓ CheckPayment  0ms  no rule matched: Default → PaymentDeclined" in lines
-    assert lines[-1] == "✗ PaymentDeclined  0ms  Order.PaymentDeclined: The payment was declined; the customer " \
+    assert "✓ CheckPayment  <1ms  no rule matched: Default → PaymentDeclined" in lines
+    assert lines[-1] == "✗ PaymentDeclined  <1ms  Order.PaymentDeclined: The payment was declined; the customer " \
                         "has been told."
 
 
@@ -85,8 +93,8 @@ def test_a_failure_passed_up_from_a_branch_is_not_repeated():
                                                 "End": True}}},
         {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Team.Down", "Cause": "nobody home"}}}]}}})
     _, text = traced(machine, {}, {"W": lambda x: x})
-    assert "  [branch 2] ✗ Boom  0ms  Team.Down: nobody home" in text.splitlines()
-    assert "✗ Both  0ms  Team.Down (from Boom)" in text.splitlines()
+    assert "  [branch 2] ✗ Boom  <1ms  Team.Down: nobody home" in text.splitlines()
+    assert "✗ Both  <1ms  Team.Down (from Boom)" in text.splitlines()
 
 
 MAP = {"StartAt": "Each", "States": {
@@ -107,15 +115,15 @@ def test_an_inline_map_is_summarised():
     result, text = traced(asl.load(MAP), {"xs": [1, 2, 3, 4]}, {"Double": double})
     assert result.output == [2, 4, 6, 8]
     assert "Double" not in text  # the states inside iterations are not listed one by one
-    assert "✓ Each  0ms  4 items: 4 succeeded → Done" in text.splitlines()
+    assert "✓ Each  <1ms  4 items: 4 succeeded → Done" in text.splitlines()
 
 
 def test_a_failed_map_item_is_shown_with_its_index_and_the_counts():
     result, text = traced(asl.load(MAP), {"xs": [1, 2, -3, 4]}, {"Double": double})
     assert result.status == "FAILED"
     lines = text.splitlines()
-    assert "  [item 2] ✗ Double  0ms  ValueError: negative: -3" in lines
-    assert "✗ Each  0ms  4 items: 2 succeeded, 1 failed  ValueError (from Double)" in lines
+    assert "  [item 2] ✗ Double  <1ms  ValueError: negative: -3" in lines
+    assert "✗ Each  <1ms  4 items: 2 succeeded, 1 failed  ValueError (from Double)" in lines
 
 
 def test_verbose_lists_every_item_state_and_each_data_flow_stage():
@@ -123,7 +131,7 @@ def test_verbose_lists_every_item_state_and_each_data_flow_stage():
     lines = text.splitlines()
     assert "  [item 0] ▶ Double  Task lambda Double" in lines
     assert "  [item 0]   result              10" in lines
-    assert "✓ Each  0ms  1 item: 1 succeeded → Done" in lines
+    assert "✓ Each  <1ms  1 item: 1 succeeded → Done" in lines
 
 
 def test_verbose_shows_the_inspection_fields_in_order(order):
@@ -155,8 +163,8 @@ def test_a_distributed_map_counts_tolerated_failures():
     result, text = traced(machine, sample_input("batch"), sample_handlers("batch"))
     assert result.status == "SUCCEEDED"
     lines = text.splitlines()
-    assert "  [item 2] ✗ CheckRecord  0ms  Record.Invalid: record c-003 has no valid email address" in lines
-    assert "  [item 5] ✗ CheckRecord  0ms  Record.Invalid: record c-006 has no valid email address" in lines
+    assert "  [item 2] ✗ CheckRecord  <1ms  Record.Invalid: record c-003 has no valid email address" in lines
+    assert "  [item 5] ✗ CheckRecord  <1ms  Record.Invalid: record c-006 has no valid email address" in lines
     assert "✓ ImportRecords  1.00s  8 items: 6 succeeded, 2 failed (tolerated) → Report" in lines
 
 
@@ -174,7 +182,7 @@ def test_failed_items_beyond_the_limit_are_counted_not_listed():
     failures = [line for line in text.splitlines() if "✗ Check" in line]
     assert len(failures) == MAX_ITEM_FAILURES
     assert "  ✗ more failed items of All are not shown (--verbose shows every state)" in text.splitlines()
-    assert "✓ All  0ms  12 items: 0 succeeded, 12 failed (tolerated) → end" in text.splitlines()
+    assert "✓ All  <1ms  12 items: 0 succeeded, 12 failed (tolerated) → end" in text.splitlines()
 
 
 def test_waits_take_virtual_time():
@@ -214,4 +222,4 @@ def test_live_progress_bar_for_a_long_map():
     assert "\r\x1b[K" in text
     bar = re.search(r"Each ([█░]{24}) (\d+)/30 ✓\d+ ✗0", text)
     assert bar is not None
-    assert "\r\x1b[K✓ Each  0ms  30 items: 30 succeeded → Done\n" in text  # the bar is cleared first
+    assert "\r\x1b[K✓ Each  <1ms  30 items: 30 succeeded → Done\n" in text  # the bar is cleared first

@@ -38,8 +38,18 @@ def parse(text: str) -> tuple[str, str | None]:
     for scheme in ("dask://", "tcp://", "tls://"):
         if value.startswith(scheme) and len(value) > len(scheme):
             rest = value[len(scheme):]
+            _check_address(text, rest)
             return "dask", ("tcp://" + rest if scheme == "dask://" else value)
     raise ExecutorError(f"unknown executor {text!r}: choose one of {KINDS}")
+
+
+def _check_address(text: str, address: str) -> None:
+    """Raise ExecutorError unless `address` is HOST:PORT (HOST may be an IPv6 address in
+    brackets): Dask would raise ValueError only once it connects, and has no default port."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ExecutorError(f"{text!r} is not the address of a Dask scheduler: give HOST:PORT, as in "
+                            "dask://127.0.0.1:8786")
 
 
 def open_executor(spec: Any) -> Any:

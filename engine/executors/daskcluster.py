@@ -62,9 +62,12 @@ class DaskExecutor(ChunkedExecutor):
                                                   asynchronous=True, dashboard_address=None, host="127.0.0.1")
             self.client = await Client(self.cluster, asynchronous=True)
         else:
+            # kept before it connects, so that `aclose` closes a client that could not: one left to
+            # the collector closes itself with coroutines nobody awaits (RuntimeWarnings)
+            self.client = Client(self.address, asynchronous=True)
             try:
-                self.client = await Client(self.address, asynchronous=True)
-            except OSError as exc:  # refused, unknown host, or Dask's connect timeout (30 s)
+                await self.client
+            except (OSError, ValueError) as exc:  # refused, unknown host, Dask's connect timeout (30 s), bad address
                 raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
         self.client.subscribe_topic(TOPIC, self._on_records)
         try:

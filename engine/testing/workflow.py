@@ -15,7 +15,7 @@ import functools
 import os
 from typing import Any
 
-from ..starting import _mocks, prepare
+from ..starting import _mocks, mock_config_of, prepare
 from ..tasks import Handlers, MockConfig
 from . import coverage
 from .mocks import MockError, MockSession, check_mock_names, to_mock
@@ -154,12 +154,9 @@ class Workflow:
     def _mock_config(config: Any, test_case: str | None, overridden: set[str],
                      machine_name: str) -> tuple[MockConfig | None, str | None]:
         """The MockConfigFile test case to use, without the states that Python mocks override."""
+        config = mock_config_of(os.fspath(config) if isinstance(config, os.PathLike) else config, test_case)
         if config is None:
-            config = MockConfig.from_env()
-            if config is None:
-                return None, None
-        if isinstance(config, os.PathLike):
-            config = os.fspath(config)
+            return None, None
         chosen = _mocks(config, test_case, machine_name)  # checks the file, picks the only test case
         mapping = {state: response for state, response in chosen.mapping.items() if state not in overridden}
         document = {"StateMachines": {machine_name: {"TestCases": {"test": mapping}}},

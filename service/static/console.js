@@ -248,7 +248,7 @@ function renderHeader(where, e, refresh) {
       h("dt", {}, "Started"), h("dd", {}, when(e.startDate)),
       e.stopDate && [h("dt", {}, "Ended"), h("dd", {}, when(e.stopDate))],
       h("dt", {}, "Duration"), h("dd", {}, duration(e.startDate, e.stopDate)),
-      e.redriveCount && [h("dt", {}, "Redrive count"), h("dd", {id: "redrive-count"}, e.redriveCount),
+      e.redriveCount > 0 && [h("dt", {}, "Redrive count"), h("dd", {id: "redrive-count"}, e.redriveCount),
                          h("dt", {}, "Last redrive"), h("dd", {id: "redrive-date"}, when(e.redriveDate))],
       e.error && [h("dt", {}, "Error"), h("dd", {id: "execution-error", class: "error"}, e.error)],
       e.cause && [h("dt", {}, "Cause"), h("dd", {id: "execution-cause", class: "cause"}, e.cause)]),
