@@ -179,7 +179,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
                    "  credentials: any, but some (AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test if none are set)\n"
                    f"  console: {endpoint}/", err=True)
     logging.basicConfig(level=logging.WARNING, format=f"asl {command}: %(message)s")
-    app = App(service, api=command == "serve", on_ready=banner)
+    app = App(service, api=command == "serve", when_started=banner)
 
     class StartupWords(logging.Filter):
         """uvicorn's ERROR lines on a failed startup: the reason is printed once, as ours, instead."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections import deque
 from typing import Any, Awaitable, Callable
 
@@ -181,12 +182,17 @@ def recorded_answers(facts: list) -> dict[str, dict]:
     return {f.value["token"]: f.value for f in facts if f.kind == "answer" and isinstance(f.value, dict)}
 
 
+_log = logging.getLogger(__name__)
+
+GIVEN_BACK = "given-back"  # the kind of the facts that say an activity task went back to its queue, or not
+
+
 def given_back(facts: list, token: str) -> bool:
     """Whether the journal's last word on the activity task `token` is that it went back to the
     queue (`ActivityBroker.give_back`) and no worker has taken it since."""
     last = False
     for fact in facts:
-        if fact.kind == "given back" and isinstance(fact.value, dict) and fact.value.get("token") == token:
+        if fact.kind == GIVEN_BACK and isinstance(fact.value, dict) and fact.value.get("token") == token:
             last = bool(fact.value.get("back"))
     return last
 
@@ -257,7 +263,12 @@ class ActivityBroker:
         try:
             if again and offer.noted is not None:
                 with anyio.CancelScope(shield=True):  # (in the journal before the worker has it)
-                    await offer.noted(False)
+                    try:
+                        await offer.noted(False)
+                    except Exception as exc:  # the store is away: the task waits in the queue meanwhile
+                        _log.warning("activity task taken again: %s", exc)
+                        self._requeue(offer)
+                        return None
             if offer.recorded is not None:
                 await offer.recorded.wait()
             else:
@@ -274,12 +285,23 @@ class ActivityBroker:
         offer = self.tasks.get(token)
         if offer is None or not offer.taken.is_set():
             return False
+        if offer.recorded is not None:  # (its take goes into the journal first: a resume sees both)
+            await offer.recorded.wait()
+            if self.tasks.get(token) is not offer:  # ended meanwhile
+                return False
+        if self._requeue(offer) and offer.noted is not None:
+            # (noted at once, before a poll can take it again; should the task end while this is
+            # written, `end` takes it out of the queue)
+            await offer.noted(True)
+        return True
+
+    def _requeue(self, offer: _Offer) -> bool:
+        """Put a task taken back at the head of its queue (False: it was there already)."""
         queue = self.queues.setdefault(offer.arn, deque())
-        if offer not in queue:
-            if offer.noted is not None:
-                await offer.noted(True)
-            queue.appendleft(offer)
-            wake(self.arrived, offer.arn)
+        if offer in queue:
+            return False
+        queue.appendleft(offer)
+        wake(self.arrived, offer.arn)
         return True
 
     def restore(self, arn: str, token: str, input: str, noted: Callable[[bool], Awaitable[None]]) -> None:
@@ -368,8 +390,11 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     waiter = ex.token_waiter(token)
     beat = waiter.beat
 
+    def note(back: bool) -> None:
+        ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back})
+
     async def noted(back: bool) -> None:
-        ex.record_fact(None, "given back", {"token": token, "back": back})
+        note(back)
         await ex.flush()
 
     async def work() -> Any:

@@ -481,11 +481,15 @@ class Execution:
 
     def new_task_token(self, rng: random.Random) -> str:
         """A task token naming this execution, its random part drawn from the task's frame (the
-        same after a resume): see `asl.engine.callbacks`."""
+        same after a resume): see `asl.engine.callbacks`. A redrive's tasks have tokens of their
+        own (their frames draw as the failed attempt's did): an answer to that attempt's task is
+        not one to this."""
         from .callbacks import encode_token
 
-        return encode_token(self.token_arn, uuid.UUID(int=rng.getrandbits(128), version=4).hex + uuid.UUID(
-            int=rng.getrandbits(128), version=4).hex)
+        first, second = rng.getrandbits(128), rng.getrandbits(128)
+        if self.redrive_count:
+            first ^= random.Random(self.redrive_count).getrandbits(128)
+        return encode_token(self.token_arn, uuid.UUID(int=first, version=4).hex + uuid.UUID(int=second, version=4).hex)
 
     def close_token(self, token: str) -> None:
         """The task that waited with `token` ended: later answers get TaskTimedOut."""

@@ -11,7 +11,8 @@ from .stores import owner_has_died
 
 
 class LeaseHeld(ASLError):
-    """Raised by `resume` / `redrive` when another live process holds the execution's lease."""
+    """Raised by `resume` / `redrive` when another process holds the execution's lease (alive,
+    or dead for too short a time to be sure of it)."""
 
 
 async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: float | None,
@@ -20,31 +21,42 @@ async def _claim(store: Any, record: Any, owner: str | None, lease_seconds: floa
     lease of a process that has died is void: at once when it ran on this machine; once the
     shared store's grace has passed (`Store.takeover_in`) when it registered there, which this
     waits for when `wait` (else LeaseHeld says how long is left)."""
-    import time
-
     from .execution import default_owner
 
     owner = owner or default_owner()
     lease_seconds = lease_seconds or _lease()
     claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
-    if claimed or record.status != "RUNNING" or not record.owner:
+    if claimed or record.status != "RUNNING":
         return owner, lease_seconds
-    if owner_has_died(record.owner):
+    left = None
+    if record.owner and owner_has_died(record.owner):
         await store.release(record.owner, record.arn)  # (killed on this machine: its lease is void)
         claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
-    left = None if claimed else await store.takeover_in(record.owner, owner)
-    if left is not None and wait:
-        import anyio
+    elif record.owner:
+        left = await store.takeover_in(record.owner, owner)
+        if left is not None and wait:
+            import anyio
 
-        await anyio.sleep(left + 0.05)
-        claimed = await store.claim(owner, lease_seconds, arns=[record.arn])
-    if not claimed:
-        if left is not None:
-            how = f"its process has died: it can be taken over in {max(left, 1):.0f}s"
-        else:
-            how = f"its lease runs out in {max(0.0, (record.lease_until or 0) - time.time()):.0f}s if that process has died"
-        raise LeaseHeld(f"the execution '{record.arn}' is being run by {record.owner} ({how})")
+            await anyio.sleep(left + 0.05)
+            claimed, left = await store.claim(owner, lease_seconds, arns=[record.arn]), None
+    if not claimed:  # (held by whoever holds it now: the one read before, or one quicker than this)
+        raise LeaseHeld(_held(await store.get(record.arn) or record, left))
     return owner, lease_seconds
+
+
+def _held(record: Any, left: float | None) -> str:
+    """Why `record`'s lease cannot be taken (`left`: seconds until its dead holder's can)."""
+    import time
+
+    if record.status != "RUNNING":
+        return f"the execution '{record.arn}' has ended meanwhile ({record.status})"
+    if not record.owner:
+        return f"the execution '{record.arn}' was being claimed by another process: try again"
+    if left is not None:
+        how = f"its process has died: it can be taken over in {max(left, 1):.0f}s"
+    else:
+        how = f"its lease runs out in {max(0.0, (record.lease_until or 0) - time.time()):.0f}s if that process has died"
+    return f"the execution '{record.arn}' is being run by {record.owner} ({how})"
 
 
 class NotResumable(ASLError):

@@ -19,14 +19,14 @@ class App:
     POST / is the awsJson1.0 API (unless `api` is False: `asl console`); GET / and /console/...
     are the web console (unless `console` is False)."""
 
-    def __init__(self, service: Any, *, api: bool = True, console: bool = True, on_ready: Any = None):
+    def __init__(self, service: Any, *, api: bool = True, console: bool = True, when_started: Any = None):
         from .console import Console
 
         self.service = service
         self.api = api
         self.console = Console(service) if console else None
         self.startup_error: str | None = None  # why the lifespan's startup failed (the store, the executor...)
-        self.on_ready = on_ready  # called once the startup has succeeded (asl serve's banner)
+        self.when_started = when_started  # called once the startup has succeeded (asl serve's banner)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -83,8 +83,8 @@ class App:
                         self.startup_error = str(exc) or type(exc).__name__
                         await send({"type": "lifespan.startup.failed", "message": self.startup_error})
                         return
-                    if self.on_ready is not None:
-                        self.on_ready()
+                    if self.when_started is not None:
+                        self.when_started()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     try:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import glob
 import json
 import os
+from contextlib import asynccontextmanager
 
 import anyio
 import pytest
 
 import asl
-from asl.engine import prepare, prepare_resume
+from asl.engine import prepare, prepare_redrive, prepare_resume
 from asl.engine.callbacks import ActivityBroker, TaskTokens, decode_token
 from asl.engine.clock import VirtualClock
 from asl.engine.stores import open_store
@@ -295,16 +296,23 @@ async def until_offered(broker: ActivityBroker) -> None:
             await anyio.sleep(0.001)
 
 
+@asynccontextmanager
+async def running(broker: ActivityBroker, **task):
+    """`offered`'s execution, running until its task is offered (and to its end, on leaving)."""
+    ex, tokens = await offered(broker, **task)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ex.run)
+        await until_offered(broker)
+        yield ex, tokens
+
+
 def test_a_poll_cancelled_once_it_has_taken_a_task_gives_it_back():
     """The poll is cancelled (its client went away) after it took the task, while the take is
     being recorded: the task goes back, and the next poll gets it, under the same token. The
     take on record stays the first one (one ActivityStarted, naming the first worker)."""
     async def go():
         broker = ActivityBroker()
-        ex, tokens = await offered(broker)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ex.run)
-            await until_offered(broker)
+        async with running(broker) as (ex, tokens):
             with anyio.CancelScope() as gone:
                 gone.cancel()  # (cancelled already: the take is the poll's last step before its first wait)
                 await broker.get_task(ARN, "gone")
@@ -425,3 +433,97 @@ def test_recorded_activity_case(path):
     expected = [s for s in case["steps"] if s.get("call") == "get_execution_history"][0]["expect"]["response"]
     assert _normal(result.events, ARN) == [{k: v for k, v in e.items() if k != "timestamp"}
                                            for e in expected["events"]]
+
+
+class SlowStore:
+    """The store behind a slow disk: each journal write takes `seconds`."""
+
+    def __init__(self, store, seconds: float):
+        self.store, self.seconds = store, seconds
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    async def append(self, *args, **kwargs):
+        await anyio.sleep(self.seconds)
+        return await self.store.append(*args, **kwargs)
+
+
+def test_a_task_that_ends_while_its_give_back_is_written_is_not_handed_out():
+    """The give-back is being journalled when the task times out: the ended task leaves the
+    queue; no later poll gets its token."""
+    async def go():
+        broker = ActivityBroker()
+        ex = prepare(asl.load({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": ARN,
+                                                                 "TimeoutSeconds": 1, "End": True}}}),
+                     {}, activities=broker, name="act")
+        await ex.attach(open_store("memory"))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            token, _ = await broker.get_task(ARN, "lost")
+            ex.sink.store = SlowStore(ex.sink.store, 1.5)
+            assert await broker.give_back(token)
+        return ex.result, broker.pending(ARN), await broker.get_task(ARN, "late", timeout=0)
+    result, pending, late = run(go())
+    assert (result.status, result.error) == ("FAILED", "States.Timeout")
+    assert pending == 0 and late is None
+
+
+def test_a_task_taken_again_while_the_store_is_away_stays_in_the_queue():
+    """Taking a given-back task again is journalled before the worker gets it: when that write
+    fails, the poll gets no task and the task waits for the next one."""
+    async def go():
+        broker = ActivityBroker()
+        async with running(broker) as (ex, tokens):
+            token, _ = await broker.get_task(ARN, "lost")
+            assert await broker.give_back(token)
+            store, ex.sink.store = ex.sink.store, FailingStore()
+            refused = await broker.get_task(ARN, "unlucky", timeout=0)
+            ex.sink.store = store
+            again, text = await broker.get_task(ARN, "next", timeout=0)
+            await tokens.send_task_success(again, text)
+        return refused, again == token, ex.result
+    refused, same, result = run(go())
+    assert refused is None and same
+    assert result.status == "SUCCEEDED" and result.output == {"v": 1}
+
+
+class FailingStore:
+    """A store that is away: every journal write fails."""
+
+    async def append(self, *args, **kwargs):
+        from asl.engine.stores import StoreError
+        raise StoreError("the database is away")
+
+
+def test_a_redriven_task_has_a_new_token():
+    """An activity task failed through its worker; redriven, the task is offered under another
+    token (as AWS gives the new attempt its own): the failed attempt's answer is not replayed
+    into it, and an answer with its token is refused."""
+    from asl.engine.callbacks import TaskDoesNotExist, TaskTimedOut
+
+    async def go():
+        store = open_store("memory")
+        broker, tokens = ActivityBroker(), TaskTokens()
+        ex = prepare(machine(), {"v": 1}, activities=broker, seed=9, name="act")
+        await ex.attach(store)
+        tokens.add(ex)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            first, _ = await broker.get_task(ARN, "w1")
+            await tokens.send_task_failure(first, "Boom", "first attempt")
+        broker, tokens = ActivityBroker(), TaskTokens()
+        again = await prepare_redrive(store, ex.arn, activities=broker)
+        tokens.add(again)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(again.run)
+            with anyio.fail_after(5):
+                second, text = await broker.get_task(ARN, "w2")
+            with pytest.raises((TaskTimedOut, TaskDoesNotExist)):
+                await tokens.send_task_success(first, '"late"')
+            await tokens.send_task_success(second, text)
+        return ex.result, again.result, first, second
+    failed, redriven, first, second = run(go())
+    assert (failed.status, failed.error) == ("FAILED", "Boom")
+    assert second != first
+    assert redriven.status == "SUCCEEDED" and redriven.output == {"v": 1}
