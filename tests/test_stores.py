@@ -741,10 +741,11 @@ def test_postgres_resume_of_a_process_dead_on_another_machine(postgres_url):
             # its registration connection is probed by the server when quiet (a machine that
             # vanishes without closing it is found out in seconds) and probes the server too
             life = a._lives[elsewhere]
-            shown = [(await (await life.execute(f"SHOW tcp_keepalives_{k}")).fetchone())[0]
-                     for k in ("idle", "interval", "count")]
-            assert shown == ["3", "1", "3"]  # (0 were it not TCP)
+            shown = [(await (await life.execute(f"SHOW tcp_{k}")).fetchone())[0]
+                     for k in ("keepalives_idle", "keepalives_interval", "keepalives_count", "user_timeout")]
+            assert shown == ["3", "1", "3", "6000"]  # (0 were it not TCP)
             assert life.info.get_parameters()["keepalives_idle"] == "3"
+            assert life.info.get_parameters()["tcp_user_timeout"] == "6000"
             with pytest.raises(LeaseHeld, match=r"lease runs out in \d+s"):
                 await prepare_resume(b, record(0).arn, owner="me", wait_for_takeover=False)
             await a._lives[elsewhere].close()  # (as when its machine ends the process)

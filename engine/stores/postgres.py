@@ -47,9 +47,11 @@ _LOCK_KEY = 0x61736C  # advisory lock held while migrating ("asl")
 ACTIVITY_CHANNEL = "asl_activity_tasks"  # LISTEN/NOTIFY channel of the activity tasks' changes
 
 
-# TCP keepalive of a registration connection (seconds; probes): a peer that vanished is found
-# out within idle + interval * count (6 s), on both ends (libpq's options, PostgreSQL's settings)
-_KEEPALIVE = {"idle": 3, "interval": 1, "count": 3}
+# TCP settings of a registration connection, on both ends (libpq's option; PostgreSQL's setting
+# is tcp_ + the option's name, less its own tcp_): a peer that vanished is found out within 6 s,
+# by keepalive probes while the connection is quiet (idle 3 s, then 3 probes 1 s apart), by the
+# user timeout while an answer waits unacknowledged (6,000 ms)
+_TCP = {"keepalives_idle": 3, "keepalives_interval": 1, "keepalives_count": 3, "tcp_user_timeout": 6000}
 
 _COPY_EVENTS = "COPY events (arn, id, type, previous_id, timestamp, details, site) FROM STDIN"
 _COPY_FACTS = "COPY facts (arn, seq, site, kind, value) FROM STDIN"
@@ -319,14 +321,13 @@ class PostgresStore(RevisesInFamilies):
 
         a, b = _life_keys(owner)
         conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=10, keepalives=1,
-                                                     **{f"keepalives_{k}": v for k, v in _KEEPALIVE.items()})
+                                                     **_TCP)
         try:
-            # the server probes this connection when it is quiet: a machine that vanished without
-            # closing it (power cut, network gone) is found out in seconds, which ends the
-            # session and lets the lock go, as a closed connection does (TCP only: a Unix socket
-            # closes with its process)
-            for name, value in _KEEPALIVE.items():
-                await conn.execute("SELECT set_config(%s, %s, false)", (f"tcp_keepalives_{name}", str(value)))
+            # the server finds out in seconds that a machine vanished without closing this
+            # connection (power cut, network gone): it ends the session and lets the lock go, as
+            # when the connection closes (TCP only: a Unix socket closes with its process)
+            for name, value in _TCP.items():
+                await conn.execute("SELECT set_config(%s, %s, false)", ("tcp_" + name.removeprefix("tcp_"), str(value)))
             take = "SELECT pg_try_advisory_lock(%s, %s)"
             held = (await (await conn.execute(take, (a, b))).fetchone())[0]
             if not held and again:
