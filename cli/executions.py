@@ -50,32 +50,23 @@ def _fail(command: str, message: str) -> None:
 
 
 def existing_store(command: str, url: str) -> None:
-    """Fail for a SQLite store file that is not there: a command that reads what a store holds
-    would make an empty one (a typo in the path read as a store with no executions)."""
+    """Fail for a store that cannot hold what a command reads (executions another process left):
+    a SQLite file that is not there (a typo in the path would make an empty store), or one in
+    this process's memory (memory, sqlite::memory:: always empty; a worker on it waited for ever)."""
     import os
 
-    from ..engine.stores import StoreError, open_store
-
-    try:
-        path = getattr(open_store(url), "path", None)  # (opens nothing yet)
-    except StoreError as exc:
-        _fail(command, str(exc))
-    if path is not None and path != ":memory:" and not os.path.exists(path):
-        _fail(command, f"sqlite:{path}: no such file (asl run --store and asl serve make one)")
-
-
-def _not_in_memory(command: str, url: str) -> None:
-    """Fail for a store in this process's memory (memory, sqlite::memory:): it holds no execution
-    another process left, so a worker on it would wait forever."""
     from ..engine.stores import StoreError, open_store
 
     try:
         store = open_store(url)  # (opens nothing yet)
     except StoreError as exc:
         _fail(command, str(exc))
-    if store.url == "memory" or getattr(store, "path", None) == ":memory:":
+    path = getattr(store, "path", None)
+    if getattr(store, "url", None) == "memory" or path == ":memory:":
         _fail(command, f"--store {url}: a store in this process's memory holds no other process's executions: "
                        "give the one they are recorded in, sqlite:PATH or postgresql://USER@HOST/DB")
+    if path is not None and not os.path.exists(path):
+        _fail(command, f"sqlite:{path}: no such file (asl run --store and asl serve make one)")
 
 
 def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
@@ -312,7 +303,7 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     from ..engine.stores import StoreError, open_store
     from ..engine.worker import Worker
 
-    _not_in_memory("worker", store_url)
+    existing_store("worker", store_url)
     handlers, _ = _handlers("worker", handlers_spec)
     try:
         log = execution_log(log_level, log_file, log_group, include_execution_data, None)

@@ -191,7 +191,7 @@ def test_store_problems_are_one_line(project):
     assert missing.returncode == 2 and "Execution Does Not Exist" in missing.stderr
     # a store file that is not there (a typo) is named, not made: commands that read a store
     for command in (["executions", "list"], ["executions", "show", arn], ["executions", "history", arn],
-                    ["resume", arn], ["redrive", arn], ["console", "--port", "0"]):
+                    ["resume", arn], ["redrive", arn], ["console", "--port", "0"], ["worker"]):
         typo = asl(*command, "--store", "sqlite:runz.db", cwd=project)
         assert typo.returncode == 2, (command, typo.stderr)
         assert typo.stderr == f"asl {' '.join(command[:2] if command[0] == 'executions' else command[:1])}: " \
@@ -199,13 +199,19 @@ def test_store_problems_are_one_line(project):
     assert not (project / "runz.db").exists()
 
 
-def test_a_worker_refuses_a_store_in_its_own_memory(project):
-    """No other process's executions can be in it: the worker would wait for ever (it did)."""
-    for url in ("memory", "sqlite::memory:"):
-        refused = asl("worker", "--store", url, cwd=project, timeout=30)
-        assert refused.returncode == 2
-        assert refused.stderr == f"asl worker: --store {url}: a store in this process's memory holds no other " \
-            "process's executions: give the one they are recorded in, sqlite:PATH or postgresql://USER@HOST/DB\n"
+def test_commands_that_read_a_store_refuse_one_in_their_own_memory(project):
+    """No other process's executions can be in it: a worker would wait for ever (it did), resume
+    would say the execution does not exist."""
+    arn = "arn:aws:states:us-east-1:123456789012:execution:wait:nope"
+    for command in (["worker"], ["resume", arn], ["redrive", arn], ["executions", "list"],
+                    ["executions", "show", arn]):
+        for url in ("memory", "sqlite::memory:"):
+            refused = asl(*command, "--store", url, cwd=project, timeout=30)
+            assert refused.returncode == 2, (command, refused.stderr)
+            name = " ".join(command[:2] if command[0] == "executions" else command[:1])
+            assert refused.stderr == f"asl {name}: --store {url}: a store in this process's memory holds no " \
+                "other process's executions: give the one they are recorded in, sqlite:PATH or " \
+                "postgresql://USER@HOST/DB\n"
 
 
 @pytest.mark.parametrize("lease", ["2", "600"])
