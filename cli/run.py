@@ -459,6 +459,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     1 FAILED / TIMED_OUT / ABORTED, 2 usage error, 3 invalid definition.
     """
     from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, missing_handlers, prepare
+    from ..engine.tasks import UnknownMockMachine
     from ..engine.observe import combine
     from ..jsontext import dumps
     from .project import find_config
@@ -507,7 +508,8 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
                             aws=integrations, machines=machines, log=log,
                             s3_folders=folders)
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
-        _usage(str(exc))
+        _usage(str(exc) + ("; name it with --name or rename the definition file"
+                           if isinstance(exc, UnknownMockMachine) else ""))
     missing = missing_handlers(execution)
     if missing and not quiet:  # not an error: the run fails only if it invokes one of them
         how = "" if handlers is not None or execution.mocks is not None else \

@@ -120,6 +120,10 @@ class MockConfigError(ValueError):
     """Raised when a MockConfigFile is malformed or names a test case that does not exist."""
 
 
+class UnknownMockMachine(MockConfigError):
+    """The mock config has no entry for the state machine's name (`MockConfig.test_case`)."""
+
+
 @dataclass
 class TaskContext:
     """What a handler knows about the call it serves.
@@ -455,8 +459,7 @@ class MockConfig:
         machine = self.state_machines.get(state_machine)
         if machine is None:
             known = ", ".join(self.state_machines) or "none"
-            raise MockConfigError(f"the mock config has no state machine '{state_machine}' (it has: {known}); "
-                                  "name it with --name or rename the definition file")
+            raise UnknownMockMachine(f"the mock config has no state machine '{state_machine}' (it has: {known})")
         cases = machine.get("TestCases") or {}
         if test_case not in cases:
             known = ", ".join(cases) or "none"

@@ -174,6 +174,17 @@ def test_a_test_case_needs_a_mock_config(tmp_path):
                             cwd=tmp_path, timeout=60)
     assert mocked.returncode == 0, mocked.stderr
     assert json.loads(mocked.stdout)["payment"] == {"status": "PAID", "transactionId": "t"}
+    # the file's machine is named otherwise: asl run says how to name it (the engine's error
+    # names no command's options: asl resume has no --name)
+    renamed = subprocess.run([*asl_run, "--name", "checkout"], capture_output=True, text=True,
+                             env={**env, "SFN_MOCK_CONFIG": str(mocks)}, cwd=tmp_path, timeout=60)
+    assert renamed.returncode == 2
+    assert renamed.stderr == "asl run: the mock config has no state machine 'checkout' (it has: order); " \
+        "name it with --name or rename the definition file\n"
+    from asl.engine import MockConfig
+    from asl.engine.tasks import UnknownMockMachine
+    with pytest.raises(UnknownMockMachine, match=r"^the mock config has no state machine 'checkout' \(it has: order\)$"):
+        MockConfig.from_file(str(mocks)).test_case("checkout", "HappyPath")
 
 
 def test_subprocess_stdout_is_one_json_document():
