@@ -379,6 +379,7 @@ def test_a_dask_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
     (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
     (tmp_path / "m.json").write_text(json.dumps(DOUBLING))
     env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}  # Dask's own setting (30 s)
+    (tmp_path / "runs.db").write_bytes(b"")  # (a store file is there: the worker gets as far as the executor)
     with socket.socket() as closed:  # bound, never listening: connections to it are refused
         closed.bind(("127.0.0.1", 0))
         address = f"dask://127.0.0.1:{closed.getsockname()[1]}"
@@ -410,8 +411,9 @@ def test_an_executor_whose_package_is_missing_is_the_first_and_only_line(tmp_pat
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['cloudpickle'] = None  # not installed\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     arn = "arn:aws:states:us-east-1:123456789012:execution:m:e"
+    (tmp_path / "runs.db").write_bytes(b"")  # (a store file is there: the commands get as far as the executor)
     commands = {"run": ["run", "m.json", "--handlers", "handlers.py", "--input-json", "[]"],
-                "resume": ["resume", arn, "--store", "memory"],
+                "resume": ["resume", arn, "--store", "sqlite:runs.db"],
                 "worker": ["worker", "--store", "sqlite:runs.db", "--until-idle"],
                 "serve": ["serve", "--port", "0", "--store", "memory"]}
     for command, args in commands.items():
@@ -419,7 +421,7 @@ def test_an_executor_whose_package_is_missing_is_the_first_and_only_line(tmp_pat
                               capture_output=True, text=True, timeout=60, env=env)
         assert done.returncode == 2, done.stderr
         assert done.stderr == f'asl {command}: the processes executor needs cloudpickle: pip install "asl-engine[dask]"\n'
-    assert not (tmp_path / "runs.db").exists()
+    assert (tmp_path / "runs.db").stat().st_size == 0  # (refused before the store was opened)
 
 
 def test_a_dask_address_without_a_port_is_refused_as_the_option_is_read(tmp_path):
