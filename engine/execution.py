@@ -179,15 +179,17 @@ class Execution:
                  handlers: Handlers | None = None, mocks: Mocks | None = None, clock: Clock | None = None,
                  seed: int | None = None, machine_type: str = "STANDARD", region: str = "us-east-1",
                  history_limit: int = 25_000, observer: Any = None, state_machine_name: str | None = None,
-                 payload_limit: int | None = PAYLOAD_LIMIT, sync: bool = False):
+                 payload_limit: int | None = PAYLOAD_LIMIT, sync: bool = False, place: tuple = ()):
         self.machine = machine
         self.input = {} if input is None else input
         # Every random draw derives from the seed, so the same seed gives the same name, ARNs,
         # task tokens, request ids, jitter and $uuid(): the execution's own draws (names, ARNs)
         # from this generator, each block run's from its frame's (`Frame.random`), so a resumed
-        # execution draws what the uninterrupted one would have.
+        # execution draws what the uninterrupted one would have. A Distributed Map child shares its
+        # parent's seed (its frames are the parent's): its own draws (the ARNs of its Map Runs) derive
+        # from its `place` (its frame's key) too, or its siblings would draw the same ARNs.
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2 ** 63)
-        self.rng = random.Random(f"{self.seed}/execution")
+        self.rng = random.Random(f"{self.seed}/execution" + (f"/{place}" if place else ""))
         self.name = name or self.new_uuid()
         self.state_machine_name = state_machine_name or getattr(machine, "name", None) or "StateMachine"
         self.handlers = handlers or Handlers()
@@ -592,7 +594,7 @@ class Execution:
             child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
                               mocks=self.mocks, clock=self.clock, machine_type=machine_type, region=self.region,
                               state_machine_name=self.state_machine_name, observer=self.observer,
-                              payload_limit=self.payload_limit, seed=self.seed)
+                              payload_limit=self.payload_limit, seed=self.seed, place=item.key)
             child.log, child.parent = self.log, (view, index)  # view: the Map state's, for observers
             child.calls = self.calls
             child.unserved = self.unserved

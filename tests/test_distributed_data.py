@@ -284,6 +284,27 @@ def test_no_bucket_access_is_item_reader_failed(tmp_path):
     assert result.error == "States.ItemReaderFailed" and "--s3-folder data=PATH" in result.cause
 
 
+def test_s3_that_cannot_be_called_is_item_reader_and_result_writer_failed(tmp_path, aws, monkeypatch):
+    """No credentials for S3 (a local set-up gap): the Map Run fails with what botocore said,
+    States.ItemReaderFailed reading and States.ResultWriterFailed writing (was an internal error,
+    States.Runtime)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    reading = run_sync(asl.load(dmap(ItemReader=get_object("x.json", InputType="JSON"))), {}, aws=aws)
+    assert (reading.error, reading.cause) == ("States.ItemReaderFailed",
+                                              "asl-engine could not call S3: Unable to locate credentials")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.json").write_text("[1]")
+    writing = run_sync(asl.load(dmap(ItemReader=get_object("x.json", InputType="JSON"), ResultWriter={
+        "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "p"}})), {},
+        aws=aws, s3_folders={"data": str(tmp_path / "data")})
+    assert (writing.error, writing.cause) == ("States.ResultWriterFailed",
+                                              "asl-engine could not call S3: Unable to locate credentials")
+
+
 # ---- ItemSelector and ItemBatcher -------------------------------------------------------------
 
 def test_selector_and_batches(buckets):

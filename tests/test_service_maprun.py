@@ -288,6 +288,45 @@ def test_an_express_machine_with_a_distributed_map_is_created_and_runs(served):
     assert json.loads(done["output"]) == [{"doubled": 2}, {"doubled": 4}]
 
 
+def test_nested_distributed_maps_each_child_has_its_own_map_run(served):
+    """A Distributed Map in a Distributed Map's children, run side by side (the children shared
+    their parent's random source, so each drew the same Map Run ARN, and the first inner Map Run
+    to end took the others' with it: States.Runtime). Expected history and output: LocalStack's
+    AWS recording test_base_scenarios.py::TestBaseScenarios::
+    test_map_state_nested_config_distributed_no_max_max_concurrency (2025-03), the same machine
+    with an identity Lambda function."""
+    def processor(states: dict) -> dict:
+        return {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": next(iter(states)), "States": states}
+
+    task = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow", "End": True}
+    inner = {"Type": "Map", "ResultPath": None, "End": True, "ItemsPath": "$.innerJobs", "MaxConcurrency": 9,
+             "ItemSelector": {"job.$": "$$.Map.Item.Value", "sleep": 0.05},
+             "ItemProcessor": processor({"ProcessJob": task})}
+    jobs = {"outerJobs": [{"innerJobs": [0, 1, 2, 3, 4]} for _ in range(4)]}
+    definition = json.dumps({"StartAt": "InputValue", "States": {
+        "InputValue": {"Type": "Pass", "Result": jobs, "Next": "OuterMap"},
+        "OuterMap": {"Type": "Map", "ResultPath": None, "Next": "FinalState", "ItemsPath": "$.outerJobs",
+                     "ItemSelector": {"innerJobs.$": "$$.Map.Item.Value.innerJobs"}, "MaxConcurrency": 50,
+                     "ItemProcessor": processor({"InnerMap": inner})},
+        "FinalState": {"Type": "Pass", "End": True}}})
+    sfn = served.client()
+    arn = start(sfn, definition, {})
+    out = finish(sfn, arn)
+    assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
+    assert json.loads(out["output"]) == jobs
+    assert [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]] == [
+        "ExecutionStarted", "PassStateEntered", "PassStateExited", "MapStateEntered", "MapStateStarted",
+        "MapRunStarted", "MapRunSucceeded", "MapStateSucceeded", "MapStateExited", "PassStateEntered",
+        "PassStateExited", "ExecutionSucceeded"]
+    outer = sfn.list_map_runs(executionArn=arn)["mapRuns"][0]["mapRunArn"]
+    children = sfn.list_executions(mapRunArn=outer)["executions"]
+    inner_runs = [run for child in children for run in sfn.list_map_runs(executionArn=child["executionArn"])["mapRuns"]]
+    assert len(children) == 4 and len({run["mapRunArn"] for run in inner_runs}) == 4
+    for run in inner_runs:
+        assert sfn.describe_map_run(mapRunArn=run["mapRunArn"])["executionCounts"]["succeeded"] == 5
+
+
 @pytest.mark.parametrize("label", ["Fan", None])
 def test_map_run_killed_mid_run_resumes(served, label):
     sfn = served.client()

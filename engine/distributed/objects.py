@@ -161,7 +161,9 @@ class _Raw(io.RawIOBase):
 
 
 class _client_errors:
-    """botocore's ClientError -> BucketError (S3's code and message)."""
+    """botocore's ClientError -> BucketError (S3's code and message); a call S3 never answered
+    (no credentials, no connection: botocore's other errors) -> NoBuckets, which the reader and the
+    writer fail with as with a bucket they cannot reach (it was an internal error)."""
 
     def __enter__(self) -> None:
         return None
@@ -175,4 +177,8 @@ class _client_errors:
 
             code, message, status, request_id, _extended = error_facts(exc)
             raise BucketError(code or "S3Error", message or str(exc), status, request_id) from None
+        import botocore.exceptions as bex
+
+        if isinstance(exc, bex.BotoCoreError):
+            raise NoBuckets(f"asl-engine could not call S3: {exc}") from None
         return False

@@ -145,7 +145,7 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     child = Execution(processor, job.value, name=job.name, handlers=spec.handlers, mocks=None,
                       clock=_clock(spec, job, clock), machine_type=spec.machine_type,
                       region=spec.region, state_machine_name=spec.state_machine_name,
-                      payload_limit=spec.payload_limit, seed=spec.seed)
+                      payload_limit=spec.payload_limit, seed=spec.seed, place=job.key)
     child.arn, child.token_arn = job.arn, spec.token_arn
     child.integrations = setup.integrations
     if spec.s3_folders:
