@@ -464,6 +464,58 @@ def test_a_task_that_fails_an_iteration_is_aborted_after_it():
         (11, 8, "MapStateFailed"), (12, 11, "ExecutionFailed")]
 
 
+def _jsonata(states: dict):
+    return asl.load({"QueryLanguage": "JSONata", "StartAt": next(iter(states)), "States": states})
+
+
+def test_an_evaluation_failure_on_entry_follows_what_the_entry_follows():
+    # AWS (LocalStack's AWS snapshot scenarios/test_base_scenarios.snapshot.json,
+    # test_map_state_items_input_types[number]): 4<-3 MapStateEntered, 5<-3 EvaluationFailed,
+    # 6<-5 MapStateFailed, 7<-6 ExecutionFailed.
+    m = _jsonata({"Start": {"Type": "Pass", "Output": "{% $states.input.items %}", "Next": "Each"},
+                  "Each": {"Type": "Map", "Items": "{% $states.input %}", "End": True,
+                           "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}})
+    assert _links(run_sync(m, {"items": 1})) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "PassStateEntered"), (3, 2, "PassStateExited"),
+        (4, 3, "MapStateEntered"), (5, 3, "EvaluationFailed"), (6, 5, "MapStateFailed"),
+        (7, 6, "ExecutionFailed")]
+    # AWS (LocalStack's AWS snapshot assign/test_assign_reference_variables.snapshot.json,
+    # test_undefined_reference[BASE_UNDEFINED_ARGUMENTS]): the first state's entry follows no
+    # event, nor does its EvaluationFailed: 2<-0 TaskStateEntered, 3<-0 EvaluationFailed.
+    m = _jsonata({"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                           "Arguments": {"FunctionName": "{% $nothing %}"}}})
+    assert _links(run_sync(m, {}, check_handlers=False)) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "TaskStateEntered"), (3, 0, "EvaluationFailed"),
+        (4, 3, "ExecutionFailed")]
+
+
+def test_an_evaluation_failure_in_a_catcher_inside_an_iteration():
+    # AWS (LocalStack's AWS snapshot states_variables/test_error_output.snapshot.json,
+    # test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY]): 12<-11 TaskStateExited (caught),
+    # 13<-12 PassStateEntered, 14<-12 EvaluationFailed, 15<-14 MapIterationFailed,
+    # 16<-14 MapStateFailed, 17<-16 ExecutionFailed.
+    def fail(payload):
+        raise TaskFailed("Boom", "no")
+
+    m = _jsonata({"Each": {"Type": "Map", "Items": [1], "End": True, "ItemProcessor": {
+        "StartAt": "Call", "States": {
+            "Call": {**task("fail"), "End": True, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}]},
+            "Handle": {"Type": "Pass", "Output": "{% $missing %}", "End": True}}}}})
+    assert _links(run_sync(m, {}, handlers={"fail": fail}))[7:] == [
+        (8, 7, "LambdaFunctionFailed"), (9, 8, "TaskStateExited"), (10, 9, "PassStateEntered"),
+        (11, 9, "EvaluationFailed"), (12, 11, "MapIterationFailed"), (13, 11, "MapStateFailed"),
+        (14, 13, "ExecutionFailed")]
+
+
+def test_a_wait_evaluation_failure_follows_the_wait_entry():
+    # AWS (LocalStack's AWS snapshot scenarios/test_base_scenarios.snapshot.json,
+    # test_wait_timestamp_jsonata[NO_Z]): 2<-0 WaitStateEntered, 3<-2 EvaluationFailed, 4<-3 ExecutionFailed.
+    m = _jsonata({"Wait": {"Type": "Wait", "Timestamp": "{% $states.input.at %}", "End": True}})
+    assert _links(run_sync(m, {"at": "2016-03-14T01:59:00"})) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "WaitStateEntered"), (3, 2, "EvaluationFailed"),
+        (4, 3, "ExecutionFailed")]
+
+
 def test_event_limit_fails_the_execution_and_keeps_history():
     m = asl.load({"StartAt": "L", "States": {"L": {"Type": "Pass", "Next": "C"},
                                             "C": {"Type": "Choice", "Default": "L", "Choices": [
