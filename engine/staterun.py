@@ -90,10 +90,12 @@ class Frame:
 
     ``key`` names this block run for the journal (`asl.engine.journal`): the parent's key
     plus (the parent's position when it forked, the branch or item index); ``seq`` is the
-    position of the last event or fact the frame recorded.
+    position of the last event or fact the frame recorded. ``aborted`` holds the events a block
+    run cut short by a failing sibling leaves for the container that failed to write
+    (`asl.engine.concurrency`): ``(frame, event type, details)``, in the order they are written.
     """
 
-    __slots__ = ("variables", "last", "map_item", "path", "key", "seq", "_rng")
+    __slots__ = ("variables", "last", "map_item", "path", "key", "seq", "aborted", "_rng")
 
     def __init__(self, variables: dict, last: int, map_item: dict | None = None, path: tuple = (),
                  key: tuple = ()):
@@ -103,17 +105,33 @@ class Frame:
         self.path = path
         self.key = key
         self.seq = 0
+        self.aborted: list | None = None
         self._rng = None
 
     def child(self, variables: dict, index: int, path_step: tuple, map_item: dict | None = None) -> "Frame":
         """The frame of a branch or an item forked at this frame's current position."""
         return Frame(variables, self.last, map_item, self.path + (path_step,), self.key + ((self.seq, index),))
 
+    def leave_aborted(self, event_type: str, details: dict | None = None) -> None:
+        """Leave an abort event of this frame to be written later (see ``aborted``)."""
+        if self.aborted is None:
+            self.aborted = []
+        self.aborted.append((self, event_type, details))
+
     def random(self, seed: int) -> Any:
         """This frame's random source: the same seed and key always draw the same values."""
         if self._rng is None:
             self._rng = frame_random(seed, self.key)
         return self._rng
+
+
+def write_aborted(ex: Any, notes: list, after: int | None = None) -> None:
+    """Write the abort events cut-short frames left (``Frame.aborted``), in order: each after
+    `after` (the failure that cut them short) or, with none, after its own frame's last event."""
+    for frame, event_type, details in notes:
+        if after is not None:
+            frame.last = after
+        ex.emit(frame, event_type, details)
 
 
 class StateRun:

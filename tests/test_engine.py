@@ -464,6 +464,35 @@ def test_a_task_that_fails_an_iteration_is_aborted_after_it():
         (11, 8, "MapStateFailed"), (12, 11, "ExecutionFailed")]
 
 
+def test_siblings_of_a_failed_iteration_are_aborted_after_the_failure_in_index_order():
+    # AWS (LocalStack's AWS snapshot timeouts/test_timeouts.snapshot.json,
+    # test_service_lambda_map_timeout): iteration 0's TaskTimedOut #20, then MapIterationFailed
+    # <-20, TaskStateAborted <-20, and for iterations 1, 2, 3 in order MapIterationAborted <-20
+    # and TaskStateAborted <-20, then MapStateFailed <-20.
+    async def work(item):
+        if item == 0:
+            await anyio.sleep(1)
+            raise TaskFailed("Boom", "no")
+        await anyio.sleep(60)
+        return item
+
+    m = machine(M={"Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": task("work", End=True)}},
+                   "End": True})
+    result = run_sync(m, [0, 1, 2, 3], handlers={"work": work})
+    links = _links(result)
+    failure = next(i for i, prev, kind in links if kind == "LambdaFunctionFailed")
+    assert links[failure:] == [
+        (failure + 1, failure, "MapIterationFailed"), (failure + 2, failure, "TaskStateAborted"),
+        (failure + 3, failure, "MapIterationAborted"), (failure + 4, failure, "TaskStateAborted"),
+        (failure + 5, failure, "MapIterationAborted"), (failure + 6, failure, "TaskStateAborted"),
+        (failure + 7, failure, "MapIterationAborted"), (failure + 8, failure, "TaskStateAborted"),
+        (failure + 9, failure, "MapStateFailed"), (failure + 10, failure + 9, "ExecutionFailed")]
+    iterations = [(e["type"], e.get("mapIterationAbortedEventDetails", e.get("mapIterationFailedEventDetails")))
+                  for e in result.history.events if e["type"].startswith("MapIteration") and "Started" not in e["type"]]
+    assert iterations == [("MapIterationFailed", {"index": 0, "name": "M"})] + [
+        ("MapIterationAborted", {"index": i, "name": "M"}) for i in (1, 2, 3)]
+
+
 def _jsonata(states: dict):
     return asl.load({"QueryLanguage": "JSONata", "StartAt": next(iter(states)), "States": states})
 
