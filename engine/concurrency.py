@@ -17,7 +17,7 @@ from ..errors import StatesError
 from .mapfields import item_context, map_items, positive_int
 from .observe import IterationChanged, MapStarted
 from .scope import Scope
-from .staterun import Frame, Result, StateRun, locate, with_retries
+from .staterun import Frame, Result, StateRun, locate, with_retries, write_aborted
 
 INLINE_WORKERS = 40  # AWS runs up to about 40 inline iterations at once
 
@@ -50,6 +50,78 @@ def _close_failed_task(ex: Any, frame: Frame, tail: int) -> None:
     if ex.history.type_of(tail) in _CALL_FAILURES:
         frame.last = tail
         ex.emit(frame, "TaskStateAborted")
+
+
+class _Siblings:
+    """The branches or iterations of one attempt of a Parallel or Map state, for what AWS writes
+    when one of them fails: after that failure's own events, each other one that had not
+    finished, in index order: ``MapIterationAborted`` (a Map's), then the abort events of the
+    states it was in (``TaskStateAborted``, ...), all following the first failure's event, as
+    ``*StateFailed`` does (LocalStack's AWS snapshot timeouts/test_timeouts
+    test_service_lambda_map_timeout: iteration 0's TaskTimedOut #20, MapIterationFailed and
+    TaskStateAborted <-20, then MapIterationAborted and TaskStateAborted <-20 for iterations 1,
+    2 and 3, whose tasks had timed out too, then MapStateFailed <-20). A container that is
+    itself cut short hands its part up to the one that failed."""
+
+    __slots__ = ("event", "name", "failed", "cut")
+
+    def __init__(self, event: str | None = None, name: str = ""):
+        self.event = event  # "MapIterationAborted" (a Map's), else None
+        self.name = name
+        self.failed = False
+        self.cut: dict[int, Frame] = {}  # index -> frame, of those cut short
+
+    def fail(self, ex: Any, frame: Frame, index: int) -> bool:
+        """A branch or iteration failed: True for the first failure, which the container reports;
+        a later one (it failed before it could be stopped) counts as cut short."""
+        if not self.failed:
+            self.failed = True
+            return True
+        if ex.history.type_of(frame.last) in _CALL_FAILURES:
+            frame.leave_aborted("TaskStateAborted")
+        self.cut[index] = frame
+        return False
+
+    def abort(self, ex: Any, frame: Frame, index: int) -> None:
+        """A branch or iteration was cancelled. A stop or the execution's timeout writes the
+        Map's MapIterationAborted at once; a failing sibling's abort is written later."""
+        if ex.aborting_branches():
+            self.cut[index] = frame
+        elif self.event is not None:
+            ex.emit(frame, self.event, {"index": index, "name": self.name})
+
+    def notes(self) -> list:
+        """The abort events of those cut short, in the order AWS writes them."""
+        notes: list = []
+        for index in sorted(self.cut):
+            frame = self.cut[index]
+            if self.event is not None:
+                notes.append((frame, self.event, {"index": index, "name": self.name}))
+            notes.extend(frame.aborted or ())
+            frame.aborted = None
+        return notes
+
+    def write(self, ex: Any, failure: int) -> None:
+        """Write the abort events, each following the first failure's event `failure`."""
+        write_aborted(ex, self.notes(), failure)
+
+    def hand_up(self, frame: Frame) -> None:
+        """Cut short itself: leave the abort events to the frame the container runs in."""
+        notes = self.notes()
+        if notes:
+            frame.aborted = (frame.aborted or []) + notes
+
+
+async def _gather_siblings(run: StateRun, siblings: _Siblings, jobs: list, limit: int) -> list:
+    """`_gather`, then the abort events of the siblings a failure cut short (see `_Siblings`)."""
+    try:
+        return await _gather(run.ex.clock, jobs, limit)
+    except StatesError:
+        siblings.write(run.ex, run.frame.last)  # the failure set the state's last event
+        raise
+    except anyio.get_cancelled_exc_class():
+        siblings.hand_up(run.frame)
+        raise
 
 
 def _branch_variables(frame: Frame) -> dict:
@@ -107,11 +179,10 @@ async def run_parallel(run: StateRun) -> Result:
         run.event("ParallelStateStarted")
         forked = Frame(run.frame.variables, run.frame.last, None, run.frame.path, run.frame.key)
         forked.seq = run.frame.seq  # branches fork here, whatever the parent records meanwhile
-        failed = False
+        siblings = _Siblings()
 
         def job(index: int, branch: Any) -> Any:
             async def go() -> Any:
-                nonlocal failed
                 frame = forked.child(_branch_variables(run.frame), index, (run.name, index), run.frame.map_item)
                 observer = ex.observer
                 if observer is not None:
@@ -119,14 +190,15 @@ async def run_parallel(run: StateRun) -> Result:
                 try:
                     out = await ex.run_block(branch, branch_input, frame)
                 except StatesError:
-                    if not failed:  # AWS: ParallelStateFailed (or the retry's Started) follows the failure
-                        failed = True
+                    if siblings.fail(ex, frame, index):
+                        # AWS: ParallelStateFailed (or the retry's Started) follows the failure
                         tail = run.frame.last = frame.last
                         _close_failed_task(ex, frame, tail)
                     if observer is not None:
                         run.tell(IterationChanged, index, "failed")
                     raise
                 except anyio.get_cancelled_exc_class():
+                    siblings.abort(ex, frame, index)
                     if observer is not None:
                         run.tell(IterationChanged, index, "aborted")
                     raise
@@ -136,7 +208,8 @@ async def run_parallel(run: StateRun) -> Result:
                 return out
             return go
 
-        results = await _gather(ex.clock, [job(i, b) for i, b in enumerate(state.branches)], len(state.branches))
+        results = await _gather_siblings(run, siblings, [job(i, b) for i, b in enumerate(state.branches)],
+                                         len(state.branches))
         _aside(run, "ParallelStateSucceeded")
         return results
 
@@ -222,11 +295,10 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
     forked = Frame(run.frame.variables, run.frame.last, None, run.frame.path, run.frame.key)
     forked.seq = run.frame.seq  # items fork here (after MapStateStarted)
     name = run.name
-    failed = False
+    siblings = _Siblings("MapIterationAborted", name)
 
     def job(index: int, value: Any) -> Any:
         async def go() -> Any:
-            nonlocal failed
             frame = forked.child(_branch_variables(run.frame), index, (name, index))
             observer = ex.observer
             ex.emit(frame, "MapIterationStarted", {"index": index, "name": name})
@@ -235,8 +307,7 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
             try:
                 out = await ex.run_block(processor, value, frame)
             except StatesError:
-                if not failed:
-                    failed = True
+                if siblings.fail(ex, frame, index):
                     # AWS: MapStateFailed (or the retry's MapStateStarted) follows the event the
                     # iteration failed at, as MapIterationFailed does
                     tail = run.frame.last = frame.last
@@ -247,7 +318,7 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
                 raise
             except anyio.get_cancelled_exc_class():
                 with anyio.CancelScope(shield=True):
-                    ex.emit(frame, "MapIterationAborted", {"index": index, "name": name})
+                    siblings.abort(ex, frame, index)
                     if observer is not None:
                         run.tell(IterationChanged, index, "aborted")
                 raise
@@ -262,7 +333,7 @@ async def _inline(run: StateRun, processor: Any, inputs: list, limit: int) -> li
         return go
 
     jobs = [job(i, v) for i, v in enumerate(inputs)]
-    return await _gather(ex.clock, jobs, limit or INLINE_WORKERS)
+    return await _gather_siblings(run, siblings, jobs, limit or INLINE_WORKERS)
 
 
 class MapRunControl:

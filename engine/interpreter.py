@@ -87,8 +87,8 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
         kind = state.type
         if kind in _ABORTABLE and isinstance(exc, anyio.get_cancelled_exc_class()) and ex.aborting_branches():
             # a sibling branch / iteration failed: AWS records the states it stopped (the event
-            # has no details in AWS's model)
-            ex.emit(frame, f"{kind}StateAborted")
+            # has no details in AWS's model), once the failing container has its failure
+            frame.leave_aborted(f"{kind}StateAborted")
         raise
     return _leave(ex, run, output, next_name, assigned)
 

@@ -90,10 +90,12 @@ class Frame:
 
     ``key`` names this block run for the journal (`asl.engine.journal`): the parent's key
     plus (the parent's position when it forked, the branch or item index); ``seq`` is the
-    position of the last event or fact the frame recorded.
+    position of the last event or fact the frame recorded. ``aborted`` holds the events a block
+    run cut short by a failing sibling leaves for the container that failed to write
+    (`asl.engine.concurrency`): ``(frame, event type, details)``, in the order they are written.
     """
 
-    __slots__ = ("variables", "last", "map_item", "path", "key", "seq", "_rng")
+    __slots__ = ("variables", "last", "map_item", "path", "key", "seq", "aborted", "_rng")
 
     def __init__(self, variables: dict, last: int, map_item: dict | None = None, path: tuple = (),
                  key: tuple = ()):
@@ -103,17 +105,33 @@ class Frame:
         self.path = path
         self.key = key
         self.seq = 0
+        self.aborted: list | None = None
         self._rng = None
 
     def child(self, variables: dict, index: int, path_step: tuple, map_item: dict | None = None) -> "Frame":
         """The frame of a branch or an item forked at this frame's current position."""
         return Frame(variables, self.last, map_item, self.path + (path_step,), self.key + ((self.seq, index),))
 
+    def leave_aborted(self, event_type: str, details: dict | None = None) -> None:
+        """Leave an abort event of this frame to be written later (see ``aborted``)."""
+        if self.aborted is None:
+            self.aborted = []
+        self.aborted.append((self, event_type, details))
+
     def random(self, seed: int) -> Any:
         """This frame's random source: the same seed and key always draw the same values."""
         if self._rng is None:
             self._rng = frame_random(seed, self.key)
         return self._rng
+
+
+def write_aborted(ex: Any, notes: list, after: int | None = None) -> None:
+    """Write the abort events cut-short frames left (``Frame.aborted``), in order: each after
+    `after` (the failure that cut them short) or, with none, after its own frame's last event."""
+    for frame, event_type, details in notes:
+        if after is not None:
+            frame.last = after
+        ex.emit(frame, event_type, details)
 
 
 class StateRun:
@@ -321,8 +339,25 @@ def locate(err: StatesError, run: StateRun) -> StatesError:
     if err.error == "States.QueryEvaluationError":
         # AWS leaves `location` out when no field failed (a Map's input that is no array)
         location = {"location": err.field} if err.field else {}
-        run.event("EvaluationFailed", {"error": err.error, "cause": cause, **location, "state": run.name})
+        _evaluation_failed(run, {"error": err.error, "cause": cause, **location, "state": run.name})
     return located
+
+
+def _evaluation_failed(run: StateRun, details: dict) -> None:
+    """Record ``EvaluationFailed``. AWS links it to the event the state's entry follows when the
+    failure comes in the step that entered the state (nothing of the state recorded since):
+    Items, Arguments, Output or Assign of a Pass, Task or Map (LocalStack's AWS snapshots:
+    test_base_scenarios test_map_state_items_input_types, test_map_state_items_eval_jsonata_fail,
+    test_assign_reference_variables test_undefined_reference, test_error_output
+    test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY]). A Wait evaluates its Seconds or
+    Timestamp in a step of its own after the entry, and AWS links the event to the
+    WaitStateEntered (test_base_scenarios test_wait_timestamp_jsonata); so does this, as it did,
+    for a failure after other events of the state (no recording shows one). What follows the
+    event (``*StateFailed``, ``ExecutionFailed``) follows it."""
+    frame = run.frame
+    if frame.last == run.entered_id and run.state.type != "Wait":
+        frame.last = run.ex.history.previous_of(run.entered_id)
+    run.event("EvaluationFailed", details)
 
 
 def catch(run: StateRun, err: StatesError) -> Result | None:

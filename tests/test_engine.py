@@ -464,6 +464,87 @@ def test_a_task_that_fails_an_iteration_is_aborted_after_it():
         (11, 8, "MapStateFailed"), (12, 11, "ExecutionFailed")]
 
 
+def test_siblings_of_a_failed_iteration_are_aborted_after_the_failure_in_index_order():
+    # AWS (LocalStack's AWS snapshot timeouts/test_timeouts.snapshot.json,
+    # test_service_lambda_map_timeout): iteration 0's TaskTimedOut #20, then MapIterationFailed
+    # <-20, TaskStateAborted <-20, and for iterations 1, 2, 3 in order MapIterationAborted <-20
+    # and TaskStateAborted <-20, then MapStateFailed <-20.
+    async def work(item):
+        if item == 0:
+            await anyio.sleep(1)
+            raise TaskFailed("Boom", "no")
+        await anyio.sleep(60)
+        return item
+
+    m = machine(M={"Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": task("work", End=True)}},
+                   "End": True})
+    result = run_sync(m, [0, 1, 2, 3], handlers={"work": work})
+    links = _links(result)
+    failure = next(i for i, prev, kind in links if kind == "LambdaFunctionFailed")
+    assert links[failure:] == [
+        (failure + 1, failure, "MapIterationFailed"), (failure + 2, failure, "TaskStateAborted"),
+        (failure + 3, failure, "MapIterationAborted"), (failure + 4, failure, "TaskStateAborted"),
+        (failure + 5, failure, "MapIterationAborted"), (failure + 6, failure, "TaskStateAborted"),
+        (failure + 7, failure, "MapIterationAborted"), (failure + 8, failure, "TaskStateAborted"),
+        (failure + 9, failure, "MapStateFailed"), (failure + 10, failure + 9, "ExecutionFailed")]
+    iterations = [(e["type"], e.get("mapIterationAbortedEventDetails", e.get("mapIterationFailedEventDetails")))
+                  for e in result.history.events if e["type"].startswith("MapIteration") and "Started" not in e["type"]]
+    assert iterations == [("MapIterationFailed", {"index": 0, "name": "M"})] + [
+        ("MapIterationAborted", {"index": i, "name": "M"}) for i in (1, 2, 3)]
+
+
+def _jsonata(states: dict):
+    return asl.load({"QueryLanguage": "JSONata", "StartAt": next(iter(states)), "States": states})
+
+
+def test_an_evaluation_failure_on_entry_follows_what_the_entry_follows():
+    # AWS (LocalStack's AWS snapshot scenarios/test_base_scenarios.snapshot.json,
+    # test_map_state_items_input_types[number]): 4<-3 MapStateEntered, 5<-3 EvaluationFailed,
+    # 6<-5 MapStateFailed, 7<-6 ExecutionFailed.
+    m = _jsonata({"Start": {"Type": "Pass", "Output": "{% $states.input.items %}", "Next": "Each"},
+                  "Each": {"Type": "Map", "Items": "{% $states.input %}", "End": True,
+                           "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}})
+    assert _links(run_sync(m, {"items": 1})) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "PassStateEntered"), (3, 2, "PassStateExited"),
+        (4, 3, "MapStateEntered"), (5, 3, "EvaluationFailed"), (6, 5, "MapStateFailed"),
+        (7, 6, "ExecutionFailed")]
+    # AWS (LocalStack's AWS snapshot assign/test_assign_reference_variables.snapshot.json,
+    # test_undefined_reference[BASE_UNDEFINED_ARGUMENTS]): the first state's entry follows no
+    # event, nor does its EvaluationFailed: 2<-0 TaskStateEntered, 3<-0 EvaluationFailed.
+    m = _jsonata({"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                           "Arguments": {"FunctionName": "{% $nothing %}"}}})
+    assert _links(run_sync(m, {}, check_handlers=False)) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "TaskStateEntered"), (3, 0, "EvaluationFailed"),
+        (4, 3, "ExecutionFailed")]
+
+
+def test_an_evaluation_failure_in_a_catcher_inside_an_iteration():
+    # AWS (LocalStack's AWS snapshot states_variables/test_error_output.snapshot.json,
+    # test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY]): 12<-11 TaskStateExited (caught),
+    # 13<-12 PassStateEntered, 14<-12 EvaluationFailed, 15<-14 MapIterationFailed,
+    # 16<-14 MapStateFailed, 17<-16 ExecutionFailed.
+    def fail(payload):
+        raise TaskFailed("Boom", "no")
+
+    m = _jsonata({"Each": {"Type": "Map", "Items": [1], "End": True, "ItemProcessor": {
+        "StartAt": "Call", "States": {
+            "Call": {**task("fail"), "End": True, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}]},
+            "Handle": {"Type": "Pass", "Output": "{% $missing %}", "End": True}}}}})
+    assert _links(run_sync(m, {}, handlers={"fail": fail}))[7:] == [
+        (8, 7, "LambdaFunctionFailed"), (9, 8, "TaskStateExited"), (10, 9, "PassStateEntered"),
+        (11, 9, "EvaluationFailed"), (12, 11, "MapIterationFailed"), (13, 11, "MapStateFailed"),
+        (14, 13, "ExecutionFailed")]
+
+
+def test_a_wait_evaluation_failure_follows_the_wait_entry():
+    # AWS (LocalStack's AWS snapshot scenarios/test_base_scenarios.snapshot.json,
+    # test_wait_timestamp_jsonata[NO_Z]): 2<-0 WaitStateEntered, 3<-2 EvaluationFailed, 4<-3 ExecutionFailed.
+    m = _jsonata({"Wait": {"Type": "Wait", "Timestamp": "{% $states.input.at %}", "End": True}})
+    assert _links(run_sync(m, {"at": "2016-03-14T01:59:00"})) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "WaitStateEntered"), (3, 2, "EvaluationFailed"),
+        (4, 3, "ExecutionFailed")]
+
+
 def test_event_limit_fails_the_execution_and_keeps_history():
     m = asl.load({"StartAt": "L", "States": {"L": {"Type": "Pass", "Next": "C"},
                                             "C": {"Type": "Choice", "Default": "L", "Choices": [

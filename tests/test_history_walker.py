@@ -187,6 +187,35 @@ def test_a_task_that_failed_the_execution():
     assert timeline.result == {"status": "FAILED", "error": "Card.Declined", "cause": "no"}
 
 
+def _recorded(events: list[tuple]) -> Timeline:
+    """A timeline of events written as (id, previousEventId, type, details)."""
+    return Timeline([{"id": i, "previousEventId": prev, "type": kind, "timestamp": float(i),
+                      details_key(kind): details} for i, prev, kind, details in events])
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_an_evaluation_failure_that_follows_the_state_before_is_placed_in_its_state(first):
+    # AWS links an EvaluationFailed on entry to what the entry follows: ids and links of
+    # LocalStack's AWS snapshots test_map_state_items_input_types[number] (a Map after a Pass)
+    # and test_undefined_reference[BASE_UNDEFINED_ASSIGN] (the first state: links to 0).
+    failed = {"error": "States.QueryEvaluationError", "cause": "bad", "state": "Each"}
+    events = [(1, 0, "ExecutionStarted", {"input": "{}"})]
+    if not first:
+        events += [(2, 0, "PassStateEntered", {"name": "Start", "input": "{}"}),
+                   (3, 2, "PassStateExited", {"name": "Start", "output": "1"})]
+    before = len(events) if not first else 0
+    entered = len(events) + 1
+    events += [(entered, before, "MapStateEntered", {"name": "Each", "input": "1"}),
+               (entered + 1, before, "EvaluationFailed", failed),
+               (entered + 2, entered + 1, "MapStateFailed", {}),
+               (entered + 3, entered + 2, "ExecutionFailed", {"error": failed["error"], "cause": "bad"})]
+    timeline = _recorded(events)
+    assert (timeline.failure.state, timeline.failure.type) == ("Each", "Map")
+    assert [s.name for s in timeline.failure.path] == (["Each"] if first else ["Start", "Each"])
+    assert timeline.outcomes == ({"Each": "failed"} if first else {"Start": "succeeded", "Each": "failed"})
+    assert timeline.by_id[entered + 1].entry == entered
+
+
 def stopped_while_retrying(machine: dict, failures: int = 1) -> Timeline:
     """`machine` run until its Tasks have failed `failures` times, the last (``Charge``) waiting an
     hour to retry, then stopped."""

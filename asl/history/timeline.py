@@ -179,6 +179,8 @@ class Timeline:
     # ---- placing each event ----------------------------------------------------------------
 
     def _place(self, event: Event) -> None:
+        if event.type == "EvaluationFailed" and self._place_at_entry(event):
+            return
         prev = self.by_id.get(event.previous)
         name = event.details.get("name") if is_named(event.type) else None
         if prev is None:
@@ -212,6 +214,23 @@ class Timeline:
                 event.at = prev.at
         opener = self.by_id.get(event.block)
         event.depth = opener.depth + 1 if opener else 0
+
+    def _place_at_entry(self, event: Event) -> bool:
+        """Place an ``EvaluationFailed`` with the entry into the state it names. AWS links one
+        that failed as the state was entered to the event that entry follows, which may be
+        another state's (a Wait's follows the WaitStateEntered): the link alone would place it
+        in the state before. The entry is the latest one into that state that the event
+        follows, or that follows the event the failure follows."""
+        state = event.details.get("state")
+        for event_id in range(event.id - 1, 0, -1):
+            entered = self.by_id.get(event_id)
+            if entered is None or not entered.type.endswith("StateEntered") or entered.state != state:
+                continue
+            if event.previous in (entered.id, entered.previous):
+                event.state, event.entry, event.at = entered.state, entered.id, entered.at
+                event.block, event.depth = entered.block, entered.depth
+                return True
+        return False
 
     def _closes(self, event: Event, prev: Event, name: str | None) -> bool:
         """Whether `event` is back at the level of the container whose block `prev` is in.
@@ -412,8 +431,11 @@ class Timeline:
                 before = self.by_id.get(current.block)
             else:
                 before = self.by_id.get(current.previous)
-                if before is not None and before.depth > current.depth and current.entry:
-                    before = self.by_id.get(current.entry)  # a container's end follows its insides
+                if current.entry and current.id != current.entry and (
+                        before is None or before.depth > current.depth or before.id < current.entry):
+                    # a container's end follows its insides; an EvaluationFailed on entry, what
+                    # the entry follows: back to the state's own entry either way
+                    before = self.by_id.get(current.entry)
             current = before
         steps.reverse()
         return steps
