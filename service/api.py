@@ -26,6 +26,7 @@ from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
+RESUME_RETRY_SECONDS = 60.0  # how long an execution that could not be resumed waits for another try
 
 MACHINE, VERSION, ALIAS, ACTIVITY = "stateMachine", "version", "alias", "activity"
 # a request for the process that runs an execution, from another sharing the store (`_forward`)
@@ -266,7 +267,8 @@ class Service:
         self.starts: dict[str, int] = {}
         self.answering: set[str] = set()  # the MESSAGEs (keys) being answered here (`_answer_messages`)
         self.sending: set[str] = set()  # the MESSAGEs sent from here (their sender answers them once here)
-        self.unresumable: set[str] = set()  # executions `_resume` left (it failed): not run here
+        # executions `_resume` left (it failed): not run here; by when (monotonic) to try again
+        self.unresumable: dict[str, float] = {}
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
@@ -349,9 +351,10 @@ class Service:
                 continue
             try:
                 claimed = await self.store.claim(self.owner, self.lease_seconds, limit=100)
-                for record in claimed:
-                    if record.arn not in self.running and self.registered:  # (the lock may go meanwhile:
-                        await self._resume(record)  # the rest is claimed back later)
+                for record in claimed:  # (the lock may go meanwhile: the rest is claimed back later)
+                    if record.arn not in self.running and self.registered and \
+                            self.unresumable.get(record.arn, 0.0) <= time.monotonic():
+                        await self._resume(record)
                 await self._notice_deletions()
                 await self._answer_messages()
                 if self.shared:  # (the activity tasks of executions that have ended)
@@ -398,7 +401,7 @@ class Service:
         self.activities.stop_polls()  # (a poll that has taken a task still answers with it)
 
     async def _resume(self, record: Any) -> int:
-        from asl.engine import prepare_resume
+        from asl.engine import LeaseHeld, prepare_resume
 
         if record.type != "STANDARD" or record.options.get("mapRunArn"):  # (a child runs within its parent)
             return 0
@@ -408,9 +411,11 @@ class Service:
                                              lease_seconds=self.lease_seconds, wait_for_takeover=False,
                                              **self._run_options(record.options.get("mockTestCase"),
                                                                  record.state_machine_name))
-        except Exception as exc:  # held by another live process, or not resumable: leave it
+        except LeaseHeld as exc:  # held by another live process: it runs it
             log.info("not resuming %s: %s", record.arn, exc)
-            self.unresumable.add(record.arn)
+            return 0
+        except Exception as exc:  # not resumable (its definition does not load, the store was away...)
+            self._stalled(record.arn, f"cannot resume {record.arn}: {exc}")
             return 0
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
@@ -478,16 +483,28 @@ class Service:
         while len(self.express) > EXPRESS_KEPT:
             del self.express[next(iter(self.express))]
 
+    def _stalled(self, arn: str, why: str) -> None:
+        """Execution `arn` cannot advance here: said once; `_take_over` tries it again (its store
+        was away?) once RESUME_RETRY_SECONDS have passed, not at every poll."""
+        if arn not in self.unresumable:
+            log.warning("%s (it stays RUNNING: StopExecution ends it)", why)
+        self.unresumable[arn] = time.monotonic() + RESUME_RETRY_SECONDS
+
     def _launch(self, execution: Any) -> None:
         execution.token_arn = execution.arn  # its task tokens name the ARN the service gave it
         self.tokens.add(execution)
 
         async def drive() -> None:
+            from asl.engine.execution import LeaseLost
+
             try:
                 await execution.run()
-            except Exception as exc:  # LeaseLost, a journal mismatch...: logged, the store keeps it (a
-                # cancellation is no Exception: it goes through)
+                self.unresumable.pop(execution.arn, None)
+            except LeaseLost as exc:  # another process runs it now
                 log.warning("execution %s stopped advancing: %s", execution.arn, exc)
+            except Exception as exc:  # a journal mismatch...: the store keeps it (a cancellation is no
+                # Exception: it goes through)
+                self._stalled(execution.arn, f"execution {execution.arn} stopped advancing: {exc}")
             finally:
                 self.running.pop(execution.arn, None)
                 self.tokens.discard(execution.arn)

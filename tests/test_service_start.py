@@ -184,3 +184,35 @@ def test_a_killed_process_not_yet_reaped_holds_no_lease():
     finally:
         child.kill()
         child.wait()
+
+
+def test_an_execution_that_cannot_be_resumed_is_said_once_and_can_be_stopped(tmp_path):
+    """The server was killed in a Wait; its definition in the store was changed meanwhile, so the
+    journal no longer fits it: the next server says once that it cannot resume it (not at every
+    poll), the execution stays RUNNING, and StopExecution ends it."""
+    import sqlite3
+    import time
+
+    store = f"sqlite:{tmp_path / 'runs.db'}"
+    first = Server(tmp_path, store).start()
+    sfn = first.client()
+    held = sfn.create_state_machine(name="held", definition=HOLD, roleArn=ROLE)["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=held, name="h")["executionArn"]
+    first.stop(signal.SIGKILL)
+    with sqlite3.connect(tmp_path / "runs.db") as db:  # (the journal names a state "W" the definition lacks)
+        db.execute("UPDATE executions SET definition = ? WHERE arn = ?",
+                   (machine({"X": {"Type": "Wait", "Seconds": 3600, "End": True}}, "X"), arn))
+    second = Server(tmp_path, store, "--poll", "0.1").start()
+    try:
+        sfn = second.client()
+        time.sleep(1.5)  # (15 polls)
+        assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+        sfn.stop_execution(executionArn=arn, error="Gone", cause="its definition changed")
+        assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    finally:
+        second.proc.send_signal(signal.SIGTERM)
+        out = second.proc.communicate(timeout=15)[0]
+    said = [line for line in out.splitlines() if arn in line]
+    assert len(said) == 1, out
+    assert said[0] == f"asl serve: execution {arn} stopped advancing: event 2 (WaitStateEntered 'W') does not " \
+        "fit the definition: here the machine records WaitStateEntered 'X' (it stays RUNNING: StopExecution ends it)"
