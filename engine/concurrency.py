@@ -85,8 +85,8 @@ class _Siblings:
     def abort(self, ex: Any, frame: Frame, index: int) -> None:
         """A branch or iteration was cancelled. A stop or the execution's timeout writes the
         Map's MapIterationAborted at once; a failing sibling's abort is written later."""
-        if ex.aborting_branches():
-            self.cut[index] = frame
+        if ex.aborting_branches() or frame.aborted:  # (the latter: a failure cut it short, and a
+            self.cut[index] = frame  # stop or timeout came before it ended: the failing container writes)
         elif self.event is not None:
             ex.emit(frame, self.event, {"index": index, "name": self.name})
 

@@ -22,7 +22,7 @@ from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
-from .staterun import ChildAborted, ChildTimedOut, Frame, write_aborted
+from .staterun import ChildAborted, ChildTimedOut, Frame, write_left
 from .stores import LEASE_SECONDS, Entries, JsonText, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
@@ -646,9 +646,7 @@ class Execution:
                 error, cause = child._stopped or (None, None)
                 raise ChildAborted(error or "States.Aborted", cause or "The child execution was stopped.")
             finally:
-                if frame.aborted:  # cut short with its Map Run: the states it was in were aborted
-                    write_aborted(child, frame.aborted)
-                    frame.aborted = None
+                write_left(child, frame)  # (cut short with its Map Run: the states it was in were aborted)
                 self.transitions += child.transitions
                 child._finish(status, output, error, cause)
                 if listener is not None:

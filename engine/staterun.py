@@ -134,6 +134,14 @@ def write_aborted(ex: Any, notes: list, after: int | None = None) -> None:
         ex.emit(frame, event_type, details)
 
 
+def write_left(ex: Any, frame: Frame) -> None:
+    """Write the abort events left on a child execution's root `frame`, cut short with its Map
+    Run (no container of the child's own writes them)."""
+    if frame.aborted:
+        write_aborted(ex, frame.aborted)
+        frame.aborted = None
+
+
 class StateRun:
     """One entry into a state: everything its runner needs."""
 

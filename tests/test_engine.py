@@ -789,3 +789,51 @@ def test_observer_reports_the_retrier_the_map_length_distributed_items_and_item_
     seen.clear()
     assert run_sync(m2, {}, handlers={"flaky": flaky}, observer=Watch()).status == "SUCCEEDED"
     assert seen == [("retry", "T", 1, 1, 3.0)]
+
+
+def test_a_stop_while_a_failure_cuts_siblings_short_loses_no_abort():
+    """A branch fails; the Map in the other branch is being cut short, one iteration slowly (its
+    handler cleans up for 5 s when cancelled), when StopExecution comes: every iteration that
+    started is still closed in the history (the other's abort events, left for the failing
+    Parallel to write, were dropped), and every event follows an earlier one."""
+    from asl.engine.clock import VirtualClock
+
+    clock = VirtualClock(start=0)
+    lam = "arn:aws:lambda:us-east-1:123456789012:function:work"
+    machine = asl.load({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "F", "States": {"F": {"Type": "Task", "Resource": lam, "Parameters": {"x": "fail"},
+                                          "End": True}}},
+        {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+            "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": lam, "End": True}}}}}}]}}})
+    handlers = Handlers()
+
+    @handlers.lambda_function("work")
+    async def work(payload, ctx):
+        if isinstance(payload, dict):
+            await clock.sleep(1)
+            raise TaskFailed("Boom", "the failing branch")
+        try:
+            await clock.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            if payload == 0:
+                with anyio.CancelScope(shield=True):
+                    await clock.sleep(5)  # (its clean-up)
+            raise
+        return payload
+
+    async def go():
+        ex = prepare(machine, {"items": [0, 1]}, handlers=handlers, clock=clock)
+
+        async def stop():
+            await clock.sleep(3)
+            ex.stop("Op", "stopped")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop)
+            return await ex.run()
+    events = anyio.run(go).history.events
+    started = {e["mapIterationStartedEventDetails"]["index"] for e in events if e["type"] == "MapIterationStarted"}
+    closed = {e[key]["index"] for e in events for key in e if key.startswith("mapIteration")
+              and e["type"] != "MapIterationStarted"}
+    assert started == closed == {0, 1}
+    ids = {e["id"] for e in events}
+    assert all(e.get("previousEventId", 0) in ids | {0} and e.get("previousEventId", 0) < e["id"] for e in events)

@@ -594,3 +594,38 @@ def test_the_executors_own_work_runs_in_its_task_group_and_its_failures_stay_the
     assert kind == "ExecutionFailed" and details["error"] == "States.Runtime"
     assert details["cause"] == ("The child execution could not run on the in-process executor: it is not open "
                                 "(`async with executor:`)")
+
+
+def test_children_cut_short_record_their_aborted_states_on_every_executor():
+    """EXPRESS children in a 10-minute Wait, timed out with their Map Run (virtual time): the
+    states they were in are recorded aborted whether they ran in the parent or in a process."""
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "Pause",
+                 "States": {"Pause": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    machine = asl.load({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor,
+                                                         "ToleratedFailurePercentage": 100, "End": True}}})
+
+    class Histories:
+        def __init__(self):
+            self.kept = {}
+
+        async def child_finished(self, arn, index, child):
+            self.kept[index] = [entry[0] for entry in child.history.entries()]
+
+        def __getattr__(self, name):  # (the other Map Run notices: nothing to keep)
+            async def ignored(*args):
+                return None
+            return ignored
+
+    async def histories(executor):
+        ex = prepare(machine, [{}] * 2, virtual_time=True, executor=executor)
+        ex.map_runs = Histories()
+        await ex.run()
+        return ex.map_runs.kept
+
+    async def go():
+        inline = await histories(None)
+        async with ProcessExecutor(workers=1) as executor:
+            return inline, await histories(executor)
+    inline, processes = anyio.run(go)
+    assert inline[0] == ["ExecutionStarted", "WaitStateEntered", "WaitStateAborted", "ExecutionTimedOut"]
+    assert processes == inline

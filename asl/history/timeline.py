@@ -222,7 +222,7 @@ class Timeline:
         in the state before. The entry is the latest one into that state that the event
         follows, or that follows the event the failure follows."""
         state = event.details.get("state")
-        for event_id in range(event.id - 1, 0, -1):
+        for event_id in range(event.id - 1, max(event.previous, 1) - 1, -1):  # (an entry no earlier than the link)
             entered = self.by_id.get(event_id)
             if entered is None or not entered.type.endswith("StateEntered") or entered.state != state:
                 continue

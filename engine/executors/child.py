@@ -138,7 +138,7 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     from ...errors import StatesError
     from ..execution import Execution
     from ..interpreter import run_block
-    from ..staterun import ChildTimedOut, Frame
+    from ..staterun import ChildTimedOut, Frame, write_left
 
     setup = compiled(spec)
     processor = setup.processor
@@ -156,10 +156,10 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
     child.redrive_count, child.redrive_time = job.redrive_count, job.redrive_time
     child.history._events.append(("ExecutionStarted", 0, job.start, None, None))  # the coordinator's
     record = ChildRecord(job.index, "FAILED")
+    frame = Frame({}, 0, None, job.path, job.key)
     async with child.clock.joined():  # this task runs the child (a virtual clock's books)
         try:
-            record.output = await child.limited(
-                lambda: run_block(child, processor, job.value, Frame({}, 0, None, job.path, job.key)))
+            record.output = await child.limited(lambda: run_block(child, processor, job.value, frame))
             record.status = "SUCCEEDED"
         except ChildTimedOut as err:  # an EXPRESS child past five minutes
             record.status, record.error, record.cause = "TIMED_OUT", err.error, err.cause
@@ -168,6 +168,8 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
         except Exception as exc:  # a bug of ours, as the parent's process reports one
             record.error, record.cause = "States.Runtime", \
                 f"asl-engine internal error: {type(exc).__name__}: {exc}"
+        finally:
+            write_left(child, frame)  # (cut short: the states it was in were aborted)
     record.events = child.history._events[1:]
     record.transitions, record.calls, record.unserved = child.transitions, child.calls, child.unserved
     return record
