@@ -255,7 +255,35 @@ def callback_handlers():
     return handlers
 
 
+# A Parallel whose last branch fails (retried once, then caught) while the others wait: in a
+# Wait, and in a Map whose iterations wait. The failure cuts them short (WaitStateAborted,
+# MapIterationAborted, ...): a Wait cut short had not fired, and resumed it must not go on.
+CUT_SIBLINGS = {
+    "StartAt": "Fan",
+    "States": {
+        "Fan": {
+            "Type": "Parallel", "Next": "Done",
+            "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 1}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Done"}],
+            "Branches": [
+                {"StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 30, "End": True}}},
+                {"StartAt": "Each", "States": {"Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "End": True,
+                    "ItemProcessor": {"StartAt": "Pause", "States": {
+                        "Pause": {"Type": "Wait", "Seconds": 10, "Next": "Echo"},
+                        "Echo": {"Type": "Pass", "End": True}}}}}},
+                {"StartAt": "Soon", "States": {
+                    "Soon": {"Type": "Wait", "Seconds": 1, "Next": "Broken"},
+                    "Broken": {"Type": "Fail", "Error": "Boom", "Cause": "always"}}},
+            ],
+        },
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+
 CASES = {
+    "cut-siblings": (CUT_SIBLINGS, {"items": [1, 2]}, Handlers),
     "callback": (CALLBACK, {}, callback_handlers),
     "map-parallel": (MAP_PARALLEL, {"items": [{"n": n} for n in range(4)]}, map_parallel_handlers),
     "jsonata": (JSONATA, {}, jsonata_handlers),
