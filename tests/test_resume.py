@@ -256,8 +256,10 @@ def callback_handlers():
 
 
 # A Parallel whose last branch fails (retried once, then caught) while the others wait: in a
-# Wait, and in a Map whose iterations wait. The failure cuts them short (WaitStateAborted,
-# MapIterationAborted, ...): a Wait cut short had not fired, and resumed it must not go on.
+# Wait, in a Map whose iterations wait, in a Task whose call has not answered yet. The failure
+# cuts them short (WaitStateAborted, MapIterationAborted, TaskStateAborted, ...): a Wait cut
+# short had not fired, and resumed it must not go on; the abort events are replayed where they
+# were recorded, however far the cut branches get again before the replayed failure stops them.
 CUT_SIBLINGS = {
     "StartAt": "Fan",
     "States": {
@@ -272,8 +274,10 @@ CUT_SIBLINGS = {
                     "ItemProcessor": {"StartAt": "Pause", "States": {
                         "Pause": {"Type": "Wait", "Seconds": 10, "Next": "Echo"},
                         "Echo": {"Type": "Pass", "End": True}}}}}},
+                {"StartAt": "Busy", "States": {"Busy": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "End": True}}},
                 {"StartAt": "Soon", "States": {
-                    "Soon": {"Type": "Wait", "Seconds": 1, "Next": "Broken"},
+                    "Soon": {"Type": "Pass", "Next": "Broken"},
                     "Broken": {"Type": "Fail", "Error": "Boom", "Cause": "always"}}},
             ],
         },
@@ -282,8 +286,14 @@ CUT_SIBLINGS = {
 }
 
 
+def echo_handlers():
+    handlers = Handlers()
+    handlers.lambda_function("echo")(lambda event, ctx: event)
+    return handlers
+
+
 CASES = {
-    "cut-siblings": (CUT_SIBLINGS, {"items": [1, 2]}, Handlers),
+    "cut-siblings": (CUT_SIBLINGS, {"items": [1, 2]}, echo_handlers),
     "callback": (CALLBACK, {}, callback_handlers),
     "map-parallel": (MAP_PARALLEL, {"items": [{"n": n} for n in range(4)]}, map_parallel_handlers),
     "jsonata": (JSONATA, {}, jsonata_handlers),
