@@ -101,9 +101,10 @@ class _Siblings:
             frame.aborted = None
         return notes
 
-    def write(self, ex: Any, failure: int) -> None:
-        """Write the abort events, each following the first failure's event `failure`."""
-        write_aborted(ex, self.notes(), failure)
+    def write(self, ex: Any, container: Frame) -> None:
+        """Write the abort events in the `container`'s frame, each following the first
+        failure's event (the container's last)."""
+        write_aborted(ex, self.notes(), container)
 
     def hand_up(self, frame: Frame) -> None:
         """Cut short itself: leave the abort events to the frame the container runs in."""
@@ -117,7 +118,7 @@ async def _gather_siblings(run: StateRun, siblings: _Siblings, jobs: list, limit
     try:
         return await _gather(run.ex.clock, jobs, limit)
     except StatesError:
-        siblings.write(run.ex, run.frame.last)  # the failure set the state's last event
+        siblings.write(run.ex, run.frame)  # the failure set the state's last event
         raise
     except anyio.get_cancelled_exc_class():
         siblings.hand_up(run.frame)

@@ -208,9 +208,16 @@ class Recorded:
         return (key, position) in self.entries
 
     def goes_on_after(self, site: Site) -> bool:
-        """Does the frame of `site` have entries recorded after it? (Then a timer there fired.)"""
+        """Does the frame of `site` have entries recorded after it? (Then a timer there fired.)
+        An abort event (``WaitStateAborted``, ...) does not count: it says the frame was cut
+        short while it waited, not that the wait ended."""
         key, position = site
-        return self.ends.get(key, 0) > position
+        entries = self.entries
+        for later in range(position + 1, self.ends.get(key, 0) + 1):
+            entry = entries.get((key, later))
+            if entry is not None and not (entry[0] == "event" and entry[1].type.endswith("Aborted")):
+                return True
+        return False
 
     def unconsumed(self) -> list[tuple[str, Any]]:
         return [entry for site, entry in self.entries.items() if site not in self.consumed]

@@ -125,13 +125,21 @@ class Frame:
         return self._rng
 
 
-def write_aborted(ex: Any, notes: list, after: int | None = None) -> None:
-    """Write the abort events cut-short frames left (``Frame.aborted``), in order: each after
-    `after` (the failure that cut them short) or, with none, after its own frame's last event."""
-    for frame, event_type, details in notes:
-        if after is not None:
-            frame.last = after
-        ex.emit(frame, event_type, details)
+def write_aborted(ex: Any, notes: list, container: Frame | None = None) -> None:
+    """Write the abort events cut-short frames left (``Frame.aborted``), in order: each in its
+    own frame after its last event or, given the `container` whose branch or iteration failed,
+    all in that one's frame, each after its last event (the failure), which stays its last.
+    In the container's frame their journal sites do not depend on how far each cut-short
+    frame got before it stopped."""
+    if container is None:
+        for frame, event_type, details in notes:
+            ex.emit(frame, event_type, details)
+        return
+    failure = container.last
+    for _frame, event_type, details in notes:
+        container.last = failure
+        ex.emit(container, event_type, details)
+    container.last = failure
 
 
 def write_left(ex: Any, frame: Frame) -> None:

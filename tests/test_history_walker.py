@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import asl
-from asl.engine import TaskFailed, run_sync
+from asl.engine import Handlers, TaskFailed, run_sync
+from asl.engine.clock import VirtualClock
 from asl.engine.testing.replay import replay_history
 from asl.history import HistoryError, StateEntry, Timeline, parse_history, read_history
 from asl.history.events import ATTEMPTS, details_key
@@ -131,6 +132,69 @@ def test_a_map_inside_a_parallel_branch_inside_a_map():
     assert [e.at for e in timeline.entries if e.name == "Note"] == [(("Orders", 0), ("Split", 0)),
                                                                    (("Orders", 1), ("Split", 0))]
     assert timeline.output == [[["a", "b"], ["a", "b"]], [["c"], ["c"]]]
+
+
+def cut_short_history() -> Timeline:
+    """Parallel P: branch 0's Task fails after 1 s, while branch 1's Map M has three iterations
+    in a 60 s Task and branch 2's Parallel P2 one branch in a 60 s Task."""
+    clock = VirtualClock(start=0)
+    work = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:work", "End": True}
+    machine = asl.load({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "F", "States": {"F": {**work, "Parameters": {"fail": True}}}},
+        {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+            "StartAt": "MT", "States": {"MT": work}}}}},
+        {"StartAt": "P2", "States": {"P2": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "PT", "States": {"PT": work}}]}}}]}}})
+    handlers = Handlers()
+
+    @handlers.lambda_function("work")
+    async def run(event, ctx):
+        if isinstance(event, dict) and event.get("fail"):
+            await clock.sleep(1)
+            raise TaskFailed("Boom", "no")
+        await clock.sleep(60)
+        return event
+    result = run_sync(machine, [1, 2, 3], handlers=handlers, clock=clock)
+    return Timeline(json.loads(json.dumps(result.history.to_aws()))["events"])
+
+
+def test_the_abort_events_of_containers_in_a_branch_cut_short_go_to_their_states():
+    """AWS links every abort event a failure writes for the branches it cut short to that
+    failure (LocalStack's AWS snapshot test_service_lambda_map_timeout): each goes to the state
+    it aborts all the same, the Map's iterations to the Map, not to the failed branch's state."""
+    timeline = cut_short_history()
+    failure = next(e.id for e in timeline.events if e.type == "LambdaFunctionFailed")
+    aborts = [(e.type, e.state, e.at) for e in timeline.events if e.type.endswith("Aborted")]
+    assert all(e.previous == failure for e in timeline.events if e.type.endswith("Aborted"))
+    m, p2 = (("P", 1),), (("P", 2),)
+    assert aborts == [("TaskStateAborted", "F", (("P", 0),)),
+                      ("MapIterationAborted", "M", m + (("M", 0),)), ("TaskStateAborted", "MT", m + (("M", 0),)),
+                      ("MapIterationAborted", "M", m + (("M", 1),)), ("TaskStateAborted", "MT", m + (("M", 1),)),
+                      ("MapIterationAborted", "M", m + (("M", 2),)), ("TaskStateAborted", "MT", m + (("M", 2),)),
+                      ("MapStateAborted", "M", m),
+                      ("TaskStateAborted", "PT", p2 + (("P2", 0),)), ("ParallelStateAborted", "P2", p2)]
+    assert {e.address: (e.status, e.iterations) for e in timeline.entries} == {
+        "P": ("failed", {}), "P[0]/F": ("failed", {}), "P[1]/M": ("aborted", {0: "aborted", 1: "aborted", 2: "aborted"}),
+        "P[2]/P2": ("aborted", {}), "P[1]/M[0]/MT": ("aborted", {}), "P[1]/M[1]/MT": ("aborted", {}),
+        "P[1]/M[2]/MT": ("aborted", {}), "P[2]/P2[0]/PT": ("aborted", {})}
+
+
+def test_an_iteration_cut_short_by_an_evaluation_failure_keeps_its_abort_event():
+    """Iteration 1 fails as its Task evaluates its arguments (EvaluationFailed: that Task gets
+    no TaskStateAborted) while iteration 0's Task runs: iteration 0's TaskStateAborted, linked to
+    the failure, is iteration 0's."""
+    machine = asl.load({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+        "Type": "Map", "Items": "{% [1, 2] %}", "End": True, "ItemProcessor": {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:echo", "End": True,
+            "Arguments": "{% $states.input = 2 ? $nothing.x.y() : $states.input %}"}}}}}})
+    handlers = Handlers()
+    handlers.lambda_function("echo")(lambda event, ctx: event)
+    result = run_sync(machine, None, handlers=handlers)
+    timeline = Timeline(json.loads(json.dumps(result.history.to_aws()))["events"])
+    (aborted,) = [e for e in timeline.events if e.type == "TaskStateAborted"]
+    assert timeline.by_id[aborted.previous].type == "EvaluationFailed"
+    assert (aborted.state, aborted.at) == ("T", (("M", 0),))
+    assert aborted.entry == next(e.id for e in timeline.entries if e.address == "M[0]/T")
 
 
 # ---- failed, caught and retried ------------------------------------------------------------------

@@ -255,7 +255,45 @@ def callback_handlers():
     return handlers
 
 
+# A Parallel whose last branch fails (retried once, then caught) while the others wait: in a
+# Wait, in a Map whose iterations wait, in a Task whose call has not answered yet. The failure
+# cuts them short (WaitStateAborted, MapIterationAborted, TaskStateAborted, ...): a Wait cut
+# short had not fired, and resumed it must not go on; the abort events are replayed where they
+# were recorded, however far the cut branches get again before the replayed failure stops them.
+CUT_SIBLINGS = {
+    "StartAt": "Fan",
+    "States": {
+        "Fan": {
+            "Type": "Parallel", "Next": "Done",
+            "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 1}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Done"}],
+            "Branches": [
+                {"StartAt": "Slow", "States": {"Slow": {"Type": "Wait", "Seconds": 30, "End": True}}},
+                {"StartAt": "Each", "States": {"Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "End": True,
+                    "ItemProcessor": {"StartAt": "Pause", "States": {
+                        "Pause": {"Type": "Wait", "Seconds": 10, "Next": "Echo"},
+                        "Echo": {"Type": "Pass", "End": True}}}}}},
+                {"StartAt": "Busy", "States": {"Busy": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "End": True}}},
+                {"StartAt": "Soon", "States": {
+                    "Soon": {"Type": "Pass", "Next": "Broken"},
+                    "Broken": {"Type": "Fail", "Error": "Boom", "Cause": "always"}}},
+            ],
+        },
+        "Done": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def echo_handlers():
+    handlers = Handlers()
+    handlers.lambda_function("echo")(lambda event, ctx: event)
+    return handlers
+
+
 CASES = {
+    "cut-siblings": (CUT_SIBLINGS, {"items": [1, 2]}, echo_handlers),
     "callback": (CALLBACK, {}, callback_handlers),
     "map-parallel": (MAP_PARALLEL, {"items": [{"n": n} for n in range(4)]}, map_parallel_handlers),
     "jsonata": (JSONATA, {}, jsonata_handlers),

@@ -25,6 +25,15 @@ from .events import (ATTEMPTS, CALL_ENDINGS, CLOSERS, CONTAINER_FAILURES, ENDING
 
 # How bad an outcome is, for a state entered several times (Map iterations, loops).
 RANK = {"succeeded": 1, "aborted": 2, "caught": 3, "failed": 4}
+# The states a failing sibling branch or iteration cuts short, each with its ``*StateAborted``.
+ABORTABLE = ("Task", "Wait", "Parallel", "Map")
+# A Task's call failures after which AWS writes that Task's own TaskStateAborted when the
+# failure ends its branch or iteration (after any other failure the Task stays open).
+CALL_FAILURES = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
+                           "ActivityFailed", "ActivityTimedOut"})
+# The events a container writes after a failure in one of its branches or iterations, each
+# following that failure: it failed, it retries, the iteration failed.
+ENDED_BY_FAILURE = frozenset({"ParallelStateFailed", "MapStateFailed", "MapIterationFailed"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,6 +138,11 @@ class StateEntry:
         return address(self.at, self.name)
 
 
+def _indexes(at: tuple) -> tuple:
+    """The branch and iteration indexes of a place, to order places by."""
+    return tuple(index if isinstance(index, int) else -1 for _, index in at)
+
+
 def address(at: tuple, name: str) -> str:
     """``Items[2]/Check``: where a state ran (see `Event.at`), then the state."""
     return "/".join([f"{outer}[{index}]" for outer, index in at] + [name])
@@ -158,6 +172,13 @@ class Timeline:
         self.events.sort(key=lambda e: e.id)
         self.by_id: dict[int, Event] = {e.id: e for e in self.events}
         self._branches: dict[int, int] = {}  # Parallel opener id -> branches started under it
+        self._failures = self._container_failures()
+        self._open: dict[int, Event] = {}           # entry id -> its *StateEntered, for the ABORTABLE not yet ended
+        self._open_at: dict[tuple, list] = {}       # at -> those open entries that ran there
+        self._open_under: dict[tuple, int] = {}     # at -> how many open entries ran there or further in
+        self._inside: dict[tuple, dict] = {}        # at -> the places one level further in (branches, iterations)
+        self._openers: dict[int, int] = {}          # entry id -> the id of its latest *StateStarted
+        self._cut_frame: dict[int, tuple] = {}      # failure id -> where the latest MapIterationAborted after it ran
         for event in self.events:
             self._place(event)
         last = self.events[-1] if self.events else None
@@ -181,6 +202,13 @@ class Timeline:
     def _place(self, event: Event) -> None:
         if event.type == "EvaluationFailed" and self._place_at_entry(event):
             return
+        if not (event.type.endswith("Aborted") and self._place_cut(event)):
+            self._place_by_link(event)
+        if event.type == "MapIterationAborted" and event.previous in self._failures:
+            self._cut_frame[event.previous] = event.at
+        self._track(event)
+
+    def _place_by_link(self, event: Event) -> None:
         prev = self.by_id.get(event.previous)
         name = event.details.get("name") if is_named(event.type) else None
         if prev is None:
@@ -214,6 +242,122 @@ class Timeline:
                 event.at = prev.at
         opener = self.by_id.get(event.block)
         event.depth = opener.depth + 1 if opener else 0
+
+    def _container_failures(self) -> set[int]:
+        """The ids of the events that ended a branch or iteration by failing it: a container's
+        ``*StateFailed``, its retry's ``*StateStarted`` or ``MapIterationFailed`` follows each."""
+        ended = set()
+        for event in self.events:
+            kind = event.type
+            if kind in ENDED_BY_FAILURE:
+                ended.add(event.previous)
+            elif kind in OPENERS:
+                prev = self.by_id.get(event.previous)
+                if prev is not None and prev.type != kind.replace("Started", "Entered"):
+                    ended.add(event.previous)
+        return ended
+
+    def _place_cut(self, event: Event) -> bool:
+        """Place an abort event of a sibling that a failure cut short. AWS writes them after the
+        failure, each following it (the failing Task's own TaskStateAborted first), for each
+        other branch or iteration in index order: ``MapIterationAborted`` (a Map's, naming it),
+        then the abort events of the states open in it, those further in first, none naming
+        its state. The link leads to the failure, not to the state: a ``MapIterationAborted``
+        goes to the open Map it names, another to the first state open in the cut branch or
+        iteration (the one the last ``MapIterationAborted`` names, else any of the container's
+        but the failing one), whose type it has, with nothing open in it any more."""
+        failure = self.by_id.get(event.previous)
+        if failure is None or failure.id not in self._failures:
+            return False
+        opener = self.by_id.get(failure.block)
+        if opener is None:
+            return False
+        kind = event.type
+        if kind == "MapIterationAborted":
+            name = event.details.get("name")
+            if opener.type == "MapStateStarted" and opener.state == name:
+                return False  # one of the failing Map's own iterations: its link tells
+            entered = self._first_open(opener, failure, "Map", name)
+        elif kind == "TaskStateAborted" and failure.type in CALL_FAILURES and failure.entry in self._open:
+            return False  # the failing Task's own
+        else:
+            entered = self._first_open(opener, failure, kind[: -len("StateAborted")], None)
+        if entered is None:
+            return False
+        if kind == "MapIterationAborted":
+            block = self.by_id.get(self._openers.get(entered.id, 0))
+            if block is None:
+                return False
+            event.state, event.entry, event.block, event.depth = entered.state, entered.id, block.id, block.depth + 1
+            event.at = entered.at + ((entered.state, event.details.get("index")),)
+        else:
+            event.state, event.entry, event.block = entered.state, entered.id, entered.block
+            event.at, event.depth = entered.at, entered.depth
+        return True
+
+    def _first_open(self, opener: Event, failure: Event, kind: str, name: str | None) -> Event | None:
+        """The first state of type `kind` (named `name`, a Map whose iteration is cut) open in a
+        branch or iteration of the container `opener` started that `failure` did not end:
+        in the cut frame first, then in index order; a container only once nothing in it is open."""
+        scope = opener.at
+        failing = failure.at[len(scope)] if len(failure.at) > len(scope) else None
+        frame = self._cut_frame.get(failure.id)
+        places = [frame] if frame is not None else []
+        places += sorted((at for at in self._inside.get(scope, ()) if at[-1][0] == opener.state and at != failing
+                          and self._open_under.get(at)), key=_indexes)
+        for place in places:
+            for entered in self._open_within(place, opener.id):
+                if entered.type == kind + "StateEntered" and (name is None and not self._holds_open(entered)
+                                                              or name is not None and entered.state == name):
+                    return entered
+        return None
+
+    def _open_within(self, at: tuple, after: int):
+        """The open entries that ran at `at` or further in, entered after event `after`: a
+        container before what runs in it, branches and iterations in index order."""
+        for entered in self._open_at.get(at, ()):
+            if entered.id > after:
+                yield entered
+        for inner in sorted(self._inside.get(at, ()), key=_indexes):
+            if self._open_under.get(inner):
+                yield from self._open_within(inner, after)
+
+    def _holds_open(self, entered: Event) -> bool:
+        return any(self._open_under.get(at) for at in self._inside.get(entered.at, ()) if at[-1][0] == entered.state)
+
+    def _track(self, event: Event) -> None:
+        """Keep the books `_place_cut` reads: the ABORTABLE entries still open, and where."""
+        kind = event.type
+        if kind in OPENERS:
+            self._openers[event.entry] = event.id
+            entered = self._open.get(event.entry)
+            if entered is not None:  # a retry: what the attempt before left open is over
+                self._close_inside(entered)
+        elif kind.endswith("StateEntered") and kind[: -len("StateEntered")] in ABORTABLE:
+            at = event.at
+            self._open[event.id] = event
+            self._open_at.setdefault(at, []).append(event)
+            for depth in range(len(at) + 1):
+                self._open_under[at[:depth]] = self._open_under.get(at[:depth], 0) + 1
+                if depth:
+                    self._inside.setdefault(at[:depth - 1], {})[at[:depth]] = None
+        elif kind.endswith(("StateExited", "StateAborted")):
+            entered = self._open.get(event.entry)
+            if entered is not None:
+                self._close_inside(entered)  # a state a failure left open in it (an EvaluationFailed's)
+                self._close(entered)
+
+    def _close(self, entered: Event) -> None:
+        del self._open[entered.id]
+        self._open_at[entered.at].remove(entered)
+        for depth in range(len(entered.at) + 1):
+            self._open_under[entered.at[:depth]] -= 1
+
+    def _close_inside(self, container: Event) -> None:
+        for place in list(self._inside.get(container.at, ())):
+            if place[-1][0] == container.state and self._open_under.get(place):
+                for entered in list(self._open_within(place, 0)):
+                    self._close(entered)
 
     def _place_at_entry(self, event: Event) -> bool:
         """Place an ``EvaluationFailed`` with the entry into the state it names. AWS links one
