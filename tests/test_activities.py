@@ -184,9 +184,10 @@ async def crash(taken: bool, given_back: int = 0):
     return store, ex.arn, token
 
 
-async def resumed(store, arn):
-    """The execution resumed from `store` with a new broker; that broker and its TaskTokens."""
-    broker, tokens = ActivityBroker(), TaskTokens()
+async def resumed(store, arn, broker=None):
+    """The execution resumed from `store` with a new broker (or `broker`); the broker and its
+    TaskTokens."""
+    broker, tokens = broker or ActivityBroker(), TaskTokens()
     ex = await prepare_resume(store, arn, activities=broker)
     tokens.add(ex)
     return ex, broker, tokens
@@ -527,3 +528,27 @@ def test_a_redriven_task_has_a_new_token():
     assert (failed.status, failed.error) == ("FAILED", "Boom")
     assert second != first
     assert redriven.status == "SUCCEEDED" and redriven.output == {"v": 1}
+
+
+def test_a_task_scheduled_before_its_activity_was_deleted_goes_on_after_a_resume():
+    """The activity is gone from the registry (DeleteActivity) by the time the execution resumes:
+    a task scheduled before goes on as it went (offered again under its token); only a new one
+    fails (States.Runtime, as AWS records: test_activity_task_on_deleted)."""
+    async def gone(arn):
+        return False
+
+    async def go():
+        store, arn, _ = await crash(taken=False)
+        ex, broker, tokens = await resumed(store, arn, ActivityBroker(known=gone))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            with anyio.fail_after(5):
+                token, text = await broker.get_task(ARN, "after")
+            await tokens.send_task_success(token, text)
+        fresh = prepare(machine(), {"v": 1}, activities=ActivityBroker(known=gone), name="new")
+        return ex.result, await fresh.run()
+    resumed_result, new = run(go())
+    assert resumed_result.status == "SUCCEEDED" and resumed_result.output == {"v": 1}
+    assert (new.status, new.error, new.cause) == ("FAILED", "States.Runtime", "An error occurred while executing "
+                                                  f"the state 'A' (entered at the event id #2). The activity {ARN} "
+                                                  "does not exist.")
