@@ -390,11 +390,8 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     waiter = ex.token_waiter(token)
     beat = waiter.beat
 
-    def note(back: bool) -> None:
+    async def noted(back: bool) -> None:  # (recorded before its first wait: in the order of the calls)
         ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back})
-
-    async def noted(back: bool) -> None:
-        note(back)
         await ex.flush()
 
     async def work() -> Any:

@@ -379,6 +379,13 @@ def test_history_ids_and_details_shape():
     assert events[2]["stateExitedEventDetails"]["output"] == '{"x":1}'
 
 
+def _boom(payload):
+    raise TaskFailed("Boom", "no")
+
+
+FAILING = {"fail": _boom}  # the handlers of `task("fail")`: it fails with Boom
+
+
 def _links(result):
     return [(e["id"], e["previousEventId"], e["type"]) for e in result.history.events]
 
@@ -438,13 +445,10 @@ def test_a_task_that_fails_a_branch_is_aborted():
     # AWS (LocalStack's AWS snapshot callback/test_callback.snapshot.json,
     # test_sqs_failure_in_wait_for_task_tok_no_error_field[SQS_PARALLEL_WAIT_FOR_TASK_TOKEN]):
     # 8 TaskFailed, 9<-8 TaskStateAborted, 10<-8 ParallelStateFailed, 11<-10 ParallelStateExited.
-    def fail(payload):
-        raise TaskFailed("Boom", "no")
-
     m = machine(P={"Type": "Parallel", "Branches": [{"StartAt": "T", "States": {"T": task("fail", End=True)}}],
                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "Next": "Caught"},
                 Caught={"Type": "Pass", "End": True})
-    assert _links(run_sync(m, {}, handlers={"fail": fail}))[3:10] == [
+    assert _links(run_sync(m, {}, handlers=FAILING))[3:10] == [
         (4, 3, "TaskStateEntered"), (5, 4, "LambdaFunctionScheduled"), (6, 5, "LambdaFunctionStarted"),
         (7, 6, "LambdaFunctionFailed"), (8, 7, "TaskStateAborted"), (9, 7, "ParallelStateFailed"),
         (10, 9, "ParallelStateExited")]
@@ -454,12 +458,9 @@ def test_a_task_that_fails_an_iteration_is_aborted_after_it():
     # AWS (LocalStack's AWS snapshot timeouts/test_timeouts.snapshot.json,
     # test_service_lambda_map_timeout): TaskTimedOut (#20), MapIterationFailed <-20,
     # TaskStateAborted <-20, ..., MapStateFailed <-20.
-    def fail(payload):
-        raise TaskFailed("Boom", "no")
-
     m = machine(M={"Type": "Map", "MaxConcurrency": 1, "ItemProcessor": {
         "StartAt": "T", "States": {"T": task("fail", End=True)}}, "End": True})
-    assert _links(run_sync(m, [1], handlers={"fail": fail}))[7:] == [
+    assert _links(run_sync(m, [1], handlers=FAILING))[7:] == [
         (8, 7, "LambdaFunctionFailed"), (9, 8, "MapIterationFailed"), (10, 8, "TaskStateAborted"),
         (11, 8, "MapStateFailed"), (12, 11, "ExecutionFailed")]
 
@@ -523,14 +524,11 @@ def test_an_evaluation_failure_in_a_catcher_inside_an_iteration():
     # test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY]): 12<-11 TaskStateExited (caught),
     # 13<-12 PassStateEntered, 14<-12 EvaluationFailed, 15<-14 MapIterationFailed,
     # 16<-14 MapStateFailed, 17<-16 ExecutionFailed.
-    def fail(payload):
-        raise TaskFailed("Boom", "no")
-
     m = _jsonata({"Each": {"Type": "Map", "Items": [1], "End": True, "ItemProcessor": {
         "StartAt": "Call", "States": {
             "Call": {**task("fail"), "End": True, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}]},
             "Handle": {"Type": "Pass", "Output": "{% $missing %}", "End": True}}}}})
-    assert _links(run_sync(m, {}, handlers={"fail": fail}))[7:] == [
+    assert _links(run_sync(m, {}, handlers=FAILING))[7:] == [
         (8, 7, "LambdaFunctionFailed"), (9, 8, "TaskStateExited"), (10, 9, "PassStateEntered"),
         (11, 9, "EvaluationFailed"), (12, 11, "MapIterationFailed"), (13, 11, "MapStateFailed"),
         (14, 13, "ExecutionFailed")]
