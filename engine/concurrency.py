@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from ..errors import StatesError
+from ..history.events import CALL_FAILURES
 from .mapfields import item_context, map_items, positive_int
 from .observe import IterationChanged, MapStarted
 from .scope import Scope
@@ -37,17 +38,12 @@ def _aside(run: StateRun, event_type: str) -> None:
     run.frame.last = last
 
 
-# The events a Task's call fails with: the Task state is still open when one ends a branch
-_CALL_FAILURES = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
-                            "ActivityFailed", "ActivityTimedOut"})
-
-
 def _close_failed_task(ex: Any, frame: Frame, tail: int) -> None:
     """AWS records ``TaskStateAborted`` for the Task whose failure (no catcher took it) ended a
     Parallel branch or a Map iteration, following that failure (LocalStack's AWS snapshots:
     TaskFailed in a branch, then TaskStateAborted, then ParallelStateFailed; TaskTimedOut in an
     iteration, then MapIterationFailed, then TaskStateAborted). `tail` is the branch's last event."""
-    if ex.history.type_of(tail) in _CALL_FAILURES:
+    if ex.history.type_of(tail) in CALL_FAILURES:
         frame.last = tail
         ex.emit(frame, "TaskStateAborted")
 
@@ -77,7 +73,7 @@ class _Siblings:
         if not self.failed:
             self.failed = True
             return True
-        if ex.history.type_of(frame.last) in _CALL_FAILURES:
+        if ex.history.type_of(frame.last) in CALL_FAILURES:
             frame.leave_aborted("TaskStateAborted")
         self.cut[index] = frame
         return False

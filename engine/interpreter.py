@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 import anyio
 
 from ..errors import PathNotFoundError, StatesError
+from ..history.events import ABORTABLE
 from ..model import UNSET, dollar
 from ..paths import assign_path
 from ..templates import Template, dumps, expect_kind
@@ -32,7 +33,6 @@ from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateSc
                        error_output, is_terminal, locate, retry_delay, with_retries, _DOLLAR, _NO_RESULT)
 from .task import run_task
 
-_ABORTABLE = ("Task", "Wait", "Parallel", "Map")
 _ENTERED = {kind: f"{kind}StateEntered" for kind in ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail",
                                                       "Parallel", "Map")}
 _EXITED = {kind: f"{kind}StateExited" for kind in _ENTERED}
@@ -85,7 +85,7 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
         output, next_name, assigned = _caught(run, err)
     except BaseException as exc:
         kind = state.type
-        if kind in _ABORTABLE and isinstance(exc, anyio.get_cancelled_exc_class()) and ex.aborting_branches():
+        if kind in ABORTABLE and isinstance(exc, anyio.get_cancelled_exc_class()) and ex.aborting_branches():
             # a sibling branch / iteration failed: AWS records the states it stopped (the event
             # has no details in AWS's model), once the failing container has its failure
             frame.leave_aborted(f"{kind}StateAborted")

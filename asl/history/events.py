@@ -37,6 +37,12 @@ NESTING = frozenset({"MapIterationStarted", "ParallelStateStarted", "MapRunStart
 # Container-level failures: the error happened further in, in a branch or an iteration.
 CONTAINER_FAILURES = frozenset({"ParallelStateFailed", "MapStateFailed", "MapRunFailed", "MapIterationFailed",
                                 "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
+# The states a failing sibling branch or iteration cuts short, each with its ``*StateAborted``.
+ABORTABLE = ("Task", "Wait", "Parallel", "Map")
+# A Task's call failures after which AWS writes that Task's own TaskStateAborted when the
+# failure ends its branch or iteration (after any other failure the Task stays open).
+CALL_FAILURES = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
+                           "ActivityFailed", "ActivityTimedOut"})
 # Events that start one attempt of a state's work (a retry starts another).
 ATTEMPTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled", "ParallelStateStarted",
                       "MapStateStarted"})

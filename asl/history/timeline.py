@@ -20,17 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import (ATTEMPTS, CALL_ENDINGS, CLOSERS, CONTAINER_FAILURES, ENDINGS, OPENERS, Event,
-                     HistoryError, events_of, from_aws, is_named, json_field, read_document)
+from .events import (ABORTABLE, ATTEMPTS, CALL_ENDINGS, CALL_FAILURES, CLOSERS, CONTAINER_FAILURES, ENDINGS,
+                     OPENERS, Event, HistoryError, events_of, from_aws, is_named, json_field, read_document)
 
 # How bad an outcome is, for a state entered several times (Map iterations, loops).
 RANK = {"succeeded": 1, "aborted": 2, "caught": 3, "failed": 4}
-# The states a failing sibling branch or iteration cuts short, each with its ``*StateAborted``.
-ABORTABLE = ("Task", "Wait", "Parallel", "Map")
-# A Task's call failures after which AWS writes that Task's own TaskStateAborted when the
-# failure ends its branch or iteration (after any other failure the Task stays open).
-CALL_FAILURES = frozenset({"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut",
-                           "ActivityFailed", "ActivityTimedOut"})
 # The events a container writes after a failure in one of its branches or iterations, each
 # following that failure: it failed, it retries, the iteration failed.
 ENDED_BY_FAILURE = frozenset({"ParallelStateFailed", "MapStateFailed", "MapIterationFailed"})
