@@ -132,6 +132,12 @@ class StateEntry:
         return address(self.at, self.name)
 
 
+def _retried(opener: Event, prev: Event) -> bool:
+    """Whether a ``*StateStarted`` opens a retry: a first attempt follows its state's entry, a
+    retry the failed attempt's last event."""
+    return prev.type != opener.type.replace("Started", "Entered")
+
+
 def _indexes(at: tuple) -> tuple:
     """The branch and iteration indexes of a place, to order places by."""
     return tuple(index if isinstance(index, int) else -1 for _, index in at)
@@ -247,7 +253,7 @@ class Timeline:
                 ended.add(event.previous)
             elif kind in OPENERS:
                 prev = self.by_id.get(event.previous)
-                if prev is not None and prev.type != kind.replace("Started", "Entered"):
+                if prev is not None and _retried(event, prev):
                     ended.add(event.previous)
         return ended
 
@@ -383,7 +389,7 @@ class Timeline:
         if kind in CLOSERS:
             return True
         if kind in OPENERS:
-            return prev.type != kind.replace("Started", "Entered")
+            return _retried(event, prev)
         if kind in ("MapStateExited", "ParallelStateExited"):
             opener = self.by_id.get(event.block)
             return opener is not None and opener.type == kind.replace("Exited", "Started") and opener.state == name
