@@ -7,6 +7,7 @@ the file's line and column to every diagnostic whose location can be found in th
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -282,8 +283,24 @@ def _out_of_range_numbers(definition: Any) -> list[Diagnostic]:
 _INFINITY = float("inf")
 
 
+_FILE_SUFFIXES = (".json", ".json5", ".yaml", ".yml", ".asl", ".template")
+_JSON_SCALAR = re.compile(r'(true|false|null|-?\d[\d.eE+-]*|".*")')
+
+
 def _looks_like_path(text: str) -> bool:
-    stripped = text.lstrip()
+    """Whether a one-line string names a file rather than holding a definition's text.
+
+    A string naming an existing file is a path; so is one that looks like a file name (a
+    folder separator, a definition file's suffix, no spaces) even when no such file exists, so
+    that a mistyped path says "File not found". Other text (``not a definition``, ``null``) is
+    parsed, and gets the diagnostics AWS's ValidateStateMachineDefinition gives such text.
+    """
+    stripped = text.strip()
     if not stripped or stripped[0] in "{[" or "\n" in text:
         return False
-    return True
+    bare = stripped.rpartition("#")[0] or stripped  # FILE#LogicalId selects a machine
+    if os.path.exists(stripped) or os.path.exists(bare):
+        return True
+    if os.sep in bare or "/" in bare or bare.lower().endswith(_FILE_SUFFIXES):
+        return True
+    return not any(c.isspace() for c in stripped) and not _JSON_SCALAR.fullmatch(stripped)

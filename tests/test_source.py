@@ -978,3 +978,18 @@ def test_any_template_gives_machines_or_a_source_error(properties, resource_type
         json.dumps(machine.definition, allow_nan=False)
         machine.document.locate("/States")
         machine.document.duplicate_keys
+
+
+def test_validate_tells_text_from_a_path(tmp_path, monkeypatch):
+    """A one-line string is a file only when it names one or looks like a file name: other text is
+    parsed, as ValidateStateMachineDefinition parses its `definition` (INVALID_JSON_DESCRIPTION)."""
+    import asl
+
+    monkeypatch.chdir(tmp_path)
+    codes = lambda source: [d.code for d in asl.validate(source).diagnostics]  # noqa: E731
+    assert codes("not a definition") == ["INVALID_JSON_DESCRIPTION"]
+    assert codes("null") == codes("12") == ["SCHEMA_VALIDATION_FAILED"]  # not an object
+    for missing in ("order.json", "flows/order", "order", "my order.yaml", "order.json#Machine"):
+        assert codes(missing) == ["FILE_NOT_FOUND"], missing
+    (tmp_path / "a definition").write_text('{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}')
+    assert asl.validate("a definition").ok  # an existing file, whatever its name
