@@ -219,7 +219,8 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config
         return
     if kind not in ("Task", "Map", "Parallel"):
         raise TestStateError("ValidationException", f"State type '{kind}' is not supported when a mock is specified")
-    if reveal_secrets:  # the text LocalStack gives (its TestState checks mirror AWS's answers; no AWS recording)
+    if reveal_secrets:  # AWS's answer, recorded by LocalStack's test_state_mock_validation.py::
+        # TestStateMockValidation::test_reveal_secrets_is_true_and_mock_result_is_set (validated against AWS)
         raise TestStateError("ValidationException", "TestState does not support RevealSecrets when a mock is specified.")
     if mock.field_validation_mode not in MODES:
         raise TestStateError("ValidationException", f"Value '{mock.field_validation_mode}' at "

@@ -78,7 +78,8 @@ def run(case: dict) -> dict:
                                  inspection_level=params.get("inspectionLevel", "INFO"),
                                  variables=_json_param(params, "variables"), mock=params.get("mock"),
                                  context=params.get("context"), state_configuration=params.get("stateConfiguration"),
-                                 role_arn=params.get("roleArn"), seed=0)
+                                 role_arn=params.get("roleArn"), reveal_secrets=bool(params.get("revealSecrets")),
+                                 seed=0)
     except TestStateError as exc:
         return {"error": {"Code": exc.code, "Message": exc.message}}
     return {"response": _parsed(result.response())}
