@@ -142,9 +142,10 @@ def invoke(client: Any, method: str, operation: Any, request: Any, converter: An
 
     if not isinstance(request, dict):
         raise Unusable("The Parameters must be a JSON object")
-    problem = validation_errors(operation.input_shape, request)
+    problem = validation_errors(operation.input_shape, request, client.meta.service_model.service_id)
     if problem is not None:  # the service's answer, given here: moto and LocalStack check less
-        raise converter(client, bex.ClientError({"Error": {"Code": "ValidationException", "Message": problem},
+        code, message = problem
+        raise converter(client, bex.ClientError({"Error": {"Code": code, "Message": message},
                                                  "ResponseMetadata": {"HTTPStatusCode": 400}},
                                                 operation.name)) from None
     try:
