@@ -246,6 +246,30 @@ def test_sqs_missing_queue(aws):
                         result.cause)
 
 
+def test_sqs_queue_url_of_an_unknown_host_is_a_client_failure(aws):
+    """Recorded on AWS (LocalStack error_handling/test_task_service_sqs::test_send_message_no_such_queue):
+    the SDK sends an SQS call to its QueueUrl's host, so a host no DNS knows fails the call before
+    any service answers it: SQS.SdkClientException, not the endpoint's QueueDoesNotExist."""
+    url = "http://no-such-queue.invalid/123456789012/orders"  # .invalid: never resolves (RFC 6761)
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": url, "MessageBody": "x"}), {}, aws=aws)
+    assert result.error == "SQS.SdkClientException"
+    assert re.fullmatch(r"Unable to execute HTTP request: no-such-queue\.invalid: "
+                        r"(Name or service not known|Temporary failure in name resolution)", result.cause), result.cause
+    assert result.history.types()[-3:] == ["TaskStarted", "TaskFailed", "ExecutionFailed"]
+
+
+def test_sqs_refuses_a_null_message_body_as_a_missing_parameter(aws):
+    """Recorded on AWS (LocalStack error_handling/test_task_service_sqs::test_send_message_empty_body):
+    a null MessageBody is a missing parameter to SQS, which answers as the query APIs do, after
+    TaskScheduled/TaskStarted; not DynamoDB's "1 validation error detected" list."""
+    queue = client(aws, "sqs").create_queue(QueueName="orders")["QueueUrl"]
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": queue, "MessageBody": None}), {}, aws=aws)
+    assert result.error == "SQS.AmazonSQSException"
+    match = re.fullmatch(V1_CAUSE.format(service="AmazonSQS", status=400, code="MissingParameter"), result.cause)
+    assert match and match["message"] == "The request must contain the parameter MessageBody."
+    assert result.history.types()[-3:] == ["TaskStarted", "TaskFailed", "ExecutionFailed"]
+
+
 def test_sns_publish_and_missing_topic(aws):
     sns, sqs = client(aws, "sns"), client(aws, "sqs")
     topic = sns.create_topic(Name="orders")["TopicArn"]

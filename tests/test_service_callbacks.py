@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -146,7 +147,10 @@ def test_aws_sdk_sfn_tasks_call_the_server_itself(server, tmp_path):
     refused = wait_done(sfn, sfn.start_execution(stateMachineArn=worker, name="bad",
                                                  input='{"token": "not a token"}')["executionArn"])
     assert refused["status"] == "FAILED" and refused["error"] == "Sfn.InvalidTokenException"
-    assert refused["cause"].startswith("Invalid Token: 'Invalid token' (Service: Sfn, Status Code: 400, Request ID: ")
+    # recorded on AWS (LocalStack test_sfn_send_task_outcome_with_no_such_token): the Java SDK v2's
+    # cause, then its count of tries
+    assert re.fullmatch(r"Invalid Token: 'Invalid token' \(Service: Sfn, Status Code: 400, Request ID: [0-9a-f-]+\) "
+                        r"\(SDK Attempt Count: 1\)", refused["cause"]), refused["cause"]
 
 
 def test_heartbeat_and_task_timeouts(server, tmp_path):

@@ -54,10 +54,40 @@ def convert_error(client: Any, exc: Exception, service: str) -> StatesError:
                        f"Error Code: {code}; Request ID: {request_id}; Proxy: null)")
 
 
+def _queue_host_unknown(arguments: Any) -> StatesError | None:
+    """The failure of an SQS call whose ``QueueUrl`` names a host no DNS knows.
+
+    The Java SDK v1 that Step Functions calls SQS with sends each request to the host of its
+    ``QueueUrl``, so on AWS such a call never reaches SQS (recorded: LocalStack
+    test_send_message_no_such_queue, ``SQS.SdkClientException``, "Unable to execute HTTP request:
+    no-such-queue-73e08fde: Name or service not known"). boto3 sends it to the configured
+    endpoint instead, which would answer for a queue it does not hold; AWS's own hosts are left
+    to that endpoint, and so are LocalStack's (a test against moto or LocalStack may spell its
+    queues' URLs as AWS's, and an offline machine resolves neither)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = arguments.get("QueueUrl") if isinstance(arguments, dict) else None
+    try:
+        host = urlsplit(url).hostname if isinstance(url, str) else None
+    except ValueError:
+        return None
+    if not host or host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws", "localhost.localstack.cloud")):
+        return None
+    try:
+        socket.getaddrinfo(host, None)
+    except socket.gaierror as exc:
+        return StatesError("SQS.SdkClientException", f"Unable to execute HTTP request: {host}: {exc.strerror}")
+    return None
+
+
 def _call(clients: Any, service: str, api: str, arguments: Any, region: str | None = None) -> tuple[dict, Any]:
     """Call `api` (camelCase) of the Step Functions `service`; (response, operation model)."""
     from .sdk import operation_of
 
+    unreachable = _queue_host_unknown(arguments) if service == "sqs" else None
+    if unreachable is not None:
+        raise unreachable
     client = clients.client(SERVICES[service][0], region)
     found = operation_of(client, api)
     if found is None:

@@ -142,9 +142,10 @@ def invoke(client: Any, method: str, operation: Any, request: Any, converter: An
 
     if not isinstance(request, dict):
         raise Unusable("The Parameters must be a JSON object")
-    problem = validation_errors(operation.input_shape, request)
+    problem = validation_errors(operation.input_shape, request, client.meta.service_model.service_id)
     if problem is not None:  # the service's answer, given here: moto and LocalStack check less
-        raise converter(client, bex.ClientError({"Error": {"Code": "ValidationException", "Message": problem},
+        code, message = problem
+        raise converter(client, bex.ClientError({"Error": {"Code": code, "Message": message},
                                                  "ResponseMetadata": {"HTTPStatusCode": 400}},
                                                 operation.name)) from None
     try:
@@ -225,11 +226,16 @@ async def call_own_api(api: Any, info: Any, arguments: Any) -> Any:
         raise Unusable("The Parameters must be a JSON object")
     sent = botocore.serialize.create_serializer("json", include_validation=False).serialize_to_request(request, op)
     status, answer = await api(operation, json.loads(sent["body"] or b"{}"))
+    # (botocore's parser reads the request id's header by its lower-case name)
     received = {"status_code": status, "body": json.dumps(answer).encode(),
-                "headers": {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/x-amz-json-1.0"}}
+                "headers": {"x-amzn-requestid": str(uuid.uuid4()), "Content-Type": "application/x-amz-json-1.0"}}
     parsed = botocore.parsers.create_parser("json").parse(received, op.output_shape)
     if status >= 300:
-        raise model_error(model, bex.ClientError(parsed, operation))
+        failure = model_error(model, bex.ClientError(parsed, operation))
+        # recorded on AWS (LocalStack test_sfn_send_task_outcome_with_no_such_token, both templates):
+        # "Invalid Token: 'Invalid token' (Service: Sfn, Status Code: 400, Request ID: …) (SDK Attempt
+        # Count: 1)", the Java SDK v2's count of tries appended (one: AWS does not retry a 4xx)
+        raise StatesError(failure.error, f"{failure.cause} (SDK Attempt Count: 1)")
     return result_json(parsed, op.output_shape, pascal=True)
 
 

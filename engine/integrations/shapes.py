@@ -97,14 +97,26 @@ def _fold(name: str) -> str:
     return name.replace("_", "").lower()
 
 
-def validation_errors(shape: Any, request: Any) -> str | None:
-    """What an AWS service's request validation says of the top-level members before anything else
-    (recorded on AWS, DynamoDB: "1 validation error detected: Value null at 'item' failed to satisfy
-    constraint: Member must not be null"); None when it would say nothing."""
+#: Services that answer a request lacking a required member as the query APIs do, with
+#: ``MissingParameter`` naming the first one (recorded on AWS, LocalStack
+#: test_task_service_sqs::test_send_message_empty_body: SQS, "The request must contain the parameter
+#: MessageBody."); the others answer as DynamoDB does (`validation_errors`).
+MISSING_PARAMETER = frozenset({"SQS"})
+
+
+def validation_errors(shape: Any, request: Any, service_id: str = "") -> tuple[str, str] | None:
+    """The error code and message of what an AWS service's request validation says of the
+    top-level members before anything else (recorded on AWS, DynamoDB: ``ValidationException``,
+    "1 validation error detected: Value null at 'item' failed to satisfy constraint: Member must
+    not be null"; `MISSING_PARAMETER` services: ``MissingParameter``); None when it would say nothing."""
     import re
 
     if shape is None or not isinstance(request, dict):
         return None
+    if service_id in MISSING_PARAMETER:
+        for name in shape.required_members:
+            if request.get(name) is None:
+                return "MissingParameter", f"The request must contain the parameter {name}."
     found = []
     for name, member in shape.members.items():
         wire = name[:1].lower() + name[1:]
@@ -124,7 +136,7 @@ def validation_errors(shape: Any, request: Any) -> str | None:
                              f"regular expression pattern: {pattern}")
     if not found:
         return None
-    return f"{len(found)} validation error{'s' * (len(found) > 1)} detected: {'; '.join(found)}"
+    return "ValidationException", f"{len(found)} validation error{'s' * (len(found) > 1)} detected: {'; '.join(found)}"
 
 
 # ---- responses ------------------------------------------------------------------------------
