@@ -208,6 +208,22 @@ def compiled(definition: str) -> Any:
     return asl.load(json.loads(definition))
 
 
+def _input_text(body: dict, value: Any) -> str | None:
+    """StartExecution's input as the caller spelled it, when that differs from its compact JSON.
+    AWS keeps that text: ExecutionStarted shows '["Hello", "World"]' as sent, while the first
+    state's entered input is the compact '["Hello","World"]' (recorded: LocalStack test_base_scenarios
+    test_map_state_label, test_map_state_result_writer); DescribeExecution answers the same input.
+    Text that only Jackson's lenient reading takes (a value followed by more) stays compact."""
+    text = body.get("input")
+    if text is None or text == json.dumps(value, separators=(",", ":"), ensure_ascii=False):
+        return None
+    try:
+        json.loads(text)
+    except ValueError:
+        return None
+    return text
+
+
 def _identify(execution: Any, options: dict) -> None:
     """The machine's role and the version and alias ARNs an execution was started through, as
     its ExecutionStarted event and ``$$.Execution.RoleArn`` show them."""
@@ -1361,6 +1377,7 @@ class Service:
         from asl.engine.execution import ExecutionAlreadyExists
 
         options = dict(roleArn=runs["roleArn"], stateMachineVersionArn=version_arn, stateMachineAliasArn=alias_arn,
+                       inputText=_input_text(body, value),
                        mockTestCase=case or None, traceHeader=body.get("traceHeader"),
                        updateDate=runs.get("updateDate", runs["creationDate"]), revisionId=runs.get("revisionId"),
                        loggingConfiguration=runs.get("loggingConfiguration"),
@@ -1441,7 +1458,8 @@ class Service:
         elapsed_ms = max(1, round((time.monotonic() - started) * 1000))
         out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
                      "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
-                     "input": json.dumps(value, separators=(",", ":")), "inputDetails": {"included": True},
+                     "input": _input_text(body, value) or json.dumps(value, separators=(",", ":")),
+                     "inputDetails": {"included": True},
                      "billingDetails": {"billedMemoryUsedInMB": 64,
                                         "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
         if result.status == "SUCCEEDED":
@@ -1492,7 +1510,8 @@ class Service:
         record = await self._record(body["executionArn"], dispatched=True)
         opts = record.options
         out: dict = {"executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
-                     "status": record.status, "startDate": record.start_time, "input": record.input,
+                     "status": record.status, "startDate": record.start_time,
+                     "input": opts.get("inputText") or record.input,
                      "inputDetails": {"included": True}}
         if record.stop_time is not None and record.status != "RUNNING":
             out["stopDate"] = record.stop_time
@@ -1671,6 +1690,8 @@ class Service:
         events = History.restored(entries).events
         for event, entry in zip(events, entries):
             event["timestamp"] = entry[2]
+        if events and record.options.get("inputText") and events[0]["type"] == "ExecutionStarted":
+            events[0]["executionStartedEventDetails"]["input"] = record.options["inputText"]
         if body.get("includeExecutionData") is False:
             from asl.engine.history import without_execution_data
 

@@ -156,6 +156,23 @@ def test_history_without_execution_data_keeps_error_and_cause(server):
     assert bare[2]["executionFailedEventDetails"] == {"error": "SomeFailure", "cause": "It fails."}
 
 
+def test_execution_input_keeps_the_callers_spelling(server):
+    """AWS keeps StartExecution's input text as sent for the ExecutionStarted event, while the first
+    state's entered input is compact JSON (recorded: LocalStack test_base_scenarios
+    test_map_state_label, '["Hello", "World"]' then '["Hello","World"]')."""
+    sfn = server.client()
+    arn = sfn.create_state_machine(name="spelled", definition=machine({"P": {"Type": "Pass", "End": True}}, "P"),
+                                   roleArn=ROLE)["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, input='["Hello", "World"]')["executionArn"]
+    done = wait_done(sfn, started)
+    events = sfn.get_execution_history(executionArn=started)["events"]
+    assert events[0]["executionStartedEventDetails"]["input"] == '["Hello", "World"]'
+    assert events[1]["stateEnteredEventDetails"]["input"] == '["Hello","World"]'
+    assert done["input"] == '["Hello", "World"]' and done["output"] == '["Hello","World"]'
+    plain = sfn.start_execution(stateMachineArn=arn, input='{"a":1}')["executionArn"]
+    assert wait_done(sfn, plain)["input"] == '{"a":1}'
+
+
 def test_versions_aliases_tags(server):
     sfn = server.client()
     arn = sfn.create_state_machine(name="v", definition=PASS, roleArn=ROLE, publish=True)["stateMachineArn"]
