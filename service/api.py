@@ -1705,7 +1705,9 @@ class Service:
     async def DescribeStateMachineForExecution(self, body: dict) -> dict:
         record = await self._record(body["executionArn"])
         opts = record.options
-        out: dict = {"stateMachineArn": opts.get("stateMachineVersionArn") or record.state_machine_arn,
+        # the state machine's own ARN, also when the execution ran a version or an alias (AWS,
+        # recorded: LocalStack's test_sfn_api_versioning::test_describe_state_machine_for_execution_of_version)
+        out: dict = {"stateMachineArn": record.state_machine_arn,
                      "name": record.state_machine_name, "definition": record.definition,
                      "roleArn": opts.get("roleArn") or self.arns.role(),
                      "updateDate": opts.get("updateDate") or record.start_time}
