@@ -559,6 +559,7 @@ class Service:
         _check_encryption(body.get("encryptionConfiguration"))
         _definition_errors(body["definition"], machine_type)
         self._check_tags(body.get("tags") or [])
+        await self._check_log_group(logging_config)
         arn = self.arns.machine(name)
         now = api_time()
         doc = {"kind": MACHINE, "stateMachineArn": arn, "name": name, "definition": body["definition"],
@@ -610,6 +611,24 @@ class Service:
         if len(destinations) > 1 or (level != "OFF" and len(destinations) != 1):
             raise ServiceError("InvalidLoggingConfiguration",
                                "Invalid Logging Configuration: Must specify exactly one Log Destination.")
+
+    async def _check_log_group(self, config: dict | None) -> None:
+        """A logging configuration whose log group does not exist is refused, as AWS refuses it
+        (recorded: LocalStack's test_sfn_api_logs.py::test_deleted_log_group); it is asked of
+        CloudWatch Logs only when the server calls AWS (--aws, --endpoint-url) and logs are on."""
+        if not config or (config.get("level") or "OFF") == "OFF" or self.integrations is None \
+                or not self.integrations.config.calls("logs"):
+            return
+        import anyio.to_thread
+
+        from asl.engine.execlog import log_group_exists
+
+        for entry in config.get("destinations") or []:
+            arn = ((entry or {}).get("cloudWatchLogsLogGroup") or {}).get("logGroupArn")
+            clients = self.integrations.clients
+            if arn and await anyio.to_thread.run_sync(log_group_exists, arn, clients) is False:
+                raise ServiceError("InvalidLoggingConfiguration",
+                                   "Invalid Logging Configuration: Log Destination not found.")
 
     def _check_tags(self, tags: list) -> None:
         if len(tags) > 50:
@@ -690,6 +709,7 @@ class Service:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
         _check_encryption(body.get("encryptionConfiguration"))
+        await self._check_log_group(body.get("loggingConfiguration"))
 
         given = dict(body)
         if given.get("loggingConfiguration") is not None:
@@ -1706,7 +1726,9 @@ class Service:
     async def DescribeStateMachineForExecution(self, body: dict) -> dict:
         record = await self._record(body["executionArn"])
         opts = record.options
-        out: dict = {"stateMachineArn": opts.get("stateMachineVersionArn") or record.state_machine_arn,
+        # the state machine's own ARN, also when the execution ran a version or an alias (AWS,
+        # recorded: LocalStack's test_sfn_api_versioning::test_describe_state_machine_for_execution_of_version)
+        out: dict = {"stateMachineArn": record.state_machine_arn,
                      "name": record.state_machine_name, "definition": record.definition,
                      "roleArn": opts.get("roleArn") or self.arns.role(),
                      "updateDate": opts.get("updateDate") or record.start_time}

@@ -273,6 +273,20 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
         assert {e["execution_arn"] for e in logged} == {arn}
         assert logged[1]["details"] == {"error": "E", "cause": "c"}
         assert all(s.startswith("states/m/") for s in streams)
+        # a log group that does not exist (any more) is refused, as AWS refuses it (recorded in
+        # LocalStack's test_sfn_api_logs.py::test_deleted_log_group); with the level OFF it is not asked
+        logs.create_log_group(logGroupName="/aws/vendedlogs/states/gone")
+        gone_arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/gone:*"
+        logs.delete_log_group(logGroupName="/aws/vendedlogs/states/gone")
+        gone = {**config, "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": gone_arn}}]}
+        with pytest.raises(sfn.exceptions.InvalidLoggingConfiguration) as refused:
+            sfn.create_state_machine(name="gone", definition=definition, roleArn=ROLE, loggingConfiguration=gone)
+        assert refused.value.response["Error"]["Message"] == \
+            "Invalid Logging Configuration: Log Destination not found."
+        with pytest.raises(sfn.exceptions.InvalidLoggingConfiguration):
+            sfn.update_state_machine(stateMachineArn=quiet, loggingConfiguration=gone)
+        assert sfn.describe_state_machine(stateMachineArn=quiet)["loggingConfiguration"]["level"] == "OFF"
+        sfn.update_state_machine(stateMachineArn=quiet, loggingConfiguration={**gone, "level": "OFF"})
     finally:
         server.stop()
 

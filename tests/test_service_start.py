@@ -117,6 +117,11 @@ def test_execution_started_names_role_version_and_alias(server):
                                    "stateMachineVersionArn": version}
     assert started(by_alias) == {"input": "{}", "inputDetails": {"truncated": False}, "roleArn": role,
                                  "stateMachineVersionArn": version, "stateMachineAliasArn": alias}
+    # DescribeStateMachineForExecution names the machine itself, not the version or alias it ran
+    # (AWS, recorded: LocalStack's test_sfn_api_versioning::test_describe_state_machine_for_execution_of_version)
+    for arn in (plain, by_version, by_alias):
+        assert sfn.describe_state_machine_for_execution(executionArn=arn)["stateMachineArn"] == \
+            created["stateMachineArn"]
     # $$.Execution.RoleArn is that role too
     assert json.loads(sfn.describe_execution(executionArn=plain)["output"]) == {"a": 1, "role": role}
 
