@@ -191,6 +191,43 @@ def test_csv_quotes_line_breaks_and_backslashes(buckets):
     assert unknown.error == "States.ItemReaderFailed" and "CSVDelimiter" in unknown.cause
 
 
+def test_csv_parsing_example_of_the_developer_guide(buckets):
+    # https://docs.aws.amazon.com/step-functions/latest/dg/example-csv-parse-dist-map.html: one row,
+    # headers GIVEN, and an ItemSelector that turns three cells into JSON. The unquoted cell
+    # {""MyKey"":""MyValue""} is {"MyKey":"MyValue"}: a doubled quote is one quote outside quotes too.
+    # (The page's output words the text "a double quote", its input "a double quotation marks":
+    # a misprint; the value here is the input's.)
+    buckets.put("data", "myCSVInput.csv", 'abc,123,"This string contains commas, a double quotation marks (""), '
+                                          'and a newline (\n)",{""MyKey"":""MyValue""},"[1,2,3]"')
+    reader = get_object("myCSVInput.csv", InputType="CSV", CSVHeaderLocation="GIVEN",
+                        CSVHeaders=["MyLetters", "MyNumbers", "MyString", "MyObject", "MyArray"])
+    selector = {"MyLetters.$": "$$.Map.Item.Value.MyLetters",
+                "MyNumbers.$": "States.StringToJson($$.Map.Item.Value.MyNumbers)",
+                "MyString.$": "$$.Map.Item.Value.MyString",
+                "MyObject.$": "States.StringToJson($$.Map.Item.Value.MyObject)",
+                "MyArray.$": "States.StringToJson($$.Map.Item.Value.MyArray)"}
+    result = go(buckets, dmap(ItemReader=reader, ItemSelector=selector, Label="Map", MaxConcurrency=1000))
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == [{"MyNumbers": 123, "MyObject": {"MyKey": "MyValue"}, "MyLetters": "abc",
+                              "MyString": 'This string contains commas, a double quotation marks ("), and a newline (\n)',
+                              "MyArray": [1, 2, 3]}]
+    # inside quotes, and after a closing quote, "" is one quote as well
+    buckets.put("data", "quotes.csv", 'a,b\n"x ""y"" z"w"",v""\n')
+    rows = go(buckets, dmap(ItemReader=get_object("quotes.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")))
+    assert rows.output == [{"a": 'x "y" zw"', "b": 'v"'}]
+
+
+def test_a_csv_cell_past_128_kib_is_read(buckets):
+    """DG "input-output-itemreader": an item of up to 8 MB may be read from a text delimited file
+    (here cells of 300,000 characters, quoted over two lines and not; Python's csv module alone
+    stops at 131,072)."""
+    buckets.put("data", "wide.csv", 'id,blob\n7,' + "w" * 300_000 + '\n8,"' + "q" * 300_000 + '\nq"\n9,small\n')
+    reader = get_object("wide.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")
+    result = go(buckets, dmap(ItemReader=reader, ItemSelector={"id.$": "$$.Map.Item.Value.id"}))
+    assert result.status == "SUCCEEDED", result.cause
+    assert [item["id"] for item in result.output] == ["7", "8", "9"]
+
+
 def test_csv_keys_come_in_java_hashmap_order():
     # recorded on AWS (service case ..._csv_headers_first_row_typed_headers): 0, {}, True
     assert [["0", "True", "{}"][i] for i in java_hash_order(["0", "True", "{}"])] == ["0", "{}", "True"]
