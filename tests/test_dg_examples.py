@@ -337,6 +337,41 @@ def test_item_batcher_example():
                                       {"BatchInput": {"factCheck": "TRUE"}, "Items": items[2:]}]
 
 
+def test_item_batcher_counts_example():
+    # 1,130 items, at most 100 a batch: 11 batches of 100 and one of 30; a MaxItemsPerBatchPath of 500
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, "ItemsPath": "$.items", "ItemBatcher": {"MaxItemsPerBatch": 100},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "I",
+                          "States": {"I": {"Type": "Pass", "Parameters": {"n.$": "States.ArrayLength($.Items)"},
+                                           "End": True}}}}}}
+    value = {"items": list(range(1130)), "maxBatchItems": 500}
+    assert [batch["n"] for batch in run(definition, value)] == [100] * 11 + [30]
+    definition["States"]["M"]["ItemBatcher"] = {"MaxItemsPerBatchPath": "$.maxBatchItems"}
+    assert [batch["n"] for batch in run(definition, value)] == [500, 500, 130]
+
+
+@pytest.mark.parametrize("thresholds,succeeds", [
+    ({}, False),                                    # the default tolerates no failure
+    ({"ToleratedFailureCount": 2}, True), ({"ToleratedFailureCount": 1}, False),
+    ({"ToleratedFailurePercentage": 20}, True), ({"ToleratedFailurePercentage": 19}, False),
+    ({"ToleratedFailureCount": 5, "ToleratedFailurePercentage": 10}, False),   # either one exceeded
+    ({"ToleratedFailureCountPath": "$.count"}, True), ({"ToleratedFailurePercentagePath": "$.percentage"}, True),
+])
+def test_tolerated_failure_thresholds(thresholds, succeeds):
+    # https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html: 2 of 10 items fail
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True, "ItemsPath": "$.items", **thresholds,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "C",
+                          "States": {"C": {"Type": "Choice", "Default": "Ok",
+                                           "Choices": [{"Variable": "$", "NumericLessThan": 2, "Next": "Bad"}]},
+                                     "Bad": {"Type": "Fail", "Error": "E"}, "Ok": {"Type": "Pass", "End": True}}}}}}
+    out = run(definition, {"items": list(range(10)), "count": 2, "percentage": 20})
+    if succeeds:   # a failed child's place holds its execution record (DG input-output-resultwriter.html)
+        assert [o["Status"] for o in out[:2]] == ["FAILED", "FAILED"] and out[2:] == list(range(2, 10))
+    else:
+        assert out[:2] == ("FAILED", "States.ExceedToleratedFailureThreshold")
+
+
 def test_map_state_parameters_example():
     shipped = [{"prod": "R31", "dest-code": 9511, "quantity": 1344}, {"prod": "S39", "dest-code": 9511, "quantity": 40},
                {"prod": "R31", "dest-code": 9833, "quantity": 12}]
