@@ -3,8 +3,10 @@ ResultWriter and Map Run redrive, with S3 on moto's server (a real process, reac
 and on buckets mapped to local folders (the same readers and writers)."""
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
+import io
 import json
 import re
 import subprocess
@@ -13,10 +15,13 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import asl
 from asl.engine import Handlers, TaskFailed, redrive, run, run_sync
 from asl.engine.clock import VirtualClock
+from asl.engine.distributed.delimited import records
 from asl.engine.distributed.itemreader import java_hash_order
 from asl.engine.stores import open_store
 
@@ -215,6 +220,17 @@ def test_csv_parsing_example_of_the_developer_guide(buckets):
     buckets.put("data", "quotes.csv", 'a,b\n"x ""y"" z"w"",v""\n')
     rows = go(buckets, dmap(ItemReader=get_object("quotes.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")))
     assert rows.output == [{"a": 'x "y" zw"', "b": 'v"'}]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", ",", "|", '"', "\\", "\n", "\r", "\r\n", " "]), max_size=16).map("".join),
+       st.sampled_from([",", "|"]))
+def test_csv_records_are_pythons_csv_but_for_doubled_quotes(text, delimiter):
+    """The records split as Python's csv module splits them (quotes, backslashes, line breaks and
+    all) whenever the text holds no doubled quote, the one rule it adds."""
+    assume('""' not in text)
+    expected = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, escapechar="\\"))
+    assert list(records(io.StringIO(text, newline=""), delimiter)) == expected
 
 
 def test_a_csv_cell_past_128_kib_is_read(buckets):

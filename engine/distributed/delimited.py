@@ -131,11 +131,8 @@ def _record(line: str, lines: Iterator[str], delimiter: str) -> list[str]:
         elif char == delimiter:
             fields.append("".join(field))
             field, started = [], False
-        elif char in _BREAKS:
+        else:                            # a line break (any other character went with its run)
             break
-        else:
-            field.append(char)
-            started = True
     if fields or field or started:
         fields.append("".join(field))
     return fields
