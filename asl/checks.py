@@ -79,7 +79,15 @@ OUTPUT_TYPES = ("JSON", "JSONL")
 WRITER_TRANSFORMATIONS = ("NONE", "COMPACT", "FLATTEN")
 MAX_ITEMS = 100_000_000  # ReaderConfig MaxItems
 MAX_BATCH_BYTES = 262_144  # ItemBatcher MaxInputBytesPerBatch: the 256 KiB payload limit
-VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_VARIABLE_NAME = 80
+
+
+def is_variable_name(name: str) -> bool:
+    """A name Assign may give a variable. The DG's workflow-variables page: a Unicode identifier
+    (UAX #31: an ID_Start character, then ID_Continue characters), at most 80 characters. Python's
+    identifiers follow the same annex (XID_Start, XID_Continue), and like JavaScript's, which the
+    page likens the rule to, they may also start with '_'."""
+    return name.isidentifier() and len(name) <= MAX_VARIABLE_NAME
 
 
 class Checker:
@@ -600,9 +608,10 @@ class Checker:
             return
         for key in assign:
             name = key[:-2] if ql == "JSONPath" and key.endswith(".$") else key
-            if not VARIABLE_NAME_RE.match(name) or len(name) > MAX_STATE_NAME:
-                self.schema(f"The variable name '{name}' is not valid: it must start with a letter or '_' and "
-                            "contain only letters, digits and '_'", where)
+            if not is_variable_name(name):
+                self.schema(f"The variable name '{name}' is not valid: it must start with a letter or '_', "
+                            f"contain only letters, digits and '_', and have at most {MAX_VARIABLE_NAME} "
+                            "characters", where)
             elif name == "states":
                 self.schema("The variable name 'states' is reserved", where)
 

@@ -688,17 +688,25 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _integer(value: Any) -> bool:
-    return _number(value) and float(value).is_integer()
+def _whole(value: Any) -> int | None:
+    """An integer argument of an AWS function: a number rounded down (None: not a number).
+
+    The DG's transforming-data page: "Built-in JSONata functions that require integer values as
+    parameters will automatically round down any non-integer numbers provided" (the intrinsics
+    round to the nearest instead). Down is taken literally, so -2.5 becomes -3: unverified
+    against AWS for negative numbers."""
+    if not _number(value) or not math.isfinite(value):
+        return None
+    return math.floor(value)
 
 
 def _fn_partition(array: Any = None, size: Any = None) -> list:
     """$partition(array, size): consecutive chunks of `size` items; the last may be shorter."""
     if not isinstance(array, list):
         raise _signature_error(1, "partition")
-    if not _integer(size) or size <= 0:
+    size = _whole(size)
+    if size is None or size <= 0:
         raise _signature_error(2, "partition")
-    size = int(size)
     return [array[i:i + size] for i in range(0, len(array), size)]
 
 
@@ -710,10 +718,11 @@ def _fn_range(start: Any = None, end: Any = None, step: Any = None) -> Any:
 
     The result is a JSONata sequence, so one item comes back alone (AWS: $range(1, 9, 9) is 1).
     """
-    for index, value in enumerate((start, end, step), 1):
-        if not _integer(value):
+    whole = [_whole(value) for value in (start, end, step)]
+    for index, value in enumerate(whole, 1):
+        if value is None:
             raise _signature_error(index, "range")
-    start, end, step = int(start), int(end), int(step)
+    start, end, step = whole
     if step == 0:
         raise _FunctionError("D3137", "The step of $range must not be 0")
     count = max(0, (end - start) // step + 1)
@@ -757,9 +766,10 @@ def _fn_random(seed: Any = None) -> float:
     if seed is None:
         rng = _RNG.get()
         return (rng or _random_module).random()
-    if not _number(seed):
+    whole = _whole(seed)
+    if whole is None:
         raise _signature_error(1, "random")
-    return _java_next_double(int(seed))
+    return _java_next_double(whole)
 
 
 def _fn_uuid() -> str:

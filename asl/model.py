@@ -28,7 +28,7 @@ from pydantic.alias_generators import to_pascal
 from pydantic_core import PydanticCustomError
 
 from .errors import ExpressionSyntaxError
-from .paths import Path, compile_number_path, compile_path, compile_reference_path
+from .paths import Path, compile_number_path, compile_path, compile_reference_path, compile_result_path
 from .templates import JSONATA, JSONPATH, Template, TemplateError, compile_template, is_jsonata
 
 STATE_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
@@ -86,6 +86,10 @@ def _as_reference_path(value: Any, info: ValidationInfo, compile_: Any = compile
 
 def _as_number_path(value: Any, info: ValidationInfo) -> Path | None:
     return _as_reference_path(value, info, compile_number_path)
+
+
+def _as_result_path(value: Any, info: ValidationInfo) -> Path | None:
+    return _as_reference_path(value, info, compile_result_path)
 
 
 def _template_error(exc: ExpressionSyntaxError) -> PydanticCustomError:
@@ -187,6 +191,7 @@ def _json_object(value: Any) -> dict:
 OptPath = Annotated[Any, BeforeValidator(_as_path)]
 RefPath = Annotated[Any, BeforeValidator(_as_reference_path)]
 NumberPath = Annotated[Any, BeforeValidator(_as_number_path)]
+ResultPath = Annotated[Any, BeforeValidator(_as_result_path)]
 JsonPathTemplate = Annotated[Template, BeforeValidator(_as_object_template(JSONPATH))]
 JsonataTemplate = Annotated[Template, BeforeValidator(_as_template(JSONATA))]
 # A state's Parameters and ResultSelector may be any JSON value, arrays and scalars too: AWS
@@ -267,7 +272,7 @@ class Catcher(Node):
     error_equals: StrList
     next: Str
     comment: Str | None = None
-    result_path: RefPath = Field(default_factory=dollar)
+    result_path: ResultPath = Field(default_factory=dollar)
     assign: StateTemplate | None = None
     output: JsonataTemplate = UNSET  # null is a value: the output is null
 
@@ -401,7 +406,7 @@ class _Assigns(State):
 
 
 class _Results(State):
-    result_path: RefPath = Field(default_factory=dollar)
+    result_path: ResultPath = Field(default_factory=dollar)
     result_selector: PayloadTemplate | None = None
     retry: list[Retrier] = Field(default_factory=list)
     catch: list[Catcher] = Field(default_factory=list)
@@ -433,7 +438,7 @@ class PassState(_IO, _Assigns, _Flow):
     type: Literal["Pass"]
     result: Any = UNSET
     parameters: PayloadTemplate | None = None
-    result_path: RefPath = Field(default_factory=dollar)
+    result_path: ResultPath = Field(default_factory=dollar)
 
 
 class ChoiceState(_IO, _Assigns):

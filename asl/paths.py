@@ -250,6 +250,17 @@ def compile_number_path(text: str) -> Path:
     return path
 
 
+def compile_result_path(text: str) -> Path:
+    """A ``ResultPath`` (a state's or a catcher's): a Reference Path into the state input, where
+    the result is written. A variable or the context object cannot be written (the DG's
+    workflow-variables page: variables cannot be used in ResultPath)."""
+    path = compile_reference_path(text)
+    if path.kind != "input":
+        what = "a variable" if path.kind == "variable" else "the context object ($$)"
+        raise ExpressionSyntaxError(f"ResultPath writes into the state input ($), not into {what}", text, 0)
+    return path
+
+
 def is_path_syntax(text: str) -> bool:
     """True when `text` compiles as a Path (the validator's quick check)."""
     try:

@@ -14,8 +14,9 @@ from typing import Any, Iterator
 
 from . import diagnostics as codes
 
-_VAR_IN_PATH = re.compile(r"(?<![\w$])\$([A-Za-z_][A-Za-z0-9_]*)")
-_JSONATA_BOUND = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*:=")
+# Variable names are Unicode identifiers (`asl.checks.is_variable_name`): [^\W\d]\w* in Python's regexes.
+_VAR_IN_PATH = re.compile(r"(?<![\w$])\$([^\W\d]\w*)")
+_JSONATA_BOUND = re.compile(r"\$([^\W\d]\w*)\s*:=")
 _JSONATA_PARAMS = re.compile(r"function\s*\(([^)]*)\)")
 
 

@@ -46,6 +46,15 @@ def to_epoch(text: object) -> float | None:
 
 
 def format_timestamp(epoch: float) -> str:
-    """Epoch seconds -> ``2019-03-26T20:14:13.192Z`` (AWS's context-object format)."""
+    """Epoch seconds -> ``2019-03-26T20:14:13.192Z`` (milliseconds always written)."""
     dt = datetime.fromtimestamp(epoch, tz=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def format_context_timestamp(epoch: float) -> str:
+    """Epoch seconds -> a Context object time (``$$.Execution.StartTime``, ``$$.State.EnteredTime``):
+    ``2019-03-26T20:14:13.192Z``, but ``2019-03-26T20:14:13Z`` on a whole second. The DG's
+    Context object page: Step Functions writes zero, three, six or nine fraction digits as
+    needed (Java's Instant.toString), dropping a zero fraction rather than padding it."""
+    text = format_timestamp(epoch)
+    return text[:-5] + "Z" if text.endswith(".000Z") else text

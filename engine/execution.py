@@ -17,7 +17,8 @@ import anyio
 
 from ..errors import StatesError
 from .clock import Clock, VirtualClock
-from .history import History, HistoryLimitExceeded, iso
+from ..timestamps import format_context_timestamp as iso  # $$'s times: 2019-03-26T20:14:13.192Z
+from .history import History, HistoryLimitExceeded
 from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled

@@ -172,7 +172,8 @@ class Runtime(EventSink, Invoker, ChildRunner, Quotas, Protocol):
     context_given: bool             # ``$$`` is a TestState request's context: no State or Task.Token added
 
     def iso(self, when: float) -> str:
-        """A timestamp as AWS writes it in ``$$`` (``2019-03-26T20:14:13.192Z``)."""
+        """A timestamp as AWS writes it in ``$$`` (``2019-03-26T20:14:13.192Z``; no fraction on a
+        whole second: `asl.timestamps.format_context_timestamp`)."""
 
     def context_base(self) -> dict:
         """``$$`` without State / Task / Map (a fresh dict)."""

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ASLError, StatesError
+from ..jsontext import compact
 from .observe import Observer
 
 LEVELS = ("INFO", "DEBUG", "TRACE")
@@ -124,6 +125,7 @@ class TestStateResult:
     next_state: str | None = None
     inspection_data: dict = field(default_factory=dict)
     execution: Any = field(default=None, repr=False, compare=False)
+    given: tuple = field(default=(), repr=False, compare=False)  # (value, its JSON text) the request gave
 
     def to_json(self) -> dict:
         """The response's members, values as JSON values."""
@@ -138,22 +140,46 @@ class TestStateResult:
         return out
 
     def response(self) -> dict:
-        """The response as AWS sends it: output and the data-flow stages as JSON texts."""
+        """The response as AWS sends it: output and the data-flow stages as JSON texts.
+
+        A value the request gave as text (its input, the mock's result) that comes back
+        unchanged is that text as written; any other value is compact JSON (the DG's TestState
+        examples: input ``{"payload": {"foo": "bar"}}`` gives afterInputPath ``{"foo":"bar"}``,
+        https://docs.aws.amazon.com/step-functions/latest/dg/test-state-isolation.html). A Map's
+        afterItemsPath is a list of items written ``[a, b]`` (recorded: ``["charizard", "pikachu",
+        "bulbasaur"]`` from compact context text, as Java prints a list)."""
         out = self.to_json()
         if "output" in out:
-            out["output"] = _text(out["output"])
+            out["output"] = self._text(out["output"])
         if "inspectionData" in out:
-            out["inspectionData"] = {key: value if key in _NOT_TEXT else _text(value)
+            out["inspectionData"] = {key: value if key in _NOT_TEXT else self._text(value, key)
                                      for key, value in out["inspectionData"].items()}
         return out
+
+    def _text(self, value: Any, key: str = "output") -> str:
+        for given, text in self.given:
+            if _same(given, value):
+                return text
+        if key == "afterItemsPath" and isinstance(value, list):
+            return "[" + ", ".join(compact(item) for item in value) + "]"
+        return compact(value)
 
 
 _NOT_TEXT = {"errorDetails", "request", "response", "toleratedFailureCount", "toleratedFailurePercentage",
              "maxConcurrency"}
 
 
-def _text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)  # AWS's spacing: {"a": [1, 2]}
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values (true is not 1; 1 and 1.0 are one number)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,9 +367,11 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
                      inspection_level: str = "INFO", variables: dict | None = None, mock: Any = None,
                      context: Any = None, state_configuration: dict | None = None, role_arn: str | None = None,
                      reveal_secrets: bool = False, run_nested: bool = False, require_role: bool = True,
-                     **options: Any) -> TestStateResult:
+                     input_text: str | None = None, **options: Any) -> TestStateResult:
     """Run one state as TestState does (see the module doc). `run_nested`: run a Map or Parallel
-    given no mock with its inner states (AWS requires a mock for them). `require_role`: refuse a
+    given no mock with its inner states (AWS requires a mock for them). `input_text`: the JSON
+    text `input` was read from, which the response repeats where the input comes back unchanged
+    (`TestStateResult.response`). `require_role`: refuse a
     Task given neither a mock nor a `role_arn`, as AWS does (the test API, whose Tasks take test
     mocks and handlers, turns it off)."""
     from .starting import prepare
@@ -360,11 +388,14 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     if require_role and role_arn is None and mock is None and state.type == "Task":
         # AWS: "When you specify a mock, specifying the role becomes optional" (DG test-state-isolation)
         raise TestStateError("ValidationException", "RoleArn must be specified when testing a Task state")
+    given: list = []
     if isinstance(variables, str):
+        variables_text = variables
         try:
             variables = json.loads(variables)
         except json.JSONDecodeError:
             raise TestStateError("ValidationException", "variables must be a JSON object") from None
+        given.append((variables, variables_text))
     if variables is not None and not isinstance(variables, dict):
         raise TestStateError("ValidationException", "variables must be a JSON object")
     state_input = {} if input is None else input
@@ -423,7 +454,11 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
         if status != "CAUGHT_ERROR":
             output, next_name = None, None
     inspection = inspector.inspection(state, state_input, variables, inspection_level, details)
-    return TestStateResult(status, output, error, cause, next_name, inspection, execution)
+    if input_text is not None:
+        given.insert(0, (state_input, input_text))
+    if mock is not None and isinstance(mock.result, str) and mock.value is _UNSET:
+        given.append((mock.parsed(), mock.result))
+    return TestStateResult(status, output, error, cause, next_name, inspection, execution, tuple(given))
 
 
 class _HttpExchanges:

@@ -1797,7 +1797,7 @@ class Service:
                                       variables=body.get("variables"), mock=body.get("mock"),
                                       context=body.get("context"), state_configuration=body.get("stateConfiguration"),
                                       role_arn=body.get("roleArn"), reveal_secrets=bool(body.get("revealSecrets")),
-                                      handlers=self.handlers, aws=self.integrations)
+                                      input_text=body.get("input"), handlers=self.handlers, aws=self.integrations)
         except TestStateError as exc:
             raise ServiceError(exc.code, exc.message) from None
         return result.response()

@@ -3,8 +3,10 @@ ResultWriter and Map Run redrive, with S3 on moto's server (a real process, reac
 and on buckets mapped to local folders (the same readers and writers)."""
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
+import io
 import json
 import re
 import subprocess
@@ -13,10 +15,13 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import asl
 from asl.engine import Handlers, TaskFailed, redrive, run, run_sync
 from asl.engine.clock import VirtualClock
+from asl.engine.distributed.delimited import records
 from asl.engine.distributed.itemreader import java_hash_order
 from asl.engine.stores import open_store
 
@@ -189,6 +194,54 @@ def test_csv_quotes_line_breaks_and_backslashes(buckets):
     # a delimiter that is none of the five (the validator warns: whether AWS refuses it is not known)
     unknown = go(buckets, dmap(ItemReader=get_object("slashes.csv", InputType="CSV", CSVDelimiter="COLON")))
     assert unknown.error == "States.ItemReaderFailed" and "CSVDelimiter" in unknown.cause
+
+
+def test_csv_parsing_example_of_the_developer_guide(buckets):
+    # https://docs.aws.amazon.com/step-functions/latest/dg/example-csv-parse-dist-map.html: one row,
+    # headers GIVEN, and an ItemSelector that turns three cells into JSON. The unquoted cell
+    # {""MyKey"":""MyValue""} is {"MyKey":"MyValue"}: a doubled quote is one quote outside quotes too.
+    # (The page's output words the text "a double quote", its input "a double quotation marks":
+    # a misprint; the value here is the input's.)
+    buckets.put("data", "myCSVInput.csv", 'abc,123,"This string contains commas, a double quotation marks (""), '
+                                          'and a newline (\n)",{""MyKey"":""MyValue""},"[1,2,3]"')
+    reader = get_object("myCSVInput.csv", InputType="CSV", CSVHeaderLocation="GIVEN",
+                        CSVHeaders=["MyLetters", "MyNumbers", "MyString", "MyObject", "MyArray"])
+    selector = {"MyLetters.$": "$$.Map.Item.Value.MyLetters",
+                "MyNumbers.$": "States.StringToJson($$.Map.Item.Value.MyNumbers)",
+                "MyString.$": "$$.Map.Item.Value.MyString",
+                "MyObject.$": "States.StringToJson($$.Map.Item.Value.MyObject)",
+                "MyArray.$": "States.StringToJson($$.Map.Item.Value.MyArray)"}
+    result = go(buckets, dmap(ItemReader=reader, ItemSelector=selector, Label="Map", MaxConcurrency=1000))
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == [{"MyNumbers": 123, "MyObject": {"MyKey": "MyValue"}, "MyLetters": "abc",
+                              "MyString": 'This string contains commas, a double quotation marks ("), and a newline (\n)',
+                              "MyArray": [1, 2, 3]}]
+    # inside quotes, and after a closing quote, "" is one quote as well
+    buckets.put("data", "quotes.csv", 'a,b\n"x ""y"" z"w"",v""\n')
+    rows = go(buckets, dmap(ItemReader=get_object("quotes.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")))
+    assert rows.output == [{"a": 'x "y" zw"', "b": 'v"'}]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", ",", "|", '"', "\\", "\n", "\r", "\r\n", " "]), max_size=16).map("".join),
+       st.sampled_from([",", "|"]))
+def test_csv_records_are_pythons_csv_but_for_doubled_quotes(text, delimiter):
+    """The records split as Python's csv module splits them (quotes, backslashes, line breaks and
+    all) whenever the text holds no doubled quote, the one rule it adds."""
+    assume('""' not in text)
+    expected = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, escapechar="\\"))
+    assert list(records(io.StringIO(text, newline=""), delimiter)) == expected
+
+
+def test_a_csv_cell_past_128_kib_is_read(buckets):
+    """DG "input-output-itemreader": an item of up to 8 MB may be read from a text delimited file
+    (here cells of 300,000 characters, quoted over two lines and not; Python's csv module alone
+    stops at 131,072)."""
+    buckets.put("data", "wide.csv", 'id,blob\n7,' + "w" * 300_000 + '\n8,"' + "q" * 300_000 + '\nq"\n9,small\n')
+    reader = get_object("wide.csv", InputType="CSV", CSVHeaderLocation="FIRST_ROW")
+    result = go(buckets, dmap(ItemReader=reader, ItemSelector={"id.$": "$$.Map.Item.Value.id"}))
+    assert result.status == "SUCCEEDED", result.cause
+    assert [item["id"] for item in result.output] == ["7", "8", "9"]
 
 
 def test_csv_keys_come_in_java_hashmap_order():

@@ -166,6 +166,24 @@ def test_wait_one_day_is_instant_and_timestamps_advance():
     assert result.output["t"] > result.history.events[0]["timestamp"]
 
 
+def test_context_times_drop_a_zero_fraction():
+    # https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html
+    # ("Timestamp format with fractional seconds", and its example 2025-08-27T10:04:42Z beside
+    # 2025-08-27T10:04:42.001Z): a whole second is written without a fraction, not as .000.
+    from asl.engine.clock import VirtualClock
+
+    m = machine(P={"Type": "Pass", "Next": "W", "Parameters": {
+                    "start.$": "$$.Execution.StartTime", "entered.$": "$$.State.EnteredTime"}},
+                W={"Type": "Wait", "Seconds": 1, "Next": "J"},
+                J={"Type": "Pass", "QueryLanguage": "JSONata", "End": True,
+                   "Output": {"first": "{% $states.input %}", "entered": "{% $states.context.State.EnteredTime %}"}})
+    whole = run_sync(m, {}, clock=VirtualClock(start=1756289082))   # 2025-08-27T10:04:42Z
+    assert whole.output == {"first": {"start": "2025-08-27T10:04:42Z", "entered": "2025-08-27T10:04:42Z"},
+                            "entered": "2025-08-27T10:04:43Z"}
+    later = run_sync(m, {}, clock=VirtualClock(start=1756289082.001))
+    assert later.output["first"] == {"start": "2025-08-27T10:04:42.001Z", "entered": "2025-08-27T10:04:42.001Z"}
+
+
 def test_task_timeout_fires_at_the_virtual_moment():
     m = machine(A=task("slow", TimeoutSeconds=30, End=True))
 

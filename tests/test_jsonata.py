@@ -303,6 +303,18 @@ def test_range():
     assert "must not be 0" in cause_of("$range(1, 2, 0)")
 
 
+def test_integer_arguments_are_rounded_down():
+    # https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html ("JSONata
+    # functions provided by Step Functions"): a non-integer number given where an integer is
+    # required is rounded down, not refused.
+    assert run("$partition([1, 2, 3, 4, 5], 2.7)") == run("$partition([1, 2, 3, 4, 5], 2)") == [[1, 2], [3, 4], [5]]
+    assert run("$range(0.9, 6.5, 2.99)") == run("$range(0, 6, 2)") == [0, 2, 4, 6]
+    assert run("$random(42.8)") == run("$random(42)")
+    assert "T0410" in cause_of("$partition([1], 0.9)")    # rounded down to 0: not a chunk size
+    assert "must not be 0" in cause_of("$range(1, 2, 0.5)")
+    assert "T0410" in cause_of("$range('1', 2, 1)")      # a string is still no number
+
+
 def test_hash():
     assert run("$hash('abc', 'SHA-256')") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert run("$hash('abc', 'MD5')") == "900150983cd24fb0d6963f7d28e17f72"

@@ -264,7 +264,7 @@ def test_test_state_rules_through_boto3(server):
                           revealSecrets=False)["status"] == "SUCCEEDED"
     picked = sfn.test_state(definition=json.dumps({"StartAt": "First", "States": {"First": {
         "Type": "Pass", "Parameters": {"name.$": "$$.State.Name"}, "End": True}}}), stateName="First")
-    assert picked["output"] == '{"name": "StateName"}'  # AWS's $$ names the tested state StateName
+    assert picked["output"] == '{"name":"StateName"}'  # AWS's $$ names the tested state StateName
     reader = json.dumps({"Type": "Map", "ToleratedFailureCount": 1, "End": True, "ItemReader": {
         "Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
         "Parameters": {"Bucket": "b", "Key": "k"}}, "ItemProcessor": {

@@ -8,6 +8,7 @@ import asl
 from asl.engine import Handlers, TestStateError, TestStateMock, test_state_sync
 from asl.engine.testing import Workflow, raises
 
+ROLE = "arn:aws:iam::123456789012:role/myRole"
 INVOKE = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
           "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "ResultSelector": {"got.$": "$.Payload"},
           "Retry": [{"ErrorEquals": ["Busy"], "IntervalSeconds": 2, "MaxAttempts": 2}],
@@ -19,7 +20,32 @@ def test_a_lambda_invoke_mock_is_the_invoke_response_not_the_functions_return_va
                              mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}'})
     assert (result.status, result.output, result.next_state) == ("SUCCEEDED", {"got": {"ok": True}}, "After")
     assert result.inspection_data["result"] == {"StatusCode": 200, "Payload": {"ok": True}}
-    assert result.response()["output"] == '{"got": {"ok": true}}'  # AWS sends JSON text
+    assert result.response()["output"] == '{"got":{"ok":true}}'  # AWS sends JSON text, compact when computed
+
+
+def test_response_texts_as_the_developer_guide_shows_them():
+    """https://docs.aws.amazon.com/step-functions/latest/dg/test-state-isolation.html (Testing a
+    state using AWS CLI, examples 1 and 2): the input comes back as the request wrote it, a value
+    the state computed comes back as compact JSON."""
+    choice = {"Type": "Choice", "Default": "No Match", "Choices": [
+        {"Variable": "$.number", "NumericEquals": 1, "Next": "Equals 1"},
+        {"Variable": "$.number", "NumericEquals": 2, "Next": "Equals 2"}]}
+    result = test_state_sync(choice, input={"number": 2}, input_text='{"number": 2}', role_arn=ROLE)
+    assert result.response() == {"output": '{"number": 2}', "nextState": "Equals 2", "status": "SUCCEEDED"}
+    passing = {"Type": "Pass", "InputPath": "$.payload", "Parameters": {"data": 1}, "ResultPath": "$.result",
+               "OutputPath": "$.result.data", "Next": "Another State"}
+    result = test_state_sync(passing, input={"payload": {"foo": "bar"}}, input_text='{"payload": {"foo": "bar"}}',
+                             role_arn=ROLE, inspection_level="DEBUG")
+    assert result.response() == {"output": "1", "nextState": "Another State", "status": "SUCCEEDED", "inspectionData": {
+        "input": '{"payload": {"foo": "bar"}}', "afterInputPath": '{"foo":"bar"}', "afterParameters": '{"data":1}',
+        "afterResultSelector": '{"data":1}', "afterResultPath": '{"payload":{"foo":"bar"},"result":{"data":1}}'}}
+    # a mocked result that comes back unchanged keeps the mock's text (recorded cases), as does the input
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"},
+            "End": True}
+    result = test_state_sync(task, input={}, input_text="{}", inspection_level="DEBUG",
+                             mock={"result": '{"orderId": "12345", "status": "processed"}'})
+    assert result.response()["output"] == '{"orderId": "12345", "status": "processed"}'
+    assert result.response()["inspectionData"]["afterParameters"] == '{"FunctionName":"f"}'
 
 
 def test_retriable_then_failed_then_caught_as_the_retry_count_grows():

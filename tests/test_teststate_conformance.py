@@ -76,9 +76,10 @@ def run(case: dict) -> dict:
     try:
         result = test_state_sync(params["definition"], params.get("stateName"), _json_param(params, "input"),
                                  inspection_level=params.get("inspectionLevel", "INFO"),
-                                 variables=_json_param(params, "variables"), mock=params.get("mock"),
+                                 variables=params.get("variables"), mock=params.get("mock"),
                                  context=params.get("context"), state_configuration=params.get("stateConfiguration"),
                                  role_arn=params.get("roleArn"), reveal_secrets=bool(params.get("revealSecrets")),
+                                 input_text=params.get("input") if isinstance(params.get("input"), str) else None,
                                  seed=0)
     except TestStateError as exc:
         return {"error": {"Code": exc.code, "Message": exc.message}}

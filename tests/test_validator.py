@@ -279,6 +279,37 @@ def test_bad_paths():
     assert diags(d)[0][1].startswith("Value is not a Reference Path")
 
 
+def test_result_path_cannot_name_a_variable_or_the_context_object():
+    """DG workflow-variables ("Using variables in JSONPath states"): variables cannot be used in
+    ResultPath (https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html).
+    AWS's wording is not known; before, such a path passed and the run failed inside the engine."""
+    for bad in ("$total", "$total.sum", "$$.Execution.Input"):
+        d = machine(A={"Type": "Pass", "Assign": {"total": {}}, "Next": "B"},
+                    B={"Type": "Pass", "Result": 1, "ResultPath": bad, "End": True})
+        assert [(c, at) for c, _, at in diags(d)] == [("SCHEMA_VALIDATION_FAILED", "/States/B/ResultPath")], bad
+        catcher = {"ErrorEquals": ["States.ALL"], "ResultPath": bad, "Next": "B"}
+        d = machine(P={"Type": "Parallel", "Catch": [catcher], "End": True,
+                       "Branches": [{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}]},
+                    B=PASS_END)
+        assert [(c, at) for c, _, at in diags(d)] == [("SCHEMA_VALIDATION_FAILED", "/States/P/Catch[0]/ResultPath")], bad
+    assert diags(machine(A={"Type": "Pass", "ResultPath": "$.total.sum", "End": True})) == []
+
+
+def test_variable_names_are_unicode_identifiers():
+    """DG workflow-variables ("Variable name syntax"): a Unicode identifier of at most 80
+    characters (https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html)."""
+    for name in ("prénom", "变量", "Größe2", "_tmp", "x" * 80):
+        assert diags(machine(A={"Type": "Pass", "Assign": {name: 1}, "End": True})) == [], name
+    for name in ("1st", "a-b", "x.y", "x[2]", "x" * 81, "a b"):
+        got = diags(machine(A={"Type": "Pass", "Assign": {name: 1}, "End": True}))
+        assert [(c, at) for c, _, at in got] == [("SCHEMA_VALIDATION_FAILED", "/States/A/Assign")], name
+    # a name read back in JSONPath and in JSONata is the variable assigned, and no warning says otherwise
+    d = machine(A={"Type": "Pass", "Assign": {"prénom": {"n": "Ana"}}, "Next": "B"},
+                B={"Type": "Pass", "Parameters": {"p.$": "$prénom.n"}, "Next": "C"},
+                C={"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $prénom.n %}", "End": True})
+    assert diags(d) == [] and warnings(d) == []
+
+
 def test_wrong_json_types():
     got = diags(machine(A={"Type": "Task", "Resource": 5, "End": True}))
     assert got == [("SCHEMA_VALIDATION_FAILED", "Expected value of type [STRING]", "/States/A/Resource")]

@@ -18,9 +18,10 @@ Decisions, with the evidence:
   may hold the delimiter and line breaks, a quote in one is doubled (raw AWS capture, radkawar/stackd
   ``distributed_map.json``: PIPE, ``"one|pipe"``, ``"two ""quoted"" "`` and so on, CRLF records). A backslash
   escapes a backslash, a quote or the delimiter, and before any other character it is dropped
-  (DG "example-csv-parse-dist-map"; Python's ``escapechar`` does exactly that). Unverified: the DG's
-  "``\"`` only works in pairs" (here each ``\"`` is a quote), and a backslash before a line break
-  or at the end (here the break stays in the field).
+  (DG "example-csv-parse-dist-map"). The records are split by `asl.engine.distributed.delimited`,
+  which says what else it follows. Unverified: the DG's "``\"`` only works in pairs" (here each
+  ``\"`` is a quote), and a backslash before a line break or at the end (here the break stays in
+  the field).
 - listObjectsV2 items: ``{"Etag", "Key", "LastModified" (epoch seconds), "Size",
   "StorageClass"}`` (DG "input-output-itemreader"; ``Etag``, not S3's ``ETag``).
 - MaxItems: 0 means no limit; values above 100,000,000 read everything (recorded on AWS).
@@ -44,6 +45,7 @@ from typing import Any, BinaryIO, Iterator
 from ...checks import CSV_DELIMITERS as DELIMITERS
 from ...errors import StatesError
 from ...templates import Template, compile_template, expect_kind, is_jsonata
+from .delimited import records
 from .objects import BucketError, Buckets, NoBuckets
 
 GET_OBJECT = "arn:aws:states:::s3:getObject"
@@ -322,8 +324,7 @@ def _jsonl(stream: BinaryIO, _reader: Reader) -> Iterator[Any]:
 def _csv(stream: BinaryIO, reader: Reader) -> Iterator[dict]:
     if reader.delimiter is None:
         raise failed(f"The CSVDelimiter must be one of {', '.join(DELIMITERS)}.")
-    rows = csv.reader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), delimiter=reader.delimiter,
-                      escapechar="\\")
+    rows = records(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), reader.delimiter)
     if reader.header_location == "GIVEN":
         headers = reader.headers
         if not isinstance(headers, list) or not headers or not all(isinstance(h, str) for h in headers):

@@ -31,10 +31,10 @@ from ...errors import StatesError
 from .objects import BucketError, Buckets, NoBuckets
 
 PUT_OBJECT = "putObject"
-# A file per status holds records up to S3's single-PUT limit (never past it), then the next one
-# starts (_0, _1, ...).
-# AWS documents neither the split size nor whether it splits (the DG's ResultWriter page, the
-# API reference; searched): unverified.
+# A file per status holds records up to 5 GB (never past it), then the next one starts (_0, _1,
+# ...): the DG's ResultWriter page says result files go up to 5 GB and a larger set continues in
+# SUCCEEDED_1.json and so on. Whether its "5 GB" is 5 GiB (S3's single-PUT limit, taken here) or
+# 5 * 10^9 bytes it does not say.
 PART_BYTES = 5 * 1024 ** 3
 GROUPS = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "FAILED",
           "PENDING": "PENDING"}
