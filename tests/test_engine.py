@@ -65,6 +65,17 @@ def test_lambda_invoke_payload_given_as_json_text_reaches_the_function_as_its_va
     assert run_sync(m, {"p": "not json"}, handlers=echo).output == "not json"
 
 
+def test_a_handler_returning_bytes_answers_with_them_as_the_python_lambda_runtime_does():
+    """Bytes are the function's response body as they are: the JSON they spell, or their text;
+    more than 256 KB of them fail the Task with States.DataLimitExceeded (recorded on AWS:
+    LocalStack's test_states_errors test_task_lambda_data_limit_exceeded_on_large_utf8_response)."""
+    m = machine(A=task("raw", End=True))
+    assert run_sync(m, {}, handlers={"raw": lambda e: b'{"a": [1]}'}).output == {"a": [1]}
+    assert run_sync(m, {}, handlers={"raw": lambda e: "é!".encode()}).output == "é!"
+    big = run_sync(m, {}, handlers={"raw": lambda e: ("a" * (257 * 1024)).encode()})
+    assert (big.status, big.error) == ("FAILED", "States.DataLimitExceeded")
+
+
 def test_glob_registration():
     m = machine(A=task("validate-order", End=True))
     result = run_sync(m, {}, handlers={"arn:aws:lambda:*:*:function:validate*": lambda p: "ok"})
