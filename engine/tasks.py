@@ -83,10 +83,15 @@ def invoke_event(payload: Any) -> Any:
     ``"PayloadFromTrustedAccount"``); any other value is sent as its JSON, which gives it back."""
     if isinstance(payload, str):
         try:
-            return json.loads(payload)
+            return json.loads(payload, parse_constant=_not_json)
         except ValueError:
             pass
     return payload
+
+
+def _not_json(constant: str) -> Any:
+    """`json.loads` takes NaN and Infinity, which JSON (and Lambda) does not."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def json_copy(value: Any) -> Any:

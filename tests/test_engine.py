@@ -63,6 +63,7 @@ def test_lambda_invoke_payload_given_as_json_text_reaches_the_function_as_its_va
     assert run_sync(m, {"p": '"PayloadFromTrustedAccount"'}, handlers=echo).output == "PayloadFromTrustedAccount"
     assert run_sync(m, {"p": '{"a": [1, 2]}'}, handlers=echo).output == {"a": [1, 2]}
     assert run_sync(m, {"p": "not json"}, handlers=echo).output == "not json"
+    assert run_sync(m, {"p": "NaN"}, handlers=echo).output == "NaN"  # not JSON, whatever Python says
 
 
 def test_a_handler_returning_bytes_answers_with_them_as_the_python_lambda_runtime_does():
