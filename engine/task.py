@@ -14,7 +14,8 @@ from .observe import AttemptEnded, AttemptStarted
 from .scope import Scope
 from .staterun import Result, StateRun, with_retries
 from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, SYNC_ANSWERED, Beat, HandlerInterrupted, TaskContext, TaskFailed,
-                    UnservedTask, call_handler, exception_to_error, json_copy, lambda_function_name)
+                    UnservedTask, call_handler, exception_to_error, invoke_event, json_copy,
+                    lambda_function_name)
 
 
 def invoke_response(payload: Any, rng: Any) -> dict:
@@ -215,7 +216,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     if handler is None and service is None:
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks, _other_way(info, arguments))
-    payload = arguments.get("Payload", {}) if invoke_wrap and isinstance(arguments, dict) else arguments
+    payload = invoke_event(arguments.get("Payload", {})) if invoke_wrap and isinstance(arguments, dict) else arguments
     beat = Beat()
     if token is not None:
         waiter = ex.token_waiter(token)

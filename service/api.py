@@ -1318,13 +1318,15 @@ class Service:
             raise ServiceError("InvalidExecutionInput",
                                f"Invalid State Machine Execution Input: '{exc.message}'") from None
 
-    def _prepare(self, machine: dict, runs: dict, value: Any, name: str, case: str | None) -> Any:
+    def _prepare(self, machine: dict, runs: dict, value: Any, name: str, case: str | None,
+                 sync: bool = False) -> Any:
+        """An execution of `machine` (not started); `sync` as StartSyncExecution runs it."""
         from asl.engine import MissingHandlerError, MockConfigError, prepare
 
         try:
             execution = prepare(compiled(runs["definition"]), value, name=name,
                                 state_machine_name=machine["name"], type=runs["type"], virtual_time=False,
-                                check_handlers=False, **self._run_options(case, machine["name"]))
+                                check_handlers=False, sync=sync, **self._run_options(case, machine["name"]))
         except (MockConfigError, MissingHandlerError) as exc:
             raise ServiceError("ValidationException", str(exc)) from None
         execution.wait_scale = self.wait_scale
@@ -1461,7 +1463,7 @@ class Service:
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value = self._input(body)
-        execution = self._prepare(machine, runs, value, name, None)
+        execution = self._prepare(machine, runs, value, name, None, sync=True)
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
                               "stateMachineAliasArn": alias_arn})
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
@@ -1476,15 +1478,16 @@ class Service:
         finally:
             self.tokens.discard(execution.arn)
         elapsed_ms = max(1, round((time.monotonic() - started) * 1000))
+        # outputDetails comes with every status, FAILED too (recorded: LocalStack test_express_sync
+        # test_base[BASE_RAISE_FAILURE]), unlike DescribeExecution's
         out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
                      "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
                      "input": _input_text(body, value) or json.dumps(value, separators=(",", ":")),
-                     "inputDetails": {"included": True},
+                     "inputDetails": {"included": True}, "outputDetails": {"included": True},
                      "billingDetails": {"billedMemoryUsedInMB": 64,
                                         "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
         if result.status == "SUCCEEDED":
             out["output"] = json.dumps(result.output, separators=(",", ":"), ensure_ascii=False)
-            out["outputDetails"] = {"included": True}
         if result.error is not None:
             out["error"] = result.error
         if result.cause is not None:

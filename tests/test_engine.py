@@ -52,6 +52,31 @@ def test_lambda_invoke_wraps_the_payload_and_function_name_lookup():
     assert result.output == {"msg": "hi ann", "code": 200}
 
 
+def test_lambda_invoke_payload_given_as_json_text_reaches_the_function_as_its_value():
+    """A Payload string that is JSON text is the request body itself (recorded on AWS: LocalStack's
+    test_credentials_base test_cross_account_service_lambda_invoke, Payload '"PayloadFromTrustedAccount"'
+    given to an identity function answers Payload "PayloadFromTrustedAccount"); other strings are
+    values of their own."""
+    m = machine(A={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "echo", "Payload.$": "$.p"}, "OutputPath": "$.Payload", "End": True})
+    echo = {"echo": lambda event: event}
+    assert run_sync(m, {"p": '"PayloadFromTrustedAccount"'}, handlers=echo).output == "PayloadFromTrustedAccount"
+    assert run_sync(m, {"p": '{"a": [1, 2]}'}, handlers=echo).output == {"a": [1, 2]}
+    assert run_sync(m, {"p": "not json"}, handlers=echo).output == "not json"
+    assert run_sync(m, {"p": "NaN"}, handlers=echo).output == "NaN"  # not JSON, whatever Python says
+
+
+def test_a_handler_returning_bytes_answers_with_them_as_the_python_lambda_runtime_does():
+    """Bytes are the function's response body as they are: the JSON they spell, or their text;
+    more than 256 KB of them fail the Task with States.DataLimitExceeded (recorded on AWS:
+    LocalStack's test_states_errors test_task_lambda_data_limit_exceeded_on_large_utf8_response)."""
+    m = machine(A=task("raw", End=True))
+    assert run_sync(m, {}, handlers={"raw": lambda e: b'{"a": [1]}'}).output == {"a": [1]}
+    assert run_sync(m, {}, handlers={"raw": lambda e: "é!".encode()}).output == "é!"
+    big = run_sync(m, {}, handlers={"raw": lambda e: ("a" * (257 * 1024)).encode()})
+    assert (big.status, big.error) == ("FAILED", "States.DataLimitExceeded")
+
+
 def test_glob_registration():
     m = machine(A=task("validate-order", End=True))
     result = run_sync(m, {}, handlers={"arn:aws:lambda:*:*:function:validate*": lambda p: "ok"})

@@ -217,6 +217,12 @@ def test_a_function_error_is_named_by_its_error_type():
         function_result("Unhandled", json.dumps(document))
     assert failed.value.error == "ValidationError"
     assert failed.value.cause == json.dumps(document, separators=(",", ":"))  # compact JSON text (LS)
+    # through a Lambda function ARN as the Resource, the payload's own text is the cause (recorded
+    # on AWS: LocalStack's test_express_sync test_retry, a Python function's spaced JSON, while
+    # test_catch through lambda:invoke has it compact)
+    with pytest.raises(StatesError) as verbatim:
+        function_result("Unhandled", json.dumps(document), verbatim=True)
+    assert verbatim.value.error == "ValidationError" and verbatim.value.cause == json.dumps(document)
     with pytest.raises(StatesError) as unknown:
         function_result("Unhandled", '{"errorMessage": "Task timed out after 3.00 seconds"}')
     assert unknown.value.error == "Lambda.Unknown"

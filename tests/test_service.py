@@ -229,6 +229,23 @@ def test_express_sync_validate_and_test_state(server):
     assert code == "InvalidDefinition" and message.startswith("Invalid State Machine Definition: 'SCHEMA_")
 
 
+def test_start_sync_execution_answer_and_context(server):
+    """AWS facts recorded by LocalStack's test_express_sync: a FAILED synchronous execution's
+    answer still has outputDetails {"included": true} (test_base[BASE_RAISE_FAILURE]); the
+    ``$$.Execution`` of a synchronous Express execution has no RedriveCount
+    (test_query_runtime_memory), while an asynchronous one's has RedriveCount 0."""
+    sfn = server.client()
+    fail = machine({"F": {"Type": "Fail", "Error": "E", "Cause": "C"}}, "F")
+    arn = sfn.create_state_machine(name="f", definition=fail, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    result = sfn.start_sync_execution(stateMachineArn=arn, input="{}")
+    assert (result["status"], result["error"], result["cause"]) == ("FAILED", "E", "C")
+    assert result["outputDetails"] == {"included": True} and "output" not in result
+    context = machine({"P": {"Type": "Pass", "Parameters": {"e.$": "$$.Execution"}, "End": True}}, "P")
+    arn = sfn.create_state_machine(name="c", definition=context, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    execution = json.loads(sfn.start_sync_execution(stateMachineArn=arn, input="{}")["output"])["e"]
+    assert sorted(execution) == ["Id", "Input", "Name", "RoleArn", "StartTime"]
+
+
 def test_a_definition_is_json_text_never_a_file_of_the_server(server, tmp_path):
     """A definition naming a file, or a template pointing at one, is read as the text it is: a
     caller must not make the server read its files (AWS takes a definition's JSON text only)."""

@@ -153,12 +153,17 @@ def lambda_function(clients: Any, arn: str, arguments: Any) -> Any:
                                 {"FunctionName": arn, "Payload": _payload({"Payload": arguments})},
                                 _function_region(arn))
     result = result_json(response, operation.output_shape)
-    return function_result(result.get("FunctionError"), result.get("Payload"))
+    return function_result(result.get("FunctionError"), result.get("Payload"), verbatim=True)
 
 
-def function_result(function_error: Any, payload: Any) -> Any:
+def function_result(function_error: Any, payload: Any, verbatim: bool = False) -> Any:
     """The function's returned JSON (or text); a function that failed raises its errorType, with
-    its error document as compact JSON text for cause (``Lambda.Unknown`` without an errorType)."""
+    its error document as cause (``Lambda.Unknown`` without an errorType): as compact JSON text
+    (``lambda:invoke``), or with `verbatim` (a Lambda function ARN as the Resource) the payload's
+    text as the function returned it. Recorded on AWS (LocalStack's test_express_sync and
+    test_base_scenarios): a Python function's ``{"errorMessage": "...", "errorType": ...}`` is
+    the cause as it is through a function ARN, and ``{"errorMessage":"...","errorType":...}``
+    through lambda:invoke."""
     try:
         value = json.loads(payload) if isinstance(payload, str) and payload else payload
     except ValueError:
@@ -166,7 +171,10 @@ def function_result(function_error: Any, payload: Any) -> Any:
     if not function_error:
         return value
     error = value.get("errorType") if isinstance(value, dict) else None
-    cause = json.dumps(value, separators=(",", ":"), ensure_ascii=False) if not isinstance(value, str) else value
+    if verbatim and isinstance(payload, str):
+        cause = payload
+    else:
+        cause = json.dumps(value, separators=(",", ":"), ensure_ascii=False) if not isinstance(value, str) else value
     raise StatesError(error if isinstance(error, str) and error else "Lambda.Unknown", cause)
 
 
