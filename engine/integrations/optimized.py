@@ -63,7 +63,9 @@ def _queue_host_unknown(arguments: Any) -> StatesError | None:
     no-such-queue-73e08fde: Name or service not known"). boto3 sends it to the configured
     endpoint instead, which would answer for a queue it does not hold; AWS's own hosts are left
     to that endpoint, and so are LocalStack's (a test against moto or LocalStack may spell its
-    queues' URLs as AWS's, and an offline machine resolves neither)."""
+    queues' URLs as AWS's, and an offline machine resolves neither). Blocking (a DNS lookup):
+    called in the Task's worker thread, and with an SQS endpoint of the run's own only once that
+    endpoint has refused the call (`_call`)."""
     import socket
     from urllib.parse import urlsplit
 
@@ -85,7 +87,13 @@ def _call(clients: Any, service: str, api: str, arguments: Any, region: str | No
     """Call `api` (camelCase) of the Step Functions `service`; (response, operation model)."""
     from .sdk import operation_of
 
-    unreachable = _queue_host_unknown(arguments) if service == "sqs" else None
+    # SQS through an endpoint of the run's own (moto, LocalStack, ElasticMQ): the endpoint answers
+    # for its queues whatever host their URLs name (a container's name this machine cannot
+    # resolve, LocalStack's LOCALSTACK_HOST), so the QueueUrl's host is looked up only when the
+    # endpoint refused the call; on AWS it is looked up first, as AWS's SDK sends the call there
+    emulated = service == "sqs" and getattr(clients, "config", None) is not None \
+        and clients.config.endpoint("sqs") is not None
+    unreachable = _queue_host_unknown(arguments) if service == "sqs" and not emulated else None
     if unreachable is not None:
         raise unreachable
     client = clients.client(SERVICES[service][0], region)
@@ -94,7 +102,13 @@ def _call(clients: Any, service: str, api: str, arguments: Any, region: str | No
         raise StatesError("States.Runtime", f"asl-engine cannot call {service}:{api} through boto3")
     method, operation = found
     request = to_request(operation.input_shape, {} if arguments is None else arguments)
-    response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, service))
+    try:
+        response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, service))
+    except StatesError:
+        unreachable = _queue_host_unknown(arguments) if emulated else None
+        if unreachable is not None:
+            raise unreachable from None
+        raise
     return response, operation
 
 
