@@ -615,7 +615,9 @@ class Service:
     async def _check_log_group(self, config: dict | None) -> None:
         """A logging configuration whose log group does not exist is refused, as AWS refuses it
         (recorded: LocalStack's test_sfn_api_logs.py::test_deleted_log_group); it is asked of
-        CloudWatch Logs only when the server calls AWS (--aws, --endpoint-url) and logs are on."""
+        CloudWatch Logs only when the server calls AWS (--aws, --endpoint-url) and logs are on.
+        When CloudWatch Logs cannot tell (no credentials, no access, no answer within seconds)
+        the configuration is taken: the group is written to, or not, when executions run."""
         if not config or (config.get("level") or "OFF") == "OFF" or self.integrations is None \
                 or not self.integrations.config.calls("logs"):
             return
@@ -626,9 +628,13 @@ class Service:
         for entry in config.get("destinations") or []:
             arn = ((entry or {}).get("cloudWatchLogsLogGroup") or {}).get("logGroupArn")
             clients = self.integrations.clients
-            if arn and await anyio.to_thread.run_sync(log_group_exists, arn, clients) is False:
+            found = await anyio.to_thread.run_sync(log_group_exists, arn, clients) if arn else True
+            if found is False:
                 raise ServiceError("InvalidLoggingConfiguration",
                                    "Invalid Logging Configuration: Log Destination not found.")
+            if found is None:
+                log.warning("CloudWatch Logs did not tell whether the log group %s exists: the logging "
+                            "configuration is taken as it is", arn)
 
     def _check_tags(self, tags: list) -> None:
         if len(tags) > 50:

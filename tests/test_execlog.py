@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -289,6 +290,36 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
         sfn.update_state_machine(stateMachineArn=quiet, loggingConfiguration={**gone, "level": "OFF"})
     finally:
         server.stop()
+
+
+def test_a_log_group_that_cannot_be_checked_is_taken_within_seconds(tmp_path):
+    """CloudWatch Logs that never answers (a port that accepts connections and says nothing):
+    CreateStateMachine does not wait for botocore's retries (3 attempts of 60 s), it takes the
+    configuration after one short attempt, and says so in the server's log."""
+    import socket
+
+    from test_service import ROLE, Server
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    server = Server(tmp_path, "memory", "--endpoint-url", f"logs=http://127.0.0.1:{silent.getsockname()[1]}")
+    server.env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    server.start()
+    try:
+        sfn = server.client(read_timeout=120)
+        config = {"level": "ALL", "includeExecutionData": False, "destinations": [{"cloudWatchLogsLogGroup": {
+            "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/m-Logs:*"}}]}
+        started = time.monotonic()
+        arn = sfn.create_state_machine(name="m", definition=json.dumps({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "End": True}}}), roleArn=ROLE, loggingConfiguration=config)["stateMachineArn"]
+        assert time.monotonic() - started < 30
+        assert sfn.describe_state_machine(stateMachineArn=arn)["loggingConfiguration"] == config
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        said = server.proc.communicate(timeout=30)[0]
+        silent.close()
+    assert "CloudWatch Logs did not tell whether the log group" in said, said
 
 
 def test_a_redrive_logs_from_execution_redriven_with_its_redrive_count(tmp_path):
