@@ -21,6 +21,7 @@ import anyio
 from asl.engine.apitime import api_time
 from asl.engine.background import Background
 from asl.engine.stores import owner_has_died, watch_registration
+from asl.jsontext import compact
 
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
@@ -215,7 +216,7 @@ def _input_text(body: dict, value: Any) -> str | None:
     test_map_state_label, test_map_state_result_writer); DescribeExecution answers the same input.
     Text that only Jackson's lenient reading takes (a value followed by more) stays compact."""
     text = body.get("input")
-    if text is None or text == json.dumps(value, separators=(",", ":"), ensure_ascii=False):
+    if text is None or text == compact(value):
         return None
     try:
         json.loads(text)
@@ -225,12 +226,15 @@ def _input_text(body: dict, value: Any) -> str | None:
 
 
 def _identify(execution: Any, options: dict) -> None:
-    """The machine's role and the version and alias ARNs an execution was started through, as
-    its ExecutionStarted event and ``$$.Execution.RoleArn`` show them."""
+    """The machine's role, the version and alias ARNs an execution was started through and its
+    input as the caller spelled it (``inputText``, `_input_text`), as its ExecutionStarted event
+    and ``$$.Execution.RoleArn`` show them."""
+    from asl.engine.history import SPELLED_INPUT
+
     if options.get("roleArn"):
         execution.role_arn = options["roleArn"]
-    execution.started_details = {key: options[key] for key in ("stateMachineAliasArn", "stateMachineVersionArn")
-                                 if options.get(key)}
+    execution.started_details = {key: options[key] for key in ("stateMachineAliasArn", "stateMachineVersionArn",
+                                                               SPELLED_INPUT) if options.get(key)}
 
 
 class Service:
@@ -1350,7 +1354,7 @@ class Service:
         if runs["type"] == "EXPRESS":
             execution = self._prepare(machine, runs, value, name, case or None)
             _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                                  "stateMachineAliasArn": alias_arn})
+                                  "stateMachineAliasArn": alias_arn, "inputText": _input_text(body, value)})
             execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
             execution.state_machine_arn = machine["stateMachineArn"]
             self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
@@ -1469,7 +1473,7 @@ class Service:
         value = self._input(body)
         execution = self._prepare(machine, runs, value, name, None)
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                              "stateMachineAliasArn": alias_arn})
+                              "stateMachineAliasArn": alias_arn, "inputText": _input_text(body, value)})
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
         execution.state_machine_arn = machine["stateMachineArn"]
         self._keep_express(execution)
@@ -1484,7 +1488,7 @@ class Service:
         elapsed_ms = max(1, round((time.monotonic() - started) * 1000))
         out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
                      "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
-                     "input": _input_text(body, value) or json.dumps(value, separators=(",", ":")),
+                     "input": _input_text(body, value) or compact(value),
                      "inputDetails": {"included": True},
                      "billingDetails": {"billedMemoryUsedInMB": 64,
                                         "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
@@ -1537,7 +1541,7 @@ class Service:
         opts = record.options
         out: dict = {"executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
                      "status": record.status, "startDate": record.start_time,
-                     "input": opts.get("inputText") or record.input,
+                     "input": record.input_text,
                      "inputDetails": {"included": True}}
         if record.stop_time is not None and record.status != "RUNNING":
             out["stopDate"] = record.stop_time
@@ -1716,8 +1720,6 @@ class Service:
         events = History.restored(entries).events
         for event, entry in zip(events, entries):
             event["timestamp"] = entry[2]
-        if events and record.options.get("inputText") and events[0]["type"] == "ExecutionStarted":
-            events[0]["executionStartedEventDetails"]["input"] = record.options["inputText"]
         if body.get("includeExecutionData") is False:
             from asl.engine.history import without_execution_data
 
