@@ -258,7 +258,7 @@ def test_sqs_queue_url_of_an_unknown_host_is_a_client_failure(aws):
     assert result.history.types()[-3:] == ["TaskStarted", "TaskFailed", "ExecutionFailed"]
 
 
-def test_sqs_queue_urls_an_emulator_answers_for_are_not_looked_up(aws):
+def test_sqs_queue_urls_an_emulator_answers_for_are_not_looked_up(aws, monkeypatch):
     """Through an endpoint of the run's own (moto here; LocalStack or ElasticMQ in a container), the
     endpoint answers for its queues whatever host their URLs name: a container's name this machine
     cannot resolve (LocalStack's LOCALSTACK_HOST, ElasticMQ's node-address) still reaches the queue,
@@ -275,11 +275,16 @@ def test_sqs_queue_urls_an_emulator_answers_for_are_not_looked_up(aws):
     result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": gone, "MessageBody": "x"}), {}, aws=aws)
     assert result.error == "SQS.SdkClientException"
     assert result.cause.startswith("Unable to execute HTTP request: sqs.us-east-1.localstack.invalid: ")
+    # the endpoint given to boto3 itself (AWS_ENDPOINT_URL) is the run's own too
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws["endpoints"]["*"])
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": url, "MessageBody": "again"}), {},
+                      aws={"region": "us-east-1"})
+    assert result.status == "SUCCEEDED", result.cause
     # no endpoint: the call would go to AWS, and AWS's SDK goes to the QueueUrl's host first, so
     # it fails here before any request is sent
-    offline = {"region": "us-east-1"}
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
     result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": gone, "MessageBody": "x"}), {},
-                      aws=offline)
+                      aws={"region": "us-east-1"})
     assert result.error == "SQS.SdkClientException", result.cause
 
 
