@@ -209,7 +209,7 @@ def describe(record: Any) -> dict:
                  "status": record.status, "startDate": format_timestamp(record.start_time)}
     if record.stop_time is not None:
         out["stopDate"] = format_timestamp(record.stop_time)
-    out["input"] = record.input
+    out["input"] = record.input_text
     if record.output is not None:
         out["output"] = record.output
     for key in ("error", "cause"):

@@ -195,11 +195,12 @@ def log_group_name(group: str) -> tuple[str, str | None]:
 
 def log_group_exists(group: str, clients: Any) -> bool | None:
     """Whether the CloudWatch Logs group `group` (a name or an ARN) exists, asked with boto3's
-    ``logs:DescribeLogGroups`` through `clients`; None when that cannot be told (not a log group
-    ARN, the call failed). Blocking: call it from a worker thread in async code."""
+    ``logs:DescribeLogGroups`` through `clients` (`Clients.quick_client`: one attempt, seconds at
+    most); None when that cannot be told (not a log group ARN, no credentials, no access, no
+    answer). Blocking: call it from a worker thread in async code."""
     try:
         name, region = log_group_name(group)
-        client = clients.client("logs", region)
+        client = clients.quick_client("logs", region)
         pages = client.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=name)
         return any(found.get("logGroupName") == name for page in pages for found in page.get("logGroups", []))
     except Exception:  # no answer (no such service here, no access): the caller cannot tell

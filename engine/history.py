@@ -17,6 +17,13 @@ from ..timestamps import format_timestamp as iso  # epoch seconds -> 2019-03-26T
 
 _DATA_FIELDS = ("input", "output", "parameters")
 
+#: The key of an ``ExecutionStarted``'s details that holds StartExecution's input as its caller
+#: spelled it (JSON text), kept when it differs from the compact JSON of the parsed value. AWS
+#: shows that text in the event (recorded: '["Hello", "World"]' in LocalStack's test_map_state_label,
+#: '{"Comment": "Insert your JSON here"}' in a CloudWatch Logs event), while the first state's
+#: input is compact; the history and the execution log show it as the event's ``input``.
+SPELLED_INPUT = "inputText"
+
 
 def _dumps(value: Any) -> str:
     return compact(value)  # never a bare Infinity: a history's payloads are JSON text
@@ -109,9 +116,12 @@ def aws_details(details: Any) -> dict | None:
     shaped = {}
     for key, value in details.items():
         if key in _DATA_FIELDS:
-            shaped[key] = _dumps(value)  # JSON text, strings included ('"hello"')
+            # JSON text, strings included ('"hello"'); an execution's input as its caller spelled it
+            shaped[key] = details[SPELLED_INPUT] if key == "input" and SPELLED_INPUT in details else _dumps(value)
             if key != "parameters":  # AWS's model has no parametersDetails
                 shaped[key + "Details"] = {"truncated": False}
+        elif key == SPELLED_INPUT:
+            continue
         elif key == "assignedVariables":
             shaped[key] = {k: _dumps(v) for k, v in value.items()}
             shaped["assignedVariablesDetails"] = {"truncated": False}

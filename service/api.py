@@ -21,6 +21,7 @@ import anyio
 from asl.engine.apitime import api_time
 from asl.engine.background import Background
 from asl.engine.stores import owner_has_died, watch_registration
+from asl.jsontext import compact
 
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
@@ -215,7 +216,7 @@ def _input_text(body: dict, value: Any) -> str | None:
     test_map_state_label, test_map_state_result_writer); DescribeExecution answers the same input.
     Text that only Jackson's lenient reading takes (a value followed by more) stays compact."""
     text = body.get("input")
-    if text is None or text == json.dumps(value, separators=(",", ":"), ensure_ascii=False):
+    if text is None or text == compact(value):
         return None
     try:
         json.loads(text)
@@ -225,12 +226,15 @@ def _input_text(body: dict, value: Any) -> str | None:
 
 
 def _identify(execution: Any, options: dict) -> None:
-    """The machine's role and the version and alias ARNs an execution was started through, as
-    its ExecutionStarted event and ``$$.Execution.RoleArn`` show them."""
+    """The machine's role, the version and alias ARNs an execution was started through and its
+    input as the caller spelled it (``inputText``, `_input_text`), as its ExecutionStarted event
+    and ``$$.Execution.RoleArn`` show them."""
+    from asl.engine.history import SPELLED_INPUT
+
     if options.get("roleArn"):
         execution.role_arn = options["roleArn"]
-    execution.started_details = {key: options[key] for key in ("stateMachineAliasArn", "stateMachineVersionArn")
-                                 if options.get(key)}
+    execution.started_details = {key: options[key] for key in ("stateMachineAliasArn", "stateMachineVersionArn",
+                                                               SPELLED_INPUT) if options.get(key)}
 
 
 class Service:
@@ -615,7 +619,9 @@ class Service:
     async def _check_log_group(self, config: dict | None) -> None:
         """A logging configuration whose log group does not exist is refused, as AWS refuses it
         (recorded: LocalStack's test_sfn_api_logs.py::test_deleted_log_group); it is asked of
-        CloudWatch Logs only when the server calls AWS (--aws, --endpoint-url) and logs are on."""
+        CloudWatch Logs only when the server calls AWS (--aws, --endpoint-url) and logs are on.
+        When CloudWatch Logs cannot tell (no credentials, no access, no answer within seconds)
+        the configuration is taken: the group is written to, or not, when executions run."""
         if not config or (config.get("level") or "OFF") == "OFF" or self.integrations is None \
                 or not self.integrations.config.calls("logs"):
             return
@@ -626,9 +632,13 @@ class Service:
         for entry in config.get("destinations") or []:
             arn = ((entry or {}).get("cloudWatchLogsLogGroup") or {}).get("logGroupArn")
             clients = self.integrations.clients
-            if arn and await anyio.to_thread.run_sync(log_group_exists, arn, clients) is False:
+            found = await anyio.to_thread.run_sync(log_group_exists, arn, clients) if arn else True
+            if found is False:
                 raise ServiceError("InvalidLoggingConfiguration",
                                    "Invalid Logging Configuration: Log Destination not found.")
+            if found is None:
+                log.warning("CloudWatch Logs did not tell whether the log group %s exists: the logging "
+                            "configuration is taken as it is", arn)
 
     def _check_tags(self, tags: list) -> None:
         if len(tags) > 50:
@@ -1346,7 +1356,7 @@ class Service:
         if runs["type"] == "EXPRESS":
             execution = self._prepare(machine, runs, value, name, case or None)
             _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                                  "stateMachineAliasArn": alias_arn})
+                                  "stateMachineAliasArn": alias_arn, "inputText": _input_text(body, value)})
             execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
             execution.state_machine_arn = machine["stateMachineArn"]
             self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
@@ -1465,7 +1475,7 @@ class Service:
         value = self._input(body)
         execution = self._prepare(machine, runs, value, name, None, sync=True)
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                              "stateMachineAliasArn": alias_arn})
+                              "stateMachineAliasArn": alias_arn, "inputText": _input_text(body, value)})
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
         execution.state_machine_arn = machine["stateMachineArn"]
         self._keep_express(execution)
@@ -1482,7 +1492,7 @@ class Service:
         # test_base[BASE_RAISE_FAILURE]), unlike DescribeExecution's
         out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
                      "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
-                     "input": _input_text(body, value) or json.dumps(value, separators=(",", ":")),
+                     "input": _input_text(body, value) or compact(value),
                      "inputDetails": {"included": True}, "outputDetails": {"included": True},
                      "billingDetails": {"billedMemoryUsedInMB": 64,
                                         "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
@@ -1534,7 +1544,7 @@ class Service:
         opts = record.options
         out: dict = {"executionArn": record.arn, "stateMachineArn": record.state_machine_arn, "name": record.name,
                      "status": record.status, "startDate": record.start_time,
-                     "input": opts.get("inputText") or record.input,
+                     "input": record.input_text,
                      "inputDetails": {"included": True}}
         if record.stop_time is not None and record.status != "RUNNING":
             out["stopDate"] = record.stop_time
@@ -1713,8 +1723,6 @@ class Service:
         events = History.restored(entries).events
         for event, entry in zip(events, entries):
             event["timestamp"] = entry[2]
-        if events and record.options.get("inputText") and events[0]["type"] == "ExecutionStarted":
-            events[0]["executionStartedEventDetails"]["input"] = record.options["inputText"]
         if body.get("includeExecutionData") is False:
             from asl.engine.history import without_execution_data
 

@@ -321,9 +321,13 @@ def _express_described(execution: Any, brief: bool = False) -> dict:
     if brief:
         out["stateMachineName"] = execution.state_machine_name
         return out
-    out["input"] = json.dumps(execution.input, ensure_ascii=False)
+    from asl.engine.history import SPELLED_INPUT
+    from asl.jsontext import compact
+
+    # as DescribeExecution answers a Standard one: the input as its caller spelled it, compact JSON
+    out["input"] = execution.started_details.get(SPELLED_INPUT) or compact(execution.input)
     if result is not None and result.status == "SUCCEEDED":
-        out["output"] = json.dumps(result.output, ensure_ascii=False)
+        out["output"] = compact(result.output)
     elif result is not None:
         out.update((k, v) for k, v in (("error", result.error), ("cause", result.cause)) if v is not None)
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -291,6 +292,74 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
         server.stop()
 
 
+def test_asl_serve_logs_the_input_as_spelled_and_runs_on_when_the_group_is_gone(aws, tmp_path):
+    """ExecutionStarted's logged input is StartExecution's text as the caller spelled it (AWS_EXAMPLE,
+    an Express execution's, '{"Comment": "Insert your JSON here"}'); a machine whose log group was
+    deleted after it was created still runs (AWS, recorded: LocalStack's logs/test_logs.py::
+    test_deleted_log_group, the execution SUCCEEDED)."""
+    import boto3
+    from test_service import ROLE, Server, wait_done
+
+    logs = boto3.client("logs", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    server = Server(tmp_path, "memory", "--endpoint-url", f"logs={aws['endpoints']['*']}").start()
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+        arns = {}
+        for name in ("spelled", "gone"):
+            logs.create_log_group(logGroupName=f"/aws/vendedlogs/states/{name}")
+            config = {"level": "ALL", "includeExecutionData": True, "destinations": [{"cloudWatchLogsLogGroup": {
+                "logGroupArn": f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/{name}:*"}}]}
+            arns[name] = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE, type="EXPRESS",
+                                                  loggingConfiguration=config)["stateMachineArn"]
+        text = AWS_EXAMPLE["details"]["input"]
+        sfn.start_execution(stateMachineArn=arns["spelled"], input=text)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            logged = [json.loads(e["message"]) for e in read_group(logs, "/aws/vendedlogs/states/spelled")[0]]
+            if any(e["type"] == "ExecutionSucceeded" for e in logged):
+                break
+            time.sleep(0.1)
+        by_type = {e["type"]: e["details"] for e in logged}
+        assert by_type["ExecutionStarted"]["input"] == text
+        assert by_type["PassStateEntered"]["input"] == '{"Comment":"Insert your JSON here"}'
+        logs.delete_log_group(logGroupName="/aws/vendedlogs/states/gone")
+        done = sfn.start_sync_execution(stateMachineArn=arns["gone"], input=text)
+        assert done["status"] == "SUCCEEDED" and done["input"] == text
+    finally:
+        server.stop()
+
+
+def test_a_log_group_that_cannot_be_checked_is_taken_within_seconds(tmp_path):
+    """CloudWatch Logs that never answers (a port that accepts connections and says nothing):
+    CreateStateMachine does not wait for botocore's retries (3 attempts of 60 s), it takes the
+    configuration after one short attempt, and says so in the server's log."""
+    import socket
+
+    from test_service import ROLE, Server
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    server = Server(tmp_path, "memory", "--endpoint-url", f"logs=http://127.0.0.1:{silent.getsockname()[1]}")
+    server.env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    server.start()
+    try:
+        sfn = server.client(read_timeout=120)
+        config = {"level": "ALL", "includeExecutionData": False, "destinations": [{"cloudWatchLogsLogGroup": {
+            "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/m-Logs:*"}}]}
+        started = time.monotonic()
+        arn = sfn.create_state_machine(name="m", definition=json.dumps({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "End": True}}}), roleArn=ROLE, loggingConfiguration=config)["stateMachineArn"]
+        assert time.monotonic() - started < 30
+        assert sfn.describe_state_machine(stateMachineArn=arn)["loggingConfiguration"] == config
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        said = server.proc.communicate(timeout=30)[0]
+        silent.close()
+    assert "CloudWatch Logs did not tell whether the log group" in said, said
+
+
 def test_a_redrive_logs_from_execution_redriven_with_its_redrive_count(tmp_path):
     import anyio
 
@@ -386,7 +455,8 @@ def test_asl_serve_without_aws_logs_to_stderr_and_follows_update_state_machine(t
     assert [e["type"] for e in events] == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
                                            "ExecutionSucceeded"]
     assert {e["execution_arn"] for e in events} == {logged}
-    assert events[0]["details"]["input"] == '{"a":1}'
+    # the input as StartExecution was given it (AWS_EXAMPLE's, not compact), the first state's compact
+    assert events[0]["details"]["input"] == '{"a": 1}' and events[1]["details"]["input"] == '{"a":1}'
 
 
 def test_an_input_over_248_kb_escaped_is_truncated_as_aws_does():

@@ -264,6 +264,36 @@ def test_sqs_queue_url_of_an_unknown_host_is_a_client_failure(aws):
     assert result.history.types()[-3:] == ["TaskStarted", "TaskFailed", "ExecutionFailed"]
 
 
+def test_sqs_queue_urls_an_emulator_answers_for_are_not_looked_up(aws, monkeypatch):
+    """Through an endpoint of the run's own (moto here; LocalStack or ElasticMQ in a container), the
+    endpoint answers for its queues whatever host their URLs name: a container's name this machine
+    cannot resolve (LocalStack's LOCALSTACK_HOST, ElasticMQ's node-address) still reaches the queue,
+    as it did before the QueueUrl's host was looked up; a queue it does not hold, under such a host,
+    is AWS's SdkClientException. Without an endpoint (AWS) the host is looked up before any call."""
+    sqs = client(aws, "sqs")
+    sqs.create_queue(QueueName="orders")
+    url = "http://sqs.us-east-1.localstack.invalid:4566/123456789012/orders"  # a host no DNS knows
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": url, "MessageBody": "hi"}), {}, aws=aws)
+    assert result.status == "SUCCEEDED", result.cause
+    received = sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName="orders")["QueueUrl"])["Messages"]
+    assert [m["Body"] for m in received] == ["hi"]
+    gone = url.replace("/orders", "/nope")
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": gone, "MessageBody": "x"}), {}, aws=aws)
+    assert result.error == "SQS.SdkClientException"
+    assert result.cause.startswith("Unable to execute HTTP request: sqs.us-east-1.localstack.invalid: ")
+    # the endpoint given to boto3 itself (AWS_ENDPOINT_URL) is the run's own too
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws["endpoints"]["*"])
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": url, "MessageBody": "again"}), {},
+                      aws={"region": "us-east-1"})
+    assert result.status == "SUCCEEDED", result.cause
+    # no endpoint: the call would go to AWS, and AWS's SDK goes to the QueueUrl's host first, so
+    # it fails here before any request is sent
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    result = run_sync(task("arn:aws:states:::sqs:sendMessage", {"QueueUrl": gone, "MessageBody": "x"}), {},
+                      aws={"region": "us-east-1"})
+    assert result.error == "SQS.SdkClientException", result.cause
+
+
 def test_sqs_refuses_a_null_message_body_as_a_missing_parameter(aws):
     """Recorded on AWS (LocalStack error_handling/test_task_service_sqs::test_send_message_empty_body):
     a null MessageBody is a missing parameter to SQS, which answers as the query APIs do, after

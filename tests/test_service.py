@@ -171,6 +171,72 @@ def test_execution_input_keeps_the_callers_spelling(server):
     assert done["input"] == '["Hello", "World"]' and done["output"] == '["Hello","World"]'
     plain = sfn.start_execution(stateMachineArn=arn, input='{"a":1}')["executionArn"]
     assert wait_done(sfn, plain)["input"] == '{"a":1}'
+    # an Express execution: StartSyncExecution's answer, and the console's page (which the
+    # server keeps it for) describe it as DescribeExecution describes a Standard one
+    import urllib.parse
+    import urllib.request
+
+    quick = sfn.create_state_machine(name="quick", definition=machine({"P": {"Type": "Pass", "End": True}}, "P"),
+                                     roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    synced = sfn.start_sync_execution(stateMachineArn=quick, input='{"name": "é"}')
+    assert synced["input"] == '{"name": "é"}' and synced["output"] == '{"name":"é"}'
+    query = urllib.parse.urlencode({"arn": synced["executionArn"]})
+    with urllib.request.urlopen(f"{server.endpoint}/console/api/execution?{query}") as answer:
+        page = json.loads(answer.read())
+    assert page["execution"]["input"] == '{"name": "é"}' and page["execution"]["output"] == '{"name":"é"}'
+    compact_input = sfn.start_sync_execution(stateMachineArn=quick, input='{"name":"é"}')
+    assert compact_input["input"] == '{"name":"é"}'  # not '{"name":"\u00e9"}'
+
+
+SPELLED = '{"items": ["Hello", "World"], "n": 1}'  # not compact JSON: the caller's spelling
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_the_callers_input_spelling_survives_a_restart_a_redrive_and_the_cli(tmp_path, store, request):
+    """The input as StartExecution's caller spelled it is the ExecutionStarted event's and
+    DescribeExecution's (AWS, recorded: LocalStack test_map_state_label), also once another
+    process took the execution over from the store, after a redrive, for a child a
+    states:startExecution Task started with its Input as text, and in `asl executions show` and
+    `asl executions history`, which read the store as DescribeExecution and GetExecutionHistory."""
+    url = f"sqlite:{tmp_path / 'serve.db'}" if store == "sqlite" else request.getfixturevalue("postgres_url")
+    first = Server(tmp_path, url).start()
+    sfn = first.client()
+    waits = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=machine({
+        "W": {"Type": "Wait", "Seconds": 3, "Next": "F"}, "F": {"Type": "Fail", "Error": "E"}}, "W"))["stateMachineArn"]
+    child = sfn.create_state_machine(name="child", roleArn=ROLE, definition=machine(
+        {"P": {"Type": "Pass", "End": True}}, "P"))["stateMachineArn"]
+    parent = sfn.create_state_machine(name="parent", roleArn=ROLE, definition=machine({"Start": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+        "Parameters": {"StateMachineArn": child, "Name": "kid", "Input": SPELLED}}}, "Start"))["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=waits, name="spelled", input=SPELLED)["executionArn"]
+    done_parent = wait_done(sfn, sfn.start_execution(stateMachineArn=parent, input="{}")["executionArn"])
+    assert done_parent["status"] == "SUCCEEDED", done_parent
+    kid = arn.replace(":waits:spelled", ":child:kid")
+    first.stop(signal.SIGKILL)  # inside its Wait: the next server takes it over
+    second = Server(tmp_path, url).start()
+    try:
+        sfn = second.client()
+        assert wait_done(sfn, arn)["status"] == "FAILED"
+        sfn.redrive_execution(executionArn=arn)
+        assert poll(lambda: sfn.describe_execution(executionArn=arn)["redriveCount"] == 1 and
+                    sfn.describe_execution(executionArn=arn)["status"] == "FAILED", "the redrive never ended")
+        for execution in (arn, kid):
+            events = sfn.get_execution_history(executionArn=execution)["events"]
+            assert events[0]["executionStartedEventDetails"]["input"] == SPELLED
+            assert events[1]["stateEnteredEventDetails"]["input"] == json.dumps(json.loads(SPELLED),
+                                                                                separators=(",", ":"))
+            assert sfn.describe_execution(executionArn=execution)["input"] == SPELLED
+        reverse = sfn.get_execution_history(executionArn=arn, reverseOrder=True)["events"]
+        assert reverse[-1]["executionStartedEventDetails"]["input"] == SPELLED
+    finally:
+        assert second.stop() == 0
+    for execution in (arn, kid):
+        shown = subprocess.run([*ASL, "executions", "show", execution, "--store", url], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=60, check=True)
+        assert json.loads(shown.stdout)["input"] == SPELLED
+        history = subprocess.run([*ASL, "executions", "history", execution, "--store", url], cwd=tmp_path,
+                                 capture_output=True, text=True, timeout=60, check=True)
+        assert json.loads(history.stdout)["events"][0]["executionStartedEventDetails"]["input"] == SPELLED
 
 
 def test_versions_aliases_tags(server):

@@ -134,6 +134,12 @@ def parse_endpoints(spec: Any) -> dict[str, str]:
     return out
 
 
+#: The timeouts (seconds) of `Clients.quick_client`: a service that does not answer in them is
+#: taken as one that cannot tell.
+QUICK = {"connect_timeout": 3, "read_timeout": 5}
+QUICK_CLIENT = "(quick)"  # its key in the cache, where a role's ARN would be
+
+
 class Clients:
     """boto3 clients of one configuration, cached per (service, region, role).
 
@@ -171,6 +177,17 @@ class Clients:
                     self._clients[key] = client
         return client
 
+    def quick_client(self, service: str, region: str | None = None) -> Any:
+        """A client of the run's own credentials for a question that must not wait long: one
+        attempt, `QUICK` timeouts (a plain client retries 3 times, waiting up to 60 s for each)."""
+        region = self.region(region)
+        key = (service, region, QUICK_CLIENT)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self._build(service, region, quick=True)
+        return client
+
     def _assume(self, role: str, region: str) -> dict:
         """Temporary credentials of `role` (STS AssumeRole with the run's own credentials)."""
         from ...errors import StatesError
@@ -186,13 +203,15 @@ class Clients:
         return {"aws_access_key_id": found["AccessKeyId"], "aws_secret_access_key": found["SecretAccessKey"],
                 "aws_session_token": found["SessionToken"]}
 
-    def _build(self, service: str, region: str, keys: dict | None = None) -> Any:
+    def _build(self, service: str, region: str, keys: dict | None = None, quick: bool = False) -> Any:
         from botocore.config import Config
 
         # S3 through one endpoint for all services (moto, LocalStack) needs path-style addresses
         extra = {"s3": {"addressing_style": "path"}} if service == "s3" and self.config.endpoint(service) else {}
+        retries = {"mode": "standard", "total_max_attempts": 1} if quick else {"mode": "standard"}
+        extra.update(QUICK if quick else {})
         client = self.session().client(service, region_name=region, endpoint_url=self.config.endpoint(service),
-                                       config=Config(retries={"mode": "standard"}, **extra), **(keys or {}))
+                                       config=Config(retries=retries, **extra), **(keys or {}))
         # keep the response headers with their case, as AWS's SDK reports them (SdkHttpMetadata)
         client.meta.events.register("after-call", _keep_headers)
         client.meta.events.register("before-send", _trace_context)

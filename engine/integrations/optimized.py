@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from ...errors import StatesError
 from .sdk import error_facts, exception_name, invoke, modeled_exception
@@ -63,16 +64,14 @@ def _queue_host_unknown(arguments: Any) -> StatesError | None:
     no-such-queue-73e08fde: Name or service not known"). boto3 sends it to the configured
     endpoint instead, which would answer for a queue it does not hold; AWS's own hosts are left
     to that endpoint, and so are LocalStack's (a test against moto or LocalStack may spell its
-    queues' URLs as AWS's, and an offline machine resolves neither)."""
+    queues' URLs as AWS's, and an offline machine resolves neither). Blocking (a DNS lookup):
+    called in the Task's worker thread, and with an SQS endpoint of the run's own only once that
+    endpoint has refused the call (`_call`)."""
     import socket
-    from urllib.parse import urlsplit
 
     url = arguments.get("QueueUrl") if isinstance(arguments, dict) else None
-    try:
-        host = urlsplit(url).hostname if isinstance(url, str) else None
-    except ValueError:
-        return None
-    if not host or host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws", "localhost.localstack.cloud")):
+    host = _host(url)
+    if not host or _aws_host(host) or host.endswith("localhost.localstack.cloud"):
         return None
     try:
         socket.getaddrinfo(host, None)
@@ -81,20 +80,43 @@ def _queue_host_unknown(arguments: Any) -> StatesError | None:
     return None
 
 
+def _host(url: Any) -> str | None:
+    try:
+        return urlsplit(url).hostname if isinstance(url, str) else None
+    except ValueError:
+        return None
+
+
+def _aws_host(host: str) -> bool:
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+
+
 def _call(clients: Any, service: str, api: str, arguments: Any, region: str | None = None) -> tuple[dict, Any]:
     """Call `api` (camelCase) of the Step Functions `service`; (response, operation model)."""
     from .sdk import operation_of
 
-    unreachable = _queue_host_unknown(arguments) if service == "sqs" else None
+    client = clients.client(SERVICES[service][0], region)
+    # SQS through an endpoint of the run's own (moto, LocalStack, ElasticMQ; --endpoint-url or
+    # AWS_ENDPOINT_URL): the endpoint answers for its queues whatever host their URLs name (a
+    # container's name this machine cannot resolve, LocalStack's LOCALSTACK_HOST), so the
+    # QueueUrl's host is looked up only once the endpoint refused the call; on AWS it is looked
+    # up first, as AWS's SDK sends the call there
+    emulated = service == "sqs" and not _aws_host(_host(client.meta.endpoint_url) or "")
+    unreachable = _queue_host_unknown(arguments) if service == "sqs" and not emulated else None
     if unreachable is not None:
         raise unreachable
-    client = clients.client(SERVICES[service][0], region)
     found = operation_of(client, api)
     if found is None:
         raise StatesError("States.Runtime", f"asl-engine cannot call {service}:{api} through boto3")
     method, operation = found
     request = to_request(operation.input_shape, {} if arguments is None else arguments)
-    response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, service))
+    try:
+        response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, service))
+    except StatesError:
+        unreachable = _queue_host_unknown(arguments) if emulated else None
+        if unreachable is not None:
+            raise unreachable from None
+        raise
     return response, operation
 
 

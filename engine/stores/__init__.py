@@ -228,6 +228,12 @@ class ExecutionRecord:
     owner: str | None = None             # the process advancing it (lease holder)
     lease_until: float | None = None
 
+    @property
+    def input_text(self) -> str:
+        """The input as DescribeExecution answers it: as StartExecution's caller spelled it (the
+        service's ``inputText`` option, kept when it differs from the compact `input`), else `input`."""
+        return self.options.get("inputText") or self.input
+
     def to_json(self) -> dict:
         return asdict(self)
 
