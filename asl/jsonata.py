@@ -124,7 +124,7 @@ class Expression:
     ``states_fields`` the ``$states.<field>`` names it reads.
     """
 
-    __slots__ = ("text", "field", "problems", "variables", "states_fields", "_source", "_counted")
+    __slots__ = ("text", "field", "problems", "variables", "states_fields", "_source", "_counted", "_aliases")
 
     def __init__(self, text: str, field: str, analysis: "_Analysis"):
         self.text = text
@@ -134,6 +134,7 @@ class Expression:
         self.states_fields: frozenset[str] = analysis.states_fields
         self._source = text.strip()   # AWS quotes the expression trimmed in its causes
         self._counted = analysis.counted or text   # what runs: function bodies count their calls
+        self._aliases: dict[str, str] = dict(analysis.aliases)   # {variable: its name in _counted}
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r}, field={self.field!r})"
@@ -168,6 +169,8 @@ class Expression:
         undefined, a function, or the evaluation fails.
         """
         used = {name: bindings[name] for name in self.variables if name in bindings}
+        if self._aliases:   # names the library cannot read, given under others (`_needs_alias`)
+            used = {self._aliases.get(name, name): value for name, value in used.items()}
         text = _backend().run(self, used)
         if text is None:
             raise self.failure("returned nothing (undefined).")
@@ -190,7 +193,7 @@ class Expression:
     def _is_function(self, used: dict) -> bool:
         # The library prints a function result as "" (as JSON.stringify would drop it); only
         # then is it worth asking JSONata for the type.
-        probe = _probe_for(self.text)
+        probe = _probe_for(self.text, tuple(self._aliases.items()))
         try:
             return _backend().run(probe, used) == '"function"'
         except StatesError:
@@ -198,9 +201,9 @@ class Expression:
 
 
 @functools.lru_cache(maxsize=256)
-def _probe_for(text: str) -> Expression:
+def _probe_for(text: str, aliases: tuple = ()) -> Expression:
     probe = f"$type(({text}\n))"
-    return Expression(probe, "", _Analysis((), frozenset(), frozenset()))
+    return Expression(probe, "", _Analysis((), frozenset(), frozenset(), _aliased(probe, dict(aliases)), aliases))
 
 
 # ============================================================================================
@@ -561,6 +564,7 @@ class _Analysis:
     variables: frozenset
     states_fields: frozenset
     counted: str | None = None
+    aliases: tuple = ()          # (variable, the name the library is given for it)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -572,10 +576,37 @@ def _analyse(text: str) -> _Analysis:
         raise ExpressionSyntaxError(exc.message, text, min(max(exc.position, 0), len(text))) from None
     except RecursionError:
         raise ExpressionSyntaxError("Expression is too deeply nested", text, 0) from None
-    _backend().check_syntax(text)
     variables, states_fields = _references(text)
+    aliases = {name: f"__asl_var{i}_" for i, name in enumerate(sorted(variables)) if _needs_alias(name)}
+    _backend().check_syntax(_aliased(text, aliases), text)
+    counted = _counting(text, parser.bodies)
+    if aliases:
+        counted = _aliased(counted or text, aliases)
     return _Analysis(tuple(_problems(tree, variables)), frozenset(variables), frozenset(states_fields),
-                     _counting(text, parser.bodies))
+                     counted, tuple(aliases.items()))
+
+
+# JSONata names a variable by every character up to a blank or an operator character, so
+# `$ก่อน` and `$क्षेत्र` (Unicode identifiers, as Assign takes them, with combining marks) are
+# variables; the library's tokenizer stops at a combining mark ("Unknown operator: ่") and
+# at other characters outside Python's \w. It is given such a variable under another name.
+_LIBRARY_NAME = re.compile(r"\w+")
+
+
+def _needs_alias(name: str) -> bool:
+    return "$" not in name and _LIBRARY_NAME.fullmatch(name) is None
+
+
+def _aliased(text: str, aliases: dict[str, str]) -> str:
+    """`text` with each variable of `aliases` renamed (by its tokens: strings and names stay)."""
+    if not aliases:
+        return text
+    pieces, done = [], 0
+    for token in _tokens(text):
+        if token.type == "variable" and token.value in aliases:
+            pieces += [text[done:token.start], "$", aliases[token.value]]
+            done = token.end
+    return "".join(pieces) + text[done:]
 
 
 _STEP = "__asl_step"
@@ -595,25 +626,31 @@ def _counting(text: str, bodies: list[tuple[int, int]]) -> str | None:
 
 def _references(text: str) -> tuple[set, set]:
     """Every ``$name`` the text mentions, and the ``$states.<field>`` it reads."""
-    lexer, variables, fields = _Lexer(text), set(), set()
+    variables, fields = set(), set()
     previous: list[_Token] = []
-    prefix = True
-    while True:
-        try:
-            token = lexer.next(prefix)
-        except _Syntax:
-            break
-        if token.type == "end":
-            break
+    for token in _tokens(text):
         if token.type == "variable" and token.value:
             variables.add(token.value)
         if (token.type == "name" and len(previous) == 2 and previous[0].type == "variable"
                 and previous[0].value == "states" and previous[1].value == "."):
             fields.add(token.value)
         previous = (previous + [token])[-2:]
+    return variables, fields
+
+
+def _tokens(text: str) -> Iterator[_Token]:
+    """The tokens of `text` up to its end or its first lexical error."""
+    lexer, prefix = _Lexer(text), True
+    while True:
+        try:
+            token = lexer.next(prefix)
+        except _Syntax:
+            return
+        if token.type == "end":
+            return
+        yield token
         prefix = not (token.type in ("name", "variable", "string", "number", "value", "regex")
                       or (token.type == "operator" and token.value in (")", "]", "}")))
-    return variables, fields
 
 
 def _problems(tree: tuple, variables: set) -> list[tuple[str, str]]:
@@ -951,17 +988,19 @@ class _Backend:
                 raise
         return call
 
-    def check_syntax(self, text: str) -> None:
-        """The library must accept what the parser accepted (else its message is used)."""
+    def check_syntax(self, text: str, shown: str | None = None) -> None:
+        """The library must accept what the parser accepted (else its message is used); `shown`:
+        the text the error quotes (the expression as written, `text` being its renamed form)."""
+        shown = text if shown is None else shown
         try:
             self.lib.compile(text)
         except ValueError as exc:
             code, message = _split(str(exc))
-            raise ExpressionSyntaxError(message, text, 0) from None
+            raise ExpressionSyntaxError(message, shown, 0) from None
         except BaseException as exc:   # a panic inside the library (pyo3 PanicException)
             if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
                 raise
-            raise ExpressionSyntaxError(f"The expression could not be compiled: {exc}", text, 0) from None
+            raise ExpressionSyntaxError(f"The expression could not be compiled: {exc}", shown, 0) from None
 
     def run(self, expr: Expression, bindings: dict) -> str | None:
         compiled = self.compiled(expr._counted)

@@ -56,6 +56,17 @@ def compact(value: Any) -> str:
         return _compact(finite(value))
 
 
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality as JSON sees it: ``1 == 1.0``, but ``True != 1`` (Python says they are equal)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 def dumps(value: Any, indent: int | None = None, **options: Any) -> str:
     """`json.dumps` (non-ASCII characters kept unless ensure_ascii=True) that never writes NaN
     or Infinity as bare tokens (see the module docstring)."""

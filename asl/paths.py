@@ -261,6 +261,19 @@ def compile_result_path(text: str) -> Path:
     return path
 
 
+def variable_name_end(text: str, start: int) -> int:
+    """The end of the variable name at ``text[start]`` (`start` when none begins there). A name is
+    a Unicode identifier, as Assign takes it (`asl.checks.is_variable_name`): an XID_Start
+    character or '_', then XID_Continue characters, combining marks included (``$ก่อน``, ``$क्षेत्र``),
+    which a regex's ``\\w`` does not match."""
+    if start >= len(text) or not text[start].isidentifier():
+        return start
+    end = start + 1
+    while end < len(text) and ("_" + text[end]).isidentifier():
+        end += 1
+    return end
+
+
 def is_path_syntax(text: str) -> bool:
     """True when `text` compiles as a Path (the validator's quick check)."""
     try:
@@ -643,7 +656,6 @@ def _select(steps: tuple[_Step, ...], start: Any, root: Any, require: bool) -> l
 # Path parser (Jayway PathCompiler). Only ' ' counts as a blank, as in Jayway.
 # ---------------------------------------------------------------------------------------------
 
-_VARIABLE_NAME = re.compile(r"[^\W\d]\w*")
 _INT = re.compile(r"-?[0-9]+")
 
 
@@ -655,9 +667,9 @@ def _compile_cached(text: str) -> Path:
     if text.startswith("$$"):
         kind, root_end = "context", 2
     else:
-        name = _VARIABLE_NAME.match(text, 1)
-        if name:
-            kind, variable, root_end = "variable", name.group(), name.end()
+        end = variable_name_end(text, 1)
+        if end > 1:
+            kind, variable, root_end = "variable", text[1:end], end
     try:
         steps = _PathParser(text, 0, len(text.rstrip(" "))).parse(root_end)
     except RecursionError:

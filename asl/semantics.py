@@ -13,10 +13,8 @@ import re
 from typing import Any, Iterator
 
 from . import diagnostics as codes
+from .paths import variable_name_end
 
-# Variable names are Unicode identifiers (`asl.checks.is_variable_name`): [^\W\d]\w* in Python's regexes.
-_VAR_IN_PATH = re.compile(r"(?<![\w$])\$([^\W\d]\w*)")
-_JSONATA_BOUND = re.compile(r"\$([^\W\d]\w*)\s*:=")
 _JSONATA_PARAMS = re.compile(r"function\s*\(([^)]*)\)")
 
 
@@ -67,18 +65,31 @@ def _references(value: Any, ql: str) -> Iterator[str]:
         elif isinstance(item, str):
             if ql == "JSONata" and item.startswith("{%") and item.endswith("%}"):
                 body = item[2:-2]
-                bound = set(_JSONATA_BOUND.findall(body))
+                named = list(_dollar_names(body))
+                bound = {name for name, end in named if body[end:].lstrip().startswith(":=")}
                 for params in _JSONATA_PARAMS.findall(body):
                     bound.update(p.strip().lstrip("$") for p in params.split(","))
-                for name in _VAR_IN_PATH.findall(body):
-                    end = body.find("$" + name) + len(name) + 1
+                for name, end in named:
                     if name in bound or name == "states" or body[end:end + 1] == "(":
                         continue
                     yield name
             elif dynamic:
                 # Strip quoted strings so 'literal $x' in an intrinsic is not a reference.
                 text = re.sub(r"'(?:\\.|[^'\\])*'", "''", item)
-                yield from (n for n in _VAR_IN_PATH.findall(text) if not text.startswith("$$"))
+                if not text.startswith("$$"):
+                    yield from (name for name, _ in _dollar_names(text))
+
+
+def _dollar_names(text: str) -> Iterator[tuple[str, int]]:
+    """(name, where it ends) for each ``$name`` in `text` not inside a word or after ``$``. A name
+    is a Unicode identifier (`asl.paths.variable_name_end`)."""
+    for found in re.finditer(r"\$", text):
+        start = found.start()
+        if start and (text[start - 1] == "$" or ("_" + text[start - 1]).isidentifier()):
+            continue
+        end = variable_name_end(text, start + 1)
+        if end > start + 1:
+            yield text[start + 1:end], end
 
 
 _READ_FIELDS = ("Parameters", "Arguments", "Output", "Assign", "ResultSelector", "ItemSelector", "Items",

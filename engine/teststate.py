@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ASLError, StatesError
-from ..jsontext import compact
+from ..jsontext import compact, json_equal
 from .observe import Observer
 
 LEVELS = ("INFO", "DEBUG", "TRACE")
@@ -158,7 +158,7 @@ class TestStateResult:
 
     def _text(self, value: Any, key: str = "output") -> str:
         for given, text in self.given:
-            if _same(given, value):
+            if json_equal(given, value):
                 return text
         if key == "afterItemsPath" and isinstance(value, list):
             return "[" + ", ".join(compact(item) for item in value) + "]"
@@ -167,19 +167,6 @@ class TestStateResult:
 
 _NOT_TEXT = {"errorDetails", "request", "response", "toleratedFailureCount", "toleratedFailurePercentage",
              "maxConcurrency"}
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON values (true is not 1; 1 and 1.0 are one number)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    return type(a) is type(b) and a == b
 
 
 # --------------------------------------------------------------------------------------------

@@ -233,6 +233,23 @@ def test_csv_records_are_pythons_csv_but_for_doubled_quotes(text, delimiter):
     assert list(records(io.StringIO(text, newline=""), delimiter)) == expected
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["ab", "c", ",", ";", '"', '""', "\\", "\n", "\r", "\r\n", " "]), max_size=16)
+       .map("".join), st.sampled_from([",", ";"]))
+def test_csv_records_read_alike_past_the_field_limit(text, delimiter):
+    """`records` splits with Python's csv module and re-reads a record by its own rules where that
+    module falls short (a doubled quote, a field past its limit): the two readings agree on any
+    text, doubled quotes included. With csv's limit at one character nearly every record is
+    re-read from its start."""
+    normal = list(records(io.StringIO(text, newline=""), delimiter))
+    limit = csv.field_size_limit(1)
+    try:
+        tight = list(records(io.StringIO(text, newline=""), delimiter))
+    finally:
+        csv.field_size_limit(limit)
+    assert tight == normal
+
+
 def test_a_csv_cell_past_128_kib_is_read(buckets):
     """DG "input-output-itemreader": an item of up to 8 MB may be read from a text delimited file
     (here cells of 300,000 characters, quoted over two lines and not; Python's csv module alone

@@ -303,6 +303,15 @@ def test_range():
     assert "must not be 0" in cause_of("$range(1, 2, 0)")
 
 
+def test_a_variable_name_runs_to_a_blank_or_an_operator():
+    # JSONata 2.0.6's tokenizer: a name is every character up to a blank or an operator
+    # character, so combining marks (Thai, Devanagari) and other non-word characters belong to it;
+    # renamed for the library, while strings and field names that spell it stay as written
+    assert run("[$ก่อน, '$ก่อน', $states.input.`ก่อน`, $x·y]", {"ก่อน": "field"}, **{"ก่อน": 1, "x·y": 2}) == [1, "$ก่อน", "field", 2]
+    assert run("($😀 := 3; $f := function($क्षेत्र) { $क्षेत्र + $😀 }; $f(4))") == 7
+    assert "T2001" in cause_of("$क्षेत्र + 1", **{"क्षेत्र": "a"})
+
+
 def test_integer_arguments_are_rounded_down():
     # https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html ("JSONata
     # functions provided by Step Functions"): a non-integer number given where an integer is

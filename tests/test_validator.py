@@ -310,6 +310,28 @@ def test_variable_names_are_unicode_identifiers():
     assert diags(d) == [] and warnings(d) == []
 
 
+def test_variable_names_with_combining_marks_are_read_whole():
+    """Identifiers hold combining marks (Unicode's ID_Continue: Thai, Devanagari, a decomposed
+    é), which a regex's \\w does not match: a name Assign takes is read whole in a path, in an
+    intrinsic and in JSONata (where, as in JSONata itself, a name runs to a blank or an operator)."""
+    from asl.engine import run_sync
+
+    for name in ("ก่อน", "क्षेत्र", "pre\u0301nom"):
+        d = machine(A={"Type": "Pass", "Assign": {name: {"n": 2}}, "Next": "B"},
+                    B={"Type": "Pass", "Parameters": {"p.$": f"${name}.n", "f.$": f"States.Format('{{}}', ${name}.n)"},
+                       "Next": "C"},
+                    C={"Type": "Pass", "QueryLanguage": "JSONata", "End": True, "Output": {
+                        "in": "{% $states.input %}", "j": f"{{% ${name}.n + 1 %}}",
+                        "own": f"{{% (${name} := 5; $f := function(${name}) {{ ${name} * 2 }}; $f(${name})) %}}"}})
+        assert diags(d) == [] and warnings(d) == [], name
+        result = run_sync(asl.load(d), {})
+        assert result.output == {"in": {"p": 2, "f": "2"}, "j": 3, "own": 10}, (name, result.cause)
+        # a read of a name no state assigns is reported with the whole name
+        unknown = machine(A={"Type": "Pass", "Parameters": {"p.$": f"${name}"}, "End": True})
+        found = [d for d in asl.validate(unknown).warnings if d.code == "UNDEFINED_VARIABLE"]
+        assert len(found) == 1 and f"'${name}'" in found[0].message, name
+
+
 def test_wrong_json_types():
     got = diags(machine(A={"Type": "Task", "Resource": 5, "End": True}))
     assert got == [("SCHEMA_VALIDATION_FAILED", "Expected value of type [STRING]", "/States/A/Resource")]

@@ -47,7 +47,9 @@ def records(text: TextIO, delimiter: str) -> Iterator[list[str]]:
             rows = csv.reader(tap, delimiter=delimiter, escapechar="\\")
             continue
         taken = tap.take()
-        if any('""' in field for field in row):   # csv keeps both quotes of "" outside quotes
+        # csv keeps both quotes of "" outside quotes. One test of the joined fields (no "" can span
+        # two of them across the NUL) is C work; any() over the fields cost a third of the speed.
+        if '""' in "\0".join(row):
             row = _record(taken[0], iter(taken[1:]), delimiter)
         yield row
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...errors import ASLError
+from ...jsontext import json_equal
 from ..tasks import Handlers, TaskContext, TaskFailed
 from ..tasks import _takes_context as takes_context
 from .explain import compact
@@ -260,17 +261,6 @@ def contains(value: Any, pattern: Any) -> bool:
     if isinstance(pattern, dict):
         return isinstance(value, dict) and all(k in value and contains(value[k], v) for k, v in pattern.items())
     return json_equal(value, pattern)
-
-
-def json_equal(a: Any, b: Any) -> bool:
-    """Equality as JSON sees it: ``1 == 1.0``, but ``True != 1`` (Python says they are equal)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 def format_address(path: tuple) -> str:
