@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..deepjson import strict_loads
 from ..errors import StatesError
 from .threads import run_in_thread
 
@@ -81,17 +82,17 @@ def invoke_event(payload: Any) -> Any:
     LocalStack's test_credentials_base test_cross_account_service_lambda_invoke, Payload
     ``"\\"PayloadFromTrustedAccount\\""`` reaches an identity function as
     ``"PayloadFromTrustedAccount"``); any other value is sent as its JSON, which gives it back."""
-    if isinstance(payload, str):
-        try:
-            return json.loads(payload, parse_constant=_not_json)
-        except ValueError:
-            pass
-    return payload
+    return json_or_text(payload) if isinstance(payload, str) else payload
 
 
-def _not_json(constant: str) -> Any:
-    """`json.loads` takes NaN and Infinity, which JSON (and Lambda) does not."""
-    raise ValueError(f"{constant} is not JSON")
+def json_or_text(text: str) -> Any:
+    """The value `text` spells when it is JSON text, else `text` itself: how a Lambda request or
+    response body is read. NaN and Infinity are not JSON (Python's `json.loads` takes them;
+    Jackson, which Step Functions reads JSON with, does not), so they stay text."""
+    try:
+        return strict_loads(text)
+    except ValueError:
+        return text
 
 
 def json_copy(value: Any) -> Any:
@@ -353,11 +354,7 @@ def raw_result(body: bytes) -> Any:
     ``marshal_response``); the result is the JSON they spell, or else their text. (Recorded on
     AWS: LocalStack's test_states_errors, a function returning 257 KB of bytes fails its Task
     with States.DataLimitExceeded, not Runtime.MarshalError.)"""
-    text = body.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+    return json_or_text(body.decode("utf-8", errors="replace"))
 
 
 def _takes_context(fn: Handler) -> bool:

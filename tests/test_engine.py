@@ -73,6 +73,9 @@ def test_a_handler_returning_bytes_answers_with_them_as_the_python_lambda_runtim
     m = machine(A=task("raw", End=True))
     assert run_sync(m, {}, handlers={"raw": lambda e: b'{"a": [1]}'}).output == {"a": [1]}
     assert run_sync(m, {}, handlers={"raw": lambda e: "é!".encode()}).output == "é!"
+    # NaN and Infinity are not JSON text (Jackson, Step Functions' reader, refuses them): text
+    assert run_sync(m, {}, handlers={"raw": lambda e: b"NaN"}).output == "NaN"
+    assert run_sync(m, {}, handlers={"raw": lambda e: b"[1, -Infinity]"}).output == "[1, -Infinity]"
     big = run_sync(m, {}, handlers={"raw": lambda e: ("a" * (257 * 1024)).encode()})
     assert (big.status, big.error) == ("FAILED", "States.DataLimitExceeded")
 
