@@ -366,13 +366,16 @@ def _takes_context(fn: Handler) -> bool:
     return len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
-def exception_to_error(exc: BaseException) -> tuple[str, str]:
-    """A handler's exception -> (error, cause), as Lambda reports an unhandled error."""
+def exception_to_error(exc: BaseException, as_returned: bool = False) -> tuple[str, str]:
+    """A handler's exception -> (error, cause), as Lambda reports an unhandled error; with
+    `as_returned` (a Lambda function ARN as the Resource) the function's error document is the
+    cause as the Python runtime wrote it, else (``lambda:invoke``) as Step Functions compacts it
+    (`asl.engine.integrations.optimized.function_result`, the same through boto3)."""
     if isinstance(exc, StatesError):
         return _text(exc.error), _text(exc.cause)
     if isinstance(exc, MarshalError):
         # what the Python Lambda runtime reports for a result it cannot serialise
-        return _lambda_error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+        return _lambda_error("Runtime.MarshalError", f"Unable to marshal response: {exc}", as_returned)
     if isinstance(exc, SystemExit):
         # sys.exit() in a Lambda function ends its runtime process; Lambda reports the exit
         code = exc.code
@@ -380,12 +383,18 @@ def exception_to_error(exc: BaseException) -> tuple[str, str]:
         reason = f"Runtime exited with error: exit status {status}" if status else \
             "Runtime exited without providing a reason"
         return _lambda_error("Runtime.ExitError", f"RequestId: {uuid.uuid4()} Error: {reason}")
-    return _lambda_error(type(exc).__name__, str(exc))
+    return _lambda_error(type(exc).__name__, str(exc), as_returned)
 
 
-def _lambda_error(name: str, message: str) -> tuple[str, str]:
-    """(error, cause) of a failed Lambda invocation: the cause is Lambda's error document."""
-    return name, json.dumps({"errorMessage": message, "errorType": name}, separators=(",", ":"))
+def _lambda_error(name: str, message: str, as_returned: bool = False) -> tuple[str, str]:
+    """(error, cause) of a failed Lambda invocation: the cause is the error document, as the
+    Python runtime writes it (`json.dumps`'s defaults: spaced, non-ASCII escaped; recorded on AWS
+    through a function ARN, LocalStack's test_express_sync test_retry) or compacted (recorded
+    through ``lambda:invoke``, test_catch)."""
+    document = {"errorMessage": message, "errorType": name}
+    if as_returned:
+        return name, json.dumps(document)
+    return name, json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 #: Exceptions a handler may raise that end the program rather than fail the task.
