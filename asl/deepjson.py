@@ -16,6 +16,15 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _WORDS = {"true": True, "false": False, "null": None}
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+#: JSON and nothing else: Python's json takes NaN, Infinity and -Infinity, which JSON (and
+#: Jackson, AWS's parser, with its default features) refuses. Made once.
+STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def loads(text: str, decoder: json.JSONDecoder | None = None, **options: Any) -> Any:
     """``json.loads(text, **options)``, for documents of any depth (ValueError on bad JSON;
     the deep fallback takes standard JSON only, whatever the options). A `decoder` made once
@@ -26,6 +35,11 @@ def loads(text: str, decoder: json.JSONDecoder | None = None, **options: Any) ->
         return json.loads(text, **options)
     except RecursionError:
         return _parse(text)
+
+
+def strict_loads(text: str) -> Any:
+    """The value JSON `text` spells, at any depth; ValueError for anything else (NaN too)."""
+    return loads(text, STRICT)
 
 
 def _key(text: str, pos: int) -> tuple[str, int]:

@@ -940,20 +940,13 @@ def states_format(template: str | FormatTemplate, *values: Any) -> str:
 
 # -- JSON -------------------------------------------------------------------
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_STRICT = json.JSONDecoder(parse_constant=_no_constants)  # no NaN / Infinity: made once
-
-
 @intrinsic("States.StringToJson", STRING)
 def string_to_json(text: str) -> Any:
     """Parse JSON text. Empty or blank text gives null (recorded: ``""`` and ``" "``)."""
     if not text.strip():
         return None
     try:
-        return deepjson.loads(text, _STRICT)
+        return deepjson.strict_loads(text)
     except ValueError as exc:
         raise _fail("States.StringToJson", f"the string is not valid JSON ({exc})") from None
 

@@ -30,9 +30,10 @@ character is shown whole, with the code of its first unit.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from . import deepjson
 
 # ParserBase._validJsonValueList (ALLOW_NON_NUMERIC_NUMBERS off)
 VALUES = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
@@ -54,15 +55,7 @@ class JSONTextError(ValueError):
         self.message, self.offset, self.location = message, offset, location
 
 
-class _Refused(ValueError):
-    pass
-
-
-def _refuse(name: str) -> Any:
-    raise _Refused(name)
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse)
+_DECODER = deepjson.STRICT  # NaN and Infinity refused
 
 
 def loads(text: str) -> Any:
@@ -78,8 +71,6 @@ def loads(text: str) -> Any:
         raise stop.error(text) from None
     if end is None:  # only white space: ObjectMapper.readValue's words
         raise JSONTextError("No content to map due to end-of-input", len(text))
-    from . import deepjson
-
     return deepjson.loads(text[:end], _DECODER)  # Jackson stops after the first value
 
 

@@ -240,7 +240,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         except BaseException as exc:  # a handler's failure becomes an ASL error, in one place
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 raise
-            error, cause = exception_to_error(exc)
+            error, cause = exception_to_error(exc, as_returned=info is not None and info.kind == "lambda")
             raise StatesError(error, cause) from None
 
     async def invoke() -> Any:

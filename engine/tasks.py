@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..deepjson import strict_loads
 from ..errors import StatesError
 from .threads import run_in_thread
 
@@ -81,17 +82,17 @@ def invoke_event(payload: Any) -> Any:
     LocalStack's test_credentials_base test_cross_account_service_lambda_invoke, Payload
     ``"\\"PayloadFromTrustedAccount\\""`` reaches an identity function as
     ``"PayloadFromTrustedAccount"``); any other value is sent as its JSON, which gives it back."""
-    if isinstance(payload, str):
-        try:
-            return json.loads(payload, parse_constant=_not_json)
-        except ValueError:
-            pass
-    return payload
+    return json_or_text(payload) if isinstance(payload, str) else payload
 
 
-def _not_json(constant: str) -> Any:
-    """`json.loads` takes NaN and Infinity, which JSON (and Lambda) does not."""
-    raise ValueError(f"{constant} is not JSON")
+def json_or_text(text: str) -> Any:
+    """The value `text` spells when it is JSON text, else `text` itself: how a Lambda request or
+    response body is read. NaN and Infinity are not JSON (Python's `json.loads` takes them;
+    Jackson, which Step Functions reads JSON with, does not), so they stay text."""
+    try:
+        return strict_loads(text)
+    except ValueError:
+        return text
 
 
 def json_copy(value: Any) -> Any:
@@ -353,11 +354,7 @@ def raw_result(body: bytes) -> Any:
     ``marshal_response``); the result is the JSON they spell, or else their text. (Recorded on
     AWS: LocalStack's test_states_errors, a function returning 257 KB of bytes fails its Task
     with States.DataLimitExceeded, not Runtime.MarshalError.)"""
-    text = body.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+    return json_or_text(body.decode("utf-8", errors="replace"))
 
 
 def _takes_context(fn: Handler) -> bool:
@@ -369,13 +366,16 @@ def _takes_context(fn: Handler) -> bool:
     return len(params) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
 
 
-def exception_to_error(exc: BaseException) -> tuple[str, str]:
-    """A handler's exception -> (error, cause), as Lambda reports an unhandled error."""
+def exception_to_error(exc: BaseException, as_returned: bool = False) -> tuple[str, str]:
+    """A handler's exception -> (error, cause), as Lambda reports an unhandled error; with
+    `as_returned` (a Lambda function ARN as the Resource) the function's error document is the
+    cause as the Python runtime wrote it, else (``lambda:invoke``) as Step Functions compacts it
+    (`asl.engine.integrations.optimized.function_result`, the same through boto3)."""
     if isinstance(exc, StatesError):
         return _text(exc.error), _text(exc.cause)
     if isinstance(exc, MarshalError):
         # what the Python Lambda runtime reports for a result it cannot serialise
-        return _lambda_error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+        return _lambda_error("Runtime.MarshalError", f"Unable to marshal response: {exc}", as_returned)
     if isinstance(exc, SystemExit):
         # sys.exit() in a Lambda function ends its runtime process; Lambda reports the exit
         code = exc.code
@@ -383,12 +383,18 @@ def exception_to_error(exc: BaseException) -> tuple[str, str]:
         reason = f"Runtime exited with error: exit status {status}" if status else \
             "Runtime exited without providing a reason"
         return _lambda_error("Runtime.ExitError", f"RequestId: {uuid.uuid4()} Error: {reason}")
-    return _lambda_error(type(exc).__name__, str(exc))
+    return _lambda_error(type(exc).__name__, str(exc), as_returned)
 
 
-def _lambda_error(name: str, message: str) -> tuple[str, str]:
-    """(error, cause) of a failed Lambda invocation: the cause is Lambda's error document."""
-    return name, json.dumps({"errorMessage": message, "errorType": name}, separators=(",", ":"))
+def _lambda_error(name: str, message: str, as_returned: bool = False) -> tuple[str, str]:
+    """(error, cause) of a failed Lambda invocation: the cause is the error document, as the
+    Python runtime writes it (`json.dumps`'s defaults: spaced, non-ASCII escaped; recorded on AWS
+    through a function ARN, LocalStack's test_express_sync test_retry) or compacted (recorded
+    through ``lambda:invoke``, test_catch)."""
+    document = {"errorMessage": message, "errorType": name}
+    if as_returned:
+        return name, json.dumps(document)
+    return name, json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
 #: Exceptions a handler may raise that end the program rather than fail the task.

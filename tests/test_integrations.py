@@ -200,6 +200,23 @@ def test_lambda_invoke_result_shape(aws, function):
     assert "LambdaFunctionSucceeded" in events
 
 
+def test_a_payload_string_reaches_the_function_alike_through_boto3_and_a_handler(aws, function):
+    """Step Functions sends a Payload string that is JSON text as the request body as it is (the
+    function gets the value it spells: recorded on AWS, LocalStack's test_credentials_base, Payload
+    '"PayloadFromTrustedAccount"' reaches an identity function as "PayloadFromTrustedAccount"), and
+    any other string as a JSON string. NaN and Infinity are not JSON text (Jackson refuses them),
+    though Python's json.loads takes them. The function here echoes its event: moto's simple
+    Lambda, and a local handler."""
+    machine = task("arn:aws:states:::lambda:invoke", {"FunctionName": "Validate", "Payload.$": "$.p"})
+    cases = {'"PayloadFromTrustedAccount"': "PayloadFromTrustedAccount", '{"a": [1, 2]}': {"a": [1, 2]},
+             "7": 7, "not json": "not json", "NaN": "NaN", "[Infinity]": "[Infinity]", "-Infinity": "-Infinity"}
+    for text, expected in cases.items():
+        called = run_sync(machine, {"p": text}, aws=aws)
+        handled = run_sync(machine, {"p": text}, handlers={"Validate": lambda event: event})
+        assert (called.status, called.output["Payload"]) == ("SUCCEEDED", expected), text
+        assert (handled.status, handled.output["Payload"]) == ("SUCCEEDED", expected), text
+
+
 def test_lambda_missing_function(aws):
     result = run_sync(task("arn:aws:states:::lambda:invoke", {"FunctionName": "Nope", "Payload": {}}), {}, aws=aws)
     assert result.error == "Lambda.ResourceNotFoundException"

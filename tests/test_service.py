@@ -310,6 +310,11 @@ def test_start_sync_execution_answer_and_context(server):
     arn = sfn.create_state_machine(name="c", definition=context, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
     execution = json.loads(sfn.start_sync_execution(stateMachineArn=arn, input="{}")["output"])["e"]
     assert sorted(execution) == ["Id", "Input", "Name", "RoleArn", "StartTime"]
+    # the server prepares synchronous executions apart: a Standard one started after it still has
+    # RedriveCount 0 (recorded: LocalStack's test_express_async and Standard context-object snapshots)
+    arn = sfn.create_state_machine(name="s", definition=context, roleArn=ROLE)["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    assert json.loads(wait_done(sfn, started)["output"])["e"]["RedriveCount"] == 0
 
 
 def test_a_definition_is_json_text_never_a_file_of_the_server(server, tmp_path):

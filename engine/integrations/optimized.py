@@ -17,7 +17,9 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...deepjson import strict_loads
 from ...errors import StatesError
+from ..tasks import json_or_text
 from .sdk import error_facts, exception_name, invoke, modeled_exception
 from .shapes import http_metadata, result_json, to_request
 
@@ -145,9 +147,9 @@ def _payload(arguments: Any) -> Any:
     payload = arguments.get("Payload", {}) if isinstance(arguments, dict) else {}
     if isinstance(payload, str):
         try:
-            json.loads(payload)
+            strict_loads(payload)
             return payload
-        except ValueError:
+        except ValueError:  # not JSON text (NaN neither): a string of its own
             pass
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
@@ -186,10 +188,7 @@ def function_result(function_error: Any, payload: Any, verbatim: bool = False) -
     test_base_scenarios): a Python function's ``{"errorMessage": "...", "errorType": ...}`` is
     the cause as it is through a function ARN, and ``{"errorMessage":"...","errorType":...}``
     through lambda:invoke."""
-    try:
-        value = json.loads(payload) if isinstance(payload, str) and payload else payload
-    except ValueError:
-        value = payload
+    value = json_or_text(payload) if isinstance(payload, str) else payload
     if not function_error:
         return value
     error = value.get("errorType") if isinstance(value, dict) else None
