@@ -206,7 +206,16 @@ def compiled(definition: str) -> Any:
     validating and compiling it again cost more than a short execution itself."""
     import asl
 
-    return asl.load(json.loads(definition))
+    try:
+        return asl.load(json.loads(definition))
+    except asl.DefinitionError as exc:
+        # Stored by an earlier version whose checks it passed, it fails this one's: AWS's error for
+        # an invalid definition, and how to get out of it, rather than an internal failure.
+        errors = [d for d in exc.diagnostics if d.severity == "ERROR"]
+        text = ", ".join(d.aws_text() for d in errors)
+        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{text}' (the definition was "
+                           "stored by an earlier version of asl-engine, whose checks it passed; correct it with "
+                           "UpdateStateMachine)") from None
 
 
 def _input_text(body: dict, value: Any) -> str | None:

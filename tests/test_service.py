@@ -642,3 +642,38 @@ def test_handlers_mock_config_stop_and_redrive(tmp_path):
         assert last["executionAbortedEventDetails"] == {"error": "Why", "cause": "because"}
     finally:
         srv.stop()
+
+
+def test_a_stored_definition_that_fails_this_versions_checks_is_refused_as_invalid(tmp_path):
+    """A definition stored by an earlier version that took it (here: a ResultPath naming a
+    variable, refused since) cannot run: StartExecution and StartSyncExecution answer AWS's
+    InvalidDefinition with the diagnostic and the way out, not an internal failure, and
+    UpdateStateMachine mends it."""
+    import sqlite3
+
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 's.db'}").start()
+    try:
+        sfn = srv.client()
+        arn = sfn.create_state_machine(name="m", definition=machine(
+            {"P": {"Type": "Pass", "ResultPath": "$.r", "End": True}}, "P"), roleArn=ROLE,
+            type="EXPRESS")["stateMachineArn"]
+    finally:
+        srv.stop()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # as an earlier version would have stored it
+        (doc,) = db.execute("SELECT doc FROM resources WHERE arn = ?", (arn,)).fetchone()
+        doc = json.loads(doc)
+        doc["definition"] = doc["definition"].replace('"$.r"', '"$r"')
+        db.execute("UPDATE resources SET doc = ? WHERE arn = ?", (json.dumps(doc), arn))
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 's.db'}").start()
+    try:
+        sfn = srv.client()
+        for call in (sfn.start_execution, sfn.start_sync_execution):
+            code, message, status = error_of(call, stateMachineArn=arn, input="{}")
+            assert (code, status) == ("InvalidDefinition", 400)
+            assert message.startswith("Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: ")
+            assert "/States/P/ResultPath" in message and "UpdateStateMachine" in message
+        sfn.update_state_machine(stateMachineArn=arn, definition=machine(
+            {"P": {"Type": "Pass", "ResultPath": "$.r", "End": True}}, "P"))
+        assert sfn.start_sync_execution(stateMachineArn=arn, input="{}")["output"] == '{"r":{}}'
+    finally:
+        srv.stop()
