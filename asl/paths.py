@@ -24,9 +24,13 @@ Decisions, with the evidence for each
   raise `PathNotFoundError` with Jayway's text: ``No results for path: $['x']`` when nothing
   was selected and ``Missing property in path $['a']`` when a parent is missing
   (conformance cases ``test_invalid_jsonpath`` and ``test_catch_states_runtime``).
-* Indefinite paths return a list and never fail: ``$.item.items[*]`` on ``{}`` gives ``[]``
-  although Jayway itself throws for the missing ``item`` (cases
-  ``test_json_path_array_wildcard_or_slice_with_no_input``), so AWS swallows misses there.
+* Indefinite paths return a list and fail only in one way: ``$.item.items[*]`` on ``{}``
+  gives ``[]`` although Jayway itself throws for the missing ``item`` (cases
+  ``test_json_path_array_wildcard_or_slice_with_no_input``), so AWS swallows misses there;
+  but an index or slice step whose upstream is definite and whose node is there but is not
+  an array (nor null) still fails: ``$[0:]`` or ``$[1:2]`` on ``{"myKey": "myValue"}`` is
+  "could not be found", while ``$[*]`` there gives ``["myValue"]`` (AWS recordings of
+  LocalStack's ``test_json_path_array_wildcard_or_slice_with_dictionary_input``).
 * Names in brackets are taken verbatim: a backslash only stops the next character from
   closing the name. Jayway (>= 2.2) would un-escape ``\\"`` to ``"``, but AWS reads
   ``$['Test\\""Name"']`` as the key ``Test\\""Name"`` (case ``test_escape_sequence_parsing``).
@@ -182,8 +186,12 @@ class Path:
     def _eval_indefinite(self, root: Any) -> list:
         try:
             return _select(self._steps, root, root, False)
-        except (_NotFound, _Abort):
+        except _NotFound as miss:
+            if miss.reason == _NOT_ARRAY:  # an index or slice step on a node that is there
+                raise PathNotFoundError(self.text, self._detail(miss)) from None
             return []  # AWS: an indefinite path that misses selects nothing
+        except _Abort:
+            return []
         except RecursionError:
             raise StatesError("States.Runtime", f"The JSONPath '{self.text}' could not be "
                               "evaluated: the document is nested too deeply") from None

@@ -155,6 +155,21 @@ def test_a_jsonpath_template_miss_names_its_key(where, state):
                                     'in the input \'{"xs":[1],"s":"abc"}\''
 
 
+@pytest.mark.parametrize("path, outcome", [("$[*]", [[1], "abc"]), ("$.xs[0:]", [1]), ("$.absent[1:]", []),
+                                           ("$[0:]", None), ("$[1:2]", None), ("$.s[:1]", None)])
+def test_a_slice_of_a_present_non_array_is_a_path_miss(path, outcome):
+    # AWS recordings of LocalStack's base/test_base.py::
+    # test_json_path_array_wildcard_or_slice_with_dictionary_input: on an object input, $[*]
+    # gives its values and $[0:], $[:0], $[0:1], $[1:], $[:1], $[1:2] fail as a path miss
+    result = run({"Type": "Pass", "Parameters": {"value.$": path}, "End": True})
+    if outcome is not None:
+        assert (result.status, result.output) == ("SUCCEEDED", {"value": outcome})
+        return
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == PREFIX + f"The JSONPath '{path}' specified for the field 'value.$' could not be " \
+                                    'found in the input \'{"xs":[1],"s":"abc"}\''
+
+
 @pytest.mark.parametrize("items_path, named", [("$.s", "$.s"), ("$$.Execution.Input", "$.Execution.Input"),
                                                ("$$", "$")])
 def test_an_items_path_that_is_no_array_is_named_as_a_path_into_what_it_reads(items_path, named):

@@ -227,6 +227,21 @@ def test_multi_property_tokens():  # Jayway MultiPropTest
     assert ev("$['a', 'c'][?(@.flag)].v", doc) == [1]  # a filter on an object tests the object
 
 
+def test_indefinite_paths_fail_only_on_a_present_non_array():
+    # AWS recordings of LocalStack's base/test_base.py::
+    # test_json_path_array_wildcard_or_slice_with_dictionary_input (input {"myKey": "myValue"}):
+    # $[*] gives the object's values, every slice of the object is "could not be found"
+    doc = {"name": "v", "inner": {"k": 1}, "text": "abc", "nothing": None}
+    assert ev("$[*]", doc) == ["v", {"k": 1}, "abc", None]
+    for text in ["$[0:]", "$[:0]", "$[1:2]", "$.inner[:1]", "$.text[1:]", "$.inner[0,1]"]:
+        with pytest.raises(PathNotFoundError):
+            ev(text, doc)
+    # the miss is swallowed when the node is absent or null, or when the step before is indefinite
+    assert ev("$.absent[0:]", doc) == []
+    assert ev("$.nothing[1:]", doc) == []
+    assert ev("$[*][0:]", doc) == []
+
+
 def test_indefinite_paths_never_fail():
     # conformance: test_json_path_array_wildcard_or_slice_with_no_input
     for text in ["$.item.items[*]", "$.item.items[1:]", "$.item.items[1:5].itemValue", "$.items[*]",
@@ -628,7 +643,9 @@ def test_evaluate_returns_or_raises_a_states_error(text, doc):
         result = path.evaluate(doc)
     except StatesError as error:  # PathNotFoundError is one
         calls_function = any(type(step).__name__ == "_Function" for step in path._steps)
-        assert (path.is_definite or calls_function) and error.error == "States.Runtime"
+        # an indefinite path fails only where an index or slice meets a present non-array
+        not_array = isinstance(error, PathNotFoundError) and "can only be applied to arrays" in error.detail
+        assert (path.is_definite or calls_function or not_array) and error.error == "States.Runtime"
     else:
         if not path.is_definite:
             assert isinstance(result, list)
