@@ -21,8 +21,9 @@ from .main import EXIT_OK, EXIT_USAGE
 from .run import (ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
                   executor_option, load_handlers, log_options, new_executor, report, tracing_from_environment)
 
-_STORE = click.option("--store", "store_url", metavar="URL", required=True,
-                      help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB.")
+_STORE = click.option("--store", "store_url", metavar="URL", default="sqlite:asl-serve.db", show_default=True,
+                      help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB (the "
+                           "default is asl serve's own, in the current folder).")
 
 
 def _run_options(fn: Any) -> Any:

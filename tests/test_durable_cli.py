@@ -243,3 +243,15 @@ def test_postgres_two_processes_one_killed_the_other_takes_over(project, postgre
             except subprocess.TimeoutExpired:
                 worker.kill()
     assert worker.returncode == 130
+
+
+def test_commands_that_read_a_store_default_to_asl_serves(project):
+    """Without --store, `asl executions` reads the store `asl serve` makes by default in the current
+    folder (sqlite:asl-serve.db), and says so when there is none."""
+    (project / "pass.json").write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    none = asl("executions", "list", cwd=project)
+    assert (none.returncode, none.stderr) == (2, "asl executions list: sqlite:asl-serve.db: no such file "
+                                                 "(asl run --store and asl serve make one)\n")
+    assert asl("run", "pass.json", "--store", "sqlite:asl-serve.db", "--name", "one", "-q", cwd=project).returncode == 0
+    listed = asl("executions", "list", cwd=project)
+    assert listed.returncode == 0 and ":execution:one:" in listed.stdout and "SUCCEEDED" in listed.stdout
