@@ -61,8 +61,14 @@ _DECODER = deepjson.STRICT  # NaN and Infinity refused
 def loads(text: str) -> Any:
     """The JSON value of `text` as Jackson reads it (see the module docstring);
     `JSONTextError` with Jackson's message when Jackson refuses it."""
+    return read(text)[0]
+
+
+def read(text: str) -> tuple[Any, bool]:
+    """`loads`, and whether `text` is that value alone, strict JSON (False when Jackson's reader
+    stopped after a first value, or read what only its own scanner takes)."""
     try:
-        return _DECODER.decode(text)
+        return _DECODER.decode(text), True
     except (ValueError, RecursionError):  # JSONDecodeError, NaN, an int beyond 4300 digits, depth
         pass
     try:
@@ -71,7 +77,7 @@ def loads(text: str) -> Any:
         raise stop.error(text) from None
     if end is None:  # only white space: ObjectMapper.readValue's words
         raise JSONTextError("No content to map due to end-of-input", len(text))
-    return deepjson.loads(text[:end], _DECODER)  # Jackson stops after the first value
+    return deepjson.loads(text[:end], _DECODER), False  # Jackson stops after the first value
 
 
 def describe(text: str) -> JSONTextError | None:

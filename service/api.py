@@ -218,20 +218,15 @@ def compiled(definition: str) -> Any:
                            "UpdateStateMachine)") from None
 
 
-def _input_text(body: dict, value: Any) -> str | None:
-    """StartExecution's input as the caller spelled it, when that differs from its compact JSON.
-    AWS keeps that text: ExecutionStarted shows '["Hello", "World"]' as sent, while the first
-    state's entered input is the compact '["Hello","World"]' (recorded: LocalStack test_base_scenarios
-    test_map_state_label, test_map_state_result_writer); DescribeExecution answers the same input.
-    Text that only Jackson's lenient reading takes (a value followed by more) stays compact."""
-    text = body.get("input")
-    if text is None or text == compact(value):
-        return None
-    try:
-        json.loads(text)
-    except ValueError:
-        return None
-    return text
+def _input_text(text: str | None, value: Any, whole: bool) -> tuple[str | None, str]:
+    """StartExecution's input as the caller spelled it when that differs from its compact JSON
+    (else None), and that compact JSON. AWS keeps the caller's text: ExecutionStarted shows
+    '["Hello", "World"]' as sent, while the first state's entered input is the compact
+    '["Hello","World"]' (recorded: LocalStack test_base_scenarios test_map_state_label,
+    test_map_state_result_writer); DescribeExecution answers the same input. Text that only
+    Jackson's lenient reading takes (`whole` False: a value followed by more) stays compact."""
+    compact_text = compact(value)
+    return (text if whole and text is not None and text != compact_text else None), compact_text
 
 
 def _identify(execution: Any, options: dict) -> None:
@@ -1323,16 +1318,20 @@ class Service:
         return machine, version, chosen, arn
 
     def _input(self, body: dict) -> Any:
+        return self._read_input(body)[0]
+
+    def _read_input(self, body: dict) -> tuple[Any, bool]:
+        """A request's execution input, and whether its text is that value alone (`_input_text`)."""
         text = body.get("input")
         if text is None:
-            return {}
+            return {}, False
         if not text.strip():
             raise ServiceError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'Invalid execution "
                                "input.'")
-        from asl.jackson import JSONTextError, loads
+        from asl.jackson import JSONTextError, read
 
         try:
-            return loads(text)  # as AWS reads it, with Jackson's message when it is not JSON
+            return read(text)  # as AWS reads it, with Jackson's message when it is not JSON
         except JSONTextError as exc:
             raise ServiceError("InvalidExecutionInput",
                                f"Invalid State Machine Execution Input: '{exc.message}'") from None
@@ -1361,11 +1360,12 @@ class Service:
                 raise ServiceError("ValidationException", unknown)
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
-        value = self._input(body)
+        value, whole = self._read_input(body)
+        spelled = _input_text(body.get("input"), value, whole)[0]
         if runs["type"] == "EXPRESS":
             execution = self._prepare(machine, runs, value, name, case or None)
             _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                                  "stateMachineAliasArn": alias_arn, "inputText": _input_text(body, value)})
+                                  "stateMachineAliasArn": alias_arn, "inputText": spelled})
             execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
             execution.state_machine_arn = machine["stateMachineArn"]
             self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
@@ -1381,7 +1381,8 @@ class Service:
         self.starts[machine_arn] = self.starts.get(machine_arn, 0) + 1  # counted from here (`_busy`)
         try:
             await self._still_startable(machine_arn)
-            return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case)
+            return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case,
+                                     spelled)
         finally:
             self.starting.pop(exec_arn).set()
             self.starts[machine_arn] -= 1
@@ -1408,7 +1409,7 @@ class Service:
             execution.state_machine_arn == machine_arn for execution, _ in self.running.values())
 
     async def _start(self, machine: dict, runs: dict, version_arn: str | None, alias_arn: str | None, body: dict,
-                     exec_arn: str, name: str, value: Any, case: str) -> dict:
+                     exec_arn: str, name: str, value: Any, case: str, spelled: str | None) -> dict:
         existing = await self.store.get(exec_arn)
         if existing is not None:
             return self._started_already(existing, value)
@@ -1418,7 +1419,7 @@ class Service:
         from asl.engine.execution import ExecutionAlreadyExists
 
         options = dict(roleArn=runs["roleArn"], stateMachineVersionArn=version_arn, stateMachineAliasArn=alias_arn,
-                       inputText=_input_text(body, value),
+                       inputText=spelled,
                        mockTestCase=case or None, traceHeader=body.get("traceHeader"),
                        updateDate=runs.get("updateDate", runs["creationDate"]), revisionId=runs.get("revisionId"),
                        loggingConfiguration=runs.get("loggingConfiguration"),
@@ -1481,10 +1482,11 @@ class Service:
                                "state machine")
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
-        value = self._input(body)
+        value, whole = self._read_input(body)
+        spelled, compact_text = _input_text(body.get("input"), value, whole)
         execution = self._prepare(machine, runs, value, name, None, sync=True)
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                              "stateMachineAliasArn": alias_arn, "inputText": _input_text(body, value)})
+                              "stateMachineAliasArn": alias_arn, "inputText": spelled})
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
         execution.state_machine_arn = machine["stateMachineArn"]
         self._keep_express(execution)
@@ -1501,7 +1503,7 @@ class Service:
         # test_base[BASE_RAISE_FAILURE]), unlike DescribeExecution's
         out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
                      "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
-                     "input": _input_text(body, value) or compact(value),
+                     "input": spelled or compact_text,
                      "inputDetails": {"included": True}, "outputDetails": {"included": True},
                      "billingDetails": {"billedMemoryUsedInMB": 64,
                                         "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}

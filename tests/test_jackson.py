@@ -210,3 +210,14 @@ def test_any_text_reads_or_raises_jacksons_error(text):
 ])
 def test_the_location_jackson_reports_is_past_what_it_read(text, column):
     assert describe(text).location == f'[Source: (String)"{text}"; line: 1, column: {column}]'
+
+
+def test_read_tells_whether_the_text_is_the_value_alone():
+    """`read` is `loads` plus whether the whole text was the value (the service keeps a caller's
+    input text only then): Jackson's reader stops after a first value and takes the rest unread."""
+    from asl.jackson import read
+
+    assert read('{"a": 1,  "b": [1, 2]}') == ({"a": 1, "b": [1, 2]}, True)
+    assert read(' [1, 2] \n') == ([1, 2], True)
+    assert read('{"a": 1} trailing') == ({"a": 1}, False)
+    assert read('1 2') == (1, False)
