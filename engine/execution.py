@@ -228,6 +228,7 @@ class Execution:
         self.context_given = False            # ``$$`` is a TestState request's context, taken as it is
         self.context_names: dict[int, str] = {}  # id(state model) -> its $$.State.Name, when not its name (TestState)
         self.start_time = 0.0
+        self.recorded_start: float | None = None  # the start time its store record gives (`attach`)
         self._scope: anyio.CancelScope | None = None
         self._timed_out = False
         self._stopped: tuple[str | None, str | None] | None = None
@@ -274,8 +275,9 @@ class Execution:
         self._log = log
         self.append_only = self._replay is None and log is None
 
-    def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
-        """Record an event at the frame's next position (or, resuming, find it recorded there)."""
+    def emit(self, frame: Frame, event_type: str, details: Any = None, at: float | None = None) -> int:
+        """Record an event at the frame's next position (or, resuming, find it recorded there),
+        at the clock's time or `at`."""
         seq = frame.seq = frame.seq + 1
         if self._replay is not None:
             recorded = check_event(self._replay.take((frame.key, seq)), event_type, details)
@@ -287,7 +289,7 @@ class Execution:
         events = history._events
         if len(events) >= history.limit:
             raise HistoryLimitExceeded(history.limit)
-        events.append((event_type, frame.last, self.clock.now(), details, (frame.key, seq)))
+        events.append((event_type, frame.last, self.clock.now() if at is None else at, details, (frame.key, seq)))
         last = frame.last = len(events)
         if self._log is not None:
             self._log.record(self, last)
@@ -771,6 +773,10 @@ class Execution:
                 raise LeaseLost(f"another process took over the execution '{self.arn}'")
         return result
 
+    def _recorded_start(self) -> float:
+        self.recorded_start = self.clock.now()
+        return self.recorded_start
+
     async def attach(self, store: Any, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
                      options: dict | None = None, deferred: bool = False, with_start: bool = False,
                      parent: str | None = None) -> Any:
@@ -802,7 +808,7 @@ class Execution:
             arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
             state_machine_name=self.state_machine_name, definition=_definition_text(self.machine, text),
             type=self.type, input=text(self.input), seed=self.seed,
-            clock="virtual" if self.clock.virtual else "real", start_time=self.clock.now(),
+            clock="virtual" if self.clock.virtual else "real", start_time=self._recorded_start(),
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
@@ -832,9 +838,10 @@ class Execution:
         timeout = min(timeout or longest, longest)
         frame = self.root
         try:
+            # at the time its record gives (a StartExecution answer's startDate): one instant
             started = self.emit(frame, "ExecutionStarted",
                                 {"input": self.input, "inputDetails": {"truncated": False},
-                                 "roleArn": self.role_arn, **self.started_details})
+                                 "roleArn": self.role_arn, **self.started_details}, at=self.recorded_start)
             self.start_time = history.timestamp(started)
             if self.observer is not None:
                 self.observer.event(ExecutionBegan(self.view()))
