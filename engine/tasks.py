@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..deepjson import strict_loads
+from ..jsontext import compact
 from ..errors import StatesError
 from .threads import run_in_thread
 
@@ -382,7 +383,7 @@ def exception_to_error(exc: BaseException, as_returned: bool = False) -> tuple[s
         status = 0 if code is None else code & 0xFF if isinstance(code, int) else 1
         reason = f"Runtime exited with error: exit status {status}" if status else \
             "Runtime exited without providing a reason"
-        return _lambda_error("Runtime.ExitError", f"RequestId: {uuid.uuid4()} Error: {reason}")
+        return _lambda_error("Runtime.ExitError", f"RequestId: {uuid.uuid4()} Error: {reason}", as_returned)
     return _lambda_error(type(exc).__name__, str(exc), as_returned)
 
 
@@ -394,7 +395,7 @@ def _lambda_error(name: str, message: str, as_returned: bool = False) -> tuple[s
     document = {"errorMessage": message, "errorType": name}
     if as_returned:
         return name, json.dumps(document)
-    return name, json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return name, compact(document)
 
 
 #: Exceptions a handler may raise that end the program rather than fail the task.

@@ -196,8 +196,13 @@ def _definition_errors(definition: str, machine_type: str) -> None:
         raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{exc}'") from None
     errors = [d for r in results for d in r.errors]
     if not results or errors:
-        text = ", ".join(d.aws_text() for d in errors) or "INVALID_JSON_DESCRIPTION: the definition is empty"
-        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'")
+        raise _invalid_definition(errors)
+
+
+def _invalid_definition(errors: list, after: str = "") -> ServiceError:
+    """AWS's InvalidDefinition for a definition's ERROR diagnostics; `after`: more said after them."""
+    text = ", ".join(d.aws_text() for d in errors) or "INVALID_JSON_DESCRIPTION: the definition is empty"
+    return ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{text}'{after}")
 
 
 @lru_cache(maxsize=256)
@@ -211,11 +216,9 @@ def compiled(definition: str) -> Any:
     except asl.DefinitionError as exc:
         # Stored by an earlier version whose checks it passed, it fails this one's: AWS's error for
         # an invalid definition, and how to get out of it, rather than an internal failure.
-        errors = [d for d in exc.diagnostics if d.severity == "ERROR"]
-        text = ", ".join(d.aws_text() for d in errors)
-        raise ServiceError("InvalidDefinition", f"Invalid State Machine Definition: '{text}' (the definition was "
-                           "stored by an earlier version of asl-engine, whose checks it passed; correct it with "
-                           "UpdateStateMachine)") from None
+        raise _invalid_definition([d for d in exc.diagnostics if d.severity == "ERROR"],
+                                  " (the definition was stored by an earlier version of asl-engine, whose checks "
+                                  "it passed; correct it with UpdateStateMachine)") from None
 
 
 def _input_text(text: str | None, value: Any, whole: bool) -> tuple[str | None, str]:

@@ -150,6 +150,7 @@ def test_sys_exit_in_a_handler_fails_the_task_as_lambda_reports_an_exited_runtim
     cause = json.loads(result.cause)
     assert cause["errorType"] == "Runtime.ExitError"
     assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: " + reason, cause["errorMessage"])
+    assert result.cause == json.dumps(cause)  # through a function ARN: as the runtime wrote it, like any error
 
 
 def test_sys_exit_can_be_caught_like_any_lambda_error():

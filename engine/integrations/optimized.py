@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from ...deepjson import strict_loads
 from ...errors import StatesError
+from ...jsontext import compact
 from ..tasks import json_or_text
 from .sdk import error_facts, exception_name, invoke, modeled_exception
 from .shapes import http_metadata, result_json, to_request
@@ -195,7 +196,7 @@ def function_result(function_error: Any, payload: Any, verbatim: bool = False) -
     if verbatim and isinstance(payload, str):
         cause = payload
     else:
-        cause = json.dumps(value, separators=(",", ":"), ensure_ascii=False) if not isinstance(value, str) else value
+        cause = compact(value) if not isinstance(value, str) else value
     raise StatesError(error if isinstance(error, str) and error else "Lambda.Unknown", cause)
 
 
