@@ -7,7 +7,7 @@ Two audiences, two trees::
     └── StatesError               an ASL runtime failure: .error (e.g. "States.Runtime") and .cause,
         │                         the values that Retry/Catch match on and that an execution fails with
         ├── PathNotFoundError     a JSONPath selected nothing where a value was required
-        └── IntrinsicFailure      an intrinsic function call failed at run time
+        └── IntrinsicFailure      an intrinsic function call failed at run time (States.Runtime)
 
 Static errors of the sub-languages (JSONPath, intrinsic functions, JSONata) carry a
 position inside the expression text and are turned into diagnostics by the validator.
@@ -83,10 +83,25 @@ class PathNotFoundError(StatesError):
 
 
 class IntrinsicFailure(StatesError):
-    """Raised when an intrinsic function call fails at run time (bad argument type or value)."""
+    """Raised when an intrinsic function call fails at run time (bad argument type or value,
+    wrong number of arguments).
 
-    def __init__(self, cause: str, error: str = "States.IntrinsicFailure"):
-        super().__init__(error, cause)
+    AWS reports every such failure as ``States.Runtime`` (so no Retry or Catch acts on it),
+    with the cause ``Invalid arguments in <function>``, not the spec's ``States.IntrinsicFailure``:
+    aws-test-harness/aws-test-harness's integration test against AWS
+    (``languages/python/tests/.../boto_state_machine_test.py``, States.MathAdd given a string)
+    and AWS-run conformance cases for States.ArrayPartition/ArrayRange/ArrayGetItem/MathRandom.
+    `function` is the ``States.Xxx`` name; `detail` says what was wrong, in our words (for
+    warnings and debugging, never in the cause).
+    """
+
+    def __init__(self, function: str, detail: str):
+        self.function = function
+        self.detail = detail
+        super().__init__("States.Runtime", f"Invalid arguments in {function}")
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.cause} ({self.function}: {self.detail})"
 
 
 class ExpressionSyntaxError(ASLError, ValueError):

@@ -16,8 +16,9 @@ Two kinds of failure, two exception trees (see asl.errors)::
 
     ExpressionSyntaxError   compile time: bad syntax, illegal escape, unknown function,
                             wrong arity, nesting deeper than 10 calls (carries a position)
-    IntrinsicFailure        run time: an argument of the wrong type or value
-                            (error "States.IntrinsicFailure", cause "States.Xxx: ...")
+    IntrinsicFailure        run time: an argument of the wrong type or value; AWS's error
+                            "States.Runtime", cause "Invalid arguments in States.Xxx"
+                            (what was wrong is kept in its .detail)
 
 Errors raised by the caller's ``resolve`` (a path that selects nothing, ...) pass through
 unchanged: they are the JSONPath layer's failures, not the intrinsic's.
@@ -272,7 +273,7 @@ def _compile_node(node: Node, reader: Callable[[Any], Callable[[Any], Any]],
         def run_unfit(ctx: Any) -> Any:  # arguments evaluated (their errors first), then the arity's
             for run in runs:
                 run(ctx)
-            raise IntrinsicFailure(problem)
+            raise IntrinsicFailure(function.name, problem)
 
         return run_unfit
     make = factory(("intrinsic", tuple(kinds), uses_rng), _call_source,
@@ -863,7 +864,7 @@ class Function:
         """
         problem = self.arity_problem(len(values))
         if problem is not None:
-            raise IntrinsicFailure(problem)
+            raise IntrinsicFailure(self.name, problem)
         try:
             return self._call(values, rng)
         except IntrinsicFailure:
@@ -886,7 +887,7 @@ class Function:
         return self.impl(*values, rng=rng) if self.uses_rng else self.impl(*values)
 
     def failure(self, detail: str) -> IntrinsicFailure:
-        return IntrinsicFailure(f"{self.name}: {detail}")
+        return IntrinsicFailure(self.name, detail)
 
 
 def _describe(value: Any) -> str:
@@ -1179,5 +1180,5 @@ def _static_warnings(call: Call) -> list[str]:
         try:
             call.evaluate(_Env(lambda path: None, random.Random(0)))
         except IntrinsicFailure as failure:
-            found.append(f"{failure.cause}; this call always fails")
+            found.append(f"{failure.function}: {failure.detail}; this call always fails")
     return found

@@ -73,12 +73,13 @@ def test_intrinsic_random_and_uuid_examples():
 
 def test_nine_nested_intrinsics_example_fails_as_written():
     """The page's nine-deep example gives States.Format three '{}' and two values: as written it
-    can only fail (States.IntrinsicFailure); with two placeholders it yields the recipe's version."""
+    can only fail (States.Runtime, as AWS reports intrinsic argument failures); with two
+    placeholders it yields the recipe's version."""
     arn = "arn:aws:imagebuilder:us-east-1:123456789012:image-recipe/my-recipe/1.2.3"
     part = "States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit($.ImageRecipe.Arn, '/'), 2), '.'), {})"
     written = f"States.Format('{{}}.{{}}.{{}}', {part.format(0)}, {part.format(1)})"
     assert run(pass_state(Parameters={"myArn.$": written}), {"ImageRecipe": {"Arn": arn}})[:2] == (
-        "FAILED", "States.IntrinsicFailure")
+        "FAILED", "States.Runtime")
     two = f"States.Format('{{}}.{{}}', {part.format(0)}, {part.format(1)})"
     assert run(pass_state(Parameters={"myArn.$": two}), {"ImageRecipe": {"Arn": arn}}) == {"myArn": "1.2"}
 

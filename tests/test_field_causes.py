@@ -178,3 +178,35 @@ def test_an_items_path_that_is_no_array_is_named_as_a_path_into_what_it_reads(it
     result = run(inline_map(ItemsPath=items_path))
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
     assert result.cause.endswith(f'Reference path "{named}" must point to array.')
+
+
+def test_an_intrinsic_given_bad_arguments_fails_the_execution_as_aws_does():
+    """AWS reports an intrinsic argument failure as States.Runtime ``Invalid arguments in
+    States.<Function>``, not the spec's States.IntrinsicFailure. The machine and input are those
+    of aws-test-harness/aws-test-harness@d9aff40
+    languages/python/tests/aws_test_harness_tests/integration/aws_test_harness/infrastructure/
+    boto_state_machine_test.py::test_reports_execution_failure, an integration test run against
+    AWS (error == 'States.Runtime', 'Invalid arguments in States.MathAdd' in cause)."""
+    definition = {"StartAt": "SetResult", "States": {"SetResult": {
+        "Type": "Pass", "Parameters": {"result.$": "States.MathAdd($.firstNumber, $.secondNumber)"},
+        "OutputPath": "$.result", "End": True}}}
+    result = run_sync(asl.load(definition), {"firstNumber": 1, "secondNumber": "NOT A NUMBER"})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause == "An error occurred while executing the state 'SetResult' (entered at the event id " \
+                           "#2). Invalid arguments in States.MathAdd"
+
+
+@pytest.mark.parametrize("expression", ["States.ArrayPartition($.xs, 0)", "States.ArrayPartition($.xs, -1)",
+                                        "States.ArrayPartition($.xs, null)", "States.ArrayPartition('s', 2)",
+                                        "States.ArrayRange('a', 5, 1)"])
+def test_an_intrinsic_failure_is_states_runtime_which_no_catch_takes(expression):
+    # The cases AWS ran in an AWS-executed intrinsic conformance suite (States.ArrayPartition.ts
+    # AP-008..AP-012, States.ArrayRange.ts ARANGE-010): error States.Runtime, cause containing
+    # "Invalid arguments in States.<Function>". States.Runtime is never caught, even by States.ALL.
+    catch = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+    result = run({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+                  "Parameters": {"v.$": expression}, "Catch": catch, "End": True},
+                 other={"Caught": PASS})
+    function = expression.split("(")[0]
+    assert (result.status, result.error, result.cause) == (
+        "FAILED", "States.Runtime", PREFIX + f"Invalid arguments in {function}")
