@@ -155,6 +155,25 @@ def test_secrets_parameters_keys_identity_metrics_streams(aws):
     assert described["StreamDescriptionSummary"]["StreamName"] == "s"
 
 
+def test_operations_with_a_host_prefix_reach_the_endpoint_given(aws):
+    """aws/aws-cdk packages/@aws-cdk-testing/framework-integ/test/aws-stepfunctions-tasks/test/aws-sdk/
+    integ.call-aws-service-mwaa.ts (commit 24e445d0ead1): aws-sdk:mwaa:listEnvironments SUCCEEDED on
+    AWS. MWAA's operations, like Cloud Map's DiscoverInstances ("data-") and StartSyncExecution
+    ("sync-"), carry a host prefix in botocore's model; put before an endpoint given (moto,
+    LocalStack) it names a host that does not exist ("data-127.0.0.1"), so the call never arrived."""
+    discovery = client(aws, "servicediscovery")
+    discovery.create_http_namespace(Name="shop")
+    namespace = discovery.list_namespaces()["Namespaces"][0]["Id"]
+    service = discovery.create_service(Name="orders", NamespaceId=namespace)["Service"]["Id"]
+    discovery.register_instance(ServiceId=service, InstanceId="i-1", Attributes={"AWS_INSTANCE_IPV4": "10.0.0.1"})
+    found = sdk("servicediscovery", "discoverInstances", {"NamespaceName": "shop", "ServiceName": "orders"}, aws)
+    assert found.status == "SUCCEEDED", found.cause
+    assert [i["InstanceId"] for i in found.output["Instances"]] == ["i-1"]
+    # integ.call-aws-service-iam-prefix.ts (commit d7d116ea8db0): SDK names whose IAM prefix differs
+    assert sdk("sesv2", "listEmailIdentities", {}, aws).status == "SUCCEEDED"
+    assert sdk("emrserverless", "listApplications", {}, aws).output == {"Applications": []}
+
+
 def test_unknown_service_or_action_is_a_runtime_error(aws):
     assert sdk("nosuchservice", "doIt", {}, aws).error == "States.Runtime"
     result = sdk("s3", "noSuchAction", {}, aws)

@@ -206,11 +206,16 @@ class Clients:
     def _build(self, service: str, region: str, keys: dict | None = None, quick: bool = False) -> Any:
         from botocore.config import Config
 
+        endpoint = self.config.endpoint(service)
         # S3 through one endpoint for all services (moto, LocalStack) needs path-style addresses
-        extra = {"s3": {"addressing_style": "path"}} if service == "s3" and self.config.endpoint(service) else {}
+        extra: dict[str, Any] = {"s3": {"addressing_style": "path"}} if service == "s3" and endpoint else {}
+        if endpoint:
+            # an endpoint given is the host to reach: no operation's host prefix before it (MWAA's
+            # "api.", Cloud Map's "data-", StartSyncExecution's "sync-" would name no host there)
+            extra["inject_host_prefix"] = False
         retries = {"mode": "standard", "total_max_attempts": 1} if quick else {"mode": "standard"}
         extra.update(QUICK if quick else {})
-        client = self.session().client(service, region_name=region, endpoint_url=self.config.endpoint(service),
+        client = self.session().client(service, region_name=region, endpoint_url=endpoint,
                                        config=Config(retries=retries, **extra), **(keys or {}))
         # keep the response headers with their case, as AWS's SDK reports them (SdkHttpMetadata)
         client.meta.events.register("after-call", _keep_headers)
