@@ -983,8 +983,7 @@ class _Backend:
                 self.failures.error = exc
                 raise
             except TypeError:      # called with too many arguments
-                self.failures.error = _FunctionError("T0410", f'Argument {len(args)} of function '
-                                                              f'"{fn.__name__[4:]}" does not match function signature')
+                self.failures.error = _signature_error(len(args), fn.__name__[4:])
                 raise
         return call
 
@@ -1017,16 +1016,19 @@ class _Backend:
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:   # ValueError from JSONata; PanicException is a BaseException
-            raise expr.failure("threw an error during evaluation. " + self.describe(exc)) from None
+            raise expr.failure("threw an error during evaluation. " + self.describe(exc, expr.text)) from None
         if text is not None and len(text) > limits.max_result_bytes:
             raise expr.failure(f"threw an error during evaluation. U1001: {_MEMORY_MESSAGE}")
         return text
 
-    def describe(self, exc: BaseException) -> str:
+    def describe(self, exc: BaseException, text: str) -> str:
+        """The cause's "<code>: <message>" for an evaluation of `text` that raised `exc`."""
         failed = getattr(self.failures, "error", None)
         if failed is not None:
             return f"{failed.code}: {failed.message}"
         code, message = _split(str(exc))
+        if code in ("T0410", "T0412"):
+            message = _argument_message(code, message, text)
         if code in ("D1011", "U1001"):
             return f"U1001: {_DEPTH_MESSAGE}"
         if code == "D1012":
@@ -1044,6 +1046,88 @@ class _Backend:
         except StatesError as exc:
             raise _FunctionError("D3137", exc.cause.split("evaluation. ", 1)[-1]) from None
         return None if text is None else json.loads(text)
+
+
+# JSONata 2.0.6's built-in functions and their signatures (facts of the language, as the
+# library declares them): only read to word an argument error as JSONata does, naming the function.
+_SIGNATURES = {
+    "sum": "a<n>", "count": "a", "max": "a<n>", "min": "a<n>", "average": "a<n>", "string": "x-b?",
+    "substring": "s-nn?", "substringBefore": "s-s", "substringAfter": "s-s", "lowercase": "s-",
+    "uppercase": "s-", "length": "s-", "trim": "s-", "pad": "s-ns?", "match": "s-fn?",
+    "contains": "s-(sf)", "replace": "s-(sf)(sf)n?", "split": "s-(sf)n?", "join": "a<s>s?",
+    "formatNumber": "n-so?", "formatBase": "n-n?", "formatInteger": "n-s", "parseInteger": "s-s",
+    "number": "(nsb)-", "floor": "n-", "ceil": "n-", "round": "n-n?", "abs": "n-", "sqrt": "n-",
+    "power": "n-n", "random": "", "boolean": "x-", "not": "x-", "map": "af", "zip": "a+",
+    "filter": "af", "single": "af?", "reduce": "afj?", "sift": "o-f?", "keys": "x-",
+    "lookup": "x-s", "append": "xx", "exists": "x", "spread": "x-", "merge": "a<o>", "reverse": "a",
+    "each": "o-f", "error": "s?", "assert": "bs?", "type": "x", "sort": "af?", "shuffle": "a",
+    "distinct": "x", "base64encode": "s-", "base64decode": "s-", "encodeUrlComponent": "s-",
+    "encodeUrl": "s-", "decodeUrlComponent": "s-", "decodeUrl": "s-", "toMillis": "s-s?",
+    "fromMillis": "n-s?s?", "clone": "(oa)-", "now": "s?s?", "millis": "",
+}
+_SIGNATURE_PARAM = re.compile(r"(\([a-z]+\)|[a-z])(<[a-z]>)?([-?+]*)")
+# How jsonatapy names a type ("Argument 2 must be Number") -> JSONata's signature letters.
+_TYPE_LETTERS = {"Number": "n", "String": "s", "Boolean": "b", "Array": "a", "Object": "o",
+                 "Function": "f", "Null": "l"}
+_ARRAY_OF = {"a": "arrays", "b": "booleans", "f": "functions", "n": "numbers", "o": "objects", "s": "strings"}
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(name: str) -> tuple[tuple[str, str, str], ...]:
+    """(type letters, array item letter, flags) of each parameter of built-in `name`."""
+    return tuple((m.group(1).strip("()"), (m.group(2) or "").strip("<>"), m.group(3))
+                 for m in _SIGNATURE_PARAM.finditer(_SIGNATURES[name]))
+
+
+def _builtin_calls(text: str) -> list[tuple[str, int]]:
+    """(function, argument count) of each call of a built-in in `text`, in the order JSONata
+    evaluates them (arguments before the call, left to right)."""
+    try:
+        tree = _Parser(text).parse()
+    except (_Syntax, RecursionError):
+        return []
+    calls: list[tuple[str, int]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, tuple):
+            for item in node[1:] if node and isinstance(node[0], str) else node:
+                walk(item)
+            if (len(node) == 3 and node[0] == "call" and isinstance(node[1], tuple)
+                    and node[1][:1] == ("var",) and node[1][1] in _SIGNATURES):
+                calls.append((node[1][1], len(node[2])))
+
+    walk(tree)
+    return calls
+
+
+def _argument_message(code: str, message: str, text: str) -> str:
+    """jsonatapy's wording of an argument error (``Argument 2 must be Number``, ``Argument count
+    mismatch: expected 1, got 2``) in JSONata's, which names the function: the first call in
+    the expression the error can come from. Unchanged when no call fits."""
+    mismatch = re.fullmatch(r"Argument count mismatch: expected \d+, got (\d+)", message)
+    typed = re.fullmatch(r"Argument (\d+) must be (an array of )?\(?(\w+(?: or \w+)*)(?:<[^>]*>)?\)?", message)
+    for name, given in _builtin_calls(text):
+        params = _parameters(name)
+        if mismatch and code == "T0410" and given == int(mismatch.group(1)) and name != "zip":
+            required = sum(1 for _, _, flags in params if not {"?", "-"} & set(flags))
+            # JSONata names the first argument its signature could not take
+            index = len(params) + 1 if given > len(params) else given + 1 if given < required else 0
+            if index:
+                return _signature_error(index, name).message
+        elif typed:
+            index = int(typed.group(1))
+            if index > len(params) or index > given:
+                continue
+            letters, item, _ = params[index - 1]
+            wanted = {_TYPE_LETTERS.get(word, "?") for word in typed.group(3).split(" or ")}
+            if code == "T0412" and typed.group(2) and item and item in wanted:
+                return f"Argument {index} of function {_show(name)} must be an array of {_show(_ARRAY_OF[item])}"
+            if code == "T0410" and not typed.group(2) and wanted & set(letters):
+                return _signature_error(index, name).message
+    return message
 
 
 def _split(text: str) -> tuple[str | None, str]:

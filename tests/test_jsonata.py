@@ -197,6 +197,22 @@ def test_semantics(text, expected):
     ("1 - 'a'", 'T2002: The right side of the "-" operator must evaluate to a number'),
     ("$nope()", "T1006: Attempted to invoke a non-function"),
     ("$error('boom')", "D3137: boom"),
+    # A built-in given an argument its signature refuses: jsonata-js 2.0.6's texts (run in
+    # node), which name the function; the library words them "Argument 2 must be Number".
+    ('$substring("abc", "x")', 'T0410: Argument 2 of function "substring" does not match function signature'),
+    ("$uppercase(1)", 'T0410: Argument 1 of function "uppercase" does not match function signature'),
+    ("$split(1, ',')", 'T0410: Argument 1 of function "split" does not match function signature'),
+    ("$match('abc', 1)", 'T0410: Argument 2 of function "match" does not match function signature'),
+    # the call that fails first: arguments are evaluated before their call
+    ('$uppercase($substring("abc", "x"))', 'T0410: Argument 2 of function "substring" does not match function signature'),
+    ("$substring($uppercase(1), 1)", 'T0410: Argument 1 of function "uppercase" does not match function signature'),
+    # too many or too few arguments
+    ("$count(1, 2)", 'T0410: Argument 2 of function "count" does not match function signature'),
+    ("$append(1)", 'T0410: Argument 2 of function "append" does not match function signature'),
+    ("$exists()", 'T0410: Argument 1 of function "exists" does not match function signature'),
+    # an array of the wrong items
+    ('$sum(["a"])', 'T0412: Argument 1 of function "sum" must be an array of "numbers"'),
+    ("$join([1, 2])", 'T0412: Argument 1 of function "join" must be an array of "strings"'),
 ])
 def test_runtime_error_causes(text, cause_tail):
     assert cause_of(text) == (f"The JSONata expression '{text}' specified for the field 'Output' "
