@@ -111,14 +111,18 @@ def _not_found(arn: str) -> ServiceError:
 
 def _publish(family: Any, description: str | None) -> dict:
     """Publish the revision of the state machine of `family` (its versions, `revise_family`) as
-    its next version, or give the version that published it already (AWS: publishing a revision
-    again is idempotent). The machine's version counter goes up in the same transaction as the
-    version is written: two publications never get one number."""
+    its next version, or give the version that published it already with the same description
+    (AWS: publishing a revision again is idempotent, LocalStack's recording of
+    test_empty_revision_with_publish_and_publish_on_creation; a new description is a new version:
+    moto's AWS-verified test_create_state_machine_with_version_description publishes an unchanged
+    definition with "second version" and describes that version with it). The machine's version
+    counter goes up in the same transaction as the version is written: two publications never
+    get one number."""
     doc = family.doc
     revision = doc.get("revisionId") or "INITIAL"
     published = doc.setdefault("publishedRevisions", {})
     existing = family.children.get(published.get(revision))
-    if existing is not None:
+    if existing is not None and existing.get("description") == description:
         return existing
     if sum(child["kind"] == VERSION for child in family.children.values()) >= VERSIONS_QUOTA:
         # DG "service-quotas": 1,000 versions per state machine; HTTP 402 as the API model documents

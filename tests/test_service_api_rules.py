@@ -170,6 +170,30 @@ def test_versions_and_aliases_have_aws_quotas(sfn):
         "ServiceQuotaExceededException", 402)
 
 
+def test_a_revision_published_again_with_another_description_is_a_new_version(sfn):
+    # getmoto/moto tests/test_stepfunctions/test_stepfunctions_versions.py
+    # test_create_state_machine_with_version_description (@aws_verified, commit 87214ab79): an update
+    # that changes nothing, published with "second version", gives a version described so; the same
+    # description again is idempotent (LocalStack's recorded test_empty_revision_with_publish_and_
+    # publish_on_creation, without descriptions: the same version); versions are immutable snapshots
+    # numbered in order (API PublishStateMachineVersion), so the new one is :2 and :1 keeps its text
+    created = sfn.create_state_machine(name="described", definition=FAIL, roleArn=ROLE, publish=True,
+                                       versionDescription="first version")
+    arn, first = created["stateMachineArn"], created["stateMachineVersionArn"]
+    assert "description" not in sfn.describe_state_machine(stateMachineArn=arn)
+    assert sfn.describe_state_machine(stateMachineArn=first)["description"] == "first version"
+    second = sfn.update_state_machine(stateMachineArn=arn, definition=FAIL, versionDescription="second version",
+                                      publish=True)["stateMachineVersionArn"]
+    assert second == f"{arn}:2"
+    assert sfn.describe_state_machine(stateMachineArn=second)["description"] == "second version"
+    assert sfn.describe_state_machine(stateMachineArn=first)["description"] == "first version"  # (immutable)
+    assert sfn.publish_state_machine_version(stateMachineArn=arn, description="second version")[
+        "stateMachineVersionArn"] == second
+    assert error_of(sfn.create_state_machine, name="unpublished", definition=FAIL, roleArn=ROLE,
+                    versionDescription="first version of statemachine")[:2] == (
+        "ValidationException", "Version description can only be set when publish is true")
+
+
 def test_float_members_have_their_bounds_checked(sfn):
     # the model: toleratedFailurePercentage is a float from 0 to 100, checked before the Map Run is looked for
     map_run = "arn:aws:states:us-east-1:123456789012:mapRun:m/label:0b1c"
