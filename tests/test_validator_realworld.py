@@ -461,3 +461,126 @@ def test_a_placeholder_inside_a_path_is_not_checked():
 def test_unbalanced_placeholder_braces_in_broken_json_stay_fast():
     result = asl.validate('{"a": ' + "${" * 100_000 + "}")  # quadratic scanning would take minutes
     assert [d.code for d in result.errors] == ["INVALID_JSON_DESCRIPTION"]
+
+
+# ---------------------------------------------------------------------------------------------
+# AWS CDK integration-test snapshots: every one was deployed (CreateStateMachine accepted it).
+# Sweep of aws/aws-cdk packages/@aws-cdk-testing/framework-integ/test/aws-stepfunctions{,-tasks}/
+# (55 distinct definitions, 0 errors, 0 warnings); these are the least ordinary of them, kept as
+# CloudFormation templates so the Fn::Join / Ref / Fn::GetAtt resolution is exercised too.
+# ---------------------------------------------------------------------------------------------
+
+_CDK = "packages/@aws-cdk-testing/framework-integ/test/"
+
+
+def _cdk_template(tmp_path, parts, **resources):
+    """A template holding one machine whose DefinitionString is Fn::Join of `parts`
+    (strings, or ("Ref", id) / ("GetAtt", id) naming one of `resources`: id=Type)."""
+    import json as _json
+
+    def part(p):
+        if isinstance(p, str):
+            return p
+        return {"Ref": p[1]} if p[0] == "Ref" else {"Fn::GetAtt": [p[1], "Arn"]}
+
+    res = {lid: {"Type": rtype} for lid, rtype in resources.items()}
+    res["StateMachine2E01A3A5"] = {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "DefinitionString": {"Fn::Join": ["", [part(p) for p in parts]]}}}
+    path = tmp_path / "template.json"
+    path.write_text(_json.dumps({"Resources": res}))
+    return str(path)
+
+
+_ARN = ("arn:", ("Ref", "AWS::Partition"))
+
+
+def test_cdk_snapshots_deployed_on_aws_validate_clean(tmp_path):
+    cases = {
+        # aws-stepfunctions/test/integ.listAt-after-parallel.js.snapshot/listAt-after-parallel.template.json
+        # @1cc8be287433127b6ba0ef5687b7f8c5a655fc42: a Parameters key ending ".$.$"
+        "listAt": (['{"StartAt":"PRL","States":{"PRL":{"Type":"Parallel","ResultPath":"$","Next":"JP",'
+                    '"Branches":[{"StartAt":"PSL","States":{"PSL":{"Type":"Pass","Parameters":'
+                    '{"newStringList.$":"$.stringList"},"End":true}}}]},"JP":{"Type":"Pass","Parameters":'
+                    '{"resultStringList.$.$":"$[0].newStringList"},"End":true}},"TimeoutSeconds":30}'], {}),
+        # aws-stepfunctions/test/integ.distributed-map-with-result-writer-v2-having-writer-config.js.snapshot/
+        # distributed-map-with-result-writer-v2-having-writer-config.template.json @1cc8be28: a ResultWriter
+        # of WriterConfig alone (no Resource), JSONata ItemReader Arguments over JSONL
+        "writerConfig": (['{"StartAt":"DistributedMap","States":{"DistributedMap":{"Type":"Map","End":true,'
+                          '"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},'
+                          '"StartAt":"Pass","States":{"Pass":{"Type":"Pass","QueryLanguage":"JSONata","End":true}}},'
+                          '"ItemReader":{"Resource":"', *_ARN, ':states:::s3:getObject","ReaderConfig":'
+                          '{"InputType":"JSONL"},"Arguments":{"Bucket":"', ("Ref", "Bucket83908E77"),
+                          '","Key":"my-key.jsonl"}},"ResultWriter":{"WriterConfig":{"OutputType":"JSONL",'
+                          '"Transformation":"COMPACT"}}}},"QueryLanguage":"JSONata"}'],
+                         {"Bucket83908E77": "AWS::S3::Bucket"}),
+        # aws-stepfunctions/test/integ.map-with-catch.js.snapshot/aws-stepfunctions-map-with-catch.template.json
+        # @1cc8be28: a Catch Output that is plain text, an Assign calling a function JSONata does not have
+        "mapCatch": (['{"StartAt":"DistributedMap","States":{"DistributedMap":{"Type":"Map","End":true,'
+                      '"Catch":[{"Output":"$states.errorOutput","ErrorEquals":["States.ALL"],"Next":"failed"}],'
+                      '"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"STANDARD"},'
+                      '"StartAt":"Pass","States":{"Pass":{"Type":"Pass","QueryLanguage":"JSONata","End":true}}},'
+                      '"Assign":{"uniqueId":"{% $invalidFunction() %}"},"ItemReader":{"Resource":"', *_ARN,
+                      ':states:::s3:getObject","ReaderConfig":{"InputType":"CSV","CSVHeaderLocation":"FIRST_ROW"},'
+                      '"Arguments":{"Bucket":"', ("Ref", "Bucket83908E77"), '","Key":"my-key.csv"}}},'
+                      '"failed":{"Type":"Fail","Error":"ErrorHappened","Cause":"We got stuck"}},'
+                      '"QueryLanguage":"JSONata"}'], {"Bucket83908E77": "AWS::S3::Bucket"}),
+        # aws-stepfunctions/test/integ.state-machine-credentials.js.snapshot/
+        # aws-stepfunctions-state-machine-credentials-integ.template.json @07c9e3ca1043715e7fd4d8bb66f29490b54b9562
+        "credentials": (['{"StartAt":"T","States":{"T":{"End":true,"Type":"Task","Credentials":{"RoleArn":"',
+                         ("GetAtt", "Role1ABCC5F0"), '"},"Resource":"arn:aws:states:::dynamodb:putItem",'
+                         '"Parameters":{"TableName":"my-cool-table","Item":{"id":{"S":"my-entry"}}}}},'
+                         '"TimeoutSeconds":30}'], {"Role1ABCC5F0": "AWS::IAM::Role"}),
+        "credentialsPath": (['{"StartAt":"T","States":{"T":{"End":true,"Type":"Task","Credentials":'
+                             '{"RoleArn.$":"$.RoleArn"},"Resource":"arn:aws:states:::dynamodb:putItem",'
+                             '"Parameters":{"TableName":"my-cool-table","Item":{"id":{"S":"my-entry"}}}}}}'], {}),
+        # aws-stepfunctions-tasks/test/http/integ.invoke.js.snapshot/aws-stepfunctions-tasks-http-invoke-integ.template.json
+        # @02a9c13e93419d66e794efd1e6b705a45b739056: an ApiEndpoint built by States.Format around Refs
+        "http": (['{"StartAt":"Invoke HTTP Endpoint","States":{"Invoke HTTP Endpoint":{"End":true,"Type":"Task",'
+                  '"Resource":"', *_ARN, ':states:::http:invoke","Parameters":{"ApiEndpoint.$":'
+                  '"States.Format(\'{}/{}\', \'https://', ("Ref", "IntegRestApiF8B59B0D"), '.execute-api.',
+                  ("Ref", "AWS::Region"), '.', ("Ref", "AWS::URLSuffix"), '/',
+                  ("Ref", "IntegRestApiDeploymentStageprod29E2686A"), '/\', \'/test\')","Authentication":'
+                  '{"ConnectionArn":"', ("GetAtt", "Connection07624BCD"), '"},"Method":"GET"}}},'
+                  '"TimeoutSeconds":30}'],
+                 {"IntegRestApiF8B59B0D": "AWS::ApiGateway::RestApi",
+                  "IntegRestApiDeploymentStageprod29E2686A": "AWS::ApiGateway::Stage",
+                  "Connection07624BCD": "AWS::Events::Connection"}),
+        # aws-stepfunctions-tasks/test/bedrock/integ.invoke-model.js.snapshot/
+        # aws-stepfunctions-tasks-bedrock-invoke-model-integ.template.json @01c26e9c4d5b6624ba4fadc5e882d3acd2b2ebd5:
+        # a newline inside an intrinsic's string literal, a ModelId ARN without an account
+        "bedrock": (['{"StartAt":"Prompt2","States":{"Prompt2":{"End":true,"Type":"Task","ResultPath":"$",'
+                     '"ResultSelector":{"names.$":"$.Body.results[0].outputText"},"Resource":"', *_ARN,
+                     ':states:::bedrock:invokeModel","Parameters":{"ModelId":"', *_ARN, ':bedrock:',
+                     ("Ref", "AWS::Region"), '::foundation-model/amazon.titan-text-express-v1","Body":'
+                     '{"inputText.$":"States.Format(\'Alphabetize this list of first names:\\n{}\', $.names)"}}}},'
+                     '"TimeoutSeconds":30}'], {}),
+        # aws-stepfunctions/test/integ.distributed-map.js.snapshot/DistributedMapDefaultTestDeployAssertFD6CBCC4.template.json
+        # @02a9c13e: the integ-tests waiter (and custom-resources' provider framework): Retry and Catch
+        # of States.ALL on a Lambda ARN, BackoffRate 1
+        "waiter": (['{"StartAt":"framework-isComplete-task","States":{"framework-isComplete-task":{"End":true,'
+                    '"Retry":[{"ErrorEquals":["States.ALL"],"IntervalSeconds":10,"MaxAttempts":30,"BackoffRate":1}],'
+                    '"Catch":[{"ErrorEquals":["States.ALL"],"Next":"framework-onTimeout-task"}],"Type":"Task",'
+                    '"Resource":"', ("GetAtt", "IsComplete"), '"},"framework-onTimeout-task":{"End":true,'
+                    '"Type":"Task","Resource":"', ("GetAtt", "OnTimeout"), '"}}}'],
+                   {"IsComplete": "AWS::Lambda::Function", "OnTimeout": "AWS::Lambda::Function"}),
+    }
+    for name, (parts, resources) in cases.items():
+        result = asl.validate(_cdk_template(tmp_path, parts, **resources))
+        assert [(d.code, d.location) for d in result.diagnostics] == [], name
+        assert result.machine is not None, name
+
+
+def test_cdk_intrinsics_snapshot_with_escapes_validates_clean():
+    """aws-stepfunctions/test/integ.intrinsics.js.snapshot/aws-stepfunctions-intrinsics-integ.template.json
+    @1cc8be287433127b6ba0ef5687b7f8c5a655fc42 (deployed): escaped backslashes, quotes and braces in
+    intrinsic string literals, a literal newline, arguments from paths."""
+    d = machine(pass_={"Type": "Pass", "End": True, "Parameters": {
+        "stringSplit3.$": "States.StringSplit('1\\\\2\\\\3\\\\4\\\\5', '\\\\')",
+        "format3.$": "States.Format('Hello\n{}', $.Name)",
+        "format4.$": "States.Format('Hello \\' \\{ \\} \\\\ {}\nWelcome', $.Name)",
+        "hash2.$": "States.Hash($.Data, $.Algorithm)",
+        "arrayRange2.$": "States.ArrayRange($.start, $.end, $.step)",
+        "jsonMerge1.$": "States.JsonMerge($.Obj1, $.Obj2, false)",
+        "uuid.$": "States.UUID()"}})
+    assert errors(d) == []
+    assert warnings(d) == []
