@@ -773,6 +773,29 @@ class Execution:
                 raise LeaseLost(f"another process took over the execution '{self.arn}'")
         return result
 
+    def keep_input_text(self, text: str | None, whole: bool = True) -> str:
+        """Keep the input as its caller spelled it, `text` (StartExecution's input, ``asl run``'s
+        --input-json or --input file; `whole` False: only Jackson's lenient reading took it, see
+        `spelled_input`): its ExecutionStarted event and its record show it as given. Returns the
+        input as DescribeExecution answers it."""
+        from .history import SPELLED_INPUT, spelled_input
+
+        spelled, compact_text = spelled_input(text, self.input, whole)
+        if spelled is None:
+            self.started_details.pop(SPELLED_INPUT, None)
+        else:
+            self.started_details[SPELLED_INPUT] = spelled
+        return spelled or compact_text
+
+    @property
+    def input_text(self) -> str:
+        """The input as DescribeExecution answers it: as its caller spelled it (`keep_input_text`),
+        else compact JSON."""
+        from ..jsontext import compact
+        from .history import SPELLED_INPUT
+
+        return self.started_details.get(SPELLED_INPUT) or compact(self.input)
+
     def _recorded_start(self) -> float:
         self.recorded_start = self.clock.now()
         return self.recorded_start
@@ -800,17 +823,19 @@ class Execution:
         (`Store.create`; else `ResourceGone`)."""
         import time
 
+        from .history import SPELLED_INPUT
         from .stores import ExecutionRecord
 
         owner = owner or default_owner()
         text = _text_for(store)
+        spelled = {SPELLED_INPUT: self.started_details[SPELLED_INPUT]} if SPELLED_INPUT in self.started_details else {}
         record = ExecutionRecord(
             arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
             state_machine_name=self.state_machine_name, definition=_definition_text(self.machine, text),
             type=self.type, input=text(self.input), seed=self.seed,
             clock="virtual" if self.clock.virtual else "real", start_time=self._recorded_start(),
             options={"region": self.region, "historyLimit": self.history.limit,
-                     "payloadLimit": self.payload_limit, **(options or {})},
+                     "payloadLimit": self.payload_limit, **spelled, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
         if not (deferred or with_start) and not await (store.create(record, parent=parent) if parent else store.create(record)):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")

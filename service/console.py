@@ -322,11 +322,9 @@ def _express_described(execution: Any, brief: bool = False) -> dict:
     if brief:
         out["stateMachineName"] = execution.state_machine_name
         return out
-    from asl.engine.history import SPELLED_INPUT
     from asl.jsontext import compact
 
-    # as DescribeExecution answers a Standard one: the input as its caller spelled it, compact JSON
-    out["input"] = execution.started_details.get(SPELLED_INPUT) or compact(execution.input)
+    out["input"] = execution.input_text  # as DescribeExecution answers a Standard one
     if result is not None and result.status == "SUCCEEDED":
         out["output"] = compact(result.output)
     elif result is not None:
