@@ -228,7 +228,7 @@ class Execution:
         self.context_given = False            # ``$$`` is a TestState request's context, taken as it is
         self.context_names: dict[int, str] = {}  # id(state model) -> its $$.State.Name, when not its name (TestState)
         self.start_time = 0.0
-        self.recorded_start: float | None = None  # the start time its store record gives (`attach`)
+        self.recorded_start: float | None = None  # the start time it was stamped with (`stamp_start`)
         self._scope: anyio.CancelScope | None = None
         self._timed_out = False
         self._stopped: tuple[str | None, str | None] | None = None
@@ -796,7 +796,9 @@ class Execution:
 
         return self.started_details.get(SPELLED_INPUT) or compact(self.input)
 
-    def _recorded_start(self) -> float:
+    def stamp_start(self) -> float:
+        """The time it starts at, read once, before it runs: its ExecutionStarted event's, and
+        its store record's or a StartExecution answer's startDate (one instant, as AWS's)."""
         self.recorded_start = self.clock.now()
         return self.recorded_start
 
@@ -833,7 +835,7 @@ class Execution:
             arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
             state_machine_name=self.state_machine_name, definition=_definition_text(self.machine, text),
             type=self.type, input=text(self.input), seed=self.seed,
-            clock="virtual" if self.clock.virtual else "real", start_time=self._recorded_start(),
+            clock="virtual" if self.clock.virtual else "real", start_time=self.stamp_start(),
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **spelled, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
@@ -863,7 +865,7 @@ class Execution:
         timeout = min(timeout or longest, longest)
         frame = self.root
         try:
-            # at the time its record gives (a StartExecution answer's startDate): one instant
+            # at the time it was stamped with (a StartExecution answer's startDate): one instant
             started = self.emit(frame, "ExecutionStarted",
                                 {"input": self.input, "inputDetails": {"truncated": False},
                                  "roleArn": self.role_arn, **self.started_details}, at=self.recorded_start)

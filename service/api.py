@@ -1358,9 +1358,10 @@ class Service:
             execution.state_machine_arn = machine["stateMachineArn"]
             self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
                           body.get("traceHeader"))
+            start = execution.stamp_start()  # its ExecutionStarted's time too
             self._launch(execution)
             self._keep_express(execution)
-            return {"executionArn": execution.arn, "startDate": api_time()}
+            return {"executionArn": execution.arn, "startDate": start}
         exec_arn = self.arns.execution(machine["name"], name)
         while exec_arn in self.starting:  # the same name being started: its answer decides
             await self.starting[exec_arn].wait()
