@@ -830,14 +830,14 @@ class Execution:
 
         owner = owner or default_owner()
         text = _text_for(store)
-        spelled = {SPELLED_INPUT: self.started_details[SPELLED_INPUT]} if SPELLED_INPUT in self.started_details else {}
+        spelled = self.started_details.get(SPELLED_INPUT)  # the input as given: the record's one copy
         record = ExecutionRecord(
             arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
             state_machine_name=self.state_machine_name, definition=_definition_text(self.machine, text),
-            type=self.type, input=text(self.input), seed=self.seed,
+            type=self.type, input=text(self.input) if spelled is None else spelled, seed=self.seed,
             clock="virtual" if self.clock.virtual else "real", start_time=self.stamp_start(),
             options={"region": self.region, "historyLimit": self.history.limit,
-                     "payloadLimit": self.payload_limit, **spelled, **(options or {})},
+                     "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
         if not (deferred or with_start) and not await (store.create(record, parent=parent) if parent else store.create(record)):
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{self.arn}'")
