@@ -1070,18 +1070,7 @@ def parse_json(text: str | bytes, filename: str | None = None) -> Any:
     `filename` and, for a syntax error, the line and column: ``in.json:3:7: invalid JSON: ...``,
     ``in.json:1:2: not UTF-8 text: ...``, ``in.json:1:1: invalid JSON: nested too deeply ...``.
     """
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        try:
-            text = _decode(bytes(text), filename)
-        except SourceError as err:
-            message = err.message
-            message = f"not UTF-8 text: invalid {message[14:]}" if message.startswith("Invalid UTF-8 ") else \
-                f"not text: {message}"
-            raise SourceError(message, "INVALID_JSON", filename, err.line, err.column) from None
-    elif not isinstance(text, str):
-        raise TypeError(f"parse_json() takes str or bytes, not {type(text).__name__}")
-    elif text.startswith("\ufeff"):
-        text = text[1:]
+    text = json_text(text, filename)
     if not text.strip(" \t\r\n"):
         raise SourceError("invalid JSON: no value (the text is empty)", "INVALID_JSON", filename)
     try:
@@ -1092,10 +1081,31 @@ def parse_json(text: str | bytes, filename: str | None = None) -> Any:
         raise SourceError(f"invalid JSON: {failure.message}", "INVALID_JSON", filename, line, column) from None
 
 
+def json_text(text: str | bytes, filename: str | None = None) -> str:
+    """JSON text as `parse_json` reads it: bytes decoded (UTF-8, or UTF-16/32 with a BOM;
+    SourceError INVALID_JSON when they are not text), a leading BOM dropped."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        try:
+            return _decode(bytes(text), filename)
+        except SourceError as err:
+            message = err.message
+            message = f"not UTF-8 text: invalid {message[14:]}" if message.startswith("Invalid UTF-8 ") else \
+                f"not text: {message}"
+            raise SourceError(message, "INVALID_JSON", filename, err.line, err.column) from None
+    if not isinstance(text, str):
+        raise TypeError(f"parse_json() takes str or bytes, not {type(text).__name__}")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def read_json(path: str | os.PathLike, what: str = "file") -> Any:
     """`parse_json` of a file's bytes. `what` names the file in "no such ..." ("input file",
     "MockConfigFile"). Raises SourceError: ``p.json: no such file``, ``p.json: is a directory``,
     ``p.json: cannot read: Permission denied``, or what `parse_json` raises."""
+    return parse_json(read_json_text(path, what), os.fspath(path))
+
+
+def read_json_text(path: str | os.PathLike, what: str = "file") -> str:
+    """A file's JSON text, as `read_json` reads it (`json_text` of its bytes)."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as fh:
@@ -1107,7 +1117,7 @@ def read_json(path: str | os.PathLike, what: str = "file") -> Any:
     except (OSError, ValueError) as err:  # ValueError: a NUL character in the path
         reason = getattr(err, "strerror", None) or str(err)
         raise SourceError(f"cannot read: {reason}", "FILE_UNREADABLE", path) from None
-    return parse_json(raw, path)
+    return json_text(raw, path)
 
 
 # =============================================================================================

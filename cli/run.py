@@ -251,18 +251,25 @@ def read_stdin() -> bytes | str:
 
 def read_input(path: str | None, inline: str | None) -> Any:
     """The execution input: --input FILE (or - for stdin), --input-json JSON, or {}."""
-    from ..source import SourceError, parse_json, read_json
+    return read_input_text(path, inline)[0]
+
+
+def read_input_text(path: str | None, inline: str | None) -> tuple[Any, str | None]:
+    """`read_input`, and the text it was read from (None: no input given)."""
+    from ..source import SourceError, json_text, parse_json, read_json_text
 
     if inline is not None and path is not None:
         raise UsageError("give the input once: --input or --input-json, not both")
     try:
         if inline is not None:
-            return parse_json(inline, "--input-json")
-        if path is None:
-            return {}
-        if path == "-":
-            return parse_json(read_stdin(), "<stdin>")
-        return read_json(path, "input file")
+            text, where = inline, "--input-json"
+        elif path is None:
+            return {}, None
+        elif path == "-":
+            text, where = json_text(read_stdin(), "<stdin>"), "<stdin>"
+        else:
+            text, where = read_json_text(path, "input file"), path
+        return parse_json(text, where), text
     except SourceError as exc:
         raise UsageError(str(exc)) from None
 
@@ -487,7 +494,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         if history_path and (os.path.isdir(history_path)
                              or not os.path.isdir(os.path.dirname(os.path.abspath(history_path)))):
             raise UsageError(f"--history {history_path}: cannot write there")
-        execution_input = read_input(input_path, input_json)
+        execution_input, input_text = read_input_text(input_path, input_json)
         handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
         integrations = run_integrations(aws_config(aws, endpoint_urls, connections, config))
         machines = child_machines(machine_files, config)
@@ -517,6 +524,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         click.echo("asl run: warning: no handler or mock for the Task state" + "s" * (len(missing) > 1) + " " +
                    ", ".join(f"'{state}'" for state, _ in missing) + f" (the run fails if it invokes one){how}",
                    err=True)
+    execution.keep_input_text(input_text)  # as StartExecution keeps its caller's
     if trace is not None:
         trace.root = execution
     background = getattr(module, "background", None)

@@ -228,7 +228,7 @@ class Execution:
         self.context_given = False            # ``$$`` is a TestState request's context, taken as it is
         self.context_names: dict[int, str] = {}  # id(state model) -> its $$.State.Name, when not its name (TestState)
         self.start_time = 0.0
-        self.recorded_start: float | None = None  # the start time its store record gives (`attach`)
+        self.recorded_start: float | None = None  # the start time it was stamped with (`stamp_start`)
         self._scope: anyio.CancelScope | None = None
         self._timed_out = False
         self._stopped: tuple[str | None, str | None] | None = None
@@ -773,7 +773,32 @@ class Execution:
                 raise LeaseLost(f"another process took over the execution '{self.arn}'")
         return result
 
-    def _recorded_start(self) -> float:
+    def keep_input_text(self, text: str | None, whole: bool = True) -> str:
+        """Keep the input as its caller spelled it, `text` (StartExecution's input, ``asl run``'s
+        --input-json or --input file; `whole` False: only Jackson's lenient reading took it, see
+        `spelled_input`): its ExecutionStarted event and its record show it as given. Returns the
+        input as DescribeExecution answers it."""
+        from .history import SPELLED_INPUT, spelled_input
+
+        spelled, compact_text = spelled_input(text, self.input, whole)
+        if spelled is None:
+            self.started_details.pop(SPELLED_INPUT, None)
+        else:
+            self.started_details[SPELLED_INPUT] = spelled
+        return spelled or compact_text
+
+    @property
+    def input_text(self) -> str:
+        """The input as DescribeExecution answers it: as its caller spelled it (`keep_input_text`),
+        else compact JSON."""
+        from ..jsontext import compact
+        from .history import SPELLED_INPUT
+
+        return self.started_details.get(SPELLED_INPUT) or compact(self.input)
+
+    def stamp_start(self) -> float:
+        """The time it starts at, read once, before it runs: its ExecutionStarted event's, and
+        its store record's or a StartExecution answer's startDate (one instant, as AWS's)."""
         self.recorded_start = self.clock.now()
         return self.recorded_start
 
@@ -800,15 +825,17 @@ class Execution:
         (`Store.create`; else `ResourceGone`)."""
         import time
 
+        from .history import SPELLED_INPUT
         from .stores import ExecutionRecord
 
         owner = owner or default_owner()
         text = _text_for(store)
+        spelled = self.started_details.get(SPELLED_INPUT)  # the input as given: the record's one copy
         record = ExecutionRecord(
             arn=self.arn, name=self.name, state_machine_arn=self.state_machine_arn,
             state_machine_name=self.state_machine_name, definition=_definition_text(self.machine, text),
-            type=self.type, input=text(self.input), seed=self.seed,
-            clock="virtual" if self.clock.virtual else "real", start_time=self._recorded_start(),
+            type=self.type, input=text(self.input) if spelled is None else spelled, seed=self.seed,
+            clock="virtual" if self.clock.virtual else "real", start_time=self.stamp_start(),
             options={"region": self.region, "historyLimit": self.history.limit,
                      "payloadLimit": self.payload_limit, **(options or {})},
             owner=owner, lease_until=time.time() + lease_seconds)
@@ -838,7 +865,7 @@ class Execution:
         timeout = min(timeout or longest, longest)
         frame = self.root
         try:
-            # at the time its record gives (a StartExecution answer's startDate): one instant
+            # at the time it was stamped with (a StartExecution answer's startDate): one instant
             started = self.emit(frame, "ExecutionStarted",
                                 {"input": self.input, "inputDetails": {"truncated": False},
                                  "roleArn": self.role_arn, **self.started_details}, at=self.recorded_start)

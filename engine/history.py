@@ -25,6 +25,17 @@ _DATA_FIELDS = ("input", "output", "parameters")
 SPELLED_INPUT = "inputText"
 
 
+def spelled_input(text: str | None, value: Any, whole: bool = True) -> tuple[str | None, str]:
+    """An execution's input as its caller spelled it when that differs from its compact JSON
+    (else None), and that compact JSON. AWS keeps the caller's text: ExecutionStarted shows
+    '["Hello", "World"]' as sent, while the first state's entered input is the compact
+    '["Hello","World"]' (recorded: LocalStack test_base_scenarios test_map_state_label,
+    test_map_state_result_writer); DescribeExecution answers the same input. Text that only
+    Jackson's lenient reading takes (`whole` False: a value followed by more) stays compact."""
+    compact_text = compact(value)
+    return (text if whole and text is not None and text != compact_text else None), compact_text
+
+
 def _dumps(value: Any) -> str:
     return compact(value)  # never a bare Infinity: a history's payloads are JSON text
 

@@ -21,7 +21,6 @@ import anyio
 from asl.engine.apitime import api_time
 from asl.engine.background import Background
 from asl.engine.stores import owner_has_died, watch_registration
-from asl.jsontext import compact
 
 from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
@@ -225,27 +224,13 @@ def compiled(definition: str) -> Any:
                                   "it passed; correct it with UpdateStateMachine)") from None
 
 
-def _input_text(text: str | None, value: Any, whole: bool) -> tuple[str | None, str]:
-    """StartExecution's input as the caller spelled it when that differs from its compact JSON
-    (else None), and that compact JSON. AWS keeps the caller's text: ExecutionStarted shows
-    '["Hello", "World"]' as sent, while the first state's entered input is the compact
-    '["Hello","World"]' (recorded: LocalStack test_base_scenarios test_map_state_label,
-    test_map_state_result_writer); DescribeExecution answers the same input. Text that only
-    Jackson's lenient reading takes (`whole` False: a value followed by more) stays compact."""
-    compact_text = compact(value)
-    return (text if whole and text is not None and text != compact_text else None), compact_text
-
-
 def _identify(execution: Any, options: dict) -> None:
-    """The machine's role, the version and alias ARNs an execution was started through and its
-    input as the caller spelled it (``inputText``, `_input_text`), as its ExecutionStarted event
-    and ``$$.Execution.RoleArn`` show them."""
-    from asl.engine.history import SPELLED_INPUT
-
+    """The machine's role and the version and alias ARNs an execution was started through, as
+    its ExecutionStarted event and ``$$.Execution.RoleArn`` show them."""
     if options.get("roleArn"):
         execution.role_arn = options["roleArn"]
-    execution.started_details = {key: options[key] for key in ("stateMachineAliasArn", "stateMachineVersionArn",
-                                                               SPELLED_INPUT) if options.get(key)}
+    execution.started_details.update((key, options[key]) for key in ("stateMachineAliasArn", "stateMachineVersionArn")
+                                     if options.get(key))
 
 
 class Service:
@@ -1368,18 +1353,19 @@ class Service:
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value, whole = self._read_input(body)
-        spelled = _input_text(body.get("input"), value, whole)[0]
         if runs["type"] == "EXPRESS":
             execution = self._prepare(machine, runs, value, name, case or None)
             _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                                  "stateMachineAliasArn": alias_arn, "inputText": spelled})
+                                  "stateMachineAliasArn": alias_arn})
+            execution.keep_input_text(body.get("input"), whole)
             execution.arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
             execution.state_machine_arn = machine["stateMachineArn"]
             self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
                           body.get("traceHeader"))
+            start = execution.stamp_start()  # its ExecutionStarted's time too
             self._launch(execution)
             self._keep_express(execution)
-            return {"executionArn": execution.arn, "startDate": api_time()}
+            return {"executionArn": execution.arn, "startDate": start}
         exec_arn = self.arns.execution(machine["name"], name)
         while exec_arn in self.starting:  # the same name being started: its answer decides
             await self.starting[exec_arn].wait()
@@ -1389,7 +1375,7 @@ class Service:
         try:
             await self._still_startable(machine_arn)
             return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case,
-                                     spelled)
+                                     whole)
         finally:
             self.starting.pop(exec_arn).set()
             self.starts[machine_arn] -= 1
@@ -1416,7 +1402,7 @@ class Service:
             execution.state_machine_arn == machine_arn for execution, _ in self.running.values())
 
     async def _start(self, machine: dict, runs: dict, version_arn: str | None, alias_arn: str | None, body: dict,
-                     exec_arn: str, name: str, value: Any, case: str, spelled: str | None) -> dict:
+                     exec_arn: str, name: str, value: Any, case: str, whole: bool) -> dict:
         existing = await self.store.get(exec_arn)
         if existing is not None:
             return self._started_already(existing, value)
@@ -1426,13 +1412,13 @@ class Service:
         from asl.engine.execution import ExecutionAlreadyExists
 
         options = dict(roleArn=runs["roleArn"], stateMachineVersionArn=version_arn, stateMachineAliasArn=alias_arn,
-                       inputText=spelled,
                        mockTestCase=case or None, traceHeader=body.get("traceHeader"),
                        updateDate=runs.get("updateDate", runs["creationDate"]), revisionId=runs.get("revisionId"),
                        loggingConfiguration=runs.get("loggingConfiguration"),
                        tracingConfiguration=runs.get("tracingConfiguration"),
                        encryptionConfiguration=machine.get("encryptionConfiguration"))
         _identify(execution, options)
+        execution.keep_input_text(body.get("input"), whole)
         self._observe(execution, runs.get("loggingConfiguration"), runs.get("tracingConfiguration"),
                       body.get("traceHeader"))
         # One process owns this store (not a shared PostgreSQL one), and `starting` keeps the name
@@ -1490,10 +1476,10 @@ class Service:
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value, whole = self._read_input(body)
-        spelled, compact_text = _input_text(body.get("input"), value, whole)
         execution = self._prepare(machine, runs, value, name, None, sync=True)
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
-                              "stateMachineAliasArn": alias_arn, "inputText": spelled})
+                              "stateMachineAliasArn": alias_arn})
+        input_text = execution.keep_input_text(body.get("input"), whole)
         execution.arn = execution.token_arn = self.arns.express(machine["name"], name, str(uuid.uuid4()))
         execution.state_machine_arn = machine["stateMachineArn"]
         self._keep_express(execution)
@@ -1510,7 +1496,7 @@ class Service:
         # test_base[BASE_RAISE_FAILURE]), unlike DescribeExecution's
         out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
                      "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
-                     "input": spelled or compact_text,
+                     "input": input_text,
                      "inputDetails": {"included": True}, "outputDetails": {"included": True},
                      "billingDetails": {"billedMemoryUsedInMB": 64,
                                         "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}

@@ -244,16 +244,17 @@ def _outcomes(definition: str, timeline: Any, status: str) -> tuple[dict[str, st
 
 
 def _running(timeline: Any, status: str) -> set[int]:
-    """The entries still running: not left, in a running execution, and inside no Parallel or
-    Map iteration that has ended (a branch cut short by its sibling's caught failure, an item
-    whose failure the Map tolerated). A Task waiting to retry is running."""
+    """The entries still running: open in a running execution (`Timeline.open`: not left, not
+    cut short by a sibling's failure, not in an attempt of a Parallel or Map that was retried),
+    and inside no Parallel or Map iteration that has ended (an item whose failure the Map
+    tolerated). A Task waiting to retry is running, until its branch or iteration is cut."""
     if status != "RUNNING":
         return set()
     latest: dict[str, Any] = {}
     running: set[int] = set()
     for entry in timeline.entries:  # in order: each container's latest entry is seen before its states
         latest[entry.name] = entry
-        if entry.exited is not None:
+        if entry.id not in timeline.open:
             continue
         inside = [latest.get(outer) for outer, _ in entry.at]
         if all(c is not None and c.id in running and c.iterations.get(index, "started") == "started"
@@ -321,11 +322,9 @@ def _express_described(execution: Any, brief: bool = False) -> dict:
     if brief:
         out["stateMachineName"] = execution.state_machine_name
         return out
-    from asl.engine.history import SPELLED_INPUT
     from asl.jsontext import compact
 
-    # as DescribeExecution answers a Standard one: the input as its caller spelled it, compact JSON
-    out["input"] = execution.started_details.get(SPELLED_INPUT) or compact(execution.input)
+    out["input"] = execution.input_text  # as DescribeExecution answers a Standard one
     if result is not None and result.status == "SUCCEEDED":
         out["output"] = compact(result.output)
     elif result is not None:

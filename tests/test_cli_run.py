@@ -309,3 +309,39 @@ def test_sync_express_runs_have_no_redrive_count(tmp_path):
     assert synchronous.exit_code == 0 and "RedriveCount" not in json.loads(synchronous.stdout)["execution"]
     standard = invoke("run", str(definition), "--sync")
     assert standard.exit_code == 2 and "--sync goes with --type EXPRESS" in standard.stderr
+
+
+@pytest.mark.parametrize("how", ["--input-json", "--input", "stdin"])
+def test_the_input_keeps_the_users_spelling(tmp_path, how):
+    """As StartExecution keeps its caller's (AWS, recorded: LocalStack test_map_state_label), `asl
+    run` keeps the input text as the user gave it for the ExecutionStarted event (the --history
+    file), the execution log, and the record `asl executions show` prints; the first state's
+    entered input is compact JSON."""
+    definition = tmp_path / "m.json"
+    definition.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    text = '{"items": ["Hello", "World"],\n "n": 1}\n'
+    store, log = f"sqlite:{tmp_path / 'runs.db'}", tmp_path / "log.jsonl"
+    given = {"--input-json": ["--input-json", text], "--input": ["--input", str(tmp_path / "in.json")],
+             "stdin": ["--input", "-"]}[how]
+    (tmp_path / "in.json").write_text(text)
+    result = invoke("run", str(definition), *given, "--history", str(tmp_path / "h.json"), "--store", store,
+                    "--log-level", "ALL", "--log-file", str(log), "--include-execution-data", "-q",
+                    input=text if how == "stdin" else None)
+    assert result.exit_code == 0, result.output
+    events = json.loads((tmp_path / "h.json").read_text())["events"]
+    assert events[0]["executionStartedEventDetails"]["input"] == text
+    assert events[1]["stateEnteredEventDetails"]["input"] == '{"items":["Hello","World"],"n":1}'
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["details"]["input"] for e in logged if e["type"] == "ExecutionStarted"] == [text]
+    shown = invoke("executions", "show", _only_arn(store), "--store", store)
+    assert json.loads(shown.stdout)["input"] == text
+    compact = invoke("run", str(definition), "--input-json", '{"a":1}', "--history", str(tmp_path / "c.json"), "-q")
+    assert compact.exit_code == 0
+    started = json.loads((tmp_path / "c.json").read_text())["events"][0]["executionStartedEventDetails"]
+    assert started["input"] == '{"a":1}'
+
+
+def _only_arn(store: str) -> str:
+    listed = invoke("executions", "list", "--store", store)
+    (line,) = listed.stdout.splitlines()
+    return line.split()[-1]

@@ -50,11 +50,15 @@ def fallback(event, context):
 def flaky(event, context):
     raise TaskFailed("Gateway.Busy", "try again later")
 
+def declined_later(event, context):
+    gate("decline")(event, context)
+    raise TaskFailed("Payment.Declined", "the card was declined")
+
 def double(event, context):
     return {"doubled": event["n"] * 2}
 
 HANDLERS = {"Gate1": gate("gate1"), "Gate2": gate("gate2"), "Charge": charge, "Fallback": fallback,
-            "Double": double, "Flaky": flaky}
+            "Double": double, "Flaky": flaky, "DeclinedLater": declined_later}
 '''
 
 GATED = {"StartAt": "Work1", "States": {
@@ -72,6 +76,12 @@ WAITING = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 360
 RETRYING = {"StartAt": "Call", "States": {"Call": {
     "Type": "Task", "Resource": LAMBDA + "Flaky", "End": True,
     "Retry": [{"ErrorEquals": ["Gateway.Busy"], "IntervalSeconds": 3600, "MaxAttempts": 2}]}}}
+# the second branch fails (once the test opens its gate) while the first waits to retry; the
+# Parallel then waits an hour to retry
+CUT_WHILE_RETRYING = {"StartAt": "Both", "States": {"Both": {
+    "Type": "Parallel", "End": True, "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3600}],
+    "Branches": [RETRYING, {"StartAt": "Charge", "States": {"Charge": {
+        "Type": "Task", "Resource": LAMBDA + "DeclinedLater", "End": True}}}]}}}
 FAN_OUT = {"StartAt": "Fan", "States": {"Fan": {
     "Type": "Map", "Label": "Fan", "End": True,
     "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Double",
@@ -269,6 +279,24 @@ def test_a_task_waiting_to_retry_is_running(served, page):
     expect_outcomes(page, Call="aborted")
     sync_api.expect(page.locator('#state-detail .visit[data-state="Call"]')).to_have_attribute("data-outcome",
                                                                                              "aborted")
+
+
+def test_a_task_waiting_to_retry_in_a_branch_cut_short_is_not_running(served, page, tmp_path):
+    """The other branch's failure cut the branch short while its Task waited to retry: the Task
+    was aborted (AWS's console: cancelled), not running, while the Parallel waits to retry."""
+    machine = create(served.sfn, "cut", CUT_WHILE_RETRYING)
+    arn = served.sfn.start_execution(stateMachineArn=machine, name="cut")["executionArn"]
+    open_execution(page, served, arn)
+    sync_api.expect(page.locator("#event-table tr.event-row").last).to_contain_text("LambdaFunctionFailed",
+                                                                                  timeout=15000)
+    expect_outcomes(page, Both="running", Call="running", Charge="running")
+    (tmp_path / "decline").touch()
+    expect_outcomes(page, Both="running", Call="aborted", Charge="failed")
+    assert served.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    page.locator('#graph [data-state="Call"]').click()
+    visit = page.locator('#state-detail .visit[data-state="Call"]')
+    sync_api.expect(visit).to_have_attribute("data-outcome", "aborted")
+    sync_api.expect(visit.locator('[data-field="cause"]')).to_have_text("try again later")
 
 
 def test_express_executions_are_kept_for_the_page(served, page, tmp_path):

@@ -337,6 +337,67 @@ def test_a_task_in_a_map_iteration_stopped_while_it_waits_to_retry_was_aborted()
     assert {e.address: e.status for e in timeline.entries} == {"Each": "aborted", "Each[0]/Charge": "aborted"}
 
 
+
+def cut_while_retrying(parallel: dict) -> Timeline:
+    """A Parallel (`parallel` adds its Retry or Catch) whose first branch's Task waits an hour to
+    retry when the second branch's Task fails: the history as it stands once the failure has
+    cut the first branch short, the execution still running (then stopped)."""
+    import threading
+
+    import anyio
+
+    from asl.engine import prepare
+
+    failed = threading.Event()
+
+    def busy(event):
+        failed.set()
+        raise TaskFailed("Card.Busy", "try later")
+
+    def declined(event):
+        failed.wait(30)  # once the other branch's Task waits to retry
+        raise TaskFailed("Payment.Declined", "no")
+
+    def branch(name: str, **task) -> dict:
+        return {"StartAt": name, "States": {name: {"Type": "Task", "Resource": f"arn:aws:lambda:us-east-1:1:function:{name}",
+                                                   "End": True, **task}}}
+    machine = {"StartAt": "Both", "States": {"Both": {
+        "Type": "Parallel", "Branches": [branch("Busy", Retry=CHARGE["Retry"]), branch("Declined")], **parallel}}}
+    if "Catch" in parallel:
+        machine["States"]["Hold"] = {"Type": "Wait", "Seconds": 3600, "End": True}
+
+    async def main():
+        execution = prepare(asl.load(machine), {}, handlers={"Busy": busy, "Declined": declined}, virtual_time=False)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(execution.run)
+            while execution.history.types().count("TaskStateAborted") < 2:
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.1)  # (what else it writes now: the Catch's way to Hold)
+            events = json.loads(json.dumps(execution.history.to_aws()))["events"]
+            execution.stop("Ops.Stopped", "by the test")
+        return events
+    return Timeline(anyio.run(main))
+
+
+@pytest.mark.parametrize("parallel", [
+    {"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Hold"}], "Next": "Hold"},
+    {"Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3600}], "End": True}], ids=["caught", "retried"])
+def test_a_task_waiting_to_retry_in_a_branch_cut_short_was_aborted(parallel):
+    """A sibling branch's failure cut the branch short while its Task waited to retry (its
+    TaskStateAborted follows that failure, the failing Task's own follows its own): the Task was
+    aborted (AWS's console: cancelled), the other failed; neither is open any more. So too
+    while the Parallel itself waits to retry, before anything but the abort events tells that
+    the branches ended."""
+    timeline = cut_while_retrying(parallel)
+    assert timeline.status == "RUNNING"
+    entries = {e.address: e for e in timeline.entries}
+    assert {a: e.status for a, e in entries.items() if "/" in a} == {"Both[0]/Busy": "aborted",
+                                                                    "Both[1]/Declined": "failed"}
+    assert (entries["Both[0]/Busy"].error, entries["Both[1]/Declined"].error) == ("Card.Busy", "Payment.Declined")
+    still = {e.address for e in timeline.entries if e.id in timeline.open}
+    assert still == ({"Hold"} if "Catch" in parallel else {"Both"})
+
+
 # ---- what is not a history -------------------------------------------------------------------------
 
 def test_a_call_that_follows_no_state_is_reported():

@@ -691,3 +691,26 @@ def test_start_date_and_execution_started_are_one_instant(server):
         first = sfn.get_execution_history(executionArn=started["executionArn"], maxResults=1)["events"][0]
         assert first["type"] == "ExecutionStarted"
         assert started["startDate"] == described["startDate"] == first["timestamp"]
+
+
+def test_an_express_start_date_and_its_execution_started_are_one_instant(server):
+    """So too for an Express execution, which the API keeps no record of: StartExecution's
+    startDate and its ExecutionStarted event's timestamp (the console's page, which the server
+    keeps it for) name the same millisecond."""
+    import math
+    import urllib.parse
+    import urllib.request
+
+    sfn = server.client()
+    arn = sfn.create_state_machine(name="quick", definition=PASS, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+
+    def millis(seconds: float) -> int:
+        return math.floor(round(seconds * 1000, 3))
+    for _ in range(30):
+        started = sfn.start_execution(stateMachineArn=arn)
+        query = urllib.parse.urlencode({"arn": started["executionArn"]})
+        with urllib.request.urlopen(f"{server.endpoint}/console/api/execution?{query}") as answer:
+            page = json.loads(answer.read())
+        assert page["events"][0]["type"] == "ExecutionStarted"
+        assert millis(started["startDate"].timestamp()) == millis(page["events"][0]["timestamp"]) \
+            == millis(page["execution"]["startDate"])

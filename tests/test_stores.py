@@ -787,3 +787,31 @@ def test_a_resume_refuses_an_execution_claimed_after_it_was_read(store_url):
         finally:
             await store.close()
     run(go)
+
+
+def test_the_input_as_its_caller_spelled_it_is_the_records_one_copy(store_url):
+    """The record keeps the caller's text as its input (the ExecutionStarted event keeps it for
+    the history), not a compact input and a second copy in the options that every read decodes;
+    a record an earlier version wrote that way still answers the caller's text."""
+    import json
+
+    import asl
+    from asl.engine import prepare
+
+    text = '{"items": ["Hello", "World"],\n "n": 1}'
+
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            execution = prepare(asl.load({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}), json.loads(text),
+                                name="spelled", virtual_time=False)
+            assert execution.keep_input_text(text) == text
+            await execution.attach(store)
+            kept = await store.get(execution.arn)
+            assert kept.input == kept.input_text == text and "inputText" not in kept.options
+            await store.create(record(2, input='{"a":1}', options={"region": "us-east-1", "inputText": '{"a": 1}'}))
+            assert (await store.get(record(2).arn)).input_text == '{"a": 1}'
+        finally:
+            await store.close()
+    run(go)

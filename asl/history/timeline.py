@@ -7,6 +7,7 @@
     timeline.transitions    # {(from, to)}: the edges the execution took (None: start / end)
     timeline.entries        # every entry into a state, in order: a `StateEntry`
     timeline.calls          # every call of a Task, in the order made: a `TaskCall`
+    timeline.open           # the ids of the entries still open (running, if the execution is)
 
 Every event names the event it follows (``previousEventId``). Following those links tells,
 for any event, which state it belongs to, how deeply it is nested (Parallel branches and Map
@@ -196,6 +197,10 @@ class Timeline:
         self.entries, self.calls = self._entries()
         self.outcomes, self.visits, self.retried = self._outcomes()
         self.transitions = self._transitions()
+        # Task, Wait, Parallel and Map entries that neither exited nor were ended by an event
+        # since (their *StateAborted, a retry of the container they ran in); the other states
+        # never stay open
+        self.open: frozenset[int] = frozenset(self._open)
 
     # ---- placing each event ----------------------------------------------------------------
 
@@ -245,12 +250,17 @@ class Timeline:
 
     def _container_failures(self) -> set[int]:
         """The ids of the events that ended a branch or iteration by failing it: a container's
-        ``*StateFailed``, its retry's ``*StateStarted`` or ``MapIterationFailed`` follows each."""
+        ``*StateFailed``, its retry's ``*StateStarted``, ``MapIterationFailed`` or the abort
+        events of what it cut short follow each (only those, while a retried container waits)."""
         ended = set()
         for event in self.events:
             kind = event.type
             if kind in ENDED_BY_FAILURE:
                 ended.add(event.previous)
+            elif kind.endswith("Aborted") and kind != "ExecutionAborted":
+                prev = self.by_id.get(event.previous)
+                if prev is not None and prev.is_failure:
+                    ended.add(prev.id)
             elif kind in OPENERS:
                 prev = self.by_id.get(event.previous)
                 if prev is not None and _retried(event, prev):
@@ -459,12 +469,15 @@ class Timeline:
         exited = self._exited
         last_failure: dict[int, int] = {}
         last_success: dict[int, int] = {}
+        cut: dict[int, int] = {}  # entry id -> the failure its *StateAborted follows
         for event in self.events:
             kind = event.type
             if event.is_failure and kind not in CONTAINER_FAILURES - {"ParallelStateFailed", "MapStateFailed"}:
                 last_failure[event.entry] = event.id
             elif kind.endswith("Succeeded") and kind not in ("MapIterationSucceeded", "ExecutionSucceeded"):
                 last_success[event.entry] = event.id
+            elif kind.endswith("StateAborted"):
+                cut[event.entry] = event.previous
         # An unfinished state without a failure of its own failed if the failure came out of it
         # (a Pass whose ResultPath broke); otherwise it was cut short (a sibling branch failed).
         on_failure_path = {step.name for step in self.failure.path} if self.failure else set()
@@ -477,6 +490,11 @@ class Timeline:
                 outcome = "caught" if last_failure.get(entry.id, 0) > last_success.get(entry.id, 0) else "succeeded"
             elif entry.type == "Fail":
                 outcome = "failed"
+            elif entry.id in last_failure and entry.id in cut:
+                # A Task's own TaskStateAborted follows the failure that ended its branch or
+                # iteration: it failed. One that follows a sibling's failure cut it short while
+                # it waited to retry (AWS's console: cancelled).
+                outcome = "failed" if cut[entry.id] == last_failure[entry.id] else "aborted"
             elif entry.id in last_failure:
                 # stopped while it waited to retry: cut short, as AWS's console shows it (cancelled)
                 outcome = "aborted" if self.status == "ABORTED" and self._open_around(entry, latest, last_failure) \

@@ -213,7 +213,7 @@ class ExecutionRecord:
     state_machine_name: str
     definition: str                      # the definition's JSON text, as run
     type: str = "STANDARD"               # STANDARD | EXPRESS
-    input: str = "{}"
+    input: str = "{}"                    # as its caller spelled it (`Execution.keep_input_text`), else compact
     status: str = "RUNNING"
     output: str | None = None
     error: str | None = None
@@ -230,8 +230,9 @@ class ExecutionRecord:
 
     @property
     def input_text(self) -> str:
-        """The input as DescribeExecution answers it: as StartExecution's caller spelled it (the
-        service's ``inputText`` option, kept when it differs from the compact `input`), else `input`."""
+        """The input as DescribeExecution answers it: `input`, which holds it as StartExecution's
+        caller (or ``asl run``'s user) spelled it. Records written by earlier versions kept the
+        spelling apart, in an ``inputText`` option, beside a compact `input`."""
         return self.options.get("inputText") or self.input
 
     def to_json(self) -> dict:
