@@ -130,7 +130,7 @@ def event_detail(event: Any, style: Style, verbose: bool) -> str:
     if not verbose and event.type in ("ExecutionStarted", "ExecutionSucceeded"):
         key = "input" if event.type == "ExecutionStarted" else "output"
         if key in d:
-            return style.dim(f"{key} {_cut(str(d[key]), PAYLOAD_WIDTH)}")
+            return style.dim(f"{key} {_cut(_one_line(str(d[key])), PAYLOAD_WIDTH)}")
     return ""
 
 
@@ -226,3 +226,17 @@ def history(file: str, verbose: bool, colour: str) -> None:
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _one_line(text: str) -> str:
+    """A payload for an event's line: the input as its caller spelled it may span lines (an
+    --input file, a StartExecution body), shown here as compact JSON."""
+    if not any(char in text for char in "\r\n\t"):
+        return text
+    import json
+
+    from ..jsontext import compact
+    try:
+        return compact(json.loads(text))
+    except ValueError:
+        return " ".join(text.split())
