@@ -263,8 +263,8 @@ def _compile_node(node: Node, reader: Callable[[Any], Callable[[Any], Any]],
             kinds.append("r")
             values.append(run)
             continue
-        # The integer parameters (ROUNDED_INTEGER, INDEX) take a plain int as it is.
-        int_as_is = expected.convert in (java_round, int) and "number" in expected.kinds
+        # The integer parameters (ROUNDED_INTEGER, TRUNCATED_INTEGER) take a plain int as it is.
+        int_as_is = expected.convert in (java_round, java_truncate) and "number" in expected.kinds
         kinds.append("i" if int_as_is else "c")
         values += [run, _checker(index, expected, failure)]
     if problem is not None:
@@ -601,13 +601,20 @@ def kind_of(value: Any) -> str:
 def java_round(number: int | float) -> int:
     """Java ``Math.round``: nearest integer, halves toward positive infinity
     (0.5 -> 1, -0.5 -> 0, -1.5 -> -1, 2.5 -> 3), unlike Python's banker's ``round``.
-    AWS rounds every non-integer argument it wants as an integer this way."""
+    AWS rounds the operands of States.MathAdd this way (the other integer arguments are
+    truncated, `java_truncate`)."""
     if isinstance(number, int):
         return number
     floor = math.floor(number)
     # number - floor is exact for doubles, so 0.49999999999999994 stays below one half
     # (floor(x + 0.5) would round it up).
     return int(floor) + 1 if number - floor >= 0.5 else int(floor)
+
+
+def java_truncate(number: int | float) -> int:
+    """Java's ``(int)`` cast of a double: the fraction dropped, toward zero (2.6 -> 2,
+    -0.6 -> 0). AWS converts the integer arguments of every intrinsic but MathAdd this way."""
+    return number if isinstance(number, int) else int(number)
 
 
 def java_number_text(number: int | float) -> str:
@@ -801,12 +808,17 @@ TEMPLATE = ArgType("a string", frozenset({"string"}))   # str or a literal Forma
 ARRAY = ArgType("an array", frozenset({"array"}))
 OBJECT = ArgType("a JSON object", frozenset({"object"}))
 BOOLEAN = ArgType("a boolean", frozenset({"boolean"}))
-#: AWS docs: "If you specify a non-integer value ... Step Functions will round it off to the
-#: nearest integer" (ArrayPartition, ArrayRange, MathRandom, MathAdd) -- Java rounding.
+#: MathAdd's operands: rounded like Java ``Math.round`` (recorded against AWS: 1.5 + 1.51 = 4,
+#: -1.49 + -1.5 = -2, -2.5 + 0 = -2).
 ROUNDED_INTEGER = ArgType("a number", frozenset({"number"}), convert=java_round)
-#: ArrayGetItem's index: no rounding documented, so only integral values (2 or 2.0).
-INDEX = ArgType("an integer", frozenset({"number"}),
-                check=lambda v: isinstance(v, int) or float(v).is_integer(), convert=int)
+#: The integer arguments of ArrayPartition, ArrayRange, ArrayGetItem and MathRandom. The AWS
+#: docs say a non-integer is "rounded off to the nearest integer", but AWS truncates it toward
+#: zero. Observed on AWS by an AWS-run conformance suite (tests/support/conformance/
+#: intrinsicCases/States.<Function>.ts, skip reasons and cases): ArrayRange(1.6, 1.4, 1) is [1]
+#: and ArrayRange(5.4, -0.6, -2.4) is [5, 3, 1]; ArrayPartition(arr, 2.6) makes chunks of 2 and
+#: ArrayPartition(arr, 0.6) fails; ArrayGetItem([10, 20, 30], 1.2) is 20; MathRandom(1.4, 1.6)
+#: fails and MathRandom(1.6, 5.4) returned 1.
+TRUNCATED_INTEGER = ArgType("a number", frozenset({"number"}), convert=java_truncate)
 
 
 @dataclass(frozen=True)
@@ -975,7 +987,7 @@ def states_array(*values: Any) -> list:
     return list(values)
 
 
-@intrinsic("States.ArrayPartition", ARRAY, ROUNDED_INTEGER, returns="array")
+@intrinsic("States.ArrayPartition", ARRAY, TRUNCATED_INTEGER, returns="array")
 def array_partition(array: list, size: int) -> list:
     """Chunks of `size` items, the last one shorter; ``[]`` gives ``[]``."""
     if size <= 0:
@@ -995,7 +1007,7 @@ def array_contains(array: list, value: Any) -> bool:
 MAX_RANGE_ITEMS = 1000
 
 
-@intrinsic("States.ArrayRange", ROUNDED_INTEGER, ROUNDED_INTEGER, ROUNDED_INTEGER,
+@intrinsic("States.ArrayRange", TRUNCATED_INTEGER, TRUNCATED_INTEGER, TRUNCATED_INTEGER,
            returns="array")
 def array_range(first: int, last: int, step: int) -> list:
     """``first, first+step, ...`` up to and including `last` when reached; `step` may be
@@ -1010,7 +1022,7 @@ def array_range(first: int, last: int, step: int) -> list:
     return list(range(first, stop, step))
 
 
-@intrinsic("States.ArrayGetItem", ARRAY, INDEX)
+@intrinsic("States.ArrayGetItem", ARRAY, TRUNCATED_INTEGER)
 def array_get_item(array: list, index: int) -> Any:
     """The item at 0-based `index`; negative or too large indexes fail."""
     if not 0 <= index < len(array):
@@ -1096,7 +1108,7 @@ def states_hash(text: str, algorithm: str) -> str:
 INT32 = range(-2**31, 2**31)
 
 
-@intrinsic("States.MathRandom", ROUNDED_INTEGER, ROUNDED_INTEGER, optional=(ROUNDED_INTEGER,),
+@intrinsic("States.MathRandom", TRUNCATED_INTEGER, TRUNCATED_INTEGER, optional=(TRUNCATED_INTEGER,),
            returns="number", uses_rng=True)
 def math_random(start: int, end: int, seed: int | None = None, *,
                 rng: random.Random) -> int:
