@@ -1124,13 +1124,17 @@ def math_random(start: int, end: int, seed: int | None = None, *,
 def math_add(first: int, second: int) -> int:
     """Sum of the two arguments, each first rounded like Java ``Math.round`` (recorded:
     1.5 + 1.51 = 4, -1.49 + -1.5 = -2)."""
-    if first in INT32 and second in INT32:
-        return first + second
+    total = first + second
+    if first in INT32 and second in INT32 and total in INT32:
+        return total
     for position, value in ((1, first), (2, second)):
         if value not in INT32:
             raise _fail("States.MathAdd", f"argument {position} ({value}) is outside the "
                                           f"range {INT32.start} to {INT32.stop - 1}")
-    return first + second
+    # The sum must fit too: AWS fails MathAdd(2147483647, 1) and MathAdd(-2147483648, -1)
+    # (an AWS-run conformance suite, States.MathAdd.ts MADD-011/012) rather than wrap or widen.
+    raise _fail("States.MathAdd", f"the sum ({total}) is outside the range {INT32.start} to "
+                                  f"{INT32.stop - 1}")
 
 
 # -- strings and ids -----------------------------------------------------------

@@ -850,6 +850,9 @@ def test_java_round(value, rounded):
     ("States.MathAdd(2147483648, 0)", "States.MathAdd: argument 1 (2147483648) is outside the range "
                                       "-2147483648 to 2147483647"),
     ("States.MathAdd(0, -2147483649)", "argument 2 (-2147483649) is outside"),
+    # SUITE States.MathAdd.ts MADD-011/012 (AWS-executed): the sum must fit in 32 bits too
+    ("States.MathAdd(2147483647, 1)", "the sum (2147483648) is outside the range -2147483648 to 2147483647"),
+    ("States.MathAdd(-2147483648, -1)", "the sum (-2147483649) is outside"),
     ("States.MathAdd('1', 2)", "States.MathAdd: argument 1 must be a number, but was a string (\"1\")"),
     ("States.MathAdd(1, null)", "argument 2 must be a number, but was null"),
     ("States.MathRandom(5, 5)", "States.MathRandom: the start (5) must be less than the end (5)"),
@@ -865,6 +868,8 @@ def test_math_failures(text, cause):
 def test_math_add_limits_and_rounding():
     assert run("States.MathAdd(2147483647, -2147483648)") == -1
     assert run("States.MathAdd(2147483646.6, 0)") == 2147483647        # rounded into range
+    assert run("States.MathAdd(2147483646, 1)") == 2147483647            # SUITE MADD-015
+    assert run("States.MathAdd(-2147483647, -1)") == -2147483648         # SUITE MADD-016
     assert run("States.MathAdd($.v, -1)", {"v": 111}) == 110              # AWS docs
 
 
