@@ -1149,9 +1149,13 @@ def string_split(text: str, delimiters: str) -> list[str]:
     return [piece for piece in re.split(pattern, text) if piece]
 
 
-@intrinsic("States.UUID", returns="string", uses_rng=True)
-def states_uuid(*, rng: random.Random) -> str:
-    """A version 4 UUID drawn from `rng`, so seeded executions are reproducible."""
+@intrinsic("States.UUID", variadic=ANY, returns="string", uses_rng=True)
+def states_uuid(*ignored: Any, rng: random.Random) -> str:
+    """A version 4 UUID drawn from `rng`, so seeded executions are reproducible.
+
+    The documented call takes no arguments, but AWS evaluates and ignores any it is given:
+    ``States.UUID('x')``, ``States.UUID($.x)``, ``States.UUID(1, 2)``, ``States.UUID(null)``
+    all return a UUID (an AWS-run conformance suite, States.UUID.ts UUID-011..016)."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
@@ -1189,6 +1193,8 @@ def _static_warnings(call: Call) -> list[str]:
     elif function.name == "States.JsonMerge" and isinstance(last, Literal) and last.value is True:
         found.append("States.JsonMerge: deep merging (true) is not supported by AWS; "
                      "this call always fails")
+    elif function.name == "States.UUID" and call.args:
+        found.append("States.UUID takes no arguments; AWS ignores the ones given")
     elif function.name == "States.Hash" and isinstance(last, Literal) \
             and isinstance(last.value, str) and last.value not in _HASHES:
         found.append(f"States.Hash: unsupported algorithm {last.value!r}; this call always fails")

@@ -498,7 +498,6 @@ def test_syntax_errors(text, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("States.UUID(1)", "takes exactly 0 arguments, 1 given"),
     ("States.ArrayLength()", "takes exactly 1 argument, 0 given"),
     ("States.JsonMerge($.a, $.b)", "takes exactly 3 arguments, 2 given"),
     ("States.MathRandom(1)", "takes 2 to 3 arguments, 1 given"),
@@ -920,6 +919,20 @@ def test_integer_arguments_truncated_to_invalid_values_fail(name, text):
 def test_math_random_bounds_are_truncated():
     # SUITE States.MathRandom.ts MRAND-008: AWS returned 1 for States.MathRandom(1.6, 5.4)
     assert {run("States.MathRandom(1.6, 5.4)", rng=random.Random(n)) for n in range(60)} == {1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("name, text", [
+    (SUITE + "States.UUID.ts UUID-011", "States.UUID('x')"),
+    (SUITE + "States.UUID.ts UUID-012", "States.UUID($.x)"),
+    (SUITE + "States.UUID.ts UUID-013", "States.UUID(1, 2)"),
+    (SUITE + "States.UUID.ts UUID-014", "States.UUID(null)"),
+])
+def test_uuid_ignores_arguments(name, text):
+    # AWS-executed cases: a UUID comes back whatever the arguments; a warning says they are ignored
+    intrinsic = compile_intrinsic(text)
+    assert intrinsic.warnings() == ["States.UUID takes no arguments; AWS ignores the ones given"]
+    value = intrinsic.evaluate(make_resolve({"x": "ignored"}))
+    assert uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value
 
 
 def test_uuid_is_reproducible_with_rng():
