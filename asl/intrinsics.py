@@ -193,6 +193,8 @@ class FormatTemplate:
 
     pieces: tuple[str, ...]
     position: int = 0
+    #: An unescaped ``{`` or ``}`` outside a ``{}`` placeholder: AWS fails such a template.
+    stray_brace: bool = False
 
     @property
     def placeholders(self) -> int:
@@ -368,6 +370,7 @@ class _Token:
     value: Any
     position: int
     pieces: tuple[str, ...] = ()   # STRING only: the text split at unescaped "{}"
+    stray_brace: bool = False      # STRING only: an unescaped "{" or "}" outside a "{}"
 
 
 _WHITESPACE = " \t\r\n"
@@ -426,13 +429,14 @@ class _Lexer:
         text, start = self.text, self.pos
         pieces: list[str] = []
         current: list[str] = []
+        stray = False
         i = start + 1
         while i < len(text):
             char = text[i]
             if char == "'":
                 pieces.append("".join(current))
                 self.pos = i + 1
-                return _Token("STRING", "{}".join(pieces), start, tuple(pieces))
+                return _Token("STRING", "{}".join(pieces), start, tuple(pieces), stray)
             if char == "\\":
                 if i + 1 >= len(text) or text[i + 1] not in _ESCAPABLE:
                     shown = text[i:i + 2]
@@ -445,6 +449,7 @@ class _Lexer:
                 current = []
                 i += 2
             else:
+                stray = stray or char in "{}"
                 current.append(char)
                 i += 1
         raise self.error("unterminated string literal", start)
@@ -544,7 +549,7 @@ class _Parser:
         if token.kind == "STRING":
             self.advance()
             if template:
-                return FormatTemplate(token.pieces, token.position)
+                return FormatTemplate(token.pieces, token.position, token.stray_brace)
             return Literal(token.value, token.position)
         if token.kind == "NUMBER":
             self.advance()
@@ -941,7 +946,15 @@ def _fail(name: str, detail: str) -> IntrinsicFailure:
 def states_format(template: str | FormatTemplate, *values: Any) -> str:
     """Replace each ``{}`` of the template, in order, by `format_text` of the next value.
     A template read from a path has no escapes: every ``{}`` in it is a placeholder."""
-    pieces = template.pieces if isinstance(template, FormatTemplate) else tuple(template.split("{}"))
+    if isinstance(template, FormatTemplate):
+        pieces, stray = template.pieces, template.stray_brace
+    else:
+        pieces = tuple(template.split("{}"))
+        stray = any("{" in piece or "}" in piece for piece in pieces)
+    if stray:
+        # AWS fails 'Hello {{}}' and '}' (an AWS-run conformance suite, States.Format.ts)
+        raise _fail("States.Format", "the format string has a '{' or '}' that is not part of "
+                                     "a {} placeholder")
     if len(pieces) - 1 != len(values):
         raise _fail("States.Format", f"the format string has {len(pieces) - 1} placeholder(s) "
                                      f"but {len(values)} value(s) were given")
@@ -1187,7 +1200,10 @@ def _static_warnings(call: Call) -> list[str]:
                          "always fails")
     # Value rules that a literal breaks even when the other arguments are paths.
     first, last = (call.args[0], call.args[-1]) if call.args else (None, None)
-    if isinstance(first, FormatTemplate) and first.placeholders != len(call.args) - 1:
+    if isinstance(first, FormatTemplate) and first.stray_brace:
+        found.append("States.Format: the template has a '{' or '}' that is not part of a {} "
+                     "placeholder; this call always fails")
+    elif isinstance(first, FormatTemplate) and first.placeholders != len(call.args) - 1:
         found.append(f"States.Format: the template has {first.placeholders} placeholder(s) but "
                      f"{len(call.args) - 1} value(s) follow; this call always fails")
     elif function.name == "States.JsonMerge" and isinstance(last, Literal) and last.value is True:

@@ -622,8 +622,9 @@ def test_function_table_has_the_18_functions():
     ("States.Format('{}', $.a)", {"a": {}}, "{}"),
     ("States.Format('{}', $.a)", {"a": {"n": {"m": []}}}, "{n={m=[]}}"),
     ("States.Format('{}{}', 1.0, 2)", None, "1.02"),
-    ("States.Format('\\{} is literal, {} is not', 'x')", None, "{} is literal, x is not"),
-    ("States.Format('{ } {{}} }{', 1)", None, "{ } {1} }{"),
+    ("States.Format('\\{\\} is literal, {} is not', 'x')", None, "{} is literal, x is not"),
+    ("States.Format('\\{ \\} \\{{}\\} \\}\\{', 1)", None, "{ } {1} }{"),       # escaped braces are text
+    ("States.Format('{}', '}{')", None, "}{"),                         # braces in values are text
     ("States.Format('no placeholders')", None, "no placeholders"),
     ("States.Format('{}', 'a{}b')", None, "a{}b"),                   # values are not re-read
     ("States.Format($.t, 'x', 'y')", {"t": "<{}|{}>"}, "<x|y>"),
@@ -640,6 +641,15 @@ def test_format(text, input, expected):
     ("States.Format($.t, 1)", {"t": "none"}, "has 0 placeholder(s) but 1 value(s)"),
     ("States.Format($.t)", {"t": 5}, "States.Format: argument 1 must be a string, but was a number (5)"),
     ("States.Format(1)", None, "argument 1 must be a string"),
+    # An unescaped brace outside a {} placeholder: AWS fails the call (AWS-executed cases of the
+    # third-party AWS-run conformance suite, States.Format.ts 018..020 'aws_observation')
+    ("States.Format('Hello {{}}', 'x')", None, "has a '{' or '}' that is not part of a {} placeholder"),
+    ("States.Format('}')", None, "not part of a {} placeholder"),
+    ("States.Format('Hello {', 'x')", None, "not part of a {} placeholder"),
+    ("States.Format('{ }', 'x')", None, "not part of a {} placeholder"),
+    ("States.Format('\\{} is half escaped')", None, "not part of a {} placeholder"),
+    ("States.Format($.t, 'x')", {"t": "{{}}"}, "not part of a {} placeholder"),
+    ("States.Format($.t)", {"t": "}"}, "not part of a {} placeholder"),
 ])
 def test_format_failures(text, input, cause):
     with pytest.raises(IntrinsicFailure) as info:
