@@ -193,6 +193,8 @@ class FormatTemplate:
 
     pieces: tuple[str, ...]
     position: int = 0
+    #: An unescaped ``{`` or ``}`` outside a ``{}`` placeholder: AWS fails such a template.
+    stray_brace: bool = False
 
     @property
     def placeholders(self) -> int:
@@ -263,8 +265,8 @@ def _compile_node(node: Node, reader: Callable[[Any], Callable[[Any], Any]],
             kinds.append("r")
             values.append(run)
             continue
-        # The integer parameters (ROUNDED_INTEGER, INDEX) take a plain int as it is.
-        int_as_is = expected.convert in (java_round, int) and "number" in expected.kinds
+        # The integer parameters (ROUNDED_INTEGER, TRUNCATED_INTEGER) take a plain int as it is.
+        int_as_is = expected.convert in (java_round, java_truncate) and "number" in expected.kinds
         kinds.append("i" if int_as_is else "c")
         values += [run, _checker(index, expected, failure)]
     if problem is not None:
@@ -368,6 +370,7 @@ class _Token:
     value: Any
     position: int
     pieces: tuple[str, ...] = ()   # STRING only: the text split at unescaped "{}"
+    stray_brace: bool = False      # STRING only: an unescaped "{" or "}" outside a "{}"
 
 
 _WHITESPACE = " \t\r\n"
@@ -426,13 +429,14 @@ class _Lexer:
         text, start = self.text, self.pos
         pieces: list[str] = []
         current: list[str] = []
+        stray = False
         i = start + 1
         while i < len(text):
             char = text[i]
             if char == "'":
                 pieces.append("".join(current))
                 self.pos = i + 1
-                return _Token("STRING", "{}".join(pieces), start, tuple(pieces))
+                return _Token("STRING", "{}".join(pieces), start, tuple(pieces), stray)
             if char == "\\":
                 if i + 1 >= len(text) or text[i + 1] not in _ESCAPABLE:
                     shown = text[i:i + 2]
@@ -445,6 +449,7 @@ class _Lexer:
                 current = []
                 i += 2
             else:
+                stray = stray or char in "{}"
                 current.append(char)
                 i += 1
         raise self.error("unterminated string literal", start)
@@ -544,7 +549,7 @@ class _Parser:
         if token.kind == "STRING":
             self.advance()
             if template:
-                return FormatTemplate(token.pieces, token.position)
+                return FormatTemplate(token.pieces, token.position, token.stray_brace)
             return Literal(token.value, token.position)
         if token.kind == "NUMBER":
             self.advance()
@@ -601,13 +606,20 @@ def kind_of(value: Any) -> str:
 def java_round(number: int | float) -> int:
     """Java ``Math.round``: nearest integer, halves toward positive infinity
     (0.5 -> 1, -0.5 -> 0, -1.5 -> -1, 2.5 -> 3), unlike Python's banker's ``round``.
-    AWS rounds every non-integer argument it wants as an integer this way."""
+    AWS rounds the operands of States.MathAdd this way (the other integer arguments are
+    truncated, `java_truncate`)."""
     if isinstance(number, int):
         return number
     floor = math.floor(number)
     # number - floor is exact for doubles, so 0.49999999999999994 stays below one half
     # (floor(x + 0.5) would round it up).
     return int(floor) + 1 if number - floor >= 0.5 else int(floor)
+
+
+def java_truncate(number: int | float) -> int:
+    """Java's ``(int)`` cast of a double: the fraction dropped, toward zero (2.6 -> 2,
+    -0.6 -> 0). AWS converts the integer arguments of every intrinsic but MathAdd this way."""
+    return number if isinstance(number, int) else int(number)
 
 
 def java_number_text(number: int | float) -> str:
@@ -801,12 +813,17 @@ TEMPLATE = ArgType("a string", frozenset({"string"}))   # str or a literal Forma
 ARRAY = ArgType("an array", frozenset({"array"}))
 OBJECT = ArgType("a JSON object", frozenset({"object"}))
 BOOLEAN = ArgType("a boolean", frozenset({"boolean"}))
-#: AWS docs: "If you specify a non-integer value ... Step Functions will round it off to the
-#: nearest integer" (ArrayPartition, ArrayRange, MathRandom, MathAdd) -- Java rounding.
+#: MathAdd's operands: rounded like Java ``Math.round`` (recorded against AWS: 1.5 + 1.51 = 4,
+#: -1.49 + -1.5 = -2, -2.5 + 0 = -2).
 ROUNDED_INTEGER = ArgType("a number", frozenset({"number"}), convert=java_round)
-#: ArrayGetItem's index: no rounding documented, so only integral values (2 or 2.0).
-INDEX = ArgType("an integer", frozenset({"number"}),
-                check=lambda v: isinstance(v, int) or float(v).is_integer(), convert=int)
+#: The integer arguments of ArrayPartition, ArrayRange, ArrayGetItem and MathRandom. The AWS
+#: docs say a non-integer is "rounded off to the nearest integer", but AWS truncates it toward
+#: zero. Observed on AWS by an AWS-run conformance suite (tests/support/conformance/
+#: intrinsicCases/States.<Function>.ts, skip reasons and cases): ArrayRange(1.6, 1.4, 1) is [1]
+#: and ArrayRange(5.4, -0.6, -2.4) is [5, 3, 1]; ArrayPartition(arr, 2.6) makes chunks of 2 and
+#: ArrayPartition(arr, 0.6) fails; ArrayGetItem([10, 20, 30], 1.2) is 20; MathRandom(1.4, 1.6)
+#: fails and MathRandom(1.6, 5.4) returned 1.
+TRUNCATED_INTEGER = ArgType("a number", frozenset({"number"}), convert=java_truncate)
 
 
 @dataclass(frozen=True)
@@ -929,7 +946,15 @@ def _fail(name: str, detail: str) -> IntrinsicFailure:
 def states_format(template: str | FormatTemplate, *values: Any) -> str:
     """Replace each ``{}`` of the template, in order, by `format_text` of the next value.
     A template read from a path has no escapes: every ``{}`` in it is a placeholder."""
-    pieces = template.pieces if isinstance(template, FormatTemplate) else tuple(template.split("{}"))
+    if isinstance(template, FormatTemplate):
+        pieces, stray = template.pieces, template.stray_brace
+    else:
+        pieces = tuple(template.split("{}"))
+        stray = any("{" in piece or "}" in piece for piece in pieces)
+    if stray:
+        # AWS fails 'Hello {{}}' and '}' (an AWS-run conformance suite, States.Format.ts)
+        raise _fail("States.Format", "the format string has a '{' or '}' that is not part of "
+                                     "a {} placeholder")
     if len(pieces) - 1 != len(values):
         raise _fail("States.Format", f"the format string has {len(pieces) - 1} placeholder(s) "
                                      f"but {len(values)} value(s) were given")
@@ -975,7 +1000,7 @@ def states_array(*values: Any) -> list:
     return list(values)
 
 
-@intrinsic("States.ArrayPartition", ARRAY, ROUNDED_INTEGER, returns="array")
+@intrinsic("States.ArrayPartition", ARRAY, TRUNCATED_INTEGER, returns="array")
 def array_partition(array: list, size: int) -> list:
     """Chunks of `size` items, the last one shorter; ``[]`` gives ``[]``."""
     if size <= 0:
@@ -995,7 +1020,7 @@ def array_contains(array: list, value: Any) -> bool:
 MAX_RANGE_ITEMS = 1000
 
 
-@intrinsic("States.ArrayRange", ROUNDED_INTEGER, ROUNDED_INTEGER, ROUNDED_INTEGER,
+@intrinsic("States.ArrayRange", TRUNCATED_INTEGER, TRUNCATED_INTEGER, TRUNCATED_INTEGER,
            returns="array")
 def array_range(first: int, last: int, step: int) -> list:
     """``first, first+step, ...`` up to and including `last` when reached; `step` may be
@@ -1010,7 +1035,7 @@ def array_range(first: int, last: int, step: int) -> list:
     return list(range(first, stop, step))
 
 
-@intrinsic("States.ArrayGetItem", ARRAY, INDEX)
+@intrinsic("States.ArrayGetItem", ARRAY, TRUNCATED_INTEGER)
 def array_get_item(array: list, index: int) -> Any:
     """The item at 0-based `index`; negative or too large indexes fail."""
     if not 0 <= index < len(array):
@@ -1096,7 +1121,7 @@ def states_hash(text: str, algorithm: str) -> str:
 INT32 = range(-2**31, 2**31)
 
 
-@intrinsic("States.MathRandom", ROUNDED_INTEGER, ROUNDED_INTEGER, optional=(ROUNDED_INTEGER,),
+@intrinsic("States.MathRandom", TRUNCATED_INTEGER, TRUNCATED_INTEGER, optional=(TRUNCATED_INTEGER,),
            returns="number", uses_rng=True)
 def math_random(start: int, end: int, seed: int | None = None, *,
                 rng: random.Random) -> int:
@@ -1104,21 +1129,49 @@ def math_random(start: int, end: int, seed: int | None = None, *,
     same seed gives the same number; otherwise `rng` decides, so seeded runs repeat."""
     if start >= end:
         raise _fail("States.MathRandom", f"the start ({start}) must be less than the end ({end})")
+    if seed is not None and end - start < 2**31:
+        return start + _java_next_int(seed, end - start)
     source = random.Random(seed) if seed is not None else rng
     return source.randrange(start, end)
+
+
+_JAVA_MULTIPLIER, _JAVA_MASK = 0x5DEECE66D, (1 << 48) - 1
+
+
+def _java_next_int(seed: int, bound: int) -> int:
+    """``new java.util.Random(seed).nextInt(bound)``: a seeded MathRandom draws like this on
+    AWS (an AWS-run conformance suite, States.MathRandom.ts MRAND-026: seed 42 over [-5, 5)
+    gave -5, i.e. nextInt(10) == 0)."""
+    state = (seed ^ _JAVA_MULTIPLIER) & _JAVA_MASK
+
+    def next31() -> int:
+        nonlocal state
+        state = (state * _JAVA_MULTIPLIER + 0xB) & _JAVA_MASK
+        return state >> 17                       # the top 31 of the 48 bits
+    if bound & -bound == bound:                  # a power of two: the high bits
+        return (bound * next31()) >> 31
+    while True:                                  # reject the values that would bias the modulo
+        bits = next31()
+        value = bits % bound
+        if bits - value + bound - 1 < 2**31:
+            return value
 
 
 @intrinsic("States.MathAdd", ROUNDED_INTEGER, ROUNDED_INTEGER, returns="number")
 def math_add(first: int, second: int) -> int:
     """Sum of the two arguments, each first rounded like Java ``Math.round`` (recorded:
     1.5 + 1.51 = 4, -1.49 + -1.5 = -2)."""
-    if first in INT32 and second in INT32:
-        return first + second
+    total = first + second
+    if first in INT32 and second in INT32 and total in INT32:
+        return total
     for position, value in ((1, first), (2, second)):
         if value not in INT32:
             raise _fail("States.MathAdd", f"argument {position} ({value}) is outside the "
                                           f"range {INT32.start} to {INT32.stop - 1}")
-    return first + second
+    # The sum must fit too: AWS fails MathAdd(2147483647, 1) and MathAdd(-2147483648, -1)
+    # (an AWS-run conformance suite, States.MathAdd.ts MADD-011/012) rather than wrap or widen.
+    raise _fail("States.MathAdd", f"the sum ({total}) is outside the range {INT32.start} to "
+                                  f"{INT32.stop - 1}")
 
 
 # -- strings and ids -----------------------------------------------------------
@@ -1133,9 +1186,13 @@ def string_split(text: str, delimiters: str) -> list[str]:
     return [piece for piece in re.split(pattern, text) if piece]
 
 
-@intrinsic("States.UUID", returns="string", uses_rng=True)
-def states_uuid(*, rng: random.Random) -> str:
-    """A version 4 UUID drawn from `rng`, so seeded executions are reproducible."""
+@intrinsic("States.UUID", variadic=ANY, returns="string", uses_rng=True)
+def states_uuid(*ignored: Any, rng: random.Random) -> str:
+    """A version 4 UUID drawn from `rng`, so seeded executions are reproducible.
+
+    The documented call takes no arguments, but AWS evaluates and ignores any it is given:
+    ``States.UUID('x')``, ``States.UUID($.x)``, ``States.UUID(1, 2)``, ``States.UUID(null)``
+    all return a UUID (an AWS-run conformance suite, States.UUID.ts UUID-011..016)."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
@@ -1167,12 +1224,17 @@ def _static_warnings(call: Call) -> list[str]:
                          "always fails")
     # Value rules that a literal breaks even when the other arguments are paths.
     first, last = (call.args[0], call.args[-1]) if call.args else (None, None)
-    if isinstance(first, FormatTemplate) and first.placeholders != len(call.args) - 1:
+    if isinstance(first, FormatTemplate) and first.stray_brace:
+        found.append("States.Format: the template has a '{' or '}' that is not part of a {} "
+                     "placeholder; this call always fails")
+    elif isinstance(first, FormatTemplate) and first.placeholders != len(call.args) - 1:
         found.append(f"States.Format: the template has {first.placeholders} placeholder(s) but "
                      f"{len(call.args) - 1} value(s) follow; this call always fails")
     elif function.name == "States.JsonMerge" and isinstance(last, Literal) and last.value is True:
         found.append("States.JsonMerge: deep merging (true) is not supported by AWS; "
                      "this call always fails")
+    elif function.name == "States.UUID" and call.args:
+        found.append("States.UUID takes no arguments; AWS ignores the ones given")
     elif function.name == "States.Hash" and isinstance(last, Literal) \
             and isinstance(last.value, str) and last.value not in _HASHES:
         found.append(f"States.Hash: unsupported algorithm {last.value!r}; this call always fails")

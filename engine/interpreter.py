@@ -30,6 +30,7 @@ from .history import HistoryLimitExceeded
 from .observe import StateEntered, StateExited, StateFailed
 from .scope import Scope
 from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateScope, catch, error_matches,  # noqa: F401
+                       no_choice_matched,
                        error_output, is_terminal, locate, retry_delay, with_retries, _DOLLAR, _NO_RESULT)
 from .task import run_task
 
@@ -243,7 +244,7 @@ def run_choice(run: StateRun) -> Result:
                     state.output.evaluate(scope) if state.output else run.raw)
                 return output, rule.next, run.assign(rule.assign, scope)
         if state.default is None:
-            raise StatesError("States.NoChoiceMatched", "No Choice Rule matched and no Default specified")
+            raise no_choice_matched()
         output = state.output.evaluate(scope) if state.output else run.raw
         return output, state.default, run.assign(state.assign, scope)
     ex = run.ex
@@ -258,7 +259,7 @@ def run_choice(run: StateRun) -> Result:
             return output if output is not None else run.output_path(effective), rule.next, \
                 run.assign(rule.assign, scope) if rule.assign is not None else None
     if state.default is None:
-        raise StatesError("States.NoChoiceMatched", "No Choice Rule matched and no Default specified")
+        raise no_choice_matched()
     return output if output is not None else run.output_path(effective), state.default, \
         run.assign(state.assign, scope) if state.assign is not None else None
 

@@ -105,7 +105,24 @@ def test_and_or_not_and_no_match():
     assert run_sync(m, {"a": 2, "b": False}).status == "SUCCEEDED"
     assert run_sync(m, {"a": 0, "b": True}).status == "SUCCEEDED"
     failed = run_sync(m, {"a": 1, "b": True})
-    assert (failed.status, failed.error) == ("FAILED", "States.NoChoiceMatched")
+    # No match and no Default: AWS reports States.Runtime with this cause, not the spec's
+    # States.NoChoiceMatched (third-party AWS-run conformance suite, Choice.StringMatches.ts
+    # 009-no-default-nonmatch and the other Choice.* no-default cases)
+    assert (failed.status, failed.error, failed.cause) == (
+        "FAILED", "States.Runtime",
+        "Failed to transition out of the state. The state does not point to a next state.")
+
+
+def test_no_choice_matched_is_never_caught():
+    # States.Runtime: a Catch on States.ALL (here on an enclosing Parallel) does not take it
+    m = asl.load({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "C", "States": {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": 1, "Next": "T"}]},
+            "T": {"Type": "Succeed"}}}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": True},
+        "Caught": {"Type": "Succeed"}}})
+    failed = run_sync(m, {"a": 2})
+    assert (failed.status, failed.error) == ("FAILED", "States.Runtime")
 
 
 @settings(max_examples=300, deadline=None)
