@@ -346,10 +346,13 @@ NO_NEXT_STATE = "Failed to transition out of the state. The state does not point
 
 def no_choice_matched() -> StatesError:
     """No rule matched and there is no Default: AWS fails with States.Runtime (so no Retry or
-    Catch takes it) and a bare cause, not the spec's States.NoChoiceMatched. Evidence: an
-    AWS-run conformance suite (tests/support/conformance choice cases: "AWS snapshots report a
-    runtime transition failure when nothing matches and no Default is configured"), and two
-    emulators giving this wording, one "verified against us-east-1"."""
+    Catch takes it), not the spec's States.NoChoiceMatched, and this cause after the usual
+    state prefix. Evidence: an AWS-run conformance suite (tests/support/conformance choice
+    cases: "AWS snapshots report a runtime transition failure when nothing matches and no
+    Default is configured"), and emulators giving this wording, one "verified against
+    us-east-1", whose history test shows the whole cause "An error occurred while executing the
+    state 'C' (entered at the event id #2). Failed to transition out of the state. ..." after
+    ChoiceStateEntered, with no ChoiceStateExited."""
     return StatesError("States.Runtime", NO_NEXT_STATE)
 
 _NO_RESULT = object()
@@ -359,8 +362,6 @@ _DOLLAR = dollar()  # the "$" path (InputPath, ResultPath and OutputPath by defa
 def locate(err: StatesError, run: StateRun) -> StatesError:
     """Prefix a data-flow error's cause with the state, as AWS does (task/Fail errors are as given)."""
     if isinstance(err, (Located, TaskFailed, FailStateError)):
-        return err
-    if err.cause == NO_NEXT_STATE:    # a Choice with no match and no Default: a bare cause
         return err
     cause = f"An error occurred while executing the state '{run.name}' (entered at the event id #{run.entered_id}). " \
             f"{err.cause or ''}"

@@ -108,9 +108,12 @@ def test_and_or_not_and_no_match():
     # No match and no Default: AWS reports States.Runtime with this cause, not the spec's
     # States.NoChoiceMatched (third-party AWS-run conformance suite, Choice.StringMatches.ts
     # 009-no-default-nonmatch and the other Choice.* no-default cases)
+    # (the cause carries the state prefix, as an emulator's history test of AWS's text shows)
     assert (failed.status, failed.error, failed.cause) == (
         "FAILED", "States.Runtime",
+        "An error occurred while executing the state 'C' (entered at the event id #2). "
         "Failed to transition out of the state. The state does not point to a next state.")
+    assert [e["type"] for e in failed.history][-2:] == ["ChoiceStateEntered", "ExecutionFailed"]
 
 
 def test_no_choice_matched_is_never_caught():
