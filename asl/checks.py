@@ -462,6 +462,7 @@ class Checker:
         if isinstance(config, dict):
             here += ("ReaderConfig",)
             self.enum(config, "InputType", INPUT_TYPES, here)
+            self.reader_combination(config, here)
             self.csv_delimiter(config, here)
             literal = config.get("MaxItems")
             if "MaxItems" in config and not (ql == "JSONata" and isinstance(literal, str) and literal.startswith("{%")):
@@ -477,6 +478,35 @@ class Checker:
                     compile_number_path(path)
                 except ExpressionSyntaxError as exc:
                     self.schema(f"Value is not a Reference Path: {exc.message}", here + ("MaxItemsPath",))
+
+    def reader_combination(self, config: dict, here: tuple) -> None:
+        """ReaderConfig fields that only go with some InputType (DG "input-output-itemreader"),
+        refused at creation: a third-party suite run against AWS (Validation.ItemReader) has each
+        of these definitions fail ValidateStateMachineDefinition. Only what it shows is refused:
+        an InputType left out counts as JSON (the default) and MANIFEST is left alone."""
+        input_type = config.get("InputType", "JSON")
+        if not isinstance(input_type, str) or input_type not in INPUT_TYPES:
+            return  # reported by the enum check
+        manifest = config.get("ManifestType")
+        if manifest == "S3_INVENTORY" and "InputType" in config and input_type != "MANIFEST":
+            self.schema("Field 'InputType' is not supported with the ManifestType S3_INVENTORY",
+                        here + ("InputType",))
+        elif manifest == "ATHENA_DATA" and input_type not in ("CSV", "JSONL", "PARQUET"):
+            self.schema("The ManifestType ATHENA_DATA requires the InputType CSV, JSONL or PARQUET",
+                        here + ("InputType",))
+        if config.get("Transformation") == "LOAD_AND_FLATTEN" and "InputType" not in config:
+            self.schema("These fields are required: [InputType]", here)
+        pointer = config.get("ItemsPointer")
+        if "ItemsPointer" in config and input_type != "JSON":
+            self.schema("Field 'ItemsPointer' is not supported", here + ("ItemsPointer",))
+        elif isinstance(pointer, str) and pointer and not pointer.startswith(("/", "{%")) and not _placeholder(pointer):
+            self.schema("Value is not a JSON Pointer", here + ("ItemsPointer",))
+        if input_type in ("JSON", "JSONL", "PARQUET"):
+            for field in ("CSVHeaderLocation", "CSVHeaders"):
+                if field in config:
+                    self.schema(f"Field '{field}' is not supported", here + (field,))
+        elif config.get("CSVHeaderLocation") == "GIVEN" and "CSVHeaders" not in config:
+            self.schema("These fields are required: [CSVHeaders]", here)
 
     def csv_delimiter(self, config: dict, here: tuple) -> None:
         """CSVDelimiter: one of five names, for InputType CSV or MANIFEST (DG "input-output-itemreader").

@@ -148,9 +148,10 @@ def test_athena_data_manifest(buckets):
     jsonl = go(buckets, dmap(ItemReader=get_object("unload/j-manifest.csv", InputType="JSONL",
                                                    ManifestType="ATHENA_DATA")))
     assert jsonl.output == [{"x": 1}, {"x": 2}]
-    wrong = go(buckets, dmap(ItemReader=get_object("unload/j-manifest.csv", InputType="JSON",
-                                                   ManifestType="ATHENA_DATA")))
-    assert wrong.error == "States.ItemReaderFailed" and "use CSV, JSONL or PARQUET" in wrong.cause
+    # JSON is refused at creation (tests/test_validator.py test_reader_config_field_combinations)
+    wrong = asl.validate(dmap(ItemReader=get_object("unload/j-manifest.csv", InputType="JSON",
+                                                    ManifestType="ATHENA_DATA")))
+    assert [d.location for d in wrong.errors] == ["/States/M/ItemReader/ReaderConfig/InputType"]
 
 
 def test_json_jsonl_and_csv_objects(buckets):

@@ -491,8 +491,50 @@ def test_csv_delimiter_is_one_of_five_names_for_csv_or_manifest():
     for bad in ("COLON", "|", 1):
         definition = dmap_state(ItemReader=reader(CSVDelimiter=bad))
         assert diags(definition) == [] and warnings(definition) == [("CSV_DELIMITER", where)]
-    other = dmap_state(ItemReader=reader(CSVDelimiter="PIPE", InputType="JSON"))
+    other = dmap_state(ItemReader={**GET_OBJECT, "ReaderConfig": {"InputType": "JSON", "CSVDelimiter": "PIPE"}})
     assert diags(other) == [] and warnings(other) == [("CSV_DELIMITER", where)]
+
+
+def test_reader_config_field_combinations():
+    """A third-party suite run against AWS (Validation.ItemReader, cases 001-005 and 007-009) has
+    ValidateStateMachineDefinition refuse each of these ReaderConfigs (DG "input-output-itemreader"
+    ties each field to an InputType)."""
+    where = "/States/M/ItemReader/ReaderConfig"
+
+    def config(**fields):
+        return diags(dmap_state(ItemReader={**GET_OBJECT, "ReaderConfig": fields}))
+
+    def refused(message, at=""):
+        return [("SCHEMA_VALIDATION_FAILED", message, where + at)]
+
+    # 001: S3_INVENTORY with another InputType; 007: ATHENA_DATA with JSON
+    assert config(ManifestType="S3_INVENTORY", InputType="CSV") == refused(
+        "Field 'InputType' is not supported with the ManifestType S3_INVENTORY", "/InputType")
+    assert config(ManifestType="ATHENA_DATA", InputType="JSON") == refused(
+        "The ManifestType ATHENA_DATA requires the InputType CSV, JSONL or PARQUET", "/InputType")
+    # 002: LOAD_AND_FLATTEN without InputType
+    listing = {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"},
+               "ReaderConfig": {"Transformation": "LOAD_AND_FLATTEN"}}
+    assert diags(dmap_state(ItemReader=listing)) == refused("These fields are required: [InputType]")
+    # 003, 004: ItemsPointer only with JSON, and a JSON Pointer
+    assert config(InputType="CSV", CSVHeaderLocation="FIRST_ROW", ItemsPointer="/data/items") == refused(
+        "Field 'ItemsPointer' is not supported", "/ItemsPointer")
+    assert config(InputType="JSON", ItemsPointer="data/items") == refused("Value is not a JSON Pointer",
+                                                                          "/ItemsPointer")
+    # 005, 009: CSV header fields with JSON or JSONL; 008: GIVEN without CSVHeaders
+    assert config(InputType="JSON", CSVHeaderLocation="FIRST_ROW") == refused(
+        "Field 'CSVHeaderLocation' is not supported", "/CSVHeaderLocation")
+    assert config(InputType="JSONL", CSVHeaderLocation="GIVEN", CSVHeaders=["id"]) == refused(
+        "Field 'CSVHeaderLocation' is not supported", "/CSVHeaderLocation") + refused(
+        "Field 'CSVHeaders' is not supported", "/CSVHeaders")
+    assert config(InputType="CSV", CSVHeaderLocation="GIVEN") == refused("These fields are required: [CSVHeaders]")
+    # what AWS runs (recordings, DG examples)
+    for fields in ({"InputType": "JSON", "ItemsPointer": "/data/items"}, {"InputType": "JSON", "ItemsPointer": ""},
+                   {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["a"]},
+                   {"InputType": "MANIFEST"}, {"ManifestType": "S3_INVENTORY", "InputType": "MANIFEST"},
+                   {"ManifestType": "ATHENA_DATA", "InputType": "PARQUET"},
+                   {"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"}):
+        assert config(**fields) == [], fields
 
 
 def test_item_batcher_numbers_are_checked_at_creation():
