@@ -98,7 +98,10 @@ _READ_FIELDS = ("Parameters", "Arguments", "Output", "Assign", "ResultSelector",
                 "MaxConcurrency", "MaxConcurrencyPath", "Choices", "Default", "Catch")
 
 
-def _check_scopes(checker: Any, block: dict, where: tuple, outer: frozenset, inner: bool) -> None:
+def _check_scopes(checker: Any, block: dict, where: tuple, outer: frozenset, inner: bool,
+                  earlier: frozenset = frozenset()) -> None:
+    """`outer`: the names the enclosing scopes assign; `earlier`: those of them assigned by a state
+    that can run before the enclosing Map or Parallel is entered."""
     machine_ql = checker.machine_ql
     states = block.get("States") or {}
     assigned: set[str] = set()
@@ -106,9 +109,16 @@ def _check_scopes(checker: Any, block: dict, where: tuple, outer: frozenset, inn
         ql = _state_ql(state, machine_ql)
         for var, at in _assignments(state, ql):
             assigned.add(var)
-            if inner and var in outer:
-                # ASL-SPEC.md says AWS rejects this, but a recorded AWS execution assigns the same
-                # name inside a branch and in the Parallel's catcher: not known to be rejected.
+            if inner and var in earlier:
+                # a third-party suite run against AWS (Feature.JsonataScopeSource 001, 002): a Map
+                # iteration or a Parallel branch assigning the name a state before it assigned fails
+                # ValidateStateMachineDefinition (ASL-SPEC.md section 5: no shadowing)
+                checker.error(codes.SCHEMA_VALIDATION_FAILED, f"The variable '{var}' is already assigned in an "
+                              "enclosing scope: a state inside a Map or Parallel cannot assign it",
+                              where + ("States", name) + at)
+            elif inner and var in outer:
+                # a recorded AWS execution (PARALLEL_CATCH_ERROR_VARIABLE_SAMPLING) assigns a name inside
+                # a branch that only the Parallel's own catcher assigns outside: accepted
                 checker.warn("OUTER_VARIABLE_ASSIGNED", f"The variable '{var}' is also assigned in an enclosing "
                              "scope: inside a Map or Parallel this creates a separate variable that disappears "
                              "when the branch ends; the outer one is not changed", where + ("States", name) + at)
@@ -128,16 +138,48 @@ def _check_scopes(checker: Any, block: dict, where: tuple, outer: frozenset, inn
                     seen.add(var)
                     checker.warn("UNDEFINED_VARIABLE", f"The variable '${var}' is read here, but no state of this "
                                  "scope or an enclosing one assigns it", here + (field,))
+        if state.get("Type") not in ("Parallel", "Map"):
+            continue
+        child_earlier = earlier | _assigned_before(states, name, machine_ql)
         if state.get("Type") == "Parallel":
             for i, branch in enumerate(state.get("Branches") or []):
-                _check_scopes(checker, branch, here + ("Branches", i), visible, True)
-        elif state.get("Type") == "Map":
+                _check_scopes(checker, branch, here + ("Branches", i), visible, True, child_earlier)
+        else:
             key = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
             processor = state.get(key) or {}
             config = processor.get("ProcessorConfig") or {}
             # Distributed Map children cannot read the outer variables.
-            child_outer = frozenset() if config.get("Mode") == "DISTRIBUTED" else visible
-            _check_scopes(checker, processor, here + (key,), child_outer, True)
+            if config.get("Mode") == "DISTRIBUTED":
+                _check_scopes(checker, processor, here + (key,), frozenset(), True)
+            else:
+                _check_scopes(checker, processor, here + (key,), visible, True, child_earlier)
+
+
+def _assigned_before(states: dict, target: str, machine_ql: str) -> frozenset:
+    """The names assigned by the states of `states` from which `target` can be reached (not by
+    `target` itself: its catchers assign after its branches ran)."""
+    from .checks import _targets
+
+    before: set[str] = set()
+    for name, state in states.items():
+        if name != target and isinstance(state, dict) and _reaches(states, name, target, _targets):
+            before.update(var for var, _ in _assignments(state, _state_ql(state, machine_ql)))
+    return frozenset(before)
+
+
+def _reaches(states: dict, start: str, target: str, targets: Any) -> bool:
+    seen, todo = {start}, [start]
+    while todo:
+        state = states.get(todo.pop())
+        if not isinstance(state, dict):
+            continue
+        for nxt, _ in targets(state, ()):
+            if nxt == target:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
 
 
 # --------------------------------------------------------------------------------------------

@@ -339,13 +339,35 @@ def test_wrong_json_types():
     assert ("SCHEMA_VALIDATION_FAILED", "Expected value of type [BOOLEAN]", "/States/A/End") in got
 
 
-def test_variables_inner_scope_assigning_an_outer_name_warns():
-    """Not an ERROR: a recorded AWS execution (PARALLEL_CATCH_ERROR_VARIABLE_SAMPLING) does this."""
-    d = machine(Init={"Type": "Pass", "Assign": {"total": 0}, "Next": "M"},
+def test_variables_inner_scope_assigning_an_outer_name():
+    """A Map iteration or Parallel branch assigning a name that a state before the Map or Parallel
+    assigned is refused: a third-party suite run against AWS has ValidateStateMachineDefinition
+    fail both (Feature.JsonataScopeSource 001-map-inner-scope-cannot-shadow-outer-variable,
+    002-parallel-inner-scope-cannot-shadow-outer-variable). A name only the Parallel's own catcher
+    assigns is accepted: a recorded AWS execution (PARALLEL_CATCH_ERROR_VARIABLE_SAMPLING) does
+    that; a WARNING."""
+    message = ("The variable 'shared' is already assigned in an enclosing scope: a state inside a Map or "
+               "Parallel cannot assign it")
+    seed = {"Type": "Pass", "QueryLanguage": "JSONata", "Assign": {"shared": "outer"}, "Next": "M"}
+    inner = {"StartAt": "I", "States": {"I": {"Type": "Pass", "QueryLanguage": "JSONata",
+                                              "Assign": {"shared": "inner"}, "End": True}}}
+    in_map = machine(Seed=seed, M={"Type": "Map", "ItemsPath": "$.items", "Iterator": inner, "End": True})
+    assert diags(in_map) == [("SCHEMA_VALIDATION_FAILED", message, "/States/M/Iterator/States/I/Assign")]
+    in_branch = machine(Seed=seed, M={"Type": "Parallel", "Branches": [inner], "End": True})
+    assert diags(in_branch) == [("SCHEMA_VALIDATION_FAILED", message, "/States/M/Branches[0]/States/I/Assign")]
+    # JSONPath too, and through a state between the two
+    d = machine(Init={"Type": "Pass", "Assign": {"total": 0}, "Next": "Wait"},
+                Wait={"Type": "Pass", "Next": "M"},
                 M={"Type": "Map", "End": True, "ItemProcessor": {"StartAt": "I", "States": {
                     "I": {"Type": "Pass", "Assign": {"total": 1}, "End": True}}}})
-    assert diags(d) == []
-    assert ("OUTER_VARIABLE_ASSIGNED", "/States/M/ItemProcessor/States/I/Assign") in warnings(d)
+    assert [code for code, _, _ in diags(d)] == ["SCHEMA_VALIDATION_FAILED"]
+    # assigned only after the Map (or by its own catcher): a separate variable, a warning
+    after = machine(M={"Type": "Map", "Next": "Done", "ItemProcessor": {"StartAt": "I", "States": {
+                        "I": {"Type": "Pass", "Assign": {"total": 1}, "End": True}}},
+                       "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"total": 2}, "Next": "Done"}]},
+                    Done={"Type": "Pass", "Assign": {"total": 3}, "End": True})
+    assert diags(after) == []
+    assert ("OUTER_VARIABLE_ASSIGNED", "/States/M/ItemProcessor/States/I/Assign") in warnings(after)
 
 
 def test_variable_read_without_assignment_warns():
