@@ -310,6 +310,12 @@ def test_partition():
     assert run("$partition([1, 2, 3, 4, 5], 2)") == [[1, 2], [3, 4], [5]]
     assert run("$partition([0], 5)") == [[0]]          # not collapsed (test_array_partition resp_4)
     assert "T0410" in cause_of("$partition([1], 0)")
+    # no size: one chunk of every item; a null one (or undefined: the same to the function) fails
+    # (a third-party suite run against AWS, Feature.JSONataBuiltins 014 and 012)
+    assert run("$partition([1, 2, 3])") == [[1, 2, 3]]
+    assert run("$partition([])") == []
+    assert "T0410" in cause_of("$partition([1, 2, 3], null)")
+    assert "T0410" in cause_of("$partition([1, 2, 3], 2, 99)")
 
 
 def test_range():
