@@ -804,9 +804,10 @@ def _java_next_double(seed: int) -> float:
     return ((bits(26) << 27) + bits(27)) * 2.0 ** -53
 
 
-def _fn_random(seed: Any = None) -> float:
-    """$random([seed]): 0 <= n < 1; the same seed always gives the same number."""
-    if seed is None:
+def _fn_random(seed: Any = _OMITTED) -> float:
+    """$random([seed]): 0 <= n < 1; the same seed always gives the same number. A null seed
+    fails (a third-party suite run against AWS, Feature.JSONataBuiltins 044-random-null-seed-behavior)."""
+    if seed is _OMITTED:
         rng = _RNG.get()
         return (rng or _random_module).random()
     whole = _whole(seed)

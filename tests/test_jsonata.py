@@ -341,6 +341,8 @@ def test_integer_arguments_are_rounded_down():
     assert run("$partition([1, 2, 3, 4, 5], 2.7)") == run("$partition([1, 2, 3, 4, 5], 2)") == [[1, 2], [3, 4], [5]]
     assert run("$range(0.9, 6.5, 2.99)") == run("$range(0, 6, 2)") == [0, 2, 4, 6]
     assert run("$random(42.8)") == run("$random(42)")
+    # a null seed is no seed: it fails (a third-party suite run against AWS, Feature.JSONataBuiltins 044)
+    assert "T0410" in cause_of("$random(null)")
     assert "T0410" in cause_of("$partition([1], 0.9)")    # rounded down to 0: not a chunk size
     assert "must not be 0" in cause_of("$range(1, 2, 0.5)")
     assert "T0410" in cause_of("$range('1', 2, 1)")      # a string is still no number
