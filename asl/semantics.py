@@ -157,29 +157,26 @@ def _check_scopes(checker: Any, block: dict, where: tuple, outer: frozenset, inn
 
 def _assigned_before(states: dict, target: str, machine_ql: str) -> frozenset:
     """The names assigned by the states of `states` from which `target` can be reached (not by
-    `target` itself: its catchers assign after its branches ran)."""
+    `target` itself: its catchers assign after its branches ran). One walk back from `target`
+    over the block's transitions, so a block of many Maps stays linear per Map."""
     from .checks import _targets
 
-    before: set[str] = set()
+    comes_from: dict[str, list[str]] = {}
     for name, state in states.items():
-        if name != target and isinstance(state, dict) and _reaches(states, name, target, _targets):
-            before.update(var for var, _ in _assignments(state, _state_ql(state, machine_ql)))
-    return frozenset(before)
-
-
-def _reaches(states: dict, start: str, target: str, targets: Any) -> bool:
-    seen, todo = {start}, [start]
+        if isinstance(state, dict):
+            for nxt, _ in _targets(state, ()):
+                comes_from.setdefault(nxt, []).append(name)
+    seen, todo = set(), [target]
     while todo:
-        state = states.get(todo.pop())
-        if not isinstance(state, dict):
-            continue
-        for nxt, _ in targets(state, ()):
-            if nxt == target:
-                return True
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return False
+        for name in comes_from.get(todo.pop(), ()):
+            if name not in seen:
+                seen.add(name)
+                todo.append(name)
+    before: set[str] = set()
+    for name in seen - {target}:
+        state = states[name]
+        before.update(var for var, _ in _assignments(state, _state_ql(state, machine_ql)))
+    return frozenset(before)
 
 
 # --------------------------------------------------------------------------------------------
