@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 from asl import deepjson
 from asl.errors import ExpressionSyntaxError, IntrinsicFailure
 from asl.generated import factory
+from asl.javarandom import JavaRandom
 from asl.jsontext import c_compact
 
 if TYPE_CHECKING:  # asl.paths is written alongside this module; imported lazily at compile time
@@ -1130,31 +1131,11 @@ def math_random(start: int, end: int, seed: int | None = None, *,
     if start >= end:
         raise _fail("States.MathRandom", f"the start ({start}) must be less than the end ({end})")
     if seed is not None and end - start < 2**31:
-        return start + _java_next_int(seed, end - start)
+        # like java.util.Random on AWS (an AWS-run conformance suite, States.MathRandom.ts
+        # MRAND-026: seed 42 over [-5, 5) gave -5, i.e. nextInt(10) == 0)
+        return start + JavaRandom(seed).next_int(end - start)
     source = random.Random(seed) if seed is not None else rng
     return source.randrange(start, end)
-
-
-_JAVA_MULTIPLIER, _JAVA_MASK = 0x5DEECE66D, (1 << 48) - 1
-
-
-def _java_next_int(seed: int, bound: int) -> int:
-    """``new java.util.Random(seed).nextInt(bound)``: a seeded MathRandom draws like this on
-    AWS (an AWS-run conformance suite, States.MathRandom.ts MRAND-026: seed 42 over [-5, 5)
-    gave -5, i.e. nextInt(10) == 0)."""
-    state = (seed ^ _JAVA_MULTIPLIER) & _JAVA_MASK
-
-    def next31() -> int:
-        nonlocal state
-        state = (state * _JAVA_MULTIPLIER + 0xB) & _JAVA_MASK
-        return state >> 17                       # the top 31 of the 48 bits
-    if bound & -bound == bound:                  # a power of two: the high bits
-        return (bound * next31()) >> 31
-    while True:                                  # reject the values that would bias the modulo
-        bits = next31()
-        value = bits % bound
-        if bits - value + bound - 1 < 2**31:
-            return value
 
 
 @intrinsic("States.MathAdd", ROUNDED_INTEGER, ROUNDED_INTEGER, returns="number")

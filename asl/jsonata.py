@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterator, Mapping
 from . import deepjson
 from .errors import ExpressionSyntaxError, StatesError
 from .intrinsics import kind_of
+from .javarandom import JavaRandom
 
 __all__ = ["compile_expression", "Expression", "Limits", "LIMITS", "execution_context",
            "QUERY_EVALUATION_ERROR", "UNSUPPORTED", "INVALID"]
@@ -790,20 +791,6 @@ def _fn_hash(value: Any = None, algorithm: Any = None) -> str:
     return hashlib.new(_HASHES[algorithm], value.encode("utf-8")).hexdigest()
 
 
-def _java_next_double(seed: int) -> float:
-    """The first nextDouble() of java.util.Random(seed): AWS runs on the JVM, and its seeded
-    $random and States.MathRandom are believed (not documented) to use this generator."""
-    mask = (1 << 48) - 1
-    state = (seed ^ 0x5DEECE66D) & mask
-
-    def bits(n: int) -> int:
-        nonlocal state
-        state = (state * 0x5DEECE66D + 0xB) & mask
-        return state >> (48 - n)
-
-    return ((bits(26) << 27) + bits(27)) * 2.0 ** -53
-
-
 def _fn_random(seed: Any = _OMITTED) -> float:
     """$random([seed]): 0 <= n < 1; the same seed always gives the same number. A null seed
     fails (a third-party suite run against AWS, Feature.JSONataBuiltins 044-random-null-seed-behavior)."""
@@ -813,7 +800,7 @@ def _fn_random(seed: Any = _OMITTED) -> float:
     whole = _whole(seed)
     if whole is None:
         raise _signature_error(1, "random")
-    return _java_next_double(whole)
+    return JavaRandom(whole).next_double()  # AWS runs on the JVM (asl.javarandom)
 
 
 def _fn_uuid() -> str:
