@@ -30,8 +30,8 @@ from .history import HistoryLimitExceeded
 from .observe import StateEntered, StateExited, StateFailed
 from .scope import Scope
 from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateScope, catch, error_matches,  # noqa: F401
-                       no_choice_matched,
-                       error_output, is_terminal, locate, retry_delay, with_retries, _DOLLAR, _NO_RESULT)
+                       error_output, is_terminal, locate, no_choice_matched, retry_delay, with_retries, _DOLLAR,
+                       _NO_RESULT)
 from .task import run_task
 
 _ENTERED = {kind: f"{kind}StateEntered" for kind in ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail",

@@ -339,7 +339,6 @@ class StateScope(Scope):
         return scope
 
 
-
 #: AWS's cause when no Choice rule matches and there is no Default.
 NO_NEXT_STATE = "Failed to transition out of the state. The state does not point to a next state."
 
@@ -354,6 +353,7 @@ def no_choice_matched() -> StatesError:
     state 'C' (entered at the event id #2). Failed to transition out of the state. ..." after
     ChoiceStateEntered, with no ChoiceStateExited."""
     return StatesError("States.Runtime", NO_NEXT_STATE)
+
 
 _NO_RESULT = object()
 _DOLLAR = dollar()  # the "$" path (InputPath, ResultPath and OutputPath by default)
