@@ -1329,8 +1329,11 @@ class _PathOperand(_Operand):
         return _V(_JSON, found)
 
     def exists(self, item, root):
+        # Jayway (2.0.0 to 2.9.0 alike) runs an existence test from the current item even when
+        # it is written with `$`: `[?($.a)]` keeps the items that have `a`, not every item when
+        # the document has `a`. A `$` path compared with a value does read the document.
         try:
-            found = _select(self.steps, root if self.from_root else item, root, True)
+            found = _select(self.steps, item, root, True)
         except _NotFound:
             return False
         return bool(found) or not self.definite

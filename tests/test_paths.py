@@ -359,6 +359,19 @@ def test_filter_on_nested_arrays_and_root_references():
     assert ev("$.n[?(@ < $.limit)]", {"limit": 2, "n": [1, 2, 3]}) == [1]
 
 
+def test_an_existence_test_written_with_the_root_runs_from_the_item():
+    # Jayway 2.0.0, 2.2.0 and 2.9.0 alike (run side by side): an existence test `[?($.a)]`
+    # evaluates its path from the filtered item (ValueNodes.PathNode.evaluate), so it keeps the
+    # items that have `a`; only a comparison (`$.a == 5`) reads the document itself.
+    # (`!$.a` is checked against 2.2.0 and 2.9.0: 2.0.0 cannot parse `!` before `$`.)
+    doc = {"users": [{"a": 1}, {"b": 2}], "limit": 30, "a": 5}
+    assert ev("$.users[?($.a)]", doc) == [{"a": 1}]
+    assert ev("$.users[?($.limit)]", doc) == []
+    assert ev("$.users[?(!$.a)]", doc) == [{"b": 2}]
+    assert ev("$.users[?(@.b && $.b)]", doc) == [{"b": 2}]
+    assert ev("$.users[?($.a == 5)]", doc) == [{"a": 1}, {"b": 2}]
+
+
 def test_word_operators_and_odd_but_valid_filters():
     assert ev("$[?(@.a IN [1])]", [{"a": 1}]) == [{"a": 1}]  # operators are case-insensitive
     assert ev("$[?(@.a in 'x')]", [{"a": "x"}]) == []        # not a list: no match
