@@ -35,8 +35,9 @@ Decisions, with the evidence for each
   closing the name. Jayway (>= 2.2) would un-escape ``\\"`` to ``"``, but AWS reads
   ``$['Test\\""Name"']`` as the key ``Test\\""Name"`` (case ``test_escape_sequence_parsing``).
 * Jayway functions (``length()``, ``sum()``...) parse, as AWS accepts them in a definition,
-  but always fail at run time: AWS answers ``$.Jobs.sum()`` with "could not be found"
-  (re:Post question QUYiQKP0XfThWEc_ahsMnLOA; DG "Paths" lists functions as unsupported).
+  but fail at run time wherever they are reached: AWS answers ``$.Jobs.sum()`` with "could not
+  be found" (re:Post question QUYiQKP0XfThWEc_ahsMnLOA; DG "Paths" lists functions as
+  unsupported). A miss before the call is worded as any miss.
 * Filter operators are Jayway's (``== != === !== < <= > >= =~ in nin subsetof anyof noneof
   size empty contains``); the DG's reference-path page implies that general paths accept
   regular expressions, lexical operators and ``$`` references inside filters.
@@ -100,9 +101,7 @@ class Path:
             if reference else None)
         # Only member names ($.a.b): each step is a plain subscript (see `evaluate`).
         put(self, "_names", reference and all(type(s) is _Name for s in steps))
-        if any(type(s) is _Function for s in steps):
-            run = self._eval_function
-        elif self.is_definite:
+        if self.is_definite:
             run = self._eval_definite
         else:
             run = self._eval_indefinite
@@ -167,7 +166,7 @@ class Path:
             return self._eval_definite(root)
         return node
 
-    # -- the three evaluation modes, chosen once in __init__ ---------------------------------
+    # -- the two evaluation modes, chosen once in __init__ -----------------------------------
 
     def _eval_definite(self, root: Any) -> Any:
         try:
@@ -187,7 +186,8 @@ class Path:
         try:
             return _select(self._steps, root, root, False)
         except _NotFound as miss:
-            if miss.reason == _NOT_ARRAY:  # an index or slice step on a node that is there
+            # an index or slice step on a node that is there, or a function that is reached
+            if miss.reason in (_NOT_ARRAY, _FUNCTION):
                 raise PathNotFoundError(self.text, self._detail(miss)) from None
             return []  # AWS: an indefinite path that misses selects nothing
         except _Abort:
@@ -195,10 +195,6 @@ class Path:
         except RecursionError:
             raise StatesError("States.Runtime", f"The JSONPath '{self.text}' could not be "
                               "evaluated: the document is nested too deeply") from None
-
-    def _eval_function(self, root: Any) -> Any:
-        step = next(s for s in self._steps if type(s) is _Function)
-        raise PathNotFoundError(self.text, f"Function {step.call} is not supported in a path")
 
     # -- Jayway's texts for a miss ------------------------------------------------------------
 
@@ -219,6 +215,8 @@ class Path:
             return (f"Expected to find an object with property {step.fragment()} in path {here} "
                     f"but found '{_java_class(miss.model)}'. This is not a json object according "
                     "to the JsonProvider: 'com.jayway.jsonpath.spi.json.JsonSmartJsonProvider'.")
+        if reason == _FUNCTION:
+            return f"Function {step.call} is not supported in a path"
         if reason == _NULL_ARRAY:
             return f"The path {here} is null"
         if reason == _NOT_ARRAY:
@@ -635,7 +633,10 @@ class _Scan(_Step):
 
 
 class _Function(_Step):
-    """``.length()`` etc.: parsed like Jayway, but AWS evaluates no path functions."""
+    """``.length()`` etc.: parsed like Jayway, but AWS evaluates no path functions. It fails only
+    when it is reached: a miss before it is worded as any miss (``$.d.length()`` on ``{}`` is
+    ``Missing property in path $['d']`` in Jayway 2.0.0 and 2.9.0 alike), and an indefinite path
+    whose earlier steps select nothing selects nothing."""
 
     __slots__ = ("call",)
     what = "a function call"

@@ -157,6 +157,19 @@ def test_functions_parse_but_aws_does_not_evaluate_them():
         ev("$.a[*].length()", {"a": [[1]]})
 
 
+def test_a_miss_before_a_function_is_worded_as_any_miss():
+    # Jayway 2.0.0 (where `length()` is a property name) and 2.9.0 (where it is a function) agree:
+    # the step that misses before the call is the one reported, and an indefinite path that
+    # selects nothing before the call gives [] (run side by side on these documents; for
+    # `$.a[*].length()` on {} 2.9.0 throws the missing `a`, which AWS turns into [] as for any
+    # indefinite path: conformance test_json_path_array_wildcard_or_slice_with_no_input)
+    assert miss_detail("$.d.length()", {}) == "Missing property in path $['d']"
+    assert miss_detail("$.Jobs.x.sum()", {"Jobs": {}}) == "Missing property in path $['Jobs']['x']"
+    assert ev("$[*].length()", {}) == []
+    assert ev("$.a[*].length()", {}) == []
+    assert ev("$.a[?(@.x)].length()", {"a": [{"y": 1}]}) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Indefinite paths (Jayway README's store document and Jayway's tests)
 # ---------------------------------------------------------------------------------------------
