@@ -49,11 +49,14 @@ class StatesError(ASLError):
                ``States.HeartbeatTimeout`` matches it too)
     field      the field whose expression failed (``Output``, ``Arguments/x``): the location
                of AWS's ``EvaluationFailed`` event
+    hint       what was wrong, in our words, where AWS's cause does not say it (an intrinsic
+               function's bad argument); never part of the history, shown by ``asl run``
     """
 
     terminal = False
     heartbeat = False
     field: str | None = None
+    hint: str | None = None
 
     def __init__(self, error: str | None, cause: str | None = None, *, terminal: bool = False,
                  heartbeat: bool = False, field: str | None = None):
@@ -98,6 +101,7 @@ class IntrinsicFailure(StatesError):
     def __init__(self, function: str, detail: str):
         self.function = function
         self.detail = detail
+        self.hint = f"{function}: {detail}"
         super().__init__("States.Runtime", f"Invalid arguments in {function}")
 
     def __str__(self) -> str:

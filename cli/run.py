@@ -684,6 +684,8 @@ def _summary(outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bo
     if trace is None:
         if not outcome.succeeded:
             click.echo(f"{outcome.status}: {error_text(outcome.error, outcome.cause)}", err=True)
+            if outcome.hint:
+                click.echo(f"  why: {outcome.hint}", err=True)
         return
     from ..histories import Timeline
     from .history import failure_lines
@@ -696,6 +698,8 @@ def _summary(outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bo
         failure = Timeline(outcome.history.events).failure
         if failure is not None:
             lines += failure_lines(failure, s, machine)
+        if outcome.hint:  # what AWS's cause leaves unsaid (not in the history: this run only)
+            lines.append(f"  {s.dim('why  ')}  {outcome.hint}")
     if history_path:
         lines.append(s.dim(f"history written to {history_path} (asl history {history_path})"))
     click.echo("\n".join(lines), err=True)

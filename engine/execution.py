@@ -59,6 +59,8 @@ class ExecutionResult:
     history  the `History` (``.events`` is AWS's GetExecutionHistory list)
     unserved the Task states the run reached that no handler or mock serves (each ended
              the run with States.Runtime)
+    hint     what was wrong where AWS's cause does not say it (an intrinsic function's bad
+             argument, e.g. ``States.MathAdd: argument 2 must be a number``), or None
     """
 
     status: str
@@ -73,6 +75,7 @@ class ExecutionResult:
     start_time: float = 0.0
     stop_time: float = 0.0
     unserved: list[str] = field(default_factory=list)
+    hint: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -209,6 +212,7 @@ class Execution:
         self.transitions = 0
         self.calls: list[TaskCall] = []
         self.unserved: list[str] = []  # Task states reached without a handler or mock
+        self.hint: str | None = None  # the failure's StatesError.hint (asl run shows it)
         self.meter = PayloadMeter()
         self._within_limits: Any = _NOTHING
         self.payload_limit = payload_limit  # AWS: 262,144 bytes; None: no limit (benchmarks)
@@ -920,6 +924,7 @@ class Execution:
                 self.check_size(output, "execution")
         except StatesError as err:
             status, error, cause = "FAILED", err.error, err.cause
+            self.hint = err.hint
         except HistoryLimitExceeded:
             status, error = "FAILED", "States.Runtime"
             cause = f"The execution reached the maximum number of history events ({history.limit})."
@@ -971,7 +976,7 @@ class Execution:
             self.observer.event(ExecutionEnded(self.view(), status, error, cause))
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
                                       self.name, history, self.calls, self.transitions, self.start_time, now,
-                                      self.unserved)
+                                      self.unserved, self.hint)
 
 
 _NOTHING = object()

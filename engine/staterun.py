@@ -366,6 +366,8 @@ def locate(err: StatesError, run: StateRun) -> StatesError:
     cause = f"An error occurred while executing the state '{run.name}' (entered at the event id #{run.entered_id}). " \
             f"{err.cause or ''}"
     located = Located(err.error, cause, terminal=err.terminal)
+    if err.hint is not None:
+        located.hint = err.hint
     if err.error == "States.QueryEvaluationError":
         # AWS leaves `location` out when no field failed (a Map's input that is no array)
         location = {"location": err.field} if err.field else {}

@@ -345,3 +345,20 @@ def _only_arn(store: str) -> str:
     listed = invoke("executions", "list", "--store", store)
     (line,) = listed.stdout.splitlines()
     return line.split()[-1]
+
+
+def test_an_intrinsic_failure_says_why_below_aws_cause(tmp_path):
+    """AWS's cause names only the function ("Invalid arguments in States.MathAdd"); the closing
+    lines add what was wrong with the arguments, in the trace and in --quiet."""
+    path = tmp_path / "add.json"
+    path.write_text(json.dumps({"StartAt": "Add", "States": {"Add": {
+        "Type": "Pass", "Parameters": {"s.$": "States.MathAdd($.a, $.b)"}, "End": True}}}))
+    result = invoke("run", str(path), "--input-json", '{"a": 1, "b": "x"}')
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    cause = next(i for i, line in enumerate(lines) if line.lstrip().startswith("cause"))
+    assert lines[cause].endswith("Invalid arguments in States.MathAdd")
+    assert lines[-1] == '  why    States.MathAdd: argument 2 must be a number, but was a string ("x")'
+    quiet = invoke("run", str(path), "--input-json", '{"a": 1, "b": "x"}', "--quiet")
+    assert quiet.exit_code == 1
+    assert quiet.stderr.splitlines()[-1] == '  why: States.MathAdd: argument 2 must be a number, but was a string ("x")'

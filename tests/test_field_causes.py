@@ -194,6 +194,21 @@ def test_an_intrinsic_given_bad_arguments_fails_the_execution_as_aws_does():
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
     assert result.cause == "An error occurred while executing the state 'SetResult' (entered at the event id " \
                            "#2). Invalid arguments in States.MathAdd"
+    # what was wrong, which AWS's cause leaves out, stays with the result (never in the history)
+    assert result.hint == 'States.MathAdd: argument 2 must be a number, but was a string ("NOT A NUMBER")'
+    assert "argument 2" not in json.dumps(result.events)
+
+
+def test_an_intrinsic_failure_in_a_parallel_branch_keeps_its_hint():
+    branch = {"StartAt": "Add", "States": {"Add": {
+        "Type": "Pass", "Parameters": {"s.$": "States.MathAdd($.a, $.b)"}, "End": True}}}
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch], "End": True}}}
+    result = run_sync(asl.load(definition), {"a": 1, "b": None})
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause.endswith("Invalid arguments in States.MathAdd")
+    assert result.hint.startswith("States.MathAdd: argument 2 must be a number")
+    # a failure whose cause says it all has none
+    assert run_sync(asl.load({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}), {}).hint is None
 
 
 @pytest.mark.parametrize("expression", ["States.ArrayPartition($.xs, 0)", "States.ArrayPartition($.xs, -1)",
