@@ -204,7 +204,7 @@ class Expression:
 @functools.lru_cache(maxsize=256)
 def _probe_for(text: str, aliases: tuple = ()) -> Expression:
     probe = f"$type(({text}\n))"
-    return Expression(probe, "", _Analysis((), frozenset(), frozenset(), _aliased(probe, dict(aliases)), aliases))
+    return Expression(probe, "", _Analysis((), frozenset(), frozenset(), _for_library(probe, dict(aliases)), aliases))
 
 
 # ============================================================================================
@@ -579,10 +579,11 @@ def _analyse(text: str) -> _Analysis:
         raise ExpressionSyntaxError("Expression is too deeply nested", text, 0) from None
     variables, states_fields = _references(text)
     aliases = {name: f"__asl_var{i}_" for i, name in enumerate(sorted(variables)) if _needs_alias(name)}
-    _backend().check_syntax(_aliased(text, aliases), text)
+    _backend().check_syntax(_for_library(text, aliases), text)
     counted = _counting(text, parser.bodies)
-    if aliases:
-        counted = _aliased(counted or text, aliases)
+    library = _for_library(counted or text, aliases)
+    if library != text:
+        counted = library
     return _Analysis(tuple(_problems(tree, variables)), frozenset(variables), frozenset(states_fields),
                      counted, tuple(aliases.items()))
 
@@ -598,16 +599,89 @@ def _needs_alias(name: str) -> bool:
     return "$" not in name and _LIBRARY_NAME.fullmatch(name) is None
 
 
-def _aliased(text: str, aliases: dict[str, str]) -> str:
-    """`text` with each variable of `aliases` renamed (by its tokens: strings and names stay)."""
-    if not aliases:
+def _for_library(text: str, aliases: dict[str, str]) -> str:
+    """`text` as the library is given it: each variable of `aliases` renamed, and each regex
+    literal in the library's (Rust) syntax with JavaScript's meaning (`_js_regex`). Strings and
+    names stay as written (the rewrite goes by tokens)."""
+    if not aliases and "/" not in text:
         return text
     pieces, done = [], 0
     for token in _tokens(text):
         if token.type == "variable" and token.value in aliases:
             pieces += [text[done:token.start], "$", aliases[token.value]]
             done = token.end
+        elif token.type == "regex":
+            pieces += [text[done:token.start], _js_regex(token.value)]
+            done = token.end
     return "".join(pieces) + text[done:]
+
+
+# A JSONata regex is a JavaScript one (no "u" flag); the library compiles it with Rust's regex
+# crate, whose classes are Unicode-wide. What JavaScript means, in Rust's syntax:
+_JS_SPACE = "\\t\\n\\x0B\\f\\r \\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF"
+_JS_SETS = {"d": "0-9", "w": "0-9A-Za-z_", "s": _JS_SPACE}   # \d \w \s are ASCII (\s: ECMAScript's list)
+_JS_ESCAPES = {
+    "b": "(?-u:\\b)", "B": "(?-u:\\B)",   # word boundaries by the ASCII \w
+    "p": "p", "P": "P",                   # \p{L} is "p{L}" without the "u" flag
+    "0": "\\x00",
+}
+_QUANTIFIER = re.compile(r"\{[0-9]+(,[0-9]*)?\}")
+
+
+def _js_regex(literal: str) -> str:
+    """A regex literal ``/pattern/flags`` rewritten so that Rust's regex crate matches what
+    JavaScript's would (jsonata-js 2.0.6 runs `new RegExp(pattern, flags)`): ``\\d \\w \\s`` and
+    their negations are ASCII / ECMAScript sets, ``\\b`` an ASCII word boundary (a backspace in
+    a class), ``.`` stops at \\r, U+2028 and U+2029 too, ``[^]`` is any character and ``[]`` none,
+    ``[`` ``&`` ``~`` in a class are literal; with ``m``, ``^``/``$`` also see \\r (Rust's CRLF mode).
+    Look-around and back-references have no Rust form and stay as written (the library refuses them)."""
+    close = literal.rindex("/")
+    pattern, flags = literal[1:close], literal[close + 1:]
+    out, i, n, in_class = [], 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            esc = pattern[i + 1]
+            i += 2
+            if esc in _JS_SETS:
+                out.append(_JS_SETS[esc] if in_class else f"[{_JS_SETS[esc]}]")
+            elif esc.lower() in _JS_SETS:
+                out.append(f"[^{_JS_SETS[esc.lower()]}]")      # a nested class inside a class
+            elif in_class and esc in "bB":
+                out.append("\\x08" if esc == "b" else esc)
+            elif esc in _JS_ESCAPES and not (esc == "0" and i < n and pattern[i].isdigit()):
+                out.append(_JS_ESCAPES[esc])
+            else:
+                out.append(ch + esc)
+        elif in_class:
+            if ch == "]":
+                in_class = False
+                out.append(ch)
+            elif ch in "[&~/" or (ch == "-" and pattern.startswith("--", i)):
+                out.append("\\" + ch)
+            else:
+                out.append(ch)
+            i += 1
+        elif pattern.startswith("[^]", i):
+            out.append("(?s:.)")
+            i += 3
+        elif pattern.startswith("[]", i):
+            out.append("[^\\x00-\\x{10FFFF}]")
+            i += 2
+        else:
+            if ch == "[":
+                in_class = True
+                out.append("[^" if pattern.startswith("[^", i) else "[")
+                i += 1 if pattern.startswith("[^", i) else 0
+            elif ch == "{" and not _QUANTIFIER.match(pattern, i):
+                out.append("\\{")      # a brace that is no quantifier is a literal one
+            else:
+                out.append("[^\\n\\r\\u2028\\u2029]" if ch == "." else ch)
+            i += 1
+    rust = "".join(out)
+    if "m" in flags:
+        rust = "(?R)" + rust
+    return f"/{rust}/{flags}"
 
 
 _STEP = "__asl_step"

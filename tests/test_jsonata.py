@@ -241,6 +241,50 @@ def test_variable_shadowing_and_null():
 
 
 # --------------------------------------------------------------------------------------------
+# Where the library differs from jsonata-js 2.0.6 and asl corrects it. Expected values: jsonata
+# 2.0.6 from npm run in node (the version AWS runs), on 2026-12-07.
+# --------------------------------------------------------------------------------------------
+
+UNDEFINED = object()
+
+
+@pytest.mark.parametrize("text, expected", [
+    # \w \d \s and \b are JavaScript's (ASCII; \s: ECMAScript's white space), not Unicode's
+    (r"$match('héllo', /\w+/).match", ["h", "llo"]),
+    (r"$match('héllo', /\W/).match", "é"),
+    (r"$match('é', /[\W]/).match", "é"),
+    (r"$match('é', /[^\w]/).match", "é"),
+    (r"$match('a-é_b', /[\w-]+/).match", ["a-", "_b"]),
+    (r"$match('x٣y', /\d/).match", UNDEFINED),
+    (r"$match('x٣y', /\D+/).match", "x٣y"),
+    (r"$split('a1b٣c', /\d/)", ["a", "b٣c"]),
+    (r"$match('é a', /\b\w/).match", "a"),
+    (r"$match('éa', /\Ba/).match", UNDEFINED),
+    (r"$replace('héllo wörld', /\b(\w)/, '[$1]')", "[h]é[l]lo [w]ö[r]ld"),
+    ("$match('a\u00a0b\ufeffc\u0085d', /\\s/).index", [1, 3]),
+    # "." stops at \r, U+2028 and U+2029 as well as \n; [^] is any character
+    (r"$match('a\r\nb', /.+/).match", ["a", "b"]),
+    ("$match('a\u2028b', /.+/).match", ["a", "b"]),
+    (r"$match('a\nb', /[^]+/).match", "a\nb"),
+    # with "m", ^ and $ see \r as a line end
+    (r"$match('a\r\nb', /a$/m).match", "a"),
+    (r"$match('a\rb', /^b/m).match", "b"),
+    # without the "u" flag \p is a "p" and a brace that is no quantifier is a brace
+    (r"$match('p{L}', /\p{L}/).match", "p{L}"),
+    (r"$match('a\u0000b', /\0/).index", 1),
+    # "/", "[", "&" and "~" inside a class are characters
+    (r"$match('x/y', /[/]/).index", 1),
+    (r"$match('a[]b', /[[]]/).match", "[]"),
+    (r"$match('a&&b~', /[&~]+/).match", ["&&", "~"]),
+])
+def test_regex_has_javascript_meaning(text, expected):
+    if expected is UNDEFINED:
+        assert cause_of(text).endswith("returned nothing (undefined).")
+    else:
+        assert run(text) == expected
+
+
+# --------------------------------------------------------------------------------------------
 # Syntax errors and AWS's restrictions (what the validator reports)
 # --------------------------------------------------------------------------------------------
 
