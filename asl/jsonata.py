@@ -600,12 +600,13 @@ def _needs_alias(name: str) -> bool:
 
 
 def _for_library(text: str, aliases: dict[str, str]) -> str:
-    """`text` as the library is given it: each variable of `aliases` renamed, and each regex
-    literal in the library's (Rust) syntax with JavaScript's meaning (`_js_regex`). Strings and
-    names stay as written (the rewrite goes by tokens)."""
-    if not aliases and "/" not in text:
+    """`text` as the library is given it: each variable of `aliases` renamed, each regex literal
+    in the library's (Rust) syntax with JavaScript's meaning (`_js_regex`), and the built-ins it
+    gets wrong defined over its own (`_corrected`). Strings and names stay as written (the
+    rewrite goes by tokens)."""
+    if not aliases and "/" not in text and "$" not in text:
         return text
-    pieces, done = [], 0
+    pieces, done, mentioned = [], 0, set()
     for token in _tokens(text):
         if token.type == "variable" and token.value in aliases:
             pieces += [text[done:token.start], "$", aliases[token.value]]
@@ -613,7 +614,48 @@ def _for_library(text: str, aliases: dict[str, str]) -> str:
         elif token.type == "regex":
             pieces += [text[done:token.start], _js_regex(token.value)]
             done = token.end
-    return "".join(pieces) + text[done:]
+        elif token.type == "variable" and token.value in _CORRECTED:
+            mentioned.add(token.value)
+    text = "".join(pieces) + text[done:]
+    if mentioned:
+        text = _corrected(text, mentioned)
+    return text
+
+
+def _corrected(text: str, names: set[str]) -> str:
+    """`text` in a block that first defines the built-ins of `_CORRECTED` it mentions over the
+    library's. Not where a call gives none of the arguments or more than the function takes:
+    the definitions take no context (``x.$f()``, ``x ~> $f()``) and ignore extra arguments, so
+    the library's own function serves there (a signature would, at 120 µs a call)."""
+    calls = _builtin_calls(text)
+    prelude = []
+    for name in sorted(names):
+        params, definition = _CORRECTED[name]
+        if all(0 < given <= params for called, given in calls if called == name):
+            prelude.append(f"$__asl_builtin_{name} := ${name}; ${name} := {definition}; ")
+    if not prelude:
+        return text
+    return "(" + "".join(prelude).replace("$BUILTIN", "$__asl_builtin_") + text + "\n)"
+
+
+# Built-ins the library gets wrong, as JSONata functions over its own ($BUILTIN<name>: the
+# library's), with the number of arguments each takes. Arguments that are not what the fix is
+# about go to the built-in unchanged, so that its errors and undefined results stay.
+_CORRECTED = {
+    # jsonata-js truncates the milliseconds as JavaScript's Date does; the library refuses a
+    # fraction ("fromMillis() requires an integer")
+    "fromMillis": (3, "function($ms, $p, $tz){ $BUILTINfromMillis($type($ms) = 'number' "
+                      "? ($ms < 0 ? $ceil($ms) : $floor($ms)) : $ms, $p, $tz) }"),
+    # jsonata-js rounds the value and the radix half to even ($round); the library half away
+    "formatBase": (2, "function($v, $r){ $BUILTINformatBase($type($v) = 'number' ? $round($v) : $v, "
+                      "$type($r) = 'number' ? $round($r) : $r) }"),
+    # the library has no $clone
+    "clone": (1, "function($v){ $exists($v) ? $__asl_clone($v) }"),
+}
+_CORRECTED.update({   # JavaScript's URI functions (see _fn_encode_url)
+    name: (1, f"function($s){{ $type($s) = 'string' ? $__asl_{name}($s) : $BUILTIN{name}($s) }}")
+    for name in ("encodeUrlComponent", "encodeUrl", "decodeUrlComponent", "decodeUrl")
+})
 
 
 # A JSONata regex is a JavaScript one (no "u" flag); the library compiles it with Rust's regex
@@ -925,10 +967,83 @@ def _fn_millis() -> int:
     return int(_clock_ms())
 
 
+def _fn_clone(value: Any = None) -> Any:
+    """$clone(object or array): a copy (values are never shared, so the value itself). The
+    library lacks it; jsonata-js 2.0.6 has it (an undefined argument gives undefined before
+    this is called: _CORRECTED)."""
+    if not isinstance(value, (dict, list)):
+        raise _signature_error(1, "clone")
+    return value
+
+
+# jsonata-js runs JavaScript's encodeURIComponent / encodeURI / decodeURIComponent / decodeURI;
+# the library escapes "." "-" "_" "~" "!" "'" "(" ")" "*" in components, leaves blanks, "%" and
+# "[]{}|\\^`\"<>" in URLs, and decodes what decodeURI keeps or refuses. These get strings only
+# (see _CORRECTED: any other argument goes to the library's function, for its errors).
+_URI_MARKS = "-_.!~*'()"        # letters, digits and these stay in both encodings
+_URI_RESERVED = ";/?:@&=+$,#"   # ... and these in encodeURI; decodeURI keeps their escapes
+_URI_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _url_error(name: str, text: str) -> _FunctionError:
+    return _FunctionError("D3140", f"Malformed URL passed to ${name}(): {json.dumps(text, ensure_ascii=False)}")
+
+
+def _encoded(name: str, text: str, safe: str) -> str:
+    from urllib.parse import quote   # only where a URL function is called
+    try:
+        return quote(text, safe=safe, encoding="utf-8", errors="strict")
+    except UnicodeEncodeError:       # a lone surrogate (JavaScript: URIError)
+        raise _url_error(name, text) from None
+
+
+def _decoded(name: str, text: str, keep: str) -> str:
+    if "%" in _URI_ESCAPES.sub("", text):
+        raise _url_error(name, text)
+
+    def run(match: re.Match) -> str:
+        out, pending = [], bytearray()
+        for escape in re.findall("%..", match.group(0)):
+            byte = int(escape[1:], 16)
+            if chr(byte) in keep:
+                out.append(flush(pending) + escape)
+            else:
+                pending.append(byte)
+        return "".join(out) + flush(pending)
+
+    def flush(pending: bytearray) -> str:
+        try:
+            return pending.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _url_error(name, text) from None
+        finally:
+            pending.clear()
+
+    return _URI_ESCAPES.sub(run, text)
+
+
+def _fn_encode_url_component(text: str) -> str:
+    return _encoded("encodeUrlComponent", text, _URI_MARKS)
+
+
+def _fn_encode_url(text: str) -> str:
+    return _encoded("encodeUrl", text, _URI_MARKS + _URI_RESERVED)
+
+
+def _fn_decode_url_component(text: str) -> str:
+    return _decoded("decodeUrlComponent", text, "")
+
+
+def _fn_decode_url(text: str) -> str:
+    return _decoded("decodeUrl", text, _URI_RESERVED)
+
+
 # Name table: AWS's additions (registered) and the built-ins AWS or asl replaces (overridden).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "partition": _fn_partition, "range": _fn_range, "hash": _fn_hash, "uuid": _fn_uuid,
-    "parse": _fn_parse,
+    "parse": _fn_parse, "__asl_clone": _fn_clone,
+    "__asl_encodeUrlComponent": _fn_encode_url_component, "__asl_encodeUrl": _fn_encode_url,
+    "__asl_decodeUrlComponent": _fn_decode_url_component, "__asl_decodeUrl": _fn_decode_url,
 }
 OVERRIDES: dict[str, Callable[..., Any]] = {
     "random": _fn_random, "eval": _fn_eval, "now": _fn_now, "millis": _fn_millis,
