@@ -204,7 +204,7 @@ class Expression:
 @functools.lru_cache(maxsize=256)
 def _probe_for(text: str, aliases: tuple = ()) -> Expression:
     probe = f"$type(({text}\n))"
-    return Expression(probe, "", _Analysis((), frozenset(), frozenset(), _aliased(probe, dict(aliases)), aliases))
+    return Expression(probe, "", _Analysis((), frozenset(), frozenset(), _for_library(probe, dict(aliases)), aliases))
 
 
 # ============================================================================================
@@ -579,10 +579,11 @@ def _analyse(text: str) -> _Analysis:
         raise ExpressionSyntaxError("Expression is too deeply nested", text, 0) from None
     variables, states_fields = _references(text)
     aliases = {name: f"__asl_var{i}_" for i, name in enumerate(sorted(variables)) if _needs_alias(name)}
-    _backend().check_syntax(_aliased(text, aliases), text)
+    _backend().check_syntax(_for_library(text, aliases), text)
     counted = _counting(text, parser.bodies)
-    if aliases:
-        counted = _aliased(counted or text, aliases)
+    library = _for_library(counted or text, aliases)
+    if library != text:
+        counted = library
     return _Analysis(tuple(_problems(tree, variables)), frozenset(variables), frozenset(states_fields),
                      counted, tuple(aliases.items()))
 
@@ -598,16 +599,131 @@ def _needs_alias(name: str) -> bool:
     return "$" not in name and _LIBRARY_NAME.fullmatch(name) is None
 
 
-def _aliased(text: str, aliases: dict[str, str]) -> str:
-    """`text` with each variable of `aliases` renamed (by its tokens: strings and names stay)."""
-    if not aliases:
+def _for_library(text: str, aliases: dict[str, str]) -> str:
+    """`text` as the library is given it: each variable of `aliases` renamed, each regex literal
+    in the library's (Rust) syntax with JavaScript's meaning (`_js_regex`), and the built-ins it
+    gets wrong defined over its own (`_corrected`). Strings and names stay as written (the
+    rewrite goes by tokens)."""
+    if not aliases and "/" not in text and "$" not in text:
         return text
-    pieces, done = [], 0
+    pieces, done, mentioned = [], 0, set()
     for token in _tokens(text):
         if token.type == "variable" and token.value in aliases:
             pieces += [text[done:token.start], "$", aliases[token.value]]
             done = token.end
-    return "".join(pieces) + text[done:]
+        elif token.type == "regex":
+            pieces += [text[done:token.start], _js_regex(token.value)]
+            done = token.end
+        elif token.type == "variable" and token.value in _CORRECTED:
+            mentioned.add(token.value)
+    text = "".join(pieces) + text[done:]
+    if mentioned:
+        text = _corrected(text, mentioned)
+    return text
+
+
+def _corrected(text: str, names: set[str]) -> str:
+    """`text` in a block that first defines the built-ins of `_CORRECTED` it mentions over the
+    library's. Not where a call gives none of the arguments or more than the function takes:
+    the definitions take no context (``x.$f()``, ``x ~> $f()``) and ignore extra arguments, so
+    the library's own function serves there (a signature would, at 120 µs a call)."""
+    calls = _builtin_calls(text)
+    prelude = []
+    for name in sorted(names):
+        params, definition = _CORRECTED[name]
+        if all(0 < given <= params for called, given in calls if called == name):
+            prelude.append(f"$__asl_builtin_{name} := ${name}; ${name} := {definition}; ")
+    if not prelude:
+        return text
+    return "(" + "".join(prelude).replace("$BUILTIN", "$__asl_builtin_") + text + "\n)"
+
+
+# Built-ins the library gets wrong, as JSONata functions over its own ($BUILTIN<name>: the
+# library's), with the number of arguments each takes. Arguments that are not what the fix is
+# about go to the built-in unchanged, so that its errors and undefined results stay.
+_CORRECTED = {
+    # jsonata-js truncates the milliseconds as JavaScript's Date does; the library refuses a
+    # fraction ("fromMillis() requires an integer")
+    "fromMillis": (3, "function($ms, $p, $tz){ $BUILTINfromMillis($type($ms) = 'number' "
+                      "? ($ms < 0 ? $ceil($ms) : $floor($ms)) : $ms, $p, $tz) }"),
+    # jsonata-js rounds the value and the radix half to even ($round); the library half away
+    "formatBase": (2, "function($v, $r){ $BUILTINformatBase($type($v) = 'number' ? $round($v) : $v, "
+                      "$type($r) = 'number' ? $round($r) : $r) }"),
+    # the library has no $clone
+    "clone": (1, "function($v){ $exists($v) ? $__asl_clone($v) }"),
+}
+_CORRECTED.update({   # JavaScript's URI functions (see _fn_encode_url)
+    name: (1, f"function($s){{ $type($s) = 'string' ? $__asl_{name}($s) : $BUILTIN{name}($s) }}")
+    for name in ("encodeUrlComponent", "encodeUrl", "decodeUrlComponent", "decodeUrl")
+})
+
+
+# A JSONata regex is a JavaScript one (no "u" flag); the library compiles it with Rust's regex
+# crate, whose classes are Unicode-wide. What JavaScript means, in Rust's syntax:
+_JS_SPACE = "\\t\\n\\x0B\\f\\r \\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000\\uFEFF"
+_JS_SETS = {"d": "0-9", "w": "0-9A-Za-z_", "s": _JS_SPACE}   # \d \w \s are ASCII (\s: ECMAScript's list)
+_JS_ESCAPES = {
+    "b": "(?-u:\\b)", "B": "(?-u:\\B)",   # word boundaries by the ASCII \w
+    "p": "p", "P": "P",                   # \p{L} is "p{L}" without the "u" flag
+    "0": "\\x00",
+}
+_QUANTIFIER = re.compile(r"\{[0-9]+(,[0-9]*)?\}")
+
+
+def _js_regex(literal: str) -> str:
+    """A regex literal ``/pattern/flags`` rewritten so that Rust's regex crate matches what
+    JavaScript's would (jsonata-js 2.0.6 runs `new RegExp(pattern, flags)`): ``\\d \\w \\s`` and
+    their negations are ASCII / ECMAScript sets, ``\\b`` an ASCII word boundary (a backspace in
+    a class), ``.`` stops at \\r, U+2028 and U+2029 too, ``[^]`` is any character and ``[]`` none,
+    ``[`` ``&`` ``~`` in a class are literal; with ``m``, ``^``/``$`` also see \\r (Rust's CRLF mode).
+    Look-around and back-references have no Rust form and stay as written (the library refuses them)."""
+    close = literal.rindex("/")
+    pattern, flags = literal[1:close], literal[close + 1:]
+    out, i, n, in_class = [], 0, len(pattern), False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            esc = pattern[i + 1]
+            i += 2
+            if esc in _JS_SETS:
+                out.append(_JS_SETS[esc] if in_class else f"[{_JS_SETS[esc]}]")
+            elif esc.lower() in _JS_SETS:
+                out.append(f"[^{_JS_SETS[esc.lower()]}]")      # a nested class inside a class
+            elif in_class and esc in "bB":
+                out.append("\\x08" if esc == "b" else esc)
+            elif esc in _JS_ESCAPES and not (esc == "0" and i < n and pattern[i].isdigit()):
+                out.append(_JS_ESCAPES[esc])
+            else:
+                out.append(ch + esc)
+        elif in_class:
+            if ch == "]":
+                in_class = False
+                out.append(ch)
+            elif ch in "[&~/" or (ch == "-" and pattern.startswith("--", i)):
+                out.append("\\" + ch)
+            else:
+                out.append(ch)
+            i += 1
+        elif pattern.startswith("[^]", i):
+            out.append("(?s:.)")
+            i += 3
+        elif pattern.startswith("[]", i):
+            out.append("[^\\x00-\\x{10FFFF}]")
+            i += 2
+        else:
+            if ch == "[":
+                in_class = True
+                out.append("[^" if pattern.startswith("[^", i) else "[")
+                i += 1 if pattern.startswith("[^", i) else 0
+            elif ch == "{" and not _QUANTIFIER.match(pattern, i):
+                out.append("\\{")      # a brace that is no quantifier is a literal one
+            else:
+                out.append("[^\\n\\r\\u2028\\u2029]" if ch == "." else ch)
+            i += 1
+    rust = "".join(out)
+    if "m" in flags:
+        rust = "(?R)" + rust
+    return f"/{rust}/{flags}"
 
 
 _STEP = "__asl_step"
@@ -851,10 +967,83 @@ def _fn_millis() -> int:
     return int(_clock_ms())
 
 
+def _fn_clone(value: Any = None) -> Any:
+    """$clone(object or array): a copy (values are never shared, so the value itself). The
+    library lacks it; jsonata-js 2.0.6 has it (an undefined argument gives undefined before
+    this is called: _CORRECTED)."""
+    if not isinstance(value, (dict, list)):
+        raise _signature_error(1, "clone")
+    return value
+
+
+# jsonata-js runs JavaScript's encodeURIComponent / encodeURI / decodeURIComponent / decodeURI;
+# the library escapes "." "-" "_" "~" "!" "'" "(" ")" "*" in components, leaves blanks, "%" and
+# "[]{}|\\^`\"<>" in URLs, and decodes what decodeURI keeps or refuses. These get strings only
+# (see _CORRECTED: any other argument goes to the library's function, for its errors).
+_URI_MARKS = "-_.!~*'()"        # letters, digits and these stay in both encodings
+_URI_RESERVED = ";/?:@&=+$,#"   # ... and these in encodeURI; decodeURI keeps their escapes
+_URI_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _url_error(name: str, text: str) -> _FunctionError:
+    return _FunctionError("D3140", f"Malformed URL passed to ${name}(): {json.dumps(text, ensure_ascii=False)}")
+
+
+def _encoded(name: str, text: str, safe: str) -> str:
+    from urllib.parse import quote   # only where a URL function is called
+    try:
+        return quote(text, safe=safe, encoding="utf-8", errors="strict")
+    except UnicodeEncodeError:       # a lone surrogate (JavaScript: URIError)
+        raise _url_error(name, text) from None
+
+
+def _decoded(name: str, text: str, keep: str) -> str:
+    if "%" in _URI_ESCAPES.sub("", text):
+        raise _url_error(name, text)
+
+    def run(match: re.Match) -> str:
+        out, pending = [], bytearray()
+        for escape in re.findall("%..", match.group(0)):
+            byte = int(escape[1:], 16)
+            if chr(byte) in keep:
+                out.append(flush(pending) + escape)
+            else:
+                pending.append(byte)
+        return "".join(out) + flush(pending)
+
+    def flush(pending: bytearray) -> str:
+        try:
+            return pending.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _url_error(name, text) from None
+        finally:
+            pending.clear()
+
+    return _URI_ESCAPES.sub(run, text)
+
+
+def _fn_encode_url_component(text: str) -> str:
+    return _encoded("encodeUrlComponent", text, _URI_MARKS)
+
+
+def _fn_encode_url(text: str) -> str:
+    return _encoded("encodeUrl", text, _URI_MARKS + _URI_RESERVED)
+
+
+def _fn_decode_url_component(text: str) -> str:
+    return _decoded("decodeUrlComponent", text, "")
+
+
+def _fn_decode_url(text: str) -> str:
+    return _decoded("decodeUrl", text, _URI_RESERVED)
+
+
 # Name table: AWS's additions (registered) and the built-ins AWS or asl replaces (overridden).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "partition": _fn_partition, "range": _fn_range, "hash": _fn_hash, "uuid": _fn_uuid,
-    "parse": _fn_parse,
+    "parse": _fn_parse, "__asl_clone": _fn_clone,
+    "__asl_encodeUrlComponent": _fn_encode_url_component, "__asl_encodeUrl": _fn_encode_url,
+    "__asl_decodeUrlComponent": _fn_decode_url_component, "__asl_decodeUrl": _fn_decode_url,
 }
 OVERRIDES: dict[str, Callable[..., Any]] = {
     "random": _fn_random, "eval": _fn_eval, "now": _fn_now, "millis": _fn_millis,

@@ -241,6 +241,99 @@ def test_variable_shadowing_and_null():
 
 
 # --------------------------------------------------------------------------------------------
+# Where the library differs from jsonata-js 2.0.6 and asl corrects it. Expected values: jsonata
+# 2.0.6 from npm run in node (the version AWS runs), on 2026-12-07.
+# --------------------------------------------------------------------------------------------
+
+UNDEFINED = object()
+
+
+def result_or_undefined(text):
+    """The expression's value, or UNDEFINED when it gives none."""
+    try:
+        return run(text)
+    except StatesError as exc:
+        if exc.cause.endswith("returned nothing (undefined)."):
+            return UNDEFINED
+        raise
+
+
+@pytest.mark.parametrize("text, expected", [
+    # \w \d \s and \b are JavaScript's (ASCII; \s: ECMAScript's white space), not Unicode's
+    (r"$match('héllo', /\w+/).match", ["h", "llo"]),
+    (r"$match('héllo', /\W/).match", "é"),
+    (r"$match('é', /[\W]/).match", "é"),
+    (r"$match('é', /[^\w]/).match", "é"),
+    (r"$match('a-é_b', /[\w-]+/).match", ["a-", "_b"]),
+    (r"$match('x٣y', /\d/).match", UNDEFINED),
+    (r"$match('x٣y', /\D+/).match", "x٣y"),
+    (r"$split('a1b٣c', /\d/)", ["a", "b٣c"]),
+    (r"$match('é a', /\b\w/).match", "a"),
+    (r"$match('éa', /\Ba/).match", UNDEFINED),
+    (r"$replace('héllo wörld', /\b(\w)/, '[$1]')", "[h]é[l]lo [w]ö[r]ld"),
+    ("$match('a\u00a0b\ufeffc\u0085d', /\\s/).index", [1, 3]),
+    # "." stops at \r, U+2028 and U+2029 as well as \n; [^] is any character
+    (r"$match('a\r\nb', /.+/).match", ["a", "b"]),
+    ("$match('a\u2028b', /.+/).match", ["a", "b"]),
+    (r"$match('a\nb', /[^]+/).match", "a\nb"),
+    # with "m", ^ and $ see \r as a line end
+    (r"$match('a\r\nb', /a$/m).match", "a"),
+    (r"$match('a\rb', /^b/m).match", "b"),
+    # without the "u" flag \p is a "p" and a brace that is no quantifier is a brace
+    (r"$match('p{L}', /\p{L}/).match", "p{L}"),
+    (r"$match('a\u0000b', /\0/).index", 1),
+    # "/", "[", "&" and "~" inside a class are characters
+    (r"$match('x/y', /[/]/).index", 1),
+    (r"$match('a[]b', /[[]]/).match", "[]"),
+    (r"$match('a&&b~', /[&~]+/).match", ["&&", "~"]),
+])
+def test_regex_has_javascript_meaning(text, expected):
+    assert result_or_undefined(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    # JavaScript's encodeURIComponent / encodeURI / decodeURIComponent / decodeURI
+    ("$encodeUrlComponent('https://x.com/a b?q=1&r=ü#f')", "https%3A%2F%2Fx.com%2Fa%20b%3Fq%3D1%26r%3D%C3%BC%23f"),
+    ("$encodeUrlComponent(\"!'()*-._~\")", "!'()*-._~"),
+    ("$encodeUrl('https://x.com/a b?q=1&r=ü#f')", "https://x.com/a%20b?q=1&r=%C3%BC#f"),
+    ("$encodeUrl('[]{}|^`<>%')", "%5B%5D%7B%7D%7C%5E%60%3C%3E%25"),
+    ("['a b', 'c'].$encodeUrl($)", ["a%20b", "c"]),
+    ("$decodeUrl('a%2Fb%20c%C3%BC')", "a%2Fb cü"),              # decodeURI keeps reserved escapes
+    ("$decodeUrlComponent('a%2Fb%20c%C3%BC')", "a/b cü"),
+    ("$encodeUrl($states.input.missing)", UNDEFINED),
+    # the milliseconds are truncated (JavaScript's Date); the library refuses a fraction
+    ("$fromMillis(1710498645123.7)", "2024-03-15T10:30:45.123Z"),
+    ("$fromMillis(-1.5)", "1969-12-31T23:59:59.999Z"),
+    ("$fromMillis(1710498645123.2, '[f001]', '+0100')", "123"),
+    ("[1, 2].$fromMillis()", ["1970-01-01T00:00:00.001Z", "1970-01-01T00:00:00.002Z"]),  # context
+    ("$fromMillis($states.input.missing)", UNDEFINED),
+    # value and radix are rounded half to even
+    ("$formatBase(2.5, 10)", "2"),
+    ("$formatBase(-0.5, 2)", "0"),
+    ("$formatBase(10, 2.7)", "101"),
+    # $clone exists in jsonata 2.0.6
+    ("$clone({'a': [1, {'b': null}]})", {"a": [1, {"b": None}]}),
+    ("$clone($states.input.missing)", UNDEFINED),
+])
+def test_builtins_the_library_gets_wrong(text, expected):
+    assert result_or_undefined(text) == expected
+
+
+@pytest.mark.parametrize("text, cause_tail", [
+    ("$decodeUrlComponent('%')", 'D3140: Malformed URL passed to $decodeUrlComponent(): "%"'),
+    ("$decodeUrl('%ZZ')", 'D3140: Malformed URL passed to $decodeUrl(): "%ZZ"'),
+    ("$decodeUrlComponent('%C0%80')", 'D3140: Malformed URL passed to $decodeUrlComponent(): "%C0%80"'),
+    ("$encodeUrl(1)", 'T0410: Argument 1 of function "encodeUrl" does not match function signature'),
+    ("$clone('x')", 'T0410: Argument 1 of function "clone" does not match function signature'),
+    ("$clone(null)", 'T0410: Argument 1 of function "clone" does not match function signature'),
+    ("$formatBase(10, 1)", "D3100: "),
+    ("$map([1.5], $fromMillis)", "T0410: Argument 2"),       # $map gives it the index as picture
+])
+def test_corrected_builtins_fail_as_jsonata_does(text, cause_tail):
+    assert cause_tail in cause_of(text)
+
+
+# --------------------------------------------------------------------------------------------
 # Syntax errors and AWS's restrictions (what the validator reports)
 # --------------------------------------------------------------------------------------------
 
