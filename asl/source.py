@@ -70,7 +70,8 @@ stack knows (a resource's ARN, an export) gets a recognisable stand-in in the lo
 parameter without Default, an import) gets a Lambda-ARN-shaped stand-in named after it,
 since such values mostly end up in "Resource" or "FunctionName". Each stand-in is listed in
 `TemplateMachine.placeholders`. In Fn::Sub, a ${Name} the template does not declare is left
-as written. A lone {"Condition": ...} inside a definition is not an intrinsic (it may be a
+as written; under SAM's transform, the resources SAM generates and a template may name
+(ServerlessRestApi, ServerlessHttpApi, <Function>Role) count as declared. A lone {"Condition": ...} inside a definition is not an intrinsic (it may be a
 JSONata Choice rule).
 """
 from __future__ import annotations
@@ -1644,6 +1645,35 @@ _STAND_INS = {
 }
 
 
+def _with_sam_generated(resources: dict, transform: Any) -> dict:
+    """`resources` plus the resources SAM's transform generates that a template may refer to
+    by logical id (see `_Resolver._resources`); `resources` itself when there is no SAM
+    transform."""
+    names = transform if isinstance(transform, list) else [transform]
+    if not any(isinstance(n, str) and n.startswith("AWS::Serverless") for n in names):
+        return resources
+    generated: dict[str, dict] = {}
+    for lid, resource in resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") not in (
+                "AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            continue
+        props = resource.get("Properties")
+        props = props if isinstance(props, dict) else {}
+        if props.get("Role") is None:
+            generated[f"{lid}Role"] = {"Type": "AWS::IAM::Role"}
+        events = props.get("Events")
+        for event in (events.values() if isinstance(events, dict) else ()):
+            if not isinstance(event, dict):
+                continue
+            given = event.get("Properties")
+            given = given if isinstance(given, dict) else {}
+            if event.get("Type") == "Api" and given.get("RestApiId") is None:
+                generated["ServerlessRestApi"] = {"Type": "AWS::ApiGateway::RestApi"}
+            elif event.get("Type") == "HttpApi" and given.get("ApiId") is None:
+                generated["ServerlessHttpApi"] = {"Type": "AWS::ApiGatewayV2::Api"}
+    return {**generated, **resources} if generated else resources
+
+
 def _format_stand_in(fmt: str, name: str) -> str:
     return fmt.format(n=name, p=LOCAL_PARTITION, r=LOCAL_REGION, a=LOCAL_ACCOUNT)
 
@@ -1674,6 +1704,7 @@ class _Resolver:
         self.template = template
         self.parameters = dict(parameters or {})
         self.placeholders: dict[str, str] = {}
+        self._all_resources: dict | None = None
         self._functions = {
             "Ref": self._ref, "Fn::GetAtt": self._get_att, "Fn::Sub": self._sub,
             "Fn::Join": self._join, "Fn::Select": self._select, "Fn::Split": self._split,
@@ -1689,6 +1720,16 @@ class _Resolver:
     def _section(self, name: str) -> dict:
         section = self.template.get(name)
         return section if isinstance(section, dict) else {}
+
+    def _resources(self) -> dict:
+        """The template's Resources plus those SAM's transform adds that a template may name
+        (SAM's docs/internals/generated_resources.rst): the implicit REST API
+        ``ServerlessRestApi`` of `Api` events without RestApiId, the implicit HTTP API
+        ``ServerlessHttpApi`` of `HttpApi` events without ApiId, and ``<Id>Role`` for a
+        function or state machine given no Role."""
+        if self._all_resources is None:
+            self._all_resources = _with_sam_generated(self._section("Resources"), self.template.get("Transform"))
+        return self._all_resources
 
     # -- values ---------------------------------------------------------------------------
 
@@ -1743,7 +1784,7 @@ class _Resolver:
 
     def _resource_value(self, lid: str, attribute: str) -> str:
         what = f"Ref {lid}" if attribute == "Ref" else f"Fn::GetAtt {lid}.{attribute}"
-        resource = self._section("Resources").get(lid)
+        resource = self._resources().get(lid)
         if not isinstance(resource, dict):
             return self._stand_in(what, _generic_stand_in(lid if attribute == "Ref" else f"{lid}-{attribute}"))
         rtype = str(resource.get("Type", ""))
@@ -1776,7 +1817,7 @@ class _Resolver:
             return "${" + name[1:] + "}"
         if name in variables:
             return _text_of(self.value(variables[name]))
-        resources = self._section("Resources")
+        resources = self._resources()
         if "." in name and not name.startswith("AWS::"):
             lid, attribute = name.split(".", 1)
             return _text_of(self._resource_value(lid, attribute)) if lid in resources else None

@@ -176,10 +176,34 @@ def test_unusable_parameters_fail_before_any_call(aws, table):
     assert "could not be used to start the Task: [The value of the field 'Item' has an invalid format]" in result.cause
     types = [e["type"] for e in result.history.to_aws()["events"]]
     assert "TaskScheduled" not in types
-    # deeper in the request, against the API's model: the Task fails with States.Runtime too
-    nested = run_sync(task("arn:aws:states:::dynamodb:putItem", {"TableName": "Orders", "Item": {"id": "x"}}),
+    # deeper in the request, against the API's model: the Task fails with States.Runtime too (a
+    # number for an AttributeValue: the SDK v1 class has no one-number constructor; a string is
+    # one, below)
+    nested = run_sync(task("arn:aws:states:::dynamodb:putItem", {"TableName": "Orders", "Item": {"id": 5}}),
                       {}, aws=aws)
     assert nested.error == "States.Runtime" and "The value of the field 'Item' has an invalid format" in nested.cause
+
+
+def test_dynamodb_plain_string_attribute_values_are_strings(aws, table):
+    """Recorded on AWS in aws-samples/serverless-patterns sfn-dynamodb/README.md: a putItem whose
+    Item is {"id.$": "$.id", "description.$": "States.Format('Hello, my id is {}.', $.id)"}, run
+    with {"id": "123456"}, SUCCEEDED, and the getItem after it answered
+    {"description": {"S": "Hello, my id is 123456."}, "id": {"S": "123456"}}: the optimized
+    integration reads the Parameters into the Java SDK v1's AttributeValue, whose String
+    constructor sets S. The same machine here, against moto."""
+    machine = asl.load({"StartAt": "SendToDDB", "States": {
+        "SendToDDB": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                      "ResultPath": "$.output_from_ddb_put",
+                      "Parameters": {"TableName": "Orders", "Item": {
+                          "id.$": "$.id", "description.$": "States.Format('Hello, my id is {}.', $.id)"}},
+                      "Next": "ReadFromDDB"},
+        "ReadFromDDB": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+                        "Parameters": {"TableName": "Orders", "Key": {"id.$": "$.id"}},
+                        "ResultPath": "$.output_from_ddb_get", "OutputPath": "$.output_from_ddb_get.Item",
+                        "End": True}}})
+    result = run_sync(machine, {"id": "123456"}, aws=aws)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == {"description": {"S": "Hello, my id is 123456."}, "id": {"S": "123456"}}
 
 
 # ---- Lambda ---------------------------------------------------------------------------------

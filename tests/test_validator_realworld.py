@@ -319,6 +319,59 @@ def test_definition_uri_missing_gives_a_did_you_mean(tmp_path):
     assert [d.code for d in archived.diagnostics] == ["DEFINITION_NOT_LOCAL"]
 
 
+SAM_IMPLICIT_API = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  ToApi:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Call
+        States:
+          Call:
+            Type: Task
+            Resource: arn:aws:states:::apigateway:invoke
+            Parameters: {ApiEndpoint: "${Endpoint}", Method: GET, Stage: Prod, Path: /}
+            End: true
+      DefinitionSubstitutions:
+        Endpoint: !Sub "${ServerlessRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+        HttpEndpoint: !Sub "${ServerlessHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+        FnRole: !GetAtt Fn.Arn
+        RoleArn: !GetAtt FnRole.Arn
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Get: {Type: Api, Properties: {Path: /, Method: GET}}
+        Post: {Type: HttpApi}
+"""
+
+
+def test_sam_generated_resources_are_known_to_fn_sub(tmp_path):
+    """aws-samples/serverless-patterns sfn-apigw/template.yaml (deployed by its author) fills
+    ${APIEndPoint} with !Sub "${ServerlessRestApi}.execute-api...": ServerlessRestApi is the
+    REST API SAM generates for a function's Api event without RestApiId (as ServerlessHttpApi
+    is for HttpApi events, and <Function>Role for a function given no Role: SAM's
+    docs/internals/generated_resources.rst). CloudFormation resolves it; it is no placeholder."""
+    path = tmp_path / "template.yaml"
+    path.write_text(SAM_IMPLICIT_API)
+    [result] = asl.validate_all(str(path))
+    assert result.diagnostics == []
+    params = result.machine.definition["States"]["Call"]["Parameters"]
+    assert params["ApiEndpoint"] == "ServerlessRestApi.execute-api.us-east-1.amazonaws.com"
+    [machine] = asl.source.state_machines(asl.source.read_file(str(path)))
+    assert machine.substitutions["HttpEndpoint"] == "ServerlessHttpApi.execute-api.us-east-1.amazonaws.com"
+    assert machine.substitutions["RoleArn"] == "arn:aws:iam::123456789012:role/FnRole"
+    # an Api event naming its RestApiId generates no ServerlessRestApi; without SAM's transform
+    # nothing is generated: the name stays a placeholder, as before
+    for template in (SAM_IMPLICIT_API.replace("Path: /, Method: GET", "Path: /, Method: GET, RestApiId: !Ref X"),
+                     SAM_IMPLICIT_API.replace("Transform: AWS::Serverless-2016-10-31\n", "")):
+        path.write_text(template)
+        [result] = asl.validate_all(str(path))
+        [warning] = result.warnings
+        assert warning.code == "UNRESOLVED_PLACEHOLDER" and "${ServerlessRestApi}" in warning.message
+
+
 def test_cli_validate_template_with_s3_definition_exits_0(tmp_path):
     from click.testing import CliRunner
 

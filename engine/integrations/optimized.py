@@ -112,7 +112,7 @@ def _call(clients: Any, service: str, api: str, arguments: Any, region: str | No
     if found is None:
         raise StatesError("States.Runtime", f"asl-engine cannot call {service}:{api} through boto3")
     method, operation = found
-    request = to_request(operation.input_shape, {} if arguments is None else arguments)
+    request = to_request(operation.input_shape, {} if arguments is None else arguments, sdk_v1=True)
     try:
         response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, service))
     except StatesError:

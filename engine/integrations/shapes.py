@@ -30,15 +30,28 @@ def _compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs: bool = False) -> Any:
+# Optimized integrations read Parameters into the Java SDK v1's request classes, whose JSON
+# reader builds a class from a JSON string through its public one-String constructor. Among the
+# optimized services' inputs only DynamoDB's AttributeValue has one, AttributeValue(String s),
+# which sets S: recorded on AWS in aws-samples/serverless-patterns sfn-dynamodb/README.md, a
+# putItem of {"id.$": "$.id"} with {"id": "123456"} SUCCEEDED and getItem answered
+# {"id": {"S": "123456"}}. (The aws-sdk integrations use the SDK v2, without such constructors.)
+_V1_STRING_CONSTRUCTORS = {"AttributeValue": "S"}
+
+
+def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs: bool = False,
+               sdk_v1: bool = False) -> Any:
     """`value` (JSON) in the form boto3 takes for `shape` (a botocore Shape). With `base64_blobs`
     (aws-sdk tasks) a string for a blob that is not a stream is base64 text, as results give it
     back (KMS encrypt's CiphertextBlob into decrypt); a stream (S3 putObject's Body) takes the
-    value's JSON text."""
+    value's JSON text. With `sdk_v1` (optimized integrations) a string for a structure that the
+    Java SDK v1 builds from a string (`_V1_STRING_CONSTRUCTORS`) is that structure."""
     if shape is None:
         return value
     kind = shape.type_name
     if kind == "structure":
+        if sdk_v1 and isinstance(value, str) and shape.name in _V1_STRING_CONSTRUCTORS:
+            return {_V1_STRING_CONSTRUCTORS[shape.name]: value}
         if not isinstance(value, dict):
             raise Unusable(f"The value of the field '{name}' has an invalid format")
         members = shape.members
@@ -51,16 +64,17 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
             if member is None:  # left for botocore to report as an unknown parameter
                 out[key] = item
                 continue
-            out[member] = to_request(members[member], item, key, base64_blobs=base64_blobs)
+            out[member] = to_request(members[member], item, key, base64_blobs=base64_blobs, sdk_v1=sdk_v1)
         return out
     if kind == "list":
         if not isinstance(value, list):
             raise Unusable(f"The value of the field '{name}' has an invalid format")
-        return [to_request(shape.member, item, name, base64_blobs=base64_blobs) for item in value]
+        return [to_request(shape.member, item, name, base64_blobs=base64_blobs, sdk_v1=sdk_v1) for item in value]
     if kind == "map":
         if not isinstance(value, dict):
             raise Unusable(f"The value of the field '{name}' has an invalid format")
-        return {key: to_request(shape.value, item, name, base64_blobs=base64_blobs) for key, item in value.items()}
+        return {key: to_request(shape.value, item, name, base64_blobs=base64_blobs, sdk_v1=sdk_v1)
+                for key, item in value.items()}
     if kind == "string":
         return value if isinstance(value, str) else _compact(value)
     if kind == "blob":
