@@ -584,3 +584,41 @@ def test_cdk_intrinsics_snapshot_with_escapes_validates_clean():
         "uuid.$": "States.UUID()"}})
     assert errors(d) == []
     assert warnings(d) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# aws-samples/step-functions-workflows-collection @83bbec4 (AWS's own samples, deployed with
+# SAM or Terraform)
+# ---------------------------------------------------------------------------------------------
+
+def test_filter_compared_with_a_bare_word_is_a_warning_and_matches_the_string():
+    """textract-analyze-expense-tf/statemachine/statemachine.asl.json (Terraform) and
+    parallel-translate/statemachine/statemachine.asl.yaml (SAM) compare filter operands with
+    unquoted words (`$.Labels[?(@.Name==Receipt)]`, `$[?(@.TargetLanguageCode==es)]`). Jayway
+    refuses that, yet both were deployed, and the first only reaches its AnalyzeExpense state
+    when the filter matches the label named "Receipt"."""
+    from asl.engine import Handlers, run_sync
+
+    d = machine(
+        DetectLabels={"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:rekognition:detectLabels",
+                      "Parameters": {"Image": {"S3Object": {"Bucket": "b", "Name": "k"}}},
+                      "ResultSelector": {"receipt.$": "$.Labels[?(@.Name==Receipt)]"},
+                      "Next": "Parse"},
+        Parse={"Type": "Pass", "Parameters": {
+            "toSpanish.$": "$.receipt[?(@.Lang==es && @.Confidence > 80)].Confidence",
+            "count.$": "States.ArrayLength($.receipt[?(@.Name == Receipt)])"}, "End": True})
+    assert errors(d) == []
+    assert warnings(d) == [("UNQUOTED_FILTER_LITERAL", "/States/DetectLabels/ResultSelector/receipt.$"),
+                           ("UNQUOTED_FILTER_LITERAL", "/States/Parse/Parameters/toSpanish.$"),
+                           ("UNQUOTED_FILTER_LITERAL", "/States/Parse/Parameters/count.$")]
+    handlers = Handlers()
+    handlers.register("arn:aws:states:::aws-sdk:rekognition:detectLabels", lambda p: {"Labels": [
+        {"Name": "Paper", "Confidence": 99}, {"Name": "Receipt", "Lang": "es", "Confidence": 91.5}]})
+    result = run_sync(asl.load(d), {}, handlers=handlers)
+    assert result.status == "SUCCEEDED" and result.output == {"toSpanish": [91.5], "count": 1}
+    # the words JSON and Jayway know keep their meaning; a quoted word is no warning
+    assert warnings(machine(P={"Type": "Pass", "End": True, "Parameters": {
+        "a.$": "$[?(@.x == true || @.y == null || @.z == 'es')]"}})) == []
+    assert [c for c, *_ in errors(machine(P={"Type": "Pass", "End": True, "Parameters": {
+        "a.$": "$[?(@.x == )]"}}))] == ["SCHEMA_VALIDATION_FAILED"]
+
