@@ -622,3 +622,17 @@ def test_filter_compared_with_a_bare_word_is_a_warning_and_matches_the_string():
     assert [c for c, *_ in errors(machine(P={"Type": "Pass", "End": True, "Parameters": {
         "a.$": "$[?(@.x == )]"}}))] == ["SCHEMA_VALIDATION_FAILED"]
 
+
+def test_broken_yaml_template_reports_its_yaml_error(tmp_path):
+    """parallelized-embedding-pipeline/template.yaml writes `!GetAZs !Ref AWS::Region` (two tags
+    on one node, which YAML refuses) and holds `!Sub ${AWS::StackName}-subnet-1`: the YAML
+    error is the one to report, not a JSON error from reading it again with its bare ${...}
+    placeholders quoted."""
+    path = tmp_path / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Subnet1:\n"
+                    "    Type: AWS::EC2::Subnet\n    Properties:\n      AvailabilityZone: !Select\n"
+                    "        - 0\n        - !GetAZs !Ref AWS::Region\n"
+                    "      Tags:\n        - Value: !Sub ${AWS::StackName}-subnet-1\n")
+    (found,) = asl.validate(str(path)).errors
+    assert found.code == "INVALID_JSON_DESCRIPTION" and found.line == 8
+    assert "JSON" not in found.message and "Unrecognized token" not in found.message
