@@ -85,11 +85,14 @@ class Path:
     """
 
     __slots__ = ("text", "kind", "variable", "is_reference", "is_definite", "_steps", "_keys",
-                 "_run", "_names")
+                 "_run", "_names", "unquoted_words")
 
-    def __init__(self, text: str, kind: str, variable: str | None, steps: tuple["_Step", ...]):
+    def __init__(self, text: str, kind: str, variable: str | None, steps: tuple["_Step", ...],
+                 unquoted_words: tuple[str, ...] = ()):
         put = object.__setattr__
         put(self, "text", text)
+        # filter operands written as bare words (`[?(@.lang == es)]`), read as strings
+        put(self, "unquoted_words", unquoted_words)
         put(self, "kind", kind)
         put(self, "variable", variable)
         put(self, "_steps", steps)
@@ -666,6 +669,8 @@ def _select(steps: tuple[_Step, ...], start: Any, root: Any, require: bool) -> l
 # ---------------------------------------------------------------------------------------------
 
 _INT = re.compile(r"-?[0-9]+")
+# A filter operand that is a bare word (no quotes): a letter or '_', then letters, digits, '_'.
+_BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -680,18 +685,21 @@ def _compile_cached(text: str) -> Path:
         if end > 1:
             kind, variable, root_end = "variable", text[1:end], end
     try:
-        steps = _PathParser(text, 0, len(text.rstrip(" "))).parse(root_end)
+        parser = _PathParser(text, 0, len(text.rstrip(" ")))
+        steps = parser.parse(root_end)
     except RecursionError:
         raise ExpressionSyntaxError("the path is nested too deeply", text, None) from None
-    return Path(text, kind, variable, steps)
+    return Path(text, kind, variable, steps, tuple(parser.unquoted))
 
 
 class _PathParser:
     """Reads the steps of one path in ``text[begin:end]``, whose root character is at `begin`."""
 
-    def __init__(self, text: str, begin: int, end: int):
+    def __init__(self, text: str, begin: int, end: int, unquoted: list[str] | None = None):
         self.text, self.begin, self.end = text, begin, end
         self.raw: list[tuple] = []
+        # the bare-word operands of its filters and of theirs (one list for the whole path)
+        self.unquoted: list[str] = [] if unquoted is None else unquoted
 
     def fail(self, message: str, pos: int | None) -> None:
         raise ExpressionSyntaxError(message, self.text, pos)
@@ -948,7 +956,7 @@ class _PathParser:
         close = self.matching_close(paren, ")", skip_regex=True)
         if close == -1 or self.next_significant(close) != "]":
             return None
-        expr = _FilterParser(self.text, paren, close + 1).parse()
+        expr = _FilterParser(self.text, paren, close + 1, self.unquoted).parse()
         self.raw.append(("filter", pos, expr))
         return self.index_of_next_significant(close, "]") + 1
 
@@ -963,9 +971,9 @@ class _PathParser:
 class _FilterParser:
     """Parses the filter ``( ... )`` at ``text[start:stop]`` into an expression tree."""
 
-    def __init__(self, text: str, start: int, stop: int):
+    def __init__(self, text: str, start: int, stop: int, unquoted: list[str]):
         self.text, self.pos, self.stop = text, start, stop
-        self.paths = _PathParser(text, start, stop)  # for its character helpers
+        self.paths = _PathParser(text, start, stop, unquoted)  # for its character helpers
 
     def fail(self, message: str, pos: int | None = None) -> None:
         raise ExpressionSyntaxError(message, self.text, self.pos if pos is None else pos)
@@ -1085,7 +1093,7 @@ class _FilterParser:
         while before > 0 and text[before] == " ":
             before -= 1
         should_exist = text[before] != "!"
-        steps = _PathParser(text, begin, at).parse(begin + 1)
+        steps = _PathParser(text, begin, at, self.paths.unquoted).parse(begin + 1)
         return _PathOperand(steps, text[begin] == "$", should_exist)
 
     def closes_function(self, at: int, begin: int) -> bool:
@@ -1103,6 +1111,15 @@ class _FilterParser:
                 self.fail(f"string literal not closed: missing {c}")
             self.pos = close + 1
             return _Literal(_V(_STR, _unescape(text[begin + 1:close], self, begin)))
+        word = _BARE_WORD.match(text, begin, self.stop)
+        if word and word.group() not in ("true", "false", "null"):
+            # Jayway refuses a bare word (it reads a number there), but AWS accepted definitions
+            # comparing with one and the machines relied on it matching that string
+            # (step-functions-workflows-collection: textract-analyze-expense-tf `@.Name==Receipt`,
+            # parallel-translate `@.TargetLanguageCode==es`): a string, and a validator WARNING.
+            self.pos = word.end()
+            self.paths.unquoted.append(word.group())
+            return _Literal(_V(_STR, word.group()))
         if c in "tf":
             for word, value in (("true", _TRUE_V), ("false", _FALSE_V)):
                 if text.startswith(word, begin) and begin + len(word) <= self.stop:

@@ -269,10 +269,14 @@ def _intrinsic_warnings(checker: Any, machine: Any) -> None:
                         checker.warn("INTRINSIC_ARGUMENTS", message, parts + (to_pascal(attr),) + at)
 
 
-def _dollar_values(value: Any, at: tuple) -> Iterator[tuple[tuple, str]]:
+def _dollar_values(value: Any, at: tuple, fields: tuple = (), skip: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """(location, text) of every string under a ``.$`` key, and of the top-level `fields`;
+    the top-level keys in `skip` are not entered."""
     if isinstance(value, dict):
         for key, sub in value.items():
-            if isinstance(key, str) and key.endswith(".$") and isinstance(sub, str):
+            if not at and key in skip:
+                continue
+            if isinstance(key, str) and (key.endswith(".$") or (not at and key in fields)) and isinstance(sub, str):
                 yield at + (key,), sub
             else:
                 yield from _dollar_values(sub, at + (key,))
@@ -291,6 +295,11 @@ def _lint(checker: Any, block: dict, where: tuple) -> None:
                     checker.warn(codes.NO_DOLLAR, "The value looks like a JSONPath or an intrinsic function call, "
                                  "but its key does not end in '.$': it is used as a literal string",
                                  here + at)
+            for at, words in _unquoted_filter_words(state):
+                checker.warn("UNQUOTED_FILTER_LITERAL",
+                             f"The filter compares with {', '.join(words)} written without quotes: read as "
+                             f"{'a string' if len(words) == 1 else 'strings'}; JSONPath wants "
+                             f"{', '.join(repr(w) for w in words)}", here + at)
         _lint_recovery(checker, state, here)
         if state.get("Type") == "Parallel":
             for i, branch in enumerate(state.get("Branches") or []):
@@ -298,6 +307,33 @@ def _lint(checker: Any, block: dict, where: tuple) -> None:
         elif state.get("Type") == "Map":
             key = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
             _lint(checker, state.get(key) or {}, here + (key,))
+
+
+_PATH_FIELDS = ("InputPath", "OutputPath", "ItemsPath")
+_NESTED = ("Branches", "ItemProcessor", "Iterator", "Result")  # blocks (linted apart), static data
+
+
+def _unquoted_filter_words(state: dict) -> Iterator[tuple[tuple, list[str]]]:
+    """(location, words) for each path of a JSONPath state (a path field, a ``.$`` value or an
+    intrinsic's path arguments) whose filters compare with bare words (``[?(@.a == es)]``)."""
+    for at, text in _dollar_values(state, (), _PATH_FIELDS, _NESTED):
+        words = _bare_words(text)
+        if words:
+            yield at, words
+
+
+def _bare_words(text: str) -> list[str]:
+    if "?" not in text:
+        return []
+    from .errors import ExpressionSyntaxError
+    from .intrinsics import compile_intrinsic, is_intrinsic
+    from .paths import compile_path
+
+    try:
+        paths = compile_intrinsic(text).paths() if is_intrinsic(text) else [compile_path(text)]
+    except ExpressionSyntaxError:
+        return []  # reported by the schema check
+    return [word for path in paths for word in path.unquoted_words]
 
 
 def _no_dollar(value: Any, at: tuple) -> Iterator[tuple]:

@@ -1395,6 +1395,8 @@ def parse_bare_placeholders(text: str | None, filename: str | None, values: Mapp
     cannot be read). Raises SourceError when it still does not parse."""
     from .placeholders import find
 
+    if _kind_from_name(filename) == "yaml":
+        return None  # a bare ${Name} is a plain YAML string: the YAML error is the one to show
     if text is None or isinstance(text, bytes):
         try:
             text = _decode(_read_bytes(filename) if text is None else text, filename)

@@ -637,3 +637,55 @@ def test_cdk_intrinsics_snapshot_with_escapes_validates_clean():
         "uuid.$": "States.UUID()"}})
     assert errors(d) == []
     assert warnings(d) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# aws-samples/step-functions-workflows-collection @83bbec4 (AWS's own samples, deployed with
+# SAM or Terraform)
+# ---------------------------------------------------------------------------------------------
+
+def test_filter_compared_with_a_bare_word_is_a_warning_and_matches_the_string():
+    """textract-analyze-expense-tf/statemachine/statemachine.asl.json (Terraform) and
+    parallel-translate/statemachine/statemachine.asl.yaml (SAM) compare filter operands with
+    unquoted words (`$.Labels[?(@.Name==Receipt)]`, `$[?(@.TargetLanguageCode==es)]`). Jayway
+    refuses that, yet both were deployed, and the first only reaches its AnalyzeExpense state
+    when the filter matches the label named "Receipt"."""
+    from asl.engine import Handlers, run_sync
+
+    d = machine(
+        DetectLabels={"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:rekognition:detectLabels",
+                      "Parameters": {"Image": {"S3Object": {"Bucket": "b", "Name": "k"}}},
+                      "ResultSelector": {"receipt.$": "$.Labels[?(@.Name==Receipt)]"},
+                      "Next": "Parse"},
+        Parse={"Type": "Pass", "Parameters": {
+            "toSpanish.$": "$.receipt[?(@.Lang==es && @.Confidence > 80)].Confidence",
+            "count.$": "States.ArrayLength($.receipt[?(@.Name == Receipt)])"}, "End": True})
+    assert errors(d) == []
+    assert warnings(d) == [("UNQUOTED_FILTER_LITERAL", "/States/DetectLabels/ResultSelector/receipt.$"),
+                           ("UNQUOTED_FILTER_LITERAL", "/States/Parse/Parameters/toSpanish.$"),
+                           ("UNQUOTED_FILTER_LITERAL", "/States/Parse/Parameters/count.$")]
+    handlers = Handlers()
+    handlers.register("arn:aws:states:::aws-sdk:rekognition:detectLabels", lambda p: {"Labels": [
+        {"Name": "Paper", "Confidence": 99}, {"Name": "Receipt", "Lang": "es", "Confidence": 91.5}]})
+    result = run_sync(asl.load(d), {}, handlers=handlers)
+    assert result.status == "SUCCEEDED" and result.output == {"toSpanish": [91.5], "count": 1}
+    # the words JSON and Jayway know keep their meaning; a quoted word is no warning
+    assert warnings(machine(P={"Type": "Pass", "End": True, "Parameters": {
+        "a.$": "$[?(@.x == true || @.y == null || @.z == 'es')]"}})) == []
+    assert [c for c, *_ in errors(machine(P={"Type": "Pass", "End": True, "Parameters": {
+        "a.$": "$[?(@.x == )]"}}))] == ["SCHEMA_VALIDATION_FAILED"]
+
+
+def test_broken_yaml_template_reports_its_yaml_error(tmp_path):
+    """parallelized-embedding-pipeline/template.yaml writes `!GetAZs !Ref AWS::Region` (two tags
+    on one node, which YAML refuses) and holds `!Sub ${AWS::StackName}-subnet-1`: the YAML
+    error is the one to report, not a JSON error from reading it again with its bare ${...}
+    placeholders quoted."""
+    path = tmp_path / "template.yaml"
+    path.write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  Subnet1:\n"
+                    "    Type: AWS::EC2::Subnet\n    Properties:\n      AvailabilityZone: !Select\n"
+                    "        - 0\n        - !GetAZs !Ref AWS::Region\n"
+                    "      Tags:\n        - Value: !Sub ${AWS::StackName}-subnet-1\n")
+    (found,) = asl.validate(str(path)).errors
+    assert found.code == "INVALID_JSON_DESCRIPTION" and found.line == 8
+    assert "JSON" not in found.message and "Unrecognized token" not in found.message
