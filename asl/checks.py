@@ -18,7 +18,7 @@ import re
 from typing import Any, Iterator
 
 from . import diagnostics as codes
-from .diagnostics import ERROR, WARNING, Diagnostic, pointer
+from .diagnostics import ERROR, WARNING, Diagnostic, closest, pointer
 
 STATE_TYPES = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
 TYPE_MESSAGE = "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]"
@@ -103,8 +103,9 @@ class Checker:
         # AWS: a state inherits the machine's query language, not its enclosing Map's or Parallel's.
         self.machine_ql = "JSONPath"
 
-    def error(self, code: str, message: str, where: tuple | None) -> None:
-        self.diagnostics.append(Diagnostic(ERROR, code, message, None if where is None else pointer(where)))
+    def error(self, code: str, message: str, where: tuple | None, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(ERROR, code, message, None if where is None else pointer(where),
+                                           hint=hint))
 
     def warn(self, code: str, message: str, where: tuple | None) -> None:
         self.diagnostics.append(Diagnostic(WARNING, code, message, None if where is None else pointer(where)))
@@ -657,6 +658,12 @@ def _placeholder(text: str) -> bool:
 # 2. Graph
 # --------------------------------------------------------------------------------------------
 
+def _meant(target: Any, states: dict) -> str | None:
+    """The "did you mean" of a transition to a state the block does not have."""
+    found = closest(target, states) if isinstance(target, str) else None
+    return f"did you mean '{found}'?" if found else None
+
+
 def _targets(state: dict, where: tuple) -> Iterator[tuple[str, tuple]]:
     """Every transition a state makes: (target, location of the field), AWS's order."""
     if isinstance(state.get("Next"), str):
@@ -695,13 +702,15 @@ def check_graph(checker: Checker, block: dict, where: tuple, top: bool = True) -
     if start in states:
         targeted.add(start)
     else:
-        checker.error(codes.MISSING_TRANSITION_TARGET, f"Missing 'Next' target: {start}", where + ("StartAt",))
+        checker.error(codes.MISSING_TRANSITION_TARGET, f"Missing 'Next' target: {start}", where + ("StartAt",),
+                      _meant(start, states))
     for name, state in states.items():
         for target, at in _targets(state, where + ("States", name)):
             if target in states:
                 targeted.add(target)
             else:
-                checker.error(codes.MISSING_TRANSITION_TARGET, f"Missing 'Next' target: {target}", at)
+                checker.error(codes.MISSING_TRANSITION_TARGET, f"Missing 'Next' target: {target}", at,
+                              _meant(target, states))
     has_end = any(_is_terminal(s) for s in states.values())
     if top and not has_end:
         checker.error(codes.MISSING_END_STATE, "Workflow has no terminal state", None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Any, Iterable
 
 ERROR = "ERROR"
 WARNING = "WARNING"
@@ -46,6 +46,7 @@ class Diagnostic:
     message   the explanation, in AWS's wording where it is known.
     location  AWS-style pointer (``/States/X/Next``), or None for machine-wide findings.
     line, column, filename  position in the source text (1-based), when known.
+    hint      what was probably meant (``did you mean 'First'?``), ours; never in AWS's shapes.
     """
 
     severity: str
@@ -55,6 +56,7 @@ class Diagnostic:
     line: int | None = None
     column: int | None = None
     filename: str | None = None
+    hint: str | None = None
 
     @property
     def is_error(self) -> bool:
@@ -78,7 +80,7 @@ class Diagnostic:
         where = ""
         if self.filename or self.line:
             where = f"{self.filename or '<definition>'}:{self.line or 1}:{self.column or 1}: "
-        return f"{where}{self.severity.lower()} {self.aws_text()}"
+        return f"{where}{self.severity.lower()} {self.aws_text()}" + (f" ({self.hint})" if self.hint else "")
 
 
 def pointer(parts: Iterable[str | int]) -> str:
@@ -111,15 +113,25 @@ def split_pointer(location: str) -> list[str | int]:
     return parts
 
 
-def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """The candidate `name` was most likely meant to be: one differing only in letter case
-    first, else the closest spelling (for "did you mean" hints)."""
+def closest(name: Any, candidates: Iterable[str]) -> str | None:
+    """The candidate `name` was most likely meant to be, for "did you mean" hints: one
+    differing only in letter case first, else the closest spelling, else the one whose start
+    is the closest spelling of `name` (``Emial`` for ``EmailCustomer``: names are often
+    shortened)."""
     import difflib
 
+    name = str(name)
     candidates = [c for c in candidates if c != name]
     folded = [c for c in candidates if c.casefold() == name.casefold()]
     if folded:
         return folded[0]
     by_fold = {c.casefold(): c for c in candidates}
-    close = difflib.get_close_matches(name.casefold(), list(by_fold), n=1)
-    return by_fold[close[0]] if close else None
+    wanted = name.casefold()
+    close = difflib.get_close_matches(wanted, list(by_fold), n=1)
+    if close:
+        return by_fold[close[0]]
+    if len(wanted) < 3:
+        return None
+    starts = {c[:len(wanted)]: c for c in reversed(list(by_fold)) if len(c) > len(wanted)}
+    close = difflib.get_close_matches(wanted, list(starts), n=1, cutoff=0.75)
+    return by_fold[starts[close[0]]] if close else None

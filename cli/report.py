@@ -30,8 +30,9 @@ def diagnostic_line(d: Any, name: str, machine: str | None = None) -> str:
     then ``(in MACHINE)`` when given: a file (a template) holds several state machines."""
     at = f" at {d.location}" if d.location else ""
     within = f" (in {machine})" if machine else ""
+    hint = f" ({d.hint})" if d.hint else ""
     return (f"{d.filename or name}:{d.line or 1}:{d.column or 1}: {d.severity.lower()} {d.code}: "
-            f"{d.message}{at}{within}")
+            f"{d.message}{at}{hint}{within}")
 
 
 def _text(results: list, severity: str, max_results: int) -> str:
@@ -61,6 +62,8 @@ def _json(results: list, severity: str, max_results: int, several: bool = False)
                             doc["diagnostics"]):
             if d.line is not None:
                 shown["line"], shown["column"] = d.line, d.column
+            if d.hint:
+                shown["hint"] = d.hint
         docs.append({"name": r.name, "file": r.filename, **doc})
     out = docs[0] if len(docs) == 1 and not several else docs
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
@@ -82,7 +85,8 @@ def _sarif(results: list, severity: str, max_results: int) -> str:
             sarif_results.append({
                 "ruleId": d.code,
                 "level": "error" if d.severity == ERROR else "warning",
-                "message": {"text": d.message + (f" at {d.location}" if d.location else "")},
+                "message": {"text": d.message + (f" at {d.location}" if d.location else "")
+                            + (f" ({d.hint})" if d.hint else "")},
                 "locations": [location],
             })
     doc = {

@@ -698,7 +698,9 @@ def _summary(outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bo
         failure = Timeline(outcome.history.events).failure
         if failure is not None:
             lines += failure_lines(failure, s, machine)
-        if outcome.hint:  # what AWS's cause leaves unsaid (not in the history: this run only)
+        if outcome.hint and not any(hint == outcome.hint for _, hint in trace.hints_shown):
+            # what AWS's cause leaves unsaid (not in the history: this run only), unless the
+            # trace has just said it under the failing state
             lines.append(f"  {s.dim('why  ')}  {outcome.hint}")
     if history_path:
         lines.append(s.dim(f"history written to {history_path} (asl history {history_path})"))

@@ -62,6 +62,7 @@ class Trace(Recorder):
         self.totals: dict[int, int | None] = {}  # id(Map run) -> its number of items (None: batches)
         self.last_failure: tuple | None = None
         self.item_failures: dict[str, int] = {}  # failed-item lines printed per Map state
+        self.hints_shown: set[tuple] = set()  # (where, hint) of the hint lines printed
         self._bar: tuple[Any, float] | None = None  # (map run, last drawn) while a bar is up
 
     # ---- where a state runs ------------------------------------------------------------------
@@ -89,6 +90,15 @@ class Trace(Recorder):
         self.clear_bar()
         self.out.write(self.prefix(where) + text + "\n")
         self.out.flush()
+
+    def hint_line(self, where: tuple, hint: str) -> None:
+        """What the error's AWS cause leaves unsaid (where a handler raised, what was wrong with
+        an intrinsic function's arguments), under its line; once per place (every retry of a
+        handler mostly fails the same way), unless --verbose."""
+        if (where, hint) in self.hints_shown and not self.verbose:
+            return
+        self.hints_shown.add((where, hint))
+        self.line(where, "  " + self.style.dim(f"{self.style['why']} {hint}"))
 
     def data_line(self, where: tuple, label: str, value: Any) -> None:
         # The tag again on each line: concurrent branches and items interleave their lines.
@@ -154,6 +164,8 @@ class Trace(Recorder):
         self.line(where, f"{s.warn(s['retry'])} {s.name(run.name)}  "
                          f"{s.warn(_cut(error_text(error.error, error.cause), self.verbose))} "
                          f"{s['dot']} retry {attempt}{of} in {duration(delay)}")
+        if error.hint and self.verbose:  # (a retry that works needs no more; a failure shows it)
+            self.hint_line(where, error.hint)
 
     def failed(self, run: Any, error: Any) -> None:
         progress = self.finish_map(run)
@@ -181,6 +193,8 @@ class Trace(Recorder):
                 return
         counts = f"  {progress.summary(_noun(run.state), tolerated=False)}" if progress is not None else ""
         self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}")
+        if error.hint and not again:
+            self.hint_line(where, error.hint)
 
     def exit(self, run: Any, output: Any, next_name: str | None) -> None:
         visit = self._visit(run)

@@ -75,13 +75,13 @@ def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
 
 def _check_mocked_states(mapping: dict, machine: Any) -> None:
     """A test case that mocks a state the machine does not have is a typo: say so."""
-    import difflib
+    from ..diagnostics import closest
 
     names = [name for _, name, _ in machine.iter_states()]
     for state in mapping:
         if state not in names:
-            close = difflib.get_close_matches(state, names, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            close = closest(state, names)
+            hint = f"; did you mean '{close}'?" if close else ""
             raise MockConfigError(f"the mock config's test case mocks a state '{state}' that the state machine "
                                   f"does not have{hint}")
 

@@ -15,7 +15,7 @@ from .scope import Scope
 from .staterun import Result, StateRun, with_retries
 from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, SYNC_ANSWERED, Beat, HandlerInterrupted, TaskContext, TaskFailed,
                     UnservedTask, call_handler, exception_to_error, invoke_event, json_copy,
-                    lambda_function_name)
+                    lambda_function_name, raised_at)
 
 
 def invoke_response(payload: Any, rng: Any) -> dict:
@@ -156,7 +156,9 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
             details["cause"] = err.cause
         event = f"{prefix}TimedOut" if err.error == "States.Timeout" else f"{prefix}Failed"
         run.event(event, details)
-        raise TaskFailed(err.error, err.cause, heartbeat=err.heartbeat) from None
+        failed = TaskFailed(err.error, err.cause, heartbeat=err.heartbeat)
+        failed.hint = err.hint
+        raise failed from None
     run.event(f"{prefix}Succeeded", {**base, "output": result})
     if observer is not None:
         run.tell(AttemptEnded, run.retry_count + 1, None)
@@ -241,7 +243,9 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 raise
             error, cause = exception_to_error(exc, as_returned=info is not None and info.kind == "lambda")
-            raise StatesError(error, cause) from None
+            failure = StatesError(error, cause)
+            failure.hint = raised_at(exc)
+            raise failure from None
 
     async def invoke() -> Any:
         if sync and service is None:

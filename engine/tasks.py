@@ -299,7 +299,7 @@ class UnservedTask(StatesError):
 
     def __init__(self, state_name: str, resource: str, function: str | None, handlers: "Handlers",
                  mocks: Any = None, also: str | None = None):
-        import difflib
+        from ..diagnostics import closest
 
         self.state_name = state_name
         how = (f"@handlers.lambda_function({function!r}) or " if function else "") + \
@@ -307,9 +307,9 @@ class UnservedTask(StatesError):
         message = f"No handler or mock for the Task state '{state_name}' (Resource {resource}). "
         known = handlers.names() + (list(mocks.mapping) if mocks is not None else [])
         for wanted in (function, state_name):
-            close = difflib.get_close_matches(wanted, known, n=1) if wanted else []
+            close = closest(wanted, known) if wanted else None
             if close:
-                message += f"Did you mean '{close[0]}'? "
+                message += f"Did you mean '{close}'? "
                 break
         message += f"Register a handler with {how}, or mock the state in the MockConfigFile test case"
         if also:  # another way the run could serve it (`task._other_way`)
@@ -385,6 +385,35 @@ def exception_to_error(exc: BaseException, as_returned: bool = False) -> tuple[s
             "Runtime exited without providing a reason"
         return _lambda_error("Runtime.ExitError", f"RequestId: {uuid.uuid4()} Error: {reason}", as_returned)
     return _lambda_error(type(exc).__name__, str(exc), as_returned)
+
+
+def raised_at(exc: BaseException) -> str | None:
+    """Where a handler raised `exc`, for people (`StatesError.hint`; the cause stays Lambda's):
+    ``KeyError raised in pay (handlers.py:12): amount = e["amount"]``, the innermost frame of
+    the handler's own code, outside asl-engine, the standard library and installed packages;
+    None when there is none (an error of ours about what the handler returned)."""
+    import os
+    import sysconfig
+    import traceback
+
+    paths = sysconfig.get_paths()
+    outside = tuple(os.path.join(os.path.realpath(p), "") for p in
+                    {paths["stdlib"], paths["purelib"], paths["platlib"], _OWN_DIRS[0], _OWN_DIRS[1]})
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        filename = os.path.realpath(frame.filename)
+        if filename.startswith(outside) or frame.filename.startswith("<"):
+            continue
+        shown = os.path.relpath(filename)
+        if shown.startswith(".."):
+            shown = filename
+        line = f": {frame.line}" if frame.line else ""
+        return f"{type(exc).__name__} raised in {frame.name} ({shown}:{frame.lineno}){line}"
+    return None
+
+
+# asl-engine's own code (the language and this package), which `raised_at` looks past
+_OWN_DIRS = (os.path.dirname(os.path.realpath(inspect.getfile(StatesError))),
+             os.path.dirname(os.path.realpath(__file__)))
 
 
 def _lambda_error(name: str, message: str, as_returned: bool = False) -> tuple[str, str]:

@@ -356,9 +356,53 @@ def test_an_intrinsic_failure_says_why_below_aws_cause(tmp_path):
     result = invoke("run", str(path), "--input-json", '{"a": 1, "b": "x"}')
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
+    why = 'States.MathAdd: argument 2 must be a number, but was a string ("x")'
+    failed = next(i for i, line in enumerate(lines) if line.split()[:2] == [line.split()[0], "Add"]
+                  and "Invalid arguments" in line)
+    assert lines[failed + 1].startswith("  ") and lines[failed + 1].endswith(" " + why)  # under the state
     cause = next(i for i, line in enumerate(lines) if line.lstrip().startswith("cause"))
     assert lines[cause].endswith("Invalid arguments in States.MathAdd")
-    assert lines[-1] == '  why    States.MathAdd: argument 2 must be a number, but was a string ("x")'
+    assert not any(line.lstrip().startswith("why") for line in lines)  # said once
     quiet = invoke("run", str(path), "--input-json", '{"a": 1, "b": "x"}', "--quiet")
     assert quiet.exit_code == 1
     assert quiet.stderr.splitlines()[-1] == '  why: States.MathAdd: argument 2 must be a number, but was a string ("x")'
+
+
+HANDLER_FILE = """
+from asl.engine import Handlers
+handlers = Handlers()
+
+@handlers.lambda_function("pay")
+def pay(event):
+    amount = event["amount"]
+    return {"paid": amount}
+"""
+
+
+def test_a_handler_exception_says_where_it_was_raised(tmp_path):
+    """The cause is Lambda's error document (type and message only); the trace adds the line of
+    the handler that raised under the failure, and --quiet after its one line."""
+    (tmp_path / "handlers.py").write_text(HANDLER_FILE)
+    machine = tmp_path / "pay.json"
+    machine.write_text(json.dumps({"StartAt": "Pay", "States": {"Pay": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "pay", "Payload.$": "$"},
+        "Retry": [{"ErrorEquals": ["KeyError"], "MaxAttempts": 2, "IntervalSeconds": 1}], "End": True}}}))
+    where = f'KeyError raised in pay ({tmp_path / "handlers.py"}:7): amount = event["amount"]'
+    old = os.getcwd()
+    os.chdir(ROOT)  # (the file is shown by its path from the current folder when it is below it)
+    try:
+        result = invoke("run", str(machine), "--handlers", str(tmp_path / "handlers.py"), "--input-json", "{}",
+                        "--virtual-time")
+        quiet = invoke("run", str(machine), "--handlers", str(tmp_path / "handlers.py"), "--input-json", "{}",
+                       "--virtual-time", "-q")
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    hints = [i for i, line in enumerate(lines) if line.endswith(where)]
+    assert len(hints) == 1, result.stderr  # under the failure (retries show it with --verbose)
+    assert "3.00s  KeyError: 'amount'" in lines[hints[0] - 1]
+    assert '{"errorMessage":"\'amount\'","errorType":"KeyError"}' in result.stderr  # the cause as Lambda's
+    assert quiet.exit_code == 1
+    assert quiet.stderr.splitlines()[-1] == "  why: " + where

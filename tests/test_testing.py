@@ -83,6 +83,7 @@ def test_unknown_names_and_addresses_are_errors_with_a_did_you_mean(shipping):
         with pytest.raises(UnknownStateError, match=message):
             ask()
     assert isinstance(UnknownStateError("x"), WorkflowTestError)
+
     assert run.path_in("ReserveItems[2]") == ["Reserve"] and run.calls_to("Reserve")
 
 
@@ -507,3 +508,14 @@ def test_the_language_layer_does_not_import_the_engine_and_the_plugin_loads_ligh
             "print(sorted(m for m in sys.modules if m.startswith(('asl.engine', 'asl.cli', 'anyio', 'pydantic'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "asl.cli" not in loaded and "asl.engine.testing.workflow" not in loaded and "pydantic" not in loaded
+
+
+def test_did_you_mean_finds_a_shortened_name_and_a_different_case():
+    from asl.diagnostics import closest
+
+    names = ["EmailCustomer", "ChargeCard", "Ship"]
+    assert closest("Emial", names) == "EmailCustomer"      # the start of a longer name, misspelt
+    assert closest("chargecard", names) == "ChargeCard"
+    assert closest("Charge", names) == "ChargeCard"
+    assert closest("Refund", names) is None
+    assert closest("Em", names) is None                    # too short to say

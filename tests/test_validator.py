@@ -660,3 +660,18 @@ def test_result_writer_shape_is_checked_at_creation():
     assert diags(arguments) == [
         ("SCHEMA_VALIDATION_FAILED", "The QueryLanguage is set to 'JSONPath', but field 'Arguments' is only "
          "supported for the 'JSONata' QueryLanguage", f"{where}/Arguments")]
+
+
+def test_a_transition_to_a_missing_state_says_which_one_was_meant():
+    """AWS's message stays as it is (its JSON shape has no hint); the text and our JSON add one."""
+    result = asl.validate({"StartAt": "Frist", "States": {
+        "First": {"Type": "Pass", "Next": "Scond"}, "Second": {"Type": "Succeed"}}})
+    missing = [d for d in result.errors if d.message.startswith("Missing 'Next' target")]
+    assert [(d.message, d.location, d.hint) for d in missing] == [
+        ("Missing 'Next' target: Frist", "/StartAt", "did you mean 'First'?"),
+        ("Missing 'Next' target: Scond", "/States/First/Next", "did you mean 'Second'?")]
+    assert all("hint" not in d.to_aws() and "did you mean" not in d.aws_text() for d in missing)
+    assert str(missing[0]).endswith("Missing 'Next' target: Frist at /StartAt (did you mean 'First'?)")
+    # nothing close: no hint
+    far = asl.validate({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Zebra"}, "B": {"Type": "Succeed"}}})
+    assert [d.hint for d in far.errors if d.message.startswith("Missing")] == [None]

@@ -22,11 +22,11 @@ an ASL error that Retry or Catch could swallow: the run records it and `Workflow
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ...diagnostics import closest
 from ...errors import ASLError
 from ...jsontext import json_equal
 from ..tasks import Handlers, TaskContext, TaskFailed
@@ -328,7 +328,7 @@ def check_mock_names(names: Any, types: dict[str, str], machine_name: str) -> No
         if name in types:
             raise MockError(f"mocks: '{name}' is a {types[name]} state of {machine_name}; only Task states can be "
                             f"mocked (its Task states: {', '.join(tasks) or 'none'})")
-        close = difflib.get_close_matches(str(name), tasks, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        close = closest(name, tasks)
+        hint = f" (did you mean '{close}'?)" if close else ""
         raise MockError(f"mocks: {machine_name} has no Task state '{name}'{hint}; its Task states: "
                         f"{', '.join(tasks) or 'none'}")

@@ -13,10 +13,10 @@ Addresses (``at=``) name Map iterations and Parallel branches, outermost first, 
 """
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
+from ...diagnostics import closest
 from ...errors import ASLError
 from .explain import ARROW, compact, path_difference, value_difference
 from .mocks import format_address, json_equal
@@ -37,8 +37,8 @@ class UnknownStateError(WorkflowTestError):
 
 def unknown_state(machine_name: str, name: Any, names: list[str], what: str = "state") -> UnknownStateError:
     """The error for `name`, which is not among `names` (the machine's states of the kind `what`)."""
-    close = difflib.get_close_matches(str(name), names, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(name, names)
+    hint = f" (did you mean '{close}'?)" if close else ""
     return UnknownStateError(f"{machine_name} has no {what} '{name}'{hint}; its {what}s: {', '.join(names) or 'none'}")
 
 

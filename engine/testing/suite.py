@@ -15,10 +15,10 @@ and fails the test case, whatever it expects.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...diagnostics import closest
 from ...errors import ASLError
 from ..tasks import MockConfig, MockConfigError
 from .results import WorkflowRun
@@ -61,8 +61,8 @@ def run_cases(workflow: Workflow, config: MockConfig, machine_name: str, cases: 
     for where, names in (("", only or []), ("the cases file: ", cases or {})):
         for name in names:  # a name that matches no test case is a typo, not a case to skip
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                close = closest(name, known)
+                hint = f"; did you mean '{close}'?" if close else ""
                 raise MockConfigError(f"{where}state machine '{machine_name}' has no test case '{name}' "
                                       f"(it has: {', '.join(known) or 'none'}){hint}")
     outcomes = []
