@@ -350,9 +350,23 @@ def test_s3_inventory_manifest(buckets):
                .items())]
 
 
-def test_no_bucket_access_is_item_reader_failed(tmp_path):
-    result = run_sync(asl.load(dmap(ItemReader=get_object("x.json", InputType="JSON"))), {})
-    assert result.error == "States.ItemReaderFailed" and "--s3-folder data=PATH" in result.cause
+def test_a_run_given_no_way_to_s3_fails_with_states_runtime_which_no_catch_takes(tmp_path):
+    """No folder for the bucket and no --aws / endpoint: a gap in the local set-up, as a Task
+    without handler or mock is (README), so no Retry or Catch hides it; an S3 call that was made
+    and failed is States.ItemReaderFailed / ResultWriterFailed (the test below)."""
+    caught = {"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "Next": "Caught"}
+    definition = dmap(ItemReader=get_object("x.json", InputType="JSON"))
+    definition["States"]["M"].update(caught)
+    definition["States"]["M"].pop("End", None)
+    definition["States"]["Caught"] = {"Type": "Pass", "End": True}
+    result = run_sync(asl.load(definition), {})
+    assert result.error == "States.Runtime" and "--s3-folder data=PATH" in result.cause
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.json").write_text("[1]")
+    definition["States"]["M"]["ResultWriter"] = {"Resource": "arn:aws:states:::s3:putObject",
+                                                   "Parameters": {"Bucket": "out", "Prefix": "p"}}
+    writing = run_sync(asl.load(definition), {}, s3_folders={"data": str(tmp_path / "data")})
+    assert writing.error == "States.Runtime" and "--s3-folder out=PATH" in writing.cause
 
 
 def test_s3_that_cannot_be_called_is_item_reader_and_result_writer_failed(tmp_path, aws, monkeypatch):
@@ -618,15 +632,6 @@ def test_writer_config_transformations_and_jsonl(buckets):
     # radkawar/stackd testdata/aws/stepfunctions/distributed_map.json: "10\n{"copy":10}\n20\n…")
     assert key == lines.output["MapRunArn"].rsplit(":", 1)[1] + "/SUCCEEDED_0.jsonl"
     assert buckets.get("out", key) == b"1\n2\n3\n"
-
-
-def test_a_bucket_that_cannot_be_written_is_result_writer_failed(tmp_path):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "x.json").write_text("[1]")
-    result = run_sync(asl.load(dmap(ItemReader=get_object("x.json", InputType="JSON"), ResultWriter={
-        "Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "elsewhere", "Prefix": "p"}})), {},
-        s3_folders={"data": str(tmp_path / "data")})
-    assert result.error == "States.ResultWriterFailed"
 
 
 # ---- Map Run redrive -------------------------------------------------------------------------------

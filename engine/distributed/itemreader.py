@@ -46,7 +46,7 @@ from ...checks import CSV_DELIMITERS as DELIMITERS
 from ...errors import StatesError
 from ...templates import Template, compile_template, expect_kind, is_jsonata
 from .delimited import records
-from .objects import BucketError, Buckets, NoBuckets
+from .objects import BucketError, Buckets, NoBuckets, NoBucketsHere
 
 GET_OBJECT = "arn:aws:states:::s3:getObject"
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
@@ -158,6 +158,8 @@ def _limited(reader: Reader, source: Any) -> Iterator[Any]:
             yield item
     except BucketError as err:
         raise failed(err.cause()) from None
+    except NoBucketsHere as err:
+        raise err.error() from None
     except NoBuckets as err:
         raise failed(str(err)) from None
     except UnicodeDecodeError:

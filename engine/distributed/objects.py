@@ -17,6 +17,8 @@ import shutil
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Mapping
 
+from ...errors import StatesError
+
 
 class BucketError(Exception):
     """Raised when S3 (or a mapped folder) refuses a request: `code` is S3's error code
@@ -34,6 +36,16 @@ class BucketError(Exception):
 
 class NoBuckets(Exception):
     """Raised when a Map reads or writes a bucket the run can reach neither way."""
+
+
+class NoBucketsHere(NoBuckets):
+    """The run was given no way to S3 at all (no folder for the bucket, no --aws or endpoint):
+    a gap in the local set-up, which fails the run with States.Runtime (as an unserved Task
+    does: no Retry or Catch takes it), not the ItemReaderFailed/ResultWriterFailed of an S3
+    call that failed."""
+
+    def error(self) -> StatesError:
+        return StatesError("States.Runtime", str(self))
 
 
 def parse_folders(specs: Any) -> dict[str, Path]:
@@ -66,7 +78,7 @@ class Buckets:
 
     def _s3(self, bucket: str) -> Any:
         if self.integrations is None:
-            raise NoBuckets(f"asl-engine cannot reach bucket '{bucket}': call S3 with --aws (or --endpoint-url), "
+            raise NoBucketsHere(f"asl-engine cannot reach bucket '{bucket}': call S3 with --aws (or --endpoint-url), "
                             f"or map the bucket to a folder with --s3-folder {bucket}=PATH")
         return self.integrations.clients.client("s3")
 

@@ -28,7 +28,7 @@ import tempfile
 from typing import Any
 
 from ...errors import StatesError
-from .objects import BucketError, Buckets, NoBuckets
+from .objects import BucketError, Buckets, NoBuckets, NoBucketsHere
 
 PUT_OBJECT = "putObject"
 # A file per status holds records up to 5 GB (never past it), then the next one starts (_0, _1,
@@ -210,6 +210,8 @@ class Writer:
             buckets.put(self.bucket, key, io.BytesIO(_text(manifest).encode()))
         except BucketError as err:
             raise StatesError("States.ResultWriterFailed", err.cause()) from None
+        except NoBucketsHere as err:
+            raise err.error() from None
         except NoBuckets as err:
             raise StatesError("States.ResultWriterFailed", str(err)) from None
         return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": self.bucket, "Key": key}}
