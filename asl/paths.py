@@ -670,6 +670,11 @@ def _select(steps: tuple[_Step, ...], start: Any, root: Any, require: bool) -> l
 
 _INT = re.compile(r"-?[0-9]+")
 # A filter operand that is a bare word (no quotes): a letter or '_', then letters, digits, '_'.
+# Read as that string, as Jayway 2.0.0 reads it (`[?(@.Name==Receipt)]` keeps the items whose
+# Name is "Receipt"; 2.1 and later refuse to compile it). AWS follows 2.0.0 wherever recordings
+# tell the versions apart, and deployed AWS samples write such filters (aws-samples:
+# step-functions-workflows-collection textract-analyze-expense-tf and parallel-translate,
+# aws-stepfunctions-examples app-dataquality-using-lambda, whose console run went through).
 _BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
