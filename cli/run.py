@@ -691,9 +691,12 @@ def _summary(outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bo
     from .history import failure_lines
 
     s = trace.style
-    took = duration(outcome.stop_time - outcome.start_time) + (" (virtual)" if virtual_time else "")
-    lines = [f"{s.status(outcome.status)}  {s.name(name)} {s['dot']} {outcome.transitions} state transition{'' if outcome.transitions == 1 else 's'} "
-             f"{s['dot']} {took}"]
+    began, transitions, part = outcome.start_time, outcome.transitions, ""
+    if trace.taken_up is not None:  # resumed or redriven: what this run did, not what the replay showed
+        began, transitions, part = trace.since, transitions - trace.replayed_entries, f"{trace.taken_up}: "
+    took = duration(outcome.stop_time - began) + (" (virtual)" if virtual_time else "")
+    lines = [f"{s.status(outcome.status)}  {s.name(name)} {s['dot']} {part}{transitions} state "
+             f"transition{'' if transitions == 1 else 's'} {s['dot']} {took}"]
     if not outcome.succeeded:
         failure = Timeline(outcome.history.events).failure
         if failure is not None:

@@ -10,9 +10,14 @@ where they went. States inside Parallel branches are indented and tagged ``[bran
 States inside Map iterations are summarised (items succeeded / failed, and a live progress
 bar on a terminal) unless ``verbose``, which also prints every state's input and output at
 each step of its data flow, as TestState's inspection data names them.
+
+An execution taken up from a store (``asl resume``, ``asl redrive``) first replays its journal:
+what the replay shows is printed dim under a ``── replayed from the store ──`` rule, and what
+runs anew follows a ``── redrive 1 ──`` (``── resumed ──``) rule.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -63,6 +68,18 @@ class Trace(Recorder):
         self.last_failure: tuple | None = None
         self.item_failures: dict[str, int] = {}  # failed-item lines printed per Map state
         self._bar: tuple[Any, float] | None = None  # (map run, last drawn) while a bar is up
+        self.plain = copy.copy(style)  # replayed lines: written plain, dimmed as a whole
+        self.plain.colour = False
+        self.taken_up: str | None = None  # ``redrive 1`` / ``resumed``: an execution taken up from a store
+        self.since: float | None = None   # ... its clock when it was taken up
+        self.replayed_entries = 0         # states entered in the replay of its journal
+        self._section: str | None = None  # ``replayed`` / ``live``: the rule printed last
+
+    def take_up(self, what: str, since: float) -> None:
+        """The execution is taken up from a store (`what`: ``redrive 1``, ``resumed``) at `since`
+        on its clock: its replayed steps are marked as such, and a state entered in the replay
+        that runs on is timed from `since`."""
+        self.taken_up, self.since = what, since
 
     # ---- where a state runs ------------------------------------------------------------------
 
@@ -76,23 +93,54 @@ class Trace(Recorder):
         """Inside a Map iteration: summarised, not traced state by state (unless verbose)."""
         return not self.verbose and any(self.types.get(name) == "Map" for name, _ in where)
 
-    def prefix(self, where: tuple) -> str:
+    def prefix(self, where: tuple, s: Style) -> str:
         if not where:
             return ""
         name, index = where[-1]
         tag = where_tag(self.types.get(name, "Parallel"), index)
-        return "  " * len(where) + self.style.dim(tag) + " "
+        return "  " * len(where) + s.dim(tag) + " "
+
+    def painter(self, run: Any) -> Style:
+        """The style to write `run`'s current step in: `plain` when the step is replayed from
+        the journal of an execution taken up from a store (`line` dims it), else `style`.
+        The first replayed step prints the ``── replayed from the store ──`` rule, the first
+        live one the ``── redrive 1 ──`` (``── resumed ──``) rule."""
+        if self.taken_up is None:
+            return self.style
+        replayed = run.replayed
+        section = "replayed" if replayed else "live"
+        if self._section is None or (section == "live" and self._section != "live"):
+            self._section = section
+            rule = self.style["rule"]
+            self.line((), self.style.dim(f"{rule} {'replayed from the store' if replayed else self.taken_up} {rule}"))
+        return self.plain if replayed else self.style
+
+    def took(self, run: Any) -> str:
+        """How long `run` has taken: since it was entered, or for a state entered in the replay
+        that went on, since the execution was taken up."""
+        start = run.entered_time
+        if self.since is not None and start < self.since and not run.replayed:
+            start = self.since
+        return duration(run.now() - start)
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def line(self, where: tuple, text: str) -> None:
+    def line(self, where: tuple, text: str, s: Style | None = None) -> None:
+        """`text` at `where`'s indent and tag; `s` the `painter`'s style (`plain`: replayed,
+        dimmed as a whole, and marked so after the live part has begun)."""
         self.clear_bar()
-        self.out.write(self.prefix(where) + text + "\n")
+        if s is self.plain:
+            if self._section == "live":
+                text += " (replayed)"
+            text = self.style.dim(self.prefix(where, s) + text)
+        else:
+            text = self.prefix(where, self.style) + text
+        self.out.write(text + "\n")
         self.out.flush()
 
-    def data_line(self, where: tuple, label: str, value: Any) -> None:
+    def data_line(self, where: tuple, label: str, value: Any, s: Style) -> None:
         # The tag again on each line: concurrent branches and items interleave their lines.
-        self.line(where, f"  {self.style.dim(f'{label:<19}')} {compact(value)}")
+        self.line(where, f"  {s.dim(f'{label:<19}')} {compact(value)}", s)
 
     def clear_bar(self) -> None:
         if self._bar is not None:
@@ -124,13 +172,15 @@ class Trace(Recorder):
         super().enter(run)
         state = run.state
         self.types[run.name] = state.type
+        if self.taken_up is not None and run.replayed:
+            self.replayed_entries += 1
         where = self.location(run)
         if self.hidden(where):
             return
-        s = self.style
-        self.line(where, f"{s.paint(s['enter'], 'blue')} {s.name(run.name)}  {s.dim(_describe(state, s))}")
+        s = self.painter(run)
+        self.line(where, f"{s.paint(s['enter'], 'blue')} {s.name(run.name)}  {s.dim(_describe(state, s))}", s)
         if self.verbose:
-            self.data_line(where, "input", run.raw)
+            self.data_line(where, "input", run.raw, s)
 
     def map_started(self, run: Any, length: int) -> None:
         super().map_started(run, length)  # the iterations start again on a retry
@@ -142,25 +192,25 @@ class Trace(Recorder):
     def data(self, run: Any, stage: str, value: Any) -> None:
         super().data(run, stage, value)
         if self.verbose:
-            self.data_line(self.location(run), stage, value)
+            self.data_line(self.location(run), stage, value, self.painter(run))
 
     def retry(self, run: Any, error: Any, attempt: int, delay: float, retrier: Any) -> None:
         super().retry(run, error, attempt, delay, retrier)
         where = self.location(run)
         if self.hidden(where):
             return
-        s = self.style
+        s = self.painter(run)
         of = f" of {retrier.max_attempts}" if retrier.max_attempts else ""
         self.line(where, f"{s.warn(s['retry'])} {s.name(run.name)}  "
                          f"{s.warn(_cut(error_text(error.error, error.cause), self.verbose))} "
-                         f"{s['dot']} retry {attempt}{of} in {duration(delay)}")
+                         f"{s['dot']} retry {attempt}{of} in {duration(delay)}", s)
 
     def failed(self, run: Any, error: Any) -> None:
         progress = self.finish_map(run)
         super().failed(run, error)
         where = self.location(run)
-        s = self.style
-        took = duration(run.now() - run.entered_time)
+        s = self.painter(run)
+        took = self.took(run)
         again = self.last_failure is not None and self.last_failure[0] == (error.error, error.cause) \
             and self.last_failure[1][:len(where)] == where and len(self.last_failure[1]) > len(where)
         if again:  # passed up from a branch or an iteration: the cause is already on screen
@@ -176,11 +226,11 @@ class Trace(Recorder):
             self.item_failures[map_name] = shown + 1
             if shown == MAX_ITEM_FAILURES:
                 self.line((), "  " * len(where) + s.dim(f"{s['fail']} more failed items of {map_name} are not "
-                                                        "shown (--verbose shows every state)"))
+                                                        "shown (--verbose shows every state)"), s)
             if shown >= MAX_ITEM_FAILURES:
                 return
         counts = f"  {progress.summary(_noun(run.state), tolerated=False)}" if progress is not None else ""
-        self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}")
+        self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}", s)
 
     def exit(self, run: Any, output: Any, next_name: str | None) -> None:
         visit = self._visit(run)
@@ -190,8 +240,8 @@ class Trace(Recorder):
         if self.hidden(where):
             return
         target = visit.next  # the runner's choice (Choice, Catch), else the state's Next
-        s = self.style
-        took = duration(run.now() - run.entered_time)
+        s = self.painter(run)
+        took = self.took(run)
         arrow = f"{s['arrow']} {s.name(target) if target else 'end'}"
         parts = [took]
         if run.retry_count:
@@ -202,18 +252,18 @@ class Trace(Recorder):
         elif run.state.type == "Parallel":
             parts.append(f"{len(run.state.branches)} branches")
         if run.state.type == "Choice":
-            parts.append(self.decision(run, visit.choice))
+            parts.append(self.decision(run, visit.choice, s))
         if caught:
             symbol = s.warn(s["caught"])
             parts.append(s.warn(f"caught {_cut(error_text(visit.error, visit.cause), self.verbose)}") +
                          s.dim(f" (Catch #{(visit.catcher or 0) + 1})"))
         else:
             symbol = s.ok(s["ok"])
-        self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}")
+        self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}", s)
         if self.verbose:
-            self.data_line(where, "output", output)
+            self.data_line(where, "output", output, s)
             if run.variables:
-                self.data_line(where, "variables", run.variables)
+                self.data_line(where, "variables", run.variables, s)
 
     def iteration(self, run: Any, index: int, status: str) -> None:
         super().iteration(run, index, status)
@@ -234,8 +284,7 @@ class Trace(Recorder):
         self.totals.pop(id(run), None)
         return progress
 
-    def decision(self, run: Any, index: int | None) -> str:
-        s = self.style
+    def decision(self, run: Any, index: int | None, s: Style) -> str:
         if index is None:
             return s.dim("no rule matched: Default")
         return f"{s.dim(f'rule #{index + 1}:')} {describe_rule(run.state.choices[index])}"
