@@ -124,7 +124,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
             raise
         seen["execution"] = execution
         try:
-            await attach_executor(execution, opened)
+            await attach_executor(execution, opened, trace)
         except BaseException:
             await store.close()
             raise

@@ -9,7 +9,10 @@ clock (virtual or real); Choice decisions name the rule that matched; caught err
 where they went. States inside Parallel branches are indented and tagged ``[branch N]``.
 States inside Map iterations are summarised (items succeeded / failed, and a live progress
 bar on a terminal) unless ``verbose``, which also prints every state's input and output at
-each step of its data flow, as TestState's inspection data names them.
+each step of its data flow, as TestState's inspection data names them. A failed item is shown
+by the state it failed in; a Distributed Map item run by a remote executor (``--executor``),
+whose states are not seen here, by what its history tells when it comes back (and with
+``verbose`` a succeeded one by the states it went through).
 
 An execution taken up from a store (``asl resume``, ``asl redrive``) first replays its journal:
 what the replay shows is printed dim under a ``── replayed from the store ──`` rule, and what
@@ -74,6 +77,7 @@ class Trace(Recorder):
         self.since: float | None = None   # ... its clock when it was taken up
         self.replayed_entries = 0         # states entered in the replay of its journal
         self._section: str | None = None  # ``replayed`` / ``live``: the rule printed last
+        self._unseen: set[str] = set()    # Distributed Map children none of whose states was seen (yet)
 
     def take_up(self, what: str, since: float) -> None:
         """The execution is taken up from a store (`what`: ``redrive 1``, ``resumed``) at `since`
@@ -172,6 +176,8 @@ class Trace(Recorder):
         super().enter(run)
         state = run.state
         self.types[run.name] = state.type
+        if self._unseen:
+            self._unseen.discard(run.execution_arn)
         if self.taken_up is not None and run.replayed:
             self.replayed_entries += 1
         where = self.location(run)
@@ -218,17 +224,8 @@ class Trace(Recorder):
         else:
             text = s.bad(_cut(error_text(error.error, error.cause), self.verbose))
         self.last_failure = ((error.error, error.cause), where + ((run.name, 0),), run.name)
-        if self.hidden(where):
-            if again:
-                return
-            map_name = next(name for name, _ in reversed(where) if self.types.get(name) == "Map")
-            shown = self.item_failures.get(map_name, 0)
-            self.item_failures[map_name] = shown + 1
-            if shown == MAX_ITEM_FAILURES:
-                self.line((), "  " * len(where) + s.dim(f"{s['fail']} more failed items of {map_name} are not "
-                                                        "shown (--verbose shows every state)"), s)
-            if shown >= MAX_ITEM_FAILURES:
-                return
+        if self.hidden(where) and (again or not self.item_failure_shown(where, s)):
+            return
         counts = f"  {progress.summary(_noun(run.state), tolerated=False)}" if progress is not None else ""
         self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}", s)
 
@@ -264,6 +261,50 @@ class Trace(Recorder):
             self.data_line(where, "output", output, s)
             if run.variables:
                 self.data_line(where, "variables", run.variables, s)
+
+    def item_failure_shown(self, where: tuple, s: Style) -> bool:
+        """Whether a failure inside a Map iteration at `where` is shown: the first
+        `MAX_ITEM_FAILURES` of each Map are, then one line says the others are not."""
+        map_name = next(name for name, _ in reversed(where) if self.types.get(name) == "Map")
+        shown = self.item_failures.get(map_name, 0)
+        self.item_failures[map_name] = shown + 1
+        if shown == MAX_ITEM_FAILURES:
+            self.line((), "  " * len(where) + s.dim(f"{s['fail']} more failed items of {map_name} are not "
+                                                    "shown (--verbose shows every state)"), s)
+        return shown < MAX_ITEM_FAILURES
+
+    def execution_started(self, execution: Any) -> None:
+        if execution.parent is not None:  # a Distributed Map item's child execution
+            self._unseen.add(execution.arn)
+
+    def execution_ended(self, execution: Any, status: str, error: str | None, cause: str | None) -> None:
+        """A Distributed Map item's child none of whose states was seen (a remote executor ran
+        it): its outcome, from the history it came back with."""
+        if execution.parent is None or execution.arn not in self._unseen:
+            return
+        self._unseen.discard(execution.arn)
+        if status == "SUCCEEDED" and not self.verbose or execution.history is None:
+            return
+        from ..histories import Timeline
+
+        view, index = execution.parent
+        where = tuple(view.path) + ((view.name, index),)
+        s = self.style
+        timeline = Timeline(execution.history.events)
+        # (the latest event, not the closing one: that one is stamped by the parent's clock)
+        end = max((event.time for event in timeline.events), default=timeline.start)
+        if status == "SUCCEEDED":
+            states = f" {s['arrow']} ".join(s.name(entry.name) for entry in timeline.entries if not entry.at)
+            self.line(where, f"{s.ok(s['ok'])} {states}  {duration(end - timeline.start)} {s['arrow']} end")
+            return
+        if not self.verbose and not self.item_failure_shown(where, s):
+            return
+        failure = timeline.failure
+        state = failure.state if failure is not None else None
+        entry = next((e for e in reversed(timeline.entries) if e.name == state), None)
+        took = f"{duration((entry.exited or end) - entry.entered)}  " if entry is not None else ""
+        text = s.bad(_cut(error_text(error, cause), self.verbose))
+        self.line(where, f"{s.bad(s['fail'])} {s.name(state or status)}  {took}{text}")
 
     def iteration(self, run: Any, index: int, status: str) -> None:
         super().iteration(run, index, status)

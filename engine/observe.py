@@ -164,6 +164,9 @@ class ExecutionView:
                     redriven execution's observers read what its first run left there
     keep            ``keep(value)`` notes a JSON value in the execution's journal (kept in its store
                     with it); None where nothing can be kept
+    history         its `History` so far (``history.events``: GetExecutionHistory's events). A
+                    Distributed Map child run by a remote executor (``executor=``) shows observers
+                    none of its states: its history comes back whole when it has ended
     """
 
     arn: str
@@ -176,6 +179,7 @@ class ExecutionView:
     parent: tuple | None = None
     notes: tuple = ()
     keep: Any = None
+    history: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
