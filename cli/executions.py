@@ -124,12 +124,14 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
             raise
         seen["execution"] = execution
         try:
-            await attach_executor(execution, opened)
+            await attach_executor(execution, opened, trace)
         except BaseException:
             await store.close()
             raise
         if trace is not None:
             trace.root = execution
+            trace.take_up("resumed" if command == "resume" else f"redrive {execution.redrive_count}",
+                          execution.clock.now())
             what = "resumed from its journal" if command == "resume" else \
                 f"redriven ({execution.redrive_count})"
             click.echo(trace.style.dim(f"{execution.state_machine_name}: {arn} {trace.style['dot']} {what} "

@@ -94,12 +94,15 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
     except ValueError as exc:
         click.echo(f"asl validate: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    results = []
+    results: list = []
+    within: list[bool] = []  # per result: one of a template's several machines (its lines end "(in Id)")
     unreadable = False
     for name in files:
         if name == "-":  # the definition on stdin
-            results.extend(validate_source(read_stdin(), machine_type.upper() if machine_type else None,
-                                           name="<stdin>", substitutions=values))
+            found = validate_source(read_stdin(), machine_type.upper() if machine_type else None,
+                                    name="<stdin>", substitutions=values)
+            results.extend(found)
+            within.extend([len(found) > 1] * len(found))
             continue
         path = name.rpartition("#")[0] if "#" in name and not os.path.exists(name) else name
         if not os.path.exists(path) or os.path.isdir(path):  # say so, and validate the others
@@ -107,10 +110,12 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
                        err=True)
             unreadable = True
             continue
-        results.extend(validate_source(name, machine_type.upper() if machine_type else None,
-                                       substitutions=values))
+        found = validate_source(name, machine_type.upper() if machine_type else None, substitutions=values)
+        results.extend(found)
+        within.extend([len(found) > 1] * len(found))
     if results or not unreadable:
-        click.echo(render(results, fmt, severity.upper(), max_results, several=len(files) > 1), nl=False)
+        click.echo(render(results, fmt, severity.upper(), max_results, several=len(files) > 1, within=within),
+                   nl=False)
     sys.exit(EXIT_USAGE if unreadable else EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 

@@ -15,14 +15,17 @@ def _shown(result: Any, severity: str, max_results: int) -> list:
     return diags[:max_results] if max_results else diags
 
 
-def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 0, several: bool = False) -> str:
+def render(results: list, fmt: str, severity: str = WARNING, max_results: int = 0, several: bool = False,
+           within: list[bool] | None = None) -> str:
     """The results as text, json or sarif. json is one object when there is one result and
-    not `several` (the caller was given several files), else a list."""
+    not `several` (the caller was given several files), else a list. `within`, per result:
+    whether it is one of the several machines of a template (its text lines then name it,
+    wherever they point: the template, or a DefinitionUri file)."""
     if fmt == "json":
         return _json(results, severity, max_results, several)
     if fmt == "sarif":
         return _sarif(results, severity, max_results)
-    return _text(results, severity, max_results)
+    return _text(results, severity, max_results, within or [False] * len(results))
 
 
 def diagnostic_line(d: Any, name: str, machine: str | None = None) -> str:
@@ -35,13 +38,11 @@ def diagnostic_line(d: Any, name: str, machine: str | None = None) -> str:
             f"{d.message}{at}{hint}{within}")
 
 
-def _text(results: list, severity: str, max_results: int) -> str:
+def _text(results: list, severity: str, max_results: int, within: list[bool]) -> str:
     lines = []
     errors = warnings = 0
-    files = [r.filename for r in results if r.filename]
-    for result in results:
-        shared = result.filename is not None and files.count(result.filename) > 1
-        lines.extend(diagnostic_line(d, result.name, result.name if shared else None)
+    for result, named in zip(results, within):
+        lines.extend(diagnostic_line(d, result.name, result.name if named else None)
                      for d in _shown(result, severity, max_results))
         errors += len(result.errors)
         warnings += len(result.warnings)

@@ -158,17 +158,29 @@ def new_executor(spec: str | None) -> Any:
         raise UsageError(str(exc)) from None
 
 
-async def attach_executor(execution: Any, executor: Any) -> None:
-    """Start `executor` (from `new_executor`; None: none) for `execution`; `execute` closes it."""
+async def attach_executor(execution: Any, executor: Any, trace: Any = None) -> None:
+    """Start `executor` (from `new_executor`; None: none) for `execution`; `execute` closes it.
+    With a `trace`, a dim line on stderr says which local workers start (it can take seconds;
+    a scheduler that cannot be reached is the first line, as it is without a trace)."""
     if executor is None:
         return
     from ..engine.executors import ExecutorError
 
+    if trace is not None and getattr(executor, "address", None) is None:
+        click.echo(trace.style.dim(_starting(executor) + trace.style["etc"]), err=True)
     try:
         await executor.start()
     except ExecutorError as exc:  # its scheduler cannot be reached
         raise ServiceProblem(str(exc)) from None
     execution.executor = executor
+
+
+def _starting(executor: Any) -> str:
+    """What starting the local `executor` does, for the trace: ``starting 2 worker processes``."""
+    workers = executor.workers
+    what = "worker process" + "es" * (workers != 1)
+    return f"starting {workers} {what}" if executor.name == "processes" else \
+        f"starting a Dask LocalCluster of {workers} {what}"
 
 
 async def detach_executor(execution: Any) -> None:
@@ -537,7 +549,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
                                        f"{trace.style['dot']} {clock}{where}"), err=True)
 
     async def start() -> tuple[Any, Any]:
-        await attach_executor(execution, opened)
+        await attach_executor(execution, opened, trace)
         header()
         if store_url is None:
             return execution, None
@@ -691,9 +703,12 @@ def _summary(outcome: Any, name: str, trace: Any, machine: Any, virtual_time: bo
     from .history import failure_lines
 
     s = trace.style
-    took = duration(outcome.stop_time - outcome.start_time) + (" (virtual)" if virtual_time else "")
-    lines = [f"{s.status(outcome.status)}  {s.name(name)} {s['dot']} {outcome.transitions} state transition{'' if outcome.transitions == 1 else 's'} "
-             f"{s['dot']} {took}"]
+    began, transitions, part = outcome.start_time, outcome.transitions, ""
+    if trace.taken_up is not None:  # resumed or redriven: what this run did, not what the replay showed
+        began, transitions, part = trace.since, transitions - trace.replayed_entries, f"{trace.taken_up}: "
+    took = duration(outcome.stop_time - began) + (" (virtual)" if virtual_time else "")
+    lines = [f"{s.status(outcome.status)}  {s.name(name)} {s['dot']} {part}{transitions} state "
+             f"transition{'' if transitions == 1 else 's'} {s['dot']} {took}"]
     if not outcome.succeeded:
         failure = Timeline(outcome.history.events).failure
         if failure is not None:

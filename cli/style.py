@@ -10,9 +10,9 @@ _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "
           "cyan": "36"}
 
 _UNICODE = {"enter": "▶", "ok": "✓", "fail": "✗", "retry": "↻", "caught": "↪", "arrow": "→", "into": "›",
-            "wait": "⏸", "bar": "█", "gap": "░", "dot": "·", "times": "×", "why": "↳"}
+            "wait": "⏸", "bar": "█", "gap": "░", "dot": "·", "times": "×", "rule": "──", "etc": "…", "why": "↳"}
 _ASCII = {"enter": ">", "ok": "+", "fail": "x", "retry": "~", "caught": "!", "arrow": "->", "into": ">",
-          "wait": "|", "bar": "#", "gap": ".", "dot": "-", "times": "x", "why": "^"}
+          "wait": "|", "bar": "#", "gap": ".", "dot": "-", "times": "x", "rule": "--", "etc": "...", "why": "^"}
 
 
 def use_colour(stream: TextIO, mode: str = "auto") -> bool:

@@ -280,6 +280,8 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     if machine_name not in machines:
         _fail(command, f"{mock_config_path} has no state machine '{machine_name}' (it has: "
                        f"{', '.join(machines) or 'none'}); name one with --name")
+    if default_input is None:
+        _warn_inputless(config, machine_name, cases, only)
     workflow = Workflow(machine, name=definition, state_machine_name=machine_name)
     try:
         with handler_output_to_stderr():
@@ -304,6 +306,22 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
         click.echo(f"{len(outcomes)} test case(s) of {machine_name}: {passed} passed, {failed} failed, "
                    f"{len(outcomes) - passed - failed} without expectations")
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _warn_inputless(config: Any, machine_name: str, cases: dict | None, only: tuple[str, ...]) -> None:
+    """One warning on stderr when test cases to run have no input (neither --input nor the cases
+    file gives one): each runs with ``{}``, and a machine that reads its input fails."""
+    known = list((config.state_machines.get(machine_name) or {}).get("TestCases") or {})
+    inputless = [name for name in (only or known) if "input" not in (cases or {}).get(name, {})]
+    if not inputless:
+        return
+    if cases is None:
+        message = "no --cases or --input given: each test case runs with input {}"
+    else:
+        names = ", ".join(f"'{name}'" for name in inputless)
+        message = f"the cases file gives no input for {names} and no --input is given: " + \
+            ("it runs" if len(inputless) == 1 else "they run") + " with input {}"
+    click.echo(f"asl test: warning: {message}", err=True)
 
 
 def _case_json(outcome: Any) -> dict:

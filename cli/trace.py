@@ -9,10 +9,18 @@ clock (virtual or real); Choice decisions name the rule that matched; caught err
 where they went. States inside Parallel branches are indented and tagged ``[branch N]``.
 States inside Map iterations are summarised (items succeeded / failed, and a live progress
 bar on a terminal) unless ``verbose``, which also prints every state's input and output at
-each step of its data flow, as TestState's inspection data names them.
+each step of its data flow, as TestState's inspection data names them. A failed item is shown
+by the state it failed in; a Distributed Map item run by a remote executor (``--executor``),
+whose states are not seen here, by what its history tells when it comes back (and with
+``verbose`` a succeeded one by the states it went through).
+
+An execution taken up from a store (``asl resume``, ``asl redrive``) first replays its journal:
+what the replay shows is printed dim under a ``── replayed from the store ──`` rule, and what
+runs anew follows a ``── redrive 1 ──`` (``── resumed ──``) rule.
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -64,6 +72,19 @@ class Trace(Recorder):
         self.item_failures: dict[str, int] = {}  # failed-item lines printed per Map state
         self.hints_shown: set[tuple] = set()  # (where, hint) of the hint lines printed
         self._bar: tuple[Any, float] | None = None  # (map run, last drawn) while a bar is up
+        self.plain = copy.copy(style)  # replayed lines: written plain, dimmed as a whole
+        self.plain.colour = False
+        self.taken_up: str | None = None  # ``redrive 1`` / ``resumed``: an execution taken up from a store
+        self.since: float | None = None   # ... its clock when it was taken up
+        self.replayed_entries = 0         # states entered in the replay of its journal
+        self._section: str | None = None  # ``replayed`` / ``live``: the rule printed last
+        self._unseen: set[str] = set()    # Distributed Map children none of whose states was seen (yet)
+
+    def take_up(self, what: str, since: float) -> None:
+        """The execution is taken up from a store (`what`: ``redrive 1``, ``resumed``) at `since`
+        on its clock: its replayed steps are marked as such, and a state entered in the replay
+        that runs on is timed from `since`."""
+        self.taken_up, self.since = what, since
 
     # ---- where a state runs ------------------------------------------------------------------
 
@@ -77,32 +98,63 @@ class Trace(Recorder):
         """Inside a Map iteration: summarised, not traced state by state (unless verbose)."""
         return not self.verbose and any(self.types.get(name) == "Map" for name, _ in where)
 
-    def prefix(self, where: tuple) -> str:
+    def prefix(self, where: tuple, s: Style) -> str:
         if not where:
             return ""
         name, index = where[-1]
         tag = where_tag(self.types.get(name, "Parallel"), index)
-        return "  " * len(where) + self.style.dim(tag) + " "
+        return "  " * len(where) + s.dim(tag) + " "
+
+    def painter(self, run: Any) -> Style:
+        """The style to write `run`'s current step in: `plain` when the step is replayed from
+        the journal of an execution taken up from a store (`line` dims it), else `style`.
+        The first replayed step prints the ``── replayed from the store ──`` rule, the first
+        live one the ``── redrive 1 ──`` (``── resumed ──``) rule."""
+        if self.taken_up is None:
+            return self.style
+        replayed = run.replayed
+        section = "replayed" if replayed else "live"
+        if self._section is None or (section == "live" and self._section != "live"):
+            self._section = section
+            rule = self.style["rule"]
+            self.line((), self.style.dim(f"{rule} {'replayed from the store' if replayed else self.taken_up} {rule}"))
+        return self.plain if replayed else self.style
+
+    def took(self, run: Any) -> str:
+        """How long `run` has taken: since it was entered, or for a state entered in the replay
+        that went on, since the execution was taken up."""
+        start = run.entered_time
+        if self.since is not None and start < self.since and not run.replayed:
+            start = self.since
+        return duration(run.now() - start)
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def line(self, where: tuple, text: str) -> None:
+    def line(self, where: tuple, text: str, s: Style | None = None) -> None:
+        """`text` at `where`'s indent and tag; `s` the `painter`'s style (`plain`: replayed,
+        dimmed as a whole, and marked so after the live part has begun)."""
         self.clear_bar()
-        self.out.write(self.prefix(where) + text + "\n")
+        if s is self.plain:
+            if self._section == "live":
+                text += " (replayed)"
+            text = self.style.dim(self.prefix(where, s) + text)
+        else:
+            text = self.prefix(where, self.style) + text
+        self.out.write(text + "\n")
         self.out.flush()
 
-    def hint_line(self, where: tuple, hint: str) -> None:
+    def hint_line(self, where: tuple, hint: str, s: Style) -> None:
         """What the error's AWS cause leaves unsaid (where a handler raised, what was wrong with
         an intrinsic function's arguments), under its line; once per place (every retry of a
         handler mostly fails the same way), unless --verbose."""
         if (where, hint) in self.hints_shown and not self.verbose:
             return
         self.hints_shown.add((where, hint))
-        self.line(where, "  " + self.style.dim(f"{self.style['why']} {hint}"))
+        self.line(where, "  " + s.dim(f"{s['why']} {hint}"), s)
 
-    def data_line(self, where: tuple, label: str, value: Any) -> None:
+    def data_line(self, where: tuple, label: str, value: Any, s: Style) -> None:
         # The tag again on each line: concurrent branches and items interleave their lines.
-        self.line(where, f"  {self.style.dim(f'{label:<19}')} {compact(value)}")
+        self.line(where, f"  {s.dim(f'{label:<19}')} {compact(value)}", s)
 
     def clear_bar(self) -> None:
         if self._bar is not None:
@@ -134,13 +186,17 @@ class Trace(Recorder):
         super().enter(run)
         state = run.state
         self.types[run.name] = state.type
+        if self._unseen:
+            self._unseen.discard(run.execution_arn)
+        if self.taken_up is not None and run.replayed:
+            self.replayed_entries += 1
         where = self.location(run)
         if self.hidden(where):
             return
-        s = self.style
-        self.line(where, f"{s.paint(s['enter'], 'blue')} {s.name(run.name)}  {s.dim(_describe(state, s))}")
+        s = self.painter(run)
+        self.line(where, f"{s.paint(s['enter'], 'blue')} {s.name(run.name)}  {s.dim(_describe(state, s))}", s)
         if self.verbose:
-            self.data_line(where, "input", run.raw)
+            self.data_line(where, "input", run.raw, s)
 
     def map_started(self, run: Any, length: int) -> None:
         super().map_started(run, length)  # the iterations start again on a retry
@@ -152,27 +208,27 @@ class Trace(Recorder):
     def data(self, run: Any, stage: str, value: Any) -> None:
         super().data(run, stage, value)
         if self.verbose:
-            self.data_line(self.location(run), stage, value)
+            self.data_line(self.location(run), stage, value, self.painter(run))
 
     def retry(self, run: Any, error: Any, attempt: int, delay: float, retrier: Any) -> None:
         super().retry(run, error, attempt, delay, retrier)
         where = self.location(run)
         if self.hidden(where):
             return
-        s = self.style
+        s = self.painter(run)
         of = f" of {retrier.max_attempts}" if retrier.max_attempts else ""
         self.line(where, f"{s.warn(s['retry'])} {s.name(run.name)}  "
                          f"{s.warn(_cut(error_text(error.error, error.cause), self.verbose))} "
-                         f"{s['dot']} retry {attempt}{of} in {duration(delay)}")
+                         f"{s['dot']} retry {attempt}{of} in {duration(delay)}", s)
         if error.hint and self.verbose:  # (a retry that works needs no more; a failure shows it)
-            self.hint_line(where, error.hint)
+            self.hint_line(where, error.hint, s)
 
     def failed(self, run: Any, error: Any) -> None:
         progress = self.finish_map(run)
         super().failed(run, error)
         where = self.location(run)
-        s = self.style
-        took = duration(run.now() - run.entered_time)
+        s = self.painter(run)
+        took = self.took(run)
         again = self.last_failure is not None and self.last_failure[0] == (error.error, error.cause) \
             and self.last_failure[1][:len(where)] == where and len(self.last_failure[1]) > len(where)
         if again:  # passed up from a branch or an iteration: the cause is already on screen
@@ -180,21 +236,12 @@ class Trace(Recorder):
         else:
             text = s.bad(_cut(error_text(error.error, error.cause), self.verbose))
         self.last_failure = ((error.error, error.cause), where + ((run.name, 0),), run.name)
-        if self.hidden(where):
-            if again:
-                return
-            map_name = next(name for name, _ in reversed(where) if self.types.get(name) == "Map")
-            shown = self.item_failures.get(map_name, 0)
-            self.item_failures[map_name] = shown + 1
-            if shown == MAX_ITEM_FAILURES:
-                self.line((), "  " * len(where) + s.dim(f"{s['fail']} more failed items of {map_name} are not "
-                                                        "shown (--verbose shows every state)"))
-            if shown >= MAX_ITEM_FAILURES:
-                return
+        if self.hidden(where) and (again or not self.item_failure_shown(where, s)):
+            return
         counts = f"  {progress.summary(_noun(run.state), tolerated=False)}" if progress is not None else ""
-        self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}")
+        self.line(where, f"{s.bad(s['fail'])} {s.name(run.name)}  {took}{counts}  {text}", s)
         if error.hint and not again:
-            self.hint_line(where, error.hint)
+            self.hint_line(where, error.hint, s)
 
     def exit(self, run: Any, output: Any, next_name: str | None) -> None:
         visit = self._visit(run)
@@ -204,8 +251,8 @@ class Trace(Recorder):
         if self.hidden(where):
             return
         target = visit.next  # the runner's choice (Choice, Catch), else the state's Next
-        s = self.style
-        took = duration(run.now() - run.entered_time)
+        s = self.painter(run)
+        took = self.took(run)
         arrow = f"{s['arrow']} {s.name(target) if target else 'end'}"
         parts = [took]
         if run.retry_count:
@@ -216,18 +263,62 @@ class Trace(Recorder):
         elif run.state.type == "Parallel":
             parts.append(f"{len(run.state.branches)} branches")
         if run.state.type == "Choice":
-            parts.append(self.decision(run, visit.choice))
+            parts.append(self.decision(run, visit.choice, s))
         if caught:
             symbol = s.warn(s["caught"])
             parts.append(s.warn(f"caught {_cut(error_text(visit.error, visit.cause), self.verbose)}") +
                          s.dim(f" (Catch #{(visit.catcher or 0) + 1})"))
         else:
             symbol = s.ok(s["ok"])
-        self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}")
+        self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}", s)
         if self.verbose:
-            self.data_line(where, "output", output)
+            self.data_line(where, "output", output, s)
             if run.variables:
-                self.data_line(where, "variables", run.variables)
+                self.data_line(where, "variables", run.variables, s)
+
+    def item_failure_shown(self, where: tuple, s: Style) -> bool:
+        """Whether a failure inside a Map iteration at `where` is shown: the first
+        `MAX_ITEM_FAILURES` of each Map are, then one line says the others are not."""
+        map_name = next(name for name, _ in reversed(where) if self.types.get(name) == "Map")
+        shown = self.item_failures.get(map_name, 0)
+        self.item_failures[map_name] = shown + 1
+        if shown == MAX_ITEM_FAILURES:
+            self.line((), "  " * len(where) + s.dim(f"{s['fail']} more failed items of {map_name} are not "
+                                                    "shown (--verbose shows every state)"), s)
+        return shown < MAX_ITEM_FAILURES
+
+    def execution_started(self, execution: Any) -> None:
+        if execution.parent is not None:  # a Distributed Map item's child execution
+            self._unseen.add(execution.arn)
+
+    def execution_ended(self, execution: Any, status: str, error: str | None, cause: str | None) -> None:
+        """A Distributed Map item's child none of whose states was seen (a remote executor ran
+        it): its outcome, from the history it came back with."""
+        if execution.parent is None or execution.arn not in self._unseen:
+            return
+        self._unseen.discard(execution.arn)
+        if status == "SUCCEEDED" and not self.verbose or execution.history is None:
+            return
+        from ..histories import Timeline
+
+        view, index = execution.parent
+        where = tuple(view.path) + ((view.name, index),)
+        s = self.style
+        timeline = Timeline(execution.history.events)
+        # (the latest event, not the closing one: that one is stamped by the parent's clock)
+        end = max((event.time for event in timeline.events), default=timeline.start)
+        if status == "SUCCEEDED":
+            states = f" {s['arrow']} ".join(s.name(entry.name) for entry in timeline.entries if not entry.at)
+            self.line(where, f"{s.ok(s['ok'])} {states}  {duration(end - timeline.start)} {s['arrow']} end")
+            return
+        if not self.verbose and not self.item_failure_shown(where, s):
+            return
+        failure = timeline.failure
+        state = failure.state if failure is not None else None
+        entry = next((e for e in reversed(timeline.entries) if e.name == state), None)
+        took = f"{duration((entry.exited or end) - entry.entered)}  " if entry is not None else ""
+        text = s.bad(_cut(error_text(error, cause), self.verbose))
+        self.line(where, f"{s.bad(s['fail'])} {s.name(state or status)}  {took}{text}")
 
     def iteration(self, run: Any, index: int, status: str) -> None:
         super().iteration(run, index, status)
@@ -248,8 +339,7 @@ class Trace(Recorder):
         self.totals.pop(id(run), None)
         return progress
 
-    def decision(self, run: Any, index: int | None) -> str:
-        s = self.style
+    def decision(self, run: Any, index: int | None, s: Style) -> str:
         if index is None:
             return s.dim("no rule matched: Default")
         return f"{s.dim(f'rule #{index + 1}:')} {describe_rule(run.state.choices[index])}"

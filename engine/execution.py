@@ -704,7 +704,7 @@ class Execution:
         """This execution as observers see it."""
         notes = tuple(fact.value for fact in self.facts if fact.kind == "note")
         return ExecutionView(self.arn, self.name, self.state_machine_arn, self.state_machine_name, self.type,
-                             self.input, self.redrive_count, self.parent, notes, self.keep_note)
+                             self.input, self.redrive_count, self.parent, notes, self.keep_note, self.history)
 
     def keep_note(self, value: Any) -> None:
         """Note `value` (JSON) in the journal for this execution's later runs (`ExecutionView.notes`)."""

@@ -25,9 +25,10 @@ class StateView:
     input               the state's input (also ``raw``)
     path                where it runs: ``(("Fanout", 1),)`` inside branch 1 of Parallel Fanout
     entered_id          its ``*StateEntered`` event's id; ``entered_time`` that event's time
-    retry_count, variables, now()   as they are when read (retries so far, the variables of
-                        the state's scope, the execution's clock; replayed from a journal,
-                        the time of the state's latest recorded event)
+    retry_count, variables, now(), replayed   as they are when read (retries so far, the
+                        variables of the state's scope, the execution's clock; replayed from a
+                        journal, the time of the state's latest recorded event; whether what the
+                        state does now comes from the journal)
     execution_arn, state_machine_arn   the execution it runs in, and its state machine
     """
 
@@ -57,11 +58,19 @@ class StateView:
         the time of its latest recorded event: a replayed state ends when it ended then, not
         when the resuming process reads its record."""
         run = self._run
-        ex = run.ex
-        replay = ex.replay
-        if replay is not None and 0 < run.frame.last <= replay.last_id:
-            return ex.history.timestamp(run.frame.last)
-        return ex.clock.now()
+        if self.replayed:
+            return run.ex.history.timestamp(run.frame.last)
+        return run.ex.clock.now()
+
+    @property
+    def replayed(self) -> bool:
+        """Whether the state's latest step (its entry, a retry, its exit) is replayed from the
+        journal: an earlier run of the execution recorded it (`asl.engine.resume`, `redrive`).
+        A state entered then and still running goes live where the record ends (a redriven
+        state, a task in flight when the process died): False from then on."""
+        run = self._run
+        replay = run.ex.replay
+        return replay is not None and 0 < run.frame.last <= replay.last_id
 
     @property
     def execution_arn(self) -> str:
@@ -155,6 +164,9 @@ class ExecutionView:
                     redriven execution's observers read what its first run left there
     keep            ``keep(value)`` notes a JSON value in the execution's journal (kept in its store
                     with it); None where nothing can be kept
+    history         its `History` so far (``history.events``: GetExecutionHistory's events). A
+                    Distributed Map child run by a remote executor (``executor=``) shows observers
+                    none of its states: its history comes back whole when it has ended
     """
 
     arn: str
@@ -167,6 +179,7 @@ class ExecutionView:
     parent: tuple | None = None
     notes: tuple = ()
     keep: Any = None
+    history: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)

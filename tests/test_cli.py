@@ -236,17 +236,40 @@ def test_a_diagnostic_without_a_location_points_at_its_machine_in_a_template(tmp
     assert f"{plain}:2:3: error MISSING_END_STATE" in invoke("validate", str(plain)).output
 
 
+def _sam_template(folder, uris: dict) -> None:
+    """``folder/template.yaml``: one AWS::Serverless::StateMachine per logical id in `uris`, its
+    DefinitionUri the value."""
+    (folder / "template.yaml").write_text("Resources:\n" + "".join(
+        f"  {name}:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n      DefinitionUri: {uri}\n"
+        for name, uri in uris.items()))
+
+
+def test_every_line_of_a_template_of_several_machines_names_its_machine(tmp_path, monkeypatch):
+    """As the README says of a template of several machines: each diagnostic line ends with
+    "(in LogicalId)", also the lines in a DefinitionUri file and a DefinitionUri that is not
+    there (they were left unnamed when no other machine's lines pointed at the same file)."""
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "endless.json").write_text('{"StartAt": "X", "States": {"X": {"Type": "Pass", "Next": "X"}}}')
+    _sam_template(tmp_path, {"Endless": "sm/endless.json", "Gone": "sm/gone.json"})
+    monkeypatch.chdir(tmp_path)
+    result = invoke("validate", "template.yaml")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "sm/endless.json:1:1: error MISSING_END_STATE: Workflow has no terminal state (in Endless)",
+        "template.yaml:9:7: error FILE_NOT_FOUND: DefinitionUri 'sm/gone.json': File not found: sm/gone.json "
+        "(in Gone)",
+        "2 state machines: 2 error(s), 0 warning(s)"]
+    one = invoke("validate", "template.yaml#Endless")  # one machine picked: nothing to tell apart
+    assert one.output.splitlines()[0] == "sm/endless.json:1:1: error MISSING_END_STATE: Workflow has no terminal state"
+
+
 def test_a_definition_uri_file_is_named_as_the_template_was(tmp_path, monkeypatch):
     """A template named relatively had its DefinitionUri file reported by its absolute path
     (`/home/.../order.asl.json: OK` beside `template.yaml:...`); and a relative template in the
     current folder must still get the did-you-mean of a missing file."""
     (tmp_path / "sm").mkdir()
     (tmp_path / "sm" / "order.asl.json").write_text('{"StartAt": "P", "States": {"P": {"Type": "Pass"}}}')
-    (tmp_path / "template.yaml").write_text("Resources:\n"
-                                            "  Order:\n"
-                                            "    Type: AWS::Serverless::StateMachine\n"
-                                            "    Properties:\n"
-                                            "      DefinitionUri: sm/order.asl.json\n")
+    _sam_template(tmp_path, {"Order": "sm/order.asl.json"})
     monkeypatch.chdir(tmp_path)
     result = invoke("validate", "template.yaml")
     assert result.exit_code == 1

@@ -181,6 +181,85 @@ def test_redrive_from_the_command_line(project):
             "FILE (or set SFN_MOCK_CONFIG), or mock_config= in Python\n"
 
 
+STEPS = {"StartAt": "A", "States": {
+    "A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:a", "Next": "W"},
+    "W": {"Type": "Wait", "Seconds": 10, "Next": "B"},
+    "B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:b", "Next": "Later"},
+    "Later": {"Type": "Wait", "Seconds": 5, "Next": "Done"},
+    "Done": {"Type": "Pass", "End": True}}}
+
+STEP_HANDLERS = '''
+import os, signal, anyio
+from asl.engine import Handlers, TaskFailed
+handlers = Handlers()
+
+@handlers.lambda_function("a")
+def a(event, ctx):
+    return {"a": True}
+
+@handlers.lambda_function("b")
+async def b(event, ctx):
+    if os.environ.get("BROKEN"):
+        raise TaskFailed("Broken", "b is broken")
+    if os.environ.get("DIE"):
+        await anyio.sleep(0.3)  # (the journal is written every 50 ms: B's entry is in it)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"b": True}
+'''
+
+
+def _entries(events) -> int:
+    return sum(1 for e in events if e.type.endswith("StateEntered"))
+
+
+def test_a_redrive_trace_tells_the_replay_from_what_runs_again(project):
+    """The states the journal replays are under a "replayed from the store" rule, what runs anew
+    under "redrive 1"; the summary counts the transitions and the time of the redrive alone
+    (the states entered after ExecutionRedriven in the history; the Wait of 5 s after it, not
+    the 10 s before), not the first run's again."""
+    (project / "steps.json").write_text(json.dumps(STEPS))
+    (project / "steps.py").write_text(STEP_HANDLERS)
+    store = f"sqlite:{project / 'runs.db'}"
+    failed = asl("run", "steps.json", "--handlers", "steps.py", "--store", store, "--virtual-time",
+                 "--output-format", "json", env={"BROKEN": "1"}, cwd=project)
+    assert failed.returncode == 1, failed.stderr
+    arn = json.loads(failed.stdout)["executionArn"]
+    redriven = asl("redrive", arn, "--store", store, "--handlers", "steps.py", cwd=project)
+    assert redriven.returncode == 0, redriven.stderr
+    lines = redriven.stderr.splitlines()
+    replayed, again = lines.index("── replayed from the store ──"), lines.index("── redrive 1 ──")
+    assert replayed == 1 and lines[replayed + 1:again] == [
+        "▶ A  Task lambda a", "✓ A  <1ms → W", "▶ W  Wait", "✓ W  10.00s → B", "▶ B  Task lambda b"]
+    assert lines[again + 1] == "✓ B  <1ms → Later"  # redriven: timed from the redrive, not from its first entry
+    events = _in_store(store, lambda s: s.events(arn))
+    after = [e.type for e in events][[e.type for e in events].index("ExecutionRedriven"):]
+    assert _entries(events) - _entries(events[:len(events) - len(after)]) == 2  # Later, Done
+    assert lines[-1] == "SUCCEEDED  steps · redrive 1: 2 state transitions · 5.00s (virtual)"
+
+
+def test_a_resume_trace_tells_the_replay_from_what_runs_on(project):
+    """`asl run` killed (-9) in task B: `asl resume` shows A, the Wait and B's entry as replayed,
+    B's call again and what follows under "resumed", and counts only the states it entered."""
+    (project / "steps.json").write_text(json.dumps(STEPS))
+    (project / "steps.py").write_text(STEP_HANDLERS)
+    store = f"sqlite:{project / 'runs.db'}"
+    died = asl("run", "steps.json", "--handlers", "steps.py", "--store", store, "--virtual-time", env={"DIE": "1"},
+               cwd=project)
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    (record,) = _in_store(store, lambda s: s.list())
+    recorded = _in_store(store, lambda s: s.events(record.arn))
+    assert [e.type for e in recorded][-1] == "LambdaFunctionStarted"
+    resumed = asl("resume", record.arn, "--store", store, "--handlers", "steps.py", cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    lines = resumed.stderr.splitlines()
+    replayed, again = lines.index("── replayed from the store ──"), lines.index("── resumed ──")
+    assert lines[replayed + 1:again] == [
+        "▶ A  Task lambda a", "✓ A  <1ms → W", "▶ W  Wait", "✓ W  10.00s → B", "▶ B  Task lambda b"]
+    assert lines[again + 1] == "✓ B  <1ms → Later"
+    new = _entries(_in_store(store, lambda s: s.events(record.arn))) - _entries(recorded)
+    assert new == 2 and lines[-1] == "SUCCEEDED  steps · resumed: 2 state transitions · 5.00s (virtual)"
+
+
 def test_store_problems_are_one_line(project):
     bad = asl("executions", "list", "--store", "mysql://nope", cwd=project)
     assert bad.returncode == 2 and "unknown store" in bad.stderr and "Traceback" not in bad.stderr

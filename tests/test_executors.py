@@ -368,6 +368,39 @@ def test_asl_run_executor_option(tmp_path):
     assert "unknown executor 'ray': choose one of inline, processes, dask, dask://HOST:PORT" in bad.stderr
 
 
+def test_the_trace_shows_each_remote_item_s_outcome():
+    """The states of a Distributed Map child run by worker processes are not seen by the trace:
+    each failed item is shown from the history it comes back with, in the line the inline trace
+    prints from the states it sees (item, state, time, error: cause); with -v each succeeded
+    item too, by the states it went through. Before the workers start (a pause of seconds on a
+    loaded machine) a dim line says so. (The sample's records c-003 and c-006 have no valid email
+    address; c-007's StoreRecord is throttled once and retried after 1 s: samples/batch/handlers.py.)"""
+    import subprocess
+    import sys
+
+    from conftest import SAMPLES
+
+    batch = SAMPLES / "batch"
+    asl_run = [sys.executable, "-m", "asl.cli", "run", str(batch / "batch.json"), "--input", str(batch / "input.json"),
+               "--handlers", str(batch / "handlers.py"), "--virtual-time"]
+
+    def trace(*options: str) -> list[str]:
+        done = subprocess.run([*asl_run, *options], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stderr.splitlines()
+    failed = ["  [item 2] ✗ CheckRecord  <1ms  Record.Invalid: record c-003 has no valid email address",
+              "  [item 5] ✗ CheckRecord  <1ms  Record.Invalid: record c-006 has no valid email address"]
+    assert [line for line in trace() if "[item" in line] == failed  # inline
+    remote = trace("--executor", "processes")
+    assert remote[0] == f"starting {os.cpu_count()} worker process{'es' * (os.cpu_count() != 1)}…"
+    assert [line for line in remote if "[item" in line] == failed
+    verbose = [line for line in trace("--executor", "processes", "-v") if "[item" in line]
+    assert sorted(verbose) == sorted(failed + [f"  [item {i}] ✓ CheckRecord → StoreRecord  <1ms → end"
+                                               for i in (0, 1, 3, 4, 7)] +
+                                     ["  [item 6] ✓ CheckRecord → StoreRecord  1.00s → end"])
+    assert trace("--executor", "processes", "-q") == []
+
+
 def test_a_dask_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
     """asl run, asl worker and asl serve name the address they could not reach and exit 2, no
     traceback (asl serve: its startup's reason once, not uvicorn's ERROR lines)."""

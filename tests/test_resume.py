@@ -474,9 +474,17 @@ def test_a_replayed_state_lasts_as_long_as_it_did():
     class Durations(Observer):
         def __init__(self):
             self.took = {}
+            self.replayed = []  # (hook, state, replayed?) in order
+
+        def enter(self, run):
+            self.replayed.append(("enter", run.name, run.replayed))
+
+        def retry(self, run, error, attempt, delay, retrier):
+            self.replayed.append(("retry", run.name, run.replayed))
 
         def exit(self, run, output, next_name):
             self.took[run.name] = run.now() - run.entered_time
+            self.replayed.append(("exit", run.name, run.replayed))
 
     async def go():
         _, crashed, store = await _run(machine, {}, factory, crash_after=10)  # inside the Wait
@@ -488,6 +496,9 @@ def test_a_replayed_state_lasts_as_long_as_it_did():
         assert resumed.status == "SUCCEEDED"
         assert seen.took["T"] == pytest.approx(10)   # its retry interval, as recorded
         assert seen.took["W"] > 3600                 # live: from its recorded entry to now
+        # StateView.replayed: the steps recorded before the crash, not the Wait's end after it
+        assert seen.replayed == [("enter", "T", True), ("retry", "T", True), ("exit", "T", True),
+                                 ("enter", "W", True), ("exit", "W", False)]
     anyio.run(go)
 
 

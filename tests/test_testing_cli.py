@@ -162,6 +162,40 @@ def test_asl_test_fails_a_case_that_reaches_an_unmocked_task(tmp_path):
     assert lines[-1] == "1 test case(s) of shipping: 0 passed, 1 failed, 0 without expectations"
 
 
+def test_asl_test_without_input_warns_and_fails_the_cases_that_end_in_states_runtime(tmp_path):
+    """Without --cases or --input each test case runs with {}: asl test says so once. The
+    shipping machine's Map then finds no $.items and the run fails with States.Runtime, which AWS
+    raises for what a state cannot process and lets no Retry or Catch take (not even
+    States.ALL: "Error handling in Step Functions", States.Runtime): a broken run, not a "RAN",
+    unless the case expects that error."""
+    mock_config = tmp_path / "MockConfigFile.json"
+    mock_config.write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"Express": {"Reserve": "Ok", "Ship": "Ok"},
+                                                     "NoItems": {"Reserve": "Ok", "Ship": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}}}}))
+    result = invoke("test", mock_config, SHIPPING)
+    assert result.exit_code == 1
+    assert result.stderr == "asl test: warning: no --cases or --input given: each test case runs with input {}\n"
+    lines = result.stdout.splitlines()
+    assert lines[0] == "FAIL  Express  FAILED in ReserveItems: States.Runtime: An error occurred while executing " \
+                       "the state 'ReserveItems' (entered at the event id #2). Reference path \"$.items\" must " \
+                       "point to array."
+    assert lines[1] == "      States.Runtime: a state could not process what it was given (no Retry or Catch " \
+                       "takes that error): does the test case get the input it needs? (A case meant to fail so " \
+                       "expects \"error\": \"States.Runtime\".)"
+    assert lines[-1] == "2 test case(s) of shipping: 0 passed, 2 failed, 0 without expectations"
+    cases = tmp_path / "cases.json"
+    cases.write_text(json.dumps({"NoItems": {"expect": {"status": "FAILED", "error": "States.Runtime"}}}))
+    expected = invoke("test", mock_config, SHIPPING, "--cases", cases, "--test-case", "NoItems")
+    assert expected.exit_code == 0, expected.output
+    assert expected.stderr == "asl test: warning: the cases file gives no input for 'NoItems' and no --input is " \
+                              "given: it runs with input {}\n"
+    assert expected.stdout.splitlines()[-1] == "1 test case(s) of shipping: 1 passed, 0 failed, 0 without expectations"
+    order = {"orderId": "1", "customer": "c@example.com", "express": True, "items": [{"sku": "A", "quantity": 1}]}
+    given = invoke("test", mock_config, SHIPPING, "--input-json", json.dumps(order), "--test-case", "Express")
+    assert given.stderr == ""
+
+
 @pytest.mark.parametrize("args, message", [
     (["none.json", SHIPPING], "none.json: no such MockConfigFile"),
     (["{config}", SHIPPING, "--test-case", "Nope"], "state machine 'shipping' has no test case 'Nope'"),

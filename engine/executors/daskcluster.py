@@ -29,15 +29,18 @@ META = "asl-engine-done"
 
 
 class DaskExecutor(ChunkedExecutor):
-    """``address`` None: a `LocalCluster` of `workers` processes (one thread each) for as long as
-    the executor is open; else the scheduler at ``address`` (``tcp://HOST:PORT``)."""
+    """``address`` None: a `LocalCluster` of `workers` processes (one thread each; default one
+    per core, up to 4) for as long as the executor is open; else the scheduler at ``address``
+    (``tcp://HOST:PORT``) and its workers (`workers` None)."""
 
     name = "dask"
 
     def __init__(self, address: str | None = None, workers: int | None = None, threads: int = 1):
         super().__init__()
+        import os
+
         self.address = address
-        self.workers = workers
+        self.workers = workers or min(4, os.cpu_count() or 1) if address is None else workers
         self.threads = threads
         self.cluster: Any = None
         self.client: Any = None
@@ -46,8 +49,6 @@ class DaskExecutor(ChunkedExecutor):
         self._done: dict[str, set[int]] = {}
 
     async def _open(self) -> None:
-        import os
-
         from distributed import Client, LocalCluster
 
         if self.address is None:
@@ -57,7 +58,7 @@ class DaskExecutor(ChunkedExecutor):
             # asyncio stacks while a chunk runs): time taken from the children, for a dashboard
             # that is not started here
             with dask.config.set({"distributed.worker.profile.enabled": False}):
-                self.cluster = await LocalCluster(n_workers=self.workers or min(4, os.cpu_count() or 1),
+                self.cluster = await LocalCluster(n_workers=self.workers,
                                                   threads_per_worker=self.threads, processes=True,
                                                   asynchronous=True, dashboard_address=None, host="127.0.0.1")
             self.client = await Client(self.cluster, asynchronous=True)

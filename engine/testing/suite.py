@@ -11,7 +11,10 @@ Expectation keys: ``status``, ``output``, ``error``, ``cause``, ``path`` (top-le
 names). A test case without expectations only runs, and its result is reported. A test case
 needs to mock only the Tasks it reaches (as with Step Functions Local); reaching another one
 without a handler fails the run with States.Runtime, "No handler or mock for the Task state",
-and fails the test case, whatever it expects.
+and fails the test case, whatever it expects. So does any run that ends FAILED with
+States.Runtime (a JSONPath that finds nothing in the input, ...) unless the case expects that
+error: AWS raises it for what a state could not process, and neither Retry nor Catch takes it
+(not even States.ALL), so it is never an outcome a machine is designed to reach.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from .results import WorkflowRun
 from .workflow import Workflow
 
 EXPECT_KEYS = ("status", "output", "error", "cause", "path")
+RUNTIME = "States.Runtime"  # AWS: not retriable, not caught by States.ALL (a run that could not go on)
 
 
 @dataclass
@@ -79,7 +83,12 @@ def run_cases(workflow: Workflow, config: MockConfig, machine_name: str, cases: 
             continue
         problems = [f"the run reached the Task state '{state}', which the test case does not mock and no "
                     "handler serves" for state in dict.fromkeys(run.result.unserved)]
-        outcomes.append(CaseOutcome(name, run, bool(expect), problems + expectation_problems(run, expect)))
+        problems += expectation_problems(run, expect)
+        if not problems and run.status == "FAILED" and run.error == RUNTIME and expect.get("error") != RUNTIME:
+            problems.append(f"{RUNTIME}: a state could not process what it was given (no Retry or Catch takes "
+                            "that error): does the test case get the input it needs? (A case meant to fail so "
+                            f"expects \"error\": \"{RUNTIME}\".)")
+        outcomes.append(CaseOutcome(name, run, bool(expect), problems))
     return outcomes
 
 
