@@ -669,13 +669,14 @@ def _select(steps: tuple[_Step, ...], start: Any, root: Any, require: bool) -> l
 # ---------------------------------------------------------------------------------------------
 
 _INT = re.compile(r"-?[0-9]+")
-# A filter operand that is a bare word (no quotes): a letter or '_', then letters, digits, '_'.
+# A filter operand that is a bare word (no quotes): a letter or '_', then anything up to a blank,
+# a bracket, a quote or an operator (`us-east-1`, `en-US`, `v1.2` are words too).
 # Read as that string, as Jayway 2.0.0 reads it (`[?(@.Name==Receipt)]` keeps the items whose
 # Name is "Receipt"; 2.1 and later refuse to compile it). AWS follows 2.0.0 wherever recordings
 # tell the versions apart, and deployed AWS samples write such filters (aws-samples:
 # step-functions-workflows-collection textract-analyze-expense-tf and parallel-translate,
 # aws-stepfunctions-examples app-dataquality-using-lambda, whose console run went through).
-_BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BARE_WORD = re.compile(r"[A-Za-z_][^\s()\[\]&|!=<>'\"]*")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1118,10 +1119,9 @@ class _FilterParser:
             return _Literal(_V(_STR, _unescape(text[begin + 1:close], self, begin)))
         word = _BARE_WORD.match(text, begin, self.stop)
         if word and word.group() not in ("true", "false", "null"):
-            # Jayway refuses a bare word (it reads a number there), but AWS accepted definitions
-            # comparing with one and the machines relied on it matching that string
-            # (step-functions-workflows-collection: textract-analyze-expense-tf `@.Name==Receipt`,
-            # parallel-translate `@.TargetLanguageCode==es`): a string, and a validator WARNING.
+            # Jayway 2.0.0 reads a bare word as that string (2.1 and later refuse it), and AWS
+            # accepted definitions comparing with one whose machines relied on it matching
+            # (see _BARE_WORD): a string, and a validator WARNING.
             self.pos = word.end()
             self.paths.unquoted.append(word.group())
             return _Literal(_V(_STR, word.group()))

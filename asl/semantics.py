@@ -309,7 +309,7 @@ def _lint(checker: Any, block: dict, where: tuple) -> None:
             _lint(checker, state.get(key) or {}, here + (key,))
 
 
-_PATH_FIELDS = ("InputPath", "OutputPath", "ItemsPath")
+_PATH_FIELDS = ("InputPath", "OutputPath", "ItemsPath", "ErrorPath", "CausePath")
 _NESTED = ("Branches", "ItemProcessor", "Iterator", "Result")  # blocks (linted apart), static data
 
 

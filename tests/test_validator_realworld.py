@@ -647,8 +647,8 @@ def test_cdk_intrinsics_snapshot_with_escapes_validates_clean():
 def test_filter_compared_with_a_bare_word_is_a_warning_and_matches_the_string():
     """textract-analyze-expense-tf/statemachine/statemachine.asl.json (Terraform) and
     parallel-translate/statemachine/statemachine.asl.yaml (SAM) compare filter operands with
-    unquoted words (`$.Labels[?(@.Name==Receipt)]`, `$[?(@.TargetLanguageCode==es)]`). Jayway
-    refuses that, yet both were deployed, and the first only reaches its AnalyzeExpense state
+    unquoted words (`$.Labels[?(@.Name==Receipt)]`, `$[?(@.TargetLanguageCode==es)]`). Jayway 2.1
+    and later refuse that (2.0.0 reads the string), yet both were deployed, and the first only reaches its AnalyzeExpense state
     when the filter matches the label named "Receipt"."""
     from asl.engine import Handlers, run_sync
 
@@ -674,6 +674,23 @@ def test_filter_compared_with_a_bare_word_is_a_warning_and_matches_the_string():
         "a.$": "$[?(@.x == true || @.y == null || @.z == 'es')]"}})) == []
     assert [c for c, *_ in errors(machine(P={"Type": "Pass", "End": True, "Parameters": {
         "a.$": "$[?(@.x == )]"}}))] == ["SCHEMA_VALIDATION_FAILED"]
+
+
+def test_bare_filter_words_run_to_the_next_blank_or_operator_as_jayway_2_0_reads_them():
+    """Jayway 2.0.0 (Debian's libjsonpath-java, run here) reads `[?(@.a == us-east-1)]`,
+    `== en-US`, `== v1.2` as those strings; AWS follows 2.0.0 where recordings tell Jayway
+    versions apart (asl/paths.py). The warning covers Fail's ErrorPath and CausePath too."""
+    from asl.paths import compile_path
+
+    regions = [{"a": "us-east-1"}, {"a": "en-US"}, {"a": "v1.2"}, {"a": "b", "c": 1}]
+    assert compile_path("$[?(@.a == us-east-1)]").evaluate(regions) == [{"a": "us-east-1"}]
+    assert compile_path("$[?(@.a==en-US)]").evaluate(regions) == [{"a": "en-US"}]
+    assert compile_path("$[?(@.a == v1.2)]").evaluate(regions) == [{"a": "v1.2"}]
+    assert compile_path("$[?(@.a==b&&@.c==1)]").evaluate(regions) == [{"a": "b", "c": 1}]
+    fail = machine(F={"Type": "Fail", "ErrorPath": "$.e[?(@.k == c)].e[0]", "CausePath": "$.c[?(@.k == en-US)].m[0]"})
+    assert errors(fail) == []
+    assert warnings(fail) == [("UNQUOTED_FILTER_LITERAL", "/States/F/ErrorPath"),
+                              ("UNQUOTED_FILTER_LITERAL", "/States/F/CausePath")]
 
 
 def test_broken_yaml_template_reports_its_yaml_error(tmp_path):
