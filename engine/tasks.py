@@ -21,6 +21,7 @@ with the exception's class name and message, the way Lambda reports an unhandled
 from __future__ import annotations
 
 import fnmatch
+import functools
 import inspect
 import json
 import os
@@ -391,29 +392,69 @@ def raised_at(exc: BaseException) -> str | None:
     """Where a handler raised `exc`, for people (`StatesError.hint`; the cause stays Lambda's):
     ``KeyError raised in pay (handlers.py:12): amount = e["amount"]``, the innermost frame of
     the handler's own code, outside asl-engine, the standard library and installed packages;
-    None when there is none (an error of ours about what the handler returned)."""
-    import os
+    None when there is none (an error of ours about what the handler returned), and whenever
+    it cannot be told: a hint never changes how a failure is reported. Cheap: one test per
+    frame (by file, remembered), the source line read for the frame shown only."""
+    try:
+        frame = None
+        for found, lineno in _walk(exc.__traceback__):
+            if _handler_code(found.f_code.co_filename):
+                frame = (found.f_code, lineno)
+        if frame is None:
+            return None
+        import linecache
+
+        code, lineno = frame
+        line = linecache.getline(code.co_filename, lineno).strip()
+        return (f"{type(exc).__name__} raised in {code.co_name} ({_shown_file(code.co_filename)}:{lineno})"
+                + (f": {line}" if line else ""))
+    except Exception:  # (a path on another drive, an unreadable file, ...)
+        return None
+
+
+def _walk(tb: Any) -> Any:
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+
+
+_HANDLER_CODE: dict[str, bool] = {}  # file name -> is it a handler's own code (not ours, nor a library's)
+
+
+def _handler_code(filename: str) -> bool:
+    known = _HANDLER_CODE.get(filename)
+    if known is None:
+        if len(_HANDLER_CODE) > 4096:
+            _HANDLER_CODE.clear()
+        known = _HANDLER_CODE[filename] = not filename.startswith("<") and \
+            not os.path.realpath(filename).startswith(_outside())
+    return known
+
+
+@functools.lru_cache(maxsize=1)
+def _outside() -> tuple[str, ...]:
+    """The folders of asl-engine itself, the standard library and installed packages."""
     import sysconfig
-    import traceback
 
     paths = sysconfig.get_paths()
-    outside = tuple(os.path.join(os.path.realpath(p), "") for p in
-                    {paths["stdlib"], paths["purelib"], paths["platlib"], _OWN_DIRS[0], _OWN_DIRS[1]})
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        filename = os.path.realpath(frame.filename)
-        if filename.startswith(outside) or frame.filename.startswith("<"):
-            continue
-        shown = os.path.relpath(filename)
-        if shown.startswith(".."):
-            shown = filename
-        line = f": {frame.line}" if frame.line else ""
-        return f"{type(exc).__name__} raised in {frame.name} ({shown}:{frame.lineno}){line}"
-    return None
+    own = (os.path.dirname(inspect.getfile(StatesError)), os.path.dirname(__file__))
+    return tuple(os.path.join(os.path.realpath(p), "") for p in
+                 {paths["stdlib"], paths["purelib"], paths["platlib"], *own})
 
 
-# asl-engine's own code (the language and this package), which `raised_at` looks past
-_OWN_DIRS = (os.path.dirname(os.path.realpath(inspect.getfile(StatesError))),
-             os.path.dirname(os.path.realpath(__file__)))
+def _shown_file(filename: str) -> str:
+    """A file as people read it: from the current folder when it is below it."""
+    return _shown_from(filename, os.getcwd())
+
+
+@functools.lru_cache(maxsize=256)
+def _shown_from(filename: str, cwd: str) -> str:
+    path = os.path.realpath(filename)
+    try:
+        shown = os.path.relpath(path, cwd)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if shown.startswith("..") else shown
 
 
 def _lambda_error(name: str, message: str, as_returned: bool = False) -> tuple[str, str]:

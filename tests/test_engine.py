@@ -888,3 +888,33 @@ def test_a_stop_while_a_failure_cuts_siblings_short_loses_no_abort():
     assert started == closed == {0, 1}
     ids = {e["id"] for e in events}
     assert all(e.get("previousEventId", 0) in ids | {0} and e.get("previousEventId", 0) < e["id"] for e in events)
+
+
+def test_a_handler_failure_keeps_its_error_whatever_happens_to_its_hint(monkeypatch):
+    """The hint (where the handler raised) is best-effort: a path that cannot be made relative
+    (another drive on Windows) shows whole, and the error stays the handler's, caught as such."""
+    import os
+
+    from asl.engine import tasks
+
+    def broken(path, start=None):
+        raise ValueError("path is on mount 'D:', start on mount 'C:'")
+
+    def pay(event):
+        return event["amount"]
+
+    monkeypatch.setattr(os.path, "relpath", broken)
+    tasks._shown_from.cache_clear()  # (file names are shown as first worked out)
+    machine = asl.load({"StartAt": "Pay", "States": {
+        "Pay": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:pay",
+                "End": True}}})
+    failed = run_sync(machine, {}, handlers={"pay": pay})
+    assert (failed.status, failed.error) == ("FAILED", "KeyError")
+    assert failed.hint == f'KeyError raised in pay ({os.path.realpath(__file__)}:{pay.__code__.co_firstlineno + 1}): ' \
+                          'return event["amount"]'
+    monkeypatch.setattr(tasks, "_shown_file", lambda name: 1 / 0)
+    caught = run_sync(asl.load({"StartAt": "Pay", "States": {
+        "Pay": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:pay",
+                "Catch": [{"ErrorEquals": ["KeyError"], "Next": "Done"}], "End": True},
+        "Done": {"Type": "Pass", "End": True}}}), {}, handlers={"pay": pay})
+    assert caught.status == "SUCCEEDED" and caught.output["Error"] == "KeyError"
