@@ -625,14 +625,17 @@ def _for_library(text: str, aliases: dict[str, str]) -> str:
 def _corrected(text: str, names: set[str]) -> str:
     """`text` in a block that first defines the built-ins of `_CORRECTED` it mentions over the
     library's. Not where a call gives none of the arguments or more than the function takes:
-    the definitions take no context (``x.$f()``, ``x ~> $f()``) and ignore extra arguments, so
-    the library's own function serves there (a signature would, at 120 µs a call)."""
+    the definitions take no context (``x.$f()``; ``x ~> $f()`` gives one argument) and ignore
+    extra arguments, so the library's own function serves there (a signature would, at 120 µs
+    a call). A variable of the workflow with the function's name (``$clone`` assigned by a
+    state) is JSON, never a function, and stays what it is."""
     calls = _builtin_calls(text)
     prelude = []
     for name in sorted(names):
         params, definition = _CORRECTED[name]
         if all(0 < given <= params for called, given in calls if called == name):
-            prelude.append(f"$__asl_builtin_{name} := ${name}; ${name} := {definition}; ")
+            prelude.append(f"$__asl_builtin_{name} := ${name}; "
+                           f"${name} := $exists(${name}) and $type(${name}) != 'function' ? ${name} : {definition}; ")
     if not prelude:
         return text
     return "(" + "".join(prelude).replace("$BUILTIN", "$__asl_builtin_") + text + "\n)"
@@ -680,10 +683,17 @@ def _js_regex(literal: str) -> str:
     close = literal.rindex("/")
     pattern, flags = literal[1:close], literal[close + 1:]
     out, i, n, in_class = [], 0, len(pattern), False
+    after_set = False  # the class item just written is a set escape (\\d \\w \\s, negated or not)
+
+    def set_at(j: int) -> bool:
+        return pattern.startswith("\\", j) and j + 1 < n and pattern[j + 1].lower() in _JS_SETS
+
     while i < n:
         ch = pattern[i]
+        was_set, after_set = after_set, False
         if ch == "\\" and i + 1 < n:
             esc = pattern[i + 1]
+            after_set = in_class and esc.lower() in _JS_SETS
             i += 2
             if esc in _JS_SETS:
                 out.append(_JS_SETS[esc] if in_class else f"[{_JS_SETS[esc]}]")
@@ -699,8 +709,8 @@ def _js_regex(literal: str) -> str:
             if ch == "]":
                 in_class = False
                 out.append(ch)
-            elif ch in "[&~/" or (ch == "-" and pattern.startswith("--", i)):
-                out.append("\\" + ch)
+            elif ch in "[&~/" or (ch == "-" and (pattern.startswith("--", i) or was_set or set_at(i + 1))):
+                out.append("\\" + ch)  # (a '-' beside a set escape is no range in JavaScript)
             else:
                 out.append(ch)
             i += 1
@@ -1271,16 +1281,28 @@ def _builtin_calls(text: str) -> list[tuple[str, int]]:
         return []
     calls: list[tuple[str, int]] = []
 
+    def builtin(node: Any) -> str | None:
+        if (isinstance(node, tuple) and len(node) == 3 and node[0] == "call" and isinstance(node[1], tuple)
+                and node[1][:1] == ("var",) and node[1][1] in _SIGNATURES):
+            return node[1][1]
+        return None
+
     def walk(node: Any) -> None:
         if isinstance(node, list):
             for item in node:
                 walk(item)
         elif isinstance(node, tuple):
+            if node[:2] == ("bin", "~>") and builtin(node[3]):
+                # `x ~> $f(a)` calls $f(x, a): the left side is one argument more
+                walk(node[2])
+                walk(node[3][2])
+                calls.append((node[3][1][1], len(node[3][2]) + 1))
+                return
             for item in node[1:] if node and isinstance(node[0], str) else node:
                 walk(item)
-            if (len(node) == 3 and node[0] == "call" and isinstance(node[1], tuple)
-                    and node[1][:1] == ("var",) and node[1][1] in _SIGNATURES):
-                calls.append((node[1][1], len(node[2])))
+            name = builtin(node)
+            if name:
+                calls.append((name, len(node[2])))
 
     walk(tree)
     return calls

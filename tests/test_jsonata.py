@@ -286,6 +286,11 @@ def result_or_undefined(text):
     (r"$match('x/y', /[/]/).index", 1),
     (r"$match('a[]b', /[[]]/).match", "[]"),
     (r"$match('a&&b~', /[&~]+/).match", ["&&", "~"]),
+    # a "-" beside a set escape in a class is a "-", not a range (the common e-mail pattern)
+    (r"$match('jo.doe@ex.com', /^[\w-\.]+@([\w-]+\.)+[\w-]{2,4}$/).match", "jo.doe@ex.com"),
+    (r"$match(' ', /[\s-x]+/).match", " "),
+    (r"$match('-', /[a-\d]/).match", "-"),
+    (r"$match('%', /[\w-%]/).match", "%"),
 ])
 def test_regex_has_javascript_meaning(text, expected):
     assert result_or_undefined(text) == expected
@@ -314,6 +319,9 @@ def test_regex_has_javascript_meaning(text, expected):
     # $clone exists in jsonata 2.0.6
     ("$clone({'a': [1, {'b': null}]})", {"a": [1, {"b": None}]}),
     ("$clone($states.input.missing)", UNDEFINED),
+    # `x ~> $f()` gives $f one argument: the corrected function serves it
+    ("{'a': 1} ~> $clone()", {"a": 1}),
+    ("1500.5 ~> $fromMillis()", "1970-01-01T00:00:01.500Z"),
 ])
 def test_builtins_the_library_gets_wrong(text, expected):
     assert result_or_undefined(text) == expected
@@ -657,3 +665,11 @@ def test_expressions_used_and_dropped_on_other_threads_drop_nothing_native_there
         kept.clear()
         gc.collect()
         assert pool.submit(lambda: run_sync(machine(2), {"a": 2}).output).result() == 4  # its cache still serves
+
+
+def test_a_workflow_variable_named_like_a_corrected_builtin_keeps_its_value():
+    """Variables are bound under their names; the per-expression definitions of the built-ins
+    the library gets wrong ($clone, $encodeUrl, $fromMillis...) never hide a variable's JSON."""
+    assert compile_expression("$clone + 1", "Output").evaluate({"clone": 5}) == 6
+    assert compile_expression("$encodeUrl", "Output").evaluate({"encodeUrl": "x"}) == "x"
+    assert compile_expression("$fromMillis", "Output").evaluate({"fromMillis": [1]}) == [1]
