@@ -191,6 +191,10 @@ def test_asl_test_without_input_warns_and_fails_the_cases_that_end_in_states_run
     assert expected.stderr == "asl test: warning: the cases file gives no input for 'NoItems' and no --input is " \
                               "given: it runs with input {}\n"
     assert expected.stdout.splitlines()[-1] == "1 test case(s) of shipping: 1 passed, 0 failed, 0 without expectations"
+    # a case that pins the failure by status (or cause) meant it too
+    cases.write_text(json.dumps({"NoItems": {"expect": {"status": "FAILED"}}}))
+    by_status = invoke("test", mock_config, SHIPPING, "--cases", cases, "--test-case", "NoItems")
+    assert by_status.exit_code == 0, by_status.output
     order = {"orderId": "1", "customer": "c@example.com", "express": True, "items": [{"sku": "A", "quantity": 1}]}
     given = invoke("test", mock_config, SHIPPING, "--input-json", json.dumps(order), "--test-case", "Express")
     assert given.stderr == ""
