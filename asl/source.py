@@ -1402,8 +1402,8 @@ def parse_bare_placeholders(text: str | None, filename: str | None, values: Mapp
             text = _decode(_read_bytes(filename) if text is None else text, filename)
         except SourceError:
             return None
-    if "${" not in text:
-        return None
+    if "${" not in text or not text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        return None  # (no JSON text: YAML from stdin or a file of another name, as above)
 
     pieces, last, i, n = [], 0, 0, len(text)
     mapped = _MappedText.linear(text, 0)

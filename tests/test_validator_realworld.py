@@ -706,3 +706,6 @@ def test_broken_yaml_template_reports_its_yaml_error(tmp_path):
     (found,) = asl.validate(str(path)).errors
     assert found.code == "INVALID_JSON_DESCRIPTION" and found.line == 8
     assert "JSON" not in found.message and "Unrecognized token" not in found.message
+    # the same text without a file name (asl validate - < template.yaml): the YAML error too
+    (found,) = asl.validate(path.read_text()).errors
+    assert found.line == 8 and "Unrecognized token" not in found.message
