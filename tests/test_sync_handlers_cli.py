@@ -106,9 +106,10 @@ def test_sys_exit_in_a_handler_fails_the_run_with_runtime_exit_error(project):
         """)
     result = invoke("run", "-q", str(where / "m.json"), "--handlers", spec)
     assert result.exit_code == 1
-    line, = result.stderr.strip().splitlines()
+    line, why = result.stderr.strip().splitlines()
     assert line.startswith("FAILED: Runtime.ExitError: RequestId: ")  # the cause's errorMessage
     assert line.endswith(" Error: Runtime exited with error: exit status 1")
+    assert why.startswith("  why: SystemExit raised in f (") and why.endswith("): sys.exit(1)")
 
 
 # ---- handlers' print() ---------------------------------------------------------------------

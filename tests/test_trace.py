@@ -139,9 +139,12 @@ def test_verbose_shows_the_inspection_fields_in_order(order):
     lines = text.splitlines()
     start = lines.index("▶ ProcessPayment  Task lambda:invoke")
     end = lines.index("▶ NotifyParties  Parallel · 2 branches")
-    stages = [line.split()[0] for line in lines[start + 1:end] if line.startswith("  ")]
+    stages = [line.split()[0] for line in lines[start + 1:end] if line.startswith("  ") and "raised in" not in line]
     assert stages == ["input", "afterInputPath", "afterParameters", "afterInputPath", "afterParameters", "result",
                       "afterResultSelector", "afterResultPath", "output"]
+    # --verbose says where the handler raised at each retry
+    assert [line.split(" (")[0] for line in lines[start + 1:end] if "raised in" in line] == [
+        "  ↳ ConnectionError raised in process_payment"]
     assert '  afterResultSelector {"status": "PAID", "transactionId": "tx-order-1001-2"}' in lines
     assert '  afterParameters     {"FunctionName": "ProcessPayment", "Payload": {"orderId": "order-1001", ' \
            '"amount": 28.0}}' in lines
