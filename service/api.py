@@ -79,6 +79,15 @@ def _logging_with_defaults(config: dict | None) -> dict:
     return {"level": "OFF", "includeExecutionData": False, **(config or {})}
 
 
+def _tracing_with_defaults(config: dict | None) -> dict:
+    """A tracingConfiguration as DescribeStateMachine shows it: ``enabled`` false where the request
+    left it out (AWS describes ``{"enabled": false}``, LocalStack's recordings). The Go SDK, and so
+    Terraform, sends ``{}`` for ``enabled = false`` (it leaves false booleans out); Terraform's
+    acceptance test TestAccSFNStateMachine_tracing (state_machine_test.go) creates a machine with
+    that and reads tracing back as disabled."""
+    return {"enabled": False, **(config or {})}
+
+
 def _check_encryption(config: dict | None) -> None:
     """InvalidEncryptionConfiguration for a customer managed key without its kmsKeyId (the API
     model: "if type is set to CUSTOMER_MANAGED_KMS_KEY, but kmsKeyId is null"; the message is
@@ -565,7 +574,7 @@ class Service:
         doc = {"kind": MACHINE, "stateMachineArn": arn, "name": name, "definition": body["definition"],
                "roleArn": body["roleArn"], "type": machine_type, "creationDate": now, "updateDate": now,
                "loggingConfiguration": _logging_with_defaults(logging_config),
-               "tracingConfiguration": body.get("tracingConfiguration") or {"enabled": False},
+               "tracingConfiguration": _tracing_with_defaults(body.get("tracingConfiguration")),
                "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
                "publishedRevisions": {},
                "created": {"publish": bool(body.get("publish")), "versionDescription": body.get("versionDescription")}}
@@ -720,6 +729,8 @@ class Service:
         given = dict(body)
         if given.get("loggingConfiguration") is not None:
             given["loggingConfiguration"] = _logging_with_defaults(given["loggingConfiguration"])
+        if given.get("tracingConfiguration") is not None:
+            given["tracingConfiguration"] = _tracing_with_defaults(given["tracingConfiguration"])
 
         def update(family: Any) -> dict:  # (on the machine as it is in the store's transaction)
             doc = family.doc

@@ -304,3 +304,24 @@ def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):
     assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (
         "ExecutionNotRedrivable", "Execution Not Redrivable: State machine is in DELETING status")
     sfn.stop_execution(executionArn=waiting)
+
+
+def test_tracing_left_out_of_an_update_is_disabled(sfn):
+    # The Go SDK (and so Terraform) leaves a false boolean out: tracing_configuration { enabled =
+    # false } goes to AWS as "tracingConfiguration": {}, on CreateStateMachine as on
+    # UpdateStateMachine; Terraform's acceptance test TestAccSFNStateMachine_tracing
+    # (internal/service/sfn/state_machine_test.go, run on AWS) reads it back as disabled. AWS
+    # describes tracing as {"enabled": false} (LocalStack's recordings, e.g. test_sfn_api
+    # test_create_update_state_machine_base_update_none), not {}.
+    arn = sfn.create_state_machine(name="traced", definition=PASS, roleArn=ROLE,
+                                   tracingConfiguration={})["stateMachineArn"]
+    assert sfn.describe_state_machine(stateMachineArn=arn)["tracingConfiguration"] == {"enabled": False}
+    sfn.update_state_machine(stateMachineArn=arn, tracingConfiguration={"enabled": True})
+    sfn.update_state_machine(stateMachineArn=arn, tracingConfiguration={})
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    assert described["tracingConfiguration"] == {"enabled": False}
+    # the same configuration again is no change: no new revision
+    sfn.update_state_machine(stateMachineArn=arn, tracingConfiguration={})
+    assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == described["revisionId"]
+    version = sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"]
+    assert sfn.describe_state_machine(stateMachineArn=version)["tracingConfiguration"] == {"enabled": False}
