@@ -105,6 +105,12 @@ class Clock:
         """A task of the run waits for another one (a free slot, a child execution's end)."""
         yield
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """A task of the run waits for work done elsewhere on a clock of its own, work that never
+        waits for this run (a Distributed Map child on a remote executor): see `VirtualClock`."""
+        yield
+
     async def in_turn(self, outcome: Outcome) -> Any:
         """The result of work done outside the loop (`outcome`, filled from a thread or another
         task): in real time, as soon as it is there."""
@@ -168,6 +174,7 @@ class VirtualClock(Clock):
         self._busy = 0
         self._busy_start: tuple[float, float] | None = None  # (virtual, real monotonic) time busy began
         self._outside = 0
+        self._held = 0  # strands in `holding`
         self.grace = 0.1
         self._turns: deque[list] = deque()  # [outcome, delivered event, strand], in the order the work began
         self.patience = 1.0  # real seconds a finished result waits behind an unfinished earlier one
@@ -250,6 +257,27 @@ class VirtualClock(Clock):
             yield
         finally:
             self._enter()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """A strand waits for work done elsewhere on a clock of its own that never waits for this
+        run: a Distributed Map child on a remote executor, whose record tells how much virtual
+        time it took (the strand then sleeps that long: `chunked.ChunkedExecutor.run`). Time
+        stands still meanwhile, however long the work takes in real time: the strand counts as
+        running, and the driver never takes it for stalled (`_blocked`), so what the run does
+        meanwhile happens at the virtual times it would have inline."""
+        mine = self._mine()
+        if not mine:
+            self._enter()
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not mine:
+                self._leave()
+            if not self._held:  # the driver may look for a stall again
+                self._poke()
 
     # ---- work outside the loop -------------------------------------------------------------------
 
@@ -410,12 +438,13 @@ class VirtualClock(Clock):
         still (the wake-ups under way land first). A strand that stays busy with something
         outside the clock for `patience` real seconds without a sign of life (nothing it does
         goes through the clock) counts as blocked, so work that waits for the run's progress
-        never waits forever."""
+        never waits forever (not while a strand is `holding`: that work never waits for it)."""
         if self._running > 0:
             progress = self._progress
-            # (a stall matters only when something could happen: a sleeper to wake, a result to hand)
-            if await self._pause(self.patience if self._active or self._turns else None) \
-                    or self._progress != progress or self._running <= 0:
+            # (a stall matters only when something could happen: a sleeper to wake, a result to
+            # hand; and never while a strand is `holding`: its work ends without the run's help)
+            stall = self.patience if (self._active or self._turns) and not self._held else None
+            if await self._pause(stall) or self._progress != progress or self._running <= 0:
                 return False
             return True  # stalled
         progress = self._progress

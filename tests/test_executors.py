@@ -394,6 +394,9 @@ def test_the_trace_shows_each_remote_item_s_outcome():
     remote = trace("--executor", "processes")
     assert remote[0] == f"starting {os.cpu_count()} worker process{'es' * (os.cpu_count() != 1)}…"
     assert [line for line in remote if "[item" in line] == failed
+    # the Map takes the virtual second of c-007's retry on the workers too (it showed <1ms)
+    mapped = "✓ ImportRecords  1.00s  8 items: 6 succeeded, 2 failed (tolerated) → Report"
+    assert mapped in remote and remote[-1] == "SUCCEEDED  batch · 16 state transitions · 1.00s (virtual)"
     verbose = [line for line in trace("--executor", "processes", "-v") if "[item" in line]
     assert sorted(verbose) == sorted(failed + [f"  [item {i}] ✓ CheckRecord → StoreRecord  <1ms → end"
                                                for i in (0, 1, 3, 4, 7)] +
@@ -662,3 +665,142 @@ def test_children_cut_short_record_their_aborted_states_on_every_executor():
     inline, processes = anyio.run(go)
     assert inline[0] == ["ExecutionStarted", "WaitStateEntered", "WaitStateAborted", "ExecutionTimedOut"]
     assert processes == inline
+
+
+# ---- virtual time on a remote executor ----------------------------------------------------------
+
+def pausing(payload: dict, ctx) -> dict:
+    """Fails its first attempt with ``Again`` when the item says ``again``, ``Bad`` when ``fail``;
+    takes ``busy`` real seconds."""
+    from asl.engine import TaskFailed
+
+    time.sleep(payload.get("busy", 0))
+    if payload.get("fail"):
+        raise TaskFailed("Bad", "a bad item")
+    if payload.get("again") and ctx.attempt == 1:
+        raise TaskFailed("Again", "try again")
+    return payload
+
+
+PAUSING = "arn:aws:lambda:us-east-1:123456789012:function:pausing"
+
+
+def pausing_map(**options) -> object:
+    """A Distributed Map whose child Waits ``$.s`` seconds, then calls `pausing` (a failed first
+    attempt is retried 2 s later); after it the parent Waits 2 s."""
+    processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Pause",
+                 "States": {"Pause": {"Type": "Wait", "SecondsPath": "$.s", "Next": "Call"},
+                            "Call": {"Type": "Task", "Resource": PAUSING, "End": True,
+                                     "Retry": [{"ErrorEquals": ["Again"], "IntervalSeconds": 2, "MaxAttempts": 1}]}}}
+    return asl.load({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "Next": "After",
+                                                      **options},
+                                                "After": {"Type": "Wait", "Seconds": 2, "End": True}}})
+
+
+class KeptHistories(ChildHistories):
+    def __init__(self, start: float):
+        super().__init__()
+        self.start = start
+
+    async def child_finished(self, map_run_arn, index, child) -> None:  # times from the parent's start
+        self.histories[index] = [(t, previous, round(at - self.start, 3), details, site)
+                                 for t, previous, at, details, site in child.history.entries()]
+
+
+async def timed_run(executor, machine, data):
+    """(status, the parent's (event, seconds from its start), each child's history timed so)."""
+    from asl.engine.clock import VirtualClock
+
+    start = 1_700_000_000.0
+    execution = prepare(machine, data, handlers=Handlers({"pausing": pausing}), seed=5, payload_limit=None,
+                        clock=VirtualClock(start), executor=executor)
+    listener = execution.map_runs = KeptHistories(start)
+    result = await execution.run()
+    return (result.status, [(t, round(at - start, 3)) for t, _, at, _, _ in result.history.entries()],
+            listener.histories)
+
+
+def remote_executor(kind: str):
+    return ProcessExecutor(workers=2) if kind == "processes" else DaskExecutor(workers=2)
+
+
+def in_time_order(history: list) -> bool:
+    return all(a[2] <= b[2] for a, b in zip(history, history[1:]))
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_virtual_time_on_a_remote_executor_is_the_inline_time(kind):
+    """Children on workers take the virtual time they take inline, and the parent's clock moves
+    with them: each child's closing event follows its last state's (it was stamped by the
+    parent's clock, which stood still: ``ExecutionSucceeded`` a second before the retried Task's
+    ``TaskStateExited``), MaxConcurrency's next child starts when a slot frees in virtual time,
+    and the Map takes as long as its slowest chain (it took no time at all). AWS DG
+    "Distributed Map state": MaxConcurrency is how many child executions run at once; a Map
+    Run ends when its last child does.
+
+    Items, MaxConcurrency 2: 0 Waits 3 s; 1 Waits 1 s, fails, retries 2 s later (ends at 3 s);
+    at 3 s both slots free: 2 (Wait 2 s) ends at 5 s, 3 (Wait 1 s) at 4 s. The Map: 5 s."""
+    data = [{"s": 3}, {"s": 1, "again": True}, {"s": 2}, {"s": 1}]
+    machine = pausing_map(MaxConcurrency=2)
+
+    async def main():
+        inline = await timed_run(None, machine, data)
+        async with remote_executor(kind) as executor:
+            return inline, await timed_run(executor, machine, data)
+
+    (status, parent, children), (away_status, away_parent, away_children) = anyio.run(main)
+    assert status == away_status == "SUCCEEDED"
+    spans = {index: (history[0][2], history[-1][2]) for index, history in away_children.items()}
+    assert spans == {0: (0, 3), 1: (0, 3), 2: (3, 5), 3: (3, 4)}
+    assert dict(away_parent)["MapStateExited"] == 5 and away_parent[-1] == ("ExecutionSucceeded", 7)
+    assert all(in_time_order(history) for history in away_children.values())
+    assert away_children == children  # the same events, links, details and times, child by child
+    assert away_parent == parent
+
+
+def test_remote_children_cut_short_in_virtual_time_end_as_inline_ones():
+    """A child that ran to its end on a worker, but whose Map Run failed earlier in virtual time,
+    is aborted at the failure's time as inline: its history keeps the events written by then,
+    then the state it was in aborted, then ExecutionAborted (AWS writes the aborted state and
+    ExecutionAborted when a Map Run's failure stops its children: DG "Distributed Map state",
+    tolerated failure threshold). Item 2 fails at 2 s; 0 is in its 5 s Wait, 1 between its
+    Task's failure at 1 s and the retry at 3 s."""
+    data = [{"s": 5}, {"s": 1, "again": True}, {"s": 2, "fail": True}]
+    machine = pausing_map(ToleratedFailurePercentage=0)
+
+    async def main():
+        inline = await timed_run(None, machine, data)
+        async with ProcessExecutor(workers=2) as executor:
+            return inline, await timed_run(executor, machine, data)
+
+    (status, parent, children), (away_status, away_parent, away_children) = anyio.run(main)
+    assert status == away_status == "FAILED"
+    assert away_parent == parent and dict(parent)["ExecutionFailed"] == 2
+    assert [t for t, *_ in away_children[0]] == ["ExecutionStarted", "WaitStateEntered", "WaitStateAborted",
+                                                 "ExecutionAborted"]
+    assert [t for t, *_ in away_children[1]][-3:] == ["LambdaFunctionFailed", "TaskStateAborted", "ExecutionAborted"]
+    assert all(in_time_order(history) for history in away_children.values())
+    assert away_children[0][-1][2] == away_children[1][-1][2] == 2
+    # (the abort event's journal site may differ: the worker's timers drew positions the record
+    # does not carry; the site matters only when an execution replays its own journal)
+    unsited = lambda kids: {i: [entry[:4] for entry in h] for i, h in kids.items()}  # noqa: E731
+    assert unsited(away_children) == unsited(children)
+
+
+def test_remote_children_take_the_same_virtual_time_however_long_they_take_in_real_time():
+    """The parent's clock stands still while a child is out on a worker, however long it takes
+    there (a child waiting for its record was taken for stalled after a real second, and time
+    moved on to the next child's end): item 1's handler takes 1.2 real seconds, item 0 Waits
+    1 s. Item 1 takes no virtual time on its worker, so item 2 takes its slot at 0 s (item 0's
+    second passes on another worker's clock: a quick handler adds no virtual time)."""
+    data = [{"s": 1}, {"s": 0, "busy": 1.2}, {"s": 0}]
+
+    async def main():
+        async with ProcessExecutor(workers=2) as executor:
+            return await timed_run(executor, pausing_map(MaxConcurrency=2), data)
+
+    status, parent, children = anyio.run(main)
+    assert status == "SUCCEEDED"
+    assert {index: (history[0][2], history[-1][2]) for index, history in children.items()} == {
+        0: (0, 1), 1: (0, 0), 2: (0, 0)}
+    assert dict(parent)["MapStateExited"] == 1

@@ -154,10 +154,10 @@ def test_express_children_on_an_executor_time_out_as_inline(kind):
 
     inline, away = anyio.run(main)
     assert inline.status == away.status == "SUCCEEDED"
-    # the same children, ARNs and context (a worker's virtual time is its own: the parent's clock,
-    # which dates the records, does not move with it)
-    undated = [{k: v for k, v in o.items() if k != "StopDate"} for o in away.output]
-    assert undated == [{k: v for k, v in o.items() if k != "StopDate"} for o in inline.output]
+    # the same children, ARNs, context and dates (the parent's clock moves with the virtual time
+    # its children took on the workers: the 420 s child's StopDate is its start + 300 s)
+    assert away.output == inline.output
+    assert away.output[1]["StopDate"] == "1970-01-01T00:05:00.000Z"  # (before: the parent's start)
     assert away.output[1]["Status"] == "TIMED_OUT" and away.output[1]["Error"] == "States.Timeout"
     assert EXPRESS_ARN.fullmatch(away.output[0]["execution"]["Id"])
 

@@ -65,6 +65,7 @@ class ChildRecord:
     calls: list = field(default_factory=list)
     unserved: list = field(default_factory=list)
     seconds: float = 0.0  # the chunk's time per child (the coordinator sizes chunks by it)
+    end: float | None = None  # virtual time: the child's clock when it ended (its closing event's time)
 
 
 class _Compiled:
@@ -170,6 +171,8 @@ async def run_child(spec: ChildSpec, job: Job, clock: Any = None) -> ChildRecord
                 f"asl-engine internal error: {type(exc).__name__}: {exc}"
         finally:
             write_left(child, frame)  # (cut short: the states it was in were aborted)
+        if spec.virtual:
+            record.end = child.clock.now()
     record.events = child.history._events[1:]
     record.transitions, record.calls, record.unserved = child.transitions, child.calls, child.unserved
     return record

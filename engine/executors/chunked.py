@@ -68,6 +68,41 @@ def _user_modules(handlers: Any) -> list:
     return out
 
 
+def _fill(child: Any, record: ChildRecord, events: list, transitions: int) -> None:
+    """The child's history, transitions and calls, from its record."""
+    child.history._events.extend(events)
+    child.transitions = transitions
+    child.calls.extend(record.calls)
+    child.unserved.extend(n for n in record.unserved if n not in child.unserved)
+
+
+def _cut_short(child: Any, frame: Any, record: ChildRecord, now: float) -> None:
+    """A child that ran to its end on a worker, cut short at virtual time `now` (before its end)
+    in its parent: its history keeps the events written by then, and the state it was in is
+    aborted, as inline (`interpreter.run_state`: the abort event its root `frame` leaves for
+    `write_left`). Only for a child whose events so far are all in its root frame: the abort
+    events of branches and iterations inside it are not rebuilt (its history then ends with the
+    last event written by `now`). Its Task calls all happened on the worker: they stay."""
+    from ...history.events import ABORTABLE
+
+    events = [event for event in record.events if event[2] <= now]  # (in time order)
+    _fill(child, record, events, sum(event[0].endswith("StateEntered") for event in events))
+    open_kind, seq = None, 0
+    for event_type, _previous, _time, _details, site in events:
+        if site is None:
+            continue
+        if site[0] != frame.key:
+            return  # a branch or iteration inside the child: not rebuilt
+        seq = site[1]
+        if event_type.endswith("StateEntered"):
+            open_kind = event_type[:-len("StateEntered")]
+        elif event_type.endswith("StateExited"):
+            open_kind = None
+    if open_kind in ABORTABLE and child.aborting_branches():
+        frame.last, frame.seq = len(child.history), seq
+        frame.leave_aborted(f"{open_kind}StateAborted")
+
+
 def _stays_home(ex: Any, processor: Any) -> bool:
     """Whether children of `processor` must run in the parent's process (see the module's doc)."""
     if ex.mocks is not None:
@@ -210,36 +245,48 @@ class ChunkedExecutor:
     async def run(self, ex: Any, child: Any, processor: Any, value: Any, frame: Any) -> Any:
         """Run the child `child` (its ARN, name and start set, its history begun) on the backend;
         its history, transitions and calls are filled in from its record. Returns its output;
-        raises its error as a StatesError."""
+        raises its error as a StatesError.
+
+        Under virtual time the child runs as it would inline, on the parent's clock: time stands
+        still while it is away (`Clock.holding`), then this task sleeps the virtual time the child
+        took (`ChildRecord.end`), so its closing event follows its last one and the parent's
+        clock (MaxConcurrency's next child, the Map state's end) moves with its children. A
+        child cut short meanwhile (its Map Run failed, its parent stopped) keeps the events it
+        had written by then."""
         from ...errors import StatesError
 
         if not self.background.active:
             raise StatesError("States.Runtime", f"The child execution could not run on the {self.name} executor: "
                                                 "it is not open (`async with executor:`)")
-        run = await self._run_for(ex, processor)
-        run.seq += 1
-        job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key,
-                  redrive_count=child.redrive_count, redrive_time=child.redrive_time,
-                  machine=child.state_machine_arn)
-        awaited = Outcome()
-        run.waiting[job.index] = awaited
-        run.pending.append(job)
-        if len(run.pending) >= self.MAX_CHUNK:
-            self._flush(run)
-        elif run.flush_at is None:
-            self._flush_later(run, 0.002)
-        try:
-            await awaited.wait()
-            record: ChildRecord = awaited.result()
-        except anyio.get_cancelled_exc_class():
-            self._withdraw(run, job.index)
-            raise
-        finally:
-            run.waiting.pop(job.index, None)
-        child.history._events.extend(record.events)
-        child.transitions = record.transitions
-        child.calls.extend(record.calls)
-        child.unserved.extend(n for n in record.unserved if n not in child.unserved)
+        clock = ex.clock
+        with clock.holding():
+            run = await self._run_for(ex, processor)
+            run.seq += 1
+            job = Job(run.seq, child.arn, child.name, value, child.start_time, frame.path, frame.key,
+                      redrive_count=child.redrive_count, redrive_time=child.redrive_time,
+                      machine=child.state_machine_arn)
+            awaited = Outcome()
+            run.waiting[job.index] = awaited
+            run.pending.append(job)
+            if len(run.pending) >= self.MAX_CHUNK:
+                self._flush(run)
+            elif run.flush_at is None:
+                self._flush_later(run, 0.002)
+            try:
+                await awaited.wait()
+                record: ChildRecord = awaited.result()
+            except anyio.get_cancelled_exc_class():
+                self._withdraw(run, job.index)
+                raise
+            finally:
+                run.waiting.pop(job.index, None)
+        if record.end is not None and record.end > clock.now():
+            try:
+                await clock.sleep(record.end - clock.now())
+            except anyio.get_cancelled_exc_class():
+                _cut_short(child, frame, record, clock.now())
+                raise
+        _fill(child, record, record.events, record.transitions)
         if record.status == "SUCCEEDED":
             return record.output
         if record.status == "TIMED_OUT":  # an EXPRESS child past five minutes
