@@ -21,11 +21,15 @@ WAIT = {"StartAt": "W", "States": {
 
 HANDLERS = '''
 import os
+import time
 from asl.engine import Handlers, TaskFailed
 handlers = Handlers()
 
 @handlers.lambda_function("f")
 def f(event, ctx):
+    gate = os.environ.get("GATE")  # wait for the test to open it
+    while gate and not os.path.exists(gate):
+        time.sleep(0.01)
     with open(os.environ["CALLS"], "a") as fh:
         fh.write("call\\n")
     if os.environ.get("BROKEN"):
@@ -326,3 +330,50 @@ def test_a_run_with_those_options_is_taken_up_with_them(fan, command):
         assert f"SUCCEEDED  {arn}" in taken.stderr
     ended = _in_store(store, lambda s: s.get(arn))
     assert ended.status == "SUCCEEDED" and json.loads(ended.output)["started"] == {"kid": True}
+
+
+# ---- a reader that goes away early ----------------------------------------------------------------
+
+def _read_one_line_and_leave(project, *args: str, env: dict) -> subprocess.Popen:
+    """`asl ARGS 2>&1 | head -1`: the first line read, the pipe closed while the execution waits
+    in its Task (at the GATE file), then the Task let go: every line after is written to a pipe
+    nobody reads (EPIPE). The process, ended."""
+    gate = project / "gate"
+    proc = subprocess.Popen([sys.executable, "-m", "asl.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env={**os.environ, **env, "GATE": str(gate)}, cwd=project)
+    try:
+        assert proc.stdout.readline()
+        proc.stdout.close()
+        gate.touch()
+        proc.wait(60)
+    finally:
+        proc.kill()
+    return proc
+
+
+@pytest.mark.parametrize("broken, status, code", [("", "SUCCEEDED", 0), ("1", "FAILED", 1)])
+def test_a_broken_pipe_stops_the_trace_not_the_run(project, broken, status, code):
+    """The trial's `asl run ... 2>&1 | head -2` exited 1 without a word (click's answer to
+    EPIPE) and left a stored execution RUNNING: now the run goes on to its end, recorded, and
+    the exit status is the outcome's."""
+    store = f"sqlite:{project / 'runs.db'}"
+    env = {"CALLS": str(project / "calls.txt"), "BROKEN": broken}
+    (project / "task.json").write_text(json.dumps({"StartAt": "T", "States": {"T": WAIT["States"]["T"]}}))
+    proc = _read_one_line_and_leave(project, "run", "task.json", "--handlers", "handlers.py", "--store", store,
+                                    env=env)
+    assert proc.returncode == code
+    records = _in_store(store, lambda s: s.list())
+    assert [(r.status, r.error) for r in records] == [(status, "Broken" if broken else None)]
+
+
+def test_a_redrive_piped_into_head_ends_the_execution(project):
+    """The trial's `asl redrive ARN ... 2>&1 | head -3` left the execution RUNNING half-way."""
+    store = f"sqlite:{project / 'runs.db'}"
+    env = {"CALLS": str(project / "calls.txt")}
+    failed = asl("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--virtual-time",
+                 "--output-format", "json", env={**env, "BROKEN": "1"}, cwd=project)
+    arn = json.loads(failed.stdout)["executionArn"]
+    proc = _read_one_line_and_leave(project, "redrive", arn, "--store", store, "--handlers", "handlers.py", env=env)
+    assert proc.returncode == 0
+    ended = _in_store(store, lambda s: s.get(arn))
+    assert (ended.status, json.loads(ended.output)) == ("SUCCEEDED", {"done": True, "redelivered": False})
