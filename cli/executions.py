@@ -68,7 +68,7 @@ def existing_store(command: str, url: str) -> None:
 
 
 def _setup(command: str, log_level: str | None, log_file: str | None, log_group: str | None, include_data: bool,
-           task_options: dict) -> tuple[Any, Any, Any, Any]:
+           task_options: dict, quiet: bool = False) -> tuple[Any, Any, Any, Any]:
     """(TaskSetup, execution log, tracing observer, tracer provider) from a command's options and
     the [tool.asl] defaults, as asl run makes them; a problem is one line and exit 2."""
     from .project import find_config
@@ -76,7 +76,7 @@ def _setup(command: str, log_level: str | None, log_file: str | None, log_group:
     try:
         tasks = task_setup(find_config(), **task_options)
         log = execution_log(log_level, log_file, log_group, include_data, tasks.integrations)
-        tracing, provider = tracing_from_environment()
+        tracing, provider = tracing_from_environment(command, warn=not quiet)
     except UsageError as exc:
         _fail(command, str(exc))
     return tasks, log, tracing, provider
@@ -95,7 +95,7 @@ def _take_up(command: str, arn: str, store_url: str, history_path: str | None, o
         _fail(command, "--quiet and --verbose do not go together")
     existing_store(command, store_url)
     tasks, log, tracing, provider = _setup(command, log_level, log_file, log_group, include_execution_data,
-                                           task_options)
+                                           task_options, quiet)
     trace = None if quiet else _trace(sys.stderr, colour, verbose)
     prepare = engine.prepare_resume if command == "resume" else engine.prepare_redrive
     seen: dict = {}

@@ -85,10 +85,12 @@ def execution_log(level: str | None, log_file: str | None, log_group: str | None
     return ExecutionLog(level, include_data, destination)
 
 
-def tracing_from_environment() -> tuple[Any, Any]:
+def tracing_from_environment(command: str, warn: bool = True) -> tuple[Any, Any]:
     """(a Tracing observer, the TracerProvider to shut down at the end) when the OTEL_* variables
     ask for traces or a TracerProvider is set up already (``opentelemetry-instrument asl run``:
-    then it is not ours to shut down), else (None, None)."""
+    then it is not ours to shut down), else (None, None). Variables that ask for traces without
+    the OpenTelemetry SDK installed: a warning (unless not `warn`), and no traces, as the library
+    runs; an exporter it does not know is a UsageError."""
     if "opentelemetry.trace" in sys.modules:  # imported before us: someone may have set a provider up
         from opentelemetry import trace as otel_trace
 
@@ -104,6 +106,11 @@ def tracing_from_environment() -> tuple[Any, Any]:
     try:
         provider = otelconfig.from_environment()
     except otelconfig.TracingNotInstalled as exc:
+        if warn:
+            click.echo(f"asl {command}: warning: {exc}: running without traces (OTEL_SDK_DISABLED=true silences "
+                       "this warning)", err=True)
+        return None, None
+    except otelconfig.TracingConfigError as exc:
         raise UsageError(str(exc)) from None
     from ..engine.tracing import Tracing
 
@@ -552,7 +559,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, sm_name
         execution_input, input_text = read_input_text(input_path, input_json)
         tasks = task_setup(config, **task_options)
         log = execution_log(log_level, log_file, log_group, include_execution_data, tasks.integrations)
-        tracing, provider = tracing_from_environment()
+        tracing, provider = tracing_from_environment("run", warn=not quiet)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine

@@ -117,7 +117,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
 
         services = aws_config(aws, endpoint_urls, connections, find_config())
         # OTEL_* variables (or a provider set up already): the machines with tracing enabled are traced
-        tracing, tracer_provider = tracing_from_environment()
+        tracing, tracer_provider = tracing_from_environment(command)
         folders = s3_folder_map(s3_folders)
         opened_executor = new_executor(executor)  # (the service starts it, on its event loop)
     except UsageError as exc:

@@ -46,7 +46,8 @@ from opentelemetry.trace import Status, StatusCode
 from .observe import (AttemptEnded, AttemptStarted, ChoiceMatched, ErrorCaught, ExecutionBegan, ExecutionEnded,
                       IterationChanged, Observer, RetryScheduled, StateEntered, StateExited, StateFailed)
 
-from .otelconfig import TRACER_NAME, TracingNotInstalled, from_environment, wanted  # noqa: F401 (re-exported)
+from .otelconfig import (TRACER_NAME, TracingConfigError, TracingNotInstalled, from_environment,  # noqa: F401
+                         wanted)  # (re-exported)
 
 
 class Tracing(Observer):
