@@ -80,7 +80,9 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     try:
         import uvicorn
     except ImportError:
-        click.echo(f'asl {command}: needs the service extra: pip install "asl-engine[service]"', err=True)
+        from ..extras import install_hint
+
+        click.echo(f"asl {command}: needs the service extra: {install_hint('service')}", err=True)
         sys.exit(2)
     from ..engine import MockConfig, MockConfigError
     from ..engine.stores import StoreError, open_store

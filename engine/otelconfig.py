@@ -51,8 +51,10 @@ def from_environment(environ: Any = None) -> Any:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
     except ImportError:
-        raise TracingNotInstalled('the OTEL_* variables ask for traces, and the OpenTelemetry SDK is not installed '
-                                  '(pip install "asl-engine[otel]")') from None
+        from ..extras import install_hint
+
+        raise TracingNotInstalled("the OTEL_* variables ask for traces, and the OpenTelemetry SDK is not installed "
+                                  f"({install_hint('otel')})") from None
     attributes = {} if env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "") \
         else {"service.name": TRACER_NAME}
     provider = TracerProvider(resource=Resource.create(attributes))
@@ -68,8 +70,10 @@ def from_environment(environ: Any = None) -> Any:
             try:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             except ImportError:
+                from ..extras import install_hint
+
                 raise TracingNotInstalled("the OTEL_* variables ask for traces sent over OTLP, and the OTLP "
-                                          'exporter is not installed (pip install "asl-engine[otel]")') from None
+                                          f"exporter is not installed ({install_hint('otel')})") from None
             exporter = OTLPSpanExporter()
         else:
             raise TracingConfigError(f"OTEL_TRACES_EXPORTER={name}: asl-engine knows the exporters otlp, "

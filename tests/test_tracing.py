@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import asl
+from asl.extras import install_hint
 from asl.engine import Handlers, TaskFailed, run_sync
 from asl.engine.observe import Observers
 from asl.engine.tracing import Tracing, context_from_headers, from_environment, wanted
@@ -527,20 +528,20 @@ def test_asl_run_console_exporter_and_off_by_default():
 
 
 def without_opentelemetry(tmp_path) -> dict:
-    """The environment of a process in which OpenTelemetry cannot be imported (the ``otel``
-    extra not installed): a package of that name first on the path that raises ImportError."""
+    """The environment of a process without the ``otel`` extra: OpenTelemetry's API (a
+    dependency of asl-engine) but not its SDK, and the variables that ask for traces."""
     import os
 
-    hidden = tmp_path / "hidden" / "opentelemetry"
-    hidden.mkdir(parents=True)
-    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'opentelemetry' (hidden)\")\n")
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(hidden.parent), os.environ.get("PYTHONPATH")])),
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "sitecustomize.py").write_text("import sys\nsys.modules['opentelemetry.sdk'] = None  # not installed\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(hidden), os.environ.get("PYTHONPATH")])),
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": None}
 
 
-NO_OTEL_WARNING = ('warning: the OTEL_* variables ask for traces, and the OpenTelemetry SDK is not installed '
-                   '(pip install "asl-engine[otel]"): running without traces (OTEL_SDK_DISABLED=true silences this '
-                   'warning)')
+NO_OTEL_WARNING = ("warning: the OTEL_* variables ask for traces, and the OpenTelemetry SDK is not installed "
+                   f"({install_hint('otel')}): running without traces (OTEL_SDK_DISABLED=true silences this "
+                   "warning)")
 
 
 def test_asl_run_and_serve_without_the_otel_extra_warn_once_and_run(tmp_path):
