@@ -165,6 +165,13 @@ def new_executor(spec: str | None) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def machine_option(command: Any) -> Any:
+    """``--machine [NAME=]FILE``: a child machine that states:startExecution Tasks run here."""
+    return click.option("--machine", "machine_files", multiple=True, metavar="[NAME=]FILE",
+                        help="A state machine that states:startExecution Tasks start here, as a child execution "
+                        "(NAME defaults to the file's stem; repeatable; default: [tool.asl] machines).")(command)
+
+
 def task_options(command: Any) -> Any:
     """How an execution's Tasks, ItemReaders, ResultWriters and Distributed Map children are
     served: ``--handlers``, ``--mock-config``, ``--test-case``, ``--machine``, `aws_options` and
@@ -177,9 +184,7 @@ def task_options(command: Any) -> Any:
                      help="A Step Functions Local MockConfigFile (default: [tool.asl] mock-config, or "
                      "$SFN_MOCK_CONFIG)."),
         click.option("--test-case", metavar="NAME", help="The MockConfigFile test case to use."),
-        click.option("--machine", "machine_files", multiple=True, metavar="[NAME=]FILE",
-                     help="A state machine that states:startExecution Tasks start here, as a child execution "
-                     "(NAME defaults to the file's stem; repeatable; default: [tool.asl] machines)."),
+        machine_option,
         aws_options,
         executor_option,
     ]):
