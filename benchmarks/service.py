@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`asl serve` beside moto's server, both measured by ../shared/bench/bench_service.py.
 
-    pip install "asl-engine[service,bench]"          # moto[server] for the peer
+    pip install -e ".[service,bench]"                # in the clone; moto[server] for the peer
     python benchmarks/service.py [--n 200] [--concurrency 1,8,64] [--store sqlite|memory]
                                  [--peers asl,moto[,null]] [--json FILE]
 

@@ -19,7 +19,7 @@ import click
 
 from .main import EXIT_OK, EXIT_USAGE
 from .run import (ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
-                  executor_option, load_handlers, log_options, new_executor, report, tracing_from_environment)
+                  log_options, report, task_options, task_setup, tracing_from_environment)
 
 _STORE = click.option("--store", "store_url", metavar="URL", default="sqlite:asl-serve.db", show_default=True,
                       help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB (the "
@@ -27,11 +27,8 @@ _STORE = click.option("--store", "store_url", metavar="URL", default="sqlite:asl
 
 
 def _run_options(fn: Any) -> Any:
-    """asl run's handler, mock and output options."""
+    """asl run's output options, and the options that serve its Tasks (`task_options`)."""
     for option in reversed([
-        click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Python task handlers."),
-        click.option("--mock-config", metavar="FILE", help="A Step Functions Local MockConfigFile."),
-        click.option("--test-case", metavar="NAME", help="The MockConfigFile test case to use."),
         click.option("--history", "history_path", metavar="FILE", help="Write AWS's GetExecutionHistory JSON here."),
         click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True),
         click.option("--quiet", "-q", is_flag=True, help="No trace: only the output."),
@@ -42,7 +39,7 @@ def _run_options(fn: Any) -> Any:
                      metavar="SECONDS", help="How long another process waits before taking over if this one dies."),
     ]):
         fn = option(fn)
-    return _STORE(log_options(executor_option(fn)))
+    return _STORE(task_options(log_options(fn)))
 
 
 def _fail(command: str, message: str) -> None:
@@ -70,45 +67,35 @@ def existing_store(command: str, url: str) -> None:
         _fail(command, f"sqlite:{path}: no such file (asl run --store and asl serve make one)")
 
 
-def _handlers(command: str, spec: str | None) -> tuple[Any, Any]:
-    if spec is None:
-        from .project import find_config
+def _setup(command: str, log_level: str | None, log_file: str | None, log_group: str | None, include_data: bool,
+           task_options: dict, quiet: bool = False) -> tuple[Any, Any, Any, Any]:
+    """(TaskSetup, execution log, tracing observer, tracer provider) from a command's options and
+    the [tool.asl] defaults, as asl run makes them; a problem is one line and exit 2."""
+    from .project import find_config
 
-        config = find_config()
-        if config is not None and config.handlers is not None:
-            try:
-                return load_handlers(config.handlers, str(config.root))
-            except UsageError as exc:
-                _fail(command, str(exc))
-        return None, None
     try:
-        return load_handlers(spec)
+        tasks = task_setup(find_config(), **task_options)
+        log = execution_log(log_level, log_file, log_group, include_data, tasks.integrations)
+        tracing, provider = tracing_from_environment(command, warn=not quiet)
     except UsageError as exc:
         _fail(command, str(exc))
+    return tasks, log, tracing, provider
 
 
-def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, mock_config: str | None,
-             test_case: str | None, history_path: str | None, output_format: str, quiet: bool, verbose: bool,
-             colour: str, lease_seconds: float, log_level: str | None = None, log_file: str | None = None,
-             log_group: str | None = None, include_execution_data: bool = False,
-             executor: str | None = None) -> None:
+def _take_up(command: str, arn: str, store_url: str, history_path: str | None, output_format: str, quiet: bool,
+             verbose: bool, colour: str, lease_seconds: float, log_level: str | None = None,
+             log_file: str | None = None, log_group: str | None = None, include_execution_data: bool = False,
+             **task_options: Any) -> None:
     """resume / redrive: take the execution up from the store, run it, print as asl run does."""
     from .. import engine
     from ..engine.observe import combine
-    from ..engine.starting import mock_config_of
     from ..engine.stores import open_store
 
     if quiet and verbose:
         _fail(command, "--quiet and --verbose do not go together")
     existing_store(command, store_url)
-    handlers, module = _handlers(command, handlers_spec)
-    try:
-        mocks = mock_config_of(mock_config, test_case)  # (before the store is touched)
-        log = execution_log(log_level, log_file, log_group, include_execution_data, None)
-        tracing, provider = tracing_from_environment()
-        opened = new_executor(executor)
-    except (UsageError, engine.MockConfigError) as exc:
-        _fail(command, str(exc))
+    tasks, log, tracing, provider = _setup(command, log_level, log_file, log_group, include_execution_data,
+                                           task_options, quiet)
     trace = None if quiet else _trace(sys.stderr, colour, verbose)
     prepare = engine.prepare_resume if command == "resume" else engine.prepare_redrive
     seen: dict = {}
@@ -117,14 +104,14 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
         store = open_store(store_url)
         await store.open()
         try:
-            execution = await prepare(store, arn, handlers=handlers, mock_config=mocks, test_case=test_case,
-                                      observer=combine(trace, tracing), lease_seconds=lease_seconds, log=log)
+            execution = await prepare(store, arn, observer=combine(trace, tracing), lease_seconds=lease_seconds,
+                                      log=log, **tasks.options())
         except BaseException:
             await store.close()
             raise
         seen["execution"] = execution
         try:
-            await attach_executor(execution, opened, trace)
+            await attach_executor(execution, tasks.executor, trace)
         except BaseException:
             await store.close()
             raise
@@ -138,7 +125,7 @@ def _take_up(command: str, arn: str, store_url: str, handlers_spec: str | None, 
                                        f"{trace.style['dot']} {store_url}"), err=True)
         return execution, store
     try:
-        outcome, problem = execute(start, getattr(module, "background", None))
+        outcome, problem = execute(start, getattr(tasks.module, "background", None))
     except KeyboardInterrupt:
         close_observability(log, provider)
         click.echo(f"asl {command}: interrupted", err=True)
@@ -281,24 +268,23 @@ def execution_history(arn: str, store_url: str) -> None:
 
 @click.command()
 @_STORE
-@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Python task handlers.")
-@click.option("--mock-config", metavar="FILE", help="A Step Functions Local MockConfigFile.")
 @click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=30.0, show_default=True,
               metavar="SECONDS", help="How long other workers wait before taking over if this one stops renewing its leases "
               "(when it dies, PostgreSQL sees its connections close: about 5 s).")
 @click.option("--poll", "poll_seconds", type=click.FloatRange(0.05, None), default=1.0, show_default=True,
               metavar="SECONDS", help="How often to look for executions to take up.")
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to take up.")
+@task_options
 @log_options
-@executor_option
-def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, lease_seconds: float,
-           poll_seconds: float, until_idle: bool, log_level: str | None = None, log_file: str | None = None,
-           log_group: str | None = None, include_execution_data: bool = False, executor: str | None = None) -> None:
+def worker(store_url: str, lease_seconds: float, poll_seconds: float, until_idle: bool, log_level: str | None = None,
+           log_file: str | None = None, log_group: str | None = None, include_execution_data: bool = False,
+           **task_options: Any) -> None:
     """Advance the RUNNING executions of a store that no live process holds.
 
     Point several workers (or asl serve) at one PostgreSQL store: each execution advances in
     one of them, and when one dies the others take its executions over once their leases
     run out. One line per execution ended on stderr; Ctrl-C stops (executions stay resumable).
+    Every execution taken up is served by the same handlers, mocks, services and executor.
     """
     import anyio
 
@@ -307,13 +293,9 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
     from ..engine.worker import Worker
 
     existing_store("worker", store_url)
-    handlers, _ = _handlers("worker", handlers_spec)
-    try:
-        log = execution_log(log_level, log_file, log_group, include_execution_data, None)
-        tracing, provider = tracing_from_environment()
-        opened = new_executor(executor)  # one for every execution taken up, as in asl serve
-    except UsageError as exc:
-        _fail("worker", str(exc))
+    tasks, log, tracing, provider = _setup("worker", log_level, log_file, log_group, include_execution_data,
+                                           task_options)
+    opened = tasks.executor  # one for every execution taken up, as in asl serve
 
     def ended(result: Any) -> None:
         click.echo(f"{result.status:<10} {result.execution_arn}", err=True)
@@ -324,8 +306,8 @@ def worker(store_url: str, handlers_spec: str | None, mock_config: str | None, l
         try:
             if opened is not None:
                 await opened.start()
-            work = Worker(store, lease_seconds=lease_seconds, poll_seconds=poll_seconds, on_result=ended,
-                          handlers=handlers, mock_config=mock_config, log=log, observer=tracing, executor=opened)
+            work = Worker(store, lease_seconds=lease_seconds, poll_seconds=poll_seconds, on_result=ended, log=log,
+                          observer=tracing, executor=opened, **tasks.options())
             click.echo(f"asl worker: {work.owner} taking up executions of {store_url}", err=True)
             await work.run(until_idle=until_idle)
             return work

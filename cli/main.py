@@ -4,7 +4,11 @@ Heavy modules are imported inside the commands so that ``asl --help`` starts fas
 """
 from __future__ import annotations
 
+import errno
+import io
+import os
 import sys
+from typing import Any
 
 import click
 
@@ -144,6 +148,7 @@ def get_cli() -> click.Group:
 
 
 def main() -> None:
+    _unbreakable_streams()
     _writable_streams()
     try:
         get_cli()(prog_name="asl")
@@ -173,6 +178,56 @@ def _writable_streams() -> None:
                 reconfigure(errors=ESCAPE)
             except (ValueError, OSError):  # a stream that cannot change now: leave it
                 pass
+
+
+class _PipeEnd(io.RawIOBase):
+    """The file descriptor under stdout or stderr. Once its reader has gone (``asl run ... |
+    head``: a broken pipe), what is written to it goes nowhere, and /dev/null takes the
+    descriptor's place (for what else writes there: handlers, child processes, the
+    interpreter's last flush). The command goes on: an execution is not left half-way (RUNNING
+    in its store) because nobody reads its trace any more, and it exits as the execution ended."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self.gone = False
+
+    def write(self, data: Any) -> int:
+        if not self.gone:
+            try:
+                return os.write(self.fd, data)
+            except OSError as exc:
+                if exc.errno not in (errno.EPIPE, errno.EINVAL):  # (EINVAL: Windows' word for it)
+                    raise
+                self.gone = True
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, self.fd)
+                os.close(null)
+        return len(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+
+def _unbreakable_streams() -> None:
+    """stdout and stderr written through `_PipeEnd`s: a reader that goes away early stops what
+    the command prints, not what it does."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            fd = stream.fileno()
+            stream.flush()
+            encoding, errors, lines = stream.encoding, stream.errors, stream.line_buffering
+        except (AttributeError, OSError, ValueError):  # none, or not a file (an embedding host's)
+            continue
+        setattr(sys, name, io.TextIOWrapper(io.BufferedWriter(_PipeEnd(fd)), encoding=encoding, errors=errors,
+                                            line_buffering=lines or name == "stderr"))
 
 
 if __name__ == "__main__":  # pragma: no cover

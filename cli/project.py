@@ -1,4 +1,5 @@
-"""A project's defaults for ``asl run``: the ``[tool.asl]`` table of its pyproject.toml.
+"""A project's defaults for ``asl run`` (and resume, redrive, worker): the ``[tool.asl]`` table of its
+pyproject.toml.
 
     [tool.asl]
     handlers = "src/myflows/handlers.py"   # or a module: "myflows.handlers"

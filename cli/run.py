@@ -85,10 +85,12 @@ def execution_log(level: str | None, log_file: str | None, log_group: str | None
     return ExecutionLog(level, include_data, destination)
 
 
-def tracing_from_environment() -> tuple[Any, Any]:
+def tracing_from_environment(command: str, warn: bool = True) -> tuple[Any, Any]:
     """(a Tracing observer, the TracerProvider to shut down at the end) when the OTEL_* variables
     ask for traces or a TracerProvider is set up already (``opentelemetry-instrument asl run``:
-    then it is not ours to shut down), else (None, None)."""
+    then it is not ours to shut down), else (None, None). Variables that ask for traces without
+    the OpenTelemetry SDK installed: a warning (unless not `warn`), and no traces, as the library
+    runs; an exporter it does not know is a UsageError."""
     if "opentelemetry.trace" in sys.modules:  # imported before us: someone may have set a provider up
         from opentelemetry import trace as otel_trace
 
@@ -104,6 +106,11 @@ def tracing_from_environment() -> tuple[Any, Any]:
     try:
         provider = otelconfig.from_environment()
     except otelconfig.TracingNotInstalled as exc:
+        if warn:
+            click.echo(f"asl {command}: warning: {exc}: running without traces (OTEL_SDK_DISABLED=true silences "
+                       "this warning)", err=True)
+        return None, None
+    except otelconfig.TracingConfigError as exc:
         raise UsageError(str(exc)) from None
     from ..engine.tracing import Tracing
 
@@ -156,6 +163,82 @@ def new_executor(spec: str | None) -> Any:
         return open_executor(spec)
     except ExecutorError as exc:
         raise UsageError(str(exc)) from None
+
+
+def machine_option(command: Any) -> Any:
+    """``--machine [NAME=]FILE``: a child machine that states:startExecution Tasks run here."""
+    return click.option("--machine", "machine_files", multiple=True, metavar="[NAME=]FILE",
+                        help="A state machine that states:startExecution Tasks start here, as a child execution "
+                        "(NAME defaults to the file's stem; repeatable; default: [tool.asl] machines).")(command)
+
+
+def task_options(command: Any) -> Any:
+    """How an execution's Tasks, ItemReaders, ResultWriters and Distributed Map children are
+    served: ``--handlers``, ``--mock-config``, ``--test-case``, ``--machine``, `aws_options` and
+    ``--executor``. One definition for asl run, resume, redrive and worker, so that an execution
+    taken up again can be served as it was run (`task_setup` reads them)."""
+    for option in reversed([
+        click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE",
+                     help="Python task handlers (default: [tool.asl] handlers)."),
+        click.option("--mock-config", metavar="FILE",
+                     help="A Step Functions Local MockConfigFile (default: [tool.asl] mock-config, or "
+                     "$SFN_MOCK_CONFIG)."),
+        click.option("--test-case", metavar="NAME", help="The MockConfigFile test case to use."),
+        machine_option,
+        aws_options,
+        executor_option,
+    ]):
+        command = option(command)
+    return command
+
+
+class TaskSetup:
+    """What `task_options` (and the ``[tool.asl]`` defaults) give: `options()` for `prepare`,
+    `prepare_resume`, `prepare_redrive` and `Worker`; the executor, not started, apart.
+    (A plain class: dataclasses would cost every command its import.)"""
+
+    def __init__(self, test_case: str | None = None) -> None:
+        self.handlers: Any = None
+        self.module: Any = None            # the handlers' module (its `background`), or None
+        self.mocks: Any = None             # the MockConfig, or None
+        self.test_case = test_case
+        self.integrations: Any = None      # AWS services (boto3 clients), or None
+        self.machines: dict | None = None  # child machines run here
+        self.s3_folders: dict = {}
+        self.executor: Any = None          # from `new_executor`, not started
+
+    def options(self) -> dict:
+        return {"handlers": self.handlers, "mock_config": self.mocks, "test_case": self.test_case,
+                "aws": self.integrations, "machines": self.machines, "s3_folders": self.s3_folders}
+
+
+def task_setup(config: Any, handlers_spec: str | None = None, mock_config: str | None = None,
+               test_case: str | None = None, machine_files: tuple[str, ...] = (), aws: bool = False,
+               endpoint_urls: tuple[str, ...] = (), connections: str | None = None,
+               s3_folders: tuple[str, ...] = (), executor: str | None = None) -> TaskSetup:
+    """The `task_options` as given, completed from the ``[tool.asl]`` table `config` (None: none);
+    a problem is a UsageError."""
+    from ..engine import MockConfigError
+    from ..engine.starting import mock_config_of
+
+    search = None
+    if config is not None:
+        if handlers_spec is None and config.handlers is not None:
+            handlers_spec, search = config.handlers, str(config.root)
+        mock_config = mock_config or config.mock_config
+        test_case = test_case or config.test_case
+    setup = TaskSetup(test_case=test_case)
+    if handlers_spec:
+        setup.handlers, setup.module = load_handlers(handlers_spec, search)
+    try:
+        setup.mocks = mock_config_of(mock_config, test_case)
+    except MockConfigError as exc:
+        raise UsageError(str(exc)) from None
+    setup.integrations = run_integrations(aws_config(aws, endpoint_urls, connections, config))
+    setup.machines = child_machines(machine_files, config)
+    setup.s3_folders = s3_folder_map(s3_folders)
+    setup.executor = new_executor(executor)
+    return setup
 
 
 async def attach_executor(execution: Any, executor: Any, trace: Any = None) -> None:
@@ -432,9 +515,6 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.argument("definition")
 @click.option("--input", "input_path", metavar="FILE|-", help="Execution input: a JSON file, or - for stdin.")
 @click.option("--input-json", metavar="JSON", help="Execution input given inline.")
-@click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Python task handlers.")
-@click.option("--mock-config", metavar="FILE", help="A Step Functions Local MockConfigFile.")
-@click.option("--test-case", metavar="NAME", help="The MockConfigFile test case to use.")
 @click.option("--name", "sm_name", metavar="NAME", help="State machine name (default: the file's stem).")
 @click.option("--type", "machine_type", type=AnyCase(["STANDARD", "EXPRESS"]),
               default="STANDARD", show_default=True)
@@ -454,26 +534,19 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=None, metavar="SECONDS",
               help="With --store: how long another process waits before taking over this execution if this "
               "process dies (default 30).")
-@click.option("--machine", "machine_files", multiple=True, metavar="[NAME=]FILE",
-              help="A state machine that states:startExecution Tasks start here, as a child execution "
-              "(NAME defaults to the file's stem; repeatable; default: [tool.asl] machines).")
 @substitution_options
-@aws_options
+@task_options
 @log_options
-@executor_option
-def run(definition: str, input_path: str | None, input_json: str | None, handlers_spec: str | None,
-        mock_config: str | None, test_case: str | None, sm_name: str | None, machine_type: str, sync: bool,
-        virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
+def run(definition: str, input_path: str | None, input_json: str | None, sm_name: str | None, machine_type: str,
+        sync: bool, virtual_time: bool | None, history_path: str | None, output_format: str, seed: int | None,
         quiet: bool, verbose: bool, colour: str, store_url: str | None = None, lease_seconds: float | None = None,
-        substitute: tuple[str, ...] = (), substitutions_file: str | None = None, aws: bool = False,
-        endpoint_urls: tuple[str, ...] = (), connections: str | None = None, machine_files: tuple[str, ...] = (),
+        substitute: tuple[str, ...] = (), substitutions_file: str | None = None,
         log_level: str | None = None, log_file: str | None = None, log_group: str | None = None,
-        include_execution_data: bool = False,
-        s3_folders: tuple[str, ...] = (), executor: str | None = None) -> None:
+        include_execution_data: bool = False, **task_options: Any) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
-    Defaults for --handlers, --mock-config, --test-case and --virtual-time come from the
-    [tool.asl] table of the nearest pyproject.toml. OpenTelemetry traces when the OTEL_*
+    Defaults for --handlers, --mock-config, --test-case, --machine, --aws, --connections and
+    --virtual-time come from the [tool.asl] table of the nearest pyproject.toml. OpenTelemetry traces when the OTEL_*
     variables ask for them (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER). Exit 0 SUCCEEDED,
     1 FAILED / TIMED_OUT / ABORTED, 2 usage error, 3 invalid definition.
     """
@@ -495,25 +568,15 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
         result = load_definition(definition, machine_type.upper(), substitutions(substitute, substitutions_file),
                                  warn=not quiet)
         config = find_config()
-        search = None
-        if config is not None:
-            if handlers_spec is None and config.handlers is not None:
-                handlers_spec, search = config.handlers, str(config.root)
-            mock_config = mock_config or config.mock_config
-            test_case = test_case or config.test_case
-            if virtual_time is None:
-                virtual_time = config.virtual_time
+        if config is not None and virtual_time is None:
+            virtual_time = config.virtual_time
         if history_path and (os.path.isdir(history_path)
                              or not os.path.isdir(os.path.dirname(os.path.abspath(history_path)))):
             raise UsageError(f"--history {history_path}: cannot write there")
         execution_input, input_text = read_input_text(input_path, input_json)
-        handlers, module = load_handlers(handlers_spec, search) if handlers_spec else (None, None)
-        integrations = run_integrations(aws_config(aws, endpoint_urls, connections, config))
-        machines = child_machines(machine_files, config)
-        log = execution_log(log_level, log_file, log_group, include_execution_data, integrations)
-        tracing, provider = tracing_from_environment()
-        folders = s3_folder_map(s3_folders)
-        opened = new_executor(executor)
+        tasks = task_setup(config, **task_options)
+        log = execution_log(log_level, log_file, log_group, include_execution_data, tasks.integrations)
+        tracing, provider = tracing_from_environment("run", warn=not quiet)
     except UsageError as exc:
         _usage(str(exc))
     machine = result.machine
@@ -521,17 +584,15 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     stderr = sys.stderr
     trace = None if quiet else _trace(stderr, colour, verbose)
     try:
-        execution = prepare(machine, execution_input, handlers=handlers, mock_config=mock_config,
-                            test_case=test_case, state_machine_name=name, type=machine_type.upper(),
+        execution = prepare(machine, execution_input, state_machine_name=name, type=machine_type.upper(),
                             virtual_time=bool(virtual_time), seed=seed, observer=combine(trace, tracing), sync=sync,
-                            aws=integrations, machines=machines, log=log,
-                            s3_folders=folders)
+                            log=log, **tasks.options())
     except (MissingHandlerError, MockConfigError, InvalidExecutionInput) as exc:
         _usage(str(exc) + ("; name it with --name or rename the definition file"
                            if isinstance(exc, UnknownMockMachine) else ""))
     missing = missing_handlers(execution)
     if missing and not quiet:  # not an error: the run fails only if it invokes one of them
-        how = "" if handlers is not None or execution.mocks is not None else \
+        how = "" if tasks.handlers is not None or execution.mocks is not None else \
             "; give handlers with --handlers FILE.py, or mocks with --mock-config FILE --test-case NAME"
         click.echo("asl run: warning: no handler or mock for the Task state" + "s" * (len(missing) > 1) + " " +
                    ", ".join(f"'{state}'" for state, _ in missing) + f" (the run fails if it invokes one){how}",
@@ -539,7 +600,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
     execution.keep_input_text(input_text)  # as StartExecution keeps its caller's
     if trace is not None:
         trace.root = execution
-    background = getattr(module, "background", None)
+    background = getattr(tasks.module, "background", None)
 
     def header() -> None:  # once the executor has started: its failure is the first line
         if trace is not None:
@@ -549,7 +610,7 @@ def run(definition: str, input_path: str | None, input_json: str | None, handler
                                        f"{trace.style['dot']} {clock}{where}"), err=True)
 
     async def start() -> tuple[Any, Any]:
-        await attach_executor(execution, opened, trace)
+        await attach_executor(execution, tasks.executor, trace)
         header()
         if store_url is None:
             return execution, None

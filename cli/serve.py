@@ -80,7 +80,9 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
     try:
         import uvicorn
     except ImportError:
-        click.echo(f'asl {command}: needs the service extra: pip install "asl-engine[service]"', err=True)
+        from ..extras import install_hint
+
+        click.echo(f"asl {command}: needs the service extra: {install_hint('service')}", err=True)
         sys.exit(2)
     from ..engine import MockConfig, MockConfigError
     from ..engine.stores import StoreError, open_store
@@ -117,7 +119,7 @@ def _serve(command: str, host: str, port: int, store: str | None, handlers_spec:
 
         services = aws_config(aws, endpoint_urls, connections, find_config())
         # OTEL_* variables (or a provider set up already): the machines with tracing enabled are traced
-        tracing, tracer_provider = tracing_from_environment()
+        tracing, tracer_provider = tracing_from_environment(command)
         folders = s3_folder_map(s3_folders)
         opened_executor = new_executor(executor)  # (the service starts it, on its event loop)
     except UsageError as exc:

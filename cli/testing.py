@@ -13,7 +13,8 @@ import click
 
 from ..jsontext import ESCAPE, dumps
 from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .run import UsageError, check_name, handler_output_to_stderr, load_definition, load_handlers, read_input
+from .run import (UsageError, aws_config, aws_options, check_name, child_machines, handler_output_to_stderr,
+                  load_definition, load_handlers, machine_option, read_input, run_integrations, s3_folder_map)
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -85,6 +86,20 @@ def _handlers(command: str, spec: str | None) -> Any:
         _fail(command, str(exc))
 
 
+def served_options(command: Any) -> Any:
+    """asl run's --machine, --aws, --endpoint-url, --connections and --s3-folder (the ways the
+    engine's causes name to serve a state no mock or handler serves)."""
+    return machine_option(aws_options(command))
+
+
+def _served(machine_files: tuple[str, ...] = (), aws: bool = False, endpoint_urls: tuple[str, ...] = (),
+            connections: str | None = None, s3_folders: tuple[str, ...] = ()) -> dict:
+    """The `Workflow` options `served_options` give (from the flags alone: of [tool.asl], only
+    handlers applies to asl test and test-state); a problem is a UsageError."""
+    return {"aws": run_integrations(aws_config(aws, endpoint_urls, connections)),
+            "machines": child_machines(machine_files, None), "s3_folders": s3_folder_map(s3_folders)}
+
+
 def _text(value: Any) -> str:
     return dumps(value)
 
@@ -111,15 +126,18 @@ def _text(value: Any) -> str:
 @click.option("--retry-count", type=click.IntRange(0, None), default=0, show_default=True,
               help="Retries already made (a Retry clause past MaxAttempts lets Catch take the error).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@served_options
 def test_state(definition: str, state: str, input_path: str | None, input_json: str | None, variables: str | None,
                mock_result: str | None, mock_error: str | None, mock_cause: str | None, handlers_spec: str | None,
-               field_validation_mode: str, inspection_level: str, retry_count: int, output_format: str) -> None:
+               field_validation_mode: str, inspection_level: str, retry_count: int, output_format: str,
+               **service_flags: Any) -> None:
     """Run STATE of DEFINITION on its own, like AWS's TestState API.
 
     Prints the status (SUCCEEDED, FAILED, RETRIABLE, CAUGHT_ERROR), the next state, the
     output and the inspection data (input, afterInputPath, afterParameters, result,
     afterResultSelector, afterResultPath, variables). Exit 0 SUCCEEDED, 1 any other status,
-    2 usage error, 3 invalid definition.
+    2 usage error, 3 invalid definition. A Task without a mock or handler calls the services
+    --aws, --endpoint-url and --connections reach, as TestState does.
     """
     from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, TestStateError, TestStateMock
     from ..engine.testing import MockError, Workflow, WorkflowTestError
@@ -132,6 +150,7 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     _stdin_once(command, definition, input_path)
     try:
         state_input = read_input(input_path, input_json)
+        served = _served(**service_flags)
     except UsageError as exc:
         _fail(command, str(exc))
     seen = _json_option(command, "--variables", variables)
@@ -146,7 +165,8 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     machine, _ = _machine(command, definition)
     try:
         with handler_output_to_stderr():
-            result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec)).test_state(
+            result = Workflow(machine, name=definition, handlers=_handlers(command, handlers_spec),
+                              **served).test_state(
                 state, state_input, variables=seen, mock=mock, retry_count=retry_count,
                 inspection_level=inspection_level)
     except (WorkflowTestError, MockError, MissingHandlerError, MockConfigError, TestStateError,
@@ -250,10 +270,15 @@ def from_history(history: str, machine_name: str, test_case: str | None, mock_co
 @click.option("--handlers", "handlers_spec", metavar="FILE.py|MODULE", help="Handlers for Tasks a test case "
               "does not mock (default: [tool.asl] handlers).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@served_options
 def test(mock_config_path: str, definition: str, machine_name: str | None, cases_path: str | None,
          only: tuple[str, ...], input_path: str | None, input_json: str | None, handlers_spec: str | None,
-         output_format: str) -> None:
+         output_format: str, **service_flags: Any) -> None:
     """Run every test case of MOCKCONFIG for DEFINITION and report each result.
+
+    A Task a test case does not mock is served by --handlers, else by the services --aws,
+    --endpoint-url and --connections reach (as Step Functions Local calls them); --machine and
+    --s3-folder as for asl run. Of [tool.asl], only handlers applies here.
 
     With --cases, each test case's input and expected status, output, error, cause and path
     are checked. Exit 0 when every expectation holds, 1 when one does not or a case cannot
@@ -271,6 +296,7 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
         cases = _read_json_file(command, cases_path, "cases file") if cases_path else None
         if cases is not None:
             check_cases(cases)
+        served = _served(**service_flags)
     except (UsageError, MockConfigError) as exc:
         _fail(command, str(exc))
     machine, stem = _machine(command, definition)
@@ -282,7 +308,7 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
                        f"{', '.join(machines) or 'none'}); name one with --name")
     if default_input is None:
         _warn_inputless(config, machine_name, cases, only)
-    workflow = Workflow(machine, name=definition, state_machine_name=machine_name)
+    workflow = Workflow(machine, name=definition, state_machine_name=machine_name, **served)
     try:
         with handler_output_to_stderr():
             outcomes = run_cases(workflow, config, machine_name, cases, default_input, list(only) or None,

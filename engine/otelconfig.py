@@ -10,9 +10,15 @@ from typing import Any
 TRACER_NAME = "asl-engine"
 
 
-class TracingNotInstalled(Exception):
+class TracingConfigError(Exception):
+    """Raised by `from_environment` when the OTEL_* variables ask for what it cannot make (an
+    exporter it does not know)."""
+
+
+class TracingNotInstalled(TracingConfigError):
     """Raised by `from_environment` when the OTEL_* variables ask for traces and the
-    OpenTelemetry SDK (the ``otel`` extra) is not installed."""
+    OpenTelemetry SDK or its OTLP exporter (the ``otel`` extra) is not installed: a command
+    warns and runs without traces, as the library does unless given a `Tracing` observer."""
 
 
 def wanted(environ: Any = None) -> bool:
@@ -45,8 +51,10 @@ def from_environment(environ: Any = None) -> Any:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
     except ImportError:
-        raise TracingNotInstalled('the OTEL_* variables ask for traces: pip install "asl-engine[otel]" '
-                                  "(the OpenTelemetry SDK and OTLP exporter)") from None
+        from ..extras import install_hint
+
+        raise TracingNotInstalled("the OTEL_* variables ask for traces, and the OpenTelemetry SDK is not installed "
+                                  f"({install_hint('otel')})") from None
     attributes = {} if env.get("OTEL_SERVICE_NAME") or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "") \
         else {"service.name": TRACER_NAME}
     provider = TracerProvider(resource=Resource.create(attributes))
@@ -62,11 +70,13 @@ def from_environment(environ: Any = None) -> Any:
             try:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             except ImportError:
-                raise TracingNotInstalled('OTEL_TRACES_EXPORTER=otlp: pip install "asl-engine[otel]" '
-                                          "(the OTLP exporter)") from None
+                from ..extras import install_hint
+
+                raise TracingNotInstalled("the OTEL_* variables ask for traces sent over OTLP, and the OTLP "
+                                          f"exporter is not installed ({install_hint('otel')})") from None
             exporter = OTLPSpanExporter()
         else:
-            raise TracingNotInstalled(f"OTEL_TRACES_EXPORTER={name}: asl-engine knows the exporters otlp, "
+            raise TracingConfigError(f"OTEL_TRACES_EXPORTER={name}: asl-engine knows the exporters otlp, "
                                       "console and none")
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)

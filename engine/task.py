@@ -176,7 +176,7 @@ def _other_way(info: Any, arguments: Any) -> str | None:
         from .integrations.nested import machine_name
 
         name = machine_name(arn)
-        return f"run the state machine '{name}' here (asl run --machine {name}=FILE; machines= in Python)"
+        return f"run the state machine '{name}' here (--machine {name}=FILE; machines= in Python)"
     if info.kind == "http":
         return "call the endpoint (--connections FILE, --aws; aws= in Python)"
     return "call the service (--aws, --endpoint-url URL; aws= in Python)"

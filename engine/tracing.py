@@ -32,7 +32,7 @@ run notes its span in the execution's journal) and a resumed one's to the run it
 
 Only `opentelemetry-api` is needed here (a dependency of asl-engine); with no SDK configured,
 spans cost next to nothing. `from_environment` sets the SDK up from the standard ``OTEL_*``
-variables (``pip install "asl-engine[otel]"``). Without a `Tracing` observer the engine makes no
+variables (``pip install -e ".[otel]"`` in the clone). Without a `Tracing` observer the engine makes no
 span at all: tracing is an observer, and the engine pays for observers only when there is one.
 """
 from __future__ import annotations
@@ -46,7 +46,8 @@ from opentelemetry.trace import Status, StatusCode
 from .observe import (AttemptEnded, AttemptStarted, ChoiceMatched, ErrorCaught, ExecutionBegan, ExecutionEnded,
                       IterationChanged, Observer, RetryScheduled, StateEntered, StateExited, StateFailed)
 
-from .otelconfig import TRACER_NAME, TracingNotInstalled, from_environment, wanted  # noqa: F401 (re-exported)
+from .otelconfig import (TRACER_NAME, TracingConfigError, TracingNotInstalled, from_environment,  # noqa: F401
+                         wanted)  # (re-exported)
 
 
 class Tracing(Observer):

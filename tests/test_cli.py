@@ -338,3 +338,67 @@ def test_mocks_from_history_checks_before_writing_and_never_overwrites_silently(
     again = invoke(*args)
     assert again.exit_code == 2 and "already has a test case 'run'" in again.output
     assert invoke(*args, "--force").exit_code == 0
+
+
+# ---- install hints: one helper, the source asl-engine was installed from -----------------------------
+
+@pytest.mark.parametrize("direct_url, hint", [
+    # PEP 610 (packaging.python.org, "Direct URL Data Structure"): what pip records in direct_url.json
+    ({"url": "file://{clone}", "dir_info": {"editable": True}}, 'pip install -e "{clone}[aws]"'),
+    ({"url": "file://{clone}", "dir_info": {}}, 'pip install "{clone}[aws]"'),
+    ({"url": "https://github.com/me/asl-engine.git",
+      "vcs_info": {"vcs": "git", "commit_id": "7921be1537eac1e97bc40179a57f0349c2aee67d"}},
+     'pip install "asl-engine[aws] @ git+https://github.com/me/asl-engine.git@7921be1537eac1e97bc40179a57f0349c2aee67d"'),
+    ({"url": "file:///tmp/asl_engine-0.1.0-py3-none-any.whl", "archive_info": {}}, 'pip install "asl-engine[aws]"'),
+    ({"url": "file://{clone}/gone", "dir_info": {"editable": True}}, 'pip install "asl-engine[aws]"'),
+    (None, 'pip install "asl-engine[aws]"'),
+])
+def test_an_install_hint_names_where_asl_engine_came_from(tmp_path, direct_url, hint):
+    """The new-user trial: hints said `pip install "asl-engine[service]"` (or 'asl-engine[aws]')
+    for a package that is on no index, installed from a clone with `pip install -e .`."""
+    from asl.extras import _install_command, source_of
+
+    clone = str(tmp_path / "my clone")  # (a space: the path is quoted)
+    (tmp_path / "my clone").mkdir()
+    if direct_url is not None:
+        direct_url = json.loads(json.dumps(direct_url).replace("{clone}", clone.replace(" ", "%20")))
+    assert _install_command("aws", source_of(direct_url)) == hint.replace("{clone}", clone)
+
+
+def test_every_install_hint_comes_from_the_one_helper():
+    """No message writes a `pip install` of an extra itself (docstrings may show one)."""
+    import re
+
+    from conftest import ROOT
+
+    written = []
+    for package in ("asl", "engine", "cli", "service"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.name == "extras.py":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(r"""["'][^"'`]*pip install""", line) and "``pip install" not in line:
+                    written.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert written == []
+
+
+@pytest.mark.parametrize("hidden, args, message", [
+    ("boto3", ["run", "{definition}", "--aws"], "asl run: calling AWS services needs boto3: {aws}"),
+    ("httpx", ["run", "{definition}", "--aws"], "asl run: calling AWS services needs httpx: {aws}"),
+    ("uvicorn", ["serve", "--port", "0", "--store", "memory"], "asl serve: needs the service extra: {service}"),
+    ("psycopg", ["executions", "list", "--store", "postgresql://nobody@127.0.0.1:9/none"],
+     "asl executions list: the PostgreSQL store needs psycopg: {postgres}"),
+])
+def test_a_missing_extra_is_one_line_with_its_install_hint(tmp_path, hidden, args, message):
+    import os
+
+    from asl.extras import install_hint
+
+    (tmp_path / "sitecustomize.py").write_text(f"import sys\nsys.modules[{hidden!r}] = None  # not installed\n")
+    (tmp_path / "pass.json").write_text('{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}')
+    args = [arg.replace("{definition}", str(tmp_path / "pass.json")) for arg in args]
+    done = subprocess.run([sys.executable, "-m", "asl.cli", *args], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr == message.format(**{extra: install_hint(extra) for extra in ("aws", "service", "postgres")}) \
+        + "\n"

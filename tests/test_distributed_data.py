@@ -19,6 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import asl
+from asl.extras import install_hint
 from asl.engine import Handlers, TaskFailed, redrive, run, run_sync
 from asl.engine.clock import VirtualClock
 from asl.engine.distributed.delimited import records
@@ -1169,5 +1170,4 @@ def test_parquet_without_pyarrow_names_the_extra(tmp_path):
                           timeout=120)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert 'States.ItemReaderFailed: The InputType PARQUET needs pyarrow: pip install "asl-engine[parquet]"' \
-        in done.stderr
+    assert f"States.ItemReaderFailed: The InputType PARQUET needs pyarrow: {install_hint('parquet')}" in done.stderr

@@ -21,11 +21,15 @@ WAIT = {"StartAt": "W", "States": {
 
 HANDLERS = '''
 import os
+import time
 from asl.engine import Handlers, TaskFailed
 handlers = Handlers()
 
 @handlers.lambda_function("f")
 def f(event, ctx):
+    gate = os.environ.get("GATE")  # wait for the test to open it
+    while gate and not os.path.exists(gate):
+        time.sleep(0.01)
     with open(os.environ["CALLS"], "a") as fh:
         fh.write("call\\n")
     if os.environ.get("BROKEN"):
@@ -74,10 +78,11 @@ def _running(store: str, cwd: Path) -> str:
     return poll(lambda: _in_store(store, waiting), "the execution never got to its Wait")
 
 
-def _killed_in_its_wait(project, store: str, env: dict, lease: str) -> str:
-    """`asl run wait.json --store STORE --lease LEASE` killed (-9) once in its Wait: the ARN."""
-    first = start("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--real-time", "--lease", lease,
-                  env=env, cwd=project)
+def _killed_in_its_wait(project, store: str, env: dict, lease: str, *run: str) -> str:
+    """`asl run wait.json --handlers handlers.py` (or `asl run RUN...`) `--store STORE --lease
+    LEASE` killed (-9) once in its Wait: the ARN."""
+    first = start("run", *(run or ("wait.json", "--handlers", "handlers.py")), "--store", store, "--real-time",
+                  "--lease", lease, env=env, cwd=project)
     try:
         arn = _running(store, project)
         first.send_signal(signal.SIGKILL)
@@ -334,3 +339,120 @@ def test_commands_that_read_a_store_default_to_asl_serves(project):
     assert asl("run", "pass.json", "--store", "sqlite:asl-serve.db", "--name", "one", "-q", cwd=project).returncode == 0
     listed = asl("executions", "list", cwd=project)
     assert listed.returncode == 0 and ":execution:one:" in listed.stdout and "SUCCEEDED" in listed.stdout
+
+
+# ---- the options that serve Tasks: asl run's, on resume, redrive and worker too ------------------
+
+KID = {"StartAt": "K", "States": {"K": {"Type": "Pass", "Result": {"kid": True}, "End": True}}}
+FAN = {"Type": "Map", "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                                     "ReaderConfig": {"InputType": "JSON"},
+                                     "Parameters": {"Bucket": "data", "Key": "items.json"}},
+       "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                         "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+       "ResultPath": "$.items", "Next": "Start"}
+START = {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+         "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Kid", "Input": {}},
+         "ResultSelector": {"kid.$": "$.Output.kid"}, "ResultPath": "$.started", "End": True}
+SERVED = ("--s3-folder", "data=data", "--machine", "Kid=kid.json")  # relative to the project folder
+
+
+@pytest.fixture
+def fan(project):
+    """A Distributed Map reading bucket 'data', then a child execution of the machine 'Kid'."""
+    (project / "data").mkdir()
+    (project / "data" / "items.json").write_text("[1, 2, 3]")
+    (project / "kid.json").write_text(json.dumps(KID))
+    (project / "fan.json").write_text(json.dumps({"StartAt": "Fan", "States": {"Fan": FAN, "Start": START}}))
+    (project / "waitfan.json").write_text(json.dumps({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": SECONDS, "Next": "Fan"}, "Fan": FAN, "Start": START}}))
+    return project
+
+
+def test_redrive_takes_the_options_that_its_failures_name(fan):
+    """A run without a way to reach bucket 'data' fails with States.Runtime, whose cause
+    names --s3-folder; redriven with it, the run gets to the child execution, whose cause names
+    --machine; redriven with both, it succeeds. (The new-user trial: `asl redrive ARN --s3-folder`
+    answered "No such option".) Causes: engine/distributed/objects.py, engine/task.py."""
+    store = f"sqlite:{fan / 'fan.db'}"
+    first = asl("run", "fan.json", "--store", store, "--output-format", "json", cwd=fan)
+    assert first.returncode == 1, first.stderr
+    failed = json.loads(first.stdout)
+    assert failed["error"] == "States.Runtime" and "--s3-folder data=PATH" in failed["cause"]
+    arn = failed["executionArn"]
+    second = asl("redrive", arn, "--store", store, "--s3-folder", "data=data", "--output-format", "json", cwd=fan)
+    assert second.returncode == 1, second.stderr
+    failed = json.loads(second.stdout)
+    assert failed["error"] == "States.Runtime" and "(--machine Kid=FILE; machines= in Python)" in failed["cause"]
+    third = asl("redrive", arn, "--store", store, *SERVED, cwd=fan)
+    assert third.returncode == 0, third.stderr
+    assert json.loads(third.stdout) == {"items": [1, 2, 3], "started": {"kid": True}}
+    history = json.loads(asl("executions", "history", arn, "--store", store, cwd=fan).stdout)["events"]
+    assert [e["type"] for e in history].count("ExecutionRedriven") == 2
+
+
+@pytest.mark.parametrize("command", ["resume", "worker"])
+def test_a_run_with_those_options_is_taken_up_with_them(fan, command):
+    """`asl run --s3-folder --machine --store` killed in its Wait; `asl resume` (or `asl worker`)
+    given the same options takes it to the end. Without them it fails (the options are not
+    recorded in the store: like --handlers, they are given again)."""
+    store = f"sqlite:{fan / 'fan.db'}"
+    arn = _killed_in_its_wait(fan, store, {}, "2", "waitfan.json", *SERVED)
+    killed = _in_store(store, lambda s: s.get(arn))
+    poll(lambda: time.time() > killed.lease_until + 0.05, "the lease never ran out")
+    if command == "resume":
+        taken = asl("resume", arn, "--store", store, *SERVED, cwd=fan)
+        assert taken.returncode == 0, taken.stderr
+        assert json.loads(taken.stdout) == {"items": [1, 2, 3], "started": {"kid": True}}
+    else:
+        taken = asl("worker", "--store", store, "--until-idle", "--poll", "0.2", *SERVED, cwd=fan)
+        assert taken.returncode == 0, taken.stderr
+        assert f"SUCCEEDED  {arn}" in taken.stderr
+    ended = _in_store(store, lambda s: s.get(arn))
+    assert ended.status == "SUCCEEDED" and json.loads(ended.output)["started"] == {"kid": True}
+
+
+# ---- a reader that goes away early ----------------------------------------------------------------
+
+def _read_one_line_and_leave(project, *args: str, env: dict) -> subprocess.Popen:
+    """`asl ARGS 2>&1 | head -1`: the first line read, the pipe closed while the execution waits
+    in its Task (at the GATE file), then the Task let go: every line after is written to a pipe
+    nobody reads (EPIPE). The process, ended."""
+    gate = project / "gate"
+    proc = subprocess.Popen([sys.executable, "-m", "asl.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env={**os.environ, **env, "GATE": str(gate)}, cwd=project)
+    try:
+        assert proc.stdout.readline()
+        proc.stdout.close()
+        gate.touch()
+        proc.wait(60)
+    finally:
+        proc.kill()
+    return proc
+
+
+@pytest.mark.parametrize("broken, status, code", [("", "SUCCEEDED", 0), ("1", "FAILED", 1)])
+def test_a_broken_pipe_stops_the_trace_not_the_run(project, broken, status, code):
+    """The trial's `asl run ... 2>&1 | head -2` exited 1 without a word (click's answer to
+    EPIPE) and left a stored execution RUNNING: now the run goes on to its end, recorded, and
+    the exit status is the outcome's."""
+    store = f"sqlite:{project / 'runs.db'}"
+    env = {"CALLS": str(project / "calls.txt"), "BROKEN": broken}
+    (project / "task.json").write_text(json.dumps({"StartAt": "T", "States": {"T": WAIT["States"]["T"]}}))
+    proc = _read_one_line_and_leave(project, "run", "task.json", "--handlers", "handlers.py", "--store", store,
+                                    env=env)
+    assert proc.returncode == code
+    records = _in_store(store, lambda s: s.list())
+    assert [(r.status, r.error) for r in records] == [(status, "Broken" if broken else None)]
+
+
+def test_a_redrive_piped_into_head_ends_the_execution(project):
+    """The trial's `asl redrive ARN ... 2>&1 | head -3` left the execution RUNNING half-way."""
+    store = f"sqlite:{project / 'runs.db'}"
+    env = {"CALLS": str(project / "calls.txt")}
+    failed = asl("run", "wait.json", "--handlers", "handlers.py", "--store", store, "--virtual-time",
+                 "--output-format", "json", env={**env, "BROKEN": "1"}, cwd=project)
+    arn = json.loads(failed.stdout)["executionArn"]
+    proc = _read_one_line_and_leave(project, "redrive", arn, "--store", store, "--handlers", "handlers.py", env=env)
+    assert proc.returncode == 0
+    ended = _in_store(store, lambda s: s.get(arn))
+    assert (ended.status, json.loads(ended.output)) == ("SUCCEEDED", {"done": True, "redelivered": False})

@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 import asl
+from asl.extras import install_hint
 from asl.engine import Handlers, prepare, run
 
 pytest.importorskip("distributed")
@@ -456,7 +457,7 @@ def test_an_executor_whose_package_is_missing_is_the_first_and_only_line(tmp_pat
         done = subprocess.run([sys.executable, "-m", "asl.cli", *args, "--executor", "processes"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60, env=env)
         assert done.returncode == 2, done.stderr
-        assert done.stderr == f'asl {command}: the processes executor needs cloudpickle: pip install "asl-engine[dask]"\n'
+        assert done.stderr == f"asl {command}: the processes executor needs cloudpickle: {install_hint('dask')}\n"
     assert (tmp_path / "runs.db").stat().st_size == 0  # (refused before the store was opened)
 
 

@@ -59,7 +59,7 @@ def test_a_child_machine_the_run_does_not_have_is_named_with_how_to_give_it():
                           machines=machines)
         assert (result.status, result.error) == ("FAILED", "States.Runtime")
         assert result.cause.startswith("No handler or mock for the Task state 'Start'")
-        assert result.cause.endswith(", or run the state machine 'Kid' here (asl run --machine Kid=FILE; "
+        assert result.cause.endswith(", or run the state machine 'Kid' here (--machine Kid=FILE; "
                                      "machines= in Python).")
 
 

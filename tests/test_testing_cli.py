@@ -235,3 +235,47 @@ def test_test_state_of_a_task_without_mock_fails_when_it_invokes_it():
     report = json.loads(result.output)
     assert result.exit_code == 1 and (report["status"], report["error"]) == ("FAILED", "States.Runtime")
     assert report["cause"].startswith("No handler or mock for the Task state 'Ship' ")
+
+
+def test_asl_test_serves_unmocked_states_with_the_options_its_causes_name(tmp_path):
+    """A test case that mocks nothing reaches a Distributed Map reading bucket 'data' and a
+    child execution of 'Kid': their causes name --s3-folder and --machine (engine/distributed/
+    objects.py, engine/task.py), and asl test takes both, as asl run does (it had neither)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "items.json").write_text("[1, 2]")
+    (tmp_path / "kid.json").write_text(json.dumps({"StartAt": "K", "States": {"K": {"Type": "Succeed"}}}))
+    (tmp_path / "fan.json").write_text(json.dumps({"StartAt": "Fan", "States": {
+        "Fan": {"Type": "Map", "ResultPath": None, "Next": "Start",
+                "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                               "Parameters": {"Bucket": "data", "Key": "items.json"}},
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                  "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}},
+        "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "End": True,
+                  "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Kid"}}}}))
+    (tmp_path / "mocks.json").write_text(json.dumps({"StateMachines": {"fan": {"TestCases": {"Nothing": {}}}}}))
+    mocks, fan = tmp_path / "mocks.json", tmp_path / "fan.json"
+    first = invoke("test", mocks, fan)
+    assert "States.Runtime: asl-engine cannot reach bucket" in first.stdout and "--s3-folder data=PATH" in first.stdout
+    second = invoke("test", mocks, fan, "--s3-folder", f"data={tmp_path / 'data'}")
+    assert "FAILED in Start" in second.stdout and "(--machine Kid=FILE; machines= in Python)" in second.stdout
+    third = invoke("test", mocks, fan, "--s3-folder", f"data={tmp_path / 'data'}", "--machine", f"Kid={tmp_path / 'kid.json'}")
+    assert third.exit_code == 0, third.output
+    assert third.stdout.startswith("RAN   Nothing  SUCCEEDED\n")
+
+
+def test_asl_test_state_calls_the_service_its_cause_names(tmp_path, monkeypatch):
+    """An unmocked Task's cause says "call the service (--aws, --endpoint-url URL; ...)":
+    asl test-state takes them, and calls the service as AWS's TestState does (here an endpoint
+    on loopback where nothing listens: the call is made, and fails as the SDK reports it)."""
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    (tmp_path / "sq.json").write_text(json.dumps({"StartAt": "S", "States": {"S": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True,
+        "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q", "MessageBody": "x"}}}}))
+    alone = invoke("test-state", tmp_path / "sq.json", "S", "--output-format", "json")
+    assert "(--aws, --endpoint-url URL; aws= in Python)" in json.loads(alone.stdout)["cause"]
+    called = invoke("test-state", tmp_path / "sq.json", "S", "--output-format", "json",
+                    "--endpoint-url", "http://127.0.0.1:9")
+    answer = json.loads(called.stdout)
+    assert answer["status"] == "FAILED" and answer["error"].startswith("SQS."), answer

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import asl
+from asl.extras import install_hint
 from asl.engine import Handlers, TaskFailed, run_sync
 from asl.engine.observe import Observers
 from asl.engine.tracing import Tracing, context_from_headers, from_environment, wanted
@@ -319,10 +320,12 @@ def test_the_otel_variables_turn_tracing_on(environ, on):
 
 
 def test_an_unknown_exporter_is_named():
-    from asl.engine.tracing import TracingNotInstalled
+    """A configuration error (asl run exits 2), not a missing install (a warning)."""
+    from asl.engine.tracing import TracingConfigError, TracingNotInstalled
 
-    with pytest.raises(TracingNotInstalled, match="OTEL_TRACES_EXPORTER=zipkin"):
+    with pytest.raises(TracingConfigError, match="OTEL_TRACES_EXPORTER=zipkin") as raised:
         from_environment({"OTEL_TRACES_EXPORTER": "zipkin"})
+    assert not isinstance(raised.value, TracingNotInstalled)
 
 
 def test_a_retried_attempt_that_fails_for_good_fails_its_state(spans):
@@ -451,16 +454,23 @@ def test_a_request_with_a_broken_traceparent_continues_its_xray_trace():
 
 # ---- asl run: the OTEL_* variables -------------------------------------------------------------
 
-def asl_run_order(env: dict, *args: str):
+def asl_run_order(env: dict, *args: str, quiet: bool = True):
     import os
     import subprocess
     import sys
 
     return subprocess.run([sys.executable, "-m", "asl.cli", "run", str(SAMPLES / "order" / "order.json"),
                            "--input", str(SAMPLES / "order" / "input.json"), "--handlers",
-                           str(SAMPLES / "order" / "handlers.py"), "--virtual-time", "-q", *args],
-                          capture_output=True, text=True, timeout=60,
-                          env={k: v for k, v in {**os.environ, **env}.items() if v is not None})
+                           str(SAMPLES / "order" / "handlers.py"), "--virtual-time", *(["-q"] if quiet else []),
+                           *args],
+                          capture_output=True, text=True, timeout=60, env=environment(env))
+
+
+def environment(env: dict) -> dict:
+    """This process's environment and `env` (a None value: without that variable)."""
+    import os
+
+    return {k: v for k, v in {**os.environ, **env}.items() if v is not None}
 
 
 def test_asl_run_sends_spans_to_the_otlp_endpoint_of_the_environment():
@@ -515,6 +525,49 @@ def test_asl_run_console_exporter_and_off_by_default():
     assert proc.returncode == 0 and console_spans(proc.stderr) == []
     proc = asl_run_order({"OTEL_TRACES_EXPORTER": "zipkin"})
     assert proc.returncode == 2 and "OTEL_TRACES_EXPORTER=zipkin" in proc.stderr
+
+
+def without_opentelemetry(tmp_path) -> dict:
+    """The environment of a process without the ``otel`` extra: OpenTelemetry's API (a
+    dependency of asl-engine) but not its SDK, and the variables that ask for traces."""
+    import os
+
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "sitecustomize.py").write_text("import sys\nsys.modules['opentelemetry.sdk'] = None  # not installed\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(hidden), os.environ.get("PYTHONPATH")])),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": None}
+
+
+NO_OTEL_WARNING = ("warning: the OTEL_* variables ask for traces, and the OpenTelemetry SDK is not installed "
+                   f"({install_hint('otel')}): running without traces (OTEL_SDK_DISABLED=true silences this "
+                   "warning)")
+
+
+def test_asl_run_and_serve_without_the_otel_extra_warn_once_and_run(tmp_path):
+    """The new-user trial: OTEL_EXPORTER_OTLP_ENDPOINT set, the otel extra not installed: `asl
+    run` exited 2 where the library runs without traces. Now one warning says what to install
+    and how to silence it (OpenTelemetry's own OTEL_SDK_DISABLED), and the run goes on; -q
+    hides it as it hides asl run's other warnings."""
+    env = without_opentelemetry(tmp_path)
+    proc = asl_run_order(env, "--output-format", "json")
+    assert proc.returncode == 0 and proc.stderr == ""  # (-q)
+    assert json.loads(proc.stdout)["status"] == "SUCCEEDED"
+    proc = asl_run_order(env, quiet=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines().count(f"asl run: {NO_OTEL_WARNING}") == 1
+    assert json.loads(proc.stdout)["payment"]["status"] == "PAID"
+    proc = asl_run_order({**env, "OTEL_SDK_DISABLED": "true"}, quiet=False)
+    assert proc.returncode == 0 and "OTEL" not in proc.stderr
+    pytest.importorskip("uvicorn")
+    from test_service import Server
+
+    server = Server(tmp_path, "memory")
+    server.env = environment(env)
+    server.start()
+    server.proc.terminate()
+    output = server.proc.communicate(timeout=15)[0]
+    assert output.splitlines().count(f"asl serve: {NO_OTEL_WARNING}") == 1, output
 
 
 def test_a_map_inside_a_parallel_branch_tags_its_states_with_both_indexes(spans):

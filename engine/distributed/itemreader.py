@@ -406,7 +406,9 @@ def _parquet(stream: BinaryIO, _reader: Reader) -> Iterator[dict]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise failed('The InputType PARQUET needs pyarrow: pip install "asl-engine[parquet]"') from None
+        from ...extras import install_hint
+
+        raise failed(f"The InputType PARQUET needs pyarrow: {install_hint('parquet')}") from None
     import shutil
     import tempfile
 

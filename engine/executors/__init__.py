@@ -65,7 +65,9 @@ def open_executor(spec: Any) -> Any:
         if kind == "dask":
             import distributed  # noqa: F401
     except ImportError as exc:
-        raise ExecutorError(f"the {kind} executor needs {exc.name}: pip install \"asl-engine[dask]\"") from None
+        from ...extras import install_hint
+
+        raise ExecutorError(f"the {kind} executor needs {exc.name}: {install_hint('dask')}") from None
     if kind == "processes":
         from .processes import ProcessExecutor
 

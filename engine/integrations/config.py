@@ -84,8 +84,11 @@ class AwsConfig:
             value = {"endpoints": found, "only": True}
         import importlib.util
 
-        if importlib.util.find_spec("boto3") is None:
-            raise AwsConfigError("calling AWS services needs boto3: pip install 'asl-engine[aws]'")
+        missing = [name for name in ("boto3", "httpx") if importlib.util.find_spec(name) is None]
+        if missing:  # (the aws extra: boto3 for the services, httpx for HTTP Tasks and API Gateway)
+            from ...extras import install_hint
+
+            raise AwsConfigError(f"calling AWS services needs {' and '.join(missing)}: {install_hint('aws')}")
         if isinstance(value, AwsConfig):
             config = value
         elif value is True:

@@ -17,7 +17,7 @@ A machine that vanishes without closing its connections is found out by TCP keep
 on that connection (about 6 s), and, should those not go through, by the leases.
 
 Appends are group-committed as in the SQLite store. Needs the ``postgres`` extra
-(``pip install "asl-engine[postgres]"``).
+(``pip install -e ".[postgres]"`` in the clone).
 """
 from __future__ import annotations
 
@@ -84,7 +84,9 @@ class PostgresStore(RevisesInFamilies):
             import psycopg
             from psycopg_pool import AsyncConnectionPool
         except ImportError:
-            raise StoreError('the PostgreSQL store needs psycopg: pip install "asl-engine[postgres]"') from None
+            from ...extras import install_hint
+
+            raise StoreError(f"the PostgreSQL store needs psycopg: {install_hint('postgres')}") from None
         try:  # one direct connection first: a wrong URL fails at once, not after the pool's retries
             probe = await psycopg.AsyncConnection.connect(self.url, connect_timeout=10)
             await probe.close()

@@ -2,7 +2,7 @@
 APIs over HTTP, a payment worker polling the SQS queue, ValidateOrder as a Python handler
 (moto runs Lambda code only in Docker).
 
-    pip install "asl-engine[aws]" "moto[server]"
+    pip install -e ".[aws]" "moto[server]"      # in the clone
     python samples/serverless/on_moto.py [--url http://127.0.0.1:5000]
 
 Without --url it starts moto's server on a free loopback port and stops it at the end. It
