@@ -213,7 +213,8 @@ def describe(record: Any) -> dict:
 
 @executions.command("list")
 @_STORE
-@click.option("--status", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]),
+@click.option("--status", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
+                                          case_sensitive=False),
               help="Only executions with this status.")
 @click.option("--limit", type=click.IntRange(1, None), default=100, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -68,8 +68,9 @@ def execution_log(level: str | None, log_file: str | None, log_group: str | None
     from ..engine.execlog import CloudWatchDestination, ExecutionLog, FileDestination, log_group_name
 
     if log_file:
-        if os.path.isdir(log_file) or not os.path.isdir(os.path.dirname(os.path.abspath(log_file))):
-            raise UsageError(f"--log-file {log_file}: cannot write there")
+        unwritable = _unwritable(log_file)
+        if unwritable:
+            raise UsageError(f"--log-file {log_file}: cannot write there ({unwritable})")
         destination: Any = FileDestination(log_file)
     elif log_group:
         from ..engine.integrations import AwsConfigError, Integrations
@@ -229,7 +230,12 @@ def task_setup(config: Any, handlers_spec: str | None = None, mock_config: str |
         test_case = test_case or config.test_case
     setup = TaskSetup(test_case=test_case)
     if handlers_spec:
-        setup.handlers, setup.module = load_handlers(handlers_spec, search)
+        try:
+            setup.handlers, setup.module = load_handlers(handlers_spec, search)
+        except UsageError as exc:
+            if search is None:
+                raise
+            raise UsageError(f"[tool.asl] handlers of {config.path}: {exc}") from None
     try:
         setup.mocks = mock_config_of(mock_config, test_case)
     except MockConfigError as exc:
@@ -415,6 +421,16 @@ def load_definition(definition: str, machine_type: str = "STANDARD",
     return results[0]
 
 
+def _unwritable(path: str) -> str | None:
+    """Why a file cannot be written at `path` (a folder is there, its folder is not), or None."""
+    if os.path.isdir(path):
+        return "it is a folder"
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return f"no folder {os.path.relpath(folder)}"
+    return None
+
+
 def load_handlers(spec: str, search: str | None = None) -> tuple[Any, Any]:
     """A Handlers registry from a Python file or module: its `handlers` (or `HANDLERS`)
     attribute, and the module itself. A module is looked for in `search` (default: the
@@ -570,9 +586,9 @@ def run(definition: str, input_path: str | None, input_json: str | None, sm_name
         config = find_config()
         if config is not None and virtual_time is None:
             virtual_time = config.virtual_time
-        if history_path and (os.path.isdir(history_path)
-                             or not os.path.isdir(os.path.dirname(os.path.abspath(history_path)))):
-            raise UsageError(f"--history {history_path}: cannot write there")
+        unwritable = _unwritable(history_path) if history_path else None
+        if unwritable:
+            raise UsageError(f"--history {history_path}: cannot write there ({unwritable})")
         execution_input, input_text = read_input_text(input_path, input_json)
         tasks = task_setup(config, **task_options)
         log = execution_log(log_level, log_file, log_group, include_execution_data, tasks.integrations)

@@ -288,7 +288,8 @@ def test_run_refuses_what_is_not_json_and_bad_places(tmp_path):
     deep.write_text("[" * 5000 + "]" * 5000)
     for args, message in ([["--input-json", "NaN"], "--input-json:1:1: invalid JSON: NaN is not a JSON number"],
                           [["--input", str(deep)], "nested too deeply"],
-                          [["--history", str(tmp_path / "nowhere" / "h.json")], "cannot write there"]):
+                          [["--history", str(tmp_path / "nowhere" / "h.json")], "cannot write there (no folder "],
+                          [["--history", str(tmp_path)], "cannot write there (it is a folder)"]):
         result = invoke("run", str(passes), *args)
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, args
     result = invoke("run", str(tmp_path))

@@ -406,3 +406,21 @@ def test_a_handler_exception_says_where_it_was_raised(tmp_path):
     assert '{"errorMessage":"\'amount\'","errorType":"KeyError"}' in result.stderr  # the cause as Lambda's
     assert quiet.exit_code == 1
     assert quiet.stderr.splitlines()[-1] == "  why: " + where
+
+
+def test_small_usage_points_of_a_new_user_trial(tmp_path, monkeypatch):
+    """--status of `asl executions list` in any letter case; a [tool.asl] handlers file that is
+    not there says where it was named."""
+    definition = tmp_path / "p.json"
+    definition.write_text(json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}))
+    store = f"sqlite:{tmp_path / 'runs.db'}"
+    assert invoke("run", str(definition), "--store", store, "-q").exit_code == 1
+    failed = invoke("executions", "list", "--store", store, "--status", "failed")
+    assert failed.exit_code == 0 and len(failed.stdout.splitlines()) == 1 and "FAILED" in failed.stdout
+    assert invoke("executions", "list", "--store", store, "--status", "succeeded").stdout == ""
+    (tmp_path / "pyproject.toml").write_text('[tool.asl]\nhandlers = "handlrs.py"\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", str(definition))
+    assert result.exit_code == 2
+    assert f"[tool.asl] handlers of {tmp_path / 'pyproject.toml'}: " in result.stderr
+    assert "handlrs.py: no such handlers file" in result.stderr

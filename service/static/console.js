@@ -148,7 +148,7 @@ function executionList(where, params, inHash) {
   const status = h("select", {id: "status-filter", "aria-label": "Status"},
     ["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].map((s) =>
       h("option", {value: s, selected: s === state.status}, s || "Any status")));
-  const search = h("input", {id: "search", type: "search", placeholder: "Search by name", value: state.q,
+  const search = h("input", {id: "search", type: "search", placeholder: "Search by name or ARN", value: state.q,
                              "aria-label": "Search executions"});
   const size = h("select", {id: "page-size", "aria-label": "Page size"},
     [25, 50, 100, 500, 1000].map((n) => h("option", {value: n, selected: n === state.size}, `${n} per page`)));
