@@ -34,10 +34,19 @@ Decisions, with the evidence for each
 * Names in brackets are taken verbatim: a backslash only stops the next character from
   closing the name. Jayway (>= 2.2) would un-escape ``\\"`` to ``"``, but AWS reads
   ``$['Test\\""Name"']`` as the key ``Test\\""Name"`` (case ``test_escape_sequence_parsing``).
-* Jayway functions (``length()``, ``sum()``...) parse, as AWS accepts them in a definition,
-  but fail at run time wherever they are reached: AWS answers ``$.Jobs.sum()`` with "could not
-  be found" (re:Post question QUYiQKP0XfThWEc_ahsMnLOA; DG "Paths" lists functions as
-  unsupported). A miss before the call is worded as any miss.
+* AWS runs Jayway 2.0.0: on every point where AWS runs tell the versions apart it behaves as
+  2.0.0 and as no later version (the cases above and below; the bare-word filter operands; a
+  union of names before another step fails with 2.0.0's "Multi properties can only be used as
+  path leafs: $['a', 'b']", AWS console run in gist deric4/733eb129a10b13530cebaa3b70031c77;
+  ``$.array[-1]`` is "could not be found" while ``[0]`` works, zenn.dev/sotaro8181). AWS prints
+  Jayway's message after ``Invalid path '<path>' : ``, so the miss texts of definite paths are
+  2.0.0's: ``Property ['b'] not found in path $['a']`` (a member of a non-object),
+  ``Index out of bounds when evaluating path $['a'][3]``, ``No results for path: ...``,
+  ``Missing property in path ...``, ``The path $['a'] is null``.
+* No negative indexes: ``[-1]`` is out of range (a slice ``[-2:]`` still counts from the end).
+* ``length()``, ``sum()``... are member names, as in 2.0.0: AWS answers ``$.Jobs.sum()`` with
+  "could not be found" (re:Post question QUYiQKP0XfThWEc_ahsMnLOA; DG "Paths" lists functions
+  as unsupported); a Reference Path still refuses them.
 * Filter operators are Jayway's (``== != === !== < <= > >= =~ in nin subsetof anyof noneof
   size empty contains``); the DG's reference-path page implies that general paths accept
   regular expressions, lexical operators and ``$`` references inside filters.
@@ -45,13 +54,12 @@ Decisions, with the evidence for each
   dot names, ``$.['a']``, ``$['a']bc`` (= ``$['a'].bc``), a single stray character after the
   last token is ignored (``$['a']x`` = ``$['a']``), leaf unions of names merge into one
   object (``$['a','b']`` -> ``{"a": .., "b": ..}``, definite), Jayway slice arithmetic,
-  negative indexes, a filter applied to an object tests the object itself.
+  a filter applied to an object tests the object itself.
 * ResultPath (`assign_path`): missing intermediate objects are created and so are
   intermediates holding ``null``; stepping through any other non-object, or an index that is
   absent, raises ``States.ResultPathMatchFailure`` with the cause
   ``Unable to apply ReferencePath <path> to input <json>`` (wording not confirmed by a recording).
-* Unconfirmed against AWS (Jayway's behaviour is used): the Java class names in
-  ``Expected to find an object with property ...`` (json-smart provider assumed), key order of
+* Unconfirmed against AWS (Jayway 2.9's behaviour is used where it differs from 2.0.0): key order of
   wildcards over objects (document order; json-smart would use hash order), numeric equality
   of JSON literals (``1`` vs ``1.0``).
 """
@@ -160,12 +168,9 @@ class Path:
                     if node is not _MISSING:
                         continue
                 return self._eval_definite(root)  # slow path: finds the miss and words it
-            if isinstance(node, list):
-                try:
-                    node = node[key]  # Python's negative indexes are Jayway's effective index
-                    continue
-                except IndexError:
-                    pass
+            if isinstance(node, list) and 0 <= key < len(node):
+                node = node[key]  # no negative indexes: see _Index
+                continue
             return self._eval_definite(root)
         return node
 
@@ -189,8 +194,8 @@ class Path:
         try:
             return _select(self._steps, root, root, False)
         except _NotFound as miss:
-            # an index or slice step on a node that is there, or a function that is reached
-            if miss.reason in (_NOT_ARRAY, _FUNCTION):
+            # an index or slice step on a node that is there, or a union of names not at the end
+            if miss.reason in (_NOT_ARRAY, _MULTI_NOT_LEAF):
                 raise PathNotFoundError(self.text, self._detail(miss)) from None
             return []  # AWS: an indefinite path that misses selects nothing
         except _Abort:
@@ -215,11 +220,11 @@ class Path:
         if reason == _MISSING_PROPERTY:
             return f"Missing property in path {here}{step.eval_fragment()}"
         if reason == _NOT_OBJECT:
-            return (f"Expected to find an object with property {step.fragment()} in path {here} "
-                    f"but found '{_java_class(miss.model)}'. This is not a json object according "
-                    "to the JsonProvider: 'com.jayway.jsonpath.spi.json.JsonSmartJsonProvider'.")
-        if reason == _FUNCTION:
-            return f"Function {step.call} is not supported in a path"
+            return f"Property {step.fragment()} not found in path {here}"
+        if reason == _INDEX_OUT:
+            return f"Index out of bounds when evaluating path {here}[{miss.model}]"
+        if reason == _MULTI_NOT_LEAF:
+            return f"Multi properties can only be used as path leafs: {here}{step.fragment()}"
         if reason == _NULL_ARRAY:
             return f"The path {here} is null"
         if reason == _NOT_ARRAY:
@@ -339,7 +344,7 @@ def _result_path_failure(path: Path, doc: Any) -> StatesError:
 # Jayway raises only while the path so far is definite ("upstream definite"); `require`
 # is Jayway's REQUIRE_PROPERTIES option, used for existence tests inside filters.
 
-_MISSING_LEAF, _MISSING_PROPERTY, _NOT_OBJECT, _NULL_ARRAY, _NOT_ARRAY, _FUNCTION = range(6)
+_MISSING_LEAF, _MISSING_PROPERTY, _NOT_OBJECT, _NULL_ARRAY, _NOT_ARRAY, _INDEX_OUT, _MULTI_NOT_LEAF = range(7)
 
 
 class _NotFound(Exception):
@@ -419,7 +424,8 @@ class _Names(_Step):
         return self.leaf
 
     def fragment(self) -> str:
-        return "[" + ",".join(f"{self.quote}{n}{self.quote}" for n in self.names) + "]"
+        # Jayway 2.0.0 joins the names with ", " (AWS: "... path leafs: $['a', 'b']", see below)
+        return "[" + ", ".join(f"{self.quote}{n}{self.quote}" for n in self.names) + "]"
 
     def select(self, nodes, root, require):
         out = []
@@ -428,6 +434,13 @@ class _Names(_Step):
                 if self.upstream_definite:
                     raise _NotFound(_NOT_OBJECT, self, node)
                 continue
+            if not self.leaf:
+                # Jayway 2.0.0 refuses a union of names that is not the last step once it meets
+                # an object; AWS answers InputPath "$['a', 'b'].v" with States.Runtime "Invalid
+                # path '$['a', 'b'].v' : Multi properties can only be used as path leafs:
+                # $['a', 'b']" (console run, gist deric4/733eb129a10b13530cebaa3b70031c77);
+                # Jayway 2.1 and later select each member instead.
+                raise _NotFound(_MULTI_NOT_LEAF, self, node)
             merged = {} if self.leaf else None
             for name in self.names:
                 value = node.get(name, _MISSING)
@@ -463,7 +476,11 @@ class _ArrayStep(_Step):
 
 
 class _Index(_ArrayStep):
-    """``[n]``: one element; negative counts from the end; out of range selects nothing."""
+    """``[n]``: one element. A negative index is out of range, as in Jayway 2.0.0 (2.1 and later
+    count it from the end): AWS answers ``"hoge.$": "$.array[-1].name"`` on
+    ``{"array": [{"name": "hoge"}]}`` with "could not be found in the input" while ``[0]`` works
+    (run reported at zenn.dev/sotaro8181/articles/9f265419e4fda9, 2024). Out of range in a
+    definite path is Jayway's "Index out of bounds"; after an indefinite step it selects nothing."""
 
     __slots__ = ("idx",)
 
@@ -477,9 +494,10 @@ class _Index(_ArrayStep):
         out = []
         for node in nodes:
             if self._is_array(node):
-                at = self.idx + len(node) if self.idx < 0 else self.idx
-                if 0 <= at < len(node):
-                    out.append(node[at])
+                if 0 <= self.idx < len(node):
+                    out.append(node[self.idx])
+                elif self.upstream_definite:
+                    raise _NotFound(_INDEX_OUT, self, self.idx)
         return out
 
 
@@ -635,23 +653,18 @@ class _Scan(_Step):
         return out
 
 
-class _Function(_Step):
-    """``.length()`` etc.: parsed like Jayway, but AWS evaluates no path functions. It fails only
-    when it is reached: a miss before it is worded as any miss (``$.d.length()`` on ``{}`` is
-    ``Missing property in path $['d']`` in Jayway 2.0.0 and 2.9.0 alike), and an indefinite path
-    whose earlier steps select nothing selects nothing."""
+class _Function(_Name):
+    """``.length()``, ``.sum()``...: Jayway 2.0.0, which AWS runs (see the module docstring), has
+    no path functions and reads ``length()`` as a member name, the way AWS answers ``$.Jobs.sum()``
+    on ``{"Jobs": [0, 1]}`` with "could not be found" (re:Post QUYiQKP0XfThWEc_ahsMnLOA). It is
+    kept apart from `_Name` so that a Reference Path still refuses it (DG "Paths": functions
+    such as length() are not supported there)."""
 
-    __slots__ = ("call",)
+    __slots__ = ()
     what = "a function call"
 
     def __init__(self, call: str):
-        self.call = call
-
-    def fragment(self) -> str:
-        return "." + self.call
-
-    def select(self, nodes, root, require):
-        raise _NotFound(_FUNCTION, self)
+        super().__init__(call, "'")
 
 
 def _select(steps: tuple[_Step, ...], start: Any, root: Any, require: bool) -> list:
@@ -1554,25 +1567,6 @@ def _java_double_text(x: float) -> str:
     else:
         body = f"{shown[0]}.{shown[1:] or '0'}E{power}"
     return ("-" if sign else "") + body
-
-
-def _java_class(model: Any) -> str:
-    """The Java class json-smart gives a JSON value (for Jayway's 'found ...' message)."""
-    if model is None:
-        return "null"
-    if isinstance(model, str):
-        return "java.lang.String"
-    if isinstance(model, bool):
-        return "java.lang.Boolean"
-    if isinstance(model, int):
-        if -2**31 <= model < 2**31:
-            return "java.lang.Integer"
-        return "java.lang.Long" if -2**63 <= model < 2**63 else "java.math.BigInteger"
-    if isinstance(model, float):
-        return "java.lang.Double"
-    if isinstance(model, list):
-        return "net.minidev.json.JSONArray"
-    return type(model).__name__
 
 
 def _java_text(model: Any) -> str:
