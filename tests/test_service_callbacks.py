@@ -228,6 +228,49 @@ def test_get_activity_task_long_poll_and_worker(server):
     assert error_of(sfn.get_activity_task, activityArn=activity + "x")[0] == "ActivityDoesNotExist"
 
 
+
+def test_the_sdk_examples_chat_scenario_loops_on_one_activity(server):
+    """The getting-started scenario of the AWS SDK code examples (awsdocs/aws-doc-sdk-examples:
+    python/example_code/stepfunctions/get_started_state_machines.py, with
+    resources/sample_files/chat_sfn_state_machine.json; the Java, Kotlin, .NET and Swift scenarios
+    run the same machine): a worker polls one activity again and again while a Choice loops the
+    execution back to it, each answer picking the next reply, until "done". The scenario finds its
+    activity and machine with the list paginators first (Swift's reads `page.activities` and
+    `page.stateMachines` and throws when a page lacks them), prints each task's `message`, and
+    reads the last `message` from DescribeExecution's output."""
+    sfn = server.client()
+    assert sfn.list_activities()["activities"] == [] and sfn.list_state_machines()["stateMachines"] == []
+    activity = sfn.create_activity(name="chat-activity")["activityArn"]
+    reply = {"song": "la la", "poem": "roses", "story": "once", "done": "bye"}
+    states = {"Greeting": {"Type": "Pass", "Parameters": {"message.$": "States.Format('Hello, {}!', $.name)"},
+                           "Next": "GetInput"},
+              "GetInput": {"Type": "Task", "Resource": activity, "TimeoutSeconds": 300, "Next": "Choice",
+                           "Parameters": {"message.$": "$.message",
+                                          "actions.$": "States.Array('song', 'poem', 'story', 'done')"}},
+              "Choice": {"Type": "Choice", "Choices": [
+                  {"Variable": "$.action", "StringEquals": action, "Next": action.title()} for action in reply]}}
+    for action, message in reply.items():
+        states[action.title()] = {"Type": "Pass", "Result": {"message": message},
+                                  **({"End": True} if action == "done" else {"Next": "GetInput"})}
+    arn = create(sfn, "chat", states, "Greeting")
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"name": "Testerson"}))["executionArn"]
+    seen, tokens = [], set()
+    for action in ["song", "poem", "story", "done"]:
+        task = sfn.get_activity_task(activityArn=activity, workerName="MvpWorker")
+        assert json.loads(task["input"]) == {"message": seen[-1] if seen else "Hello, Testerson!",
+                                             "actions": ["song", "poem", "story", "done"]}
+        tokens.add(task["taskToken"])
+        sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"action": action}))
+        seen.append(reply[action])
+    assert len(tokens) == 4  # each visit of the Task state is a task of its own
+    done = wait_done(sfn, run)
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", {"message": "bye"})
+    events = history(sfn, run)
+    assert types(events).count("ActivityScheduled") == 4
+    assert [e["activityStartedEventDetails"] for e in events if e["type"] == "ActivityStarted"] == \
+        [{"workerName": "MvpWorker"}] * 4
+
+
 def test_a_long_poll_outlives_uvicorns_keep_alive_timeout(tmp_path):
     srv = serve(tmp_path, poll=None)  # AWS's 60 s poll; uvicorn closes idle connections after 5 s
     try:
