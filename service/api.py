@@ -1566,7 +1566,12 @@ class Service:
         if record.status == "SUCCEEDED" and record.output is not None:
             out["output"] = record.output
             out["outputDetails"] = {"included": True}
-        for key, value in (("error", record.error), ("cause", record.cause),
+        standard = split(record.arn, ("execution", "express"))[0] == "execution"
+        # AWS describes a Standard execution that reached its TimeoutSeconds with neither error
+        # nor cause, though its ExecutionTimedOut event names States.Timeout (recorded: LocalStack
+        # timeouts/test_timeouts test_global_timeout)
+        failure = (None, None) if standard and record.status == "TIMED_OUT" else (record.error, record.cause)
+        for key, value in (("error", failure[0]), ("cause", failure[1]),
                            ("stateMachineVersionArn", opts.get("stateMachineVersionArn")),
                            ("stateMachineAliasArn", opts.get("stateMachineAliasArn")),
                            ("traceHeader", opts.get("traceHeader")), ("mapRunArn", opts.get("mapRunArn"))):
@@ -1575,7 +1580,7 @@ class Service:
         # AWS answers redriveCount 0 for a Standard execution never redriven (recorded: LocalStack
         # test_sfn_api test_describe_execution, test_base test_state_fail, test_timeouts); an Express
         # child of a Map Run is never redriven itself (its Map Run starts a new one)
-        if record.redrive_count or split(record.arn, ("execution", "express"))[0] == "execution":
+        if record.redrive_count or standard:
             out["redriveCount"] = record.redrive_count
         if record.redrive_count:
             out["redriveDate"] = record.redrive_time

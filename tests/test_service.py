@@ -714,3 +714,19 @@ def test_an_express_start_date_and_its_execution_started_are_one_instant(server)
         assert page["events"][0]["type"] == "ExecutionStarted"
         assert millis(started["startDate"].timestamp()) == millis(page["events"][0]["timestamp"]) \
             == millis(page["execution"]["startDate"])
+
+
+def test_a_timed_out_execution_is_described_without_error_or_cause(server):
+    """AWS's DescribeExecution of an execution that reached the machine's TimeoutSeconds answers
+    status TIMED_OUT with no error and no cause (recorded on AWS: LocalStack
+    timeouts/test_timeouts.snapshot.json, test_global_timeout: a 60-second Wait under
+    "TimeoutSeconds": 5)."""
+    sfn = server.client()
+    definition = json.dumps({"TimeoutSeconds": 1, "StartAt": "W",
+                             "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}})
+    arn = sfn.create_state_machine(name="t", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=arn, name="e")["executionArn"]
+    described = wait_done(sfn, started)
+    assert described["status"] == "TIMED_OUT"
+    assert "error" not in described and "cause" not in described
+    assert described["redriveCount"] == 0 and described["redriveStatus"] == "REDRIVABLE"
