@@ -490,15 +490,41 @@ class _Index(_ArrayStep):
     def fragment(self) -> str:
         return f"[{self.idx}]"
 
+    def at(self, node: list) -> int:
+        """The position this step selects in the array `node`."""
+        return self.idx
+
     def select(self, nodes, root, require):
         out = []
         for node in nodes:
             if self._is_array(node):
-                if 0 <= self.idx < len(node):
-                    out.append(node[self.idx])
+                at = self.at(node)
+                if 0 <= at < len(node):
+                    out.append(node[at])
                 elif self.upstream_definite:
-                    raise _NotFound(_INDEX_OUT, self, self.idx)
+                    raise _NotFound(_INDEX_OUT, self, at)
         return out
+
+
+class _FromEnd(_Index):
+    """``[(@.length-N)]`` (or ``@.size()``): element N from the end, Jayway 2.0.0's script index,
+    which AWS runs: ``$.array[(@.length-1)]`` selects the last element where ``$.array[-1]`` is
+    "could not be found" (zenn.dev/sotaro8181/articles/9f265419e4fda9, 2024; 2.1 and later
+    refuse the syntax). Definite; past the front is "Index out of bounds" at the computed index,
+    as 2.0.0 words it (``$['array'][-1]``); a Reference Path does not take it."""
+
+    __slots__ = ("back",)
+    what = "an index counted from the end"
+
+    def __init__(self, back: int):
+        super().__init__(-back)
+        self.back = back
+
+    def fragment(self) -> str:
+        return f"[@.size()-{self.back}]"
+
+    def at(self, node: list) -> int:
+        return len(node) - self.back
 
 
 class _Indexes(_ArrayStep):
@@ -682,6 +708,8 @@ def _select(steps: tuple[_Step, ...], start: Any, root: Any, require: bool) -> l
 # ---------------------------------------------------------------------------------------------
 
 _INT = re.compile(r"-?[0-9]+")
+# Jayway 2.0.0's script index from the end: [(@.length-N)], [(@.size()-N)] (blanks allowed)
+_FROM_END = re.compile(r"\[ *\( *@\.(?:length|size\(\)) *- *([0-9]{1,9}) *\) *\]")
 # A filter operand that is a bare word (no quotes): a letter or '_', then anything up to a blank,
 # a bracket, a quote or an operator (`us-east-1`, `en-US`, `v1.2` are words too).
 # Read as that string, as Jayway 2.0.0 reads it (`[?(@.Name==Receipt)]` keeps the items whose
@@ -767,6 +795,8 @@ class _PathParser:
             step: _Step = _Name(names[0], quote) if len(names) == 1 else _Names(tuple(names), quote)
         elif kind == "indexes":
             step = _Index(data[0][0]) if len(data[0]) == 1 else _Indexes(tuple(data[0]))
+        elif kind == "from_end":
+            step = _FromEnd(data[0])
         elif kind == "slice":
             step = _Slice(*data)
         elif kind == "wildcard":
@@ -832,7 +862,7 @@ class _PathParser:
     def token(self, pos: int) -> int:
         c = self.text[pos]
         if c == "[":
-            for reader in (self.bracket_names, self.array, self.bracket_wildcard, self.filter):
+            for reader in (self.bracket_names, self.array, self.bracket_wildcard, self.filter, self.from_end):
                 after = reader(pos)
                 if after is not None:
                     return after
@@ -948,6 +978,15 @@ class _PathParser:
             indexes = [self.int_value(part, pos) for part in re.split(r" *, *", expr)]
             self.raw.append(("indexes", pos, indexes))
         return close + 1
+
+    def from_end(self, pos: int) -> int | None:
+        """``[(@.length-1)]`` / ``[(@.size()-1)]``: Jayway 2.0.0's script index, counted from the
+        end (see `_FromEnd`)."""
+        match = _FROM_END.match(self.text, pos, self.end)
+        if match is None:
+            return None
+        self.raw.append(("from_end", pos, int(match.group(1))))
+        return match.end()
 
     def int_value(self, token: str, pos: int) -> int:
         # Java Integer.parseInt: an optional '-', digits, and a 32-bit range

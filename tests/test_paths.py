@@ -153,6 +153,15 @@ def test_negative_indexes_and_merged_names():
     assert ev("$.array[0].name", {"array": [{"name": "hoge"}]}) == "hoge"
     assert ev("$.a[*][-1]", {"a": [[1, 2]]}) == []
     assert ev("$.a[-2:]", doc) == [2, 3]  # a slice still counts from the end (2.0.0 alike)
+    # ... and the same article has "$.array[(@.length-1)]" work on AWS: Jayway 2.0.0's script
+    # index from the end (2.1 and later refuse it); past the front is 2.0.0's "Index out of
+    # bounds" at the computed index (Debian's libjsonpath-java 2.0.0, run here)
+    last = {"array": [{"name": "a"}, {"name": "hoge"}]}
+    assert ev("$.array[(@.length-1)].name", last) == "hoge"
+    assert ev("$.array[(@.size() - 2)]", last) == {"name": "a"}
+    assert compile_path("$.array[(@.length-1)]").is_definite
+    assert miss_detail("$.array[(@.length-3)]", last) == "Index out of bounds when evaluating path $['array'][-1]"
+    assert ev("$.array[*][(@.length-1)]", last) == []
     # Jayway MultiPropTest: a leaf union of names is one object; absent names are skipped
     assert ev("$.m['x', 'z']", doc) == {"x": 1, "z": 3}
     assert ev("$.m['x', 'q']", doc) == {"x": 1}
