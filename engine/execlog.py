@@ -207,6 +207,23 @@ def log_group_exists(group: str, clients: Any) -> bool | None:
         return None
 
 
+VALIDATION_STREAM = "log_stream_created_by_aws_to_validate_log_delivery_subscriptions"
+
+
+def validate_log_delivery(group: str, clients: Any) -> None:
+    """What AWS leaves in a log group it is given as a state machine's log destination: a log
+    stream VALIDATION_STREAM, made when it checks it can deliver there, beside the execution
+    streams (LocalStack's test_logs.py::test_log_group_with_multiple_runs, run against AWS, waits
+    for two streams after one state machine's executions, and its helpers skip that stream's name).
+    Best effort, as `log_group_exists`: a stream there already or no answer changes nothing.
+    Blocking: call it from a worker thread in async code."""
+    try:
+        name, region = log_group_name(group)
+        clients.quick_client("logs", region).create_log_stream(logGroupName=name, logStreamName=VALIDATION_STREAM)
+    except Exception:  # there already, or no answer: delivery goes on (or fails) as it would
+        pass
+
+
 class CloudWatchDestination:
     """Log events put into a CloudWatch Logs group through boto3 (``logs:PutLogEvents``).
 

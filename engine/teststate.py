@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -389,6 +390,9 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
 
     inspector = _Inspector(options.pop("observer", None))
     options.setdefault("type", "EXPRESS")  # AWS runs TestState as an Express execution
+    # of a state machine of its own, named anew for each call (recorded: two TestState calls of one
+    # test show two different $$.StateMachine.Name, neither of them "StateMachine")
+    options.setdefault("state_machine_name", str(uuid.uuid4()))
     execution = prepare(machine, state_input, observer=inspector, check_handlers=False, **options)
     runner = None
     if mock is not None and state.type == "Task":
@@ -487,8 +491,11 @@ test_state_sync.__test__ = False  # type: ignore[attr-defined]
 
 
 def _default_context(execution: Any, role_arn: str | None) -> dict:
-    """TestState's ``$$``: an Express execution's, with the request's role."""
-    return {"Execution": {"Id": execution.arn, "Input": execution.input, "Name": execution.name,
+    """TestState's ``$$``: an Express execution's, with the request's role. Its Id ends with the
+    execution's Name, with no third part after the state machine's name as an Express execution's
+    ARN has (recorded: ``arn:aws:states:…:express:<machine>:<name>``, Name ``<name>``)."""
+    prefix = execution.state_machine_arn.replace(":stateMachine:", ":express:", 1)
+    return {"Execution": {"Id": f"{prefix}:{execution.name}", "Input": execution.input, "Name": execution.name,
                           "RoleArn": role_arn, "StartTime": execution.iso(execution.clock.now())},
             "StateMachine": {"Id": execution.state_machine_arn, "Name": execution.state_machine_name}}
 
@@ -539,7 +546,8 @@ def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
             if state.tolerated_failure_count is not None or state.tolerated_failure_count_path is not None:
                 extra["toleratedFailureCount"] = count
             if state.tolerated_failure_percentage is not None or state.tolerated_failure_percentage_path is not None:
-                extra["toleratedFailurePercentage"] = pct
+                # a Double in the API (recorded: {% 1 %} -> toleratedFailurePercentage 1.0)
+                extra["toleratedFailurePercentage"] = None if pct is None else float(pct)
             run.ex.observer.extra.update(extra)
             tolerant = len(extra) > 1  # the failure count matters only against a tolerance the state sets
             if items is None:  # an ItemReader given no data: as many iterations as the mocked result has

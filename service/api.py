@@ -632,7 +632,7 @@ class Service:
             return
         import anyio.to_thread
 
-        from asl.engine.execlog import log_group_exists
+        from asl.engine.execlog import log_group_exists, validate_log_delivery
 
         for entry in config.get("destinations") or []:
             arn = ((entry or {}).get("cloudWatchLogsLogGroup") or {}).get("logGroupArn")
@@ -644,6 +644,8 @@ class Service:
             if found is None:
                 log.warning("CloudWatch Logs did not tell whether the log group %s exists: the logging "
                             "configuration is taken as it is", arn)
+            elif arn:
+                await anyio.to_thread.run_sync(validate_log_delivery, arn, clients)
 
     def _check_tags(self, tags: list) -> None:
         if len(tags) > 50:

@@ -579,6 +579,35 @@ def test_test_state_takes_a_given_context_as_the_whole_context_object(server):
     assert json.loads(own["inspectionData"]["afterParameters"])["MessageBody"]["TaskToken"] not in ("", "tok-1")
 
 
+def test_test_state_context_names_a_new_machine_and_ends_its_id_with_the_name(server):
+    """AWS's recordings: LocalStack test_test_state_scenarios.py::TestStateCaseScenarios::
+    test_state_task_catch_error[INFO] (snapshot test_test_state_scenarios.snapshot.json, two calls):
+    $$.Execution.Id is ``arn:…:express:<machine>:<name>`` with Name ``<name>``, $$.StateMachine.Id
+    ``arn:…:stateMachine:<machine>``, and the second call's <machine> differs from the first's (the
+    snapshot's resource-name transformer numbered them <resource:3> and <resource:5>; a machine
+    called "StateMachine" would have renamed the "StateMachine" key too, which it did not).
+    ::test_base_map_state_inspect[TOLERATED_FAILURE_PERCENTAGE-DEBUG]: ToleratedFailurePercentage
+    {% 1 %} is inspectionData.toleratedFailurePercentage 1.0, a Double."""
+    sfn = server.client()
+    echo = json.dumps({"Type": "Pass", "Parameters": {"ctx.$": "$$"}, "End": True})
+    contexts = [json.loads(sfn.test_state(definition=echo, input="{}", roleArn=ROLE)["output"])["ctx"]
+                for _ in range(2)]
+    for ctx in contexts:
+        machine_name = ctx["StateMachine"]["Name"]
+        assert machine_name != "StateMachine"
+        assert ctx["StateMachine"]["Id"] == f"arn:aws:states:us-east-1:123456789012:stateMachine:{machine_name}"
+        assert ctx["Execution"]["Id"] == \
+            f"arn:aws:states:us-east-1:123456789012:express:{machine_name}:{ctx['Execution']['Name']}"
+    assert contexts[0]["StateMachine"]["Name"] != contexts[1]["StateMachine"]["Name"]
+    mapped = json.dumps({"Type": "Map", "QueryLanguage": "JSONata", "ToleratedFailurePercentage": "{% 1 %}",
+                         "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                         "End": True})
+    inspected = sfn.test_state(definition=mapped, input="[1, 2]", roleArn=ROLE, inspectionLevel="DEBUG",
+                               mock={"result": "[1, 2]"})
+    percentage = inspected["inspectionData"]["toleratedFailurePercentage"]
+    assert percentage == 1.0 and isinstance(percentage, float)
+
+
 # Recorded AWS cases (../shared/conformance/service), replayed by its reference runner.
 # Each expected failure: case name prefix -> one-line reason (none today: every case passes).
 EXPECTED_FAILURES: dict[str, str] = {}
