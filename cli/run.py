@@ -203,14 +203,26 @@ class TaskSetup:
         self.module: Any = None            # the handlers' module (its `background`), or None
         self.mocks: Any = None             # the MockConfig, or None
         self.test_case = test_case
-        self.integrations: Any = None      # AWS services (boto3 clients), or None
-        self.machines: dict | None = None  # child machines run here
-        self.s3_folders: dict = {}
+        self.served: dict = {}             # `served_by`: AWS services, child machines, mapped buckets
         self.executor: Any = None          # from `new_executor`, not started
 
+    @property
+    def integrations(self) -> Any:
+        """The AWS services (boto3 clients) Tasks call, or None."""
+        return self.served.get("aws")
+
     def options(self) -> dict:
-        return {"handlers": self.handlers, "mock_config": self.mocks, "test_case": self.test_case,
-                "aws": self.integrations, "machines": self.machines, "s3_folders": self.s3_folders}
+        return {"handlers": self.handlers, "mock_config": self.mocks, "test_case": self.test_case, **self.served}
+
+
+def served_by(config: Any, machine_files: tuple[str, ...] = (), aws: bool = False,
+              endpoint_urls: tuple[str, ...] = (), connections: str | None = None,
+              s3_folders: tuple[str, ...] = ()) -> dict:
+    """`prepare`'s ``aws``, ``machines`` and ``s3_folders`` from the options that name them
+    (`machine_option`, `aws_options`) and the ``[tool.asl]`` table `config` (None: none): how a
+    Task no handler or mock serves is served; a problem is a UsageError."""
+    return {"aws": run_integrations(aws_config(aws, endpoint_urls, connections, config)),
+            "machines": child_machines(machine_files, config), "s3_folders": s3_folder_map(s3_folders)}
 
 
 def task_setup(config: Any, handlers_spec: str | None = None, mock_config: str | None = None,
@@ -240,9 +252,7 @@ def task_setup(config: Any, handlers_spec: str | None = None, mock_config: str |
         setup.mocks = mock_config_of(mock_config, test_case)
     except MockConfigError as exc:
         raise UsageError(str(exc)) from None
-    setup.integrations = run_integrations(aws_config(aws, endpoint_urls, connections, config))
-    setup.machines = child_machines(machine_files, config)
-    setup.s3_folders = s3_folder_map(s3_folders)
+    setup.served = served_by(config, machine_files, aws, endpoint_urls, connections, s3_folders)
     setup.executor = new_executor(executor)
     return setup
 

@@ -13,8 +13,8 @@ import click
 
 from ..jsontext import ESCAPE, dumps
 from .main import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from .run import (UsageError, aws_config, aws_options, check_name, child_machines, handler_output_to_stderr,
-                  load_definition, load_handlers, machine_option, read_input, run_integrations, s3_folder_map)
+from .run import (UsageError, aws_options, check_name, handler_output_to_stderr, load_definition, load_handlers,
+                  machine_option, read_input, served_by)
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -92,12 +92,10 @@ def served_options(command: Any) -> Any:
     return machine_option(aws_options(command))
 
 
-def _served(machine_files: tuple[str, ...] = (), aws: bool = False, endpoint_urls: tuple[str, ...] = (),
-            connections: str | None = None, s3_folders: tuple[str, ...] = ()) -> dict:
+def _served(**flags: Any) -> dict:
     """The `Workflow` options `served_options` give (from the flags alone: of [tool.asl], only
     handlers applies to asl test and test-state); a problem is a UsageError."""
-    return {"aws": run_integrations(aws_config(aws, endpoint_urls, connections)),
-            "machines": child_machines(machine_files, None), "s3_folders": s3_folder_map(s3_folders)}
+    return served_by(None, **flags)
 
 
 def _text(value: Any) -> str:

@@ -418,17 +418,10 @@ def _walk(tb: Any) -> Any:
         tb = tb.tb_next
 
 
-_HANDLER_CODE: dict[str, bool] = {}  # file name -> is it a handler's own code (not ours, nor a library's)
-
-
+@functools.lru_cache(maxsize=4096)
 def _handler_code(filename: str) -> bool:
-    known = _HANDLER_CODE.get(filename)
-    if known is None:
-        if len(_HANDLER_CODE) > 4096:
-            _HANDLER_CODE.clear()
-        known = _HANDLER_CODE[filename] = not filename.startswith("<") and \
-            not os.path.realpath(filename).startswith(_outside())
-    return known
+    """Whether `filename` is a handler's own code (not asl-engine's, nor a library's)."""
+    return not filename.startswith("<") and not os.path.realpath(filename).startswith(_outside())
 
 
 @functools.lru_cache(maxsize=1)
