@@ -13,7 +13,7 @@ needs to mock only the Tasks it reaches (as with Step Functions Local); reaching
 without a handler fails the run with States.Runtime, "No handler or mock for the Task state",
 and fails the test case, whatever it expects. So does any run that ends FAILED with
 States.Runtime (a JSONPath that finds nothing in the input, ...) unless the case expects that
-error: AWS raises it for what a state could not process, and neither Retry nor Catch takes it
+failure (its error, its cause or the status FAILED): AWS raises it for what a state could not process, and neither Retry nor Catch takes it
 (not even States.ALL), so it is never an outcome a machine is designed to reach.
 """
 from __future__ import annotations
