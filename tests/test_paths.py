@@ -10,7 +10,7 @@ import json
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from asl.errors import ExpressionSyntaxError, PathNotFoundError, StatesError
@@ -690,6 +690,7 @@ def test_compile_returns_a_path_or_raises_a_syntax_error(text):
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path_like_texts(), json_values)
+@example("$['','']00", {})  # found by a full run: a union of names before another step
 def test_evaluate_returns_or_raises_a_states_error(text, doc):
     try:
         path = compile_path(text)
@@ -700,9 +701,12 @@ def test_evaluate_returns_or_raises_a_states_error(text, doc):
         result = path.evaluate(doc)
     except StatesError as error:  # PathNotFoundError is one
         calls_function = any(type(step).__name__ == "_Function" for step in path._steps)
-        # an indefinite path fails only where an index or slice meets a present non-array
-        not_array = isinstance(error, PathNotFoundError) and "can only be applied to arrays" in error.detail
-        assert (path.is_definite or calls_function or not_array) and error.error == "States.Runtime"
+        # an indefinite path fails only where an index or slice meets a present non-array, or
+        # where a union of names is not the last step (Jayway 2.0.0's "Multi properties can only
+        # be used as path leafs", seen on AWS: test_a_union_of_names_before_another_step_fails)
+        refused = isinstance(error, PathNotFoundError) and (
+            "can only be applied to arrays" in error.detail or "can only be used as path leafs" in error.detail)
+        assert (path.is_definite or calls_function or refused) and error.error == "States.Runtime"
     else:
         if not path.is_definite:
             assert isinstance(result, list)
