@@ -89,12 +89,21 @@ def _tracing_with_defaults(config: dict | None) -> dict:
 
 
 def _check_encryption(config: dict | None) -> None:
-    """InvalidEncryptionConfiguration for a customer managed key without its kmsKeyId (the API
-    model: "if type is set to CUSTOMER_MANAGED_KMS_KEY, but kmsKeyId is null"; the message is
-    ours). The configuration is kept and echoed, never used: nothing is encrypted locally."""
-    if config and config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and not config.get("kmsKeyId"):
-        raise ServiceError("InvalidEncryptionConfiguration", "Invalid Encryption Configuration: kmsKeyId must be "
-                           "specified when type is CUSTOMER_MANAGED_KMS_KEY")
+    """InvalidEncryptionConfiguration as AWS words it (raw AWS capture, radkawar/stackd
+    testdata/aws/stepfunctions/encryption_admission.json, CreateStateMachine and CreateActivity
+    alike): a customer managed key without its kmsKeyId, and an AWS owned key given a kmsKeyId or
+    a kmsDataKeyReusePeriodSeconds. The configuration is kept and echoed, never used: nothing is
+    encrypted locally (so a key KMS would refuse is not refused)."""
+    if not config:
+        return
+    if config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and not config.get("kmsKeyId"):
+        raise ServiceError("InvalidEncryptionConfiguration",
+                           "Invalid Encryption Configuration: Must set a valid kmsKeyId.")
+    if config.get("type") == "AWS_OWNED_KEY":
+        for field in ("kmsKeyId", "kmsDataKeyReusePeriodSeconds"):
+            if config.get(field) is not None:
+                raise ServiceError("InvalidEncryptionConfiguration", f"Invalid Encryption Configuration: Custom "
+                                   f"{field} is not allowed when selecting AWS_OWNED_KEY.")
 
 
 def _not_deleting(machine: dict) -> None:

@@ -98,20 +98,32 @@ def test_list_executions_rules_of_the_model(sfn):
 
 
 def test_a_customer_managed_key_needs_its_id(sfn):
-    # the API model: InvalidEncryptionConfiguration "if type is set to CUSTOMER_MANAGED_KMS_KEY, but
-    # kmsKeyId is null"
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/encryption_admission.json,
+    # validation-standard-missingkey / validation-activity-missingkey): HTTP 400
+    # InvalidEncryptionConfiguration "Invalid Encryption Configuration: Must set a valid kmsKeyId."
     config = {"type": "CUSTOMER_MANAGED_KMS_KEY"}
+    missing = ("InvalidEncryptionConfiguration", "Invalid Encryption Configuration: Must set a valid kmsKeyId.", 400)
     assert error_of(sfn.create_state_machine, name="cmk", definition=PASS, roleArn=ROLE,
-                    encryptionConfiguration=config)[0] == "InvalidEncryptionConfiguration"
-    assert error_of(sfn.create_activity, name="cmk", encryptionConfiguration=config)[0] == \
-        "InvalidEncryptionConfiguration"
+                    encryptionConfiguration=config) == missing
+    assert error_of(sfn.create_activity, name="cmk", encryptionConfiguration=config) == missing
     arn = sfn.create_state_machine(name="cmk", definition=PASS, roleArn=ROLE)["stateMachineArn"]
-    assert error_of(sfn.update_state_machine, stateMachineArn=arn, encryptionConfiguration=config)[0] == \
-        "InvalidEncryptionConfiguration"
+    assert error_of(sfn.update_state_machine, stateMachineArn=arn, encryptionConfiguration=config) == missing
     # a key given is kept and shown (never used)
     keyed = {**config, "kmsKeyId": "alias/k", "kmsDataKeyReusePeriodSeconds": 120}
     sfn.update_state_machine(stateMachineArn=arn, encryptionConfiguration=keyed)
     assert sfn.describe_state_machine(stateMachineArn=arn)["encryptionConfiguration"] == keyed
+
+
+@pytest.mark.parametrize("field, value", [("kmsKeyId", "alias/k"), ("kmsDataKeyReusePeriodSeconds", 300)])
+def test_an_aws_owned_key_takes_no_key_settings(sfn, field, value):
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/encryption_admission.json,
+    # validation-standard-owned-keyfield / -owned-reuse and their activity twins)
+    config = {"type": "AWS_OWNED_KEY", field: value}
+    refused = ("InvalidEncryptionConfiguration", f"Invalid Encryption Configuration: Custom {field} is not allowed "
+               "when selecting AWS_OWNED_KEY.", 400)
+    assert error_of(sfn.create_state_machine, name=f"owned-{field}", definition=PASS, roleArn=ROLE,
+                    encryptionConfiguration=config) == refused
+    assert error_of(sfn.create_activity, name=f"owned-{field}", encryptionConfiguration=config) == refused
 
 
 def test_state_machines_are_listed_by_name(tmp_path):
