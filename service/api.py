@@ -1800,7 +1800,7 @@ class Service:
         arn = body["executionArn"]
         record = await self._record(arn)
         if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
-            raise ServiceError("ExecutionNotRedrivable", f"Execution Not Redrivable: {deleting}")
+            raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
         try:
             execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                               log=self._log(record.options.get("loggingConfiguration")),

@@ -64,6 +64,25 @@ def test_describe_execution_counts_no_redrive_as_zero(sfn):
     assert described["redriveCount"] == 1 and "redriveDate" in described
 
 
+def test_redrive_refusals_name_the_execution_and_the_reason(sfn):
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json,
+    # 01-sequence-running-rejected, -different-token-B-running): HTTP 400 ExecutionNotRedrivable
+    # "Execution <arn> invalid for redrive as: Execution is RUNNING and cannot be redriven"; the
+    # reason is the one DescribeExecution gives as redriveStatusReason
+    arn = sfn.create_state_machine(name="unredrivable", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    running = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert error_of(sfn.redrive_execution, executionArn=running) == (
+        "ExecutionNotRedrivable", f"Execution {running} invalid for redrive as: Execution is RUNNING and cannot "
+        "be redriven", 400)
+    sfn.stop_execution(executionArn=running)
+    done = sfn.create_state_machine(name="redriven-never", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    succeeded = sfn.start_execution(stateMachineArn=done)["executionArn"]
+    reason = wait_done(sfn, succeeded)["redriveStatusReason"]
+    assert reason == "Execution is SUCCEEDED and cannot be redriven"
+    assert error_of(sfn.redrive_execution, executionArn=succeeded)[:2] == (
+        "ExecutionNotRedrivable", f"Execution {succeeded} invalid for redrive as: {reason}")
+
+
 def test_update_state_machine_logging_gets_the_defaults_create_gives(sfn):
     # CreateStateMachine with {"destinations": []} describes as level OFF, includeExecutionData
     # false (recorded on AWS, LocalStack test_sfn_api_logs test_incomplete_logging_configuration)
@@ -313,8 +332,8 @@ def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):
     described = sfn.describe_execution(executionArn=failed)
     assert (described["redriveStatus"], described["redriveStatusReason"]) == (
         "NOT_REDRIVABLE", "State machine is in DELETING status")
-    assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (
-        "ExecutionNotRedrivable", "Execution Not Redrivable: State machine is in DELETING status")
+    assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (  # (AWS's form, as below)
+        "ExecutionNotRedrivable", f"Execution {failed} invalid for redrive as: State machine is in DELETING status")
     sfn.stop_execution(executionArn=waiting)
 
 
