@@ -106,6 +106,12 @@ def _check_encryption(config: dict | None) -> None:
                                    f"{field} is not allowed when selecting AWS_OWNED_KEY.")
 
 
+def _invalid_routing(message: str) -> ServiceError:
+    """A ValidationException of an alias's routing configuration: AWS adds the model's
+    ValidationExceptionReason (raw AWS capture, radkawar/stackd control_lifecycle.json)."""
+    return ServiceError("ValidationException", message, reason="INVALID_ROUTING_CONFIGURATION")
+
+
 def _not_deleting(machine: dict) -> None:
     """StateMachineDeleting for a machine being deleted. The message is AWS's as a real
     CreateStateMachine answered it (go-to-k/cdkd issue #2116: "State Machine is being deleted:
@@ -901,8 +907,11 @@ class Service:
     @staticmethod
     def _check_routing(routing: list) -> str:
         """The state machine of the versions `routing` names, once its form is checked (AWS's
-        ValidationExceptions); whether they exist is checked with the machine locked (`_routable`)."""
+        ValidationExceptions, their texts and ``reason`` as AWS answered them: raw capture,
+        radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json, alias-invalid-*); whether
+        they exist is checked with the machine locked (`_routable`)."""
         arns = [r["stateMachineVersionArn"] for r in routing]
+        received = f"Received: [{', '.join(arns)}]"
         machines = set()
         for arn in arns:
             try:
@@ -910,19 +919,18 @@ class Service:
             except ServiceError:
                 qualifier = None
             if qualifier is None or not qualifier.isdigit():
-                raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
-                                   f"ARNs. Received: [{', '.join(arns)}]")
+                raise _invalid_routing(f"Routing configuration must contain state machine version ARNs. {received}")
             machines.add(arn.rsplit(":", 1)[0])
         if len(set(arns)) != len(arns):
-            raise ServiceError("ValidationException", "Routing configuration must contain distinct state machine "
-                               f"version ARNs. Received: [{', '.join(arns)}]")
+            raise _invalid_routing(f"Routing configuration must contain distinct state machine version ARNs. "
+                                   f"{received}")
         if len(machines) != 1:
-            raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
-                               f"ARNs of the same state machine. Received: [{', '.join(arns)}]")
+            raise _invalid_routing("Routing configuration must contain state machine version ARNs for the same "
+                                   f"state machine. {received}")
         weights = [r["weight"] for r in routing]
         if sum(weights) != 100:
-            raise ServiceError("ValidationException", "Sum of routing configuration weights must equal 100. "
-                               f"Received: [{', '.join(map(str, weights))}]")
+            raise _invalid_routing("Sum of routing configuration weights must equal 100. "
+                                   f"Received: [{', '.join(map(str, weights))}]")
         return machines.pop()
 
     async def CreateStateMachineAlias(self, body: dict) -> dict:
@@ -979,9 +987,10 @@ class Service:
         doc = await self._alias(arn)
         routing = body.get("routingConfiguration")
         if routing is None and body.get("description") is None:
-            raise ServiceError("ValidationException", "Either the description or the RoutingConfiguration must be "
-                               "specified")
+            # (AWS's text: raw capture, radkawar/stackd control_lifecycle.json, alias-update-empty)
+            raise ServiceError("ValidationException", "Either description or routing configuration must be specified")
         if routing is not None and self._check_routing(routing) != doc["stateMachineArn"]:
+            # (the message is ours: no AWS answer to versions of another machine was found)
             raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
                                "ARNs of the alias's state machine. Received: "
                                f"[{', '.join(r['stateMachineVersionArn'] for r in routing)}]")

@@ -283,6 +283,29 @@ def test_an_alias_routes_to_versions_of_its_own_machine(sfn):
         {"stateMachineVersionArn": own["stateMachineVersionArn"], "weight": 100}]
 
 
+def test_alias_routing_refusals_are_worded_as_aws_words_them(sfn):
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json:
+    # alias-invalid-mixed-machines, alias-update-empty): the routing refusals carry the model's
+    # reason INVALID_ROUTING_CONFIGURATION
+    own = sfn.create_state_machine(name="mixed-own", definition=PASS, roleArn=ROLE, publish=True)
+    other = sfn.create_state_machine(name="mixed-other", definition=PASS, roleArn=ROLE, publish=True)
+    versions = [own["stateMachineVersionArn"], other["stateMachineVersionArn"]]
+    try:
+        sfn.create_state_machine_alias(name="mixed", routingConfiguration=[
+            {"stateMachineVersionArn": arn, "weight": 50} for arn in versions])
+    except boto3.session.botocore.exceptions.ClientError as exc:
+        answer = exc.response
+    else:
+        raise AssertionError("versions of two machines were taken")
+    assert (answer["Error"]["Code"], answer["Error"]["Message"], answer["reason"]) == (
+        "ValidationException", "Routing configuration must contain state machine version ARNs for the same state "
+        f"machine. Received: [{', '.join(versions)}]", "INVALID_ROUTING_CONFIGURATION")
+    alias = sfn.create_state_machine_alias(name="mixed", routingConfiguration=[
+        {"stateMachineVersionArn": versions[0], "weight": 100}])["stateMachineAliasArn"]
+    assert error_of(sfn.update_state_machine_alias, stateMachineAliasArn=alias) == (
+        "ValidationException", "Either description or routing configuration must be specified", 400)
+
+
 def test_list_aliases_of_a_version(sfn):
     # API ListStateMachineAliases: "If you specify a state machine version ARN, this API returns a
     # list of aliases for that version"
