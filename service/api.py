@@ -1627,6 +1627,12 @@ class Service:
             # API returns a validation exception" (the message is ours: no AWS answer quoting it was found)
             raise ServiceError("ValidationException", "The PENDING_REDRIVE status filter can only be used with a "
                                "MapRun ARN")
+        if body.get("redriveFilter"):
+            # the API model: "If you provide a state machine ARN in redriveFilter, the API returns a
+            # validation exception"; AWS's text (raw capture, radkawar/stackd testdata/aws/stepfunctions/
+            # redrive_execution.json, 01-sequence-redriven-list)
+            raise ServiceError("ValidationException", "RedriveFilter cannot be applied to ListExecutions call with "
+                               "StateMachine ARN")
         doc = await self._machine(arn)
         machine_arn = doc["stateMachineArn"] if doc["kind"] == MACHINE else doc["stateMachineArn"]
         machine = await self._machine(machine_arn)
