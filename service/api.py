@@ -617,9 +617,14 @@ class Service:
         owned = {"type": "AWS_OWNED_KEY"}
         same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
                                                             "tracingConfiguration")) \
-            and (existing.get("encryptionConfiguration") or owned) == (doc.get("encryptionConfiguration") or owned) \
-            and existing.get("created", {"publish": False, "versionDescription": None}) == doc["created"]
-        if not same:
+            and (existing.get("encryptionConfiguration") or owned) == (doc.get("encryptionConfiguration") or owned)
+        created = existing.get("created", {"publish": False, "versionDescription": None})
+        if same and created["publish"] and doc["created"]["publish"] and created != doc["created"]:
+            # AWS's answer (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
+            # create-conflicting-version-description)
+            raise ServiceError("StateMachineAlreadyExists", "State Machine Already Exists: This state machine was "
+                               "already created with a published version using a different description.")
+        if not same or created != doc["created"]:
             raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
         out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
         version = existing.get("publishedRevisions", {}).get(existing.get("revisionId") or "INITIAL")

@@ -252,6 +252,16 @@ def test_create_state_machine_idempotency_covers_what_the_api_names(sfn):
                    **change}
         assert error_of(sfn.create_state_machine, **{k: v for k, v in request.items() if v is not None})[0] == \
             "StateMachineAlreadyExists", change
+    # AWS's words when only the published version's description differs, and otherwise (raw capture,
+    # radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json: create-conflicting-version-
+    # description, create-conflicting-type)
+    assert error_of(sfn.create_state_machine, name="same", definition=PASS, roleArn=ROLE, publish=True,
+                    versionDescription="w")[:2] == (
+        "StateMachineAlreadyExists", "State Machine Already Exists: This state machine was already created with a "
+        "published version using a different description.")
+    assert error_of(sfn.create_state_machine, name="same", definition=PASS, roleArn=ROLE, publish=True,
+                    versionDescription="v", type="EXPRESS")[:2] == (
+        "StateMachineAlreadyExists", f"State Machine Already Exists: '{first['stateMachineArn']}'")
     plain = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE)
     owned = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE,
                                      encryptionConfiguration={"type": "AWS_OWNED_KEY"})  # (the default, named)
