@@ -1091,6 +1091,11 @@ class Service:
             _check_taggable(arn, None)
 
     async def TagResource(self, body: dict) -> dict:
+        if any(tag["key"].startswith("aws:") for tag in body["tags"]):
+            # AWS's answer, HTTP 400 (raw capture, radkawar/stackd testdata/aws/stepfunctions/
+            # control_lifecycle.json, tag-reserved-prefix: key "aws:OwnedProbe")
+            raise ServiceError("AccessDeniedException", "Caller is an end user and not allowed to mutate system tags")
+
         def add(old: list) -> list:
             tags = {t["key"]: t.get("value", "") for t in old}
             for tag in body["tags"]:

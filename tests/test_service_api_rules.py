@@ -316,6 +316,15 @@ def test_alias_routing_refusals_are_worded_as_aws_words_them(sfn):
         "ValidationException", "Either description or routing configuration must be specified", 400)
 
 
+def test_tags_with_the_reserved_prefix_are_refused(sfn):
+    # AWS's answer (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
+    # tag-reserved-prefix): HTTP 400 AccessDeniedException, nothing tagged
+    arn = sfn.create_state_machine(name="tagged", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert error_of(sfn.tag_resource, resourceArn=arn, tags=[{"key": "aws:OwnedProbe", "value": "invalid"}]) == (
+        "AccessDeniedException", "Caller is an end user and not allowed to mutate system tags", 400)
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == []
+
+
 def test_list_aliases_of_a_version(sfn):
     # API ListStateMachineAliases: "If you specify a state machine version ARN, this API returns a
     # list of aliases for that version"
