@@ -88,14 +88,16 @@ def _tracing_with_defaults(config: dict | None) -> dict:
     return {"enabled": False, **(config or {})}
 
 
-def _check_encryption(config: dict | None) -> None:
-    """InvalidEncryptionConfiguration as AWS words it (raw AWS capture, radkawar/stackd
-    testdata/aws/stepfunctions/encryption_admission.json, CreateStateMachine and CreateActivity
-    alike): a customer managed key without its kmsKeyId, and an AWS owned key given a kmsKeyId or
-    a kmsDataKeyReusePeriodSeconds. The configuration is kept and echoed, never used: nothing is
-    encrypted locally (so a key KMS would refuse is not refused)."""
+def _encryption(config: dict | None) -> dict | None:
+    """The encryption configuration as AWS keeps it, or InvalidEncryptionConfiguration as AWS
+    words it (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/encryption_admission.json,
+    CreateStateMachine and CreateActivity alike): a customer managed key without its kmsKeyId, and
+    an AWS owned key given a kmsKeyId or a kmsDataKeyReusePeriodSeconds, are refused; a customer
+    managed key without kmsDataKeyReusePeriodSeconds describes with 300 (same capture). It is kept
+    and echoed, never used: nothing is encrypted locally (so a key KMS would refuse is not refused,
+    and an alias is not resolved to its key's ARN as AWS resolves it)."""
     if not config:
-        return
+        return config
     if config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and not config.get("kmsKeyId"):
         raise ServiceError("InvalidEncryptionConfiguration",
                            "Invalid Encryption Configuration: Must set a valid kmsKeyId.")
@@ -104,6 +106,9 @@ def _check_encryption(config: dict | None) -> None:
             if config.get(field) is not None:
                 raise ServiceError("InvalidEncryptionConfiguration", f"Invalid Encryption Configuration: Custom "
                                    f"{field} is not allowed when selecting AWS_OWNED_KEY.")
+    if config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and config.get("kmsDataKeyReusePeriodSeconds") is None:
+        return {**config, "kmsDataKeyReusePeriodSeconds": 300}
+    return config
 
 
 def _invalid_routing(message: str) -> ServiceError:
@@ -580,7 +585,7 @@ class Service:
             raise ServiceError("ValidationException", "Version description can only be set when publish is true")
         logging_config = body.get("loggingConfiguration")
         self._check_logging(logging_config)
-        _check_encryption(body.get("encryptionConfiguration"))
+        encryption = _encryption(body.get("encryptionConfiguration"))
         _definition_errors(body["definition"], machine_type)
         self._check_tags(body.get("tags") or [])
         await self._check_log_group(logging_config)
@@ -593,8 +598,8 @@ class Service:
                "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
                "publishedRevisions": {},
                "created": {"publish": bool(body.get("publish")), "versionDescription": body.get("versionDescription")}}
-        if body.get("encryptionConfiguration"):
-            doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        if encryption:
+            doc["encryptionConfiguration"] = encryption
         await self._settled(await self.store.get_resource(arn))  # (one DELETING whose executions have ended goes)
         if not await self.store.put_resource(arn, MACHINE, doc, None, now, replace=False):
             return self._created_already(await self.store.get_resource(arn), doc)
@@ -745,10 +750,10 @@ class Service:
         if body.get("definition") is not None:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
-        _check_encryption(body.get("encryptionConfiguration"))
+        encryption = _encryption(body.get("encryptionConfiguration"))
         await self._check_log_group(body.get("loggingConfiguration"))
 
-        given = dict(body)
+        given = {**body, "encryptionConfiguration": encryption}
         if given.get("loggingConfiguration") is not None:
             given["loggingConfiguration"] = _logging_with_defaults(given["loggingConfiguration"])
         if given.get("tracingConfiguration") is not None:
@@ -1120,13 +1125,13 @@ class Service:
     async def CreateActivity(self, body: dict) -> dict:
         name = body["name"]
         check_name(name)
-        _check_encryption(body.get("encryptionConfiguration"))
+        encryption = _encryption(body.get("encryptionConfiguration"))
         self._check_tags(body.get("tags") or [])
         arn = self.arns.activity(name)
         now = api_time()
         doc = {"kind": ACTIVITY, "activityArn": arn, "name": name, "creationDate": now, "tags": body.get("tags") or []}
-        if body.get("encryptionConfiguration"):
-            doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        if encryption:
+            doc["encryptionConfiguration"] = encryption
         if not await self.store.put_resource(arn, ACTIVITY, doc, None, now, replace=False):
             existing = await self.store.get_resource(arn)
             owned = {"type": "AWS_OWNED_KEY"}

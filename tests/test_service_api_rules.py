@@ -131,6 +131,15 @@ def test_a_customer_managed_key_needs_its_id(sfn):
     keyed = {**config, "kmsKeyId": "alias/k", "kmsDataKeyReusePeriodSeconds": 120}
     sfn.update_state_machine(stateMachineArn=arn, encryptionConfiguration=keyed)
     assert sfn.describe_state_machine(stateMachineArn=arn)["encryptionConfiguration"] == keyed
+    # without a reuse period it describes with 300 (AWS, same capture: standard-arn-describe,
+    # activity-arn-describe)
+    key = {**config, "kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"}
+    sfn.update_state_machine(stateMachineArn=arn, encryptionConfiguration=key)
+    assert sfn.describe_state_machine(stateMachineArn=arn)["encryptionConfiguration"] == {
+        **key, "kmsDataKeyReusePeriodSeconds": 300}
+    activity = sfn.create_activity(name="cmk", encryptionConfiguration=key)["activityArn"]
+    assert sfn.describe_activity(activityArn=activity)["encryptionConfiguration"] == {
+        **key, "kmsDataKeyReusePeriodSeconds": 300}
 
 
 @pytest.mark.parametrize("field, value", [("kmsKeyId", "alias/k"), ("kmsDataKeyReusePeriodSeconds", 300)])
