@@ -77,7 +77,9 @@ def decode_token(token: Any) -> tuple[str, str]:
 
 def parse_output(output: Any) -> Any:
     """SendTaskSuccess's ``output`` (JSON text) as a value: `OutputTooLarge` over 256 KiB
-    (the API model's length limit), `InvalidOutput` when it is not JSON."""
+    (the API model's length limit), `InvalidOutput` when it is not JSON, worded as AWS words it
+    (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/callback_lifecycle.json: output
+    ``not-json`` got "Invalid Output: 'not-json' is not valid JSON.")."""
     if not isinstance(output, str):
         raise InvalidOutput("Invalid Output: 'output must be a JSON text'")
     if len(output) > OUTPUT_MAX // 4 and len(output.encode()) > OUTPUT_MAX:
@@ -86,9 +88,9 @@ def parse_output(output: Any) -> Any:
     from ..jackson import JSONTextError, loads
 
     try:
-        return loads(output)  # as AWS reads it (Jackson), with Jackson's message when it is not JSON
-    except JSONTextError as exc:
-        raise InvalidOutput(f"Invalid Output: '{exc.message}'") from None
+        return loads(output)  # as AWS reads it (Jackson)
+    except JSONTextError:
+        raise InvalidOutput(f"Invalid Output: '{output}' is not valid JSON.") from None
 
 
 Resolver = Callable[[str], Awaitable[Any]]

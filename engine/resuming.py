@@ -129,11 +129,13 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
 
 
 class ExecutionNotRedrivable(ASLError):
-    """Raised by `redrive` when AWS would refuse RedriveExecution; ``.reason`` says why."""
+    """Raised by `redrive` when AWS would refuse RedriveExecution; ``.reason`` says why. The
+    message is AWS's (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json:
+    "Execution <arn> invalid for redrive as: Execution is RUNNING and cannot be redriven")."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, arn: str):
         self.reason = reason
-        super().__init__(f"Execution Not Redrivable: {reason}")
+        super().__init__(f"Execution {arn} invalid for redrive as: {reason}")
 
 
 REDRIVE_PERIOD = 14 * 24 * 3600          # AWS: redrivable for 14 days after the execution closed
@@ -191,7 +193,7 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: s
     if reason is None and machine is not None and json.loads(record.definition) != machine.definition:
         reason = "The state machine definition changed since the execution started: start a new execution"
     if reason is not None:
-        raise ExecutionNotRedrivable(reason)
+        raise ExecutionNotRedrivable(reason, arn)
     owner, lease_seconds = await _claim(store, record, owner, lease_seconds)
     facts = await store.facts(arn)
     execution = _restored(store, record, events, facts, Recorded(events, facts, redrive=True), options, owner,

@@ -88,13 +88,33 @@ def _tracing_with_defaults(config: dict | None) -> dict:
     return {"enabled": False, **(config or {})}
 
 
-def _check_encryption(config: dict | None) -> None:
-    """InvalidEncryptionConfiguration for a customer managed key without its kmsKeyId (the API
-    model: "if type is set to CUSTOMER_MANAGED_KMS_KEY, but kmsKeyId is null"; the message is
-    ours). The configuration is kept and echoed, never used: nothing is encrypted locally."""
-    if config and config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and not config.get("kmsKeyId"):
-        raise ServiceError("InvalidEncryptionConfiguration", "Invalid Encryption Configuration: kmsKeyId must be "
-                           "specified when type is CUSTOMER_MANAGED_KMS_KEY")
+def _encryption(config: dict | None) -> dict | None:
+    """The encryption configuration as AWS keeps it, or InvalidEncryptionConfiguration as AWS
+    words it (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/encryption_admission.json,
+    CreateStateMachine and CreateActivity alike): a customer managed key without its kmsKeyId, and
+    an AWS owned key given a kmsKeyId or a kmsDataKeyReusePeriodSeconds, are refused; a customer
+    managed key without kmsDataKeyReusePeriodSeconds describes with 300 (same capture). It is kept
+    and echoed, never used: nothing is encrypted locally (so a key KMS would refuse is not refused,
+    and an alias is not resolved to its key's ARN as AWS resolves it)."""
+    if not config:
+        return config
+    if config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and not config.get("kmsKeyId"):
+        raise ServiceError("InvalidEncryptionConfiguration",
+                           "Invalid Encryption Configuration: Must set a valid kmsKeyId.")
+    if config.get("type") == "AWS_OWNED_KEY":
+        for field in ("kmsKeyId", "kmsDataKeyReusePeriodSeconds"):
+            if config.get(field) is not None:
+                raise ServiceError("InvalidEncryptionConfiguration", f"Invalid Encryption Configuration: Custom "
+                                   f"{field} is not allowed when selecting AWS_OWNED_KEY.")
+    if config.get("type") == "CUSTOMER_MANAGED_KMS_KEY" and config.get("kmsDataKeyReusePeriodSeconds") is None:
+        return {**config, "kmsDataKeyReusePeriodSeconds": 300}
+    return config
+
+
+def _invalid_routing(message: str) -> ServiceError:
+    """A ValidationException of an alias's routing configuration: AWS adds the model's
+    ValidationExceptionReason (raw AWS capture, radkawar/stackd control_lifecycle.json)."""
+    return ServiceError("ValidationException", message, reason="INVALID_ROUTING_CONFIGURATION")
 
 
 def _not_deleting(machine: dict) -> None:
@@ -565,7 +585,7 @@ class Service:
             raise ServiceError("ValidationException", "Version description can only be set when publish is true")
         logging_config = body.get("loggingConfiguration")
         self._check_logging(logging_config)
-        _check_encryption(body.get("encryptionConfiguration"))
+        encryption = _encryption(body.get("encryptionConfiguration"))
         _definition_errors(body["definition"], machine_type)
         self._check_tags(body.get("tags") or [])
         await self._check_log_group(logging_config)
@@ -578,8 +598,8 @@ class Service:
                "revisionId": None, "status": "ACTIVE", "tags": body.get("tags") or [], "nextVersion": 1,
                "publishedRevisions": {},
                "created": {"publish": bool(body.get("publish")), "versionDescription": body.get("versionDescription")}}
-        if body.get("encryptionConfiguration"):
-            doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        if encryption:
+            doc["encryptionConfiguration"] = encryption
         await self._settled(await self.store.get_resource(arn))  # (one DELETING whose executions have ended goes)
         if not await self.store.put_resource(arn, MACHINE, doc, None, now, replace=False):
             return self._created_already(await self.store.get_resource(arn), doc)
@@ -602,9 +622,14 @@ class Service:
         owned = {"type": "AWS_OWNED_KEY"}
         same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
                                                             "tracingConfiguration")) \
-            and (existing.get("encryptionConfiguration") or owned) == (doc.get("encryptionConfiguration") or owned) \
-            and existing.get("created", {"publish": False, "versionDescription": None}) == doc["created"]
-        if not same:
+            and (existing.get("encryptionConfiguration") or owned) == (doc.get("encryptionConfiguration") or owned)
+        created = existing.get("created", {"publish": False, "versionDescription": None})
+        if same and created["publish"] and doc["created"]["publish"] and created != doc["created"]:
+            # AWS's answer (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
+            # create-conflicting-version-description)
+            raise ServiceError("StateMachineAlreadyExists", "State Machine Already Exists: This state machine was "
+                               "already created with a published version using a different description.")
+        if not same or created != doc["created"]:
             raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
         out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
         version = existing.get("publishedRevisions", {}).get(existing.get("revisionId") or "INITIAL")
@@ -725,10 +750,10 @@ class Service:
         if body.get("definition") is not None:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
-        _check_encryption(body.get("encryptionConfiguration"))
+        encryption = _encryption(body.get("encryptionConfiguration"))
         await self._check_log_group(body.get("loggingConfiguration"))
 
-        given = dict(body)
+        given = {**body, "encryptionConfiguration": encryption}
         if given.get("loggingConfiguration") is not None:
             given["loggingConfiguration"] = _logging_with_defaults(given["loggingConfiguration"])
         if given.get("tracingConfiguration") is not None:
@@ -892,8 +917,11 @@ class Service:
     @staticmethod
     def _check_routing(routing: list) -> str:
         """The state machine of the versions `routing` names, once its form is checked (AWS's
-        ValidationExceptions); whether they exist is checked with the machine locked (`_routable`)."""
+        ValidationExceptions, their texts and ``reason`` as AWS answered them: raw capture,
+        radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json, alias-invalid-*); whether
+        they exist is checked with the machine locked (`_routable`)."""
         arns = [r["stateMachineVersionArn"] for r in routing]
+        received = f"Received: [{', '.join(arns)}]"
         machines = set()
         for arn in arns:
             try:
@@ -901,19 +929,18 @@ class Service:
             except ServiceError:
                 qualifier = None
             if qualifier is None or not qualifier.isdigit():
-                raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
-                                   f"ARNs. Received: [{', '.join(arns)}]")
+                raise _invalid_routing(f"Routing configuration must contain state machine version ARNs. {received}")
             machines.add(arn.rsplit(":", 1)[0])
         if len(set(arns)) != len(arns):
-            raise ServiceError("ValidationException", "Routing configuration must contain distinct state machine "
-                               f"version ARNs. Received: [{', '.join(arns)}]")
+            raise _invalid_routing(f"Routing configuration must contain distinct state machine version ARNs. "
+                                   f"{received}")
         if len(machines) != 1:
-            raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
-                               f"ARNs of the same state machine. Received: [{', '.join(arns)}]")
+            raise _invalid_routing("Routing configuration must contain state machine version ARNs for the same "
+                                   f"state machine. {received}")
         weights = [r["weight"] for r in routing]
         if sum(weights) != 100:
-            raise ServiceError("ValidationException", "Sum of routing configuration weights must equal 100. "
-                               f"Received: [{', '.join(map(str, weights))}]")
+            raise _invalid_routing("Sum of routing configuration weights must equal 100. "
+                                   f"Received: [{', '.join(map(str, weights))}]")
         return machines.pop()
 
     async def CreateStateMachineAlias(self, body: dict) -> dict:
@@ -970,9 +997,10 @@ class Service:
         doc = await self._alias(arn)
         routing = body.get("routingConfiguration")
         if routing is None and body.get("description") is None:
-            raise ServiceError("ValidationException", "Either the description or the RoutingConfiguration must be "
-                               "specified")
+            # (AWS's text: raw capture, radkawar/stackd control_lifecycle.json, alias-update-empty)
+            raise ServiceError("ValidationException", "Either description or routing configuration must be specified")
         if routing is not None and self._check_routing(routing) != doc["stateMachineArn"]:
+            # (the message is ours: no AWS answer to versions of another machine was found)
             raise ServiceError("ValidationException", "Routing configuration must contain state machine version "
                                "ARNs of the alias's state machine. Received: "
                                f"[{', '.join(r['stateMachineVersionArn'] for r in routing)}]")
@@ -1068,6 +1096,11 @@ class Service:
             _check_taggable(arn, None)
 
     async def TagResource(self, body: dict) -> dict:
+        if any(tag["key"].startswith("aws:") for tag in body["tags"]):
+            # AWS's answer, HTTP 400 (raw capture, radkawar/stackd testdata/aws/stepfunctions/
+            # control_lifecycle.json, tag-reserved-prefix: key "aws:OwnedProbe")
+            raise ServiceError("AccessDeniedException", "Caller is an end user and not allowed to mutate system tags")
+
         def add(old: list) -> list:
             tags = {t["key"]: t.get("value", "") for t in old}
             for tag in body["tags"]:
@@ -1092,13 +1125,13 @@ class Service:
     async def CreateActivity(self, body: dict) -> dict:
         name = body["name"]
         check_name(name)
-        _check_encryption(body.get("encryptionConfiguration"))
+        encryption = _encryption(body.get("encryptionConfiguration"))
         self._check_tags(body.get("tags") or [])
         arn = self.arns.activity(name)
         now = api_time()
         doc = {"kind": ACTIVITY, "activityArn": arn, "name": name, "creationDate": now, "tags": body.get("tags") or []}
-        if body.get("encryptionConfiguration"):
-            doc["encryptionConfiguration"] = body["encryptionConfiguration"]
+        if encryption:
+            doc["encryptionConfiguration"] = encryption
         if not await self.store.put_resource(arn, ACTIVITY, doc, None, now, replace=False):
             existing = await self.store.get_resource(arn)
             owned = {"type": "AWS_OWNED_KEY"}
@@ -1609,6 +1642,12 @@ class Service:
             # API returns a validation exception" (the message is ours: no AWS answer quoting it was found)
             raise ServiceError("ValidationException", "The PENDING_REDRIVE status filter can only be used with a "
                                "MapRun ARN")
+        if body.get("redriveFilter"):
+            # the API model: "If you provide a state machine ARN in redriveFilter, the API returns a
+            # validation exception"; AWS's text (raw capture, radkawar/stackd testdata/aws/stepfunctions/
+            # redrive_execution.json, 01-sequence-redriven-list)
+            raise ServiceError("ValidationException", "RedriveFilter cannot be applied to ListExecutions call with "
+                               "StateMachine ARN")
         doc = await self._machine(arn)
         machine_arn = doc["stateMachineArn"] if doc["kind"] == MACHINE else doc["stateMachineArn"]
         machine = await self._machine(machine_arn)
@@ -1791,7 +1830,7 @@ class Service:
         arn = body["executionArn"]
         record = await self._record(arn)
         if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
-            raise ServiceError("ExecutionNotRedrivable", f"Execution Not Redrivable: {deleting}")
+            raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
         try:
             execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                               log=self._log(record.options.get("loggingConfiguration")),

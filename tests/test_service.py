@@ -655,11 +655,11 @@ def test_handlers_mock_config_stop_and_redrive(tmp_path):
         sfn.redrive_execution(executionArn=failed["executionArn"])
         assert wait_done(sfn, failed["executionArn"])["status"] == "FAILED"  # the handler fails again
         assert sfn.describe_execution(executionArn=failed["executionArn"])["redriveCount"] == 1
-        # ListExecutions' redriveFilter (API reference: REDRIVEN | NOT_REDRIVEN)
-        redriven = sfn.list_executions(stateMachineArn=arn, redriveFilter="REDRIVEN")["executions"]
-        assert [e["executionArn"] for e in redriven] == [failed["executionArn"]]
-        others = sfn.list_executions(stateMachineArn=arn, redriveFilter="NOT_REDRIVEN")["executions"]
-        assert sorted(e["executionArn"] for e in others) == sorted([run["executionArn"], mocked["executionArn"]])
+        # ListExecutions' redriveFilter goes with a Map Run only: with a state machine ARN AWS refuses
+        # it (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json,
+        # 01-sequence-redriven-list; the API model says so too)
+        assert error_of(sfn.list_executions, stateMachineArn=arn, redriveFilter="REDRIVEN") == (
+            "ValidationException", "RedriveFilter cannot be applied to ListExecutions call with StateMachine ARN", 400)
         waiting = sfn.create_state_machine(name="w", definition=machine(
             {"W": {"Type": "Wait", "Seconds": 60, "End": True}}, "W"), roleArn=ROLE)["stateMachineArn"]
         started = sfn.start_execution(stateMachineArn=waiting, name="s")

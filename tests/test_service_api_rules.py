@@ -64,6 +64,25 @@ def test_describe_execution_counts_no_redrive_as_zero(sfn):
     assert described["redriveCount"] == 1 and "redriveDate" in described
 
 
+def test_redrive_refusals_name_the_execution_and_the_reason(sfn):
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json,
+    # 01-sequence-running-rejected, -different-token-B-running): HTTP 400 ExecutionNotRedrivable
+    # "Execution <arn> invalid for redrive as: Execution is RUNNING and cannot be redriven"; the
+    # reason is the one DescribeExecution gives as redriveStatusReason
+    arn = sfn.create_state_machine(name="unredrivable", definition=WAIT, roleArn=ROLE)["stateMachineArn"]
+    running = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    assert error_of(sfn.redrive_execution, executionArn=running) == (
+        "ExecutionNotRedrivable", f"Execution {running} invalid for redrive as: Execution is RUNNING and cannot "
+        "be redriven", 400)
+    sfn.stop_execution(executionArn=running)
+    done = sfn.create_state_machine(name="redriven-never", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    succeeded = sfn.start_execution(stateMachineArn=done)["executionArn"]
+    reason = wait_done(sfn, succeeded)["redriveStatusReason"]
+    assert reason == "Execution is SUCCEEDED and cannot be redriven"
+    assert error_of(sfn.redrive_execution, executionArn=succeeded)[:2] == (
+        "ExecutionNotRedrivable", f"Execution {succeeded} invalid for redrive as: {reason}")
+
+
 def test_update_state_machine_logging_gets_the_defaults_create_gives(sfn):
     # CreateStateMachine with {"destinations": []} describes as level OFF, includeExecutionData
     # false (recorded on AWS, LocalStack test_sfn_api_logs test_incomplete_logging_configuration)
@@ -98,20 +117,41 @@ def test_list_executions_rules_of_the_model(sfn):
 
 
 def test_a_customer_managed_key_needs_its_id(sfn):
-    # the API model: InvalidEncryptionConfiguration "if type is set to CUSTOMER_MANAGED_KMS_KEY, but
-    # kmsKeyId is null"
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/encryption_admission.json,
+    # validation-standard-missingkey / validation-activity-missingkey): HTTP 400
+    # InvalidEncryptionConfiguration "Invalid Encryption Configuration: Must set a valid kmsKeyId."
     config = {"type": "CUSTOMER_MANAGED_KMS_KEY"}
+    missing = ("InvalidEncryptionConfiguration", "Invalid Encryption Configuration: Must set a valid kmsKeyId.", 400)
     assert error_of(sfn.create_state_machine, name="cmk", definition=PASS, roleArn=ROLE,
-                    encryptionConfiguration=config)[0] == "InvalidEncryptionConfiguration"
-    assert error_of(sfn.create_activity, name="cmk", encryptionConfiguration=config)[0] == \
-        "InvalidEncryptionConfiguration"
+                    encryptionConfiguration=config) == missing
+    assert error_of(sfn.create_activity, name="cmk", encryptionConfiguration=config) == missing
     arn = sfn.create_state_machine(name="cmk", definition=PASS, roleArn=ROLE)["stateMachineArn"]
-    assert error_of(sfn.update_state_machine, stateMachineArn=arn, encryptionConfiguration=config)[0] == \
-        "InvalidEncryptionConfiguration"
+    assert error_of(sfn.update_state_machine, stateMachineArn=arn, encryptionConfiguration=config) == missing
     # a key given is kept and shown (never used)
     keyed = {**config, "kmsKeyId": "alias/k", "kmsDataKeyReusePeriodSeconds": 120}
     sfn.update_state_machine(stateMachineArn=arn, encryptionConfiguration=keyed)
     assert sfn.describe_state_machine(stateMachineArn=arn)["encryptionConfiguration"] == keyed
+    # without a reuse period it describes with 300 (AWS, same capture: standard-arn-describe,
+    # activity-arn-describe)
+    key = {**config, "kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"}
+    sfn.update_state_machine(stateMachineArn=arn, encryptionConfiguration=key)
+    assert sfn.describe_state_machine(stateMachineArn=arn)["encryptionConfiguration"] == {
+        **key, "kmsDataKeyReusePeriodSeconds": 300}
+    activity = sfn.create_activity(name="cmk", encryptionConfiguration=key)["activityArn"]
+    assert sfn.describe_activity(activityArn=activity)["encryptionConfiguration"] == {
+        **key, "kmsDataKeyReusePeriodSeconds": 300}
+
+
+@pytest.mark.parametrize("field, value", [("kmsKeyId", "alias/k"), ("kmsDataKeyReusePeriodSeconds", 300)])
+def test_an_aws_owned_key_takes_no_key_settings(sfn, field, value):
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/encryption_admission.json,
+    # validation-standard-owned-keyfield / -owned-reuse and their activity twins)
+    config = {"type": "AWS_OWNED_KEY", field: value}
+    refused = ("InvalidEncryptionConfiguration", f"Invalid Encryption Configuration: Custom {field} is not allowed "
+               "when selecting AWS_OWNED_KEY.", 400)
+    assert error_of(sfn.create_state_machine, name=f"owned-{field}", definition=PASS, roleArn=ROLE,
+                    encryptionConfiguration=config) == refused
+    assert error_of(sfn.create_activity, name=f"owned-{field}", encryptionConfiguration=config) == refused
 
 
 def test_state_machines_are_listed_by_name(tmp_path):
@@ -221,6 +261,16 @@ def test_create_state_machine_idempotency_covers_what_the_api_names(sfn):
                    **change}
         assert error_of(sfn.create_state_machine, **{k: v for k, v in request.items() if v is not None})[0] == \
             "StateMachineAlreadyExists", change
+    # AWS's words when only the published version's description differs, and otherwise (raw capture,
+    # radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json: create-conflicting-version-
+    # description, create-conflicting-type)
+    assert error_of(sfn.create_state_machine, name="same", definition=PASS, roleArn=ROLE, publish=True,
+                    versionDescription="w")[:2] == (
+        "StateMachineAlreadyExists", "State Machine Already Exists: This state machine was already created with a "
+        "published version using a different description.")
+    assert error_of(sfn.create_state_machine, name="same", definition=PASS, roleArn=ROLE, publish=True,
+                    versionDescription="v", type="EXPRESS")[:2] == (
+        "StateMachineAlreadyExists", f"State Machine Already Exists: '{first['stateMachineArn']}'")
     plain = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE)
     owned = sfn.create_state_machine(name="plain", definition=PASS, roleArn=ROLE,
                                      encryptionConfiguration={"type": "AWS_OWNED_KEY"})  # (the default, named)
@@ -250,6 +300,38 @@ def test_an_alias_routes_to_versions_of_its_own_machine(sfn):
         {"stateMachineVersionArn": other["stateMachineVersionArn"], "weight": 100}])[0] == "ValidationException"
     assert sfn.describe_state_machine_alias(stateMachineAliasArn=alias)["routingConfiguration"] == [
         {"stateMachineVersionArn": own["stateMachineVersionArn"], "weight": 100}]
+
+
+def test_alias_routing_refusals_are_worded_as_aws_words_them(sfn):
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json:
+    # alias-invalid-mixed-machines, alias-update-empty): the routing refusals carry the model's
+    # reason INVALID_ROUTING_CONFIGURATION
+    own = sfn.create_state_machine(name="mixed-own", definition=PASS, roleArn=ROLE, publish=True)
+    other = sfn.create_state_machine(name="mixed-other", definition=PASS, roleArn=ROLE, publish=True)
+    versions = [own["stateMachineVersionArn"], other["stateMachineVersionArn"]]
+    try:
+        sfn.create_state_machine_alias(name="mixed", routingConfiguration=[
+            {"stateMachineVersionArn": arn, "weight": 50} for arn in versions])
+    except boto3.session.botocore.exceptions.ClientError as exc:
+        answer = exc.response
+    else:
+        raise AssertionError("versions of two machines were taken")
+    assert (answer["Error"]["Code"], answer["Error"]["Message"], answer["reason"]) == (
+        "ValidationException", "Routing configuration must contain state machine version ARNs for the same state "
+        f"machine. Received: [{', '.join(versions)}]", "INVALID_ROUTING_CONFIGURATION")
+    alias = sfn.create_state_machine_alias(name="mixed", routingConfiguration=[
+        {"stateMachineVersionArn": versions[0], "weight": 100}])["stateMachineAliasArn"]
+    assert error_of(sfn.update_state_machine_alias, stateMachineAliasArn=alias) == (
+        "ValidationException", "Either description or routing configuration must be specified", 400)
+
+
+def test_tags_with_the_reserved_prefix_are_refused(sfn):
+    # AWS's answer (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
+    # tag-reserved-prefix): HTTP 400 AccessDeniedException, nothing tagged
+    arn = sfn.create_state_machine(name="tagged", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert error_of(sfn.tag_resource, resourceArn=arn, tags=[{"key": "aws:OwnedProbe", "value": "invalid"}]) == (
+        "AccessDeniedException", "Caller is an end user and not allowed to mutate system tags", 400)
+    assert sfn.list_tags_for_resource(resourceArn=arn)["tags"] == []
 
 
 def test_list_aliases_of_a_version(sfn):
@@ -301,8 +383,8 @@ def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):
     described = sfn.describe_execution(executionArn=failed)
     assert (described["redriveStatus"], described["redriveStatusReason"]) == (
         "NOT_REDRIVABLE", "State machine is in DELETING status")
-    assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (
-        "ExecutionNotRedrivable", "Execution Not Redrivable: State machine is in DELETING status")
+    assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (  # (AWS's form, as below)
+        "ExecutionNotRedrivable", f"Execution {failed} invalid for redrive as: State machine is in DELETING status")
     sfn.stop_execution(executionArn=waiting)
 
 

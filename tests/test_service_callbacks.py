@@ -96,9 +96,10 @@ def test_send_task_success_failure_and_aws_errors(server, tmp_path):
     unknown = base64.urlsafe_b64encode(f"{ok}x\n{'0' * 64}".encode()).decode().rstrip("=")
     assert error_of(sfn.send_task_heartbeat, taskToken=unknown)[:2] == \
         ("TaskDoesNotExist", f"Task Does Not Exist: '{unknown}'")
-    assert error_of(sfn.send_task_success, taskToken=token, output="{not json") == (
-        "InvalidOutput", "Invalid Output: 'Unexpected character ('n' (code 110)): was expecting double-quote to "
-        "start field name'", 400)  # Jackson's message (ReaderBasedJsonParser._handleOddName)
+    # AWS's answer (raw capture, radkawar/stackd testdata/aws/stepfunctions/callback_lifecycle.json,
+    # 02-token-validation-success-live-invalid-output: output "not-json")
+    assert error_of(sfn.send_task_success, taskToken=token, output="not-json") == (
+        "InvalidOutput", "Invalid Output: 'not-json' is not valid JSON.", 400)
     assert error_of(sfn.send_task_success, taskToken=token, output='"' + "é" * 140_000 + '"')[0] == \
         "ValidationException"  # 280,002 bytes: over 256 KiB
     sfn.send_task_heartbeat(taskToken=token)
@@ -108,8 +109,11 @@ def test_send_task_success_failure_and_aws_errors(server, tmp_path):
     events = history(sfn, ok)
     assert types(events)[-4:] == ["TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
     assert json.loads(events[-3]["taskSucceededEventDetails"]["output"]) == {"answer": 42}
-    # a token of an execution that has ended
+    # a token of an execution that has ended; output that is not JSON is refused before the token's
+    # task is looked up (AWS, same capture: 02-token-validation-success-closed-invalid-output)
     assert error_of(sfn.send_task_success, taskToken=token, output="{}")[0] == "TaskTimedOut"
+    assert error_of(sfn.send_task_success, taskToken=token, output="not-json")[:2] == (
+        "InvalidOutput", "Invalid Output: 'not-json' is not valid JSON.")
     assert error_of(sfn.send_task_heartbeat, taskToken=token)[0] == "TaskTimedOut"
 
     failing = sfn.start_execution(stateMachineArn=arn, name="no", input='{"id": "no"}')["executionArn"]
