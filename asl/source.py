@@ -1302,9 +1302,11 @@ def _read_machine(doc: Document, lid: str, parameters, extra: Mapping[str, str])
     path = at + (source,)
     value = props[source]
 
-    if source == "DefinitionS3Location":
+    staged = _cdk_asset(doc, value, resolver) if source == "DefinitionS3Location" else None
+    if source == "DefinitionS3Location" and staged is None:
         raise _Remote(f"{lid}: DefinitionS3Location is in S3; only a local definition can be read "
-                      "(use Definition, DefinitionString, or a SAM DefinitionUri naming a local file)", path)
+                      "(use Definition, DefinitionString, a SAM DefinitionUri naming a local file, "
+                      "or a CDK cloud assembly whose asset manifest names the file)", path)
     if source == "DefinitionUri" and not isinstance(value, str):
         raise _Remote(f"{lid}: DefinitionUri is not a file path (an S3 location or an intrinsic "
                       "function); only a local file path can be read", path)
@@ -1318,6 +1320,8 @@ def _read_machine(doc: Document, lid: str, parameters, extra: Mapping[str, str])
         definition_doc = _inline_definition(doc, path, value, resolver, substitutions, lid)
     elif source == "DefinitionString":
         definition_doc = _string_definition(doc, path, value, resolver, substitutions)
+    elif staged is not None:
+        definition_doc = _file_definition(doc, path, staged, "DefinitionS3Location", substitutions)
     else:
         definition_doc = _uri_definition(doc, path, value, substitutions)
 
@@ -1468,16 +1472,60 @@ def _string_definition(doc: Document, path: tuple, value: Any, resolver: _Resolv
 
 
 def _uri_definition(doc: Document, path: tuple, uri: str, substitutions: dict[str, str]) -> Document:
-    """SAM DefinitionUri naming a local file (relative to the template's folder). Like
-    CloudFormation with the S3 copy: substitutions on the text, then JSON or YAML."""
+    """SAM DefinitionUri naming a local file (relative to the template's folder)."""
     # named as the template was (relative stays relative), so its diagnostics read alike
     full = os.path.join(os.path.dirname(doc.filename) if doc.filename else "", uri)
+    return _file_definition(doc, path, full, f"DefinitionUri {uri!r}", substitutions,
+                            lambda: _nearby_file(full, uri))
+
+
+def _cdk_asset(doc: Document, location: Any, resolver: _Resolver) -> str | None:
+    """The local file a CDK-synthesized DefinitionS3Location names, or None.
+
+    `cdk synth` (DefinitionBody.fromFile) writes the template beside an asset manifest,
+    <Stack>.assets.json, whose "files" entries say which local file (source.path, relative
+    to the manifest's folder or absolute; packaging "file") is uploaded to which bucket and
+    object key (destinations.*.objectKey): the Key of the template's DefinitionS3Location.
+    Bucket names are not compared (the manifest writes ${AWS::AccountId}-style placeholders
+    where the template has Fn::Sub)."""
+    if not doc.filename or not isinstance(location, dict):
+        return None
+    key = resolver.optional(location.get("Key"))
+    if not isinstance(key, str) or not key:
+        return None
+    folder = os.path.dirname(doc.filename)
+    try:
+        names = sorted(n for n in os.listdir(folder or ".") if n.endswith(".assets.json"))
+    except OSError:
+        return None
+    for name in names:
+        try:
+            manifest = json.loads(_read_bytes(os.path.join(folder, name)))
+        except (SourceError, ValueError):
+            continue
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        for asset in (files.values() if isinstance(files, dict) else ()):
+            if not isinstance(asset, dict):
+                continue
+            source, targets = asset.get("source"), asset.get("destinations")
+            if not (isinstance(source, dict) and isinstance(source.get("path"), str)
+                    and source.get("packaging", "file") == "file" and isinstance(targets, dict)):
+                continue
+            if any(isinstance(t, dict) and t.get("objectKey") == key for t in targets.values()):
+                return os.path.join(folder, source["path"])
+    return None
+
+
+def _file_definition(doc: Document, path: tuple, full: str, label: str, substitutions: dict[str, str],
+                     hint: Callable[[], str | None] = lambda: None) -> Document:
+    """A definition kept in a local file: like CloudFormation with the S3 copy, substitutions
+    on the text, then JSON or YAML. `label` names the template property in errors."""
     try:
         raw = _read_bytes(full)
     except SourceError as err:
         line, column = doc.locate_path(path) or (None, None)
-        hint = _nearby_file(full, uri) if err.code == "FILE_NOT_FOUND" else None
-        raise SourceError(f"DefinitionUri {uri!r}: {err.message}" + (f"; did you mean {hint!r}?" if hint else ""),
+        near = hint() if err.code == "FILE_NOT_FOUND" else None
+        raise SourceError(f"{label}: {err.message}" + (f"; did you mean {near!r}?" if near else ""),
                           err.code, doc.filename, line, column) from None
     text = _decode(raw, full)
     if text == "":
