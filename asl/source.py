@@ -66,7 +66,8 @@ value holding a quote. Intrinsic functions are resolved locally where the templa
 enough (parameter defaults, Fn::Sub/Join/Select/Split/If/FindInMap...); what only a deployed
 stack knows (a resource's ARN, an export) gets a recognisable stand-in in the local account
 123456789012, region us-east-1, e.g. `!GetAtt MyFn.Arn` ->
-"arn:aws:lambda:us-east-1:123456789012:function:MyFn"; a value nothing local can tell (a
+"arn:aws:lambda:us-east-1:123456789012:function:MyFn" (a Lambda version's or alias's Ref: that
+ARN qualified, ":1" or ":<alias Name>"); a value nothing local can tell (a
 parameter without Default, an import) gets a Lambda-ARN-shaped stand-in named after it,
 since such values mostly end up in "Resource" or "FunctionName". Each stand-in is listed in
 `TemplateMachine.placeholders`. In Fn::Sub, a ${Name} the template does not declare is left
@@ -1695,6 +1696,14 @@ _STAND_INS = {
 }
 
 
+# Ref and these attributes of a Lambda version or alias name it qualified: CloudFormation's
+# AWS::Lambda::Version "Ref returns the ARN of the version, such as
+# arn:aws:lambda:us-west-2:123456789012:function:helloworld:1" (FunctionArn: the version's
+# ARN, Version: its number); AWS::Lambda::Alias: Ref and AliasArn the alias's ARN.
+_QUALIFIED = {"AWS::Lambda::Version": ("Ref", "FunctionArn", "Version"),
+              "AWS::Lambda::Alias": ("Ref", "AliasArn")}
+
+
 def _with_sam_generated(resources: dict, transform: Any) -> dict:
     """`resources` plus the resources SAM's transform generates that a template may refer to
     by logical id (see `_Resolver._resources`); `resources` itself when there is no SAM
@@ -1838,6 +1847,8 @@ class _Resolver:
         if not isinstance(resource, dict):
             return self._stand_in(what, _generic_stand_in(lid if attribute == "Ref" else f"{lid}-{attribute}"))
         rtype = str(resource.get("Type", ""))
+        if rtype in _QUALIFIED and attribute in _QUALIFIED[rtype]:
+            return self._stand_in(what, self._qualified_arn(lid, resource, rtype, attribute))
         fmt = _STAND_INS.get(rtype, {}).get(attribute)
         if fmt is None:
             if attribute == "Ref":
@@ -1848,6 +1859,21 @@ class _Resolver:
             else:
                 fmt = "{n}." + attribute
         return self._stand_in(what, _format_stand_in(fmt, lid))
+
+    def _qualified_arn(self, lid: str, resource: dict, rtype: str, attribute: str) -> str:
+        """A Lambda version's or alias's ARN: its function's ARN (from FunctionName, a name or
+        an ARN) with the qualifier, version 1 or the alias's Name; a version's "Version" is 1."""
+        if attribute == "Version":
+            return "1"
+        props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
+        function = self.optional(props.get("FunctionName"))
+        if not isinstance(function, str) or not function:
+            function = lid
+        if ":function:" not in function:
+            function = _format_stand_in("arn:{p}:lambda:{r}:{a}:function:{n}", function)
+        function = ":".join(function.split(":")[:7])  # (an ARN already qualified: its function)
+        qualifier = "1" if rtype == "AWS::Lambda::Version" else self.optional(props.get("Name"))
+        return f"{function}:{qualifier if isinstance(qualifier, (str, int)) and qualifier != '' else lid}"
 
     def _get_att(self, argument: Any) -> Any:
         argument = self.value(argument)
