@@ -66,7 +66,8 @@ value holding a quote. Intrinsic functions are resolved locally where the templa
 enough (parameter defaults, Fn::Sub/Join/Select/Split/If/FindInMap...); what only a deployed
 stack knows (a resource's ARN, an export) gets a recognisable stand-in in the local account
 123456789012, region us-east-1, e.g. `!GetAtt MyFn.Arn` ->
-"arn:aws:lambda:us-east-1:123456789012:function:MyFn"; a value nothing local can tell (a
+"arn:aws:lambda:us-east-1:123456789012:function:MyFn" (a Lambda version's or alias's Ref: that
+ARN qualified, ":1" or ":<alias Name>"); a value nothing local can tell (a
 parameter without Default, an import) gets a Lambda-ARN-shaped stand-in named after it,
 since such values mostly end up in "Resource" or "FunctionName". Each stand-in is listed in
 `TemplateMachine.placeholders`. In Fn::Sub, a ${Name} the template does not declare is left
@@ -1302,9 +1303,11 @@ def _read_machine(doc: Document, lid: str, parameters, extra: Mapping[str, str])
     path = at + (source,)
     value = props[source]
 
-    if source == "DefinitionS3Location":
+    staged = _cdk_asset(doc, value, resolver) if source == "DefinitionS3Location" else None
+    if source == "DefinitionS3Location" and staged is None:
         raise _Remote(f"{lid}: DefinitionS3Location is in S3; only a local definition can be read "
-                      "(use Definition, DefinitionString, or a SAM DefinitionUri naming a local file)", path)
+                      "(use Definition, DefinitionString, a SAM DefinitionUri naming a local file, "
+                      "or a CDK cloud assembly whose asset manifest names the file)", path)
     if source == "DefinitionUri" and not isinstance(value, str):
         raise _Remote(f"{lid}: DefinitionUri is not a file path (an S3 location or an intrinsic "
                       "function); only a local file path can be read", path)
@@ -1318,6 +1321,8 @@ def _read_machine(doc: Document, lid: str, parameters, extra: Mapping[str, str])
         definition_doc = _inline_definition(doc, path, value, resolver, substitutions, lid)
     elif source == "DefinitionString":
         definition_doc = _string_definition(doc, path, value, resolver, substitutions)
+    elif staged is not None:
+        definition_doc = _file_definition(doc, path, staged, "DefinitionS3Location", substitutions)
     else:
         definition_doc = _uri_definition(doc, path, value, substitutions)
 
@@ -1468,16 +1473,60 @@ def _string_definition(doc: Document, path: tuple, value: Any, resolver: _Resolv
 
 
 def _uri_definition(doc: Document, path: tuple, uri: str, substitutions: dict[str, str]) -> Document:
-    """SAM DefinitionUri naming a local file (relative to the template's folder). Like
-    CloudFormation with the S3 copy: substitutions on the text, then JSON or YAML."""
+    """SAM DefinitionUri naming a local file (relative to the template's folder)."""
     # named as the template was (relative stays relative), so its diagnostics read alike
     full = os.path.join(os.path.dirname(doc.filename) if doc.filename else "", uri)
+    return _file_definition(doc, path, full, f"DefinitionUri {uri!r}", substitutions,
+                            lambda: _nearby_file(full, uri))
+
+
+def _cdk_asset(doc: Document, location: Any, resolver: _Resolver) -> str | None:
+    """The local file a CDK-synthesized DefinitionS3Location names, or None.
+
+    `cdk synth` (DefinitionBody.fromFile) writes the template beside an asset manifest,
+    <Stack>.assets.json, whose "files" entries say which local file (source.path, relative
+    to the manifest's folder or absolute; packaging "file") is uploaded to which bucket and
+    object key (destinations.*.objectKey): the Key of the template's DefinitionS3Location.
+    Bucket names are not compared (the manifest writes ${AWS::AccountId}-style placeholders
+    where the template has Fn::Sub)."""
+    if not doc.filename or not isinstance(location, dict):
+        return None
+    key = resolver.optional(location.get("Key"))
+    if not isinstance(key, str) or not key:
+        return None
+    folder = os.path.dirname(doc.filename)
+    try:
+        names = sorted(n for n in os.listdir(folder or ".") if n.endswith(".assets.json"))
+    except OSError:
+        return None
+    for name in names:
+        try:
+            manifest = json.loads(_read_bytes(os.path.join(folder, name)))
+        except (SourceError, ValueError):
+            continue
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        for asset in (files.values() if isinstance(files, dict) else ()):
+            if not isinstance(asset, dict):
+                continue
+            source, targets = asset.get("source"), asset.get("destinations")
+            if not (isinstance(source, dict) and isinstance(source.get("path"), str)
+                    and source.get("packaging", "file") == "file" and isinstance(targets, dict)):
+                continue
+            if any(isinstance(t, dict) and t.get("objectKey") == key for t in targets.values()):
+                return os.path.join(folder, source["path"])
+    return None
+
+
+def _file_definition(doc: Document, path: tuple, full: str, label: str, substitutions: dict[str, str],
+                     hint: Callable[[], str | None] = lambda: None) -> Document:
+    """A definition kept in a local file: like CloudFormation with the S3 copy, substitutions
+    on the text, then JSON or YAML. `label` names the template property in errors."""
     try:
         raw = _read_bytes(full)
     except SourceError as err:
         line, column = doc.locate_path(path) or (None, None)
-        hint = _nearby_file(full, uri) if err.code == "FILE_NOT_FOUND" else None
-        raise SourceError(f"DefinitionUri {uri!r}: {err.message}" + (f"; did you mean {hint!r}?" if hint else ""),
+        near = hint() if err.code == "FILE_NOT_FOUND" else None
+        raise SourceError(f"{label}: {err.message}" + (f"; did you mean {near!r}?" if near else ""),
                           err.code, doc.filename, line, column) from None
     text = _decode(raw, full)
     if text == "":
@@ -1647,6 +1696,14 @@ _STAND_INS = {
 }
 
 
+# Ref and these attributes of a Lambda version or alias name it qualified: CloudFormation's
+# AWS::Lambda::Version "Ref returns the ARN of the version, such as
+# arn:aws:lambda:us-west-2:123456789012:function:helloworld:1" (FunctionArn: the version's
+# ARN, Version: its number); AWS::Lambda::Alias: Ref and AliasArn the alias's ARN.
+_QUALIFIED = {"AWS::Lambda::Version": ("Ref", "FunctionArn", "Version"),
+              "AWS::Lambda::Alias": ("Ref", "AliasArn")}
+
+
 def _with_sam_generated(resources: dict, transform: Any) -> dict:
     """`resources` plus the resources SAM's transform generates that a template may refer to
     by logical id (see `_Resolver._resources`); `resources` itself when there is no SAM
@@ -1790,6 +1847,8 @@ class _Resolver:
         if not isinstance(resource, dict):
             return self._stand_in(what, _generic_stand_in(lid if attribute == "Ref" else f"{lid}-{attribute}"))
         rtype = str(resource.get("Type", ""))
+        if rtype in _QUALIFIED and attribute in _QUALIFIED[rtype]:
+            return self._stand_in(what, self._qualified_arn(lid, resource, rtype, attribute))
         fmt = _STAND_INS.get(rtype, {}).get(attribute)
         if fmt is None:
             if attribute == "Ref":
@@ -1800,6 +1859,21 @@ class _Resolver:
             else:
                 fmt = "{n}." + attribute
         return self._stand_in(what, _format_stand_in(fmt, lid))
+
+    def _qualified_arn(self, lid: str, resource: dict, rtype: str, attribute: str) -> str:
+        """A Lambda version's or alias's ARN: its function's ARN (from FunctionName, a name or
+        an ARN) with the qualifier, version 1 or the alias's Name; a version's "Version" is 1."""
+        if attribute == "Version":
+            return "1"
+        props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
+        function = self.optional(props.get("FunctionName"))
+        if not isinstance(function, str) or not function:
+            function = lid
+        if ":function:" not in function:
+            function = _format_stand_in("arn:{p}:lambda:{r}:{a}:function:{n}", function)
+        function = ":".join(function.split(":")[:7])  # (an ARN already qualified: its function)
+        qualifier = "1" if rtype == "AWS::Lambda::Version" else self.optional(props.get("Name"))
+        return f"{function}:{qualifier if isinstance(qualifier, (str, int)) and qualifier != '' else lid}"
 
     def _get_att(self, argument: Any) -> Any:
         argument = self.value(argument)

@@ -784,6 +784,29 @@ def test_intrinsics_resolution_and_parameters():
     assert "Ref NoDefault" in machine.placeholders and "Fn::ImportValue SharedArn" in machine.placeholders
 
 
+def test_lambda_version_and_alias_refs_are_qualified_arns():
+    """CloudFormation's AWS::Lambda::Version: "Ref returns the ARN of the version, such as
+    arn:aws:lambda:us-west-2:123456789012:function:helloworld:1" (GetAtt Version: its number);
+    AWS::Lambda::Alias: Ref and AliasArn give the alias's ARN. CDK writes a function's
+    ``currentVersion`` so (aws-samples/serverless-patterns cdk-stepfunction-durable-lambda-function:
+    ``"FunctionName": {"Ref": "<Fn>CurrentVersion<hash>"}``); the stand-in was the logical id."""
+    result = {"version": {"Ref": "V"}, "number": {"Fn::GetAtt": ["V", "Version"]},
+              "alias": {"Ref": "A"}, "alias_arn": {"Fn::GetAtt": ["A", "AliasArn"]},
+              "by_name": {"Ref": "ByName"}}
+    definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": result, "End": True}}}
+    data = {"Resources": {
+        "Fn": {"Type": "AWS::Lambda::Function"},
+        "V": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Fn"}}},
+        "A": {"Type": "AWS::Lambda::Alias", "Properties": {
+            "FunctionName": {"Ref": "Fn"}, "FunctionVersion": {"Fn::GetAtt": ["V", "Version"]}, "Name": "live"}},
+        "ByName": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": "named-fn"}},
+        "M": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {"Definition": definition}}}}
+    got = state_machines(Document.from_data(data))[0].definition["States"]["A"]["Result"]
+    fn = "arn:aws:lambda:us-east-1:123456789012:function:"
+    assert got == {"version": fn + "Fn:1", "number": "1", "alias": fn + "Fn:live", "alias_arn": fn + "Fn:live",
+                   "by_name": fn + "named-fn:1"}
+
+
 def test_parameters_override_in_substitutions():
     doc = template({"Definition": PASS, "DefinitionSubstitutions": {"T": {"Ref": "Table"}}},
                    Parameters={"Table": {"Type": "String", "Default": "orders"}})

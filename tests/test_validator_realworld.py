@@ -319,6 +319,61 @@ def test_definition_uri_missing_gives_a_did_you_mean(tmp_path):
     assert [d.code for d in archived.diagnostics] == ["DEFINITION_NOT_LOCAL"]
 
 
+# A CDK app's DefinitionBody.fromFile: `cdk synth` writes DefinitionS3Location with the
+# asset's object key, and the stack's asset manifest (<Stack>.assets.json, the cloud
+# assembly's "files" entries: source.path relative to the manifest, packaging, and
+# destinations with bucketName/objectKey) tells which local file that key is. Seen in
+# aws-samples/serverless-patterns cdk-custom-resource-with-wait-condition and
+# aws-samples/aws-stepfunctions-examples usecases/genai-prompt-chaining-hitl (synthesized:
+# both definitions were reported DEFINITION_NOT_LOCAL and left unchecked).
+CDK_KEY = "52dfa8afd886745fd01374b2e65212afce2baf54a2dfc5d94cdd339746eb6003.json"
+CDK_TEMPLATE = {"Resources": {
+    "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},
+    "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "DefinitionS3Location": {
+            "Bucket": {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"},
+            "Key": CDK_KEY},
+        "DefinitionSubstitutions": {"SignalArn": {"Fn::GetAtt": ["Fn", "Arn"]}}}}}}
+CDK_DEFINITION = """{
+  "StartAt": "Signal",
+  "States": {
+    "Signal": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+               "Parameters": {"FunctionName": "${SignalArn}"}, "Next": "Done"}
+  }
+}"""
+
+
+def _cdk_out(tmp_path, packaging="file", key=CDK_KEY):
+    import json
+
+    out = tmp_path / "cdk.out"
+    out.mkdir()
+    (out / "Stack.template.json").write_text(json.dumps(CDK_TEMPLATE, indent=1))
+    (out / f"asset.{CDK_KEY}").write_text(CDK_DEFINITION)
+    (out / "Stack.assets.json").write_text(json.dumps({"version": "55.0.0", "files": {
+        CDK_KEY[:-5]: {"source": {"path": f"asset.{CDK_KEY}", "packaging": packaging},
+                       "destinations": {"123456789012-us-east-1": {
+                           "bucketName": "cdk-hnb659fds-assets-123456789012-us-east-1", "objectKey": key}}}}}))
+    return str(out / "Stack.template.json")
+
+
+def test_cdk_definition_s3_location_is_read_from_the_asset_manifest(tmp_path):
+    [result] = asl.validate_all(_cdk_out(tmp_path))
+    # read and checked: "Done" is not a state, found in the asset file, with the
+    # substitution applied (no UNRESOLVED_PLACEHOLDER)
+    [missing] = [d for d in result.diagnostics if d.code == "MISSING_TRANSITION_TARGET"]
+    assert "UNRESOLVED_PLACEHOLDER" not in [d.code for d in result.diagnostics]
+    assert missing.filename.endswith(f"asset.{CDK_KEY}") and missing.line == 5
+
+
+def test_cdk_definition_s3_location_without_a_matching_file_asset_is_not_local(tmp_path):
+    for kw in ({"packaging": "zip"}, {"key": "other.json"}):
+        sub = tmp_path / kw.get("packaging", "key")
+        sub.mkdir()
+        [result] = asl.validate_all(_cdk_out(sub, **kw))
+        assert [d.code for d in result.diagnostics] == ["DEFINITION_NOT_LOCAL"], kw
+
+
 SAM_IMPLICIT_API = """\
 Transform: AWS::Serverless-2016-10-31
 Resources:
