@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import anyio
 import pytest
 
 import asl
@@ -134,6 +135,55 @@ def test_heartbeat_timeout_fires_when_a_mock_never_beats():
     run.assert_failed("States.Timeout")
     assert run.cause is None  # nor for a heartbeat that ran out
     assert run.duration == pytest.approx(20, abs=0.01)
+
+
+CALLBACK = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                           "MessageBody": {"token.$": "$$.Task.Token"}},
+            "HeartbeatSeconds": 60, "TimeoutSeconds": 3600, "End": True}
+
+
+def test_a_mock_of_a_callback_task_is_the_callbacks_answer():
+    """A mock stands for the whole Task, as a MockConfigFile response does for a `.waitForTaskToken`
+    Task in Step Functions Local (AWS's guide, "Using mocked service integrations": a mocked Task
+    never calls the service, and Step Functions Local makes the task token itself): its value is
+    what SendTaskSuccess would send, `raises` a SendTaskFailure, `after=` the wait for the answer.
+    Before, the value was taken for SQS's reply and the Task waited for a token nothing could send
+    until HeartbeatSeconds ran out."""
+    workflow = Workflow(machine(Ask=CALLBACK))
+    run = workflow.run({}, mocks={"Ask": {"approved": True}})
+    run.assert_succeeded().assert_output({"approved": True})
+    assert run.duration == 0
+    assert run.calls_to("Ask")[0].input["MessageBody"]["token"]  # the token was made and passed on
+    assert "TaskSubmitted" not in [e["type"] for e in run.events]  # as with a MockConfigFile response
+    assert workflow.run({}, mocks={"Ask": returns({"ok": 1}, after=50)}).assert_succeeded().duration == 50
+    workflow.run({}, mocks={"Ask": raises("Rejected", "no")}).assert_failed("Rejected", "no")
+    late = workflow.run({}, mocks={"Ask": returns(1, after=61)})  # HeartbeatSeconds 60 runs out first
+    late.assert_failed("States.Timeout")
+    assert late.duration == 60
+
+    async def beating(payload, ctx):  # a callable mock sees the token and can send heartbeats
+        for _ in range(3):
+            await anyio.sleep(0)
+            ctx.heartbeat()
+        return {"token": ctx.task_token == payload["MessageBody"]["token"]}
+    workflow.run({}, mocks={"Ask": beating}).assert_output({"token": True})
+    # the callback's answer is never wrapped in a Lambda Invoke response
+    invoke = dict(CALLBACK, Resource="arn:aws:states:::lambda:invoke.waitForTaskToken",
+                  Parameters={"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}})
+    Workflow(machine(Ask=invoke)).run({}, mocks={"Ask": {"ok": 2}}).assert_output({"ok": 2})
+    # TestState of the one state, with a test mock, agrees with TestState's own mock
+    result = workflow.test_state("Ask", {}, mock={"approved": True})
+    assert (result.status, result.output) == ("SUCCEEDED", {"approved": True})
+
+
+def test_a_handler_of_a_callback_task_still_only_sends_the_request():
+    """A handler is the service call (SQS's SendMessage): the Task then waits for the token, as on
+    AWS, and with no answer HeartbeatSeconds runs out (samples/approval answers it)."""
+    run = Workflow(machine(Ask=CALLBACK)).run({}, handlers={"state:Ask": lambda message: {"MessageId": "m"}})
+    run.assert_failed("States.Timeout")
+    assert run.duration == 60
+    assert "TaskSubmitted" in [e["type"] for e in run.events]
 
 
 def _epoch(text):

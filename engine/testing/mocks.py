@@ -11,7 +11,9 @@
     })
 
 Mocks are keyed by Task state name and win over handlers and over a MockConfigFile for the
-states they name. A mock is a description, immutable and reusable: the counters a `sequence`
+states they name. A mock stands for the whole Task: on a ``.waitForTaskToken`` Task its answer
+is the callback's (as a MockConfigFile response is in Step Functions Local), where a handler
+is only the call that carries the token. A mock is a description, immutable and reusable: the counters a `sequence`
 needs live in the `MockSession` of one run. Every mock runs in the event loop (no worker
 thread), so runs that use only mocks are deterministic even with Map and Parallel states:
 choose responses by attempt, input, iteration or branch rather than by call order there.
@@ -316,6 +318,7 @@ class MockSession:
         async def handle(payload: Any, ctx: TaskContext) -> Any:
             return await mock.respond(MockCall(name, payload, ctx, self))
         handle.__qualname__ = f"mock of {name}"
+        handle.stands_for_task = True  # type: ignore[attr-defined]  # on a callback Task: its answer (engine/task.py)
         return handle
 
 
