@@ -186,6 +186,29 @@ def test_a_handler_of_a_callback_task_still_only_sends_the_request():
     assert "TaskSubmitted" in [e["type"] for e in run.events]
 
 
+def test_start_time_fixes_where_each_runs_virtual_time_starts():
+    """A Wait until a timestamp waits from the execution's start to it (AWS's Wait state: a
+    timestamp in the past ends the wait at once): with `start_time` a test of one no longer depends
+    on today's date, and each run starts there (a `clock=` default goes on from the last run's end)."""
+    m = machine(Until={"Type": "Wait", "TimestampPath": "$.due", "Next": "When"},
+                When={"Type": "Pass", "Parameters": {"started.$": "$$.Execution.StartTime"}, "End": True})
+    workflow = Workflow(m, start_time="2031-01-01T08:00:00Z")
+    for _ in range(2):
+        run = workflow.run({"due": "2031-01-01T09:00:00Z"})
+        assert run.duration == 3600
+        assert run.output == {"started": "2031-01-01T08:00:00Z"}
+        assert run.events[0]["timestamp"] == "2031-01-01T08:00:00.000Z"
+    from datetime import datetime, timedelta, timezone
+    later = datetime(2031, 1, 1, 8, 30, tzinfo=timezone(timedelta(hours=-1)))  # 09:30 UTC: past the due time
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, start_time=later).duration == 0
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, start_time=datetime(2031, 1, 1)).duration == 9 * 3600
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, start_time=1924992000).duration == 9 * 3600
+    with pytest.raises(ValueError, match="start_time must be a datetime, epoch seconds or a timestamp"):
+        workflow.run({}, start_time="tomorrow")
+    with pytest.raises(ValueError, match="goes with neither clock= nor virtual_time=False"):
+        workflow.run({}, virtual_time=False)
+
+
 def _epoch(text):
     from datetime import datetime
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

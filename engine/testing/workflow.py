@@ -25,6 +25,24 @@ from .results import UnknownStateError, WorkflowRun, WorkflowTestError, unknown_
 _DEFAULT = object()
 
 
+def epoch_of(start: Any) -> float:
+    """`start_time` as epoch seconds: a `datetime` (a naive one is UTC), an ASL timestamp
+    (``2031-01-01T09:00:00Z``) or a number of epoch seconds; ValueError for anything else."""
+    from datetime import datetime, timezone
+
+    from ...timestamps import to_epoch
+
+    if isinstance(start, datetime):
+        return (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
+    if isinstance(start, (int, float)) and not isinstance(start, bool):
+        return float(start)
+    epoch = to_epoch(start)
+    if epoch is None:
+        raise ValueError(f"start_time must be a datetime, epoch seconds or a timestamp like "
+                         f"'2031-01-01T09:00:00Z', not {start!r}")
+    return epoch
+
+
 class Workflow:
     """A state machine for tests: `run` it whole or `test_state` one state.
 
@@ -32,7 +50,10 @@ class Workflow:
     name          how reports call it (default: the path as given, else the machine's name)
     mocks, handlers, mock_config, test_case   defaults for every run
     options       defaults for `asl.engine.run`: ``seed``, ``type``, ``virtual_time``, ``clock``,
-                  ``state_machine_name`` (picks the MockConfigFile entry; default: the file's stem), ...
+                  ``state_machine_name`` (picks the MockConfigFile entry; default: the file's stem), ...;
+                  and ``start_time`` (a `datetime`, ``"2031-01-01T09:00:00Z"`` or epoch seconds):
+                  each run's virtual time starts there (default: now). A ``clock`` given here is
+                  shared: each run goes on from the time the one before it ended.
     """
 
     def __init__(self, source: Any, *, name: str | None = None, mocks: dict | None = None,
@@ -124,6 +145,12 @@ class Workflow:
         config, case = self._mock_config(self.mock_config if mock_config is _DEFAULT else mock_config,
                                          test_case or self.test_case, set(every_mock),
                                          options["state_machine_name"])
+        start = options.pop("start_time", None)
+        if start is not None:
+            if options.get("clock") is not None or not options.get("virtual_time", True):
+                raise ValueError("start_time sets where virtual time starts: it goes with neither clock= "
+                                 "nor virtual_time=False")
+            options["clock"] = VirtualClock(epoch_of(start))
         if options.get("clock") is None:
             options["clock"] = VirtualClock() if options.pop("virtual_time", True) else Clock()
         session.clock = options["clock"]
