@@ -230,3 +230,45 @@ def test_missing(asl_workflow):
         asl_workflow("nope.json")
 ''')
     project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_mistakes_in_the_test_are_shown_at_the_tests_line_with_every_problem(project):
+    """A MockError, an unknown test case, a bad input or definition is the test's mistake: pytest
+    shows the test's line and the message, not ten frames of the event loop and the engine, and a
+    MockError lists each distinct problem (it said "(and 1 more)" and hid which)."""
+    project.makepyfile(test_mistakes=HEADER + '''
+from asl.engine.testing import when
+
+
+def test_two_mistakes(asl_workflow):
+    asl_workflow("shipping.json").run(dict(ORDER, express=True),
+                                      mocks=dict(MOCKS, Email=when({"to": "bob"}, 1), Sms=when({"to": "bob"}, 1)))
+
+
+def test_unknown_test_case(asl_workflow):
+    asl_workflow("shipping.json").run(ORDER, mocks=MOCKS, test_case="Nope",
+                                      mock_config={"StateMachines": {"shipping": {"TestCases": {"A": {}}}},
+                                                   "MockedResponses": {}})
+
+
+def test_bad_input(asl_workflow):
+    asl_workflow("shipping.json").test_state("Ship", {"a": {1, 2}})
+
+
+def test_bad_definition(asl_workflow):
+    asl_workflow({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Q"}}})
+''')
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=4)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "E       asl.engine.testing.mocks.MockError: no when() rule of the mock for state 'Email' matches its input *",
+        "E       and: no when() rule of the mock for state 'Sms' matches its input *",
+        "test_mistakes.py:11: MockError"])
+    result.stdout.fnmatch_lines(["E       asl.engine.tasks.MockConfigError: state machine 'shipping' has no test "
+                                 "case 'Nope'*", "test_mistakes.py:16: MockConfigError"])
+    result.stdout.fnmatch_lines(["E       asl.engine.starting.InvalidExecutionInput: *",
+                                 "test_mistakes.py:22: InvalidExecutionInput"])
+    result.stdout.fnmatch_lines(["E       asl.errors.DefinitionError: *", "test_mistakes.py:26: DefinitionError"])
+    for internal in ("anyio/", "asyncio/", "engine/testing/workflow.py", "engine/starting.py", "engine/testing/plugin.py"):
+        assert internal not in out, internal

@@ -142,6 +142,7 @@ def asl_workflow(request: Any, _asl_machines: dict) -> Any:
     root = Path(request.config.rootpath)
 
     def make(source: Any, **defaults: Any) -> Workflow:
+        __tracebackhide__ = True
         path = _file(root, source)
         if path is None:  # a dict, JSON/YAML text, or no such file (asl.load says which)
             return Workflow(source, **defaults)
@@ -149,7 +150,10 @@ def asl_workflow(request: Any, _asl_machines: dict) -> Any:
         if machine is None:
             import asl
 
-            machine = _asl_machines[path] = asl.load(str(path))
+            try:
+                machine = _asl_machines[path] = asl.load(str(path))
+            except asl.DefinitionError as exc:  # shown at the test's line (as by `Workflow`)
+                raise exc.with_traceback(None)  # noqa: B904
         try:
             name = path.relative_to(root).as_posix()
         except ValueError:

@@ -15,14 +15,28 @@ import functools
 import os
 from typing import Any
 
-from ..starting import _mocks, mock_config_of, prepare
-from ..tasks import Handlers, MockConfig
+from ..starting import InvalidExecutionInput, _mocks, mock_config_of, prepare
+from ..tasks import Handlers, MockConfig, MockConfigError
 from . import coverage
 from .mocks import MockError, MockSession, check_mock_names, to_mock
 from .recorder import Call, Recorder
 from .results import UnknownStateError, WorkflowRun, WorkflowTestError, unknown_state  # noqa: F401 (re-exported)
 
 _DEFAULT = object()
+# mistakes in a test's own set-up (its mocks, test case, input, names): raised from `run` and
+# `test_state` without the event loop's and the engine's frames, so pytest shows the test's line
+_MISTAKES = (MockError, MockConfigError, WorkflowTestError, InvalidExecutionInput)
+
+
+def blocking(fn: Any) -> Any:
+    """``anyio.run(fn)``, with a mistake of the test's (`_MISTAKES`) raised as from the caller."""
+    __tracebackhide__ = True
+    import anyio
+
+    try:
+        return anyio.run(fn)
+    except _MISTAKES as exc:
+        raise exc.with_traceback(None)  # noqa: B904 (the same exception, its cause kept)
 
 
 def epoch_of(start: Any) -> float:
@@ -32,6 +46,7 @@ def epoch_of(start: Any) -> float:
 
     from ...timestamps import to_epoch
 
+    __tracebackhide__ = True
     if isinstance(start, datetime):
         return (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).timestamp()
     if isinstance(start, (int, float)) and not isinstance(start, bool):
@@ -61,7 +76,13 @@ class Workflow:
                  **options: Any):
         import asl
 
-        self.machine = source if hasattr(source, "iter_states") else asl.load(source)
+        __tracebackhide__ = True
+        if "start_time" in options:
+            epoch_of(options["start_time"])
+        try:
+            self.machine = source if hasattr(source, "iter_states") else asl.load(source)
+        except asl.DefinitionError as exc:  # the definition's mistake, shown at the test's line
+            raise exc.with_traceback(None)  # noqa: B904
         is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and os.path.isfile(source))
         self.name = name or (os.fspath(source) if is_path else self.machine.name)
         self.types = {state_name: state.type for _, state_name, state in self.machine.iter_states()}
@@ -93,9 +114,10 @@ class Workflow:
         Keyword arguments: ``mocks``, ``handlers``, ``mock_config``, ``test_case`` and any option of
         `asl.engine.run`; they add to (and override) the `Workflow`'s defaults.
         """
-        import anyio
-
-        return anyio.run(functools.partial(self.arun, input, **kwargs))
+        __tracebackhide__ = True
+        if "start_time" in kwargs:
+            epoch_of(kwargs["start_time"])  # a bad one fails here, at the test's line
+        return blocking(functools.partial(self.arun, input, **kwargs))
 
     async def arun(self, input: Any = None, *, mocks: dict | None = None, handlers: Handlers | dict | None = None,
                    mock_config: Any = _DEFAULT, test_case: str | None = None, **options: Any) -> WorkflowRun:
@@ -113,11 +135,12 @@ class Workflow:
         `raises(...)`, any mock), ``retry_count`` (retries already made, for RETRIABLE), and the
         ``mocks`` / ``handlers`` / options of `run`.
         """
-        import anyio
-
+        __tracebackhide__ = True
         from .state import run_state_alone
 
-        return anyio.run(functools.partial(run_state_alone, self, state, input, **kwargs))
+        if "start_time" in kwargs:
+            epoch_of(kwargs["start_time"])
+        return blocking(functools.partial(run_state_alone, self, state, input, **kwargs))
 
     # ---- the parts (shared with `test_state`) ---------------------------------------------------
 
@@ -170,8 +193,9 @@ class Workflow:
         if found is not None:
             found.machine(self.name, self.machine).record(recorder.visits, whole)
         if session.problems:
-            more = f"\n(and {len(session.problems) - 1} more)" if len(session.problems) > 1 else ""
-            raise MockError(session.problems[0] + more)
+            problems = list(dict.fromkeys(session.problems))  # each once, in the order found
+            more = "".join(f"\nand: {problem}" for problem in problems[1:])
+            raise MockError(problems[0] + more)
 
     @staticmethod
     def calls_of(task_calls: list, session: MockSession) -> list[Call]:
