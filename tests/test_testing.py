@@ -406,6 +406,35 @@ def test_status_error_and_call_assertions_explain_themselves(shipping):
         failed.state("Notify")
 
 
+def test_a_failed_assertion_says_which_handler_line_raised_and_which_tasks_nothing_serves(shipping):
+    """The cause stays Lambda's error document (as AWS reports a Python function's exception), so
+    the line that raised is only in the run's hint, as `asl run` prints it under the failing state;
+    the assertion messages show it too, and name the Tasks no mock or handler serves."""
+    def ship(order):
+        return {"tracking": order["carrier"]}  # no such key
+
+    run = shipping.run(ORDER, mocks={"Reserve": {"ok": True}}, handlers={"Ship": ship})
+    assert run.error == "KeyError" and run.cause == '{"errorMessage": "\'carrier\'", "errorType": "KeyError"}'
+    assert re.fullmatch(r"KeyError raised in ship \(.*test_testing\.py:\d+\): "
+                        r"return \{\"tracking\": order\[\"carrier\"\]\}  # no such key", run.hint)
+    with pytest.raises(AssertionError) as info:
+        run.assert_succeeded()
+    assert str(info.value).splitlines()[1:] == [f"why: {run.hint}",
+                                               "path taken: ReserveItems → ChooseSpeed → WaitForPickup → Ship"]
+    with pytest.raises(AssertionError, match=r"\nwhy: KeyError raised in "):
+        run.assert_output({})
+    with pytest.raises(AssertionError, match=r"\nwhy: KeyError raised in "):
+        run.assert_failed("Courier.Gone")
+
+    unserved = shipping.run(ORDER, mocks={"Reserve": {"ok": True}})
+    assert unserved.unserved == ["Ship"] and unserved.hint is None
+    with pytest.raises(AssertionError) as info:
+        unserved.assert_succeeded()
+    assert str(info.value).splitlines()[1:] == [
+        "no mock or handler serves Ship: give it in mocks={'Ship': ...} (or handlers=)",
+        "path taken: ReserveItems → ChooseSpeed → WaitForPickup → Ship"]
+
+
 def test_assert_path_equality_in_pytest_explains_itself(shipping):
     # pytest_assertrepr_compare comes from the plugin; here we call it as pytest would.
     from asl.engine.testing.plugin import pytest_assertrepr_compare
