@@ -142,6 +142,16 @@ class MockConfigError(ValueError):
     """Raised when a MockConfigFile is malformed or names a test case that does not exist."""
 
 
+def no_test_case(state_machine: str, test_case: str, known: list[str], where: str = "") -> MockConfigError:
+    """The error for a test case the state machine's entry lacks, with the closest name."""
+    from ..diagnostics import closest
+
+    close = closest(test_case, known)
+    hint = f"; did you mean '{close}'?" if close else ""
+    return MockConfigError(f"{where}state machine '{state_machine}' has no test case '{test_case}' "
+                           f"(it has: {', '.join(known) or 'none'}){hint}")
+
+
 class UnknownMockMachine(MockConfigError):
     """The mock config has no entry for the state machine's name (`MockConfig.test_case`)."""
 
@@ -566,9 +576,7 @@ class MockConfig:
             raise UnknownMockMachine(f"the mock config has no state machine '{state_machine}' (it has: {known})")
         cases = machine.get("TestCases") or {}
         if test_case not in cases:
-            known = ", ".join(cases) or "none"
-            raise MockConfigError(f"state machine '{state_machine}' has no test case '{test_case}' "
-                                  f"(it has: {known})")
+            raise no_test_case(state_machine, test_case, list(cases))
         mapping = cases[test_case]
         for state, response in mapping.items():
             if response not in self._parsed:

@@ -306,6 +306,17 @@ def test_mock_config_file_and_python_mocks_mix(shipping):
     assert [c.mocked for c in run.calls_to("Reserve")] == [True] * 6
 
 
+def test_an_unknown_test_case_names_the_closest_one(shipping):
+    """As `asl test --test-case` does (tests/test_testing_cli.py), `test_case=` in Python."""
+    from asl.engine import MockConfigError
+
+    config = {"StateMachines": {"shipping": {"TestCases": {"A": {}, "Happy": {}}}}, "MockedResponses": {}}
+    with pytest.raises(MockConfigError) as info:
+        shipping.run(ORDER, mock_config=config, test_case="Hapy")
+    assert str(info.value) == "state machine 'shipping' has no test case 'Hapy' (it has: A, Happy); did you mean " \
+                              "'Happy'?"
+
+
 def test_a_test_case_without_a_mock_config_is_refused(shipping, monkeypatch):
     """A test case names an entry of a MockConfigFile: without one it would be ignored, and the run
     would fail at the first Task the test case was to mock."""
