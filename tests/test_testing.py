@@ -291,6 +291,26 @@ def test_mistakes_in_mocks_raise_mock_error_even_when_a_catch_would_swallow_them
         workflow.run({}, mocks={"Poll": per_iteration([1]), "Again": 2})
 
 
+def test_a_mock_value_that_is_not_json_is_refused_where_the_test_builds_it():
+    """A Lambda function returning a set or a Decimal fails with Runtime.MarshalError (as a handler
+    does here, tests/test_sync_handlers.py); a mock's *value* that is not JSON is the test's own
+    mistake, which a States.ALL Catch would otherwise take away (the run went to the Catch's
+    state and passed or failed for an unrelated reason)."""
+    from decimal import Decimal
+
+    with pytest.raises(MockError, match=r"^a mock's value must be JSON \(dict, list, str, number, bool or None\), "
+                                        r"not \{'x': \{1, 2\}\}: Object of type set is not JSON serializable$"):
+        returns({"x": {1, 2}})
+    with pytest.raises(MockError, match=r"not \{'amount': Decimal\('1\.5'\)\}: Object of type Decimal"):
+        Workflow(machine(T={"Type": "Task", "Resource": LAMBDA + "t", "End": True})).run(
+            {}, mocks={"T": {"amount": Decimal("1.5")}})
+    with pytest.raises(MockError, match="Out of range float values are not JSON compliant"):
+        sequence("ok", float("nan"))
+    # bytes stay a response body, as a handler's are (the JSON they spell)
+    run = Workflow(machine(T={"Type": "Task", "Resource": LAMBDA + "t", "End": True})).run({}, mocks={"T": b'{"a": 1}'})
+    assert run.output == {"a": 1}
+
+
 def test_mock_config_file_and_python_mocks_mix(shipping):
     config = {"StateMachines": {"shipping": {"TestCases": {"Busy": {"Reserve": "Busy", "Ship": "Shipped",
                                                                     "Email": "Sent", "Sms": "Sent"}}}},

@@ -31,7 +31,7 @@ from typing import Any, Callable
 from ...diagnostics import closest
 from ...errors import ASLError
 from ...jsontext import json_equal
-from ..tasks import Handlers, TaskContext, TaskFailed
+from ..tasks import Handlers, MarshalError, TaskContext, TaskFailed, json_copy
 from ..tasks import _takes_context as takes_context
 from .explain import compact
 
@@ -65,6 +65,20 @@ class Returns(Mock):
 
     value: Any
     after: float | None = None
+
+    def __post_init__(self) -> None:
+        # A value that is not JSON is a mistake in the test: refused here, where the test builds
+        # the mock (a Task answering it would fail with Runtime.MarshalError, as a Lambda function
+        # returning it does, and a States.ALL Catch would hide that). Bytes are a response body.
+        if isinstance(self.value, (bytes, bytearray)):
+            return
+        try:
+            json_copy(self.value)
+        except MarshalError as exc:
+            shown = repr(self.value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise MockError(f"a mock's value must be JSON (dict, list, str, number, bool or None), not {shown}: "
+                            f"{exc}") from None
 
     async def respond(self, call: "MockCall") -> Any:
         if self.after:
