@@ -337,6 +337,22 @@ def test_an_unknown_test_case_names_the_closest_one(shipping):
                               "'Happy'?"
 
 
+def test_a_calls_input_is_what_answered_it_received():
+    """A Python mock or handler of `lambda:invoke` stands for the function, which gets the Payload
+    as its event; a MockConfigFile response mocks the service call (Step Functions Local answers it
+    with Lambda's whole Invoke response), whose request is the Task's parameters (README, The API)."""
+    invoke = machine(Charge={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                             "Parameters": {"FunctionName": "charge", "Payload": {"amount.$": "$.total"}}})
+    workflow = Workflow(invoke)
+    by_mock = workflow.run({"total": 5}, mocks={"Charge": {"ok": True}})
+    assert by_mock.calls_to("Charge")[0].input == {"amount": 5}
+    config = {"StateMachines": {"StateMachine": {"TestCases": {"T": {"Charge": "Ok"}}}},
+              "MockedResponses": {"Ok": {"0": {"Return": {"StatusCode": 200, "Payload": {"ok": True}}}}}}
+    by_file = workflow.run({"total": 5}, mock_config=config, test_case="T")
+    assert by_file.calls_to("Charge")[0].input == {"FunctionName": "charge", "Payload": {"amount": 5}}
+    assert by_mock.output["Payload"] == by_file.output["Payload"] == {"ok": True}
+
+
 def test_a_test_case_without_a_mock_config_is_refused(shipping, monkeypatch):
     """A test case names an entry of a MockConfigFile: without one it would be ignored, and the run
     would fail at the first Task the test case was to mock."""
