@@ -591,6 +591,29 @@ def test_test_state_with_variables_and_nested_states():
         workflow.test_state("Ad", {})
 
 
+def test_test_state_mocks_a_map_or_parallel_whole_as_teststate_does(shipping):
+    """AWS's TestState takes a mock for a Map or Parallel state: the state's whole result, or an
+    error (`asl test-state --mock-result`, tests/test_teststate.py). A test mock there meant
+    "only Task states can be mocked"; a value or `raises` is now that mock, the same as a
+    `TestStateMock`."""
+    from asl.engine import TestStateMock
+
+    reserved = [{"sku": "A", "reserved": 1}]
+    by_value = shipping.test_state("ReserveItems", ORDER, mock=reserved)
+    by_aws_mock = shipping.test_state("ReserveItems", ORDER, mock=TestStateMock(value=reserved))
+    assert (by_value.status, by_value.output, by_value.next_state) == \
+        (by_aws_mock.status, by_aws_mock.output, by_aws_mock.next_state) == \
+        ("SUCCEEDED", {**ORDER, "reservations": reserved}, "ChooseSpeed")
+    caught = shipping.test_state("ReserveItems", ORDER, mock=raises("Stock.Missing", "none"))
+    assert (caught.status, caught.next_state) == ("CAUGHT_ERROR", "OutOfStock")
+    branches = shipping.test_state("Notify", ORDER, mock=[{"sent": "email"}, {"sent": "sms"}])
+    assert branches.status == "SUCCEEDED"
+    with pytest.raises(MockError, match=r"^mock of the Parallel state 'Notify': its result \(a value\) or "
+                                        r"raises\(\.\.\.\), as TestState mocks a Parallel state whole, not "
+                                        r"per_branch\(\[0\]\)$"):
+        shipping.test_state("Notify", ORDER, mock=per_branch([1]))
+
+
 def test_test_state_fails_a_task_without_mock_only_when_it_invokes_it(shipping):
     result = shipping.test_state("Ship", ORDER)
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
