@@ -272,3 +272,27 @@ def test_bad_definition(asl_workflow):
     result.stdout.fnmatch_lines(["E       asl.errors.DefinitionError: *", "test_mistakes.py:26: DefinitionError"])
     for internal in ("anyio/", "asyncio/", "engine/testing/workflow.py", "engine/starting.py", "engine/testing/plugin.py"):
         assert internal not in out, internal
+
+
+def test_a_mock_config_file_is_found_under_the_rootdir_as_the_definition_is(project, monkeypatch):
+    """`asl_workflow` finds a definition under the rootdir wherever pytest starts; its MockConfigFile
+    was read from the working directory, so from another one the definition loaded and the run
+    failed with "no such MockConfigFile"."""
+    project.makeini("[pytest]\n")
+    project.makefile(".json", MockConfigFile=json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"Happy": {"Reserve": "Ok", "Ship": "Ok", "Email": "Ok",
+                                                               "Sms": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}}}}))
+    project.makepyfile(test_config=HEADER + '''
+def test_by_default(asl_workflow):
+    flow = asl_workflow("shipping.json", mock_config="MockConfigFile.json", test_case="Happy")
+    flow.run(ORDER).assert_succeeded()
+
+
+def test_per_run(asl_workflow):
+    asl_workflow("shipping.json").run(ORDER, mock_config="MockConfigFile.json", test_case="Happy").assert_succeeded()
+''')
+    elsewhere = project.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    project.runpytest("-p", "no:cacheprovider", "--rootdir", str(project.path), str(project.path)).assert_outcomes(
+        passed=2)

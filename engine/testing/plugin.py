@@ -145,7 +145,7 @@ def asl_workflow(request: Any, _asl_machines: dict) -> Any:
         __tracebackhide__ = True
         path = _file(root, source)
         if path is None:  # a dict, JSON/YAML text, or no such file (asl.load says which)
-            return Workflow(source, **defaults)
+            return _rooted(Workflow(source, **defaults), root)
         machine = _asl_machines.get(path)
         if machine is None:
             import asl
@@ -159,9 +159,15 @@ def asl_workflow(request: Any, _asl_machines: dict) -> Any:
         except ValueError:
             name = str(path)
         defaults.setdefault("name", name)
-        return Workflow(machine, **defaults)
+        return _rooted(Workflow(machine, **defaults), root)
 
     return make
+
+
+def _rooted(workflow: Any, root: Path) -> Any:
+    """`workflow`, finding the MockConfigFile paths it is given under the rootdir first."""
+    workflow.root = str(root)
+    return workflow
 
 
 def _file(root: Path, source: Any) -> Path | None:

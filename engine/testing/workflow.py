@@ -90,6 +90,7 @@ class Workflow:
         check_mock_names(self.mocks, self.types, self.name)
         self.handlers = handlers
         self.mock_config = mock_config
+        self.root: str | None = None  # where relative file paths are found first (`beside`)
         self.test_case = test_case
         self.options = {"seed": 0, "state_machine_name": self.machine.name, **options}
         found = coverage.current()
@@ -165,7 +166,7 @@ class Workflow:
                 registry.update(extra)
         registry.update(session.handlers())
         options = {**self.options, **options}
-        config, case = self._mock_config(self.mock_config if mock_config is _DEFAULT else mock_config,
+        config, case = self._mock_config(self.beside(self.mock_config if mock_config is _DEFAULT else mock_config),
                                          test_case or self.test_case, set(every_mock),
                                          options["state_machine_name"])
         start = options.pop("start_time", None)
@@ -200,6 +201,18 @@ class Workflow:
     @staticmethod
     def calls_of(task_calls: list, session: MockSession) -> list[Call]:
         return [Call(c.state, c.input, c.attempt, c.path, c.mocked or c.state in session.mocks) for c in task_calls]
+
+    def beside(self, path: Any) -> Any:
+        """A file path as given, or under `root` (pytest's rootdir, set by `asl_workflow`) when the
+        file is there: the fixture's workflows read their MockConfigFile where they found the
+        definition, wherever pytest was started from."""
+        if self.root is None or not isinstance(path, (str, os.PathLike)):
+            return path
+        try:
+            there = os.path.join(self.root, path)
+            return there if os.path.isfile(there) else path
+        except (TypeError, ValueError):
+            return path
 
     @staticmethod
     def _mock_config(config: Any, test_case: str | None, overridden: set[str],
