@@ -206,7 +206,12 @@ def test_start_time_fixes_where_each_runs_virtual_time_starts():
     with pytest.raises(ValueError, match="start_time must be a datetime, epoch seconds or a timestamp"):
         workflow.run({}, start_time="tomorrow")
     with pytest.raises(ValueError, match="goes with neither clock= nor virtual_time=False"):
-        workflow.run({}, virtual_time=False)
+        workflow.run({}, virtual_time=False, start_time=0)
+    with pytest.raises(ValueError, match="goes with neither clock= nor virtual_time=False"):
+        Workflow(m, start_time=0, virtual_time=False)
+    # a run's own clock (or real time) wins over the Workflow's start_time, as its other options do
+    from asl.engine.clock import VirtualClock
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, clock=VirtualClock(1924992000)).duration == 9 * 3600
 
 
 def _epoch(text):
@@ -367,8 +372,10 @@ def test_a_task_reached_without_mock_fails_the_run_naming_it(shipping):
     run = shipping.run(ORDER, mocks={"Reserve": 1, "Ship": {"tracking": "T"}, "Sms": 3})
     run.assert_failed("States.Runtime", re.compile(r"No handler or mock for the Task state 'Email' "))
     assert run.result.unserved == ["Email"]
-    with pytest.raises(MissingHandlerError, match="state 'Email'"):  # opt-in: refuse to start
+    with pytest.raises(MissingHandlerError, match="state 'Email'") as info:  # opt-in: refuse to start
         shipping.run(ORDER, mocks={"Reserve": 1, "Ship": 2}, check_handlers=True)
+    last = str(info.value).splitlines()[-1]  # (the states in the order the message lists them)
+    assert last in ("Here, in a test: mocks={'Email': ..., 'Sms': ...}", "Here, in a test: mocks={'Sms': ..., 'Email': ...}")
 
 
 # ---- assertion messages -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ import functools
 import os
 from typing import Any
 
-from ..starting import InvalidExecutionInput, _mocks, mock_config_of, prepare
+from ..starting import InvalidExecutionInput, MissingHandlerError, _mocks, mock_config_of, prepare
 from ..tasks import Handlers, MockConfig, MockConfigError
 from . import coverage
 from .mocks import MockError, MockSession, check_mock_names, to_mock
@@ -25,7 +25,7 @@ from .results import UnknownStateError, WorkflowRun, WorkflowTestError, unknown_
 _DEFAULT = object()
 # mistakes in a test's own set-up (its mocks, test case, input, names): raised from `run` and
 # `test_state` without the event loop's and the engine's frames, so pytest shows the test's line
-_MISTAKES = (MockError, MockConfigError, WorkflowTestError, InvalidExecutionInput)
+_MISTAKES = (MockError, MockConfigError, WorkflowTestError, InvalidExecutionInput, MissingHandlerError)
 
 
 def blocking(fn: Any) -> Any:
@@ -58,6 +58,25 @@ def epoch_of(start: Any) -> float:
     return epoch
 
 
+def start_of(defaults: dict, options: dict) -> float | None:
+    """Where a run's virtual time starts, in epoch seconds (None: now, or the clock given): the
+    run's `start_time`, else the defaults' unless the run gives its own ``clock`` or
+    ``virtual_time``. ValueError for a bad one, or one given with a clock or real time."""
+    __tracebackhide__ = True
+    if "start_time" in options:
+        level = options
+    elif "clock" in options or "virtual_time" in options:
+        return None
+    else:
+        level = defaults
+    if level.get("start_time") is None:
+        return None
+    if level.get("clock") is not None or not level.get("virtual_time", True):
+        raise ValueError("start_time sets where virtual time starts: it goes with neither clock= "
+                         "nor virtual_time=False")
+    return epoch_of(level["start_time"])
+
+
 class Workflow:
     """A state machine for tests: `run` it whole or `test_state` one state.
 
@@ -77,8 +96,7 @@ class Workflow:
         import asl
 
         __tracebackhide__ = True
-        if "start_time" in options:
-            epoch_of(options["start_time"])
+        start_of({}, options)  # a bad start_time fails here, at the test's line
         try:
             self.machine = source if hasattr(source, "iter_states") else asl.load(source)
         except asl.DefinitionError as exc:  # the definition's mistake, shown at the test's line
@@ -116,8 +134,7 @@ class Workflow:
         `asl.engine.run`; they add to (and override) the `Workflow`'s defaults.
         """
         __tracebackhide__ = True
-        if "start_time" in kwargs:
-            epoch_of(kwargs["start_time"])  # a bad one fails here, at the test's line
+        start_of(self.options, kwargs)  # a bad start_time fails here, at the test's line
         return blocking(functools.partial(self.arun, input, **kwargs))
 
     async def arun(self, input: Any = None, *, mocks: dict | None = None, handlers: Handlers | dict | None = None,
@@ -139,8 +156,7 @@ class Workflow:
         __tracebackhide__ = True
         from .state import run_state_alone
 
-        if "start_time" in kwargs:
-            epoch_of(kwargs["start_time"])
+        start_of(self.options, kwargs)
         return blocking(functools.partial(run_state_alone, self, state, input, **kwargs))
 
     # ---- the parts (shared with `test_state`) ---------------------------------------------------
@@ -149,7 +165,12 @@ class Workflow:
                 options: dict) -> tuple[Any, MockSession, Recorder]:
         """An `Execution` with the merged mocks and handlers, a `Recorder` watching it."""
         options, session, recorder = self.run_options(mocks, handlers, mock_config, test_case, options)
-        return prepare(self.machine, input, **options), session, recorder
+        try:
+            return prepare(self.machine, input, **options), session, recorder
+        except MissingHandlerError as exc:  # (check_handlers=True) in a test, mocks= is the way
+            example = ", ".join(f"{name!r}: ..." for name, _ in exc.missing)
+            exc.args = (f"{exc.args[0]}\nHere, in a test: mocks={{{example}}}",)
+            raise
 
     def run_options(self, mocks: dict | None, handlers: Any, mock_config: Any, test_case: str | None,
                     options: dict) -> tuple[dict, MockSession, Recorder]:
@@ -165,16 +186,15 @@ class Workflow:
             if extra:
                 registry.update(extra)
         registry.update(session.handlers())
+        start = start_of(self.options, options)
         options = {**self.options, **options}
+        options.pop("start_time", None)
+        if start is not None:
+            options.pop("virtual_time", None)
+            options["clock"] = VirtualClock(start)
         config, case = self._mock_config(self.beside(self.mock_config if mock_config is _DEFAULT else mock_config),
                                          test_case or self.test_case, set(every_mock),
                                          options["state_machine_name"])
-        start = options.pop("start_time", None)
-        if start is not None:
-            if options.get("clock") is not None or not options.get("virtual_time", True):
-                raise ValueError("start_time sets where virtual time starts: it goes with neither clock= "
-                                 "nor virtual_time=False")
-            options["clock"] = VirtualClock(epoch_of(start))
         if options.get("clock") is None:
             options["clock"] = VirtualClock() if options.pop("virtual_time", True) else Clock()
         session.clock = options["clock"]
