@@ -296,3 +296,35 @@ def test_per_run(asl_workflow):
     monkeypatch.chdir(elsewhere)
     project.runpytest("-p", "no:cacheprovider", "--rootdir", str(project.path), str(project.path)).assert_outcomes(
         passed=2)
+
+
+def test_asl_workflow_finds_files_beside_the_test_and_says_where_it_looked(project):
+    """pytest's own idiom for test data is the test's folder (tmp_path aside, `request.path`);
+    asl_workflow looked only under the rootdir, so tests/order.json named "order.json" from
+    tests/test_order.py was "File not found", without saying where it had looked."""
+    project.makeini("[pytest]\n")
+    tests = project.mkdir("tests")
+    (tests / "flow.json").write_text((SAMPLES / "shipping" / "shipping.json").read_text())
+    (tests / "MockConfigFile.json").write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"Happy": {"Reserve": "Ok", "Ship": "Ok", "Email": "Ok",
+                                                               "Sms": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}}}}))
+    (tests / "test_beside.py").write_text(HEADER + '''
+import re
+import pytest
+import asl
+
+
+def test_beside(asl_workflow):
+    flow = asl_workflow("flow.json", mock_config="MockConfigFile.json", state_machine_name="shipping")
+    assert flow.name == "tests/flow.json"
+    flow.run(ORDER, test_case="Happy").assert_succeeded()
+
+
+def test_nowhere(asl_workflow, request):
+    with pytest.raises(asl.DefinitionError) as info:
+        asl_workflow("flwo.json")
+    assert re.search(r"File not found: flwo\\.json \\(asl_workflow looks for it under (.+) and (.+)/tests, then in "
+                     r"the working directory ", str(info.value))
+''')
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -108,7 +108,7 @@ class Workflow:
         check_mock_names(self.mocks, self.types, self.name)
         self.handlers = handlers
         self.mock_config = mock_config
-        self.root: str | None = None  # where relative file paths are found first (`beside`)
+        self.roots: tuple[str, ...] = ()  # where relative file paths are found first (`beside`)
         self.test_case = test_case
         self.options = {"seed": 0, "state_machine_name": self.machine.name, **options}
         found = coverage.current()
@@ -223,16 +223,19 @@ class Workflow:
         return [Call(c.state, c.input, c.attempt, c.path, c.mocked or c.state in session.mocks) for c in task_calls]
 
     def beside(self, path: Any) -> Any:
-        """A file path as given, or under `root` (pytest's rootdir, set by `asl_workflow`) when the
-        file is there: the fixture's workflows read their MockConfigFile where they found the
-        definition, wherever pytest was started from."""
-        if self.root is None or not isinstance(path, (str, os.PathLike)):
+        """A file path as given, or under the first of `roots` (pytest's rootdir, the test's folder,
+        set by `asl_workflow`) that has the file: the fixture's workflows read their
+        MockConfigFile where they would find a definition, wherever pytest was started from."""
+        if not isinstance(path, (str, os.PathLike)):
             return path
-        try:
-            there = os.path.join(self.root, path)
-            return there if os.path.isfile(there) else path
-        except (TypeError, ValueError):
-            return path
+        for root in self.roots:
+            try:
+                there = os.path.join(root, path)
+                if os.path.isfile(there):
+                    return there
+            except (TypeError, ValueError):
+                return path
+        return path
 
     @staticmethod
     def _mock_config(config: Any, test_case: str | None, overridden: set[str],
