@@ -445,6 +445,8 @@ def test_status_error_and_call_assertions_explain_themselves(shipping):
         ok.assert_called("Ship", times=2)
     with pytest.raises(AssertionError, match="^expected no call of 'Email', got 1"):
         ok.assert_not_called("Email")
+    with pytest.raises(AssertionError, match="^expected no call of 'Email', got 1"):
+        ok.assert_called("Email", times=0)  # times=0 asks the same (it said "expected a call")
     failed = shipping.run(ORDER, mocks=happy_mocks(Ship=raises("Courier.Gone", "moved away")))
     with pytest.raises(AssertionError) as info:
         failed.assert_succeeded()
@@ -456,6 +458,7 @@ def test_status_error_and_call_assertions_explain_themselves(shipping):
     failed.assert_failed("Courier.Gone", re.compile("moved"))
     with pytest.raises(AssertionError, match=r"^expected an output, but the run ended FAILED in Ship"):
         failed.assert_output({})
+    failed.assert_called("Email", times=0).assert_not_called("Email")
     with pytest.raises(AssertionError, match="^state 'Notify' was never entered; path taken: "):
         failed.state("Notify")
 

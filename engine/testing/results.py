@@ -265,6 +265,8 @@ class WorkflowRun:
     def assert_called(self, name: str, times: int | None = None, with_input: Any = _MISSING) -> "WorkflowRun":
         """Task `name` was called (`times` times, if given; one call with `with_input`, if given)."""
         __tracebackhide__ = True
+        if times == 0:  # (no call at all: what assert_not_called asks)
+            return self.assert_not_called(name)
         calls = self.calls_to(name)
         if not calls:
             raise AssertionError(f"expected a call of '{name}', but it was never called\n{self._explained()}")
