@@ -358,6 +358,25 @@ def test_a_calls_input_is_what_answered_it_received():
     assert by_mock.output["Payload"] == by_file.output["Payload"] == {"ok": True}
 
 
+def test_sfn_mock_config_applies_only_to_a_run_that_names_a_test_case(shipping, monkeypatch, tmp_path):
+    """Step Functions Local reads SFN_MOCK_CONFIG for the executions started with ARN#TestCase only
+    (AWS's guide, "Using mocked service integrations": a test case is chosen per execution); the
+    variable, set for an SFN Local container, made every Workflow.run without test_case fail with
+    "choose a test case of state machine ..." (or "it has: none" for a machine the file lacks)."""
+    path = tmp_path / "MockConfigFile.json"
+    path.write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"A": {"Ship": "Air"}, "B": {"Ship": "Air"}}}},
+        "MockedResponses": {"Air": {"0": {"Return": {"tracking": "AIR"}}}}}))
+    monkeypatch.setenv("SFN_MOCK_CONFIG", str(path))
+    run = shipping.run(ORDER, mocks=happy_mocks())
+    assert run.output["shipment"] == {"tracking": "TRK-1"}
+    assert shipping.test_state("Ship", ORDER, mock={"tracking": "T"}).status == "SUCCEEDED"
+    named = shipping.run(ORDER, test_case="A", mocks=happy_mocks(Ship={"tracking": "PY"}))
+    assert named.output["shipment"] == {"tracking": "PY"}  # Python mocks still win over the file's
+    from_file = shipping.run(ORDER, test_case="A", mocks={k: v for k, v in happy_mocks().items() if k != "Ship"})
+    assert from_file.output["shipment"] == {"tracking": "AIR"}
+
+
 def test_a_test_case_without_a_mock_config_is_refused(shipping, monkeypatch):
     """A test case names an entry of a MockConfigFile: without one it would be ignored, and the run
     would fail at the first Task the test case was to mock."""

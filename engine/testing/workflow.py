@@ -239,11 +239,16 @@ class Workflow:
 
     @staticmethod
     def _mock_config(config: Any, test_case: str | None, overridden: set[str],
-                     machine_name: str) -> tuple[MockConfig | None, str | None]:
-        """The MockConfigFile test case to use, without the states that Python mocks override."""
+                     machine_name: str) -> tuple[Any, str | None]:
+        """The MockConfigFile test case to use, without the states that Python mocks override
+        (False: none). SFN_MOCK_CONFIG is read only for a named test case: Step Functions Local
+        applies it to the executions started with ``ARN#TestCase`` alone, and a test that names
+        neither a MockConfigFile nor a test case means its Python mocks and handlers."""
+        if config is None and test_case is None:
+            return False, None  # (None would have `prepare` read SFN_MOCK_CONFIG)
         config = mock_config_of(os.fspath(config) if isinstance(config, os.PathLike) else config, test_case)
         if config is None:
-            return None, None
+            return False, None
         chosen = _mocks(config, test_case, machine_name)  # checks the file, picks the only test case
         mapping = {state: response for state, response in chosen.mapping.items() if state not in overridden}
         document = {"StateMachines": {machine_name: {"TestCases": {"test": mapping}}},
