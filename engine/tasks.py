@@ -568,13 +568,17 @@ class MockConfig:
                 out[attempt] = response
         return out
 
-    def test_case(self, state_machine: str, test_case: str) -> dict[str, str]:
-        """The state -> response-name map of one test case."""
+    def machine(self, state_machine: str) -> dict:
+        """The entry of `state_machine` under StateMachines; UnknownMockMachine if none."""
         machine = self.state_machines.get(state_machine)
         if machine is None:
             known = ", ".join(self.state_machines) or "none"
             raise UnknownMockMachine(f"the mock config has no state machine '{state_machine}' (it has: {known})")
-        cases = machine.get("TestCases") or {}
+        return machine
+
+    def test_case(self, state_machine: str, test_case: str) -> dict[str, str]:
+        """The state -> response-name map of one test case."""
+        cases = self.machine(state_machine).get("TestCases") or {}
         if test_case not in cases:
             raise no_test_case(state_machine, test_case, list(cases))
         mapping = cases[test_case]

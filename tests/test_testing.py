@@ -377,6 +377,23 @@ def test_sfn_mock_config_applies_only_to_a_run_that_names_a_test_case(shipping, 
     assert from_file.output["shipment"] == {"tracking": "AIR"}
 
 
+def test_a_mock_config_without_the_machine_says_so_even_with_no_test_case_named(shipping):
+    """With one test case the run takes it; a file without the machine's entry said "choose a test
+    case of state machine 'shipping' (... it has: none)", as if the entry were there and empty."""
+    from asl.engine import prepare
+    from asl.engine.tasks import UnknownMockMachine
+
+    config = {"StateMachines": {"order": {"TestCases": {"A": {}}}}, "MockedResponses": {}}
+    with pytest.raises(UnknownMockMachine) as info:
+        shipping.run(ORDER, mock_config=config)
+    assert str(info.value) == "the mock config has no state machine 'shipping' (it has: order); name it with " \
+                              "state_machine_name="
+    with pytest.raises(UnknownMockMachine, match=r"^the mock config has no state machine 'shipping' \(it has: "
+                                                 r"order\)$"):
+        prepare(shipping.machine, {}, mock_config=config, state_machine_name="shipping")
+    assert shipping.run(ORDER, mock_config=config, state_machine_name="order", mocks=happy_mocks()).succeeded
+
+
 def test_a_test_case_without_a_mock_config_is_refused(shipping, monkeypatch):
     """A test case names an entry of a MockConfigFile: without one it would be ignored, and the run
     would fail at the first Task the test case was to mock."""

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from ..starting import InvalidExecutionInput, MissingHandlerError, _mocks, mock_config_of, prepare
-from ..tasks import Handlers, MockConfig, MockConfigError
+from ..tasks import Handlers, MockConfig, MockConfigError, UnknownMockMachine
 from . import coverage
 from .mocks import MockError, MockSession, check_mock_names, to_mock
 from .recorder import Call, Recorder
@@ -249,7 +249,11 @@ class Workflow:
         config = mock_config_of(os.fspath(config) if isinstance(config, os.PathLike) else config, test_case)
         if config is None:
             return False, None
-        chosen = _mocks(config, test_case, machine_name)  # checks the file, picks the only test case
+        try:
+            chosen = _mocks(config, test_case, machine_name)  # checks the file, picks the only test case
+        except UnknownMockMachine as exc:
+            exc.args = (f"{exc.args[0]}; name it with state_machine_name=",)
+            raise
         mapping = {state: response for state, response in chosen.mapping.items() if state not in overridden}
         document = {"StateMachines": {machine_name: {"TestCases": {"test": mapping}}},
                     "MockedResponses": chosen.config.responses}
