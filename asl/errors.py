@@ -27,13 +27,19 @@ class DefinitionError(ASLError):
     `diagnostics` lists every problem found (errors and warnings), each with its location.
     """
 
+    SHOWN = 10  # errors the message lists
+
     def __init__(self, diagnostics: list[Any], source: str | None = None):
         self.diagnostics = diagnostics
         self.source = source
         errors = [d for d in diagnostics if getattr(d, "severity", "ERROR") == "ERROR"]
         first = errors[0] if errors else (diagnostics[0] if diagnostics else None)
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"invalid state machine definition: {first}{more}" if first else
+        # every error on a line of its own (the first ten): a test or a script that prints the
+        # exception sees what to correct without reading .diagnostics
+        shown = "".join(f"\nand: {error}" for error in errors[1:self.SHOWN])
+        if len(errors) > self.SHOWN:
+            shown += f"\n(and {len(errors) - self.SHOWN} more in .diagnostics)"
+        super().__init__(f"invalid state machine definition: {first}{shown}" if first else
                          "invalid state machine definition")
 
 

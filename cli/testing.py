@@ -284,7 +284,7 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     """
     from ..engine import MockConfig, MockConfigError
     from ..engine.testing import Workflow
-    from ..engine.testing.suite import check_cases, run_cases
+    from ..engine.testing.suite import check_case_names, check_cases, run_cases
 
     command = "test"
     _stdin_once(command, definition, input_path)
@@ -304,8 +304,12 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     if machine_name not in machines:
         _fail(command, f"{mock_config_path} has no state machine '{machine_name}' (it has: "
                        f"{', '.join(machines) or 'none'}); name one with --name")
+    try:
+        known = check_case_names(config, machine_name, cases, only)
+    except MockConfigError as exc:  # before the warning below, which is about cases that run
+        _fail(command, str(exc))
     if default_input is None:
-        _warn_inputless(config, machine_name, cases, only)
+        _warn_inputless(known, cases, only)
     workflow = Workflow(machine, name=definition, state_machine_name=machine_name, **served)
     try:
         with handler_output_to_stderr():
@@ -332,10 +336,10 @@ def test(mock_config_path: str, definition: str, machine_name: str | None, cases
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
-def _warn_inputless(config: Any, machine_name: str, cases: dict | None, only: tuple[str, ...]) -> None:
-    """One warning on stderr when test cases to run have no input (neither --input nor the cases
-    file gives one): each runs with ``{}``, and a machine that reads its input fails."""
-    known = list((config.state_machines.get(machine_name) or {}).get("TestCases") or {})
+def _warn_inputless(known: list[str], cases: dict | None, only: tuple[str, ...]) -> None:
+    """One warning on stderr when test cases to run (`only`, else every one `known`) have no input
+    (neither --input nor the cases file gives one): each runs with ``{}``, and a machine that reads
+    its input fails."""
     inputless = [name for name in (only or known) if "input" not in (cases or {}).get(name, {})]
     if not inputless:
         return

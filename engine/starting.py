@@ -61,12 +61,11 @@ def _mocks(mock_config: Any, test_case: str | None, machine_name: str) -> Any:
     if mock_config is None:
         return None
     if test_case is None:
-        machine = mock_config.state_machines.get(machine_name) or {}
-        cases = list((machine.get("TestCases") or {}))
+        if not mock_config.state_machines:
+            raise MockConfigError("the mock config has no StateMachines: is it a Step Functions Local "
+                                  "MockConfigFile?")
+        cases = list(mock_config.machine(machine_name).get("TestCases") or {})  # (UnknownMockMachine)
         if len(cases) != 1:
-            if not mock_config.state_machines:
-                raise MockConfigError("the mock config has no StateMachines: is it a Step Functions Local "
-                                      "MockConfigFile?")
             raise MockConfigError(f"choose a test case of state machine '{machine_name}' (--test-case, or "
                                   f"test_case= in Python; it has: {', '.join(cases) or 'none'})")
         test_case = cases[0]

@@ -219,8 +219,12 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks, _other_way(info, arguments))
     payload = invoke_event(arguments.get("Payload", {})) if invoke_wrap and isinstance(arguments, dict) else arguments
+    # A test mock (`asl.engine.testing`) stands for the whole Task: on a callback Task its answer
+    # is the callback's (SendTaskSuccess's output, or its failure), as a MockConfigFile response
+    # is in Step Functions Local, so no token is waited for and nothing is wrapped.
+    whole = token is not None and not sync and getattr(handler, "stands_for_task", False)
     beat = Beat()
-    if token is not None:
+    if token is not None and not whole:
         waiter = ex.token_waiter(token)
         beat = waiter.beat
     ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
@@ -252,14 +256,14 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             submitted({})  # the job is started; the handler stands for the whole job
         if token is not None and sync:
             return await _first_of(handle, waiter, ex.clock)
-        if token is not None:
+        if token is not None and not whole:
             # The request carrying the token is sent once: resumed after a crash, the task
             # only goes on waiting (the token is the same, drawn from the task's frame).
             result = await ex.outcome(frame, handle)
             submitted(result)  # the callback request's API response
             return await waiter.wait()
         result = await handle()
-        return invoke_response(result, run.rng) if invoke_wrap and service is None else result
+        return invoke_response(result, run.rng) if invoke_wrap and service is None and not whole else result
 
     if token is not None and timeout is None and not sync:
         # AWS's default TimeoutSeconds (99999999). Under virtual time it matters: a callback

@@ -142,6 +142,16 @@ class MockConfigError(ValueError):
     """Raised when a MockConfigFile is malformed or names a test case that does not exist."""
 
 
+def no_test_case(state_machine: str, test_case: str, known: list[str], where: str = "") -> MockConfigError:
+    """The error for a test case the state machine's entry lacks, with the closest name."""
+    from ..diagnostics import closest
+
+    close = closest(test_case, known)
+    hint = f"; did you mean '{close}'?" if close else ""
+    return MockConfigError(f"{where}state machine '{state_machine}' has no test case '{test_case}' "
+                           f"(it has: {', '.join(known) or 'none'}){hint}")
+
+
 class UnknownMockMachine(MockConfigError):
     """The mock config has no entry for the state machine's name (`MockConfig.test_case`)."""
 
@@ -558,17 +568,19 @@ class MockConfig:
                 out[attempt] = response
         return out
 
-    def test_case(self, state_machine: str, test_case: str) -> dict[str, str]:
-        """The state -> response-name map of one test case."""
+    def machine(self, state_machine: str) -> dict:
+        """The entry of `state_machine` under StateMachines; UnknownMockMachine if none."""
         machine = self.state_machines.get(state_machine)
         if machine is None:
             known = ", ".join(self.state_machines) or "none"
             raise UnknownMockMachine(f"the mock config has no state machine '{state_machine}' (it has: {known})")
-        cases = machine.get("TestCases") or {}
+        return machine
+
+    def test_case(self, state_machine: str, test_case: str) -> dict[str, str]:
+        """The state -> response-name map of one test case."""
+        cases = self.machine(state_machine).get("TestCases") or {}
         if test_case not in cases:
-            known = ", ".join(cases) or "none"
-            raise MockConfigError(f"state machine '{state_machine}' has no test case '{test_case}' "
-                                  f"(it has: {known})")
+            raise no_test_case(state_machine, test_case, list(cases))
         mapping = cases[test_case]
         for state, response in mapping.items():
             if response not in self._parsed:

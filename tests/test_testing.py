@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import anyio
 import pytest
 
 import asl
@@ -136,6 +137,83 @@ def test_heartbeat_timeout_fires_when_a_mock_never_beats():
     assert run.duration == pytest.approx(20, abs=0.01)
 
 
+CALLBACK = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                           "MessageBody": {"token.$": "$$.Task.Token"}},
+            "HeartbeatSeconds": 60, "TimeoutSeconds": 3600, "End": True}
+
+
+def test_a_mock_of_a_callback_task_is_the_callbacks_answer():
+    """A mock stands for the whole Task, as a MockConfigFile response does for a `.waitForTaskToken`
+    Task in Step Functions Local (AWS's guide, "Using mocked service integrations": a mocked Task
+    never calls the service, and Step Functions Local makes the task token itself): its value is
+    what SendTaskSuccess would send, `raises` a SendTaskFailure, `after=` the wait for the answer.
+    Before, the value was taken for SQS's reply and the Task waited for a token nothing could send
+    until HeartbeatSeconds ran out."""
+    workflow = Workflow(machine(Ask=CALLBACK))
+    run = workflow.run({}, mocks={"Ask": {"approved": True}})
+    run.assert_succeeded().assert_output({"approved": True})
+    assert run.duration == 0
+    assert run.calls_to("Ask")[0].input["MessageBody"]["token"]  # the token was made and passed on
+    assert "TaskSubmitted" not in [e["type"] for e in run.events]  # as with a MockConfigFile response
+    assert workflow.run({}, mocks={"Ask": returns({"ok": 1}, after=50)}).assert_succeeded().duration == 50
+    workflow.run({}, mocks={"Ask": raises("Rejected", "no")}).assert_failed("Rejected", "no")
+    late = workflow.run({}, mocks={"Ask": returns(1, after=61)})  # HeartbeatSeconds 60 runs out first
+    late.assert_failed("States.Timeout")
+    assert late.duration == 60
+
+    async def beating(payload, ctx):  # a callable mock sees the token and can send heartbeats
+        for _ in range(3):
+            await anyio.sleep(0)
+            ctx.heartbeat()
+        return {"token": ctx.task_token == payload["MessageBody"]["token"]}
+    workflow.run({}, mocks={"Ask": beating}).assert_output({"token": True})
+    # the callback's answer is never wrapped in a Lambda Invoke response
+    invoke = dict(CALLBACK, Resource="arn:aws:states:::lambda:invoke.waitForTaskToken",
+                  Parameters={"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}})
+    Workflow(machine(Ask=invoke)).run({}, mocks={"Ask": {"ok": 2}}).assert_output({"ok": 2})
+    # TestState of the one state, with a test mock, agrees with TestState's own mock
+    result = workflow.test_state("Ask", {}, mock={"approved": True})
+    assert (result.status, result.output) == ("SUCCEEDED", {"approved": True})
+
+
+def test_a_handler_of_a_callback_task_still_only_sends_the_request():
+    """A handler is the service call (SQS's SendMessage): the Task then waits for the token, as on
+    AWS, and with no answer HeartbeatSeconds runs out (samples/approval answers it)."""
+    run = Workflow(machine(Ask=CALLBACK)).run({}, handlers={"state:Ask": lambda message: {"MessageId": "m"}})
+    run.assert_failed("States.Timeout")
+    assert run.duration == 60
+    assert "TaskSubmitted" in [e["type"] for e in run.events]
+
+
+def test_start_time_fixes_where_each_runs_virtual_time_starts():
+    """A Wait until a timestamp waits from the execution's start to it (AWS's Wait state: a
+    timestamp in the past ends the wait at once): with `start_time` a test of one no longer depends
+    on today's date, and each run starts there (a `clock=` default goes on from the last run's end)."""
+    m = machine(Until={"Type": "Wait", "TimestampPath": "$.due", "Next": "When"},
+                When={"Type": "Pass", "Parameters": {"started.$": "$$.Execution.StartTime"}, "End": True})
+    workflow = Workflow(m, start_time="2031-01-01T08:00:00Z")
+    for _ in range(2):
+        run = workflow.run({"due": "2031-01-01T09:00:00Z"})
+        assert run.duration == 3600
+        assert run.output == {"started": "2031-01-01T08:00:00Z"}
+        assert run.events[0]["timestamp"] == "2031-01-01T08:00:00.000Z"
+    from datetime import datetime, timedelta, timezone
+    later = datetime(2031, 1, 1, 8, 30, tzinfo=timezone(timedelta(hours=-1)))  # 09:30 UTC: past the due time
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, start_time=later).duration == 0
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, start_time=datetime(2031, 1, 1)).duration == 9 * 3600
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, start_time=1924992000).duration == 9 * 3600
+    with pytest.raises(ValueError, match="start_time must be a datetime, epoch seconds or a timestamp"):
+        workflow.run({}, start_time="tomorrow")
+    with pytest.raises(ValueError, match="goes with neither clock= nor virtual_time=False"):
+        workflow.run({}, virtual_time=False, start_time=0)
+    with pytest.raises(ValueError, match="goes with neither clock= nor virtual_time=False"):
+        Workflow(m, start_time=0, virtual_time=False)
+    # a run's own clock (or real time) wins over the Workflow's start_time, as its other options do
+    from asl.engine.clock import VirtualClock
+    assert workflow.run({"due": "2031-01-01T09:00:00Z"}, clock=VirtualClock(1924992000)).duration == 9 * 3600
+
+
 def _epoch(text):
     from datetime import datetime
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
@@ -218,6 +296,26 @@ def test_mistakes_in_mocks_raise_mock_error_even_when_a_catch_would_swallow_them
         workflow.run({}, mocks={"Poll": per_iteration([1]), "Again": 2})
 
 
+def test_a_mock_value_that_is_not_json_is_refused_where_the_test_builds_it():
+    """A Lambda function returning a set or a Decimal fails with Runtime.MarshalError (as a handler
+    does here, tests/test_sync_handlers.py); a mock's *value* that is not JSON is the test's own
+    mistake, which a States.ALL Catch would otherwise take away (the run went to the Catch's
+    state and passed or failed for an unrelated reason)."""
+    from decimal import Decimal
+
+    with pytest.raises(MockError, match=r"^a mock's value must be JSON \(dict, list, str, number, bool or None\), "
+                                        r"not \{'x': \{1, 2\}\}: Object of type set is not JSON serializable$"):
+        returns({"x": {1, 2}})
+    with pytest.raises(MockError, match=r"not \{'amount': Decimal\('1\.5'\)\}: Object of type Decimal"):
+        Workflow(machine(T={"Type": "Task", "Resource": LAMBDA + "t", "End": True})).run(
+            {}, mocks={"T": {"amount": Decimal("1.5")}})
+    with pytest.raises(MockError, match="Out of range float values are not JSON compliant"):
+        sequence("ok", float("nan"))
+    # bytes stay a response body, as a handler's are (the JSON they spell)
+    run = Workflow(machine(T={"Type": "Task", "Resource": LAMBDA + "t", "End": True})).run({}, mocks={"T": b'{"a": 1}'})
+    assert run.output == {"a": 1}
+
+
 def test_mock_config_file_and_python_mocks_mix(shipping):
     config = {"StateMachines": {"shipping": {"TestCases": {"Busy": {"Reserve": "Busy", "Ship": "Shipped",
                                                                     "Email": "Sent", "Sms": "Sent"}}}},
@@ -231,6 +329,69 @@ def test_mock_config_file_and_python_mocks_mix(shipping):
     assert run.output["shipment"] == {"tracking": "PYTHON"}  # the Python mock wins for its state
     assert sum(v.attempts for v in run.visits_of("Reserve")) == 6
     assert [c.mocked for c in run.calls_to("Reserve")] == [True] * 6
+
+
+def test_an_unknown_test_case_names_the_closest_one(shipping):
+    """As `asl test --test-case` does (tests/test_testing_cli.py), `test_case=` in Python."""
+    from asl.engine import MockConfigError
+
+    config = {"StateMachines": {"shipping": {"TestCases": {"A": {}, "Happy": {}}}}, "MockedResponses": {}}
+    with pytest.raises(MockConfigError) as info:
+        shipping.run(ORDER, mock_config=config, test_case="Hapy")
+    assert str(info.value) == "state machine 'shipping' has no test case 'Hapy' (it has: A, Happy); did you mean " \
+                              "'Happy'?"
+
+
+def test_a_calls_input_is_what_answered_it_received():
+    """A Python mock or handler of `lambda:invoke` stands for the function, which gets the Payload
+    as its event; a MockConfigFile response mocks the service call (Step Functions Local answers it
+    with Lambda's whole Invoke response), whose request is the Task's parameters (README, The API)."""
+    invoke = machine(Charge={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                             "Parameters": {"FunctionName": "charge", "Payload": {"amount.$": "$.total"}}})
+    workflow = Workflow(invoke)
+    by_mock = workflow.run({"total": 5}, mocks={"Charge": {"ok": True}})
+    assert by_mock.calls_to("Charge")[0].input == {"amount": 5}
+    config = {"StateMachines": {"StateMachine": {"TestCases": {"T": {"Charge": "Ok"}}}},
+              "MockedResponses": {"Ok": {"0": {"Return": {"StatusCode": 200, "Payload": {"ok": True}}}}}}
+    by_file = workflow.run({"total": 5}, mock_config=config, test_case="T")
+    assert by_file.calls_to("Charge")[0].input == {"FunctionName": "charge", "Payload": {"amount": 5}}
+    assert by_mock.output["Payload"] == by_file.output["Payload"] == {"ok": True}
+
+
+def test_sfn_mock_config_applies_only_to_a_run_that_names_a_test_case(shipping, monkeypatch, tmp_path):
+    """Step Functions Local reads SFN_MOCK_CONFIG for the executions started with ARN#TestCase only
+    (AWS's guide, "Using mocked service integrations": a test case is chosen per execution); the
+    variable, set for an SFN Local container, made every Workflow.run without test_case fail with
+    "choose a test case of state machine ..." (or "it has: none" for a machine the file lacks)."""
+    path = tmp_path / "MockConfigFile.json"
+    path.write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"A": {"Ship": "Air"}, "B": {"Ship": "Air"}}}},
+        "MockedResponses": {"Air": {"0": {"Return": {"tracking": "AIR"}}}}}))
+    monkeypatch.setenv("SFN_MOCK_CONFIG", str(path))
+    run = shipping.run(ORDER, mocks=happy_mocks())
+    assert run.output["shipment"] == {"tracking": "TRK-1"}
+    assert shipping.test_state("Ship", ORDER, mock={"tracking": "T"}).status == "SUCCEEDED"
+    named = shipping.run(ORDER, test_case="A", mocks=happy_mocks(Ship={"tracking": "PY"}))
+    assert named.output["shipment"] == {"tracking": "PY"}  # Python mocks still win over the file's
+    from_file = shipping.run(ORDER, test_case="A", mocks={k: v for k, v in happy_mocks().items() if k != "Ship"})
+    assert from_file.output["shipment"] == {"tracking": "AIR"}
+
+
+def test_a_mock_config_without_the_machine_says_so_even_with_no_test_case_named(shipping):
+    """With one test case the run takes it; a file without the machine's entry said "choose a test
+    case of state machine 'shipping' (... it has: none)", as if the entry were there and empty."""
+    from asl.engine import prepare
+    from asl.engine.tasks import UnknownMockMachine
+
+    config = {"StateMachines": {"order": {"TestCases": {"A": {}}}}, "MockedResponses": {}}
+    with pytest.raises(UnknownMockMachine) as info:
+        shipping.run(ORDER, mock_config=config)
+    assert str(info.value) == "the mock config has no state machine 'shipping' (it has: order); name it with " \
+                              "state_machine_name="
+    with pytest.raises(UnknownMockMachine, match=r"^the mock config has no state machine 'shipping' \(it has: "
+                                                 r"order\)$"):
+        prepare(shipping.machine, {}, mock_config=config, state_machine_name="shipping")
+    assert shipping.run(ORDER, mock_config=config, state_machine_name="order", mocks=happy_mocks()).succeeded
 
 
 def test_a_test_case_without_a_mock_config_is_refused(shipping, monkeypatch):
@@ -247,8 +408,10 @@ def test_a_task_reached_without_mock_fails_the_run_naming_it(shipping):
     run = shipping.run(ORDER, mocks={"Reserve": 1, "Ship": {"tracking": "T"}, "Sms": 3})
     run.assert_failed("States.Runtime", re.compile(r"No handler or mock for the Task state 'Email' "))
     assert run.result.unserved == ["Email"]
-    with pytest.raises(MissingHandlerError, match="state 'Email'"):  # opt-in: refuse to start
+    with pytest.raises(MissingHandlerError, match="state 'Email'") as info:  # opt-in: refuse to start
         shipping.run(ORDER, mocks={"Reserve": 1, "Ship": 2}, check_handlers=True)
+    last = str(info.value).splitlines()[-1]  # (the states in the order the message lists them)
+    assert last in ("Here, in a test: mocks={'Email': ..., 'Sms': ...}", "Here, in a test: mocks={'Sms': ..., 'Email': ...}")
 
 
 # ---- assertion messages -----------------------------------------------------------------------
@@ -318,6 +481,8 @@ def test_status_error_and_call_assertions_explain_themselves(shipping):
         ok.assert_called("Ship", times=2)
     with pytest.raises(AssertionError, match="^expected no call of 'Email', got 1"):
         ok.assert_not_called("Email")
+    with pytest.raises(AssertionError, match="^expected no call of 'Email', got 1"):
+        ok.assert_called("Email", times=0)  # times=0 asks the same (it said "expected a call")
     failed = shipping.run(ORDER, mocks=happy_mocks(Ship=raises("Courier.Gone", "moved away")))
     with pytest.raises(AssertionError) as info:
         failed.assert_succeeded()
@@ -329,8 +494,38 @@ def test_status_error_and_call_assertions_explain_themselves(shipping):
     failed.assert_failed("Courier.Gone", re.compile("moved"))
     with pytest.raises(AssertionError, match=r"^expected an output, but the run ended FAILED in Ship"):
         failed.assert_output({})
+    failed.assert_called("Email", times=0).assert_not_called("Email")
     with pytest.raises(AssertionError, match="^state 'Notify' was never entered; path taken: "):
         failed.state("Notify")
+
+
+def test_a_failed_assertion_says_which_handler_line_raised_and_which_tasks_nothing_serves(shipping):
+    """The cause stays Lambda's error document (as AWS reports a Python function's exception), so
+    the line that raised is only in the run's hint, as `asl run` prints it under the failing state;
+    the assertion messages show it too, and name the Tasks no mock or handler serves."""
+    def ship(order):
+        return {"tracking": order["carrier"]}  # no such key
+
+    run = shipping.run(ORDER, mocks={"Reserve": {"ok": True}}, handlers={"Ship": ship})
+    assert run.error == "KeyError" and run.cause == '{"errorMessage": "\'carrier\'", "errorType": "KeyError"}'
+    assert re.fullmatch(r"KeyError raised in ship \(.*test_testing\.py:\d+\): "
+                        r"return \{\"tracking\": order\[\"carrier\"\]\}  # no such key", run.hint)
+    with pytest.raises(AssertionError) as info:
+        run.assert_succeeded()
+    assert str(info.value).splitlines()[1:] == [f"why: {run.hint}",
+                                               "path taken: ReserveItems → ChooseSpeed → WaitForPickup → Ship"]
+    with pytest.raises(AssertionError, match=r"\nwhy: KeyError raised in "):
+        run.assert_output({})
+    with pytest.raises(AssertionError, match=r"\nwhy: KeyError raised in "):
+        run.assert_failed("Courier.Gone")
+
+    unserved = shipping.run(ORDER, mocks={"Reserve": {"ok": True}})
+    assert unserved.unserved == ["Ship"] and unserved.hint is None
+    with pytest.raises(AssertionError) as info:
+        unserved.assert_succeeded()
+    assert str(info.value).splitlines()[1:] == [
+        "no mock or handler serves Ship: give it in mocks={'Ship': ...} (or handlers=)",
+        "path taken: ReserveItems → ChooseSpeed → WaitForPickup → Ship"]
 
 
 def test_assert_path_equality_in_pytest_explains_itself(shipping):
@@ -440,6 +635,29 @@ def test_test_state_with_variables_and_nested_states():
     with pytest.raises(WorkflowTestError, match=r"^StateMachine has no state 'Ad' \(did you mean 'Add'\?\); its "
                                                 r"states: Loop, Add$"):
         workflow.test_state("Ad", {})
+
+
+def test_test_state_mocks_a_map_or_parallel_whole_as_teststate_does(shipping):
+    """AWS's TestState takes a mock for a Map or Parallel state: the state's whole result, or an
+    error (`asl test-state --mock-result`, tests/test_teststate.py). A test mock there meant
+    "only Task states can be mocked"; a value or `raises` is now that mock, the same as a
+    `TestStateMock`."""
+    from asl.engine import TestStateMock
+
+    reserved = [{"sku": "A", "reserved": 1}]
+    by_value = shipping.test_state("ReserveItems", ORDER, mock=reserved)
+    by_aws_mock = shipping.test_state("ReserveItems", ORDER, mock=TestStateMock(value=reserved))
+    assert (by_value.status, by_value.output, by_value.next_state) == \
+        (by_aws_mock.status, by_aws_mock.output, by_aws_mock.next_state) == \
+        ("SUCCEEDED", {**ORDER, "reservations": reserved}, "ChooseSpeed")
+    caught = shipping.test_state("ReserveItems", ORDER, mock=raises("Stock.Missing", "none"))
+    assert (caught.status, caught.next_state) == ("CAUGHT_ERROR", "OutOfStock")
+    branches = shipping.test_state("Notify", ORDER, mock=[{"sent": "email"}, {"sent": "sms"}])
+    assert branches.status == "SUCCEEDED"
+    with pytest.raises(MockError, match=r"^mock of the Parallel state 'Notify': its result \(a value\) or "
+                                        r"raises\(\.\.\.\), as TestState mocks a Parallel state whole, not "
+                                        r"per_branch\(\[0\]\)$"):
+        shipping.test_state("Notify", ORDER, mock=per_branch([1]))
 
 
 def test_test_state_fails_a_task_without_mock_only_when_it_invokes_it(shipping):

@@ -216,6 +216,8 @@ def test_asl_test_usage_errors(tmp_path, args, message):
     cases.write_text('{"Hapy": {"input": {}}}')
     result = invoke("test", *[a.replace("{config}", str(config)).replace("{cases}", str(cases)) for a in args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    # the usage error alone: no warning before it that an unknown test case "runs with input {}"
+    assert "warning" not in result.stderr
 
 
 @pytest.mark.parametrize("text, message", [

@@ -230,3 +230,101 @@ def test_missing(asl_workflow):
         asl_workflow("nope.json")
 ''')
     project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_mistakes_in_the_test_are_shown_at_the_tests_line_with_every_problem(project):
+    """A MockError, an unknown test case, a bad input or definition is the test's mistake: pytest
+    shows the test's line and the message, not ten frames of the event loop and the engine, and a
+    MockError lists each distinct problem (it said "(and 1 more)" and hid which)."""
+    project.makepyfile(test_mistakes=HEADER + '''
+from asl.engine.testing import when
+
+
+def test_two_mistakes(asl_workflow):
+    asl_workflow("shipping.json").run(dict(ORDER, express=True),
+                                      mocks=dict(MOCKS, Email=when({"to": "bob"}, 1), Sms=when({"to": "bob"}, 1)))
+
+
+def test_unknown_test_case(asl_workflow):
+    asl_workflow("shipping.json").run(ORDER, mocks=MOCKS, test_case="Nope",
+                                      mock_config={"StateMachines": {"shipping": {"TestCases": {"A": {}}}},
+                                                   "MockedResponses": {}})
+
+
+def test_bad_input(asl_workflow):
+    asl_workflow("shipping.json").test_state("Ship", {"a": {1, 2}})
+
+
+def test_bad_definition(asl_workflow):
+    asl_workflow({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "Q"}}})
+''')
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=4)
+    out = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "E       asl.engine.testing.mocks.MockError: no when() rule of the mock for state 'Email' matches its input *",
+        "E       and: no when() rule of the mock for state 'Sms' matches its input *",
+        "test_mistakes.py:11: MockError"])
+    result.stdout.fnmatch_lines(["E       asl.engine.tasks.MockConfigError: state machine 'shipping' has no test "
+                                 "case 'Nope'*", "test_mistakes.py:16: MockConfigError"])
+    result.stdout.fnmatch_lines(["E       asl.engine.starting.InvalidExecutionInput: *",
+                                 "test_mistakes.py:22: InvalidExecutionInput"])
+    result.stdout.fnmatch_lines(["E       asl.errors.DefinitionError: *", "test_mistakes.py:26: DefinitionError"])
+    for internal in ("anyio/", "asyncio/", "engine/testing/workflow.py", "engine/starting.py", "engine/testing/plugin.py"):
+        assert internal not in out, internal
+
+
+def test_a_mock_config_file_is_found_under_the_rootdir_as_the_definition_is(project, monkeypatch):
+    """`asl_workflow` finds a definition under the rootdir wherever pytest starts; its MockConfigFile
+    was read from the working directory, so from another one the definition loaded and the run
+    failed with "no such MockConfigFile"."""
+    project.makeini("[pytest]\n")
+    project.makefile(".json", MockConfigFile=json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"Happy": {"Reserve": "Ok", "Ship": "Ok", "Email": "Ok",
+                                                               "Sms": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}}}}))
+    project.makepyfile(test_config=HEADER + '''
+def test_by_default(asl_workflow):
+    flow = asl_workflow("shipping.json", mock_config="MockConfigFile.json", test_case="Happy")
+    flow.run(ORDER).assert_succeeded()
+
+
+def test_per_run(asl_workflow):
+    asl_workflow("shipping.json").run(ORDER, mock_config="MockConfigFile.json", test_case="Happy").assert_succeeded()
+''')
+    elsewhere = project.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    project.runpytest("-p", "no:cacheprovider", "--rootdir", str(project.path), str(project.path)).assert_outcomes(
+        passed=2)
+
+
+def test_asl_workflow_finds_files_beside_the_test_and_says_where_it_looked(project):
+    """pytest's own idiom for test data is the test's folder (tmp_path aside, `request.path`);
+    asl_workflow looked only under the rootdir, so tests/order.json named "order.json" from
+    tests/test_order.py was "File not found", without saying where it had looked."""
+    project.makeini("[pytest]\n")
+    tests = project.mkdir("tests")
+    (tests / "flow.json").write_text((SAMPLES / "shipping" / "shipping.json").read_text())
+    (tests / "MockConfigFile.json").write_text(json.dumps({
+        "StateMachines": {"shipping": {"TestCases": {"Happy": {"Reserve": "Ok", "Ship": "Ok", "Email": "Ok",
+                                                               "Sms": "Ok"}}}},
+        "MockedResponses": {"Ok": {"0-9": {"Return": {"tracking": "T"}}}}}))
+    (tests / "test_beside.py").write_text(HEADER + '''
+import re
+import pytest
+import asl
+
+
+def test_beside(asl_workflow):
+    flow = asl_workflow("flow.json", mock_config="MockConfigFile.json", state_machine_name="shipping")
+    assert flow.name == "tests/flow.json"
+    flow.run(ORDER, test_case="Happy").assert_succeeded()
+
+
+def test_nowhere(asl_workflow, request):
+    with pytest.raises(asl.DefinitionError) as info:
+        asl_workflow("flwo.json")
+    assert re.search(r"File not found: flwo\\.json \\(asl_workflow looks for it under (.+) and (.+)/tests, then in "
+                     r"the working directory ", str(info.value))
+''')
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

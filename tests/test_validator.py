@@ -402,6 +402,22 @@ def test_load_raises_definition_error_with_diagnostics():
     assert info.value.diagnostics[0].code == "SCHEMA_VALIDATION_FAILED"
 
 
+def test_a_definition_errors_message_lists_each_error():
+    """What `asl.load` raises, printed (as pytest shows it), names every error to correct: it said
+    "(and 1 more)" and left the rest to .diagnostics."""
+    with pytest.raises(asl.DefinitionError) as info:
+        asl.load({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}})
+    assert str(info.value).splitlines() == [
+        "invalid state machine definition: error MISSING_TRANSITION_TARGET: Missing 'Next' target: B at "
+        "/States/A/Next", "and: error MISSING_END_STATE: Workflow has no terminal state"]
+    states = {f"S{i}": {"Type": "Pass", "Next": "Nope"} for i in range(12)}
+    with pytest.raises(asl.DefinitionError) as info:
+        asl.load({"StartAt": "S0", "States": states})
+    lines = str(info.value).splitlines()
+    assert len(lines) == 11 and lines[9].endswith("at /States/S9/Next")
+    assert lines[10] == "(and 3 more in .diagnostics)"  # S10, S11 and the missing end state
+
+
 def test_input_is_never_mutated():
     d = machine(A={"Type": "Pass", "Parameters": {"x.$": "$.a"}, "End": True})
     before = copy.deepcopy(d)

@@ -11,7 +11,9 @@
     })
 
 Mocks are keyed by Task state name and win over handlers and over a MockConfigFile for the
-states they name. A mock is a description, immutable and reusable: the counters a `sequence`
+states they name. A mock stands for the whole Task: on a ``.waitForTaskToken`` Task its answer
+is the callback's (as a MockConfigFile response is in Step Functions Local), where a handler
+is only the call that carries the token. A mock is a description, immutable and reusable: the counters a `sequence`
 needs live in the `MockSession` of one run. Every mock runs in the event loop (no worker
 thread), so runs that use only mocks are deterministic even with Map and Parallel states:
 choose responses by attempt, input, iteration or branch rather than by call order there.
@@ -29,7 +31,7 @@ from typing import Any, Callable
 from ...diagnostics import closest
 from ...errors import ASLError
 from ...jsontext import json_equal
-from ..tasks import Handlers, TaskContext, TaskFailed
+from ..tasks import Handlers, MarshalError, TaskContext, TaskFailed, json_copy
 from ..tasks import _takes_context as takes_context
 from .explain import compact
 
@@ -63,6 +65,20 @@ class Returns(Mock):
 
     value: Any
     after: float | None = None
+
+    def __post_init__(self) -> None:
+        # A value that is not JSON is a mistake in the test: refused here, where the test builds
+        # the mock (a Task answering it would fail with Runtime.MarshalError, as a Lambda function
+        # returning it does, and a States.ALL Catch would hide that). Bytes are a response body.
+        if isinstance(self.value, (bytes, bytearray)):
+            return
+        try:
+            json_copy(self.value)
+        except MarshalError as exc:
+            shown = repr(self.value)
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            raise MockError(f"a mock's value must be JSON (dict, list, str, number, bool or None), not {shown}: "
+                            f"{exc}") from None
 
     async def respond(self, call: "MockCall") -> Any:
         if self.after:
@@ -316,6 +332,7 @@ class MockSession:
         async def handle(payload: Any, ctx: TaskContext) -> Any:
             return await mock.respond(MockCall(name, payload, ctx, self))
         handle.__qualname__ = f"mock of {name}"
+        handle.stands_for_task = True  # type: ignore[attr-defined]  # on a callback Task: its answer (engine/task.py)
         return handle
 
 

@@ -18,13 +18,14 @@ Options::
 Under pytest-xdist (``-n N``) each worker collects its tests' coverage and the controller
 adds the parts up, so the report, the JSON and ``--asl-coverage-fail-under`` cover the session.
 
-`asl_workflow` paths are relative to pytest's rootdir, so a test finds its definitions
-wherever pytest is started from. ``assert run.path == [...]`` explains a difference step by
+`asl_workflow` paths are relative to pytest's rootdir (else to the test's folder), so a test
+finds its definitions and MockConfigFiles wherever pytest is started from. ``assert run.path == [...]`` explains a difference step by
 step (`pytest_assertrepr_compare`).
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -136,28 +137,60 @@ def _asl_machines() -> dict:
 @pytest.fixture
 def asl_workflow(request: Any, _asl_machines: dict) -> Any:
     """A factory: ``asl_workflow(source, **defaults)`` gives a `Workflow`; a path (relative to the
-    rootdir) is loaded once per session, a dict each time."""
+    rootdir, else to the test's folder) is loaded once per session, a dict each time."""
     from .workflow import Workflow
 
     root = Path(request.config.rootpath)
+    roots = [root]
+    folder = Path(str(request.node.path)).parent  # the test module's
+    if folder.resolve() != root.resolve():
+        roots.append(folder)
 
     def make(source: Any, **defaults: Any) -> Workflow:
-        path = _file(root, source)
+        __tracebackhide__ = True
+        path = next((found for found in (_file(r, source) for r in roots) if found is not None), None)
         if path is None:  # a dict, JSON/YAML text, or no such file (asl.load says which)
-            return Workflow(source, **defaults)
+            try:
+                return _rooted(Workflow(source, **defaults), roots)
+            except _definition_error() as exc:
+                if _path_like(source) and not os.path.exists(source):  # say where it was looked for
+                    places = " and ".join(str(r) for r in roots)
+                    exc.args = (f"{exc.args[0]} (asl_workflow looks for it under {places}, then in the working "
+                                f"directory {os.getcwd()})",)
+                raise
         machine = _asl_machines.get(path)
         if machine is None:
             import asl
 
-            machine = _asl_machines[path] = asl.load(str(path))
+            try:
+                machine = _asl_machines[path] = asl.load(str(path))
+            except asl.DefinitionError as exc:  # shown at the test's line (as by `Workflow`)
+                raise exc.with_traceback(None)  # noqa: B904
         try:
-            name = path.relative_to(root).as_posix()
+            name = path.relative_to(root.resolve()).as_posix()
         except ValueError:
             name = str(path)
         defaults.setdefault("name", name)
-        return Workflow(machine, **defaults)
+        return _rooted(Workflow(machine, **defaults), roots)
 
     return make
+
+
+def _definition_error() -> type:
+    import asl
+
+    return asl.DefinitionError
+
+
+def _path_like(source: Any) -> bool:
+    """Is `source` meant as a file name (not JSON or YAML text)?"""
+    return isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "{" not in source)
+
+
+def _rooted(workflow: Any, roots: list[Path]) -> Any:
+    """`workflow`, finding the MockConfigFile paths it is given where the fixture finds definitions."""
+    workflow.roots = tuple(str(r) for r in roots)
+    return workflow
 
 
 def _file(root: Path, source: Any) -> Path | None:

@@ -100,6 +100,10 @@ class WorkflowRun:
     events = property(lambda self: self.result.history.events)
     succeeded = property(lambda self: self.result.status == "SUCCEEDED")
     duration = property(lambda self: self.result.stop_time - self.result.start_time)
+    hint = property(lambda self: self.result.hint, doc="what went wrong where the cause does not say it: the "
+                    "line of a handler that raised, an intrinsic function's bad argument (or None)")
+    unserved = property(lambda self: self.result.unserved, doc="the Task states reached that no mock or "
+                        "handler serves")
 
     def outcome(self) -> str:
         """``SUCCEEDED``, or ``FAILED in Items[1]/Reserve: OutOfStock: none left``."""
@@ -217,7 +221,7 @@ class WorkflowRun:
         __tracebackhide__ = True
         if self.status != status:
             raise AssertionError(f"expected the run to end {status}, but it ended {self.outcome()}\n"
-                                 f"{self._path_line()}")
+                                 f"{self._explained()}")
         return self
 
     def assert_succeeded(self) -> "WorkflowRun":
@@ -229,22 +233,22 @@ class WorkflowRun:
         __tracebackhide__ = True
         if self.status != "FAILED":
             ended = f"SUCCEEDED with output {compact(self.output)}" if self.succeeded else self.outcome()
-            raise AssertionError(f"expected the run to fail, but it {ended}\n{self._path_line()}")
+            raise AssertionError(f"expected the run to fail, but it {ended}\n{self._explained()}")
         if error is not None and self.error != error:
             raise AssertionError(f"expected the run to fail with error '{error}', but it failed with "
-                                 f"'{self.error}' (cause: {self.cause})\n{self._path_line()}")
+                                 f"'{self.error}' (cause: {self.cause})\n{self._explained()}")
         if cause is not None:
             matches = cause.search(self.cause or "") if isinstance(cause, re.Pattern) else self.cause == cause
             if not matches:
                 shown = f"/{cause.pattern}/" if isinstance(cause, re.Pattern) else repr(cause)
-                raise AssertionError(f"expected the cause {shown}, got {self.cause!r}")
+                raise AssertionError(f"expected the cause {shown}, got {self.cause!r}\n{self._explained()}")
         return self
 
     def assert_output(self, expected: Any) -> "WorkflowRun":
         """The run SUCCEEDED with exactly this output (JSON equality); a diff otherwise."""
         __tracebackhide__ = True
         if not self.succeeded:
-            raise AssertionError(f"expected an output, but the run ended {self.outcome()}\n{self._path_line()}")
+            raise AssertionError(f"expected an output, but the run ended {self.outcome()}\n{self._explained()}")
         if not json_equal(self.output, expected):
             raise AssertionError(value_difference(expected, self.output))
         return self
@@ -261,9 +265,11 @@ class WorkflowRun:
     def assert_called(self, name: str, times: int | None = None, with_input: Any = _MISSING) -> "WorkflowRun":
         """Task `name` was called (`times` times, if given; one call with `with_input`, if given)."""
         __tracebackhide__ = True
+        if times == 0:  # (no call at all: what assert_not_called asks)
+            return self.assert_not_called(name)
         calls = self.calls_to(name)
         if not calls:
-            raise AssertionError(f"expected a call of '{name}', but it was never called\n{self._path_line()}")
+            raise AssertionError(f"expected a call of '{name}', but it was never called\n{self._explained()}")
         if times is not None and len(calls) != times:
             raise AssertionError(f"expected {times} call(s) of '{name}', got {len(calls)}:\n{_calls(calls)}")
         if with_input is not _MISSING and not any(json_equal(c.input, with_input) for c in calls):
@@ -281,6 +287,17 @@ class WorkflowRun:
 
     def _path_line(self) -> str:
         return f"path taken: {self.path}"
+
+    def _explained(self) -> str:
+        """The path taken, after what else explains how the run ended: the hint (the line of a
+        handler that raised), the Tasks no mock or handler serves."""
+        lines = [f"why: {self.hint}"] if self.hint else []
+        if self.unserved:
+            names = list(dict.fromkeys(self.unserved))
+            example = ", ".join(f"{name!r}: ..." for name in names)
+            lines.append(f"no mock or handler serves {', '.join(names)}: give {'it' if len(names) == 1 else 'them'} "
+                         f"in mocks={{{example}}} (or handlers=)")
+        return "\n".join(lines + [self._path_line()])
 
 
 def _at(at: Any) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..tasks import HandlerInterrupted
+from .mocks import MockError, Raises, Returns, to_mock
 from .recorder import Call, StateVisit
 from .workflow import _DEFAULT, Workflow
 
@@ -64,6 +65,20 @@ class StateTestResult:
         return out
 
 
+def whole_state_mock(name: str, kind: str, mock: Any) -> Any:
+    """A test mock of a Map or Parallel state as TestState's own, which AWS takes for the state's
+    whole result (there is no function for a test mock to stand for): a value, or `raises`."""
+    from ..teststate import TestStateMock
+
+    made = to_mock(mock)
+    if isinstance(made, Returns) and not made.after:
+        return TestStateMock(value=made.value)
+    if isinstance(made, Raises) and not made.after:
+        return TestStateMock(error=made.error, cause=made.cause)
+    raise MockError(f"mock of the {kind} state '{name}': its result (a value) or raises(...), as TestState "
+                    f"mocks a {kind} state whole, not {made.describe()}")
+
+
 async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, variables: dict | None = None,
                           mock: Any = None, mocks: dict | None = None, handlers: Any = None, retry_count: int = 0,
                           mock_config: Any = _DEFAULT, test_case: str | None = None, inspection_level: str = "DEBUG",
@@ -77,6 +92,8 @@ async def run_state_alone(workflow: Workflow, name: str, input: Any = None, *, v
     request_mock = None
     if isinstance(mock, TestStateMock):
         request_mock = mock  # TestState's own: the service's response, or an error
+    elif mock is not None and workflow.types.get(name) in ("Map", "Parallel"):
+        request_mock = whole_state_mock(name, workflow.types[name], mock)
     elif mock is not None:
         mocks[name] = mock  # a test-API mock: what the function returns, as in `Workflow.run`
     run_options, session, recorder = workflow.run_options(mocks, handlers, mock_config, test_case, options)

@@ -21,9 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...diagnostics import closest
 from ...errors import ASLError
-from ..tasks import MockConfig, MockConfigError
+from ..tasks import MockConfig, MockConfigError, no_test_case
 from .results import WorkflowRun
 from .workflow import Workflow
 
@@ -58,17 +57,22 @@ def check_cases(cases: Any) -> None:
                                   f"{', '.join(EXPECT_KEYS)}")
 
 
+def check_case_names(config: MockConfig, machine_name: str, cases: dict | None = None,
+                     only: Any = None) -> list[str]:
+    """The test cases of `machine_name` in `config`; MockConfigError, with the closest name, for a
+    name in `only` or in `cases` that is none of them (a typo, not a case to skip)."""
+    known = list((config.state_machines.get(machine_name) or {}).get("TestCases") or {})
+    for where, names in (("", only or []), ("the cases file: ", cases or {})):
+        for name in names:
+            if name not in known:
+                raise no_test_case(machine_name, name, known, where)
+    return known
+
+
 def run_cases(workflow: Workflow, config: MockConfig, machine_name: str, cases: dict | None = None,
               input: Any = None, only: list[str] | None = None, handlers: Any = None) -> list[CaseOutcome]:
     """Run the test cases of `machine_name` in `config` (all, or those in `only`) in file order."""
-    known = list((config.state_machines.get(machine_name) or {}).get("TestCases") or {})
-    for where, names in (("", only or []), ("the cases file: ", cases or {})):
-        for name in names:  # a name that matches no test case is a typo, not a case to skip
-            if name not in known:
-                close = closest(name, known)
-                hint = f"; did you mean '{close}'?" if close else ""
-                raise MockConfigError(f"{where}state machine '{machine_name}' has no test case '{name}' "
-                                      f"(it has: {', '.join(known) or 'none'}){hint}")
+    known = check_case_names(config, machine_name, cases, only)
     outcomes = []
     for name in only or known:
         entry = (cases or {}).get(name, {})
