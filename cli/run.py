@@ -406,7 +406,7 @@ def load_definition(definition: str, machine_type: str = "STANDARD",
     from .report import diagnostic_line, render
 
     if definition == "-":  # the definition on stdin
-        results = validate_source(read_stdin(), machine_type, name="<stdin>", substitutions=substitutions)
+        results = validate_source(read_stdin(), machine_type, name="<stdin>", filename="<stdin>", substitutions=substitutions)
     else:
         path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
         if not os.path.exists(path):
@@ -415,6 +415,9 @@ def load_definition(definition: str, machine_type: str = "STANDARD",
             raise UsageError(f"{path}: is a directory")
         results = validate_source(definition, machine_type, substitutions=substitutions)
     if len(results) != 1:
+        if definition == "-":  # FILE#LogicalId picks one from a file: there is no such form for stdin
+            raise UsageError(f"<stdin>: holds {len(results)} state machines ({', '.join(r.name for r in results)});"
+                             " write it to a file and pick one with FILE#LogicalId")
         raise UsageError(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
     if not results[0].ok:
         click.echo(render(results, "text", "ERROR"), err=True, nl=False)
