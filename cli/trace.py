@@ -5,8 +5,10 @@
     ✓ ProcessPayment  1.01s (2 attempts) → NotifyParties
 
 Each state is shown as it is entered and left, with how long it took on the execution's
-clock (virtual or real); Choice decisions name the rule that matched; caught errors say
-where they went. States inside Parallel branches are indented and tagged ``[branch N]``.
+clock (virtual or real); Choice decisions name the rule that matched (``Choices[0]``); caught
+errors say where they went and which catcher took them (``Catch[0]``): indexes count from 0, as
+TestState's ``catchIndex``, the validator's locations and the test API's ``choice``/``catcher``
+do. States inside Parallel branches are indented and tagged ``[branch N]``.
 States inside Map iterations are summarised (items succeeded / failed, and a live progress
 bar on a terminal) unless ``verbose``, which also prints every state's input and output at
 each step of its data flow, as TestState's inspection data names them. A failed item is shown
@@ -267,7 +269,7 @@ class Trace(Recorder):
         if caught:
             symbol = s.warn(s["caught"])
             parts.append(s.warn(f"caught {_cut(error_text(visit.error, visit.cause), self.verbose)}") +
-                         s.dim(f" (Catch #{(visit.catcher or 0) + 1})"))
+                         s.dim(f" (Catch[{visit.catcher or 0}])"))
         else:
             symbol = s.ok(s["ok"])
         self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}", s)
@@ -342,7 +344,7 @@ class Trace(Recorder):
     def decision(self, run: Any, index: int | None, s: Style) -> str:
         if index is None:
             return s.dim("no rule matched: Default")
-        return f"{s.dim(f'rule #{index + 1}:')} {describe_rule(run.state.choices[index])}"
+        return f"{s.dim(f'Choices[{index}]:')} {describe_rule(run.state.choices[index])}"
 
 
 # --------------------------------------------------------------------------------------------
