@@ -133,6 +133,45 @@ def test_verbose_shows_the_data_flow():
     assert '  afterResultSelector {"status": "PAID", "transactionId": "tx-order-1001-2"}' in result.stderr.splitlines()
 
 
+def test_verbose_labels_each_retried_attempt(tmp_path):
+    """-v prints every attempt's data lines: each retried one begins with which attempt it is,
+    and of how many at most when the state has one Retrier. MaxAttempts counts the retries:
+    AWS schedules a Lambda function MaxAttempts + 1 times (MaxAttempts 2: three
+    LambdaFunctionScheduled events, conformance case test_retry_interval_features)."""
+    handlers = tmp_path / "flaky.py"
+    handlers.write_text(textwrap.dedent("""
+        from asl.engine import Handlers, TaskFailed
+        handlers = Handlers()
+
+        @handlers.lambda_function("Flaky")
+        def flaky(event, ctx):
+            if ctx.attempt < 3:
+                raise TaskFailed("Busy", "the queue is full")
+            return {"attempt": ctx.attempt}
+    """))
+    task = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Flaky", "End": True,
+            "Retry": [{"ErrorEquals": ["Busy"], "MaxAttempts": 2}]}
+    definition = tmp_path / "flaky.json"
+    definition.write_text(json.dumps({"StartAt": "Flaky", "States": {"Flaky": task}}))
+    result = invoke("run", str(definition), "--handlers", str(handlers), "--virtual-time", "-v")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("↻") or line.startswith("  result")]
+    assert lines == ["↻ Flaky  Busy: the queue is full · retry 1 of 2 in 1.00s",
+                     "↻ Flaky  attempt 2 of 3",
+                     "↻ Flaky  Busy: the queue is full · retry 2 of 2 in 2.00s",
+                     "↻ Flaky  attempt 3 of 3",
+                     '  result              {"attempt": 3}']
+    # a second Retrier (another error, its own count): how many attempts are left is not known
+    task["Retry"].append({"ErrorEquals": ["Gone"], "MaxAttempts": 5})
+    definition.write_text(json.dumps({"StartAt": "Flaky", "States": {"Flaky": task}}))
+    result = invoke("run", str(definition), "--handlers", str(handlers), "--virtual-time", "-v")
+    assert [line for line in result.stderr.splitlines() if "  attempt" in line] == \
+        ["↻ Flaky  attempt 2", "↻ Flaky  attempt 3"]
+    # without -v no attempt's data is shown: the retry lines and "(3 attempts)" tell it
+    quiet = invoke("run", str(definition), "--handlers", str(handlers), "--virtual-time")
+    assert "attempt 2" not in quiet.stderr and "✓ Flaky  3.00s  (3 attempts) → end" in quiet.stderr.splitlines()
+
+
 def test_quiet_and_verbose_together_is_a_usage_error():
     result = run_order("--quiet", "--verbose")
     assert result.exit_code == 2 and "do not go together" in result.stderr
