@@ -147,6 +147,7 @@ def resume(arn: str, **options: Any) -> None:
 
     Finished tasks are not called again (their results are in the journal); a task that was in
     flight is called again; Waits end at their original deadlines. Exit codes as asl run.
+    [tool.asl] gives defaults as for asl run, every key but virtual-time (the execution keeps its clock).
     """
     _take_up("resume", arn, **options)
 
@@ -159,7 +160,8 @@ def redrive(arn: str, **options: Any) -> None:
 
     The states that did not succeed run again (inside a Parallel or Map, only the branches and
     iterations that did not); the history keeps the first attempt and gains ExecutionRedriven.
-    Exit codes as asl run.
+    Exit codes as asl run. [tool.asl] gives defaults as for asl run, every key but virtual-time
+    (the execution keeps its clock).
     """
     _take_up("redrive", arn, **options)
 
@@ -286,6 +288,7 @@ def worker(store_url: str, lease_seconds: float, poll_seconds: float, until_idle
     one of them, and when one dies the others take its executions over once their leases
     run out. One line per execution ended on stderr; Ctrl-C stops (executions stay resumable).
     Every execution taken up is served by the same handlers, mocks, services and executor.
+    [tool.asl] gives defaults as for asl run, every key but virtual-time (each execution keeps its clock).
     """
     import anyio
 

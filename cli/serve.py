@@ -53,7 +53,11 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
           poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
           connections: str | None = None, s3_folders: tuple[str, ...] = (),
           executor: str | None = None) -> None:
-    """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) and the web console at / until Ctrl-C."""
+    """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) and the web console at / until Ctrl-C.
+
+    Of [tool.asl], aws, connections and endpoints apply (the other keys do not: --handlers and
+    --mock-config are given here or not at all).
+    """
     _serve("serve", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale, lease_seconds,
            poll_seconds, aws, endpoint_urls, connections, s3_folders, executor)
 
@@ -66,7 +70,10 @@ def console(host: str, port: int, store: str | None, handlers_spec: str | None, 
             aws: bool = False, endpoint_urls: tuple[str, ...] = (), connections: str | None = None,
             s3_folders: tuple[str, ...] = ()) -> None:
     """Serve the web console over a store (state machines, executions, their graphs and events;
-    start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself."""
+    start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself.
+
+    Of [tool.asl], aws, connections and endpoints apply, as for asl serve.
+    """
     _serve("console", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale,
            lease_seconds, None, aws, endpoint_urls, connections, s3_folders, None)
 

@@ -166,6 +166,39 @@ def test_tool_asl_handlers_reach_asl_test(project):
     assert "RAN   Real  SUCCEEDED" in result.output
 
 
+def _help(command: str) -> str:
+    return " ".join(invoke(command, "--help").output.split())  # (click wraps the lines)
+
+
+def test_every_tool_asl_key_is_named_where_it_applies(project):
+    """asl run --help once named 4 of the keys project.py reads; each command's help now says
+    which apply to it, and test/test-state no longer offer [tool.asl] machines, aws, endpoints
+    or connections as defaults they do not read."""
+    from asl.cli.project import KEYS
+
+    text = _help("run")
+    assert [key for key in KEYS if key not in text] == []
+    assert "Project defaults: [tool.asl]" in text  # the README section
+    for command in ("resume", "redrive", "worker"):
+        assert "[tool.asl] gives defaults as for asl run, every key but virtual-time" in _help(command)
+    for command in ("serve", "console"):
+        assert "Of [tool.asl], aws, connections and endpoints apply" in _help(command)
+    for command in ("test", "test-state"):
+        text = _help(command)
+        assert "Of [tool.asl], only handlers applies here." in text
+        assert "[tool.asl] handlers" in text
+        assert not any(f"[tool.asl] {key}" in text or f"[tool.asl.{key}]" in text
+                       for key in ("machines", "aws", "endpoints", "connections"))
+    # as they say: asl run reads [tool.asl.machines], asl test-state does not
+    (project / "pyproject.toml").write_text('[tool.asl]\nhandlers = "handlers.py"\n'
+                                            '[tool.asl.machines]\nKid = "nowhere.json"\n')
+    (project / "pass.json").write_text(json.dumps(PASS))
+    ran = invoke("run", str(project / "pass.json"), "-q")
+    assert ran.exit_code == 2 and "nowhere.json" in ran.stderr
+    tested = invoke("test-state", str(project / "pass.json"), "P")
+    assert tested.exit_code == 0, tested.output
+
+
 # --------------------------------------------------------------------------------------------
 # asl graph --history of another machine; asl mocks from-history into new folders
 # --------------------------------------------------------------------------------------------
