@@ -18,12 +18,12 @@ from typing import Any
 import click
 
 from .main import EXIT_OK, EXIT_USAGE
-from .run import (ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
+from .run import (STORE_URLS, ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
                   log_options, report, task_options, task_setup, tracing_from_environment)
 
 _STORE = click.option("--store", "store_url", metavar="URL", default="sqlite:asl-serve.db", show_default=True,
-                      help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB (the "
-                           "default is asl serve's own, in the current folder).")
+                      help=f"Where the executions are kept: {STORE_URLS} (the default is asl serve's own, in the "
+                           "current folder).")
 
 
 def _run_options(fn: Any) -> Any:

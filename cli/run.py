@@ -19,6 +19,9 @@ class UsageError(Exception):
     """A problem with what the user typed or pointed at: one line on stderr, exit 2."""
 
 
+# The stores --store takes, as open_store reads them (asl run, executions, resume, redrive, worker, serve, console).
+STORE_URLS = "sqlite:PATH, or a PATH ending in .db, .sqlite or .sqlite3 (SQLite as well); postgresql://USER@HOST/DB"
+
 # AWS's rule for state machine and execution names (StartExecution, CreateStateMachine).
 _NAME_REFUSED = re.compile(r'[\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
 
@@ -563,7 +566,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--color", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour the trace (auto: only on a terminal).")
 @click.option("--store", "store_url", metavar="URL",
-              help="Record the execution (sqlite:PATH, postgresql://...) so asl resume / asl redrive can continue it.")
+              help=f"Record the execution so asl resume / asl redrive can continue it: {STORE_URLS}.")
 @click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=None, metavar="SECONDS",
               help="With --store: how long another process waits before taking over this execution if this "
               "process dies (default 30).")

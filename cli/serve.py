@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .run import (UsageError, aws_config, aws_options, executor_option, load_handlers, new_executor, s3_folder_map,
+from .run import (STORE_URLS, UsageError, aws_config, aws_options, executor_option, load_handlers, new_executor, s3_folder_map,
                   tracing_from_environment)
 
 
@@ -17,8 +17,8 @@ def service_options(command: Any) -> Any:
     for option in reversed([
         click.option("--host", default="127.0.0.1", show_default=True,
                      help="Address to listen on (loopback by default)."),
-        click.option("--store", default=None, help="sqlite:PATH (default: sqlite:asl-serve.db here), "
-                     "postgresql://..., or memory."),
+        click.option("--store", default=None, metavar="URL",
+                     help=f"{STORE_URLS}; memory (default: sqlite:asl-serve.db here)."),
         click.option("--handlers", "handlers_spec", default=None, metavar="FILE_OR_MODULE",
                      help="Python handlers for Lambda tasks (as asl run --handlers)."),
         click.option("--mock-config", default=None, metavar="FILE",
