@@ -65,17 +65,21 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
 @click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8084, show_default=True)
 @service_options
+@executor_option
 def console(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
             region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
             aws: bool = False, endpoint_urls: tuple[str, ...] = (), connections: str | None = None,
-            s3_folders: tuple[str, ...] = ()) -> None:
+            s3_folders: tuple[str, ...] = (), executor: str | None = None) -> None:
     """Serve the web console over a store (state machines, executions, their graphs and events;
     start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself.
 
-    Of [tool.asl], aws, connections and endpoints apply, as for asl serve.
+    The executions it starts or redrives run here, served as asl serve serves them (--handlers,
+    --mock-config, --aws, ..., --executor); a states:startExecution Task starts a state machine
+    of the store, so there is no --machine. Of [tool.asl], aws, connections and endpoints apply,
+    as for asl serve.
     """
     _serve("console", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale,
-           lease_seconds, None, aws, endpoint_urls, connections, s3_folders, None)
+           lease_seconds, None, aws, endpoint_urls, connections, s3_folders, executor)
 
 
 def _serve(command: str, host: str, port: int, store: str | None, handlers_spec: str | None,
