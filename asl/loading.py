@@ -95,8 +95,8 @@ def check_definition(definition: Any, machine_type: str = "STANDARD", name: str 
 
 
 def validate_source(source: Any, machine_type: str | None = None, select: str | None = None,
-                    name: str | None = None, substitutions: Mapping[str, str] | None = None
-                    ) -> list[ValidationResult]:
+                    name: str | None = None, substitutions: Mapping[str, str] | None = None,
+                    filename: str | None = None) -> list[ValidationResult]:
     """Validate every state machine in `source`.
 
     `source` is a dict (a definition), a path (``str`` or ``os.PathLike``) to a JSON/YAML
@@ -104,6 +104,8 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
     JSON/YAML text. Unreadable input gives one result with one diagnostic. `machine_type`
     None means STANDARD, or a template's own StateMachineType. `substitutions` fill
     ``${Name}`` placeholders (in a template, they add to and override DefinitionSubstitutions).
+    `filename`, for text: where it came from (``<stdin>``), carried by its results and
+    diagnostics as a file's path would be.
     """
     if substitutions:
         from .placeholders import as_text
@@ -115,7 +117,6 @@ def validate_source(source: Any, machine_type: str | None = None, select: str | 
                                  substitutions=substitutions)]
     from .source import SourceError, is_template, parse_text, read_file, state_machines
 
-    filename = None
     text = None
     try:
         if isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):

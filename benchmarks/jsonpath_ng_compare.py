@@ -180,12 +180,16 @@ def same(a: Any, b: Any) -> bool:
 def record_evaluations() -> tuple[list[dict], Counter]:
     """Run every case through the engine, recording each path evaluation; keep passing cases'."""
     import asl
-    import asl.engine.interpreter as interpreter
+    import asl.engine.staterun as staterun
     from asl import paths
     from conformance_runner import run_case
 
     log: list[dict] = []
-    original_evaluate, original_assign = paths.Path.evaluate, interpreter.assign_path
+    # Every read goes through Path.evaluate while recording: templates read a path of member
+    # names ($.a.b) with plain subscripts when `member_names` offers them, which would pass by
+    # it. ResultPath is placed by `assign_path` as staterun imported it.
+    original_evaluate, original_assign, original_names = paths.Path.evaluate, staterun.assign_path, \
+        paths.Path.member_names
 
     def recorded(entry: dict, call) -> Any:
         try:
@@ -205,7 +209,7 @@ def record_evaluations() -> tuple[list[dict], Counter]:
         entry = {"path": path.text, "root": copy.deepcopy(doc), "value": copy.deepcopy(value), "op": "assign"}
         return recorded(entry, lambda: original_assign(doc, path, value))
 
-    paths.Path.evaluate, interpreter.assign_path = evaluate, assign
+    paths.Path.evaluate, staterun.assign_path, paths.Path.member_names = evaluate, assign, property(lambda self: None)
     kept: list[dict] = []
     tally: Counter = Counter()
     try:
@@ -229,7 +233,8 @@ def record_evaluations() -> tuple[list[dict], Counter]:
                 entry["case"] = case["name"]
             kept.extend(log)
     finally:
-        paths.Path.evaluate, interpreter.assign_path = original_evaluate, original_assign
+        paths.Path.evaluate, staterun.assign_path, paths.Path.member_names = original_evaluate, original_assign, \
+            original_names
     return kept, tally
 
 

@@ -18,12 +18,12 @@ from typing import Any
 import click
 
 from .main import EXIT_OK, EXIT_USAGE
-from .run import (ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
+from .run import (STORE_URLS, ServiceProblem, UsageError, _trace, attach_executor, close_observability, execute, execution_log,
                   log_options, report, task_options, task_setup, tracing_from_environment)
 
 _STORE = click.option("--store", "store_url", metavar="URL", default="sqlite:asl-serve.db", show_default=True,
-                      help="Where the executions are kept: sqlite:PATH or postgresql://USER@HOST/DB (the "
-                           "default is asl serve's own, in the current folder).")
+                      help=f"Where the executions are kept: {STORE_URLS} (the default is asl serve's own, in the "
+                           "current folder).")
 
 
 def _run_options(fn: Any) -> Any:
@@ -147,6 +147,7 @@ def resume(arn: str, **options: Any) -> None:
 
     Finished tasks are not called again (their results are in the journal); a task that was in
     flight is called again; Waits end at their original deadlines. Exit codes as asl run.
+    [tool.asl] gives defaults as for asl run, every key but virtual-time (the execution keeps its clock).
     """
     _take_up("resume", arn, **options)
 
@@ -159,7 +160,8 @@ def redrive(arn: str, **options: Any) -> None:
 
     The states that did not succeed run again (inside a Parallel or Map, only the branches and
     iterations that did not); the history keeps the first attempt and gains ExecutionRedriven.
-    Exit codes as asl run.
+    Exit codes as asl run. [tool.asl] gives defaults as for asl run, every key but virtual-time
+    (the execution keeps its clock).
     """
     _take_up("redrive", arn, **options)
 
@@ -286,6 +288,7 @@ def worker(store_url: str, lease_seconds: float, poll_seconds: float, until_idle
     one of them, and when one dies the others take its executions over once their leases
     run out. One line per execution ended on stderr; Ctrl-C stops (executions stay resumable).
     Every execution taken up is served by the same handlers, mocks, services and executor.
+    [tool.asl] gives defaults as for asl run, every key but virtual-time (each execution keeps its clock).
     """
     import anyio
 

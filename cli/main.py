@@ -104,7 +104,7 @@ def validate(files: tuple[str, ...], machine_type: str, fmt: str, severity: str,
     for name in files:
         if name == "-":  # the definition on stdin
             found = validate_source(read_stdin(), machine_type.upper() if machine_type else None,
-                                    name="<stdin>", substitutions=values)
+                                    name="<stdin>", filename="<stdin>", substitutions=values)
             results.extend(found)
             within.extend([len(found) > 1] * len(found))
             continue

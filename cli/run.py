@@ -19,24 +19,29 @@ class UsageError(Exception):
     """A problem with what the user typed or pointed at: one line on stderr, exit 2."""
 
 
+# The stores --store takes, as open_store reads them (asl run, executions, resume, redrive, worker, serve, console).
+STORE_URLS = "sqlite:PATH, or a PATH ending in .db, .sqlite or .sqlite3 (SQLite as well); postgresql://USER@HOST/DB"
+
 # AWS's rule for state machine and execution names (StartExecution, CreateStateMachine).
 _NAME_REFUSED = re.compile(r'[\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]')
 
 
-def aws_options(command: Any) -> Any:
+def aws_options(command: Any, project: bool = True) -> Any:
     """``--aws``, ``--endpoint-url`` and ``--connections``: real services for the Tasks no handler
-    or mock serves."""
+    or mock serves. `project`: the command reads ``[tool.asl]`` aws, endpoints and connections
+    (`aws_config` given its table), and their help says so."""
     command = click.option("--connections", "connections", metavar="FILE", default=None,
                            help="HTTP Task connections: JSON, connection ARN -> EventBridge connection "
-                                "with its secrets (default: [tool.asl] connections).")(command)
+                                "with its secrets" + (" (default: [tool.asl] connections)." if project else "."))(command)
     command = click.option("--endpoint-url", "endpoint_urls", multiple=True, metavar="[SERVICE=]URL",
                            help="Endpoint of a service (sqs=http://..., repeatable), or of all services "
-                                "(moto, LocalStack); implies --aws.")(command)
+                                "(moto, LocalStack); implies --aws" +
+                                ("; with [tool.asl.endpoints], winning for a service both name." if project else "."))(command)
     command = click.option("--s3-folder", "s3_folders", multiple=True, metavar="BUCKET=PATH",
                            help="Read and write BUCKET in the folder PATH (a Distributed Map's ItemReader and "
                                 "ResultWriter), offline; repeatable.")(command)
     return click.option("--aws", is_flag=True, help="Call AWS services (boto3) for the Tasks that no handler "
-                        "or mock serves.")(command)
+                        "or mock serves" + (" (default: [tool.asl] aws)." if project else "."))(command)
 
 
 def log_options(command: Any) -> Any:
@@ -166,11 +171,13 @@ def new_executor(spec: str | None) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def machine_option(command: Any) -> Any:
-    """``--machine [NAME=]FILE``: a child machine that states:startExecution Tasks run here."""
+def machine_option(command: Any, project: bool = True) -> Any:
+    """``--machine [NAME=]FILE``: a child machine that states:startExecution Tasks run here.
+    `project`: the command reads ``[tool.asl.machines]`` too, and its help says so."""
     return click.option("--machine", "machine_files", multiple=True, metavar="[NAME=]FILE",
                         help="A state machine that states:startExecution Tasks start here, as a child execution "
-                        "(NAME defaults to the file's stem; repeatable; default: [tool.asl] machines).")(command)
+                        "(NAME defaults to the file's stem; repeatable" +
+                        ("; default: [tool.asl] machines)." if project else ")."))(command)
 
 
 def task_options(command: Any) -> Any:
@@ -406,7 +413,7 @@ def load_definition(definition: str, machine_type: str = "STANDARD",
     from .report import diagnostic_line, render
 
     if definition == "-":  # the definition on stdin
-        results = validate_source(read_stdin(), machine_type, name="<stdin>", substitutions=substitutions)
+        results = validate_source(read_stdin(), machine_type, name="<stdin>", filename="<stdin>", substitutions=substitutions)
     else:
         path = definition.rpartition("#")[0] if "#" in definition and not os.path.exists(definition) else definition
         if not os.path.exists(path):
@@ -415,6 +422,9 @@ def load_definition(definition: str, machine_type: str = "STANDARD",
             raise UsageError(f"{path}: is a directory")
         results = validate_source(definition, machine_type, substitutions=substitutions)
     if len(results) != 1:
+        if definition == "-":  # FILE#LogicalId picks one from a file: there is no such form for stdin
+            raise UsageError(f"<stdin>: holds {len(results)} state machines ({', '.join(r.name for r in results)});"
+                             " write it to a file and pick one with FILE#LogicalId")
         raise UsageError(f"{definition}: holds {len(results)} state machines; pick one with {definition}#LogicalId")
     if not results[0].ok:
         click.echo(render(results, "text", "ERROR"), err=True, nl=False)
@@ -556,7 +566,7 @@ def _on_path(directory: str) -> Iterator[None]:
 @click.option("--color", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour the trace (auto: only on a terminal).")
 @click.option("--store", "store_url", metavar="URL",
-              help="Record the execution (sqlite:PATH, postgresql://...) so asl resume / asl redrive can continue it.")
+              help=f"Record the execution so asl resume / asl redrive can continue it: {STORE_URLS}.")
 @click.option("--lease", "lease_seconds", type=click.FloatRange(0.5, None), default=None, metavar="SECONDS",
               help="With --store: how long another process waits before taking over this execution if this "
               "process dies (default 30).")
@@ -571,8 +581,10 @@ def run(definition: str, input_path: str | None, input_json: str | None, sm_name
         include_execution_data: bool = False, **task_options: Any) -> None:
     """Run DEFINITION locally: a trace of the execution on stderr, its output as JSON on stdout.
 
-    Defaults for --handlers, --mock-config, --test-case, --machine, --aws, --connections and
-    --virtual-time come from the [tool.asl] table of the nearest pyproject.toml. OpenTelemetry traces when the OTEL_*
+    The [tool.asl] table of the nearest pyproject.toml gives defaults (the command line wins;
+    README: "Project defaults: [tool.asl]"): handlers, mock-config, test-case, virtual-time,
+    aws, connections, endpoints (a table, SERVICE = URL: --endpoint-url) and machines (a table,
+    NAME = FILE: --machine). OpenTelemetry traces when the OTEL_*
     variables ask for them (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER). Exit 0 SUCCEEDED,
     1 FAILED / TIMED_OUT / ABORTED, 2 usage error, 3 invalid definition.
     """

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .run import (UsageError, aws_config, aws_options, executor_option, load_handlers, new_executor, s3_folder_map,
+from .run import (STORE_URLS, UsageError, aws_config, aws_options, executor_option, load_handlers, new_executor, s3_folder_map,
                   tracing_from_environment)
 
 
@@ -17,8 +17,8 @@ def service_options(command: Any) -> Any:
     for option in reversed([
         click.option("--host", default="127.0.0.1", show_default=True,
                      help="Address to listen on (loopback by default)."),
-        click.option("--store", default=None, help="sqlite:PATH (default: sqlite:asl-serve.db here), "
-                     "postgresql://..., or memory."),
+        click.option("--store", default=None, metavar="URL",
+                     help=f"{STORE_URLS}; memory (default: sqlite:asl-serve.db here)."),
         click.option("--handlers", "handlers_spec", default=None, metavar="FILE_OR_MODULE",
                      help="Python handlers for Lambda tasks (as asl run --handlers)."),
         click.option("--mock-config", default=None, metavar="FILE",
@@ -53,7 +53,11 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
           poll_seconds: float | None, aws: bool = False, endpoint_urls: tuple[str, ...] = (),
           connections: str | None = None, s3_folders: tuple[str, ...] = (),
           executor: str | None = None) -> None:
-    """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) and the web console at / until Ctrl-C."""
+    """Serve the AWS Step Functions API (for boto3, the AWS CLI, SDKs) and the web console at / until Ctrl-C.
+
+    Of [tool.asl], aws, connections and endpoints apply (the other keys do not: --handlers and
+    --mock-config are given here or not at all).
+    """
     _serve("serve", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale, lease_seconds,
            poll_seconds, aws, endpoint_urls, connections, s3_folders, executor)
 
@@ -61,14 +65,21 @@ def serve(host: str, port: int, store: str | None, handlers_spec: str | None, mo
 @click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=8084, show_default=True)
 @service_options
+@executor_option
 def console(host: str, port: int, store: str | None, handlers_spec: str | None, mock_config: str | None,
             region: str | None, account: str | None, wait_time_scale: float | None, lease_seconds: float,
             aws: bool = False, endpoint_urls: tuple[str, ...] = (), connections: str | None = None,
-            s3_folders: tuple[str, ...] = ()) -> None:
+            s3_folders: tuple[str, ...] = (), executor: str | None = None) -> None:
     """Serve the web console over a store (state machines, executions, their graphs and events;
-    start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself."""
+    start, stop, redrive) without the API, until Ctrl-C. It resumes no execution by itself.
+
+    The executions it starts or redrives run here, served as asl serve serves them (--handlers,
+    --mock-config, --aws, ..., --executor); a states:startExecution Task starts a state machine
+    of the store, so there is no --machine. Of [tool.asl], aws, connections and endpoints apply,
+    as for asl serve.
+    """
     _serve("console", host, port, store, handlers_spec, mock_config, region, account, wait_time_scale,
-           lease_seconds, None, aws, endpoint_urls, connections, s3_folders, None)
+           lease_seconds, None, aws, endpoint_urls, connections, s3_folders, executor)
 
 
 def _serve(command: str, host: str, port: int, store: str | None, handlers_spec: str | None,

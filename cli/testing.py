@@ -88,8 +88,9 @@ def _handlers(command: str, spec: str | None) -> Any:
 
 def served_options(command: Any) -> Any:
     """asl run's --machine, --aws, --endpoint-url, --connections and --s3-folder (the ways the
-    engine's causes name to serve a state no mock or handler serves)."""
-    return machine_option(aws_options(command))
+    engine's causes name to serve a state no mock or handler serves), without [tool.asl]
+    defaults (`_served`)."""
+    return machine_option(aws_options(command, project=False), project=False)
 
 
 def _served(**flags: Any) -> dict:
@@ -135,7 +136,8 @@ def test_state(definition: str, state: str, input_path: str | None, input_json: 
     output and the inspection data (input, afterInputPath, afterParameters, result,
     afterResultSelector, afterResultPath, variables). Exit 0 SUCCEEDED, 1 any other status,
     2 usage error, 3 invalid definition. A Task without a mock or handler calls the services
-    --aws, --endpoint-url and --connections reach, as TestState does.
+    --aws, --endpoint-url and --connections reach, as TestState does. Of [tool.asl], only
+    handlers applies here.
     """
     from ..engine import InvalidExecutionInput, MissingHandlerError, MockConfigError, TestStateError, TestStateMock
     from ..engine.testing import MockError, Workflow, WorkflowTestError

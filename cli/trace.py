@@ -5,8 +5,10 @@
     ✓ ProcessPayment  1.01s (2 attempts) → NotifyParties
 
 Each state is shown as it is entered and left, with how long it took on the execution's
-clock (virtual or real); Choice decisions name the rule that matched; caught errors say
-where they went. States inside Parallel branches are indented and tagged ``[branch N]``.
+clock (virtual or real); Choice decisions name the rule that matched (``Choices[0]``); caught
+errors say where they went and which catcher took them (``Catch[0]``): indexes count from 0, as
+TestState's ``catchIndex``, the validator's locations and the test API's ``choice``/``catcher``
+do. States inside Parallel branches are indented and tagged ``[branch N]``.
 States inside Map iterations are summarised (items succeeded / failed, and a live progress
 bar on a terminal) unless ``verbose``, which also prints every state's input and output at
 each step of its data flow, as TestState's inspection data names them. A failed item is shown
@@ -79,6 +81,7 @@ class Trace(Recorder):
         self.replayed_entries = 0         # states entered in the replay of its journal
         self._section: str | None = None  # ``replayed`` / ``live``: the rule printed last
         self._unseen: set[str] = set()    # Distributed Map children none of whose states was seen (yet)
+        self._attempts: dict[Any, str] = {}  # run -> ``attempt 2 of 4``: its retry's label, shown as it begins
 
     def take_up(self, what: str, since: float) -> None:
         """The execution is taken up from a store (`what`: ``redrive 1``, ``resumed``) at `since`
@@ -199,6 +202,7 @@ class Trace(Recorder):
             self.data_line(where, "input", run.raw, s)
 
     def map_started(self, run: Any, length: int) -> None:
+        self.attempt_begins(run)
         super().map_started(run, length)  # the iterations start again on a retry
         # batches, not items, are the iterations of a batched Map; an ItemReader's items are not counted up front
         state = run.state
@@ -208,9 +212,11 @@ class Trace(Recorder):
     def data(self, run: Any, stage: str, value: Any) -> None:
         super().data(run, stage, value)
         if self.verbose:
+            self.attempt_begins(run)
             self.data_line(self.location(run), stage, value, self.painter(run))
 
     def retry(self, run: Any, error: Any, attempt: int, delay: float, retrier: Any) -> None:
+        self.attempt_begins(run)
         super().retry(run, error, attempt, delay, retrier)
         where = self.location(run)
         if self.hidden(where):
@@ -222,8 +228,23 @@ class Trace(Recorder):
                          f"{s['dot']} retry {attempt}{of} in {duration(delay)}", s)
         if error.hint and self.verbose:  # (a retry that works needs no more; a failure shows it)
             self.hint_line(where, error.hint, s)
+        if self.verbose:  # the next attempt's data lines follow: they are labelled as it begins
+            number = len(self._visit(run).retries) + 1
+            # MaxAttempts counts retries: a state of one Retrier makes at most 1 + MaxAttempts
+            # attempts (AWS: MaxAttempts 2 schedules the Lambda function 3 times); with several
+            # Retriers, each counting its own errors, the number left is not known ahead
+            most = f" of {retrier.max_attempts + 1}" if len(run.state.retry) == 1 else ""
+            self._attempts[run] = f"attempt {number}{most}"
+
+    def attempt_begins(self, run: Any) -> None:
+        """The first line of a retried attempt (verbose): ``↻ Name  attempt 2 of 4`` over its data."""
+        label = self._attempts.pop(run, None)
+        if label is not None:
+            s = self.painter(run)
+            self.line(self.location(run), f"{s.warn(s['retry'])} {s.name(run.name)}  {s.dim(label)}", s)
 
     def failed(self, run: Any, error: Any) -> None:
+        self.attempt_begins(run)
         progress = self.finish_map(run)
         super().failed(run, error)
         where = self.location(run)
@@ -244,6 +265,7 @@ class Trace(Recorder):
             self.hint_line(where, error.hint, s)
 
     def exit(self, run: Any, output: Any, next_name: str | None) -> None:
+        self.attempt_begins(run)
         visit = self._visit(run)
         progress = self.finish_map(run)
         super().exit(run, output, next_name)
@@ -267,7 +289,7 @@ class Trace(Recorder):
         if caught:
             symbol = s.warn(s["caught"])
             parts.append(s.warn(f"caught {_cut(error_text(visit.error, visit.cause), self.verbose)}") +
-                         s.dim(f" (Catch #{(visit.catcher or 0) + 1})"))
+                         s.dim(f" (Catch[{visit.catcher or 0}])"))
         else:
             symbol = s.ok(s["ok"])
         self.line(where, f"{symbol} {s.name(run.name)}  {'  '.join(parts)} {arrow}", s)
@@ -342,7 +364,7 @@ class Trace(Recorder):
     def decision(self, run: Any, index: int | None, s: Style) -> str:
         if index is None:
             return s.dim("no rule matched: Default")
-        return f"{s.dim(f'rule #{index + 1}:')} {describe_rule(run.state.choices[index])}"
+        return f"{s.dim(f'Choices[{index}]:')} {describe_rule(run.state.choices[index])}"
 
 
 # --------------------------------------------------------------------------------------------

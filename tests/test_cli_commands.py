@@ -42,6 +42,48 @@ def test_run_and_graph_read_the_definition_from_stdin():
     assert both.exit_code == 2 and "stdin can hold the definition or the input, not both" in both.stderr
 
 
+TEMPLATE = textwrap.dedent("""\
+    Resources:
+      Good:
+        Type: AWS::StepFunctions::StateMachine
+        Properties:
+          Definition: {StartAt: P, States: {P: {Type: Pass, End: true}}}
+      Endless:
+        Type: AWS::Serverless::StateMachine
+        Properties:
+          Definition:
+            StartAt: X
+            States: {X: {Type: Pass, Next: X}}
+    """)
+
+
+def test_a_template_on_stdin_is_named_as_a_file_named_stdin(tmp_path):
+    # Its lines once began with the logical id where a file's name stands ("Endless:10:9: ...
+    # (in Endless)"): stdin reads as a file named <stdin> would, in every format.
+    path = tmp_path / "template.yaml"
+    path.write_text(TEMPLATE)
+    from_file = invoke("validate", str(path))
+    from_stdin = invoke("validate", "-", input=TEMPLATE)
+    assert from_file.exit_code == from_stdin.exit_code == 1
+    assert "<stdin>:10:9: error MISSING_END_STATE: Workflow has no terminal state (in Endless)" in from_stdin.stdout
+    assert from_stdin.stdout == from_file.stdout.replace(str(path), "<stdin>")
+    shown = json.loads(invoke("validate", "-", "--format", "json", input=TEMPLATE).stdout)
+    assert [(m["name"], m["file"]) for m in shown] == [("Good", "<stdin>"), ("Endless", "<stdin>")]
+    sarif = json.loads(invoke("validate", "-", "--format", "sarif", input=TEMPLATE).stdout)
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]} == {"<stdin>"}
+    # one machine to run: its diagnostics name <stdin> too
+    good, endless = TEMPLATE.split("  Endless:")
+    invalid = invoke("run", "-", input="Resources:\n  Endless:" + endless)
+    assert invalid.exit_code == 3  # (StartAt, on line 6 there, as on line 10 of the whole template)
+    assert invalid.stderr.startswith("<stdin>:6:9: error MISSING_END_STATE: Workflow has no terminal state\n")
+    assert invoke("run", "-", "--quiet", input=good).exit_code == 0
+    # several machines: FILE#LogicalId picks one from a file; "-#Endless" would be an option to click
+    several = invoke("run", "-", input=TEMPLATE)
+    assert several.exit_code == 2 and "<stdin>: holds 2 state machines (Good, Endless)" in several.stderr
+    assert "-#LogicalId" not in several.stderr
+
+
 def test_a_definition_on_stdin_that_is_not_utf8_is_one_line():
     result = invoke("validate", "-", input=b'{"StartAt": "\xff"}')
     assert result.exit_code == 1 and "Invalid UTF-8 start byte 0xff" in result.output
@@ -122,6 +164,39 @@ def test_tool_asl_handlers_reach_asl_test(project):
                     str(project / "input.json"))
     assert result.exit_code == 0, result.output
     assert "RAN   Real  SUCCEEDED" in result.output
+
+
+def _help(command: str) -> str:
+    return " ".join(invoke(command, "--help").output.split())  # (click wraps the lines)
+
+
+def test_every_tool_asl_key_is_named_where_it_applies(project):
+    """asl run --help once named 4 of the keys project.py reads; each command's help now says
+    which apply to it, and test/test-state no longer offer [tool.asl] machines, aws, endpoints
+    or connections as defaults they do not read."""
+    from asl.cli.project import KEYS
+
+    text = _help("run")
+    assert [key for key in KEYS if key not in text] == []
+    assert "Project defaults: [tool.asl]" in text  # the README section
+    for command in ("resume", "redrive", "worker"):
+        assert "[tool.asl] gives defaults as for asl run, every key but virtual-time" in _help(command)
+    for command in ("serve", "console"):
+        assert "Of [tool.asl], aws, connections and endpoints apply" in _help(command)
+    for command in ("test", "test-state"):
+        text = _help(command)
+        assert "Of [tool.asl], only handlers applies here." in text
+        assert "[tool.asl] handlers" in text
+        assert not any(f"[tool.asl] {key}" in text or f"[tool.asl.{key}]" in text
+                       for key in ("machines", "aws", "endpoints", "connections"))
+    # as they say: asl run reads [tool.asl.machines], asl test-state does not
+    (project / "pyproject.toml").write_text('[tool.asl]\nhandlers = "handlers.py"\n'
+                                            '[tool.asl.machines]\nKid = "nowhere.json"\n')
+    (project / "pass.json").write_text(json.dumps(PASS))
+    ran = invoke("run", str(project / "pass.json"), "-q")
+    assert ran.exit_code == 2 and "nowhere.json" in ran.stderr
+    tested = invoke("test-state", str(project / "pass.json"), "P")
+    assert tested.exit_code == 0, tested.output
 
 
 # --------------------------------------------------------------------------------------------

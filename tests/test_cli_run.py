@@ -76,6 +76,45 @@ def test_a_failure_inside_a_branch_shows_the_branch_in_the_path(tmp_path):
     assert "  path   ValidateOrder → ProcessPayment → NotifyParties › [branch 2] ReserveStock" in lines
 
 
+SECOND_CATCHER = {"StartAt": "Work", "States": {
+    "Work": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Work", "Next": "Done",
+             "Catch": [{"ErrorEquals": ["First.Error"], "Next": "Done"},
+                       {"ErrorEquals": ["Second.Error"], "ResultPath": "$.error", "Next": "Route"}]},
+    "Route": {"Type": "Choice", "Default": "Done", "Choices": [
+        {"Variable": "$.n", "NumericEquals": 1, "Next": "Done"},
+        {"Variable": "$.n", "NumericEquals": 2, "Next": "Done"}]},
+    "Done": {"Type": "Succeed"}}}
+
+
+def test_the_trace_counts_catchers_and_choice_rules_from_0_as_the_test_api_does(tmp_path):
+    """The second Catch took the error, the second rule matched: the trace once said "(Catch #2)"
+    and "rule #2" where the test API's `catcher` and `choice` say 1. From 0 it is, as AWS's
+    TestState counts them (inspectionData.errorDetails.catchIndex 1 for the second catcher:
+    recording test_state_task_catch_error[DEBUG]::catch_task_failed_response in
+    shared/conformance/service/test-state) and as the validator locates them (/Catch/1)."""
+    from asl.engine.testing import Workflow, raises
+
+    definition = tmp_path / "second.json"
+    definition.write_text(json.dumps(SECOND_CATCHER))
+    handlers = tmp_path / "work.py"
+    handlers.write_text(textwrap.dedent("""
+        from asl.engine import Handlers, TaskFailed
+        handlers = Handlers()
+
+        @handlers.lambda_function("Work")
+        def work(event):
+            raise TaskFailed("Second.Error", "the second catcher takes it")
+    """))
+    result = invoke("run", str(definition), "--input-json", '{"n": 2}', "--handlers", str(handlers),
+                    "--virtual-time")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert "↪ Work  <1ms  caught Second.Error: the second catcher takes it (Catch[1]) → Route" in lines
+    assert "✓ Route  <1ms  Choices[1]: $.n == 2 → Done" in lines
+    run = Workflow(SECOND_CATCHER).run({"n": 2}, mocks={"Work": raises("Second.Error")})
+    assert (run.state("Work").catcher, run.state("Route").choice) == (1, 1)
+
+
 def test_quiet_prints_the_output_only():
     result = run_order("--quiet")
     assert result.exit_code == 0 and result.stderr == ""
@@ -92,6 +131,45 @@ def test_verbose_shows_the_data_flow():
     result = run_order("--verbose")
     assert result.exit_code == 0
     assert '  afterResultSelector {"status": "PAID", "transactionId": "tx-order-1001-2"}' in result.stderr.splitlines()
+
+
+def test_verbose_labels_each_retried_attempt(tmp_path):
+    """-v prints every attempt's data lines: each retried one begins with which attempt it is,
+    and of how many at most when the state has one Retrier. MaxAttempts counts the retries:
+    AWS schedules a Lambda function MaxAttempts + 1 times (MaxAttempts 2: three
+    LambdaFunctionScheduled events, conformance case test_retry_interval_features)."""
+    handlers = tmp_path / "flaky.py"
+    handlers.write_text(textwrap.dedent("""
+        from asl.engine import Handlers, TaskFailed
+        handlers = Handlers()
+
+        @handlers.lambda_function("Flaky")
+        def flaky(event, ctx):
+            if ctx.attempt < 3:
+                raise TaskFailed("Busy", "the queue is full")
+            return {"attempt": ctx.attempt}
+    """))
+    task = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Flaky", "End": True,
+            "Retry": [{"ErrorEquals": ["Busy"], "MaxAttempts": 2}]}
+    definition = tmp_path / "flaky.json"
+    definition.write_text(json.dumps({"StartAt": "Flaky", "States": {"Flaky": task}}))
+    result = invoke("run", str(definition), "--handlers", str(handlers), "--virtual-time", "-v")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("↻") or line.startswith("  result")]
+    assert lines == ["↻ Flaky  Busy: the queue is full · retry 1 of 2 in 1.00s",
+                     "↻ Flaky  attempt 2 of 3",
+                     "↻ Flaky  Busy: the queue is full · retry 2 of 2 in 2.00s",
+                     "↻ Flaky  attempt 3 of 3",
+                     '  result              {"attempt": 3}']
+    # a second Retrier (another error, its own count): how many attempts are left is not known
+    task["Retry"].append({"ErrorEquals": ["Gone"], "MaxAttempts": 5})
+    definition.write_text(json.dumps({"StartAt": "Flaky", "States": {"Flaky": task}}))
+    result = invoke("run", str(definition), "--handlers", str(handlers), "--virtual-time", "-v")
+    assert [line for line in result.stderr.splitlines() if "  attempt" in line] == \
+        ["↻ Flaky  attempt 2", "↻ Flaky  attempt 3"]
+    # without -v no attempt's data is shown: the retry lines and "(3 attempts)" tell it
+    quiet = invoke("run", str(definition), "--handlers", str(handlers), "--virtual-time")
+    assert "attempt 2" not in quiet.stderr and "✓ Flaky  3.00s  (3 attempts) → end" in quiet.stderr.splitlines()
 
 
 def test_quiet_and_verbose_together_is_a_usage_error():

@@ -265,6 +265,20 @@ def test_a_resume_trace_tells_the_replay_from_what_runs_on(project):
     assert new == 2 and lines[-1] == "SUCCEEDED  steps · resumed: 2 state transitions · 5.00s (virtual)"
 
 
+def test_a_store_path_ending_in_db_is_sqlite_without_the_prefix(project):
+    """--store runs.db (as --help and the README now say) is the SQLite file sqlite:runs.db is;
+    a path without such an ending is refused, and the message names both forms."""
+    (project / "pass.json").write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    assert asl("run", "pass.json", "--store", "runs.db", "-q", cwd=project).returncode == 0
+    assert (project / "runs.db").is_file()
+    for store in ("runs.db", "sqlite:runs.db"):
+        listed = asl("executions", "list", "--store", store, "--format", "json", cwd=project)
+        assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1, listed.stderr
+    bare = asl("run", "pass.json", "--store", "runs", "-q", cwd=project)
+    assert bare.returncode == 2 and not (project / "runs").exists()
+    assert "unknown store 'runs': use memory, sqlite:PATH (or a PATH ending in .db, .sqlite or .sqlite3)" in bare.stderr
+
+
 def test_store_problems_are_one_line(project):
     bad = asl("executions", "list", "--store", "mysql://nope", cwd=project)
     assert bad.returncode == 2 and "unknown store" in bad.stderr and "Traceback" not in bad.stderr

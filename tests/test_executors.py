@@ -290,6 +290,47 @@ def test_asl_serve_runs_children_on_its_dask_cluster_and_records_their_histories
         assert server.stop() == 0
 
 
+def test_asl_console_executor_option(tmp_path):
+    """asl console starts and redrives executions (POST /console/api/start): --executor, the
+    option asl run, resume, redrive, worker and serve share, runs their Distributed Map children
+    there, not in the console's process, as asl serve --executor does above."""
+    import json
+    import urllib.request
+
+    from test_service import ROLE, Server
+
+    (tmp_path / "handlers.py").write_text(SERVICE_HANDLERS)
+    store = f"sqlite:{tmp_path / 'runs.db'}"
+    serve = Server(tmp_path, store).start()  # (the console creates no state machine: asl serve does)
+    try:
+        machine = serve.client().create_state_machine(name="m", definition=json.dumps(DOUBLING),
+                                                      roleArn=ROLE)["stateMachineArn"]
+    finally:
+        assert serve.stop() == 0
+    console = Server(tmp_path, store, "--handlers", "handlers.py", "--executor", "processes",
+                     command="console").start()
+
+    def call(path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(f"{console.endpoint}/console/api/{path}", headers={
+            "Content-Type": "application/json", "Origin": console.endpoint},
+            data=None if body is None else json.dumps(body).encode())
+        with urllib.request.urlopen(request) as answer:
+            return json.loads(answer.read())
+
+    try:
+        arn = call("start", {"stateMachineArn": machine, "input": [{"n": n} for n in range(6)]})["executionArn"]
+        deadline = time.monotonic() + 120
+        while (described := call(f"execution?arn={arn}")["execution"])["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "still RUNNING"
+            time.sleep(0.2)
+    finally:
+        assert console.stop() == 0
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert [o["doubled"] for o in output] == [0, 2, 4, 6, 8, 10]
+    assert console.proc.pid not in {o["pid"] for o in output}  # the children ran in the executor's processes
+
+
 def test_aws_settings_reach_the_worker_processes(aws):
     import json
 

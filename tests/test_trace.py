@@ -60,7 +60,7 @@ def test_the_order_workflow_step_by_step(order):
         "▶ NotifyParties  Parallel · 2 branches",
         "✓ NotifyParties  <1ms  2 branches → CheckPayment",
         "▶ CheckPayment  Choice",
-        '✓ CheckPayment  <1ms  rule #1: $.payment.status == "PAID" → OrderConfirmed',
+        '✓ CheckPayment  <1ms  Choices[0]: $.payment.status == "PAID" → OrderConfirmed',
         "▶ OrderConfirmed  Succeed",
         "✓ OrderConfirmed  <1ms → end",
     ]
@@ -81,7 +81,7 @@ def test_a_caught_error_says_where_it_went_and_a_default_choice_says_so(order):
     assert result.status == "FAILED"
     lines = top_level(text)
     assert "↪ ProcessPayment  1.00s  (2 attempts)  caught Payment.Declined: card limit is 500, order order-1002 " \
-           "asks for 750.0 (Catch #1) → RecordDecline" in lines
+           "asks for 750.0 (Catch[0]) → RecordDecline" in lines
     assert "✓ CheckPayment  <1ms  no rule matched: Default → PaymentDeclined" in lines
     assert lines[-1] == "✗ PaymentDeclined  <1ms  Order.PaymentDeclined: The payment was declined; the customer " \
                         "has been told."
@@ -199,7 +199,7 @@ def test_a_callback_task_says_it_waits(tmp_path):
     _, text = traced(machine, sample_input("approval"), {"state:RequestApproval": lambda m: None})
     lines = text.splitlines()
     assert lines[0] == "▶ RequestApproval  Task sqs:sendMessage.waitForTaskToken · ⏸ waits for its task token"
-    assert "↪ RequestApproval  24h00m  caught States.Timeout (Catch #1) → Expired" in lines
+    assert "↪ RequestApproval  24h00m  caught States.Timeout (Catch[0]) → Expired" in lines
 
 
 def test_colour_only_when_asked(order):

@@ -476,7 +476,8 @@ def open_store(url: str | None) -> Store:
         if not path:
             raise StoreError("sqlite: needs a file, as in sqlite:runs.db")
         return SQLiteStore(path)
-    raise StoreError(f"unknown store {url!r}: use memory, sqlite:PATH or postgresql://USER@HOST/DB")
+    raise StoreError(f"unknown store {url!r}: use memory, sqlite:PATH (or a PATH ending in .db, .sqlite or "
+                     ".sqlite3) or postgresql://USER@HOST/DB")
 
 
 # ---- (de)serialisation shared by the database stores ------------------------------------------
