@@ -99,6 +99,21 @@ def _find_processor(definition: Any, state: str) -> dict | None:
     return None
 
 
+@asynccontextmanager
+async def _one_at_a_time(locks: dict[str, list], key: str) -> AsyncIterator[None]:
+    """Hold `key`'s lock in `locks` ({key: [lock, its users]}), made when first wanted and
+    dropped when no one holds or waits for it."""
+    entry = locks.setdefault(key, [anyio.Lock(), 0])
+    entry[1] += 1
+    try:
+        async with entry[0]:
+            yield
+    finally:
+        entry[1] -= 1
+        if not entry[1]:
+            del locks[key]
+
+
 class MapRuns:
     SAVE_DELAY = 0.2
     def __init__(self, store: Any, background: Any):
@@ -111,21 +126,15 @@ class MapRuns:
         self.rerun: set[str] = set()           # ... those that had started before a restart
         self.pending: dict[str, Any] = {}  # Map Runs whose document is to be saved soon: the save's Handle
         self.locks: dict[str, list] = {}  # Map Runs starting, ending or updated here: [lock, its users]
+        self.writes: dict[str, list] = {}  # Map Runs whose document is being written: [lock, its users]
 
     @asynccontextmanager
     async def _settling(self, arn: str) -> AsyncIterator[None]:
         """Hold Map Run `arn`'s settings: an UpdateMapRun here and the Map Run's start (reading
         them from its document) or end come one after the other, so none is lost between the
         document and the control."""
-        entry = self.locks.setdefault(arn, [anyio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if not entry[1]:
-                del self.locks[arn]
+        async with _one_at_a_time(self.locks, arn):
+            yield
 
     # ---- the engine's side -------------------------------------------------------------------
 
@@ -275,15 +284,30 @@ class MapRuns:
 
         async def later() -> None:
             await anyio.sleep(self.SAVE_DELAY)
-            if self.pending.pop(arn, None) is not None and arn in self.docs:
-                await self._save(doc)  # (no longer pending: a save meanwhile cancels another)
+            if self.pending.pop(arn, None) is not None:  # (no longer pending: a save meanwhile cancels it)
+                async with self._writing(arn):
+                    if arn in self.docs:  # (the Map Run's end, saved meanwhile, is the last word)
+                        await self._put(doc)
         self.pending[arn] = self.background.spawn(later, name=f"saving {arn}")
 
     async def _save(self, doc: dict) -> None:
-        waiting = self.pending.pop(doc["mapRunArn"], None)
+        arn = doc["mapRunArn"]
+        waiting = self.pending.pop(arn, None)
         if waiting is not None:
             waiting.cancel()
+        async with self._writing(arn):
+            await self._put(doc)
+
+    async def _put(self, doc: dict) -> None:
         await self.store.put_resource(doc["mapRunArn"], MAP_RUN, doc, doc["executionArn"], doc["startDate"])
+
+    @asynccontextmanager
+    async def _writing(self, arn: str) -> AsyncIterator[None]:
+        """One write of Map Run `arn`'s document at a time, in the order they were asked for: two
+        writes in flight at once (a delayed save of its children's progress and its end) could
+        reach a database in either order, and a Map Run that ended would stay RUNNING."""
+        async with _one_at_a_time(self.writes, arn):
+            yield
 
     # ---- the API's side ----------------------------------------------------------------------
 
