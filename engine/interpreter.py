@@ -102,7 +102,7 @@ def _enter(ex: Any, state: Any, raw: Any, frame: Frame) -> StateRun:
     ex.transitions += 1
     if ex.append_only:  # `ex.emit`, inlined: it runs twice per state
         events = ex.history._events
-        if len(events) >= ex.history.limit:
+        if len(events) >= ex.history.room:
             raise HistoryLimitExceeded(ex.history.limit)
         seq = frame.seq = frame.seq + 1
         now = ex.clock.now()
@@ -136,13 +136,21 @@ def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned:
     ex.check_size(output, run.name)
     if assigned:
         frame = run.frame
-        ex.check_variables(assigned, frame.variables, run.name)
+        try:
+            ex.check_variables(assigned, frame.variables, run.name)
+        except StatesError as err:
+            # AWS records the refused Assign as EvaluationFailed after the state's last event,
+            # the cause as it is, then fails the execution (raw AWS capture, radkawar/stackd
+            # testdata/aws/stepfunctions/variable_limits.json "total-over-10m-final-history")
+            run.event("EvaluationFailed", {"error": err.error, "cause": err.cause, "location": "Assign",
+                                           "state": run.name})
+            raise
         frame.variables.update(assigned)
     if kind != "Fail":
         frame = run.frame
         if ex.append_only:  # `ex.emit`, inlined as in `_enter`
             events = ex.history._events
-            if len(events) >= ex.history.limit:
+            if len(events) >= ex.history.room:
                 raise HistoryLimitExceeded(ex.history.limit)
             seq = frame.seq = frame.seq + 1
             events.append((_EXITED[kind], frame.last, ex.clock.now(), (run.name, "output", output, assigned),

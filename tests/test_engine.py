@@ -602,7 +602,12 @@ def test_event_limit_fails_the_execution_and_keeps_history():
                                                 {"Variable": "$.stop", "IsPresent": True, "Next": "X"}]},
                                             "X": {"Type": "Succeed"}}})
     result = run_sync(m, {}, history_limit=50)
-    assert result.status == "FAILED" and len(result.history) == 51
+    # the limit counts the closing event: AWS's capped execution ends with ExecutionFailed as
+    # event 25,000 (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+    # variable_limits.json "history-cap-final-history")
+    assert result.status == "FAILED" and len(result.history) == 50
+    assert result.history.events[-1]["type"] == "ExecutionFailed"
+    assert result.cause == "The execution reached the maximum number of history events (50)."
 
 
 def test_handlers_never_see_shared_mutations():
