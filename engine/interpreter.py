@@ -34,6 +34,9 @@ from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateSc
                        _NO_RESULT)
 from .task import run_task
 
+# A whole number as Java's Long.parseLong reads it (a sign, ASCII digits)
+_LONG_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
+
 _ENTERED = {kind: f"{kind}StateEntered" for kind in ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail",
                                                       "Parallel", "Map")}
 _EXITED = {kind: f"{kind}StateExited" for kind in _ENTERED}
@@ -296,6 +299,11 @@ async def run_wait(run: StateRun) -> Result:
         except PathNotFoundError:
             raise StatesError("States.Runtime", f"The SecondsPath parameter does not reference an input value: "
                               f"{text}") from None
+        if isinstance(value, str) and _LONG_TEXT.fullmatch(value):
+            # AWS reads a whole number written as text as that number, and waits (raw AWS
+            # capture, radkawar/stackd testdata/aws/stepfunctions/dataflow_execution.json
+            # "history-wait-type-error": {"seconds": "1"} waits a second and succeeds)
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 isinstance(value, float) and not value.is_integer()):
             raise StatesError("States.Runtime", f"The SecondsPath parameter cannot be parsed as a long value: "
