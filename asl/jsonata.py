@@ -655,6 +655,8 @@ _CORRECTED = {
     # the library has no $clone
     "clone": (1, "function($v){ $exists($v) ? $__asl_clone($v) }"),
 }
+_CORRECTED["pad"] = (3, "function($s, $w, $c){ ($type($s) = 'string' and $type($w) = 'number' "
+                        "? $__asl_padBound($s, $w); $BUILTINpad($s, $w, $c)) }")
 _CORRECTED.update({   # JavaScript's URI functions (see _fn_encode_url)
     name: (1, f"function($s){{ $type($s) = 'string' ? $__asl_{name}($s) : $BUILTIN{name}($s) }}")
     for name in ("encodeUrlComponent", "encodeUrl", "decodeUrlComponent", "decodeUrl")
@@ -897,7 +899,7 @@ def _fn_range(start: Any = None, end: Any = None, step: Any = None) -> Any:
         raise _FunctionError("D3137", "The step of $range must not be 0")
     count = max(0, (end - start) // step + 1)
     if count > LIMITS.max_sequence:
-        raise _FunctionError("U1001", _MEMORY_MESSAGE)
+        raise _memory_exceeded()
     if count > _MAX_RANGE:
         raise _FunctionError("D2014", "The size of the sequence allocated by the range operator (..) "
                                       f"must not exceed 1e7.  Attempted to allocate {count}.")
@@ -977,6 +979,20 @@ def _fn_millis() -> int:
     return int(_clock_ms())
 
 
+# AWS's $pad adds at most this many characters (Unicode characters, whatever the padding
+# text): more fails on its memory bound, though a longer string made by other means, or by
+# padding a long string, is fine (radkawar/stackd, testdata/aws/stepfunctions/
+# expression_limits.json: "pad-direct" fails at 262145 added, "pad-existing", "pad-concat",
+# "join", "pad-unicode", "pad-pattern" succeed).
+_MAX_PADDING = 262_144
+
+
+def _fn_pad_bound(text: str, width: float) -> None:
+    """Called before $pad(text, width, ...): the memory error where it would add too much."""
+    if abs(width) - len(text) > _MAX_PADDING:
+        raise _memory_exceeded()
+
+
 def _fn_clone(value: Any = None) -> Any:
     """$clone(object or array): a copy (values are never shared, so the value itself). The
     library lacks it; jsonata-js 2.0.6 has it (an undefined argument gives undefined before
@@ -1051,7 +1067,7 @@ def _fn_decode_url(text: str) -> str:
 # Name table: AWS's additions (registered) and the built-ins AWS or asl replaces (overridden).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "partition": _fn_partition, "range": _fn_range, "hash": _fn_hash, "uuid": _fn_uuid,
-    "parse": _fn_parse, "__asl_clone": _fn_clone,
+    "parse": _fn_parse, "__asl_clone": _fn_clone, "__asl_padBound": _fn_pad_bound,
     "__asl_encodeUrlComponent": _fn_encode_url_component, "__asl_encodeUrl": _fn_encode_url,
     "__asl_decodeUrlComponent": _fn_decode_url_component, "__asl_decodeUrl": _fn_decode_url,
 }
@@ -1111,9 +1127,24 @@ _CODE = re.compile(r"^(?:[A-Za-z ]+: )?([A-Z]\d{4}): (.*)$", re.S)
 _DEPTH_MESSAGE = ("Stack overflow error: Check for non-terminating recursive function.  "
                   "Consider rewriting as tail-recursive.")
 _TIME_MESSAGE = "Expression evaluation timeout: Check for infinite loop"
-# AWS's wording for its memory bound; the code in front of it is assumed (U1001, as for the
-# other two bounds): no recording shows it.
+# AWS's wording for its memory bound, which its causes give after a colon and with no code
+# ("... threw an error during evaluation: Expression evaluation memory limit exceeded: ..."),
+# unlike a JSONata error's ". <code>: <message>" (radkawar/stackd's captures of TestState,
+# testdata/aws/stepfunctions/expression_limits.json "pad-direct" and variable_limits.json
+# "test-single-assignment-262145").
 _MEMORY_MESSAGE = "Expression evaluation memory limit exceeded: Check for excessive memory usage"
+_MEMORY_CODE = "memory"   # a _FunctionError's code for the bound: no JSONata code goes in the cause
+
+
+def _memory_exceeded() -> "_FunctionError":
+    return _FunctionError(_MEMORY_CODE, _MEMORY_MESSAGE)
+
+
+def _during_evaluation(code: str | None, message: str) -> str:
+    """What a cause says after "threw an error during evaluation"."""
+    if code == _MEMORY_CODE:
+        return f": {message}"
+    return f". {code}: {message}" if code else f". {message}"
 
 
 # Compiled objects each thread keeps (by expression text); the oldest goes beyond this many.
@@ -1209,26 +1240,27 @@ class _Backend:
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:   # ValueError from JSONata; PanicException is a BaseException
-            raise expr.failure("threw an error during evaluation. " + self.describe(exc, expr.text)) from None
+            raise expr.failure("threw an error during evaluation" + _during_evaluation(*self.describe(exc, expr.text))) from None
         if text is not None and len(text) > limits.max_result_bytes:
-            raise expr.failure(f"threw an error during evaluation. U1001: {_MEMORY_MESSAGE}")
+            raise expr.failure("threw an error during evaluation" + _during_evaluation(_MEMORY_CODE, _MEMORY_MESSAGE))
         return text
 
-    def describe(self, exc: BaseException, text: str) -> str:
-        """The cause's "<code>: <message>" for an evaluation of `text` that raised `exc`."""
+    def describe(self, exc: BaseException, text: str) -> tuple[str | None, str]:
+        """The (code, message) of an evaluation of `text` that raised `exc` (`_during_evaluation`
+        words them in the cause)."""
         failed = getattr(self.failures, "error", None)
         if failed is not None:
-            return f"{failed.code}: {failed.message}"
+            return failed.code, failed.message
         code, message = _split(str(exc))
         if code in ("T0410", "T0412"):
             message = _argument_message(code, message, text)
         if code in ("D1011", "U1001"):
-            return f"U1001: {_DEPTH_MESSAGE}"
+            return "U1001", _DEPTH_MESSAGE
         if code == "D1012":
-            return f"U1001: {_TIME_MESSAGE}"
+            return "U1001", _TIME_MESSAGE
         if code == "D2015":
-            return f"U1001: {_MEMORY_MESSAGE}"
-        return f"{code}: {message}" if code else message
+            return _MEMORY_CODE, _MEMORY_MESSAGE
+        return code, message
 
     def format_millis(self, ms: float, picture: Any, timezone: Any) -> str | None:
         if not isinstance(picture, (str, type(None))) or not isinstance(timezone, (str, type(None))):

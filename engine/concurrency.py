@@ -266,10 +266,18 @@ async def run_map(run: StateRun) -> Result:
                 def context() -> dict:
                     if not base:
                         base.append(run.context())
-                    return {**base[0], "Map": item_context(index, item)}
+                    return {**base[0], "Map": item_context(index, item, None)}  # inline: no Source
                 return selector.evaluate(Scope(selected, variables, rng, context, now=now))
 
-            inputs = [item_input(i, item) for i, item in enumerate(items)]
+            try:
+                inputs = [item_input(i, item) for i, item in enumerate(items)]
+            except StatesError:
+                # AWS selects each item as its iteration starts: a failing ItemSelector comes
+                # after MapStateStarted, and ends the run with no iteration event (raw AWS
+                # capture, radkawar/stackd testdata/aws/stepfunctions/dataflow_execution.json
+                # "history-sequential-map": MapStateStarted, then ExecutionFailed)
+                run.event("MapStateStarted", {"length": len(items)})
+                raise
         observer = ex.observer
         if observer is not None:
             if not jsonata:

@@ -292,7 +292,7 @@ class Execution:
         # History.add, inlined: this runs twice per state
         history = self.history
         events = history._events
-        if len(events) >= history.limit:
+        if len(events) >= history.room:
             raise HistoryLimitExceeded(history.limit)
         events.append((event_type, frame.last, self.clock.now() if at is None else at, details, (frame.key, seq)))
         last = frame.last = len(events)
@@ -463,27 +463,36 @@ class Execution:
 
     def check_variables(self, assigned: dict, visible: dict, name: str) -> None:
         """Variable quotas (ASL-SPEC.md section 5): one value and one Assign at most 256 KiB,
-        all variables of the execution at most 10 MiB. (AWS's error wording for these is not
-        recorded; States.DataLimitExceeded is the documented error for payload quotas.)"""
+        all variables of the execution at most 10 MiB, each size the value's JSON text in
+        bytes. AWS's words (radkawar/stackd, testdata/aws/stepfunctions/variable_limits.json:
+        TestState "test-single-assignment-262143", "test-combined-assignment-131071", the
+        execution "total-over-10m") name the variable that takes the Assign over its limit, in
+        the Assign's order, and by how many bytes the state or the execution is over. (Whether
+        AWS checks each value's own limit before the running sum, as here, is not recorded.)"""
         if self.payload_limit is None:
             return
         size = self.meter.size
         sizes = {key: size(value) for key, value in assigned.items()}
+        state_total = 0
         for key, value_size in sizes.items():
             deep = self.meter.too_deep(assigned[key], value_size)
             if deep is not None:
                 raise StatesError("States.Runtime", f"The variable '{key}' assigned by the state '{name}' is nested "
                                   f"{deep} levels deep, more than the maximum of {MAX_DEPTH}.")
             if value_size > VARIABLE_LIMIT:
-                raise StatesError("States.DataLimitExceeded", f"The variable '{key}' assigned by the state "
-                                  f"'{name}' is larger than the maximum of {VARIABLE_LIMIT} bytes.")
-        if sum(sizes.values()) > VARIABLE_LIMIT:
-            raise StatesError("States.DataLimitExceeded", f"The variables assigned by the state '{name}' "
-                              f"together are larger than the maximum of {VARIABLE_LIMIT} bytes.")
-        total = sum(size(v) for k, v in visible.items() if k not in assigned) + sum(sizes.values())
+                raise StatesError("States.DataLimitExceeded", f"Variable size limit exceeded. Variable '{key}' in "
+                                  f"state '{name}' was assigned {value_size} bytes.")
+            state_total += value_size
+            if state_total > VARIABLE_LIMIT:
+                raise StatesError("States.DataLimitExceeded", "State total variable size limit exceeded. Variable "
+                                  f"'{key}' in state '{name}' was assigned {value_size} bytes, which caused the size "
+                                  "of variables assigned in the state to exceed its limit by "
+                                  f"{state_total - VARIABLE_LIMIT} bytes.")
+        total = sum(size(v) for k, v in visible.items() if k not in assigned) + state_total
         if total > VARIABLES_TOTAL_LIMIT:
-            raise StatesError("States.DataLimitExceeded", "The variables stored by the execution are larger "
-                              f"than the maximum of {VARIABLES_TOTAL_LIMIT} bytes.")
+            raise StatesError("States.DataLimitExceeded", f"Execution total variable size limit exceeded. State "
+                              f"'{name}' assigned variables that exceed the total execution limit by "
+                              f"{total - VARIABLES_TOTAL_LIMIT} bytes.")
 
     def new_uuid(self) -> str:
         """A version 4 UUID drawn from the execution's own random source (names, ARNs)."""
@@ -953,7 +962,7 @@ class Execution:
 
     def _finish(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
         history = self.history
-        history.limit = max(history.limit, len(history) + 1)  # the closing event always fits
+        history.make_room()  # the closing event always fits
         root = self.root
         root.last = history.last_id  # the closing event follows the last one recorded
         details: dict = {}

@@ -45,13 +45,23 @@ class HistoryLimitExceeded(Exception):
 
 
 class History:
-    """Append-only list of events for one execution (child executions have their own)."""
+    """Append-only list of events for one execution (child executions have their own).
 
-    __slots__ = ("_events", "limit")
+    `limit` counts every event, the execution's closing one included: an execution that runs
+    out fails with ExecutionFailed as event 25,000, after 24,999 others (raw AWS capture,
+    radkawar/stackd testdata/aws/stepfunctions/variable_limits.json "history-cap-final-history").
+    So the events before the closing one have `room` for limit - 1."""
+
+    __slots__ = ("_events", "limit", "room")
 
     def __init__(self, limit: int = 25_000):
         self._events: list[tuple] = []  # (type, previous_id, timestamp, details, site)
         self.limit = limit
+        self.room = limit - 1  # the events before the closing one (which `make_room` lets in)
+
+    def make_room(self) -> None:
+        """Let the closing event in, whatever came before it."""
+        self.room = max(self.room, len(self._events) + 1)
 
     def __len__(self) -> int:
         return len(self._events)
@@ -62,7 +72,7 @@ class History:
         (`asl.engine.journal`); the tuple form of details is the state events' compact one,
         ``(name, "input" | "output", value, assigned variables)``, shaped only when read."""
         events = self._events
-        if len(events) >= self.limit:
+        if len(events) >= self.room:
             raise HistoryLimitExceeded(self.limit)
         events.append((event_type, previous, timestamp, details, site))
         return len(events)
@@ -141,7 +151,8 @@ def aws_details(details: Any) -> dict | None:
     return shaped
 
 
-EXECUTION_DATA = ("input", "output", "parameters", "inputDetails", "outputDetails")
+EXECUTION_DATA = ("input", "output", "parameters", "inputDetails", "outputDetails", "assignedVariables",
+                  "assignedVariablesDetails")
 
 
 def without_execution_data(details: dict) -> dict:
@@ -149,7 +160,10 @@ def without_execution_data(details: dict) -> dict:
     ``includeExecutionData: false`` and a LoggingConfiguration's ``includeExecutionData: false``
     leave them out. Recorded on AWS for the log (LocalStack test_logs ``*_ALL_False``): input,
     inputDetails, output and outputDetails go, everything else stays (roleArn, name, error,
-    cause; ExecutionSucceeded's details are ``{}``); GetExecutionHistory is taken to do the same
-    (by analogy: no recording). A TaskScheduled's ``parameters``, the task's input, goes too: no
-    recording has a Task event without its data (unverified)."""
+    cause; ExecutionSucceeded's details are ``{}``). GetExecutionHistory does the same, and
+    leaves out a state's assignedVariables and assignedVariablesDetails too (raw AWS capture,
+    radkawar/stackd testdata/aws/stepfunctions/variable_limits.json
+    "small-history-include-data-false"; the log is taken to do as it does). A TaskScheduled's
+    ``parameters``, the task's input, goes too: no recording has a Task event without its data
+    (unverified)."""
     return {k: v for k, v in details.items() if k not in EXECUTION_DATA}

@@ -34,6 +34,9 @@ from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateSc
                        _NO_RESULT)
 from .task import run_task
 
+# A whole number as Java's Long.parseLong reads it (a sign, ASCII digits)
+_LONG_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
+
 _ENTERED = {kind: f"{kind}StateEntered" for kind in ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail",
                                                       "Parallel", "Map")}
 _EXITED = {kind: f"{kind}StateExited" for kind in _ENTERED}
@@ -102,7 +105,7 @@ def _enter(ex: Any, state: Any, raw: Any, frame: Frame) -> StateRun:
     ex.transitions += 1
     if ex.append_only:  # `ex.emit`, inlined: it runs twice per state
         events = ex.history._events
-        if len(events) >= ex.history.limit:
+        if len(events) >= ex.history.room:
             raise HistoryLimitExceeded(ex.history.limit)
         seq = frame.seq = frame.seq + 1
         now = ex.clock.now()
@@ -136,13 +139,21 @@ def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned:
     ex.check_size(output, run.name)
     if assigned:
         frame = run.frame
-        ex.check_variables(assigned, frame.variables, run.name)
+        try:
+            ex.check_variables(assigned, frame.variables, run.name)
+        except StatesError as err:
+            # AWS records the refused Assign as EvaluationFailed after the state's last event,
+            # the cause as it is, then fails the execution (raw AWS capture, radkawar/stackd
+            # testdata/aws/stepfunctions/variable_limits.json "total-over-10m-final-history")
+            run.event("EvaluationFailed", {"error": err.error, "cause": err.cause, "location": "Assign",
+                                           "state": run.name})
+            raise
         frame.variables.update(assigned)
     if kind != "Fail":
         frame = run.frame
         if ex.append_only:  # `ex.emit`, inlined as in `_enter`
             events = ex.history._events
-            if len(events) >= ex.history.limit:
+            if len(events) >= ex.history.room:
                 raise HistoryLimitExceeded(ex.history.limit)
             seq = frame.seq = frame.seq + 1
             events.append((_EXITED[kind], frame.last, ex.clock.now(), (run.name, "output", output, assigned),
@@ -288,6 +299,11 @@ async def run_wait(run: StateRun) -> Result:
         except PathNotFoundError:
             raise StatesError("States.Runtime", f"The SecondsPath parameter does not reference an input value: "
                               f"{text}") from None
+        if isinstance(value, str) and _LONG_TEXT.fullmatch(value):
+            # AWS reads a whole number written as text as that number, and waits (raw AWS
+            # capture, radkawar/stackd testdata/aws/stepfunctions/dataflow_execution.json
+            # "history-wait-type-error": {"seconds": "1"} waits a second and succeeds)
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 isinstance(value, float) and not value.is_integer()):
             raise StatesError("States.Runtime", f"The SecondsPath parameter cannot be parsed as a long value: "

@@ -50,16 +50,22 @@ def positive_int(run: StateRun, literal: Any, path: Any, name: str, scope: Any, 
 
 
 # ``$$.Map.Item.Source`` (DG "input-output-contextobject", "Context object data for Map states"): the
-# item's origin, in inline and Distributed Maps alike (the DG's example is an INLINE Map whose
-# ItemSelector gives "STATE_DATA"), in JSONPath's ``$$`` and JSONata's ``$states.context`` alike.
-# No AWS recording contradicts it: the conformance cases read only Map.Item.Index and .Value.
+# item's origin in a Distributed Map, in JSONPath's ``$$`` and JSONata's ``$states.context`` alike.
+# An inline Map's context has none, whatever the DG's example shows: AWS fails an ItemSelector
+# that reads it ("The JSONPath '$$.Map.Item.Source' specified for the field 'source.$' could not
+# be found in the input '{...,"Map":{"Item":{"Index":0,"Value":...}}}'"; raw AWS capture,
+# radkawar/stackd testdata/aws/stepfunctions/dataflow_execution.json "history-sequential-map").
 STATE_DATA = "STATE_DATA"  # an item of the state input (ItemsPath / Items)
 
 
-def item_context(index: int, value: Any, source: str = STATE_DATA) -> dict:
+def item_context(index: int, value: Any, source: str | None = STATE_DATA) -> dict:
     """``$$.Map`` while the ItemSelector of item `index` is evaluated (``Key``, of object
-    iteration, is not supported: items are always an array's)."""
-    return {"Item": {"Index": index, "Value": value, "Source": source}}
+    iteration, is not supported: items are always an array's); `source` None: an inline Map's,
+    without ``Source``."""
+    item = {"Index": index, "Value": value}
+    if source is not None:
+        item["Source"] = source
+    return {"Item": item}
 
 
 def map_items(run: StateRun, effective: Any) -> list:

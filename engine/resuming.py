@@ -147,8 +147,8 @@ def redrive_refusal(record: Any, now: float, events: int | None = None) -> str |
     """Why AWS would refuse to redrive the execution of `record` at `now` (None: it would not),
     in the words of the API model's redriveStatusReason list ("Execution is SUCCEEDED and cannot
     be redriven", "Execution redrivable period exceeded", "Execution has exceeded the max
-    execution time", "Execution history event limit exceeded"); `events`, the length of its
-    history, when known."""
+    execution time"; for a long history AWS's own words); `events`, the length of its history,
+    when known."""
     if record.type == "EXPRESS":
         return "Execution is EXPRESS and cannot be redriven"
     if record.status in ("RUNNING", "SUCCEEDED", "PENDING_REDRIVE"):
@@ -158,7 +158,10 @@ def redrive_refusal(record: Any, now: float, events: int | None = None) -> str |
     if (record.stop_time or now) - record.start_time > MAX_OPEN:
         return "Execution has exceeded the max execution time"
     if events is not None and events >= REDRIVE_EVENT_LIMIT:
-        return "Execution history event limit exceeded"
+        # AWS's words (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+        # variable_limits.json "cleanup-describe-history-cap"), not the API model's ("Execution
+        # history event limit exceeded")
+        return "Execution has exceeded the maximum history event limit"
     return None
 
 

@@ -1578,9 +1578,11 @@ class Service:
             return "NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven"
         if record.options.get("mapRunArn"):
             return "REDRIVABLE_BY_MAP_RUN", None
-        from asl.engine.resuming import redrive_refusal
+        from asl.engine.resuming import REDRIVE_EVENT_LIMIT, redrive_refusal
 
-        reason = redrive_refusal(record, time.time()) or await self._machine_deleting(record)
+        long = bool(await self.store.events(record.arn, after=REDRIVE_EVENT_LIMIT - 1))
+        reason = redrive_refusal(record, time.time(), REDRIVE_EVENT_LIMIT if long else None) or \
+            await self._machine_deleting(record)
         return ("NOT_REDRIVABLE", reason) if reason else ("REDRIVABLE", None)
 
     async def _machine_deleting(self, record: Any) -> str | None:

@@ -325,21 +325,20 @@ def test_failing_branch_cancels_siblings_and_nothing_keeps_running():
     assert finished == []
 
 
-def test_map_item_source_of_an_inline_map_is_state_data():
-    """DG "input-output-contextobject": an INLINE Map's ItemSelector reading ``$$.Map.Item.Source``
-    (JSONPath) or ``$states.context.Map.Item.Source`` (JSONata) gets "STATE_DATA" for each item of
-    the input ``[{"who": "bob"}, ...]``; the whole ``Map.Item`` is Index, Value and Source."""
+def test_an_inline_map_item_is_index_and_value():
+    """An INLINE Map's ``$$.Map.Item`` is Index and Value, with no Source, whatever the DG's
+    example ("input-output-contextobject") shows: AWS fails an ItemSelector that reads
+    ``$$.Map.Item.Source`` (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+    dataflow_execution.json "history-sequential-map"; tests/test_dataflow_captures.py)."""
     processor = {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
     jsonpath = machine(M={"Type": "Map", "End": True, "ItemProcessor": processor, "ItemSelector": {
-        "ContextIndex.$": "$$.Map.Item.Index", "ContextValue.$": "$$.Map.Item.Value",
-        "ContextSource.$": "$$.Map.Item.Source", "Whole.$": "$$.Map.Item"}})
+        "ContextIndex.$": "$$.Map.Item.Index", "ContextValue.$": "$$.Map.Item.Value", "Whole.$": "$$.Map.Item"}})
     people = [{"who": "bob"}, {"who": "meg"}]
     assert run_sync(jsonpath, people).output == [
-        {"ContextIndex": i, "ContextValue": p, "ContextSource": "STATE_DATA",
-         "Whole": {"Index": i, "Value": p, "Source": "STATE_DATA"}} for i, p in enumerate(people)]
+        {"ContextIndex": i, "ContextValue": p, "Whole": {"Index": i, "Value": p}} for i, p in enumerate(people)]
     jsonata = machine(M={"Type": "Map", "QueryLanguage": "JSONata", "End": True, "ItemProcessor": processor,
-                         "ItemSelector": {"ContextSource": "{% $states.context.Map.Item.Source %}"}})
-    assert run_sync(jsonata, people).output == [{"ContextSource": "STATE_DATA"}] * 2
+                         "ItemSelector": {"Whole": "{% $states.context.Map.Item %}"}})
+    assert run_sync(jsonata, people).output == [{"Whole": {"Index": i, "Value": p}} for i, p in enumerate(people)]
 
 
 def test_map_max_concurrency_is_respected():
@@ -602,7 +601,12 @@ def test_event_limit_fails_the_execution_and_keeps_history():
                                                 {"Variable": "$.stop", "IsPresent": True, "Next": "X"}]},
                                             "X": {"Type": "Succeed"}}})
     result = run_sync(m, {}, history_limit=50)
-    assert result.status == "FAILED" and len(result.history) == 51
+    # the limit counts the closing event: AWS's capped execution ends with ExecutionFailed as
+    # event 25,000 (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+    # variable_limits.json "history-cap-final-history")
+    assert result.status == "FAILED" and len(result.history) == 50
+    assert result.history.events[-1]["type"] == "ExecutionFailed"
+    assert result.cause == "The execution reached the maximum number of history events (50)."
 
 
 def test_handlers_never_see_shared_mutations():

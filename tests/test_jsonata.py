@@ -485,7 +485,9 @@ def test_now_with_picture():
 # --------------------------------------------------------------------------------------------
 
 TIMEOUT = "U1001: Expression evaluation timeout: Check for infinite loop"
-MEMORY = "U1001: Expression evaluation memory limit exceeded: Check for excessive memory usage"
+# AWS words its memory bound after a colon, with no JSONata code (raw AWS capture, radkawar/stackd
+# testdata/aws/stepfunctions/expression_limits.json "pad-direct")
+MEMORY = "threw an error during evaluation: Expression evaluation memory limit exceeded: Check for excessive memory usage"
 
 
 @pytest.fixture
@@ -535,6 +537,23 @@ def test_sequences_are_bounded_where_aws_runs_out_of_memory():
     assert run("$count([1..873782])") == 873782
     assert cause_of("$count([1..873783])").endswith(MEMORY)
     assert cause_of("$count($range(1, 873783, 1))").endswith(MEMORY)
+
+
+def test_pad_adds_at_most_262144_characters_as_on_aws():
+    # raw AWS captures of TestState, radkawar/stackd testdata/aws/stepfunctions/expression_limits.json
+    # (labels as named) and variable_limits.json ("test-single-assignment-262145")
+    assert cause_of("$length($pad('',262145,'x'))") == (
+        "The JSONata expression '$length($pad('',262145,'x'))' specified for the field 'Output' threw an error "
+        "during evaluation: Expression evaluation memory limit exceeded: Check for excessive memory usage")  # pad-direct
+    assert cause_of("$pad('', -262145)").endswith(MEMORY)   # padding on the left counts the same
+    assert run("$length($pad($pad('',131072,'x'),262145,'x'))") == 262145  # pad-existing: 131073 added
+    assert run("$length($pad('',131072,'x') & $pad('',131073,'x'))") == 262145  # pad-concat
+    assert run("$length($join([$pad('',131072,'x'),$pad('',131073,'x')]))") == 262145  # join
+    assert run("$length($pad('',262144,'\u00e9'))") == 262144  # pad-unicode: characters, not bytes
+    assert run("$length($pad('',262144,'xy'))") == 262144  # pad-pattern
+    # the rest of $pad is JSONata's
+    assert run("$pad('ab', -5, 'xy')") == "xyxab" and run("$pad('ab', 4)") == "ab  "
+    assert run("$pad('abc', 2)") == "abc"
 
 
 def test_results_are_bounded_where_aws_runs_out_of_memory():
