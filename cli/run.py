@@ -175,8 +175,8 @@ def machine_option(command: Any, project: bool = True) -> Any:
     """``--machine [NAME=]FILE``: a child machine that states:startExecution Tasks run here.
     `project`: the command reads ``[tool.asl.machines]`` too, and its help says so."""
     return click.option("--machine", "machine_files", multiple=True, metavar="[NAME=]FILE",
-                        help="A state machine that states:startExecution Tasks start here, as a child execution "
-                        "(NAME defaults to the file's stem; repeatable" +
+                        help="A state machine that states:startExecution (and aws-sdk:sfn) Tasks start here, "
+                        "as a child execution (NAME defaults to the file's stem; repeatable" +
                         ("; default: [tool.asl] machines)." if project else ")."))(command)
 
 

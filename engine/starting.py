@@ -118,7 +118,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
     machines a ``states:startExecution`` Task starts here, as child executions with their own
     history (``execution.executions.children``), sharing this run's handlers, services and
     clock; the machine being run is among them under its own name. Children of machines not
-    listed go to Step Functions through boto3 when the run calls services.
+    listed go to Step Functions through boto3 when the run calls services. The ``aws-sdk:sfn``
+    Tasks of the run that name its machines, executions or task tokens (StartExecution,
+    StartSyncExecution, DescribeExecution, StopExecution, SendTaskSuccess, SendTaskFailure,
+    SendTaskHeartbeat) are answered here, as Step Functions would answer them.
 
     ``log`` (an `asl.engine.execlog.ExecutionLog`) writes a log event per history event, as a
     state machine's LoggingConfiguration does.
@@ -188,6 +191,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
                              "observer": getattr(observer, "for_children", lambda: None)()}
             local.prepare = prepare
             local.mock_config = mocks.config if mocks is not None else None
+            local.adopt(execution)
         execution.executions = local
     if executor is not None:
         if isinstance(executor, str):

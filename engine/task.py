@@ -167,12 +167,14 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
 
 def _other_way(info: Any, arguments: Any) -> str | None:
     """How else a run could serve a Task that no handler or mock serves, for its cause: run
-    the child machine of a ``states:startExecution`` Task here, call a service or an HTTP
-    endpoint (a run that calls services never gets here: the integration layer serves it)."""
+    the child machine of a ``states:startExecution`` Task (or of an ``aws-sdk:sfn`` start) here,
+    call a service or an HTTP endpoint (a run that calls services never gets here: the
+    integration layer serves it)."""
     if info is None or info.kind not in ("service", "sdk", "http"):
         return None  # a Lambda function, an activity: a handler is the way
     arn = arguments.get("StateMachineArn") if isinstance(arguments, dict) else None
-    if (info.service, info.api) == ("states", "startExecution") and isinstance(arn, str):
+    if (info.service, info.api) in (("states", "startExecution"), ("sfn", "startExecution"),
+                                    ("sfn", "startSyncExecution")) and isinstance(arn, str):
         from .integrations.nested import machine_name
 
         name = machine_name(arn)

@@ -1538,26 +1538,9 @@ class Service:
         finally:
             self.tokens.discard(execution.arn)
         elapsed_ms = max(1, round((time.monotonic() - started) * 1000))
-        # outputDetails comes with every status, FAILED too (recorded: LocalStack test_express_sync
-        # test_base[BASE_RAISE_FAILURE]), unlike DescribeExecution's
-        out: dict = {"executionArn": execution.arn, "stateMachineArn": arn, "name": name,
-                     "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
-                     "input": input_text,
-                     "inputDetails": {"included": True}, "outputDetails": {"included": True},
-                     "billingDetails": {"billedMemoryUsedInMB": 64,
-                                        "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
-        if result.status == "SUCCEEDED":
-            out["output"] = json.dumps(result.output, separators=(",", ":"), ensure_ascii=False)
-        if result.error is not None:
-            out["error"] = result.error
-        if result.cause is not None:
-            out["cause"] = result.cause
-        if body.get("traceHeader"):
-            out["traceHeader"] = body["traceHeader"]
-        if body.get("includedData") == "METADATA_ONLY":
-            for key in ("input", "output"):
-                out.pop(key, None)
-        return out
+        from asl.engine.integrations.nested import sync_answer
+
+        return sync_answer(execution, result, body, input_text, elapsed_ms)
 
     async def _record(self, arn: str, dispatched: bool = False) -> Any:
         """The record of execution `arn`. Express executions are refused (InvalidArn, as AWS

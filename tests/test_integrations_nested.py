@@ -6,6 +6,7 @@ alphabetical order, dates in epoch milliseconds)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import anyio
@@ -320,6 +321,202 @@ def test_local_executions_start_children_only_while_open():
     with pytest.raises(RuntimeError, match="only while open"):
         anyio.run(executions.start, body)
     assert executions.children == {}
+
+
+# ---- aws-sdk:sfn calls among the run's machines ---------------------------------------------
+# The pattern of aws-samples/serverless-patterns sfn-to-sfn-cdk: the parent starts the child with
+# startExecution.waitForTaskToken, the child waits, then calls aws-sdk:sfn:sendTaskSuccess with
+# the parent's token; on AWS the parent then succeeds with the Output the child sent (the
+# sample's README: the parent "will only become Succeeded when the execution in childStateMachine
+# completed"). SendTaskSuccess's answer is the API model's empty SendTaskSuccessOutput: {}.
+
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:"
+
+
+def sdk(action: str, parameters: dict, **state) -> dict:
+    return {"Type": "Task", "Resource": f"arn:aws:states:::aws-sdk:sfn:{action}", "Parameters": parameters, **state}
+
+
+ANSWERER = {"StartAt": "WaitXSeconds", "States": {
+    "WaitXSeconds": {"Type": "Wait", "SecondsPath": "$.waitSeconds", "Next": "SendTaskTokenSuccess"},
+    "SendTaskTokenSuccess": sdk("sendTaskSuccess", {"TaskToken.$": "$.token", "Output": '{"status":"Success"}'},
+                                End=True)}}
+REFUSER = {"StartAt": "Refuse", "States": {"Refuse": sdk(
+    "sendTaskFailure", {"TaskToken.$": "$.token", "Error": "Child.Refused", "Cause": "not today"}, End=True)}}
+SUM = {"StartAt": "Add", "States": {"Add": {"Type": "Pass", "Parameters": {"s.$": "States.MathAdd($.a, $.b)"},
+                                            "End": True}}}
+SDK_MACHINES = {"Answerer": asl.load(ANSWERER), "Refuser": asl.load(REFUSER), "Sum": asl.load(SUM),
+                "Slow": asl.load(SLOW)}
+
+
+def callback_parent(machine: str, **state) -> dict:
+    return {"StartAt": "StartSubWorkFlow", "States": {"StartSubWorkFlow": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.waitForTaskToken",
+        "Parameters": {"StateMachineArn": ARN + machine, "Input": {"token.$": "$$.Task.Token", "waitSeconds": 15}},
+        "End": True, **state}}}
+
+
+def run_with_children(definition: dict, value=None, **options):
+    execution = prepare(asl.load(definition), {} if value is None else value, machines=SDK_MACHINES, **options)
+    return execution, anyio.run(execution.run)
+
+
+def test_a_child_answers_its_parents_token_with_aws_sdk_send_task_success():
+    execution, result = run_with_children(callback_parent("Answerer"))
+    assert (result.status, result.output) == ("SUCCEEDED", {"status": "Success"}), result.cause
+    assert result.stop_time - result.start_time >= 15  # the child's Wait came first (virtual time)
+    [child] = execution.executions.children.values()
+    assert child.result.status == "SUCCEEDED" and child.result.output == {}
+    sent = [e for e in child.result.history.events if e["type"] == "TaskSucceeded"]
+    assert sent[0]["taskSucceededEventDetails"]["resource"] == "sendTaskSuccess"
+
+
+def test_the_sfn_to_sfn_pattern_runs_in_a_workflow_too():
+    from asl.engine.testing import Workflow
+
+    run = Workflow(callback_parent("Answerer"), machines=SDK_MACHINES).run({})
+    assert run.status == "SUCCEEDED" and run.output == {"status": "Success"}
+
+
+def test_a_child_fails_its_parents_task_with_aws_sdk_send_task_failure():
+    # SendTaskFailure: the Task fails with the error and cause sent (the API's documentation)
+    _, result = run_with_children(callback_parent("Refuser"))
+    assert (result.status, result.error, result.cause) == ("FAILED", "Child.Refused", "not today")
+    caught = callback_parent("Refuser", Catch=[{"ErrorEquals": ["Child.Refused"], "Next": "Fallback"}])
+    caught["States"]["StartSubWorkFlow"]["Next"] = "Fallback"
+    caught["States"]["StartSubWorkFlow"].pop("End")
+    caught["States"]["Fallback"] = {"Type": "Pass", "End": True}
+    _, result = run_with_children(caught)
+    assert result.status == "SUCCEEDED" and result.output == {"Error": "Child.Refused", "Cause": "not today"}
+
+
+def test_heartbeats_of_a_child_keep_its_parents_task_alive():
+    beats = {"StartAt": "B1", "States": {
+        "B1": sdk("sendTaskHeartbeat", {"TaskToken.$": "$.token"}, ResultPath=None, Next="W1"),
+        "W1": {"Type": "Wait", "Seconds": 4, "Next": "B2"},
+        "B2": sdk("sendTaskHeartbeat", {"TaskToken.$": "$.token"}, ResultPath=None, Next="W2"),
+        "W2": {"Type": "Wait", "Seconds": 4, "Next": "Done"},
+        "Done": sdk("sendTaskSuccess", {"TaskToken.$": "$.token", "Output": "[1]"}, End=True)}}
+    silent = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 8, "Next": "Done"},
+                                         "Done": beats["States"]["Done"]}}
+    SDK_MACHINES.update(Beats=asl.load(beats), Silent=asl.load(silent))
+    try:
+        _, result = run_with_children(callback_parent("Beats", HeartbeatSeconds=5))
+        assert (result.status, result.output) == ("SUCCEEDED", [1]), result.cause
+        _, result = run_with_children(callback_parent("Silent", HeartbeatSeconds=5))
+        # (AWS records a heartbeat's expiry as States.Timeout; Catch may name States.HeartbeatTimeout)
+        assert (result.status, result.error) == ("FAILED", "States.Timeout")
+        assert result.stop_time - result.start_time == 5
+    finally:
+        del SDK_MACHINES["Beats"], SDK_MACHINES["Silent"]
+
+
+def test_aws_sdk_start_execution_starts_a_child_of_the_run():
+    definition = {"StartAt": "StartExecution", "States": {
+        "StartExecution": sdk("startExecution", {"StateMachineArn": ARN + "Sum", "Input": {"a": 1, "b": 2},
+                                                 "Name": "TestStartTarget"}, Next="Later"),
+        "Later": {"Type": "Wait", "Seconds": 1, "Next": "Describe"},
+        "Describe": sdk("describeExecution", {"ExecutionArn.$": "$.ExecutionArn"}, ResultPath="$.described",
+                        End=True)}}
+    execution, result = run_with_children(definition)
+    assert result.status == "SUCCEEDED", result.cause
+    out = result.output
+    # StartExecution's answer, PascalCased: these two fields alone (recorded on AWS: conformance case
+    # test_aws_sdk_task_service test_sfn_start_execution)
+    assert set(out) == {"ExecutionArn", "StartDate", "described"}
+    assert out["ExecutionArn"] == "arn:aws:states:us-east-1:123456789012:execution:Sum:TestStartTarget"
+    assert list(execution.executions.children) == [out["ExecutionArn"]]
+    described = out["described"]
+    assert (described["Status"], described["Name"], described["StateMachineArn"]) == (
+        "SUCCEEDED", "TestStartTarget", ARN + "Sum")
+    assert json.loads(described["Output"]) == {"s": 3} and json.loads(described["Input"]) == {"a": 1, "b": 2}
+    assert described["RedriveCount"] == 0  # a Standard execution never redriven (recorded: test_describe_execution)
+
+
+def test_aws_sdk_stop_and_start_sync_execution_of_the_runs_machines():
+    definition = {"StartAt": "Start", "States": {
+        "Start": sdk("startExecution", {"StateMachineArn": ARN + "Slow", "Name": "slow"}, Next="Stop"),
+        "Stop": sdk("stopExecution", {"ExecutionArn.$": "$.ExecutionArn", "Error": "Halt", "Cause": "enough"},
+                    ResultPath="$.stopped", Next="Sync"),
+        "Sync": sdk("startSyncExecution", {"StateMachineArn": ARN + "Sum", "Input": '{"a": 1, "b": 5}'},
+                    ResultPath="$.sync", End=True)}}
+    execution, result = run_with_children(definition)
+    assert result.status == "SUCCEEDED", result.cause
+    assert set(result.output["stopped"]) == {"StopDate"}
+    slow = execution.executions.children["arn:aws:states:us-east-1:123456789012:execution:Slow:slow"]
+    assert (slow.result.status, slow.result.error, slow.result.cause) == ("ABORTED", "Halt", "enough")
+    sync = result.output["sync"]
+    assert (sync["Status"], json.loads(sync["Output"])) == ("SUCCEEDED", {"s": 6})
+    assert sync["ExecutionArn"].startswith("arn:aws:states:us-east-1:123456789012:express:Sum:")
+    assert sync["BillingDetails"]["BilledMemoryUsedInMB"] == 64
+
+
+def test_aws_sdk_sfn_calls_of_the_run_are_refused_as_aws_refuses_them():
+    # a token that is no token (recorded on AWS: conformance case test_sfn_send_task_outcome_with_no_such_token)
+    definition = {"StartAt": "StartExecution", "States": {"StartExecution": sdk(
+        "sendTaskFailure", {"TaskToken.$": "$$.Execution.Input.TaskToken"}, End=True)}}
+    _, result = run_with_children(definition, {"TaskToken": "NoSuchTaskToken"})
+    assert (result.status, result.error) == ("FAILED", "Sfn.InvalidTokenException")
+    assert re.fullmatch(r"Invalid Token: 'Invalid token' \(Service: Sfn, Status Code: 400, Request ID: [0-9a-f-]{36}\) "
+                        r"\(SDK Attempt Count: 1\)", result.cause), result.cause
+    # an execution of one of the run's machines that does not exist (recorded on AWS: conformance
+    # service/api test_describe_execution_no_such_state_machine)
+    missing = "arn:aws:states:us-east-1:123456789012:execution:Sum:nope"
+    definition = {"StartAt": "D", "States": {"D": sdk("describeExecution", {"ExecutionArn": missing}, End=True)}}
+    _, result = run_with_children(definition)
+    assert (result.status, result.error) == ("FAILED", "Sfn.ExecutionDoesNotExistException")
+    assert result.cause.startswith(f"Execution Does Not Exist: '{missing}' (Service: Sfn, Status Code: 400, ")
+    # the parent's token answered twice: the second answer finds the task gone (TaskTimedOut)
+    twice = {"StartAt": "Once", "States": {
+        "Once": sdk("sendTaskSuccess", {"TaskToken.$": "$.token", "Output": "{}"}, ResultPath=None, Next="Twice"),
+        "Twice": sdk("sendTaskSuccess", {"TaskToken.$": "$.token", "Output": "{}"}, End=True)}}
+    SDK_MACHINES["Twice"] = asl.load(twice)
+    try:
+        execution, result = run_with_children(callback_parent("Twice"))
+    finally:
+        del SDK_MACHINES["Twice"]
+    assert result.status == "SUCCEEDED"
+    [child] = execution.executions.children.values()
+    assert (child.result.status, child.result.error) == ("FAILED", "Sfn.TaskTimedOutException")
+    assert child.result.cause.startswith("Task Timed Out: 'Provided task does not exist anymore' (Service: Sfn, ")
+
+
+def test_aws_sdk_sfn_calls_naming_other_resources_go_where_they_went_before():
+    # a machine the run does not have: unserved, with the way to give it
+    definition = {"StartAt": "S", "States": {"S": sdk("startExecution", {"StateMachineArn": ARN + "Other"}, End=True)}}
+    _, result = run_with_children(definition)
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    assert result.cause.endswith("or run the state machine 'Other' here (--machine Other=FILE; machines= in Python).")
+    # a handler of the Resource wins, as for any Task
+    handlers = Handlers({"arn:aws:states:::aws-sdk:sfn:startExecution": lambda event: {"handled": True}})
+    definition = {"StartAt": "S", "States": {"S": sdk("startExecution", {"StateMachineArn": ARN + "Sum"}, End=True)}}
+    execution, result = run_with_children(definition, handlers=handlers)
+    assert result.output == {"handled": True} and not execution.executions.children
+
+
+def test_a_token_not_of_the_run_goes_to_the_step_functions_endpoint_the_run_calls(monkeypatch):
+    pytest.importorskip("boto3")
+    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1",
+                       "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(key, value)
+    definition = {"StartAt": "S", "States": {"S": sdk("sendTaskSuccess", {"TaskToken": "theirs", "Output": "{}"},
+                                                      End=True)}}
+    _, result = run_with_children(definition, aws={"endpoints": {"stepfunctions": "http://127.0.0.1:9"}})
+    assert (result.status, result.error) == ("FAILED", "Sfn.SdkClientException")  # it went there
+    assert "http://127.0.0.1:9" in result.cause
+
+
+def test_asl_run_serves_a_childs_send_task_success_to_its_parent(tmp_path):
+    from click.testing import CliRunner
+
+    from asl.cli.main import get_cli
+
+    (tmp_path / "parent.json").write_text(json.dumps(callback_parent("ChildStateMachine")))
+    (tmp_path / "ChildStateMachine.json").write_text(json.dumps(ANSWERER))
+    out = CliRunner().invoke(get_cli(), ["run", str(tmp_path / "parent.json"), "-q",
+                                         "--machine", str(tmp_path / "ChildStateMachine.json")])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"status": "Success"}
 
 
 # ---- mocks of the child, as Step Functions Local picks them --------------------------------

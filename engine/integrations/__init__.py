@@ -28,8 +28,9 @@ __all__ = ["AwsConfig", "AwsConfigError", "Integrations", "serve"]
 def serve(ex: Any, info: Any, arguments: Any, role: str | None = None, site: str | None = None
           ) -> Callable[..., Awaitable[Any]] | None:
     """What runs a Task that no handler or mock serves: a child execution where the run keeps
-    them (``ex.executions``: this engine, the service), else the services the run calls
-    (``ex.integrations``); None when neither does. `arguments` None: asked before the run.
+    them (``ex.executions``: this engine, the service), an ``aws-sdk:sfn`` call that their
+    Step Functions API answers, else the services the run calls (``ex.integrations``); None
+    when neither does. `arguments` None: asked before the run.
     `site` names the Task attempt, the same when a resumed execution makes it again (a child
     started without ``Name`` is named after it: `nested.child_name`)."""
     if info is not None and info.kind == "service" and (info.service, info.api) == ("states", "startExecution"):
@@ -48,9 +49,22 @@ def serve(ex: Any, info: Any, arguments: Any, role: str | None = None, site: str
 
                     raise unusable_parameters(arguments, [str(exc)]) from None
             return nested
+    integrations = getattr(ex, "integrations", None)
+
+    def elsewhere() -> Callable[..., Awaitable[Any]] | None:  # the services the run calls
+        return None if integrations is None else integrations.find(info, arguments, ex.clock, role, site,
+                                                                   getattr(ex, "arn", None))
     if info is not None and info.kind == "sdk" and info.service == "sfn":
-        api = getattr(getattr(ex, "executions", None), "api", None)
-        if api is not None:  # the Step Functions API is this process's (asl serve)
+        port = getattr(ex, "executions", None)
+        api = getattr(port, "api", None)
+        if api is not None:
+            # the Step Functions API is this process's (asl serve), or the run's for its own
+            # machines, executions and tokens (`nested.LocalExecutions.answers`)
+            answers = getattr(port, "answers", None)
+            other = None if answers is None else elsewhere()
+            if answers is not None and not answers(info.api, arguments, alone=other is None):
+                return other
+
             async def own(submitted: Any = None) -> Any:
                 from .sdk import call_own_api
                 from .shapes import Unusable
@@ -62,9 +76,7 @@ def serve(ex: Any, info: Any, arguments: Any, role: str | None = None, site: str
 
                     raise unusable_parameters(arguments, [str(exc)]) from None
             return own
-    integrations = getattr(ex, "integrations", None)
-    return None if integrations is None else integrations.find(info, arguments, ex.clock, role, site,
-                                                               getattr(ex, "arn", None))
+    return elsewhere()
 
 
 class Integrations:

@@ -11,6 +11,11 @@ Where the child runs is an `Executions` port, three of them:
   Boto3Executions  a Step Functions endpoint through boto3 (``--aws``): AWS, LocalStack, another
                    ``asl serve``; ``.sync`` polls DescribeExecution
 
+The first two also answer the ``aws-sdk:sfn`` Tasks of their executions (``api``): the service
+all of them; `LocalExecutions` those naming the run's machines, executions and task tokens
+(`LocalExecutions.answers`), so a child answers its parent's ``.waitForTaskToken`` Task with
+SendTaskSuccess as on AWS, the rest going where they would go without it.
+
 A port speaks the API's own words (camelCase, as StartExecution and DescribeExecution take and
 return them, times in epoch seconds). The results take AWS's shapes (recorded on AWS, LS):
 request-response ``{ExecutionArn, StartDate, SdkHttpMetadata, SdkResponseMetadata}``; ``.sync``
@@ -34,7 +39,7 @@ from typing import Any, AsyncIterator, Mapping, Protocol
 
 from ... import jackson
 from ...errors import ASLError, StatesError
-from ..apitime import api_time, java_times
+from ..apitime import TIME_MEMBERS, api_time, java_times
 
 
 class Executions(Protocol):
@@ -64,6 +69,15 @@ def _compact(value: Any) -> str:
 def _millis(seconds: Any) -> Any:
     """Epoch seconds as epoch milliseconds, cut to the millisecond as the API's times are (`api_time`)."""
     return int(round(api_time(seconds) * 1000)) if isinstance(seconds, (int, float)) else seconds
+
+
+class Refusal(Exception):
+    """A request the Step Functions API refuses: its error code (``ExecutionDoesNotExist``),
+    message and HTTP status, as the API answers it (`refused` names it as a Task's error)."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
 
 
 def refused(code: str, message: str, status: int = 400) -> StatesError:
@@ -240,15 +254,23 @@ class LocalExecutions:
                          for key, value in machines.items()}
         self.region, self.account = region, account
         self.children: dict[str, Any] = {}   # executionArn -> the child `Execution`
+        self.express: dict[str, Any] = {}    # executionArn -> a child StartSyncExecution runs (Express)
+        self.roots: list[Any] = []           # the executions prepared with these (`adopt`): the parents
         self._ends: dict[str, Any] = {}      # executionArn -> how its run ended, once it has (`Outcome`)
         self._group: Any = None              # the task group the children run in, while it is open
         self._opened: Any = None             # ... opened by an owner's ``async with``
         self.options: dict = {}  # set by `asl.engine.prepare`, with `prepare` itself (no import cycle)
         self.prepare: Any = None
         self.mock_config: Any = None  # the parent's MockConfig: a child's ``#test-case`` is looked up there
+        self._tokens: Any = None
 
     def serves(self, machine_arn: str | None) -> bool:
         return machine_arn is None or machine_name(machine_arn) in self.machines
+
+    def adopt(self, execution: Any) -> None:
+        """`execution` (prepared with these, by `asl.engine.prepare`) is a run whose ``aws-sdk:sfn``
+        calls reach it: its task tokens, its ARN (`api`)."""
+        self.roots.append(execution)
 
     # ---- the children's task group ----------------------------------------------------------
 
@@ -300,6 +322,17 @@ class LocalExecutions:
                 "States.Runtime", f"The child execution '{child.arn}' was stopped before it started."))
 
     async def start(self, body: dict) -> dict:
+        try:
+            child = await self._launch(body)
+        except Refusal as exc:
+            raise refused(exc.code, exc.message, exc.status) from None
+        response = {"executionArn": child.arn, "startDate": child.start_time or child.clock.now()}
+        return {**response, **local_metadata(response)}
+
+    async def _launch(self, body: dict, sync: bool = False) -> Any:
+        """Start a child as StartExecution ``{stateMachineArn, input?, name?}`` (`sync`: an
+        Express one as StartSyncExecution runs it, kept apart from `children`); a refusal is a
+        `Refusal`. A Standard child of the same name and input that still runs is returned again."""
         import anyio.lowlevel
 
         from ..clock import Outcome
@@ -310,34 +343,39 @@ class LocalExecutions:
         name = machine_name(body["stateMachineArn"])
         machine = self.machines.get(name)
         if machine is None:
-            raise refused("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{body['stateMachineArn']}'")
+            raise Refusal("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{body['stateMachineArn']}'")
         options = {**self.options, **self._mocks(name, body["stateMachineArn"].partition("#")[2])}
+        if sync:
+            options.update(type="EXPRESS", sync=True)
         run_name = body.get("name") or str(uuid.uuid4())
+        text = body.get("input", "{}")  # (StartExecution without input: {})
         arn = f"arn:aws:states:{self.region}:{self.account}:execution:{name}:{run_name}"
-        if arn in self.children:
+        if not sync and arn in self.children:
             existing = self.children[arn]
-            if not self._ends[arn].filled and _compact(existing.input) == _compact(json.loads(body["input"])):
-                # as AWS: the same name and input while it runs is that execution again
-                response = {"executionArn": arn, "startDate": existing.start_time}
-                return {**response, **local_metadata(response)}
-            raise refused("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+            if not self._ends[arn].filled and _compact(existing.input) == _compact(json.loads(text)):
+                return existing  # as AWS: the same name and input while it runs is that execution again
+            raise Refusal("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
         try:
-            value = jackson.loads(body["input"])  # as AWS reads it, with Jackson's message
+            value = jackson.loads(text)  # as AWS reads it, with Jackson's message
             child = self.prepare(machine, value, name=run_name, state_machine_name=name, **options)
         except (ValueError, ASLError) as exc:  # not JSON; InvalidExecutionInput
-            text = str(exc)
-            if not text.startswith("Invalid State Machine Execution Input"):
-                text = f"Invalid State Machine Execution Input: '{text}'"
-            raise refused("InvalidExecutionInput", text) from None
+            message = str(exc)
+            if not message.startswith("Invalid State Machine Execution Input"):
+                message = f"Invalid State Machine Execution Input: '{message}'"
+            raise Refusal("InvalidExecutionInput", message) from None
         child.executions = self
-        child.arn = child.token_arn = arn
+        if sync:  # an Express execution's ARN: ...:express:NAME:RUN:UUID
+            child.arn = child.token_arn = f"arn:aws:states:{self.region}:{self.account}:express:{name}:{run_name}:" \
+                                          f"{child.new_uuid()}"
+            self.express[child.arn] = child
+        else:
+            child.arn = child.token_arn = arn
+            self.children[arn] = child
         child.state_machine_arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
-        self.children[arn] = child
-        end = self._ends[arn] = Outcome()
+        end = self._ends[child.arn] = Outcome()
         self._group.start_soon(self._run, child, end)
         await anyio.lowlevel.checkpoint()  # let it record ExecutionStarted
-        response = {"executionArn": arn, "startDate": child.start_time or child.clock.now()}
-        return {**response, **local_metadata(response)}
+        return child
 
     def _mocks(self, name: str, case: str) -> dict:
         """The child's mock options, as Step Functions Local picks them: the test case named by
@@ -350,7 +388,7 @@ class LocalExecutions:
 
         unknown = MockConfig.unknown_case(self.mock_config, name, case)
         if unknown:  # the service's answer to the same StartExecution
-            raise refused("ValidationException", unknown)
+            raise Refusal("ValidationException", unknown)
         return {"mock_config": self.mock_config, "test_case": case}
 
     async def find(self, execution_arn: str) -> dict | None:
@@ -373,6 +411,146 @@ class LocalExecutions:
         with anyio.move_on_after(10):
             await self._ends[execution_arn].wait()
 
+    # ---- the Step Functions API of the run: aws-sdk:sfn Tasks ----------------------------------
+
+    def answers(self, action: str, arguments: Any, alone: bool = True) -> bool:
+        """Whether an ``aws-sdk:sfn:ACTION`` Task with `arguments` (its Parameters; None: asked
+        before the run) is this run's to answer (`api`): a StartExecution or StartSyncExecution of
+        one of its machines, a DescribeExecution or StopExecution of one of its executions (or of
+        an execution of one of its machines: ExecutionDoesNotExist), a SendTask* with a token of
+        one of its executions. `alone`: nothing else serves the call (no Step Functions endpoint):
+        a token that is not the run's is answered here too, with AWS's InvalidToken or
+        TaskDoesNotExist. Anything else goes where it would go without these."""
+        operation = action[:1].upper() + action[1:]
+        if operation not in _ANSWERED:
+            return False
+        if arguments is None:
+            return True
+        if not isinstance(arguments, dict):
+            return alone
+        fold = {str(key).lower(): value for key, value in arguments.items()}
+        named = fold.get(_ANSWERED[operation].lower())
+        if not isinstance(named, str):
+            return alone  # the request the API refuses (ValidationException): refused here too
+        if operation in ("StartExecution", "StartSyncExecution"):
+            return machine_name(named) in self.machines
+        if operation.startswith("SendTask"):
+            from ..callbacks import TaskTokenError, decode_token
+
+            try:
+                named = decode_token(named)[0]
+            except TaskTokenError:
+                return alone
+            return self._of_run(named) or alone
+        return self._of_run(named, kinds=("execution",))
+
+    def _of_run(self, arn: str, kinds: tuple[str, ...] = ("execution", "express")) -> bool:
+        """Whether execution `arn` is one of the run's, or would be: its machine is one of the run's."""
+        parts = arn.split(":")
+        return self._execution(arn) is not None or (len(parts) > 6 and parts[5] in kinds
+                                                     and parts[6] in self.machines)
+
+    def _execution(self, arn: str, express: bool = False) -> Any:
+        """The execution `arn` of the run (a parent, a child; `express`: a StartSyncExecution's too)."""
+        found = self.children.get(arn) or (self.express.get(arn) if express else None)
+        return found if found is not None else next((root for root in self.roots if root.arn == arn), None)
+
+    @property
+    def tokens(self) -> Any:
+        """SendTask* for the run's executions (`asl.engine.callbacks.TaskTokens`)."""
+        if self._tokens is None:
+            from ..callbacks import TaskTokens
+
+            async def holder(arn: str) -> Any:  # the execution a token names, found when it is used
+                found = self._execution(arn, express=True)
+                return found if found is not None else next(
+                    (run for run in (*self.roots, *self.children.values()) if run.token_arn == arn), None)
+            self._tokens = TaskTokens(holder)
+        return self._tokens
+
+    async def api(self, action: str, body: dict) -> tuple[int, dict]:
+        """The Step Functions API for the calls `answers` takes (`asl.engine.integrations.sdk.call_own_api`):
+        `body` as the wire carries it, ``(status, answer)`` as HTTP would carry them, an error as
+        ``{"__type", "message"}`` with AWS's code and words."""
+        from ..callbacks import TaskTokenError
+        from .sdk import _sfn_model
+        from .shapes import validation_errors
+
+        model = _sfn_model()
+        problem = validation_errors(model.operation_model(action).input_shape, body, model.service_id)
+        try:
+            if problem is not None:
+                raise Refusal(*problem)
+            answer = await getattr(self, f"_{action}")(body)
+        except Refusal as exc:
+            return exc.status, {"__type": exc.code, "message": exc.message}
+        except TaskTokenError as exc:
+            return 400, {"__type": exc.code, "message": str(exc)}
+        # times to the millisecond, as the API keeps them (`api_time`)
+        return 200, {key: api_time(value) if key in TIME_MEMBERS and isinstance(value, (int, float)) else value
+                     for key, value in answer.items()}
+
+    async def _StartExecution(self, body: dict) -> dict:
+        child = await self._launch(body)
+        return {"executionArn": child.arn, "startDate": child.start_time or child.clock.now()}
+
+    async def _StartSyncExecution(self, body: dict) -> dict:
+        child = await self._launch(body, sync=True)
+        end = self._ends[child.arn]
+        try:
+            with child.clock.waiting():  # the child runs on the caller's clock, as `wait` does
+                await end.wait()
+        finally:
+            self.express.pop(child.arn, None)
+            self._ends.pop(child.arn, None)
+        result = end.result()
+        took = max(1, round((result.stop_time - result.start_time) * 1000))
+        return sync_answer(child, result, body, _compact(child.input), took)
+
+    async def _DescribeExecution(self, body: dict) -> dict:
+        out = describe(self._existing(body["executionArn"]))
+        if body.get("includedData") == "METADATA_ONLY":
+            for key in ("input", "output"):
+                out.pop(key, None)
+        return out
+
+    async def _StopExecution(self, body: dict) -> dict:
+        import anyio
+
+        execution = self._existing(body["executionArn"])
+        if execution.result is None:
+            execution.stop(body.get("error"), body.get("cause"))
+            end = self._ends.get(execution.arn)
+            if end is not None:  # a child: its end, as the service awaits it (one stopping itself ends here)
+                with anyio.move_on_after(10):
+                    await end.wait()
+        stopped = execution.result.stop_time if execution.result is not None else None
+        return {"stopDate": stopped if stopped is not None else execution.clock.now()}
+
+    def _existing(self, arn: str) -> Any:
+        execution = self._execution(arn)
+        if execution is None:
+            raise Refusal("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
+        return execution
+
+    async def _SendTaskSuccess(self, body: dict) -> dict:
+        await self.tokens.send_task_success(body["taskToken"], body["output"])
+        return {}
+
+    async def _SendTaskFailure(self, body: dict) -> dict:
+        await self.tokens.send_task_failure(body["taskToken"], body.get("error"), body.get("cause"))
+        return {}
+
+    async def _SendTaskHeartbeat(self, body: dict) -> dict:
+        await self.tokens.send_task_heartbeat(body["taskToken"])
+        return {}
+
+
+#: The actions `LocalExecutions.api` answers -> the member naming what they act on.
+_ANSWERED = {"StartExecution": "stateMachineArn", "StartSyncExecution": "stateMachineArn",
+             "DescribeExecution": "executionArn", "StopExecution": "executionArn",
+             "SendTaskSuccess": "taskToken", "SendTaskFailure": "taskToken", "SendTaskHeartbeat": "taskToken"}
+
 
 def described(child: Any, result: Any) -> dict:
     """DescribeExecution's fields of an ended child (the service's, for one it runs itself)."""
@@ -389,6 +567,53 @@ def described(child: Any, result: Any) -> dict:
         out["error"] = result.error
     if result.cause is not None:
         out["cause"] = result.cause
+    return out
+
+
+def describe(execution: Any) -> dict:
+    """DescribeExecution's answer for an `Execution` of this process, running or ended, as the
+    service answers it for the executions it keeps: ``redriveCount`` 0 for a Standard execution
+    never redriven, and a Standard execution that timed out with neither error nor cause (both
+    recorded on AWS: LocalStack test_sfn_api test_describe_execution, test_timeouts test_global_timeout)."""
+    result = execution.result
+    if result is None:
+        out = {"executionArn": execution.arn, "stateMachineArn": execution.state_machine_arn, "name": execution.name,
+               "status": "RUNNING", "input": _compact(execution.input), "inputDetails": {"included": True},
+               "startDate": execution.start_time, "redriveStatus": "NOT_REDRIVABLE",
+               "redriveStatusReason": "Execution is RUNNING and cannot be redriven"}
+    else:
+        out = described(execution, result)
+        if result.status == "TIMED_OUT":
+            out.pop("error", None)
+            out.pop("cause", None)
+    if execution.redrive_count or getattr(execution, "type", "STANDARD") == "STANDARD":
+        out["redriveCount"] = execution.redrive_count
+    if execution.redrive_count and execution.redrive_time is not None:
+        out["redriveDate"] = execution.redrive_time
+    return out
+
+
+def sync_answer(execution: Any, result: Any, body: dict, input_text: str, elapsed_ms: int) -> dict:
+    """StartSyncExecution's answer for the Express `execution` that ran to `result` from the
+    request `body`, its input as DescribeExecution gives it (`input_text`), billed for
+    `elapsed_ms` (rounded up to 100 ms). outputDetails comes with every status, FAILED too
+    (recorded: LocalStack test_express_sync test_base[BASE_RAISE_FAILURE]), unlike DescribeExecution's."""
+    out: dict = {"executionArn": execution.arn, "stateMachineArn": body["stateMachineArn"], "name": execution.name,
+                 "startDate": result.start_time, "stopDate": result.stop_time, "status": result.status,
+                 "input": input_text, "inputDetails": {"included": True}, "outputDetails": {"included": True},
+                 "billingDetails": {"billedMemoryUsedInMB": 64,
+                                    "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
+    if result.status == "SUCCEEDED":
+        out["output"] = _compact(result.output)
+    if result.error is not None:
+        out["error"] = result.error
+    if result.cause is not None:
+        out["cause"] = result.cause
+    if body.get("traceHeader"):
+        out["traceHeader"] = body["traceHeader"]
+    if body.get("includedData") == "METADATA_ONLY":
+        for key in ("input", "output"):
+            out.pop(key, None)
     return out
 
 
