@@ -209,3 +209,16 @@ def test_a_boolean_member_refuses_other_text():
     for given in ("TrUe", "not-a-boolean", 1.5):
         with pytest.raises(Unusable):
             to_request(shape, {"Bucket": "b", "FetchOwner": given}, base64_blobs=True)
+
+
+def test_an_s3_body_from_json_is_stored_as_utf8_text(aws):
+    # AWS (raw capture, radkawar/stackd testdata/aws/stepfunctions/sdk_requests.json, default-checksum and
+    # default-checksum-retained): putObject of Body {"message": "sdk-checksum-control"} stored its 34-byte
+    # JSON text, and headObject answered ContentType "text/plain; charset=UTF-8"; a ContentType given wins
+    client(aws, "s3").create_bucket(Bucket="typed")
+    body = {"message": "sdk-checksum-control"}
+    assert sdk("s3", "putObject", {"Bucket": "typed", "Key": "k", "Body": body}, aws).status == "SUCCEEDED"
+    head = sdk("s3", "headObject", {"Bucket": "typed", "Key": "k"}, aws).output
+    assert (head["ContentType"], head["ContentLength"]) == ("text/plain; charset=UTF-8", 34)
+    sdk("s3", "putObject", {"Bucket": "typed", "Key": "j", "Body": body, "ContentType": "application/json"}, aws)
+    assert sdk("s3", "headObject", {"Bucket": "typed", "Key": "j"}, aws).output["ContentType"] == "application/json"

@@ -67,6 +67,13 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
             converted = to_request(members[member], item, key, base64_blobs=base64_blobs, sdk_v1=sdk_v1)
             if converted is not None:
                 out[member] = converted
+            if base64_blobs and members[member].serialization.get("streaming") and \
+                    not isinstance(item, (bytes, bytearray)) and "ContentType" in members and \
+                    not any(_fold(k) == "contenttype" for k in value):
+                # the JSON text goes as the Java SDK v2's string body, typed text/plain; charset=UTF-8:
+                # what S3 headObject answered for an aws-sdk:s3:putObject Body (raw AWS capture,
+                # radkawar/stackd testdata/aws/stepfunctions/sdk_requests.json, default-checksum-retained)
+                out["ContentType"] = "text/plain; charset=UTF-8"
         return out
     if kind == "list":
         if not isinstance(value, list):
