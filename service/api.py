@@ -227,9 +227,11 @@ def _not_labelled(arn: str) -> None:
 
 
 def _deleted(name: str) -> tuple[str, str]:
-    """The error and cause that end the executions of a deleted state machine (AWS re:Post
-    "step-functions-stuck-deleting-status" shows the ExecutionFailed event AWS records)."""
-    return "States.Runtime", f"State machine {name} has been deleted."
+    """The error and cause that end the executions of a deleted state machine, without a full
+    stop (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/deletion_lifecycle.json:
+    the ExecutionFailed events and EventBridge's status changes of both executions said "State
+    machine sd-sfn-delete-ffc4971ac0-wait has been deleted"; a re:Post page had shown one)."""
+    return "States.Runtime", f"State machine {name} has been deleted"
 
 
 def _definition_errors(definition: str, machine_type: str) -> None:
