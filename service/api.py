@@ -137,6 +137,18 @@ def _not_found(arn: str) -> ServiceError:
     return ServiceError("ResourceNotFound", "Request references a resource that does not exist.", resourceName=arn)
 
 
+def _first_publication(doc: dict) -> dict | None:
+    """The machine's first published version, ``{"version": ARN, "description": ...}``, or None
+    (`_publish` records it; a machine stored before it did: the version its creation published)."""
+    if doc.get("firstPublished"):
+        return doc["firstPublished"]
+    created = doc.get("created") or {}
+    version = (doc.get("publishedRevisions") or {}).get("INITIAL")
+    if created.get("publish") and version:
+        return {"version": version, "description": created.get("versionDescription")}
+    return None
+
+
 def _publish(family: Any, description: str | None) -> dict:
     """Publish the revision of the state machine of `family` (its versions, `revise_family`) as
     its next version, or give the version that published it already with the same description
@@ -160,6 +172,7 @@ def _publish(family: Any, description: str | None) -> dict:
     number = doc["nextVersion"]
     doc["nextVersion"] = number + 1
     arn = f"{doc['stateMachineArn']}:{number}"
+    doc.setdefault("firstPublished", {"version": arn, "description": description})
     now = api_time()
     version = {"kind": VERSION, "stateMachineVersionArn": arn, "stateMachineArn": doc["stateMachineArn"],
                "name": doc["name"], "definition": doc["definition"], "roleArn": doc["roleArn"],
@@ -214,9 +227,11 @@ def _not_labelled(arn: str) -> None:
 
 
 def _deleted(name: str) -> tuple[str, str]:
-    """The error and cause that end the executions of a deleted state machine (AWS re:Post
-    "step-functions-stuck-deleting-status" shows the ExecutionFailed event AWS records)."""
-    return "States.Runtime", f"State machine {name} has been deleted."
+    """The error and cause that end the executions of a deleted state machine, without a full
+    stop (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/deletion_lifecycle.json:
+    the ExecutionFailed events and EventBridge's status changes of both executions said "State
+    machine sd-sfn-delete-ffc4971ac0-wait has been deleted"; a re:Post page had shown one)."""
+    return "States.Runtime", f"State machine {name} has been deleted"
 
 
 def _definition_errors(definition: str, machine_type: str) -> None:
@@ -616,26 +631,39 @@ class Service:
         machine (API CreateStateMachine: "based on the state machine name, definition, type,
         LoggingConfiguration, TracingConfiguration, and EncryptionConfiguration ... also based on
         the publish and versionDescription parameters"; roleArn and tags are ignored, and not
-        updated), else StateMachineAlreadyExists."""
+        updated), else StateMachineAlreadyExists.
+
+        AWS compares the machine's current configuration, and the publication with the machine's
+        first published version, however it was published (raw capture, radkawar/stackd
+        testdata/aws/stepfunctions/create_identity.json): a machine created unpublished and then
+        published by PublishStateMachineVersion refuses a repeat without publish ("... already
+        created with a published version.") and one with another description ("... using a
+        different description."), and takes one with publish and that version's description,
+        answering with that first version, even after the definition was updated (the repeat
+        naming the current one) and a later version published with another description."""
         _not_deleting(existing)
         arn = existing["stateMachineArn"]
         owned = {"type": "AWS_OWNED_KEY"}
         same = all(existing.get(k) == doc.get(k) for k in ("definition", "type", "loggingConfiguration",
                                                             "tracingConfiguration")) \
             and (existing.get("encryptionConfiguration") or owned) == (doc.get("encryptionConfiguration") or owned)
-        created = existing.get("created", {"publish": False, "versionDescription": None})
-        if same and created["publish"] and doc["created"]["publish"] and created != doc["created"]:
-            # AWS's answer (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
-            # create-conflicting-version-description)
+        if not same:
+            raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+        asked = doc["created"]
+        first = _first_publication(existing)
+        if first is None:
+            if asked["publish"]:
+                raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
+            return {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
+        if not asked["publish"]:
+            raise ServiceError("StateMachineAlreadyExists", "State Machine Already Exists: This state machine was "
+                               "already created with a published version.")
+        if asked["versionDescription"] != first.get("description"):
+            # (also raw capture control_lifecycle.json, create-conflicting-version-description)
             raise ServiceError("StateMachineAlreadyExists", "State Machine Already Exists: This state machine was "
                                "already created with a published version using a different description.")
-        if not same or created != doc["created"]:
-            raise ServiceError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
-        out = {"stateMachineArn": arn, "creationDate": existing["creationDate"]}
-        version = existing.get("publishedRevisions", {}).get(existing.get("revisionId") or "INITIAL")
-        if doc["created"]["publish"] and version:
-            out["stateMachineVersionArn"] = version
-        return out
+        return {"stateMachineArn": arn, "creationDate": existing["creationDate"],
+                "stateMachineVersionArn": first["version"]}
 
     def _check_logging(self, config: dict | None) -> None:
         if not config:
@@ -692,6 +720,12 @@ class Service:
         name, qualifier = machine_parts(arn)
         if "/" in name and qualifier is None:  # a Distributed Map's processor: …:stateMachine:{name}/{label}
             return await self._describe_processor(arn, body)
+        if qualifier is not None and qualifier.isdigit():
+            # AWS's words for a version that is not there (raw capture, radkawar/stackd
+            # testdata/aws/stepfunctions/create_identity.json, cleanup-version-absence-1)
+            doc = await self._settled(await self.store.get_resource(arn))
+            if doc is None:
+                raise ServiceError("StateMachineDoesNotExist", f"State Machine Version Does Not Exist: '{arn}'")
         doc = await self._machine(arn)
         if doc["kind"] == ALIAS:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")

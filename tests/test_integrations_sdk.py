@@ -122,7 +122,9 @@ def test_sfn_start_execution_takes_pascal_case_and_answers_in_it(aws):
 def test_messaging_services(aws):
     queue = sdk("sqs", "createQueue", {"QueueName": "q1"}, aws).output["QueueUrl"]
     sent = sdk("sqs", "sendMessage", {"QueueUrl": queue, "MessageBody": {"x": 1}}, aws)
-    assert set(sent.output) >= {"MessageId", "MD5OfMessageBody"}
+    # the Java SDK v2's field names (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+    # tracing_sdk_headers.json, enabled-zero-describe-0: {"Md5OfMessageBody": ..., "MessageId": ...})
+    assert set(sent.output) >= {"MessageId", "Md5OfMessageBody"}
     topic = sdk("sns", "createTopic", {"Name": "t1"}, aws).output
     assert set(topic) == {"TopicArn"}
     events = sdk("eventbridge", "putEvents", {"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}, aws)
@@ -178,3 +180,45 @@ def test_unknown_service_or_action_is_a_runtime_error(aws):
     assert sdk("nosuchservice", "doIt", {}, aws).error == "States.Runtime"
     result = sdk("s3", "noSuchAction", {}, aws)
     assert result.error == "States.Runtime" and "noSuchAction" in result.cause
+
+
+@pytest.mark.parametrize("given,sent", [
+    (True, True), ("true", True), (" TRUE ", True), ("True", True), (1, True), (-1, True),
+    ("false", False), (0, False), ("", None), ("null", None)])
+def test_a_boolean_member_takes_what_jackson_reads_as_one(given, sent):
+    # AWS (raw capture, radkawar/stackd testdata/aws/stepfunctions/sdk_requests.json, TestState of
+    # aws-sdk:s3:listObjectsV2 with FetchOwner given each of these): the owners were listed for the
+    # true ones and not for the others; none was refused
+    import botocore.session
+
+    from asl.engine.integrations.shapes import to_request
+
+    shape = botocore.session.get_session().get_service_model("s3").operation_model("ListObjectsV2").input_shape
+    request = to_request(shape, {"Bucket": "b", "FetchOwner": given}, base64_blobs=True)
+    assert request == ({"Bucket": "b"} if sent is None else {"Bucket": "b", "FetchOwner": sent})
+
+
+def test_a_boolean_member_refuses_other_text():
+    # AWS refuses "TrUe" (sdk_admission.json, boolean-mixed-case) and "not-a-boolean" (sdk_requests.json,
+    # string-invalid) when the definition is created; given at run time, the Task cannot start
+    import botocore.session
+
+    from asl.engine.integrations.shapes import Unusable, to_request
+
+    shape = botocore.session.get_session().get_service_model("s3").operation_model("ListObjectsV2").input_shape
+    for given in ("TrUe", "not-a-boolean", 1.5):
+        with pytest.raises(Unusable):
+            to_request(shape, {"Bucket": "b", "FetchOwner": given}, base64_blobs=True)
+
+
+def test_an_s3_body_from_json_is_stored_as_utf8_text(aws):
+    # AWS (raw capture, radkawar/stackd testdata/aws/stepfunctions/sdk_requests.json, default-checksum and
+    # default-checksum-retained): putObject of Body {"message": "sdk-checksum-control"} stored its 34-byte
+    # JSON text, and headObject answered ContentType "text/plain; charset=UTF-8"; a ContentType given wins
+    client(aws, "s3").create_bucket(Bucket="typed")
+    body = {"message": "sdk-checksum-control"}
+    assert sdk("s3", "putObject", {"Bucket": "typed", "Key": "k", "Body": body}, aws).status == "SUCCEEDED"
+    head = sdk("s3", "headObject", {"Bucket": "typed", "Key": "k"}, aws).output
+    assert (head["ContentType"], head["ContentLength"]) == ("text/plain; charset=UTF-8", 34)
+    sdk("s3", "putObject", {"Bucket": "typed", "Key": "j", "Body": body, "ContentType": "application/json"}, aws)
+    assert sdk("s3", "headObject", {"Bucket": "typed", "Key": "j"}, aws).output["ContentType"] == "application/json"

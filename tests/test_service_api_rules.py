@@ -278,6 +278,50 @@ def test_create_state_machine_idempotency_covers_what_the_api_names(sfn):
     assert "stateMachineVersionArn" not in owned
 
 
+def test_create_state_machine_repeats_are_matched_with_the_first_published_version(sfn):
+    # AWS's answers (raw capture, radkawar/stackd testdata/aws/stepfunctions/create_identity.json,
+    # the labels below): the repeat is compared with the machine's current configuration and with
+    # its first published version, however that was published
+    original = machine({"R": {"Type": "Pass", "Result": "original", "End": True}}, "R")
+    changed = machine({"R": {"Type": "Pass", "Result": "changed", "End": True}}, "R")
+    base = {"name": "identity", "definition": original, "roleArn": ROLE, "publish": False}
+    arn = sfn.create_state_machine(**base)["stateMachineArn"]
+    assert "stateMachineVersionArn" not in sfn.create_state_machine(**base)  # repeat-unpublished-before-publish
+    assert sfn.publish_state_machine_version(stateMachineArn=arn, description="later")["stateMachineVersionArn"] \
+        == f"{arn}:1"
+    published = "State Machine Already Exists: This state machine was already created with a published version."
+    other = ("State Machine Already Exists: This state machine was already created with a published version "
+             "using a different description.")
+    exists = f"State Machine Already Exists: '{arn}'"
+
+    def refusal(**change):
+        return error_of(sfn.create_state_machine, **{**base, **change})[:2]
+
+    assert refusal() == ("StateMachineAlreadyExists", published)  # repeat-unpublished-after-publish
+    assert refusal(publish=True) == ("StateMachineAlreadyExists", other)  # repeat-publish-true-no-description
+    assert refusal(publish=True, versionDescription="other") == ("StateMachineAlreadyExists", other)
+    again = sfn.create_state_machine(**{**base, "publish": True, "versionDescription": "later"})  # ...-matching-description
+    assert again["stateMachineVersionArn"] == f"{arn}:1"
+    sfn.update_state_machine(stateMachineArn=arn, definition=changed)
+    assert refusal() == ("StateMachineAlreadyExists", exists)  # repeat-original-after-update
+    assert refusal(definition=changed) == ("StateMachineAlreadyExists", published)  # repeat-current-after-update
+    sfn.publish_state_machine_version(stateMachineArn=arn, description="updated")  # publish-updated-with-description
+    assert refusal(definition=changed, publish=True, versionDescription="updated") == (
+        "StateMachineAlreadyExists", other)  # repeat-current-published-description-after-second-publish
+    assert refusal(publish=True, versionDescription="later") == ("StateMachineAlreadyExists", exists)
+    # convergence-N-current-later-publication: version 1, the first publication, though it holds the original
+    assert sfn.create_state_machine(**{**base, "definition": changed, "publish": True,
+                                       "versionDescription": "later"})["stateMachineVersionArn"] == f"{arn}:1"
+
+
+def test_describing_a_version_that_is_not_there_says_version(sfn):
+    # AWS's answer (raw capture, radkawar/stackd testdata/aws/stepfunctions/create_identity.json,
+    # cleanup-version-absence-1)
+    arn = sfn.create_state_machine(name="unversioned", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert error_of(sfn.describe_state_machine, stateMachineArn=f"{arn}:1")[:2] == (
+        "StateMachineDoesNotExist", f"State Machine Version Does Not Exist: '{arn}:1'")
+
+
 def test_create_activity_is_idempotent_but_keeps_its_encryption(sfn):
     # API CreateActivity: idempotent on the name, tags ignored; the model's ActivityAlreadyExists:
     # "Activity already exists. EncryptionConfiguration may not be updated."

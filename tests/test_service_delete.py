@@ -1,7 +1,8 @@
 """DeleteStateMachine as AWS documents it (API DeleteStateMachine; re:Post "step functions stuck
 deleting status"): versions and aliases go at once; a machine with running executions turns
 DELETING, refuses new executions and changes (StateMachineDeleting), each running execution
-fails with States.Runtime "State machine NAME has been deleted." at its next state transition
+fails with States.Runtime "State machine NAME has been deleted" (no full stop: raw AWS capture, radkawar/stackd
+testdata/aws/stepfunctions/deletion_lifecycle.json) at its next state transition
 (one waiting for a task waits on), and the machine goes when the last one has ended.
 Driven through a real `asl serve` with boto3."""
 from __future__ import annotations
@@ -103,11 +104,11 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
     sfn.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
     done = wait_done(sfn, execution)
     assert (done["status"], done["error"], done["cause"]) == \
-        ("FAILED", "States.Runtime", "State machine doomed has been deleted.")
+        ("FAILED", "States.Runtime", "State machine doomed has been deleted")  # deletion_lifecycle.json (stackd)
     events = sfn.get_execution_history(executionArn=execution)["events"]
     assert [e["type"] for e in events][-3:] == ["ActivitySucceeded", "TaskStateExited", "ExecutionFailed"]
     assert events[-1]["executionFailedEventDetails"] == {
-        "error": "States.Runtime", "cause": "State machine doomed has been deleted."}
+        "error": "States.Runtime", "cause": "State machine doomed has been deleted"}
     assert gone(sfn, arn)
     assert sfn.list_state_machines()["stateMachines"] == []
     assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"

@@ -92,7 +92,7 @@ def test_starts_on_one_server_racing_a_delete_on_the_other(servers):
                 assert two.describe_execution(executionArn=execution)["executionArn"] == execution
                 out = wait_done(one, execution, timeout=30)
                 assert (out["status"], out.get("error")) == ("FAILED", "States.Runtime"), out
-                assert out["cause"] == f"State machine raced{round} has been deleted."
+                assert out["cause"] == f"State machine raced{round} has been deleted"
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and {described_machine(s, arn) for s in (one, two)} != {"GONE"}:
                 time.sleep(0.1)

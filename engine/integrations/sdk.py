@@ -133,7 +133,7 @@ def call(clients: Any, info: Any, arguments: Any) -> Any:
     method, operation = found
     request = to_request(operation.input_shape, {} if arguments is None else arguments, base64_blobs=True)
     response = invoke(client, method, operation, request, convert_error)
-    return result_json(response, operation.output_shape, pascal=True)
+    return result_json(response, operation.output_shape, pascal=True, sdk_v2=True)
 
 
 def invoke(client: Any, method: str, operation: Any, request: Any, converter: Any) -> dict:
@@ -236,7 +236,7 @@ async def call_own_api(api: Any, info: Any, arguments: Any) -> Any:
         # "Invalid Token: 'Invalid token' (Service: Sfn, Status Code: 400, Request ID: …) (SDK Attempt
         # Count: 1)", the Java SDK v2's count of tries appended (one: AWS does not retry a 4xx)
         raise StatesError(failure.error, f"{failure.cause} (SDK Attempt Count: 1)")
-    return result_json(parsed, op.output_shape, pascal=True)
+    return result_json(parsed, op.output_shape, pascal=True, sdk_v2=True)
 
 
 _SFN_MODEL: list = []

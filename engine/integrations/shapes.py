@@ -64,7 +64,16 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
             if member is None:  # left for botocore to report as an unknown parameter
                 out[key] = item
                 continue
-            out[member] = to_request(members[member], item, key, base64_blobs=base64_blobs, sdk_v1=sdk_v1)
+            converted = to_request(members[member], item, key, base64_blobs=base64_blobs, sdk_v1=sdk_v1)
+            if converted is not None:
+                out[member] = converted
+            if base64_blobs and members[member].serialization.get("streaming") and \
+                    not isinstance(item, (bytes, bytearray)) and "ContentType" in members and \
+                    not any(_fold(k) == "contenttype" for k in value):
+                # the JSON text goes as the Java SDK v2's string body, typed text/plain; charset=UTF-8:
+                # what S3 headObject answered for an aws-sdk:s3:putObject Body (raw AWS capture,
+                # radkawar/stackd testdata/aws/stepfunctions/sdk_requests.json, default-checksum-retained)
+                out["ContentType"] = "text/plain; charset=UTF-8"
         return out
     if kind == "list":
         if not isinstance(value, list):
@@ -101,10 +110,34 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
             raise Unusable(f"The value of the field '{name}' has an invalid format")
         return value
     if kind == "boolean":
+        if base64_blobs and not isinstance(value, bool):
+            value = _jackson_boolean(value)
+        if value is None:  # (an empty or "null" string: an absent member)
+            return None
         if not isinstance(value, bool):
             raise Unusable(f"The value of the field '{name}' has an invalid format")
         return value
     return value  # timestamps: botocore takes ISO-8601 text and epoch seconds
+
+
+def _jackson_boolean(value: Any) -> Any:
+    """A JSON value for a Boolean member of an aws-sdk Task's request, as Jackson reads it into
+    the Java SDK v2's request: whole numbers (0 is false), "true" and "false" in their three
+    spellings (true, True, TRUE) with white space trimmed, "" and "null" as null; anything else
+    is returned as it is (refused). Recorded on AWS (raw capture, radkawar/stackd
+    testdata/aws/stepfunctions/sdk_requests.json: s3 listObjectsV2's FetchOwner given "true",
+    "false", 1, 0, -1, " TRUE ", "" and "null" listed the owners for exactly the true ones)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("true", "True", "TRUE"):
+            return True
+        if text in ("false", "False", "FALSE"):
+            return False
+        if text in ("", "null"):
+            return None
+    return value
 
 
 def _fold(name: str) -> str:
@@ -155,28 +188,32 @@ def validation_errors(shape: Any, request: Any, service_id: str = "") -> tuple[s
 
 # ---- responses ------------------------------------------------------------------------------
 
-def result_json(response: dict, shape: Any, *, pascal: bool = False, epoch_millis: bool = False) -> dict:
+def result_json(response: dict, shape: Any, *, pascal: bool = False, epoch_millis: bool = False,
+                sdk_v2: bool = False) -> dict:
     """A boto3 response without its ``ResponseMetadata``, as JSON (`to_json`)."""
     body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
-    return to_json(body, shape, pascal=pascal, epoch_millis=epoch_millis)
+    return to_json(body, shape, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2)
 
 
-def to_json(value: Any, shape: Any = None, *, pascal: bool = False, epoch_millis: bool = False) -> Any:
-    """A boto3 value as JSON; `pascal` capitalises structure members (aws-sdk results)."""
+def to_json(value: Any, shape: Any = None, *, pascal: bool = False, epoch_millis: bool = False,
+            sdk_v2: bool = False) -> Any:
+    """A boto3 value as JSON; `pascal` capitalises structure members (aws-sdk results, with
+    `sdk_v2` named after the Java SDK v2's fields: `_v2_field`)."""
     if isinstance(value, dict):
         members = shape.members if shape is not None and shape.type_name == "structure" else None
         out = {}
         for key, item in value.items():
             if members is not None:
                 member = members.get(key)
-                out[_pascal(key) if pascal else key] = to_json(item, member, pascal=pascal, epoch_millis=epoch_millis)
+                name = _pascal(_v2_field(key) if sdk_v2 else key) if pascal else key
+                out[name] = to_json(item, member, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2)
             else:
                 inner = shape.value if shape is not None and shape.type_name == "map" else None
-                out[key] = to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis)
+                out[key] = to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2)
         return out
     if isinstance(value, list):
         inner = shape.member if shape is not None and shape.type_name == "list" else None
-        return [to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis) for item in value]
+        return [to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2) for item in value]
     if isinstance(value, datetime.datetime):
         if epoch_millis:
             return int(value.timestamp() * 1000)
@@ -207,6 +244,19 @@ def _text(data: bytes) -> str:
 
 def _pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
+
+
+def _v2_field(name: str) -> str:
+    """The Java SDK v2's field name of model member `name`: its leading capitals lower-cased,
+    but for the last of a run followed by a small letter (``MD5OfMessageBody`` ->
+    ``md5OfMessageBody``, ``ETag`` -> ``eTag``, ``SSEKMSKeyId`` -> ``ssekmsKeyId``). An aws-sdk
+    Task's result carries these names capitalised: AWS answered SQS sendMessage with
+    ``Md5OfMessageBody`` and S3 putObject with ``ETag`` (raw capture, radkawar/stackd
+    testdata/aws/stepfunctions/tracing_sdk_headers.json, enabled-zero-describe-0; sdk_requests.json)."""
+    i = 1
+    while i < len(name) and name[i].isupper() and not (i + 1 < len(name) and name[i + 1].islower()):
+        i += 1
+    return name[:i].lower() + name[i:]
 
 
 def http_metadata(response: dict) -> dict:
