@@ -222,6 +222,7 @@ class Checker:
         if isinstance(resource, str):
             self.resource(resource, where + ("Resource",))
             self.task_headers(state, resource, where)
+            self.sdk_parameters(state, resource, where, ql)
         t, h = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
         if _is_int(t) and _is_int(h) and h >= t:
             self.schema("HeartbeatSeconds must be smaller than TimeoutSeconds", where + ("HeartbeatSeconds",))
@@ -253,6 +254,36 @@ class Checker:
                 else:
                     self.warn("UNSUPPORTED_HEADER", f"{problem} (the Task fails with States.Runtime when it runs)",
                               where + (field,))
+
+    def sdk_parameters(self, state: dict, resource: str, where: tuple, ql: str) -> None:
+        """An aws-sdk Task's literal Parameters against botocore's model of the operation
+        (`asl.sdkmodel.parameter_problems`; raw AWS captures, radkawar/stackd
+        testdata/aws/stepfunctions/sdk_admission.json: SCHEMA_VALIDATION_FAILED at
+        ``/States/<name>/Parameters``). Recorded for request-response JSONPath Tasks; JSONata
+        Arguments and ``.waitForTaskToken`` Tasks get the same findings as WARNINGs."""
+        if "aws-sdk:" not in resource:
+            return
+        from .resources import RR, parse_resource
+
+        info = parse_resource(resource)
+        field = "Arguments" if ql == "JSONata" else "Parameters"
+        template = state.get(field)
+        if info is None or info.kind != "sdk" or not isinstance(template, dict):
+            return
+        from .sdkmodel import parameter_problems
+
+        if field == "Parameters":
+            def dynamic(key: str, value: Any) -> tuple[str, bool]:
+                return (key[:-2], True) if key.endswith(".$") else (key, False)
+        else:
+            def dynamic(key: str, value: Any) -> tuple[str, bool]:
+                return key, isinstance(value, str) and value.startswith("{%") and value.endswith("%}")
+        recorded = field == "Parameters" and info.pattern == RR
+        for certain, message, *hint in parameter_problems(info.service, info.api, template, dynamic):
+            if certain and recorded:
+                self.error(codes.SCHEMA_VALIDATION_FAILED, message, where + (field,), hint=hint[0] if hint else None)
+            else:
+                self.warn(codes.SCHEMA_VALIDATION_FAILED, message, where + (field,))
 
     def resource(self, resource: str, where: tuple) -> None:
         from .resources import parse_resource

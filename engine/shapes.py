@@ -83,20 +83,13 @@ def sdk_output_shape(service: str, action: str) -> dict | None:
     """The output shape of ``aws-sdk:service:action`` from botocore's model of the service
     (Step Functions' service name, the action in camelCase); None when botocore is not
     installed or does not know the operation, or it has no output."""
-    try:
-        import botocore.session
-    except ImportError:
-        return None
-    from .integrations.sdk import NAMES
+    from ..sdkmodel import NAMES, operation_model
 
+    operation = operation_model(service, action)
+    if operation is None:
+        return None
     name = NAMES.boto3_name(service)
-    if name is None:
-        return None
-    model = botocore.session.get_session().get_service_model(name)
-    operation = action[:1].upper() + action[1:]
-    if operation not in model.operation_names:
-        return None
-    shape = model.operation_model(operation).output_shape
+    shape = operation.output_shape
     if shape is None:
         return None
     return _from_botocore(name, shape, False, {})[2]

@@ -1,6 +1,6 @@
 """``arn:aws:states:::aws-sdk:SERVICE:ACTION``: any API botocore knows (INTEGRATIONS-SPEC.md section 5).
 
-Names. Step Functions names a service as the AWS SDK for Java v2 names its package: botocore's
+Names (`asl.sdkmodel`). Step Functions names a service as the AWS SDK for Java v2 names its package: botocore's
 ``serviceId`` lower-cased without spaces, hyphens and a trailing "service" (`sfn_name`), with
 the exceptions of `SERVICE_EXCEPTIONS`. The action is the operation in camelCase
 (``getObject`` -> ``GetObject`` -> boto3's ``get_object``).
@@ -13,22 +13,11 @@ for an error the model does not declare (``DynamoDb.DynamoDbException``); the ca
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 from ...errors import StatesError
+from ...sdkmodel import NAMES, SERVICE_EXCEPTIONS, sfn_name  # noqa: F401 (the naming lives in the language layer)
 from .shapes import Unusable, result_json, to_request, validation_errors
-
-#: Step Functions service name -> boto3 service name, where the `sfn_name` rule does not give it.
-SERVICE_EXCEPTIONS = {
-    "sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs", "costexplorer": "ce",
-    "costandusagereport": "cur", "applicationdiscovery": "discovery", "databasemigration": "dms",
-    "directory": "ds", "elasticsearch": "es", "migrationhub": "mgh", "marketplacemetering": "meteringmarketplace",
-    "serverlessapplicationrepository": "serverlessrepo", "cognitoidentityprovider": "cognito-idp",
-    "iotjobsdataplane": "iot-jobs-data", "lexmodelbuilding": "lex-models", "lexmodelsv2": "lexv2-models",
-    "lexruntimev2": "lexv2-runtime", "elasticloadbalancing": "elb", "elasticloadbalancingv2": "elbv2",
-    "pinpointsmsvoice": "pinpoint-sms-voice",
-}
 
 #: Error-name prefixes the Java SDK v2 spells otherwise than the `error_prefix` rule (AWS's table).
 PREFIX_EXCEPTIONS = {
@@ -36,13 +25,6 @@ PREFIX_EXCEPTIONS = {
     "iotwireless": "IotWireless", "sagemakera2iruntime": "SageMakerA2IRuntime", "memorydb": "MemoryDB",
     "sesv2": "SesV2", "amplifyuibuilder": "AmplifyUiBuilder", "autoscaling": "Auto Scaling",
 }
-
-
-def sfn_name(service_id: str) -> str:
-    """Step Functions' name of a service from botocore's ``serviceId`` (``Secrets Manager`` ->
-    ``secretsmanager``, ``Cost Explorer`` -> ``costexplorer``)."""
-    name = service_id.lower().replace(" ", "").replace("-", "")
-    return name[: -len("service")] if name.endswith("service") and name != "service" else name
 
 
 def error_prefix(service_id: str) -> str:
@@ -63,48 +45,6 @@ def error_prefix(service_id: str) -> str:
     return "".join(words)
 
 
-class _Names:
-    """The sfn name -> boto3 name table, built from the installed botocore on first need."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._table: dict[str, str] | None = None
-
-    def table(self) -> dict[str, str]:
-        if self._table is None:
-            with self._lock:
-                if self._table is None:
-                    import botocore.session
-
-                    session = botocore.session.get_session()
-                    table: dict[str, str] = {}
-                    for service in session.get_available_services():
-                        metadata = session.get_service_data(service).get("metadata", {})
-                        name = sfn_name(metadata.get("serviceId", service))
-                        # two botocore services can share a name: keep the one whose client name is it
-                        if name not in table or service.replace("-", "") == name:
-                            table[name] = service
-                    table.update(SERVICE_EXCEPTIONS)
-                    self._table = table
-        return self._table
-
-    def boto3_name(self, name: str) -> str | None:
-        if name in SERVICE_EXCEPTIONS:
-            return SERVICE_EXCEPTIONS[name]
-        if self._table is None:
-            # most names are the boto3 name without hyphens: check that one model, not all ~450
-            import botocore.session
-
-            session = botocore.session.get_session()
-            for service in session.get_available_services():
-                if service.replace("-", "") == name:
-                    service_id = session.get_service_data(service).get("metadata", {}).get("serviceId", service)
-                    if sfn_name(service_id) == name:
-                        return service
-        return self.table().get(name)
-
-
-NAMES = _Names()
 
 
 def operation_of(client: Any, action: str) -> tuple[str, Any] | None:

@@ -20,6 +20,8 @@ import datetime
 import json
 from typing import Any
 
+from ...sdkmodel import jackson_boolean
+
 
 class Unusable(Exception):
     """Raised by `to_request` for parameters the service cannot take; the Task fails with
@@ -111,33 +113,13 @@ def to_request(shape: Any, value: Any, name: str = "Parameters", *, base64_blobs
         return value
     if kind == "boolean":
         if base64_blobs and not isinstance(value, bool):
-            value = _jackson_boolean(value)
+            value = jackson_boolean(value)
         if value is None:  # (an empty or "null" string: an absent member)
             return None
         if not isinstance(value, bool):
             raise Unusable(f"The value of the field '{name}' has an invalid format")
         return value
     return value  # timestamps: botocore takes ISO-8601 text and epoch seconds
-
-
-def _jackson_boolean(value: Any) -> Any:
-    """A JSON value for a Boolean member of an aws-sdk Task's request, as Jackson reads it into
-    the Java SDK v2's request: whole numbers (0 is false), "true" and "false" in their three
-    spellings (true, True, TRUE) with white space trimmed, "" and "null" as null; anything else
-    is returned as it is (refused). Recorded on AWS (raw capture, radkawar/stackd
-    testdata/aws/stepfunctions/sdk_requests.json: s3 listObjectsV2's FetchOwner given "true",
-    "false", 1, 0, -1, " TRUE ", "" and "null" listed the owners for exactly the true ones)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value != 0
-    if isinstance(value, str):
-        text = value.strip()
-        if text in ("true", "True", "TRUE"):
-            return True
-        if text in ("false", "False", "FALSE"):
-            return False
-        if text in ("", "null"):
-            return None
-    return value
 
 
 def _fold(name: str) -> str:
