@@ -2,8 +2,9 @@
 deleting status"): versions and aliases go at once; a machine with running executions turns
 DELETING, refuses new executions and changes (StateMachineDeleting), each running execution
 fails with States.Runtime "State machine NAME has been deleted" (no full stop: raw AWS capture, radkawar/stackd
-testdata/aws/stepfunctions/deletion_lifecycle.json) at its next state transition
-(one waiting for a task waits on), and the machine goes when the last one has ended.
+testdata/aws/stepfunctions/deletion_lifecycle.json) at its next step (one waiting, on a Wait
+or an activity's worker, waits on, then fails recording nothing of the end of its wait: that
+capture's terminal_results, below), and the machine goes when the last one has ended.
 Driven through a real `asl serve` with boto3."""
 from __future__ import annotations
 
@@ -105,13 +106,42 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
     done = wait_done(sfn, execution)
     assert (done["status"], done["error"], done["cause"]) == \
         ("FAILED", "States.Runtime", "State machine doomed has been deleted")  # deletion_lifecycle.json (stackd)
+    # AWS's history of such an execution (deletion_lifecycle.json, terminal_results.activity,
+    # history_observation "after-callback-activity-history"): ExecutionFailed (id 5) follows
+    # ActivityStarted (id 4) straight: no ActivitySucceeded, no TaskStateExited, After not entered
     events = sfn.get_execution_history(executionArn=execution)["events"]
-    assert [e["type"] for e in events][-3:] == ["ActivitySucceeded", "TaskStateExited", "ExecutionFailed"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
+                                           "ActivityStarted", "ExecutionFailed"]
+    assert (events[-1]["id"], events[-1]["previousEventId"]) == (5, 4)
     assert events[-1]["executionFailedEventDetails"] == {
         "error": "States.Runtime", "cause": "State machine doomed has been deleted"}
     assert gone(sfn, arn)
     assert sfn.list_state_machines()["stateMachines"] == []
     assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
+
+
+def test_a_wait_running_when_its_machine_is_deleted_ends_then_the_execution_fails(server):
+    """AWS's probe (deletion_lifecycle.json: machine "…-wait", Wait 30 s then Pass; labels
+    delete-wait-while-active, immediate-after-delete-wait-execution, terminal_results.wait,
+    history_observation "poll-3-wait-history"): deleted during the Wait, the execution stays
+    RUNNING until the Wait's time is up, then ExecutionFailed (id 3) follows WaitStateEntered
+    (id 2) straight: no WaitStateExited, the Pass never entered."""
+    sfn = server.client()
+    definition = machine({"Wait": {"Type": "Wait", "Seconds": 2, "Next": "Pass"},
+                          "Pass": {"Type": "Pass", "Result": {"unexpected": "transition-completed"}, "End": True}},
+                         "Wait")
+    arn = sfn.create_state_machine(name="waiting", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "wait"}')["executionArn"]
+    sfn.delete_state_machine(stateMachineArn=arn)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    done = wait_done(sfn, execution)
+    assert (done["status"], done["error"], done["cause"]) == \
+        ("FAILED", "States.Runtime", "State machine waiting has been deleted")
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]
+    assert (events[-1]["id"], events[-1]["previousEventId"]) == (3, 2)
+    assert done["stopDate"].timestamp() - events[1]["timestamp"].timestamp() >= 1.9  # the Wait ran out
+    assert gone(sfn, arn)
 
 
 def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
@@ -137,8 +167,9 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
         done = wait_done(sfn, execution)
         assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
         types = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        # as AWS's Wait ended (deletion_lifecycle.json, terminal_results.wait): no WaitStateExited
         assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
-                         "WaitStateExited", "ExecutionFailed"]
+                         "ExecutionFailed"]
         assert gone(sfn, arn)
     finally:
         srv.stop()
