@@ -117,7 +117,11 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
         "error": "States.Runtime", "cause": "State machine doomed has been deleted"}
     assert gone(sfn, arn)
     assert sfn.list_state_machines()["stateMachines"] == []
-    assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
+    described = sfn.describe_execution(executionArn=execution)
+    # AWS described it so, its machine DELETING still, with no running execution (labels
+    # after-callback-activity-execution, after-callback-activity-machine, poll-0-activity-execution)
+    assert (described["status"], described["redriveStatus"], described.get("redriveStatusReason")) == \
+        ("FAILED", "REDRIVABLE", None)
 
 
 def test_a_wait_running_when_its_machine_is_deleted_ends_then_the_execution_fails(server):
@@ -170,6 +174,39 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
         # as AWS's Wait ended (deletion_lifecycle.json, terminal_results.wait): no WaitStateExited
         assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
                          "ExecutionFailed"]
+        assert gone(sfn, arn)
+    finally:
+        srv.stop()
+
+
+def test_an_activity_answered_after_a_restart_fails_as_aws_did(tmp_path):
+    """The activity probe of deletion_lifecycle.json (terminal_results.activity), with a restart
+    between the deletion and the worker's answer: the resumed execution fails when the answer
+    comes, ExecutionFailed straight after ActivityStarted."""
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
+    try:
+        sfn = srv.client()
+        activity = sfn.create_activity(name="work")["activityArn"]
+        definition = machine({"Activity": {"Type": "Task", "Resource": activity, "Next": "Pass"},
+                              "Pass": {"Type": "Pass", "End": True}}, "Activity")
+        arn = sfn.create_state_machine(name="held", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "activity"}')["executionArn"]
+        token = sfn.get_activity_task(activityArn=activity, workerName="w")["taskToken"]
+        sfn.delete_state_machine(stateMachineArn=arn)
+    finally:
+        srv.stop()
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
+    try:
+        sfn = srv.client()
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+        sfn.send_task_success(taskToken=token, output='{"callback": "after-delete"}')
+        done = wait_done(sfn, execution)
+        assert (done["status"], done["error"], done["cause"]) == \
+            ("FAILED", "States.Runtime", "State machine held has been deleted")
+        events = sfn.get_execution_history(executionArn=execution)["events"]
+        assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
+                                               "ActivityStarted", "ExecutionFailed"]
+        assert (events[-1]["id"], events[-1]["previousEventId"]) == (5, 4)
         assert gone(sfn, arn)
     finally:
         srv.stop()
