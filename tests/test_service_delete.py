@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -18,6 +19,32 @@ pytest.importorskip("uvicorn")
 
 from test_service import ROLE, Server, error_of, machine, wait_done  # noqa: E402
 from test_service_start import sqlite_server as server  # noqa: E402,F401 (a server on a SQLite store)
+
+
+@contextmanager
+def serving(tmp_path):
+    """A client of an `asl serve` on the SQLite store in `tmp_path` (again the same store when
+    called again: a restart), stopped on leaving."""
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
+    try:
+        yield srv.client()
+    finally:
+        srv.stop()
+
+
+def assert_failed_as_aws_activity(sfn, execution: str, name: str) -> None:
+    """AWS's history of an execution whose activity's worker answered after DeleteStateMachine
+    (deletion_lifecycle.json, terminal_results.activity, history_observation
+    "after-callback-activity-history"): ExecutionFailed (id 5) follows ActivityStarted (id 4)
+    straight: no ActivitySucceeded, no TaskStateExited, the next state not entered."""
+    done = wait_done(sfn, execution)
+    cause = f"State machine {name} has been deleted"
+    assert (done["status"], done["error"], done["cause"]) == ("FAILED", "States.Runtime", cause)
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
+                                           "ActivityStarted", "ExecutionFailed"]
+    assert (events[-1]["id"], events[-1]["previousEventId"]) == (5, 4)
+    assert events[-1]["executionFailedEventDetails"] == {"error": "States.Runtime", "cause": cause}
 
 
 def gone(sfn, arn: str, timeout: float = 20) -> bool:
@@ -103,18 +130,7 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
 
     sfn.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
-    done = wait_done(sfn, execution)
-    assert (done["status"], done["error"], done["cause"]) == \
-        ("FAILED", "States.Runtime", "State machine doomed has been deleted")  # deletion_lifecycle.json (stackd)
-    # AWS's history of such an execution (deletion_lifecycle.json, terminal_results.activity,
-    # history_observation "after-callback-activity-history"): ExecutionFailed (id 5) follows
-    # ActivityStarted (id 4) straight: no ActivitySucceeded, no TaskStateExited, After not entered
-    events = sfn.get_execution_history(executionArn=execution)["events"]
-    assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
-                                           "ActivityStarted", "ExecutionFailed"]
-    assert (events[-1]["id"], events[-1]["previousEventId"]) == (5, 4)
-    assert events[-1]["executionFailedEventDetails"] == {
-        "error": "States.Runtime", "cause": "State machine doomed has been deleted"}
+    assert_failed_as_aws_activity(sfn, execution, "doomed")
     assert gone(sfn, arn)
     assert sfn.list_state_machines()["stateMachines"] == []
     described = sfn.describe_execution(executionArn=execution)
@@ -152,9 +168,7 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
     """The status is stored: executions resumed after a restart end at their next transition
     (their transitions on record replay as they were), then the machine goes. The Wait is long
     enough that the restart (slow on a loaded machine) ends well inside it."""
-    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
-    try:
-        sfn = srv.client()
+    with serving(tmp_path) as sfn:
         definition = machine({"Before": {"Type": "Pass", "Next": "W"},
                               "W": {"Type": "Wait", "Seconds": 12, "Next": "After"},
                               "After": {"Type": "Pass", "End": True}}, "Before")
@@ -162,11 +176,7 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
         execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
         sfn.delete_state_machine(stateMachineArn=arn)
         assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
-    finally:
-        srv.stop()
-    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
-    try:
-        sfn = srv.client()
+    with serving(tmp_path) as sfn:
         assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
         done = wait_done(sfn, execution)
         assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
@@ -175,17 +185,13 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
         assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
                          "ExecutionFailed"]
         assert gone(sfn, arn)
-    finally:
-        srv.stop()
 
 
 def test_an_activity_answered_after_a_restart_fails_as_aws_did(tmp_path):
     """The activity probe of deletion_lifecycle.json (terminal_results.activity), with a restart
     between the deletion and the worker's answer: the resumed execution fails when the answer
     comes, ExecutionFailed straight after ActivityStarted."""
-    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
-    try:
-        sfn = srv.client()
+    with serving(tmp_path) as sfn:
         activity = sfn.create_activity(name="work")["activityArn"]
         definition = machine({"Activity": {"Type": "Task", "Resource": activity, "Next": "Pass"},
                               "Pass": {"Type": "Pass", "End": True}}, "Activity")
@@ -193,23 +199,11 @@ def test_an_activity_answered_after_a_restart_fails_as_aws_did(tmp_path):
         execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "activity"}')["executionArn"]
         token = sfn.get_activity_task(activityArn=activity, workerName="w")["taskToken"]
         sfn.delete_state_machine(stateMachineArn=arn)
-    finally:
-        srv.stop()
-    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
-    try:
-        sfn = srv.client()
+    with serving(tmp_path) as sfn:
         assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
         sfn.send_task_success(taskToken=token, output='{"callback": "after-delete"}')
-        done = wait_done(sfn, execution)
-        assert (done["status"], done["error"], done["cause"]) == \
-            ("FAILED", "States.Runtime", "State machine held has been deleted")
-        events = sfn.get_execution_history(executionArn=execution)["events"]
-        assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
-                                               "ActivityStarted", "ExecutionFailed"]
-        assert (events[-1]["id"], events[-1]["previousEventId"]) == (5, 4)
+        assert_failed_as_aws_activity(sfn, execution, "held")
         assert gone(sfn, arn)
-    finally:
-        srv.stop()
 
 
 def test_an_express_machine_goes_at_once(server):
