@@ -206,6 +206,31 @@ def test_an_activity_answered_after_a_restart_fails_as_aws_did(tmp_path):
         assert gone(sfn, arn)
 
 
+def test_a_redriven_execution_fails_as_aws_did_when_its_worker_answers(server):
+    """A redriven run is a run: deleted while its redriven activity's worker works, it fails
+    when the worker answers, ExecutionFailed straight after ActivityStarted (AWS's order for a
+    first run, deletion_lifecycle.json terminal_results.activity; no capture redrives one)."""
+    sfn = server.client()
+    activity = sfn.create_activity(name="again")["activityArn"]
+    definition = machine({"Activity": {"Type": "Task", "Resource": activity, "Next": "Pass"},
+                          "Pass": {"Type": "Pass", "End": True}}, "Activity")
+    arn = sfn.create_state_machine(name="redriven", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    sfn.send_task_failure(taskToken=sfn.get_activity_task(activityArn=activity)["taskToken"], error="Once")
+    assert wait_done(sfn, execution)["status"] == "FAILED"
+    sfn.redrive_execution(executionArn=execution)
+    token = sfn.get_activity_task(activityArn=activity)["taskToken"]
+    sfn.delete_state_machine(stateMachineArn=arn)
+    sfn.send_task_success(taskToken=token, output="{}")
+    done = wait_done(sfn, execution)
+    assert (done["status"], done["cause"]) == ("FAILED", "State machine redriven has been deleted")
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in events[6:]] == ["ExecutionRedriven", "ActivityScheduled", "ActivityStarted",
+                                               "ExecutionFailed"]
+    assert events[-1]["previousEventId"] == events[-2]["id"]
+    assert gone(sfn, arn)
+
+
 def test_an_express_machine_goes_at_once(server):
     sfn = server.client()
     arn = sfn.create_state_machine(name="quick", type="EXPRESS", roleArn=ROLE,
