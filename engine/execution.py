@@ -950,11 +950,12 @@ class Execution:
             self._scope.cancel()
 
     def end_at_next_transition(self, error: str, cause: str) -> None:
-        """The run fails (error, cause: a terminal error, no Retry or Catch takes it) when it
-        next enters a state: AWS ends the executions of a deleted state machine so
-        (DeleteStateMachine: "on the next state transition, the state machine's executions are
-        terminated"); one waiting (a Wait, a callback) waits on until then. A resumed run's
-        transitions already on record replay as they were."""
+        """The run fails (error, cause: a terminal error, no Retry or Catch takes it) at its
+        next step: AWS ends the executions of a deleted state machine so (DeleteStateMachine:
+        "on the next state transition, the state machine's executions are terminated"); one
+        waiting (a Wait, an activity's worker) waits on until then, and fails without recording
+        the end of its wait (`asl.engine.staterun.end_if_deleted`, where AWS's evidence is). A
+        resumed run's transitions already on record replay as they were."""
         self.ending = (error, cause)
         for child in getattr(self.map_runs, "children", {}).values() if self.map_runs is not None else ():
             if getattr(child, "token_arn", None) == self.arn:  # its Distributed Map children too

@@ -29,9 +29,9 @@ from .concurrency import run_map, run_parallel
 from .history import HistoryLimitExceeded
 from .observe import StateEntered, StateExited, StateFailed
 from .scope import Scope
-from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateScope, catch, error_matches,  # noqa: F401
-                       error_output, is_terminal, locate, no_choice_matched, retry_delay, with_retries, _DOLLAR,
-                       _NO_RESULT)
+from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateScope, catch,  # noqa: F401
+                       end_if_deleted, error_matches, error_output, is_terminal, locate, no_choice_matched,
+                       retry_delay, with_retries, _DOLLAR, _NO_RESULT)
 from .task import run_task
 
 # A whole number as Java's Long.parseLong reads it (a sign, ASCII digits)
@@ -100,8 +100,8 @@ async def run_state(ex: Any, state: Any, raw: Any, frame: Frame,
 def _enter(ex: Any, state: Any, raw: Any, frame: Frame) -> StateRun:
     """<T>StateEntered: the state's run begins (unless the execution must end at its next
     transition: its state machine was deleted)."""
-    if ex.ending is not None and ex.recorded_next(frame) is None:  # (a transition on record replays)
-        raise StatesError(*ex.ending, terminal=True)
+    if ex.ending is not None:
+        end_if_deleted(ex, frame)
     ex.transitions += 1
     if ex.append_only:  # `ex.emit`, inlined: it runs twice per state
         events = ex.history._events
@@ -345,6 +345,7 @@ async def run_wait(run: StateRun) -> Result:
         output = run.output_path(effective)
     if seconds:
         await run.ex.timer(run.frame, seconds)
+        end_if_deleted(run.ex, run.frame)  # deleted meanwhile: no WaitStateExited (AWS)
     return output, None, assigned
 
 

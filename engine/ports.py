@@ -167,7 +167,7 @@ class Runtime(EventSink, Invoker, ChildRunner, Quotas, Protocol):
     region: str
     seed: int
     transitions: int
-    ending: tuple[str, str] | None  # (error, cause) the next state entered fails the run with (a deleted machine)
+    ending: tuple[str, str] | None  # (error, cause) the run's next step fails it with (a deleted machine)
     context_names: dict[int, str]   # id(state model) -> its $$.State.Name when not its name (TestState's StateName)
     context_given: bool             # ``$$`` is a TestState request's context: no State or Task.Token added
 

@@ -48,6 +48,21 @@ class FailStateError(StatesError):
 UNCATCHABLE = {"States.Runtime"}
 
 
+def end_if_deleted(ex: Any, frame: Frame) -> None:
+    """Fail the run here if its state machine was deleted (`ex.ending`), unless the event this
+    point records next is on record already (a resumed run replays its transitions as they were).
+
+    AWS fails a deleted machine's execution at its next step, recording nothing of that step
+    (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/deletion_lifecycle.json,
+    terminal_results): a Wait whose time ran out after DeleteStateMachine failed with
+    ExecutionFailed straight after WaitStateEntered (no WaitStateExited), and an activity
+    Task whose worker called SendTaskSuccess after it failed straight after ActivityStarted
+    (no ActivitySucceeded, no TaskStateExited). The runners call this there, and where a
+    state is entered."""
+    if ex.ending is not None and ex.recorded_next(frame) is None:
+        raise Located(*ex.ending, terminal=True)  # (AWS's cause names no state)
+
+
 def is_terminal(err: StatesError) -> bool:
     """Errors no Retry or Catch may take: States.Runtime, and failures marked terminal
     (an oversized output of a state that is not a Task)."""

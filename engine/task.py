@@ -12,7 +12,7 @@ from ..templates import Template, dumps, expect_kind
 from .callbacks import activity_exists, serve_activity
 from .observe import AttemptEnded, AttemptStarted
 from .scope import Scope
-from .staterun import Result, StateRun, with_retries
+from .staterun import Result, StateRun, end_if_deleted, with_retries
 from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, SYNC_ANSWERED, Beat, HandlerInterrupted, TaskContext, TaskFailed,
                     UnservedTask, call_handler, exception_to_error, invoke_event, json_copy,
                     lambda_function_name, raised_at)
@@ -159,6 +159,8 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         failed = TaskFailed(err.error, err.cause, heartbeat=err.heartbeat)
         failed.hint = err.hint
         raise failed from None
+    if activity:  # deleted while its worker worked: no ActivitySucceeded (AWS; other Tasks: unknown)
+        end_if_deleted(ex, run.frame)
     run.event(f"{prefix}Succeeded", {**base, "output": result})
     if observer is not None:
         run.tell(AttemptEnded, run.retry_count + 1, None)

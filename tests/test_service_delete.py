@@ -2,13 +2,15 @@
 deleting status"): versions and aliases go at once; a machine with running executions turns
 DELETING, refuses new executions and changes (StateMachineDeleting), each running execution
 fails with States.Runtime "State machine NAME has been deleted" (no full stop: raw AWS capture, radkawar/stackd
-testdata/aws/stepfunctions/deletion_lifecycle.json) at its next state transition
-(one waiting for a task waits on), and the machine goes when the last one has ended.
+testdata/aws/stepfunctions/deletion_lifecycle.json) at its next step (one waiting, on a Wait
+or an activity's worker, waits on, then fails recording nothing of the end of its wait: that
+capture's terminal_results, below), and the machine goes when the last one has ended.
 Driven through a real `asl serve` with boto3."""
 from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -17,6 +19,32 @@ pytest.importorskip("uvicorn")
 
 from test_service import ROLE, Server, error_of, machine, wait_done  # noqa: E402
 from test_service_start import sqlite_server as server  # noqa: E402,F401 (a server on a SQLite store)
+
+
+@contextmanager
+def serving(tmp_path):
+    """A client of an `asl serve` on the SQLite store in `tmp_path` (again the same store when
+    called again: a restart), stopped on leaving."""
+    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
+    try:
+        yield srv.client()
+    finally:
+        srv.stop()
+
+
+def assert_failed_as_aws_activity(sfn, execution: str, name: str) -> None:
+    """AWS's history of an execution whose activity's worker answered after DeleteStateMachine
+    (deletion_lifecycle.json, terminal_results.activity, history_observation
+    "after-callback-activity-history"): ExecutionFailed (id 5) follows ActivityStarted (id 4)
+    straight: no ActivitySucceeded, no TaskStateExited, the next state not entered."""
+    done = wait_done(sfn, execution)
+    cause = f"State machine {name} has been deleted"
+    assert (done["status"], done["error"], done["cause"]) == ("FAILED", "States.Runtime", cause)
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
+                                           "ActivityStarted", "ExecutionFailed"]
+    assert (events[-1]["id"], events[-1]["previousEventId"]) == (5, 4)
+    assert events[-1]["executionFailedEventDetails"] == {"error": "States.Runtime", "cause": cause}
 
 
 def gone(sfn, arn: str, timeout: float = 20) -> bool:
@@ -102,25 +130,45 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
 
     sfn.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
-    done = wait_done(sfn, execution)
-    assert (done["status"], done["error"], done["cause"]) == \
-        ("FAILED", "States.Runtime", "State machine doomed has been deleted")  # deletion_lifecycle.json (stackd)
-    events = sfn.get_execution_history(executionArn=execution)["events"]
-    assert [e["type"] for e in events][-3:] == ["ActivitySucceeded", "TaskStateExited", "ExecutionFailed"]
-    assert events[-1]["executionFailedEventDetails"] == {
-        "error": "States.Runtime", "cause": "State machine doomed has been deleted"}
+    assert_failed_as_aws_activity(sfn, execution, "doomed")
     assert gone(sfn, arn)
     assert sfn.list_state_machines()["stateMachines"] == []
-    assert sfn.describe_execution(executionArn=execution)["status"] == "FAILED"
+    described = sfn.describe_execution(executionArn=execution)
+    # AWS described it so, its machine DELETING still, with no running execution (labels
+    # after-callback-activity-execution, after-callback-activity-machine, poll-0-activity-execution)
+    assert (described["status"], described["redriveStatus"], described.get("redriveStatusReason")) == \
+        ("FAILED", "REDRIVABLE", None)
+
+
+def test_a_wait_running_when_its_machine_is_deleted_ends_then_the_execution_fails(server):
+    """AWS's probe (deletion_lifecycle.json: machine "…-wait", Wait 30 s then Pass; labels
+    delete-wait-while-active, immediate-after-delete-wait-execution, terminal_results.wait,
+    history_observation "poll-3-wait-history"): deleted during the Wait, the execution stays
+    RUNNING until the Wait's time is up, then ExecutionFailed (id 3) follows WaitStateEntered
+    (id 2) straight: no WaitStateExited, the Pass never entered."""
+    sfn = server.client()
+    definition = machine({"Wait": {"Type": "Wait", "Seconds": 2, "Next": "Pass"},
+                          "Pass": {"Type": "Pass", "Result": {"unexpected": "transition-completed"}, "End": True}},
+                         "Wait")
+    arn = sfn.create_state_machine(name="waiting", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "wait"}')["executionArn"]
+    sfn.delete_state_machine(stateMachineArn=arn)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    done = wait_done(sfn, execution)
+    assert (done["status"], done["error"], done["cause"]) == \
+        ("FAILED", "States.Runtime", "State machine waiting has been deleted")
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in events] == ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]
+    assert (events[-1]["id"], events[-1]["previousEventId"]) == (3, 2)
+    assert done["stopDate"].timestamp() - events[1]["timestamp"].timestamp() >= 1.9  # the Wait ran out
+    assert gone(sfn, arn)
 
 
 def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
     """The status is stored: executions resumed after a restart end at their next transition
     (their transitions on record replay as they were), then the machine goes. The Wait is long
     enough that the restart (slow on a loaded machine) ends well inside it."""
-    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
-    try:
-        sfn = srv.client()
+    with serving(tmp_path) as sfn:
         definition = machine({"Before": {"Type": "Pass", "Next": "W"},
                               "W": {"Type": "Wait", "Seconds": 12, "Next": "After"},
                               "After": {"Type": "Pass", "End": True}}, "Before")
@@ -128,20 +176,59 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
         execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
         sfn.delete_state_machine(stateMachineArn=arn)
         assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
-    finally:
-        srv.stop()
-    srv = Server(tmp_path, f"sqlite:{tmp_path / 'runs.db'}").start()
-    try:
-        sfn = srv.client()
+    with serving(tmp_path) as sfn:
         assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
         done = wait_done(sfn, execution)
         assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
         types = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+        # as AWS's Wait ended (deletion_lifecycle.json, terminal_results.wait): no WaitStateExited
         assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
-                         "WaitStateExited", "ExecutionFailed"]
+                         "ExecutionFailed"]
         assert gone(sfn, arn)
-    finally:
-        srv.stop()
+
+
+def test_an_activity_answered_after_a_restart_fails_as_aws_did(tmp_path):
+    """The activity probe of deletion_lifecycle.json (terminal_results.activity), with a restart
+    between the deletion and the worker's answer: the resumed execution fails when the answer
+    comes, ExecutionFailed straight after ActivityStarted."""
+    with serving(tmp_path) as sfn:
+        activity = sfn.create_activity(name="work")["activityArn"]
+        definition = machine({"Activity": {"Type": "Task", "Resource": activity, "Next": "Pass"},
+                              "Pass": {"Type": "Pass", "End": True}}, "Activity")
+        arn = sfn.create_state_machine(name="held", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "activity"}')["executionArn"]
+        token = sfn.get_activity_task(activityArn=activity, workerName="w")["taskToken"]
+        sfn.delete_state_machine(stateMachineArn=arn)
+    with serving(tmp_path) as sfn:
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+        sfn.send_task_success(taskToken=token, output='{"callback": "after-delete"}')
+        assert_failed_as_aws_activity(sfn, execution, "held")
+        assert gone(sfn, arn)
+
+
+def test_a_redriven_execution_fails_as_aws_did_when_its_worker_answers(server):
+    """A redriven run is a run: deleted while its redriven activity's worker works, it fails
+    when the worker answers, ExecutionFailed straight after ActivityStarted (AWS's order for a
+    first run, deletion_lifecycle.json terminal_results.activity; no capture redrives one)."""
+    sfn = server.client()
+    activity = sfn.create_activity(name="again")["activityArn"]
+    definition = machine({"Activity": {"Type": "Task", "Resource": activity, "Next": "Pass"},
+                          "Pass": {"Type": "Pass", "End": True}}, "Activity")
+    arn = sfn.create_state_machine(name="redriven", definition=definition, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    sfn.send_task_failure(taskToken=sfn.get_activity_task(activityArn=activity)["taskToken"], error="Once")
+    assert wait_done(sfn, execution)["status"] == "FAILED"
+    sfn.redrive_execution(executionArn=execution)
+    token = sfn.get_activity_task(activityArn=activity)["taskToken"]
+    sfn.delete_state_machine(stateMachineArn=arn)
+    sfn.send_task_success(taskToken=token, output="{}")
+    done = wait_done(sfn, execution)
+    assert (done["status"], done["cause"]) == ("FAILED", "State machine redriven has been deleted")
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    assert [e["type"] for e in events[6:]] == ["ExecutionRedriven", "ActivityScheduled", "ActivityStarted",
+                                               "ExecutionFailed"]
+    assert events[-1]["previousEventId"] == events[-2]["id"]
+    assert gone(sfn, arn)
 
 
 def test_an_express_machine_goes_at_once(server):
