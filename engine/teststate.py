@@ -602,17 +602,23 @@ class _Inspector(Observer):
             if kind == "Fail":
                 stages["afterInputPath"] = state_input  # AWS shows it, though a Fail has no InputPath
             if kind == "Pass":
-                if "result" in stages and getattr(state, "result", None) is not None and \
-                        not _is_unset(state.result):
+                # What AWS shows of a Pass (radkawar/stackd dataflow_execution.json test-pass-*):
+                # with Result, `result` and afterResultSelector, no InputPath/Parameters stages,
+                # even when ResultPath then fails (result-path-scalar); without, afterParameters
+                # (the effective input when there are no Parameters) and afterResultSelector once
+                # Parameters succeeded, nothing of a stage that failed (missing-input-path,
+                # missing-parameters-path, intrinsic-type-error).
+                if not _is_unset(getattr(state, "result", _UNSET)):
                     stages.pop("afterInputPath", None)
                     stages.pop("afterParameters", None)
+                    if "result" in stages:
+                        stages.setdefault("afterResultSelector", stages["result"])
                 else:
                     stages.pop("result", None)
-                    stages.setdefault("afterParameters", stages.get("afterInputPath"))
-                result = state.result if not _is_unset(getattr(state, "result", _UNSET)) else \
-                    stages.get("afterParameters")
-                if "afterResultPath" in stages:
-                    stages.setdefault("afterResultSelector", result)
+                    if "afterInputPath" in stages and state.parameters is None:
+                        stages.setdefault("afterParameters", stages["afterInputPath"])
+                    if "afterParameters" in stages:
+                        stages.setdefault("afterResultSelector", stages["afterParameters"])
             elif "result" in stages and "afterResultPath" in stages:
                 stages.setdefault("afterResultSelector", stages["result"])
         if kind in ("Map", "Parallel"):

@@ -246,3 +246,33 @@ def test_definition_text_that_is_not_json_gets_jacksons_message():
         "InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: Unexpected end-of-input: "
         "expected close marker for Object (start marker at [Source: (String)\"{\"Type\": \"Pass\", \"End\": true\"; "
         "line: 1, column: 1])'")
+
+
+# AWS's TestState answers of Sept 2026 (raw capture radkawar/stackd
+# testdata/aws/stepfunctions/dataflow_execution.json, the labels named), inspectionLevel DEBUG.
+_PASS_CASES = [
+    ("test-pass-null-result", {"Type": "Pass", "Result": None, "End": True}, '{"keep":1}',
+     {"output": '{"keep":1}', "status": "SUCCEEDED", "inspectionData": {
+         "input": '{"keep":1}', "afterInputPath": '{"keep":1}', "afterParameters": '{"keep":1}',
+         "afterResultSelector": '{"keep":1}', "afterResultPath": '{"keep":1}'}}),
+    ("test-pass-result-path-scalar", {"Type": "Pass", "Result": 99, "ResultPath": "$.child", "End": True}, "4",
+     {"status": "FAILED", "error": "States.ReferencePathConflict",
+      "cause": "Unable to apply ReferencePath $.child to input 4",
+      "inspectionData": {"input": "4", "result": "99", "afterResultSelector": "99"}}),
+    ("test-pass-missing-input-path", {"Type": "Pass", "InputPath": "$.missing", "End": True}, "{}",
+     {"status": "FAILED", "error": "States.Runtime",
+      "cause": "Invalid path '$.missing' : No results for path: $['missing']", "inspectionData": {"input": "{}"}}),
+    ("test-pass-missing-parameters-path", {"Type": "Pass", "Parameters": {"missing.$": "$.missing"}, "End": True},
+     "{}", {"status": "FAILED", "error": "States.Runtime",
+            "cause": "The JSONPath '$.missing' specified for the field 'missing.$' could not be found in the input '{}'",
+            "inspectionData": {"input": "{}", "afterInputPath": "{}"}}),
+]
+
+
+@pytest.mark.parametrize("label, definition, text, expected", _PASS_CASES, ids=[c[0] for c in _PASS_CASES])
+def test_pass_answers_as_aws_gave_them(label, definition, text, expected):
+    import json
+
+    result = test_state_sync(definition, input=json.loads(text), input_text=text, role_arn=ROLE,
+                             inspection_level="DEBUG")
+    assert result.response() == expected
