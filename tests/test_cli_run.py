@@ -436,7 +436,7 @@ def test_an_intrinsic_failure_says_why_below_aws_cause(tmp_path):
     lines = result.stderr.splitlines()
     why = 'States.MathAdd: argument 2 must be a number, but was a string ("x")'
     failed = next(i for i, line in enumerate(lines) if line.split()[:2] == [line.split()[0], "Add"]
-                  and "Invalid arguments" in line)
+                  and "States.Runtime" in line)
     assert lines[failed + 1].startswith("  ") and lines[failed + 1].endswith(" " + why)  # under the state
     cause = next(i for i, line in enumerate(lines) if line.lstrip().startswith("cause"))
     assert lines[cause].endswith("Invalid arguments in States.MathAdd")

@@ -266,6 +266,12 @@ _PASS_CASES = [
      "{}", {"status": "FAILED", "error": "States.Runtime",
             "cause": "The JSONPath '$.missing' specified for the field 'missing.$' could not be found in the input '{}'",
             "inspectionData": {"input": "{}", "afterInputPath": "{}"}}),
+    ("test-pass-intrinsic-type-error", {"Type": "Pass", "Parameters": {"v.$": "States.ArrayLength($.value)"},
+                                        "End": True}, '{"value":4}',
+     {"status": "FAILED", "error": "States.Runtime",
+      "cause": "There was an error while evaluating the intrinsic function: States.ArrayLength($.value). "
+               "Invalid arguments in States.ArrayLength",
+      "inspectionData": {"input": '{"value":4}', "afterInputPath": '{"value":4}'}}),
 ]
 
 
