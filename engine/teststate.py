@@ -4,7 +4,7 @@
 
     result = test_state_sync(definition, "ProcessPayment", {"orderId": "1"},
                              inspection_level="DEBUG",
-                             mock=TestStateMock(result='{"StatusCode": 200, "Payload": {"ok": true}}'))
+                             mock=TestStateMock(result='{"StatusCode": 200, "Payload": "{\\"ok\\": true}"}'))
     result.status           # SUCCEEDED | FAILED | RETRIABLE | CAUGHT_ERROR
     result.next_state, result.output, result.error, result.cause
     result.inspection_data  # input, afterInputPath, afterParameters, result, ..., errorDetails
@@ -84,12 +84,18 @@ class TestStateMock:
         if not isinstance(mock, dict):
             raise TestStateError("ValidationException", "mock must be an object with result or errorOutput")
         error_output = mock.get("errorOutput")
+        if "result" not in mock and error_output is None:  # AWS's words (radkawar/stackd
+            # testdata/aws/stepfunctions/test_state_mock.json paced-west-mock-task-empty)
+            raise TestStateError("ValidationException",
+                                 "One of the following fields is required for a test mock: [result, errorOutput].")
         if "result" in mock and error_output is not None:
             raise TestStateError("ValidationException",
                                  "A test mock should have only one of the following fields: [result, errorOutput].")
         if error_output is not None:
             if not isinstance(error_output, dict):
                 raise TestStateError("ValidationException", "mock.errorOutput must be an object with error and cause")
+            if error_output.get("error") is None:  # (test_state_mock.json paced-west-mock-error-empty)
+                raise TestStateError("ValidationException", "An error was not specified in the mocked error output.")
             made = cls(error=error_output.get("error"), cause=error_output.get("cause"))
         else:
             made = cls(result=mock.get("result"))
@@ -240,6 +246,10 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config
         raise TestStateError("ValidationException", f"Value '{mock.field_validation_mode}' at "
                              "'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum "
                              f"value set: [{', '.join(MODES)}]")
+    if kind == "Map" and state.item_reader is not None and config.reader_data is None:
+        # (test_state_mock.json paced-west-mock-map-reader-missing-data)
+        raise TestStateError("ValidationException", "ItemReader data must be specified when testing a Map state "
+                                                    "with ItemReader specified.")
     if mock.throws:
         return
     value = mock.parsed()
@@ -258,6 +268,8 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config
         from .shapes import check, output_shape
 
         shape = output_shape(state.resource)
+        if shape is not None and not isinstance(value, dict):  # (test_state_mock.json paced-west-mock-task-null)
+            raise TestStateError("ValidationException", "Mocked result must be a valid JSON object.")
         problem = check(value, shape, mock.field_validation_mode) if shape is not None else None
         if problem:
             raise TestStateError("ValidationException", f"Mock result schema validation error: {problem}")
@@ -321,6 +333,10 @@ def _configuration(configuration: dict | None, state: Any, mock: TestStateMock |
     if made.failures is not None and mock is None:
         raise TestStateError("ValidationException",
                              "TestState does not support MapIterationFailureCount when a mock is not specified.")
+    if made.failures is not None and state.type != "Map":  # AWS, testing a Task inside a Map by its
+        # stateName (radkawar/stackd test_state_mock.json nested-task-failure-count)
+        raise TestStateError("ValidationException", "MapIterationFailureCount is only supported when testing a "
+                                                    "Map state.")
     if made.caused_by is not None and made.caused_by not in _inner_names(state):
         raise TestStateError("ValidationException", f"stateConfiguration.errorCausedByState '{made.caused_by}' is not "
                              f"a state inside the {state.type} state under test")

@@ -16,8 +16,13 @@ INVOKE = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
 
 
 def test_a_lambda_invoke_mock_is_the_invoke_response_not_the_functions_return_value():
+    # an object Payload passes only fieldValidationMode NONE: STRICT and PRESENT want the
+    # string the SDK's Invoke returns (radkawar/stackd testdata/aws/stepfunctions/
+    # test_state_mock.json west-mock-task-object, mock-payload-object-PRESENT, mock-payload-object-NONE)
+    with pytest.raises(TestStateError, match="Mock result schema validation error: Field 'Payload' must be a string"):
+        test_state_sync(INVOKE, input={"a": 1}, mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}'})
     result = test_state_sync(INVOKE, input={"a": 1}, inspection_level="DEBUG",
-                             mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}'})
+                             mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}', "fieldValidationMode": "NONE"})
     assert (result.status, result.output, result.next_state) == ("SUCCEEDED", {"got": {"ok": True}}, "After")
     assert result.inspection_data["result"] == {"StatusCode": 200, "Payload": {"ok": True}}
     assert result.response()["output"] == '{"got":{"ok":true}}'  # AWS sends JSON text, compact when computed
@@ -226,7 +231,8 @@ def test_workflow_test_state_takes_a_test_mock_or_testates_own():
     workflow = Workflow(machine)
     as_function = workflow.test_state("Pay", {"x": 1}, mock={"paid": True})  # the function's return value
     assert as_function.output == {"got": {"paid": True}}
-    as_service = workflow.test_state("Pay", {"x": 1}, mock=TestStateMock(value={"Payload": {"paid": 1}}))
+    as_service = workflow.test_state("Pay", {"x": 1}, mock=TestStateMock(value={"Payload": {"paid": 1}},
+                                                                              field_validation_mode="NONE"))
     assert as_service.output == {"got": {"paid": 1}} and as_service.calls[0].mocked
     failed = workflow.test_state("Pay", {}, mock=raises("Busy"), retry_count=2)
     assert (failed.status, failed.error_details) == ("CAUGHT_ERROR", {"catchIndex": 0})
@@ -282,3 +288,35 @@ def test_pass_answers_as_aws_gave_them(label, definition, text, expected):
     result = test_state_sync(definition, input=json.loads(text), input_text=text, role_arn=ROLE,
                              inspection_level="DEBUG")
     assert result.response() == expected
+
+
+# TestState requests AWS refused in Sept 2026 (raw capture radkawar/stackd
+# testdata/aws/stepfunctions/test_state_mock.json, the labels named), message for message.
+_TASK = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "End": True}
+_INLINE = {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+    "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Child", "States": {"Child": {"Type": "Pass", "End": True}}}}
+_READER = {"Type": "Map", "End": True, "ItemReader": {
+    "Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/items"},
+    "Parameters": {"Bucket": "b", "Key": "k"}}, "ItemProcessor": {
+    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Child",
+    "States": {"Child": {"Type": "Pass", "End": True}}}}
+_REFUSED = [
+    ("paced-west-mock-task-empty", _TASK, None, {}, {},
+     "One of the following fields is required for a test mock: [result, errorOutput]."),
+    ("paced-west-mock-task-null", _TASK, None, {"result": "null"}, {}, "Mocked result must be a valid JSON object."),
+    ("paced-west-mock-error-empty", _TASK, None, {"errorOutput": {}}, {},
+     "An error was not specified in the mocked error output."),
+    ("paced-west-mock-map-reader-missing-data", _READER, None, {"result": "[10,20]"}, {},
+     "ItemReader data must be specified when testing a Map state with ItemReader specified."),
+    ("nested-task-failure-count", {"StartAt": "Outer", "States": {"Outer": {**_INLINE, "ItemProcessor": {
+        "StartAt": "Child", "States": {"Child": _TASK}}}}}, "Child", {"result": "{}"},
+     {"mapIterationFailureCount": 1}, "MapIterationFailureCount is only supported when testing a Map state."),
+]
+
+
+@pytest.mark.parametrize("label, definition, name, mock, configuration, message", _REFUSED,
+                         ids=[c[0] for c in _REFUSED])
+def test_mock_requests_aws_refuses(label, definition, name, mock, configuration, message):
+    with pytest.raises(TestStateError) as refused:
+        test_state_sync(definition, name, {"items": [1, 2, 3]}, mock=mock, state_configuration=configuration)
+    assert (refused.value.code, refused.value.message) == ("ValidationException", message)
