@@ -402,6 +402,9 @@ def catch(run: StateRun, err: StatesError) -> Result | None:
             else:
                 path = catcher.result_path
                 output = out if path is _DOLLAR else run.raw if path is None else assign_path(run.raw, path, out)
+                # a stage of its own to TestState (afterResultPath of a CAUGHT_ERROR: radkawar/stackd
+                # testdata/aws/stepfunctions/test_state_mock.json paced-west-mock-error-catch)
+                run.note("afterResultPath", output)
                 assigned = run.assign(catcher.assign, run.scope(out))
             if run.ex.observer is not None:
                 run.tell(ErrorCaught, err, catcher)

@@ -164,13 +164,17 @@ class TestStateResult:
         return out
 
     def _text(self, value: Any, key: str = "output") -> str:
+        if key in _LISTED and isinstance(value, list):  # as Java prints a list, whatever the request wrote
+            return "[" + ", ".join(compact(item) for item in value) + "]"
         for given, text in self.given:
             if json_equal(given, value):
                 return text
-        if key == "afterItemsPath" and isinstance(value, list):
-            return "[" + ", ".join(compact(item) for item in value) + "]"
         return compact(value)
 
+
+#: The Map's stages AWS writes as a Java list, ``[a, b]`` (radkawar/stackd test_state_mock.json
+#: map-no-selector-inspection: "[1, 2, 3]" though the mocked result was written "[1,2,3]").
+_LISTED = {"afterItemsPath", "afterItemSelector", "afterItemBatcher"}
 
 _NOT_TEXT = {"errorDetails", "request", "response", "toleratedFailureCount", "toleratedFailurePercentage",
              "maxConcurrency"}
@@ -246,10 +250,6 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config
         raise TestStateError("ValidationException", f"Value '{mock.field_validation_mode}' at "
                              "'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum "
                              f"value set: [{', '.join(MODES)}]")
-    if kind == "Map" and state.item_reader is not None and config.reader_data is None:
-        # (test_state_mock.json paced-west-mock-map-reader-missing-data)
-        raise TestStateError("ValidationException", "ItemReader data must be specified when testing a Map state "
-                                                    "with ItemReader specified.")
     if mock.throws:
         return
     value = mock.parsed()
@@ -264,6 +264,10 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config
     if kind == "Map" and isinstance(value, list) and config.failures is not None and config.failures > len(value):
         raise TestStateError("ValidationException", "Map iteration failure count must be less than or equal to the "
                                                     "number of Map iterations")
+    if kind == "Map" and state.item_reader is not None and config.reader_data is None:
+        # (test_state_mock.json paced-west-mock-map-reader-missing-data)
+        raise TestStateError("ValidationException", "ItemReader data must be specified when testing a Map state "
+                                                    "with ItemReader specified.")
     if kind == "Task" and mock.field_validation_mode != "NONE":
         from .shapes import check, output_shape
 
@@ -540,6 +544,7 @@ def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
     A Map with an ItemReader reads ``mapItemReaderData`` (nothing without it), not its input."""
     from .concurrency import MapRunControl
     from .distributed import itemreader
+    from .distributed.batching import Batcher, selector
     from .mapfields import map_items, positive_int, tolerance
     from .tasks import TaskFailed
 
@@ -554,8 +559,25 @@ def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
                 if not state.is_jsonata:
                     run.note("afterItemsPath", items)
             elif config.reader_data is not None:
-                items = list(itemreader.read_data(itemreader.configure(run, state.item_reader, effective),
-                                                  config.reader_data))
+                reader = itemreader.configure(run, state.item_reader, effective)
+                items = list(itemreader.read_data(reader, config.reader_data))
+                if reader.items_pointer is not None:
+                    run.note("afterItemsPointer", items)
+            # AWS shows each stage the Map has: the items selected, then batched with each item
+            # as JSON text (radkawar/stackd test_state_mock.json west-mock-map-default,
+            # map-batch-success, map-reader-success; none without ItemSelector/ItemBatcher:
+            # map-no-selector-inspection)
+            select = selector(run, effective)
+            if items is not None and select is not None:
+                items = [select(index, item) for index, item in enumerate(items)]
+                run.note("afterItemSelector", items)
+            iterations = items
+            if items is not None and state.item_batcher is not None:
+                batcher = Batcher.configure(run, scope)
+                batches = [batch for item in items for batch in batcher.add(item)] + list(batcher.flush())
+                iterations = [batcher.envelope(batch) for batch in batches]
+                run.note("afterItemBatcher", [{**envelope, "Items": [compact(item) for item in envelope["Items"]]}
+                                              for envelope in iterations])
             extra = {"maxConcurrency": positive_int(run, state.max_concurrency, state.max_concurrency_path,
                                                      "MaxConcurrency", scope, 0)}
             count, pct = tolerance(run, scope)
@@ -572,6 +594,12 @@ def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
             if tolerant and failures and MapRunControl(0, count, pct).exceeded(failures, len(items)):
                 raise TaskFailed("States.ExceedToleratedFailureThreshold",
                                  "The specified tolerated failure threshold was exceeded")
+            # then a mocked result must have one value per iteration (a batch is one): AWS checks
+            # it after the tolerance (test_state_mock.json paced-west-mock-map-batch,
+            # paced-west-mock-map-failure-count)
+            if iterations is not None and not mock.throws and len(mock.parsed()) != len(iterations):
+                raise TestStateError("ValidationException", "Input array does not equal the mocked result "
+                                                            "array's size")
         if mock.throws:
             raise TaskFailed(mock.error, mock.cause)
         return run.finish(mock.parsed())
@@ -641,7 +669,6 @@ class _Inspector(Observer):
             if "result" in stages and not jsonata:
                 stages.setdefault("afterResultSelector", stages["result"])
             stages.pop("result", None)
-            stages.pop("afterItemSelector", None)
         data = {"input": state_input}
         data.update((stage, stages.pop(stage)) for stage in _STAGE_ORDER if stage in stages)
         data.update(stages)
@@ -654,7 +681,8 @@ class _Inspector(Observer):
         return data
 
 
-_STAGE_ORDER = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterParameters", "afterArguments", "result",
+_STAGE_ORDER = ("afterInputPath", "afterItemsPath", "afterItemsPointer", "afterItemSelector", "afterItemBatcher",
+                "afterParameters", "afterArguments", "result",
                 "afterResultSelector", "afterResultPath")
 
 

@@ -320,3 +320,58 @@ def test_mock_requests_aws_refuses(label, definition, name, mock, configuration,
     with pytest.raises(TestStateError) as refused:
         test_state_sync(definition, name, {"items": [1, 2, 3]}, mock=mock, state_configuration=configuration)
     assert (refused.value.code, refused.value.message) == ("ValidationException", message)
+
+
+_SELECTED = {"Type": "Map", "ItemsPath": "$.items", "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value"},
+             "End": True, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                            "StartAt": "Child", "States": {"Child": {"Type": "Pass", "End": True}}},
+             "ItemBatcher": {"MaxItemsPerBatch": 2}, "MaxConcurrency": 2, "ToleratedFailureCount": 1}
+
+
+def test_a_mocked_maps_stages_as_aws_shows_them():
+    # radkawar/stackd testdata/aws/stepfunctions/test_state_mock.json map-batch-success: the items
+    # selected (keys in HashMap order), then batched with each item as JSON text; lists as Java
+    # prints them; one mocked value per batch
+    result = test_state_sync(_SELECTED, input={"items": [1, 2, 3]}, input_text='{"items":[1,2,3]}',
+                             inspection_level="DEBUG", mock={"result": "[10,20]"})
+    assert result.response() == {"output": "[10,20]", "status": "SUCCEEDED", "inspectionData": {
+        "input": '{"items":[1,2,3]}', "afterInputPath": '{"items":[1,2,3]}', "afterResultSelector": "[10,20]",
+        "afterResultPath": "[10,20]", "afterItemsPath": "[1, 2, 3]",
+        "afterItemSelector": '[{"v":1,"i":0}, {"v":2,"i":1}, {"v":3,"i":2}]',
+        "afterItemBatcher": '[{"Items":["{\\"v\\":1,\\"i\\":0}","{\\"v\\":2,\\"i\\":1}"]}, {"Items":["{\\"v\\":3,\\"i\\":2}"]}]',
+        "toleratedFailureCount": 1, "maxConcurrency": 2}}
+    # paced-west-mock-map-batch: three values for two batches
+    with pytest.raises(TestStateError) as refused:
+        test_state_sync(_SELECTED, input={"items": [1, 2, 3]}, mock={"result": "[10,20,30]"})
+    assert refused.value.message == "Input array does not equal the mocked result array's size"
+    # paced-west-mock-map-failure-count: the tolerance is judged first
+    failed = test_state_sync(_SELECTED, input={"items": [1, 2, 3]}, mock={"result": "[10,20,30]"},
+                             state_configuration={"mapIterationFailureCount": 2})
+    assert (failed.status, failed.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    # map-reader-success: ItemsPointer's items are a stage of their own, written compact
+    reader = {k: v for k, v in _SELECTED.items() if k != "ItemsPath"}
+    reader["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"},
+                            "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/items"}}
+    read = test_state_sync(reader, input={"items": [1, 2, 3]}, inspection_level="DEBUG", mock={"result": "[10]"},
+                           state_configuration={"mapItemReaderData": '{"items":[4,5]}'}).response()["inspectionData"]
+    assert (read["afterItemsPointer"], read["afterItemSelector"]) == ("[4,5]", '[{"v":4,"i":0}, {"v":5,"i":1}]')
+    # map-no-selector-inspection: no selector, no batcher, no such stages; the items as a Java list
+    plain = {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+        "StartAt": "Child", "States": {"Child": {"Type": "Pass", "End": True}}}}
+    shown = test_state_sync(plain, input={"items": [1, 2, 3]}, inspection_level="DEBUG",
+                            mock={"result": "[1,2,3]"}).response()["inspectionData"]
+    assert shown == {"input": '{"items":[1,2,3]}', "afterInputPath": '{"items":[1,2,3]}', "afterItemsPath": "[1, 2, 3]",
+                     "afterResultSelector": "[1,2,3]", "afterResultPath": "[1,2,3]", "maxConcurrency": 0}
+
+
+def test_a_caught_error_shows_the_catchers_result_path():
+    # radkawar/stackd testdata/aws/stepfunctions/test_state_mock.json paced-west-mock-error-catch
+    task = {**_TASK, "Catch": [{"ErrorEquals": ["Owned.Error"], "ResultPath": "$.error", "Next": "Caught"}]}
+    result = test_state_sync(task, input={"items": [1, 2, 3]}, inspection_level="DEBUG",
+                             mock={"errorOutput": {"error": "Owned.Error", "cause": "mock"}})
+    caught = '{"items":[1,2,3],"error":{"Error":"Owned.Error","Cause":"mock"}}'
+    assert result.response() == {"status": "CAUGHT_ERROR", "output": caught, "error": "Owned.Error", "cause": "mock",
+                                 "nextState": "Caught", "inspectionData": {
+                                     "input": '{"items":[1,2,3]}', "afterInputPath": '{"items":[1,2,3]}',
+                                     "afterParameters": '{"FunctionName":"f"}', "afterResultPath": caught,
+                                     "errorDetails": {"catchIndex": 0}}}
