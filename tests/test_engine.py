@@ -940,3 +940,28 @@ def test_a_handler_failure_keeps_its_error_whatever_happens_to_its_hint(monkeypa
                 "Catch": [{"ErrorEquals": ["KeyError"], "Next": "Done"}], "End": True},
         "Done": {"Type": "Pass", "End": True}}}), {}, handlers={"pay": pay})
     assert caught.status == "SUCCEEDED" and caught.output["Error"] == "KeyError"
+
+
+def test_an_event_invocation_of_lambda_invoke_answers_202_with_no_payload():
+    """Raw AWS capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
+    history-optimized-event: lambda:invoke with InvocationType Event succeeds with
+    {"Payload": null, SdkHttpMetadata (HttpStatusCode 202), SdkResponseMetadata, "StatusCode": 202}
+    and no ExecutedVersion; the function still runs (its log showed the event delivered)."""
+    from asl.engine import Handlers
+
+    handlers, seen = Handlers(), []
+
+    @handlers.lambda_function("f")
+    def f(event, context):
+        seen.append(event)
+        raise ValueError("never reaches the state")
+
+    m = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Parameters": {
+        "FunctionName": "arn:aws:lambda:us-west-2:000000000000:function:f", "Payload.$": "$",
+        "InvocationType": "Event"}})
+    result = run_sync(m, {"marker": "x"}, handlers=handlers)
+    assert result.status == "SUCCEEDED" and seen == [{"marker": "x"}]
+    out = result.output
+    assert (out["Payload"], out["StatusCode"], out["SdkHttpMetadata"]["HttpStatusCode"]) == (None, 202, 202)
+    assert "ExecutedVersion" not in out and "X-Amz-Executed-Version" not in out["SdkHttpMetadata"]["HttpHeaders"]
+    assert out["SdkResponseMetadata"]["RequestId"] == out["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"]
