@@ -96,7 +96,8 @@ class IntrinsicFailure(StatesError):
     wrong number of arguments).
 
     AWS reports every such failure as ``States.Runtime`` (so no Retry or Catch acts on it),
-    with the cause ``Invalid arguments in <function>``, not the spec's ``States.IntrinsicFailure``:
+    with the cause ``Invalid arguments in <function>`` (after ``There was an error while evaluating
+    the intrinsic function: <call>.`` once the call is known), not the spec's ``States.IntrinsicFailure``:
     aws-test-harness/aws-test-harness's integration test against AWS
     (``languages/python/tests/.../boto_state_machine_test.py``, States.MathAdd given a string)
     and AWS-run conformance cases for States.ArrayPartition/ArrayRange/ArrayGetItem/MathRandom.
@@ -104,11 +105,21 @@ class IntrinsicFailure(StatesError):
     warnings and debugging, never in the cause).
     """
 
-    def __init__(self, function: str, detail: str):
+    def __init__(self, function: str, detail: str, expression: str | None = None):
         self.function = function
         self.detail = detail
         self.hint = f"{function}: {detail}"
-        super().__init__("States.Runtime", f"Invalid arguments in {function}")
+        cause = f"Invalid arguments in {function}"
+        if expression is not None:
+            # AWS names the field's whole call first: TestState of Parameters
+            # {"v.$": "States.ArrayLength($.value)"} on {"value": 4} (raw capture radkawar/stackd
+            # testdata/aws/stepfunctions/dataflow_execution.json test-pass-intrinsic-type-error)
+            cause = f"There was an error while evaluating the intrinsic function: {expression}. {cause}"
+        super().__init__("States.Runtime", cause)
+
+    def within(self, expression: str) -> "IntrinsicFailure":
+        """This failure as the evaluation of the field's call `expression` reports it."""
+        return IntrinsicFailure(self.function, self.detail, expression)
 
     def __str__(self) -> str:
         return f"{self.error}: {self.cause} ({self.function}: {self.detail})"

@@ -141,7 +141,16 @@ class Intrinsic:
         ``reader(path)`` gives, once per path argument, a function reading that path from
         `ctx`; ``rng_of(ctx)`` gives the random source (asked only by UUID and MathRandom).
         ``run(ctx)`` behaves as `evaluate` with the matching ``resolve`` and ``rng``."""
-        return _compile_node(self.root, reader, rng_of)
+        run = _compile_node(self.root, reader, rng_of)
+        text = self.text
+
+        def evaluate(ctx: Any) -> Any:
+            try:
+                return run(ctx)
+            except IntrinsicFailure as failure:
+                raise failure.within(text) from None
+
+        return evaluate
 
     def warnings(self) -> list[str]:
         """Static doubts for the validator: problems that will (or may) fail at run time but

@@ -433,3 +433,20 @@ def _location(text: str, offset: int) -> str:
     for m in _LINE_BREAK.finditer(text, 0, offset):
         line, start = line + 1, m.end()
     return f"[Source: {_source(text)}; line: {line}, column: {_units(text[start:offset]) + 1}]"
+
+
+def java_hash_order(keys: list[str]) -> list[int]:
+    """The positions of `keys` in the order a ``java.util.HashMap`` filled with them in this order
+    iterates them: by bucket (the spread String.hashCode masked by the table size, 16 doubled
+    while more than 3/4 full), keys of one bucket in insertion order."""
+    size = 16
+    while len(keys) > size * 3 // 4:
+        size *= 2
+    return sorted(range(len(keys)), key=lambda i: (_spread(keys[i]) & (size - 1), i))
+
+
+def _spread(text: str) -> int:
+    h = 0
+    for unit in text.encode("utf-16-be").hex(" ", 2).split():  # UTF-16 code units, as Java's String
+        h = (31 * h + int(unit, 16)) & 0xFFFFFFFF
+    return h ^ (h >> 16)

@@ -440,6 +440,15 @@ class PassState(_IO, _Assigns, _Flow):
     parameters: PayloadTemplate | None = None
     result_path: ResultPath = Field(default_factory=dollar)
 
+    @model_validator(mode="after")
+    def _null_result_is_none(self) -> "PassState":
+        # AWS ignores "Result": null: TestState of {"Type": "Pass", "Result": null} on {"keep": 1}
+        # outputs {"keep": 1}, its inspectionData the input at every stage, no `result`
+        # (raw capture radkawar/stackd dataflow_execution.json test-pass-null-result)
+        if self.result is None:
+            self.result = UNSET
+        return self
+
 
 class ChoiceState(_IO, _Assigns):
     """``Type: Choice``: the first matching rule's ``Next``, else ``Default``."""

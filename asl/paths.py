@@ -57,8 +57,11 @@ Decisions, with the evidence for each
   a filter applied to an object tests the object itself.
 * ResultPath (`assign_path`): missing intermediate objects are created and so are
   intermediates holding ``null``; stepping through any other non-object, or an index that is
-  absent, raises ``States.ResultPathMatchFailure`` with the cause
-  ``Unable to apply ReferencePath <path> to input <json>`` (wording not confirmed by a recording).
+  absent, raises ``States.ReferencePathConflict`` (not the spec's States.ResultPathMatchFailure)
+  with the cause ``Unable to apply ReferencePath <path> to input <json>``: AWS's TestState of
+  ResultPath ``$.child`` on the input ``4`` (raw capture radkawar/stackd
+  dataflow_execution.json test-pass-result-path-scalar). The cause of a step through a
+  non-object below the top is not recorded.
 * Unconfirmed against AWS (Jayway 2.9's behaviour is used where it differs from 2.0.0): key order of
   wildcards over objects (document order; json-smart would use hash order), numeric equality
   of JSON literals (``1`` vs ``1.0``).
@@ -302,7 +305,7 @@ def assign_path(doc: Any, path: Path, value: Any) -> Any:
 
     ``$`` returns `value`. Only the containers along the path are copied; `doc` and `value` are
     never mutated. Missing intermediate objects (and intermediates holding null) are created;
-    anything else that cannot take the step raises ``States.ResultPathMatchFailure``.
+    anything else that cannot take the step raises ``States.ReferencePathConflict``.
     """
     if not isinstance(path, Path) or path.kind != "input" or not path.is_reference:
         raise ValueError(f"assign_path needs a Reference Path on the input, got {path!r}")
@@ -334,7 +337,7 @@ def assign_path(doc: Any, path: Path, value: Any) -> Any:
 
 
 def _result_path_failure(path: Path, doc: Any) -> StatesError:
-    return StatesError("States.ResultPathMatchFailure",
+    return StatesError("States.ReferencePathConflict",
                        f"Unable to apply ReferencePath {path.text} to input {_compact_json(doc)}")
 
 

@@ -231,21 +231,35 @@ def compile_template(value: Any, query_language: str = JSONPATH, field: str = ""
 
 
 def _compile_jsonpath(value: Any) -> Evaluator | None:
-    """Closure for a JSONPath template, or None when it is static."""
+    """Closure for a JSONPath template, or None when it is static.
+
+    An object the template builds (one with a dynamic member) has its keys in the order a
+    ``java.util.HashMap`` iterates them, as AWS writes it: Parameters ``{"execution.$", "state.$",
+    "machine.$", "nested.$", ...}`` gives ``{"execution", "range", "nested", "contains", ...}``
+    and an ItemSelector ``{"i.$", "v.$"}`` gives ``{"v", "i"}`` (raw AWS captures radkawar/stackd
+    testdata/aws/stepfunctions/dataflow_execution.json history-context-and-intrinsics,
+    test_state_mock.json west-mock-map-default). JSONata templates keep the order written
+    (dataflow_execution.json history-jsonata-nested-scope), and so do static objects."""
     def entry(key: Any, item: Any) -> tuple[Any, Evaluator | None]:
         if isinstance(key, str) and key.endswith(".$"):
             return key[:-2], compile_dynamic(item, key)
         return key, _compile_jsonpath(item)
 
-    return _structure(value, entry)
+    return _structure(value, entry, hash_ordered=True)
 
 
-def _structure(value: Any, entry: Callable[[Any, Any], tuple[Any, Evaluator | None]]) -> Evaluator | None:
+def _structure(value: Any, entry: Callable[[Any, Any], tuple[Any, Evaluator | None]],
+               hash_ordered: bool = False) -> Evaluator | None:
     """Objects and arrays of a template: `entry(key, item)` gives each member's (key, evaluator)."""
     if isinstance(value, dict):
         parts = [(*entry(key, item), item) for key, item in value.items()]
         if all(f is None for _, f, _ in parts):
             return None
+        keys = [key for key, _, _ in parts]
+        if hash_ordered and len(set(keys)) == len(keys):
+            from .jackson import java_hash_order
+
+            parts = [parts[i] for i in java_hash_order(keys)]
         if len(parts) > _UNROLLED:
             def build_object(scope: Any) -> dict:
                 return {k: (f(scope) if f is not None else v) for k, f, v in parts}

@@ -80,10 +80,6 @@ class History:
     def timestamp(self, event_id: int) -> float:
         return self._events[event_id - 1][2]
 
-    def previous_of(self, event_id: int) -> int:
-        """The ``previousEventId`` of event `event_id`."""
-        return self._events[event_id - 1][1]
-
     def type_of(self, event_id: int) -> str | None:
         return self._events[event_id - 1][0] if 0 < event_id <= len(self._events) else None
 

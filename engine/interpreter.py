@@ -203,8 +203,8 @@ def _observed_pass(run: StateRun) -> Result:
     else:
         result = effective
     assigned = run.assign(state.assign, run.scope(result)) if state.assign is not None else None
-    placed = run.result_path(result)
     run.note("result", result)
+    placed = run.result_path(result)
     run.note("afterResultPath", placed)
     return run.output_path(placed), None, assigned
 

@@ -5,8 +5,11 @@ AWS's TestState checks a mocked ``result`` against the output shape of the API t
 the shape knows and that required fields are there; PRESENT checks only the fields given; NONE
 checks nothing. Fields the shape does not know are accepted in every mode (recorded). The
 optimized integrations' shapes below are written from the AWS API references of the
-request-response integrations (their results differ from the SDK's: ``lambda:invoke``'s
-``Payload`` is JSON); an ``aws-sdk:SERVICE:ACTION`` Task's shape is the operation's output in
+request-response integrations; ``lambda:invoke``'s ``Payload`` is a string to the check, as to the
+SDK's Invoke (recorded on AWS: STRICT and PRESENT refuse ``{"Payload": {"k": 1}}`` with "Field
+'Payload' must be a string" and take ``{"Payload": "{\"ok\":true}"}`` unchanged, NONE takes the
+object: radkawar/stackd testdata/aws/stepfunctions/test_state_mock.json west-mock-task-object,
+mock-payload-object-PRESENT, mock-payload-object-NONE, paced-west-mock-task-string-payload); an ``aws-sdk:SERVICE:ACTION`` Task's shape is the operation's output in
 botocore's service model (`sdk_output_shape`, loaded when first needed; none without
 botocore), members PascalCased as the aws-sdk results name them. ``.sync`` and
 ``.waitForTaskToken`` results are not checked.
@@ -33,7 +36,7 @@ _ITEM_METRICS = ("structure", False, {"ItemCollectionKey": ("map", False),
 _DYNAMODB_WRITE = {"Attributes": ("map", False), "ConsumedCapacity": _CONSUMED, "ItemCollectionMetrics": _ITEM_METRICS}
 
 SHAPES: dict[str, dict] = {
-    "lambda:invoke": {"StatusCode": _I, "FunctionError": _S, "LogResult": _S, "Payload": ("any", False),
+    "lambda:invoke": {"StatusCode": _I, "FunctionError": _S, "LogResult": _S, "Payload": _S,
                       "ExecutedVersion": _S},
     "states:startExecution": {"ExecutionArn": ("string", True), "StartDate": ("timestamp", True)},
     "events:putEvents": {"FailedEntryCount": _I, "Entries": ("list", False, ("structure", False, {

@@ -391,19 +391,14 @@ def locate(err: StatesError, run: StateRun) -> StatesError:
 
 
 def _evaluation_failed(run: StateRun, details: dict) -> None:
-    """Record ``EvaluationFailed``. AWS links it to the event the state's entry follows when the
-    failure comes in the step that entered the state (nothing of the state recorded since):
-    Items, Arguments, Output or Assign of a Pass, Task or Map (LocalStack's AWS snapshots:
-    test_base_scenarios test_map_state_items_input_types, test_map_state_items_eval_jsonata_fail,
-    test_assign_reference_variables test_undefined_reference, test_error_output
-    test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY]). A Wait evaluates its Seconds or
-    Timestamp in a step of its own after the entry, and AWS links the event to the
-    WaitStateEntered (test_base_scenarios test_wait_timestamp_jsonata); so does this, as it did,
-    for a failure after other events of the state (no recording shows one). What follows the
-    event (``*StateFailed``, ``ExecutionFailed``) follows it."""
-    frame = run.frame
-    if frame.last == run.entered_id and run.state.type != "Wait":
-        frame.last = run.ex.history.previous_of(run.entered_id)
+    """Record ``EvaluationFailed`` after the state's last event: on a failure in the step that
+    entered the state, the ``<T>StateEntered`` (raw AWS capture of Sept 2026, radkawar/stackd
+    testdata/aws/stepfunctions/dataflow_execution.json history-jsonata-undefined: 4
+    PassStateEntered, 5<-4 EvaluationFailed for the Pass's Output). AWS linked such an event to
+    what the entry followed until at least Nov 2024 (LocalStack's AWS snapshots of
+    test_map_state_items_input_types, test_undefined_reference, test_map_catch_error, the last a
+    Pass's Output in the same position); the newer recording wins, as for Distributed Map's
+    MapStateExited. What follows the event (``*StateFailed``, ``ExecutionFailed``) follows it."""
     run.event("EvaluationFailed", details)
 
 
@@ -422,6 +417,9 @@ def catch(run: StateRun, err: StatesError) -> Result | None:
             else:
                 path = catcher.result_path
                 output = out if path is _DOLLAR else run.raw if path is None else assign_path(run.raw, path, out)
+                # a stage of its own to TestState (afterResultPath of a CAUGHT_ERROR: radkawar/stackd
+                # testdata/aws/stepfunctions/test_state_mock.json paced-west-mock-error-catch)
+                run.note("afterResultPath", output)
                 assigned = run.assign(catcher.assign, run.scope(out))
             if run.ex.observer is not None:
                 run.tell(ErrorCaught, err, catcher)

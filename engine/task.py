@@ -37,6 +37,25 @@ def invoke_response(payload: Any, rng: Any) -> dict:
     }
 
 
+def event_invoke_response(rng: Any) -> dict:
+    """``lambda:invoke`` with ``InvocationType: Event``: Lambda only queues the call (HTTP 202), so
+    the result has no ExecutedVersion and a null Payload (raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/lambda_integrations.json history-optimized-event:
+    ``{"Payload":null,"SdkHttpMetadata":{...,"HttpStatusCode":202},"SdkResponseMetadata":{...},"StatusCode":202}``,
+    its headers without X-Amz-Executed-Version)."""
+    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    return {
+        "Payload": None,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {"x-amzn-RequestId": [request_id], "Content-Length": ["0"]},
+            "HttpHeaders": {"Content-Length": "0", "x-amzn-RequestId": request_id},
+            "HttpStatusCode": 202,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 202,
+    }
+
+
 def _int_field(run: StateRun, literal: Any, path: Any, name: str, scope: Any) -> int | None:
     if literal is not None:
         value = literal.evaluate(scope) if isinstance(literal, Template) else literal
@@ -223,6 +242,8 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks, _other_way(info, arguments))
     payload = invoke_event(arguments.get("Payload", {})) if invoke_wrap and isinstance(arguments, dict) else arguments
+    event_only = invoke_wrap and service is None and token is None and isinstance(arguments, dict) and \
+        arguments.get("InvocationType") == "Event"
     # A test mock (`asl.engine.testing`) stands for the whole Task: on a callback Task its answer
     # is the callback's (SendTaskSuccess's output, or its failure), as a MockConfigFile response
     # is in Step Functions Local, so no token is waited for and nothing is wrapped.
@@ -266,6 +287,12 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             result = await ex.outcome(frame, handle)
             submitted(result)  # the callback request's API response
             return await waiter.wait()
+        if event_only:
+            try:  # the function runs; what it returns or raises never reaches the state, as on AWS
+                await handle()
+            except StatesError:
+                pass
+            return event_invoke_response(run.rng)
         result = await handle()
         return invoke_response(result, run.rng) if invoke_wrap and service is None and not whole else result
 

@@ -4,7 +4,7 @@
 
     result = test_state_sync(definition, "ProcessPayment", {"orderId": "1"},
                              inspection_level="DEBUG",
-                             mock=TestStateMock(result='{"StatusCode": 200, "Payload": {"ok": true}}'))
+                             mock=TestStateMock(result='{"StatusCode": 200, "Payload": "{\\"ok\\": true}"}'))
     result.status           # SUCCEEDED | FAILED | RETRIABLE | CAUGHT_ERROR
     result.next_state, result.output, result.error, result.cause
     result.inspection_data  # input, afterInputPath, afterParameters, result, ..., errorDetails
@@ -84,12 +84,18 @@ class TestStateMock:
         if not isinstance(mock, dict):
             raise TestStateError("ValidationException", "mock must be an object with result or errorOutput")
         error_output = mock.get("errorOutput")
+        if "result" not in mock and error_output is None:  # AWS's words (radkawar/stackd
+            # testdata/aws/stepfunctions/test_state_mock.json paced-west-mock-task-empty)
+            raise TestStateError("ValidationException",
+                                 "One of the following fields is required for a test mock: [result, errorOutput].")
         if "result" in mock and error_output is not None:
             raise TestStateError("ValidationException",
                                  "A test mock should have only one of the following fields: [result, errorOutput].")
         if error_output is not None:
             if not isinstance(error_output, dict):
                 raise TestStateError("ValidationException", "mock.errorOutput must be an object with error and cause")
+            if error_output.get("error") is None:  # (test_state_mock.json paced-west-mock-error-empty)
+                raise TestStateError("ValidationException", "An error was not specified in the mocked error output.")
             made = cls(error=error_output.get("error"), cause=error_output.get("cause"))
         else:
             made = cls(result=mock.get("result"))
@@ -158,13 +164,17 @@ class TestStateResult:
         return out
 
     def _text(self, value: Any, key: str = "output") -> str:
+        if key in _LISTED and isinstance(value, list):  # as Java prints a list, whatever the request wrote
+            return "[" + ", ".join(compact(item) for item in value) + "]"
         for given, text in self.given:
             if json_equal(given, value):
                 return text
-        if key == "afterItemsPath" and isinstance(value, list):
-            return "[" + ", ".join(compact(item) for item in value) + "]"
         return compact(value)
 
+
+#: The Map's stages AWS writes as a Java list, ``[a, b]`` (radkawar/stackd test_state_mock.json
+#: map-no-selector-inspection: "[1, 2, 3]" though the mocked result was written "[1,2,3]").
+_LISTED = {"afterItemsPath", "afterItemSelector", "afterItemBatcher"}
 
 _NOT_TEXT = {"errorDetails", "request", "response", "toleratedFailureCount", "toleratedFailurePercentage",
              "maxConcurrency"}
@@ -254,10 +264,16 @@ def _check_mock(state: Any, mock: TestStateMock | None, run_nested: bool, config
     if kind == "Map" and isinstance(value, list) and config.failures is not None and config.failures > len(value):
         raise TestStateError("ValidationException", "Map iteration failure count must be less than or equal to the "
                                                     "number of Map iterations")
+    if kind == "Map" and state.item_reader is not None and config.reader_data is None:
+        # (test_state_mock.json paced-west-mock-map-reader-missing-data)
+        raise TestStateError("ValidationException", "ItemReader data must be specified when testing a Map state "
+                                                    "with ItemReader specified.")
     if kind == "Task" and mock.field_validation_mode != "NONE":
         from .shapes import check, output_shape
 
         shape = output_shape(state.resource)
+        if shape is not None and not isinstance(value, dict):  # (test_state_mock.json paced-west-mock-task-null)
+            raise TestStateError("ValidationException", "Mocked result must be a valid JSON object.")
         problem = check(value, shape, mock.field_validation_mode) if shape is not None else None
         if problem:
             raise TestStateError("ValidationException", f"Mock result schema validation error: {problem}")
@@ -321,6 +337,10 @@ def _configuration(configuration: dict | None, state: Any, mock: TestStateMock |
     if made.failures is not None and mock is None:
         raise TestStateError("ValidationException",
                              "TestState does not support MapIterationFailureCount when a mock is not specified.")
+    if made.failures is not None and state.type != "Map":  # AWS, testing a Task inside a Map by its
+        # stateName (radkawar/stackd test_state_mock.json nested-task-failure-count)
+        raise TestStateError("ValidationException", "MapIterationFailureCount is only supported when testing a "
+                                                    "Map state.")
     if made.caused_by is not None and made.caused_by not in _inner_names(state):
         raise TestStateError("ValidationException", f"stateConfiguration.errorCausedByState '{made.caused_by}' is not "
                              f"a state inside the {state.type} state under test")
@@ -524,6 +544,7 @@ def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
     A Map with an ItemReader reads ``mapItemReaderData`` (nothing without it), not its input."""
     from .concurrency import MapRunControl
     from .distributed import itemreader
+    from .distributed.batching import Batcher, selector
     from .mapfields import map_items, positive_int, tolerance
     from .tasks import TaskFailed
 
@@ -538,8 +559,25 @@ def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
                 if not state.is_jsonata:
                     run.note("afterItemsPath", items)
             elif config.reader_data is not None:
-                items = list(itemreader.read_data(itemreader.configure(run, state.item_reader, effective),
-                                                  config.reader_data))
+                reader = itemreader.configure(run, state.item_reader, effective)
+                items = list(itemreader.read_data(reader, config.reader_data))
+                if reader.items_pointer is not None:
+                    run.note("afterItemsPointer", items)
+            # AWS shows each stage the Map has: the items selected, then batched with each item
+            # as JSON text (radkawar/stackd test_state_mock.json west-mock-map-default,
+            # map-batch-success, map-reader-success; none without ItemSelector/ItemBatcher:
+            # map-no-selector-inspection)
+            select = selector(run, effective)
+            if items is not None and select is not None:
+                items = [select(index, item) for index, item in enumerate(items)]
+                run.note("afterItemSelector", items)
+            iterations = items
+            if items is not None and state.item_batcher is not None:
+                batcher = Batcher.configure(run, scope)
+                batches = [batch for item in items for batch in batcher.add(item)] + list(batcher.flush())
+                iterations = [batcher.envelope(batch) for batch in batches]
+                run.note("afterItemBatcher", [{**envelope, "Items": [compact(item) for item in envelope["Items"]]}
+                                              for envelope in iterations])
             extra = {"maxConcurrency": positive_int(run, state.max_concurrency, state.max_concurrency_path,
                                                      "MaxConcurrency", scope, 0)}
             count, pct = tolerance(run, scope)
@@ -556,6 +594,12 @@ def _mocked_container(mock: TestStateMock, config: _Configuration) -> Any:
             if tolerant and failures and MapRunControl(0, count, pct).exceeded(failures, len(items)):
                 raise TaskFailed("States.ExceedToleratedFailureThreshold",
                                  "The specified tolerated failure threshold was exceeded")
+            # then a mocked result must have one value per iteration (a batch is one): AWS checks
+            # it after the tolerance (test_state_mock.json paced-west-mock-map-batch,
+            # paced-west-mock-map-failure-count)
+            if iterations is not None and not mock.throws and len(mock.parsed()) != len(iterations):
+                raise TestStateError("ValidationException", "Input array does not equal the mocked result "
+                                                            "array's size")
         if mock.throws:
             raise TaskFailed(mock.error, mock.cause)
         return run.finish(mock.parsed())
@@ -602,24 +646,29 @@ class _Inspector(Observer):
             if kind == "Fail":
                 stages["afterInputPath"] = state_input  # AWS shows it, though a Fail has no InputPath
             if kind == "Pass":
-                if "result" in stages and getattr(state, "result", None) is not None and \
-                        not _is_unset(state.result):
+                # What AWS shows of a Pass (radkawar/stackd dataflow_execution.json test-pass-*):
+                # with Result, `result` and afterResultSelector, no InputPath/Parameters stages,
+                # even when ResultPath then fails (result-path-scalar); without, afterParameters
+                # (the effective input when there are no Parameters) and afterResultSelector once
+                # Parameters succeeded, nothing of a stage that failed (missing-input-path,
+                # missing-parameters-path, intrinsic-type-error).
+                if not _is_unset(getattr(state, "result", _UNSET)):
                     stages.pop("afterInputPath", None)
                     stages.pop("afterParameters", None)
+                    if "result" in stages:
+                        stages.setdefault("afterResultSelector", stages["result"])
                 else:
                     stages.pop("result", None)
-                    stages.setdefault("afterParameters", stages.get("afterInputPath"))
-                result = state.result if not _is_unset(getattr(state, "result", _UNSET)) else \
-                    stages.get("afterParameters")
-                if "afterResultPath" in stages:
-                    stages.setdefault("afterResultSelector", result)
+                    if "afterInputPath" in stages and state.parameters is None:
+                        stages.setdefault("afterParameters", stages["afterInputPath"])
+                    if "afterParameters" in stages:
+                        stages.setdefault("afterResultSelector", stages["afterParameters"])
             elif "result" in stages and "afterResultPath" in stages:
                 stages.setdefault("afterResultSelector", stages["result"])
         if kind in ("Map", "Parallel"):
             if "result" in stages and not jsonata:
                 stages.setdefault("afterResultSelector", stages["result"])
             stages.pop("result", None)
-            stages.pop("afterItemSelector", None)
         data = {"input": state_input}
         data.update((stage, stages.pop(stage)) for stage in _STAGE_ORDER if stage in stages)
         data.update(stages)
@@ -632,7 +681,8 @@ class _Inspector(Observer):
         return data
 
 
-_STAGE_ORDER = ("afterInputPath", "afterItemsPath", "afterItemSelector", "afterParameters", "afterArguments", "result",
+_STAGE_ORDER = ("afterInputPath", "afterItemsPath", "afterItemsPointer", "afterItemSelector", "afterItemBatcher",
+                "afterParameters", "afterArguments", "result",
                 "afterResultSelector", "afterResultPath")
 
 

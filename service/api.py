@@ -1847,6 +1847,10 @@ class Service:
         from asl.engine import ExecutionNotRedrivable, LeaseHeld, prepare_redrive
 
         arn = body["executionArn"]
+        if split(arn, ("execution",))[1][0].count("/"):  # a Map Run's child: redriven with its parent only
+            # (AWS, RedriveExecution of a Distributed Map's Standard child, whatever its status: radkawar/stackd
+            # testdata/aws/stepfunctions/redrive_map.json finding direct-child-redrive-admission)
+            raise ServiceError("ValidationException", "Labeled Execution ARNs are not supported for this API.")
         record = await self._record(arn)
         if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
             raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))

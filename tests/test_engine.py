@@ -550,39 +550,57 @@ def _jsonata(states: dict):
     return asl.load({"QueryLanguage": "JSONata", "StartAt": next(iter(states)), "States": states})
 
 
-def test_an_evaluation_failure_on_entry_follows_what_the_entry_follows():
-    # AWS (LocalStack's AWS snapshot scenarios/test_base_scenarios.snapshot.json,
-    # test_map_state_items_input_types[number]): 4<-3 MapStateEntered, 5<-3 EvaluationFailed,
-    # 6<-5 MapStateFailed, 7<-6 ExecutionFailed.
+def test_an_evaluation_failure_on_entry_follows_the_entry():
+    # AWS in Sept 2026 (raw capture radkawar/stackd testdata/aws/stepfunctions/
+    # dataflow_execution.json, history-jsonata-undefined): a Pass whose Output evaluates to
+    # nothing: 4<-3 PassStateEntered, 5<-4 EvaluationFailed, 6<-5 ExecutionFailed.
+    m = _jsonata({"Route": {"Type": "Choice", "Default": "Undefined", "Choices": [
+                      {"Condition": "{% $states.input.case = 'x' %}", "Next": "Undefined"}]},
+                  "Undefined": {"Type": "Pass", "Output": "{% $states.input.absent %}", "End": True}})
+    result = run_sync(m, {"case": "undefined"})
+    assert _links(result) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "ChoiceStateEntered"), (3, 2, "ChoiceStateExited"),
+        (4, 3, "PassStateEntered"), (5, 4, "EvaluationFailed"), (6, 5, "ExecutionFailed")]
+    assert result.history.events[4]["evaluationFailedEventDetails"] == {
+        "error": "States.QueryEvaluationError", "location": "Output", "state": "Undefined",
+        "cause": "An error occurred while executing the state 'Undefined' (entered at the event id #4). The "
+                 "JSONata expression '$states.input.absent' specified for the field 'Output' returned nothing "
+                 "(undefined)."}
+    # Until at least Nov 2024 AWS linked such an event to what the entry followed (LocalStack's
+    # AWS snapshot scenarios/test_base_scenarios.snapshot.json, test_map_state_items_input_types
+    # [number]: 4<-3 MapStateEntered, 5<-3 EvaluationFailed); the 2026 capture wins, so a Map's
+    # Items now fails after its entry too. The event types and their order are unchanged.
     m = _jsonata({"Start": {"Type": "Pass", "Output": "{% $states.input.items %}", "Next": "Each"},
                   "Each": {"Type": "Map", "Items": "{% $states.input %}", "End": True,
                            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}})
     assert _links(run_sync(m, {"items": 1})) == [
         (1, 0, "ExecutionStarted"), (2, 0, "PassStateEntered"), (3, 2, "PassStateExited"),
-        (4, 3, "MapStateEntered"), (5, 3, "EvaluationFailed"), (6, 5, "MapStateFailed"),
+        (4, 3, "MapStateEntered"), (5, 4, "EvaluationFailed"), (6, 5, "MapStateFailed"),
         (7, 6, "ExecutionFailed")]
-    # AWS (LocalStack's AWS snapshot assign/test_assign_reference_variables.snapshot.json,
-    # test_undefined_reference[BASE_UNDEFINED_ARGUMENTS]): the first state's entry follows no
-    # event, nor does its EvaluationFailed: 2<-0 TaskStateEntered, 3<-0 EvaluationFailed.
+    # The first state (LocalStack's AWS snapshot assign/test_assign_reference_variables.snapshot.json,
+    # test_undefined_reference[BASE_UNDEFINED_ARGUMENTS], Nov 2024: 3<-0 EvaluationFailed; by
+    # the 2026 capture's rule 3<-2).
     m = _jsonata({"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
                            "Arguments": {"FunctionName": "{% $nothing %}"}}})
     assert _links(run_sync(m, {}, check_handlers=False)) == [
-        (1, 0, "ExecutionStarted"), (2, 0, "TaskStateEntered"), (3, 0, "EvaluationFailed"),
+        (1, 0, "ExecutionStarted"), (2, 0, "TaskStateEntered"), (3, 2, "EvaluationFailed"),
         (4, 3, "ExecutionFailed")]
 
 
 def test_an_evaluation_failure_in_a_catcher_inside_an_iteration():
-    # AWS (LocalStack's AWS snapshot states_variables/test_error_output.snapshot.json,
-    # test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY]): 12<-11 TaskStateExited (caught),
-    # 13<-12 PassStateEntered, 14<-12 EvaluationFailed, 15<-14 MapIterationFailed,
-    # 16<-14 MapStateFailed, 17<-16 ExecutionFailed.
+    # The event types of LocalStack's AWS snapshot states_variables/test_error_output.snapshot.json,
+    # test_map_catch_error[MAP_CATCH_ERROR_OUTPUT_WITH_RETRY] (Nov 2024): TaskStateExited (caught),
+    # PassStateEntered, EvaluationFailed, MapIterationFailed, MapStateFailed, ExecutionFailed.
+    # That snapshot linked EvaluationFailed to the TaskStateExited; AWS in Sept 2026 links a Pass
+    # Output's failure to the PassStateEntered (radkawar/stackd dataflow_execution.json
+    # history-jsonata-undefined), and what follows follows the EvaluationFailed in both.
     m = _jsonata({"Each": {"Type": "Map", "Items": [1], "End": True, "ItemProcessor": {
         "StartAt": "Call", "States": {
             "Call": {**task("fail"), "End": True, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handle"}]},
             "Handle": {"Type": "Pass", "Output": "{% $missing %}", "End": True}}}}})
     assert _links(run_sync(m, {}, handlers=FAILING))[7:] == [
         (8, 7, "LambdaFunctionFailed"), (9, 8, "TaskStateExited"), (10, 9, "PassStateEntered"),
-        (11, 9, "EvaluationFailed"), (12, 11, "MapIterationFailed"), (13, 11, "MapStateFailed"),
+        (11, 10, "EvaluationFailed"), (12, 11, "MapIterationFailed"), (13, 11, "MapStateFailed"),
         (14, 13, "ExecutionFailed")]
 
 
@@ -922,3 +940,28 @@ def test_a_handler_failure_keeps_its_error_whatever_happens_to_its_hint(monkeypa
                 "Catch": [{"ErrorEquals": ["KeyError"], "Next": "Done"}], "End": True},
         "Done": {"Type": "Pass", "End": True}}}), {}, handlers={"pay": pay})
     assert caught.status == "SUCCEEDED" and caught.output["Error"] == "KeyError"
+
+
+def test_an_event_invocation_of_lambda_invoke_answers_202_with_no_payload():
+    """Raw AWS capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
+    history-optimized-event: lambda:invoke with InvocationType Event succeeds with
+    {"Payload": null, SdkHttpMetadata (HttpStatusCode 202), SdkResponseMetadata, "StatusCode": 202}
+    and no ExecutedVersion; the function still runs (its log showed the event delivered)."""
+    from asl.engine import Handlers
+
+    handlers, seen = Handlers(), []
+
+    @handlers.lambda_function("f")
+    def f(event, context):
+        seen.append(event)
+        raise ValueError("never reaches the state")
+
+    m = machine(T={"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True, "Parameters": {
+        "FunctionName": "arn:aws:lambda:us-west-2:000000000000:function:f", "Payload.$": "$",
+        "InvocationType": "Event"}})
+    result = run_sync(m, {"marker": "x"}, handlers=handlers)
+    assert result.status == "SUCCEEDED" and seen == [{"marker": "x"}]
+    out = result.output
+    assert (out["Payload"], out["StatusCode"], out["SdkHttpMetadata"]["HttpStatusCode"]) == (None, 202, 202)
+    assert "ExecutedVersion" not in out and "X-Amz-Executed-Version" not in out["SdkHttpMetadata"]["HttpHeaders"]
+    assert out["SdkResponseMetadata"]["RequestId"] == out["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"]

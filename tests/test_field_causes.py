@@ -192,8 +192,11 @@ def test_an_intrinsic_given_bad_arguments_fails_the_execution_as_aws_does():
         "OutputPath": "$.result", "End": True}}}
     result = run_sync(asl.load(definition), {"firstNumber": 1, "secondNumber": "NOT A NUMBER"})
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
+    # the words before "Invalid arguments" are those of AWS's TestState answer for another call
+    # (radkawar/stackd testdata/aws/stepfunctions/dataflow_execution.json test-pass-intrinsic-type-error)
     assert result.cause == "An error occurred while executing the state 'SetResult' (entered at the event id " \
-                           "#2). Invalid arguments in States.MathAdd"
+                           "#2). There was an error while evaluating the intrinsic function: " \
+                           "States.MathAdd($.firstNumber, $.secondNumber). Invalid arguments in States.MathAdd"
     # what was wrong, which AWS's cause leaves out, stays with the result (never in the history)
     assert result.hint == 'States.MathAdd: argument 2 must be a number, but was a string ("NOT A NUMBER")'
     assert "argument 2" not in json.dumps(result.events)
@@ -224,4 +227,5 @@ def test_an_intrinsic_failure_is_states_runtime_which_no_catch_takes(expression)
                  other={"Caught": PASS})
     function = expression.split("(")[0]
     assert (result.status, result.error, result.cause) == (
-        "FAILED", "States.Runtime", PREFIX + f"Invalid arguments in {function}")
+        "FAILED", "States.Runtime", PREFIX + f"There was an error while evaluating the intrinsic function: "
+                                             f"{expression}. Invalid arguments in {function}")

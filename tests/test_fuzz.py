@@ -128,7 +128,7 @@ def test_result_path_failure_on_a_very_deep_input_has_a_cause():
         deep = [deep]
     with pytest.raises(StatesError) as caught:
         assign_path(deep, compile_path("$.a.b"), 1)
-    assert caught.value.error == "States.ResultPathMatchFailure"
+    assert caught.value.error == "States.ReferencePathConflict"
     assert caught.value.cause.startswith("Unable to apply ReferencePath $.a.b to input ")
 
 

@@ -259,7 +259,8 @@ def _recorded(events: list[tuple]) -> Timeline:
 
 @pytest.mark.parametrize("first", [False, True])
 def test_an_evaluation_failure_that_follows_the_state_before_is_placed_in_its_state(first):
-    # AWS links an EvaluationFailed on entry to what the entry follows: ids and links of
+    # AWS linked an EvaluationFailed on entry to what the entry follows (histories recorded up
+    # to Nov 2024; a 2026 capture links it to the entry, which places itself): ids and links of
     # LocalStack's AWS snapshots test_map_state_items_input_types[number] (a Map after a Pass)
     # and test_undefined_reference[BASE_UNDEFINED_ASSIGN] (the first state: links to 0).
     failed = {"error": "States.QueryEvaluationError", "cause": "bad", "state": "Each"}

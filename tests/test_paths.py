@@ -530,10 +530,10 @@ def test_assign_creates_missing_objects_and_replaces_array_elements():
     ("a string", "$.a"), ({"a": "x"}, "$.a.b"), ({"a": 5}, "$.a[0]"), ({"a": [1]}, "$.a[1]"),
     ({}, "$.a[0]"), ([1, 2], "$.a"), ({"a": [1]}, "$.a.b"),
 ])
-def test_assign_failures_are_result_path_match_failures(doc, text):
+def test_assign_failures_are_reference_path_conflicts(doc, text):
     with pytest.raises(StatesError) as raised:
         assign_path(doc, compile_path(text), 1)
-    assert raised.value.error == "States.ResultPathMatchFailure"
+    assert raised.value.error == "States.ReferencePathConflict"
     assert raised.value.cause.startswith(f"Unable to apply ReferencePath {text} to input ")
 
 
@@ -722,7 +722,7 @@ def test_assign_then_read_back(steps, doc, value):
     try:
         out = assign_path(doc, path, value)
     except StatesError as error:
-        assert error.error == "States.ResultPathMatchFailure"
+        assert error.error == "States.ReferencePathConflict"
     else:
         # reading has no negative index (Jayway 2.0.0, see test_negative_indexes_and_merged_names)
         if all(not isinstance(s, int) or s >= 0 for s in steps):

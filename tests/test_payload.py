@@ -72,3 +72,23 @@ def test_meter_limit_agrees_with_json_dumps(value):
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     meter = PayloadMeter()
     assert meter.exceeds(value, size - 1) and not meter.exceeds(value, size)
+
+
+def test_a_jsonpath_template_object_has_its_keys_in_java_hashmap_order():
+    """AWS writes the object a JSONPath payload template builds in java.util.HashMap order: the
+    Parameters of radkawar/stackd testdata/aws/stepfunctions/dataflow_execution.json's
+    ContextIntrinsics state gave its execution output (history-context-and-intrinsics) keys in
+    the order below; its JSONata Outputs kept the order written (history-jsonata-nested-scope)."""
+    import asl
+    from asl.engine import run_sync
+
+    names = ["execution", "state", "machine", "nested", "array", "partition", "contains", "range", "unique", "json",
+             "encoded", "decoded", "hash", "split", "merge", "serialized"]
+    machine = asl.load({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True,
+                                                        "Parameters": {f"{n}.$": "$.v" for n in names}}}})
+    assert list(run_sync(machine, {"v": 1}).output) == [
+        "execution", "range", "nested", "contains", "partition", "split", "array", "machine", "unique", "merge",
+        "json", "decoded", "state", "hash", "encoded", "serialized"]
+    jsonata = asl.load({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {
+        "Type": "Pass", "End": True, "Output": {"branches": 1, "outer": "{% 5 %}", "x": 2, "oldX": 1, "before": 0}}}})
+    assert list(run_sync(jsonata, {}).output) == ["branches", "outer", "x", "oldX", "before"]

@@ -343,12 +343,12 @@ def test_test_state_rules_through_boto3(server):
                        "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "End": True})
     assert error_of(sfn.test_state, definition=task, input="{}") == (
         "ValidationException", "RoleArn must be specified when testing a Task state", 400)
-    mocked = sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'})  # a mock: no role needed
-    assert (mocked["status"], mocked["output"]) == ("SUCCEEDED", '{"Payload": 1}')
-    assert error_of(sfn.test_state, definition=task, input="{}", mock={"result": '{"Payload": 1}'},
+    mocked = sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": "1"}'})  # a mock: no role needed
+    assert (mocked["status"], mocked["output"]) == ("SUCCEEDED", '{"Payload": "1"}')
+    assert error_of(sfn.test_state, definition=task, input="{}", mock={"result": '{"Payload": "1"}'},
                     revealSecrets=True) == ("ValidationException",
                                             "TestState does not support RevealSecrets when a mock is specified.", 400)
-    assert sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": 1}'},
+    assert sfn.test_state(definition=task, input="{}", mock={"result": '{"Payload": "1"}'},
                           revealSecrets=False)["status"] == "SUCCEEDED"
     picked = sfn.test_state(definition=json.dumps({"StartAt": "First", "States": {"First": {
         "Type": "Pass", "Parameters": {"name.$": "$$.State.Name"}, "End": True}}}), stateName="First")
@@ -565,7 +565,7 @@ def test_test_state_takes_a_given_context_as_the_whole_context_object(server):
     echo = json.dumps({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                        "Parameters": {"FunctionName": "f", "Payload.$": "$"},
                        "ResultSelector": {"ctx.$": "$$"}, "End": True})
-    empty = sfn.test_state(definition=echo, input="{}", context="{}", mock={"result": '{"Payload": 0}'})
+    empty = sfn.test_state(definition=echo, input="{}", context="{}", mock={"result": '{"Payload": "0"}'})
     assert json.loads(empty["output"]) == {"ctx": {}}
     waiting = json.dumps({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                           "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",

@@ -408,3 +408,25 @@ def test_stopping_a_child(served):
     assert json.loads(record["Input"]) == items[0] and "Output" not in record
     counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["executionCounts"]
     assert counts["aborted"] == 1 and counts["succeeded"] == 1
+
+
+def test_a_map_runs_child_is_redriven_only_with_its_parent(served):
+    """AWS refuses RedriveExecution of a Distributed Map's child, Standard (labeled ARN) or
+    Express, while DescribeExecution calls a failed one REDRIVABLE_BY_MAP_RUN (raw AWS capture
+    radkawar/stackd testdata/aws/stepfunctions/redrive_map.json, finding
+    direct-child-redrive-admission: HTTP 400 ValidationException 'Labeled Execution ARNs are not
+    supported for this API.' for succeeded and failed Standard children, InvalidArn for Express ones)."""
+    sfn = served.client()
+    parent = start(sfn, distributed(ToleratedFailureCount=0), [{"n": 1}, {"n": 2, "fail": True}], "parent")
+    assert finish(sfn, parent)["status"] == "FAILED"
+    run_arn = sfn.list_map_runs(executionArn=parent)["mapRuns"][0]["mapRunArn"]
+    for child in sfn.list_executions(mapRunArn=run_arn)["executions"]:
+        described = sfn.describe_execution(executionArn=child["executionArn"])
+        if described["status"] == "FAILED":
+            assert described["redriveStatus"] == "REDRIVABLE_BY_MAP_RUN"
+        refused = error(sfn.redrive_execution, executionArn=child["executionArn"])
+        assert (refused["Code"], refused["Message"]) == (
+            "ValidationException", "Labeled Execution ARNs are not supported for this API.")
+    express = "arn:aws:states:us-east-1:123456789012:express:parent/Fan:d38ec1f3-cf3b-360a-8666-74058ce2e50f:" \
+              "077ed917-7654-4c9f-b69c-486a39d0566d"
+    assert error(sfn.redrive_execution, executionArn=express)["Code"] == "InvalidArn"

@@ -642,9 +642,13 @@ def test_test_state_mocks_a_map_or_parallel_whole_as_teststate_does(shipping):
     error (`asl test-state --mock-result`, tests/test_teststate.py). A test mock there meant
     "only Task states can be mocked"; a value or `raises` is now that mock, the same as a
     `TestStateMock`."""
-    from asl.engine import TestStateMock
+    from asl.engine import TestStateError, TestStateMock
 
-    reserved = [{"sku": "A", "reserved": 1}]
+    # one result per item: AWS refuses a mocked Map result of another length (radkawar/stackd
+    # testdata/aws/stepfunctions/test_state_mock.json paced-west-mock-map-batch)
+    reserved = [{"sku": sku, "reserved": 1} for sku in "ABC"]
+    with pytest.raises(TestStateError, match="Input array does not equal the mocked result array's size"):
+        shipping.test_state("ReserveItems", ORDER, mock=reserved[:1])
     by_value = shipping.test_state("ReserveItems", ORDER, mock=reserved)
     by_aws_mock = shipping.test_state("ReserveItems", ORDER, mock=TestStateMock(value=reserved))
     assert (by_value.status, by_value.output, by_value.next_state) == \

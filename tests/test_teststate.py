@@ -16,8 +16,13 @@ INVOKE = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
 
 
 def test_a_lambda_invoke_mock_is_the_invoke_response_not_the_functions_return_value():
+    # an object Payload passes only fieldValidationMode NONE: STRICT and PRESENT want the
+    # string the SDK's Invoke returns (radkawar/stackd testdata/aws/stepfunctions/
+    # test_state_mock.json west-mock-task-object, mock-payload-object-PRESENT, mock-payload-object-NONE)
+    with pytest.raises(TestStateError, match="Mock result schema validation error: Field 'Payload' must be a string"):
+        test_state_sync(INVOKE, input={"a": 1}, mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}'})
     result = test_state_sync(INVOKE, input={"a": 1}, inspection_level="DEBUG",
-                             mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}'})
+                             mock={"result": '{"StatusCode": 200, "Payload": {"ok": true}}', "fieldValidationMode": "NONE"})
     assert (result.status, result.output, result.next_state) == ("SUCCEEDED", {"got": {"ok": True}}, "After")
     assert result.inspection_data["result"] == {"StatusCode": 200, "Payload": {"ok": True}}
     assert result.response()["output"] == '{"got":{"ok":true}}'  # AWS sends JSON text, compact when computed
@@ -226,7 +231,8 @@ def test_workflow_test_state_takes_a_test_mock_or_testates_own():
     workflow = Workflow(machine)
     as_function = workflow.test_state("Pay", {"x": 1}, mock={"paid": True})  # the function's return value
     assert as_function.output == {"got": {"paid": True}}
-    as_service = workflow.test_state("Pay", {"x": 1}, mock=TestStateMock(value={"Payload": {"paid": 1}}))
+    as_service = workflow.test_state("Pay", {"x": 1}, mock=TestStateMock(value={"Payload": {"paid": 1}},
+                                                                              field_validation_mode="NONE"))
     assert as_service.output == {"got": {"paid": 1}} and as_service.calls[0].mocked
     failed = workflow.test_state("Pay", {}, mock=raises("Busy"), retry_count=2)
     assert (failed.status, failed.error_details) == ("CAUGHT_ERROR", {"catchIndex": 0})
@@ -246,3 +252,126 @@ def test_definition_text_that_is_not_json_gets_jacksons_message():
         "InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: Unexpected end-of-input: "
         "expected close marker for Object (start marker at [Source: (String)\"{\"Type\": \"Pass\", \"End\": true\"; "
         "line: 1, column: 1])'")
+
+
+# AWS's TestState answers of Sept 2026 (raw capture radkawar/stackd
+# testdata/aws/stepfunctions/dataflow_execution.json, the labels named), inspectionLevel DEBUG.
+_PASS_CASES = [
+    ("test-pass-null-result", {"Type": "Pass", "Result": None, "End": True}, '{"keep":1}',
+     {"output": '{"keep":1}', "status": "SUCCEEDED", "inspectionData": {
+         "input": '{"keep":1}', "afterInputPath": '{"keep":1}', "afterParameters": '{"keep":1}',
+         "afterResultSelector": '{"keep":1}', "afterResultPath": '{"keep":1}'}}),
+    ("test-pass-result-path-scalar", {"Type": "Pass", "Result": 99, "ResultPath": "$.child", "End": True}, "4",
+     {"status": "FAILED", "error": "States.ReferencePathConflict",
+      "cause": "Unable to apply ReferencePath $.child to input 4",
+      "inspectionData": {"input": "4", "result": "99", "afterResultSelector": "99"}}),
+    ("test-pass-missing-input-path", {"Type": "Pass", "InputPath": "$.missing", "End": True}, "{}",
+     {"status": "FAILED", "error": "States.Runtime",
+      "cause": "Invalid path '$.missing' : No results for path: $['missing']", "inspectionData": {"input": "{}"}}),
+    ("test-pass-missing-parameters-path", {"Type": "Pass", "Parameters": {"missing.$": "$.missing"}, "End": True},
+     "{}", {"status": "FAILED", "error": "States.Runtime",
+            "cause": "The JSONPath '$.missing' specified for the field 'missing.$' could not be found in the input '{}'",
+            "inspectionData": {"input": "{}", "afterInputPath": "{}"}}),
+    ("test-pass-intrinsic-type-error", {"Type": "Pass", "Parameters": {"v.$": "States.ArrayLength($.value)"},
+                                        "End": True}, '{"value":4}',
+     {"status": "FAILED", "error": "States.Runtime",
+      "cause": "There was an error while evaluating the intrinsic function: States.ArrayLength($.value). "
+               "Invalid arguments in States.ArrayLength",
+      "inspectionData": {"input": '{"value":4}', "afterInputPath": '{"value":4}'}}),
+]
+
+
+@pytest.mark.parametrize("label, definition, text, expected", _PASS_CASES, ids=[c[0] for c in _PASS_CASES])
+def test_pass_answers_as_aws_gave_them(label, definition, text, expected):
+    import json
+
+    result = test_state_sync(definition, input=json.loads(text), input_text=text, role_arn=ROLE,
+                             inspection_level="DEBUG")
+    assert result.response() == expected
+
+
+# TestState requests AWS refused in Sept 2026 (raw capture radkawar/stackd
+# testdata/aws/stepfunctions/test_state_mock.json, the labels named), message for message.
+_TASK = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "End": True}
+_INLINE = {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+    "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Child", "States": {"Child": {"Type": "Pass", "End": True}}}}
+_READER = {"Type": "Map", "End": True, "ItemReader": {
+    "Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/items"},
+    "Parameters": {"Bucket": "b", "Key": "k"}}, "ItemProcessor": {
+    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Child",
+    "States": {"Child": {"Type": "Pass", "End": True}}}}
+_REFUSED = [
+    ("paced-west-mock-task-empty", _TASK, None, {}, {},
+     "One of the following fields is required for a test mock: [result, errorOutput]."),
+    ("paced-west-mock-task-null", _TASK, None, {"result": "null"}, {}, "Mocked result must be a valid JSON object."),
+    ("paced-west-mock-error-empty", _TASK, None, {"errorOutput": {}}, {},
+     "An error was not specified in the mocked error output."),
+    ("paced-west-mock-map-reader-missing-data", _READER, None, {"result": "[10,20]"}, {},
+     "ItemReader data must be specified when testing a Map state with ItemReader specified."),
+    ("nested-task-failure-count", {"StartAt": "Outer", "States": {"Outer": {**_INLINE, "ItemProcessor": {
+        "StartAt": "Child", "States": {"Child": _TASK}}}}}, "Child", {"result": "{}"},
+     {"mapIterationFailureCount": 1}, "MapIterationFailureCount is only supported when testing a Map state."),
+]
+
+
+@pytest.mark.parametrize("label, definition, name, mock, configuration, message", _REFUSED,
+                         ids=[c[0] for c in _REFUSED])
+def test_mock_requests_aws_refuses(label, definition, name, mock, configuration, message):
+    with pytest.raises(TestStateError) as refused:
+        test_state_sync(definition, name, {"items": [1, 2, 3]}, mock=mock, state_configuration=configuration)
+    assert (refused.value.code, refused.value.message) == ("ValidationException", message)
+
+
+_SELECTED = {"Type": "Map", "ItemsPath": "$.items", "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value"},
+             "End": True, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                            "StartAt": "Child", "States": {"Child": {"Type": "Pass", "End": True}}},
+             "ItemBatcher": {"MaxItemsPerBatch": 2}, "MaxConcurrency": 2, "ToleratedFailureCount": 1}
+
+
+def test_a_mocked_maps_stages_as_aws_shows_them():
+    # radkawar/stackd testdata/aws/stepfunctions/test_state_mock.json map-batch-success: the items
+    # selected (keys in HashMap order), then batched with each item as JSON text; lists as Java
+    # prints them; one mocked value per batch
+    result = test_state_sync(_SELECTED, input={"items": [1, 2, 3]}, input_text='{"items":[1,2,3]}',
+                             inspection_level="DEBUG", mock={"result": "[10,20]"})
+    assert result.response() == {"output": "[10,20]", "status": "SUCCEEDED", "inspectionData": {
+        "input": '{"items":[1,2,3]}', "afterInputPath": '{"items":[1,2,3]}', "afterResultSelector": "[10,20]",
+        "afterResultPath": "[10,20]", "afterItemsPath": "[1, 2, 3]",
+        "afterItemSelector": '[{"v":1,"i":0}, {"v":2,"i":1}, {"v":3,"i":2}]',
+        "afterItemBatcher": '[{"Items":["{\\"v\\":1,\\"i\\":0}","{\\"v\\":2,\\"i\\":1}"]}, {"Items":["{\\"v\\":3,\\"i\\":2}"]}]',
+        "toleratedFailureCount": 1, "maxConcurrency": 2}}
+    # paced-west-mock-map-batch: three values for two batches
+    with pytest.raises(TestStateError) as refused:
+        test_state_sync(_SELECTED, input={"items": [1, 2, 3]}, mock={"result": "[10,20,30]"})
+    assert refused.value.message == "Input array does not equal the mocked result array's size"
+    # paced-west-mock-map-failure-count: the tolerance is judged first
+    failed = test_state_sync(_SELECTED, input={"items": [1, 2, 3]}, mock={"result": "[10,20,30]"},
+                             state_configuration={"mapIterationFailureCount": 2})
+    assert (failed.status, failed.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    # map-reader-success: ItemsPointer's items are a stage of their own, written compact
+    reader = {k: v for k, v in _SELECTED.items() if k != "ItemsPath"}
+    reader["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "b", "Key": "k"},
+                            "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/items"}}
+    read = test_state_sync(reader, input={"items": [1, 2, 3]}, inspection_level="DEBUG", mock={"result": "[10]"},
+                           state_configuration={"mapItemReaderData": '{"items":[4,5]}'}).response()["inspectionData"]
+    assert (read["afterItemsPointer"], read["afterItemSelector"]) == ("[4,5]", '[{"v":4,"i":0}, {"v":5,"i":1}]')
+    # map-no-selector-inspection: no selector, no batcher, no such stages; the items as a Java list
+    plain = {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+        "StartAt": "Child", "States": {"Child": {"Type": "Pass", "End": True}}}}
+    shown = test_state_sync(plain, input={"items": [1, 2, 3]}, inspection_level="DEBUG",
+                            mock={"result": "[1,2,3]"}).response()["inspectionData"]
+    assert shown == {"input": '{"items":[1,2,3]}', "afterInputPath": '{"items":[1,2,3]}', "afterItemsPath": "[1, 2, 3]",
+                     "afterResultSelector": "[1,2,3]", "afterResultPath": "[1,2,3]", "maxConcurrency": 0}
+
+
+def test_a_caught_error_shows_the_catchers_result_path():
+    # radkawar/stackd testdata/aws/stepfunctions/test_state_mock.json paced-west-mock-error-catch
+    task = {**_TASK, "Catch": [{"ErrorEquals": ["Owned.Error"], "ResultPath": "$.error", "Next": "Caught"}]}
+    result = test_state_sync(task, input={"items": [1, 2, 3]}, inspection_level="DEBUG",
+                             mock={"errorOutput": {"error": "Owned.Error", "cause": "mock"}})
+    caught = '{"items":[1,2,3],"error":{"Error":"Owned.Error","Cause":"mock"}}'
+    assert result.response() == {"status": "CAUGHT_ERROR", "output": caught, "error": "Owned.Error", "cause": "mock",
+                                 "nextState": "Caught", "inspectionData": {
+                                     "input": '{"items":[1,2,3]}', "afterInputPath": '{"items":[1,2,3]}',
+                                     "afterParameters": '{"FunctionName":"f"}', "afterResultPath": caught,
+                                     "errorDetails": {"catchIndex": 0}}}

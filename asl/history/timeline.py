@@ -370,8 +370,9 @@ class Timeline:
                     self._close(entered)
 
     def _place_at_entry(self, event: Event) -> bool:
-        """Place an ``EvaluationFailed`` with the entry into the state it names. AWS links one
-        that failed as the state was entered to the event that entry follows, which may be
+        """Place an ``EvaluationFailed`` with the entry into the state it names. AWS linked one
+        that failed as the state was entered to the event that entry follows (recordings up to
+        Nov 2024; in 2026 it links it to the entry itself), which may be
         another state's (a Wait's follows the WaitStateEntered): the link alone would place it
         in the state before. The entry is the latest one into that state that the event
         follows, or that follows the event the failure follows."""

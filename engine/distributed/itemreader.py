@@ -44,6 +44,7 @@ from typing import Any, BinaryIO, Iterator
 
 from ...checks import CSV_DELIMITERS as DELIMITERS
 from ...errors import StatesError
+from ...jackson import java_hash_order
 from ...templates import Template, compile_template, expect_kind, is_jsonata
 from .delimited import records
 from .objects import BucketError, Buckets, NoBuckets, NoBucketsHere
@@ -447,22 +448,3 @@ def _plain(value: Any) -> Any:
 
 
 PARSERS = {"JSON": _json, "JSONL": _jsonl, "CSV": _csv, "PARQUET": _parquet}
-
-
-# ---- java.util.HashMap's iteration order ---------------------------------------------------------
-
-def java_hash_order(keys: list[str]) -> list[int]:
-    """The positions of `keys` in the order a ``java.util.HashMap`` filled with them in this order
-    iterates them: by bucket (the spread String.hashCode masked by the table size, 16 doubled
-    while more than 3/4 full), keys of one bucket in insertion order."""
-    size = 16
-    while len(keys) > size * 3 // 4:
-        size *= 2
-    return sorted(range(len(keys)), key=lambda i: (_spread(keys[i]) & (size - 1), i))
-
-
-def _spread(text: str) -> int:
-    h = 0
-    for unit in text.encode("utf-16-be").hex(" ", 2).split():  # UTF-16 code units, as Java's String
-        h = (31 * h + int(unit, 16)) & 0xFFFFFFFF
-    return h ^ (h >> 16)
