@@ -995,11 +995,19 @@ def json_to_string(value: Any) -> str:
 
 @intrinsic("States.JsonMerge", OBJECT, OBJECT, BOOLEAN, returns="object")
 def json_merge(first: dict, second: dict, deep: bool) -> dict:
-    """Shallow merge, keys of `second` win. AWS supports only ``deep = false``."""
+    """Shallow merge, keys of `second` win. AWS supports only ``deep = false``. The merged object
+    has its keys in the order a ``java.util.HashMap`` of them iterates, as AWS writes it (recorded:
+    test_json_merge gives ``{a, b, c, d}`` for ``{a, b, d}`` merged with ``{a, c, d}``, and
+    test_json_merge_escaped_argument ``{constant_input_field, constant_in_literal}``); the
+    members' own values keep theirs."""
     if deep:
         raise _fail("States.JsonMerge", "deep merging is not supported; the third argument "
                                         "must be false")
-    return {**first, **second}
+    from .jackson import java_hash_order
+
+    merged = {**first, **second}
+    keys = list(merged)
+    return {keys[i]: merged[keys[i]] for i in java_hash_order(keys)}
 
 
 # -- arrays -----------------------------------------------------------------

@@ -233,12 +233,17 @@ def compile_template(value: Any, query_language: str = JSONPATH, field: str = ""
 def _compile_jsonpath(value: Any) -> Evaluator | None:
     """Closure for a JSONPath template, or None when it is static.
 
-    An object the template builds (one with a dynamic member) has its keys in the order a
-    ``java.util.HashMap`` iterates them, as AWS writes it: Parameters ``{"execution.$", "state.$",
+    An object the template builds (one with a dynamic member) has its keys as AWS writes them:
+    first the members written without ``.$``, in the order written, then the ``.$`` members in
+    the order a ``java.util.HashMap`` of them iterates. Parameters ``{"execution.$", "state.$",
     "machine.$", "nested.$", ...}`` gives ``{"execution", "range", "nested", "contains", ...}``
     and an ItemSelector ``{"i.$", "v.$"}`` gives ``{"v", "i"}`` (raw AWS captures radkawar/stackd
     testdata/aws/stepfunctions/dataflow_execution.json history-context-and-intrinsics,
-    test_state_mock.json west-mock-map-default). JSONata templates keep the order written
+    test_state_mock.json west-mock-map-default); ``{"constantValue", "mapValue.$",
+    "fromInput.$"}`` gives ``{"constantValue", "mapValue", "fromInput"}`` and ``{"original_input.$",
+    "iteration_input_value.$", "iteration_index.$", "from_input_constant.$", "constant_value"}``
+    gives ``constant_value`` first (the recorded conformance cases test_map_state_legacy_* and
+    test_map_state_item_selector_*). JSONata templates keep the order written
     (dataflow_execution.json history-jsonata-nested-scope), and so do static objects."""
     def entry(key: Any, item: Any) -> tuple[Any, Evaluator | None]:
         if isinstance(key, str) and key.endswith(".$"):
@@ -259,7 +264,10 @@ def _structure(value: Any, entry: Callable[[Any, Any], tuple[Any, Evaluator | No
         if hash_ordered and len(set(keys)) == len(keys):
             from .jackson import java_hash_order
 
-            parts = [parts[i] for i in java_hash_order(keys)]
+            named = [isinstance(key, str) and key.endswith(".$") for key in value]
+            fixed = [part for part, dynamic in zip(parts, named) if not dynamic]
+            computed = [part for part, dynamic in zip(parts, named) if dynamic]
+            parts = fixed + [computed[i] for i in java_hash_order([key for key, _, _ in computed])]
         if len(parts) > _UNROLLED:
             def build_object(scope: Any) -> dict:
                 return {k: (f(scope) if f is not None else v) for k, f, v in parts}

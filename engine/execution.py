@@ -397,8 +397,13 @@ class Execution:
     def context_base(self) -> dict:
         """``$$`` without State/Task/Map (a fresh dict each time: callers add their parts)."""
         if self._base is None:
-            execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
-                         "Name": self.name, "RoleArn": self.role_arn}
+            if self.type == "EXPRESS":  # (AWS writes an Express one's members in another order:
+                # recorded, test_query_runtime_memory's $$.Execution)
+                execution = {"Id": self.arn, "Input": self.input, "Name": self.name, "RoleArn": self.role_arn,
+                             "StartTime": iso(self.start_time)}
+            else:
+                execution = {"Id": self.arn, "Input": self.input, "StartTime": iso(self.start_time),
+                             "Name": self.name, "RoleArn": self.role_arn}
             if not self.sync:
                 # Standard and asynchronous Express executions can be redriven (the count is 0
                 # until then; RedriveTime appears only after one); synchronous Express ones cannot

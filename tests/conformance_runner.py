@@ -50,6 +50,22 @@ def same_json(expected: Any, actual: Any, wildcards: list[str]) -> bool:
     return expected is None and actual is None
 
 
+def key_order_differences(expected: Any, actual: Any, path: str = "$") -> list[str]:
+    """Where an object's members come in another order than AWS wrote them (the same members):
+    AWS writes a template's `.$` members and JsonMerge's result in java.util.HashMap order."""
+    found = []
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        if expected.keys() == actual.keys() and list(expected) != list(actual):
+            found.append(f"{path}: members in the order {list(actual)}, AWS wrote {list(expected)}")
+        for key, value in expected.items():
+            if key in actual:
+                found += key_order_differences(value, actual[key], f"{path}.{key}")
+    elif isinstance(expected, list) and isinstance(actual, list):
+        for index, (e, a) in enumerate(zip(expected, actual)):
+            found += key_order_differences(e, a, f"{path}[{index}]")
+    return found
+
+
 def run_case(case: dict) -> list[str]:
     """Problems found (empty when the case passes)."""
     expected = case["expected"]
@@ -64,6 +80,8 @@ def run_case(case: dict) -> list[str]:
                         f"expected {expected['status']}")
     if "output" in expected and not same_json(expected["output"], result.output, wild):
         problems.append(f"output {result.output!r}, expected {expected['output']!r}")
+    elif "output" in expected:
+        problems += key_order_differences(expected["output"], result.output)
     for key in ("error", "cause"):
         if key in expected and not _wild_string(expected[key], getattr(result, key), wild):
             problems.append(f"{key} {getattr(result, key)!r}, expected {expected[key]!r}")
