@@ -407,6 +407,11 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
             recorded = anyio.Event()
             try:
                 with ex.clock.awaiting_outside():
+                    # ActivityScheduled is durable before any worker can be told the token (a
+                    # shared broker hands the task out from its row at once): resumed after a
+                    # crash, the execution replays up to the task, and an answer that comes
+                    # meanwhile waits for it (`_waiter`) instead of finding no task
+                    await ex.flush()
                     worker = await broker.offer(arn, token, text, recorded, noted)
                     ex.emit(frame, "ActivityStarted", {"workerName": worker} if worker is not None else {})
                     await ex.flush()  # the take is durable before the worker has the token

@@ -8,8 +8,10 @@ first worker that polls any of them, once (the take is an UPDATE of a row claime
 waits here at once; each wait also looks at the store now and then, so a notification lost
 (the listening connection dropped) delays a hand-out, never loses it.
 
-A task's way: offered (its row written), taken (a worker's process claimed it, naming the
-worker), started (its execution has recorded the take, ActivityStarted). The claimed row is the
+A task's way: offered (its row written, once its execution's journal holds ActivityScheduled:
+resumed after a crash, the execution replays up to the task, so the answer of a worker handed
+the task from its row waits for it rather than finding no task), taken (a worker's process
+claimed it, naming the worker), started (its execution has recorded the take, ActivityStarted). The claimed row is the
 durable record of the take, so the worker gets the token at once, whether or not the process
 running the execution is alive: if it died, the execution resumes elsewhere, offers the task
 again under the same token, finds the row taken and records ActivityStarted with its worker.

@@ -264,6 +264,52 @@ def test_a_task_given_back_before_a_crash_goes_to_the_next_poll_after_resume(ste
     assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "before"}]
 
 
+def test_a_task_offered_as_its_process_dies_is_answerable_in_the_resumed_execution():
+    """A broker that keeps its tasks in the store (asl serve on PostgreSQL) hands a task out from
+    its own record the moment it is offered, so a worker may hold the token when the process
+    running the execution dies right after the offer. ActivityScheduled is in the journal before
+    the offer: the execution resumed elsewhere replays up to its task, and the worker's answer
+    sent meanwhile waits for it instead of getting TaskDoesNotExist (a token a worker was told
+    is answerable). Before, the journal could end before the task (its periodic write had not
+    come), and the resumed run went live before the task, awaiting the activity registry."""
+    async def go():
+        store = open_store("memory")
+        offered: list[str] = []
+
+        class Dying(ActivityBroker):  # the process dies the moment its task is offered
+            async def offer(self, arn, token, input, recorded=None, noted=None):
+                offered.append(token)
+                ex.sink.store = DeadStore()
+                await anyio.sleep_forever()
+
+        class TakenElsewhere(ActivityBroker):  # the store's record: a worker has the task (taken)
+            async def offer(self, arn, token, input, recorded=None, noted=None):
+                return "w"
+
+        async def known(arn):  # the activity registry: a store query, awaited before a task is scheduled
+            await anyio.sleep(0.2)
+            return True
+
+        ex = prepare(machine(), {"v": 1}, activities=Dying(), name="act")
+        await ex.attach(store)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            with anyio.fail_after(5):
+                while not offered:
+                    await anyio.sleep(0.001)
+            tg.cancel_scope.cancel()
+        await store.update(ex.arn, lease_until=0.0)
+        again, _, tokens = await resumed(store, ex.arn, TakenElsewhere(known))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(again.run)
+            await tokens.send_task_success(offered[0], '"answered"')  # at once: the run is replaying
+        return again.result
+    result = run(go())
+    assert (result.status, result.output) == ("SUCCEEDED", "answered")
+    assert [e["activityStartedEventDetails"] for e in result.events if e["type"] == "ActivityStarted"] == [
+        {"workerName": "w"}]
+
+
 def test_a_task_is_recorded_as_taken_before_its_worker_gets_the_token():
     # the process dies the moment get_task returns: the store already holds ActivityStarted
     async def go():
