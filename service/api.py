@@ -1140,16 +1140,24 @@ class Service:
 
     async def GetActivityTask(self, body: dict) -> dict:
         """The oldest task of the activity, waiting up to 60 s for one (a long poll that holds no
-        thread); ``{}`` (no taskToken) when none came, as AWS answers. An answer with a task that
-        never reaches the worker is given to `undelivered`."""
+        thread); ``{}`` (no taskToken) when none came, as AWS answers. The app tells whether the
+        answer reached the worker (`delivered`, `undelivered`): ActivityStarted names the worker
+        that got the task (AWS's ActivityStartedEventDetails: "the worker that the task is
+        assigned to")."""
         arn = body["activityArn"]
         await self._activity(arn)
         if self.closing:
             return {}
-        task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.activity_poll_seconds)
+        task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.activity_poll_seconds,
+                                              held=True)
         if task is None:
             return {}
         return {"taskToken": task[0], "input": task[1]}
+
+    async def delivered(self, action: str, answer: dict) -> None:
+        """`answer` to `action` was written to its caller: a task a GetActivityTask took starts."""
+        if action == "GetActivityTask" and "taskToken" in answer:
+            await self.activities.delivered(answer["taskToken"])
 
     async def undelivered(self, action: str, answer: dict) -> None:
         """`answer` to `action` was not written to its caller (the client had gone): a task a
