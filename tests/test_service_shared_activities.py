@@ -2,7 +2,8 @@
 PostgreSQL server, real boto3): as on AWS, a worker polling the activity through any server gets
 the next task scheduled by any execution, each task is handed out once, and its token is answered
 through any server; the tasks of a server killed (SIGKILL) are handed out and answered once
-another has taken its executions over."""
+another has taken its executions over. (One test runs the service object in this process, to
+slow its store: an execution being started is not taken over by its own server.)"""
 from __future__ import annotations
 
 import contextlib
@@ -261,3 +262,52 @@ def test_a_killed_server_is_taken_over_long_before_its_leases_run_out(tmp_path: 
             assert kinds.count("ExecutionStarted") == 1 and kinds.count("ExecutionSucceeded") == 1, kinds
         assert kinds.count("ActivityStarted") == 1, kinds
         assert dead is not None
+
+
+class LateRecords:
+    """A store whose new execution records are answered `seconds` late (written at once): a
+    loaded machine stretches the moment between a record's write and its StartExecution's next step."""
+
+    def __init__(self, store, seconds: float):
+        self.store, self.seconds = store, seconds
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    async def create(self, *args, **kwargs):
+        created = await self.store.create(*args, **kwargs)
+        await anyio.sleep(self.seconds)
+        return created
+
+
+def test_an_execution_being_started_is_not_taken_over_by_its_own_server(postgres_url):
+    """StartExecution writes the execution's record (its server's) before it launches the run;
+    the server's takeover poll (every 0.05 s here) claims its own executions too, and must leave
+    this one to the start (in one process, the service object, its records answered 0.5 s late).
+    Before, it resumed a second run of it from its journal: the later launch was the one the
+    task token reached, a run gone live before its task, and the worker's SendTaskSuccess got
+    TaskDoesNotExist (seen under load in test_workers_of_either_server_share_the_tasks_of_both)."""
+    from asl.engine.stores import open_store
+    from asl.service.api import Service
+
+    async def go():
+        service = Service(LateRecords(open_store(postgres_url), 0.5), poll_seconds=0.05)
+        async with service.serving():
+            activity = (await service.answer("CreateActivity", {"name": "work"}))["activityArn"]
+            arn = (await service.answer("CreateStateMachine", {
+                "name": "work", "roleArn": ROLE, "definition": machine(
+                    {"A": {"Type": "Task", "Resource": activity, "End": True}}, "A")}))["stateMachineArn"]
+            run = (await service.answer("StartExecution", {"stateMachineArn": arn, "input": '{"n": 1}'}))[
+                "executionArn"]
+            token, text = await service.activities.get_task(activity, "w", timeout=30)
+            await anyio.sleep(0.5)  # (a second run, had it been resumed, would have replaced the first by now)
+            await service.answer("SendTaskSuccess", {"taskToken": token, "output": text})
+            with anyio.fail_after(30):
+                while (described := await service.answer("DescribeExecution", {"executionArn": run}))[
+                        "status"] == "RUNNING":
+                    await anyio.sleep(0.05)
+            events = (await service.answer("GetExecutionHistory", {"executionArn": run}))["events"]
+            return described, [e["type"] for e in events]
+    described, kinds = anyio.run(go)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"n": 1}), described
+    assert kinds.count("ExecutionStarted") == 1 and kinds.count("ActivityStarted") == 1, kinds
