@@ -174,7 +174,11 @@ async def answer(execution: Any, token: str, outcome: dict) -> None:
     waiter.answered = True  # a second answer is refused from here on
     waiter.answered_by = trace_headers()  # the answering request's trace (asl serve attaches it)
     execution.record_fact(None, "answer", {"token": token, **outcome})
-    await execution.flush()
+    try:
+        await execution.flush()
+    except Exception:  # not on record (the store is away): the call fails, the task still takes an answer
+        waiter.answered = False
+        raise
     if "value" in outcome:
         waiter.succeed(outcome["value"])
     else:

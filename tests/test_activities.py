@@ -564,7 +564,7 @@ class FailingStore:
         raise StoreError("the database is away")
 
 
-def test_a_give_back_the_journal_cannot_take_leaves_the_task_with_its_worker():
+def test_a_give_back_the_journal_cannot_take_leaves_the_task_with_its_worker(caplog):
     """The give-back cannot be written (the store is away): it is refused (False), a warning is
     logged, and the task stays with the worker it was handed to, in memory as in the journal: no
     poll gets it, and after a restart the execution waits for that worker's answer (as on AWS
@@ -587,6 +587,7 @@ def test_a_give_back_the_journal_cannot_take_leaves_the_task_with_its_worker():
         return broker.pending(ARN), again.result
     pending, result = run(go())
     assert seen["refused"] is False and seen["late"] is None and pending == 0
+    assert "giving activity task back: the database is away: it stays with the worker" in caplog.text
     assert result.status == "SUCCEEDED" and started_by(result) == [{"workerName": "lost"}]
 
 
@@ -739,3 +740,22 @@ def test_a_held_take_before_a_crash(back):
     result = run(go())
     assert result.status == "SUCCEEDED" and result.output == {"v": 1}
     assert started_by(result) == [{"workerName": "next" if back else "first"}]
+
+
+def test_an_answer_the_journal_cannot_take_leaves_the_task_answerable():
+    """SendTaskSuccess while the store is away: the answer cannot be recorded, so the call fails
+    (the worker was told nothing was accepted), and the task still takes an answer: the worker's
+    retry, once the store is back, completes it. Before, the failed answer counted as given: the
+    retry got TaskTimedOut and the task waited for its TimeoutSeconds."""
+    async def go():
+        broker = ActivityBroker()
+        async with running(broker) as (ex, tokens):
+            token, text = await broker.get_task(ARN, "w")
+            store, ex.sink.store = ex.sink.store, FailingStore()
+            with pytest.raises(Exception, match="the database is away"):
+                await tokens.send_task_success(token, text)
+            ex.sink.store = store
+            await tokens.send_task_success(token, text)
+        return ex.result
+    result = run(go())
+    assert result.status == "SUCCEEDED" and result.output == {"v": 1}
