@@ -311,3 +311,67 @@ def test_an_execution_being_started_is_not_taken_over_by_its_own_server(postgres
     described, kinds = anyio.run(go)
     assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"n": 1}), described
     assert kinds.count("ExecutionStarted") == 1 and kinds.count("ActivityStarted") == 1, kinds
+
+
+def test_a_take_starts_its_task_once_its_process_says_it_was_delivered(postgres_url, monkeypatch):
+    """The brokers of two processes on one store (here both in this one): a task the execution
+    on `one` offers, taken by a worker polling `two`, starts (its offer ends, naming the worker)
+    once `two` says its answer reached the worker; given back (the answer was not written), it
+    starts with the next take's worker; without a word from `two` (it died between its take and
+    its answer), the take counts as delivered after DELIVERY_GRACE."""
+    from asl.engine.callbacks import encode_token
+    from asl.engine.stores import open_store
+    from asl.service import activities
+    from test_stores import record
+
+    monkeypatch.setattr(activities, "DELIVERY_GRACE", 3.0)
+    act = "arn:aws:states:us-east-1:123456789012:activity:work"
+
+    async def go():
+        stores = [open_store(postgres_url), open_store(postgres_url)]
+        for store in stores:
+            await store.open()
+        started: dict[int, tuple] = {}  # by task: (its worker, seconds from its take)
+        try:
+            async with anyio.create_task_group() as tg:
+                one, two = (activities.SharedActivityBroker(store, tg.start_soon) for store in stores)
+                tg.start_soon(one.listen)
+
+                async def offer(n: int) -> None:
+                    await stores[0].create(record(n))
+                    worker = await one.offer(act, encode_token(record(n).arn, f"{n}" * 64), "{}")
+                    started[n] = (worker, time.monotonic() - taken_at)
+
+                async def take(worker: str) -> str:
+                    nonlocal taken_at
+                    task = await two.get_task(act, worker, timeout=10, held=True)
+                    taken_at = time.monotonic()
+                    return task[0]
+
+                async def start_of(n: int) -> tuple:
+                    with anyio.fail_after(10):
+                        while n not in started:
+                            await anyio.sleep(0.02)
+                    return started[n]
+
+                taken_at = 0.0
+                tg.start_soon(offer, 0)
+                token = await take("w")
+                await anyio.sleep(1.0)
+                assert 0 not in started  # (taken, not yet delivered)
+                await two.delivered(token)
+                worker, after = await start_of(0)
+                assert worker == "w" and after < 3.0
+                tg.start_soon(offer, 1)
+                assert await two.give_back(await take("lost"))
+                await two.delivered(await take("next"))
+                assert (await start_of(1))[0] == "next"
+                tg.start_soon(offer, 2)
+                await take("silent")
+                worker, after = await start_of(2)
+                assert worker == "silent" and after > 2.0  # (the grace counts from when `one` saw the take)
+                tg.cancel_scope.cancel()
+        finally:
+            for store in stores:
+                await store.close()
+    anyio.run(go)
