@@ -150,11 +150,15 @@ class TaskTokens:
 
 async def _waiter(execution: Any, token: str) -> Any:
     """The execution's waiter for `token`; a just-resumed execution that is still replaying its
-    journal is given a moment to reach the task."""
+    journal is given a moment to reach the task. (The answer or heartbeat that asks says the
+    worker has the token: an activity task taken for it starts, `ActivityBroker.answered`.)"""
     waited = 0.0
     while True:
         waiter = execution.waiters.get(token)
         if waiter is not None and not waiter.event.is_set() and not waiter.answered:
+            broker = getattr(execution, "activities", None)
+            if broker is not None:
+                broker.answered(token)
             return waiter
         if token in execution.closed_tokens or (waiter is not None) or execution.result is not None:
             raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
@@ -172,7 +176,11 @@ async def answer(execution: Any, token: str, outcome: dict) -> None:
     waiter.answered = True  # a second answer is refused from here on
     waiter.answered_by = trace_headers()  # the answering request's trace (asl serve attaches it)
     execution.record_fact(None, "answer", {"token": token, **outcome})
-    await execution.flush()
+    try:
+        await execution.flush()
+    except Exception:  # not on record (the store is away): the call fails, the task still takes an answer
+        waiter.answered = False
+        raise
     if "value" in outcome:
         waiter.succeed(outcome["value"])
     else:
@@ -186,31 +194,34 @@ def recorded_answers(facts: list) -> dict[str, dict]:
 
 _log = logging.getLogger(__name__)
 
-GIVEN_BACK = "given-back"  # the kind of the facts that say an activity task went back to its queue, or not
+GIVEN_BACK = "given-back"  # the kind of the facts on an activity task's takes (see ActivityBroker)
 
 
-def given_back(facts: list, token: str) -> bool:
-    """Whether the journal's last word on the activity task `token` is that it went back to the
-    queue (`ActivityBroker.give_back`) and no worker has taken it since."""
-    last = False
+def last_take(facts: list, token: str) -> dict | None:
+    """The journal's last word on the takes of activity task `token` (`ActivityBroker`): None,
+    or the value of its last fact: ``{"back": True}`` given back, ``{"back": False, "worker":
+    name}`` taken by that worker and not yet started, ``{"back": False}`` taken again once started."""
+    last = None
     for fact in facts:
         if fact.kind == GIVEN_BACK and isinstance(fact.value, dict) and fact.value.get("token") == token:
-            last = bool(fact.value.get("back"))
+            last = fact.value
     return last
 
 
-class _Offer:
-    __slots__ = ("arn", "token", "input", "taken", "worker", "recorded", "noted")
+Noted = Callable[..., Awaitable[None]]  # ``noted(back, take=None)``: journals a give-back or a take
 
-    def __init__(self, arn: str, token: str, input: str, recorded: anyio.Event | None,
-                 noted: Callable[[bool], Awaitable[None]] | None = None):
+
+class _Offer:
+    __slots__ = ("arn", "token", "input", "noted", "worker", "taken", "started")
+
+    def __init__(self, arn: str, token: str, input: str, noted: Noted | None = None):
         self.arn = arn
         self.token = token
         self.input = input
-        self.noted = noted  # writes to the journal that the task went back (True) or was taken again
-        self.taken = anyio.Event()
+        self.noted = noted
         self.worker: str | None = None
-        self.recorded = recorded  # set once the take is in the journal (ActivityStarted written)
+        self.taken = False  # a poll has it (its worker has it, or is being given it)
+        self.started = anyio.Event()  # its worker has it: the execution records ActivityStarted
 
 
 class ActivityBroker:
@@ -221,13 +232,23 @@ class ActivityBroker:
     answers with the token (`TaskTokens`). Any number of executions and workers share one broker
     (one event loop).
 
-    A take is safe against a poll that never reaches its worker: `get_task` cancelled once it
-    has taken a task gives it back, and so does `give_back(token)` for a task it returned whose
-    answer was never written (the client had gone); the next poll gets it (the first worker's
-    take stays recorded: ActivityStarted names it). A task handed out stays the broker's until
-    its execution says it has ended (`end`). The journal knows of each give-back and re-take
-    (the offer's ``noted``), so an execution resumed after a crash puts a task that had gone back
-    into the queue again (`restore`) instead of waiting for a worker that never had it.
+    ActivityStarted names the worker the task was handed to (AWS's ActivityStartedEventDetails:
+    "the worker that the task is assigned to"): a take starts the task once it has reached its
+    worker, which is when `get_task` returns, or, for a take ``held`` by a caller that delivers
+    the task itself (asl serve writes the GetActivityTask answer), when that caller says
+    `delivered` (an answer or a heartbeat with the token says so too). A take that never reached
+    its worker is given back (`give_back`: the poll was cancelled, or its answer was not written)
+    and the next poll gets it, under the same token; its worker is the one ActivityStarted names.
+    A task given back once started (a plain `get_task` had returned) goes out as it is, its start
+    on record. A task handed out stays the broker's until its execution says it has ended (`end`).
+
+    The journal knows of each take before its worker can have the token, and of each give-back
+    before the task goes back to the queue (the offer's ``noted``): an execution resumed after a
+    crash records ActivityStarted for a take it had not started yet (its worker may have the
+    token), and puts a task that had gone back into the queue again (`restore`, or offered anew).
+    A give-back that cannot be written (the store is away) is refused: the task stays with the
+    worker it was handed to, as on AWS when a GetActivityTask answer is lost (it waits for its
+    TimeoutSeconds); so memory and journal never disagree on who has a task.
     """
 
     def __init__(self, known: Callable[[str], Awaitable[bool]] | None = None) -> None:
@@ -241,13 +262,14 @@ class ActivityBroker:
         """How many tasks of `arn` wait for a worker."""
         return len(self.queues.get(arn, ()))
 
-    async def get_task(self, arn: str, worker_name: str | None = None,
-                       timeout: float = POLL_SECONDS) -> tuple[str, str] | None:
+    async def get_task(self, arn: str, worker_name: str | None = None, timeout: float = POLL_SECONDS, *,
+                       held: bool = False) -> tuple[str, str] | None:
         """GetActivityTask: ``(taskToken, input JSON text)`` of the oldest task of `arn`, waiting
         up to `timeout` seconds (real time) for one; None when none came (or `stop_polls` was
-        called). A task taken is returned once its execution has recorded the take
-        (ActivityStarted, in the store if any), so the worker's token still names a started task
-        after a crash; cancelled before it returns, the task goes back to the queue."""
+        called). The take is in the journal (if any) before this returns, so the worker's token
+        names a task its execution knows to be taken after a crash; cancelled before it returns,
+        the task goes back to the queue. `held`: the caller delivers the task and says whether
+        it did (`delivered` or `give_back`); else the task counts as delivered on return."""
         offer = None
         with anyio.move_on_after(timeout):
             while not self.stopped:
@@ -258,44 +280,64 @@ class ActivityBroker:
                 await event_of(self.arrived, arn).wait()
         if offer is None:
             return None
-        again = offer.taken.is_set()  # (a task given back: its take is on record)
+        again = offer.started.is_set()  # (given back once started: it goes as it is, its start on record)
+        offer.taken = True
         if not again:
             offer.worker = worker_name
-            offer.taken.set()
         try:
-            if again and offer.noted is not None:
-                with anyio.CancelScope(shield=True):  # (in the journal before the worker has it)
+            if offer.noted is not None:
+                with anyio.CancelScope(shield=True):  # (in the journal before the worker has the token)
                     try:
-                        await offer.noted(False)
+                        await offer.noted(False, None if again else {"worker": worker_name})
                     except Exception as exc:  # the store is away: the task waits in the queue meanwhile
-                        _log.warning("activity task taken again: %s", exc)
+                        _log.warning("activity task taken: %s", exc)
+                        self._untake(offer)
                         self._requeue(offer)
                         return None
-            if offer.recorded is not None:
-                await offer.recorded.wait()
-            else:
-                await anyio.lowlevel.checkpoint()
+            await anyio.lowlevel.checkpoint()
         except anyio.get_cancelled_exc_class():  # nothing reached the worker: the next poll gets it
             with anyio.CancelScope(shield=True):
                 await self.give_back(offer.token)
             raise
+        if not held:
+            offer.started.set()
         return offer.token, offer.input
+
+    async def delivered(self, token: str) -> None:
+        """The task a `held` `get_task` returned has reached its worker: it starts, naming it."""
+        self.answered(token)
+
+    def answered(self, token: str) -> None:
+        """An answer or a heartbeat came with `token`: if it is a task taken here, its worker has it."""
+        offer = self.tasks.get(token)
+        if offer is not None and offer.taken:
+            offer.started.set()
 
     async def give_back(self, token: str) -> bool:
         """A task `get_task` returned that never reached its worker (the answer was not written)
-        goes back to the head of its queue; False when it has ended (or is not a task here)."""
+        goes back to the head of its queue, once the journal says so; False when it has ended (or
+        is not a task here, or in the queue already), or when that cannot be written: then it
+        stays with its worker (see the class)."""
         offer = self.tasks.get(token)
-        if offer is None or not offer.taken.is_set():
+        if offer is None or not offer.taken:
             return False
-        if offer.recorded is not None:  # (its take goes into the journal first: a resume sees both)
-            await offer.recorded.wait()
-            if self.tasks.get(token) is not offer:  # ended meanwhile
+        if offer.noted is not None:
+            try:
+                await offer.noted(True)
+            except Exception as exc:
+                _log.warning("giving activity task back: %s: it stays with the worker it was handed to, "
+                             "and waits for its TimeoutSeconds", exc)
                 return False
-        if self._requeue(offer) and offer.noted is not None:
-            # (noted at once, before a poll can take it again; should the task end while this is
-            # written, `end` takes it out of the queue)
-            await offer.noted(True)
-        return True
+            if self.tasks.get(token) is not offer or not offer.taken:  # ended, or given back, meanwhile
+                return False
+        self._untake(offer)
+        return self._requeue(offer)
+
+    @staticmethod
+    def _untake(offer: _Offer) -> None:
+        offer.taken = False
+        if not offer.started.is_set():
+            offer.worker = None
 
     def _requeue(self, offer: _Offer) -> bool:
         """Put a task taken back at the head of its queue (False: it was there already)."""
@@ -306,11 +348,11 @@ class ActivityBroker:
         wake(self.arrived, offer.arn)
         return True
 
-    def restore(self, arn: str, token: str, input: str, noted: Callable[[bool], Awaitable[None]]) -> None:
-        """A task its journal shows given back (`given_back`), of an execution resumed after a
-        crash: in the queue again, its take on record (no second ActivityStarted)."""
-        item = self.tasks[token] = _Offer(arn, token, input, None, noted)
-        item.taken.set()
+    def restore(self, arn: str, token: str, input: str, noted: Noted) -> None:
+        """A task its journal shows given back once started (`last_take`), of an execution
+        resumed after a crash: in the queue again, its start on record (no second ActivityStarted)."""
+        item = self.tasks[token] = _Offer(arn, token, input, noted)
+        item.started.set()
         self.queues.setdefault(arn, deque()).append(item)
         wake(self.arrived, arn)
 
@@ -323,18 +365,18 @@ class ActivityBroker:
         self.arrived.clear()
 
     async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None,
-                    noted: Callable[[bool], Awaitable[None]] | None = None) -> str | None:
-        """Queue a task for the workers of `arn` until one takes it; returns its workerName.
-        Cancelled (the task timed out, the execution stopped), the task is withdrawn. With
-        `recorded`, the worker gets the task only once that event is set; `noted` journals its
-        give-backs and re-takes (see the class)."""
-        item = self.tasks[token] = _Offer(arn, token, input, recorded, noted)
+                    noted: Noted | None = None) -> str | None:
+        """Queue a task for the workers of `arn` until one has it (see the class); returns its
+        workerName. Cancelled (the task timed out, the execution stopped), the task is withdrawn.
+        `noted` journals its takes and give-backs. (`recorded`, set once ActivityStarted is in
+        the journal, serves brokers that keep their own record of the take.)"""
+        item = self.tasks[token] = _Offer(arn, token, input, noted)
         self.queues.setdefault(arn, deque()).append(item)
         wake(self.arrived, arn)
         try:
-            await item.taken.wait()
+            await item.started.wait()
         finally:
-            if not item.taken.is_set():
+            if not item.started.is_set():
                 self._withdraw(item)
         return item.worker
 
@@ -378,12 +420,12 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
                          frame: Any) -> Any:
     """One attempt of an activity task served by the execution's `ActivityBroker`: offered to
     the activity's workers under a token drawn from the task's frame, ``ActivityStarted`` (with
-    the workerName) when one takes it, then the answer sent with the token.
+    the workerName) once one has it, then the answer sent with the token.
 
     TimeoutSeconds counts from ActivityScheduled (a task no worker takes times out too);
     HeartbeatSeconds from ActivityStarted and each heartbeat. Resumed after a crash, a task that
-    had not been taken is offered again with the same token; one that had goes on waiting for
-    its worker's answer."""
+    had not been taken (or had been given back) is offered again with the same token; one that
+    had goes on waiting for its worker's answer."""
 
     ex = run.ex
     arn = run.state.resource
@@ -392,26 +434,37 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     waiter = ex.token_waiter(token)
     beat = waiter.beat
 
-    async def noted(back: bool) -> None:  # (recorded before its first wait: in the order of the calls)
-        ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back})
+    async def noted(back: bool, take: dict | None = None) -> None:
+        # (recorded before its first wait: in the order of the calls)
+        ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back, **(take or {})})
         await ex.flush()
+
+    def started(worker: str | None) -> None:
+        ex.emit(frame, "ActivityStarted", {"workerName": worker} if worker is not None else {})
 
     async def work() -> Any:
         recorded_event = ex.recorded_next(frame)
         text = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+        take = last_take(ex.facts, token) if ex.replay is not None else None  # (resumed: see ActivityBroker)
         if recorded_event is not None and recorded_event[0] == "ActivityStarted":
-            # taken before the crash (recorded before its worker got the token): the worker
-            # answers; unless it never got it (given back): then the next poll's worker does
+            # started before the crash: its worker answers; unless it never got it (given back
+            # since): then the next poll's worker does
             ex.emit(frame, "ActivityStarted", recorded_event[1])
-            if given_back(ex.facts, token):
+            if take is not None and take.get("back"):
                 broker.restore(arn, token, text, noted)
+        elif take is not None and not take.get("back") and "worker" in take:
+            started(take["worker"])  # taken before the crash, not started yet: its worker may have the token
         else:
             recorded = anyio.Event()
             try:
                 with ex.clock.awaiting_outside():
-                    worker = await broker.offer(arn, token, text, recorded, noted)
-                    ex.emit(frame, "ActivityStarted", {"workerName": worker} if worker is not None else {})
-                    await ex.flush()  # the take is durable before the worker has the token
+                    # ActivityScheduled is durable before any worker can be told the token (a
+                    # shared broker hands the task out from its row at once): resumed after a
+                    # crash, the execution replays up to the task, and an answer that comes
+                    # meanwhile waits for it (`_waiter`) instead of finding no task
+                    await ex.flush()
+                    started(await broker.offer(arn, token, text, recorded, noted))
+                    await ex.flush()
             finally:
                 recorded.set()
         beat.count += 1  # HeartbeatSeconds counts from here

@@ -317,7 +317,7 @@ class Service:
         # started them: they run in the task group the ASGI lifespan holds open (`serving`)
         self.background = Background(log, "the service is not serving (its ASGI lifespan has not started, or has ended)")
         self.running: dict[str, tuple[Any, Any]] = {}  # executions run here: (execution, its Handle)
-        self.starting: dict[str, anyio.Event] = {}  # StartExecution calls under way, by execution ARN
+        self.starting: dict[str, anyio.Event] = {}  # StartExecution (RedriveExecution) calls under way, by execution ARN
         # the latest Express executions (StartExecution, StartSyncExecution), by ARN, oldest first:
         # the API keeps no record of them (as AWS), the console shows them (service/console.py)
         self.express: dict[str, Any] = {}
@@ -412,8 +412,8 @@ class Service:
             try:
                 claimed = await self.store.claim(self.owner, self.lease_seconds, limit=100)
                 for record in claimed:  # (the lock may go meanwhile: the rest is claimed back later)
-                    if record.arn not in self.running and self.registered and \
-                            self.unresumable.get(record.arn, 0.0) <= time.monotonic():
+                    if record.arn not in self.running and record.arn not in self.starting and self.registered \
+                            and self.unresumable.get(record.arn, 0.0) <= time.monotonic():
                         await self._resume(record)
                 await self._notice_deletions()
                 await self._answer_messages()
@@ -566,8 +566,10 @@ class Service:
                 # Exception: it goes through)
                 self._stalled(execution.arn, f"execution {execution.arn} stopped advancing: {exc}")
             finally:
-                self.running.pop(execution.arn, None)
-                self.tokens.discard(execution.arn)
+                if self.running.get(execution.arn, (None,))[0] is execution:  # (not a later run's)
+                    del self.running[execution.arn]
+                if self.tokens.executions.get(execution.arn) is execution:
+                    self.tokens.discard(execution.arn)
             if execution.state_machine_arn in self.deleting:  # (not when cancelled: shutting down)
                 try:
                     await self._finish_deleting(execution.state_machine_arn)
@@ -1207,16 +1209,24 @@ class Service:
 
     async def GetActivityTask(self, body: dict) -> dict:
         """The oldest task of the activity, waiting up to 60 s for one (a long poll that holds no
-        thread); ``{}`` (no taskToken) when none came, as AWS answers. An answer with a task that
-        never reaches the worker is given to `undelivered`."""
+        thread); ``{}`` (no taskToken) when none came, as AWS answers. The app tells whether the
+        answer reached the worker (`delivered`, `undelivered`): ActivityStarted names the worker
+        that got the task (AWS's ActivityStartedEventDetails: "the worker that the task is
+        assigned to")."""
         arn = body["activityArn"]
         await self._activity(arn)
         if self.closing:
             return {}
-        task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.activity_poll_seconds)
+        task = await self.activities.get_task(arn, body.get("workerName"), timeout=self.activity_poll_seconds,
+                                              held=True)
         if task is None:
             return {}
         return {"taskToken": task[0], "input": task[1]}
+
+    async def delivered(self, action: str, answer: dict) -> None:
+        """`answer` to `action` was written to its caller: a task a GetActivityTask took starts."""
+        if action == "GetActivityTask" and "taskToken" in answer:
+            await self.activities.delivered(answer["taskToken"])
 
     async def undelivered(self, action: str, answer: dict) -> None:
         """`answer` to `action` was not written to its caller (the client had gone): a task a
@@ -1447,22 +1457,32 @@ class Service:
             self._keep_express(execution)
             return {"executionArn": execution.arn, "startDate": start}
         exec_arn = self.arns.execution(machine["name"], name)
-        while exec_arn in self.starting:  # the same name being started: its answer decides
-            await self.starting[exec_arn].wait()
-        self.starting[exec_arn] = anyio.Event()
-        machine_arn = machine["stateMachineArn"]
-        self.starts[machine_arn] = self.starts.get(machine_arn, 0) + 1  # counted from here (`_busy`)
+        async with self._starting(exec_arn):
+            machine_arn = machine["stateMachineArn"]
+            self.starts[machine_arn] = self.starts.get(machine_arn, 0) + 1  # counted from here (`_busy`)
+            try:
+                await self._still_startable(machine_arn)
+                return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case,
+                                         whole)
+            finally:
+                self.starts[machine_arn] -= 1
+                if not self.starts[machine_arn]:
+                    del self.starts[machine_arn]
+                if machine_arn in self.deleting:  # deleted meanwhile: it goes once nothing of it runs
+                    await self._finish_deleting(machine_arn)
+
+    @asynccontextmanager
+    async def _starting(self, arn: str) -> AsyncIterator[None]:
+        """While execution `arn` is being started (or redriven) here: a start of the same ARN
+        waits for this one's outcome, and `_take_over` leaves it alone (its record, this
+        process's, is written before its run is launched: resumed too, it would run twice here)."""
+        while arn in self.starting:
+            await self.starting[arn].wait()
+        self.starting[arn] = anyio.Event()
         try:
-            await self._still_startable(machine_arn)
-            return await self._start(machine, runs, version_arn, alias_arn, body, exec_arn, name, value, case,
-                                     whole)
+            yield
         finally:
-            self.starting.pop(exec_arn).set()
-            self.starts[machine_arn] -= 1
-            if not self.starts[machine_arn]:
-                del self.starts[machine_arn]
-            if machine_arn in self.deleting:  # deleted meanwhile: it goes once nothing of it runs
-                await self._finish_deleting(machine_arn)
+            self.starting.pop(arn).set()
 
     async def _still_startable(self, machine_arn: str) -> None:
         """The machine a StartExecution resolved, looked at again once the start is counted: a
@@ -1854,20 +1874,21 @@ class Service:
         record = await self._record(arn)
         if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
             raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
-        try:
-            execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
-                                              log=self._log(record.options.get("loggingConfiguration")),
-                                              **self._run_options(record.options.get("mockTestCase"),
-                                                                  record.state_machine_name))
-        except ExecutionNotRedrivable as exc:
-            raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
-        except LeaseHeld as exc:
-            raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
-        execution.arn = arn
-        execution.state_machine_arn = record.state_machine_arn
-        _identify(execution, record.options)
-        self._observe(execution, None, record.options.get("tracingConfiguration"))
-        self._launch(execution)
+        async with self._starting(arn):  # (RUNNING again, this process's, before it is launched)
+            try:
+                execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
+                                                  log=self._log(record.options.get("loggingConfiguration")),
+                                                  **self._run_options(record.options.get("mockTestCase"),
+                                                                      record.state_machine_name))
+            except ExecutionNotRedrivable as exc:
+                raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
+            except LeaseHeld as exc:
+                raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
+            execution.arn = arn
+            execution.state_machine_arn = record.state_machine_arn
+            _identify(execution, record.options)
+            self._observe(execution, None, record.options.get("tracingConfiguration"))
+            self._launch(execution)
         return {"redriveDate": execution.redrive_time}
 
     # ---- validation and TestState --------------------------------------------------------------

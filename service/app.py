@@ -46,8 +46,11 @@ class App:
         payload = java_times(_dumps(body)).encode()  # times as AWS writes them: "startDate":1.733450000123E9
         sent = await _respond(send, status, "application/x-amz-json-1.0", payload,
                               [(b"x-amzn-requestid", request_id.encode())])
-        if action in LONG_POLLS and not (sent and await _written(scope)):
-            await self.service.undelivered(action, body)
+        if action in LONG_POLLS:
+            if sent and await _written(scope):
+                await self.service.delivered(action, body)
+            else:
+                await self.service.undelivered(action, body)
 
     async def _console(self, scope: dict, receive: Any, send: Any) -> None:
         chunks: list[bytes] = []

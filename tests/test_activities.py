@@ -193,6 +193,22 @@ async def resumed(store, arn, broker=None):
     return ex, broker, tokens
 
 
+async def died_after(before):
+    """An activity execution run with a store until ``await before(broker, ex)`` has run, then
+    the process dies (nothing more reaches the store); `resumed` from the store."""
+    store = open_store("memory")
+    broker = ActivityBroker()
+    ex = prepare(machine(), {"v": 1}, activities=broker, clock=VirtualClock(START), name="act")
+    await ex.attach(store)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ex.run)
+        await before(broker, ex)
+        ex.sink.store = DeadStore()
+        tg.cancel_scope.cancel()
+    await store.update(ex.arn, lease_until=0.0)
+    return await resumed(store, ex.arn)
+
+
 def test_a_task_offered_before_a_crash_is_offered_again_with_the_same_token():
     async def go():
         store, arn, _ = await crash(taken=False)
@@ -264,20 +280,70 @@ def test_a_task_given_back_before_a_crash_goes_to_the_next_poll_after_resume(ste
     assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "before"}]
 
 
-def test_a_task_is_recorded_as_taken_before_its_worker_gets_the_token():
-    # the process dies the moment get_task returns: the store already holds ActivityStarted
+def test_a_task_offered_as_its_process_dies_is_answerable_in_the_resumed_execution():
+    """A broker that keeps its tasks in the store (asl serve on PostgreSQL) hands a task out from
+    its own record the moment it is offered, so a worker may hold the token when the process
+    running the execution dies right after the offer. ActivityScheduled is in the journal before
+    the offer: the execution resumed elsewhere replays up to its task, and the worker's answer
+    sent meanwhile waits for it instead of getting TaskDoesNotExist (a token a worker was told
+    is answerable). Before, the journal could end before the task (its periodic write had not
+    come), and the resumed run went live before the task, awaiting the activity registry."""
     async def go():
         store = open_store("memory")
-        broker = ActivityBroker()
-        ex = prepare(machine(), {"v": 1}, activities=broker, clock=VirtualClock(START), name="act")
+        offered: list[str] = []
+
+        class Dying(ActivityBroker):  # the process dies the moment its task is offered
+            async def offer(self, arn, token, input, recorded=None, noted=None):
+                offered.append(token)
+                ex.sink.store = DeadStore()
+                await anyio.sleep_forever()
+
+        class TakenElsewhere(ActivityBroker):  # the store's record: a worker has the task (taken)
+            async def offer(self, arn, token, input, recorded=None, noted=None):
+                return "w"
+
+        async def known(arn):  # the activity registry: a store query, awaited before a task is scheduled
+            await anyio.sleep(0.2)
+            return True
+
+        ex = prepare(machine(), {"v": 1}, activities=Dying(), name="act")
         await ex.attach(store)
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run)
-            await broker.get_task(ARN, "w")
-            ex.sink.store = DeadStore()
+            with anyio.fail_after(5):
+                while not offered:
+                    await anyio.sleep(0.001)
             tg.cancel_scope.cancel()
-        return [e.type for e in await store.events(ex.arn)]
-    assert run(go())[-1] == "ActivityStarted"
+        await store.update(ex.arn, lease_until=0.0)
+        again, _, tokens = await resumed(store, ex.arn, TakenElsewhere(known))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(again.run)
+            await tokens.send_task_success(offered[0], '"answered"')  # at once: the run is replaying
+        return again.result
+    result = run(go())
+    assert (result.status, result.output) == ("SUCCEEDED", "answered")
+    assert [e["activityStartedEventDetails"] for e in result.events if e["type"] == "ActivityStarted"] == [
+        {"workerName": "w"}]
+
+
+def test_a_task_is_recorded_as_taken_before_its_worker_gets_the_token():
+    """The process dies the moment get_task returns: the store already holds the take, so the
+    resumed execution records ActivityStarted naming the worker, does not offer the task again,
+    and the worker's answer completes it."""
+    taken = []
+
+    async def take(broker, ex):
+        taken.extend(await broker.get_task(ARN, "w"))
+
+    async def go():
+        again, broker, tokens = await died_after(take)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(again.run)
+            await tokens.send_task_success(*taken)
+        return again.result, broker.pending(ARN)
+    result, pending = run(go())
+    assert result.status == "SUCCEEDED" and result.output == {"v": 1} and pending == 0
+    assert started_by(result) == [{"workerName": "w"}]
 
 
 # ---- takes that never reach a worker ------------------------------------------------------------------
@@ -309,8 +375,9 @@ async def running(broker: ActivityBroker, **task):
 
 def test_a_poll_cancelled_once_it_has_taken_a_task_gives_it_back():
     """The poll is cancelled (its client went away) after it took the task, while the take is
-    being recorded: the task goes back, and the next poll gets it, under the same token. The
-    take on record stays the first one (one ActivityStarted, naming the first worker)."""
+    being recorded: the task goes back, and the next poll gets it, under the same token; one
+    ActivityStarted, naming the worker that got the task (AWS's ActivityStartedEventDetails:
+    "the worker that the task is assigned to")."""
     async def go():
         broker = ActivityBroker()
         async with running(broker) as (ex, tokens):
@@ -324,7 +391,7 @@ def test_a_poll_cancelled_once_it_has_taken_a_task_gives_it_back():
     result, broker = run(go())
     assert result.status == "SUCCEEDED" and result.output == {"v": 1}
     started = [e for e in result.events if e["type"] == "ActivityStarted"]
-    assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "gone"}]
+    assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "next"}]
     assert broker.pending(ARN) == 0 and not broker.tasks
 
 
@@ -463,7 +530,7 @@ def test_a_task_that_ends_while_its_give_back_is_written_is_not_handed_out():
             tg.start_soon(ex.run)
             token, _ = await broker.get_task(ARN, "lost")
             ex.sink.store = SlowStore(ex.sink.store, 1.5)
-            assert await broker.give_back(token)
+            await broker.give_back(token)  # (True or False: which of the two comes first)
         return ex.result, broker.pending(ARN), await broker.get_task(ARN, "late", timeout=0)
     result, pending, late = run(go())
     assert (result.status, result.error) == ("FAILED", "States.Timeout")
@@ -495,6 +562,33 @@ class FailingStore:
     async def append(self, *args, **kwargs):
         from asl.engine.stores import StoreError
         raise StoreError("the database is away")
+
+
+def test_a_give_back_the_journal_cannot_take_leaves_the_task_with_its_worker(caplog):
+    """The give-back cannot be written (the store is away): it is refused (False), a warning is
+    logged, and the task stays with the worker it was handed to, in memory as in the journal: no
+    poll gets it, and after a restart the execution waits for that worker's answer (as on AWS
+    when a GetActivityTask answer is lost: until TimeoutSeconds). Before, the task went back to
+    the queue in memory only, and the give-back raised: after a crash the journal's take was the
+    only word, and the task waited for a worker that never had it."""
+    seen: dict = {}
+
+    async def lose(broker, ex):
+        seen["task"] = await broker.get_task(ARN, "lost", held=True)
+        ex.sink.store = FailingStore()
+        seen["refused"] = await broker.give_back(seen["task"][0])
+        seen["late"] = await broker.get_task(ARN, "late", timeout=0)
+
+    async def go():
+        again, broker, tokens = await died_after(lose)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(again.run)
+            await tokens.send_task_success(*seen["task"])  # (the worker the journal names)
+        return broker.pending(ARN), again.result
+    pending, result = run(go())
+    assert seen["refused"] is False and seen["late"] is None and pending == 0
+    assert "giving activity task back: the database is away: it stays with the worker" in caplog.text
+    assert result.status == "SUCCEEDED" and started_by(result) == [{"workerName": "lost"}]
 
 
 def test_a_redriven_task_has_a_new_token():
@@ -552,3 +646,116 @@ def test_a_task_scheduled_before_its_activity_was_deleted_goes_on_after_a_resume
     assert (new.status, new.error, new.cause) == ("FAILED", "States.Runtime", "An error occurred while executing "
                                                   f"the state 'A' (entered at the event id #2). The activity {ARN} "
                                                   "does not exist.")
+
+
+# ---- takes held until delivered (asl serve writes the GetActivityTask answer after get_task) ------
+
+def started_by(result) -> list:
+    return [e["activityStartedEventDetails"] for e in result.events if e["type"] == "ActivityStarted"]
+
+
+async def settled() -> None:
+    for _ in range(50):
+        await anyio.sleep(0)
+
+
+def test_a_held_take_starts_the_task_once_delivered():
+    """`get_task(held=True)`: the task starts (ActivityStarted, naming the worker) when its
+    caller says it reached the worker (`delivered`), not before."""
+    async def go():
+        broker = ActivityBroker()
+        async with running(broker) as (ex, tokens):
+            token, text = await broker.get_task(ARN, "w", held=True)
+            await settled()
+            before = ex.history.types()[-1]
+            await broker.delivered(token)
+            await settled()
+            after = ex.history.types()[-1]
+            await tokens.send_task_success(token, text)
+        return before, after, ex.result
+    before, after, result = run(go())
+    assert (before, after) == ("ActivityScheduled", "ActivityStarted")
+    assert result.status == "SUCCEEDED" and started_by(result) == [{"workerName": "w"}]
+
+
+def test_a_held_take_given_back_is_started_by_the_next_poll_s_worker():
+    """A held take whose answer never reached its worker (asl serve: not written) is given back:
+    the next poll gets the task under the same token, and ActivityStarted names that poll's
+    worker, the one the task reached (AWS's ActivityStartedEventDetails: "The name of the worker
+    that the task is assigned to"). Before, it named the worker that never got the task."""
+    async def go():
+        broker = ActivityBroker()
+        async with running(broker) as (ex, tokens):
+            first, _ = await broker.get_task(ARN, "lost", held=True)
+            assert await broker.give_back(first)
+            assert not await broker.give_back(first)  # (in the queue already)
+            again, text = await broker.get_task(ARN, "next", timeout=0, held=True)
+            await broker.delivered(again)
+            await tokens.send_task_success(again, text)
+        return first == again, ex.result
+    same, result = run(go())
+    assert same and result.status == "SUCCEEDED" and result.output == {"v": 1}
+    assert started_by(result) == [{"workerName": "next"}]
+
+
+def test_an_answer_starts_a_held_take_not_yet_said_delivered():
+    """The worker answers before the poll's caller has said the task reached it: the answer says
+    so (one ActivityStarted, naming the worker, before ActivitySucceeded)."""
+    async def go():
+        broker = ActivityBroker()
+        async with running(broker) as (ex, tokens):
+            token, text = await broker.get_task(ARN, "quick", held=True)
+            await tokens.send_task_success(token, text)
+        return ex.result
+    result = run(go())
+    assert result.status == "SUCCEEDED" and started_by(result) == [{"workerName": "quick"}]
+    types = [e["type"] for e in result.events]
+    assert types[types.index("ActivityScheduled"):types.index("ActivitySucceeded") + 1] == [
+        "ActivityScheduled", "ActivityStarted", "ActivitySucceeded"]
+
+
+@pytest.mark.parametrize("back", [False, True])
+def test_a_held_take_before_a_crash(back):
+    """The process dies once a held take (and, if `back`, its give-back) is in the journal,
+    before the task started: resumed, a take counts as delivered (its worker may have the token:
+    ActivityStarted names it, its answer completes the task); a task given back goes to the next
+    poll, whose worker ActivityStarted names."""
+    taken = []
+
+    async def take(broker, ex):
+        taken.extend(await broker.get_task(ARN, "first", held=True))
+        if back:
+            assert await broker.give_back(taken[0])
+
+    async def go():
+        again, broker, tokens = await died_after(take)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(again.run)
+            task = taken
+            if back:
+                with anyio.fail_after(5):
+                    task = await broker.get_task(ARN, "next")
+            await tokens.send_task_success(*task)
+        return again.result
+    result = run(go())
+    assert result.status == "SUCCEEDED" and result.output == {"v": 1}
+    assert started_by(result) == [{"workerName": "next" if back else "first"}]
+
+
+def test_an_answer_the_journal_cannot_take_leaves_the_task_answerable():
+    """SendTaskSuccess while the store is away: the answer cannot be recorded, so the call fails
+    (the worker was told nothing was accepted), and the task still takes an answer: the worker's
+    retry, once the store is back, completes it. Before, the failed answer counted as given: the
+    retry got TaskTimedOut and the task waited for its TimeoutSeconds."""
+    async def go():
+        broker = ActivityBroker()
+        async with running(broker) as (ex, tokens):
+            token, text = await broker.get_task(ARN, "w")
+            store, ex.sink.store = ex.sink.store, FailingStore()
+            with pytest.raises(Exception, match="the database is away"):
+                await tokens.send_task_success(token, text)
+            ex.sink.store = store
+            await tokens.send_task_success(token, text)
+        return ex.result
+    result = run(go())
+    assert result.status == "SUCCEEDED" and result.output == {"v": 1}

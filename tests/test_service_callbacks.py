@@ -408,43 +408,64 @@ def activity_run(sfn, name: str) -> tuple[str, str]:
     return activity, run
 
 
+def takes_on_record(path: Path, arn: str) -> list[tuple]:
+    """What the SQLite store's journal says of the execution's activity task takes
+    (`asl.engine.callbacks.ActivityBroker`): ``(worker, False)`` a take, ``(None, True)`` a give-back."""
+    from asl.engine.callbacks import GIVEN_BACK
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT value FROM facts WHERE arn = ? AND kind = ? ORDER BY seq", (arn, GIVEN_BACK))
+        return [(value.get("worker"), value["back"]) for value in (json.loads(text) for text, in rows)]
+
+
 def test_a_task_taken_by_a_poll_that_went_away_goes_to_the_next_poll(tmp_path):
     """The worker gives its poll up (boto3's read timeout) after the server took the task for it,
     while the take is being recorded (the test holds the store's write lock): nothing was sent to
-    anybody, so the task goes back, and the next poll gets it under the same token. The take on
-    record is the first (one ActivityStarted, naming the worker that went away)."""
+    anybody, so the task goes back (the journal says so before any poll can take it again), and
+    the next poll gets it under the same token. One ActivityStarted, naming the worker the task
+    reached (AWS's ActivityStartedEventDetails: "The name of the worker that the task is assigned
+    to"); before, it named the worker that went away."""
     srv = serve(tmp_path, "sqlite:asl.db")
     try:
         sfn = srv.client()
         activity, run = activity_run(sfn, "act")
         with writes_held(tmp_path / "asl.db"):
-            gone, failed = giving_up(srv, activity, 2)
-            wait_entered(sfn, run, "ActivityStarted")  # taken (the history of a running execution is live)
+            gone, failed = giving_up(srv, activity, 2)  # (taken at once: its take waits for the lock)
             gone.join(30)
         assert failed
-        task = sfn.get_activity_task(activityArn=activity, workerName="next")
+        task = next_task(sfn, activity, "next")
         assert json.loads(task["input"]) == {"n": 1}
         sfn.send_task_success(taskToken=task["taskToken"], output='{"ok": 1}')
         done = wait_done(sfn, run)
         assert (done["status"], done["output"]) == ("SUCCEEDED", '{"ok":1}')
         started = [e for e in history(sfn, run) if e["type"] == "ActivityStarted"]
-        assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "gone"}]
+        assert [e["activityStartedEventDetails"] for e in started] == [{"workerName": "next"}]
         assert "taskToken" not in sfn.get_activity_task(activityArn=activity, workerName="late")
+        assert takes_on_record(tmp_path / "asl.db", run) == [("gone", False), (None, True), ("next", False)]
     finally:
         srv.stop()
+
+
+def next_task(sfn, activity: str, worker: str, polls: int = 30) -> dict:
+    """The task a worker polling `activity` gets (at most `polls` polls)."""
+    for _ in range(polls):
+        task = sfn.get_activity_task(activityArn=activity, workerName=worker)
+        if "taskToken" in task:
+            return task
+    raise AssertionError(f"{worker} got no task")
 
 
 def test_sigterm_while_a_poll_holds_a_task_answers_it_with_the_task(tmp_path):
     """SIGTERM while a poll has taken a task and its take is being recorded: the shutdown answers
     the waiting polls with nothing, but this one with its task (not lost: the take is on record);
-    after a restart the worker's answer completes the execution."""
+    after a restart the worker's answer completes the execution, ActivityStarted naming it."""
     srv = serve(tmp_path, "sqlite:asl.db", None)  # AWS's 60 s poll
     sfn = srv.client(read_timeout=70)
     activity, run = activity_run(sfn, "act")
     results: list = []
     with writes_held(tmp_path / "asl.db"):
         waiting = poll(sfn, results, activityArn=activity, workerName="w")
-        wait_entered(sfn, run, "ActivityStarted")
+        time.sleep(2)  # (the server takes the task at once: its take waits for the lock)
         srv.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # until the server stops listening: its shutdown has begun
@@ -456,6 +477,7 @@ def test_sigterm_while_a_poll_holds_a_task_answers_it_with_the_task(tmp_path):
     waiting.join(30)
     assert srv.proc.wait(30) == 0
     srv.proc.stdout.close()
+    assert "taskToken" in results[0], "the poll had not taken the task before the SIGTERM"
     assert json.loads(results[0]["input"]) == {"n": 1}
     again = serve(tmp_path, "sqlite:asl.db")
     try:

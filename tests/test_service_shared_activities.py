@@ -2,7 +2,8 @@
 PostgreSQL server, real boto3): as on AWS, a worker polling the activity through any server gets
 the next task scheduled by any execution, each task is handed out once, and its token is answered
 through any server; the tasks of a server killed (SIGKILL) are handed out and answered once
-another has taken its executions over."""
+another has taken its executions over. (One test runs the service object in this process, to
+slow its store: an execution being started is not taken over by its own server.)"""
 from __future__ import annotations
 
 import contextlib
@@ -17,7 +18,7 @@ import anyio
 
 from support.stores import in_store
 from test_service import ROLE, Server, boto3, machine, wait_done  # noqa: F401 - boto3: skips without it
-from test_service_callbacks import activity_run, giving_up, history, types, wait_entered
+from test_service_callbacks import activity_run, giving_up, history, next_task, types, wait_entered
 
 
 @contextlib.contextmanager
@@ -34,15 +35,6 @@ def two_servers(tmp: Path, store: str, *options: str):
         for srv in pair:
             if srv.proc.poll() is None:
                 srv.stop()
-
-
-def next_task(sfn, activity: str, worker: str, polls: int = 30) -> dict:
-    """The task a worker polling through `sfn` gets (at most `polls` polls of 2 s)."""
-    for _ in range(polls):
-        task = sfn.get_activity_task(activityArn=activity, workerName=worker)
-        if "taskToken" in task:
-            return task
-    raise AssertionError(f"{worker} got no task")
 
 
 def work_done(sfn, activity: str, worker: str, run: str) -> list[dict]:
@@ -218,7 +210,7 @@ def test_a_claim_whose_poll_went_away_gives_the_task_back(tmp_path: Path, postgr
     """The worker polling server B gives up (boto3's read timeout) while B's claim of the task
     waits for the table (the test locks it): the claim completes, nothing reaches the worker, and
     the task goes back: a worker polling server A gets it, once, and its answer completes the
-    execution (one ActivityStarted)."""
+    execution (one ActivityStarted, naming that worker)."""
     import psycopg
 
     with two_servers(tmp_path, postgres_url) as (a, b):
@@ -238,8 +230,9 @@ def test_a_claim_whose_poll_went_away_gives_the_task_back(tmp_path: Path, postgr
             assert failed
             while look.execute("SELECT 1 FROM activity_tasks WHERE state = 'taken'").fetchall():
                 time.sleep(0.05)  # (until B has given it back)
-        kinds = types(work_done(one, activity, "next", run))
-        assert kinds.count("ActivityStarted") == 1, kinds
+        events = work_done(one, activity, "next", run)
+        assert [e["activityStartedEventDetails"] for e in events if e["type"] == "ActivityStarted"] == [
+            {"workerName": "next"}]  # (the worker the task reached)
         for sfn in (one, b.client()):
             assert "taskToken" not in sfn.get_activity_task(activityArn=activity, workerName="late")
 
@@ -269,3 +262,116 @@ def test_a_killed_server_is_taken_over_long_before_its_leases_run_out(tmp_path: 
             assert kinds.count("ExecutionStarted") == 1 and kinds.count("ExecutionSucceeded") == 1, kinds
         assert kinds.count("ActivityStarted") == 1, kinds
         assert dead is not None
+
+
+class LateRecords:
+    """A store whose new execution records are answered `seconds` late (written at once): a
+    loaded machine stretches the moment between a record's write and its StartExecution's next step."""
+
+    def __init__(self, store, seconds: float):
+        self.store, self.seconds = store, seconds
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    async def create(self, *args, **kwargs):
+        created = await self.store.create(*args, **kwargs)
+        await anyio.sleep(self.seconds)
+        return created
+
+
+def test_an_execution_being_started_is_not_taken_over_by_its_own_server(postgres_url):
+    """StartExecution writes the execution's record (its server's) before it launches the run;
+    the server's takeover poll (every 0.05 s here) claims its own executions too, and must leave
+    this one to the start (in one process, the service object, its records answered 0.5 s late).
+    Before, it resumed a second run of it from its journal: the later launch was the one the
+    task token reached, a run gone live before its task, and the worker's SendTaskSuccess got
+    TaskDoesNotExist (seen under load in test_workers_of_either_server_share_the_tasks_of_both)."""
+    from asl.engine.stores import open_store
+    from asl.service.api import Service
+
+    async def go():
+        service = Service(LateRecords(open_store(postgres_url), 0.5), poll_seconds=0.05)
+        async with service.serving():
+            activity = (await service.answer("CreateActivity", {"name": "work"}))["activityArn"]
+            arn = (await service.answer("CreateStateMachine", {
+                "name": "work", "roleArn": ROLE, "definition": machine(
+                    {"A": {"Type": "Task", "Resource": activity, "End": True}}, "A")}))["stateMachineArn"]
+            run = (await service.answer("StartExecution", {"stateMachineArn": arn, "input": '{"n": 1}'}))[
+                "executionArn"]
+            token, text = await service.activities.get_task(activity, "w", timeout=30)
+            await anyio.sleep(0.5)  # (a second run, had it been resumed, would have replaced the first by now)
+            await service.answer("SendTaskSuccess", {"taskToken": token, "output": text})
+            with anyio.fail_after(30):
+                while (described := await service.answer("DescribeExecution", {"executionArn": run}))[
+                        "status"] == "RUNNING":
+                    await anyio.sleep(0.05)
+            events = (await service.answer("GetExecutionHistory", {"executionArn": run}))["events"]
+            return described, [e["type"] for e in events]
+    described, kinds = anyio.run(go)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"n": 1}), described
+    assert kinds.count("ExecutionStarted") == 1 and kinds.count("ActivityStarted") == 1, kinds
+
+
+def test_a_take_starts_its_task_once_its_process_says_it_was_delivered(postgres_url, monkeypatch):
+    """The brokers of two processes on one store (here both in this one): a task the execution
+    on `one` offers, taken by a worker polling `two`, starts (its offer ends, naming the worker)
+    once `two` says its answer reached the worker; given back (the answer was not written), it
+    starts with the next take's worker; without a word from `two` (it died between its take and
+    its answer), the take counts as delivered after DELIVERY_GRACE."""
+    from asl.engine.callbacks import encode_token
+    from asl.engine.stores import open_store
+    from asl.service import activities
+    from test_stores import record
+
+    monkeypatch.setattr(activities, "DELIVERY_GRACE", 3.0)
+    act = "arn:aws:states:us-east-1:123456789012:activity:work"
+
+    async def go():
+        stores = [open_store(postgres_url), open_store(postgres_url)]
+        for store in stores:
+            await store.open()
+        started: dict[int, tuple] = {}  # by task: (its worker, seconds from its take)
+        try:
+            async with anyio.create_task_group() as tg:
+                one, two = (activities.SharedActivityBroker(store, tg.start_soon) for store in stores)
+                tg.start_soon(one.listen)
+
+                async def offer(n: int) -> None:
+                    await stores[0].create(record(n))
+                    worker = await one.offer(act, encode_token(record(n).arn, f"{n}" * 64), "{}")
+                    started[n] = (worker, time.monotonic() - taken_at)
+
+                async def take(worker: str) -> str:
+                    nonlocal taken_at
+                    task = await two.get_task(act, worker, timeout=10, held=True)
+                    taken_at = time.monotonic()
+                    return task[0]
+
+                async def start_of(n: int) -> tuple:
+                    with anyio.fail_after(10):
+                        while n not in started:
+                            await anyio.sleep(0.02)
+                    return started[n]
+
+                taken_at = 0.0
+                tg.start_soon(offer, 0)
+                token = await take("w")
+                await anyio.sleep(1.0)
+                assert 0 not in started  # (taken, not yet delivered)
+                await two.delivered(token)
+                worker, after = await start_of(0)
+                assert worker == "w" and after < 3.0
+                tg.start_soon(offer, 1)
+                assert await two.give_back(await take("lost"))
+                await two.delivered(await take("next"))
+                assert (await start_of(1))[0] == "next"
+                tg.start_soon(offer, 2)
+                await take("silent")
+                worker, after = await start_of(2)
+                assert worker == "silent" and after > 2.0  # (the grace counts from when `one` saw the take)
+                tg.cancel_scope.cancel()
+        finally:
+            for store in stores:
+                await store.close()
+    anyio.run(go)

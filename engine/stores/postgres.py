@@ -476,10 +476,11 @@ class PostgresStore(RevisesInFamilies):
 
     # ---- activity tasks (GetActivityTask across processes) --------------------------------------
     # A task's row: offered by the process running its execution (`offer_task`), claimed by the
-    # process a worker polls (`take_task`, SKIP LOCKED: once), marked started once its execution
-    # has recorded the take (`mark_task`); given back when its worker never got it (`return_task`:
-    # offered again, or ``returned`` once started, which the next take hands out as it is).
-    # Each change is announced on ACTIVITY_CHANNEL ("offered <activity ARN>", "taken <token>",
+    # process a worker polls (`take_task`, SKIP LOCKED: once), marked delivered once that process
+    # has written it to its worker, started once its execution has recorded the take
+    # (`mark_task`); given back when its worker never got it (`return_task`: offered again, or
+    # ``returned`` once started, which the next take hands out as it is). Each change is announced
+    # on ACTIVITY_CHANNEL ("offered <activity ARN>", "taken <token>", "delivered <token>",
     # "started <token>"; `notifications`).
 
     async def offer_task(self, token: str, activity_arn: str, execution_arn: str, input: str) -> tuple[str, Any]:
@@ -525,11 +526,12 @@ class PostgresStore(RevisesInFamilies):
         rows = await self._fetch("SELECT state, worker FROM activity_tasks WHERE token = %s", (token,))
         return tuple(rows[0]) if rows else None
 
-    async def mark_task(self, token: str, before: str, after: str) -> bool:
-        """Move the task from state `before` to `after` (False: it was not in `before`)."""
+    async def mark_task(self, token: str, before: str | Iterable[str], after: str) -> bool:
+        """Move the task from state `before` (or one of them) to `after` (False: it was in none)."""
+        befores = [before] if isinstance(before, str) else list(before)
         return bool(await self._fetch(
-            "UPDATE activity_tasks SET state = %s WHERE token = %s AND state = %s "
-            "RETURNING pg_notify(%s, %s)", (after, token, before, ACTIVITY_CHANNEL, f"{after} {token}")))
+            "UPDATE activity_tasks SET state = %s WHERE token = %s AND state = ANY(%s) "
+            "RETURNING pg_notify(%s, %s)", (after, token, befores, ACTIVITY_CHANNEL, f"{after} {token}")))
 
     async def drop_task(self, token: str, states: Iterable[str] | None = None) -> bool:
         """Remove the task (only in one of `states`, if given); False when nothing was removed."""
