@@ -66,6 +66,7 @@ class EventSink(Protocol):
     # no log to tell): the state loop then appends its two events per state itself
     append_only: bool
     facts: list            # the journal's facts so far (StoredFact), a resumed execution's included
+    replay: Any            # the journal being replayed (`engine.journal`), None unless resumed
 
     def record_fact(self, site: tuple | None, kind: str, value: Any) -> None:
         """Add a fact to the journal (`site` None: not a state's, e.g. a task's give-back)."""
