@@ -196,8 +196,8 @@ def test_runners_use_only_the_ports(module: str) -> None:
 
 
 def test_a_member_outside_the_ports_is_found() -> None:
-    uses = _execution_uses("async def run_x(run):\n    run.ex.waiters.pop(1)\n    ex = run.ex\n    ex.replay\n")
-    assert set(uses) - _port_members() == {"waiters", "replay"}
+    uses = _execution_uses("async def run_x(run):\n    run.ex.waiters.pop(1)\n    ex = run.ex\n    ex.sink\n")
+    assert set(uses) - _port_members() == {"waiters", "sink"}
 
 
 def test_an_execution_provides_every_port() -> None:
