@@ -176,9 +176,11 @@ async def answer(execution: Any, token: str, outcome: dict) -> None:
     waiter.answered = True  # a second answer is refused from here on
     waiter.answered_by = trace_headers()  # the answering request's trace (asl serve attaches it)
     execution.record_fact(None, "answer", {"token": token, **outcome})
+    fact = execution.facts[-1]
     try:
-        await execution.flush()
+        await execution.flush(patient=False)
     except Exception:  # not on record (the store is away): the call fails, the task still takes an answer
+        execution.take_back(fact)
         waiter.answered = False
         raise
     if "value" in outcome:

@@ -7,6 +7,7 @@ a timeout, a cancellation).
 """
 from __future__ import annotations
 
+import logging
 import os
 import random
 import uuid
@@ -26,6 +27,8 @@ from .payload import MAX_DEPTH, PayloadMeter
 from .staterun import ChildAborted, ChildTimedOut, Frame, write_left
 from .stores import LEASE_SECONDS, Entries, JsonText, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
+
+_log = logging.getLogger(__name__)
 
 PAYLOAD_LIMIT = 262_144
 VARIABLE_LIMIT = 262_144          # one Assign, and each value in it
@@ -385,10 +388,17 @@ class Execution:
             return None
         return entry[1].type, entry[1].details
 
-    async def flush(self) -> None:
-        """Write what the journal gained since the last flush to the store (if any)."""
+    def take_back(self, fact: StoredFact) -> None:
+        """Take `fact` out of the journal: recorded, its write failed, and its caller is told
+        it was not taken (a callback's answer while the store is away)."""
         if self.sink is not None:
-            await self.sink.flush(self)
+            self.sink.unwritten(self, fact)
+
+    async def flush(self, patient: bool = True) -> None:
+        """Write what the journal gained since the last flush to the store (if any); while the
+        store is away, wait for it (`patient` False: raise its StoreError, see StoreSink.flush)."""
+        if self.sink is not None:
+            await self.sink.flush(self, patient=patient)
 
     # ---- services for the states ----------------------------------------------------------
 
@@ -1020,6 +1030,8 @@ class StoreSink:
         self.dropped = False  # entries left unwritten: the execution was taken over (or given up)
         self._created = anyio.Event() if pending is not None else None
         self._creating = anyio.Lock() if pending is not None else None
+        self._writing = anyio.Lock()  # one append at a time: entries go out in order, or go back
+        self.away: str | None = None  # the store's error while it is away (said once, see `flush`)
 
     def _take(self, ex: "Execution") -> tuple[list, list]:
         entries = ex.history.entries(self.events_done)
@@ -1030,26 +1042,69 @@ class StoreSink:
         # spelled out as StoredEvents by the store that writes them (the memory store: when read)
         return Entries(first, entries), facts
 
-    async def flush(self, ex: "Execution", changes: dict | None = None) -> None:
+    async def flush(self, ex: "Execution", changes: dict | None = None, patient: bool = True) -> None:
+        """Write what the journal gained since the last write (and `changes` to the record).
+
+        While the store is away (a StoreError: PostgreSQL restarting, a network fault) the
+        entries stay unwritten and the write is tried again, with growing pauses, until the store
+        takes it: the run waits there and goes on as if nothing happened. `patient` False: one
+        try, its StoreError raised (an answer whose caller must be told), the entries kept for
+        the next write."""
         if self.pending is not None:
             async with self._creating:
                 if self.pending is not None:
                     await self._create(ex, changes)
                     return
-        if ex.abandoned:  # its lease is another process's now: the journal is that one's to write
-            self.dropped = True
+        from .stores import StoreError
+
+        pause = 0.05
+        while True:
+            try:
+                await self._write(ex, changes)
+            except StoreError as exc:
+                if not patient or ex.abandoned:
+                    raise
+                if self.away is None:
+                    self.away = str(exc)
+                    _log.warning("execution %s waits for its store: %s", self.arn, exc)
+                await anyio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+                continue
+            if self.away is not None:
+                self.away = None
+                _log.warning("execution %s: its store is back, the run goes on", self.arn)
             return
-        if ex.history.last_id == self.events_done and len(ex.facts) == self.facts_done and not changes:
-            return
-        events, facts = self._take(ex)
+
+    async def _write(self, ex: "Execution", changes: dict | None) -> None:
         from .stores import NotOwner
 
-        try:
-            with anyio.CancelScope(shield=True):  # a commit is never cut short: the entries are counted as written
-                await self.store.append(self.arn, events, facts, changes, owner=self.owner)
-        except NotOwner:  # another process took it over meanwhile: it writes the journal from here
-            self.dropped = True
-            ex.abandon()
+        async with self._writing:
+            if ex.abandoned:  # its lease is another process's now: the journal is that one's to write
+                self.dropped = True
+                return
+            if ex.history.last_id == self.events_done and len(ex.facts) == self.facts_done and not changes:
+                return
+            counts = self.events_done, self.facts_done
+            events, facts = self._take(ex)
+            try:
+                with anyio.CancelScope(shield=True):  # a commit is never cut short
+                    await self.store.append(self.arn, events, facts, changes, owner=self.owner)
+            except NotOwner:  # another process took it over meanwhile: it writes the journal from here
+                self.dropped = True
+                ex.abandon()
+            except BaseException:  # not written: the next write takes these entries again
+                self.events_done, self.facts_done = counts
+                raise
+
+    def unwritten(self, ex: "Execution", fact: StoredFact) -> bool:
+        """Take back `fact`, recorded but not written yet (its caller is told it was not
+        taken); the facts recorded after it move up one. False when it was written."""
+        index = fact.seq - 1
+        if index < self.facts_done or index >= len(ex.facts) or ex.facts[index] is not fact:
+            return False
+        del ex.facts[index]
+        ex.facts[index:] = [later._replace(seq=later.seq - 1) for later in ex.facts[index:]]
+        return True
 
     async def _create(self, ex: "Execution", changes: dict | None) -> None:
         import dataclasses
@@ -1086,13 +1141,19 @@ class StoreSink:
     async def run_periodically(self, ex: "Execution") -> None:
         import time
 
+        from .stores import StoreError
+
         renewed = time.monotonic()
         while True:
             await anyio.sleep(self.PERIOD)
             await self.flush(ex)
             if self.owner is not None and time.monotonic() - renewed > self.lease_seconds / 3:
+                try:
+                    held = await self.store.renew(self.owner, [self.arn], self.lease_seconds)
+                except StoreError:  # away: tried again at the next period (the next write checks the lease)
+                    continue
                 renewed = time.monotonic()
-                if not await self.store.renew(self.owner, [self.arn], self.lease_seconds):
+                if not held:
                     ex.abandon()
                     return
 

@@ -74,8 +74,9 @@ class EventSink(Protocol):
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record a history event after the frame's last one; returns its id."""
 
-    async def flush(self) -> None:
-        """Make what was recorded so far durable in the store (before telling anyone outside)."""
+    async def flush(self, patient: bool = True) -> None:
+        """Make what was recorded so far durable in the store (before telling anyone outside);
+        while the store is away, wait for it (`patient` False: raise its StoreError)."""
 
     def now(self, frame: Frame) -> float:
         """The time as a state reads it (``$now()``, a Timestamp Wait): recorded."""

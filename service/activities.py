@@ -74,9 +74,11 @@ class SharedActivityBroker:
 
     async def listen(self) -> None:
         """Wake the waits here on the store's notifications (reconnecting when the connection drops)."""
+        said = None
         while True:
             try:
                 async for payload in self.store.notifications():
+                    said = None  # (listening again: a later loss is said again)
                     kind, _, key = payload.partition(" ")
                     if kind == "offered":
                         wake(self.arrived, key)
@@ -85,7 +87,9 @@ class SharedActivityBroker:
                         if offer is not None:
                             offer.event.set()
             except Exception as exc:  # the store is away: the waits look at it by themselves meanwhile
-                log.warning("activity tasks: listening: %s", exc)
+                if said is None:  # (said once while it stays away)
+                    log.warning("activity tasks: listening: %s", exc)
+                said = exc
             await anyio.sleep(TAKE_CHECK)
 
     async def offer(self, arn: str, token: str, input: str, recorded: anyio.Event | None = None,

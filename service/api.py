@@ -1238,10 +1238,7 @@ class Service:
     async def _token_execution(self, arn: str) -> Any:
         """The execution of a task token that runs in no execution of this process: its status
         when it has ended (TaskTimedOut), None when there is none (TaskDoesNotExist)."""
-        try:
-            record = await self.store.get(arn)
-        except Exception:  # not an ARN of ours
-            return None
+        record = await self.store.get(arn)  # (the store away: InternalFailure, the caller tries again)
         if record is None:
             return None
         running = self.running.get(arn)
@@ -1291,10 +1288,7 @@ class Service:
         it): requests that act on the run go to that process (`_forward`)."""
         if not self.shared or arn in self.running or arn in self.tokens.executions:
             return False
-        try:
-            record = await self.store.get(arn)
-        except Exception:  # not an ARN of ours: the usual path refuses it
-            return False
+        record = await self.store.get(arn)  # (the store away: InternalFailure, the caller tries again)
         # (a Map Run's child runs within its parent's run: StopExecution stops it in the record)
         return record is not None and record.status == "RUNNING" and record.type == "STANDARD" \
             and not record.options.get("mapRunArn") and not (record.owner == self.owner and arn in self.unresumable)

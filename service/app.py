@@ -8,6 +8,8 @@ from typing import Any
 from asl.engine.apitime import java_times
 from asl.engine.payload import compact_json as _dumps
 
+from asl.engine.stores import StoreError
+
 from .protocol import ServiceError, parse_body, parse_target
 
 log = logging.getLogger("asl.service")
@@ -115,6 +117,11 @@ class App:
             return action, *await self._handle(action, _with_trace_header(action, parse_body(raw), scope), receive)
         except ServiceError as err:
             return action, err.status, err.body()
+        except StoreError as exc:  # the store is away for a moment: AWS's answer to a call it cannot serve now
+            # (SDKs try a 503 again; NotOwner and ResourceGone are answered where they are raised)
+            log.warning("%s: the store is away: %s", action, exc)
+            return action, 503, {"__type": "ServiceUnavailable", "message": "The request has failed due to a "
+                                 "temporary failure of the server."}
         except Exception:  # a bug of ours: AWS's InternalFailure, the traceback in the log only
             log.exception("internal error")
             return action, 500, {"__type": "InternalFailure", "message": "The request processing has failed "

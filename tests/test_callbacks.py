@@ -14,7 +14,7 @@ from asl.engine.callbacks import (InvalidOutput, InvalidToken, OutputTooLarge, T
                                   TaskTokens, decode_token, encode_token)
 from asl.engine.clock import VirtualClock
 from asl.engine.stores import open_store
-from support.dead_store import DeadStore
+from support.dead_store import AwayStore, DeadStore
 
 START = 1_700_000_000.0
 
@@ -325,6 +325,39 @@ async def crash_while_waiting(answer_first: bool):
     await store.update(ex.arn, lease_until=0.0)
     assert (await store.get(ex.arn)).status == "RUNNING"
     return store, ex.arn, seen[0]
+
+
+def test_an_answer_the_store_cannot_take_is_not_on_record_and_the_next_one_counts():
+    """SendTaskSuccess while the store is away fails (its caller is told), and the answer is not
+    on record: the same task takes the next answer, and the journal has it once, its facts and
+    events numbered without a gap; the run meanwhile waits for the store to write its end."""
+    from asl.engine.stores import StoreError
+
+    async def go():
+        store = AwayStore(open_store("memory"))
+        seen: list = []
+        ex = prepare(machine(End=True), {"x": 1}, handlers=sent(seen), virtual_time=False, name="c")
+        await ex.attach(store)
+        tokens = TaskTokens()
+        tokens.add(ex)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ex.run)
+            await until(lambda: seen and seen[0] in ex.waiters)
+            await ex.flush()
+            store.away = True
+            with pytest.raises(StoreError):
+                await tokens.send_task_success(seen[0], '"first"')
+            await anyio.sleep(0.2)  # (periodic writes fail meanwhile)
+            store.away = False
+            await tokens.send_task_success(seen[0], '"second"')
+        return ex.result, await store.facts(ex.arn), await store.events(ex.arn), await store.get(ex.arn)
+    result, facts, events, record = run(go())
+    assert result.status == "SUCCEEDED" and result.output == "second"
+    assert record.status == "SUCCEEDED"
+    assert [f.seq for f in facts] == list(range(1, len(facts) + 1))
+    assert [f.value.get("value") for f in facts if f.kind == "answer"] == ["second"]
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    assert [e.type for e in events][-3:] == ["TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
 
 
 def test_an_answer_acknowledged_before_a_crash_is_not_lost():

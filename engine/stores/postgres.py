@@ -92,8 +92,10 @@ class PostgresStore(RevisesInFamilies):
             await probe.close()
         except Exception as exc:
             raise StoreError(f"cannot open {self._safe_url()}: {str(exc).strip()}") from None
+        # (a call waits at most 10 s for a connection: while the server is away, the caller is
+        # told so before its own client gives up; psycopg_pool's default is 30 s)
         pool = AsyncConnectionPool(self.url, min_size=1, max_size=self._pool_size, open=False,
-                                   kwargs={"autocommit": True})
+                                   kwargs={"autocommit": True}, timeout=10)
         try:
             await pool.open(wait=True, timeout=15)
             await self._migrate(pool)
@@ -144,17 +146,26 @@ class PostgresStore(RevisesInFamilies):
         return await self._on_connection(work, transaction=True)
 
     async def _on_connection(self, work: Any, transaction: bool = False) -> Any:
+        """``await work(connection)`` on a pooled connection. A connection the server has
+        closed since it was pooled (PostgreSQL restarted) is dropped and the work done again
+        on a new one, once; other failures raise StoreError."""
+        import psycopg
+
         pool = await self._opened_pool()
-        try:
-            async with pool.connection() as conn:
-                if not transaction:  # (autocommit: the statement commits by itself)
-                    return await work(conn)
-                async with conn.transaction():
-                    return await work(conn)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"PostgreSQL: {exc}") from None
+        for again in (True, False):
+            conn = None
+            try:
+                async with pool.connection() as conn:
+                    if not transaction:  # (autocommit: the statement commits by itself)
+                        return await work(conn)
+                    async with conn.transaction():
+                        return await work(conn)
+            except StoreError:
+                raise
+            except Exception as exc:
+                if again and isinstance(exc, psycopg.OperationalError) and conn is not None and conn.closed:
+                    continue  # (the pool drops it: the next is a new connection)
+                raise StoreError(f"PostgreSQL: {exc}") from None
 
     async def _opened_pool(self) -> Any:
         if self._pool is None:
@@ -184,6 +195,8 @@ class PostgresStore(RevisesInFamilies):
         return bool(rows)
 
     async def get(self, arn: str) -> ExecutionRecord | None:
+        if "\x00" in arn:  # (PostgreSQL's text holds no NUL: no execution has such an ARN)
+            return None
         rows = await self._fetch(f"SELECT {_COLUMNS} FROM executions WHERE arn = %s", (arn,))
         return record_from_row(rows[0]) if rows else None
 
@@ -223,27 +236,25 @@ class PostgresStore(RevisesInFamilies):
                 raise NotOwner(f"another process holds the lease of {arn}")
 
     async def _commit_rows(self, events: list[tuple], facts: list[tuple], owners: list[tuple]) -> list[int]:
-        pool = await self._opened_pool()
-        try:
-            async with pool.connection() as conn:
-                async with conn.transaction():
-                    refused: set[str] = set()
-                    if owners:  # FOR SHARE: no claim takes these executions before the commit
-                        cur = await conn.execute("SELECT arn, owner FROM executions WHERE arn = ANY(%s) FOR SHARE",
-                                                 ([arn for arn, _ in owners],))
-                        holding = dict(await cur.fetchall())
-                        # (no row: not created yet, nothing to check; an owner of NULL: ended or
-                        # given up, by this process or the one that took it over: refused too)
-                        refused = {arn for arn, owner in owners if holding.get(arn, owner) != owner}
-                    async with conn.cursor() as cur:  # COPY: a third of the time of INSERTs
-                        for sql, rows in ((_COPY_EVENTS, events), (_COPY_FACTS, facts)):
-                            if rows:
-                                async with cur.copy(sql) as copy:
-                                    for row in rows:
-                                        if row[0] not in refused:
-                                            await copy.write_row(row)
-        except Exception as exc:
-            raise StoreError(f"PostgreSQL: {exc}") from None
+        async def commit(conn: Any) -> set[str]:
+            refused: set[str] = set()
+            if owners:  # FOR SHARE: no claim takes these executions before the commit
+                cur = await conn.execute("SELECT arn, owner FROM executions WHERE arn = ANY(%s) FOR SHARE",
+                                         ([arn for arn, _ in owners],))
+                holding = dict(await cur.fetchall())
+                # (no row: not created yet, nothing to check; an owner of NULL: ended or
+                # given up, by this process or the one that took it over: refused too)
+                refused = {arn for arn, owner in owners if holding.get(arn, owner) != owner}
+            async with conn.cursor() as cur:  # COPY: a third of the time of INSERTs
+                for sql, rows in ((_COPY_EVENTS, events), (_COPY_FACTS, facts)):
+                    if rows:
+                        async with cur.copy(sql) as copy:
+                            for row in rows:
+                                if row[0] not in refused:
+                                    await copy.write_row(row)
+            return refused
+
+        refused = await self._on_connection(commit, transaction=True)
         return [int(arn not in refused) for arn, _ in owners]
 
     async def events(self, arn: str, after: int = 0) -> list[StoredEvent]:

@@ -55,10 +55,18 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--no-sync", "--locale=C")
+        return self.start_again()
+
+    def start_again(self) -> "PostgresServer":
+        """Start the server (again, after `stop_for_now`: same port, same databases)."""
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off " \
                   "-c max_connections=100"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
         return self
+
+    def stop_for_now(self) -> None:
+        """Stop the server as an administrator does (its sessions are ended), keeping its data."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
