@@ -483,3 +483,15 @@ def test_aws_sdk_lambda_invoke_sends_the_payload_as_the_body_never_base64(aws, f
     assert json.loads(as_json.output["Payload"]) == {"a": [1, 2]}
     none = run_sync(machine, {"p": None}, aws=aws)
     assert none.status == "SUCCEEDED" and none.output["Payload"] != "null"  # no body: moto answers its default text
+
+
+def test_a_function_arn_sends_the_input_as_its_json_a_string_too(aws, function):
+    """The state's input is the function's event as it is: LambdaFunctionScheduled's input is its
+    JSON, a string's with quotes (raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/lambda_integrations.json history-direct-arn-scalar-string:
+    '"plain native string"', the function got the string; history-direct-arn-null: 'null', it got
+    null). A string that is JSON text stays a string. moto's simple Lambda echoes its event."""
+    arn = function["FunctionArn"]
+    for value in ("plain native string", '{"a": 1}', None, [1, "x"]):
+        result = run_sync(task(arn, InputPath="$.v"), {"v": value}, aws=aws)
+        assert (result.status, result.output) == ("SUCCEEDED", value), value
