@@ -104,57 +104,29 @@ def sdk_invoke_event(arguments: Any, request_id: Callable[[], str]) -> Any:
     -json-scalar-string reach the function as the object, null and the string their text spells;
     an object as its JSON, history-sdk-payload-object); absent, null or empty, no body, which the
     Python runtime gives the function as ``{}`` (history-sdk-payload-omitted, -null; Lambda's own
-    Invoke of an empty body, direct-api-empty-body). Text that is not JSON is refused by Lambda
-    (`LambdaRequestRefused`: `lambda_refusal`, its request id drawn from `request_id`)."""
+    Invoke of an empty body, direct-api-empty-body). Lambda reads the body with Jackson, and
+    refuses text Jackson cannot read (`LambdaRequestRefused`, its request id drawn from
+    `request_id`)."""
     payload = arguments.get("Payload") if isinstance(arguments, dict) else None
     if payload is None or (isinstance(payload, str) and not payload.strip()):
         return {}
     if not isinstance(payload, str):
         return payload
+    from ..jackson import JSONTextError, line_column, loads
+
     try:
-        return strict_loads(payload)
-    except ValueError:
-        raise lambda_refusal(payload, request_id()) from None
-
-
-def lambda_refusal(text: str, request_id: str) -> LambdaRequestRefused:
-    """Lambda's answer to an Invoke whose body is not JSON, through the Java SDK v2 of an aws-sdk
-    Task (raw AWS capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
-    history-sdk-payload-base64-string: ``Lambda.InvalidRequestContentException``, "Could not parse
-    request body into json: Could not parse payload into json: Unrecognized token '<text>': was
-    expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\\n at [Source:
-    REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 1]
-    (Service: Lambda, Status Code: 400, Request ID: <id>) (SDK Attempt Count: 1)"). Jackson names
-    the run of identifier characters it could not read (at most 256, then "..."). Other text gets
-    Jackson's "Unexpected character" where reading failed, or "Unexpected end-of-input" (not
-    recorded: the wording of these is Jackson's general one, not what it says in each context)."""
-    start = len(text) - len(text.lstrip(" \t\r\n"))
-    first = text[start:start + 1]
-    expected = "(JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
-    if first.isidentifier() or first == "$":
-        end = start
-        while end < len(text) and (text[end].isidentifier() or text[end].isdigit() or text[end] == "$") \
-                and end - start < 256:
-            end += 1
-        token = text[start:end] + ("..." if end - start == 256 and end < len(text) else "")
-        problem = f"Unrecognized token '{token}': was expecting {expected}"
-    elif first and first not in '{["-0123456789':
-        problem = f"Unexpected character ('{first}' (code {ord(first)})): expected a valid value {expected}"
-    else:
-        try:
-            json.loads(text)
-            start = len(text)  # (what Python reads and Jackson does not: NaN, Infinity)
-        except json.JSONDecodeError as exc:
-            start = exc.pos
-        bad = text[start:start + 1]
-        problem = f"Unexpected character ('{bad}' (code {ord(bad)}))" if bad else "Unexpected end-of-input"
-    line = text.count("\n", 0, start) + 1
-    column = start - (text.rfind("\n", 0, start) + 1) + 1
-    return LambdaRequestRefused(
-        "Lambda.InvalidRequestContentException",
-        f"Could not parse request body into json: Could not parse payload into json: {problem}\n at [Source: "
-        f"REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {line}, column: {column}] "
-        f"(Service: Lambda, Status Code: 400, Request ID: {request_id}) (SDK Attempt Count: 1)")
+        return loads(payload)
+    except JSONTextError as exc:
+        # raw AWS capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
+        # history-sdk-payload-base64-string: Jackson's message, located at the token it could not
+        # read ("line: 1, column: 1" for a token at the start), the Java SDK v2's cause after it
+        line, column = line_column(payload, exc.offset)
+        raise LambdaRequestRefused(
+            "Lambda.InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {exc.message}\n at "
+            f"[Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {line}, "
+            f"column: {column}] (Service: Lambda, Status Code: 400, Request ID: {request_id()}) "
+            "(SDK Attempt Count: 1)") from None
 
 
 def json_or_text(text: str) -> Any:
