@@ -34,6 +34,12 @@ MESSAGE = "message"
 VERSIONS_QUOTA, ALIASES_QUOTA = 1000, 100  # per state machine (DG "service-quotas"; the messages are ours)
 EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
 DELETING = "DELETING"  # a state machine's status from DeleteStateMachine until its last execution ends
+# RedriveExecution's clientToken (AWS's API reference): "The API will return idempotent responses for
+# the last 10 client tokens used to successfully redrive the execution. These client tokens are valid
+# for up to 15 minutes after they are first used." Each one is a fact of the execution's journal.
+REDRIVE_TOKEN = "redriveToken"
+REDRIVE_TOKENS_KEPT = 10
+REDRIVE_TOKEN_SECONDS = 15 * 60
 # StartExecution answers once the execution is on record: written with the run's first entries
 # when the run ends, waits on time, or has run this long, whichever comes first.
 EAGER_SECONDS = 0.02
@@ -1872,9 +1878,19 @@ class Service:
             # testdata/aws/stepfunctions/redrive_map.json finding direct-child-redrive-admission)
             raise ServiceError("ValidationException", "Labeled Execution ARNs are not supported for this API.")
         record = await self._record(arn)
-        if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
-            raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
+        token = body.get("clientToken")
         async with self._starting(arn):  # (RUNNING again, this process's, before it is launched)
+            # a token that redrove this execution already answers that redrive's date, whatever the
+            # execution does now, and redrives nothing (raw AWS capture radkawar/stackd
+            # testdata/aws/stepfunctions/redrive_execution.json: 01-sequence-same-token-A-running while
+            # the redrive ran, -same-token-A-after-failure once it had failed again, -old-token-A-during-
+            # second-redrive, -same-token-B-after-success; another token is refused as RUNNING or
+            # SUCCEEDED: -different-token-B-running, -new-token-after-success)
+            earlier = await self._redriven_with(arn, token) if token is not None else None
+            if earlier is not None:
+                return {"redriveDate": earlier}
+            if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
+                raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
             try:
                 execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                                   log=self._log(record.options.get("loggingConfiguration")),
@@ -1888,8 +1904,23 @@ class Service:
             execution.state_machine_arn = record.state_machine_arn
             _identify(execution, record.options)
             self._observe(execution, None, record.options.get("tracingConfiguration"))
+            if token is not None:  # (written before the answer: a repeat may come to another process)
+                execution.record_fact(None, REDRIVE_TOKEN, {"token": token, "redriveDate": execution.redrive_time,
+                                                           "firstUsed": time.time()})
+                await execution.flush()
             self._launch(execution)
         return {"redriveDate": execution.redrive_time}
+
+    async def _redriven_with(self, arn: str, token: str) -> float | None:
+        """The date of the redrive of `arn` that client token `token` made, if it is one of the
+        last `REDRIVE_TOKENS_KEPT` and first used less than `REDRIVE_TOKEN_SECONDS` ago."""
+        used = [fact.value for fact in await self.store.facts(arn)
+                if fact.kind == REDRIVE_TOKEN and isinstance(fact.value, dict)][-REDRIVE_TOKENS_KEPT:]
+        for value in reversed(used):
+            if value.get("token") == token:
+                return value.get("redriveDate") if time.time() - value.get("firstUsed", 0) <= REDRIVE_TOKEN_SECONDS \
+                    else None
+        return None
 
     # ---- validation and TestState --------------------------------------------------------------
 
