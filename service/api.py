@@ -1616,7 +1616,12 @@ class Service:
 
     async def _redrive_status(self, record: Any) -> tuple[str, str | None]:
         """DescribeExecution's redriveStatus and redriveStatusReason: NOT_REDRIVABLE when
-        RedriveExecution would refuse (the API model), with the reason in the model's words."""
+        RedriveExecution would refuse (the API model), with the reason in the model's words;
+        but for a state machine being deleted, which RedriveExecution refuses: AWS described
+        such an execution REDRIVABLE, no reason, all the time its machine was DELETING (raw AWS
+        capture radkawar/stackd testdata/aws/stepfunctions/deletion_lifecycle.json
+        after-callback-activity-execution, poll-0-activity-execution to poll-12-activity-execution,
+        with after-callback-activity-machine to poll-12-activity-machine DELETING)."""
         if record.status in ("RUNNING", "SUCCEEDED"):
             return "NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven"
         if record.options.get("mapRunArn"):
@@ -1624,8 +1629,7 @@ class Service:
         from asl.engine.resuming import REDRIVE_EVENT_LIMIT, redrive_refusal
 
         long = bool(await self.store.events(record.arn, after=REDRIVE_EVENT_LIMIT - 1))
-        reason = redrive_refusal(record, time.time(), REDRIVE_EVENT_LIMIT if long else None) or \
-            await self._machine_deleting(record)
+        reason = redrive_refusal(record, time.time(), REDRIVE_EVENT_LIMIT if long else None)
         return ("NOT_REDRIVABLE", reason) if reason else ("REDRIVABLE", None)
 
     async def _machine_deleting(self, record: Any) -> str | None:

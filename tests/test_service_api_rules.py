@@ -500,7 +500,11 @@ def test_the_trace_id_header_wins_over_trace_header(sfn):
 
 
 def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):
-    # the model's redriveStatusReason list: "State machine is in DELETING status"
+    # the model's redriveStatusReason list: "State machine is in DELETING status", which
+    # RedriveExecution answers; DescribeExecution says REDRIVABLE, no reason, as AWS described a
+    # failed execution of a DELETING machine (raw AWS capture radkawar/stackd
+    # testdata/aws/stepfunctions/deletion_lifecycle.json after-callback-activity-execution,
+    # poll-0-activity-execution to poll-12-activity-execution; the model's reason was pinned here before)
     definition = machine({"Pick": {"Type": "Choice", "Choices": [{"Variable": "$.wait", "IsPresent": True,
                                                                   "Next": "W"}], "Default": "F"},
                           "W": {"Type": "Wait", "Seconds": 600, "End": True},
@@ -511,8 +515,7 @@ def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):
     waiting = sfn.start_execution(stateMachineArn=arn, input='{"wait": 1}')["executionArn"]
     sfn.delete_state_machine(stateMachineArn=arn)  # DELETING while `waiting` runs
     described = sfn.describe_execution(executionArn=failed)
-    assert (described["redriveStatus"], described["redriveStatusReason"]) == (
-        "NOT_REDRIVABLE", "State machine is in DELETING status")
+    assert (described["redriveStatus"], described.get("redriveStatusReason")) == ("REDRIVABLE", None)
     assert error_of(sfn.redrive_execution, executionArn=failed)[:2] == (  # (AWS's form, as below)
         "ExecutionNotRedrivable", f"Execution {failed} invalid for redrive as: State machine is in DELETING status")
     sfn.stop_execution(executionArn=waiting)
