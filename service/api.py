@@ -1792,8 +1792,7 @@ class Service:
             execution.stop(body.get("error"), body.get("cause"))
             with anyio.move_on_after(10):
                 await task.wait()
-            record = await self.store.get(arn)
-            return {"stopDate": record.stop_time or api_time()}
+            return {"stopDate": await self._stopped_at(arn)}
         child = self.map_runs.children.get(arn)
         if child is not None:  # a Map Run's child, run within its parent here
             child.stop(body.get("error"), body.get("cause"))
@@ -1801,8 +1800,7 @@ class Service:
                 if arn not in self.map_runs.children:
                     break
                 await anyio.sleep(0.01)
-            record = await self.store.get(arn)
-            return {"stopDate": record.stop_time or api_time()}
+            return {"stopDate": await self._stopped_at(arn)}
         runner = await self._runner(record)  # (a Map Run's child: its parent's run advances it)
         if await self._elsewhere(runner):  # advanced by another process: it stops it
             return await self._forward(runner, "StopExecution", body)
@@ -1812,6 +1810,12 @@ class Service:
         if record.state_machine_arn in self.deleting:
             await self._finish_deleting(record.state_machine_arn)
         return {"stopDate": now}
+
+    async def _stopped_at(self, arn: str) -> float:
+        """When execution `arn`, just stopped, stopped: now, when it is no more on record (the
+        last of a DELETING machine's executions to end takes the machine and them with it)."""
+        record = await self.store.get(arn)
+        return (record.stop_time if record is not None else None) or api_time()
 
     async def GetExecutionHistory(self, body: dict) -> dict:
         arn = body["executionArn"]
