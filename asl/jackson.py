@@ -427,12 +427,18 @@ def _source(text: str) -> str:
 
 
 def _location(text: str, offset: int) -> str:
-    """JsonLocation.toString of the character at `offset`: 1-based line (CR, LF and CRLF
-    each end one) and column in UTF-16 units."""
+    """JsonLocation.toString of the character at `offset`."""
+    line, column = line_column(text, offset)
+    return f"[Source: {_source(text)}; line: {line}, column: {column}]"
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    """The line and column Jackson gives the character at `offset`: 1-based line (CR, LF and
+    CRLF each end one) and column in UTF-16 units."""
     line, start = 1, 0
     for m in _LINE_BREAK.finditer(text, 0, offset):
         line, start = line + 1, m.end()
-    return f"[Source: {_source(text)}; line: {line}, column: {_units(text[start:offset]) + 1}]"
+    return line, _units(text[start:offset]) + 1
 
 
 def java_hash_order(keys: list[str]) -> list[int]:

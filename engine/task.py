@@ -13,9 +13,9 @@ from .callbacks import activity_exists, serve_activity
 from .observe import AttemptEnded, AttemptStarted
 from .scope import Scope
 from .staterun import Result, StateRun, end_if_deleted, with_retries
-from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, SYNC_ANSWERED, Beat, HandlerInterrupted, TaskContext, TaskFailed,
-                    UnservedTask, call_handler, exception_to_error, invoke_event, json_copy,
-                    lambda_function_name, raised_at)
+from .tasks import (AWS_DEFAULT_TIMEOUT, PASS_THROUGH, SYNC_ANSWERED, Beat, HandlerInterrupted, LambdaRequestRefused,
+                    TaskContext, TaskFailed, UnservedTask, call_handler, exception_to_error, invoke_event,
+                    json_copy, lambda_function_name, raised_at, sdk_invoke_event)
 
 
 def invoke_response(payload: Any, rng: Any) -> dict:
@@ -54,6 +54,22 @@ def event_invoke_response(rng: Any) -> dict:
         "SdkResponseMetadata": {"RequestId": request_id},
         "StatusCode": 202,
     }
+
+
+def sdk_invoke_response(body: str | None, function_error: bool = False) -> dict:
+    """``aws-sdk:lambda:invoke``'s result: Lambda's Invoke response as the Java SDK v2 names it,
+    ``{ExecutedVersion, [FunctionError], Payload, StatusCode}``, the Payload the response body's
+    text (raw AWS capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
+    history-sdk-payload-object: ``{"ExecutedVersion":"$LATEST","Payload":"{\\"received\\": ...}",
+    "StatusCode":200}``). A function that failed does not fail the Task: ``FunctionError``
+    ``Unhandled`` and its error document as the Payload (history-sdk-function-error-object);
+    `body` None, an ``Event`` invocation Lambda only queued: ``{"Payload":"","StatusCode":202}``
+    (history-sdk-event)."""
+    if body is None:
+        return {"Payload": "", "StatusCode": 202}
+    if function_error:
+        return {"ExecutedVersion": "$LATEST", "FunctionError": "Unhandled", "Payload": body, "StatusCode": 200}
+    return {"ExecutedVersion": "$LATEST", "Payload": body, "StatusCode": 200}
 
 
 def _int_field(run: StateRun, literal: Any, path: Any, name: str, scope: Any) -> int | None:
@@ -211,6 +227,7 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     ex = run.ex
     state = run.state
     invoke_wrap = info is not None and info.kind == "service" and info.service == "lambda"
+    sdk_invoke = info is not None and info.kind == "sdk" and (info.service, info.api) == ("lambda", "invoke")
     sync = info is not None and info.pattern == "sync"
     mocks = ex.mocks
     if mocks is not None and mocks.has(state.name):
@@ -241,9 +258,18 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     if handler is None and service is None:
         ex.unserved.append(state.name)
         raise UnservedTask(state.name, state.resource, function, ex.handlers, mocks, _other_way(info, arguments))
-    payload = invoke_event(arguments.get("Payload", {})) if invoke_wrap and isinstance(arguments, dict) else arguments
-    event_only = invoke_wrap and service is None and token is None and isinstance(arguments, dict) and \
-        arguments.get("InvocationType") == "Event"
+    refused = None  # an aws-sdk Invoke that Lambda refuses: the function never runs
+    if sdk_invoke and service is None:
+        try:
+            payload = sdk_invoke_event(arguments, lambda: str(uuid.UUID(int=run.rng.getrandbits(128), version=4)))
+        except LambdaRequestRefused as exc:
+            payload, refused = None, exc
+    elif invoke_wrap and isinstance(arguments, dict):
+        payload = invoke_event(arguments.get("Payload", {}))
+    else:
+        payload = arguments
+    event_only = (invoke_wrap or sdk_invoke) and service is None and token is None and \
+        isinstance(arguments, dict) and arguments.get("InvocationType") == "Event"
     # A test mock (`asl.engine.testing`) stands for the whole Task: on a callback Task its answer
     # is the callback's (SendTaskSuccess's output, or its failure), as a MockConfigFile response
     # is in Step Functions Local, so no token is waited for and nothing is wrapped.
@@ -255,13 +281,18 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
     ctx = TaskContext(ex.name, ex.state_machine_name, state.name, state.resource,
                       run.retry_count + 1, run.context(token), token, run.frame.path, redelivered=redelivered,
                       beat=beat)
-    ex.record_call(run, payload, mocked=False)
+    if refused is None:
+        ex.record_call(run, payload, mocked=False)
+    function_answers = sdk_invoke and not whole  # the SDK's Invoke answers what the function did
 
     async def handle(*_: Any) -> Any:
         if service is not None:
             return await service(submitted)
+        if refused is not None:
+            raise refused
         try:
-            return await call_handler(handler, payload, ctx, ex.clock)
+            result = await call_handler(handler, payload, ctx, ex.clock, body=function_answers)
+            return sdk_invoke_response(result) if function_answers else result
         except StatesError:
             raise
         except KeyboardInterrupt:
@@ -271,7 +302,10 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
         except BaseException as exc:  # a handler's failure becomes an ASL error, in one place
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 raise
-            error, cause = exception_to_error(exc, as_returned=info is not None and info.kind == "lambda")
+            error, cause = exception_to_error(exc, as_returned=info is not None and info.kind == "lambda"
+                                              or function_answers)
+            if function_answers:  # the Invoke succeeded; its response tells the function failed
+                return sdk_invoke_response(cause, function_error=True)
             failure = StatesError(error, cause)
             failure.hint = raised_at(exc)
             raise failure from None
@@ -287,12 +321,12 @@ async def _invoke(run: StateRun, info: Any, arguments: Any, token: str | None, t
             result = await ex.outcome(frame, handle)
             submitted(result)  # the callback request's API response
             return await waiter.wait()
-        if event_only:
+        if event_only and refused is None:  # (a body Lambda cannot read is refused, whatever the type)
             try:  # the function runs; what it returns or raises never reaches the state, as on AWS
                 await handle()
             except StatesError:
                 pass
-            return event_invoke_response(run.rng)
+            return sdk_invoke_response(None) if sdk_invoke else event_invoke_response(run.rng)
         result = await handle()
         return invoke_response(result, run.rng) if invoke_wrap and service is None and not whole else result
 

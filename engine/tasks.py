@@ -4,8 +4,8 @@ A `Handlers` registry maps a Task to a callable, sync or async, by (first match 
 
 1. state name (``@handlers.state("ProcessPayment")``);
 2. exact Resource ARN;
-3. Lambda function name, for both ``arn:aws:lambda:...:function:NAME`` and
-   ``arn:aws:states:::lambda:invoke`` with ``FunctionName`` (a name or an ARN);
+3. Lambda function name, for ``arn:aws:lambda:...:function:NAME`` and for
+   ``arn:aws:states:::lambda:invoke`` and ``aws-sdk:lambda:invoke`` with ``FunctionName`` (a name or an ARN);
 4. a glob over the Resource ARN (``arn:aws:lambda:*:*:function:validate*``).
 
 A handler receives the effective input and a `TaskContext`; it returns a JSON value or raises.
@@ -83,8 +83,50 @@ def invoke_event(payload: Any) -> Any:
     sent as the request body as it is, so the function gets the value it spells (recorded on AWS:
     LocalStack's test_credentials_base test_cross_account_service_lambda_invoke, Payload
     ``"\\"PayloadFromTrustedAccount\\""`` reaches an identity function as
-    ``"PayloadFromTrustedAccount"``); any other value is sent as its JSON, which gives it back."""
+    ``"PayloadFromTrustedAccount"``; raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/lambda_integrations.json history-optimized-json-null-text, Payload
+    ``"null"`` reaches it as null); a null Payload is no body, which the Python runtime gives the
+    function as ``{}`` (history-optimized-null); any other value is sent as its JSON, which gives
+    it back."""
+    if payload is None:
+        return {}
     return json_or_text(payload) if isinstance(payload, str) else payload
+
+
+class LambdaRequestRefused(StatesError):
+    """Lambda refused an Invoke request before the function ran (`sdk_invoke_event`)."""
+
+
+def sdk_invoke_event(arguments: Any, request_id: Callable[[], str]) -> Any:
+    """The event a function gets from ``aws-sdk:lambda:invoke``: the Payload parameter, a string
+    as the request body itself, never base64 (raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/lambda_integrations.json: history-sdk-payload-json-string, -json-null-text,
+    -json-scalar-string reach the function as the object, null and the string their text spells;
+    an object as its JSON, history-sdk-payload-object); absent, null or empty, no body, which the
+    Python runtime gives the function as ``{}`` (history-sdk-payload-omitted, -null; Lambda's own
+    Invoke of an empty body, direct-api-empty-body). Lambda reads the body with Jackson, and
+    refuses text Jackson cannot read (`LambdaRequestRefused`, its request id drawn from
+    `request_id`)."""
+    payload = arguments.get("Payload") if isinstance(arguments, dict) else None
+    if payload is None or (isinstance(payload, str) and not payload.strip()):
+        return {}
+    if not isinstance(payload, str):
+        return payload
+    from ..jackson import JSONTextError, line_column, loads
+
+    try:
+        return loads(payload)
+    except JSONTextError as exc:
+        # raw AWS capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
+        # history-sdk-payload-base64-string: Jackson's message, located at the token it could not
+        # read ("line: 1, column: 1" for a token at the start), the Java SDK v2's cause after it
+        line, column = line_column(payload, exc.offset)
+        raise LambdaRequestRefused(
+            "Lambda.InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {exc.message}\n at "
+            f"[Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: {line}, "
+            f"column: {column}] (Service: Lambda, Status Code: 400, Request ID: {request_id()}) "
+            "(SDK Attempt Count: 1)") from None
 
 
 def json_or_text(text: str) -> Any:
@@ -341,8 +383,9 @@ def lambda_function_name(resource: str, arguments: Any) -> str | None:
     return None
 
 
-async def call_handler(fn: Handler, payload: Any, ctx: TaskContext, clock: Any) -> Any:
-    """Call a handler, sync ones in a worker thread so they never block other branches.
+async def call_handler(fn: Handler, payload: Any, ctx: TaskContext, clock: Any, body: bool = False) -> Any:
+    """Call a handler, sync ones in a worker thread so they never block other branches; with
+    `body`, its result is the response body the Python Lambda runtime would send (`response_body`).
 
     A sync handler that is cancelled (TimeoutSeconds, a failing sibling branch, Ctrl-C) is
     not waited for: its thread runs on in the background and its late result is discarded.
@@ -355,9 +398,23 @@ async def call_handler(fn: Handler, payload: Any, ctx: TaskContext, clock: Any) 
         result = await run_in_thread(lambda: fn(payload, ctx) if takes_ctx else fn(payload), clock)
         if inspect.isawaitable(result):
             result = await result
+    if body:
+        return response_body(result)
     if isinstance(result, (bytes, bytearray)):
         return raw_result(bytes(result))
     return json_copy(result)
+
+
+def response_body(result: Any) -> str:
+    """A function's result as the text of the response body the Python Lambda runtime sends:
+    bytes as they are, anything else as ``json.dumps`` writes it, spaced, and (the python3.12
+    runtime) non-ASCII characters as they are (raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/lambda_integrations.json direct-api-object: the body
+    ``{"received": {...}, "python_type": "dict", "unicode": "snowman ☃"}`` for a function that
+    returned that dict); a value JSON cannot hold raises MarshalError."""
+    if isinstance(result, (bytes, bytearray)):
+        return bytes(result).decode("utf-8", errors="replace")
+    return json.dumps(json_copy(result), ensure_ascii=False)
 
 
 def raw_result(body: bytes) -> Any:

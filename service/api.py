@@ -34,6 +34,12 @@ MESSAGE = "message"
 VERSIONS_QUOTA, ALIASES_QUOTA = 1000, 100  # per state machine (DG "service-quotas"; the messages are ours)
 EXPRESS_KEPT = 200  # Express executions kept for the console (in memory: none survives a restart)
 DELETING = "DELETING"  # a state machine's status from DeleteStateMachine until its last execution ends
+# RedriveExecution's clientToken (AWS's API reference): "The API will return idempotent responses for
+# the last 10 client tokens used to successfully redrive the execution. These client tokens are valid
+# for up to 15 minutes after they are first used." Each one is a fact of the execution's journal.
+REDRIVE_TOKEN = "redriveToken"
+REDRIVE_TOKENS_KEPT = 10
+REDRIVE_TOKEN_SECONDS = 15 * 60
 # StartExecution answers once the execution is on record: written with the run's first entries
 # when the run ends, waits on time, or has run this long, whichever comes first.
 EAGER_SECONDS = 0.02
@@ -1604,7 +1610,12 @@ class Service:
 
     async def _redrive_status(self, record: Any) -> tuple[str, str | None]:
         """DescribeExecution's redriveStatus and redriveStatusReason: NOT_REDRIVABLE when
-        RedriveExecution would refuse (the API model), with the reason in the model's words."""
+        RedriveExecution would refuse (the API model), with the reason in the model's words;
+        but for a state machine being deleted, which RedriveExecution refuses: AWS described
+        such an execution REDRIVABLE, no reason, all the time its machine was DELETING (raw AWS
+        capture radkawar/stackd testdata/aws/stepfunctions/deletion_lifecycle.json
+        after-callback-activity-execution, poll-0-activity-execution to poll-12-activity-execution,
+        with after-callback-activity-machine to poll-12-activity-machine DELETING)."""
         if record.status in ("RUNNING", "SUCCEEDED"):
             return "NOT_REDRIVABLE", f"Execution is {record.status} and cannot be redriven"
         if record.options.get("mapRunArn"):
@@ -1612,8 +1623,7 @@ class Service:
         from asl.engine.resuming import REDRIVE_EVENT_LIMIT, redrive_refusal
 
         long = bool(await self.store.events(record.arn, after=REDRIVE_EVENT_LIMIT - 1))
-        reason = redrive_refusal(record, time.time(), REDRIVE_EVENT_LIMIT if long else None) or \
-            await self._machine_deleting(record)
+        reason = redrive_refusal(record, time.time(), REDRIVE_EVENT_LIMIT if long else None)
         return ("NOT_REDRIVABLE", reason) if reason else ("REDRIVABLE", None)
 
     async def _machine_deleting(self, record: Any) -> str | None:
@@ -1776,8 +1786,7 @@ class Service:
             execution.stop(body.get("error"), body.get("cause"))
             with anyio.move_on_after(10):
                 await task.wait()
-            record = await self.store.get(arn)
-            return {"stopDate": record.stop_time or api_time()}
+            return {"stopDate": await self._stopped_at(arn)}
         child = self.map_runs.children.get(arn)
         if child is not None:  # a Map Run's child, run within its parent here
             child.stop(body.get("error"), body.get("cause"))
@@ -1785,8 +1794,7 @@ class Service:
                 if arn not in self.map_runs.children:
                     break
                 await anyio.sleep(0.01)
-            record = await self.store.get(arn)
-            return {"stopDate": record.stop_time or api_time()}
+            return {"stopDate": await self._stopped_at(arn)}
         runner = await self._runner(record)  # (a Map Run's child: its parent's run advances it)
         if await self._elsewhere(runner):  # advanced by another process: it stops it
             return await self._forward(runner, "StopExecution", body)
@@ -1796,6 +1804,12 @@ class Service:
         if record.state_machine_arn in self.deleting:
             await self._finish_deleting(record.state_machine_arn)
         return {"stopDate": now}
+
+    async def _stopped_at(self, arn: str) -> float:
+        """When execution `arn`, just stopped, stopped: now, when it is no more on record (the
+        last of a DELETING machine's executions to end takes the machine and them with it)."""
+        record = await self.store.get(arn)
+        return (record.stop_time if record is not None else None) or api_time()
 
     async def GetExecutionHistory(self, body: dict) -> dict:
         arn = body["executionArn"]
@@ -1866,9 +1880,19 @@ class Service:
             # testdata/aws/stepfunctions/redrive_map.json finding direct-child-redrive-admission)
             raise ServiceError("ValidationException", "Labeled Execution ARNs are not supported for this API.")
         record = await self._record(arn)
-        if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
-            raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
+        token = body.get("clientToken")
         async with self._starting(arn):  # (RUNNING again, this process's, before it is launched)
+            # a token that redrove this execution already answers that redrive's date, whatever the
+            # execution does now, and redrives nothing (raw AWS capture radkawar/stackd
+            # testdata/aws/stepfunctions/redrive_execution.json: 01-sequence-same-token-A-running while
+            # the redrive ran, -same-token-A-after-failure once it had failed again, -old-token-A-during-
+            # second-redrive, -same-token-B-after-success; another token is refused as RUNNING or
+            # SUCCEEDED: -different-token-B-running, -new-token-after-success)
+            earlier = await self._redriven_with(arn, token) if token is not None else None
+            if earlier is not None:
+                return {"redriveDate": earlier}
+            if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
+                raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
             try:
                 execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
                                                   log=self._log(record.options.get("loggingConfiguration")),
@@ -1882,8 +1906,23 @@ class Service:
             execution.state_machine_arn = record.state_machine_arn
             _identify(execution, record.options)
             self._observe(execution, None, record.options.get("tracingConfiguration"))
+            if token is not None:  # (written before the answer: a repeat may come to another process)
+                execution.record_fact(None, REDRIVE_TOKEN, {"token": token, "redriveDate": execution.redrive_time,
+                                                           "firstUsed": time.time()})
+                await execution.flush()
             self._launch(execution)
         return {"redriveDate": execution.redrive_time}
+
+    async def _redriven_with(self, arn: str, token: str) -> float | None:
+        """The date of the redrive of `arn` that client token `token` made, if it is one of the
+        last `REDRIVE_TOKENS_KEPT` and first used less than `REDRIVE_TOKEN_SECONDS` ago."""
+        used = [fact.value for fact in await self.store.facts(arn)
+                if fact.kind == REDRIVE_TOKEN and isinstance(fact.value, dict)][-REDRIVE_TOKENS_KEPT:]
+        for value in reversed(used):
+            if value.get("token") == token:
+                return value.get("redriveDate") if time.time() - value.get("firstUsed", 0) <= REDRIVE_TOKEN_SECONDS \
+                    else None
+        return None
 
     # ---- validation and TestState --------------------------------------------------------------
 

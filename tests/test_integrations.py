@@ -464,3 +464,34 @@ def test_eventbridge_failed_entry_cause_is_the_response(aws):
     assert cause["FailedEntryCount"] == 1 and "ErrorCode" in cause["Entries"][0]
     # AWS's spelling (recorded: ..._test_put_events_malformed_detail): keys in order, ", " and ": "
     assert failed.value.cause == json.dumps(cause, sort_keys=True)
+
+
+def test_aws_sdk_lambda_invoke_sends_the_payload_as_the_body_never_base64(aws, function):
+    """aws-sdk:lambda:invoke through boto3: a Payload string is the request body as it is, even
+    when it reads as base64 (raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/lambda_integrations.json history-sdk-payload-base64-string: AWS sent
+    the text, which Lambda refused as not JSON; history-sdk-payload-json-string: JSON text reaches
+    the function as its value); an object as its JSON; a null Payload as no body (history-sdk-payload-null,
+    the function got {}). The result is Lambda's Invoke response, the Payload the body's text
+    (history-sdk-payload-object). moto's simple Lambda echoes the body it got."""
+    machine = task("arn:aws:states:::aws-sdk:lambda:invoke", {"FunctionName": "Validate", "Payload.$": "$.p"})
+    text = "eyJtYXJrZXIiOiAic2RrLWJhc2U2NCIsICJ2YWx1ZSI6IDh9"  # base64 of '{"marker": "sdk-base64", "value": 8}'
+    sent = run_sync(machine, {"p": text}, aws=aws)
+    assert sent.status == "SUCCEEDED" and sent.output["Payload"] == text
+    assert list(sent.output) == sorted(sent.output)  # AWS's order (moto gives no ExecutedVersion)
+    as_json = run_sync(machine, {"p": {"a": [1, 2]}}, aws=aws)
+    assert json.loads(as_json.output["Payload"]) == {"a": [1, 2]}
+    none = run_sync(machine, {"p": None}, aws=aws)
+    assert none.status == "SUCCEEDED" and none.output["Payload"] != "null"  # no body: moto answers its default text
+
+
+def test_a_function_arn_sends_the_input_as_its_json_a_string_too(aws, function):
+    """The state's input is the function's event as it is: LambdaFunctionScheduled's input is its
+    JSON, a string's with quotes (raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/lambda_integrations.json history-direct-arn-scalar-string:
+    '"plain native string"', the function got the string; history-direct-arn-null: 'null', it got
+    null). A string that is JSON text stays a string. moto's simple Lambda echoes its event."""
+    arn = function["FunctionArn"]
+    for value in ("plain native string", '{"a": 1}', None, [1, "x"]):
+        result = run_sync(task(arn, InputPath="$.v"), {"v": value}, aws=aws)
+        assert (result.status, result.output) == ("SUCCEEDED", value), value

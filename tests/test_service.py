@@ -673,6 +673,47 @@ def test_handlers_mock_config_stop_and_redrive(tmp_path):
         srv.stop()
 
 
+def test_aws_sdk_lambda_invoke_served_by_a_handler_answers_lambdas_invoke_response(tmp_path):
+    """asl serve with a local handler for ``aws-sdk:lambda:invoke``: DescribeExecution's output is
+    Lambda's Invoke response as AWS wrote it, the Payload the function's body as text, and a
+    function that raised leaves the execution SUCCEEDED with FunctionError Unhandled (raw AWS
+    capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
+    describe-sdk-payload-object-0, describe-sdk-function-error-object-0)."""
+    (tmp_path / "handlers.py").write_text(
+        "from asl.engine import Handlers\n"
+        "handlers = Handlers()\n"
+        "class ExplicitProbeError(Exception):\n"
+        "    pass\n"
+        "@handlers.lambda_function('probe')\n"
+        "def probe(event, context):\n"
+        "    if isinstance(event, dict) and event.get('raise_error'):\n"
+        "        raise ExplicitProbeError('explicit native probe failure')\n"
+        "    return {'received': event, 'python_type': type(event).__name__, 'unicode': 'snowman \\u2603'}\n")
+    definition = machine({"Sdk": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:lambda:invoke",
+                                  "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:probe",
+                                                 "Payload.$": "$.payload"}, "End": True}}, "Sdk")
+    srv = Server(tmp_path, "memory", "--handlers", "handlers.py").start()
+    try:
+        sfn = srv.client()
+        arn = sfn.create_state_machine(name="sdk", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        run = sfn.start_execution(stateMachineArn=arn, input=json.dumps(
+            {"payload": {"marker": "sdk-object", "value": [1, True, None, "snowman \u2603"]}}))
+        described = wait_done(sfn, run["executionArn"])
+        assert described["output"] == (
+            '{"ExecutedVersion":"$LATEST","Payload":"{\\"received\\": {\\"marker\\": \\"sdk-object\\", '
+            '\\"value\\": [1, true, null, \\"snowman \u2603\\"]}, \\"python_type\\": \\"dict\\", '
+            '\\"unicode\\": \\"snowman \u2603\\"}","StatusCode":200}')
+        failing = sfn.start_execution(stateMachineArn=arn, input='{"payload": {"raise_error": true}}')
+        described = wait_done(sfn, failing["executionArn"])
+        assert described["status"] == "SUCCEEDED"
+        out = json.loads(described["output"])
+        assert (list(out), out["FunctionError"]) == (["ExecutedVersion", "FunctionError", "Payload", "StatusCode"],
+                                                     "Unhandled")
+        assert json.loads(out["Payload"])["errorType"] == "ExplicitProbeError"
+    finally:
+        srv.stop()
+
+
 def test_a_stored_definition_that_fails_this_versions_checks_is_refused_as_invalid(tmp_path):
     """A definition stored by an earlier version that took it (here: a ResultPath naming a
     variable, refused since) cannot run: StartExecution and StartSyncExecution answer AWS's

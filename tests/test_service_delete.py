@@ -4,8 +4,10 @@ DELETING, refuses new executions and changes (StateMachineDeleting), each runnin
 fails with States.Runtime "State machine NAME has been deleted" (no full stop: raw AWS capture, radkawar/stackd
 testdata/aws/stepfunctions/deletion_lifecycle.json) at its next step (one waiting, on a Wait
 or an activity's worker, waits on, then fails recording nothing of the end of its wait: that
-capture's terminal_results, below), and the machine goes when the last one has ended.
-Driven through a real `asl serve` with boto3."""
+capture's terminal_results, below), and the machine goes when the last one has ended. While it
+is DELETING its executions, ended ones too, are described; once it has gone they do not exist
+any more (ExecutionDoesNotExist), as AWS answered (below). Driven through a real `asl serve`
+with boto3."""
 from __future__ import annotations
 
 import json
@@ -47,6 +49,25 @@ def assert_failed_as_aws_activity(sfn, execution: str, name: str) -> None:
     assert events[-1]["executionFailedEventDetails"] == {"error": "States.Runtime", "cause": cause}
 
 
+def assert_execution_gone(sfn, execution: str) -> None:
+    """AWS's answers for an execution of a state machine that has gone (raw AWS capture
+    radkawar/stackd testdata/aws/stepfunctions/deletion_lifecycle.json poll-9-wait-execution,
+    poll-9-wait-history, right after poll-9-wait-machine said StateMachineDoesNotExist;
+    redrive_execution.json independent-cleanup-execution-0, a machine that had no running
+    execution when it was deleted): ExecutionDoesNotExist "Execution Does Not Exist: '<arn>'"."""
+    missing = ("ExecutionDoesNotExist", f"Execution Does Not Exist: '{execution}'", 400)
+    assert error_of(sfn.describe_execution, executionArn=execution) == missing
+    assert error_of(sfn.get_execution_history, executionArn=execution) == missing
+
+
+def keeper(sfn, arn: str, **start) -> str:
+    """An execution that keeps state machine `arn` DELETING (AWS keeps a machine DELETING, and
+    its ended executions readable, while one of its executions runs: deletion_lifecycle.json
+    poll-9-activity-machine, poll-9-activity-execution), for the test to read the others; it is
+    stopped to let the machine go."""
+    return sfn.start_execution(stateMachineArn=arn, name="keeper", **start)["executionArn"]
+
+
 def gone(sfn, arn: str, timeout: float = 20) -> bool:
     """Whether DescribeStateMachine says StateMachineDoesNotExist (the deletion follows the end
     of the last execution, so it is polled for)."""
@@ -74,13 +95,15 @@ def test_a_machine_without_running_executions_goes_at_once_with_its_versions_and
     assert error_of(sfn.describe_state_machine, stateMachineArn=version)[0] == "StateMachineDoesNotExist"
     assert error_of(sfn.describe_state_machine_alias, stateMachineAliasArn=alias)[0] == "ResourceNotFound"
     assert sfn.list_state_machines()["stateMachines"] == []
-    # the closed execution stays readable, with the definition it ran
-    assert sfn.describe_execution(executionArn=done["executionArn"])["status"] == "SUCCEEDED"
-    assert json.loads(sfn.describe_state_machine_for_execution(executionArn=done["executionArn"])[
-        "definition"]) == json.loads(definition)
+    # its executions went with it, ended ones too (redrive_execution.json: the capture's machine had
+    # no running execution, cleanup-machine-0-running-list; once cleanup-machine-0-absence-39 said
+    # StateMachineDoesNotExist, independent-cleanup-execution-0 answered ExecutionDoesNotExist)
+    assert_execution_gone(sfn, done["executionArn"])
     sfn.delete_state_machine(stateMachineArn=arn)  # AWS: deleting it again is no error
-    # the name is free again
+    # the name is free again, and so is the execution's
     sfn.create_state_machine(name="idle", definition=definition, roleArn=ROLE)
+    again = sfn.start_execution(stateMachineArn=arn, name=done["name"])["executionArn"]
+    assert again == done["executionArn"] and wait_done(sfn, again)["status"] == "SUCCEEDED"
 
 
 def test_a_task_of_a_deleted_activity_fails_the_execution_before_it_is_scheduled(server):
@@ -111,6 +134,7 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
     execution = sfn.start_execution(stateMachineArn=arn, name="e1", input='{"n": 1}')["executionArn"]
     task = sfn.get_activity_task(activityArn=activity, workerName="w")
     assert task["taskToken"]
+    kept = keeper(sfn, arn)  # (its task is never taken)
 
     sfn.delete_state_machine(stateMachineArn=arn)
     described = sfn.describe_state_machine(stateMachineArn=arn)
@@ -128,16 +152,19 @@ def test_a_running_execution_fails_at_its_next_transition_then_the_machine_goes(
         assert message == f"State Machine is being deleted: '{arn}'"
     # waiting for its worker, the execution runs on
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
-
     sfn.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
     assert_failed_as_aws_activity(sfn, execution, "doomed")
-    assert gone(sfn, arn)
-    assert sfn.list_state_machines()["stateMachines"] == []
     described = sfn.describe_execution(executionArn=execution)
-    # AWS described it so, its machine DELETING still, with no running execution (labels
-    # after-callback-activity-execution, after-callback-activity-machine, poll-0-activity-execution)
+    # AWS described it so, its machine DELETING still (labels after-callback-activity-execution,
+    # after-callback-activity-machine, poll-0-activity-execution)
     assert (described["status"], described["redriveStatus"], described.get("redriveStatusReason")) == \
         ("FAILED", "REDRIVABLE", None)
+    assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
+    sfn.stop_execution(executionArn=kept)
+    assert gone(sfn, arn)
+    assert sfn.list_state_machines()["stateMachines"] == []
+    assert_execution_gone(sfn, execution)
+    assert_execution_gone(sfn, kept)
 
 
 def test_a_wait_running_when_its_machine_is_deleted_ends_then_the_execution_fails(server):
@@ -147,11 +174,12 @@ def test_a_wait_running_when_its_machine_is_deleted_ends_then_the_execution_fail
     RUNNING until the Wait's time is up, then ExecutionFailed (id 3) follows WaitStateEntered
     (id 2) straight: no WaitStateExited, the Pass never entered."""
     sfn = server.client()
-    definition = machine({"Wait": {"Type": "Wait", "Seconds": 2, "Next": "Pass"},
+    definition = machine({"Wait": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Pass"},
                           "Pass": {"Type": "Pass", "Result": {"unexpected": "transition-completed"}, "End": True}},
                          "Wait")
     arn = sfn.create_state_machine(name="waiting", definition=definition, roleArn=ROLE)["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "wait"}')["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "wait", "seconds": 2}')["executionArn"]
+    kept = keeper(sfn, arn, input='{"seconds": 3600}')
     sfn.delete_state_machine(stateMachineArn=arn)
     assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
     done = wait_done(sfn, execution)
@@ -161,7 +189,9 @@ def test_a_wait_running_when_its_machine_is_deleted_ends_then_the_execution_fail
     assert [e["type"] for e in events] == ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"]
     assert (events[-1]["id"], events[-1]["previousEventId"]) == (3, 2)
     assert done["stopDate"].timestamp() - events[1]["timestamp"].timestamp() >= 1.9  # the Wait ran out
+    sfn.stop_execution(executionArn=kept)
     assert gone(sfn, arn)
+    assert_execution_gone(sfn, execution)
 
 
 def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
@@ -170,10 +200,11 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
     enough that the restart (slow on a loaded machine) ends well inside it."""
     with serving(tmp_path) as sfn:
         definition = machine({"Before": {"Type": "Pass", "Next": "W"},
-                              "W": {"Type": "Wait", "Seconds": 12, "Next": "After"},
+                              "W": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "After"},
                               "After": {"Type": "Pass", "End": True}}, "Before")
         arn = sfn.create_state_machine(name="slow", definition=definition, roleArn=ROLE)["stateMachineArn"]
-        execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        execution = sfn.start_execution(stateMachineArn=arn, input='{"seconds": 12}')["executionArn"]
+        kept = keeper(sfn, arn, input='{"seconds": 3600}')
         sfn.delete_state_machine(stateMachineArn=arn)
         assert sfn.describe_state_machine(stateMachineArn=arn)["status"] == "DELETING"
     with serving(tmp_path) as sfn:
@@ -184,7 +215,9 @@ def test_a_deleting_machine_stays_deleting_across_a_restart(tmp_path):
         # as AWS's Wait ended (deletion_lifecycle.json, terminal_results.wait): no WaitStateExited
         assert types == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
                          "ExecutionFailed"]
+        sfn.stop_execution(executionArn=kept)
         assert gone(sfn, arn)
+        assert_execution_gone(sfn, execution)
 
 
 def test_an_activity_answered_after_a_restart_fails_as_aws_did(tmp_path):
@@ -198,12 +231,15 @@ def test_an_activity_answered_after_a_restart_fails_as_aws_did(tmp_path):
         arn = sfn.create_state_machine(name="held", definition=definition, roleArn=ROLE)["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=arn, input='{"probe": "activity"}')["executionArn"]
         token = sfn.get_activity_task(activityArn=activity, workerName="w")["taskToken"]
+        kept = keeper(sfn, arn)  # (its task is never taken)
         sfn.delete_state_machine(stateMachineArn=arn)
     with serving(tmp_path) as sfn:
         assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
         sfn.send_task_success(taskToken=token, output='{"callback": "after-delete"}')
         assert_failed_as_aws_activity(sfn, execution, "held")
+        sfn.stop_execution(executionArn=kept)
         assert gone(sfn, arn)
+        assert_execution_gone(sfn, execution)
 
 
 def test_a_redriven_execution_fails_as_aws_did_when_its_worker_answers(server):
@@ -220,6 +256,7 @@ def test_a_redriven_execution_fails_as_aws_did_when_its_worker_answers(server):
     assert wait_done(sfn, execution)["status"] == "FAILED"
     sfn.redrive_execution(executionArn=execution)
     token = sfn.get_activity_task(activityArn=activity)["taskToken"]
+    kept = keeper(sfn, arn)  # (its task is never taken)
     sfn.delete_state_machine(stateMachineArn=arn)
     sfn.send_task_success(taskToken=token, output="{}")
     done = wait_done(sfn, execution)
@@ -228,7 +265,9 @@ def test_a_redriven_execution_fails_as_aws_did_when_its_worker_answers(server):
     assert [e["type"] for e in events[6:]] == ["ExecutionRedriven", "ActivityScheduled", "ActivityStarted",
                                                "ExecutionFailed"]
     assert events[-1]["previousEventId"] == events[-2]["id"]
+    sfn.stop_execution(executionArn=kept)
     assert gone(sfn, arn)
+    assert_execution_gone(sfn, execution)
 
 
 def test_an_express_machine_goes_at_once(server):

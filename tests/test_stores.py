@@ -433,6 +433,53 @@ def test_create_under_a_parent_and_retire(store_url):
     run(go)
 
 
+def test_a_retired_machine_takes_its_executions_with_it(store_url):
+    """Deleted, a state machine's executions (its Map Runs' children, ``…:stateMachine:M/label``,
+    too), their journals and the resources under them or it go: AWS answered DescribeExecution
+    and GetExecutionHistory of a deleted machine's executions with ExecutionDoesNotExist, once
+    DescribeStateMachine said StateMachineDoesNotExist (raw AWS capture radkawar/stackd
+    testdata/aws/stepfunctions/deletion_lifecycle.json poll-9-wait-machine, poll-9-wait-execution,
+    poll-9-wait-history; redrive_execution.json cleanup-machine-0-absence-39,
+    independent-cleanup-execution-0), and described them while it was DELETING
+    (poll-9-activity-execution). Another machine's executions stay, one named alike (M2) too."""
+    from asl.engine.stores import StoredEvent, StoredFact
+
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            m = "arn:aws:states:us-east-1:123456789012:stateMachine:M"
+            await store.put_resource(m, "stateMachine", {"name": "M", "status": "ACTIVE"}, None, 10.0)
+            await store.put_resource(m + "/Map", "processor", {"label": "Map"}, m, 11.0)
+            child = record(3, arn="arn:aws:states:us-east-1:123456789012:execution:M/Map:c1", state_machine_arn=m + "/Map")
+            other = record(4, arn="arn:aws:states:us-east-1:123456789012:execution:M2:run-4",
+                           state_machine_arn=m + "2", state_machine_name="M2")
+            event = StoredEvent(1, "ExecutionStarted", 0, 1000.0, {"input": "{}"}, None)
+            fact = StoredFact(1, None, "note", {"n": 1})
+            for r in (record(1), record(2), child, other):
+                assert await store.create(r, [event], [fact])
+            run_arn = "arn:aws:states:us-east-1:123456789012:mapRun:M/Map:r1"
+            await store.put_resource(run_arn, "mapRun", {"mapRunArn": run_arn}, record(1).arn, 12.0)
+            assert await store.retire_resource(m) is False  # running executions: DELETING, all readable
+            assert await store.get(record(1).arn) is not None and await store.get_resource(run_arn) is not None
+            for r in (record(1), record(2), child):
+                await store.update(r.arn, status="FAILED")
+            assert await store.retire_resource(m) is True
+            for r in (record(1), record(2), child):
+                assert await store.get(r.arn) is None
+                try:  # (the memory store refuses to read the journal of an execution it does not have)
+                    assert (await store.events(r.arn), await store.facts(r.arn)) == ([], [])
+                except StoreError:
+                    pass
+            assert (await store.get_resource(run_arn), await store.get_resource(m + "/Map")) == (None, None)
+            assert [r.arn for r in await store.list()] == [other.arn]
+            assert len(await store.events(other.arn)) == 1 and len(await store.facts(other.arn)) == 1
+            assert await store.create(record(1))  # the name is free again, for a new machine M
+        finally:
+            await store.close()
+    run(go)
+
+
 def test_revise_resource_and_family(store_url):
     """`revise_resource` runs a change function on the document as it is and writes what it
     returns (None: nothing); `revise_family` also reads and writes the resource's children of

@@ -143,10 +143,18 @@ def put_events(clients: Any, service: str, api: str, arguments: Any) -> Any:
 
 # ---- Lambda ----------------------------------------------------------------------------------
 
-def _payload(arguments: Any) -> Any:
-    """The request's Payload: absent -> ``{}``; JSON text is sent as is; anything else as JSON."""
-    payload = arguments.get("Payload", {}) if isinstance(arguments, dict) else {}
+def _payload(arguments: Any, sdk: bool = False) -> str | None:
+    """The Invoke request's body from the Payload parameter: absent or null, none (the function
+    gets ``{}``: raw AWS capture radkawar/stackd testdata/aws/stepfunctions/lambda_integrations.json
+    history-optimized-null, history-sdk-payload-null); JSON text as it is; any other value as its
+    JSON, a string that is not JSON text too (``lambda:invoke``), or as it is for Lambda to refuse
+    (`sdk`, ``aws-sdk:lambda:invoke``: never base64, history-sdk-payload-base64-string)."""
+    payload = arguments.get("Payload") if isinstance(arguments, dict) else None
+    if payload is None:
+        return None
     if isinstance(payload, str):
+        if sdk:
+            return payload
         try:
             strict_loads(payload)
             return payload
@@ -163,7 +171,10 @@ def _function_region(function: Any) -> str | None:
 def lambda_invoke(clients: Any, service: str, api: str, arguments: Any) -> Any:
     """``lambda:invoke``: ``{ExecutedVersion, Payload, StatusCode, [LogResult], metadata}``."""
     request = dict(arguments) if isinstance(arguments, dict) else {}
-    request["Payload"] = _payload(arguments)
+    request.pop("Payload", None)
+    body = _payload(arguments)
+    if body is not None:
+        request["Payload"] = body
     response, operation = _call(clients, "lambda", "invoke", request,
                                 _function_region(request.get("FunctionName")))
     result = result_json(response, operation.output_shape)
@@ -178,8 +189,11 @@ def lambda_invoke(clients: Any, service: str, api: str, arguments: Any) -> Any:
 
 def lambda_function(clients: Any, arn: str, arguments: Any) -> Any:
     """A Lambda function ARN as the Resource: the function's own result."""
-    response, operation = _call(clients, "lambda", "invoke",
-                                {"FunctionName": arn, "Payload": _payload({"Payload": arguments})},
+    # the state's input as its JSON, a string too (raw AWS capture radkawar/stackd
+    # testdata/aws/stepfunctions/lambda_integrations.json history-direct-arn-scalar-string,
+    # history-direct-arn-null: LambdaFunctionScheduled input '"plain native string"', 'null')
+    payload = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+    response, operation = _call(clients, "lambda", "invoke", {"FunctionName": arn, "Payload": payload},
                                 _function_region(arn))
     result = result_json(response, operation.output_shape)
     return function_result(result.get("FunctionError"), result.get("Payload"), verbatim=True)

@@ -72,8 +72,21 @@ def call(clients: Any, info: Any, arguments: Any) -> Any:
                           f"action '{info.api}'")
     method, operation = found
     request = to_request(operation.input_shape, {} if arguments is None else arguments, base64_blobs=True)
+    if (service, info.api) == ("lambda", "invoke") and isinstance(request, dict) and \
+            isinstance(arguments, dict) and "Payload" in arguments:
+        from .optimized import _payload
+
+        # Lambda's Payload is the request body as given, not base64 (`optimized._payload`)
+        request.pop("Payload", None)
+        body = _payload(arguments, sdk=True)
+        if body is not None:
+            request["Payload"] = body.encode("utf-8")
     response = invoke(client, method, operation, request, convert_error)
-    return result_json(response, operation.output_shape, pascal=True, sdk_v2=True)
+    result = result_json(response, operation.output_shape, pascal=True, sdk_v2=True)
+    if (service, info.api) == ("lambda", "invoke"):  # AWS's order: ExecutedVersion, FunctionError,
+        # Payload, StatusCode (radkawar/stackd lambda_integrations.json history-sdk-function-error-object)
+        result = dict(sorted(result.items()))
+    return result
 
 
 def invoke(client: Any, method: str, operation: Any, request: Any, converter: Any) -> dict:

@@ -417,10 +417,23 @@ class Store(Protocol):
     async def retire_resource(self, arn: str, children: Iterable[str] = ()) -> bool | None:
         """Delete resource `arn` (a state machine) unless a RUNNING execution of it is on
         record; then mark its document ``"status": "DELETING"`` instead. Its children of the
-        kinds `children` go either way. One transaction, the resource locked against
-        `create(..., parent=arn)` of another process: an execution is either on record before
-        (and seen here) or refused after. True: deleted; False: kept (DELETING); None: there was
-        none."""
+        kinds `children` go either way. Deleted, it takes with it its executions (those of its
+        Map Runs' too: `machine_of`), their journals, and the resources whose parent is one of
+        them or the machine, as AWS keeps no execution of a deleted state machine. One
+        transaction, the resource locked against `create(..., parent=arn)` of another process:
+        an execution is either on record before (and seen here) or refused after. True: deleted;
+        False: kept (DELETING); None: there was none."""
+
+
+def machine_of(state_machine_arn: str) -> str:
+    """The state machine an execution record belongs to: a Map Run's child names the machine
+    and the Map's label (``...:stateMachine:NAME/LABEL``), which belongs to machine NAME. Once
+    that machine is deleted (`Store.retire_resource`), its executions do not exist any more:
+    AWS answered DescribeExecution and GetExecutionHistory of them with ExecutionDoesNotExist
+    (raw AWS capture radkawar/stackd testdata/aws/stepfunctions/deletion_lifecycle.json
+    poll-9-wait-execution, poll-9-wait-history, final-visibility-*; redrive_execution.json
+    independent-cleanup-execution-*)."""
+    return state_machine_arn.split("/", 1)[0]
 
 
 class RevisesInFamilies:

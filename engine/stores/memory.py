@@ -12,7 +12,7 @@ import json
 from typing import Any, Callable, Iterable
 
 from . import (DELETING, OneProcess, Entries, ExecutionRecord, Family, JsonText, RevisesInFamilies, StoredEvent, StoredFact,
-               StoreError, check_changes, check_parent, dumps)
+               StoreError, check_changes, check_parent, dumps, machine_of)
 
 
 class MemoryStore(RevisesInFamilies, OneProcess):
@@ -26,6 +26,7 @@ class MemoryStore(RevisesInFamilies, OneProcess):
         self._unread: dict[str, list[Entries]] = {}
         self._facts: dict[str, list[StoredFact]] = {}
         self._order: dict[str, int] = {}
+        self._next = 0  # the order of the next record or resource (kept apart: entries may go)
         self._resources: dict[str, tuple[str, str | None, float, int, dict]] = {}
 
     async def open(self) -> None:
@@ -46,7 +47,7 @@ class MemoryStore(RevisesInFamilies, OneProcess):
         self._unread[record.arn] = []
         self._add_events(record.arn, events)
         self._facts[record.arn] = list(facts)
-        self._order[record.arn] = len(self._order)
+        self._order[record.arn] = self._next = self._next + 1
         return True
 
     async def get(self, arn: str) -> ExecutionRecord | None:
@@ -143,7 +144,10 @@ class MemoryStore(RevisesInFamilies, OneProcess):
 
     def _put(self, arn: str, kind: str, doc: dict, parent: str | None, created: float) -> None:
         old = self._resources.get(arn)
-        order = old[3] if old is not None else len(self._resources) + len(self._order) + 1
+        if old is not None:
+            order = old[3]
+        else:
+            order = self._next = self._next + 1
         self._resources[arn] = (kind, parent, created, order, copy.deepcopy(doc))
 
     async def get_resource(self, arn: str) -> dict | None:
@@ -186,6 +190,13 @@ class MemoryStore(RevisesInFamilies, OneProcess):
             found[4]["status"] = DELETING
             return False
         del self._resources[arn]
+        gone = {a for a, r in self._records.items() if machine_of(r.state_machine_arn) == arn}
+        for execution in gone:
+            for table in (self._records, self._events, self._unread, self._facts, self._order):
+                table.pop(execution, None)
+        gone.add(arn)
+        for child in [a for a, r in self._resources.items() if r[1] in gone]:
+            del self._resources[child]
         return True
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:

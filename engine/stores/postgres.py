@@ -477,6 +477,16 @@ class PostgresStore(RevisesInFamilies):
                                      "LIMIT 1", (arn,))
             if await cur.fetchone() is None:
                 await conn.execute("DELETE FROM resources WHERE arn = %s", (arn,))
+                # its executions go with it (`Store.retire_resource`; its Map Runs' children: `machine_of`)
+                prefix = arn + "/"
+                cur = await conn.execute("DELETE FROM executions WHERE state_machine_arn = %s OR "
+                                         "left(state_machine_arn, %s) = %s RETURNING arn", (arn, len(prefix), prefix))
+                gone = [row[0] for row in await cur.fetchall()]
+                if gone:
+                    for table in ("events", "facts"):
+                        await conn.execute(f"DELETE FROM {table} WHERE arn = ANY(%s)", (gone,))
+                    await conn.execute("DELETE FROM activity_tasks WHERE execution_arn = ANY(%s)", (gone,))
+                await conn.execute("DELETE FROM resources WHERE parent = ANY(%s)", (gone + [arn],))
                 return True
             doc = json.loads(found[0])
             if doc.get("status") != DELETING:

@@ -51,6 +51,20 @@ def _children(db: sqlite3.Connection, arn: str, kinds: list[str]) -> dict[str, d
     return {a: json.loads(d) for a, d in rows}
 
 
+def _forget_executions(db: sqlite3.Connection, machine: str) -> None:
+    """Delete the executions of deleted state machine `machine` (`Store.retire_resource`)."""
+    prefix = machine + "/"  # (its Map Runs' children: `machine_of`)
+    arns = [row[0] for row in db.execute("SELECT arn FROM executions WHERE state_machine_arn = ? OR "
+                                         "substr(state_machine_arn, 1, ?) = ?", (machine, len(prefix), prefix))]
+    for i in range(0, len(arns), 500):
+        chunk = arns[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for table in ("events", "facts", "executions"):
+            db.execute(f"DELETE FROM {table} WHERE arn IN ({marks})", chunk)
+        db.execute(f"DELETE FROM resources WHERE parent IN ({marks})", chunk)
+    db.execute("DELETE FROM resources WHERE parent = ?", (machine,))
+
+
 def _immediate(db: sqlite3.Connection, work: Any) -> Any:
     """``work(db)`` in one write transaction."""
     db.execute("BEGIN IMMEDIATE")
@@ -389,6 +403,7 @@ class SQLiteStore(RevisesInFamilies, OneProcess):
             if db.execute("SELECT 1 FROM executions WHERE state_machine_arn = ? AND status = 'RUNNING' LIMIT 1",
                           (arn,)).fetchone() is None:
                 db.execute("DELETE FROM resources WHERE arn = ?", (arn,))
+                _forget_executions(db, arn)
                 return True
             db.execute("UPDATE resources SET doc = ? WHERE arn = ?",
                        (dumps({**json.loads(found[0]), "status": DELETING}), arn))
@@ -396,8 +411,7 @@ class SQLiteStore(RevisesInFamilies, OneProcess):
         try:
             return await self._run(lambda db: _immediate(db, retire))
         finally:
-            if children:
-                self._forget(None)
+            self._forget(None)  # (the resources of its executions may have gone too)
 
     async def list_resources(self, kind: str, parent: str | None = None) -> list[dict]:
         sql, args = "SELECT doc FROM resources WHERE kind = ?", [kind]
