@@ -214,19 +214,35 @@ def log_group_exists(group: str, clients: Any) -> bool | None:
 
 
 VALIDATION_STREAM = "log_stream_created_by_aws_to_validate_log_delivery_subscriptions"
+#: What AWS writes to VALIDATION_STREAM when it checks it can deliver to a log group (raw AWS
+#: capture, radkawar/stackd testdata/aws/stepfunctions/observability.json, collected logs).
+VALIDATION_MESSAGE = ("Permissions are set correctly to allow AWS CloudWatch Logs to write into your logs "
+                      "while creating a subscription.")
 
 
 def validate_log_delivery(group: str, clients: Any) -> None:
-    """What AWS leaves in a log group it is given as a state machine's log destination: a log
+    """What AWS leaves in a log group it is given as a state machine's log destination: in the log
     stream VALIDATION_STREAM, made when it checks it can deliver there, beside the execution
     streams (LocalStack's test_logs.py::test_log_group_with_multiple_runs, run against AWS, waits
-    for two streams after one state machine's executions, and its helpers skip that stream's name).
+    for two streams after one state machine's executions, and its helpers skip that stream's name),
+    a log event VALIDATION_MESSAGE each time it checks: at CreateStateMachine and at each
+    UpdateStateMachine that changes the logging configuration (raw AWS capture, radkawar/stackd
+    testdata/aws/stepfunctions/observability.json: six such events for two creations and the four
+    of six updates that changed the level or includeExecutionData; none for an update to OFF).
     Best effort, as `log_group_exists`: a stream there already or no answer changes nothing.
     Blocking: call it from a worker thread in async code."""
+    import time
+
     try:
         name, region = log_group_name(group)
-        clients.quick_client("logs", region).create_log_stream(logGroupName=name, logStreamName=VALIDATION_STREAM)
-    except Exception:  # there already, or no answer: delivery goes on (or fails) as it would
+        client = clients.quick_client("logs", region)
+        try:
+            client.create_log_stream(logGroupName=name, logStreamName=VALIDATION_STREAM)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass
+        client.put_log_events(logGroupName=name, logStreamName=VALIDATION_STREAM, logEvents=[
+            {"timestamp": round(time.time() * 1000), "message": VALIDATION_MESSAGE}])
+    except Exception:  # no answer: delivery goes on (or fails) as it would
         pass
 
 

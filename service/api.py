@@ -676,12 +676,14 @@ class Service:
             raise ServiceError("InvalidLoggingConfiguration",
                                "Invalid Logging Configuration: Must specify exactly one Log Destination.")
 
-    async def _check_log_group(self, config: dict | None) -> None:
+    async def _check_log_group(self, config: dict | None, current: dict | None = None) -> None:
         """A logging configuration whose log group does not exist is refused, as AWS refuses it
         (recorded: LocalStack's test_sfn_api_logs.py::test_deleted_log_group); it is asked of
         CloudWatch Logs only when the server calls AWS (--aws, --endpoint-url) and logs are on.
         When CloudWatch Logs cannot tell (no credentials, no access, no answer within seconds)
-        the configuration is taken: the group is written to, or not, when executions run."""
+        the configuration is taken: the group is written to, or not, when executions run. A group
+        that is there gets AWS's delivery check (`validate_log_delivery`) unless `current`, the
+        machine's configuration an update keeps, is the same."""
         if not config or (config.get("level") or "OFF") == "OFF" or self.integrations is None \
                 or not self.integrations.config.calls("logs"):
             return
@@ -699,7 +701,7 @@ class Service:
             if found is None:
                 log.warning("CloudWatch Logs did not tell whether the log group %s exists: the logging "
                             "configuration is taken as it is", arn)
-            elif arn:
+            elif arn and _logging_with_defaults(config) != current:
                 await anyio.to_thread.run_sync(validate_log_delivery, arn, clients)
 
     def _check_tags(self, tags: list) -> None:
@@ -787,7 +789,7 @@ class Service:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
         encryption = _encryption(body.get("encryptionConfiguration"))
-        await self._check_log_group(body.get("loggingConfiguration"))
+        await self._check_log_group(body.get("loggingConfiguration"), doc.get("loggingConfiguration"))
 
         given = {**body, "encryptionConfiguration": encryption}
         if given.get("loggingConfiguration") is not None:

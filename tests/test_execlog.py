@@ -181,12 +181,17 @@ def test_log_group_names_and_arns():
         ExecutionLog("DEBUG")
 
 
-def read_group(client, group: str) -> list[dict]:
+def read_group(client, group: str, validation: bool = False) -> list[dict]:
+    """The events of a log group's execution streams (`validation`: of the stream AWS's delivery
+    check writes to instead), and the names of all its streams."""
+    from asl.engine.execlog import VALIDATION_STREAM
+
     streams = client.describe_log_streams(logGroupName=group)["logStreams"]
     out = []
     for stream in streams:
-        out += client.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
-                                     startFromHead=True)["events"]
+        if (stream["logStreamName"] == VALIDATION_STREAM) is validation:
+            out += client.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                         startFromHead=True)["events"]
     return out, [s["logStreamName"] for s in streams]
 
 
@@ -329,6 +334,18 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
         # two streams after one machine's executions; its helpers skip this name)
         assert streams[0] == "log_stream_created_by_aws_to_validate_log_delivery_subscriptions"
         assert len(streams) == 2 and streams[1].startswith("states/m/")
+        # where AWS's delivery check writes its message, once per CreateStateMachine and per
+        # UpdateStateMachine that changes the logging configuration, not for one that keeps it
+        # (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/observability.json, the
+        # collected logs: six messages for two creations and four of six updates)
+        def checks():
+            return [e["message"] for e in read_group(logs, "/aws/vendedlogs/states/m-Logs", validation=True)[0]]
+        assert checks() == ["Permissions are set correctly to allow AWS CloudWatch Logs to write into your logs "
+                            "while creating a subscription."]
+        sfn.update_state_machine(stateMachineArn=machine, loggingConfiguration=config)
+        assert len(checks()) == 1
+        sfn.update_state_machine(stateMachineArn=machine, loggingConfiguration={**config, "level": "ALL"})
+        assert len(checks()) == 2
         # a Standard machine's stream is named for the hour (raw AWS capture, radkawar/stackd
         # testdata/aws/stepfunctions/observability.json: states/MACHINE/2026-09-23-22/00000000)
         assert __import__("re").fullmatch(r"states/m/\d{4}-\d\d-\d\d-\d\d/00000000", streams[1]), streams
