@@ -22,7 +22,7 @@ from asl.engine.apitime import api_time
 from asl.engine.background import Background
 from asl.engine.stores import owner_has_died, watch_registration
 
-from .arns import Arns, machine_parts, split
+from .arns import Arns, machine_parts, region_of, split
 from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
@@ -479,6 +479,7 @@ class Service:
             return 0
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
+        execution.region = region_of(record.arn)
         _identify(execution, record.options)
         self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"))
         machine = await self.store.get_resource(record.state_machine_arn)
@@ -1432,6 +1433,9 @@ class Service:
         except (MockConfigError, MissingHandlerError) as exc:
             raise ServiceError("ValidationException", str(exc)) from None
         execution.wait_scale = self.wait_scale
+        # the region its Tasks call and their TaskScheduled events name: the state machine's, as on
+        # AWS (raw AWS capture, radkawar/stackd tracing_workflows.json: "region": "us-west-2")
+        execution.region = self.arns.region
         return execution
 
     async def StartExecution(self, body: dict) -> dict:
@@ -1888,6 +1892,7 @@ class Service:
                 raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
             execution.arn = arn
             execution.state_machine_arn = record.state_machine_arn
+            execution.region = region_of(arn)
             _identify(execution, record.options)
             self._observe(execution, None, record.options.get("tracingConfiguration"))
             self._launch(execution)

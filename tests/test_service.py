@@ -627,6 +627,37 @@ LAMBDA = machine({"Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1
                            "End": True}}, "Call")
 
 
+def test_tasks_run_in_the_region_of_the_server(tmp_path):
+    """A Task's TaskScheduled names the region of its state machine (raw AWS capture,
+    radkawar/stackd testdata/aws/stepfunctions/tracing_workflows.json, sequence-final-history-0:
+    "region": "us-west-2" for a machine in us-west-2), after a redrive too."""
+    (tmp_path / "handlers.py").write_text(
+        "import pathlib\n"
+        "from asl.engine import Handlers, TaskFailed\n"
+        "handlers = Handlers()\n"
+        "@handlers.lambda_function('Double')\n"
+        "def double(event):\n"
+        "    if not pathlib.Path('fixed').exists():\n"
+        "        raise TaskFailed('Bad', 'not yet')\n"
+        "    return event\n")
+    srv = Server(tmp_path, "memory", "--handlers", "handlers.py", "--region", "us-west-2").start()
+    try:
+        sfn = srv.client()
+        definition = machine({"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                       "Parameters": {"FunctionName": "Double", "Payload.$": "$"}, "End": True}}, "Call")
+        arn = sfn.create_state_machine(name="lam", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        run = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+        assert wait_done(sfn, run)["status"] == "FAILED"
+        (tmp_path / "fixed").touch()
+        sfn.redrive_execution(executionArn=run)
+        assert wait_done(sfn, run)["status"] == "SUCCEEDED"
+        events = sfn.get_execution_history(executionArn=run)["events"]
+        assert [e["taskScheduledEventDetails"]["region"] for e in events if e["type"] == "TaskScheduled"] == \
+            ["us-west-2", "us-west-2"]
+    finally:
+        srv.stop()
+
+
 def test_handlers_mock_config_stop_and_redrive(tmp_path):
     (tmp_path / "handlers.py").write_text(
         "from asl.engine import Handlers, TaskFailed\n"
