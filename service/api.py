@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -86,6 +87,40 @@ def _tracing_with_defaults(config: dict | None) -> dict:
     acceptance test TestAccSFNStateMachine_tracing (state_machine_test.go) creates a machine with
     that and reads tracing back as disabled."""
     return {"enabled": False, **(config or {})}
+
+
+_TRACE_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+
+
+def _trace_header(given: str | None, tracing: bool) -> str | None:
+    """The X-Ray trace header an execution runs with (DescribeExecution's and StartSyncExecution's
+    ``traceHeader``) from StartExecution's (`given`: the request's X-Amzn-Trace-Id header, else its
+    ``traceHeader``) and its machine's tracingConfiguration (`tracing`), as AWS makes it (raw AWS
+    capture, radkawar/stackd testdata/aws/stepfunctions/tracing_control.json): a header with a
+    valid Root is kept as given, with ``;Sampled=1`` added when it has no Sampled; any other given
+    header, the empty one too, gets a new Root, keeping ``Sampled=0`` when it said so, else
+    ``Sampled=1`` (``Root=not-enabled;Sampled=0`` -> ``Root=1-…;Sampled=0``); none given, a machine
+    with tracing enabled gets a new Root (``Root=1-…;Sampled=1``), one without none. A new Root is
+    X-Ray's: ``1-``, the epoch second in 8 hex digits, 24 random hex digits (the capture's roots
+    carry the executions' start seconds). AWS's sampling rules may make a new root Sampled=0; none
+    apply here."""
+    if given is None and not tracing:
+        return None
+    fields = dict(part.strip().partition("=")[::2] for part in (given or "").split(";") if "=" in part)
+    if _TRACE_ROOT.fullmatch(fields.get("Root", "")):
+        return given if "Sampled" in fields else f"{given};Sampled=1"
+    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    return f"Root={root};Sampled={'0' if fields.get('Sampled') == '0' else '1'}"
+
+
+def _traced_body(body: dict, runs: dict) -> dict:
+    """A StartExecution or StartSyncExecution request with the trace header its execution runs
+    with (`_trace_header`) as its ``traceHeader``, or none."""
+    header = _trace_header(body.get("traceHeader"), bool((runs.get("tracingConfiguration") or {}).get("enabled")))
+    out = {k: v for k, v in body.items() if k != "traceHeader"}
+    if header is not None:
+        out["traceHeader"] = header
+    return out
 
 
 def _encryption(config: dict | None) -> dict | None:
@@ -1449,6 +1484,7 @@ class Service:
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value, whole = self._read_input(body)
+        body = _traced_body(body, runs)
         if runs["type"] == "EXPRESS":
             execution = self._prepare(machine, runs, value, name, case or None)
             _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
@@ -1582,6 +1618,7 @@ class Service:
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value, whole = self._read_input(body)
+        body = _traced_body(body, runs)
         execution = self._prepare(machine, runs, value, name, None, sync=True)
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
                               "stateMachineAliasArn": alias_arn})
