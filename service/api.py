@@ -516,7 +516,8 @@ class Service:
         execution.state_machine_arn = record.state_machine_arn
         execution.region = region_of(record.arn)
         _identify(execution, record.options)
-        self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"))
+        self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"),
+                      record.options.get("traceHeader"))
         machine = await self.store.get_resource(record.state_machine_arn)
         self._launch(execution)
         if machine is not None and machine.get("status") == DELETING:
@@ -562,10 +563,16 @@ class Service:
 
     def _observe(self, execution: Any, logging_config: dict | None, tracing_config: dict | None,
                  trace_header: str | None = None) -> None:
-        """Give `execution` the log and the tracing its state machine's configuration asks for."""
+        """Give `execution` the log and the tracing its state machine's configuration asks for, or
+        its trace header (`trace_header`, `_trace_header`'s) when that says Sampled=1: AWS traces
+        those executions whatever the machine's tracingConfiguration (raw AWS capture,
+        radkawar/stackd testdata/aws/stepfunctions/tracing_control.json, finding
+        "disabled-is-not-upstream-tracing-suppression": machines with tracing disabled published
+        segments for supplied Sampled=1 headers, and for the Roots made for malformed ones)."""
         if execution.log is None:
             execution.log = self._log(logging_config)
-        if self.tracer_provider is None or not (tracing_config or {}).get("enabled"):
+        sampled = "Sampled=1" in (trace_header or "").replace(" ", "").split(";")
+        if self.tracer_provider is None or not ((tracing_config or {}).get("enabled") or sampled):
             return
         from asl.engine.observe import combine
         from asl.engine.tracing import Tracing, request_context
@@ -1931,7 +1938,8 @@ class Service:
             execution.state_machine_arn = record.state_machine_arn
             execution.region = region_of(arn)
             _identify(execution, record.options)
-            self._observe(execution, None, record.options.get("tracingConfiguration"))
+            self._observe(execution, None, record.options.get("tracingConfiguration"),
+                          record.options.get("traceHeader"))
             self._launch(execution)
         return {"redriveDate": execution.redrive_time}
 
