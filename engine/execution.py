@@ -187,6 +187,9 @@ class Execution:
         self.machine = machine
         self.input = {} if input is None else input
         self._input_defaulted = input is None  # no input, or JSON null: it runs with {}
+        # (the input object, its caller's text) while that text is kept (`keep_input_text`): the
+        # events that carry the input unchanged show that text (`emit`)
+        self._spelled: tuple[Any, str] | None = None
         # Every random draw derives from the seed, so the same seed gives the same name, ARNs,
         # task tokens, request ids, jitter and $uuid(): the execution's own draws (names, ARNs)
         # from this generator, each block run's from its frame's (`Frame.random`), so a resumed
@@ -207,7 +210,7 @@ class Execution:
         self.observer = observer
         self._log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
         self._replay: Recorded | None = None  # the journal replayed (a resumed execution), or None
-        self.append_only = True  # neither of the two: an event is only appended to the history
+        self.append_only = True  # none of the three (`_appending`): an event is only appended to the history
         self.parent: tuple | None = None  # a Distributed Map item's child execution: (map state view, index)
         self.transitions = 0
         self.calls: list[TaskCall] = []
@@ -268,7 +271,7 @@ class Execution:
     @replay.setter
     def replay(self, recorded: Recorded | None) -> None:
         self._replay = recorded
-        self.append_only = recorded is None and self._log is None
+        self._appending()
 
     @property
     def log(self) -> Any:
@@ -278,7 +281,12 @@ class Execution:
     @log.setter
     def log(self, log: Any) -> None:
         self._log = log
-        self.append_only = self._replay is None and log is None
+        self._appending()
+
+    def _appending(self) -> None:
+        """`append_only`: whether an event needs nothing but appending (no journal replayed, no
+        log to tell, no caller's input text to keep in the events, see `emit`)."""
+        self.append_only = self._replay is None and self._log is None and self._spelled is None
 
     def emit(self, frame: Frame, event_type: str, details: Any = None, at: float | None = None) -> int:
         """Record an event at the frame's next position (or, resuming, find it recorded there),
@@ -289,6 +297,9 @@ class Execution:
             if recorded is not None:
                 frame.last = recorded.id
                 return recorded.id
+        spelled = self._spelled
+        if spelled is not None:
+            details = _spelled_details(details, spelled)
         # History.add, inlined: this runs twice per state
         history = self.history
         events = history._events
@@ -805,9 +816,34 @@ class Execution:
         spelled, compact_text = spelled_input(text, self.input, whole and not self._input_defaulted)
         if spelled is None:
             self.started_details.pop(SPELLED_INPUT, None)
+            self._spelled = None
         else:
             self.started_details[SPELLED_INPUT] = spelled
+            # an object only: AWS showed the compact text of an array input in its first state's
+            # event (LocalStack's test_map_state_label, '["Hello", "World"]' then '["Hello","World"]'),
+            # and a number or a string may be shared by values that are not the input
+            self._spelled = (self.input, spelled) if type(self.input) is dict else None
+        self._appending()
         return spelled or compact_text
+
+    def spelled_text(self, value: Any) -> str | None:
+        """The caller's text of the execution's input when `value` is that input, unchanged
+        (`keep_input_text`), else None: AWS passes it on as given while no state changes it (raw
+        AWS captures, radkawar/stackd testdata/aws/stepfunctions/tracing_workflows.json,
+        tracing_control.json, observability.json, encryption_execution.json: a Choice's, a Pass's
+        without fields, a Wait's, a Parallel's and its branches' states', a Map's input and output,
+        a Task's and a Fail's input, and the execution's output '{"probe": "x", "synthetic": true}'
+        with the caller's spaces, '"native-\\u03bb"' with the caller's escape)."""
+        spelled = self._spelled
+        return spelled[1] if spelled is not None and value is spelled[0] else None
+
+    def output_text(self, output: Any) -> str:
+        """`output` (the run's, once it succeeded) as DescribeExecution answers it: its caller's
+        text when it is the input unchanged (`spelled_text`), else compact JSON."""
+        from ..jsontext import compact
+
+        text = self.spelled_text(output)
+        return compact(output) if text is None else text
 
     @property
     def input_text(self) -> str:
@@ -994,6 +1030,23 @@ class Execution:
                                       self.unserved, self.hint)
 
 
+def _spelled_details(details: Any, spelled: tuple[Any, str]) -> Any:
+    """`details` with the caller's text of the execution's input beside the value where they
+    carry that input unchanged (a state's ``input`` or ``output``, ExecutionSucceeded's
+    ``output``), as ``inputText`` / ``outputText``: `Execution.spelled_text`."""
+    value, text = spelled
+    if type(details) is tuple:
+        if details[2] is value:
+            name, key, data, assigned = details
+            out = {"name": name, key: data, key + "Text": text}
+            if assigned:
+                out["assignedVariables"] = assigned
+            return out
+    elif type(details) is dict and details.get("output") is value:
+        return {**details, "outputText": text}
+    return details
+
+
 _NOTHING = object()
 _CLOSING = {"TIMED_OUT": "ExecutionTimedOut", "ABORTED": "ExecutionAborted", "FAILED": "ExecutionFailed"}
 
@@ -1100,8 +1153,21 @@ class StoreSink:
         """Write the rest of the journal and the end, in one commit where the store can."""
         result = ex.result
         await self.flush(ex, {"status": result.status, "stop_time": result.stop_time,
-                              "output": None if result.status != "SUCCEEDED" else _text_for(self.store)(result.output),
+                              "output": None if result.status != "SUCCEEDED" else _output_text(ex, self.store),
                               "error": result.error, "cause": result.cause, "owner": None, "lease_until": None})
+
+
+def _output_text(ex: "Execution", store: Any) -> Any:
+    """The execution's output as its record keeps it (`_text_for`): the caller's text of its
+    input when it is that input unchanged (`Execution.spelled_text`)."""
+    text = ex.spelled_text(ex.result.output)
+    if text is None:
+        return _text_for(store)(ex.result.output)
+    if _text_for(store) is _json_text:
+        return text
+    kept = JsonText(ex.result.output)
+    kept._text = text
+    return kept
 
 
 def _json_text(value: Any) -> str:
