@@ -18,7 +18,7 @@ import anyio
 from ..errors import StatesError
 from .clock import Clock, VirtualClock
 from ..timestamps import format_context_timestamp as iso  # $$'s times: 2019-03-26T20:14:13.192Z
-from .history import History, HistoryLimitExceeded
+from .history import History, HistoryLimitExceeded, spelled_details
 from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
@@ -188,8 +188,8 @@ class Execution:
         self.input = {} if input is None else input
         self._input_defaulted = input is None  # no input, or JSON null: it runs with {}
         # (the input object, its caller's text) while that text is kept (`keep_input_text`): the
-        # events that carry the input unchanged show that text (`emit`)
-        self._spelled: tuple[Any, str] | None = None
+        # events that carry the input unchanged show that text (`history.spelled_details`)
+        self.spelled: tuple[Any, str] | None = None
         # Every random draw derives from the seed, so the same seed gives the same name, ARNs,
         # task tokens, request ids, jitter and $uuid(): the execution's own draws (names, ARNs)
         # from this generator, each block run's from its frame's (`Frame.random`), so a resumed
@@ -210,7 +210,7 @@ class Execution:
         self.observer = observer
         self._log: Any = None  # told of every history event as it is recorded (asl.engine.execlog), or None
         self._replay: Recorded | None = None  # the journal replayed (a resumed execution), or None
-        self.append_only = True  # none of the three (`_appending`): an event is only appended to the history
+        self.append_only = True  # neither of the two: an event is only appended to the history
         self.parent: tuple | None = None  # a Distributed Map item's child execution: (map state view, index)
         self.transitions = 0
         self.calls: list[TaskCall] = []
@@ -271,7 +271,7 @@ class Execution:
     @replay.setter
     def replay(self, recorded: Recorded | None) -> None:
         self._replay = recorded
-        self._appending()
+        self.append_only = recorded is None and self._log is None
 
     @property
     def log(self) -> Any:
@@ -281,12 +281,7 @@ class Execution:
     @log.setter
     def log(self, log: Any) -> None:
         self._log = log
-        self._appending()
-
-    def _appending(self) -> None:
-        """`append_only`: whether an event needs nothing but appending (no journal replayed, no
-        log to tell, no caller's input text to keep in the events, see `emit`)."""
-        self.append_only = self._replay is None and self._log is None and self._spelled is None
+        self.append_only = self._replay is None and log is None
 
     def emit(self, frame: Frame, event_type: str, details: Any = None, at: float | None = None) -> int:
         """Record an event at the frame's next position (or, resuming, find it recorded there),
@@ -297,9 +292,9 @@ class Execution:
             if recorded is not None:
                 frame.last = recorded.id
                 return recorded.id
-        spelled = self._spelled
+        spelled = self.spelled
         if spelled is not None:
-            details = _spelled_details(details, spelled)
+            details = spelled_details(details, spelled)
         # History.add, inlined: this runs twice per state
         history = self.history
         events = history._events
@@ -816,14 +811,13 @@ class Execution:
         spelled, compact_text = spelled_input(text, self.input, whole and not self._input_defaulted)
         if spelled is None:
             self.started_details.pop(SPELLED_INPUT, None)
-            self._spelled = None
+            self.spelled = None
         else:
             self.started_details[SPELLED_INPUT] = spelled
             # an object only: AWS showed the compact text of an array input in its first state's
             # event (LocalStack's test_map_state_label, '["Hello", "World"]' then '["Hello","World"]'),
             # and a number or a string may be shared by values that are not the input
-            self._spelled = (self.input, spelled) if type(self.input) is dict else None
-        self._appending()
+            self.spelled = (self.input, spelled) if type(self.input) is dict else None
         return spelled or compact_text
 
     def spelled_text(self, value: Any) -> str | None:
@@ -834,7 +828,7 @@ class Execution:
         without fields, a Wait's, a Parallel's and its branches' states', a Map's input and output,
         a Task's and a Fail's input, and the execution's output '{"probe": "x", "synthetic": true}'
         with the caller's spaces, '"native-\\u03bb"' with the caller's escape)."""
-        spelled = self._spelled
+        spelled = self.spelled
         return spelled[1] if spelled is not None and value is spelled[0] else None
 
     def output_text(self, output: Any) -> str:
@@ -1028,23 +1022,6 @@ class Execution:
         self.result = ExecutionResult(status, output if status == "SUCCEEDED" else None, error, cause, self.arn,
                                       self.name, history, self.calls, self.transitions, self.start_time, now,
                                       self.unserved, self.hint)
-
-
-def _spelled_details(details: Any, spelled: tuple[Any, str]) -> Any:
-    """`details` with the caller's text of the execution's input beside the value where they
-    carry that input unchanged (a state's ``input`` or ``output``, ExecutionSucceeded's
-    ``output``), as ``inputText`` / ``outputText``: `Execution.spelled_text`."""
-    value, text = spelled
-    if type(details) is tuple:
-        if details[2] is value:
-            name, key, data, assigned = details
-            out = {"name": name, key: data, key + "Text": text}
-            if assigned:
-                out["assignedVariables"] = assigned
-            return out
-    elif type(details) is dict and details.get("output") is value:
-        return {**details, "outputText": text}
-    return details
 
 
 _NOTHING = object()

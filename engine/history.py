@@ -39,6 +39,24 @@ def spelled_input(text: str | None, value: Any, whole: bool = True) -> tuple[str
     return (text if whole and text is not None and text != compact_text else None), compact_text
 
 
+def spelled_details(details: Any, spelled: tuple[Any, str]) -> Any:
+    """`details` with the caller's text of the execution's input beside the value where they
+    carry that input unchanged (a state's ``input`` or ``output``, ExecutionSucceeded's
+    ``output``), as ``inputText`` / ``outputText``: `Execution.spelled_text` (`Execution.emit`,
+    and the state loop's own appends in `interpreter._enter` and `_leave`)."""
+    value, text = spelled
+    if type(details) is tuple:
+        if details[2] is value:
+            name, key, data, assigned = details
+            out = {"name": name, key: data, key + "Text": text}
+            if assigned:
+                out["assignedVariables"] = assigned
+            return out
+    elif type(details) is dict and details.get("output") is value:
+        return {**details, "outputText": text}
+    return details
+
+
 def _dumps(value: Any) -> str:
     return compact(value)  # never a bare Infinity: a history's payloads are JSON text
 
