@@ -7,11 +7,11 @@
                                               destination=FileDestination("run.log")))
 
 One JSON log event per history event, in the shape AWS writes (every value a string but the
-details)::
+details, whose keys come in alphabetical order)::
 
-    {"id":"2","type":"TaskStateEntered","details":{"input":"{}","inputDetails":{"truncated":false},
-     "name":"Work"},"previous_event_id":"0","event_timestamp":"1668095539607",
-     "execution_arn":"arn:aws:states:...","redrive_count":"0"}
+    {"details":{"input":"{}","inputDetails":{"truncated":false},"name":"Work"},"redrive_count":"0",
+     "id":"2","type":"TaskStateEntered","previous_event_id":"0","event_timestamp":"1668095539607",
+     "execution_arn":"arn:aws:states:..."}
 
 Levels (AWS's "Log levels" table): ``ALL`` every event; ``ERROR`` the failures: the events whose
 type ends in ``Failed``, ``TimedOut`` or ``Aborted``, and ``FailStateEntered``; ``FATAL`` only
@@ -29,14 +29,20 @@ reads a state machine's ``loggingConfiguration`` as CreateStateMachine takes it.
 Decisions, with the evidence:
 - The levels: AWS's developer guide, "Log levels" (a table of event types per level); types it
   does not list (Activity*, MapRun*, EvaluationFailed) follow the table's rule.
-- The fields, their order and string values: a log event AWS wrote for an Express execution
-  (kept as a test fixture by Datadog's log forwarder): ``id``, ``type``, ``details``,
-  ``previous_event_id``, ``event_timestamp`` (epoch milliseconds), ``execution_arn``; AWS's
-  current guide adds ``redrive_count``. ``details`` is the history event's details as
-  GetExecutionHistory returns them (data as JSON text).
-- ``includeExecutionData: false``: not seen on AWS; the same fields as GetExecutionHistory's
-  ``includeExecutionData: false`` leave out.
-- Log stream names: ``states/MACHINE/YYYY-MM-DD-HH-MM/RANDOM``, as in AWS's vended log groups.
+- The fields, their order and string values: the log events AWS wrote to a vended log group
+  (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/observability.json, its collected
+  ``logs``): ``details``, ``redrive_count``, ``id``, ``type``, ``previous_event_id``,
+  ``event_timestamp`` (epoch milliseconds, the CloudWatch event's timestamp too),
+  ``execution_arn``; ``details`` holds the history event's details as GetExecutionHistory
+  returns them (data as JSON text) with their keys sorted (``{"cause":..,"error":..}``,
+  ``{"input":..,"inputDetails":..,"name":..}``). An older Express event (kept as a test fixture
+  by Datadog's log forwarder) has the same fields in another order.
+- ``includeExecutionData: false``: the same fields as GetExecutionHistory's
+  ``includeExecutionData: false`` leave out (same capture: ExecutionStarted's details are
+  ``{"roleArn":..}``, a state's ``{"name":..}``, ExecutionSucceeded's ``{}``).
+- Log stream names: ``states/MACHINE/YYYY-MM-DD-HH/00000000`` for a Standard machine,
+  ``states/MACHINE/YYYY-MM-DD-HH-MM/00000000`` for an Express one, both named when the first
+  event is written (same capture: all of a run's events of one machine went to that one stream).
 """
 from __future__ import annotations
 
@@ -120,9 +126,9 @@ class ExecutionLog:
                 if text is not None and len(text) > TRUNCATE_AT // 6 and _escaped_size(text) > TRUNCATE_AT:
                     shaped[key] = _truncated(text)
                     shaped[key + "Details"] = {"truncated": True}
-        record = {"id": str(event_id), "type": event_type, "details": shaped, "previous_event_id": str(previous),
-                  "event_timestamp": str(round(timestamp * 1000)), "execution_arn": execution.arn,
-                  "redrive_count": str(execution.redrive_count)}
+        record = {"details": dict(sorted(shaped.items())), "redrive_count": str(execution.redrive_count),
+                  "id": str(event_id), "type": event_type, "previous_event_id": str(previous),
+                  "event_timestamp": str(round(timestamp * 1000)), "execution_arn": execution.arn}
         return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
     def close(self) -> None:
@@ -208,20 +214,45 @@ def log_group_exists(group: str, clients: Any) -> bool | None:
 
 
 VALIDATION_STREAM = "log_stream_created_by_aws_to_validate_log_delivery_subscriptions"
+#: What AWS writes to VALIDATION_STREAM when it checks it can deliver to a log group (raw AWS
+#: capture, radkawar/stackd testdata/aws/stepfunctions/observability.json, collected logs).
+VALIDATION_MESSAGE = ("Permissions are set correctly to allow AWS CloudWatch Logs to write into your logs "
+                      "while creating a subscription.")
 
 
 def validate_log_delivery(group: str, clients: Any) -> None:
-    """What AWS leaves in a log group it is given as a state machine's log destination: a log
+    """What AWS leaves in a log group it is given as a state machine's log destination: in the log
     stream VALIDATION_STREAM, made when it checks it can deliver there, beside the execution
     streams (LocalStack's test_logs.py::test_log_group_with_multiple_runs, run against AWS, waits
-    for two streams after one state machine's executions, and its helpers skip that stream's name).
+    for two streams after one state machine's executions, and its helpers skip that stream's name),
+    a log event VALIDATION_MESSAGE each time it checks: at CreateStateMachine and at each
+    UpdateStateMachine that changes the logging configuration (raw AWS capture, radkawar/stackd
+    testdata/aws/stepfunctions/observability.json: six such events for two creations and the four
+    of six updates that changed the level or includeExecutionData; none for an update to OFF).
     Best effort, as `log_group_exists`: a stream there already or no answer changes nothing.
     Blocking: call it from a worker thread in async code."""
+    import time
+
     try:
         name, region = log_group_name(group)
-        clients.quick_client("logs", region).create_log_stream(logGroupName=name, logStreamName=VALIDATION_STREAM)
-    except Exception:  # there already, or no answer: delivery goes on (or fails) as it would
+        client = clients.quick_client("logs", region)
+        try:
+            client.create_log_stream(logGroupName=name, logStreamName=VALIDATION_STREAM)
+        except client.exceptions.ResourceAlreadyExistsException:
+            pass
+        client.put_log_events(logGroupName=name, logStreamName=VALIDATION_STREAM, logEvents=[
+            {"timestamp": round(time.time() * 1000), "message": VALIDATION_MESSAGE}])
+    except Exception:  # no answer: delivery goes on (or fails) as it would
         pass
+
+
+def stream_name(machine: str, machine_type: str, timestamp: float) -> str:
+    """The log stream AWS writes a state machine's events to (the module's docstring): the hour
+    the first is written at for a Standard machine, the minute for an Express one."""
+    import time
+
+    when = time.strftime("%Y-%m-%d-%H-%M" if machine_type == "EXPRESS" else "%Y-%m-%d-%H", time.gmtime(timestamp))
+    return f"states/{machine}/{when}/00000000"
 
 
 class CloudWatchDestination:
@@ -231,7 +262,8 @@ class CloudWatchDestination:
     clients  an `asl.engine.integrations.config.Clients` (the run's AWS configuration)
 
     Each state machine gets a log stream of its own, named as AWS names them
-    (``states/MACHINE/YYYY-MM-DD-HH-MM/RANDOM``). Events are sent in batches by a background
+    (``states/MACHINE/YYYY-MM-DD-HH/00000000``, ``YYYY-MM-DD-HH-MM`` for an Express machine: see
+    the module's docstring). Events are sent in batches by a background
     thread; a failure to send is told once on stderr and the events are dropped (AWS: logs are
     delivered on a best-effort basis).
     """
@@ -253,11 +285,7 @@ class CloudWatchDestination:
         machine = execution.state_machine_name
         stream = self._streams.get(machine)
         if stream is None:
-            import random
-            import time
-
-            when = time.strftime("%Y-%m-%d-%H-%M", time.gmtime(timestamp))
-            stream = self._streams[machine] = f"states/{machine}/{when}/{random.getrandbits(32):08x}"
+            stream = self._streams[machine] = stream_name(machine, getattr(execution, "type", "STANDARD"), timestamp)
         with self._lock:
             self._pending.append((stream, round(timestamp * 1000), text))
             if self._thread is None:

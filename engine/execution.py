@@ -19,7 +19,7 @@ import anyio
 from ..errors import StatesError
 from .clock import Clock, VirtualClock
 from ..timestamps import format_context_timestamp as iso  # $$'s times: 2019-03-26T20:14:13.192Z
-from .history import History, HistoryLimitExceeded
+from .history import History, HistoryLimitExceeded, spelled_details
 from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
@@ -190,6 +190,9 @@ class Execution:
         self.machine = machine
         self.input = {} if input is None else input
         self._input_defaulted = input is None  # no input, or JSON null: it runs with {}
+        # (the input object, its caller's text) while that text is kept (`keep_input_text`): the
+        # events that carry the input unchanged show that text (`history.spelled_details`)
+        self.spelled: tuple[Any, str] | None = None
         # Every random draw derives from the seed, so the same seed gives the same name, ARNs,
         # task tokens, request ids, jitter and $uuid(): the execution's own draws (names, ARNs)
         # from this generator, each block run's from its frame's (`Frame.random`), so a resumed
@@ -292,6 +295,9 @@ class Execution:
             if recorded is not None:
                 frame.last = recorded.id
                 return recorded.id
+        spelled = self.spelled
+        if spelled is not None:
+            details = spelled_details(details, spelled)
         # History.add, inlined: this runs twice per state
         history = self.history
         events = history._events
@@ -815,9 +821,33 @@ class Execution:
         spelled, compact_text = spelled_input(text, self.input, whole and not self._input_defaulted)
         if spelled is None:
             self.started_details.pop(SPELLED_INPUT, None)
+            self.spelled = None
         else:
             self.started_details[SPELLED_INPUT] = spelled
+            # an object only: AWS showed the compact text of an array input in its first state's
+            # event (LocalStack's test_map_state_label, '["Hello", "World"]' then '["Hello","World"]'),
+            # and a number or a string may be shared by values that are not the input
+            self.spelled = (self.input, spelled) if type(self.input) is dict else None
         return spelled or compact_text
+
+    def spelled_text(self, value: Any) -> str | None:
+        """The caller's text of the execution's input when `value` is that input, unchanged
+        (`keep_input_text`), else None: AWS passes it on as given while no state changes it (raw
+        AWS captures, radkawar/stackd testdata/aws/stepfunctions/tracing_workflows.json,
+        tracing_control.json, observability.json, encryption_execution.json: a Choice's, a Pass's
+        without fields, a Wait's, a Parallel's and its branches' states', a Map's input and output,
+        a Task's and a Fail's input, and the execution's output '{"probe": "x", "synthetic": true}'
+        with the caller's spaces, '"native-\\u03bb"' with the caller's escape)."""
+        spelled = self.spelled
+        return spelled[1] if spelled is not None and value is spelled[0] else None
+
+    def output_text(self, output: Any) -> str:
+        """`output` (the run's, once it succeeded) as DescribeExecution answers it: its caller's
+        text when it is the input unchanged (`spelled_text`), else compact JSON."""
+        from ..jsontext import compact
+
+        text = self.spelled_text(output)
+        return compact(output) if text is None else text
 
     @property
     def input_text(self) -> str:
@@ -1161,8 +1191,21 @@ class StoreSink:
         """Write the rest of the journal and the end, in one commit where the store can."""
         result = ex.result
         await self.flush(ex, {"status": result.status, "stop_time": result.stop_time,
-                              "output": None if result.status != "SUCCEEDED" else _text_for(self.store)(result.output),
+                              "output": None if result.status != "SUCCEEDED" else _output_text(ex, self.store),
                               "error": result.error, "cause": result.cause, "owner": None, "lease_until": None})
+
+
+def _output_text(ex: "Execution", store: Any) -> Any:
+    """The execution's output as its record keeps it (`_text_for`): the caller's text of its
+    input when it is that input unchanged (`Execution.spelled_text`)."""
+    text = ex.spelled_text(ex.result.output)
+    if text is None:
+        return _text_for(store)(ex.result.output)
+    if _text_for(store) is _json_text:
+        return text
+    kept = JsonText(ex.result.output)
+    kept._text = text
+    return kept
 
 
 def _json_text(value: Any) -> str:

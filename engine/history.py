@@ -20,20 +20,41 @@ _DATA_FIELDS = ("input", "output", "parameters")
 #: The key of an ``ExecutionStarted``'s details that holds StartExecution's input as its caller
 #: spelled it (JSON text), kept when it differs from the compact JSON of the parsed value. AWS
 #: shows that text in the event (recorded: '["Hello", "World"]' in LocalStack's test_map_state_label,
-#: '{"Comment": "Insert your JSON here"}' in a CloudWatch Logs event), while the first state's
-#: input is compact; the history and the execution log show it as the event's ``input``.
+#: '{"Comment": "Insert your JSON here"}' in a CloudWatch Logs event); the history and the
+#: execution log show it as the event's ``input``. The events of states that carry that input
+#: unchanged keep it so too, as ``inputText`` or ``outputText`` (`Execution.spelled_text`).
 SPELLED_INPUT = "inputText"
+_SPELLED = {"input": SPELLED_INPUT, "output": "outputText"}
 
 
 def spelled_input(text: str | None, value: Any, whole: bool = True) -> tuple[str | None, str]:
     """An execution's input as its caller spelled it when that differs from its compact JSON
     (else None), and that compact JSON. AWS keeps the caller's text: ExecutionStarted shows
     '["Hello", "World"]' as sent, while the first state's entered input is the compact
-    '["Hello","World"]' (recorded: LocalStack test_base_scenarios test_map_state_label,
-    test_map_state_result_writer); DescribeExecution answers the same input. Text that only
+    '["Hello","World"]' for an array (recorded: LocalStack test_base_scenarios
+    test_map_state_label, test_map_state_result_writer) and the text as sent for an object
+    (`Execution.spelled_text`); DescribeExecution answers the same input. Text that only
     Jackson's lenient reading takes (`whole` False: a value followed by more) stays compact."""
     compact_text = compact(value)
     return (text if whole and text is not None and text != compact_text else None), compact_text
+
+
+def spelled_details(details: Any, spelled: tuple[Any, str]) -> Any:
+    """`details` with the caller's text of the execution's input beside the value where they
+    carry that input unchanged (a state's ``input`` or ``output``, ExecutionSucceeded's
+    ``output``), as ``inputText`` / ``outputText``: `Execution.spelled_text` (`Execution.emit`,
+    and the state loop's own appends in `interpreter._enter` and `_leave`)."""
+    value, text = spelled
+    if type(details) is tuple:
+        if details[2] is value:
+            name, key, data, assigned = details
+            out = {"name": name, key: data, key + "Text": text}
+            if assigned:
+                out["assignedVariables"] = assigned
+            return out
+    elif type(details) is dict and details.get("output") is value:
+        return {**details, "outputText": text}
+    return details
 
 
 def _dumps(value: Any) -> str:
@@ -134,10 +155,11 @@ def aws_details(details: Any) -> dict | None:
     for key, value in details.items():
         if key in _DATA_FIELDS:
             # JSON text, strings included ('"hello"'); an execution's input as its caller spelled it
-            shaped[key] = details[SPELLED_INPUT] if key == "input" and SPELLED_INPUT in details else _dumps(value)
+            spelled = details.get(_SPELLED.get(key, ""))
+            shaped[key] = spelled if spelled is not None else _dumps(value)
             if key != "parameters":  # AWS's model has no parametersDetails
                 shaped[key + "Details"] = {"truncated": False}
-        elif key == SPELLED_INPUT:
+        elif key == SPELLED_INPUT or key == "outputText":
             continue
         elif key == "assignedVariables":
             shaped[key] = {k: _dumps(v) for k, v in value.items()}

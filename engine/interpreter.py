@@ -26,7 +26,7 @@ from ..model import UNSET, dollar
 from ..paths import assign_path
 from ..templates import Template, dumps, expect_kind
 from .concurrency import run_map, run_parallel
-from .history import HistoryLimitExceeded
+from .history import HistoryLimitExceeded, spelled_details
 from .observe import StateEntered, StateExited, StateFailed
 from .scope import Scope
 from .staterun import (FailStateError, Frame, Located, Result, StateRun, StateScope, catch,  # noqa: F401
@@ -109,7 +109,10 @@ def _enter(ex: Any, state: Any, raw: Any, frame: Frame) -> StateRun:
             raise HistoryLimitExceeded(ex.history.limit)
         seq = frame.seq = frame.seq + 1
         now = ex.clock.now()
-        events.append((_ENTERED[state.type], frame.last, now, (state.name, "input", raw, None), (frame.key, seq)))
+        details = (state.name, "input", raw, None)
+        if ex.spelled is not None:  # (the caller's text of an input carried unchanged: `emit`)
+            details = spelled_details(details, ex.spelled)
+        events.append((_ENTERED[state.type], frame.last, now, details, (frame.key, seq)))
         entered = frame.last = len(events)
     else:
         entered = ex.emit(frame, _ENTERED[state.type], (state.name, "input", raw, None))
@@ -156,8 +159,10 @@ def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned:
             if len(events) >= ex.history.room:
                 raise HistoryLimitExceeded(ex.history.limit)
             seq = frame.seq = frame.seq + 1
-            events.append((_EXITED[kind], frame.last, ex.clock.now(), (run.name, "output", output, assigned),
-                           (frame.key, seq)))
+            details = (run.name, "output", output, assigned)
+            if ex.spelled is not None:
+                details = spelled_details(details, ex.spelled)
+            events.append((_EXITED[kind], frame.last, ex.clock.now(), details, (frame.key, seq)))
             frame.last = len(events)
         else:
             ex.emit(run.frame, _EXITED[kind], (run.name, "output", output, assigned))

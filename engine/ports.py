@@ -65,6 +65,9 @@ class EventSink(Protocol):
     # True while an event needs nothing but appending to `history` (no journal being replayed,
     # no log to tell): the state loop then appends its two events per state itself
     append_only: bool
+    # (the input, its caller's text) while the events that carry the input unchanged show that
+    # text (`history.spelled_details`), else None
+    spelled: tuple | None
     facts: list            # the journal's facts so far (StoredFact), a resumed execution's included
     replay: Any            # the journal being replayed (`engine.journal`), None unless resumed
 

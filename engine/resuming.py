@@ -117,6 +117,7 @@ def _restored(store: Any, record: Any, events: list, facts: list, recorded: Any,
                         state_machine_name=record.state_machine_name, type=record.type, clock=clock,
                         seed=record.seed, history_limit=opts.get("historyLimit", 25_000),
                         payload_limit=opts.get("payloadLimit", 262_144), check_handlers=False, **options)
+    execution.keep_input_text(record.input_text)  # (its states' events keep the caller's text too)
     execution.history = History.restored([(e.type, e.previous_id, e.timestamp, e.details, e.site) for e in events],
                                          execution.history.limit)
     execution.replay = recorded

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from asl.engine.apitime import api_time
 from asl.engine.background import Background
 from asl.engine.stores import owner_has_died, watch_registration
 
-from .arns import Arns, machine_parts, split
+from .arns import Arns, machine_parts, region_of, split
 from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
@@ -92,6 +93,40 @@ def _tracing_with_defaults(config: dict | None) -> dict:
     acceptance test TestAccSFNStateMachine_tracing (state_machine_test.go) creates a machine with
     that and reads tracing back as disabled."""
     return {"enabled": False, **(config or {})}
+
+
+_TRACE_ROOT = re.compile(r"1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}")
+
+
+def _trace_header(given: str | None, tracing: bool) -> str | None:
+    """The X-Ray trace header an execution runs with (DescribeExecution's and StartSyncExecution's
+    ``traceHeader``) from StartExecution's (`given`: the request's X-Amzn-Trace-Id header, else its
+    ``traceHeader``) and its machine's tracingConfiguration (`tracing`), as AWS makes it (raw AWS
+    capture, radkawar/stackd testdata/aws/stepfunctions/tracing_control.json): a header with a
+    valid Root is kept as given, with ``;Sampled=1`` added when it has no Sampled; any other given
+    header, the empty one too, gets a new Root, keeping ``Sampled=0`` when it said so, else
+    ``Sampled=1`` (``Root=not-enabled;Sampled=0`` -> ``Root=1-…;Sampled=0``); none given, a machine
+    with tracing enabled gets a new Root (``Root=1-…;Sampled=1``), one without none. A new Root is
+    X-Ray's: ``1-``, the epoch second in 8 hex digits, 24 random hex digits (the capture's roots
+    carry the executions' start seconds). AWS's sampling rules may make a new root Sampled=0; none
+    apply here."""
+    if given is None and not tracing:
+        return None
+    fields = dict(part.strip().partition("=")[::2] for part in (given or "").split(";") if "=" in part)
+    if _TRACE_ROOT.fullmatch(fields.get("Root", "")):
+        return given if "Sampled" in fields else f"{given};Sampled=1"
+    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    return f"Root={root};Sampled={'0' if fields.get('Sampled') == '0' else '1'}"
+
+
+def _traced_body(body: dict, runs: dict) -> dict:
+    """A StartExecution or StartSyncExecution request with the trace header its execution runs
+    with (`_trace_header`) as its ``traceHeader``, or none."""
+    header = _trace_header(body.get("traceHeader"), bool((runs.get("tracingConfiguration") or {}).get("enabled")))
+    out = {k: v for k, v in body.items() if k != "traceHeader"}
+    if header is not None:
+        out["traceHeader"] = header
+    return out
 
 
 def _encryption(config: dict | None) -> dict | None:
@@ -485,8 +520,10 @@ class Service:
             return 0
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
+        execution.region = region_of(record.arn)
         _identify(execution, record.options)
-        self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"))
+        self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"),
+                      record.options.get("traceHeader"))
         machine = await self.store.get_resource(record.state_machine_arn)
         self._launch(execution)
         if machine is not None and machine.get("status") == DELETING:
@@ -532,10 +569,16 @@ class Service:
 
     def _observe(self, execution: Any, logging_config: dict | None, tracing_config: dict | None,
                  trace_header: str | None = None) -> None:
-        """Give `execution` the log and the tracing its state machine's configuration asks for."""
+        """Give `execution` the log and the tracing its state machine's configuration asks for, or
+        its trace header (`trace_header`, `_trace_header`'s) when that says Sampled=1: AWS traces
+        those executions whatever the machine's tracingConfiguration (raw AWS capture,
+        radkawar/stackd testdata/aws/stepfunctions/tracing_control.json, finding
+        "disabled-is-not-upstream-tracing-suppression": machines with tracing disabled published
+        segments for supplied Sampled=1 headers, and for the Roots made for malformed ones)."""
         if execution.log is None:
             execution.log = self._log(logging_config)
-        if self.tracer_provider is None or not (tracing_config or {}).get("enabled"):
+        sampled = "Sampled=1" in (trace_header or "").replace(" ", "").split(";")
+        if self.tracer_provider is None or not ((tracing_config or {}).get("enabled") or sampled):
             return
         from asl.engine.observe import combine
         from asl.engine.tracing import Tracing, request_context
@@ -682,12 +725,14 @@ class Service:
             raise ServiceError("InvalidLoggingConfiguration",
                                "Invalid Logging Configuration: Must specify exactly one Log Destination.")
 
-    async def _check_log_group(self, config: dict | None) -> None:
+    async def _check_log_group(self, config: dict | None, current: dict | None = None) -> None:
         """A logging configuration whose log group does not exist is refused, as AWS refuses it
         (recorded: LocalStack's test_sfn_api_logs.py::test_deleted_log_group); it is asked of
         CloudWatch Logs only when the server calls AWS (--aws, --endpoint-url) and logs are on.
         When CloudWatch Logs cannot tell (no credentials, no access, no answer within seconds)
-        the configuration is taken: the group is written to, or not, when executions run."""
+        the configuration is taken: the group is written to, or not, when executions run. A group
+        that is there gets AWS's delivery check (`validate_log_delivery`) unless `current`, the
+        machine's configuration an update keeps, is the same."""
         if not config or (config.get("level") or "OFF") == "OFF" or self.integrations is None \
                 or not self.integrations.config.calls("logs"):
             return
@@ -705,7 +750,7 @@ class Service:
             if found is None:
                 log.warning("CloudWatch Logs did not tell whether the log group %s exists: the logging "
                             "configuration is taken as it is", arn)
-            elif arn:
+            elif arn and _logging_with_defaults(config) != current:
                 await anyio.to_thread.run_sync(validate_log_delivery, arn, clients)
 
     def _check_tags(self, tags: list) -> None:
@@ -793,7 +838,7 @@ class Service:
             _definition_errors(body["definition"], doc["type"])
         self._check_logging(body.get("loggingConfiguration"))
         encryption = _encryption(body.get("encryptionConfiguration"))
-        await self._check_log_group(body.get("loggingConfiguration"))
+        await self._check_log_group(body.get("loggingConfiguration"), doc.get("loggingConfiguration"))
 
         given = {**body, "encryptionConfiguration": encryption}
         if given.get("loggingConfiguration") is not None:
@@ -1430,6 +1475,9 @@ class Service:
         except (MockConfigError, MissingHandlerError) as exc:
             raise ServiceError("ValidationException", str(exc)) from None
         execution.wait_scale = self.wait_scale
+        # the region its Tasks call and their TaskScheduled events name: the state machine's, as on
+        # AWS (raw AWS capture, radkawar/stackd tracing_workflows.json: "region": "us-west-2")
+        execution.region = self.arns.region
         return execution
 
     async def StartExecution(self, body: dict) -> dict:
@@ -1443,6 +1491,7 @@ class Service:
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value, whole = self._read_input(body)
+        body = _traced_body(body, runs)
         if runs["type"] == "EXPRESS":
             execution = self._prepare(machine, runs, value, name, case or None)
             _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
@@ -1576,6 +1625,7 @@ class Service:
         name = body.get("name") or str(uuid.uuid4())
         check_name(name)
         value, whole = self._read_input(body)
+        body = _traced_body(body, runs)
         execution = self._prepare(machine, runs, value, name, None, sync=True)
         _identify(execution, {"roleArn": runs["roleArn"], "stateMachineVersionArn": version_arn,
                               "stateMachineAliasArn": alias_arn})
@@ -1904,8 +1954,10 @@ class Service:
                 raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
             execution.arn = arn
             execution.state_machine_arn = record.state_machine_arn
+            execution.region = region_of(arn)
             _identify(execution, record.options)
-            self._observe(execution, None, record.options.get("tracingConfiguration"))
+            self._observe(execution, None, record.options.get("tracingConfiguration"),
+                          record.options.get("traceHeader"))
             if token is not None:  # (written before the answer: a repeat may come to another process)
                 execution.record_fact(None, REDRIVE_TOKEN, {"token": token, "redriveDate": execution.redrive_time,
                                                            "firstUsed": time.time()})

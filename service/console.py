@@ -322,11 +322,9 @@ def _express_described(execution: Any, brief: bool = False) -> dict:
     if brief:
         out["stateMachineName"] = execution.state_machine_name
         return out
-    from asl.jsontext import compact
-
     out["input"] = execution.input_text  # as DescribeExecution answers a Standard one
     if result is not None and result.status == "SUCCEEDED":
-        out["output"] = compact(result.output)
+        out["output"] = execution.output_text(result.output)
     elif result is not None:
         out.update((k, v) for k, v in (("error", result.error), ("cause", result.cause)) if v is not None)
     return out

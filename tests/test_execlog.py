@@ -14,7 +14,7 @@ import time
 import pytest
 
 import asl
-from asl.engine import run_sync
+from asl.engine import prepare, run_sync
 from asl.engine.execlog import (CloudWatchDestination, ExecutionLog, FileDestination, StreamDestination, logged_at,
                                 log_group_name)
 from conftest import SAMPLES
@@ -22,17 +22,25 @@ from samples_support import sample_handlers
 
 ORDER = SAMPLES / "order" / "order.json"
 
-# A log event as Step Functions wrote it to CloudWatch Logs (an Express execution's first event,
-# as recorded from AWS in the Datadog forwarder's tests; redrive_count is in AWS's current
-# documentation since redrives exist). Every top-level value is a string but `details`, which
-# holds the history event's details as GetExecutionHistory gives them (data as JSON text).
+# Log events as Step Functions wrote them to CloudWatch Logs (raw AWS capture, radkawar/stackd
+# testdata/aws/stepfunctions/observability.json, its collected "logs": a Standard execution's first
+# event, and the ExecutionAborted of "standard-all-data-abort"). Every top-level value is a string
+# but `details`, which holds the history event's details as GetExecutionHistory gives them (data
+# as JSON text), its keys in alphabetical order. (An older Express event kept in the Datadog
+# forwarder's tests has the same fields in the order id, type, details, ...: the capture, newer and
+# unmodified, wins.)
 AWS_EXAMPLE = {
-    "id": "1", "type": "ExecutionStarted",
-    "details": {"input": "{\"Comment\": \"Insert your JSON here\"}", "inputDetails": {"truncated": False},
-                "roleArn": "arn:aws:iam::425362996713:role/service-role/StepFunctions-role"},
-    "previous_event_id": "0", "event_timestamp": "1668095539607",
-    "execution_arn": "arn:aws:states:sa-east-1:425362996713:express:logs-to-traces-sequential:d0dbefd8:7fa0cfbe",
-    "redrive_count": "0"}
+    "details": {"input": "{\"case\":\"standard-all-data-pass\",\"payload\":{\"visible\":true,\"number\":42},"
+                         "\"unicode\":\"native-\\u03bb\"}",
+                "inputDetails": {"truncated": False},
+                "roleArn": "arn:aws:iam::000000000000:role/sd-sfn-obs-b2f1172ce2-execution"},
+    "redrive_count": "0", "id": "1", "type": "ExecutionStarted", "previous_event_id": "0",
+    "event_timestamp": "1790201709856",
+    "execution_arn": "arn:aws:states:us-west-2:000000000000:execution:sd-sfn-obs-b2f1172ce2-standard:standard-all-data-pass"}
+AWS_ABORTED = {"details": {"cause": "Owned observability abort", "error": "ProbeAbort"}, "redrive_count": "0", "id": "3",
+               "type": "ExecutionAborted", "previous_event_id": "0", "event_timestamp": "1790201726146",
+               "execution_arn": "arn:aws:states:us-west-2:000000000000:execution:sd-sfn-obs-b2f1172ce2-standard:"
+                                "standard-all-data-abort"}
 
 # AWS's "Log levels" table (Step Functions developer guide): the event types ERROR and FATAL log.
 ERROR_TABLE = {"ExecutionAborted", "ExecutionFailed", "ExecutionTimedOut", "FailStateEntered", "LambdaFunctionFailed",
@@ -75,6 +83,36 @@ def test_a_log_event_has_the_fields_of_awss_in_its_order_and_types():
         assert type(first[key]) is type(value), key
     assert first["execution_arn"] == result.execution_arn and first["redrive_count"] == "0"
     assert json.loads(first["details"]["input"])["orderId"] == "order-1002"
+    # a state's details sorted as AWS's (same capture: {"input","inputDetails","name"},
+    # {"name","output","outputDetails"}), not in GetExecutionHistory's order
+    entered = next(e for e in logged if e["type"] == "TaskStateEntered")
+    exited = next(e for e in logged if e["type"] == "TaskStateExited")
+    assert list(entered["details"]) == ["input", "inputDetails", "name"]
+    assert list(exited["details"]) == ["name", "output", "outputDetails"]
+
+
+def test_a_stopped_execution_logs_its_abort_as_aws_does():
+    """ExecutionAborted's log event: its details {cause, error} in that order, previous_event_id 0
+    (the capture's "standard-all-data-abort", level ALL with execution data)."""
+    out = io.StringIO()
+    log = ExecutionLog("ALL", True, StreamDestination(out))
+    execution = prepare(asl.load({"StartAt": "ShortWait", "States": {
+        "ShortWait": {"Type": "Wait", "Seconds": 10, "Next": "Pass"}, "Pass": {"Type": "Pass", "End": True}}}),
+        {"case": "standard-all-data-abort"}, log=log, virtual_time=False)
+
+    async def stopped():
+        import anyio
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(execution.run)
+            await anyio.sleep(0.2)
+            execution.stop("ProbeAbort", "Owned observability abort")
+    __import__("anyio").run(stopped)
+    logged = [json.loads(line, object_pairs_hook=list) for line in out.getvalue().splitlines()]
+    aborted = dict(logged[-1])
+    assert [key for key, _ in logged[-1]] == list(AWS_ABORTED)
+    assert aborted["details"] == list(AWS_ABORTED["details"].items())
+    assert (aborted["id"], aborted["type"], aborted["previous_event_id"]) == ("3", "ExecutionAborted", "0")
 
 
 def test_all_logs_the_history_event_for_event():
@@ -111,6 +149,19 @@ def test_without_execution_data_the_data_is_left_out():
     assert entered["details"] == {"name": "ValidateOrder"}
 
 
+def test_log_streams_are_named_as_awss():
+    """Raw AWS capture (radkawar/stackd testdata/aws/stepfunctions/observability.json, collected
+    logs): a Standard machine's events go to states/MACHINE/2026-09-23-22/00000000, an Express
+    machine's to states/MACHINE/2026-09-23-22-15/00000000."""
+    from asl.engine.execlog import stream_name
+
+    at = 1790201709.856  # 2026-09-23T22:15:09.856Z
+    assert stream_name("sd-sfn-obs-b2f1172ce2-standard", "STANDARD", at) == \
+        "states/sd-sfn-obs-b2f1172ce2-standard/2026-09-23-22/00000000"
+    assert stream_name("sd-sfn-obs-b2f1172ce2-express", "EXPRESS", at) == \
+        "states/sd-sfn-obs-b2f1172ce2-express/2026-09-23-22-15/00000000"
+
+
 def test_a_log_file_gets_one_line_per_event(tmp_path):
     path = tmp_path / "run.log"
     log = ExecutionLog("ALL", False, FileDestination(str(path)))
@@ -130,12 +181,17 @@ def test_log_group_names_and_arns():
         ExecutionLog("DEBUG")
 
 
-def read_group(client, group: str) -> list[dict]:
+def read_group(client, group: str, validation: bool = False) -> list[dict]:
+    """The events of a log group's execution streams (`validation`: of the stream AWS's delivery
+    check writes to instead), and the names of all its streams."""
+    from asl.engine.execlog import VALIDATION_STREAM
+
     streams = client.describe_log_streams(logGroupName=group)["logStreams"]
     out = []
     for stream in streams:
-        out += client.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
-                                     startFromHead=True)["events"]
+        if (stream["logStreamName"] == VALIDATION_STREAM) is validation:
+            out += client.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                         startFromHead=True)["events"]
     return out, [s["logStreamName"] for s in streams]
 
 
@@ -278,6 +334,21 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
         # two streams after one machine's executions; its helpers skip this name)
         assert streams[0] == "log_stream_created_by_aws_to_validate_log_delivery_subscriptions"
         assert len(streams) == 2 and streams[1].startswith("states/m/")
+        # where AWS's delivery check writes its message, once per CreateStateMachine and per
+        # UpdateStateMachine that changes the logging configuration, not for one that keeps it
+        # (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/observability.json, the
+        # collected logs: six messages for two creations and four of six updates)
+        def checks():
+            return [e["message"] for e in read_group(logs, "/aws/vendedlogs/states/m-Logs", validation=True)[0]]
+        assert checks() == ["Permissions are set correctly to allow AWS CloudWatch Logs to write into your logs "
+                            "while creating a subscription."]
+        sfn.update_state_machine(stateMachineArn=machine, loggingConfiguration=config)
+        assert len(checks()) == 1
+        sfn.update_state_machine(stateMachineArn=machine, loggingConfiguration={**config, "level": "ALL"})
+        assert len(checks()) == 2
+        # a Standard machine's stream is named for the hour (raw AWS capture, radkawar/stackd
+        # testdata/aws/stepfunctions/observability.json: states/MACHINE/2026-09-23-22/00000000)
+        assert __import__("re").fullmatch(r"states/m/\d{4}-\d\d-\d\d-\d\d/00000000", streams[1]), streams
         # a log group that does not exist (any more) is refused, as AWS refuses it (recorded in
         # LocalStack's test_sfn_api_logs.py::test_deleted_log_group); with the level OFF it is not asked
         logs.create_log_group(logGroupName="/aws/vendedlogs/states/gone")
@@ -297,8 +368,9 @@ def test_asl_serve_honours_the_logging_configuration(aws, tmp_path):
 
 
 def test_asl_serve_logs_the_input_as_spelled_and_runs_on_when_the_group_is_gone(aws, tmp_path):
-    """ExecutionStarted's logged input is StartExecution's text as the caller spelled it (AWS_EXAMPLE,
-    an Express execution's, '{"Comment": "Insert your JSON here"}'); a machine whose log group was
+    """ExecutionStarted's logged input is StartExecution's text as the caller spelled it (an Express
+    execution's, '{"Comment": "Insert your JSON here"}', in the Datadog forwarder's recorded event),
+    and so is the first state's, that carries it unchanged; a machine whose log group was
     deleted after it was created still runs (AWS, recorded: LocalStack's logs/test_logs.py::
     test_deleted_log_group, the execution SUCCEEDED)."""
     import boto3
@@ -316,7 +388,7 @@ def test_asl_serve_logs_the_input_as_spelled_and_runs_on_when_the_group_is_gone(
                 "logGroupArn": f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/{name}:*"}}]}
             arns[name] = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE, type="EXPRESS",
                                                   loggingConfiguration=config)["stateMachineArn"]
-        text = AWS_EXAMPLE["details"]["input"]
+        text = '{"Comment": "Insert your JSON here"}'  # as in the Datadog forwarder's recorded event
         sfn.start_execution(stateMachineArn=arns["spelled"], input=text)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -326,7 +398,9 @@ def test_asl_serve_logs_the_input_as_spelled_and_runs_on_when_the_group_is_gone(
             time.sleep(0.1)
         by_type = {e["type"]: e["details"] for e in logged}
         assert by_type["ExecutionStarted"]["input"] == text
-        assert by_type["PassStateEntered"]["input"] == '{"Comment":"Insert your JSON here"}'
+        # the first state's input too (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+        # observability.json, collected logs: WaitStateEntered's input '...native-\\u03bb...' as sent)
+        assert by_type["PassStateEntered"]["input"] == text
         logs.delete_log_group(logGroupName="/aws/vendedlogs/states/gone")
         done = sfn.start_sync_execution(stateMachineArn=arns["gone"], input=text)
         assert done["status"] == "SUCCEEDED" and done["input"] == text
@@ -455,12 +529,13 @@ def test_asl_serve_without_aws_logs_to_stderr_and_follows_update_state_machine(t
     finally:
         server.proc.send_signal(signal.SIGTERM)
         output, _ = server.proc.communicate(timeout=15)
-    events = [json.loads(line) for line in output.splitlines() if line.startswith('{"id":')]
+    events = [json.loads(line) for line in output.splitlines() if line.startswith('{"details":')]
     assert [e["type"] for e in events] == ["ExecutionStarted", "PassStateEntered", "PassStateExited",
                                            "ExecutionSucceeded"]
     assert {e["execution_arn"] for e in events} == {logged}
-    # the input as StartExecution was given it (AWS_EXAMPLE's, not compact), the first state's compact
-    assert events[0]["details"]["input"] == '{"a": 1}' and events[1]["details"]["input"] == '{"a":1}'
+    # the input as StartExecution was given it (not compact), the first state's input too, as AWS
+    # logs them (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/observability.json)
+    assert events[0]["details"]["input"] == '{"a": 1}' and events[1]["details"]["input"] == '{"a": 1}'
 
 
 def test_an_input_over_248_kb_escaped_is_truncated_as_aws_does():

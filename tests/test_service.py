@@ -158,8 +158,9 @@ def test_history_without_execution_data_keeps_error_and_cause(server):
 
 def test_execution_input_keeps_the_callers_spelling(server):
     """AWS keeps StartExecution's input text as sent for the ExecutionStarted event, while the first
-    state's entered input is compact JSON (recorded: LocalStack test_base_scenarios
-    test_map_state_label, '["Hello", "World"]' then '["Hello","World"]')."""
+    state's entered input is compact JSON for an array input (recorded: LocalStack
+    test_base_scenarios test_map_state_label, '["Hello", "World"]' then '["Hello","World"]'); an
+    object input stays as sent (test_states_carry_an_object_input_as_its_caller_spelled_it)."""
     sfn = server.client()
     arn = sfn.create_state_machine(name="spelled", definition=machine({"P": {"Type": "Pass", "End": True}}, "P"),
                                    roleArn=ROLE)["stateMachineArn"]
@@ -179,13 +180,58 @@ def test_execution_input_keeps_the_callers_spelling(server):
     quick = sfn.create_state_machine(name="quick", definition=machine({"P": {"Type": "Pass", "End": True}}, "P"),
                                      roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
     synced = sfn.start_sync_execution(stateMachineArn=quick, input='{"name": "é"}')
-    assert synced["input"] == '{"name": "é"}' and synced["output"] == '{"name":"é"}'
+    # an object input the Pass leaves as it is: its output is the caller's text too (raw AWS
+    # capture, radkawar/stackd testdata/aws/stepfunctions/encryption_execution.json,
+    # "express-allow-sync-start": output '{"probe": "express-allow-sync", "synthetic": true}')
+    assert synced["input"] == '{"name": "é"}' and synced["output"] == '{"name": "é"}'
     query = urllib.parse.urlencode({"arn": synced["executionArn"]})
     with urllib.request.urlopen(f"{server.endpoint}/console/api/execution?{query}") as answer:
         page = json.loads(answer.read())
-    assert page["execution"]["input"] == '{"name": "é"}' and page["execution"]["output"] == '{"name":"é"}'
+    assert page["execution"]["input"] == '{"name": "é"}' and page["execution"]["output"] == '{"name": "é"}'
     compact_input = sfn.start_sync_execution(stateMachineArn=quick, input='{"name":"é"}')
     assert compact_input["input"] == '{"name":"é"}'  # not '{"name":"\u00e9"}'
+
+
+def test_states_carry_an_object_input_as_its_caller_spelled_it(server):
+    """While no state changes an object input, the events that carry it show it as the caller
+    sent it, and so does the execution's output: raw AWS captures, radkawar/stackd
+    testdata/aws/stepfunctions/tracing_workflows.json "fail-final-history-0" (Choice, Pass
+    without fields, Fail: '{"case": "fail"}' with its spaces) and "sequence-final-history-0" (a
+    Pass with Result and ResultPath makes compact JSON), observability.json
+    "standard-all-data-pass-history-data" (a Wait's input and output keep '\\u03bb'), and
+    encryption_execution.json "express-allow-sync-start" (a Pass then a Wait: StartSyncExecution's
+    output '{"probe": "express-allow-sync", "synthetic": true}')."""
+    sfn = server.client()
+    choose = sfn.create_state_machine(name="choose", roleArn=ROLE, definition=machine({
+        "Select": {"Type": "Choice", "Choices": [{"Variable": "$.case", "StringEquals": "sequence",
+                                                  "Next": "PassState"}], "Default": "BeforeFail"},
+        "PassState": {"Type": "Pass", "Result": {"marker": "kept"}, "ResultPath": "$.pass", "Next": "WaitState"},
+        "WaitState": {"Type": "Wait", "Seconds": 0, "End": True},
+        "BeforeFail": {"Type": "Pass", "Next": "ExplicitFail"},
+        "ExplicitFail": {"Type": "Fail", "Error": "OwnedExplicitFailure", "Cause": "bounded native tracing failure"}},
+        "Select"))["stateMachineArn"]
+    failed = sfn.start_execution(stateMachineArn=choose, input='{"case": "fail"}')["executionArn"]
+    assert wait_done(sfn, failed)["status"] == "FAILED"
+    events = sfn.get_execution_history(executionArn=failed)["events"]
+    shown = [e.get("stateEnteredEventDetails", e.get("stateExitedEventDetails")) for e in events[1:-1]]
+    assert [(e["type"], d.get("input", d.get("output"))) for e, d in zip(events[1:-1], shown)] == [
+        ("ChoiceStateEntered", '{"case": "fail"}'), ("ChoiceStateExited", '{"case": "fail"}'),
+        ("PassStateEntered", '{"case": "fail"}'), ("PassStateExited", '{"case": "fail"}'),
+        ("FailStateEntered", '{"case": "fail"}')]
+    passed = sfn.start_execution(stateMachineArn=choose, input='{"case": "sequence"}')["executionArn"]
+    assert wait_done(sfn, passed)["output"] == '{"case":"sequence","pass":{"marker":"kept"}}'
+    escaped = '{"case":"x","unicode":"native-\\u03bb"}'
+    waits = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=machine({
+        "Pass": {"Type": "Pass", "Next": "Wait"}, "Wait": {"Type": "Wait", "Seconds": 0, "End": True}},
+        "Pass"))["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=waits, input=escaped)["executionArn"]
+    assert wait_done(sfn, run)["output"] == escaped
+    assert sfn.get_execution_history(executionArn=run)["events"][3]["stateEnteredEventDetails"]["input"] == escaped
+    quick = sfn.create_state_machine(name="quick-waits", roleArn=ROLE, type="EXPRESS", definition=machine({
+        "Pass": {"Type": "Pass", "Next": "Wait"}, "Wait": {"Type": "Wait", "Seconds": 0, "End": True}},
+        "Pass"))["stateMachineArn"]
+    spelled = '{"probe": "express-allow-sync", "synthetic": true}'
+    assert sfn.start_sync_execution(stateMachineArn=quick, input=spelled)["output"] == spelled
 
 
 SPELLED = '{"items": ["Hello", "World"], "n": 1}'  # not compact JSON: the caller's spelling
@@ -193,8 +239,9 @@ SPELLED = '{"items": ["Hello", "World"], "n": 1}'  # not compact JSON: the calle
 
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_the_callers_input_spelling_survives_a_restart_a_redrive_and_the_cli(tmp_path, store, request):
-    """The input as StartExecution's caller spelled it is the ExecutionStarted event's and
-    DescribeExecution's (AWS, recorded: LocalStack test_map_state_label), also once another
+    """The input as StartExecution's caller spelled it is the ExecutionStarted event's, the first
+    state's (an object input) and DescribeExecution's (AWS, recorded: LocalStack
+    test_map_state_label; raw AWS capture, radkawar/stackd tracing_control.json), also once another
     process took the execution over from the store, after a redrive, for a child a
     states:startExecution Task started with its Input as text, and in `asl executions show` and
     `asl executions history`, which read the store as DescribeExecution and GetExecutionHistory."""
@@ -223,8 +270,10 @@ def test_the_callers_input_spelling_survives_a_restart_a_redrive_and_the_cli(tmp
         for execution in (arn, kid):
             events = sfn.get_execution_history(executionArn=execution)["events"]
             assert events[0]["executionStartedEventDetails"]["input"] == SPELLED
-            assert events[1]["stateEnteredEventDetails"]["input"] == json.dumps(json.loads(SPELLED),
-                                                                                separators=(",", ":"))
+            # an object input: the first state's too (raw AWS captures, radkawar/stackd
+            # testdata/aws/stepfunctions/tracing_control.json "...-final-history": PassStateEntered's
+            # input '{"case": "no-permission-standard"}' as sent)
+            assert events[1]["stateEnteredEventDetails"]["input"] == SPELLED
             assert sfn.describe_execution(executionArn=execution)["input"] == SPELLED
         reverse = sfn.get_execution_history(executionArn=arn, reverseOrder=True)["events"]
         assert reverse[-1]["executionStartedEventDetails"]["input"] == SPELLED
@@ -625,6 +674,37 @@ def test_service_conformance(server, tmp_path):
 
 LAMBDA = machine({"Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Double",
                            "End": True}}, "Call")
+
+
+def test_tasks_run_in_the_region_of_the_server(tmp_path):
+    """A Task's TaskScheduled names the region of its state machine (raw AWS capture,
+    radkawar/stackd testdata/aws/stepfunctions/tracing_workflows.json, sequence-final-history-0:
+    "region": "us-west-2" for a machine in us-west-2), after a redrive too."""
+    (tmp_path / "handlers.py").write_text(
+        "import pathlib\n"
+        "from asl.engine import Handlers, TaskFailed\n"
+        "handlers = Handlers()\n"
+        "@handlers.lambda_function('Double')\n"
+        "def double(event):\n"
+        "    if not pathlib.Path('fixed').exists():\n"
+        "        raise TaskFailed('Bad', 'not yet')\n"
+        "    return event\n")
+    srv = Server(tmp_path, "memory", "--handlers", "handlers.py", "--region", "us-west-2").start()
+    try:
+        sfn = srv.client()
+        definition = machine({"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                       "Parameters": {"FunctionName": "Double", "Payload.$": "$"}, "End": True}}, "Call")
+        arn = sfn.create_state_machine(name="lam", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        run = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+        assert wait_done(sfn, run)["status"] == "FAILED"
+        (tmp_path / "fixed").touch()
+        sfn.redrive_execution(executionArn=run)
+        assert wait_done(sfn, run)["status"] == "SUCCEEDED"
+        events = sfn.get_execution_history(executionArn=run)["events"]
+        assert [e["taskScheduledEventDetails"]["region"] for e in events if e["type"] == "TaskScheduled"] == \
+            ["us-west-2", "us-west-2"]
+    finally:
+        srv.stop()
 
 
 def test_handlers_mock_config_stop_and_redrive(tmp_path):

@@ -495,8 +495,72 @@ def test_the_trace_id_header_wins_over_trace_header(sfn):
     with urllib.request.urlopen(request) as answer:
         execution = json.loads(answer.read())["executionArn"]
     assert sfn.describe_execution(executionArn=execution)["traceHeader"] == header
-    plain = sfn.start_execution(stateMachineArn=arn, traceHeader="Root=1-2")["executionArn"]
-    assert sfn.describe_execution(executionArn=plain)["traceHeader"] == "Root=1-2"
+
+
+TRACED_ROOT = r"Root=1-([0-9a-f]{8})-[0-9a-f]{24};Sampled=%s"
+
+
+@pytest.mark.parametrize("given, expected", [
+    # raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/tracing_control.json, machines
+    # with tracing disabled: "disabled-standard-upstream-one/-zero-final-describe" (kept as given),
+    # "disabled-standard-absent-final-describe" (no traceHeader at all),
+    # "disabled-standard-malformed-" and "-invalid-root-final-describe" (a new Root, Sampled=1),
+    # "disabled-edge-standard-invalid-root-zero-final-describe" (a new Root, Sampled=0 kept),
+    # "disabled-edge-standard-root-no-decision-final-describe" (;Sampled=1 added) and
+    # "disabled-edge-express-empty-start" (the empty header: a new Root)
+    ("Root=1-6ab4a26e-7525d60b79ea45d785c98b23;Parent=fa0d19fbe2a14b7b;Sampled=1",
+     "Root=1-6ab4a26e-7525d60b79ea45d785c98b23;Parent=fa0d19fbe2a14b7b;Sampled=1"),
+    ("Root=1-6ab4a26f-9445be3998f14ff193189b94;Parent=8504e51611034ef0;Sampled=0",
+     "Root=1-6ab4a26f-9445be3998f14ff193189b94;Parent=8504e51611034ef0;Sampled=0"),
+    (None, None),
+    ("not-a-trace-header", TRACED_ROOT % 1),
+    ("Root=not-enabled;Sampled=1", TRACED_ROOT % 1),
+    ("Root=not-enabled;Sampled=0", TRACED_ROOT % 0),
+    ("Root=1-2", TRACED_ROOT % 1),
+    ("Root=1-6ab4a2f4-c293c2aff58345818a700d56", "Root=1-6ab4a2f4-c293c2aff58345818a700d56;Sampled=1"),
+    ("", TRACED_ROOT % 1),
+])
+def test_trace_headers_are_kept_or_made_as_aws_does(sfn, given, expected):
+    import re
+
+    arn = sfn.create_state_machine(name=f"untraced-{uuid.uuid4().hex[:8]}", definition=PASS,
+                                   roleArn=ROLE)["stateMachineArn"]
+    quick = sfn.create_state_machine(name=f"quick-{uuid.uuid4().hex[:8]}", definition=PASS, roleArn=ROLE,
+                                     type="EXPRESS")["stateMachineArn"]
+    extra = {} if given is None else {"traceHeader": given}
+    started = sfn.start_execution(stateMachineArn=arn, **extra)
+    described = wait_done(sfn, started["executionArn"])
+    synced = sfn.start_sync_execution(stateMachineArn=quick, **extra)
+    for answer in (described, synced):
+        if expected is None:
+            assert "traceHeader" not in answer
+        elif expected.startswith("Root=1-6ab4"):
+            assert answer["traceHeader"] == expected
+        else:  # a new root: 1-, the start's epoch second in hex, 24 random hex digits
+            made = re.fullmatch(expected, answer["traceHeader"])
+            assert made, answer["traceHeader"]
+            assert abs(int(made.group(1), 16) - answer["startDate"].timestamp()) < 2
+
+
+
+def test_machines_with_tracing_make_a_trace_header_when_none_is_given(sfn):
+    """Raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/tracing_control.json, tracing
+    enabled: "allowed-standard-absent-final-describe" and "allowed-express-absent-start" answer a
+    new Root=1-<start second>-<random>;Sampled=1; "allowed-standard-root-no-parent-final-describe"
+    keeps 'Root=1-6ab4a061-a5529d3d24b44797a6b72e89;Sampled=1' as given."""
+    import re
+
+    arn = sfn.create_state_machine(name=f"traced-{uuid.uuid4().hex[:8]}", definition=PASS, roleArn=ROLE,
+                                   tracingConfiguration={"enabled": True})["stateMachineArn"]
+    quick = sfn.create_state_machine(name=f"traced-quick-{uuid.uuid4().hex[:8]}", definition=PASS, roleArn=ROLE,
+                                     type="EXPRESS", tracingConfiguration={"enabled": True})["stateMachineArn"]
+    for answer in (wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"]),
+                   sfn.start_sync_execution(stateMachineArn=quick)):
+        made = re.fullmatch(TRACED_ROOT % 1, answer["traceHeader"])
+        assert made and abs(int(made.group(1), 16) - answer["startDate"].timestamp()) < 2, answer["traceHeader"]
+    given = "Root=1-6ab4a061-a5529d3d24b44797a6b72e89;Sampled=1"
+    kept = sfn.start_execution(stateMachineArn=arn, traceHeader=given)["executionArn"]
+    assert wait_done(sfn, kept)["traceHeader"] == given
 
 
 def test_executions_of_a_machine_being_deleted_cannot_be_redriven(sfn):

@@ -427,6 +427,38 @@ def test_asl_serve_traces_machines_with_tracing_enabled_under_the_callers_span(s
     assert len([s for s in served if s["name"] == "AWSStepFunctions/StartExecution"]) == 2
 
 
+def test_asl_serve_traces_executions_whose_trace_header_is_sampled_whatever_the_machine(tmp_path):
+    """AWS traces an execution whose trace header says Sampled=1 though its machine's tracing is
+    disabled, and not one whose header says Sampled=0 (raw AWS capture, radkawar/stackd
+    testdata/aws/stepfunctions/tracing_control.json, finding "disabled-is-not-upstream-tracing-
+    suppression": "disabled-standard-upstream-one" published a segment in the supplied trace, under
+    its Parent; "-upstream-zero" none; an execution without a header none)."""
+    pytest.importorskip("uvicorn")
+    import signal
+
+    from test_service import ROLE, wait_done
+
+    server = traced_server(tmp_path)
+    trace_id, parent = "6ab4a26e7525d60b79ea45d785c98b23", "fa0d19fbe2a14b7b"
+    try:
+        sfn = server.client()
+        definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+        machine = sfn.create_state_machine(name="untraced", definition=definition, roleArn=ROLE)["stateMachineArn"]
+        for name, sampled in (("one", "1"), ("zero", "0")):
+            header = f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={parent};Sampled={sampled}"
+            wait_done(sfn, sfn.start_execution(stateMachineArn=machine, name=name, traceHeader=header)["executionArn"])
+        wait_done(sfn, sfn.start_execution(stateMachineArn=machine, name="none")["executionArn"])
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        output, _ = server.proc.communicate(timeout=15)
+    served = console_spans(output)
+    runs = [s for s in served if s["name"] == "untraced"]
+    assert [s["attributes"]["asl.execution.arn"].rsplit(":", 1)[1] for s in runs] == ["one"]
+    assert runs[0]["context"]["trace_id"] == f"0x{trace_id}"
+    assert {s["name"] for s in served if s["context"]["trace_id"] == f"0x{trace_id}"} == {
+        "AWSStepFunctions/StartExecution", "untraced", "Done"}
+
+
 def test_an_xray_trace_header_names_the_parent():
     from asl.engine.tracing import xray_to_traceparent
 

@@ -604,7 +604,7 @@ def sync_answer(execution: Any, result: Any, body: dict, input_text: str, elapse
                  "billingDetails": {"billedMemoryUsedInMB": 64,
                                     "billedDurationInMilliseconds": -(-elapsed_ms // 100) * 100}}
     if result.status == "SUCCEEDED":
-        out["output"] = _compact(result.output)
+        out["output"] = execution.output_text(result.output)
     if result.error is not None:
         out["error"] = result.error
     if result.cause is not None:
