@@ -23,7 +23,7 @@ from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
-from .staterun import ChildAborted, ChildTimedOut, Frame, write_left
+from .staterun import ChildAborted, ChildTimedOut, Frame, aborted_with, write_left
 from .stores import LEASE_SECONDS, Entries, JsonText, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
@@ -668,7 +668,15 @@ class Execution:
                 error, cause = child._stopped or (None, None)
                 raise ChildAborted(error or "States.Aborted", cause or "The child execution was stopped.")
             finally:
-                write_left(child, frame)  # (cut short with its Map Run: the states it was in were aborted)
+                if status == "ABORTED" and child._stopped is None and map_run_arn is not None:
+                    # cut short with its Map Run: AWS writes ExecutionAborted (no abort event of the
+                    # state it was in) with this cause and no error (raw AWS capture, radkawar/stackd
+                    # testdata/aws/stepfunctions/redrive_map.json, standard:failed: the child in its
+                    # Wait; as StopExecution of an execution in a Wait, LocalStack's AWS recording
+                    # test_stop_execution)
+                    frame.aborted = None
+                    cause = aborted_with(map_run_arn)
+                write_left(child, frame)
                 self.transitions += child.transitions
                 child._finish(status, output, error, cause)
                 if listener is not None:

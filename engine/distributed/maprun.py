@@ -21,7 +21,7 @@ import anyio
 from ...errors import StatesError
 from ..mapfields import map_items, tolerance
 from ..observe import IterationChanged, MapStarted
-from ..staterun import ChildAborted, Located
+from ..staterun import ChildAborted, Located, aborted_with
 from . import itemreader
 from .batching import Batcher, selector
 from .objects import Buckets
@@ -55,7 +55,16 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
             if observer is not None:
                 run.note("afterItemSelector", items)
             select = None
-    run.event("MapStateStarted", {"length": length})
+    redriven = _redriven(run)
+    if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on,
+        # after the MapStateStarted of the state's first run, not written again (raw AWS capture, radkawar/stackd
+        # testdata/aws/stepfunctions/redrive_map.json, standard:terminal and express:terminal: MapRunRedriven's
+        # previousEventId is the first MapStateStarted's id)
+        map_run_arn, started = redriven
+        run.frame.seq += 1
+        run.frame.last = started
+    else:
+        run.event("MapStateStarted", {"length": length})
     if observer is not None:
         run.tell(MapStarted, length)
     tolerated_count, tolerated_pct = tolerance(run, scope)
@@ -64,9 +73,7 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
     batcher = Batcher.configure(run, scope) if state.item_batcher is not None else None
     writer = Writer.configure(run, effective) if state.result_writer is not None else Writer("COMPACT", "JSON",
                                                                                                 None, "")
-    redriven = _redriven(run)
-    if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on
-        map_run_arn = redriven
+    if redriven is not None:
         label = processor_arn(map_run_arn).partition(":stateMachine:")[2].partition("/")[2]
         opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
     else:
@@ -118,18 +125,24 @@ def child_type(ex: Any, processor: Any) -> str:
     return getattr(config, "execution_type", None) or ex.type
 
 
-def _redriven(run: Any) -> str | None:
-    """The ARN of the Map Run this entry into the state started in an earlier attempt of a
-    redriven execution (its MapRunStarted sits where this entry's would), else None."""
+def _redriven(run: Any) -> tuple[str, int] | None:
+    """(the ARN of the Map Run this entry into the state started in an earlier attempt of a
+    redriven execution, the id of that attempt's MapStateStarted), else None. Called before
+    MapStateStarted: the Map Run's first event sits one position after it."""
     ex = run.ex
     if not ex.redrive_count or ex.replay is None:
         return None
-    site = (run.frame.key, run.frame.seq + 1)
+    key, seq = run.frame.key, run.frame.seq
+    arn = started = None
     for event in reversed(ex.replay.events):
-        if event.type in ("MapRunStarted", "MapRunRedriven") and event.site is not None \
-                and tuple(event.site[0]) == site[0] and event.site[1] == site[1]:
-            return (event.details or {}).get("mapRunArn")
-    return None
+        if event.site is None or tuple(event.site[0]) != key:
+            continue
+        if arn is None and event.site[1] == seq + 2 and event.type in ("MapRunStarted", "MapRunRedriven"):
+            arn = (event.details or {}).get("mapRunArn")
+        elif arn is not None and event.site[1] == seq + 1 and event.type == "MapStateStarted":
+            started = event.id
+            break
+    return (arn, started) if arn is not None and started is not None else None
 
 
 class MapRun:
@@ -278,8 +291,8 @@ class MapRun:
             except anyio.get_cancelled_exc_class():
                 # aborted with its Map Run: an ABORTED record (FAILED_<n>.json) when the failed Map
                 # Run's results are written; when the execution itself is stopped nothing is written
-                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven),
-                           size)
+                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven,
+                                                                 aborted_with(self.arn)), size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
@@ -301,11 +314,11 @@ class MapRun:
                 self.writer.add(first + offset, "PENDING", None, pending(value), size)
 
     def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
-                start: float, redriven: int) -> dict:
+                start: float, redriven: int, cause: str | None = None) -> dict:
         # (an EXPRESS child run again is a new execution: its own ARN, never redriven itself)
         arn = child_arn(self.state_machine_arn, self.arn, index, self.express, redriven)
         return record(arn, self.state_machine_arn, status, value, output, err.error if err else None,
-                      err.cause if err else None, start, self.ex.clock.now(), 0 if self.express else redriven)
+                      err.cause if err else cause, start, self.ex.clock.now(), 0 if self.express else redriven)
 
     # ---- tolerance ------------------------------------------------------------------------------
 
