@@ -183,3 +183,91 @@ def test_a_child_its_map_run_cut_short_is_aborted_with_aws_cause(standard):
     (written,) = [r for r in failed["exports"][f"{run.rsplit(':', 1)[1]}/FAILED_0.json"] if r["Status"] == "ABORTED"]
     assert written["Cause"] == cause and "Error" not in written
     assert written["ExecutionArn"] == child["row"]["executionArn"]
+
+
+def index_of(snapshot: dict, arn: str) -> int:
+    return next(i for i, child in snapshot["children"].items() if child["row"]["executionArn"] == arn)
+
+
+def test_the_children_that_did_not_succeed_are_redriven_under_their_arns(standard):
+    """standard:terminal:children (ListExecutions with mapRunArn) and their describes: the failed
+    and the aborted child keep their ARNs and start dates, with redriveCount 1 and a redriveDate
+    of their own (at or after the parent's); the succeeded one is as it was (its output read the
+    first object); the items that had not started run as new children (redriveCount 0). The
+    children are listed the most recently started first."""
+    failed, terminal = standard["failed"]["children"], standard["terminal"]["children"]
+    assert sorted(terminal) == [0, 1, 2, 3, 4, 5]
+    for i in (0, 1, 2):
+        before, after = failed[i]["row"], terminal[i]["row"]
+        assert (after["executionArn"], after["startDate"]) == (before["executionArn"], before["startDate"])
+        assert after["status"] == "SUCCEEDED"
+    for i in (1, 2):
+        row, described = terminal[i]["row"], terminal[i]["described"]
+        assert (row["redriveCount"], described["redriveCount"]) == (1, 1)
+        assert row["redriveDate"] == described["redriveDate"] >= standard["redriveDate"]
+        assert described["redriveStatus"] == "NOT_REDRIVABLE"
+    for i in (0, 3, 4, 5):
+        assert terminal[i]["row"]["redriveCount"] == 0 and "redriveDate" not in terminal[i]["row"]
+    assert terminal[0]["described"]["output"] == failed[0]["described"]["output"]
+    assert terminal[0]["history"] == failed[0]["history"]
+    assert json.loads(terminal[0]["described"]["output"])["object"]["Body"] == "initial"
+    for i in (1, 2, 3, 4, 5):  # (read after the redrive: the repaired and the changed objects)
+        assert json.loads(terminal[i]["described"]["output"])["object"]["Body"] in ("repaired", "changed-after-failure")
+    starts = [row["startDate"] for row in standard["terminal"]["rows"]]
+    assert starts == sorted(starts, reverse=True)
+
+
+def test_a_redriven_child_goes_on_from_the_state_it_did_not_finish(standard):
+    """standard:terminal:child histories (finding standard-resumes-state-not-processor): the
+    failed child's history goes on after ExecutionRedriven with TaskScheduled following its first
+    run's TaskStateEntered (no second TaskStateEntered, BeforeTask not run again: its context
+    still RedriveCount 0), AfterTask's context has the child's first StartTime, RedriveCount 1
+    and RedriveTime, its redrive's time; the aborted child's Wait ends with WaitStateExited
+    following its first WaitStateEntered, the whole wait waited again after ExecutionRedriven."""
+    from asl.timestamps import format_context_timestamp
+
+    failed = standard["failed"]["children"][1]
+    child = standard["terminal"]["children"][1]
+    history = child["history"]
+    assert history[:10] == failed["history"]
+    assert kinds(history)[10:] == ["ExecutionRedriven", "TaskScheduled", "TaskStarted", "TaskSucceeded",
+                                   "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    opened, scheduled = history[10], history[11]
+    assert (opened["id"], opened["previousEventId"]) == (11, 10)
+    assert opened["executionRedrivenEventDetails"] == {"redriveCount": 1}
+    assert opened["timestamp"] == child["described"]["redriveDate"]
+    assert (history[5]["type"], scheduled["previousEventId"]) == ("TaskStateEntered", 6)
+    output = json.loads(child["described"]["output"])
+    assert output["before"]["execution"]["RedriveCount"] == 0 and "RedriveTime" not in output["before"]["execution"]
+    after = output["after"]
+    assert after["StartTime"] == format_context_timestamp(failed["described"]["startDate"].timestamp())
+    assert (after["RedriveCount"], after["RedriveTime"]) == (1, format_context_timestamp(opened["timestamp"].timestamp()))
+
+    waited = standard["terminal"]["children"][2]["history"]
+    assert kinds(waited) == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "WaitStateEntered",
+                             "ExecutionAborted", "ExecutionRedriven", "WaitStateExited", "TaskStateEntered",
+                             "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "PassStateEntered",
+                             "PassStateExited", "ExecutionSucceeded"]
+    assert [(e["id"], e["previousEventId"]) for e in waited[5:7]] == [(6, 5), (7, 4)]
+    assert (waited[6]["timestamp"] - waited[5]["timestamp"]).total_seconds() >= 30 * SCALE
+
+
+def test_a_redriven_execution_keeps_what_its_finished_states_output(standard):
+    """standard:terminal:parent: the parent's BeforeMap Pass, done before the Map Run failed,
+    keeps the output it had (its ``$$.Execution`` RedriveCount 0); AfterMap, run after the
+    redrive, reads RedriveCount 1 and the RedriveTime."""
+    output = json.loads(standard["terminal"]["parent"]["output"])
+    assert output["before"]["execution"]["RedriveCount"] == 0 and "RedriveTime" not in output["before"]["execution"]
+    assert output["after"]["RedriveCount"] == 1 and "RedriveTime" in output["after"]
+
+
+def test_the_redriven_map_run_counts_every_child_once(standard):
+    """standard:terminal:map (DescribeMapRun): the same Map Run and startDate, redriveCount 1
+    with a redriveDate, every item and child succeeded, every result written."""
+    before, after = standard["failed"]["run"], standard["terminal"]["run"]
+    assert (after["mapRunArn"], after["startDate"]) == (before["mapRunArn"], before["startDate"])
+    assert before["redriveCount"] == 0 and "redriveDate" not in before
+    assert after["redriveCount"] == 1 and after["redriveDate"] >= standard["redriveDate"]
+    done = {"pending": 0, "running": 0, "succeeded": 6, "failed": 0, "timedOut": 0, "aborted": 0, "total": 6,
+            "resultsWritten": 6, "failuresNotRedrivable": 0, "pendingRedrive": 0}
+    assert after["itemCounts"] == after["executionCounts"] == done

@@ -104,18 +104,18 @@ def processor_arn(arn: str) -> str:
     return ":".join(parts[:5] + ["stateMachine", parts[6]])
 
 
-def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False, attempt: int = 0) -> str:
+def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False) -> str:
     """The ARN of a Map Run's child `index`. STANDARD: ``...:execution:MACHINE/LABEL:NAME``, the
     name a name-based UUID (version 3, as AWS's child names are in the capture `generated_label`
-    cites) of the Map Run and the index (the same child keeps its ARN when redriven or resumed).
-    EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express executions; a redriven parent starts the child again as a new execution (AWS: "the Express
-    child workflows are rerun using the StartExecution API action"), so the UUID is derived
-    from the `attempt` too (how many times the child has been run again by its Map Run)."""
+    cites) of the Map Run and the index. EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS
+    names Express executions. The same child keeps its ARN when resumed or redriven, an Express
+    one too (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json,
+    express:terminal:children: the failed child's ARN after the redrive)."""
     prefix, _, machine = state_machine_arn.partition(":stateMachine:")
     name = uuid.uuid3(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}")
     if not express:
         return f"{prefix}:execution:{machine}:{name}"
-    return f"{prefix}:express:{machine}:{name}:{uuid.uuid3(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#{attempt}')}"
+    return f"{prefix}:express:{machine}:{name}:{uuid.uuid3(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#0')}"
 
 
 def child_type(ex: Any, processor: Any) -> str:
@@ -269,19 +269,17 @@ class MapRun:
     async def _child(self, index: int, value: Any, size: int) -> None:
         run, ex, writer = self.run, self.ex, self.writer
         observer = ex.observer
-        start = ex.clock.now()
-        redriven = ex.child_redrive_count(run.frame, index)
+        meta: dict = {"start": ex.clock.now()}  # (filled by run_child: the child's ARN, start, redrive count)
         try:
             if observer is not None:
                 run.tell(IterationChanged, index, "started")
             try:
                 output = await ex.run_child(run.state.processor, value, index, run.frame, run.name, self.arn,
-                                            run.view() if observer is not None else None)
+                                            run.view() if observer is not None else None, meta)
             except StatesError as err:
                 status = "ABORTED" if isinstance(err, ChildAborted) else (
                     "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
-                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven),
-                           size)
+                writer.add(index, status, None, self._record(index, status, value, None, err, meta), size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "failed")
                 if status != "ABORTED":
@@ -291,13 +289,12 @@ class MapRun:
             except anyio.get_cancelled_exc_class():
                 # aborted with its Map Run: an ABORTED record (FAILED_<n>.json) when the failed Map
                 # Run's results are written; when the execution itself is stopped nothing is written
-                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven,
+                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, meta,
                                                                  aborted_with(self.arn)), size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
-            full = self._record(index, "SUCCEEDED", value, output, None, start, redriven) \
-                if writer.needs_records else None
+            full = self._record(index, "SUCCEEDED", value, output, None, meta) if writer.needs_records else None
             writer.add(index, "SUCCEEDED", output, full, size)
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
@@ -313,12 +310,14 @@ class MapRun:
             if first + offset >= self.started:
                 self.writer.add(first + offset, "PENDING", None, pending(value), size)
 
-    def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
-                start: float, redriven: int, cause: str | None = None) -> dict:
-        # (an EXPRESS child run again is a new execution: its own ARN, never redriven itself)
-        arn = child_arn(self.state_machine_arn, self.arn, index, self.express, redriven)
+    def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None, meta: dict,
+                cause: str | None = None) -> dict:
+        """Child `index`'s record for the results (`meta`: what `run_child` told of it; nothing
+        when its outcome came from the journal)."""
+        arn = meta.get("arn") or child_arn(self.state_machine_arn, self.arn, index, self.express)
         return record(arn, self.state_machine_arn, status, value, output, err.error if err else None,
-                      err.cause if err else cause, start, self.ex.clock.now(), 0 if self.express else redriven)
+                      err.cause if err else cause, meta["start"], self.ex.clock.now(), meta.get("redrive_count", 0),
+                      meta.get("redrive_time"))
 
     # ---- tolerance ------------------------------------------------------------------------------
 

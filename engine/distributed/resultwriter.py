@@ -56,21 +56,30 @@ def child_name(arn: str) -> str:
 
 
 def record(arn: str, state_machine_arn: str, status: str, value: Any, output: Any, error: str | None,
-           cause: str | None, start: float, stop: float, redrive_count: int = 0) -> dict:
-    """A child's record in NONE's shape (`redrive_count`: the child's own, DescribeExecution's).
-    As AWS writes them (a raw capture of AWS's files, radkawar/stackd
+           cause: str | None, start: float, stop: float, redrive_count: int = 0,
+           redrive_date: float | None = None) -> dict:
+    """A child's record in NONE's shape (`redrive_count`, `redrive_date`: the child's own,
+    DescribeExecution's). As AWS writes them (a raw capture of AWS's files, radkawar/stackd
     ``testdata/aws/stepfunctions/distributed_map.json``): keys in alphabetical order, and
-    ``OutputDetails`` in every record, also of a child that has no ``Output``."""
+    ``OutputDetails`` in every record, also of a child that has no ``Output``. An Express
+    child's has no RedriveStatus (radkawar/stackd ``testdata/aws/stepfunctions/redrive_map.json``,
+    express:failed-exports and express:terminal-exports), a redriven Standard child's a
+    RedriveDate (standard:terminal-exports, ``Redrive-2/SUCCEEDED_0.json``)."""
     out: dict = {"ExecutionArn": arn, "Input": _text(value), "InputDetails": {"Included": True},
                  "Name": child_name(arn), "OutputDetails": {"Included": True}, "RedriveCount": redrive_count,
                  "StartDate": _date(start), "StateMachineArn": state_machine_arn, "Status": status,
                  "StopDate": _date(stop)}
+    express = arn.split(":")[5] == "express"
+    if redrive_date is not None:
+        out["RedriveDate"] = _date(redrive_date)
     if status == "SUCCEEDED":
         out["Output"] = _text(output)
-        out["RedriveStatus"] = "NOT_REDRIVABLE"
-        out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
+        if not express:
+            out["RedriveStatus"] = "NOT_REDRIVABLE"
+            out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
     else:
-        out["RedriveStatus"] = "REDRIVABLE_BY_MAP_RUN"
+        if not express:
+            out["RedriveStatus"] = "REDRIVABLE_BY_MAP_RUN"
         if error is not None:
             out["Error"] = error
         if cause is not None:
