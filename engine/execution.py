@@ -597,6 +597,15 @@ class Execution:
             return 0
         return self.replay.redriven.get((fork.key + ((fork.seq, index),), 1), 0)
 
+    def child_done_earlier(self, fork: Frame, index: int) -> bool:
+        """Did Map Run child `index` forked at `fork` (now) succeed in an earlier attempt of this
+        redriven execution (its outcome replayed from then: its result is in that attempt's files)?"""
+        if self.replay is None:
+            return False
+        site = (fork.key + ((fork.seq, index),), 1)
+        entry = self.replay.entries.get(site)
+        return entry is not None and entry[0] == "fact" and "value" in entry[1].value and self.replay.earlier(site)
+
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
                         map_run_arn: str | None = None, view: Any = None, meta: dict | None = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.

@@ -117,7 +117,7 @@ def probe(tmp_path, store: str, kind: str, moto_url: str) -> dict:
         assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
         terminal = snapshot(sfn, arn)
         terminal["exports"] = exports(s3, bucket, kind)
-        return {"failed": failed, "terminal": terminal, "redriveDate": redriven, "arn": arn}
+        return {"failed": failed, "terminal": terminal, "redriveDate": redriven, "arn": arn, "bucket": bucket}
     finally:
         srv.stop()
 
@@ -271,3 +271,37 @@ def test_the_redriven_map_run_counts_every_child_once(standard):
     done = {"pending": 0, "running": 0, "succeeded": 6, "failed": 0, "timedOut": 0, "aborted": 0, "total": 6,
             "resultsWritten": 6, "failuresNotRedrivable": 0, "pendingRedrive": 0}
     assert after["itemCounts"] == after["executionCounts"] == done
+
+
+def test_the_redriven_map_run_writes_its_results_under_redrive_1(standard):
+    """standard:terminal-exports (and express:terminal-exports): the first run's files stay as
+    they were; the redrive writes Redrive-1/SUCCEEDED_0.json with the records of the children it
+    ran (in item order: the redriven ones with RedriveCount 1 and their RedriveDate, the new
+    ones), and Redrive-1/manifest.json listing the first run's SUCCEEDED files then its own, no
+    FAILED or PENDING; the Map state's output names that manifest."""
+    run = standard["terminal"]["run"]["mapRunArn"]
+    folder = run.rsplit(":", 1)[1] + "/"
+    before, after = standard["failed"]["exports"], standard["terminal"]["exports"]
+    assert sorted(before) == [folder + name for name in ("FAILED_0.json", "PENDING_0.json", "SUCCEEDED_0.json",
+                                                        "manifest.json")]
+    assert sorted(after) == sorted([*before, folder + "Redrive-1/SUCCEEDED_0.json", folder + "Redrive-1/manifest.json"])
+    assert all(after[key] == before[key] for key in before)
+    children = standard["terminal"]["children"]
+    written = after[folder + "Redrive-1/SUCCEEDED_0.json"]
+    assert [r["ExecutionArn"] for r in written] == [children[i]["row"]["executionArn"] for i in (1, 2, 3, 4, 5)]
+    for i, r in zip((1, 2, 3, 4, 5), written):
+        described = children[i]["described"]
+        assert (r["Status"], r["RedriveCount"], r["RedriveStatus"]) == ("SUCCEEDED", described["redriveCount"],
+                                                                         "NOT_REDRIVABLE")
+        assert ("RedriveDate" in r) == (i in (1, 2))
+        assert json.loads(r["Output"]) == json.loads(described["output"])
+    manifest = after[folder + "Redrive-1/manifest.json"]
+    first = before[folder + "manifest.json"]["ResultFiles"]["SUCCEEDED"]
+    assert manifest == {"DestinationBucket": standard["bucket"], "MapRunArn": run,
+                        "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": first + [
+                            {"Key": f"results/standard/{folder}Redrive-1/SUCCEEDED_0.json",
+                             "Size": manifest["ResultFiles"]["SUCCEEDED"][-1]["Size"]}]}}
+    assert list(manifest) == ["DestinationBucket", "MapRunArn", "ResultFiles"]
+    output = json.loads(standard["terminal"]["parent"]["output"])
+    assert output["mapResult"] == {"MapRunArn": run, "ResultWriterDetails": {
+        "Bucket": standard["bucket"], "Key": f"results/standard/{folder}Redrive-1/manifest.json"}}

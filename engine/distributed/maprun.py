@@ -60,7 +60,7 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
         # after the MapStateStarted of the state's first run, not written again (raw AWS capture, radkawar/stackd
         # testdata/aws/stepfunctions/redrive_map.json, standard:terminal and express:terminal: MapRunRedriven's
         # previousEventId is the first MapStateStarted's id)
-        map_run_arn, started = redriven
+        map_run_arn, started, attempt = redriven
         run.frame.seq += 1
         run.frame.last = started
     else:
@@ -75,7 +75,8 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
                                                                                                 None, "")
     if redriven is not None:
         label = processor_arn(map_run_arn).partition(":stateMachine:")[2].partition("/")[2]
-        opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
+        opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": attempt})
+        writer.redrive = attempt
     else:
         label = state.label or generated_label(run)
         map_run_arn = ex.map_run_arn(label)
@@ -125,24 +126,28 @@ def child_type(ex: Any, processor: Any) -> str:
     return getattr(config, "execution_type", None) or ex.type
 
 
-def _redriven(run: Any) -> tuple[str, int] | None:
+def _redriven(run: Any) -> tuple[str, int, int] | None:
     """(the ARN of the Map Run this entry into the state started in an earlier attempt of a
-    redriven execution, the id of that attempt's MapStateStarted), else None. Called before
-    MapStateStarted: the Map Run's first event sits one position after it."""
+    redriven execution, the id of that attempt's MapStateStarted, the Map Run's redrive count
+    now), else None. Called before MapStateStarted: the Map Run's first event sits one position
+    after it."""
     ex = run.ex
     if not ex.redrive_count or ex.replay is None:
         return None
     key, seq = run.frame.key, run.frame.seq
     arn = started = None
+    redrives = 0
     for event in reversed(ex.replay.events):
         if event.site is None or tuple(event.site[0]) != key:
             continue
-        if arn is None and event.site[1] == seq + 2 and event.type in ("MapRunStarted", "MapRunRedriven"):
-            arn = (event.details or {}).get("mapRunArn")
+        if event.site[1] == seq + 2 and event.type in ("MapRunStarted", "MapRunRedriven"):
+            if arn is None:
+                arn = (event.details or {}).get("mapRunArn")
+            redrives += event.type == "MapRunRedriven"
         elif arn is not None and event.site[1] == seq + 1 and event.type == "MapStateStarted":
             started = event.id
             break
-    return (arn, started) if arn is not None and started is not None else None
+    return (arn, started, redrives + 1) if arn is not None and started is not None else None
 
 
 class MapRun:
@@ -199,7 +204,7 @@ class MapRun:
                 self._pending()
                 try:
                     exported = await _in_thread(lambda: writer.export(buckets_of(ex), self.arn))
-                    written = (writer.written_items, writer.written)
+                    written = (writer.written_items + writer.earlier[1], writer.written + writer.earlier[0])
                 except StatesError as failure:
                     err = err or failure
             if err is not None:
@@ -270,6 +275,7 @@ class MapRun:
         run, ex, writer = self.run, self.ex, self.writer
         observer = ex.observer
         meta: dict = {"start": ex.clock.now()}  # (filled by run_child: the child's ARN, start, redrive count)
+        earlier = writer.exports and writer.redrive and ex.child_done_earlier(run.frame, index)
         try:
             if observer is not None:
                 run.tell(IterationChanged, index, "started")
@@ -294,8 +300,9 @@ class MapRun:
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
-            full = self._record(index, "SUCCEEDED", value, output, None, meta) if writer.needs_records else None
-            writer.add(index, "SUCCEEDED", output, full, size)
+            full = self._record(index, "SUCCEEDED", value, output, None, meta) \
+                if writer.needs_records and not earlier else None
+            writer.add(index, "SUCCEEDED", output, full, size, earlier)
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
         finally:
