@@ -1842,7 +1842,9 @@ class Service:
         return _listing("events", events, body, f"GetExecutionHistory{arn}{body.get('reverseOrder')}")
 
     async def DescribeStateMachineForExecution(self, body: dict) -> dict:
-        record = await self._record(body["executionArn"])
+        # an Express child a Map Run dispatched too (raw AWS capture, radkawar/stackd
+        # testdata/aws/stepfunctions/redrive_map.json, express:failed:child:N:definition)
+        record = await self._record(body["executionArn"], dispatched=True)
         opts = record.options
         # the state machine's own ARN, also when the execution ran a version or an alias (AWS,
         # recorded: LocalStack's test_sfn_api_versioning::test_describe_state_machine_for_execution_of_version)

@@ -263,10 +263,19 @@ def test_asl_serve_express_children_describe_list_counts_and_no_history(served):
                                                          "express'"}
     for child in children:
         assert error(sfn.get_execution_history, executionArn=child["executionArn"]) == refused
-    # the other Standard-only actions refuse them too; DescribeExecution still refuses a plain Express one
+    # StopExecution refuses them too; DescribeExecution still refuses a plain Express one
     assert error(sfn.stop_execution, executionArn=done["executionArn"]) == refused
-    assert error(sfn.describe_state_machine_for_execution, executionArn=done["executionArn"]) == refused
     assert error(sfn.describe_execution, executionArn=plain) == refused
+    assert error(sfn.describe_state_machine_for_execution, executionArn=plain) == refused
+    # DescribeStateMachineForExecution describes the processor a dispatched one ran, as a
+    # Standard child's (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json,
+    # express:failed:child:N:definition: the parent machine's name, the Map Run and its label, the
+    # processor without its ProcessorConfig)
+    processor = sfn.describe_state_machine_for_execution(executionArn=done["executionArn"])
+    assert (processor["stateMachineArn"], processor["name"], processor["mapRunArn"], processor["label"]) == (
+        machine + "/Fan", "sm", map_run, "Fan")
+    assert "ProcessorConfig" not in json.loads(processor["definition"])
+    assert processor["encryptionConfiguration"] == {"type": "AWS_OWNED_KEY"}
     unknown = "arn:aws:states:us-east-1:123456789012:express:sm/Fan:" + "0" * 8 + "-0000-0000-0000-" + "0" * 12 + \
         ":" + "1" * 8 + "-1111-1111-1111-" + "1" * 12
     assert error(sfn.describe_execution, executionArn=unknown)["Code"] == "ExecutionDoesNotExist"
