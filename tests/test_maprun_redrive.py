@@ -58,6 +58,11 @@ def definition(kind: str, bucket: str) -> dict:
     }
 
 
+def answer(response: dict) -> dict:
+    response.pop("ResponseMetadata", None)
+    return response
+
+
 def snapshot(sfn, arn: str) -> dict:
     """What the probe's ``snapshot`` reads: the parent, its history, its Map Run, the Map Run's
     children (ListExecutions with mapRunArn), each one described, its history, its machine."""
@@ -66,17 +71,17 @@ def snapshot(sfn, arn: str) -> dict:
     children: dict[int, dict] = {}
     for row in rows:
         child = row["executionArn"]
-        described = sfn.describe_execution(executionArn=child)
+        described = answer(sfn.describe_execution(executionArn=child))
         try:
             history = sfn.get_execution_history(executionArn=child, maxResults=1000)["events"]
         except sfn.exceptions.InvalidArn:
             history = None
         children[json.loads(described["input"])["index"]] = {
             "row": row, "described": described, "history": history,
-            "machine": sfn.describe_state_machine_for_execution(executionArn=child)}
-    return {"parent": sfn.describe_execution(executionArn=arn),
+            "machine": answer(sfn.describe_state_machine_for_execution(executionArn=child))}
+    return {"parent": answer(sfn.describe_execution(executionArn=arn)),
             "events": sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"],
-            "run": sfn.describe_map_run(mapRunArn=run), "rows": rows, "children": children}
+            "run": answer(sfn.describe_map_run(mapRunArn=run)), "rows": rows, "children": children}
 
 
 def exports(s3, bucket: str, kind: str) -> dict[str, Any]:
@@ -136,12 +141,16 @@ def store(request, tmp_path_factory):
 _RUNS: dict = {}
 
 
+def probed(kind: str, store: str, tmp_path_factory, moto_server) -> dict:
+    """The probe's run of `kind` on `store`, once per module."""
+    if (kind, store) not in _RUNS:
+        _RUNS[kind, store] = probe(tmp_path_factory.mktemp(kind.lower()), store, kind, moto_server.url)
+    return _RUNS[kind, store]
+
+
 @pytest.fixture(scope="module")
 def standard(store, tmp_path_factory, moto_server):
-    key = ("STANDARD", store)
-    if key not in _RUNS:
-        _RUNS[key] = probe(tmp_path_factory.mktemp("standard"), store, "STANDARD", moto_server.url)
-    return _RUNS[key]
+    return probed("STANDARD", store, tmp_path_factory, moto_server)
 
 
 def kinds(events: list) -> list[str]:
@@ -305,3 +314,71 @@ def test_the_redriven_map_run_writes_its_results_under_redrive_1(standard):
     output = json.loads(standard["terminal"]["parent"]["output"])
     assert output["mapResult"] == {"MapRunArn": run, "ResultWriterDetails": {
         "Bucket": standard["bucket"], "Key": f"results/standard/{folder}Redrive-1/manifest.json"}}
+
+
+@pytest.fixture(scope="module")
+def express(store, tmp_path_factory, moto_server):
+    return probed("EXPRESS", store, tmp_path_factory, moto_server)
+
+
+def test_an_express_child_running_when_its_map_run_fails_runs_to_its_end(express):
+    """express:failed (finding express-map-restarts-failed-processor-only): item 2, in its Wait
+    when item 1 failed the Map Run, is not aborted: it succeeds, and the Map Run fails once it
+    has (its stopDate after the child's), counting it succeeded and none aborted; the items not
+    started stay pending. Express children have no history (GetExecutionHistory: InvalidArn)
+    but DescribeStateMachineForExecution describes their processor."""
+    failed = express["failed"]
+    children, run = failed["children"], failed["run"]
+    assert children[2]["described"]["status"] == "SUCCEEDED"
+    assert json.loads(children[2]["described"]["output"])["object"]["Body"] == "initial"
+    assert run["status"] == "FAILED" and run["stopDate"] >= children[2]["described"]["stopDate"]
+    counts = run["executionCounts"]
+    assert (counts["succeeded"], counts["failed"], counts["aborted"], counts["total"]) == (2, 1, 0, 6)
+    assert counts["pending"] == 3 and run["itemCounts"] == counts
+    for child in children.values():
+        assert child["history"] is None
+        assert child["row"]["redriveCount"] == child["described"]["redriveCount"] == 0
+        assert (child["machine"]["label"], child["machine"]["mapRunArn"]) == ("ProbeMap", run["mapRunArn"])
+    assert kinds(failed["events"])[-3:] == ["MapRunFailed", "MapStateFailed", "ExecutionFailed"]
+
+
+def test_a_failed_express_child_runs_its_processor_again_under_its_arn(express):
+    """express:terminal:children and :child describes, Redrive-1/SUCCEEDED_0.json: the failed
+    Express child keeps its ARN but starts anew (a new startDate, ``$$.Execution.StartTime``
+    too) and runs its processor from its start (BeforeTask again: RedriveCount 1 in its context
+    as in AfterTask's), with redriveCount 1 and no redriveDate or RedriveTime; the succeeded ones
+    are as they were; the new ones have redriveCount 0; the most recently started first."""
+    from asl.timestamps import format_context_timestamp
+
+    failed, terminal = express["failed"]["children"], express["terminal"]["children"]
+    assert sorted(terminal) == [0, 1, 2, 3, 4, 5]
+    child, before = terminal[1], failed[1]
+    assert child["row"]["executionArn"] == before["row"]["executionArn"]
+    assert child["row"]["startDate"] > before["described"]["stopDate"]
+    assert (child["row"]["redriveCount"], child["described"]["redriveCount"]) == (1, 1)
+    assert "redriveDate" not in child["row"] and "redriveDate" not in child["described"]
+    output = json.loads(child["described"]["output"])
+    start = output["after"]["StartTime"]  # (AWS's differs from its DescribeExecution startDate by some ms)
+    assert start > format_context_timestamp(before["described"]["stopDate"].timestamp())
+    for context in (output["before"]["execution"], output["after"]):
+        assert (context["StartTime"], context["RedriveCount"]) == (start, 1) and "RedriveTime" not in context
+    assert output["object"]["Body"] == "repaired"
+    for i in (0, 2):
+        assert terminal[i]["row"] == failed[i]["row"] and terminal[i]["described"] == failed[i]["described"]
+    for i in (3, 4, 5):
+        assert terminal[i]["row"]["redriveCount"] == 0
+    starts = [row["startDate"] for row in express["terminal"]["rows"]]
+    assert starts == sorted(starts, reverse=True)
+    run = express["terminal"]["run"]
+    assert (run["status"], run["redriveCount"], run["executionCounts"]["succeeded"]) == ("SUCCEEDED", 1, 6)
+    events = express["terminal"]["events"]
+    assert kinds(events)[9:12] == ["ExecutionRedriven", "MapRunRedriven", "MapRunSucceeded"]
+    assert events[10]["previousEventId"] == 5
+
+    folder = run["mapRunArn"].rsplit(":", 1)[1] + "/"
+    written = express["terminal"]["exports"][folder + "Redrive-1/SUCCEEDED_0.json"]
+    assert [r["ExecutionArn"] for r in written] == [terminal[i]["row"]["executionArn"] for i in (1, 3, 4, 5)]
+    assert [r["RedriveCount"] for r in written] == [1, 0, 0, 0]
+    assert written[0]["StartDate"] == start
+    for r in [*written, *express["failed"]["exports"][folder + "FAILED_0.json"]]:
+        assert "RedriveStatus" not in r and "RedriveDate" not in r

@@ -164,6 +164,7 @@ class MapRun:
         self.failed = 0              # items of the children that failed or timed out
         self.breach: StatesError | None = None
         self.group: Any = None       # the task group of the children
+        self.starting: Any = None    # the cancel scope of starting them (and reading the items)
         self.started = 0             # children started
         self.window: tuple[int, list] = (0, [])  # the children being started: (first index, [(input, items)])
 
@@ -188,12 +189,13 @@ class MapRun:
             async with self.ex.clock.task_group() as tg:
                 self.group = tg
                 try:
-                    if planned is not None:
-                        self.window = (0, planned)
-                        for index, (value, _size) in enumerate(planned):
-                            await self._start(tg, index, value)
-                    else:
-                        await self._stream(tg, reader, select)
+                    with anyio.CancelScope() as self.starting:
+                        if planned is not None:
+                            self.window = (0, planned)
+                            for index, (value, _size) in enumerate(planned):
+                                await self._start(tg, index, value)
+                        else:
+                            await self._stream(tg, reader, select)
                     self._check()
                 except StatesError as failure:  # the reader failed: the Map Run ends
                     err = failure
@@ -329,11 +331,16 @@ class MapRun:
     # ---- tolerance ------------------------------------------------------------------------------
 
     def _check(self) -> None:
-        """Fail the Map Run now if the failures so far cross the tolerance."""
+        """Fail the Map Run now if the failures so far cross the tolerance: start and read no
+        more, abort the STANDARD children still running. EXPRESS ones run to their end, and the
+        Map Run fails once they have (raw AWS capture, radkawar/stackd
+        testdata/aws/stepfunctions/redrive_map.json, express:failed: the child in its 30 s Wait
+        when another failed the Map Run SUCCEEDED, the Map Run ended after it, succeeded 3,
+        failed 1, aborted 0; finding express-map-restarts-failed-processor-only)."""
         if self.breach is None and self.failed:
             self.breach = self._breached(final=False)
             if self.breach is not None:
-                self.group.cancel_scope.cancel()  # abort the children still running; read no more
+                (self.starting if self.express and self.starting is not None else self.group.cancel_scope).cancel()
 
     def _breached(self, final: bool) -> StatesError | None:
         control = self.control
