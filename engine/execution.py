@@ -657,7 +657,7 @@ class Execution:
                 if listener is not None and self.replay is not None else None
             if before is not None:  # run before: redriven by its Map Run, or run again after a crash
                 record, events, facts = before
-                if record.status in ("FAILED", "ABORTED", "TIMED_OUT"):
+                if record.status in ("FAILED", "ABORTED", "TIMED_OUT") and self.redrive_count:
                     redriven = record.redrive_count + 1
                     if not express and events:
                         journal = (record, events, facts)
