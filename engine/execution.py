@@ -24,7 +24,7 @@ from .interpreter import run_block
 from .journal import JournalMismatch, Recorded, check_event, check_fact
 from .observe import ChoiceMatched, ExecutionBegan, ExecutionEnded, ExecutionView, RetryScheduled
 from .payload import MAX_DEPTH, PayloadMeter
-from .staterun import ChildAborted, ChildTimedOut, Frame, write_left
+from .staterun import ChildAborted, ChildTimedOut, Frame, aborted_with, write_left
 from .stores import LEASE_SECONDS, Entries, JsonText, StoredEvent, StoredFact, default_owner  # noqa: F401 (leases: re-exported)
 from .tasks import Beat, HandlerInterrupted, Handlers, MarshalError, Mocks, TaskFailed, json_copy, trace_headers
 
@@ -255,6 +255,7 @@ class Execution:
         self.redrive_time: float | None = None
         self.abandoned = False
         self.rerun = False  # a Distributed Map child run again after its worker was lost: every call may have happened
+        self.journal_base = (0, 0)  # a redriven Map Run child: the events and facts its earlier runs stored
         sm_arn = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{self.state_machine_name}"
         self.state_machine_arn = sm_arn
         if machine_type == "EXPRESS":
@@ -612,21 +613,40 @@ class Execution:
             return 0
         return self.replay.redriven.get((fork.key + ((fork.seq, index),), 1), 0)
 
+    def child_done_earlier(self, fork: Frame, index: int) -> bool:
+        """Did Map Run child `index` forked at `fork` (now) succeed in an earlier attempt of this
+        redriven execution (its outcome replayed from then: its result is in that attempt's files)?"""
+        if self.replay is None:
+            return False
+        site = (fork.key + ((fork.seq, index),), 1)
+        entry = self.replay.entries.get(site)
+        return entry is not None and entry[0] == "fact" and "value" in entry[1].value and self.replay.earlier(site)
+
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
-                        map_run_arn: str | None = None, view: Any = None) -> Any:
+                        map_run_arn: str | None = None, view: Any = None, meta: dict | None = None) -> Any:
         """A Distributed Map item: its own execution, its own history, no outer variables.
         `fork` is the Map's frame at the fork: the item's frame (its key, and its path for
         `TaskContext.path`) derives from it, and the journal records the child's outcome there.
         A child of type EXPRESS (``ProcessorConfig.ExecutionType``) runs at most five minutes
-        (`limited`); one that did not succeed is started again as a new execution (a new ARN,
-        its redrive count 0) when the parent is redriven."""
+        (`limited`). `meta`, when given, gets the child's ``arn``, ``start``, ``redrive_count`` and
+        ``redrive_time`` once it starts (it stays empty when the journal has the child's outcome).
+
+        A child that did not succeed in an earlier attempt of a redriven parent is redriven by its
+        Map Run (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json): the
+        same ARN (an Express one's too), its own redrive count. A STANDARD one goes on from the
+        state it did not finish, as a redriven execution does, with its history (ExecutionRedriven,
+        at its own redrive time, which is ``$$.Execution.RedriveTime``) and its start time; an
+        EXPRESS one runs its processor again from its start, started anew (no redrive time). Its
+        earlier run is what the Map Run listener (`map_runs`) kept of it (``child_before``)."""
         from .distributed.maprun import child_arn, child_type, processor_arn
         from .distributed.resultwriter import child_name
+        from .journal import REDRIVEN
 
         item = fork.child({}, index, (map_name, index))
         machine_type = child_type(self, processor) if map_run_arn is not None else self.type
+        express = machine_type == "EXPRESS"
         attempt = self.child_redrive_count(fork, index)
-        redriven = attempt if machine_type != "EXPRESS" else 0
+        listener = self.map_runs if map_run_arn is not None else None
 
         async def work(attempt_frame: Frame, redelivered: bool) -> Any:
             child = Execution(processor, value, name=f"{self.name}-{index}", handlers=self.handlers,
@@ -641,25 +661,50 @@ class Execution:
             child.integrations, child.role_arn, child.executions = self.integrations, self.role_arn, self.executions
             child.s3_folders, child.ending = self.s3_folders, self.ending
             child.state_machine_arn, child.wait_scale = self.state_machine_arn, self.wait_scale
-            if redriven:
-                child.redrive_count, child.redrive_time = redriven, self.redrive_time
             if map_run_arn is not None:  # the ARN and name its Map Run gives it, and its state machine
                 # (the Map's processor, `$$.StateMachine.Id`: DG "input-output-resultwriter" records
                 # give a child's StateMachineArn as "…:stateMachine:orderProcessing/getOrders")
                 machine = child.state_machine_arn = processor_arn(map_run_arn)
-                child.arn = child_arn(machine, map_run_arn, index, machine_type == "EXPRESS", attempt)
+                child.arn = child_arn(machine, map_run_arn, index, express)
                 child.name = child_name(child.arn)
-            listener = self.map_runs if map_run_arn is not None else None
+            now = child.start_time = self.clock.now()
+            redriven, journal = attempt, None
+            before = await listener.child_before(child.arn) \
+                if listener is not None and self.replay is not None else None
+            if before is not None:  # run before: redriven by its Map Run, or run again after a crash
+                record, events, facts = before
+                if record.status in ("FAILED", "ABORTED", "TIMED_OUT") and self.redrive_count:
+                    redriven = record.redrive_count + 1
+                    if not express and events:
+                        journal = (record, events, facts)
+                else:
+                    redriven = record.redrive_count
+            if redriven:
+                child.redrive_count = redriven
+                child.redrive_time = None if express else now
+            if journal is not None:  # its history goes on after ExecutionRedriven, its states replayed
+                record, events, facts = journal
+                child.start_time = record.start_time
+                child.history = History.restored([(e.type, e.previous_id, e.timestamp, e.details, e.site)
+                                                  for e in events], child.history.limit)
+                child.facts = list(facts)
+                child.replay = Recorded(events, facts, redrive=True)
+                child.journal_base = (len(events), len(facts))
+                opened = child.history.add(REDRIVEN, child.history.last_id, now, {"redriveCount": redriven})
+                child.record_fact(None, "redrive", redriven)
+            else:  # the child's own history: ExecutionStarted, its states' events, its closing event
+                opened = 1
+                child.history._events.append(("ExecutionStarted", 0, child.start_time,
+                                              {"input": value, "inputDetails": {"truncated": False},
+                                               "roleArn": self.role_arn},
+                                              None))
+            if meta is not None:
+                meta.update(arn=child.arn, start=child.start_time, redrive_count=child.redrive_count,
+                            redrive_time=child.redrive_time)
             if listener is not None:
                 await listener.child_started(map_run_arn, index, child)
-            # the child's own history: ExecutionStarted, its states' events, its closing event
-            child.start_time = self.clock.now()
-            child.history._events.append(("ExecutionStarted", 0, child.start_time,
-                                          {"input": value, "inputDetails": {"truncated": False},
-                                           "roleArn": self.role_arn},
-                                          None))
             if child.log is not None:
-                child.log.record(child, 1)
+                child.log.record(child, opened)
             if child.observer is not None:
                 child.observer.event(ExecutionBegan(child.view()))
             frame = Frame({}, 0, None, item.path, item.key)
@@ -667,8 +712,9 @@ class Execution:
             try:
                 with anyio.CancelScope() as child._scope:  # StopExecution of the child cancels it
                     child.check_input(value)
-                    executor = self.executor  # elsewhere (asl.engine.executors), or here
-                    if executor is not None and executor.takes(self, processor):
+                    executor = self.executor  # elsewhere (asl.engine.executors), or here (a child
+                    # replaying its journal: here)
+                    if executor is not None and child.replay is None and executor.takes(self, processor):
                         output = await executor.run(self, child, processor, value, frame)
                     else:
                         output = await child.limited(lambda: run_block(child, processor, value, frame))
@@ -684,7 +730,15 @@ class Execution:
                 error, cause = child._stopped or (None, None)
                 raise ChildAborted(error or "States.Aborted", cause or "The child execution was stopped.")
             finally:
-                write_left(child, frame)  # (cut short with its Map Run: the states it was in were aborted)
+                if status == "ABORTED" and child._stopped is None and map_run_arn is not None:
+                    # cut short with its Map Run: AWS writes ExecutionAborted (no abort event of the
+                    # state it was in) with this cause and no error (raw AWS capture, radkawar/stackd
+                    # testdata/aws/stepfunctions/redrive_map.json, standard:failed: the child in its
+                    # Wait; as StopExecution of an execution in a Wait, LocalStack's AWS recording
+                    # test_stop_execution)
+                    frame.aborted = None
+                    cause = aborted_with(map_run_arn)
+                write_left(child, frame)
                 self.transitions += child.transitions
                 child._finish(status, output, error, cause)
                 if listener is not None:

@@ -139,6 +139,8 @@ def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned:
     """Output checks, the variables assigned, <T>StateExited; returns (output, next state)."""
     state = run.state
     kind = state.type
+    if not ex.append_only and ex.redrive_count and kind != "Fail":
+        output, assigned = _as_recorded(ex, run, output, assigned)
     ex.check_size(output, run.name)
     if assigned:
         frame = run.frame
@@ -171,6 +173,21 @@ def _leave(ex: Any, run: StateRun, output: Any, next_name: str | None, assigned:
     if ex.observer is not None:
         run.tell(StateExited, output, next_name)
     return output, next_name
+
+
+def _as_recorded(ex: Any, run: StateRun, output: Any, assigned: dict | None) -> tuple[Any, dict | None]:
+    """A redriven execution's state that left in an earlier attempt leaves as it did then: its
+    recorded output and variables, not what it computes again with ``$$`` as it is now (raw AWS
+    capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json, standard:terminal: after
+    two redrives the parent's first Pass state's ``$$.Execution`` still has RedriveCount 0, as has
+    the BeforeTask Pass of a child its Map Run redrove)."""
+    recorded = ex.recorded_next(run.frame)
+    if recorded is None or recorded[0] != _EXITED[run.state.type]:
+        return output, assigned
+    details = recorded[1]
+    if not isinstance(details, dict) or details.get("name") != run.name or "output" not in details:
+        return output, assigned
+    return details["output"], details.get("assignedVariables", assigned)
 
 
 # --------------------------------------------------------------------------------------------

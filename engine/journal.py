@@ -94,21 +94,25 @@ class Recorded:
         self.facts = list(facts)
         self.unsited: list[StoredEvent] = []
         self.redriven: dict[Site, int] = {}       # a Map Run child's outcome site -> times it failed and was cut
+        self.epoch_of: dict[Site, int] = {}       # site -> the attempt (0: the first run) that recorded it
         event_epochs = _epochs(self.events, lambda e: e.type == REDRIVEN)
         fact_epochs = _epochs(self.facts, lambda f: f.kind == "redrive")
-        for epoch in range(max(len(event_epochs), len(fact_epochs))):
+        attempts = max(len(event_epochs), len(fact_epochs))
+        for epoch in range(attempts):
             if epoch:
                 self.cut_failures()
             for event in event_epochs[epoch] if epoch < len(event_epochs) else ():
                 if event.site is None:
                     self.unsited.append(event)
                     continue
-                self._add(event.site, ("event", event))
+                self._add(event.site, ("event", event), epoch)
             for fact in fact_epochs[epoch] if epoch < len(fact_epochs) else ():
                 if fact.site is not None:
-                    self._add(fact.site, ("fact", fact))
+                    self._add(fact.site, ("fact", fact), epoch)
+        self.attempt = attempts - 1  # the attempt the replay runs in (a new one for a redrive)
         if redrive:
             self.cut_failures()
+            self.attempt += 1
         self.last_id = self.events[-1].id if self.events else 0
         self.last_time = max((e.timestamp for e in self.events), default=None)
         self.consumed: set[Site] = set()
@@ -154,11 +158,12 @@ class Recorded:
                         self.entries.pop((key, position), None)
                     self.ends[key] = 0
 
-    def _add(self, site: Site, entry: tuple) -> None:
+    def _add(self, site: Site, entry: tuple, epoch: int = 0) -> None:
         key, position = site
         if site in self.entries:
             raise JournalMismatch(f"the journal records two entries at one site {site!r}", _id_of(entry))
         self.entries[site] = entry
+        self.epoch_of[site] = epoch
         if key not in self.ends:
             for depth in range(len(key), 0, -1):  # register the frame under each of its ancestors
                 parent = key[:depth - 1]
@@ -169,6 +174,10 @@ class Recorded:
             self.ends[key] = 0
         if position > self.ends[key]:
             self.ends[key] = position
+
+    def earlier(self, site: Site) -> bool:
+        """Was the entry at `site` recorded by an attempt before the one the replay runs in?"""
+        return site in self.entries and self.epoch_of.get(site, self.attempt) < self.attempt
 
     def take(self, site: Site) -> tuple[str, Any] | None:
         """The entry recorded at `site`, marked as replayed; None when the frame goes live here

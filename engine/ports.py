@@ -140,9 +140,10 @@ class ChildRunner(Protocol):
         """A Parallel branch or inline Map iteration: the block's states in `frame` (awaited)."""
 
     async def run_child(self, processor: Any, value: Any, index: int, fork: Frame, map_name: str,
-                        map_run_arn: str | None = None, view: Any = None) -> Any:
+                        map_run_arn: str | None = None, view: Any = None, meta: dict | None = None) -> Any:
         """A Distributed Map item: a child execution of its own (its outcome recorded); `view` is
-        the Map state's `StateView` when there is an observer (the child's ``parent``)."""
+        the Map state's `StateView` when there is an observer (the child's ``parent``); `meta`
+        gets the child's ARN, start and redrive count and time when it runs."""
 
     def map_run_arn(self, label: str) -> str:
         """The ARN of a Distributed Map's Map Run."""

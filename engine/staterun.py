@@ -33,6 +33,12 @@ class ChildAborted(StatesError):
     the child): it ended ABORTED, with the stop's error and cause."""
 
 
+def aborted_with(map_run_arn: str) -> str:
+    """The cause of a Map Run's child cut short with its Map Run (AWS's words: raw AWS capture,
+    radkawar/stackd testdata/aws/stepfunctions/redrive_map.json, standard:failed)."""
+    return f"The map run execution [{map_run_arn}] which was managing this resource was aborted"
+
+
 class ChildTimedOut(StatesError):
     """Raised by `Execution.run_child` when an EXPRESS child execution ran past five minutes: it
     ended TIMED_OUT (``States.Timeout``, no cause), a failed item for the Map Run's tolerance."""

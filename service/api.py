@@ -1706,11 +1706,13 @@ class Service:
             if value is not None:
                 out[key] = value
         # AWS answers redriveCount 0 for a Standard execution never redriven (recorded: LocalStack
-        # test_sfn_api test_describe_execution, test_base test_state_fail, test_timeouts); an Express
-        # child of a Map Run is never redriven itself (its Map Run starts a new one)
-        if record.redrive_count or standard:
+        # test_sfn_api test_describe_execution, test_base test_state_fail, test_timeouts), and for
+        # an Express child of a Map Run, which its Map Run redrives (1 then) with no redriveDate
+        # (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json,
+        # express:failed:child and express:terminal:child describes)
+        if record.redrive_count or standard or opts.get("mapRunArn"):
             out["redriveCount"] = record.redrive_count
-        if record.redrive_count:
+        if record.redrive_count and record.redrive_time is not None:
             out["redriveDate"] = record.redrive_time
         status, reason = await self._redrive_status(record)
         out["redriveStatus"] = status
@@ -1757,11 +1759,16 @@ class Service:
                         f"ListExecutions{arn}{body.get('statusFilter')}{redrive}")
 
     @staticmethod
-    def execution_items(records: list, body: dict) -> list[dict]:
+    def execution_items(records: list, body: dict, by_start: bool = False) -> list[dict]:
         """ListExecutions' items, the most recent first as the API model words it: "Running
         executions are sorted by their startDate or redriveDate, and other executions are sorted
-        by their stopDate"."""
+        by their stopDate"; with `by_start` (a Map Run's children) by their startDate, as AWS
+        lists those, a Standard child its Map Run redrove by its first start (raw AWS capture,
+        radkawar/stackd testdata/aws/stepfunctions/redrive_map.json, standard:terminal:children
+        and express:terminal:children)."""
         def recency(r: Any) -> float:
+            if by_start:
+                return r.start_time
             if r.status == "RUNNING" or r.stop_time is None:
                 return max(r.start_time, r.redrive_time or 0.0)
             return r.stop_time
@@ -1782,7 +1789,7 @@ class Service:
                 if r.options.get(key):
                     item[key] = r.options[key]
             item["redriveCount"] = r.redrive_count
-            if r.redrive_count:
+            if r.redrive_count and r.redrive_time is not None:
                 item["redriveDate"] = r.redrive_time
             items.append(item)
         return items
@@ -1793,7 +1800,7 @@ class Service:
         status = body.get("statusFilter")
         records = await self.store.list(status=status, state_machine_arn=doc["stateMachineArn"])
         records = [r for r in records if r.options.get("mapRunArn") == arn]
-        return _listing("executions", self.execution_items(records, body), body,
+        return _listing("executions", self.execution_items(records, body, by_start=True), body,
                         f"ListExecutions{arn}{status}{body.get('redriveFilter')}")
 
     # ---- Map Runs ------------------------------------------------------------------------------
@@ -1893,7 +1900,9 @@ class Service:
         return _listing("events", events, body, f"GetExecutionHistory{arn}{body.get('reverseOrder')}")
 
     async def DescribeStateMachineForExecution(self, body: dict) -> dict:
-        record = await self._record(body["executionArn"])
+        # an Express child a Map Run dispatched too (raw AWS capture, radkawar/stackd
+        # testdata/aws/stepfunctions/redrive_map.json, express:failed:child:N:definition)
+        record = await self._record(body["executionArn"], dispatched=True)
         opts = record.options
         # the state machine's own ARN, also when the execution ran a version or an alias (AWS,
         # recorded: LocalStack's test_sfn_api_versioning::test_describe_state_machine_for_execution_of_version)

@@ -170,8 +170,7 @@ class MapRuns:
             doc.pop("stopDate", None)
             # the children's statuses as their records say (the document may lag behind them)
             records = await self.store.list(state_machine_arn=doc["stateMachineArn"])
-            # (oldest first: an EXPRESS child run again by a redrive is a new execution, the latest)
-            for record in sorted(records, key=lambda r: r.start_time):
+            for record in records:
                 if record.options.get("mapRunArn") == arn:
                     index = int(record.options.get("index", -1))
                     if index >= 0:
@@ -214,8 +213,12 @@ class MapRuns:
                                  # never claimed by a worker: the child runs within its parent
                                  owner=f"mapRun:{map_run_arn}", lease_until=now + CHILD_LEASE)
         if child.redrive_count:  # redriven by its Map Run (the parent was redriven): the same execution goes on
+            # (an EXPRESS one started anew: DescribeExecution's startDate is the new run's, and it has
+            # no redriveDate; raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json,
+            # express:terminal:children)
+            changes = {"start_time": now} if child.type == "EXPRESS" else {}
             await self.store.update(arn, status="RUNNING", stop_time=None, output=None, error=None, cause=None,
-                                    redrive_count=child.redrive_count, redrive_time=child.redrive_time)
+                                    redrive_count=child.redrive_count, redrive_time=child.redrive_time, **changes)
             self.rerun.add(arn)
         elif not await self.store.create(record):  # run again (resumed before its outcome was recorded)
             self.rerun.add(arn)
@@ -223,6 +226,17 @@ class MapRuns:
                                     error=None, cause=None)
         doc["children"][str(index)] = "RUNNING"
         self._save_soon(doc)
+
+    async def child_before(self, arn: str) -> tuple | None:
+        """Map Run child `arn` as an earlier run of its parent left it: (its record, its history,
+        its facts), or None when it never started. Its Map Run redrives it when it did not succeed
+        (a STANDARD one from its journal, `Execution.run_child`)."""
+        record = await self.store.get(arn)
+        if record is None:
+            return None
+        if record.type == "EXPRESS" or record.status == "SUCCEEDED":
+            return record, [], []
+        return record, await self.store.events(arn), await self.store.facts(arn)
 
     async def child_finished(self, map_run_arn: str, index: int, child: Any) -> None:
         result = child.result
@@ -242,22 +256,18 @@ class MapRuns:
         from asl.engine.journal import event_details
         from asl.engine.stores import StoredEvent
 
-        events = [StoredEvent(i, t, p, ts, event_details(d), None)
-                  for i, (t, p, ts, d, _site) in enumerate(child.history.entries(), 1)]
+        # with their journal sites and the child's facts: what its Map Run replays if it redrives it
+        stored, facts = child.journal_base
+        events = [StoredEvent(i, t, p, ts, event_details(d), site)
+                  for i, (t, p, ts, d, site) in enumerate(child.history.entries(stored), stored + 1)]
+        if stored:  # redriven: its history goes on after what its earlier runs wrote
+            await self.store.append(arn, events, child.facts[facts:])
+            return
         # a child run again after a crash (its end not yet in the parent's journal) keeps the
-        # history its first run wrote, if it got that far; a redriven one's goes on after it, from
-        # ExecutionRedriven (as a redriven execution's does)
+        # history its first run wrote, if it got that far
         before = await self.store.events(arn) if arn in self.rerun else []
-        if child.redrive_count and before and before[-1].type != "ExecutionRedriven":
-            base = len(before)
-            opened = StoredEvent(base + 1, "ExecutionRedriven", before[-1].id,
-                                 child.redrive_time if child.redrive_time is not None else api_time(),
-                                 {"redriveCount": child.redrive_count}, None)
-            await self.store.append(arn, [opened] + [
-                StoredEvent(base + e.id, e.type, base + max(e.previous_id, 1), e.timestamp, e.details, None)
-                for e in events[1:]])  # after its ExecutionStarted, renumbered to follow ExecutionRedriven
-        elif not before:
-            await self.store.append(arn, events)
+        if not before:
+            await self.store.append(arn, events, child.facts)
 
     async def map_run_finished(self, arn: str, status: str, err: Any,
                                written: tuple[int, int] | None = None) -> None:

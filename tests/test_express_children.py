@@ -63,7 +63,9 @@ def test_express_children_have_express_arns_and_context_and_run_at_most_five_min
     assert timed_out["Status"] == "TIMED_OUT" and timed_out["Error"] == "States.Timeout"
     assert "Cause" not in timed_out and "Output" not in timed_out
     name, _uid = EXPRESS_ARN.fullmatch(timed_out["ExecutionArn"]).groups()
-    assert timed_out["Name"] == name and timed_out["RedriveStatus"] == "REDRIVABLE_BY_MAP_RUN"
+    # an Express child's record has no RedriveStatus (raw AWS capture, radkawar/stackd
+    # testdata/aws/stepfunctions/redrive_map.json, express:failed-exports FAILED_0.json)
+    assert timed_out["Name"] == name and "RedriveStatus" not in timed_out
     assert timed_out["StateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:sm/Fan"
     assert seconds(timed_out["StopDate"]) - seconds(timed_out["StartDate"]) == 300
     assert result.stop_time - result.start_time == 300
@@ -82,7 +84,12 @@ def test_a_timed_out_express_child_counts_against_the_tolerance():
     assert re.fullmatch(rf"arn:aws:states:us-east-1:123456789012:execution:sm/Fan:{UUID}", arn)
 
 
-def test_redrive_starts_the_express_children_that_did_not_succeed_as_new_executions():
+def test_redrive_runs_the_express_children_that_did_not_succeed_again_under_their_arns():
+    """A redriven parent's Map Run runs each Express child that failed again, from its start,
+    under the same ARN with ``$$.Execution.RedriveCount`` 1 and no RedriveTime; one that had not
+    started starts with RedriveCount 0 (raw AWS capture, radkawar/stackd
+    testdata/aws/stepfunctions/redrive_map.json, express:terminal: the failed child's ARN kept,
+    its BeforeTask and AfterTask context RedriveCount 1, no RedriveTime)."""
     broken = {1, 3}
     calls: list = []
 
@@ -92,7 +99,7 @@ def test_redrive_starts_the_express_children_that_did_not_succeed_as_new_executi
         @h.lambda_function("work")
         def work(event, ctx):
             execution = ctx.context["Execution"]
-            calls.append((event["i"], execution["Id"], execution["RedriveCount"]))
+            calls.append((event["i"], execution["Id"], execution["RedriveCount"], "RedriveTime" in execution))
             if event["i"] in broken:
                 raise TaskFailed("Bad", "broken")
             return execution["Id"]
@@ -113,19 +120,14 @@ def test_redrive_starts_the_express_children_that_did_not_succeed_as_new_executi
 
     first, before, second = anyio.run(main)
     assert first.error == "States.ExceedToleratedFailureThreshold"
-    assert [i for i, _, _ in before] == [0, 1, 2, 3]  # 3 failed too: the run failed; 4 never started
+    assert [i for i, *_ in before] == [0, 1, 2, 3]  # 3 failed too: the run failed; 4 never started
     assert second.status == "SUCCEEDED", second.cause
-    # only 1, 3 (failed) and 4 (not started) run: each a new Express execution, never redriven itself
-    assert [i for i, _, _ in calls] == [1, 3, 4] and all(count == 0 for _, _, count in calls)
-    old = {i: arn for i, arn, _ in before}
-    new = {i: arn for i, arn, _ in calls}
-    for i in (1, 3):
-        assert new[i] != old[i]
-        old_name, old_uid = EXPRESS_ARN.fullmatch(old[i]).groups()
-        new_name, new_uid = EXPRESS_ARN.fullmatch(new[i]).groups()
-        assert new_uid != old_uid
-    # the output: the children's own ARNs, those that succeeded first kept
-    assert second.output == [old[0], new[1], old[2], new[3], new[4]]
+    # only 1, 3 (failed) and 4 (not started) run
+    assert [(i, count, timed) for i, _, count, timed in calls] == [(1, 1, False), (3, 1, False), (4, 0, False)]
+    old = {i: arn for i, arn, *_ in before}
+    new = {i: arn for i, arn, *_ in calls}
+    assert new[1] == old[1] and new[3] == old[3] and EXPRESS_ARN.fullmatch(new[4])
+    assert second.output == [old[0], old[1], old[2], old[3], new[4]]
     redriven = [e for e in second.events if e["type"] == "MapRunRedriven"]
     assert redriven[0]["mapRunRedrivenEventDetails"]["redriveCount"] == 1
 
@@ -261,10 +263,19 @@ def test_asl_serve_express_children_describe_list_counts_and_no_history(served):
                                                          "express'"}
     for child in children:
         assert error(sfn.get_execution_history, executionArn=child["executionArn"]) == refused
-    # the other Standard-only actions refuse them too; DescribeExecution still refuses a plain Express one
+    # StopExecution refuses them too; DescribeExecution still refuses a plain Express one
     assert error(sfn.stop_execution, executionArn=done["executionArn"]) == refused
-    assert error(sfn.describe_state_machine_for_execution, executionArn=done["executionArn"]) == refused
     assert error(sfn.describe_execution, executionArn=plain) == refused
+    assert error(sfn.describe_state_machine_for_execution, executionArn=plain) == refused
+    # DescribeStateMachineForExecution describes the processor a dispatched one ran, as a
+    # Standard child's (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json,
+    # express:failed:child:N:definition: the parent machine's name, the Map Run and its label, the
+    # processor without its ProcessorConfig)
+    processor = sfn.describe_state_machine_for_execution(executionArn=done["executionArn"])
+    assert (processor["stateMachineArn"], processor["name"], processor["mapRunArn"], processor["label"]) == (
+        machine + "/Fan", "sm", map_run, "Fan")
+    assert "ProcessorConfig" not in json.loads(processor["definition"])
+    assert processor["encryptionConfiguration"] == {"type": "AWS_OWNED_KEY"}
     unknown = "arn:aws:states:us-east-1:123456789012:express:sm/Fan:" + "0" * 8 + "-0000-0000-0000-" + "0" * 12 + \
         ":" + "1" * 8 + "-1111-1111-1111-" + "1" * 12
     assert error(sfn.describe_execution, executionArn=unknown)["Code"] == "ExecutionDoesNotExist"
@@ -276,7 +287,11 @@ def test_asl_serve_express_children_describe_list_counts_and_no_history(served):
     assert counts["status"] == "SUCCEEDED"
 
 
-def test_asl_serve_redrive_starts_failed_express_children_as_new_executions(served):
+def test_asl_serve_redrive_runs_failed_express_children_again_under_their_arns(served):
+    """Through the service: the failed Express children run again under their ARNs, with
+    DescribeExecution's redriveCount 1, no redriveDate and the new run's startDate; ListExecutions
+    lists each child once, the most recently started first (raw AWS capture, radkawar/stackd
+    testdata/aws/stepfunctions/redrive_map.json, express:terminal:children and :child describes)."""
     from test_service import ROLE, wait_done
 
     (served.tmp / "broken").write_text("1 3")
@@ -292,6 +307,8 @@ def test_asl_serve_redrive_starts_failed_express_children_as_new_executions(serv
     assert sorted(before) == [0, 1, 2, 3]
     failed = sfn.list_executions(mapRunArn=map_run, statusFilter="FAILED")["executions"]
     assert sorted(c["executionArn"] for c in failed) == sorted([before[1], before[3]])
+    first_start = {i: sfn.describe_execution(executionArn=before[i])["startDate"] for i in (1, 3)}
+    assert all(sfn.describe_execution(executionArn=before[i])["redriveCount"] == 0 for i in range(4))
 
     (served.tmp / "broken").write_text("")
     (served.tmp / "calls").write_text("")
@@ -299,20 +316,22 @@ def test_asl_serve_redrive_starts_failed_express_children_as_new_executions(serv
     out = wait_done(sfn, arn)
     assert out["status"] == "SUCCEEDED", (out.get("error"), out.get("cause"))
     assert json.loads(out["output"]) == [{"i": i} for i in range(5)]
-    # 1 and 3 (failed) and 4 (never started) run now, each as a new Express execution (RedriveCount 0)
+    # 1 and 3 (failed) run again under their ARNs (RedriveCount 1), 4 (never started) starts
     calls = [line.split() for line in (served.tmp / "calls").read_text().split("\n") if line]
-    assert [(int(i), count) for i, _, count in calls] == [(1, "0"), (3, "0"), (4, "0")]
+    assert [(int(i), count) for i, _, count in calls] == [(1, "1"), (3, "1"), (4, "0")]
     after = {int(i): child for i, child, _ in calls}
     for i in (1, 3):
-        assert after[i] != before[i] and serve_arn("sm").fullmatch(after[i])
-        assert serve_arn("sm").fullmatch(after[i]).group(2) != serve_arn("sm").fullmatch(before[i]).group(2)
-        new = sfn.describe_execution(executionArn=after[i])
-        assert new["status"] == "SUCCEEDED" and "redriveCount" not in new
-        # the execution that failed stays as it ended
-        assert sfn.describe_execution(executionArn=before[i])["status"] == "FAILED"
-    listed = {c["executionArn"]: c["status"] for c in sfn.list_executions(mapRunArn=map_run)["executions"]}
-    assert listed == {before[0]: "SUCCEEDED", before[1]: "FAILED", before[2]: "SUCCEEDED", before[3]: "FAILED",
-                      after[1]: "SUCCEEDED", after[3]: "SUCCEEDED", after[4]: "SUCCEEDED"}
+        assert after[i] == before[i]
+        described = sfn.describe_execution(executionArn=before[i])
+        assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
+        assert "redriveDate" not in described and described["startDate"] > first_start[i]
+    listed = sfn.list_executions(mapRunArn=map_run)["executions"]
+    assert {c["executionArn"]: c["status"] for c in listed} == {**{before[i]: "SUCCEEDED" for i in range(4)},
+                                                                 after[4]: "SUCCEEDED"}
+    assert [c["startDate"] for c in listed] == sorted((c["startDate"] for c in listed), reverse=True)
+    assert {c["executionArn"]: c["redriveCount"] for c in listed} == {
+        before[0]: 0, before[1]: 1, before[2]: 0, before[3]: 1, after[4]: 0}
+    assert all("redriveDate" not in c for c in listed)
     described = sfn.describe_map_run(mapRunArn=map_run)
     assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
     assert described["itemCounts"]["succeeded"] == described["itemCounts"]["total"] == 5

@@ -206,3 +206,41 @@ def test_redrive_count_in_the_history_json():
         text = json.dumps(done.history.to_aws())
         assert '"executionRedrivenEventDetails": {"redriveCount": 1}' in text
     anyio.run(go)
+
+
+def test_a_redrive_keeps_the_output_of_the_states_that_had_left():
+    """A state that left before the failure is not run again: its output and the variables it
+    assigned are what it wrote then, also where it read ``$$.Execution.RedriveCount`` (raw AWS
+    capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json, standard:terminal: after
+    two redrives the parent's first Pass state's ``$$.Execution`` still reads RedriveCount 0),
+    while the states run after the redrive read the new count."""
+    broken = {"yes"}
+
+    def handlers() -> Handlers:
+        h = Handlers()
+
+        @h.lambda_function("check")
+        def check(event, ctx):
+            if broken:
+                raise TaskFailed("Broken", "broken")
+            return event
+        return h
+
+    machine = asl.load({"StartAt": "Before", "States": {
+        "Before": {"Type": "Pass", "Parameters": {"count.$": "$$.Execution.RedriveCount"}, "ResultPath": "$.before",
+                   "Assign": {"seen.$": "$$.Execution.RedriveCount"}, "Next": "Check"},
+        "Check": {"Type": "Task", "Resource": FN + "check", "Parameters": {"seen.$": "$seen"}, "ResultPath": "$.check",
+                  "Next": "After"},
+        "After": {"Type": "Pass", "Parameters": {"count.$": "$$.Execution.RedriveCount"}, "ResultPath": "$.after",
+                  "End": True}}})
+
+    async def go():
+        store = open_store("memory")
+        first = await run(machine, {}, handlers=handlers(), store=store, clock=VirtualClock())
+        again = await redrive(store, first.execution_arn, handlers=handlers())
+        broken.clear()
+        return first, again, await redrive(store, first.execution_arn, handlers=handlers())
+
+    first, again, last = anyio.run(go)
+    assert (first.status, again.status, last.status) == ("FAILED", "FAILED", "SUCCEEDED")
+    assert last.output == {"before": {"count": 0}, "check": {"seen": 0}, "after": {"count": 2}}

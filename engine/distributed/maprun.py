@@ -21,7 +21,7 @@ import anyio
 from ...errors import StatesError
 from ..mapfields import map_items, tolerance
 from ..observe import IterationChanged, MapStarted
-from ..staterun import ChildAborted, Located
+from ..staterun import ChildAborted, Located, aborted_with
 from . import itemreader
 from .batching import Batcher, selector
 from .objects import Buckets
@@ -55,7 +55,16 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
             if observer is not None:
                 run.note("afterItemSelector", items)
             select = None
-    run.event("MapStateStarted", {"length": length})
+    redriven = _redriven(run)
+    if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on,
+        # after the MapStateStarted of the state's first run, not written again (raw AWS capture, radkawar/stackd
+        # testdata/aws/stepfunctions/redrive_map.json, standard:terminal and express:terminal: MapRunRedriven's
+        # previousEventId is the first MapStateStarted's id)
+        map_run_arn, started, attempt = redriven
+        run.frame.seq += 1
+        run.frame.last = started
+    else:
+        run.event("MapStateStarted", {"length": length})
     if observer is not None:
         run.tell(MapStarted, length)
     tolerated_count, tolerated_pct = tolerance(run, scope)
@@ -64,11 +73,10 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
     batcher = Batcher.configure(run, scope) if state.item_batcher is not None else None
     writer = Writer.configure(run, effective) if state.result_writer is not None else Writer("COMPACT", "JSON",
                                                                                                 None, "")
-    redriven = _redriven(run)
-    if redriven is not None:  # the Map Run failed and the execution is redriven: the same Map Run goes on
-        map_run_arn = redriven
+    if redriven is not None:
         label = processor_arn(map_run_arn).partition(":stateMachine:")[2].partition("/")[2]
-        opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": ex.redrive_count})
+        opened = run.event("MapRunRedriven", {"mapRunArn": map_run_arn, "redriveCount": attempt})
+        writer.redrive = attempt
     else:
         label = state.label or generated_label(run)
         map_run_arn = ex.map_run_arn(label)
@@ -97,18 +105,18 @@ def processor_arn(arn: str) -> str:
     return ":".join(parts[:5] + ["stateMachine", parts[6]])
 
 
-def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False, attempt: int = 0) -> str:
+def child_arn(state_machine_arn: str, map_run_arn: str, index: int, express: bool = False) -> str:
     """The ARN of a Map Run's child `index`. STANDARD: ``...:execution:MACHINE/LABEL:NAME``, the
     name a name-based UUID (version 3, as AWS's child names are in the capture `generated_label`
-    cites) of the Map Run and the index (the same child keeps its ARN when redriven or resumed).
-    EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS names Express executions; a redriven parent starts the child again as a new execution (AWS: "the Express
-    child workflows are rerun using the StartExecution API action"), so the UUID is derived
-    from the `attempt` too (how many times the child has been run again by its Map Run)."""
+    cites) of the Map Run and the index. EXPRESS: ``...:express:MACHINE/LABEL:NAME:UUID``, as AWS
+    names Express executions. The same child keeps its ARN when resumed or redriven, an Express
+    one too (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json,
+    express:terminal:children: the failed child's ARN after the redrive)."""
     prefix, _, machine = state_machine_arn.partition(":stateMachine:")
     name = uuid.uuid3(uuid.NAMESPACE_URL, f"{map_run_arn}#{index}")
     if not express:
         return f"{prefix}:execution:{machine}:{name}"
-    return f"{prefix}:express:{machine}:{name}:{uuid.uuid3(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#{attempt}')}"
+    return f"{prefix}:express:{machine}:{name}:{uuid.uuid3(uuid.NAMESPACE_URL, f'{map_run_arn}#{index}#0')}"
 
 
 def child_type(ex: Any, processor: Any) -> str:
@@ -118,18 +126,28 @@ def child_type(ex: Any, processor: Any) -> str:
     return getattr(config, "execution_type", None) or ex.type
 
 
-def _redriven(run: Any) -> str | None:
-    """The ARN of the Map Run this entry into the state started in an earlier attempt of a
-    redriven execution (its MapRunStarted sits where this entry's would), else None."""
+def _redriven(run: Any) -> tuple[str, int, int] | None:
+    """(the ARN of the Map Run this entry into the state started in an earlier attempt of a
+    redriven execution, the id of that attempt's MapStateStarted, the Map Run's redrive count
+    now), else None. Called before MapStateStarted: the Map Run's first event sits one position
+    after it."""
     ex = run.ex
     if not ex.redrive_count or ex.replay is None:
         return None
-    site = (run.frame.key, run.frame.seq + 1)
+    key, seq = run.frame.key, run.frame.seq
+    arn = started = None
+    redrives = 0
     for event in reversed(ex.replay.events):
-        if event.type in ("MapRunStarted", "MapRunRedriven") and event.site is not None \
-                and tuple(event.site[0]) == site[0] and event.site[1] == site[1]:
-            return (event.details or {}).get("mapRunArn")
-    return None
+        if event.site is None or tuple(event.site[0]) != key:
+            continue
+        if event.site[1] == seq + 2 and event.type in ("MapRunStarted", "MapRunRedriven"):
+            if arn is None:
+                arn = (event.details or {}).get("mapRunArn")
+            redrives += event.type == "MapRunRedriven"
+        elif arn is not None and event.site[1] == seq + 1 and event.type == "MapStateStarted":
+            started = event.id
+            break
+    return (arn, started, redrives + 1) if arn is not None and started is not None else None
 
 
 class MapRun:
@@ -146,6 +164,7 @@ class MapRun:
         self.failed = 0              # items of the children that failed or timed out
         self.breach: StatesError | None = None
         self.group: Any = None       # the task group of the children
+        self.starting: Any = None    # the cancel scope of starting them (and reading the items)
         self.started = 0             # children started
         self.window: tuple[int, list] = (0, [])  # the children being started: (first index, [(input, items)])
 
@@ -170,12 +189,13 @@ class MapRun:
             async with self.ex.clock.task_group() as tg:
                 self.group = tg
                 try:
-                    if planned is not None:
-                        self.window = (0, planned)
-                        for index, (value, _size) in enumerate(planned):
-                            await self._start(tg, index, value)
-                    else:
-                        await self._stream(tg, reader, select)
+                    with anyio.CancelScope() as self.starting:
+                        if planned is not None:
+                            self.window = (0, planned)
+                            for index, (value, _size) in enumerate(planned):
+                                await self._start(tg, index, value)
+                        else:
+                            await self._stream(tg, reader, select)
                     self._check()
                 except StatesError as failure:  # the reader failed: the Map Run ends
                     err = failure
@@ -186,7 +206,7 @@ class MapRun:
                 self._pending()
                 try:
                     exported = await _in_thread(lambda: writer.export(buckets_of(ex), self.arn))
-                    written = (writer.written_items, writer.written)
+                    written = (writer.written_items + writer.earlier[1], writer.written + writer.earlier[0])
                 except StatesError as failure:
                     err = err or failure
             if err is not None:
@@ -256,19 +276,18 @@ class MapRun:
     async def _child(self, index: int, value: Any, size: int) -> None:
         run, ex, writer = self.run, self.ex, self.writer
         observer = ex.observer
-        start = ex.clock.now()
-        redriven = ex.child_redrive_count(run.frame, index)
+        meta: dict = {"start": ex.clock.now()}  # (filled by run_child: the child's ARN, start, redrive count)
+        earlier = writer.exports and writer.redrive and ex.child_done_earlier(run.frame, index)
         try:
             if observer is not None:
                 run.tell(IterationChanged, index, "started")
             try:
                 output = await ex.run_child(run.state.processor, value, index, run.frame, run.name, self.arn,
-                                            run.view() if observer is not None else None)
+                                            run.view() if observer is not None else None, meta)
             except StatesError as err:
                 status = "ABORTED" if isinstance(err, ChildAborted) else (
                     "TIMED_OUT" if err.error == "States.Timeout" else "FAILED")
-                writer.add(index, status, None, self._record(index, status, value, None, err, start, redriven),
-                           size)
+                writer.add(index, status, None, self._record(index, status, value, None, err, meta), size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "failed")
                 if status != "ABORTED":
@@ -278,14 +297,14 @@ class MapRun:
             except anyio.get_cancelled_exc_class():
                 # aborted with its Map Run: an ABORTED record (FAILED_<n>.json) when the failed Map
                 # Run's results are written; when the execution itself is stopped nothing is written
-                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, start, redriven),
-                           size)
+                writer.add(index, "ABORTED", None, self._record(index, "ABORTED", value, None, None, meta,
+                                                                 aborted_with(self.arn)), size)
                 if observer is not None:
                     run.tell(IterationChanged, index, "aborted")
                 raise
-            full = self._record(index, "SUCCEEDED", value, output, None, start, redriven) \
-                if writer.needs_records else None
-            writer.add(index, "SUCCEEDED", output, full, size)
+            full = self._record(index, "SUCCEEDED", value, output, None, meta) \
+                if writer.needs_records and not earlier else None
+            writer.add(index, "SUCCEEDED", output, full, size, earlier)
             if observer is not None:
                 run.tell(IterationChanged, index, "succeeded")
         finally:
@@ -300,21 +319,28 @@ class MapRun:
             if first + offset >= self.started:
                 self.writer.add(first + offset, "PENDING", None, pending(value), size)
 
-    def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None,
-                start: float, redriven: int) -> dict:
-        # (an EXPRESS child run again is a new execution: its own ARN, never redriven itself)
-        arn = child_arn(self.state_machine_arn, self.arn, index, self.express, redriven)
+    def _record(self, index: int, status: str, value: Any, output: Any, err: StatesError | None, meta: dict,
+                cause: str | None = None) -> dict:
+        """Child `index`'s record for the results (`meta`: what `run_child` told of it; nothing
+        when its outcome came from the journal)."""
+        arn = meta.get("arn") or child_arn(self.state_machine_arn, self.arn, index, self.express)
         return record(arn, self.state_machine_arn, status, value, output, err.error if err else None,
-                      err.cause if err else None, start, self.ex.clock.now(), 0 if self.express else redriven)
+                      err.cause if err else cause, meta["start"], self.ex.clock.now(), meta.get("redrive_count", 0),
+                      meta.get("redrive_time"))
 
     # ---- tolerance ------------------------------------------------------------------------------
 
     def _check(self) -> None:
-        """Fail the Map Run now if the failures so far cross the tolerance."""
+        """Fail the Map Run now if the failures so far cross the tolerance: start and read no
+        more, abort the STANDARD children still running. EXPRESS ones run to their end, and the
+        Map Run fails once they have (raw AWS capture, radkawar/stackd
+        testdata/aws/stepfunctions/redrive_map.json, express:failed: the child in its 30 s Wait
+        when another failed the Map Run SUCCEEDED, the Map Run ended after it, succeeded 3,
+        failed 1, aborted 0; finding express-map-restarts-failed-processor-only)."""
         if self.breach is None and self.failed:
             self.breach = self._breached(final=False)
             if self.breach is not None:
-                self.group.cancel_scope.cancel()  # abort the children still running; read no more
+                (self.starting if self.express and self.starting is not None else self.group.cancel_scope).cancel()
 
     def _breached(self, final: bool) -> StatesError | None:
         control = self.control

@@ -56,21 +56,30 @@ def child_name(arn: str) -> str:
 
 
 def record(arn: str, state_machine_arn: str, status: str, value: Any, output: Any, error: str | None,
-           cause: str | None, start: float, stop: float, redrive_count: int = 0) -> dict:
-    """A child's record in NONE's shape (`redrive_count`: the child's own, DescribeExecution's).
-    As AWS writes them (a raw capture of AWS's files, radkawar/stackd
+           cause: str | None, start: float, stop: float, redrive_count: int = 0,
+           redrive_date: float | None = None) -> dict:
+    """A child's record in NONE's shape (`redrive_count`, `redrive_date`: the child's own,
+    DescribeExecution's). As AWS writes them (a raw capture of AWS's files, radkawar/stackd
     ``testdata/aws/stepfunctions/distributed_map.json``): keys in alphabetical order, and
-    ``OutputDetails`` in every record, also of a child that has no ``Output``."""
+    ``OutputDetails`` in every record, also of a child that has no ``Output``. An Express
+    child's has no RedriveStatus (radkawar/stackd ``testdata/aws/stepfunctions/redrive_map.json``,
+    express:failed-exports and express:terminal-exports), a redriven Standard child's a
+    RedriveDate (standard:terminal-exports, ``Redrive-2/SUCCEEDED_0.json``)."""
     out: dict = {"ExecutionArn": arn, "Input": _text(value), "InputDetails": {"Included": True},
                  "Name": child_name(arn), "OutputDetails": {"Included": True}, "RedriveCount": redrive_count,
                  "StartDate": _date(start), "StateMachineArn": state_machine_arn, "Status": status,
                  "StopDate": _date(stop)}
+    express = arn.split(":")[5] == "express"
+    if redrive_date is not None:
+        out["RedriveDate"] = _date(redrive_date)
     if status == "SUCCEEDED":
         out["Output"] = _text(output)
-        out["RedriveStatus"] = "NOT_REDRIVABLE"
-        out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
+        if not express:
+            out["RedriveStatus"] = "NOT_REDRIVABLE"
+            out["RedriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven"
     else:
-        out["RedriveStatus"] = "REDRIVABLE_BY_MAP_RUN"
+        if not express:
+            out["RedriveStatus"] = "REDRIVABLE_BY_MAP_RUN"
         if error is not None:
             out["Error"] = error
         if cause is not None:
@@ -111,6 +120,8 @@ class Writer:
         self.written = 0                          # children (records) written to the files
         self.written_items = 0                    # ... and their items (a batch has several)
         self.part_bytes = PART_BYTES
+        self.redrive = 0                          # the Map Run's redrive count (0: its first run)
+        self.earlier = [0, 0]                     # (children, items) an earlier run of it wrote
 
     @classmethod
     def configure(cls, run: Any, effective: Any) -> "Writer":
@@ -139,15 +150,17 @@ class Writer:
 
     # ---- children's results, as they finish ----------------------------------------------------
 
-    def add(self, index: int, status: str, output: Any, full: dict | None, size: int = 1) -> None:
+    def add(self, index: int, status: str, output: Any, full: dict | None, size: int = 1,
+            earlier: bool = False) -> None:
         """Child `index` (of `size` items) ended (`full`: its record when `needs_records`, or a
-        failed child's)."""
+        failed child's); `earlier`: it succeeded in an earlier run of a redriven Map Run, whose
+        files have its result."""
         if not self.exports:
             while len(self.results) <= index:
                 self.results.append(None)
             self.results[index] = shaped(self.transformation, status, output, full)
             return
-        self.pending[index] = (status, output, full, size)
+        self.pending[index] = (status, output, full, size) if not earlier else (None, None, None, size)
         while self.next in self.pending:
             self._write(*self.pending.pop(self.next))
             self.next += 1
@@ -159,7 +172,11 @@ class Writer:
                 out.extend(entry)
         return out
 
-    def _write(self, status: str, output: Any, full: dict | None, size: int = 1) -> None:
+    def _write(self, status: str | None, output: Any, full: dict | None, size: int = 1) -> None:
+        if status is None:  # written by an earlier run
+            self.earlier[0] += 1
+            self.earlier[1] += size
+            return
         group = GROUPS.get(status, "FAILED")
         for value in shaped(self.transformation, status, output, full):
             parts = self.parts[group]
@@ -188,11 +205,18 @@ class Writer:
             entry = self.pending.pop(index)
             if entry is not None:
                 self._write(*entry)
-        folder = self.prefix if not self.prefix or self.prefix.endswith("/") else self.prefix + "/"
-        folder += map_run_arn.rsplit(":", 1)[-1] + "/"
+        root = self.prefix if not self.prefix or self.prefix.endswith("/") else self.prefix + "/"
+        root += map_run_arn.rsplit(":", 1)[-1] + "/"
+        # a redriven Map Run writes what its children did this time under Redrive-<its redrive
+        # count>/, its manifest listing the SUCCEEDED files of its earlier runs too (raw AWS
+        # capture, radkawar/stackd testdata/aws/stepfunctions/redrive_map.json,
+        # standard:terminal-exports and express:terminal-exports)
+        folder = root + (f"Redrive-{self.redrive}/" if self.redrive else "")
         files: dict[str, list] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
         extension = "jsonl" if self.output_type == "JSONL" else "json"  # (AWS: SUCCEEDED_0.jsonl)
         try:
+            if self.redrive:
+                files["SUCCEEDED"].extend(self._succeeded_before(buckets, root))
             for group in ("SUCCEEDED", "FAILED", "PENDING"):
                 for n, (fh, size, count) in enumerate(self.parts[group]):
                     if self.output_type != "JSONL":
@@ -215,6 +239,24 @@ class Writer:
         except NoBuckets as err:
             raise StatesError("States.ResultWriterFailed", str(err)) from None
         return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": self.bucket, "Key": key}}
+
+    def _succeeded_before(self, buckets: Buckets, root: str) -> list:
+        """The SUCCEEDED files the manifest of the Map Run's last run before this one lists
+        (none: no earlier manifest)."""
+        for attempt in range(self.redrive - 1, -1, -1):
+            key = root + (f"Redrive-{attempt}/" if attempt else "") + "manifest.json"
+            try:
+                with buckets.open(self.bucket, key) as fh:
+                    manifest = json.load(fh)
+            except BucketError as err:
+                if err.code == "NoSuchKey":
+                    continue
+                raise
+            except ValueError:
+                continue
+            listed = (manifest.get("ResultFiles") or {}).get("SUCCEEDED") if isinstance(manifest, dict) else None
+            return list(listed) if isinstance(listed, list) else []
+        return []
 
     def discard(self) -> None:
         for parts in self.parts.values():
