@@ -117,7 +117,7 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
     from ..threads import run_in_thread
     from .optimized import SERVICES, convert_error
     from .sdk import invoke, operation_of
-    from .shapes import http_metadata, result_json, to_request
+    from .shapes import result_json, sdk_v1_result, to_request
 
     job = JOBS[(info.service, info.api)]
     client = clients.client(SERVICES[info.service][0])
@@ -173,7 +173,7 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
         raise
     response = answer(started)
     if submitted is not None:
-        submitted({**response, **http_metadata(started)})
+        submitted(sdk_v1_result(response, started))
     api, request, extract = job.describe(started if info.service != "glue" else response)
     try:
         while True:
