@@ -500,7 +500,7 @@ class Service:
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
         options: dict = {"handlers": self.handlers, "activities": self.activities, "aws": self.integrations,
-                         "machines": self.executions, "s3_folders": self.s3_folders}
+                         "machines": self.executions, "s3_folders": self.s3_folders, "region": self.arns.region}
         if case is not None and self.mock_config is not None:
             options.update(mock_config=self.mock_config, test_case=case)
         return options

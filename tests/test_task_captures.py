@@ -45,3 +45,35 @@ def test_a_choice_assigns_and_outputs_with_its_rule_and_its_own_fields_only_by_d
     assert "assignedVariables" not in exits["MatchedNoAssign"]
     assert exits["DefaultOnly"]["assignedVariables"] == {"defaultSeen": '"default-assignment"'}
     assert exits["DefaultOnly"]["output"] == '{"source":"default-output"}'
+
+
+def test_task_scheduled_names_the_region_the_service_runs_in():
+    """Every TaskScheduled of the capture (us-west-2) says "region": "us-west-2" (s3-flow,
+    sqs-optimized-request-response, nested-request-response ...): `asl serve --region us-west-2`
+    said us-east-1, the engine's default, for a service-run execution."""
+    import json
+
+    import anyio
+
+    from asl.engine.stores import open_store
+    from asl.service.api import Service
+
+    async def scheduled() -> dict:
+        service = Service(open_store("memory"), region="us-west-2", account="000000000000", wait_scale=0.0)
+        async with service.serving():
+            definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                                                           "Parameters": {"QueueUrl": "q", "MessageBody": "m"},
+                                                           "End": True}}}
+            machine = await service.answer("CreateStateMachine", {
+                "name": "m", "roleArn": "arn:aws:iam::000000000000:role/r", "definition": json.dumps(definition)})
+            started = await service.answer("StartExecution", {"stateMachineArn": machine["stateMachineArn"]})
+            for _ in range(500):
+                described = await service.answer("DescribeExecution", {"executionArn": started["executionArn"]})
+                if described["status"] != "RUNNING":
+                    break
+                await anyio.sleep(0.01)
+            events = (await service.answer("GetExecutionHistory", {"executionArn": started["executionArn"]}))["events"]
+            return next(e["taskScheduledEventDetails"] for e in events if e["type"] == "TaskScheduled")
+
+    details = anyio.run(scheduled)
+    assert (details["resourceType"], details["resource"], details["region"]) == ("sqs", "sendMessage", "us-west-2")
