@@ -20,9 +20,11 @@ METADATA = {"SdkHttpMetadata", "SdkResponseMetadata"}
 # the Java SDK v1's cause: "<message> (Service: <client>; Status Code: <n>; Error Code: <code>; Request ID: <id>; Proxy: null)"
 V1_CAUSE = r"(?P<message>.*) \(Service: {service}; Status Code: {status}; Error Code: {code}; Request ID: [^;]*; " \
            r"Proxy: null\)"
-# the Java SDK v2's: "<message> (Service: <Prefix>, Status Code: <n>, Request ID: <id>[, Extended Request ID: <id2>])"
+# the Java SDK v2's: "<message> (Service: <Prefix>, Status Code: <n>, Request ID: <id>[, Extended Request ID:
+# <id2>])", the count of tries after it: recorded on AWS (radkawar/stackd task_integrations.json, s3-no-such-key:
+# "... (Service: S3, Status Code: 404, Request ID: ..., Extended Request ID: ...) (SDK Attempt Count: 1)")
 V2_CAUSE = r"(?P<message>.*) \(Service: {service}, Status Code: {status}, Request ID: [^,)]*" \
-           r"(, Extended Request ID: [^)]*)?\)"
+           r"(, Extended Request ID: [^)]*)?\) \(SDK Attempt Count: 1\)"
 
 
 def task(resource: str, parameters: dict | None = None, **extra) -> asl.StateMachine:
