@@ -1980,7 +1980,11 @@ def _labelled_processor(definition: Any, label: str) -> dict | None:
 
 def variable_references(definition: str) -> dict[str, list[str]]:
     """DescribeStateMachine's ``variableReferences``: per state, the variables (``$name``) its
-    paths, ``.$`` templates and JSONata expressions read, sorted."""
+    paths, ``.$`` templates and JSONata expressions read, in the order they are written; the
+    states by name. Recorded on AWS (radkawar/stackd task_integrations.json, pure-choice:
+    {"Expose": ["selectedSeen", "noRule", "defaultSeen"], "RememberSelected": ["shared",
+    "stateOnly", "ruleOnly"]}, states defined RememberSelected first; LS's
+    test_base_variable_references: {"MapIterateState": [...], "Pass": [...]})."""
     import re
 
     global _VARIABLE
@@ -1992,12 +1996,12 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         return {}
     found: dict[str, list[str]] = {}
 
-    def names(text: str) -> set[str]:
+    def names(text: str) -> dict[str, None]:  # (an ordered set)
         if text.startswith("{%"):
-            return {n for n in _VARIABLE.findall(text) if n != "states"}
-        return set(_VARIABLE.findall(text)) if "$" in text else set()
+            return dict.fromkeys(n for n in _VARIABLE.findall(text) if n != "states")
+        return dict.fromkeys(_VARIABLE.findall(text)) if "$" in text else {}
 
-    def template(value: Any, out: set) -> None:
+    def template(value: Any, out: dict) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(item, str) and (key.endswith(".$") or item.startswith("{%")):
@@ -2010,7 +2014,7 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         elif isinstance(value, str) and value.startswith("{%"):
             out |= names(value)
 
-    def configuration(value: dict, out: set) -> None:
+    def configuration(value: dict, out: dict) -> None:
         # a Distributed Map's settings: their paths (ReaderConfig.MaxItemsPath, MaxItemsPerBatchPath...)
         # read variables; Parameters/Arguments are templates
         for key, item in value.items():
@@ -2027,7 +2031,7 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         for name, state in states.items():
             if not isinstance(state, dict):
                 continue
-            refs: set[str] = set()
+            refs: dict[str, None] = {}
             for key, value in state.items():
                 if key in ("ItemProcessor", "Iterator"):
                     block((value or {}).get("States") if isinstance(value, dict) else None)
@@ -2045,13 +2049,13 @@ def variable_references(definition: str) -> dict[str, list[str]]:
                 else:
                     template(value, refs)
             if refs:
-                found[name] = sorted(refs)
+                found[name] = list(refs)
 
     block(machine.get("States") if isinstance(machine, dict) else None)
-    return found
+    return {name: found[name] for name in sorted(found)}
 
 
-def _rule_paths(rule: Any, refs: set, names: Any) -> None:
+def _rule_paths(rule: Any, refs: dict, names: Any) -> None:
     if isinstance(rule, dict):
         for key, value in rule.items():
             if isinstance(value, str) and (key == "Variable" or key.endswith("Path")):

@@ -77,3 +77,16 @@ def test_task_scheduled_names_the_region_the_service_runs_in():
 
     details = anyio.run(scheduled)
     assert (details["resourceType"], details["resource"], details["region"]) == ("sqs", "sendMessage", "us-west-2")
+
+
+def test_variable_references_come_in_the_order_they_are_written_the_states_by_name():
+    """DescribeStateMachine of pure-choice: {"Expose": ["selectedSeen", "noRule", "defaultSeen"],
+    "RememberSelected": ["shared", "stateOnly", "ruleOnly"]} (the states are defined
+    RememberSelected first; we sorted the names within a state)."""
+    import json
+
+    from asl.service.api import variable_references
+
+    assert variable_references(json.dumps(PURE_CHOICE)) == {
+        "Expose": ["selectedSeen", "noRule", "defaultSeen"], "RememberSelected": ["shared", "stateOnly", "ruleOnly"]}
+    assert list(variable_references(json.dumps(PURE_CHOICE))) == ["Expose", "RememberSelected"]
