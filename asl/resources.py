@@ -226,6 +226,12 @@ def unsupported_headers(service: str, headers: Any) -> str | None:
 # States.Runtime at run time, so written literally they are a warning of ours (asl.checks).
 REFUSED_AT_CREATION = frozenset({"authorization"})
 
+#: The request fields of a ``.sync`` job Step Functions refuses at creation (SCHEMA_VALIDATION_FAILED
+#: "The field 'Count' is not supported by Step Functions" at /States/<name>/Parameters or Arguments),
+#: recorded on AWS: radkawar/stackd ecs_schema_admission.json, sync-started-by, sync-count-path,
+#: sync-jsonata-count (a .waitForTaskToken Task may give Count: callback-count-two).
+SYNC_REFUSED: dict[tuple[str, str], frozenset] = {("ecs", "runTask"): frozenset({"Count", "StartedBy"})}
+
 
 def unsupported_header_names(service: str, headers: Any) -> list[str]:
     """The names (lower-cased, in order) among `headers` that AWS forbids a Task to set."""
