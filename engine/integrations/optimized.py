@@ -126,7 +126,7 @@ def _call(clients: Any, service: str, api: str, arguments: Any, region: str | No
 def request_response(clients: Any, service: str, api: str, arguments: Any) -> Any:
     """Any optimized API called as is: the response and the SDK v1's metadata."""
     response, operation = _call(clients, service, api, arguments)
-    return sdk_v1_result(result_json(response, operation.output_shape, epoch_millis=True), response)
+    return sdk_v1_result(result_json(response, operation.output_shape, sdk_v1=service), response)
 
 
 def put_events(clients: Any, service: str, api: str, arguments: Any) -> Any:

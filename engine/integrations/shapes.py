@@ -168,32 +168,70 @@ def validation_errors(shape: Any, request: Any, service_id: str = "") -> tuple[s
 
 # ---- responses ------------------------------------------------------------------------------
 
+#: Services whose Java SDK v1 model (the optimized integrations' SDK) constructs an absent list
+#: member as an empty list (``com.amazonaws.internal.SdkInternalList``; aws/aws-sdk-java, ECS's
+#: model.Task, where DynamoDB's and Batch's models keep a plain ``java.util.List``, null when
+#: absent): an optimized integration's result shows such a member as ``[]``. Recorded on AWS:
+#: radkawar/stackd testdata/aws/stepfunctions/ecs_workflows.json, request-response-two (a Task's
+#: InferenceAccelerators, a Container's GpuIds, ManagedAgents, NetworkBindings, NetworkInterfaces,
+#: a ContainerOverride's Command, Environment, EnvironmentFiles, ResourceRequirements, all ``[]``
+#: where ECS's response had none of them).
+AUTO_CONSTRUCTED_LISTS = frozenset({"ecs"})
+
+#: Members of botocore's models that the Java SDK v1's last models lack (aws/aws-sdk-java's
+#: ECS model.Container ends with gpuIds; it has no trustedExecutionSummary): an optimized
+#: integration's result never shows them, as that SDK's objects drop what they do not know.
+#: Recorded on AWS: radkawar/stackd ecs_workflows.json, request-response-two (no
+#: NeuronDeviceIds ``[]`` beside GpuIds ``[]``).
+UNKNOWN_TO_SDK_V1: dict[tuple[str, str], frozenset] = {
+    ("ecs", "Container"): frozenset({"neuronDeviceIds", "gpuSharingStrategy"}),
+    ("ecs", "Task"): frozenset({"trustedExecutionSummary"}),
+}
+
+
 def result_json(response: dict, shape: Any, *, pascal: bool = False, epoch_millis: bool = False,
-                sdk_v2: bool = False) -> dict:
+                sdk_v2: bool = False, sdk_v1: str | None = None) -> dict:
     """A boto3 response without its ``ResponseMetadata``, as JSON (`to_json`)."""
     body = {key: value for key, value in response.items() if key != "ResponseMetadata"}
-    return to_json(body, shape, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2)
+    return to_json(body, shape, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2, sdk_v1=sdk_v1)
 
 
 def to_json(value: Any, shape: Any = None, *, pascal: bool = False, epoch_millis: bool = False,
-            sdk_v2: bool = False) -> Any:
+            sdk_v2: bool = False, sdk_v1: str | None = None) -> Any:
     """A boto3 value as JSON; `pascal` capitalises structure members (aws-sdk results, with
-    `sdk_v2` named after the Java SDK v2's fields: `_v2_field`)."""
+    `sdk_v2` named after the Java SDK v2's fields: `_v2_field`). `sdk_v1` (the boto3 name of
+    the service) renders it as an optimized integration's result, the Java SDK v1's object as
+    Step Functions writes it: members capitalised and in alphabetical order at every level
+    (a map keeps its keys' order), times in epoch milliseconds, absent lists ``[]`` where the
+    service's model constructs them (`AUTO_CONSTRUCTED_LISTS`). Recorded on AWS: radkawar/stackd
+    ecs_workflows.json, request-response-two (``Failures, SdkHttpMetadata, SdkResponseMetadata,
+    Tasks``; a Task's ``Attachments, Attributes, AvailabilityZone, ClusterArn, Containers, Cpu,
+    CreatedAt: 1790254007676, ...``, a Container's ``ContainerArn, Cpu, GpuIds, Image, ...``)."""
+    if sdk_v1 is not None:
+        pascal = epoch_millis = True
+    options = {"pascal": pascal, "epoch_millis": epoch_millis, "sdk_v2": sdk_v2, "sdk_v1": sdk_v1}
     if isinstance(value, dict):
         members = shape.members if shape is not None and shape.type_name == "structure" else None
+        unknown = UNKNOWN_TO_SDK_V1.get((sdk_v1, shape.name), frozenset()) if members is not None else frozenset()
         out = {}
         streams = []
         for key, item in value.items():
+            if key in unknown:
+                continue
             if members is not None:
                 member = members.get(key)
                 name = _pascal(_v2_field(key) if sdk_v2 else key) if pascal else key
-                out[name] = to_json(item, member, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2)
+                out[name] = to_json(item, member, **options)
                 if member is not None and member.serialization.get("streaming"):
                     streams.append(name)
             else:
                 inner = shape.value if shape is not None and shape.type_name == "map" else None
-                out[key] = to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2)
-        if members is not None and sdk_v2:
+                out[key] = to_json(item, inner, **options)
+        if members is not None and sdk_v1 in AUTO_CONSTRUCTED_LISTS:
+            for key, member in members.items():
+                if member.type_name == "list" and key not in value and key not in unknown:
+                    out[_pascal(key)] = []
+        if members is not None and (sdk_v2 or sdk_v1 is not None):
             # a structure's members by name, a stream (S3 getObject's Body) after them, as AWS writes
             # an aws-sdk Task's result (recorded: radkawar/stackd task_integrations.json, s3-flow:
             # AcceptRanges, ContentLength, ..., ServerSideEncryption, Body; listObjectsV2's Contents
@@ -203,7 +241,7 @@ def to_json(value: Any, shape: Any = None, *, pascal: bool = False, epoch_millis
         return out
     if isinstance(value, list):
         inner = shape.member if shape is not None and shape.type_name == "list" else None
-        return [to_json(item, inner, pascal=pascal, epoch_millis=epoch_millis, sdk_v2=sdk_v2) for item in value]
+        return [to_json(item, inner, **options) for item in value]
     if isinstance(value, datetime.datetime):
         if epoch_millis:
             return int(value.timestamp() * 1000)
