@@ -223,6 +223,7 @@ class Checker:
             self.resource(resource, where + ("Resource",))
             self.task_headers(state, resource, where)
             self.sdk_parameters(state, resource, where, ql)
+            self.job_fields(state, resource, where)
         t, h = state.get("TimeoutSeconds"), state.get("HeartbeatSeconds")
         if _is_int(t) and _is_int(h) and h >= t:
             self.schema("HeartbeatSeconds must be smaller than TimeoutSeconds", where + ("HeartbeatSeconds",))
@@ -254,6 +255,22 @@ class Checker:
                 else:
                     self.warn("UNSUPPORTED_HEADER", f"{problem} (the Task fails with States.Runtime when it runs)",
                               where + (field,))
+
+    def job_fields(self, state: dict, resource: str, where: tuple) -> None:
+        """The fields of a ``.sync`` job's request that Step Functions sets itself (`SYNC_REFUSED`),
+        given in its Parameters or Arguments, literally or as ``.$``."""
+        from .resources import SYNC, SYNC_REFUSED, parse_resource
+
+        info = parse_resource(resource)
+        if info is None or info.pattern != SYNC or (info.service, info.api) not in SYNC_REFUSED:
+            return
+        for field in ("Parameters", "Arguments"):
+            template = state.get(field)
+            if isinstance(template, dict):
+                for key in template:
+                    name = key[:-2] if isinstance(key, str) and key.endswith(".$") else key
+                    if name in SYNC_REFUSED[(info.service, info.api)]:
+                        self.schema(f"The field '{name}' is not supported by Step Functions", where + (field,))
 
     def sdk_parameters(self, state: dict, resource: str, where: tuple, ql: str) -> None:
         """An aws-sdk Task's literal Parameters against botocore's model of the operation

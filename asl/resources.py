@@ -226,6 +226,29 @@ def unsupported_headers(service: str, headers: Any) -> str | None:
 # States.Runtime at run time, so written literally they are a warning of ours (asl.checks).
 REFUSED_AT_CREATION = frozenset({"authorization"})
 
+#: The request fields of a ``.sync`` job Step Functions refuses at creation (SCHEMA_VALIDATION_FAILED
+#: "The field 'Count' is not supported by Step Functions" at /States/<name>/Parameters or Arguments),
+#: recorded on AWS: radkawar/stackd ecs_schema_admission.json, sync-started-by, sync-count-path,
+#: sync-jsonata-count (a .waitForTaskToken Task may give Count: callback-count-two).
+SYNC_REFUSED: dict[tuple[str, str], frozenset] = {("ecs", "runTask"): frozenset({"Count", "StartedBy"})}
+
+#: The request fields Step Functions adds to a ``.sync`` job's call; TaskScheduled shows them
+#: after the Task's own parameters. Recorded on AWS: radkawar/stackd ecs_workflows.json,
+#: sync-zero-history, sync-nonzero-history (``{"Cluster": ..., "Overrides": ...,
+#: "StartedBy": "AWS Step Functions"}``); a request-response or .waitForTaskToken runTask has
+#: none (request-response-two-history, callback-history).
+SYNC_ADDED: dict[tuple[str, str], dict] = {("ecs", "runTask"): {"StartedBy": "AWS Step Functions"}}
+
+
+def sync_request(info: Any, arguments: Any) -> Any:
+    """The request a Task `info` (a `parse_resource` answer) calls its service with, as its
+    TaskScheduled event shows it: `arguments` with what Step Functions adds (`SYNC_ADDED`),
+    a field the Task gives itself staying as given."""
+    added = SYNC_ADDED.get((info.service, info.api)) if info is not None and info.pattern == SYNC else None
+    if not added or not isinstance(arguments, dict):
+        return arguments
+    return {**arguments, **{name: value for name, value in added.items() if name not in arguments}}
+
 
 def unsupported_header_names(service: str, headers: Any) -> list[str]:
     """The names (lower-cased, in order) among `headers` that AWS forbids a Task to set."""

@@ -162,7 +162,9 @@ def aws_details(details: Any) -> dict | None:
         elif key == SPELLED_INPUT or key == "outputText":
             continue
         elif key == "assignedVariables":
-            shaped[key] = {k: _dumps(v) for k, v in value.items()}
+            # by name, as AWS writes them (recorded: radkawar/stackd task_integrations.json,
+            # pure-choice: Assign {shared, stateOnly, ruleOnly, noRule} shows noRule, ruleOnly, shared, stateOnly)
+            shaped[key] = {k: _dumps(value[k]) for k in sorted(value)}
             shaped["assignedVariablesDetails"] = {"truncated": False}
         else:
             shaped[key] = value

@@ -95,7 +95,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
             clock: Any = None, seed: int | None = None, history_limit: int = 25_000,
             observer: Any = None, check_handlers: bool = False, payload_limit: int | None = 262_144,
             sync: bool = False, activities: Any = None, aws: Any = None, machines: Any = None,
-            log: Any = None, s3_folders: Any = None, executor: Any = None) -> Any:
+            log: Any = None, s3_folders: Any = None, executor: Any = None, region: str = "us-east-1") -> Any:
     """Build an `Execution` (not started).
 
     A Task needs a handler or a mock only when it is invoked: one reached without either ends
@@ -125,6 +125,10 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
 
     ``log`` (an `asl.engine.execlog.ExecutionLog`) writes a log event per history event, as a
     state machine's LoggingConfiguration does.
+
+    ``region`` is the execution's: of its ARNs and of its Tasks' TaskScheduled events (AWS names
+    the state machine's region there: radkawar/stackd task_integrations.json, every TaskScheduled
+    of its us-west-2 executions).
 
     ``s3_folders`` (``{"BUCKET": PATH}``) maps buckets to local folders: a Distributed Map's
     ItemReader and ResultWriter read and write them there instead of calling S3 (ValueError for
@@ -169,7 +173,7 @@ def prepare(machine: Any, input: Any = None, *, handlers: Handlers | dict | None
         clock = VirtualClock() if virtual_time else Clock()
     execution = Execution(machine, input, name=name, handlers=handlers, mocks=mocks, clock=clock, seed=seed,
                           machine_type=type.upper(), history_limit=history_limit, observer=observer,
-                          state_machine_name=sm_name, payload_limit=payload_limit, sync=sync)
+                          state_machine_name=sm_name, payload_limit=payload_limit, sync=sync, region=region)
     execution.activities = activities
     execution.log = log
     from .integrations import Integrations

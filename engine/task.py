@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 
 from ..errors import StatesError
-from ..resources import parameter_problems, parse_resource, unusable_parameters
+from ..resources import parameter_problems, parse_resource, sync_request, unusable_parameters
 from ..templates import Template, dumps, expect_kind
 from .callbacks import activity_exists, serve_activity
 from .observe import AttemptEnded, AttemptStarted
@@ -138,7 +138,7 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
     if legacy_lambda or activity:
         scheduled.update({"resource": state.resource, "input": arguments})
     else:
-        scheduled.update({"region": ex.region, "parameters": arguments})
+        scheduled.update({"region": ex.region, "parameters": sync_request(info, arguments)})
     if role is not None:
         scheduled["taskCredentials"] = {"roleArn": role}
     if timeout is not None:

@@ -393,6 +393,12 @@ async def test_state(definition: Any, state_name: str | None = None, input: Any 
     config = _configuration(state_configuration, state, mock)
     _check_mock(state, mock, run_nested, config, reveal_secrets)
     given_context = _check_context(context, state) if context is not None else None
+    if require_role and mock is None and state.type == "Task" and \
+            (getattr(state, "resource", "") or "").endswith((".sync", ".sync:2", ".waitForTaskToken")):
+        # AWS runs no job and waits for no token without a mock (recorded: radkawar/stackd
+        # ecs_api_errors.json, sync-missing and callback-missing, ecs:runTask.sync and .waitForTaskToken)
+        raise TestStateError("InvalidDefinition", "TestState API does not support '.sync' or '.waitForTaskToken' "
+                                                  "integration patterns.")
     if require_role and role_arn is None and mock is None and state.type == "Task":
         # AWS: "When you specify a mock, specifying the role becomes optional" (DG test-state-isolation)
         raise TestStateError("ValidationException", "RoleArn must be specified when testing a Task state")

@@ -23,7 +23,7 @@ from asl.engine.apitime import api_time
 from asl.engine.background import Background
 from asl.engine.stores import owner_has_died, watch_registration
 
-from .arns import Arns, machine_parts, region_of, split
+from .arns import Arns, machine_parts, split
 from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
@@ -520,7 +520,6 @@ class Service:
             return 0
         execution.arn = record.arn
         execution.state_machine_arn = record.state_machine_arn
-        execution.region = region_of(record.arn)
         _identify(execution, record.options)
         self._observe(execution, record.options.get("loggingConfiguration"), record.options.get("tracingConfiguration"),
                       record.options.get("traceHeader"))
@@ -542,8 +541,10 @@ class Service:
         await self.store.close()
 
     def _run_options(self, case: str | None, machine_name: str) -> dict:
+        # (the region its Tasks call and their TaskScheduled events name is the server's, as on AWS the
+        # state machine's: radkawar/stackd tracing_workflows.json, task_integrations.json, us-west-2)
         options: dict = {"handlers": self.handlers, "activities": self.activities, "aws": self.integrations,
-                         "machines": self.executions, "s3_folders": self.s3_folders}
+                         "machines": self.executions, "s3_folders": self.s3_folders, "region": self.arns.region}
         if case is not None and self.mock_config is not None:
             options.update(mock_config=self.mock_config, test_case=case)
         return options
@@ -1475,9 +1476,6 @@ class Service:
         except (MockConfigError, MissingHandlerError) as exc:
             raise ServiceError("ValidationException", str(exc)) from None
         execution.wait_scale = self.wait_scale
-        # the region its Tasks call and their TaskScheduled events name: the state machine's, as on
-        # AWS (raw AWS capture, radkawar/stackd tracing_workflows.json: "region": "us-west-2")
-        execution.region = self.arns.region
         return execution
 
     async def StartExecution(self, body: dict) -> dict:
@@ -1963,7 +1961,6 @@ class Service:
                 raise ServiceError("ExecutionNotRedrivable", str(exc)) from None
             execution.arn = arn
             execution.state_machine_arn = record.state_machine_arn
-            execution.region = region_of(arn)
             _identify(execution, record.options)
             self._observe(execution, None, record.options.get("tracingConfiguration"),
                           record.options.get("traceHeader"))
@@ -2074,7 +2071,11 @@ def _labelled_processor(definition: Any, label: str) -> dict | None:
 
 def variable_references(definition: str) -> dict[str, list[str]]:
     """DescribeStateMachine's ``variableReferences``: per state, the variables (``$name``) its
-    paths, ``.$`` templates and JSONata expressions read, sorted."""
+    paths, ``.$`` templates and JSONata expressions read, in the order they are written; the
+    states by name. Recorded on AWS (radkawar/stackd task_integrations.json, pure-choice:
+    {"Expose": ["selectedSeen", "noRule", "defaultSeen"], "RememberSelected": ["shared",
+    "stateOnly", "ruleOnly"]}, states defined RememberSelected first; LS's
+    test_base_variable_references: {"MapIterateState": [...], "Pass": [...]})."""
     import re
 
     global _VARIABLE
@@ -2086,12 +2087,12 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         return {}
     found: dict[str, list[str]] = {}
 
-    def names(text: str) -> set[str]:
+    def names(text: str) -> dict[str, None]:  # (an ordered set)
         if text.startswith("{%"):
-            return {n for n in _VARIABLE.findall(text) if n != "states"}
-        return set(_VARIABLE.findall(text)) if "$" in text else set()
+            return dict.fromkeys(n for n in _VARIABLE.findall(text) if n != "states")
+        return dict.fromkeys(_VARIABLE.findall(text)) if "$" in text else {}
 
-    def template(value: Any, out: set) -> None:
+    def template(value: Any, out: dict) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(item, str) and (key.endswith(".$") or item.startswith("{%")):
@@ -2104,7 +2105,7 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         elif isinstance(value, str) and value.startswith("{%"):
             out |= names(value)
 
-    def configuration(value: dict, out: set) -> None:
+    def configuration(value: dict, out: dict) -> None:
         # a Distributed Map's settings: their paths (ReaderConfig.MaxItemsPath, MaxItemsPerBatchPath...)
         # read variables; Parameters/Arguments are templates
         for key, item in value.items():
@@ -2121,7 +2122,7 @@ def variable_references(definition: str) -> dict[str, list[str]]:
         for name, state in states.items():
             if not isinstance(state, dict):
                 continue
-            refs: set[str] = set()
+            refs: dict[str, None] = {}
             for key, value in state.items():
                 if key in ("ItemProcessor", "Iterator"):
                     block((value or {}).get("States") if isinstance(value, dict) else None)
@@ -2139,13 +2140,13 @@ def variable_references(definition: str) -> dict[str, list[str]]:
                 else:
                     template(value, refs)
             if refs:
-                found[name] = sorted(refs)
+                found[name] = list(refs)
 
     block(machine.get("States") if isinstance(machine, dict) else None)
-    return found
+    return {name: found[name] for name in sorted(found)}
 
 
-def _rule_paths(rule: Any, refs: set, names: Any) -> None:
+def _rule_paths(rule: Any, refs: dict, names: Any) -> None:
     if isinstance(rule, dict):
         for key, value in rule.items():
             if isinstance(value, str) and (key == "Variable" or key.endswith("Path")):

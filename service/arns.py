@@ -50,11 +50,6 @@ def split(arn: str, kinds: tuple[str, ...]) -> tuple[str, list[str]]:
     return kind, parts[6:]
 
 
-def region_of(arn: str) -> str:
-    """The region a (well-formed) ARN names."""
-    return arn.split(":")[3]
-
-
 def machine_parts(arn: str) -> tuple[str, str | None]:
     """(machine name, qualifier: version number or alias name or None) of a state machine ARN."""
     _, rest = split(arn, ("stateMachine",))

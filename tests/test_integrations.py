@@ -20,9 +20,11 @@ METADATA = {"SdkHttpMetadata", "SdkResponseMetadata"}
 # the Java SDK v1's cause: "<message> (Service: <client>; Status Code: <n>; Error Code: <code>; Request ID: <id>; Proxy: null)"
 V1_CAUSE = r"(?P<message>.*) \(Service: {service}; Status Code: {status}; Error Code: {code}; Request ID: [^;]*; " \
            r"Proxy: null\)"
-# the Java SDK v2's: "<message> (Service: <Prefix>, Status Code: <n>, Request ID: <id>[, Extended Request ID: <id2>])"
+# the Java SDK v2's: "<message> (Service: <Prefix>, Status Code: <n>, Request ID: <id>[, Extended Request ID:
+# <id2>])", the count of tries after it: recorded on AWS (radkawar/stackd task_integrations.json, s3-no-such-key:
+# "... (Service: S3, Status Code: 404, Request ID: ..., Extended Request ID: ...) (SDK Attempt Count: 1)")
 V2_CAUSE = r"(?P<message>.*) \(Service: {service}, Status Code: {status}, Request ID: [^,)]*" \
-           r"(, Extended Request ID: [^)]*)?\)"
+           r"(, Extended Request ID: [^)]*)?\) \(SDK Attempt Count: 1\)"
 
 
 def task(resource: str, parameters: dict | None = None, **extra) -> asl.StateMachine:
@@ -66,6 +68,28 @@ def assert_metadata(result: dict) -> None:
     assert {k: v[-1] for k, v in http["AllHttpHeaders"].items()} == http["HttpHeaders"]
     request_ids = [v for k, v in http["HttpHeaders"].items() if k.lower() == "x-amzn-requestid"]
     assert result["SdkResponseMetadata"] == {"RequestId": request_ids[0]}
+    # the orders AWS writes (every LS recording; radkawar/stackd task_integrations.json): the result's
+    # members alphabetically, HttpHeaders alphabetically without case
+    assert list(result) == sorted(result)
+    assert list(http["HttpHeaders"]) == sorted(http["HttpHeaders"], key=str.lower)
+
+
+def test_sdk_metadata_in_the_orders_aws_writes():
+    """radkawar/stackd task_integrations.json, sqs-optimized-request-response (as every LS
+    recording of /work/shared/conformance): AllHttpHeaders in java.util.HashMap order of the
+    names, HttpHeaders in case-insensitive alphabetical order, the result's members sorted."""
+    from asl.engine.integrations.shapes import sdk_v1_result
+
+    wire = [("Date", "Wed, 23 Sep 2026 22:15:25 GMT"), ("Content-Type", "application/x-amz-json-1.0"),
+            ("Content-Length", "106"), ("connection", "keep-alive"), ("x-amzn-RequestId", "0e8a714c")]
+    response = {"ResponseMetadata": {"RawHeaders": wire, "HTTPStatusCode": 200, "RequestId": "0e8a714c"}}
+    result = sdk_v1_result({"MessageId": "62aa5cdd", "MD5OfMessageBody": "c4886909"}, response)
+    assert list(result) == ["MD5OfMessageBody", "MessageId", "SdkHttpMetadata", "SdkResponseMetadata"]
+    http = result["SdkHttpMetadata"]
+    assert list(http["AllHttpHeaders"]) == ["x-amzn-RequestId", "connection", "Content-Length", "Date", "Content-Type"]
+    assert list(http["HttpHeaders"]) == ["connection", "Content-Length", "Content-Type", "Date", "x-amzn-RequestId"]
+    assert http["AllHttpHeaders"]["connection"] == ["keep-alive"] and http["HttpHeaders"]["Content-Length"] == "106"
+    assert result["SdkResponseMetadata"] == {"RequestId": "0e8a714c"}
 
 
 # ---- the seam: handler > mock > integration --------------------------------------------------

@@ -37,7 +37,7 @@ class Recorder(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         path, _, query = self.path.partition("?")
-        self.seen.append({"method": self.command, "path": path, "query": query, "headers": dict(self.headers),
+        self.seen.append({"method": self.command, "path": path, "query": query, "headers": dict(self.headers.items()),
                           "body": body})
         if path == "/token":
             data, status, kind = json.dumps({"access_token": "tok-123", "token_type": "bearer"}), 200, \
@@ -105,7 +105,7 @@ def test_get_with_query_headers_and_an_api_key_connection(site):
     result = call(site, {"ApiEndpoint": f"{site['url']}/orders/7", "Method": "GET",
                          "Authentication": {"ConnectionArn": CONNECTION},
                          "QueryParameters": {"expand": "items", "tag": ["a", "b"], "tenant": "mine"},
-                         "Headers": {"X-Custom": "1", "x-tenant": "mine"}})
+                         "Headers": {"X-Custom": "1", "X-Tenant": "mine", "x-tenant": "other"}})
     assert result.status == "SUCCEEDED", result.cause
     out = result.output
     assert list(out) == ["Headers", "ResponseBody", "StatusCode", "StatusText"]
@@ -114,10 +114,13 @@ def test_get_with_query_headers_and_an_api_key_connection(site):
     assert out["Headers"]["X-Trace"] == ["a", "b"]
     (seen,) = Recorder.seen
     assert parse_qsl(seen["query"]) == [("expand", "items"), ("tag", "a"), ("tag", "b"), ("tenant", "t1")]
-    # the connection's parameters win over the Task's of the same name (DG "call-https-apis")
-    assert [k for k in seen["headers"] if k.lower() == "x-tenant"] == ["X-Tenant"]
+    # the connection's parameters replace the Task's of exactly the same name (DG "call-https-apis");
+    # a name written otherwise is sent too, after the connection's (recorded on AWS: radkawar/stackd
+    # http_connections.json, basic-merge-json: the endpoint saw "x-shared: connection-header,task-case-header")
+    assert [(k, v) for k, v in seen["headers"].items() if k.lower() == "x-tenant"] == [("X-Tenant", "t1"),
+                                                                                         ("x-tenant", "other")]
     headers = {k.lower(): v for k, v in seen["headers"].items()}
-    assert headers["x-api-key"] == "secret-key" and headers["x-tenant"] == "t1" and headers["x-custom"] == "1"
+    assert headers["x-api-key"] == "secret-key" and headers["x-custom"] == "1"
     assert headers["user-agent"] == "Amazon|StepFunctions|HttpInvoke|us-east-1"
     assert headers["range"] == "bytes=0-262144"
     assert "secret-key" not in json.dumps(result.history.events)  # secrets stay out of the history
@@ -159,9 +162,13 @@ def test_oauth_client_credentials_fetches_a_token(site):
                          "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:123456789012:connection/oauth/y"}})
     assert result.status == "SUCCEEDED", result.cause
     token, request = Recorder.seen
-    assert token["path"] == "/token"
-    assert dict(parse_qsl(token["body"])) == {"grant_type": "client_credentials", "scope": "orders"}
-    assert token["headers"]["Authorization"] == "Basic " + base64.b64encode(b"cid:csecret").decode()
+    # the token request as AWS's token endpoint saw it (radkawar/stackd http_connections.json,
+    # echo-log-evidence: "grant_type=client_credentials&scope=owned-echo&client_secret=
+    # owned-client-secret&client_id=owned-client", a form, no Authorization header)
+    assert token["path"] == "/token" and token["method"] == "POST"
+    assert token["body"] == "grant_type=client_credentials&scope=orders&client_secret=csecret&client_id=cid"
+    assert token["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    assert "authorization" not in {name.lower() for name in token["headers"]}
     assert request["headers"]["Authorization"] == "Bearer tok-123"
 
 
@@ -321,7 +328,7 @@ def test_connections_come_from_eventbridge_and_secrets_manager_when_the_run_call
             "Parameters": {"ApiEndpoint": f"{site['url']}/orders", "Method": "GET",
                            "InvocationConfig": {"ConnectionArn": arn}}}}})
         result = run_sync(machine, {}, aws=options)
-        return result, [{k.lower(): v for k, v in seen["headers"].items()} | {"?": seen["query"]}
+        return result, [{k.lower(): v for k, v in seen["headers"].items()} | {"?": seen["query"], "body": seen["body"]}
                         for seen in Recorder.seen]
 
     result, (seen,) = invoke(made["ConnectionArn"])
@@ -331,7 +338,9 @@ def test_connections_come_from_eventbridge_and_secrets_manager_when_the_run_call
     result, (seen,) = invoke(basic["ConnectionArn"])
     assert seen["authorization"] == "Basic " + base64.b64encode(b"eve:pw2").decode()
     result, (token, seen) = invoke(oauth["ConnectionArn"])
-    assert token["authorization"] == "Basic " + base64.b64encode(b"cid2:cs2").decode()
+    assert "authorization" not in token  # the client's credentials in the form (as recorded on AWS)
+    assert dict(parse_qsl(token["body"])) == {"grant_type": "client_credentials", "scope": "all",
+                                              "client_secret": "cs2", "client_id": "cid2"}
     assert seen["authorization"] == "Bearer tok-123"
     # the file's entry for the same ARN wins; a connection neither knows is ResourceNotFound
     override = {made["ConnectionArn"]: {"AuthorizationType": "API_KEY", "AuthParameters": {
@@ -399,3 +408,259 @@ def test_server_timing_never_changes_the_history_under_virtual_time(site):
     assert slow_a.output == slow_b.output
     assert [e["type"] for e in slow_a.events] == [e["type"] for e in slow_b.events]
     assert history(slow_a) == history(slow_b)
+
+
+# ---- replayed from AWS: radkawar/stackd testdata/aws/stepfunctions/http_connections.json ------
+# An Express machine whose HTTP Task takes every field from its input ran against an endpoint
+# that echoes what it received (method, path, raw query string, headers lower-cased with
+# repeated names joined by ",", body). The server below answers as that endpoint did.
+
+STACKD = "radkawar/stackd http_connections.json"
+BASIC_ARN = "arn:aws:events:us-west-2:000000000000:connection/stackd-http-basic/1d29"
+KEY_ARN = "arn:aws:events:us-west-2:000000000000:connection/stackd-http-apikey/7467"
+
+
+class Echo(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        path, _, query = self.path.partition("?")
+        headers: dict = {}
+        for name, value in self.headers.items():
+            name = name.lower()
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        echo = {"method": self.command, "path": path, "rawQueryString": query, "headers": headers, "body": body}
+        self.seen.append(echo)
+        kind, status, reason = "application/json", 200, None
+        if path == "/text":
+            data, kind = "owned plain response", "text/plain"
+        elif path == "/binary":
+            data, kind = "owned inert bytes", "application/octet-stream"
+        else:
+            status = int(path.rsplit("/", 1)[1]) if path.startswith("/status/") else 200
+            data = "" if status == 204 else json.dumps(echo)
+            reason = "" if status == 418 else None  # a status line without a reason phrase
+        raw = data.encode()
+        self.send_response_only(status, reason)
+        # the names the recorded endpoint answered with, in an order that is not the result's
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Type", kind)
+        if status != 204:
+            self.send_header("Content-Length", str(len(raw)))
+        self.send_header("Connection", "keep-alive")
+        self.send_header("x-amzn-RequestId", "10128e5d")
+        self.send_header("x-owned-response", "echo-v1")
+        self.send_header("X-Amzn-Trace-Id", "Root=1-6ab4c460")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = answer
+
+
+@pytest.fixture
+def echo(tmp_path):
+    Echo.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    connections = {
+        BASIC_ARN: {"AuthorizationType": "BASIC", "AuthParameters": {
+            "BasicAuthParameters": {"Username": "owned-user", "Password": "owned-password"},
+            "InvocationHttpParameters": {
+                "HeaderParameters": [{"Key": "x-shared", "Value": "connection-header"},
+                                     {"Key": "x-secret", "Value": "owned-inert-private-header", "IsValueSecret": True}],
+                "QueryStringParameters": [{"Key": "shared", "Value": "connection query"},
+                                          {"Key": "connectionOnly", "Value": "query-only"}],
+                "BodyParameters": [{"Key": "shared", "Value": "connection-body"},
+                                   {"Key": "connectionOnly", "Value": "body-only"}]}}},
+        KEY_ARN: {"AuthorizationType": "API_KEY", "AuthParameters": {
+            "ApiKeyAuthParameters": {"ApiKeyName": "x-owned-api-key", "ApiKeyValue": "owned-inert-api-key"}}}}
+    path = tmp_path / "connections.json"
+    path.write_text(json.dumps(connections))
+    machine = asl.load({"StartAt": "CallOwnedHTTP", "States": {"CallOwnedHTTP": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True, "Parameters": {
+            "ApiEndpoint.$": "$.endpoint", "Method.$": "$.method", "Authentication": {"ConnectionArn.$": "$.connection"},
+            "Headers.$": "$.headers", "QueryParameters.$": "$.query", "RequestBody.$": "$.body",
+            "Transform.$": "$.transform"}}}})
+    url = Echo.url = f"http://127.0.0.1:{server.server_port}"
+
+    def run(path, method="POST", connection=KEY_ARN, headers=None, query=None, body=None,
+            transform=None, definition=machine):
+        Echo.seen = []
+        given = {"endpoint": f"{url}/{path}", "method": method, "connection": connection, "headers": headers or {},
+                 "query": query or {}, "body": {} if body is None else body,
+                 "transform": transform or {"RequestBodyEncoding": "NONE"}}
+        return run_sync(definition, given, aws={"connections": str(path_), "region": "us-west-2", "only": True})
+
+    path_ = path
+    yield run
+    server.shutdown()
+    server.server_close()
+
+
+def _sent(echo_seen) -> dict:
+    (seen,) = echo_seen
+    # what Step Functions sets (the recorded endpoint's front added host, x-forwarded-* ...)
+    seen["headers"] = {k: v for k, v in seen["headers"].items() if k not in ("host", "content-length", "connection")}
+    return seen
+
+
+def test_recorded_basic_connection_merge(echo):
+    """basic-merge-json: the connection's header, query and body parameters replace the Task's of
+    exactly the same name; the Task's ``X-Shared`` is sent beside the connection's ``x-shared``,
+    after it, its ``x-shared`` not at all; query text with ``%20``; the Task's ``content-type``
+    alone; no Accept or Accept-Encoding (AWS's request had none)."""
+    result = echo("echo", connection=BASIC_ARN,
+                  headers={"X-Shared": "task-case-header", "x-shared": "task-header", "x-task-only": "task-only",
+                           "content-type": "application/json"},
+                  query={"shared": "task query", "taskOnly": "a+b & c"},
+                  body={"shared": {"nested": "task-body"}, "taskOnly": [1, "two"], "nested": {"a": "b"}})
+    assert result.status == "SUCCEEDED", result.cause
+    sent = _sent(Echo.seen)
+    assert sent["rawQueryString"] == "taskOnly=a%2Bb%20%26%20c&shared=connection%20query&connectionOnly=query-only"
+    assert sent["headers"] == {
+        "x-secret": "owned-inert-private-header", "range": "bytes=0-262144",
+        "authorization": "Basic b3duZWQtdXNlcjpvd25lZC1wYXNzd29yZA==",
+        "x-shared": "connection-header,task-case-header", "content-type": "application/json",
+        "x-task-only": "task-only", "user-agent": "Amazon|StepFunctions|HttpInvoke|us-west-2"}
+    assert sent["body"] == '{"shared":"connection-body","taskOnly":[1,"two"],"nested":{"a":"b"},"connectionOnly":"body-only"}'
+    # the result's headers: each name's values, the names in java.util.HashMap order (as recorded)
+    assert list(result.output) == ["Headers", "ResponseBody", "StatusCode", "StatusText"]
+    assert list(result.output["Headers"]) == ["Connection", "x-amzn-RequestId", "Content-Length", "x-owned-response",
+                                              "Date", "X-Amzn-Trace-Id", "Content-Type"]
+    assert result.output["Headers"]["Connection"] == ["keep-alive"]
+    assert (result.output["StatusCode"], result.output["StatusText"]) == (200, "OK")
+
+
+@pytest.mark.parametrize("array_format, items", [
+    ("INDICES", "items%5B0%5D=red%20green&items%5B1%5D=blue%2Bgold"),
+    ("REPEAT", "items=red%20green&items=blue%2Bgold"),
+    ("COMMAS", "items=red%20green%2Cblue%2Bgold"),
+    ("BRACKETS", "items%5B%5D=red%20green&items%5B%5D=blue%2Bgold")])
+def test_recorded_url_encoded_bodies(echo, array_format, items):
+    """form-indices, form-repeat, form-commas, form-brackets: the connection's body parameters
+    merged first, then encoded; a nested object's members as ``nested[enabled]=true``."""
+    result = echo("echo", connection=BASIC_ARN, headers={"content-type": "application/x-www-form-urlencoded"},
+                  body={"shared": "task-body", "items": ["red green", "blue+gold"], "nested": {"enabled": True, "count": 2}},
+                  transform={"RequestBodyEncoding": "URL_ENCODED", "RequestEncodingOptions": {"ArrayFormat": array_format}})
+    assert result.status == "SUCCEEDED", result.cause
+    sent = _sent(Echo.seen)
+    assert sent["body"] == (f"shared=connection-body&{items}&nested%5Benabled%5D=true&nested%5Bcount%5D=2"
+                            "&connectionOnly=body-only")
+    assert sent["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert sent["headers"]["x-shared"] == "connection-header"
+
+
+def test_recorded_string_bodies(echo):
+    """string-body-no-merge: a string body is sent as it is when the connection has no body
+    parameters; string-body-connection-merge-error: States.Runtime with AWS's cause when it has."""
+    ok = echo("echo", headers={"content-type": "text/plain"}, body="owned raw string")
+    assert ok.status == "SUCCEEDED", ok.cause
+    sent = _sent(Echo.seen)
+    assert sent["body"] == "owned raw string" and sent["headers"]["content-type"] == "text/plain"
+    failed = echo("echo", connection=BASIC_ARN, body="owned raw string")
+    assert (failed.status, failed.error, failed.cause) == (
+        "FAILED", "States.Runtime", "Cannot merge connection body authorization parameters with request body.")
+    assert Echo.seen == []
+
+
+def test_recorded_methods_and_empty_answers(echo):
+    """method-get-json: a GET sends its body ``{}`` with the default JSON content type;
+    status-204 and fixed-role-head-no-body: an empty answer has no ResponseBody."""
+    result = echo("echo", method="GET", query={"owned": "get query"})
+    assert result.status == "SUCCEEDED", result.cause
+    sent = _sent(Echo.seen)
+    assert (sent["rawQueryString"], sent["body"]) == ("owned=get%20query", "{}")
+    assert sent["headers"] == {"range": "bytes=0-262144", "content-type": "application/json; charset=UTF-8",
+                               "x-owned-api-key": "owned-inert-api-key",
+                               "user-agent": "Amazon|StepFunctions|HttpInvoke|us-west-2"}
+    deleted = echo("status/204", method="DELETE")
+    assert deleted.status == "SUCCEEDED", deleted.cause
+    assert list(deleted.output) == ["Headers", "StatusCode", "StatusText"]
+    assert (deleted.output["StatusCode"], deleted.output["StatusText"]) == (204, "No Content")
+    assert list(deleted.output["Headers"]) == ["Connection", "x-amzn-RequestId", "x-owned-response", "Date",
+                                               "X-Amzn-Trace-Id", "Content-Type"]
+    head = asl.load({"StartAt": "WithoutBody", "States": {"WithoutBody": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+        "Parameters": {"ApiEndpoint.$": "$.endpoint", "Method.$": "$.method",
+                       "Authentication": {"ConnectionArn.$": "$.connection"}}}}})
+    headed = echo("echo", method="HEAD", definition=head)
+    assert headed.status == "SUCCEEDED", headed.cause
+    assert list(headed.output) == ["Headers", "StatusCode", "StatusText"]
+
+
+def test_recorded_failures(echo):
+    """status-418: States.Http.StatusCode.418 and no cause (the status had no text);
+    response-plain-text: a text/plain body stays text; response-unsupported-content-type:
+    AWS's cause; prohibited-task-authorization-header: the Parameters as AWS wrote them."""
+    teapot = echo("status/418", method="PATCH", body={"owned": "status error"})
+    assert (teapot.status, teapot.error, teapot.cause) == ("FAILED", "States.Http.StatusCode.418", None)
+    assert teapot.history.events[-1]["executionFailedEventDetails"] == {"error": "States.Http.StatusCode.418"}
+    text = echo("text", method="GET")
+    assert text.output["ResponseBody"] == "owned plain response"
+    binary = echo("binary", method="GET")
+    assert (binary.error, binary.cause) == ("States.Runtime", "Unsupported response content-type "
+                                            "'application/octet-stream'. Please see documentation for list of "
+                                            "unsupported content-types.")
+    refused = echo("echo", headers={"Authorization": "owned-inert-forbidden"})
+    assert refused.error == "States.Runtime" and Echo.seen == []
+    assert refused.cause == (
+        "An error occurred while executing the state 'CallOwnedHTTP' (entered at the event id #2). The Parameters "
+        f'\'{{"Authentication":{{"ConnectionArn":"{KEY_ARN}"}},"Headers":{{"Authorization":"owned-inert-forbidden"}},'
+        f'"ApiEndpoint":"{Echo.url}/echo","Method":"POST","QueryParameters":{{}},"Transform":{{"RequestBodyEncoding":'
+        '"NONE"},"RequestBody":{}}\' could not be used to start the Task: [The \'Headers\' field contains unsupported '
+        "values: [authorization]]")
+
+
+@pytest.mark.parametrize("denied, cause", [
+    ("events", "No permissions to call RetrieveConnectionCredentials on the connection resource."),
+    ("secretsmanager", "No permissions to call DescribeSecret and/or GetSecretValue on the secret associated with "
+                       "the connection resource.")])
+def test_recorded_connection_access_denied(denied, cause):
+    """The fixed-role controls of radkawar/stackd http_connections.json: a role that may not
+    retrieve the connection's credentials (fixed-role-missing-noretrieve, -denyretrieve), or may
+    not read its secret (fixed-role-missing-noget, -nodescribe), fails the Task with
+    Events.ConnectionResource.AccessDenied and these causes. Here EventBridge and Secrets
+    Manager answer AccessDeniedException."""
+    import anyio
+    from botocore.exceptions import ClientError
+
+    from asl.engine.integrations.http import Connections
+
+    class Client:
+        def __init__(self, service):
+            self.service = service
+
+        def _answer(self, operation, value):
+            if self.service == denied:
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, operation)
+            return value
+
+        def describe_connection(self, Name):
+            return self._answer("DescribeConnection", {"ConnectionState": "AUTHORIZED", "AuthorizationType": "API_KEY",
+                                                       "SecretArn": "arn:secret", "AuthParameters": {}})
+
+        def get_secret_value(self, SecretId):
+            return self._answer("GetSecretValue", {"SecretString": "{}"})
+
+    class Integrations:
+        class config:
+            @staticmethod
+            def calls(service):
+                return True
+
+        class clients:
+            @staticmethod
+            def client(service, region):
+                return Client(service)
+
+    connections = Connections(None, Integrations)
+    with pytest.raises(asl.StatesError) as caught:
+        anyio.run(connections.get, "arn:aws:events:us-west-2:000000000000:connection/noget/4117")
+    assert (caught.value.error, caught.value.cause) == ("Events.ConnectionResource.AccessDenied", cause)

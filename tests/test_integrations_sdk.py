@@ -16,8 +16,10 @@ boto3 = pytest.importorskip("boto3")
 
 from asl.engine.integrations.sdk import NAMES, SERVICE_EXCEPTIONS, error_prefix, sfn_name  # noqa: E402
 
+# the count of tries after it: recorded on AWS (radkawar/stackd task_integrations.json, s3-no-such-key:
+# "... (Service: S3, Status Code: 404, Request ID: ..., Extended Request ID: ...) (SDK Attempt Count: 1)")
 V2_CAUSE = r"(?P<message>.*) \(Service: {service}, Status Code: {status}, Request ID: [^,)]*" \
-           r"(, Extended Request ID: [^)]*)?\)"
+           r"(, Extended Request ID: [^)]*)?\) \(SDK Attempt Count: 1\)"
 ISO_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
 
 
@@ -144,10 +146,11 @@ def test_secrets_parameters_keys_identity_metrics_streams(aws):
     assert sdk("ssm", "getParameter", {"Name": "/nope"}, aws).error == "Ssm.ParameterNotFoundException"
 
     key = sdk("kms", "createKey", {}, aws).output["KeyMetadata"]["KeyId"]
-    encrypted = sdk("kms", "encrypt", {"KeyId": key, "Plaintext": "secret"}, aws).output
-    assert base64.b64decode(encrypted["CiphertextBlob"])  # a blob as base64 text
-    decrypted = sdk("kms", "decrypt", {"CiphertextBlob": encrypted["CiphertextBlob"]}, aws)
-    assert base64.b64decode(decrypted.output["Plaintext"]) == b"secret"
+    encrypted = sdk("kms", "encrypt", {"KeyId": key, "Plaintext": "c2VjcmV0"}, aws).output
+    # a blob's text goes as its UTF-8 bytes, not base64-decoded (see test_a_blob_is_text_both_ways); a
+    # blob answered that is not UTF-8 text (the ciphertext) comes back as base64 (ours: unrecorded)
+    kms = boto3.client("kms", endpoint_url=aws["endpoints"]["*"], region_name="us-east-1")
+    assert kms.decrypt(CiphertextBlob=base64.b64decode(encrypted["CiphertextBlob"]))["Plaintext"] == b"c2VjcmV0"
 
     assert sdk("sts", "getCallerIdentity", {}, aws).output["Account"] == "123456789012"
     assert sdk("cloudwatch", "putMetricData", {"Namespace": "asl", "MetricData": [
@@ -194,7 +197,7 @@ def test_a_boolean_member_takes_what_jackson_reads_as_one(given, sent):
     from asl.engine.integrations.shapes import to_request
 
     shape = botocore.session.get_session().get_service_model("s3").operation_model("ListObjectsV2").input_shape
-    request = to_request(shape, {"Bucket": "b", "FetchOwner": given}, base64_blobs=True)
+    request = to_request(shape, {"Bucket": "b", "FetchOwner": given}, aws_sdk=True)
     assert request == ({"Bucket": "b"} if sent is None else {"Bucket": "b", "FetchOwner": sent})
 
 
@@ -208,7 +211,7 @@ def test_a_boolean_member_refuses_other_text():
     shape = botocore.session.get_session().get_service_model("s3").operation_model("ListObjectsV2").input_shape
     for given in ("TrUe", "not-a-boolean", 1.5):
         with pytest.raises(Unusable):
-            to_request(shape, {"Bucket": "b", "FetchOwner": given}, base64_blobs=True)
+            to_request(shape, {"Bucket": "b", "FetchOwner": given}, aws_sdk=True)
 
 
 def test_an_s3_body_from_json_is_stored_as_utf8_text(aws):
@@ -222,3 +225,78 @@ def test_an_s3_body_from_json_is_stored_as_utf8_text(aws):
     assert (head["ContentType"], head["ContentLength"]) == ("text/plain; charset=UTF-8", 34)
     sdk("s3", "putObject", {"Bucket": "typed", "Key": "j", "Body": body, "ContentType": "application/json"}, aws)
     assert sdk("s3", "headObject", {"Bucket": "typed", "Key": "j"}, aws).output["ContentType"] == "application/json"
+
+
+# ---- replayed from AWS: radkawar/stackd testdata/aws/stepfunctions/task_integrations.json ------
+
+def test_a_blob_is_text_both_ways(aws):
+    """sqs-sdk-cycle: a MessageAttributes BinaryValue "AP9BQgo=" is sent as the 8 bytes of that
+    text (AWS's Md5OfMessageAttributes 1ee832deb784acdc3821aeab93dc3ae3; the CLI read the bytes
+    back as "QVA5QlFnbz0="), and receiveMessage gives those bytes back as that text; the
+    result's structures list their members by name."""
+    queue = client(aws, "sqs").create_queue(QueueName="stackd")["QueueUrl"]
+    sent = sdk("sqs", "sendMessage", {"QueueUrl": queue, "MessageBody": "sdk-message", "MessageAttributes": {
+        "Binary": {"DataType": "Binary", "BinaryValue": "AP9BQgo="},
+        "Str": {"DataType": "String", "StringValue": "mixed"}}}, aws)
+    assert sent.status == "SUCCEEDED", sent.cause
+    assert list(sent.output) == ["Md5OfMessageAttributes", "Md5OfMessageBody", "MessageId"]
+    assert sent.output["Md5OfMessageAttributes"] == "1ee832deb784acdc3821aeab93dc3ae3"
+    assert sent.output["Md5OfMessageBody"] == "ff0fc52520524dcb760a8c194581708e"
+    raw = client(aws, "sqs").receive_message(QueueUrl=queue, MessageAttributeNames=["All"], VisibilityTimeout=0)
+    assert raw["Messages"][0]["MessageAttributes"]["Binary"]["BinaryValue"] == b"AP9BQgo="
+    received = sdk("sqs", "receiveMessage", {"QueueUrl": queue, "MaxNumberOfMessages": 1,
+                                             "MessageAttributeNames": ["All"]}, aws).output
+    (message,) = received["Messages"]
+    assert list(message) == ["Body", "Md5OfBody", "Md5OfMessageAttributes", "MessageAttributes", "MessageId",
+                             "ReceiptHandle"]
+    assert message["MessageAttributes"] == {"Binary": {"BinaryValue": "AP9BQgo=", "DataType": "Binary"},
+                                            "Str": {"DataType": "String", "StringValue": "mixed"}}
+    assert [list(value) for value in message["MessageAttributes"].values()] == [
+        ["BinaryValue", "DataType"], ["DataType", "StringValue"]]
+
+
+def test_s3_bodies_and_listings_as_recorded(aws):
+    """s3-flow, s3-null-body, s3-empty-list: a null Body stores the text null (ETag
+    37a6259cc0c1dae299a7866489dff0bd, typed text/plain; charset=UTF-8); getObject's members come
+    by name with the Body last; a listing has no EncodingType (AWS's SDK asks for none)."""
+    s3 = client(aws, "s3")
+    s3.create_bucket(Bucket="stackd")
+    put = sdk("s3", "putObject", {"Bucket": "stackd", "Key": "null", "Body": None, "ContentType": None}, aws)
+    assert put.output["ETag"] == '"37a6259cc0c1dae299a7866489dff0bd"'
+    stored = s3.get_object(Bucket="stackd", Key="null")
+    assert stored["Body"].read() == b"null" and stored["ContentType"] == "text/plain; charset=UTF-8"
+    sdk("s3", "putObject", {"Bucket": "stackd", "Key": "text", "Body": "hello\nπ",
+                            "ContentType": "text/plain; charset=utf-8"}, aws)
+    got = sdk("s3", "getObject", {"Bucket": "stackd", "Key": "text"}, aws).output
+    assert got["Body"] == '"hello\\nπ"' and list(got)[-1] == "Body"
+    assert list(got)[:-1] == sorted(list(got)[:-1]) and got["ContentLength"] == 11
+    empty = sdk("s3", "listObjectsV2", {"Bucket": "stackd", "Prefix": "absent/", "MaxKeys": 2}, aws).output
+    assert empty == {"IsTruncated": False, "KeyCount": 0, "MaxKeys": 2, "Name": "stackd", "Prefix": "absent/"}
+    assert list(empty) == ["IsTruncated", "KeyCount", "MaxKeys", "Name", "Prefix"]
+
+
+def test_s3_names_an_error_of_its_own_after_its_code():
+    """credentials-denied: S3's AccessDenied (no exception its model declares) is
+    S3.AccessDeniedException, the cause ending with the count of tries; SQS's unmodeled errors
+    stay Sqs.SqsException (sqs-sdk-target-error, execution-role-no-target-permissions)."""
+    import botocore.session
+    from botocore.exceptions import ClientError
+
+    from asl.engine.integrations.sdk import model_error
+
+    session = botocore.session.get_session()
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "User: x is not authorized"},
+                          "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "FZT3", "HostId": "tUJb=",
+                                               "RetryAttempts": 0}}, "GetObject")
+    failure = model_error(session.get_service_model("s3"), denied)
+    assert (failure.error, failure.cause) == (
+        "S3.AccessDeniedException",
+        "User: x is not authorized (Service: S3, Status Code: 403, Request ID: FZT3, Extended Request ID: tUJb=) "
+        "(SDK Attempt Count: 1)")
+    invalid = ClientError({"Error": {"Code": "InvalidParameterValue", "Message": "Value 901 for parameter "
+                                     "DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."},
+                           "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "1cc8"}}, "SendMessage")
+    failure = model_error(session.get_service_model("sqs"), invalid)
+    assert (failure.error, failure.cause) == (
+        "Sqs.SqsException", "Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and "
+        "<= 900. (Service: Sqs, Status Code: 400, Request ID: 1cc8) (SDK Attempt Count: 1)")

@@ -375,3 +375,18 @@ def test_a_caught_error_shows_the_catchers_result_path():
                                      "input": '{"items":[1,2,3]}', "afterInputPath": '{"items":[1,2,3]}',
                                      "afterParameters": '{"FunctionName":"f"}', "afterResultPath": caught,
                                      "errorDetails": {"catchIndex": 0}}}
+
+
+@pytest.mark.parametrize("pattern", [".sync", ".waitForTaskToken"])
+def test_a_job_or_callback_task_without_a_mock_is_refused(pattern):
+    """radkawar/stackd ecs_api_errors.json, sync-missing and callback-missing: TestState of an
+    ecs:runTask.sync or .waitForTaskToken Task (a role, no mock) answers InvalidDefinition; with
+    a mock it runs (the mocked result stands for the job's or the token's)."""
+    definition = {"Type": "Task", "Resource": f"arn:aws:states:::ecs:runTask{pattern}",
+                  "Parameters": {"Cluster": "c", "TaskDefinition": "t", "LaunchType": "FARGATE"}, "End": True}
+    with pytest.raises(TestStateError) as info:
+        test_state_sync(definition, input={}, role_arn="arn:aws:iam::000000000000:role/r", inspection_level="DEBUG")
+    assert (info.value.code, info.value.message) == (
+        "InvalidDefinition", "TestState API does not support '.sync' or '.waitForTaskToken' integration patterns.")
+    mocked = test_state_sync(definition, input={}, mock={"result": '{"done": true}', "fieldValidationMode": "NONE"})
+    assert (mocked.status, mocked.output) == ("SUCCEEDED", {"done": True})

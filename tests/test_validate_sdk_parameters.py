@@ -106,3 +106,23 @@ def test_unrecorded_cases_warn():
 def test_unknown_service_or_action_is_left_alone():
     assert found(task("arn:aws:states:::aws-sdk:nosuchservice:doIt", {"x": 1})) == []
     assert found(task("arn:aws:states:::aws-sdk:s3:noSuchAction", {"x": 1})) == []
+
+
+@pytest.mark.parametrize("pattern, field, key, value, refused", [
+    (".sync", "Parameters", "StartedBy", "customer-value", "StartedBy"),   # sync-started-by
+    (".sync", "Parameters", "Count.$", "$.count", "Count"),                # sync-count-path
+    (".sync", "Arguments", "Count", 2, "Count"),                           # sync-jsonata-count
+    (".waitForTaskToken", "Parameters", "Count", 2, None),                 # callback-count-two
+])
+def test_an_ecs_job_refuses_the_fields_step_functions_sets(pattern, field, key, value, refused):
+    """radkawar/stackd ecs_schema_admission.json: ValidateStateMachineDefinition of an
+    ecs:runTask.sync Task naming StartedBy or Count (literal, a path, JSONata Arguments) is
+    SCHEMA_VALIDATION_FAILED "The field 'Count' is not supported by Step Functions"; a
+    .waitForTaskToken Task may give Count."""
+    state = {"Type": "Task", "Resource": f"arn:aws:states:::ecs:runTask{pattern}", "End": True,
+             field: {"Cluster": "probe", "TaskDefinition": "probe:1", "LaunchType": "FARGATE", key: value}}
+    definition = {"StartAt": "Task", "States": {"Task": state}}
+    if field == "Arguments":
+        definition["QueryLanguage"] = "JSONata"
+    assert found(definition) == ([("ERROR", "SCHEMA_VALIDATION_FAILED", f"The field '{refused}' is not supported by "
+                                   "Step Functions", f"/States/Task/{field}")] if refused else [])

@@ -223,7 +223,20 @@ class Clients:
         # keep the response headers with their case, as AWS's SDK reports them (SdkHttpMetadata)
         client.meta.events.register("after-call", _keep_headers)
         client.meta.events.register("before-send", _trace_context)
+        if service == "s3":
+            _plain_listings(client)
         return client
+
+
+def _plain_listings(client: Any) -> None:
+    """No ``encoding-type=url`` of botocore's own on S3's listings: the Java SDK that AWS calls S3
+    with sends none, and the answer of a listObjectsV2 Task has no ``EncodingType`` (recorded:
+    radkawar/stackd task_integrations.json, s3-empty-list, s3-flow's S3List); with it, S3 answers
+    ``"EncodingType": "url"``, which botocore leaves in the result."""
+    from botocore.handlers import set_list_objects_encoding_type_url
+
+    for operation in ("ListObjects", "ListObjectsV2", "ListObjectVersions"):
+        client.meta.events.unregister(f"before-parameter-build.s3.{operation}", set_list_objects_encoding_type_url)
 
 
 def _trace_context(request: Any = None, **_: Any) -> None:

@@ -3,15 +3,18 @@ through httpx (INTEGRATIONS-SPEC.md sections 3 and 7; DG "call-https-apis", "con
 
 HTTP Task Parameters: ``ApiEndpoint`` (the URL), ``Method``, ``Authentication.ConnectionArn``
 (an EventBridge connection; ``InvocationConfig.ConnectionArn`` too), ``Headers`` and
-``QueryParameters`` (objects; a list value repeats the parameter), ``RequestBody`` (JSON, sent
-as JSON text; a string as is) and ``Transform`` (``RequestBodyEncoding: URL_ENCODED`` sends an
-object as a form, arrays per ``RequestEncodingOptions.ArrayFormat``: INDICES (default)
+``QueryParameters`` (objects; a list value repeats the parameter; encoded with ``%20`` for a
+space), ``RequestBody`` (JSON, sent as JSON text; a string as is) and ``Transform``
+(``RequestBodyEncoding: URL_ENCODED`` sends an object as a form, a nested object's members as
+``o[k]=v``, arrays per ``RequestEncodingOptions.ArrayFormat``: INDICES (default)
 ``a[0]=x&a[1]=y``, REPEAT ``a=x&a=y``, COMMAS ``a=x,y``, BRACKETS ``a[]=x&a[]=y``). Step
 Functions adds ``User-Agent: Amazon|StepFunctions|HttpInvoke|<region>`` and ``Range:
-bytes=0-262144``. The result is ``{Headers: {name: [values]}, ResponseBody (parsed when JSON),
-StatusCode, StatusText}``; a status outside 2xx fails the Task with
-``States.Http.StatusCode.<status>``, the status text for cause; no answer within 60 seconds is
-``States.Http.Socket``. Headers AWS forbids (``Host``, ``Authorization``, ``x-amz-*`` ...:
+bytes=0-262144`` (no ``Accept``, no ``Accept-Encoding``). The result is ``{Headers: {name:
+[values]}, ResponseBody (parsed when JSON; none for an empty body), StatusCode, StatusText}``;
+a status outside 2xx fails the Task with ``States.Http.StatusCode.<status>``, the status text
+for cause (none if empty); no answer within 60 seconds is ``States.Http.Socket``. What AWS does
+was recorded in radkawar/stackd ``testdata/aws/stepfunctions/http_connections.json`` (an echo
+endpoint's view of each request), cited where used. Headers AWS forbids (``Host``, ``Authorization``, ``x-amz-*`` ...:
 `asl.resources.unsupported_headers`) are States.Runtime before any request.
 
 Connections come from the run's connections file (`AwsConfig.connections`, ``asl run
@@ -32,8 +35,10 @@ secrets included::
 
 ``BASIC`` takes ``BasicAuthParameters {Username, Password}``; ``OAUTH_CLIENT_CREDENTIALS`` takes
 ``OAuthParameters {AuthorizationEndpoint, HttpMethod, ClientParameters {ClientID, ClientSecret},
-OAuthHttpParameters}``: the token is fetched with the client credentials (HTTP basic auth,
-``grant_type=client_credentials``) and sent as ``Authorization: Bearer <access_token>``.
+OAuthHttpParameters}``: the token is fetched with the client credentials in a form
+(``grant_type=client_credentials``, the OAuth body parameters, ``client_secret``,
+``client_id``) and sent as ``Authorization: Bearer <access_token>``. The connection's header,
+query and body parameters replace the Task's of exactly the same name.
 Secrets are never written to the history or to logs.
 
 ``apigateway:invoke``: ``ApiEndpoint`` (the API's host; with ``http://`` or ``https://`` as
@@ -79,17 +84,34 @@ def _text(value: Any) -> str:
 
 
 def form_encode(body: dict, array_format: str = "INDICES") -> str:
-    """An object as ``application/x-www-form-urlencoded`` text; arrays per `array_format`."""
+    """An object as ``application/x-www-form-urlencoded`` text; arrays per `array_format`, a
+    nested object's members as ``key[member]=value`` (recorded on AWS: radkawar/stackd
+    http_connections.json, labels form-indices, form-repeat, form-commas, form-brackets:
+    ``nested%5Benabled%5D=true``); names and values percent-encoded, a space as ``%20``."""
     pairs: list[tuple[str, str]] = []
-    for key, value in body.items():
-        if isinstance(value, list):
+
+    def add(key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for member, item in value.items():
+                add(f"{key}[{member}]", item)
+        elif isinstance(value, list):
             if array_format == "COMMAS":
                 pairs.append((key, ",".join(_text(v) for v in value)))
-            for index, item in enumerate(value if array_format != "COMMAS" else ()):
-                name = {"INDICES": f"{key}[{index}]", "BRACKETS": f"{key}[]", "REPEAT": key}[array_format]
-                pairs.append((name, _text(item)))
+                return
+            for index, item in enumerate(value):
+                add({"INDICES": f"{key}[{index}]", "BRACKETS": f"{key}[]", "REPEAT": key}[array_format], item)
         else:
             pairs.append((key, _text(value)))
+
+    for key, value in body.items():
+        add(key, value)
+    return encode_pairs(pairs)
+
+
+def encode_pairs(pairs: list[tuple[str, str]]) -> str:
+    """``name=value&...``, each percent-encoded but for letters, digits and ``-_.~`` (a space is
+    ``%20``, ``+`` is ``%2B``: AWS's query strings and form bodies, recorded in radkawar/stackd
+    http_connections.json, basic-merge-json: ``taskOnly=a%2Bb%20%26%20c``)."""
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 
@@ -99,6 +121,12 @@ def _not_found(name: str) -> StatesError:
     # the error name DG "call-https-apis" lists; the cause EventBridge's DescribeConnection message
     return StatesError("Events.ConnectionResource.ResourceNotFound",
                        f"Failed to describe connection: Connection '{name}' does not exist.")
+
+
+ACCESS_DENIED = {
+    "connection": "No permissions to call RetrieveConnectionCredentials on the connection resource.",
+    "secret": "No permissions to call DescribeSecret and/or GetSecretValue on the secret associated with the "
+              "connection resource."}
 
 
 class Connections:
@@ -134,6 +162,7 @@ class Connections:
         parts = arn.split(":")
         region = parts[3] if arn.startswith("arn:") and len(parts) > 3 and parts[3] else None
         clients = self.integrations.clients
+        reading = "connection"
         try:
             described = clients.client("events", region).describe_connection(Name=name)
             state = described.get("ConnectionState")
@@ -142,13 +171,18 @@ class Connections:
                     "InvalidConnectionState"
                 raise StatesError(f"Events.ConnectionResource.{error}",
                                   f"The connection '{name}' is {state}, not AUTHORIZED")
+            reading = "secret"
             secret = clients.client("secretsmanager", region).get_secret_value(SecretId=described["SecretArn"])
         except bex.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ResourceNotFoundException":
                 raise _not_found(name) from None
-            error = "AccessDenied" if "AccessDenied" in code else "InternalError"
-            raise StatesError(f"Events.ConnectionResource.{error}",
+            if "AccessDenied" in code:
+                # AWS's causes (radkawar/stackd http_connections.json, the fixed-role controls: a
+                # role without events:RetrieveConnectionCredentials, or without
+                # secretsmanager:GetSecretValue or DescribeSecret on the connection's secret)
+                raise StatesError("Events.ConnectionResource.AccessDenied", ACCESS_DENIED[reading]) from None
+            raise StatesError("Events.ConnectionResource.InternalError",
                               f"The connection '{name}' could not be read: {exc}") from None
         except bex.BotoCoreError as exc:
             raise StatesError("Events.ConnectionResource.InternalError",
@@ -241,39 +275,44 @@ def _params(section: Any, key: str) -> list[tuple[str, str]]:
 async def _authorize(client: Any, connection: dict, headers: dict, query: list, body: Any,
                      secret: dict | None = None) -> Any:
     """Apply the connection: its auth header and its extra header, query and body parameters,
-    which win over the Task's of the same name (DG "call-https-apis", "Merging EventBridge
-    connection and HTTP Task definition data"; header names compared without case). `secret`
-    (if given) is told the names of what the connection added: ``{"headers", "query"}`` sets."""
+    which replace the Task's of exactly the same name (DG "call-https-apis", "Merging
+    EventBridge connection and HTTP Task definition data"). Recorded on AWS (radkawar/stackd
+    http_connections.json, basic-merge-json): the connection's ``x-shared`` replaced the Task's
+    ``x-shared`` while the Task's ``X-Shared`` was sent as well, after the connection's (the
+    endpoint saw ``connection-header,task-case-header``); so names are compared as written and
+    the connection's headers go first (as TRACE shows them on AWS: DG test-state-isolation,
+    "Authorization: Basic XXXXXXXX, CustomHeader1: CustomHeaderValue1"). `headers` is updated in
+    place. `secret` (if given) is told the names of what the connection added: ``{"headers",
+    "query"}`` sets."""
     kind = connection.get("AuthorizationType")
     auth = connection.get("AuthParameters") or {}
     invocation = auth.get("InvocationHttpParameters")
     secret = secret if secret is not None else {"headers": set(), "query": set()}
-    # the auth header first, then the extra headers (the order TRACE shows them in on AWS: DG
-    # test-state-isolation, "Authorization: Basic XXXXXXXX, CustomHeader1: CustomHeaderValue1")
+    added: dict[str, str] = {}
     auth_header = None
     if kind == "API_KEY":
         api_key = auth.get("ApiKeyAuthParameters") or {}
         auth_header = str(api_key.get("ApiKeyName"))
-        headers[auth_header] = _text(api_key.get("ApiKeyValue"))
+        added[auth_header] = _text(api_key.get("ApiKeyValue"))
     elif kind == "BASIC":
         basic = auth.get("BasicAuthParameters") or {}
         pair = f"{basic.get('Username', '')}:{basic.get('Password', '')}".encode()
         auth_header = "Authorization"
-        headers[auth_header] = "Basic " + base64.b64encode(pair).decode()
+        added[auth_header] = "Basic " + base64.b64encode(pair).decode()
     elif kind == "OAUTH_CLIENT_CREDENTIALS":
         auth_header = "Authorization"
-        headers[auth_header] = "Bearer " + await _oauth_token(client, auth.get("OAuthParameters") or {})
+        added[auth_header] = "Bearer " + await _oauth_token(client, auth.get("OAuthParameters") or {})
     elif kind is not None:
         raise _runtime(f"The connection's AuthorizationType '{kind}' is not API_KEY, BASIC or OAUTH_CLIENT_CREDENTIALS")
-    if auth_header is not None:
-        secret["headers"].add(auth_header.lower())
     for key, value in _params(invocation, "HeaderParameters"):
         if auth_header is not None and key.lower() == auth_header.lower():
             continue  # the auth header wins
-        for same in [name for name in headers if name.lower() == key.lower()]:
-            del headers[same]
-        headers[key] = value
-        secret["headers"].add(key.lower())
+        added[key] = value
+    secret["headers"].update(added)
+    task_headers = {name: value for name, value in headers.items() if name not in added}
+    headers.clear()
+    headers.update(added)
+    headers.update(task_headers)
     extra_query = _params(invocation, "QueryStringParameters")
     names = {key for key, _ in extra_query}
     secret["query"].update(names)
@@ -281,22 +320,33 @@ async def _authorize(client: Any, connection: dict, headers: dict, query: list, 
     extra_body = _params(invocation, "BodyParameters")
     if extra_body:
         if isinstance(body, str):
-            raise _runtime("The RequestBody is a string: the connection's body parameters cannot be merged into it")
+            # AWS's cause (radkawar/stackd http_connections.json, string-body-connection-merge-error)
+            raise StatesError("States.Runtime", "Cannot merge connection body authorization parameters with request body.")
         body = {**(body if isinstance(body, dict) else {}), **dict(extra_body)}
     return body
 
 
 async def _oauth_token(client: Any, oauth: dict) -> str:
+    """The access token of an OAuth connection, as EventBridge asks for it (recorded at the
+    token endpoint: radkawar/stackd http_connections.json, echo-log-evidence): a form of the
+    connection's OAuth body parameters, then ``client_secret`` and ``client_id`` (no HTTP basic
+    authentication), with its OAuth header parameters; ``grant_type=client_credentials`` first
+    unless the body parameters name it."""
     import httpx
 
     credentials = oauth.get("ClientParameters") or {}
     extra = oauth.get("OAuthHttpParameters")
-    form = {"grant_type": "client_credentials", **dict(_params(extra, "BodyParameters"))}
+    form = dict(_params(extra, "BodyParameters"))
+    if "grant_type" not in form:
+        form = {"grant_type": "client_credentials", **form}
+    form["client_secret"] = _text(credentials.get("ClientSecret"))
+    form["client_id"] = _text(credentials.get("ClientID"))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **dict(_params(extra, "HeaderParameters"))}
     try:
         answer = await client.request(
-            oauth.get("HttpMethod") or "POST", oauth.get("AuthorizationEndpoint") or "",
-            data=form, params=_params(extra, "QueryStringParameters"), headers=dict(_params(extra, "HeaderParameters")),
-            auth=(str(credentials.get("ClientID", "")), str(credentials.get("ClientSecret", ""))))
+            oauth.get("HttpMethod") or "POST", with_query(oauth.get("AuthorizationEndpoint") or "",
+                                                          _params(extra, "QueryStringParameters")),
+            content=encode_pairs(list(form.items())).encode(), headers=headers)
         token = answer.json().get("access_token") if answer.status_code < 400 else None
     except (httpx.HTTPError, ValueError, AttributeError):
         token = None
@@ -306,32 +356,57 @@ async def _oauth_token(client: Any, oauth: dict) -> str:
     return token
 
 
+def with_query(endpoint: str, query: list[tuple[str, str]]) -> str:
+    """`endpoint` with `query` added, encoded as AWS encodes it (`encode_pairs`)."""
+    if not query:
+        return endpoint
+    return endpoint + ("&" if "?" in endpoint else "?") + encode_pairs(query)
+
+
 # ---- the calls ------------------------------------------------------------------------------
 
 def _result(answer: Any) -> dict:
+    """The Task's result. Recorded on AWS (radkawar/stackd http_connections.json, basic-merge-json
+    and the other successes): ``Headers`` maps each name as the server wrote it to its values, the
+    names in the order a ``java.util.HashMap`` of them iterates (``Connection, x-amzn-RequestId,
+    Content-Length, x-owned-response, Date, X-Amzn-Trace-Id, Content-Type``); an empty body has
+    no ``ResponseBody`` (status-204; fixed-role-head-no-body, a HEAD); a JSON body is parsed,
+    another (text/plain) kept as text (response-plain-text)."""
+    from ...jackson import java_hash_order
+
     every: dict[str, list[str]] = {}
-    for name, value in answer.headers.raw:  # the names as the server wrote them
+    for name, value in answer.headers.raw:
         every.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
-    body: Any = answer.text
-    media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media == "application/json" or media.endswith("+json"):
-        try:
-            body = answer.json()
-        except ValueError:
-            pass
-    return {"Headers": every, "ResponseBody": body, "StatusCode": answer.status_code,
-            "StatusText": answer.reason_phrase}
+    names = list(every)
+    result: dict[str, Any] = {"Headers": {names[i]: every[names[i]] for i in java_hash_order(names)}}
+    if answer.content:
+        body: Any = answer.text
+        media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media == "application/json" or media.endswith("+json"):
+            try:
+                body = answer.json()
+            except ValueError:
+                pass
+        result["ResponseBody"] = body
+    result["StatusCode"] = answer.status_code
+    result["StatusText"] = answer.reason_phrase
+    return result
 
 
-async def _send(method: str, url: str, headers: dict, query: list, content: Any) -> Any:
+async def _send(method: str, url: str, headers: dict, query: list | None, content: Any, bare: bool = False) -> Any:
     """The response, or States.Http.Socket when none came. DG "call-https-apis" names
     States.Http.Socket for a request that gets no answer within 60 seconds; a refused or reset
     connection has no documented name or recording (AWS docs, GitHub issues and public code were
     searched), so it gets the same name, as no response arrived either. Both causes are ours
-    (unverified): they say what happened, the URL and the transport's reason."""
+    (unverified): they say what happened, the URL and the transport's reason. `bare`: send no
+    ``Accept`` and ``Accept-Encoding`` of the client's own (an HTTP Task's request has none:
+    every request the endpoint echoed in radkawar/stackd http_connections.json)."""
     import httpx
 
     async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+        if bare:
+            for name in ("Accept", "Accept-Encoding"):
+                del client.headers[name]
         try:
             return await client.request(method, url, headers=headers, params=query or None, content=content)
         except httpx.TimeoutException:
@@ -342,12 +417,18 @@ async def _send(method: str, url: str, headers: dict, query: list, content: Any)
 
 
 def _body(body: Any, headers: dict, encoding: str, array_format: str) -> bytes | None:
+    """The request body; a ``Content-Type`` of its kind unless the Task gave one, in any case
+    (recorded: radkawar/stackd http_connections.json, basic-merge-json and string-body-no-merge
+    sent the Task's ``content-type`` alone)."""
     if body is None:
         return None
+    given = any(name.lower() == "content-type" for name in headers)
     if encoding == "URL_ENCODED" and isinstance(body, dict):
-        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if not given:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         return form_encode(body, array_format).encode()
-    headers.setdefault("Content-Type", "application/json; charset=UTF-8")
+    if not given:
+        headers["Content-Type"] = "application/json; charset=UTF-8"
     return (body if isinstance(body, str) else json.dumps(body, separators=(",", ":"), ensure_ascii=False)).encode()
 
 
@@ -400,7 +481,7 @@ async def http_invoke(integrations: Any, arguments: dict, region: str, trace: di
     shown = dict(headers)  # TRACE shows these: not the default Content-Type, nor the trace headers
     _trace(headers, trace)
     content = _body(body, headers, encoding, array_format)
-    answer = await _send(method, endpoint, headers, query, content)
+    answer = await _send(method, with_query(endpoint, query), headers, None, content, bare=True)
     exchanges = EXCHANGES.get()
     if exchanges is not None:  # (a TestState run)
         if task_body is not body:  # the connection's body parameters: without them, the Task's body
@@ -408,16 +489,17 @@ async def http_invoke(integrations: Any, arguments: dict, region: str, trace: di
         exchanges.append(Exchange(method, endpoint, shown, query, content, answer, secret))
     media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/octet-stream" or media.startswith(("image/", "video/", "audio/")):
-        # DG "call-https-apis", "Unsupported HTTP Task responses": States.Runtime (the cause is ours)
-        raise StatesError("States.Runtime", f"The HTTP Task cannot use the response of {endpoint}: its content "
-                          f"type '{media}' is not text (application/octet-stream, image/*, video/* and audio/* "
-                          "are not supported)")
+        # DG "call-https-apis", "Unsupported HTTP Task responses"; AWS's cause recorded
+        # (radkawar/stackd http_connections.json, response-unsupported-content-type)
+        raise StatesError("States.Runtime", f"Unsupported response content-type '{media}'. Please see documentation "
+                          "for list of unsupported content-types.")
     result = _result(answer)
     if not 200 <= answer.status_code < 300:
-        # the cause is the status text alone, the body dropped: observed on AWS by a user of the
-        # HTTP Task ("error": "States.Http.StatusCode.400", "cause": "Bad Request", a deployed
-        # workflow's README on GitHub); DG "call-https-apis" documents the error name only
-        raise StatesError(f"States.Http.StatusCode.{answer.status_code}", answer.reason_phrase)
+        # the cause is the status text alone, the body dropped, none when the text is empty:
+        # recorded on AWS (radkawar/stackd http_connections.json: method-head, 403, "Forbidden";
+        # status-418, no cause), as by a user of the HTTP Task ("States.Http.StatusCode.400",
+        # "Bad Request", a deployed workflow's README on GitHub)
+        raise StatesError(f"States.Http.StatusCode.{answer.status_code}", answer.reason_phrase or None)
     return result
 
 
@@ -435,19 +517,17 @@ class Exchange:
 
     def __init__(self, method: str, endpoint: str, headers: dict, query: list, content: bytes | None, answer: Any,
                  secret: dict):
-        """`secret`: the names of the headers (lower case) and query parameters the connection
+        """`secret`: the names of the headers and query parameters the connection
         added, and under ``body`` the body without the connection's parameters, if it added any."""
         self.method, self.endpoint, self.headers, self.query = method, endpoint, dict(headers), list(query)
         self.content, self.answer, self.secret = content, answer, secret
 
     def request(self, reveal: bool) -> dict:
-        import httpx
-
-        headers = [(k, v) for k, v in self.headers.items() if reveal or k.lower() not in self.secret["headers"]]
+        headers = [(k, v) for k, v in self.headers.items() if reveal or k not in self.secret["headers"]]
         query = [(k, v) for k, v in self.query if reveal or k not in self.secret["query"]]
         content = self.content if reveal or "body" not in self.secret else self.secret["body"]
         return {"protocol": self._scheme(), "method": self.method,
-                "url": str(httpx.URL(self.endpoint).copy_merge_params(query) if query else httpx.URL(self.endpoint)),
+                "url": with_query(self.endpoint, query),
                 "headers": _headers_text(headers), "body": (content or b"").decode("utf-8", "replace")}
 
     def response(self) -> dict:

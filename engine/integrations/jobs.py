@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ...errors import StatesError
+from ...resources import parse_resource, sync_request
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,24 @@ PascalCased (ECS's ``lastStatus`` -> ``LastStatus``), times in epoch millisecond
     result: Callable[[Any], Any]
 
 
-def _ecs_prepare(args: dict) -> dict:
-    return {"StartedBy": "AWS Step Functions", **args}  # AWS sets it (LSI); a given one stays
+def _ecs_event_task(task: dict) -> dict:
+    """An ECS task as a ``runTask.sync`` Task ends with it: as ECS's "ECS Task State Change" event
+    shows it, which Step Functions waits for, rather than as describeTasks does: without the
+    task's and its containers' HealthStatus, PlatformFamily and FargateEphemeralStorage, an
+    elastic network interface attachment of Type ``eni``. Recorded on AWS: radkawar/stackd
+    ecs_workflows.json, the output of sync-zero-history (and the causes of sync-nonzero-history,
+    sync-start-failure-history) against cleanup-task-descriptions' describe-tasks of the same
+    tasks (``"type": "ElasticNetworkInterface"``, ``"healthStatus": "UNKNOWN"``,
+    ``"platformFamily": "Linux"``, ``"fargateEphemeralStorage": {"sizeInGiB": 20}``)."""
+    dropped = ("HealthStatus", "PlatformFamily", "FargateEphemeralStorage")
+    out = {key: value for key, value in task.items() if key not in dropped}
+    if isinstance(out.get("Containers"), list):
+        out["Containers"] = [{key: value for key, value in c.items() if key != "HealthStatus"}
+                             if isinstance(c, dict) else c for c in out["Containers"]]
+    if isinstance(out.get("Attachments"), list):
+        out["Attachments"] = [{**a, "Type": "eni"} if isinstance(a, dict) and a.get("Type") == "ElasticNetworkInterface"
+                              else a for a in out["Attachments"]]
+    return out
 
 
 def _ecs_failed(task: dict) -> bool:
@@ -66,9 +83,9 @@ def _batch_prepare(args: dict) -> dict:
 
 JOBS: dict[tuple[str, str], Job] = {
     ("ecs", "runTask"): Job(
-        prepare=_ecs_prepare,
+        prepare=lambda a: sync_request(parse_resource("arn:aws:states:::ecs:runTask.sync"), a),
         describe=lambda r: ("describeTasks", {"cluster": r["tasks"][0]["clusterArn"], "tasks": [r["tasks"][0]["taskArn"]]},
-                            lambda d: d["Tasks"][0]),
+                            lambda d: _ecs_event_task(d["Tasks"][0])),
         state=lambda t: "FAILED" if t.get("LastStatus") == "STOPPED" and _ecs_failed(t) else t.get("LastStatus", ""),
         done=frozenset({"STOPPED"}), failed=frozenset({"FAILED"}),
         stop=lambda r, why: ("stopTask", {"cluster": r["tasks"][0]["clusterArn"], "task": r["tasks"][0]["taskArn"],
@@ -117,7 +134,7 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
     from ..threads import run_in_thread
     from .optimized import SERVICES, convert_error
     from .sdk import invoke, operation_of
-    from .shapes import http_metadata, result_json, to_request
+    from .shapes import result_json, sdk_v1_result, to_request
 
     job = JOBS[(info.service, info.api)]
     client = clients.client(SERVICES[info.service][0])
@@ -127,7 +144,7 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
         if shaped:
             request = to_request(operation.input_shape, request)
         response = invoke(client, method, operation, request, lambda c, e: convert_error(c, e, info.service))
-        return response if shaped else result_json(response, operation.output_shape, pascal=True, epoch_millis=True)
+        return response if shaped else result_json(response, operation.output_shape, sdk_v1=info.service)
 
     if not isinstance(arguments, dict):
         from .shapes import Unusable
@@ -135,7 +152,7 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
     _, operation = operation_of(client, info.api)
 
     def answer(started: dict) -> dict:
-        response = {**result_json(started, operation.output_shape, epoch_millis=True)}
+        response = {**result_json(started, operation.output_shape, sdk_v1=info.service)}
         if info.service == "glue":
             response["JobName"] = arguments.get("JobName")  # AWS adds it (LSI)
         return response
@@ -173,7 +190,7 @@ async def run_job(clients: Any, info: Any, arguments: Any, clock: Any, submitted
         raise
     response = answer(started)
     if submitted is not None:
-        submitted({**response, **http_metadata(started)})
+        submitted(sdk_v1_result(response, started))
     api, request, extract = job.describe(started if info.service != "glue" else response)
     try:
         while True:

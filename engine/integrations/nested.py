@@ -18,7 +18,7 @@ SendTaskSuccess as on AWS, the rest going where they would go without it.
 
 A port speaks the API's own words (camelCase, as StartExecution and DescribeExecution take and
 return them, times in epoch seconds). The results take AWS's shapes (recorded on AWS, LS):
-request-response ``{ExecutionArn, StartDate, SdkHttpMetadata, SdkResponseMetadata}``; ``.sync``
+request-response ``{ExecutionArn, SdkHttpMetadata, SdkResponseMetadata, StartDate}``; ``.sync``
 ``{ExecutionArn, Input, InputDetails, Name, Output, OutputDetails, StartDate, StateMachineArn,
 Status, StopDate}`` with Input/Output as JSON text, ``.sync:2`` with them as JSON. A child that
 did not succeed fails the Task with ``States.TaskFailed``, that object (with its ``Error`` and
@@ -193,15 +193,15 @@ async def start_execution(port: Executions, info: Any, arguments: Any, clock: An
 
     from ..tasks import answered_by_token
     from .jobs import aborted_reason
-    from .shapes import http_metadata
+    from .shapes import sdk_v1_result
 
     body = request(arguments)
     derived = site is not None and "name" not in body
     if derived:
         body["name"] = child_name(site)
     response = await _start(port, body, derived)
-    result = {"ExecutionArn": response["executionArn"], "StartDate": _millis(response["startDate"]),
-              **http_metadata(response)}
+    result = sdk_v1_result({"ExecutionArn": response["executionArn"], "StartDate": _millis(response["startDate"])},
+                           response)
     if info.pattern != "sync":
         return result
     if submitted is not None:

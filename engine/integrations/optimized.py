@@ -22,7 +22,7 @@ from ...errors import StatesError
 from ...jsontext import compact
 from ..tasks import json_or_text
 from .sdk import error_facts, exception_name, invoke, modeled_exception
-from .shapes import http_metadata, result_json, to_request
+from .shapes import result_json, sdk_v1_result, to_request
 
 #: Step Functions service -> (boto3 service, error prefix, Java SDK v1 client name, its exception).
 SERVICES = {
@@ -126,7 +126,7 @@ def _call(clients: Any, service: str, api: str, arguments: Any, region: str | No
 def request_response(clients: Any, service: str, api: str, arguments: Any) -> Any:
     """Any optimized API called as is: the response and the SDK v1's metadata."""
     response, operation = _call(clients, service, api, arguments)
-    return {**result_json(response, operation.output_shape, epoch_millis=True), **http_metadata(response)}
+    return sdk_v1_result(result_json(response, operation.output_shape, sdk_v1=service), response)
 
 
 def put_events(clients: Any, service: str, api: str, arguments: Any) -> Any:
@@ -184,7 +184,7 @@ def lambda_invoke(clients: Any, service: str, api: str, arguments: Any) -> Any:
     else:
         result["Payload"] = function_result(result.get("FunctionError"), result.get("Payload"))
     result.pop("FunctionError", None)
-    return {**result, **http_metadata(response)}
+    return sdk_v1_result(result, response)
 
 
 def lambda_function(clients: Any, arn: str, arguments: Any) -> Any:
