@@ -341,7 +341,7 @@ class Service:
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
-        self.tokens = TaskTokens(self._token_execution)
+        self.tokens = TaskTokens(self._token_execution, self.store.facts)
         if self.shared:  # the workers of every process share the queue (service/activities.py)
             from .activities import SharedActivityBroker
 
