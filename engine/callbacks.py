@@ -176,6 +176,11 @@ async def _waiter(execution: Any, token: str) -> Any:
             raise timed_out(execution.facts, token)
         replay = execution.replay
         if replay is None or waited >= REPLAY_GRACE or not replay.unconsumed():
+            if last_take(execution.facts, token) is not None:
+                # an activity task a worker took that has ended: one of an attempt before a redrive
+                # (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json,
+                # 01-sequence-old-token-after-redrive, 04-aborted-leased-stale-original-token: TaskTimedOut)
+                raise timed_out(execution.facts, token)
             raise TaskDoesNotExist(f"Task Does Not Exist: '{token}'")
         await anyio.sleep(0.01)
         waited += 0.01

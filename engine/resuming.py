@@ -179,9 +179,21 @@ async def redrive(store: Any, arn: str, machine: Any = None, **options: Any) -> 
     return await execution.run()
 
 
+REDRIVE_TOKEN = "redrive-token"  # the fact of a redrive asked with a clientToken: {"token", "redriveDate"}
+
+
+def redriven_with(facts: list, token: str) -> float | None:
+    """The redriveDate of the redrive a RedriveExecution with clientToken `token` made, if one did."""
+    for fact in facts:
+        if fact.kind == REDRIVE_TOKEN and isinstance(fact.value, dict) and fact.value.get("token") == token:
+            return fact.value.get("redriveDate")
+    return None
+
+
 async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: str | None = None,
-                          lease_seconds: float | None = None, **options: Any) -> Any:
-    """The `Execution` that `redrive` runs, recorded as redriven but not started."""
+                          lease_seconds: float | None = None, client_token: str | None = None, **options: Any) -> Any:
+    """The `Execution` that `redrive` runs, recorded as redriven but not started; `client_token`
+    (RedriveExecution's clientToken) is recorded with it (`redriven_with`)."""
     import json
     import time
 
@@ -207,6 +219,8 @@ async def prepare_redrive(store: Any, arn: str, machine: Any = None, *, owner: s
         execution.clock.advance(redriven_at - execution.clock.now())
     redriven = execution.history.add(REDRIVEN, execution.history.last_id, redriven_at, {"redriveCount": count})
     execution.record_fact(None, "redrive", count)
+    if client_token is not None:
+        execution.record_fact(None, REDRIVE_TOKEN, {"token": client_token, "redriveDate": redriven_at})
     execution.redrive_count = count
     if execution.log is not None:
         execution.log.record(execution, redriven)

@@ -1899,7 +1899,15 @@ class Service:
         return out
 
     async def RedriveExecution(self, body: dict) -> dict:
+        """RedriveExecution; a clientToken that made a redrive of the execution gets that redrive's
+        answer again, whatever the execution's status since, and makes no other (raw AWS capture,
+        radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json, finding client-token-
+        idempotency-precedes-current-status: token A repeated while RUNNING, after the redrive
+        failed, and during redrive B answered A's redriveDate; B, refused while A's redrive ran,
+        redrove later; repeated after SUCCEEDED, B's answer again). A refused request records
+        nothing. (AWS documents a 15-minute window for a token; not modelled: no capture measures it.)"""
         from asl.engine import ExecutionNotRedrivable, LeaseHeld, prepare_redrive
+        from asl.engine.resuming import redriven_with
 
         arn = body["executionArn"]
         if split(arn, ("execution",))[1][0].count("/"):  # a Map Run's child: redriven with its parent only
@@ -1907,11 +1915,17 @@ class Service:
             # testdata/aws/stepfunctions/redrive_map.json finding direct-child-redrive-admission)
             raise ServiceError("ValidationException", "Labeled Execution ARNs are not supported for this API.")
         record = await self._record(arn)
+        token = body.get("clientToken")
+        if token is not None and (date := redriven_with(await self.store.facts(arn), token)) is not None:
+            return {"redriveDate": date}  # (a redrive this token made: see below)
         if record.status not in ("RUNNING", "SUCCEEDED") and (deleting := await self._machine_deleting(record)):
             raise ServiceError("ExecutionNotRedrivable", str(ExecutionNotRedrivable(deleting, arn)))
         async with self._starting(arn):  # (RUNNING again, this process's, before it is launched)
+            if token is not None and (date := redriven_with(await self.store.facts(arn), token)) is not None:
+                return {"redriveDate": date}
             try:
                 execution = await prepare_redrive(self.store, arn, owner=self.owner, lease_seconds=self.lease_seconds,
+                                                  client_token=token,
                                                   log=self._log(record.options.get("loggingConfiguration")),
                                                   **self._run_options(record.options.get("mockTestCase"),
                                                                       record.state_machine_name))
@@ -1923,6 +1937,8 @@ class Service:
             execution.state_machine_arn = record.state_machine_arn
             _identify(execution, record.options)
             self._observe(execution, None, record.options.get("tracingConfiguration"))
+            if token is not None:
+                await execution.flush()  # (its token on record before the answer: a repeat finds it)
             self._launch(execution)
         return {"redriveDate": execution.redrive_time}
 
