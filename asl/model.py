@@ -631,6 +631,7 @@ class StateMachine(Workflow):
 
     _definition: Any = PrivateAttr(default=None)
     _definition_text: Any = PrivateAttr(default=None)
+    _given_text: Any = PrivateAttr(default=None)
     _name: str = PrivateAttr(default="state machine")
 
     @property
@@ -649,11 +650,20 @@ class StateMachine(Workflow):
 
     @property
     def definition_text(self) -> str:
-        """The definition as compact JSON text, made once (a store records it with every
-        execution of the machine)."""
+        """The definition's text as it was given (`keep_text`), or as compact JSON text made once
+        (a store records it with every execution of the machine)."""
         if self._definition_text is None:
             self._definition_text = json.dumps(self._definition, separators=(",", ":"), ensure_ascii=False)
         return self._definition_text
+
+    @property
+    def given_text(self) -> str | None:
+        """The text this machine was loaded from, if `keep_text` kept it."""
+        return self._given_text
+
+    def keep_text(self, text: str) -> None:
+        """Keep `text`, the text this machine was loaded from, as its `definition_text`."""
+        self._definition_text = self._given_text = text
 
     @property
     def effective_query_language(self) -> str:

@@ -291,10 +291,8 @@ def _lint(checker: Any, block: dict, where: tuple) -> None:
         ql = _state_ql(state, checker.machine_ql)
         if ql == "JSONPath":
             for field in ("Parameters", "ResultSelector", "ItemSelector"):
-                for at in _no_dollar(state.get(field), (field,)):
-                    checker.warn(codes.NO_DOLLAR, "The value looks like a JSONPath or an intrinsic function call, "
-                                 "but its key does not end in '.$': it is used as a literal string",
-                                 here + at)
+                for at, key, text in _no_dollar(state.get(field), (field,)):
+                    checker.warn(codes.NO_DOLLAR, _no_dollar_message(key, text), here + at)
             for at, words in _unquoted_filter_words(state):
                 checker.warn("UNQUOTED_FILTER_LITERAL",
                              f"The filter compares with {', '.join(words)} written without quotes: read as "
@@ -336,18 +334,37 @@ def _bare_words(text: str) -> list[str]:
     return [word for path in paths for word in path.unquoted_words]
 
 
-def _no_dollar(value: Any, at: tuple) -> Iterator[tuple]:
+def _no_dollar(value: Any, at: tuple) -> Iterator[tuple[tuple, str, str]]:
+    """(location, key, text) of each string of `value` that looks like a path or an intrinsic
+    function under a key without ``.$``: located at the object holding the key, as AWS locates
+    it (raw capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
+    validate-warning-all: ``{"value": "$.value"}`` of Parameters at /States/A/Parameters)."""
     if isinstance(value, dict):
         for key, sub in value.items():
             if isinstance(key, str) and key.endswith(".$"):
                 continue
-            if isinstance(sub, str) and _LOOKS_DYNAMIC.match(sub) and len(sub) > 1 and not _placeholder_only(sub):
-                yield at + (key,)
+            if _looks_dynamic(sub):
+                yield at, key, sub
             else:
                 yield from _no_dollar(sub, at + (key,))
     elif isinstance(value, list):
         for i, sub in enumerate(value):
             yield from _no_dollar(sub, at + (i,))
+
+
+def _looks_dynamic(value: Any) -> bool:
+    return isinstance(value, str) and bool(_LOOKS_DYNAMIC.match(value)) and len(value) > 1 and \
+        not _placeholder_only(value)
+
+
+def _no_dollar_message(key: str, text: str) -> str:
+    """AWS's words for a JSONPath under key `key` without ``.$`` (control_lifecycle.json,
+    validate-warning-all); ours, worded alike, for an intrinsic function."""
+    if text.startswith("$"):
+        return (f"The value of '{key}' looks like a JSONPath. Instead of '{key}', use '{key}.$' to evaluate it as "
+                "a JSONPath at runtime.")
+    return (f"The value of '{key}' looks like an intrinsic function call. Instead of '{key}', use '{key}.$' to "
+            "evaluate it at runtime.")
 
 
 def _placeholder_only(text: str) -> bool:

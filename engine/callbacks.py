@@ -110,9 +110,10 @@ class TaskTokens:
     before the call returns, so an execution resumed after a crash gets it.
     """
 
-    def __init__(self, resolve: Resolver | None = None):
+    def __init__(self, resolve: Resolver | None = None, facts: Callable[[str], Awaitable[list]] | None = None):
         self.executions: dict[str, Any] = {}
         self.resolve = resolve
+        self.facts = facts  # the journal's facts of an execution that runs nowhere (a store's `facts`)
 
     def add(self, execution: Any) -> None:
         self.executions[execution.token_arn] = execution
@@ -144,8 +145,19 @@ class TaskTokens:
         if execution is None:
             raise TaskDoesNotExist(f"Task Does Not Exist: '{token}'")
         if isinstance(execution, str) or execution.result is not None:
-            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+            facts = execution.facts if not isinstance(execution, str) else \
+                await self.facts(arn) if self.facts is not None else []
+            raise timed_out(facts, token)
         return execution
+
+
+def timed_out(facts: list, token: str) -> TaskTimedOut:
+    """TaskTimedOut for the task of `token`, which has ended: an activity's names the activity
+    (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/callback_lifecycle.json:
+    "Task Timed Out: '<activity ARN>'" for a heartbeat, success or failure after the task
+    succeeded, failed, timed out or was stopped); another's says the task is gone."""
+    activity = (last_take(facts, token) or {}).get("activity")
+    return TaskTimedOut(f"Task Timed Out: '{activity or 'Provided task does not exist anymore'}'")
 
 
 async def _waiter(execution: Any, token: str) -> Any:
@@ -161,9 +173,14 @@ async def _waiter(execution: Any, token: str) -> Any:
                 broker.answered(token)
             return waiter
         if token in execution.closed_tokens or (waiter is not None) or execution.result is not None:
-            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+            raise timed_out(execution.facts, token)
         replay = execution.replay
         if replay is None or waited >= REPLAY_GRACE or not replay.unconsumed():
+            if last_take(execution.facts, token) is not None:
+                # an activity task a worker took that has ended: one of an attempt before a redrive
+                # (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json,
+                # 01-sequence-old-token-after-redrive, 04-aborted-leased-stale-original-token: TaskTimedOut)
+                raise timed_out(execution.facts, token)
             raise TaskDoesNotExist(f"Task Does Not Exist: '{token}'")
         await anyio.sleep(0.01)
         waited += 0.01
@@ -418,16 +435,19 @@ async def activity_exists(broker: Any, arn: str) -> bool:
     return known is None or await known(arn)
 
 
-async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbeat: int | None, scheduled: float,
-                         frame: Any) -> Any:
+async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbeat: int | None, frame: Any) -> Any:
     """One attempt of an activity task served by the execution's `ActivityBroker`: offered to
     the activity's workers under a token drawn from the task's frame, ``ActivityStarted`` (with
     the workerName) once one has it, then the answer sent with the token.
 
-    TimeoutSeconds counts from ActivityScheduled (a task no worker takes times out too);
-    HeartbeatSeconds from ActivityStarted and each heartbeat. Resumed after a crash, a task that
-    had not been taken (or had been given back) is offered again with the same token; one that
-    had goes on waiting for its worker's answer."""
+    TimeoutSeconds and HeartbeatSeconds both count from ActivityStarted (HeartbeatSeconds again
+    from each heartbeat): a task waiting for a worker does not time out (raw AWS capture,
+    radkawar/stackd testdata/aws/stepfunctions/callback_lifecycle.json, 01-delayed-lease: a
+    task of TimeoutSeconds 3 and HeartbeatSeconds 2 taken 5.078 s after ActivityScheduled
+    succeeded; 07-task-deadline-heartbeats: ActivityTimedOut 4.000 s after ActivityStarted).
+    Resumed after a crash, a task that had not been taken (or had been given back) is offered
+    again with the same token; one that had goes on waiting for its worker's answer, its
+    TimeoutSeconds counted from its ActivityStarted on record."""
 
     ex = run.ex
     arn = run.state.resource
@@ -437,45 +457,52 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     beat = waiter.beat
 
     async def noted(back: bool, take: dict | None = None) -> None:
-        # (recorded before its first wait: in the order of the calls)
-        ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back, **(take or {})})
+        # (recorded before its first wait: in the order of the calls; the activity for `timed_out`)
+        ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back, "activity": arn, **(take or {})})
         await ex.flush()
 
-    def started(worker: str | None) -> None:
-        ex.emit(frame, "ActivityStarted", {"workerName": worker} if worker is not None else {})
+    def started(worker: Any) -> float:
+        """ActivityStarted (naming `worker`, a name or the recorded details): its time."""
+        details = worker if isinstance(worker, dict) else {"workerName": worker} if worker is not None else {}
+        return ex.history.timestamp(ex.emit(frame, "ActivityStarted", details))
 
-    async def work() -> Any:
+    async def take() -> float:
+        """The task in its worker's hands: ActivityStarted's time."""
         recorded_event = ex.recorded_next(frame)
         text = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
         take = last_take(ex.facts, token) if ex.replay is not None else None  # (resumed: see ActivityBroker)
         if recorded_event is not None and recorded_event[0] == "ActivityStarted":
             # started before the crash: its worker answers; unless it never got it (given back
             # since): then the next poll's worker does
-            ex.emit(frame, "ActivityStarted", recorded_event[1])
+            at = started(recorded_event[1])
             if take is not None and take.get("back"):
                 broker.restore(arn, token, text, noted)
-        elif take is not None and not take.get("back") and "worker" in take:
-            started(take["worker"])  # taken before the crash, not started yet: its worker may have the token
-        else:
-            recorded = anyio.Event()
-            try:
-                with ex.clock.awaiting_outside():
-                    # ActivityScheduled is durable before any worker can be told the token (a
-                    # shared broker hands the task out from its row at once): resumed after a
-                    # crash, the execution replays up to the task, and an answer that comes
-                    # meanwhile waits for it (`_waiter`) instead of finding no task
-                    await ex.flush()
-                    started(await broker.offer(arn, token, text, recorded, noted))
-                    await ex.flush()
-            finally:
-                recorded.set()
+            return at
+        if take is not None and not take.get("back") and "worker" in take:
+            return started(take["worker"])  # taken before the crash, not started yet: its worker may have the token
+        recorded = anyio.Event()
+        try:
+            with ex.clock.awaiting_outside():
+                # ActivityScheduled is durable before any worker can be told the token (a
+                # shared broker hands the task out from its row at once): resumed after a
+                # crash, the execution replays up to the task, and an answer that comes
+                # meanwhile waits for it (`_waiter`) instead of finding no task
+                await ex.flush()
+                at = started(await broker.offer(arn, token, text, recorded, noted))
+                await ex.flush()
+                return at
+        finally:
+            recorded.set()
+
+    async def work() -> Any:
         beat.count += 1  # HeartbeatSeconds counts from here
         return await waiter.wait()
 
     cancelled = True  # (until the task ends otherwise: the execution stops, or moves to another process)
     try:
+        since = await take()
         outcome = await ex.guard(work(), timeout if timeout is not None else AWS_DEFAULT_TIMEOUT, heartbeat, beat,
-                                 since=scheduled)
+                                 since=since)
         cancelled = False
         return outcome
     except Exception:

@@ -1269,8 +1269,12 @@ def _json_text(value: Any) -> str:
 
 
 def _definition_text(machine: Any, text: Callable[[Any], Any]) -> Any:
-    """The machine's definition as `text` gives it: the machine's own text, made once, when
-    the store takes text (a 1,000-state definition is 2 ms of serialisation a run)."""
+    """The machine's definition as `text` gives it: the text it was loaded from where it was
+    kept (``given_text``: the service's machines, whose definition AWS gives back as it was
+    given), or the machine's own text, made once, when the store takes text (a 1,000-state
+    definition is 2 ms of serialisation a run)."""
+    if getattr(machine, "given_text", None) is not None:
+        return machine.given_text
     if text is _json_text and getattr(machine, "definition_text", None) is not None:
         return machine.definition_text
     return text(machine.definition)

@@ -74,6 +74,7 @@ def _describe(event_type: str, details: Any) -> str:
     return f"{event_type} '{name}'" if name else event_type
 
 
+_STARTS = ("ParallelStateStarted", "MapStateStarted")
 REDRIVEN = "ExecutionRedriven"   # the event that opens a redrive; its fact twin marks the facts'
 
 
@@ -137,6 +138,12 @@ class Recorded:
                     cut = position
                 elif kind == "event" and value.type.endswith("StateExited"):
                     cut = None
+                elif kind == "event" and value.type in _STARTS and cut == position - 1:
+                    # a Parallel or Map keeps its start: its redrive adds no second one (raw AWS
+                    # capture, radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json,
+                    # 03-inline-map-final-history: ExecutionRedriven, then the failed iteration's
+                    # ActivityScheduled; finding parallel-preserves-success-and-resumes-failed-aborted)
+                    cut = position
             outcomes_only = all(kind == "fact" and value.kind == "outcome" for _, (kind, value) in entries)
             if cut is None and entries and outcomes_only:
                 # a frame of outcomes only (a Distributed Map child's): it goes from the first failure

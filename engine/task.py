@@ -154,18 +154,16 @@ async def call(run: StateRun, info: Any, arguments: Any, timeout: int | None, he
         # recorded: LocalStack test_activities::test_activity_task_on_deleted (no ActivityScheduled);
         # a resumed execution that had scheduled the task goes on as it went
         raise StatesError("States.Runtime", f"The activity {state.resource} does not exist.")
-    scheduled_at = run.event(f"{prefix}Scheduled", scheduled)
-    if brokered:
-        started = ex.history.timestamp(scheduled_at)
-    else:
-        started = ex.history.timestamp(run.event(f"{prefix}Started", dict(base) if base else None))
+    run.event(f"{prefix}Scheduled", scheduled)
+    # (a brokered activity starts when a worker has it: `serve_activity`)
+    started = None if brokered else ex.history.timestamp(run.event(f"{prefix}Started", dict(base) if base else None))
 
     # AWS names the task in a size failure: the function ARN, or the service ("lambda")
     who = state.resource if legacy_lambda or activity else (info.service if info is not None else state.resource)
 
     async def attempt(frame: Any, redelivered: bool) -> Any:
         if brokered:
-            return await serve_activity(run, arguments, timeout, heartbeat, started, frame)
+            return await serve_activity(run, arguments, timeout, heartbeat, frame)
 
         def submitted(response: Any) -> None:
             # .sync and callback tasks: the API call went through; the outcome comes later

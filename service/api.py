@@ -190,20 +190,24 @@ def _first_publication(doc: dict) -> dict | None:
     return None
 
 
-def _publish(family: Any, description: str | None) -> dict:
+def _publish(family: Any, description: str | None, *, any_description: bool = False) -> dict:
     """Publish the revision of the state machine of `family` (its versions, `revise_family`) as
     its next version, or give the version that published it already with the same description
     (AWS: publishing a revision again is idempotent, LocalStack's recording of
-    test_empty_revision_with_publish_and_publish_on_creation; a new description is a new version:
-    moto's AWS-verified test_create_state_machine_with_version_description publishes an unchanged
-    definition with "second version" and describes that version with it). The machine's version
-    counter goes up in the same transaction as the version is written: two publications never
-    get one number."""
+    test_empty_revision_with_publish_and_publish_on_creation; UpdateStateMachine publishing with
+    a new description makes a new version: moto's AWS-verified test_create_state_machine_with_
+    version_description publishes an unchanged definition with "second version" and describes
+    that version with it) or, `any_description` (PublishStateMachineVersion), whatever its
+    description (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
+    publish-current-idempotent: the revision UpdateStateMachine published as :2 "second",
+    published again with "different-description", is :2, which describe-second-after-idempotent-
+    publish shows still described "second"). The machine's version counter goes up in the same
+    transaction as the version is written: two publications never get one number."""
     doc = family.doc
     revision = doc.get("revisionId") or "INITIAL"
     published = doc.setdefault("publishedRevisions", {})
     existing = family.children.get(published.get(revision))
-    if existing is not None and existing.get("description") == description:
+    if existing is not None and (any_description or existing.get("description") == description):
         return existing
     if sum(child["kind"] == VERSION for child in family.children.values()) >= VERSIONS_QUOTA:
         # DG "service-quotas": 1,000 versions per state machine; HTTP 402 as the API model documents
@@ -300,13 +304,18 @@ def compiled(definition: str) -> Any:
     import asl
 
     try:
-        return asl.load(json.loads(definition))
+        machine = asl.load(json.loads(definition))
     except asl.DefinitionError as exc:
         # Stored by an earlier version whose checks it passed, it fails this one's: AWS's error for
         # an invalid definition, and how to get out of it, rather than an internal failure.
         raise _invalid_definition([d for d in exc.diagnostics if d.severity == "ERROR"],
                                   " (the definition was stored by an earlier version of asl-engine, whose checks "
                                   "it passed; correct it with UpdateStateMachine)") from None
+    # its executions record the text as it was given, which DescribeStateMachineForExecution
+    # gives back (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/control_lifecycle.json,
+    # snapshot-before-update: the definition's spacing, CRLFs and "1.00" kept)
+    machine.keep_text(definition)
+    return machine
 
 
 def _identify(execution: Any, options: dict) -> None:
@@ -373,7 +382,7 @@ class Service:
         from asl.engine.callbacks import POLL_SECONDS, ActivityBroker, TaskTokens
 
         # task tokens name their execution (asl.engine.callbacks): SendTask* find it from the token
-        self.tokens = TaskTokens(self._token_execution)
+        self.tokens = TaskTokens(self._token_execution, self.store.facts)
         if self.shared:  # the workers of every process share the queue (service/activities.py)
             from .activities import SharedActivityBroker
 
@@ -640,6 +649,11 @@ class Service:
         if plain and qualifier is not None:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         doc = await self._settled(await self.store.get_resource(arn))
+        if doc is None and qualifier is not None and qualifier.isdigit():
+            # AWS's words for a version that is not there, described or started (raw captures,
+            # radkawar/stackd testdata/aws/stepfunctions/create_identity.json, cleanup-version-absence-1;
+            # control_lifecycle.json, describe-deleted-version and start-deleted-version)
+            raise ServiceError("StateMachineDoesNotExist", f"State Machine Version Does Not Exist: '{arn}'")
         if doc is None or (qualifier is None and doc.get("kind") != MACHINE):
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
         return doc
@@ -774,12 +788,6 @@ class Service:
         name, qualifier = machine_parts(arn)
         if "/" in name and qualifier is None:  # a Distributed Map's processor: …:stateMachine:{name}/{label}
             return await self._describe_processor(arn, body)
-        if qualifier is not None and qualifier.isdigit():
-            # AWS's words for a version that is not there (raw capture, radkawar/stackd
-            # testdata/aws/stepfunctions/create_identity.json, cleanup-version-absence-1)
-            doc = await self._settled(await self.store.get_resource(arn))
-            if doc is None:
-                raise ServiceError("StateMachineDoesNotExist", f"State Machine Version Does Not Exist: '{arn}'")
         doc = await self._machine(arn)
         if doc["kind"] == ALIAS:
             raise ServiceError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
@@ -968,7 +976,7 @@ class Service:
             if revision is not None and revision != current:
                 raise ServiceError("ConflictException", f"Failed to publish the State Machine version for revision "
                                    f"{revision}. The current State Machine revision is {current}.")
-            return _publish(family, body.get("description"))
+            return _publish(family, body.get("description"), any_description=True)
         version = await self._in_machine(arn, publish, VERSION)
         return {"creationDate": version["creationDate"], "stateMachineVersionArn": version["stateMachineVersionArn"]}
 
@@ -1041,7 +1049,7 @@ class Service:
             _routable(family, routing)
             now = api_time()
             doc = {"kind": ALIAS, "stateMachineAliasArn": arn, "stateMachineArn": machine_arn, "name": name,
-                   "routingConfiguration": routing, "creationDate": now, "updateDate": now}
+                   "routingConfiguration": routing, "creationDate": now}
             if body.get("description") is not None:
                 doc["description"] = body["description"]
             existing = family.children.get(arn)
@@ -1073,8 +1081,19 @@ class Service:
         return doc
 
     async def DescribeStateMachineAlias(self, body: dict) -> dict:
-        doc = await self._alias(body["stateMachineAliasArn"])
-        out = {k: doc[k] for k in ("name", "routingConfiguration", "creationDate", "updateDate")}
+        """An alias as AWS describes it (raw capture, radkawar/stackd testdata/aws/stepfunctions/
+        control_lifecycle.json): an updateDate once it was updated (alias-describe-initial has
+        none, alias-describe-after-rejected-update has it); one that is not there is "Resource not
+        found: '{arn}'" (alias-describe-deleted), where UpdateStateMachineAlias says "Request
+        references a resource that does not exist." (LocalStack's recording test_update_no_such_alias_arn)."""
+        arn = body["stateMachineAliasArn"]
+        try:
+            doc = await self._alias(arn)
+        except ServiceError as exc:
+            if exc.code != "ResourceNotFound":
+                raise
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn) from None
+        out = {k: doc[k] for k in ("name", "routingConfiguration", "creationDate", "updateDate") if k in doc}
         out["stateMachineAliasArn"] = doc["stateMachineAliasArn"]
         if "description" in doc:
             out["description"] = doc["description"]
@@ -1160,12 +1179,6 @@ class Service:
 
     # ---- tags ----------------------------------------------------------------------------------
 
-    async def _taggable(self, arn: str) -> dict:
-        split(arn, ("stateMachine", "activity"))
-        doc = await self.store.get_resource(arn)
-        _check_taggable(arn, doc)
-        return doc
-
     async def _retag(self, arn: str, change: Any) -> None:
         """``change(tags)`` -> the new tags of state machine or activity `arn`, in one transaction
         with its row locked: tags given by two calls at once (maybe to two processes) are both
@@ -1189,10 +1202,10 @@ class Service:
             # control_lifecycle.json, tag-reserved-prefix: key "aws:OwnedProbe")
             raise ServiceError("AccessDeniedException", "Caller is an end user and not allowed to mutate system tags")
 
-        def add(old: list) -> list:
-            tags = {t["key"]: t.get("value", "") for t in old}
-            for tag in body["tags"]:
-                tags[tag["key"]] = tag.get("value", "")
+        def add(old: list) -> list:  # (the new tags first, then the old ones kept: `ListTagsForResource`)
+            tags = {t["key"]: t.get("value", "") for t in body["tags"]}
+            for tag in old:
+                tags.setdefault(tag["key"], tag.get("value", ""))
             if len(tags) > 50:
                 raise ServiceError("TooManyTags", "Too many tags (limit 50)", resourceName=body["resourceArn"])
             return [{"key": k, "value": v} for k, v in tags.items()]
@@ -1205,8 +1218,21 @@ class Service:
         return {}
 
     async def ListTagsForResource(self, body: dict) -> dict:
-        doc = await self._taggable(body["resourceArn"])
-        return {"tags": doc.get("tags", [])}
+        """The tags in the order of a ``java.util.HashMap`` filled with the tags last given first,
+        then those kept (AWS's order, raw capture, radkawar/stackd testdata/aws/stepfunctions/
+        control_lifecycle.json: Owner, Mode at creation; after tag-merge-replace (Mode, Empty, mode)
+        tags-after-merge lists mode, Empty, Owner, Mode); a version has none (tags-version), though
+        it cannot be tagged (tag-version-rejected)."""
+        from asl.jackson import java_hash_order
+
+        arn = body["resourceArn"]
+        split(arn, ("stateMachine", "activity"))
+        doc = await self.store.get_resource(arn)
+        if doc is not None and doc.get("kind") == VERSION:
+            return {"tags": []}
+        _check_taggable(arn, doc)
+        tags = doc.get("tags", [])
+        return {"tags": [tags[i] for i in java_hash_order([t["key"] for t in tags])]}
 
     # ---- activities and task tokens (asl.engine.callbacks) -----------------------------------
 
@@ -1741,8 +1767,17 @@ class Service:
             # redrive_execution.json, 01-sequence-redriven-list)
             raise ServiceError("ValidationException", "RedriveFilter cannot be applied to ListExecutions call with "
                                "StateMachine ARN")
-        doc = await self._machine(arn)
-        machine_arn = doc["stateMachineArn"] if doc["kind"] == MACHINE else doc["stateMachineArn"]
+        _, qualifier = machine_parts(arn)
+        try:
+            doc = await self._machine(arn)
+        except ServiceError:
+            if qualifier is None or not qualifier.isdigit():
+                raise
+            # a version deleted since: its executions are still listed (raw AWS capture, radkawar/stackd
+            # testdata/aws/stepfunctions/control_lifecycle.json, executions-version-filter after
+            # delete-unreferenced-version: the two executions that ran version 1)
+            doc = {"kind": VERSION, "stateMachineArn": arn.rsplit(":", 1)[0]}
+        machine_arn = doc["stateMachineArn"]
         machine = await self._machine(machine_arn)
         if machine["type"] == "EXPRESS":
             raise ServiceError("StateMachineTypeNotSupported", "This operation is not supported by this type of "
@@ -1929,6 +1964,14 @@ class Service:
         return out
 
     async def RedriveExecution(self, body: dict) -> dict:
+        """RedriveExecution; a clientToken that made a redrive of the execution gets that redrive's
+        answer again, whatever the execution's status since, and makes no other (raw AWS capture,
+        radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json, finding client-token-
+        idempotency-precedes-current-status: token A repeated while RUNNING, after the redrive
+        failed, and during redrive B answered A's redriveDate; B, refused while A's redrive ran,
+        redrove later; repeated after SUCCEEDED, B's answer again). A refused request records
+        nothing. A token counts while it is one of the last 10 and under 15 minutes old (AWS's API
+        reference; no capture measures these)."""
         from asl.engine import ExecutionNotRedrivable, LeaseHeld, prepare_redrive
 
         arn = body["executionArn"]

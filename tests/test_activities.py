@@ -79,16 +79,23 @@ def test_get_task_returns_none_when_no_task_comes():
     assert run(go()) is None
 
 
-def test_a_task_nobody_takes_times_out_and_is_withdrawn():
+def test_a_task_nobody_takes_waits_past_its_timeout_and_is_withdrawn_when_the_execution_ends():
+    # TimeoutSeconds and HeartbeatSeconds count from ActivityStarted: a task waiting for a worker
+    # does not time out (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+    # callback_lifecycle.json, 01-delayed-lease: TimeoutSeconds 3, HeartbeatSeconds 2, taken
+    # 5.078 s after ActivityScheduled, then succeeded); this test pinned a timeout from
+    # ActivityScheduled before, on no AWS evidence. The execution's own TimeoutSeconds ends it.
     async def go():
         broker = ActivityBroker()
-        ex = prepare(machine(TimeoutSeconds=30), {}, activities=broker, clock=VirtualClock(START))
+        definition = {"TimeoutSeconds": 60, "StartAt": "A", "States": {"A": {
+            "Type": "Task", "Resource": ARN, "TimeoutSeconds": 30, "HeartbeatSeconds": 10, "End": True}}}
+        ex = prepare(asl.load(definition), {}, activities=broker, clock=VirtualClock(START))
         result = await ex.run()
         return result, broker.pending(ARN)
     result, pending = run(go())
-    assert result.status == "FAILED" and result.error == "States.Timeout"
-    assert [e["type"] for e in result.events][2:4] == ["ActivityScheduled", "ActivityTimedOut"]
-    assert result.stop_time - result.start_time == pytest.approx(30)
+    assert result.status == "TIMED_OUT" and result.error == "States.Timeout"
+    assert [e["type"] for e in result.events][1:] == ["TaskStateEntered", "ActivityScheduled", "ExecutionTimedOut"]
+    assert result.stop_time - result.start_time == pytest.approx(60)
     assert pending == 0
 
 

@@ -221,13 +221,22 @@ def test_get_activity_task_long_poll_and_worker(server):
                              "ActivitySucceeded", "TaskStateExited", "ExecutionSucceeded"]
     assert events[3]["activityStartedEventDetails"] == {"workerName": "w1"}
     assert events[2]["activityScheduledEventDetails"]["heartbeatInSeconds"] == 5
-    # a task no worker takes within TimeoutSeconds (counted from ActivityScheduled)
+    # a task no worker takes does not time out: TimeoutSeconds (and HeartbeatSeconds) count from
+    # ActivityStarted (raw AWS capture, radkawar/stackd testdata/aws/stepfunctions/
+    # callback_lifecycle.json, 01-delayed-lease: TimeoutSeconds 3 and HeartbeatSeconds 2, taken
+    # 5.078 s after ActivityScheduled, succeeded; this test pinned a timeout from ActivityScheduled
+    # before, on no AWS evidence)
     lonely = sfn.start_execution(stateMachineArn=create(sfn, "lonely", {"A": {
-        "Type": "Task", "Resource": activity, "TimeoutSeconds": 1, "End": True}}, "A"), name="l")["executionArn"]
-    done = wait_done(sfn, lonely)
-    assert (done["status"], done["error"]) == ("FAILED", "States.Timeout")
+        "Type": "Task", "Resource": activity, "TimeoutSeconds": 2, "HeartbeatSeconds": 1, "End": True}}, "A"),
+        name="l")["executionArn"]
+    time.sleep(2.5)
+    assert sfn.describe_execution(executionArn=lonely)["status"] == "RUNNING"
+    late = sfn.get_activity_task(activityArn=activity, workerName="late")
+    sfn.send_task_success(taskToken=late["taskToken"], output='{"late": true}')
+    assert json.loads(wait_done(sfn, lonely)["output"]) == {"late": True}
     assert types(history(sfn, lonely)) == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled",
-                                           "ActivityTimedOut", "ExecutionFailed"]
+                                           "ActivityStarted", "ActivitySucceeded", "TaskStateExited",
+                                           "ExecutionSucceeded"]
     # an activity that does not exist: ActivityDoesNotExist
     assert error_of(sfn.get_activity_task, activityArn=activity + "x")[0] == "ActivityDoesNotExist"
 
