@@ -459,7 +459,12 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
     async def noted(back: bool, take: dict | None = None) -> None:
         # (recorded before its first wait: in the order of the calls; the activity for `timed_out`)
         ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back, "activity": arn, **(take or {})})
-        await ex.flush()
+        fact = ex.facts[-1]
+        try:  # (the poll or the give-back is told when the store is away: it does not wait for it)
+            await ex.flush(patient=False)
+        except Exception:
+            ex.take_back(fact)  # not on record: not taken, not given back
+            raise
 
     def started(worker: Any) -> float:
         """ActivityStarted (naming `worker`, a name or the recorded details): its time."""

@@ -62,6 +62,7 @@ async def run_distributed(run: Any, effective: Any, scope: Any, control: Any) ->
         # previousEventId is the first MapStateStarted's id)
         map_run_arn, started, attempt = redriven
         run.frame.seq += 1
+        ex.replay.take((run.frame.key, run.frame.seq))  # (kept by the redrive's cut, `Recorded.cut_failures`)
         run.frame.last = started
     else:
         run.event("MapStateStarted", {"length": length})
