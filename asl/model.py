@@ -631,6 +631,7 @@ class StateMachine(Workflow):
 
     _definition: Any = PrivateAttr(default=None)
     _definition_text: Any = PrivateAttr(default=None)
+    _text_kept: bool = PrivateAttr(default=False)
     _name: str = PrivateAttr(default="state machine")
 
     @property
@@ -649,11 +650,21 @@ class StateMachine(Workflow):
 
     @property
     def definition_text(self) -> str:
-        """The definition as compact JSON text, made once (a store records it with every
-        execution of the machine)."""
+        """The definition as JSON text (a store records it with every execution of the machine):
+        the text its author wrote, when kept (`keep_definition_text`), else compact JSON, made once."""
         if self._definition_text is None:
             self._definition_text = json.dumps(self._definition, separators=(",", ":"), ensure_ascii=False)
         return self._definition_text
+
+    def keep_definition_text(self, text: str) -> None:
+        """Keep `text`, the JSON text this machine was loaded from, as its `definition_text`."""
+        self._definition_text = text
+        self._text_kept = True
+
+    @property
+    def definition_text_kept(self) -> bool:
+        """Whether `definition_text` is the text the machine was loaded from (`keep_definition_text`)."""
+        return self._text_kept
 
     @property
     def effective_query_language(self) -> str:

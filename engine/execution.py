@@ -1173,8 +1173,10 @@ def _json_text(value: Any) -> str:
 
 def _definition_text(machine: Any, text: Callable[[Any], Any]) -> Any:
     """The machine's definition as `text` gives it: the machine's own text, made once, when
-    the store takes text (a 1,000-state definition is 2 ms of serialisation a run)."""
-    if text is _json_text and getattr(machine, "definition_text", None) is not None:
+    the store takes text (a 1,000-state definition is 2 ms of serialisation a run), and for
+    every store the text the machine was loaded from when it keeps it (the service's machines)."""
+    if (text is _json_text or getattr(machine, "definition_text_kept", False)) and \
+            getattr(machine, "definition_text", None) is not None:
         return machine.definition_text
     return text(machine.definition)
 

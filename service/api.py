@@ -265,13 +265,18 @@ def compiled(definition: str) -> Any:
     import asl
 
     try:
-        return asl.load(json.loads(definition))
+        machine = asl.load(json.loads(definition))
     except asl.DefinitionError as exc:
         # Stored by an earlier version whose checks it passed, it fails this one's: AWS's error for
         # an invalid definition, and how to get out of it, rather than an internal failure.
         raise _invalid_definition([d for d in exc.diagnostics if d.severity == "ERROR"],
                                   " (the definition was stored by an earlier version of asl-engine, whose checks "
                                   "it passed; correct it with UpdateStateMachine)") from None
+    # its executions keep the text as the caller wrote it (white space, escapes, 1.00), which
+    # DescribeStateMachineForExecution answers, as AWS does (raw AWS capture, radkawar/stackd
+    # testdata/aws/stepfunctions/control_lifecycle.json, snapshot-after-machine-delete)
+    machine.keep_definition_text(definition)
+    return machine
 
 
 def _identify(execution: Any, options: dict) -> None:

@@ -557,3 +557,17 @@ def test_a_role_arn_must_name_an_iam_role(sfn, role):
         "InvalidArn", f"Invalid Role Arn: '{role}'", 400)
     assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == (
         "arn:aws:iam::123456789012:role/service-role/StepFunctions-x")
+
+
+def test_the_definition_an_execution_ran_is_the_text_as_given(sfn):
+    # AWS answers DescribeStateMachineForExecution with the definition's text as created: white
+    # space and CRLFs around and inside it, escapes and 1.00 kept (raw AWS capture, radkawar/stackd
+    # testdata/aws/stepfunctions/control_lifecycle.json, snapshot-after-machine-delete)
+    text = (' \n{\r\n  "Comment": "kept as written \\u03bb",\r\n  "StartAt": "P",\r\n'
+            '  "States": { "P": { "Type": "Pass", "Result": {"n": 1.00}, "End": true } }\r\n}\n ')
+    name = f"spelled-{uuid.uuid4().hex[:8]}"
+    arn = sfn.create_state_machine(name=name, definition=text, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    wait_done(sfn, execution)
+    assert sfn.describe_state_machine_for_execution(executionArn=execution)["definition"] == text
+    assert sfn.describe_state_machine(stateMachineArn=arn)["definition"] == text
