@@ -23,7 +23,7 @@ from asl.engine.apitime import api_time
 from asl.engine.background import Background
 from asl.engine.stores import owner_has_died, watch_registration
 
-from .arns import Arns, machine_parts, split
+from .arns import Arns, check_role, machine_parts, split
 from .protocol import ServiceError, check_name
 
 log = logging.getLogger("asl.service")
@@ -661,6 +661,7 @@ class Service:
     async def CreateStateMachine(self, body: dict) -> dict:
         name = body["name"]
         check_name(name)
+        check_role(body["roleArn"])
         machine_type = body.get("type", "STANDARD")
         if body.get("versionDescription") is not None and not body.get("publish"):
             raise ServiceError("ValidationException", "Version description can only be set when publish is true")
@@ -839,6 +840,8 @@ class Service:
             raise ServiceError("MissingRequiredParameter", "Either the definition, the role ARN, the "
                                "LoggingConfiguration, or the TracingConfiguration must be specified")
         _not_labelled(arn)
+        if body.get("roleArn") is not None:
+            check_role(body["roleArn"])
         doc = await self._machine(arn, plain=True)
         _not_deleting(doc)
         if body.get("versionDescription") is not None and not body.get("publish"):

@@ -7,6 +7,7 @@ from typing import Any
 
 from asl.engine.apitime import java_times
 from asl.engine.payload import compact_json as _dumps
+from asl.jsontext import ESCAPE
 
 from asl.engine.stores import StoreError
 
@@ -45,7 +46,9 @@ class App:
             return
         request_id = str(uuid.uuid4())
         action, status, body = await self._answer(scope, receive, request_id)
-        payload = java_times(_dumps(body)).encode()  # times as AWS writes them: "startDate":1.733450000123E9
+        # times as AWS writes them ("startDate":1.733450000123E9); a lone surrogate of a document
+        # (valid JSON input holds "\ud800") as its escape, the same JSON, where UTF-8 has none
+        payload = java_times(_dumps(body)).encode("utf-8", ESCAPE)
         sent = await _respond(send, status, "application/x-amz-json-1.0", payload,
                               [(b"x-amzn-requestid", request_id.encode())])
         if action in LONG_POLLS:

@@ -1,6 +1,7 @@
 """ARNs of the service's resources (SERVICE-SPEC §2)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .protocol import ServiceError
@@ -56,3 +57,17 @@ def machine_parts(arn: str) -> tuple[str, str | None]:
     if len(rest) > 2 or not rest[0]:
         raise ServiceError("InvalidArn", f"Invalid Arn: 'Invalid ARN prefix: {arn}'")
     return rest[0], rest[1] if len(rest) == 2 else None
+
+
+# arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME
+_ROLE = re.compile(r"arn:aws[a-z-]*:iam::[^:/]+:role/.+", re.DOTALL)
+
+
+def check_role(arn: str) -> None:
+    """A state machine's ``roleArn`` must name an IAM role: AWS answers ``InvalidArn`` "Invalid
+    Role Arn: '<execution-role-arn>'" to text that is no ARN (an AWS run of a public notebook left
+    with its placeholder, aws/amazon-sagemaker-examples#2432), and Step Functions Local (which
+    checks as AWS does) the same to a policy's ARN, 'arn:aws:iam::aws:policy/AWSBatchFullAccess'
+    (localstack/localstack#2027). What else AWS checks in one (the account's digits) is not known."""
+    if not _ROLE.fullmatch(arn):
+        raise ServiceError("InvalidArn", f"Invalid Role Arn: '{arn}'")

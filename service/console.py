@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asl.engine.apitime import api_time, java_times
+from asl.jsontext import ESCAPE
 
 from .protocol import ServiceError, validate
 
@@ -394,7 +395,7 @@ def _asset(name: str) -> bytes:
 def _json(status: int, value: Any) -> tuple[int, str, bytes]:
     """`value` as JSON, its times (``startDate``, ``timestamp``, ...) written as the API writes them."""
     text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
-    return status, "application/json", java_times(text).encode()
+    return status, "application/json", java_times(text).encode("utf-8", ESCAPE)  # (a lone surrogate: its escape)
 
 
 def _time(seconds: float | None) -> float | None:

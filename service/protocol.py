@@ -231,9 +231,32 @@ def parse_body(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ServiceError("SerializationException", "Malformed JSON in the request body") from None
+    return _without_lone_surrogates(body) if _SURROGATE_ESCAPE.search(raw) else body
+
+
+# A lone surrogate can reach a request's strings only as a JSON escape ("\ud800": UTF-8 cannot
+# encode one), which JSON (and Jackson, AWS's parser) reads as a character of its own
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """`value` with each lone surrogate of its strings (keys too) written as '?', as Java's
+    ``String.getBytes(UTF_8)`` writes one: what a Java service keeps of such a string once it is
+    stored as UTF-8 text. Names and ARNs holding one are then refused or not found as any other
+    name with a '?' is, instead of failing where the text meets the store or the answer's encoding
+    (JSON documents passed as text, such as an execution's input, hold their escapes as written:
+    the documents keep their lone surrogates, see asl.engine.stores.storable_json)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("?", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
 
 
 NAME_BAD = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~$&,;:/`\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")

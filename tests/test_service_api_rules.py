@@ -604,3 +604,34 @@ def test_tracing_left_out_of_an_update_is_disabled(sfn):
     assert sfn.describe_state_machine(stateMachineArn=arn)["revisionId"] == described["revisionId"]
     version = sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"]
     assert sfn.describe_state_machine(stateMachineArn=version)["tracingConfiguration"] == {"enabled": False}
+
+
+@pytest.mark.parametrize("role", ["<execution-role-arn>", "arn:aws:iam::aws:policy/AWSBatchFullAccess"])
+def test_a_role_arn_must_name_an_iam_role(sfn, role):
+    # AWS: "InvalidArn ... when calling the CreateStateMachine operation: Invalid Role Arn:
+    # '<execution-role-arn>'" (an AWS run of a notebook left with its placeholder,
+    # aws/amazon-sagemaker-examples#2432); Step Functions Local, which checks as AWS does, the same
+    # to a policy's ARN (localstack/localstack#2027)
+    name = f"role-{uuid.uuid4().hex[:8]}"
+    assert error_of(sfn.create_state_machine, name=name, definition=PASS, roleArn=role) == (
+        "InvalidArn", f"Invalid Role Arn: '{role}'", 400)
+    arn = sfn.create_state_machine(name=name, definition=PASS,
+                                   roleArn="arn:aws:iam::123456789012:role/service-role/StepFunctions-x")["stateMachineArn"]
+    assert error_of(sfn.update_state_machine, stateMachineArn=arn, roleArn=role) == (
+        "InvalidArn", f"Invalid Role Arn: '{role}'", 400)
+    assert sfn.describe_state_machine(stateMachineArn=arn)["roleArn"] == (
+        "arn:aws:iam::123456789012:role/service-role/StepFunctions-x")
+
+
+def test_the_definition_an_execution_ran_is_the_text_as_given(sfn):
+    # AWS answers DescribeStateMachineForExecution with the definition's text as created: white
+    # space and CRLFs around and inside it, escapes and 1.00 kept (raw AWS capture, radkawar/stackd
+    # testdata/aws/stepfunctions/control_lifecycle.json, snapshot-after-machine-delete)
+    text = (' \n{\r\n  "Comment": "kept as written \\u03bb",\r\n  "StartAt": "P",\r\n'
+            '  "States": { "P": { "Type": "Pass", "Result": {"n": 1.00}, "End": true } }\r\n}\n ')
+    name = f"spelled-{uuid.uuid4().hex[:8]}"
+    arn = sfn.create_state_machine(name=name, definition=text, roleArn=ROLE)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    wait_done(sfn, execution)
+    assert sfn.describe_state_machine_for_execution(executionArn=execution)["definition"] == text
+    assert sfn.describe_state_machine(stateMachineArn=arn)["definition"] == text

@@ -862,3 +862,44 @@ def test_the_input_as_its_caller_spelled_it_is_the_records_one_copy(store_url):
         finally:
             await store.close()
     run(go)
+
+
+def test_lone_surrogates_are_kept_where_utf8_can_hold_them(store_url):
+    """JSON may hold a lone surrogate (the escape "\\ud800"; Jackson, AWS's parser, reads it as a
+    character), which no UTF-8 encodes, so SQLite and PostgreSQL refuse it as text: a document
+    keeps it as its escape (the same JSON value), plain text (an error, a cause) as '?', as Java's
+    String.getBytes(UTF_8) writes one; NUL, which PostgreSQL's text refuses, likewise (a caller's
+    input may hold one after its JSON value, which Jackson ignores). Written alone and in a batch
+    with another execution's rows, which must not fail with it."""
+    import json
+
+    lone = "\ud800"
+    document = {"a": "x" + lone, lone: [lone]}
+    text = json.dumps(document, ensure_ascii=False)  # the character itself, as the engine writes it
+    entries = [("ExecutionStarted", 0, 1000.5, {"input": document, "inputDetails": {"truncated": False}}, ((), 1)),
+               ("PassStateEntered", 1, 1000.6, ("P" + lone, "input", document, {"v" + lone: lone}), ((), 2))]
+    facts = [StoredFact(1, ((("P" + lone, 0),), 2), "outcome", {"ok": True, "value": document})]
+    kept = "memory" == store_url
+
+    async def go():
+        store = open_store(store_url)
+        await store.open()
+        try:
+            odd = record(1, definition=text, input=text + " \x00")
+            async with anyio.create_task_group() as group:  # (one commit for both, in the database stores)
+                group.start_soon(store.create, odd, Entries(1, entries))
+                group.start_soon(store.create, record(2))
+            await store.append(odd.arn, [], facts)
+            await store.update(odd.arn, status="FAILED", output=text, error="E" + lone, cause="C\x00")
+            got = await store.get(odd.arn)
+            assert [json.loads(t) for t in (got.definition, got.output)] == [document] * 2
+            assert json.JSONDecoder().raw_decode(got.input)[0] == document
+            assert (got.error, got.cause) == (("E" + lone, "C\x00") if kept else ("E?", "C?"))
+            assert await store.events(odd.arn) == list(Entries(1, entries))
+            assert await store.facts(odd.arn) == facts
+            assert (await store.get(record(2).arn)) == record(2)
+            await store.put_resource("arn:r", "activity", {"doc": document})
+            assert await store.get_resource("arn:r") == {"doc": document}
+        finally:
+            await store.close()
+    run(go)

@@ -32,6 +32,7 @@ versioned in a ``schema_version`` table), never by hand.
 from __future__ import annotations
 
 import json
+import re
 from json.encoder import encode_basestring
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Protocol
@@ -495,7 +496,31 @@ def open_store(url: str | None) -> Store:
 
 # ---- (de)serialisation shared by the database stores ------------------------------------------
 
-dumps = compact_json  # JSON documents as the stores keep them
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_json(text: Any) -> Any:
+    """JSON text as a database keeps it: a lone surrogate, which a document may hold (the escape
+    ``"\\ud800"`` is valid JSON, read as one character that no UTF-8 encodes, so SQLite and
+    PostgreSQL refuse the text), and NUL (PostgreSQL's text has none; JSON escapes it in a
+    string, so only text after a caller's JSON value, which Jackson ignores, holds one) written
+    as their escapes: the same JSON value."""
+    if type(text) is not str or (text.isascii() and "\x00" not in text) or not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def storable_text(text: Any) -> Any:
+    """Plain text (an error, a cause) as a database keeps it: a lone surrogate as '?', as Java's
+    ``String.getBytes(UTF_8)`` writes one, and NUL as '?' too (PostgreSQL's text has none)."""
+    if type(text) is not str or (text.isascii() and "\x00" not in text):
+        return text
+    return _UNSTORABLE.sub("?", text)
+
+
+def dumps(value: Any) -> str:
+    """A document as the stores keep it: compact JSON text (`storable_json`)."""
+    return storable_json(compact_json(value))
 
 
 def site_value(text: str | None) -> tuple | None:
@@ -513,9 +538,19 @@ RECORD_COLUMNS = ("arn", "name", "state_machine_arn", "state_machine_name", "def
                   "redrive_count", "redrive_time", "options", "owner", "lease_until")
 
 
+_JSON_COLUMNS = frozenset({"definition", "input", "output"})  # JSON text (the options are dumped)
+
+
+def _cell(column: str, value: Any) -> Any:
+    """A record's column value as a database keeps it (`storable_json`, `storable_text`)."""
+    if column == "options":
+        return dumps(value)
+    return storable_json(value) if column in _JSON_COLUMNS else storable_text(value)
+
+
 def record_row(record: ExecutionRecord) -> tuple:
     # (the fields read one by one: dataclasses.asdict deep-copies the options, once per execution)
-    return tuple(dumps(record.options) if c == "options" else getattr(record, c) for c in RECORD_COLUMNS)
+    return tuple(_cell(c, getattr(record, c)) for c in RECORD_COLUMNS)
 
 
 def record_from_row(row: Iterable[Any]) -> ExecutionRecord:
@@ -575,6 +610,8 @@ def _entry_rows(arn: str, events: "Entries", sites: _SiteTexts) -> list[tuple]:
                 known = values[id(value)] = (value, dumps(value))
             text = f'{{"name":{quoted(name)},"{key}":{known[1]}' + (
                 f',"assignedVariables":{dumps(assigned)}}}' if assigned else "}")
+            if not name.isascii():  # (a state's name may hold a lone surrogate too)
+                text = storable_json(text)
         else:
             text = dumps(d)
         rows.append((arn, i, t, p, ts, text, site_text_(site)))
@@ -605,9 +642,7 @@ def check_changes(changes: dict) -> dict:
         raise StoreError(f"cannot update {', '.join(sorted(bad | ({'arn'} & set(changes))))}")
     if "status" in changes and changes["status"] not in STATUSES:
         raise StoreError(f"unknown status {changes['status']!r}")
-    if "options" in changes:
-        changes = {**changes, "options": dumps(changes["options"])}
-    return changes
+    return {column: _cell(column, value) for column, value in changes.items()}
 
 
 class GroupCommit:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 
 from . import (DELETING, RECORD_COLUMNS, ExecutionRecord, Family, GroupCommit, NotOwner, RevisesInFamilies,
                StoredEvent, StoredFact, StoreError, check_changes, check_parent, journal_rows, list_query, dumps, record_from_row,
-               record_row, site_value)
+               record_row, site_value, storable_json)
 from .schema import POSTGRES_MIGRATIONS, current_version
 
 _COLUMNS = ",".join(RECORD_COLUMNS)
@@ -511,7 +511,7 @@ class PostgresStore(RevisesInFamilies):
             cur = await conn.execute(
                 "INSERT INTO activity_tasks (token, activity_arn, execution_arn, input, state) "
                 "VALUES (%s, %s, %s, %s, 'offered') ON CONFLICT (token) DO NOTHING RETURNING token",
-                (token, activity_arn, execution_arn, input))
+                (token, activity_arn, execution_arn, storable_json(input)))
             if await cur.fetchone() is not None:
                 await conn.execute("SELECT pg_notify(%s, %s)", (ACTIVITY_CHANNEL, f"offered {activity_arn}"))
                 return "offered", None
