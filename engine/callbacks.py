@@ -192,12 +192,9 @@ async def answer(execution: Any, token: str, outcome: dict) -> None:
     waiter = await _waiter(execution, token)
     waiter.answered = True  # a second answer is refused from here on
     waiter.answered_by = trace_headers()  # the answering request's trace (asl serve attaches it)
-    execution.record_fact(None, "answer", {"token": token, **outcome})
-    fact = execution.facts[-1]
     try:
-        await execution.flush(patient=False)
+        await execution.record_at_once("answer", {"token": token, **outcome})
     except Exception:  # not on record (the store is away): the call fails, the task still takes an answer
-        execution.take_back(fact)
         waiter.answered = False
         raise
     if "value" in outcome:
@@ -458,13 +455,8 @@ async def serve_activity(run: Any, arguments: Any, timeout: int | None, heartbea
 
     async def noted(back: bool, take: dict | None = None) -> None:
         # (recorded before its first wait: in the order of the calls; the activity for `timed_out`)
-        ex.record_fact(None, GIVEN_BACK, {"token": token, "back": back, "activity": arn, **(take or {})})
-        fact = ex.facts[-1]
-        try:  # (the poll or the give-back is told when the store is away: it does not wait for it)
-            await ex.flush(patient=False)
-        except Exception:
-            ex.take_back(fact)  # not on record: not taken, not given back
-            raise
+        # (the poll or the give-back is told when the store is away: not taken, not given back)
+        await ex.record_at_once(GIVEN_BACK, {"token": token, "back": back, "activity": arn, **(take or {})})
 
     def started(worker: Any) -> float:
         """ActivityStarted (naming `worker`, a name or the recorded details): its time."""

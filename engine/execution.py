@@ -395,11 +395,19 @@ class Execution:
             return None
         return entry[1].type, entry[1].details
 
-    def take_back(self, fact: StoredFact) -> None:
-        """Take `fact` out of the journal: recorded, its write failed, and its caller is told
-        it was not taken (a callback's answer while the store is away)."""
-        if self.sink is not None:
-            self.sink.unwritten(self, fact)
+    async def record_at_once(self, kind: str, value: Any) -> None:
+        """Record a fact of the execution's own and write it to the store now, for a caller who
+        is told whether it was taken (a callback's answer, an activity's take or give-back): while
+        the store is away the fact goes out of the journal again and the StoreError is raised,
+        instead of waiting for the store as the run's own writes do (`flush`)."""
+        self.record_fact(None, kind, value)
+        fact = self.facts[-1]
+        try:
+            await self.flush(patient=False)
+        except Exception:
+            if self.sink is not None:
+                self.sink.unwritten(self, fact)
+            raise
 
     async def flush(self, patient: bool = True) -> None:
         """Write what the journal gained since the last flush to the store (if any); while the

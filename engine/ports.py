@@ -77,9 +77,9 @@ class EventSink(Protocol):
     def emit(self, frame: Frame, event_type: str, details: Any = None) -> int:
         """Record a history event after the frame's last one; returns its id."""
 
-    def take_back(self, fact: Any) -> None:
-        """Take `fact` (recorded, its write refused by the store) out of the journal: its caller
-        is told it was not taken (a callback's answer, an activity's take or give-back)."""
+    async def record_at_once(self, kind: str, value: Any) -> None:
+        """Record a fact of the execution's own and write it now (a callback's answer, an
+        activity's take or give-back); the store away: the fact is not kept, StoreError raised."""
 
     async def flush(self, patient: bool = True) -> None:
         """Make what was recorded so far durable in the store (before telling anyone outside);

@@ -83,56 +83,6 @@ def test_redrive_refusals_name_the_execution_and_the_reason(sfn):
         "ExecutionNotRedrivable", f"Execution {succeeded} invalid for redrive as: {reason}")
 
 
-def _lease(sfn, activity: str) -> str:
-    for _ in range(50):
-        token = sfn.get_activity_task(activityArn=activity, workerName="w").get("taskToken")
-        if token:
-            return token
-    raise AssertionError("no activity task")
-
-
-def test_a_redrive_client_token_answers_its_redrive_again_and_redrives_nothing(sfn):
-    """RedriveExecution is idempotent for a clientToken (AWS's API reference: idempotent responses
-    for the last 10 client tokens used to successfully redrive the execution). As AWS answered
-    (raw capture radkawar/stackd testdata/aws/stepfunctions/redrive_execution.json, 01-sequence):
-    the token of a redrive answers that redrive's redriveDate while the redriven run runs
-    (-same-token-A-running), after it failed again without redriving it (-same-token-A-after-failure:
-    redriveCount stays 1, FAILED), during a later redrive (-old-token-A-during-second-redrive: the
-    first date) and after success (-same-token-B-after-success); any other token is refused as the
-    execution's state says (-different-token-B-running, -new-token-after-success)."""
-    activity = sfn.create_activity(name=f"redriven-{uuid.uuid4().hex[:8]}")["activityArn"]
-    arn = sfn.create_state_machine(name=f"tokens-{uuid.uuid4().hex[:8]}", roleArn=ROLE, definition=machine(
-        {"Work": {"Type": "Task", "Resource": activity, "End": True}}, "Work"))["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-    sfn.send_task_failure(taskToken=_lease(sfn, activity), error="Probe.Retry", cause="original")
-    assert wait_done(sfn, execution)["status"] == "FAILED"
-
-    first = sfn.redrive_execution(executionArn=execution, clientToken="sequence-token-A")["redriveDate"]
-    assert sfn.redrive_execution(executionArn=execution, clientToken="sequence-token-A")["redriveDate"] == first
-    assert error_of(sfn.redrive_execution, executionArn=execution, clientToken="sequence-token-B") == (
-        "ExecutionNotRedrivable", f"Execution {execution} invalid for redrive as: Execution is RUNNING and cannot "
-        "be redriven", 400)
-    sfn.send_task_failure(taskToken=_lease(sfn, activity), error="Probe.Retry", cause="redrive 1")
-    assert wait_done(sfn, execution)["status"] == "FAILED"
-    assert sfn.redrive_execution(executionArn=execution, clientToken="sequence-token-A")["redriveDate"] == first
-    described = sfn.describe_execution(executionArn=execution)
-    assert (described["status"], described["redriveCount"], described["redriveDate"]) == ("FAILED", 1, first)
-
-    second = sfn.redrive_execution(executionArn=execution, clientToken="sequence-token-B")["redriveDate"]
-    assert second > first
-    assert sfn.redrive_execution(executionArn=execution, clientToken="sequence-token-A")["redriveDate"] == first
-    sfn.send_task_success(taskToken=_lease(sfn, activity), output='{"fixed": true}')
-    described = wait_done(sfn, execution)
-    assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 2)
-    assert sfn.redrive_execution(executionArn=execution, clientToken="sequence-token-B")["redriveDate"] == second
-    assert error_of(sfn.redrive_execution, executionArn=execution, clientToken="sequence-token-C")[:2] == (
-        "ExecutionNotRedrivable", f"Execution {execution} invalid for redrive as: Execution is SUCCEEDED and cannot "
-        "be redriven")
-    assert sfn.describe_execution(executionArn=execution)["redriveCount"] == 2
-    types = [e["type"] for e in sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]]
-    assert types.count("ExecutionRedriven") == 2
-
-
 def test_a_redrive_client_token_is_kept_for_the_last_ten_redrives_and_fifteen_minutes(monkeypatch):
     """What AWS's API reference says of RedriveExecution's clientToken, which the capture did not
     probe (redrive_execution.json limitations: "No ... 15-minute idempotency expiry, or last-ten-token

@@ -56,7 +56,7 @@ def test_a_client_token_gets_its_redrive_again_whatever_the_status(sfn):
     # A again after the failure: A's answer, and no redrive
     assert sfn.redrive_execution(executionArn=run, clientToken="sequence-token-A")["redriveDate"] == a
     described = sfn.describe_execution(executionArn=run)
-    assert (described["status"], described["redriveCount"]) == ("FAILED", 1)
+    assert (described["status"], described["redriveCount"], described["redriveDate"]) == ("FAILED", 1, a)
     b = sfn.redrive_execution(executionArn=run, clientToken="sequence-token-B")["redriveDate"]
     assert b > a
     assert sfn.redrive_execution(executionArn=run, clientToken="sequence-token-A")["redriveDate"] == a
@@ -65,6 +65,9 @@ def test_a_client_token_gets_its_redrive_again_whatever_the_status(sfn):
     assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 2)
     assert sfn.redrive_execution(executionArn=run, clientToken="sequence-token-B")["redriveDate"] == b
     refused("sequence-token-C", "SUCCEEDED")
+    assert sfn.describe_execution(executionArn=run)["redriveCount"] == 2
+    events = sfn.get_execution_history(executionArn=run, maxResults=1000)["events"]
+    assert [e["type"] for e in events].count("ExecutionRedriven") == 2
 
 
 def after_redrive(sfn, run: str) -> list[tuple]:
